@@ -1,0 +1,1 @@
+"""Adapters: the batch processor and the places it delivers staged events to."""

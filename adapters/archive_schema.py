@@ -1,0 +1,122 @@
+"""Tables of the archive of record (the migration in archivist/migrations creates them).
+
+``archive_events`` is append-only and hash-chained; every other table is derived from it and
+could be rebuilt by replaying it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from ingest.db import UtcDateTime
+
+metadata = MetaData()
+
+archive_events = Table(
+    "archive_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_type", String(32), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("archived_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_events_room_time", "room_id", "occurred_at"),
+    Index("ix_archive_events_time", "occurred_at"),
+)
+
+archive_rooms = Table(
+    "archive_rooms",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("kind", String(8), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+)
+
+archive_messages = Table(
+    "archive_messages",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("room_id", Text, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("posted_at", UtcDateTime(), nullable=True),
+    Column("post_event_id", String(36), nullable=True),
+    Column("text", Text, nullable=True),
+    Column("format", String(16), nullable=True),
+    Column("versions", Integer, nullable=False),
+    Column("edited_at", UtcDateTime(), nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("deleted_at", UtcDateTime(), nullable=True),
+    Column("deleted_by", Text, nullable=True),
+    Index("ix_archive_messages_room_time", "room_id", "posted_at"),
+)
+
+archive_message_versions = Table(
+    "archive_message_versions",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("message_id", Text, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_message_versions_message", "message_id", "occurred_at"),
+)
+
+archive_memberships = Table(
+    "archive_memberships",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("room_id", Text, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("actor_name", Text, nullable=True),
+    Column("joined_at", UtcDateTime(), nullable=True),
+    Column("left_at", UtcDateTime(), nullable=True),
+    Column("join_event_id", String(36), nullable=True),
+    Column("leave_event_id", String(36), nullable=True),
+    Index("ix_archive_memberships_room", "room_id", "actor_id", "joined_at"),
+)
+
+archive_reads = Table(
+    "archive_reads",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("message_id", Text, nullable=True),
+    Column("room_id", Text, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("read_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_reads_message", "message_id"),
+)
+
+archive_files = Table(
+    "archive_files",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("direction", String(8), nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_files_room_time", "room_id", "occurred_at"),
+)

@@ -1,0 +1,66 @@
+"""The adapter interface: where the batch processor delivers staged events.
+
+An adapter receives a whole batch, in occurrence order, and returns one result per event:
+``None`` when the event is durably written, or a :class:`Failure` saying why not. Raising an
+exception fails the whole batch with that reason. Adapters must be idempotent: the processor
+re-delivers events after a crash or a partial failure, and writing an event twice must leave
+one copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy import Engine
+
+from ingest.events import Event
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an adapter could not write one event (recorded on the staged row)."""
+
+    reason: str
+
+
+DeliveryResult = Failure | None
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What an adapter factory may use to build its adapter."""
+
+    engine: Engine
+    """The archive database (the same database as staging)."""
+    data_dir: Path
+    elasticsearch_url: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        """Write ``batch``; return exactly one result per event, in the same order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsDelete(Protocol):
+    """Adapters that can dispose of events (retention): Elasticsearch, the archive."""
+
+    def delete(self, event_ids: Sequence[str]) -> None: ...
+
+
+class AdapterFactory(Protocol):
+    def __call__(self, context: AdapterContext) -> Adapter: ...
+
+
+def all_succeeded(batch: Sequence[Event]) -> list[DeliveryResult]:
+    return [None] * len(batch)

@@ -1,0 +1,251 @@
+"""Turning a batch of events into Elasticsearch bulk actions, and bulk responses back into one
+result per event (pure functions; the client lives in ``es_adapter``).
+
+Every event is indexed into the events index with ``_id`` = event id, so re-delivery
+overwrites the same document. Messages are upserted into the messages index with ``_id`` =
+message id by painless scripts that apply the same rules as the archive and the Tantivy index:
+a re-delivered post never undoes a later edit, an edit older than the current text counts as
+a version but does not replace it, a deletion is a flag, and an edit or deletion arriving
+before its post still creates the document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import DeliveryResult, Failure
+from adapters.es_mapping import events_index, messages_index
+from adapters.tantivy_schema import extract_urls, micros_since_epoch, searchable
+from ingest.events import (
+    DeleteEvent,
+    EditEvent,
+    Event,
+    FileDownloadEvent,
+    FileUploadEvent,
+    PostEvent,
+    derive_hashtags,
+    derive_mentions,
+    event_to_json,
+)
+
+Json = dict[str, Any]
+
+_APPLY_TEXT = """
+if (ctx._source.text_updated == null || ctx._source.text_updated <= params.at) {
+  ctx._source.text = params.text; ctx._source.urls = params.urls;
+  ctx._source.mentions = params.mentions; ctx._source.hashtags = params.hashtags;
+  ctx._source.text_updated = params.at;
+}
+"""
+POST_SCRIPT = (
+    _APPLY_TEXT
+    + """
+ctx._source.event_id = params.event_id; ctx._source.sent = params.sent;
+ctx._source.sender_id = params.sender_id; ctx._source.sender_name = params.sender_name;
+"""
+)
+EDIT_SCRIPT = (
+    """
+if (ctx._source.edit_event_ids == null) { ctx._source.edit_event_ids = []; }
+if (!ctx._source.edit_event_ids.contains(params.event_id)) {
+  ctx._source.edit_event_ids.add(params.event_id);
+  ctx._source.versions = (ctx._source.versions == null ? 1 : ctx._source.versions) + 1;
+  if (ctx._source.edited_at == null || ctx._source.edited_at.compareTo(params.edited_at) < 0) {
+    ctx._source.edited_at = params.edited_at;
+  }
+}
+"""
+    + _APPLY_TEXT
+)
+DELETE_SCRIPT = "ctx._source.deleted = true; ctx._source.deleted_at = params.deleted_at;"
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """One bulk operation and the position in the batch of the event it belongs to."""
+
+    event_index: int
+    header: Json
+    body: Json
+
+    def size(self) -> int:
+        return len(json.dumps(self.header)) + len(json.dumps(self.body, ensure_ascii=False).encode()) + 2
+
+
+def _entities(text: str) -> Json:
+    return {
+        "urls": list(extract_urls(text)),
+        "mentions": list(derive_mentions(text)),
+        "hashtags": list(derive_hashtags(text)),
+    }
+
+
+def event_document(event: Event) -> Json:
+    document: Json = {
+        "event_id": str(event.event_id),
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "room_id": event.room.id,
+        "room_name": event.room.name,
+        "actor_id": event.actor.id,
+        "actor_name": event.actor.name,
+        "payload": json.loads(event_to_json(event)),
+        "has_file": isinstance(event, FileUploadEvent | FileDownloadEvent),
+    }
+    match event:
+        case PostEvent() | EditEvent():
+            document |= {"message_id": event.message.id, "text": searchable(event.message.text)}
+        case DeleteEvent():
+            document["message_id"] = event.message.id
+        case FileUploadEvent() | FileDownloadEvent():
+            document |= {"file_name": event.file.name, "file_sha256": event.file.sha256}
+        case _:
+            pass
+    return document
+
+
+def _message_base(event: Event, message_id: str) -> Json:
+    return {
+        "message_id": message_id,
+        "room_id": event.room.id,
+        "room_name": event.room.name,
+        "type": "post",
+        "versions": 0,
+        "deleted": False,
+        "has_file": False,
+        "edit_event_ids": [],
+    }
+
+
+def _text_params(event: Event, text: str) -> Json:
+    return {"text": searchable(text), "at": micros_since_epoch(event.occurred_at), **_entities(text)}
+
+
+def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
+    """The messages-index operation for ``event``, or None when it changes no message."""
+    index = messages_index(prefix)
+    match event:
+        case PostEvent():
+            params = _text_params(event, event.message.text) | {
+                "event_id": str(event.event_id),
+                "sent": event.occurred_at.isoformat(),
+                "sender_id": event.actor.id,
+                "sender_name": event.actor.name,
+            }
+            upsert = _message_base(event, event.message.id) | {"versions": 1}
+            upsert |= {k: params[k] for k in ("event_id", "sent", "sender_id", "sender_name", "text", "urls")}
+            upsert |= {"mentions": params["mentions"], "hashtags": params["hashtags"], "text_updated": params["at"]}
+            return _scripted(index, event.message.id, POST_SCRIPT, params, upsert)
+        case EditEvent():
+            params = _text_params(event, event.message.text) | {
+                "event_id": str(event.event_id),
+                "edited_at": event.occurred_at.isoformat(),
+            }
+            upsert = _message_base(event, event.message.id) | {
+                "versions": 1,
+                "edit_event_ids": [str(event.event_id)],
+                "edited_at": params["edited_at"],
+                "text": params["text"],
+                "urls": params["urls"],
+                "mentions": params["mentions"],
+                "hashtags": params["hashtags"],
+                "text_updated": params["at"],
+            }
+            return _scripted(index, event.message.id, EDIT_SCRIPT, params, upsert)
+        case DeleteEvent():
+            params = {"deleted_at": event.occurred_at.isoformat()}
+            upsert = _message_base(event, event.message.id) | {"deleted": True, "deleted_at": params["deleted_at"]}
+            return _scripted(index, event.message.id, DELETE_SCRIPT, params, upsert)
+        case FileUploadEvent():
+            document_id = f"file:{event.event_id}"
+            document = _message_base(event, document_id) | {
+                "type": "file_upload",
+                "event_id": str(event.event_id),
+                "sent": event.occurred_at.isoformat(),
+                "sender_id": event.actor.id,
+                "sender_name": event.actor.name,
+                "text": searchable(event.file.name),
+                "has_file": True,
+                "file_name": event.file.name,
+            }
+            return {"index": {"_index": index, "_id": document_id}}, document
+        case _:
+            return None
+
+
+def _scripted(index: str, document_id: str, source: str, params: Json, upsert: Json) -> tuple[Json, Json]:
+    header = {"update": {"_index": index, "_id": document_id, "retry_on_conflict": 5}}
+    return header, {"script": {"source": source, "lang": "painless", "params": params}, "upsert": upsert}
+
+
+def bulk_actions(batch: Sequence[Event], prefix: str = "archivist") -> list[BulkAction]:
+    actions: list[BulkAction] = []
+    for position, event in enumerate(batch):
+        header = {"index": {"_index": events_index(prefix), "_id": str(event.event_id)}}
+        actions.append(BulkAction(position, header, event_document(event)))
+        update = message_update(event, prefix)
+        if update is not None:
+            actions.append(BulkAction(position, *update))
+    return actions
+
+
+def bulk_body(actions: Sequence[BulkAction]) -> list[Json]:
+    """The operations list for ``client.bulk(operations=...)``: header, body, header, body..."""
+    body: list[Json] = []
+    for action in actions:
+        body.extend((action.header, action.body))
+    return body
+
+
+def chunk_actions(
+    actions: Sequence[BulkAction], *, max_count: int = 500, max_bytes: int = 5_000_000
+) -> Iterator[list[BulkAction]]:
+    """Split into requests of at most ``max_count`` actions and about ``max_bytes``, in order."""
+    chunk: list[BulkAction] = []
+    size = 0
+    for action in actions:
+        action_size = action.size()
+        if chunk and (len(chunk) >= max_count or size + action_size > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(action)
+        size += action_size
+    if chunk:
+        yield chunk
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    ok: bool
+    retryable: bool
+    reason: str | None
+
+
+def item_outcome(item: Json) -> ItemOutcome:
+    """The outcome of one bulk response item (``{"index": {...}}`` or ``{"update": {...}}``)."""
+    (result,) = item.values()
+    status = int(result.get("status", 500))
+    if 200 <= status < 300:
+        return ItemOutcome(True, False, None)
+    error = result.get("error")
+    if isinstance(error, dict):
+        reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    else:
+        reason = str(error or f"status {status}")
+    return ItemOutcome(False, status in RETRYABLE_STATUSES, f"elasticsearch {status} {reason}".strip())
+
+
+def results_per_event(
+    actions: Sequence[BulkAction], outcomes: Sequence[ItemOutcome], batch_size: int
+) -> list[DeliveryResult]:
+    """One result per event: an event fails when any of its actions failed."""
+    results: list[DeliveryResult] = [None] * batch_size
+    for action, outcome in zip(actions, outcomes, strict=True):
+        if not outcome.ok and results[action.event_index] is None:
+            results[action.event_index] = Failure(outcome.reason or "elasticsearch rejected the document")
+    return results

@@ -1,0 +1,115 @@
+"""The ``elasticsearch`` adapter: bulk delivery with per-item results and targeted retries.
+
+Chunks go out with ``client.bulk``; items refused with 429 or 5xx are sent again (only those)
+with capped exponential backoff, the others are reported per event. A connection failure
+fails the batch's events (the processor retries them later) instead of raising.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.es_actions import BulkAction, ItemOutcome, bulk_actions, bulk_body, chunk_actions, item_outcome
+from adapters.es_actions import results_per_event as map_results
+from adapters.es_mapping import events_index, index_templates
+from ingest.events import Event
+from ingest.retry import Backoff
+
+log = logging.getLogger(__name__)
+DEFAULT_BACKOFF = Backoff(initial=0.5, maximum=8.0)
+
+
+class ElasticsearchAdapter:
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "archivist",
+        attempts: int = 5,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self._templates_ready = False
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        try:
+            self._ensure_templates()
+            actions = bulk_actions(batch, self.prefix)
+            positions = {id(action): i for i, action in enumerate(actions)}
+            outcomes: dict[int, ItemOutcome] = {}
+            for chunk in chunk_actions(actions):
+                outcomes.update(self._send_with_retries(chunk, positions))
+        except Exception as error:  # the client raises many transport errors; all mean "not now"
+            reason = f"elasticsearch unavailable: {error.__class__.__name__}: {error}"
+            log.warning("%s", reason)
+            return [Failure(reason)] * len(batch)
+        return map_results(actions, [outcomes[i] for i in range(len(actions))], len(batch))
+
+    def _send_with_retries(self, chunk: list[BulkAction], positions: dict[int, int]) -> dict[int, ItemOutcome]:
+        outcomes: dict[int, ItemOutcome] = {}
+        pending = chunk
+        delays = self.backoff.delays()
+        for attempt in range(1, self.attempts + 1):
+            response = self.client.bulk(operations=bulk_body(pending), refresh=False)
+            items = list(response["items"])
+            retry: list[BulkAction] = []
+            for action, item in zip(pending, items, strict=True):
+                outcome = item_outcome(item)
+                outcomes[positions[id(action)]] = outcome
+                if outcome.retryable and attempt < self.attempts:
+                    retry.append(action)
+            if not retry:
+                break
+            log.info("elasticsearch refused %d of %d items; retrying them", len(retry), len(pending))
+            self.sleep(next(delays))
+            pending = retry
+        return outcomes
+
+    def _ensure_templates(self) -> None:
+        if self._templates_ready:
+            return
+        for name, body in index_templates(self.prefix).items():
+            self.client.indices.put_index_template(name=name, **body)
+        self._templates_ready = True
+
+    def delete(self, event_ids: Sequence[str]) -> None:
+        """Dispose of events (retention): their event documents, and messages they posted."""
+        if not event_ids:
+            return
+        operations = [{"delete": {"_index": events_index(self.prefix), "_id": event_id}} for event_id in event_ids]
+        self.client.bulk(operations=operations, refresh=False)
+        self.client.delete_by_query(
+            index=f"{self.prefix}-messages",
+            query={"terms": {"event_id": list(event_ids)}},
+            conflicts="proceed",
+        )
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+
+
+def create(context: AdapterContext) -> ElasticsearchAdapter:
+    if not context.elasticsearch_url:
+        raise ValueError("the elasticsearch adapter needs ARCHIVIST_ELASTICSEARCH_URL")
+    from elasticsearch import Elasticsearch
+
+    options: dict[str, Any] = {}
+    if api_key := context.options.get("es_api_key"):
+        options["api_key"] = api_key
+    if ca_certs := context.options.get("es_ca_certs"):
+        options["ca_certs"] = ca_certs
+    client = Elasticsearch(context.elasticsearch_url, request_timeout=30, **options)
+    return ElasticsearchAdapter(client, prefix=context.options.get("es_prefix", "archivist"))

@@ -1,0 +1,96 @@
+"""Elasticsearch index templates for Archivist (pure data, no client).
+
+Two indices: ``<prefix>-events`` holds every event (``_id`` = event id), ``<prefix>-messages``
+one searchable document per message (``_id`` = message id) whose text edits replace and whose
+deletion is a flag. The text analyzer mirrors the embedded Tantivy index so that both search
+backends give the same answers: NFC, split on anything that is not a letter or a digit,
+lowercase, ASCII folding. URLs, mentions and hashtags are extracted at write time into
+keyword fields with a lowercase + ASCII-folding normalizer, so they match exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Json = dict[str, Any]
+
+TEXT_ANALYZER: Json = {
+    "type": "custom",
+    "char_filter": [],
+    "tokenizer": "archivist_words",
+    "filter": ["lowercase", "asciifolding"],
+}
+ANALYSIS: Json = {
+    "analyzer": {"archivist_text": TEXT_ANALYZER},
+    "tokenizer": {"archivist_words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}},
+    "normalizer": {"archivist_keyword": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+}
+
+KEYWORD: Json = {"type": "keyword"}
+FOLDED_KEYWORD: Json = {"type": "keyword", "normalizer": "archivist_keyword"}
+TEXT: Json = {"type": "text", "analyzer": "archivist_text"}
+DATE: Json = {"type": "date", "format": "strict_date_optional_time"}
+
+MESSAGE_PROPERTIES: Json = {
+    "message_id": KEYWORD,
+    "event_id": KEYWORD,
+    "edit_event_ids": KEYWORD,
+    "room_id": KEYWORD,
+    "room_name": TEXT | {"fields": {"raw": KEYWORD}},
+    "sender_id": KEYWORD,
+    "sender_name": TEXT | {"fields": {"raw": KEYWORD}},
+    "type": KEYWORD,
+    "text": TEXT,
+    "urls": FOLDED_KEYWORD,
+    "mentions": FOLDED_KEYWORD,
+    "hashtags": FOLDED_KEYWORD,
+    "sent": DATE,
+    "text_updated": {"type": "long"},
+    "edited_at": DATE,
+    "versions": {"type": "integer"},
+    "deleted": {"type": "boolean"},
+    "deleted_at": DATE,
+    "has_file": {"type": "boolean"},
+    "file_name": FOLDED_KEYWORD,
+}
+
+EVENT_PROPERTIES: Json = {
+    "event_id": KEYWORD,
+    "type": KEYWORD,
+    "occurred_at": DATE,
+    "room_id": KEYWORD,
+    "room_name": KEYWORD,
+    "actor_id": KEYWORD,
+    "actor_name": KEYWORD,
+    "message_id": KEYWORD,
+    "text": TEXT,
+    "has_file": {"type": "boolean"},
+    "file_name": FOLDED_KEYWORD,
+    "file_sha256": KEYWORD,
+    "payload": {"type": "object", "enabled": False},
+}
+
+
+def messages_index(prefix: str) -> str:
+    return f"{prefix}-messages"
+
+
+def events_index(prefix: str) -> str:
+    return f"{prefix}-events"
+
+
+def index_templates(prefix: str = "archivist", *, shards: int = 1, replicas: int = 1) -> dict[str, Json]:
+    """Template name -> body for ``indices.put_index_template``, one per index."""
+    settings: Json = {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": ANALYSIS}
+
+    def template(index: str, properties: Json) -> Json:
+        return {
+            "index_patterns": [f"{index}*"],
+            "priority": 200,
+            "template": {"settings": settings, "mappings": {"dynamic": "strict", "properties": properties}},
+        }
+
+    return {
+        f"{prefix}-messages": template(messages_index(prefix), MESSAGE_PROPERTIES),
+        f"{prefix}-events": template(events_index(prefix), EVENT_PROPERTIES),
+    }

@@ -1,0 +1,82 @@
+"""SHA-256 hash chains over canonical JSON, shared by the archive and the audit log.
+
+Each row stores the hash of its own canonical JSON and a chain hash over the previous row's
+chain hash and its own, so changing, inserting or removing any row breaks every later link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Table, select
+
+GENESIS = "0" * 64
+
+
+def canonical_json(document: str | dict[str, object]) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the same document always gives the same bytes."""
+    value = json.loads(document) if isinstance(document, str) else document
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(document: str | dict[str, object]) -> str:
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def link_hash(previous: str, content: str) -> str:
+    return hashlib.sha256(f"{previous}{content}".encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    position: int
+    label: str
+    """What a person needs to find the row (an event id, an audit entry id)."""
+    document: str
+    content_hash: str
+    prev_hash: str
+    chain_hash: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    first_bad: ChainRow | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def verify_rows(rows: Iterable[ChainRow]) -> ChainReport:
+    """Walk rows in chain order and name the first one whose content or links do not hold."""
+    previous = GENESIS
+    checked = 0
+    for row in rows:
+        if content_hash(row.document) != row.content_hash:
+            return ChainReport(checked, row, "its content does not match its stored hash (the row was changed)")
+        if row.prev_hash != previous:
+            return ChainReport(checked, row, "it does not link to the row before it (a row was removed or inserted)")
+        if link_hash(row.prev_hash, row.content_hash) != row.chain_hash:
+            return ChainReport(checked, row, "its chain hash is wrong (the chain was rewritten)")
+        previous = row.chain_hash
+        checked += 1
+    return ChainReport(checked)
+
+
+def read_chain(connection: Connection, table: Table, *, position: str, label: str, document: str) -> Iterator[ChainRow]:
+    """The rows of a chained ``table`` in chain order (columns named as in both chained tables:
+    ``prev_hash``, ``chain_hash``, and ``payload_hash`` or ``content_hash``)."""
+    columns = table.c
+    content = columns.payload_hash if "payload_hash" in columns else columns.content_hash
+    result = connection.execution_options(yield_per=5000).execute(
+        select(
+            columns[position], columns[label], columns[document], content, columns.prev_hash, columns.chain_hash
+        ).order_by(columns[position])
+    )
+    for row in result:
+        yield ChainRow(*row)

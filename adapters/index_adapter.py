@@ -1,0 +1,475 @@
+"""The ``index`` adapter: the embedded full-text index (Tantivy) the search API queries.
+
+One document per message, keyed on ``message_id``, always rewritten whole (delete by term,
+then add) so a re-delivered event replaces rather than duplicates:
+
+* a post writes the message; re-delivering it changes nothing, and a post that arrives after
+  a newer edit or a delete of itself keeps that newer text and the deleted flag;
+* an edit replaces the searchable text and adds a version; an edit older than the indexed
+  text counts as a version but leaves the text alone; an edit already applied (same event
+  id) is ignored; an edit of a message not indexed yet creates the document from the edit;
+* a delete keeps the document, flagged ``deleted=1``, still findable for compliance; a delete
+  of a message not indexed yet leaves a flagged placeholder that the post later fills in;
+* a file upload writes a document ``file:<event_id>`` whose text is the file name;
+* every other event type is not indexed and reported as written.
+
+A batch is one commit: all of it is searchable, or (after a rollback) none of it. Tantivy
+allows one writer per index directory; the adapter takes it on its first batch and keeps
+it until :meth:`TantivyIndexAdapter.close`. While another process holds it, batches fail
+with "index is locked by another process" and the processor retries them later. With
+several processors, set the option ``index_hold_writer=false`` so each takes the writer for
+a batch and hands it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from itertools import islice
+from pathlib import Path
+
+import tantivy
+
+from adapters import tantivy_schema as fields
+from adapters.base import AdapterContext, DeliveryResult, Failure
+from ingest.events import (
+    DeleteEvent,
+    EditEvent,
+    Event,
+    FileUploadEvent,
+    PostEvent,
+    derive_hashtags,
+    derive_mentions,
+)
+
+log = logging.getLogger(__name__)
+
+WRITER_HEAP_BYTES = 128_000_000
+WRITER_THREADS = 1
+INDEX_LOCKED = "index is locked by another process (it holds the Tantivy writer); will retry"
+NO_TEXT_YET = -(2**63)
+"""``text_updated`` of a placeholder: any post or edit is newer."""
+
+
+class IndexLocked(RuntimeError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{INDEX_LOCKED}: {path}")
+
+
+class ReindexFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class IndexedMessage:
+    """Everything one index document holds, as plain values."""
+
+    message_id: str
+    type: str
+    event_id: str
+    sender_id: str
+    sender_name: str
+    room_id: str
+    room_name: str
+    sent: int
+    text: str
+    text_updated: int
+    urls: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    edit_event_ids: tuple[str, ...] = ()
+    deleted: bool = False
+    has_file: bool = False
+
+    @property
+    def versions(self) -> int:
+        return 1 + len(self.edit_event_ids)
+
+    @property
+    def edited(self) -> bool:
+        return bool(self.edit_event_ids)
+
+
+# --- from events to messages (pure) --------------------------------------------------------
+
+
+def target_message_id(event: Event) -> str | None:
+    """The document an event writes, or None for events that are not indexed."""
+    if isinstance(event, PostEvent | EditEvent | DeleteEvent):
+        return event.message.id
+    if isinstance(event, FileUploadEvent):
+        return f"file:{event.event_id}"
+    return None
+
+
+def apply_event(current: IndexedMessage | None, event: Event) -> IndexedMessage | None:
+    """The message after ``event``; ``current`` is what is indexed (None if nothing)."""
+    if isinstance(event, PostEvent):
+        return apply_post(current, event)
+    if isinstance(event, EditEvent):
+        return apply_edit(current, event)
+    if isinstance(event, DeleteEvent):
+        return apply_delete(current, event)
+    if isinstance(event, FileUploadEvent):
+        return file_document(event)
+    return current
+
+
+def with_text(message: IndexedMessage, text: str, written_at: int) -> IndexedMessage:
+    """``message`` with new text, and the URLs, mentions and hashtags found in it."""
+    urls, mentions, hashtags = entities(text)
+    return replace(message, text=text, text_updated=written_at, urls=urls, mentions=mentions, hashtags=hashtags)
+
+
+def entities(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The URLs, mentions and hashtags written in ``text`` (read in its searchable form)."""
+    composed = fields.searchable(text)
+    return fields.extract_urls(composed), derive_mentions(composed), derive_hashtags(composed)
+
+
+def placeholder(event: EditEvent | DeleteEvent, *, sender_known: bool) -> IndexedMessage:
+    """What is known of a message whose post is not indexed yet."""
+    return IndexedMessage(
+        message_id=event.message.id,
+        type="post",
+        event_id="",
+        sender_id=event.actor.id if sender_known else "",
+        sender_name=(event.actor.name or "") if sender_known else "",
+        room_id=event.room.id,
+        room_name=event.room.name or "",
+        sent=fields.micros_since_epoch(event.occurred_at),
+        text="",
+        text_updated=NO_TEXT_YET,
+    )
+
+
+def posted_message(event: PostEvent) -> IndexedMessage:
+    """The message as its post says, with the mentions and hashtags the client declared."""
+    posted_at = fields.micros_since_epoch(event.occurred_at)
+    urls, mentions, hashtags = entities(event.message.text)
+    return IndexedMessage(
+        message_id=event.message.id,
+        type="post",
+        event_id=str(event.event_id),
+        sender_id=event.actor.id,
+        sender_name=event.actor.name or "",
+        room_id=event.room.id,
+        room_name=event.room.name or "",
+        sent=posted_at,
+        text=event.message.text,
+        text_updated=posted_at,
+        urls=urls,
+        mentions=_unique((*(event.message.mentions or ()), *mentions)),
+        hashtags=_unique((*(event.message.hashtags or ()), *hashtags)),
+    )
+
+
+def apply_post(current: IndexedMessage | None, event: PostEvent) -> IndexedMessage:
+    posted = posted_message(event)
+    if current is None:
+        return posted
+    history = replace(posted, edit_event_ids=current.edit_event_ids, deleted=current.deleted)
+    if current.text_updated > posted.text_updated:  # a newer edit is indexed already
+        return _with_text_of(current, history)
+    return history
+
+
+def _with_text_of(source: IndexedMessage, target: IndexedMessage) -> IndexedMessage:
+    return replace(
+        target,
+        text=source.text,
+        text_updated=source.text_updated,
+        urls=source.urls,
+        mentions=source.mentions,
+        hashtags=source.hashtags,
+    )
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def apply_edit(current: IndexedMessage | None, event: EditEvent) -> IndexedMessage:
+    message = current or placeholder(event, sender_known=True)
+    edit_id = str(event.event_id)
+    if edit_id in message.edit_event_ids:
+        return message
+    message = replace(message, edit_event_ids=(*message.edit_event_ids, edit_id))
+    edited_at = fields.micros_since_epoch(event.occurred_at)
+    if edited_at <= message.text_updated:
+        return message
+    return with_text(message, event.message.text, edited_at)
+
+
+def apply_delete(current: IndexedMessage | None, event: DeleteEvent) -> IndexedMessage:
+    return replace(current or placeholder(event, sender_known=False), deleted=True)
+
+
+def file_document(event: FileUploadEvent) -> IndexedMessage:
+    uploaded_at = fields.micros_since_epoch(event.occurred_at)
+    message = IndexedMessage(
+        message_id=f"file:{event.event_id}",
+        type="file_upload",
+        event_id=str(event.event_id),
+        sender_id=event.actor.id,
+        sender_name=event.actor.name or "",
+        room_id=event.room.id,
+        room_name=event.room.name or "",
+        sent=uploaded_at,
+        text="",
+        text_updated=uploaded_at,
+        has_file=True,
+    )
+    return with_text(message, event.file.name, uploaded_at)
+
+
+# --- messages and Tantivy documents ----------------------------------------------------------
+
+
+def to_document(message: IndexedMessage) -> tantivy.Document:
+    composed = fields.searchable(message.text)
+    document = tantivy.Document(
+        **{
+            fields.MESSAGE_ID: message.message_id,
+            fields.TYPE: message.type,
+            fields.EVENT_ID: message.event_id,
+            fields.SENDER_ID: message.sender_id,
+            fields.SENDER_NAME: fields.searchable(message.sender_name),
+            fields.ROOM_ID: message.room_id,
+            fields.ROOM_NAME: fields.searchable(message.room_name),
+            fields.SENT: message.sent,
+            fields.TEXT: composed,
+            fields.TEXT_UPDATED: message.text_updated,
+            fields.URLS: list(message.urls),
+            fields.MENTIONS: list(message.mentions),
+            fields.HASHTAGS: list(message.hashtags),
+            fields.EDIT_EVENT_IDS: list(message.edit_event_ids),
+            fields.EDITED: int(message.edited),
+            fields.VERSIONS: message.versions,
+            fields.DELETED: int(message.deleted),
+            fields.HAS_FILE: int(message.has_file),
+        }
+    )
+    if composed != message.text:
+        document.add_bytes(fields.TEXT_ORIGINAL, message.text.encode("utf-8"))
+    return document
+
+
+def from_document(document: tantivy.Document) -> IndexedMessage:
+    def text(name: str) -> str:
+        return str(document.get_first(name) or "")
+
+    def number(name: str) -> int:
+        return int(document.get_first(name) or 0)
+
+    def texts(name: str) -> tuple[str, ...]:
+        return tuple(str(value) for value in document.get_all(name))
+
+    return IndexedMessage(
+        message_id=text(fields.MESSAGE_ID),
+        type=text(fields.TYPE),
+        event_id=text(fields.EVENT_ID),
+        sender_id=text(fields.SENDER_ID),
+        sender_name=text(fields.SENDER_NAME),
+        room_id=text(fields.ROOM_ID),
+        room_name=text(fields.ROOM_NAME),
+        sent=number(fields.SENT),
+        text=fields.exact_text(document),
+        text_updated=number(fields.TEXT_UPDATED),
+        urls=texts(fields.URLS),
+        mentions=texts(fields.MENTIONS),
+        hashtags=texts(fields.HASHTAGS),
+        edit_event_ids=texts(fields.EDIT_EVENT_IDS),
+        deleted=bool(number(fields.DELETED)),
+        has_file=bool(number(fields.HAS_FILE)),
+    )
+
+
+def indexed_messages(index: tantivy.Index, message_ids: Sequence[str]) -> dict[str, IndexedMessage]:
+    """The messages among ``message_ids`` that the last commit holds."""
+    if not message_ids:
+        return {}
+    searcher = index.searcher()
+    query = tantivy.Query.term_set_query(index.schema, fields.MESSAGE_ID, list(message_ids))
+    found = (from_document(searcher.doc(address)) for _score, address in searcher.search(query, len(message_ids)).hits)
+    return {message.message_id: message for message in found}
+
+
+def changed_messages(index: tantivy.Index, batch: Sequence[Event]) -> list[IndexedMessage]:
+    """The messages ``batch`` changes, each in its final state, read against the index."""
+    targets = [(target_message_id(event), event) for event in batch]
+    indexed = indexed_messages(index, list(dict.fromkeys(key for key, _event in targets if key is not None)))
+    latest: dict[str, IndexedMessage | None] = dict(indexed)
+    for key, event in targets:
+        if key is not None:
+            latest[key] = apply_event(latest.get(key), event)
+    return [message for key, message in latest.items() if message is not None and message != indexed.get(key)]
+
+
+# --- the writer -------------------------------------------------------------------------------
+
+
+def acquire_writer(index: tantivy.Index, path: Path) -> tantivy.IndexWriter:
+    try:
+        return index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS)
+    except ValueError as error:
+        if "LockBusy" in str(error):
+            raise IndexLocked(path) from None
+        raise
+
+
+def release_writer(writer: tantivy.IndexWriter) -> None:
+    """Let merges finish and give the directory lock back (the writer is unusable after)."""
+    try:
+        writer.wait_merging_threads()
+    except ValueError:
+        log.debug("index writer was already released", exc_info=True)
+
+
+class TantivyIndexAdapter:
+    name = "index"
+
+    def __init__(self, index_dir: Path, *, hold_writer: bool = True) -> None:
+        self.index_dir = index_dir
+        self.hold_writer = hold_writer
+        self._index: tantivy.Index | None = None
+        self._writer: tantivy.IndexWriter | None = None
+        self._closed = False
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        """Index the batch in one commit; on any error nothing of it is committed."""
+        if not batch:
+            return []
+        if self._closed:
+            return [Failure("index adapter is closed")] * len(batch)
+        try:
+            index, writer = self._writable()
+        except IndexLocked:
+            return [Failure(f"{INDEX_LOCKED}: {self.index_dir}")] * len(batch)
+        except (OSError, ValueError) as error:
+            return self._fail(batch, f"index at {self.index_dir} cannot be opened: {_describe(error)}")
+        try:
+            written = self._commit(index, writer, batch)
+        except Exception as error:
+            self._discard_changes(writer)
+            return self._fail(batch, f"index write failed: {_describe(error)}")
+        finally:
+            if not self.hold_writer:
+                self._release()
+        log.debug("indexed %d documents for %d events", written, len(batch))
+        return [None] * len(batch)
+
+    def close(self) -> None:
+        self._closed = True
+        self._release()
+        self._index = None
+
+    def _writable(self) -> tuple[tantivy.Index, tantivy.IndexWriter]:
+        if self._index is None:
+            self._index = fields.open_index(self.index_dir)
+        if self._writer is None:
+            self._writer = acquire_writer(self._index, self.index_dir)
+            self._index.reload()  # see what the previous holder of the writer committed
+        return self._index, self._writer
+
+    def _commit(self, index: tantivy.Index, writer: tantivy.IndexWriter, batch: Sequence[Event]) -> int:
+        changed = changed_messages(index, batch)
+        for message in changed:
+            writer.delete_documents_by_term(fields.MESSAGE_ID, message.message_id)
+            writer.add_document(to_document(message))
+        writer.commit()
+        index.reload()
+        return len(changed)
+
+    def _discard_changes(self, writer: tantivy.IndexWriter) -> None:
+        """Roll back; a writer that cannot roll back is dropped and taken afresh next batch."""
+        try:
+            writer.rollback()
+        except Exception:
+            log.warning("index writer could not roll back; reopening it", exc_info=True)
+            self._release()
+
+    def _release(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            release_writer(writer)
+
+    def _fail(self, batch: Sequence[Event], reason: str) -> list[DeliveryResult]:
+        log.warning("%s", reason)
+        return [Failure(reason)] * len(batch)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{error.__class__.__name__}: {error}"
+
+
+def create(context: AdapterContext) -> TantivyIndexAdapter:
+    hold = context.options.get("index_hold_writer", "true").strip().lower() not in {"false", "0", "no", "off"}
+    return TantivyIndexAdapter(context.data_dir / "index", hold_writer=hold)
+
+
+# --- rebuilding ---------------------------------------------------------------------------------
+
+
+def reindex(index_dir: Path, events: Iterable[Event], *, batch_size: int = 10_000) -> int:
+    """Rebuild the index at ``index_dir`` from ``events`` (in occurrence order); returns its documents.
+
+    The new index is built beside the old one and swapped in at the end, so a failed rebuild
+    leaves the old index as it was and a schema change is picked up. Refuses while another
+    process holds the writer: stop the processors first.
+    """
+    _ensure_unlocked(index_dir)
+    building = index_dir.with_name(f"{index_dir.name}.rebuild-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        _build(building, events, batch_size)
+        documents = fields.open_index(building).searcher().num_docs
+        _swap(building, index_dir)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return documents
+
+
+def _ensure_unlocked(index_dir: Path) -> None:
+    if index_dir.exists() and not index_dir.is_dir():
+        raise NotADirectoryError(f"{index_dir} is not a directory; it cannot hold the index")
+    if not index_dir.is_dir():
+        return
+    if not tantivy.Index.exists(str(index_dir)):
+        if any(index_dir.iterdir()):
+            raise ReindexFailed(f"{index_dir} holds files but no index; refusing to replace it")
+        return
+    try:
+        index = fields.open_index(index_dir)
+    except fields.IndexSchemaMismatch:
+        return  # an old layout is replaced whole
+    release_writer(acquire_writer(index, index_dir))
+
+
+def _build(path: Path, events: Iterable[Event], batch_size: int) -> None:
+    adapter = TantivyIndexAdapter(path)
+    try:
+        fields.open_index(path)
+        for batch in _batches(events, batch_size):
+            failure = next((result for result in adapter.write(batch) if result is not None), None)
+            if failure is not None:
+                raise ReindexFailed(failure.reason)
+    finally:
+        adapter.close()
+
+
+def _batches(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    iterator = iter(events)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _swap(new: Path, target: Path) -> None:
+    retired = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(retired)
+    new.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)

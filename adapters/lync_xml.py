@@ -1,0 +1,142 @@
+"""The Lync / Skype for Business Persistent Chat compliance XML format (pure functions).
+
+One ``Conversation`` per room per batch, rooms in the order of their first event; membership
+appears only as JOIN/PART messages. Every time is written three ways: Unix milliseconds, an
+ISO 8601 UTC string with seven fractional digits, and .NET ticks. Edits, deletions,
+disclaimers, policy decisions and room updates have no element in this format: they are
+skipped here (the archive and the other exports carry them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from ingest.events import (
+    Event,
+    FileDownloadEvent,
+    FileUploadEvent,
+    JoinEvent,
+    LeaveEvent,
+    PostEvent,
+    ReadEvent,
+)
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
+_EPOCH_TICKS = 621_355_968_000_000_000
+# XML 1.0 forbids most C0 controls, lone surrogates and U+FFFE/U+FFFF.
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+MESSAGE_TYPES: dict[type[Event], str] = {
+    JoinEvent: "JOIN",
+    LeaveEvent: "PART",
+    PostEvent: "CHAT",
+    ReadEvent: "BACKCHAT",
+    FileUploadEvent: "FILEUPLOAD",
+    FileDownloadEvent: "FILEDOWNLOAD",
+}
+
+
+def in_format(event: Event) -> bool:
+    return type(event) in MESSAGE_TYPES
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with characters XML 1.0 cannot carry replaced by U+FFFD (the rest kept exactly)."""
+    return _ILLEGAL_XML.sub("\ufffd", text)
+
+
+def since1970(moment: datetime) -> int:
+    return _micros(moment) // 1000
+
+
+def dotnet_ticks(moment: datetime) -> int:
+    return _micros(moment) * 10 + _EPOCH_TICKS
+
+
+def iso_seven_digits(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond * 10:07d}Z"
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def stable_number(value: str) -> int:
+    """A stable positive int (below 2^31) for a string: the same person or message, the same id."""
+    return int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big") & 0x7FFF_FFFF
+
+
+def _time_element(parent: etree._Element, name: str, moment: datetime) -> None:
+    etree.SubElement(
+        parent,
+        name,
+        since1970=str(since1970(moment)),
+        string=iso_seven_digits(moment),
+        long=str(dotnet_ticks(moment)),
+    )
+
+
+def _content(event: Event) -> str:
+    match event:
+        case PostEvent():
+            return xml_safe(event.message.text)
+        case FileUploadEvent() | FileDownloadEvent():
+            return xml_safe(event.file.name)
+        case _:
+            return ""
+
+
+def _message(parent: etree._Element, tag: str, event: Event) -> None:
+    message_id = str(stable_number(event.message.id)) if isinstance(event, PostEvent) else "0"
+    element = etree.SubElement(parent, tag, type=MESSAGE_TYPES[type(event)], content=_content(event), id=message_id)
+    actor = event.actor
+    email = actor.email or ""
+    etree.SubElement(
+        element,
+        "Sender",
+        UserName=xml_safe(actor.name or actor.id),
+        id=str(stable_number(actor.id)),
+        email=xml_safe(email),
+        internal="true" if actor.internal else "false",
+        uri=xml_safe(email or actor.id),
+    )
+    _time_element(element, "DateTimeUTC", event.occurred_at)
+
+
+def conversations_document(batch: Sequence[Event]) -> etree._ElementTree:
+    """The document for one batch: one Conversation per room, in order of first appearance."""
+    by_room: dict[str, list[Event]] = {}
+    for event in batch:
+        if in_format(event):
+            by_room.setdefault(event.room.id, []).append(event)
+    root = etree.Element("Conversations", nsmap={"xsi": XSI, "xsd": XSD})
+    for events in by_room.values():
+        first = events[0]
+        server = first.source.server if first.source and first.source.server else "archivist"
+        conversation = etree.SubElement(root, "Conversation")
+        etree.SubElement(
+            conversation,
+            "Channel",
+            uri=xml_safe(f"ma-chan://{server}/{first.room.id}"),
+            name=xml_safe(first.room.name or first.room.id),
+            islogged="",
+        )
+        _message(conversation, "FirstMessage", first)
+        messages = etree.SubElement(conversation, "Messages")
+        for event in events:
+            _message(messages, "Message", event)
+        _time_element(conversation, "StartTimeUTC", events[0].occurred_at)
+        _time_element(conversation, "EndTimeUTC", events[-1].occurred_at)
+    return etree.ElementTree(root)
+
+
+def serialise(document: etree._ElementTree) -> bytes:
+    return bytes(etree.tostring(document, xml_declaration=True, encoding="utf-8", pretty_print=True))

@@ -1,0 +1,52 @@
+"""Finding adapters through the ``archivist.adapters`` entry-point group.
+
+A third party adds an adapter by shipping a distribution with an entry point in that group
+naming a factory ``(AdapterContext) -> Adapter``; nothing in this repository changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import cast
+
+from adapters.base import Adapter, AdapterContext, AdapterFactory
+
+GROUP = "archivist.adapters"
+SYSTEM_OF_RECORD = "archive"
+
+
+class UnknownAdapter(ValueError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        hint = difflib.get_close_matches(name, known, n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        super().__init__(f"unknown adapter {name!r}{suggestion}; known adapters: {', '.join(sorted(known))}")
+
+
+def known_adapter_names() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=GROUP))
+
+
+def load_factory(name: str) -> AdapterFactory:
+    """The factory registered as ``name`` (only that plug-in is imported)."""
+    matches = entry_points(group=GROUP, name=name)
+    if not matches:
+        raise UnknownAdapter(name, known_adapter_names())
+    return cast(AdapterFactory, next(iter(matches)).load())
+
+
+def parse_adapter_names(spec: str) -> list[str]:
+    """Names from ``ARCHIVIST_ADAPTERS``, in order, the archive first and always present."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    return [SYSTEM_OF_RECORD] + [n for n in dict.fromkeys(names) if n != SYSTEM_OF_RECORD]
+
+
+def build_adapters(spec: str, context: AdapterContext) -> list[Adapter]:
+    """Build the adapters ``spec`` names; an unknown name fails before any is built."""
+    names = parse_adapter_names(spec)
+    known = known_adapter_names()
+    for name in names:
+        if name not in known:
+            raise UnknownAdapter(name, known)
+    return [load_factory(name)(context) for name in names]

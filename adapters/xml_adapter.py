@@ -1,0 +1,79 @@
+"""The ``xml`` adapter: one Lync Persistent Chat compliance XML file per batch.
+
+Files are written atomically (temporary file, fsync, rename, fsync of the directory) and
+named ``pchat-<first event>-<last event>-<batch id>.xml`` with UTC times, so they sort by
+time; the batch id is a hash of the batch's event ids, so re-delivering the same batch
+rewrites the same file instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.lync_xml import conversations_document, in_format, serialise
+from ingest.events import Event
+
+log = logging.getLogger(__name__)
+
+
+def batch_file_name(batch: Sequence[Event]) -> str:
+    def stamp(moment: datetime) -> str:
+        return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+
+    ids = "\n".join(sorted(str(e.event_id) for e in batch))
+    batch_id = hashlib.sha256(ids.encode()).hexdigest()[:16]
+    return f"pchat-{stamp(batch[0].occurred_at)}-{stamp(batch[-1].occurred_at)}-{batch_id}.xml"
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` so that readers see either nothing or the whole file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".xml")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class LyncXmlAdapter:
+    name = "xml"
+
+    def __init__(self, output_dir: Path) -> None:
+        self.output_dir = output_dir
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        chosen = [e for e in batch if in_format(e)]
+        if not chosen:
+            return [None] * len(batch)
+        path = self.output_dir / batch_file_name(chosen)
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, serialise(conversations_document(chosen)))
+        except OSError as error:
+            reason = f"cannot write {path}: {error.strerror or error}"
+            log.warning("%s", reason)
+            return [Failure(reason)] * len(batch)
+        return [None] * len(batch)
+
+    def close(self) -> None:
+        """Nothing is held open between batches."""
+
+
+def create(context: AdapterContext) -> LyncXmlAdapter:
+    return LyncXmlAdapter(Path(context.options.get("xml_dir") or context.data_dir / "xml"))

@@ -1,0 +1,1 @@
+"""Archivist: the composition root (settings, command line) wiring the packages together."""

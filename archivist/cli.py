@@ -1,0 +1,383 @@
+"""The ``archivist`` command line: the composition root that starts every role."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+
+from archivist import wiring
+from archivist.settings import Settings, get_settings
+from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
+from ingest.events import Event, event_json_schema
+from ingest.producer import FeedReport, Rejected, feed, read_jsonl
+from ingest.topology import broker_depths
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Compliance archiving for group chat.",
+)
+import_app = typer.Typer(no_args_is_help=True, help="Import chat history from other systems.")
+app.add_typer(import_app, name="import")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+app.add_typer(token_app, name="token")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("archivist")
+
+DEMO_DATA = Path(__file__).with_name("demo_data")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        _fail(f"invalid settings: {error}")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False) -> None:
+    _configure_logging(verbose)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the event contract."""
+    print(json.dumps(event_json_schema(), indent=2, ensure_ascii=False))
+
+
+def _run_producer(items: Iterable[Event | Rejected], what: str, *, progress_lines: bool = True) -> FeedReport:
+    settings = _settings()
+    sink = wiring.event_sink(settings)
+    target = "RabbitMQ" if settings.broker_url else "staging"
+
+    def progress(report: FeedReport) -> None:
+        # Printed only after the chunk is durable: a killed producer never over-reports.
+        print(f"accepted {report.accepted} events into {target}", flush=True)
+
+    try:
+        report = feed(sink, items, chunk_size=settings.batch_size, on_progress=progress if progress_lines else None)
+    finally:
+        sink.close()
+    for rejected in report.rejected[:20]:
+        err.print(f"rejected {rejected.where}: {rejected.reason}", highlight=False, markup=False)
+    if len(report.rejected) > 20:
+        err.print(f"... and {len(report.rejected) - 20} more rejected")
+    out.print(f"{what}: {report.accepted} events accepted, {len(report.rejected)} rejected", highlight=False)
+    if report.rejected:
+        raise typer.Exit(1)
+    return report
+
+
+@app.command()
+def publish(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines files, one event per line.")],
+) -> None:
+    """Validate and publish events (to RabbitMQ, or straight into staging when no broker is set)."""
+    _require_files(files)
+
+    def items() -> Iterator[Event | Rejected]:
+        for path in files:
+            yield from read_jsonl(path)
+
+    _run_producer(items(), "publish")
+
+
+@import_app.command("irc")
+def import_irc(
+    files: Annotated[list[Path], typer.Argument(help="IRC logs (*.raw.txt, date in the file name).")],
+) -> None:
+    """Import IRC channel logs: messages, actions, joins, leaves, quits and nick changes."""
+    from ingest.irc import date_from_log_name
+
+    _require_files(files)
+    for path in files:
+        try:
+            date_from_log_name(path.name)
+        except ValueError as error:
+            _fail(str(error))
+    _run_producer(_irc_events(files), "import irc")
+
+
+def _irc_events(files: Iterable[Path]) -> Iterator[Event]:
+    from ingest.irc import read_irc_file
+
+    for path in files:
+        yield from read_irc_file(path)
+
+
+@app.command()
+def simulate(
+    events: Annotated[int, typer.Option(min=0, help="How many events to generate.")] = 10_000,
+    rooms: Annotated[int, typer.Option(min=1, help="Rooms (plus some IM conversations).")] = 10,
+    users: Annotated[int, typer.Option(min=2, help="People taking part.")] = 50,
+    seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write JSON Lines here instead of publishing.")
+    ] = None,
+) -> None:
+    """Generate realistic synthetic traffic (joins, posts, mentions, reads, edits, files, ...)."""
+    from ingest.producer import write_jsonl
+    from ingest.simulate import simulate_events
+
+    generated = simulate_events(events=events, rooms=rooms, users=users, seed=seed)
+    if output is not None:
+        count = write_jsonl(generated, output)
+        out.print(f"wrote {count} events to {output}", highlight=False)
+        return
+    _run_producer(generated, "simulate")
+
+
+def _require_files(files: list[Path]) -> None:
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}")
+
+
+@app.command()
+def consume(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit once the queue has stayed empty for a moment.")
+    ] = False,
+    idle_seconds: Annotated[float, typer.Option(min=0.1, help="What 'a moment' is, in seconds.")] = 2.0,
+) -> None:
+    """Move events from RabbitMQ into staging (commit, then ack) until stopped by SIGTERM/SIGINT."""
+    settings = _settings()
+    if not settings.broker_url:
+        _fail("consume needs ARCHIVIST_BROKER_URL; without a broker, producers write to staging directly")
+    consumer = StagingConsumer(
+        settings.broker_url,
+        wiring.staging_store(settings),
+        wiring.topology(settings),
+        ConsumerOptions(
+            prefetch=settings.prefetch,
+            batch_size=settings.batch_size,
+            batch_timeout=settings.batch_timeout,
+            idle_timeout=idle_seconds if until_idle else None,
+        ),
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stats: ConsumeStats = consumer.run()
+    out.print(
+        f"consumed {stats.received} messages: {stats.staged} staged, {stats.duplicates} duplicates, "
+        f"{stats.dead_lettered} dead-lettered, {stats.reconnects} reconnects",
+        highlight=False,
+    )
+
+
+@app.command()
+def process(
+    interval: Annotated[
+        float | None, typer.Option(min=0.05, help="Seconds between polls when nothing is due (default: settings).")
+    ] = None,
+    until_empty: Annotated[bool, typer.Option("--until-empty", help="Exit once no staged event is due.")] = False,
+) -> None:
+    """Deliver staged events to every configured adapter; delete each once all have it."""
+    from adapters.processor import BatchOutcome
+    from adapters.registry import UnknownAdapter
+
+    settings = _settings()
+    store = wiring.staging_store(settings)
+    try:
+        built = wiring.adapters(settings, store)
+    except (UnknownAdapter, ValueError) as error:
+        _fail(str(error))
+    processor = wiring.processor(settings, store, built)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        processor.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        total: BatchOutcome = processor.run(interval=interval or settings.process_interval, until_empty=until_empty)
+    finally:
+        for adapter in built:
+            adapter.close()
+    counts = store.counts()
+    out.print(
+        f"processed {total.claimed} events with {', '.join(a.name for a in built)}: {total.completed} delivered "
+        f"everywhere, {total.failed} failed (will retry), {total.parked} parked; "
+        f"staging now holds {counts.staged} (+{counts.parked} parked)",
+        highlight=False,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the search API (OpenAPI at /docs) with uvicorn."""
+    import uvicorn
+
+    uvicorn.run(wiring.api_app(_settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def verify() -> None:
+    """Walk the archive's and the audit log's hash chains; name the first row that does not hold."""
+    from adapters.archive import verify_archive
+    from search_api.audit import verify_audit
+
+    engine = wiring.staging_store(_settings()).engine
+    broken = False
+    for name, report in (("archive", verify_archive(engine)), ("audit log", verify_audit(engine))):
+        if report.ok:
+            out.print(f"{name} chain intact: {report.checked} entries verified", highlight=False)
+            continue
+        broken = True
+        bad = report.first_bad
+        assert bad is not None
+        err.print(
+            f"{name} chain BROKEN at row {bad.position} ({bad.label}): {report.problem}; "
+            f"{report.checked} rows before it verified",
+            highlight=False,
+            markup=False,
+        )
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the embedded search index from the archive (stop the processors first)."""
+    from adapters.archive import archived_events
+    from adapters.index_adapter import IndexLocked, ReindexFailed
+    from adapters.index_adapter import reindex as rebuild_index
+
+    settings = _settings()
+    engine = wiring.staging_store(settings).engine
+    try:
+        documents = rebuild_index(settings.data_dir / "index", archived_events(engine))
+    except (IndexLocked, ReindexFailed) as error:
+        _fail(str(error))
+    out.print(f"index rebuilt from the archive: {documents} documents", highlight=False)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="compliance_officer, legal, security_admin, auditor, ingest or admin.")],
+    label: Annotated[str, typer.Option(help="Who or what the token is for (shown in the audit log).")] = "",
+) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    from search_api.tokens import create_token
+
+    engine = wiring.staging_store(_settings()).engine
+    try:
+        token = create_token(engine, role, label or role)
+    except ValueError as error:
+        _fail(str(error))
+    print(token)
+
+
+@app.command("retry-parked")
+def retry_parked_command() -> None:
+    """Put parked events back in line for delivery (their attempt counts start again)."""
+    from adapters.processor import retry_parked
+
+    count = retry_parked(wiring.staging_store(_settings()).engine)
+    out.print(f"{count} parked events will be retried", highlight=False)
+
+
+def _status_figures(settings: Settings) -> dict[str, int | None]:
+    counts = wiring.staging_store(settings).counts()
+    figures: dict[str, int | None] = {
+        "queue_depth": None,
+        "dead_letters": None,
+        "staged": counts.staged,
+        "parked": counts.parked,
+    }
+    if settings.broker_url:
+        depth, dead = broker_depths(settings.broker_url, wiring.topology(settings))
+        figures.update(queue_depth=depth, dead_letters=dead)
+    return figures
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
+) -> None:
+    """Queue depth, dead letters, staged and parked events (queue figures are null without a broker)."""
+    settings = _settings()
+    try:
+        figures = _status_figures(settings)
+    except OSError as error:
+        _fail(f"cannot reach the broker at {settings.broker_url}: {error}")
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table("what", "count", title="Archivist pipeline")
+    for name, value in figures.items():
+        table.add_row(name.replace("_", " "), "n/a (no broker)" if value is None else str(value))
+    out.print(table)
+
+
+@app.command()
+def demo(
+    synthetic_events: Annotated[int, typer.Option(min=0, help="Synthetic events beside the IRC logs.")] = 20_000,
+) -> None:
+    """Load the demo data (real IRC logs plus synthetic traffic) and run it through the pipeline."""
+    from adapters.archive import archived_count
+    from ingest.simulate import simulate_events
+
+    settings = _settings()
+    if settings.broker_url or settings.database_url:
+        _fail("demo runs on the embedded default: unset ARCHIVIST_BROKER_URL and ARCHIVIST_DATABASE_URL")
+    logs = sorted((DEMO_DATA / "ubuntu-irc").glob("*.raw.txt"))
+    out.print(f"Loading {len(logs)} real #ubuntu IRC logs (CC BY 4.0, see {DEMO_DATA / 'ubuntu-irc'})")
+    _run_producer(_irc_events(logs), "demo IRC logs", progress_lines=False)
+    traffic = simulate_events(events=synthetic_events, rooms=12, users=80, seed=2026)
+    _run_producer(traffic, "demo synthetic traffic", progress_lines=False)
+    out.print(f"Delivering to {settings.adapters} ...")
+    process(interval=0.2, until_empty=True)
+    store = wiring.staging_store(settings)
+    out.print(f"Archive: {archived_count(store.engine)} events in {settings.resolved_database_url}", highlight=False)
+    data = settings.data_dir.resolve()
+    out.print(f"Search index: {data / 'index'}; XML files: {data / 'xml'}", highlight=False)
+    out.print("The search API and web pages arrive with the next issues.")
+
+
+def main() -> None:
+    try:
+        app()
+    except DBAPIError as error:
+        err.print(f"error: cannot use the database: {error.orig}", highlight=False, markup=False)
+        sys.exit(2)
+    except OSError as error:
+        err.print(f"error: {error}", highlight=False, markup=False)
+        sys.exit(2)

@@ -1,0 +1,87 @@
+"""Builds the pieces each command needs from the settings (no domain logic here)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from adapters.base import Adapter, AdapterContext
+from adapters.processor import BatchProcessor, ProcessorOptions
+from adapters.registry import build_adapters
+from archivist.migrate import upgrade
+from archivist.settings import Settings
+from ingest.db import create_db_engine
+from ingest.publisher import Publisher
+from ingest.sink import BrokerSink, EventSink, StagingSink
+from ingest.staging import StagingStore
+from ingest.topology import Topology
+
+
+def topology(settings: Settings) -> Topology:
+    return Topology(
+        exchange=settings.exchange,
+        queue=settings.queue,
+        dead_letter_exchange=settings.dead_letter_exchange,
+        dead_letter_queue=settings.dead_letter_queue,
+        queue_type=settings.queue_type,
+    )
+
+
+def staging_store(settings: Settings) -> StagingStore:
+    """The staging store, its schema brought up to date first."""
+    engine = create_db_engine(settings.resolved_database_url)
+    upgrade(engine)
+    return StagingStore(engine)
+
+
+def event_sink(settings: Settings) -> EventSink:
+    """RabbitMQ when a broker is configured, else straight into staging (embedded mode)."""
+    if settings.broker_url:
+        return BrokerSink(Publisher(settings.broker_url, topology(settings), window=settings.publish_window))
+    return StagingSink(staging_store(settings))
+
+
+def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
+    return AdapterContext(
+        engine=store.engine,
+        data_dir=settings.data_dir,
+        elasticsearch_url=settings.elasticsearch_url,
+        options={"index_hold_writer": str(settings.index_hold_writer).lower()},
+    )
+
+
+def adapters(settings: Settings, store: StagingStore) -> list[Adapter]:
+    """The configured adapters (archive first); an unknown name raises ``UnknownAdapter``."""
+    return build_adapters(settings.adapters, adapter_context(settings, store))
+
+
+def processor(settings: Settings, store: StagingStore, built: list[Adapter]) -> BatchProcessor:
+    return BatchProcessor(
+        store.engine,
+        built,
+        ProcessorOptions(
+            batch_size=settings.process_batch_size,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+            backoff_initial=settings.backoff_initial,
+            backoff_maximum=settings.backoff_maximum,
+        ),
+    )
+
+
+def api_app(settings: Settings) -> FastAPI:
+    """The search API over the configured database, index and event sink."""
+    from search_api.app import create_app
+    from search_api.deps import AppServices
+
+    store = staging_store(settings)
+    backend = None
+    if settings.elasticsearch_url:
+        from elasticsearch import Elasticsearch
+
+        from search_api.backends import ElasticsearchSearchBackend
+
+        backend = ElasticsearchSearchBackend(Elasticsearch(settings.elasticsearch_url, request_timeout=30))
+    services = AppServices(
+        engine=store.engine, index_dir=settings.data_dir / "index", sink=event_sink(settings), backend=backend
+    )
+    return create_app(services)

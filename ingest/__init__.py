@@ -1,0 +1,1 @@
+"""Ingest: the event contract, publishing, consuming and the staging store."""

@@ -1,0 +1,1 @@
+"""policies (arrives with a later issue)."""

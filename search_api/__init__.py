@@ -1,0 +1,1 @@
+"""The search API: the query language (parsed once into a tree), search backends, FastAPI routes."""

@@ -1,0 +1,49 @@
+"""The FastAPI application: ``/api/v1`` routes over the archive and the embedded index."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from search_api.deps import AppServices
+from search_api.query_parser import QuerySyntaxError
+from search_api.routes import audit, events, messages, rooms, search
+from search_api.tantivy_backend import UnsupportedQuery
+
+
+def create_app(services: AppServices) -> FastAPI:
+    app = FastAPI(
+        title="Archivist",
+        version="0.1.0",
+        summary="Compliance archiving and e-discovery for group chat.",
+        openapi_tags=[
+            {"name": "search", "description": "E-discovery search over the archive."},
+            {"name": "audit", "description": "The hash-chained audit log."},
+            {"name": "ingest", "description": "Events from chat servers that cannot speak AMQP."},
+        ],
+    )
+    app.state.services = services
+    for router in (search.router, messages.router, rooms.router, audit.router, events.router):
+        app.include_router(router, prefix="/api/v1")
+
+    @app.exception_handler(QuerySyntaxError)
+    async def _bad_query(_request: Request, error: QuerySyntaxError) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={"detail": {"message": error.message, "position": error.position, "query": error.query}},
+        )
+
+    @app.exception_handler(UnsupportedQuery)
+    async def _unsupported(_request: Request, error: UnsupportedQuery) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": {"message": str(error)}})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in detail['loc'] if p != 'body') or 'body'}: {detail['msg']}"
+            for detail in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": {"message": "; ".join(problems)}})
+
+    return app

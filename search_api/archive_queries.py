@@ -1,0 +1,133 @@
+"""Reading the archive of record for the API: messages with their versions, conversation
+context, who read a message, rooms, and who was in a room at a given instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select
+
+from adapters.archive_schema import (
+    archive_files,
+    archive_memberships,
+    archive_message_versions,
+    archive_messages,
+    archive_reads,
+    archive_rooms,
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    room_id: str
+    actor_id: str
+    joined_at: datetime | None
+    left_at: datetime | None
+
+
+def message(engine: Engine, message_id: str) -> dict[str, Any] | None:
+    """The message as archived now, with every version in time order, or None."""
+    with engine.connect() as connection:
+        row = connection.execute(select(archive_messages).where(archive_messages.c.message_id == message_id)).first()
+        if row is None:
+            return None
+        versions = connection.execute(
+            select(
+                archive_message_versions.c.kind,
+                archive_message_versions.c.text,
+                archive_message_versions.c.actor_id,
+                archive_message_versions.c.occurred_at,
+                archive_message_versions.c.event_id,
+            )
+            .where(archive_message_versions.c.message_id == message_id)
+            .order_by(archive_message_versions.c.occurred_at)
+        ).all()
+    return dict(row._mapping) | {"history": [dict(v._mapping) for v in versions]}
+
+
+def context(engine: Engine, message_id: str, around: int) -> list[dict[str, Any]] | None:
+    """``around`` messages before and after ``message_id`` in the same room, in time order."""
+    found = message(engine, message_id)
+    if found is None or found["posted_at"] is None:
+        return None
+    room, at = found["room_id"], found["posted_at"]
+    columns = (
+        archive_messages.c.message_id,
+        archive_messages.c.actor_id,
+        archive_messages.c.posted_at,
+        archive_messages.c.text,
+        archive_messages.c.deleted,
+        archive_messages.c.versions,
+    )
+    same_room = archive_messages.c.room_id == room
+    key = (archive_messages.c.posted_at, archive_messages.c.message_id)
+    earlier = or_(key[0] < at, and_(key[0] == at, key[1] < message_id))
+    later = or_(key[0] > at, and_(key[0] == at, key[1] > message_id))
+    with engine.connect() as connection:
+        before = connection.execute(
+            select(*columns).where(same_room, earlier).order_by(key[0].desc(), key[1].desc()).limit(around)
+        ).all()
+        after = connection.execute(select(*columns).where(same_room, later).order_by(*key).limit(around)).all()
+        hit = connection.execute(select(*columns).where(archive_messages.c.message_id == message_id)).one()
+    rows = [*reversed(before), hit, *after]
+    return [dict(r._mapping) | {"is_hit": r.message_id == message_id} for r in rows]
+
+
+def readers(engine: Engine, message_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(archive_reads.c.actor_id, archive_reads.c.read_at)
+            .where(archive_reads.c.message_id == message_id)
+            .order_by(archive_reads.c.read_at)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def rooms(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        counts: dict[str, int] = {
+            room: count
+            for room, count in connection.execute(
+                select(archive_messages.c.room_id, func.count()).group_by(archive_messages.c.room_id)
+            )
+        }
+        files: dict[str, int] = {
+            room: count
+            for room, count in connection.execute(
+                select(archive_files.c.room_id, func.count()).group_by(archive_files.c.room_id)
+            )
+        }
+        rows = connection.execute(select(archive_rooms).order_by(archive_rooms.c.room_id)).all()
+    return [dict(r._mapping) | {"messages": counts.get(r.room_id, 0), "files": files.get(r.room_id, 0)} for r in rows]
+
+
+def members_at(engine: Engine, room_id: str, instant: datetime) -> list[str]:
+    """Who was in ``room_id`` at ``instant``: an interval open then (unknown joins count as
+    'since before the archive began')."""
+    interval = archive_memberships.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(interval.actor_id)
+            .where(
+                interval.room_id == room_id,
+                or_(interval.joined_at.is_(None), interval.joined_at <= instant),
+                or_(interval.left_at.is_(None), interval.left_at > instant),
+            )
+            .distinct()
+            .order_by(interval.actor_id)
+        ).all()
+    return [r.actor_id for r in rows]
+
+
+def intervals_of(engine: Engine, actor_id: str) -> list[Interval]:
+    """Every membership interval of one person (for ``participant:``)."""
+    interval = archive_memberships.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
+                interval.actor_id == actor_id
+            )
+        ).all()
+    return [Interval(r.room_id, r.actor_id, r.joined_at, r.left_at) for r in rows]

@@ -1,0 +1,88 @@
+"""Searching the archive itself for events the text index does not hold (``type:join``,
+``type:leave``, ``type:read``, ``type:policy_decision``, ...): the query tree becomes SQL over
+``archive_events``. Word conditions have no meaning for such events and are refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, select, true
+
+from adapters.archive_schema import archive_events
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search_api.tantivy_backend import UnsupportedQuery
+
+INDEXED_TYPES = frozenset({"post", "file_upload"})
+_events = archive_events.c
+
+
+def needs_archive(node: Node) -> bool:
+    """Whether the query names an event type the text index does not hold."""
+    match node:
+        case Filter("type", value):
+            return value not in INDEXED_TYPES
+        case Not(item):
+            return needs_archive(item)
+        case And(items) | Or(items):
+            return any(needs_archive(item) for item in items)
+    return False
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def condition(node: Node) -> ColumnElement[bool]:
+    match node:
+        case Filter("type", value):
+            return _events.event_type == value
+        case Filter("from", value):
+            return _events.actor_id == (value if value.startswith("user:") else f"user:{value}")
+        case Filter("in", value):
+            return _events.room_id == f"room:{value.removeprefix('#').lower()}"
+        case Filter("has", _):
+            return _events.event_type.in_(("file_upload", "file_download"))
+        case SentRange(start, end):
+            bounds: list[ColumnElement[bool]] = [true()]
+            if start is not None:
+                bounds.append(_events.occurred_at >= _midnight(start))
+            if end is not None:
+                bounds.append(_events.occurred_at < _midnight(end))
+            return and_(*bounds)
+        case Not(item):
+            return not_(condition(item))
+        case And(items):
+            return and_(*(condition(item) for item in items))
+        case Or(items):
+            return or_(*(condition(item) for item in items)) if items else false()
+        case Term() | Phrase() | Prefix() | Near():
+            raise UnsupportedQuery(
+                "words cannot be combined with type: of events that have no text; search those with "
+                "from:, in:, has:file and sent: only"
+            )
+        case Filter(field, _):
+            raise UnsupportedQuery(f"{field}: cannot be combined with type: of events that have no text")
+    raise UnsupportedQuery(f"cannot search the archive for {node!r}")
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    total: int
+    events: list[dict[str, Any]]
+
+
+def search_archive(engine: Engine, node: Node, *, offset: int = 0, size: int = 50) -> ArchivePage:
+    """Archived events matching ``node``, oldest first, one page and the exact total."""
+    where = condition(node)
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(archive_events).where(where)).scalar_one()
+        rows = connection.execute(
+            select(_events.event_id, _events.event_type, _events.occurred_at, _events.room_id, _events.actor_id)
+            .where(where)
+            .order_by(_events.occurred_at, _events.seq)
+            .offset(offset)
+            .limit(size)
+        ).all()
+    return ArchivePage(total=int(total), events=[dict(row._mapping) for row in rows])

@@ -1,0 +1,92 @@
+"""The append-only, hash-chained audit log of every search, view, export and policy change."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, text
+
+from adapters.hashchain import GENESIS, ChainReport, content_hash, link_hash, read_chain, verify_rows
+from search_api.app_schema import audit_log
+from search_api.tokens import Principal
+
+_AUDIT_LOCK = 7_246_000_301
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    entry_id: str
+    occurred_at: datetime
+    actor: str
+    role: str
+    action: str
+    details: dict[str, Any]
+
+
+def record(engine: Engine, principal: Principal, action: str, details: dict[str, Any]) -> AuditEntry:
+    """Append one entry (committed on return), chained after the current head."""
+    entry = AuditEntry(
+        entry_id=str(uuid.uuid4()),
+        occurred_at=datetime.now(UTC),
+        actor=f"{principal.label} ({principal.token_id})",
+        role=principal.role,
+        action=action,
+        details=details,
+    )
+    document = json.dumps(
+        {
+            "entry_id": entry.entry_id,
+            "occurred_at": entry.occurred_at.isoformat(),
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "details": details,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
+    )
+    with engine.begin() as connection:
+        _lock(connection)
+        head = connection.execute(
+            select(audit_log.c.chain_hash).order_by(audit_log.c.seq.desc()).limit(1)
+        ).scalar_one_or_none()
+        previous = head or GENESIS
+        digest = content_hash(document)
+        connection.execute(
+            insert(audit_log).values(
+                entry_id=entry.entry_id,
+                occurred_at=entry.occurred_at,
+                actor=entry.actor,
+                role=entry.role,
+                action=action,
+                document=document,
+                content_hash=digest,
+                prev_hash=previous,
+                chain_hash=link_hash(previous, digest),
+            )
+        )
+    return entry
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
+
+
+def entries(engine: Engine, *, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+    """The newest entries first (``before``: a ``seq`` to page backwards from)."""
+    query = select(audit_log.c.seq, audit_log.c.document).order_by(audit_log.c.seq.desc()).limit(limit)
+    if before is not None:
+        query = query.where(audit_log.c.seq < before)
+    with engine.connect() as connection:
+        return [{"seq": seq, **json.loads(document)} for seq, document in connection.execute(query)]
+
+
+def verify_audit(engine: Engine) -> ChainReport:
+    with engine.connect() as connection:
+        return verify_rows(read_chain(connection, audit_log, position="seq", label="entry_id", document="document"))

@@ -1,0 +1,84 @@
+"""Dependencies shared by the routes: services, the calling principal, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from ingest.sink import EventSink
+from search_api.backends import SearchBackend, TantivySearchBackend
+from search_api.tokens import Principal, authenticate
+
+
+@dataclass(frozen=True)
+class AppServices:
+    """What the routes use, built by the composition root (``archivist serve``) or by tests."""
+
+    engine: Engine
+    index_dir: Path
+    sink: EventSink
+    backend: SearchBackend | None = None
+    """Elasticsearch when configured; None means the embedded Tantivy index at ``index_dir``."""
+
+    def search_backend(self) -> SearchBackend:
+        return self.backend or TantivySearchBackend(self.index_dir)
+
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "search": frozenset({"compliance_officer", "legal", "admin"}),
+    "audit": frozenset({"auditor", "admin"}),
+    "ingest": frozenset({"ingest", "admin"}),
+}
+"""Which roles may use which part of the API (the README's permission table)."""
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `archivist token create`.")
+
+
+def services(request: Request) -> AppServices:
+    found: AppServices = request.app.state.services
+    return found
+
+
+Services = Annotated[AppServices, Depends(services)]
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(
+            status_code=401,
+            detail={"message": "an API token is required: Authorization: Bearer <token>"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    found = authenticate(services(request).engine, credentials.credentials)
+    if found is None:
+        raise HTTPException(
+            status_code=401,
+            detail={"message": "the API token is unknown or revoked"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return found
+
+
+def allowed(permission: str) -> Callable[..., Principal]:
+    """A dependency that admits only the roles holding ``permission``."""
+    roles = PERMISSIONS[permission]
+
+    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+        if caller.role not in roles:
+            raise HTTPException(
+                status_code=403,
+                detail={
+                    "message": f"the role {caller.role} may not use {permission}; allowed: {', '.join(sorted(roles))}"
+                },
+            )
+        return caller
+
+    return check

@@ -1,0 +1,162 @@
+"""Translating query trees into Elasticsearch query DSL (pure functions, no client).
+
+The rules mirror :mod:`search_api.tantivy_backend` over the messages index that
+:mod:`adapters.es_mapping` defines, so both backends answer a query the same way: words and
+phrases are phrase matches on the folded ``text``, NEAR is an unordered span within the
+distance, mentions and hashtags are exact keyword terms, posts only unless a type is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from adapters.tantivy_schema import fold_keyword, searchable, text_terms
+from search_api.archive_queries import Interval
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+
+Json = dict[str, Any]
+Memberships = Callable[[str], list[Interval]]
+
+MATCH_NOTHING: Json = {"match_none": {}}
+MATCH_ALL: Json = {"match_all": {}}
+
+
+class UnsupportedEsQuery(ValueError):
+    """A query this backend cannot answer on its own."""
+
+
+def _phrase(field: str, text: str) -> Json:
+    if not text_terms(text):
+        return MATCH_NOTHING
+    return {"match_phrase": {field: searchable(text)}}
+
+
+def _span(words: list[str]) -> Json:
+    if len(words) == 1:
+        return {"span_term": {"text": words[0]}}
+    return {"span_near": {"clauses": [{"span_term": {"text": w}} for w in words], "slop": 0, "in_order": True}}
+
+
+def _near(node: Near) -> Json:
+    left, right = text_terms(node.left), text_terms(node.right)
+    if not left or not right:
+        return MATCH_NOTHING
+    # Unordered, at most distance-1 words between the two sides.
+    return {"span_near": {"clauses": [_span(left), _span(right)], "slop": node.distance - 1, "in_order": False}}
+
+
+def _prefix(text: str) -> Json:
+    terms = text_terms(text)
+    if not terms:
+        return MATCH_NOTHING
+    if len(terms) > 1:
+        return {"match_phrase_prefix": {"text": " ".join(terms)}}
+    return {"prefix": {"text": terms[0]}}
+
+
+def _day(day: date) -> str:
+    return datetime.combine(day, time(), tzinfo=UTC).isoformat()
+
+
+def _sent(node: SentRange) -> Json:
+    bounds: Json = {}
+    if node.start is not None:
+        bounds["gte"] = _day(node.start)
+    if node.end is not None:
+        bounds["lt"] = _day(node.end)
+    return {"range": {"sent": bounds}} if bounds else MATCH_ALL
+
+
+def _any(queries: list[Json]) -> Json:
+    return {"bool": {"should": queries, "minimum_should_match": 1}}
+
+
+def _participant(value: str, memberships: Memberships | None) -> Json:
+    if memberships is None:
+        raise UnsupportedEsQuery("participant: needs the archive's membership intervals")
+    actor = value if value.startswith("user:") else f"user:{value}"
+    spans: list[Json] = []
+    for interval in memberships(actor):
+        must: list[Json] = [{"term": {"room_id": interval.room_id}}]
+        bounds: Json = {}
+        if interval.joined_at is not None:
+            bounds["gte"] = interval.joined_at.isoformat()
+        if interval.left_at is not None:
+            bounds["lt"] = interval.left_at.isoformat()
+        if bounds:
+            must.append({"range": {"sent": bounds}})
+        spans.append({"bool": {"filter": must}})
+    return _any(spans) if spans else MATCH_NOTHING
+
+
+def _filter(node: Filter, memberships: Memberships | None) -> Json:
+    value = node.value
+    match node.field:
+        case "from":
+            person = value.removeprefix("user:")
+            return _any([{"term": {"sender_id": f"user:{person}"}}, _phrase("sender_name", person)])
+        case "in":
+            room = value.removeprefix("#")
+            return _any([{"term": {"room_id": f"room:{room.lower()}"}}, _phrase("room_name", room)])
+        case "mentions":
+            return {"term": {"mentions": fold_keyword(value)}}
+        case "hashtag":
+            return {"term": {"hashtags": fold_keyword(value)}}
+        case "has":
+            return {"term": {"has_file": True}}
+        case "type":
+            if value not in {"post", "file_upload"}:
+                raise UnsupportedEsQuery(f"type:{value} is answered from the archive, not the text index")
+            return {"term": {"type": value}}
+        case "participant":
+            return _participant(value, memberships)
+    raise UnsupportedEsQuery(f"unknown field {node.field}:")
+
+
+def translate(node: Node, memberships: Memberships | None = None) -> Json:
+    match node:
+        case Term(text) | Phrase(text):
+            return _phrase("text", text)
+        case Prefix(text):
+            return _prefix(text)
+        case Near():
+            return _near(node)
+        case Filter():
+            return _filter(node, memberships)
+        case SentRange():
+            return _sent(node)
+        case Not(item):
+            return {"bool": {"must": [MATCH_ALL], "must_not": [translate(item, memberships)]}}
+        case And(items):
+            return {"bool": {"must": [translate(item, memberships) for item in items]}}
+        case Or(items):
+            return _any([translate(item, memberships) for item in items])
+    raise UnsupportedEsQuery(f"cannot translate {node!r}")
+
+
+def _names_type(node: Node) -> bool:
+    match node:
+        case Filter("type", _) | Filter("has", _):
+            return True
+        case Not(item):
+            return _names_type(item)
+        case And(items) | Or(items):
+            return any(_names_type(item) for item in items)
+    return False
+
+
+def search_body(node: Node, *, memberships: Memberships | None = None, size: int = 50, offset: int = 0) -> Json:
+    """The body of a search over the messages index, oldest first, posts only unless typed."""
+    query = translate(node, memberships)
+    if not _names_type(node):
+        query = {"bool": {"must": [query], "filter": [{"term": {"type": "post"}}]}}
+    return {
+        "query": query,
+        "sort": [{"sent": "asc"}, {"message_id": "asc"}],
+        "size": size,
+        "from": offset,
+        "track_total_hits": True,
+        "highlight": {"fields": {"text": {"number_of_fragments": 0}}, "pre_tags": ["<b>"], "post_tags": ["</b>"]},
+    }

@@ -1,0 +1,35 @@
+"""``GET /audit``: the audit log, newest first, with the chain's verification status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from search_api import audit as audit_log
+from search_api.deps import Services, allowed
+from search_api.tokens import Principal
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+class AuditPage(BaseModel):
+    entries: list[dict[str, Any]]
+    chain_intact: bool
+    verified_entries: int
+
+
+@router.get("", response_model=AuditPage, summary="Read the audit log")
+def read_audit(
+    services: Services,
+    _caller: Annotated[Principal, Depends(allowed("audit"))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1, description="seq to page backwards from")] = None,
+) -> AuditPage:
+    report = audit_log.verify_audit(services.engine)
+    return AuditPage(
+        entries=audit_log.entries(services.engine, limit=limit, before=before),
+        chain_intact=report.ok,
+        verified_entries=report.checked,
+    )

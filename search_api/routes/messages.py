@@ -1,0 +1,91 @@
+"""``/messages/{id}``: a message with every version, its conversation context and its readers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+
+from search_api import archive_queries, audit
+from search_api.deps import Services, allowed
+from search_api.tokens import Principal
+
+router = APIRouter(prefix="/messages", tags=["search"])
+
+
+class Version(BaseModel):
+    kind: str
+    text: str
+    actor_id: str
+    occurred_at: datetime
+    event_id: str
+
+
+class MessageView(BaseModel):
+    message_id: str
+    room_id: str
+    actor_id: str
+    posted_at: datetime | None
+    text: str | None
+    versions: int
+    edited_at: datetime | None
+    deleted: bool
+    deleted_at: datetime | None
+    deleted_by: str | None
+    history: list[Version]
+
+
+class ContextLine(BaseModel):
+    message_id: str
+    actor_id: str
+    posted_at: datetime | None
+    text: str | None
+    deleted: bool
+    versions: int
+    is_hit: bool
+
+
+class Reader(BaseModel):
+    actor_id: str
+    read_at: datetime
+
+
+def _not_found(message_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail={"message": f"no archived message {message_id!r}"})
+
+
+@router.get("/{message_id}", response_model=MessageView, summary="A message with every version")
+def get_message(
+    message_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
+) -> dict[str, Any]:
+    found = archive_queries.message(services.engine, message_id)
+    if found is None:
+        raise _not_found(message_id)
+    audit.record(services.engine, caller, "view_message", {"message_id": message_id})
+    return found
+
+
+@router.get("/{message_id}/context", response_model=list[ContextLine], summary="The conversation around it")
+def get_context(
+    message_id: str,
+    services: Services,
+    caller: Annotated[Principal, Depends(allowed("search"))],
+    n: Annotated[int, Query(ge=0, le=200, description="messages before and after")] = 10,
+) -> list[dict[str, Any]]:
+    lines = archive_queries.context(services.engine, message_id, n)
+    if lines is None:
+        raise _not_found(message_id)
+    audit.record(services.engine, caller, "view_context", {"message_id": message_id, "n": n})
+    return lines
+
+
+@router.get("/{message_id}/reads", response_model=list[Reader], summary="Who read it, and when")
+def get_reads(
+    message_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
+) -> list[dict[str, Any]]:
+    if archive_queries.message(services.engine, message_id) is None:
+        raise _not_found(message_id)
+    audit.record(services.engine, caller, "view_reads", {"message_id": message_id})
+    return archive_queries.readers(services.engine, message_id)

@@ -1,0 +1,50 @@
+"""``/rooms``: the archived rooms, and who was in one at a given instant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import AwareDatetime, BaseModel
+
+from search_api import archive_queries, audit
+from search_api.deps import Services, allowed
+from search_api.tokens import Principal
+
+router = APIRouter(prefix="/rooms", tags=["search"])
+
+
+class RoomView(BaseModel):
+    room_id: str
+    name: str | None
+    kind: str
+    description: str | None
+    first_seen_at: datetime
+    messages: int
+    files: int
+
+
+class Members(BaseModel):
+    room_id: str
+    at: datetime
+    members: list[str]
+
+
+@router.get("", response_model=list[RoomView], summary="Archived rooms and conversations")
+def list_rooms(services: Services, _caller: Annotated[Principal, Depends(allowed("search"))]) -> list[dict[str, Any]]:
+    return archive_queries.rooms(services.engine)
+
+
+@router.get("/{room_id}/members", response_model=Members, summary="Who was in the room at an instant")
+def members(
+    room_id: str,
+    services: Services,
+    caller: Annotated[Principal, Depends(allowed("search"))],
+    at: Annotated[AwareDatetime, Query(description="An instant with a zone, e.g. 2009-03-03T10:30:00Z")],
+) -> Members:
+    if room_id not in {room["room_id"] for room in archive_queries.rooms(services.engine)}:
+        raise HTTPException(status_code=404, detail={"message": f"no archived room {room_id!r}"})
+    present = archive_queries.members_at(services.engine, room_id, at)
+    audit.record(services.engine, caller, "view_members", {"room_id": room_id, "at": at.isoformat()})
+    return Members(room_id=room_id, at=at, members=present)

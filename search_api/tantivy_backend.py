@@ -1,0 +1,315 @@
+"""Translating query trees into Tantivy queries over the embedded index, and running them.
+
+The translation never prints the tree back into Tantivy's own syntax: every node becomes a
+programmatic query, its words analysed exactly as the index analysed the text. Exports and
+cases need every hit, so :func:`all_hits` walks the whole result set, not the top k.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import cache
+from pathlib import Path
+
+import tantivy
+
+from adapters import tantivy_schema as fields
+from search_api.archive_queries import Interval
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+
+Occur = tantivy.Occur
+
+
+class UnsupportedQuery(ValueError):
+    """A query this backend cannot answer on its own (said to the user, never a server error)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    message_id: str
+    event_id: str
+    room_id: str
+    sender_id: str
+    sent: int
+    text: str
+    deleted: bool
+    highlight: str | None = None
+    """The text with matched words in <b>...</b> (HTML-escaped), for the hits of a page."""
+
+
+def _all() -> tantivy.Query:
+    return tantivy.Query.all_query()
+
+
+def _nothing() -> tantivy.Query:
+    return tantivy.Query.empty_query()
+
+
+def _term(schema: tantivy.Schema, field: str, value: object) -> tantivy.Query:
+    return tantivy.Query.term_query(schema, field, value)
+
+
+def _words(schema: tantivy.Schema, field: str, words: list[str], slop: int = 0) -> tantivy.Query:
+    if not words:
+        return _nothing()
+    if len(words) == 1:
+        return _term(schema, field, words[0])
+    phrase: list[str | tuple[int, str]] = list(words)
+    return tantivy.Query.phrase_query(schema, field, phrase, slop)
+
+
+def _any(queries: list[tantivy.Query]) -> tantivy.Query:
+    return tantivy.Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+def _every(queries: list[tantivy.Query]) -> tantivy.Query:
+    return tantivy.Query.boolean_query([(Occur.Must, q) for q in queries])
+
+
+def _positioned(schema: tantivy.Schema, first: list[str], second: list[str], gap: int) -> tantivy.Query:
+    """``first`` then ``second`` starting ``gap`` positions after ``first`` ends (exact offsets)."""
+    words: list[str | tuple[int, str]] = [(i, w) for i, w in enumerate(first)]
+    start = len(first) - 1 + gap
+    words += [(start + i, w) for i, w in enumerate(second)]
+    return tantivy.Query.phrase_query(schema, fields.TEXT, words)
+
+
+def _near(schema: tantivy.Schema, node: Near) -> tantivy.Query:
+    """Within ``distance`` words either way. Two different single words: an in-order and a
+    reversed sloppy phrase (fast). Otherwise exact offsets (slower): a sloppy phrase would let
+    both sides land on the same token (``i NEAR/2 i`` matching one "i") and would let the words
+    of a multi-word side drift apart."""
+    left, right = fields.text_terms(node.left), fields.text_terms(node.right)
+    if not left or not right:
+        return _nothing()
+    if len(left) == len(right) == 1 and left != right:
+        gap = node.distance - 1
+        return _any([_words(schema, fields.TEXT, left + right, gap), _words(schema, fields.TEXT, right + left, gap)])
+    return _any(
+        [
+            _positioned(schema, first, second, gap)
+            for gap in range(1, node.distance + 1)
+            for first, second in ((left, right), (right, left))
+        ]
+    )
+
+
+def _prefix(schema: tantivy.Schema, text: str) -> tantivy.Query:
+    terms = fields.text_terms(text)
+    if not terms:
+        return _nothing()
+    if len(terms) > 1:  # "don't*": the words before must match exactly, the last as a prefix
+        phrase: list[str | tuple[int, str]] = list(terms)
+        return tantivy.Query.phrase_prefix_query(schema, fields.TEXT, phrase)
+    return tantivy.Query.regex_query(schema, fields.TEXT, re.escape(terms[0]) + ".*")
+
+
+Memberships = Callable[[str], list[Interval]]
+"""Membership intervals of one person (actor id), from the archive."""
+
+
+def _participant(schema: tantivy.Schema, value: str, memberships: Memberships | None) -> tantivy.Query:
+    """Messages sent in a room while the person was in it (``participant:``)."""
+    if memberships is None:
+        raise UnsupportedQuery("participant: needs the archive's membership intervals")
+    actor = value if value.startswith("user:") else f"user:{value}"
+    spans = []
+    for interval in memberships(actor):
+        bounds = [_term(schema, fields.ROOM_ID, interval.room_id)]
+        start = None if interval.joined_at is None else fields.micros_since_epoch(interval.joined_at)
+        end = None if interval.left_at is None else fields.micros_since_epoch(interval.left_at) - 1
+        if start is not None or end is not None:
+            bounds.append(tantivy.Query.range_query(schema, fields.SENT, tantivy.FieldType.Integer, start, end))
+        spans.append(_every(bounds))
+    return _any(spans) if spans else _nothing()
+
+
+def _filter(schema: tantivy.Schema, node: Filter, memberships: Memberships | None = None) -> tantivy.Query:
+    value = node.value
+    match node.field:
+        case "from":
+            person = value.removeprefix("user:")
+            return _any(
+                [
+                    _term(schema, fields.SENDER_ID, f"user:{person}"),
+                    _words(schema, fields.SENDER_NAME, fields.text_terms(person)),
+                ]
+            )
+        case "in":
+            room = value.removeprefix("#")
+            return _any(
+                [
+                    _term(schema, fields.ROOM_ID, f"room:{room.lower()}"),
+                    _words(schema, fields.ROOM_NAME, fields.text_terms(room)),
+                ]
+            )
+        case "mentions":
+            return _term(schema, fields.MENTIONS, fields.fold_keyword(value))
+        case "hashtag":
+            return _term(schema, fields.HASHTAGS, fields.fold_keyword(value))
+        case "has":
+            return _term(schema, fields.HAS_FILE, 1)
+        case "type":
+            if value not in {"post", "file_upload"}:
+                raise UnsupportedQuery(f"type:{value} is answered from the archive, not the text index")
+            return _term(schema, fields.TYPE, value)
+        case "participant":
+            return _participant(schema, value, memberships)
+    raise UnsupportedQuery(f"unknown field {node.field}:")
+
+
+def _sent(schema: tantivy.Schema, node: SentRange) -> tantivy.Query:
+    if node.start is None and node.end is None:
+        return _all()
+    start = None if node.start is None else fields.micros_since_epoch(_midnight(node.start))
+    end = None if node.end is None else fields.micros_since_epoch(_midnight(node.end)) - 1
+    return tantivy.Query.range_query(schema, fields.SENT, tantivy.FieldType.Integer, start, end)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def translate(node: Node, schema: tantivy.Schema, memberships: Memberships | None = None) -> tantivy.Query:
+    """The Tantivy query for ``node`` (without the implicit "posts only" restriction)."""
+    match node:
+        case Term(text):
+            return _words(schema, fields.TEXT, fields.text_terms(text))
+        case Phrase(text):
+            return _words(schema, fields.TEXT, fields.text_terms(text))
+        case Prefix(text):
+            return _prefix(schema, text)
+        case Near():
+            return _near(schema, node)
+        case Filter():
+            return _filter(schema, node, memberships)
+        case SentRange():
+            return _sent(schema, node)
+        case Not(item):
+            inner = translate(item, schema, memberships)
+            return tantivy.Query.boolean_query([(Occur.Must, _all()), (Occur.MustNot, inner)])
+        case And(items):
+            return _every([translate(item, schema, memberships) for item in items])
+        case Or(items):
+            return _any([translate(item, schema, memberships) for item in items])
+    raise UnsupportedQuery(f"cannot translate {node!r}")
+
+
+def _mentions_type(node: Node) -> bool:
+    match node:
+        case Filter("type", _) | Filter("has", _):
+            return True
+        case Not(item):
+            return _mentions_type(item)
+        case And(items) | Or(items):
+            return any(_mentions_type(item) for item in items)
+    return False
+
+
+def scoped(node: Node, schema: tantivy.Schema, memberships: Memberships | None = None) -> tantivy.Query:
+    """``node`` translated, limited to posts unless the query names a type (the product rule)."""
+    query = translate(node, schema, memberships)
+    if _mentions_type(node):
+        return query
+    return _every([query, _term(schema, fields.TYPE, "post")])
+
+
+def _hit(document: tantivy.Document, highlight: str | None = None) -> Hit:
+    return Hit(
+        message_id=str(document.get_first(fields.MESSAGE_ID)),
+        event_id=str(document.get_first(fields.EVENT_ID) or ""),
+        room_id=str(document.get_first(fields.ROOM_ID) or ""),
+        sender_id=str(document.get_first(fields.SENDER_ID) or ""),
+        sent=int(document.get_first(fields.SENT) or 0),
+        text=fields.exact_text(document),
+        deleted=bool(document.get_first(fields.DELETED)),
+        highlight=highlight,
+    )
+
+
+@cache
+def _open(index_dir: Path) -> tantivy.Index:
+    return fields.open_index(index_dir)
+
+
+def _searcher(index_dir: Path) -> tuple[tantivy.Index, tantivy.Searcher]:
+    """The index (opened once per process) reloaded to see the latest commit, and a searcher."""
+    index = _open(index_dir.resolve())
+    index.reload()
+    return index, index.searcher()
+
+
+def all_hits(index_dir: Path, node: Node, *, memberships: Memberships | None = None, page: int = 10_000) -> list[Hit]:
+    """Every message matching ``node``, oldest first (complete: for exports, cases, conformance)."""
+    index, searcher = _searcher(index_dir)
+    query = scoped(node, index.schema, memberships)
+    hits: list[Hit] = []
+    offset = 0
+    while True:
+        result = searcher.search(
+            query, limit=page, offset=offset, count=False, order_by_field=fields.SENT, order=tantivy.Order.Asc
+        )
+        hits.extend(_hit(searcher.doc(address)) for _sent_value, address in result.hits)
+        if len(result.hits) < page:
+            return hits
+        offset += page
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+
+
+DAY_MICROS = 86_400_000_000
+
+
+def search_page(
+    index_dir: Path,
+    node: Node,
+    *,
+    offset: int = 0,
+    size: int = 50,
+    memberships: Memberships | None = None,
+    facet_size: int = 20,
+    by_relevance: bool = False,
+) -> Page:
+    """One page of hits (oldest first, or best first ``by_relevance``) with the exact total and
+    facets (room, sender, day) over every hit; only the page's documents are read."""
+    index, searcher = _searcher(index_dir)
+    query = scoped(node, index.schema, memberships)
+    if by_relevance:
+        result = searcher.search(query, limit=size, offset=offset, count=True)
+    else:
+        result = searcher.search(
+            query, limit=size, offset=offset, count=True, order_by_field=fields.SENT, order=tantivy.Order.Asc
+        )
+    snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
+    hits = []
+    for _sent_value, address in result.hits:
+        document = searcher.doc(address)
+        hits.append(_hit(document, snippets.snippet_from_doc(document).to_html()))
+    aggregated = searcher.aggregate(
+        query,
+        {
+            "room": {"terms": {"field": fields.ROOM_ID, "size": facet_size}},
+            "sender": {"terms": {"field": fields.SENDER_ID, "size": facet_size}},
+            "day": {"histogram": {"field": fields.SENT, "interval": DAY_MICROS}},
+        },
+    )
+    facets = {
+        name: {_facet_key(name, b["key"]): int(b["doc_count"]) for b in aggregated[name]["buckets"] if b["doc_count"]}
+        for name in ("room", "sender", "day")
+    }
+    total = int(getattr(result, "count", 0) or 0)
+    return Page(total=total, hits=hits, facets=facets)
+
+
+def _facet_key(name: str, key: object) -> str:
+    if name == "day" and isinstance(key, int | float):
+        return fields.from_micros(int(key)).date().isoformat()
+    return str(key)

@@ -1,0 +1,65 @@
+"""API tokens: ``arch_<id>_<secret>``, shown once, stored as the SHA-256 of the secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, get_args
+
+from sqlalchemy import Engine, insert, select
+
+from search_api.app_schema import api_tokens
+
+Role = Literal["compliance_officer", "legal", "security_admin", "auditor", "ingest", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+PREFIX = "arch"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id and label, and its role."""
+
+    token_id: str
+    label: str
+    role: Role
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(engine: Engine, role: str, label: str) -> str:
+    """Store a new token for ``role`` and return it (the only time its secret is visible)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    token_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(api_tokens).values(
+                token_id=token_id,
+                secret_hash=_digest(secret),
+                role=role,
+                label=label,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return f"{PREFIX}_{token_id}_{secret}"
+
+
+def authenticate(engine: Engine, token: str) -> Principal | None:
+    """The principal a presented token stands for, or None (unknown, malformed or revoked)."""
+    prefix, _, rest = token.partition("_")
+    token_id, _, secret = rest.partition("_")
+    if prefix != PREFIX or not token_id or not secret:
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.secret_hash, _digest(secret)):
+        return None
+    return Principal(row.token_id, row.label, row.role)

@@ -1,0 +1,185 @@
+"""The archive of record: append-only, hash-chained, with derived tables (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from adapters.archive import ArchiveAdapter, archived_count, verify_archive
+from adapters.archive_schema import (
+    archive_events,
+    archive_files,
+    archive_memberships,
+    archive_message_versions,
+    archive_messages,
+    archive_reads,
+    archive_rooms,
+)
+from ingest.events import Event, parse_event
+from ingest.staging import StagingStore
+from tests.factories import posts
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def event(kind: str, minute: int, actor: str = "alice", room: str = "room:desk", **fields: Any) -> Event:
+    return parse_event(
+        {
+            "schema_version": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": kind,
+            "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
+            "room": {"id": room, "name": "#desk", "kind": "room"},
+            "actor": {"id": f"user:{actor}", "name": actor},
+            **fields,
+        }
+    )
+
+
+def rows(store: StagingStore, table: Any) -> list[Any]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(table)).all())
+
+
+def test_events_are_archived_once_whatever_is_redelivered(store: StagingStore) -> None:
+    archive = ArchiveAdapter(store.engine)
+    batch = posts(40)
+    assert archive.write(batch) == [None] * 40
+    assert archive.write(batch[10:30] + posts(45)[40:]) == [None] * 25
+    assert archived_count(store.engine) == 45
+    assert verify_archive(store.engine).ok
+
+
+def test_text_survives_byte_exact(store: StagingStore) -> None:
+    text = "שלום 👋🏽 — naïve café\u200d\r\n\ttabs"
+    ArchiveAdapter(store.engine).write([event("post", 0, message={"id": "m1", "text": text})])
+    (message,) = rows(store, archive_messages)
+    assert message.text == text
+    (stored,) = rows(store, archive_events)
+    assert parse_event(json.loads(stored.payload)).message.text == text  # type: ignore[union-attr]
+
+
+def test_every_version_of_an_edited_then_deleted_message_is_kept(store: StagingStore) -> None:
+    archive = ArchiveAdapter(store.engine)
+    archive.write(
+        [
+            event("post", 0, message={"id": "m1", "text": "buy 100"}),
+            event("edit", 1, message={"id": "m1", "text": "buy 1000"}),
+            event("edit", 2, message={"id": "m1", "text": "buy 10"}),
+            event("delete", 3, actor="moderator", message={"id": "m1"}),
+        ]
+    )
+    (message,) = rows(store, archive_messages)
+    assert (message.text, message.versions, message.deleted, message.deleted_by) == (
+        "buy 10",
+        3,
+        True,
+        "user:moderator",
+    )
+    versions = sorted(rows(store, archive_message_versions), key=lambda v: v.occurred_at)
+    assert [(v.kind, v.text) for v in versions] == [("post", "buy 100"), ("edit", "buy 1000"), ("edit", "buy 10")]
+
+
+def test_an_edit_arriving_before_its_post_loses_nothing(store: StagingStore) -> None:
+    archive = ArchiveAdapter(store.engine)
+    archive.write([event("edit", 5, message={"id": "m2", "text": "corrected"})])
+    archive.write([event("post", 1, message={"id": "m2", "text": "original"})])
+    (message,) = rows(store, archive_messages)
+    assert (message.text, message.versions) == ("corrected", 2)
+    assert message.posted_at is not None
+    assert {v.text for v in rows(store, archive_message_versions)} == {"original", "corrected"}
+
+
+def test_membership_intervals_follow_joins_and_leaves(store: StagingStore) -> None:
+    ArchiveAdapter(store.engine).write(
+        [
+            event("leave", 0, actor="early"),  # was there before the archive began
+            event("join", 1, actor="bob"),
+            event("join", 2, actor="bob"),  # a repeated join opens nothing new
+            event("leave", 3, actor="bob"),
+            event("join", 4, actor="bob"),
+        ]
+    )
+    intervals = sorted(
+        ((m.actor_id, m.joined_at, m.left_at) for m in rows(store, archive_memberships)),
+        key=lambda i: (i[0], i[1] or T0 - timedelta(days=1)),
+    )
+
+    def at(minute: int) -> datetime:
+        return T0 + timedelta(minutes=minute)
+
+    normalised = [(a, j and j.replace(tzinfo=UTC), left and left.replace(tzinfo=UTC)) for a, j, left in intervals]
+    assert normalised == [
+        ("user:bob", at(1), at(3)),
+        ("user:bob", at(4), None),
+        ("user:early", None, at(0)),
+    ]
+
+
+def test_reads_files_and_rooms_are_derived(store: StagingStore) -> None:
+    file = {"name": "q3.xlsx", "size": 2048, "sha256": "b" * 64, "content_type": "application/vnd.ms-excel"}
+    ArchiveAdapter(store.engine).write(
+        [
+            event("room_update", 0, room_update={"name": "#trading-desk", "description": "FX desk", "created": True}),
+            event("post", 1, message={"id": "m1", "text": "see file"}),
+            event("file_upload", 2, file=file),
+            event("file_download", 3, actor="bob", file=file),
+            event("read", 4, actor="bob", read={"message_id": "m1"}),
+        ]
+    )
+    (room,) = rows(store, archive_rooms)
+    assert (room.name, room.description) == ("#trading-desk", "FX desk")
+    assert [
+        (f.direction, f.actor_id, f.name) for f in sorted(rows(store, archive_files), key=lambda f: f.occurred_at)
+    ] == [
+        ("upload", "user:alice", "q3.xlsx"),
+        ("download", "user:bob", "q3.xlsx"),
+    ]
+    assert [(r.message_id, r.actor_id) for r in rows(store, archive_reads)] == [("m1", "user:bob")]
+
+
+def test_verify_names_a_row_changed_behind_the_archives_back(store: StagingStore) -> None:
+    batch = posts(30)
+    ArchiveAdapter(store.engine).write(batch)
+    target = str(batch[17].event_id)
+    with store.engine.begin() as connection:
+        payload = connection.execute(
+            select(archive_events.c.payload).where(archive_events.c.event_id == target)
+        ).scalar_one()
+        connection.execute(
+            update(archive_events)
+            .where(archive_events.c.event_id == target)
+            .values(payload=payload.replace("message number 17", "message number 71"))
+        )
+    report = verify_archive(store.engine)
+    assert not report.ok
+    assert report.first_bad is not None
+    assert report.first_bad.label == target
+    assert report.checked == 17
+    assert "content does not match" in (report.problem or "")
+
+
+def test_verify_notices_a_removed_row(store: StagingStore) -> None:
+    batch = posts(10)
+    ArchiveAdapter(store.engine).write(batch)
+    with store.engine.begin() as connection:
+        connection.execute(archive_events.delete().where(archive_events.c.event_id == str(batch[4].event_id)))
+    report = verify_archive(store.engine)
+    assert report.first_bad is not None
+    assert report.first_bad.label == str(batch[5].event_id)
+    assert "does not link" in (report.problem or "")
+
+
+def test_the_chain_continues_across_batches(store: StagingStore) -> None:
+    archive = ArchiveAdapter(store.engine)
+    for start in range(0, 100, 25):
+        archive.write(posts(100)[start : start + 25])
+    with store.engine.connect() as connection:
+        chain = connection.execute(select(archive_events).order_by(archive_events.c.seq)).all()
+    assert all(a.chain_hash == b.prev_hash for a, b in itertools.pairwise(chain))
+    assert verify_archive(store.engine).checked == 100

@@ -1,0 +1,175 @@
+"""The contract every adapter keeps: one result per event in order, idempotent re-delivery,
+Unicode kept exactly, and a failure reported per event instead of raised."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+
+from adapters.archive import ArchiveAdapter
+from adapters.archive_schema import archive_messages
+from adapters.base import Adapter
+from adapters.es_adapter import ElasticsearchAdapter
+from adapters.index_adapter import TantivyIndexAdapter
+from adapters.tantivy_schema import exact_text, open_index
+from adapters.xml_adapter import LyncXmlAdapter
+from ingest.events import Event
+from ingest.staging import StagingStore
+from tests.adapters.test_elasticsearch_logic import FakeClient
+from tests.factories import post, posts
+
+UNICODE_TEXTS = ["שלום עולם", "مرحبا", "emoji 😀👍🏽 ZWJ 👨‍👩‍👧", "naïve café", "tab\tand line\nbreak"]
+
+
+class Harness(Protocol):
+    """How the suite builds an adapter and reads back what it stored."""
+
+    def adapter(self) -> Adapter: ...
+
+    def stored_texts(self) -> list[str]: ...
+
+    def broken_adapter(self) -> Adapter: ...
+
+
+class ArchiveHarness:
+    def __init__(self, store: StagingStore, tmp_path: Path) -> None:
+        self.store = store
+
+    def adapter(self) -> Adapter:
+        return ArchiveAdapter(self.store.engine)
+
+    def stored_texts(self) -> list[str]:
+        with self.store.engine.connect() as connection:
+            return list(connection.execute(select(archive_messages.c.text)).scalars())
+
+    def broken_adapter(self) -> Adapter:
+        from ingest.db import create_db_engine
+
+        return ArchiveAdapter(create_db_engine("sqlite:////nonexistent-dir/x.sqlite3"))
+
+
+class IndexHarness:
+    def __init__(self, store: StagingStore, tmp_path: Path) -> None:
+        self.path = tmp_path / "index"
+        self.broken_path = tmp_path / "a-file"
+        self.broken_path.write_text("not an index")
+
+    def adapter(self) -> Adapter:
+        return TantivyIndexAdapter(self.path)
+
+    def stored_texts(self) -> list[str]:
+        index = open_index(self.path)
+        index.reload()
+        searcher = index.searcher()
+        query = index.parse_query("*")
+        return [exact_text(searcher.doc(a)) for _s, a in searcher.search(query, 10_000).hits]
+
+    def broken_adapter(self) -> Adapter:
+        return TantivyIndexAdapter(self.broken_path)
+
+
+class XmlHarness:
+    def __init__(self, store: StagingStore, tmp_path: Path) -> None:
+        self.path = tmp_path / "xml"
+        self.blocked = tmp_path / "blocked"
+        self.blocked.write_text("a file where the directory should be")
+
+    def adapter(self) -> Adapter:
+        return LyncXmlAdapter(self.path)
+
+    def stored_texts(self) -> list[str]:
+        """Each distinct CHAT message once (files are per batch; a re-sent batch rewrites its own)."""
+        seen: dict[str, str] = {}
+        for path in sorted(self.path.glob("*.xml")):
+            for message in etree.parse(str(path)).iterfind(".//Messages/Message[@type='CHAT']"):
+                seen[message.get("id") or ""] = message.get("content") or ""
+        return list(seen.values())
+
+    def broken_adapter(self) -> Adapter:
+        return LyncXmlAdapter(self.blocked)
+
+
+class ElasticsearchHarness:
+    """The Elasticsearch adapter over an in-memory fake of the bulk API (a real server is in
+    tests/elasticsearch when ARCHIVIST_TEST_ES_URL is set)."""
+
+    def __init__(self, store: StagingStore, tmp_path: Path) -> None:
+        self.client = InMemoryBulk()
+
+    def adapter(self) -> Adapter:
+        return ElasticsearchAdapter(self.client, sleep=lambda _s: None)
+
+    def stored_texts(self) -> list[str]:
+        return [doc["upsert"]["text"] for key, doc in self.client.documents.items() if key[0] == "archivist-messages"]
+
+    def broken_adapter(self) -> Adapter:
+        return ElasticsearchAdapter(FakeClient(fail_with=ConnectionError("refused")), sleep=lambda _s: None)
+
+
+class InMemoryBulk(FakeClient):
+    """Keeps the last body per (index, id): enough to count documents and read text back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.documents: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def bulk(self, *, operations: list[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
+        for header, body in zip(operations[::2], operations[1::2], strict=True):
+            (target,) = header.values()
+            self.documents[(target["_index"], target["_id"])] = body
+        return super().bulk(operations=operations, refresh=refresh)
+
+
+HARNESSES: dict[str, Any] = {
+    "archive": ArchiveHarness,
+    "index": IndexHarness,
+    "xml": XmlHarness,
+    "elasticsearch": ElasticsearchHarness,
+}
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+def harness(request: pytest.FixtureRequest, sqlite_store: StagingStore, tmp_path: Path) -> Harness:
+    built: Harness = HARNESSES[request.param](sqlite_store, tmp_path)
+    return built
+
+
+def write(adapter: Adapter, batch: Sequence[Event]) -> list[Any]:
+    results = list(adapter.write(batch))
+    assert len(results) == len(batch)
+    return results
+
+
+def test_one_success_per_event_in_order(harness: Harness) -> None:
+    adapter = harness.adapter()
+    assert write(adapter, posts(50)) == [None] * 50
+    adapter.close()
+
+
+def test_redelivery_keeps_one_copy(harness: Harness) -> None:
+    adapter = harness.adapter()
+    batch = posts(30)
+    write(adapter, batch)
+    write(adapter, batch)
+    write(adapter, batch[10:20] + batch[:5])
+    adapter.close()
+    assert len(harness.stored_texts()) == 30
+
+
+def test_unicode_round_trips_exactly(harness: Harness) -> None:
+    adapter = harness.adapter()
+    write(adapter, [post(i, run="unicode", text=text) for i, text in enumerate(UNICODE_TEXTS)])
+    adapter.close()
+    assert sorted(harness.stored_texts()) == sorted(UNICODE_TEXTS)
+
+
+def test_a_failing_store_reports_a_failure_per_event(harness: Harness) -> None:
+    adapter = harness.broken_adapter()
+    results = write(adapter, posts(4))
+    adapter.close()
+    assert all(r is not None and r.reason for r in results)

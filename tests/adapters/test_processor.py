@@ -1,0 +1,231 @@
+"""The batch processor against SQLite and PostgreSQL staging, with adapters that fail on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.archive import ArchiveAdapter, archived_count, verify_archive
+from adapters.base import AdapterContext, DeliveryResult
+from adapters.processor import BatchProcessor, ProcessorOptions, parked_events, retry_parked
+from adapters.registry import UnknownAdapter, build_adapters, parse_adapter_names
+from adapters.xml_adapter import LyncXmlAdapter
+from ingest.events import Event, PostEvent
+from ingest.staging import StagingStore, staged_deliveries, staged_events, to_row
+from tests.adapters.fakes import RecordingAdapter
+from tests.factories import posts
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def stage(store: StagingStore, events: list[Event]) -> None:
+    store.insert([to_row(e) for e in events])
+
+
+def staged_attempts(store: StagingStore) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(staged_events.c.event_id, staged_events.c.attempts)).all()
+    return {event_id: attempts for event_id, attempts in rows}
+
+
+def test_every_adapter_gets_the_batch_and_staging_empties(store: StagingStore) -> None:
+    events = posts(250)
+    stage(store, events)
+    recording = RecordingAdapter()
+    processor = BatchProcessor(
+        store.engine, [ArchiveAdapter(store.engine), recording], ProcessorOptions(batch_size=100)
+    )
+    total = processor.run(until_empty=True)
+    assert (total.claimed, total.completed, total.failed) == (250, 250, 0)
+    assert [len(b) for b in recording.batches] == [100, 100, 50]
+    assert recording.delivered == [str(e.event_id) for e in events], "occurrence order"
+    assert store.counts().staged == 0
+    assert archived_count(store.engine) == 250
+    with store.engine.connect() as connection:
+        assert connection.execute(select(staged_deliveries)).all() == []
+
+
+def test_a_partial_failure_keeps_only_the_failed_events(store: StagingStore) -> None:
+    events = posts(20)
+    stage(store, events)
+    failing = {str(e.event_id) for e in events[5:8]}
+    flaky = RecordingAdapter("flaky", fail_event=lambda e: "rejected" if str(e.event_id) in failing else None)
+    steady = RecordingAdapter("steady")
+    clock = FakeClock()
+    processor = BatchProcessor(store.engine, [steady, flaky], clock=clock)
+
+    first = processor.process_batch()
+    assert (first.completed, first.failed, first.per_adapter_failures) == (17, 3, {"flaky": 3})
+    assert set(store.event_ids()) == failing
+
+    clock.advance(0.5)
+    assert processor.process_batch().claimed == 0, "failed events wait for their backoff"
+
+    flaky.fail_event = lambda _e: None
+    clock.advance(5)
+    second = processor.process_batch()
+    assert (second.claimed, second.completed) == (3, 3)
+    assert len(steady.delivered) == 20, "the adapter that had succeeded is not called again"
+    assert sorted(flaky.batches[-1]) == sorted(failing)
+    assert store.counts().staged == 0
+
+
+def test_an_adapter_down_three_times_then_back_delivers_everything(store: StagingStore) -> None:
+    events = posts(50)
+    stage(store, events)
+    clock = FakeClock()
+    down = RecordingAdapter("down", fail_calls=3)
+    processor = BatchProcessor(
+        store.engine, [ArchiveAdapter(store.engine), down], ProcessorOptions(max_attempts=5), clock=clock
+    )
+    for attempt in range(1, 4):
+        outcome = processor.process_batch()
+        assert outcome.failed == 50
+        assert set(staged_attempts(store).values()) == {attempt}
+        clock.advance(3600)
+    final = processor.process_batch()
+    assert final.completed == 50
+    assert store.counts().staged == 0
+    assert archived_count(store.engine) == 50, "the archive kept its first delivery; no duplicates"
+    assert sorted(down.delivered) == sorted(str(e.event_id) for e in events)
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    options = ProcessorOptions(backoff_initial=2, backoff_maximum=30)
+    assert [options.backoff(n).total_seconds() for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
+
+
+def test_events_are_parked_after_max_attempts_and_can_be_retried(store: StagingStore) -> None:
+    stage(store, posts(4))
+    clock = FakeClock()
+    broken = RecordingAdapter("broken", fail_event=lambda _e: "disk full")
+    processor = BatchProcessor(store.engine, [broken], ProcessorOptions(max_attempts=3), clock=clock)
+    for _ in range(3):
+        processor.process_batch()
+        clock.advance(3600)
+    assert store.counts().parked == 4
+    assert store.counts().staged == 0
+    assert processor.process_batch().claimed == 0, "parked events are not retried by themselves"
+    parked = parked_events(store.engine)
+    assert len(parked) == 4
+    assert all(p["last_error"] == "broken: disk full" and p["attempts"] == 3 for p in parked)
+
+    assert retry_parked(store.engine) == 4
+    broken.fail_event = lambda _e: None
+    assert processor.process_batch().completed == 4
+    assert store.counts().parked == store.counts().staged == 0
+
+
+def test_a_wrong_number_of_results_fails_the_batch(store: StagingStore) -> None:
+    stage(store, posts(3))
+
+    class Sloppy(RecordingAdapter):
+        def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+            return [None]
+
+    outcome = BatchProcessor(store.engine, [Sloppy("sloppy")]).process_batch()
+    assert outcome.failed == 3
+    assert store.counts().staged == 3
+
+
+def test_a_leased_batch_is_not_claimed_twice(store: StagingStore) -> None:
+    stage(store, posts(10))
+    clock = FakeClock()
+    first = BatchProcessor(store.engine, [RecordingAdapter()], ProcessorOptions(batch_size=6), owner="a", clock=clock)
+    claimed = first._claim()
+    second = BatchProcessor(store.engine, [RecordingAdapter()], ProcessorOptions(batch_size=6), owner="b", clock=clock)
+    other = second._claim()
+    assert len(claimed) == 6
+    assert len(other) == 4
+    assert not {c.event_id for c in claimed} & {c.event_id for c in other}
+    clock.advance(301)
+    assert len(second._claim()) == 6, "an expired lease is claimed again"
+
+
+def test_archive_is_always_first_and_present() -> None:
+    assert parse_adapter_names("xml,index") == ["archive", "xml", "index"]
+    assert parse_adapter_names("index, archive ,index") == ["archive", "index"]
+
+
+def test_unknown_adapter_names_fail_with_a_suggestion(sqlite_store: StagingStore, tmp_path: Path) -> None:
+    context = AdapterContext(engine=sqlite_store.engine, data_dir=tmp_path)
+    with pytest.raises(UnknownAdapter, match=r"did you mean 'xml'\?.*known adapters: archive"):
+        build_adapters("archive,xlm", context)
+
+
+def test_processing_keeps_the_archive_chain_verifiable(store: StagingStore) -> None:
+    stage(store, posts(300))
+    BatchProcessor(store.engine, [ArchiveAdapter(store.engine)], ProcessorOptions(batch_size=64)).run(until_empty=True)
+    report = verify_archive(store.engine)
+    assert report.ok
+    assert report.checked == 300
+
+
+def test_adapters_receive_whole_events(store: StagingStore) -> None:
+    events = posts(5)
+    stage(store, events)
+    recording = RecordingAdapter()
+    BatchProcessor(store.engine, [recording]).process_batch()
+    assert recording.events == events
+    assert all(isinstance(e, PostEvent) for e in recording.events)
+
+
+def test_an_unwritable_xml_directory_holds_events_for_xml_only(store: StagingStore, tmp_path: Path) -> None:
+    """The archive gets its events at once; staging keeps them for xml until it can write."""
+    events = posts(40)
+    stage(store, events)
+    xml_dir = tmp_path / "xml"
+    xml_dir.write_text("a file where the directory should be")
+    clock = FakeClock()
+    processor = BatchProcessor(store.engine, [ArchiveAdapter(store.engine), LyncXmlAdapter(xml_dir)], clock=clock)
+
+    blocked = processor.process_batch()
+    assert (blocked.failed, blocked.per_adapter_failures) == (40, {"xml": 40})
+    assert archived_count(store.engine) == 40
+    assert store.counts().staged == 40
+    with store.engine.connect() as connection:
+        delivered = connection.execute(select(staged_deliveries.c.adapter).distinct()).scalars().all()
+    assert delivered == ["archive"]
+
+    xml_dir.unlink()
+    clock.advance(60)
+    recovered = processor.process_batch()
+    assert recovered.completed == 40
+    assert store.counts().staged == 0
+    assert archived_count(store.engine) == 40, "the archive was not written twice"
+    assert len(list(xml_dir.glob("*.xml"))) == 1
+
+
+def test_deliveries_failures_and_parking_are_counted_in_metrics(store: StagingStore) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (
+        sample("archivist_events_delivered_total", adapter="steady"),
+        sample("archivist_delivery_failures_total", adapter="broken"),
+        sample("archivist_events_parked_total"),
+    )
+    stage(store, posts(6))
+    broken = RecordingAdapter("broken", fail_event=lambda _e: "no")
+    BatchProcessor(store.engine, [RecordingAdapter("steady"), broken], ProcessorOptions(max_attempts=1)).process_batch()
+    after = (
+        sample("archivist_events_delivered_total", adapter="steady"),
+        sample("archivist_delivery_failures_total", adapter="broken"),
+        sample("archivist_events_parked_total"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [6, 6, 6]

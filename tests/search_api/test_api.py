@@ -1,0 +1,192 @@
+"""The API through FastAPI's test client: search, audit, ingest, and 401/403 on every route."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
+from ingest.irc import read_irc_file
+from ingest.sink import StagingSink
+from ingest.staging import StagingStore
+from search_api.app import create_app
+from search_api.deps import PERMISSIONS, AppServices
+from search_api.tokens import ROLES, create_token
+from tests.factories import post_payload
+
+DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
+LOGS = ("2009-03-03_10.raw.txt", "2007-09-07.train-a.raw.txt")  # the second has ~400 joins
+MESSAGE = "msg:irc:2009-03-03_10:40"
+ROUTES = [
+    ("post", "/api/v1/search", "search"),
+    ("get", f"/api/v1/messages/{MESSAGE}", "search"),
+    ("get", f"/api/v1/messages/{MESSAGE}/context", "search"),
+    ("get", f"/api/v1/messages/{MESSAGE}/reads", "search"),
+    ("get", "/api/v1/rooms", "search"),
+    ("get", "/api/v1/rooms/room:ubuntu/members?at=2009-03-03T10:30:00Z", "search"),
+    ("get", "/api/v1/audit", "audit"),
+    ("post", "/api/v1/events", "ingest"),
+]
+BODIES = {"/api/v1/search": {"query": "ubuntu"}, "/api/v1/events": []}
+
+
+@pytest.fixture
+def client(sqlite_store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
+    events = [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
+    ArchiveAdapter(sqlite_store.engine).write(events)
+    index = TantivyIndexAdapter(tmp_path / "index")
+    index.write(events)
+    index.close()
+    services = AppServices(engine=sqlite_store.engine, index_dir=tmp_path / "index", sink=StagingSink(sqlite_store))
+    with TestClient(create_app(services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(sqlite_store: StagingStore) -> dict[str, str]:
+    return {role: create_token(sqlite_store.engine, role, f"test {role}") for role in ROLES}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("method", "path", "permission"), ROUTES)
+def test_every_route_needs_a_token_and_the_right_role(
+    client: TestClient, tokens: dict[str, str], method: str, path: str, permission: str
+) -> None:
+    body = BODIES.get(path)
+    anonymous = client.request(method, path, json=body)
+    assert anonymous.status_code == 401
+    assert "API token is required" in anonymous.json()["detail"]["message"]
+    bogus = client.request(method, path, json=body, headers=auth("arch_nothing_here"))
+    assert bogus.status_code == 401
+    for role, token in tokens.items():
+        response = client.request(method, path, json=body, headers=auth(token))
+        if role in PERMISSIONS[permission]:
+            assert response.status_code == 200, (role, response.text)
+        else:
+            assert response.status_code == 403, role
+            assert role in response.json()["detail"]["message"]
+
+
+def test_search_returns_every_hit_in_pages_with_facets(client: TestClient, tokens: dict[str, str]) -> None:
+    first = client.post("/api/v1/search", json={"query": "ubuntu", "size": 10}, headers=auth(tokens["legal"]))
+    assert first.status_code == 200
+    page = first.json()
+    assert page["total"] > 10
+    assert len(page["hits"]) == 10
+    assert all("ubuntu" in hit["text"].lower() for hit in page["hits"])
+    assert all("<b>" in hit["highlight"].lower() for hit in page["hits"])
+    assert sum(page["facets"]["room"].values()) == page["total"]
+    collected = [hit["message_id"] for hit in page["hits"]]
+    while page["next_cursor"] is not None:
+        page = client.post(
+            "/api/v1/search",
+            json={"query": "ubuntu", "size": 10, "cursor": page["next_cursor"]},
+            headers=auth(tokens["legal"]),
+        ).json()
+        collected += [hit["message_id"] for hit in page["hits"]]
+    assert len(collected) == len(set(collected)) == first.json()["total"]
+
+
+def test_a_bad_query_is_a_422_with_the_position(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.post("/api/v1/search", json={"query": "(wine OR"}, headers=auth(tokens["compliance_officer"]))
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail["position"] == 9
+    assert "ends too early" in detail["message"]
+
+
+def test_an_invalid_request_body_is_a_readable_422(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.post("/api/v1/search", json={"query": "x", "size": 0}, headers=auth(tokens["admin"]))
+    assert response.status_code == 422
+    assert "size" in response.json()["detail"]["message"]
+
+
+def test_every_search_is_audited_and_the_auditor_sees_it(client: TestClient, tokens: dict[str, str]) -> None:
+    client.post("/api/v1/search", json={"query": "grub NEAR/3 install"}, headers=auth(tokens["legal"]))
+    audit = client.get("/api/v1/audit", headers=auth(tokens["auditor"])).json()
+    assert audit["chain_intact"] is True
+    latest = audit["entries"][0]
+    assert latest["action"] == "search"
+    assert latest["details"]["query"] == "grub NEAR/3 install"
+    assert latest["role"] == "legal"
+    assert latest["actor"].startswith("test legal")
+
+
+def test_ingest_accepts_valid_events_and_names_the_bad_ones(
+    client: TestClient, tokens: dict[str, str], sqlite_store: StagingStore
+) -> None:
+    batch = [post_payload(1, run="api"), {"schema_version": 1, "type": "post"}, post_payload(2, run="api")]
+    response = client.post("/api/v1/events", json=batch, headers=auth(tokens["ingest"]))
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 2
+    assert [r["index"] for r in result["rejected"]] == [1]
+    assert "event_id" in result["rejected"][0]["reason"]
+    assert sqlite_store.counts().staged == 2
+
+
+def test_the_openapi_schema_is_complete(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/api/v1/search", "/api/v1/audit", "/api/v1/events"} <= set(schema["paths"])
+    assert json.dumps(schema)
+
+
+def test_a_message_its_context_and_its_readers(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["compliance_officer"])
+    found = client.get(f"/api/v1/messages/{MESSAGE}", headers=headers)
+    assert found.status_code == 200, found.text
+    message = found.json()
+    assert message["room_id"] == "room:ubuntu"
+    assert [v["kind"] for v in message["history"]] == ["post"]
+    lines = client.get(f"/api/v1/messages/{MESSAGE}/context?n=3", headers=headers).json()
+    assert len(lines) == 7
+    assert [line["is_hit"] for line in lines] == [False, False, False, True, False, False, False]
+    times = [datetime.fromisoformat(line["posted_at"]) for line in lines]
+    assert times == sorted(times)
+    assert client.get(f"/api/v1/messages/{MESSAGE}/reads", headers=headers).json() == []
+    missing = client.get("/api/v1/messages/msg:nope", headers=headers)
+    assert missing.status_code == 404
+    assert "no archived message" in missing.json()["detail"]["message"]
+
+
+def test_rooms_and_who_was_in_one_at_an_instant(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["legal"])
+    rooms = client.get("/api/v1/rooms", headers=headers).json()
+    assert [r["room_id"] for r in rooms] == ["room:ubuntu"]
+    assert rooms[0]["messages"] > 100
+    early = client.get("/api/v1/rooms/room:ubuntu/members?at=2007-09-07T05:50:00Z", headers=headers).json()
+    late = client.get("/api/v1/rooms/room:ubuntu/members?at=2007-09-07T07:55:00Z", headers=headers).json()
+    assert 0 < len(early["members"]) < len(late["members"])
+    naive = client.get("/api/v1/rooms/room:ubuntu/members?at=2009-03-03T10:30:00", headers=headers)
+    assert naive.status_code == 422
+    assert client.get("/api/v1/rooms/room:nope/members?at=2009-03-03T10:30:00Z", headers=headers).status_code == 404
+
+
+def test_views_are_audited(client: TestClient, tokens: dict[str, str]) -> None:
+    client.get(f"/api/v1/messages/{MESSAGE}/context", headers=auth(tokens["legal"]))
+    latest = client.get("/api/v1/audit", headers=auth(tokens["auditor"])).json()["entries"][0]
+    assert (latest["action"], latest["details"]["message_id"]) == ("view_context", MESSAGE)
+
+
+def test_type_searches_events_the_text_index_does_not_hold(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["compliance_officer"])
+    joins = client.post(
+        "/api/v1/search", json={"query": "type:join in:#ubuntu sent:2007-09-07", "size": 5}, headers=headers
+    ).json()
+    assert joins["total"] > 100
+    assert {hit["type"] for hit in joins["hits"]} == {"join"}
+    assert joins["next_cursor"] == "5"
+    leaves = client.post("/api/v1/search", json={"query": "type:leave OR type:join"}, headers=headers).json()
+    assert leaves["total"] > joins["total"]
+    words = client.post("/api/v1/search", json={"query": "type:join hello"}, headers=headers)
+    assert words.status_code == 422
+    assert "words cannot be combined" in words.json()["detail"]["message"]

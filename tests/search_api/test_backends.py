@@ -1,0 +1,77 @@
+"""The Elasticsearch search backend's request and response handling, without a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_api.backends import ElasticsearchSearchBackend, page_from_response
+from search_api.query_parser import parse_query
+
+RESPONSE: dict[str, Any] = {
+    "hits": {
+        "total": {"value": 2, "relation": "eq"},
+        "hits": [
+            {
+                "_source": {
+                    "message_id": "m1",
+                    "event_id": "e1",
+                    "room_id": "room:desk",
+                    "sender_id": "user:ana",
+                    "sent": "2026-11-22T09:00:00+00:00",
+                    "text": "Café at ten",
+                    "deleted": False,
+                },
+                "highlight": {"text": ["<b>Café</b> at ten"]},
+            },
+            {
+                "_source": {
+                    "message_id": "m2",
+                    "sent": "2026-11-22T09:05:00.250000+00:00",
+                    "text": "cafe?",
+                    "deleted": True,
+                }
+            },
+        ],
+    },
+    "aggregations": {
+        "room": {"buckets": [{"key": "room:desk", "doc_count": 2}]},
+        "sender": {"buckets": [{"key": "user:ana", "doc_count": 1}, {"key": "user:bob", "doc_count": 1}]},
+        "day": {"buckets": [{"key": 1795305600000, "key_as_string": "2026-11-22T00:00:00.000Z", "doc_count": 2}]},
+    },
+}
+
+
+class FakeSearchClient:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def search(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        return RESPONSE
+
+
+def test_a_response_becomes_a_page() -> None:
+    page = page_from_response(RESPONSE)
+    assert page.total == 2
+    assert [h.message_id for h in page.hits] == ["m1", "m2"]
+    assert page.hits[0].highlight == "<b>Café</b> at ten"
+    assert page.hits[1].highlight is None
+    assert page.hits[1].deleted is True
+    assert page.hits[1].sent - page.hits[0].sent == 300_250_000
+    assert page.facets == {
+        "room": {"room:desk": 2},
+        "sender": {"user:ana": 1, "user:bob": 1},
+        "day": {"2026-11-22": 2},
+    }
+
+
+def test_the_request_carries_the_translated_query_paging_sort_and_facets() -> None:
+    client = FakeSearchClient()
+    backend = ElasticsearchSearchBackend(client, prefix="arch")
+    backend.search(parse_query("cafe"), offset=50, size=25, by_relevance=True, memberships=None)
+    (request,) = client.requests
+    assert request["index"] == "arch-messages"
+    assert (request["from"], request["size"]) == (50, 25)
+    assert request["sort"][0] == "_score"
+    assert set(request["aggs"]) == {"room", "sender", "day"}
+    assert request["query"]["bool"]["filter"] == [{"term": {"type": "post"}}]

@@ -1,0 +1,84 @@
+"""The Elasticsearch query translation, checked as data (no server needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from search_api.archive_queries import Interval
+from search_api.es_query import MATCH_NOTHING, UnsupportedEsQuery, search_body, translate
+from search_api.es_query import Json as EsJson
+from search_api.query_parser import parse_query
+
+
+def q(text: str) -> EsJson:
+    return translate(parse_query(text))
+
+
+def test_words_and_phrases_are_folded_phrase_matches() -> None:
+    assert q("Café") == {"match_phrase": {"text": "Café"}}
+    assert q('"media player"') == {"match_phrase": {"text": "media player"}}
+    assert q("a b") == {"bool": {"must": [{"match_phrase": {"text": "a"}}, {"match_phrase": {"text": "b"}}]}}
+
+
+def test_or_not_and_grouping() -> None:
+    assert q("a OR b")["bool"]["minimum_should_match"] == 1
+    negated = q("-windows")
+    assert negated["bool"]["must_not"] == [{"match_phrase": {"text": "windows"}}]
+
+
+def test_prefix_and_near() -> None:
+    assert q("xorg*") == {"prefix": {"text": "xorg"}}
+    near = q("wine NEAR/5 windows")["span_near"]
+    assert (near["slop"], near["in_order"]) == (4, False)
+    assert near["clauses"] == [{"span_term": {"text": "wine"}}, {"span_term": {"text": "windows"}}]
+
+
+def test_filters() -> None:
+    assert q("@Kleedrac") == {"term": {"mentions": "kleedrac"}}
+    assert q("#Média") == {"term": {"hashtags": "media"}}
+    assert q("has:file") == {"term": {"has_file": True}}
+    assert q("type:post") == {"term": {"type": "post"}}
+    sender = q("from:crimsun")["bool"]["should"]
+    assert {"term": {"sender_id": "user:crimsun"}} in sender
+    room = q("in:#Ubuntu")["bool"]["should"]
+    assert {"term": {"room_id": "room:ubuntu"}} in room
+
+
+def test_date_ranges_are_half_open_utc_days() -> None:
+    assert q("sent:2024-01-01..2024-01-31") == {
+        "range": {"sent": {"gte": "2024-01-01T00:00:00+00:00", "lt": "2024-02-01T00:00:00+00:00"}}
+    }
+    assert q("sent<=2024-01-31") == {"range": {"sent": {"lt": "2024-02-01T00:00:00+00:00"}}}
+
+
+def test_participant_uses_the_membership_intervals() -> None:
+    joined = datetime(2024, 1, 1, 9, tzinfo=UTC)
+
+    def memberships(actor: str) -> list[Interval]:
+        assert actor == "user:bob"
+        return [Interval("room:desk", actor, joined, None), Interval("room:ops", actor, None, joined)]
+
+    spans = translate(parse_query("participant:bob"), memberships)["bool"]["should"]
+    assert spans[0] == {
+        "bool": {"filter": [{"term": {"room_id": "room:desk"}}, {"range": {"sent": {"gte": joined.isoformat()}}}]}
+    }
+    assert spans[1]["bool"]["filter"][1] == {"range": {"sent": {"lt": joined.isoformat()}}}
+    assert translate(parse_query("participant:nobody"), lambda _a: []) == MATCH_NOTHING
+
+
+@pytest.mark.parametrize("query", ["participant:bob", "type:join"])
+def test_what_the_index_cannot_answer_is_refused(query: str) -> None:
+    with pytest.raises(UnsupportedEsQuery):
+        q(query)
+
+
+def test_the_search_body_keeps_posts_unless_a_type_is_named() -> None:
+    body: dict[str, Any] = search_body(parse_query("ubuntu"), size=10, offset=20)
+    assert body["query"]["bool"]["filter"] == [{"term": {"type": "post"}}]
+    assert (body["size"], body["from"], body["track_total_hits"]) == (10, 20, True)
+    assert body["sort"][0] == {"sent": "asc"}
+    typed = search_body(parse_query("has:file report"))
+    assert "filter" not in typed["query"].get("bool", {})

@@ -1,0 +1,178 @@
+"""The Tantivy backend gives exactly the reference's hit sets over real IRC logs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
+from archivist.migrate import upgrade
+from ingest.db import create_db_engine
+from ingest.events import PostEvent
+from ingest.irc import read_irc_file
+from search_api.archive_queries import Interval, intervals_of
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, to_query
+from search_api.query_parser import parse_query
+from search_api.tantivy_backend import UnsupportedQuery, all_hits, search_page
+from tests.search_api.reference import Message, matches, message_of
+
+DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
+LOGS = ["2005-02-08.train-a.raw.txt", "2009-03-03_10.raw.txt", "2007-09-07.train-a.raw.txt"]
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Message], Engine]:
+    events = [e for name in LOGS for e in read_irc_file(DEMO_LOGS / name)]
+    folder = tmp_path_factory.mktemp("conformance")
+    adapter = TantivyIndexAdapter(folder / "index")
+    assert all(result is None for result in adapter.write(events))
+    adapter.close()
+    engine = create_db_engine(f"sqlite:///{folder / 'archive.sqlite3'}")
+    upgrade(engine)
+    ArchiveAdapter(engine).write(events)
+    return folder / "index", [message_of(e) for e in events if isinstance(e, PostEvent)], engine
+
+
+@pytest.fixture(scope="module")
+def corpus(archived: tuple[Path, list[Message], Engine]) -> tuple[Path, list[Message]]:
+    return archived[0], archived[1]
+
+
+def expected(node: Node, messages: list[Message]) -> set[str]:
+    return {m.message_id for m in messages if matches(node, m)}
+
+
+def found(index_dir: Path, node: Node) -> set[str]:
+    hits = all_hits(index_dir, node)
+    assert [h.sent for h in hits] == sorted(h.sent for h in hits), "oldest first"
+    return {h.message_id for h in hits}
+
+
+QUERIES = [
+    "ubuntu",
+    "UBUNTU install",
+    "install*",
+    '"apt-get install"',
+    "sudo NEAR/3 install",
+    "install w/2 sudo",
+    "grub OR lilo",
+    "xorg -nvidia",
+    "NOT ubuntu sudo",
+    "(wine OR windows) NOT linux",
+    "from:ubotu",
+    "in:#ubuntu help",
+    "sent:2005-02-08 install",
+    "sent>=2009-03-03 sent<2009-03-04 sudo",
+    "http*",
+    "café",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_exact_hit_sets_match_the_reference(corpus: tuple[Path, list[Message]], query: str) -> None:
+    index_dir, messages = corpus
+    node = parse_query(query)
+    assert found(index_dir, node) == expected(node, messages)
+
+
+def test_the_queries_are_not_trivial(corpus: tuple[Path, list[Message]]) -> None:
+    _, messages = corpus
+    sizes = [len(expected(parse_query(q), messages)) for q in QUERIES[:11]]
+    assert sum(1 for size in sizes if size > 0) >= 9, sizes
+
+
+def test_mentions_come_from_irc_addressing(corpus: tuple[Path, list[Message]]) -> None:
+    index_dir, messages = corpus
+    counts = Counter(m for message in messages for m in message.mentions)
+    nick, _ = counts.most_common(1)[0]
+    node = parse_query(f"@{nick}")
+    assert found(index_dir, node) == expected(node, messages)
+    assert len(expected(node, messages)) == counts[nick]
+
+
+def test_participant_follows_the_membership_intervals(archived: tuple[Path, list[Message], Engine]) -> None:
+    index_dir, messages, engine = archived
+
+    def memberships(actor: str) -> list[Interval]:
+        return intervals_of(engine, actor)
+
+    joined = Counter(m.sender_id.removeprefix("user:") for m in messages)
+    checked = 0
+    for nick, _ in joined.most_common(40):
+        node = parse_query(f"participant:{nick} ubuntu")
+        hits = {h.message_id for h in all_hits(index_dir, node, memberships=memberships)}
+        wanted = {m.message_id for m in messages if matches(node, m, memberships)}
+        assert hits == wanted, nick
+        checked += bool(wanted)
+    assert checked >= 5, "the corpus must exercise participant: for real"
+
+
+def test_participant_without_the_archive_and_other_types_are_refused(corpus: tuple[Path, list[Message]]) -> None:
+    index_dir, _ = corpus
+    for query in ("participant:bob", "type:join"):
+        with pytest.raises(UnsupportedQuery):
+            all_hits(index_dir, parse_query(query))
+
+
+def vocabulary(messages: list[Message]) -> list[str]:
+    counts = Counter(t for m in messages for t in m.tokens if t.isalpha())
+    return [word for word, _ in counts.most_common(60)]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_queries_match_the_reference(corpus: tuple[Path, list[Message]], data: st.DataObject) -> None:
+    index_dir, messages = corpus
+    words = st.sampled_from(vocabulary(messages))
+    leaves = st.one_of(
+        words.map(Term),
+        words.map(lambda w: Prefix(w[:3])),
+        st.builds(Near, words, words, st.integers(1, 6)),
+        st.builds(lambda a, b, c, n: Near(f"{a} {b}", c, n), words, words, words, st.integers(1, 6)),
+        st.sampled_from(sorted({m.sender_id.removeprefix("user:") for m in messages})[:30]).map(
+            lambda n: Filter("from", n)
+        ),
+        st.sampled_from([SentRange(start=None, end=m.sent.date()) for m in messages[::400]]),
+    )
+    tree = data.draw(
+        st.recursive(
+            leaves,
+            lambda children: st.one_of(
+                st.lists(children, min_size=2, max_size=3).map(lambda items: And(tuple(items))),
+                st.lists(children, min_size=2, max_size=3).map(lambda items: Or(tuple(items))),
+                children.map(Not),
+            ),
+            max_leaves=5,
+        )
+    )
+    assert found(index_dir, tree) == expected(tree, messages), to_query(tree)
+
+
+@pytest.mark.parametrize("query", ["ubuntu", "install*", "sudo NEAR/3 install", "from:ubotu OR grub"])
+def test_a_page_has_the_exact_total_and_facets_of_the_full_set(corpus: tuple[Path, list[Message]], query: str) -> None:
+    index_dir, _ = corpus
+    node = parse_query(query)
+    everything = all_hits(index_dir, node)
+    page = search_page(index_dir, node, offset=5, size=7)
+    assert page.total == len(everything)
+    assert [h.message_id for h in page.hits] == [h.message_id for h in everything[5:12]]
+    assert sum(page.facets["day"].values()) == page.total
+    assert page.facets["room"] == dict(Counter(h.room_id for h in everything))
+    assert all(h.highlight is not None for h in page.hits)
+
+
+def test_relevance_order_has_the_same_hits_best_first(corpus: tuple[Path, list[Message]]) -> None:
+    index_dir, _ = corpus
+    node = parse_query("install OR grub")
+    everything = {h.message_id for h in all_hits(index_dir, node)}
+    ranked = search_page(index_dir, node, size=len(everything) + 10, by_relevance=True)
+    assert ranked.total == len(everything)
+    assert {h.message_id for h in ranked.hits} == everything
+    by_time = search_page(index_dir, node, size=len(everything) + 10)
+    assert [h.message_id for h in ranked.hits] != [h.message_id for h in by_time.hits]

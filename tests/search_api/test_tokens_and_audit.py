@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, update
+from typer.testing import CliRunner
+
+from archivist import wiring
+from archivist.cli import app
+from archivist.settings import get_settings
+from ingest.staging import StagingStore
+from search_api.app_schema import api_tokens, audit_log
+from search_api.audit import entries, record, verify_audit
+from search_api.tokens import Principal, authenticate, create_token
+
+OFFICER = Principal("abc123", "Dana (compliance)", "compliance_officer")
+
+
+def test_a_token_authenticates_as_its_role_and_is_stored_hashed(store: StagingStore) -> None:
+    token = create_token(store.engine, "legal", "Lee from legal")
+    principal = authenticate(store.engine, token)
+    assert principal is not None
+    assert (principal.role, principal.label) == ("legal", "Lee from legal")
+    with store.engine.connect() as connection:
+        stored = connection.execute(api_tokens.select()).one()
+    assert token.split("_", 2)[2] not in (stored.secret_hash, stored.token_id, stored.label)
+
+
+@pytest.mark.parametrize("presented", ["", "nonsense", "arch__x", "arch_abc_", "bearer xyz"])
+def test_malformed_tokens_are_refused(store: StagingStore, presented: str) -> None:
+    assert authenticate(store.engine, presented) is None
+
+
+def test_a_wrong_secret_or_a_revoked_token_is_refused(store: StagingStore) -> None:
+    token = create_token(store.engine, "auditor", "Ann")
+    assert authenticate(store.engine, token[:-2] + "xx") is None
+    with store.engine.begin() as connection:
+        connection.execute(update(api_tokens).values(revoked_at=func.current_timestamp()))
+    assert authenticate(store.engine, token) is None
+
+
+def test_unknown_roles_are_refused(store: StagingStore) -> None:
+    with pytest.raises(ValueError, match="unknown role 'boss'"):
+        create_token(store.engine, "boss", "x")
+
+
+def test_audit_entries_chain_and_read_back_newest_first(store: StagingStore) -> None:
+    for hits in range(5):
+        record(store.engine, OFFICER, "search", {"query": "wine NEAR/5 windows", "hits": hits})
+    listed = entries(store.engine, limit=3)
+    assert [e["details"]["hits"] for e in listed] == [4, 3, 2]
+    assert listed[0]["actor"] == "Dana (compliance) (abc123)"
+    assert entries(store.engine, before=listed[-1]["seq"])[0]["details"]["hits"] == 1
+    report = verify_audit(store.engine)
+    assert (report.ok, report.checked) == (True, 5)
+
+
+def test_verify_catches_an_edited_audit_entry(store: StagingStore) -> None:
+    for hits in range(4):
+        record(store.engine, OFFICER, "search", {"query": "q", "hits": hits})
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(audit_log)
+            .where(audit_log.c.seq == 3)
+            .values(document=func.replace(audit_log.c.document, '"hits": 2', '"hits": 0'))
+        )
+    report = verify_audit(store.engine)
+    assert report.first_bad is not None
+    assert report.first_bad.position == 3
+
+
+def test_token_create_prints_a_working_token_and_rejects_bad_roles() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["token", "create", "--role", "auditor", "--label", "Ann"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    principal = authenticate(wiring.staging_store(get_settings()).engine, token)
+    assert principal is not None
+    assert principal.role == "auditor"
+    refused = runner.invoke(app, ["token", "create", "--role", "boss"])
+    assert refused.exit_code == 2
+    assert "unknown role" in refused.output

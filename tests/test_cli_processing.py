@@ -1,0 +1,105 @@
+"""``process``, ``verify`` and ``retry-parked`` on the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, update
+from typer.testing import CliRunner
+
+from adapters.archive import archived_count
+from adapters.archive_schema import archive_events
+from archivist import wiring
+from archivist.cli import app
+from archivist.settings import get_settings
+from ingest.producer import write_jsonl
+from ingest.staging import staged_events
+from tests.factories import posts
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("ARCHIVIST_ADAPTERS", "archive")
+    get_settings.cache_clear()
+    path = tmp_path / "events.jsonl"
+    write_jsonl(posts(300), path)
+    assert runner.invoke(app, ["publish", str(path)]).exit_code == 0
+    return 300
+
+
+def test_process_until_empty_archives_everything(published: int) -> None:
+    result = runner.invoke(app, ["process", "--until-empty"])
+    assert result.exit_code == 0, result.output
+    assert "300 delivered everywhere" in result.output
+    store = wiring.staging_store(get_settings())
+    assert store.counts().staged == 0
+    assert archived_count(store.engine) == published
+
+
+def test_verify_catches_a_row_edited_behind_the_archives_back(published: int) -> None:
+    runner.invoke(app, ["process", "--until-empty"])
+    assert "archive chain intact: 300 entries verified" in runner.invoke(app, ["verify"]).output
+    engine = wiring.staging_store(get_settings()).engine
+    with engine.begin() as connection:
+        connection.execute(
+            update(archive_events)
+            .where(archive_events.c.seq == 42)
+            .values(payload=func.replace(archive_events.c.payload, "message number", "message NUMBER"))
+        )
+    result = runner.invoke(app, ["verify"])
+    assert result.exit_code == 1
+    assert "archive chain BROKEN at row 42" in result.output
+    assert "41 rows before it verified" in result.output
+
+
+def test_unknown_adapter_fails_at_start_up_with_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVIST_ADAPTERS", "archive,elasticsearh")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["process", "--until-empty"])
+    assert result.exit_code == 2
+    assert "did you mean 'elasticsearch'" in result.output
+    assert "known adapters: archive, elasticsearch, index, xml" in result.output
+
+
+def test_retry_parked_puts_parked_events_back(published: int) -> None:
+    engine = wiring.staging_store(get_settings()).engine
+    with engine.begin() as connection:
+        connection.execute(update(staged_events).values(parked=True, attempts=8, last_error="xml: disk full"))
+    status = runner.invoke(app, ["status", "--json"])
+    assert '"parked": 300' in status.output
+    result = runner.invoke(app, ["retry-parked"])
+    assert result.exit_code == 0
+    assert "300 parked events will be retried" in result.output
+    assert runner.invoke(app, ["process", "--until-empty"]).exit_code == 0
+    assert archived_count(engine) == 300
+
+
+def test_reindex_rebuilds_the_search_index_from_the_archive(published: int) -> None:
+    runner.invoke(app, ["process", "--until-empty"])
+    result = runner.invoke(app, ["reindex"])
+    assert result.exit_code == 0, result.output
+    assert "index rebuilt from the archive: 300 documents" in result.output
+
+
+def test_elasticsearch_without_a_url_is_a_clear_start_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVIST_ADAPTERS", "archive,elasticsearch")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["process", "--until-empty"])
+    assert result.exit_code == 2
+    assert "needs ARCHIVIST_ELASTICSEARCH_URL" in result.output
+
+
+def test_demo_loads_real_logs_and_synthetic_traffic_through_the_pipeline() -> None:
+    result = runner.invoke(app, ["demo", "--synthetic-events", "500"])
+    assert result.exit_code == 0, result.output
+    assert "rejected" in result.output
+    engine = wiring.staging_store(get_settings()).engine
+    archived = archived_count(engine)
+    assert archived > 9_000, "the 7 demo IRC logs hold about 9,000 events"
+    assert wiring.staging_store(get_settings()).counts().staged == 0
+    again = runner.invoke(app, ["demo", "--synthetic-events", "500"])
+    assert again.exit_code == 0
+    assert archived_count(engine) == archived, "running the demo again duplicates nothing"
