@@ -25,7 +25,7 @@ def read_audit(
     services: Services,
     _caller: Annotated[Principal, Depends(allowed("audit"))],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="seq to page backwards from")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="seq to page backwards from")] = None,
 ) -> AuditPage:
     report = audit_log.verify_audit(services.engine)
     return AuditPage(

@@ -46,10 +46,14 @@ class SearchResults(BaseModel):
     next_cursor: str | None
 
 
+# Offsets beyond 10^12 hits cannot come from this API and would overflow the index's integers.
+_MAX_CURSOR_DIGITS = 12
+
+
 def _cursor_offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > _MAX_CURSOR_DIGITS:
         raise HTTPException(status_code=422, detail={"message": "cursor: not a cursor this API returned"})
     return int(cursor)
 
