@@ -67,22 +67,46 @@ def condition(node: Node) -> ColumnElement[bool]:
     raise UnsupportedQuery(f"cannot search the archive for {node!r}")
 
 
+EventsAfter = tuple[datetime, int]
+"""Where a page of archived events ends: the last event's (occurred_at, seq), a total order."""
+
+
 @dataclass(frozen=True)
 class ArchivePage:
     total: int
     events: list[dict[str, Any]]
+    next_after: EventsAfter | None = None
 
 
-def search_archive(engine: Engine, node: Node, *, offset: int = 0, size: int = 50) -> ArchivePage:
-    """Archived events matching ``node``, oldest first, one page and the exact total."""
+def search_archive(engine: Engine, node: Node, *, after: EventsAfter | None = None, size: int = 50) -> ArchivePage:
+    """Archived events matching ``node``, oldest first, one page after ``after`` and the exact
+    total; keyset paging, so events archived meanwhile never shift a page."""
     where = condition(node)
+    page_where = where
+    if after is not None:
+        moment, seq = after
+        page_where = and_(
+            where, or_(_events.occurred_at > moment, and_(_events.occurred_at == moment, _events.seq > seq))
+        )
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(archive_events).where(where)).scalar_one()
         rows = connection.execute(
-            select(_events.event_id, _events.event_type, _events.occurred_at, _events.room_id, _events.actor_id)
-            .where(where)
+            select(
+                _events.event_id,
+                _events.event_type,
+                _events.occurred_at,
+                _events.room_id,
+                _events.actor_id,
+                _events.seq,
+            )
+            .where(page_where)
             .order_by(_events.occurred_at, _events.seq)
-            .offset(offset)
-            .limit(size)
+            .limit(size + 1)
         ).all()
-    return ArchivePage(total=int(total), events=[dict(row._mapping) for row in rows])
+    events = [dict(row._mapping) for row in rows[:size]]
+    more = len(rows) > size
+    return ArchivePage(
+        total=int(total),
+        events=events,
+        next_after=(events[-1]["occurred_at"], int(events[-1]["seq"])) if more else None,
+    )

@@ -16,15 +16,26 @@ from adapters.tantivy_schema import micros_since_epoch
 from search_api.archive_queries import Interval
 from search_api.es_query import search_body
 from search_api.query_ast import Node
-from search_api.tantivy_backend import Hit, Page, search_page
+from search_api.tantivy_backend import After, Hit, Page, search_page
 
 Memberships = Callable[[str], list[Interval]]
 
 
 class SearchBackend(Protocol):
     def search(
-        self, node: Node, *, offset: int, size: int, by_relevance: bool, memberships: Memberships | None
-    ) -> Page: ...
+        self,
+        node: Node,
+        *,
+        size: int,
+        by_relevance: bool,
+        memberships: Memberships | None,
+        after: After | None = None,
+        offset: int = 0,
+        facets: bool = False,
+    ) -> Page:
+        """One page: oldest first in (sent, message_id) order continuing ``after``, or best
+        first ``by_relevance`` from ``offset``; with the exact total and, if asked, facets."""
+        ...
 
 
 class TantivySearchBackend:
@@ -32,10 +43,25 @@ class TantivySearchBackend:
         self.index_dir = index_dir
 
     def search(
-        self, node: Node, *, offset: int, size: int, by_relevance: bool, memberships: Memberships | None
+        self,
+        node: Node,
+        *,
+        size: int,
+        by_relevance: bool,
+        memberships: Memberships | None,
+        after: After | None = None,
+        offset: int = 0,
+        facets: bool = False,
     ) -> Page:
         return search_page(
-            self.index_dir, node, offset=offset, size=size, by_relevance=by_relevance, memberships=memberships
+            self.index_dir,
+            node,
+            offset=offset,
+            after=after,
+            size=size,
+            by_relevance=by_relevance,
+            memberships=memberships,
+            facets=facets,
         )
 
 
@@ -46,8 +72,9 @@ FACET_AGGREGATIONS: dict[str, Any] = {
 }
 
 
-def page_from_response(response: dict[str, Any]) -> Page:
-    """An Elasticsearch search response as a ``Page`` (pure, so it is tested without a server)."""
+def page_from_response(response: dict[str, Any], size: int | None = None) -> Page:
+    """An Elasticsearch search response as a ``Page`` (pure, so it is tested without a server).
+    ``size``: the page size of a time-ordered request that asked for one hit more."""
     hits = []
     for hit in response["hits"]["hits"]:
         source = hit["_source"]
@@ -65,17 +92,23 @@ def page_from_response(response: dict[str, Any]) -> Page:
                 highlight=highlighted[0] if highlighted else None,
             )
         )
-    aggregations = response.get("aggregations", {})
-    facets = {
-        name: {
-            str(bucket.get("key_as_string", bucket["key"]))[:10] if name == "day" else str(bucket["key"]): int(
-                bucket["doc_count"]
-            )
-            for bucket in aggregations.get(name, {}).get("buckets", [])
+    aggregations = response.get("aggregations")
+    facets = {}
+    if aggregations is not None:
+        facets = {
+            name: {
+                str(bucket.get("key_as_string", bucket["key"]))[:10] if name == "day" else str(bucket["key"]): int(
+                    bucket["doc_count"]
+                )
+                for bucket in aggregations.get(name, {}).get("buckets", [])
+            }
+            for name in FACET_AGGREGATIONS
         }
-        for name in FACET_AGGREGATIONS
-    }
-    return Page(total=int(response["hits"]["total"]["value"]), hits=hits, facets=facets)
+    next_after: After | None = None
+    if size is not None and len(hits) > size:
+        hits = hits[:size]
+        next_after = (hits[-1].sent, hits[-1].message_id)
+    return Page(total=int(response["hits"]["total"]["value"]), hits=hits, facets=facets, next_after=next_after)
 
 
 class ElasticsearchSearchBackend:
@@ -86,10 +119,53 @@ class ElasticsearchSearchBackend:
         self.prefix = prefix
 
     def search(
-        self, node: Node, *, offset: int, size: int, by_relevance: bool, memberships: Memberships | None
+        self,
+        node: Node,
+        *,
+        size: int,
+        by_relevance: bool,
+        memberships: Memberships | None,
+        after: After | None = None,
+        offset: int = 0,
+        facets: bool = False,
     ) -> Page:
+        return page_from_response(
+            self.client.search(
+                index=messages_index(self.prefix),
+                **search_request(
+                    node,
+                    memberships=memberships,
+                    size=size,
+                    by_relevance=by_relevance,
+                    after=after,
+                    offset=offset,
+                    facets=facets,
+                ),
+            ),
+            size=None if by_relevance else size,
+        )
+
+
+def search_request(
+    node: Node,
+    *,
+    memberships: Memberships | None,
+    size: int,
+    by_relevance: bool,
+    after: After | None,
+    offset: int,
+    facets: bool,
+) -> dict[str, Any]:
+    """The search body for one page (pure). Time order asks for one hit more than the page to
+    know whether another page follows; Elasticsearch keeps ``sent`` in milliseconds, so its
+    order is (milliseconds, message_id), which ``search_after`` continues exactly."""
+    if by_relevance:
         body = search_body(node, memberships=memberships, size=size, offset=offset)
-        if by_relevance:
-            body["sort"] = ["_score", {"sent": "asc"}]
+        body["sort"] = ["_score", {"sent": "asc"}, {"message_id": "asc"}]
+    else:
+        body = search_body(node, memberships=memberships, size=size + 1, offset=0)
+        if after is not None:
+            body["search_after"] = [after[0] // 1000, after[1]]
+    if facets:
         body["aggs"] = FACET_AGGREGATIONS
-        return page_from_response(self.client.search(index=messages_index(self.prefix), **body))
+    return body

@@ -243,7 +243,8 @@ def _searcher(index_dir: Path) -> tuple[tantivy.Index, tantivy.Searcher]:
 
 
 def all_hits(index_dir: Path, node: Node, *, memberships: Memberships | None = None, page: int = 10_000) -> list[Hit]:
-    """Every message matching ``node``, oldest first (complete: for exports, cases, conformance)."""
+    """Every message matching ``node`` in (sent, message_id) order, the order pages use
+    (complete: for exports, cases, conformance)."""
     index, searcher = _searcher(index_dir)
     query = scoped(node, index.schema, memberships)
     hits: list[Hit] = []
@@ -254,8 +255,15 @@ def all_hits(index_dir: Path, node: Node, *, memberships: Memberships | None = N
         )
         hits.extend(_hit(searcher.doc(address)) for _sent_value, address in result.hits)
         if len(result.hits) < page:
+            hits.sort(key=lambda hit: (hit.sent, hit.message_id))
             return hits
         offset += page
+
+
+After = tuple[int, str]
+"""Where a time-ordered page ends: the last hit's (sent, message_id). Hits are ordered by
+(sent, message_id), a total order, so paging with it returns every hit exactly once even when
+many messages share a timestamp (IRC logs have minute resolution)."""
 
 
 @dataclass(frozen=True)
@@ -263,9 +271,66 @@ class Page:
     total: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
+    next_after: After | None = None
+    """Time order: pass as ``after`` for the next page; None when this page is the last."""
 
 
 DAY_MICROS = 86_400_000_000
+_TIE_PAGE = 10_000
+
+
+def _at(schema: tantivy.Schema, query: tantivy.Query, sent: int, *, after: bool = False) -> tantivy.Query:
+    """``query`` limited to hits sent exactly at ``sent`` (or, with ``after``, later than it)."""
+    if after:
+        moment = tantivy.Query.range_query(schema, fields.SENT, tantivy.FieldType.Integer, sent, None, False, True)
+    else:
+        moment = tantivy.Query.range_query(schema, fields.SENT, tantivy.FieldType.Integer, sent, sent)
+    return _every([query, moment])
+
+
+def _every_document(searcher: tantivy.Searcher, query: tantivy.Query) -> list[tantivy.Document]:
+    documents: list[tantivy.Document] = []
+    while True:
+        result = searcher.search(query, limit=_TIE_PAGE, offset=len(documents), count=False)
+        documents.extend(searcher.doc(address) for _score, address in result.hits)
+        if len(result.hits) < _TIE_PAGE:
+            return documents
+
+
+def _order(document: tantivy.Document) -> After:
+    return int(document.get_first(fields.SENT) or 0), str(document.get_first(fields.MESSAGE_ID))
+
+
+def _time_page(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, query: tantivy.Query, after: After | None, size: int
+) -> tuple[list[tantivy.Document], bool, int | None]:
+    """The ``size`` first hits in (sent, message_id) order after ``after``, whether more follow, and
+    the total number of hits when it came for free (on the first page).
+
+    Tantivy orders by one fast field only, so the hits that share the boundary timestamps are
+    read whole and ordered by message id here; ties are rare and small outside minute-resolution
+    imports, so this costs little."""
+    candidates: list[tantivy.Document] = []
+    later = query
+    if after is not None:
+        sent = after[0]
+        candidates += [d for d in _every_document(searcher, _at(schema, query, sent)) if _order(d) > after]
+        later = _at(schema, query, sent, after=True)
+    result = searcher.search(
+        later, limit=size + 1, count=after is None, order_by_field=fields.SENT, order=tantivy.Order.Asc
+    )
+    fetched = [searcher.doc(address) for _sent, address in result.hits]
+    if len(fetched) == size + 1:  # the last timestamp may continue past the limit: read it whole
+        boundary = _order(fetched[-1])[0]
+        fetched = [d for d in fetched if _order(d)[0] != boundary]
+        fetched += _every_document(searcher, _at(schema, query, boundary))
+    candidates += fetched
+    candidates.sort(key=_order)
+    return candidates[:size], len(candidates) > size, None if after is not None else _count(result)
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    return int(getattr(result, "count", 0) or 0)
 
 
 def search_page(
@@ -273,26 +338,38 @@ def search_page(
     node: Node,
     *,
     offset: int = 0,
+    after: After | None = None,
     size: int = 50,
     memberships: Memberships | None = None,
+    facets: bool = False,
     facet_size: int = 20,
     by_relevance: bool = False,
 ) -> Page:
-    """One page of hits (oldest first, or best first ``by_relevance``) with the exact total and
-    facets (room, sender, day) over every hit; only the page's documents are read."""
+    """One page of hits with the exact total: oldest first in (sent, message_id) order, paged
+    with ``after``; or best first ``by_relevance``, paged with ``offset``. Only the page's
+    documents are read; ``facets`` (room, sender, day) count every hit."""
     index, searcher = _searcher(index_dir)
     query = scoped(node, index.schema, memberships)
+    next_after: After | None = None
     if by_relevance:
         result = searcher.search(query, limit=size, offset=offset, count=True)
+        documents = [searcher.doc(address) for _score, address in result.hits]
+        total = _count(result)
     else:
-        result = searcher.search(
-            query, limit=size, offset=offset, count=True, order_by_field=fields.SENT, order=tantivy.Order.Asc
-        )
+        documents, more, counted = _time_page(searcher, index.schema, query, after, size)
+        total = counted if counted is not None else _count(searcher.search(query, limit=1, count=True))
+        next_after = _order(documents[-1]) if more else None
     snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-    hits = []
-    for _sent_value, address in result.hits:
-        document = searcher.doc(address)
-        hits.append(_hit(document, snippets.snippet_from_doc(document).to_html()))
+    hits = [_hit(document, snippets.snippet_from_doc(document).to_html()) for document in documents]
+    return Page(
+        total=total,
+        hits=hits,
+        facets=_facets(searcher, query, facet_size) if facets else {},
+        next_after=next_after,
+    )
+
+
+def _facets(searcher: tantivy.Searcher, query: tantivy.Query, facet_size: int) -> dict[str, dict[str, int]]:
     aggregated = searcher.aggregate(
         query,
         {
@@ -301,12 +378,10 @@ def search_page(
             "day": {"histogram": {"field": fields.SENT, "interval": DAY_MICROS}},
         },
     )
-    facets = {
+    return {
         name: {_facet_key(name, b["key"]): int(b["doc_count"]) for b in aggregated[name]["buckets"] if b["doc_count"]}
         for name in ("room", "sender", "day")
     }
-    total = int(getattr(result, "count", 0) or 0)
-    return Page(total=total, hits=hits, facets=facets)
 
 
 def _facet_key(name: str, key: object) -> str:

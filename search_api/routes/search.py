@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from adapters.tantivy_schema import from_micros
-from search_api import archive_queries, audit
-from search_api.archive_search import needs_archive, search_archive
+from search_api import archive_queries, audit, cursors
+from search_api.archive_search import EventsAfter, needs_archive, search_archive
 from search_api.deps import AppServices, Services, allowed
 from search_api.query_ast import Node
 from search_api.query_parser import parse_query
+from search_api.tantivy_backend import After
 from search_api.tokens import Principal
 
 router = APIRouter(prefix="/search", tags=["search"])
@@ -24,7 +25,12 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000, examples=['"media player" from:crimsun sent>=2005-01-01'])
     sort: Literal["time", "relevance"] = "time"
     size: int = Field(default=50, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    cursor: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="next_cursor of the previous page of the same query and sort",
+    )
+    facets: bool = Field(default=False, description="also count every hit per room, sender and day")
 
 
 class SearchHit(BaseModel):
@@ -42,20 +48,8 @@ class SearchHit(BaseModel):
 class SearchResults(BaseModel):
     total: int
     hits: list[SearchHit]
-    facets: dict[str, dict[str, int]]
-    next_cursor: str | None
-
-
-# Offsets beyond 10^12 hits cannot come from this API and would overflow the index's integers.
-_MAX_CURSOR_DIGITS = 12
-
-
-def _cursor_offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > _MAX_CURSOR_DIGITS:
-        raise HTTPException(status_code=422, detail={"message": "cursor: not a cursor this API returned"})
-    return int(cursor)
+    facets: dict[str, dict[str, int]] = Field(description="room, sender and day counts (when asked for)")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
 
 
 @router.post("", response_model=SearchResults, summary="Search the archive")
@@ -64,37 +58,73 @@ def search(
     services: Services,
     caller: Annotated[Principal, Depends(allowed("search"))],
 ) -> SearchResults:
-    """Every hit is counted in ``total``; ``hits`` is one page, oldest first; the search is
-    written to the audit log with its query and hit count."""
+    """Every hit is counted in ``total``; ``hits`` is one page (oldest first, or best first by
+    relevance); paging with ``next_cursor`` returns every hit exactly once, even when messages
+    share a timestamp. The search is written to the audit log with its query and hit count."""
     node = parse_query(request.query)
-    offset = _cursor_offset(request.cursor)
-    results = (
-        _archive_results(services, node, offset, request.size)
-        if needs_archive(node)
-        else _index_results(services, node, offset, request.size, by_relevance=request.sort == "relevance")
-    )
+    cursor = _cursor(request)
+    if needs_archive(node):
+        results = _archive_results(services, request, node, cursor)
+    else:
+        results = _index_results(services, request, node, cursor)
     audit.record(
         services.engine,
         caller,
         "search",
-        {"query": request.query, "sort": request.sort, "hits": results.total, "offset": offset},
+        {"query": request.query, "sort": request.sort, "hits": results.total, "page_after": request.cursor},
     )
     return results
 
 
-def _next_cursor(offset: int, size: int, total: int) -> str | None:
-    following = offset + size
-    return str(following) if following < total else None
+def _cursor(request: SearchRequest) -> cursors.Cursor | None:
+    if request.cursor is None:
+        return None
+    try:
+        return cursors.decode(request.cursor, query=request.query, sort=request.sort)
+    except cursors.BadCursor as error:
+        raise HTTPException(status_code=422, detail={"message": str(error)}) from error
 
 
-def _index_results(services: AppServices, node: Node, offset: int, size: int, *, by_relevance: bool) -> SearchResults:
+def _wrong_kind() -> HTTPException:
+    return HTTPException(status_code=422, detail={"message": "cursor: it belongs to another query or sort"})
+
+
+def _encode(request: SearchRequest, cursor: cursors.Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    return cursors.encode(cursor, query=request.query, sort=request.sort)
+
+
+def _index_results(
+    services: AppServices, request: SearchRequest, node: Node, cursor: cursors.Cursor | None
+) -> SearchResults:
+    by_relevance = request.sort == "relevance"
+    after: After | None = None
+    offset = 0
+    match cursor:
+        case None:
+            pass
+        case cursors.RankCursor(offset) if by_relevance:
+            pass
+        case cursors.HitsCursor(after) if not by_relevance:
+            pass
+        case _:
+            raise _wrong_kind()
     page = services.search_backend().search(
         node,
-        offset=offset,
-        size=size,
+        size=request.size,
         by_relevance=by_relevance,
         memberships=lambda actor: archive_queries.intervals_of(services.engine, actor),
+        after=after,
+        offset=offset,
+        facets=request.facets,
     )
+    if by_relevance:
+        following = offset + len(page.hits)
+        more = bool(page.hits) and following < page.total
+        next_cursor = _encode(request, cursors.RankCursor(following) if more else None)
+    else:
+        next_cursor = _encode(request, cursors.HitsCursor(page.next_after) if page.next_after else None)
     return SearchResults(
         total=page.total,
         hits=[
@@ -111,12 +141,22 @@ def _index_results(services: AppServices, node: Node, offset: int, size: int, *,
             for hit in page.hits
         ],
         facets=page.facets,
-        next_cursor=_next_cursor(offset, size, page.total),
+        next_cursor=next_cursor,
     )
 
 
-def _archive_results(services: AppServices, node: Node, offset: int, size: int) -> SearchResults:
-    page = search_archive(services.engine, node, offset=offset, size=size)
+def _archive_results(
+    services: AppServices, request: SearchRequest, node: Node, cursor: cursors.Cursor | None
+) -> SearchResults:
+    after: EventsAfter | None = None
+    match cursor:
+        case None:
+            pass
+        case cursors.EventsCursor(after):
+            pass
+        case _:
+            raise _wrong_kind()
+    page = search_archive(services.engine, node, after=after, size=request.size)
     return SearchResults(
         total=page.total,
         hits=[
@@ -134,5 +174,5 @@ def _archive_results(services: AppServices, node: Node, offset: int, size: int) 
             for event in page.events
         ],
         facets={},
-        next_cursor=_next_cursor(offset, size, page.total),
+        next_cursor=_encode(request, cursors.EventsCursor(page.next_after) if page.next_after else None),
     )

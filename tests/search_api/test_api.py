@@ -77,7 +77,9 @@ def test_every_route_needs_a_token_and_the_right_role(
 
 
 def test_search_returns_every_hit_in_pages_with_facets(client: TestClient, tokens: dict[str, str]) -> None:
-    first = client.post("/api/v1/search", json={"query": "ubuntu", "size": 10}, headers=auth(tokens["legal"]))
+    first = client.post(
+        "/api/v1/search", json={"query": "ubuntu", "size": 10, "facets": True}, headers=auth(tokens["legal"])
+    )
     assert first.status_code == 200
     page = first.json()
     assert page["total"] > 10
@@ -184,9 +186,50 @@ def test_type_searches_events_the_text_index_does_not_hold(client: TestClient, t
     ).json()
     assert joins["total"] > 100
     assert {hit["type"] for hit in joins["hits"]} == {"join"}
-    assert joins["next_cursor"] == "5"
+    following = client.post(
+        "/api/v1/search",
+        json={"query": "type:join in:#ubuntu sent:2007-09-07", "size": 5, "cursor": joins["next_cursor"]},
+        headers=headers,
+    ).json()
+    assert following["total"] == joins["total"]
+    assert {h["event_id"] for h in following["hits"]}.isdisjoint({h["event_id"] for h in joins["hits"]})
+    assert following["hits"][0]["occurred_at"] >= joins["hits"][-1]["occurred_at"]
     leaves = client.post("/api/v1/search", json={"query": "type:leave OR type:join"}, headers=headers).json()
     assert leaves["total"] > joins["total"]
     words = client.post("/api/v1/search", json={"query": "type:join hello"}, headers=headers)
     assert words.status_code == 422
     assert "words cannot be combined" in words.json()["detail"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "reason"),
+    [
+        ("not-a-cursor!", "not a cursor"),
+        ("12", "not a cursor"),
+        ("eyJrIjoiaGl0cyJ9", "another query"),
+    ],
+)
+def test_a_forged_cursor_is_a_422(client: TestClient, tokens: dict[str, str], cursor: str, reason: str) -> None:
+    response = client.post("/api/v1/search", json={"query": "ubuntu", "cursor": cursor}, headers=auth(tokens["legal"]))
+    assert response.status_code == 422
+    assert reason in response.json()["detail"]["message"]
+
+
+def test_a_cursor_only_continues_its_own_query_and_sort(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["legal"])
+    first = client.post("/api/v1/search", json={"query": "ubuntu", "size": 3}, headers=headers).json()
+    for other in ({"query": "grub", "size": 3}, {"query": "ubuntu", "sort": "relevance"}):
+        response = client.post("/api/v1/search", json={**other, "cursor": first["next_cursor"]}, headers=headers)
+        assert response.status_code == 422
+        assert "another query or sort" in response.json()["detail"]["message"]
+
+
+def test_relevance_pages_return_every_hit_once(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["legal"])
+    request = {"query": "install OR grub", "sort": "relevance", "size": 7}
+    page = client.post("/api/v1/search", json=request, headers=headers).json()
+    collected = [hit["message_id"] for hit in page["hits"]]
+    while page["next_cursor"] is not None:
+        page = client.post("/api/v1/search", json={**request, "cursor": page["next_cursor"]}, headers=headers).json()
+        collected += [hit["message_id"] for hit in page["hits"]]
+    assert len(collected) == len(set(collected)) == page["total"]

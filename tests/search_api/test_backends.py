@@ -68,10 +68,31 @@ def test_a_response_becomes_a_page() -> None:
 def test_the_request_carries_the_translated_query_paging_sort_and_facets() -> None:
     client = FakeSearchClient()
     backend = ElasticsearchSearchBackend(client, prefix="arch")
-    backend.search(parse_query("cafe"), offset=50, size=25, by_relevance=True, memberships=None)
+    backend.search(parse_query("cafe"), offset=50, size=25, by_relevance=True, memberships=None, facets=True)
     (request,) = client.requests
     assert request["index"] == "arch-messages"
     assert (request["from"], request["size"]) == (50, 25)
     assert request["sort"][0] == "_score"
     assert set(request["aggs"]) == {"room", "sender", "day"}
     assert request["query"]["bool"]["filter"] == [{"term": {"type": "post"}}]
+
+
+def test_time_order_continues_after_the_last_hit_and_asks_one_more() -> None:
+    client = FakeSearchClient()
+    backend = ElasticsearchSearchBackend(client, prefix="arch")
+    page = backend.search(
+        parse_query("cafe"), size=1, by_relevance=False, memberships=None, after=(1_700_000_000_123_456, "m0")
+    )
+    (request,) = client.requests
+    assert request["sort"] == [{"sent": "asc"}, {"message_id": "asc"}]
+    assert request["search_after"] == [1_700_000_000_123, "m0"]
+    assert (request["from"], request["size"]) == (0, 2)
+    assert "aggs" not in request
+    assert [h.message_id for h in page.hits] == ["m1"]
+    assert page.next_after == (page.hits[0].sent, "m1")
+
+
+def test_the_last_page_has_no_continuation() -> None:
+    page = page_from_response(RESPONSE, size=2)
+    assert len(page.hits) == 2
+    assert page.next_after is None

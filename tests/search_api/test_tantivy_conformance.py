@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,13 @@ from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
-from ingest.events import PostEvent
+from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
 from search_api.archive_queries import Interval, intervals_of
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, to_query
 from search_api.query_parser import parse_query
 from search_api.tantivy_backend import UnsupportedQuery, all_hits, search_page
+from tests.factories import BASE_TIME, post_payload
 from tests.search_api.reference import Message, matches, message_of
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
@@ -159,9 +161,12 @@ def test_a_page_has_the_exact_total_and_facets_of_the_full_set(corpus: tuple[Pat
     index_dir, _ = corpus
     node = parse_query(query)
     everything = all_hits(index_dir, node)
-    page = search_page(index_dir, node, offset=5, size=7)
-    assert page.total == len(everything)
-    assert [h.message_id for h in page.hits] == [h.message_id for h in everything[5:12]]
+    first = search_page(index_dir, node, size=5)
+    assert first.next_after is not None
+    page = search_page(index_dir, node, after=first.next_after, size=7, facets=True)
+    assert page.total == first.total == len(everything)
+    assert [h.message_id for h in first.hits + page.hits] == [h.message_id for h in everything[:12]]
+    assert first.facets == {}
     assert sum(page.facets["day"].values()) == page.total
     assert page.facets["room"] == dict(Counter(h.room_id for h in everything))
     assert all(h.highlight is not None for h in page.hits)
@@ -176,3 +181,44 @@ def test_relevance_order_has_the_same_hits_best_first(corpus: tuple[Path, list[M
     assert {h.message_id for h in ranked.hits} == everything
     by_time = search_page(index_dir, node, size=len(everything) + 10)
     assert [h.message_id for h in ranked.hits] != [h.message_id for h in by_time.hits]
+
+
+@pytest.fixture(scope="module")
+def tied_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """90 posts sent in only 4 distinct instants (as minute-resolution imports produce)."""
+    index_dir = tmp_path_factory.mktemp("tied") / "index"
+    events = []
+    for i in range(90):
+        payload = post_payload(i, run="tie")
+        payload["occurred_at"] = (BASE_TIME + timedelta(minutes=i % 4)).isoformat()
+        events.append(parse_event(payload))
+    adapter = TantivyIndexAdapter(index_dir)
+    adapter.write(events)
+    adapter.close()
+    return index_dir
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 22, 23, 50, 100])
+def test_paging_in_time_order_returns_every_hit_once_although_timestamps_tie(tied_index: Path, size: int) -> None:
+    node = parse_query("message")
+    everything = all_hits(tied_index, node)
+    assert len(everything) == 90
+    assert len({h.sent for h in everything}) == 4
+    assert everything == sorted(everything, key=lambda h: (h.sent, h.message_id))
+    page = search_page(tied_index, node, size=size)
+    collected = [h.message_id for h in page.hits]
+    while page.next_after is not None:
+        page = search_page(tied_index, node, after=page.next_after, size=size)
+        assert page.total == 90
+        assert page.hits, "a continuation never leads to an empty page"
+        collected += [h.message_id for h in page.hits]
+    assert collected == [h.message_id for h in everything]
+
+
+def test_relevance_pages_by_offset(corpus: tuple[Path, list[Message]]) -> None:
+    index_dir, _ = corpus
+    node = parse_query("install OR grub")
+    whole = search_page(index_dir, node, size=1000, by_relevance=True)
+    second = search_page(index_dir, node, size=10, offset=10, by_relevance=True)
+    assert [h.message_id for h in second.hits] == [h.message_id for h in whole.hits[10:20]]
+    assert second.next_after is None
