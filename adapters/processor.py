@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, delete, or_, select, update
 
 from adapters import metrics
 from adapters.base import Adapter, DeliveryResult, Failure
+from adapters.sql import among
 from ingest.db import insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
 from ingest.events import Event, parse_event_json
@@ -160,8 +161,10 @@ class BatchProcessor:
     def _claim(self) -> list[ClaimedEvent]:
         """Stamp our lease on the next due events (one statement) and read them with their progress.
 
-        Everything keyed on our lease owner instead of lists of ids: a batch of 1,000 ids as
-        bound parameters cost more than the statements themselves (measured).
+        The progress of the claimed events is looked up by their ids, passed as one parameter
+        (:func:`adapters.sql.among`): ``lease_owner`` has no index, so keying on it would scan
+        the whole staging table, and 1,000 ids as 1,000 bound parameters cost more than the
+        statement itself (both measured).
         """
         now = self.clock()
         staged = staged_events.c
@@ -176,7 +179,8 @@ class BatchProcessor:
             .limit(self.options.batch_size)
         )
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
+            dialect = connection.dialect.name
+            if dialect == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             rows = connection.execute(
                 update(staged_events)
@@ -188,9 +192,9 @@ class BatchProcessor:
                 return []
             delivered: dict[str, set[str]] = {}
             for event_id, adapter in connection.execute(
-                select(staged_deliveries.c.event_id, staged_deliveries.c.adapter)
-                .join(staged_events, staged_events.c.event_id == staged_deliveries.c.event_id)
-                .where(staged.lease_owner == self.owner)
+                select(staged_deliveries.c.event_id, staged_deliveries.c.adapter).where(
+                    among(staged_deliveries.c.event_id, (r.event_id for r in rows), dialect)
+                )
             ):
                 delivered.setdefault(event_id, set()).add(adapter)
         in_order = sorted(rows, key=lambda r: (r.occurred_at, r.event_id))
@@ -209,7 +213,7 @@ class BatchProcessor:
         now = self.clock()
         outcome = BatchOutcome(claimed=len(claimed))
         with self.engine.begin() as connection:
-            owned = self._still_owned(connection, len(claimed))
+            owned = self._still_owned(connection, [c.event_id for c in claimed])
             mine = [c for c in claimed if c.event_id in owned]
             completed = [
                 c.event_id
@@ -231,35 +235,45 @@ class BatchProcessor:
                     outcome.per_adapter_failures[adapter_name] = outcome.per_adapter_failures.get(adapter_name, 0) + 1
                 outcome.parked += int(self._back_off(connection, item, errors, now))
             outcome.failed = len(unfinished)
-            self._delete_completed(connection, completed, all_of_them=len(completed) == len(owned))
+            self._delete_completed(connection, completed)
             outcome.completed = len(completed)
-            connection.execute(
-                update(staged_events)
-                .where(staged_events.c.lease_owner == self.owner)
-                .values(lease_until=None, lease_owner=None)
-            )
+            done = set(completed)
+            remaining = [event_id for event_id in owned if event_id not in done]
+            if remaining:
+                connection.execute(
+                    update(staged_events)
+                    .where(
+                        among(staged_events.c.event_id, remaining, connection.dialect.name),
+                        staged_events.c.lease_owner == self.owner,
+                    )
+                    .values(lease_until=None, lease_owner=None)
+                )
         return outcome
 
-    def _still_owned(self, connection: Connection, claimed: int) -> set[str]:
-        """The events whose lease is still ours (row-locked until commit on PostgreSQL)."""
-        query = select(staged_events.c.event_id).where(staged_events.c.lease_owner == self.owner)
+    def _still_owned(self, connection: Connection, claimed: list[str]) -> set[str]:
+        """The claimed events whose lease is still ours (row-locked until commit on PostgreSQL)."""
+        staged = staged_events.c
+        query = select(staged.event_id).where(
+            among(staged.event_id, claimed, connection.dialect.name), staged.lease_owner == self.owner
+        )
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
         owned = set(connection.execute(query).scalars())
-        if len(owned) < claimed:
-            log.warning("lost the lease on %d events (batch took longer than the lease)", claimed - len(owned))
+        if len(owned) < len(claimed):
+            log.warning("lost the lease on %d events (batch took longer than the lease)", len(claimed) - len(owned))
         return owned
 
-    def _delete_completed(self, connection: Connection, event_ids: list[str], *, all_of_them: bool) -> None:
+    def _delete_completed(self, connection: Connection, event_ids: list[str]) -> None:
+        """Delete the completed events and their progress rows, one statement per table."""
         if not event_ids:
             return
-        if all_of_them:  # the usual case: every event we hold is done
-            ours = select(staged_events.c.event_id).where(staged_events.c.lease_owner == self.owner)
-            connection.execute(delete(staged_deliveries).where(staged_deliveries.c.event_id.in_(ours)))
-            connection.execute(delete(staged_events).where(staged_events.c.lease_owner == self.owner))
-            return
-        connection.execute(delete(staged_deliveries).where(staged_deliveries.c.event_id.in_(event_ids)))
-        connection.execute(delete(staged_events).where(staged_events.c.event_id.in_(event_ids)))
+        dialect = connection.dialect.name
+        connection.execute(delete(staged_deliveries).where(among(staged_deliveries.c.event_id, event_ids, dialect)))
+        connection.execute(
+            delete(staged_events).where(
+                among(staged_events.c.event_id, event_ids, dialect), staged_events.c.lease_owner == self.owner
+            )
+        )
 
     def _back_off(self, connection: Connection, item: ClaimedEvent, errors: dict[str, str], now: datetime) -> bool:
         attempts = item.attempts + 1
