@@ -283,8 +283,8 @@ def _at(schema: tantivy.Schema, query: tantivy.Query, sent: int, *, after: bool 
     """``query`` limited to hits sent exactly at ``sent`` (or, with ``after``, later than it)."""
     if after:
         moment = tantivy.Query.range_query(schema, fields.SENT, tantivy.FieldType.Integer, sent, None, False, True)
-    else:
-        moment = tantivy.Query.range_query(schema, fields.SENT, tantivy.FieldType.Integer, sent, sent)
+    else:  # one exact value: the inverted index finds it without scanning the fast field
+        moment = _term(schema, fields.SENT, sent)
     return _every([query, moment])
 
 
@@ -307,9 +307,9 @@ def _time_page(
     """The ``size`` first hits in (sent, message_id) order after ``after``, whether more follow, and
     the total number of hits when it came for free (on the first page).
 
-    Tantivy orders by one fast field only, so the hits that share the boundary timestamps are
-    read whole and ordered by message id here; ties are rare and small outside minute-resolution
-    imports, so this costs little."""
+    Tantivy orders by one fast field only, so a run of equal timestamps that straddles a page
+    end is read whole and ordered by message id here (runs are short: one instant's messages).
+    One hit more than the page is asked for, to see whether the page ends inside such a run."""
     candidates: list[tantivy.Document] = []
     later = query
     if after is not None:
@@ -319,11 +319,16 @@ def _time_page(
     result = searcher.search(
         later, limit=size + 1, count=after is None, order_by_field=fields.SENT, order=tantivy.Order.Asc
     )
-    fetched = [searcher.doc(address) for _sent, address in result.hits]
-    if len(fetched) == size + 1:  # the last timestamp may continue past the limit: read it whole
-        boundary = _order(fetched[-1])[0]
-        fetched = [d for d in fetched if _order(d)[0] != boundary]
+    keys = [int(sent) for sent, _address in result.hits]
+    if len(keys) == size + 1 and keys[size - 1] == keys[size]:
+        # The page would end inside a run of equal timestamps: read that run whole and order it.
+        boundary = keys[size]
+        fetched = [
+            searcher.doc(address) for key, (_sent, address) in zip(keys, result.hits, strict=True) if key < boundary
+        ]
         fetched += _every_document(searcher, _at(schema, query, boundary))
+    else:
+        fetched = [searcher.doc(address) for _sent, address in result.hits]
     candidates += fetched
     candidates.sort(key=_order)
     return candidates[:size], len(candidates) > size, None if after is not None else _count(result)
