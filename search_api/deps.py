@@ -40,7 +40,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 _bearer = HTTPBearer(auto_error=False, description="An API token from `archivist token create`.")
 
 
-def services(request: Request) -> AppServices:
+# Dependencies that do no I/O are ``async def`` so FastAPI runs them on the event loop instead
+# of handing each one to the thread pool (a thread hop costs more than their whole work).
+async def services(request: Request) -> AppServices:
+    return services_of(request)
+
+
+def services_of(request: Request) -> AppServices:
     found: AppServices = request.app.state.services
     return found
 
@@ -57,7 +63,7 @@ def principal(
             detail={"message": "an API token is required: Authorization: Bearer <token>"},
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = authenticate(services(request).engine, credentials.credentials)
+    found = authenticate(services_of(request).engine, credentials.credentials)
     if found is None:
         raise HTTPException(
             status_code=401,
@@ -71,7 +77,7 @@ def allowed(permission: str) -> Callable[..., Principal]:
     """A dependency that admits only the roles holding ``permission``."""
     roles = PERMISSIONS[permission]
 
-    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if caller.role not in roles:
             raise HTTPException(
                 status_code=403,
