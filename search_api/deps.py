@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -73,7 +73,7 @@ def principal(
     return found
 
 
-def allowed(permission: str) -> Callable[..., Principal]:
+def allowed(permission: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only the roles holding ``permission``."""
     roles = PERMISSIONS[permission]
 
