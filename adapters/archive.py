@@ -21,6 +21,7 @@ from adapters.archive_derived import apply_derived
 from adapters.archive_schema import archive_events
 from adapters.base import AdapterContext, DeliveryResult, Failure
 from adapters.hashchain import GENESIS, ChainReport, content_hash, link_hash, read_chain, verify_rows
+from adapters.sql import among
 from ingest.events import Event, event_to_json, parse_event_json
 
 log = logging.getLogger(__name__)
@@ -62,15 +63,18 @@ def _lock_chain(connection: Connection) -> None:
 def append_events(connection: Connection, batch: Sequence[Event]) -> int:
     """Append the events not archived yet, chained after the current head; returns how many."""
     _lock_chain(connection)
-    ids = [str(e.event_id) for e in batch]
+    keyed = [(str(e.event_id), e) for e in batch]
     known = set(
-        connection.execute(select(archive_events.c.event_id).where(archive_events.c.event_id.in_(ids))).scalars()
+        connection.execute(
+            select(archive_events.c.event_id).where(
+                among(archive_events.c.event_id, [key for key, _event in keyed], connection.dialect.name)
+            )
+        ).scalars()
     )
     fresh: dict[str, Event] = {}
-    for event in batch:
-        key = str(event.event_id)
-        if key not in known and key not in fresh:
-            fresh[key] = event
+    for key, event in keyed:
+        if key not in known:
+            fresh.setdefault(key, event)
     if not fresh:
         return 0
     head = connection.execute(

@@ -7,11 +7,12 @@ overwrites a message's text without keeping the earlier version, and never forge
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from adapters.archive_schema import (
     archive_files,
@@ -21,6 +22,7 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
+from adapters.sql import among
 from ingest.db import insert_ignoring_conflicts
 from ingest.events import (
     DeleteEvent,
@@ -37,35 +39,25 @@ from ingest.events import (
 
 _messages = archive_messages.c
 _intervals = archive_memberships.c
-# Built once with bound parameters: building a statement per event cost more than running it.
-_MESSAGE_EXISTS = select(_messages.message_id).where(_messages.message_id == bindparam("mid"))
-_ONE_MORE_VERSION = (
-    update(archive_messages).where(_messages.message_id == bindparam("mid")).values(versions=_messages.versions + 1)
-)
-_NEWER_TEXT = (
-    update(archive_messages)
-    .where(
-        _messages.message_id == bindparam("mid"),
-        or_(_messages.edited_at.is_(None), _messages.edited_at <= bindparam("at")),
-    )
-    .values(text=bindparam("new_text"), edited_at=bindparam("at"))
-)
-_MARK_DELETED = (
+# Built once with bound parameters, run once per batch with every row (executemany).
+_UPDATE_MESSAGE = (
     update(archive_messages)
     .where(_messages.message_id == bindparam("mid"))
-    .values(deleted=True, deleted_at=bindparam("at"), deleted_by=bindparam("by"))
-)
-_OPEN_INTERVAL = (
-    select(_intervals.id)
-    .where(
-        _intervals.room_id == bindparam("room"),
-        _intervals.actor_id == bindparam("actor"),
-        _intervals.left_at.is_(None),
-        or_(_intervals.joined_at.is_(None), _intervals.joined_at <= bindparam("before")),
+    .values(
+        actor_id=bindparam("u_actor_id"),
+        posted_at=bindparam("u_posted_at"),
+        post_event_id=bindparam("u_post_event_id"),
+        text=bindparam("u_text"),
+        format=bindparam("u_format"),
+        versions=bindparam("u_versions"),
+        edited_at=bindparam("u_edited_at"),
+        deleted=bindparam("u_deleted"),
+        deleted_at=bindparam("u_deleted_at"),
+        deleted_by=bindparam("u_deleted_by"),
     )
-    .order_by(_intervals.joined_at.desc().nulls_last())
-    .limit(1)
 )
+_MUTABLE = ("actor_id", "posted_at", "post_event_id", "text", "format", "versions", "edited_at", "deleted")
+_MUTABLE_ALL = (*_MUTABLE, "deleted_at", "deleted_by")
 _CLOSE_INTERVAL = (
     update(archive_memberships)
     .where(_intervals.id == bindparam("interval"))
@@ -74,27 +66,32 @@ _CLOSE_INTERVAL = (
 
 
 def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
-    """Update rooms, messages, versions, memberships, reads and files for ``events`` (in order)."""
+    """Update rooms, messages, versions, memberships, reads and files for ``events`` (in order).
+
+    The rows a batch touches are read once, changed in memory event by event exactly as a
+    batch of one event would change them, and written back with one statement per table
+    (the caller holds the chain lock, so nobody else writes these tables meanwhile).
+    """
     _record_rooms(connection, events)
-    inserted_posts = _insert_new_posts(connection, [e for e in events if isinstance(e, PostEvent)])
+    messages = _Messages.load(connection, events)
+    memberships = _Memberships.load(connection, events)
     versions: list[dict[str, Any]] = []
     reads: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     for event in events:
         match event:
             case PostEvent():
-                if event.event_id not in inserted_posts:
-                    _record_post(connection, event)
+                messages.post(event)
                 versions.append(_version(event, "post", event.message.id, event.message.text))
             case EditEvent():
-                _record_edit(connection, event)
+                messages.edit(event)
                 versions.append(_version(event, "edit", event.message.id, event.message.text))
             case DeleteEvent():
-                _record_delete(connection, event)
+                messages.delete(event)
             case JoinEvent():
-                _record_join(connection, event)
+                memberships.join(event)
             case LeaveEvent():
-                _record_leave(connection, event)
+                memberships.leave(event)
             case ReadEvent():
                 reads.append(_read(event))
             case FileUploadEvent() | FileDownloadEvent():
@@ -103,9 +100,177 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
                 _record_room_update(connection, event)
             case _:
                 pass  # disclaimers and policy decisions live in archive_events only
+    messages.flush(connection)
+    memberships.flush(connection)
     for table, rows in ((archive_message_versions, versions), (archive_reads, reads), (archive_files, files)):
         if rows:
             connection.execute(insert_ignoring_conflicts(connection.dialect.name, table), rows)
+
+
+class _Messages:
+    """The ``archive_messages`` rows a batch touches, changed in memory, written back once."""
+
+    def __init__(self, rows: dict[str, dict[str, Any]], first_posts: set[UUID]) -> None:
+        self.rows = rows
+        self.stored = {message_id: dict(row) for message_id, row in rows.items()}
+        """The rows as the database holds them (to update only what changed)."""
+        self.first_posts = first_posts
+
+    @classmethod
+    def load(cls, connection: Connection, events: Sequence[Event]) -> _Messages:
+        touched = [e for e in events if isinstance(e, PostEvent | EditEvent | DeleteEvent)]
+        rows: dict[str, dict[str, Any]] = {}
+        if touched:
+            ids = list(dict.fromkeys(e.message.id for e in touched))
+            found = connection.execute(
+                select(archive_messages).where(among(_messages.message_id, ids, connection.dialect.name))
+            )
+            rows = {row.message_id: dict(row._mapping) for row in found}
+        loaded = cls(rows, set())
+        # The first post of each message not archived yet is its row (the usual case); a
+        # post before it in the batch is impossible, later edits and deletes build on it.
+        for event in touched:
+            if isinstance(event, PostEvent) and event.message.id not in rows:
+                rows[event.message.id] = post_row(event)
+                loaded.first_posts.add(event.event_id)
+        return loaded
+
+    def post(self, event: PostEvent) -> None:
+        if event.event_id in self.first_posts:
+            return
+        row = self.rows.get(event.message.id)
+        if row is None:
+            self.rows[event.message.id] = post_row(event)
+            return
+        # An edit or deletion arrived before its post: keep their text, fill in the post's facts.
+        row.update(
+            versions=row["versions"] + 1,
+            posted_at=event.occurred_at,
+            post_event_id=str(event.event_id),
+            format=event.message.format,
+            actor_id=event.actor.id,
+        )
+        if row["text"] is None:
+            row["text"] = event.message.text
+
+    def edit(self, event: EditEvent) -> None:
+        row = self.rows.get(event.message.id)
+        if row is None:
+            self.rows[event.message.id] = _new_message(
+                event, event.message.id, text=event.message.text, versions=1, edited_at=event.occurred_at
+            )
+            return
+        row["versions"] += 1
+        # The current text is the newest version; an edit delivered late never replaces a newer one.
+        if row["edited_at"] is None or row["edited_at"] <= event.occurred_at:
+            row.update(text=event.message.text, edited_at=event.occurred_at)
+
+    def delete(self, event: DeleteEvent) -> None:
+        marks = {"deleted": True, "deleted_at": event.occurred_at, "deleted_by": event.actor.id}
+        row = self.rows.get(event.message.id)
+        if row is None:
+            self.rows[event.message.id] = _new_message(event, event.message.id, **marks)
+            return
+        row.update(marks)
+
+    def flush(self, connection: Connection) -> None:
+        fresh = [row for message_id, row in self.rows.items() if message_id not in self.stored]
+        changed = [
+            {"mid": message_id, **{f"u_{name}": row[name] for name in _MUTABLE_ALL}}
+            for message_id, row in self.rows.items()
+            if message_id in self.stored and row != self.stored[message_id]
+        ]
+        if fresh:
+            connection.execute(insert(archive_messages), fresh)
+        if changed:
+            connection.execute(_UPDATE_MESSAGE, changed)
+
+
+@dataclass
+class _Interval:
+    joined_at: datetime | None
+    stored_id: int | None = None
+    """The row's id when it is in the database already, None for one opened in this batch."""
+    fresh: dict[str, Any] | None = None
+    """The row to insert, for an interval opened in this batch."""
+
+
+class _Memberships:
+    """Open membership intervals of the people a batch touches, changed in memory, written once."""
+
+    def __init__(self, open_intervals: dict[tuple[str, str], list[_Interval]]) -> None:
+        self.open = open_intervals
+        self.fresh: list[dict[str, Any]] = []
+        self.closed: list[dict[str, Any]] = []
+
+    @classmethod
+    def load(cls, connection: Connection, events: Sequence[Event]) -> _Memberships:
+        pairs = {(e.room.id, e.actor.id) for e in events if isinstance(e, JoinEvent | LeaveEvent)}
+        open_intervals: dict[tuple[str, str], list[_Interval]] = {}
+        if pairs:
+            actors = sorted({actor for _room, actor in pairs})
+            found = connection.execute(
+                select(_intervals.id, _intervals.room_id, _intervals.actor_id, _intervals.joined_at)
+                .where(_intervals.left_at.is_(None), among(_intervals.actor_id, actors, connection.dialect.name))
+                .order_by(_intervals.id)
+            )
+            for row in found:
+                if (row.room_id, row.actor_id) in pairs:
+                    interval = _Interval(row.joined_at, stored_id=row.id)
+                    open_intervals.setdefault((row.room_id, row.actor_id), []).append(interval)
+        return cls(open_intervals)
+
+    def _open_interval(self, event: Event) -> _Interval | None:
+        """The latest interval still open when ``event`` happened (one joined before it, or
+        one whose join is unknown), as a single-event batch would find it."""
+        candidates = [
+            i
+            for i in self.open.get((event.room.id, event.actor.id), [])
+            if i.joined_at is None or i.joined_at <= event.occurred_at
+        ]
+        if not candidates:
+            return None
+        known = [i for i in candidates if i.joined_at is not None]
+        if not known:
+            return candidates[0]
+        return max(known, key=lambda i: i.joined_at or event.occurred_at)
+
+    def join(self, event: JoinEvent) -> None:
+        if self._open_interval(event) is not None:
+            return  # already in the room: a repeated join does not open a second interval
+        row = self._row(event, joined_at=event.occurred_at, join_event_id=str(event.event_id))
+        self.open.setdefault((event.room.id, event.actor.id), []).append(_Interval(event.occurred_at, fresh=row))
+
+    def leave(self, event: LeaveEvent) -> None:
+        interval = self._open_interval(event)
+        if interval is None:
+            # Left without a recorded join: present since before the archive began (joined_at unknown).
+            self._row(event, left_at=event.occurred_at, leave_event_id=str(event.event_id))
+            return
+        self.open[(event.room.id, event.actor.id)].remove(interval)
+        if interval.fresh is not None:
+            interval.fresh.update(left_at=event.occurred_at, leave_event_id=str(event.event_id))
+        else:
+            self.closed.append({"interval": interval.stored_id, "at": event.occurred_at, "event": str(event.event_id)})
+
+    def _row(self, event: Event, **values: Any) -> dict[str, Any]:
+        row = {
+            "room_id": event.room.id,
+            "actor_id": event.actor.id,
+            "actor_name": event.actor.name,
+            "joined_at": None,
+            "left_at": None,
+            "join_event_id": None,
+            "leave_event_id": None,
+        } | values
+        self.fresh.append(row)
+        return row
+
+    def flush(self, connection: Connection) -> None:
+        if self.fresh:
+            connection.execute(insert(archive_memberships), self.fresh)
+        if self.closed:
+            connection.execute(_CLOSE_INTERVAL, self.closed)
 
 
 def _record_rooms(connection: Connection, events: Sequence[Event]) -> None:
@@ -144,10 +309,6 @@ def _version(event: Event, kind: str, message_id: str, text: str) -> dict[str, A
     }
 
 
-def _message_exists(connection: Connection, message_id: str) -> bool:
-    return connection.execute(_MESSAGE_EXISTS, {"mid": message_id}).first() is not None
-
-
 def _new_message(event: Event, message_id: str, **values: Any) -> dict[str, Any]:
     return {
         "message_id": message_id,
@@ -165,28 +326,6 @@ def _new_message(event: Event, message_id: str, **values: Any) -> dict[str, Any]
     } | values
 
 
-def _insert_new_posts(connection: Connection, posts: Sequence[PostEvent]) -> set[UUID]:
-    """Insert, in one statement, the first post of each message not archived yet (the usual case).
-
-    Returns the event ids inserted; any other post goes through :func:`_record_post`.
-    """
-    if not posts:
-        return set()
-    ids = list({p.message.id for p in posts})
-    existing = set(
-        connection.execute(
-            select(archive_messages.c.message_id).where(archive_messages.c.message_id.in_(ids))
-        ).scalars()
-    )
-    first_posts: dict[str, PostEvent] = {}
-    for post in posts:
-        if post.message.id not in existing:
-            first_posts.setdefault(post.message.id, post)
-    if first_posts:
-        connection.execute(insert(archive_messages), [post_row(p) for p in first_posts.values()])
-    return {p.event_id for p in first_posts.values()}
-
-
 def post_row(event: PostEvent) -> dict[str, Any]:
     return _new_message(
         event,
@@ -196,91 +335,6 @@ def post_row(event: PostEvent) -> dict[str, Any]:
         posted_at=event.occurred_at,
         post_event_id=str(event.event_id),
         format=event.message.format,
-    )
-
-
-def _record_post(connection: Connection, event: PostEvent) -> None:
-    message = event.message
-    post = {
-        "posted_at": event.occurred_at,
-        "post_event_id": str(event.event_id),
-        "format": message.format,
-        "actor_id": event.actor.id,
-    }
-    if not _message_exists(connection, message.id):
-        connection.execute(insert(archive_messages), post_row(event))
-        return
-    # An edit or deletion arrived before its post: keep their text, fill in the post's facts.
-    connection.execute(
-        update(archive_messages)
-        .where(archive_messages.c.message_id == message.id)
-        .values(versions=archive_messages.c.versions + 1, **post)
-    )
-    connection.execute(
-        update(archive_messages)
-        .where(and_(archive_messages.c.message_id == message.id, archive_messages.c.text.is_(None)))
-        .values(text=message.text)
-    )
-
-
-def _record_edit(connection: Connection, event: EditEvent) -> None:
-    message_id = event.message.id
-    if not _message_exists(connection, message_id):
-        row = _new_message(event, message_id, text=event.message.text, versions=1, edited_at=event.occurred_at)
-        connection.execute(insert(archive_messages), row)
-        return
-    connection.execute(_ONE_MORE_VERSION, {"mid": message_id})
-    # The current text is the newest version; an edit delivered late never replaces a newer one.
-    connection.execute(_NEWER_TEXT, {"mid": message_id, "at": event.occurred_at, "new_text": event.message.text})
-
-
-def _record_delete(connection: Connection, event: DeleteEvent) -> None:
-    message_id = event.message.id
-    if not _message_exists(connection, message_id):
-        marks = {"deleted": True, "deleted_at": event.occurred_at, "deleted_by": event.actor.id}
-        connection.execute(insert(archive_messages), _new_message(event, message_id, **marks))
-        return
-    connection.execute(_MARK_DELETED, {"mid": message_id, "at": event.occurred_at, "by": event.actor.id})
-
-
-def _open_interval(connection: Connection, room_id: str, actor_id: str, before: datetime) -> int | None:
-    found = connection.execute(_OPEN_INTERVAL, {"room": room_id, "actor": actor_id, "before": before}).scalar()
-    return None if found is None else int(found)
-
-
-def _record_join(connection: Connection, event: JoinEvent) -> None:
-    if _open_interval(connection, event.room.id, event.actor.id, event.occurred_at) is not None:
-        return  # already in the room: a repeated join does not open a second interval
-    connection.execute(
-        insert(archive_memberships),
-        {
-            "room_id": event.room.id,
-            "actor_id": event.actor.id,
-            "actor_name": event.actor.name,
-            "joined_at": event.occurred_at,
-            "join_event_id": str(event.event_id),
-        },
-    )
-
-
-def _record_leave(connection: Connection, event: LeaveEvent) -> None:
-    interval = _open_interval(connection, event.room.id, event.actor.id, event.occurred_at)
-    if interval is not None:
-        connection.execute(
-            _CLOSE_INTERVAL, {"interval": interval, "at": event.occurred_at, "event": str(event.event_id)}
-        )
-        return
-    # Left without a recorded join: present since before the archive began (joined_at unknown).
-    connection.execute(
-        insert(archive_memberships),
-        {
-            "room_id": event.room.id,
-            "actor_id": event.actor.id,
-            "actor_name": event.actor.name,
-            "joined_at": None,
-            "left_at": event.occurred_at,
-            "leave_event_id": str(event.event_id),
-        },
     )
 
 

@@ -16,10 +16,15 @@ from sqlalchemy import Connection, Table, select
 GENESIS = "0" * 64
 
 
+# Exactly what json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# does, without building an encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(document: str | dict[str, object]) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the same document always gives the same bytes."""
     value = json.loads(document) if isinstance(document, str) else document
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def content_hash(document: str | dict[str, object]) -> str:

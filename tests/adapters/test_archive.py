@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from adapters.archive import ArchiveAdapter, archived_count, verify_archive
@@ -20,6 +23,8 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
+from archivist.migrate import upgrade
+from ingest.db import create_db_engine
 from ingest.events import Event, parse_event
 from ingest.staging import StagingStore
 from tests.factories import posts
@@ -183,3 +188,59 @@ def test_the_chain_continues_across_batches(store: StagingStore) -> None:
         chain = connection.execute(select(archive_events).order_by(archive_events.c.seq)).all()
     assert all(a.chain_hash == b.prev_hash for a, b in itertools.pairwise(chain))
     assert verify_archive(store.engine).checked == 100
+
+
+def shuffled_history(seed: int) -> list[Event]:
+    """Posts, edits, deletes, joins and leaves of a few messages and people, delivered out of order."""
+    chance = random.Random(seed)
+    history: list[Event] = []
+    for number in range(12):
+        message = f"m{number}"
+        history.append(event("post", chance.randrange(60), message={"id": message, "text": f"post {number}"}))
+        for edit in range(chance.randrange(3)):
+            text = f"edit {number}.{edit}"
+            history.append(event("edit", chance.randrange(60), message={"id": message, "text": text}))
+        if chance.random() < 0.4:
+            history.append(event("delete", chance.randrange(60), actor="mod", message={"id": message}))
+    for _ in range(40):
+        kind = chance.choice(["join", "leave"])
+        history.append(
+            event(
+                kind,
+                chance.randrange(60),
+                actor=chance.choice(["bob", "carol"]),
+                room=chance.choice(["room:a", "room:b"]),
+            )
+        )
+    chance.shuffle(history)
+    return history
+
+
+def derived_state(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    def plain(value: Any) -> Any:
+        return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+    state = {}
+    with engine.connect() as connection:
+        for table in (archive_messages, archive_message_versions, archive_memberships, archive_rooms):
+            found = connection.execute(select(table)).all()
+            state[table.name] = sorted((tuple(plain(v) for v in row) for row in found), key=repr)
+    return state
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("batch", [7, 1000])
+def test_derived_tables_do_not_depend_on_how_events_are_batched(
+    store: StagingStore, tmp_path: Path, seed: int, batch: int
+) -> None:
+    history = shuffled_history(seed)
+    reference = create_db_engine(f"sqlite:///{tmp_path / 'one-by-one.sqlite3'}")
+    upgrade(reference)
+    one_by_one = ArchiveAdapter(reference)
+    for item in history:
+        assert one_by_one.write([item]) == [None]
+    batched = ArchiveAdapter(store.engine)
+    for start in range(0, len(history), batch):
+        assert batched.write(history[start : start + batch]) == [None] * len(history[start : start + batch])
+    assert derived_state(store.engine) == derived_state(reference)
+    assert verify_archive(store.engine).ok
