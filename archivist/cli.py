@@ -22,6 +22,7 @@ from archivist.settings import Settings, get_settings
 from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
 from ingest.events import Event, event_json_schema
 from ingest.producer import FeedReport, Rejected, feed, read_jsonl
+from ingest.staging import StagingStore
 from ingest.topology import broker_depths
 
 app = typer.Typer(
@@ -350,10 +351,17 @@ def status(
 @app.command()
 def demo(
     synthetic_events: Annotated[int, typer.Option(min=0, help="Synthetic events beside the IRC logs.")] = 20_000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep running: the search API plus the processor.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port the API listens on.")] = 8000,
 ) -> None:
-    """Load the demo data (real IRC logs plus synthetic traffic) and run it through the pipeline."""
+    """Load the demo data (real IRC logs plus synthetic traffic), run it through the pipeline,
+    then serve the search API with a processor delivering whatever arrives meanwhile."""
     from adapters.archive import archived_count
     from ingest.simulate import simulate_events
+    from search_api.tokens import create_token
 
     settings = _settings()
     if settings.broker_url or settings.database_url:
@@ -369,7 +377,40 @@ def demo(
     out.print(f"Archive: {archived_count(store.engine)} events in {settings.resolved_database_url}", highlight=False)
     data = settings.data_dir.resolve()
     out.print(f"Search index: {data / 'index'}; XML files: {data / 'xml'}", highlight=False)
-    out.print("The search API and web pages arrive with the next issues.")
+    if not serve_api:
+        return
+    token = create_token(store.engine, "admin", "demo")
+    base = f"http://{host}:{port}"
+    out.print(
+        f"\nSearch API: {base}/docs (OpenAPI). Demo token (role admin, shown once):\n  {token}\n"
+        f"Try:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        f"""-d '{{"query": "wireless NEAR/5 driver"}}' {base}/api/v1/search\n"""
+        "Ctrl-C stops.",
+        highlight=False,
+        markup=False,
+    )
+    _serve_with_processor(settings, store, host, port)
+
+
+def _serve_with_processor(settings: Settings, store: StagingStore, host: str, port: int) -> None:
+    """uvicorn in this thread (it owns the signals), the processor in another, stopped after."""
+    import threading
+
+    import uvicorn
+
+    built = wiring.adapters(settings, store)
+    processor = wiring.processor(settings, store, built)
+    worker = threading.Thread(
+        target=processor.run, kwargs={"interval": settings.process_interval}, name="processor", daemon=True
+    )
+    worker.start()
+    try:
+        uvicorn.run(wiring.api_app(settings), host=host, port=port, log_level="warning")
+    finally:
+        processor.stop()
+        worker.join(timeout=60)
+        for adapter in built:
+            adapter.close()
 
 
 def main() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, update
 from typer.testing import CliRunner
@@ -15,9 +18,17 @@ from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.producer import write_jsonl
 from ingest.staging import staged_events
-from tests.factories import posts
+from tests.factories import post_payload, posts
+from tests.processes import archivist_env, start_archivist, wait_until
 
 runner = CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture
@@ -93,13 +104,53 @@ def test_elasticsearch_without_a_url_is_a_clear_start_up_error(monkeypatch: pyte
 
 
 def test_demo_loads_real_logs_and_synthetic_traffic_through_the_pipeline() -> None:
-    result = runner.invoke(app, ["demo", "--synthetic-events", "500"])
+    result = runner.invoke(app, ["demo", "--synthetic-events", "500", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "rejected" in result.output
     engine = wiring.staging_store(get_settings()).engine
     archived = archived_count(engine)
     assert archived > 9_000, "the 7 demo IRC logs hold about 9,000 events"
     assert wiring.staging_store(get_settings()).counts().staged == 0
-    again = runner.invoke(app, ["demo", "--synthetic-events", "500"])
+    again = runner.invoke(app, ["demo", "--synthetic-events", "500", "--no-serve"])
     assert again.exit_code == 0
     assert archived_count(engine) == archived, "running the demo again duplicates nothing"
+
+
+def test_demo_serves_the_api_and_processes_what_arrives_meanwhile(tmp_path: Path) -> None:
+    """The README's first command: data loaded, then the API answers and new events get archived."""
+    port = free_port()
+    env = archivist_env(data_dir=str(tmp_path / "data"), process_interval="0.2") | {"PYTHONUNBUFFERED": "1"}
+    demo = start_archivist(["demo", "--synthetic-events", "200", "--port", str(port)], env)
+    try:
+        assert demo.stdout is not None
+        token = ""
+        for line in demo.stdout:
+            if line.strip().startswith("arch_"):
+                token = line.strip()
+                break
+        assert token, "the demo prints a token"
+        base = f"http://127.0.0.1:{port}/api/v1"
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def answering() -> bool:
+            try:
+                return httpx.get(f"{base}/rooms", headers=headers, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answering, timeout=60, what="the demo's API")
+        found = httpx.post(f"{base}/search", json={"query": "wireless"}, headers=headers, timeout=30).json()
+        assert found["total"] > 10
+        event = post_payload(1, run="demo-live", text="a fresh zebracorn message")
+        accepted = httpx.post(f"{base}/events", json=[event], headers=headers, timeout=30)
+        assert accepted.status_code == 200, accepted.text
+
+        def archived_and_found() -> bool:
+            answer = httpx.post(f"{base}/search", json={"query": "zebracorn"}, headers=headers, timeout=30).json()
+            return bool(answer["total"] == 1)
+
+        wait_until(archived_and_found, timeout=60, what="the processor to deliver the new event", interval=0.3)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0
