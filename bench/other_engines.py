@@ -55,9 +55,11 @@ import subprocess
 import tempfile
 import time
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -66,7 +68,7 @@ import pymysql
 from adapters import tantivy_schema as fields
 from adapters.index_adapter import entities, posted_message
 from bench.search import QUERIES
-from ingest.events import EditEvent, Event, PostEvent
+from ingest.events import EditEvent, Event, PostEvent, parse_event
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
 from search_api.query_parser import parse_query
 
@@ -79,6 +81,8 @@ FACET_SIZE: Final = 20
 """Rooms and senders per facet, as ``search_page`` (days: every day with a hit)."""
 TOP: Final = 50
 DAY_MICROS: Final = 86_400_000_000
+MAX_DAYS: Final = 10_000
+"""Days a Sphinx day facet can hold (groups are bounded by max_matches); the 1M corpus spans far fewer."""
 PAGE: Final = 10_000
 """Hits per page when Sphinx walks the full hit set."""
 
@@ -115,6 +119,15 @@ class Result:
 
 
 # --- keywords, words and the split of a query into full text and filters ------------------------
+
+
+def query_text(name: str) -> str:
+    """The query language text of typical query ``name``."""
+    if name in (FACETS, FULL_HIT_SET):
+        return QUERIES["single term"]
+    if name not in QUERIES:
+        raise KeyError(f"unknown typical query {name!r}; one of {', '.join(QUERY_NAMES)}")
+    return QUERIES[name]
 
 
 def keyword_token(value: str) -> str:
@@ -194,9 +207,9 @@ def _positives_and_negatives(items: Sequence[Node]) -> tuple[list[Node], list[No
 
 
 def sphinx_near_distance(distance: int) -> int:
-    """Tantivy's ``a NEAR/d b``: at most ``d - 1`` words between the two, either order. Sphinx's
-    ``NEAR/N`` counts the same way as Tantivy's (the positions may differ by at most N, checked
-    against searchd in the tests), so N = d."""
+    """Tantivy's ``a NEAR/d b``: positions at most ``d`` apart (``d - 1`` words between), either
+    order. Sphinx's ``NEAR/N`` counts the same way (checked with searchd on the edge corpus, where
+    NEAR/1 to NEAR/5 give Tantivy's hits in both orders), so N = d."""
     return distance
 
 
@@ -501,17 +514,20 @@ class Fts5Engine:
 
     def run(self, name: str) -> Result:
         """Typical query ``name`` once: the page (or every hit), the total and, for facets, the counts."""
+        return self.search(query_text(name), facets=name == FACETS, every=name == FULL_HIT_SET)
+
+    def search(self, text: str, *, facets: bool = False, every: bool = False) -> Result:
+        """Any query of the language that translates (see :func:`fts5_match`)."""
         db = self._db()
-        text = QUERIES["single term"] if name in (FACETS, FULL_HIT_SET) else QUERIES[name]
         source, parameters = self._sql(split_query(parse_query(text)))
-        if name == FULL_HIT_SET:
+        if every:
             hits = db.execute(f"SELECT p.id, p.sent{source} ORDER BY p.sent, p.id", parameters).fetchall()
             return Result(len(hits), [(int(i), int(s)) for i, s in hits])
         page = db.execute(f"SELECT p.id, p.sent, p.text{source} ORDER BY p.sent, p.id LIMIT {TOP}", parameters)
         hits = [(int(i), int(s)) for i, s, _text in page.fetchall()]
         total = int(db.execute(f"SELECT count(*){source}", parameters).fetchone()[0])
-        facets: dict[str, dict[str, int]] = {}
-        if name == FACETS:
+        counts: dict[str, dict[str, int]] = {}
+        if facets:
             for facet, column, order in (
                 ("room", "p.room_id", f"n DESC, key LIMIT {FACET_SIZE}"),
                 ("sender", "p.sender_id", f"n DESC, key LIMIT {FACET_SIZE}"),
@@ -520,8 +536,8 @@ class Fts5Engine:
                 rows = db.execute(
                     f"SELECT {column} AS key, count(*) AS n{source} GROUP BY key ORDER BY {order}", parameters
                 )
-                facets[facet] = {_day_key(k) if facet == "day" else str(k): int(n) for k, n in rows.fetchall()}
-        return Result(total, hits, facets)
+                counts[facet] = {_day_key(k) if facet == "day" else str(k): int(n) for k, n in rows.fetchall()}
+        return Result(total, hits, counts)
 
     def query(self, name: str) -> Callable[[], int]:
         if name not in QUERY_NAMES:
@@ -739,33 +755,38 @@ class SphinxEngine:
         return int(meta["total_found"])
 
     def run(self, name: str) -> Result:
-        text = QUERIES["single term"] if name in (FACETS, FULL_HIT_SET) else QUERIES[name]
+        """Typical query ``name`` once: the page (or every hit), the total and, for facets, the counts."""
+        return self.search(query_text(name), facets=name == FACETS, every=name == FULL_HIT_SET)
+
+    def search(self, text: str, *, facets: bool = False, every: bool = False) -> Result:
+        """Any query of the language that translates (see :func:`sphinx_match`)."""
         split = split_query(parse_query(text))
         where = sphinx_where(split)
-        if name == FULL_HIT_SET:
+        if every:
             return self._every_hit(split)
         order = f"ORDER BY sent ASC, id ASC LIMIT {TOP} OPTION max_matches={TOP}, ranker=none"
-        if name != FACETS:
+        if not facets:
             hits = [(int(i), int(s)) for i, s, _text in self._select("id, sent, text", where, order)]
             return Result(self._total(), hits)
         # One statement: the page, then one result set per FACET, all from a single search.
         facet_tail = (
-            f"ORDER BY sent ASC, id ASC LIMIT {TOP} OPTION max_matches=1000, ranker=none"
+            f"ORDER BY sent ASC, id ASC LIMIT {TOP} OPTION max_matches={MAX_DAYS}, ranker=none"
             f" FACET room_id ORDER BY COUNT(*) DESC, room_id ASC LIMIT {FACET_SIZE}"
             f" FACET sender_id ORDER BY COUNT(*) DESC, sender_id ASC LIMIT {FACET_SIZE}"
-            " FACET day ORDER BY day ASC LIMIT 1000"
+            f" FACET day ORDER BY day ASC LIMIT {MAX_DAYS}"
         )
         with self._cursor() as cursor:
             cursor.execute(f"SELECT id, sent, text FROM {SPHINX_INDEX}{where} {facet_tail}")  # noqa: S608
             hits = [(int(i), int(s)) for i, s, _text in cursor.fetchall()]
-            facets: dict[str, dict[str, int]] = {}
+            counts: dict[str, dict[str, int]] = {}
             for facet in ("room", "sender", "day"):
                 cursor.nextset()
-                facets[facet] = {
+                counts[facet] = {
                     _day_key(int(key)) if facet == "day" else str(key): int(count) for key, count in cursor.fetchall()
                 }
-        total = sum(facets["day"].values())  # every hit has one day; SHOW META describes the last facet
-        return Result(total, hits, facets)
+        # Every hit has exactly one day, and SHOW META after a FACET statement describes the last facet.
+        total = sum(counts["day"].values())
+        return Result(total, hits, counts)
 
     def _every_hit(self, split: Split) -> Result:
         """Every hit, oldest first, PAGE at a time, each page starting after the last (sent, id)."""
@@ -827,13 +848,116 @@ def available_engines() -> list[OtherEngine]:
 
 # --- checking totals against Tantivy, and a quick trial -----------------------------------------------
 
+_EDGE_NAMESPACE = uuid.UUID("0f6b7a52-3c1e-4d8a-9b2f-5e7d6c4b3a21")
+_EDGE_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+EDGE_TEXTS: Final = (
+    "margin call now",
+    "margin x call",
+    "margin x y call",
+    "margin x y z call",
+    "call margin",
+    "call x y margin",
+    "call x y z margin",
+    "Café crème at the CAFÉ",
+    "Straße closed",
+    "Łukasz said hi",
+    "foo_bar baz",
+    "@Alice.Smith please check #Urgent",
+    "alice smith urgent but no sigils",
+    "the Settlement break and settled trades",
+    "sign-off on the risk report",
+    "risk and report, not a phrase",
+    "deploy #deploy",
+    "中文字 abc",
+)
+
+
+def _edge_event(index: int, kind: str, fields: dict[str, Any], room: str = "compliance") -> Event:
+    return parse_event(
+        {
+            "schema_version": 1,
+            "event_id": str(uuid.uuid5(_EDGE_NAMESPACE, f"{kind}:{index}")),
+            "type": kind,
+            "occurred_at": (_EDGE_START + timedelta(days=index // 4, minutes=index)).isoformat(),
+            "room": {"id": f"room:{room}", "name": f"#{room}", "kind": "room"},
+            "actor": {"id": f"user:u{index % 3}", "name": f"U{index % 3}"},
+            **fields,
+        }
+    )
+
+
+def edge_events() -> list[Event]:
+    events = [
+        _edge_event(
+            i, "post", {"message": {"id": f"m{i}", "text": text}}, room="compliance-2" if i % 2 else "compliance"
+        )
+        for i, text in enumerate(EDGE_TEXTS)
+    ]
+    events.append(_edge_event(50, "join", {}))
+    # the edit replaces the text (and its hashtags): "deploy #deploy" becomes a risk report
+    events.append(_edge_event(60, "edit", {"message": {"id": "m16", "text": "correction: the risk report #risk"}}))
+    events.append(_edge_event(61, "delete", {"message": {"id": "m0"}}))  # still findable, as in Tantivy
+    return events
+
+
+EDGE_QUERIES: Final = (
+    "margin NEAR/1 call",
+    "margin NEAR/2 call",
+    "margin NEAR/3 call",
+    "margin NEAR/4 call",
+    "cafe",
+    "CAFÉ crème",
+    "foo",
+    "@alice.smith",
+    "#urgent",
+    "alice",
+    "urgent",
+    "settle*",
+    '"risk report"',
+    "sign-off",
+    "deploy",
+    "#deploy OR #risk",
+    "in:#compliance",
+    "in:#compliance-2 margin",
+    "from:u1",
+    "(risk OR margin) -report sent>=2026-01-06",
+    "sent<2026-01-07 call",
+    "中文字",
+    *QUERIES.values(),
+)
+
+EDGE_DIFFERENCES: Final = ("strasse", "lukasz")
+"""Folded forms Tantivy finds (ß to ss, Ł to l) where Sphinx (ß) and FTS5 (both) do not."""
+
+
+def check_edges(engine: OtherEngine, workdir: Path) -> list[str]:
+    """Build ``engine`` and a Tantivy index over the edge corpus; every query where they differ."""
+    from adapters.index_adapter import TantivyIndexAdapter
+    from search_api.tantivy_backend import search_page
+
+    adapter = TantivyIndexAdapter(workdir / "index")
+    adapter.write(edge_events())
+    adapter.close()
+    engine.prepare(workdir, edge_events())
+    search: Callable[[str], Result] = getattr(engine, "search")  # noqa: B009 - not in the Protocol
+    differences = []
+    try:
+        for query in (*EDGE_QUERIES, *EDGE_DIFFERENCES):
+            page = search_page(workdir / "index", parse_query(query), size=TOP)
+            mine = search(query)
+            if mine.total != page.total or [s for _i, s in mine.hits] != [hit.sent for hit in page.hits]:
+                differences.append(f"{query}: {engine.name} {mine.total}, Tantivy {page.total}")
+    finally:
+        engine.close()
+    return differences
+
 
 def tantivy_result(index_dir: Path, name: str) -> Result:
     """The same typical query answered by the search backend over the Tantivy index."""
     from search_api.tantivy_backend import all_hits, search_page
 
-    text = QUERIES["single term"] if name in (FACETS, FULL_HIT_SET) else QUERIES[name]
-    node = parse_query(text)
+    node = parse_query(query_text(name))
     if name == FULL_HIT_SET:
         every = all_hits(index_dir, node)
         return Result(len(every), [(0, hit.sent) for hit in every])
@@ -858,8 +982,18 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "archivist-bench-other-engines")
+    parser.add_argument("--no-edges", action="store_true", help="skip the check on the small corpus of awkward posts")
     args = parser.parse_args()
     from bench.search import build_index, timed
+
+    if not args.no_edges:
+        for engine in available_engines():
+            edges = Path(tempfile.mkdtemp(prefix="archivist-edges-"))
+            try:
+                differences = check_edges(engine, edges)
+            finally:
+                shutil.rmtree(edges, ignore_errors=True)
+            print(f"{engine.name} on the edge corpus, where it differs from Tantivy: {differences or 'nowhere'}")
 
     workdir = args.workdir / f"corpus-{args.messages}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -870,6 +1004,8 @@ def main() -> None:
     reference = {name: tantivy_result(index_dir, name) for name in QUERY_NAMES}
     tantivy_searcher = fields.open_index(index_dir).searcher()
     print(f"Tantivy documents: {tantivy_searcher.num_docs:,} (posts and file uploads)")
+    print("tantivy ms: the same query through search_api.tantivy_backend (search_page with highlights, or all_hits)")
+    tantivy_samples: dict[str, list[float]] = {}
     try:
         for engine in engines:
             engine.prepare(workdir, _events(args.messages))
@@ -878,7 +1014,7 @@ def main() -> None:
             print(
                 f"\n{engine.name}: {documents:,} posts; build " + ", ".join(f"{k} {v:.1f}s" for k, v in build.items())
             )
-            print(f"{'query':<30} {'total':>8} {'tantivy':>8}  {'p50 / p95 ms':>14}  notes")
+            print(f"{'query':<30} {'total':>8} {'tantivy':>8}  {'p50 / p95 ms':>14}  {'tantivy ms':>14}  notes")
             for name in QUERY_NAMES:
                 run: Callable[[str], Result] = getattr(engine, "run")  # noqa: B009 - not in the Protocol
                 mine, theirs = run(name), reference[name]
@@ -889,7 +1025,12 @@ def main() -> None:
                 if [s for _i, s in mine.hits] != [s for _i, s in theirs.hits]:
                     notes.append("hit times differ")
                 samples = timed(engine.query(name), args.runs)
-                print(f"{name:<30} {mine.total:>8} {theirs.total:>8}  {_ms(samples):>14}  {'; '.join(notes)}")
+                if name not in tantivy_samples:
+                    tantivy_samples[name] = timed(partial(tantivy_result, index_dir, name), args.runs)
+                print(
+                    f"{name:<30} {mine.total:>8} {theirs.total:>8}  {_ms(samples):>14}  "
+                    f"{_ms(tantivy_samples[name]):>14}  {'; '.join(notes)}"
+                )
     finally:
         for engine in engines:
             engine.close()
