@@ -81,8 +81,9 @@ FACET_SIZE: Final = 20
 """Rooms and senders per facet, as ``search_page`` (days: every day with a hit)."""
 TOP: Final = 50
 DAY_MICROS: Final = 86_400_000_000
-MAX_DAYS: Final = 10_000
-"""Days a Sphinx day facet can hold (groups are bounded by max_matches); the 1M corpus spans far fewer."""
+MIN_MAX_MATCHES: Final = 1_000
+"""Sphinx's default max_matches. Facet groups are bounded by max_matches, so the facets statement
+raises it to the number of days the corpus spans when that is more (100k events span 32 days)."""
 PAGE: Final = 10_000
 """Hits per page when Sphinx walks the full hit set."""
 
@@ -683,6 +684,7 @@ class SphinxEngine:
         self._connection: pymysql.connections.Connection[Any] | None = None
         self.build_seconds: dict[str, float] = {}
         self.documents = 0
+        self.max_matches = MIN_MAX_MATCHES
 
     def prepare(self, workdir: Path, events: Iterable[Event]) -> None:
         directory = workdir / "sphinx"
@@ -697,6 +699,7 @@ class SphinxEngine:
                 rows = connection.execute(f"SELECT id, {_SPHINX_TSV_COLUMNS} FROM posts ORDER BY id")  # noqa: S608
                 for row in rows:
                     tsv.write("\t".join(map(_tsv_value, row)) + "\n")
+            days = int(connection.execute("SELECT coalesce(max(day) - min(day) + 1, 0) FROM posts").fetchone()[0])
             connection.close()
             staged = time.perf_counter()
             config.write_text(sphinx_config(directory, _free_port()), encoding="utf-8")
@@ -707,12 +710,14 @@ class SphinxEngine:
                 raise RuntimeError(f"Sphinx indexer failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
             built = {
                 "documents": documents,
+                "days": days,
                 "stage_seconds": staged - started,
                 "index_seconds": time.perf_counter() - staged,
             }
             (directory / "posts.tsv").unlink()  # as large as the corpus; the index has what it needs
             _write_marker(directory, built)
         self.documents = int(built["documents"])
+        self.max_matches = max(MIN_MAX_MATCHES, int(built["days"]))
         self.build_seconds = {"stage": float(built["stage_seconds"]), "index": float(built["index_seconds"])}
         self._start(directory, config)
 
@@ -770,10 +775,10 @@ class SphinxEngine:
             return Result(self._total(), hits)
         # One statement: the page, then one result set per FACET, all from a single search.
         facet_tail = (
-            f"ORDER BY sent ASC, id ASC LIMIT {TOP} OPTION max_matches={MAX_DAYS}, ranker=none"
+            f"ORDER BY sent ASC, id ASC LIMIT {TOP} OPTION max_matches={self.max_matches}, ranker=none"
             f" FACET room_id ORDER BY COUNT(*) DESC, room_id ASC LIMIT {FACET_SIZE}"
             f" FACET sender_id ORDER BY COUNT(*) DESC, sender_id ASC LIMIT {FACET_SIZE}"
-            f" FACET day ORDER BY day ASC LIMIT {MAX_DAYS}"
+            f" FACET day ORDER BY day ASC LIMIT {self.max_matches}"
         )
         with self._cursor() as cursor:
             cursor.execute(f"SELECT id, sent, text FROM {SPHINX_INDEX}{where} {facet_tail}")  # noqa: S608
