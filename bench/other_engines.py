@@ -22,12 +22,18 @@ Analysis, compared with Tantivy's (``adapters/tantivy_schema.py``)
 --------------------------------------------------------------------
 * ``text``: Tantivy splits on anything not a Unicode letter or digit, then lower-cases and
   folds to ASCII. FTS5 ``unicode61 remove_diacritics 2`` does the same split, case folding and
-  accent removal. Sphinx uses ``charset_table = non_cjk, cjk`` (letters and digits of every
-  script, case- and accent-folded; a CJK run is one word, as in Tantivy's simple tokenizer;
-  ``_`` is a separator because it is left out). Known gaps, none of which occur in the
-  synthetic corpus: Tantivy's ASCII folding turns ``ß`` into ``ss`` and ``æ`` into ``ae``
-  (one character into two, which neither other engine does), and Sphinx's ``non_cjk`` folds
-  fewer letters (e.g. ``ł``) than Tantivy.
+  removal of the diacritics Unicode decomposes (``é``, not ``ł``). Sphinx 2.2.11 has no
+  ``non_cjk`` alias yet, so its ``charset_table`` is generated (:func:`sphinx_charset_table`):
+  every letter and digit of Latin, Greek, Cyrillic, Hebrew and Arabic mapped to the character
+  Tantivy folds it to, ``_`` left out (a separator, as in Tantivy), CJK, kana and Hangul as
+  word characters without ngrams (a run is one word, as in Tantivy's simple tokenizer).
+  Known gaps, none of which occurs in the synthetic corpus (its text is ASCII apart from an
+  emoji): Tantivy folds ``ß`` to ``ss`` and ``æ`` to ``ae``, one character into two, which
+  neither other engine can; FTS5 also keeps ``ł``, ``ø``, ``đ`` (no Unicode decomposition).
+  Tantivy drops tokens over 255 bytes; the others keep them. The edge corpus below
+  (:func:`check_edges`) shows exactly these differences and no others.
+* Proximity: all three engines count NEAR/d as "positions at most d apart, either order"
+  once translated (:func:`sphinx_near_distance`, :func:`fts5_near_distance`).
 * ``mentions``, ``hashtags``, room id and sender id: Tantivy keeps each value whole in a
   keyword field (lower-cased and folded for mentions and hashtags; ids exact), so ``@alice.smith``
   matches the mention ``alice.smith`` only, never the words ``alice`` and ``smith`` of the text.
@@ -39,6 +45,20 @@ Analysis, compared with Tantivy's (``adapters/tantivy_schema.py``)
   the words of the room's (sender's) name as a phrase, so ``in:#compliance`` also finds
   ``#compliance-2`` and ``#compliance-3``, as in Tantivy.
 * Dates are attribute filters on ``sent`` (microseconds since the epoch, as in Tantivy).
+
+Queries
+-------
+Every typical query returns the 50 oldest hits (id, sent, text) and the exact total.
+Sphinx: ``SELECT id, sent, text ... WHERE MATCH(...) AND sent filters ORDER BY sent ASC, id ASC
+LIMIT 50 OPTION max_matches=50, ranker=none`` then ``SHOW META`` (``total_found``); facets with
+``FACET room_id / sender_id / day`` on the same statement (one search); the full hit set in
+pages of 10,000 after the last (sent, id). FTS5: the page and ``count(*)`` as two statements over
+``posts`` with ``id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)``; facets as three
+``GROUP BY`` statements; the full hit set as one ordered statement.
+
+Both engines keep their index under ``workdir/sphinx`` and ``workdir/fts5`` with a ``built.json``
+marker (posts, build seconds); a marked index is reused without reading the events, so use one
+``workdir`` per corpus. ``searchd`` runs on a free local port from ``prepare`` to ``close``.
 """
 
 from __future__ import annotations
@@ -606,7 +626,6 @@ searchd
 {{
     listen = 127.0.0.1:{port}:mysql41
     log = {directory / "searchd.log"}
-    query_log = {directory / "query.log"}
     pid_file = {directory / "searchd.pid"}
     binlog_path =
     workers = threads
@@ -714,7 +733,8 @@ class SphinxEngine:
                 "stage_seconds": staged - started,
                 "index_seconds": time.perf_counter() - staged,
             }
-            (directory / "posts.tsv").unlink()  # as large as the corpus; the index has what it needs
+            for scratch in ("posts.tsv", "posts.sqlite3"):  # the index has all it needs
+                (directory / scratch).unlink()
             _write_marker(directory, built)
         self.documents = int(built["documents"])
         self.max_matches = max(MIN_MAX_MATCHES, int(built["days"]))
