@@ -4,8 +4,20 @@
 
 For each backend (embedded SQLite, PostgreSQL) the same simulated events are staged, then one
 processor delivers them to one adapter (archive, index, xml) or to all three. The raw limit is
-what the stores take with nothing but the writes: the rows of the archive tables inserted
-directly (1000 per transaction) plus the same Tantivy documents added and committed once.
+what the stores take with nothing but the writes, in the processor's units of work (batches of
+1,000 events, each made durable before the next):
+
+* archive: every row the archive adapter leaves in its tables (events with their chain hashes
+  precomputed, rooms, messages, message versions, memberships, reads, files), inserted
+  directly, one transaction per 1,000 events;
+* Tantivy: the documents the index adapter writes (posts, uploads, and the rewritten document
+  of each edited or deleted message, with the delete of the version it replaces), built before
+  the clock starts, added and committed once per 1,000 events.
+
+Earlier versions inserted only the event and message rows and committed Tantivy once for all
+50,000 events: neither is the work the processor has to do, and both made the limit higher
+than the stores allow (see the notes under the table). The single commit is still reported, as
+a reference line outside the limit.
 """
 
 from __future__ import annotations
@@ -19,26 +31,42 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, insert
+import tantivy
+from sqlalchemy import Engine, insert, select
 
-from adapters.archive import chained_rows
-from adapters.archive_derived import post_row
-from adapters.archive_schema import archive_events, archive_messages
+from adapters.archive import append_events
+from adapters.archive_schema import (
+    archive_events,
+    archive_files,
+    archive_memberships,
+    archive_message_versions,
+    archive_messages,
+    archive_reads,
+    archive_rooms,
+)
 from adapters.base import AdapterContext
-from adapters.hashchain import GENESIS
-from adapters.index_adapter import posted_message, to_document
+from adapters.index_adapter import (
+    WRITER_HEAP_BYTES,
+    WRITER_THREADS,
+    IndexedMessage,
+    apply_event,
+    target_message_id,
+    to_document,
+)
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters
-from adapters.tantivy_schema import open_index
+from adapters.tantivy_schema import MESSAGE_ID, open_index
 from archivist.migrate import upgrade
 from bench.common import drop_postgres, fresh_postgres, write_section
 from ingest.db import create_db_engine
-from ingest.events import Event, PostEvent
+from ingest.events import Event
 from ingest.simulate import simulate_events
 from ingest.staging import StagingStore, to_row
 
 POSTGRES_URL = os.environ.get("ARCHIVIST_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BATCH = 1000
 BEGIN, END = "<!-- bench/process.py begin -->", "<!-- bench/process.py end -->"
 
 
@@ -85,7 +113,7 @@ def through_processor(backend: Backend, events: list[Event], adapters: str) -> F
     built = build_adapters(adapters, context)
     if adapters != "archive":  # the archive is always first; measure the others on their own
         built = [a for a in built if a.name in adapters.split(",")]
-    processor = BatchProcessor(engine, built, ProcessorOptions(batch_size=1000))
+    processor = BatchProcessor(engine, built, ProcessorOptions(batch_size=BATCH))
     started = time.perf_counter()
     outcome = processor.run(until_empty=True)
     elapsed = time.perf_counter() - started
@@ -97,36 +125,84 @@ def through_processor(backend: Backend, events: list[Event], adapters: str) -> F
     return Figure(backend.kind, f"processor -> {adapters.replace(',', ' + ')}", len(events), elapsed)
 
 
-def raw_archive_insert(backend: Backend, events: list[Event]) -> float:
-    """Seconds to insert the archive rows (events, chain hashes precomputed, messages) directly."""
-    engine, _ = backend.fresh()
-    event_rows = chained_rows(events, GENESIS, datetime.now(UTC))
-    seen: set[str] = set()
-    message_rows = []
-    for event in events:
-        if isinstance(event, PostEvent) and event.message.id not in seen:
-            seen.add(event.message.id)
-            message_rows.append(post_row(event))
-    started = time.perf_counter()
-    for start in range(0, len(event_rows), 1000):
+ARCHIVE_TABLES = (
+    archive_events,
+    archive_rooms,
+    archive_messages,
+    archive_message_versions,
+    archive_memberships,
+    archive_reads,
+    archive_files,
+)
+GENERATED = {"seq", "id"}  # autoincrement keys: the database assigns them
+
+
+def archive_rows(events: list[Event], scratch: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every row the archive adapter leaves for ``events``, per table (computed once, untimed)."""
+    engine = create_db_engine(f"sqlite:///{scratch / f'rows-{uuid.uuid4().hex[:6]}.sqlite3'}")
+    upgrade(engine)
+    for start in range(0, len(events), BATCH):
         with engine.begin() as connection:
-            connection.execute(insert(archive_events), event_rows[start : start + 1000])
-            messages = message_rows[start : start + 1000]
-            if messages:
-                connection.execute(insert(archive_messages), messages)
+            append_events(connection, events[start : start + BATCH])
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as connection:
+        for table in ARCHIVE_TABLES:
+            found = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+            rows[table.name] = [{k: v for k, v in row.items() if k not in GENERATED} for row in found]
+    engine.dispose()
+    return rows
+
+
+def raw_archive_insert(backend: Backend, rows: dict[str, list[dict[str, Any]]], batches: int) -> float:
+    """Seconds to insert the archive's rows directly: ``batches`` transactions, each with its
+    share of every table (the events of one batch and a proportional slice of the others)."""
+    engine, _ = backend.fresh()
+    started = time.perf_counter()
+    for number in range(batches):
+        with engine.begin() as connection:
+            for table in ARCHIVE_TABLES:
+                table_rows = rows[table.name]
+                chunk = table_rows[len(table_rows) * number // batches : len(table_rows) * (number + 1) // batches]
+                if chunk:
+                    connection.execute(insert(table), chunk)
     elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed
 
 
-def raw_tantivy(scratch: Path, events: list[Event]) -> float:
-    """Seconds to add the same message documents to a fresh index and commit them."""
-    documents = [to_document(posted_message(e)) for e in events if isinstance(e, PostEvent)]
+def index_batches(events: list[Event]) -> list[list[tuple[bool, tantivy.Document]]]:
+    """Per batch of events, the documents the index adapter writes: (replaces an indexed one, document)."""
+    indexed: dict[str, IndexedMessage] = {}
+    batches = []
+    for start in range(0, len(events), BATCH):
+        batch = events[start : start + BATCH]
+        latest: dict[str, IndexedMessage | None] = {}
+        for event in batch:
+            key = target_message_id(event)
+            if key is not None:
+                latest[key] = apply_event(latest[key] if key in latest else indexed.get(key), event)
+        written = [
+            (key in indexed, message)
+            for key, message in latest.items()
+            if message is not None and message != indexed.get(key)
+        ]
+        batches.append([(replaces, to_document(message)) for replaces, message in written])
+        indexed.update((message.message_id, message) for _replaces, message in written)
+    return batches
+
+
+def raw_tantivy(scratch: Path, batches: list[list[tuple[bool, tantivy.Document]]], *, commit_each: bool) -> float:
+    """Seconds to write those documents to a fresh index: committed per batch, or once at the end."""
     index = open_index(scratch / f"raw-index-{uuid.uuid4().hex[:6]}")
     started = time.perf_counter()
-    writer = index.writer(heap_size=128_000_000, num_threads=1)
-    for document in documents:
-        writer.add_document(document)
+    writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS)
+    for documents in batches:
+        for replaces, document in documents:
+            if replaces:
+                writer.delete_documents_by_term(MESSAGE_ID, str(document.get_first(MESSAGE_ID)))
+            writer.add_document(document)
+        if commit_each:
+            writer.commit()
     writer.commit()
     writer.wait_merging_threads()
     return time.perf_counter() - started
@@ -134,11 +210,16 @@ def raw_tantivy(scratch: Path, events: list[Event]) -> float:
 
 def measure(backend: Backend, events: list[Event]) -> list[Figure]:
     figures = [through_processor(backend, events, name) for name in ("archive", "index", "xml", "archive,index,xml")]
-    archive_seconds = raw_archive_insert(backend, events)
-    tantivy_seconds = raw_tantivy(backend.scratch, events)
-    figures.append(Figure(backend.kind, "raw: archive tables insert", len(events), archive_seconds))
-    figures.append(Figure(backend.kind, "raw: Tantivy add + commit", len(events), tantivy_seconds))
-    figures.append(Figure(backend.kind, "raw limit: archive + Tantivy", len(events), archive_seconds + tantivy_seconds))
+    batches = (len(events) + BATCH - 1) // BATCH
+    archive_seconds = raw_archive_insert(backend, archive_rows(events, backend.scratch), batches)
+    documents = index_batches(events)
+    tantivy_seconds = raw_tantivy(backend.scratch, documents, commit_each=True)
+    single_commit = raw_tantivy(backend.scratch, documents, commit_each=False)
+    count = len(events)
+    figures.append(Figure(backend.kind, "raw: archive tables insert (all 7 tables)", count, archive_seconds))
+    figures.append(Figure(backend.kind, "raw: Tantivy add + commit per 1,000 events", count, tantivy_seconds))
+    figures.append(Figure(backend.kind, "raw limit: archive + Tantivy", count, archive_seconds + tantivy_seconds))
+    figures.append(Figure(backend.kind, "reference: Tantivy add + one commit for all", count, single_commit))
     return figures
 
 
@@ -158,9 +239,13 @@ def report(figures: list[Figure], count: int) -> str:
     for backend in dict.fromkeys(f.backend for f in figures):
         together = next(f for f in figures if f.backend == backend and f.name.endswith("archive + index + xml"))
         limit = next(f for f in figures if f.backend == backend and f.name.startswith("raw limit"))
+        archive = next(f for f in figures if f.backend == backend and f.name.startswith("raw: archive"))
+        single = next(f for f in figures if f.backend == backend and f.name.startswith("reference: Tantivy"))
+        one_commit = 1 / (1 / archive.rate + 1 / single.rate)
         lines.append(
             f"- {backend}: archive + index + xml together at **{together.rate / limit.rate:.0%}** of the raw "
-            "limit (target: 50% or more)."
+            f"limit (target: 50% or more); {together.rate / one_commit:.0%} of a limit that commits Tantivy "
+            f"only once for all {count:,} events ({one_commit:,.0f}/s), which the processor cannot do."
         )
     lines.append(END)
     return "\n".join(lines)
