@@ -214,7 +214,7 @@ def _other_engines(workdir: Path, messages: int) -> list[Any]:
     engines = available_engines()
     for engine in engines:
         started = time.perf_counter()
-        engine.prepare(workdir, corpus(messages))
+        engine.prepare(workdir / f"other-engines-{messages}", corpus(messages))
         print(f"{engine.name}: ready in {time.perf_counter() - started:.0f}s")
     return engines
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, select, true
 
 from adapters.archive_schema import archive_events
+from ingest.events import EVENT_TYPES
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
 from search_api.tantivy_backend import UnsupportedQuery
 
@@ -37,6 +39,8 @@ def _midnight(day: date) -> datetime:
 def condition(node: Node) -> ColumnElement[bool]:
     match node:
         case Filter("type", value):
+            if value not in EVENT_TYPES:
+                raise UnsupportedQuery(f"type:{value} is not an event type; the types are {', '.join(EVENT_TYPES)}")
             return _events.event_type == value
         case Filter("from", value):
             return _events.actor_id == (value if value.startswith("user:") else f"user:{value}")
@@ -98,15 +102,25 @@ def search_archive(engine: Engine, node: Node, *, after: EventsAfter | None = No
                 _events.room_id,
                 _events.actor_id,
                 _events.seq,
+                _events.payload,
             )
             .where(page_where)
             .order_by(_events.occurred_at, _events.seq)
             .limit(size + 1)
         ).all()
-    events = [dict(row._mapping) for row in rows[:size]]
+    events = [_with_message(dict(row._mapping)) for row in rows[:size]]
     more = len(rows) > size
     return ArchivePage(
         total=int(total),
         events=events,
         next_after=(events[-1]["occurred_at"], int(events[-1]["seq"])) if more else None,
     )
+
+
+def _with_message(event: dict[str, Any]) -> dict[str, Any]:
+    """The row with the message id and text of events that carry a message (posts, edits, files),
+    so a query that reaches posts through the archive still shows what was said."""
+    message = json.loads(event.pop("payload")).get("message") or {}
+    event["message_id"] = message.get("id")
+    event["text"] = message.get("text") or ""
+    return event

@@ -163,13 +163,13 @@ def _archive_results(
             SearchHit(
                 event_id=event["event_id"],
                 type=event["event_type"],
-                message_id=None,
+                message_id=event["message_id"],
                 room=event["room_id"],
                 actor=event["actor_id"],
                 occurred_at=event["occurred_at"],
-                text="",
+                text=event["text"],
                 deleted=False,
-                highlight="",
+                highlight=html.escape(event["text"]),
             )
             for event in page.events
         ],

@@ -233,3 +233,19 @@ def test_relevance_pages_return_every_hit_once(client: TestClient, tokens: dict[
         page = client.post("/api/v1/search", json={**request, "cursor": page["next_cursor"]}, headers=headers).json()
         collected += [hit["message_id"] for hit in page["hits"]]
     assert len(collected) == len(set(collected)) == page["total"]
+
+
+def test_posts_reached_through_the_archive_keep_their_text(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["compliance_officer"])
+    answer = client.post(
+        "/api/v1/search", json={"query": "NOT type:join in:#ubuntu", "size": 200}, headers=headers
+    ).json()
+    posts = [hit for hit in answer["hits"] if hit["type"] == "post"]
+    assert posts, "the page holds posts"
+    assert all(hit["message_id"] and hit["text"] for hit in posts)
+
+
+def test_an_unknown_event_type_is_a_422(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.post("/api/v1/search", json={"query": "type:bogus"}, headers=auth(tokens["legal"]))
+    assert response.status_code == 422
+    assert "not an event type" in response.json()["detail"]["message"]
