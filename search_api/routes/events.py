@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
 
 from ingest.errors import InvalidEvent
-from ingest.events import Event, parse_event
+from ingest.events import Event, parse_event_json
 from search_api.deps import Services, allowed
 from search_api.tokens import Principal
 
@@ -29,15 +30,20 @@ class IngestResult(BaseModel):
 def submit_events(
     services: Services,
     _caller: Annotated[Principal, Depends(allowed("ingest"))],
-    batch: Annotated[list[dict[str, Any]], Body(max_length=10_000, description="Events of the contract")],
+    batch: Annotated[
+        list[Any], Body(max_length=10_000, description="Events of the contract (a JSON array of event objects)")
+    ],
 ) -> IngestResult:
     """Valid events are made durable (RabbitMQ with confirms, or staging when embedded) before
-    the response; invalid ones are listed with their position and reason, never dropped silently."""
+    the response; invalid ones are listed with their position and reason, never dropped silently.
+    ``accepted`` counts valid events, including any received before (event_id makes them idempotent)."""
     valid: list[Event] = []
     rejected: list[EventError] = []
     for index, candidate in enumerate(batch):
         try:
-            valid.append(parse_event(candidate))
+            # Each item goes through the consumer's own path (JSON text -> event), so both accept
+            # and refuse exactly the same things (lone surrogates, lax JSON coercions, ...).
+            valid.append(parse_event_json(json.dumps(candidate)))
         except InvalidEvent as error:
             rejected.append(EventError(index=index, reason=error.reason))
     accepted = services.sink.submit(valid) if valid else 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -43,6 +43,10 @@ def members(
     caller: Annotated[Principal, Depends(allowed("search"))],
     at: Annotated[AwareDatetime, Query(description="An instant with a zone, e.g. 2009-03-03T10:30:00Z")],
 ) -> Members:
+    try:
+        at.astimezone(UTC)
+    except OverflowError:
+        raise HTTPException(status_code=422, detail={"message": "at: the instant is out of range"}) from None
     if room_id not in {room["room_id"] for room in archive_queries.rooms(services.engine)}:
         raise HTTPException(status_code=404, detail={"message": f"no archived room {room_id!r}"})
     present = archive_queries.members_at(services.engine, room_id, at)

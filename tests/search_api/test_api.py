@@ -136,6 +136,33 @@ def test_ingest_accepts_valid_events_and_names_the_bad_ones(
     assert sqlite_store.counts().staged == 2
 
 
+def test_ingest_rejects_bad_items_one_by_one_as_the_consumer_does(
+    client: TestClient, tokens: dict[str, str], sqlite_store: StagingStore
+) -> None:
+    surrogate = post_payload(4, run="api", text="broken \ud800 text")
+    batch = [post_payload(3, run="api"), "x", 5, None, surrogate]
+    response = client.post(
+        "/api/v1/events",
+        content=json.dumps(batch),  # ASCII escapes: the lone surrogate travels as \ud800
+        headers={**auth(tokens["ingest"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["accepted"] == 1
+    assert [r["index"] for r in result["rejected"]] == [1, 2, 3, 4]
+    assert "not valid JSON" in result["rejected"][3]["reason"]
+
+
+def test_members_at_an_instant_out_of_range_is_a_422(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get(
+        "/api/v1/rooms/room:ubuntu/members",
+        params={"at": "9999-12-31T23:59:59-05:00"},
+        headers=auth(tokens["legal"]),
+    )
+    assert response.status_code == 422
+    assert "out of range" in response.json()["detail"]["message"]
+
+
 def test_the_openapi_schema_is_complete(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/api/v1/search", "/api/v1/audit", "/api/v1/events"} <= set(schema["paths"])
