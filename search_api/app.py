@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from search_api.deps import AppServices
 from search_api.query_parser import QuerySyntaxError
 from search_api.routes import audit, events, messages, rooms, search
 from search_api.tantivy_backend import UnsupportedQuery
+
+log = logging.getLogger("archivist.api")
 
 
 def create_app(services: AppServices) -> FastAPI:
@@ -37,6 +43,21 @@ def create_app(services: AppServices) -> FastAPI:
     @app.exception_handler(UnsupportedQuery)
     async def _unsupported(_request: Request, error: UnsupportedQuery) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": {"message": str(error)}})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        """Framework errors (404 for an unknown path, 405) in the same shape as ours."""
+        detail = error.detail if isinstance(error.detail, dict) else {"message": str(error.detail)}
+        return JSONResponse(status_code=error.status_code, content={"detail": detail}, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.error("unexpected error %s", reference, exc_info=error)
+        return JSONResponse(
+            status_code=500,
+            content={"detail": {"message": f"internal error; the server log has the details under {reference}"}},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 from search_api import audit as audit_log
 from search_api.deps import Services, allowed
+from search_api.errors import ERROR_RESPONSES
 from search_api.tokens import Principal
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 
 class AuditPage(BaseModel):

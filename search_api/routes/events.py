@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from ingest.errors import InvalidEvent
 from ingest.events import Event, parse_event_json
 from search_api.deps import Services, allowed
+from search_api.errors import ERROR_RESPONSES
 from search_api.tokens import Principal
 
-router = APIRouter(prefix="/events", tags=["ingest"])
+router = APIRouter(prefix="/events", tags=["ingest"], responses=ERROR_RESPONSES)
 
 
 class EventError(BaseModel):

@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from search_api import archive_queries, audit
 from search_api.deps import Services, allowed
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND
 from search_api.tokens import Principal
 
-router = APIRouter(prefix="/messages", tags=["search"])
+router = APIRouter(prefix="/messages", tags=["search"], responses=ERROR_RESPONSES)
 
 
 class Version(BaseModel):
@@ -56,7 +57,7 @@ def _not_found(message_id: str) -> HTTPException:
     return HTTPException(status_code=404, detail={"message": f"no archived message {message_id!r}"})
 
 
-@router.get("/{message_id}", response_model=MessageView, summary="A message with every version")
+@router.get("/{message_id}", response_model=MessageView, summary="A message with every version", responses=NOT_FOUND)
 def get_message(
     message_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
 ) -> dict[str, Any]:
@@ -67,7 +68,9 @@ def get_message(
     return found
 
 
-@router.get("/{message_id}/context", response_model=list[ContextLine], summary="The conversation around it")
+@router.get(
+    "/{message_id}/context", response_model=list[ContextLine], summary="The conversation around it", responses=NOT_FOUND
+)
 def get_context(
     message_id: str,
     services: Services,
@@ -81,7 +84,7 @@ def get_context(
     return lines
 
 
-@router.get("/{message_id}/reads", response_model=list[Reader], summary="Who read it, and when")
+@router.get("/{message_id}/reads", response_model=list[Reader], summary="Who read it, and when", responses=NOT_FOUND)
 def get_reads(
     message_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
 ) -> list[dict[str, Any]]:

@@ -10,9 +10,10 @@ from pydantic import AwareDatetime, BaseModel
 
 from search_api import archive_queries, audit
 from search_api.deps import Services, allowed
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND
 from search_api.tokens import Principal
 
-router = APIRouter(prefix="/rooms", tags=["search"])
+router = APIRouter(prefix="/rooms", tags=["search"], responses=ERROR_RESPONSES)
 
 
 class RoomView(BaseModel):
@@ -36,7 +37,9 @@ def list_rooms(services: Services, _caller: Annotated[Principal, Depends(allowed
     return archive_queries.rooms(services.engine)
 
 
-@router.get("/{room_id}/members", response_model=Members, summary="Who was in the room at an instant")
+@router.get(
+    "/{room_id}/members", response_model=Members, summary="Who was in the room at an instant", responses=NOT_FOUND
+)
 def members(
     room_id: str,
     services: Services,

@@ -166,7 +166,22 @@ def test_members_at_an_instant_out_of_range_is_a_422(client: TestClient, tokens:
 def test_the_openapi_schema_is_complete(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/api/v1/search", "/api/v1/audit", "/api/v1/events"} <= set(schema["paths"])
-    assert json.dumps(schema)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            assert {"200", "401", "403", "422"} <= documented, (method, path, documented)
+            error = operation["responses"]["422"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path)
+    assert "404" in schema["paths"]["/api/v1/messages/{message_id}"]["get"]["responses"]
+
+
+def test_framework_errors_have_the_same_json_shape(client: TestClient, tokens: dict[str, str]) -> None:
+    missing = client.get("/api/v1/nothing-here", headers=auth(tokens["legal"]))
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": {"message": "Not Found"}}
+    wrong_method = client.delete("/api/v1/search", headers=auth(tokens["legal"]))
+    assert wrong_method.status_code == 405
+    assert "message" in wrong_method.json()["detail"]
 
 
 def test_a_message_its_context_and_its_readers(client: TestClient, tokens: dict[str, str]) -> None:
