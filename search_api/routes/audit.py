@@ -24,13 +24,15 @@ class AuditPage(BaseModel):
 @router.get("", response_model=AuditPage, summary="Read the audit log")
 def read_audit(
     services: Services,
-    _caller: Annotated[Principal, Depends(allowed("audit"))],
+    caller: Annotated[Principal, Depends(allowed("audit"))],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="seq to page backwards from")] = None,
 ) -> AuditPage:
     report = audit_log.verify_audit(services.engine)
-    return AuditPage(
+    page = AuditPage(
         entries=audit_log.entries(services.engine, limit=limit, before=before),
         chain_intact=report.ok,
         verified_entries=report.checked,
     )
+    audit_log.record(services.engine, caller, "view_audit", {"limit": limit, "before": before})
+    return page

@@ -33,8 +33,10 @@ class Members(BaseModel):
 
 
 @router.get("", response_model=list[RoomView], summary="Archived rooms and conversations")
-def list_rooms(services: Services, _caller: Annotated[Principal, Depends(allowed("search"))]) -> list[dict[str, Any]]:
-    return archive_queries.rooms(services.engine)
+def list_rooms(services: Services, caller: Annotated[Principal, Depends(allowed("search"))]) -> list[dict[str, Any]]:
+    rooms = archive_queries.rooms(services.engine)
+    audit.record(services.engine, caller, "view_rooms", {"rooms": len(rooms)})
+    return rooms
 
 
 @router.get(

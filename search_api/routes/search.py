@@ -15,8 +15,8 @@ from search_api.archive_search import EventsAfter, needs_archive, search_archive
 from search_api.deps import AppServices, Services, allowed
 from search_api.errors import ERROR_RESPONSES
 from search_api.query_ast import Node
-from search_api.query_parser import parse_query
-from search_api.tantivy_backend import After
+from search_api.query_parser import QuerySyntaxError, parse_query
+from search_api.tantivy_backend import After, UnsupportedQuery
 from search_api.tokens import Principal
 
 router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
@@ -62,12 +62,18 @@ def search(
     """Every hit is counted in ``total``; ``hits`` is one page (oldest first, or best first by
     relevance); paging with ``next_cursor`` returns every hit exactly once, even when messages
     share a timestamp. The search is written to the audit log with its query and hit count."""
-    node = parse_query(request.query)
-    cursor = _cursor(request)
-    if needs_archive(node):
-        results = _archive_results(services, request, node, cursor)
-    else:
-        results = _index_results(services, request, node, cursor)
+    try:
+        node = parse_query(request.query)
+        cursor = _cursor(request)
+        if needs_archive(node):
+            results = _archive_results(services, request, node, cursor)
+        else:
+            results = _index_results(services, request, node, cursor)
+    except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
+        # A refused search is still a search someone tried: it is audited with the reason.
+        reason = error.detail if isinstance(error, HTTPException) else str(error)
+        audit.record(services.engine, caller, "search_refused", {"query": request.query, "reason": reason})
+        raise
     audit.record(
         services.engine,
         caller,

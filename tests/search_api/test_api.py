@@ -291,3 +291,16 @@ def test_an_unknown_event_type_is_a_422(client: TestClient, tokens: dict[str, st
     response = client.post("/api/v1/search", json={"query": "type:bogus"}, headers=auth(tokens["legal"]))
     assert response.status_code == 422
     assert "not an event type" in response.json()["detail"]["message"]
+
+
+def test_refused_searches_and_listings_are_audited_too(client: TestClient, tokens: dict[str, str]) -> None:
+    refused = client.post("/api/v1/search", json={"query": "(wine OR"}, headers=auth(tokens["legal"]))
+    assert refused.status_code == 422
+    client.get("/api/v1/rooms", headers=auth(tokens["legal"]))
+    first = client.get("/api/v1/audit", headers=auth(tokens["auditor"])).json()
+    actions = [(entry["action"], entry["role"]) for entry in first["entries"][:2]]
+    assert actions == [("view_rooms", "legal"), ("search_refused", "legal")]
+    assert first["entries"][1]["details"]["query"] == "(wine OR"
+    again = client.get("/api/v1/audit", headers=auth(tokens["auditor"])).json()
+    assert (again["entries"][0]["action"], again["entries"][0]["role"]) == ("view_audit", "auditor")
+    assert again["chain_intact"]
