@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from lxml import etree
 
@@ -140,3 +141,76 @@ def conversations_document(batch: Sequence[Event]) -> etree._ElementTree:
 
 def serialise(document: etree._ElementTree) -> bytes:
     return bytes(etree.tostring(document, xml_declaration=True, encoding="utf-8", pretty_print=True))
+
+
+# --- the same document, written as text -------------------------------------------------------
+# ``render`` produces byte for byte what ``serialise(conversations_document(batch))`` does (a
+# test holds them together) without building an element tree: a batch of 1,000 events cost
+# more as lxml elements than every other step of the XML adapter together.
+
+_ATTRIBUTE_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"}
+_ATTRIBUTE_ESCAPES |= {ord("\t"): "&#9;", ord("\n"): "&#10;", ord("\r"): "&#13;"}
+
+
+def _attribute(value: str) -> str:
+    """``value`` as libxml2 writes it inside a double-quoted attribute."""
+    return xml_safe(value).translate(_ATTRIBUTE_ESCAPES)
+
+
+def _times(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    micros = _micros(utc)
+    return (
+        f'since1970="{micros // 1000}" string="{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond * 10:07d}Z" '
+        f'long="{micros * 10 + _EPOCH_TICKS}"'
+    )
+
+
+@lru_cache(maxsize=4096)
+def _sender(actor_id: str, name: str | None, email: str | None, internal: bool) -> str:
+    mail = email or ""
+    return (
+        f'<Sender UserName="{_attribute(name or actor_id)}" id="{stable_number(actor_id)}" email="{_attribute(mail)}" '
+        f'internal="{"true" if internal else "false"}" uri="{_attribute(mail or actor_id)}"/>'
+    )
+
+
+def _message_text(indent: str, tag: str, event: Event) -> str:
+    message_id = stable_number(event.message.id) if isinstance(event, PostEvent) else 0
+    actor = event.actor
+    content = _content(event).translate(_ATTRIBUTE_ESCAPES)  # already XML-safe
+    return (
+        f'{indent}<{tag} type="{MESSAGE_TYPES[type(event)]}" content="{content}" id="{message_id}">\n'
+        f"{indent}  {_sender(actor.id, actor.name, actor.email, actor.internal)}\n"
+        f"{indent}  <DateTimeUTC {_times(event.occurred_at)}/>\n"
+        f"{indent}</{tag}>\n"
+    )
+
+
+def render(batch: Sequence[Event]) -> bytes:
+    """The document for one batch, serialised: ``serialise(conversations_document(batch))``."""
+    by_room: dict[str, list[Event]] = {}
+    for event in batch:
+        if in_format(event):
+            by_room.setdefault(event.room.id, []).append(event)
+    opening = f'<Conversations xmlns:xsi="{XSI}" xmlns:xsd="{XSD}"'
+    if not by_room:
+        return f"<?xml version='1.0' encoding='utf-8'?>\n{opening}/>\n".encode()
+    parts = ["<?xml version='1.0' encoding='utf-8'?>\n", opening, ">\n"]
+    for events in by_room.values():
+        first = events[0]
+        server = first.source.server if first.source and first.source.server else "archivist"
+        parts.append("  <Conversation>\n")
+        parts.append(
+            f'    <Channel uri="{_attribute(f"ma-chan://{server}/{first.room.id}")}" '
+            f'name="{_attribute(first.room.name or first.room.id)}" islogged=""/>\n'
+        )
+        parts.append(_message_text("    ", "FirstMessage", first))
+        parts.append("    <Messages>\n")
+        parts.extend(_message_text("      ", "Message", event) for event in events)
+        parts.append("    </Messages>\n")
+        parts.append(f"    <StartTimeUTC {_times(first.occurred_at)}/>\n")
+        parts.append(f"    <EndTimeUTC {_times(events[-1].occurred_at)}/>\n")
+        parts.append("  </Conversation>\n")
+    parts.append("</Conversations>\n")
+    return "".join(parts).encode()

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from adapters.base import AdapterContext, DeliveryResult, Failure
-from adapters.lync_xml import conversations_document, in_format, serialise
+from adapters.lync_xml import in_format, render
 from ingest.events import Event
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class LyncXmlAdapter:
         path = self.output_dir / batch_file_name(chosen)
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, serialise(conversations_document(chosen)))
+            write_atomically(path, render(chosen))
         except OSError as error:
             reason = f"cannot write {path}: {error.strerror or error}"
             log.warning("%s", reason)

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from adapters.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, serialise, since1970
+from adapters.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, render, serialise, since1970
 from adapters.xml_adapter import LyncXmlAdapter
 from ingest.events import Event, parse_event
+from ingest.simulate import simulate_events
 from tests.factories import post, posts
 
 XSD_PATH = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "lync_compliance.xsd"
@@ -144,3 +145,31 @@ def test_any_text_yields_a_valid_document(texts: list[str]) -> None:
     document = etree.fromstring(serialise(conversations_document(batch)))
     SCHEMA.assertValid(document)
     assert len(document.findall(".//Message")) == len(texts)
+
+
+HOSTILE = 'quote " amp & lt < gt > tab \t nl \n cr \r nul \x00 bell \x07 \ud800 \ufffe emoji 👍🏽 שלום'
+
+
+def test_the_written_file_is_the_lxml_document_byte_for_byte() -> None:
+    file = {"name": 'a "q" & <b>\t.txt', "size": 10, "sha256": "c" * 64}
+    batch = [
+        event("join", 0, actor='o"brien & <co>'),
+        event("post", 1, message={"id": "m\n1", "text": HOSTILE}),
+        event("post", 2, room="room:other", message={"id": "m2", "text": ""}),
+        event("file_upload", 3, file=file),
+        event("file_download", 4, room="room:other", file=file),
+        event("read", 5, read={"message_id": "m2"}),
+        event("edit", 6, message={"id": "m2", "text": "not in the format"}),
+        event("leave", 7, actor="kazuto"),
+        *simulate_events(events=300, rooms=4, users=12, seed=7),
+    ]
+    assert render(batch) == serialise(conversations_document(batch))
+    nothing = [event("edit", 0, message={"id": "m2", "text": "x"})]
+    assert render(nothing) == serialise(conversations_document(nothing))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
+def test_any_text_renders_as_lxml_does(texts: list[str]) -> None:
+    batch = [post(i, run="hypothesis", text=text) for i, text in enumerate(texts)]
+    assert render(batch) == serialise(conversations_document(batch))
