@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from archivist import wiring
@@ -303,7 +304,57 @@ def token_create(
         token = create_token(engine, role, label or role)
     except ValueError as error:
         _fail(str(error))
+    token_id = token.split("_")[1]
+    _audit_cli(engine, "token_create", {"token_id": token_id, "role": role, "label": label or role})
     print(token)
+
+
+@token_app.command("list")
+def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Every token issued: id, role, label, when created and revoked (secrets are never stored)."""
+    from search_api.tokens import list_tokens
+
+    tokens = list_tokens(wiring.staging_store(_settings()).engine)
+    if as_json:
+        rows = [
+            {
+                "token_id": t.token_id,
+                "role": t.role,
+                "label": t.label,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in tokens
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("token id", "role", "label", "created", "revoked")
+    for t in tokens:
+        table.add_row(t.token_id, t.role, t.label, f"{t.created_at:%Y-%m-%d %H:%M}", f"{t.revoked_at or ''}")
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by `archivist token list`.")]) -> None:
+    """Revoke a token at once; it authenticates nobody from then on."""
+    from search_api.tokens import revoke_token
+
+    engine = wiring.staging_store(_settings()).engine
+    revoked = revoke_token(engine, token_id)
+    if revoked is None:
+        _fail(f"no token {token_id!r}; `archivist token list` shows them", code=1)
+    _audit_cli(engine, "token_revoke", {"token_id": token_id, "role": revoked.role, "label": revoked.label})
+    out.print(f"token {token_id} ({revoked.role}, {revoked.label}) revoked at {revoked.revoked_at}", highlight=False)
+
+
+def _audit_cli(engine: Engine, action: str, details: dict[str, object]) -> None:
+    """Administrative commands are audited like API calls, as the operator who ran them."""
+    import getpass
+
+    from search_api.audit import record
+    from search_api.tokens import Principal
+
+    record(engine, Principal("cli", f"command line ({getpass.getuser()})", "admin"), action, dict(details))
 
 
 @app.command("retry-parked")

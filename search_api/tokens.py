@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from search_api.app_schema import api_tokens
 
@@ -63,3 +63,38 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     if not hmac.compare_digest(row.secret_hash, _digest(secret)):
         return None
     return Principal(row.token_id, row.label, row.role)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: str
+    role: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_tokens(engine: Engine) -> list[TokenInfo]:
+    """Every token ever issued, oldest first (never the secrets: only their hashes are kept)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                api_tokens.c.token_id,
+                api_tokens.c.role,
+                api_tokens.c.label,
+                api_tokens.c.created_at,
+                api_tokens.c.revoked_at,
+            ).order_by(api_tokens.c.created_at)
+        ).all()
+    return [TokenInfo(*row) for row in rows]
+
+
+def revoke_token(engine: Engine, token_id: str) -> TokenInfo | None:
+    """Revoke ``token_id`` (from then on it authenticates nobody); None when no such token."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(api_tokens)
+            .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return next((token for token in list_tokens(engine) if token.token_id == token_id), None)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, update
 from typer.testing import CliRunner
@@ -79,3 +81,24 @@ def test_token_create_prints_a_working_token_and_rejects_bad_roles() -> None:
     refused = runner.invoke(app, ["token", "create", "--role", "boss"])
     assert refused.exit_code == 2
     assert "unknown role" in refused.output
+
+
+def test_tokens_are_listed_and_revoked_from_the_command_line_and_both_are_audited() -> None:
+    runner = CliRunner()
+    token = runner.invoke(app, ["token", "create", "--role", "legal", "--label", "Bea"]).stdout.strip()
+    token_id = token.split("_")[1]
+    listed = json.loads(runner.invoke(app, ["token", "list", "--json"]).stdout)
+    assert [(t["token_id"], t["role"], t["label"], t["revoked_at"]) for t in listed] == [
+        (token_id, "legal", "Bea", None)
+    ]
+    assert token not in runner.invoke(app, ["token", "list"]).stdout
+    revoked = runner.invoke(app, ["token", "revoke", token_id])
+    assert revoked.exit_code == 0, revoked.output
+    engine = wiring.staging_store(get_settings()).engine
+    assert authenticate(engine, token) is None
+    unknown = runner.invoke(app, ["token", "revoke", "nosuchtoken"])
+    assert unknown.exit_code == 1
+    assert "no token" in unknown.output
+    actions = [(e["action"], e["details"]["token_id"]) for e in entries(engine)]
+    assert actions == [("token_revoke", token_id), ("token_create", token_id)]
+    assert verify_audit(engine).ok
