@@ -52,7 +52,12 @@ def _prefix(text: str) -> Json:
     if not terms:
         return MATCH_NOTHING
     if len(terms) > 1:
-        return {"match_phrase_prefix": {"text": " ".join(terms)}}
+        # Span queries, not match_phrase_prefix: that one stops after 50 expansions of the last
+        # word (max_expansions) and would silently miss hits. span_multi expands up to the
+        # cluster's clause limit and fails loudly beyond it.
+        clauses: list[Json] = [{"span_term": {"text": term}} for term in terms[:-1]]
+        clauses.append({"span_multi": {"match": {"prefix": {"text": {"value": terms[-1]}}}}})
+        return {"span_near": {"clauses": clauses, "slop": 0, "in_order": True}}
     return {"prefix": {"text": terms[0]}}
 
 

@@ -101,9 +101,13 @@ def _prefix(schema: tantivy.Schema, text: str) -> tantivy.Query:
     terms = fields.text_terms(text)
     if not terms:
         return _nothing()
-    if len(terms) > 1:  # "don't*": the words before must match exactly, the last as a prefix
-        phrase: list[str | tuple[int, str]] = list(terms)
-        return tantivy.Query.phrase_prefix_query(schema, fields.TEXT, phrase)
+    if len(terms) > 1:
+        # "don't*": the words before exactly, the last as a prefix. A regex phrase, because
+        # phrase_prefix_query (like Elasticsearch's match_phrase_prefix) stops after 50
+        # expansions of the last word and would silently miss hits.
+        words: list[str | tuple[int, str]] = [re.escape(term) for term in terms[:-1]]
+        words.append(re.escape(terms[-1]) + ".*")
+        return tantivy.Query.regex_phrase_query(schema, fields.TEXT, words)
     return tantivy.Query.regex_query(schema, fields.TEXT, re.escape(terms[0]) + ".*")
 
 

@@ -31,6 +31,16 @@ def test_or_not_and_grouping() -> None:
 
 def test_prefix_and_near() -> None:
     assert q("xorg*") == {"prefix": {"text": "xorg"}}
+    assert q("don't*") == {
+        "span_near": {
+            "clauses": [
+                {"span_term": {"text": "don"}},
+                {"span_multi": {"match": {"prefix": {"text": {"value": "t"}}}}},
+            ],
+            "slop": 0,
+            "in_order": True,
+        }
+    }
     near = q("wine NEAR/5 windows")["span_near"]
     assert (near["slop"], near["in_order"]) == (4, False)
     assert near["clauses"] == [{"span_term": {"text": "wine"}}, {"span_term": {"text": "windows"}}]

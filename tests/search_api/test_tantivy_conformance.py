@@ -73,6 +73,10 @@ QUERIES = [
     "sent>=2009-03-03 sent<2009-03-04 sudo",
     "http*",
     "café",
+    "the-s*",
+    "to-s*",
+    "i-c*",
+    "don't*",
 ]
 
 
