@@ -65,6 +65,21 @@ class TantivySearchBackend:
         )
 
 
+def every_hit(
+    backend: SearchBackend, node: Node, *, memberships: Memberships | None = None, page: int = 1000
+) -> list[Hit]:
+    """Every hit of ``node`` in (sent, message_id) order, whatever the backend (exports and
+    cases need the whole set, not the top k)."""
+    hits: list[Hit] = []
+    after: After | None = None
+    while True:
+        result = backend.search(node, size=page, by_relevance=False, memberships=memberships, after=after)
+        hits.extend(result.hits)
+        if result.next_after is None:
+            return hits
+        after = result.next_after
+
+
 FACET_AGGREGATIONS: dict[str, Any] = {
     "room": {"terms": {"field": "room_id", "size": 20}},
     "sender": {"terms": {"field": "sender_id", "size": 20}},

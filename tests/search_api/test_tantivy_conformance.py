@@ -18,6 +18,7 @@ from ingest.db import create_db_engine
 from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
 from search_api.archive_queries import Interval, intervals_of
+from search_api.backends import TantivySearchBackend, every_hit
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, to_query
 from search_api.query_parser import parse_query
 from search_api.tantivy_backend import UnsupportedQuery, all_hits, search_page
@@ -226,3 +227,13 @@ def test_relevance_pages_by_offset(corpus: tuple[Path, list[Message]]) -> None:
     second = search_page(index_dir, node, size=10, offset=10, by_relevance=True)
     assert [h.message_id for h in second.hits] == [h.message_id for h in whole.hits[10:20]]
     assert second.next_after is None
+
+
+@pytest.mark.parametrize("page", [7, 1000])
+def test_every_hit_through_the_backend_interface_is_the_whole_set(
+    corpus: tuple[Path, list[Message]], page: int
+) -> None:
+    index_dir, _ = corpus
+    node = parse_query("ubuntu OR install*")
+    through_interface = every_hit(TantivySearchBackend(index_dir), node, page=page)
+    assert [h.message_id for h in through_interface] == [h.message_id for h in all_hits(index_dir, node)]
