@@ -251,13 +251,33 @@ def serve(
 
 
 @app.command()
-def verify() -> None:
+def verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Also check the chains still hold the heads saved in this checkpoint file."),
+    ] = None,
+    write_checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="After a clean walk, save the chains' heads here (keep it outside the database)."),
+    ] = None,
+) -> None:
     """Walk the archive's and the audit log's hash chains; name the first row that does not hold."""
     from adapters.archive import verify_archive
+    from archivist import checkpoints
     from search_api.audit import verify_audit
 
     engine = wiring.staging_store(_settings()).engine
     broken = False
+    if checkpoint is not None:
+        try:
+            problems = checkpoints.compare(engine, checkpoints.read_checkpoint(checkpoint))
+        except checkpoints.BadCheckpoint as error:
+            _fail(str(error))
+        for problem in problems:
+            err.print(f"checkpoint {checkpoint}: {problem}", highlight=False, markup=False)
+        broken = bool(problems)
+        if not problems:
+            out.print(f"checkpoint {checkpoint}: every checkpointed head is still in place", highlight=False)
     for name, report in (("archive", verify_archive(engine)), ("audit log", verify_audit(engine))):
         if report.ok:
             out.print(f"{name} chain intact: {report.checked} entries verified", highlight=False)
@@ -273,6 +293,10 @@ def verify() -> None:
         )
     if broken:
         raise typer.Exit(1)
+    if write_checkpoint is not None:
+        for name, head in checkpoints.write_checkpoint(engine, write_checkpoint).items():
+            where = "empty" if head is None else f"row {head.seq} of {head.rows}, chain hash {head.chain_hash}"
+            out.print(f"checkpoint {write_checkpoint}: {name} head {where}", highlight=False)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from typer.testing import CliRunner
 
 from adapters.archive import archived_count
@@ -64,6 +64,28 @@ def test_verify_catches_a_row_edited_behind_the_archives_back(published: int) ->
     assert result.exit_code == 1
     assert "archive chain BROKEN at row 42" in result.output
     assert "41 rows before it verified" in result.output
+
+
+def test_a_checkpoint_catches_a_cut_tail_that_the_chain_alone_cannot(published: int, tmp_path: Path) -> None:
+    runner.invoke(app, ["process", "--until-empty"])
+    saved = tmp_path / "heads.json"
+    written = runner.invoke(app, ["verify", "--write-checkpoint", str(saved)])
+    assert written.exit_code == 0, written.output
+    assert "archive head row 300 of 300" in written.output
+    clean = runner.invoke(app, ["verify", "--checkpoint", str(saved)])
+    assert clean.exit_code == 0, clean.output
+    assert "every checkpointed head is still in place" in clean.output
+    engine = wiring.staging_store(get_settings()).engine
+    with engine.begin() as connection:
+        connection.execute(delete(archive_events).where(archive_events.c.seq > 250))
+    assert runner.invoke(app, ["verify"]).exit_code == 0, "a cut tail still verifies on its own"
+    cut = runner.invoke(app, ["verify", "--checkpoint", str(saved)])
+    assert cut.exit_code == 1
+    assert "archive: the checkpointed row 300 is gone" in cut.output
+    saved.write_text("{not json", encoding="utf-8")
+    unreadable = runner.invoke(app, ["verify", "--checkpoint", str(saved)])
+    assert unreadable.exit_code == 2
+    assert "not a checkpoint" in unreadable.output
 
 
 def test_unknown_adapter_fails_at_start_up_with_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
