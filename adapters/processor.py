@@ -34,6 +34,8 @@ from ingest.staging import staged_deliveries, staged_events
 
 log = logging.getLogger(__name__)
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class ProcessorOptions:
@@ -186,7 +188,7 @@ class BatchProcessor:
                 update(staged_events)
                 .where(staged.event_id.in_(due.scalar_subquery()))
                 .values(lease_until=now + timedelta(seconds=self.options.lease_seconds), lease_owner=self.owner)
-                .returning(staged.event_id, staged.payload, staged.attempts, staged.occurred_at)
+                .returning(staged.event_id, staged.payload, staged.attempts)
             ).all()
             if not rows:
                 return []
@@ -197,10 +199,12 @@ class BatchProcessor:
                 )
             ):
                 delivered.setdefault(event_id, set()).add(adapter)
-        in_order = sorted(rows, key=lambda r: (r.occurred_at, r.event_id))
-        return [
-            ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), delivered.get(r.event_id, set())) for r in in_order
+        claimed = [
+            ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), delivered.get(r.event_id, set())) for r in rows
         ]
+        # Occurrence order, as staged (``occurred_at`` is the event's own time); a payload that
+        # no longer parses is not delivered anywhere, so where it sorts does not matter.
+        return sorted(claimed, key=lambda c: (_NEVER if c.event is None else c.event.occurred_at, c.event_id))
 
     def _record(
         self,
@@ -210,6 +214,8 @@ class BatchProcessor:
     ) -> BatchOutcome:
         """One transaction: deletion of completed events, progress and backoff for the rest."""
         required = {a.name for a in self.adapters}
+        if all(not failures[c.event_id] and required <= (c.delivered | successes[c.event_id]) for c in claimed):
+            return self._record_all_completed(claimed)
         now = self.clock()
         outcome = BatchOutcome(claimed=len(claimed))
         with self.engine.begin() as connection:
@@ -249,6 +255,27 @@ class BatchProcessor:
                     .values(lease_until=None, lease_owner=None)
                 )
         return outcome
+
+    def _record_all_completed(self, claimed: Sequence[ClaimedEvent]) -> BatchOutcome:
+        """The usual case, every event done: delete those still leased to us, one statement per table."""
+        ids = [c.event_id for c in claimed]
+        with self.engine.begin() as connection:
+            dialect = connection.dialect.name
+            staged = staged_events.c
+            deleted = list(
+                connection.execute(
+                    delete(staged_events)
+                    .where(among(staged.event_id, ids, dialect), staged.lease_owner == self.owner)
+                    .returning(staged.event_id)
+                ).scalars()
+            )
+            if len(deleted) < len(ids):
+                log.warning("lost the lease on %d events (batch took longer than the lease)", len(ids) - len(deleted))
+            if deleted and any(c.delivered for c in claimed):
+                connection.execute(
+                    delete(staged_deliveries).where(among(staged_deliveries.c.event_id, deleted, dialect))
+                )
+        return BatchOutcome(claimed=len(claimed), completed=len(deleted))
 
     def _still_owned(self, connection: Connection, claimed: list[str]) -> set[str]:
         """The claimed events whose lease is still ours (row-locked until commit on PostgreSQL)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,6 +153,40 @@ def test_a_leased_batch_is_not_claimed_twice(store: StagingStore) -> None:
     assert not {c.event_id for c in claimed} & {c.event_id for c in other}
     clock.advance(301)
     assert len(second._claim()) == 6, "an expired lease is claimed again"
+
+
+class Slow(RecordingAdapter):
+    """Succeeds, but only after another processor has taken the batch over (a lease expired)."""
+
+    def __init__(self, takeover: Callable[[], None], name: str = "recording") -> None:
+        super().__init__(name)
+        self.takeover = takeover
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        self.takeover()
+        return super().write(batch)
+
+
+@pytest.mark.parametrize("second_fails", [False, True])
+def test_a_batch_whose_lease_was_taken_over_is_left_to_the_new_holder(store: StagingStore, second_fails: bool) -> None:
+    stage(store, posts(5))
+    clock = FakeClock()
+    options = ProcessorOptions(batch_size=10, lease_seconds=60)
+    fail = (lambda _e: "down") if second_fails else (lambda _e: None)
+    second = BatchProcessor(store.engine, [RecordingAdapter(fail_event=fail)], options, owner="b", clock=clock)
+    taken: list[int] = []
+
+    def takeover() -> None:
+        clock.advance(61)
+        taken.append(second.process_batch().claimed)
+
+    first = BatchProcessor(store.engine, [Slow(takeover)], options, owner="a", clock=clock)
+    outcome = first.process_batch()
+    assert taken == [5]
+    assert (outcome.claimed, outcome.completed, outcome.failed) == (5, 0, 0)
+    assert store.counts().staged == (5 if second_fails else 0), "only the new holder decides"
+    if second_fails:
+        assert set(staged_attempts(store).values()) == {1}
 
 
 def test_archive_is_always_first_and_present() -> None:
