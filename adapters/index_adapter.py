@@ -28,6 +28,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -231,31 +232,41 @@ def file_document(event: FileUploadEvent) -> IndexedMessage:
 
 def to_document(message: IndexedMessage) -> tantivy.Document:
     composed = fields.searchable(message.text)
-    document = tantivy.Document(
-        **{
-            fields.MESSAGE_ID: message.message_id,
-            fields.TYPE: message.type,
-            fields.EVENT_ID: message.event_id,
-            fields.SENDER_ID: message.sender_id,
-            fields.SENDER_NAME: fields.searchable(message.sender_name),
-            fields.ROOM_ID: message.room_id,
-            fields.ROOM_NAME: fields.searchable(message.room_name),
-            fields.SENT: message.sent,
-            fields.TEXT: composed,
-            fields.TEXT_UPDATED: message.text_updated,
-            fields.URLS: list(message.urls),
-            fields.MENTIONS: list(message.mentions),
-            fields.HASHTAGS: list(message.hashtags),
-            fields.EDIT_EVENT_IDS: list(message.edit_event_ids),
-            fields.EDITED: int(message.edited),
-            fields.VERSIONS: message.versions,
-            fields.DELETED: int(message.deleted),
-            fields.HAS_FILE: int(message.has_file),
-        }
-    )
+    values: dict[str, object] = {
+        fields.MESSAGE_ID: message.message_id,
+        fields.TYPE: message.type,
+        fields.EVENT_ID: message.event_id,
+        fields.SENDER_ID: message.sender_id,
+        fields.SENDER_NAME: _searchable_name(message.sender_name),
+        fields.ROOM_ID: message.room_id,
+        fields.ROOM_NAME: _searchable_name(message.room_name),
+        fields.SENT: message.sent,
+        fields.TEXT: composed,
+        fields.TEXT_UPDATED: message.text_updated,
+        fields.EDITED: int(bool(message.edit_event_ids)),
+        fields.VERSIONS: 1 + len(message.edit_event_ids),
+        fields.DELETED: int(message.deleted),
+        fields.HAS_FILE: int(message.has_file),
+    }
+    # Multi-valued fields only when they hold something: an empty list adds no value anyway.
+    if message.urls:
+        values[fields.URLS] = list(message.urls)
+    if message.mentions:
+        values[fields.MENTIONS] = list(message.mentions)
+    if message.hashtags:
+        values[fields.HASHTAGS] = list(message.hashtags)
+    if message.edit_event_ids:
+        values[fields.EDIT_EVENT_IDS] = list(message.edit_event_ids)
+    document = tantivy.Document(**values)
     if composed != message.text:
         document.add_bytes(fields.TEXT_ORIGINAL, message.text.encode("utf-8"))
     return document
+
+
+@lru_cache(maxsize=4096)
+def _searchable_name(name: str) -> str:
+    """Sender and room names repeat on every message: normalise each once."""
+    return fields.searchable(name)
 
 
 def from_document(document: tantivy.Document) -> IndexedMessage:
@@ -300,13 +311,22 @@ def indexed_messages(index: tantivy.Index, message_ids: Sequence[str]) -> dict[s
 
 def changed_messages(index: tantivy.Index, batch: Sequence[Event]) -> list[IndexedMessage]:
     """The messages ``batch`` changes, each in its final state, read against the index."""
-    targets = [(target_message_id(event), event) for event in batch]
-    indexed = indexed_messages(index, list(dict.fromkeys(key for key, _event in targets if key is not None)))
+    return [message for message, _replaces in changes(index, batch)]
+
+
+def changes(index: tantivy.Index, batch: Sequence[Event]) -> list[tuple[IndexedMessage, bool]]:
+    """The messages ``batch`` changes, each in its final state, and whether the index holds an
+    earlier version of it (which the new document must replace)."""
+    targets = [(key, event) for event in batch if (key := target_message_id(event)) is not None]
+    indexed = indexed_messages(index, list(dict.fromkeys(key for key, _event in targets)))
     latest: dict[str, IndexedMessage | None] = dict(indexed)
     for key, event in targets:
-        if key is not None:
-            latest[key] = apply_event(latest.get(key), event)
-    return [message for key, message in latest.items() if message is not None and message != indexed.get(key)]
+        latest[key] = apply_event(latest.get(key), event)
+    return [
+        (message, key in indexed)
+        for key, message in latest.items()
+        if message is not None and message != indexed.get(key)
+    ]
 
 
 # --- the writer -------------------------------------------------------------------------------
@@ -376,9 +396,12 @@ class TantivyIndexAdapter:
         return self._index, self._writer
 
     def _commit(self, index: tantivy.Index, writer: tantivy.IndexWriter, batch: Sequence[Event]) -> int:
-        changed = changed_messages(index, batch)
-        for message in changed:
-            writer.delete_documents_by_term(fields.MESSAGE_ID, message.message_id)
+        changed = changes(index, batch)
+        for message, replaces in changed:
+            # We hold the writer and read the last commit: a message not found there is not
+            # in the index, and there is nothing to delete (deletes cost every later commit).
+            if replaces:
+                writer.delete_documents_by_term(fields.MESSAGE_ID, message.message_id)
             writer.add_document(to_document(message))
         writer.commit()
         index.reload()
