@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from adapters.archive import ArchiveAdapter, archived_count, verify_archive
@@ -23,6 +25,7 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
+from adapters.hashchain import canonical_json
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
 from ingest.events import Event, parse_event
@@ -244,3 +247,29 @@ def test_derived_tables_do_not_depend_on_how_events_are_batched(
         assert batched.write(history[start : start + batch]) == [None] * len(history[start : start + batch])
     assert derived_state(store.engine) == derived_state(reference)
     assert verify_archive(store.engine).ok
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES, st.booleans())
+@example({"lone": "\ud800", "big": 2**80, "tiny": 1.5e-300}, ascii_escaped=True)
+@example({"pair": "\ud83d\ude00", "nul": "\x00"}, ascii_escaped=True)
+def test_canonical_json_is_sorted_compact_json_dumps(value: Any, ascii_escaped: bool) -> None:
+    """The chain's definition, whatever parser reads the stored document."""
+    document = json.dumps(value, ensure_ascii=ascii_escaped)
+    reference = json.dumps(json.loads(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        expected: bytes | None = reference.encode()
+    except UnicodeEncodeError:  # a lone surrogate: neither way can hash it
+        expected = None
+    try:
+        actual: bytes | None = canonical_json(document)
+    except UnicodeEncodeError:
+        actual = None
+    assert actual == expected
