@@ -14,10 +14,13 @@ NOTHING`` absorbs. Nothing is lost and nothing is staged twice.
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +74,50 @@ class _Committing:
 
 
 MAX_COMMITTING = 2
+STOP_CHECK_INTERVAL = 0.25
+"""Longest wait on a quiet queue before :meth:`StagingConsumer.stop` and idleness are checked."""
+COMMIT_POLL_INTERVAL = 0.005
+"""Longest wait on a quiet queue while a commit is pending, so its ack is not held back."""
+
+
+class _MessageReader:
+    """Reads AMQP frames off a py-amqp connection until a whole method (a delivery) is dispatched.
+
+    kombu's ``drain_events`` enters py-amqp's ``having_timeout`` context manager for every frame
+    (a generator and up to three socket calls, and a delivery is three frames); this sets the
+    socket's timeout once per message and puts the previous one back, for the acks, afterwards.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        transport = connection.transport
+        self._sock: socket.socket = transport.sock
+        self._read_frame: Callable[[], Any] = transport.read_frame
+        self._on_frame: Callable[[Any], bool] = connection.on_inbound_frame
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        previous = self._sock.gettimeout()
+        try:
+            yield
+        finally:
+            self._sock.settimeout(previous)
+
+    def read_message(self, timeout: float) -> bool:
+        """Dispatch the next method (delivery callbacks run here); False once ``timeout`` passes."""
+        if timeout <= 0:
+            return False
+        self._sock.settimeout(timeout)
+        try:
+            while not self._on_frame(self._read_frame()):
+                pass
+        except TimeoutError:
+            return False
+        except ssl.SSLError as error:
+            # What py-amqp's having_timeout does for TLS sockets (bpo-10272).
+            if "timed out" in str(error) or "did not complete" in str(error):
+                return False
+            raise
+        return True
 
 
 class StagingConsumer:
@@ -98,6 +145,8 @@ class StagingConsumer:
         self._last_activity = time.monotonic()
         self._dead_letters: Publisher | None = None
         self._committing: deque[_Committing] = deque()
+        self._committing_size = 0
+        self._batch_started = 0.0
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging-writer")
 
     def stop(self) -> None:
@@ -130,6 +179,7 @@ class StagingConsumer:
             # Let running commits finish: their events are staged, and the redelivery is absorbed.
             batch.commit.exception()
         self._committing.clear()
+        self._committing_size = 0
 
     def _wait_before_reconnect(self) -> None:
         for delay in Backoff(initial=0.5, maximum=10.0).delays():
@@ -155,31 +205,67 @@ class StagingConsumer:
         # py-amqp's own basic_consume hands over amqp.Message objects directly: kombu's Consumer
         # would wrap each one in a second message object (5 us each, measured), for nothing we use.
         consumer_tag = channel.basic_consume(self.topology.queue, callback=self._batch.append)
+        reader = _MessageReader(connection.connection)
         log.info("consuming %s (prefetch %d)", self.topology.queue, self.options.prefetch)
-        batch_started = time.monotonic()
         while True:
-            before = len(self._batch)
-            try:
-                connection.drain_events(timeout=min(self.options.batch_timeout, 0.25))
-            except TimeoutError:
-                pass
             now = time.monotonic()
-            if len(self._batch) > before:
-                self._last_activity = now
-                if before == 0:
-                    batch_started = now
-                if self.stats.first_message_at is None:
-                    self.stats.first_message_at = time.time()
-            full = len(self._batch) >= self.options.batch_size
-            due = bool(self._batch) and now - batch_started >= self.options.batch_timeout
-            if full or due or (self._stopping and self._batch):
+            if self._batch and (self._stopping or self._batch_due(now)):
                 self._flush()
-                batch_started = now
             self._settle(wait_for_all=self._stopping)
             if self._stopping or self._idle(now):
                 self._stopping = True
                 channel.basic_cancel(consumer_tag)
                 return
+            if self._in_flight() >= self.options.prefetch:
+                # The broker sends nothing more before an ack, so waiting on the socket would
+                # only add its timeout to the commit: wait for the oldest commit instead, or
+                # flush a batch that cannot fill (prefetch below batch_size).
+                if self._committing:
+                    self._settle(wait_for_oldest=True)
+                else:
+                    self._flush()
+                continue
+            self._receive(reader, now)
+
+    def _batch_due(self, now: float) -> bool:
+        full = len(self._batch) >= self.options.batch_size
+        return full or now - self._batch_started >= self.options.batch_timeout
+
+    def _in_flight(self) -> int:
+        """Messages delivered and not yet acked: the prefetch window in use."""
+        return len(self._batch) + self._committing_size
+
+    def _receive(self, reader: _MessageReader, now: float) -> None:
+        """Read messages into the batch until it is full or due, or until the oldest commit is done.
+
+        While a commit is pending the wait is short, so its ack goes out promptly even when the
+        queue is quiet; otherwise it is bounded so that :meth:`stop` is noticed.
+        """
+        batch = self._batch
+        limit = self.options.batch_size
+        committing = self._committing
+        if batch:
+            until = self._batch_started + self.options.batch_timeout
+        else:
+            until = now + min(self.options.batch_timeout, STOP_CHECK_INTERVAL)
+        if committing:
+            until = min(until, now + COMMIT_POLL_INTERVAL)
+        received = False
+        with reader.reading():
+            while len(batch) < limit and not self._stopping:
+                before = len(batch)
+                if not reader.read_message(until - time.monotonic()):
+                    break
+                if len(batch) > before:
+                    received = True
+                    if before == 0:
+                        self._batch_started = time.monotonic()
+                if committing and committing[0].commit.done():
+                    break
+        if received:
+            self._last_activity = time.monotonic()
+            if self.stats.first_message_at is None:
+                self.stats.first_message_at = time.time()
 
     def _idle(self, now: float) -> bool:
         timeout = self.options.idle_timeout
@@ -200,18 +286,21 @@ class StagingConsumer:
             self._dead_letter(rejected)
         commit = self._writer.submit(self._commit, rows)
         self._committing.append(_Committing(commit, batch[-1], len(batch), len(rows), len(rejected)))
-        self._settle(wait_for_all=False)
+        self._committing_size += len(batch)
+        self._settle()
 
-    def _settle(self, *, wait_for_all: bool) -> None:
+    def _settle(self, *, wait_for_all: bool = False, wait_for_oldest: bool = False) -> None:
         """Ack committed batches, oldest first; block while too many are still committing."""
         while self._committing:
             oldest = self._committing[0]
-            must_wait = wait_for_all or len(self._committing) > MAX_COMMITTING
+            must_wait = wait_for_all or wait_for_oldest or len(self._committing) > MAX_COMMITTING
             if not (oldest.commit.done() or must_wait):
                 return
+            wait_for_oldest = False
             new = oldest.commit.result()
             oldest.last_message.channel.basic_ack(oldest.last_message.delivery_tag, multiple=True)
             self._committing.popleft()
+            self._committing_size -= oldest.size
             self.stats.received += oldest.size
             self.stats.staged += new
             self.stats.duplicates += oldest.valid - new
