@@ -1,7 +1,10 @@
 """The e-discovery query language as a tree: what the parser produces and backends translate.
 
 Nodes are frozen dataclasses, so two parses of the same query compare equal, and
-:func:`to_query` prints any tree back into text that parses to the same tree.
+:func:`to_query` prints any tree the parser can produce back into text that parses to the same
+tree: words that would read as operators, filters or prefixes (``OR``, ``-x``, ``w/5``,
+``from:x``, ``x*``) are quoted, as are filter values with spaces. The token patterns live here
+so that the parser's grammar and the printer share one definition.
 """
 
 from __future__ import annotations
@@ -79,23 +82,71 @@ class Or:
 
 Node = Term | Prefix | Phrase | Near | Filter | SentRange | Not | And | Or
 
-_BARE_WORD = re.compile(r"^[^\s()\"*:@#\-][^\s()\":]*$")
-_RESERVED = {"AND", "OR", "NOT"}
+# The lexical rules, shared by the parser's grammar (search_api.query_parser) and the printer
+# below, so that the printer knows exactly which words would read back as something else.
+
+
+def _caseless(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+BOUNDARY = r'(?![^\s()"\-])'
+"""After a keyword or ``NEAR/n``: whitespace, a parenthesis, a quotation mark, a hyphen or the end."""
+KEYWORDS: tuple[str, ...] = ("AND", "OR", "NOT")
+QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type")
+"""The ``field:value`` filters (``hashtag`` is only written ``#tag``)."""
+_VALUE = r'(?:"[^"]*"|[^\s()"]*)'
+TOKEN_PATTERNS: dict[str, str] = {
+    **{keyword: rf"{keyword}{BOUNDARY}" for keyword in KEYWORDS},
+    "NEAR_OP": rf"(?:NEAR|w)/[0-9]+{BOUNDARY}",
+    "NEGATION": r"-(?=[^\s)\-])",
+    "FIELD_FILTER": "(?:" + "|".join(_caseless(name) for name in QUERY_FIELDS) + "):" + _VALUE,
+    "SENT": _caseless("sent") + r"(?:>=|<=|>|<|:)" + _VALUE,
+    "MENTION": r'@[^\s()"]*',
+    "HASHTAG": r'#[^\s()"]*',
+    "PHRASE": r'"[^"]*"',
+    "WORD": r'[^\s()"]+',
+}
+"""Every token but the parentheses, as Python regular expressions. No two of them but WORD
+match at the same place, and the lexer tries WORD last (lowest priority): text is read as a
+word only when none of the others matches at its start."""
+
+_WORD = re.compile(TOKEN_PATTERNS["WORD"])
+_SPECIAL = re.compile("|".join(f"(?:{pattern})" for name, pattern in TOKEN_PATTERNS.items() if name != "WORD"))
+_VALUE_TEXT = re.compile(r'[^\s()"]+')
+
+
+def reads_as_one_word(text: str) -> bool:
+    """Whether ``text``, written alone, is read as a single WORD token (no operator, filter, ...)."""
+    return bool(_WORD.fullmatch(text)) and not _SPECIAL.match(text)
 
 
 def is_bare_word(text: str) -> bool:
     """Whether ``text`` prints as a plain term (otherwise it needs quotes)."""
-    return bool(_BARE_WORD.match(text)) and text not in _RESERVED and not text.endswith("*") and "/" not in text
+    return reads_as_one_word(text) and "*" not in text and text != "-"
+
+
+def is_bare_value(text: str) -> bool:
+    """Whether a filter value prints without quotes (``from:bob`` but ``from:"bob smith"``)."""
+    return bool(_VALUE_TEXT.fullmatch(text)) and not text.endswith("*")
 
 
 def _quoted(text: str) -> str:
     return '"' + text.replace('"', "") + '"'
 
 
+def _word(text: str) -> str:
+    return text if is_bare_word(text) else _quoted(text)
+
+
+def _value(text: str) -> str:
+    return text if is_bare_value(text) else _quoted(text)
+
+
 def _sent(node: SentRange) -> str:
     start, end = node.start, node.end
     if start is not None and end is not None:
-        last_day = date.fromordinal(end.toordinal() - 1)
+        last_day = date.fromordinal(max(end.toordinal() - 1, start.toordinal()))
         return f"sent:{start.isoformat()}..{last_day.isoformat()}"
     if start is not None:
         return f"sent>={start.isoformat()}"
@@ -104,11 +155,10 @@ def _sent(node: SentRange) -> str:
     return "sent>=0001-01-01"
 
 
-def to_query(node: Node) -> str:
-    """Text that parses back to ``node``."""
+def _leaf(node: Term | Prefix | Phrase | Near | Filter | SentRange) -> str:
     match node:
         case Term(text):
-            return text if is_bare_word(text) else _quoted(text)
+            return _word(text)
         case Prefix(text):
             return f"{text}*"
         case Phrase(text):
@@ -116,27 +166,49 @@ def to_query(node: Node) -> str:
         case Near(left, right, distance):
             return f"{_word(left)} NEAR/{distance} {_word(right)}"
         case Filter("mentions", value):
-            return f"@{value}"
+            return f"@{value}" if is_bare_value(value) else f"mentions:{_quoted(value)}"
         case Filter("hashtag", value):
             return f"#{value}"
         case Filter(field, value):
-            return f"{field}:{value}"
+            return f"{field}:{_value(value)}"
         case SentRange():
             return _sent(node)
-        case Not(item):
-            return f"NOT {_grouped(item, inside_or=True)}"
-        case And(items):
-            return " ".join(_grouped(item) for item in items)
-        case Or(items):
-            return " OR ".join(_grouped(item, inside_or=True) for item in items)
     raise TypeError(f"not a query node: {node!r}")
 
 
-def _word(text: str) -> str:
-    return text if is_bare_word(text) else _quoted(text)
-
-
-def _grouped(node: Node, *, inside_or: bool = False) -> str:
+def _grouped(node: Node, *, inside_or: bool = False) -> list[Node | str]:
     needs_parentheses = isinstance(node, Or) or (isinstance(node, And) and inside_or)
-    printed = to_query(node)
-    return f"({printed})" if needs_parentheses else printed
+    return ["(", node, ")"] if needs_parentheses else [node]
+
+
+def _pieces(node: Not | And | Or) -> list[Node | str]:
+    match node:
+        case Not(item):
+            return ["NOT ", *_grouped(item, inside_or=True)]
+        case And(items):
+            pieces: list[Node | str] = []
+            for index, item in enumerate(items):
+                pieces += ([" "] if index else []) + _grouped(item)
+            return pieces
+        case Or(items):
+            pieces = []
+            for index, item in enumerate(items):
+                pieces += ([" OR "] if index else []) + _grouped(item, inside_or=True)
+            return pieces
+
+
+def to_query(node: Node) -> str:
+    """Text that parses back to ``node``, for every tree :func:`~search_api.query_parser.parse_query`
+    can produce (words that would read as operators or filters are quoted). Iterative, so any
+    depth prints. Text the language cannot hold (a ``"`` inside a word) is dropped."""
+    printed: list[str] = []
+    pending: list[Node | str] = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            printed.append(item)
+        elif isinstance(item, Not | And | Or):
+            pending.extend(reversed(_pieces(item)))
+        else:
+            printed.append(_leaf(item))
+    return "".join(printed)

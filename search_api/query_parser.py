@@ -1,28 +1,107 @@
 """Parsing the e-discovery query language (lark, LALR) into :mod:`search_api.query_ast` trees.
 
 Terms are ANDed by default; ``OR`` binds looser than the implicit AND; ``NOT x`` and ``-x``
-negate; parentheses group. Errors name the position (1-based column) and what was expected.
+negate; parentheses group. Errors name the position (1-based character offset into the query,
+counting every character including newlines) and what was expected.
+
+Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search_api.query_ast`):
+
+- ``AND``, ``OR``, ``NOT`` (upper case) are operators only as whole words: followed by
+  whitespace, ``(``, ``)``, ``"``, ``-`` or the end. ``NOTHING``, ``ORACLE``, ``ANDROID``, ``or``
+  are words; ``NOT-x`` is ``NOT -x``. To search the word OR, quote it: ``"OR"``.
+- ``NEAR/n`` and ``w/n`` (n in ASCII digits) are the proximity operator under the same rule:
+  ``w/50cal``, ``NEARBY``, ``NEAR/5x`` are words. Written where no word or phrase can stand on
+  each side (``(a) NEAR/5 b``, ``from:x NEAR/5 y``, ``a NEAR/5 b NEAR/5 c``, at either end) it
+  is an error, never a word: quote it (``"w/5"``) to search it. Its sides are single words or
+  quoted phrases, not prefixes (``a NEAR/5 b*`` is refused). n is 1 to ``MAX_NEAR_DISTANCE``.
+- ``from:``, ``in:``, ``participant:``, ``mentions:``, ``has:``, ``type:`` (any case) take a
+  value right after the colon, bare (``from:bob``) or quoted (``from:"bob smith"``,
+  ``in:"#release planning"``; surrounding spaces are dropped). A missing value is an error, so
+  is a bare value ending in ``*`` (filters match whole values; quote it to mean a literal ``*``).
+  ``@nick`` and ``#tag`` likewise need a bare value.
+- ``sent>=D``, ``sent>D``, ``sent<D``, ``sent<=D``, ``sent:D``, ``sent:D1..D2`` take ISO dates
+  up to 9999-12-31; a range whose end would fall after that day is refused.
+- A lone ``-`` (``a - b``) is refused: ``-`` must touch what it excludes (``-windows``).
+- Control characters other than whitespace (NUL, ...) and lone surrogates are refused.
+
+Limits, so that parsing, printing and the backends' translations stay small: at most
+``MAX_DEPTH`` (32) levels of AND, OR and NOT inside one another (see ``MAX_DEPTH`` for why 32;
+parentheses alone cost nothing), and ``NEAR/n`` with n from 1 to
+``MAX_NEAR_DISTANCE`` (1000; the Tantivy translation builds O(n) phrase queries). Parsing builds
+the tree while the LALR parser reduces (no parse tree, no recursion), and
+:func:`~search_api.query_ast.to_query` is iterative, so no query nests deep enough to exhaust
+Python's stack. The API caps a query at 4000 characters; the parser itself has no length limit.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import Any, cast
+from typing import cast
 
-from lark import Lark, Token, Transformer, UnexpectedEOF, UnexpectedInput, UnexpectedToken, v_args
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
+from lark.exceptions import LexError
 
-from search_api.query_ast import And, Filter, FilterField, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search_api.query_ast import (
+    TOKEN_PATTERNS,
+    And,
+    Filter,
+    FilterField,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+)
 
-GRAMMAR = r"""
+MAX_DEPTH = 32
+"""Most levels of AND, OR and NOT (or ``-``) inside one another, i.e. the height of the tree
+(``a b`` is 1, ``(a b) OR c`` is 2, ``NOT (a OR b)`` is 2; parentheses that change nothing, as
+in ``((a))``, cost nothing, so every printing of an accepted tree is accepted too). The
+tightest consumer sets it: SQLite's parser overflows ("parser stack overflow") from about 37
+nested AND/OR levels in the SQL that :mod:`search_api.archive_search` writes. Python recursion
+in the backends' translations stays far below the interpreter's limit at this depth."""
+MAX_NEAR_DISTANCE = 1000
+"""Largest n of ``NEAR/n``."""
+
+
+def _slashed(pattern: str) -> str:
+    """``pattern`` written inside lark's ``/.../``."""
+    return pattern.replace("/", r"\/")
+
+
+_TERMINALS = "\n".join(
+    f"{terminal}.{priority}: /{_slashed(TOKEN_PATTERNS[terminal.lstrip('_')])}/"
+    for terminal, priority in (
+        ("NEAR_OP", 3),
+        ("NEGATION", 3),
+        ("FIELD_FILTER", 3),
+        ("SENT", 3),
+        ("_AND", 2),
+        ("_OR", 2),
+        ("NOT", 2),
+        ("MENTION", 2),
+        ("HASHTAG", 2),
+        ("PHRASE", 2),
+        ("WORD", 0),
+    )
+)
+
+GRAMMAR = (
+    r"""
 ?start: or_expr
 
 ?or_expr: and_expr (_OR and_expr)*
 ?and_expr: unary (_AND? unary)*
-?unary: _NOT unary        -> negated
-      | NEGATION atom     -> negated
+?unary: NOT unary          -> negated
+      | NEGATION atom      -> negated
       | atom
-?atom: "(" or_expr ")"
+?atom: LPAR or_expr RPAR   -> group
      | near
      | FIELD_FILTER        -> field_filter
      | SENT                -> sent
@@ -34,24 +113,20 @@ GRAMMAR = r"""
 near: near_operand NEAR_OP near_operand
 ?near_operand: WORD | PHRASE
 
-_OR.2: "OR"
-_AND.2: "AND"
-_NOT.2: "NOT"
-NEAR_OP.3: /(?:NEAR|w)\/\d+/
-NEGATION.3: /-(?=[^\s)-])/
-FIELD_FILTER.3: /(?i:from|in|participant|mentions|has|type):[^\s()"]+/
-SENT.3: /(?i:sent)(?:>=|<=|>|<|:)[^\s()"]+/
-MENTION.2: /@[^\s()"]+/
-HASHTAG.2: /#[^\s()"]+/
-PHRASE.2: /"[^"]*"/
-WORD: /[^\s()"]+/
+LPAR: "("
+RPAR: ")"
+"""
+    + _TERMINALS
+    + r"""
 
 %ignore /\s+/
 """
+)
 
 
 class QuerySyntaxError(ValueError):
-    """A query that cannot be parsed: ``position`` is the 1-based column of the problem."""
+    """A query that cannot be parsed: ``position`` is the 1-based character offset of the problem
+    in ``query`` (one past the end when the query stops too early)."""
 
     def __init__(self, message: str, position: int, query: str) -> None:
         super().__init__(message, position, query)
@@ -63,146 +138,280 @@ class QuerySyntaxError(ValueError):
         return f"{self.message} (at position {self.position})"
 
 
-def _value_error(token: Token, message: str) -> QuerySyntaxError:
-    return QuerySyntaxError(message, (token.column or 1), "")
+class _Refused(Exception):
+    """A refusal raised while the tree is built; ``offset`` is 0-based."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message, offset)
+        self.message = message
+        self.offset = offset
+
+
+def _refuse(token: Token, message: str) -> _Refused:
+    return _Refused(message, token.start_pos or 0)
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A subtree while parsing: where it starts and how deeply it nests."""
+
+    node: Node
+    start: int
+    depth: int
+
+
+def _built(node: Node, start: int, depth: int) -> _Built:
+    if depth > MAX_DEPTH:
+        raise _Refused(
+            f"the query is nested too deeply: at most {MAX_DEPTH} levels of AND, OR and NOT (or -) inside one another",
+            start,
+        )
+    return _Built(node, start, depth)
 
 
 def _day(token: Token, text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _value_error(token, f"{text!r} is not a date like 2024-01-31") from None
+        raise _refuse(token, f"{text!r} is not a date like 2024-01-31") from None
+
+
+def _next_day(token: Token, day: date) -> date:
+    if day == date.max:
+        raise _refuse(token, f"{token!s} reaches past the last day a query can name ({date.max.isoformat()})")
+    return day + timedelta(days=1)
 
 
 def _sent_range(token: Token) -> SentRange:
     text = str(token)[4:]
-    for operator in (">=", "<=", ">", "<", ":"):
-        if text.startswith(operator):
-            value = text[len(operator) :]
-            break
+    operator = next(op for op in (">=", "<=", ">", "<", ":") if text.startswith(op))
+    value = _unquote(text[len(operator) :]).strip()
+    if not value:
+        raise _refuse(token, f"sent{operator} needs a date right after it, as in sent{operator}2024-01-31")
     if operator == ":" and ".." in value:
         first, _, last = value.partition("..")
         start, end = _day(token, first), _day(token, last)
         if end < start:
-            raise _value_error(token, f"the range {value} ends before it starts")
-        return SentRange(start, end + timedelta(days=1))
+            raise _refuse(token, f"the range {value} ends before it starts")
+        return SentRange(start, _next_day(token, end))
     day = _day(token, value)
-    following = day + timedelta(days=1)
-    return {
-        ">=": SentRange(day, None),
-        ">": SentRange(following, None),
-        "<": SentRange(None, day),
-        "<=": SentRange(None, following),
-        ":": SentRange(day, following),
-    }[operator]
+    match operator:
+        case ">=":
+            return SentRange(day, None)
+        case ">":
+            return SentRange(_next_day(token, day), None)
+        case "<":
+            return SentRange(None, day)
+        case "<=":
+            return SentRange(None, _next_day(token, day))
+    return SentRange(day, _next_day(token, day))
 
 
-def _unquote(token: Token) -> str:
-    return str(token)[1:-1]
+def _unquote(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
-def _flatten(kind: type[And] | type[Or], items: list[Node]) -> Node:
+def _flatten(kind: type[And] | type[Or], items: tuple[_Built, ...]) -> _Built:
     flat: list[Node] = []
     for item in items:
-        flat.extend(item.items if isinstance(item, kind) else (item,))
-    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+        flat.extend(item.node.items if isinstance(item.node, kind) else (item.node,))
+    # The height of the flattened node: an item of the same kind gives up its own level.
+    depth = 1 + max(item.depth - 1 if isinstance(item.node, kind) else item.depth for item in items)
+    return _built(kind(tuple(flat)), items[0].start, depth)
+
+
+def _word_text(token: Token, *, in_near: bool = False) -> str:
+    """The text of a WORD token, refusing what is not a plain word (``*`` inside, a lone ``-``)."""
+    text = str(token)
+    if text == "-":
+        raise _refuse(token, "a - must touch what it excludes, as in -windows")
+    if "*" in text[:-1] or text == "*":
+        raise _refuse(token, "a * may only end a word, as in deploy*")
+    if in_near and text.endswith("*"):
+        raise _refuse(token, f"NEAR takes words or phrases, not prefixes: {text} cannot be a side of NEAR")
+    return text
+
+
+def _near_operand(token: Token) -> str:
+    if token.type != "PHRASE":
+        return _word_text(token, in_near=True)
+    text = _unquote(str(token))
+    if not text.strip():
+        raise _refuse(token, "an empty phrase finds nothing")
+    return text
+
+
+def _filter_value(token: Token, prefix: str, value: str, example: str) -> str:
+    """The value of a filter token, bare or quoted; refused when missing or ending in ``*``."""
+    quoted = value.startswith('"')
+    value = _unquote(value).strip() if quoted else value
+    if not value:
+        raise _refuse(token, f"{prefix} needs a value right after it, as in {example}")
+    if not quoted and value.endswith("*"):
+        literally = ", or quote the value to search a *" if prefix.endswith(":") else ""
+        raise _refuse(token, f"{prefix} matches whole values, not prefixes: remove the *{literally}")
+    return value
 
 
 @v_args(inline=True)
-class _ToAst(Transformer[Token, Node]):
-    def or_expr(self, *items: Node) -> Node:
-        return _flatten(Or, list(items))
+class _ToAst(Transformer[Token, "_Built"]):
+    """Callbacks the LALR parser calls as it reduces (lark's tree-less mode)."""
 
-    def and_expr(self, *items: Node) -> Node:
-        return _flatten(And, list(items))
+    def or_expr(self, *items: _Built) -> _Built:
+        return _flatten(Or, items)
 
-    def negated(self, *parts: Any) -> Node:
-        return Not(cast(Node, parts[-1]))
+    def and_expr(self, *items: _Built) -> _Built:
+        return _flatten(And, items)
 
-    def word(self, token: Token) -> Node:
-        text = str(token)
-        if text.endswith("*") and len(text) > 1 and not text[:-1].endswith("*"):
-            return Prefix(text[:-1])
-        if "*" in text:
-            raise _value_error(token, "a * may only end a word, as in deploy*")
-        return Term(text)
+    def negated(self, operator: Token, item: _Built) -> _Built:
+        return _built(Not(item.node), operator.start_pos or 0, item.depth + 1)
 
-    def phrase(self, token: Token) -> Node:
-        text = _unquote(token)
+    def group(self, opening: Token, item: _Built, _closing: Token) -> _Built:
+        return _Built(item.node, opening.start_pos or 0, item.depth)
+
+    def word(self, token: Token) -> _Built:
+        text = _word_text(token)
+        node: Node = Prefix(text[:-1]) if text.endswith("*") else Term(text)
+        return _Built(node, token.start_pos or 0, 0)
+
+    def phrase(self, token: Token) -> _Built:
+        text = _unquote(str(token))
         if not text.strip():
-            raise _value_error(token, "an empty phrase finds nothing")
+            raise _refuse(token, "an empty phrase finds nothing")
         # One quoted word is a term; quoting only lets it contain syntax ("OR", "#1", "a:b").
-        return Phrase(text) if len(text.split()) > 1 else Term(text)
+        node = Phrase(text) if len(text.split()) > 1 else Term(text)
+        return _Built(node, token.start_pos or 0, 0)
 
-    def near(self, left: Token, operator: Token, right: Token) -> Node:
-        distance = int(str(operator).split("/")[1])
-        if distance < 1:
-            raise _value_error(operator, "NEAR needs a distance of 1 or more words, as in NEAR/5")
-        words = [_unquote(t) if t.type == "PHRASE" else str(t) for t in (left, right)]
-        return Near(words[0], words[1], distance)
+    def near(self, left: Token, operator: Token, right: Token) -> _Built:
+        digits = str(operator).split("/")[1].lstrip("0")
+        distance = int(digits) if 0 < len(digits) <= 6 else (0 if not digits else MAX_NEAR_DISTANCE + 1)
+        if not 1 <= distance <= MAX_NEAR_DISTANCE:
+            raise _refuse(
+                operator,
+                f"NEAR/N: N must be between 1 and {MAX_NEAR_DISTANCE} (the most words apart), as in NEAR/5",
+            )
+        return _Built(Near(_near_operand(left), _near_operand(right), distance), left.start_pos or 0, 0)
 
-    def field_filter(self, token: Token) -> Node:
-        name, _, value = str(token).partition(":")
+    def field_filter(self, token: Token) -> _Built:
+        name, _, raw = str(token).partition(":")
         field = name.lower()
+        value = _filter_value(token, f"{field}:", raw, f"{field}:nick" if field != "in" else "in:#room")
         if field == "in" and not value.startswith("#"):
             value = f"#{value}"
-        if field == "has" and value.lower() != "file":
-            raise _value_error(token, "has: only knows has:file")
-        return Filter(cast(FilterField, field), value.lower() if field in {"has", "type"} else value)
+        if field == "in" and value == "#":
+            raise _refuse(token, "in: needs a room name, as in in:#ubuntu")
+        if field in {"has", "type"}:
+            value = value.lower()
+        if field == "has" and value != "file":
+            raise _refuse(token, "has: only knows has:file")
+        return _Built(Filter(cast(FilterField, field), value), token.start_pos or 0, 0)
 
-    def mention(self, token: Token) -> Node:
-        return Filter("mentions", str(token)[1:])
+    def mention(self, token: Token) -> _Built:
+        value = _filter_value(token, "@", str(token)[1:], "@nick")
+        return _Built(Filter("mentions", value), token.start_pos or 0, 0)
 
-    def hashtag(self, token: Token) -> Node:
-        return Filter("hashtag", str(token)[1:].lower())
+    def hashtag(self, token: Token) -> _Built:
+        value = _filter_value(token, "#", str(token)[1:], "#release")
+        return _Built(Filter("hashtag", value.lower()), token.start_pos or 0, 0)
 
-    def sent(self, token: Token) -> Node:
-        return _sent_range(token)
+    def sent(self, token: Token) -> _Built:
+        return _Built(_sent_range(token), token.start_pos or 0, 0)
 
 
 @cache
 def _parser() -> Lark:
-    return Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
+    return Lark(GRAMMAR, parser="lalr", lexer="basic", transformer=_ToAst(), maybe_placeholders=False)
+
+
+@cache
+def _lexer() -> Lark:
+    return Lark(GRAMMAR, parser="lalr", lexer="basic")
+
+
+def _bad_character(query: str) -> int | None:
+    """0-based offset of the first control character (not whitespace) or lone surrogate."""
+    for offset, character in enumerate(query):
+        category = unicodedata.category(character)
+        if category == "Cs" or (category == "Cc" and not character.isspace()):
+            return offset
+    return None
 
 
 def parse_query(query: str) -> Node:
     """The tree of ``query``, or :class:`QuerySyntaxError` saying where and why not."""
     if not query.strip():
         raise QuerySyntaxError("the query is empty", 1, query)
+    bad = _bad_character(query)
+    if bad is not None:
+        code = f"U+{ord(query[bad]):04X}"
+        raise QuerySyntaxError(f"the query contains a character that cannot be searched ({code})", bad + 1, query)
     try:
-        tree = _parser().parse(query)
-        return _ToAst().transform(tree)
+        built = cast(_Built, _parser().parse(query))
+    except _Refused as refused:
+        raise QuerySyntaxError(refused.message, refused.offset + 1, query) from None
     except UnexpectedInput as error:
-        position = _position(error, query)
-        raise QuerySyntaxError(_explain(query, position), position, query) from None
-    except QuerySyntaxError as error:
-        raise QuerySyntaxError(error.message, error.position, query) from None
-    except Exception as error:  # lark wraps transformer errors in VisitError
-        inner = getattr(error, "orig_exc", None)
-        if isinstance(inner, QuerySyntaxError):
-            raise QuerySyntaxError(inner.message, inner.position, query) from None
-        raise
+        message, offset = _explain(query, error)
+        raise QuerySyntaxError(message, offset + 1, query) from None
+    return built.node
 
 
-def _position(error: UnexpectedInput, query: str) -> int:
-    """1-based column of the problem; one past the end when the query stopped too early."""
-    at_end = isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END")
-    if at_end or error.column is None or error.column < 1:
-        return len(query.rstrip()) + 1
-    return int(error.column)
+def _tokens_before(query: str, offset: int) -> list[Token]:
+    """The tokens of ``query`` that start before ``offset`` (the lexer needs no parser state)."""
+    tokens: list[Token] = []
+    try:
+        for token in _lexer().lex(query):
+            if (token.start_pos or 0) >= offset:
+                break
+            tokens.append(token)
+    except LexError:
+        pass
+    return tokens
 
 
-def _explain(query: str, column: int) -> str:
-    found = query[column - 1 : column] if column <= len(query.rstrip()) else ""
-    if not found:
-        return "the query ends too early (an operator or a parenthesis is missing its other side)"
-    if found == ")":
-        before = query[: column - 1]
-        if before.rstrip().endswith("("):
-            return "empty parentheses: put a search inside them"
-        if before.count(")") >= before.count("("):
-            return "a closing parenthesis has no opening one"
-        return "unexpected ')': an operator is missing its other side"
-    if found == '"':
-        return "a quotation mark is not closed"
-    return f"unexpected {found!r}"
+def _explain(query: str, error: UnexpectedInput) -> tuple[str, int]:
+    """What went wrong and where (0-based offset)."""
+    if isinstance(error, UnexpectedCharacters):
+        offset = error.pos_in_stream or 0
+        if query[offset : offset + 1] == '"':
+            return "a quotation mark is not closed", offset
+        return f"unexpected {query[offset : offset + 1]!r}", offset
+    if not isinstance(error, UnexpectedToken):
+        return "the query cannot be read", 0
+    token = error.token
+    at_end = token.type == "$END"
+    offset = len(query) if at_end else (token.start_pos or 0)
+    before = _tokens_before(query, offset)
+    previous = before[-1] if before else None
+    if at_end:
+        offset = (previous.end_pos or 0) if previous is not None else len(query.rstrip())
+        return "the query ends too early: " + _missing(previous, before), offset
+    if previous is not None and previous.type == "NEAR_OP":
+        return f"{previous} needs a word or a phrase after it, as in wine {previous} windows", offset
+    if token.type == "NEAR_OP":
+        return f"{token} goes between two words or phrases, as in wine {token} windows", offset
+    if token.type == "RPAR":
+        if previous is not None and previous.type == "LPAR":
+            return "empty parentheses: put a search inside them", offset
+        if _open_parentheses(before) <= 0:
+            return "a closing parenthesis has no opening one", offset
+        return f"unexpected ')': {_missing(previous, before)}", offset
+    if token.type in {"_AND", "_OR"}:
+        after = f", not after {previous}" if previous is not None and previous.type in {"_AND", "_OR", "NOT"} else ""
+        return f"{token} needs a search on each side{after}", offset
+    return f"unexpected {str(token)!r}", offset
+
+
+def _open_parentheses(tokens: list[Token]) -> int:
+    return sum(1 if t.type == "LPAR" else -1 if t.type == "RPAR" else 0 for t in tokens)
+
+
+def _missing(previous: Token | None, before: list[Token]) -> str:
+    if previous is None:
+        return "there is nothing to search"
+    if previous.type in {"_AND", "_OR", "NOT", "NEGATION"}:
+        return f"{previous} needs a search after it"
+    if previous.type == "NEAR_OP":
+        return f"{previous} needs a word or a phrase after it"
+    if previous.type == "LPAR" or _open_parentheses(before) > 0:
+        return "a parenthesis is not closed"
+    return "an operator or a parenthesis is missing its other side"
