@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from search_api.deps import AppServices
+from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError
 from search_api.routes import audit, events, messages, rooms, search
-from search_api.tantivy_backend import UnsupportedQuery
 
 log = logging.getLogger("archivist.api")
 

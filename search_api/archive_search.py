@@ -13,8 +13,7 @@ from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, sele
 
 from adapters.archive_schema import archive_events
 from ingest.events import EVENT_TYPES
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
-from search_api.tantivy_backend import UnsupportedQuery
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
 
 INDEXED_TYPES = frozenset({"post", "file_upload"})
 _events = archive_events.c

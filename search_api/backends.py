@@ -11,10 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from elasticsearch import BadRequestError
+
 from adapters.es_mapping import messages_index
 from adapters.tantivy_schema import micros_since_epoch
 from search_api.archive_queries import Interval
-from search_api.es_query import search_body
+from search_api.es_query import UnsupportedEsQuery, search_body
 from search_api.query_ast import Node
 from search_api.tantivy_backend import After, Hit, Page, search_page
 
@@ -144,21 +146,26 @@ class ElasticsearchSearchBackend:
         offset: int = 0,
         facets: bool = False,
     ) -> Page:
-        return page_from_response(
-            self.client.search(
-                index=messages_index(self.prefix),
-                **search_request(
-                    node,
-                    memberships=memberships,
-                    size=size,
-                    by_relevance=by_relevance,
-                    after=after,
-                    offset=offset,
-                    facets=facets,
-                ),
-            ),
-            size=None if by_relevance else size,
+        body = search_request(
+            node,
+            memberships=memberships,
+            size=size,
+            by_relevance=by_relevance,
+            after=after,
+            offset=offset,
+            facets=facets,
         )
+        try:
+            response = self.client.search(index=messages_index(self.prefix), **body)
+        except BadRequestError as error:  # e.g. a query nested deeper than the cluster allows
+            raise UnsupportedEsQuery(f"Elasticsearch refused the query: {_reason(error)}") from error
+        return page_from_response(response, size=None if by_relevance else size)
+
+
+def _reason(error: BadRequestError) -> str:
+    info = error.info if isinstance(error.info, dict) else {}
+    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
+    return str(causes[0].get("reason") or error.message) if causes and isinstance(causes[0], dict) else error.message
 
 
 def search_request(

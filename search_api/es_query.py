@@ -14,7 +14,7 @@ from typing import Any
 
 from adapters.tantivy_schema import fold_keyword, searchable, text_terms
 from search_api.archive_queries import Interval
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
 
 Json = dict[str, Any]
 Memberships = Callable[[str], list[Interval]]
@@ -23,7 +23,7 @@ MATCH_NOTHING: Json = {"match_none": {}}
 MATCH_ALL: Json = {"match_all": {}}
 
 
-class UnsupportedEsQuery(ValueError):
+class UnsupportedEsQuery(UnsupportedQuery):
     """A query this backend cannot answer on its own."""
 
 

@@ -212,3 +212,7 @@ def to_query(node: Node) -> str:
         else:
             printed.append(_leaf(item))
     return "".join(printed)
+
+
+class UnsupportedQuery(ValueError):
+    """A query a backend cannot answer (said to the user as a 422, never a server error)."""

@@ -18,13 +18,21 @@ import tantivy
 
 from adapters import tantivy_schema as fields
 from search_api.archive_queries import Interval
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search_api.query_ast import (
+    And,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+    UnsupportedQuery,
+)
 
 Occur = tantivy.Occur
-
-
-class UnsupportedQuery(ValueError):
-    """A query this backend cannot answer on its own (said to the user, never a server error)."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from search_api import archive_queries, audit, cursors
 from search_api.archive_search import EventsAfter, needs_archive, search_archive
 from search_api.deps import AppServices, Services, allowed
 from search_api.errors import ERROR_RESPONSES
-from search_api.query_ast import Node
+from search_api.query_ast import Node, UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError, parse_query
-from search_api.tantivy_backend import After, UnsupportedQuery
+from search_api.tantivy_backend import After
 from search_api.tokens import Principal
 
 router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)

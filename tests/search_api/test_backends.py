@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from search_api.backends import ElasticsearchSearchBackend, page_from_response
+from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import parse_query
 
 RESPONSE: dict[str, Any] = {
@@ -96,3 +99,27 @@ def test_the_last_page_has_no_continuation() -> None:
     page = page_from_response(RESPONSE, size=2)
     assert len(page.hits) == 2
     assert page.next_after is None
+
+
+class RefusingClient:
+    """An Elasticsearch client whose cluster refuses the query, as it does past max_nested_depth."""
+
+    def search(self, **_request: Any) -> dict[str, Any]:
+        import elastic_transport
+        from elasticsearch import BadRequestError
+
+        meta = elastic_transport.ApiResponseMeta(
+            status=400,
+            http_version="1.1",
+            headers=elastic_transport.HttpHeaders(),
+            duration=0.0,
+            node=elastic_transport.NodeConfig("http", "localhost", 9200),
+        )
+        body = {"error": {"root_cause": [{"reason": "The nested depth of the query exceeds [20]"}]}}
+        raise BadRequestError("search_phase_execution_exception", meta, body)
+
+
+def test_a_query_the_cluster_refuses_is_an_unsupported_query_not_a_server_error() -> None:
+    backend = ElasticsearchSearchBackend(RefusingClient())
+    with pytest.raises(UnsupportedQuery, match="nested depth of the query exceeds"):
+        backend.search(parse_query("a (b OR (c -d))"), size=10, by_relevance=False, memberships=None)

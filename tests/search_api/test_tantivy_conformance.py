@@ -19,9 +19,9 @@ from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
 from search_api.archive_queries import Interval, intervals_of
 from search_api.backends import TantivySearchBackend, every_hit
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, to_query
+from search_api.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, UnsupportedQuery, to_query
 from search_api.query_parser import parse_query
-from search_api.tantivy_backend import UnsupportedQuery, all_hits, search_page
+from search_api.tantivy_backend import all_hits, search_page
 from tests.factories import BASE_TIME, post_payload
 from tests.search_api.reference import Message, matches, message_of
 
