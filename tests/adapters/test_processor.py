@@ -189,6 +189,28 @@ def test_a_batch_whose_lease_was_taken_over_is_left_to_the_new_holder(store: Sta
         assert set(staged_attempts(store).values()) == {1}
 
 
+def test_a_processor_that_stops_gives_back_the_batch_it_claimed_ahead(store: StagingStore) -> None:
+    stage(store, posts(12))
+    clock = FakeClock()
+    options = ProcessorOptions(batch_size=5)
+    processor: list[BatchProcessor] = []
+
+    def stop_after_this_batch(_event: Event) -> str | None:
+        processor[0].stop()
+        return None
+
+    stopping = RecordingAdapter(fail_event=stop_after_this_batch)
+    processor.append(BatchProcessor(store.engine, [stopping], options, owner="a", clock=clock))
+    total = processor[0].run(until_empty=True)
+    assert (total.claimed, total.completed) == (5, 5)
+    with store.engine.connect() as connection:
+        leases = connection.execute(select(staged_events.c.lease_owner)).scalars().all()
+    assert leases == [None] * 7, "the batch claimed with the first one's outcome is given back"
+    other = BatchProcessor(store.engine, [RecordingAdapter()], options, owner="b", clock=clock)
+    assert other.run(until_empty=True).completed == 7
+    assert store.counts().staged == 0
+
+
 def test_archive_is_always_first_and_present() -> None:
     assert parse_adapter_names("xml,index") == ["archive", "xml", "index"]
     assert parse_adapter_names("index, archive ,index") == ["archive", "index"]
