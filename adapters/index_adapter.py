@@ -128,7 +128,10 @@ def with_text(message: IndexedMessage, text: str, written_at: int) -> IndexedMes
 def entities(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The URLs, mentions and hashtags written in ``text`` (read in its searchable form)."""
     composed = fields.searchable(text)
-    return fields.extract_urls(composed), derive_mentions(composed), derive_hashtags(composed)
+    # A mention needs an "@" and a hashtag a "#": most messages have neither, skip their scans.
+    mentions = derive_mentions(composed) if "@" in composed else ()
+    hashtags = derive_hashtags(composed) if "#" in composed else ()
+    return fields.extract_urls(composed), mentions, hashtags
 
 
 def placeholder(event: EditEvent | DeleteEvent, *, sender_known: bool) -> IndexedMessage:

@@ -158,11 +158,12 @@ def _attribute(value: str) -> str:
 
 
 def _times(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    micros = _micros(utc)
+    """The three forms of a time (``iso_seven_digits`` spelled out: strftime writes the year unpadded)."""
+    u = moment.astimezone(UTC)
+    micros = _micros(u)
     return (
-        f'since1970="{micros // 1000}" string="{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond * 10:07d}Z" '
-        f'long="{micros * 10 + _EPOCH_TICKS}"'
+        f'since1970="{micros // 1000}" string="{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:'
+        f'{u.second:02d}.{u.microsecond * 10:07d}Z" long="{micros * 10 + _EPOCH_TICKS}"'
     )
 
 

@@ -173,3 +173,10 @@ def test_the_written_file_is_the_lxml_document_byte_for_byte() -> None:
 def test_any_text_renders_as_lxml_does(texts: list[str]) -> None:
     batch = [post(i, run="hypothesis", text=text) for i, text in enumerate(texts)]
     assert render(batch) == serialise(conversations_document(batch))
+
+
+def test_times_render_as_lxml_does_in_any_year() -> None:
+    for year in (1, 999, 1969, 2026, 9999):
+        moment = datetime(year, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
+        batch = [parse_event(post(0).model_dump(mode="json") | {"occurred_at": moment.isoformat()})]
+        assert render(batch) == serialise(conversations_document(batch))
