@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -208,11 +209,26 @@ def raw_tantivy(scratch: Path, batches: list[list[tuple[bool, tantivy.Document]]
     return time.perf_counter() - started
 
 
-def measure(backend: Backend, events: list[Event]) -> list[Figure]:
+def measure(backend: Backend, events: list[Event], rounds: int) -> list[Figure]:
+    """Every figure, the median of ``rounds`` rounds that alternate processor and raw runs."""
+    rows = archive_rows(events, backend.scratch)
+    documents = index_batches(events)
+    taken = [measure_round(backend, events, rows, documents) for _round in range(rounds)]
+    return [
+        Figure(first.backend, first.name, first.events, statistics.median(f[i].seconds for f in taken))
+        for i, first in enumerate(taken[0])
+    ]
+
+
+def measure_round(
+    backend: Backend,
+    events: list[Event],
+    rows: dict[str, list[dict[str, Any]]],
+    documents: list[list[tuple[bool, tantivy.Document]]],
+) -> list[Figure]:
     figures = [through_processor(backend, events, name) for name in ("archive", "index", "xml", "archive,index,xml")]
     batches = (len(events) + BATCH - 1) // BATCH
-    archive_seconds = raw_archive_insert(backend, archive_rows(events, backend.scratch), batches)
-    documents = index_batches(events)
+    archive_seconds = raw_archive_insert(backend, rows, batches)
     tantivy_seconds = raw_tantivy(backend.scratch, documents, commit_each=True)
     single_commit = raw_tantivy(backend.scratch, documents, commit_each=False)
     count = len(events)
@@ -223,13 +239,14 @@ def measure(backend: Backend, events: list[Event]) -> list[Figure]:
     return figures
 
 
-def report(figures: list[Figure], count: int) -> str:
+def report(figures: list[Figure], count: int, rounds: int) -> str:
     lines = [
         BEGIN,
         "## Processing (`bench/process.py`)",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {count:,} simulated events, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; batches of 1,000, one processor.",
+        f"Python {platform.python_version()}; batches of 1,000, one processor; each figure the median of "
+        f"{rounds} rounds alternating processor and raw runs (this machine is shared).",
         "",
         "| backend | path | events/s | seconds |",
         "| --- | --- | ---: | ---: |",
@@ -254,6 +271,7 @@ def report(figures: list[Figure], count: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
     events = list(simulate_events(events=args.events, rooms=20, users=200, seed=11))
@@ -262,10 +280,10 @@ def main() -> None:
         for kind in ("sqlite", "postgresql"):
             backend = Backend(kind, Path(scratch))
             try:
-                figures.extend(measure(backend, events))
+                figures.extend(measure(backend, events, args.rounds))
             finally:
                 backend.drop_all()
-    section = report(figures, args.events)
+    section = report(figures, args.events, args.rounds)
     print(section)
     if args.write:
         write_section(section, BEGIN, END)
