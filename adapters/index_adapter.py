@@ -166,8 +166,8 @@ def posted_message(event: PostEvent) -> IndexedMessage:
         text=event.message.text,
         text_updated=posted_at,
         urls=urls,
-        mentions=_unique((*(event.message.mentions or ()), *mentions)),
-        hashtags=_unique((*(event.message.hashtags or ()), *hashtags)),
+        mentions=_merged(event.message.mentions, mentions),
+        hashtags=_merged(event.message.hashtags, hashtags),
     )
 
 
@@ -194,6 +194,13 @@ def _with_text_of(source: IndexedMessage, target: IndexedMessage) -> IndexedMess
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
+
+
+def _merged(declared: tuple[str, ...] | None, found: tuple[str, ...]) -> tuple[str, ...]:
+    """``_unique((*declared, *found))``, without the work when both are empty (most messages)."""
+    if not declared and not found:
+        return ()
+    return _unique((*(declared or ()), *found))
 
 
 def apply_edit(current: IndexedMessage | None, event: EditEvent) -> IndexedMessage:
