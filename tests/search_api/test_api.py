@@ -37,20 +37,21 @@ BODIES = {"/api/v1/search": {"query": "ubuntu"}, "/api/v1/events": []}
 
 
 @pytest.fixture
-def client(sqlite_store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
+def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
+    """The API over the archive on SQLite and on PostgreSQL (archive queries are SQL on both)."""
     events = [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
-    ArchiveAdapter(sqlite_store.engine).write(events)
+    ArchiveAdapter(store.engine).write(events)
     index = TantivyIndexAdapter(tmp_path / "index")
     index.write(events)
     index.close()
-    services = AppServices(engine=sqlite_store.engine, index_dir=tmp_path / "index", sink=StagingSink(sqlite_store))
+    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
     with TestClient(create_app(services)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def tokens(sqlite_store: StagingStore) -> dict[str, str]:
-    return {role: create_token(sqlite_store.engine, role, f"test {role}") for role in ROLES}
+def tokens(store: StagingStore) -> dict[str, str]:
+    return {role: create_token(store.engine, role, f"test {role}") for role in ROLES}
 
 
 def auth(token: str) -> dict[str, str]:
@@ -124,7 +125,7 @@ def test_every_search_is_audited_and_the_auditor_sees_it(client: TestClient, tok
 
 
 def test_ingest_accepts_valid_events_and_names_the_bad_ones(
-    client: TestClient, tokens: dict[str, str], sqlite_store: StagingStore
+    client: TestClient, tokens: dict[str, str], store: StagingStore
 ) -> None:
     batch = [post_payload(1, run="api"), {"schema_version": 1, "type": "post"}, post_payload(2, run="api")]
     response = client.post("/api/v1/events", json=batch, headers=auth(tokens["ingest"]))
@@ -133,11 +134,11 @@ def test_ingest_accepts_valid_events_and_names_the_bad_ones(
     assert result["accepted"] == 2
     assert [r["index"] for r in result["rejected"]] == [1]
     assert "event_id" in result["rejected"][0]["reason"]
-    assert sqlite_store.counts().staged == 2
+    assert store.counts().staged == 2
 
 
 def test_ingest_rejects_bad_items_one_by_one_as_the_consumer_does(
-    client: TestClient, tokens: dict[str, str], sqlite_store: StagingStore
+    client: TestClient, tokens: dict[str, str], store: StagingStore
 ) -> None:
     surrogate = post_payload(4, run="api", text="broken \ud800 text")
     batch = [post_payload(3, run="api"), "x", 5, None, surrogate]
@@ -304,3 +305,21 @@ def test_refused_searches_and_listings_are_audited_too(client: TestClient, token
     again = client.get("/api/v1/audit", headers=auth(tokens["auditor"])).json()
     assert (again["entries"][0]["action"], again["entries"][0]["role"]) == ("view_audit", "auditor")
     assert again["chain_intact"]
+
+
+def test_participant_hits_were_sent_while_the_person_was_in_the_room(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    headers = auth(tokens["legal"])
+    late = client.get("/api/v1/rooms/room:ubuntu/members?at=2007-09-07T07:55:00Z", headers=headers).json()
+    checked = 0
+    for member in late["members"][:15]:
+        nick = member.removeprefix("user:")
+        found = client.post("/api/v1/search", json={"query": f"participant:{nick}", "size": 5}, headers=headers).json()
+        for hit in found["hits"]:
+            present = client.get(
+                "/api/v1/rooms/room:ubuntu/members", params={"at": hit["occurred_at"]}, headers=headers
+            ).json()
+            assert member in present["members"], (nick, hit["occurred_at"])
+            checked += 1
+    assert checked >= 10, "the logs exercise participant: for real"
