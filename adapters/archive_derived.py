@@ -208,10 +208,16 @@ class _Memberships:
         pairs = {(e.room.id, e.actor.id) for e in events if isinstance(e, JoinEvent | LeaveEvent)}
         open_intervals: dict[tuple[str, str], list[_Interval]] = {}
         if pairs:
+            rooms = sorted({room for room, _actor in pairs})
             actors = sorted({actor for _room, actor in pairs})
+            dialect = connection.dialect.name
             found = connection.execute(
                 select(_intervals.id, _intervals.room_id, _intervals.actor_id, _intervals.joined_at)
-                .where(_intervals.left_at.is_(None), among(_intervals.actor_id, actors, connection.dialect.name))
+                .where(
+                    among(_intervals.room_id, rooms, dialect),  # (room_id, actor_id) lead an index
+                    among(_intervals.actor_id, actors, dialect),
+                    _intervals.left_at.is_(None),
+                )
                 .order_by(_intervals.id)
             )
             for row in found:

@@ -23,6 +23,7 @@ a reference line outside the limit.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import statistics
@@ -213,7 +214,15 @@ def measure(backend: Backend, events: list[Event], rounds: int) -> list[Figure]:
     """Every figure, the median of ``rounds`` rounds that alternate processor and raw runs."""
     rows = archive_rows(events, backend.scratch)
     documents = index_batches(events)
-    taken = [measure_round(backend, events, rows, documents) for _round in range(rounds)]
+    # The inputs held for the whole run (events, rows, documents: millions of objects) are no
+    # part of what is measured; frozen, the garbage collector stops walking them on every full
+    # collection. A processor process holds one batch; here they tripled the cost of parsing.
+    gc.collect()
+    gc.freeze()
+    try:
+        taken = [measure_round(backend, events, rows, documents) for _round in range(rounds)]
+    finally:
+        gc.unfreeze()
     return [
         Figure(first.backend, first.name, first.events, statistics.median(f[i].seconds for f in taken))
         for i, first in enumerate(taken[0])
@@ -264,7 +273,18 @@ def report(figures: list[Figure], count: int, rounds: int) -> str:
             f"limit (target: 50% or more); {together.rate / one_commit:.0%} of a limit that commits Tantivy "
             f"only once for all {count:,} events ({one_commit:,.0f}/s), which the processor cannot do."
         )
-    lines.append(END)
+    lines += [
+        "",
+        "The raw limit is the same work as the processor's, in its units: every row the archive adapter "
+        "writes (events with precomputed chain hashes, rooms, messages, versions, memberships, reads, files; "
+        "one transaction per 1,000 events) plus the index adapter's documents added and committed once per "
+        "1,000 events. Until 2026-11-24 it inserted only events and messages and committed Tantivy once for "
+        "all events (the reference line): a processor must make each batch durable before it deletes it from "
+        "staging, so that single commit was a limit no processor could approach. The processor additionally "
+        "claims and deletes staging rows, parses every payload, computes the chain hashes, and writes the XML "
+        "files, none of which is in the limit.",
+        END,
+    ]
     return "\n".join(lines)
 
 
