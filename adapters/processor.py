@@ -228,12 +228,16 @@ class BatchProcessor:
         if not rows:
             return []
         delivered: dict[str, set[str]] = {}
-        for event_id, adapter in connection.execute(
-            select(staged_deliveries.c.event_id, staged_deliveries.c.adapter).where(
-                among(staged_deliveries.c.event_id, (r.event_id for r in rows), dialect)
-            )
-        ):
-            delivered.setdefault(event_id, set()).add(adapter)
+        # Progress rows exist only for events that failed somewhere: usually none at all, and
+        # one probe is cheaper than looking up 1,000 ids. None can appear for these events
+        # meanwhile: only their lease holder writes progress, and the lease is ours.
+        if connection.execute(select(staged_deliveries.c.event_id).limit(1)).first() is not None:
+            for event_id, adapter in connection.execute(
+                select(staged_deliveries.c.event_id, staged_deliveries.c.adapter).where(
+                    among(staged_deliveries.c.event_id, (r.event_id for r in rows), dialect)
+                )
+            ):
+                delivered.setdefault(event_id, set()).add(adapter)
         claimed = [
             ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), delivered.get(r.event_id, set())) for r in rows
         ]
