@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from amqp.transport import TCPTransport
 from kombu import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -38,7 +39,8 @@ from ingest.topology import ERROR_HEADER, REJECTED_AT_HEADER, Topology
 
 log = logging.getLogger(__name__)
 
-DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+"""Retried while the batch stays unacked; the COPY runs on psycopg's cursor, whose errors are raw."""
 
 
 @dataclass

@@ -85,6 +85,8 @@ _PG_INCOMING = (
     "(event_id text, event_type text, occurred_at timestamptz, payload text) ON COMMIT DELETE ROWS"
 )
 _PG_COPY = "COPY staging_incoming (event_id, event_type, occurred_at, payload) FROM STDIN"
+_PG_COPY_NEW = "COPY staged_events (event_id, event_type, occurred_at, payload) FROM STDIN"
+_UNIQUE_VIOLATION = "23505"
 _PG_MOVE = (
     "INSERT INTO staged_events (event_id, event_type, occurred_at, payload) "
     "SELECT event_id, event_type, occurred_at, payload FROM staging_incoming "
@@ -106,12 +108,23 @@ class StagingStore:
         """
         if not rows:
             return 0
+        if self.engine.dialect.name == "postgresql":
+            # Fast path: COPY straight into staged_events, which holds when none of the ids is
+            # staged yet (every batch but a redelivered one). One conflict makes the COPY fail
+            # as a whole and roll back; the rows then go in again below, skipping known ids.
+            unique = _unique(rows)
+            try:
+                with self.engine.begin() as connection:
+                    return _copy_new_into_postgresql(connection, unique)
+            except Exception as error:
+                if getattr(error, "sqlstate", None) != _UNIQUE_VIOLATION:
+                    raise
         with self.engine.begin() as connection:
             return self.insert_in(connection, rows)
 
     def insert_in(self, connection: Connection, rows: Sequence[StagedRow]) -> int:
         """Insert ``rows`` inside the caller's transaction; returns how many were new."""
-        unique = list({row.event_id: row for row in rows}.values())
+        unique = _unique(rows)
         if connection.dialect.name == "postgresql":
             return _copy_into_postgresql(connection, unique)
         statement = sqlite.insert(staged_events).on_conflict_do_nothing(index_elements=["event_id"])
@@ -168,3 +181,18 @@ def _copy_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> 
         # ON COMMIT DELETE ROWS empties it at commit; an outer transaction may insert again first.
         cursor.execute("TRUNCATE staging_incoming")
         return inserted
+
+
+def _unique(rows: Sequence[StagedRow]) -> list[StagedRow]:
+    """One row per event id (the last one given), in first-seen order: a batch may repeat an event."""
+    return list({row.event_id: row for row in rows}.values())
+
+
+def _copy_new_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> int:
+    """COPY rows straight into staged_events; fails with a unique violation if any id is staged."""
+    driver_connection: Any = connection.connection.dbapi_connection
+    with driver_connection.cursor() as cursor:
+        with cursor.copy(_PG_COPY_NEW) as copy:
+            for row in rows:
+                copy.write_row((row.event_id, row.event_type, row.occurred_at, row.payload))
+        return len(rows)
