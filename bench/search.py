@@ -276,7 +276,8 @@ def _report(
         "in its own process (token check, parse, translate, exact total, top 50 by time, highlights, a durable "
         "hash-chained audit entry, JSON); direct = the same answer straight against Tantivy in the bench process "
         '(exact total, top 50 by time, documents, highlights); the top-50 requests say `"facets": false`. Facets: '
-        f"the same plus counts per room, sender and day over every hit. Full hit set: every hit, {FULL_PAGE:,} per request with the cursor.",
+        "the same plus counts per room, sender and day over every hit. "
+        f"Full hit set: every hit, {FULL_PAGE:,} per request with the cursor.",
         "",
         header,
         rule,
