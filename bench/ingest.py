@@ -172,10 +172,11 @@ def _consume_process(database_url: str, topology: Topology, done: Any) -> None:
 def consume_to_staging(database_url: str, topology: Topology, expected: int, processes: int) -> Figure:
     """Our consumer(s), each in its own process; timed from the first message to the last commit
     (process start-up and imports excluded, as the raw figure excludes them too)."""
-    done: Any = multiprocessing.Queue()
-    workers = [
-        multiprocessing.Process(target=_consume_process, args=(database_url, topology, done)) for _ in range(processes)
-    ]
+    # Spawned, not forked: a forked child would inherit this process's heap (every simulated
+    # event) and pay copy-on-write faults for it whenever its garbage collector walks it.
+    context = multiprocessing.get_context("spawn")
+    done: Any = context.Queue()
+    workers = [context.Process(target=_consume_process, args=(database_url, topology, done)) for _ in range(processes)]
     for worker in workers:
         worker.start()
     results = [done.get(timeout=600) for _ in workers]
