@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters.base import DeliveryResult, Failure
 from adapters.es_mapping import events_index, messages_index
-from adapters.tantivy_schema import extract_urls, micros_since_epoch, searchable
+from adapters.tantivy_schema import extract_urls, micros_since_epoch, person_keys, room_keys, searchable
 from ingest.events import (
     DeleteEvent,
     EditEvent,
@@ -45,6 +45,7 @@ POST_SCRIPT = (
     + """
 ctx._source.event_id = params.event_id; ctx._source.sent = params.sent;
 ctx._source.sender_id = params.sender_id; ctx._source.sender_name = params.sender_name;
+ctx._source.sender_keys = params.sender_keys;
 """
 )
 EDIT_SCRIPT = (
@@ -114,6 +115,7 @@ def _message_base(event: Event, message_id: str) -> Json:
         "message_id": message_id,
         "room_id": event.room.id,
         "room_name": event.room.name,
+        "room_keys": list(room_keys(event.room.id, event.room.name)),
         "type": "post",
         "versions": 0,
         "deleted": False,
@@ -136,9 +138,12 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
                 "sent": event.occurred_at.isoformat(),
                 "sender_id": event.actor.id,
                 "sender_name": event.actor.name,
+                "sender_keys": list(person_keys(event.actor.id, event.actor.name)),
             }
             upsert = _message_base(event, event.message.id) | {"versions": 1}
-            upsert |= {k: params[k] for k in ("event_id", "sent", "sender_id", "sender_name", "text", "urls")}
+            upsert |= {
+                k: params[k] for k in ("event_id", "sent", "sender_id", "sender_name", "sender_keys", "text", "urls")
+            }
             upsert |= {"mentions": params["mentions"], "hashtags": params["hashtags"], "text_updated": params["at"]}
             return _scripted(index, event.message.id, POST_SCRIPT, params, upsert)
         case EditEvent():
@@ -169,6 +174,7 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
                 "sent": event.occurred_at.isoformat(),
                 "sender_id": event.actor.id,
                 "sender_name": event.actor.name,
+                "sender_keys": list(person_keys(event.actor.id, event.actor.name)),
                 "text": searchable(event.file.name),
                 "has_file": True,
                 "file_name": event.file.name,

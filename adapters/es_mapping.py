@@ -39,6 +39,8 @@ MESSAGE_PROPERTIES: Json = {
     "room_name": TEXT | {"fields": {"raw": KEYWORD}},
     "sender_id": KEYWORD,
     "sender_name": TEXT | {"fields": {"raw": KEYWORD}},
+    "sender_keys": FOLDED_KEYWORD,
+    "room_keys": FOLDED_KEYWORD,
     "type": KEYWORD,
     "text": TEXT,
     "urls": FOLDED_KEYWORD,

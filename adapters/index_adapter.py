@@ -250,6 +250,8 @@ def to_document(message: IndexedMessage) -> tantivy.Document:
         fields.SENDER_NAME: _searchable_name(message.sender_name),
         fields.ROOM_ID: message.room_id,
         fields.ROOM_NAME: _searchable_name(message.room_name),
+        fields.SENDER_KEYS: list(fields.person_keys(message.sender_id, message.sender_name)),
+        fields.ROOM_KEYS: list(fields.room_keys(message.room_id, message.room_name)),
         fields.SENT: message.sent,
         fields.TEXT: composed,
         fields.TEXT_UPDATED: message.text_updated,

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -61,8 +63,13 @@ HASHTAGS: Final = "hashtags"
 # Who and where.
 SENDER_ID: Final = "sender_id"
 SENDER_NAME: Final = "sender_name"
+SENDER_KEYS: Final = "sender_keys"
+"""Folded whole values a ``from:`` matches exactly: the sender's id, the id without ``user:``, the name."""
 ROOM_ID: Final = "room_id"
 ROOM_NAME: Final = "room_name"
+ROOM_KEYS: Final = "room_keys"
+"""Folded whole values an ``in:`` matches exactly: the room's id, the id without ``room:``, the
+name with and without its ``#``."""
 
 # When and what happened to it; all i64, times in microseconds since the Unix epoch.
 SENT: Final = "sent"
@@ -90,6 +97,8 @@ def build_schema() -> tantivy.Schema:
     builder.add_bytes_field(TEXT_ORIGINAL, stored=True)  # UTF-8, stored only
     for name in (URLS, MENTIONS, HASHTAGS):
         builder.add_text_field(name, stored=True, tokenizer_name=KEYWORD_ANALYZER)
+    for name in (SENDER_KEYS, ROOM_KEYS):
+        builder.add_text_field(name, stored=False, tokenizer_name=KEYWORD_ANALYZER)
     for name in (SENT, EDITED, VERSIONS, DELETED, HAS_FILE):
         builder.add_integer_field(name, stored=True, indexed=True, fast=True)
     builder.add_integer_field(TEXT_UPDATED, stored=True)
@@ -161,6 +170,30 @@ def fold_keyword(value: str) -> str:
     """The term a URL, mention or hashtag is indexed as (lower-cased, accent-folded)."""
     terms = _KEYWORD.analyze(searchable(value))
     return terms[0] if terms else ""
+
+
+def _folded_unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(key for key in (fold_keyword(v.strip()) for v in values) if key))
+
+
+@lru_cache(maxsize=8192)
+def person_keys(actor_id: str, name: str | None) -> tuple[str, ...]:
+    """What ``from:`` (and ``participant:``) match a person on: whole values, case and accents folded."""
+    return _folded_unique([actor_id, actor_id.removeprefix("user:"), name or ""])
+
+
+@lru_cache(maxsize=8192)
+def room_keys(room_id: str, name: str | None) -> tuple[str, ...]:
+    """What ``in:`` matches a room on: whole values, case and accents folded, ``#`` optional."""
+    name = name or ""
+    return _folded_unique([room_id, room_id.removeprefix("room:"), name, name.removeprefix("#")])
+
+
+def filter_keys(field: str, value: str) -> tuple[str, ...]:
+    """The keys a ``from:``/``in:`` value may equal (``from:@bob``, ``from:user:bob``, ``in:#ops``)."""
+    if field == "in":
+        return _folded_unique([value, value.removeprefix("#")])
+    return _folded_unique([value, value.removeprefix("@")])
 
 
 def micros_since_epoch(moment: datetime) -> int:

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, select, true
 
-from adapters.archive_schema import archive_events
+from adapters.archive_schema import archive_events, archive_rooms
+from adapters.tantivy_schema import filter_keys
 from ingest.events import EVENT_TYPES
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
 
@@ -42,9 +43,16 @@ def condition(node: Node) -> ColumnElement[bool]:
                 raise UnsupportedQuery(f"type:{value} is not an event type; the types are {', '.join(EVENT_TYPES)}")
             return _events.event_type == value
         case Filter("from", value):
-            return _events.actor_id == (value if value.startswith("user:") else f"user:{value}")
+            keys = filter_keys("from", value)
+            return func.lower(_events.actor_id).in_([*keys, *(f"user:{key}" for key in keys)])
         case Filter("in", value):
-            return _events.room_id == f"room:{value.removeprefix('#').lower()}"
+            keys = filter_keys("in", value)
+            named = select(archive_rooms.c.room_id).where(
+                func.lower(archive_rooms.c.name).in_([*keys, *(f"#{key}" for key in keys)])
+            )
+            return or_(
+                func.lower(_events.room_id).in_([*keys, *(f"room:{key}" for key in keys)]), _events.room_id.in_(named)
+            )
         case Filter("has", _):
             return _events.event_type.in_(("file_upload", "file_download"))
         case SentRange(start, end):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from adapters.tantivy_schema import fold_keyword, searchable, text_terms
+from adapters.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
 from search_api.archive_queries import Interval
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
 
@@ -100,11 +100,9 @@ def _filter(node: Filter, memberships: Memberships | None) -> Json:
     value = node.value
     match node.field:
         case "from":
-            person = value.removeprefix("user:")
-            return _any([{"term": {"sender_id": f"user:{person}"}}, _phrase("sender_name", person)])
+            return {"terms": {"sender_keys": list(filter_keys("from", value))}}
         case "in":
-            room = value.removeprefix("#")
-            return _any([{"term": {"room_id": f"room:{room.lower()}"}}, _phrase("room_name", room)])
+            return {"terms": {"room_keys": list(filter_keys("in", value))}}
         case "mentions":
             return {"term": {"mentions": fold_keyword(value)}}
         case "hashtag":

@@ -143,21 +143,9 @@ def _filter(schema: tantivy.Schema, node: Filter, memberships: Memberships | Non
     value = node.value
     match node.field:
         case "from":
-            person = value.removeprefix("user:")
-            return _any(
-                [
-                    _term(schema, fields.SENDER_ID, f"user:{person}"),
-                    _words(schema, fields.SENDER_NAME, fields.text_terms(person)),
-                ]
-            )
+            return _any([_term(schema, fields.SENDER_KEYS, key) for key in fields.filter_keys("from", value)])
         case "in":
-            room = value.removeprefix("#")
-            return _any(
-                [
-                    _term(schema, fields.ROOM_ID, f"room:{room.lower()}"),
-                    _words(schema, fields.ROOM_NAME, fields.text_terms(room)),
-                ]
-            )
+            return _any([_term(schema, fields.ROOM_KEYS, key) for key in fields.filter_keys("in", value)])
         case "mentions":
             return _term(schema, fields.MENTIONS, fields.fold_keyword(value))
         case "hashtag":

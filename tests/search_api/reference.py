@@ -20,9 +20,9 @@ class Message:
     mentions: frozenset[str]
     hashtags: frozenset[str]
     sender_id: str
-    sender_tokens: tuple[str, ...]
+    sender_name: str
     room_id: str
-    room_tokens: tuple[str, ...]
+    room_name: str
     sent: datetime
 
 
@@ -34,9 +34,9 @@ def message_of(post: PostEvent) -> Message:
         mentions=frozenset(fields.fold_keyword(m) for m in post.message.mentions or ()),
         hashtags=frozenset(fields.fold_keyword(h) for h in post.message.hashtags or ()),
         sender_id=post.actor.id,
-        sender_tokens=tuple(fields.text_terms(post.actor.name or "")),
+        sender_name=post.actor.name or "",
         room_id=post.room.id,
-        room_tokens=tuple(fields.text_terms(post.room.name or "")),
+        room_name=post.room.name or "",
         sent=post.occurred_at,
     )
 
@@ -97,11 +97,13 @@ def matches(node: Node, message: Message, memberships: Memberships = lambda _act
         case Near(left, right, distance):
             return _near(message.tokens, fields.text_terms(left), fields.text_terms(right), distance)
         case Filter("from", value):
-            person = value.removeprefix("user:")
-            return message.sender_id == f"user:{person}" or _contains(message.sender_tokens, fields.text_terms(person))
+            wanted = {value.casefold(), value.removeprefix("@").casefold()}
+            person = {message.sender_id, message.sender_id.removeprefix("user:"), message.sender_name}
+            return bool(wanted & {p.casefold() for p in person if p})
         case Filter("in", value):
-            room = value.removeprefix("#")
-            return message.room_id == f"room:{room.lower()}" or _contains(message.room_tokens, fields.text_terms(room))
+            wanted = {value.removeprefix("#").casefold(), value.casefold()}
+            room = {message.room_id, message.room_id.removeprefix("room:"), message.room_name.removeprefix("#")}
+            return bool(wanted & {r.casefold() for r in room if r})
         case Filter("mentions", value):
             return fields.fold_keyword(value) in message.mentions
         case Filter("hashtag", value):

@@ -51,10 +51,10 @@ def test_filters() -> None:
     assert q("#Média") == {"term": {"hashtags": "media"}}
     assert q("has:file") == {"term": {"has_file": True}}
     assert q("type:post") == {"term": {"type": "post"}}
-    sender = q("from:crimsun")["bool"]["should"]
-    assert {"term": {"sender_id": "user:crimsun"}} in sender
-    room = q("in:#Ubuntu")["bool"]["should"]
-    assert {"term": {"room_id": "room:ubuntu"}} in room
+    assert q("from:CrimSun") == {"terms": {"sender_keys": ["crimsun"]}}
+    assert q("from:@bob") == {"terms": {"sender_keys": ["@bob", "bob"]}}
+    assert q("in:#Ubuntu") == {"terms": {"room_keys": ["#ubuntu", "ubuntu"]}}
+    assert q('in:"Release Planning"') == {"terms": {"room_keys": ["#release planning", "release planning"]}}
 
 
 def test_date_ranges_are_half_open_utc_days() -> None:

@@ -237,3 +237,48 @@ def test_every_hit_through_the_backend_interface_is_the_whole_set(
     node = parse_query("ubuntu OR install*")
     through_interface = every_hit(TantivySearchBackend(index_dir), node, page=page)
     assert [h.message_id for h in through_interface] == [h.message_id for h in all_hits(index_dir, node)]
+
+
+@pytest.fixture(scope="module")
+def look_alikes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Rooms and people whose names contain each other's."""
+    index_dir = tmp_path_factory.mktemp("look-alikes") / "index"
+    rooms = [("room:ubuntu", "#ubuntu"), ("room:ubuntu-fr", "#ubuntu-fr"), ("room:help", "Ubuntu help desk")]
+    people = [("user:john", "john"), ("user:jsmith", "John Smith"), ("user:john-doe", "john-doe"), ("user:zoe", "Zoë")]
+    events = []
+    for i, ((room_id, room_name), (actor_id, actor_name)) in enumerate(
+        (room, person) for room in rooms for person in people
+    ):
+        payload = post_payload(i, run="alike", text="hello")
+        payload["room"] = {"id": room_id, "name": room_name, "kind": "room"}
+        payload["actor"] = {"id": actor_id, "name": actor_name}
+        events.append(parse_event(payload))
+    adapter = TantivyIndexAdapter(index_dir)
+    adapter.write(events)
+    adapter.close()
+    return index_dir
+
+
+@pytest.mark.parametrize(
+    ("query", "rooms", "senders"),
+    [
+        ("in:#ubuntu", {"room:ubuntu"}, None),
+        ("in:UBUNTU", {"room:ubuntu"}, None),
+        ("in:room:ubuntu-fr", {"room:ubuntu-fr"}, None),
+        ('in:"ubuntu help desk"', {"room:help"}, None),
+        ("from:john", None, {"user:john"}),
+        ("from:@JOHN", None, {"user:john"}),
+        ('from:"john smith"', None, {"user:jsmith"}),
+        ("from:user:john-doe", None, {"user:john-doe"}),
+        ("from:zoe", None, {"user:zoe"}),
+    ],
+)
+def test_in_and_from_match_whole_names_and_ids_not_words_inside_them(
+    look_alikes: Path, query: str, rooms: set[str] | None, senders: set[str] | None
+) -> None:
+    hits = all_hits(look_alikes, parse_query(query))
+    assert hits
+    if rooms is not None:
+        assert {h.room_id for h in hits} == rooms
+    if senders is not None:
+        assert {h.sender_id for h in hits} == senders
