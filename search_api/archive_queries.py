@@ -17,6 +17,7 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
+from adapters.tantivy_schema import filter_keys
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,15 @@ def members_at(engine: Engine, room_id: str, instant: datetime) -> list[str]:
 
 
 def intervals_of(engine: Engine, actor_id: str) -> list[Interval]:
-    """Every membership interval of one person (for ``participant:``)."""
+    """Every membership interval of one person (for ``participant:``), found by id or name as
+    ``from:`` finds a sender: whole values, case ignored (``user:AFisch``, ``afisch``)."""
     interval = archive_memberships.c
+    keys = {*filter_keys("from", actor_id), *filter_keys("from", actor_id.removeprefix("user:"))}
+    ids = sorted(keys | {f"user:{key}" for key in keys})
     with engine.connect() as connection:
         rows = connection.execute(
             select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
-                interval.actor_id == actor_id
+                or_(func.lower(interval.actor_id).in_(ids), func.lower(interval.actor_name).in_(sorted(keys)))
             )
         ).all()
     return [Interval(r.room_id, r.actor_id, r.joined_at, r.left_at) for r in rows]

@@ -323,3 +323,15 @@ def test_participant_hits_were_sent_while_the_person_was_in_the_room(
             assert member in present["members"], (nick, hit["occurred_at"])
             checked += 1
     assert checked >= 10, "the logs exercise participant: for real"
+
+
+def test_participant_ignores_case_as_every_other_filter(client: TestClient, tokens: dict[str, str]) -> None:
+    headers = auth(tokens["legal"])
+    late = client.get("/api/v1/rooms/room:ubuntu/members?at=2007-09-07T07:55:00Z", headers=headers).json()
+    nick = late["members"][0].removeprefix("user:")
+    answers = [
+        client.post("/api/v1/search", json={"query": f"participant:{spelling}"}, headers=headers).json()["total"]
+        for spelling in (nick, nick.upper(), f"user:{nick.lower()}")
+    ]
+    assert answers[0] > 0
+    assert answers == [answers[0]] * 3
