@@ -204,18 +204,6 @@ def _words_or_fail(text: str) -> list[str]:
     return words
 
 
-def _room_id(value: str) -> str:
-    return f"room:{value.removeprefix('#').lower()}"
-
-
-def _sender_id(value: str) -> str:
-    return f"user:{value.removeprefix('user:')}"
-
-
-def _name_words(value: str, kind: str) -> list[str]:
-    return query_words(value.removeprefix("#") if kind == "in" else value.removeprefix("user:"))
-
-
 def _positives_and_negatives(items: Sequence[Node]) -> tuple[list[Node], list[Node]]:
     positives: list[Node] = [item for item in items if not isinstance(item, Not)]
     negatives = [item.item for item in items if isinstance(item, Not)]
@@ -255,12 +243,9 @@ def sphinx_match(node: Node) -> str:
             return f"(@hashtags {_folded(value)})"
         case Filter("mentions", value):
             return f"(@mentions {_folded(value)})"
-        case Filter("in", value):
-            return _sphinx_either("room_kw", keyword_token(_room_id(value)), "room_name", _name_words(value, "in"))
-        case Filter("from", value):
-            return _sphinx_either(
-                "sender_kw", keyword_token(_sender_id(value)), "sender_name", _name_words(value, "from")
-            )
+        case Filter("in" | "from" as name, value):
+            column = "room_kw" if name == "in" else "sender_kw"
+            return "(" + " | ".join(f"(@{column} {keyword_token(k)})" for k in fields.filter_keys(name, value)) + ")"
         case Filter(name, _):
             raise UnsupportedQuery(f"{name}: is answered from the archive or the document type, not compared here")
         case SentRange():
@@ -274,12 +259,6 @@ def sphinx_match(node: Node) -> str:
         case Or(items):
             return "(" + " | ".join(sphinx_match(item) for item in items) + ")"
     raise UnsupportedQuery(f"cannot translate {node!r}")
-
-
-def _sphinx_either(keyword_field: str, token: str, name_field: str, words: list[str]) -> str:
-    if not words:
-        return f"(@{keyword_field} {token})"
-    return f"((@{keyword_field} {token}) | (@{name_field} {_sphinx_words(words)}))"
 
 
 def sphinx_where(split: Split) -> str:
@@ -323,11 +302,10 @@ def fts5_match(node: Node) -> str:
             return f'(hashtags : "{_folded(value)}")'
         case Filter("mentions", value):
             return f'(mentions : "{_folded(value)}")'
-        case Filter("in", value):
-            return _fts5_either("room_kw", keyword_token(_room_id(value)), "room_name", _name_words(value, "in"))
-        case Filter("from", value):
-            return _fts5_either(
-                "sender_kw", keyword_token(_sender_id(value)), "sender_name", _name_words(value, "from")
+        case Filter("in" | "from" as name, value):
+            column = "room_kw" if name == "in" else "sender_kw"
+            return (
+                "(" + " OR ".join(f'({column} : "{keyword_token(k)}")' for k in fields.filter_keys(name, value)) + ")"
             )
         case Filter(name, _):
             raise UnsupportedQuery(f"{name}: is answered from the archive or the document type, not compared here")
@@ -344,12 +322,6 @@ def fts5_match(node: Node) -> str:
         case Or(items):
             return "(" + " OR ".join(fts5_match(item) for item in items) + ")"
     raise UnsupportedQuery(f"cannot translate {node!r}")
-
-
-def _fts5_either(keyword_column: str, token: str, name_column: str, words: list[str]) -> str:
-    if not words:
-        return f'({keyword_column} : "{token}")'
-    return f'(({keyword_column} : "{token}") OR ({name_column} : {_fts5_phrase(words)}))'
 
 
 # --- the corpus as posts, staged in SQLite ----------------------------------------------------------
@@ -377,6 +349,11 @@ _POST_COLUMNS: Final = (
 _CHUNK: Final = 10_000
 
 
+def _tokens(keys: Iterable[str]) -> str:
+    """Already-folded whole values (room and person keys), one opaque token each."""
+    return " ".join(keyword_token(key) for key in keys)
+
+
 def _keywords(values: Iterable[str]) -> str:
     return " ".join(dict.fromkeys(_folded(value) for value in values))
 
@@ -392,8 +369,8 @@ def _post_row(event: PostEvent) -> tuple[Any, ...]:
         message.sender_id,
         fields.searchable(message.sender_name),
         fields.searchable(message.text),
-        keyword_token(message.room_id),
-        keyword_token(message.sender_id),
+        _tokens(fields.room_keys(message.room_id, message.room_name)),
+        _tokens(fields.person_keys(message.sender_id, message.sender_name)),
         _keywords(message.mentions),
         _keywords(message.hashtags),
     )

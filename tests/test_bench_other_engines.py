@@ -63,12 +63,12 @@ def _text_part(query: str) -> Node:
 
 def test_typical_queries_in_sphinx_syntax() -> None:
     translated = {name: sphinx_match(_text_part(text)) for name, text in QUERIES.items()}
-    room = keyword_token("room:compliance")
+    hashed, bare = keyword_token("#compliance"), keyword_token("compliance")
     assert translated == {
         "single term": "(@text deploy)",
         "phrase": '(@text "risk report")',
         "boolean + date range + room": (
-            f"(((@text audit) | (@text kyc)) ((@room_kw {room}) | (@room_name compliance)) -(@text urgent))"
+            f"(((@text audit) | (@text kyc)) ((@room_kw {hashed}) | (@room_kw {bare})) -(@text urgent))"
         ),
         "proximity": "(@text margin NEAR/3 call)",
         "prefix": "(@text settle*)",
@@ -82,12 +82,12 @@ def test_typical_queries_in_sphinx_syntax() -> None:
 
 def test_typical_queries_in_fts5_syntax() -> None:
     translated = {name: fts5_match(_text_part(text)) for name, text in QUERIES.items()}
-    room = keyword_token("room:compliance")
+    hashed, bare = keyword_token("#compliance"), keyword_token("compliance")
     assert translated == {
         "single term": '(text : "deploy")',
         "phrase": '(text : "risk report")',
         "boolean + date range + room": (
-            f'((((text : "audit") OR (text : "kyc")) AND ((room_kw : "{room}") OR (room_name : "compliance")))'
+            f'((((text : "audit") OR (text : "kyc")) AND ((room_kw : "{hashed}") OR (room_kw : "{bare}")))'
             ' NOT (text : "urgent"))'
         ),
         "proximity": '(text : NEAR("margin" "call", 2))',
