@@ -63,6 +63,14 @@ _CLOSE_INTERVAL = (
     .where(_intervals.id == bindparam("interval"))
     .values(left_at=bindparam("at"), leave_event_id=bindparam("event"))
 )
+_MOVE_START = (
+    update(archive_memberships)
+    .where(_intervals.id == bindparam("interval"))
+    .values(joined_at=bindparam("at"), join_event_id=bindparam("event"))
+)
+
+
+_MEMBERSHIP_EVIDENCE = (JoinEvent, LeaveEvent, PostEvent, FileUploadEvent)
 
 
 def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
@@ -82,6 +90,7 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
         match event:
             case PostEvent():
                 messages.post(event)
+                memberships.seen(event)
                 versions.append(_version(event, "post", event.message.id, event.message.text))
             case EditEvent():
                 messages.edit(event)
@@ -94,7 +103,10 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
                 memberships.leave(event)
             case ReadEvent():
                 reads.append(_read(event))
-            case FileUploadEvent() | FileDownloadEvent():
+            case FileUploadEvent():
+                memberships.seen(event)
+                files.append(_file(event))
+            case FileDownloadEvent():
                 files.append(_file(event))
             case RoomUpdateEvent():
                 _record_room_update(connection, event)
@@ -193,6 +205,9 @@ class _Interval:
     """The row's id when it is in the database already, None for one opened in this batch."""
     fresh: dict[str, Any] | None = None
     """The row to insert, for an interval opened in this batch."""
+    inferred: bool = False
+    """Opened by someone speaking in the room with no recorded join: its start is the earliest
+    activity seen, and moves earlier when an earlier activity or the join itself arrives."""
 
 
 class _Memberships:
@@ -202,17 +217,24 @@ class _Memberships:
         self.open = open_intervals
         self.fresh: list[dict[str, Any]] = []
         self.closed: list[dict[str, Any]] = []
+        self.moved: list[dict[str, Any]] = []
 
     @classmethod
     def load(cls, connection: Connection, events: Sequence[Event]) -> _Memberships:
-        pairs = {(e.room.id, e.actor.id) for e in events if isinstance(e, JoinEvent | LeaveEvent)}
+        pairs = {(e.room.id, e.actor.id) for e in events if isinstance(e, _MEMBERSHIP_EVIDENCE)}
         open_intervals: dict[tuple[str, str], list[_Interval]] = {}
         if pairs:
             rooms = sorted({room for room, _actor in pairs})
             actors = sorted({actor for _room, actor in pairs})
             dialect = connection.dialect.name
             found = connection.execute(
-                select(_intervals.id, _intervals.room_id, _intervals.actor_id, _intervals.joined_at)
+                select(
+                    _intervals.id,
+                    _intervals.room_id,
+                    _intervals.actor_id,
+                    _intervals.joined_at,
+                    _intervals.join_event_id,
+                )
                 .where(
                     among(_intervals.room_id, rooms, dialect),  # (room_id, actor_id) lead an index
                     among(_intervals.actor_id, actors, dialect),
@@ -222,7 +244,8 @@ class _Memberships:
             )
             for row in found:
                 if (row.room_id, row.actor_id) in pairs:
-                    interval = _Interval(row.joined_at, stored_id=row.id)
+                    inferred = row.join_event_id is None and row.joined_at is not None
+                    interval = _Interval(row.joined_at, stored_id=row.id, inferred=inferred)
                     open_intervals.setdefault((row.room_id, row.actor_id), []).append(interval)
         return cls(open_intervals)
 
@@ -244,8 +267,42 @@ class _Memberships:
     def join(self, event: JoinEvent) -> None:
         if self._open_interval(event) is not None:
             return  # already in the room: a repeated join does not open a second interval
+        later = self._inferred_after(event)
+        if later is not None:  # the join of someone already seen speaking arrived late
+            self._move_start(later, event, str(event.event_id))
+            return
         row = self._row(event, joined_at=event.occurred_at, join_event_id=str(event.event_id))
         self.open.setdefault((event.room.id, event.actor.id), []).append(_Interval(event.occurred_at, fresh=row))
+
+    def seen(self, event: PostEvent | FileUploadEvent) -> None:
+        """Someone who speaks in a room is in it, whether or not their join was recorded (IRC
+        logs begin with people already present; a chat server may miss a join)."""
+        if self._open_interval(event) is not None:
+            return
+        later = self._inferred_after(event)
+        if later is not None:
+            self._move_start(later, event, None)
+            return
+        row = self._row(event, joined_at=event.occurred_at)
+        interval = _Interval(event.occurred_at, fresh=row, inferred=True)
+        self.open.setdefault((event.room.id, event.actor.id), []).append(interval)
+
+    def _inferred_after(self, event: Event) -> _Interval | None:
+        """The open interval inferred from activity that starts after ``event``, if any."""
+        later = [
+            i
+            for i in self.open.get((event.room.id, event.actor.id), [])
+            if i.inferred and i.joined_at is not None and i.joined_at > event.occurred_at
+        ]
+        return min(later, key=lambda i: i.joined_at or event.occurred_at) if later else None
+
+    def _move_start(self, interval: _Interval, event: Event, join_event_id: str | None) -> None:
+        interval.joined_at = event.occurred_at
+        interval.inferred = join_event_id is None
+        if interval.fresh is not None:
+            interval.fresh.update(joined_at=event.occurred_at, join_event_id=join_event_id)
+        else:
+            self.moved.append({"interval": interval.stored_id, "at": event.occurred_at, "event": join_event_id})
 
     def leave(self, event: LeaveEvent) -> None:
         interval = self._open_interval(event)
@@ -277,6 +334,8 @@ class _Memberships:
             connection.execute(insert(archive_memberships), self.fresh)
         if self.closed:
             connection.execute(_CLOSE_INTERVAL, self.closed)
+        if self.moved:
+            connection.execute(_MOVE_START, self.moved)
 
 
 def _record_rooms(connection: Connection, events: Sequence[Event]) -> None:

@@ -193,6 +193,24 @@ def test_the_chain_continues_across_batches(store: StagingStore) -> None:
     assert verify_archive(store.engine).checked == 100
 
 
+def test_speaking_in_a_room_without_a_recorded_join_counts_as_being_there(store: StagingStore) -> None:
+    adapter = ArchiveAdapter(store.engine)
+    adapter.write([event("post", 10, actor="quiet", message={"id": "m1", "text": "hi"})])
+    adapter.write([event("post", 5, actor="quiet", message={"id": "m0", "text": "earlier"})])  # arrives late
+    adapter.write([event("join", 2, actor="quiet")])  # the join itself arrives last
+    adapter.write([event("post", 20, actor="quiet", message={"id": "m2", "text": "still here"})])
+    adapter.write([event("leave", 30, actor="quiet")])
+    adapter.write([event("post", 40, actor="quiet", message={"id": "m3", "text": "back without a join"})])
+    found = sorted(
+        (m.joined_at.replace(tzinfo=UTC), m.left_at and m.left_at.replace(tzinfo=UTC), m.join_event_id is not None)
+        for m in rows(store, archive_memberships)
+    )
+    assert found == [
+        (T0 + timedelta(minutes=2), T0 + timedelta(minutes=30), True),
+        (T0 + timedelta(minutes=40), None, False),
+    ]
+
+
 def shuffled_history(seed: int) -> list[Event]:
     """Posts, edits, deletes, joins and leaves of a few messages and people, delivered out of order."""
     chance = random.Random(seed)
@@ -205,6 +223,17 @@ def shuffled_history(seed: int) -> list[Event]:
             history.append(event("edit", chance.randrange(60), message={"id": message, "text": text}))
         if chance.random() < 0.4:
             history.append(event("delete", chance.randrange(60), actor="mod", message={"id": message}))
+    for number in range(10):  # people who speak without (or before) a recorded join
+        speaker = chance.choice(["bob", "carol"])
+        history.append(
+            event(
+                "post",
+                chance.randrange(60),
+                actor=speaker,
+                room=chance.choice(["room:a", "room:b"]),
+                message={"id": f"s{number}", "text": f"said {number}"},
+            )
+        )
     for _ in range(40):
         kind = chance.choice(["join", "leave"])
         history.append(
