@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,3 +92,26 @@ def entries(engine: Engine, *, limit: int = 100, before: int | None = None) -> l
 def verify_audit(engine: Engine) -> ChainReport:
     with engine.connect() as connection:
         return verify_rows(read_chain(connection, audit_log, position="seq", label="entry_id", document="document"))
+
+
+class ChainStatus:
+    """The audit chain's latest full verification, redone at most every ``max_age`` seconds.
+
+    Walking every entry on every page of ``GET /audit`` would make reading the log cost O(n)
+    per request; ``archivist verify`` still walks the whole chain whenever it runs."""
+
+    def __init__(self, max_age: float = 30.0) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._report: ChainReport | None = None
+        self._checked_at = 0.0
+        self._verified_at = datetime.now(UTC)
+
+    def current(self, engine: Engine) -> tuple[ChainReport, datetime]:
+        """The latest report and when it was made."""
+        with self._lock:
+            if self._report is None or time.monotonic() - self._checked_at > self.max_age:
+                self._report = verify_audit(engine)
+                self._checked_at = time.monotonic()
+                self._verified_at = datetime.now(UTC)
+            return self._report, self._verified_at

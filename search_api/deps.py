@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from ingest.sink import EventSink
+from search_api.audit import ChainStatus
 from search_api.backends import SearchBackend, TantivySearchBackend
 from search_api.tokens import Principal, authenticate
 
@@ -25,6 +26,8 @@ class AppServices:
     sink: EventSink
     backend: SearchBackend | None = None
     """Elasticsearch when configured; None means the embedded Tantivy index at ``index_dir``."""
+    audit_status: ChainStatus = field(default_factory=ChainStatus)
+    """The audit chain's latest verification, shared by the requests of this process."""
 
     def search_backend(self) -> SearchBackend:
         return self.backend or TantivySearchBackend(self.index_dir)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, update
@@ -11,7 +12,7 @@ from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.staging import StagingStore
 from search_api.app_schema import api_tokens, audit_log
-from search_api.audit import entries, record, verify_audit
+from search_api.audit import ChainStatus, entries, record, verify_audit
 from search_api.tokens import Principal, authenticate, create_token
 
 OFFICER = Principal("abc123", "Dana (compliance)", "compliance_officer")
@@ -102,3 +103,21 @@ def test_tokens_are_listed_and_revoked_from_the_command_line_and_both_are_audite
     actions = [(e["action"], e["details"]["token_id"]) for e in entries(engine)]
     assert actions == [("token_revoke", token_id), ("token_create", token_id)]
     assert verify_audit(engine).ok
+
+
+def test_the_api_walks_the_audit_chain_at_most_once_per_period(store: StagingStore) -> None:
+    for hits in range(3):
+        record(store.engine, OFFICER, "search", {"query": "q", "hits": hits})
+    cached, fresh = ChainStatus(max_age=3600), ChainStatus(max_age=0)
+    assert cached.current(store.engine)[0].ok
+    assert fresh.current(store.engine)[0].ok
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(audit_log).where(audit_log.c.seq == 2).values(document=func.replace(audit_log.c.document, "q", "Q"))
+        )
+    report, verified_at = cached.current(store.engine)
+    assert report.ok, "within its period the last walk stands"
+    assert verified_at <= datetime.now(UTC)
+    broken, _ = fresh.current(store.engine)
+    assert broken.first_bad is not None
+    assert broken.first_bad.position == 2
