@@ -154,6 +154,14 @@ class EventBase(_Frozen):
     actor: Actor
     source: Source | None = None
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        # JSON true and 1.0 compare equal to 1; a version must be the integer itself.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be the integer {SCHEMA_VERSION}, not {value!r}")
+        return value
+
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _rfc3339_only(cls, value: object) -> object:

@@ -201,3 +201,12 @@ def test_arbitrary_bytes_never_crash(body: bytes) -> None:
         parse_event_json(body)
     except InvalidEvent as error:
         assert error.reason
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_a_schema_version_equal_to_one_but_not_the_integer_is_refused_on_every_path(version: object) -> None:
+    payload = post_payload(1, run="version") | {"schema_version": version}
+    with pytest.raises(InvalidEvent, match="schema_version"):
+        parse_event(payload)
+    with pytest.raises(InvalidEvent, match="schema_version"):
+        parse_event_json(json.dumps(payload))
