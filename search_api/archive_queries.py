@@ -3,6 +3,7 @@ context, who read a message, rooms, and who was in a room at a given instant."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,10 @@ class Interval:
     actor_id: str
     joined_at: datetime | None
     left_at: datetime | None
+
+
+Memberships = Callable[[str], list[Interval]]
+"""Membership intervals of one person (actor id), from the archive: what ``participant:`` needs."""
 
 
 def message(engine: Engine, message_id: str) -> dict[str, Any] | None:

@@ -6,7 +6,6 @@ the text indexes do not hold (``type:`` of events without text, membership inter
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,12 +14,10 @@ from elasticsearch import BadRequestError
 
 from adapters.es_mapping import messages_index
 from adapters.tantivy_schema import micros_since_epoch
-from search_api.archive_queries import Interval
+from search_api.archive_queries import Memberships
 from search_api.es_query import UnsupportedEsQuery, search_body
 from search_api.query_ast import Node
 from search_api.tantivy_backend import After, Hit, Page, search_page
-
-Memberships = Callable[[str], list[Interval]]
 
 
 class SearchBackend(Protocol):

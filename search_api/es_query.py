@@ -8,16 +8,14 @@ distance, mentions and hashtags are exact keyword terms, posts only unless a typ
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from adapters.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
-from search_api.archive_queries import Interval
+from search_api.archive_queries import Memberships
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
 
 Json = dict[str, Any]
-Memberships = Callable[[str], list[Interval]]
 
 MATCH_NOTHING: Json = {"match_none": {}}
 MATCH_ALL: Json = {"match_all": {}}

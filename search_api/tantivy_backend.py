@@ -8,7 +8,6 @@ cases need every hit, so :func:`all_hits` walks the whole result set, not the to
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -17,7 +16,7 @@ from pathlib import Path
 import tantivy
 
 from adapters import tantivy_schema as fields
-from search_api.archive_queries import Interval
+from search_api.archive_queries import Memberships
 from search_api.query_ast import (
     And,
     Filter,
@@ -117,10 +116,6 @@ def _prefix(schema: tantivy.Schema, text: str) -> tantivy.Query:
         words.append(re.escape(terms[-1]) + ".*")
         return tantivy.Query.regex_phrase_query(schema, fields.TEXT, words)
     return tantivy.Query.regex_query(schema, fields.TEXT, re.escape(terms[0]) + ".*")
-
-
-Memberships = Callable[[str], list[Interval]]
-"""Membership intervals of one person (actor id), from the archive."""
 
 
 def _participant(schema: tantivy.Schema, value: str, memberships: Memberships | None) -> tantivy.Query:
