@@ -47,6 +47,12 @@ class ArchiveAdapter:
         log.debug("archived %d new events of %d", appended, len(batch))
         return [None] * len(batch)
 
+    def write_in(self, connection: Connection, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        """Append the batch inside the caller's transaction (the processor's record of it)."""
+        appended = append_events(connection, batch)
+        log.debug("archived %d new events of %d", appended, len(batch))
+        return [None] * len(batch)
+
     def close(self) -> None:
         """The engine belongs to the caller."""
 

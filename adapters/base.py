@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ingest.events import Event
 
@@ -49,6 +49,21 @@ class Adapter(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class WritesInStagingTransaction(Protocol):
+    """Adapters whose store is the staging database itself (the archive).
+
+    The processor calls :meth:`write_in` inside the transaction that records the batch in
+    staging (under a savepoint, so a failed write rolls back alone): the archive and staging
+    change together, and a batch costs one commit (one fsync) instead of two. Raising fails
+    the whole batch with that reason, as :meth:`Adapter.write` does.
+    """
+
+    name: str
+
+    def write_in(self, connection: Connection, batch: Sequence[Event]) -> Sequence[DeliveryResult]: ...
 
 
 @runtime_checkable

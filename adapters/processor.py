@@ -12,6 +12,7 @@ parked (kept, flagged, counted) after ``max_attempts``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, any_, delete, func, or_, select, update
 
 from adapters import metrics
-from adapters.base import Adapter, DeliveryResult, Failure
+from adapters.base import Adapter, DeliveryResult, Failure, WritesInStagingTransaction
 from adapters.sql import among
 from ingest.db import insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
@@ -129,6 +130,10 @@ class BatchProcessor:
     def process_batch(self, *, claim_next: bool = False) -> BatchOutcome:
         """Claim one batch, deliver it to every adapter still missing, record the outcome.
 
+        Adapters that write to the staging database itself (the archive) are delivered last,
+        inside the transaction that records the outcome: the archive and staging then change
+        together, in one commit.
+
         With ``claim_next`` (what :meth:`run` does), the transaction that records the outcome
         also claims the next batch, which the next call delivers: one commit per batch fewer,
         and a commit (an fsync) costs as much as a thousand rows. A processor that stops with
@@ -145,20 +150,8 @@ class BatchProcessor:
             if item.event is None:
                 failures[item.event_id]["staging"] = "the staged payload is not a valid event"
         for adapter in self.adapters:
-            pending = [c for c in claimed if c.event is not None and adapter.name not in c.delivered]
-            if not pending:
-                continue
-            started = time.perf_counter()
-            results = _deliver(adapter, [c.event for c in pending if c.event is not None])
-            for item, result in zip(pending, results, strict=True):
-                if result is None:
-                    successes[item.event_id].add(adapter.name)
-                else:
-                    failures[item.event_id][adapter.name] = result.reason
-            failed = sum(1 for r in results if r is not None)
-            metrics.DELIVERED.labels(adapter.name).inc(len(results) - failed)
-            metrics.DELIVERY_FAILURES.labels(adapter.name).inc(failed)
-            log.debug("%s: %d events in %.3fs", adapter.name, len(pending), time.perf_counter() - started)
+            if not isinstance(adapter, WritesInStagingTransaction):
+                self._deliver_to(adapter, claimed, successes, failures, None)
         outcome, self._next = self._record(claimed, successes, failures, claim_next=claim_next)
         metrics.COMPLETED.inc(outcome.completed)
         metrics.PARKED.inc(outcome.parked)
@@ -171,6 +164,37 @@ class BatchProcessor:
             outcome.parked,
         )
         return outcome
+
+    def _deliver_to(
+        self,
+        adapter: Adapter | WritesInStagingTransaction,
+        claimed: Sequence[ClaimedEvent],
+        successes: dict[str, set[str]],
+        failures: dict[str, dict[str, str]],
+        connection: Connection | None,
+    ) -> None:
+        """Deliver the claimed events ``adapter`` still misses and note each result
+        (inside ``connection``'s transaction for an adapter that writes there)."""
+        pending = [c for c in claimed if c.event is not None and adapter.name not in c.delivered]
+        if not pending:
+            return
+        started = time.perf_counter()
+        events = [c.event for c in pending if c.event is not None]
+        if connection is not None and isinstance(adapter, WritesInStagingTransaction):
+            results = _deliver_in(connection, adapter, events)
+        elif isinstance(adapter, Adapter):
+            results = _deliver(adapter, events)
+        else:
+            raise TypeError(f"adapter {adapter.name} writes only inside a staging transaction")
+        for item, result in zip(pending, results, strict=True):
+            if result is None:
+                successes[item.event_id].add(adapter.name)
+            else:
+                failures[item.event_id][adapter.name] = result.reason
+        failed = sum(1 for r in results if r is not None)
+        metrics.DELIVERED.labels(adapter.name).inc(len(results) - failed)
+        metrics.DELIVERY_FAILURES.labels(adapter.name).inc(failed)
+        log.debug("%s: %d events in %.3fs", adapter.name, len(pending), time.perf_counter() - started)
 
     def _claim(self) -> list[ClaimedEvent]:
         """Claim the next batch in a transaction of its own."""
@@ -253,9 +277,13 @@ class BatchProcessor:
         *,
         claim_next: bool = False,
     ) -> tuple[BatchOutcome, list[ClaimedEvent]]:
-        """One transaction: deletion of completed events, progress and backoff for the rest
-        (and, with ``claim_next``, the claim of the next batch, which it returns)."""
+        """One transaction: delivery to the adapters that write in the staging database (the
+        archive), deletion of completed events, progress and backoff for the rest (and, with
+        ``claim_next``, the claim of the next batch, which it returns)."""
         with self.engine.begin() as connection:
+            for adapter in self.adapters:
+                if isinstance(adapter, WritesInStagingTransaction):
+                    self._deliver_to(adapter, claimed, successes, failures, connection)
             outcome = self._record_in(connection, claimed, successes, failures)
             return outcome, (self._claim_in(connection) if claim_next else [])
 
@@ -369,6 +397,20 @@ class BatchProcessor:
         return parked
 
 
+def tune_gc_for_batches() -> None:
+    """Garbage-collector settings for a process whose work is the batch loop.
+
+    A batch allocates some 15 objects per event (parsed events, rows, documents), almost all
+    gone when the batch ends. With the default threshold (700) the collector ran about 40
+    times per 1,000 events and promoted batch objects into older generations to walk them
+    again: 13 µs per event, measured. Freezing the start-up objects and collecting every
+    50,000 allocations brought that to about 1 µs; what a batch leaves behind is still freed.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def _deliver(adapter: Adapter, events: list[Event]) -> Sequence[DeliveryResult]:
     """Call the adapter; an exception or a wrong number of results fails the whole batch."""
     try:
@@ -379,6 +421,22 @@ def _deliver(adapter: Adapter, events: list[Event]) -> Sequence[DeliveryResult]:
     if len(results) != len(events):
         reason = f"adapter returned {len(results)} results for {len(events)} events"
         return [Failure(reason)] * len(events)
+    return results
+
+
+def _deliver_in(
+    connection: Connection, adapter: WritesInStagingTransaction, events: list[Event]
+) -> Sequence[DeliveryResult]:
+    """:func:`_deliver` inside ``connection``'s transaction, under a savepoint: a write that
+    fails is rolled back alone, and the outcome is still recorded."""
+    try:
+        with connection.begin_nested():
+            results = list(adapter.write_in(connection, events))
+    except Exception as error:
+        log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(events), error)
+        return [Failure(f"{error.__class__.__name__}: {error}")] * len(events)
+    if len(results) != len(events):
+        return [Failure(f"adapter returned {len(results)} results for {len(events)} events")] * len(events)
     return results
 
 

@@ -208,7 +208,7 @@ def process(
     until_empty: Annotated[bool, typer.Option("--until-empty", help="Exit once no staged event is due.")] = False,
 ) -> None:
     """Deliver staged events to every configured adapter; delete each once all have it."""
-    from adapters.processor import BatchOutcome
+    from adapters.processor import BatchOutcome, tune_gc_for_batches
     from adapters.registry import UnknownAdapter
 
     settings = _settings()
@@ -225,6 +225,7 @@ def process(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    tune_gc_for_batches()
     try:
         total: BatchOutcome = processor.run(interval=interval or settings.process_interval, until_empty=until_empty)
     finally:

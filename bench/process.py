@@ -57,7 +57,7 @@ from adapters.index_adapter import (
     target_message_id,
     to_document,
 )
-from adapters.processor import BatchProcessor, ProcessorOptions
+from adapters.processor import BatchProcessor, ProcessorOptions, tune_gc_for_batches
 from adapters.registry import build_adapters
 from adapters.tantivy_schema import MESSAGE_ID, open_index
 from archivist.migrate import upgrade
@@ -217,12 +217,14 @@ def measure(backend: Backend, events: list[Event], rounds: int) -> list[Figure]:
     # The inputs held for the whole run (events, rows, documents: millions of objects) are no
     # part of what is measured; frozen, the garbage collector stops walking them on every full
     # collection. A processor process holds one batch; here they tripled the cost of parsing.
-    gc.collect()
-    gc.freeze()
+    # The collector is then set as `archivist process` sets it, for raw and processor runs alike.
+    thresholds = gc.get_threshold()
+    tune_gc_for_batches()
     try:
         taken = [measure_round(backend, events, rows, documents) for _round in range(rounds)]
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     return [
         Figure(first.backend, first.name, first.events, statistics.median(f[i].seconds for f in taken))
         for i, first in enumerate(taken[0])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from adapters.archive import ArchiveAdapter, archived_count, verify_archive
 from adapters.base import AdapterContext, DeliveryResult
@@ -285,3 +285,51 @@ def test_deliveries_failures_and_parking_are_counted_in_metrics(store: StagingSt
         sample("archivist_events_parked_total"),
     )
     assert [b - a for a, b in zip(before, after, strict=True)] == [6, 6, 6]
+
+
+class ArchiveThatFailsAfterWriting(ArchiveAdapter):
+    """Writes the whole batch to the archive tables, then fails: its rows must not stay."""
+
+    def write_in(self, connection: Connection, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        super().write_in(connection, batch)
+        raise RuntimeError("disk full after the insert")
+
+
+def test_a_failed_archive_write_rolls_back_alone_and_the_outcome_is_still_recorded(store: StagingStore) -> None:
+    events = posts(20)
+    stage(store, events)
+    recording = RecordingAdapter()
+    processor = BatchProcessor(store.engine, [ArchiveThatFailsAfterWriting(store.engine), recording])
+    outcome = processor.process_batch()
+    assert (outcome.claimed, outcome.completed, outcome.failed) == (20, 0, 20)
+    assert outcome.per_adapter_failures == {"archive": 20}
+    assert archived_count(store.engine) == 0, "the archive's savepoint was rolled back"
+    assert staged_attempts(store) == {str(e.event_id): 1 for e in events}
+    with store.engine.connect() as connection:
+        progress = set(connection.execute(select(staged_deliveries.c.adapter)).scalars())
+        errors = set(connection.execute(select(staged_events.c.last_error)).scalars())
+    assert progress == {"recording"}, "the other adapter's success is kept, so it is not re-delivered"
+    assert errors == {"archive: RuntimeError: disk full after the insert"}
+
+
+def test_the_archive_and_staging_change_in_one_transaction(
+    store: StagingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A processor that dies after the archive write but before the record commits leaves
+    neither: the events are still staged and not archived (no window where both hold them)."""
+    events = posts(10)
+    stage(store, events)
+
+    def die(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt("killed between the archive write and the staging record")
+
+    monkeypatch.setattr(BatchProcessor, "_record_in", die)
+    with pytest.raises(KeyboardInterrupt):
+        BatchProcessor(store.engine, [ArchiveAdapter(store.engine)]).process_batch()
+    assert archived_count(store.engine) == 0
+    assert store.counts().staged == 10
+    monkeypatch.undo()
+    after_the_lease = datetime.now(UTC) + timedelta(seconds=ProcessorOptions().lease_seconds + 1)
+    BatchProcessor(store.engine, [ArchiveAdapter(store.engine)], clock=lambda: after_the_lease).run(until_empty=True)
+    assert archived_count(store.engine) == 10
+    assert verify_archive(store.engine).ok
