@@ -17,7 +17,7 @@ language, placeholders and all. Each failure is logged as a warning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -88,8 +88,15 @@ def normalize_locale(locale: str) -> str:
 def select_locale(available: Sequence[str], requested: str | None, default: str) -> str:
     """The key of ``available`` to use: the exact locale (case-insensitive, ``-`` and ``_``
     equivalent), then its language part (``fr-CA`` -> ``fr``), then ``default``."""
+    return _select(_by_normalized(available), requested, default)
+
+
+def _by_normalized(available: Iterable[str]) -> dict[str, str]:
+    return {normalize_locale(locale): locale for locale in available}
+
+
+def _select(by_normalized: Mapping[str, str], requested: str | None, default: str) -> str:
     if requested:
-        by_normalized = {normalize_locale(locale): locale for locale in available}
         wanted = normalize_locale(requested)
         for candidate in (wanted, wanted.split("-", 1)[0]):
             if candidate in by_normalized:
@@ -131,15 +138,18 @@ class CompiledRule:
 
     rule: DisclaimerRule
     templates: Mapping[str, Template | None]
+    locales: Mapping[str, str]
+    """Normalized locale -> the key of ``rule.texts``."""
 
     @classmethod
     def of(cls, rule: DisclaimerRule) -> CompiledRule:
-        return cls(rule, {locale: _compile(source) for locale, source in rule.texts.items()})
+        templates = {locale: _compile(source) for locale, source in rule.texts.items()}
+        return cls(rule, templates, _by_normalized(rule.texts))
 
     def render(self, requested_locale: str | None, variables: TextVariables) -> Disclaimer:
         """This rule's disclaimer in the best locale for ``requested_locale``; never raises."""
         rule = self.rule
-        locale = select_locale(tuple(rule.texts), requested_locale, rule.default_locale)
+        locale = _select(self.locales, requested_locale, rule.default_locale)
         context = variables.as_context()
         for candidate in dict.fromkeys((locale, rule.default_locale)):
             text = self._try_render(candidate, context)

@@ -106,6 +106,10 @@ class PolicySnapshot:
     """User id -> group ids, through subgroups."""
     _walls_of: Mapping[str, tuple[CompiledWall, ...]] = field(repr=False)
     """User id -> the walls with the user on a side, by wall id."""
+    _names: Mapping[str, str] = field(repr=False)
+    """User id -> display name, for the directory's users."""
+    _name_order: Mapping[str, tuple[str, str]] = field(repr=False)
+    """User id -> (casefolded display name, id): how participants are listed."""
     _external: frozenset[str] = field(repr=False)
     _rules: tuple[CompiledRule, ...] = field(repr=False)
     """Enabled disclaimer rules by id, templates compiled."""
@@ -121,12 +125,15 @@ class PolicySnapshot:
         group_members = transitive_members(directory)
         compiled_walls = [compile_wall(wall, group_members) for wall in sorted(walls, key=lambda w: w.id)]
         rules = tuple(sorted(disclaimers, key=lambda r: r.id))
+        names = {user.id: user.name or user.id for user in directory.users}
         return cls(
             revision=revision,
             directory=directory,
             walls=tuple(c.wall for c in compiled_walls),
             disclaimers=rules,
             _users={user.id: user for user in directory.users},
+            _names=names,
+            _name_order={user_id: (name.casefold(), user_id) for user_id, name in names.items()},
             _group_members=group_members,
             _groups_of=_invert(group_members),
             _walls_of=_index_walls(compiled_walls),
@@ -139,8 +146,12 @@ class PolicySnapshot:
 
     def name_of(self, user_id: str) -> str:
         """The display name: the directory's name, else the id."""
-        user = self._users.get(user_id)
-        return user.name if user is not None and user.name else user_id
+        return self._names.get(user_id, user_id)
+
+    def in_name_order(self, user_ids: Iterable[str]) -> list[str]:
+        """``user_ids`` by display name (case-insensitive), then id."""
+        order = self._name_order
+        return sorted(user_ids, key=lambda user_id: order.get(user_id) or (user_id.casefold(), user_id))
 
     def groups_of(self, user_id: str) -> frozenset[str]:
         """The groups ``user_id`` belongs to, directly or through subgroups."""
@@ -156,6 +167,9 @@ class PolicySnapshot:
 
     def is_external(self, user_id: str) -> bool:
         return user_id in self._external
+
+    def any_external(self, user_ids: frozenset[str]) -> bool:
+        return not self._external.isdisjoint(user_ids)
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
@@ -301,15 +315,14 @@ def triggers(rule: DisclaimerRule, snapshot: PolicySnapshot, action: Action, par
     if rule.trigger == "room_join":
         return action == "room_join"
     if rule.trigger == "external_participant":
-        return any(snapshot.is_external(person) for person in participants)
+        return snapshot.any_external(participants)
     return rule.group_id is not None and not snapshot.members_of(rule.group_id).isdisjoint(participants)
 
 
 def participant_names(snapshot: PolicySnapshot, actor: str, counterparts: Iterable[str]) -> list[str]:
     """Display names, the actor first, then the others by name (then id), so that the text does
     not depend on the order in which the chat server or the archive listed them."""
-    others = sorted(counterparts, key=lambda person: (snapshot.name_of(person).casefold(), person))
-    return [snapshot.name_of(person) for person in (actor, *others)]
+    return [snapshot.name_of(person) for person in (actor, *snapshot.in_name_order(counterparts))]
 
 
 def disclaimers_for(
