@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.runtime import LoopContext
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from policies.model import Disclaimer, DisclaimerRule, DisclaimerSpec
@@ -40,12 +41,20 @@ SAMPLE_VARIABLES: Mapping[str, object] = {
 
 
 class _DisclaimerEnvironment(ImmutableSandboxedEnvironment):
-    """No attributes on the given values; only the ``loop`` variable of for-loops keeps its own."""
+    """No attributes on the given values (only the ``loop`` variable of for-loops keeps its own),
+    and no ``**`` or repeated text and lists (``{{ actor * 10**9 }}`` would stall every check)."""
+
+    intercepted_binops = frozenset({"*", "**"})
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, LoopContext):
             return super().is_safe_attribute(obj, attr, value)
         return False
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" or isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
+            raise SecurityError(f"the {operator} operator is not allowed here")
+        return super().call_binop(context, operator, left, right)
 
 
 def _environment() -> _DisclaimerEnvironment:

@@ -30,6 +30,7 @@ def test_valid_templates_have_no_errors() -> None:
         "fr": "{% for p in participants %}{{ loop.index }}. {{ p|upper }}{% endfor %}",
     }
     assert validate_templates(spec(texts)) == []
+    assert validate_templates(spec({"en": "{{ participants|length * 2 }} {{ actor ~ '!' }}"})) == []
 
 
 def test_a_syntax_error_names_the_locale_and_line() -> None:
@@ -42,7 +43,15 @@ def test_a_misspelt_variable_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["{{ actor.upper() }}", "{{ participants.__class__ }}", "{{ participants.append('x') }}", "{{ range(3) }}"],
+    [
+        "{{ actor.upper() }}",
+        "{{ participants.__class__ }}",
+        "{{ participants.append('x') }}",
+        "{{ range(3) }}",
+        "{{ actor * 1000000000 }}",
+        "{{ participants * 3 }}",
+        "{{ 10 ** 100000 }}",
+    ],
 )
 def test_attributes_and_globals_are_refused(source: str) -> None:
     errors = validate_templates(spec({"en": source}))
