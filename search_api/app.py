@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from search_api.deps import AppServices
 from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError
-from search_api.routes import audit, events, messages, rooms, search
+from search_api.routes import audit, directory, events, messages, policy, rooms, search
 
 log = logging.getLogger("archivist.api")
 
@@ -27,10 +27,15 @@ def create_app(services: AppServices) -> FastAPI:
             {"name": "search", "description": "E-discovery search over the archive."},
             {"name": "audit", "description": "The hash-chained audit log."},
             {"name": "ingest", "description": "Events from chat servers that cannot speak AMQP."},
+            {
+                "name": "policies",
+                "description": "Ethical walls, disclaimers and the directory; the real-time check for chat servers.",
+            },
         ],
     )
     app.state.services = services
-    for router in (search.router, messages.router, rooms.router, audit.router, events.router):
+    routers = (search, messages, rooms, audit, events, policy, directory)
+    for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
 
     @app.exception_handler(QuerySyntaxError)

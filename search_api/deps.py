@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "search": frozenset({"compliance_officer", "legal", "admin"}),
     "audit": frozenset({"auditor", "admin"}),
     "ingest": frozenset({"ingest", "admin"}),
+    "policy_read": frozenset({"security_admin", "auditor", "admin"}),
+    "policy_write": frozenset({"security_admin", "admin"}),
+    "policy_check": frozenset({"ingest", "security_admin", "admin"}),
 }
 """Which roles may use which part of the API (the README's permission table)."""
 

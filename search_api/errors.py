@@ -17,13 +17,13 @@ class ErrorResponse(BaseModel):
     detail: ErrorDetail
 
 
-def _described(text: str) -> dict[str, Any]:
+def described(text: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": text}
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _described("No API token, or one that is unknown or revoked"),
-    403: _described("The token's role may not use this route"),
-    422: _described("The request is not valid: the message says which field and why"),
+    401: described("No API token, or one that is unknown or revoked"),
+    403: described("The token's role may not use this route"),
+    422: described("The request is not valid: the message says which field and why"),
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _described("No such item in the archive")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: described("No such item in the archive")}

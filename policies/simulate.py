@@ -1,0 +1,212 @@
+"""What-if: run a proposed wall over the archive and list where it would have blocked or alerted.
+
+Every archived post in the window is replayed as the check its sender's chat server would have
+made (``room_post`` in a room, ``im`` in an instant-message conversation) against the people
+in the room at that moment (the archive's membership intervals), and every recorded join as a
+``room_join`` against the people already there. Only the proposed wall is evaluated, with the
+current directory; the answer groups what it would have stopped by room.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Engine, select
+
+from adapters.archive_schema import archive_memberships, archive_messages, archive_rooms
+from policies.evaluate import PolicySnapshot, decide
+from policies.model import Action, CheckRequest, CheckRoom, Directory, Mode, Wall, WallSpec
+
+PROPOSED_ID = "proposed"
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_PAIRS = 20
+
+
+class SimulationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    wall: WallSpec
+    since: AwareDatetime | None = None
+    """Start of the replayed window; 90 days before ``until`` when absent."""
+    until: AwareDatetime | None = None
+    """End of the window (exclusive); now when absent."""
+    max_rooms: int = Field(default=200, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> SimulationRequest:
+        if self.since and self.until and self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
+
+
+class SimulatedRoom(BaseModel):
+    room_id: str
+    room_name: str | None
+    kind: str
+    action: Action
+    outcome: str
+    """``deny`` where the wall blocks, ``allow`` where it alerts or logs."""
+    mode: Mode
+    events: int
+    """Posts (or joins) the wall would have stopped or flagged."""
+    first_at: datetime
+    last_at: datetime
+    pairs: list[tuple[str, str]]
+    """Who would have met whom across the wall (actor, counterpart), up to 20."""
+
+
+class SimulationResult(BaseModel):
+    wall: Wall
+    since: datetime
+    until: datetime
+    posts_replayed: int
+    joins_replayed: int
+    rooms: list[SimulatedRoom]
+    truncated: bool
+    """More rooms matched than ``max_rooms``; the busiest are listed."""
+
+
+@dataclass
+class _Tally:
+    room_id: str
+    action: Action
+    outcome: str
+    mode: Mode
+    events: int = 0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    pairs: dict[tuple[str, str], None] = field(default_factory=dict)
+
+    def add(self, at: datetime, actor: str, counterparts: Iterable[str]) -> None:
+        self.events += 1
+        self.first_at = at if self.first_at is None else min(self.first_at, at)
+        self.last_at = at if self.last_at is None else max(self.last_at, at)
+        for person in counterparts:
+            if len(self.pairs) < MAX_PAIRS:
+                self.pairs.setdefault((actor, person))
+
+
+@dataclass(frozen=True)
+class _Stay:
+    actor_id: str
+    joined_at: datetime | None
+    left_at: datetime | None
+    recorded_join: bool
+
+    def present(self, at: datetime) -> bool:
+        return (self.joined_at is None or self.joined_at <= at) and (self.left_at is None or self.left_at > at)
+
+
+def simulate(
+    engine: Engine, directory: Directory, request: SimulationRequest, *, now: datetime | None = None
+) -> SimulationResult:
+    until = request.until or now or datetime.now(UTC)
+    since = request.since or until - DEFAULT_WINDOW
+    wall = Wall(id=PROPOSED_ID, **request.wall.model_dump())
+    snapshot = PolicySnapshot.build(directory, [wall], [])
+    rooms, posts, stays = _load(engine, since, until)
+    tallies: dict[tuple[str, Action], _Tally] = {}
+    posts_replayed = joins_replayed = 0
+    for room_id, actor_id, at in posts:
+        if not snapshot.walls_of(actor_id):
+            continue  # not on either side: the wall never concerns what they say
+        posts_replayed += 1
+        kind = rooms.get(room_id, (None, "room"))[1]
+        present = [s.actor_id for s in stays.get(room_id, ()) if s.present(at) and s.actor_id != actor_id]
+        if not present:
+            continue
+        if kind == "im":
+            check = CheckRequest(action="im", actor=actor_id, targets=tuple(present), at=at)
+        else:
+            check = CheckRequest(
+                action="room_post", actor=actor_id, room=CheckRoom(id=room_id, members=tuple(present)), at=at
+            )
+        _count(tallies, room_id, check, present, snapshot)
+    for room_id, room_stays in stays.items():
+        for stay in room_stays:
+            joined = stay.joined_at
+            if not stay.recorded_join or joined is None or not (since <= joined < until):
+                continue
+            at = joined
+            joins_replayed += 1
+            present = [s.actor_id for s in room_stays if s.present(at) and s.actor_id != stay.actor_id]
+            check = CheckRequest(
+                action="room_join", actor=stay.actor_id, room=CheckRoom(id=room_id, members=tuple(present)), at=at
+            )
+            _count(tallies, room_id, check, present, snapshot)
+    ranked = sorted(tallies.values(), key=lambda t: (-t.events, t.room_id, t.action))
+    listed = [
+        SimulatedRoom(
+            room_id=t.room_id,
+            room_name=rooms.get(t.room_id, (None, "room"))[0],
+            kind=rooms.get(t.room_id, (None, "room"))[1],
+            action=t.action,
+            outcome=t.outcome,
+            mode=t.mode,
+            events=t.events,
+            first_at=t.first_at or since,
+            last_at=t.last_at or since,
+            pairs=list(t.pairs),
+        )
+        for t in ranked[: request.max_rooms]
+    ]
+    return SimulationResult(
+        wall=wall,
+        since=since,
+        until=until,
+        posts_replayed=posts_replayed,
+        joins_replayed=joins_replayed,
+        rooms=listed,
+        truncated=len(ranked) > request.max_rooms,
+    )
+
+
+def _count(
+    tallies: dict[tuple[str, Action], _Tally],
+    room_id: str,
+    check: CheckRequest,
+    present: Sequence[str],
+    snapshot: PolicySnapshot,
+) -> None:
+    at = check.at or datetime.now(UTC)
+    decision = decide(snapshot, check, room_members=present, at=at)
+    if not decision.walls or decision.mode is None:
+        return
+    key = (room_id, check.action)
+    tally = tallies.setdefault(key, _Tally(room_id, check.action, decision.outcome, decision.mode))
+    tally.add(at, check.actor, sorted({p for match in decision.walls for p in match.counterparts}))
+
+
+def _load(
+    engine: Engine, since: datetime, until: datetime
+) -> tuple[dict[str, tuple[str | None, str]], list[tuple[str, str, datetime]], dict[str, list[_Stay]]]:
+    messages = archive_messages.c
+    intervals = archive_memberships.c
+    with engine.connect() as connection:
+        rooms = {
+            r.room_id: (r.name, r.kind)
+            for r in connection.execute(select(archive_rooms.c.room_id, archive_rooms.c.name, archive_rooms.c.kind))
+        }
+        posts = [
+            (r.room_id, r.actor_id, r.posted_at)
+            for r in connection.execute(
+                select(messages.room_id, messages.actor_id, messages.posted_at)
+                .where(messages.posted_at >= since, messages.posted_at < until)
+                .order_by(messages.posted_at, messages.message_id)
+            )
+        ]
+        stays: dict[str, list[_Stay]] = defaultdict(list)
+        for r in connection.execute(
+            select(
+                intervals.room_id, intervals.actor_id, intervals.joined_at, intervals.left_at, intervals.join_event_id
+            )
+            .where((intervals.left_at.is_(None)) | (intervals.left_at > since))
+            .where((intervals.joined_at.is_(None)) | (intervals.joined_at < until))
+            .order_by(intervals.id)
+        ):
+            stays[r.room_id].append(_Stay(r.actor_id, r.joined_at, r.left_at, r.join_event_id is not None))
+    return rooms, posts, stays

@@ -1,0 +1,68 @@
+"""The policy store and the live rule snapshot of one API process, made on first use."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from policies.service import SnapshotHolder
+from policies.store import PolicyStore
+from search_api import audit
+from search_api.deps import AppServices, Services
+from search_api.tokens import Principal
+
+_creating = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PolicyServices:
+    store: PolicyStore
+    snapshots: SnapshotHolder
+
+
+def policy_services_of(request: Request, engine: Engine) -> PolicyServices:
+    """One per application: every request of the process shares the snapshot."""
+    state = request.app.state
+    found: PolicyServices | None = getattr(state, "policy_services", None)
+    if found is None:
+        with _creating:
+            found = getattr(state, "policy_services", None)
+            if found is None:
+                store = PolicyStore(engine)
+                found = PolicyServices(store, SnapshotHolder(store))
+                state.policy_services = found
+    return found
+
+
+def _policies(request: Request, services: Services) -> PolicyServices:
+    return policy_services_of(request, services.engine)
+
+
+Policies = Annotated[PolicyServices, Depends(_policies)]
+
+
+def record_change(
+    services: AppServices,
+    policies: PolicyServices,
+    caller: Principal,
+    action: str,
+    before: BaseModel | None,
+    after: BaseModel | None,
+) -> None:
+    """Every change to the rules is audited with them before and after, and the next check
+    in this process sees it (other processes within the snapshot's ``max_age``)."""
+    audit.record(
+        services.engine,
+        caller,
+        action,
+        {
+            "before": before.model_dump(mode="json") if before else None,
+            "after": after.model_dump(mode="json") if after else None,
+        },
+    )
+    policies.snapshots.refresh()

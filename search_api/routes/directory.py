@@ -1,0 +1,101 @@
+"""``/directory``: the users and groups that ethical walls and disclaimers are written against."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+
+from policies.model import Group, User
+from policies.store import PolicyConflict
+from search_api.deps import Services, allowed
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND
+from search_api.policy_services import Policies, record_change
+from search_api.routes.policy import CONFLICT
+from search_api.tokens import Principal
+
+router = APIRouter(prefix="/directory", tags=["policies"], responses=ERROR_RESPONSES)
+
+Reader = Annotated[Principal, Depends(allowed("policy_read"))]
+Writer = Annotated[Principal, Depends(allowed("policy_write"))]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+After = Annotated[str | None, Query(max_length=200, description="Continue after this id (keyset paging)")]
+
+
+def _same_id(path_id: str, body_id: str) -> None:
+    if path_id != body_id:
+        raise HTTPException(
+            status_code=422, detail={"message": f"the body's id {body_id!r} is not the path's {path_id!r}"}
+        )
+
+
+def _missing(kind: str, item_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail={"message": f"no {kind} {item_id!r} in the directory"})
+
+
+@router.get("/users", response_model=list[User], summary="Directory users, by id")
+def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: After = None) -> list[User]:
+    return policies.store.users(limit=limit, after=after)
+
+
+@router.get("/users/{user_id}", response_model=User, responses=NOT_FOUND, summary="One user")
+def get_user(user_id: str, policies: Policies, _caller: Reader) -> User:
+    user = policies.store.get_user(user_id)
+    if user is None:
+        raise _missing("user", user_id)
+    return user
+
+
+@router.put("/users/{user_id}", response_model=User, summary="Create or replace a user")
+def put_user(user_id: str, user: User, services: Services, policies: Policies, caller: Writer) -> User:
+    _same_id(user_id, user.id)
+    before = policies.store.put_user(user)
+    record_change(services, policies, caller, "directory_user_put", before, user)
+    return user
+
+
+@router.delete(
+    "/users/{user_id}", status_code=204, responses=NOT_FOUND, summary="Remove a user (and their memberships)"
+)
+def delete_user(user_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
+    before = policies.store.delete_user(user_id)
+    if before is None:
+        raise _missing("user", user_id)
+    record_change(services, policies, caller, "directory_user_delete", before, None)
+    return Response(status_code=204)
+
+
+@router.get("/groups", response_model=list[Group], summary="Directory groups, by id")
+def list_groups(policies: Policies, _caller: Reader, limit: Limit = 100, after: After = None) -> list[Group]:
+    return policies.store.groups(limit=limit, after=after)
+
+
+@router.get("/groups/{group_id}", response_model=Group, responses=NOT_FOUND, summary="One group")
+def get_group(group_id: str, policies: Policies, _caller: Reader) -> Group:
+    group = policies.store.get_group(group_id)
+    if group is None:
+        raise _missing("group", group_id)
+    return group
+
+
+@router.put("/groups/{group_id}", response_model=Group, responses=CONFLICT, summary="Create or replace a group")
+def put_group(group_id: str, group: Group, services: Services, policies: Policies, caller: Writer) -> Group:
+    _same_id(group_id, group.id)
+    try:
+        before = policies.store.put_group(group)
+    except PolicyConflict as error:
+        raise HTTPException(status_code=409, detail={"message": str(error)}) from None
+    record_change(services, policies, caller, "directory_group_put", before, group)
+    return group
+
+
+@router.delete("/groups/{group_id}", status_code=204, responses=NOT_FOUND | CONFLICT, summary="Remove a group")
+def delete_group(group_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
+    try:
+        before = policies.store.delete_group(group_id)
+    except PolicyConflict as error:
+        raise HTTPException(status_code=409, detail={"message": str(error)}) from None
+    if before is None:
+        raise _missing("group", group_id)
+    record_change(services, policies, caller, "directory_group_delete", before, None)
+    return Response(status_code=204)
