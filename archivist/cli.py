@@ -36,6 +36,8 @@ import_app = typer.Typer(no_args_is_help=True, help="Import chat history from ot
 app.add_typer(import_app, name="import")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 app.add_typer(token_app, name="token")
+directory_app = typer.Typer(no_args_is_help=True, help="The directory of users and groups that policies name.")
+app.add_typer(directory_app, name="directory")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -370,6 +372,51 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by `
         _fail(f"no token {token_id!r}; `archivist token list` shows them", code=1)
     _audit_cli(engine, "token_revoke", {"token_id": token_id, "role": revoked.role, "label": revoked.label})
     out.print(f"token {token_id} ({revoked.role}, {revoked.label}) revoked at {revoked.revoked_at}", highlight=False)
+
+
+@directory_app.command("import")
+def directory_import(
+    files: Annotated[list[Path], typer.Argument(help="Users and groups: .csv (by header), .json or .jsonl files.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Remove users and groups that the files leave out.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, change nothing.")] = False,
+) -> None:
+    """Create or update users and groups from directory files, all in one transaction."""
+    import hashlib
+
+    from rich.markup import escape
+
+    from policies.directory_import import DirectoryFileError, parse_directory
+    from policies.store import PolicyConflict, PolicyStore
+
+    contents: list[tuple[str, bytes]] = []
+    for path in files:
+        try:
+            contents.append((path.name, path.read_bytes()))
+        except OSError as error:
+            _fail(escape(f"cannot read {path}: {error.strerror or error}"))
+    try:
+        directory = parse_directory(contents)
+    except DirectoryFileError as error:
+        _fail(escape(f"nothing imported:\n{error}"))
+    engine = wiring.staging_store(_settings()).engine
+    try:
+        counts = PolicyStore(engine).import_directory(directory, replace=replace, dry_run=dry_run)
+    except PolicyConflict as error:
+        _fail(escape(f"nothing imported: {error}"))
+    c = counts
+    out.print(
+        f"users: {c.users_created} created, {c.users_updated} updated, {c.users_unchanged} unchanged, "
+        f"{c.users_removed} removed\ngroups: {c.groups_created} created, {c.groups_updated} updated, "
+        f"{c.groups_unchanged} unchanged, {c.groups_removed} removed",
+        highlight=False,
+    )
+    if dry_run:
+        out.print("dry run: nothing was changed", highlight=False)
+        return
+    files_audited = [{"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in contents]
+    _audit_cli(engine, "directory_import", {**counts.as_dict(), "replace": replace, "files": files_audited})
 
 
 def _audit_cli(engine: Engine, action: str, details: dict[str, object]) -> None:
