@@ -175,6 +175,11 @@ def test_a_blocked_join_is_denied_archived_and_audited(
     assert [a["type"] for a in archived] == ["policy_decision"]
     assert answer["recorded_event_ids"][0] in archived[0]["payload"]
     assert '"outcome":"deny"' in archived[0]["payload"]
+    found = client.post(
+        "/api/v1/search", json={"query": "type:policy_decision"}, headers=auth(tokens["compliance_officer"])
+    )
+    assert found.status_code == 200, found.text
+    assert found.json()["total"] == 1
 
     entries = client.get("/api/v1/audit", headers=auth(tokens["auditor"])).json()["entries"]
     checks = [e for e in entries if e["action"] == "policy_check"]
