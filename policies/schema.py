@@ -29,11 +29,11 @@ directory_group_members = Table(
     "directory_group_members",
     metadata,
     Column("group_id", Text, ForeignKey("directory_groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("member_kind", String(8), primary_key=True),
     # ``user`` (``member_id`` is a user id) or ``group`` (a subgroup's id).
+    Column("member_kind", String(8), primary_key=True),
     Column("member_id", Text, primary_key=True),
-    Column("position", Integer, nullable=False),
     # Order within the group's members (or subgroups) as written, so a group reads back equal.
+    Column("position", Integer, nullable=False),
     Index("ix_directory_group_members_member", "member_id"),
 )
 
@@ -42,8 +42,8 @@ policy_walls = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("version", Integer, nullable=False),
-    Column("body", Text, nullable=False),
     # The WallSpec as JSON.
+    Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -52,8 +52,8 @@ policy_disclaimers = Table(
     "policy_disclaimers",
     metadata,
     Column("id", Text, primary_key=True),
-    Column("version", Integer, nullable=False),
     # The current version; its text is also in ``policy_disclaimer_versions``.
+    Column("version", Integer, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
@@ -64,15 +64,15 @@ policy_disclaimer_versions = Table(
     metadata,
     Column("rule_id", Text, primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("body", Text, nullable=False),
     # The DisclaimerSpec as JSON; kept forever, also after the rule changes or is deleted.
+    Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
 policy_revision = Table(
     "policy_revision",
     metadata,
-    Column("id", Integer, primary_key=True),
     # Always 1: a single row.
+    Column("id", Integer, primary_key=True),
     Column("revision", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
 )

@@ -54,7 +54,7 @@ from policies.schema import (
 _CHUNK = 500
 """Ids per ``IN (...)`` list (SQLite limits bound parameters per statement)."""
 
-_T = TypeVar("_T")
+_Record = TypeVar("_Record", User, Group)
 
 
 class PolicyConflict(ValueError):
@@ -255,12 +255,9 @@ class PolicyStore:
                     .values(name=bindparam("b_name"), email=bindparam("b_email"), external=bindparam("b_external")),
                     [{f"b_{k}": v for k, v in _user_row(u).items()} for u in changed_users],
                 )
+            # With replace, every remaining group is in ``directory``, whose member lists are the
+            # truth: a removed user stays a member where the directory still lists it.
             for chunk in _chunks(removed_users):
-                connection.execute(
-                    delete(directory_group_members).where(
-                        directory_group_members.c.member_kind == "user", directory_group_members.c.member_id.in_(chunk)
-                    )
-                )
                 connection.execute(delete(directory_users).where(directory_users.c.id.in_(chunk)))
             for chunk in _chunks(removed_groups):
                 connection.execute(delete(directory_group_members).where(directory_group_members.c.group_id.in_(chunk)))
@@ -553,13 +550,12 @@ def _normalised(group: Group) -> Group:
     return group.model_copy(update={"members": members, "subgroups": subgroups})
 
 
-def _unique(items: Iterable[_T], what: str) -> dict[str, _T]:
-    found: dict[str, _T] = {}
+def _unique(items: Iterable[_Record], what: str) -> dict[str, _Record]:
+    found: dict[str, _Record] = {}
     for item in items:
-        key: str = item.id  # type: ignore[attr-defined]
-        if key in found:
-            raise PolicyConflict(f"{what} {key} appears twice in the directory")
-        found[key] = item
+        if item.id in found:
+            raise PolicyConflict(f"{what} {item.id} appears twice in the directory")
+        found[item.id] = item
     return found
 
 

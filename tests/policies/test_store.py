@@ -213,6 +213,14 @@ def test_replace_import_removes_users_and_groups_left_out(policies: PolicyStore)
     assert policies.snapshot_inputs()[0] == Directory(users=(user("bob"),), groups=(group("keep", members=("bob",)),))
 
 
+def test_replace_import_keeps_members_the_directory_lists_without_a_user_record(policies: PolicyStore) -> None:
+    policies.import_directory(Directory(users=(user("alice"), user("bob")), groups=(group("g", members=("alice",)),)))
+    replacement = Directory(users=(user("bob"),), groups=(group("g", members=("alice", "bob")),))
+    counts = policies.import_directory(replacement, replace=True)
+    assert counts == ImportCounts(users_unchanged=1, users_removed=1, groups_updated=1)
+    assert policies.snapshot_inputs()[0] == replacement
+
+
 def test_replace_import_refuses_removing_a_group_a_wall_names(policies: PolicyStore) -> None:
     policies.import_directory(Directory(groups=(group("research"), group("banking"))))
     policies.create_wall(wall_spec(), "wall-1")
@@ -258,21 +266,21 @@ def test_import_of_ten_thousand_users_and_five_hundred_groups_is_bulk(policies: 
     started = time.perf_counter()
     assert policies.import_directory(directory) == ImportCounts(users_created=10_000, groups_created=500)
     first = time.perf_counter() - started
-    started = time.perf_counter()
-    counts = policies.import_directory(
-        Directory(
-            users=(*users[1:9_000], user("u00000", external=True)),
-            groups=(group("g000", members=("u00000",)), *groups[1:]),
-        ),
-        replace=True,
+    assert policies.snapshot_inputs()[0] == directory
+    # Groups 430 to 449 still list users 9000 and up, whom the replacement removes.
+    replacement = Directory(
+        users=(user("u00000", external=True), *users[1:9_000]),
+        groups=(group("g000", members=("u00000",)), *groups[1:]),
     )
+    started = time.perf_counter()
+    counts = policies.import_directory(replacement, replace=True)
     second = time.perf_counter() - started
     assert counts == ImportCounts(
         users_updated=1, users_unchanged=8_999, users_removed=1_000, groups_updated=1, groups_unchanged=499
     )
     assert first < 30, first
     assert second < 30, second
-    assert len(policies.snapshot_inputs()[0].users) == 9_000
+    assert policies.snapshot_inputs()[0] == replacement
 
 
 # --- walls ------------------------------------------------------------------------------------------
