@@ -105,7 +105,7 @@ def simulate(
     engine: Engine, directory: Directory, request: SimulationRequest, *, now: datetime | None = None
 ) -> SimulationResult:
     until = request.until or now or datetime.now(UTC)
-    since = request.since or until - DEFAULT_WINDOW
+    since = request.since or _window_start(until)
     wall = Wall(id=PROPOSED_ID, **request.wall.model_dump())
     snapshot = PolicySnapshot.build(directory, [wall], [])
     rooms, posts, stays = _load(engine, since, until)
@@ -163,6 +163,13 @@ def simulate(
         rooms=listed,
         truncated=len(ranked) > request.max_rooms,
     )
+
+
+def _window_start(until: datetime) -> datetime:
+    try:
+        return until - DEFAULT_WINDOW
+    except OverflowError:  # an `until` in the first 90 days of year 1
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _count(

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 
 from ingest.events import Event
@@ -13,7 +14,7 @@ from policies import service
 from policies.disclaimers import validate_templates
 from policies.model import CheckRequest, Decision, DisclaimerRule, DisclaimerSpec, Wall, WallSpec
 from policies.simulate import SimulationRequest, SimulationResult, simulate
-from policies.store import PolicyConflict
+from policies.store import PolicyConflict, PolicyNotFound
 from search_api import archive_queries, audit
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
@@ -29,6 +30,7 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 Reader = Annotated[Principal, Depends(allowed("policy_read"))]
+Version = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Writer = Annotated[Principal, Depends(allowed("policy_write"))]
 
 
@@ -68,10 +70,10 @@ def get_wall(wall_id: str, policies: Policies, _caller: Reader) -> Wall:
 
 @router.put("/walls/{wall_id}", response_model=Wall, responses=NOT_FOUND | CONFLICT, summary="Change a wall")
 def update_wall(wall_id: str, spec: WallSpec, services: Services, policies: Policies, caller: Writer) -> Wall:
-    if policies.store.get_wall(wall_id) is None:
-        raise _not_found("wall", wall_id)
     try:
         before, after = policies.store.update_wall(wall_id, spec)
+    except PolicyNotFound:
+        raise _not_found("wall", wall_id) from None
     except PolicyConflict as error:
         raise _conflict(error) from None
     record_change(services, policies, caller, "wall_update", before, after)
@@ -132,7 +134,7 @@ def get_disclaimer(rule_id: str, policies: Policies, _caller: Reader) -> Disclai
     responses=NOT_FOUND,
     summary="A disclaimer rule as it was at one version (what the archive's disclaimer events name)",
 )
-def get_disclaimer_version(rule_id: str, version: int, policies: Policies, _caller: Reader) -> DisclaimerRule:
+def get_disclaimer_version(rule_id: str, version: Version, policies: Policies, _caller: Reader) -> DisclaimerRule:
     rule = policies.store.disclaimer_version(rule_id, version)
     if rule is None:
         raise _not_found("disclaimer version", f"{rule_id} v{version}")
@@ -148,11 +150,11 @@ def get_disclaimer_version(rule_id: str, version: int, policies: Policies, _call
 def update_disclaimer(
     rule_id: str, spec: DisclaimerSpec, services: Services, policies: Policies, caller: Writer
 ) -> DisclaimerRule:
-    if policies.store.get_disclaimer(rule_id) is None:
-        raise _not_found("disclaimer rule", rule_id)
     _valid_templates(spec)
     try:
         before, after = policies.store.update_disclaimer(rule_id, spec)
+    except PolicyNotFound:
+        raise _not_found("disclaimer rule", rule_id) from None
     except PolicyConflict as error:
         raise _conflict(error) from None
     record_change(services, policies, caller, "disclaimer_update", before, after)
