@@ -1,0 +1,1 @@
+"""Export formats and the export package (zip, manifest, chain of custody)."""
