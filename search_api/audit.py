@@ -17,6 +17,11 @@ from search_api.app_schema import audit_log
 from search_api.tokens import Principal
 
 _AUDIT_LOCK = 7_246_000_301
+# Built once: SQLAlchemy then compiles each statement once per engine and reuses it, instead of
+# constructing and cache-keying a fresh statement (and its bound values) on every entry.
+_HEAD = select(audit_log.c.chain_hash).order_by(audit_log.c.seq.desc()).limit(1)
+_APPEND = insert(audit_log)
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 @dataclass(frozen=True)
@@ -52,32 +57,30 @@ def record(engine: Engine, principal: Principal, action: str, details: dict[str,
         sort_keys=True,
         default=str,
     )
+    digest = content_hash(document)
     with engine.begin() as connection:
         _lock(connection)
-        head = connection.execute(
-            select(audit_log.c.chain_hash).order_by(audit_log.c.seq.desc()).limit(1)
-        ).scalar_one_or_none()
-        previous = head or GENESIS
-        digest = content_hash(document)
+        previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
         connection.execute(
-            insert(audit_log).values(
-                entry_id=entry.entry_id,
-                occurred_at=entry.occurred_at,
-                actor=entry.actor,
-                role=entry.role,
-                action=action,
-                document=document,
-                content_hash=digest,
-                prev_hash=previous,
-                chain_hash=link_hash(previous, digest),
-            )
+            _APPEND,
+            {
+                "entry_id": entry.entry_id,
+                "occurred_at": entry.occurred_at,
+                "actor": entry.actor,
+                "role": entry.role,
+                "action": action,
+                "document": document,
+                "content_hash": digest,
+                "prev_hash": previous,
+                "chain_hash": link_hash(previous, digest),
+            },
         )
     return entry
 
 
 def _lock(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
+        connection.execute(_ADVISORY_LOCK, {"key": _AUDIT_LOCK})
 
 
 def entries(engine: Engine, *, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
