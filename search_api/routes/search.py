@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from adapters.tantivy_schema import from_micros
 from search_api import archive_queries, audit, cursors
@@ -56,7 +57,7 @@ class SearchResults(BaseModel):
 
 
 @router.post("", response_model=SearchResults, summary="Search the archive")
-def search(
+async def search(
     request: SearchRequest,
     services: Services,
     caller: Annotated[Principal, Depends(allowed("search"))],
@@ -64,6 +65,14 @@ def search(
     """Every hit is counted in ``total``; ``hits`` is one page (oldest first, or best first by
     relevance); paging with ``next_cursor`` returns every hit exactly once, even when messages
     share a timestamp. The search is written to the audit log with its query and hit count."""
+    # The blocking part (search, then the durable audit entry) in one trip to the thread pool; the
+    # answer is validated and serialised back here. A plain ``def`` route costs a second trip:
+    # FastAPI validates a sync route's return value in the thread pool too.
+    return await run_in_threadpool(_search, request, services, caller)
+
+
+def _search(request: SearchRequest, services: AppServices, caller: Principal) -> SearchResults:
+    """The answer, returned only once its audit entry is committed."""
     try:
         node = parse_query(request.query)
         cursor = _cursor(request)
