@@ -1,0 +1,1 @@
+"""Cases (matters), legal holds and retention: what legal preserves and what the archive disposes of."""

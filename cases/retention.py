@@ -1,0 +1,313 @@
+"""Retention: dispose of archived events whose retention period has ended and that no legal
+hold preserves.
+
+Which policy governs an event: the policy of its room; else the policies of the directory
+groups its sender belongs to (transitively; when several apply, the longest period wins and
+"forever" beats any period); else the default policy. Without any policy that applies,
+nothing is disposed (FINRA 4511's six years are the operator's default to set, not ours to
+guess). ``keep_days`` None keeps forever.
+
+Disposition runs in chunks, each one archive transaction: tombstones and the disposition log
+(:func:`adapters.archive.dispose_events`), the derived rows of the disposed events, and the
+deletion from every adapter that supports it (called before the commit, so a failed deletion
+rolls the chunk back and the next run retries it; deletions are idempotent). A run that stops
+half way is resumed by running again: disposed events are skipped. Membership intervals are
+kept (they carry no content, and custodian holds on later events depend on them); the rooms
+table is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+
+from adapters.archive import Disposal, archive_dispositions, dispose_events
+from adapters.archive_schema import (
+    archive_events,
+    archive_files,
+    archive_message_versions,
+    archive_messages,
+    archive_reads,
+)
+from adapters.base import SupportsDelete
+from adapters.sql import among
+from cases.holds import ArchivedEvent, HoldMatcher, Resolve, hold_matcher, message_id_of
+from cases.model import RetentionPolicy, RetentionRun
+from cases.store import CaseStore, RetentionStore
+from policies.evaluate import transitive_members
+from policies.store import PolicyStore
+from search_api.audit import record
+from search_api.tokens import Principal
+
+log = logging.getLogger(__name__)
+CHUNK = 1000
+_FOREVER = "forever"
+
+
+class RetentionFailed(RuntimeError):
+    """The run stopped; what was disposed before stays disposed, the rest waits for the next run."""
+
+
+@dataclass
+class PolicyTally:
+    disposed: int = 0
+    held: int = 0
+    kept: int = 0
+    oldest: datetime | None = None
+    newest: datetime | None = None
+    """Of the events due for disposal (disposed or held)."""
+
+    def due(self, at: datetime) -> None:
+        self.oldest = at if self.oldest is None or at < self.oldest else self.oldest
+        self.newest = at if self.newest is None or at > self.newest else self.newest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "disposed": self.disposed,
+            "held": self.held,
+            "kept": self.kept,
+            "oldest": self.oldest.isoformat() if self.oldest else None,
+            "newest": self.newest.isoformat() if self.newest else None,
+        }
+
+
+@dataclass
+class RetentionReport:
+    run_id: str
+    dry_run: bool
+    by_policy: dict[str, PolicyTally] = field(default_factory=lambda: defaultdict(PolicyTally))
+    """Per policy label (``default``, ``room:<id>``, ``group:<id>``, or ``none``)."""
+    held_by: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Per hold id: how many due events it preserved."""
+
+    @property
+    def disposed(self) -> int:
+        return sum(t.disposed for t in self.by_policy.values())
+
+    @property
+    def held(self) -> int:
+        return sum(t.held for t in self.by_policy.values())
+
+    @property
+    def kept(self) -> int:
+        return sum(t.kept for t in self.by_policy.values())
+
+    def add(self, other: RetentionReport) -> None:
+        for label, tally in other.by_policy.items():
+            mine = self.by_policy[label]
+            mine.disposed += tally.disposed
+            mine.held += tally.held
+            mine.kept += tally.kept
+            for at in (tally.oldest, tally.newest):
+                if at is not None:
+                    mine.due(at)
+        for hold_id, count in other.held_by.items():
+            self.held_by[hold_id] += count
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "disposed": self.disposed,
+            "held": self.held,
+            "kept": self.kept,
+            "by_policy": {label: tally.as_dict() for label, tally in sorted(self.by_policy.items())},
+            "held_by": dict(sorted(self.held_by.items())),
+        }
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """Which retention policy governs an event (pure, built once per run)."""
+
+    default: RetentionPolicy | None
+    rooms: Mapping[str, RetentionPolicy]
+    groups_of: Mapping[str, Sequence[RetentionPolicy]]
+    """Actor id -> the group policies of the groups they belong to."""
+
+    def governing(self, room_id: str, actor_id: str) -> RetentionPolicy | None:
+        if room_id in self.rooms:
+            return self.rooms[room_id]
+        groups = self.groups_of.get(actor_id)
+        if groups:
+            forever = [p for p in groups if p.keep_days is None]
+            return forever[0] if forever else max(groups, key=lambda p: p.keep_days or 0)
+        return self.default
+
+
+def policy_book(policies: Sequence[RetentionPolicy], group_members: Mapping[str, frozenset[str]]) -> PolicyBook:
+    groups_of: dict[str, list[RetentionPolicy]] = defaultdict(list)
+    for policy in policies:
+        if policy.scope_kind == "group" and policy.scope_id is not None:
+            for member in group_members.get(policy.scope_id, frozenset()):
+                groups_of[member].append(policy)
+    return PolicyBook(
+        default=next((p for p in policies if p.scope_kind == "default"), None),
+        rooms={p.scope_id: p for p in policies if p.scope_kind == "room" and p.scope_id is not None},
+        groups_of=dict(groups_of),
+    )
+
+
+def run_retention(
+    engine: Engine,
+    principal: Principal,
+    *,
+    dry_run: bool = False,
+    adapters: Sequence[SupportsDelete] = (),
+    resolve: Resolve | None = None,
+    now: datetime | None = None,
+    chunk: int = CHUNK,
+) -> RetentionReport:
+    """One retention run. ``resolve``: how hold queries are resolved (None: no search backend;
+    a hold with a query then stops the run). ``--dry-run`` writes nothing at all.
+
+    Raises :class:`cases.holds.HoldUnavailable` before anything is disposed when a hold cannot
+    be evaluated, and :class:`RetentionFailed` when a chunk fails (the run is recorded and
+    audited with what it did until then)."""
+    now = now or datetime.now(UTC)
+    run_id = str(uuid.uuid4())
+    report = RetentionReport(run_id, dry_run)
+    retention = RetentionStore(engine)
+    directory = PolicyStore(engine).snapshot_inputs()[0]
+    book = policy_book(retention.policies(), transitive_members(directory))
+    holds = CaseStore(engine).active_holds()
+    with engine.connect() as connection:
+        matcher = hold_matcher(connection, holds, resolve)
+    by = f"{principal.label} ({principal.token_id})"
+    if not dry_run:
+        retention.start_run(RetentionRun(id=run_id, started_at=now, dry_run=False, by=by, counts={}))
+    error: str | None = None
+    try:
+        after = 0
+        while after >= 0:
+            judged = RetentionReport(run_id, dry_run)
+            if dry_run:
+                with engine.connect() as connection:
+                    after = _chunk(connection, book, matcher, judged, now, after, chunk, None)
+            else:
+                with engine.begin() as connection:
+                    after = _chunk(connection, book, matcher, judged, now, after, chunk, adapters)
+            report.add(judged)  # counted once the chunk is committed
+    except Exception as failure:
+        error = f"{failure.__class__.__name__}: {failure}"
+        raise RetentionFailed(
+            f"retention run {run_id} stopped: {error}; {report.disposed} events were disposed before it stopped"
+        ) from failure
+    finally:
+        if not dry_run:
+            retention.finish_run(run_id, report.counts(), error)
+            details: dict[str, Any] = {"run_id": run_id, **report.counts(), "holds": [h.id for h in holds]}
+            if error is not None:
+                details["error"] = error
+            record(engine, principal, "retention_run", details)
+    return report
+
+
+def _chunk(
+    connection: Connection,
+    book: PolicyBook,
+    matcher: HoldMatcher,
+    report: RetentionReport,
+    now: datetime,
+    after: int,
+    size: int,
+    adapters: Sequence[SupportsDelete] | None,
+) -> int:
+    """Judge (and unless ``adapters`` is None, dispose of) the next ``size`` events not
+    disposed yet after ``seq`` ``after``; returns the last seq seen, -1 when none was left."""
+    events = archive_events.c
+    rows = connection.execute(
+        select(events.seq, events.event_id, events.event_type, events.occurred_at, events.room_id, events.actor_id)
+        .outerjoin(archive_dispositions, archive_dispositions.c.event_id == events.event_id)
+        .where(events.seq > after, archive_dispositions.c.seq.is_(None))
+        .order_by(events.seq)
+        .limit(size)
+    ).all()
+    if not rows:
+        return -1
+    due: list[tuple[ArchivedEvent, str]] = []
+    for row in rows:
+        policy = book.governing(row.room_id, row.actor_id)
+        label = policy.label if policy is not None else "none"
+        event = ArchivedEvent(row.event_id, row.event_type, row.occurred_at, row.room_id, row.actor_id)
+        if policy is None or policy.keep_days is None or row.occurred_at >= now - timedelta(days=policy.keep_days):
+            report.by_policy[label].kept += 1
+            continue
+        due.append((event, label))
+    if due and matcher.needs_message_ids:
+        due = _with_message_ids(connection, due)
+    disposals: list[Disposal] = []
+    for event, label in due:
+        tally = report.by_policy[label]
+        tally.due(event.occurred_at)
+        holding = matcher.holding(event)
+        if holding:
+            tally.held += 1
+            for hold_id in holding:
+                report.held_by[hold_id] += 1
+            continue
+        tally.disposed += 1
+        disposals.append(Disposal(event.event_id, label))
+    if adapters is not None and disposals:
+        disposed = dispose_events(connection, disposals, report.run_id, now)
+        if disposed != len(disposals):  # another run disposed some meanwhile: they are not ours to count
+            raise RetentionFailed(f"{len(disposals) - disposed} events were disposed concurrently; run again")
+        ids = [d.event_id for d in disposals]
+        _forget_derived(connection, ids)
+        for adapter in adapters:
+            adapter.delete(ids)
+    return int(rows[-1].seq)
+
+
+def _with_message_ids(connection: Connection, due: list[tuple[ArchivedEvent, str]]) -> list[tuple[ArchivedEvent, str]]:
+    found = connection.execute(
+        select(archive_events.c.event_id, archive_events.c.payload).where(
+            among(archive_events.c.event_id, [e.event_id for e, _label in due], connection.dialect.name)
+        )
+    )
+    payloads: dict[str, str] = {event_id: payload for event_id, payload in found}
+    return [
+        (ArchivedEvent(**{**event.__dict__, "message_id": message_id_of(payloads[event.event_id])}), label)
+        for event, label in due
+    ]
+
+
+def _forget_derived(connection: Connection, event_ids: Sequence[str]) -> None:
+    """Delete what the derived tables keep of disposed events: message versions, read receipts,
+    files; a message with no version left is deleted, one with versions left shows the newest."""
+    dialect = connection.dialect.name
+    versions = archive_message_versions.c
+    touched = sorted(
+        set(
+            connection.execute(
+                select(versions.message_id).where(among(versions.event_id, event_ids, dialect))
+            ).scalars()
+        )
+        | set(
+            connection.execute(
+                select(archive_messages.c.message_id).where(among(archive_messages.c.post_event_id, event_ids, dialect))
+            ).scalars()
+        )
+    )
+    for table in (archive_message_versions, archive_reads, archive_files):
+        connection.execute(delete(table).where(among(table.c.event_id, event_ids, dialect)))
+    for message_id in touched:
+        remaining = connection.execute(
+            select(versions.text, versions.occurred_at, func.count().over().label("n"))
+            .where(versions.message_id == message_id)
+            .order_by(versions.occurred_at.desc())
+            .limit(1)
+        ).first()
+        if remaining is None:
+            connection.execute(delete(archive_messages).where(archive_messages.c.message_id == message_id))
+        else:
+            connection.execute(
+                update(archive_messages)
+                .where(archive_messages.c.message_id == message_id)
+                .values(text=remaining.text, versions=remaining.n)
+            )

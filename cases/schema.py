@@ -1,0 +1,112 @@
+"""Tables of cases, legal holds, retention policies and runs, and export jobs (the migration
+``0005`` in archivist/migrations creates them; the disposition log is
+``adapters.archive.archive_dispositions``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Text
+
+from ingest.db import UtcDateTime
+
+metadata = MetaData()
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("custodians", JSON, nullable=False),
+    Column("rooms", JSON, nullable=False),
+    Column("date_from", UtcDateTime(), nullable=True),
+    Column("date_to", UtcDateTime(), nullable=True),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+)
+
+case_searches = Table(
+    "case_searches",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    # The HoldScope as JSON.
+    Column("scope", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("placed_by", Text, nullable=False),
+    Column("placed_at", UtcDateTime(), nullable=False),
+    Column("released_by", Text, nullable=True),
+    Column("released_at", UtcDateTime(), nullable=True),
+    Column("release_reason", Text, nullable=True),
+)
+
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # ``default`` (scope_id ''), ``room`` (a room id) or ``group`` (a directory group id).
+    Column("scope_kind", String(8), nullable=False),
+    Column("scope_id", Text, nullable=False),
+    # None: keep forever.
+    Column("keep_days", Integer, nullable=True),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+retention_runs = Table(
+    "retention_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("dry_run", Boolean, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("error", Text, nullable=True),
+)
+
+export_jobs = Table(
+    "export_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=True),
+    Column("format", String(16), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    # queued, running, done, failed
+    Column("status", String(16), nullable=False),
+    Column("events_total", Integer, nullable=True),
+    Column("events_done", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("file_path", Text, nullable=True),
+    Column("file_sha256", String(64), nullable=True),
+    Column("file_size", BigInteger, nullable=True),
+    Column("manifest", Text, nullable=True),
+)
