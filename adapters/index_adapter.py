@@ -394,6 +394,24 @@ class TantivyIndexAdapter:
         log.debug("indexed %d documents for %d events", written, len(batch))
         return [None] * len(batch)
 
+    def delete(self, event_ids: Sequence[str]) -> None:
+        """Dispose of events (retention): the documents they posted (messages, files), in one
+        commit; raises when the index cannot be written (another process holds its writer)."""
+        if not event_ids:
+            return
+        index, writer = self._writable()
+        try:
+            for event_id in event_ids:
+                writer.delete_documents_by_term(fields.EVENT_ID, event_id)
+            writer.commit()
+            index.reload()
+        except Exception:
+            self._discard_changes(writer)
+            raise
+        finally:
+            if not self.hold_writer:
+                self._release()
+
     def close(self) -> None:
         self._closed = True
         self._release()

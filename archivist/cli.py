@@ -38,6 +38,10 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 app.add_typer(token_app, name="token")
 directory_app = typer.Typer(no_args_is_help=True, help="The directory of users and groups that policies name.")
 app.add_typer(directory_app, name="directory")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention: dispose of what no policy or legal hold keeps.")
+app.add_typer(retention_app, name="retention")
+retention_policy_app = typer.Typer(no_args_is_help=True, help="Retention policies (also managed through the API).")
+retention_app.add_typer(retention_policy_app, name="policy")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -427,6 +431,104 @@ def _audit_cli(engine: Engine, action: str, details: dict[str, object]) -> None:
     from search_api.tokens import Principal
 
     record(engine, Principal("cli", f"command line ({getpass.getuser()})", "admin"), action, dict(details))
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be disposed and held; change nothing.")
+    ] = False,
+) -> None:
+    """Dispose of archived events past their retention period that no legal hold preserves: from
+    the archive (tombstones that keep the chain verifiable) and every adapter that can delete."""
+    import getpass
+
+    from adapters.base import SupportsDelete
+    from adapters.registry import UnknownAdapter
+    from cases.holds import HoldUnavailable, search_resolver
+    from cases.retention import RetentionFailed, run_retention
+    from search_api.backends import ElasticsearchSearchBackend, SearchBackend, TantivySearchBackend
+    from search_api.tokens import Principal
+
+    settings = _settings()
+    store = wiring.staging_store(settings)
+    backend: SearchBackend = TantivySearchBackend(settings.data_dir / "index")
+    resolve = search_resolver(store.engine, backend)
+    if not settings.elasticsearch_url and not (settings.data_dir / "index" / "meta.json").is_file():
+
+        def resolve(_query: str) -> list[tuple[str, str]]:
+            raise FileNotFoundError(f"no search index at {settings.data_dir / 'index'}")
+
+    if settings.elasticsearch_url:
+        from elasticsearch import Elasticsearch
+
+        backend = ElasticsearchSearchBackend(Elasticsearch(settings.elasticsearch_url, request_timeout=30))
+        resolve = search_resolver(store.engine, backend)
+    try:
+        built = [] if dry_run else wiring.adapters(settings, store)
+    except (UnknownAdapter, ValueError) as error:
+        _fail(str(error))
+    deleting = [adapter for adapter in built if isinstance(adapter, SupportsDelete)]
+    operator = Principal("cli", f"command line ({getpass.getuser()})", "admin")
+    try:
+        report = run_retention(
+            store.engine,
+            operator,
+            dry_run=dry_run,
+            adapters=deleting,
+            resolve=resolve,
+        )
+    except (HoldUnavailable, RetentionFailed) as error:
+        _fail(str(error), code=1)
+    finally:
+        for adapter in built:
+            adapter.close()
+    table = Table("policy", "disposed" if not dry_run else "would dispose", "held", "kept", "oldest due", "newest due")
+    for label, tally in sorted(report.by_policy.items()):
+        oldest = f"{tally.oldest:%Y-%m-%d}" if tally.oldest else ""
+        newest = f"{tally.newest:%Y-%m-%d}" if tally.newest else ""
+        table.add_row(label, str(tally.disposed), str(tally.held), str(tally.kept), oldest, newest)
+    out.print(table)
+    verb = "would dispose of" if dry_run else "disposed of"
+    out.print(
+        f"retention run {report.run_id}: {verb} {report.disposed} events, {report.held} held by legal holds, "
+        f"{report.kept} kept by policy" + ("; dry run: nothing was changed" if dry_run else ""),
+        highlight=False,
+    )
+
+
+@retention_policy_app.command("set")
+def retention_policy_set(
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", min=1, help="Days to keep events; leave out to keep forever.")
+    ] = None,
+    room: Annotated[str | None, typer.Option(help="The room the policy is for.")] = None,
+    group: Annotated[str | None, typer.Option(help="The directory group the policy is for.")] = None,
+) -> None:
+    """Set the default retention policy, or a room's or a group's (audited like the API's)."""
+    from pydantic import ValidationError as SpecError
+
+    from cases.model import RetentionPolicySpec
+    from cases.store import RetentionStore
+
+    if room is not None and group is not None:
+        _fail("a policy is for a room or for a group, not both")
+    kind = "room" if room is not None else "group" if group is not None else "default"
+    try:
+        spec = RetentionPolicySpec.model_validate(
+            {"scope_kind": kind, "scope_id": room or group, "keep_days": keep_days}
+        )
+    except SpecError as error:
+        _fail(f"invalid policy: {error}")
+    engine = wiring.staging_store(_settings()).engine
+    before, after = RetentionStore(engine).set_policy(spec, "command line")
+    _audit_cli(
+        engine,
+        "retention_policy_set",
+        {"before": before.model_dump(mode="json") if before else None, "after": after.model_dump(mode="json")},
+    )
+    kept = "forever" if after.keep_days is None else f"{after.keep_days} days"
+    out.print(f"retention policy {after.label}: keep {kept}", highlight=False)
 
 
 @app.command("retry-parked")

@@ -38,9 +38,10 @@ from adapters.archive_schema import (
 )
 from adapters.base import SupportsDelete
 from adapters.sql import among
-from cases.holds import ArchivedEvent, HoldMatcher, Resolve, hold_matcher, message_id_of
+from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
 from cases.model import RetentionPolicy, RetentionRun
 from cases.store import CaseStore, RetentionStore
+from ingest.staging import staged_events
 from policies.evaluate import transitive_members
 from policies.store import PolicyStore
 from search_api.audit import record
@@ -178,6 +179,8 @@ def run_retention(
     holds = CaseStore(engine).active_holds()
     with engine.connect() as connection:
         matcher = hold_matcher(connection, holds, resolve)
+        if matcher.needs_message_ids:
+            _refuse_undelivered(connection, book, now)
     by = f"{principal.label} ({principal.token_id})"
     if not dry_run:
         retention.start_run(RetentionRun(id=run_id, started_at=now, dry_run=False, by=by, counts={}))
@@ -206,6 +209,26 @@ def run_retention(
                 details["error"] = error
             record(engine, principal, "retention_run", details)
     return report
+
+
+def _refuse_undelivered(connection: Connection, book: PolicyBook, now: datetime) -> None:
+    """Query holds read the search index, which holds an event only once it left staging: an
+    event still staged (or parked) that a policy could already dispose of may be missing from
+    the hits, so the run stops (fail closed) until it is delivered."""
+    policies = [book.default, *book.rooms.values(), *(p for ps in book.groups_of.values() for p in ps)]
+    finite = [p.keep_days for p in policies if p is not None and p.keep_days is not None]
+    if not finite:
+        return
+    cutoff = now - timedelta(days=min(finite))
+    waiting = connection.execute(
+        select(func.count()).select_from(staged_events).where(staged_events.c.occurred_at < cutoff)
+    ).scalar_one()
+    if waiting:
+        raise HoldUnavailable(
+            f"{waiting} events older than {cutoff:%Y-%m-%d} are still staged or parked, so the search index may "
+            "not hold them yet and legal holds by query cannot be evaluated; deliver them "
+            "(`archivist process`, `archivist retry-parked`) and run again; nothing was disposed"
+        )
 
 
 def _chunk(

@@ -24,7 +24,7 @@ from cases.retention import RetentionFailed, run_retention
 from cases.schema import retention_runs
 from cases.store import CaseStore, RetentionStore
 from ingest.events import Event
-from ingest.staging import StagingStore
+from ingest.staging import StagingStore, to_row
 from policies.model import Group
 from policies.store import PolicyStore
 from search_api.audit import entries
@@ -353,3 +353,14 @@ def test_a_query_hold_holds_the_whole_message_of_each_hit(store: StagingStore) -
     run(engine, resolve=lambda _query: [(str(HELD.event_id), HELD.message.id)])
     assert texts(engine) == {"the held message", "recent"}
     assert str(READ.event_id) not in disposed_ids(engine)  # the read receipt of the held message
+
+
+def test_a_query_hold_waits_for_due_events_still_in_staging(store: StagingStore) -> None:
+    engine = store.engine
+    archive(engine, HISTORY)
+    keep(engine, 30)
+    hold(engine, HoldScope(query="held"))
+    store.insert([to_row(post("user:bob", ROOM, at(90), "not indexed yet"))])
+    with pytest.raises(HoldUnavailable, match="still staged or parked"):
+        run(engine, resolve=lambda _query: [])
+    assert disposed_ids(engine) == set()
