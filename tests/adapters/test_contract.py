@@ -20,6 +20,7 @@ from adapters.tantivy_schema import exact_text, open_index
 from adapters.xml_adapter import LyncXmlAdapter
 from ingest.events import Event
 from ingest.staging import StagingStore
+from tests.adapters.test_actiance_adapter import ActianceHarness
 from tests.adapters.test_elasticsearch_logic import FakeClient
 from tests.factories import post, posts
 
@@ -130,6 +131,7 @@ HARNESSES: dict[str, Any] = {
     "index": IndexHarness,
     "xml": XmlHarness,
     "elasticsearch": ElasticsearchHarness,
+    "actiance": ActianceHarness,
 }
 
 
