@@ -1,6 +1,6 @@
 """Policy check latency: ethical walls and disclaimers over a large synthetic directory.
 
-    python -m bench.policy [--checks 20000] [--seed 7] [--write]
+    python -m bench.policy [--checks 20000] [--seed 7] [--rate 500] [--seconds 20] [--no-http] [--write]
 
 A seeded synthetic firm (10,000 users, 500 groups of which 100 departments nest teams and other
 departments, 200 walls of mixed modes, scopes, dates and exceptions, 20 disclaimer rules in three
@@ -9,23 +9,46 @@ locales) is built into a :class:`~policies.evaluate.PolicySnapshot`, then a seed
 is timed one :func:`~policies.evaluate.decide` call at a time, in this process: the pure part of
 ``POST /api/v1/policy/check``, without HTTP, JSON or the store.
 
-The generator and the checks are functions (:func:`synthetic_policies`, :func:`sample_checks`)
-so that an over-HTTP measurement can post the same checks to a server loaded with the same rules.
+Then over HTTP: the same rules are loaded into a fresh embedded database (SQLite), ``archivist
+serve`` is started over it in a subprocess, and a load generator in another process posts the same
+checks to ``POST /api/v1/policy/check`` with an ``ingest`` token: open loop at a fixed rate (each
+latency counted from the request's scheduled send time, so a slow answer cannot hide the ones
+queued behind it), then closed loop (N clients as fast as they can) for the most the server
+sustains. What the server does per check is all measured: token check, validation, the decision,
+the ``policy_decision``/``disclaimer`` events written to staging, the audit entry for block and
+alert decisions, and the JSON answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import multiprocessing
 import os
 import platform
 import random
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import ParamSpec
 
+import httpx
+from sqlalchemy import func, select
+
+from archivist.migrate import upgrade
 from bench.common import write_section
+from ingest.db import create_db_engine
+from ingest.staging import staged_events
 from policies.evaluate import PolicySnapshot, decide
 from policies.model import (
     ACTIONS,
@@ -34,6 +57,7 @@ from policies.model import (
     CheckRoom,
     Directory,
     DisclaimerRule,
+    DisclaimerSpec,
     Group,
     Mode,
     Segment,
@@ -41,8 +65,13 @@ from policies.model import (
     User,
     Wall,
     WallException,
+    WallSpec,
 )
+from policies.store import PolicyStore
+from search_api.app_schema import audit_log
+from search_api.tokens import create_token
 
+P = ParamSpec("P")
 BEGIN, END = "<!-- bench/policy.py begin -->", "<!-- bench/policy.py end -->"
 AT = datetime(2026, 6, 1, 12, tzinfo=UTC)
 """The moment every check is evaluated at (some walls are not yet, or no longer, in force then)."""
@@ -291,12 +320,345 @@ def outcomes(snapshot: PolicySnapshot, requests: Sequence[CheckRequest]) -> dict
     return counted
 
 
+# --- over HTTP --------------------------------------------------------------------------------------------
+
+CHECK_PATH = "/api/v1/policy/check"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def load_policies(url: str, directory: Directory, walls: Sequence[Wall], rules: Sequence[DisclaimerRule]) -> str:
+    """Migrate the database at ``url``, store the firm's directory, walls and disclaimer rules
+    in it (under their synthetic ids), and return a new ``ingest`` token."""
+    engine = create_db_engine(url)
+    try:
+        upgrade(engine)
+        store = PolicyStore(engine)
+        store.import_directory(directory)
+        for wall in walls:
+            store.create_wall(WallSpec.model_validate(wall.model_dump(exclude={"id", "version"})), wall_id=wall.id)
+        for rule in rules:
+            spec = DisclaimerSpec.model_validate(rule.model_dump(exclude={"id", "version"}))
+            store.create_disclaimer(spec, rule_id=rule.id)
+        return create_token(engine, "ingest", "bench")
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def policy_server(
+    workdir: Path, directory: Directory, walls: Sequence[Wall], rules: Sequence[DisclaimerRule]
+) -> Iterator[tuple[str, str]]:
+    """`archivist serve` over a fresh embedded data dir in ``workdir`` loaded with the rules;
+    yields (base URL, ingest token) once it answers."""
+    token = load_policies(database_url(workdir), directory, walls, rules)
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "ARCHIVIST_DATA_DIR": str(workdir),
+        "ARCHIVIST_DATABASE_URL": "",
+        "ARCHIVIST_BROKER_URL": "",
+        "ARCHIVIST_ELASTICSEARCH_URL": "",
+        "ARCHIVIST_CONFIG": str(workdir / "absent.toml"),
+    }
+    command = [sys.executable, "-m", "archivist", "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"archivist serve exited with {server.returncode}") from None
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("archivist serve did not start")
+        yield base, token
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def database_url(workdir: Path) -> str:
+    return f"sqlite:///{(workdir / 'archivist.sqlite3').resolve()}"
+
+
+def recorded(workdir: Path) -> tuple[int, int]:
+    """Events staged and audit entries written by the server so far."""
+    engine = create_db_engine(database_url(workdir))
+    try:
+        with engine.connect() as connection:
+            events = connection.execute(select(func.count()).select_from(staged_events)).scalar_one()
+            audits = connection.execute(select(func.count()).select_from(audit_log)).scalar_one()
+            return int(events), int(audits)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class LoadResult:
+    """What one load run saw: per measured request, which body it sent, its latency, its status."""
+
+    load: str
+    indices: list[int]
+    millis: list[float]
+    statuses: list[int]
+    """HTTP status, or 0 when no answer came (the exception's name is counted in ``failures``)."""
+    seconds: float
+    """From the first measured send (scheduled, in open loop) to the last answer."""
+    failures: dict[str, int] = field(default_factory=dict)
+    late_sends: int = 0
+    sent: int = 0
+    """Every request of the run, warm-up included."""
+    """Open loop: requests queued more than 1 ms after their scheduled time (generator behind)."""
+
+    @property
+    def rate(self) -> float:
+        return len(self.millis) / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Every answer other than 200, by status (or exception name)."""
+        counted = dict(self.failures)
+        for status in self.statuses:
+            if status not in (0, 200):
+                counted[str(status)] = counted.get(str(status), 0) + 1
+        return counted
+
+
+def _client(base: str, token: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    return httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=600)
+
+
+async def _post(client: httpx.AsyncClient, body: bytes, failures: dict[str, int]) -> int:
+    try:
+        response = await client.post(CHECK_PATH, content=body)
+    except httpx.HTTPError as error:
+        name = error.__class__.__name__
+        failures[name] = failures.get(name, 0) + 1
+        return 0
+    return response.status_code
+
+
+async def _open_loop(
+    base: str, token: str, bodies: Sequence[bytes], rate: float, seconds: float, warmup: float, connections: int
+) -> LoadResult:
+    failures: dict[str, int] = {}
+    skip = int(warmup * rate)
+    total = skip + int(seconds * rate)
+    loop = asyncio.get_running_loop()
+    answers: list[tuple[int, float, float, int]] = []
+    late = 0
+
+    due: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+
+    async def sender() -> None:
+        # One per connection, taking the next due request from a plain FIFO (letting thousands
+        # of requests wait inside httpx's pool instead makes the client itself the bottleneck).
+        while (item := await due.get()) is not None:
+            index, scheduled = item
+            status = await _post(client, bodies[index % len(bodies)], failures if index >= skip else {})
+            answers.append((index, scheduled, loop.time(), status))
+
+    async with _client(base, token, connections) as client:
+        senders = [asyncio.create_task(sender()) for _ in range(connections)]
+        start = loop.time() + 0.1
+        for index in range(total):
+            scheduled = start + index / rate
+            delay = scheduled - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif index >= skip and -delay > 0.001:
+                late += 1
+            due.put_nowait((index, scheduled))
+        for _ in senders:
+            due.put_nowait(None)
+        await asyncio.gather(*senders)
+    measured = sorted(a for a in answers if a[0] >= skip)
+    first = start + skip / rate
+    return LoadResult(
+        load=f"open loop at {rate:,.0f}/s, up to {connections} connections",
+        indices=[a[0] % len(bodies) for a in measured],
+        millis=[(done - scheduled) * 1000 for _, scheduled, done, _ in measured],
+        statuses=[a[3] for a in measured],
+        seconds=max(a[2] for a in measured) - first,
+        failures=failures,
+        late_sends=late,
+        sent=total,
+    )
+
+
+def open_loop(
+    base: str, token: str, bodies: Sequence[bytes], rate: float, seconds: float, warmup: float, connections: int
+) -> LoadResult:
+    """Post ``bodies`` (cycled) at ``rate`` per second for ``warmup`` then ``seconds`` seconds,
+    never waiting for an answer before the next send; only the requests after the warm-up count,
+    each from its scheduled send time to its answer."""
+    return asyncio.run(_open_loop(base, token, bodies, rate, seconds, warmup, connections))
+
+
+async def _closed_loop(base: str, token: str, bodies: Sequence[bytes], clients: int, seconds: float) -> LoadResult:
+    failures: dict[str, int] = {}
+    loop = asyncio.get_running_loop()
+    answers: list[tuple[int, float, int]] = []
+    counter = iter(range(sys.maxsize))
+
+    sent = 0
+
+    async def client_loop(until: float, keep: bool) -> None:
+        nonlocal sent
+        while loop.time() < until:
+            index = next(counter) % len(bodies)
+            started = loop.time()
+            status = await _post(client, bodies[index], failures if keep else {})
+            sent += 1
+            if keep:
+                answers.append((index, (loop.time() - started) * 1000, status))
+
+    async with _client(base, token, clients) as client:
+        warm_until = loop.time() + 1
+        await asyncio.gather(*(client_loop(warm_until, False) for _ in range(clients)))
+        start = loop.time()
+        await asyncio.gather(*(client_loop(start + seconds, True) for _ in range(clients)))
+        taken = loop.time() - start
+    return LoadResult(
+        load=f"closed loop, {clients} clients",
+        indices=[a[0] for a in answers],
+        millis=[a[1] for a in answers],
+        statuses=[a[2] for a in answers],
+        seconds=taken,
+        failures=failures,
+        sent=sent,
+    )
+
+
+def closed_loop(base: str, token: str, bodies: Sequence[bytes], clients: int, seconds: float) -> LoadResult:
+    """``clients`` clients, each sending its next check as soon as the last is answered."""
+    return asyncio.run(_closed_loop(base, token, bodies, clients, seconds))
+
+
+def in_another_process(function: Callable[P, LoadResult], *args: P.args, **kwargs: P.kwargs) -> LoadResult:
+    """Run a load generator in a fresh process (the server has its own; this one stays idle)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+@dataclass
+class HttpRun:
+    runs: list[LoadResult]
+    events: int
+    audits: int
+    checks: int
+    """Every check the server answered (warm-ups included)."""
+
+
+def over_http(
+    workdir: Path,
+    policies: tuple[Directory, list[Wall], list[DisclaimerRule]],
+    requests: Sequence[CheckRequest],
+    *,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    connections: int,
+    clients: int,
+    closed_seconds: float,
+    lower_rates: Sequence[float] = (),
+) -> HttpRun:
+    """The target rate first, then each of ``lower_rates`` for half as long, then closed loop."""
+    bodies = [json.dumps(request.model_dump(mode="json")).encode() for request in requests]
+    runs = []
+    with policy_server(workdir, *policies) as (base, token):
+        first = httpx.post(
+            base + CHECK_PATH,
+            content=bodies[0],
+            timeout=120,
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+        first.raise_for_status()  # the server builds its snapshot on the first check
+        runs.append(in_another_process(open_loop, base, token, bodies, rate, seconds, warmup, connections))
+        for lower in lower_rates:
+            runs.append(in_another_process(open_loop, base, token, bodies, lower, seconds / 2, warmup, connections))
+        if clients:
+            runs.append(in_another_process(closed_loop, base, token, bodies, clients, closed_seconds))
+        events, audits = recorded(workdir)
+    checks = 1 + sum(run.sent for run in runs)
+    return HttpRun(runs, events, audits, checks)
+
+
+def other_benchmarks() -> list[str]:
+    """Other benchmark or test processes running now (this one and its children excepted)."""
+    mine = {os.getpid(), os.getppid()}
+    listing = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=False).stdout
+    found = []
+    for line in listing.splitlines():
+        pid, ppid, args = line.split(None, 2) if len(line.split(None, 2)) == 3 else (line, "", "")
+        if not pid.isdigit() or int(pid) in mine or (ppid.isdigit() and int(ppid) in mine):
+            continue
+        if ("bench." in args or "bench/" in args or "pytest" in args) and "grep" not in args:
+            found.append(args[:80])
+    return found
+
+
 # --- the report ---------------------------------------------------------------------------------------------
 
 
-def report(rows: Sequence[Latency], build: float, snapshot: PolicySnapshot, counted: dict[str, int], seed: int) -> str:
+IN_PROCESS_TARGET_MICROS = 1000.0
+HTTP_TARGET_MILLIS, HTTP_TARGET_RATE = 10.0, 500.0
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def _errors(run: LoadResult) -> str:
+    errors = run.errors
+    if not errors:
+        return "0"
+    return f"{sum(errors.values()):,} (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(errors.items())) + ")"
+
+
+def http_lines(http: HttpRun, requests: Sequence[CheckRequest]) -> list[str]:
+    def row(load: str, kind: str, millis: list[float], rate: str, errors: str) -> str:
+        figures = " | ".join(f"{percentile(millis, q):,.1f}" for q in (0.5, 0.95, 0.99))
+        return f"| {load} | {kind} | {len(millis):,} | {rate} | {figures} | {max(millis):,.1f} | {errors} |"
+
+    lines = [
+        "| load | checks | answers | answers/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for number, run in enumerate(http.runs):
+        lines.append(row(run.load, "all", run.millis, f"{run.rate:,.0f}", _errors(run)))
+        if number == 0:
+            kinds: dict[str, list[float]] = {}
+            for index, taken in zip(run.indices, run.millis, strict=True):
+                kinds.setdefault(check_kind(requests[index]), []).append(taken)
+            lines += [row("", kind, taken, "", "") for kind, taken in sorted(kinds.items())]
+    return lines
+
+
+def report(
+    rows: Sequence[Latency],
+    build: float,
+    snapshot: PolicySnapshot,
+    counted: dict[str, int],
+    seed: int,
+    http: HttpRun | None = None,
+    requests: Sequence[CheckRequest] = (),
+    shared: Sequence[str] = (),
+) -> str:
     total = sum(counted[k] for k in ("deny", "allow with a wall", "allow"))
     walls_per_user = statistics.mean(len(snapshot.walls_of(u.id)) for u in snapshot.directory.users)
+    overall = rows[0]
     lines = [
         BEGIN,
         "## Policy checks (`bench/policy.py`)",
@@ -304,7 +666,9 @@ def report(rows: Sequence[Latency], build: float, snapshot: PolicySnapshot, coun
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"seed {seed}: {len(snapshot.directory.users):,} users, {len(snapshot.directory.groups)} groups (nested), "
         f"{len(snapshot.walls)} walls (a user is on {walls_per_user:.1f} on average), "
-        f"{len(snapshot.disclaimers)} disclaimer rules; {total:,} checks, each timed on its own.",
+        f"{len(snapshot.disclaimers)} disclaimer rules; {total:,} checks.",
+        "",
+        "### In process (`decide` over the snapshot, each check timed on its own)",
         "",
         "| path | checks | p50 µs | p99 µs | checks/s |",
         "| --- | --- | ---: | ---: | ---: |",
@@ -313,9 +677,45 @@ def report(rows: Sequence[Latency], build: float, snapshot: PolicySnapshot, coun
         f"- Snapshot build (directory, walls and rules precomputed, templates compiled): **{build * 1000:,.0f} ms**.",
         f"- Outcomes: {counted['deny']:,} denied, {counted['allow with a wall']:,} allowed with an alert or log "
         f"wall, {counted['allow']:,} allowed with no wall; {counted['with disclaimers']:,} with disclaimers.",
-        "- In-process target: p99 under 1 ms.",
-        END,
+        f"- In-process target, p99 under 1 ms: {_met(overall.p99 < IN_PROCESS_TARGET_MICROS)} "
+        f"(p99 {overall.p99:,.0f} µs).",
     ]
+    if http is not None:
+        opened = http.runs[0]
+        p99 = percentile(opened.millis, 0.99)
+        ok = p99 < HTTP_TARGET_MILLIS and opened.rate >= 0.98 * HTTP_TARGET_RATE and not opened.errors
+        lines += [
+            "",
+            "### Over HTTP (`POST /api/v1/policy/check` to `archivist serve`, load from a separate process)",
+            "",
+            "One `archivist serve` process (uvicorn, one worker, embedded mode: SQLite staging and audit log) "
+            "loaded with the same rules; the load generator (asyncio + httpx, keep-alive pool) is another process. "
+            "Open loop: requests leave on a fixed schedule whatever the answers do, and each latency runs from the "
+            "scheduled send time to the answer (no coordinated omission); a warm-up is not counted. Closed loop: "
+            "each client sends its next check when the last is answered (the most the server sustains). "
+            "Every check is the full path: token, validation, decision, events staged, audit entry for block/alert.",
+            "",
+            *http_lines(http, requests),
+            "",
+            f"- Recorded by the server over the {http.checks:,} checks it answered (warm-ups included): "
+            f"{http.events:,} events staged (policy_decision and disclaimer), {http.audits:,} audit entries.",
+        ]
+        if opened.late_sends:
+            lines.append(
+                f"- The generator sent {opened.late_sends:,} of the open-loop requests more than 1 ms late "
+                "(their latency still counts from the scheduled time)."
+            )
+        lines.append(
+            f"- Over-HTTP target, p99 under 10 ms at 500 requests/s: {_met(ok)} (p99 {p99:,.1f} ms at "
+            f"{opened.rate:,.0f} answers/s offered {opened.load.split(', ')[0].removeprefix('open loop at ')}, "
+            f"{sum(opened.errors.values()):,} errors)."
+        )
+    lines.append(
+        f"- Machine shared during the run with: {'; '.join(shared)}."
+        if shared
+        else "- Machine not shared: no other benchmark or test process was running before or after the run."
+    )
+    lines.append(END)
     return "\n".join(lines)
 
 
@@ -323,13 +723,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rate", type=float, default=500.0, help="open-loop requests per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured open-loop seconds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="open-loop seconds not counted")
+    parser.add_argument("--connections", type=int, default=64, help="open-loop connection pool")
+    parser.add_argument(
+        "--lower-rates", type=float, nargs="*", default=[100.0], help="also open loop at these rates, half as long"
+    )
+    parser.add_argument("--clients", type=int, default=16, help="closed-loop clients (0: no closed loop)")
+    parser.add_argument("--closed-seconds", type=float, default=10.0)
+    parser.add_argument("--no-http", action="store_true", help="in process only")
+    parser.add_argument("--workdir", type=Path, help="where the server's data goes (default: a temporary dir)")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
-    directory, walls, rules = synthetic_policies(args.seed)
+    shared = set(other_benchmarks())
+    policies = synthetic_policies(args.seed)
+    directory, walls, rules = policies
     build = build_seconds(directory, walls, rules)
     snapshot = PolicySnapshot.build(directory, walls, rules)
     requests = sample_checks(directory, args.checks, args.seed)
-    section = report(in_process(snapshot, requests), build, snapshot, outcomes(snapshot, requests), args.seed)
+    rows = in_process(snapshot, requests)
+    http = None
+    if not args.no_http:
+        options = {
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "clients": args.clients,
+            "closed_seconds": args.closed_seconds,
+            "lower_rates": args.lower_rates,
+        }
+        if args.workdir:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            http = over_http(args.workdir, policies, requests, **options)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-policy-") as workdir:
+                http = over_http(Path(workdir), policies, requests, **options)
+    shared |= set(other_benchmarks())
+    section = report(rows, build, snapshot, outcomes(snapshot, requests), args.seed, http, requests, sorted(shared))
     print(section)
     if args.write:
         write_section(section, BEGIN, END)
