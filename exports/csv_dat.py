@@ -1,0 +1,249 @@
+"""CSV and Concordance DAT load files: one row per event, the same columns in both.
+
+``messages.csv``: RFC 4180 (comma, double quotes where needed, CRLF line ends), UTF-8 with a
+byte-order mark, a header row; the text is kept exactly (a newline inside a field stays inside
+the quoted field).
+
+``messages.dat``: a Concordance DAT load file: UTF-8 with a byte-order mark, a header row, every
+field between text qualifiers ``þ`` (U+00FE), fields separated by U+0014, CRLF line ends, and a
+line break inside a field written as ``®`` (U+00AE; ``\\r\\n``, ``\\r`` and ``\\n`` each become one
+``®``, so a reader gets ``\\n`` back). Concordance has no escape character, so the three
+characters that carry structure cannot appear literally in a field: a literal ``þ`` is written
+``th`` (its usual transliteration), U+0014 is written U+FFFD, and a literal ``®`` is written
+``(R)``. The report warns how many rows had such a substitution; ``messages.csv`` and the JSONL
+export keep the exact text.
+
+Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
+what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
+and room updates get rows next to the messages, told apart by ``TYPE``. An edit is its own row
+with the edited ``MESSAGE_ID`` and ``VERSION`` n (the post is version 1; n counts the edits seen
+in this export, so an edit whose earlier versions fall outside it still gets n >= 2). A deletion
+is its own row with ``DELETED`` = ``Y``; the earlier rows of that message stay as they were
+written (streaming cannot go back to mark them). File contents are not in the archive, only their
+metadata: the row carries name, size, SHA-256, content type and the URL the file was shared at;
+a file event without a URL is reported. ``BEGDOC`` is a control number,
+``<export prefix>-000001`` upward; ``EVENT_SHA256`` is the SHA-256 of the event's archived JSON
+(the line of ``events.jsonl``).
+
+Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
+The DAT is spooled to a temporary file while the CSV streams into the export (an export zip takes
+one file at a time), then copied in.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+
+from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.jsonl import (
+    EditVersions,
+    Utf8Writer,
+    WarningTally,
+    control_prefix,
+    event_sha256,
+    iso_utc,
+    tracked_file,
+)
+from ingest.events import (
+    DeleteEvent,
+    DisclaimerEvent,
+    EditEvent,
+    Event,
+    FileDownloadEvent,
+    FileUploadEvent,
+    PolicyDecisionEvent,
+    PostEvent,
+    ReadEvent,
+    RoomUpdateEvent,
+    event_to_json,
+)
+
+CSV_FILE = "messages.csv"
+DAT_FILE = "messages.dat"
+
+COLUMNS: tuple[str, ...] = (
+    "BEGDOC",
+    "EVENT_ID",
+    "TYPE",
+    "OCCURRED_AT",
+    "ROOM_ID",
+    "ROOM_NAME",
+    "ROOM_KIND",
+    "SENDER_ID",
+    "SENDER_NAME",
+    "SENDER_EMAIL",
+    "SENDER_INTERNAL",
+    "MESSAGE_ID",
+    "VERSION",
+    "DELETED",
+    "TEXT",
+    "TEXT_FORMAT",
+    "FILE_NAME",
+    "FILE_SIZE",
+    "FILE_SHA256",
+    "FILE_CONTENT_TYPE",
+    "FILE_URL",
+    "DETAILS",
+    "EVENT_SHA256",
+)
+
+BOM = "\ufeff"
+QUALIFIER = "\u00fe"
+SEPARATOR = "\u0014"
+NEWLINE_MARK = "\u00ae"
+LINE_END = "\r\n"
+_FIELD_JOIN = QUALIFIER + SEPARATOR + QUALIFIER
+_STRUCTURAL = (QUALIFIER, SEPARATOR, NEWLINE_MARK)
+_LITERAL_SUBSTITUTES = str.maketrans({QUALIFIER: "th", SEPARATOR: "\ufffd", NEWLINE_MARK: "(R)"})
+_NEWLINES_TO_MARK = str.maketrans({"\n": NEWLINE_MARK, "\r": NEWLINE_MARK})
+
+# One event's columns after BEGDOC .. SENDER_INTERNAL: MESSAGE_ID .. DETAILS.
+_Content = tuple[str, str, str, str, str, str, str, str, str, str, str]
+_EMPTY_CONTENT: _Content = ("", "", "", "", "", "", "", "", "", "", "")
+
+
+def dat_field(value: str) -> tuple[str, bool]:
+    """``value`` as a DAT field (without qualifiers), and whether a literal þ, U+0014 or ® in it
+    had to be substituted."""
+    substituted = any(ch in value for ch in _STRUCTURAL)
+    if substituted:
+        value = value.translate(_LITERAL_SUBSTITUTES)
+    if "\r" in value or "\n" in value:
+        value = value.replace("\r\n", "\n").translate(_NEWLINES_TO_MARK)
+    return value, substituted
+
+
+def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
+    """One DAT line (CRLF included), and whether any field needed a literal substitution."""
+    joined = _FIELD_JOIN.join(fields)
+    separators = len(fields) - 1
+    plain = (
+        joined.count(SEPARATOR) == separators
+        and joined.count(QUALIFIER) == 2 * separators
+        and NEWLINE_MARK not in joined
+        and "\n" not in joined
+        and "\r" not in joined
+    )
+    if plain:
+        return QUALIFIER + joined + QUALIFIER + LINE_END, False
+    cleaned = [dat_field(value) for value in fields]
+    line = QUALIFIER + _FIELD_JOIN.join(value for value, _ in cleaned) + QUALIFIER + LINE_END
+    return line, any(substituted for _, substituted in cleaned)
+
+
+def read_dat(text: str) -> list[list[str]]:
+    """Rows of a DAT load file as this module writes it (BOM optional; ``®`` read as ``\\n``)."""
+    rows = []
+    for line in text.removeprefix(BOM).split(LINE_END):
+        if not line:
+            continue
+        if not (line.startswith(QUALIFIER) and line.endswith(QUALIFIER)):
+            raise ValueError(f"a DAT line must begin and end with the qualifier: {line[:80]!r}")
+        rows.append([value.replace(NEWLINE_MARK, "\n") for value in line[1:-1].split(_FIELD_JOIN)])
+    return rows
+
+
+def _details(*pairs: tuple[str, str]) -> str:
+    return "; ".join(f"{key}={value}" for key, value in pairs)
+
+
+def _content(event: Event, versions: EditVersions) -> _Content:
+    """MESSAGE_ID, VERSION, DELETED, TEXT, TEXT_FORMAT, FILE_NAME, FILE_SIZE, FILE_SHA256,
+    FILE_CONTENT_TYPE, FILE_URL, DETAILS for one event."""
+    match event:
+        case PostEvent(message=message):
+            return (message.id, "1", "N", message.text, message.format, "", "", "", "", "", "")
+        case EditEvent(message=message):
+            version = str(versions.of_edit(event.room.id, message.id))
+            return (message.id, version, "N", message.text, message.format, "", "", "", "", "", "")
+        case DeleteEvent(message=message):
+            return (message.id, "", "Y", "", "", "", "", "", "", "", "")
+        case ReadEvent(read=read):
+            details = "" if read.message_id else "viewed the room's history"
+            return (read.message_id or "", "", "", "", "", "", "", "", "", "", details)
+        case FileUploadEvent(file=info) | FileDownloadEvent(file=info):
+            size = str(info.size)
+            return ("", "", "", "", "", info.name, size, info.sha256, info.content_type, info.url or "", "")
+        case DisclaimerEvent(disclaimer=shown):
+            details = _details(("rule_id", shown.rule_id), ("version", str(shown.version)), ("locale", shown.locale))
+            return ("", "", "", shown.text, "text/plain", "", "", "", "", "", details)
+        case PolicyDecisionEvent(decision=decision):
+            details = _details(
+                ("action", decision.action),
+                ("outcome", decision.outcome),
+                ("mode", decision.mode),
+                ("wall_ids", ",".join(decision.wall_ids)),
+                ("targets", ",".join(decision.targets)),
+            )
+            return ("", "", "", "", "", "", "", "", "", "", details)
+        case RoomUpdateEvent(room_update=update):
+            details = _details(("name", update.name or ""), ("created", "true" if update.created else "false"))
+            return ("", "", "", update.description or "", "text/plain", "", "", "", "", "", details)
+        case _:
+            return _EMPTY_CONTENT
+
+
+def event_row(control_number: str, event: Event, versions: EditVersions) -> list[str]:
+    """The row of one event, in :data:`COLUMNS` order."""
+    room = event.room
+    actor = event.actor
+    return [
+        control_number,
+        str(event.event_id),
+        event.type,
+        iso_utc(event.occurred_at),
+        room.id,
+        room.name or "",
+        room.kind,
+        actor.id,
+        actor.name or "",
+        actor.email or "",
+        "Y" if actor.internal else "N",
+        *_content(event, versions),
+        event_sha256(event_to_json(event)),
+    ]
+
+
+class CsvDatFormat:
+    """``messages.csv`` and the Concordance load file ``messages.dat``, one row per event."""
+
+    name = "csv"
+
+    def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
+        report = FormatReport(format=self.name)
+        no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
+        substituted = WarningTally(
+            f"{DAT_FILE}: {{count}} rows had a literal þ, U+0014 or ® that Concordance cannot carry, "
+            f"written as 'th', U+FFFD and '(R)'; {CSV_FILE} keeps the exact text"
+        )
+        with tempfile.TemporaryFile() as spool:
+            dat = Utf8Writer(spool, bom=True)
+            with tracked_file(files, CSV_FILE, "text/csv; charset=utf-8", report) as csv_binary:
+                csv_text = Utf8Writer(csv_binary, bom=True)
+                rows = csv.writer(csv_text, lineterminator=LINE_END)
+                rows.writerow(COLUMNS)
+                dat.write(dat_line(COLUMNS)[0])
+                prefix = control_prefix(context.export_id)
+                versions = EditVersions()
+                for event in events:
+                    report.events += 1
+                    row = event_row(f"{prefix}-{report.events:06d}", event, versions)
+                    rows.writerow(row)
+                    line, literal = dat_line(row)
+                    dat.write(line)
+                    if literal:
+                        substituted.add(str(event.event_id))
+                    if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                        no_url.add(str(event.event_id))
+                csv_text.flush()
+            dat.flush()
+            spool.seek(0)
+            with tracked_file(files, DAT_FILE, "application/octet-stream", report) as dat_binary:
+                shutil.copyfileobj(spool, dat_binary, 1 << 20)
+        report.items = report.events
+        no_url.report_to(report)
+        substituted.report_to(report)
+        return report

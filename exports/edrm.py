@@ -1,0 +1,372 @@
+"""EDRM XML 1.2: one document per conversation-day, its transcript a text file of the export.
+
+``edrm.xml`` is the load file: ``Root`` (``MajorVersion="1" MinorVersion="2"``, ``Locale``,
+``DataInterchangeType="Update"``) > ``Batch`` > ``Documents`` > ``Document`` (``DocID``,
+``DocType="Message"``: a conversation is a set of messages, the nearest of EDRM's document
+types) and ``Relationships``. Each document has:
+
+- ``Files``: the transcript ``text/<room-slug>/<yyyy-mm-dd>.txt`` as an ``ExternalFile``, twice:
+  ``FileType="Native"`` (a chat day has no other native form) and ``FileType="Text"`` (the
+  searchable text review platforms load). ``Hash`` is the file's **SHA-256** (hex), the hash the
+  export's manifest uses; EDRM tools that expect MD5 or SHA-1 find them as the tags ``MD5Hash``
+  and ``SHA1Hash``, next to ``SHA256Hash``.
+- ``Locations``: one ``Location`` per participant of the day (whoever did anything in the room
+  that day), with ``LocationURI`` the room's channel URI (as in the Lync format) and
+  ``Custodian`` the person's name (their id when they have none): chat is held by everyone in
+  the conversation, so each participant is a custodian of it.
+- ``Tags``: ``RoomName``, ``RoomId``, ``RoomKind``, ``BeginDate``/``EndDate`` (DateTime, ISO
+  8601 UTC), ``Participants`` (``name <id>``, ``; ``-separated), ``ParticipantCount``,
+  ``MessageCount`` (posts), ``EditCount``, ``DeletionCount``, ``FileCount``, ``EventCount``,
+  the three hashes, ``ExportId`` and, for a case, ``CaseName``.
+
+``Relationships``: the days of one room form a thread: ``Relationship Type="Thread"`` from the
+room's first document (``ParentDocId``) to each later one (``ChildDocId``).
+
+The transcript (UTF-8, ``\\n`` line ends) lists every event of the day with its UTC time:
+posts with their message id, every edit as its own line with its version, deletions, joins,
+leaves, reads, files (name, size, SHA-256, URL: file contents are not in the archive), the
+disclaimers shown, policy decisions and room updates. Continuation lines of a multi-line message
+are indented.
+
+Memory stays flat: events are streamed into the open transcript (nothing of a day is held but
+its counters and participants), and each document's small XML entry is spooled to a temporary
+file, as are the relationships, until ``edrm.xml`` is written at the end (an export zip takes one
+file at a time, and the transcripts come first). Events must arrive in export order; a room or
+day seen again after another has started is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import chain, groupby
+from typing import IO
+from xml.sax.saxutils import quoteattr
+
+from lxml import etree
+
+from adapters.lync_xml import xml_safe
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter
+from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
+from ingest.events import (
+    DeleteEvent,
+    DisclaimerEvent,
+    EditEvent,
+    Event,
+    FileDownloadEvent,
+    FileUploadEvent,
+    JoinEvent,
+    LeaveEvent,
+    PolicyDecisionEvent,
+    PostEvent,
+    ReadEvent,
+    Room,
+    RoomUpdateEvent,
+)
+
+LOAD_FILE = "edrm.xml"
+TEXT_DIR = "text"
+TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
+_SLUG_UNSAFE = re.compile(r"[^a-z0-9]+")
+_CONTINUATION = "\n" + " " * 16
+
+
+def room_slug(room_id: str) -> str:
+    """A file-name-safe, unique folder name for a room: readable part + 8 hex of its id's SHA-256
+    (``room:ubuntu`` -> ``room-ubuntu-<hash>``; two ids that read alike still differ)."""
+    readable = _SLUG_UNSAFE.sub("-", room_id.lower()).strip("-")[:60] or "room"
+    return f"{readable}-{hashlib.sha256(room_id.encode()).hexdigest()[:8]}"
+
+
+def channel_uri(event: Event) -> str:
+    """The room's URI, as the Lync format writes it: ``ma-chan://<server>/<room id>``."""
+    server = event.source.server if event.source and event.source.server else "archivist"
+    return f"ma-chan://{server}/{event.room.id}"
+
+
+def day_key(event: Event) -> tuple[str, date]:
+    return event.room.id, event.occurred_at.date()
+
+
+class ExportOrderCheck:
+    """Fails when conversation-days do not come as export order promises (each room once, its
+    days ascending), which would otherwise write a day's file twice."""
+
+    def __init__(self) -> None:
+        self.finished_rooms: set[str] = set()
+        self.current: tuple[str, date] | None = None
+
+    def enter(self, key: tuple[str, date]) -> None:
+        room_id, day = key
+        if self.current is not None and self.current[0] != room_id:
+            self.finished_rooms.add(self.current[0])
+        if room_id in self.finished_rooms or (self.current is not None and key <= self.current):
+            raise ValueError(f"events are not in export order: room {room_id!r} on {day} came again")
+        self.current = key
+
+
+def conversation_days(events: Iterable[Event]) -> Iterator[tuple[Event, Iterator[Event]]]:
+    """Each conversation-day (room + UTC date) as its first event and an iterator over all of its
+    events (the first included), streamed: consume one day's iterator before asking for the next."""
+    order = ExportOrderCheck()
+    for key, day_events in groupby(events, key=day_key):
+        order.enter(key)
+        stream = iter(day_events)
+        first = next(stream)
+        yield first, chain((first,), stream)
+
+
+# --- the transcript -----------------------------------------------------------------------------
+
+
+def _who(event: Event) -> str:
+    return event.actor.name or event.actor.id
+
+
+def _indented(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", _CONTINUATION)
+
+
+def _file_line(verb: str, event: FileUploadEvent | FileDownloadEvent) -> str:
+    info = event.file
+    url = info.url or "no URL recorded"
+    return (
+        f"{_who(event)} {verb} file {info.name!r} ({info.size} bytes, {info.content_type}, sha256 {info.sha256}, {url})"
+    )
+
+
+def transcript_line(event: Event, versions: EditVersions) -> str:
+    """What one event says in the transcript, without its time."""
+    match event:
+        case PostEvent(message=message):
+            return f"{_who(event)} [{message.id}]: {_indented(message.text)}"
+        case EditEvent(message=message):
+            version = versions.of_edit(event.room.id, message.id)
+            return f"{_who(event)} EDITED [{message.id}] (version {version}): {_indented(message.text)}"
+        case DeleteEvent(message=message):
+            return f"{_who(event)} DELETED [{message.id}]"
+        case JoinEvent():
+            return f"* {_who(event)} joined"
+        case LeaveEvent():
+            return f"* {_who(event)} left"
+        case ReadEvent(read=read):
+            seen = f"[{read.message_id}]" if read.message_id else "the room's history"
+            return f"{_who(event)} read {seen}"
+        case FileUploadEvent():
+            return _file_line("uploaded", event)
+        case FileDownloadEvent():
+            return _file_line("downloaded", event)
+        case DisclaimerEvent(disclaimer=shown):
+            rule = f"{shown.rule_id} v{shown.version}, {shown.locale}"
+            return f"disclaimer shown to {_who(event)} ({rule}): {_indented(shown.text)}"
+        case PolicyDecisionEvent(decision=d):
+            walls = ", ".join(d.wall_ids) or "none"
+            targets = ", ".join(d.targets) or "none"
+            detail = f"mode {d.mode}; walls {walls}; targets {targets}"
+            return f"policy decision for {_who(event)}: {d.outcome} {d.action} ({detail})"
+        case RoomUpdateEvent(room_update=update):
+            changes = [f"name {update.name!r}"] if update.name is not None else []
+            changes += [f"description {_indented(update.description)!r}"] if update.description is not None else []
+            verb = "created the room" if update.created else "updated the room"
+            return f"{_who(event)} {verb}: {', '.join(changes) or 'no changes recorded'}"
+    raise TypeError(f"no transcript line for {type(event).__name__}")  # pragma: no cover - every type is matched
+
+
+def _time_of_day(event: Event) -> str:
+    t = event.occurred_at
+    return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}"
+
+
+def _header(first: Event, day: date, context: ExportContext) -> str:
+    room = first.room
+    case = f", case {context.case_name}" if context.case_name else ""
+    return (
+        f"{room.name or room.id} ({room.kind} {room.id})\n"
+        f"{day.isoformat()}, times in UTC\n"
+        f"Export {context.export_id}{case}\n\n"
+    )
+
+
+@dataclass
+class DaySummary:
+    """What the EDRM entry of one conversation-day says about it."""
+
+    room: Room
+    day: date
+    location_uri: str
+    first: Event
+    last: Event
+    participants: dict[str, str] = field(default_factory=dict)
+    """Actor id -> name (the first name seen that day)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Events by type."""
+    events: int = 0
+
+    def add(self, event: Event) -> None:
+        self.last = event
+        self.events += 1
+        self.counts[event.type] = self.counts.get(event.type, 0) + 1
+        self.participants.setdefault(event.actor.id, event.actor.name or event.actor.id)
+
+
+class _DigestingSink:
+    """Passes bytes on while taking their MD5 and SHA-1 (for tools that expect those)."""
+
+    def __init__(self, inner: BinarySink) -> None:
+        self.inner = inner
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+
+    def write(self, data: bytes) -> int:
+        self.md5.update(data)
+        self.sha1.update(data)
+        self.inner.write(data)
+        return len(data)
+
+
+# --- the load file ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextFile:
+    path: str
+    size: int
+    sha256: str
+    md5: str
+    sha1: str
+
+
+def _tag(tags: etree._Element, name: str, value: str, data_type: str = "Text") -> None:
+    etree.SubElement(tags, "Tag", TagName=name, TagValue=xml_safe(value), TagDataType=data_type)
+
+
+def document_entry(doc_id: str, summary: DaySummary, text: TextFile, context: ExportContext) -> bytes:
+    """The ``Document`` element of one conversation-day, serialised."""
+    document = etree.Element("Document", DocID=doc_id, DocType="Message")
+    files = etree.SubElement(document, "Files")
+    folder, _, name = text.path.rpartition("/")
+    for file_type in ("Native", "Text"):
+        file = etree.SubElement(files, "File", FileType=file_type)
+        etree.SubElement(
+            file, "ExternalFile", FilePath=folder, FileName=name, FileSize=str(text.size), Hash=text.sha256
+        )
+    locations = etree.SubElement(document, "Locations")
+    for custodian in summary.participants.values():
+        location = etree.SubElement(locations, "Location")
+        etree.SubElement(location, "LocationURI").text = xml_safe(summary.location_uri)
+        etree.SubElement(location, "Custodian").text = xml_safe(custodian)
+    tags = etree.SubElement(document, "Tags")
+    room = summary.room
+    _tag(tags, "RoomName", room.name or room.id)
+    _tag(tags, "RoomId", room.id)
+    _tag(tags, "RoomKind", room.kind)
+    _tag(tags, "BeginDate", iso_utc(summary.first.occurred_at), "DateTime")
+    _tag(tags, "EndDate", iso_utc(summary.last.occurred_at), "DateTime")
+    _tag(tags, "Participants", "; ".join(f"{name} <{pid}>" for pid, name in summary.participants.items()))
+    _tag(tags, "ParticipantCount", str(len(summary.participants)), "Integer")
+    counts = summary.counts
+    _tag(tags, "MessageCount", str(counts.get("post", 0)), "Integer")
+    _tag(tags, "EditCount", str(counts.get("edit", 0)), "Integer")
+    _tag(tags, "DeletionCount", str(counts.get("delete", 0)), "Integer")
+    _tag(tags, "FileCount", str(counts.get("file_upload", 0) + counts.get("file_download", 0)), "Integer")
+    _tag(tags, "EventCount", str(summary.events), "Integer")
+    _tag(tags, "MD5Hash", text.md5)
+    _tag(tags, "SHA1Hash", text.sha1)
+    _tag(tags, "SHA256Hash", text.sha256)
+    _tag(tags, "ExportId", context.export_id)
+    if context.case_name:
+        _tag(tags, "CaseName", context.case_name)
+    return bytes(etree.tostring(document, encoding="utf-8")) + b"\n"
+
+
+def relationship_entry(parent: str, child: str) -> bytes:
+    element = etree.Element("Relationship", Type="Thread", ParentDocId=parent, ChildDocId=child)
+    return bytes(etree.tostring(element, encoding="utf-8")) + b"\n"
+
+
+def load_file_opening(context: ExportContext) -> bytes:
+    case = f", case {context.case_name}" if context.case_name else ""
+    description = xml_safe(f"Archivist export {context.export_id}{case}: chat, one document per conversation-day")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<Root MajorVersion="1" MinorVersion="2" Description={quoteattr(description)} '
+        'Locale="en-US" DataInterchangeType="Update">\n<Batch>\n<Documents>\n'
+    ).encode()
+
+
+# --- the format ---------------------------------------------------------------------------------
+
+
+class EdrmFormat:
+    """``edrm.xml`` and one transcript per conversation-day under ``text/``."""
+
+    name = "edrm"
+
+    def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
+        report = FormatReport(format=self.name)
+        no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
+        prefix = control_prefix(context.export_id)
+        versions = EditVersions()
+        thread: tuple[str, str] = ("", "")
+        """The current room's id and its first document's DocID."""
+        with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
+            for first, day_events in conversation_days(events):
+                doc_id = f"{prefix}-D{report.items + 1:06d}"
+                summary, text = self._write_transcript(first, day_events, files, context, report, versions, no_url)
+                report.events += summary.events
+                report.items += 1
+                documents.write(document_entry(doc_id, summary, text, context))
+                if thread[0] == first.room.id:
+                    relationships.write(relationship_entry(thread[1], doc_id))
+                else:
+                    thread = (first.room.id, doc_id)
+            with tracked_file(files, LOAD_FILE, "application/xml", report) as load_file:
+                _write_load_file(load_file, context, documents, relationships)
+        no_url.report_to(report)
+        return report
+
+    @staticmethod
+    def _write_transcript(
+        first: Event,
+        day_events: Iterator[Event],
+        files: ExportFiles,
+        context: ExportContext,
+        report: FormatReport,
+        versions: EditVersions,
+        no_url: WarningTally,
+    ) -> tuple[DaySummary, TextFile]:
+        day = first.occurred_at.date()
+        path = f"{TEXT_DIR}/{room_slug(first.room.id)}/{day.isoformat()}.txt"
+        summary = DaySummary(first.room, day, channel_uri(first), first, first)
+        with tracked_file(files, path, TEXT_MEDIA_TYPE, report) as stream:
+            digests = _DigestingSink(stream)
+            out = Utf8Writer(digests)
+            out.write(_header(first, day, context))
+            for event in day_events:
+                summary.add(event)
+                out.write(f"{_time_of_day(event)}    {transcript_line(event, versions)}\n")
+                if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                    no_url.add(str(event.event_id))
+            out.flush()
+        written = report.files[-1]
+        return summary, TextFile(path, written.size, written.sha256, digests.md5.hexdigest(), digests.sha1.hexdigest())
+
+
+def _write_load_file(
+    sink: HashingWriter, context: ExportContext, documents: IO[bytes], relationships: IO[bytes]
+) -> None:
+    sink.write(load_file_opening(context))
+    documents.seek(0)
+    shutil.copyfileobj(documents, sink, 1 << 20)
+    sink.write(b"</Documents>\n")
+    if relationships.tell():
+        sink.write(b"<Relationships>\n")
+        relationships.seek(0)
+        shutil.copyfileobj(relationships, sink, 1 << 20)
+        sink.write(b"</Relationships>\n")
+    sink.write(b"</Batch>\n</Root>\n")

@@ -1,0 +1,146 @@
+"""JSONL: every event exactly as archived, one per line (``events.jsonl``).
+
+Each line is :func:`ingest.events.event_to_json` of one event (compact JSON, UTC times, derived
+mentions and hashtags filled in), so :func:`ingest.events.parse_event_json` reads every line
+back to the same event. UTF-8 without a byte-order mark, ``\\n`` line ends (JSON escapes every
+newline inside a string, so a line is always one event).
+
+This module also holds the few helpers the other formats of this package share: a file that
+reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregation of warnings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from ingest.events import Event, event_to_json
+
+EVENTS_FILE = "events.jsonl"
+_SAMPLE_IDS = 5
+
+
+@contextmanager
+def tracked_file(files: ExportFiles, path: str, media_type: str, report: FormatReport) -> Iterator[HashingWriter]:
+    """A new export file whose size and SHA-256 are added to ``report.files`` when the block ends
+    (the format needs them itself, e.g. for EDRM's ``Hash``, whatever ``files`` records)."""
+    with files.create(path, media_type) as inner:
+        hashing = HashingWriter(inner)
+        yield hashing
+    report.files.append(WrittenFile(path, hashing.size, hashing.digest.hexdigest(), media_type))
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-11-22T09:15:02.120000Z``: ISO 8601, UTC, microseconds, four-digit year."""
+    u = moment.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+
+
+def control_prefix(export_id: str) -> str:
+    """The prefix of control numbers and document ids: the export id's first 8 letters and digits,
+    upper-cased (``5f0c6f3e-8a55-...`` gives ``5F0C6F3E``), or ``ARCHIVIST`` when it has none."""
+    kept = "".join(ch for ch in export_id if ch.isascii() and ch.isalnum())[:8].upper()
+    return kept or "ARCHIVIST"
+
+
+@dataclass
+class WarningTally:
+    """Counts one kind of problem over a whole export and says it once, with a few example ids,
+    instead of one warning per event."""
+
+    message: str
+    """What happened, for ``count`` events (``{count}`` is filled in)."""
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, event_id: str) -> None:
+        self.count += 1
+        if len(self.samples) < _SAMPLE_IDS:
+            self.samples.append(event_id)
+
+    def report_to(self, report: FormatReport) -> None:
+        if self.count:
+            more = ", ..." if self.count > len(self.samples) else ""
+            report.warnings.append(f"{self.message.format(count=self.count)} (events {', '.join(self.samples)}{more})")
+
+
+def event_sha256(event_json: str) -> str:
+    """SHA-256 of an event's archived JSON (what ``events.jsonl`` holds for it, without the newline)."""
+    return hashlib.sha256(event_json.encode()).hexdigest()
+
+
+class EditVersions:
+    """The version number of each edit: 1 for the post, 2 for its first edit, and so on. Only
+    edited message ids are remembered, and only for the current room (events come room by room)."""
+
+    def __init__(self) -> None:
+        self.room_id = ""
+        self.edits: dict[str, int] = {}
+
+    def of_edit(self, room_id: str, message_id: str) -> int:
+        if room_id != self.room_id:
+            self.room_id = room_id
+            self.edits.clear()
+        edits = self.edits.get(message_id, 0) + 1
+        self.edits[message_id] = edits
+        return edits + 1
+
+
+class BinarySink(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
+
+
+class Utf8Writer:
+    """Text written as UTF-8 to a binary stream in chunks of about 64 KiB (``csv.writer`` needs a
+    ``write(str)``), optionally starting with a byte-order mark; :meth:`flush` at the end."""
+
+    def __init__(self, binary: BinarySink, *, bom: bool = False, chunk: int = 1 << 16) -> None:
+        self.binary = binary
+        self.chunk = chunk
+        self.pending: list[str] = ["\ufeff"] if bom else []
+        self.pending_size = len(self.pending)
+
+    def write(self, text: str) -> int:
+        self.pending.append(text)
+        self.pending_size += len(text)
+        if self.pending_size >= self.chunk:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.binary.write("".join(self.pending).encode())
+        self.pending.clear()
+        self.pending_size = 0
+
+
+class JsonlFormat:
+    """``events.jsonl``: the raw events, one per line, exactly as archived."""
+
+    name = "jsonl"
+
+    def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
+        report = FormatReport(format=self.name)
+        with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
+            report.events = _write_lines(events, stream)
+        report.items = report.events
+        return report
+
+
+def _write_lines(events: Iterable[Event], stream: BinarySink, batch: int = 256) -> int:
+    """Write one line per event, ``batch`` lines per write; returns the number written."""
+    count = 0
+    pending: list[str] = []
+    for event in events:
+        pending.append(event_to_json(event))
+        count += 1
+        if len(pending) == batch:
+            stream.write(("\n".join(pending) + "\n").encode())
+            pending.clear()
+    if pending:
+        stream.write(("\n".join(pending) + "\n").encode())
+    return count

@@ -1,0 +1,84 @@
+"""The Lync / Skype for Business Persistent Chat compliance XML, as the ``xml`` adapter writes it.
+
+One file per conversation-day (room + UTC date), split after :data:`MAX_EVENTS_PER_FILE`
+events, rendered by :func:`adapters.lync_xml.render` (so the export and the adapter write the
+same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are named
+``lync/pchat-<first event's UTC time>-<room-slug>-<part>.xml``, so they sort by time.
+
+The format has elements for joins, leaves, posts, reads and file transfers only: edits,
+deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
+many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). Memory: at most
+one file's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from adapters.lync_xml import in_format, render
+from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.edrm import conversation_days, room_slug
+from exports.jsonl import tracked_file
+from ingest.events import Event
+
+LYNC_DIR = "lync"
+MAX_EVENTS_PER_FILE = 5_000
+MEDIA_TYPE = "application/xml"
+
+
+def file_stamp(moment: datetime) -> str:
+    """``20261122T091502.120000Z``: UTC, sorts as text in time order."""
+    u = moment.astimezone(UTC)
+    return f"{u.year:04d}{u.month:02d}{u.day:02d}T{u.hour:02d}{u.minute:02d}{u.second:02d}.{u.microsecond:06d}Z"
+
+
+def file_path(batch: Sequence[Event], part: int) -> str:
+    first = batch[0]
+    return f"{LYNC_DIR}/pchat-{file_stamp(first.occurred_at)}-{room_slug(first.room.id)}-{part:03d}.xml"
+
+
+def left_out_warning(left_out: dict[str, int]) -> str:
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(left_out.items()))
+    return (
+        f"{sum(left_out.values())} events have no element in the Lync compliance format and are not in it "
+        f"({kinds}); the CSV, DAT, JSONL and EDRM exports carry them"
+    )
+
+
+class LyncXmlFormat:
+    """Lync Persistent Chat compliance XML, one file per conversation-day (or part of one)."""
+
+    name = "lync"
+
+    def __init__(self, max_events_per_file: int = MAX_EVENTS_PER_FILE) -> None:
+        if max_events_per_file < 1:
+            raise ValueError(f"max_events_per_file must be 1 or more, got {max_events_per_file}")
+        self.max_events_per_file = max_events_per_file
+
+    def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
+        report = FormatReport(format=self.name)
+        left_out: dict[str, int] = {}
+        for _first, day_events in conversation_days(events):
+            batch: list[Event] = []
+            part = 1
+            for event in day_events:
+                report.events += 1
+                if not in_format(event):
+                    left_out[event.type] = left_out.get(event.type, 0) + 1
+                    continue
+                batch.append(event)
+                if len(batch) == self.max_events_per_file:
+                    self._write_file(batch, part, files, report)
+                    batch, part = [], part + 1
+            if batch:
+                self._write_file(batch, part, files, report)
+        if left_out:
+            report.warnings.append(left_out_warning(left_out))
+        return report
+
+    @staticmethod
+    def _write_file(batch: Sequence[Event], part: int, files: ExportFiles, report: FormatReport) -> None:
+        with tracked_file(files, file_path(batch, part), MEDIA_TYPE, report) as stream:
+            stream.write(render(batch))
+        report.items += 1

@@ -1,0 +1,183 @@
+"""CSV and Concordance DAT: read back with the csv module and an independent DAT parser."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exports.base import ExportContext, MemoryExportFiles
+from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat, dat_line, read_dat
+from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
+from tests.exports.conftest import DAY_ONE, event_payload
+
+BOM = b"\xef\xbb\xbf"
+
+
+def parse_dat(data: bytes) -> list[list[str]]:
+    """A DAT reader written apart from the module's: a state machine over þ (qualifier), U+0014
+    (separator) and CRLF (record end outside qualifiers); ® in a field is a line break."""
+    assert data.startswith(BOM)
+    text = data[len(BOM) :].decode("utf-8")
+    rows: list[list[str]] = []
+    row: list[str] = []
+    field: list[str] = []
+    inside = False
+    position = 0
+    while position < len(text):
+        ch = text[position]
+        if ch == "þ":
+            inside = not inside
+        elif inside:
+            assert ch not in "\r\n", "a raw line break inside a DAT field"
+            field.append("\n" if ch == "®" else ch)
+        elif ch == "\x14":
+            row.append("".join(field))
+            field = []
+        elif text.startswith("\r\n", position):
+            row.append("".join(field))
+            rows.append(row)
+            row, field = [], []
+            position += 1
+        else:
+            raise AssertionError(f"{ch!r} outside a qualified field at {position}")
+        position += 1
+    assert not inside, "the file must not end inside a field"
+    assert not row, "the file must end with a complete record"
+    assert not field, "the file must end with a complete record"
+    return rows
+
+
+def dat_text(text: str) -> str:
+    """What the DAT gives back for ``text``: line breaks as \\n, the three literals substituted."""
+    text = text.replace("þ", "th").replace("\x14", "\ufffd").replace("®", "(R)")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def export(events: list[Event], context: ExportContext) -> tuple[MemoryExportFiles, list[list[str]], list[list[str]]]:
+    files = MemoryExportFiles()
+    CsvDatFormat().write(iter(events), files, context)
+    csv_bytes = files.contents[CSV_FILE]
+    assert csv_bytes.startswith(BOM)
+    csv_rows = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline="")))
+    return files, csv_rows, parse_dat(files.contents[DAT_FILE])
+
+
+def test_every_event_is_a_row_in_both_files(varied_events: list[Event], export_context: ExportContext) -> None:
+    _, csv_rows, dat_rows = export(varied_events, export_context)
+    assert csv_rows[0] == list(COLUMNS) == dat_rows[0]
+    assert len(csv_rows) == len(dat_rows) == len(varied_events) + 1
+    for event, csv_row, dat_row in zip(varied_events, csv_rows[1:], dat_rows[1:], strict=True):
+        record = dict(zip(COLUMNS, csv_row, strict=True))
+        assert record["EVENT_ID"] == str(event.event_id)
+        assert record["TYPE"] == event.type
+        assert record["ROOM_ID"] == event.room.id
+        assert record["SENDER_ID"] == event.actor.id
+        assert record["EVENT_SHA256"] == hashlib.sha256(event_to_json(event).encode()).hexdigest()
+        assert dat_row == [dat_text(value) for value in csv_row]
+
+
+def test_text_is_exact_in_the_csv_and_readable_in_the_dat(
+    varied_events: list[Event], export_context: ExportContext
+) -> None:
+    _, csv_rows, dat_rows = export(varied_events, export_context)
+    text = COLUMNS.index("TEXT")
+    posts = [
+        (e, c, d) for e, c, d in zip(varied_events, csv_rows[1:], dat_rows[1:], strict=True) if isinstance(e, PostEvent)
+    ]
+    assert {e.message.text for e, _, _ in posts} >= {"שלום עולם, מה שלומך?", "launch 🚀🔥 done 👍🏽"}
+    for event, csv_row, dat_row in posts:
+        assert csv_row[text] == event.message.text
+        assert dat_row[text] == dat_text(event.message.text)
+    multiline = next(d for e, _, d in posts if e.message.text.startswith("line one"))
+    assert multiline[text] == "line one\nline two\nline three\nline four"
+
+
+def test_bom_and_crlf(varied_events: list[Event], export_context: ExportContext) -> None:
+    files, _, _ = export(varied_events, export_context)
+    dat = files.contents[DAT_FILE]
+    assert dat.startswith(BOM)
+    assert dat.endswith(b"\r\n")
+    assert dat.count(b"\n") == dat.count(b"\r\n") == dat.count(b"\r") == len(varied_events) + 1
+    csv_bytes = files.contents[CSV_FILE]
+    assert csv_bytes.startswith(BOM + b"BEGDOC,EVENT_ID,")
+    assert csv_bytes.endswith(b"\r\n")
+    assert csv_bytes.split(b"\r\n", 1)[0] == BOM + ",".join(COLUMNS).encode()
+
+
+def test_control_numbers_versions_and_deletions(varied_events: list[Event], export_context: ExportContext) -> None:
+    _, csv_rows, _ = export(varied_events, export_context)
+    records = [dict(zip(COLUMNS, row, strict=True)) for row in csv_rows[1:]]
+    assert [r["BEGDOC"] for r in records] == [f"5F0C6F3E-{n:06d}" for n in range(1, len(records) + 1)]
+    versions = [(r["MESSAGE_ID"], r["VERSION"], r["TYPE"]) for r in records if r["MESSAGE_ID"] == "msg:0"]
+    assert versions == [("msg:0", "1", "post"), ("msg:0", "2", "edit"), ("msg:0", "3", "edit"), ("msg:0", "4", "edit")]
+    deletion = next(r for r in records if r["TYPE"] == "delete")
+    assert (deletion["MESSAGE_ID"], deletion["DELETED"]) == ("msg:1", "Y")
+    upload = next(r for r in records if r["TYPE"] == "file_upload")
+    assert (upload["FILE_NAME"], upload["FILE_SIZE"], upload["FILE_URL"]) == (
+        "Q3 forecast ®.xlsx",
+        "12345",
+        "https://files.example.com/q3",
+    )
+    decision = next(r for r in records if r["TYPE"] == "policy_decision")
+    assert decision["DETAILS"] == "action=room_post; outcome=deny; mode=block; wall_ids=w1; targets=user:9"
+    disclaimer = next(r for r in records if r["TYPE"] == "disclaimer")
+    assert (disclaimer["TEXT"], disclaimer["DETAILS"]) == ("השיחה מוקלטת", "rule_id=rec; version=2; locale=he-IL")
+
+
+def test_report_counts_and_warns(varied_events: list[Event], export_context: ExportContext) -> None:
+    files = MemoryExportFiles()
+    report = CsvDatFormat().write(iter(varied_events), files, export_context)
+    assert (report.format, report.events, report.items) == ("csv", len(varied_events), len(varied_events))
+    assert [(f.path, f.sha256) for f in report.files] == [(f.path, f.sha256) for f in files.written]
+    assert len(report.warnings) == 2
+    no_url, substituted = report.warnings
+    assert no_url.startswith("1 file events have no URL")
+    # The þ/U+0014/® post, and the two file events whose name has a ®.
+    assert substituted.startswith(f"{DAT_FILE}: 3 rows had a literal")
+
+
+def test_real_irc_logs_and_simulated_traffic(
+    irc_events: list[Event], simulated_events: list[Event], export_context: ExportContext
+) -> None:
+    for events in (irc_events, simulated_events):
+        _, csv_rows, dat_rows = export(events, export_context)
+        assert len(csv_rows) == len(dat_rows) == len(events) + 1
+        text = COLUMNS.index("TEXT")
+        for event, csv_row, dat_row in zip(events, csv_rows[1:], dat_rows[1:], strict=True):
+            if isinstance(event, PostEvent | EditEvent):
+                assert csv_row[text] == event.message.text
+                assert dat_row[text] == dat_text(event.message.text)
+
+
+_ANY_TEXT = st.lists(
+    st.one_of(
+        st.characters(exclude_categories=["Cs"]),
+        st.sampled_from(["þ", "\x14", "®", "\r\n", "\r", "\n", "þ\x14þ"]),
+    )
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ANY_TEXT, min_size=1, max_size=5))
+def test_dat_round_trip_for_any_text(fields: list[str]) -> None:
+    line, substituted = dat_line(fields)
+    data = BOM + (dat_line(["A"] * len(fields))[0] + line).encode()
+    expected = [dat_text(value) for value in fields]
+    assert parse_dat(data) == [["A"] * len(fields), expected]
+    assert read_dat(data.decode("utf-8")) == [["A"] * len(fields), expected]
+    assert substituted == any(ch in value for value in fields for ch in "þ\x14®")
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ANY_TEXT)
+def test_csv_keeps_any_text_exactly(text: str) -> None:
+
+    event = parse_event(event_payload(1, "post", message={"id": "m", "text": text}))
+    context = ExportContext("x", DAY_ONE, "me", "q")
+    _, csv_rows, dat_rows = export([event], context)
+    assert csv_rows[1][COLUMNS.index("TEXT")] == text
+    assert dat_rows[1][COLUMNS.index("TEXT")] == dat_text(text)

@@ -1,0 +1,86 @@
+"""Lync compliance XML export: valid against the adapter's schema, one file per room-day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from adapters.lync_xml import in_format, render
+from exports.base import ExportContext, MemoryExportFiles
+from exports.lync import LyncXmlFormat
+from ingest.events import Event
+
+XSD_PATH = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "lync_compliance.xsd"
+SCHEMA = etree.XMLSchema(etree.parse(str(XSD_PATH)))
+
+
+def export(events: list[Event], context: ExportContext, **options: int) -> tuple[MemoryExportFiles, list[str]]:
+    files = MemoryExportFiles()
+    report = LyncXmlFormat(**options).write(iter(events), files, context)
+    assert report.events == len(events)
+    assert report.items == len(files.contents)
+    assert [f.sha256 for f in report.files] == [f.sha256 for f in files.written]
+    for path, data in files.contents.items():
+        assert path.startswith("lync/pchat-")
+        SCHEMA.assertValid(etree.fromstring(data))
+    return files, report.warnings
+
+
+def messages(files: MemoryExportFiles) -> list[tuple[str, str]]:
+    found = []
+    for path in sorted(files.contents):
+        for element in etree.fromstring(files.contents[path]).iter("Message"):
+            found.append((element.get("type", ""), element.get("content", "")))
+    return found
+
+
+def test_one_file_per_room_day_with_every_format_event(
+    varied_events: list[Event], export_context: ExportContext
+) -> None:
+    files, warnings = export(varied_events, export_context)
+    # room:trading on two days, im:1:2 on one.
+    assert len(files.contents) == 3
+    expected = [e for e in varied_events if in_format(e)]
+    assert len(messages(files)) == len(expected)
+    assert ("CHAT", "שלום עולם, מה שלומך?") in messages(files)
+    assert ("CHAT", "launch 🚀🔥 done 👍🏽") in messages(files)
+    assert warnings == [
+        "7 events have no element in the Lync compliance format and are not in it (delete 1, disclaimer 1, "
+        "edit 3, policy_decision 1, room_update 1); the CSV, DAT, JSONL and EDRM exports carry them"
+    ]
+
+
+def test_files_are_what_the_adapter_renders_and_sort_by_time(
+    simulated_events: list[Event], export_context: ExportContext
+) -> None:
+    files, _ = export(simulated_events, export_context, max_events_per_file=200)
+    firsts: list[str] = []
+    for path in sorted(files.contents):
+        root = etree.fromstring(files.contents[path])
+        assert len(root.findall("Conversation")) == 1
+        assert len(root.findall("Conversation/Messages/Message")) <= 200
+        firsts.append(str(root.xpath("string(Conversation/StartTimeUTC/@string)")))
+    assert firsts == sorted(firsts)
+    assert sum(1 for e in simulated_events if in_format(e)) == len(messages(files))
+    in_lync = [e for e in simulated_events if in_format(e)]
+    first_day = (in_lync[0].room.id, in_lync[0].occurred_at.date())
+    first_file = [e for e in in_lync if (e.room.id, e.occurred_at.date()) == first_day][:200]
+    assert files.contents[files.written[0].path] == render(first_file)
+
+
+def test_real_irc_logs(irc_events: list[Event], export_context: ExportContext) -> None:
+    files, warnings = export(irc_events, export_context)
+    assert warnings == []
+    assert len(messages(files)) == len(irc_events)
+
+
+def test_events_out_of_export_order_are_refused(varied_events: list[Event], export_context: ExportContext) -> None:
+    with pytest.raises(ValueError, match="not in export order"):
+        LyncXmlFormat().write(reversed(varied_events), MemoryExportFiles(), export_context)
+
+
+def test_a_file_holds_at_least_one_event() -> None:
+    with pytest.raises(ValueError, match="1 or more"):
+        LyncXmlFormat(max_events_per_file=0)
