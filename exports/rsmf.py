@@ -1,0 +1,484 @@
+"""RSMF 2.0 (Relativity Short Message Format): what review platforms expect for chat.
+
+One file per room and UTC day, ``rsmf/<room-slug>/<YYYY-MM-DD>.rsmf`` (a day with more than
+:data:`MAX_EVENTS` events is split into ``<YYYY-MM-DD>-part<N>.rsmf``). Each file is an RFC 5322
+message (the ``email`` package, CRLF line ends) with the ``X-RSMF-*`` headers of Relativity's
+specification, a text/plain summary, and exactly one base64 attachment ``rsmf.zip`` holding
+``rsmf_manifest.json`` (Relativity's 2.0.0 manifest schema) and one placeholder file per shared
+file. The extension is ``.rsmf`` because Relativity's specification requires it (the content is
+an ordinary ``.eml``).
+
+How archived events become manifest events:
+
+* post: ``message`` (id = the message id); a later edit in the same file adds to its ``edits``
+  (``previous`` / ``new``) and its ``body`` becomes the latest text; a deletion in the same file
+  sets ``deleted``; a read receipt naming it adds to its ``read_receipts``;
+* an edit, deletion or read whose message is not in the file: its own event (``message`` with
+  ``edits`` / ``deleted``, or ``history``), naming the message in ``custom``;
+* join, leave, disclaimer: ``join``, ``leave``, ``disclaimer``;
+* file upload: ``message`` with one attachment (the archive keeps the file's metadata, not its
+  bytes, so ``rsmf.zip`` carries a small text placeholder with the name, size, SHA-256 and URL);
+* file download, policy decision, room update: ``history``.
+
+Every standalone event names its archive event id in ``custom``. Conversation ``participants``
+are, for a channel, those present at the start of the file's period (the Actiance presence rule,
+:func:`exports.actiance.present_at_start`, carried from day to day within a room), and for a
+direct conversation everyone in it. ``X-RSMF-Participants`` is the comma-separated display names
+of every participant of the file, as Relativity's field reference describes it.
+
+The manifest is JSON with non-ASCII escaped (``\\uXXXX``): every text, lone surrogates included,
+round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import io
+import json
+import re
+import unicodedata
+import uuid
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email import base64mime
+from email.generator import BytesGenerator
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from typing import Any
+
+from exports.actiance import PRESENCE_EVIDENCE, present_at_start
+from exports.base import ExportContext, ExportFiles, FormatReport, WrittenFile
+from ingest.events import (
+    Actor,
+    DeleteEvent,
+    DisclaimerEvent,
+    EditEvent,
+    Event,
+    FileDownloadEvent,
+    FileUploadEvent,
+    JoinEvent,
+    LeaveEvent,
+    PolicyDecisionEvent,
+    PostEvent,
+    ReadEvent,
+    Room,
+    RoomUpdateEvent,
+)
+
+RSMF_VERSION = "2.0.0"
+GENERATOR = "Archivist"
+MAX_EVENTS = 10_000
+"""Archived events per RSMF file."""
+MANIFEST_NAME = "rsmf_manifest.json"
+MEDIA_TYPE = "message/rfc822"
+_COLLECTION_NAMESPACE = uuid.UUID("1f0c6a52-3e1b-4c7e-9d52-8f1d2b7e6a40")
+_UNSAFE_HEADER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_MAX_HEADER_LINE = 78
+_ENCODED_WORD_BYTES = 45
+"""Bytes per encoded word: ``=?utf-8?b?`` + 60 base64 characters + ``?=`` stays within 75."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+
+Json = dict[str, Any]
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a ``Z`` (events are already in UTC)."""
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def room_slug(room: Room) -> str:
+    """A path-safe, readable, collision-free folder name for a room (name plus a hash of its id)."""
+    ascii_name = unicodedata.normalize("NFKD", room.name or room.id).encode("ascii", "ignore").decode()
+    readable = _SLUG_DROP.sub("-", ascii_name.lower()).strip("-")[:40].strip("-") or "room"
+    return f"{readable}-{hashlib.sha256(room.id.encode()).hexdigest()[:8]}"
+
+
+def header_safe(value: str) -> str:
+    """A header value with no line breaks, controls or lone surrogates (they become spaces or U+FFFD)."""
+    return _UNSAFE_HEADER.sub(lambda m: " " if m.group() in "\t\r\n" else "\ufffd", value)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One room's events of one UTC day (or one part of a long day)."""
+
+    room: Room
+    day: date
+    events: Sequence[Event]
+    part: int | None = None
+    present_before: Mapping[str, Actor] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        suffix = f"-part{self.part}" if self.part is not None else ""
+        return f"rsmf/{room_slug(self.room)}/{self.day.isoformat()}{suffix}.rsmf"
+
+
+@dataclass
+class Attachment:
+    zip_name: str
+    content: bytes
+
+
+@dataclass
+class Manifest:
+    """The manifest of one slice and the placeholder files it references."""
+
+    data: Json
+    attachments: list[Attachment]
+    present_at_end: dict[str, Actor]
+
+
+def _custom(**values: str) -> list[Json]:
+    return [{"name": name.replace("_", " "), "value": value} for name, value in values.items() if value]
+
+
+class _ManifestBuilder:
+    def __init__(self, piece: Slice) -> None:
+        self.slice = piece
+        self.conversation = piece.room.id
+        self.participants: dict[str, Json] = {}
+        self.events: list[Json] = []
+        self.posts: dict[str, Json] = {}
+        self.attachments: list[Attachment] = []
+
+    def build(self) -> Manifest:
+        piece = self.slice
+        present = present_at_start(piece.events, piece.present_before)
+        at_start = [self._participant(actor) for actor in present.values()]
+        for event in piece.events:
+            self._event(event)
+            _track_presence(event, present)
+        return Manifest(self._document(at_start), self.attachments, present)
+
+    def _document(self, at_start: list[str]) -> Json:
+        room = self.slice.room
+        # A direct conversation lists everyone in it; a channel, who was there at its start.
+        members = list(self.participants) if room.kind == "im" else at_start
+        conversation: Json = {
+            "id": self.conversation,
+            "display": room.name or room.id,
+            "platform": _platform(self.slice.events),
+            "type": "direct" if room.kind == "im" else "channel",
+            "participants": members,
+        }
+        return {
+            "version": RSMF_VERSION,
+            "eventcollectionid": event_collection_id(room.id),
+            "participants": list(self.participants.values()),
+            "conversations": [conversation],
+            "events": self.events,
+        }
+
+    def _participant(self, actor: Actor) -> str:
+        if actor.id not in self.participants:
+            entry: Json = {"id": actor.id, "display": actor.name or actor.id, "account_id": actor.id}
+            if actor.email:
+                entry["email"] = actor.email
+            entry["custom"] = _custom(internal="true" if actor.internal else "false")
+            self.participants[actor.id] = entry
+        return actor.id
+
+    def _base(self, event: Event, kind: str, body: str | None = None, event_id: str | None = None) -> Json:
+        entry: Json = {
+            "id": event_id or str(event.event_id),
+            "type": kind,
+            "participant": self._participant(event.actor),
+            "conversation": self.conversation,
+            "timestamp": iso(event.occurred_at),
+        }
+        if body is not None:
+            entry["body"] = body
+        self.events.append(entry)
+        return entry
+
+    def _event(self, event: Event) -> None:
+        match event:
+            case PostEvent():
+                entry = self._base(event, "message", event.message.text, event.message.id)
+                entry["custom"] = _custom(archivist_event_id=str(event.event_id))
+                self.posts[event.message.id] = entry
+            case EditEvent():
+                self._edit(event)
+            case DeleteEvent():
+                self._delete(event)
+            case ReadEvent():
+                self._read(event)
+            case JoinEvent() | LeaveEvent():
+                self._standalone(event, event.type)
+            case DisclaimerEvent():
+                shown = event.disclaimer
+                custom = _custom(rule=shown.rule_id, version=str(shown.version), locale=shown.locale)
+                self._standalone(event, "disclaimer", shown.text, custom)
+            case FileUploadEvent():
+                self._upload(event)
+            case FileDownloadEvent():
+                self._standalone(event, "history", f"downloaded {event.file.name}", _file_custom(event))
+            case PolicyDecisionEvent():
+                self._standalone(event, "history", _describe_decision(event), _decision_custom(event))
+            case RoomUpdateEvent():
+                self._standalone(event, "history", _describe_room_update(event))
+
+    def _standalone(self, event: Event, kind: str, body: str | None = None, custom: list[Json] | None = None) -> Json:
+        entry = self._base(event, kind, body)
+        entry["custom"] = _custom(archivist_event_id=str(event.event_id)) + (custom or [])
+        return entry
+
+    def _edit(self, event: EditEvent) -> None:
+        edit: Json = {"participant": self._participant(event.actor), "timestamp": iso(event.occurred_at)}
+        original = self.posts.get(event.message.id)
+        if original is None:
+            edit["new"] = event.message.text
+            entry = self._standalone(event, "message", event.message.text, _custom(edit_of=event.message.id))
+            entry["edits"] = [edit]
+            return
+        edit["previous"] = original["body"]
+        edit["new"] = event.message.text
+        original.setdefault("edits", []).append(edit)
+        original["body"] = event.message.text
+        original["custom"] += _custom(archivist_edit_event_id=str(event.event_id))
+
+    def _delete(self, event: DeleteEvent) -> None:
+        original = self.posts.get(event.message.id)
+        deleted = _custom(deleted_by=event.actor.id, deleted_at=iso(event.occurred_at))
+        if original is None:
+            entry = self._standalone(event, "message", "", _custom(deletes=event.message.id) + deleted)
+        else:
+            entry = original
+            entry["custom"] += deleted + _custom(archivist_delete_event_id=str(event.event_id))
+        entry["deleted"] = True
+
+    def _read(self, event: ReadEvent) -> None:
+        message_id = event.read.message_id
+        original = self.posts.get(message_id) if message_id else None
+        if original is None:
+            body = f"read message {message_id}" if message_id else "read the conversation"
+            self._standalone(event, "history", body, _custom(read=message_id or ""))
+            return
+        receipt = {"participant": self._participant(event.actor), "timestamp": iso(event.occurred_at), "action": "read"}
+        original.setdefault("read_receipts", []).append(receipt)
+
+    def _upload(self, event: FileUploadEvent) -> None:
+        file = event.file
+        zip_name = f"attachments/{file.sha256[:16]}-{_file_slug(file.name)}.placeholder.txt"
+        entry = self._standalone(event, "message", "", _file_custom(event))
+        entry["attachments"] = [{"id": zip_name, "display": file.name, "size": file.size}]
+        if all(a.zip_name != zip_name for a in self.attachments):
+            self.attachments.append(Attachment(zip_name, _placeholder(event)))
+
+
+def _track_presence(event: Event, present: dict[str, Actor]) -> None:
+    if isinstance(event, LeaveEvent):
+        present.pop(event.actor.id, None)
+    elif isinstance(event, (JoinEvent, *PRESENCE_EVIDENCE)):
+        present[event.actor.id] = event.actor
+
+
+def _platform(events: Sequence[Event]) -> str:
+    source = events[0].source
+    return source.server if source and source.server else "archivist"
+
+
+def _file_slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name)[:60] or "file"
+
+
+def _file_custom(event: FileUploadEvent | FileDownloadEvent) -> list[Json]:
+    file = event.file
+    return _custom(file_name=file.name, sha256=file.sha256, content_type=file.content_type, url=file.url or "")
+
+
+def _placeholder(event: FileUploadEvent) -> bytes:
+    file = event.file
+    lines = [
+        "The archive keeps this file's metadata, not its content; the content is not part of this export.",
+        f"name: {file.name}",
+        f"size: {file.size}",
+        f"sha256: {file.sha256}",
+        f"content type: {file.content_type}",
+        f"url: {file.url or '-'}",
+        f"uploaded by: {event.actor.name or event.actor.id} at {iso(event.occurred_at)}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+
+
+def _describe_decision(event: PolicyDecisionEvent) -> str:
+    decision = event.decision
+    return f"policy {decision.mode}: {decision.action} {decision.outcome}"
+
+
+def _decision_custom(event: PolicyDecisionEvent) -> list[Json]:
+    decision = event.decision
+    return _custom(walls=", ".join(decision.wall_ids), targets=", ".join(decision.targets))
+
+
+def _describe_room_update(event: RoomUpdateEvent) -> str:
+    update = event.room_update
+    parts = ["created the room"] if update.created else []
+    if update.name is not None:
+        parts.append(f"set the name to {update.name}")
+    if update.description is not None:
+        parts.append(f"set the description to {update.description}")
+    return "; ".join(parts) or "updated the room"
+
+
+def event_collection_id(room_id: str) -> str:
+    """The same id for every RSMF file of one room, so a review platform can keep them together."""
+    return str(uuid.uuid5(_COLLECTION_NAMESPACE, room_id))
+
+
+def build_manifest(piece: Slice) -> Manifest:
+    return _ManifestBuilder(piece).build()
+
+
+def _zip(manifest: Manifest) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr(MANIFEST_NAME, json.dumps(manifest.data, ensure_ascii=True, separators=(",", ":")))
+        for attachment in manifest.attachments:
+            archive.writestr(attachment.zip_name, attachment.content)
+    return buffer.getvalue()
+
+
+def _summary(piece: Slice, manifest: Manifest, context: ExportContext) -> str:
+    data = manifest.data
+    counts = Counter(e["type"] for e in data["events"])
+    names = ", ".join(p["display"] for p in data["participants"])
+    lines = [
+        f"Conversation: {piece.room.name or piece.room.id} ({piece.room.id})",
+        f"Day (UTC): {piece.day.isoformat()}" + (f", part {piece.part}" if piece.part is not None else ""),
+        f"From {iso(piece.events[0].occurred_at)} to {iso(piece.events[-1].occurred_at)}",
+        f"Events: {len(data['events'])} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
+        f"Participants ({len(data['participants'])}): {names}",
+        f"Attachments: {len(manifest.attachments)} (placeholders: the archive keeps file metadata only)",
+        f"Export {context.export_id} for {context.requested_by}, query: {context.query}",
+    ]
+    return _encodable("\n".join(lines)) + "\n"
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates replaced (a text/plain part must encode as UTF-8)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _headers(piece: Slice, data: Json, context: ExportContext) -> dict[str, str]:
+    attachment_count = sum(len(e.get("attachments", ())) for e in data["events"])
+    collection = data["eventcollectionid"]
+    return {
+        "X-RSMF-Version": RSMF_VERSION,
+        "X-RSMF-Generator": GENERATOR,
+        "X-RSMF-Application": data["conversations"][0]["platform"],
+        "X-RSMF-BeginDate": iso(piece.events[0].occurred_at),
+        "X-RSMF-EndDate": iso(piece.events[-1].occurred_at),
+        "X-RSMF-EventCount": str(len(data["events"])),
+        "X-RSMF-Participants": ", ".join(p["display"] for p in data["participants"]),
+        "X-RSMF-AttachmentCount": str(attachment_count),
+        "X-RSMF-EventCollectionID": collection,
+        "X-RSMF-Custodian": ", ".join(context.custodians),
+        "Subject": f"{piece.room.name or piece.room.id} {piece.day.isoformat()}",
+        "Date": email.utils.format_datetime(piece.events[0].occurred_at.astimezone(UTC)),
+        "Message-ID": f"<{collection}.{piece.day.isoformat()}.{piece.part or 1}@archivist>",
+    }
+
+
+def _header_value(name: str, value: str) -> str:
+    """ASCII as is; anything else as RFC 2047 encoded words (UTF-8, base64), separated by spaces
+    for the generator to fold at, the first sized to fit on the header's own line. Each word holds
+    whole characters; decoders join adjacent words without the space. (``email.header.Header``
+    does the same, at a cost that dominated the time of a file.)"""
+    safe = header_safe(value)
+    if safe.isascii():
+        return safe
+    first_line = _MAX_HEADER_LINE - len(name) - len(": ") - len("=?utf-8?b??=")
+    budget = min(_ENCODED_WORD_BYTES, first_line // 4 * 3)
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for character in safe:
+        length = len(character.encode())
+        if size + length > budget and chunk:
+            words.append(base64mime.header_encode("".join(chunk), "utf-8"))
+            chunk, size, budget = [], 0, _ENCODED_WORD_BYTES
+        chunk.append(character)
+        size += length
+    words.append(base64mime.header_encode("".join(chunk), "utf-8"))
+    return " ".join(words)
+
+
+def render_rsmf(piece: Slice, context: ExportContext) -> tuple[bytes, Manifest]:
+    """The ``.rsmf`` file of one slice, and its manifest.
+
+    Built with the ``email`` package's MIME classes (the ``compat32`` policy: the header
+    registry of the newer policies cost more than the whole manifest), CRLF line ends.
+    """
+    manifest = build_manifest(piece)
+    message = MIMEMultipart()
+    for name, value in _headers(piece, manifest.data, context).items():
+        if value:
+            message[name] = _header_value(name, value)
+    message.attach(MIMEText(_summary(piece, manifest, context), "plain", "utf-8"))
+    archive = MIMEApplication(_zip(manifest), "zip")  # base64
+    archive.add_header("Content-Disposition", "attachment", filename="rsmf.zip")
+    message.attach(archive)
+    output = io.BytesIO()
+    BytesGenerator(output, mangle_from_=False, maxheaderlen=_MAX_HEADER_LINE).flatten(message, linesep="\r\n")
+    return output.getvalue(), manifest
+
+
+def _slices(events: Iterable[Event]) -> Iterator[tuple[Room, date, list[Event], int | None]]:
+    """Each room-day (part number when split) in export order, at most MAX_EVENTS events each."""
+    buffer: list[Event] = []
+    key: tuple[str, date] | None = None
+    part: int | None = None
+    for event in events:
+        event_key = (event.room.id, event.occurred_at.date())
+        if key is not None and event_key != key:
+            yield buffer[0].room, key[1], buffer, part
+            buffer, part = [], None
+        elif len(buffer) == MAX_EVENTS:
+            part = part or 1
+            yield buffer[0].room, event_key[1], buffer, part
+            buffer, part = [], part + 1
+        key = event_key
+        buffer.append(event)
+    if key is not None:
+        yield buffer[0].room, key[1], buffer, part
+
+
+class RsmfFormat:
+    """RSMF 2.0: one ``.rsmf`` file per room and UTC day (split above 10,000 events)."""
+
+    name = "rsmf"
+
+    def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
+        report = FormatReport(format=self.name)
+        placeholders = 0
+        room_id: str | None = None
+        present: dict[str, Actor] = {}
+        for room, day, part_events, part in _slices(events):
+            if room.id != room_id:
+                room_id, present = room.id, {}
+            piece = Slice(room, day, part_events, part, present)
+            content, manifest = render_rsmf(piece, context)
+            present = manifest.present_at_end
+            with files.create(piece.path, MEDIA_TYPE) as stream:
+                stream.write(content)
+            digest = hashlib.sha256(content).hexdigest()
+            report.files.append(WrittenFile(piece.path, len(content), digest, MEDIA_TYPE))
+            report.events += len(part_events)
+            report.items += 1
+            placeholders += len(manifest.attachments)
+        if placeholders:
+            report.warnings.append(
+                f"{placeholders} shared files are represented in rsmf.zip by text placeholders (name, size, "
+                "SHA-256, URL): the archive keeps file metadata, not file content"
+            )
+        return report

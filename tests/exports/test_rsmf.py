@@ -1,0 +1,364 @@
+"""RSMF 2.0: every file parsed back with the email package, its headers checked, rsmf.zip opened,
+the manifest validated against exports/schemas/rsmf_manifest-2.0.schema.json, every archived
+event found again; the 10,000-event split, Unicode, real IRC logs."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import re
+import uuid
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
+from exports.rsmf import MAX_EVENTS, RsmfFormat, event_collection_id, room_slug
+from ingest.events import Event, PostEvent, Room, parse_event
+from ingest.irc import read_irc_file
+from ingest.simulate import simulate_events
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "exports" / "schemas" / "rsmf_manifest-2.0.schema.json").read_text())
+IRC_LOGS = sorted((ROOT / "archivist" / "demo_data" / "ubuntu-irc").glob("*.raw.txt"))
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+CONTEXT = ExportContext("exp-7", T0, "auditor@example.com", "room:ubuntu", custodians=("user:anna",))
+FILE: dict[str, Any] = {
+    "name": "תוכנית.pdf",
+    "size": 2048,
+    "sha256": "e" * 64,
+    "url": "https://files.example.com/p.pdf",
+}
+JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+}
+
+
+# --- a small JSON Schema checker (the subset the schema uses: jsonschema is not installed) ----
+
+
+def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
+    if "$ref" in schema:
+        schema = SCHEMA["definitions"][schema["$ref"].rsplit("/", 1)[1]]
+    errors: list[str] = []
+    expected = schema.get("type")
+    if expected and (not isinstance(value, JSON_TYPES[expected]) or (expected == "integer" and value is True)):
+        return [f"{where}: expected {expected}, got {value!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r} not in {schema['enum']}")
+    if isinstance(value, str):
+        errors += string_errors(value, schema, where)
+    if isinstance(value, dict):
+        errors += [f"{where}: missing {name}" for name in schema.get("required", ()) if name not in value]
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                errors += schema_errors(value[name], sub, f"{where}.{name}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            errors += schema_errors(item, schema["items"], f"{where}[{index}]")
+    return errors
+
+
+def string_errors(value: str, schema: dict[str, Any], where: str) -> list[str]:
+    if len(value) < schema.get("minLength", 0):
+        return [f"{where}: shorter than {schema['minLength']}"]
+    if schema.get("format") == "date-time" and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value):
+        return [f"{where}: not an ISO 8601 UTC date-time: {value!r}"]
+    if schema.get("format") == "idn-email" and "@" not in value:
+        return [f"{where}: not an e-mail address: {value!r}"]
+    return []
+
+
+def test_the_schema_checker_rejects_what_relativity_rejects() -> None:
+    bad = {
+        "version": "1.0",
+        "participants": [{"display": "no id"}],
+        "conversations": [{"id": "c", "platform": "", "participants": []}],
+        "events": [{"type": "message", "timestamp": "yesterday", "deleted": "yes"}],
+    }
+    errors = schema_errors(bad, SCHEMA)
+    assert len(errors) == 5, errors
+
+
+# --- reading an export back ------------------------------------------------------------------
+
+
+@dataclass
+class ReadBack:
+    path: str
+    message: EmailMessage
+    manifest: dict[str, Any]
+    archive: zipfile.ZipFile
+
+
+def event(
+    kind: str, second: float, actor: str, room: str = "room:ubuntu", room_kind: str = "room", **fields: Any
+) -> Event:
+    return parse_event(
+        {
+            "schema_version": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": kind,
+            "occurred_at": (T0 + timedelta(seconds=second)).isoformat(),
+            "room": {"id": room, "name": "#" + room.split(":")[1], "kind": room_kind},
+            "actor": {"id": f"user:{actor}", "name": actor.title(), "email": f"{actor}@example.com"},
+            "source": {"server": "chat.example.com"},
+            **fields,
+        }
+    )
+
+
+def export(events: list[Event], context: ExportContext = CONTEXT) -> tuple[list[ReadBack], FormatReport]:
+    files = MemoryExportFiles()
+    report = RsmfFormat().write((e for e in sorted(events, key=export_order)), files, context)
+    assert [f.path for f in report.files] == list(files.contents)
+    assert [(f.size, f.sha256) for f in report.files] == [(w.size, w.sha256) for w in files.written]
+    return [read_back(path, content) for path, content in files.contents.items()], report
+
+
+def read_back(path: str, content: bytes) -> ReadBack:
+    assert re.fullmatch(r"rsmf/[a-z0-9-]+-[0-9a-f]{8}/\d{4}-\d\d-\d\d(-part\d+)?\.rsmf", path), path
+    assert b"\r\n" in content
+    assert all(len(line) <= 998 for line in content.split(b"\r\n")), "RFC 5322 line length"
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["X-RSMF-Version"] == "2.0.0"
+    attachments = list(message.iter_attachments())
+    assert len(attachments) == 1, "exactly one attachment"
+    (attachment,) = attachments
+    assert attachment.get_filename() == "rsmf.zip"
+    assert attachment["Content-Transfer-Encoding"] == "base64"
+    assert attachment.get_content_disposition() == "attachment"
+    archive = zipfile.ZipFile(io.BytesIO(attachment.get_content()))
+    manifest = json.loads(archive.read("rsmf_manifest.json"))
+    assert schema_errors(manifest, SCHEMA) == []
+    check_references(manifest, archive)
+    check_headers(message, manifest)
+    return ReadBack(path, message, manifest, archive)
+
+
+def check_references(manifest: dict[str, Any], archive: zipfile.ZipFile) -> None:
+    """Every id a manifest names resolves: participants, the conversation, attachments in the zip."""
+    people = {p["id"] for p in manifest["participants"]}
+    assert len(people) == len(manifest["participants"])
+    (conversation,) = manifest["conversations"]
+    assert set(conversation["participants"]) <= people
+    names = set(archive.namelist())
+    for item in manifest["events"]:
+        assert item["participant"] in people
+        assert item["conversation"] == conversation["id"]
+        nested = item.get("edits", []) + item.get("read_receipts", [])
+        assert all(n["participant"] in people for n in nested)
+        assert all(a["id"] in names for a in item.get("attachments", []))
+
+
+def check_headers(message: EmailMessage, manifest: dict[str, Any]) -> None:
+    events = manifest["events"]
+    nested = [n["timestamp"] for e in events for n in e.get("edits", []) + e.get("read_receipts", [])]
+    stamps = sorted([e["timestamp"] for e in events] + nested)  # the span of everything in the file
+    assert message["X-RSMF-Generator"] == "Archivist"
+    assert message["X-RSMF-EventCount"] == str(len(events))
+    assert (message["X-RSMF-BeginDate"], message["X-RSMF-EndDate"]) == (stamps[0], stamps[-1])
+    assert message["X-RSMF-Participants"] == ", ".join(p["display"] for p in manifest["participants"])
+    attachments = sum(len(e.get("attachments", [])) for e in events)
+    assert message["X-RSMF-AttachmentCount"] == str(attachments)
+    assert message["X-RSMF-EventCollectionID"] == manifest["eventcollectionid"]
+    body = message.get_body(("plain",))
+    assert body is not None
+    assert f"Events: {len(events)}" in body.get_content()
+
+
+def custom(item: dict[str, Any], name: str) -> str | None:
+    return next((c["value"] for c in item.get("custom", []) if c["name"] == name), None)
+
+
+# --- the mapping -----------------------------------------------------------------------------
+
+
+def test_every_kind_of_event_in_one_day() -> None:
+    shown = {"rule_id": "r1", "version": 2, "locale": "en", "text": "Calls are recorded."}
+    decision = {"action": "room_post", "outcome": "deny", "mode": "block", "wall_ids": ["w1"]}
+    events = [
+        event("room_update", 0, "anna", room_update={"name": "#ubuntu", "created": True}),
+        event("join", 1, "bob"),
+        event("post", 2, "anna", message={"id": "m1", "text": "draft"}),
+        event("edit", 3, "anna", message={"id": "m1", "text": "final"}),
+        event("read", 4, "bob", read={"message_id": "m1"}),
+        event("post", 5, "bob", message={"id": "m2", "text": "oops"}),
+        event("delete", 6, "bob", message={"id": "m2"}),
+        event("file_upload", 7, "anna", file=FILE),
+        event("file_download", 8, "bob", file=FILE),
+        event("disclaimer", 9, "bob", disclaimer=shown),
+        event("policy_decision", 10, "carl", decision=decision),
+        event("edit", 11, "anna", message={"id": "gone", "text": "edit of an older post"}),
+        event("read", 12, "carl", read={}),
+        event("leave", 13, "bob"),
+    ]
+    (document,), report = export(events)
+    manifest = document.manifest
+    by_type = Counter(e["type"] for e in manifest["events"])
+    assert by_type == {"message": 4, "history": 4, "join": 1, "leave": 1, "disclaimer": 1}
+    m1 = next(e for e in manifest["events"] if e.get("id") == "m1")
+    assert m1["body"] == "final"
+    assert [(x["previous"], x["new"], x["participant"]) for x in m1["edits"]] == [("draft", "final", "user:anna")]
+    assert m1["read_receipts"] == [
+        {"participant": "user:bob", "timestamp": "2026-11-22T09:00:04.000000Z", "action": "read"}
+    ]
+    m2 = next(e for e in manifest["events"] if e.get("id") == "m2")
+    assert m2["deleted"] is True
+    assert custom(m2, "deleted by") == "user:bob"
+    upload = next(e for e in manifest["events"] if e.get("attachments"))
+    (attachment,) = upload["attachments"]
+    assert (attachment["display"], attachment["size"]) == (FILE["name"], FILE["size"])
+    placeholder = document.archive.read(attachment["id"]).decode()
+    assert FILE["sha256"] in placeholder
+    assert FILE["url"] in placeholder
+    lone_edit = next(e for e in manifest["events"] if custom(e, "edit of") == "gone")
+    assert lone_edit["edits"] == [
+        {"participant": "user:anna", "timestamp": "2026-11-22T09:00:11.000000Z", "new": "edit of an older post"}
+    ]
+    disclaimer = next(e for e in manifest["events"] if e["type"] == "disclaimer")
+    assert (disclaimer["body"], custom(disclaimer, "rule"), custom(disclaimer, "version")) == (
+        "Calls are recorded.",
+        "r1",
+        "2",
+    )
+    histories = [e["body"] for e in manifest["events"] if e["type"] == "history"]
+    assert histories == [
+        "created the room; set the name to #ubuntu",
+        f"downloaded {FILE['name']}",
+        "policy block: room_post deny",
+        "read the conversation",
+    ]
+    standalone = {custom(e, "archivist event id") for e in manifest["events"]}
+    merged = {str(e.event_id) for e in events if e.type in ("edit", "read", "delete")}
+    assert {str(e.event_id) for e in events} <= standalone | merged, "every archived event is in the file"
+    (conversation,) = manifest["conversations"]
+    assert conversation == {
+        "id": "room:ubuntu",
+        "display": "#ubuntu",
+        "platform": "chat.example.com",
+        "type": "channel",
+        "participants": ["user:anna", "user:carl"],  # posted / acted without joining: there from the start
+    }
+    assert manifest["eventcollectionid"] == event_collection_id("room:ubuntu")
+    message = document.message
+    assert message["X-RSMF-Custodian"] == "user:anna"
+    assert message["X-RSMF-Application"] == "chat.example.com"
+    assert message["X-RSMF-Participants"] == "Anna, Carl, Bob"
+    assert document.path == f"rsmf/{room_slug(events[0].room)}/2026-11-22.rsmf"
+    assert (report.events, report.items) == (len(events), 1)
+    assert any("placeholders" in w for w in report.warnings)
+
+
+def test_one_file_per_room_and_day_and_direct_conversations_list_everyone() -> None:
+    events = [
+        event("post", 1, "anna", message={"id": "a", "text": "x"}),
+        event("post", 86_400 + 1, "bob", message={"id": "b", "text": "y"}),
+        event("post", 2, "carl", room="im:carl:dora", room_kind="im", message={"id": "c", "text": "z"}),
+        event("post", 3, "dora", room="im:carl:dora", room_kind="im", message={"id": "d", "text": "w"}),
+    ]
+    documents, report = export(events)
+    assert [d.path.rsplit("/", 1)[1] for d in documents] == ["2026-11-22.rsmf", "2026-11-22.rsmf", "2026-11-23.rsmf"]
+    direct = documents[0].manifest["conversations"][0]
+    assert (direct["type"], direct["participants"]) == ("direct", ["user:carl", "user:dora"])
+    second_day = documents[2].manifest["conversations"][0]
+    assert second_day["participants"] == ["user:anna", "user:bob"], "presence carries from day to day"
+    assert report.items == 3
+
+
+def test_a_day_over_10000_events_is_split_into_parts() -> None:
+    count = 2 * MAX_EVENTS + 10
+
+    def long_day() -> Iterator[Event]:
+        for i in range(count):
+            yield event("post", i * 0.5, f"u{i % 9}", message={"id": f"m{i}", "text": f"message {i}"})
+
+    documents, report = export(list(long_day()))
+    assert [d.path.rsplit("/", 1)[1] for d in documents] == [
+        "2026-11-22-part1.rsmf",
+        "2026-11-22-part2.rsmf",
+        "2026-11-22-part3.rsmf",
+    ]
+    assert [len(d.manifest["events"]) for d in documents] == [MAX_EVENTS, MAX_EVENTS, 10]
+    bodies = [e["body"] for d in documents for e in d.manifest["events"]]
+    assert bodies == [f"message {i}" for i in range(count)]
+    assert len(documents[1].manifest["conversations"][0]["participants"]) == 9
+    assert len({d.message["Message-ID"] for d in documents}) == 3
+    assert report.events == count
+
+
+def test_unicode_round_trips_in_the_manifest_and_the_headers() -> None:
+    text = "שלום עולם 😀👍🏽 👨‍👩‍👧 é\u0301 tab\t nl\n cr\r nul\x00 \ud800"
+    payload = event("post", 1, "x", message={"id": "u1", "text": text}).model_dump(mode="json")
+    payload["actor"] = {"id": "user:david", "name": "דוד כהן 🎉", "email": "david@example.co.il"}
+    payload["room"] = {"id": "room:חדשות", "name": "חדשות 📰"}
+    (document,), _ = export([parse_event(payload)])
+    (item,) = document.manifest["events"]
+    assert item["body"] == text
+    assert document.manifest["participants"][0]["display"] == "דוד כהן 🎉"
+    assert document.message["X-RSMF-Participants"] == "דוד כהן 🎉"
+    assert document.message["Subject"] == "חדשות 📰 2026-11-22"
+    assert document.manifest["conversations"][0]["display"] == "חדשות 📰"
+
+
+def test_a_long_participant_list_folds_and_reads_back() -> None:
+    names = [f"פרטי {i} 😀" for i in range(60)]
+    events = []
+    for i, name in enumerate(names):
+        payload = event("post", i, "x", message={"id": f"m{i}", "text": "t"}).model_dump(mode="json")
+        payload["actor"] = {"id": f"user:{i}", "name": name}
+        events.append(parse_event(payload))
+    (document,), _ = export(events)
+    assert document.message["X-RSMF-Participants"] == ", ".join(names)
+
+
+def test_rooms_with_the_same_name_get_different_folders() -> None:
+    assert room_slug(Room(id="room:a", name="#ops")) != room_slug(Room(id="room:b", name="#ops"))
+    assert room_slug(Room(id="room:c", name="חדשות")).startswith("room-")
+
+
+def test_an_empty_export_writes_nothing() -> None:
+    documents, report = export([])
+    assert documents == []
+    assert (report.events, report.items, report.warnings) == (0, 0, [])
+
+
+def test_simulated_traffic_every_post_is_a_message() -> None:
+    events = sorted(simulate_events(events=4_000, rooms=6, users=25, seed=5), key=export_order)
+    documents, report = export(events)
+    assert len(documents) == len({(e.room.id, e.occurred_at.date()) for e in events}) == report.items
+    found = {e["id"]: e for d in documents for e in d.manifest["events"] if e["type"] == "message"}
+    for post in (e for e in events if isinstance(e, PostEvent)):
+        assert post.message.id in found
+    total = sum(int(d.message["X-RSMF-EventCount"]) for d in documents)
+    kinds = Counter(e.type for e in events)
+    merged_edits = sum(
+        len(e.get("edits", [])) for d in documents for e in d.manifest["events"] if e["type"] == "message"
+    )
+    assert merged_edits == kinds["edit"]
+    assert total <= len(events)
+
+
+@pytest.mark.parametrize("log", IRC_LOGS, ids=lambda p: p.name)
+def test_real_irc_logs(log: Path) -> None:
+    events = sorted(read_irc_file(log), key=export_order)
+    documents, report = export(events)
+    bodies = [e["body"] for d in documents for e in d.manifest["events"] if e["type"] == "message"]
+    assert bodies == [e.message.text for e in events if isinstance(e, PostEvent)]
+    joins = sum(1 for d in documents for e in d.manifest["events"] if e["type"] == "join")
+    assert joins == sum(1 for e in events if e.type == "join")
+    assert report.events == len(events)
