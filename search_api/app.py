@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from search_api.deps import AppServices
 from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError
-from search_api.routes import audit, directory, events, messages, policy, rooms, search
+from search_api.routes import audit, cases, directory, events, exports, messages, policy, rooms, search
 
 log = logging.getLogger("archivist.api")
 
@@ -27,6 +27,8 @@ def create_app(services: AppServices) -> FastAPI:
             {"name": "search", "description": "E-discovery search over the archive."},
             {"name": "audit", "description": "The hash-chained audit log."},
             {"name": "ingest", "description": "Events from chat servers that cannot speak AMQP."},
+            {"name": "cases", "description": "Cases, legal holds and retention."},
+            {"name": "exports", "description": "Export jobs: every hit of a query as a sealed zip."},
             {
                 "name": "policies",
                 "description": "Ethical walls, disclaimers and the directory; the real-time check for chat servers.",
@@ -34,7 +36,7 @@ def create_app(services: AppServices) -> FastAPI:
         ],
     )
     app.state.services = services
-    routers = (search, messages, rooms, audit, events, policy, directory)
+    routers = (search, messages, rooms, audit, events, policy, directory, cases, exports)
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
 

@@ -40,6 +40,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "policy_read": frozenset({"security_admin", "auditor", "admin"}),
     "policy_write": frozenset({"security_admin", "admin"}),
     "policy_check": frozenset({"ingest", "security_admin", "admin"}),
+    "export": frozenset({"legal", "compliance_officer", "admin"}),
+    "cases_read": frozenset({"legal", "compliance_officer", "auditor", "admin"}),
+    "cases_write": frozenset({"legal", "compliance_officer", "admin"}),
+    "retention_read": frozenset({"legal", "compliance_officer", "auditor", "admin"}),
+    "retention_write": frozenset({"legal", "admin"}),
 }
 """Which roles may use which part of the API (the README's permission table)."""
 

@@ -103,7 +103,7 @@ def upgrade() -> None:
         "export_jobs",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("case_id", sa.String(36), nullable=True),
-        sa.Column("format", sa.String(16), nullable=False),
+        sa.Column("format", sa.Text, nullable=False),
         sa.Column("query", sa.Text, nullable=False),
         sa.Column("requested_by", sa.Text, nullable=False),
         sa.Column("role", sa.String(32), nullable=False),

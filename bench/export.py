@@ -1,0 +1,174 @@
+"""Export speed and memory: a 100,000-message export in each format.
+
+    python -m bench.export [--messages 100000] [--workdir DIR] [--write]
+
+Builds (or reuses, in --workdir) an embedded archive and Tantivy index of seeded synthetic
+traffic holding at least --messages posts, then exports every message (the query
+`sent>=2000-01-01`) once per format, each in a fresh process so that its peak memory (the
+process's maximum resident set) is its own. Time is the whole export: finding every hit,
+reading the events back from the archive, writing the format, the manifest and the zip.
+Targets: PDF at 2,000 messages/s or more, the other formats at 20,000/s or more, peak memory
+under 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
+from archivist.migrate import upgrade
+from bench.common import write_section
+from exports.package import ExportRequest, build_export
+from exports.registry import FORMAT_NAMES
+from ingest.db import create_db_engine
+from ingest.simulate import simulate_events
+from search_api.backends import TantivySearchBackend
+
+BEGIN, END = "<!-- bench/export.py begin -->", "<!-- bench/export.py end -->"
+QUERY = "sent>=2000-01-01"
+TARGETS = {"pdf": 2_000}
+DEFAULT_TARGET = 20_000
+MEMORY_TARGET_MB = 300
+BATCH = 5_000
+
+
+def build_corpus(workdir: Path, messages: int) -> tuple[str, Path]:
+    """An archive and index with at least ``messages`` posts (reused when already built)."""
+    url = f"sqlite:///{workdir / 'archive.sqlite3'}"
+    index_dir = workdir / "index"
+    marker = workdir / f"built-{messages}"
+    if marker.exists():
+        return url, index_dir
+    workdir.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(url)
+    upgrade(engine)
+    archive = ArchiveAdapter(engine)
+    index = TantivyIndexAdapter(index_dir)
+    posts = 0
+    batch = []
+    # About two events in three are posts in the simulator's traffic.
+    for event in simulate_events(events=messages * 2, rooms=40, users=400, seed=23):
+        batch.append(event)
+        posts += event.type == "post"
+        if len(batch) == BATCH or posts >= messages:
+            archive.write(batch)
+            index.write(batch)
+            batch = []
+        if posts >= messages:
+            break
+    index.close()
+    engine.dispose()
+    marker.write_text(str(posts))
+    return url, index_dir
+
+
+def export_once(url: str, index_dir: Path, name: str, out_dir: Path) -> dict[str, Any]:
+    """One export in this process (run in a child by :func:`measure`)."""
+    engine = create_db_engine(url)
+    request = ExportRequest(export_id=f"bench-{name}", query=QUERY, formats=(name,), requested_by="bench", role="legal")
+    started = time.perf_counter()
+    result = build_export(engine, TantivySearchBackend(index_dir), request, out_dir / f"{name}.zip")
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    counts = result.manifest["counts"]
+    return {
+        "format": name,
+        "messages": counts["messages"],
+        "events": counts["events"],
+        "seconds": seconds,
+        "peak_mb": peak_kb / 1024,
+        "zip_mb": result.size / 1e6,
+        "warnings": sum(len(f["warnings"]) for f in result.manifest["formats"]),
+    }
+
+
+def measure(url: str, index_dir: Path, name: str, out_dir: Path) -> dict[str, Any]:
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.export",
+            "--child",
+            name,
+            "--url",
+            url,
+            "--index",
+            str(index_dir),
+            "--out",
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"{name} export failed:\n{child.stderr[-3000:]}")
+    figure: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return figure
+
+
+def report(figures: list[dict[str, Any]]) -> str:
+    lines = [
+        "## Export (`bench/export.py`)",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, every message of a synthetic archive (SQLite + Tantivy), "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; each format exported alone in a fresh "
+        "process (peak = that process's maximum resident memory, interpreter and libraries included); time = "
+        "the whole export: every hit found, events read back, the format, manifest and zip written.",
+        "",
+        "| format | messages | events | seconds | messages/s | target | peak MB | zip MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in figures:
+        rate = f["messages"] / f["seconds"]
+        target = TARGETS.get(f["format"], DEFAULT_TARGET)
+        verdict = "met" if rate >= target and f["peak_mb"] < MEMORY_TARGET_MB else "missed"
+        lines.append(
+            f"| {f['format']} | {f['messages']:,} | {f['events']:,} | {f['seconds']:.1f} | {rate:,.0f} | "
+            f"{target:,} ({verdict}) | {f['peak_mb']:.0f} | {f['zip_mb']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "archivist-bench-export")
+    parser.add_argument("--formats", default=",".join(FORMAT_NAMES))
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(export_once(args.url, args.index, args.child, args.out)))
+        return
+    url, index_dir = build_corpus(args.workdir, args.messages)
+    out_dir = args.workdir / "out"
+    out_dir.mkdir(exist_ok=True)
+    figures = []
+    for name in args.formats.split(","):
+        figure = measure(url, index_dir, name, out_dir)
+        print(json.dumps(figure), flush=True)
+        figures.append(figure)
+    section = report(figures)
+    print(section)
+    if args.write:
+        write_section(section, BEGIN, END)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Export jobs: recorded in ``export_jobs``, run in the background, watched through the API.
+
+A job runs on a worker thread of the API process; its progress (events written) is committed
+every few thousand events so ``GET /exports/{id}`` can show it. A job that was queued or
+running when its process stopped is marked failed when the next process starts (the zip is
+written under a temporary name, so nothing half-written is ever offered for download).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from exports.package import ExportRequest, ExportResult, build_export
+from exports.schema import export_jobs
+from search_api.archive_queries import Memberships
+from search_api.backends import SearchBackend
+
+log = logging.getLogger(__name__)
+
+Finished = Callable[[dict[str, Any], ExportResult | None, BaseException | None], None]
+"""Told when a job ends (the API audits it): the job row, the result or the error."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    query: str
+    formats: tuple[str, ...]
+    requested_by: str
+    role: str
+    case_id: str | None = None
+    case_name: str | None = None
+    custodians: tuple[str, ...] = ()
+
+
+class ExportJobs:
+    def __init__(
+        self,
+        engine: Engine,
+        exports_dir: Path,
+        backend: Callable[[], SearchBackend],
+        *,
+        memberships: Memberships | None = None,
+        on_finished: Finished = lambda _job, _result, _error: None,
+        workers: int = 1,
+    ) -> None:
+        self.engine = engine
+        self.exports_dir = exports_dir
+        self.backend = backend
+        self.memberships = memberships
+        self.on_finished = on_finished
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
+        self._interrupted()
+
+    def submit(self, spec: JobSpec) -> dict[str, Any]:
+        """Record the job and start it on the worker thread; the queued job row."""
+        job = self.record(spec)
+        self.start(job["id"], spec)
+        return job
+
+    def start(self, job_id: str, spec: JobSpec) -> None:
+        """Run a recorded job on the worker thread."""
+        self._pool.submit(self._run, job_id, spec)
+
+    def run_now(self, spec: JobSpec) -> dict[str, Any]:
+        """Run a job on the calling thread (the CLI, the bench); the finished job row."""
+        job = self.record(spec)
+        self._run(job["id"], spec)
+        finished = self.get(job["id"])
+        assert finished is not None
+        return finished
+
+    def record(self, spec: JobSpec) -> dict[str, Any]:
+        job_id = str(uuid.uuid4())
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(export_jobs),
+                {
+                    "id": job_id,
+                    "case_id": spec.case_id,
+                    "format": ",".join(spec.formats),
+                    "query": spec.query,
+                    "requested_by": spec.requested_by,
+                    "role": spec.role,
+                    "status": "queued",
+                    "events_done": 0,
+                    "created_at": datetime.now(UTC),
+                },
+            )
+        found = self.get(job_id)
+        assert found is not None
+        return found
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(export_jobs).where(export_jobs.c.id == job_id)).first()
+        return _as_dict(row._mapping) if row is not None else None
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(export_jobs).order_by(export_jobs.c.created_at.desc()).limit(limit))
+            return [_as_dict(r._mapping) for r in rows]
+
+    def path_of(self, job_id: str) -> Path:
+        return self.exports_dir / f"{job_id}.zip"
+
+    def shutdown(self, wait: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def _run(self, job_id: str, spec: JobSpec) -> None:
+        self._set(job_id, status="running", started_at=datetime.now(UTC))
+        request = ExportRequest(
+            export_id=job_id,
+            query=spec.query,
+            formats=spec.formats,
+            requested_by=spec.requested_by,
+            role=spec.role,
+            case_id=spec.case_id,
+            case_name=spec.case_name,
+            custodians=spec.custodians,
+        )
+        result: ExportResult | None = None
+        error: BaseException | None = None
+        try:
+            result = build_export(
+                self.engine,
+                self.backend(),
+                request,
+                self.path_of(job_id),
+                memberships=self.memberships,
+                progress=lambda done: self._set(job_id, events_done=done),
+            )
+        except Exception as failure:  # reported on the job; the API never sees a traceback
+            error = failure
+            log.exception("export %s failed", job_id)
+            self._set(
+                job_id,
+                status="failed",
+                finished_at=datetime.now(UTC),
+                error=f"{failure.__class__.__name__}: {failure}"[:2000],
+            )
+        else:
+            counts = result.manifest["counts"]
+            self._set(
+                job_id,
+                status="done",
+                finished_at=datetime.now(UTC),
+                events_total=counts["events"] * len(spec.formats),
+                file_path=str(result.path),
+                file_sha256=result.sha256,
+                file_size=result.size,
+                manifest=json.dumps(result.manifest, ensure_ascii=False),
+            )
+        job = self.get(job_id)
+        if job is not None:
+            try:
+                self.on_finished(job, result, error)
+            except Exception:
+                log.exception("export %s: the finish hook failed", job_id)
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(export_jobs).where(export_jobs.c.id == job_id).values(**values))
+
+    def _interrupted(self) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(export_jobs)
+                .where(export_jobs.c.status.in_(["queued", "running"]))
+                .values(
+                    status="failed",
+                    finished_at=datetime.now(UTC),
+                    error="interrupted: the server stopped before the export finished; start it again",
+                )
+            )
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    job = dict(row)
+    job["manifest"] = json.loads(job["manifest"]) if job.get("manifest") else None
+    job["formats"] = job["format"].split(",")
+    return job

@@ -1,0 +1,164 @@
+"""Export jobs through the API and on their own: the sealed zip, its manifest, the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
+from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.jobs import ExportJobs, JobSpec
+from exports.package import ExportRequest, build_export
+from exports.schema import export_jobs
+from ingest.events import Event, PostEvent, parse_event_json
+from ingest.irc import read_irc_file
+from ingest.sink import StagingSink
+from ingest.staging import StagingStore
+from search_api.app import create_app
+from search_api.backends import TantivySearchBackend, every_hit
+from search_api.deps import PERMISSIONS, AppServices
+from search_api.query_parser import parse_query
+from search_api.tokens import ROLES, create_token
+
+DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
+LOGS = ("2009-03-03_10.raw.txt", "2007-09-07.train-a.raw.txt")  # the second has joins and leaves
+
+
+@pytest.fixture
+def archived(store: StagingStore, tmp_path: Path) -> StagingStore:
+    events = [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
+    ArchiveAdapter(store.engine).write(events)
+    index = TantivyIndexAdapter(tmp_path / "data" / "index")
+    index.write(events)
+    index.close()
+    return store
+
+
+@pytest.fixture
+def client(archived: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
+    services = AppServices(engine=archived.engine, index_dir=tmp_path / "data" / "index", sink=StagingSink(archived))
+    with TestClient(create_app(services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(store: StagingStore) -> dict[str, str]:
+    return {role: create_token(store.engine, role, f"test {role}") for role in ROLES}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def finished(client: TestClient, export_id: str, token: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/api/v1/exports/{export_id}", headers=auth(token)).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"export {export_id} did not finish")
+
+
+def test_an_export_is_a_sealed_zip_of_every_hit_and_is_audited(
+    client: TestClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    legal = tokens["legal"]
+    started = client.post("/api/v1/exports", json={"query": "ubuntu", "formats": ["jsonl"]}, headers=auth(legal))
+    assert started.status_code == 202, started.text
+    job = finished(client, started.json()["id"], legal)
+    assert job["status"] == "done", job["error"]
+    download = client.get(f"/api/v1/exports/{job['id']}/download", headers=auth(legal))
+    assert download.status_code == 200
+    assert hashlib.sha256(download.content).hexdigest() == job["file_sha256"]
+
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        custody = json.loads(archive.read("chain_of_custody.json"))
+        for entry in manifest["files"]:
+            assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
+        assert custody["manifest_sha256"] == hashlib.sha256(archive.read("manifest.json")).hexdigest()
+        events = [parse_event_json(line) for line in archive.read("events.jsonl").decode().splitlines()]
+    backend = TantivySearchBackend(tmp_path / "data" / "index")
+    expected = {hit.message_id for hit in every_hit(backend, parse_query("ubuntu"))}
+    exported_posts = {e.message.id for e in events if isinstance(e, PostEvent)}
+    assert exported_posts == expected, "every hit, not the top k"
+    assert manifest["counts"]["messages"] == len(expected)
+    assert manifest["query"] == "ubuntu"
+    assert manifest["archive_head"]["chain_hash"]
+    assert any(e.type == "join" for e in events), "the room-day's joins come with the messages"
+
+    entries = client.get("/api/v1/audit?limit=50", headers=auth(tokens["auditor"])).json()["entries"]
+    actions = {e["action"]: e["details"] for e in entries}
+    assert actions["export_start"]["export_id"] == job["id"]
+    assert actions["export_done"]["sha256"] == job["file_sha256"]
+    assert actions["export_done"]["counts"]["messages"] == len(expected)
+    assert actions["export_download"]["export_id"] == job["id"]
+
+
+def test_export_routes_need_the_export_role(client: TestClient, tokens: dict[str, str]) -> None:
+    for role, token in tokens.items():
+        response = client.get("/api/v1/exports", headers=auth(token))
+        assert response.status_code == (200 if role in PERMISSIONS["export"] else 403), role
+    assert client.post("/api/v1/exports", json={"query": "x", "formats": ["jsonl"]}).status_code == 401
+
+
+def test_bad_orders_are_refused_before_any_job(client: TestClient, tokens: dict[str, str]) -> None:
+    legal = auth(tokens["legal"])
+    bad_query = client.post("/api/v1/exports", json={"query": "(ubuntu", "formats": ["jsonl"]}, headers=legal)
+    assert bad_query.status_code == 422
+    assert bad_query.json()["detail"]["position"] is not None
+    unknown = client.post("/api/v1/exports", json={"query": "ubuntu", "formats": ["docx"]}, headers=legal)
+    assert unknown.status_code == 422
+    assert "docx" in unknown.json()["detail"]["message"]
+    assert client.get("/api/v1/exports", headers=legal).json() == []
+    assert client.get("/api/v1/exports/nope", headers=legal).status_code == 404
+
+
+class Exploding:
+    name = "exploding"
+
+    def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
+        with files.create("half.txt", "text/plain") as out:
+            for count, _event in enumerate(events):
+                out.write(b"x")
+                if count == 10:
+                    raise OSError("disk full")
+        return FormatReport(self.name)
+
+
+def test_a_failed_export_leaves_no_file(
+    archived: StagingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("exports.package.export_format", lambda _name: Exploding())
+    destination = tmp_path / "out" / "x.zip"
+    request = ExportRequest(export_id="x", query="ubuntu", formats=("exploding",), requested_by="t", role="legal")
+    with pytest.raises(OSError, match="disk full"):
+        build_export(archived.engine, TantivySearchBackend(tmp_path / "data" / "index"), request, destination)
+    assert list(destination.parent.iterdir()) == []
+
+
+def test_jobs_left_running_by_a_stopped_server_are_marked_failed(archived: StagingStore, tmp_path: Path) -> None:
+    backend = TantivySearchBackend(tmp_path / "data" / "index")
+    jobs = ExportJobs(archived.engine, tmp_path / "exports", lambda: backend)
+    job = jobs.record(JobSpec(query="ubuntu", formats=("jsonl",), requested_by="t", role="legal"))
+    with archived.engine.begin() as connection:
+        connection.execute(update(export_jobs).where(export_jobs.c.id == job["id"]).values(status="running"))
+    jobs.shutdown()
+    restarted = ExportJobs(archived.engine, tmp_path / "exports", lambda: backend)
+    after = restarted.get(job["id"])
+    assert after is not None
+    assert after["status"] == "failed"
+    assert "interrupted" in after["error"]
+    restarted.shutdown()
