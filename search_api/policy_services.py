@@ -10,7 +10,8 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from policies.service import SnapshotHolder
+from ingest.sink import EventSink
+from policies.service import GroupCommitSink, SnapshotHolder
 from policies.store import PolicyStore
 from search_api import audit
 from search_api.deps import AppServices, Services
@@ -23,9 +24,11 @@ _creating = threading.Lock()
 class PolicyServices:
     store: PolicyStore
     snapshots: SnapshotHolder
+    records: GroupCommitSink
+    """Where checks record their decisions and disclaimers (the app's sink, commits grouped)."""
 
 
-def policy_services_of(request: Request, engine: Engine) -> PolicyServices:
+def policy_services_of(request: Request, engine: Engine, sink: EventSink) -> PolicyServices:
     """One per application: every request of the process shares the snapshot."""
     state = request.app.state
     found: PolicyServices | None = getattr(state, "policy_services", None)
@@ -34,13 +37,13 @@ def policy_services_of(request: Request, engine: Engine) -> PolicyServices:
             found = getattr(state, "policy_services", None)
             if found is None:
                 store = PolicyStore(engine)
-                found = PolicyServices(store, SnapshotHolder(store))
+                found = PolicyServices(store, SnapshotHolder(store), GroupCommitSink(sink))
                 state.policy_services = found
     return found
 
 
 def _policies(request: Request, services: Services) -> PolicyServices:
-    return policy_services_of(request, services.engine)
+    return policy_services_of(request, services.engine, services.sink)
 
 
 Policies = Annotated[PolicyServices, Depends(_policies)]

@@ -203,7 +203,7 @@ def check(
         return archive_queries.members_at(services.engine, room_id, at)
 
     try:
-        outcome = service.check(snapshot, request, archive_members=members, sink=services.sink)
+        outcome = service.check(snapshot, request, archive_members=members, sink=policies.records)
     except Exception as error:  # the sink failed: broker or staging unreachable
         raise HTTPException(
             status_code=503, detail={"message": f"the decision could not be recorded ({error.__class__.__name__})"}

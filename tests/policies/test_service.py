@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import event
 
-from ingest.events import PolicyDecisionEvent
+from ingest.events import Event, PolicyDecisionEvent
 from ingest.staging import StagingStore
 from policies.evaluate import decide
 from policies.model import CheckRequest, Segment, User, WallSpec
-from policies.service import SnapshotHolder, conversation_room, decision_events
+from policies.service import GroupCommitSink, SnapshotHolder, conversation_room, decision_events
 from policies.store import PolicyStore
+from tests.factories import posts
 
 
 class Clock:
@@ -82,3 +87,46 @@ def test_the_recorded_decision_names_the_walls_and_the_people_across(sqlite_stor
     assert recorded.decision.targets == ("user:b",)
     assert recorded.actor.name == "Ann"
     assert recorded.actor.internal is False
+
+
+class SlowRecordingSink:
+    """Takes 50 ms per submit, remembering each batch; fails while ``failing`` is set."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.failing = False
+
+    def submit(self, events: Sequence[Event]) -> int:
+        time.sleep(0.05)
+        if self.failing:
+            raise ConnectionError("staging is unreachable")
+        self.batches.append(len(events))
+        return len(events)
+
+    def close(self) -> None:
+        pass
+
+
+def test_concurrent_checks_share_one_durable_write() -> None:
+    inner = SlowRecordingSink()
+    sink = GroupCommitSink(inner)
+    record = posts(1)[0]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda _i: sink.submit([record]), range(20)))
+    assert results == [1] * 20, "every check returned only once its record was written"
+    assert sum(inner.batches) == 20
+    assert len(inner.batches) < 10, f"commits were grouped: {inner.batches}"
+
+
+def test_every_waiting_check_learns_that_its_record_failed() -> None:
+    inner = SlowRecordingSink()
+    inner.failing = True
+    sink = GroupCommitSink(inner)
+    record = posts(1)[0]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        futures = [pool.submit(sink.submit, [record]) for _ in range(5)]
+    for future in futures:
+        with pytest.raises(ConnectionError):
+            future.result()
+    inner.failing = False
+    assert sink.submit([record]) == 1, "the writer carries on after a failure"
