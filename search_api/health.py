@@ -1,0 +1,355 @@
+"""Operational endpoints: ``/healthz`` (process up), ``/readyz`` (dependencies reachable), ``/metrics``.
+
+None of them needs a token: orchestrators and Prometheus call them. So none of them says more
+than it must: ``/readyz`` names each check and the class of a failure, never its message
+(which could carry a host name or a URL); the full error goes to the server log.
+
+Where the targets come from: the database is the engine the routes use (``AppServices``); the
+broker and Elasticsearch are the URLs of the process's settings (``get_settings()``, read when
+a request comes, so the probe tests exactly what ``archivist serve`` was started with).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from archivist.settings import Settings, get_settings
+from ingest.staging import staged_events
+
+log = logging.getLogger("archivist.api.health")
+
+CHECK_TIMEOUT = 2.0
+"""Seconds a single dependency check may take (connect timeouts are set below this)."""
+DEADLINE = 2.5
+"""Seconds ``/readyz`` and the pipeline gauges of ``/metrics`` wait for all checks together."""
+
+REQUEST_SECONDS = Histogram(
+    "archivist_api_request_seconds",
+    "Time to answer an API request (to the last byte), by method, route template and status.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SEARCH_SECONDS = Histogram(
+    "archivist_search_seconds",
+    "Time to answer a search request (POST /api/v1/search), by status.",
+    ["status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SEARCH_ROUTES = frozenset({("POST", "/api/v1/search")})
+UNMATCHED = "unmatched"
+"""The route label of requests no route matched (404s), so scanners cannot inflate the label set."""
+
+# Checks that hang (a black-holed database host) keep their thread until their own timeout;
+# a small shared pool bounds how many can pile up, and a full pool only makes later probes
+# time out, which is the right answer for a process whose dependencies hang.
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archivist-health")
+
+router = APIRouter(tags=["operations"])
+
+
+class Check(BaseModel):
+    status: str
+    """``ok``, ``fail`` or ``timeout``."""
+    error: str | None = None
+    """The class of the failure (its message is only in the server log)."""
+    seconds: float | None = None
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, Check]
+
+
+@router.get("/healthz", summary="The process is up (no I/O)")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="The database, the broker and Elasticsearch (those configured) are reachable",
+    responses={503: {"model": Readiness, "description": "A dependency is unreachable."}},
+)
+def readyz(request: Request) -> JSONResponse:
+    checks = run_checks(readiness_checks(request.app.state.services.engine))
+    ready = all(check.status == "ok" for check in checks.values())
+    body = Readiness(status="ok" if ready else "fail", checks=checks)
+    return JSONResponse(status_code=200 if ready else 503, content=body.model_dump(exclude_none=True))
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """This process's counters and histograms, plus pipeline gauges read at scrape time."""
+    pipeline = CollectorRegistry(auto_describe=False)
+    pipeline.register(PipelineCollector(request.app.state.services.engine))
+    body = generate_latest(REGISTRY) + generate_latest(pipeline)
+    return Response(content=body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def install(app: FastAPI) -> None:
+    """Add the operational routes (no prefix, no token) and the request-latency middleware."""
+    app.include_router(router)
+    app.add_middleware(LatencyMiddleware)
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _settings() -> Settings | None:
+    try:
+        return get_settings()
+    except ValidationError:
+        log.warning("readiness: the settings do not validate", exc_info=True)
+        return None
+
+
+def readiness_checks(engine: Engine) -> dict[str, Callable[[], object]]:
+    checks: dict[str, Callable[[], object]] = {"database": lambda: check_database(engine)}
+    settings = _settings()
+    if settings is None:
+        checks["settings"] = _invalid_settings
+        return checks
+    if settings.broker_url:
+        url = settings.broker_url
+        checks["broker"] = lambda: check_broker(url)
+    if settings.elasticsearch_url:
+        es_url = settings.elasticsearch_url
+        checks["elasticsearch"] = lambda: check_elasticsearch(es_url)
+    return checks
+
+
+class InvalidSettings(Exception):
+    pass
+
+
+def _invalid_settings() -> None:
+    raise InvalidSettings("the settings do not validate")
+
+
+def check_database(engine: Engine) -> None:
+    """``SELECT 1`` on a raw DBAPI connection: no SQLAlchemy transaction, so on SQLite no
+    ``BEGIN IMMEDIATE`` waiting behind a processor's write lock."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def check_broker(url: str) -> None:
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=CHECK_TIMEOUT) as connection:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
+
+
+def check_elasticsearch(url: str) -> None:
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(url, request_timeout=CHECK_TIMEOUT, max_retries=0, retry_on_timeout=False)
+    try:
+        client.info()
+    finally:
+        client.close()
+
+
+def run_checks(checks: dict[str, Callable[[], object]], deadline: float = DEADLINE) -> dict[str, Check]:
+    """Run every check at once; whatever has not finished by ``deadline`` is a ``timeout``."""
+    started = time.monotonic()
+    futures: dict[str, Future[float]] = {name: _pool.submit(_timed, check) for name, check in checks.items()}
+    results: dict[str, Check] = {}
+    for name, future in futures.items():
+        remaining = max(0.0, deadline - (time.monotonic() - started))
+        try:
+            results[name] = Check(status="ok", seconds=round(future.result(timeout=remaining), 4))
+        except FutureTimeout:
+            log.warning("readiness: %s did not answer within %.1f s", name, deadline)
+            results[name] = Check(status="timeout", error="timeout")
+        except Exception as error:
+            log.warning("readiness: %s failed: %s", name, error, exc_info=error)
+            results[name] = Check(status="fail", error=type(error).__name__)
+    return results
+
+
+def _timed(check: Callable[[], object]) -> float:
+    started = time.monotonic()
+    check()
+    return time.monotonic() - started
+
+
+# --- pipeline gauges ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineFigures:
+    staged: int | None
+    parked: int | None
+    queue_depth: int | None
+    dead_letters: int | None
+
+
+def staging_counts(engine: Engine) -> tuple[int, int]:
+    """(staged, parked), on a raw connection like ``check_database``."""
+    parked = staged_events.c.parked.name
+    sql = f"SELECT {parked}, COUNT(*) FROM {staged_events.name} GROUP BY {parked}"  # noqa: S608 (names from our schema)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+            by_flag = {bool(flag): int(count) for flag, count in cursor.fetchall()}
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+    return by_flag.get(False, 0), by_flag.get(True, 0)
+
+
+def broker_depths(url: str, settings: Settings) -> tuple[int, int]:
+    """Messages ready in the events queue and the dead-letter queue (0 for one not declared)."""
+    from kombu import Connection
+
+    from ingest.topology import queue_depth
+
+    depths: list[int] = []
+    with Connection(url, connect_timeout=CHECK_TIMEOUT) as connection:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
+        for name in (settings.queue, settings.dead_letter_queue):
+            channel = connection.channel()
+            try:
+                depths.append(queue_depth(channel, name))
+            except connection.channel_errors:
+                depths.append(0)  # a passive declare of a missing queue closes the channel
+    return depths[0], depths[1]
+
+
+def pipeline_figures(engine: Engine, deadline: float = DEADLINE) -> PipelineFigures:
+    """Staged, parked and queue figures; ``None`` for any that could not be read in time."""
+    settings = _settings()
+    started = time.monotonic()
+    counts: Future[tuple[int, int]] = _pool.submit(staging_counts, engine)
+    depths: Future[tuple[int, int]] | None = None
+    if settings is not None and settings.broker_url:
+        depths = _pool.submit(broker_depths, settings.broker_url, settings)
+    staged = parked = queue = dead = None
+    for future, what in ((counts, "staging"), (depths, "broker")):
+        if future is None:
+            continue
+        try:
+            first, second = future.result(timeout=max(0.0, deadline - (time.monotonic() - started)))
+        except Exception as error:
+            log.warning("metrics: cannot read the %s figures: %r", what, error)
+            continue
+        if what == "staging":
+            staged, parked = first, second
+        else:
+            queue, dead = first, second
+    return PipelineFigures(staged=staged, parked=parked, queue_depth=queue, dead_letters=dead)
+
+
+class PipelineCollector(Collector):
+    """Gauges of the whole pipeline, read from the database and the broker when scraped.
+
+    Every API replica reports the same figures; aggregate them with ``max``, not ``sum``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        figures = pipeline_figures(self.engine)
+        staging = GaugeMetricFamily(
+            "archivist_staging_events", "Events in staging now, by state (staged: awaiting delivery).", labels=["state"]
+        )
+        if figures.staged is not None and figures.parked is not None:
+            staging.add_metric(["staged"], figures.staged)
+            staging.add_metric(["parked"], figures.parked)
+        yield staging
+        queue = GaugeMetricFamily(
+            "archivist_queue_messages", "Messages ready in the RabbitMQ queues, by queue.", labels=["queue"]
+        )
+        if figures.queue_depth is not None and figures.dead_letters is not None:
+            queue.add_metric(["events"], figures.queue_depth)
+            queue.add_metric(["dead_letter"], figures.dead_letters)
+        yield queue
+        up = GaugeMetricFamily(
+            "archivist_pipeline_figures_up", "1 when the figure source could be read at this scrape.", labels=["source"]
+        )
+        up.add_metric(["staging"], 0 if figures.staged is None else 1)
+        up.add_metric(["broker"], 0 if figures.queue_depth is None else 1)
+        yield up
+
+
+# --- middleware ---------------------------------------------------------------------------
+
+
+class LatencyMiddleware:
+    """Observes every request's latency by route template (never the raw path), and search
+    requests separately; a pure ASGI middleware so streamed responses are timed to the end."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed = time.perf_counter() - started
+            method = str(scope.get("method", ""))
+            route = _route_template(scope)
+            REQUEST_SECONDS.labels(method, route, str(status)).observe(elapsed)
+            if (method, route) in SEARCH_ROUTES:
+                SEARCH_SECONDS.labels(str(status)).observe(elapsed)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's template with the prefixes it was included under.
+
+    Newer FastAPI keeps included routers nested, so the route in the scope knows only its own
+    router's part (``/search``); the included prefix (``/api/v1``) is the same number of
+    leading segments of the request path (prefixes are literal), so it is taken from there.
+    """
+    route: Any = scope.get("route")
+    template = getattr(route, "path_format", None)
+    if not isinstance(template, str):
+        return UNMATCHED
+    path = str(scope.get("path", ""))
+    segments = path.strip("/").split("/")
+    own = len(template.strip("/").split("/")) if template.strip("/") else 0
+    if own > len(segments):
+        return template
+    prefix = "/".join(segments[: len(segments) - own])
+    return (f"/{prefix}" if prefix else "") + template

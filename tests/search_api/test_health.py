@@ -1,0 +1,124 @@
+"""/healthz, /readyz and /metrics: no token, no traceback, bounded in time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+
+from archivist.settings import get_settings
+from ingest.sink import StagingSink
+from ingest.staging import StagingStore, to_row
+from search_api.app import create_app
+from search_api.deps import AppServices
+from search_api.health import run_checks
+from search_api.tokens import create_token
+from tests.factories import posts
+
+UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:1//"
+UNREACHABLE_ES = "http://127.0.0.1:1"
+
+
+def _client(store: StagingStore, tmp_path: Path) -> TestClient:
+    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
+    return TestClient(create_app(services))
+
+
+@pytest.fixture
+def client(sqlite_store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
+    with _client(sqlite_store, tmp_path) as test_client:
+        yield test_client
+
+
+def test_healthz_needs_no_token_and_does_no_io(tmp_path: Path) -> None:
+    # An engine on a file that cannot exist: /healthz must not touch it.
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'nothing' / 'x.sqlite3'}")
+    services = AppServices(engine=engine, index_dir=tmp_path, sink=StagingSink(StagingStore(engine)))
+    with TestClient(create_app(services)) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_on_the_embedded_default(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database"}, "no broker or Elasticsearch configured, none checked"
+    assert body["checks"]["database"]["status"] == "ok"
+
+
+def test_readyz_is_503_within_three_seconds_when_the_broker_is_unreachable(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVIST_BROKER_URL", UNREACHABLE_BROKER)
+    get_settings.cache_clear()
+    started = time.monotonic()
+    response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["broker"]["status"] == "fail"
+    assert "Traceback" not in response.text
+    assert "127.0.0.1" not in response.text, "an unauthenticated probe does not echo hosts or URLs"
+
+
+def test_readyz_checks_elasticsearch_when_configured(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVIST_ELASTICSEARCH_URL", UNREACHABLE_ES)
+    get_settings.cache_clear()
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert time.monotonic() - started < 3.0
+    assert response.status_code == 503
+    assert response.json()["checks"]["elasticsearch"]["status"] == "fail"
+
+
+def test_readyz_reports_invalid_settings_instead_of_a_traceback(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVIST_PREFETCH", "0")
+    get_settings.cache_clear()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["settings"] == {"status": "fail", "error": "InvalidSettings"}
+
+
+def test_a_hanging_check_is_a_timeout_at_the_deadline() -> None:
+    started = time.monotonic()
+    checks = run_checks({"slow": lambda: time.sleep(1.0), "fast": lambda: None}, deadline=0.2)
+    assert time.monotonic() - started < 0.9
+    assert checks["slow"].status == "timeout"
+    assert checks["fast"].status == "ok"
+
+
+def test_metrics_expose_request_and_search_latency_and_pipeline_gauges(
+    client: TestClient, sqlite_store: StagingStore
+) -> None:
+    token = create_token(sqlite_store.engine, "admin", "metrics test")
+    sqlite_store.insert([to_row(event) for event in posts(3)])
+    searched = client.post("/api/v1/search", json={"query": "anything"}, headers={"Authorization": f"Bearer {token}"})
+    assert searched.status_code in {200, 404, 422, 503}
+    client.get("/no/such/path/12345")
+    client.get("/api/v1/messages/msg:nothing-here", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert "# TYPE archivist_api_request_seconds histogram" in text
+    assert "# TYPE archivist_search_seconds histogram" in text
+    assert f'archivist_search_seconds_count{{status="{searched.status_code}"}}' in text
+    assert 'route="/api/v1/search"' in text
+    assert 'route="/no/such/path/12345"' not in text, "raw paths never become labels"
+    assert 'route="unmatched"' in text
+    assert 'archivist_staging_events{state="staged"} 3.0' in text
+    assert 'archivist_staging_events{state="parked"} 0.0' in text
+    assert 'archivist_pipeline_figures_up{source="broker"} 0.0' in text
+    assert 'route="/api/v1/messages/{message_id}"' in text, "path parameters stay templates"
