@@ -41,6 +41,9 @@ def create_app(services: AppServices) -> FastAPI:
     routers = (search, messages, rooms, audit, events, policy, directory, cases, exports)
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
+    from search_api import web  # the server-rendered pages (sign-in, search, audit, ...)
+
+    web.install(app)
 
     @app.exception_handler(QuerySyntaxError)
     async def _bad_query(_request: Request, error: QuerySyntaxError) -> JSONResponse:

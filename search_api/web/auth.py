@@ -1,0 +1,111 @@
+"""Sign-in with an API token, sign-out, and the CSRF check every form post goes through."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from search_api import audit
+from search_api.tokens import authenticate
+from search_api.web.core import WebUser, render, safe_next, services, sessions, signed_in
+from search_api.web.forms import FormTooLarge, read_form
+from search_api.web.session import COOKIE, LIFETIME_SECONDS
+
+router = APIRouter()
+LOGIN_CSRF_COOKIE = "archivist_login_csrf"
+"""Before there is a session, the sign-in form's CSRF token is a double-submit cookie."""
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def refuse_csrf(request: Request, user: WebUser | None) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        {
+            "title": "Form expired",
+            "message": "The form's security token is missing or out of date. Go back, reload the page and try again.",
+        },
+        user=user,
+        status_code=403,
+    )
+
+
+async def checked_form(request: Request, user: WebUser) -> dict[str, str] | Response:
+    """The posted form when its CSRF token is this session's; else the 403 page."""
+    try:
+        form = await read_form(request)
+    except FormTooLarge:
+        return render(
+            request,
+            "error.html",
+            {"title": "Too large", "message": "The form is too large."},
+            user=user,
+            status_code=413,
+        )
+    if not hmac.compare_digest(form.get("csrf", ""), user.session.csrf):
+        return refuse_csrf(request, user)
+    return form
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page(request: Request, next: str | None = None) -> Response:
+    if await signed_in(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_form(request, safe_next(next), error=None, status_code=200)
+
+
+def _login_form(request: Request, target: str, *, error: str | None, status_code: int) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request, "login.html", {"next": target, "login_csrf": token, "error": error}, user=None, status_code=status_code
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=_secure(request), path="/login"
+    )
+    return response
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request) -> Response:
+    try:
+        form = await read_form(request)
+    except FormTooLarge:
+        return _login_form(request, "/", error="The form is too large.", status_code=413)
+    target = safe_next(form.get("next"))
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
+        return refuse_csrf(request, None)
+    token = form.get("token", "").strip()
+    principal = await run_in_threadpool(authenticate, services(request).engine, token) if token else None
+    if principal is None:
+        return _login_form(request, target, error="That token is unknown or revoked.", status_code=401)
+    _session, cookie = sessions(request).create(token)
+    await run_in_threadpool(audit.record, services(request).engine, principal, "web_sign_in", {})
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE, cookie, max_age=LIFETIME_SECONDS, httponly=True, samesite="lax", secure=_secure(request), path="/"
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    form = await checked_form(request, user)
+    if isinstance(form, Response):
+        return form
+    sessions(request).end(user.session.session_id)
+    await run_in_threadpool(audit.record, services(request).engine, user.principal, "web_sign_out", {})
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response

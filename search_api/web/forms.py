@@ -1,0 +1,24 @@
+"""Reading ``application/x-www-form-urlencoded`` bodies without python-multipart."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from fastapi import Request
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+class FormTooLarge(Exception):
+    pass
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The form's fields (the first value of each); larger bodies than ``MAX_FORM_BYTES`` are refused."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormTooLarge
+    parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in parsed.items()}
