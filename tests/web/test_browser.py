@@ -1,0 +1,181 @@
+"""The web pages in headless Chromium (Debian's ``/usr/bin/chromium``; nothing downloads a
+browser): sign in, search, page, open a conversation, a bad query, a 403, sign out, the
+keyboard alone, and a phone-sized screen. Screenshots go to the directory printed at the start
+(``ARCHIVIST_SCREENSHOTS`` to choose it). Without Chromium these tests fail, they never skip."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.web.conftest import WebSite
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def base_url(site: WebSite) -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("ARCHIVIST_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screens")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")  # noqa: T201 - where to look at them
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page: Page, base_url: str, token: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def test_sign_in_search_page_open_a_conversation_and_sign_out(
+    page: Page, base_url: str, site: WebSite, screens: Path
+) -> None:
+    page.goto(f"{base_url}/search")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.screenshot(path=screens / "01-sign-in.png", full_page=True)
+    page.get_by_label("API token").fill(site.tokens["admin"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Search")).to_be_visible()  # back where sign-in was asked for
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
+    expect(page.get_by_text("Archived events")).to_be_visible()
+    page.screenshot(path=screens / "02-overview.png", full_page=True)
+
+    page.get_by_role("link", name="Search", exact=True).click()
+    page.get_by_label("Query", exact=True).fill("ubuntu")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("hits, showing 1–20")
+    assert page.locator(".hit-text b").count() > 0, "the search terms are highlighted"
+    expect(page.get_by_role("heading", name="Narrow down")).to_be_visible()
+    page.screenshot(path=screens / "03-search.png", full_page=True)
+
+    page.get_by_role("link", name="Next page").click()
+    expect(page.get_by_role("status")).to_contain_text("showing 21–40")
+    page.get_by_role("link", name="Previous page").click()
+    expect(page.get_by_role("status")).to_contain_text("showing 1–20")
+
+    page.get_by_role("link", name="Conversation around this message").first.click()
+    expect(page.get_by_role("heading", name="Messages around the hit")).to_be_visible()
+    expect(page.locator("#hit")).to_be_visible()
+    expect(page.get_by_role("heading", name="In the room then")).to_be_visible()
+    page.screenshot(path=screens / "04-conversation.png", full_page=True)
+
+    page.goto(f"{base_url}/search")
+    page.get_by_label("Query", exact=True).fill("(wine OR")
+    page.get_by_label("Query", exact=True).press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("ends too early")
+    expect(page.get_by_role("alert")).to_contain_text("At character 9")
+    page.screenshot(path=screens / "05-bad-query.png", full_page=True)
+
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("status")).to_contain_text("Chain intact")
+    page.screenshot(path=screens / "06-audit.png", full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{base_url}/search")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_a_role_without_audit_rights_sees_no_link_and_gets_403(
+    page: Page, base_url: str, site: WebSite, screens: Path
+) -> None:
+    sign_in(page, base_url, site.tokens["legal"])
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log")).to_have_count(0)
+    response = page.goto(f"{base_url}/audit")
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("may not open this page")
+    page.screenshot(path=screens / "07-forbidden.png", full_page=True)
+
+
+def test_the_search_form_works_from_the_keyboard_alone(page: Page, base_url: str, site: WebSite) -> None:
+    page.goto(f"{base_url}/login")
+    page.keyboard.type(site.tokens["compliance_officer"])  # the token field has the focus
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Search":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Search")).to_be_visible()
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "q":
+            break
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none", "focus is visible"
+    page.keyboard.type("grub")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("hit")
+
+
+def test_a_phone_sized_screen_and_200_percent_zoom_need_no_sideways_scrolling(
+    browser: Browser, base_url: str, site: WebSite, screens: Path
+) -> None:
+    for name, width in (("08-phone-375px", 375), ("09-zoom-200-percent", 640)):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        sign_in(page, base_url, site.tokens["admin"])
+        page.goto(f"{base_url}/search?q=ubuntu")
+        expect(page.get_by_role("status")).to_contain_text("hits")
+        page.screenshot(path=screens / f"{name}.png", full_page=False)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+        page.goto(f"{base_url}/conversation?message=msg:irc:2009-03-03_10:40")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+        context.close()
