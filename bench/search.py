@@ -306,7 +306,7 @@ def _report(
     fixed = statistics.median([statistics.median(row[3]) - statistics.median(row[4]) for row in typical])
     lines += [
         f"- What the API adds to a typical query (median of API p50 - direct p50): **{fixed:.1f} ms**, "
-        "a fixed cost per request: HTTP both ways (uvicorn with h11, the httpx client), the token read, "
+        "a fixed cost per request: HTTP both ways (uvicorn, the httpx client), the token read, "
         "a trip to the thread pool each for the token check and the search, parsing and translating the "
         "query (the direct path does it once, untimed), the audit entry committed with a full fsync, "
         "JSON both ways; so the ratio is large for queries Tantivy answers in 1-2 ms and small for slower ones.",
