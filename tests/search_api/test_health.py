@@ -18,6 +18,7 @@ from search_api.deps import AppServices
 from search_api.health import run_checks
 from search_api.tokens import create_token
 from tests.factories import posts
+from tests.services import AMQP_URL, require_rabbitmq
 
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:1//"
 UNREACHABLE_ES = "http://127.0.0.1:1"
@@ -122,3 +123,22 @@ def test_metrics_expose_request_and_search_latency_and_pipeline_gauges(
     assert 'archivist_staging_events{state="parked"} 0.0' in text
     assert 'archivist_pipeline_figures_up{source="broker"} 0.0' in text
     assert 'route="/api/v1/messages/{message_id}"' in text, "path parameters stay templates"
+
+
+@pytest.mark.integration
+def test_readyz_is_ok_against_the_real_database_and_broker(
+    store: StagingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_rabbitmq()
+    monkeypatch.setenv("ARCHIVIST_BROKER_URL", AMQP_URL)
+    get_settings.cache_clear()
+    with _client(store, tmp_path) as client:
+        response = client.get("/readyz")
+        metrics = client.get("/metrics").text
+    assert response.status_code == 200, response.text
+    assert {name: check["status"] for name, check in response.json()["checks"].items()} == {
+        "database": "ok",
+        "broker": "ok",
+    }
+    assert 'archivist_pipeline_figures_up{source="staging"} 1.0' in metrics
+    assert 'archivist_pipeline_figures_up{source="broker"} 1.0' in metrics
