@@ -31,9 +31,11 @@ class SearchBackend(Protocol):
         after: After | None = None,
         offset: int = 0,
         facets: bool = False,
+        highlights: bool = True,
     ) -> Page:
         """One page: oldest first in (sent, message_id) order continuing ``after``, or best
-        first ``by_relevance`` from ``offset``; with the exact total and, if asked, facets."""
+        first ``by_relevance`` from ``offset``; with the exact total and, if asked, facets
+        (``highlights=False``: hits without highlighted text, for exports that need every hit)."""
         ...
 
 
@@ -51,6 +53,7 @@ class TantivySearchBackend:
         after: After | None = None,
         offset: int = 0,
         facets: bool = False,
+        highlights: bool = True,
     ) -> Page:
         return search_page(
             self.index_dir,
@@ -61,6 +64,7 @@ class TantivySearchBackend:
             by_relevance=by_relevance,
             memberships=memberships,
             facets=facets,
+            highlights=highlights,
         )
 
 
@@ -72,7 +76,9 @@ def every_hit(
     hits: list[Hit] = []
     after: After | None = None
     while True:
-        result = backend.search(node, size=page, by_relevance=False, memberships=memberships, after=after)
+        result = backend.search(
+            node, size=page, by_relevance=False, memberships=memberships, after=after, highlights=False
+        )
         hits.extend(result.hits)
         if result.next_after is None:
             return hits
@@ -142,6 +148,7 @@ class ElasticsearchSearchBackend:
         after: After | None = None,
         offset: int = 0,
         facets: bool = False,
+        highlights: bool = True,
     ) -> Page:
         body = search_request(
             node,
@@ -152,6 +159,8 @@ class ElasticsearchSearchBackend:
             offset=offset,
             facets=facets,
         )
+        if not highlights:
+            body.pop("highlight", None)
         try:
             response = self.client.search(index=messages_index(self.prefix), **body)
         except BadRequestError as error:  # e.g. a query nested deeper than the cluster allows

@@ -372,6 +372,7 @@ def search_page(
     facets: bool = False,
     facet_size: int = 20,
     by_relevance: bool = False,
+    highlights: bool = True,
 ) -> Page:
     """One page of hits with the exact total: oldest first in (sent, message_id) order, paged
     with ``after``; or best first ``by_relevance``, paged with ``offset``. Only the page's
@@ -387,8 +388,11 @@ def search_page(
         documents, more, counted = _time_page(searcher, index.schema, query, after, size)
         total = counted if counted is not None else _count(searcher.search(query, limit=1, count=True))
         next_after = _order(documents[-1]) if more else None
-    snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-    hits = [_hit(document, snippets.snippet_from_doc(document).to_html()) for document in documents]
+    if highlights:
+        snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
+        hits = [_hit(document, snippets.snippet_from_doc(document).to_html()) for document in documents]
+    else:
+        hits = [_hit(document) for document in documents]
     return Page(
         total=total,
         hits=hits,
