@@ -607,7 +607,8 @@ def demo(
     token = create_token(store.engine, "admin", "demo")
     base = f"http://{host}:{port}"
     out.print(
-        f"\nSearch API: {base}/docs (OpenAPI). Demo token (role admin, shown once):\n  {token}\n"
+        f"\nWeb pages: {base}/ (sign in with the token below). Search API: {base}/docs (OpenAPI).\n"
+        f"Demo token (role admin, shown once):\n  {token}\n"
         f"Try:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         f"""-d '{{"query": "wireless NEAR/5 driver"}}' {base}/api/v1/search\n"""
         "Ctrl-C stops.",
