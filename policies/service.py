@@ -55,6 +55,13 @@ class SnapshotHolder:
         self._snapshot: PolicySnapshot | None = None
         self._checked_at = float("-inf")
 
+    def fresh(self) -> PolicySnapshot | None:
+        """The snapshot when it needs no look at the store (no I/O: safe on an event loop)."""
+        snapshot = self._snapshot
+        if snapshot is not None and self.clock() - self._checked_at < self.max_age:
+            return snapshot
+        return None
+
     def current(self) -> PolicySnapshot:
         snapshot = self._snapshot
         if snapshot is not None and self.clock() - self._checked_at < self.max_age:
@@ -94,10 +101,15 @@ class GroupCommitSink:
         self._writer.start()
 
     def submit(self, events: Sequence[Event]) -> int:
+        self.enqueue(events).result()
+        return len(events)
+
+    def enqueue(self, events: Sequence[Event]) -> Future[None]:
+        """Hand ``events`` to the writer; the future completes when they are durable (an async
+        caller awaits it instead of holding a thread)."""
         done: Future[None] = Future()
         self._queue.put((events, done))
-        done.result()
-        return len(events)
+        return done
 
     def close(self) -> None:
         self.sink.close()
@@ -153,12 +165,16 @@ def check(
 ) -> CheckOutcome:
     """Decide, then make the record durable (before the chat server hears the answer)."""
     at = request.at or now()
-    members = counterpart_members(request, archive_members, at)
+    outcome = prepare(snapshot, request, counterpart_members(request, archive_members, at), at)
+    if outcome.recorded:
+        sink.submit(outcome.recorded)
+    return outcome
+
+
+def prepare(snapshot: PolicySnapshot, request: CheckRequest, members: tuple[str, ...], at: datetime) -> CheckOutcome:
+    """The decision and the events that must be recorded before it is answered (no I/O)."""
     decision = decide(snapshot, request, room_members=members, at=at)
-    events = decision_events(snapshot, request, decision, at)
-    if events:
-        sink.submit(events)
-    return CheckOutcome(decision, at, members, tuple(events))
+    return CheckOutcome(decision, at, members, tuple(decision_events(snapshot, request, decision, at)))
 
 
 def decision_events(snapshot: PolicySnapshot, request: CheckRequest, decision: Decision, at: datetime) -> list[Event]:

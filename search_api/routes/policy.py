@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from ingest.events import Event
@@ -188,7 +190,7 @@ class CheckResponse(BaseModel):
     responses=UNAVAILABLE,
     summary="May this happen? (for chat servers, in real time)",
 )
-def check(
+async def check(
     request: CheckRequest,
     services: Services,
     policies: Policies,
@@ -197,21 +199,30 @@ def check(
     """Allow or deny, the walls that matched, and the disclaimers to show. A decision that
     matched a wall and every disclaimer are recorded as events before the answer; if they
     cannot be recorded the answer is 503 and the chat server should refuse the action."""
-    snapshot = policies.snapshots.current()
-
-    def members(room_id: str, at: datetime) -> list[str]:
-        return archive_queries.members_at(services.engine, room_id, at)
-
-    try:
-        outcome = service.check(snapshot, request, archive_members=members, sink=policies.records)
-    except Exception as error:  # the sink failed: broker or staging unreachable
-        raise HTTPException(
-            status_code=503, detail={"message": f"the decision could not be recorded ({error.__class__.__name__})"}
-        ) from None
+    # On the event loop: the decision is pure and quick; what waits on I/O (a stale snapshot,
+    # room members from the archive, the audit entry) goes to a thread, and the grouped record
+    # write is awaited without holding one.
+    snapshot = policies.snapshots.fresh()
+    if snapshot is None:
+        snapshot = await run_in_threadpool(policies.snapshots.current)
+    at = request.at or datetime.now(UTC)
+    members: tuple[str, ...] = ()
+    if request.room is not None:
+        members = request.room.members or ()
+        if request.room.members is None:  # not sent: who the archive says is in the room now
+            members = tuple(await run_in_threadpool(archive_queries.members_at, services.engine, request.room.id, at))
+    outcome = service.prepare(snapshot, request, members, at)
+    if outcome.recorded:
+        try:
+            await asyncio.wrap_future(policies.records.enqueue(outcome.recorded))
+        except Exception as error:  # the sink failed: broker or staging unreachable
+            raise HTTPException(
+                status_code=503,
+                detail={"message": f"the decision could not be recorded ({error.__class__.__name__})"},
+            ) from None
     if outcome.decision.mode in ("block", "alert"):
-        audit.record(
-            services.engine, caller, "policy_check", _check_details(request, outcome.decision, outcome.recorded)
-        )
+        details = _check_details(request, outcome.decision, outcome.recorded)
+        await run_in_threadpool(audit.record, services.engine, caller, "policy_check", details)
     return CheckResponse(
         decision=outcome.decision,
         at=outcome.at,
