@@ -19,6 +19,7 @@ from adapters.archive_schema import (
     archive_rooms,
 )
 from adapters.tantivy_schema import filter_keys
+from ingest.db import read_only
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def members_at(engine: Engine, room_id: str, instant: datetime) -> list[str]:
     """Who was in ``room_id`` at ``instant``: an interval open then (unknown joins count as
     'since before the archive began')."""
     interval = archive_memberships.c
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         rows = connection.execute(
             select(interval.actor_id)
             .where(

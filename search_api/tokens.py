@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from ingest.db import read_only
 from search_api.app_schema import api_tokens
 
 Role = Literal["compliance_officer", "legal", "security_admin", "auditor", "ingest", "admin"]
@@ -63,7 +64,7 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     token_id, _, secret = rest.partition("_")
     if prefix != PREFIX or not token_id or not secret:
         return None
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         row = connection.execute(_BY_ID, {"token_id": token_id}).first()
     if row is None or row.revoked_at is not None:
         return None
