@@ -1,12 +1,20 @@
 """The server-rendered web pages (jinja2, no JavaScript build): sign-in, search, conversations,
-the audit log and the overview, for the same roles as the API."""
+cases, policies, the audit log and the overview, for the same roles as the API."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from search_api.web import audit_page, auth, conversation_page, overview_page, search_page
+from search_api.web import (
+    audit_page,
+    auth,
+    cases_page,
+    conversation_page,
+    overview_page,
+    policies_page,
+    search_page,
+)
 from search_api.web.core import HERE
 from search_api.web.session import SessionStore
 
@@ -14,6 +22,6 @@ from search_api.web.session import SessionStore
 def install(app: FastAPI, session_secret: bytes | None = None) -> None:
     """Add the pages and their static files to ``app`` (sessions live in this process)."""
     app.state.web_sessions = SessionStore(session_secret)
-    for module in (auth, overview_page, search_page, conversation_page, audit_page):
+    for module in (auth, overview_page, search_page, conversation_page, cases_page, policies_page, audit_page):
         app.include_router(module.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from search_api import audit
 from search_api.tokens import authenticate
-from search_api.web.core import WebUser, render, safe_next, services, sessions, signed_in
-from search_api.web.forms import FormTooLarge, read_form
+from search_api.web.core import WebUser, gate, render, safe_next, services, sessions, signed_in
+from search_api.web.forms import FormTooLarge, read_fields, read_form
 from search_api.web.session import COOKIE, LIFETIME_SECONDS
 
 router = APIRouter()
@@ -39,8 +39,16 @@ def refuse_csrf(request: Request, user: WebUser | None) -> HTMLResponse:
 
 async def checked_form(request: Request, user: WebUser) -> dict[str, str] | Response:
     """The posted form when its CSRF token is this session's; else the 403 page."""
+    fields = await checked_fields(request, user)
+    if isinstance(fields, Response):
+        return fields
+    return {name: values[0] for name, values in fields.items()}
+
+
+async def checked_fields(request: Request, user: WebUser) -> dict[str, list[str]] | Response:
+    """Every value of each posted field when the CSRF token is this session's; else the 403 page."""
     try:
-        form = await read_form(request)
+        form = await read_fields(request)
     except FormTooLarge:
         return render(
             request,
@@ -49,7 +57,7 @@ async def checked_form(request: Request, user: WebUser) -> dict[str, str] | Resp
             user=user,
             status_code=413,
         )
-    if not hmac.compare_digest(form.get("csrf", ""), user.session.csrf):
+    if not hmac.compare_digest((form.get("csrf") or [""])[0], user.session.csrf):
         return refuse_csrf(request, user)
     return form
 
@@ -109,3 +117,20 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+async def posted(request: Request, permission: str) -> tuple[WebUser, dict[str, list[str]]] | Response:
+    """A form post by a signed-in user allowed ``permission``, with this session's CSRF token:
+    the user and the fields; otherwise the page to answer (sign-in, 403, 413)."""
+    user = await gate(request, permission)
+    if not isinstance(user, WebUser):
+        return user
+    fields = await checked_fields(request, user)
+    if isinstance(fields, Response):
+        return fields
+    return user, fields
+
+
+def first(fields: dict[str, list[str]], name: str) -> str:
+    """A field's first value, stripped ('' when it was not sent)."""
+    return (fields.get(name) or [""])[0].strip()

@@ -27,6 +27,8 @@ _templates = Environment(
 NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/", "Overview", None),
     ("/search", "Search", "search"),
+    ("/cases", "Cases", "cases_read"),
+    ("/policies", "Policies", "policy_read"),
     ("/audit", "Audit log", "audit"),
 )
 """Path, label, and the permission a role needs to see the page (None: anyone signed in)."""

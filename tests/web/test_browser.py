@@ -146,6 +146,7 @@ def test_a_role_without_audit_rights_sees_no_link_and_gets_403(
 
 def test_the_search_form_works_from_the_keyboard_alone(page: Page, base_url: str, site: WebSite) -> None:
     page.goto(f"{base_url}/login")
+    expect(page.get_by_label("API token")).to_be_focused()  # autofocus: typing before it loses keys
     page.keyboard.type(site.tokens["compliance_officer"])  # the token field has the focus
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()

@@ -1,0 +1,169 @@
+"""``/policies``: ethical walls, the directory's groups, a form to add a wall, a "try a check"
+form and the latest archived policy decisions.
+
+Adding a wall runs the API's own ``POST /api/v1/policy/walls`` handler and a check runs
+``POST /api/v1/policy/check``'s, so both are stored, recorded, audited and seen by the live
+snapshot exactly as over the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
+
+from adapters.archive_schema import archive_events
+from policies.model import ACTIONS, CheckRequest, CheckRoom, Segment, WallSpec
+from search_api.policy_services import PolicyServices, policy_services_of
+from search_api.routes import policy as api_policy
+from search_api.web.auth import first, posted
+from search_api.web.core import WebUser, gate, render, services
+from search_api.web.forms import id_list
+
+router = APIRouter()
+RECENT = 20
+MAX_GROUPS = 200
+MODES = ("block", "alert", "log")
+
+
+def explain(error: ValidationError) -> str:
+    """A pydantic refusal as one line a person can act on."""
+    return "; ".join((f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + str(e["msg"]) for e in error.errors())
+
+
+def _policies(request: Request) -> PolicyServices:
+    app = services(request)
+    return policy_services_of(request, app.engine, app.sink)
+
+
+def segments(text: str) -> tuple[Segment, ...]:
+    """Ids typed into a side's box: ``user:...`` ids are single people, the rest groups."""
+    return tuple(Segment(kind="user" if item.startswith("user:") else "group", id=item) for item in id_list(text))
+
+
+def recent_decisions(engine: Engine, limit: int = RECENT) -> list[dict[str, Any]]:
+    """The latest archived ``policy_decision`` events (ones still in staging are not here yet)."""
+    columns = archive_events.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(columns.occurred_at, columns.actor_id, columns.room_id, columns.payload)
+            .where(columns.event_type == "policy_decision")
+            .order_by(columns.occurred_at.desc(), columns.seq.desc())
+            .limit(limit)
+        ).all()
+    found = []
+    for row in rows:
+        decision = json.loads(row.payload).get("decision", {})
+        found.append(
+            {
+                "at": row.occurred_at,
+                "actor": row.actor_id,
+                "room": row.room_id,
+                "action": decision.get("action"),
+                "outcome": decision.get("outcome"),
+                "mode": decision.get("mode"),
+                "walls": ", ".join(decision.get("wall_ids", [])),
+                "targets": ", ".join(decision.get("targets", [])),
+            }
+        )
+    return found
+
+
+def gather(policies: PolicyServices, engine: Engine) -> dict[str, Any]:
+    walls = policies.store.walls()
+    return {
+        "walls": walls,
+        "wall_names": {wall.id: wall.name for wall in walls},
+        "groups": policies.store.groups(limit=MAX_GROUPS),
+        "max_groups": MAX_GROUPS,
+        "decisions": recent_decisions(engine),
+    }
+
+
+async def _page(
+    request: Request, user: WebUser, extra: dict[str, Any] | None = None, status_code: int = 200
+) -> Response:
+    view = await run_in_threadpool(gather, _policies(request), services(request).engine)
+    context: dict[str, Any] = {
+        "title": "Policies",
+        "actions": ACTIONS,
+        "modes": MODES,
+        "may_write": user.may("policy_write"),
+        "may_check": user.may("policy_check"),
+        "added": request.query_params.get("added"),
+        "wall_form": {},
+        "wall_problem": None,
+        "check_form": {},
+        "check_problem": None,
+        "check_result": None,
+        **view,
+        **(extra or {}),
+    }
+    return render(request, "policies.html", context, user=user, status_code=status_code)
+
+
+@router.get("/policies", include_in_schema=False)
+async def policies_page(request: Request) -> Response:
+    user = await gate(request, "policy_read")
+    if not isinstance(user, WebUser):
+        return user
+    return await _page(request, user)
+
+
+@router.post("/policies/walls", include_in_schema=False)
+async def add_wall(request: Request) -> Response:
+    found = await posted(request, "policy_write")
+    if isinstance(found, Response):
+        return found
+    user, fields = found
+    form = {name: first(fields, name) for name in ("name", "side_a", "side_b", "mode")}
+    form["scopes"] = fields.get("scopes", [])  # type: ignore[assignment]
+    try:
+        spec = WallSpec(
+            name=form["name"],
+            side_a=segments(form["side_a"]),
+            side_b=segments(form["side_b"]),
+            mode=form["mode"] or "block",
+            scopes=tuple(fields.get("scopes", [])),
+        )
+    except ValidationError as error:
+        extra = {"wall_form": form, "wall_problem": explain(error)}
+        return await _page(request, user, extra, status_code=422)
+    try:
+        wall = await run_in_threadpool(
+            api_policy.create_wall, spec, services(request), _policies(request), user.principal
+        )
+    except HTTPException as error:
+        detail = error.detail
+        problem = detail.get("message") if isinstance(detail, dict) else str(detail)
+        return await _page(request, user, {"wall_form": form, "wall_problem": problem}, status_code=error.status_code)
+    return RedirectResponse(f"/policies?added={wall.id}#walls", status_code=303)
+
+
+@router.post("/policies/check", include_in_schema=False)
+async def try_check(request: Request) -> Response:
+    found = await posted(request, "policy_check")
+    if isinstance(found, Response):
+        return found
+    user, fields = found
+    form = {name: first(fields, name) for name in ("action", "actor", "targets", "room")}
+    try:
+        asked = CheckRequest(
+            action=form["action"],
+            actor=form["actor"],
+            targets=tuple(id_list(form["targets"])),
+            room=CheckRoom(id=form["room"]) if form["room"] else None,
+        )
+    except ValidationError as error:
+        return await _page(request, user, {"check_form": form, "check_problem": explain(error)}, status_code=422)
+    try:
+        answer = await api_policy.check(asked, services(request), _policies(request), user.principal)
+    except HTTPException as error:
+        detail = error.detail
+        problem = detail.get("message") if isinstance(detail, dict) else str(detail)
+        return await _page(request, user, {"check_form": form, "check_problem": problem}, status_code=error.status_code)
+    return await _page(request, user, {"check_form": form, "check_result": answer})
