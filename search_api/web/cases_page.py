@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from cases.model import Case, CaseSpec, HoldRelease, HoldSpec
+from cases.model import Case, CaseSpec, HoldRelease, HoldScope, HoldSpec
 from exports.registry import FORMAT_NAMES
 from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError
@@ -28,6 +28,21 @@ router = APIRouter()
 def _message(error: HTTPException) -> str:
     detail = error.detail
     return str(detail.get("message")) if isinstance(detail, dict) else str(detail)
+
+
+def scope_text(scope: HoldScope) -> str:
+    """What a hold keeps, in words."""
+    parts = []
+    if scope.custodians:
+        parts.append("custodians " + ", ".join(scope.custodians))
+    if scope.rooms:
+        parts.append("rooms " + ", ".join(scope.rooms))
+    if scope.query:
+        parts.append(f"query {scope.query}")
+    if scope.date_from or scope.date_to:
+        start = scope.date_from.strftime("%Y-%m-%d") if scope.date_from else "the start"
+        parts.append(f"from {start} to {scope.date_to.strftime('%Y-%m-%d') if scope.date_to else 'now'}")
+    return "; ".join(parts) or "everything"
 
 
 def _problem(request: Request, user: WebUser, title: str, message: str, status_code: int) -> Response:
@@ -101,6 +116,7 @@ async def _case_page(
         "may_write": user.may("cases_write"),
         "may_export": user.may("export"),
         "formats": FORMAT_NAMES,
+        "scope_text": scope_text,
         "problem": None,
         "export_form": {},
         "running": any(job["status"] in ("queued", "running") for job in view["jobs"]),

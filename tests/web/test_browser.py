@@ -180,3 +180,60 @@ def test_a_phone_sized_screen_and_200_percent_zoom_need_no_sideways_scrolling(
         page.goto(f"{base_url}/conversation?message=msg:irc:2009-03-03_10:40")
         assert page.evaluate("document.documentElement.scrollWidth") <= width, name
         context.close()
+
+
+def test_add_a_wall_and_see_a_check_blocked(page: Page, base_url: str, site: WebSite, screens: Path) -> None:
+    sign_in(page, base_url, site.tokens["security_admin"])
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Policies").click()
+    expect(page.get_by_role("heading", name="Ethical walls")).to_be_visible()
+    page.get_by_label("Wall name").fill("Deal team | Research")
+    page.get_by_label("Side A group ids").fill("user:erin")
+    page.get_by_label("Side B group ids").fill("user:frank")
+    page.get_by_label("Mode").select_option("block")
+    page.get_by_label("room_join").uncheck()
+    page.get_by_role("button", name="Add wall").click()
+    expect(page.get_by_role("status")).to_contain_text("Wall Deal team | Research added")
+    expect(page.get_by_role("cell", name="im, room_post, file_share")).to_be_visible()
+
+    page.get_by_label("Action", exact=True).select_option("im")
+    page.get_by_label("Actor (user id)").fill("user:erin")
+    page.get_by_label("Targets (user ids)").fill("user:frank")
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.locator("#check-result")).to_contain_text("Blocked (mode block)")
+    expect(page.get_by_role("heading", name="Walls that matched")).to_be_visible()
+    expect(page.get_by_text("Deal team | Research (")).to_be_visible()
+    page.screenshot(path=screens / "10-policies-blocked-check.png", full_page=True)
+
+
+def test_open_a_case_place_a_hold_export_and_download(
+    page: Page, base_url: str, site: WebSite, screens: Path, tmp_path: Path
+) -> None:
+    sign_in(page, base_url, site.tokens["legal"])
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
+    page.get_by_label("Case name").fill("Browser matter")
+    page.get_by_label("Custodians (user ids)").fill("user:alice")
+    page.get_by_label("Rooms (room ids)").fill("room:ubuntu")
+    page.get_by_role("button", name="Open case").click()
+    expect(page.get_by_role("heading", name="Case: Browser matter")).to_be_visible()
+
+    page.get_by_label("Reason for the hold").fill("preservation letter received")
+    page.get_by_role("button", name="Place hold").click()
+    expect(page.get_by_role("cell", name="preservation letter received", exact=True)).to_be_visible()
+    expect(page.get_by_label("Reason to release")).to_be_visible()
+
+    page.get_by_label("Export query (every hit is exported)").fill("wine")
+    page.get_by_label("jsonl").check()
+    page.get_by_role("button", name="Start export").click()
+    deadline = time.monotonic() + 60
+    while page.get_by_role("link", name="Download").count() == 0:
+        assert time.monotonic() < deadline, "the export never finished"
+        expect(page.locator("td.status-failed")).to_have_count(0)
+        time.sleep(0.3)
+        page.reload()
+    expect(page.locator("td.status-done")).to_be_visible()
+    page.screenshot(path=screens / "11-case-hold-export.png", full_page=True)
+    with page.expect_download() as waiting:
+        page.get_by_role("link", name="Download").click()
+    saved = tmp_path / "export.zip"
+    waiting.value.save_as(saved)
+    assert saved.read_bytes()[:2] == b"PK"
