@@ -24,6 +24,7 @@ from adapters.archive_schema import archive_events
 from exports.base import ExportContext, FormatReport, ZipExportFiles
 from exports.registry import export_format
 from exports.selection import Selection, select_hits, selected_events
+from ingest.db import read_only
 from ingest.events import Event
 from search_api.archive_queries import Memberships
 from search_api.backends import SearchBackend
@@ -117,7 +118,7 @@ def build_export(
 def archive_head(engine: Engine) -> dict[str, Any]:
     """The archive's newest chain link when the export was taken (the state it reflects)."""
     columns = archive_events.c
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         row = connection.execute(
             select(columns.seq, columns.chain_hash, columns.archived_at).order_by(columns.seq.desc()).limit(1)
         ).first()

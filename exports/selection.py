@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from adapters.archive import archive_dispositions
 from adapters.archive_schema import archive_events
+from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, parse_event_json
 from search_api.archive_queries import Memberships
 from search_api.backends import SearchBackend, every_hit
@@ -62,7 +63,9 @@ def selected_events(engine: Engine, selection: Selection, *, chunk: int = 2000) 
     columns = archive_events.c
     start = datetime.combine(selection.first.date(), datetime.min.time(), selection.first.tzinfo)
     wanted_types = (*_MESSAGE_EVENTS, *_CONTEXT_EVENTS)
-    with engine.connect() as connection:
+    # Read-only: on SQLite a plain connection would hold the write lock for the whole read,
+    # and the job's progress updates (another connection) would wait for it.
+    with read_only(engine) as connection:
         for room in selection.rooms:
             # Edits, deletions and reads may come days after the post: everything from the room's
             # first hit day on is read, and what belongs is decided per event below.

@@ -162,3 +162,17 @@ def test_jobs_left_running_by_a_stopped_server_are_marked_failed(archived: Stagi
     assert after["status"] == "failed"
     assert "interrupted" in after["error"]
     restarted.shutdown()
+
+
+def test_a_job_reports_progress_while_it_reads_thousands_of_events(archived: StagingStore, tmp_path: Path) -> None:
+    """Progress is committed every 1,000 events from another connection while the export reads
+    the archive: on SQLite the read must not hold the write lock (it once did, and the job
+    failed with "database is locked" after a minute)."""
+    backend = TantivySearchBackend(tmp_path / "data" / "index")
+    jobs = ExportJobs(archived.engine, tmp_path / "exports", lambda: backend)
+    started = time.monotonic()
+    job = jobs.run_now(JobSpec(query="sent>=2000-01-01", formats=("jsonl",), requested_by="t", role="legal"))
+    jobs.shutdown()
+    assert job["status"] == "done", job["error"]
+    assert job["events_done"] > 2000
+    assert time.monotonic() - started < 30
