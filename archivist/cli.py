@@ -175,11 +175,19 @@ def consume(
         bool, typer.Option("--until-idle", help="Exit once the queue has stayed empty for a moment.")
     ] = False,
     idle_seconds: Annotated[float, typer.Option(min=0.1, help="What 'a moment' is, in seconds.")] = 2.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (off when not given)."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for the metrics port (0.0.0.0 for a scraper on another host).")
+    ] = "127.0.0.1",
 ) -> None:
     """Move events from RabbitMQ into staging (commit, then ack) until stopped by SIGTERM/SIGINT."""
     settings = _settings()
     if not settings.broker_url:
         _fail("consume needs ARCHIVIST_BROKER_URL; without a broker, producers write to staging directly")
+    _serve_metrics(metrics_port, metrics_host)
     consumer = StagingConsumer(
         settings.broker_url,
         wiring.staging_store(settings),
@@ -212,12 +220,20 @@ def process(
         float | None, typer.Option(min=0.05, help="Seconds between polls when nothing is due (default: settings).")
     ] = None,
     until_empty: Annotated[bool, typer.Option("--until-empty", help="Exit once no staged event is due.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (off when not given)."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for the metrics port (0.0.0.0 for a scraper on another host).")
+    ] = "127.0.0.1",
 ) -> None:
     """Deliver staged events to every configured adapter; delete each once all have it."""
     from adapters.processor import BatchOutcome, tune_gc_for_batches
     from adapters.registry import UnknownAdapter
 
     settings = _settings()
+    _serve_metrics(metrics_port, metrics_host)
     store = wiring.staging_store(settings)
     try:
         built = wiring.adapters(settings, store)
@@ -244,6 +260,19 @@ def process(
         f"staging now holds {counts.staged} (+{counts.parked} parked)",
         highlight=False,
     )
+
+
+def _serve_metrics(port: int | None, host: str) -> None:
+    """The worker's Prometheus metrics (events consumed, staged, delivered per adapter, parked,
+    batch latency) on their own port, for a scraper; a port in use is a clear error."""
+    if port is None:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        _fail(f"cannot serve metrics on {host}:{port}: {error.strerror or error}")
 
 
 @app.command()

@@ -50,6 +50,26 @@ def test_process_until_empty_archives_everything(published: int) -> None:
     assert archived_count(store.engine) == published
 
 
+def test_process_serves_its_metrics_on_a_port(published: int) -> None:
+    port = free_port()
+    result = runner.invoke(app, ["process", "--until-empty", "--metrics-port", str(port)])
+    assert result.exit_code == 0, result.output
+    # The metrics server is a daemon thread of this (test) process: it still answers.
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert 'archivist_events_delivered_total{adapter="archive"}' in text
+    assert "archivist_events_completed_total" in text
+
+
+def test_a_metrics_port_in_use_is_a_clear_error(published: int) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["process", "--until-empty", "--metrics-port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
+
+
 def test_verify_catches_a_row_edited_behind_the_archives_back(published: int) -> None:
     runner.invoke(app, ["process", "--until-empty"])
     assert "archive chain intact: 300 entries verified" in runner.invoke(app, ["verify"]).output
