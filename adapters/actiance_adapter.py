@@ -12,29 +12,13 @@ batches never share a name and re-delivering a batch rewrites its own file inste
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
-from adapters.base import AdapterContext, DeliveryResult, Failure
-from adapters.xml_adapter import write_atomically
+from adapters.base import AdapterContext, DeliveryResult
+from adapters.xml_adapter import batch_file_name, write_batch_file
 from exports.actiance import WITH_ELEMENT, render_batch
 from ingest.events import Event
-
-log = logging.getLogger(__name__)
-
-
-def batch_file_name(batch: Sequence[Event]) -> str:
-    def stamp(moment: datetime) -> str:
-        return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
-
-    ids = "\n".join(sorted(str(e.event_id) for e in batch))
-    batch_id = hashlib.sha256(ids.encode()).hexdigest()[:16]
-    first = min(e.occurred_at for e in batch)
-    last = max(e.occurred_at for e in batch)
-    return f"actiance-{stamp(first)}-{stamp(last)}-{batch_id}.xml"
 
 
 class ActianceAdapter:
@@ -46,15 +30,8 @@ class ActianceAdapter:
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         if not any(isinstance(e, WITH_ELEMENT) for e in batch):
             return [None] * len(batch)
-        path = self.output_dir / batch_file_name(batch)
-        try:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, render_batch(batch))
-        except OSError as error:
-            reason = f"cannot write {path}: {error.strerror or error}"
-            log.warning("%s", reason)
-            return [Failure(reason)] * len(batch)
-        return [None] * len(batch)
+        name = batch_file_name(batch, prefix="actiance")
+        return write_batch_file(self.output_dir, name, render_batch(batch), len(batch))
 
     def close(self) -> None:
         """Nothing is held open between batches."""

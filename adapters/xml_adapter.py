@@ -23,13 +23,32 @@ from ingest.events import Event
 log = logging.getLogger(__name__)
 
 
-def batch_file_name(batch: Sequence[Event]) -> str:
+def batch_file_name(batch: Sequence[Event], prefix: str = "pchat") -> str:
+    """Named by the batch's first and last times and a hash of its ids: files sort by time, and
+    a re-delivered batch rewrites its own file instead of adding a second one."""
+
     def stamp(moment: datetime) -> str:
         return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
 
     ids = "\n".join(sorted(str(e.event_id) for e in batch))
     batch_id = hashlib.sha256(ids.encode()).hexdigest()[:16]
-    return f"pchat-{stamp(batch[0].occurred_at)}-{stamp(batch[-1].occurred_at)}-{batch_id}.xml"
+    first = min(e.occurred_at for e in batch)
+    last = max(e.occurred_at for e in batch)
+    return f"{prefix}-{stamp(first)}-{stamp(last)}-{batch_id}.xml"
+
+
+def write_batch_file(output_dir: Path, path_name: str, content: bytes, events: int) -> list[DeliveryResult]:
+    """``content`` written atomically as one file of ``output_dir``: all ``events`` of the batch
+    succeed, or each fails with the reason (a file adapter's whole delivery)."""
+    path = output_dir / path_name
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, content)
+    except OSError as error:
+        reason = f"cannot write {path}: {error.strerror or error}"
+        log.warning("%s", reason)
+        return [Failure(reason)] * events
+    return [None] * events
 
 
 def write_atomically(path: Path, content: bytes) -> None:
@@ -61,15 +80,7 @@ class LyncXmlAdapter:
         chosen = [e for e in batch if in_format(e)]
         if not chosen:
             return [None] * len(batch)
-        path = self.output_dir / batch_file_name(chosen)
-        try:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, render(chosen))
-        except OSError as error:
-            reason = f"cannot write {path}: {error.strerror or error}"
-            log.warning("%s", reason)
-            return [Failure(reason)] * len(batch)
-        return [None] * len(batch)
+        return write_batch_file(self.output_dir, batch_file_name(chosen), render(chosen), len(batch))
 
     def close(self) -> None:
         """Nothing is held open between batches."""
