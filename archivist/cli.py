@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from archivist import wiring
-from archivist.settings import Settings, get_settings
+from archivist.settings import Settings, env_name, get_settings, redact_url
+from archivist.tls import broker_ssl_options
 from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
 from ingest.events import Event, event_json_schema
 from ingest.producer import FeedReport, Rejected, feed, read_jsonl
@@ -54,7 +55,17 @@ def _settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as error:
-        _fail(f"invalid settings: {error}")
+        _fail(f"invalid settings: {settings_problems(error)}")
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each problem as ``ARCHIVIST_NAME (name in the TOML file): what is wrong``; never the
+    value, which may be a secret."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"{env_name(where)} ({where}): {problem['msg']}" if where else problem["msg"])
+    return "; ".join(problems)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -189,7 +200,7 @@ def consume(
         _fail("consume needs ARCHIVIST_BROKER_URL; without a broker, producers write to staging directly")
     _serve_metrics(metrics_port, metrics_host)
     consumer = StagingConsumer(
-        settings.broker_url,
+        settings.broker_url.get_secret_value(),
         wiring.staging_store(settings),
         wiring.topology(settings),
         ConsumerOptions(
@@ -198,6 +209,7 @@ def consume(
             batch_timeout=settings.batch_timeout,
             idle_timeout=idle_seconds if until_idle else None,
         ),
+        ssl=broker_ssl_options(settings),
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -283,7 +295,15 @@ def serve(
     """Run the search API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
-    uvicorn.run(wiring.api_app(_settings()), host=host, port=port, log_level="info")
+    settings = _settings()
+    uvicorn.run(
+        wiring.api_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
 
 
 @app.command()
@@ -489,9 +509,7 @@ def retention_run(
             raise FileNotFoundError(f"no search index at {settings.data_dir / 'index'}")
 
     if settings.elasticsearch_url:
-        from elasticsearch import Elasticsearch
-
-        backend = ElasticsearchSearchBackend(Elasticsearch(settings.elasticsearch_url, request_timeout=30))
+        backend = ElasticsearchSearchBackend(wiring.elasticsearch_client(settings))
         resolve = search_resolver(store.engine, backend)
     try:
         built = [] if dry_run else wiring.adapters(settings, store)
@@ -578,7 +596,9 @@ def _status_figures(settings: Settings) -> dict[str, int | None]:
         "parked": counts.parked,
     }
     if settings.broker_url:
-        depth, dead = broker_depths(settings.broker_url, wiring.topology(settings))
+        depth, dead = broker_depths(
+            settings.broker_url.get_secret_value(), wiring.topology(settings), ssl=broker_ssl_options(settings)
+        )
         figures.update(queue_depth=depth, dead_letters=dead)
     return figures
 
@@ -589,10 +609,12 @@ def status(
 ) -> None:
     """Queue depth, dead letters, staged and parked events (queue figures are null without a broker)."""
     settings = _settings()
+    from kombu.exceptions import OperationalError as BrokerUnreachable
+
     try:
         figures = _status_figures(settings)
-    except OSError as error:
-        _fail(f"cannot reach the broker at {settings.broker_url}: {error}")
+    except (OSError, BrokerUnreachable) as error:
+        _fail(f"cannot reach the broker at {redact_url(settings.broker_url)}: {error}")
     if as_json:
         print(json.dumps(figures))
         return
@@ -660,7 +682,14 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
     )
     worker.start()
     try:
-        uvicorn.run(wiring.api_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            wiring.api_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+        )
     finally:
         processor.stop()
         worker.join(timeout=60)

@@ -1,13 +1,24 @@
-"""One settings class for every role: environment (``ARCHIVIST_*``) over an optional TOML file."""
+"""One settings class for every role: environment (``ARCHIVIST_*``) over an optional TOML file.
+
+Secrets (the URLs, which carry passwords, and the Elasticsearch API key) are ``SecretStr``: their
+``repr`` and ``str`` are masked, and errors never echo input values. Each of them can also be read
+from a file named by ``ARCHIVIST_<NAME>_FILE`` (Docker and Kubernetes secrets, systemd
+credentials); see :class:`SecretFilesSource`.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +27,28 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE_ENV = "ARCHIVIST_CONFIG"
+ENV_PREFIX = "ARCHIVIST_"
+FILE_SUFFIX = "_FILE"
+"""``ARCHIVIST_DATABASE_URL_FILE=/run/secrets/db`` reads ``database_url`` from that file."""
+
+DatabaseTlsMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+_FILE_SETTINGS = (
+    "database_tls_ca_file",
+    "database_tls_cert_file",
+    "database_tls_key_file",
+    "broker_tls_ca_file",
+    "broker_tls_cert_file",
+    "broker_tls_key_file",
+    "elasticsearch_tls_ca_file",
+)
+_SECRET_SETTINGS = ("database_url", "broker_url", "elasticsearch_url", "elasticsearch_api_key")
+_OPTIONAL_SETTINGS = (*_SECRET_SETTINGS, *_FILE_SETTINGS, "database_tls_mode")
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: ``broker_url`` -> ``ARCHIVIST_BROKER_URL``."""
+    return f"{ENV_PREFIX}{setting}".upper()
 
 
 class Settings(BaseSettings):
@@ -25,16 +58,38 @@ class Settings(BaseSettings):
     directory, when present) supplies values the environment does not.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ARCHIVIST_", extra="forbid")
+    # hide_input_in_errors: a validation error never repeats a value (a URL with its password).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", hide_input_in_errors=True)
 
     data_dir: Path = Field(default=Path("data"), description="Where embedded data lives (SQLite, index, XML).")
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None, description="SQLAlchemy URL of staging/archive; unset: SQLite under data_dir."
     )
-    broker_url: str | None = Field(
+    database_tls_mode: DatabaseTlsMode | None = Field(
+        default=None,
+        description="PostgreSQL sslmode; unset: verify-full when a database TLS file is set, else libpq's default.",
+    )
+    database_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle PostgreSQL's certificate is checked against (sslrootcert)."
+    )
+    database_tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate for PostgreSQL (sslcert)."
+    )
+    database_tls_key_file: Path | None = Field(default=None, description="Client certificate's private key (sslkey).")
+    broker_url: SecretStr | None = Field(
         default=None, description="RabbitMQ URL (amqp:// or amqps://); unset: producers write to staging."
     )
-    elasticsearch_url: str | None = None
+    broker_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle RabbitMQ's certificate is checked against."
+    )
+    broker_tls_cert_file: Path | None = Field(default=None, description="Client certificate for RabbitMQ (amqps://).")
+    broker_tls_key_file: Path | None = Field(default=None, description="Client certificate's private key.")
+    broker_tls_verify_hostname: bool = Field(
+        default=True, description="Check that RabbitMQ's certificate names the host of the URL."
+    )
+    elasticsearch_url: SecretStr | None = None
+    elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (encoded form).")
+    elasticsearch_tls_ca_file: Path | None = Field(default=None, description="CA bundle for an https:// Elasticsearch.")
     adapters: str = "archive,index,xml"
 
     exchange: str = "archivist.events"
@@ -59,10 +114,71 @@ class Settings(BaseSettings):
     backoff_initial: float = Field(default=1.0, gt=0, description="First retry delay in seconds (doubles).")
     backoff_maximum: float = Field(default=300.0, gt=0, description="Longest retry delay in seconds.")
 
-    @field_validator("broker_url", "database_url", "elasticsearch_url", mode="before")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines on stderr: text, or one JSON object per line."
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Reverse proxies (IPs or networks, comma-separated; * for any) whose X-Forwarded-For "
+        "and X-Forwarded-Proto the API believes.",
+    )
+
+    @field_validator(*_OPTIONAL_SETTINGS, mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, SecretFileProblem):
+            raise PydanticCustomError("secret_file", "{problem}", {"problem": value.problem})
         return None if value == "" else value
+
+    @field_validator(*_FILE_SETTINGS)
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
+            raise PydanticCustomError("file_missing", "no such file: {path}", {"path": str(value)})
+        if not os.access(value, os.R_OK):
+            raise PydanticCustomError("file_unreadable", "cannot read {path}: permission denied", {"path": str(value)})
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise PydanticCustomError(
+                    "not_an_address", "'{item}' is not an IP address or network", {"item": item}
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_settings_fit_the_urls(self) -> Settings:
+        problems: list[str] = []
+        for service in ("database", "broker"):
+            cert, key = (getattr(self, f"{service}_tls_{part}_file") for part in ("cert", "key"))
+            if (cert is None) != (key is None):
+                problems.append(f"set both {env_name(f'{service}_tls_cert_file')} and _KEY_FILE, or neither")
+        database_tls = [name for name in _FILE_SETTINGS if name.startswith("database_") and getattr(self, name)]
+        if self.database_tls_mode is not None:
+            database_tls.append("database_tls_mode")
+        if database_tls and not self.resolved_database_url.startswith("postgresql"):
+            problems.append(f"{', '.join(map(env_name, database_tls))} apply to PostgreSQL only")
+        broker_tls = [name for name in _FILE_SETTINGS if name.startswith("broker_") and getattr(self, name)]
+        if broker_tls and self.broker_url is not None and url_scheme(self.broker_url) != "amqps":
+            problems.append(f"{', '.join(map(env_name, broker_tls))} need an amqps:// ARCHIVIST_BROKER_URL")
+        if (
+            self.elasticsearch_tls_ca_file is not None
+            and self.elasticsearch_url is not None
+            and url_scheme(self.elasticsearch_url) != "https"
+        ):
+            problems.append("ARCHIVIST_ELASTICSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_ELASTICSEARCH_URL")
+        if problems:
+            raise PydanticCustomError("tls_settings", "{problems}", {"problems": "; ".join(problems)})
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -74,13 +190,107 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get(CONFIG_FILE_ENV, "archivist.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return (
+            init_settings,
+            SecretFilesSource(settings_cls),
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
 
     @property
     def resolved_database_url(self) -> str:
+        """The database URL in clear (it may carry a password): for the engine, never for output."""
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'archivist.sqlite3').resolve()}"
+
+
+def secret_settings() -> tuple[str, ...]:
+    """The settings that hold secrets (``SecretStr``); each may come from ``ARCHIVIST_<NAME>_FILE``."""
+    return tuple(name for name, field in Settings.model_fields.items() if _is_secret(field))
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+
+
+@dataclass(frozen=True)
+class SecretFileProblem:
+    """Stands in for a secret whose ``_FILE`` could not be used; validation reports ``problem``."""
+
+    problem: str
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """Secrets from files: ``ARCHIVIST_<NAME>_FILE`` names a file whose content is the value
+    (one trailing newline is dropped). Setting both the variable and its ``_FILE`` is an error,
+    and so is a file that cannot be read or is empty."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        environment = {key.upper(): value for key, value in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if not _is_secret(field):
+                continue
+            variable = env_name(name)
+            file_variable = variable + FILE_SUFFIX
+            path = environment.get(file_variable)
+            if not path:
+                continue
+            if environment.get(variable):
+                values[name] = SecretFileProblem(f"set {variable} or {file_variable}, not both")
+                continue
+            values[name] = _read_secret_file(file_variable, Path(path))
+        return values
+
+
+def _read_secret_file(variable: str, path: Path) -> str | SecretFileProblem:
+    try:
+        content = path.read_text(encoding="utf-8")
+    except OSError as error:
+        return SecretFileProblem(f"{variable}: cannot read {path}: {error.strerror or error}")
+    except UnicodeDecodeError:
+        return SecretFileProblem(f"{variable}: {path} is not UTF-8 text")
+    value = content.removesuffix("\n").removesuffix("\r")
+    if not value.strip():
+        return SecretFileProblem(f"{variable}: {path} is empty")
+    return value
+
+
+def url_scheme(url: SecretStr | str) -> str:
+    """The scheme of a (secret) URL, lower case; the first of a kombu failover list."""
+    text = url.get_secret_value() if isinstance(url, SecretStr) else url
+    return urlsplit(text.split(";", 1)[0].strip()).scheme.lower()
+
+
+def redact_url(url: SecretStr | str | None) -> str:
+    """A URL fit for messages: its password (and any query, which may carry keys) replaced by ***."""
+    if url is None:
+        return "(unset)"
+    text = url.get_secret_value() if isinstance(url, SecretStr) else url
+    shown = []
+    for one in text.split(";"):
+        try:
+            parts = urlsplit(one.strip())
+            host = parts.hostname
+            port = parts.port
+        except ValueError:
+            shown.append("***")
+            continue
+        netloc = host or ""
+        if host and ":" in host:
+            netloc = f"[{host}]"
+        if port is not None:
+            netloc = f"{netloc}:{port}"
+        if parts.username is not None:
+            credentials = parts.username + (":***" if parts.password is not None else "")
+            netloc = f"{credentials}@{netloc}"
+        query = "?***" if parts.query else ""
+        shown.append(f"{parts.scheme}://{netloc}{parts.path}{query}")
+    return ";".join(shown)
 
 
 @lru_cache(maxsize=1)

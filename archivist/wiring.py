@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
 from adapters.base import Adapter, AdapterContext
@@ -9,11 +11,15 @@ from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters
 from archivist.migrate import upgrade
 from archivist.settings import Settings
+from archivist.tls import broker_ssl_options, database_connect_args, elasticsearch_options
 from ingest.db import create_db_engine
 from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
 from ingest.staging import StagingStore
 from ingest.topology import Topology
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 
 def topology(settings: Settings) -> Topology:
@@ -28,7 +34,7 @@ def topology(settings: Settings) -> Topology:
 
 def staging_store(settings: Settings) -> StagingStore:
     """The staging store, its schema brought up to date first."""
-    engine = create_db_engine(settings.resolved_database_url)
+    engine = create_db_engine(settings.resolved_database_url, database_connect_args(settings))
     upgrade(engine)
     return StagingStore(engine)
 
@@ -36,16 +42,41 @@ def staging_store(settings: Settings) -> StagingStore:
 def event_sink(settings: Settings) -> EventSink:
     """RabbitMQ when a broker is configured, else straight into staging (embedded mode)."""
     if settings.broker_url:
-        return BrokerSink(Publisher(settings.broker_url, topology(settings), window=settings.publish_window))
+        return BrokerSink(
+            Publisher(
+                settings.broker_url.get_secret_value(),
+                topology(settings),
+                window=settings.publish_window,
+                ssl=broker_ssl_options(settings),
+            )
+        )
     return StagingSink(staging_store(settings))
 
 
+def elasticsearch_client(settings: Settings) -> Elasticsearch:
+    """A client for the configured Elasticsearch, with its CA bundle and API key when set."""
+    from elasticsearch import Elasticsearch
+
+    if settings.elasticsearch_url is None:
+        raise ValueError("no Elasticsearch is configured (ARCHIVIST_ELASTICSEARCH_URL)")
+    return Elasticsearch(
+        settings.elasticsearch_url.get_secret_value(), request_timeout=30, **elasticsearch_options(settings)
+    )
+
+
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
+    options = {"index_hold_writer": str(settings.index_hold_writer).lower()}
+    # The Elasticsearch adapter's TLS and credential options (adapters.es_adapter.create).
+    es = elasticsearch_options(settings)
+    if "ca_certs" in es:
+        options["es_ca_certs"] = es["ca_certs"]
+    if "api_key" in es:
+        options["es_api_key"] = es["api_key"]
     return AdapterContext(
         engine=store.engine,
         data_dir=settings.data_dir,
-        elasticsearch_url=settings.elasticsearch_url,
-        options={"index_hold_writer": str(settings.index_hold_writer).lower()},
+        elasticsearch_url=settings.elasticsearch_url.get_secret_value() if settings.elasticsearch_url else None,
+        options=options,
     )
 
 
@@ -76,11 +107,9 @@ def api_app(settings: Settings) -> FastAPI:
     store = staging_store(settings)
     backend = None
     if settings.elasticsearch_url:
-        from elasticsearch import Elasticsearch
-
         from search_api.backends import ElasticsearchSearchBackend
 
-        backend = ElasticsearchSearchBackend(Elasticsearch(settings.elasticsearch_url, request_timeout=30))
+        backend = ElasticsearchSearchBackend(elasticsearch_client(settings))
     services = AppServices(
         engine=store.engine, index_dir=settings.data_dir / "index", sink=event_sink(settings), backend=backend
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,15 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, full fsync and writer-first transactions."""
+def create_db_engine(url: str, connect_args: Mapping[str, str] | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, full fsync and writer-first transactions.
+
+    ``connect_args`` go to the driver's connect (PostgreSQL's ``sslmode``, ``sslrootcert``, ...;
+    see ``archivist.tls``) and win over the same parameters in the URL.
+    """
     url = normalise_url(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, connect_args=dict(connect_args or {}))
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

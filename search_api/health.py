@@ -24,11 +24,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archivist.settings import Settings, get_settings
+from archivist.tls import broker_ssl_options, elasticsearch_options
 from ingest.staging import staged_events
 
 log = logging.getLogger("archivist.api.health")
@@ -126,11 +127,11 @@ def readiness_checks(engine: Engine) -> dict[str, Callable[[], object]]:
         checks["settings"] = _invalid_settings
         return checks
     if settings.broker_url:
-        url = settings.broker_url
-        checks["broker"] = lambda: check_broker(url)
+        url, ssl = settings.broker_url, broker_ssl_options(settings)
+        checks["broker"] = lambda: check_broker(url, ssl)
     if settings.elasticsearch_url:
-        es_url = settings.elasticsearch_url
-        checks["elasticsearch"] = lambda: check_elasticsearch(es_url)
+        es_url, es_options = settings.elasticsearch_url, elasticsearch_options(settings)
+        checks["elasticsearch"] = lambda: check_elasticsearch(es_url, es_options)
     return checks
 
 
@@ -157,17 +158,23 @@ def check_database(engine: Engine) -> None:
         connection.close()
 
 
-def check_broker(url: str) -> None:
+def _clear(url: str | SecretStr) -> str:
+    return url.get_secret_value() if isinstance(url, SecretStr) else url
+
+
+def check_broker(url: str | SecretStr, ssl: dict[str, Any] | None = None) -> None:
     from kombu import Connection
 
-    with Connection(url, connect_timeout=CHECK_TIMEOUT) as connection:
+    with Connection(_clear(url), ssl=ssl, connect_timeout=CHECK_TIMEOUT) as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
 
 
-def check_elasticsearch(url: str) -> None:
+def check_elasticsearch(url: str | SecretStr, options: dict[str, Any] | None = None) -> None:
     from elasticsearch import Elasticsearch
 
-    client = Elasticsearch(url, request_timeout=CHECK_TIMEOUT, max_retries=0, retry_on_timeout=False)
+    client = Elasticsearch(
+        _clear(url), request_timeout=CHECK_TIMEOUT, max_retries=0, retry_on_timeout=False, **(options or {})
+    )
     try:
         client.info()
     finally:
@@ -226,14 +233,14 @@ def staging_counts(engine: Engine) -> tuple[int, int]:
     return by_flag.get(False, 0), by_flag.get(True, 0)
 
 
-def broker_depths(url: str, settings: Settings) -> tuple[int, int]:
+def broker_depths(url: str | SecretStr, settings: Settings) -> tuple[int, int]:
     """Messages ready in the events queue and the dead-letter queue (0 for one not declared)."""
     from kombu import Connection
 
     from ingest.topology import queue_depth
 
     depths: list[int] = []
-    with Connection(url, connect_timeout=CHECK_TIMEOUT) as connection:
+    with Connection(_clear(url), ssl=broker_ssl_options(settings), connect_timeout=CHECK_TIMEOUT) as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
         for name in (settings.queue, settings.dead_letter_queue):
             channel = connection.channel()

@@ -22,7 +22,8 @@ def test_toml_file_supplies_what_the_environment_does_not(tmp_path: Path, monkey
     monkeypatch.setenv("ARCHIVIST_CONFIG", str(config))
     monkeypatch.setenv("ARCHIVIST_PREFETCH", "75")
     settings = Settings()
-    assert settings.broker_url == "amqp://toml-host//"
+    assert settings.broker_url is not None
+    assert settings.broker_url.get_secret_value() == "amqp://toml-host//"
     assert settings.queue == "from-toml"
     assert settings.prefetch == 75
 

@@ -21,7 +21,7 @@ import yaml  # type: ignore[import-untyped]
 from typer.core import TyperGroup
 
 from archivist.cli import app as cli_app
-from archivist.settings import CONFIG_FILE_ENV, Settings
+from archivist.settings import CONFIG_FILE_ENV, FILE_SUFFIX, Settings, env_name, secret_settings
 from ingest.topology import Topology
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -32,7 +32,9 @@ SAMPLE_TOML = DEPLOY / "archivist.example.toml"
 
 PREFIX = str(Settings.model_config.get("env_prefix", ""))
 SETTING_ENV_NAMES = {f"{PREFIX}{name}".upper() for name in Settings.model_fields}
-ENV_NAMES = SETTING_ENV_NAMES | {CONFIG_FILE_ENV}
+SECRET_FILE_ENV_NAMES = {env_name(name) + FILE_SUFFIX for name in secret_settings()}
+"""``ARCHIVIST_DATABASE_URL_FILE`` and the like: a secret read from a file."""
+ENV_NAMES = SETTING_ENV_NAMES | SECRET_FILE_ENV_NAMES | {CONFIG_FILE_ENV}
 CREDENTIAL_URLS = {f"{PREFIX}{name}".upper() for name in ("database_url", "broker_url", "elasticsearch_url")}
 SECRET_WORDS = ("PASSWORD", "PASS", "SECRET", "TOKEN", "KEY")
 WORKER_COMMANDS = {"api": "serve", "consumer": "consume", "processor": "process"}
@@ -402,7 +404,13 @@ def test_the_sample_configuration_documents_every_setting() -> None:
 def test_the_sample_configuration_shows_the_real_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Uncommented, the file is valid TOML that the settings class accepts, and every value
     shown for a setting with a default is that default (unset URLs show an example)."""
-    uncommented = "\n".join(f"{key} = {value}" for key, value in _sample_assignments().items())
+    assignments = _sample_assignments()
+    for name in (name for name in assignments if name.endswith("_file")):
+        # The example paths do not exist here, and the settings insist on readable files.
+        example = tmp_path / name
+        example.write_text("PEM", encoding="utf-8")
+        assignments[name] = json.dumps(str(example))
+    uncommented = "\n".join(f"{key} = {value}" for key, value in assignments.items())
     values = tomllib.loads(uncommented)
     for name, field in Settings.model_fields.items():
         if field.default is not None:
@@ -413,6 +421,6 @@ def test_the_sample_configuration_shows_the_real_defaults(tmp_path: Path, monkey
     monkeypatch.delenv("ARCHIVIST_DATA_DIR")
     loaded = Settings()  # through the real TOML source, as archivist reads it
     assert loaded.broker_url is not None
-    assert loaded.broker_url.startswith("amqps://")
+    assert loaded.broker_url.get_secret_value().startswith("amqps://")
     assert loaded.elasticsearch_url is not None
     assert loaded.database_url is not None
