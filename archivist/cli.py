@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from archivist import wiring
+from archivist.logs import configure_logging
 from archivist.settings import Settings, env_name, get_settings, redact_url
 from archivist.tls import broker_ssl_options
 from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
@@ -74,11 +75,13 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Text or JSON lines (``ARCHIVIST_LOG_FORMAT``) for every command. Settings that do not
+    validate leave text logging on; the command then reports them when it reads its settings."""
+    try:
+        log_format = get_settings().log_format
+    except ValidationError:
+        log_format = "text"
+    configure_logging(logging.INFO if verbose else logging.WARNING, log_format)
 
 
 @app.callback()
@@ -301,6 +304,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        log_config=None,  # uvicorn's loggers propagate to ours: text or JSON as configured
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
     )
@@ -687,6 +691,7 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
             host=host,
             port=port,
             log_level="warning",
+            log_config=None,
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,
         )
