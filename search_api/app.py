@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search_api import health
+from search_api import health, security_headers
 from search_api.deps import AppServices
 from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError
@@ -38,6 +38,7 @@ def create_app(services: AppServices) -> FastAPI:
     )
     app.state.services = services
     health.install(app)  # /healthz, /readyz, /metrics and the request-latency middleware
+    security_headers.install(app)  # CSP, no framing, nosniff, no referrer, HSTS over TLS: every response
     routers = (search, messages, rooms, audit, events, policy, directory, cases, exports)
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
