@@ -55,6 +55,21 @@ def _cli_commands() -> set[str]:
     return set(group.commands)
 
 
+def _cli_options(command: str) -> set[str]:
+    """The options a command of the real typer app takes (``--metrics-port``, ...)."""
+    group = typer.main.get_command(cli_app)
+    assert isinstance(group, TyperGroup)
+    return {option for param in group.commands[command].params for option in getattr(param, "opts", [])}
+
+
+def _metrics_port(argv: list[str]) -> int:
+    """The port a worker's arguments pass to ``--metrics-port`` (which must exist and be one)."""
+    assert "--metrics-port" in argv, f"{argv}: the worker does not serve its metrics"
+    port = int(argv[argv.index("--metrics-port") + 1])
+    assert 1 <= port <= 65535
+    return port
+
+
 def _is_secret_name(name: str) -> bool:
     return any(word in name.upper() for word in SECRET_WORDS)
 
@@ -120,6 +135,17 @@ def test_compose_runs_every_role_on_the_production_backends(compose: dict[str, A
         env = service["environment"]
         assert env["ARCHIVIST_QUEUE_TYPE"] == "quorum", "compose declares a quorum queue; the code must agree"
         assert set(env) <= ENV_NAMES
+
+
+def test_compose_workers_serve_metrics_inside_the_network(compose: dict[str, Any]) -> None:
+    for role in ("consumer", "processor"):
+        service = compose["services"][role]
+        argv = service["command"]
+        assert {"--metrics-port", "--metrics-host"} <= _cli_options(argv[0])
+        port = _metrics_port(argv)
+        assert argv[argv.index("--metrics-host") + 1] == "0.0.0.0", "reachable from the compose network"  # noqa: S104
+        assert service["expose"] == [str(port)]
+        assert "ports" not in service, "metrics are not published on the host"
 
 
 def test_compose_images_are_pinned(compose: dict[str, Any]) -> None:
@@ -272,6 +298,30 @@ def test_deployments_have_probes_resources_and_real_commands(base_objects: list[
         assert probe_command[1] in commands
 
 
+def test_workers_expose_a_metrics_port_that_prometheus_is_told_about(base_objects: list[dict[str, Any]]) -> None:
+    deployments = {d["metadata"]["name"]: d for d in _of_kind(base_objects, "Deployment")}
+    for role in ("consumer", "processor"):
+        deployment = deployments[f"archivist-{role}"]
+        (container,) = _containers(deployment)
+        assert {"--metrics-port", "--metrics-host"} <= _cli_options(container["args"][0])
+        port = _metrics_port(container["args"])
+        host = container["args"][container["args"].index("--metrics-host") + 1]
+        assert host == "0.0.0.0", f"{role}: a scraper in another pod must reach it"  # noqa: S104
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"metrics": port}
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
+    api = deployments["archivist-api"]
+    (container,) = _containers(api)
+    annotations = api["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
 def test_every_deployment_has_a_disruption_budget_that_selects_its_pods(base_objects: list[dict[str, Any]]) -> None:
     budgets = list(_of_kind(base_objects, "PodDisruptionBudget"))
     for deployment in _of_kind(base_objects, "Deployment"):
@@ -357,6 +407,14 @@ def test_systemd_units_parse_run_a_real_command_and_are_hardened(unit: Path) -> 
     commands = _cli_commands()
     assert command in commands, f"{unit.name}: `archivist {command}` does not exist"
     assert command in WORKER_COMMANDS.values()
+    if command in {"consume", "process"}:
+        # Template units: the instance name (%i) is the metrics port, so instances never collide.
+        assert "--metrics-port" in _cli_options(command)
+        assert argv[argv.index("--metrics-port") + 1] == "%i"
+        assert unit.name.endswith("@.service")
+        examples = re.findall(rf"{unit.name.removesuffix('@.service')}@(\w+)\.service", unit.read_text("utf-8"))
+        assert examples, f"{unit.name}: show how instances are named"
+        assert all(1024 < int(port) <= 65535 for port in examples), examples
     assert service["Restart"] == "on-failure"
     assert service["ProtectSystem"] == "strict"
     assert "/var/lib/archivist" in service["ReadWritePaths"].split()
