@@ -1,5 +1,6 @@
 """``/policies``: ethical walls, the directory's groups, a form to add a wall, a "try a check"
-form and the latest archived policy decisions.
+form and the latest archived policy decisions; the other policies pages (a wall's page,
+disclaimers, groups, the what-if) are in the ``policy_*`` modules and included here.
 
 Adding a wall runs the API's own ``POST /api/v1/policy/walls`` handler and a check runs
 ``POST /api/v1/policy/check``'s, so both are stored, recorded, audited and seen by the live
@@ -17,32 +18,24 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from adapters.archive_schema import archive_events
-from policies.model import ACTIONS, CheckRequest, CheckRoom, Segment, WallSpec
-from search_api.policy_services import PolicyServices, policy_services_of
+from policies.model import CheckRequest, CheckRoom
+from search_api.policy_services import PolicyServices
 from search_api.routes import policy as api_policy
 from search_api.web.auth import first, posted
-from search_api.web.core import WebUser, gate, render, services
+from search_api.web.core import WebUser, gate, services
 from search_api.web.forms import id_list
+from search_api.web.policy_disclaimers import router as disclaimers_router
+from search_api.web.policy_forms import FormProblems, WallForm
+from search_api.web.policy_forms import explain as explain
+from search_api.web.policy_forms import segments as segments
+from search_api.web.policy_groups import router as groups_router
+from search_api.web.policy_simulate import router as simulate_router
+from search_api.web.policy_views import message_of, policies_of, render_policy_page
+from search_api.web.policy_walls import router as walls_router
 
 router = APIRouter()
 RECENT = 20
 MAX_GROUPS = 200
-MODES = ("block", "alert", "log")
-
-
-def explain(error: ValidationError) -> str:
-    """A pydantic refusal as one line a person can act on."""
-    return "; ".join((f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + str(e["msg"]) for e in error.errors())
-
-
-def _policies(request: Request) -> PolicyServices:
-    app = services(request)
-    return policy_services_of(request, app.engine, app.sink)
-
-
-def segments(text: str) -> tuple[Segment, ...]:
-    """Ids typed into a side's box: ``user:...`` ids are single people, the rest groups."""
-    return tuple(Segment(kind="user" if item.startswith("user:") else "group", id=item) for item in id_list(text))
 
 
 def recent_decisions(engine: Engine, limit: int = RECENT) -> list[dict[str, Any]]:
@@ -87,23 +80,20 @@ def gather(policies: PolicyServices, engine: Engine) -> dict[str, Any]:
 async def _page(
     request: Request, user: WebUser, extra: dict[str, Any] | None = None, status_code: int = 200
 ) -> Response:
-    view = await run_in_threadpool(gather, _policies(request), services(request).engine)
+    view = await run_in_threadpool(gather, policies_of(request), services(request).engine)
     context: dict[str, Any] = {
         "title": "Policies",
-        "actions": ACTIONS,
-        "modes": MODES,
-        "may_write": user.may("policy_write"),
         "may_check": user.may("policy_check"),
         "added": request.query_params.get("added"),
-        "wall_form": {},
-        "wall_problem": None,
+        "removed": request.query_params.get("removed"),
+        "wall_form": WallForm(),
         "check_form": {},
         "check_problem": None,
         "check_result": None,
         **view,
         **(extra or {}),
     }
-    return render(request, "policies.html", context, user=user, status_code=status_code)
+    return render_policy_page(request, user, "policies.html", context, "/policies", status_code)
 
 
 @router.get("/policies", include_in_schema=False)
@@ -120,27 +110,17 @@ async def add_wall(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     user, fields = found
-    form = {name: first(fields, name) for name in ("name", "side_a", "side_b", "mode")}
-    form["scopes"] = fields.get("scopes", [])  # type: ignore[assignment]
+    form = WallForm.of_fields(fields)
     try:
-        spec = WallSpec(
-            name=form["name"],
-            side_a=segments(form["side_a"]),
-            side_b=segments(form["side_b"]),
-            mode=form["mode"] or "block",
-            scopes=tuple(fields.get("scopes", [])),
-        )
-    except ValidationError as error:
-        extra = {"wall_form": form, "wall_problem": explain(error)}
-        return await _page(request, user, extra, status_code=422)
-    try:
+        spec = form.spec()
         wall = await run_in_threadpool(
-            api_policy.create_wall, spec, services(request), _policies(request), user.principal
+            api_policy.create_wall, spec, services(request), policies_of(request), user.principal
         )
+    except FormProblems as error:
+        return await _page(request, user, {"wall_form": form, "problems": error.problems}, status_code=422)
     except HTTPException as error:
-        detail = error.detail
-        problem = detail.get("message") if isinstance(detail, dict) else str(detail)
-        return await _page(request, user, {"wall_form": form, "wall_problem": problem}, status_code=error.status_code)
+        extra = {"wall_form": form, "problems": {"": message_of(error)}}
+        return await _page(request, user, extra, status_code=error.status_code)
     return RedirectResponse(f"/policies?added={wall.id}#walls", status_code=303)
 
 
@@ -161,9 +141,12 @@ async def try_check(request: Request) -> Response:
     except ValidationError as error:
         return await _page(request, user, {"check_form": form, "check_problem": explain(error)}, status_code=422)
     try:
-        answer = await api_policy.check(asked, services(request), _policies(request), user.principal)
+        answer = await api_policy.check(asked, services(request), policies_of(request), user.principal)
     except HTTPException as error:
-        detail = error.detail
-        problem = detail.get("message") if isinstance(detail, dict) else str(detail)
-        return await _page(request, user, {"check_form": form, "check_problem": problem}, status_code=error.status_code)
+        extra = {"check_form": form, "check_problem": message_of(error)}
+        return await _page(request, user, extra, status_code=error.status_code)
     return await _page(request, user, {"check_form": form, "check_result": answer})
+
+
+for _section in (walls_router, disclaimers_router, groups_router, simulate_router):
+    router.include_router(_section)
