@@ -100,15 +100,36 @@ class BatchProcessor:
 
     def run(self, *, interval: float = 2.0, until_empty: bool = False) -> BatchOutcome:
         """Process batches until stopped; with ``until_empty``, until staging holds only parked
-        events (it waits for backoffs and for leases held by a processor that died)."""
+        events (it waits for backoffs and for leases held by a processor that died).
+
+        A lost database (a restart, a failover) does not end the loop: it retries with backoff
+        until the database answers again. A batch in hand when the connection went stays
+        leased until its lease expires, and is then re-delivered only to the adapters that do
+        not have it (what a processor that died leaves behind)."""
+        from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
+
+        from ingest.retry import Backoff
+
         total = BatchOutcome()
+        backoff = Backoff(initial=0.5, maximum=10.0)
+        delays = backoff.delays()
         try:
             while not self._stopping:
-                outcome = self.process_batch(claim_next=True)
+                try:
+                    outcome = self.process_batch(claim_next=True)
+                    finished = not outcome.claimed and until_empty and self._nothing_left()
+                except (OperationalError, InterfaceError, PendingRollbackError) as error:
+                    # PendingRollbackError: the connection was lost inside the batch's
+                    # transaction, under an adapter that reports its failure as a result.
+                    delay = next(delays)
+                    log.warning("lost the database (%s); retrying in %.1fs", error, delay)
+                    self._sleep(delay)
+                    continue
+                delays = backoff.delays()
                 _accumulate(total, outcome)
                 if outcome.claimed:
                     continue
-                if until_empty and self._nothing_left():
+                if finished:
                     break
                 self._sleep(interval)
         finally:
