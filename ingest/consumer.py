@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from amqp.transport import TCPTransport
 from kombu import Connection
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest import metrics
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 """Retried while the batch stays unacked; the COPY runs on psycopg's cursor, whose errors are raw."""
+CONNECT_ERRORS = (BrokerUnreachable, OSError)
+"""Besides the transport's recoverable errors: kombu's ``ensure_connection`` re-raises a refused
+or failed connect as its own ``OperationalError``, which is not among them."""
 
 
 @dataclass
@@ -229,7 +233,7 @@ class StagingConsumer:
             connection = Connection(self.url, ssl=self.ssl)
             try:
                 self._consume_on(connection)
-            except connection.recoverable_connection_errors + (OSError,) as error:
+            except connection.recoverable_connection_errors + CONNECT_ERRORS as error:
                 self._abandon_unacked()
                 self.stats.reconnects += 1
                 log.warning("lost the broker (%s); reconnecting", error)
@@ -261,7 +265,7 @@ class StagingConsumer:
         try:
             probe.ensure_connection(max_retries=1)
             return True
-        except probe.recoverable_connection_errors + (OSError,):
+        except probe.recoverable_connection_errors + CONNECT_ERRORS:
             return False
         finally:
             probe.release()
