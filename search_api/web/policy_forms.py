@@ -321,7 +321,7 @@ class DisclaimerForm:
             raise FormProblems(_mapped(error, self._key)) from None
         for message in validate_templates(spec):
             locale, _, reason = message.partition(": ")
-            _add(problems, self._row_key(locale), f"Template error: {reason}")
+            _add(problems, self._row_key(locale), "Template error: " + reason.replace(". at line", " at line"))
         if problems:
             raise FormProblems(problems)
         return spec
