@@ -45,6 +45,8 @@ class LoadStats:
     rate: float
     made: int = 0
     confirmed: int = 0
+    confirmed_during_load: int = 0
+    """Confirmed by the time SIGTERM ended the load (the rest were confirmed while draining)."""
     sends: int = 0
     """Messages published, resends included."""
     resent: int = 0
@@ -95,6 +97,7 @@ class SteadyPublisher:
         if not self._stopping:
             self._stopping = True
             self._stop_asked_at = time.monotonic()
+            self.stats.confirmed_during_load = self.stats.confirmed
 
     def run(self) -> LoadStats:
         started = time.monotonic()

@@ -133,8 +133,9 @@ def test_every_event_is_archived_exactly_once_through_kills_of_each_part(
         fault("consumer", victim.kill, victim.start)
 
         victim = processors[0]
-        wait_for(lambda: database.leases_held_by(victim.pid) > 0, timeout=15, interval=0.01, what="a claimed batch")
-        leased = database.leases_held_by(victim.pid)
+        leased, deadline = 0, time.monotonic() + 10
+        while not leased and time.monotonic() < deadline:  # kill it while it holds a batch, if it can be caught
+            leased = database.leases_held_by(victim.pid)
         fault("processor", victim.kill, victim.start, events_leased_at_kill=leased)
 
         fault("rabbitmq", private_rabbitmq.kill, private_rabbitmq.restart, node=private_rabbitmq.node)
@@ -172,13 +173,16 @@ def test_every_event_is_archived_exactly_once_through_kills_of_each_part(
         for child in everyone:
             child.ensure_dead()
 
-    achieved = load["confirmed"] / load["seconds"] if load["seconds"] else 0.0
+    # Held: what the broker confirmed while the load ran, over its duration, outages included.
+    achieved = load["confirmed_during_load"] / load["seconds"] if load["seconds"] else 0.0
     summary = {
         "load": {
             "target_events_per_second": RATE,
             "achieved_events_per_second": round(achieved, 1),
             "seconds": round(load["seconds"], 1),
             "published_and_confirmed": load["confirmed"],
+            "confirmed_while_the_load_ran": load["confirmed_during_load"],
+            "publisher_drain_seconds": round(load["drain_seconds"], 2),
             "messages_sent_with_resends": load["sends"],
             "resent_after_connection_loss_or_nack": load["resent"],
             "publisher_connection_losses": load["connection_losses"],
