@@ -1,5 +1,5 @@
 """The server-rendered web pages (jinja2, no JavaScript build): sign-in, search, conversations,
-cases, policies, the audit log and the overview, for the same roles as the API."""
+cases, retention, policies, the audit log and the overview, for the same roles as the API."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from fastapi.staticfiles import StaticFiles
 from search_api.web import (
     audit_page,
     auth,
+    case_changes,
+    case_holds,
     cases_page,
     conversation_page,
     overview_page,
     policies_page,
+    retention_page,
     search_page,
 )
 from search_api.web.core import HERE
@@ -22,6 +25,7 @@ from search_api.web.session import SessionStore
 def install(app: FastAPI, session_secret: bytes | None = None) -> None:
     """Add the pages and their static files to ``app`` (sessions live in this process)."""
     app.state.web_sessions = SessionStore(session_secret)
-    for module in (auth, overview_page, search_page, conversation_page, cases_page, policies_page, audit_page):
+    pages = (auth, overview_page, search_page, conversation_page, cases_page, case_changes, case_holds)
+    for module in (*pages, retention_page, policies_page, audit_page):
         app.include_router(module.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")

@@ -28,6 +28,7 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/", "Overview", None),
     ("/search", "Search", "search"),
     ("/cases", "Cases", "cases_read"),
+    ("/retention", "Retention", "retention_read"),
     ("/policies", "Policies", "policy_read"),
     ("/audit", "Audit log", "audit"),
 )
