@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select
 
 from adapters.archive_schema import (
+    archive_events,
     archive_files,
     archive_memberships,
     archive_message_versions,
@@ -141,3 +142,49 @@ def intervals_of(engine: Engine, actor_id: str) -> list[Interval]:
             )
         ).all()
     return [Interval(r.room_id, r.actor_id, r.joined_at, r.left_at) for r in rows]
+
+
+def changes(engine: Engine, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """For each of ``message_ids`` that was edited or deleted: every version (the post and each
+    edit, in time order) and who deleted it when (None when it was not)."""
+    wanted = sorted(set(message_ids))
+    if not wanted:
+        return {}
+    kept = archive_messages.c
+    version = archive_message_versions.c
+    with read_only(engine) as connection:
+        rows = connection.execute(
+            select(kept.message_id, kept.deleted_at, kept.deleted_by).where(
+                kept.message_id.in_(wanted), or_(kept.versions > 1, kept.deleted)
+            )
+        ).all()
+        found = {r.message_id: {"versions": [], "deleted_at": r.deleted_at, "deleted_by": r.deleted_by} for r in rows}
+        versions = connection.execute(
+            select(version.message_id, version.kind, version.text, version.actor_id, version.occurred_at)
+            .where(version.message_id.in_(sorted(found)))
+            .order_by(version.occurred_at, version.event_id)
+        ).all()
+    for v in versions:
+        found[v.message_id]["versions"].append(dict(v._mapping))
+    return found
+
+
+LAST_BATCH_LOOK_BACK = 10_000
+
+
+def last_batch(engine: Engine) -> dict[str, Any] | None:
+    """When the newest batch reached the archive and how many events it held (every event of
+    a batch shares its ``archived_at``; counted among the newest ``LAST_BATCH_LOOK_BACK`` rows),
+    or None for an empty archive."""
+    newest_first = archive_events.c.seq.desc()
+    recent = select(archive_events.c.archived_at).order_by(newest_first).limit(LAST_BATCH_LOOK_BACK).subquery()
+    with read_only(engine) as connection:
+        at: datetime | None = connection.execute(
+            select(archive_events.c.archived_at).order_by(newest_first).limit(1)
+        ).scalar_one_or_none()
+        if at is None:
+            return None
+        events = connection.execute(
+            select(func.count()).select_from(recent).where(recent.c.archived_at == at)
+        ).scalar_one()
+    return {"archived_at": at, "events": int(events), "at_least": int(events) >= LAST_BATCH_LOOK_BACK}

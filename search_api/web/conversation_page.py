@@ -1,5 +1,7 @@
 """``/conversation``: the room's messages around a hit, with joins, leaves, files and
-disclaimers inline, who was in the room then, and who read the message."""
+disclaimers inline, every version of edited messages and deletions marked, who was in the
+room then, and who read the message. ``/timeline``: everything that happened in a room in time
+order (the queries are in :mod:`search_api.web.timeline`)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from adapters.archive_schema import archive_events
+from ingest.db import read_only
 from search_api import archive_queries, audit
 from search_api.tokens import Principal
+from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, services
 
 router = APIRouter()
@@ -22,33 +26,29 @@ INLINE_TYPES = ("join", "leave", "file_upload", "file_download", "disclaimer", "
 MAX_INLINE = 500
 
 
-def describe(event_type: str, payload: dict[str, Any]) -> str:
-    """One line for a non-message event, as the conversation shows it."""
-    who = payload.get("actor", {}).get("name") or payload.get("actor", {}).get("id", "someone")
-    match event_type:
-        case "join":
-            return f"{who} joined"
-        case "leave":
-            return f"{who} left"
-        case "file_upload" | "file_download":
-            info = payload.get("file", {})
-            verb = "shared" if event_type == "file_upload" else "downloaded"
-            return f"{who} {verb} the file {info.get('name', '?')} ({info.get('size', '?')} bytes)"
-        case "disclaimer":
-            shown = payload.get("disclaimer", {})
-            rule = f"{shown.get('rule_id', '?')} v{shown.get('version', '?')}"
-            return f"disclaimer {rule} shown to {who}: {shown.get('text', '')}"
-        case _:
-            update = payload.get("room_update", {})
-            return f"{who} updated the room: " + ", ".join(f"{k} = {v}" for k, v in update.items() if v)
+def inline_item(event_type: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+    """A non-message event as the conversation lists it; files and disclaimers keep their facts."""
+    kind = {"file_upload": "file", "file_download": "file", "disclaimer": "disclaimer"}.get(event_type, "membership")
+    item: dict[str, Any] = {
+        "kind": kind,
+        "type": event_type,
+        "at": at,
+        "who": timeline.who(payload),
+        "text": timeline.describe(event_type, payload),
+    }
+    if kind == "file":
+        item["file"] = payload.get("file", {})
+    elif kind == "disclaimer":
+        item["disclaimer"] = payload.get("disclaimer", {})
+    return item
 
 
 def inline_events(engine: Engine, room_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Joins, leaves, files, disclaimers and room updates in ``room_id`` from ``start`` to ``end``."""
     columns = archive_events.c
-    with engine.connect() as connection:
+    with read_only(engine) as connection:
         rows = connection.execute(
-            select(columns.event_type, columns.occurred_at, columns.actor_id, columns.payload)
+            select(columns.event_type, columns.occurred_at, columns.payload)
             .where(
                 columns.room_id == room_id,
                 columns.event_type.in_(INLINE_TYPES),
@@ -58,14 +58,24 @@ def inline_events(engine: Engine, room_id: str, start: datetime, end: datetime) 
             .order_by(columns.occurred_at, columns.seq)
             .limit(MAX_INLINE)
         ).all()
-    return [
-        {
-            "kind": "file" if row.event_type.startswith("file") else "membership",
-            "at": row.occurred_at,
-            "text": describe(row.event_type, json.loads(row.payload)),
-        }
-        for row in rows
-    ]
+    return [inline_item(row.event_type, row.occurred_at, json.loads(row.payload)) for row in rows]
+
+
+def hit_event_id(found: dict[str, Any]) -> str | None:
+    """The archived event that brought the message in: its post, else its first version."""
+    if found.get("post_event_id"):
+        return str(found["post_event_id"])
+    history: list[dict[str, Any]] = found.get("history", [])
+    return str(history[0]["event_id"]) if history else None
+
+
+def timeline_link(found: dict[str, Any]) -> str:
+    """The time line of the message's room on its day, opened at the message."""
+    event_id = hit_event_id(found)
+    query: dict[str, str] = {"room": found["room_id"], "day": found["posted_at"].date().isoformat()}
+    if event_id is None:
+        return timeline.link(query)
+    return timeline.link(query | {"hit": event_id}) + f"#event-{event_id}"
 
 
 def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> dict[str, Any] | None:
@@ -76,19 +86,30 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
         return None
     room, at = found["room_id"], found["posted_at"]
     times = [line["posted_at"] for line in lines if line["posted_at"] is not None]
-    timeline: list[dict[str, Any]] = [
-        {"kind": "hit" if line["is_hit"] else "message", "at": line["posted_at"], "line": line} for line in lines
+    changed = archive_queries.changes(engine, [line["message_id"] for line in lines])
+    items: list[dict[str, Any]] = [
+        {
+            "kind": "hit" if line["is_hit"] else "message",
+            "at": line["posted_at"],
+            "line": line,
+            "changes": changed.get(line["message_id"]),
+        }
+        for line in lines
     ]
-    timeline += inline_events(engine, room, min(times), max(times))
-    timeline.sort(key=lambda item: (item["at"], item["kind"] not in ("membership", "file")))
+    inline = inline_events(engine, room, min(times), max(times))
+    items += inline
+    items.sort(key=lambda item: (item["at"], item["kind"] in ("message", "hit")))
     audit.record(engine, caller, "view_context", {"message_id": message_id, "n": around})
     audit.record(engine, caller, "view_reads", {"message_id": message_id})
     return {
         "message": found,
-        "timeline": timeline,
+        "timeline": items,
+        "files": [item for item in inline if item["kind"] == "file"],
+        "disclaimers": [item for item in inline if item["kind"] == "disclaimer"],
         "members": archive_queries.members_at(engine, room, at),
         "readers": archive_queries.readers(engine, message_id),
         "day": at.strftime("%Y-%m-%d"),
+        "timeline_link": timeline_link(found),
     }
 
 
@@ -111,3 +132,27 @@ async def conversation_page(
             status_code=404,
         )
     return render(request, "conversation.html", {"title": "Conversation", "n": n, **view}, user=user)
+
+
+@router.get("/timeline", include_in_schema=False)
+async def timeline_page(
+    request: Request,
+    room: str | None = None,
+    day: str | None = None,
+    since: Annotated[str | None, Query(alias="from")] = None,
+    until: str | None = None,
+    page: str | None = None,
+    hit: str | None = None,
+    reads: str | None = None,
+) -> Response:
+    user = await gate(request, "search")
+    if not isinstance(user, WebUser):
+        return user
+    asked = timeline.Asked(room, day, since, until, page, hit, reads not in (None, "", "0"))
+    try:
+        view = await run_in_threadpool(timeline.gather, services(request).engine, user.principal, asked)
+    except timeline.BadTimeline as problem:
+        title = "Unknown room" if problem.status == 400 else "Cannot show that time line"
+        context = {"title": title, "message": problem.message}
+        return render(request, "error.html", context, user=user, status_code=problem.status)
+    return render(request, "timeline.html", {"title": "Time line", **view}, user=user)

@@ -1,0 +1,393 @@
+"""The time line of one room: every archived event in a window of time, in order, paged.
+
+Parameters arrive as text and are checked here, so a malformed day or an unknown room is a
+:class:`BadTimeline` (a 400/422 page), never a framework error. The queries read
+``archive_events`` through its ``(room_id, occurred_at)`` index; the conversation view and the
+time line describe events with the same :func:`describe`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+
+from adapters.archive_schema import archive_events, archive_messages, archive_rooms
+from ingest.db import read_only
+from ingest.events import EVENT_TYPES
+from search_api import audit
+from search_api.tokens import Principal
+
+PAGE_SIZE = 100
+MAX_SPAN = timedelta(days=31)
+WITHOUT_READS: tuple[str, ...] = tuple(kind for kind in EVENT_TYPES if kind != "read")
+LABELS = {
+    "post": "Post",
+    "edit": "Edit",
+    "delete": "Deletion",
+    "join": "Join",
+    "leave": "Leave",
+    "read": "Read",
+    "file_upload": "File shared",
+    "file_download": "File downloaded",
+    "disclaimer": "Disclaimer",
+    "policy_decision": "Policy decision",
+    "room_update": "Room update",
+}
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class BadTimeline(Exception):
+    """A time line that cannot be shown as asked: ``status`` is 400 or 422, ``message`` says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Window:
+    """The span shown: ``day`` when one whole UTC day was asked for."""
+
+    start: datetime
+    end: datetime
+    day: date | None
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The parameters that ask for this window again."""
+        if self.day is not None:
+            return {"day": self.day.isoformat()}
+        return {"from": self.start.isoformat(), "until": self.end.isoformat()}
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A time line request as typed in the address bar (every field still text)."""
+
+    room: str | None
+    day: str | None = None
+    since: str | None = None
+    until: str | None = None
+    page: str | None = None
+    hit: str | None = None
+    reads: bool = False
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return EVENT_TYPES if self.reads else WITHOUT_READS
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+
+def parse_day(text: str) -> date:
+    if not _DAY.match(text):
+        raise BadTimeline(422, f"The day {text!r} is not a date like 2009-03-03.")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadTimeline(422, f"The day {text!r} does not exist.") from None
+
+
+def parse_instant(text: str, name: str) -> datetime:
+    """An RFC 3339 time (no zone means UTC) or a date (its midnight, UTC)."""
+    if _DAY.match(text):
+        return datetime.combine(parse_day(text), time(), tzinfo=UTC)
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadTimeline(422, f"{name} {text!r} is not a time like 2009-03-03T06:30:00Z or a day.") from None
+    return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse_page(text: str | None) -> int:
+    if text is None or text == "":
+        return 1
+    if not text.isdigit() or int(text) < 1:
+        raise BadTimeline(422, f"The page {text!r} is not a whole number from 1.")
+    return int(text)
+
+
+def day_window(day: date) -> Window:
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return Window(start, start + timedelta(days=1), day)
+
+
+def window_of(asked: Asked, latest: Callable[[], date]) -> Window:
+    """The window ``asked`` names; without day or from/until, the room's latest day with activity."""
+    if asked.day and (asked.since or asked.until):
+        raise BadTimeline(422, "Ask for a day, or for from/until, not both.")
+    if asked.day:
+        return day_window(parse_day(asked.day))
+    if not asked.since and not asked.until:
+        return day_window(latest())
+    start = parse_instant(asked.since, "from") if asked.since else None
+    end = parse_instant(asked.until, "until") if asked.until else None
+    if start is None:
+        assert end is not None  # from or until was given
+        start = end - timedelta(days=1)
+    end = end or start + timedelta(days=1)
+    if end <= start:
+        raise BadTimeline(422, "until must be after from.")
+    if end - start > MAX_SPAN:
+        raise BadTimeline(422, f"A time line covers at most {MAX_SPAN.days} days; ask for a shorter span.")
+    return Window(start, end, None)
+
+
+def link(query: dict[str, str]) -> str:
+    return "/timeline?" + urlencode(query)
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def gather(engine: Engine, caller: Principal, asked: Asked) -> dict[str, Any]:
+    """Everything the time line page shows, audited like a conversation view."""
+    if not asked.room:
+        raise BadTimeline(422, "Say which room: add room=<room id>, like room=room:ubuntu.")
+    room = room_of(engine, asked.room)
+    if room is None:
+        raise BadTimeline(400, f"There is no room {asked.room!r} in the archive.")
+    room_id: str = room["room_id"]
+    window = window_of(asked, lambda: latest_day(engine, room))
+    wanted = parse_page(asked.page)
+    total = count_events(engine, room_id, window, asked.types)
+    pages = pages_for(total)
+    hit_page = page_of(engine, room_id, window, asked.types, asked.hit) if asked.hit and not asked.page else None
+    page = min(hit_page or wanted, pages)
+    events = events_page(engine, room_id, window, asked.types, page)
+    for event in events:
+        event["hit"] = event["event_id"] == asked.hit
+    details = {"room": room_id, "from": window.start.isoformat(), "until": window.end.isoformat(), "page": page}
+    audit.record(engine, caller, "view_timeline", details | ({"hit": asked.hit} if asked.hit else {}))
+    return {
+        "room": room,
+        "window": window,
+        "events": events,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "first_shown": (page - 1) * PAGE_SIZE + 1,
+        "hit": asked.hit,
+        "hit_found": any(event["hit"] for event in events),
+        "reads": asked.reads,
+        "links": links(room_id, window, asked, page, pages, neighbour_days(engine, room_id, window)),
+    }
+
+
+def links(
+    room_id: str, window: Window, asked: Asked, page: int, pages: int, days: tuple[date | None, date | None]
+) -> dict[str, str | None]:
+    """Where the pager, the day links and the reads switch lead (None: nowhere to go)."""
+    keep = {"reads": "1"} if asked.reads else {}
+    here = {"room": room_id, **window.query, **keep}
+    previous_day, next_day = days
+    return {
+        "previous_page": link(here | {"page": str(page - 1)}) if page > 1 else None,
+        "next_page": link(here | {"page": str(page + 1)}) if page < pages else None,
+        "previous_day": link({"room": room_id, "day": previous_day.isoformat(), **keep}) if previous_day else None,
+        "next_day": link({"room": room_id, "day": next_day.isoformat(), **keep}) if next_day else None,
+        "previous_day_label": previous_day.isoformat() if previous_day else None,
+        "next_day_label": next_day.isoformat() if next_day else None,
+        "toggle_reads": link({"room": room_id, **window.query, **({} if asked.reads else {"reads": "1"})}),
+    }
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def room_of(engine: Engine, room_id: str) -> dict[str, Any] | None:
+    with read_only(engine) as connection:
+        row = connection.execute(select(archive_rooms).where(archive_rooms.c.room_id == room_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def latest_day(engine: Engine, room: dict[str, Any]) -> date:
+    """The day of the room's newest archived event (the day it was first seen, if none)."""
+    columns = archive_events.c
+    with read_only(engine) as connection:
+        newest: datetime | None = connection.execute(
+            select(func.max(columns.occurred_at)).where(columns.room_id == room["room_id"])
+        ).scalar_one_or_none()
+    first_seen: datetime = room["first_seen_at"]
+    return (newest or first_seen).date()
+
+
+def _in_window(room_id: str, window: Window, types: Sequence[str]) -> ColumnElement[bool]:
+    columns = archive_events.c
+    return and_(
+        columns.room_id == room_id,
+        columns.occurred_at >= window.start,
+        columns.occurred_at < window.end,
+        columns.event_type.in_(types),
+    )
+
+
+def count_events(engine: Engine, room_id: str, window: Window, types: Sequence[str]) -> int:
+    with read_only(engine) as connection:
+        found = connection.execute(
+            select(func.count()).select_from(archive_events).where(_in_window(room_id, window, types))
+        ).scalar_one()
+    return int(found)
+
+
+def page_of(engine: Engine, room_id: str, window: Window, types: Sequence[str], event_id: str) -> int | None:
+    """The page (from 1) that shows ``event_id``, or None when it is not in this time line."""
+    columns = archive_events.c
+    with read_only(engine) as connection:
+        hit = connection.execute(
+            select(columns.occurred_at, columns.seq).where(
+                columns.event_id == event_id, _in_window(room_id, window, types)
+            )
+        ).first()
+        if hit is None:
+            return None
+        earlier = or_(
+            columns.occurred_at < hit.occurred_at, and_(columns.occurred_at == hit.occurred_at, columns.seq < hit.seq)
+        )
+        before = connection.execute(
+            select(func.count()).select_from(archive_events).where(_in_window(room_id, window, types), earlier)
+        ).scalar_one()
+    return int(before) // PAGE_SIZE + 1
+
+
+def neighbour_days(engine: Engine, room_id: str, window: Window) -> tuple[date | None, date | None]:
+    """The nearest days with activity in the room before the window and after it."""
+    columns = archive_events.c
+    with read_only(engine) as connection:
+        before: datetime | None = connection.execute(
+            select(func.max(columns.occurred_at)).where(columns.room_id == room_id, columns.occurred_at < window.start)
+        ).scalar_one_or_none()
+        after: datetime | None = connection.execute(
+            select(func.min(columns.occurred_at)).where(columns.room_id == room_id, columns.occurred_at >= window.end)
+        ).scalar_one_or_none()
+    return (before.date() if before else None, after.date() if after else None)
+
+
+def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[str], page: int) -> list[dict[str, Any]]:
+    """One page of the room's events in the window, in time order, each described."""
+    columns = archive_events.c
+    with read_only(engine) as connection:
+        rows = connection.execute(
+            select(columns.event_id, columns.event_type, columns.occurred_at, columns.actor_id, columns.payload)
+            .where(_in_window(room_id, window, types))
+            .order_by(columns.occurred_at, columns.seq)
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        ).all()
+    payloads = [_payload(row.payload) for row in rows]
+    deleted = deleted_texts(
+        engine, [message_id_of(p) or "" for row, p in zip(rows, payloads, strict=True) if row.event_type == "delete"]
+    )
+    return [
+        {
+            "event_id": row.event_id,
+            "type": row.event_type,
+            "label": LABELS.get(row.event_type, row.event_type),
+            "at": row.occurred_at,
+            "actor": row.actor_id,
+            "message_id": message_id_of(payload),
+            "text": describe(row.event_type, payload, deleted),
+        }
+        for row, payload in zip(rows, payloads, strict=True)
+    ]
+
+
+def deleted_texts(engine: Engine, message_ids: Sequence[str]) -> dict[str, str]:
+    """The text the archive kept for each deleted message (what a deletion removed from view)."""
+    wanted = sorted({message_id for message_id in message_ids if message_id})
+    if not wanted:
+        return {}
+    with read_only(engine) as connection:
+        rows = connection.execute(
+            select(archive_messages.c.message_id, archive_messages.c.text).where(
+                archive_messages.c.message_id.in_(wanted)
+            )
+        ).all()
+    return {row.message_id: row.text for row in rows if row.text is not None}
+
+
+def pages_for(total: int) -> int:
+    return max(1, math.ceil(total / PAGE_SIZE))
+
+
+# --- describing events --------------------------------------------------------------------
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def message_id_of(payload: dict[str, Any]) -> str | None:
+    found = payload.get("message", {}).get("id") or payload.get("read", {}).get("message_id")
+    return str(found) if found else None
+
+
+def who(payload: dict[str, Any]) -> str:
+    actor = payload.get("actor", {})
+    return str(actor.get("name") or actor.get("id") or "someone")
+
+
+def describe(event_type: str, payload: dict[str, Any], deleted: dict[str, str] | None = None) -> str:
+    """One line for an archived event, as the conversation and the time line show it."""
+    if payload.get("tombstone"):
+        return f"disposed of under retention policy {payload.get('policy', '?')} (run {payload.get('run_id', '?')})"
+    name = who(payload)
+    match event_type:
+        case "post":
+            return f"{name}: {payload.get('message', {}).get('text', '')}"
+        case "edit":
+            message = payload.get("message", {})
+            return f"{name} edited {message.get('id', '?')} to: {message.get('text', '')}"
+        case "delete":
+            message_id = str(payload.get("message", {}).get("id", "?"))
+            kept = (deleted or {}).get(message_id)
+            return f"{name} deleted {message_id}" + (f" (the archive keeps its text: {kept})" if kept else "")
+        case "read":
+            seen = payload.get("read", {}).get("message_id")
+            return f"{name} read {seen}" if seen else f"{name} viewed the room's history"
+        case "policy_decision":
+            return describe_decision(name, payload.get("decision", {}))
+        case _:
+            return describe_presence(event_type, name, payload)
+
+
+def describe_decision(name: str, decision: dict[str, Any]) -> str:
+    mode = decision.get("mode", "?")
+    verb = "blocked" if decision.get("outcome") == "deny" else ("alerted on" if mode == "alert" else "logged")
+    walls = ", ".join(decision.get("wall_ids", [])) or "none"
+    targets = ", ".join(decision.get("targets", [])) or "none"
+    return f"wall check {verb} {decision.get('action', '?')} by {name} (mode {mode}; walls {walls}; across {targets})"
+
+
+def describe_presence(event_type: str, name: str, payload: dict[str, Any]) -> str:
+    """Joins, leaves, files, disclaimers and room updates."""
+    match event_type:
+        case "join":
+            return f"{name} joined"
+        case "leave":
+            return f"{name} left"
+        case "file_upload" | "file_download":
+            info = payload.get("file", {})
+            verb = "shared" if event_type == "file_upload" else "downloaded"
+            return f"{name} {verb} the file {info.get('name', '?')} ({info.get('size', '?')} bytes)"
+        case "disclaimer":
+            shown = payload.get("disclaimer", {})
+            rule = f"{shown.get('rule_id', '?')} v{shown.get('version', '?')}"
+            return f"disclaimer {rule} shown to {name}: {shown.get('text', '')}"
+        case _:
+            update = payload.get("room_update", {})
+            return f"{name} updated the room: " + ", ".join(f"{k} = {v}" for k, v in update.items() if v)
