@@ -274,7 +274,7 @@ def test_the_case_scope_and_an_empty_custom_scope(client: TestClient, site: WebS
     assert everything.scope == HoldScope()
     page = client.get(f"/cases/{case_id}").text
     assert "The case's own scope: custodians user:ikonia; rooms room:ubuntu" in page
-    assert "<td>everything</td>" in page
+    assert '<td data-label="Scope">everything</td>' in page
 
 
 def test_a_hold_form_that_is_wrong_says_why_and_places_nothing(client: TestClient, site: WebSite) -> None:

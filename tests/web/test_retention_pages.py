@@ -82,7 +82,7 @@ def test_setting_a_policy_creates_it_then_changes_it_audited(client: TestClient,
     assert audited["details"]["after"]["keep_days"] == 2192
     page = client.get(created.headers["location"]).text
     assert "Saved: default keeps events 2192 days." in page
-    assert re.search(r"<td>Default \(everything else\)</td>\s*<td>2192 days</td>", page)
+    assert re.search(r'Default \(everything else\)</td>\s*<td data-label="Keeps events">2192 days</td>', page)
 
     changed = _set(client, csrf, keep="forever")
     assert changed.status_code == 303
@@ -95,8 +95,8 @@ def test_setting_a_policy_creates_it_then_changes_it_audited(client: TestClient,
     assert _set(client, csrf, scope_kind="group", scope_id="group:legal", keep="forever").status_code == 303
     assert _policies(site) == {"default": None, "room:room:ubuntu": 30, "group:group:legal": None}
     page = client.get("/retention").text
-    assert re.search(r"Room <code>room:ubuntu</code></td>\s*<td>30 days</td>", page)
-    assert re.search(r"Group <code>group:legal</code></td>\s*<td>forever</td>", page)
+    assert re.search(r'Room <code>room:ubuntu</code></td>\s*<td data-label="Keeps events">30 days</td>', page)
+    assert re.search(r'Group <code>group:legal</code></td>\s*<td data-label="Keeps events">forever</td>', page)
 
 
 def test_change_fills_the_form_and_remove_removes_audited(client: TestClient, site: WebSite) -> None:
@@ -186,7 +186,9 @@ def test_disposition_runs_show_their_counts_and_a_stopped_run_its_error(client: 
     page = client.get("/retention").text
     runs = page.split("Disposition runs", 1)[1]
     assert re.search(
-        rf"<td>test operator \(cli\)</td>\s*<td>{report.disposed}</td>\s*<td>{report.held}</td>\s*<td>0</td>", runs
+        rf'"By">test operator \(cli\)</td>\s*<td data-label="Disposed">{report.disposed}</td>\s*'
+        rf'<td data-label="Held">{report.held}</td>\s*<td data-label="Kept">0</td>',
+        runs,
     )
     assert "complete" in runs
     assert f"<code>room:room:ubuntu</code>: {report.disposed} disposed, {report.held} held, 0 kept" in runs
