@@ -31,6 +31,7 @@ import math
 import multiprocessing
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -58,7 +59,7 @@ from ingest.db import create_db_engine
 from ingest.events import Event, parse_event
 from ingest.irc import read_irc_file
 from ingest.publisher import Publisher
-from ingest.staging import StagingStore
+from ingest.staging import StagingStore, staged_events
 from ingest.topology import Topology, queue_depth
 
 AMQP_URL = os.environ.get("ARCHIVIST_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -360,6 +361,8 @@ class SoakResult:
     problems: list[str]
     final_lines: dict[str, str] = field(default_factory=dict)
     """The last line each worker printed on exit (what it consumed or processed)."""
+    retry_reasons: dict[str, int] = field(default_factory=dict)
+    """Why staged events waited for a retry: the most seen at once in a sample, per reason."""
 
     @property
     def ok(self) -> bool:
@@ -591,6 +594,35 @@ def staging_counts(engine: Engine) -> tuple[int, int]:
     return counts.staged, counts.parked
 
 
+def retry_reasons(engine: Engine) -> dict[str, int]:
+    """Staged events waiting for a retry, by the reason of their last failure (paths cut off)."""
+    reason = func.left(staged_events.c.last_error, 120)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(reason, func.count()).where(staged_events.c.attempts > 0).group_by(reason)
+        ).all()
+    found: dict[str, int] = {}
+    for text, count in rows:
+        key = reason_key(str(text))
+        found[key] = found.get(key, 0) + int(count)
+    return found
+
+
+def reason_key(error: str) -> str:
+    """A failure's reason without what varies (the path or detail after the last ": ")."""
+    return error.rsplit(": ", 1)[0] if error.count(": ") > 1 else error
+
+
+def reconnects(final_lines: Mapping[str, str]) -> dict[str, int]:
+    """Broker reconnects the consumers reported on exit ("..., 2 reconnects")."""
+    found = {}
+    for name, line in final_lines.items():
+        match = re.search(r"(\d+) reconnects", line)
+        if match:
+            found[name] = int(match[1])
+    return found
+
+
 def run_soak(options: SoakOptions) -> SoakResult:
     """Run the soak; every database, queue and directory it made is gone afterwards (unless
     ``options.keep``)."""
@@ -670,6 +702,7 @@ def _load_and_drain(
     memory: dict[str, list[MemoryPoint]] = {}
     samples: list[dict[str, Any]] = []
     peaks = {"queue": 0, "staged": 0, "in_flight": 0}
+    reasons: dict[str, int] = {}
     started = time.monotonic()
     publisher.start()
     searcher = threading.Thread(
@@ -688,6 +721,9 @@ def _load_and_drain(
         seconds = time.monotonic() - started
         queue, dead = broker.depths()
         staged, parked = staging_counts(engine)
+        retrying = retry_reasons(engine)
+        for reason, count in retrying.items():
+            reasons[reason] = max(reasons.get(reason, 0), count)
         archived = archived_count(engine)
         sent, _posts, behind = published()
         rss: dict[str, float | None] = {}
@@ -712,6 +748,7 @@ def _load_and_drain(
             "dead_letters": dead,
             "staged": staged,
             "parked": parked,
+            "retrying": retrying,
             "publisher_behind_s": round(behind, 2),
             "searches": len(latencies),
             "search_p50_ms": _round(percentile(latencies, 0.5)),
@@ -810,6 +847,7 @@ def _load_and_drain(
         search_errors=list(searches.errors),
         exit_codes={},
         problems=problems,
+        retry_reasons=reasons,
     )
 
 
@@ -880,6 +918,10 @@ def report(result: SoakResult) -> str:
         if p50 is not None and p95 is not None
         else "no search answered"
     )
+    retried = (
+        "; ".join(f"{reason} (up to {count:,} at once)" for reason, count in result.retry_reasons.items()) or "none"
+    )
+    reconnected = reconnects(result.final_lines)
     lines += [
         "",
         f"- Published {result.published:,}, archived {result.archived:,} ({result.archived_distinct:,} distinct): "
@@ -890,6 +932,10 @@ def report(result: SoakResult) -> str:
         f"rows; published but not yet archived at most {result.max_in_flight:,} events; the publisher was at most "
         f"{result.publisher_behind_seconds:.1f} s behind its schedule.",
         f"- Search through the API while loading: {search}; {len(result.search_errors)} errors.",
+        f"- Staged events waiting for a retry when sampled, by reason: {retried}.",
+        f"- Broker reconnects: {sum(reconnected.values())} "
+        f"({', '.join(f'{name} {count}' for name, count in reconnected.items()) or 'no consumer reported'})"
+        + (": the broker went away during the run." if any(reconnected.values()) else "."),
         "- Exit codes after SIGTERM: "
         + ", ".join(f"{name} {code}" for name, code in result.exit_codes.items())
         + " (uvicorn raises SIGTERM again after a graceful shutdown: serve's -15 is a clean stop). "

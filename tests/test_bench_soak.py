@@ -22,6 +22,8 @@ from bench.soak import (
     irc_traffic,
     memory_of,
     percentile,
+    reason_key,
+    reconnects,
     rekey,
     replace_section,
     replayed,
@@ -168,6 +170,17 @@ def test_serve_stopped_by_sigterm_is_clean_only_for_uvicorn() -> None:
     assert not clean_exit("serve", None)
 
 
+def test_retry_reasons_lose_their_paths_and_reconnects_are_read_from_exit_lines() -> None:
+    locked = "index: index is locked by another process (it holds the Tantivy writer); will retry: /tmp/x/index"
+    assert reason_key(locked) == "index: index is locked by another process (it holds the Tantivy writer); will retry"
+    assert reason_key("archive: timeout") == "archive: timeout"
+    lines = {
+        "consume-1": "consumed 10 messages: 10 staged, 0 duplicates, 0 dead-lettered, 2 reconnects",
+        "process-1": "processed 10 events with archive: 10 delivered everywhere",
+    }
+    assert reconnects(lines) == {"consume-1": 2}
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_a_short_soak_archives_every_event_once_and_samples_every_process(tmp_path: Path) -> None:
@@ -205,4 +218,5 @@ def test_a_short_soak_archives_every_event_once_and_samples_every_process(tmp_pa
     assert section.startswith(BEGIN)
     assert section.endswith(END)
     assert "every event exactly once" in section
+    assert "Broker reconnects: 0 (consume-1 0, consume-2 0)." in section
     assert elapsed < 60, f"the smoke soak took {elapsed:.0f} s"
