@@ -19,6 +19,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -94,9 +95,18 @@ class BatchProcessor:
         self._stopping = False
         self._next: list[ClaimedEvent] = []
         """A batch claimed ahead by the transaction that recorded the previous one."""
+        self._outside = [a for a in self.adapters if not isinstance(a, WritesInStagingTransaction)]
+        self._inside = [a for a in self.adapters if isinstance(a, WritesInStagingTransaction)]
+        self._pool: ThreadPoolExecutor | None = None
 
     def stop(self) -> None:
         self._stopping = True
+
+    def close(self) -> None:
+        """Stop the delivery threads (the adapters belong to the caller)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def run(self, *, interval: float = 2.0, until_empty: bool = False) -> BatchOutcome:
         """Process batches until stopped; with ``until_empty``, until staging holds only parked
@@ -134,6 +144,7 @@ class BatchProcessor:
                 self._sleep(interval)
         finally:
             self._release_next()
+            self.close()
         return total
 
     def _nothing_left(self) -> bool:
@@ -151,9 +162,12 @@ class BatchProcessor:
     def process_batch(self, *, claim_next: bool = False) -> BatchOutcome:
         """Claim one batch, deliver it to every adapter still missing, record the outcome.
 
-        Adapters that write to the staging database itself (the archive) are delivered last,
-        inside the transaction that records the outcome: the archive and staging then change
-        together, in one commit.
+        Adapters that write to the staging database itself (the archive) are delivered inside
+        the transaction that records the outcome: the archive and staging then change
+        together, in one commit. The other adapters (index, files, Elasticsearch) are
+        delivered at the same time, each on a thread of its own: their waits (a Tantivy
+        commit, an fsync, a network round trip) release the GIL and overlap with the
+        archive's, and the outcome is recorded once every adapter has answered.
 
         With ``claim_next`` (what :meth:`run` does), the transaction that records the outcome
         also claims the next batch, which the next call delivers: one commit per batch fewer,
@@ -170,10 +184,8 @@ class BatchProcessor:
         for item in claimed:
             if item.event is None:
                 failures[item.event_id]["staging"] = "the staged payload is not a valid event"
-        for adapter in self.adapters:
-            if not isinstance(adapter, WritesInStagingTransaction):
-                self._deliver_to(adapter, claimed, successes, failures, None)
-        outcome, self._next = self._record(claimed, successes, failures, claim_next=claim_next)
+        running = [(adapter, self._start_delivery(adapter, claimed)) for adapter in self._outside]
+        outcome, self._next = self._record(claimed, successes, failures, running, claim_next=claim_next)
         metrics.COMPLETED.inc(outcome.completed)
         metrics.PARKED.inc(outcome.parked)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - batch_started)
@@ -186,36 +198,21 @@ class BatchProcessor:
         )
         return outcome
 
-    def _deliver_to(
-        self,
-        adapter: Adapter | WritesInStagingTransaction,
-        claimed: Sequence[ClaimedEvent],
-        successes: dict[str, set[str]],
-        failures: dict[str, dict[str, str]],
-        connection: Connection | None,
-    ) -> None:
-        """Deliver the claimed events ``adapter`` still misses and note each result
-        (inside ``connection``'s transaction for an adapter that writes there)."""
-        pending = [c for c in claimed if c.event is not None and adapter.name not in c.delivered]
+    def _start_delivery(self, adapter: Adapter, claimed: Sequence[ClaimedEvent]) -> Future[Delivery]:
+        """Deliver to ``adapter`` on a delivery thread; the future holds what it answered."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._outside)), thread_name_prefix="deliver")
+        return self._pool.submit(_timed_delivery, adapter, _pending_for(adapter.name, claimed))
+
+    def _deliver_in_transaction(
+        self, connection: Connection, adapter: WritesInStagingTransaction, claimed: Sequence[ClaimedEvent]
+    ) -> Delivery:
+        pending = _pending_for(adapter.name, claimed)
         if not pending:
-            return
+            return Delivery([], [], 0.0)
         started = time.perf_counter()
-        events = [c.event for c in pending if c.event is not None]
-        if connection is not None and isinstance(adapter, WritesInStagingTransaction):
-            results = _deliver_in(connection, adapter, events)
-        elif isinstance(adapter, Adapter):
-            results = _deliver(adapter, events)
-        else:
-            raise TypeError(f"adapter {adapter.name} writes only inside a staging transaction")
-        for item, result in zip(pending, results, strict=True):
-            if result is None:
-                successes[item.event_id].add(adapter.name)
-            else:
-                failures[item.event_id][adapter.name] = result.reason
-        failed = sum(1 for r in results if r is not None)
-        metrics.DELIVERED.labels(adapter.name).inc(len(results) - failed)
-        metrics.DELIVERY_FAILURES.labels(adapter.name).inc(failed)
-        log.debug("%s: %d events in %.3fs", adapter.name, len(pending), time.perf_counter() - started)
+        results = _deliver_in(connection, adapter, [c.event for c in pending if c.event is not None])
+        return Delivery(pending, results, time.perf_counter() - started)
 
     def _claim(self) -> list[ClaimedEvent]:
         """Claim the next batch in a transaction of its own."""
@@ -295,18 +292,31 @@ class BatchProcessor:
         claimed: Sequence[ClaimedEvent],
         successes: dict[str, set[str]],
         failures: dict[str, dict[str, str]],
+        running: Sequence[tuple[Adapter, Future[Delivery]]],
         *,
         claim_next: bool = False,
     ) -> tuple[BatchOutcome, list[ClaimedEvent]]:
         """One transaction: delivery to the adapters that write in the staging database (the
-        archive), deletion of completed events, progress and backoff for the rest (and, with
-        ``claim_next``, the claim of the next batch, which it returns)."""
-        with self.engine.begin() as connection:
-            for adapter in self.adapters:
-                if isinstance(adapter, WritesInStagingTransaction):
-                    self._deliver_to(adapter, claimed, successes, failures, connection)
-            outcome = self._record_in(connection, claimed, successes, failures)
-            return outcome, (self._claim_in(connection) if claim_next else [])
+        archive), then, once the ``running`` deliveries have answered, deletion of completed
+        events, progress and backoff for the rest (and, with ``claim_next``, the claim of the
+        next batch, which it returns)."""
+        try:
+            if not self._inside:
+                # Nothing to overlap with: the transaction (on SQLite, the write lock) waits
+                # for no adapter.
+                wait([future for _adapter, future in running])
+            with self.engine.begin() as connection:
+                for adapter in self._inside:
+                    delivery = self._deliver_in_transaction(connection, adapter, claimed)
+                    _note(adapter.name, delivery, successes, failures)
+                for other, future in running:
+                    _note(other.name, future.result(), successes, failures)
+                outcome = self._record_in(connection, claimed, successes, failures)
+                return outcome, (self._claim_in(connection) if claim_next else [])
+        finally:
+            # Even when recording failed: an adapter is never given a batch while it still
+            # works on the one before.
+            wait([future for _adapter, future in running])
 
     def _record_in(
         self,
@@ -443,6 +453,43 @@ def _deliver(adapter: Adapter, events: list[Event]) -> Sequence[DeliveryResult]:
         reason = f"adapter returned {len(results)} results for {len(events)} events"
         return [Failure(reason)] * len(events)
     return results
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one adapter answered for the claimed events it still missed."""
+
+    pending: Sequence[ClaimedEvent]
+    results: Sequence[DeliveryResult]
+    seconds: float
+
+
+def _pending_for(adapter_name: str, claimed: Sequence[ClaimedEvent]) -> list[ClaimedEvent]:
+    """The claimed events that parse and that ``adapter_name`` has not had yet."""
+    return [c for c in claimed if c.event is not None and adapter_name not in c.delivered]
+
+
+def _timed_delivery(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> Delivery:
+    started = time.perf_counter()
+    results = _deliver(adapter, [c.event for c in pending if c.event is not None]) if pending else []
+    return Delivery(pending, results, time.perf_counter() - started)
+
+
+def _note(
+    adapter_name: str, delivery: Delivery, successes: dict[str, set[str]], failures: dict[str, dict[str, str]]
+) -> None:
+    """Record ``delivery``'s result per event, and count it."""
+    if not delivery.pending:
+        return
+    for item, result in zip(delivery.pending, delivery.results, strict=True):
+        if result is None:
+            successes[item.event_id].add(adapter_name)
+        else:
+            failures[item.event_id][adapter_name] = result.reason
+    failed = sum(1 for r in delivery.results if r is not None)
+    metrics.DELIVERED.labels(adapter_name).inc(len(delivery.results) - failed)
+    metrics.DELIVERY_FAILURES.labels(adapter_name).inc(failed)
+    log.debug("%s: %d events in %.3fs", adapter_name, len(delivery.pending), delivery.seconds)
 
 
 def _deliver_in(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -333,3 +334,55 @@ def test_the_archive_and_staging_change_in_one_transaction(
     BatchProcessor(store.engine, [ArchiveAdapter(store.engine)], clock=lambda: after_the_lease).run(until_empty=True)
     assert archived_count(store.engine) == 10
     assert verify_archive(store.engine).ok
+
+
+class _MeetingAdapter:
+    """Succeeds only if every adapter sharing ``barrier`` is inside write at the same time;
+    notes whether two of its own calls ever overlapped."""
+
+    def __init__(self, name: str, barrier: threading.Barrier) -> None:
+        self.name = name
+        self.barrier = barrier
+        self.busy = threading.Lock()
+        self.overlapped = False
+        self.calls = 0
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        if not self.busy.acquire(blocking=False):
+            self.overlapped = True
+            self.busy.acquire()
+        try:
+            self.calls += 1
+            self.barrier.wait()  # raises BrokenBarrierError unless the other adapter is here too
+            return [None] * len(batch)
+        finally:
+            self.busy.release()
+
+    def close(self) -> None:
+        pass
+
+
+def test_adapters_outside_the_archive_are_delivered_at_the_same_time(store: StagingStore) -> None:
+    stage(store, posts(300))
+    barrier = threading.Barrier(2, timeout=10)
+    first, second = _MeetingAdapter("first", barrier), _MeetingAdapter("second", barrier)
+    processor = BatchProcessor(
+        store.engine, [ArchiveAdapter(store.engine), first, second], ProcessorOptions(batch_size=100)
+    )
+    total = processor.run(until_empty=True)
+    assert (total.completed, total.failed) == (300, 0), "each batch met both adapters inside write at once"
+    assert (first.calls, second.calls) == (3, 3)
+    assert not first.overlapped, "an adapter never gets a batch while busy with one"
+    assert not second.overlapped
+    assert archived_count(store.engine) == 300
+
+
+def test_a_delivery_thread_that_fails_is_recorded_like_any_failure(store: StagingStore) -> None:
+    stage(store, posts(50))
+    lonely = _MeetingAdapter("lonely", threading.Barrier(2, timeout=0.2))  # nobody else ever arrives
+    processor = BatchProcessor(store.engine, [ArchiveAdapter(store.engine), lonely], ProcessorOptions())
+    outcome = processor.process_batch()
+    processor.close()
+    assert (outcome.completed, outcome.failed) == (0, 50)
+    assert outcome.per_adapter_failures == {"lonely": 50}
+    assert archived_count(store.engine) == 50, "the archive's part is kept"
