@@ -17,6 +17,7 @@ from typing import Any
 
 from amqp import Message
 from kombu import Connection
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from ingest.errors import Recoverable
 from ingest.events import Event, event_to_json
@@ -168,7 +169,9 @@ class Publisher:
 
         self._channel = retry(
             connect,
-            retry_on=self._connection.recoverable_connection_errors + (OSError,),
+            # kombu reports a refused connection as its own OperationalError (BrokerUnreachable):
+            # without it here, one refused attempt ended the publisher during a broker restart.
+            retry_on=self._connection.recoverable_connection_errors + (BrokerUnreachable, OSError),
             deadline=self.connect_deadline,
             backoff=Backoff(initial=0.2, maximum=5.0),
             describe=f"connecting to {self._connection.as_uri()}",

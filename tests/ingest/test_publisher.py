@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ingest.publisher import OutgoingMessage, _ConfirmWindow, event_message
+import logging
+import socket
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from ingest.publisher import OutgoingMessage, Publisher, _ConfirmWindow, event_message
 from tests.factories import post
 
 
@@ -41,3 +47,14 @@ def test_event_message_routes_by_type_and_carries_the_event_id() -> None:
     assert message.routing_key == "post"
     assert message.message_id == str(event.event_id)
     assert b'"schema_version":1' in message.body
+
+
+def test_a_refused_connection_is_retried_until_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    publisher = Publisher(f"amqp://guest:guest@127.0.0.1:{port}//", connect_deadline=3.0)
+    with caplog.at_level(logging.WARNING, logger="ingest.retry"), pytest.raises(OperationalError):
+        publisher.publish([event_message(post(0))])
+    retried = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retried) >= 1, "a refused connection is retried, not the end of the publisher"
