@@ -8,12 +8,10 @@ that go through the normal pipeline into the archive (``type:policy_decision`` a
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +26,7 @@ from ingest.events import (
     Room,
     Source,
 )
+from ingest.group_commit import GroupCommit
 from ingest.sink import EventSink
 from policies.evaluate import PolicySnapshot, decide
 from policies.model import CheckRequest, Decision
@@ -84,55 +83,16 @@ class SnapshotHolder:
         return PolicySnapshot.build(directory, walls, disclaimers, revision=revision)
 
 
-class GroupCommitSink:
+class GroupCommitSink(GroupCommit[Event]):
     """Records of concurrent checks made durable together: one staging commit (one fsync) for
-    all the checks waiting, instead of one each.
-
-    A check hands its events over and waits until they are durable (or the write failed, which
-    it raises). One writer thread takes whatever has queued up while the previous commit was
-    in progress: alone, a check waits for its own commit only; under load, hundreds share one.
-    """
+    all the checks waiting, instead of one each (see :class:`ingest.group_commit.GroupCommit`)."""
 
     def __init__(self, sink: EventSink, *, max_batch: int = 1000) -> None:
+        super().__init__(sink.submit, name="policy-records", max_batch=max_batch)
         self.sink = sink
-        self.max_batch = max_batch
-        self._queue: queue.Queue[tuple[Sequence[Event], Future[None]]] = queue.Queue()
-        self._writer = threading.Thread(target=self._write_forever, name="policy-records", daemon=True)
-        self._writer.start()
-
-    def submit(self, events: Sequence[Event]) -> int:
-        self.enqueue(events).result()
-        return len(events)
-
-    def enqueue(self, events: Sequence[Event]) -> Future[None]:
-        """Hand ``events`` to the writer; the future completes when they are durable (an async
-        caller awaits it instead of holding a thread)."""
-        done: Future[None] = Future()
-        self._queue.put((events, done))
-        return done
 
     def close(self) -> None:
         self.sink.close()
-
-    def _write_forever(self) -> None:
-        while True:
-            waiting = [self._queue.get()]
-            count = len(waiting[0][0])
-            while count < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                waiting.append(item)
-                count += len(item[0])
-            try:
-                self.sink.submit([event for events, _done in waiting for event in events])
-            except Exception as error:  # every waiting check learns its record failed
-                for _events, done in waiting:
-                    done.set_exception(error)
-            else:
-                for _events, done in waiting:
-                    done.set_result(None)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,14 @@ class AuditEntry:
 
 def record(engine: Engine, principal: Principal, action: str, details: dict[str, Any]) -> AuditEntry:
     """Append one entry (committed on return), chained after the current head."""
-    entry = AuditEntry(
+    entry = new_entry(principal, action, details)
+    record_entries(engine, [entry])
+    return entry
+
+
+def new_entry(principal: Principal, action: str, details: dict[str, Any]) -> AuditEntry:
+    """An entry stamped now, not yet appended (see :func:`record_entries`)."""
+    return AuditEntry(
         entry_id=str(uuid.uuid4()),
         occurred_at=datetime.now(UTC),
         actor=f"{principal.label} ({principal.token_id})",
@@ -44,38 +51,51 @@ def record(engine: Engine, principal: Principal, action: str, details: dict[str,
         action=action,
         details=details,
     )
-    document = json.dumps(
+
+
+def record_entries(engine: Engine, batch: list[AuditEntry]) -> None:
+    """Append ``batch`` in order, in one transaction (one commit for all), chained after the head."""
+    if not batch:
+        return
+    documents = [_document(entry) for entry in batch]
+    with engine.begin() as connection:
+        _lock(connection)
+        previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
+        rows = []
+        for entry, document in zip(batch, documents, strict=True):
+            digest = content_hash(document)
+            chained = link_hash(previous, digest)
+            rows.append(
+                {
+                    "entry_id": entry.entry_id,
+                    "occurred_at": entry.occurred_at,
+                    "actor": entry.actor,
+                    "role": entry.role,
+                    "action": entry.action,
+                    "document": document,
+                    "content_hash": digest,
+                    "prev_hash": previous,
+                    "chain_hash": chained,
+                }
+            )
+            previous = chained
+        connection.execute(_APPEND, rows)
+
+
+def _document(entry: AuditEntry) -> str:
+    return json.dumps(
         {
             "entry_id": entry.entry_id,
             "occurred_at": entry.occurred_at.isoformat(),
             "actor": entry.actor,
             "role": entry.role,
             "action": entry.action,
-            "details": details,
+            "details": entry.details,
         },
         ensure_ascii=False,
         sort_keys=True,
         default=str,
     )
-    digest = content_hash(document)
-    with engine.begin() as connection:
-        _lock(connection)
-        previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
-        connection.execute(
-            _APPEND,
-            {
-                "entry_id": entry.entry_id,
-                "occurred_at": entry.occurred_at,
-                "actor": entry.actor,
-                "role": entry.role,
-                "action": action,
-                "document": document,
-                "content_hash": digest,
-                "prev_hash": previous,
-                "chain_hash": link_hash(previous, digest),
-            },
-        )
-    return entry
 
 
 def _lock(connection: Connection) -> None:

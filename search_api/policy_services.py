@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from ingest.group_commit import GroupCommit
 from ingest.sink import EventSink
 from policies.service import GroupCommitSink, SnapshotHolder
 from policies.store import PolicyStore
@@ -26,6 +28,8 @@ class PolicyServices:
     snapshots: SnapshotHolder
     records: GroupCommitSink
     """Where checks record their decisions and disclaimers (the app's sink, commits grouped)."""
+    audits: GroupCommit[audit.AuditEntry]
+    """Where checks append their audit entries (commits grouped, like the records)."""
 
 
 def policy_services_of(request: Request, engine: Engine, sink: EventSink) -> PolicyServices:
@@ -37,7 +41,12 @@ def policy_services_of(request: Request, engine: Engine, sink: EventSink) -> Pol
             found = getattr(state, "policy_services", None)
             if found is None:
                 store = PolicyStore(engine)
-                found = PolicyServices(store, SnapshotHolder(store), GroupCommitSink(sink))
+                found = PolicyServices(
+                    store,
+                    SnapshotHolder(store),
+                    GroupCommitSink(sink),
+                    GroupCommit(partial(audit.record_entries, engine), name="policy-audit"),
+                )
                 state.policy_services = found
     return found
 

@@ -221,8 +221,9 @@ async def check(
                 detail={"message": f"the decision could not be recorded ({error.__class__.__name__})"},
             ) from None
     if outcome.decision.mode in ("block", "alert"):
-        details = _check_details(request, outcome.decision, outcome.recorded)
-        await run_in_threadpool(audit.record, services.engine, caller, "policy_check", details)
+        entry = audit.new_entry(caller, "policy_check", _check_details(request, outcome.decision, outcome.recorded))
+        # Concurrent checks' entries share one commit; the answer waits until this one is durable.
+        await asyncio.wrap_future(policies.audits.enqueue([entry]))
     return CheckResponse(
         decision=outcome.decision,
         at=outcome.at,

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
+from ingest.group_commit import GroupCommit
 from ingest.staging import StagingStore
 from search_api.app_schema import api_tokens, audit_log
-from search_api.audit import ChainStatus, entries, record, verify_audit
+from search_api.audit import AuditEntry, ChainStatus, entries, new_entry, record, record_entries, verify_audit
 from search_api.tokens import Principal, authenticate, create_token
 
 OFFICER = Principal("abc123", "Dana (compliance)", "compliance_officer")
@@ -121,3 +122,33 @@ def test_the_api_walks_the_audit_chain_at_most_once_per_period(store: StagingSto
     broken, _ = fresh.current(store.engine)
     assert broken.first_bad is not None
     assert broken.first_bad.position == 2
+
+
+def test_entries_of_concurrent_callers_share_commits_and_still_chain(store: StagingStore) -> None:
+    commits: list[int] = []
+
+    def write(batch: list[AuditEntry]) -> None:
+        commits.append(len(batch))
+        record_entries(store.engine, batch)
+
+    grouped: GroupCommit[AuditEntry] = GroupCommit(write, name="test-audit")
+    record(store.engine, OFFICER, "search", {"hits": -1})
+    futures = [grouped.enqueue([new_entry(OFFICER, "policy_check", {"n": n})]) for n in range(200)]
+    for future in futures:
+        future.result(timeout=30)
+    assert sum(commits) == 200
+    assert len(commits) < 200, "entries that queued up while a commit ran went in together"
+    assert [e["details"]["n"] for e in reversed(entries(store.engine, limit=200))] == list(range(200))
+    report = verify_audit(store.engine)
+    assert (report.ok, report.checked) == (True, 201)
+
+
+def test_a_failed_grouped_write_fails_every_waiting_caller() -> None:
+    def refuse(batch: list[int]) -> None:
+        raise RuntimeError("database is down")
+
+    grouped: GroupCommit[int] = GroupCommit(refuse, name="test-refuse")
+    futures = [grouped.enqueue([n]) for n in range(3)]
+    for future in futures:
+        with pytest.raises(RuntimeError, match="database is down"):
+            future.result(timeout=10)
