@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 
 from archivist.migrate import upgrade
 from bench.common import write_section
+from bench.raw_http import RawHttpClient, RawHttpError
 from ingest.db import create_db_engine
 from ingest.staging import staged_events
 from policies.evaluate import PolicySnapshot, decide
@@ -433,20 +434,17 @@ class LoadResult:
         return counted
 
 
-def _client(base: str, token: str, connections: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+def _client(base: str, token: str, connections: int) -> RawHttpClient:
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    return httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=600)
+    return RawHttpClient(base, headers, connections)
 
 
-async def _post(client: httpx.AsyncClient, body: bytes, failures: dict[str, int]) -> int:
+async def _post(client: RawHttpClient, request: bytes, failures: dict[str, int]) -> int:
     try:
-        response = await client.post(CHECK_PATH, content=body)
-    except httpx.HTTPError as error:
-        name = error.__class__.__name__
-        failures[name] = failures.get(name, 0) + 1
+        return await client.send(request)
+    except RawHttpError as error:
+        failures[str(error)[:60]] = failures.get(str(error)[:60], 0) + 1
         return 0
-    return response.status_code
 
 
 async def _open_loop(
@@ -466,10 +464,12 @@ async def _open_loop(
         # of requests wait inside httpx's pool instead makes the client itself the bottleneck).
         while (item := await due.get()) is not None:
             index, scheduled = item
-            status = await _post(client, bodies[index % len(bodies)], failures if index >= skip else {})
+            status = await _post(client, requests[index % len(requests)], failures if index >= skip else {})
             answers.append((index, scheduled, loop.time(), status))
 
-    async with _client(base, token, connections) as client:
+    client = _client(base, token, connections)
+    requests = [client.request(CHECK_PATH, body) for body in bodies]
+    try:
         senders = [asyncio.create_task(sender()) for _ in range(connections)]
         start = loop.time() + 0.1
         for index in range(total):
@@ -483,6 +483,8 @@ async def _open_loop(
         for _ in senders:
             due.put_nowait(None)
         await asyncio.gather(*senders)
+    finally:
+        await client.close()
     measured = sorted(a for a in answers if a[0] >= skip)
     first = start + skip / rate
     return LoadResult(
@@ -519,17 +521,21 @@ async def _closed_loop(base: str, token: str, bodies: Sequence[bytes], clients: 
         while loop.time() < until:
             index = next(counter) % len(bodies)
             started = loop.time()
-            status = await _post(client, bodies[index], failures if keep else {})
+            status = await _post(client, requests[index], failures if keep else {})
             sent += 1
             if keep:
                 answers.append((index, (loop.time() - started) * 1000, status))
 
-    async with _client(base, token, clients) as client:
+    client = _client(base, token, clients)
+    requests = [client.request(CHECK_PATH, body) for body in bodies]
+    try:
         warm_until = loop.time() + 1
         await asyncio.gather(*(client_loop(warm_until, False) for _ in range(clients)))
         start = loop.time()
         await asyncio.gather(*(client_loop(start + seconds, True) for _ in range(clients)))
         taken = loop.time() - start
+    finally:
+        await client.close()
     return LoadResult(
         load=f"closed loop, {clients} clients",
         indices=[a[0] for a in answers],

@@ -20,6 +20,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SQLITE_POOL_SIZE = 40
+
+
 def create_db_engine(url: str, connect_args: Mapping[str, str] | None = None) -> Engine:
     """An engine for ``url``; SQLite files get WAL, full fsync and writer-first transactions.
 
@@ -32,7 +35,10 @@ def create_db_engine(url: str, connect_args: Mapping[str, str] | None = None) ->
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60})
+    # A pool as large as the API's thread pool (40 threads): with the default 5 + 10 overflow,
+    # concurrent requests opened and closed a connection each (with its PRAGMAs) under load.
+    pooling = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 8} if database and database != ":memory:" else {}
+    engine = create_engine(url, connect_args={"timeout": 60}, **pooling)
     _configure_sqlite(engine)
     return engine
 
