@@ -461,7 +461,7 @@ async def _open_loop(
 
     async def sender() -> None:
         # One per connection, taking the next due request from a plain FIFO (letting thousands
-        # of requests wait inside httpx's pool instead makes the client itself the bottleneck).
+        # of requests wait inside the client's pool instead makes the client itself the bottleneck).
         while (item := await due.get()) is not None:
             index, scheduled = item
             status = await _post(client, requests[index % len(requests)], failures if index >= skip else {})
@@ -695,7 +695,9 @@ def report(
             "### Over HTTP (`POST /api/v1/policy/check` to `archivist serve`, load from a separate process)",
             "",
             "One `archivist serve` process (uvicorn, one worker, embedded mode: SQLite staging and audit log) "
-            "loaded with the same rules; the load generator (asyncio + httpx, keep-alive pool) is another process. "
+            "loaded with the same rules; the load generator is another process (asyncio, pre-built requests on a "
+            "minimal keep-alive HTTP/1.1 client, `bench/raw_http.py`: with httpx the generator used a whole core at "
+            "about 180 requests/s and was the bottleneck). "
             "Open loop: requests leave on a fixed schedule whatever the answers do, and each latency runs from the "
             "scheduled send time to the answer (no coordinated omission); a warm-up is not counted. Closed loop: "
             "each client sends its next check when the last is answered (the most the server sustains). "
