@@ -8,7 +8,7 @@ same UTC day, so that a transcript shows who was there and what they were told.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,56 +19,97 @@ from adapters.archive_schema import archive_events
 from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, parse_event_json
 from search_api.archive_queries import Memberships
-from search_api.backends import SearchBackend, every_hit
+from search_api.backends import SearchBackend, TantivySearchBackend, every_hit
 from search_api.query_ast import Node
+from search_api.tantivy_backend import Hit, LightHits
 
 _MESSAGE_EVENTS = ("post", "edit", "delete", "read")
+_DAY_MICROS = 86_400_000_000
 _CONTEXT_EVENTS = ("join", "leave", "file_upload", "file_download", "disclaimer", "policy_decision", "room_update")
 
 
 @dataclass(frozen=True)
-class Selection:
-    """The hits of a query, as what the export reads back from the archive."""
+class RoomHits:
+    """One room's hits: the messages, and the UTC days they fall on."""
 
     message_ids: frozenset[str]
-    room_days: frozenset[tuple[str, date]]
+    days: frozenset[date]
+
+
+def room_hits_of(hits: Iterable[tuple[str, int]]) -> RoomHits:
+    """A room's hits, given as (message_id, sent in microseconds since the epoch)."""
+    message_ids: set[str] = set()
+    day_numbers: set[int] = set()
+    for message_id, sent in hits:
+        message_ids.add(message_id)
+        day_numbers.add(sent // _DAY_MICROS)
+    return RoomHits(frozenset(message_ids), frozenset(_day_of_micros(day * _DAY_MICROS) for day in day_numbers))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The hits of a query, as what the export reads back from the archive.
+
+    Only the rooms and the counts are held; a room's hits are looked up (``room_hits``) when
+    that room is read back, so memory grows with the largest room, not with the whole export.
+    """
+
     rooms: tuple[str, ...]
+    messages: int
     first: datetime | None
     last: datetime | None
-
-    @property
-    def messages(self) -> int:
-        return len(self.message_ids)
+    room_hits: Callable[[str], RoomHits]
 
 
 def select_hits(backend: SearchBackend, node: Node, memberships: Memberships | None = None) -> Selection:
     """Every hit of ``node`` (never the top k): the messages and the room-days they fall on."""
-    hits = every_hit(backend, node, memberships=memberships)
-    message_ids = frozenset(hit.message_id for hit in hits)
-    days = frozenset((hit.room_id, _day_of_micros(hit.sent)) for hit in hits)
-    times = [hit.sent for hit in hits]
+    if isinstance(backend, TantivySearchBackend):
+        return _light_selection(LightHits(backend.index_dir, node, memberships=memberships))
+    return _held_selection(every_hit(backend, node, memberships=memberships))
+
+
+def _light_selection(hits: LightHits) -> Selection:
+    """From the embedded index: ids and times from its fast fields, one room at a time."""
+    span = hits.span()
     return Selection(
-        message_ids=message_ids,
-        room_days=days,
-        rooms=tuple(sorted({room for room, _day in days})),
-        first=_from_micros(min(times)) if times else None,
-        last=_from_micros(max(times)) if times else None,
+        rooms=hits.rooms(),
+        messages=hits.total,
+        first=_from_micros(span[0]) if span else None,
+        last=_from_micros(span[1]) if span else None,
+        room_hits=lambda room: room_hits_of(hits.in_room(room)),
     )
 
 
-def selected_events(engine: Engine, selection: Selection, *, chunk: int = 2000) -> Iterator[Event]:
+def _held_selection(hits: list[Hit]) -> Selection:
+    """From any other backend: every hit, held grouped by room."""
+    by_room: dict[str, list[tuple[str, int]]] = {}
+    for hit in hits:
+        by_room.setdefault(hit.room_id, []).append((hit.message_id, hit.sent))
+    rooms = {room: room_hits_of(pairs) for room, pairs in by_room.items()}
+    times = [hit.sent for hit in hits]
+    return Selection(
+        rooms=tuple(sorted(rooms)),
+        messages=len({hit.message_id for hit in hits}),
+        first=_from_micros(min(times)) if times else None,
+        last=_from_micros(max(times)) if times else None,
+        room_hits=rooms.__getitem__,
+    )
+
+
+def selected_events(engine: Engine, selection: Selection, *, chunk: int = 5000) -> Iterator[Event]:
     """The archived events of ``selection`` in export order (room, time, event id), streamed."""
-    if not selection.rooms or selection.first is None or selection.last is None:
+    if selection.first is None:
         return
     columns = archive_events.c
-    start = datetime.combine(selection.first.date(), datetime.min.time(), selection.first.tzinfo)
+    start = datetime.combine(selection.first.date(), datetime.min.time(), UTC)
     wanted_types = (*_MESSAGE_EVENTS, *_CONTEXT_EVENTS)
     # Read-only: on SQLite a plain connection would hold the write lock for the whole read,
     # and the job's progress updates (another connection) would wait for it.
     with read_only(engine) as connection:
         for room in selection.rooms:
-            # Edits, deletions and reads may come days after the post: everything from the room's
-            # first hit day on is read, and what belongs is decided per event below.
+            hits = selection.room_hits(room)
+            # Edits, deletions and reads may come days after the post: everything from the first
+            # hit day on is read, and what belongs is decided per event below.
             result = connection.execution_options(yield_per=chunk).execute(
                 select(columns.payload)
                 .outerjoin(archive_dispositions, archive_dispositions.c.event_id == columns.event_id)
@@ -82,18 +123,19 @@ def selected_events(engine: Engine, selection: Selection, *, chunk: int = 2000) 
             )
             for (payload,) in result:
                 event = parse_event_json(payload)
-                if belongs(event, selection):
+                if belongs(event, hits):
                     yield event
 
 
-def belongs(event: Event, selection: Selection) -> bool:
+def belongs(event: Event, hits: RoomHits) -> bool:
+    """Whether an event of the hits' room is in the export."""
     match event:
         case PostEvent() | EditEvent() | DeleteEvent():
-            return event.message.id in selection.message_ids
+            return event.message.id in hits.message_ids
         case ReadEvent():
-            return event.read.message_id is not None and event.read.message_id in selection.message_ids
+            return event.read.message_id is not None and event.read.message_id in hits.message_ids
         case _:
-            return (event.room.id, event.occurred_at.date()) in selection.room_days
+            return event.occurred_at.date() in hits.days
 
 
 def _from_micros(micros: int) -> datetime:

@@ -420,3 +420,52 @@ def _facet_key(name: str, key: object) -> str:
     if name == "day" and isinstance(key, int | float):
         return fields.from_micros(int(key)).date().isoformat()
     return str(key)
+
+
+class LightHits:
+    """Every hit of a query as ids and times only, a room at a time (for exports).
+
+    One searcher, so one snapshot of the index, answers every question: which rooms hold hits,
+    how many, the first and last time, and each room's (message_id, sent) pairs. Times come
+    from the ``sent`` fast field; only the message id is read from the stored document (it is
+    not a fast field). No text, no snippets, nothing held beyond the room being read."""
+
+    def __init__(self, index_dir: Path, node: Node, *, memberships: Memberships | None = None) -> None:
+        index, self._searcher = _searcher(index_dir)
+        self._schema = index.schema
+        self._query = scoped(node, index.schema, memberships)
+        self.total = _count(self._searcher.search(self._query, limit=1, count=True))
+
+    def rooms(self) -> tuple[str, ...]:
+        """Every room with a hit, sorted."""
+        if self.total == 0:
+            return ()
+        aggregated = self._searcher.aggregate(
+            self._query, {"room": {"terms": {"field": fields.ROOM_ID, "size": self.total}}}
+        )
+        buckets = aggregated["room"]["buckets"]
+        if sum(int(bucket["doc_count"]) for bucket in buckets) != self.total:
+            raise RuntimeError("the room aggregation did not account for every hit")
+        return tuple(sorted(str(bucket["key"]) for bucket in buckets))
+
+    def span(self) -> tuple[int, int] | None:
+        """The first and last ``sent`` (microseconds since the epoch) of the hits."""
+        if self.total == 0:
+            return None
+        ends = [
+            self._searcher.search(self._query, limit=1, count=False, order_by_field=fields.SENT, order=order).hits
+            for order in (tantivy.Order.Asc, tantivy.Order.Desc)
+        ]
+        return int(ends[0][0][0]), int(ends[1][0][0])
+
+    def in_room(self, room_id: str) -> list[tuple[str, int]]:
+        """Every hit of one room as (message_id, sent), in no particular order."""
+        query = _every([self._query, _term(self._schema, fields.ROOM_ID, room_id)])
+        count = _count(self._searcher.search(query, limit=1, count=True))
+        if count == 0:
+            return []
+        hits = self._searcher.search(
+            query, limit=count, count=False, order_by_field=fields.SENT, order=tantivy.Order.Asc
+        ).hits
+        doc = self._searcher.doc
+        return [(str(doc(address).get_first(fields.MESSAGE_ID)), int(sent)) for sent, address in hits]
