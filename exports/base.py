@@ -110,10 +110,12 @@ class ZipExportFiles:
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
         self.written: list[WrittenFile] = []
+        self._paths: set[str] = set()
 
     @contextmanager
     def create(self, path: str, media_type: str) -> Iterator[IO[bytes]]:
-        _check_path(path, {f.path for f in self.written})
+        _check_path(path, self._paths)
+        self._paths.add(path)
         with self.archive.open(path, "w", force_zip64=True) as inner:
             hashing = HashingWriter(inner)
             yield hashing  # type: ignore[misc]

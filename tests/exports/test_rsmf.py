@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
-from exports.rsmf import MAX_EVENTS, RsmfFormat, event_collection_id, room_slug
+from exports.rsmf import _QUICK_FOLD, MAX_EVENTS, RsmfFormat, event_collection_id, mime_boundary, room_slug
 from ingest.events import Event, PostEvent, Room, parse_event
 from ingest.irc import read_irc_file
 from ingest.simulate import simulate_events
@@ -362,3 +362,31 @@ def test_real_irc_logs(log: Path) -> None:
     joins = sum(1 for d in documents for e in d.manifest["events"] if e["type"] == "join")
     assert joins == sum(1 for e in events if e.type == "join")
     assert report.events == len(events)
+
+
+def test_a_boundary_is_shaped_as_the_email_generator_shapes_it_and_differs_each_time() -> None:
+    boundaries = {mime_boundary() for _ in range(50)}
+    assert len(boundaries) == 50
+    assert all(re.fullmatch(r"={15}\d{19}==", boundary) for boundary in boundaries)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2.0.0",
+        "#compliance 2026-01-05",
+        "a  b",
+        " leading",
+        "trailing ",
+        "x" * 60,
+        "x" * 90,
+        ", ".join(f"Person {n}" for n in range(20)),
+        "=?utf-8?b?SW5lcyBTaWx2YSwgWcWra2kgTsO6w7Fleiwg2YXYrdmF?= =?utf-8?b?IFJvc3NpLCBUYXJpcSBQYXRlbA==?=",
+        "tab\there",
+    ],
+)
+def test_quick_folding_writes_the_bytes_compat32_writes(value: str) -> None:
+    for name in ("Subject", "X-RSMF-Participants"):
+        policy = _QUICK_FOLD.clone(linesep="\r\n", max_line_length=78)
+        reference = email.policy.compat32.clone(linesep="\r\n", max_line_length=78)
+        assert policy.fold_binary(name, value) == reference.fold_binary(name, value)
