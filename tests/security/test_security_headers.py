@@ -8,26 +8,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.testclient import TestClient
-from playwright.sync_api import ConsoleMessage, sync_playwright
+from playwright.sync_api import ConsoleMessage
 
 from search_api.security_headers import HSTS, inline_script_hashes
 from tests.processes import archivist_env, start_archivist, wait_until
+from tests.web.browser import chromium, free_port, serving
 from tests.web.conftest import MESSAGE, WebSite, csrf_of, sign_in
 from tests.web.conftest import site as site  # the web pages over two demo IRC logs
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 ALWAYS = {
     "x-frame-options": "DENY",
@@ -156,14 +152,8 @@ def test_the_api_docs_allow_their_cdn_and_exactly_their_inline_scripts(client: T
 # --- through `archivist serve`: X-Forwarded-Proto from a trusted proxy -------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _hsts_behind_proxy(tmp_path: Path, trusted_proxies: str | None = None) -> str | None:
-    port = _free_port()
+    port = free_port()
     env = archivist_env(data_dir=str(tmp_path / "data"))
     if trusted_proxies is not None:
         env["ARCHIVIST_TRUSTED_PROXIES"] = trusted_proxies
@@ -204,17 +194,7 @@ def test_an_untrusted_peer_s_x_forwarded_proto_is_ignored(tmp_path: Path) -> Non
 
 @pytest.fixture(scope="module")
 def served(app: FastAPI) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serving(app)
 
 
 def test_in_chromium_the_pages_break_no_policy_and_only_nonced_scripts_run(served: str, site: WebSite) -> None:
@@ -224,30 +204,26 @@ def test_in_chromium_the_pages_break_no_policy_and_only_nonced_scripts_run(serve
         if "Content Security Policy" in message.text:
             violations.append(f"{message.location.get('url')}: {message.text}")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_context().new_page()
-            page.on("console", note)
-            page.goto(f"{served}/login")
-            page.get_by_label("API token").fill(site.tokens["admin"])
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{served}/")
-            for path in ("/", "/search?q=ubuntu", f"/conversation?message={MESSAGE}", "/audit", "/cases", "/policies"):
-                response = page.goto(served + path)
-                assert response is not None
-                assert response.status < 400, path
-                assert response.headers["content-security-policy"].startswith("default-src 'none'")
-            assert not violations, violations
-            page.goto(f"{served}/test-only/scripts")
-            body = page.locator("body")
-            assert body.get_attribute("data-with-nonce") == "ran"
-            assert body.get_attribute("data-without-nonce") is None
-            assert page.locator("#styled").evaluate("node => node.offsetWidth") == 123, "style attributes apply"
-            assert len(violations) == 1, violations
-            assert "script-src" in violations[0]
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.on("console", note)
+        page.goto(f"{served}/login")
+        page.get_by_label("API token").fill(site.tokens["admin"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{served}/")
+        for path in ("/", "/search?q=ubuntu", f"/conversation?message={MESSAGE}", "/audit", "/cases", "/policies"):
+            response = page.goto(served + path)
+            assert response is not None
+            assert response.status < 400, path
+            assert response.headers["content-security-policy"].startswith("default-src 'none'")
+        assert not violations, violations
+        page.goto(f"{served}/test-only/scripts")
+        body = page.locator("body")
+        assert body.get_attribute("data-with-nonce") == "ran"
+        assert body.get_attribute("data-without-nonce") is None
+        assert page.locator("#styled").evaluate("node => node.offsetWidth") == 123, "style attributes apply"
+        assert len(violations) == 1, violations
+        assert "script-src" in violations[0]
 
 
 def test_the_login_form_still_posts(client: TestClient, site: WebSite) -> None:
