@@ -32,6 +32,7 @@ round-trips exactly.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import io
@@ -46,7 +47,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email import base64mime
 from email.generator import BytesGenerator
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -403,19 +403,25 @@ def _header_value(name: str, value: str) -> str:
     if safe.isascii():
         return safe
     first_line = _MAX_HEADER_LINE - len(name) - len(": ") - len("=?utf-8?b??=")
-    budget = min(_ENCODED_WORD_BYTES, first_line // 4 * 3)
+    return " ".join(encoded_words(safe.encode(), min(_ENCODED_WORD_BYTES, first_line // 4 * 3)))
+
+
+def encoded_words(data: bytes, first: int, rest: int = _ENCODED_WORD_BYTES) -> list[str]:
+    """UTF-8 ``data`` as RFC 2047 base64 encoded words: each holds as many whole characters as
+    fit in ``first`` bytes (the first word) or ``rest`` (the others), at least one."""
     words: list[str] = []
-    chunk: list[str] = []
-    size = 0
-    for character in safe:
-        length = len(character.encode())
-        if size + length > budget and chunk:
-            words.append(base64mime.header_encode("".join(chunk), "utf-8"))
-            chunk, size, budget = [], 0, _ENCODED_WORD_BYTES
-        chunk.append(character)
-        size += length
-    words.append(base64mime.header_encode("".join(chunk), "utf-8"))
-    return " ".join(words)
+    start, budget = 0, first
+    while start < len(data):
+        end = min(start + budget, len(data))
+        while start < end < len(data) and data[end] & 0xC0 == 0x80:  # inside a character
+            end -= 1
+        if end == start:  # one character longer than the budget: a word of its own
+            end += 1
+            while end < len(data) and data[end] & 0xC0 == 0x80:
+                end += 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode('ascii')}?=")
+        start, budget = end, rest
+    return words
 
 
 class _QuickFold(Compat32):

@@ -4,6 +4,7 @@ event found again; the 10,000-event split, Unicode, real IRC logs."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import io
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import base64mime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,15 @@ from typing import Any
 import pytest
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
-from exports.rsmf import _QUICK_FOLD, MAX_EVENTS, RsmfFormat, event_collection_id, mime_boundary, room_slug
+from exports.rsmf import (
+    _QUICK_FOLD,
+    MAX_EVENTS,
+    RsmfFormat,
+    encoded_words,
+    event_collection_id,
+    mime_boundary,
+    room_slug,
+)
 from ingest.events import Event, PostEvent, Room, parse_event
 from ingest.irc import read_irc_file
 from ingest.simulate import simulate_events
@@ -390,3 +400,32 @@ def test_quick_folding_writes_the_bytes_compat32_writes(value: str) -> None:
         policy = _QUICK_FOLD.clone(linesep="\r\n", max_line_length=78)
         reference = email.policy.compat32.clone(linesep="\r\n", max_line_length=78)
         assert policy.fold_binary(name, value) == reference.fold_binary(name, value)
+
+
+def _words_character_by_character(text: str, first: int, rest: int) -> list[str]:
+    """The reference: characters added one at a time while the word's bytes fit."""
+    words: list[str] = []
+    chunk: list[str] = []
+    size, budget = 0, first
+    for character in text:
+        length = len(character.encode())
+        if size + length > budget and chunk:
+            words.append(base64mime.header_encode("".join(chunk), "utf-8"))
+            chunk, size, budget = [], 0, rest
+        chunk.append(character)
+        size += length
+    words.append(base64mime.header_encode("".join(chunk), "utf-8"))
+    return words
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Zoë", "Inès Silva, Yūki Núñez, محمد Patel, Chloé Kowalski", "😀" * 30, "a" * 44 + "é" * 20, "日本語" * 25],
+)
+@pytest.mark.parametrize(("first", "rest"), [(30, 45), (45, 45), (4, 45), (3, 5)])
+def test_encoded_words_split_on_whole_characters_as_adding_them_one_by_one_does(
+    text: str, first: int, rest: int
+) -> None:
+    words = encoded_words(text.encode(), first, rest)
+    assert words == _words_character_by_character(text, first, rest)
+    assert "".join(base64.b64decode(word[10:-2]).decode() for word in words) == text
