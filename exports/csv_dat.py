@@ -33,6 +33,7 @@ one file at a time), then copied in.
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -207,6 +208,34 @@ def event_row(control_number: str, event: Event, versions: EditVersions) -> list
     ]
 
 
+_ROWS_PER_WRITE = 512
+
+
+class RowBuffer:
+    """CSV rows and DAT lines gathered in memory and written ``batch`` rows at a time."""
+
+    def __init__(self, csv_out: Utf8Writer, dat_out: Utf8Writer, batch: int = _ROWS_PER_WRITE) -> None:
+        self.csv_out = csv_out
+        self.dat_out = dat_out
+        self.batch = batch
+        self.text = io.StringIO()
+        self.rows = csv.writer(self.text, lineterminator=LINE_END)
+        self.lines: list[str] = []
+
+    def add(self, row: Sequence[str], dat: str) -> None:
+        self.rows.writerow(row)
+        self.lines.append(dat)
+        if len(self.lines) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        self.csv_out.write(self.text.getvalue())
+        self.text.seek(0)
+        self.text.truncate()
+        self.dat_out.write("".join(self.lines))
+        self.lines.clear()
+
+
 class CsvDatFormat:
     """``messages.csv`` and the Concordance load file ``messages.dat``, one row per event."""
 
@@ -223,21 +252,22 @@ class CsvDatFormat:
             dat = Utf8Writer(spool, bom=True)
             with tracked_file(files, CSV_FILE, "text/csv; charset=utf-8", report) as csv_binary:
                 csv_text = Utf8Writer(csv_binary, bom=True)
-                rows = csv.writer(csv_text, lineterminator=LINE_END)
-                rows.writerow(COLUMNS)
-                dat.write(dat_line(COLUMNS)[0])
+                # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
+                # call per row) and are moved to the files every _ROWS_PER_WRITE rows.
+                pending = RowBuffer(csv_text, dat)
+                pending.add(COLUMNS, dat_line(COLUMNS)[0])
                 prefix = control_prefix(context.export_id)
                 versions = EditVersions()
                 for event in events:
                     report.events += 1
                     row = event_row(f"{prefix}-{report.events:06d}", event, versions)
-                    rows.writerow(row)
                     line, literal = dat_line(row)
-                    dat.write(line)
+                    pending.add(row, line)
                     if literal:
                         substituted.add(str(event.event_id))
                     if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
                         no_url.add(str(event.event_id))
+                pending.flush()
                 csv_text.flush()
             dat.flush()
             spool.seek(0)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exports.base import ExportContext, MemoryExportFiles
-from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat, dat_line, read_dat
+from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat, RowBuffer, dat_line, read_dat
+from exports.jsonl import Utf8Writer
 from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
 from tests.exports.conftest import DAY_ONE, event_payload
 
@@ -181,3 +182,20 @@ def test_csv_keeps_any_text_exactly(text: str) -> None:
     _, csv_rows, dat_rows = export([event], context)
     assert csv_rows[1][COLUMNS.index("TEXT")] == text
     assert dat_rows[1][COLUMNS.index("TEXT")] == dat_text(text)
+
+
+def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> None:
+    rows = [["a", 'b"c', "d,e"], ["line\nbreak", "þ", ""], ["x", "y", "z"]] * 5
+    for batch in (1, 2, 7, 100):
+        csv_bytes, dat_bytes = io.BytesIO(), io.BytesIO()
+        csv_out, dat_out = Utf8Writer(csv_bytes, bom=True), Utf8Writer(dat_bytes)
+        buffer = RowBuffer(csv_out, dat_out, batch=batch)
+        for row in rows:
+            buffer.add(row, dat_line(row)[0])
+        buffer.flush()
+        csv_out.flush()
+        dat_out.flush()
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\r\n").writerows(rows)
+        assert csv_bytes.getvalue() == ("\ufeff" + expected.getvalue()).encode()
+        assert dat_bytes.getvalue() == "".join(dat_line(row)[0] for row in rows).encode()
