@@ -47,10 +47,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email.generator import BytesGenerator
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import Compat32
 from typing import Any
 
@@ -454,23 +450,63 @@ def mime_boundary() -> str:
 def render_rsmf(piece: Slice, context: ExportContext) -> tuple[bytes, Manifest]:
     """The ``.rsmf`` file of one slice, and its manifest.
 
-    Built with the ``email`` package's MIME classes (the ``compat32`` policy: the header
-    registry of the newer policies cost more than the whole manifest), CRLF line ends.
+    The bytes the ``email`` package's MIME classes and ``BytesGenerator`` write (the
+    ``compat32`` policy, CRLF line ends, two base64 parts), written directly: building and
+    flattening the message objects cost more than the manifest itself.
     """
     manifest = build_manifest(piece)
-    message = MIMEMultipart()
-    for name, value in _headers(piece, manifest.data, context).items():
-        if value:
-            message[name] = _header_value(name, value)
-    message.attach(MIMEText(_summary(piece, manifest, context), "plain", "utf-8"))
-    archive = MIMEApplication(_zip(manifest), "zip")  # base64
-    archive.add_header("Content-Disposition", "attachment", filename="rsmf.zip")
-    message.attach(archive)
-    message.set_boundary(mime_boundary())
-    output = io.BytesIO()
-    generator = BytesGenerator(output, mangle_from_=False, maxheaderlen=_MAX_HEADER_LINE, policy=_QUICK_FOLD)
-    generator.flatten(message, linesep="\r\n")
-    return output.getvalue(), manifest
+    headers = [
+        (name, _header_value(name, value)) for name, value in _headers(piece, manifest.data, context).items() if value
+    ]
+    summary = _summary(piece, manifest, context).encode("utf-8")
+    return mime_message(headers, summary, _zip(manifest), mime_boundary()), manifest
+
+
+def mime_message(headers: Sequence[tuple[str, str]], summary: bytes, archive: bytes, boundary: str) -> bytes:
+    """A multipart/mixed message: ``headers``, a UTF-8 text/plain ``summary`` and ``archive``
+    as the attachment ``rsmf.zip``, both base64, exactly as ``BytesGenerator`` writes them."""
+    part = f"--{boundary}\r\n".encode()
+    return b"".join(
+        (
+            _header_block(
+                [("Content-Type", f'multipart/mixed; boundary="{boundary}"'), ("MIME-Version", "1.0"), *headers]
+            ),
+            part,
+            _header_block(
+                [
+                    ("Content-Type", 'text/plain; charset="utf-8"'),
+                    ("MIME-Version", "1.0"),
+                    ("Content-Transfer-Encoding", "base64"),
+                ]
+            ),
+            _base64_lines(summary),
+            b"\r\n",
+            part,
+            _header_block(
+                [
+                    ("Content-Type", "application/zip"),
+                    ("MIME-Version", "1.0"),
+                    ("Content-Transfer-Encoding", "base64"),
+                    ("Content-Disposition", 'attachment; filename="rsmf.zip"'),
+                ]
+            ),
+            _base64_lines(archive),
+            f"\r\n--{boundary}--\r\n".encode(),
+        )
+    )
+
+
+_CRLF_FOLD = _QUICK_FOLD.clone(linesep="\r\n", max_line_length=_MAX_HEADER_LINE)
+
+
+def _header_block(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Headers folded as ``compat32`` folds them, and the empty line that ends them."""
+    return b"".join(_CRLF_FOLD.fold_binary(name, value) for name, value in headers) + b"\r\n"
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 in lines of 76 characters, each ended by CRLF (MIME's body encoding)."""
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 
 def _slices(events: Iterable[Event]) -> Iterator[tuple[Room, date, list[Event], int | None]]:

@@ -31,6 +31,7 @@ from exports.rsmf import (
     encoded_words,
     event_collection_id,
     mime_boundary,
+    mime_message,
     room_slug,
 )
 from ingest.events import Event, PostEvent, Room, parse_event
@@ -429,3 +430,25 @@ def test_encoded_words_split_on_whole_characters_as_adding_them_one_by_one_does(
     words = encoded_words(text.encode(), first, rest)
     assert words == _words_character_by_character(text, first, rest)
     assert "".join(base64.b64decode(word[10:-2]).decode() for word in words) == text
+
+
+@pytest.mark.parametrize("custodian", ["plain", "Zoë Ünïcode, " * 8])
+def test_a_message_written_directly_is_the_bytes_the_email_generator_writes(custodian: str) -> None:
+    from email.generator import BytesGenerator
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    headers = [("X-RSMF-Version", "2.0.0"), ("X-RSMF-Custodian", custodian), ("Subject", "#room 2026-01-05")]
+    summary, archive, boundary = "Résumé\nline two\n" * 9, bytes(range(256)) * 3, mime_boundary()
+    reference = MIMEMultipart()
+    for name, value in headers:
+        reference[name] = value
+    reference.attach(MIMEText(summary, "plain", "utf-8"))
+    attachment = MIMEApplication(archive, "zip")
+    attachment.add_header("Content-Disposition", "attachment", filename="rsmf.zip")
+    reference.attach(attachment)
+    reference.set_boundary(boundary)
+    expected = io.BytesIO()
+    BytesGenerator(expected, mangle_from_=False, maxheaderlen=78).flatten(reference, linesep="\r\n")
+    assert mime_message(headers, summary.encode(), archive, boundary) == expected.getvalue()
