@@ -144,6 +144,7 @@ def measure(url: str, index_dir: Path, name: str, out_dir: Path) -> dict[str, An
 
 def report(figures: list[dict[str, Any]]) -> str:
     lines = [
+        BEGIN,
         "## Export (`bench/export.py`)",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, every message of a synthetic archive (SQLite + Tantivy), "
@@ -179,6 +180,7 @@ def report(figures: list[dict[str, Any]]) -> str:
         "The targets are judged on the whole export. The last column takes out the selection and "
         "read-back time measured on its own (first row), which every format pays: what the format's "
         "own writing sustains.",
+        END,
     ]
     return "\n".join(lines) + "\n"
 
