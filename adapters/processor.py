@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, any_, delete, func, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 
 from adapters import metrics
 from adapters.base import Adapter, DeliveryResult, Failure, WritesInStagingTransaction
@@ -32,11 +33,16 @@ from adapters.sql import among
 from ingest.db import insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
 from ingest.events import Event, parse_event_json
+from ingest.retry import Backoff
 from ingest.staging import staged_deliveries, staged_events
 
 log = logging.getLogger(__name__)
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+DATABASE_LOST = (OperationalError, InterfaceError, PendingRollbackError)
+"""What :meth:`BatchProcessor.run` waits out with backoff (PendingRollbackError: the connection
+was lost inside a batch's transaction, under an adapter that reports its failure as a result)."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +122,6 @@ class BatchProcessor:
         until the database answers again. A batch in hand when the connection went stays
         leased until its lease expires, and is then re-delivered only to the adapters that do
         not have it (what a processor that died leaves behind)."""
-        from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
-
-        from ingest.retry import Backoff
-
         total = BatchOutcome()
         backoff = Backoff(initial=0.5, maximum=10.0)
         delays = backoff.delays()
@@ -128,9 +130,7 @@ class BatchProcessor:
                 try:
                     outcome = self.process_batch(claim_next=True)
                     finished = not outcome.claimed and until_empty and self._nothing_left()
-                except (OperationalError, InterfaceError, PendingRollbackError) as error:
-                    # PendingRollbackError: the connection was lost inside the batch's
-                    # transaction, under an adapter that reports its failure as a result.
+                except DATABASE_LOST as error:
                     delay = next(delays)
                     log.warning("lost the database (%s); retrying in %.1fs", error, delay)
                     self._sleep(delay)
