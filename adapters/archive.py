@@ -93,9 +93,12 @@ class ArchiveAdapter:
         log.debug("archived %d new events of %d", appended, len(batch))
         return [None] * len(batch)
 
-    def write_in(self, connection: Connection, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
-        """Append the batch inside the caller's transaction (the processor's record of it)."""
-        appended = append_events(connection, batch)
+    def write_in(
+        self, connection: Connection, batch: Sequence[Event], payloads: Sequence[str]
+    ) -> Sequence[DeliveryResult]:
+        """Append the batch inside the caller's transaction (the processor's record of it),
+        storing the staged JSON as it is."""
+        appended = append_events(connection, batch, payloads)
         log.debug("archived %d new events of %d", appended, len(batch))
         return [None] * len(batch)
 
@@ -112,21 +115,28 @@ def _lock_chain(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
 
 
-def append_events(connection: Connection, batch: Sequence[Event]) -> int:
-    """Append the events not archived yet, chained after the current head; returns how many."""
+def append_events(connection: Connection, batch: Sequence[Event], payloads: Sequence[str] | None = None) -> int:
+    """Append the events not archived yet, chained after the current head; returns how many.
+
+    ``payloads``: the events' JSON when the caller has it already (as staged, which is
+    :func:`event_to_json` of the event); otherwise each event is serialised here."""
     _lock_chain(connection)
-    keyed = [(str(e.event_id), e) for e in batch]
+    if payloads is None:
+        payloads = [event_to_json(e) for e in batch]
+    elif len(payloads) != len(batch):
+        raise ValueError(f"{len(payloads)} payloads for {len(batch)} events")
+    keyed = [(str(e.event_id), e, payload) for e, payload in zip(batch, payloads, strict=True)]
     known = set(
         connection.execute(
             select(archive_events.c.event_id).where(
-                among(archive_events.c.event_id, [key for key, _event in keyed], connection.dialect.name)
+                among(archive_events.c.event_id, [key for key, _event, _payload in keyed], connection.dialect.name)
             )
         ).scalars()
     )
-    fresh: dict[str, Event] = {}
-    for key, event in keyed:
-        if key not in known:
-            fresh.setdefault(key, event)
+    fresh: dict[str, tuple[str, Event, str]] = {}
+    for entry in keyed:
+        if entry[0] not in known:
+            fresh.setdefault(entry[0], entry)
     if not fresh:
         return 0
     head = connection.execute(
@@ -134,20 +144,22 @@ def append_events(connection: Connection, batch: Sequence[Event]) -> int:
     ).scalar_one_or_none()
     rows = chained_rows(list(fresh.values()), head or GENESIS, datetime.now(UTC))
     connection.execute(insert(archive_events), rows)
-    apply_derived(connection, list(fresh.values()))
+    apply_derived(connection, [event for _key, event, _payload in fresh.values()])
     return len(rows)
 
 
-def chained_rows(events: Sequence[Event], previous: str, archived_at: datetime) -> list[dict[str, Any]]:
-    """``archive_events`` rows for ``events``, each linked to the one before, starting after ``previous``."""
+def chained_rows(
+    entries: Sequence[tuple[str, Event, str]], previous: str, archived_at: datetime
+) -> list[dict[str, Any]]:
+    """``archive_events`` rows for ``entries`` (event id, event, its JSON), each linked to the
+    one before, starting after ``previous``."""
     rows: list[dict[str, Any]] = []
-    for event in events:
-        payload = event_to_json(event)
+    for event_id, event, payload in entries:
         digest = content_hash(payload)
         chained = link_hash(previous, digest)
         rows.append(
             {
-                "event_id": str(event.event_id),
+                "event_id": event_id,
                 "event_type": event.type,
                 "occurred_at": event.occurred_at,
                 "room_id": event.room.id,

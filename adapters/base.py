@@ -38,6 +38,8 @@ class AdapterContext:
     data_dir: Path
     elasticsearch_url: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    database_connect_args: Mapping[str, str] = field(default_factory=dict)
+    """How ``engine`` connects (PostgreSQL's TLS parameters), for a worker process that makes its own."""
 
 
 @runtime_checkable
@@ -63,7 +65,22 @@ class WritesInStagingTransaction(Protocol):
 
     name: str
 
-    def write_in(self, connection: Connection, batch: Sequence[Event]) -> Sequence[DeliveryResult]: ...
+    def write_in(
+        self, connection: Connection, batch: Sequence[Event], payloads: Sequence[str]
+    ) -> Sequence[DeliveryResult]:
+        """``payloads``: each event's JSON as staged (:func:`ingest.events.event_to_json` of it),
+        so that an adapter storing it need not serialise the event again."""
+        ...
+
+
+@runtime_checkable
+class WritesStagedPayloads(Protocol):
+    """Adapters that take the staged JSON payloads rather than parsed events (an adapter in a
+    worker process, :mod:`adapters.worker_process`, parses them there, off the processor's GIL)."""
+
+    name: str
+
+    def write_payloads(self, payloads: Sequence[str]) -> Sequence[DeliveryResult]: ...
 
 
 @runtime_checkable

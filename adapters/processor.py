@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, any_, delete, func, or_, select, upda
 from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 
 from adapters import metrics
-from adapters.base import Adapter, DeliveryResult, Failure, WritesInStagingTransaction
+from adapters.base import Adapter, DeliveryResult, Failure, WritesInStagingTransaction, WritesStagedPayloads
 from adapters.sql import among
 from ingest.db import insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
@@ -74,6 +74,8 @@ class ClaimedEvent:
     event: Event | None
     """None when the staged payload no longer parses (it is parked with the reason)."""
     delivered: set[str]
+    payload: str
+    """The staged JSON, for adapters that parse it themselves (:class:`WritesStagedPayloads`)."""
 
 
 def default_owner() -> str:
@@ -211,7 +213,7 @@ class BatchProcessor:
         if not pending:
             return Delivery([], [], 0.0)
         started = time.perf_counter()
-        results = _deliver_in(connection, adapter, [c.event for c in pending if c.event is not None])
+        results = _deliver_in(connection, adapter, pending)
         return Delivery(pending, results, time.perf_counter() - started)
 
     def _claim(self) -> list[ClaimedEvent]:
@@ -281,7 +283,8 @@ class BatchProcessor:
             ):
                 delivered.setdefault(event_id, set()).add(adapter)
         claimed = [
-            ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), delivered.get(r.event_id, set())) for r in rows
+            ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), delivered.get(r.event_id, set()), r.payload)
+            for r in rows
         ]
         # Occurrence order, as staged (``occurred_at`` is the event's own time); a payload that
         # no longer parses is not delivered anywhere, so where it sorts does not matter.
@@ -442,16 +445,19 @@ def tune_gc_for_batches() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _deliver(adapter: Adapter, events: list[Event]) -> Sequence[DeliveryResult]:
+def _deliver(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> Sequence[DeliveryResult]:
     """Call the adapter; an exception or a wrong number of results fails the whole batch."""
     try:
-        results = list(adapter.write(events))
+        if isinstance(adapter, WritesStagedPayloads):
+            results = list(adapter.write_payloads([c.payload for c in pending]))
+        else:
+            results = list(adapter.write([c.event for c in pending if c.event is not None]))
     except Exception as error:
-        log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(events), error)
-        return [Failure(f"{error.__class__.__name__}: {error}")] * len(events)
-    if len(results) != len(events):
-        reason = f"adapter returned {len(results)} results for {len(events)} events"
-        return [Failure(reason)] * len(events)
+        log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(pending), error)
+        return [Failure(f"{error.__class__.__name__}: {error}")] * len(pending)
+    if len(results) != len(pending):
+        reason = f"adapter returned {len(results)} results for {len(pending)} events"
+        return [Failure(reason)] * len(pending)
     return results
 
 
@@ -471,7 +477,7 @@ def _pending_for(adapter_name: str, claimed: Sequence[ClaimedEvent]) -> list[Cla
 
 def _timed_delivery(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> Delivery:
     started = time.perf_counter()
-    results = _deliver(adapter, [c.event for c in pending if c.event is not None]) if pending else []
+    results = _deliver(adapter, pending) if pending else []
     return Delivery(pending, results, time.perf_counter() - started)
 
 
@@ -493,13 +499,14 @@ def _note(
 
 
 def _deliver_in(
-    connection: Connection, adapter: WritesInStagingTransaction, events: list[Event]
+    connection: Connection, adapter: WritesInStagingTransaction, pending: Sequence[ClaimedEvent]
 ) -> Sequence[DeliveryResult]:
     """:func:`_deliver` inside ``connection``'s transaction, under a savepoint: a write that
     fails is rolled back alone, and the outcome is still recorded."""
+    events = [c.event for c in pending if c.event is not None]
     try:
         with connection.begin_nested():
-            results = list(adapter.write_in(connection, events))
+            results = list(adapter.write_in(connection, events, [c.payload for c in pending]))
     except Exception as error:
         log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(events), error)
         return [Failure(f"{error.__class__.__name__}: {error}")] * len(events)

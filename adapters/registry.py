@@ -7,11 +7,12 @@ naming a factory ``(AdapterContext) -> Adapter``; nothing in this repository cha
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib.metadata import entry_points
 from typing import cast
 
 from adapters.base import Adapter, AdapterContext, AdapterFactory
+from adapters.worker_process import AdapterProcess, WorkerSpec
 
 GROUP = "archivist.adapters"
 SYSTEM_OF_RECORD = "archive"
@@ -36,17 +37,44 @@ def load_factory(name: str) -> AdapterFactory:
     return cast(AdapterFactory, next(iter(matches)).load())
 
 
+def factory_location(name: str) -> str:
+    """Where the factory registered as ``name`` is, as ``module:attribute`` (not imported)."""
+    matches = entry_points(group=GROUP, name=name)
+    if not matches:
+        raise UnknownAdapter(name, known_adapter_names())
+    return str(next(iter(matches)).value)
+
+
 def parse_adapter_names(spec: str) -> list[str]:
     """Names from ``ARCHIVIST_ADAPTERS``, in order, the archive first and always present."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     return [SYSTEM_OF_RECORD] + [n for n in dict.fromkeys(names) if n != SYSTEM_OF_RECORD]
 
 
-def build_adapters(spec: str, context: AdapterContext) -> list[Adapter]:
-    """Build the adapters ``spec`` names; an unknown name fails before any is built."""
+def build_adapters(spec: str, context: AdapterContext, *, worker_processes: Collection[str] = ()) -> list[Adapter]:
+    """Build the adapters ``spec`` names; an unknown name fails before any is built.
+
+    Those named in ``worker_processes`` run each in a worker process of its own
+    (:mod:`adapters.worker_process`); the archive cannot, since it writes inside the processor's
+    transaction."""
     names = parse_adapter_names(spec)
     known = known_adapter_names()
-    for name in names:
+    for name in [*names, *worker_processes]:
         if name not in known:
             raise UnknownAdapter(name, known)
-    return [load_factory(name)(context) for name in names]
+    if SYSTEM_OF_RECORD in worker_processes:
+        raise ValueError(
+            f"the {SYSTEM_OF_RECORD} adapter writes in the processor's transaction: it cannot run in a worker process"
+        )
+    built: list[Adapter] = []
+    try:
+        for name in names:
+            if name in worker_processes:
+                built.append(AdapterProcess(WorkerSpec.of(name, factory_location(name), context)))
+            else:
+                built.append(load_factory(name)(context))
+    except BaseException:
+        for adapter in built:
+            adapter.close()
+        raise
+    return built

@@ -246,13 +246,14 @@ def process(
     """Deliver staged events to every configured adapter; delete each once all have it."""
     from adapters.processor import BatchOutcome, tune_gc_for_batches
     from adapters.registry import UnknownAdapter
+    from adapters.worker_process import WorkerStartFailed
 
     settings = _settings()
     _serve_metrics(metrics_port, metrics_host)
     store = wiring.staging_store(settings)
     try:
-        built = wiring.adapters(settings, store)
-    except (UnknownAdapter, ValueError) as error:
+        built = wiring.processor_adapters(settings, store)
+    except (UnknownAdapter, ValueError, WorkerStartFailed) as error:
         _fail(str(error))
     processor = wiring.processor(settings, store, built)
 
@@ -679,7 +680,13 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
 
     import uvicorn
 
-    built = wiring.adapters(settings, store)
+    from adapters.registry import UnknownAdapter
+    from adapters.worker_process import WorkerStartFailed
+
+    try:
+        built = wiring.processor_adapters(settings, store)
+    except (UnknownAdapter, ValueError, WorkerStartFailed) as error:
+        _fail(str(error))
     processor = wiring.processor(settings, store, built)
     worker = threading.Thread(
         target=processor.run, kwargs={"interval": settings.process_interval}, name="processor", daemon=True

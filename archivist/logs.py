@@ -64,3 +64,9 @@ def configure_logging(level: int, log_format: LogFormat, stream: TextIO | None =
     root.setLevel(level)
     _handler = handler
     return handler
+
+
+def current_log_format() -> LogFormat:
+    """The format :func:`configure_logging` last set up (text when it was never called), for a
+    worker process to log as its parent does."""
+    return "json" if _handler is not None and isinstance(_handler.formatter, JsonLineFormatter) else "text"

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (encoded form).")
     elasticsearch_tls_ca_file: Path | None = Field(default=None, description="CA bundle for an https:// Elasticsearch.")
     adapters: str = "archive,index,xml"
+    adapter_processes: str = Field(
+        default="index,xml,actiance",
+        description="Adapters that `process` runs each in a worker process of its own (comma-separated, empty "
+        "for none): their Python work then runs on another core instead of sharing the processor's.",
+    )
 
     exchange: str = "archivist.events"
     queue: str = "archivist.events"

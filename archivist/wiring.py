@@ -77,12 +77,21 @@ def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
         data_dir=settings.data_dir,
         elasticsearch_url=settings.elasticsearch_url.get_secret_value() if settings.elasticsearch_url else None,
         options=options,
+        database_connect_args=database_connect_args(settings),
     )
 
 
 def adapters(settings: Settings, store: StagingStore) -> list[Adapter]:
-    """The configured adapters (archive first); an unknown name raises ``UnknownAdapter``."""
+    """The configured adapters (archive first), all in this process (retention, reindexing);
+    an unknown name raises ``UnknownAdapter``."""
     return build_adapters(settings.adapters, adapter_context(settings, store))
+
+
+def processor_adapters(settings: Settings, store: StagingStore) -> list[Adapter]:
+    """The configured adapters for a processor: those in ``ARCHIVIST_ADAPTER_PROCESSES`` each
+    in a worker process of its own."""
+    workers = [name.strip() for name in settings.adapter_processes.split(",") if name.strip()]
+    return build_adapters(settings.adapters, adapter_context(settings, store), worker_processes=workers)
 
 
 def processor(settings: Settings, store: StagingStore, built: list[Adapter]) -> BatchProcessor:

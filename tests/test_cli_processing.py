@@ -18,6 +18,8 @@ from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.producer import write_jsonl
 from ingest.staging import staged_events
+from search_api.backends import TantivySearchBackend, every_hit
+from search_api.query_parser import parse_query
 from tests.factories import post_payload, posts
 from tests.processes import archivist_env, start_archivist, wait_until
 
@@ -48,6 +50,36 @@ def test_process_until_empty_archives_everything(published: int) -> None:
     store = wiring.staging_store(get_settings())
     assert store.counts().staged == 0
     assert archived_count(store.engine) == published
+
+
+def test_process_runs_index_and_xml_in_worker_processes_by_default(
+    published: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVIST_ADAPTERS", "archive,index,xml")
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert settings.adapter_processes == "index,xml,actiance"
+    result = runner.invoke(app, ["process", "--until-empty"])
+    assert result.exit_code == 0, result.output
+    assert "with archive, index, xml: 300 delivered everywhere" in result.output
+    assert list((settings.data_dir / "xml").glob("pchat-*.xml"))
+    hits = every_hit(TantivySearchBackend(settings.data_dir / "index"), parse_query("message"))
+    assert len(hits) == published
+
+
+@pytest.mark.parametrize(
+    ("processes", "message"),
+    [("archive", "cannot run in a worker process"), ("xml,indx", "unknown adapter 'indx' (did you mean 'index'?)")],
+)
+def test_a_bad_adapter_processes_setting_is_a_clear_start_up_error(
+    processes: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVIST_ADAPTER_PROCESSES", processes)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["process", "--until-empty"])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_process_serves_its_metrics_on_a_port(published: int) -> None:

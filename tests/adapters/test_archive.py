@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from adapters.archive import ArchiveAdapter, archived_count, verify_archive
+from adapters.archive import ArchiveAdapter, append_events, archived_count, verify_archive
 from adapters.archive_schema import (
     archive_events,
     archive_files,
@@ -28,7 +28,7 @@ from adapters.archive_schema import (
 from adapters.hashchain import canonical_json
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
-from ingest.events import Event, parse_event
+from ingest.events import Event, event_to_json, parse_event
 from ingest.staging import StagingStore
 from tests.factories import posts
 
@@ -61,6 +61,17 @@ def test_events_are_archived_once_whatever_is_redelivered(store: StagingStore) -
     assert archive.write(batch[10:30] + posts(45)[40:]) == [None] * 25
     assert archived_count(store.engine) == 45
     assert verify_archive(store.engine).ok
+
+
+def test_in_the_processors_transaction_the_staged_json_is_stored_as_it_is(store: StagingStore) -> None:
+    batch = posts(3)
+    staged = [event_to_json(e) for e in batch]
+    with store.engine.begin() as connection:
+        assert ArchiveAdapter(store.engine).write_in(connection, batch, staged) == [None] * 3
+    assert [row.payload for row in sorted(rows(store, archive_events), key=lambda r: r.seq)] == staged
+    assert verify_archive(store.engine).ok
+    with store.engine.begin() as connection, pytest.raises(ValueError, match="2 payloads for 3 events"):
+        append_events(connection, posts(3, run="other"), staged[:2])
 
 
 def test_text_survives_byte_exact(store: StagingStore) -> None:

@@ -291,8 +291,10 @@ def test_deliveries_failures_and_parking_are_counted_in_metrics(store: StagingSt
 class ArchiveThatFailsAfterWriting(ArchiveAdapter):
     """Writes the whole batch to the archive tables, then fails: its rows must not stay."""
 
-    def write_in(self, connection: Connection, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
-        super().write_in(connection, batch)
+    def write_in(
+        self, connection: Connection, batch: Sequence[Event], payloads: Sequence[str]
+    ) -> Sequence[DeliveryResult]:
+        super().write_in(connection, batch, payloads)
         raise RuntimeError("disk full after the insert")
 
 
