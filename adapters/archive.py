@@ -43,6 +43,7 @@ from adapters.hashchain import (
     ChainRow,
     canonical_json,
     content_hash,
+    event_payload_hash,
     link_hash,
     read_chain,
     verify_rows,
@@ -155,7 +156,7 @@ def chained_rows(
     one before, starting after ``previous``."""
     rows: list[dict[str, Any]] = []
     for event_id, event, payload in entries:
-        digest = content_hash(payload)
+        digest = event_payload_hash(payload)
         chained = link_hash(previous, digest)
         rows.append(
             {

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic_core import from_json
 from sqlalchemy import Connection, Table, select
 
@@ -40,6 +41,21 @@ def _decode(document: str) -> Any:
 
 def content_hash(document: str | dict[str, object]) -> str:
     return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def event_payload_hash(payload: str) -> str:
+    """:func:`content_hash` of a validated event's JSON, four times as fast.
+
+    orjson's sorted, compact output is byte for byte what :func:`canonical_json` writes for
+    any document without floats and without integers beyond 64 bits (orjson turns those into
+    floats); an event can contain neither (no float fields, integers bounded by
+    ``ingest.events.MAX_INTEGER``). ``verify`` recomputes every hash with :func:`content_hash`,
+    so a difference could never pass unnoticed, and the tests compare both on generated events.
+    """
+    try:
+        return hashlib.sha256(orjson.dumps(orjson.loads(payload), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except orjson.JSONDecodeError:
+        return content_hash(payload)  # what it refuses (a lone surrogate) is decided the exact way
 
 
 def link_hash(previous: str, content: str) -> str:

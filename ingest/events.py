@@ -117,9 +117,15 @@ class ReadReceipt(_Frozen):
     """The message seen; absent when the person viewed the room's history as a whole."""
 
 
+MAX_INTEGER = 2**63 - 1
+"""The largest integer an event may carry: what the archive's BIGINT columns hold. Bounded
+integers and no floats mean an event's JSON has only numbers that every JSON library writes
+the same way (``adapters.hashchain.event_payload_hash`` relies on it)."""
+
+
 class FileInfo(_Frozen):
     name: NonEmpty
-    size: Annotated[int, Field(ge=0)]
+    size: Annotated[int, Field(ge=0, le=MAX_INTEGER)]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     content_type: str = "application/octet-stream"
     url: str | None = None
@@ -127,7 +133,7 @@ class FileInfo(_Frozen):
 
 class DisclaimerShown(_Frozen):
     rule_id: NonEmpty
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, le=MAX_INTEGER)]
     locale: NonEmpty
     text: str
 

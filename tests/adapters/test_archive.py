@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,10 +26,11 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
-from adapters.hashchain import canonical_json
+from adapters.hashchain import canonical_json, content_hash, event_payload_hash
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
-from ingest.events import Event, event_to_json, parse_event
+from ingest.errors import InvalidEvent
+from ingest.events import MAX_INTEGER, Event, event_json_schema, event_to_json, parse_event
 from ingest.staging import StagingStore
 from tests.factories import posts
 
@@ -313,3 +315,71 @@ def test_canonical_json_is_sorted_compact_json_dumps(value: Any, ascii_escaped: 
     except UnicodeEncodeError:
         actual = None
     assert actual == expected
+
+
+NUMBER_SAFE_JSON = st.recursive(
+    st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NUMBER_SAFE_JSON, st.booleans())
+@example({"pair": "\ud83d\ude00", "lone": "\ud800"}, True)
+@example({"emoji": "😀", "nul": "\x00", "del": "\x7f", "sep": "\u2028", "max": 2**64 - 1, "min": -(2**63)}, False)
+def test_the_fast_event_hash_is_the_chains_hash_for_documents_without_floats_or_huge_integers(
+    value: Any, ascii_escaped: bool
+) -> None:
+    document = json.dumps(value, ensure_ascii=ascii_escaped)
+    try:
+        expected: str | None = content_hash(document)
+    except UnicodeEncodeError:
+        expected = None
+    try:
+        actual: str | None = event_payload_hash(document)
+    except UnicodeEncodeError:
+        actual = None
+    assert actual == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.sampled_from(["post", "file_upload", "disclaimer", "policy_decision"]),
+    text=st.text(),
+    number=st.integers(min_value=1, max_value=MAX_INTEGER),
+)
+def test_the_fast_event_hash_is_the_chains_hash_for_any_event(kind: str, text: str, number: int) -> None:
+    fields: Any = {
+        "post": {"message": {"id": text or "m", "text": text}},
+        "file_upload": {"file": {"name": text or "f", "size": number, "sha256": "a" * 64}},
+        "disclaimer": {"disclaimer": {"rule_id": "r", "version": number, "locale": "en", "text": text}},
+        "policy_decision": {
+            "decision": {"action": "im", "outcome": "deny", "mode": "block", "wall_ids": [text], "targets": [text]}
+        },
+    }[kind]
+    payload = event_to_json(event(kind, 0, actor=text or "a", **fields))
+    assert event_payload_hash(payload) == content_hash(payload)
+
+
+def test_events_carry_no_floats_and_no_integers_beyond_64_bits() -> None:
+    """What the fast event hash relies on: a new float field, or an unbounded integer, fails here."""
+    integers: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            assert node.get("type") != "number", f"a float field: {node}"
+            if node.get("type") == "integer":
+                integers.append(node)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(event_json_schema())
+    assert integers, "the walk found the integer fields"
+    for field in integers:
+        assert "const" in field or field.get("maximum", math.inf) <= MAX_INTEGER, field
+    with pytest.raises(InvalidEvent, match="less than or equal to 9223372036854775807"):
+        event("file_upload", 0, file={"name": "f", "size": MAX_INTEGER + 1, "sha256": "a" * 64})
