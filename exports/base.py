@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
+import threading
+import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Protocol
 
-from ingest.events import Event
+from ingest.events import Event, event_to_json
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class ExportContext:
     query: str
     case_name: str | None = None
     custodians: tuple[str, ...] = ()
+    archived_json: Callable[[Event], str] = event_to_json
+    """An event's JSON as the archive holds it (what JSONL writes and CSV hashes): the export
+    reads it back with each event (:class:`exports.selection.ArchivedJson`), so it need not be
+    serialised again."""
 
 
 @dataclass
@@ -47,8 +54,11 @@ class ExportFiles(Protocol):
     """Where a format writes its files."""
 
     @contextmanager
-    def create(self, path: str, media_type: str) -> Iterator[IO[bytes]]:
-        """A binary stream for one new file of the export; it is complete when the block ends."""
+    def create(self, path: str, media_type: str, *, compressed: bool = False) -> Iterator[IO[bytes]]:
+        """A binary stream for one new file of the export; it is complete when the block ends.
+
+        ``compressed``: the content is compressed already (an RSMF file carries a zip), so the
+        export stores it as it is instead of deflating it a second time for little gain."""
         ...
 
 
@@ -104,8 +114,82 @@ class HashingWriter(io.RawIOBase):
         return self.size
 
 
+class PipelinedWriter(io.RawIOBase):
+    """A write-only stream whose bytes are hashed, compressed and written by a thread of its own.
+
+    zlib and hashlib release the GIL on large buffers, so deflating a file into the zip runs on
+    the other core while the format builds the next rows. Writes are gathered into chunks of
+    ``chunk`` bytes; at most ``depth`` chunks wait, so memory stays bounded. The thread starts
+    with the first full chunk: a smaller file (an RSMF file, an EDRM text) is written by the
+    caller when it ends, with no thread at all. :meth:`finish` writes the rest and raises what
+    the thread met; :meth:`abandon` drops the rest."""
+
+    def __init__(self, inner: IO[bytes], *, chunk: int = 1 << 18, depth: int = 4) -> None:
+        super().__init__()
+        self.hashing = HashingWriter(inner)
+        self.size = 0
+        self._chunk = chunk
+        self._pending = bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._error is not None:
+            self._stop()
+            raise self._error
+        before = len(self._pending)
+        self._pending += data
+        written = len(self._pending) - before
+        self.size += written
+        if len(self._pending) >= self._chunk:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._drain, name="export-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+        return written
+
+    def tell(self) -> int:
+        return self.size
+
+    def finish(self) -> None:
+        if self._thread is None:
+            self.hashing.write(self._pending)
+        elif self._pending:
+            self._queue.put(bytes(self._pending))
+        self._pending.clear()
+        self._stop()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        self._pending.clear()
+        self._error = self._error or RuntimeError("abandoned")
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _drain(self) -> None:
+        # Keeps taking chunks after a failure (dropping them), so that a writer blocked on a
+        # full queue is never left waiting.
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.hashing.write(chunk)
+                except BaseException as error:  # handed to the writer on its next call
+                    self._error = error
+
+
 class ZipExportFiles:
-    """Streams each file into a zip archive (deflated, zip64 for big files), hashing it."""
+    """Streams each file into a zip archive (deflated, zip64 for big files), hashing it; the
+    compression runs on a thread of its own (:class:`PipelinedWriter`)."""
 
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
@@ -113,13 +197,22 @@ class ZipExportFiles:
         self._paths: set[str] = set()
 
     @contextmanager
-    def create(self, path: str, media_type: str) -> Iterator[IO[bytes]]:
+    def create(self, path: str, media_type: str, *, compressed: bool = False) -> Iterator[IO[bytes]]:
         _check_path(path, self._paths)
         self._paths.add(path)
-        with self.archive.open(path, "w", force_zip64=True) as inner:
-            hashing = HashingWriter(inner)
-            yield hashing  # type: ignore[misc]
-        self.written.append(WrittenFile(path, hashing.size, hashing.digest.hexdigest(), media_type))
+        entry: str | zipfile.ZipInfo = path
+        if compressed:
+            entry = zipfile.ZipInfo(path, date_time=time.localtime(time.time())[:6])
+            entry.compress_type = zipfile.ZIP_STORED
+        with self.archive.open(entry, "w", force_zip64=True) as inner:
+            stream = PipelinedWriter(inner)
+            try:
+                yield stream  # type: ignore[misc]
+            except BaseException:
+                stream.abandon()
+                raise
+            stream.finish()
+        self.written.append(WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type))
 
 
 class MemoryExportFiles:
@@ -130,7 +223,7 @@ class MemoryExportFiles:
         self.written: list[WrittenFile] = []
 
     @contextmanager
-    def create(self, path: str, media_type: str) -> Iterator[IO[bytes]]:
+    def create(self, path: str, media_type: str, *, compressed: bool = False) -> Iterator[IO[bytes]]:
         _check_path(path, set(self.contents))
         buffer = io.BytesIO()
         hashing = HashingWriter(buffer)

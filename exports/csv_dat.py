@@ -59,7 +59,6 @@ from ingest.events import (
     PostEvent,
     ReadEvent,
     RoomUpdateEvent,
-    event_to_json,
 )
 
 CSV_FILE = "messages.csv"
@@ -187,8 +186,8 @@ def _content(event: Event, versions: EditVersions) -> _Content:
             return _EMPTY_CONTENT
 
 
-def event_row(control_number: str, event: Event, versions: EditVersions) -> list[str]:
-    """The row of one event, in :data:`COLUMNS` order."""
+def event_row(control_number: str, event: Event, versions: EditVersions, event_json: str) -> list[str]:
+    """The row of one event, in :data:`COLUMNS` order (``event_json``: its archived JSON)."""
     room = event.room
     actor = event.actor
     return [
@@ -204,7 +203,7 @@ def event_row(control_number: str, event: Event, versions: EditVersions) -> list
         actor.email or "",
         "Y" if actor.internal else "N",
         *_content(event, versions),
-        event_sha256(event_to_json(event)),
+        event_sha256(event_json),
     ]
 
 
@@ -258,9 +257,10 @@ class CsvDatFormat:
                 pending.add(COLUMNS, dat_line(COLUMNS)[0])
                 prefix = control_prefix(context.export_id)
                 versions = EditVersions()
+                archived_json = context.archived_json
                 for event in events:
                     report.events += 1
-                    row = event_row(f"{prefix}-{report.events:06d}", event, versions)
+                    row = event_row(f"{prefix}-{report.events:06d}", event, versions, archived_json(event))
                     line, literal = dat_line(row)
                     pending.add(row, line)
                     if literal:

@@ -12,14 +12,14 @@ reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregatio
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
-from ingest.events import Event, event_to_json
+from ingest.events import Event
 
 EVENTS_FILE = "events.jsonl"
 _SAMPLE_IDS = 5
@@ -126,17 +126,19 @@ class JsonlFormat:
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
-            report.events = _write_lines(events, stream)
+            report.events = _write_lines(events, stream, context.archived_json)
         report.items = report.events
         return report
 
 
-def _write_lines(events: Iterable[Event], stream: BinarySink, batch: int = 256) -> int:
+def _write_lines(
+    events: Iterable[Event], stream: BinarySink, archived_json: Callable[[Event], str], batch: int = 256
+) -> int:
     """Write one line per event, ``batch`` lines per write; returns the number written."""
     count = 0
     pending: list[str] = []
     for event in events:
-        pending.append(event_to_json(event))
+        pending.append(archived_json(event))
         count += 1
         if len(pending) == batch:
             stream.write(("\n".join(pending) + "\n").encode())

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from adapters.archive_schema import archive_events
 from exports.base import ExportContext, FormatReport, ZipExportFiles
 from exports.registry import export_format
-from exports.selection import Selection, select_hits, selected_events
+from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from ingest.db import read_only
 from ingest.events import Event
 from search_api.archive_queries import Memberships
@@ -72,6 +72,7 @@ def build_export(
     started = now()
     selection = select_hits(backend, parse_query(request.query), memberships)
     head = archive_head(engine)
+    archived_json = ArchivedJson()
     context = ExportContext(
         export_id=request.export_id,
         created_at=started,
@@ -79,6 +80,7 @@ def build_export(
         query=request.query,
         case_name=request.case_name,
         custodians=request.custodians,
+        archived_json=archived_json,
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
@@ -97,7 +99,11 @@ def build_export(
                         if written % 1000 == 0:
                             progress(written)
 
-                reports.append(export.write(counted(selected_events(engine, selection)), files, context))
+                reports.append(
+                    export.write(
+                        counted(selected_events(engine, selection, remember=archived_json.remember)), files, context
+                    )
+                )
             progress(written)
             manifest = _manifest(request, selection, head, reports, files, started, now())
             manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()

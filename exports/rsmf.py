@@ -545,7 +545,7 @@ class RsmfFormat:
             piece = Slice(room, day, part_events, part, present)
             content, manifest = render_rsmf(piece, context)
             present = manifest.present_at_end
-            with files.create(piece.path, MEDIA_TYPE) as stream:
+            with files.create(piece.path, MEDIA_TYPE, compressed=True) as stream:
                 stream.write(content)
             digest = hashlib.sha256(content).hexdigest()
             report.files.append(WrittenFile(piece.path, len(content), digest, MEDIA_TYPE))

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from adapters.archive import archive_dispositions
 from adapters.archive_schema import archive_events
 from ingest.db import read_only
-from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, parse_event_json
+from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, event_to_json, parse_event_json
 from search_api.archive_queries import Memberships
 from search_api.backends import SearchBackend, TantivySearchBackend, every_hit
 from search_api.query_ast import Node
@@ -96,8 +96,33 @@ def _held_selection(hits: list[Hit]) -> Selection:
     )
 
 
-def selected_events(engine: Engine, selection: Selection, *, chunk: int = 5000) -> Iterator[Event]:
-    """The archived events of ``selection`` in export order (room, time, event id), streamed."""
+class ArchivedJson:
+    """The JSON the archive holds for the event a selection has just read back, so that the
+    formats that write or hash an event's JSON as they go (JSONL, CSV's ``EVENT_SHA256``) take
+    the stored bytes instead of serialising the event again. The archive stores
+    :func:`~ingest.events.event_to_json` of each event, so the bytes are the same either way;
+    for any other event than the latest, the JSON is made again."""
+
+    def __init__(self) -> None:
+        self._event: Event | None = None
+        self._payload = ""
+
+    def remember(self, event: Event, payload: str) -> None:
+        self._event, self._payload = event, payload
+
+    def __call__(self, event: Event) -> str:
+        return self._payload if event is self._event else event_to_json(event)
+
+
+def selected_events(
+    engine: Engine,
+    selection: Selection,
+    *,
+    chunk: int = 5000,
+    remember: Callable[[Event, str], None] = lambda _event, _payload: None,
+) -> Iterator[Event]:
+    """The archived events of ``selection`` in export order (room, time, event id), streamed;
+    ``remember`` is told each event's stored JSON before the event is yielded."""
     if selection.first is None:
         return
     columns = archive_events.c
@@ -124,6 +149,7 @@ def selected_events(engine: Engine, selection: Selection, *, chunk: int = 5000) 
             for (payload,) in result:
                 event = parse_event_json(payload)
                 if belongs(event, hits):
+                    remember(event, payload)
                     yield event
 
 

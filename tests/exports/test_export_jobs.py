@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from adapters.archive import ArchiveAdapter
+from adapters.archive_schema import archive_events
 from adapters.index_adapter import TantivyIndexAdapter
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.jobs import ExportJobs, JobSpec
@@ -176,3 +178,22 @@ def test_a_job_reports_progress_while_it_reads_thousands_of_events(archived: Sta
     assert job["status"] == "done", job["error"]
     assert job["events_done"] > 2000
     assert time.monotonic() - started < 30
+
+
+def test_jsonl_lines_and_csv_hashes_are_the_archived_bytes(archived: StagingStore, tmp_path: Path) -> None:
+    with archived.engine.connect() as connection:
+        stored = {
+            row.event_id: row.payload
+            for row in connection.execute(select(archive_events.c.event_id, archive_events.c.payload))
+        }
+    request = ExportRequest(export_id="bytes", query="ubuntu", formats=("jsonl", "csv"), requested_by="t", role="legal")
+    result = build_export(
+        archived.engine, TantivySearchBackend(tmp_path / "data" / "index"), request, tmp_path / "bytes.zip"
+    )
+    with zipfile.ZipFile(result.path) as package:
+        lines = package.read("events.jsonl").decode().splitlines()
+        rows = list(csv.DictReader(io.StringIO(package.read("messages.csv").decode("utf-8-sig"))))
+    assert lines
+    assert all(line == stored[json.loads(line)["event_id"]] for line in lines)
+    assert len(rows) == len(lines)
+    assert all(row["EVENT_SHA256"] == hashlib.sha256(stored[row["EVENT_ID"]].encode()).hexdigest() for row in rows)
