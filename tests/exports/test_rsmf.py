@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
 from exports.rsmf import (
     _QUICK_FOLD,
     MAX_EVENTS,
     RsmfFormat,
+    ascii_json,
     encoded_words,
     event_collection_id,
     mime_boundary,
@@ -452,3 +455,26 @@ def test_a_message_written_directly_is_the_bytes_the_email_generator_writes(cust
     expected = io.BytesIO()
     BytesGenerator(expected, mangle_from_=False, maxheaderlen=78).flatten(reference, linesep="\r\n")
     assert mime_message(headers, summary.encode(), archive, boundary) == expected.getvalue()
+
+
+MANIFEST_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), MANIFEST_VALUES, max_size=5))
+@example(
+    {
+        "del": "\x7f",
+        "ctl": "\x00\x01\x1f\b\f\n\r\t",
+        "bmp": "é\u2028\uffff",
+        "astral": "😀\U0010ffff",
+        "q": '"\\',
+        "lone": "\ud800",
+    }
+)
+def test_the_manifest_json_is_what_json_dumps_writes_with_ascii_escapes(data: dict[str, Any]) -> None:
+    assert ascii_json(data) == json.dumps(data, ensure_ascii=True, separators=(",", ":"))
