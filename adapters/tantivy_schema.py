@@ -86,9 +86,13 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 
 
-def build_schema() -> tantivy.Schema:
+def build_schema(*, fast_message_id: bool = True) -> tantivy.Schema:
+    """The index's fields. ``fast_message_id=False`` is the layout of indexes built before
+    message ids became a fast field (2026-11-24): they still open and work, and an export reads
+    their message ids from the stored documents instead (`archivist reindex` upgrades them)."""
     builder = tantivy.SchemaBuilder()
-    for name in (MESSAGE_ID, EVENT_ID, EDIT_EVENT_IDS):
+    builder.add_text_field(MESSAGE_ID, stored=True, fast=fast_message_id, tokenizer_name=EXACT)
+    for name in (EVENT_ID, EDIT_EVENT_IDS):
         builder.add_text_field(name, stored=True, tokenizer_name=EXACT)
     for name in (TYPE, SENDER_ID, ROOM_ID):
         builder.add_text_field(name, stored=True, fast=True, tokenizer_name=EXACT)
@@ -138,11 +142,14 @@ def open_index(path: Path) -> tantivy.Index:
     try:
         index = tantivy.Index(build_schema(), path=str(path), reuse=True)
     except ValueError as error:
-        if "schema does not match" in str(error):
+        if "schema does not match" not in str(error):
+            raise
+        try:
+            index = tantivy.Index(build_schema(fast_message_id=False), path=str(path), reuse=True)
+        except ValueError:
             raise IndexSchemaMismatch(
                 f"the index at {path} was built with another schema; rebuild it with `archivist reindex`"
             ) from error
-        raise
     index.register_tokenizer(TEXT_ANALYZER, text_analyzer())
     index.register_tokenizer(KEYWORD_ANALYZER, keyword_analyzer())
     return index

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,16 +47,22 @@ MEMORY_TARGET_MB = 300
 READ_ONLY = "read"
 """Not a format: finding every hit and reading the events back, with nothing written."""
 BATCH = 5_000
+CORPUS_LAYOUT = "fast-message-id"
+"""Changes when the index layout does: a corpus built before is built again."""
 
 
 def build_corpus(workdir: Path, messages: int) -> tuple[str, Path]:
     """An archive and index with at least ``messages`` posts (reused when already built)."""
     url = f"sqlite:///{workdir / 'archive.sqlite3'}"
     index_dir = workdir / "index"
-    marker = workdir / f"built-{messages}"
+    marker = workdir / f"built-{messages}-{CORPUS_LAYOUT}"
     if marker.exists():
         return url, index_dir
     workdir.mkdir(parents=True, exist_ok=True)
+    # What an earlier layout left: only the bench's own files are removed.
+    shutil.rmtree(index_dir, ignore_errors=True)
+    for stale in [*workdir.glob("archive.sqlite3*"), *workdir.glob("built-*")]:
+        stale.unlink()
     engine = create_db_engine(url)
     upgrade(engine)
     archive = ArchiveAdapter(engine)

@@ -46,6 +46,10 @@ def room_hits_of(hits: Iterable[tuple[str, int]]) -> RoomHits:
     return RoomHits(frozenset(message_ids), frozenset(_day_of_micros(day * _DAY_MICROS) for day in day_numbers))
 
 
+def _room_hits(message_ids: set[str], day_numbers: set[int]) -> RoomHits:
+    return RoomHits(frozenset(message_ids), frozenset(_day_of_micros(day * _DAY_MICROS) for day in day_numbers))
+
+
 @dataclass(frozen=True)
 class Selection:
     """The hits of a query, as what the export reads back from the archive.
@@ -76,7 +80,7 @@ def _light_selection(hits: LightHits) -> Selection:
         messages=hits.total,
         first=_from_micros(span[0]) if span else None,
         last=_from_micros(span[1]) if span else None,
-        room_hits=lambda room: room_hits_of(hits.in_room(room)),
+        room_hits=lambda room: _room_hits(*hits.room_ids_and_days(room)),
     )
 
 

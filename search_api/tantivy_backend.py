@@ -426,9 +426,10 @@ class LightHits:
     """Every hit of a query as ids and times only, a room at a time (for exports).
 
     One searcher, so one snapshot of the index, answers every question: which rooms hold hits,
-    how many, the first and last time, and each room's (message_id, sent) pairs. Times come
-    from the ``sent`` fast field; only the message id is read from the stored document (it is
-    not a fast field). No text, no snippets, nothing held beyond the room being read."""
+    how many, the first and last time, and each room's message ids and days, all from fast
+    fields through aggregations: no stored document is read, no text, nothing held beyond the
+    room being read. (An index built before ``message_id`` was a fast field gives its message
+    ids from the stored documents; ``archivist reindex`` upgrades it.)"""
 
     def __init__(self, index_dir: Path, node: Node, *, memberships: Memberships | None = None) -> None:
         index, self._searcher = _searcher(index_dir)
@@ -457,6 +458,31 @@ class LightHits:
             for order in (tantivy.Order.Asc, tantivy.Order.Desc)
         ]
         return int(ends[0][0][0]), int(ends[1][0][0])
+
+    def room_ids_and_days(self, room_id: str) -> tuple[set[str], set[int]]:
+        """One room's hits as their message ids and the days (microseconds // DAY_MICROS)
+        they were sent on, from the fast fields through two aggregations. An index built
+        before message ids were a fast field answers from the stored documents instead."""
+        query = _every([self._query, _term(self._schema, fields.ROOM_ID, room_id)])
+        count = _count(self._searcher.search(query, limit=1, count=True))
+        if count == 0:
+            return set(), set()
+        try:
+            aggregated = self._searcher.aggregate(
+                query,
+                {
+                    "ids": {"terms": {"field": fields.MESSAGE_ID, "size": count}},
+                    "days": {"histogram": {"field": fields.SENT, "interval": DAY_MICROS}},
+                },
+            )
+        except ValueError:  # message_id is not a fast field in this index
+            pairs = self.in_room(room_id)
+            return {message_id for message_id, _sent in pairs}, {sent // DAY_MICROS for _message_id, sent in pairs}
+        buckets = aggregated["ids"]["buckets"]
+        if sum(int(bucket["doc_count"]) for bucket in buckets) != count:
+            raise RuntimeError("the message id aggregation did not account for every hit")
+        days = {int(bucket["key"]) // DAY_MICROS for bucket in aggregated["days"]["buckets"] if bucket["doc_count"]}
+        return {str(bucket["key"]) for bucket in buckets}, days
 
     def in_room(self, room_id: str) -> list[tuple[str, int]]:
         """Every hit of one room as (message_id, sent), in no particular order."""

@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import tantivy
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from adapters.tantivy_schema import build_schema
 from exports.selection import RoomHits, belongs, room_hits_of, select_hits, selected_events
 from ingest.events import parse_event
 from ingest.irc import read_irc_file
@@ -76,11 +78,16 @@ class _PagedOnly:
         )
 
 
+@pytest.mark.parametrize("layout", ["current", "before fast message ids"])
 @pytest.mark.parametrize("query", ["ubuntu", "sent>=2000-01-01", "nothingmatchesthisword", "from:nobody"])
-def test_the_light_walk_selects_what_paging_every_hit_selects(store: StagingStore, tmp_path: Path, query: str) -> None:
-
+def test_the_light_walk_selects_what_paging_every_hit_selects(
+    store: StagingStore, tmp_path: Path, query: str, layout: str
+) -> None:
     events = [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
     ArchiveAdapter(store.engine).write(events)
+    if layout != "current":  # an index made before message_id was a fast field still works
+        (tmp_path / "index").mkdir()
+        tantivy.Index(build_schema(fast_message_id=False), path=str(tmp_path / "index"))
     index = TantivyIndexAdapter(tmp_path / "index")
     index.write(events)
     index.close()
