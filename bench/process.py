@@ -281,10 +281,10 @@ def report(figures: list[Figure], count: int, rounds: int) -> str:
         single = next(f for f in figures if f.backend == backend and f.name.startswith("reference: Tantivy"))
         one_commit = 1 / (1 / archive.rate + 1 / single.rate)
         lines.append(
-            f"- {backend}: archive + index + xml together at **{together.rate / limit.rate:.0%}** of the raw "
+            f"- {backend}: archive + index + xml together at **{together.rate / limit.rate:.1%}** of the raw "
             f"limit (target: 50% or more); {together.rate / one_commit:.0%} of a limit that commits Tantivy "
             f"only once for all {count:,} events ({one_commit:,.0f}/s), which the processor cannot do. "
-            f"With every adapter in the processor's own process: {threads.rate / limit.rate:.0%}."
+            f"With every adapter in the processor's own process: {threads.rate / limit.rate:.1%}."
         )
     lines += [
         "",
