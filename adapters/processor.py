@@ -101,20 +101,23 @@ class BatchProcessor:
         self.owner = owner or default_owner()
         self.clock = clock
         self._stopping = False
-        self._next: list[ClaimedEvent] = []
-        """A batch claimed ahead by the transaction that recorded the previous one."""
+        self._next: Future[list[ClaimedEvent]] | None = None
+        """A batch claimed ahead by the transaction that recorded the previous one, parsed on
+        the parsing thread while that transaction commits."""
         self._outside = [a for a in self.adapters if not isinstance(a, WritesInStagingTransaction)]
         self._inside = [a for a in self.adapters if isinstance(a, WritesInStagingTransaction)]
         self._pool: ThreadPoolExecutor | None = None
+        self._parser: ThreadPoolExecutor | None = None
 
     def stop(self) -> None:
         self._stopping = True
 
     def close(self) -> None:
         """Stop the delivery threads (the adapters belong to the caller)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+        for pool in (self._pool, self._parser):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._parser = None
 
     def run(self, *, interval: float = 2.0, until_empty: bool = False) -> BatchOutcome:
         """Process batches until stopped; with ``until_empty``, until staging holds only parked
@@ -178,7 +181,8 @@ class BatchProcessor:
         lease to expire, as it would mid-batch.
         """
         batch_started = time.perf_counter()
-        claimed, self._next = self._next or self._claim(), []
+        ahead, self._next = self._next, None
+        claimed = ahead.result() if ahead is not None else self._claim()
         if not claimed:
             return BatchOutcome()
         failures: dict[str, dict[str, str]] = {c.event_id: {} for c in claimed}
@@ -223,7 +227,8 @@ class BatchProcessor:
 
     def _release_next(self) -> None:
         """Give back a batch claimed ahead and not delivered (the processor is stopping)."""
-        ids, self._next = [c.event_id for c in self._next], []
+        ahead, self._next = self._next, None
+        ids = [c.event_id for c in ahead.result()] if ahead is not None else []
         if ids:
             with self.engine.begin() as connection:
                 connection.execute(
@@ -236,6 +241,18 @@ class BatchProcessor:
                 )
 
     def _claim_in(self, connection: Connection) -> list[ClaimedEvent]:
+        return _parsed(self._claimed_rows_in(connection))
+
+    def _claim_ahead_in(self, connection: Connection) -> Future[list[ClaimedEvent]]:
+        """Claim the next batch in ``connection``'s transaction and parse it on the parsing
+        thread: the transaction's commit (an fsync, a round trip) releases the GIL, so the
+        parsing overlaps it instead of following it."""
+        rows = self._claimed_rows_in(connection)
+        if self._parser is None:
+            self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
+        return self._parser.submit(_parsed, rows)
+
+    def _claimed_rows_in(self, connection: Connection) -> list[ClaimedRow]:
         """Stamp our lease on the next due events (one statement) and read them with their progress.
 
         The progress of the claimed events is looked up by their ids, passed as one parameter
@@ -282,13 +299,7 @@ class BatchProcessor:
                 )
             ):
                 delivered.setdefault(event_id, set()).add(adapter)
-        claimed = [
-            ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), delivered.get(r.event_id, set()), r.payload)
-            for r in rows
-        ]
-        # Occurrence order, as staged (``occurred_at`` is the event's own time); a payload that
-        # no longer parses is not delivered anywhere, so where it sorts does not matter.
-        return sorted(claimed, key=lambda c: (_NEVER if c.event is None else c.event.occurred_at, c.event_id))
+        return [ClaimedRow(r.event_id, r.attempts, r.payload, delivered.get(r.event_id, set())) for r in rows]
 
     def _record(
         self,
@@ -298,7 +309,7 @@ class BatchProcessor:
         running: Sequence[tuple[Adapter, Future[Delivery]]],
         *,
         claim_next: bool = False,
-    ) -> tuple[BatchOutcome, list[ClaimedEvent]]:
+    ) -> tuple[BatchOutcome, Future[list[ClaimedEvent]] | None]:
         """One transaction: delivery to the adapters that write in the staging database (the
         archive), then, once the ``running`` deliveries have answered, deletion of completed
         events, progress and backoff for the rest (and, with ``claim_next``, the claim of the
@@ -315,7 +326,7 @@ class BatchProcessor:
                 for other, future in running:
                     _note(other.name, future.result(), successes, failures)
                 outcome = self._record_in(connection, claimed, successes, failures)
-                return outcome, (self._claim_in(connection) if claim_next else [])
+                return outcome, (self._claim_ahead_in(connection) if claim_next else None)
         finally:
             # Even when recording failed: an adapter is never given a batch while it still
             # works on the one before.
@@ -513,6 +524,23 @@ def _deliver_in(
     if len(results) != len(events):
         return [Failure(f"adapter returned {len(results)} results for {len(events)} events")] * len(events)
     return results
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A claimed staging row before its payload is parsed."""
+
+    event_id: str
+    attempts: int
+    payload: str
+    delivered: set[str]
+
+
+def _parsed(rows: Sequence[ClaimedRow]) -> list[ClaimedEvent]:
+    claimed = [ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), r.delivered, r.payload) for r in rows]
+    # Occurrence order, as staged (``occurred_at`` is the event's own time); a payload that
+    # no longer parses is not delivered anywhere, so where it sorts does not matter.
+    return sorted(claimed, key=lambda c: (_NEVER if c.event is None else c.event.occurred_at, c.event_id))
 
 
 def _parse(payload: str) -> Event | None:

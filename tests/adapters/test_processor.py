@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select
 
+from adapters import processor as processor_module
 from adapters.archive import ArchiveAdapter, archived_count, verify_archive
 from adapters.base import AdapterContext, DeliveryResult
 from adapters.processor import BatchProcessor, ProcessorOptions, parked_events, retry_parked
@@ -210,6 +211,27 @@ def test_a_processor_that_stops_gives_back_the_batch_it_claimed_ahead(store: Sta
     other = BatchProcessor(store.engine, [RecordingAdapter()], options, owner="b", clock=clock)
     assert other.run(until_empty=True).completed == 7
     assert store.counts().staged == 0
+
+
+def test_a_batch_claimed_ahead_is_parsed_on_the_parsing_thread_in_occurrence_order(store: StagingStore) -> None:
+    events = posts(30)
+    stage(store, list(reversed(events)))
+    parsed_on: set[str] = set()
+    real_parse = processor_module._parse
+
+    def watched(payload: str) -> Event | None:
+        parsed_on.add(threading.current_thread().name)
+        return real_parse(payload)
+
+    recording = RecordingAdapter()
+    processor = BatchProcessor(store.engine, [recording], ProcessorOptions(batch_size=10))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(processor_module, "_parse", watched)
+        total = processor.run(until_empty=True)
+    assert total.completed == 30
+    assert recording.delivered == [str(e.event_id) for e in events], "occurrence order in and across batches"
+    assert threading.current_thread().name in parsed_on, "the first batch is claimed and parsed in line"
+    assert any(name.startswith("parse") for name in parsed_on), "the next ones while their claim commits"
 
 
 def test_archive_is_always_first_and_present() -> None:
