@@ -223,7 +223,7 @@ class BatchProcessor:
     def _claim(self) -> list[ClaimedEvent]:
         """Claim the next batch in a transaction of its own."""
         with self.engine.begin() as connection:
-            return self._claim_in(connection)
+            return _parsed(self._claimed_rows_in(connection))
 
     def _release_next(self) -> None:
         """Give back a batch claimed ahead and not delivered (the processor is stopping)."""
@@ -239,9 +239,6 @@ class BatchProcessor:
                     )
                     .values(lease_until=None, lease_owner=None)
                 )
-
-    def _claim_in(self, connection: Connection) -> list[ClaimedEvent]:
-        return _parsed(self._claimed_rows_in(connection))
 
     def _claim_ahead_in(self, connection: Connection) -> Future[list[ClaimedEvent]]:
         """Claim the next batch in ``connection``'s transaction and parse it on the parsing

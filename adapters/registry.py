@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
 from adapters.base import Adapter, AdapterContext, AdapterFactory
@@ -29,20 +29,21 @@ def known_adapter_names() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=GROUP))
 
 
-def load_factory(name: str) -> AdapterFactory:
-    """The factory registered as ``name`` (only that plug-in is imported)."""
+def _entry_point(name: str) -> EntryPoint:
     matches = entry_points(group=GROUP, name=name)
     if not matches:
         raise UnknownAdapter(name, known_adapter_names())
-    return cast(AdapterFactory, next(iter(matches)).load())
+    return next(iter(matches))
+
+
+def load_factory(name: str) -> AdapterFactory:
+    """The factory registered as ``name`` (only that plug-in is imported)."""
+    return cast(AdapterFactory, _entry_point(name).load())
 
 
 def factory_location(name: str) -> str:
     """Where the factory registered as ``name`` is, as ``module:attribute`` (not imported)."""
-    matches = entry_points(group=GROUP, name=name)
-    if not matches:
-        raise UnknownAdapter(name, known_adapter_names())
-    return str(next(iter(matches)).value)
+    return str(_entry_point(name).value)
 
 
 def parse_adapter_names(spec: str) -> list[str]:

@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 import pkgutil
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Adapter, AdapterContext, AdapterFactory, DeliveryResult, Failure
+from adapters.processor import tune_gc_for_batches
 from archivist.logs import LogFormat, configure_logging, current_log_format
-from ingest.events import Event, event_to_json
+from ingest.db import create_db_engine
+from ingest.events import Event, event_to_json, parse_event_json
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +179,6 @@ def serve_adapter(connection: Connection, spec: WorkerSpec) -> None:
     the processor's end of the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(spec.log_level, spec.log_format)
-    from adapters.processor import tune_gc_for_batches
-    from ingest.db import create_db_engine
-    from ingest.events import parse_event_json
-
     try:
         factory: AdapterFactory = pkgutil.resolve_name(spec.factory)
         context = AdapterContext(
@@ -197,14 +195,14 @@ def serve_adapter(connection: Connection, spec: WorkerSpec) -> None:
     tune_gc_for_batches()
     connection.send(("ready",))
     try:
-        _answer_writes(connection, adapter, parse_event_json)
+        _answer_writes(connection, adapter)
     finally:
         adapter.close()
     with contextlib.suppress(OSError):
         connection.send(("closed",))
 
 
-def _answer_writes(connection: Connection, adapter: Adapter, parse: Callable[[str], Event]) -> None:
+def _answer_writes(connection: Connection, adapter: Adapter) -> None:
     while True:
         try:
             message = connection.recv()
@@ -214,7 +212,7 @@ def _answer_writes(connection: Connection, adapter: Adapter, parse: Callable[[st
             return
         payloads = message[1]
         try:
-            reasons = [None if r is None else r.reason for r in adapter.write([parse(p) for p in payloads])]
+            reasons = [None if r is None else r.reason for r in adapter.write([parse_event_json(p) for p in payloads])]
         except Exception as error:
             log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(payloads), error)
             reasons = [f"{error.__class__.__name__}: {error}"] * len(payloads)

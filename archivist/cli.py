@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -27,6 +27,9 @@ from ingest.events import Event, event_json_schema
 from ingest.producer import FeedReport, Rejected, feed, read_jsonl
 from ingest.staging import StagingStore
 from ingest.topology import broker_depths
+
+if TYPE_CHECKING:
+    from adapters.base import Adapter
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -245,16 +248,11 @@ def process(
 ) -> None:
     """Deliver staged events to every configured adapter; delete each once all have it."""
     from adapters.processor import BatchOutcome, tune_gc_for_batches
-    from adapters.registry import UnknownAdapter
-    from adapters.worker_process import WorkerStartFailed
 
     settings = _settings()
     _serve_metrics(metrics_port, metrics_host)
     store = wiring.staging_store(settings)
-    try:
-        built = wiring.processor_adapters(settings, store)
-    except (UnknownAdapter, ValueError, WorkerStartFailed) as error:
-        _fail(str(error))
+    built = _processor_adapters(settings, store)
     processor = wiring.processor(settings, store, built)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -276,6 +274,17 @@ def process(
         f"staging now holds {counts.staged} (+{counts.parked} parked)",
         highlight=False,
     )
+
+
+def _processor_adapters(settings: Settings, store: StagingStore) -> list[Adapter]:
+    """A processor's adapters; a bad adapter setting or a worker that cannot start is a clear
+    error (exit 2), never a traceback."""
+    from adapters.worker_process import WorkerStartFailed
+
+    try:
+        return wiring.processor_adapters(settings, store)
+    except (ValueError, WorkerStartFailed) as error:  # UnknownAdapter is a ValueError
+        _fail(str(error))
 
 
 def _serve_metrics(port: int | None, host: str) -> None:
@@ -680,13 +689,7 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
 
     import uvicorn
 
-    from adapters.registry import UnknownAdapter
-    from adapters.worker_process import WorkerStartFailed
-
-    try:
-        built = wiring.processor_adapters(settings, store)
-    except (UnknownAdapter, ValueError, WorkerStartFailed) as error:
-        _fail(str(error))
+    built = _processor_adapters(settings, store)
     processor = wiring.processor(settings, store, built)
     worker = threading.Thread(
         target=processor.run, kwargs={"interval": settings.process_interval}, name="processor", daemon=True

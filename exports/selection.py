@@ -43,10 +43,11 @@ def room_hits_of(hits: Iterable[tuple[str, int]]) -> RoomHits:
     for message_id, sent in hits:
         message_ids.add(message_id)
         day_numbers.add(sent // _DAY_MICROS)
-    return RoomHits(frozenset(message_ids), frozenset(_day_of_micros(day * _DAY_MICROS) for day in day_numbers))
+    return _room_hits(message_ids, day_numbers)
 
 
 def _room_hits(message_ids: set[str], day_numbers: set[int]) -> RoomHits:
+    """A room's hits from their message ids and day numbers (microseconds // a day)."""
     return RoomHits(frozenset(message_ids), frozenset(_day_of_micros(day * _DAY_MICROS) for day in day_numbers))
 
 
