@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Creates .venv, installs Archivist with its test and dev tools, then runs ruff, mypy and the
-# whole pytest suite (integration tests need RabbitMQ and PostgreSQL; they fail, never skip).
+# The whole test run on a fresh machine: brings up RabbitMQ, PostgreSQL and Chromium
+# (scripts/services.sh: installs and starts what is missing), creates .venv, installs Archivist
+# with its test and dev tools, then runs ruff, mypy and the whole pytest suite. Integration tests
+# fail, never skip, when a service is missing. Services elsewhere: ARCHIVIST_SERVICES=none plus
+# ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+./scripts/services.sh
+echo "test: services up in $((SECONDS - started)) s"
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 .venv/bin/ruff check .

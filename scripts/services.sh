@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Brings up the services the test suite talks to, on a machine that may have none of them:
+# Debian's RabbitMQ and PostgreSQL (installed when missing, started when their ports are closed,
+# PostgreSQL opened to postgres@127.0.0.1 without a password with a `test` database) and Debian's
+# Chromium for the browser tests. Idempotent: quiet when everything is already up, one line per
+# thing it did otherwise. Exit 0 when all is up, 1 when a service did not come up, 2 when
+# something must be installed and this is not root (the command to run is printed).
+#
+# Services elsewhere: set ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL and export
+# ARCHIVIST_SERVICES=none to skip all of this (the tests then use those URLs).
+set -uo pipefail
+
+say() { echo "services: $*"; }
+fail() { echo "services: $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {  # name port seconds
+  local _
+  for _ in $(seq "$3"); do port_open "$2" && return 0; sleep 1; done
+  fail "$1 did not answer on 127.0.0.1:$2 within $3 s"
+  return 1
+}
+
+as_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Installs Debian packages that are missing: one `apt-get update` only if the plain install fails.
+apt_install() {  # package...
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if ! as_root; then
+    fail "missing Debian packages: ${missing[*]}; run as root:"
+    fail "  apt-get update && apt-get install -y ${missing[*]}"
+    exit 2
+  fi
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || { fail "could not install ${missing[*]}"; exit 1; }
+  # Debian's postinst starts services through invoke-rc.d, which does nothing without systemd;
+  # the functions below start what is still down.
+}
+
+newest_pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }
+
+start_rabbitmq() {
+  port_open 5672 && return 0
+  say "starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  wait_for RabbitMQ 5672 120
+}
+
+start_postgresql() {
+  local version hba
+  version="$(newest_pg_version)"
+  [ -n "$version" ] || { fail "no PostgreSQL cluster under /etc/postgresql"; return 1; }
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  # The tests connect as postgres over TCP without a password: loopback is trusted, first line
+  # wins in pg_hba.conf. Written before the start so a fresh cluster needs no reload.
+  if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    say "trusting postgres over loopback in $hba"
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    port_open 5432 && pg_ctlcluster --skip-systemctl-redirect "$version" main reload >/dev/null
+  fi
+  if ! port_open 5432; then
+    say "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  fi
+  wait_for PostgreSQL 5432 60 || return 1
+  if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" \
+      | grep -q 1; then
+    say "creating database test"
+    createdb -h 127.0.0.1 -U postgres test
+  fi
+}
+
+# The OpenSearch test node (issue 21) is started here once it exists; until then there is no
+# node to start and the tests that need one are not written, so this says so and changes nothing.
+start_opensearch() {
+  [ -z "${ARCHIVIST_TEST_OPENSEARCH:-}" ] && return 0
+  fail "ARCHIVIST_TEST_OPENSEARCH is set, but the project has no OpenSearch test node yet"
+  return 1
+}
+
+main() {
+  if [ "${ARCHIVIST_SERVICES:-local}" = "none" ]; then
+    return 0
+  fi
+  if ! as_root; then
+    # A normal user cannot install or start the system's services; if all is up, fine.
+    if port_open 5672 && port_open 5432 && command -v chromium >/dev/null 2>&1; then
+      return 0
+    fi
+    fail "RabbitMQ, PostgreSQL or chromium is missing or down, and only root can fix that; run as root:"
+    fail "  $(cd "$(dirname "$0")" && pwd)/services.sh"
+    exit 2
+  fi
+  apt_install rabbitmq-server postgresql chromium
+  local status=0
+  start_postgresql || status=1
+  start_rabbitmq || status=1
+  start_opensearch || status=1
+  return "$status"
+}
+
+main "$@"
