@@ -331,9 +331,11 @@ def verify(
         typer.Option(help="After a clean walk, save the chains' heads here (keep it outside the database)."),
     ] = None,
 ) -> None:
-    """Walk the archive's and the audit log's hash chains; name the first row that does not hold."""
+    """Walk the archive's and the audit log's hash chains and the case ledger; name the first
+    row (and column) that does not hold."""
     from adapters.archive import verify_archive
     from archivist import checkpoints
+    from cases.ledger import verify_ledger
     from search_api.audit import verify_audit
 
     engine = wiring.staging_store(_settings()).engine
@@ -348,7 +350,9 @@ def verify(
         broken = bool(problems)
         if not problems:
             out.print(f"checkpoint {checkpoint}: every checkpointed head is still in place", highlight=False)
-    for name, report in (("archive", verify_archive(engine)), ("audit log", verify_audit(engine))):
+    verifications = (("archive", verify_archive), ("audit log", verify_audit), ("case ledger", verify_ledger))
+    for name, verification in verifications:
+        report = verification(engine)
         if report.ok:
             out.print(f"{name} chain intact: {report.checked} entries verified", highlight=False)
             continue
