@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -162,6 +163,7 @@ def chained_rows(
     """``archive_events`` rows for ``entries`` (event id, event, its JSON), each linked to the
     one before, starting after ``previous``."""
     rows: list[dict[str, Any]] = []
+    archived = record_time(archived_at)  # the same for the whole batch: formatted once
     for event_id, event, payload in entries:
         digest = event_payload_hash(payload)
         row: dict[str, Any] = {
@@ -176,7 +178,7 @@ def chained_rows(
             "archived_at": archived_at,
             "chain_version": CHAIN_VERSION,
         }
-        row["chain_hash"] = previous = link_hash(previous, record_hash(event_record(row)))
+        row["chain_hash"] = previous = link_hash(previous, record_hash(_record(row, archived)))
         rows.append(row)
     return rows
 
@@ -189,9 +191,13 @@ def event_record(row: Mapping[Any, Any]) -> dict[str, RecordValue]:
     """What a version 2 link covers of an ``archive_events`` row: every column but the
     payload itself (its hash stands for it), ``seq`` (the links fix the order) and the
     hashes of the chain."""
+    return _record(row, record_time(row["archived_at"]))
+
+
+def _record(row: Mapping[Any, Any], archived_at: str) -> dict[str, RecordValue]:
     record: dict[str, RecordValue] = {name: row[name] for name in _RECORD_COLUMNS}
     record["occurred_at"] = record_time(row["occurred_at"])
-    record["archived_at"] = record_time(row["archived_at"])
+    record["archived_at"] = archived_at
     return record
 
 
@@ -221,11 +227,18 @@ def _shown(value: object) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
+def _loads(payload: str) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)  # what orjson refuses (a lone surrogate escape)
+
+
 def payload_disagreement(columns: Mapping[Any, Any], payload: str) -> str | None:
     """The first column of an ``archive_events`` row that differs from what its payload says
     (event id, type, room, actor, occurrence time), as a sentence; None when all agree."""
     try:
-        document = json.loads(payload)
+        document = _loads(payload)
         said: dict[str, Any] = {
             "event_id": str(document["event_id"]),
             "event_type": document["type"],
