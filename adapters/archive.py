@@ -194,7 +194,7 @@ def event_record(row: Mapping[Any, Any]) -> dict[str, RecordValue]:
     return _record(row, record_time(row["archived_at"]))
 
 
-def _record(row: Mapping[Any, Any], archived_at: str) -> dict[str, RecordValue]:
+def _record(row: Mapping[Any, Any], archived_at: int) -> dict[str, RecordValue]:
     record: dict[str, RecordValue] = {name: row[name] for name in _RECORD_COLUMNS}
     record["occurred_at"] = record_time(row["occurred_at"])
     record["archived_at"] = archived_at

@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -77,7 +77,7 @@ RecordValue = str | int | bool | None
 
 def record_hash(record: dict[str, RecordValue]) -> str:
     """The hash a version 2 link covers: the canonical JSON of a row's columns (strings,
-    integers, booleans, None; times as ISO 8601 in UTC, see :func:`record_time`).
+    integers, booleans, None; times as microseconds since the epoch, see :func:`record_time`).
 
     Writer and verifier both call this function, so the fast path (orjson, which refuses a
     lone surrogate) and the exact one (:func:`canonical_json`) can never disagree on a row."""
@@ -87,10 +87,14 @@ def record_hash(record: dict[str, RecordValue]) -> str:
         return content_hash(dict(record))
 
 
-def record_time(value: datetime) -> str:
-    """A time as it enters a record: ISO 8601 in UTC with microseconds, whatever the database
-    returned it as (both keep microseconds)."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def record_time(value: datetime) -> int:
+    """A time as it enters a record: the instant in microseconds since 1970-01-01 UTC (what
+    both databases keep), whatever zone it was read in; years 1 to 9999 fit in 64 bits."""
+    return (value - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ half way is resumed by running again: disposed events are skipped. Membership in
 kept (they carry no content, and custodian holds on later events depend on them); the rooms
 table is kept.
 
-Retention fails closed on tamper: before judging anything, the archive's chain and the case
-ledger are verified in full, after the policies and holds the run will use were read, so a
-room moved, a time changed or a hold released by a direct UPDATE stops the run with nothing
-disposed (:class:`RetentionRefused`, logged and audited). Each chunk checks again, in its own
+Retention fails closed on tamper: before judging anything, the archive's chain, the case
+ledger and the membership intervals custodian holds read are verified in full, after the
+policies and holds the run will use were read, so a room moved, a time changed, a hold
+released or an interval deleted by a direct UPDATE stops the run with nothing disposed
+(:class:`RetentionRefused`, logged and audited). Each chunk checks again, in its own
 transaction, the rows it is about to dispose of against their chained payloads, for what
 changes while the run goes on.
 """
@@ -44,6 +45,7 @@ from adapters.archive_schema import (
     archive_reads,
 )
 from adapters.base import SupportsDelete
+from adapters.membership_check import verify_memberships
 from adapters.sql import among
 from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
 from cases.ledger import verify_ledger
@@ -226,14 +228,20 @@ def run_retention(
 
 
 def _refuse_if_tampered(engine: Engine, principal: Principal, run_id: str, dry_run: bool) -> None:
-    """Verify the archive's chain and the case ledger (which vouches for the policies and
-    holds just read) in full; refuse the run, logged and (unless a dry run) audited, when
-    either does not hold."""
-    for name, report in (("case ledger", verify_ledger(engine)), ("archive chain", verify_archive(engine))):
+    """Verify the case ledger (which vouches for the policies and holds just read), the
+    archive's chain and the membership intervals in full; refuse the run, logged and (unless a
+    dry run) audited, when any does not hold."""
+    checks = (
+        ("case ledger", verify_ledger),
+        ("archive chain", verify_archive),
+        ("membership table", verify_memberships),
+    )
+    for name, check in checks:
+        report = check(engine)
         if report.ok:
             continue
         bad = report.first_bad
-        where = f" at row {bad.position} ({bad.label})" if bad is not None else ""
+        where = "" if bad is None else f" at row {bad.position} ({bad.label})" if bad.position else f" at {bad.label}"
         reason = (
             f"retention run {run_id} refused: the {name} does not hold{where}: {report.problem}; "
             "nothing was disposed (run `archivist verify` and investigate before running retention again)"

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from typer.testing import CliRunner
 
-from adapters.archive import ArchiveAdapter, archive_dispositions, verify_archive
-from adapters.archive_schema import archive_events
+from adapters.archive import ArchiveAdapter, archive_dispositions, archived_events, verify_archive
+from adapters.archive_schema import archive_events, archive_memberships
 from adapters.hashchain import GENESIS, content_hash, link_hash
 from archivist.cli import app
 from archivist.migrate import MIGRATIONS
@@ -36,7 +36,7 @@ from ingest.events import event_to_json
 from search_api.app_schema import audit_log
 from search_api.audit import entries, record, verify_audit
 from search_api.tokens import Principal
-from tests.cases.helpers import NOW, OPERATOR, at, post
+from tests.cases.helpers import NOW, OPERATOR, at, event, post
 from tests.services import fresh_postgres_database
 
 runner = CliRunner()
@@ -274,6 +274,59 @@ def test_an_untampered_run_still_disposes_and_verifies(engine: Engine) -> None:
     assert "case ledger chain intact" in result.output
 
 
+def _custodian_history(engine: Engine) -> str:
+    """Bob speaks in a room while custodian Alice is in it; a custodian hold covers it."""
+    said = post("user:bob", HELD_ROOM, at(100, 20), "said while alice was there")
+    ArchiveAdapter(engine).write(
+        [
+            event("join", "user:alice", HELD_ROOM, at(100, 10)),
+            said,
+            event("leave", "user:alice", HELD_ROOM, at(100, 40)),
+        ]
+    )
+    store = CaseStore(engine)
+    case = store.create_case(CaseSpec(name="matter"), "legal")
+    store.place_hold(case.id, HoldSpec(reason="custodian", scope=HoldScope(custodians=("user:alice",))), "legal")
+    RetentionStore(engine).create_policy(RetentionPolicySpec(scope_kind="default", keep_days=30), "ops")
+    return str(said.event_id)
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        delete(archive_memberships).where(archive_memberships.c.actor_id == "user:alice"),
+        update(archive_memberships).values(left_at=at(100, 15)),
+        update(archive_memberships).values(room_id="room:elsewhere"),
+    ],
+    ids=["delete", "shorten", "move"],
+)
+def test_a_custodians_membership_interval_changed_by_hand_stops_retention_and_fails_verify(
+    engine: Engine, tampering: Any
+) -> None:
+    said = _custodian_history(engine)
+    assert run_retention(engine, OPERATOR, now=NOW, dry_run=True).held == 3
+    with engine.begin() as connection:
+        connection.execute(tampering)
+
+    with pytest.raises(RetentionRefused, match="membership table does not hold"):
+        run_retention(engine, OPERATOR, now=NOW)
+
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(archive_dispositions)).scalar_one() == 0
+    assert said in {str(e.event_id) for e in archived_events(engine)}
+    broken(verify(), "membership intervals BROKEN", "user:alice in room:")
+
+
+def test_a_custodian_hold_run_with_untouched_intervals_disposes_and_verifies(engine: Engine) -> None:
+    _custodian_history(engine)
+    ArchiveAdapter(engine).write([post("user:bob", HELD_ROOM, at(100, 50), "after alice left")])
+    report = run_retention(engine, OPERATOR, now=NOW)
+    assert (report.disposed, report.held) == (1, 3)
+    result = verify()
+    assert result.exit_code == 0, result.output
+    assert "membership intervals intact" in result.output
+
+
 # --- rows written before chain version 2 ---------------------------------------------------------
 
 
@@ -291,17 +344,17 @@ def _old_rows(engine: Engine) -> None:
     archived_at = NOW - timedelta(days=50)
     previous = GENESIS
     rows = []
-    for event in EVENTS:
-        payload = event_to_json(event)
+    for old in EVENTS:
+        payload = event_to_json(old)
         digest = content_hash(payload)
         chained = link_hash(previous, digest)
         rows.append(
             {
-                "event_id": str(event.event_id),
-                "event_type": event.type,
-                "occurred_at": event.occurred_at,
-                "room_id": event.room.id,
-                "actor_id": event.actor.id,
+                "event_id": str(old.event_id),
+                "event_type": old.type,
+                "occurred_at": old.occurred_at,
+                "room_id": old.room.id,
+                "actor_id": old.actor.id,
                 "payload": payload,
                 "payload_hash": digest,
                 "prev_hash": previous,
