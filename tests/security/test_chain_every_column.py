@@ -252,7 +252,8 @@ def test_a_row_changed_after_the_runs_verification_is_refused_at_disposal(
         )
     real = verify_archive(engine)
     assert not real.ok
-    monkeypatch.setattr("cases.retention.verify_archive", lambda _engine: type(real)(1))  # changed just after
+    for check in ("verify_archive", "verify_memberships"):  # as if the column changed just after them
+        monkeypatch.setattr(f"cases.retention.{check}", lambda _engine: type(real)(1))
 
     with pytest.raises(RetentionFailed, match=f"event {old.event_id}: its room_id column"):
         run_retention(engine, OPERATOR, now=NOW)
@@ -297,8 +298,9 @@ def _custodian_history(engine: Engine) -> str:
         delete(archive_memberships).where(archive_memberships.c.actor_id == "user:alice"),
         update(archive_memberships).values(left_at=at(100, 15)),
         update(archive_memberships).values(room_id="room:elsewhere"),
+        update(archive_memberships).values(actor_name="Someone Else"),
     ],
-    ids=["delete", "shorten", "move"],
+    ids=["delete", "shorten", "move", "rename"],
 )
 def test_a_custodians_membership_interval_changed_by_hand_stops_retention_and_fails_verify(
     engine: Engine, tampering: Any
@@ -448,6 +450,9 @@ def _upgraded(engine: Engine) -> Engine:
 
 def test_rows_written_before_version_2_keep_verifying_and_new_rows_continue_the_chain(migrated: Engine) -> None:
     assert verify_archive(migrated).checked == len(EVENTS)
+    with migrated.connect() as connection:  # derived under other rules (here: never): rebuilt from the chain
+        intervals = connection.execute(select(archive_memberships.c.actor_id, archive_memberships.c.actor_name)).all()
+    assert [tuple(row) for row in intervals] == [("user:bob", "Bob")]
     ArchiveAdapter(migrated).write([post("user:carol", HELD_ROOM, at(1), "after the upgrade")])
     record(migrated, ALICE, "search", {"query": "after"})
     CaseStore(migrated).release_hold("c1", "h1", "settled", "legal")

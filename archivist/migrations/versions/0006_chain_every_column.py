@@ -1,10 +1,13 @@
 """tamper evidence for every column: chain version 2 for the archive and the audit log (the
-link hashes every column's record), and the case ledger for cases, holds, retention policies
-and runs, with the rows that exist now recorded as they are
+link hashes every column's record), the case ledger for cases, holds, retention policies and
+runs, with the rows that exist now recorded as they are, and the membership intervals rebuilt
+from the chain (verify and retention now check them against it)
 
 Revision ID: 0006
 Revises: 0005
 """
+
+import logging
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,9 +39,14 @@ def upgrade() -> None:
     # The covered tables are here as 0005 made them, which is what cases.schema describes; a
     # later migration that adds a column to one of them must make this baseline read the
     # columns 0005 made instead.
+    from adapters.membership_check import rebuild
     from cases.ledger import record_every_row
 
     record_every_row(op.get_bind())
+    # Intervals derived under earlier rules (before speaking counted as presence) differ from
+    # what the chain implies now; the table is derived, so it is rebuilt from the chain once.
+    if rebuild(op.get_bind()):
+        logging.getLogger("alembic").warning("archive_memberships rebuilt from the archive chain")
 
 
 def downgrade() -> None:
