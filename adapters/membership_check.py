@@ -67,10 +67,12 @@ def expected_intervals(connection: Connection) -> tuple[list[dict[str, Any]], in
     were replayed."""
     replay = _Memberships({})
     events = archive_events.c
-    result = connection.execution_options(yield_per=2000).execute(
+    # Options on the statement, not the connection: the migration passes its own connection.
+    result = connection.execute(
         select(events.event_id, events.event_type, events.room_id, events.actor_id, events.occurred_at, events.payload)
         .where(events.event_type.in_(_EVIDENCE))
         .order_by(events.seq)
+        .execution_options(yield_per=2000)
     )
     replayed = 0
     for event_id, event_type, room_id, actor_id, occurred_at, payload in result:

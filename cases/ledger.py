@@ -101,7 +101,7 @@ class LedgerRow(ChainRow):
 
 
 def _ledger_rows(connection: Connection) -> Iterator[LedgerRow]:
-    result = connection.execution_options(yield_per=5000).execute(select(case_ledger).order_by(case_ledger.c.seq))
+    result = connection.execute(select(case_ledger).order_by(case_ledger.c.seq).execution_options(yield_per=5000))
     for values in result:
         columns = values._mapping
         yield LedgerRow(
