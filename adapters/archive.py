@@ -246,7 +246,7 @@ def payload_disagreement(columns: Mapping[Any, Any], payload: str) -> str | None
             "actor_id": document["actor"]["id"],
             "occurred_at": datetime.fromisoformat(document["occurred_at"]),
         }
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         return f"its payload is not an event whose columns can be checked ({error.__class__.__name__})"
     for name in _PAYLOAD_COLUMNS:
         if columns[name] != said[name]:
