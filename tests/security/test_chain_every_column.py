@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 from typer.testing import CliRunner
 
 from adapters.archive import ArchiveAdapter, archive_dispositions, archived_events, verify_archive
 from adapters.archive_schema import archive_events, archive_memberships
 from adapters.hashchain import GENESIS, content_hash, link_hash
+from adapters.membership_check import verify_memberships
 from archivist.cli import app
 from archivist.migrate import MIGRATIONS
 from archivist.settings import get_settings
@@ -327,6 +330,30 @@ def test_a_custodian_hold_run_with_untouched_intervals_disposes_and_verifies(eng
     result = verify()
     assert result.exit_code == 0, result.output
     assert "membership intervals intact" in result.output
+
+
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-23, minutes=-59))])
+IDS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    when=st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=ZONES),
+    room=IDS,
+    actor=IDS,
+    kind=st.sampled_from(["post", "join", "leave"]),
+)
+@example(when=datetime(1, 1, 1, tzinfo=UTC), room="r", actor="a", kind="post")
+@example(when=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), room="r", actor="a", kind="join")
+def test_untampered_events_of_any_time_zone_room_and_actor_verify(
+    engine: Engine, when: datetime, room: str, actor: str, kind: str
+) -> None:
+    extra: dict[str, Any] = {"message": {"id": f"m{when.timestamp()}", "text": "x"}} if kind == "post" else {}
+    ArchiveAdapter(engine).write([event(kind, actor, room, when, **extra)])
+    report = verify_archive(engine)
+    assert report.ok, report.problem
+    intervals = verify_memberships(engine)
+    assert intervals.ok, (intervals.first_bad, intervals.problem)
 
 
 # --- rows written before chain version 2 ---------------------------------------------------------
