@@ -1,7 +1,10 @@
 """The ``archive`` adapter: the append-only, hash-chained system of record.
 
 Every event is appended to ``archive_events`` exactly once (keyed on ``event_id``) with the
-hash of its canonical JSON chained to the previous row; the derived tables (rooms, messages
+hash of its canonical JSON; the chain links the hash of the row's record (:func:`event_record`:
+event id, type, room, actor, occurrence and archiving times, payload hash), so no column a
+decision reads can change unnoticed. Rows written before chain version 2 link the payload hash
+alone; ``verify`` checks their columns against their chained payload. The derived tables (rooms, messages
 with every version, membership intervals, reads, files) are updated in the same transaction.
 Appends are serialised (an advisory lock on PostgreSQL, the write lock on SQLite) because the
 chain has one head.
@@ -11,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -38,14 +42,18 @@ from adapters.archive_derived import apply_derived
 from adapters.archive_schema import archive_events, metadata
 from adapters.base import AdapterContext, DeliveryResult, Failure
 from adapters.hashchain import (
+    CHAIN_VERSION,
     GENESIS,
     ChainReport,
     ChainRow,
+    RecordValue,
     canonical_json,
     content_hash,
     event_payload_hash,
     link_hash,
     read_chain,
+    record_hash,
+    record_time,
     verify_rows,
 )
 from adapters.sql import among
@@ -155,25 +163,120 @@ def chained_rows(
     """``archive_events`` rows for ``entries`` (event id, event, its JSON), each linked to the
     one before, starting after ``previous``."""
     rows: list[dict[str, Any]] = []
+    archived = record_time(archived_at)  # the same for the whole batch: formatted once
     for event_id, event, payload in entries:
         digest = event_payload_hash(payload)
-        chained = link_hash(previous, digest)
-        rows.append(
-            {
-                "event_id": event_id,
-                "event_type": event.type,
-                "occurred_at": event.occurred_at,
-                "room_id": event.room.id,
-                "actor_id": event.actor.id,
-                "payload": payload,
-                "payload_hash": digest,
-                "prev_hash": previous,
-                "chain_hash": chained,
-                "archived_at": archived_at,
-            }
-        )
-        previous = chained
+        row: dict[str, Any] = {
+            "event_id": event_id,
+            "event_type": event.type,
+            "occurred_at": event.occurred_at,
+            "room_id": event.room.id,
+            "actor_id": event.actor.id,
+            "payload": payload,
+            "payload_hash": digest,
+            "prev_hash": previous,
+            "archived_at": archived_at,
+            "chain_version": CHAIN_VERSION,
+        }
+        row["chain_hash"] = previous = link_hash(previous, record_hash(_record(row, archived)))
+        rows.append(row)
     return rows
+
+
+_RECORD_COLUMNS = ("event_id", "event_type", "room_id", "actor_id", "payload_hash", "chain_version")
+_PAYLOAD_COLUMNS = ("event_id", "event_type", "room_id", "actor_id", "occurred_at")
+
+
+def event_record(row: Mapping[Any, Any]) -> dict[str, RecordValue]:
+    """What a version 2 link covers of an ``archive_events`` row: every column but the
+    payload itself (its hash stands for it), ``seq`` (the links fix the order) and the
+    hashes of the chain."""
+    return _record(row, record_time(row["archived_at"]))
+
+
+def _record(row: Mapping[Any, Any], archived_at: int) -> dict[str, RecordValue]:
+    record: dict[str, RecordValue] = {name: row[name] for name in _RECORD_COLUMNS}
+    record["occurred_at"] = record_time(row["occurred_at"])
+    record["archived_at"] = archived_at
+    return record
+
+
+@dataclass(frozen=True)
+class ArchiveRow(ChainRow):
+    """A chain row of ``archive_events`` with every column, to check them one by one."""
+
+    columns: Mapping[Any, Any] | None = None
+
+
+def _archive_row(values: Mapping[Any, Any]) -> ArchiveRow:
+    version = values["chain_version"]
+    return ArchiveRow(
+        position=int(values["seq"]),
+        label=str(values["event_id"]),
+        document=str(values["payload"]),
+        content_hash=str(values["payload_hash"]),
+        prev_hash=str(values["prev_hash"]),
+        chain_hash=str(values["chain_hash"]),
+        linked=record_hash(event_record(values)) if version == CHAIN_VERSION else None,
+        columns=values,
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _loads(payload: str) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)  # what orjson refuses (a lone surrogate escape)
+
+
+def payload_disagreement(columns: Mapping[Any, Any], payload: str) -> str | None:
+    """The first column of an ``archive_events`` row that differs from what its payload says
+    (event id, type, room, actor, occurrence time), as a sentence; None when all agree."""
+    try:
+        document = _loads(payload)
+        said: dict[str, Any] = {
+            "event_id": str(document["event_id"]),
+            "event_type": document["type"],
+            "room_id": document["room"]["id"],
+            "actor_id": document["actor"]["id"],
+            "occurred_at": datetime.fromisoformat(document["occurred_at"]),
+        }
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
+        return f"its payload is not an event whose columns can be checked ({error.__class__.__name__})"
+    for name in _PAYLOAD_COLUMNS:
+        if columns[name] != said[name]:
+            return (
+                f"its {name} column ({_shown(columns[name])}) differs from its chained payload "
+                f"({_shown(said[name])}): the column was changed"
+            )
+    return None
+
+
+def row_disagreement(row: ArchiveRow, tombstoned: bool) -> str | None:
+    """What does not hold of one row beyond its payload hash and its place in the chain: its
+    columns against its payload (unless disposed: the payload is a tombstone then), and for
+    version 2 its record against its chain hash."""
+    columns = row.columns or {}
+    version = columns.get("chain_version")
+    if version not in (1, CHAIN_VERSION):
+        return f"its chain_version column ({_shown(version)}) is not one this archive writes: the column was changed"
+    if not tombstoned:
+        problem = payload_disagreement(columns, row.document)
+        if problem is not None:
+            return problem
+    if row.linked is not None and link_hash(row.prev_hash, row.linked) != row.chain_hash:
+        changed = (
+            "one of its columns event_type, room_id, actor_id, occurred_at, archived_at"
+            if tombstoned
+            else "its archived_at column"
+        )
+        return f"{changed} (or its chain hash) was changed: its record no longer links into the chain"
+    return None
 
 
 def archived_events(engine: Engine, chunk: int = 5000) -> Iterator[Event]:
@@ -271,8 +374,55 @@ def verify_archive(engine: Engine) -> ChainReport:
         report = verify_rows(_noting_disposals(log_rows, disposed))
         if not report.ok:
             return ChainReport(report.checked, report.first_bad, f"the disposition log does not hold: {report.problem}")
-        rows = read_chain(connection, archive_events, position="seq", label="event_id", document="payload")
-        return verify_rows(rows, disposed=lambda row: is_recorded_tombstone(row, disposed))
+        result = connection.execution_options(yield_per=5000).execute(
+            select(archive_events).order_by(archive_events.c.seq)
+        )
+        rows = (_archive_row(values._mapping) for values in result)
+        return verify_rows(rows, disposed=lambda row: is_recorded_tombstone(row, disposed), check=_versioned_check())
+
+
+def _versioned_check() -> Callable[[ChainRow, bool], str | None]:
+    """:func:`row_disagreement`, and versions only ever go up along the chain (a version 1 row
+    after a version 2 one had its ``chain_version`` lowered to escape the record check)."""
+    newest = 0
+
+    def check(row: ChainRow, tombstoned: bool) -> str | None:
+        nonlocal newest
+        assert isinstance(row, ArchiveRow)
+        problem = row_disagreement(row, tombstoned)
+        if problem is not None:
+            return problem
+        version = int((row.columns or {})["chain_version"])
+        if version < newest:
+            return f"its chain_version column ({version}) is lower than the rows before it: the column was changed"
+        newest = version
+        return None
+
+    return check
+
+
+def check_before_disposal(connection: Connection, event_ids: Sequence[str]) -> dict[str, str]:
+    """Per event about to be disposed of, what does not hold of its row (its payload against
+    its hash, its columns against its payload, its record or payload hash against its chain
+    hash); events whose rows hold are absent. Read in the disposing transaction, so what
+    retention decided on is what the chain says even when a column changed after the run's
+    full verification."""
+    found = connection.execute(
+        select(archive_events).where(among(archive_events.c.event_id, list(event_ids), connection.dialect.name))
+    )
+    problems: dict[str, str] = {}
+    for values in found:
+        row = _archive_row(values._mapping)
+        problem: str | None
+        if content_hash(row.document) != row.content_hash:
+            problem = "its payload does not match its stored hash (the row was changed)"
+        else:
+            problem = row_disagreement(row, tombstoned=False)
+        if problem is None and row.linked is None and link_hash(row.prev_hash, row.content_hash) != row.chain_hash:
+            problem = "its chain hash is wrong (the chain was rewritten)"
+        if problem is not None:
+            problems[row.label] = problem
+    return problems
 
 
 def _noting_disposals(rows: Iterable[ChainRow], disposed: dict[str, str]) -> Iterator[ChainRow]:
@@ -322,9 +472,12 @@ __all__ = [
     "archived_count",
     "archived_events",
     "chained_rows",
+    "check_before_disposal",
     "create",
     "dispose_events",
+    "event_record",
     "is_recorded_tombstone",
+    "payload_disagreement",
     "tombstone",
     "verify_archive",
 ]

@@ -1,6 +1,7 @@
 """Tables of the archive of record (the migration in archivist/migrations creates them).
 
-``archive_events`` is append-only and hash-chained; every other table is derived from it and
+``archive_events`` is append-only and hash-chained (every column: see adapters.archive); every
+other table is derived from it and
 could be rebuilt by replaying it.
 """
 
@@ -36,6 +37,9 @@ archive_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("chain_hash", String(64), nullable=False),
     Column("archived_at", UtcDateTime(), nullable=False),
+    # 1: the link hashes payload_hash alone (rows written before migration 0006); 2: it hashes
+    # the record of every column (adapters.archive.event_record).
+    Column("chain_version", Integer, nullable=False, server_default="1"),
     Index("ix_archive_events_room_time", "room_id", "occurred_at"),
     Index("ix_archive_events_time", "occurred_at"),
 )

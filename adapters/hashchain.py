@@ -1,7 +1,14 @@
-"""SHA-256 hash chains over canonical JSON, shared by the archive and the audit log.
+"""SHA-256 hash chains over canonical JSON, shared by the archive, the audit log and the
+case ledger.
 
 Each row stores the hash of its own canonical JSON and a chain hash over the previous row's
 chain hash and its own, so changing, inserting or removing any row breaks every later link.
+
+Chain version 2 links the hash of the row's *record* (:func:`record_hash`: every column a
+decision reads, the content hash among them) instead of the content hash alone, so changing a
+column kept beside the document (a room id, a time, an actor) breaks the link too. Rows of
+version 1 (written before) link their content hash; their columns are checked against their
+chained document instead (see ``adapters.archive`` and ``search_api.audit``).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,6 +25,8 @@ from pydantic_core import from_json
 from sqlalchemy import Connection, Table, select
 
 GENESIS = "0" * 64
+CHAIN_VERSION = 2
+"""The version new rows are written with (the ``chain_version`` column)."""
 
 
 # Exactly what json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -62,6 +72,31 @@ def link_hash(previous: str, content: str) -> str:
     return hashlib.sha256(f"{previous}{content}".encode("ascii")).hexdigest()
 
 
+RecordValue = str | int | bool | None
+
+
+def record_hash(record: dict[str, RecordValue]) -> str:
+    """The hash a version 2 link covers: the canonical JSON of a row's columns (strings,
+    integers, booleans, None; times as microseconds since the epoch, see :func:`record_time`).
+
+    Writer and verifier both call this function, so the fast path (orjson, which refuses a
+    lone surrogate) and the exact one (:func:`canonical_json`) can never disagree on a row."""
+    try:
+        return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except TypeError:
+        return content_hash(dict(record))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def record_time(value: datetime) -> int:
+    """A time as it enters a record: the instant in microseconds since 1970-01-01 UTC (what
+    both databases keep), whatever zone it was read in; years 1 to 9999 fit in 64 bits."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
 @dataclass(frozen=True)
 class ChainRow:
     position: int
@@ -71,6 +106,8 @@ class ChainRow:
     content_hash: str
     prev_hash: str
     chain_hash: str
+    linked: str | None = None
+    """What the link hashes when it is not ``content_hash`` (version 2: the record hash)."""
 
 
 @dataclass(frozen=True)
@@ -84,21 +121,41 @@ class ChainReport:
         return self.first_bad is None
 
 
-def verify_rows(rows: Iterable[ChainRow], disposed: Callable[[ChainRow], bool] | None = None) -> ChainReport:
-    """Walk rows in chain order and name the first one whose content or links do not hold.
+RowCheck = Callable[[ChainRow, bool], str | None]
+"""A check of one row beyond its hashes (its columns against its document): the problem, or
+None. The flag says whether the row is a recorded tombstone (its document is gone)."""
+
+
+def verify_rows(
+    rows: Iterable[ChainRow],
+    disposed: Callable[[ChainRow], bool] | None = None,
+    check: RowCheck | None = None,
+) -> ChainReport:
+    """Walk rows in chain order and name the first one whose content, columns or links do not
+    hold.
 
     ``disposed``: whether a row whose content no longer matches its hash is a legitimately
     disposed one (retention replaced its content with a tombstone and a disposition record
-    names it with that hash); its links are still checked."""
+    names it with that hash); its links are still checked. ``check``: see :data:`RowCheck`."""
     previous = GENESIS
     checked = 0
     for row in rows:
-        if content_hash(row.document) != row.content_hash and not (disposed is not None and disposed(row)):
-            return ChainReport(checked, row, "its content does not match its stored hash (the row was changed)")
+        tombstoned = False
+        if content_hash(row.document) != row.content_hash:
+            tombstoned = disposed is not None and disposed(row)
+            if not tombstoned:
+                return ChainReport(checked, row, "its content does not match its stored hash (the row was changed)")
+        problem = check(row, tombstoned) if check is not None else None
+        if problem is not None:
+            return ChainReport(checked, row, problem)
         if row.prev_hash != previous:
             return ChainReport(checked, row, "it does not link to the row before it (a row was removed or inserted)")
-        if link_hash(row.prev_hash, row.content_hash) != row.chain_hash:
-            return ChainReport(checked, row, "its chain hash is wrong (the chain was rewritten)")
+        if link_hash(row.prev_hash, row.linked or row.content_hash) != row.chain_hash:
+            return ChainReport(
+                checked,
+                row,
+                "its chain hash is wrong (the chain was rewritten, or a column the chain covers was changed)",
+            )
         previous = row.chain_hash
         checked += 1
     return ChainReport(checked)

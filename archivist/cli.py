@@ -331,9 +331,12 @@ def verify(
         typer.Option(help="After a clean walk, save the chains' heads here (keep it outside the database)."),
     ] = None,
 ) -> None:
-    """Walk the archive's and the audit log's hash chains; name the first row that does not hold."""
+    """Walk the archive's and the audit log's hash chains and the case ledger, and check the
+    membership intervals against the chain; name the first row (and column) that does not hold."""
     from adapters.archive import verify_archive
+    from adapters.membership_check import verify_memberships
     from archivist import checkpoints
+    from cases.ledger import verify_ledger
     from search_api.audit import verify_audit
 
     engine = wiring.staging_store(_settings()).engine
@@ -348,16 +351,23 @@ def verify(
         broken = bool(problems)
         if not problems:
             out.print(f"checkpoint {checkpoint}: every checkpointed head is still in place", highlight=False)
-    for name, report in (("archive", verify_archive(engine)), ("audit log", verify_audit(engine))):
+    verifications = (
+        ("archive chain", verify_archive),
+        ("audit log chain", verify_audit),
+        ("case ledger chain", verify_ledger),
+        ("membership intervals", verify_memberships),
+    )
+    for name, verification in verifications:
+        report = verification(engine)
         if report.ok:
-            out.print(f"{name} chain intact: {report.checked} entries verified", highlight=False)
+            out.print(f"{name} intact: {report.checked} entries verified", highlight=False)
             continue
         broken = True
         bad = report.first_bad
         assert bad is not None
+        where = f"row {bad.position} ({bad.label})" if bad.position else bad.label
         err.print(
-            f"{name} chain BROKEN at row {bad.position} ({bad.label}): {report.problem}; "
-            f"{report.checked} rows before it verified",
+            f"{name} BROKEN at {where}: {report.problem}; {report.checked} rows before it verified",
             highlight=False,
             markup=False,
         )

@@ -14,6 +14,14 @@ rolls the chunk back and the next run retries it; deletions are idempotent). A r
 half way is resumed by running again: disposed events are skipped. Membership intervals are
 kept (they carry no content, and custodian holds on later events depend on them); the rooms
 table is kept.
+
+Retention fails closed on tamper: before judging anything, the archive's chain, the case
+ledger and the membership intervals custodian holds read are verified in full, after the
+policies and holds the run will use were read, so a room moved, a time changed, a hold
+released or an interval deleted by a direct UPDATE stops the run with nothing disposed
+(:class:`RetentionRefused`, logged and audited). Each chunk checks again, in its own
+transaction, the rows it is about to dispose of against their chained payloads, for what
+changes while the run goes on.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from adapters.archive import Disposal, archive_dispositions, dispose_events
+from adapters.archive import Disposal, archive_dispositions, check_before_disposal, dispose_events, verify_archive
 from adapters.archive_schema import (
     archive_events,
     archive_files,
@@ -37,8 +45,10 @@ from adapters.archive_schema import (
     archive_reads,
 )
 from adapters.base import SupportsDelete
+from adapters.membership_check import verify_memberships
 from adapters.sql import among
 from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
+from cases.ledger import verify_ledger
 from cases.model import RetentionPolicy, RetentionRun
 from cases.store import CaseStore, RetentionStore
 from ingest.staging import staged_events
@@ -54,6 +64,11 @@ _FOREVER = "forever"
 
 class RetentionFailed(RuntimeError):
     """The run stopped; what was disposed before stays disposed, the rest waits for the next run."""
+
+
+class RetentionRefused(RetentionFailed):
+    """What the run would decide on does not match the hash chains (a row, a hold or a policy
+    was changed behind the stores' back): nothing is disposed until an operator has looked."""
 
 
 @dataclass
@@ -177,6 +192,7 @@ def run_retention(
     directory = PolicyStore(engine).snapshot_inputs()[0]
     book = policy_book(retention.policies(), transitive_members(directory))
     holds = CaseStore(engine).active_holds()
+    _refuse_if_tampered(engine, principal, run_id, dry_run)
     with engine.connect() as connection:
         matcher = hold_matcher(connection, holds, resolve)
         if matcher.needs_message_ids:
@@ -209,6 +225,31 @@ def run_retention(
                 details["error"] = error
             record(engine, principal, "retention_run", details)
     return report
+
+
+def _refuse_if_tampered(engine: Engine, principal: Principal, run_id: str, dry_run: bool) -> None:
+    """Verify the case ledger (which vouches for the policies and holds just read), the
+    archive's chain and the membership intervals in full; refuse the run, logged and (unless a
+    dry run) audited, when any does not hold."""
+    checks = (
+        ("case ledger", verify_ledger),
+        ("archive chain", verify_archive),
+        ("membership table", verify_memberships),
+    )
+    for name, check in checks:
+        report = check(engine)
+        if report.ok:
+            continue
+        bad = report.first_bad
+        where = "" if bad is None else f" at row {bad.position} ({bad.label})" if bad.position else f" at {bad.label}"
+        reason = (
+            f"retention run {run_id} refused: the {name} does not hold{where}: {report.problem}; "
+            "nothing was disposed (run `archivist verify` and investigate before running retention again)"
+        )
+        log.error("%s", reason)
+        if not dry_run:
+            record(engine, principal, "retention_refused", {"run_id": run_id, "reason": reason})
+        raise RetentionRefused(reason)
 
 
 def _refuse_undelivered(connection: Connection, book: PolicyBook, now: datetime) -> None:
@@ -277,6 +318,7 @@ def _chunk(
         tally.disposed += 1
         disposals.append(Disposal(event.event_id, label))
     if adapters is not None and disposals:
+        _refuse_disagreeing(connection, [d.event_id for d in disposals], report.run_id)
         disposed = dispose_events(connection, disposals, report.run_id, now)
         if disposed != len(disposals):  # another run disposed some meanwhile: they are not ours to count
             raise RetentionFailed(f"{len(disposals) - disposed} events were disposed concurrently; run again")
@@ -285,6 +327,20 @@ def _chunk(
         for adapter in adapters:
             adapter.delete(ids)
     return int(rows[-1].seq)
+
+
+def _refuse_disagreeing(connection: Connection, event_ids: Sequence[str], run_id: str) -> None:
+    """Stop before disposing when a row about to be disposed of no longer matches its chained
+    payload (the chunk rolls back; what earlier chunks disposed was verified)."""
+    problems = check_before_disposal(connection, event_ids)
+    if problems:
+        named = "; ".join(f"event {event_id}: {problem}" for event_id, problem in sorted(problems.items())[:5])
+        reason = (
+            f"{len(problems)} events due for disposal do not match the archive's chain ({named}); "
+            "this chunk disposed of nothing"
+        )
+        log.error("retention run %s refused: %s", run_id, reason)
+        raise RetentionRefused(reason)
 
 
 def _with_message_ids(connection: Connection, due: list[tuple[ArchivedEvent, str]]) -> list[tuple[ArchivedEvent, str]]:

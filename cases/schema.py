@@ -1,10 +1,11 @@
 """Tables of cases, legal holds, retention policies and runs, and export jobs (the migration
 ``0005`` in archivist/migrations creates them; the disposition log is
-``adapters.archive.archive_dispositions``)."""
+``adapters.archive.archive_dispositions``), and the case ledger that vouches for them
+(``0006``, see cases.ledger)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from ingest.db import UtcDateTime
 
@@ -86,4 +87,20 @@ retention_runs = Table(
     Column("by", Text, nullable=False),
     Column("counts", JSON, nullable=False),
     Column("error", Text, nullable=True),
+)
+
+case_ledger = Table(
+    "case_ledger",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # The covered table's name and the row's primary key (canonical JSON), for lookups; the
+    # document says both, and verify checks these columns against it.
+    Column("entity", String(32), nullable=False),
+    Column("entity_key", Text, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Index("ix_case_ledger_entity", "entity", "entity_key"),
 )

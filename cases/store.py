@@ -3,6 +3,9 @@ the record of retention runs.
 
 A hold is never deleted: releasing it records who released it, when and why, and it stops
 protecting anything from then on. A case with an active hold cannot be closed.
+
+Every change is recorded in the case ledger (``cases.ledger``) in the same transaction: a
+change made any other way is tamper, and ``verify`` and retention say so.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from cases.ledger import record_change
 from cases.model import (
     Case,
     CaseSpec,
@@ -59,6 +63,7 @@ class CaseStore:
         case = Case(**spec.model_dump(), id=_new_id(), created_by=by, created_at=_now())
         with self.engine.begin() as connection:
             connection.execute(insert(cases).values(_case_row(case)))
+            record_change(connection, cases, {"id": case.id})
         return case
 
     def get_case(self, case_id: str) -> Case | None:
@@ -79,6 +84,7 @@ class CaseStore:
             before = _open_case(connection, case_id)
             after = before.model_copy(update=spec.model_dump())
             connection.execute(update(cases).where(cases.c.id == case_id).values(_case_row(after)))
+            record_change(connection, cases, {"id": case_id})
         return before, after
 
     def close_case(self, case_id: str) -> tuple[Case, Case]:
@@ -91,6 +97,7 @@ class CaseStore:
                 )
             after = before.model_copy(update={"closed_at": _now()})
             connection.execute(update(cases).where(cases.c.id == case_id).values(closed_at=after.closed_at))
+            record_change(connection, cases, {"id": case_id})
         return before, after
 
     # --- saved searches and notes ----------------------------------------------------------------
@@ -100,6 +107,7 @@ class CaseStore:
         with self.engine.begin() as connection:
             _open_case(connection, case_id)
             connection.execute(insert(case_searches).values(found.model_dump()))
+            record_change(connection, case_searches, {"case_id": case_id, "id": found.id})
         return found
 
     def searches(self, case_id: str) -> list[SavedSearch]:
@@ -118,6 +126,7 @@ class CaseStore:
             if row is None:
                 raise CaseNotFound(f"case {case_id} has no saved search {search_id!r}")
             connection.execute(delete(case_searches).where(*where))
+            record_change(connection, case_searches, {"case_id": case_id, "id": search_id})
         return SavedSearch.model_validate(dict(row._mapping))
 
     def add_note(self, case_id: str, spec: NoteSpec, by: str) -> Note:
@@ -125,6 +134,7 @@ class CaseStore:
         with self.engine.begin() as connection:
             _open_case(connection, case_id)
             connection.execute(insert(case_notes).values(note.model_dump()))
+            record_change(connection, case_notes, {"case_id": case_id, "id": note.id})
         return note
 
     def notes(self, case_id: str) -> list[Note]:
@@ -143,6 +153,7 @@ class CaseStore:
             if row is None:
                 raise CaseNotFound(f"case {case_id} has no note {note_id!r}")
             connection.execute(delete(case_notes).where(*where))
+            record_change(connection, case_notes, {"case_id": case_id, "id": note_id})
         return Note.model_validate(dict(row._mapping))
 
     # --- legal holds ------------------------------------------------------------------------------
@@ -157,6 +168,7 @@ class CaseStore:
             )
             hold = Hold(id=_new_id(), case_id=case_id, scope=scope, reason=spec.reason, placed_by=by, placed_at=_now())
             connection.execute(insert(legal_holds).values(_hold_row(hold)))
+            record_change(connection, legal_holds, {"id": hold.id})
         return hold
 
     def release_hold(self, case_id: str, hold_id: str, reason: str, by: str) -> tuple[Hold, Hold]:
@@ -176,6 +188,7 @@ class CaseStore:
                 .where(legal_holds.c.id == hold_id, legal_holds.c.released_at.is_(None))
                 .values(released_by=by, released_at=after.released_at, release_reason=reason)
             )
+            record_change(connection, legal_holds, {"id": hold_id})
         return before, after
 
     def holds(self, case_id: str) -> list[Hold]:
@@ -214,6 +227,7 @@ class RetentionStore:
         try:
             with self.engine.begin() as connection:
                 connection.execute(insert(retention_policies).values(_policy_row(policy)))
+                record_change(connection, retention_policies, {"id": policy.id})
         except IntegrityError:
             raise CaseConflict(f"a retention policy for {spec.label} exists already; change that one") from None
         return policy
@@ -231,6 +245,7 @@ class RetentionStore:
                 connection.execute(
                     update(retention_policies).where(retention_policies.c.id == policy_id).values(_policy_row(after))
                 )
+                record_change(connection, retention_policies, {"id": policy_id})
         except IntegrityError:
             raise CaseConflict(f"a retention policy for {spec.label} exists already; change that one") from None
         return before, after
@@ -241,6 +256,7 @@ class RetentionStore:
             if row is None:
                 raise CaseNotFound(f"no retention policy {policy_id!r}")
             connection.execute(delete(retention_policies).where(retention_policies.c.id == policy_id))
+            record_change(connection, retention_policies, {"id": policy_id})
         return _policy(row)
 
     def set_policy(self, spec: RetentionPolicySpec, by: str) -> tuple[RetentionPolicy | None, RetentionPolicy]:
@@ -260,6 +276,7 @@ class RetentionStore:
     def start_run(self, run: RetentionRun) -> None:
         with self.engine.begin() as connection:
             connection.execute(insert(retention_runs).values(run.model_dump()))
+            record_change(connection, retention_runs, {"id": run.id})
 
     def finish_run(self, run_id: str, counts: dict[str, Any], error: str | None = None) -> None:
         with self.engine.begin() as connection:
@@ -268,6 +285,7 @@ class RetentionStore:
                 .where(retention_runs.c.id == run_id)
                 .values(finished_at=_now(), counts=counts, error=error)
             )
+            record_change(connection, retention_runs, {"id": run_id})
 
 
 # --- rows ----------------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""The append-only, hash-chained audit log of every search, view, export and policy change."""
+"""The append-only, hash-chained audit log of every search, view, export and policy change.
+
+Every column is covered: the document holds the entry id, time, actor, role and action, and
+the chain (version 2) links the hash of the entry's record (:func:`entry_record`: those columns
+and the document's hash). Entries written before version 2 link the document's hash alone;
+``verify`` checks every entry's columns against its chained document, so theirs are covered
+too."""
 
 from __future__ import annotations
 
@@ -6,13 +12,25 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from adapters.hashchain import GENESIS, ChainReport, content_hash, link_hash, read_chain, verify_rows
+from adapters.hashchain import (
+    CHAIN_VERSION,
+    GENESIS,
+    ChainReport,
+    ChainRow,
+    RecordValue,
+    content_hash,
+    link_hash,
+    record_hash,
+    record_time,
+    verify_rows,
+)
 from search_api.app_schema import audit_log
 from search_api.tokens import Principal
 
@@ -63,23 +81,32 @@ def record_entries(engine: Engine, batch: list[AuditEntry]) -> None:
         previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
         rows = []
         for entry, document in zip(batch, documents, strict=True):
-            digest = content_hash(document)
-            chained = link_hash(previous, digest)
-            rows.append(
-                {
-                    "entry_id": entry.entry_id,
-                    "occurred_at": entry.occurred_at,
-                    "actor": entry.actor,
-                    "role": entry.role,
-                    "action": entry.action,
-                    "document": document,
-                    "content_hash": digest,
-                    "prev_hash": previous,
-                    "chain_hash": chained,
-                }
-            )
-            previous = chained
+            row: dict[str, Any] = {
+                "entry_id": entry.entry_id,
+                "occurred_at": entry.occurred_at,
+                "actor": entry.actor,
+                "role": entry.role,
+                "action": entry.action,
+                "document": document,
+                "content_hash": content_hash(document),
+                "prev_hash": previous,
+                "chain_version": CHAIN_VERSION,
+            }
+            row["chain_hash"] = previous = link_hash(previous, record_hash(entry_record(row)))
+            rows.append(row)
         connection.execute(_APPEND, rows)
+
+
+_RECORD_COLUMNS = ("entry_id", "actor", "role", "action", "content_hash", "chain_version")
+_DOCUMENT_COLUMNS = ("entry_id", "occurred_at", "actor", "role", "action")
+
+
+def entry_record(row: Mapping[Any, Any]) -> dict[str, RecordValue]:
+    """What a version 2 link covers of an ``audit_log`` row: every column but the document
+    (its hash stands for it), ``seq`` (the links fix the order) and the chain's hashes."""
+    record: dict[str, RecordValue] = {name: row[name] for name in _RECORD_COLUMNS}
+    record["occurred_at"] = record_time(row["occurred_at"])
+    return record
 
 
 def _document(entry: AuditEntry) -> str:
@@ -112,9 +139,63 @@ def entries(engine: Engine, *, limit: int = 100, before: int | None = None) -> l
         return [{"seq": seq, **json.loads(document)} for seq, document in connection.execute(query)]
 
 
+@dataclass(frozen=True)
+class AuditRow(ChainRow):
+    columns: Mapping[Any, Any] | None = None
+
+
 def verify_audit(engine: Engine) -> ChainReport:
+    """Walk the whole chain; the report names the first entry whose document, columns or
+    links do not hold (a column: by name)."""
     with engine.connect() as connection:
-        return verify_rows(read_chain(connection, audit_log, position="seq", label="entry_id", document="document"))
+        result = connection.execution_options(yield_per=5000).execute(select(audit_log).order_by(audit_log.c.seq))
+        return verify_rows((_audit_row(values._mapping) for values in result), check=_column_check())
+
+
+def _audit_row(values: Mapping[Any, Any]) -> AuditRow:
+    return AuditRow(
+        position=int(values["seq"]),
+        label=str(values["entry_id"]),
+        document=str(values["document"]),
+        content_hash=str(values["content_hash"]),
+        prev_hash=str(values["prev_hash"]),
+        chain_hash=str(values["chain_hash"]),
+        linked=record_hash(entry_record(values)) if values["chain_version"] == CHAIN_VERSION else None,
+        columns=values,
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _column_check() -> Callable[[ChainRow, bool], str | None]:
+    newest = 0
+
+    def check(row: ChainRow, _tombstoned: bool) -> str | None:
+        nonlocal newest
+        assert isinstance(row, AuditRow)
+        columns = row.columns or {}
+        version = columns["chain_version"]
+        if version not in (1, CHAIN_VERSION) or version < newest:
+            return f"its chain_version column ({_shown(version)}) was changed"
+        newest = version
+        try:
+            document = json.loads(row.document)
+            said = {name: document[name] for name in _DOCUMENT_COLUMNS}
+            said["occurred_at"] = datetime.fromisoformat(said["occurred_at"])
+        except (ValueError, TypeError, KeyError) as error:
+            return f"its document is not an audit entry whose columns can be checked ({error.__class__.__name__})"
+        for name in _DOCUMENT_COLUMNS:
+            if columns[name] != said[name]:
+                return (
+                    f"its {name} column ({_shown(columns[name])}) differs from its chained document "
+                    f"({_shown(said[name])}): the column was changed"
+                )
+        return None
+
+    return check
 
 
 class ChainStatus:
