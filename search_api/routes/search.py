@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -15,16 +16,26 @@ from search_api import archive_queries, audit, cursors
 from search_api.archive_search import EventsAfter, needs_archive, search_archive
 from search_api.deps import AppServices, Services, allowed
 from search_api.errors import ERROR_RESPONSES
+from search_api.highlight import highlight_html
 from search_api.query_ast import Node, UnsupportedQuery
-from search_api.query_parser import QuerySyntaxError, parse_query
+from search_api.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search_api.tantivy_backend import After
 from search_api.tokens import Principal
 
 router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
+log = logging.getLogger("archivist.api")
+_MAX_REASON = 2000
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=4000, examples=['"media player" from:crimsun sent>=2005-01-01'])
+    # The length is checked by the parser (MAX_QUERY_LENGTH), not here, so that a query refused
+    # for its length is audited like every other refused query.
+    query: str = Field(
+        min_length=1,
+        examples=['"media player" from:crimsun sent>=2005-01-01'],
+        description=f"at most {MAX_QUERY_LENGTH} characters",
+        json_schema_extra={"maxLength": MAX_QUERY_LENGTH},
+    )
     sort: Literal["time", "relevance"] = "time"
     size: int = Field(default=50, ge=1, le=1000)
     cursor: str | None = Field(
@@ -83,7 +94,12 @@ def _search(request: SearchRequest, services: AppServices, caller: Principal) ->
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
         # A refused search is still a search someone tried: it is audited with the reason.
         reason = error.detail if isinstance(error, HTTPException) else str(error)
-        audit.record(services.engine, caller, "search_refused", {"query": request.query, "reason": reason})
+        status = error.status_code if isinstance(error, HTTPException) else 422
+        _audit_failure(services, caller, request, "search_refused", status, reason)
+        raise
+    except Exception as error:
+        # A search the backend failed to answer (the caller gets a 500) is audited too.
+        _audit_failure(services, caller, request, "search_failed", 500, f"{type(error).__name__}: {error}")
         raise
     audit.record(
         services.engine,
@@ -92,6 +108,26 @@ def _search(request: SearchRequest, services: AppServices, caller: Principal) ->
         {"query": request.query, "sort": request.sort, "hits": results.total, "page_after": request.cursor},
     )
     return results
+
+
+def _audit_failure(
+    services: AppServices, caller: Principal, request: SearchRequest, action: str, status: int, reason: object
+) -> None:
+    """The audit entry of a search that was not answered: who, what query, which status and why.
+    A query too long to search is recorded up to the limit, with its length."""
+    details: dict[str, object] = {
+        "query": request.query[:MAX_QUERY_LENGTH],
+        "sort": request.sort,
+        "page_after": request.cursor,
+        "status": status,
+        "reason": reason if isinstance(reason, dict) else str(reason)[:_MAX_REASON],
+    }
+    if len(request.query) > MAX_QUERY_LENGTH:
+        details["query_length"] = len(request.query)
+    try:
+        audit.record(services.engine, caller, action, details)
+    except Exception:  # the search's own error is what the caller must see; this one is logged
+        log.exception("could not audit a %s", action)
 
 
 def _cursor(request: SearchRequest) -> cursors.Cursor | None:
@@ -154,7 +190,7 @@ def _index_results(
                 occurred_at=from_micros(hit.sent),
                 text=hit.text,
                 deleted=hit.deleted,
-                highlight=hit.highlight or html.escape(hit.text),
+                highlight=highlight_html(hit.highlight, hit.text),
             )
             for hit in page.hits
         ],
