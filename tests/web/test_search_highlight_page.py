@@ -62,7 +62,7 @@ def _page(tmp_path: Path, backend: SearchBackend | None) -> str:
         sign_in(client, create_token(engine, "legal", "hostile page"))
         page = client.get("/search", params={"q": "tagged"})
     assert page.status_code == 200, page.text
-    return page.text.split("<main", 1)[1]
+    return str(page.text).split("<main", 1)[1]
 
 
 def _hit_text(main: str) -> str:
