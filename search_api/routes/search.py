@@ -3,26 +3,68 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from adapters.tantivy_schema import from_micros
 from search_api import archive_queries, audit, cursors
 from search_api.archive_search import EventsAfter, needs_archive, search_archive
-from search_api.deps import AppServices, Services, allowed
+from search_api.deps import PERMISSIONS, AppServices, Services, allowed, services_of
 from search_api.errors import ERROR_RESPONSES
 from search_api.highlight import highlight_html
 from search_api.query_ast import Node, UnsupportedQuery
 from search_api.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search_api.tantivy_backend import After
-from search_api.tokens import Principal
+from search_api.tokens import Principal, authenticate
 
-router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
+
+class _AuditedSearchRoute(APIRoute):
+    """Audits a search whose body FastAPI refuses before the route runs (``size: 0``, a query
+    that is not a string, JSON that does not parse), when the caller may search: the token is
+    checked here because a body that does not parse is refused before any dependency runs."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as error:
+                body = await request.body()
+                await run_in_threadpool(_audit_invalid, request, body, error)
+                raise
+
+        return audited
+
+
+def _audit_invalid(request: Request, body: bytes, error: RequestValidationError) -> None:
+    services = services_of(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    caller = authenticate(services.engine, token.strip()) if scheme.lower() == "bearer" else None
+    if caller is None or caller.role not in PERMISSIONS["search"]:
+        return  # refused as unauthenticated or forbidden, not a search
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        parsed = None
+    query = parsed.get("query") if isinstance(parsed, dict) else None
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in problem['loc'] if p != 'body') or 'body'}: {problem['msg']}"
+        for problem in error.errors()
+    )
+    _record_failure(services, caller, "search_refused", query if isinstance(query, str) else None, 422, problems, {})
+
+
+router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES, route_class=_AuditedSearchRoute)
 log = logging.getLogger("archivist.api")
 _MAX_REASON = 2000
 
@@ -113,17 +155,30 @@ def _search(request: SearchRequest, services: AppServices, caller: Principal) ->
 def _audit_failure(
     services: AppServices, caller: Principal, request: SearchRequest, action: str, status: int, reason: object
 ) -> None:
-    """The audit entry of a search that was not answered: who, what query, which status and why.
-    A query too long to search is recorded up to the limit, with its length."""
+    """The audit entry of a search that was not answered: who, what query, which status and why."""
+    _record_failure(
+        services, caller, action, request.query, status, reason, {"sort": request.sort, "page_after": request.cursor}
+    )
+
+
+def _record_failure(
+    services: AppServices,
+    caller: Principal,
+    action: str,
+    query: str | None,
+    status: int,
+    reason: object,
+    extra: dict[str, object],
+) -> None:
+    """A query too long to search is recorded up to the limit, with its length."""
     details: dict[str, object] = {
-        "query": request.query[:MAX_QUERY_LENGTH],
-        "sort": request.sort,
-        "page_after": request.cursor,
+        "query": None if query is None else query[:MAX_QUERY_LENGTH],
+        **extra,
         "status": status,
         "reason": reason if isinstance(reason, dict) else str(reason)[:_MAX_REASON],
     }
-    if len(request.query) > MAX_QUERY_LENGTH:
-        details["query_length"] = len(request.query)
+    if query is not None and len(query) > MAX_QUERY_LENGTH:
+        details["query_length"] = len(query)
     try:
         audit.record(services.engine, caller, action, details)
     except Exception:  # the search's own error is what the caller must see; this one is logged

@@ -257,3 +257,38 @@ def test_a_search_the_backend_fails_is_a_500_and_audited_with_the_reason(
     assert entry["details"]["status"] == 500
     assert entry["details"]["reason"] == "RuntimeError: the index is unreadable"
     assert audit.verify_audit(store.engine).ok
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "problem"),
+    [
+        ({"query": "ubuntu", "size": 0}, "ubuntu", "size"),
+        ({"query": ["ubuntu"]}, None, "query"),
+        ('{"query": "ubuntu", ', None, "JSON"),
+    ],
+)
+def test_a_search_refused_for_its_request_body_is_audited(
+    far_apart: TestClient,
+    headers: dict[str, str],
+    store: StagingStore,
+    body: dict[str, Any] | str,
+    query: str | None,
+    problem: str,
+) -> None:
+    sent = {"content": body} if isinstance(body, str) else {"json": body}
+    answer = far_apart.post("/api/v1/search", headers={**headers, "Content-Type": "application/json"}, **sent)
+    assert answer.status_code == 422
+    entry = audit.entries(store.engine, limit=1)[0]
+    assert (entry["action"], entry["role"]) == ("search_refused", "legal")
+    assert entry["details"]["query"] == query
+    assert entry["details"]["status"] == 422
+    assert problem.lower() in entry["details"]["reason"].lower()
+
+
+def test_a_refused_body_without_a_valid_token_is_not_audited_as_a_search(
+    far_apart: TestClient, store: StagingStore
+) -> None:
+    before = len(audit.entries(store.engine, limit=1000))
+    for headers in ({}, {"Authorization": "Bearer arch_nothing_here"}):
+        far_apart.post("/api/v1/search", json={"query": "ubuntu", "size": 0}, headers=headers)
+    assert len(audit.entries(store.engine, limit=1000)) == before
