@@ -13,7 +13,7 @@ with an outlying date failed every faceted search that matched it.
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 MAX_DATE_BUCKETS = 10_000
@@ -49,14 +49,15 @@ def bucket_start(day: date, unit: Granularity) -> date:
 
 def next_start(start: date, unit: Granularity) -> date | None:
     """The first day of the bucket after the one starting on ``start`` (None past 9999-12-31)."""
-    if start == date.max or (unit != "day" and start.year == date.max.year and (unit == "year" or start.month == 12)):
+    try:
+        match unit:
+            case "day":
+                return start + timedelta(days=1)
+            case "month":
+                return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        return date(start.year + 1, 1, 1)
+    except (OverflowError, ValueError):  # the year 10000
         return None
-    match unit:
-        case "day":
-            return date.fromordinal(start.toordinal() + 1)
-        case "month":
-            return date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return date(start.year + 1, 1, 1)
 
 
 def bucket_starts(first: date, last: date, unit: Granularity) -> list[date]:

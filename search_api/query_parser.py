@@ -77,7 +77,7 @@ tightest consumer sets it: SQLite's parser overflows ("parser stack overflow") f
 nested AND/OR levels in the SQL that :mod:`search_api.archive_search` writes. Python recursion
 in the backends' translations stays far below the interpreter's limit at this depth."""
 MAX_NEAR_DISTANCE = 50
-"""Largest n of ``NEAR/n`` (a paragraph; e-discovery reviews use 3 to 25)."""
+"""Largest n of ``NEAR/n`` (about a paragraph)."""
 MAX_QUERY_LENGTH = 4000
 """Most characters in a query."""
 MAX_CLAUSES = 64
@@ -85,7 +85,8 @@ MAX_CLAUSES = 64
 least one backend query, and 64 is well past any search a reviewer writes by hand."""
 MAX_NEAR_CLAUSES = 8
 """Most NEAR operators in a query: the costliest condition (up to ``2 * MAX_NEAR_DISTANCE``
-phrase queries each on Tantivy; 8 of the worst kind take about 0.6 s on the demo index)."""
+phrase queries each on Tantivy; 8 of the worst kind, ``the NEAR/50 the``, took about 1 s on the
+demo index)."""
 SEARCH_TIME_BUDGET_SECONDS = 10
 """How long a backend that can stop a running search (Elasticsearch) lets one run before the
 search is refused; Tantivy's binding cannot stop a search, so there the limits above bound it."""

@@ -500,13 +500,7 @@ class LightHits:
 
     def span(self) -> tuple[int, int] | None:
         """The first and last ``sent`` (microseconds since the epoch) of the hits."""
-        if self.total == 0:
-            return None
-        ends = [
-            self._searcher.search(self._query, limit=1, count=False, order_by_field=fields.SENT, order=order).hits
-            for order in (tantivy.Order.Asc, tantivy.Order.Desc)
-        ]
-        return int(ends[0][0][0]), int(ends[1][0][0])
+        return _first_and_last(self._searcher, self._query)
 
     def room_ids_and_days(self, room_id: str) -> tuple[set[str], set[int]]:
         """One room's hits as their message ids and the days (microseconds // DAY_MICROS)
