@@ -38,7 +38,7 @@ from search_api.query_parser import (
     MAX_QUERY_LENGTH,
     parse_query,
 )
-from search_api.tantivy_backend import Page, search_page
+from search_api.tantivy_backend import LightHits, Page, search_page
 from search_api.tokens import create_token
 from tests.factories import post_payload
 
@@ -311,3 +311,16 @@ def test_a_refused_body_without_a_valid_token_is_not_audited_as_a_search(
     for headers in ({}, {"Authorization": "Bearer arch_nothing_here"}):
         far_apart.post("/api/v1/search", json={"query": "ubuntu", "size": 0}, headers=headers)
     assert len(audit.entries(store.engine, limit=1000)) == before
+
+
+def test_an_export_reads_the_exact_days_of_hits_centuries_apart(tmp_path: Path) -> None:
+    """The export's per-room days come from the same floating-point histogram, which reads the
+    last microsecond of 9999-12-31 as day 10000-01-01, no date can hold (before, the bucket
+    limit's error sent such a room to the stored documents by luck; now the span decides)."""
+    moments = [*EDGES, datetime(2024, 3, 5, 10)]
+    _index(tmp_path / "export", [(moment.isoformat() + "+00:00", "exported") for moment in moments])
+    hits = LightHits(tmp_path / "export", parse_query("exported"))
+    message_ids, days = hits.room_ids_and_days("room:ubuntu")
+    assert len(message_ids) == len(moments)
+    epoch = date(1970, 1, 1).toordinal()
+    assert days == {moment.date().toordinal() - epoch for moment in moments}
