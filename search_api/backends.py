@@ -6,7 +6,8 @@ the text indexes do not hold (``type:`` of events without text, membership inter
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,9 +15,11 @@ from elasticsearch import BadRequestError
 
 from adapters.es_mapping import messages_index
 from adapters.tantivy_schema import micros_since_epoch
+from search_api import date_facets
 from search_api.archive_queries import Memberships
 from search_api.es_query import UnsupportedEsQuery, search_body
 from search_api.query_ast import Node
+from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search_api.tantivy_backend import After, Hit, Page, search_page
 
 
@@ -88,8 +91,42 @@ def every_hit(
 FACET_AGGREGATIONS: dict[str, Any] = {
     "room": {"terms": {"field": "room_id", "size": 20}},
     "sender": {"terms": {"field": "sender_id", "size": 20}},
-    "day": {"date_histogram": {"field": "sent", "calendar_interval": "day", "min_doc_count": 1}},
+    # The hits' first and last moment choose the date facet's bucket (search_api.date_facets),
+    # counted by a second request: a day histogram alone fails on hits centuries apart.
+    "first": {"min": {"field": "sent"}},
+    "last": {"max": {"field": "sent"}},
 }
+
+
+def date_aggregation(unit: date_facets.Granularity) -> dict[str, Any]:
+    """The date facet at ``unit``: non-empty buckets only, as Tantivy counts them."""
+    return {"day": {"date_histogram": {"field": "sent", "calendar_interval": unit, "min_doc_count": 1}}}
+
+
+def _day_of(millis: float) -> date:
+    return (_EPOCH + timedelta(milliseconds=int(millis))).date()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def facet_span(response: dict[str, Any]) -> tuple[date, date] | None:
+    """The first and last day of the hits, from the ``first`` and ``last`` aggregations."""
+    aggregations = response.get("aggregations") or {}
+    first, last = (aggregations.get(name, {}).get("value") for name in ("first", "last"))
+    if first is None or last is None:
+        return None
+    return _day_of(first), _day_of(last)
+
+
+def date_facet(response: dict[str, Any], unit: date_facets.Granularity) -> dict[str, int]:
+    """The date facet of a ``date_aggregation(unit)`` response, named as Tantivy names it."""
+    buckets = (response.get("aggregations") or {}).get("day", {}).get("buckets", [])
+    return {
+        date_facets.bucket_name(_day_of(bucket["key"]), unit): int(bucket["doc_count"])
+        for bucket in buckets
+        if bucket["doc_count"]
+    }
 
 
 def page_from_response(response: dict[str, Any], size: int | None = None) -> Page:
@@ -113,17 +150,16 @@ def page_from_response(response: dict[str, Any], size: int | None = None) -> Pag
             )
         )
     aggregations = response.get("aggregations")
-    facets = {}
+    facets: dict[str, dict[str, int]] = {}
     if aggregations is not None:
         facets = {
             name: {
-                str(bucket.get("key_as_string", bucket["key"]))[:10] if name == "day" else str(bucket["key"]): int(
-                    bucket["doc_count"]
-                )
-                for bucket in aggregations.get(name, {}).get("buckets", [])
+                str(bucket["key"]): int(bucket["doc_count"]) for bucket in aggregations.get(name, {}).get("buckets", [])
             }
-            for name in FACET_AGGREGATIONS
+            for name in ("room", "sender")
         }
+        if "day" in aggregations:
+            facets["day"] = date_facet(response, "day")
     next_after: After | None = None
     if size is not None and len(hits) > size:
         hits = hits[:size]
@@ -161,11 +197,29 @@ class ElasticsearchSearchBackend:
         )
         if not highlights:
             body.pop("highlight", None)
+        response = self._search(body)
+        page = page_from_response(response, size=None if by_relevance else size)
+        if not facets:
+            return page
+        day: dict[str, int] = {}
+        span = facet_span(response)
+        if span is not None:
+            unit = date_facets.granularity(*span)
+            counted = {"query": body["query"], "size": 0, "track_total_hits": False, "aggs": date_aggregation(unit)}
+            day = date_facet(self._search({**counted, "timeout": body["timeout"]}), unit)
+        return replace(page, facets={**page.facets, "day": day})
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self.client.search(index=messages_index(self.prefix), **body)
+            response: dict[str, Any] = dict(self.client.search(index=messages_index(self.prefix), **body))
         except BadRequestError as error:  # e.g. a query nested deeper than the cluster allows
             raise UnsupportedEsQuery(f"Elasticsearch refused the query: {_reason(error)}") from error
-        return page_from_response(response, size=None if by_relevance else size)
+        if response.get("timed_out"):
+            raise UnsupportedEsQuery(
+                f"the search ran past its time budget of {SEARCH_TIME_BUDGET_SECONDS} s: narrow it with "
+                "fewer conditions, a smaller NEAR distance, a room or a date range"
+            )
+        return response
 
 
 def _reason(error: BadRequestError) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from adapters.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
 from search_api.archive_queries import Memberships
 from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS
 
 Json = dict[str, Any]
 
@@ -159,5 +160,14 @@ def search_body(node: Node, *, memberships: Memberships | None = None, size: int
         "size": size,
         "from": offset,
         "track_total_hits": True,
-        "highlight": {"fields": {"text": {"number_of_fragments": 0}}, "pre_tags": ["<b>"], "post_tags": ["</b>"]},
+        # encoder html: the text between the tags is escaped, so stored markup stays text.
+        "highlight": {
+            "fields": {"text": {"number_of_fragments": 0}},
+            "pre_tags": ["<b>"],
+            "post_tags": ["</b>"],
+            "encoder": "html",
+        },
+        # Past the budget Elasticsearch stops and answers with what it found; the backend refuses
+        # such a partial answer (search_api.backends).
+        "timeout": f"{SEARCH_TIME_BUDGET_SECONDS}s",
     }

@@ -152,7 +152,7 @@ def _sent(node: SentRange) -> str:
         return f"sent>={start.isoformat()}"
     if end is not None:
         return f"sent<{end.isoformat()}"
-    return "sent>=0001-01-01"
+    return "sent<=9999-12-31"
 
 
 def _leaf(node: Term | Prefix | Phrase | Near | Filter | SentRange) -> str:

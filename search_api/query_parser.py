@@ -20,17 +20,27 @@ Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search_a
   is a bare value ending in ``*`` (filters match whole values; quote it to mean a literal ``*``).
   ``@nick`` and ``#tag`` likewise need a bare value.
 - ``sent>=D``, ``sent>D``, ``sent<D``, ``sent<=D``, ``sent:D``, ``sent:D1..D2`` take ISO dates
-  up to 9999-12-31; a range whose end would fall after that day is refused.
+  up to 9999-12-31; a range through that day is open at its end, ``sent>9999-12-31`` is refused.
 - A lone ``-`` (``a - b``) is refused: ``-`` must touch what it excludes (``-windows``).
 - Control characters other than whitespace (NUL, ...) and lone surrogates are refused.
 
-Limits, so that parsing, printing and the backends' translations stay small: at most
-``MAX_DEPTH`` (32) levels of AND, OR and NOT inside one another (see ``MAX_DEPTH`` for why 32;
-parentheses alone cost nothing), and ``NEAR/n`` with n from 1 to
-``MAX_NEAR_DISTANCE`` (1000; the Tantivy translation builds O(n) phrase queries). Parsing builds
-the tree while the LALR parser reduces (no parse tree, no recursion), and
+Limits, so that parsing, printing and every backend's work stay bounded whatever the query
+(each refused with a message naming the limit; the API answers 422). They live here, in one
+place, and docs/security.md lists them with their numbers:
+
+- ``MAX_QUERY_LENGTH`` (4000) characters;
+- ``MAX_DEPTH`` (32) levels of AND, OR and NOT inside one another (see ``MAX_DEPTH`` for why
+  32; parentheses alone cost nothing);
+- ``MAX_CLAUSES`` (64) conditions: words, phrases, prefixes, NEARs, filters and dates;
+- ``MAX_NEAR_CLAUSES`` (8) NEAR operators, each with n from 1 to ``MAX_NEAR_DISTANCE`` (50):
+  the Tantivy translation of a NEAR whose sides repeat a word or hold several words builds O(n)
+  exact-offset phrase queries (``the NEAR/1000 the`` took 3 s on the demo index);
+- ``SEARCH_TIME_BUDGET_SECONDS`` (10): where the backend can stop a search (Elasticsearch's
+  ``timeout``), a search that runs longer is refused rather than answered with partial hits.
+
+Parsing builds the tree while the LALR parser reduces (no parse tree, no recursion), and
 :func:`~search_api.query_ast.to_query` is iterative, so no query nests deep enough to exhaust
-Python's stack. The API caps a query at 4000 characters; the parser itself has no length limit.
+Python's stack.
 """
 
 from __future__ import annotations
@@ -66,8 +76,20 @@ in ``((a))``, cost nothing, so every printing of an accepted tree is accepted to
 tightest consumer sets it: SQLite's parser overflows ("parser stack overflow") from about 37
 nested AND/OR levels in the SQL that :mod:`search_api.archive_search` writes. Python recursion
 in the backends' translations stays far below the interpreter's limit at this depth."""
-MAX_NEAR_DISTANCE = 1000
-"""Largest n of ``NEAR/n``."""
+MAX_NEAR_DISTANCE = 50
+"""Largest n of ``NEAR/n`` (about a paragraph)."""
+MAX_QUERY_LENGTH = 4000
+"""Most characters in a query."""
+MAX_CLAUSES = 64
+"""Most conditions (words, phrases, prefixes, NEARs, filters, dates) in a query; each becomes at
+least one backend query, and 64 is well past any search a reviewer writes by hand."""
+MAX_NEAR_CLAUSES = 8
+"""Most NEAR operators in a query: the costliest condition (up to ``2 * MAX_NEAR_DISTANCE``
+phrase queries each on Tantivy; 8 of the worst kind, ``the NEAR/50 the``, took about 1 s on the
+demo index)."""
+SEARCH_TIME_BUDGET_SECONDS = 10
+"""How long a backend that can stop a running search (Elasticsearch) lets one run before the
+search is refused; Tantivy's binding cannot stop a search, so there the limits above bound it."""
 
 
 def _slashed(pattern: str) -> str:
@@ -153,20 +175,31 @@ def _refuse(token: Token, message: str) -> _Refused:
 
 @dataclass(frozen=True)
 class _Built:
-    """A subtree while parsing: where it starts and how deeply it nests."""
+    """A subtree while parsing: where it starts, how deeply it nests, how many conditions and
+    NEARs it holds."""
 
     node: Node
     start: int
     depth: int
+    clauses: int = 1
+    nears: int = 0
 
 
-def _built(node: Node, start: int, depth: int) -> _Built:
+def _built(node: Node, start: int, depth: int, clauses: int = 1, nears: int = 0) -> _Built:
     if depth > MAX_DEPTH:
         raise _Refused(
             f"the query is nested too deeply: at most {MAX_DEPTH} levels of AND, OR and NOT (or -) inside one another",
             start,
         )
-    return _Built(node, start, depth)
+    if clauses > MAX_CLAUSES:
+        raise _Refused(
+            f"the query has too many conditions: at most {MAX_CLAUSES} words, phrases, prefixes, NEARs, "
+            "filters and dates",
+            start,
+        )
+    if nears > MAX_NEAR_CLAUSES:
+        raise _Refused(f"the query has too many NEAR operators: at most {MAX_NEAR_CLAUSES}", start)
+    return _Built(node, start, depth, clauses, nears)
 
 
 def _day(token: Token, text: str) -> date:
@@ -182,6 +215,12 @@ def _next_day(token: Token, day: date) -> date:
     return day + timedelta(days=1)
 
 
+def _end_after(day: date) -> date | None:
+    """The exclusive end of a range whose last day is ``day``: open after the last day there is
+    (so ``sent:9999-01-01..9999-12-31``, the date facet's last year, can be searched)."""
+    return None if day == date.max else day + timedelta(days=1)
+
+
 def _sent_range(token: Token) -> SentRange:
     text = str(token)[4:]
     operator = next(op for op in (">=", "<=", ">", "<", ":") if text.startswith(op))
@@ -193,7 +232,7 @@ def _sent_range(token: Token) -> SentRange:
         start, end = _day(token, first), _day(token, last)
         if end < start:
             raise _refuse(token, f"the range {value} ends before it starts")
-        return SentRange(start, _next_day(token, end))
+        return SentRange(start, _end_after(end))
     day = _day(token, value)
     match operator:
         case ">=":
@@ -203,8 +242,8 @@ def _sent_range(token: Token) -> SentRange:
         case "<":
             return SentRange(None, day)
         case "<=":
-            return SentRange(None, _next_day(token, day))
-    return SentRange(day, _next_day(token, day))
+            return SentRange(None, _end_after(day))
+    return SentRange(day, _end_after(day))
 
 
 def _unquote(text: str) -> str:
@@ -217,7 +256,12 @@ def _flatten(kind: type[And] | type[Or], items: tuple[_Built, ...]) -> _Built:
         flat.extend(item.node.items if isinstance(item.node, kind) else (item.node,))
     # The height of the flattened node: an item of the same kind gives up its own level.
     depth = 1 + max(item.depth - 1 if isinstance(item.node, kind) else item.depth for item in items)
-    return _built(kind(tuple(flat)), items[0].start, depth)
+    clauses = nears = 0
+    for item in items:  # a limit passed is reported where the condition that passes it starts
+        clauses, nears = clauses + item.clauses, nears + item.nears
+        if clauses > MAX_CLAUSES or nears > MAX_NEAR_CLAUSES:
+            _built(item.node, item.start, 0, clauses, nears)
+    return _built(kind(tuple(flat)), items[0].start, depth, clauses, nears)
 
 
 def _word_text(token: Token, *, in_near: bool = False) -> str:
@@ -264,10 +308,10 @@ class _ToAst(Transformer[Token, "_Built"]):
         return _flatten(And, items)
 
     def negated(self, operator: Token, item: _Built) -> _Built:
-        return _built(Not(item.node), operator.start_pos or 0, item.depth + 1)
+        return _built(Not(item.node), operator.start_pos or 0, item.depth + 1, item.clauses, item.nears)
 
     def group(self, opening: Token, item: _Built, _closing: Token) -> _Built:
-        return _Built(item.node, opening.start_pos or 0, item.depth)
+        return _Built(item.node, opening.start_pos or 0, item.depth, item.clauses, item.nears)
 
     def word(self, token: Token) -> _Built:
         text = _word_text(token)
@@ -290,7 +334,7 @@ class _ToAst(Transformer[Token, "_Built"]):
                 operator,
                 f"NEAR/N: N must be between 1 and {MAX_NEAR_DISTANCE} (the most words apart), as in NEAR/5",
             )
-        return _Built(Near(_near_operand(left), _near_operand(right), distance), left.start_pos or 0, 0)
+        return _Built(Near(_near_operand(left), _near_operand(right), distance), left.start_pos or 0, 0, nears=1)
 
     def field_filter(self, token: Token) -> _Built:
         name, _, raw = str(token).partition(":")
@@ -339,6 +383,10 @@ def _bad_character(query: str) -> int | None:
 
 def parse_query(query: str) -> Node:
     """The tree of ``query``, or :class:`QuerySyntaxError` saying where and why not."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(
+            f"the query is too long: at most {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH + 1, query
+        )
     if not query.strip():
         raise QuerySyntaxError("the query is empty", 1, query)
     bad = _bad_character(query)

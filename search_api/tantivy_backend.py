@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import tantivy
 
 from adapters import tantivy_schema as fields
+from search_api import date_facets
 from search_api.archive_queries import Memberships
 from search_api.query_ast import (
     And,
@@ -96,12 +98,9 @@ def _near(schema: tantivy.Schema, node: Near) -> tantivy.Query:
     if len(left) == len(right) == 1 and left != right:
         gap = node.distance - 1
         return _any([_words(schema, fields.TEXT, left + right, gap), _words(schema, fields.TEXT, right + left, gap)])
+    orders = ((left, right),) if left == right else ((left, right), (right, left))
     return _any(
-        [
-            _positioned(schema, first, second, gap)
-            for gap in range(1, node.distance + 1)
-            for first, second in ((left, right), (right, left))
-        ]
+        [_positioned(schema, first, second, gap) for gap in range(1, node.distance + 1) for first, second in orders]
     )
 
 
@@ -407,19 +406,69 @@ def _facets(searcher: tantivy.Searcher, query: tantivy.Query, facet_size: int) -
         {
             "room": {"terms": {"field": fields.ROOM_ID, "size": facet_size}},
             "sender": {"terms": {"field": fields.SENDER_ID, "size": facet_size}},
-            "day": {"histogram": {"field": fields.SENT, "interval": DAY_MICROS}},
         },
     )
-    return {
-        name: {_facet_key(name, b["key"]): int(b["doc_count"]) for b in aggregated[name]["buckets"] if b["doc_count"]}
-        for name in ("room", "sender", "day")
+    counts = {
+        name: {str(b["key"]): int(b["doc_count"]) for b in aggregated[name]["buckets"] if b["doc_count"]}
+        for name in ("room", "sender")
     }
+    return {**counts, "day": _date_facet(searcher, query)}
 
 
-def _facet_key(name: str, key: object) -> str:
-    if name == "day" and isinstance(key, int | float):
-        return fields.from_micros(int(key)).date().isoformat()
-    return str(key)
+def _first_and_last(searcher: tantivy.Searcher, query: tantivy.Query) -> tuple[int, int] | None:
+    """The first and last ``sent`` of the hits (exact integers: the min and max aggregations
+    answer in floating point, which cannot hold microseconds near year 1 or 9999)."""
+    ends = [
+        searcher.search(query, limit=1, count=False, order_by_field=fields.SENT, order=order).hits
+        for order in (tantivy.Order.Asc, tantivy.Order.Desc)
+    ]
+    if not ends[0] or not ends[1]:
+        return None
+    return int(ends[0][0][0]), int(ends[1][0][0])
+
+
+def _date_facet(searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, int]:
+    """Hits per day, month or year (see :mod:`search_api.date_facets`): a histogram of the
+    non-empty days, or ranges of whole days, months or years."""
+    span = _first_and_last(searcher, query)
+    if span is None:
+        return {}
+    first, last = (fields.from_micros(moment).date() for moment in span)
+    unit = date_facets.granularity(first, last)
+    if unit == "day" and _exact_in_float(span):
+        spec = {"histogram": {"field": fields.SENT, "interval": DAY_MICROS, "min_doc_count": 1}}
+        buckets = searcher.aggregate(query, {"day": spec})["day"]["buckets"]
+        return {_day_name(b["key"]): int(b["doc_count"]) for b in buckets if b["doc_count"]}
+    starts = date_facets.bucket_starts(first, last, unit)
+    ranges = []
+    for start in starts:
+        following = date_facets.next_start(start, unit)
+        bounds: dict[str, object] = {"key": date_facets.bucket_name(start, unit), "from": _micros(start)}
+        if following is not None:
+            bounds["to"] = _micros(following)
+        ranges.append(bounds)
+    buckets = searcher.aggregate(query, {"day": {"range": {"field": fields.SENT, "ranges": ranges}}})["day"]["buckets"]
+    names = {bounds["key"] for bounds in ranges}
+    return {str(b["key"]): int(b["doc_count"]) for b in buckets if b["doc_count"] and b["key"] in names}
+
+
+_FLOAT_EXACT = 2**53
+"""Tantivy's histogram reads the values as floating point, exact only below 2**53 in size:
+from 1684 to 2255 in microseconds since 1970. Past that, a hit in the last microseconds of a
+day is counted on the next day (or on 10000-01-01, which no date can hold), so there the
+buckets are counted by ranges, which compare the integers themselves."""
+
+
+def _exact_in_float(span: tuple[int, int]) -> bool:
+    return span[0] > -_FLOAT_EXACT and span[1] < _FLOAT_EXACT
+
+
+def _micros(day: date) -> int:
+    return fields.micros_since_epoch(_midnight(day))
+
+
+def _day_name(key: object) -> str:
+    return fields.from_micros(int(cast(float, key))).date().isoformat()
 
 
 class LightHits:
@@ -451,13 +500,7 @@ class LightHits:
 
     def span(self) -> tuple[int, int] | None:
         """The first and last ``sent`` (microseconds since the epoch) of the hits."""
-        if self.total == 0:
-            return None
-        ends = [
-            self._searcher.search(self._query, limit=1, count=False, order_by_field=fields.SENT, order=order).hits
-            for order in (tantivy.Order.Asc, tantivy.Order.Desc)
-        ]
-        return int(ends[0][0][0]), int(ends[1][0][0])
+        return _first_and_last(self._searcher, self._query)
 
     def room_ids_and_days(self, room_id: str) -> tuple[set[str], set[int]]:
         """One room's hits as their message ids and the days (microseconds // DAY_MICROS)
@@ -467,12 +510,17 @@ class LightHits:
         count = _count(self._searcher.search(query, limit=1, count=True))
         if count == 0:
             return set(), set()
+        span = _first_and_last(self._searcher, query)
+        if span is None or not _exact_in_float(span):  # the day histogram would misplace hits
+            pairs = self.in_room(room_id)
+            return {message_id for message_id, _sent in pairs}, {sent // DAY_MICROS for _message_id, sent in pairs}
         try:
             aggregated = self._searcher.aggregate(
                 query,
                 {
                     "ids": {"terms": {"field": fields.MESSAGE_ID, "size": count}},
-                    "days": {"histogram": {"field": fields.SENT, "interval": DAY_MICROS}},
+                    # Non-empty days only: empty ones between far-apart hits would pass the bucket limit.
+                    "days": {"histogram": {"field": fields.SENT, "interval": DAY_MICROS, "min_doc_count": 1}},
                 },
             )
         except ValueError:  # message_id is not a fast field in this index

@@ -3,28 +3,81 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from adapters.tantivy_schema import from_micros
 from search_api import archive_queries, audit, cursors
 from search_api.archive_search import EventsAfter, needs_archive, search_archive
-from search_api.deps import AppServices, Services, allowed
+from search_api.deps import PERMISSIONS, AppServices, Services, allowed, services_of
 from search_api.errors import ERROR_RESPONSES
+from search_api.highlight import highlight_html
 from search_api.query_ast import Node, UnsupportedQuery
-from search_api.query_parser import QuerySyntaxError, parse_query
+from search_api.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search_api.tantivy_backend import After
-from search_api.tokens import Principal
+from search_api.tokens import Principal, authenticate
 
-router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
+
+class _AuditedSearchRoute(APIRoute):
+    """Audits a search whose body FastAPI refuses before the route runs (``size: 0``, a query
+    that is not a string, JSON that does not parse), when the caller may search: the token is
+    checked here because a body that does not parse is refused before any dependency runs."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as error:
+                body = await request.body()
+                await run_in_threadpool(_audit_invalid, request, body, error)
+                raise
+
+        return audited
+
+
+def _audit_invalid(request: Request, body: bytes, error: RequestValidationError) -> None:
+    services = services_of(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    caller = authenticate(services.engine, token.strip()) if scheme.lower() == "bearer" else None
+    if caller is None or caller.role not in PERMISSIONS["search"]:
+        return  # refused as unauthenticated or forbidden, not a search
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        parsed = None
+    query = parsed.get("query") if isinstance(parsed, dict) else None
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in problem['loc'] if p != 'body') or 'body'}: {problem['msg']}"
+        for problem in error.errors()
+    )
+    _record_failure(services, caller, "search_refused", query if isinstance(query, str) else None, 422, problems, {})
+
+
+router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES, route_class=_AuditedSearchRoute)
+log = logging.getLogger("archivist.api")
+_MAX_REASON = 2000
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=4000, examples=['"media player" from:crimsun sent>=2005-01-01'])
+    # The length is checked by the parser (MAX_QUERY_LENGTH), not here, so that a query refused
+    # for its length is audited like every other refused query.
+    query: str = Field(
+        min_length=1,
+        examples=['"media player" from:crimsun sent>=2005-01-01'],
+        description=f"at most {MAX_QUERY_LENGTH} characters",
+        json_schema_extra={"maxLength": MAX_QUERY_LENGTH},
+    )
     sort: Literal["time", "relevance"] = "time"
     size: int = Field(default=50, ge=1, le=1000)
     cursor: str | None = Field(
@@ -83,7 +136,12 @@ def _search(request: SearchRequest, services: AppServices, caller: Principal) ->
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
         # A refused search is still a search someone tried: it is audited with the reason.
         reason = error.detail if isinstance(error, HTTPException) else str(error)
-        audit.record(services.engine, caller, "search_refused", {"query": request.query, "reason": reason})
+        status = error.status_code if isinstance(error, HTTPException) else 422
+        _audit_failure(services, caller, request, "search_refused", status, reason)
+        raise
+    except Exception as error:
+        # A search the backend failed to answer (the caller gets a 500) is audited too.
+        _audit_failure(services, caller, request, "search_failed", 500, f"{type(error).__name__}: {error}")
         raise
     audit.record(
         services.engine,
@@ -92,6 +150,39 @@ def _search(request: SearchRequest, services: AppServices, caller: Principal) ->
         {"query": request.query, "sort": request.sort, "hits": results.total, "page_after": request.cursor},
     )
     return results
+
+
+def _audit_failure(
+    services: AppServices, caller: Principal, request: SearchRequest, action: str, status: int, reason: object
+) -> None:
+    """The audit entry of a search that was not answered: who, what query, which status and why."""
+    _record_failure(
+        services, caller, action, request.query, status, reason, {"sort": request.sort, "page_after": request.cursor}
+    )
+
+
+def _record_failure(
+    services: AppServices,
+    caller: Principal,
+    action: str,
+    query: str | None,
+    status: int,
+    reason: object,
+    extra: dict[str, object],
+) -> None:
+    """A query too long to search is recorded up to the limit, with its length."""
+    details: dict[str, object] = {
+        "query": None if query is None else query[:MAX_QUERY_LENGTH],
+        **extra,
+        "status": status,
+        "reason": reason if isinstance(reason, dict) else str(reason)[:_MAX_REASON],
+    }
+    if query is not None and len(query) > MAX_QUERY_LENGTH:
+        details["query_length"] = len(query)
+    try:
+        audit.record(services.engine, caller, action, details)
+    except Exception:  # the search's own error is what the caller must see; this one is logged
+        log.exception("could not audit a %s", action)
 
 
 def _cursor(request: SearchRequest) -> cursors.Cursor | None:
@@ -154,7 +245,7 @@ def _index_results(
                 occurred_at=from_micros(hit.sent),
                 text=hit.text,
                 deleted=hit.deleted,
-                highlight=hit.highlight or html.escape(hit.text),
+                highlight=highlight_html(hit.highlight, hit.text),
             )
             for hit in page.hits
         ],

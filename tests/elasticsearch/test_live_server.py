@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from adapters.es_adapter import ElasticsearchAdapter
-from ingest.events import PostEvent
+from adapters.index_adapter import TantivyIndexAdapter
+from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
-from search_api.backends import ElasticsearchSearchBackend, every_hit
+from search_api.backends import ElasticsearchSearchBackend, TantivySearchBackend, every_hit
 from search_api.query_parser import parse_query
 from tests.adapters.test_elasticsearch_logic import event
+from tests.factories import post_payload
 from tests.search_api.reference import Message, message_of
 from tests.search_api.test_tantivy_conformance import DEMO_LOGS, LOGS, QUERIES, expected
 
@@ -95,3 +97,67 @@ def test_the_conformance_queries_find_exactly_the_reference_hits(
     hits = every_hit(backend, node, page=500)
     assert len(hits) == len({h.message_id for h in hits}), "every hit once"
     assert {h.message_id for h in hits} == expected(node, messages)
+
+
+FAR_APART = ("0001-01-01T00:00:00+00:00", "1800-06-15T12:00:00+00:00", "9999-12-31T23:59:59.999+00:00")
+FACET_QUERIES = [
+    "ubuntu",  # the IRC logs and the far-apart posts: year buckets
+    "ubuntu sent>=1000-01-01 sent<3000-01-01",  # 1800 to 2009: month buckets
+    "ubuntu sent>=2000-01-01 sent<3000-01-01",  # the IRC logs: day buckets
+    "install OR grub",
+    "nothingmatchesthis",
+]
+
+
+@pytest.fixture(scope="module")
+def facet_backends(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ElasticsearchSearchBackend, TantivySearchBackend]]:
+    """The conformance corpus plus posts in years 1, 1800 and 9999, in a live Elasticsearch and
+    in a Tantivy index."""
+    from elasticsearch import Elasticsearch
+
+    events: list[Any] = [e for name in LOGS for e in read_irc_file(DEMO_LOGS / name)]
+    for number, moment in enumerate(FAR_APART):
+        payload = post_payload(number, run="far", text="ubuntu from far away")
+        payload["occurred_at"] = moment
+        events.append(parse_event(payload))
+    client = Elasticsearch(ES_URL)
+    prefix = f"archivist-facets-{uuid.uuid4().hex[:8]}"
+    adapter = ElasticsearchAdapter(client, prefix=prefix)
+    for start in range(0, len(events), 1000):
+        assert all(result is None for result in adapter.write(events[start : start + 1000]))
+    client.indices.refresh(index=f"{prefix}-*")
+    index_dir = tmp_path_factory.mktemp("facets") / "index"
+    writer = TantivyIndexAdapter(index_dir)
+    writer.write(events)
+    writer.close()
+    yield ElasticsearchSearchBackend(client, prefix=prefix), TantivySearchBackend(index_dir)
+    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    for name in (f"{prefix}-messages", f"{prefix}-events"):
+        client.options(ignore_status=404).indices.delete_index_template(name=name)
+    client.close()
+
+
+def _clear_winners(counts: dict[str, int]) -> dict[str, int]:
+    """The buckets above the smallest count shown (engines break ties at the cut differently)."""
+    floor = min(counts.values(), default=0)
+    return {key: count for key, count in counts.items() if count > floor}
+
+
+@pytest.mark.parametrize("query", FACET_QUERIES)
+def test_both_backends_give_the_same_facets_even_for_dates_centuries_apart(
+    facet_backends: tuple[ElasticsearchSearchBackend, TantivySearchBackend], query: str
+) -> None:
+    """Issue 15, bug 2: the date facet's buckets (day, month or year) are chosen and named alike."""
+    elasticsearch, tantivy = facet_backends
+    node = parse_query(query)
+    pages = [
+        backend.search(node, size=10, by_relevance=False, memberships=None, facets=True)
+        for backend in (elasticsearch, tantivy)
+    ]
+    assert pages[0].total == pages[1].total
+    assert pages[0].facets["day"] == pages[1].facets["day"]
+    assert sum(pages[0].facets["day"].values()) == pages[0].total
+    for name in ("room", "sender"):
+        assert _clear_winners(pages[0].facets[name]) == _clear_winners(pages[1].facets[name])

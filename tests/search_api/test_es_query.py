@@ -10,7 +10,7 @@ import pytest
 from search_api.archive_queries import Interval
 from search_api.es_query import MATCH_NOTHING, UnsupportedEsQuery, search_body, translate
 from search_api.es_query import Json as EsJson
-from search_api.query_parser import parse_query
+from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
 
 
 def q(text: str) -> EsJson:
@@ -92,3 +92,17 @@ def test_the_search_body_keeps_posts_unless_a_type_is_named() -> None:
     assert body["sort"][0] == {"sent": "asc"}
     typed = search_body(parse_query("has:file report"))
     assert "filter" not in typed["query"].get("bool", {})
+
+
+def test_highlights_are_asked_html_encoded_so_stored_markup_stays_text() -> None:
+    """Bug 5 (issue 15): without ``encoder: html`` Elasticsearch returns the stored text raw
+    between our tags, and a message holding a meta refresh navigated the search page."""
+    hostile = '"refresh" <meta http-equiv="refresh" content="0;url=https://evil.example/"> <script>alert(1)</script>'
+    body = search_body(parse_query(hostile.replace('"', "")))
+    assert body["highlight"]["encoder"] == "html"
+    assert (body["highlight"]["pre_tags"], body["highlight"]["post_tags"]) == (["<b>"], ["</b>"])
+    assert body["highlight"]["fields"] == {"text": {"number_of_fragments": 0}}
+
+
+def test_a_search_has_a_time_budget() -> None:
+    assert search_body(parse_query("ubuntu"))["timeout"] == f"{SEARCH_TIME_BUDGET_SECONDS}s"
