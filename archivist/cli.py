@@ -570,6 +570,7 @@ def retention_policy_set(
     from pydantic import ValidationError as SpecError
 
     from cases.model import RetentionPolicySpec
+    from cases.scopes import unknown_scope
     from cases.store import RetentionStore
 
     if room is not None and group is not None:
@@ -582,6 +583,9 @@ def retention_policy_set(
     except SpecError as error:
         _fail(f"invalid policy: {error}")
     engine = wiring.staging_store(_settings()).engine
+    problem = unknown_scope(engine, spec)
+    if problem is not None:
+        _fail(problem)
     before, after = RetentionStore(engine).set_policy(spec, "command line")
     _audit_cli(
         engine,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, field_validator
 
+from cases.store import CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
@@ -119,6 +120,11 @@ def start_export(order: ExportOrder, services: Services, jobs: Jobs, caller: Exp
     if needs_archive(node):
         raise HTTPException(
             status_code=422, detail={"message": "exports take message queries; type: other than post is not exportable"}
+        )
+    if order.case_id is not None and CaseStore(services.engine).get_case(order.case_id) is None:
+        raise HTTPException(
+            status_code=404,
+            detail={"message": f"no case {order.case_id!r}: open the case first, or export without one"},
         )
     spec = JobSpec(
         query=order.query,

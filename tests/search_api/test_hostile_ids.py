@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,3 +99,48 @@ def test_the_what_if_replays_rooms_and_actors_whatever_their_ids(client: TestCli
     for room in HOSTILE_IDS:
         assert listed[(room, "room_post")]["pairs"] == [["user:bob", "user:alice"]]
     assert result["posts_replayed"] == len(HOSTILE_IDS)
+
+
+def test_an_export_for_a_case_that_does_not_exist_is_refused(client: TestClient, tokens: dict[str, str]) -> None:
+    legal = auth(tokens["legal"])
+    order = {"query": "hello", "formats": ["jsonl"], "case_id": "no-such-case"}
+    response = client.post("/api/v1/exports", json=order, headers=legal)
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"]["message"] == "no case 'no-such-case': open the case first, or export without one"
+    assert client.get("/api/v1/exports", headers=legal).json() == [], "no job was queued"
+    case = client.post("/api/v1/cases", json={"name": "Matter"}, headers=legal).json()
+    response = client.post("/api/v1/exports", json=order | {"case_id": case["id"]}, headers=legal)
+    assert response.status_code == 202, response.text
+
+
+def test_retention_for_a_group_the_directory_does_not_have_is_refused(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    legal = auth(tokens["legal"])
+    spec = {"scope_kind": "group", "scope_id": "group:nobody", "keep_days": 30}
+    response = client.post("/api/v1/retention/policies", json=spec, headers=legal)
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"]["message"] == "no directory group 'group:nobody': create it first"
+    _directory(client, tokens["security_admin"])
+    made = client.post("/api/v1/retention/policies", json=spec | {"scope_id": "group:sales"}, headers=legal)
+    assert made.status_code == 201, made.text
+    moved = client.put(f"/api/v1/retention/policies/{made.json()['id']}", json=spec, headers=legal)
+    assert moved.status_code == 409, "a change to an unknown group is refused too"
+    assert [p["scope_id"] for p in client.get("/api/v1/retention/policies", headers=legal).json()] == ["group:sales"]
+    # A room need not be archived yet: a policy can be set before its first event.
+    room = {"scope_kind": "room", "scope_id": "room:not-yet", "keep_days": 30}
+    assert client.post("/api/v1/retention/policies", json=room, headers=legal).status_code == 201
+
+
+@pytest.mark.parametrize("kind", ["users", "groups"])
+def test_directory_ids_with_slashes_are_reachable(client: TestClient, tokens: dict[str, str], kind: str) -> None:
+    admin = auth(tokens["security_admin"])
+    item_id = "corp/emea/traders" if kind == "groups" else "ldap/uid=7"
+    body: dict[str, Any] = {"id": item_id, "name": "Traders"}
+    for path in (f"/api/v1/directory/{kind}/{item_id}", f"/api/v1/directory/{kind}/{quote(item_id, safe='')}"):
+        assert client.put(path, json=body, headers=admin).status_code == 200, path
+        found = client.get(path, headers=admin)
+        assert found.status_code == 200, path
+        assert found.json()["id"] == item_id
+        assert client.delete(path, headers=admin).status_code == 204, path
+        assert client.get(path, headers=admin).status_code == 404, path
