@@ -12,6 +12,8 @@ from policies.store import PolicyStore
 
 def unknown_scope(engine: Engine, spec: RetentionPolicySpec) -> str | None:
     """Why ``spec`` cannot be stored (its group is not in the directory), or None when it can."""
-    if spec.scope_kind == "group" and spec.scope_id is not None and PolicyStore(engine).get_group(spec.scope_id) is None:
+    if spec.scope_kind != "group" or spec.scope_id is None:
+        return None
+    if PolicyStore(engine).get_group(spec.scope_id) is None:
         return f"no directory group {spec.scope_id!r}: create it first"
     return None
