@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -300,6 +300,15 @@ def _serve_metrics(port: int | None, host: str) -> None:
         _fail(f"cannot serve metrics on {host}:{port}: {error.strerror or error}")
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy handling: X-Forwarded-* only from ``trusted_proxies``, and none at all when
+    it is empty (uvicorn would otherwise trust 127.0.0.1, and anything local could pose as any
+    client to the sign-in limiter)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -315,8 +324,7 @@ def serve(
         port=port,
         log_level="info",
         log_config=None,  # uvicorn's loggers propagate to ours: text or JSON as configured
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies,
+        **proxy_options(settings),
     )
 
 
@@ -706,8 +714,7 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
             port=port,
             log_level="warning",
             log_config=None,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxies,
+            **proxy_options(settings),
         )
     finally:
         processor.stop()

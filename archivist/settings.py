@@ -123,9 +123,10 @@ class Settings(BaseSettings):
         default="text", description="Log lines on stderr: text, or one JSON object per line."
     )
     trusted_proxies: str = Field(
-        default="127.0.0.1,::1",
+        default="",
         description="Reverse proxies (IPs or networks, comma-separated; * for any) whose X-Forwarded-For "
-        "and X-Forwarded-Proto the API believes.",
+        "and X-Forwarded-Proto the API believes; empty (the default): none, the connection's address is the "
+        "client's.",
     )
 
     @field_validator(*_OPTIONAL_SETTINGS, mode="before")
@@ -149,6 +150,8 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, value: str) -> str:
+        if not value.strip():
+            return ""
         for item in (part.strip() for part in value.split(",")):
             if item == "*":
                 continue
