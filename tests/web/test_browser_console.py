@@ -4,8 +4,6 @@ answers the same icon for clients that ask for it without reading the page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage, Error, Page, Response
@@ -60,7 +58,7 @@ def pages(site: WebSite) -> list[str]:
 
 
 @pytest.fixture
-def problems(page: Page) -> Iterator[list[str]]:
+def problems(page: Page) -> list[str]:
     found: list[str] = []
 
     def console(message: ConsoleMessage) -> None:
@@ -72,7 +70,7 @@ def problems(page: Page) -> Iterator[list[str]]:
 
     page.on("console", console)
     page.on("pageerror", thrown)
-    yield found
+    return found
 
 
 def test_no_page_logs_a_console_error_and_each_names_the_icon(
