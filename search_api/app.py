@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from search_api import error_pages, health, security_headers
+from search_api.api_auth import TokenFirstMiddleware
 from search_api.deps import AppServices
+from search_api.read_audit import ReadAuditMiddleware
+from search_api.request_limits import BodyLimitMiddleware, BodyLimits
 from search_api.routes import audit, cases, directory, events, exports, messages, policy, rooms, search
 
 
-def create_app(services: AppServices) -> FastAPI:
+def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastAPI:
+    """The application; ``limits``: request body sizes (the settings' defaults when None)."""
     app = FastAPI(
         title="Archivist",
         version="0.1.0",
@@ -27,6 +31,11 @@ def create_app(services: AppServices) -> FastAPI:
         ],
     )
     app.state.services = services
+    # Added innermost first: the audit context, then the token check before any body is read,
+    # then the body's size limit as it is read.
+    app.add_middleware(BodyLimitMiddleware, limits=limits or BodyLimits())
+    app.add_middleware(TokenFirstMiddleware)
+    app.add_middleware(ReadAuditMiddleware)
     health.install(app)  # /healthz, /readyz, /metrics and the request-latency middleware
     security_headers.install(app)  # CSP, no framing, nosniff, no referrer, HSTS over TLS: every response
     routers = (search, messages, rooms, audit, events, policy, directory, cases, exports)

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from adapters.archive_schema import archive_events, archive_messages, archive_rooms
 from ingest.db import read_only
 from ingest.events import EVENT_TYPES
-from search_api import audit
+from search_api import read_audit
 from search_api.tokens import Principal
 
 PAGE_SIZE = 100
@@ -186,7 +186,7 @@ def gather(engine: Engine, caller: Principal, asked: Asked) -> dict[str, Any]:
     for event in events:
         event["hit"] = event["event_id"] == asked.hit
     details = {"room": room_id, "from": window.start.isoformat(), "until": window.end.isoformat(), "page": page}
-    audit.record(engine, caller, "view_timeline", details | ({"hit": asked.hit} if asked.hit else {}))
+    read_audit.record(engine, caller, "view_timeline", details | ({"hit": asked.hit} if asked.hit else {}))
     return {
         "room": room,
         "window": window,
