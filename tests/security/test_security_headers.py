@@ -81,7 +81,7 @@ def test_every_kind_of_response_carries_the_headers(client: TestClient, site: We
     answers = {
         "api": client.get("/healthz"),
         "api 401": client.post("/api/v1/search", json={"query": "x"}),
-        "api 404": client.get("/api/v1/nothing-here"),
+        "api 404": client.get("/api/v1/nothing-here", headers={"Authorization": f"Bearer {site.tokens['legal']}"}),
         "api 422": client.post(
             "/api/v1/search", json={"size": "many"}, headers={"Authorization": f"Bearer {site.tokens['legal']}"}
         ),
