@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -40,10 +41,10 @@ def client(app: FastAPI, site: WebSite) -> Iterator[TestClient]:
         yield test_client
 
 
-def _is_page(response: object, status: int, *texts: str) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"].startswith("text/html"), response.text  # type: ignore[attr-defined]
-    body = response.text  # type: ignore[attr-defined]
+def _is_page(response: httpx.Response, status: int, *texts: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html"), response.text
+    body = response.text
     assert "<!doctype html>" in body
     assert "Traceback" not in body
     for text in texts:
