@@ -17,8 +17,6 @@ from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from archivist.settings import Settings
-
 MIB = 1024 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 10 * MIB
 DEFAULT_MAX_EVENT_BATCH_BYTES = 64 * MIB
@@ -32,10 +30,6 @@ class BodyLimits:
         default_factory=lambda: MappingProxyType({EVENTS_PATH: DEFAULT_MAX_EVENT_BATCH_BYTES})
     )
     """Exact paths with a limit of their own."""
-
-    @classmethod
-    def of(cls, settings: Settings) -> BodyLimits:
-        return cls(settings.max_request_bytes, MappingProxyType({EVENTS_PATH: settings.max_event_batch_bytes}))
 
     def limit_of(self, path: str) -> int:
         return self.larger.get(path.rstrip("/") or "/", self.default)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
+from archivist import wiring
 from archivist.settings import Settings
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
@@ -84,10 +85,10 @@ def test_the_defaults_are_10_mib_and_64_mib_for_event_batches() -> None:
     settings = Settings()
     assert settings.max_request_bytes == 10 * 1024 * 1024
     assert settings.max_event_batch_bytes == 64 * 1024 * 1024
-    limits = BodyLimits.of(settings)
-    assert limits.limit_of("/api/v1/search") == 10 * 1024 * 1024
-    assert limits.limit_of("/login") == 10 * 1024 * 1024
-    assert limits.limit_of("/api/v1/events") == 64 * 1024 * 1024
+    limits = BodyLimits()
+    assert limits.limit_of("/api/v1/search") == settings.max_request_bytes
+    assert limits.limit_of("/login") == settings.max_request_bytes
+    assert limits.limit_of("/api/v1/events") == settings.max_event_batch_bytes
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer arch_not_a_token"}, {"Authorization": "Basic x"}])
@@ -149,3 +150,15 @@ def test_a_web_form_over_the_limit_is_a_413_page(client: TestClient, token: str)
     assert answer.status_code == 413
     assert answer.headers["content-type"].startswith("text/html")
     assert "larger than 2000 bytes" in answer.text
+
+
+def test_the_served_app_takes_its_limits_from_the_settings() -> None:
+    settings = Settings(max_request_bytes=4_096, max_event_batch_bytes=8_192)
+    app = wiring.api_app(settings)
+    token = create_token(wiring.staging_store(settings).engine, "admin", "test admin")
+    with TestClient(app) as client:
+        answer = client.post("/api/v1/search", content=b" " * 5_000, headers=auth(token))
+        assert answer.status_code == 413
+        assert "larger than 4096 bytes" in answer.json()["detail"]["message"]
+        events = client.post("/api/v1/events", content=b" " * 9_000, headers=auth(token))
+        assert "larger than 8192 bytes" in events.json()["detail"]["message"]
