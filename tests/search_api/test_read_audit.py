@@ -188,3 +188,12 @@ def test_a_read_of_something_missing_is_audited_with_its_status(site: WebSite, s
     assert '"route": "/api/v1/cases/{case_id}"' in rows[0].document
     assert '"path": "/cases/no-such-case"' in rows[1].document
     assert all('"status": 404' in row.document for row in rows)
+
+
+def test_a_refused_change_is_audited_too(site: WebSite, sessions: dict[str, TestClient]) -> None:
+    actor = actor_of(site, "auditor")
+    before = entries_by(site, actor)
+    headers = {"Authorization": f"Bearer {site.tokens['auditor']}"}
+    answer = sessions["auditor"].post("/api/v1/cases", json={"name": "not mine to open"}, headers=headers)
+    assert answer.status_code == 403
+    assert [action for _seq, action in entries_by(site, actor)[len(before) :]] == ["refused"]
