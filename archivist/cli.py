@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -300,6 +300,15 @@ def _serve_metrics(port: int | None, host: str) -> None:
         _fail(f"cannot serve metrics on {host}:{port}: {error.strerror or error}")
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy handling: X-Forwarded-* only from ``trusted_proxies``, and none at all when
+    it is empty (uvicorn would otherwise trust 127.0.0.1, and anything local could pose as any
+    client to the sign-in limiter)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -315,8 +324,7 @@ def serve(
         port=port,
         log_level="info",
         log_config=None,  # uvicorn's loggers propagate to ours: text or JSON as configured
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies,
+        **proxy_options(settings),
     )
 
 
@@ -580,6 +588,7 @@ def retention_policy_set(
     from pydantic import ValidationError as SpecError
 
     from cases.model import RetentionPolicySpec
+    from cases.scopes import unknown_scope
     from cases.store import RetentionStore
 
     if room is not None and group is not None:
@@ -592,6 +601,9 @@ def retention_policy_set(
     except SpecError as error:
         _fail(f"invalid policy: {error}")
     engine = wiring.staging_store(_settings()).engine
+    problem = unknown_scope(engine, spec)
+    if problem is not None:
+        _fail(problem)
     before, after = RetentionStore(engine).set_policy(spec, "command line")
     _audit_cli(
         engine,
@@ -712,8 +724,7 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
             port=port,
             log_level="warning",
             log_config=None,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxies,
+            **proxy_options(settings),
         )
     finally:
         processor.stop()

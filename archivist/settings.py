@@ -119,13 +119,25 @@ class Settings(BaseSettings):
     backoff_initial: float = Field(default=1.0, gt=0, description="First retry delay in seconds (doubles).")
     backoff_maximum: float = Field(default=300.0, gt=0, description="Longest retry delay in seconds.")
 
+    max_request_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the API and the web pages read (bytes); larger ones get 413.",
+    )
+    max_event_batch_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of POST /api/v1/events (bytes): a batch of up to 10,000 events.",
+    )
+
     log_format: Literal["text", "json"] = Field(
         default="text", description="Log lines on stderr: text, or one JSON object per line."
     )
     trusted_proxies: str = Field(
-        default="127.0.0.1,::1",
+        default="",
         description="Reverse proxies (IPs or networks, comma-separated; * for any) whose X-Forwarded-For "
-        "and X-Forwarded-Proto the API believes.",
+        "and X-Forwarded-Proto the API believes; empty (the default): none, the connection's address is the "
+        "client's.",
     )
 
     @field_validator(*_OPTIONAL_SETTINGS, mode="before")
@@ -149,6 +161,8 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, value: str) -> str:
+        if not value.strip():
+            return ""
         for item in (part.strip() for part in value.split(",")):
             if item == "*":
                 continue

@@ -112,6 +112,7 @@ def api_app(settings: Settings) -> FastAPI:
     """The search API over the configured database, index and event sink."""
     from search_api.app import create_app
     from search_api.deps import AppServices
+    from search_api.request_limits import EVENTS_PATH, BodyLimits
 
     store = staging_store(settings)
     backend = None
@@ -122,4 +123,5 @@ def api_app(settings: Settings) -> FastAPI:
     services = AppServices(
         engine=store.engine, index_dir=settings.data_dir / "index", sink=event_sink(settings), backend=backend
     )
-    return create_app(services)
+    limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
+    return create_app(services, limits)

@@ -5,6 +5,10 @@ made (``room_post`` in a room, ``im`` in an instant-message conversation) agains
 in the room at that moment (the archive's membership intervals), and every recorded join as a
 ``room_join`` against the people already there. Only the proposed wall is evaluated, with the
 current directory; the answer groups what it would have stopped by room.
+
+The replay goes straight to the pure wall matcher with the archive's ids as they are: a chat
+server's check (:class:`CheckRequest`) refuses ids with spaces or control characters, but the
+archive holds whatever ids its events carried, and a what-if must replay every one of them.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy import Engine, select
 
 from adapters.archive_schema import archive_memberships, archive_messages, archive_rooms
-from policies.evaluate import PolicySnapshot, decide
-from policies.model import Action, CheckRequest, CheckRoom, Directory, Mode, Wall, WallSpec
+from policies.evaluate import PolicySnapshot, matched_walls, strongest_mode
+from policies.model import Action, Directory, Mode, Wall, WallSpec
 
 PROPOSED_ID = "proposed"
 DEFAULT_WINDOW = timedelta(days=90)
@@ -119,13 +123,7 @@ def simulate(
         present = [s.actor_id for s in stays.get(room_id, ()) if s.present(at) and s.actor_id != actor_id]
         if not present:
             continue
-        if kind == "im":
-            check = CheckRequest(action="im", actor=actor_id, targets=tuple(present), at=at)
-        else:
-            check = CheckRequest(
-                action="room_post", actor=actor_id, room=CheckRoom(id=room_id, members=tuple(present)), at=at
-            )
-        _count(tallies, room_id, check, present, snapshot)
+        _count(tallies, room_id, "im" if kind == "im" else "room_post", actor_id, at, present, snapshot)
     for room_id, room_stays in stays.items():
         for stay in room_stays:
             joined = stay.joined_at
@@ -134,10 +132,7 @@ def simulate(
             at = joined
             joins_replayed += 1
             present = [s.actor_id for s in room_stays if s.present(at) and s.actor_id != stay.actor_id]
-            check = CheckRequest(
-                action="room_join", actor=stay.actor_id, room=CheckRoom(id=room_id, members=tuple(present)), at=at
-            )
-            _count(tallies, room_id, check, present, snapshot)
+            _count(tallies, room_id, "room_join", stay.actor_id, at, present, snapshot)
     ranked = sorted(tallies.values(), key=lambda t: (-t.events, t.room_id, t.action))
     listed = [
         SimulatedRoom(
@@ -175,17 +170,20 @@ def _window_start(until: datetime) -> datetime:
 def _count(
     tallies: dict[tuple[str, Action], _Tally],
     room_id: str,
-    check: CheckRequest,
+    action: Action,
+    actor_id: str,
+    at: datetime,
     present: Sequence[str],
     snapshot: PolicySnapshot,
 ) -> None:
-    at = check.at or datetime.now(UTC)
-    decision = decide(snapshot, check, room_members=present, at=at)
-    if not decision.walls or decision.mode is None:
+    """Tally what the wall would have done to ``actor_id``'s ``action`` with ``present`` there
+    (for ``im`` they are the targets, for a room its members: the check's counterparts)."""
+    matches = matched_walls(snapshot, actor_id, action, frozenset(present), at)
+    mode = strongest_mode(matches)
+    if not matches or mode is None:
         return
-    key = (room_id, check.action)
-    tally = tallies.setdefault(key, _Tally(room_id, check.action, decision.outcome, decision.mode))
-    tally.add(at, check.actor, sorted({p for match in decision.walls for p in match.counterparts}))
+    tally = tallies.setdefault((room_id, action), _Tally(room_id, action, "deny" if mode == "block" else "allow", mode))
+    tally.add(at, actor_id, sorted({p for match in matches for p in match.counterparts}))
 
 
 def _load(

@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from ingest.sink import EventSink
+from search_api import read_audit
+from search_api.api_auth import PRINCIPAL_STATE
 from search_api.audit import ChainStatus
 from search_api.backends import SearchBackend, TantivySearchBackend
 from search_api.tokens import Principal, authenticate
@@ -68,6 +70,11 @@ Services = Annotated[AppServices, Depends(services)]
 def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """The caller :class:`~search_api.api_auth.TokenFirstMiddleware` authenticated before the
+    body was read (looked up here only for an app without it)."""
+    checked: Principal | None = getattr(request.state, PRINCIPAL_STATE, None)
+    if checked is not None:
+        return checked
     if credentials is None:
         raise HTTPException(
             status_code=401,
@@ -81,6 +88,7 @@ def principal(
             detail={"message": "the API token is unknown or revoked"},
             headers={"WWW-Authenticate": "Bearer"},
         )
+    read_audit.identify(found)
     return found
 
 

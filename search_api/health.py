@@ -336,13 +336,13 @@ class LatencyMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             method = str(scope.get("method", ""))
-            route = _route_template(scope)
+            route = route_template(scope)
             REQUEST_SECONDS.labels(method, route, str(status)).observe(elapsed)
             if (method, route) in SEARCH_ROUTES:
                 SEARCH_SECONDS.labels(str(status)).observe(elapsed)
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     """The matched route's template with the prefixes it was included under.
 
     Newer FastAPI keeps included routers nested, so the route in the scope knows only its own

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from search_api import audit as audit_log
+from search_api import read_audit as reads
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES
 from search_api.tokens import Principal
@@ -37,5 +38,5 @@ def read_audit(
         verified_entries=report.checked,
         verified_at=verified_at,
     )
-    audit_log.record(services.engine, caller, "view_audit", {"limit": limit, "before": before})
+    reads.record(services.engine, caller, "view_audit", {"limit": limit, "before": before})
     return page

@@ -24,6 +24,7 @@ from cases.model import (
     SavedSearch,
     SavedSearchSpec,
 )
+from cases.scopes import unknown_scope
 from cases.store import CaseConflict, CaseNotFound, CaseStore, RetentionStore
 from search_api import audit
 from search_api.deps import AppServices, Services, allowed
@@ -57,6 +58,12 @@ def _audit(
             "after": after.model_dump(mode="json") if after else None,
         },
     )
+
+
+def _known_scope(services: AppServices, spec: RetentionPolicySpec) -> None:
+    problem = unknown_scope(services.engine, spec)
+    if problem is not None:
+        raise HTTPException(status_code=409, detail={"message": problem})
 
 
 def _valid_query(query: str) -> None:
@@ -220,6 +227,7 @@ def list_policies(services: Services, _caller: RetentionReader) -> list[Retentio
     summary="Create a retention policy",
 )
 def create_policy(spec: RetentionPolicySpec, services: Services, caller: RetentionWriter) -> RetentionPolicy:
+    _known_scope(services, spec)
     with refused:
         policy = RetentionStore(services.engine).create_policy(spec, _who(caller))
     _audit(services, caller, "retention_policy_create", None, policy)
@@ -242,6 +250,7 @@ def get_policy(policy_id: str, services: Services, _caller: RetentionReader) -> 
 def update_policy(
     policy_id: str, spec: RetentionPolicySpec, services: Services, caller: RetentionWriter
 ) -> RetentionPolicy:
+    _known_scope(services, spec)
     with refused:
         before, after = RetentionStore(services.engine).update_policy(policy_id, spec, _who(caller))
     _audit(services, caller, "retention_policy_update", before, after)

@@ -14,6 +14,7 @@ from search_api.policy_services import Policies, record_change
 from search_api.routes.policy import CONFLICT
 from search_api.tokens import Principal
 
+# Ids are the directory's own (an LDAP DN, ``corp/emea``): ``:path`` keeps one with ``/`` reachable.
 router = APIRouter(prefix="/directory", tags=["policies"], responses=ERROR_RESPONSES)
 
 Reader = Annotated[Principal, Depends(allowed("policy_read"))]
@@ -38,7 +39,7 @@ def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: A
     return policies.store.users(limit=limit, after=after)
 
 
-@router.get("/users/{user_id}", response_model=User, responses=NOT_FOUND, summary="One user")
+@router.get("/users/{user_id:path}", response_model=User, responses=NOT_FOUND, summary="One user")
 def get_user(user_id: str, policies: Policies, _caller: Reader) -> User:
     user = policies.store.get_user(user_id)
     if user is None:
@@ -46,7 +47,7 @@ def get_user(user_id: str, policies: Policies, _caller: Reader) -> User:
     return user
 
 
-@router.put("/users/{user_id}", response_model=User, summary="Create or replace a user")
+@router.put("/users/{user_id:path}", response_model=User, summary="Create or replace a user")
 def put_user(user_id: str, user: User, services: Services, policies: Policies, caller: Writer) -> User:
     _same_id(user_id, user.id)
     before = policies.store.put_user(user)
@@ -55,7 +56,7 @@ def put_user(user_id: str, user: User, services: Services, policies: Policies, c
 
 
 @router.delete(
-    "/users/{user_id}", status_code=204, responses=NOT_FOUND, summary="Remove a user (and their memberships)"
+    "/users/{user_id:path}", status_code=204, responses=NOT_FOUND, summary="Remove a user (and their memberships)"
 )
 def delete_user(user_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
     before = policies.store.delete_user(user_id)
@@ -70,7 +71,7 @@ def list_groups(policies: Policies, _caller: Reader, limit: Limit = 100, after: 
     return policies.store.groups(limit=limit, after=after)
 
 
-@router.get("/groups/{group_id}", response_model=Group, responses=NOT_FOUND, summary="One group")
+@router.get("/groups/{group_id:path}", response_model=Group, responses=NOT_FOUND, summary="One group")
 def get_group(group_id: str, policies: Policies, _caller: Reader) -> Group:
     group = policies.store.get_group(group_id)
     if group is None:
@@ -78,7 +79,7 @@ def get_group(group_id: str, policies: Policies, _caller: Reader) -> Group:
     return group
 
 
-@router.put("/groups/{group_id}", response_model=Group, responses=CONFLICT, summary="Create or replace a group")
+@router.put("/groups/{group_id:path}", response_model=Group, responses=CONFLICT, summary="Create or replace a group")
 def put_group(group_id: str, group: Group, services: Services, policies: Policies, caller: Writer) -> Group:
     _same_id(group_id, group.id)
     try:
@@ -89,7 +90,7 @@ def put_group(group_id: str, group: Group, services: Services, policies: Policie
     return group
 
 
-@router.delete("/groups/{group_id}", status_code=204, responses=NOT_FOUND | CONFLICT, summary="Remove a group")
+@router.delete("/groups/{group_id:path}", status_code=204, responses=NOT_FOUND | CONFLICT, summary="Remove a group")
 def delete_group(group_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
     try:
         before = policies.store.delete_group(group_id)

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, field_validator
 
+from cases.store import CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
-from search_api import archive_queries, audit
+from search_api import archive_queries, audit, read_audit
 from search_api.archive_search import needs_archive
 from search_api.deps import AppServices, Services, allowed, services_of
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
@@ -120,6 +121,11 @@ def start_export(order: ExportOrder, services: Services, jobs: Jobs, caller: Exp
         raise HTTPException(
             status_code=422, detail={"message": "exports take message queries; type: other than post is not exportable"}
         )
+    if order.case_id is not None and CaseStore(services.engine).get_case(order.case_id) is None:
+        raise HTTPException(
+            status_code=404,
+            detail={"message": f"no case {order.case_id!r}: open the case first, or export without one"},
+        )
     spec = JobSpec(
         query=order.query,
         formats=tuple(order.formats),
@@ -166,5 +172,7 @@ def download_export(export_id: str, services: Services, jobs: Jobs, caller: Expo
     path = jobs.path_of(export_id)
     if not path.is_file():
         raise HTTPException(status_code=404, detail={"message": f"export {export_id}'s file is no longer on disk"})
-    audit.record(services.engine, caller, "export_download", {"export_id": export_id, "sha256": job["file_sha256"]})
+    read_audit.record(
+        services.engine, caller, "export_download", {"export_id": export_id, "sha256": job["file_sha256"]}
+    )
     return FileResponse(path, media_type="application/zip", filename=f"archivist-export-{export_id}.zip")

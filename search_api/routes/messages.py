@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
-from search_api import archive_queries, audit
+from search_api import archive_queries, read_audit
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
 from search_api.tokens import Principal
@@ -64,7 +64,7 @@ def get_message(
     found = archive_queries.message(services.engine, message_id)
     if found is None:
         raise _not_found(message_id)
-    audit.record(services.engine, caller, "view_message", {"message_id": message_id})
+    read_audit.record(services.engine, caller, "view_message", {"message_id": message_id})
     return found
 
 
@@ -80,7 +80,7 @@ def get_context(
     lines = archive_queries.context(services.engine, message_id, n)
     if lines is None:
         raise _not_found(message_id)
-    audit.record(services.engine, caller, "view_context", {"message_id": message_id, "n": n})
+    read_audit.record(services.engine, caller, "view_context", {"message_id": message_id, "n": n})
     return lines
 
 
@@ -90,5 +90,5 @@ def get_reads(
 ) -> list[dict[str, Any]]:
     if archive_queries.message(services.engine, message_id) is None:
         raise _not_found(message_id)
-    audit.record(services.engine, caller, "view_reads", {"message_id": message_id})
+    read_audit.record(services.engine, caller, "view_reads", {"message_id": message_id})
     return archive_queries.readers(services.engine, message_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel
 
-from search_api import archive_queries, audit
+from search_api import archive_queries, read_audit
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
 from search_api.tokens import Principal
@@ -35,7 +35,7 @@ class Members(BaseModel):
 @router.get("", response_model=list[RoomView], summary="Archived rooms and conversations")
 def list_rooms(services: Services, caller: Annotated[Principal, Depends(allowed("search"))]) -> list[dict[str, Any]]:
     rooms = archive_queries.rooms(services.engine)
-    audit.record(services.engine, caller, "view_rooms", {"rooms": len(rooms)})
+    read_audit.record(services.engine, caller, "view_rooms", {"rooms": len(rooms)})
     return rooms
 
 
@@ -55,5 +55,5 @@ def members(
     if room_id not in {room["room_id"] for room in archive_queries.rooms(services.engine)}:
         raise HTTPException(status_code=404, detail={"message": f"no archived room {room_id!r}"})
     present = archive_queries.members_at(services.engine, room_id, at)
-    audit.record(services.engine, caller, "view_members", {"room_id": room_id, "at": at.isoformat()})
+    read_audit.record(services.engine, caller, "view_members", {"room_id": room_id, "at": at.isoformat()})
     return Members(room_id=room_id, at=at, members=present)

@@ -4,6 +4,7 @@ cases, retention, policies, the audit log and the overview, for the same roles a
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from search_api.web import (
@@ -29,3 +30,9 @@ def install(app: FastAPI, session_secret: bytes | None = None) -> None:
     for module in (*pages, retention_page, policies_page, audit_page):
         app.include_router(module.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")
+    app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
+
+
+async def favicon() -> FileResponse:
+    """The icon the pages link, for clients that ask for ``/favicon.ico`` without reading a page."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")

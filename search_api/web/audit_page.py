@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from search_api import audit as audit_log
+from search_api import read_audit
 from search_api.deps import AppServices
 from search_api.tokens import Principal
 from search_api.web.core import WebUser, gate, render, services
@@ -22,7 +23,7 @@ def read(services: AppServices, caller: Principal, before: int | None) -> dict[s
     """One page of entries and the chain's status, recorded as the API's ``view_audit`` is."""
     report, verified_at = services.audit_status.current(services.engine)
     entries = audit_log.entries(services.engine, limit=PAGE_SIZE, before=before)
-    audit_log.record(services.engine, caller, "view_audit", {"limit": PAGE_SIZE, "before": before})
+    read_audit.record(services.engine, caller, "view_audit", {"limit": PAGE_SIZE, "before": before})
     for entry in entries:
         entry["details_text"] = json.dumps(entry.get("details", {}), ensure_ascii=False, sort_keys=True, default=str)
     oldest = min((entry["seq"] for entry in entries if "seq" in entry), default=None)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.archive_schema import archive_events
 from ingest.db import read_only
-from search_api import archive_queries, audit
+from search_api import archive_queries, read_audit
 from search_api.tokens import Principal
 from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, services
@@ -99,8 +99,8 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
     inline = inline_events(engine, room, min(times), max(times))
     items += inline
     items.sort(key=lambda item: (item["at"], item["kind"] in ("message", "hit")))
-    audit.record(engine, caller, "view_context", {"message_id": message_id, "n": around})
-    audit.record(engine, caller, "view_reads", {"message_id": message_id})
+    read_audit.record(engine, caller, "view_context", {"message_id": message_id, "n": around})
+    read_audit.record(engine, caller, "view_reads", {"message_id": message_id})
     return {
         "message": found,
         "timeline": items,

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
+from search_api import read_audit
 from search_api.deps import PERMISSIONS, AppServices, services_of
 from search_api.tokens import Principal, authenticate
 from search_api.web.session import COOKIE, Session, SessionStore
@@ -82,6 +83,7 @@ async def signed_in(request: Request) -> WebUser | None:
     if principal is None:
         store.end(session.session_id)
         return None
+    read_audit.identify(principal)
     return WebUser(principal, session)
 
 

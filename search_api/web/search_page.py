@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from search_api import read_audit
 from search_api.query_ast import UnsupportedQuery
 from search_api.query_parser import QuerySyntaxError
 from search_api.routes import search as api_search
@@ -83,21 +84,17 @@ async def _run(
     """Search and fill ``context``; the status to answer with (422 for a refused query)."""
     try:
         asked = api_search.SearchRequest(query=q, sort=sort, size=PAGE_SIZE, cursor=cursor or None, facets=True)
-        results = await api_search.search(asked, services(request), user.principal)
     except ValidationError as error:
         problems = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         context["problem"] = {"message": "; ".join(problems)}
         return 422
-    except QuerySyntaxError as error:
-        context["problem"] = {"message": error.message, "position": error.position}
-        return 422
-    except UnsupportedQuery as error:
-        context["problem"] = {"message": str(error)}
-        return 422
-    except HTTPException as error:
-        detail = error.detail
-        context["problem"] = {"message": detail.get("message") if isinstance(detail, dict) else str(detail)}
-        return error.status_code
+    try:
+        results = await api_search.search(asked, services(request), user.principal)
+    except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
+        read_audit.audited()  # the search handler audited the refused search
+        return _refused(error, context)
+    read_audit.audited()  # and the search it answered
+
     back = back[-MAX_BACK:]
     first = len(back) * PAGE_SIZE + 1 if cursor else 1
     context["results"] = {
@@ -121,3 +118,16 @@ async def _run(
         "other_sort": _link(q, "relevance" if sort == "time" else "time"),
     }
     return 200
+
+
+def _refused(error: QuerySyntaxError | UnsupportedQuery | HTTPException, context: dict[str, Any]) -> int:
+    """Fill ``context`` with why the search handler refused the query; the status to answer."""
+    if isinstance(error, QuerySyntaxError):
+        context["problem"] = {"message": error.message, "position": error.position}
+        return 422
+    if isinstance(error, UnsupportedQuery):
+        context["problem"] = {"message": str(error)}
+        return 422
+    detail = error.detail
+    context["problem"] = {"message": detail.get("message") if isinstance(detail, dict) else str(detail)}
+    return error.status_code

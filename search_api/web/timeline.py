@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from adapters.archive_schema import archive_events, archive_messages, archive_rooms
 from ingest.db import read_only
 from ingest.events import EVENT_TYPES
-from search_api import audit
+from search_api import read_audit
 from search_api.tokens import Principal
 
 PAGE_SIZE = 100
@@ -42,6 +42,15 @@ LABELS = {
     "room_update": "Room update",
 }
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FIRST_DAY = date(1, 1, 2)
+LAST_DAY = date(9999, 12, 30)
+"""The days a time line can show: a window, its span and its neighbours are computed a day
+either side, which must stay within Python's years 1 to 9999."""
+EARLIEST = datetime.combine(FIRST_DAY, time(), tzinfo=UTC)
+LATEST = datetime.combine(LAST_DAY, time.max, tzinfo=UTC)
+
+
+_RANGE = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 
 class BadTimeline(Exception):
@@ -93,9 +102,12 @@ def parse_day(text: str) -> date:
     if not _DAY.match(text):
         raise BadTimeline(422, f"The day {text!r} is not a date like 2009-03-03.")
     try:
-        return date.fromisoformat(text)
+        found = date.fromisoformat(text)
     except ValueError:
         raise BadTimeline(422, f"The day {text!r} does not exist.") from None
+    if not FIRST_DAY <= found <= LAST_DAY:
+        raise BadTimeline(422, f"The day {text!r} is outside the days a time line can show ({_RANGE}).")
+    return found
 
 
 def parse_instant(text: str, name: str) -> datetime:
@@ -106,7 +118,13 @@ def parse_instant(text: str, name: str) -> datetime:
         found = datetime.fromisoformat(text)
     except ValueError:
         raise BadTimeline(422, f"{name} {text!r} is not a time like 2009-03-03T06:30:00Z or a day.") from None
-    return (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        instant = (found if found.tzinfo else found.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # an offset that moves it past year 1 or 9999
+        instant = None
+    if instant is None or not EARLIEST <= instant <= LATEST:
+        raise BadTimeline(422, f"{name} {text!r} is outside the times a time line can show ({_RANGE}).")
+    return instant
 
 
 def parse_page(text: str | None) -> int:
@@ -168,7 +186,7 @@ def gather(engine: Engine, caller: Principal, asked: Asked) -> dict[str, Any]:
     for event in events:
         event["hit"] = event["event_id"] == asked.hit
     details = {"room": room_id, "from": window.start.isoformat(), "until": window.end.isoformat(), "page": page}
-    audit.record(engine, caller, "view_timeline", details | ({"hit": asked.hit} if asked.hit else {}))
+    read_audit.record(engine, caller, "view_timeline", details | ({"hit": asked.hit} if asked.hit else {}))
     return {
         "room": room,
         "window": window,

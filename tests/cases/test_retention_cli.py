@@ -38,6 +38,9 @@ def test_retention_from_the_command_line() -> None:
     both = runner.invoke(app, ["retention", "policy", "set", "--room", "r", "--group", "g"])
     assert both.exit_code == 2
     assert "not both" in both.output
+    unknown = runner.invoke(app, ["retention", "policy", "set", "--group", "group:nobody"])
+    assert unknown.exit_code == 2
+    assert "no directory group 'group:nobody': create it first" in unknown.output
 
     dry = runner.invoke(app, ["retention", "run", "--dry-run"])
     assert dry.exit_code == 0, dry.output

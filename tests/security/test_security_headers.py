@@ -81,7 +81,7 @@ def test_every_kind_of_response_carries_the_headers(client: TestClient, site: We
     answers = {
         "api": client.get("/healthz"),
         "api 401": client.post("/api/v1/search", json={"query": "x"}),
-        "api 404": client.get("/api/v1/nothing-here"),
+        "api 404": client.get("/api/v1/nothing-here", headers={"Authorization": f"Bearer {site.tokens['legal']}"}),
         "api 422": client.post(
             "/api/v1/search", json={"size": "many"}, headers={"Authorization": f"Bearer {site.tokens['legal']}"}
         ),
@@ -182,11 +182,12 @@ def _hsts_behind_proxy(tmp_path: Path, trusted_proxies: str | None = None) -> st
 
 
 def test_a_trusted_proxy_s_x_forwarded_proto_turns_on_hsts(tmp_path: Path) -> None:
-    assert _hsts_behind_proxy(tmp_path) == HSTS, "127.0.0.1 is trusted by default"
+    assert _hsts_behind_proxy(tmp_path, trusted_proxies="127.0.0.1,::1") == HSTS
 
 
 def test_an_untrusted_peer_s_x_forwarded_proto_is_ignored(tmp_path: Path) -> None:
     assert _hsts_behind_proxy(tmp_path, trusted_proxies="10.9.8.7") is None
+    assert _hsts_behind_proxy(tmp_path) is None, "no proxy is trusted by default"
 
 
 # --- in Chromium ---------------------------------------------------------------------------

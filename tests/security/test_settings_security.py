@@ -127,6 +127,8 @@ def test_tls_settings_must_fit_the_urls(tmp_path: Path, pem: Path) -> None:
 def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert Settings(trusted_proxies="10.0.0.0/8, 192.168.1.7,::1").trusted_proxies
     assert Settings(trusted_proxies="*").trusted_proxies == "*"
+    assert Settings().trusted_proxies == "", "no proxy is trusted unless configured"
+    assert Settings(trusted_proxies=" ").trusted_proxies == ""
     assert "'proxy.internal' is not an IP address or network" in _problems(trusted_proxies="10.0.0.1,proxy.internal")
 
 

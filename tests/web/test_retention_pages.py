@@ -16,6 +16,8 @@ from sqlalchemy import select
 from cases.model import CaseSpec, HoldScope, HoldSpec, RetentionPolicySpec, RetentionRun
 from cases.retention import run_retention
 from cases.store import CaseStore, RetentionStore
+from policies.model import Group
+from policies.store import PolicyStore
 from search_api.app_schema import audit_log
 from search_api.tokens import Principal
 from tests.web.conftest import WebSite, csrf_of, sign_in
@@ -92,6 +94,10 @@ def test_setting_a_policy_creates_it_then_changes_it_audited(client: TestClient,
     assert (audited["details"]["before"]["keep_days"], audited["details"]["after"]["keep_days"]) == (2192, None)
 
     assert _set(client, csrf, scope_kind="room", scope_id="room:ubuntu", keep_days="30").status_code == 303
+    refused = _set(client, csrf, scope_kind="group", scope_id="group:legal", keep="forever")
+    assert refused.status_code == 409
+    assert "no directory group &#39;group:legal&#39;: create it first" in refused.text
+    PolicyStore(site.services.engine).put_group(Group(id="group:legal", name="Legal"))
     assert _set(client, csrf, scope_kind="group", scope_id="group:legal", keep="forever").status_code == 303
     assert _policies(site) == {"default": None, "room:room:ubuntu": 30, "group:group:legal": None}
     page = client.get("/retention").text
