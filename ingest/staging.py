@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from ingest.db import UtcDateTime
+from ingest.db import UtcDateTime, read_only
 from ingest.events import Event, event_to_json
 
 metadata = MetaData()
@@ -175,6 +175,11 @@ class StagingStore:
         with self.engine.begin() as connection:
             return self.stage_in(connection, rows)
 
+    def check(self, rows: Sequence[StagedRow]) -> tuple[Conflict, ...]:
+        """The conflicts staging ``rows`` would meet now (a read: nothing is inserted)."""
+        with read_only(self.engine) as connection:
+            return _stage_in(connection, rows, _insert_nothing).conflicts
+
     def insert_in(self, connection: Connection, rows: Sequence[StagedRow]) -> int:
         """:meth:`stage_in`, returning how many rows were new."""
         return self.stage_in(connection, rows).new
@@ -271,6 +276,10 @@ def _lookup(connection: Connection, query: Any, wanted: Iterable[str]) -> dict[s
         for event_id, *rest in connection.execute(query.where(id_column.in_(chunk))):
             found[event_id] = tuple(rest)
     return found
+
+
+def _insert_nothing(_connection: Connection, _rows: Sequence[StagedRow]) -> set[str]:
+    return set()
 
 
 def _insert_into_sqlite(connection: Connection, rows: Sequence[StagedRow]) -> set[str]:
