@@ -15,6 +15,7 @@ archives it, so an event is always visible in one of the two.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Connection,
@@ -32,6 +34,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
     column,
     delete,
     func,
@@ -238,8 +242,9 @@ def _stage_in(connection: Connection, rows: Sequence[StagedRow], insert: _Insert
     for event_id, (payload, payload_hash) in _lookup(connection, query, unknown).items():
         recorded[event_id] = (payload, payload_hash, "archived already")
     archived_now = inserted & recorded.keys()
+    dialect = connection.dialect.name
     for chunk in _chunks(sorted(archived_now)):
-        connection.execute(delete(staged_events).where(staged_events.c.event_id.in_(chunk)))
+        connection.execute(delete(staged_events).where(_among(staged_events.c.event_id, chunk, dialect)))
     new = duplicates = 0
     conflicts: list[Conflict] = []
     for event_id, positions in by_id.items():
@@ -273,9 +278,20 @@ def _lookup(connection: Connection, query: Any, wanted: Iterable[str]) -> dict[s
     id_column = query.selected_columns[0]
     found: dict[str, tuple[Any, ...]] = {}
     for chunk in _chunks(sorted(wanted)):
-        for event_id, *rest in connection.execute(query.where(id_column.in_(chunk))):
+        for event_id, *rest in connection.execute(query.where(_among(id_column, chunk, connection.dialect.name))):
             found[event_id] = tuple(rest)
     return found
+
+
+def _among(column: Any, keys: Sequence[str], dialect: str) -> Any:
+    """``column IN keys`` with the keys as one JSON parameter: 500 bound parameters cost ten
+    times the lookup itself (``adapters.sql.among`` does the same for the processor)."""
+    listed = bindparam(None, json.dumps(list(keys)), type_=String)
+    if dialect == "postgresql":
+        elements = select(func.json_array_elements_text(func.cast(listed, JSON))).scalar_subquery()
+        return column == any_(func.array(elements))
+    rows = func.json_each(listed).table_valued("value")
+    return column.in_(select(rows.c.value))
 
 
 def _insert_nothing(_connection: Connection, _rows: Sequence[StagedRow]) -> set[str]:
