@@ -37,7 +37,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 
 from ingest import metrics
 from ingest.errors import InvalidEvent
-from ingest.events import parse_event_json, printable
+from ingest.events import admit_event_json, printable
 from ingest.publisher import OutgoingMessage, Publisher
 from ingest.retry import Backoff, retry
 from ingest.staging import Conflict, StagedRow, StageOutcome, StagingStore, to_row
@@ -365,7 +365,7 @@ class StagingConsumer:
         rejected: list[tuple[Any, str]] = []
         for message in batch:
             try:
-                rows.append(to_row(parse_event_json(message.body)))
+                rows.append(to_row(admit_event_json(message.body)))
                 valid.append(message)
             except InvalidEvent as error:
                 rejected.append((message, error.reason))

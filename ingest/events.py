@@ -4,8 +4,9 @@ Every event a chat server publishes is one of the frozen models below, chosen by
 ``type``. Timestamps must carry a zone and are normalised to UTC; text is never stripped,
 normalised or re-encoded, so what the archive keeps is byte-for-byte what was said.
 
-What validation refuses beyond the models' types, decided here once for every path (the
-consumer, ``POST /api/v1/events``, ``archivist publish``, the importers) and both databases:
+What validation refuses beyond the models' types, decided here once for every producer path
+(the consumer, ``POST /api/v1/events``, ``archivist publish``, the importers: they all go
+through :func:`admit_event_json` or :func:`parse_event`) and both databases alike:
 
 - a time whose UTC value is outside :data:`EARLIEST` .. :data:`LATEST` (years 1 to 9999 in UTC,
   what Python, SQLite, PostgreSQL, the indexes and the exports all represent);
@@ -14,8 +15,8 @@ consumer, ``POST /api/v1/events``, ``archivist publish``, the importers) and bot
 - an event whose JSON is larger than :data:`MAX_EVENT_BYTES`.
 
 Every other character, control characters included, is accepted and kept exactly. Whatever a
-validator raises, :func:`parse_event` and :func:`parse_event_json` raise only
-:class:`~ingest.errors.InvalidEvent`, whose reason is printable text.
+validator raises, these functions raise only :class:`~ingest.errors.InvalidEvent`, whose
+reason is printable text.
 """
 
 from __future__ import annotations
@@ -423,16 +424,19 @@ def _loads(body: bytes | str) -> Any:
 
 
 def parse_event_json(body: bytes | str) -> Event:
-    """Validate a JSON document as an event, or raise :class:`InvalidEvent` with why.
+    """Read a JSON document as an event, or raise :class:`InvalidEvent` with why.
+
+    What producers send goes through :func:`admit_event_json`, which adds the admission limits;
+    this is also how stored events are read back, so that what an earlier version admitted (a
+    NUL in an SQLite archive, a larger event) stays readable.
 
     The fast path validates straight from JSON; only when that fails is the body decoded a
     second time, to tell a bad schema_version apart from other errors, and to name the field
     of a lone surrogate escape (which pydantic's JSON parser refuses as a whole).
     """
     try:
-        _check_size(body)
         try:
-            event = EVENT_ADAPTER.validate_json(body)
+            return EVENT_ADAPTER.validate_json(body)
         except ValidationError as error:
             kinds = {detail["type"] for detail in error.errors(include_url=False)}
             data = _loads(body) if "json_type" not in kinds else _NOT_JSON
@@ -443,6 +447,18 @@ def parse_event_json(body: bytes | str) -> Event:
             if data is not _NOT_JSON:
                 _check_version(data)
             raise InvalidEvent(_describe(error)) from None
+    except InvalidEvent:
+        raise
+    except Exception as error:  # any validator failure is a rejection, never a crash
+        raise _unexpected(error) from None
+
+
+def admit_event_json(body: bytes | str) -> Event:
+    """Validate an event a producer sent (AMQP, HTTP, a file), or raise :class:`InvalidEvent`:
+    :func:`parse_event_json` plus the admission limits (size, NUL; see the module doc)."""
+    try:
+        _check_size(body)
+        event = parse_event_json(body)
         # NUL can only arrive escaped (raw control characters are not JSON): most bodies skip the walk.
         if b"\\u0000" in body if isinstance(body, bytes) else "\\u0000" in body:
             _refuse_unstorable(event)

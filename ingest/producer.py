@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.errors import InvalidEvent
-from ingest.events import MAX_EVENT_BYTES, Event, event_to_json, parse_event_json
+from ingest.events import MAX_EVENT_BYTES, Event, admit_event_json, event_to_json
 from ingest.sink import EventSink, submit_checked
 
 MAX_LINE_BYTES = MAX_EVENT_BYTES
@@ -126,7 +126,7 @@ def read_jsonl(path: Path) -> Iterator[Located | Rejected]:
                 if not line.strip():
                     continue
                 try:
-                    yield Located(parse_event_json(line), where)
+                    yield Located(admit_event_json(line), where)
                 except InvalidEvent as error:
                     yield Rejected(where, error.reason)
     except OSError as error:

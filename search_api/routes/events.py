@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
 
 from ingest.errors import InvalidEvent
-from ingest.events import Event, parse_event_json, printable
+from ingest.events import Event, admit_event_json, printable
 from ingest.sink import submit_checked
 from ingest.staging import StagingStore
 from search_api.deps import Services, allowed
@@ -52,7 +52,7 @@ def submit_events(
         try:
             # Each item goes through the consumer's own path (JSON text -> event), so both accept
             # and refuse exactly the same things (lone surrogates, lax JSON coercions, ...).
-            valid.append(parse_event_json(json.dumps(candidate)))
+            valid.append(admit_event_json(json.dumps(candidate)))
             positions.append(index)
         except InvalidEvent as error:
             rejected.append(EventError(index=index, reason=error.reason))

@@ -18,6 +18,7 @@ from ingest.events import (
     MAX_EVENT_BYTES,
     Event,
     PostEvent,
+    admit_event_json,
     derive_hashtags,
     derive_mentions,
     event_to_json,
@@ -225,11 +226,11 @@ def test_a_schema_version_equal_to_one_but_not_the_integer_is_refused_on_every_p
 
 
 def reasons_on_both_paths(data: dict[str, Any]) -> list[str]:
-    """The reasons :func:`parse_event` and :func:`parse_event_json` give for ``data``."""
+    """The reasons :func:`parse_event` and :func:`admit_event_json` give for ``data``."""
     with pytest.raises(InvalidEvent) as from_python:
         parse_event(data)
     with pytest.raises(InvalidEvent) as from_json:
-        parse_event_json(json.dumps(data))
+        admit_event_json(json.dumps(data))
     return [from_python.value.reason, from_json.value.reason]
 
 
@@ -288,9 +289,10 @@ def test_an_unexpected_exception_in_validation_becomes_a_reason(monkeypatch: pyt
 def test_an_event_larger_than_the_limit_is_refused_with_its_size() -> None:
     text = "x" * MAX_EVENT_BYTES
     with pytest.raises(InvalidEvent, match=r"the event is 1,048,[0-9]{3} bytes; the limit is 1,048,576"):
-        parse_event_json(json.dumps(post_payload(1, text=text)))
-    near = parse_event_json(json.dumps(post_payload(1, text="x" * (MAX_EVENT_BYTES - 1000))))
+        admit_event_json(json.dumps(post_payload(1, text=text)))
+    near = admit_event_json(json.dumps(post_payload(1, text="x" * (MAX_EVENT_BYTES - 1000))))
     assert isinstance(near, PostEvent)
+    assert isinstance(parse_event_json(json.dumps(post_payload(1, text=text))), PostEvent), "stored ones still read"
 
 
 @given(key=st.text(min_size=1, max_size=50), nested=st.booleans())
@@ -369,8 +371,16 @@ def test_a_nul_or_a_lone_surrogate_in_any_string_field_is_refused_naming_the_fie
     assert problem in caught.value.reason
     # JSON escapes (\u0000, \ud800) travel through the consumer's path: the same reason.
     with pytest.raises(InvalidEvent) as caught_json:
-        parse_event_json(json.dumps(data).encode())
+        admit_event_json(json.dumps(data).encode())
     assert caught_json.value.reason == caught.value.reason
+
+
+def test_an_event_with_a_nul_stored_by_an_earlier_version_still_reads_back() -> None:
+    """SQLite archives may hold one: exports and reindex must not fail on it."""
+    stored = json.dumps(with_value("post", ("message", "text"), "nul \x00 kept"))
+    event = parse_event_json(stored)
+    assert isinstance(event, PostEvent)
+    assert event.message.text == "nul \x00 kept"
 
 
 def string_field_paths() -> set[tuple[str, str]]:
@@ -402,7 +412,7 @@ def test_the_nul_tests_cover_every_string_field_of_the_contract() -> None:
 def test_other_control_and_unusual_characters_are_kept_exactly(char: str) -> None:
     data = with_value("post", ("message", "text"), f"a{char}b")
     data["actor"]["id"] = f"user:{char}"
-    event = parse_event_json(json.dumps(data).encode())
+    event = admit_event_json(json.dumps(data).encode())
     assert isinstance(event, PostEvent)
     assert event.message.text == f"a{char}b"
     assert event.actor.id == f"user:{char}"

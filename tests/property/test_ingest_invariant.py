@@ -46,7 +46,15 @@ from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.consumer import ConsumerOptions, StagingConsumer
 from ingest.errors import InvalidEvent
-from ingest.events import EARLIEST, EVENT_TYPES, LATEST, MAX_EVENT_BYTES, Event, event_to_json, parse_event_json
+from ingest.events import (
+    EARLIEST,
+    EVENT_TYPES,
+    LATEST,
+    MAX_EVENT_BYTES,
+    Event,
+    admit_event_json,
+    event_to_json,
+)
 from ingest.publisher import OutgoingMessage, Publisher
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, payload_digest
@@ -259,7 +267,7 @@ def expect(inputs: list[bytes], archived: list[Event]) -> Expected:
     expected = Expected()
     for body in inputs:
         try:
-            event = parse_event_json(body)
+            event = admit_event_json(body)
         except InvalidEvent as error:
             expected.outcomes.append("invalid")
             expected.reasons.append(error.reason)
@@ -277,12 +285,12 @@ def expect(inputs: list[bytes], archived: list[Event]) -> Expected:
 
 def archived_events(batch: Batch, salt: uuid.UUID) -> list[Event]:
     first_per_slot = {d.slot: d for d in reversed(batch.archived)}
-    return [parse_event_json(encoded(materialise(d, salt))) for d in first_per_slot.values() if valid(d, salt)]
+    return [admit_event_json(encoded(materialise(d, salt))) for d in first_per_slot.values() if valid(d, salt)]
 
 
 def valid(draft: Draft, salt: uuid.UUID) -> bool:
     try:
-        parse_event_json(encoded(materialise(draft, salt)))
+        admit_event_json(encoded(materialise(draft, salt)))
     except InvalidEvent:
         return False
     return True
@@ -332,7 +340,7 @@ def test_a_validation_accepts_only_what_every_store_can_keep_and_explains_the_re
     sent = materialise(draft, uuid.uuid4())
     body = encoded(sent)
     try:
-        event = parse_event_json(body)
+        event = admit_event_json(body)
     except InvalidEvent as error:
         assert readable(error.reason), error.reason
         error.reason.encode("utf-8")  # it must fit in an AMQP header
@@ -349,7 +357,7 @@ def test_a_validation_accepts_only_what_every_store_can_keep_and_explains_the_re
     stored = event_to_json(event)
     stored.encode("utf-8")
     assert "\\u0000" not in stored
-    assert parse_event_json(stored) == event, "what is stored reads back as the same event"
+    assert admit_event_json(stored) == event, "what is stored reads back as the same event"
     assert payload_digest(stored) == event_payload_hash(stored), "staging's conflict check hashes as the archive does"
 
 
