@@ -6,7 +6,7 @@ normalised or re-encoded, so what the archive keeps is byte-for-byte what was sa
 
 What validation refuses beyond the models' types, decided here once for every producer path
 (the consumer, ``POST /api/v1/events``, ``archivist publish``, the importers: they all go
-through :func:`admit_event_json` or :func:`parse_event`) and both databases alike:
+through :func:`admit_event_json` or :func:`admit_event`) and both databases alike:
 
 - a time whose UTC value is outside :data:`EARLIEST` .. :data:`LATEST` (years 1 to 9999 in UTC,
   what Python, SQLite, PostgreSQL, the indexes and the exports all represent);
@@ -400,16 +400,23 @@ def _refuse_unstorable(event: Event) -> Event:
 
 
 def parse_event(data: Any) -> Event:
-    """Validate a decoded JSON value as an event, or raise :class:`InvalidEvent` with why."""
+    """Validate a decoded JSON value as an event, or raise :class:`InvalidEvent` with why.
+    Producers' input goes through :func:`admit_event`, which adds the admission limits."""
     try:
         _check_version(data)
-        return _refuse_unstorable(EVENT_ADAPTER.validate_python(data))
+        return EVENT_ADAPTER.validate_python(data)
     except InvalidEvent:
         raise
     except ValidationError as error:
         raise InvalidEvent(_describe(error)) from None
     except Exception as error:  # any validator failure is a rejection, never a crash
         raise _unexpected(error) from None
+
+
+def admit_event(data: Any) -> Event:
+    """Validate an event a producer built as a JSON value (an importer): :func:`parse_event`
+    plus the admission limits on strings (see the module doc)."""
+    return _refuse_unstorable(parse_event(data))
 
 
 _NOT_JSON: Any = object()
@@ -442,7 +449,7 @@ def parse_event_json(body: bytes | str) -> Event:
             data = _loads(body) if "json_type" not in kinds else _NOT_JSON
             if "json_invalid" in kinds or "json_type" in kinds:
                 if data is not _NOT_JSON:
-                    parse_event(data)  # raises, with the field that made it unreadable
+                    admit_event(data)  # raises, with the field that made it unreadable
                 raise InvalidEvent(f"not valid JSON: {_describe(error)}") from None
             if data is not _NOT_JSON:
                 _check_version(data)

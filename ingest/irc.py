@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import InvalidEvent
-from ingest.events import Event, derive_mentions, parse_event
+from ingest.events import Event, admit_event, derive_mentions
 from ingest.producer import Located, Overlong, Rejected, read_lines
 
 IRC_NAMESPACE = uuid.UUID("0f3c9b1e-7d42-4c55-9a8e-2b6f1d0c4e77")
@@ -150,7 +150,7 @@ class IrcLogParser:
             self._line_sha256 = hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()
             renames = self.stats.renames
             try:
-                events = [parse_event(payload) for payload in self._parse_line(line, clock, number)]
+                events = [admit_event(payload) for payload in self._parse_line(line, clock, number)]
             except (_BadLine, InvalidEvent) as error:
                 self.stats.rejected += 1
                 yield Rejected(where, error.reason if isinstance(error, InvalidEvent) else str(error))

@@ -264,7 +264,8 @@ def _stage_in(connection: Connection, rows: Sequence[StagedRow], insert: _Insert
     return StageOutcome(new, duplicates, tuple(conflicts))
 
 
-_LOOKUP_CHUNK = 500
+_LOOKUP_CHUNK = 5000
+"""Ids per lookup: bounds one statement's JSON parameter (an HTTP batch holds up to 10,000)."""
 
 
 def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
