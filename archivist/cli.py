@@ -179,7 +179,7 @@ def _irc_items(files: Iterable[Path], stats: dict[Path, IrcImportStats]) -> Iter
             yield Rejected(path.name, f"cannot read the file: {error.strerror or error}")
             continue
         if stats[path].events == 0 and stats[path].rejected == 0:
-            found = f"{stats[path].skipped} lines of no known kind" if stats[path].lines else "the file is empty"
+            found = f"{stats[path].skipped} lines of no known kind" if stats[path].skipped else "the file is empty"
             yield Rejected(path.name, f"nothing to import ({found}): is this an IRC log?")
 
 
