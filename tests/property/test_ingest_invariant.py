@@ -231,7 +231,7 @@ def batches(*, raw: bool, max_size: int = 12) -> st.SearchStrategy[Batch]:
             # Exact copies of earlier drafts: the idempotent duplicates.
             lambda items: st.lists(st.sampled_from(items), max_size=3).map(lambda copies: items + copies)
         ),
-        st.lists(drafts(raw=False).filter(lambda d: d.mutation is None), max_size=2),
+        st.lists(drafts(raw=False).map(lambda d: Draft(d.slot, d.body)), max_size=2),
     )
 
 
@@ -369,7 +369,9 @@ def drain_dead_letters(topology: Topology) -> list[tuple[bytes, dict[str, Any]]]
     with Connection(AMQP_URL) as connection:
         channel = connection.channel()
         while (message := channel.basic_get(topology.dead_letter_queue, no_ack=True)) is not None:
-            found.append((bytes(message.body), dict(message.headers or {})))
+            # py-amqp hands over an empty body as "" (a str), whatever was sent
+            body = message.body if isinstance(message.body, bytes) else message.body.encode()
+            found.append((body, dict(message.headers or {})))
     return found
 
 
@@ -379,6 +381,7 @@ def drain_dead_letters(topology: Topology) -> list[tuple[bytes, dict[str, Any]]]
 def test_b_the_consumer_stages_or_dead_letters_every_message_and_never_stops(
     postgres_store: StagingStore, topology: Topology, batch: Batch, batch_size: int
 ) -> None:
+    drain_dead_letters(topology)  # what an earlier, failed example left (while shrinking)
     salt = uuid.uuid4()
     archived = archived_events(batch, salt)
     if archived:
