@@ -368,6 +368,7 @@ def drain_dead_letters(topology: Topology) -> list[tuple[bytes, dict[str, Any]]]
     found = []
     with Connection(AMQP_URL) as connection:
         channel = connection.channel()
+        topology.declare(channel)  # the first example drains before anything declared it
         while (message := channel.basic_get(topology.dead_letter_queue, no_ack=True)) is not None:
             # py-amqp hands over an empty body as "" (a str), whatever was sent
             body = message.body if isinstance(message.body, bytes) else message.body.encode()
