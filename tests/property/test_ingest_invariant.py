@@ -77,6 +77,7 @@ WITH_BROKER = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 MAX_REASON = 2000
+BOM = b"\xef\xbb\xbf"
 
 # --- generating events ---------------------------------------------------------------------------
 
@@ -475,11 +476,12 @@ def test_d_publish_stages_every_valid_line_and_names_every_other_by_file_and_lin
     if archived:
         ArchiveAdapter(store.engine).write(archived)
     lines = [encoded(materialise(d, salt)) for d in batch.drafts]
-    read_as = [line.removeprefix(b"\xef\xbb\xbf") if number == 0 and bom else line for number, line in enumerate(lines)]
+    # One byte-order mark is taken off the file's first line (a line may be a BOM itself).
+    read_as = [((BOM if bom else b"") + lines[0]).removeprefix(BOM), *lines[1:]]
     counted = [(number, line) for number, line in enumerate(read_as, start=1) if line.strip()]
     expected = expect([line for _, line in counted], archived)
     path = tmp_path / f"{salt}.jsonl"
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + b"\n")
+    path.write_bytes((BOM if bom else b"") + b"\n".join(lines) + b"\n")
 
     result = CliRunner().invoke(app, ["publish", str(path)])
 
