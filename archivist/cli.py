@@ -24,12 +24,13 @@ from archivist.settings import Settings, env_name, get_settings, redact_url
 from archivist.tls import broker_ssl_options
 from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
 from ingest.events import Event, event_json_schema
-from ingest.producer import FeedReport, Rejected, feed, read_jsonl
+from ingest.producer import FeedReport, Located, Rejected, feed, read_jsonl
 from ingest.staging import StagingStore
 from ingest.topology import broker_depths
 
 if TYPE_CHECKING:
     from adapters.base import Adapter
+    from ingest.irc import IrcImportStats
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -98,7 +99,10 @@ def schema() -> None:
     print(json.dumps(event_json_schema(), indent=2, ensure_ascii=False))
 
 
-def _run_producer(items: Iterable[Event | Rejected], what: str, *, progress_lines: bool = True) -> FeedReport:
+SHOWN_PROBLEMS = 20
+
+
+def _run_producer(items: Iterable[Event | Located | Rejected], what: str, *, progress_lines: bool = True) -> FeedReport:
     settings = _settings()
     sink = wiring.event_sink(settings)
     target = "RabbitMQ" if settings.broker_url else "staging"
@@ -111,12 +115,14 @@ def _run_producer(items: Iterable[Event | Rejected], what: str, *, progress_line
         report = feed(sink, items, chunk_size=settings.batch_size, on_progress=progress if progress_lines else None)
     finally:
         sink.close()
-    for rejected in report.rejected[:20]:
-        err.print(f"rejected {rejected.where}: {rejected.reason}", highlight=False, markup=False)
-    if len(report.rejected) > 20:
-        err.print(f"... and {len(report.rejected) - 20} more rejected")
-    out.print(f"{what}: {report.accepted} events accepted, {len(report.rejected)} rejected", highlight=False)
-    if report.rejected:
+    for label, problems in (("rejected", report.rejected), ("conflict", report.conflicts)):
+        for problem in problems[:SHOWN_PROBLEMS]:
+            err.print(f"{label} {problem.where}: {problem.reason}", highlight=False, markup=False)
+        if len(problems) > SHOWN_PROBLEMS:
+            err.print(f"... and {len(problems) - SHOWN_PROBLEMS} more {label}", highlight=False, markup=False)
+    conflicts = f", {len(report.conflicts)} conflicts" if report.conflicts else ""
+    out.print(f"{what}: {report.accepted} events accepted, {len(report.rejected)} rejected{conflicts}", highlight=False)
+    if report.rejected or report.conflicts:
         raise typer.Exit(1)
     return report
 
@@ -125,10 +131,14 @@ def _run_producer(items: Iterable[Event | Rejected], what: str, *, progress_line
 def publish(
     files: Annotated[list[Path], typer.Argument(help="JSON Lines files, one event per line.")],
 ) -> None:
-    """Validate and publish events (to RabbitMQ, or straight into staging when no broker is set)."""
+    """Validate and publish events (to RabbitMQ, or straight into staging when no broker is set).
+
+    Bad lines are reported as FILE:LINE with the reason and the command exits 1; so does an
+    event whose event_id is recorded already with other content (a conflict). With a broker,
+    conflicts are found by the consumer and dead-lettered with the reason."""
     _require_files(files)
 
-    def items() -> Iterator[Event | Rejected]:
+    def items() -> Iterator[Located | Rejected]:
         for path in files:
             yield from read_jsonl(path)
 
@@ -139,8 +149,12 @@ def publish(
 def import_irc(
     files: Annotated[list[Path], typer.Argument(help="IRC logs (*.raw.txt, date in the file name).")],
 ) -> None:
-    """Import IRC channel logs: messages, actions, joins, leaves, quits and nick changes."""
-    from ingest.irc import date_from_log_name
+    """Import IRC channel logs: messages, actions, joins, leaves, quits and nick changes.
+
+    Lines of no known kind are counted and reported; lines that cannot be imported (an
+    impossible time, an invalid event, a line over the limit) are rejected by FILE:LINE, and a
+    file with nothing to import is an error."""
+    from ingest.irc import IrcImportStats, date_from_log_name
 
     _require_files(files)
     for path in files:
@@ -148,7 +162,25 @@ def import_irc(
             date_from_log_name(path.name)
         except ValueError as error:
             _fail(str(error))
-    _run_producer(_irc_events(files), "import irc")
+    stats = {path: IrcImportStats() for path in files}
+    try:
+        _run_producer(_irc_items(files, stats), "import irc")
+    finally:
+        _report_irc_lines(stats)
+
+
+def _irc_items(files: Iterable[Path], stats: dict[Path, IrcImportStats]) -> Iterator[Located | Rejected]:
+    from ingest.irc import read_irc_items
+
+    for path in files:
+        try:
+            yield from read_irc_items(path, stats[path])
+        except OSError as error:
+            yield Rejected(path.name, f"cannot read the file: {error.strerror or error}")
+            continue
+        if stats[path].events == 0 and stats[path].rejected == 0:
+            found = f"{stats[path].skipped} lines of no known kind" if stats[path].skipped else "the file is empty"
+            yield Rejected(path.name, f"nothing to import ({found}): is this an IRC log?")
 
 
 def _irc_events(files: Iterable[Path]) -> Iterator[Event]:
@@ -156,6 +188,19 @@ def _irc_events(files: Iterable[Path]) -> Iterator[Event]:
 
     for path in files:
         yield from read_irc_file(path)
+
+
+def _report_irc_lines(stats: dict[Path, IrcImportStats]) -> None:
+    for path, counted in stats.items():
+        if counted.skipped:
+            lines = ", ".join(str(n) for n in counted.first_skipped)
+            more = ", ..." if counted.skipped > len(counted.first_skipped) else ""
+            err.print(
+                f"skipped {counted.skipped} lines of {path.name} of no known kind (not a message, action, notice, "
+                f"join, leave, quit or rename): lines {lines}{more}",
+                highlight=False,
+                markup=False,
+            )
 
 
 @app.command()
@@ -181,9 +226,16 @@ def simulate(
 
 
 def _require_files(files: list[Path]) -> None:
-    missing = [str(p) for p in files if not p.is_file()]
-    if missing:
-        _fail(f"no such file: {', '.join(missing)}")
+    problems = []
+    for path in files:
+        if path.is_dir():
+            problems.append(f"{path} is a directory, not a file")
+        elif not path.exists():
+            problems.append(f"no such file: {path}")
+        elif not path.is_file():
+            problems.append(f"{path} is not a regular file")
+    if problems:
+        _fail("; ".join(problems))
 
 
 @app.command()

@@ -9,6 +9,11 @@ while the next batch is received, and batches are acknowledged strictly in commi
 A crash before the commit makes the broker redeliver the batch; a crash between commit and
 ack redelivers events the staging table already holds, which ``ON CONFLICT (event_id) DO
 NOTHING`` absorbs. Nothing is lost and nothing is staged twice.
+
+Whatever a message holds, it is staged or dead-lettered with a reason, and the consumer
+carries on: any exception while validating one message rejects that message only, and an
+event whose id is recorded with other content (a conflict, found by the staging commit) is
+dead-lettered with that reason before the batch is acked.
 """
 
 from __future__ import annotations
@@ -28,20 +33,23 @@ import psycopg
 from amqp.transport import TCPTransport
 from kombu import Connection
 from kombu.exceptions import OperationalError as BrokerUnreachable
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from ingest import metrics
 from ingest.errors import InvalidEvent
-from ingest.events import parse_event_json
+from ingest.events import admit_event_json, printable
 from ingest.publisher import OutgoingMessage, Publisher
 from ingest.retry import Backoff, retry
-from ingest.staging import StagedRow, StagingStore, to_row
+from ingest.staging import Conflict, StagedRow, StageOutcome, StagingStore, to_row
 from ingest.topology import ERROR_HEADER, REJECTED_AT_HEADER, Topology
 
 log = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 """Retried while the batch stays unacked; the COPY runs on psycopg's cursor, whose errors are raw."""
+DATA_ERRORS = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError)
+"""The database refused some row of a batch: the batch is split until the rows it refuses are
+found, and only those are dead-lettered (with the database's message)."""
 CONNECT_ERRORS = (BrokerUnreachable, OSError)
 """Besides the transport's recoverable errors: kombu's ``ensure_connection`` re-raises a refused
 or failed connect as its own ``OperationalError``, which is not among them."""
@@ -53,6 +61,9 @@ class ConsumeStats:
     staged: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    """Invalid messages and conflicts, both sent to the dead-letter queue."""
+    conflicts: int = 0
+    """Events under a recorded id with other content (and rows the database refused)."""
     batches: int = 0
     reconnects: int = 0
     first_message_at: float | None = None
@@ -73,10 +84,11 @@ class ConsumerOptions:
 class _Committing:
     """A batch handed to the writer thread; acked once ``commit`` is done."""
 
-    commit: Future[int]
+    commit: Future[StageOutcome]
     last_message: Any
     size: int
-    valid: int
+    valid: list[Any]
+    """The messages of the rows handed to the commit, in the same order."""
     rejected: int
 
 
@@ -349,16 +361,21 @@ class StagingConsumer:
         """Validate the batch, dead-letter what is invalid, hand the rest to the writer thread."""
         batch, self._batch[:] = list(self._batch), []
         rows: list[StagedRow] = []
+        valid: list[Any] = []
         rejected: list[tuple[Any, str]] = []
         for message in batch:
             try:
-                rows.append(to_row(parse_event_json(message.body)))
+                rows.append(to_row(admit_event_json(message.body)))
+                valid.append(message)
             except InvalidEvent as error:
                 rejected.append((message, error.reason))
+            except Exception as error:  # whatever one message does, its neighbours go on
+                log.warning("message could not be validated: %r", error)
+                rejected.append((message, printable(f"could not be validated: {type(error).__name__}: {error}")))
         if rejected:
             self._dead_letter(rejected)
         commit = self._writer.submit(self._commit, rows)
-        self._committing.append(_Committing(commit, batch[-1], len(batch), len(rows), len(rejected)))
+        self._committing.append(_Committing(commit, batch[-1], len(batch), valid, len(rejected)))
         self._committing_size += len(batch)
         self._settle()
 
@@ -370,31 +387,64 @@ class StagingConsumer:
             if not (oldest.commit.done() or must_wait):
                 return
             wait_for_oldest = False
-            new = oldest.commit.result()
+            outcome = oldest.commit.result()
+            if outcome.conflicts:
+                # Before the ack: a crash in between redelivers them, to be found in conflict again.
+                self._dead_letter([(oldest.valid[c.position], c.reason) for c in outcome.conflicts])
             oldest.last_message.channel.basic_ack(oldest.last_message.delivery_tag, multiple=True)
             self._committing.popleft()
             self._committing_size -= oldest.size
+            dead = oldest.rejected + len(outcome.conflicts)
             self.stats.received += oldest.size
-            self.stats.staged += new
-            self.stats.duplicates += oldest.valid - new
-            self.stats.dead_lettered += oldest.rejected
+            self.stats.staged += outcome.new
+            self.stats.duplicates += outcome.duplicates
+            self.stats.dead_lettered += dead
+            self.stats.conflicts += len(outcome.conflicts)
             self.stats.batches += 1
             metrics.CONSUMED.inc(oldest.size)
-            metrics.STAGED.inc(new)
-            metrics.DUPLICATES.inc(oldest.valid - new)
-            metrics.DEAD_LETTERED.inc(oldest.rejected)
-            log.info("staged %d new events (%d duplicates, %d dead-lettered)", new, oldest.valid - new, oldest.rejected)
+            metrics.STAGED.inc(outcome.new)
+            metrics.DUPLICATES.inc(outcome.duplicates)
+            metrics.DEAD_LETTERED.inc(dead)
+            log.info(
+                "staged %d new events (%d duplicates, %d dead-lettered, %d of them conflicts)",
+                outcome.new,
+                outcome.duplicates,
+                dead,
+                len(outcome.conflicts),
+            )
             if self._on_batch is not None:
                 self._on_batch(self.stats)
 
-    def _commit(self, rows: list[StagedRow]) -> int:
-        """Insert with retries while the database is down: the batch stays unacked meanwhile."""
-        return retry(
-            lambda: self.store.insert(rows),
-            retry_on=DATABASE_ERRORS,
-            backoff=Backoff(initial=0.5, maximum=10.0),
-            describe=f"staging {len(rows)} events",
-        )
+    def _commit(self, rows: list[StagedRow], offset: int = 0) -> StageOutcome:
+        """Insert with retries while the database is down: the batch stays unacked meanwhile.
+
+        Rows the database refuses come back as conflicts (positions from ``offset``) whose
+        reason is the database's, found by splitting the batch: their neighbours are staged."""
+        try:
+            outcome = retry(
+                lambda: self.store.stage(rows),
+                retry_on=DATABASE_ERRORS,
+                backoff=Backoff(initial=0.5, maximum=10.0),
+                describe=f"staging {len(rows)} events",
+            )
+        except DATA_ERRORS as error:
+            if len(rows) == 1:
+                log.warning("the database refused event %s: %s", rows[0].event_id, error)
+                reason = printable(f"the database refused it: {type(error).__name__}: {error}")
+                return StageOutcome(0, 0, (Conflict(offset, rows[0].event_id, reason),))
+            middle = len(rows) // 2
+            first = self._commit(rows[:middle], offset)
+            second = self._commit(rows[middle:], offset + middle)
+            return StageOutcome(
+                first.new + second.new, first.duplicates + second.duplicates, first.conflicts + second.conflicts
+            )
+        if offset:
+            return StageOutcome(
+                outcome.new,
+                outcome.duplicates,
+                tuple(Conflict(c.position + offset, c.event_id, c.reason) for c in outcome.conflicts),
+            )
+        return outcome
 
     def _dead_letter(self, rejected: list[tuple[Any, str]]) -> None:
         """Publish rejected messages to the dead-letter exchange with their reasons, confirmed."""
@@ -409,7 +459,7 @@ class StagingConsumer:
                     message_id=message.properties.get("message_id"),
                     headers={
                         **(message.properties.get("application_headers") or {}),
-                        ERROR_HEADER: reason[:4000],
+                        ERROR_HEADER: printable(reason, 4000),
                         REJECTED_AT_HEADER: rejected_at,
                     },
                 )

@@ -3,12 +3,28 @@
 Every event a chat server publishes is one of the frozen models below, chosen by its
 ``type``. Timestamps must carry a zone and are normalised to UTC; text is never stripped,
 normalised or re-encoded, so what the archive keeps is byte-for-byte what was said.
+
+What validation refuses beyond the models' types, decided here once for every producer path
+(the consumer, ``POST /api/v1/events``, ``archivist publish``, the importers: they all go
+through :func:`admit_event_json` or :func:`admit_event`) and both databases alike:
+
+- a time whose UTC value is outside :data:`EARLIEST` .. :data:`LATEST` (years 1 to 9999 in UTC,
+  what Python, SQLite, PostgreSQL, the indexes and the exports all represent);
+- a string anywhere in the event containing U+0000 (PostgreSQL text cannot hold it) or a lone
+  surrogate (it has no UTF-8 encoding): refused naming the field, never altered;
+- an event whose JSON is larger than :data:`MAX_EVENT_BYTES`.
+
+Every other character, control characters included, is accepted and kept exactly. Whatever a
+validator raises, these functions raise only :class:`~ingest.errors.InvalidEvent`, whose
+reason is printable text.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
@@ -23,8 +39,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ingest.errors import InvalidEvent
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 KNOWN_SCHEMA_VERSIONS: frozenset[int] = frozenset({SCHEMA_VERSION})
@@ -50,6 +69,20 @@ _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-|`^\[\]{}]*)")
 _HASHTAG = re.compile(r"(?<![\w&#/])#(\w[\w\-]*)")
 
 _RFC3339_START = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+
+MAX_EVENT_BYTES = 1_048_576
+"""The largest event, as JSON, that any path accepts (1 MiB): a chat message, file record or
+disclaimer is far smaller; anything larger is refused with its size, never half-read."""
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+"""``occurred_at`` must fall within these once converted to UTC: 0001-01-01T00:00:00Z to
+9999-12-31T23:59:59.999999Z. ``0001-01-01T00:00:00+00:01`` is refused: in UTC it is in year 0."""
+
+RANGE_TEXT = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""U+0000 and lone surrogates: what no database here can store as text (see the module doc)."""
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -179,7 +212,18 @@ class EventBase(_Frozen):
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
+        return _convert_to_utc(value)
+
+
+def _convert_to_utc(value: datetime) -> datetime:
+    try:
         return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range",
+            "{value} is outside the range the archive keeps, {range} in UTC",
+            {"value": value.isoformat(), "range": RANGE_TEXT},
+        ) from None
 
 
 class JoinEvent(EventBase):
@@ -253,48 +297,191 @@ Event = Annotated[
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
+MAX_REASON = 2000
+"""Reasons are for people (and fit in an AMQP header): longer ones are cut, saying so."""
+
+
+def printable(text: str, limit: int = MAX_REASON) -> str:
+    """``text`` safe to show and to send anywhere: characters that are not printable (control
+    characters, NUL, lone surrogates, line breaks) as ``\\x..``/``\\u..`` escapes, at most
+    ``limit`` characters."""
+    shown = text if text.isprintable() else "".join(c if c.isprintable() else _escape(c) for c in text)
+    if len(shown) > limit:
+        return shown[: limit - 30] + f"... ({len(shown) - limit + 30:,} more characters)"
+    return shown
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _brief(value: object) -> str:
+    """A value from the input, shown without ever being huge (or unprintable)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= 64 else f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str):
+        return repr(printable(value, 40))
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else type(value).__name__
+
+
 def _describe(error: ValidationError) -> str:
-    parts = []
-    for detail in error.errors(include_url=False):
-        location = ".".join(str(p) for p in detail["loc"]) or "event"
-        parts.append(f"{location}: {detail['msg']}")
-    return "; ".join(parts)
+    parts: list[str] = []
+    for detail in error.errors(include_url=False, include_context=False):
+        location = ".".join(printable(str(p), 100) for p in detail["loc"]) or "event"
+        given = detail.get("input")
+        if detail["type"] == "string_unicode" and isinstance(given, str) and _UNSTORABLE.search(given):
+            # pydantic checks a constrained string in Rust, which refuses a lone surrogate itself
+            parts.extend(_string_problem(given, location))
+        else:
+            parts.append(f"{location}: {printable(detail['msg'], 500)}")
+    return printable("; ".join(parts))
 
 
 def _check_version(data: Any) -> None:
     if not isinstance(data, dict):
         raise InvalidEvent(f"an event must be a JSON object, not {type(data).__name__}")
-    version = data.get("schema_version")
-    if version is None:
+    if "schema_version" not in data or data["schema_version"] is None:
         raise InvalidEvent("schema_version: field required")
-    if version not in KNOWN_SCHEMA_VERSIONS or isinstance(version, bool):
+    version = data["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version not in KNOWN_SCHEMA_VERSIONS:
         known = ", ".join(str(v) for v in sorted(KNOWN_SCHEMA_VERSIONS))
-        raise InvalidEvent(f"unknown schema_version {version!r}; this version of Archivist reads {known}")
+        raise InvalidEvent(f"unknown schema_version {_brief(version)}; this version of Archivist reads {known}")
+
+
+def _unexpected(error: BaseException) -> InvalidEvent:
+    """A validator raised something other than a validation error: still a reason, never a crash."""
+    log.debug("event validation raised %s", type(error).__name__, exc_info=error)
+    try:
+        detail = str(error)
+    except Exception:  # the message of a broken exception is not worth a crash
+        detail = ""
+    return InvalidEvent(printable(f"could not be validated: {type(error).__name__}: {detail}"))
+
+
+def _unstorable(model: BaseModel, prefix: str = "") -> Iterator[str]:
+    """Why a string of ``model`` (at any depth) cannot be stored, naming its field."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _unstorable(value, f"{prefix}{name}.")
+        elif isinstance(value, str):
+            yield from _string_problem(value, f"{prefix}{name}")
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if isinstance(item, str):
+                    yield from _string_problem(item, f"{prefix}{name}.{index}")
+
+
+def _string_problem(value: str, where: str) -> Iterator[str]:
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return
+    at = found.start()
+    if found.group() == "\x00":
+        yield (
+            f"{where}: contains U+0000 (NUL) at character {at}, which the archive cannot store; "
+            "remove it or escape it before sending"
+        )
+    else:
+        code = ord(found.group())
+        yield f"{where}: contains a lone surrogate U+{code:04X} at character {at}, which has no UTF-8 encoding"
+
+
+def _refuse_unstorable(event: Event) -> Event:
+    # Named like pydantic names a field, after the type that chose the model: post.message.text
+    for problem in _unstorable(event, f"{event.type}."):
+        raise InvalidEvent(problem)
+    return event
 
 
 def parse_event(data: Any) -> Event:
-    """Validate a decoded JSON value as an event, or raise :class:`InvalidEvent` with why."""
-    _check_version(data)
+    """Validate a decoded JSON value as an event, or raise :class:`InvalidEvent` with why.
+    Producers' input goes through :func:`admit_event`, which adds the admission limits."""
     try:
+        _check_version(data)
         return EVENT_ADAPTER.validate_python(data)
+    except InvalidEvent:
+        raise
     except ValidationError as error:
         raise InvalidEvent(_describe(error)) from None
+    except Exception as error:  # any validator failure is a rejection, never a crash
+        raise _unexpected(error) from None
+
+
+def admit_event(data: Any) -> Event:
+    """Validate an event a producer built as a JSON value (an importer): :func:`parse_event`
+    plus the admission limits on strings (see the module doc)."""
+    return _refuse_unstorable(parse_event(data))
+
+
+_NOT_JSON: Any = object()
+
+
+def _loads(body: bytes | str) -> Any:
+    """``json.loads``, or :data:`_NOT_JSON` when the standard library cannot read it either."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def parse_event_json(body: bytes | str) -> Event:
-    """Validate a JSON document as an event, or raise :class:`InvalidEvent` with why.
+    """Read a JSON document as an event, or raise :class:`InvalidEvent` with why.
+
+    What producers send goes through :func:`admit_event_json`, which adds the admission limits;
+    this is also how stored events are read back, so that what an earlier version admitted (a
+    NUL in an SQLite archive, a larger event) stays readable.
 
     The fast path validates straight from JSON; only when that fails is the body decoded a
-    second time to tell a bad schema_version apart from other errors.
+    second time, to tell a bad schema_version apart from other errors, and to name the field
+    of a lone surrogate escape (which pydantic's JSON parser refuses as a whole).
     """
     try:
-        return EVENT_ADAPTER.validate_json(body)
-    except ValidationError as error:
-        kinds = {detail["type"] for detail in error.errors(include_url=False)}
-        if "json_invalid" in kinds or "json_type" in kinds:
-            raise InvalidEvent(f"not valid JSON: {_describe(error)}") from None
-        _check_version(json.loads(body))
-        raise InvalidEvent(_describe(error)) from None
+        try:
+            return EVENT_ADAPTER.validate_json(body)
+        except ValidationError as error:
+            kinds = {detail["type"] for detail in error.errors(include_url=False)}
+            data = _loads(body) if "json_type" not in kinds else _NOT_JSON
+            if "json_invalid" in kinds or "json_type" in kinds:
+                if data is not _NOT_JSON:
+                    admit_event(data)  # raises, with the field that made it unreadable
+                raise InvalidEvent(f"not valid JSON: {_describe(error)}") from None
+            if data is not _NOT_JSON:
+                _check_version(data)
+            raise InvalidEvent(_describe(error)) from None
+    except InvalidEvent:
+        raise
+    except Exception as error:  # any validator failure is a rejection, never a crash
+        raise _unexpected(error) from None
+
+
+def admit_event_json(body: bytes | str) -> Event:
+    """Validate an event a producer sent (AMQP, HTTP, a file), or raise :class:`InvalidEvent`:
+    :func:`parse_event_json` plus the admission limits (size, NUL; see the module doc)."""
+    try:
+        _check_size(body)
+        event = parse_event_json(body)
+        # NUL can only arrive escaped (raw control characters are not JSON): most bodies skip the walk.
+        if b"\\u0000" in body if isinstance(body, bytes) else "\\u0000" in body:
+            _refuse_unstorable(event)
+        return event
+    except InvalidEvent:
+        raise
+    except Exception as error:  # any validator failure is a rejection, never a crash
+        raise _unexpected(error) from None
+
+
+def _check_size(body: bytes | str) -> None:
+    size = len(body)
+    if isinstance(body, str) and size > MAX_EVENT_BYTES // 4:  # characters: up to 4 bytes each
+        size = len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"the event is {size:,} bytes; the limit is {MAX_EVENT_BYTES:,}")
 
 
 def event_to_json(event: Event) -> str:

@@ -5,15 +5,21 @@ Line kinds: ``[HH:MM] <nick> text`` (message), ``[HH:MM] * nick does`` (action, 
 (relayed message); ``=== nick [user@host]  has joined|left #chan`` and ``has quit`` (a leave of
 every room the person is in), ``=== old is now known as new`` (a rename: the person keeps one
 ``actor.id``), and older logs' ``=== nick does something`` actions. Anything else is counted
-as skipped, never raised.
+as skipped (and reported), never raised; a line with an impossible time (``[25:99]``), one the
+event contract refuses (a NUL in the text) or one longer than the limit is rejected by number.
 
 The logs have minutes, not seconds: each event gets the minute of its line plus one
-millisecond per earlier event in that minute, so the archive keeps the log's order. Event ids
-are derived from the log name and line number, so importing a file again changes nothing.
+millisecond per earlier event in that minute, so the archive keeps the log's order.
+
+Event ids are derived from the log's name, the SHA-256 of the whole file, the line's number
+and the SHA-256 of the line: importing the same file again gives the same ids (nothing
+changes), while nobody without the file can compute them beforehand and pre-empt the import
+with events of their own under those ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -22,7 +28,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.events import Event, derive_mentions, parse_event
+from ingest.errors import InvalidEvent
+from ingest.events import Event, admit_event, derive_mentions
+from ingest.producer import Located, Overlong, Rejected, read_lines
 
 IRC_NAMESPACE = uuid.UUID("0f3c9b1e-7d42-4c55-9a8e-2b6f1d0c4e77")
 
@@ -63,6 +71,18 @@ class IrcImportStats:
     events: int = 0
     renames: int = 0
     skipped: int = 0
+    """Lines of no kind the importer knows (counted, not imported)."""
+    rejected: int = 0
+    """Lines of a known kind that could not be imported (a bad time, an invalid event, too long)."""
+    first_skipped: list[int] = field(default_factory=list)
+    """The numbers (from 1) of the first few skipped lines, to show where they are."""
+
+
+class _BadLine(ValueError):
+    """A line of a known kind that cannot become an event: rejected with this reason."""
+
+
+SHOWN_SKIPPED = 5
 
 
 @dataclass
@@ -75,7 +95,9 @@ class _Clock:
     last: datetime | None = None
 
     def at(self, hh: int | None, mm: int | None) -> datetime:
-        if hh is not None and mm is not None and hh < 24 and mm < 60:
+        if hh is not None and mm is not None:
+            if hh > 23 or mm > 59:
+                raise _BadLine(f"[{hh:02d}:{mm:02d}] is not a time of day")
             minute = hh * 60 + mm
             if minute != self.minute:
                 if minute < self.minute:
@@ -96,6 +118,8 @@ class IrcLogParser:
 
     log_name: str
     log_date: date
+    file_sha256: str
+    """The SHA-256 (hex) of the whole log: part of every event id (see the module doc)."""
     default_room: str = "#ubuntu"
     server: str = "irc.freenode.net"
     stats: IrcImportStats = field(default_factory=IrcImportStats)
@@ -103,19 +127,41 @@ class IrcLogParser:
     """Current nick -> stable actor id."""
     _rooms: dict[str, set[str]] = field(default_factory=dict)
     """Channel -> actor ids present."""
+    _line_sha256: str = ""
+    """Of the line being parsed: part of its events' ids."""
 
     def events(self, lines: Iterable[str]) -> Iterator[Event]:
+        """The events of ``lines``; rejected lines are only counted (see :meth:`items`)."""
+        for item in self.items(lines):
+            if isinstance(item, Located):
+                yield item.event
+
+    def items(self, lines: Iterable[str | Overlong]) -> Iterator[Located | Rejected]:
+        """Each event with its ``log:line``, and each line that cannot be imported with why."""
         clock = _Clock(self.log_date)
         for number, raw in enumerate(lines):
             self.stats.lines += 1
+            where = f"{self.log_name}:{number + 1}"
+            if isinstance(raw, Overlong):
+                self.stats.rejected += 1
+                yield Rejected(where, raw.reason())
+                continue
             line = raw.rstrip("\r\n")
+            self._line_sha256 = hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()
             renames = self.stats.renames
-            payloads = self._parse_line(line, clock, number)
-            for payload in payloads:
+            try:
+                events = [admit_event(payload) for payload in self._parse_line(line, clock, number)]
+            except (_BadLine, InvalidEvent) as error:
+                self.stats.rejected += 1
+                yield Rejected(where, error.reason if isinstance(error, InvalidEvent) else str(error))
+                continue
+            for event in events:
                 self.stats.events += 1
-                yield parse_event(payload)
-            if not payloads and line.strip() and self.stats.renames == renames:
+                yield Located(event, where)
+            if not events and line.strip() and self.stats.renames == renames:
                 self.stats.skipped += 1
+                if len(self.stats.first_skipped) < SHOWN_SKIPPED:
+                    self.stats.first_skipped.append(number + 1)
 
     def _parse_line(self, line: str, clock: _Clock, number: int) -> list[dict[str, Any]]:
         if line.startswith("["):
@@ -176,9 +222,10 @@ class IrcLogParser:
         return actor is not None and any(actor in present for present in self._rooms.values())
 
     def _common(self, kind: str, nick: str, channel: str, when: datetime, number: int, index: int) -> dict[str, Any]:
+        name = f"{self.log_name}:{self.file_sha256}:{number}:{index}:{self._line_sha256}"
         return {
             "schema_version": 1,
-            "event_id": str(uuid.uuid5(IRC_NAMESPACE, f"{self.log_name}:{number}:{index}")),
+            "event_id": str(uuid.uuid5(IRC_NAMESPACE, name)),
             "type": kind,
             "occurred_at": when.isoformat(),
             "room": {"id": f"room:{channel.lstrip('#').lower()}", "name": channel, "kind": "room"},
@@ -211,16 +258,41 @@ def parse_irc_log(
     *,
     log_name: str,
     log_date: date | None = None,
+    file_sha256: str | None = None,
     default_room: str = "#ubuntu",
     server: str = "irc.freenode.net",
 ) -> Iterator[Event]:
-    """Events from the lines of one log (pure: no file access)."""
-    parser = IrcLogParser(log_name, log_date or date_from_log_name(log_name), default_room, server)
+    """Events from the lines of one log (pure: no file access). Without ``file_sha256`` the
+    lines are taken whole first, to hash them as the file would be."""
+    if file_sha256 is None:
+        lines = list(lines)
+        file_sha256 = hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
+    parser = IrcLogParser(log_name, log_date or date_from_log_name(log_name), file_sha256, default_room, server)
     return parser.events(lines)
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_irc_items(path: Path, stats: IrcImportStats | None = None) -> Iterator[Located | Rejected]:
+    """Events (with ``log:line``) and rejected lines from one log file, read a bounded line at a
+    time. Invalid UTF-8 bytes (rare in these logs) become U+FFFD; every valid character is kept
+    exactly. ``stats``, when given, is filled in as the file is read."""
+    parser = IrcLogParser(path.name, date_from_log_name(path.name), file_sha256(path))
+    if stats is not None:
+        parser.stats = stats
+    with path.open("rb") as stream:
+        lines = (line if isinstance(line, Overlong) else line.decode("utf-8", "replace") for line in read_lines(stream))
+        yield from parser.items(lines)
+
+
 def read_irc_file(path: Path) -> Iterator[Event]:
-    """Events from one log file. Invalid UTF-8 bytes (rare in these logs) become U+FFFD; every
-    valid character is kept exactly."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as lines:
-        yield from parse_irc_log(lines, log_name=path.name)
+    """The events of one log file (see :func:`read_irc_items`); rejected lines are left out."""
+    for item in read_irc_items(path):
+        if isinstance(item, Located):
+            yield item.event

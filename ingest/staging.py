@@ -3,16 +3,27 @@
 Consumers and embedded producers insert validated events here; the batch processor claims
 them, hands them to every adapter and deletes them once all have succeeded. ``event_id`` is
 the primary key, so a redelivered or re-sent event is absorbed by ``ON CONFLICT DO NOTHING``.
+
+An event id is recorded once, with the content it first came with. :meth:`StagingStore.stage`
+tells a copy of a recorded event (a duplicate: absorbed) from another event under a recorded
+id (a conflict: refused, the first kept), against staging and against the archive of record,
+which still holds the event once staging has let go of it. The archive is asked after the
+insert, in the same transaction: the processor deletes a staged row in the transaction that
+archives it, so an event is always visible in one of the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Connection,
@@ -23,12 +34,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
+    column,
+    delete,
     func,
     select,
+    table,
 )
 from sqlalchemy.dialects import sqlite
 
-from ingest.db import UtcDateTime
+from ingest.db import UtcDateTime, read_only
 from ingest.events import Event, event_to_json
 
 metadata = MetaData()
@@ -71,6 +87,44 @@ def to_row(event: Event) -> StagedRow:
     return StagedRow(str(event.event_id), event.type, event.occurred_at, event_to_json(event))
 
 
+_archived = table("archive_events", column("event_id", String), column("payload", Text), column("payload_hash", String))
+"""What staging reads of the archive of record (``adapters.archive_schema``), without importing it."""
+
+
+def payload_digest(payload: str) -> str:
+    """The SHA-256 of a payload's canonical JSON (sorted keys, compact, UTF-8): what the archive
+    keeps as ``payload_hash`` (``adapters.hashchain.event_payload_hash``; a test holds them equal)."""
+    return hashlib.sha256(orjson.dumps(orjson.loads(payload), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A row whose event id is recorded with other content: refused, the first version kept."""
+
+    position: int
+    """Where the row was in the sequence given to :meth:`StagingStore.stage`."""
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    new: int
+    """Rows inserted into staging."""
+    duplicates: int
+    """Rows whose event was recorded already with the same content: absorbed."""
+    conflicts: tuple[Conflict, ...]
+
+
+def _conflict(position: int, event_id: str, where: str) -> Conflict:
+    return Conflict(
+        position,
+        event_id,
+        f"conflict: event_id {event_id} is {where} with different content; the first version is kept "
+        "(a new event needs a new event_id; a correction is an edit event)",
+    )
+
+
 @dataclass(frozen=True)
 class StagingCounts:
     staged: int
@@ -90,7 +144,7 @@ _UNIQUE_VIOLATION = "23505"
 _PG_MOVE = (
     "INSERT INTO staged_events (event_id, event_type, occurred_at, payload) "
     "SELECT event_id, event_type, occurred_at, payload FROM staging_incoming "
-    "ON CONFLICT (event_id) DO NOTHING"
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 
 
@@ -101,48 +155,44 @@ class StagingStore:
         self.engine = engine
 
     def insert(self, rows: Sequence[StagedRow]) -> int:
-        """Insert ``rows`` in one transaction, committed on return; returns how many were new.
+        """:meth:`stage` ``rows``; returns how many were new (conflicts are not inserted)."""
+        return self.stage(rows).new
 
-        The caller may acknowledge the events to their producer once this returns: they are
-        durable. Rows whose ``event_id`` is already staged are skipped, not updated.
+    def stage(self, rows: Sequence[StagedRow]) -> StageOutcome:
+        """Insert ``rows`` in one transaction, committed on return, and say what became of each.
+
+        The caller may acknowledge the new and duplicate events to their producer once this
+        returns: they are durable. Conflicts are not inserted; the caller reports them.
         """
         if not rows:
-            return 0
+            return StageOutcome(0, 0, ())
         if self.engine.dialect.name == "postgresql":
             # Fast path: COPY straight into staged_events, which holds when none of the ids is
             # staged yet (every batch but a redelivered one). One conflict makes the COPY fail
             # as a whole and roll back; the rows then go in again below, skipping known ids.
-            unique = _unique(rows)
             try:
                 with self.engine.begin() as connection:
-                    return _copy_new_into_postgresql(connection, unique)
+                    return _stage_in(connection, rows, _copy_new_into_postgresql)
             except Exception as error:
                 if getattr(error, "sqlstate", None) != _UNIQUE_VIOLATION:
                     raise
         with self.engine.begin() as connection:
-            return self.insert_in(connection, rows)
+            return self.stage_in(connection, rows)
+
+    def check(self, rows: Sequence[StagedRow]) -> tuple[Conflict, ...]:
+        """The conflicts staging ``rows`` would meet now (a read: nothing is inserted)."""
+        with read_only(self.engine) as connection:
+            return _stage_in(connection, rows, _insert_nothing).conflicts
 
     def insert_in(self, connection: Connection, rows: Sequence[StagedRow]) -> int:
-        """Insert ``rows`` inside the caller's transaction; returns how many were new."""
-        unique = _unique(rows)
+        """:meth:`stage_in`, returning how many rows were new."""
+        return self.stage_in(connection, rows).new
+
+    def stage_in(self, connection: Connection, rows: Sequence[StagedRow]) -> StageOutcome:
+        """:meth:`stage` inside the caller's transaction."""
         if connection.dialect.name == "postgresql":
-            return _copy_into_postgresql(connection, unique)
-        statement = sqlite.insert(staged_events).on_conflict_do_nothing(index_elements=["event_id"])
-        before = connection.execute(select(func.total_changes())).scalar_one()
-        connection.execute(
-            statement,
-            [
-                {
-                    "event_id": r.event_id,
-                    "event_type": r.event_type,
-                    "occurred_at": r.occurred_at,
-                    "payload": r.payload,
-                }
-                for r in unique
-            ],
-        )
-        after = connection.execute(select(func.total_changes())).scalar_one()
-        return int(after - before)
+            return _stage_in(connection, rows, _copy_into_postgresql)
+        return _stage_in(connection, rows, _insert_into_sqlite)
 
     def counts(self) -> StagingCounts:
         with self.engine.connect() as connection:
@@ -159,6 +209,8 @@ class StagingStore:
 
 
 __all__ = [
+    "Conflict",
+    "StageOutcome",
     "StagedRow",
     "StagingCounts",
     "StagingStore",
@@ -169,7 +221,101 @@ __all__ = [
 ]
 
 
-def _copy_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> int:
+_Insert = Callable[[Connection, Sequence[StagedRow]], set[str]]
+"""Inserts rows of distinct ids, skipping staged ids; returns the ids it inserted."""
+
+
+def _stage_in(connection: Connection, rows: Sequence[StagedRow], insert: _Insert) -> StageOutcome:
+    by_id: dict[str, list[int]] = {}
+    for position, row in enumerate(rows):
+        by_id.setdefault(row.event_id, []).append(position)
+    inserted = insert(connection, [rows[positions[0]] for positions in by_id.values()])
+    skipped = by_id.keys() - inserted
+    recorded: dict[str, tuple[str, str | None, str]] = {}
+    """event id -> (payload, payload hash, where) of the version recorded before this batch."""
+    staged = _lookup(connection, select(staged_events.c.event_id, staged_events.c.payload), skipped)
+    for event_id, (payload,) in staged.items():
+        recorded[event_id] = (payload, None, "staged already")
+    # Rows just inserted, and skipped ones that left staging meanwhile, may be archived already.
+    unknown = inserted | (skipped - staged.keys())
+    query = select(_archived.c.event_id, _archived.c.payload, _archived.c.payload_hash)
+    for event_id, (payload, payload_hash) in _lookup(connection, query, unknown).items():
+        recorded[event_id] = (payload, payload_hash, "archived already")
+    archived_now = inserted & recorded.keys()
+    dialect = connection.dialect.name
+    for chunk in _chunks(sorted(archived_now)):
+        connection.execute(delete(staged_events).where(_among(staged_events.c.event_id, chunk, dialect)))
+    new = duplicates = 0
+    conflicts: list[Conflict] = []
+    for event_id, positions in by_id.items():
+        if event_id in recorded:
+            payload, payload_hash, where = recorded[event_id]
+        else:
+            new += 1  # its first row went in: the others of this batch are measured against it
+            payload, payload_hash, where = rows[positions[0]].payload, None, "earlier in the same batch"
+            positions = positions[1:]
+        for position in positions:
+            row = rows[position]
+            if row.payload == payload or (payload_hash is not None and payload_digest(row.payload) == payload_hash):
+                duplicates += 1
+            else:
+                conflicts.append(_conflict(position, event_id, where))
+    conflicts.sort(key=lambda c: c.position)
+    return StageOutcome(new, duplicates, tuple(conflicts))
+
+
+_LOOKUP_CHUNK = 5000
+"""Ids per lookup: bounds one statement's JSON parameter (an HTTP batch holds up to 10,000)."""
+
+
+def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        yield keys[start : start + _LOOKUP_CHUNK]
+
+
+def _lookup(connection: Connection, query: Any, wanted: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+    """``event_id -> the rest of the row`` for the ids of ``wanted`` that ``query`` (whose first
+    column is the event id) finds."""
+    id_column = query.selected_columns[0]
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(sorted(wanted)):
+        for event_id, *rest in connection.execute(query.where(_among(id_column, chunk, connection.dialect.name))):
+            found[event_id] = tuple(rest)
+    return found
+
+
+def _among(column: Any, keys: Sequence[str], dialect: str) -> Any:
+    """``column IN keys`` with the keys as one JSON parameter: 500 bound parameters cost ten
+    times the lookup itself (``adapters.sql.among`` does the same for the processor)."""
+    listed = bindparam(None, json.dumps(list(keys)), type_=String)
+    if dialect == "postgresql":
+        elements = select(func.json_array_elements_text(func.cast(listed, JSON))).scalar_subquery()
+        return column == any_(func.array(elements))
+    rows = func.json_each(listed).table_valued("value")
+    return column.in_(select(rows.c.value))
+
+
+def _insert_nothing(_connection: Connection, _rows: Sequence[StagedRow]) -> set[str]:
+    return set()
+
+
+def _insert_into_sqlite(connection: Connection, rows: Sequence[StagedRow]) -> set[str]:
+    # SQLite runs one writer at a time (the transaction holds the write lock): what is staged
+    # now stays staged until the commit, so reading first is exact.
+    staged = _lookup(connection, select(staged_events.c.event_id), (r.event_id for r in rows))
+    fresh = [r for r in rows if r.event_id not in staged]
+    if fresh:
+        connection.execute(
+            sqlite.insert(staged_events).on_conflict_do_nothing(index_elements=["event_id"]),
+            [
+                {"event_id": r.event_id, "event_type": r.event_type, "occurred_at": r.occurred_at, "payload": r.payload}
+                for r in fresh
+            ],
+        )
+    return {r.event_id for r in fresh}
+
+
+def _copy_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> set[str]:
     driver_connection: Any = connection.connection.dbapi_connection
     with driver_connection.cursor() as cursor:
         cursor.execute(_PG_INCOMING)
@@ -177,22 +323,17 @@ def _copy_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> 
             for row in rows:
                 copy.write_row((row.event_id, row.event_type, row.occurred_at, row.payload))
         cursor.execute(_PG_MOVE)
-        inserted = int(cursor.rowcount)
+        inserted = {event_id for (event_id,) in cursor.fetchall()}
         # ON COMMIT DELETE ROWS empties it at commit; an outer transaction may insert again first.
         cursor.execute("TRUNCATE staging_incoming")
         return inserted
 
 
-def _unique(rows: Sequence[StagedRow]) -> list[StagedRow]:
-    """One row per event id (the last one given), in first-seen order: a batch may repeat an event."""
-    return list({row.event_id: row for row in rows}.values())
-
-
-def _copy_new_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> int:
+def _copy_new_into_postgresql(connection: Connection, rows: Sequence[StagedRow]) -> set[str]:
     """COPY rows straight into staged_events; fails with a unique violation if any id is staged."""
     driver_connection: Any = connection.connection.dbapi_connection
     with driver_connection.cursor() as cursor:
         with cursor.copy(_PG_COPY_NEW) as copy:
             for row in rows:
                 copy.write_row((row.event_id, row.event_type, row.occurred_at, row.payload))
-        return len(rows)
+        return {row.event_id for row in rows}

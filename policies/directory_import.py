@@ -30,6 +30,7 @@ import io
 import json
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,9 +245,13 @@ def _csv_rows(text: str, file: str, problems: _Collector) -> Iterator[tuple[int,
 
 
 def _csv_kind(columns: list[str], file: str, line: int, problems: _Collector) -> Literal["users", "groups"] | None:
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    # Counted once over the header (list.count per column made a wide header quadratic).
+    duplicates = sorted(column for column, seen in Counter(columns).items() if seen > 1)
+    if len(duplicates) == 1:
+        problems.add(file, line, f"column {duplicates[0]} appears twice in the header")
+        return None
     if duplicates:
-        problems.add(file, line, f"column {', '.join(duplicates)} appears twice in the header")
+        problems.add(file, line, f"columns {_listed(duplicates)} appear twice or more in the header")
         return None
     names = set(columns)
     if "id" not in names:
@@ -267,13 +272,29 @@ def _csv_kind(columns: list[str], file: str, line: int, problems: _Collector) ->
         return "users"
     if fits_groups:
         return "groups"
-    unknown = sorted(names - set(USER_COLUMNS) - set(GROUP_COLUMNS))
+    unknown = sorted(names - set(USER_COLUMNS) - set(GROUP_COLUMNS), key=_natural)
     if unknown:
-        problem = f"unknown header column {', '.join(repr(c) for c in unknown)}"
+        problem = f"unknown header column {_listed([repr(c) for c in unknown])}"
     else:
         problem = "the header mixes users and groups columns"
     problems.add(file, line, f"{problem}: users have {','.join(USER_COLUMNS)}; groups have {','.join(GROUP_COLUMNS)}")
     return None
+
+
+SHOWN_COLUMNS = 10
+
+
+def _listed(names: Sequence[str]) -> str:
+    """The first few names, and how many more: a message about a wide header stays short."""
+    shown = ", ".join(name if len(name) <= 100 else name[:100] + "..." for name in names[:SHOWN_COLUMNS])
+    more = len(names) - SHOWN_COLUMNS
+    return f"{shown} and {more:,} more" if more > 0 else shown
+
+
+def _natural(name: str) -> tuple[str, int, str]:
+    """Sorts c2 before c10: the first unknown columns named are the first a person sees."""
+    match = re.match(r"(.*?)(\d+)$", name)
+    return (match[1], int(match[2]), name) if match else (name, -1, name)
 
 
 def _csv_user(values: dict[str, str], line: int, records: _FileRecords, problems: _Collector) -> None:

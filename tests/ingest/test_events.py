@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import typing
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -8,11 +9,17 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+import ingest.events
 from ingest.errors import InvalidEvent
 from ingest.events import (
     EVENT_TYPES,
+    MAX_EVENT_BYTES,
+    Event,
     PostEvent,
+    admit_event,
+    admit_event_json,
     derive_hashtags,
     derive_mentions,
     event_to_json,
@@ -210,3 +217,200 @@ def test_a_schema_version_equal_to_one_but_not_the_integer_is_refused_on_every_p
         parse_event(payload)
     with pytest.raises(InvalidEvent, match="schema_version"):
         parse_event_json(json.dumps(payload))
+
+
+# --- issue 15, item 1: whatever a validator raises becomes a reason -------------------------------
+
+
+def reasons_on_both_paths(data: dict[str, Any]) -> list[str]:
+    """The reasons :func:`admit_event` and :func:`admit_event_json` give for ``data``."""
+    with pytest.raises(InvalidEvent) as from_python:
+        admit_event(data)
+    with pytest.raises(InvalidEvent) as from_json:
+        admit_event_json(json.dumps(data))
+    return [from_python.value.reason, from_json.value.reason]
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00.000001+23:59"],
+)
+def test_a_time_outside_the_representable_range_after_conversion_to_utc_is_refused(occurred_at: str) -> None:
+    data = post_payload(1, run="range") | {"occurred_at": occurred_at}
+    for reason in reasons_on_both_paths(data):
+        assert reason.startswith("post.occurred_at: ")
+        assert "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z" in reason
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    ["0001-01-01T00:00:00Z", "0001-01-01T00:01:00+00:01", "9999-12-31T23:59:59.999999Z", "9999-12-31T00:00:00-23:59"],
+)
+def test_the_first_and_last_representable_instants_are_accepted(occurred_at: str) -> None:
+    event = parse_event_json(json.dumps(post_payload(1, run="range") | {"occurred_at": occurred_at}))
+    assert event.occurred_at.tzinfo == UTC
+    assert parse_event_json(event_to_json(event)) == event
+
+
+@pytest.mark.parametrize(
+    "version", [[1], {"a": 1}, [], {}, "x" * 10_000, 10**5000, -(2**80)], ids=lambda v: type(v).__name__
+)
+def test_a_schema_version_of_any_json_type_is_a_reason_not_a_crash(version: object) -> None:
+    data = post_payload(1, run="version") | {"schema_version": version}
+    body = json.dumps(data) if not (isinstance(version, int) and version > 10**4000) else None
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(data)
+    assert "schema_version" in caught.value.reason
+    assert len(caught.value.reason) < 400
+    if body is not None:
+        with pytest.raises(InvalidEvent, match="schema_version"):
+            parse_event_json(body)
+
+
+def test_a_number_with_more_digits_than_python_will_read_is_refused() -> None:
+    body = json.dumps(post_payload(1)).replace('"schema_version": 1', '"schema_version": ' + "9" * 5000)
+    with pytest.raises(InvalidEvent, match=r"not valid JSON: .*number out of range"):
+        parse_event_json(body)
+
+
+def test_an_unexpected_exception_in_validation_becomes_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(value: datetime) -> datetime:
+        raise ZeroDivisionError("a validator bug")
+
+    monkeypatch.setattr(ingest.events, "_convert_to_utc", broken)
+    data = post_payload(1, run="bug")
+    for reason in reasons_on_both_paths(data):
+        assert reason == "could not be validated: ZeroDivisionError: a validator bug"
+
+
+def test_an_event_larger_than_the_limit_is_refused_with_its_size() -> None:
+    text = "x" * MAX_EVENT_BYTES
+    with pytest.raises(InvalidEvent, match=r"the event is 1,048,[0-9]{3} bytes; the limit is 1,048,576"):
+        admit_event_json(json.dumps(post_payload(1, text=text)))
+    near = admit_event_json(json.dumps(post_payload(1, text="x" * (MAX_EVENT_BYTES - 1000))))
+    assert isinstance(near, PostEvent)
+    assert isinstance(parse_event_json(json.dumps(post_payload(1, text=text))), PostEvent), "stored ones still read"
+
+
+@given(key=st.text(min_size=1, max_size=50), nested=st.booleans())
+def test_reasons_are_printable_whatever_the_input_names(key: str, nested: bool) -> None:
+    data = post_payload(1, run="keys")
+    if nested:
+        data["message"] = data["message"] | {key: 1}
+    else:
+        data[key] = 1
+    try:
+        parse_event(data)
+    except InvalidEvent as error:
+        error.reason.encode("utf-8")  # a lone surrogate or NUL from the input would fail here (AMQP header)
+        assert all(c.isprintable() for c in error.reason), error.reason
+
+
+# --- issue 15, item 3: strings the databases cannot both store are refused, naming the field --------
+
+STRING_FIELDS: list[tuple[str, tuple[str | int, ...]]] = [
+    ("post", ("room", "id")),
+    ("post", ("room", "name")),
+    ("post", ("actor", "id")),
+    ("post", ("actor", "name")),
+    ("post", ("actor", "email")),
+    ("post", ("source", "server")),
+    ("post", ("message", "id")),
+    ("post", ("message", "text")),
+    ("post", ("message", "mentions", 0)),
+    ("post", ("message", "hashtags", 0)),
+    ("edit", ("message", "text")),
+    ("delete", ("message", "id")),
+    ("read", ("read", "message_id")),
+    ("file_upload", ("file", "name")),
+    ("file_upload", ("file", "content_type")),
+    ("file_download", ("file", "url")),
+    ("disclaimer", ("disclaimer", "rule_id")),
+    ("disclaimer", ("disclaimer", "locale")),
+    ("disclaimer", ("disclaimer", "text")),
+    ("policy_decision", ("decision", "wall_ids", 0)),
+    ("policy_decision", ("decision", "targets", 0)),
+    ("room_update", ("room_update", "name")),
+    ("room_update", ("room_update", "description")),
+]
+
+
+def with_value(event_type: str, path: tuple[str | int, ...], value: str) -> dict[str, Any]:
+    """A valid event of ``event_type`` (every optional string filled in) with ``value`` at ``path``."""
+    data: dict[str, Any] = json.loads(json.dumps(payload(event_type)))  # a deep copy: EXTRA_FIELDS is shared
+    data["actor"]["email"] = "crimsun@example.com"
+    if event_type == "post":
+        data["message"] |= {"mentions": ["a"], "hashtags": ["t"]}
+    if event_type == "file_download":
+        data["file"]["url"] = "https://files.example.com/q3.xlsx"
+    if event_type == "room_update":
+        data["room_update"]["description"] = "the desk"
+    target: Any = data
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(("event_type", "path"), STRING_FIELDS, ids=lambda p: str(p))
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("nul \x00 inside", "U+0000 (NUL)"), ("\x00", "U+0000 (NUL)"), ("lone \ud800 surrogate", "lone surrogate U+D800")],
+)
+def test_a_nul_or_a_lone_surrogate_in_any_string_field_is_refused_naming_the_field(
+    event_type: str, path: tuple[str | int, ...], value: str, problem: str
+) -> None:
+    data = with_value(event_type, path, value)
+    where = ".".join(str(p) for p in (event_type, *path))
+    with pytest.raises(InvalidEvent) as caught:
+        admit_event(data)
+    assert caught.value.reason.startswith(f"{where}: "), caught.value.reason
+    assert problem in caught.value.reason
+    # JSON escapes (\u0000, \ud800) travel through the consumer's path: the same reason.
+    with pytest.raises(InvalidEvent) as caught_json:
+        admit_event_json(json.dumps(data).encode())
+    assert caught_json.value.reason == caught.value.reason
+
+
+def test_an_event_with_a_nul_stored_by_an_earlier_version_still_reads_back() -> None:
+    """SQLite archives may hold one: exports and reindex must not fail on it."""
+    stored = json.dumps(with_value("post", ("message", "text"), "nul \x00 kept"))
+    for event in (parse_event_json(stored), parse_event(json.loads(stored))):
+        assert isinstance(event, PostEvent)
+        assert event.message.text == "nul \x00 kept"
+
+
+def string_field_paths() -> set[tuple[str, str]]:
+    """(event type, dotted path) of every ``str`` field, alone or in a tuple, of every event model."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(event_type: str, model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            kinds = typing.get_args(field.annotation) or (field.annotation,)
+            models = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+            if models:
+                walk(event_type, models[0], f"{prefix}{name}.")
+            elif str in kinds or str in typing.get_args(kinds[0]) or field.annotation is str:
+                found.add((event_type, f"{prefix}{name}"))
+
+    (union, *_rest) = typing.get_args(Event)
+    for model in typing.get_args(union):
+        walk(typing.get_args(model.model_fields["type"].annotation)[0], model, "")
+    return found
+
+
+def test_the_nul_tests_cover_every_string_field_of_the_contract() -> None:
+    covered = {".".join(str(p) for p in path if not isinstance(p, int)) for _t, path in STRING_FIELDS}
+    pattern_only = {"file.sha256"}  # 64 hex digits: its pattern refuses NUL and surrogates first
+    assert {path for _t, path in string_field_paths()} == covered | pattern_only
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\ufeff", "\ufffe", "\U0010ffff"])
+def test_other_control_and_unusual_characters_are_kept_exactly(char: str) -> None:
+    data = with_value("post", ("message", "text"), f"a{char}b")
+    data["actor"]["id"] = f"user:{char}"
+    event = admit_event_json(json.dumps(data).encode())
+    assert isinstance(event, PostEvent)
+    assert event.message.text == f"a{char}b"
+    assert event.actor.id == f"user:{char}"
+    assert parse_event_json(event_to_json(event)) == event

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -9,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.events import Event, PostEvent
-from ingest.irc import IrcLogParser, date_from_log_name, parse_irc_log, read_irc_file
+from ingest.irc import (
+    IRC_NAMESPACE,
+    IrcImportStats,
+    IrcLogParser,
+    date_from_log_name,
+    parse_irc_log,
+    read_irc_file,
+    read_irc_items,
+)
+from ingest.producer import MAX_LINE_BYTES, Located, Rejected
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ubuntu-irc"
@@ -96,9 +106,10 @@ def test_the_same_file_gives_the_same_events() -> None:
 
 
 def test_stats_count_what_was_skipped() -> None:
-    parser = IrcLogParser("2004-12-25.raw.txt", date(2004, 12, 25))
+    parser = IrcLogParser("2004-12-25.raw.txt", date(2004, 12, 25), "0" * 64)
     list(parser.events(SNIPPET))
     assert (parser.stats.lines, parser.stats.events, parser.stats.renames, parser.stats.skipped) == (13, 10, 1, 2)
+    assert parser.stats.first_skipped == [12, 13]
 
 
 @pytest.mark.parametrize(
@@ -116,12 +127,12 @@ def test_a_file_name_without_a_date_is_a_clear_error(name: str) -> None:
 
 
 def check_log(path: Path) -> None:
-    parser = IrcLogParser(path.name, date_from_log_name(path.name))
-    with path.open(encoding="utf-8", errors="replace", newline="") as lines:
-        events = list(parser.events(lines))
+    stats = IrcImportStats()
+    events = [item.event for item in read_irc_items(path, stats) if isinstance(item, Located)]
     assert len({e.event_id for e in events}) == len(events)
     assert all(a.occurred_at <= b.occurred_at for a, b in itertools.pairwise(events))
-    assert parser.stats.skipped < 0.15 * parser.stats.lines
+    assert stats.skipped < 0.15 * stats.lines
+    assert stats.rejected == 0
 
 
 def test_demo_logs_import_cleanly() -> None:
@@ -179,3 +190,64 @@ def test_a_chain_of_renames_keeps_one_actor_id(names: list[str]) -> None:
     events = parse(lines)
     assert {e.actor.id for e in events} == {f"user:{names[0]}"}
     assert events[-1].actor.name == names[-1]
+
+
+# --- issue 15, items 14 and 15 ---------------------------------------------------------------------
+
+
+def import_items(path: Path) -> tuple[list[Located | Rejected], IrcImportStats]:
+    stats = IrcImportStats()
+    return list(read_irc_items(path, stats)), stats
+
+
+def test_an_impossible_time_is_rejected_by_line_not_taken_for_the_last_minute(tmp_path: Path) -> None:
+    path = tmp_path / "2005-02-08.raw.txt"
+    path.write_text("[10:00] <a> fine\n[25:99] <b> when?\n[23:60] <c> nor this\n[10:01] <a> fine too\n")
+    items, stats = import_items(path)
+    assert [(type(i).__name__, i.where) for i in items] == [
+        ("Located", "2005-02-08.raw.txt:1"),
+        ("Rejected", "2005-02-08.raw.txt:2"),
+        ("Rejected", "2005-02-08.raw.txt:3"),
+        ("Located", "2005-02-08.raw.txt:4"),
+    ]
+    assert isinstance(items[1], Rejected)
+    assert items[1].reason == "[25:99] is not a time of day"
+    assert (stats.events, stats.rejected) == (2, 2)
+
+
+def test_a_log_of_one_gigantic_line_is_rejected_without_being_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "2005-02-08.raw.txt"
+    with path.open("wb") as out:
+        for _ in range(3 * MAX_LINE_BYTES // 65536):
+            out.write(b"[10:00] <a> " + b"x" * (65536 - 12))
+    items, stats = import_items(path)
+    assert items == [
+        Rejected(
+            "2005-02-08.raw.txt:1",
+            f"the line is {3 * MAX_LINE_BYTES:,} bytes long; the limit is 1,048,576 (one event per line)",
+        )
+    ]
+    assert (stats.events, stats.rejected) == (0, 1)
+
+
+def test_a_nul_in_a_log_line_is_rejected_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "2005-02-08.raw.txt"
+    path.write_bytes(b"[10:00] <a> nul \x00 here\n[10:01] <b> fine\n")
+    items, _stats = import_items(path)
+    assert isinstance(items[0], Rejected)
+    assert items[0].reason.startswith("post.message.text: contains U+0000 (NUL)")
+    assert isinstance(items[1], Located)
+
+
+def test_event_ids_need_the_file_itself_and_stay_the_same_on_a_second_import(tmp_path: Path) -> None:
+    name = "2005-02-08.raw.txt"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / name).write_text("[10:00] <a> hello\n[10:01] <b> secret plans\n")
+    (tmp_path / "b" / name).write_text("[10:00] <a> hello\n[10:01] <b> other plans\n")
+    first = [e.event_id for e in read_irc_file(tmp_path / "a" / name)]
+    assert first == [e.event_id for e in read_irc_file(tmp_path / "a" / name)], "a re-import changes nothing"
+    other = [e.event_id for e in read_irc_file(tmp_path / "b" / name)]
+    assert first[0] != other[0], "the same name and line in another file: another id"
+    predictable = {uuid.uuid5(IRC_NAMESPACE, f"{name}:{number}:0") for number in range(2)}
+    assert predictable.isdisjoint(first), "not derivable from the file name and line number alone"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from ingest.staging import StagingStore, staged_events, to_row
+from adapters.archive import ArchiveAdapter, Disposal, dispose_events
+from ingest.staging import StageOutcome, StagingStore, staged_events, to_row
 from tests.factories import post, posts
 
 
@@ -74,3 +76,52 @@ def test_concurrent_writers_lose_nothing(store: StagingStore) -> None:
         thread.join()
     assert errors == []
     assert store.counts().staged == 2000
+
+
+# --- issue 15, item 15: a second event with a known event_id and different content is a conflict ---
+
+
+def test_a_known_event_id_with_different_content_is_a_conflict_not_a_duplicate(store: StagingStore) -> None:
+    first = to_row(post(5, text="original words"))
+    assert store.stage([first]) == StageOutcome(new=1, duplicates=0, conflicts=())
+    forged = to_row(post(5, text="a later, different text"))
+    outcome = store.stage([to_row(post(6)), forged, first])
+    assert (outcome.new, outcome.duplicates) == (1, 1)
+    assert [c.position for c in outcome.conflicts] == [1]
+    assert outcome.conflicts[0].event_id == first.event_id
+    assert outcome.conflicts[0].reason.startswith(f"conflict: event_id {first.event_id} is staged already")
+    with store.engine.connect() as connection:
+        kept = connection.execute(select(staged_events.c.payload).where(staged_events.c.event_id == first.event_id))
+        assert kept.scalar_one() == first.payload
+
+
+def test_inside_one_batch_the_first_version_wins_and_a_different_one_conflicts(store: StagingStore) -> None:
+    first, same, other = to_row(post(1, text="one")), to_row(post(1, text="one")), to_row(post(1, text="two"))
+    outcome = store.stage([first, same, other])
+    assert (outcome.new, outcome.duplicates, [c.position for c in outcome.conflicts]) == (1, 1, [2])
+    with store.engine.connect() as connection:
+        assert connection.execute(select(staged_events.c.payload)).scalar_one() == first.payload
+
+
+def test_a_conflict_is_found_against_the_archive_after_staging_let_go_of_the_first(store: StagingStore) -> None:
+    """Staging rows are deleted once processed: the archive of record is asked too."""
+    original = post(7, text="what was really said")
+    ArchiveAdapter(store.engine).write([original])
+    outcome = store.stage([to_row(post(7, text="a rewrite of history")), to_row(original), to_row(post(8))])
+    assert (outcome.new, outcome.duplicates, [c.position for c in outcome.conflicts]) == (1, 1, [0])
+    assert store.event_ids() == {str(post(8).event_id)}, "neither the forgery nor the copy is staged again"
+
+
+def test_a_disposed_event_sent_again_is_a_duplicate_and_another_version_of_it_a_conflict(store: StagingStore) -> None:
+    original = post(9, text="to be disposed of")
+    ArchiveAdapter(store.engine).write([original])
+    with store.engine.begin() as connection:
+        dispose_events(connection, [Disposal(str(original.event_id), "room:r1")], "run-1", datetime.now(UTC))
+    outcome = store.stage([to_row(original), to_row(post(9, text="different"))])
+    assert (outcome.new, outcome.duplicates, [c.position for c in outcome.conflicts]) == (0, 1, [1])
+    assert store.counts().staged == 0
+
+
+def test_insert_still_counts_only_new_rows(store: StagingStore) -> None:
+    assert store.insert([to_row(post(1, text="a"))]) == 1
+    assert store.insert([to_row(post(1, text="b")), to_row(post(2))]) == 1

@@ -6,13 +6,17 @@ import json
 import signal
 import subprocess
 import threading
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from kombu import Connection
 
+from adapters.archive import ArchiveAdapter
 from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
+from ingest.events import parse_event
 from ingest.publisher import OutgoingMessage, Publisher
-from ingest.staging import StagingStore
+from ingest.staging import StagedRow, StageOutcome, StagingStore
 from ingest.topology import ERROR_HEADER, Topology, broker_depths
 from tests.factories import post_payload, posts
 from tests.processes import archivist_env, run_archivist, start_archivist, wait_until
@@ -190,3 +194,94 @@ def test_status_reports_queue_and_dead_letters(postgres_url: str, topology: Topo
     assert figures["queue_depth"] == 25
     assert figures["dead_letters"] == 1
     assert {"staged", "parked"} <= set(figures)
+
+
+# --- issue 15: no message stops the consumer, and a conflict is never taken for a duplicate ---------
+
+
+def test_messages_that_made_validators_raise_are_dead_lettered_and_their_neighbours_staged(
+    postgres_store: StagingStore, topology: Topology
+) -> None:
+    """Item 1 and 3: OverflowError and TypeError inside validation, and NUL (which PostgreSQL
+    cannot store), each cost one message, never the consumer or the batch around it."""
+    good = [json.dumps(post_payload(i, run="raising")).encode() for i in range(6)]
+    actor_nul = post_payload(93, run="raising")
+    actor_nul["actor"]["id"] = "user:\x00mallory"
+    poison = {
+        json.dumps(post_payload(90) | {"occurred_at": "0001-01-01T00:00:00+00:01"}).encode(): "outside the range",
+        json.dumps(post_payload(91) | {"occurred_at": "9999-12-31T23:59:59-23:59"}).encode(): "outside the range",
+        json.dumps(post_payload(92) | {"schema_version": [1]}).encode(): "unknown schema_version a list",
+        json.dumps(post_payload(94) | {"schema_version": {"a": 1}}).encode(): "unknown schema_version an object",
+        json.dumps(post_payload(95, text="nul \x00 in text")).encode(): "post.message.text: contains U+0000 (NUL)",
+        json.dumps(actor_nul).encode(): "post.actor.id: contains U+0000 (NUL)",
+    }
+    bodies = [good[0], *list(poison)[:3], *good[1:4], *list(poison)[3:], *good[4:]]
+    with Publisher(AMQP_URL, topology) as publisher:
+        publisher.publish(OutgoingMessage("post", body) for body in bodies)
+
+    stats = consume_until_idle(postgres_store, topology, batch_size=3, prefetch=6)
+
+    assert (stats.received, stats.staged, stats.dead_lettered) == (12, 6, 6)
+    assert postgres_store.event_ids() == {json.loads(body)["event_id"] for body in good}
+    parked = dead_letters(topology)
+    assert {body for body, _ in parked} == set(poison)
+    for body, headers in parked:
+        assert poison[body] in headers[ERROR_HEADER], headers[ERROR_HEADER]
+    assert broker_depths(AMQP_URL, topology) == (0, 0)
+
+
+def test_an_event_id_sent_again_with_other_content_is_dead_lettered_as_a_conflict(
+    postgres_store: StagingStore, topology: Topology
+) -> None:
+    """Item 15: against staging, inside one batch, and against the archive once staging let go."""
+    original = post_payload(1, run="conflict", text="what was said")
+    archived = post_payload(2, run="conflict", text="archived words")
+    ArchiveAdapter(postgres_store.engine).write([parse_event(archived)])
+    forged = {**original, "message": {**original["message"], "text": "a rewrite"}}
+    forged_archived = {**archived, "message": {**archived["message"], "text": "history rewritten"}}
+    bodies = [
+        json.dumps(original).encode(),
+        json.dumps(forged).encode(),  # same batch as the original
+        json.dumps(original).encode(),  # an honest redelivery
+        json.dumps(post_payload(3, run="conflict")).encode(),
+        json.dumps(forged_archived).encode(),
+        json.dumps(archived).encode(),
+    ]
+    with Publisher(AMQP_URL, topology) as publisher:
+        publisher.publish(OutgoingMessage("post", body) for body in bodies[:3])
+    first = consume_until_idle(postgres_store, topology, batch_size=3, prefetch=3)
+    with Publisher(AMQP_URL, topology) as publisher:
+        publisher.publish(OutgoingMessage("post", body) for body in [bodies[1], *bodies[3:]])
+    second = consume_until_idle(postgres_store, topology, batch_size=10)
+
+    assert (first.staged, first.duplicates, first.conflicts) == (1, 1, 1)
+    assert (second.staged, second.duplicates, second.conflicts) == (1, 1, 2)
+    parked = dead_letters(topology)
+    assert sorted(body for body, _ in parked) == sorted([bodies[1], bodies[1], bodies[4]])
+    for body, headers in parked:
+        assert headers[ERROR_HEADER].startswith(f"conflict: event_id {json.loads(body)['event_id']}")
+    assert postgres_store.event_ids() == {original["event_id"], post_payload(3, run="conflict")["event_id"]}
+
+
+class RefusingStore(StagingStore):
+    """Staging whose database refuses any row mentioning "refuse me" (a stand-in for whatever a
+    database may refuse one day that validation let through)."""
+
+    def stage(self, rows: Sequence[StagedRow]) -> StageOutcome:
+        if any("refuse me" in row.payload for row in rows):
+            raise psycopg.DataError("invalid byte sequence (simulated)")
+        return super().stage(rows)
+
+
+def test_a_row_the_database_refuses_is_dead_lettered_alone(postgres_store: StagingStore, topology: Topology) -> None:
+    store = RefusingStore(postgres_store.engine)
+    bodies = [
+        json.dumps(post_payload(i, run="refused", text="refuse me" if i == 4 else None)).encode() for i in range(9)
+    ]
+    with Publisher(AMQP_URL, topology) as publisher:
+        publisher.publish(OutgoingMessage("post", body) for body in bodies)
+    stats = consume_until_idle(store, topology, batch_size=9, prefetch=9)
+    assert (stats.staged, stats.dead_lettered) == (8, 1)
+    ((body, headers),) = dead_letters(topology)
+    assert body == bodies[4]
+    assert "the database refused it: DataError: invalid byte sequence (simulated)" in headers[ERROR_HEADER]

@@ -151,7 +151,7 @@ def test_ingest_rejects_bad_items_one_by_one_as_the_consumer_does(
     result = response.json()
     assert result["accepted"] == 1
     assert [r["index"] for r in result["rejected"]] == [1, 2, 3, 4]
-    assert "not valid JSON" in result["rejected"][3]["reason"]
+    assert "post.message.text: contains a lone surrogate U+D800" in result["rejected"][3]["reason"]
 
 
 def test_members_at_an_instant_out_of_range_is_a_422(client: TestClient, tokens: dict[str, str]) -> None:
