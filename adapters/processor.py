@@ -18,11 +18,13 @@ bisection: about 2·log2(n) more writes per failing event, up to 2n - 1 when eve
 nothing more when the first write succeeds, so the usual batch pays nothing). The events of
 the halves that succeed are delivered in the same cycle; each event that failed alone is
 recorded with its own reason and backs off as any failure does, except that a value the
-database refuses (a ``DataError``: SQLSTATE class 22, the value itself is invalid) is parked at
-once, with that reason: it would fail the same way on every attempt. A failure that says the
+database refuses (SQLSTATE class 22, data exception, or 54, program limit exceeded; SQLite's
+"too big") is parked at once, with that reason: it would fail the same way on every attempt
+(``archivist retry-parked`` puts it back once the cause is fixed). A failure that says the
 store is unreachable (:class:`~adapters.base.AdapterUnavailable`, an ``OSError``, a lost
 database connection) is not halved: no event is to blame, and halving would only multiply the
-calls to a store that is down.
+calls to a store that is down. A Rust panic in an adapter (a ``BaseException``) is a failure
+like any other, not the end of the processor.
 
 The archive is halved inside the transaction that records the outcome, each write under a
 savepoint of its own: a failed write (which on PostgreSQL aborts everything since the last
@@ -46,7 +48,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, any_, delete, func, or_, select, update
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError, PendingRollbackError, StatementError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+    StatementError,
+)
 
 from adapters import metrics
 from adapters.base import (
@@ -507,7 +516,9 @@ def _isolating(
     number of results fails as a whole: the adapter is broken, not an event."""
     try:
         results = list(write(batch))
-    except Exception as error:
+    except _NOT_OURS:
+        raise
+    except BaseException as error:  # a Rust panic (pyo3's PanicException) is a BaseException
         failure = failure_of(error)
         if len(batch) == 1 or _not_the_events(error):
             log.warning("adapter %s failed a batch of %d: %s", adapter_name, len(batch), failure.reason)
@@ -520,18 +531,42 @@ def _isolating(
     return results
 
 
-def _not_the_events(error: Exception) -> bool:
+_NOT_OURS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""What a write may raise that is not a failure to write (the process is told to stop)."""
+
+_SQLITE_TOOBIG = 18
+
+
+def _not_the_events(error: BaseException) -> bool:
     """Whether ``error`` says the store is unreachable rather than that an event is at fault."""
+    if isinstance(error, OperationalError):
+        # Also raised for a value the database cannot hold (PostgreSQL's program limits):
+        # only an error about no value in particular means the database is out of reach.
+        return not _about_a_value(error)
     return isinstance(error, (AdapterUnavailable, OSError, *DATABASE_LOST))
 
 
-def failure_of(error: Exception) -> Failure:
+def _about_a_value(error: DBAPIError) -> bool:
+    """A database error caused by a value, which fails the same way on every attempt: SQLSTATE
+    class 22 (data exception: a NUL in text, a number out of range) and 54 (program limit
+    exceeded: an index row too big), SQLite's SQLITE_TOOBIG."""
+    if isinstance(error, DataError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in ("22", "54")
+    return getattr(error.orig, "sqlite_errorcode", None) == _SQLITE_TOOBIG
+
+
+def failure_of(error: BaseException) -> Failure:
     """The reason an exception gives (a database error's own message, without the statement
     and its parameters, which for a batch insert would run to megabytes)."""
     if isinstance(error, BatchFailed):
         return error.failure
+    if isinstance(error, DBAPIError):
+        return Failure(f"{error.__class__.__name__}: {error.orig}"[:4000], permanent=_about_a_value(error))
     cause = error.orig if isinstance(error, StatementError) and error.orig is not None else error
-    return Failure(f"{error.__class__.__name__}: {cause}", permanent=isinstance(error, DataError))
+    return Failure(f"{error.__class__.__name__}: {cause}"[:4000])
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,9 @@ def _answer_writes(connection: Connection, adapter: Adapter) -> None:
         payloads = message[1]
         try:
             results = adapter.write([parse_event_json(p) for p in payloads])
-        except Exception as error:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # a Rust panic (pyo3's PanicException) is a BaseException
             failure = failure_of(error)
             connection.send(("raised", failure.reason, failure.permanent))
             continue

@@ -229,3 +229,46 @@ def test_a_value_refused_by_an_adapter_as_permanent_parks_at_once(store: Staging
 
     outcome = BatchProcessor(store.engine, [Refusing("refusing")]).process_batch()
     assert (outcome.failed, outcome.parked) == (5, 5)
+
+
+def test_postgresql_refusing_an_index_row_too_big_parks_that_event_at_once(postgres_store: StagingStore) -> None:
+    """A message id too long for a btree row (program limit exceeded, SQLSTATE 54000) comes as
+    an OperationalError, the class a lost connection has: it is still an event's fault, halved
+    out and parked at once, not taken for the database going away."""
+    store = postgres_store
+    events = posts(9, run="long-id")
+    long_id = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(3000))  # ~9 KB, not compressible
+    payload = post_payload(100, run="long-id")
+    payload["message"]["id"] = long_id
+    row = StagedRow(payload["event_id"], "post", datetime.fromisoformat(payload["occurred_at"]), json.dumps(payload))
+    store.insert([*(to_row(e) for e in events), row])
+
+    outcome = BatchProcessor(store.engine, [ArchiveAdapter(store.engine)]).process_batch()
+
+    assert (outcome.completed, outcome.failed, outcome.parked) == (9, 1, 1)
+    [(attempts, parked, error)] = staged(store).values()
+    assert (attempts, parked) == (1, True)
+    assert error is not None
+    assert error.startswith("archive: OperationalError: index row ")
+    assert verify_archive(store.engine).checked == 9
+
+
+def test_a_panic_in_an_adapter_fails_its_events_and_the_processor_goes_on(store: StagingStore) -> None:
+    """Tantivy's Rust panics reach Python as pyo3's PanicException, a BaseException."""
+
+    class Panic(BaseException):
+        pass
+
+    events = posts(8)
+    stage(store, events)
+    poison = str(events[5].event_id)
+
+    class Panicking(RecordingAdapter):
+        def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+            if any(str(e.event_id) == poison for e in batch):
+                raise Panic("called `Option::unwrap()` on a `None` value")
+            return super().write(batch)
+
+    outcome = BatchProcessor(store.engine, [Panicking("panicking")]).process_batch()
+    assert (outcome.completed, outcome.failed) == (7, 1)
+    assert staged(store)[poison][2] == "panicking: Panic: called `Option::unwrap()` on a `None` value"
