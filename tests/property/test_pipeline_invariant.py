@@ -24,6 +24,7 @@ the pipeline many more times.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import traceback
@@ -31,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -361,32 +363,68 @@ def search_queries(events: list[Event]) -> list[str]:
 
 def search_problems(pipeline: Pipeline, data_dir: Path, events: list[Event]) -> list[str]:
     problems: list[str] = []
-    services = AppServices(
-        engine=pipeline.engine, index_dir=data_dir / "index", sink=StagingSink(StagingStore(pipeline.engine))
-    )
+    store = StagingStore(pipeline.engine)
+    services = AppServices(engine=pipeline.engine, index_dir=data_dir / "index", sink=StagingSink(store))
     token = create_token(pipeline.engine, "legal", "property suite")
-    with TestClient(create_app(services), raise_server_exceptions=False) as client:
-        for query in search_queries(events):
-            try:
+    query = "(none yet)"
+    try:
+        with TestClient(create_app(services), raise_server_exceptions=False) as client:
+            for query in search_queries(events):
                 answer = client.post(
                     "/api/v1/search",
                     json={"query": query, "size": 50, "facets": True},
                     headers={"Authorization": f"Bearer {token}"},
                 )
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as error:  # a Rust panic in Tantivy is a BaseException
-                problems.append(f"search {query[:80]!r} raised {_described(error)}")
-                continue
-            must_answer = query.startswith(("sent>=", "type:"))
-            if answer.status_code >= 500 or (must_answer and answer.status_code != 200):
-                problems.append(f"search {query[:80]!r} answered {answer.status_code}: {answer.text[:500]}")
+                must_answer = query.startswith(("sent>=", "type:"))
+                if answer.status_code >= 500 or (must_answer and answer.status_code != 200):
+                    problems.append(f"search {query[:80]!r} answered {answer.status_code}: {answer.text[:500]}")
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a Rust panic in Tantivy is a BaseException, past the app's handlers
+        problems.append(f"search {query[:80]!r} raised {_described(error)}")
     return problems
 
 
+EXPORT_SECONDS = float(os.environ.get("ARCHIVIST_PROPERTY_EXPORT_SECONDS", "120"))
+"""How long the exports of one example (a handful of events) may take before the suite calls
+them stuck: far beyond what they need (well under a second), so only a runaway trips it."""
+
+
 def export_problems(pipeline: Pipeline, data_dir: Path) -> list[str]:
+    """Every export format over everything archived, in a forked child: an export that runs
+    away (a pathological input) is reported as not completing instead of stalling the suite."""
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(target=_export_every_format, args=(pipeline.url, data_dir, sending), daemon=True)
+    child.start()
+    sending.close()
     problems: list[str] = []
+    try:
+        if receiving.poll(EXPORT_SECONDS):
+            problems = receiving.recv()
+        else:
+            problems = [
+                f"the exports did not complete within {EXPORT_SECONDS:.0f} s (the last started: {_last_zip(data_dir)})"
+            ]
+    except EOFError:
+        problems = [f"the export process died (exit code {child.exitcode})"]
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiving.close()
+    return problems
+
+
+def _last_zip(data_dir: Path) -> str:
+    partial = sorted((data_dir / "exports").glob("*.partial"))
+    return partial[-1].name if partial else "none"
+
+
+def _export_every_format(url: str, data_dir: Path, answer: Connection) -> None:
+    engine = create_db_engine(url)  # the parent's pooled connections are not for a forked child
     backend = TantivySearchBackend(data_dir / "index")
+    problems: list[str] = []
     for name in FORMAT_NAMES:
         request = ExportRequest(
             export_id=str(uuid.uuid4()),
@@ -396,12 +434,11 @@ def export_problems(pipeline: Pipeline, data_dir: Path) -> list[str]:
             role="legal",
         )
         try:
-            build_export(pipeline.engine, backend, request, data_dir / "exports" / f"{name}.zip")
-        except (KeyboardInterrupt, SystemExit):
-            raise
+            build_export(engine, backend, request, data_dir / "exports" / f"{name}.zip")
         except BaseException as error:  # a Rust panic in Tantivy is a BaseException
             problems.append(f"export {name} failed: {_described(error)}")
-    return problems
+    answer.send(problems)
+    answer.close()
 
 
 def _described(error: BaseException) -> str:
