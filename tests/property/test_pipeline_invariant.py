@@ -24,6 +24,7 @@ the pipeline many more times.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -41,7 +42,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, MetaData, Table, delete, select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from adapters.archive_schema import archive_events
 from adapters.base import AdapterContext
@@ -339,10 +340,22 @@ def violations(pipeline: Pipeline, data_dir: Path, events: list[Event]) -> list[
 
     problems += search_problems(pipeline, data_dir, events)
     problems += export_problems(pipeline, data_dir)
-    verified = CliRunner().invoke(cli, ["verify"])
+    verified = _archivist("verify")
     if verified.exit_code != 0:
         problems.append(f"archivist verify exited {verified.exit_code}: {verified.output[-2000:]}")
     return problems
+
+
+def _archivist(*arguments: str) -> Result:
+    """The CLI, leaving the logging set-up as it found it (the CLI points its handler at the
+    runner's captured output, which is closed once the command returns)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return CliRunner().invoke(cli, list(arguments))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def search_queries(events: list[Event]) -> list[str]:
@@ -455,6 +468,7 @@ _counter = iter(range(10**9))
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
+    print_blob=True,  # the failing input as a @reproduce_failure blob: its strings run to 100 KB
     # Shrinking runs the whole pipeline hundreds of times (about a second each): only when asked.
     phases=[Phase.explicit, Phase.generate, *([Phase.shrink] if SHRINK else [])],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
