@@ -1,10 +1,14 @@
 """The adapter interface: where the batch processor delivers staged events.
 
 An adapter receives a whole batch, in occurrence order, and returns one result per event:
-``None`` when the event is durably written, or a :class:`Failure` saying why not. Raising an
-exception fails the whole batch with that reason. Adapters must be idempotent: the processor
-re-delivers events after a crash or a partial failure, and writing an event twice must leave
-one copy.
+``None`` when the event is durably written, or a :class:`Failure` saying why not (the events it
+knows failed; all of them when its store is unavailable). Raising an exception says "this batch
+failed and I cannot tell which event made it fail": the processor then writes the batch again
+in halves to find the failing events (:mod:`adapters.processor`), so the others are delivered
+in the same cycle. Raise :class:`AdapterUnavailable` (or an :class:`OSError`) instead when the
+store cannot be reached: no event is to blame, and the batch fails as a whole, without halving.
+Adapters must be idempotent: the processor re-delivers events after a crash or a partial
+failure, and writing an event twice must leave one copy.
 """
 
 from __future__ import annotations
@@ -24,6 +28,23 @@ class Failure:
     """Why an adapter could not write one event (recorded on the staged row)."""
 
     reason: str
+    permanent: bool = False
+    """The event itself cannot be written, whenever it is tried (a value the store refuses):
+    it is parked at once with the reason instead of retried ``max_attempts`` times."""
+
+
+class AdapterUnavailable(RuntimeError):
+    """The adapter's store cannot be reached: the whole batch fails, whatever its events."""
+
+
+class BatchFailed(RuntimeError):
+    """A batch failed as a whole, with ``failure`` as the reason (an adapter in a worker
+    process that raised: :mod:`adapters.worker_process`); the processor halves it as it does
+    for any exception."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 DeliveryResult = Failure | None

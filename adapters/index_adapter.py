@@ -13,7 +13,8 @@ then add) so a re-delivered event replaces rather than duplicates:
 * a file upload writes a document ``file:<event_id>`` whose text is the file name;
 * every other event type is not indexed and reported as written.
 
-A batch is one commit: all of it is searchable, or (after a rollback) none of it. Tantivy
+A batch is one commit: all of it is searchable, or (after a rollback) none of it, and the
+write raises (:class:`~adapters.base.BatchFailed`) so the processor can find the event at fault. Tantivy
 allows one writer per index directory; the adapter takes it on its first batch and keeps
 it until :meth:`TantivyIndexAdapter.close`. While another process holds it, batches fail
 with "index is locked by another process" and the processor retries them later. With
@@ -35,7 +36,7 @@ from pathlib import Path
 import tantivy
 
 from adapters import tantivy_schema as fields
-from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.base import AdapterContext, BatchFailed, DeliveryResult, Failure
 from ingest.events import (
     DeleteEvent,
     EditEvent,
@@ -385,9 +386,14 @@ class TantivyIndexAdapter:
             return self._fail(batch, f"index at {self.index_dir} cannot be opened: {_describe(error)}")
         try:
             written = self._commit(index, writer, batch)
-        except Exception as error:
+        except OSError as error:
             self._discard_changes(writer)
             return self._fail(batch, f"index write failed: {_describe(error)}")
+        except Exception as error:
+            # Something in the batch's documents, maybe one event: the processor halves the
+            # batch to find it (adapters.base), so its neighbours are still indexed.
+            self._discard_changes(writer)
+            raise BatchFailed(Failure(f"index write failed: {_describe(error)}")) from error
         finally:
             if not self.hold_writer:
                 self._release()

@@ -8,6 +8,29 @@ records its last missing success, so a crash at any point leaves it staged with 
 it already had: the next claim re-delivers only to the adapters still missing, and adapters
 absorb a repeat because they are idempotent. Failing events back off exponentially and are
 parked (kept, flagged, counted) after ``max_attempts``.
+
+One event never holds back its neighbours. An adapter that answers per event (a
+:class:`~adapters.base.Failure` for some) fails only those. An adapter that raises has failed
+the batch without saying which event made it fail (on PostgreSQL, one text with a NUL makes
+the archive's multi-row insert fail as a whole): the processor then writes the batch again in
+halves, and the halves of a half that fails, until each failing event has failed alone (a
+bisection: about 2·log2(n) more writes per failing event, up to 2n - 1 when every write fails;
+nothing more when the first write succeeds, so the usual batch pays nothing). The events of
+the halves that succeed are delivered in the same cycle; each event that failed alone is
+recorded with its own reason and backs off as any failure does, except that a value the
+database refuses (SQLSTATE class 22, data exception, or 54, program limit exceeded; SQLite's
+"too big") is parked at once, with that reason: it would fail the same way on every attempt
+(``archivist retry-parked`` puts it back once the cause is fixed). A failure that says the
+store is unreachable (:class:`~adapters.base.AdapterUnavailable`, an ``OSError``, a lost
+database connection) is not halved: no event is to blame, and halving would only multiply the
+calls to a store that is down. A Rust panic in an adapter (a ``BaseException``) is a failure
+like any other, not the end of the processor.
+
+The archive is halved inside the transaction that records the outcome, each write under a
+savepoint of its own: a failed write (which on PostgreSQL aborts everything since the last
+savepoint) rolls back alone. Every write reads the chain's head in that transaction and
+appends after it, in the batch's occurrence order, so the events that succeed are chained one
+after the other with no gap and no fork, as if the failing ones had never been in the batch.
 """
 
 from __future__ import annotations
@@ -22,13 +45,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, any_, delete, func, or_, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+    StatementError,
+)
 
 from adapters import metrics
-from adapters.base import Adapter, DeliveryResult, Failure, WritesInStagingTransaction, WritesStagedPayloads
+from adapters.base import (
+    Adapter,
+    AdapterUnavailable,
+    BatchFailed,
+    DeliveryResult,
+    Failure,
+    WritesInStagingTransaction,
+    WritesStagedPayloads,
+)
 from adapters.sql import among
 from ingest.db import insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
@@ -185,11 +223,14 @@ class BatchProcessor:
         claimed = ahead.result() if ahead is not None else self._claim()
         if not claimed:
             return BatchOutcome()
-        failures: dict[str, dict[str, str]] = {c.event_id: {} for c in claimed}
+        failures: dict[str, dict[str, Failure]] = {c.event_id: {} for c in claimed}
         successes: dict[str, set[str]] = {c.event_id: set() for c in claimed}
         for item in claimed:
             if item.event is None:
-                failures[item.event_id]["staging"] = "the staged payload is not a valid event"
+                # It would not parse on the next attempt either: parked at once, with the reason.
+                failures[item.event_id]["staging"] = Failure(
+                    f"the staged payload is not a valid event: {_parse_problem(item.payload)}", permanent=True
+                )
         running = [(adapter, self._start_delivery(adapter, claimed)) for adapter in self._outside]
         outcome, self._next = self._record(claimed, successes, failures, running, claim_next=claim_next)
         metrics.COMPLETED.inc(outcome.completed)
@@ -302,7 +343,7 @@ class BatchProcessor:
         self,
         claimed: Sequence[ClaimedEvent],
         successes: dict[str, set[str]],
-        failures: dict[str, dict[str, str]],
+        failures: dict[str, dict[str, Failure]],
         running: Sequence[tuple[Adapter, Future[Delivery]]],
         *,
         claim_next: bool = False,
@@ -334,7 +375,7 @@ class BatchProcessor:
         connection: Connection,
         claimed: Sequence[ClaimedEvent],
         successes: dict[str, set[str]],
-        failures: dict[str, dict[str, str]],
+        failures: dict[str, dict[str, Failure]],
     ) -> BatchOutcome:
         """Record the outcome of ``claimed`` inside ``connection``'s transaction."""
         required = {a.name for a in self.adapters}
@@ -420,10 +461,10 @@ class BatchProcessor:
             )
         )
 
-    def _back_off(self, connection: Connection, item: ClaimedEvent, errors: dict[str, str], now: datetime) -> bool:
+    def _back_off(self, connection: Connection, item: ClaimedEvent, errors: dict[str, Failure], now: datetime) -> bool:
         attempts = item.attempts + 1
-        parked = attempts >= self.options.max_attempts
-        reason = "; ".join(f"{name}: {message}" for name, message in sorted(errors.items()))
+        parked = attempts >= self.options.max_attempts or any(f.permanent for f in errors.values())
+        reason = "; ".join(f"{name}: {failure.reason}" for name, failure in sorted(errors.items()))
         connection.execute(
             update(staged_events)
             .where(staged_events.c.event_id == item.event_id)
@@ -435,7 +476,7 @@ class BatchProcessor:
             )
         )
         if parked:
-            log.error("parked event %s after %d attempts: %s", item.event_id, attempts, reason)
+            log.error("parked event %s after %d attempt(s): %s", item.event_id, attempts, reason)
         return parked
 
 
@@ -453,20 +494,79 @@ def tune_gc_for_batches() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _deliver(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> Sequence[DeliveryResult]:
-    """Call the adapter; an exception or a wrong number of results fails the whole batch."""
-    try:
+def _deliver(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> list[DeliveryResult]:
+    """Call the adapter, halving a batch that raises to find the events that fail."""
+
+    def write(part: Sequence[ClaimedEvent]) -> Sequence[DeliveryResult]:
         if isinstance(adapter, WritesStagedPayloads):
-            results = list(adapter.write_payloads([c.payload for c in pending]))
-        else:
-            results = list(adapter.write([c.event for c in pending if c.event is not None]))
-    except Exception as error:
-        log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(pending), error)
-        return [Failure(f"{error.__class__.__name__}: {error}")] * len(pending)
-    if len(results) != len(pending):
-        reason = f"adapter returned {len(results)} results for {len(pending)} events"
-        return [Failure(reason)] * len(pending)
+            return adapter.write_payloads([c.payload for c in part])
+        return adapter.write([c.event for c in part if c.event is not None])
+
+    return _isolating(adapter.name, write, pending)
+
+
+_Item = TypeVar("_Item")
+
+
+def _isolating(
+    adapter_name: str, write: Callable[[Sequence[_Item]], Sequence[DeliveryResult]], batch: Sequence[_Item]
+) -> list[DeliveryResult]:
+    """``write(batch)``'s results; when it raises, the results of writing each half the same
+    way (the bisection the module's docstring describes). A batch answered with the wrong
+    number of results fails as a whole: the adapter is broken, not an event."""
+    try:
+        results = list(write(batch))
+    except _NOT_OURS:
+        raise
+    except BaseException as error:  # a Rust panic (pyo3's PanicException) is a BaseException
+        failure = failure_of(error)
+        if len(batch) == 1 or _not_the_events(error):
+            log.warning("adapter %s failed a batch of %d: %s", adapter_name, len(batch), failure.reason)
+            return [failure] * len(batch)
+        log.info("adapter %s failed a batch of %d (%s); writing it in halves", adapter_name, len(batch), error)
+        middle = len(batch) // 2
+        return _isolating(adapter_name, write, batch[:middle]) + _isolating(adapter_name, write, batch[middle:])
+    if len(results) != len(batch):
+        return [Failure(f"adapter returned {len(results)} results for {len(batch)} events")] * len(batch)
     return results
+
+
+_NOT_OURS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""What a write may raise that is not a failure to write (the process is told to stop)."""
+
+_SQLITE_TOOBIG = 18
+
+
+def _not_the_events(error: BaseException) -> bool:
+    """Whether ``error`` says the store is unreachable rather than that an event is at fault."""
+    if isinstance(error, OperationalError):
+        # Also raised for a value the database cannot hold (PostgreSQL's program limits):
+        # only an error about no value in particular means the database is out of reach.
+        return not _about_a_value(error)
+    return isinstance(error, (AdapterUnavailable, OSError, *DATABASE_LOST))
+
+
+def _about_a_value(error: DBAPIError) -> bool:
+    """A database error caused by a value, which fails the same way on every attempt: SQLSTATE
+    class 22 (data exception: a NUL in text, a number out of range) and 54 (program limit
+    exceeded: an index row too big), SQLite's SQLITE_TOOBIG."""
+    if isinstance(error, DataError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in ("22", "54")
+    return getattr(error.orig, "sqlite_errorcode", None) == _SQLITE_TOOBIG
+
+
+def failure_of(error: BaseException) -> Failure:
+    """The reason an exception gives (a database error's own message, without the statement
+    and its parameters, which for a batch insert would run to megabytes)."""
+    if isinstance(error, BatchFailed):
+        return error.failure
+    if isinstance(error, DBAPIError):
+        return Failure(f"{error.__class__.__name__}: {error.orig}"[:4000], permanent=_about_a_value(error))
+    cause = error.orig if isinstance(error, StatementError) and error.orig is not None else error
+    return Failure(f"{error.__class__.__name__}: {cause}"[:4000])
 
 
 @dataclass(frozen=True)
@@ -490,7 +590,7 @@ def _timed_delivery(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> Delive
 
 
 def _note(
-    adapter_name: str, delivery: Delivery, successes: dict[str, set[str]], failures: dict[str, dict[str, str]]
+    adapter_name: str, delivery: Delivery, successes: dict[str, set[str]], failures: dict[str, dict[str, Failure]]
 ) -> None:
     """Record ``delivery``'s result per event, and count it."""
     if not delivery.pending:
@@ -499,7 +599,7 @@ def _note(
         if result is None:
             successes[item.event_id].add(adapter_name)
         else:
-            failures[item.event_id][adapter_name] = result.reason
+            failures[item.event_id][adapter_name] = result
     failed = sum(1 for r in delivery.results if r is not None)
     metrics.DELIVERED.labels(adapter_name).inc(len(delivery.results) - failed)
     metrics.DELIVERY_FAILURES.labels(adapter_name).inc(failed)
@@ -509,18 +609,16 @@ def _note(
 def _deliver_in(
     connection: Connection, adapter: WritesInStagingTransaction, pending: Sequence[ClaimedEvent]
 ) -> Sequence[DeliveryResult]:
-    """:func:`_deliver` inside ``connection``'s transaction, under a savepoint: a write that
-    fails is rolled back alone, and the outcome is still recorded."""
-    events = [c.event for c in pending if c.event is not None]
-    try:
+    """:func:`_deliver` inside ``connection``'s transaction, each write under a savepoint of its
+    own: a write that fails is rolled back alone, and the outcome is still recorded."""
+
+    def write(part: Sequence[ClaimedEvent]) -> Sequence[DeliveryResult]:
         with connection.begin_nested():
-            results = list(adapter.write_in(connection, events, [c.payload for c in pending]))
-    except Exception as error:
-        log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(events), error)
-        return [Failure(f"{error.__class__.__name__}: {error}")] * len(events)
-    if len(results) != len(events):
-        return [Failure(f"adapter returned {len(results)} results for {len(events)} events")] * len(events)
-    return results
+            return adapter.write_in(
+                connection, [c.event for c in part if c.event is not None], [c.payload for c in part]
+            )
+
+    return _isolating(adapter.name, write, pending)
 
 
 @dataclass(frozen=True)
@@ -545,6 +643,15 @@ def _parse(payload: str) -> Event | None:
         return parse_event_json(payload)
     except InvalidEvent:
         return None
+
+
+def _parse_problem(payload: str) -> str:
+    """Why ``payload`` does not parse (asked again only for the rare payload that does not)."""
+    try:
+        parse_event_json(payload)
+    except InvalidEvent as error:
+        return str(error)[:1000]
+    return "it did not parse when claimed"
 
 
 def _accumulate(total: BatchOutcome, outcome: BatchOutcome) -> None:

@@ -31,8 +31,16 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, AdapterContext, AdapterFactory, DeliveryResult, Failure
-from adapters.processor import tune_gc_for_batches
+from adapters.base import (
+    Adapter,
+    AdapterContext,
+    AdapterFactory,
+    AdapterUnavailable,
+    BatchFailed,
+    DeliveryResult,
+    Failure,
+)
+from adapters.processor import failure_of, tune_gc_for_batches
 from archivist.logs import LogFormat, configure_logging, current_log_format
 from ingest.db import create_db_engine
 from ingest.events import Event, event_to_json, parse_event_json
@@ -43,8 +51,8 @@ STOP_SECONDS = 30.0
 """How long :meth:`AdapterProcess.close` waits for the worker to close its adapter."""
 
 
-class WorkerStartFailed(RuntimeError):
-    """The worker could not build its adapter (the message says why)."""
+class WorkerStartFailed(AdapterUnavailable):
+    """The worker could not build its adapter (the message says why): no event is to blame."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +103,10 @@ class AdapterProcess:
     def write_payloads(self, payloads: Sequence[str]) -> Sequence[DeliveryResult]:
         """Deliver ``payloads`` (staged event JSON) through the worker; one result per payload.
 
-        An adapter that raises in the worker fails every event with the reason the processor
-        would have recorded in process; a worker that dies makes this raise, which the
-        processor records as the reason for every event of the batch."""
+        An adapter that raises in the worker makes this raise :class:`BatchFailed` with the
+        reason the processor would have recorded in process (and the processor halves the
+        batch to find the failing events, as in process); a worker that dies makes this raise
+        too (an event may have killed it: the halves go to a new worker)."""
         if not payloads:
             return []
         process, connection = self._running()
@@ -107,7 +116,9 @@ class AdapterProcess:
             self._forget()
             raise RuntimeError(f"{self.name} worker process is gone: {error}") from error
         answer = self._answer(process, connection)
-        return [None if reason is None else Failure(reason) for reason in answer[1]]
+        if answer[0] == "raised":
+            raise BatchFailed(Failure(answer[1], permanent=answer[2]))
+        return [None if reason is None else Failure(reason, permanent) for reason, permanent in answer[1]]
 
     def close(self) -> None:
         process, connection = self._process, self._connection
@@ -212,8 +223,11 @@ def _answer_writes(connection: Connection, adapter: Adapter) -> None:
             return
         payloads = message[1]
         try:
-            reasons = [None if r is None else r.reason for r in adapter.write([parse_event_json(p) for p in payloads])]
-        except Exception as error:
-            log.warning("adapter %s failed a batch of %d: %s", adapter.name, len(payloads), error)
-            reasons = [f"{error.__class__.__name__}: {error}"] * len(payloads)
-        connection.send(("results", reasons))
+            results = adapter.write([parse_event_json(p) for p in payloads])
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # a Rust panic (pyo3's PanicException) is a BaseException
+            failure = failure_of(error)
+            connection.send(("raised", failure.reason, failure.permanent))
+            continue
+        connection.send(("results", [(None, False) if r is None else (r.reason, r.permanent) for r in results]))

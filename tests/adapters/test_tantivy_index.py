@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 
 from adapters import index_adapter
 from adapters import tantivy_schema as fields
-from adapters.base import AdapterContext, Failure
+from adapters.base import AdapterContext, BatchFailed, Failure
 from adapters.index_adapter import IndexedMessage, IndexLocked, ReindexFailed, TantivyIndexAdapter, create, reindex
 from ingest.events import Event, parse_event
 from tests.factories import post, posts
@@ -314,8 +314,9 @@ def test_a_failing_batch_is_rolled_back_and_the_next_one_succeeds(
         return to_document(message)
 
     monkeypatch.setattr(index_adapter, "to_document", explode_on_m3)
-    results = adapter.write([say("m1", "one"), say("m2", "two"), say("m3", "three")])
-    assert [r.reason if r else None for r in results] == ["index write failed: RuntimeError: disk on fire"] * 3
+    with pytest.raises(BatchFailed) as raised:
+        adapter.write([say("m1", "one"), say("m2", "two"), say("m3", "three")])
+    assert raised.value.failure.reason == "index write failed: RuntimeError: disk on fire"
 
     monkeypatch.setattr(index_adapter, "to_document", to_document)
     write_ok(adapter, say("m4", "four"))

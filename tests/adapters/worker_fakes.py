@@ -18,15 +18,19 @@ class FileRecordingAdapter:
 
     ``die_once``: the first batch that finds this file missing creates it and kills the process
     (exit code 9) before writing anything. ``raise_message``: every batch raises it.
-    ``reject``: event ids answered with a failure."""
+    ``reject``: event ids answered with a failure. ``poison``: event ids that make any batch
+    holding one raise (without saying which)."""
 
     name = "recording"
 
-    def __init__(self, record: Path, die_once: Path | None, raise_message: str, reject: set[str]) -> None:
+    def __init__(
+        self, record: Path, die_once: Path | None, raise_message: str, reject: set[str], poison: set[str]
+    ) -> None:
         self.record = record
         self.die_once = die_once
         self.raise_message = raise_message
         self.reject = reject
+        self.poison = poison
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         if self.die_once is not None and not self.die_once.exists():
@@ -34,6 +38,8 @@ class FileRecordingAdapter:
             os._exit(9)
         if self.raise_message:
             raise RuntimeError(self.raise_message)
+        if any(str(e.event_id) in self.poison for e in batch):
+            raise ValueError("one of these cannot be written")
         results: list[DeliveryResult] = []
         with self.record.open("a", encoding="utf-8") as out:
             for event in batch:
@@ -59,6 +65,7 @@ def create(context: AdapterContext) -> FileRecordingAdapter:
         Path(die_once) if die_once else None,
         options.get("raise", ""),
         set(filter(None, options.get("reject", "").split(","))),
+        set(filter(None, options.get("poison", "").split(","))),
     )
 
 
