@@ -12,7 +12,8 @@ through :func:`admit_event_json` or :func:`admit_event`) and both databases alik
   what Python, SQLite, PostgreSQL, the indexes and the exports all represent);
 - a string anywhere in the event containing U+0000 (PostgreSQL text cannot hold it) or a lone
   surrogate (it has no UTF-8 encoding): refused naming the field, never altered;
-- an event whose JSON is larger than :data:`MAX_EVENT_BYTES`.
+- an event whose JSON is larger than :data:`MAX_EVENT_BYTES`;
+- an id (room, actor, message, disclaimer rule) longer than :data:`MAX_ID_LENGTH` characters.
 
 Every other character, control characters included, is accepted and kept exactly. Whatever a
 validator raises, these functions raise only :class:`~ingest.errors.InvalidEvent`, whose
@@ -80,6 +81,15 @@ LATEST = datetime.max.replace(tzinfo=UTC)
 9999-12-31T23:59:59.999999Z. ``0001-01-01T00:00:00+00:01`` is refused: in UTC it is in year 0."""
 
 RANGE_TEXT = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+
+MAX_ID_LENGTH = 256
+"""The longest id (room, actor, message, disclaimer rule) a producer may send, in characters.
+Ids are index keys everywhere: PostgreSQL refuses a btree row over 2,704 bytes (the archive
+indexes a room id and an actor id together) and Tantivy's fast fields fail on a term over
+65,530 bytes. 256 characters are at most 1,024 bytes of UTF-8, so two ids and a time fit in a
+row. Checked at admission, not in the models, so anything an earlier version stored still reads."""
+
+_ID_FIELDS = frozenset({"id", "message_id", "rule_id"})
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 """U+0000 and lone surrogates: what no database here can store as text (see the module doc)."""
@@ -392,6 +402,22 @@ def _string_problem(value: str, where: str) -> Iterator[str]:
         yield f"{where}: contains a lone surrogate U+{code:04X} at character {at}, which has no UTF-8 encoding"
 
 
+def _long_ids(model: BaseModel, prefix: str = "") -> Iterator[str]:
+    """Why an id of ``model`` (at any depth) is too long to be a key, naming its field."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _long_ids(value, f"{prefix}{name}.")
+        elif name in _ID_FIELDS and isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+            yield f"{prefix}{name}: an id of {len(value):,} characters; the limit is {MAX_ID_LENGTH}"
+
+
+def _refuse_long_ids(event: Event) -> Event:
+    for problem in _long_ids(event, f"{event.type}."):
+        raise InvalidEvent(problem)
+    return event
+
+
 def _refuse_unstorable(event: Event) -> Event:
     # Named like pydantic names a field, after the type that chose the model: post.message.text
     for problem in _unstorable(event, f"{event.type}."):
@@ -416,7 +442,7 @@ def parse_event(data: Any) -> Event:
 def admit_event(data: Any) -> Event:
     """Validate an event a producer built as a JSON value (an importer): :func:`parse_event`
     plus the admission limits on strings (see the module doc)."""
-    return _refuse_unstorable(parse_event(data))
+    return _refuse_long_ids(_refuse_unstorable(parse_event(data)))
 
 
 _NOT_JSON: Any = object()
@@ -462,14 +488,14 @@ def parse_event_json(body: bytes | str) -> Event:
 
 def admit_event_json(body: bytes | str) -> Event:
     """Validate an event a producer sent (AMQP, HTTP, a file), or raise :class:`InvalidEvent`:
-    :func:`parse_event_json` plus the admission limits (size, NUL; see the module doc)."""
+    :func:`parse_event_json` plus the admission limits (size, NUL, id length; see the module doc)."""
     try:
         _check_size(body)
         event = parse_event_json(body)
         # NUL can only arrive escaped (raw control characters are not JSON): most bodies skip the walk.
         if b"\\u0000" in body if isinstance(body, bytes) else "\\u0000" in body:
             _refuse_unstorable(event)
-        return event
+        return _refuse_long_ids(event)
     except InvalidEvent:
         raise
     except Exception as error:  # any validator failure is a rejection, never a crash

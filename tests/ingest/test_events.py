@@ -16,6 +16,7 @@ from ingest.errors import InvalidEvent
 from ingest.events import (
     EVENT_TYPES,
     MAX_EVENT_BYTES,
+    MAX_ID_LENGTH,
     Event,
     PostEvent,
     admit_event,
@@ -414,3 +415,29 @@ def test_other_control_and_unusual_characters_are_kept_exactly(char: str) -> Non
     assert event.message.text == f"a{char}b"
     assert event.actor.id == f"user:{char}"
     assert parse_event_json(event_to_json(event)) == event
+
+
+ID_FIELDS = [(event_type, path) for event_type, path in STRING_FIELDS if path[-1] in ("id", "message_id", "rule_id")]
+
+
+def test_the_id_length_tests_cover_every_id_field() -> None:
+    named = {path for _t, path in string_field_paths() if path.rsplit(".", 1)[-1] in ("id", "message_id", "rule_id")}
+    assert {".".join(str(p) for p in path) for _t, path in ID_FIELDS} == named
+
+
+@pytest.mark.parametrize(("event_type", "path"), ID_FIELDS, ids=lambda p: str(p))
+def test_an_id_longer_than_the_limit_is_refused_naming_the_field(event_type: str, path: tuple[str | int, ...]) -> None:
+    """A longer id breaks index keys (PostgreSQL's btree row limit, Tantivy's fast-field terms)."""
+    where = ".".join(str(p) for p in (event_type, *path))
+    at_limit = with_value(event_type, path, "i" * MAX_ID_LENGTH)
+    assert admit_event(at_limit).type == event_type
+    assert admit_event_json(json.dumps(at_limit).encode()).type == event_type
+    too_long = with_value(event_type, path, "界" * (MAX_ID_LENGTH + 1))
+    for admit in (lambda: admit_event(too_long), lambda: admit_event_json(json.dumps(too_long).encode())):
+        with pytest.raises(InvalidEvent) as caught:
+            admit()
+        assert (
+            caught.value.reason == f"{where}: an id of {MAX_ID_LENGTH + 1:,} characters; the limit is {MAX_ID_LENGTH}"
+        )
+    # What an earlier version stored with a longer id still reads back.
+    assert parse_event_json(json.dumps(too_long)).type == event_type

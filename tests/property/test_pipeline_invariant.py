@@ -55,7 +55,7 @@ from exports.package import ExportRequest, build_export
 from exports.registry import FORMAT_NAMES
 from ingest.db import create_db_engine
 from ingest.errors import InvalidEvent
-from ingest.events import MAX_INTEGER, Event, event_to_json, parse_event_json
+from ingest.events import MAX_INTEGER, Event, admit_event_json, event_to_json
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, staged_events
 from search_api.app import create_app
@@ -297,7 +297,7 @@ def accepted_events(payloads: list[dict[str, Any]]) -> tuple[list[Event], list[s
     refused: list[str] = []
     for payload in payloads:
         try:
-            accepted.append(parse_event_json(json.dumps(payload, ensure_ascii=False).encode()))
+            accepted.append(admit_event_json(json.dumps(payload, ensure_ascii=False).encode()))
         except InvalidEvent as error:
             refused.append(str(error))
     return accepted, refused
