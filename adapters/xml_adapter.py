@@ -28,7 +28,7 @@ def batch_file_name(batch: Sequence[Event], prefix: str = "pchat") -> str:
     a re-delivered batch rewrites its own file instead of adding a second one."""
 
     def stamp(moment: datetime) -> str:
-        return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+        return f"{moment.year:04d}{moment:%m%dT%H%M%S}.{moment.microsecond:06d}Z"  # strftime: year 1 is "1"
 
     ids = "\n".join(sorted(str(e.event_id) for e in batch))
     batch_id = hashlib.sha256(ids.encode()).hexdigest()[:16]

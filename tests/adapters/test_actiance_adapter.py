@@ -13,6 +13,7 @@ from lxml import etree
 from adapters.actiance_adapter import ActianceAdapter, create
 from adapters.base import Adapter, AdapterContext
 from adapters.registry import load_factory
+from exports.xml_text import unescape_xml_text
 from ingest.db import create_db_engine
 from ingest.events import Event, parse_event
 from ingest.staging import StagingStore
@@ -97,10 +98,11 @@ def test_one_valid_file_per_batch_with_every_element(tmp_path: Path) -> None:
     assert [m.findtext("Content") for m in conversation.iterfind("Message")] == ["hello", "hello!"]
 
 
-def test_unicode_survives_and_illegal_characters_are_replaced(tmp_path: Path) -> None:
+def test_unicode_survives_and_illegal_characters_are_escaped_reversibly(tmp_path: Path) -> None:
     ActianceAdapter(tmp_path).write([post(1, text="שלום 😀 é\u0301 \x07bell")])
     content = validate(next(tmp_path.glob("*.xml"))).findtext(".//Message/Content")
-    assert content == "שלום 😀 é\u0301 \ufffdbell"
+    assert content == "שלום 😀 é\u0301 \u2407bell"
+    assert unescape_xml_text(content or "") == "שלום 😀 é\u0301 \x07bell"
 
 
 def test_redelivering_a_batch_rewrites_the_same_file_atomically(tmp_path: Path) -> None:

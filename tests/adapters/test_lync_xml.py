@@ -13,6 +13,7 @@ from lxml import etree
 
 from adapters.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, render, serialise, since1970
 from adapters.xml_adapter import LyncXmlAdapter
+from exports.xml_text import unescape_xml_text
 from ingest.events import Event, parse_event
 from ingest.simulate import simulate_events
 from tests.factories import post, posts
@@ -100,11 +101,12 @@ def test_senders_keep_one_number_across_files(tmp_path: Path) -> None:
     )
 
 
-def test_unicode_survives_and_illegal_characters_are_replaced(tmp_path: Path) -> None:
+def test_unicode_survives_and_illegal_characters_are_escaped_reversibly(tmp_path: Path) -> None:
     text = "שלום 😀 é\u0301 \x07bell"
     LyncXmlAdapter(tmp_path).write([post(1, text=text)])
     content = validate(next(tmp_path.glob("*.xml"))).find(".//Message").get("content")  # type: ignore[union-attr]
-    assert content == "שלום 😀 é\u0301 \ufffdbell"
+    assert content == "שלום 😀 é\u0301 \u2407bell"
+    assert unescape_xml_text(content or "") == "שלום 😀 é\u0301 \x07bell"
 
 
 def test_redelivering_a_batch_rewrites_the_same_file_atomically(tmp_path: Path) -> None:
