@@ -129,14 +129,19 @@ def _bounded_items(values: Iterable[Any], separator: str, what: str) -> list[str
     return items
 
 
-def _bounded_list(values: Iterable[Any]) -> list[Any]:
-    items: list[Any] = []
+def _counted(values: Iterable[Any], what: str) -> Iterator[Any]:
+    """``values``, refused once their texts (or items) add up to more than :data:`MAX_TEXT_CHARS`."""
+    total = 0
     for value in values:
         _check_time()
-        if len(items) == MAX_TEXT_CHARS:
-            raise _too_large("a list")
-        items.append(value)
-    return items
+        total += len(value) if isinstance(value, str) else 1
+        if total > MAX_TEXT_CHARS:
+            raise _too_large(what)
+        yield value
+
+
+def _bounded_list(values: Iterable[Any]) -> list[Any]:
+    return list(_counted(values, "a list"))
 
 
 def _estimate(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
@@ -181,7 +186,10 @@ def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
             args = (*args[:at], _bounded_items(value, separator, "the result of join"), *rest)
         elif name == "list" and not isinstance(value, str):
             args = (*args[:at], _bounded_list(value), *rest)
-        return _checked(function(*args, **kwargs), f"the result of {name}")
+        result = function(*args, **kwargs)
+        if isinstance(result, Iterator):  # map, select, ...: bounded as whoever consumes them reads them
+            return _counted(result, f"the result of {name}")
+        return _checked(result, f"the result of {name}")
 
     return bounded
 

@@ -47,6 +47,9 @@ EXPLOSIVE = [
     "{% set a0 = actor|center(99999) %}{{ [a0, a0, a0]|join }}",
     "{% set a0 = actor|center(99999) %}{{ a0 ~ a0 }}",
     "{% for p in participants %}{{ actor|center(50000) }}{% endfor %}",
+    "{{ participants|map('center', 90000)|list|length }}",
+    "{{ participants|map('center', 90000)|sort|length }}",
+    "{{ participants|map('center', 90000)|join|length }}",
     "{{ 99999999999 * 99999999999 * 99999999999 * 99999999999 * 99999999999 * 99999999999 }}",
 ]
 
