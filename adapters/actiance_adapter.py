@@ -6,8 +6,11 @@ batch; presence is inferred from the batch alone (nothing is held between batche
 
 Files are written atomically (temporary file, fsync, rename, fsync of the directory), as the
 ``xml`` adapter writes them, and named ``actiance-<first event>-<last event>-<batch id>.xml``
-with UTC times, so they sort by time; the batch id is a hash of the batch's event ids, so two
-batches never share a name and re-delivering a batch rewrites its own file instead of adding one.
+with UTC times, so they sort by time; the batch id is a hash of the file's event ids.
+
+Exactly once per event, as the ``xml`` adapter: a ledger beside the files
+(:mod:`adapters.file_ledger`) records which file each event went into, and a re-delivered event,
+in whatever batch, is not written again; presence is then inferred from the new events alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.base import AdapterContext, DeliveryResult
-from adapters.xml_adapter import batch_file_name, write_batch_file
+from adapters.file_ledger import FileLedger
+from adapters.xml_adapter import batch_file_name, write_once
 from exports.actiance import WITH_ELEMENT, render_batch
 from ingest.events import Event
 
@@ -26,15 +30,24 @@ class ActianceAdapter:
 
     def __init__(self, output_dir: Path) -> None:
         self.output_dir = output_dir
+        self.ledger = FileLedger(output_dir)
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         if not any(isinstance(e, WITH_ELEMENT) for e in batch):
             return [None] * len(batch)
-        name = batch_file_name(batch, prefix="actiance")
-        return write_batch_file(self.output_dir, name, render_batch(batch), len(batch))
+        return write_once(self.ledger, batch, batch, _file_name, _render)
 
     def close(self) -> None:
-        """Nothing is held open between batches."""
+        self.ledger.close()
+
+
+def _file_name(events: Sequence[Event]) -> str:
+    return batch_file_name(events, prefix="actiance")
+
+
+def _render(events: Sequence[Event]) -> bytes | None:
+    """The document of the events not yet written, when one of them has an element."""
+    return render_batch(events) if any(isinstance(e, WITH_ELEMENT) for e in events) else None
 
 
 def create(context: AdapterContext) -> ActianceAdapter:

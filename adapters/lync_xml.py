@@ -4,19 +4,20 @@ One ``Conversation`` per room per batch, rooms in the order of their first event
 appears only as JOIN/PART messages. Every time is written three ways: Unix milliseconds, an
 ISO 8601 UTC string with seven fractional digits, and .NET ticks. Edits, deletions,
 disclaimers, policy decisions and room updates have no element in this format: they are
-skipped here (the archive and the other exports carry them).
+skipped here (the archive and the other exports carry them). Characters XML 1.0 cannot carry
+are escaped reversibly (:mod:`exports.xml_text`); times cover the years 0001 to 9999.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from lxml import etree
 
+from exports.xml_text import escape_xml_text
 from ingest.events import (
     Event,
     FileDownloadEvent,
@@ -30,8 +31,6 @@ from ingest.events import (
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD = "http://www.w3.org/2001/XMLSchema"
 _EPOCH_TICKS = 621_355_968_000_000_000
-# XML 1.0 forbids most C0 controls, lone surrogates and U+FFFE/U+FFFF.
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 MESSAGE_TYPES: dict[type[Event], str] = {
     JoinEvent: "JOIN",
@@ -48,8 +47,9 @@ def in_format(event: Event) -> bool:
 
 
 def xml_safe(text: str) -> str:
-    """``text`` with characters XML 1.0 cannot carry replaced by U+FFFD (the rest kept exactly)."""
-    return _ILLEGAL_XML.sub("\ufffd", text)
+    """``text`` with the characters XML 1.0 cannot carry escaped reversibly (the rest kept exactly):
+    :func:`exports.xml_text.escape_xml_text`."""
+    return escape_xml_text(text)
 
 
 def since1970(moment: datetime) -> int:
@@ -61,8 +61,10 @@ def dotnet_ticks(moment: datetime) -> int:
 
 
 def iso_seven_digits(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond * 10:07d}Z"
+    u = moment.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond * 10:07d}Z"
+    )
 
 
 def _micros(moment: datetime) -> int:
@@ -162,7 +164,7 @@ def _times(moment: datetime) -> str:
     u = moment.astimezone(UTC)
     micros = _micros(u)
     return (
-        f'since1970="{micros // 1000}" string="{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:'
+        f'since1970="{micros // 1000}" string="{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:'
         f'{u.second:02d}.{u.microsecond * 10:07d}Z" long="{micros * 10 + _EPOCH_TICKS}"'
     )
 

@@ -2,8 +2,12 @@
 
 Files are written atomically (temporary file, fsync, rename, fsync of the directory) and
 named ``pchat-<first event>-<last event>-<batch id>.xml`` with UTC times, so they sort by
-time; the batch id is a hash of the batch's event ids, so re-delivering the same batch
-rewrites the same file instead of adding a second one.
+time; the batch id is a hash of the ids of the events in the file.
+
+Exactly once per event: a ledger beside the files (:mod:`adapters.file_ledger`) records which
+file each event went into, so an event re-delivered in any batch (after a processor was killed
+between writing a file and recording the outcome, its lease expired and the events were claimed
+again with newer ones) is not written a second time; only the delivery's new events make a file.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.file_ledger import FileLedger
 from adapters.lync_xml import in_format, render
 from ingest.events import Event
 
@@ -28,7 +34,7 @@ def batch_file_name(batch: Sequence[Event], prefix: str = "pchat") -> str:
     a re-delivered batch rewrites its own file instead of adding a second one."""
 
     def stamp(moment: datetime) -> str:
-        return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+        return f"{moment.year:04d}{moment:%m%dT%H%M%S}.{moment.microsecond:06d}Z"  # strftime: year 1 is "1"
 
     ids = "\n".join(sorted(str(e.event_id) for e in batch))
     batch_id = hashlib.sha256(ids.encode()).hexdigest()[:16]
@@ -37,18 +43,32 @@ def batch_file_name(batch: Sequence[Event], prefix: str = "pchat") -> str:
     return f"{prefix}-{stamp(first)}-{stamp(last)}-{batch_id}.xml"
 
 
-def write_batch_file(output_dir: Path, path_name: str, content: bytes, events: int) -> list[DeliveryResult]:
-    """``content`` written atomically as one file of ``output_dir``: all ``events`` of the batch
-    succeed, or each fails with the reason (a file adapter's whole delivery)."""
-    path = output_dir / path_name
+def write_once(
+    ledger: FileLedger,
+    batch: Sequence[Event],
+    chosen: Sequence[Event],
+    file_name: Callable[[Sequence[Event]], str],
+    render: Callable[[Sequence[Event]], bytes | None],
+) -> list[DeliveryResult]:
+    """A file adapter's whole delivery: the events of ``chosen`` that are in no file yet are
+    rendered (``render`` may answer ``None``: nothing worth a file) and written atomically as one
+    file of the ledger's directory, recorded in the ledger first. Every event of ``batch``
+    succeeds, or each fails with the reason."""
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, content)
-    except OSError as error:
-        reason = f"cannot write {path}: {error.strerror or error}"
+        with ledger.session() as session:
+            fresh = session.unwritten(chosen)
+            content = render(fresh) if fresh else None
+            if content is not None:
+                name = file_name(fresh)
+                session.reserve(fresh, name)
+                write_atomically(ledger.directory / name, content)
+                session.mark_written(name)
+    except (OSError, sqlite3.Error) as error:
+        detail = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        reason = f"cannot write to {ledger.directory}: {detail}"
         log.warning("%s", reason)
-        return [Failure(reason)] * events
-    return [None] * events
+        return [Failure(reason)] * len(batch)
+    return [None] * len(batch)
 
 
 def write_atomically(path: Path, content: bytes) -> None:
@@ -75,15 +95,16 @@ class LyncXmlAdapter:
 
     def __init__(self, output_dir: Path) -> None:
         self.output_dir = output_dir
+        self.ledger = FileLedger(output_dir)
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         chosen = [e for e in batch if in_format(e)]
         if not chosen:
             return [None] * len(batch)
-        return write_batch_file(self.output_dir, batch_file_name(chosen), render(chosen), len(batch))
+        return write_once(self.ledger, batch, chosen, batch_file_name, render)
 
     def close(self) -> None:
-        """Nothing is held open between batches."""
+        self.ledger.close()
 
 
 def create(context: AdapterContext) -> LyncXmlAdapter:

@@ -32,19 +32,21 @@ text is not in the period reads ``delete``). Read receipts, disclaimers, policy 
 room updates have no element: they count towards presence only and are listed in the report.
 
 Text is written exactly, except characters XML 1.0 cannot carry (most C0 controls, lone
-surrogates, U+FFFE/U+FFFF), which become U+FFFD with a warning.
+surrogates, U+FFFE/U+FFFF), which are escaped reversibly (:mod:`exports.xml_text`: NUL as
+``␀``) with a warning. Times cover the years 0001 to 9999 (the day of 9999-12-31 ends at its
+last representable millisecond).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from exports.xml_text import ESCAPE_NOTE, escape_counted
 from ingest.events import (
     Actor,
     DeleteEvent,
@@ -67,7 +69,7 @@ MEDIA_TYPE = "application/xml"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_LAST_MILLISECOND = time(23, 59, 59, 999_000, tzinfo=UTC)
 _TEXT_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}
 _ATTRIBUTE_ESCAPES = _TEXT_ESCAPES | {ord('"'): "&quot;", ord("\t"): "&#9;", ord("\n"): "&#10;"}
 
@@ -136,7 +138,7 @@ def present_at_start(events: Iterable[Event], before: Mapping[str, Actor]) -> di
 
 
 class _Escaper:
-    """Escapes text for XML 1.0 and counts the characters it had to replace."""
+    """Escapes text for XML 1.0 and counts the characters it had to escape."""
 
     def __init__(self) -> None:
         self.replaced = 0
@@ -148,9 +150,9 @@ class _Escaper:
         return self._safe(value).translate(_ATTRIBUTE_ESCAPES)
 
     def _safe(self, value: str) -> str:
-        cleaned, count = _ILLEGAL_XML.subn("\ufffd", value)
+        escaped, count = escape_counted(value)
         self.replaced += count
-        return cleaned
+        return escaped
 
 
 class _ConversationWriter:
@@ -287,8 +289,8 @@ def render_batch(batch: Sequence[Event]) -> bytes:
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1) - _MILLISECOND
+    """The first and the last millisecond of ``day`` (no day after it is needed: 9999-12-31 works)."""
+    return datetime.combine(day, time(tzinfo=UTC)), datetime.combine(day, _LAST_MILLISECOND)
 
 
 class _ChunkedFiles:
@@ -349,10 +351,7 @@ class _Totals:
     def warnings(self) -> list[str]:
         found: list[str] = []
         if self.replaced_characters:
-            found.append(
-                f"{self.replaced_characters} characters that XML 1.0 cannot carry (control characters, lone "
-                "surrogates) were replaced by U+FFFD in the Actiance XML; the archive keeps the original text"
-            )
+            found.append(f"Actiance XML: {self.replaced_characters} escapes: {ESCAPE_NOTE}")
         if self.without_element:
             kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(self.without_element.items()))
             found.append(f"events with no Actiance element (counted for presence only) -- {kinds}")

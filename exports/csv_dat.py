@@ -2,7 +2,12 @@
 
 ``messages.csv``: RFC 4180 (comma, double quotes where needed, CRLF line ends), UTF-8 with a
 byte-order mark, a header row; the text is kept exactly (a newline inside a field stays inside
-the quoted field).
+the quoted field), with one exception, because this file is meant to be opened in a spreadsheet:
+a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, which Excel and
+LibreOffice would evaluate as a formula (CSV injection), is written with a leading apostrophe
+(``'=1+1``), as OWASP recommends. The report (and so the export's manifest) says how many rows
+were guarded; ``messages.dat``, ``events.jsonl`` and the archive keep the exact text, and
+``EVENT_SHA256`` names the event's exact JSON.
 
 ``messages.dat``: a Concordance DAT load file: UTF-8 with a byte-order mark, a header row, every
 field between text qualifiers ``þ`` (U+00FE), fields separated by U+0014, CRLF line ends, and a
@@ -99,6 +104,9 @@ _FIELD_JOIN = QUALIFIER + SEPARATOR + QUALIFIER
 _STRUCTURAL = (QUALIFIER, SEPARATOR, NEWLINE_MARK)
 _LITERAL_SUBSTITUTES = str.maketrans({QUALIFIER: "th", SEPARATOR: "\ufffd", NEWLINE_MARK: "(R)"})
 _NEWLINES_TO_MARK = str.maketrans({"\n": NEWLINE_MARK, "\r": NEWLINE_MARK})
+FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
+"""First characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
+FORMULA_GUARD = "'"
 
 # One event's columns after BEGDOC .. SENDER_INTERNAL: MESSAGE_ID .. DETAILS.
 _Content = tuple[str, str, str, str, str, str, str, str, str, str, str]
@@ -144,6 +152,13 @@ def read_dat(text: str) -> list[list[str]]:
             raise ValueError(f"a DAT line must begin and end with the qualifier: {line[:80]!r}")
         rows.append([value.replace(NEWLINE_MARK, "\n") for value in line[1:-1].split(_FIELD_JOIN)])
     return rows
+
+
+def spreadsheet_row(row: Sequence[str]) -> tuple[list[str], bool]:
+    """``row`` as ``messages.csv`` writes it: every cell a spreadsheet would evaluate as a formula
+    gets a leading apostrophe; and whether any cell did."""
+    cells = [FORMULA_GUARD + value if value[:1] in FORMULA_STARTS else value for value in row]
+    return cells, any(value[:1] in FORMULA_STARTS for value in row)
 
 
 def _details(*pairs: tuple[str, str]) -> str:
@@ -247,6 +262,11 @@ class CsvDatFormat:
             f"{DAT_FILE}: {{count}} rows had a literal þ, U+0014 or ® that Concordance cannot carry, "
             f"written as 'th', U+FFFD and '(R)'; {CSV_FILE} keeps the exact text"
         )
+        formulas = WarningTally(
+            f"{CSV_FILE}: {{count}} rows had cells starting with =, +, -, @, tab or CR, which a spreadsheet "
+            f"would run as a formula: those cells are prefixed with an apostrophe ('), as OWASP advises "
+            f"against CSV injection; {DAT_FILE} and events.jsonl keep the exact text"
+        )
         with tempfile.TemporaryFile() as spool:
             dat = Utf8Writer(spool, bom=True)
             with tracked_file(files, CSV_FILE, "text/csv; charset=utf-8", report) as csv_binary:
@@ -262,9 +282,12 @@ class CsvDatFormat:
                     report.events += 1
                     row = event_row(f"{prefix}-{report.events:06d}", event, versions, archived_json(event))
                     line, literal = dat_line(row)
-                    pending.add(row, line)
+                    cells, guarded = spreadsheet_row(row)
+                    pending.add(cells, line)
                     if literal:
                         substituted.add(str(event.event_id))
+                    if guarded:
+                        formulas.add(str(event.event_id))
                     if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
                         no_url.add(str(event.event_id))
                 pending.flush()
@@ -276,4 +299,5 @@ class CsvDatFormat:
         report.items = report.events
         no_url.report_to(report)
         substituted.report_to(report)
+        formulas.report_to(report)
         return report

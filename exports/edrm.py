@@ -14,6 +14,8 @@ types) and ``Relationships``. Each document has:
   that day), with ``LocationURI`` the room's channel URI (as in the Lync format) and
   ``Custodian`` the person's name (their id when they have none): chat is held by everyone in
   the conversation, so each participant is a custodian of it.
+- Characters XML 1.0 cannot carry are escaped reversibly in the load file
+  (:mod:`exports.xml_text`); the transcripts keep the exact text.
 - ``Tags``: ``RoomName``, ``RoomId``, ``RoomKind``, ``BeginDate``/``EndDate`` (DateTime, ISO
   8601 UTC), ``Participants`` (``name <id>``, ``; ``-separated), ``ParticipantCount``,
   ``MessageCount`` (posts), ``EditCount``, ``DeletionCount``, ``FileCount``, ``EventCount``,
@@ -53,6 +55,7 @@ from lxml import etree
 from adapters.lync_xml import xml_safe
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
+from exports.xml_text import ESCAPE_NOTE, escape_marks
 from ingest.events import (
     DeleteEvent,
     DisclaimerEvent,
@@ -314,13 +317,16 @@ class EdrmFormat:
         versions = EditVersions()
         thread: tuple[str, str] = ("", "")
         """The current room's id and its first document's DocID."""
+        escaped = 0
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
             for first, day_events in conversation_days(events):
                 doc_id = f"{prefix}-D{report.items + 1:06d}"
                 summary, text = self._write_transcript(first, day_events, files, context, report, versions, no_url)
                 report.events += summary.events
                 report.items += 1
-                documents.write(document_entry(doc_id, summary, text, context))
+                entry = document_entry(doc_id, summary, text, context)
+                documents.write(entry)
+                escaped += escape_marks(entry) > 0
                 if thread[0] == first.room.id:
                     relationships.write(relationship_entry(thread[1], doc_id))
                 else:
@@ -328,6 +334,8 @@ class EdrmFormat:
             with tracked_file(files, LOAD_FILE, "application/xml", report) as load_file:
                 _write_load_file(load_file, context, documents, relationships)
         no_url.report_to(report)
+        if escaped:
+            report.warnings.append(f"{LOAD_FILE}: {escaped} documents hold escapes in their tags: {ESCAPE_NOTE}")
         return report
 
     @staticmethod

@@ -7,8 +7,9 @@ same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are nam
 
 The format has elements for joins, leaves, posts, reads and file transfers only: edits,
 deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
-many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). Memory: at most
-one file's events.
+many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). Characters XML
+1.0 cannot carry are escaped reversibly (:mod:`exports.xml_text`) and the report says in how
+many files. Memory: at most one file's events.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from adapters.lync_xml import in_format, render
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.edrm import conversation_days, room_slug
 from exports.jsonl import tracked_file
+from exports.xml_text import ESCAPE_NOTE, escape_marks
 from ingest.events import Event
 
 LYNC_DIR = "lync"
@@ -55,9 +57,11 @@ class LyncXmlFormat:
         if max_events_per_file < 1:
             raise ValueError(f"max_events_per_file must be 1 or more, got {max_events_per_file}")
         self.max_events_per_file = max_events_per_file
+        self._escaped_files = 0
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
+        self._escaped_files = 0
         left_out: dict[str, int] = {}
         for _first, day_events in conversation_days(events):
             batch: list[Event] = []
@@ -75,10 +79,14 @@ class LyncXmlFormat:
                 self._write_file(batch, part, files, report)
         if left_out:
             report.warnings.append(left_out_warning(left_out))
+        if self._escaped_files:
+            report.warnings.append(f"Lync XML: {self._escaped_files} files hold escapes: {ESCAPE_NOTE}")
         return report
 
-    @staticmethod
-    def _write_file(batch: Sequence[Event], part: int, files: ExportFiles, report: FormatReport) -> None:
+    def _write_file(self, batch: Sequence[Event], part: int, files: ExportFiles, report: FormatReport) -> None:
+        content = render(batch)
         with tracked_file(files, file_path(batch, part), MEDIA_TYPE, report) as stream:
-            stream.write(render(batch))
+            stream.write(content)
         report.items += 1
+        if escape_marks(content):
+            self._escaped_files += 1

@@ -257,7 +257,9 @@ def _hms(moment: datetime) -> str:
 
 
 def _stamp(moment: datetime | None) -> str:
-    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if moment is None:
+        return "—"
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment:%H:%M:%S} UTC"  # strftime: year 1 is "1"
 
 
 def _size(size: int) -> str:
@@ -760,12 +762,18 @@ class Renderer:
 
 
 def _fit(text: str, font: Font, size: float, width: float) -> str:
-    """``text``, cut with an ellipsis if wider than ``width``."""
+    """``text``, cut with an ellipsis if wider than ``width`` (the longest prefix that fits, found by
+    bisection: widths grow with the prefix, and a room name can be megabytes long)."""
     if font.width(text, size) <= width:
         return text
-    while text and font.width(text + "…", size) > width:
-        text = text[:-1]
-    return text + "…"
+    fits, too_long = 0, len(text)
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if font.width(text[:middle] + "…", size) <= width:
+            fits = middle
+        else:
+            too_long = middle
+    return text[:fits] + "…"
 
 
 class PdfReportFormat:

@@ -26,7 +26,9 @@ are, for a channel, those present at the start of the file's period (the Actianc
 direct conversation everyone in it. ``X-RSMF-Participants`` is the comma-separated display names
 of every participant of the file, as Relativity's field reference describes it.
 
-The manifest is JSON with non-ASCII escaped (``\\uXXXX``): every text, lone surrogates included,
+A participant's ``email`` is the actor's address when it is one (``local@domain``, no spaces or
+control characters); anything else the producer sent as an address is kept in ``custom`` as
+``email as recorded``. The manifest is JSON with non-ASCII escaped (``\\uXXXX``): every text, lone surrogates included,
 round-trips exactly.
 """
 
@@ -87,6 +89,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")
 """A header value that ``compat32`` folding leaves as it is when it fits on its line."""
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
+_ADDRESS = re.compile(r"[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+")
+"""What goes into a participant's ``email`` (an ``idn-email`` in Relativity's schema)."""
 
 Json = dict[str, Any]
 
@@ -189,9 +193,11 @@ class _ManifestBuilder:
     def _participant(self, actor: Actor) -> str:
         if actor.id not in self.participants:
             entry: Json = {"id": actor.id, "display": actor.name or actor.id, "account_id": actor.id}
-            if actor.email:
+            if actor.email and _ADDRESS.fullmatch(actor.email):
                 entry["email"] = actor.email
             entry["custom"] = _custom(internal="true" if actor.internal else "false")
+            if actor.email and "email" not in entry:  # not an address: kept, where the schema takes any text
+                entry["custom"] += _custom(email_as_recorded=actor.email)
             self.participants[actor.id] = entry
         return actor.id
 

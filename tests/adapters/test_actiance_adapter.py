@@ -12,15 +12,22 @@ from lxml import etree
 
 from adapters.actiance_adapter import ActianceAdapter, create
 from adapters.base import Adapter, AdapterContext
+from adapters.file_ledger import LEDGER_DIR
 from adapters.registry import load_factory
+from exports.xml_text import unescape_xml_text
 from ingest.db import create_db_engine
-from ingest.events import Event, parse_event
+from ingest.events import Event, PostEvent, parse_event
 from ingest.staging import StagingStore
 from tests.factories import post, posts
 
 XSD_PATH = Path(__file__).resolve().parents[2] / "exports" / "schemas" / "actiance.xsd"
 SCHEMA = etree.XMLSchema(etree.parse(str(XSD_PATH)))
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def delivered(directory: Path) -> list[Path]:
+    """What a vendor's pickup sees in ``directory``: everything but the adapter's ledger folder."""
+    return sorted(path for path in directory.iterdir() if path.name != LEDGER_DIR)
 
 
 def event(kind: str, second: int, actor: str = "kazuto", **fields: Any) -> Event:
@@ -97,29 +104,33 @@ def test_one_valid_file_per_batch_with_every_element(tmp_path: Path) -> None:
     assert [m.findtext("Content") for m in conversation.iterfind("Message")] == ["hello", "hello!"]
 
 
-def test_unicode_survives_and_illegal_characters_are_replaced(tmp_path: Path) -> None:
+def test_unicode_survives_and_illegal_characters_are_escaped_reversibly(tmp_path: Path) -> None:
     ActianceAdapter(tmp_path).write([post(1, text="שלום 😀 é\u0301 \x07bell")])
     content = validate(next(tmp_path.glob("*.xml"))).findtext(".//Message/Content")
-    assert content == "שלום 😀 é\u0301 \ufffdbell"
+    assert content == "שלום 😀 é\u0301 \u2407bell"
+    assert unescape_xml_text(content or "") == "שלום 😀 é\u0301 \x07bell"
 
 
 def test_redelivering_a_batch_rewrites_the_same_file_atomically(tmp_path: Path) -> None:
     adapter = ActianceAdapter(tmp_path)
     batch = posts(20)
     adapter.write(batch)
-    first = next(tmp_path.iterdir()).read_bytes()
+    first = delivered(tmp_path)[0].read_bytes()
     adapter.write(batch)
-    assert len(list(tmp_path.iterdir())) == 1, "no second file and no temporary leftovers"
-    assert next(tmp_path.iterdir()).read_bytes() == first
+    assert len(list(delivered(tmp_path))) == 1, "no second file and no temporary leftovers"
+    assert delivered(tmp_path)[0].read_bytes() == first
 
 
-def test_file_names_sort_by_time_and_never_collide(tmp_path: Path) -> None:
+def test_file_names_sort_by_time_and_a_redelivered_event_is_never_written_again(tmp_path: Path) -> None:
     adapter = ActianceAdapter(tmp_path)
-    everything = posts(30)
-    for batch in (everything[20:30], everything[0:10], everything[10:20], everything[0:5] + everything[25:30]):
-        adapter.write(batch)
+    everything = posts(35)
+    mixed = everything[0:5] + everything[25:35]  # five old, five old and five new: only the new are written
+    for batch in (everything[20:30], everything[0:10], everything[10:20], mixed):
+        assert list(adapter.write(batch)) == [None] * len(batch)
     names = sorted(p.name for p in tmp_path.glob("*.xml"))
     assert len(names) == 4
+    ids = [m.findtext("MessageId") or "" for n in names for m in validate(tmp_path / n).iterfind(".//Message")]
+    assert sorted(ids) == sorted(e.message.id for e in everything if isinstance(e, PostEvent))
     starts = [validate(tmp_path / n).findtext(".//StartTimeUTC") for n in names]
     assert starts == sorted(starts, key=lambda value: int(value or 0))
     assert all(n.startswith("actiance-") for n in names)
@@ -129,7 +140,7 @@ def test_batches_without_actiance_elements_write_nothing(tmp_path: Path) -> None
     shown = {"rule_id": "r", "version": 1, "locale": "en", "text": "t"}
     batch = [event("read", 0, read={}), event("disclaimer", 1, disclaimer=shown)]
     assert ActianceAdapter(tmp_path).write(batch) == [None, None]
-    assert list(tmp_path.iterdir()) == []
+    assert list(delivered(tmp_path)) == []
 
 
 def test_an_unwritable_directory_fails_every_event(tmp_path: Path) -> None:

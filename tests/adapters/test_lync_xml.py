@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from adapters.file_ledger import LEDGER_DIR
 from adapters.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, render, serialise, since1970
 from adapters.xml_adapter import LyncXmlAdapter
+from exports.xml_text import unescape_xml_text
 from ingest.events import Event, parse_event
 from ingest.simulate import simulate_events
 from tests.factories import post, posts
@@ -21,6 +23,11 @@ XSD_PATH = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "lync_
 SCHEMA = etree.XMLSchema(etree.parse(str(XSD_PATH)))
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 FILE = {"name": "0988239a-bb66-4616-90a4-b07771a2097c.txt", "size": 10, "sha256": "c" * 64}
+
+
+def delivered(directory: Path) -> list[Path]:
+    """What a vendor's pickup sees in ``directory``: everything but the adapter's ledger folder."""
+    return sorted(path for path in directory.iterdir() if path.name != LEDGER_DIR)
 
 
 def event(kind: str, second: int, room: str = "room:ubuntu", actor: str = "kazuto", **fields: Any) -> Event:
@@ -100,11 +107,12 @@ def test_senders_keep_one_number_across_files(tmp_path: Path) -> None:
     )
 
 
-def test_unicode_survives_and_illegal_characters_are_replaced(tmp_path: Path) -> None:
+def test_unicode_survives_and_illegal_characters_are_escaped_reversibly(tmp_path: Path) -> None:
     text = "שלום 😀 é\u0301 \x07bell"
     LyncXmlAdapter(tmp_path).write([post(1, text=text)])
     content = validate(next(tmp_path.glob("*.xml"))).find(".//Message").get("content")  # type: ignore[union-attr]
-    assert content == "שלום 😀 é\u0301 \ufffdbell"
+    assert content == "שלום 😀 é\u0301 \u2407bell"
+    assert unescape_xml_text(content or "") == "שלום 😀 é\u0301 \x07bell"
 
 
 def test_redelivering_a_batch_rewrites_the_same_file_atomically(tmp_path: Path) -> None:
@@ -112,7 +120,7 @@ def test_redelivering_a_batch_rewrites_the_same_file_atomically(tmp_path: Path) 
     batch = posts(20)
     adapter.write(batch)
     adapter.write(batch)
-    assert len(list(tmp_path.iterdir())) == 1, "no second file and no temporary leftovers"
+    assert len(list(delivered(tmp_path))) == 1, "no second file and no temporary leftovers"
 
 
 def test_file_names_sort_by_time(tmp_path: Path) -> None:
@@ -128,7 +136,7 @@ def test_file_names_sort_by_time(tmp_path: Path) -> None:
 
 def test_batches_without_format_events_write_nothing(tmp_path: Path) -> None:
     assert LyncXmlAdapter(tmp_path).write([event("edit", 0, message={"id": "m", "text": "t"})]) == [None]
-    assert list(tmp_path.iterdir()) == []
+    assert list(delivered(tmp_path)) == []
 
 
 def test_an_unwritable_directory_fails_every_event(tmp_path: Path) -> None:

@@ -197,8 +197,8 @@ def test_the_xml_adapter_writes_the_same_file_in_a_worker_as_in_process(
         adapter := worker(sqlite_store, tmp_path, factory_location("xml"), "xml", xml_dir=str(tmp_path / "there"))
     )
     adapter.write(events)
-    [here] = (tmp_path / "here").iterdir()
-    [there] = (tmp_path / "there").iterdir()
+    [here] = (tmp_path / "here").glob("*.xml")
+    [there] = (tmp_path / "there").glob("*.xml")
     assert (here.name, here.read_bytes()) == (there.name, there.read_bytes())
 
 

@@ -3,7 +3,6 @@ participant entered/left rules, the 10,000-event split, streaming, Unicode, real
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from lxml import etree
 
 from exports.actiance import MAX_EVENTS, ActianceFormat, millis, render_batch
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
+from exports.xml_text import unescape_xml_text
 from ingest.events import Event, PostEvent, parse_event
 from ingest.irc import read_irc_file
 from ingest.simulate import simulate_events
@@ -23,7 +23,6 @@ from ingest.simulate import simulate_events
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = etree.XMLSchema(etree.parse(str(ROOT / "exports" / "schemas" / "actiance.xsd")))
 IRC_LOGS = sorted((ROOT / "archivist" / "demo_data" / "ubuntu-irc").glob("*.raw.txt"))
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 DAY_START = datetime(2026, 11, 22, tzinfo=UTC)
 CONTEXT = ExportContext("exp-1", T0, "auditor@example.com", "room:ubuntu")
@@ -256,8 +255,8 @@ def test_the_input_is_consumed_as_a_stream() -> None:
     assert len(files.contents) == 3
 
 
-def test_unicode_survives_and_illegal_characters_are_replaced_with_a_warning() -> None:
-    text = "שלום 😀👍🏽 é\u0301 <b>&amp;</b> tab\t cr\r nl\n \x07bell \ud800"
+def test_unicode_survives_and_illegal_characters_are_escaped_reversibly_with_a_warning() -> None:
+    text = "שלום 😀👍🏽 é\u0301 <b>&amp;</b> tab\t cr\r nl\n \x07bell \ud800 ␇ ␦"
     name_event = parse_event(
         post(1, text).model_dump(mode="json")
         | {"actor": {"id": "user:david", "name": "דוד", "email": "דוד@example.co.il"}, "room": {"id": "room:חדר"}}
@@ -265,10 +264,12 @@ def test_unicode_survives_and_illegal_characters_are_replaced_with_a_warning() -
     documents, report = export([name_event])
     message = conversations(documents)[0].find("Message")
     assert message is not None
-    assert message.findtext("Content") == text.replace("\x07", "\ufffd").replace("\ud800", "\ufffd")
+    content = message.findtext("Content") or ""
+    assert content.endswith("\u2407bell \u2426D800 \u2426\u2407 \u2426\u2426")
+    assert unescape_xml_text(content) == text
     assert message.findtext("LoginName") == "דוד@example.co.il"
     assert conversations(documents)[0].get("Perspective") == "room:חדר"
-    assert any("2 characters" in w and "U+FFFD" in w for w in report.warnings)
+    assert any(w.startswith("Actiance XML: 4 escapes: characters XML 1.0 cannot carry") for w in report.warnings)
 
 
 def test_an_empty_export_writes_one_empty_file_dump() -> None:
@@ -305,8 +306,8 @@ def test_real_irc_logs(log: Path) -> None:
     found = conversations(documents)
     for conversation in found:
         check_presence_rules(conversation)
-    contents = [m.findtext("Content") for c in found for m in c.iterfind("Message")]
-    assert contents == [XML_ILLEGAL.sub("\ufffd", e.message.text) for e in events if isinstance(e, PostEvent)]
+    contents = [unescape_xml_text(m.findtext("Content") or "") for c in found for m in c.iterfind("Message")]
+    assert contents == [e.message.text for e in events if isinstance(e, PostEvent)]
     first_day = found[0].iter("ParticipantEntered")
     entered = [(e.findtext("LoginName"), int(e.findtext("DateTimeUTC") or 0)) for e in first_day]
     for join in (e for e in events if e.type == "join" and e.occurred_at.date() == events[0].occurred_at.date()):

@@ -58,6 +58,12 @@ def dat_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def guarded(text: str) -> str:
+    """What messages.csv holds for ``text``: OWASP's guard, a leading apostrophe before a cell a
+    spreadsheet would read as a formula (=, +, -, @, tab or CR first)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def export(events: list[Event], context: ExportContext) -> tuple[MemoryExportFiles, list[list[str]], list[list[str]]]:
     files = MemoryExportFiles()
     CsvDatFormat().write(iter(events), files, context)
@@ -78,7 +84,7 @@ def test_every_event_is_a_row_in_both_files(varied_events: list[Event], export_c
         assert record["ROOM_ID"] == event.room.id
         assert record["SENDER_ID"] == event.actor.id
         assert record["EVENT_SHA256"] == hashlib.sha256(event_to_json(event).encode()).hexdigest()
-        assert dat_row == [dat_text(value) for value in csv_row]
+        assert [guarded(dat_text(value)) for value in dat_row] == [guarded(dat_text(value)) for value in csv_row]
 
 
 def test_text_is_exact_in_the_csv_and_readable_in_the_dat(
@@ -91,7 +97,7 @@ def test_text_is_exact_in_the_csv_and_readable_in_the_dat(
     ]
     assert {e.message.text for e, _, _ in posts} >= {"שלום עולם, מה שלומך?", "launch 🚀🔥 done 👍🏽"}
     for event, csv_row, dat_row in posts:
-        assert csv_row[text] == event.message.text
+        assert csv_row[text] == guarded(event.message.text)
         assert dat_row[text] == dat_text(event.message.text)
     multiline = next(d for e, _, d in posts if e.message.text.startswith("line one"))
     assert multiline[text] == "line one\nline two\nline three\nline four"
@@ -150,7 +156,7 @@ def test_real_irc_logs_and_simulated_traffic(
         text = COLUMNS.index("TEXT")
         for event, csv_row, dat_row in zip(events, csv_rows[1:], dat_rows[1:], strict=True):
             if isinstance(event, PostEvent | EditEvent):
-                assert csv_row[text] == event.message.text
+                assert csv_row[text] == guarded(event.message.text)
                 assert dat_row[text] == dat_text(event.message.text)
 
 
@@ -175,12 +181,12 @@ def test_dat_round_trip_for_any_text(fields: list[str]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(_ANY_TEXT)
-def test_csv_keeps_any_text_exactly(text: str) -> None:
+def test_csv_keeps_any_text_exactly_but_guards_formulas(text: str) -> None:
 
     event = parse_event(event_payload(1, "post", message={"id": "m", "text": text}))
     context = ExportContext("x", DAY_ONE, "me", "q")
     _, csv_rows, dat_rows = export([event], context)
-    assert csv_rows[1][COLUMNS.index("TEXT")] == text
+    assert csv_rows[1][COLUMNS.index("TEXT")] == guarded(text)
     assert dat_rows[1][COLUMNS.index("TEXT")] == dat_text(text)
 
 
@@ -199,3 +205,42 @@ def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> 
         csv.writer(expected, lineterminator="\r\n").writerows(rows)
         assert csv_bytes.getvalue() == ("\ufeff" + expected.getvalue()).encode()
         assert dat_bytes.getvalue() == "".join(dat_line(row)[0] for row in rows).encode()
+
+
+FORMULAS = ('=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", "=1\n=2")
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_in_the_csv_only() -> None:
+    """OWASP's CSV injection guard: every cell (text, names, ids, file names) that starts with
+    =, +, -, @, tab or CR gets a leading apostrophe in messages.csv; the DAT (a review-platform
+    load file) and the JSONL keep the exact text, and the report says what was guarded."""
+    payloads = [event_payload(i, "post", message={"id": f"m{i}", "text": text}) for i, text in enumerate(FORMULAS)]
+    named = event_payload(20, "post", message={"id": "=m", "text": "plain"})
+    named["actor"] = {"id": "@evil", "name": "=cmd|' /C calc'!A0", "email": None, "internal": False}
+    named["room"] = {"id": "-room", "name": "+room", "kind": "room"}
+    upload = {"name": "=file.xlsx", "size": 1, "sha256": "a" * 64, "content_type": "text/csv", "url": "-u"}
+    events = [parse_event(p) for p in [*payloads, named, event_payload(21, "file_upload", file=upload)]]
+    files = MemoryExportFiles()
+    report = CsvDatFormat().write(iter(events), files, ExportContext("x", DAY_ONE, "me", "q"))
+    csv_rows = list(csv.reader(io.StringIO(files.contents[CSV_FILE].decode("utf-8-sig"), newline="")))
+    dat_rows = parse_dat(files.contents[DAT_FILE])
+    text = COLUMNS.index("TEXT")
+    for row, formula in zip(csv_rows[1:], FORMULAS, strict=False):
+        assert row[text] == "'" + formula
+    for row in csv_rows[1:]:
+        for cell in row:
+            assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), cell
+    record = dict(zip(COLUMNS, csv_rows[len(FORMULAS) + 1], strict=True))
+    sender = (record["MESSAGE_ID"], record["SENDER_ID"], record["SENDER_NAME"])
+    assert sender == ("'=m", "'@evil", "'=cmd|' /C calc'!A0")
+    assert (record["ROOM_ID"], record["ROOM_NAME"]) == ("'-room", "'+room")
+    upload_row = dict(zip(COLUMNS, csv_rows[-1], strict=True))
+    assert (upload_row["FILE_NAME"], upload_row["FILE_URL"]) == ("'=file.xlsx", "'-u")
+    # The DAT keeps the exact text (line breaks as the DAT writes them).
+    assert [row[text] for row in dat_rows[1 : len(FORMULAS) + 1]] == [dat_text(f) for f in FORMULAS]
+    assert dict(zip(COLUMNS, dat_rows[len(FORMULAS) + 1], strict=True))["SENDER_NAME"] == "=cmd|' /C calc'!A0"
+    guard = [w for w in report.warnings if "formula" in w]
+    assert len(guard) == 1
+    assert guard[0].startswith(f"{CSV_FILE}: 9 rows had cells starting with =, +, -, @, tab or CR")
+    # A cell already starting with an apostrophe is left alone (it is not a formula).
+    assert guarded("'=1") == "'=1"

@@ -10,6 +10,7 @@ from lxml import etree
 from adapters.lync_xml import in_format, render
 from exports.base import ExportContext, MemoryExportFiles
 from exports.lync import LyncXmlFormat
+from exports.xml_text import ESCAPE_NOTE
 from ingest.events import Event
 
 XSD_PATH = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "lync_compliance.xsd"
@@ -48,7 +49,8 @@ def test_one_file_per_room_day_with_every_format_event(
     assert ("CHAT", "launch 🚀🔥 done 👍🏽") in messages(files)
     assert warnings == [
         "7 events have no element in the Lync compliance format and are not in it (delete 1, disclaimer 1, "
-        "edit 3, policy_decision 1, room_update 1); the CSV, DAT, JSONL and EDRM exports carry them"
+        "edit 3, policy_decision 1, room_update 1); the CSV, DAT, JSONL and EDRM exports carry them",
+        f"Lync XML: 1 files hold escapes: {ESCAPE_NOTE}",  # the DC4 (U+0014) of one text
     ]
 
 
@@ -72,7 +74,8 @@ def test_files_are_what_the_adapter_renders_and_sort_by_time(
 
 def test_real_irc_logs(irc_events: list[Event], export_context: ExportContext) -> None:
     files, warnings = export(irc_events, export_context)
-    assert warnings == []
+    # Real IRC text has control characters (a backspace, mIRC colours): escaped, and said so.
+    assert [w.split(":", 2)[-1] for w in warnings] == [f" {ESCAPE_NOTE}"]
     assert len(messages(files)) == len(irc_events)
 
 

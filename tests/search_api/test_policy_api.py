@@ -337,6 +337,21 @@ def test_a_template_with_an_error_is_refused_with_the_locale(client: TestClient,
     assert "en" in response.json()["detail"]["message"]
 
 
+@pytest.mark.parametrize(
+    "text", ["{{ actor|center(20000000) }}", "{{ '%020000000d' % 1 }}", "{{ actor|indent(20000000, true) }}"]
+)
+def test_a_template_past_the_size_limits_is_refused_with_the_limit(
+    client: TestClient, tokens: dict[str, str], text: str
+) -> None:
+    """The issue's reproductions (one check answered 60 MB and archived three 20 MB events)."""
+    rule = {"name": "Huge", "trigger": "conversation_start", "texts": {"en": text}, "default_locale": "en"}
+    response = client.post("/api/v1/policy/disclaimers", json=rule, headers=auth(tokens["security_admin"]))
+    assert response.status_code == 422
+    message = response.json()["detail"]["message"]
+    assert message.startswith("disclaimer text: en: ")
+    assert "100,000" in message
+
+
 def test_what_if_lists_the_rooms_a_proposed_wall_would_have_blocked(client: TestClient, tokens: dict[str, str]) -> None:
     setup_groups(client, tokens["security_admin"])
     body = {"wall": wall("block"), "since": "2026-10-01T00:00:00Z", "until": "2026-10-02T00:00:00Z"}
