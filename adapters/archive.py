@@ -48,12 +48,14 @@ from adapters.hashchain import (
     ChainRow,
     RecordValue,
     canonical_json,
+    column_disagreement,
     content_hash,
     event_payload_hash,
     link_hash,
     read_chain,
     record_hash,
     record_time,
+    shown,
     verify_rows,
 )
 from adapters.sql import among
@@ -222,11 +224,6 @@ def _archive_row(values: Mapping[Any, Any]) -> ArchiveRow:
     )
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
-
-
 def _loads(payload: str) -> Any:
     try:
         return orjson.loads(payload)
@@ -248,13 +245,7 @@ def payload_disagreement(columns: Mapping[Any, Any], payload: str) -> str | None
         }
     except (ValueError, TypeError, KeyError, OverflowError) as error:
         return f"its payload is not an event whose columns can be checked ({error.__class__.__name__})"
-    for name in _PAYLOAD_COLUMNS:
-        if columns[name] != said[name]:
-            return (
-                f"its {name} column ({_shown(columns[name])}) differs from its chained payload "
-                f"({_shown(said[name])}): the column was changed"
-            )
-    return None
+    return column_disagreement(columns, said, _PAYLOAD_COLUMNS, "payload")
 
 
 def row_disagreement(row: ArchiveRow, tombstoned: bool) -> str | None:
@@ -264,7 +255,7 @@ def row_disagreement(row: ArchiveRow, tombstoned: bool) -> str | None:
     columns = row.columns or {}
     version = columns.get("chain_version")
     if version not in (1, CHAIN_VERSION):
-        return f"its chain_version column ({_shown(version)}) is not one this archive writes: the column was changed"
+        return f"its chain_version column ({shown(version)}) is not one this archive writes: the column was changed"
     if not tombstoned:
         problem = payload_disagreement(columns, row.document)
         if problem is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,6 +124,26 @@ class ChainReport:
 RowCheck = Callable[[ChainRow, bool], str | None]
 """A check of one row beyond its hashes (its columns against its document): the problem, or
 None. The flag says whether the row is a recorded tombstone (its document is gone)."""
+
+
+def shown(value: object) -> str:
+    """A value as a problem sentence quotes it: its repr, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def column_disagreement(
+    columns: Mapping[str, Any], said: Mapping[str, Any], names: Iterable[str], source: str
+) -> str | None:
+    """The first of ``names`` whose column differs from what the row's chained ``source``
+    (its payload, its document) ``said``, as a sentence; None when all agree."""
+    for name in names:
+        if columns[name] != said[name]:
+            return (
+                f"its {name} column ({shown(columns[name])}) differs from its chained {source} "
+                f"({shown(said[name])}): the column was changed"
+            )
+    return None
 
 
 def verify_rows(

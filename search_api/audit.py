@@ -25,10 +25,12 @@ from adapters.hashchain import (
     ChainReport,
     ChainRow,
     RecordValue,
+    column_disagreement,
     content_hash,
     link_hash,
     record_hash,
     record_time,
+    shown,
     verify_rows,
 )
 from search_api.app_schema import audit_log
@@ -165,11 +167,6 @@ def _audit_row(values: Mapping[Any, Any]) -> AuditRow:
     )
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
-
-
 def _column_check() -> Callable[[ChainRow, bool], str | None]:
     newest = 0
 
@@ -179,7 +176,7 @@ def _column_check() -> Callable[[ChainRow, bool], str | None]:
         columns = row.columns or {}
         version = columns["chain_version"]
         if version not in (1, CHAIN_VERSION) or version < newest:
-            return f"its chain_version column ({_shown(version)}) was changed"
+            return f"its chain_version column ({shown(version)}) was changed"
         newest = version
         try:
             document = json.loads(row.document)
@@ -187,13 +184,7 @@ def _column_check() -> Callable[[ChainRow, bool], str | None]:
             said["occurred_at"] = datetime.fromisoformat(said["occurred_at"])
         except (ValueError, TypeError, KeyError) as error:
             return f"its document is not an audit entry whose columns can be checked ({error.__class__.__name__})"
-        for name in _DOCUMENT_COLUMNS:
-            if columns[name] != said[name]:
-                return (
-                    f"its {name} column ({_shown(columns[name])}) differs from its chained document "
-                    f"({_shown(said[name])}): the column was changed"
-                )
-        return None
+        return column_disagreement(columns, said, _DOCUMENT_COLUMNS, "document")
 
     return check
 
