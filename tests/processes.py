@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from ingest.topology import Topology
 
@@ -58,3 +60,24 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, inte
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+@contextmanager
+def serving_archivist(env: Mapping[str, str], port: int) -> Iterator[str]:
+    """``archivist serve`` on ``port`` with ``env``, once its health check answers: its base URL."""
+    server = start_archivist(["serve", "--port", str(port)], env)
+    try:
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return True
+            except OSError:
+                assert server.poll() is None, "serve exited"
+                return False
+
+        wait_until(answers, timeout=60, what="the API to answer")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -5,7 +5,6 @@ whose X-Forwarded-For is the client's address."""
 from __future__ import annotations
 
 import re
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from search_api.web.auth import MAX_FAILED_SIGN_INS
-from tests.processes import archivist_env, start_archivist, wait_until
+from tests.processes import archivist_env, serving_archivist
 from tests.web.browser import free_port
 
 
@@ -23,22 +22,8 @@ def _serving(tmp_path: Path, trusted_proxies: str | None) -> Iterator[str]:
     env = archivist_env(data_dir=str(tmp_path / "data"))
     if trusted_proxies is not None:
         env["ARCHIVIST_TRUSTED_PROXIES"] = trusted_proxies
-    server = start_archivist(["serve", "--port", str(port)], env)
-    try:
-
-        def answers() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    return True
-            except OSError:
-                assert server.poll() is None, "serve exited"
-                return False
-
-        wait_until(answers, timeout=60, what="the API to answer")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    with serving_archivist(env, port) as base:
+        yield base
 
 
 def _failed_sign_ins_from_rotating_addresses(base: str, attempts: int) -> list[int]:

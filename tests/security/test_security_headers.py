@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage
 
 from search_api.security_headers import HSTS, inline_script_hashes
-from tests.processes import archivist_env, start_archivist, wait_until
+from tests.processes import archivist_env, serving_archivist
 from tests.web.browser import chromium, free_port, serving
 from tests.web.conftest import MESSAGE, WebSite, csrf_of, sign_in
 from tests.web.conftest import site as site  # the web pages over two demo IRC logs
@@ -157,28 +156,14 @@ def _hsts_behind_proxy(tmp_path: Path, trusted_proxies: str | None = None) -> st
     env = archivist_env(data_dir=str(tmp_path / "data"))
     if trusted_proxies is not None:
         env["ARCHIVIST_TRUSTED_PROXIES"] = trusted_proxies
-    server = start_archivist(["serve", "--port", str(port)], env)
-    try:
-
-        def answers() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    return True
-            except OSError:
-                assert server.poll() is None, "serve exited"
-                return False
-
-        wait_until(answers, timeout=60, what="the API to answer")
+    with serving_archivist(env, port) as base:
         response = httpx.get(
-            f"http://127.0.0.1:{port}/healthz",
+            f"{base}/healthz",
             headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.9"},
             timeout=5,
         )
-        hsts: str | None = response.headers.get("Strict-Transport-Security")
-        return hsts
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    hsts: str | None = response.headers.get("Strict-Transport-Security")
+    return hsts
 
 
 def test_a_trusted_proxy_s_x_forwarded_proto_turns_on_hsts(tmp_path: Path) -> None:
