@@ -25,13 +25,12 @@ from exports.package import ExportRequest, build_export
 from exports.schema import export_jobs
 from ingest.events import Event, PostEvent, parse_event_json
 from ingest.irc import read_irc_file
-from ingest.sink import StagingSink
 from ingest.staging import StagingStore
-from search_api.app import create_app
 from search_api.backends import TantivySearchBackend, every_hit
-from search_api.deps import PERMISSIONS, AppServices
+from search_api.deps import PERMISSIONS
 from search_api.query_parser import parse_query
-from search_api.tokens import ROLES, create_token
+from tests.api_client import api_client, auth
+from tests.api_client import tokens as tokens  # a token per role
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
 LOGS = ("2009-03-03_10.raw.txt", "2007-09-07.train-a.raw.txt")  # the second has joins and leaves
@@ -49,18 +48,8 @@ def archived(store: StagingStore, tmp_path: Path) -> StagingStore:
 
 @pytest.fixture
 def client(archived: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
-    services = AppServices(engine=archived.engine, index_dir=tmp_path / "data" / "index", sink=StagingSink(archived))
-    with TestClient(create_app(services)) as test_client:
+    with api_client(archived, tmp_path / "data" / "index") as test_client:
         yield test_client
-
-
-@pytest.fixture
-def tokens(store: StagingStore) -> dict[str, str]:
-    return {role: create_token(store.engine, role, f"test {role}") for role in ROLES}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def finished(client: TestClient, export_id: str, token: str) -> dict[str, Any]:

@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from ingest.irc import read_irc_file
-from ingest.sink import StagingSink
 from ingest.staging import StagingStore
-from search_api.app import create_app
-from search_api.deps import PERMISSIONS, AppServices
-from search_api.tokens import ROLES, create_token
+from search_api.deps import PERMISSIONS
+from tests.api_client import api_client, auth
+from tests.api_client import tokens as tokens  # a token per role
 from tests.factories import post_payload
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
@@ -44,18 +43,8 @@ def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
     index = TantivyIndexAdapter(tmp_path / "index")
     index.write(events)
     index.close()
-    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
-    with TestClient(create_app(services)) as test_client:
+    with api_client(store, tmp_path / "index") as test_client:
         yield test_client
-
-
-@pytest.fixture
-def tokens(store: StagingStore) -> dict[str, str]:
-    return {role: create_token(store.engine, role, f"test {role}") for role in ROLES}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize(("method", "path", "permission"), ROUTES)

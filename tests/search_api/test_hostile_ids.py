@@ -16,11 +16,9 @@ from fastapi.testclient import TestClient
 
 from adapters.archive import ArchiveAdapter
 from ingest.events import Event, parse_event
-from ingest.sink import StagingSink
 from ingest.staging import StagingStore
-from search_api.app import create_app
-from search_api.deps import AppServices
-from search_api.tokens import ROLES, create_token
+from tests.api_client import api_client, auth
+from tests.api_client import tokens as tokens  # a token per role
 
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 HOSTILE_IDS = ("room:with space", "room:tab\there", "room:bell\x07", "room:new\nline", "room:" + "x" * 300)
@@ -58,18 +56,8 @@ def _history() -> list[Event]:
 @pytest.fixture
 def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
     ArchiveAdapter(store.engine).write(_history())
-    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
-    with TestClient(create_app(services)) as test_client:
+    with api_client(store, tmp_path / "index") as test_client:
         yield test_client
-
-
-@pytest.fixture
-def tokens(store: StagingStore) -> dict[str, str]:
-    return {role: create_token(store.engine, role, f"test {role}") for role in ROLES}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _directory(client: TestClient, admin: str) -> None:

@@ -17,11 +17,10 @@ from adapters.archive import ArchiveAdapter
 from adapters.archive_schema import archive_events
 from adapters.processor import BatchProcessor
 from ingest.events import Event, parse_event
-from ingest.sink import StagingSink
 from ingest.staging import StagingStore
-from search_api.app import create_app
-from search_api.deps import PERMISSIONS, AppServices
-from search_api.tokens import ROLES, create_token
+from search_api.deps import PERMISSIONS
+from tests.api_client import api_client, auth
+from tests.api_client import tokens as tokens  # a token per role
 
 HISTORY_START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 ROOM = {"id": "room:deals", "name": "#deals", "kind": "room"}
@@ -64,18 +63,8 @@ def store_with_history(store: StagingStore) -> StagingStore:
 @pytest.fixture
 def client(store_with_history: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
     store = store_with_history
-    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
-    with TestClient(create_app(services)) as test_client:
+    with api_client(store, tmp_path / "index") as test_client:
         yield test_client
-
-
-@pytest.fixture
-def tokens(store: StagingStore) -> dict[str, str]:
-    return {role: create_token(store.engine, role, f"test {role}") for role in ROLES}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def setup_groups(client: TestClient, admin: str) -> None:

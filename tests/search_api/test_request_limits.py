@@ -22,6 +22,7 @@ from search_api.app import create_app
 from search_api.deps import AppServices
 from search_api.request_limits import BodyLimits
 from search_api.tokens import create_token
+from tests.api_client import auth
 from tests.web.conftest import csrf_of, sign_in
 
 LIMITS = BodyLimits(default=2_000, larger={"/api/v1/events": 50_000})
@@ -75,10 +76,6 @@ def client(services: AppServices) -> Iterator[TestClient]:
 @pytest.fixture
 def token(services: AppServices) -> str:
     return create_token(services.engine, "admin", "test admin")
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_the_defaults_are_10_mib_and_64_mib_for_event_batches() -> None:

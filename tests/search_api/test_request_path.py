@@ -12,14 +12,12 @@ import tantivy
 from fastapi.testclient import TestClient
 
 from adapters.index_adapter import TantivyIndexAdapter
-from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api import audit, tantivy_backend
-from search_api.app import create_app
-from search_api.deps import AppServices
 from search_api.query_parser import parse_query
 from search_api.tantivy_backend import search_page
 from search_api.tokens import create_token, revoke_token
+from tests.api_client import api_client
 from tests.factories import posts
 
 
@@ -64,8 +62,7 @@ def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
     index = TantivyIndexAdapter(tmp_path / "index")
     index.write(posts(5))
     index.close()
-    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
-    with TestClient(create_app(services)) as test_client:
+    with api_client(store, tmp_path / "index") as test_client:
         yield test_client
 
 
