@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
@@ -19,6 +22,7 @@ from ingest.irc import read_irc_file
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api.app import create_app
+from search_api.app_schema import audit_log
 from search_api.deps import AppServices
 from search_api.tokens import ROLES, create_token
 
@@ -67,3 +71,16 @@ def sign_in(client: TestClient, token: str) -> None:
     page = client.get("/login")
     response = client.post("/login", data={"token": token, "csrf": csrf_of(page.text), "next": "/"})
     assert response.status_code == 303, response.text
+
+
+def latest_change_audited(site: WebSite) -> dict[str, Any]:
+    """The latest change audited (the views of the pages the browser went on to are left out)."""
+    with site.services.engine.connect() as connection:
+        latest = connection.execute(
+            select(audit_log.c.document)
+            .where(audit_log.c.action.not_in(["view", "refused"]))
+            .order_by(audit_log.c.seq.desc())
+            .limit(1)
+        ).scalar()
+    found: dict[str, Any] = json.loads(str(latest))
+    return found

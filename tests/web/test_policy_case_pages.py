@@ -3,30 +3,14 @@ role without the permission, and the refusal of a post without the session's CSR
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
 from adapters.processor import BatchProcessor
-from search_api.app_schema import audit_log
-from tests.web.conftest import WebSite, csrf_of, sign_in
-
-
-def _latest_audit(site: WebSite) -> dict[str, object]:
-    """The latest change audited (the views of the pages the browser went on to are left out)."""
-    with site.services.engine.connect() as connection:
-        latest = connection.execute(
-            select(audit_log.c.document)
-            .where(audit_log.c.action.not_in(["view", "refused"]))
-            .order_by(audit_log.c.seq.desc())
-            .limit(1)
-        ).scalar()
-    found: dict[str, object] = json.loads(str(latest))
-    return found
+from tests.web.conftest import WebSite, csrf_of, latest_change_audited, sign_in
 
 
 def _csrf(client: TestClient, path: str) -> str:
@@ -67,9 +51,9 @@ def test_adding_a_wall_runs_the_api_handler_and_is_audited(client: TestClient, s
     page = client.get(response.headers["location"])
     assert "Added over the web" in page.text
     assert "im, room_post" in page.text
-    audited = _latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["action"] == "wall_create"
-    assert audited["details"]["after"]["name"] == "Added over the web"  # type: ignore[index]
+    assert audited["details"]["after"]["name"] == "Added over the web"
 
 
 def test_a_wall_without_scopes_or_sides_is_refused_with_the_reason(client: TestClient, site: WebSite) -> None:
@@ -115,9 +99,9 @@ def test_a_check_shows_the_outcome_and_walls_is_recorded_and_appears_once_archiv
     assert "Blocked" in answer.text
     assert "Carol | Dave" in answer.text
     assert "Recorded as event" in answer.text
-    audited = _latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["action"] == "policy_check"
-    assert audited["details"]["outcome"] == "deny"  # type: ignore[index]
+    assert audited["details"]["outcome"] == "deny"
     allowed = client.post(
         "/policies/check", data={"action": "room_join", "actor": "user:carol", "room": "room:quiet", "csrf": csrf}
     )
@@ -148,7 +132,7 @@ def _open_case(client: TestClient, name: str = "Matter of record") -> str:
 def test_opening_a_case_placing_and_releasing_a_hold(client: TestClient, site: WebSite) -> None:
     as_role(client, site, "legal")
     path = _open_case(client)
-    assert _latest_audit(site)["action"] == "case_create"
+    assert latest_change_audited(site)["action"] == "case_create"
     page = client.get(path)
     assert page.status_code == 200
     assert "user:alice, user:bob" in page.text
@@ -156,7 +140,7 @@ def test_opening_a_case_placing_and_releasing_a_hold(client: TestClient, site: W
     assert "Matter of record" in client.get("/cases").text
     csrf = csrf_of(page.text)
     assert client.post(f"{path}/holds", data={"reason": "litigation expected", "csrf": csrf}).status_code == 303
-    assert _latest_audit(site)["action"] == "hold_place"
+    assert latest_change_audited(site)["action"] == "hold_place"
     page = client.get(path)
     assert "litigation expected" in page.text
     hold_id = re.search(r'/holds/([^/"]+)/release', page.text)
@@ -164,7 +148,7 @@ def test_opening_a_case_placing_and_releasing_a_hold(client: TestClient, site: W
     release = f"{path}/holds/{hold_id.group(1)}/release"
     assert client.post(release, data={"reason": "", "csrf": csrf}).status_code == 422
     assert client.post(release, data={"reason": "settled", "csrf": csrf}).status_code == 303
-    assert _latest_audit(site)["action"] == "hold_release"
+    assert latest_change_audited(site)["action"] == "hold_release"
     assert "settled" in client.get(path).text
     assert client.get("/cases/no-such-case").status_code == 404
 
@@ -204,7 +188,7 @@ def test_an_export_starts_progresses_and_downloads_audited(client: TestClient, s
     # transaction on SQLite (exports.selection holds BEGIN IMMEDIATE) and the job fails after 60 s.
     started = client.post(f"{path}/exports", data={"query": "wine", "formats": ["jsonl"], "csrf": csrf})
     assert started.status_code == 303, started.text
-    assert _latest_audit(site)["action"] in ("export_start", "export_done")
+    assert latest_change_audited(site)["action"] in ("export_start", "export_done")
     deadline = time.monotonic() + 60
     while "/download" not in (page := client.get(path).text):
         assert "failed" not in page
@@ -216,7 +200,7 @@ def test_an_export_starts_progresses_and_downloads_audited(client: TestClient, s
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/zip"
     assert download.content[:2] == b"PK"
-    assert _latest_audit(site)["action"] == "export_download"
+    assert latest_change_audited(site)["action"] == "export_download"
     as_role(client, site, "auditor")
     assert client.get(link.group(1)).status_code == 403
     as_role(client, site, "legal")

@@ -7,20 +7,17 @@ result and the audit entry (with before and after), not just the page."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from policies.model import Segment
 from policies.store import PolicyStore
-from search_api.app_schema import audit_log
 from search_api.web.policy_forms import DisclaimerForm, FormProblems, SimulationForm, WallForm, parse_moment
-from tests.web.conftest import WebSite, csrf_of, sign_in
+from tests.web.conftest import WebSite, csrf_of, latest_change_audited, sign_in
 
 # --- helpers ------------------------------------------------------------------------------------------
 
@@ -30,19 +27,6 @@ def as_role(client: TestClient, site: WebSite, role: str) -> str:
     client.cookies.clear()
     sign_in(client, site.tokens[role])
     return csrf_of(client.get("/").text)
-
-
-def latest_audit(site: WebSite) -> dict[str, Any]:
-    """The latest change audited (the views of the pages the browser went on to are left out)."""
-    with site.services.engine.connect() as connection:
-        latest = connection.execute(
-            select(audit_log.c.document)
-            .where(audit_log.c.action.not_in(["view", "refused"]))
-            .order_by(audit_log.c.seq.desc())
-            .limit(1)
-        ).scalar()
-    found: dict[str, Any] = json.loads(str(latest))
-    return found
 
 
 def store(site: WebSite) -> PolicyStore:
@@ -130,7 +114,7 @@ def test_editing_a_wall_sets_exceptions_dates_scopes_and_mode_audited_before_and
     assert [(e.name, e.who, e.with_whom) for e in wall.exceptions] == [
         ("Audit liaison", (Segment(kind="user", id="user:gina"),), (Segment(kind="user", id="user:hank"),))
     ]
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["action"] == "wall_update"
     assert audited["role"] == "security_admin"
     before, after = audited["details"]["before"], audited["details"]["after"]
@@ -149,7 +133,7 @@ def test_editing_a_wall_sets_exceptions_dates_scopes_and_mode_audited_before_and
     wall = store(site).get_wall(wall_id)
     assert wall is not None
     assert (wall.version, wall.exceptions) == (3, ())
-    assert latest_audit(site)["details"]["before"]["exceptions"][0]["name"] == "Audit liaison"
+    assert latest_change_audited(site)["details"]["before"]["exceptions"][0]["name"] == "Audit liaison"
 
 
 def test_deactivating_a_wall_keeps_it_but_stops_it_blocking(client: TestClient, site: WebSite) -> None:
@@ -220,7 +204,7 @@ def test_removing_a_wall_needs_the_confirmation_and_is_audited(client: TestClien
     assert removed.status_code == 303
     assert f"Wall <code>{wall_id}</code> removed." in client.get(removed.headers["location"]).text
     assert store(site).get_wall(wall_id) is None
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["action"] == "wall_delete"
     assert (audited["details"]["before"]["name"], audited["details"]["after"]) == ("To be removed", None)
     assert client.get(f"/policies/walls/{wall_id}").status_code == 404
@@ -272,7 +256,7 @@ def test_a_disclaimer_with_two_locales_is_created_audited_and_previewed_per_loca
     rule = store(site).get_disclaimer(rule_id)
     assert rule is not None
     assert (rule.version, rule.texts) == (1, TWO_LOCALES)
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert (audited["action"], audited["details"]["before"]) == ("disclaimer_create", None)
     assert audited["details"]["after"]["texts"]["fr"] == TWO_LOCALES["fr"]
     assert "Recorded line" in client.get("/policies/disclaimers").text
@@ -330,7 +314,7 @@ def test_a_new_version_keeps_the_history_and_old_versions_preview(client: TestCl
     rule = store(site).get_disclaimer(rule_id)
     assert rule is not None
     assert (rule.version, sorted(rule.texts)) == (2, ["de", "en"])
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["action"] == "disclaimer_update"
     assert (audited["details"]["before"]["version"], audited["details"]["after"]["version"]) == (1, 2)
 
@@ -399,7 +383,7 @@ def test_groups_are_created_and_members_and_subgroups_change_audited(client: Tes
     assert page.status_code == 200
     assert "Group created." in page.text
     assert "user:ann" in page.text
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert (audited["action"], audited["details"]["before"]) == ("directory_group_put", None)
     assert audited["details"]["after"]["members"] == ["user:ann", "user:bob"]
 
@@ -413,7 +397,7 @@ def test_groups_are_created_and_members_and_subgroups_change_audited(client: Tes
     group = store(site).get_group("group:traders")
     assert group is not None
     assert group.members == ("user:bob", "user:cy")
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["details"]["before"]["members"] == ["user:ann", "user:bob", "user:cy"]
     assert audited["details"]["after"]["members"] == ["user:bob", "user:cy"]
 
@@ -495,7 +479,7 @@ def test_a_group_is_removed_and_ids_with_slashes_work(client: TestClient, site: 
     assert removed.status_code == 303
     assert "removed" in client.get(removed.headers["location"]).text
     assert store(site).get_group("dept/legal#1") is None
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert (audited["action"], audited["details"]["after"]) == ("directory_group_delete", None)
     assert client.get(path).status_code == 404
 
@@ -529,7 +513,7 @@ def test_the_what_if_lists_the_rooms_a_proposed_wall_would_have_blocked(client: 
     assert "<td>room_post</td>" in answer.text
     assert "<td>room_join</td>" in answer.text
     assert "user:Mexel → user:Jack_Sparrow" in answer.text
-    audited = latest_audit(site)
+    audited = latest_change_audited(site)
     assert audited["action"] == "policy_simulate"
     assert audited["details"]["wall"]["name"] == "Mexel | Jack_Sparrow"
     assert audited["details"]["rooms"] == 2
