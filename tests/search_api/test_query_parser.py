@@ -451,15 +451,20 @@ def _or(items: list[Node]) -> Node:
     return Or(tuple(flat))
 
 
-trees = st.recursive(
-    leaves,
-    lambda children: st.one_of(
-        st.lists(children, min_size=2, max_size=3).map(_and),
-        st.lists(children, min_size=2, max_size=3).map(_or),
-        children.map(Not),
-    ),
-    max_leaves=8,
-)
+def _trees(width: int, most_leaves: int) -> st.SearchStrategy[Node]:
+    """Query trees of up to ``most_leaves`` leaves, each And and Or of 2 to ``width`` items."""
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, min_size=2, max_size=width).map(_and),
+            st.lists(children, min_size=2, max_size=width).map(_or),
+            children.map(Not),
+        ),
+        max_leaves=most_leaves,
+    )
+
+
+trees = _trees(width=3, most_leaves=8)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -494,15 +499,7 @@ def _leaves_and_nears(node: Node) -> tuple[int, int]:
     return leaves, nears
 
 
-big_trees = st.recursive(
-    leaves,
-    lambda children: st.one_of(
-        st.lists(children, min_size=2, max_size=12).map(_and),
-        st.lists(children, min_size=2, max_size=12).map(_or),
-        children.map(Not),
-    ),
-    max_leaves=150,
-)
+big_trees = _trees(width=12, most_leaves=150)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
