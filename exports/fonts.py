@@ -3,10 +3,11 @@
 DejaVu covers Latin, Greek, Cyrillic, Hebrew, Arabic, Armenian, Georgian and many symbols,
 but no CJK and no emoji. reportlab embeds TrueType outlines only (no CFF/OpenType-CFF fonts
 such as Noto CJK) and does no bidi reordering or Arabic shaping: right-to-left text is drawn
-in logical order. Characters of the Basic Multilingual Plane that no face covers (CJK) are
-drawn as the font's empty box and stay in the PDF's text layer (reportlab writes a ToUnicode
-map), so search and copy still find them. reportlab's ToUnicode map cannot express characters
-beyond U+FFFF (emoji), so those are written out instead: ``[U+1F44D THUMBS UP SIGN]``.
+in logical order. reportlab draws a character no face covers (CJK, most emoji) as glyph 0,
+which its ToUnicode map cannot tell apart, so such a character would vanish from the PDF's text
+layer; and its ToUnicode map cannot express characters beyond U+FFFF even when a face covers
+them. Both kinds are therefore written out, so the text layer keeps every character (search and
+copy find them): ``[U+4E2D CJK UNIFIED IDEOGRAPH-4E2D]``, ``[U+1F44D THUMBS UP SIGN]``.
 """
 
 from __future__ import annotations
@@ -66,12 +67,18 @@ class ReportFonts:
         return [ch for ch in text if ord(ch) not in covered and not ch.isspace()]
 
     def drawable(self, text: str) -> tuple[str, list[str]]:
-        """``text`` as it can be drawn (uncovered characters beyond U+FFFF written out as their
-        code point and name), and the characters no face covers."""
-        missing = self.uncovered(text)
-        if not missing or all(ord(ch) <= 0xFFFF for ch in missing):
+        """``text`` as it can be drawn with every character kept in the text layer (characters
+        no face covers, and all beyond U+FFFF, written out as their code point and name), and
+        the characters no face covers."""
+        if text.isascii():
+            return text, []
+        covered = self.regular.covered
+        missing = [ch for ch in text if ord(ch) not in covered and not ch.isspace()]
+        if not missing and all(ord(ch) <= 0xFFFF for ch in text):
             return text, missing
-        return "".join(_spelled(ch) if ord(ch) > 0xFFFF and ch in missing else ch for ch in text), missing
+        return "".join(
+            _spelled(ch) if ord(ch) > 0xFFFF or (ord(ch) not in covered and ch != "\n") else ch for ch in text
+        ), missing
 
     def best(self, preferred: Font, text: str) -> Font:
         """``preferred`` if it can draw all of ``text``, else the regular face (the oblique face

@@ -202,8 +202,8 @@ class Totals:
             sample = ", ".join(f"U+{ord(ch):04X} {ch}" for ch, _ in self.missing_glyphs.most_common(8))
             found.append(
                 f"{count} characters ({len(self.missing_glyphs)} distinct, most common: {sample}) have no glyph in "
-                "the DejaVu fonts (no CJK or emoji) and no other font is used: up to U+FFFF they are drawn as empty "
-                "boxes (the PDF's text layer keeps them), beyond it written out, like [U+1F44D THUMBS UP SIGN]"
+                "the DejaVu fonts (no CJK or emoji) and no other font is used: they are written out, like "
+                "[U+1F44D THUMBS UP SIGN], so the PDF's text layer keeps every character"
             )
         if self.rtl_events:
             found.append(
@@ -302,15 +302,20 @@ def wrap(text: str, font: Font, size: float, width: float) -> list[str]:
 
 
 def _break_word(word: str, font: Font, size: float, width: float) -> list[str]:
+    """``word`` cut into pieces that fit ``width``, in one pass over its characters (a word has
+    no length bound below the event's size limit, so nothing here may be quadratic)."""
     pieces: list[str] = []
-    piece, piece_width = "", 0.0
-    for ch in word:
-        ch_width = font.width(ch, size)
-        if piece and piece_width + ch_width > width:
-            pieces.append(piece)
-            piece, piece_width = "", 0.0
-        piece, piece_width = piece + ch, piece_width + ch_width
-    pieces.append(piece)
+    start, piece_width = 0, 0.0
+    widths: dict[str, float] = {}
+    for index, ch in enumerate(word):
+        ch_width = widths.get(ch)
+        if ch_width is None:
+            ch_width = widths[ch] = font.width(ch, size)
+        if index > start and piece_width + ch_width > width:
+            pieces.append(word[start:index])
+            start, piece_width = index, 0.0
+        piece_width += ch_width
+    pieces.append(word[start:])
     return pieces
 
 
@@ -339,14 +344,18 @@ class Layout:
 
     def finish(self) -> None:
         if self.rooms:
-            self.rooms[-1].finish()
+            self._finish_room(self.rooms[-1])
         self.messages.close()
+
+    def _finish_room(self, room: RoomSummary) -> None:
+        room.finish()
+        room.label = self._text(room.label)
 
     def _room_for(self, event: Event) -> RoomSummary:
         if self.rooms and self.rooms[-1].id == event.room.id:
             return self.rooms[-1]
         if self.rooms:
-            self.rooms[-1].finish()
+            self._finish_room(self.rooms[-1])
         room = RoomSummary(len(self.rooms), event.room.id, event.room.name, event.room.kind)
         self.rooms.append(room)
         self.messages.clear()
@@ -437,7 +446,7 @@ class Layout:
 
     def _delete(self, event: DeleteEvent) -> list[Line]:
         text = self.messages.text(event.message.id)
-        who = self._who(event)
+        who = self._text(self._who(event))
         heading = self._spoken(event, f"✖ deleted by {who} at {_hms(event.occurred_at)} UTC", DELETION)
         if text is None:
             self.totals.deleted_unknown += 1
@@ -445,9 +454,9 @@ class Layout:
         return heading + self._body_lines(f"deleted text: {self._text(text)}", STRUCK)
 
     def _notice(self, event: Event) -> list[Line]:
-        who = self._who(event)
-        self._text(who)
+        who = self._text(self._who(event))
         style, text = self._describe(event, who)
+        text = self._text(text)  # the parts not written out yet (a file's content type, ...)
         font = self.fonts.best(self.fonts.italic if style == META else self.fonts.regular, text)
         time = _hms(event.occurred_at)
         wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
@@ -505,12 +514,16 @@ class Layout:
 
     def _spoken(self, event: Event, text: str, style: str) -> list[Line]:
         """A line with time and speaker, the text wrapped in the body column (a name too wide
-        for its column gets a line of its own, in full)."""
-        who = self._who(event)
+        for its column gets lines of its own, in full, wrapped across name and body columns)."""
+        who = self._text(self._who(event))
         speaker = self.fonts.best(self.fonts.bold, who)
         time = _hms(event.occurred_at)
         if speaker.width(who, BODY_SIZE) > self.geometry.name_width:
-            return [(MESSAGE, speaker.name, time, who, speaker.name, ""), *self._body_lines(text, style)]
+            names = wrap(who, speaker, BODY_SIZE, self.geometry.wide_width)
+            heading = [
+                (MESSAGE, speaker.name, time if i == 0 else "", name, speaker.name, "") for i, name in enumerate(names)
+            ]
+            return [*heading, *self._body_lines(text, style)]
         body = self._body_lines(text, style)
         first = body[0]
         return [(first[0], first[1], time, who, speaker.name, first[5]), *body[1:]]
@@ -542,6 +555,8 @@ class Renderer:
         self.page = 0
         self.total_pages = 0
         self.room: RoomSummary | None = None
+        self.titles: tuple[str, str] = ("", "")
+        """The current room's header, cut to fit, for its first and its continued pages."""
         self.y = 0.0
 
     def render(self, layout: Layout, spool: IO[bytes], warnings: list[str]) -> None:
@@ -700,6 +715,13 @@ class Renderer:
                 self._line(*record[1:])
             elif kind == "R":
                 self.room = rooms[record[1]]
+                font = self.fonts.best(self.fonts.bold, self.room.label)
+                width = self.geometry.width - 2 * self.geometry.margin - 80
+                label = self.room.label
+                self.titles = (
+                    _fit(label, font, HEADER_SIZE, width),
+                    _fit(f"{label} (continued)", font, HEADER_SIZE, width),
+                )
                 self._transcript_page(continued=False)
                 self.canvas.bookmarkPage(self.room.key)
                 self.canvas.addOutlineEntry(self.room.label, self.room.key, level=0, closed=True)
@@ -716,8 +738,7 @@ class Renderer:
         font = self.fonts.best(self.fonts.bold, self.room.label)
         c.setFillColor(BLACK)
         c.setFont(font.name, HEADER_SIZE)
-        title = self.room.label + (" (continued)" if continued else "")
-        c.drawString(g.margin, top - HEADER_SIZE, _fit(title, font, HEADER_SIZE, g.width - 2 * g.margin - 80))
+        c.drawString(g.margin, top - HEADER_SIZE, self.titles[1] if continued else self.titles[0])
         c.setFillColor(GREY)
         c.setFont(self.fonts.regular.name, FOOTER_SIZE)
         c.drawRightString(g.width - g.margin, top - HEADER_SIZE, "times UTC")
@@ -762,18 +783,11 @@ class Renderer:
 
 
 def _fit(text: str, font: Font, size: float, width: float) -> str:
-    """``text``, cut with an ellipsis if wider than ``width`` (the longest prefix that fits, found by
-    bisection: widths grow with the prefix, and a room name can be megabytes long)."""
+    """``text``, cut with an ellipsis if wider than ``width`` (one pass, like ``_break_word``)."""
     if font.width(text, size) <= width:
         return text
-    fits, too_long = 0, len(text)
-    while too_long - fits > 1:
-        middle = (fits + too_long) // 2
-        if font.width(text[:middle] + "…", size) <= width:
-            fits = middle
-        else:
-            too_long = middle
-    return text[:fits] + "…"
+    room = width - font.width("…", size)
+    return _break_word(text, font, size, room)[0] + "…" if room > 0 else "…"
 
 
 class PdfReportFormat:

@@ -1,0 +1,97 @@
+"""Hostile text in the PDF report: 100,000 characters without a space, in a message, a room
+name and a speaker's name, must be laid out (in time linear in its length) and reach the PDF's
+text layer complete and in order."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+from pypdf import PdfReader
+
+from exports.base import ExportContext, MemoryExportFiles
+from exports.fonts import load_fonts
+from exports.pdf_report import PdfReportFormat, _fit, wrap
+from ingest.events import parse_event
+
+CONTEXT = ExportContext(
+    export_id="exp-hostile",
+    created_at=datetime(2026, 3, 4, 9, 30, tzinfo=UTC),
+    requested_by="counsel@example.com",
+    query="everything",
+)
+HUGE = 100_000
+RUNS = {
+    "latin": ("x", "x"),
+    "cjk": ("中", "[U+4E2D CJK UNIFIED IDEOGRAPH-4E2D]"),
+    "emoji": ("👍", "[U+1F44D THUMBS UP SIGN]"),
+}
+_SPACE = re.compile(r"\s+")
+
+
+def _render(text: str, room_name: str, actor_name: str) -> tuple[PdfReader, list[str]]:
+    event = parse_event(
+        {
+            "schema_version": 1,
+            "event_id": "0b9d6f3e-6b1a-4a36-9b4e-1c2d3e4f5a6b",
+            "type": "post",
+            "occurred_at": "2026-01-05T08:00:00+00:00",
+            "room": {"id": "room:hostile", "name": room_name},
+            "actor": {"id": "user:hostile", "name": actor_name},
+            "message": {"id": "m1", "text": text},
+        }
+    )
+    files = MemoryExportFiles()
+    report = PdfReportFormat().write([event], files, CONTEXT)
+    return PdfReader(io.BytesIO(files.contents["report.pdf"])), report.warnings
+
+
+def _squeezed(text: str) -> str:
+    return _SPACE.sub("", text)
+
+
+def _transcript_text(reader: PdfReader) -> str:
+    """The transcript pages' text without page furniture (the header's two lines, the footer)
+    and without white space, where line breaks fall."""
+    pages = [page.extract_text().splitlines() for page in reader.pages[2:]]  # after cover and contents
+    return _squeezed("".join("".join(lines[2:-1]) for lines in pages))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_a_huge_unbreakable_message_is_laid_out_and_kept_whole(run: str) -> None:
+    char, shown = RUNS[run]
+    body = "start " + char * HUGE + " end"
+    reader, warnings = _render(body, "#hostile", "Mallory")
+    assert _squeezed("start" + shown * HUGE + "end") in _transcript_text(reader)
+    if run != "latin":
+        assert any(f"{HUGE} characters" in warning for warning in warnings)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_a_huge_room_name_and_speaker_name_are_laid_out(run: str) -> None:
+    char, shown = RUNS[run]
+    reader, _ = _render("hello", char * HUGE, "M" + char * HUGE)
+    # The speaker is wrapped, whole, on the transcript; the room's full name is its bookmark.
+    assert _squeezed("M" + shown * HUGE + "hello") in _transcript_text(reader)
+    titles = [str(item.title) for item in reader.outline if not isinstance(item, list)]
+    assert titles == [shown * HUGE]
+    # Headers and contents rows cut the name to their width, visibly, with an ellipsis.
+    assert "…" in reader.pages[1].extract_text()
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_wrap_and_fit_keep_lines_within_the_width(run: str) -> None:
+    font = load_fonts().regular
+    text = RUNS[run][1] * 2000
+    lines = wrap(text, font, 8.5, 200)
+    assert all(font.width(line, 8.5) <= 200 for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    cut = _fit(text, font, 10, 300)
+    assert cut.endswith("…")
+    assert text.startswith(cut[:-1])
+    assert font.width(cut, 10) <= 300
+    assert _fit("short", font, 10, 300) == "short"
