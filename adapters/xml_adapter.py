@@ -72,8 +72,11 @@ def write_once(
 
 
 def write_atomically(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` so that readers see either nothing or the whole file."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".xml")
+    """Write ``content`` to ``path`` so that readers see either nothing or the whole file.
+
+    The temporary name does not end in ``.xml``: a pickup that takes ``*.xml`` (and a writer
+    killed before its rename leaves the temporary behind) must never see a partial file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=f"{path.suffix}.partial")
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from adapters import xml_adapter
 from adapters.file_ledger import LEDGER_DIR
 from adapters.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, render, serialise, since1970
 from adapters.xml_adapter import LyncXmlAdapter
@@ -188,3 +191,18 @@ def test_times_render_as_lxml_does_in_any_year() -> None:
         moment = datetime(year, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
         batch = [parse_event(post(0).model_dump(mode="json") | {"occurred_at": moment.isoformat()})]
         assert render(batch) == serialise(conversations_document(batch))
+
+
+def test_a_file_being_written_is_never_visible_as_xml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pickup that takes ``*.xml`` must not see the temporary file, nor one a killed writer left."""
+    seen_before_rename: list[list[str]] = []
+    real_replace = os.replace
+
+    def replace(source: str, destination: Path) -> None:
+        seen_before_rename.append(sorted(p.name for p in tmp_path.glob("*.xml")))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    xml_adapter.write_atomically(tmp_path / "pchat-a.xml", b"<x/>")
+    assert seen_before_rename == [[]]
+    assert [p.name for p in tmp_path.glob("*.xml")] == ["pchat-a.xml"]

@@ -52,9 +52,14 @@ _PROCESSOR = textwrap.dedent(
 )
 
 
+def delivered(directory: Path) -> list[Path]:
+    """The files a vendor's pickup takes: ``*.xml``, never a writer's temporary file."""
+    return sorted(directory.glob("*.xml"))
+
+
 def chat_messages(directory: Path) -> Counter[str]:
     found: Counter[str] = Counter()
-    for path in directory.glob("*.xml"):
+    for path in delivered(directory):
         for message in etree.parse(str(path)).iterfind(".//Messages/Message[@type='CHAT']"):
             found[message.get("content") or ""] += 1
     return found
@@ -62,7 +67,7 @@ def chat_messages(directory: Path) -> Counter[str]:
 
 def actiance_messages(directory: Path) -> Counter[str]:
     found: Counter[str] = Counter()
-    for path in directory.glob("*.xml"):
+    for path in delivered(directory):
         for message in etree.parse(str(path)).iterfind(".//Message"):
             found[message.findtext("MessageId") or ""] += 1
     return found
@@ -84,7 +89,7 @@ def test_a_processor_killed_after_writing_its_files_leaves_every_message_exactly
     )
     try:
         wait_until(
-            lambda: (any(xml_dir.glob("*.xml")) and any(actiance_dir.glob("*.xml"))) or killed.poll() is not None,
+            lambda: (any(delivered(xml_dir)) and any(delivered(actiance_dir))) or killed.poll() is not None,
             timeout=120,
             what="the first processor's XML files",
         )
@@ -109,4 +114,4 @@ def test_a_processor_killed_after_writing_its_files_leaves_every_message_exactly
     everything = [e for e in old + new if isinstance(e, PostEvent)]
     assert chat_messages(xml_dir) == Counter(e.message.text for e in everything)
     assert actiance_messages(actiance_dir) == Counter(e.message.id for e in everything)
-    assert len(list(xml_dir.glob("*.xml"))) == 2, "the second file holds only the new events"
+    assert len(delivered(xml_dir)) == 2, "the second file holds only the new events"
