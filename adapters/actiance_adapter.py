@@ -21,7 +21,7 @@ from pathlib import Path
 from adapters.base import AdapterContext, DeliveryResult
 from adapters.file_ledger import FileLedger
 from adapters.xml_adapter import batch_file_name, write_once
-from exports.actiance import WITH_ELEMENT, render_batch
+from formats.actiance_xml import WITH_ELEMENT, render_batch
 from ingest.events import Event
 
 

@@ -13,7 +13,7 @@ failure, and writing an event twice must leave one copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -61,6 +61,10 @@ class AdapterContext:
     options: Mapping[str, str] = field(default_factory=dict)
     database_connect_args: Mapping[str, str] = field(default_factory=dict)
     """How ``engine`` connects (PostgreSQL's TLS parameters), for a worker process that makes its own."""
+    configure_worker_logging: Callable[[], object] | None = None
+    """Sets up a worker process's logging as the parent's is set up (picklable: a module-level
+    function or a ``functools.partial`` of one). The composition root hands it in, so the
+    adapters know nothing of the command line's log options; None leaves Python's defaults."""
 
 
 @runtime_checkable

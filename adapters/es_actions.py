@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import DeliveryResult, Failure
-from adapters.es_mapping import events_index, messages_index
-from adapters.tantivy_schema import extract_urls, micros_since_epoch, person_keys, room_keys, searchable
 from ingest.events import (
     DeleteEvent,
     EditEvent,
@@ -30,6 +28,8 @@ from ingest.events import (
     derive_mentions,
     event_to_json,
 )
+from search.es_mapping import events_index, messages_index
+from search.tantivy_schema import extract_urls, micros_since_epoch, person_keys, room_keys, searchable
 
 Json = dict[str, Any]
 

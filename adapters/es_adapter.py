@@ -15,9 +15,9 @@ from typing import Any
 from adapters.base import AdapterContext, DeliveryResult, Failure
 from adapters.es_actions import BulkAction, ItemOutcome, bulk_actions, bulk_body, chunk_actions, item_outcome
 from adapters.es_actions import results_per_event as map_results
-from adapters.es_mapping import events_index, index_templates
 from ingest.events import Event
 from ingest.retry import Backoff
+from search.es_mapping import events_index, index_templates
 
 log = logging.getLogger(__name__)
 DEFAULT_BACKOFF = Backoff(initial=0.5, maximum=8.0)

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import tantivy
 
-from adapters import tantivy_schema as fields
 from adapters.base import AdapterContext, BatchFailed, DeliveryResult, Failure
 from ingest.events import (
     DeleteEvent,
@@ -46,6 +45,7 @@ from ingest.events import (
     derive_hashtags,
     derive_mentions,
 )
+from search import tantivy_schema as fields
 
 log = logging.getLogger(__name__)
 

@@ -67,8 +67,7 @@ from adapters.base import (
     WritesInStagingTransaction,
     WritesStagedPayloads,
 )
-from adapters.sql import among
-from ingest.db import insert_ignoring_conflicts
+from ingest.db import among, insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
 from ingest.events import Event, parse_event_json
 from ingest.retry import Backoff
@@ -294,7 +293,7 @@ class BatchProcessor:
         """Stamp our lease on the next due events (one statement) and read them with their progress.
 
         The progress of the claimed events is looked up by their ids, passed as one parameter
-        (:func:`adapters.sql.among`): ``lease_owner`` has no index, so keying on it would scan
+        (:func:`ingest.db.among`): ``lease_owner`` has no index, so keying on it would scan
         the whole staging table, and 1,000 ids as 1,000 bound parameters cost more than the
         statement itself (both measured).
         """

@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 import pkgutil
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -41,7 +41,6 @@ from adapters.base import (
     Failure,
 )
 from adapters.processor import failure_of, tune_gc_for_batches
-from archivist.logs import LogFormat, configure_logging, current_log_format
 from ingest.db import create_db_engine
 from ingest.events import Event, event_to_json, parse_event_json
 
@@ -68,8 +67,7 @@ class WorkerSpec:
     data_dir: Path
     elasticsearch_url: str | None
     options: Mapping[str, str]
-    log_level: int
-    log_format: LogFormat
+    configure_logging: Callable[[], object] | None
 
     @classmethod
     def of(cls, adapter_name: str, factory: str, context: AdapterContext) -> WorkerSpec:
@@ -81,8 +79,7 @@ class WorkerSpec:
             data_dir=context.data_dir,
             elasticsearch_url=context.elasticsearch_url,
             options=dict(context.options),
-            log_level=logging.getLogger().getEffectiveLevel(),
-            log_format=current_log_format(),
+            configure_logging=context.configure_worker_logging,
         )
 
 
@@ -189,7 +186,8 @@ def serve_adapter(connection: Connection, spec: WorkerSpec) -> None:
     """The worker's main loop: build the adapter, then answer ``write`` until ``close`` or until
     the processor's end of the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_logging(spec.log_level, spec.log_format)
+    if spec.configure_logging is not None:
+        spec.configure_logging()
     try:
         factory: AdapterFactory = pkgutil.resolve_name(spec.factory)
         context = AdapterContext(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from adapters.base import AdapterContext, DeliveryResult, Failure
 from adapters.file_ledger import FileLedger
-from adapters.lync_xml import in_format, render
+from formats.lync_xml import in_format, render
 from ingest.events import Event
 
 log = logging.getLogger(__name__)

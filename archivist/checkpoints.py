@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, Table, func, select
 
-from adapters.archive_schema import archive_events
+from archive.app_schema import audit_log
+from archive.schema import archive_events
 from cases.schema import case_ledger
-from search_api.app_schema import audit_log
 
 CHAINS: dict[str, Table] = {"archive": archive_events, "audit log": audit_log, "case ledger": case_ledger}
 

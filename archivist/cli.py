@@ -393,11 +393,11 @@ def verify(
 ) -> None:
     """Walk the archive's and the audit log's hash chains and the case ledger, and check the
     membership intervals against the chain; name the first row (and column) that does not hold."""
-    from adapters.archive import verify_archive
-    from adapters.membership_check import verify_memberships
+    from archive.audit import verify_audit
+    from archive.membership_check import verify_memberships
+    from archive.record import verify_archive
     from archivist import checkpoints
     from cases.ledger import verify_ledger
-    from search_api.audit import verify_audit
 
     engine = wiring.staging_store(_settings()).engine
     broken = False
@@ -442,9 +442,9 @@ def verify(
 @app.command()
 def reindex() -> None:
     """Rebuild the embedded search index from the archive (stop the processors first)."""
-    from adapters.archive import archived_events
     from adapters.index_adapter import IndexLocked, ReindexFailed
     from adapters.index_adapter import reindex as rebuild_index
+    from archive.record import archived_events
 
     settings = _settings()
     engine = wiring.staging_store(settings).engine
@@ -461,7 +461,7 @@ def token_create(
     label: Annotated[str, typer.Option(help="Who or what the token is for (shown in the audit log).")] = "",
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
-    from search_api.tokens import create_token
+    from archive.principals import create_token
 
     engine = wiring.staging_store(_settings()).engine
     try:
@@ -476,7 +476,7 @@ def token_create(
 @token_app.command("list")
 def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Every token issued: id, role, label, when created and revoked (secrets are never stored)."""
-    from search_api.tokens import list_tokens
+    from archive.principals import list_tokens
 
     tokens = list_tokens(wiring.staging_store(_settings()).engine)
     if as_json:
@@ -501,7 +501,7 @@ def token_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by `archivist token list`.")]) -> None:
     """Revoke a token at once; it authenticates nobody from then on."""
-    from search_api.tokens import revoke_token
+    from archive.principals import revoke_token
 
     engine = wiring.staging_store(_settings()).engine
     revoked = revoke_token(engine, token_id)
@@ -560,8 +560,8 @@ def _audit_cli(engine: Engine, action: str, details: dict[str, object]) -> None:
     """Administrative commands are audited like API calls, as the operator who ran them."""
     import getpass
 
-    from search_api.audit import record
-    from search_api.tokens import Principal
+    from archive.audit import record
+    from archive.principals import Principal
 
     record(engine, Principal("cli", f"command line ({getpass.getuser()})", "admin"), action, dict(details))
 
@@ -578,10 +578,10 @@ def retention_run(
 
     from adapters.base import SupportsDelete
     from adapters.registry import UnknownAdapter
+    from archive.principals import Principal
     from cases.holds import HoldUnavailable, search_resolver
     from cases.retention import RetentionFailed, run_retention
-    from search_api.backends import ElasticsearchSearchBackend, SearchBackend, TantivySearchBackend
-    from search_api.tokens import Principal
+    from search.backends import ElasticsearchSearchBackend, SearchBackend, TantivySearchBackend
 
     settings = _settings()
     store = wiring.staging_store(settings)
@@ -723,9 +723,9 @@ def demo(
 ) -> None:
     """Load the demo data (real IRC logs plus synthetic traffic), run it through the pipeline,
     then serve the search API with a processor delivering whatever arrives meanwhile."""
-    from adapters.archive import archived_count
+    from archive.principals import create_token
+    from archive.record import archived_count
     from ingest.simulate import simulate_events
-    from search_api.tokens import create_token
 
     settings = _settings()
     if settings.broker_url or settings.database_url:

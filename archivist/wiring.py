@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -9,6 +11,7 @@ from fastapi import FastAPI
 from adapters.base import Adapter, AdapterContext
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters
+from archivist.logs import configure_logging, current_log_format
 from archivist.migrate import upgrade
 from archivist.settings import Settings
 from archivist.tls import broker_ssl_options, database_connect_args, elasticsearch_options
@@ -78,6 +81,9 @@ def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
         elasticsearch_url=settings.elasticsearch_url.get_secret_value() if settings.elasticsearch_url else None,
         options=options,
         database_connect_args=database_connect_args(settings),
+        configure_worker_logging=partial(
+            configure_logging, logging.getLogger().getEffectiveLevel(), current_log_format()
+        ),
     )
 
 
@@ -117,7 +123,7 @@ def api_app(settings: Settings) -> FastAPI:
     store = staging_store(settings)
     backend = None
     if settings.elasticsearch_url:
-        from search_api.backends import ElasticsearchSearchBackend
+        from search.backends import ElasticsearchSearchBackend
 
         backend = ElasticsearchSearchBackend(elasticsearch_client(settings))
     services = AppServices(

@@ -36,8 +36,8 @@ from exports.registry import FORMAT_NAMES
 from exports.selection import select_hits, selected_events
 from ingest.db import create_db_engine
 from ingest.simulate import simulate_events
-from search_api.backends import TantivySearchBackend
-from search_api.query_parser import parse_query
+from search.backends import TantivySearchBackend
+from search.query_parser import parse_query
 
 BEGIN, END = "<!-- bench/export.py begin -->", "<!-- bench/export.py end -->"
 QUERY = "sent>=2000-01-01"

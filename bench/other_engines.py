@@ -18,7 +18,7 @@ type ``file_upload`` that the typical queries exclude anyway). The documents are
 a plain SQLite table (``posts``), which the FTS5 engine queries directly and the Sphinx engine
 dumps as its ``tsvpipe`` source.
 
-Analysis, compared with Tantivy's (``adapters/tantivy_schema.py``)
+Analysis, compared with Tantivy's (``search/tantivy_schema.py``)
 --------------------------------------------------------------------
 * ``text``: Tantivy splits on anything not a Unicode letter or digit, then lower-cases and
   folds to ASCII. FTS5 ``unicode61 remove_diacritics 2`` does the same split, case folding and
@@ -85,12 +85,12 @@ from typing import Any, Final, Protocol
 
 import pymysql
 
-from adapters import tantivy_schema as fields
 from adapters.index_adapter import entities, posted_message
 from bench.search import QUERIES
 from ingest.events import EditEvent, Event, PostEvent, parse_event
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
-from search_api.query_parser import parse_query
+from search import tantivy_schema as fields
+from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search.query_parser import parse_query
 
 FACETS: Final = "facets"
 """The single-term query, plus counts per room, per sender and per day over every hit."""
@@ -936,7 +936,7 @@ EDGE_DIFFERENCES: Final = ("strasse", "lukasz")
 def check_edges(engine: OtherEngine, workdir: Path) -> list[str]:
     """Build ``engine`` and a Tantivy index over the edge corpus; every query where they differ."""
     from adapters.index_adapter import TantivyIndexAdapter
-    from search_api.tantivy_backend import search_page
+    from search.tantivy_backend import search_page
 
     adapter = TantivyIndexAdapter(workdir / "index")
     adapter.write(edge_events())
@@ -957,7 +957,7 @@ def check_edges(engine: OtherEngine, workdir: Path) -> list[str]:
 
 def tantivy_result(index_dir: Path, name: str) -> Result:
     """The same typical query answered by the search backend over the Tantivy index."""
-    from search_api.tantivy_backend import all_hits, search_page
+    from search.tantivy_backend import all_hits, search_page
 
     node = parse_query(query_text(name))
     if name == FULL_HIT_SET:
@@ -1006,7 +1006,7 @@ def main() -> None:
     reference = {name: tantivy_result(index_dir, name) for name in QUERY_NAMES}
     tantivy_searcher = fields.open_index(index_dir).searcher()
     print(f"Tantivy documents: {tantivy_searcher.num_docs:,} (posts and file uploads)")
-    print("tantivy ms: the same query through search_api.tantivy_backend (search_page with highlights, or all_hits)")
+    print("tantivy ms: the same query through search.tantivy_backend (search_page with highlights, or all_hits)")
     tantivy_samples: dict[str, list[float]] = {}
     try:
         for engine in engines:

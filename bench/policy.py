@@ -45,6 +45,8 @@ from typing import ParamSpec
 import httpx
 from sqlalchemy import func, select
 
+from archive.app_schema import audit_log
+from archive.principals import create_token
 from archivist.migrate import upgrade
 from bench.common import write_section
 from bench.raw_http import RawHttpClient, RawHttpError
@@ -69,8 +71,6 @@ from policies.model import (
     WallSpec,
 )
 from policies.store import PolicyStore
-from search_api.app_schema import audit_log
-from search_api.tokens import create_token
 
 P = ParamSpec("P")
 BEGIN, END = "<!-- bench/policy.py begin -->", "<!-- bench/policy.py end -->"

@@ -39,16 +39,6 @@ from typing import Any
 import tantivy
 from sqlalchemy import Engine, insert, select
 
-from adapters.archive import append_events
-from adapters.archive_schema import (
-    archive_events,
-    archive_files,
-    archive_memberships,
-    archive_message_versions,
-    archive_messages,
-    archive_reads,
-    archive_rooms,
-)
 from adapters.base import AdapterContext
 from adapters.index_adapter import (
     WRITER_HEAP_BYTES,
@@ -60,7 +50,16 @@ from adapters.index_adapter import (
 )
 from adapters.processor import BatchProcessor, ProcessorOptions, tune_gc_for_batches
 from adapters.registry import build_adapters
-from adapters.tantivy_schema import MESSAGE_ID, open_index
+from archive.record import append_events
+from archive.schema import (
+    archive_events,
+    archive_files,
+    archive_memberships,
+    archive_message_versions,
+    archive_messages,
+    archive_reads,
+    archive_rooms,
+)
 from archivist.migrate import upgrade
 from archivist.settings import Settings
 from bench.common import drop_postgres, fresh_postgres, write_section
@@ -68,6 +67,7 @@ from ingest.db import create_db_engine
 from ingest.events import Event
 from ingest.simulate import simulate_events
 from ingest.staging import StagingStore, to_row
+from search.tantivy_schema import MESSAGE_ID, open_index
 
 POSTGRES_URL = os.environ.get("ARCHIVIST_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 1000

@@ -36,16 +36,16 @@ from typing import Any
 import httpx
 import tantivy
 
-from adapters import tantivy_schema as fields
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.principals import create_token
 from archivist.migrate import upgrade
 from bench.common import write_section
 from ingest.db import create_db_engine
 from ingest.events import Event
 from ingest.simulate import simulate_events
-from search_api.query_parser import parse_query
-from search_api.tantivy_backend import DAY_MICROS, scoped
-from search_api.tokens import create_token
+from search import tantivy_schema as fields
+from search.query_parser import parse_query
+from search.tantivy_backend import DAY_MICROS, scoped
 
 BEGIN, END = "<!-- bench/search.py begin -->", "<!-- bench/search.py end -->"
 QUERIES = {

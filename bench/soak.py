@@ -52,8 +52,8 @@ import httpx
 from kombu import Connection
 from sqlalchemy import Engine, func, select
 
-from adapters.archive import archived_count
-from adapters.archive_schema import archive_events
+from archive.record import archived_count
+from archive.schema import archive_events
 from bench.common import RESULTS, drop_postgres, fresh_postgres
 from ingest.db import create_db_engine
 from ingest.events import Event, parse_event
@@ -853,7 +853,7 @@ def _load_and_drain(
 
 def _indexed(index_dir: Path) -> int | None:
     """Documents in the Tantivy index (None when it cannot be opened)."""
-    from adapters.tantivy_schema import open_index
+    from search.tantivy_schema import open_index
 
     try:
         index = open_index(index_dir)

@@ -27,11 +27,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
 
-from adapters.archive_schema import archive_memberships
+from archive.schema import archive_memberships
 from cases.model import Hold, HoldScope
-from search_api import archive_queries
-from search_api.backends import SearchBackend, every_hit
-from search_api.query_parser import parse_query
+from search.backends import SearchBackend, every_hit
+from search.memberships import intervals_of
+from search.query_parser import parse_query
 
 
 class HoldUnavailable(RuntimeError):
@@ -167,9 +167,7 @@ def search_resolver(engine: Engine, backend: SearchBackend) -> Resolve:
     """Resolve queries with ``every_hit`` over ``backend``."""
 
     def resolve(query: str) -> list[tuple[str, str]]:
-        hits = every_hit(
-            backend, parse_query(query), memberships=lambda actor: archive_queries.intervals_of(engine, actor)
-        )
+        hits = every_hit(backend, parse_query(query), memberships=lambda actor: intervals_of(engine, actor))
         return [(hit.event_id, hit.message_id) for hit in hits]
 
     return resolve

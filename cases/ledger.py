@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select, text
 
-from adapters.hashchain import GENESIS, ChainReport, ChainRow, canonical_json, content_hash, link_hash, verify_rows
+from archive.hashchain import GENESIS, ChainReport, ChainRow, canonical_json, content_hash, link_hash, verify_rows
 from cases.schema import case_ledger, case_notes, case_searches, cases, legal_holds, retention_policies, retention_runs
 
 COVERED: tuple[Table, ...] = (cases, case_searches, case_notes, legal_holds, retention_policies, retention_runs)

@@ -36,26 +36,27 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from adapters.archive import Disposal, archive_dispositions, check_before_disposal, dispose_events, verify_archive
-from adapters.archive_schema import (
+from adapters.base import SupportsDelete
+from archive.audit import record
+from archive.membership_check import verify_memberships
+from archive.principals import Principal
+from archive.record import Disposal, check_before_disposal, dispose_events, verify_archive
+from archive.schema import (
+    archive_dispositions,
     archive_events,
     archive_files,
     archive_message_versions,
     archive_messages,
     archive_reads,
 )
-from adapters.base import SupportsDelete
-from adapters.membership_check import verify_memberships
-from adapters.sql import among
 from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
 from cases.ledger import verify_ledger
 from cases.model import RetentionPolicy, RetentionRun
 from cases.store import CaseStore, RetentionStore
+from ingest.db import among
 from ingest.staging import staged_events
 from policies.evaluate import transitive_members
 from policies.store import PolicyStore
-from search_api.audit import record
-from search_api.tokens import Principal
 
 log = logging.getLogger(__name__)
 CHUNK = 1000

@@ -1,296 +1,34 @@
-"""Actiance XML, as Mattermost's compliance export writes it (what Smarsh, Global Relay and
-Proofpoint ingest).
-
-``FileDump`` holds one ``Conversation`` per room per period: the room's UTC day in an export
-(a day with more than :data:`MAX_EVENTS` events is split into parts), the room's events of one
-batch in the ``actiance`` adapter. Inside a conversation::
-
-    RoomID, StartTimeUTC,
-    ParticipantEntered for everyone present at the start (at StartTimeUTC),
-    then in time order: ParticipantEntered / ParticipantLeft (joins and leaves), Message,
-    FileTransferStarted + FileTransferEnded,
-    ParticipantLeft for everyone present at the end (at EndTimeUTC), EndTimeUTC
-
-Times are Unix milliseconds, as Mattermost writes them. Element names, nesting and the
-``UpdatedType`` vocabulary follow Mattermost's ``actiance_export.go``; the participant
-elements carry the fields of the Actiance schema (``LoginName``, ``DateTimeUTC``,
-``InternalFlag``, ``ConversationID``, ``CorporateEmailID``), as Microsoft's sample Lync-to-
-Actiance transform writes them.
-
-Presence: the archive has events, not membership lists. Whoever was present at the end of the
-previous part or day of the same room (within one export) is present at the start; so is
-anyone who posts, edits, deletes, reads, transfers a file, is shown a disclaimer, or leaves in
-the period without having joined in it. Someone who left and acts again without a join is taken
-to have re-entered at that moment.
-
-Edits and deletions (Actiance has no element for them) follow Mattermost: an edit is a
-``Message`` with ``UpdatedType`` ``EditedNewMsg``, the new text as ``Content`` and the edit time
-as ``UpdatedDateTimeUTC``; a deletion is a ``Message`` with ``UpdatedType`` ``Deleted`` and
-``Content`` ``delete <text>``. Their ``DateTimeUTC`` is the original post's when the post is in
-the same conversation period, otherwise the edit's or deletion's own time (and a deletion whose
-text is not in the period reads ``delete``). Read receipts, disclaimers, policy decisions and
-room updates have no element: they count towards presence only and are listed in the report.
-
-Text is written exactly, except characters XML 1.0 cannot carry (most C0 controls, lone
-surrogates, U+FFFE/U+FFFF), which are escaped reversibly (:mod:`exports.xml_text`: NUL as
-``␀``) with a warning. Times cover the years 0001 to 9999 (the day of 9999-12-31 ends at its
-last representable millisecond).
-"""
+"""The ``actiance`` export format: Actiance XML (:mod:`formats.actiance_xml`), one conversation per
+room per UTC day, in files of at most :data:`~formats.actiance_xml.MAX_EVENTS` events."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
-from exports.xml_text import ESCAPE_NOTE, escape_counted
-from ingest.events import (
-    Actor,
-    DeleteEvent,
-    DisclaimerEvent,
-    EditEvent,
-    Event,
-    FileDownloadEvent,
-    FileUploadEvent,
-    JoinEvent,
-    LeaveEvent,
-    PostEvent,
-    ReadEvent,
-    Room,
+from formats.actiance_xml import (
+    DOCUMENT_END,
+    DOCUMENT_START,
+    LAST_MILLISECOND,
+    MAX_EVENTS,
+    MEDIA_TYPE,
+    Period,
+    Rendered,
+    render_conversation,
 )
-
-MAX_EVENTS = 10_000
-"""Events per conversation part and per file."""
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-MEDIA_TYPE = "application/xml"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-_LAST_MILLISECOND = time(23, 59, 59, 999_000, tzinfo=UTC)
-_TEXT_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}
-_ATTRIBUTE_ESCAPES = _TEXT_ESCAPES | {ord('"'): "&quot;", ord("\t"): "&#9;", ord("\n"): "&#10;"}
-
-PRESENCE_EVIDENCE: tuple[type[Event], ...] = (
-    PostEvent,
-    EditEvent,
-    DeleteEvent,
-    ReadEvent,
-    FileUploadEvent,
-    FileDownloadEvent,
-    DisclaimerEvent,
-)
-"""Events whose actor must have been in the room."""
-WITH_ELEMENT: tuple[type[Event], ...] = (
-    JoinEvent,
-    LeaveEvent,
-    PostEvent,
-    EditEvent,
-    DeleteEvent,
-    FileUploadEvent,
-    FileDownloadEvent,
-)
-"""Events written as an element of their own."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """One room's events over one period, and who was known to be present before it."""
-
-    room: Room
-    start: datetime
-    end: datetime
-    events: Sequence[Event]
-    present_before: Mapping[str, Actor] = field(default_factory=dict)
-
-
-@dataclass
-class Rendered:
-    """One ``Conversation`` element, who was present at its end, and what the reader must know."""
-
-    xml: str
-    present_at_end: dict[str, Actor]
-    replaced_characters: int = 0
-    without_element: Counter[str] = field(default_factory=Counter)
-
-
-def millis(moment: datetime) -> int:
-    """Unix milliseconds (integer arithmetic: no float rounding)."""
-    return (moment - _EPOCH) // _MILLISECOND
-
-
-def present_at_start(events: Iterable[Event], before: Mapping[str, Actor]) -> dict[str, Actor]:
-    """Who was in the room when the period began (see the module docstring for the rule)."""
-    present = dict(before)
-    seen = set(before)
-    for event in events:
-        actor = event.actor
-        if actor.id in seen:
-            continue
-        if isinstance(event, JoinEvent):
-            seen.add(actor.id)
-        elif isinstance(event, (LeaveEvent, *PRESENCE_EVIDENCE)):
-            seen.add(actor.id)
-            present[actor.id] = actor
-    return present
-
-
-class _Escaper:
-    """Escapes text for XML 1.0 and counts the characters it had to escape."""
-
-    def __init__(self) -> None:
-        self.replaced = 0
-
-    def text(self, value: str) -> str:
-        return self._safe(value).translate(_TEXT_ESCAPES)
-
-    def attribute(self, value: str) -> str:
-        return self._safe(value).translate(_ATTRIBUTE_ESCAPES)
-
-    def _safe(self, value: str) -> str:
-        escaped, count = escape_counted(value)
-        self.replaced += count
-        return escaped
-
-
-class _ConversationWriter:
-    """Builds the text of one ``Conversation`` element."""
-
-    def __init__(self, period: Period) -> None:
-        self.period = period
-        self.escape = _Escaper()
-        self.parts: list[str] = []
-        self.conversation_id = self.escape.text(period.room.id)
-        self.posts: dict[str, tuple[datetime, str]] = {}
-        self.without_element: Counter[str] = Counter()
-
-    def render(self) -> Rendered:
-        period = self.period
-        room = period.room
-        kind = "direct" if room.kind == "im" else "room"
-        perspective = self.escape.attribute(room.name or room.id)
-        room_id = self.escape.text(f"{kind} - {room.name or room.id} - {room.id}")
-        start = millis(period.start)
-        self.parts.append(f'  <Conversation Perspective="{perspective}">\n    <RoomID>{room_id}</RoomID>\n')
-        self.parts.append(f"    <StartTimeUTC>{start}</StartTimeUTC>\n")
-        present = present_at_start(period.events, period.present_before)
-        for actor in present.values():
-            self._participant("ParticipantEntered", actor, start)
-        for event in period.events:
-            self._event(event, present)
-        end = millis(period.end)
-        for actor in present.values():
-            self._participant("ParticipantLeft", actor, end)
-        self.parts.append(f"    <EndTimeUTC>{end}</EndTimeUTC>\n  </Conversation>\n")
-        return Rendered("".join(self.parts), present, self.escape.replaced, self.without_element)
-
-    def _event(self, event: Event, present: dict[str, Actor]) -> None:
-        actor = event.actor
-        if isinstance(event, JoinEvent):
-            if actor.id not in present:
-                present[actor.id] = actor
-                self._participant("ParticipantEntered", actor, millis(event.occurred_at))
-            return
-        if isinstance(event, LeaveEvent):
-            if present.pop(actor.id, None) is not None:
-                self._participant("ParticipantLeft", actor, millis(event.occurred_at))
-            return
-        if isinstance(event, PRESENCE_EVIDENCE):
-            if actor.id not in present:
-                self._participant("ParticipantEntered", actor, millis(event.occurred_at))
-            present[actor.id] = actor  # the latest name and address
-        self._content(event)
-
-    def _content(self, event: Event) -> None:
-        if isinstance(event, PostEvent):
-            self.posts[event.message.id] = (event.occurred_at, event.message.text)
-            self._message(event, event.message.id, event.occurred_at, event.message.text)
-        elif isinstance(event, EditEvent):
-            created, _old = self.posts.get(event.message.id, (event.occurred_at, ""))
-            self.posts[event.message.id] = (created, event.message.text)
-            self._message(event, event.message.id, created, event.message.text, "EditedNewMsg")
-        elif isinstance(event, DeleteEvent):
-            created, text = self.posts.get(event.message.id, (event.occurred_at, ""))
-            content = f"delete {text}" if event.message.id in self.posts else "delete"
-            self._message(event, event.message.id, created, content, "Deleted")
-        elif isinstance(event, (FileUploadEvent, FileDownloadEvent)):
-            self._file_transfer(event)
-        else:
-            self.without_element[event.type] += 1
-
-    def _login(self, actor: Actor) -> str:
-        return self.escape.text(actor.email or actor.id)
-
-    def _participant(self, tag: str, actor: Actor, moment: int) -> None:
-        self.parts.append(
-            f"    <{tag}>\n      <LoginName>{self._login(actor)}</LoginName>\n"
-            f"      <DateTimeUTC>{moment}</DateTimeUTC>\n"
-            f"      <InternalFlag>{'true' if actor.internal else 'false'}</InternalFlag>\n"
-            f"      <ConversationID>{self.conversation_id}</ConversationID>\n"
-            f"      <CorporateEmailID>{self.escape.text(actor.email or '')}</CorporateEmailID>\n    </{tag}>\n"
-        )
-
-    def _message(self, event: Event, message_id: str, created: datetime, content: str, updated: str = "") -> None:
-        update = ""
-        if updated:
-            update = (
-                f"      <UpdatedType>{updated}</UpdatedType>\n"
-                f"      <UpdatedDateTimeUTC>{millis(event.occurred_at)}</UpdatedDateTimeUTC>\n"
-            )
-        self.parts.append(
-            f"    <Message>\n      <MessageId>{self.escape.text(message_id)}</MessageId>\n"
-            f"      <LoginName>{self._login(event.actor)}</LoginName>\n"
-            f"      <DateTimeUTC>{millis(created)}</DateTimeUTC>\n{update}"
-            f"      <Content>{self.escape.text(content)}</Content>\n    </Message>\n"
-        )
-
-    def _file_transfer(self, event: FileUploadEvent | FileDownloadEvent) -> None:
-        file = event.file
-        common = (
-            f"      <LoginName>{self._login(event.actor)}</LoginName>\n"
-            f"      <DateTimeUTC>{millis(event.occurred_at)}</DateTimeUTC>\n"
-            f"      <UserFileName>{self.escape.text(file.name)}</UserFileName>\n"
-            f"      <FileName>{self.escape.text(file.url or 'sha256:' + file.sha256)}</FileName>\n"
-        )
-        self.parts.append(f"    <FileTransferStarted>\n{common}    </FileTransferStarted>\n")
-        self.parts.append(
-            f"    <FileTransferEnded>\n{common}      <Status>Completed</Status>\n    </FileTransferEnded>\n"
-        )
-
-
-def render_conversation(period: Period) -> Rendered:
-    """The ``Conversation`` element for one room over one period."""
-    return _ConversationWriter(period).render()
-
-
-DOCUMENT_START = f'<?xml version="1.0" encoding="UTF-8"?>\n<FileDump xmlns:xsi="{XSI}">\n'
-DOCUMENT_END = "</FileDump>\n"
-
-
-def batch_periods(batch: Sequence[Event]) -> list[Period]:
-    """One period per room, in order of first appearance, from its first to its last event."""
-    by_room: dict[str, list[Event]] = {}
-    for event in batch:
-        by_room.setdefault(event.room.id, []).append(event)
-    return [
-        Period(events[0].room, events[0].occurred_at, events[-1].occurred_at, events) for events in by_room.values()
-    ]
-
-
-def render_batch(batch: Sequence[Event]) -> bytes:
-    """A whole ``FileDump`` for one batch (what the ``actiance`` adapter writes)."""
-    conversations = [render_conversation(period).xml for period in batch_periods(batch)]
-    return (DOCUMENT_START + "".join(conversations) + DOCUMENT_END).encode()
-
+from formats.xml_text import ESCAPE_NOTE
+from ingest.events import Actor, Event, Room
 
 # --- the export format ---------------------------------------------------------------------
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     """The first and the last millisecond of ``day`` (no day after it is needed: 9999-12-31 works)."""
-    return datetime.combine(day, time(tzinfo=UTC)), datetime.combine(day, _LAST_MILLISECOND)
+    return datetime.combine(day, time(tzinfo=UTC)), datetime.combine(day, LAST_MILLISECOND)
 
 
 class _ChunkedFiles:

@@ -15,7 +15,7 @@ types) and ``Relationships``. Each document has:
   ``Custodian`` the person's name (their id when they have none): chat is held by everyone in
   the conversation, so each participant is a custodian of it.
 - Characters XML 1.0 cannot carry are escaped reversibly in the load file
-  (:mod:`exports.xml_text`); the transcripts keep the exact text.
+  (:mod:`formats.xml_text`); the transcripts keep the exact text.
 - ``Tags``: ``RoomName``, ``RoomId``, ``RoomKind``, ``BeginDate``/``EndDate`` (DateTime, ISO
   8601 UTC), ``Participants`` (``name <id>``, ``; ``-separated), ``ParticipantCount``,
   ``MessageCount`` (posts), ``EditCount``, ``DeletionCount``, ``FileCount``, ``EventCount``,
@@ -52,10 +52,10 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from adapters.lync_xml import xml_safe
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
-from exports.xml_text import ESCAPE_NOTE, escape_marks
+from formats.lync_xml import xml_safe
+from formats.xml_text import ESCAPE_NOTE, escape_marks
 from ingest.events import (
     DeleteEvent,
     DisclaimerEvent,

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from exports.package import ExportRequest, ExportResult, build_export
 from exports.schema import export_jobs
-from search_api.archive_queries import Memberships
-from search_api.backends import SearchBackend
+from search.backends import SearchBackend
+from search.memberships import Memberships
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """The Lync / Skype for Business Persistent Chat compliance XML, as the ``xml`` adapter writes it.
 
 One file per conversation-day (room + UTC date), split after :data:`MAX_EVENTS_PER_FILE`
-events, rendered by :func:`adapters.lync_xml.render` (so the export and the adapter write the
+events, rendered by :func:`formats.lync_xml.render` (so the export and the adapter write the
 same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are named
 ``lync/pchat-<first event's UTC time>-<room-slug>-<part>.xml``, so they sort by time.
 
 The format has elements for joins, leaves, posts, reads and file transfers only: edits,
 deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
 many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). Characters XML
-1.0 cannot carry are escaped reversibly (:mod:`exports.xml_text`) and the report says in how
+1.0 cannot carry are escaped reversibly (:mod:`formats.xml_text`) and the report says in how
 many files. Memory: at most one file's events.
 """
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from adapters.lync_xml import in_format, render
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.edrm import conversation_days, room_slug
 from exports.jsonl import tracked_file
-from exports.xml_text import ESCAPE_NOTE, escape_marks
+from formats.lync_xml import in_format, render
+from formats.xml_text import ESCAPE_NOTE, escape_marks
 from ingest.events import Event
 
 LYNC_DIR = "lync"

@@ -23,15 +23,15 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from adapters.archive_schema import archive_events
+from archive.schema import archive_events
 from exports.base import ExportContext, FormatReport, ZipExportFiles
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from ingest.db import read_only
 from ingest.events import Event
-from search_api.archive_queries import Memberships
-from search_api.backends import SearchBackend
-from search_api.query_parser import parse_query
+from search.backends import SearchBackend
+from search.memberships import Memberships
+from search.query_parser import parse_query
 
 MANIFEST = "manifest.json"
 CUSTODY = "chain_of_custody.json"

@@ -55,8 +55,8 @@ from typing import Any
 
 import orjson
 
-from exports.actiance import PRESENCE_EVIDENCE, present_at_start
 from exports.base import ExportContext, ExportFiles, FormatReport, WrittenFile
+from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from ingest.events import (
     Actor,
     DeleteEvent,

@@ -14,14 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from adapters.archive import archive_dispositions
-from adapters.archive_schema import archive_events
+from archive.schema import archive_dispositions, archive_events
 from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, event_to_json, parse_event_json
-from search_api.archive_queries import Memberships
-from search_api.backends import SearchBackend, TantivySearchBackend, every_hit
-from search_api.query_ast import Node
-from search_api.tantivy_backend import Hit, LightHits
+from search.backends import SearchBackend, TantivySearchBackend, every_hit
+from search.memberships import Memberships
+from search.query_ast import Node
+from search.tantivy_backend import Hit, LightHits
 
 _MESSAGE_EVENTS = ("post", "edit", "delete", "read")
 _DAY_MICROS = 86_400_000_000

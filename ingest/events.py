@@ -161,7 +161,7 @@ class ReadReceipt(_Frozen):
 MAX_INTEGER = 2**63 - 1
 """The largest integer an event may carry: what the archive's BIGINT columns hold. Bounded
 integers and no floats mean an event's JSON has only numbers that every JSON library writes
-the same way (``adapters.hashchain.event_payload_hash`` relies on it)."""
+the same way (``archive.hashchain.event_payload_hash`` relies on it)."""
 
 
 class FileInfo(_Frozen):

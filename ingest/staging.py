@@ -84,12 +84,12 @@ def to_row(event: Event) -> StagedRow:
 
 
 _archived = table("archive_events", column("event_id", String), column("payload", Text), column("payload_hash", String))
-"""What staging reads of the archive of record (``adapters.archive_schema``), without importing it."""
+"""What staging reads of the archive of record (``archive.schema``), without importing it."""
 
 
 def payload_digest(payload: str) -> str:
     """The SHA-256 of a payload's canonical JSON (sorted keys, compact, UTF-8): what the archive
-    keeps as ``payload_hash`` (``adapters.hashchain.event_payload_hash``; a test holds them equal)."""
+    keeps as ``payload_hash`` (``archive.hashchain.event_payload_hash``; a test holds them equal)."""
     return hashlib.sha256(orjson.dumps(orjson.loads(payload), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

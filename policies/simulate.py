@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Engine, select
 
-from adapters.archive_schema import archive_memberships, archive_messages, archive_rooms
+from archive.schema import archive_memberships, archive_messages, archive_rooms
 from policies.evaluate import PolicySnapshot, matched_walls, strongest_mode
 from policies.model import Action, Directory, Mode, Wall, WallSpec
 

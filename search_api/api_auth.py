@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from archive.principals import Principal, authenticate
 from search_api import read_audit
-from search_api.tokens import Principal, authenticate
 
 API_PREFIX = "/api/"
 PRINCIPAL_STATE = "api_principal"

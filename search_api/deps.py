@@ -11,12 +11,12 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from archive.audit import ChainStatus
+from archive.principals import Principal, authenticate
 from ingest.sink import EventSink
+from search.backends import SearchBackend, TantivySearchBackend
 from search_api import read_audit
 from search_api.api_auth import PRINCIPAL_STATE
-from search_api.audit import ChainStatus
-from search_api.backends import SearchBackend, TantivySearchBackend
-from search_api.tokens import Principal, authenticate
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from search_api.query_ast import UnsupportedQuery
-from search_api.query_parser import QuerySyntaxError
+from search.query_ast import UnsupportedQuery
+from search.query_parser import QuerySyntaxError
 
 log = logging.getLogger("archivist.api")
 

@@ -11,13 +11,13 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from archive import audit
+from archive.principals import Principal
 from ingest.group_commit import GroupCommit
 from ingest.sink import EventSink
 from policies.service import GroupCommitSink, SnapshotHolder
 from policies.store import PolicyStore
-from search_api import audit
 from search_api.deps import AppServices, Services
-from search_api.tokens import Principal
 
 _creating = threading.Lock()
 

@@ -26,9 +26,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search_api import audit
+from archive import audit
+from archive.principals import Principal
 from search_api.health import route_template
-from search_api.tokens import Principal
 
 READS = frozenset({"GET", "HEAD"})
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from archive.principals import ROLES, create_token
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api.app import create_app
 from search_api.deps import AppServices
-from search_api.tokens import ROLES, create_token
 
 
 @contextmanager

@@ -32,9 +32,9 @@ from bench.other_engines import (
     stage_posts,
 )
 from bench.search import QUERIES
-from search_api.query_ast import Node
-from search_api.query_parser import parse_query
-from search_api.tantivy_backend import search_page
+from search.query_ast import Node
+from search.query_parser import parse_query
+from search.tantivy_backend import search_page
 
 
 def test_keyword_tokens_are_one_opaque_word() -> None:

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import delete, func, update
 from typer.testing import CliRunner
 
-from adapters.archive import archived_count
-from adapters.archive_schema import archive_events
+from archive.record import archived_count
+from archive.schema import archive_events
 from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.producer import write_jsonl
 from ingest.staging import staged_events
-from search_api.backends import TantivySearchBackend, every_hit
-from search_api.query_parser import parse_query
+from search.backends import TantivySearchBackend, every_hit
+from search.query_parser import parse_query
 from tests.factories import post_payload, posts
 from tests.processes import archivist_env, start_archivist, wait_until
 

@@ -49,7 +49,7 @@ def test_out_of_range_values_are_errors(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_the_api_searches_elasticsearch_when_a_url_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     from archivist.wiring import api_app
-    from search_api.backends import ElasticsearchSearchBackend, TantivySearchBackend
+    from search.backends import ElasticsearchSearchBackend, TantivySearchBackend
 
     embedded = api_app(Settings())
     assert isinstance(embedded.state.services.search_backend(), TantivySearchBackend)

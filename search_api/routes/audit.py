@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from search_api import audit as audit_log
+from archive import audit as audit_log
+from archive.principals import Principal
 from search_api import read_audit as reads
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES
-from search_api.tokens import Principal
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel
 
+from archive import audit
+from archive.principals import Principal
 from cases.model import (
     Case,
     CaseSpec,
@@ -26,11 +28,9 @@ from cases.model import (
 )
 from cases.scopes import unknown_scope
 from cases.store import CaseConflict, CaseNotFound, CaseStore, RetentionStore
-from search_api import audit
+from search.query_parser import QuerySyntaxError, parse_query
 from search_api.deps import AppServices, Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
-from search_api.query_parser import QuerySyntaxError, parse_query
-from search_api.tokens import Principal
 
 router = APIRouter(tags=["cases"], responses=ERROR_RESPONSES)
 CONFLICT: dict[int | str, dict[str, Any]] = {409: described("The case or hold does not allow the change (why)")}

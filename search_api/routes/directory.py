@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from archive.principals import Principal
 from policies.model import Group, User
 from policies.store import PolicyConflict
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
 from search_api.policy_services import Policies, record_change
 from search_api.routes.policy import CONFLICT
-from search_api.tokens import Principal
 
 # Ids are the directory's own (an LDAP DN, ``corp/emea``): ``:path`` keeps one with ``/`` reachable.
 router = APIRouter(prefix="/directory", tags=["policies"], responses=ERROR_RESPONSES)

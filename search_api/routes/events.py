@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
 
+from archive.principals import Principal
 from ingest.errors import InvalidEvent
 from ingest.events import Event, admit_event_json, printable
 from ingest.sink import submit_checked
 from ingest.staging import StagingStore
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES
-from search_api.tokens import Principal
 
 router = APIRouter(prefix="/events", tags=["ingest"], responses=ERROR_RESPONSES)
 

@@ -10,16 +10,18 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, field_validator
 
+from archive import audit
+from archive.principals import Principal
 from cases.store import CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
-from search_api import archive_queries, audit, read_audit
-from search_api.archive_search import needs_archive
+from search.archive_search import needs_archive
+from search.memberships import intervals_of
+from search.query_parser import parse_query
+from search_api import read_audit
 from search_api.deps import AppServices, Services, allowed, services_of
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
-from search_api.query_parser import parse_query
-from search_api.tokens import Principal
 
 router = APIRouter(prefix="/exports", tags=["exports"], responses=ERROR_RESPONSES)
 Exporter = Annotated[Principal, Depends(allowed("export"))]
@@ -74,7 +76,7 @@ def jobs_of(request: Request, services: AppServices) -> ExportJobs:
                     engine,
                     services.index_dir.parent / "exports",
                     services.search_backend,
-                    memberships=lambda actor: archive_queries.intervals_of(engine, actor),
+                    memberships=lambda actor: intervals_of(engine, actor),
                     on_finished=lambda job, result, error: _audit_finished(services, job, result, error),
                 )
                 state.export_jobs = found

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
-from search_api import archive_queries, read_audit
+from archive import queries as archive_queries
+from archive.principals import Principal
+from search_api import read_audit
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
-from search_api.tokens import Principal
 
 router = APIRouter(prefix="/messages", tags=["search"], responses=ERROR_RESPONSES)
 

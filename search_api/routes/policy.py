@@ -11,17 +11,18 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from archive import audit
+from archive import queries as archive_queries
+from archive.principals import Principal
 from ingest.events import Event
 from policies import service
 from policies.disclaimers import validate_templates
 from policies.model import CheckRequest, Decision, DisclaimerRule, DisclaimerSpec, Wall, WallSpec
 from policies.simulate import SimulationRequest, SimulationResult, simulate
 from policies.store import PolicyConflict, PolicyNotFound
-from search_api import archive_queries, audit
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
 from search_api.policy_services import Policies, record_change
-from search_api.tokens import Principal
 
 router = APIRouter(prefix="/policy", tags=["policies"], responses=ERROR_RESPONSES)
 CONFLICT: dict[int | str, dict[str, Any]] = {

@@ -15,16 +15,18 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from adapters.tantivy_schema import from_micros
-from search_api import archive_queries, audit, cursors
-from search_api.archive_search import EventsAfter, needs_archive, search_archive
+from archive import audit
+from archive.principals import Principal, authenticate
+from search.archive_search import EventsAfter, needs_archive, search_archive
+from search.highlight import highlight_html
+from search.memberships import intervals_of
+from search.query_ast import Node, UnsupportedQuery
+from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
+from search.tantivy_backend import After
+from search.tantivy_schema import from_micros
+from search_api import cursors
 from search_api.deps import PERMISSIONS, AppServices, Services, allowed, services_of
 from search_api.errors import ERROR_RESPONSES
-from search_api.highlight import highlight_html
-from search_api.query_ast import Node, UnsupportedQuery
-from search_api.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
-from search_api.tantivy_backend import After
-from search_api.tokens import Principal, authenticate
 
 
 class _AuditedSearchRoute(APIRoute):
@@ -223,7 +225,7 @@ def _index_results(
         node,
         size=request.size,
         by_relevance=by_relevance,
-        memberships=lambda actor: archive_queries.intervals_of(services.engine, actor),
+        memberships=lambda actor: intervals_of(services.engine, actor),
         after=after,
         offset=offset,
         facets=request.facets,

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from search_api import audit as audit_log
+from archive import audit as audit_log
+from archive.principals import Principal
 from search_api import read_audit
 from search_api.deps import AppServices
-from search_api.tokens import Principal
 from search_api.web.core import WebUser, gate, render, services
 
 router = APIRouter()

@@ -22,8 +22,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from search_api import audit
-from search_api.tokens import authenticate
+from archive import audit
+from archive.principals import authenticate
 from search_api.web.core import WebUser, gate, render, safe_next, services, sessions, signed_in
 from search_api.web.forms import FormTooLarge, read_fields, read_form
 from search_api.web.session import COOKIE, LIFETIME_SECONDS

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from fastapi import HTTPException
 from pydantic import ValidationError
 
-from search_api.query_ast import UnsupportedQuery
-from search_api.query_parser import QuerySyntaxError
+from search.query_ast import UnsupportedQuery
+from search.query_parser import QuerySyntaxError
 
 
 def explain(error: ValidationError) -> str:

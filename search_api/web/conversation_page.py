@@ -14,10 +14,11 @@ from fastapi.responses import Response
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
-from adapters.archive_schema import archive_events
+from archive import queries as archive_queries
+from archive.principals import Principal
+from archive.schema import archive_events
 from ingest.db import read_only
-from search_api import archive_queries, read_audit
-from search_api.tokens import Principal
+from search_api import read_audit
 from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, services
 

@@ -12,9 +12,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
+from archive.principals import Principal, authenticate
 from search_api import read_audit
 from search_api.deps import PERMISSIONS, AppServices, services_of
-from search_api.tokens import Principal, authenticate
 from search_api.web.session import COOKIE, Session, SessionStore
 
 HERE = Path(__file__).resolve().parent

@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
-from adapters.archive import archived_count
+from archive import queries as archive_queries
+from archive.record import archived_count
 from archivist.settings import Settings, get_settings
 from ingest.staging import StagingStore, staged_deliveries
-from search_api import archive_queries, health
+from search_api import health
 from search_api.web.core import WebUser, gate, render, services
 from search_api.web.policies_page import recent_decisions
 

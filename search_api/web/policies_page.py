@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
-from adapters.archive_schema import archive_events
+from archive.schema import archive_events
 from policies.model import CheckRequest, CheckRoom
 from search_api.policy_services import PolicyServices
 from search_api.routes import policy as api_policy

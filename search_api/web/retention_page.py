@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
-from adapters.archive_schema import archive_rooms
+from archive.schema import archive_rooms
 from cases.model import RetentionPolicy, RetentionPolicySpec
 from policies.store import PolicyStore
 from search_api.routes import cases as api_cases

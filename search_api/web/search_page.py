@@ -12,9 +12,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from search.query_ast import UnsupportedQuery
+from search.query_parser import QuerySyntaxError
 from search_api import read_audit
-from search_api.query_ast import UnsupportedQuery
-from search_api.query_parser import QuerySyntaxError
 from search_api.routes import search as api_search
 from search_api.web.core import WebUser, gate, render, safe_highlight, services
 

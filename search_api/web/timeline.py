@@ -19,11 +19,11 @@ from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
-from adapters.archive_schema import archive_events, archive_messages, archive_rooms
+from archive.principals import Principal
+from archive.schema import archive_events, archive_messages, archive_rooms
 from ingest.db import read_only
 from ingest.events import EVENT_TYPES
 from search_api import read_audit
-from search_api.tokens import Principal
 
 PAGE_SIZE = 100
 MAX_SPAN = timedelta(days=31)

@@ -14,7 +14,7 @@ from adapters.actiance_adapter import ActianceAdapter, create
 from adapters.base import Adapter, AdapterContext
 from adapters.file_ledger import LEDGER_DIR
 from adapters.registry import load_factory
-from exports.xml_text import unescape_xml_text
+from formats.xml_text import unescape_xml_text
 from ingest.db import create_db_engine
 from ingest.events import Event, PostEvent, parse_event
 from ingest.staging import StagingStore

@@ -16,8 +16,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from adapters.archive import ArchiveAdapter, append_events, archived_count, verify_archive
-from adapters.archive_schema import (
+from adapters.archive import ArchiveAdapter
+from archive.hashchain import canonical_json, content_hash, event_payload_hash
+from archive.membership_check import verify_memberships
+from archive.record import append_events, archived_count, verify_archive
+from archive.schema import (
     archive_events,
     archive_files,
     archive_memberships,
@@ -26,8 +29,6 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
-from adapters.hashchain import canonical_json, content_hash, event_payload_hash
-from adapters.membership_check import verify_memberships
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
 from ingest.errors import InvalidEvent

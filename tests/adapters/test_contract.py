@@ -12,14 +12,14 @@ from lxml import etree
 from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
-from adapters.archive_schema import archive_messages
 from adapters.base import Adapter
 from adapters.es_adapter import ElasticsearchAdapter
 from adapters.index_adapter import TantivyIndexAdapter
-from adapters.tantivy_schema import exact_text, open_index
 from adapters.xml_adapter import LyncXmlAdapter
+from archive.schema import archive_messages
 from ingest.events import Event
 from ingest.staging import StagingStore
+from search.tantivy_schema import exact_text, open_index
 from tests.adapters.test_actiance_adapter import ActianceHarness
 from tests.adapters.test_elasticsearch_logic import FakeClient
 from tests.factories import post, posts

@@ -18,8 +18,8 @@ from adapters.es_actions import (
     results_per_event,
 )
 from adapters.es_adapter import ElasticsearchAdapter
-from adapters.es_mapping import EVENT_PROPERTIES, MESSAGE_PROPERTIES, index_templates
 from ingest.events import Event, parse_event
+from search.es_mapping import EVENT_PROPERTIES, MESSAGE_PROPERTIES, index_templates
 from tests.factories import post, posts
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

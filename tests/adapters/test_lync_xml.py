@@ -15,9 +15,9 @@ from lxml import etree
 
 from adapters import xml_adapter
 from adapters.file_ledger import LEDGER_DIR
-from adapters.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, render, serialise, since1970
 from adapters.xml_adapter import LyncXmlAdapter
-from exports.xml_text import unescape_xml_text
+from formats.lync_xml import conversations_document, dotnet_ticks, iso_seven_digits, render, serialise, since1970
+from formats.xml_text import unescape_xml_text
 from ingest.events import Event, parse_event
 from ingest.simulate import simulate_events
 from tests.factories import post, posts

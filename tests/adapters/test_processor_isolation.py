@@ -11,10 +11,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Connection, select
 
-from adapters.archive import ArchiveAdapter, archived_count, verify_archive
-from adapters.archive_schema import archive_events
+from adapters.archive import ArchiveAdapter
 from adapters.base import AdapterUnavailable, DeliveryResult, Failure
 from adapters.processor import BatchProcessor, ProcessorOptions, parked_events
+from archive.record import archived_count, verify_archive
+from archive.schema import archive_events
 from ingest.events import Event
 from ingest.staging import StagedRow, StagingStore, staged_events, to_row
 from tests.adapters.fakes import RecordingAdapter

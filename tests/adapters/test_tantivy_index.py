@@ -17,10 +17,10 @@ import tantivy
 from sqlalchemy import create_engine
 
 from adapters import index_adapter
-from adapters import tantivy_schema as fields
 from adapters.base import AdapterContext, BatchFailed, Failure
 from adapters.index_adapter import IndexedMessage, IndexLocked, ReindexFailed, TantivyIndexAdapter, create, reindex
 from ingest.events import Event, parse_event
+from search import tantivy_schema as fields
 from tests.factories import post, posts
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

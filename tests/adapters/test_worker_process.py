@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.archive import ArchiveAdapter, archived_count
+from adapters.archive import ArchiveAdapter
 from adapters.base import AdapterContext, BatchFailed, WritesStagedPayloads
 from adapters.processor import BatchProcessor, ProcessorOptions, parked_events
 from adapters.registry import UnknownAdapter, build_adapters, factory_location
 from adapters.worker_process import AdapterProcess, WorkerSpec, WorkerStartFailed
 from adapters.xml_adapter import LyncXmlAdapter
+from archive.record import archived_count
 from ingest.staging import StagingStore, staged_events, to_row
 from tests.adapters.worker_fakes import FACTORY, recorded
 from tests.factories import posts

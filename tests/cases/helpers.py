@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from archive.principals import Principal
 from ingest.events import Event, PostEvent, parse_event
-from search_api.tokens import Principal
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OPERATOR = Principal("cli", "test operator", "admin")

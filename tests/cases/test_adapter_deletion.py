@@ -9,8 +9,8 @@ from typing import Any
 from adapters.base import SupportsDelete
 from adapters.es_adapter import ElasticsearchAdapter
 from adapters.index_adapter import TantivyIndexAdapter
-from search_api.backends import TantivySearchBackend, every_hit
-from search_api.query_parser import parse_query
+from search.backends import TantivySearchBackend, every_hit
+from search.query_parser import parse_query
 from tests.cases.helpers import at, post
 
 

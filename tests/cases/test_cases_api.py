@@ -11,12 +11,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from archive.audit import entries
+from archive.principals import ROLES, create_token
 from cases.retention import run_retention
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
-from search_api.audit import entries
 from search_api.deps import PERMISSIONS, AppServices
-from search_api.tokens import ROLES, create_token
 from tests.cases.helpers import OPERATOR
 
 CASE_PERMISSIONS = {

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from adapters.archive import ArchiveAdapter, archive_dispositions, archived_events, verify_archive
-from adapters.archive_schema import (
+from adapters.archive import ArchiveAdapter
+from archive.audit import entries
+from archive.record import archived_events, verify_archive
+from archive.schema import (
+    archive_dispositions,
     archive_events,
     archive_memberships,
     archive_message_versions,
@@ -27,7 +30,6 @@ from ingest.events import Event
 from ingest.staging import StagingStore, to_row
 from policies.model import Group
 from policies.store import PolicyStore
-from search_api.audit import entries
 from tests.cases.helpers import NOW, OPERATOR, at, event, post
 
 ROOM = "room:deals"

@@ -6,14 +6,14 @@ from typer.testing import CliRunner
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.audit import entries
 from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from cases.model import CaseSpec, HoldScope, HoldSpec
 from cases.store import CaseStore
-from search_api.audit import entries
-from search_api.backends import TantivySearchBackend, every_hit
-from search_api.query_parser import parse_query
+from search.backends import TantivySearchBackend, every_hit
+from search.query_parser import parse_query
 from tests.cases.helpers import at, post
 
 runner = CliRunner()

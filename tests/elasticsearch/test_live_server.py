@@ -17,8 +17,8 @@ from adapters.es_adapter import ElasticsearchAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
-from search_api.backends import ElasticsearchSearchBackend, TantivySearchBackend, every_hit
-from search_api.query_parser import parse_query
+from search.backends import ElasticsearchSearchBackend, TantivySearchBackend, every_hit
+from search.query_parser import parse_query
 from tests.adapters.test_elasticsearch_logic import event
 from tests.factories import post_payload
 from tests.search_api.reference import Message, message_of

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from exports.actiance import MAX_EVENTS, ActianceFormat, millis, render_batch
+from exports.actiance import ActianceFormat
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
-from exports.xml_text import unescape_xml_text
+from formats.actiance_xml import MAX_EVENTS, millis, render_batch
+from formats.xml_text import unescape_xml_text
 from ingest.events import Event, PostEvent, parse_event
 from ingest.irc import read_irc_file
 from ingest.simulate import simulate_events

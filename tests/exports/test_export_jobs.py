@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from adapters.archive import ArchiveAdapter
-from adapters.archive_schema import archive_events
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.schema import archive_events
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportRequest, build_export
@@ -26,9 +26,9 @@ from exports.schema import export_jobs
 from ingest.events import Event, PostEvent, parse_event_json
 from ingest.irc import read_irc_file
 from ingest.staging import StagingStore
-from search_api.backends import TantivySearchBackend, every_hit
+from search.backends import TantivySearchBackend, every_hit
+from search.query_parser import parse_query
 from search_api.deps import PERMISSIONS
-from search_api.query_parser import parse_query
 from tests.api_client import api_client, auth
 from tests.api_client import tokens as tokens  # a token per role
 

@@ -5,7 +5,7 @@ XML escape uses, right-to-left and CJK text, and long strings, in every string f
 must complete and its output must still validate: the XML against its XSD (lxml), RSMF manifests
 against Relativity's own JSON Schema (jsonschema, draft 7, formats checked), JSONL and CSV/DAT by
 reading them back, the PDF by opening it. Text the XML formats carry must read back exactly through
-the documented escape (:mod:`exports.xml_text`).
+the documented escape (:mod:`formats.xml_text`).
 
 The number of examples is ``ARCHIVIST_EXTREME_EXAMPLES`` (default 12; the issue's longer run used
 more)."""
@@ -36,7 +36,7 @@ from adapters.xml_adapter import LyncXmlAdapter
 from exports.base import ExportContext, MemoryExportFiles, export_order
 from exports.csv_dat import CSV_FILE, DAT_FILE, read_dat
 from exports.registry import FORMAT_NAMES, export_format
-from exports.xml_text import escape_xml_text, unescape_xml_text
+from formats.xml_text import escape_xml_text, unescape_xml_text
 from ingest.errors import InvalidEvent
 from ingest.events import EVENT_TYPES, Event, FileDownloadEvent, FileUploadEvent, PostEvent, event_to_json, parse_event
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from adapters.lync_xml import in_format, render
 from exports.base import ExportContext, MemoryExportFiles
 from exports.lync import LyncXmlFormat
-from exports.xml_text import ESCAPE_NOTE
+from formats.lync_xml import in_format, render
+from formats.xml_text import ESCAPE_NOTE
 from ingest.events import Event
 
 XSD_PATH = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "lync_compliance.xsd"

@@ -11,16 +11,16 @@ import tantivy
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
-from adapters.tantivy_schema import build_schema
 from exports.selection import RoomHits, belongs, room_hits_of, select_hits, selected_events
 from ingest.events import parse_event
 from ingest.irc import read_irc_file
 from ingest.staging import StagingStore
-from search_api.archive_queries import Memberships
-from search_api.backends import TantivySearchBackend
-from search_api.query_ast import Node
-from search_api.query_parser import parse_query
-from search_api.tantivy_backend import After, Page
+from search.backends import TantivySearchBackend
+from search.memberships import Memberships
+from search.query_ast import Node
+from search.query_parser import parse_query
+from search.tantivy_backend import After, Page
+from search.tantivy_schema import build_schema
 from tests.exports.conftest import DAY_ONE, event_payload
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from adapters.archive import ArchiveAdapter, Disposal, dispose_events
+from adapters.archive import ArchiveAdapter
+from archive.record import Disposal, dispose_events
 from ingest.staging import StageOutcome, StagingStore, staged_events, to_row
 from tests.factories import post, posts
 

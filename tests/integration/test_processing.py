@@ -9,9 +9,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.archive import ArchiveAdapter, archived_count, verify_archive
+from adapters.archive import ArchiveAdapter
 from adapters.base import DeliveryResult
 from adapters.processor import BatchProcessor, ProcessorOptions
+from archive.record import archived_count, verify_archive
 from ingest.db import create_db_engine
 from ingest.events import Event
 from ingest.staging import StagingStore, to_row

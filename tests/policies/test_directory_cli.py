@@ -8,12 +8,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from archive.audit import entries
 from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from policies.model import Segment, WallSpec
 from policies.store import PolicyStore
-from search_api.audit import entries
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"

@@ -40,7 +40,8 @@ from kombu import Connection
 from typer.testing import CliRunner
 
 from adapters.archive import ArchiveAdapter
-from adapters.hashchain import event_payload_hash
+from archive.hashchain import event_payload_hash
+from archive.principals import create_token
 from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
@@ -61,7 +62,6 @@ from ingest.staging import StagingStore, payload_digest
 from ingest.topology import ERROR_HEADER, Topology, broker_depths
 from search_api.app import create_app
 from search_api.deps import AppServices
-from search_api.tokens import create_token
 from tests.services import AMQP_URL
 
 EXAMPLES = int(os.environ.get("ARCHIVIST_PROPERTY_EXAMPLES", "60"))

@@ -44,10 +44,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, MetaData, Table, delete, select
 from typer.testing import CliRunner, Result
 
-from adapters.archive_schema import archive_events
 from adapters.base import AdapterContext
 from adapters.processor import BatchProcessor
 from adapters.registry import build_adapters
+from archive.principals import create_token
+from archive.schema import archive_events
 from archivist.cli import app as cli
 from archivist.migrate import upgrade
 from archivist.settings import Settings, get_settings
@@ -58,10 +59,9 @@ from ingest.errors import InvalidEvent
 from ingest.events import EVENT_TYPES, MAX_INTEGER, Event, admit_event_json, event_to_json
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, staged_events
+from search.backends import TantivySearchBackend
 from search_api.app import create_app
-from search_api.backends import TantivySearchBackend
 from search_api.deps import AppServices
-from search_api.tokens import create_token
 from tests.services import fresh_postgres_database
 
 EXAMPLES = int(os.environ.get("ARCHIVIST_PROPERTY_EXAMPLES", "8"))

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from adapters import tantivy_schema as fields
 from ingest.events import PostEvent
-from search_api.archive_queries import Interval
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search import tantivy_schema as fields
+from search.memberships import Interval
+from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from search_api.backends import ElasticsearchSearchBackend, page_from_response
-from search_api.query_ast import UnsupportedQuery
-from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
+from search.backends import ElasticsearchSearchBackend, page_from_response
+from search.query_ast import UnsupportedQuery
+from search.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
 
 RESPONSE: dict[str, Any] = {
     "hits": {
@@ -148,7 +148,7 @@ def _millis(day: str) -> float:
 
 def test_hits_centuries_apart_are_counted_per_year_named_as_tantivy_names_them() -> None:
     """Bug 2: a day histogram over hits from year 1 to 9999 needs 3.6 million buckets. The
-    first and last hit choose the bucket, as on Tantivy (search_api.date_facets)."""
+    first and last hit choose the bucket, as on Tantivy (search.date_facets)."""
     spread = {
         **RESPONSE,
         "aggregations": {

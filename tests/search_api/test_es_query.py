@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from search_api.archive_queries import Interval
-from search_api.es_query import MATCH_NOTHING, UnsupportedEsQuery, search_body, translate
-from search_api.es_query import Json as EsJson
-from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
+from search.es_query import MATCH_NOTHING, UnsupportedEsQuery, search_body, translate
+from search.es_query import Json as EsJson
+from search.memberships import Interval
+from search.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
 
 
 def q(text: str) -> EsJson:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from kombu import Connection
 
 from adapters.archive import ArchiveAdapter
+from archive.principals import create_token
 from ingest.events import parse_event
 from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
@@ -19,7 +20,6 @@ from ingest.staging import StagingStore
 from ingest.topology import Topology
 from search_api.app import create_app
 from search_api.deps import AppServices
-from search_api.tokens import create_token
 from tests.factories import post_payload
 from tests.services import AMQP_URL
 

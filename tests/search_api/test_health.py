@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from archive.principals import create_token
 from archivist.settings import get_settings
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, to_row
 from search_api.app import create_app
 from search_api.deps import AppServices
 from search_api.health import run_checks
-from search_api.tokens import create_token
 from tests.factories import posts
 from tests.services import AMQP_URL, require_rabbitmq
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
-from adapters.archive_schema import archive_events
 from adapters.processor import BatchProcessor
+from archive.schema import archive_events
 from ingest.events import Event, parse_event
 from ingest.staging import StagingStore
 from search_api.deps import PERMISSIONS

@@ -9,11 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select
 
-from adapters.archive_schema import archive_events
-from adapters.tantivy_schema import build_schema
-from search_api import es_query, tantivy_backend
-from search_api.archive_search import condition
-from search_api.query_ast import (
+from archive.schema import archive_events
+from search import es_query, tantivy_backend
+from search.archive_search import condition
+from search.query_ast import (
     And,
     Filter,
     Near,
@@ -29,7 +28,7 @@ from search_api.query_ast import (
     reads_as_one_word,
     to_query,
 )
-from search_api.query_parser import (
+from search.query_parser import (
     MAX_CLAUSES,
     MAX_DEPTH,
     MAX_NEAR_CLAUSES,
@@ -38,6 +37,7 @@ from search_api.query_parser import (
     QuerySyntaxError,
     parse_query,
 )
+from search.tantivy_schema import build_schema
 
 API_QUERY_LIMIT = MAX_QUERY_LENGTH
 

@@ -14,13 +14,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from archive.app_schema import audit_log
+from archive.principals import ROLES
 from cases.model import CaseSpec, HoldScope, HoldSpec, NoteSpec, RetentionPolicySpec, SavedSearchSpec
 from cases.store import CaseStore, RetentionStore
 from policies.model import DisclaimerSpec, Group, Segment, User, WallSpec
 from policies.store import PolicyStore
 from search_api.app import create_app
-from search_api.app_schema import audit_log
-from search_api.tokens import ROLES
 from tests.processes import wait_until
 from tests.web.conftest import MESSAGE, WebSite, sign_in
 from tests.web.conftest import site as site  # the web pages over two demo IRC logs

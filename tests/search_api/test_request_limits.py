@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
+from archive.principals import create_token
 from archivist import wiring
 from archivist.settings import Settings
 from ingest.sink import StagingSink
@@ -21,7 +22,6 @@ from ingest.staging import StagingStore
 from search_api.app import create_app
 from search_api.deps import AppServices
 from search_api.request_limits import BodyLimits
-from search_api.tokens import create_token
 from tests.api_client import auth
 from tests.web.conftest import csrf_of, sign_in
 

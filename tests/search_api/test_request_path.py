@@ -12,11 +12,12 @@ import tantivy
 from fastapi.testclient import TestClient
 
 from adapters.index_adapter import TantivyIndexAdapter
+from archive import audit
+from archive.principals import create_token, revoke_token
 from ingest.staging import StagingStore
-from search_api import audit, tantivy_backend
-from search_api.query_parser import parse_query
-from search_api.tantivy_backend import search_page
-from search_api.tokens import create_token, revoke_token
+from search import tantivy_backend
+from search.query_parser import parse_query
+from search.tantivy_backend import search_page
 from tests.api_client import api_client
 from tests.factories import posts
 

@@ -13,6 +13,7 @@ from schemathesis.core.result import Ok
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.principals import create_token
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
 from ingest.irc import read_irc_file
@@ -20,7 +21,6 @@ from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api.app import create_app
 from search_api.deps import AppServices
-from search_api.tokens import create_token
 
 DEMO_LOG = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc" / "2009-03-03_10.raw.txt"
 

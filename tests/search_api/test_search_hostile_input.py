@@ -23,23 +23,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.index_adapter import TantivyIndexAdapter
+from archive import audit
+from archive.principals import create_token
 from ingest.events import parse_event
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
-from search_api import audit, date_facets
-from search_api.app import create_app
-from search_api.backends import ElasticsearchSearchBackend
-from search_api.deps import AppServices
-from search_api.query_ast import Node, SentRange
-from search_api.query_parser import (
+from search import date_facets
+from search.backends import ElasticsearchSearchBackend
+from search.query_ast import Node, SentRange
+from search.query_parser import (
     MAX_CLAUSES,
     MAX_NEAR_CLAUSES,
     MAX_NEAR_DISTANCE,
     MAX_QUERY_LENGTH,
     parse_query,
 )
-from search_api.tantivy_backend import LightHits, Page, search_page
-from search_api.tokens import create_token
+from search.tantivy_backend import LightHits, Page, search_page
+from search_api.app import create_app
+from search_api.deps import AppServices
 from tests.factories import post_payload
 
 FAR_APART = ("0001-01-01T00:00:00+00:00", "1800-06-15T12:00:00+00:00", "9999-12-31T23:59:59.999999+00:00")

@@ -17,11 +17,11 @@ from archivist.migrate import upgrade
 from ingest.db import create_db_engine
 from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
-from search_api.archive_queries import Interval, intervals_of
-from search_api.backends import TantivySearchBackend, every_hit
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, UnsupportedQuery, to_query
-from search_api.query_parser import parse_query
-from search_api.tantivy_backend import all_hits, search_page
+from search.backends import TantivySearchBackend, every_hit
+from search.memberships import Interval, intervals_of
+from search.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, UnsupportedQuery, to_query
+from search.query_parser import parse_query
+from search.tantivy_backend import all_hits, search_page
 from tests.factories import BASE_TIME, post_payload
 from tests.search_api.reference import Message, matches, message_of
 

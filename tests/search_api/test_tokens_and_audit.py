@@ -7,14 +7,14 @@ import pytest
 from sqlalchemy import func, update
 from typer.testing import CliRunner
 
+from archive.app_schema import api_tokens, audit_log
+from archive.audit import AuditEntry, ChainStatus, entries, new_entry, record, record_entries, verify_audit
+from archive.principals import Principal, authenticate, create_token
 from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.group_commit import GroupCommit
 from ingest.staging import StagingStore
-from search_api.app_schema import api_tokens, audit_log
-from search_api.audit import AuditEntry, ChainStatus, entries, new_entry, record, record_entries, verify_audit
-from search_api.tokens import Principal, authenticate, create_token
 
 OFFICER = Principal("abc123", "Dana (compliance)", "compliance_officer")
 

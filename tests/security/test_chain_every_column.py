@@ -22,10 +22,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 from typer.testing import CliRunner
 
-from adapters.archive import ArchiveAdapter, archive_dispositions, archived_events, verify_archive
-from adapters.archive_schema import archive_events, archive_memberships
-from adapters.hashchain import GENESIS, content_hash, link_hash
-from adapters.membership_check import verify_memberships
+from adapters.archive import ArchiveAdapter
+from archive.app_schema import audit_log
+from archive.audit import entries, record, verify_audit
+from archive.hashchain import GENESIS, content_hash, link_hash
+from archive.membership_check import verify_memberships
+from archive.principals import Principal
+from archive.record import archived_events, verify_archive
+from archive.schema import archive_dispositions, archive_events, archive_memberships
 from archivist.cli import app
 from archivist.migrate import MIGRATIONS
 from archivist.settings import get_settings
@@ -36,9 +40,6 @@ from cases.schema import case_ledger, case_notes, cases, legal_holds, retention_
 from cases.store import CaseStore, RetentionStore
 from ingest.db import create_db_engine
 from ingest.events import event_to_json
-from search_api.app_schema import audit_log
-from search_api.audit import entries, record, verify_audit
-from search_api.tokens import Principal
 from tests.cases.helpers import NOW, OPERATOR, at, event, post
 from tests.services import fresh_postgres_database
 

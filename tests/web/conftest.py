@@ -16,15 +16,15 @@ from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.app_schema import audit_log
+from archive.principals import ROLES, create_token
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
 from ingest.irc import read_irc_file
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api.app import create_app
-from search_api.app_schema import audit_log
 from search_api.deps import AppServices
-from search_api.tokens import ROLES, create_token
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
 LOGS = ("2009-03-03_10.raw.txt", "2007-09-07.train-a.raw.txt")

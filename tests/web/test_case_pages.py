@@ -14,11 +14,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from archive.app_schema import audit_log
 from cases.model import HoldScope
 from cases.store import CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.registry import FORMAT_NAMES
-from search_api.app_schema import audit_log
 from tests.web.conftest import WebSite, csrf_of, sign_in
 
 CASE = {"name": "Web matter", "custodians": "user:ikonia", "rooms": "room:ubuntu", "description": "first"}

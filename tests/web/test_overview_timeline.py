@@ -17,13 +17,13 @@ from kombu import Connection, Producer
 from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
-from adapters.archive_schema import archive_events
+from archive import queries as archive_queries
+from archive.app_schema import audit_log
+from archive.schema import archive_events
 from archivist.migrate import upgrade
 from archivist.settings import Settings, get_settings
 from ingest.db import create_db_engine
 from ingest.events import EVENT_ADAPTER, Event
-from search_api import archive_queries
-from search_api.app_schema import audit_log
 from search_api.web import timeline
 from search_api.web.overview_page import queue_figures
 from tests.services import AMQP_URL, private_topology

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from search_api.app_schema import audit_log
+from archive.app_schema import audit_log
 from search_api.deps import PERMISSIONS
 from search_api.web.core import NAV, safe_next
 from search_api.web.search_page import compose
@@ -83,7 +83,7 @@ def test_sessions_expire_when_idle_and_after_their_lifetime() -> None:
 
 
 def test_a_revoked_token_ends_the_web_session(client: TestClient, site: WebSite) -> None:
-    from search_api.tokens import create_token, revoke_token
+    from archive.principals import create_token, revoke_token
 
     token = create_token(site.services.engine, "legal", "to revoke")
     sign_in(client, token)

@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from archive.app_schema import audit_log
+from archive.principals import Principal
 from cases.model import CaseSpec, HoldScope, HoldSpec, RetentionPolicySpec, RetentionRun
 from cases.retention import run_retention
 from cases.store import CaseStore, RetentionStore
 from policies.model import Group
 from policies.store import PolicyStore
-from search_api.app_schema import audit_log
-from search_api.tokens import Principal
 from tests.web.conftest import WebSite, csrf_of, sign_in
 
 OPERATOR = Principal("cli", "test operator", "admin")

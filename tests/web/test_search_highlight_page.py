@@ -11,15 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.principals import create_token
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
 from ingest.events import parse_event
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
+from search.backends import ElasticsearchSearchBackend, SearchBackend
 from search_api.app import create_app
-from search_api.backends import ElasticsearchSearchBackend, SearchBackend
 from search_api.deps import AppServices
-from search_api.tokens import create_token
 from tests.factories import post_payload
 from tests.web.conftest import sign_in
 

@@ -39,7 +39,7 @@ def upgrade() -> None:
     # The covered tables are here as 0005 made them, which is what cases.schema describes; a
     # later migration that adds a column to one of them must make this baseline read the
     # columns 0005 made instead.
-    from adapters.membership_check import rebuild
+    from archive.membership_check import rebuild
     from cases.ledger import record_every_row
 
     record_every_row(op.get_bind())

@@ -33,6 +33,6 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("chain_hash", String(64), nullable=False),
     # 1: the link hashes content_hash alone (entries written before migration 0006); 2: it
-    # hashes the record of every column (search_api.audit.entry_record).
+    # hashes the record of every column (archive.audit.entry_record).
     Column("chain_version", Integer, nullable=False, server_default="1"),
 )

@@ -1,10 +1,10 @@
-"""Parsing the e-discovery query language (lark, LALR) into :mod:`search_api.query_ast` trees.
+"""Parsing the e-discovery query language (lark, LALR) into :mod:`search.query_ast` trees.
 
 Terms are ANDed by default; ``OR`` binds looser than the implicit AND; ``NOT x`` and ``-x``
 negate; parentheses group. Errors name the position (1-based character offset into the query,
 counting every character including newlines) and what was expected.
 
-Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search_api.query_ast`):
+Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search.query_ast`):
 
 - ``AND``, ``OR``, ``NOT`` (upper case) are operators only as whole words: followed by
   whitespace, ``(``, ``)``, ``"``, ``-`` or the end. ``NOTHING``, ``ORACLE``, ``ANDROID``, ``or``
@@ -39,7 +39,7 @@ place, and docs/security.md lists them with their numbers:
   ``timeout``), a search that runs longer is refused rather than answered with partial hits.
 
 Parsing builds the tree while the LALR parser reduces (no parse tree, no recursion), and
-:func:`~search_api.query_ast.to_query` is iterative, so no query nests deep enough to exhaust
+:func:`~search.query_ast.to_query` is iterative, so no query nests deep enough to exhaust
 Python's stack.
 """
 
@@ -54,7 +54,7 @@ from typing import cast
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
 from lark.exceptions import LexError
 
-from search_api.query_ast import (
+from search.query_ast import (
     TOKEN_PATTERNS,
     And,
     Filter,
@@ -74,7 +74,7 @@ MAX_DEPTH = 32
 (``a b`` is 1, ``(a b) OR c`` is 2, ``NOT (a OR b)`` is 2; parentheses that change nothing, as
 in ``((a))``, cost nothing, so every printing of an accepted tree is accepted too). The
 tightest consumer sets it: SQLite's parser overflows ("parser stack overflow") from about 37
-nested AND/OR levels in the SQL that :mod:`search_api.archive_search` writes. Python recursion
+nested AND/OR levels in the SQL that :mod:`search.archive_search` writes. Python recursion
 in the backends' translations stays far below the interpreter's limit at this depth."""
 MAX_NEAR_DISTANCE = 50
 """Largest n of ``NEAR/n`` (about a paragraph)."""

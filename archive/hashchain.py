@@ -8,7 +8,7 @@ Chain version 2 links the hash of the row's *record* (:func:`record_hash`: every
 decision reads, the content hash among them) instead of the content hash alone, so changing a
 column kept beside the document (a room id, a time, an actor) breaks the link too. Rows of
 version 1 (written before) link their content hash; their columns are checked against their
-chained document instead (see ``adapters.archive`` and ``search_api.audit``).
+chained document instead (see ``adapters.archive`` and ``archive.audit``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Custodian holds and ``participant:`` queries read ``archive_memberships`` (who w
 room when, under which name), a derived table changed in place, so it cannot carry a chain of
 its own. It is a function of the chained events, though: replaying every join, leave, post and
 file upload in archive order (from the columns the chain covers, so disposed events count as
-they did) rebuilds exactly the intervals :func:`adapters.archive_derived.apply_derived` wrote,
+they did) rebuilds exactly the intervals :func:`archive.derived.apply_derived` wrote,
 whatever the batches were. An interval deleted, shortened, moved or renamed by hand no longer
 matches, ``verify`` says so and retention refuses to run.
 
@@ -26,9 +26,9 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from adapters.archive_derived import _Memberships
-from adapters.archive_schema import archive_events, archive_memberships
-from adapters.hashchain import ChainReport, ChainRow
+from archive.derived import _Memberships
+from archive.hashchain import ChainReport, ChainRow
+from archive.schema import archive_events, archive_memberships
 from ingest.events import JoinEvent, LeaveEvent, PostEvent
 
 _Interval = tuple[str, str, datetime | None, datetime | None, str | None, str | None]

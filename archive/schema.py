@@ -124,3 +124,22 @@ archive_files = Table(
     Column("occurred_at", UtcDateTime(), nullable=False),
     Index("ix_archive_files_room_time", "room_id", "occurred_at"),
 )
+
+archive_dispositions = Table(
+    "archive_dispositions",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_hash", String(64), nullable=False),
+    Column("run_id", String(36), nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("disposed_at", UtcDateTime(), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)
+"""The disposition log (retention): one hash-chained record per disposed event, naming the
+``payload_hash`` its archive row keeps after its payload was replaced by a tombstone. The
+record's ``document`` (canonical JSON of event_id, event_hash, run_id, policy, disposed_at) is
+what verification trusts; the other columns are for lookups."""

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from adapters.hashchain import (
+from archive.app_schema import audit_log
+from archive.hashchain import (
     CHAIN_VERSION,
     GENESIS,
     ChainReport,
@@ -33,8 +34,7 @@ from adapters.hashchain import (
     shown,
     verify_rows,
 )
-from search_api.app_schema import audit_log
-from search_api.tokens import Principal
+from archive.principals import Principal
 
 _AUDIT_LOCK = 7_246_000_301
 # Built once: SQLAlchemy then compiles each statement once per engine and reuses it, instead of

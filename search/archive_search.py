@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, select, true
 
-from adapters.archive_schema import archive_events, archive_rooms
-from adapters.tantivy_schema import filter_keys
+from archive.schema import archive_events, archive_rooms
 from ingest.events import EVENT_TYPES
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search.tantivy_schema import filter_keys
 
 INDEXED_TYPES = frozenset({"post", "file_upload"})
 _events = archive_events.c

@@ -3,14 +3,12 @@ context, who read a message, rooms, and who was in a room at a given instant."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 
-from adapters.archive_schema import (
+from archive.schema import (
     archive_events,
     archive_files,
     archive_memberships,
@@ -19,20 +17,7 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
-from adapters.tantivy_schema import filter_keys
 from ingest.db import read_only
-
-
-@dataclass(frozen=True)
-class Interval:
-    room_id: str
-    actor_id: str
-    joined_at: datetime | None
-    left_at: datetime | None
-
-
-Memberships = Callable[[str], list[Interval]]
-"""Membership intervals of one person (actor id), from the archive: what ``participant:`` needs."""
 
 
 def message(engine: Engine, message_id: str) -> dict[str, Any] | None:
@@ -127,21 +112,6 @@ def members_at(engine: Engine, room_id: str, instant: datetime) -> list[str]:
             .order_by(interval.actor_id)
         ).all()
     return [r.actor_id for r in rows]
-
-
-def intervals_of(engine: Engine, actor_id: str) -> list[Interval]:
-    """Every membership interval of one person (for ``participant:``), found by id or name as
-    ``from:`` finds a sender: whole values, case ignored (``user:AFisch``, ``afisch``)."""
-    interval = archive_memberships.c
-    keys = {*filter_keys("from", actor_id), *filter_keys("from", actor_id.removeprefix("user:"))}
-    ids = sorted(keys | {f"user:{key}" for key in keys})
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
-                or_(func.lower(interval.actor_id).in_(ids), func.lower(interval.actor_name).in_(sorted(keys)))
-            )
-        ).all()
-    return [Interval(r.room_id, r.actor_id, r.joined_at, r.left_at) for r in rows]
 
 
 def changes(engine: Engine, message_ids: list[str]) -> dict[str, dict[str, Any]]:

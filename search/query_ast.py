@@ -82,7 +82,7 @@ class Or:
 
 Node = Term | Prefix | Phrase | Near | Filter | SentRange | Not | And | Or
 
-# The lexical rules, shared by the parser's grammar (search_api.query_parser) and the printer
+# The lexical rules, shared by the parser's grammar (search.query_parser) and the printer
 # below, so that the printer knows exactly which words would read back as something else.
 
 
@@ -198,7 +198,7 @@ def _pieces(node: Not | And | Or) -> list[Node | str]:
 
 
 def to_query(node: Node) -> str:
-    """Text that parses back to ``node``, for every tree :func:`~search_api.query_parser.parse_query`
+    """Text that parses back to ``node``, for every tree :func:`~search.query_parser.parse_query`
     can produce (words that would read as operators or filters are quoted). Iterative, so any
     depth prints. Text the language cannot hold (a ``"`` inside a word) is dropped."""
     printed: list[str] = []

@@ -5,7 +5,7 @@ appears only as JOIN/PART messages. Every time is written three ways: Unix milli
 ISO 8601 UTC string with seven fractional digits, and .NET ticks. Edits, deletions,
 disclaimers, policy decisions and room updates have no element in this format: they are
 skipped here (the archive and the other exports carry them). Characters XML 1.0 cannot carry
-are escaped reversibly (:mod:`exports.xml_text`); times cover the years 0001 to 9999.
+are escaped reversibly (:mod:`formats.xml_text`); times cover the years 0001 to 9999.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from lxml import etree
 
-from exports.xml_text import escape_xml_text
+from formats.xml_text import escape_xml_text
 from ingest.events import (
     Event,
     FileDownloadEvent,
@@ -48,7 +48,7 @@ def in_format(event: Event) -> bool:
 
 def xml_safe(text: str) -> str:
     """``text`` with the characters XML 1.0 cannot carry escaped reversibly (the rest kept exactly):
-    :func:`exports.xml_text.escape_xml_text`."""
+    :func:`formats.xml_text.escape_xml_text`."""
     return escape_xml_text(text)
 
 

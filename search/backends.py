@@ -13,14 +13,14 @@ from typing import Any, Protocol
 
 from elasticsearch import BadRequestError
 
-from adapters.es_mapping import messages_index
-from adapters.tantivy_schema import micros_since_epoch
-from search_api import date_facets
-from search_api.archive_queries import Memberships
-from search_api.es_query import UnsupportedEsQuery, search_body
-from search_api.query_ast import Node
-from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS
-from search_api.tantivy_backend import After, Hit, Page, search_page
+from search import date_facets
+from search.es_mapping import messages_index
+from search.es_query import UnsupportedEsQuery, search_body
+from search.memberships import Memberships
+from search.query_ast import Node
+from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
+from search.tantivy_backend import After, Hit, Page, search_page
+from search.tantivy_schema import micros_since_epoch
 
 
 class SearchBackend(Protocol):
@@ -91,7 +91,7 @@ def every_hit(
 FACET_AGGREGATIONS: dict[str, Any] = {
     "room": {"terms": {"field": "room_id", "size": 20}},
     "sender": {"terms": {"field": "sender_id", "size": 20}},
-    # The hits' first and last moment choose the date facet's bucket (search_api.date_facets),
+    # The hits' first and last moment choose the date facet's bucket (search.date_facets),
     # counted by a second request: a day histogram alone fails on hits centuries apart.
     "first": {"min": {"field": "sent"}},
     "last": {"max": {"field": "sent"}},

@@ -17,10 +17,10 @@ from typing import cast
 
 import tantivy
 
-from adapters import tantivy_schema as fields
-from search_api import date_facets
-from search_api.archive_queries import Memberships
-from search_api.query_ast import (
+from search import date_facets
+from search import tantivy_schema as fields
+from search.memberships import Memberships
+from search.query_ast import (
     And,
     Filter,
     Near,
@@ -428,7 +428,7 @@ def _first_and_last(searcher: tantivy.Searcher, query: tantivy.Query) -> tuple[i
 
 
 def _date_facet(searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, int]:
-    """Hits per day, month or year (see :mod:`search_api.date_facets`): a histogram of the
+    """Hits per day, month or year (see :mod:`search.date_facets`): a histogram of the
     non-empty days, or ranges of whole days, months or years."""
     span = _first_and_last(searcher, query)
     if span is None:

@@ -1,7 +1,7 @@
 """Translating query trees into Elasticsearch query DSL (pure functions, no client).
 
-The rules mirror :mod:`search_api.tantivy_backend` over the messages index that
-:mod:`adapters.es_mapping` defines, so both backends answer a query the same way: words and
+The rules mirror :mod:`search.tantivy_backend` over the messages index that
+:mod:`search.es_mapping` defines, so both backends answer a query the same way: words and
 phrases are phrase matches on the folded ``text``, NEAR is an unordered span within the
 distance, mentions and hashtags are exact keyword terms, posts only unless a type is named.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from adapters.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
-from search_api.archive_queries import Memberships
-from search_api.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
-from search_api.query_parser import SEARCH_TIME_BUDGET_SECONDS
+from search.memberships import Memberships
+from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
+from search.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
 
 Json = dict[str, Any]
 
@@ -168,6 +168,6 @@ def search_body(node: Node, *, memberships: Memberships | None = None, size: int
             "encoder": "html",
         },
         # Past the budget Elasticsearch stops and answers with what it found; the backend refuses
-        # such a partial answer (search_api.backends).
+        # such a partial answer (search.backends).
         "timeout": f"{SEARCH_TIME_BUDGET_SECONDS}s",
     }

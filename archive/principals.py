@@ -11,8 +11,8 @@ from typing import Literal, get_args
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from archive.app_schema import api_tokens
 from ingest.db import read_only
-from search_api.app_schema import api_tokens
 
 Role = Literal["compliance_officer", "legal", "security_admin", "auditor", "ingest", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from adapters.archive_schema import (
+from archive.schema import (
     archive_files,
     archive_memberships,
     archive_message_versions,
@@ -22,8 +22,7 @@ from adapters.archive_schema import (
     archive_reads,
     archive_rooms,
 )
-from adapters.sql import among
-from ingest.db import insert_ignoring_conflicts
+from ingest.db import among, insert_ignoring_conflicts
 from ingest.events import (
     DeleteEvent,
     EditEvent,

@@ -1,0 +1,1 @@
+"""Wire formats rendered by more than one package (Lync compliance XML, XML text escaping)."""

@@ -1,0 +1,1 @@
+"""Search: the query language, the SearchBackend protocol and its Tantivy and Elasticsearch backends."""

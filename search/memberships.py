@@ -1,0 +1,40 @@
+"""Membership intervals from the archive of record, for ``participant:`` (someone was in the room
+when a message was sent): the archive-backed filter both backends take."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, or_, select
+
+from archive.schema import archive_memberships
+from search.tantivy_schema import filter_keys
+
+
+@dataclass(frozen=True)
+class Interval:
+    room_id: str
+    actor_id: str
+    joined_at: datetime | None
+    left_at: datetime | None
+
+
+Memberships = Callable[[str], list[Interval]]
+"""Membership intervals of one person (actor id), from the archive: what ``participant:`` needs."""
+
+
+def intervals_of(engine: Engine, actor_id: str) -> list[Interval]:
+    """Every membership interval of one person (for ``participant:``), found by id or name as
+    ``from:`` finds a sender: whole values, case ignored (``user:AFisch``, ``afisch``)."""
+    interval = archive_memberships.c
+    keys = {*filter_keys("from", actor_id), *filter_keys("from", actor_id.removeprefix("user:"))}
+    ids = sorted(keys | {f"user:{key}" for key in keys})
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
+                or_(func.lower(interval.actor_id).in_(ids), func.lower(interval.actor_name).in_(sorted(keys)))
+            )
+        ).all()
+    return [Interval(r.room_id, r.actor_id, r.joined_at, r.left_at) for r in rows]
