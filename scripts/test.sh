@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run on a fresh machine: brings up RabbitMQ, PostgreSQL and Chromium
 # (scripts/services.sh: installs and starts what is missing), creates .venv, installs Archivist
-# with its test and dev tools, then runs ruff, mypy and the whole pytest suite. Integration tests
+# with its test and dev tools, then runs ruff, mypy, the layers contract (lint-imports) and the whole pytest suite. Integration tests
 # fail, never skip, when a service is missing. Services elsewhere: ARCHIVIST_SERVICES=none plus
 # ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL.
 set -euo pipefail
@@ -14,4 +14,5 @@ python3 -m venv .venv
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 .venv/bin/pytest "$@"
