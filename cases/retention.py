@@ -34,20 +34,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 
 from adapters.base import SupportsDelete
 from archive.audit import record
+from archive.derived import forget_disposed
 from archive.membership_check import verify_memberships
 from archive.principals import Principal
 from archive.record import Disposal, check_before_disposal, dispose_events, verify_archive
 from archive.schema import (
     archive_dispositions,
     archive_events,
-    archive_files,
-    archive_message_versions,
-    archive_messages,
-    archive_reads,
 )
 from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
 from cases.ledger import verify_ledger
@@ -324,7 +321,7 @@ def _chunk(
         if disposed != len(disposals):  # another run disposed some meanwhile: they are not ours to count
             raise RetentionFailed(f"{len(disposals) - disposed} events were disposed concurrently; run again")
         ids = [d.event_id for d in disposals]
-        _forget_derived(connection, ids)
+        forget_disposed(connection, ids)
         for adapter in adapters:
             adapter.delete(ids)
     return int(rows[-1].seq)
@@ -355,39 +352,3 @@ def _with_message_ids(connection: Connection, due: list[tuple[ArchivedEvent, str
         (ArchivedEvent(**{**event.__dict__, "message_id": message_id_of(payloads[event.event_id])}), label)
         for event, label in due
     ]
-
-
-def _forget_derived(connection: Connection, event_ids: Sequence[str]) -> None:
-    """Delete what the derived tables keep of disposed events: message versions, read receipts,
-    files; a message with no version left is deleted, one with versions left shows the newest."""
-    dialect = connection.dialect.name
-    versions = archive_message_versions.c
-    touched = sorted(
-        set(
-            connection.execute(
-                select(versions.message_id).where(among(versions.event_id, event_ids, dialect))
-            ).scalars()
-        )
-        | set(
-            connection.execute(
-                select(archive_messages.c.message_id).where(among(archive_messages.c.post_event_id, event_ids, dialect))
-            ).scalars()
-        )
-    )
-    for table in (archive_message_versions, archive_reads, archive_files):
-        connection.execute(delete(table).where(among(table.c.event_id, event_ids, dialect)))
-    for message_id in touched:
-        remaining = connection.execute(
-            select(versions.text, versions.occurred_at, func.count().over().label("n"))
-            .where(versions.message_id == message_id)
-            .order_by(versions.occurred_at.desc())
-            .limit(1)
-        ).first()
-        if remaining is None:
-            connection.execute(delete(archive_messages).where(archive_messages.c.message_id == message_id))
-        else:
-            connection.execute(
-                update(archive_messages)
-                .where(archive_messages.c.message_id == message_id)
-                .values(text=remaining.text, versions=remaining.n)
-            )
