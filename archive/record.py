@@ -50,7 +50,7 @@ from archive.hashchain import (
     verify_rows,
 )
 from archive.schema import archive_dispositions, archive_events
-from ingest.db import among
+from ingest.db import among, read_only
 from ingest.events import Event, event_to_json, parse_event_json
 
 log = logging.getLogger(__name__)
@@ -392,12 +392,25 @@ def archived_count(engine: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(archive_events)).scalar_one())
 
 
+def chain_head(engine: Engine) -> dict[str, Any]:
+    """The archive's newest chain link (what an export records as the state it reflects)."""
+    columns = archive_events.c
+    with read_only(engine) as connection:
+        row = connection.execute(
+            select(columns.seq, columns.chain_hash, columns.archived_at).order_by(columns.seq.desc()).limit(1)
+        ).first()
+    if row is None:
+        return {"seq": 0, "chain_hash": None, "archived_at": None}
+    return {"seq": row.seq, "chain_hash": row.chain_hash, "archived_at": row.archived_at.isoformat()}
+
+
 __all__ = [
     "Disposal",
     "append_events",
     "archive_dispositions",
     "archived_count",
     "archived_events",
+    "chain_head",
     "chained_rows",
     "check_before_disposal",
     "dispose_events",
