@@ -1,5 +1,6 @@
 """Reading the archive of record for the API: messages with their versions, conversation
-context, who read a message, rooms, and who was in a room at a given instant."""
+context, who read a message, rooms (and their names, to offer), and who was in a room at a given
+instant."""
 
 from __future__ import annotations
 
@@ -94,6 +95,13 @@ def rooms(engine: Engine) -> list[dict[str, Any]]:
         }
         rows = connection.execute(select(archive_rooms).order_by(archive_rooms.c.room_id)).all()
     return [dict(r._mapping) | {"messages": counts.get(r.room_id, 0), "files": files.get(r.room_id, 0)} for r in rows]
+
+
+def room_names(engine: Engine, *, limit: int) -> list[tuple[str, str]]:
+    """The first ``limit`` rooms by id: (id, name), the name empty when the room has none."""
+    query = select(archive_rooms.c.room_id, archive_rooms.c.name).order_by(archive_rooms.c.room_id).limit(limit)
+    with engine.connect() as connection:
+        return [(row.room_id, row.name or "") for row in connection.execute(query)]
 
 
 def members_at(engine: Engine, room_id: str, instant: datetime) -> list[str]:
