@@ -669,7 +669,7 @@ def retention_policy_set(
 @app.command("retry-parked")
 def retry_parked_command() -> None:
     """Put parked events back in line for delivery (their attempt counts start again)."""
-    from adapters.processor import retry_parked
+    from ingest.staging_claims import retry_parked
 
     count = retry_parked(wiring.staging_store(_settings()).engine)
     out.print(f"{count} parked events will be retried", highlight=False)

@@ -1,7 +1,8 @@
 """The staging store: the only buffer between the queue and the adapters.
 
 Consumers and embedded producers insert validated events here; the batch processor claims
-them, hands them to every adapter and deletes them once all have succeeded. ``event_id`` is
+them, hands them to every adapter and deletes them once all have succeeded (its statements on
+staging are :mod:`ingest.staging_claims`'s). ``event_id`` is
 the primary key, so a redelivered or re-sent event is absorbed by ``ON CONFLICT DO NOTHING``.
 
 An event id is recorded once, with the content it first came with. :meth:`StagingStore.stage`
