@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
     bindparam,
     func,
     insert,
@@ -404,6 +405,29 @@ def chain_head(engine: Engine) -> dict[str, Any]:
     return {"seq": row.seq, "chain_hash": row.chain_hash, "archived_at": row.archived_at.isoformat()}
 
 
+def undisposed_after(connection: Connection, after: int, size: int) -> Sequence[Row[Any, Any, Any, Any, Any, Any]]:
+    """The next ``size`` archived events after ``seq`` ``after`` that were not disposed of, in
+    chain order: ``seq``, ``event_id``, ``event_type``, ``occurred_at``, ``room_id``, ``actor_id``."""
+    events = archive_events.c
+    return connection.execute(
+        select(events.seq, events.event_id, events.event_type, events.occurred_at, events.room_id, events.actor_id)
+        .outerjoin(archive_dispositions, archive_dispositions.c.event_id == events.event_id)
+        .where(events.seq > after, archive_dispositions.c.seq.is_(None))
+        .order_by(events.seq)
+        .limit(size)
+    ).all()
+
+
+def payloads_of(connection: Connection, event_ids: Sequence[str]) -> dict[str, str]:
+    """The archived payload (canonical JSON, or a tombstone) of each of ``event_ids`` found."""
+    found = connection.execute(
+        select(archive_events.c.event_id, archive_events.c.payload).where(
+            among(archive_events.c.event_id, event_ids, connection.dialect.name)
+        )
+    )
+    return {event_id: payload for event_id, payload in found}
+
+
 __all__ = [
     "Disposal",
     "append_events",
@@ -417,6 +441,8 @@ __all__ = [
     "event_record",
     "is_recorded_tombstone",
     "payload_disagreement",
+    "payloads_of",
     "tombstone",
+    "undisposed_after",
     "verify_archive",
 ]

@@ -41,16 +41,18 @@ from archive.audit import record
 from archive.derived import forget_disposed
 from archive.membership_check import verify_memberships
 from archive.principals import Principal
-from archive.record import Disposal, check_before_disposal, dispose_events, verify_archive
-from archive.schema import (
-    archive_dispositions,
-    archive_events,
+from archive.record import (
+    Disposal,
+    check_before_disposal,
+    dispose_events,
+    payloads_of,
+    undisposed_after,
+    verify_archive,
 )
 from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
 from cases.ledger import verify_ledger
 from cases.model import RetentionPolicy, RetentionRun
 from cases.store import CaseStore, RetentionStore
-from ingest.db import among
 from ingest.staging import staged_events
 from policies.evaluate import transitive_members
 from policies.store import PolicyStore
@@ -282,14 +284,7 @@ def _chunk(
 ) -> int:
     """Judge (and unless ``adapters`` is None, dispose of) the next ``size`` events not
     disposed yet after ``seq`` ``after``; returns the last seq seen, -1 when none was left."""
-    events = archive_events.c
-    rows = connection.execute(
-        select(events.seq, events.event_id, events.event_type, events.occurred_at, events.room_id, events.actor_id)
-        .outerjoin(archive_dispositions, archive_dispositions.c.event_id == events.event_id)
-        .where(events.seq > after, archive_dispositions.c.seq.is_(None))
-        .order_by(events.seq)
-        .limit(size)
-    ).all()
+    rows = undisposed_after(connection, after, size)
     if not rows:
         return -1
     due: list[tuple[ArchivedEvent, str]] = []
@@ -342,12 +337,7 @@ def _refuse_disagreeing(connection: Connection, event_ids: Sequence[str], run_id
 
 
 def _with_message_ids(connection: Connection, due: list[tuple[ArchivedEvent, str]]) -> list[tuple[ArchivedEvent, str]]:
-    found = connection.execute(
-        select(archive_events.c.event_id, archive_events.c.payload).where(
-            among(archive_events.c.event_id, [e.event_id for e, _label in due], connection.dialect.name)
-        )
-    )
-    payloads: dict[str, str] = {event_id: payload for event_id, payload in found}
+    payloads = payloads_of(connection, [e.event_id for e, _label in due])
     return [
         (ArchivedEvent(**{**event.__dict__, "message_id": message_id_of(payloads[event.event_id])}), label)
         for event, label in due
