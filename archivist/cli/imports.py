@@ -1,63 +1,64 @@
-"""``archivist import``: chat history from other systems."""
+"""``archivist import FORMAT FILE...``: chat history from other systems, one subcommand per
+importer of the ``archivist.importers`` entry-point group (:mod:`ingest.importers`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from archivist.cli.common import err, fail, require_files
 from archivist.cli.events import run_producer
-from ingest.irc import IrcImportStats, date_from_log_name, read_irc_items
-from ingest.producer import Located, Rejected
-
-app = typer.Typer(no_args_is_help=True, help="Import chat history from other systems.")
+from ingest.importers import Importer, UnknownImporter, known_importer_names, load_importer
 
 
-@app.command("irc")
-def import_irc(
-    files: Annotated[list[Path], typer.Argument(help="IRC logs (*.raw.txt, date in the file name).")],
-) -> None:
-    """Import IRC channel logs: messages, actions, joins, leaves, quits and nick changes.
+class ImporterCommands(TyperGroup):
+    """The subcommands of ``archivist import``: one per importer, built when it is named, so an
+    importer costs the other commands nothing (not even its import) and an unknown name is a
+    clear error with a suggestion."""
 
-    Lines of no known kind are counted and reported; lines that cannot be imported (an
-    impossible time, an invalid event, a line over the limit) are rejected by FILE:LINE, and a
-    file with nothing to import is an error."""
+    # typer vendors click and keeps its Context and Command types private: Any stands for them.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return known_importer_names()
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        try:
+            importer = load_importer(cmd_name)
+        except UnknownImporter as error:
+            fail(str(error))
+        return typer.main.get_command(_importer_app(importer))
+
+
+app = typer.Typer(cls=ImporterCommands, no_args_is_help=True, help="Import chat history from other systems.")
+
+
+def _importer_app(importer: Importer) -> typer.Typer:
+    """A typer app of one command, ``importer``'s, with its help."""
+    single = typer.Typer(add_completion=False)
+
+    def run(files: list[Path]) -> None:
+        import_files(importer, files)
+
+    # The argument's help is the importer's, known only now: typer reads it from the annotation.
+    run.__annotations__["files"] = Annotated[list[Path], typer.Argument(help=importer.reads)]
+    single.command(importer.name, help=importer.description)(run)
+    return single
+
+
+def import_files(importer: Importer, files: list[Path]) -> None:
+    """Check every file, then publish their events like ``archivist publish`` (exit 1 if any
+    item is rejected); ``importer``'s notes are shown however that ends."""
     require_files(files)
     for path in files:
         try:
-            date_from_log_name(path.name)
+            importer.check(path)
         except ValueError as error:
-            fail(str(error))
-    stats = {path: IrcImportStats() for path in files}
+            fail(escape(str(error)))
     try:
-        run_producer(_irc_items(files, stats), "import irc")
+        run_producer(importer.items(files), f"import {importer.name}")
     finally:
-        _report_irc_lines(stats)
-
-
-def _irc_items(files: Iterable[Path], stats: dict[Path, IrcImportStats]) -> Iterator[Located | Rejected]:
-    for path in files:
-        try:
-            yield from read_irc_items(path, stats[path])
-        except OSError as error:
-            yield Rejected(path.name, f"cannot read the file: {error.strerror or error}")
-            continue
-        if stats[path].events == 0 and stats[path].rejected == 0:
-            found = f"{stats[path].skipped} lines of no known kind" if stats[path].skipped else "the file is empty"
-            yield Rejected(path.name, f"nothing to import ({found}): is this an IRC log?")
-
-
-def _report_irc_lines(stats: dict[Path, IrcImportStats]) -> None:
-    for path, counted in stats.items():
-        if counted.skipped:
-            lines = ", ".join(str(n) for n in counted.first_skipped)
-            more = ", ..." if counted.skipped > len(counted.first_skipped) else ""
-            err.print(
-                f"skipped {counted.skipped} lines of {path.name} of no known kind (not a message, action, notice, "
-                f"join, leave, quit or rename): lines {lines}{more}",
-                highlight=False,
-                markup=False,
-            )
+        for note in importer.notes():
+            err.print(note, highlight=False, markup=False)
