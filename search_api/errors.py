@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 
@@ -27,3 +30,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: described("The request is not valid: the message says which field and why"),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: described("No such item in the archive")}
+
+
+class Refused(Exception):
+    """What a service refuses to do: the routes answer ``status`` with ``message``, the pages
+    show the message next to the form."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@contextmanager
+def refusals_answered() -> Iterator[None]:
+    """A :class:`Refused` raised inside becomes the API's error answer."""
+    try:
+        yield
+    except Refused as error:
+        raise HTTPException(status_code=error.status, detail={"message": error.message}) from None

@@ -2,16 +2,16 @@
 form and the latest archived policy decisions; the other policies pages (a wall's page,
 disclaimers, groups, the what-if) are in the ``policy_*`` modules and included here.
 
-Adding a wall runs the API's own ``POST /api/v1/policy/walls`` handler and a check runs
-``POST /api/v1/policy/check``'s, so both are stored, recorded, audited and seen by the live
-snapshot exactly as over the API."""
+Adding a wall and a check run the service functions of ``POST /api/v1/policy/walls`` and
+``POST /api/v1/policy/check`` (:mod:`search_api.policy_services`), so both are stored, recorded,
+audited and seen by the live snapshot exactly as over the API."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
@@ -19,8 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from archive.schema import archive_events
 from policies.model import CheckRequest, CheckRoom
+from search_api import policy_services
+from search_api.errors import Refused
 from search_api.policy_services import PolicyServices
-from search_api.routes import policy as api_policy
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.forms import id_list
@@ -30,7 +31,7 @@ from search_api.web.policy_forms import explain as explain
 from search_api.web.policy_forms import segments as segments
 from search_api.web.policy_groups import router as groups_router
 from search_api.web.policy_simulate import router as simulate_router
-from search_api.web.policy_views import message_of, policies_of, render_policy_page
+from search_api.web.policy_views import policies_of, render_policy_page
 from search_api.web.policy_walls import router as walls_router
 
 router = APIRouter()
@@ -114,13 +115,13 @@ async def add_wall(request: Request) -> Response:
     try:
         spec = form.spec()
         wall = await run_in_threadpool(
-            api_policy.create_wall, spec, services(request), policies_of(request), user.principal
+            policy_services.create_wall, services(request), policies_of(request), user.principal, spec
         )
     except FormProblems as error:
         return await _page(request, user, {"wall_form": form, "problems": error.problems}, status_code=422)
-    except HTTPException as error:
-        extra = {"wall_form": form, "problems": {"": message_of(error)}}
-        return await _page(request, user, extra, status_code=error.status_code)
+    except Refused as error:
+        extra = {"wall_form": form, "problems": {"": error.message}}
+        return await _page(request, user, extra, status_code=error.status)
     return RedirectResponse(f"/policies?added={wall.id}#walls", status_code=303)
 
 
@@ -141,10 +142,10 @@ async def try_check(request: Request) -> Response:
     except ValidationError as error:
         return await _page(request, user, {"check_form": form, "check_problem": explain(error)}, status_code=422)
     try:
-        answer = await api_policy.check(asked, services(request), policies_of(request), user.principal)
-    except HTTPException as error:
-        extra = {"check_form": form, "check_problem": message_of(error)}
-        return await _page(request, user, extra, status_code=error.status_code)
+        answer = await policy_services.check(services(request), policies_of(request), user.principal, asked)
+    except Refused as error:
+        extra = {"check_form": form, "check_problem": error.message}
+        return await _page(request, user, extra, status_code=error.status)
     return await _page(request, user, {"check_form": form, "check_result": answer})
 
 
