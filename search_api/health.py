@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archivist.settings import Settings, get_settings
 from archivist.tls import broker_ssl_options, elasticsearch_options
-from ingest.staging import staged_events
+from ingest.staging import StagingStore
 
 log = logging.getLogger("archivist.api.health")
 
@@ -218,19 +218,8 @@ class PipelineFigures:
 
 def staging_counts(engine: Engine) -> tuple[int, int]:
     """(staged, parked), on a raw connection like ``check_database``."""
-    parked = staged_events.c.parked.name
-    sql = f"SELECT {parked}, COUNT(*) FROM {staged_events.name} GROUP BY {parked}"  # noqa: S608 (names from our schema)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql)
-            by_flag = {bool(flag): int(count) for flag, count in cursor.fetchall()}
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-    return by_flag.get(False, 0), by_flag.get(True, 0)
+    counts = StagingStore(engine).counts_without_transaction()
+    return counts.staged, counts.parked
 
 
 def broker_depths(url: str | SecretStr, settings: Settings) -> tuple[int, int]:

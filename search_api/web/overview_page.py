@@ -7,19 +7,18 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from archive import queries as archive_queries
 from archive.record import archived_count
 from archivist.settings import Settings, get_settings
-from ingest.staging import StagingStore, staged_deliveries
+from ingest.staging import StagingStore
 from search_api import health
 from search_api.web.core import WebUser, gate, render, services
 from search_api.web.policies_page import recent_decisions
@@ -50,22 +49,17 @@ class QueueFigures:
 def figures(engine: Engine) -> dict[str, Any]:
     """What ``archivist status`` reads from staging, plus each adapter's deliveries of staged rows
     and the last batch the archive took."""
-    counts = StagingStore(engine).counts()
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(staged_deliveries.c.adapter, func.count(), func.max(staged_deliveries.c.delivered_at)).group_by(
-                staged_deliveries.c.adapter
-            )
-        ).all()
-    adapters: list[dict[str, Any]] = []
-    for adapter, delivered, last in rows:
-        last_at: datetime | None = last
-        adapters.append({"name": adapter, "lag": max(counts.staged - int(delivered), 0), "last": last_at})
+    store = StagingStore(engine)
+    counts = store.counts()
+    adapters = [
+        {"name": found.adapter, "lag": max(counts.staged - found.delivered, 0), "last": found.last_at}
+        for found in store.deliveries()
+    ]
     return {
         "staged": counts.staged,
         "parked": counts.parked,
         "archived": archived_count(engine),
-        "adapters": sorted(adapters, key=lambda item: item["name"]),
+        "adapters": adapters,
         "last_batch": archive_queries.last_batch(engine),
     }
 

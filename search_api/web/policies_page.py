@@ -8,16 +8,15 @@ audited and seen by the live snapshot exactly as over the API."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from archive.schema import archive_events
+from archive import queries as archive_queries
 from policies.model import CheckRequest, CheckRoom
 from search_api import policy_services
 from search_api.errors import Refused
@@ -40,23 +39,16 @@ MAX_GROUPS = 200
 
 
 def recent_decisions(engine: Engine, limit: int = RECENT) -> list[dict[str, Any]]:
-    """The latest archived ``policy_decision`` events (ones still in staging are not here yet)."""
-    columns = archive_events.c
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(columns.occurred_at, columns.actor_id, columns.room_id, columns.payload)
-            .where(columns.event_type == "policy_decision")
-            .order_by(columns.occurred_at.desc(), columns.seq.desc())
-            .limit(limit)
-        ).all()
+    """The latest archived ``policy_decision`` events (ones still in staging are not here yet),
+    each as the pages list it."""
     found = []
-    for row in rows:
-        decision = json.loads(row.payload).get("decision", {})
+    for row in archive_queries.policy_decisions(engine, limit):
+        decision = row["decision"]
         found.append(
             {
-                "at": row.occurred_at,
-                "actor": row.actor_id,
-                "room": row.room_id,
+                "at": row["at"],
+                "actor": row["actor"],
+                "room": row["room"],
                 "action": decision.get("action"),
                 "outcome": decision.get("outcome"),
                 "mode": decision.get("mode"),

@@ -9,19 +9,16 @@ to its text. The preview renders a stored version exactly as a check would
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from policies.disclaimers import CompiledRule, TextVariables, normalize_locale
 from policies.model import Disclaimer, DisclaimerRule
-from policies.schema import policy_disclaimer_versions
 from search_api import policy_services
 from search_api.errors import Refused
 from search_api.web.auth import first, posted
@@ -36,32 +33,6 @@ MAX_VERSIONS = 100
 SAMPLE_PARTICIPANTS = "Alice Example, Bob Example"
 SAMPLE_ROOM = "Example room"
 """What the preview renders with until other names are typed in."""
-
-
-@dataclass(frozen=True)
-class Version:
-    rule: DisclaimerRule
-    saved_at: datetime
-
-
-def history(engine: Engine, rule_id: str, limit: int = MAX_VERSIONS) -> list[Version]:
-    """A rule's stored versions, newest first (also those from before it was last re-created)."""
-    columns = policy_disclaimer_versions.c
-    query = (
-        select(columns.version, columns.body, columns.created_at)
-        .where(columns.rule_id == rule_id)
-        .order_by(columns.version.desc())
-        .limit(limit)
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return [
-        Version(
-            DisclaimerRule.model_validate({**json.loads(row.body), "id": rule_id, "version": row.version}),
-            row.created_at,
-        )
-        for row in rows
-    ]
 
 
 @dataclass(frozen=True)
@@ -127,10 +98,11 @@ async def create_disclaimer(request: Request) -> Response:
 
 
 def _rule_view(request: Request, rule_id: str) -> dict[str, Any] | None:
-    rule = policies_of(request).store.get_disclaimer(rule_id)
+    store = policies_of(request).store
+    rule = store.get_disclaimer(rule_id)
     if rule is None:
         return None
-    versions = history(services(request).engine, rule_id)
+    versions = store.disclaimer_history(rule_id, MAX_VERSIONS)
     asked = request.query_params
     chosen = next((v.rule for v in versions if str(v.rule.version) == asked.get("version")), rule)
     participants = asked.get("participants", SAMPLE_PARTICIPANTS)
