@@ -42,10 +42,15 @@ class Refused(Exception):
         self.message = message
 
 
+def answer(refused: Refused) -> HTTPException:
+    """The API's error answer to ``refused``."""
+    return HTTPException(status_code=refused.status, detail={"message": refused.message})
+
+
 @contextmanager
 def refusals_answered() -> Iterator[None]:
     """A :class:`Refused` raised inside becomes the API's error answer."""
     try:
         yield
     except Refused as error:
-        raise HTTPException(status_code=error.status, detail={"message": error.message}) from None
+        raise answer(error) from None

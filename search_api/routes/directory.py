@@ -12,7 +12,7 @@ from archive.principals import Principal
 from policies.model import Group, User
 from search_api import directory_services
 from search_api.deps import Services, allowed
-from search_api.errors import ERROR_RESPONSES, NOT_FOUND, refusals_answered
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND, answer, refusals_answered
 from search_api.policy_services import Policies
 from search_api.routes.policy import CONFLICT
 
@@ -32,11 +32,6 @@ def _same_id(path_id: str, body_id: str) -> None:
         )
 
 
-def _missing(kind: str, item_id: str) -> HTTPException:
-    refused = directory_services.missing(kind, item_id)
-    return HTTPException(status_code=refused.status, detail={"message": refused.message})
-
-
 @router.get("/users", response_model=list[User], summary="Directory users, by id")
 def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: After = None) -> list[User]:
     return policies.store.users(limit=limit, after=after)
@@ -46,7 +41,7 @@ def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: A
 def get_user(user_id: str, policies: Policies, _caller: Reader) -> User:
     user = policies.store.get_user(user_id)
     if user is None:
-        raise _missing("user", user_id)
+        raise answer(directory_services.missing("user", user_id))
     return user
 
 
@@ -75,7 +70,7 @@ def list_groups(policies: Policies, _caller: Reader, limit: Limit = 100, after: 
 def get_group(group_id: str, policies: Policies, _caller: Reader) -> Group:
     group = policies.store.get_group(group_id)
     if group is None:
-        raise _missing("group", group_id)
+        raise answer(directory_services.missing("group", group_id))
     return group
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi import Path as PathParam
 
 from archive.principals import Principal
@@ -15,7 +15,7 @@ from policies.model import CheckRequest, DisclaimerRule, DisclaimerSpec, Wall, W
 from policies.simulate import SimulationRequest, SimulationResult
 from search_api import policy_services
 from search_api.deps import Services, allowed
-from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described, refusals_answered
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND, answer, described, refusals_answered
 from search_api.policy_services import CheckResponse, Policies
 
 router = APIRouter(prefix="/policy", tags=["policies"], responses=ERROR_RESPONSES)
@@ -29,11 +29,6 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 Reader = Annotated[Principal, Depends(allowed("policy_read"))]
 Version = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Writer = Annotated[Principal, Depends(allowed("policy_write"))]
-
-
-def _not_found(kind: str, item_id: str) -> HTTPException:
-    refused = policy_services.not_found(kind, item_id)
-    return HTTPException(status_code=refused.status, detail={"message": refused.message})
 
 
 # --- walls ---------------------------------------------------------------------------------------------
@@ -54,7 +49,7 @@ def create_wall(spec: WallSpec, services: Services, policies: Policies, caller: 
 def get_wall(wall_id: str, policies: Policies, _caller: Reader) -> Wall:
     wall = policies.store.get_wall(wall_id)
     if wall is None:
-        raise _not_found("wall", wall_id)
+        raise answer(policy_services.not_found("wall", wall_id))
     return wall
 
 
@@ -95,7 +90,7 @@ def create_disclaimer(spec: DisclaimerSpec, services: Services, policies: Polici
 def get_disclaimer(rule_id: str, policies: Policies, _caller: Reader) -> DisclaimerRule:
     rule = policies.store.get_disclaimer(rule_id)
     if rule is None:
-        raise _not_found("disclaimer rule", rule_id)
+        raise answer(policy_services.not_found("disclaimer rule", rule_id))
     return rule
 
 
@@ -108,7 +103,7 @@ def get_disclaimer(rule_id: str, policies: Policies, _caller: Reader) -> Disclai
 def get_disclaimer_version(rule_id: str, version: Version, policies: Policies, _caller: Reader) -> DisclaimerRule:
     rule = policies.store.disclaimer_version(rule_id, version)
     if rule is None:
-        raise _not_found("disclaimer version", f"{rule_id} v{version}")
+        raise answer(policy_services.not_found("disclaimer version", f"{rule_id} v{version}"))
     return rule
 
 

@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 from archive.principals import create_token
 from archivist import wiring
 from archivist.cli import app
-from archivist.settings import get_settings
+from archivist.settings import Settings, get_settings
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, to_row
 from search_api.app import create_app
 from search_api.deps import AppServices
 from search_api.health import run_checks
+from search_api.probes import BrokerTarget, ElasticsearchTarget, Probes
 from tests.factories import posts
 from tests.services import AMQP_URL, require_rabbitmq
 
@@ -156,3 +157,22 @@ def test_readyz_is_ok_against_the_real_database_and_broker(
     }
     assert 'archivist_pipeline_figures_up{source="staging"} 1.0' in metrics
     assert 'archivist_pipeline_figures_up{source="broker"} 1.0' in metrics
+
+
+def test_the_probes_are_what_the_settings_configure_and_show_no_secret() -> None:
+    assert wiring.probes(Settings()) == Probes(), "the embedded default probes only the database"
+    settings = Settings(
+        broker_url="amqp://archivist:broker-secret@rabbit//",
+        queue="events",
+        dead_letter_queue="dead",
+        elasticsearch_url="http://elastic:es-secret@es:9200",
+        elasticsearch_api_key="api-key-secret",
+    )
+    broker_url, elasticsearch_url = settings.broker_url, settings.elasticsearch_url
+    assert broker_url is not None
+    assert elasticsearch_url is not None
+    probes = wiring.probes(settings)
+    assert probes.broker == BrokerTarget(broker_url, None, "events", "dead")
+    assert probes.elasticsearch == ElasticsearchTarget(elasticsearch_url, {"api_key": "api-key-secret"})
+    for secret in ("broker-secret", "es-secret", "api-key-secret"):
+        assert secret not in repr(probes)
