@@ -4,6 +4,7 @@ instant."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -166,3 +167,25 @@ def last_batch(engine: Engine) -> dict[str, Any] | None:
             select(func.count()).select_from(recent).where(recent.c.archived_at == at)
         ).scalar_one()
     return {"archived_at": at, "events": int(events), "at_least": int(events) >= LAST_BATCH_LOOK_BACK}
+
+
+def policy_decisions(engine: Engine, limit: int) -> list[dict[str, Any]]:
+    """The latest archived ``policy_decision`` events, newest first: when, by whom, in which
+    room, and the decision as recorded (ones still in staging are not here yet)."""
+    columns = archive_events.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(columns.occurred_at, columns.actor_id, columns.room_id, columns.payload)
+            .where(columns.event_type == "policy_decision")
+            .order_by(columns.occurred_at.desc(), columns.seq.desc())
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "at": row.occurred_at,
+            "actor": row.actor_id,
+            "room": row.room_id,
+            "decision": json.loads(row.payload).get("decision", {}),
+        }
+        for row in rows
+    ]

@@ -20,6 +20,7 @@ from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
 from ingest.staging import StagingStore
 from ingest.topology import Topology
+from search_api.probes import BrokerTarget, ElasticsearchTarget, Probes
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -114,6 +115,19 @@ def processor(settings: Settings, store: StagingStore, built: list[Adapter]) -> 
     )
 
 
+def probes(settings: Settings) -> Probes:
+    """The broker and Elasticsearch the API's readiness probes, metrics and overview reach."""
+    broker = None
+    if settings.broker_url:
+        broker = BrokerTarget(
+            settings.broker_url, broker_ssl_options(settings), settings.queue, settings.dead_letter_queue
+        )
+    elasticsearch = None
+    if settings.elasticsearch_url:
+        elasticsearch = ElasticsearchTarget(settings.elasticsearch_url, elasticsearch_options(settings))
+    return Probes(broker, elasticsearch)
+
+
 def api_app(settings: Settings) -> FastAPI:
     """The search API over the configured database, index and event sink."""
     from search_api.app import create_app
@@ -127,7 +141,11 @@ def api_app(settings: Settings) -> FastAPI:
 
         backend = ElasticsearchSearchBackend(elasticsearch_client(settings))
     services = AppServices(
-        engine=store.engine, index_dir=settings.data_dir / "index", sink=event_sink(settings), backend=backend
+        engine=store.engine,
+        index_dir=settings.data_dir / "index",
+        sink=event_sink(settings),
+        backend=backend,
+        probes=probes(settings),
     )
     limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
     return create_app(services, limits)

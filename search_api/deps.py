@@ -17,6 +17,7 @@ from ingest.sink import EventSink
 from search.backends import SearchBackend, TantivySearchBackend
 from search_api import read_audit
 from search_api.api_auth import PRINCIPAL_STATE
+from search_api.probes import Probes
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class AppServices:
     """Elasticsearch when configured; None means the embedded Tantivy index at ``index_dir``."""
     audit_status: ChainStatus = field(default_factory=ChainStatus)
     """The audit chain's latest verification, shared by the requests of this process."""
+    probes: Probes = field(default_factory=Probes)
+    """The broker and Elasticsearch ``/readyz``, ``/metrics`` and the overview reach (none: embedded)."""
 
     def search_backend(self) -> SearchBackend:
         return self.backend or TantivySearchBackend(self.index_dir)
