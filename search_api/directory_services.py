@@ -1,6 +1,6 @@
 """What the ``/directory`` routes and the groups pages change in the directory the rules are
 written against: users and groups, each change stored, audited with before and after, and seen
-by the live snapshot. What the store refuses is :class:`~search_api.errors.Refused`."""
+by the live snapshot. What the store refuses is :class:`~search_api.refusals.Refused`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from archive.principals import Principal
 from policies.model import Group, User
 from policies.store import PolicyConflict
 from search_api.deps import AppServices
-from search_api.errors import Refused
 from search_api.policy_services import PolicyServices, conflict, record_change
+from search_api.refusals import Refused
 
 
 def missing(kind: str, item_id: str) -> Refused:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 
@@ -30,27 +27,3 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: described("The request is not valid: the message says which field and why"),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: described("No such item in the archive")}
-
-
-class Refused(Exception):
-    """What a service refuses to do: the routes answer ``status`` with ``message``, the pages
-    show the message next to the form."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def answer(refused: Refused) -> HTTPException:
-    """The API's error answer to ``refused``."""
-    return HTTPException(status_code=refused.status, detail={"message": refused.message})
-
-
-@contextmanager
-def refusals_answered() -> Iterator[None]:
-    """A :class:`Refused` raised inside becomes the API's error answer."""
-    try:
-        yield
-    except Refused as error:
-        raise answer(error) from None

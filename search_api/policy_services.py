@@ -1,7 +1,7 @@
 """The policy store and the live rule snapshot of one API process, made on first use, and what
 the ``/policy`` routes and the policies pages do with them: every change to walls and
 disclaimer rules (stored, audited with before and after, seen by the live snapshot), the
-real-time check and the what-if. What the rules refuse is :class:`~search_api.errors.Refused`.
+real-time check and the what-if. What the rules refuse is :class:`~search_api.refusals.Refused`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from policies.service import GroupCommitSink, SnapshotHolder
 from policies.simulate import SimulationRequest, SimulationResult, simulate
 from policies.store import PolicyConflict, PolicyNotFound, PolicyStore
 from search_api.deps import AppServices, Services
-from search_api.errors import Refused
+from search_api.refusals import Refused
 
 _creating = threading.Lock()
 

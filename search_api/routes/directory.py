@@ -12,8 +12,9 @@ from archive.principals import Principal
 from policies.model import Group, User
 from search_api import directory_services
 from search_api.deps import Services, allowed
-from search_api.errors import ERROR_RESPONSES, NOT_FOUND, answer, refusals_answered
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND
 from search_api.policy_services import Policies
+from search_api.refusals import refusal_error, refused
 from search_api.routes.policy import CONFLICT
 
 # Ids are the directory's own (an LDAP DN, ``corp/emea``): ``:path`` keeps one with ``/`` reachable.
@@ -41,7 +42,7 @@ def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: A
 def get_user(user_id: str, policies: Policies, _caller: Reader) -> User:
     user = policies.store.get_user(user_id)
     if user is None:
-        raise answer(directory_services.missing("user", user_id))
+        raise refusal_error(directory_services.missing("user", user_id))
     return user
 
 
@@ -56,7 +57,7 @@ def put_user(user_id: str, user: User, services: Services, policies: Policies, c
     "/users/{user_id:path}", status_code=204, responses=NOT_FOUND, summary="Remove a user (and their memberships)"
 )
 def delete_user(user_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
-    with refusals_answered():
+    with refused:
         directory_services.delete_user(services, policies, caller, user_id)
     return Response(status_code=204)
 
@@ -70,20 +71,20 @@ def list_groups(policies: Policies, _caller: Reader, limit: Limit = 100, after: 
 def get_group(group_id: str, policies: Policies, _caller: Reader) -> Group:
     group = policies.store.get_group(group_id)
     if group is None:
-        raise answer(directory_services.missing("group", group_id))
+        raise refusal_error(directory_services.missing("group", group_id))
     return group
 
 
 @router.put("/groups/{group_id:path}", response_model=Group, responses=CONFLICT, summary="Create or replace a group")
 def put_group(group_id: str, group: Group, services: Services, policies: Policies, caller: Writer) -> Group:
     _same_id(group_id, group.id)
-    with refusals_answered():
+    with refused:
         directory_services.put_group(services, policies, caller, group)
     return group
 
 
 @router.delete("/groups/{group_id:path}", status_code=204, responses=NOT_FOUND | CONFLICT, summary="Remove a group")
 def delete_group(group_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
-    with refusals_answered():
+    with refused:
         directory_services.delete_group(services, policies, caller, group_id)
     return Response(status_code=204)

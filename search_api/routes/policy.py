@@ -15,8 +15,9 @@ from policies.model import CheckRequest, DisclaimerRule, DisclaimerSpec, Wall, W
 from policies.simulate import SimulationRequest, SimulationResult
 from search_api import policy_services
 from search_api.deps import Services, allowed
-from search_api.errors import ERROR_RESPONSES, NOT_FOUND, answer, described, refusals_answered
+from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
 from search_api.policy_services import CheckResponse, Policies
+from search_api.refusals import refusal_error, refused
 
 router = APIRouter(prefix="/policy", tags=["policies"], responses=ERROR_RESPONSES)
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -41,7 +42,7 @@ def list_walls(policies: Policies, _caller: Reader) -> list[Wall]:
 
 @router.post("/walls", response_model=Wall, status_code=201, responses=CONFLICT, summary="Create a wall")
 def create_wall(spec: WallSpec, services: Services, policies: Policies, caller: Writer) -> Wall:
-    with refusals_answered():
+    with refused:
         return policy_services.create_wall(services, policies, caller, spec)
 
 
@@ -49,19 +50,19 @@ def create_wall(spec: WallSpec, services: Services, policies: Policies, caller: 
 def get_wall(wall_id: str, policies: Policies, _caller: Reader) -> Wall:
     wall = policies.store.get_wall(wall_id)
     if wall is None:
-        raise answer(policy_services.not_found("wall", wall_id))
+        raise refusal_error(policy_services.not_found("wall", wall_id))
     return wall
 
 
 @router.put("/walls/{wall_id}", response_model=Wall, responses=NOT_FOUND | CONFLICT, summary="Change a wall")
 def update_wall(wall_id: str, spec: WallSpec, services: Services, policies: Policies, caller: Writer) -> Wall:
-    with refusals_answered():
+    with refused:
         return policy_services.update_wall(services, policies, caller, wall_id, spec)
 
 
 @router.delete("/walls/{wall_id}", status_code=204, responses=NOT_FOUND, summary="Remove a wall")
 def delete_wall(wall_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
-    with refusals_answered():
+    with refused:
         policy_services.delete_wall(services, policies, caller, wall_id)
     return Response(status_code=204)
 
@@ -82,7 +83,7 @@ def list_disclaimers(policies: Policies, _caller: Reader) -> list[DisclaimerRule
     summary="Create a disclaimer rule",
 )
 def create_disclaimer(spec: DisclaimerSpec, services: Services, policies: Policies, caller: Writer) -> DisclaimerRule:
-    with refusals_answered():
+    with refused:
         return policy_services.create_disclaimer(services, policies, caller, spec)
 
 
@@ -90,7 +91,7 @@ def create_disclaimer(spec: DisclaimerSpec, services: Services, policies: Polici
 def get_disclaimer(rule_id: str, policies: Policies, _caller: Reader) -> DisclaimerRule:
     rule = policies.store.get_disclaimer(rule_id)
     if rule is None:
-        raise answer(policy_services.not_found("disclaimer rule", rule_id))
+        raise refusal_error(policy_services.not_found("disclaimer rule", rule_id))
     return rule
 
 
@@ -103,7 +104,7 @@ def get_disclaimer(rule_id: str, policies: Policies, _caller: Reader) -> Disclai
 def get_disclaimer_version(rule_id: str, version: Version, policies: Policies, _caller: Reader) -> DisclaimerRule:
     rule = policies.store.disclaimer_version(rule_id, version)
     if rule is None:
-        raise answer(policy_services.not_found("disclaimer version", f"{rule_id} v{version}"))
+        raise refusal_error(policy_services.not_found("disclaimer version", f"{rule_id} v{version}"))
     return rule
 
 
@@ -116,13 +117,13 @@ def get_disclaimer_version(rule_id: str, version: Version, policies: Policies, _
 def update_disclaimer(
     rule_id: str, spec: DisclaimerSpec, services: Services, policies: Policies, caller: Writer
 ) -> DisclaimerRule:
-    with refusals_answered():
+    with refused:
         return policy_services.update_disclaimer(services, policies, caller, rule_id, spec)
 
 
 @router.delete("/disclaimers/{rule_id}", status_code=204, responses=NOT_FOUND, summary="Remove a disclaimer rule")
 def delete_disclaimer(rule_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
-    with refusals_answered():
+    with refused:
         policy_services.delete_disclaimer(services, policies, caller, rule_id)
     return Response(status_code=204)
 
@@ -145,7 +146,7 @@ async def check(
     """Allow or deny, the walls that matched, and the disclaimers to show. A decision that
     matched a wall and every disclaimer are recorded as events before the answer; if they
     cannot be recorded the answer is 503 and the chat server should refuse the action."""
-    with refusals_answered():
+    with refused:
         return await policy_services.check(services, policies, caller, request)
 
 

@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from archive import queries as archive_queries
 from policies.model import CheckRequest, CheckRoom
 from search_api import policy_services
-from search_api.errors import Refused
 from search_api.policy_services import PolicyServices
+from search_api.refusals import Refused
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.forms import id_list

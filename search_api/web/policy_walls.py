@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from policies.model import Wall
 from search_api import policy_services
-from search_api.errors import Refused
+from search_api.refusals import Refused
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.policy_forms import FormProblems, WallForm, unfaithful_segments
