@@ -20,6 +20,7 @@ from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
 from ingest.staging import StagingStore
 from ingest.topology import Topology
+from search.backends import ElasticsearchSearchBackend, SearchBackend, TantivySearchBackend
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -65,6 +66,13 @@ def elasticsearch_client(settings: Settings) -> Elasticsearch:
     return Elasticsearch(
         settings.elasticsearch_url.get_secret_value(), request_timeout=30, **elasticsearch_options(settings)
     )
+
+
+def search_backend(settings: Settings) -> SearchBackend:
+    """Elasticsearch when configured, else the embedded Tantivy index in the data directory."""
+    if settings.elasticsearch_url:
+        return ElasticsearchSearchBackend(elasticsearch_client(settings))
+    return TantivySearchBackend(settings.data_dir / "index")
 
 
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
@@ -121,13 +129,11 @@ def api_app(settings: Settings) -> FastAPI:
     from search_api.request_limits import EVENTS_PATH, BodyLimits
 
     store = staging_store(settings)
-    backend = None
-    if settings.elasticsearch_url:
-        from search.backends import ElasticsearchSearchBackend
-
-        backend = ElasticsearchSearchBackend(elasticsearch_client(settings))
     services = AppServices(
-        engine=store.engine, index_dir=settings.data_dir / "index", sink=event_sink(settings), backend=backend
+        engine=store.engine,
+        index_dir=settings.data_dir / "index",
+        sink=event_sink(settings),
+        backend=search_backend(settings),
     )
     limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
     return create_app(services, limits)

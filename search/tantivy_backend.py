@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -33,21 +32,9 @@ from search.query_ast import (
     Term,
     UnsupportedQuery,
 )
+from search.results import After, Hit, Page
 
 Occur = tantivy.Occur
-
-
-@dataclass(frozen=True)
-class Hit:
-    message_id: str
-    event_id: str
-    room_id: str
-    sender_id: str
-    sent: int
-    text: str
-    deleted: bool
-    highlight: str | None = None
-    """The text with matched words in <b>...</b> (HTML-escaped), for the hits of a page."""
 
 
 def _all() -> tantivy.Query:
@@ -280,21 +267,6 @@ def all_hits(index_dir: Path, node: Node, *, memberships: Memberships | None = N
             hits.sort(key=lambda hit: (hit.sent, hit.message_id))
             return hits
         offset += page
-
-
-After = tuple[int, str]
-"""Where a time-ordered page ends: the last hit's (sent, message_id). Hits are ordered by
-(sent, message_id), a total order, so paging with it returns every hit exactly once even when
-many messages share a timestamp (IRC logs have minute resolution)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    total: int
-    hits: list[Hit]
-    facets: dict[str, dict[str, int]]
-    next_after: After | None = None
-    """Time order: pass as ``after`` for the next page; None when this page is the last."""
 
 
 DAY_MICROS = 86_400_000_000

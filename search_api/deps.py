@@ -27,12 +27,18 @@ class AppServices:
     index_dir: Path
     sink: EventSink
     backend: SearchBackend | None = None
-    """Elasticsearch when configured; None means the embedded Tantivy index at ``index_dir``."""
+    """The configured backend (``archivist.wiring.search_backend``); None, as tests that need no
+    other build it: the embedded Tantivy index at ``index_dir``."""
     audit_status: ChainStatus = field(default_factory=ChainStatus)
     """The audit chain's latest verification, shared by the requests of this process."""
 
+    def __post_init__(self) -> None:
+        if self.backend is None:  # made once, not per request
+            object.__setattr__(self, "backend", TantivySearchBackend(self.index_dir))
+
     def search_backend(self) -> SearchBackend:
-        return self.backend or TantivySearchBackend(self.index_dir)
+        assert self.backend is not None  # set in __post_init__
+        return self.backend
 
 
 PERMISSIONS: dict[str, frozenset[str]] = {

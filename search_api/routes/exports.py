@@ -16,9 +16,9 @@ from cases.store import CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
-from search.archive_search import needs_archive
 from search.memberships import intervals_of
 from search.query_parser import parse_query
+from search.service import NotExportable, exportable
 from search_api import read_audit
 from search_api.deps import AppServices, Services, allowed, services_of
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
@@ -118,11 +118,10 @@ def start_export(order: ExportOrder, services: Services, jobs: Jobs, caller: Exp
     """Every hit of the query (its posts, edits, deletion and reads, and the joins, leaves,
     files and disclaimers of the same room-days), in each format, in one zip with a manifest
     and a chain-of-custody record. Runs in the background: poll ``GET /exports/{id}``."""
-    node = parse_query(order.query)  # a bad query is a 422 naming the position, before any job
-    if needs_archive(node):
-        raise HTTPException(
-            status_code=422, detail={"message": "exports take message queries; type: other than post is not exportable"}
-        )
+    try:
+        exportable(parse_query(order.query))  # a bad query is a 422 naming the position, before any job
+    except NotExportable as error:
+        raise HTTPException(status_code=422, detail={"message": str(error)}) from error
     if order.case_id is not None and CaseStore(services.engine).get_case(order.case_id) is None:
         raise HTTPException(
             status_code=404,
