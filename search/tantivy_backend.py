@@ -245,9 +245,17 @@ def _open(index_dir: Path) -> _OpenIndex:
     return _OpenIndex(index_dir)
 
 
+@cache
+def _open_at(index_dir: Path) -> _OpenIndex:
+    """The open index of an absolute directory, resolved once (resolving the path on every
+    search cost a system call per path component)."""
+    return _open(index_dir.resolve())
+
+
 def _searcher(index_dir: Path) -> tuple[tantivy.Index, tantivy.Searcher]:
     """The index (opened once per process), seeing the latest commit, and a searcher."""
-    index = _open(index_dir.resolve()).current()
+    opened = _open_at(index_dir) if index_dir.is_absolute() else _open(index_dir.resolve())
+    index = opened.current()
     return index, index.searcher()
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from archive.audit import ChainStatus
 from archive.principals import Principal, authenticate
@@ -73,11 +74,11 @@ def services_of(request: Request) -> AppServices:
 Services = Annotated[AppServices, Depends(services)]
 
 
-def principal(
+async def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller :class:`~search_api.api_auth.TokenFirstMiddleware` authenticated before the
-    body was read (looked up here only for an app without it)."""
+    body was read (looked up here, in the thread pool, only for an app without it)."""
     checked: Principal | None = getattr(request.state, PRINCIPAL_STATE, None)
     if checked is not None:
         return checked
@@ -87,7 +88,7 @@ def principal(
             detail={"message": "an API token is required: Authorization: Bearer <token>"},
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = authenticate(services_of(request).engine, credentials.credentials)
+    found = await run_in_threadpool(authenticate, services_of(request).engine, credentials.credentials)
     if found is None:
         raise HTTPException(
             status_code=401,
