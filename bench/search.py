@@ -100,12 +100,21 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def timed(action: Callable[[], object], runs: int) -> list[float]:
-    action()  # warm caches
-    samples = []
+    """The action's latencies in ms, ``runs`` of them after one warm-up."""
+    return taking_turns([action], runs)[0]
+
+
+def taking_turns(actions: list[Callable[[], object]], runs: int) -> list[list[float]]:
+    """Each action's latencies in ms, ``runs`` each after one warm-up, the actions taking turns:
+    a machine busy with other work then slows them alike, so their differences hold."""
+    for action in actions:
+        action()  # warm caches
+    samples: list[list[float]] = [[] for _ in actions]
     for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
+        for action, taken in zip(actions, samples, strict=True):
+            started = time.perf_counter()
+            action()
+            taken.append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -283,9 +292,12 @@ def main() -> None:
             total = api_call()
             if direct_call() != total:
                 raise SystemExit(f"{name}: the API found {total} hits, the direct query {direct_call()}")
-            others = [timed(engine.query(name), runs) for engine in engines]
-            floor_samples = [] if name == FULL_SET else timed(through_floor(floor, text), runs)
-            rows.append(Row(name, text, total, timed(api_call, runs), timed(direct_call, runs), floor_samples, others))
+            floor_call = [] if name == FULL_SET else [through_floor(floor, text)]
+            api, raw, *rest = taking_turns(
+                [api_call, direct_call, *floor_call, *(e.query(name) for e in engines)], runs
+            )
+            floor_samples, others = (rest[:1] or [[]])[0], rest[len(floor_call) :]
+            rows.append(Row(name, text, total, api, raw, floor_samples, others))
     for engine in engines:
         engine.close()
     section = _report(args, rows, [engine.name for engine in engines])
@@ -324,7 +336,8 @@ def _report(args: argparse.Namespace, rows: list[Row], engine_names: list[str]) 
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.messages:,} simulated events in the embedded Tantivy index, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; {args.runs} runs per query after one warm-up "
-        f"({max(3, args.runs // 5)} for the full hit set). API = `POST /api/v1/search` over HTTP to `archivist serve` "
+        f"({max(3, args.runs // 5)} for the full hit set), the API, direct, floor and other engines taking turns. "
+        "API = `POST /api/v1/search` over HTTP to `archivist serve` "
         "in its own process (token check, parse, translate, exact total, top 50 by time, highlights, a durable "
         "hash-chained audit entry, JSON); direct = the same answer straight against Tantivy in the bench process "
         '(exact total, top 50 by time, documents, highlights); the top-50 requests say `"facets": false`. Facets: '
