@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import tantivy
 
@@ -386,13 +386,27 @@ def _facets(searcher: tantivy.Searcher, query: tantivy.Query, facet_size: int) -
         {
             "room": {"terms": {"field": fields.ROOM_ID, "size": facet_size}},
             "sender": {"terms": {"field": fields.SENDER_ID, "size": facet_size}},
+            "first": {"min": {"field": fields.SENT}},
+            "last": {"max": {"field": fields.SENT}},
         },
     )
     counts = {
         name: {str(b["key"]): int(b["doc_count"]) for b in aggregated[name]["buckets"] if b["doc_count"]}
         for name in ("room", "sender")
     }
-    return {**counts, "day": _date_facet(searcher, query)}
+    return {**counts, "day": _date_facet(searcher, query, _span(searcher, query, aggregated))}
+
+
+def _span(searcher: tantivy.Searcher, query: tantivy.Query, aggregated: dict[str, Any]) -> tuple[int, int] | None:
+    """The first and last ``sent`` of the hits from the ``first`` and ``last`` aggregations,
+    counted with the room and sender facets in one pass, when floating point holds them
+    exactly; else read from the ends of the hits in time order."""
+    first, last = aggregated["first"]["value"], aggregated["last"]["value"]
+    if first is None or last is None:
+        return None
+    # Rounding to floating point keeps the order, so only values within the exact range land in it.
+    span = (int(first), int(last))
+    return span if _exact_in_float(span) else _first_and_last(searcher, query)
 
 
 def _first_and_last(searcher: tantivy.Searcher, query: tantivy.Query) -> tuple[int, int] | None:
@@ -407,10 +421,10 @@ def _first_and_last(searcher: tantivy.Searcher, query: tantivy.Query) -> tuple[i
     return int(ends[0][0][0]), int(ends[1][0][0])
 
 
-def _date_facet(searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, int]:
-    """Hits per day, month or year (see :mod:`search.date_facets`): a histogram of the
-    non-empty days, or ranges of whole days, months or years."""
-    span = _first_and_last(searcher, query)
+def _date_facet(searcher: tantivy.Searcher, query: tantivy.Query, span: tuple[int, int] | None) -> dict[str, int]:
+    """Hits per day, month or year (see :mod:`search.date_facets`) from the first to the last
+    ``sent`` of the hits: a histogram of the non-empty days, or ranges of whole days, months or
+    years."""
     if span is None:
         return {}
     first, last = (fields.from_micros(moment).date() for moment in span)
