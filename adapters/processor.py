@@ -7,7 +7,9 @@ outcome per event and adapter. An event is deleted from staging in the same tran
 records its last missing success, so a crash at any point leaves it staged with the successes
 it already had: the next claim re-delivers only to the adapters still missing, and adapters
 absorb a repeat because they are idempotent. Failing events back off exponentially and are
-parked (kept, flagged, counted) after ``max_attempts``.
+parked (kept, flagged, counted) after ``max_attempts``. The statements on staging (claim,
+lease, progress, backoff, deletion) are :mod:`ingest.staging_claims`'s; this module decides
+which to run, and when.
 
 One event never holds back its neighbours. An adapter that answers per event (a
 :class:`~adapters.base.Failure` for some) fails only those. An adapter that raises has failed
@@ -45,9 +47,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, any_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -67,11 +69,10 @@ from adapters.base import (
     WritesInStagingTransaction,
     WritesStagedPayloads,
 )
-from ingest.db import among, insert_ignoring_conflicts
 from ingest.errors import InvalidEvent
 from ingest.events import Event, parse_event_json
 from ingest.retry import Backoff
-from ingest.staging import staged_deliveries, staged_events
+from ingest.staging_claims import ClaimedRow, StagingClaims, only_parked_left
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class BatchProcessor:
         self.adapters = list(adapters)
         self.options = options or ProcessorOptions()
         self.owner = owner or default_owner()
+        self._claims = StagingClaims(self.owner)
         self.clock = clock
         self._stopping = False
         self._next: Future[list[ClaimedEvent]] | None = None
@@ -171,7 +173,7 @@ class BatchProcessor:
             while not self._stopping:
                 try:
                     outcome = self.process_batch(claim_next=True)
-                    finished = not outcome.claimed and until_empty and self._nothing_left()
+                    finished = not outcome.claimed and until_empty and only_parked_left(self.engine)
                 except DATABASE_LOST as error:
                     delay = next(delays)
                     log.warning("lost the database (%s); retrying in %.1fs", error, delay)
@@ -188,13 +190,6 @@ class BatchProcessor:
             self._release_next()
             self.close()
         return total
-
-    def _nothing_left(self) -> bool:
-        with self.engine.connect() as connection:
-            waiting = connection.execute(
-                select(staged_events.c.event_id).where(staged_events.c.parked.is_(False)).limit(1)
-            ).first()
-        return waiting is None
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -271,14 +266,7 @@ class BatchProcessor:
         ids = [c.event_id for c in ahead.result()] if ahead is not None else []
         if ids:
             with self.engine.begin() as connection:
-                connection.execute(
-                    update(staged_events)
-                    .where(
-                        among(staged_events.c.event_id, ids, connection.dialect.name),
-                        staged_events.c.lease_owner == self.owner,
-                    )
-                    .values(lease_until=None, lease_owner=None)
-                )
+                self._claims.release(connection, ids)
 
     def _claim_ahead_in(self, connection: Connection) -> Future[list[ClaimedEvent]]:
         """Claim the next batch in ``connection``'s transaction and parse it on the parsing
@@ -290,53 +278,9 @@ class BatchProcessor:
         return self._parser.submit(_parsed, rows)
 
     def _claimed_rows_in(self, connection: Connection) -> list[ClaimedRow]:
-        """Stamp our lease on the next due events (one statement) and read them with their progress.
-
-        The progress of the claimed events is looked up by their ids, passed as one parameter
-        (:func:`ingest.db.among`): ``lease_owner`` has no index, so keying on it would scan
-        the whole staging table, and 1,000 ids as 1,000 bound parameters cost more than the
-        statement itself (both measured).
-        """
-        now = self.clock()
-        staged = staged_events.c
-        due = (
-            select(staged.event_id)
-            .where(
-                staged.parked.is_(False),
-                or_(staged.next_attempt_at.is_(None), staged.next_attempt_at <= now),
-                or_(staged.lease_until.is_(None), staged.lease_until < now),
-            )
-            .order_by(staged.occurred_at, staged.event_id)
-            .limit(self.options.batch_size)
-        )
-        dialect = connection.dialect.name
-        if dialect == "postgresql":
-            # = ANY(ARRAY(...)): the due ids are collected once and the rows found through the
-            # primary key; a plain IN (...) was planned as a hash join over a scan of all of
-            # staging, a cost that grew with the backlog (measured).
-            chosen = staged.event_id == any_(func.array(due.with_for_update(skip_locked=True).scalar_subquery()))
-        else:
-            chosen = staged.event_id.in_(due.scalar_subquery())
-        rows = connection.execute(
-            update(staged_events)
-            .where(chosen)
-            .values(lease_until=now + timedelta(seconds=self.options.lease_seconds), lease_owner=self.owner)
-            .returning(staged.event_id, staged.payload, staged.attempts)
-        ).all()
-        if not rows:
-            return []
-        delivered: dict[str, set[str]] = {}
-        # Progress rows exist only for events that failed somewhere: usually none at all, and
-        # one probe is cheaper than looking up 1,000 ids. None can appear for these events
-        # meanwhile: only their lease holder writes progress, and the lease is ours.
-        if connection.execute(select(staged_deliveries.c.event_id).limit(1)).first() is not None:
-            for event_id, adapter in connection.execute(
-                select(staged_deliveries.c.event_id, staged_deliveries.c.adapter).where(
-                    among(staged_deliveries.c.event_id, (r.event_id for r in rows), dialect)
-                )
-            ):
-                delivered.setdefault(event_id, set()).add(adapter)
-        return [ClaimedRow(r.event_id, r.attempts, r.payload, delivered.get(r.event_id, set())) for r in rows]
+        """Lease the next batch of due events to us, in ``connection``'s transaction."""
+        lease = timedelta(seconds=self.options.lease_seconds)
+        return self._claims.claim(connection, now=self.clock(), lease=lease, limit=self.options.batch_size)
 
     def _record(
         self,
@@ -395,84 +339,47 @@ class BatchProcessor:
             for name in successes[c.event_id]
         ]
         if progress:
-            connection.execute(insert_ignoring_conflicts(connection.dialect.name, staged_deliveries), progress)
+            self._claims.record_progress(connection, progress)
         for item in unfinished:
             errors = failures[item.event_id]
             for adapter_name in errors:
                 outcome.per_adapter_failures[adapter_name] = outcome.per_adapter_failures.get(adapter_name, 0) + 1
             outcome.parked += int(self._back_off(connection, item, errors, now))
         outcome.failed = len(unfinished)
-        self._delete_completed(connection, completed)
+        self._claims.delete_owned(connection, completed)
         outcome.completed = len(completed)
         done = set(completed)
         remaining = [event_id for event_id in owned if event_id not in done]
         if remaining:
-            connection.execute(
-                update(staged_events)
-                .where(
-                    among(staged_events.c.event_id, remaining, connection.dialect.name),
-                    staged_events.c.lease_owner == self.owner,
-                )
-                .values(lease_until=None, lease_owner=None)
-            )
+            self._claims.release(connection, remaining)
         return outcome
 
     def _record_all_completed(self, connection: Connection, claimed: Sequence[ClaimedEvent]) -> BatchOutcome:
         """The usual case, every event done: delete those still leased to us, one statement per table."""
         ids = [c.event_id for c in claimed]
-        dialect = connection.dialect.name
-        staged = staged_events.c
-        deleted = list(
-            connection.execute(
-                delete(staged_events)
-                .where(among(staged.event_id, ids, dialect), staged.lease_owner == self.owner)
-                .returning(staged.event_id)
-            ).scalars()
-        )
+        deleted = self._claims.delete_leased(connection, ids, with_progress=any(c.delivered for c in claimed))
         if len(deleted) < len(ids):
             log.warning("lost the lease on %d events (batch took longer than the lease)", len(ids) - len(deleted))
-        if deleted and any(c.delivered for c in claimed):
-            connection.execute(delete(staged_deliveries).where(among(staged_deliveries.c.event_id, deleted, dialect)))
         return BatchOutcome(claimed=len(claimed), completed=len(deleted))
 
     def _still_owned(self, connection: Connection, claimed: list[str]) -> set[str]:
         """The claimed events whose lease is still ours (row-locked until commit on PostgreSQL)."""
-        staged = staged_events.c
-        query = select(staged.event_id).where(
-            among(staged.event_id, claimed, connection.dialect.name), staged.lease_owner == self.owner
-        )
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        owned = set(connection.execute(query).scalars())
+        owned = self._claims.still_owned(connection, claimed)
         if len(owned) < len(claimed):
             log.warning("lost the lease on %d events (batch took longer than the lease)", len(claimed) - len(owned))
         return owned
-
-    def _delete_completed(self, connection: Connection, event_ids: list[str]) -> None:
-        """Delete the completed events and their progress rows, one statement per table."""
-        if not event_ids:
-            return
-        dialect = connection.dialect.name
-        connection.execute(delete(staged_deliveries).where(among(staged_deliveries.c.event_id, event_ids, dialect)))
-        connection.execute(
-            delete(staged_events).where(
-                among(staged_events.c.event_id, event_ids, dialect), staged_events.c.lease_owner == self.owner
-            )
-        )
 
     def _back_off(self, connection: Connection, item: ClaimedEvent, errors: dict[str, Failure], now: datetime) -> bool:
         attempts = item.attempts + 1
         parked = attempts >= self.options.max_attempts or any(f.permanent for f in errors.values())
         reason = "; ".join(f"{name}: {failure.reason}" for name, failure in sorted(errors.items()))
-        connection.execute(
-            update(staged_events)
-            .where(staged_events.c.event_id == item.event_id)
-            .values(
-                attempts=attempts,
-                last_error=reason[:4000],
-                next_attempt_at=now + self.options.backoff(attempts),
-                parked=parked,
-            )
+        self._claims.back_off(
+            connection,
+            item.event_id,
+            attempts=attempts,
+            last_error=reason[:4000],
+            next_attempt_at=now + self.options.backoff(attempts),
+            parked=parked,
         )
         if parked:
             log.error("parked event %s after %d attempt(s): %s", item.event_id, attempts, reason)
@@ -620,16 +527,6 @@ def _deliver_in(
     return _isolating(adapter.name, write, pending)
 
 
-@dataclass(frozen=True)
-class ClaimedRow:
-    """A claimed staging row before its payload is parsed."""
-
-    event_id: str
-    attempts: int
-    payload: str
-    delivered: set[str]
-
-
 def _parsed(rows: Sequence[ClaimedRow]) -> list[ClaimedEvent]:
     claimed = [ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), r.delivered, r.payload) for r in rows]
     # Occurrence order, as staged (``occurred_at`` is the event's own time); a payload that
@@ -660,26 +557,3 @@ def _accumulate(total: BatchOutcome, outcome: BatchOutcome) -> None:
     total.parked += outcome.parked
     for name, count in outcome.per_adapter_failures.items():
         total.per_adapter_failures[name] = total.per_adapter_failures.get(name, 0) + count
-
-
-def retry_parked(engine: Engine) -> int:
-    """Put every parked event back in line (attempts reset); returns how many."""
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(staged_events)
-            .where(staged_events.c.parked.is_(True))
-            .values(parked=False, attempts=0, next_attempt_at=None, lease_until=None, lease_owner=None)
-        )
-        return int(result.rowcount)
-
-
-def parked_events(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
-    """The first parked events with their last error, for ``archivist status``."""
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(staged_events.c.event_id, staged_events.c.attempts, staged_events.c.last_error)
-            .where(staged_events.c.parked.is_(True))
-            .order_by(staged_events.c.occurred_at)
-            .limit(limit)
-        ).all()
-    return [dict(row._mapping) for row in rows]

@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
 from archive.schema import (
+    archive_dispositions,
+    archive_events,
     archive_files,
     archive_memberships,
     archive_message_versions,
@@ -35,6 +37,20 @@ from ingest.events import (
     ReadEvent,
     RoomUpdateEvent,
 )
+
+# One place declares what hangs off an archived event, so disposal cannot miss a table added
+# later (tests/archive/test_event_tables.py holds every table of the schema against this list).
+EVENT_ROWS: tuple[Table, ...] = (archive_message_versions, archive_reads, archive_files)
+"""Derived tables whose rows each belong to one event (their ``event_id``): disposing of the
+event deletes them (:func:`forget_disposed`)."""
+REBUILT_ON_DISPOSAL: tuple[Table, ...] = (archive_messages,)
+"""Derived tables folded from several events: disposal deletes a row whose every version is
+gone and otherwise rewrites it from what is left."""
+KEPT_ON_DISPOSAL: tuple[Table, ...] = (archive_memberships, archive_rooms)
+"""Kept when events are disposed of: membership intervals carry no content, and custodian
+holds on later events depend on them; a room is not one event's."""
+RECORD_TABLES: tuple[Table, ...] = (archive_events, archive_dispositions)
+"""The chained record itself: tombstoned and logged by :func:`archive.record.dispose_events`."""
 
 _messages = archive_messages.c
 _intervals = archive_memberships.c
@@ -426,3 +442,39 @@ def _file(event: FileUploadEvent | FileDownloadEvent) -> dict[str, Any]:
         "url": info.url,
         "occurred_at": event.occurred_at,
     }
+
+
+def forget_disposed(connection: Connection, event_ids: Sequence[str]) -> None:
+    """Delete what the derived tables keep of disposed events: message versions, read receipts,
+    files; a message with no version left is deleted, one with versions left shows the newest."""
+    dialect = connection.dialect.name
+    versions = archive_message_versions.c
+    touched = sorted(
+        set(
+            connection.execute(
+                select(versions.message_id).where(among(versions.event_id, event_ids, dialect))
+            ).scalars()
+        )
+        | set(
+            connection.execute(
+                select(archive_messages.c.message_id).where(among(archive_messages.c.post_event_id, event_ids, dialect))
+            ).scalars()
+        )
+    )
+    for table in EVENT_ROWS:
+        connection.execute(delete(table).where(among(table.c.event_id, event_ids, dialect)))
+    for message_id in touched:
+        remaining = connection.execute(
+            select(versions.text, versions.occurred_at, func.count().over().label("n"))
+            .where(versions.message_id == message_id)
+            .order_by(versions.occurred_at.desc())
+            .limit(1)
+        ).first()
+        if remaining is None:
+            connection.execute(delete(archive_messages).where(archive_messages.c.message_id == message_id))
+        else:
+            connection.execute(
+                update(archive_messages)
+                .where(archive_messages.c.message_id == message_id)
+                .values(text=remaining.text, versions=remaining.n)
+            )

@@ -1,8 +1,10 @@
 """Reading the archive of record for the API: messages with their versions, conversation
-context, who read a message, rooms, and who was in a room at a given instant."""
+context, who read a message, rooms (and their names, to offer), and who was in a room at a given
+instant."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +98,13 @@ def rooms(engine: Engine) -> list[dict[str, Any]]:
     return [dict(r._mapping) | {"messages": counts.get(r.room_id, 0), "files": files.get(r.room_id, 0)} for r in rows]
 
 
+def room_names(engine: Engine, *, limit: int) -> list[tuple[str, str]]:
+    """The first ``limit`` rooms by id: (id, name), the name empty when the room has none."""
+    query = select(archive_rooms.c.room_id, archive_rooms.c.name).order_by(archive_rooms.c.room_id).limit(limit)
+    with engine.connect() as connection:
+        return [(row.room_id, row.name or "") for row in connection.execute(query)]
+
+
 def members_at(engine: Engine, room_id: str, instant: datetime) -> list[str]:
     """Who was in ``room_id`` at ``instant``: an interval open then (unknown joins count as
     'since before the archive began')."""
@@ -158,3 +167,25 @@ def last_batch(engine: Engine) -> dict[str, Any] | None:
             select(func.count()).select_from(recent).where(recent.c.archived_at == at)
         ).scalar_one()
     return {"archived_at": at, "events": int(events), "at_least": int(events) >= LAST_BATCH_LOOK_BACK}
+
+
+def policy_decisions(engine: Engine, limit: int) -> list[dict[str, Any]]:
+    """The latest archived ``policy_decision`` events, newest first: when, by whom, in which
+    room, and the decision as recorded (ones still in staging are not here yet)."""
+    columns = archive_events.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(columns.occurred_at, columns.actor_id, columns.room_id, columns.payload)
+            .where(columns.event_type == "policy_decision")
+            .order_by(columns.occurred_at.desc(), columns.seq.desc())
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "at": row.occurred_at,
+            "actor": row.actor_id,
+            "room": row.room_id,
+            "decision": json.loads(row.payload).get("decision", {}),
+        }
+        for row in rows
+    ]

@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
     bindparam,
     func,
     insert,
@@ -50,7 +51,7 @@ from archive.hashchain import (
     verify_rows,
 )
 from archive.schema import archive_dispositions, archive_events
-from ingest.db import among
+from ingest.db import among, read_only
 from ingest.events import Event, event_to_json, parse_event_json
 
 log = logging.getLogger(__name__)
@@ -392,18 +393,56 @@ def archived_count(engine: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(archive_events)).scalar_one())
 
 
+def chain_head(engine: Engine) -> dict[str, Any]:
+    """The archive's newest chain link (what an export records as the state it reflects)."""
+    columns = archive_events.c
+    with read_only(engine) as connection:
+        row = connection.execute(
+            select(columns.seq, columns.chain_hash, columns.archived_at).order_by(columns.seq.desc()).limit(1)
+        ).first()
+    if row is None:
+        return {"seq": 0, "chain_hash": None, "archived_at": None}
+    return {"seq": row.seq, "chain_hash": row.chain_hash, "archived_at": row.archived_at.isoformat()}
+
+
+def undisposed_after(connection: Connection, after: int, size: int) -> Sequence[Row[Any, Any, Any, Any, Any, Any]]:
+    """The next ``size`` archived events after ``seq`` ``after`` that were not disposed of, in
+    chain order: ``seq``, ``event_id``, ``event_type``, ``occurred_at``, ``room_id``, ``actor_id``."""
+    events = archive_events.c
+    return connection.execute(
+        select(events.seq, events.event_id, events.event_type, events.occurred_at, events.room_id, events.actor_id)
+        .outerjoin(archive_dispositions, archive_dispositions.c.event_id == events.event_id)
+        .where(events.seq > after, archive_dispositions.c.seq.is_(None))
+        .order_by(events.seq)
+        .limit(size)
+    ).all()
+
+
+def payloads_of(connection: Connection, event_ids: Sequence[str]) -> dict[str, str]:
+    """The archived payload (canonical JSON, or a tombstone) of each of ``event_ids`` found."""
+    found = connection.execute(
+        select(archive_events.c.event_id, archive_events.c.payload).where(
+            among(archive_events.c.event_id, event_ids, connection.dialect.name)
+        )
+    )
+    return {event_id: payload for event_id, payload in found}
+
+
 __all__ = [
     "Disposal",
     "append_events",
     "archive_dispositions",
     "archived_count",
     "archived_events",
+    "chain_head",
     "chained_rows",
     "check_before_disposal",
     "dispose_events",
     "event_record",
     "is_recorded_tombstone",
     "payload_disagreement",
+    "payloads_of",
     "tombstone",
+    "undisposed_after",
     "verify_archive",
 ]

@@ -20,10 +20,12 @@ from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
 from ingest.staging import StagingStore
 from ingest.topology import Topology
-from search.backends import ElasticsearchSearchBackend, SearchBackend, TantivySearchBackend
+from search_api.probes import BrokerTarget, ElasticsearchTarget, Probes
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
+
+    from search.backends import SearchBackend
 
 
 def topology(settings: Settings) -> Topology:
@@ -70,6 +72,10 @@ def elasticsearch_client(settings: Settings) -> Elasticsearch:
 
 def search_backend(settings: Settings) -> SearchBackend:
     """Elasticsearch when configured, else the embedded Tantivy index in the data directory."""
+    # Imported here, not at the top: search.backends brings the Elasticsearch client (0.3 s of
+    # CPU), which every command would pay at start-up.
+    from search.backends import ElasticsearchSearchBackend, TantivySearchBackend
+
     if settings.elasticsearch_url:
         return ElasticsearchSearchBackend(elasticsearch_client(settings))
     return TantivySearchBackend(settings.data_dir / "index")
@@ -122,6 +128,19 @@ def processor(settings: Settings, store: StagingStore, built: list[Adapter]) -> 
     )
 
 
+def probes(settings: Settings) -> Probes:
+    """The broker and Elasticsearch the API's readiness probes, metrics and overview reach."""
+    broker = None
+    if settings.broker_url:
+        broker = BrokerTarget(
+            settings.broker_url, broker_ssl_options(settings), settings.queue, settings.dead_letter_queue
+        )
+    elasticsearch = None
+    if settings.elasticsearch_url:
+        elasticsearch = ElasticsearchTarget(settings.elasticsearch_url, elasticsearch_options(settings))
+    return Probes(broker, elasticsearch)
+
+
 def api_app(settings: Settings) -> FastAPI:
     """The search API over the configured database, index and event sink."""
     from search_api.app import create_app
@@ -134,6 +153,7 @@ def api_app(settings: Settings) -> FastAPI:
         index_dir=settings.data_dir / "index",
         sink=event_sink(settings),
         backend=search_backend(settings),
+        probes=probes(settings),
     )
     limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
     return create_app(services, limits)

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from archive import audit
 from archive.principals import authenticate
 from archivist import wiring
-from archivist.cli import proxy_options
+from archivist.cli.workers import proxy_options
 from archivist.logs import configure_logging
 from archivist.settings import Settings
 

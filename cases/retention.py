@@ -34,26 +34,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 
 from adapters.base import SupportsDelete
 from archive.audit import record
+from archive.derived import forget_disposed
 from archive.membership_check import verify_memberships
 from archive.principals import Principal
-from archive.record import Disposal, check_before_disposal, dispose_events, verify_archive
-from archive.schema import (
-    archive_dispositions,
-    archive_events,
-    archive_files,
-    archive_message_versions,
-    archive_messages,
-    archive_reads,
+from archive.record import (
+    Disposal,
+    check_before_disposal,
+    dispose_events,
+    payloads_of,
+    undisposed_after,
+    verify_archive,
 )
 from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, hold_matcher, message_id_of
 from cases.ledger import verify_ledger
 from cases.model import RetentionPolicy, RetentionRun
 from cases.store import CaseStore, RetentionStore
-from ingest.db import among
 from ingest.staging import staged_events
 from policies.evaluate import transitive_members
 from policies.store import PolicyStore
@@ -285,14 +284,7 @@ def _chunk(
 ) -> int:
     """Judge (and unless ``adapters`` is None, dispose of) the next ``size`` events not
     disposed yet after ``seq`` ``after``; returns the last seq seen, -1 when none was left."""
-    events = archive_events.c
-    rows = connection.execute(
-        select(events.seq, events.event_id, events.event_type, events.occurred_at, events.room_id, events.actor_id)
-        .outerjoin(archive_dispositions, archive_dispositions.c.event_id == events.event_id)
-        .where(events.seq > after, archive_dispositions.c.seq.is_(None))
-        .order_by(events.seq)
-        .limit(size)
-    ).all()
+    rows = undisposed_after(connection, after, size)
     if not rows:
         return -1
     due: list[tuple[ArchivedEvent, str]] = []
@@ -324,7 +316,7 @@ def _chunk(
         if disposed != len(disposals):  # another run disposed some meanwhile: they are not ours to count
             raise RetentionFailed(f"{len(disposals) - disposed} events were disposed concurrently; run again")
         ids = [d.event_id for d in disposals]
-        _forget_derived(connection, ids)
+        forget_disposed(connection, ids)
         for adapter in adapters:
             adapter.delete(ids)
     return int(rows[-1].seq)
@@ -345,49 +337,8 @@ def _refuse_disagreeing(connection: Connection, event_ids: Sequence[str], run_id
 
 
 def _with_message_ids(connection: Connection, due: list[tuple[ArchivedEvent, str]]) -> list[tuple[ArchivedEvent, str]]:
-    found = connection.execute(
-        select(archive_events.c.event_id, archive_events.c.payload).where(
-            among(archive_events.c.event_id, [e.event_id for e, _label in due], connection.dialect.name)
-        )
-    )
-    payloads: dict[str, str] = {event_id: payload for event_id, payload in found}
+    payloads = payloads_of(connection, [e.event_id for e, _label in due])
     return [
         (ArchivedEvent(**{**event.__dict__, "message_id": message_id_of(payloads[event.event_id])}), label)
         for event, label in due
     ]
-
-
-def _forget_derived(connection: Connection, event_ids: Sequence[str]) -> None:
-    """Delete what the derived tables keep of disposed events: message versions, read receipts,
-    files; a message with no version left is deleted, one with versions left shows the newest."""
-    dialect = connection.dialect.name
-    versions = archive_message_versions.c
-    touched = sorted(
-        set(
-            connection.execute(
-                select(versions.message_id).where(among(versions.event_id, event_ids, dialect))
-            ).scalars()
-        )
-        | set(
-            connection.execute(
-                select(archive_messages.c.message_id).where(among(archive_messages.c.post_event_id, event_ids, dialect))
-            ).scalars()
-        )
-    )
-    for table in (archive_message_versions, archive_reads, archive_files):
-        connection.execute(delete(table).where(among(table.c.event_id, event_ids, dialect)))
-    for message_id in touched:
-        remaining = connection.execute(
-            select(versions.text, versions.occurred_at, func.count().over().label("n"))
-            .where(versions.message_id == message_id)
-            .order_by(versions.occurred_at.desc())
-            .limit(1)
-        ).first()
-        if remaining is None:
-            connection.execute(delete(archive_messages).where(archive_messages.c.message_id == message_id))
-        else:
-            connection.execute(
-                update(archive_messages)
-                .where(archive_messages.c.message_id == message_id)
-                .values(text=remaining.text, versions=remaining.n)
-            )

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Protocol
+from typing import IO, Protocol, runtime_checkable
 
 from ingest.events import Event, event_to_json
 
@@ -76,6 +76,7 @@ class FormatReport:
     """Things a reviewer must know (an attachment the archive never received, ...)."""
 
 
+@runtime_checkable
 class ExportFormat(Protocol):
     name: str
     """The format's id in the API and the CLI (``csv``, ``pdf``, ``rsmf``, ...)."""

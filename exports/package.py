@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from archive.schema import archive_events
+from archive.record import chain_head
 from exports.base import ExportContext, FormatReport, ZipExportFiles
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
-from ingest.db import read_only
 from ingest.events import Event
 from search.backends import SearchBackend
 from search.memberships import Memberships
@@ -74,7 +73,7 @@ def build_export(
     formats = [export_format(name) for name in request.formats]  # unknown names fail before any work
     started = now()
     selection = select_hits(backend, parse_query(request.query), memberships)
-    head = archive_head(engine)
+    head = chain_head(engine)
     archived_json = ArchivedJson()
     context = ExportContext(
         export_id=request.export_id,
@@ -151,18 +150,6 @@ def fewer_collections() -> Iterator[None]:
             _relaxed -= 1
             if _relaxed == 0:
                 gc.set_threshold(*_saved_thresholds)
-
-
-def archive_head(engine: Engine) -> dict[str, Any]:
-    """The archive's newest chain link when the export was taken (the state it reflects)."""
-    columns = archive_events.c
-    with read_only(engine) as connection:
-        row = connection.execute(
-            select(columns.seq, columns.chain_hash, columns.archived_at).order_by(columns.seq.desc()).limit(1)
-        ).first()
-    if row is None:
-        return {"seq": 0, "chain_hash": None, "archived_at": None}
-    return {"seq": row.seq, "chain_hash": row.chain_hash, "archived_at": row.archived_at.isoformat()}
 
 
 def _manifest(

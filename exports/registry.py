@@ -1,34 +1,48 @@
-"""Export formats by name (the API's and the CLI's ``format`` values)."""
+"""Export formats by name (the API's and the CLI's ``format`` values), found through the
+``archivist.exports`` entry-point group.
+
+A third party adds a format by shipping a distribution with an entry point in that group naming
+a factory ``() -> ExportFormat`` (the class will do); nothing in this repository changes. Only
+the format an export names is imported, so one format's dependencies (reportlab for the PDF)
+cost nothing to an export that does not use it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
+import difflib
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from typing import cast
 
 from exports.base import ExportFormat
 
-# name -> (module, class): imported on first use, so one format's dependencies (reportlab for
-# the PDF) cost nothing to an export that does not use it.
-_FORMATS: dict[str, tuple[str, str]] = {
-    "jsonl": ("exports.jsonl", "JsonlFormat"),
-    "csv": ("exports.csv_dat", "CsvDatFormat"),
-    "edrm": ("exports.edrm", "EdrmFormat"),
-    "lync": ("exports.lync", "LyncXmlFormat"),
-    "actiance": ("exports.actiance", "ActianceFormat"),
-    "rsmf": ("exports.rsmf", "RsmfFormat"),
-    "pdf": ("exports.pdf_report", "PdfReportFormat"),
-}
-FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
+GROUP = "archivist.exports"
+
+# Entry points come in no useful order: the built-in formats keep the order the API and the
+# pages have always listed them in; any others follow by name.
+_LISTED_FIRST = ("jsonl", "csv", "edrm", "lync", "actiance", "rsmf", "pdf")
+
+
+def known_format_names() -> tuple[str, ...]:
+    names = {entry_point.name for entry_point in entry_points(group=GROUP)}
+    first = [name for name in _LISTED_FIRST if name in names]
+    return (*first, *sorted(names - set(first)))
+
+
+FORMAT_NAMES: tuple[str, ...] = known_format_names()
 
 
 class UnknownFormat(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown export format {name!r}; formats are {', '.join(FORMAT_NAMES)}")
+    def __init__(self, name: str, known: Sequence[str] = FORMAT_NAMES) -> None:
+        hint = difflib.get_close_matches(name, known, n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        super().__init__(f"unknown export format {name!r}{suggestion}; formats are {', '.join(known)}")
 
 
 def export_format(name: str) -> ExportFormat:
-    if name not in _FORMATS:
+    """A new writer of the format registered as ``name`` (only that plug-in is imported)."""
+    matches = entry_points(group=GROUP, name=name)
+    if not matches:
         raise UnknownFormat(name)
-    module, attribute = _FORMATS[name]
-    factory: Callable[[], ExportFormat] = getattr(import_module(module), attribute)
+    factory = cast(Callable[[], ExportFormat], next(iter(matches)).load())
     return factory()

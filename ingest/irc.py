@@ -296,3 +296,46 @@ def read_irc_file(path: Path) -> Iterator[Event]:
     for item in read_irc_items(path):
         if isinstance(item, Located):
             yield item.event
+
+
+class IrcImporter:
+    """``archivist import irc``: the :class:`~ingest.importers.Importer` of IRC logs."""
+
+    name = "irc"
+    reads = "IRC logs (*.raw.txt, date in the file name)."
+    description = (
+        "Import IRC channel logs: messages, actions, joins, leaves, quits and nick changes.\n\n"
+        "Lines of no known kind are counted and reported; lines that cannot be imported (an\n"
+        "impossible time, an invalid event, a line over the limit) are rejected by FILE:LINE, and a\n"
+        "file with nothing to import is an error."
+    )
+
+    def __init__(self) -> None:
+        self._stats: dict[Path, IrcImportStats] = {}
+
+    def check(self, path: Path) -> None:
+        date_from_log_name(path.name)
+
+    def items(self, paths: Iterable[Path]) -> Iterator[Located | Rejected]:
+        for path in paths:
+            stats = self._stats.setdefault(path, IrcImportStats())
+            try:
+                yield from read_irc_items(path, stats)
+            except OSError as error:
+                yield Rejected(path.name, f"cannot read the file: {error.strerror or error}")
+                continue
+            if stats.events == 0 and stats.rejected == 0:
+                found = f"{stats.skipped} lines of no known kind" if stats.skipped else "the file is empty"
+                yield Rejected(path.name, f"nothing to import ({found}): is this an IRC log?")
+
+    def notes(self) -> list[str]:
+        notes = []
+        for path, stats in self._stats.items():
+            if stats.skipped:
+                lines = ", ".join(str(n) for n in stats.first_skipped)
+                more = ", ..." if stats.skipped > len(stats.first_skipped) else ""
+                notes.append(
+                    f"skipped {stats.skipped} lines of {path.name} of no known kind (not a message, action, notice, "
+                    f"join, leave, quit or rename): lines {lines}{more}"
+                )
+        return notes

@@ -1,1 +1,1 @@
-"""policies (arrives with a later issue)."""
+"""Security policies: ethical walls, directory groups, disclaimers, their evaluation and simulation."""

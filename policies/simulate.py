@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from archive.schema import archive_memberships, archive_messages, archive_rooms
+from archive.activity import activity_between
 from policies.evaluate import PolicySnapshot, matched_walls, strongest_mode
 from policies.model import Action, Directory, Mode, Wall, WallSpec
 
@@ -189,29 +189,10 @@ def _count(
 def _load(
     engine: Engine, since: datetime, until: datetime
 ) -> tuple[dict[str, tuple[str | None, str]], list[tuple[str, str, datetime]], dict[str, list[_Stay]]]:
-    messages = archive_messages.c
-    intervals = archive_memberships.c
-    with engine.connect() as connection:
-        rooms = {
-            r.room_id: (r.name, r.kind)
-            for r in connection.execute(select(archive_rooms.c.room_id, archive_rooms.c.name, archive_rooms.c.kind))
-        }
-        posts = [
-            (r.room_id, r.actor_id, r.posted_at)
-            for r in connection.execute(
-                select(messages.room_id, messages.actor_id, messages.posted_at)
-                .where(messages.posted_at >= since, messages.posted_at < until)
-                .order_by(messages.posted_at, messages.message_id)
-            )
-        ]
-        stays: dict[str, list[_Stay]] = defaultdict(list)
-        for r in connection.execute(
-            select(
-                intervals.room_id, intervals.actor_id, intervals.joined_at, intervals.left_at, intervals.join_event_id
-            )
-            .where((intervals.left_at.is_(None)) | (intervals.left_at > since))
-            .where((intervals.joined_at.is_(None)) | (intervals.joined_at < until))
-            .order_by(intervals.id)
-        ):
-            stays[r.room_id].append(_Stay(r.actor_id, r.joined_at, r.left_at, r.join_event_id is not None))
+    activity = activity_between(engine, since, until)
+    rooms = {room_id: (room.name, room.kind) for room_id, room in activity.rooms.items()}
+    posts = [(post.room_id, post.actor_id, post.posted_at) for post in activity.posts]
+    stays: dict[str, list[_Stay]] = defaultdict(list)
+    for stay in activity.stays:
+        stays[stay.room_id].append(_Stay(stay.actor_id, stay.joined_at, stay.left_at, stay.recorded_join))
     return rooms, posts, stays

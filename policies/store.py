@@ -67,6 +67,14 @@ class PolicyNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class DisclaimerVersion:
+    """One stored version of a disclaimer rule and when it was saved."""
+
+    rule: DisclaimerRule
+    saved_at: datetime
+
+
+@dataclass(frozen=True)
 class ImportCounts:
     users_created: int = 0
     users_updated: int = 0
@@ -375,6 +383,25 @@ class PolicyStore:
         if row is None:
             return None
         return DisclaimerRule.model_validate({**json.loads(row.body), "id": row.rule_id, "version": row.version})
+
+    def disclaimer_history(self, rule_id: str, limit: int) -> list[DisclaimerVersion]:
+        """The rule's stored versions, newest first (also those from before it was last re-created)."""
+        columns = policy_disclaimer_versions.c
+        query = (
+            select(columns.version, columns.body, columns.created_at)
+            .where(columns.rule_id == rule_id)
+            .order_by(columns.version.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            DisclaimerVersion(
+                DisclaimerRule.model_validate({**json.loads(row.body), "id": rule_id, "version": row.version}),
+                row.created_at,
+            )
+            for row in rows
+        ]
 
     def create_disclaimer(self, spec: DisclaimerSpec, rule_id: str | None = None) -> DisclaimerRule:
         """Store a new rule (id ``disclaimer-<8 hex>`` unless given) and its first version.

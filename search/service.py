@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from search.archive_search import needs_archive, search_archive
 from search.backends import SearchBackend, every_hit
 from search.memberships import Memberships, intervals_of
-from search.query_ast import Node, UnsupportedQuery
+from search.query_ast import Node
 from search.request import Cursor, EventsCursor, HitsCursor, RankCursor, SearchRequest
 from search.results import ArchivePage, Hit, Page
 
@@ -27,13 +27,6 @@ class WrongCursor(ValueError):
         super().__init__("cursor: it belongs to another query or sort")
 
 
-class NotExportable(UnsupportedQuery):
-    """A query naming events only the archive holds, where every message hit is needed."""
-
-    def __init__(self) -> None:
-        super().__init__("exports take message queries; type: other than post is not exportable")
-
-
 def memberships_in(engine: Engine) -> Memberships:
     """The archive's membership intervals, as the ``participant:`` filter reads them."""
     return lambda actor: intervals_of(engine, actor)
@@ -43,7 +36,7 @@ def search(backend: SearchBackend, engine: Engine, request: SearchRequest) -> Pa
     """One page of ``request``: archived events (oldest first) when the query names events the
     index does not hold, else hits from ``backend``; raises ``WrongCursor`` for a cursor of
     the other kind or order."""
-    if needs_archive(request.node):
+    if answered_by_archive(request.node):
         match request.cursor:
             case None:
                 after = None
@@ -77,11 +70,10 @@ def next_cursor(request: SearchRequest, found: Page | ArchivePage) -> Cursor | N
     return HitsCursor(found.next_after) if found.next_after else None
 
 
-def exportable(node: Node) -> Node:
-    """``node``, if every hit of it can be walked for an export; raises ``NotExportable``."""
-    if needs_archive(node):
-        raise NotExportable()
-    return node
+def answered_by_archive(node: Node) -> bool:
+    """Whether :func:`search` answers ``node`` from the archive (events the index does not
+    hold), not from the backend: such a query has no message hits to walk for an export."""
+    return needs_archive(node)
 
 
 def every_message_hit(backend: SearchBackend, engine: Engine, node: Node) -> list[Hit]:

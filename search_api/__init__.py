@@ -1,1 +1,1 @@
-"""The search API: the query language (parsed once into a tree), search backends, FastAPI routes."""
+"""The HTTP face of Archivist: FastAPI routes, server-rendered pages, authentication, health, metrics."""

@@ -18,6 +18,7 @@ from ingest.sink import EventSink
 from search.backends import SearchBackend, TantivySearchBackend
 from search_api import read_audit
 from search_api.api_auth import PRINCIPAL_STATE
+from search_api.probes import Probes
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class AppServices:
     other build it: the embedded Tantivy index at ``index_dir``."""
     audit_status: ChainStatus = field(default_factory=ChainStatus)
     """The audit chain's latest verification, shared by the requests of this process."""
+    probes: Probes = field(default_factory=Probes)
+    """The broker and Elasticsearch ``/readyz``, ``/metrics`` and the overview reach (none: embedded)."""
 
     def __post_init__(self) -> None:
         if self.backend is None:  # made once, not per request

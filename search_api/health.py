@@ -5,15 +5,15 @@ than it must: ``/readyz`` names each check and the class of a failure, never its
 (which could carry a host name or a URL); the full error goes to the server log.
 
 Where the targets come from: the database is the engine the routes use (``AppServices``); the
-broker and Elasticsearch are the URLs of the process's settings (``get_settings()``, read when
-a request comes, so the probe tests exactly what ``archivist serve`` was started with).
+broker and Elasticsearch are its :class:`~search_api.probes.Probes`, built from the settings
+``archivist serve`` was started with, so the probe tests exactly what the process uses.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -24,13 +24,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from archivist.settings import Settings, get_settings
-from archivist.tls import broker_ssl_options, elasticsearch_options
-from ingest.staging import staged_events
+from ingest.staging import StagingStore
+from search_api.probes import BrokerTarget, Probes
 
 log = logging.getLogger("archivist.api.health")
 
@@ -88,7 +87,8 @@ async def healthz() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "A dependency is unreachable."}},
 )
 def readyz(request: Request) -> JSONResponse:
-    checks = run_checks(readiness_checks(request.app.state.services.engine))
+    services = request.app.state.services
+    checks = run_checks(readiness_checks(services.engine, services.probes))
     ready = all(check.status == "ok" for check in checks.values())
     body = Readiness(status="ok" if ready else "fail", checks=checks)
     return JSONResponse(status_code=200 if ready else 503, content=body.model_dump(exclude_none=True))
@@ -97,8 +97,9 @@ def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(request: Request) -> Response:
     """This process's counters and histograms, plus pipeline gauges read at scrape time."""
+    services = request.app.state.services
     pipeline = CollectorRegistry(auto_describe=False)
-    pipeline.register(PipelineCollector(request.app.state.services.engine))
+    pipeline.register(PipelineCollector(services.engine, services.probes.broker))
     body = generate_latest(REGISTRY) + generate_latest(pipeline)
     return Response(content=body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -112,35 +113,14 @@ def install(app: FastAPI) -> None:
 # --- checks -------------------------------------------------------------------------------
 
 
-def _settings() -> Settings | None:
-    try:
-        return get_settings()
-    except ValidationError:
-        log.warning("readiness: the settings do not validate", exc_info=True)
-        return None
-
-
-def readiness_checks(engine: Engine) -> dict[str, Callable[[], object]]:
+def readiness_checks(engine: Engine, probes: Probes) -> dict[str, Callable[[], object]]:
     checks: dict[str, Callable[[], object]] = {"database": lambda: check_database(engine)}
-    settings = _settings()
-    if settings is None:
-        checks["settings"] = _invalid_settings
-        return checks
-    if settings.broker_url:
-        url, ssl = settings.broker_url, broker_ssl_options(settings)
-        checks["broker"] = lambda: check_broker(url, ssl)
-    if settings.elasticsearch_url:
-        es_url, es_options = settings.elasticsearch_url, elasticsearch_options(settings)
-        checks["elasticsearch"] = lambda: check_elasticsearch(es_url, es_options)
+    broker, elasticsearch = probes.broker, probes.elasticsearch
+    if broker is not None:
+        checks["broker"] = lambda: check_broker(broker.url, broker.ssl)
+    if elasticsearch is not None:
+        checks["elasticsearch"] = lambda: check_elasticsearch(elasticsearch.url, elasticsearch.options)
     return checks
-
-
-class InvalidSettings(Exception):
-    pass
-
-
-def _invalid_settings() -> None:
-    raise InvalidSettings("the settings do not validate")
 
 
 def check_database(engine: Engine) -> None:
@@ -162,14 +142,14 @@ def _clear(url: str | SecretStr) -> str:
     return url.get_secret_value() if isinstance(url, SecretStr) else url
 
 
-def check_broker(url: str | SecretStr, ssl: dict[str, Any] | None = None) -> None:
+def check_broker(url: str | SecretStr, ssl: Mapping[str, Any] | None = None) -> None:
     from kombu import Connection
 
     with Connection(_clear(url), ssl=ssl, connect_timeout=CHECK_TIMEOUT) as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
 
 
-def check_elasticsearch(url: str | SecretStr, options: dict[str, Any] | None = None) -> None:
+def check_elasticsearch(url: str | SecretStr, options: Mapping[str, Any] | None = None) -> None:
     from elasticsearch import Elasticsearch
 
     client = Elasticsearch(
@@ -218,31 +198,20 @@ class PipelineFigures:
 
 def staging_counts(engine: Engine) -> tuple[int, int]:
     """(staged, parked), on a raw connection like ``check_database``."""
-    parked = staged_events.c.parked.name
-    sql = f"SELECT {parked}, COUNT(*) FROM {staged_events.name} GROUP BY {parked}"  # noqa: S608 (names from our schema)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql)
-            by_flag = {bool(flag): int(count) for flag, count in cursor.fetchall()}
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-    return by_flag.get(False, 0), by_flag.get(True, 0)
+    counts = StagingStore(engine).counts_without_transaction()
+    return counts.staged, counts.parked
 
 
-def broker_depths(url: str | SecretStr, settings: Settings) -> tuple[int, int]:
+def broker_depths(broker: BrokerTarget) -> tuple[int, int]:
     """Messages ready in the events queue and the dead-letter queue (0 for one not declared)."""
     from kombu import Connection
 
     from ingest.topology import queue_depth
 
     depths: list[int] = []
-    with Connection(_clear(url), ssl=broker_ssl_options(settings), connect_timeout=CHECK_TIMEOUT) as connection:
+    with Connection(_clear(broker.url), ssl=broker.ssl, connect_timeout=CHECK_TIMEOUT) as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
-        for name in (settings.queue, settings.dead_letter_queue):
+        for name in (broker.queue, broker.dead_letter_queue):
             channel = connection.channel()
             try:
                 depths.append(queue_depth(channel, name))
@@ -251,14 +220,14 @@ def broker_depths(url: str | SecretStr, settings: Settings) -> tuple[int, int]:
     return depths[0], depths[1]
 
 
-def pipeline_figures(engine: Engine, deadline: float = DEADLINE) -> PipelineFigures:
-    """Staged, parked and queue figures; ``None`` for any that could not be read in time."""
-    settings = _settings()
+def pipeline_figures(engine: Engine, broker: BrokerTarget | None, deadline: float = DEADLINE) -> PipelineFigures:
+    """Staged, parked and queue figures; ``None`` for any that could not be read in time (and
+    the queue figures when no broker is configured)."""
     started = time.monotonic()
     counts: Future[tuple[int, int]] = _pool.submit(staging_counts, engine)
     depths: Future[tuple[int, int]] | None = None
-    if settings is not None and settings.broker_url:
-        depths = _pool.submit(broker_depths, settings.broker_url, settings)
+    if broker is not None:
+        depths = _pool.submit(broker_depths, broker)
     staged = parked = queue = dead = None
     for future, what in ((counts, "staging"), (depths, "broker")):
         if future is None:
@@ -281,11 +250,12 @@ class PipelineCollector(Collector):
     Every API replica reports the same figures; aggregate them with ``max``, not ``sum``.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, broker: BrokerTarget | None) -> None:
         self.engine = engine
+        self.broker = broker
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        figures = pipeline_figures(self.engine)
+        figures = pipeline_figures(self.engine, self.broker)
         staging = GaugeMetricFamily(
             "archivist_staging_events", "Events in staging now, by state (staged: awaiting delivery).", labels=["state"]
         )

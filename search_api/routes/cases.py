@@ -1,17 +1,16 @@
 """``/cases`` (matters, saved searches, notes, legal holds) and ``/retention`` (policies, runs).
 
-Every change is audited with what it changed before and after. Holds are never deleted, only
-released (with who, when and why)."""
+Every change is made by :mod:`cases.service` (as the web pages make it), audited with what it
+changed before and after. Holds are never deleted, only released (with who, when and why)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import BaseModel
 
-from archive import audit
 from archive.principals import Principal
+from cases import service
 from cases.model import (
     Case,
     CaseSpec,
@@ -26,11 +25,10 @@ from cases.model import (
     SavedSearch,
     SavedSearchSpec,
 )
-from cases.scopes import unknown_scope
-from cases.store import CaseConflict, CaseNotFound, CaseStore, RetentionStore
-from search.query_parser import QuerySyntaxError, parse_query
-from search_api.deps import AppServices, Services, allowed
+from cases.store import CaseStore, RetentionStore
+from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
+from search_api.refusals import refused
 
 router = APIRouter(tags=["cases"], responses=ERROR_RESPONSES)
 CONFLICT: dict[int | str, dict[str, Any]] = {409: described("The case or hold does not allow the change (why)")}
@@ -40,55 +38,6 @@ Reader = Annotated[Principal, Depends(allowed("cases_read"))]
 Writer = Annotated[Principal, Depends(allowed("cases_write"))]
 RetentionReader = Annotated[Principal, Depends(allowed("retention_read"))]
 RetentionWriter = Annotated[Principal, Depends(allowed("retention_write"))]
-
-
-def _who(caller: Principal) -> str:
-    return f"{caller.label} ({caller.token_id})"
-
-
-def _audit(
-    services: AppServices, caller: Principal, action: str, before: BaseModel | None, after: BaseModel | None
-) -> None:
-    audit.record(
-        services.engine,
-        caller,
-        action,
-        {
-            "before": before.model_dump(mode="json") if before else None,
-            "after": after.model_dump(mode="json") if after else None,
-        },
-    )
-
-
-def _known_scope(services: AppServices, spec: RetentionPolicySpec) -> None:
-    problem = unknown_scope(services.engine, spec)
-    if problem is not None:
-        raise HTTPException(status_code=409, detail={"message": problem})
-
-
-def _valid_query(query: str) -> None:
-    try:
-        parse_query(query)
-    except QuerySyntaxError as error:
-        raise HTTPException(
-            status_code=422, detail={"message": error.message, "position": error.position, "query": error.query}
-        ) from None
-
-
-class _Refusals:
-    """CaseNotFound -> 404, CaseConflict -> 409, in the API's error shape."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
-        if isinstance(error, CaseNotFound):
-            raise HTTPException(status_code=404, detail={"message": str(error.args[0])}) from None
-        if isinstance(error, CaseConflict):
-            raise HTTPException(status_code=409, detail={"message": str(error)}) from None
-
-
-refused = _Refusals()
 
 
 # --- cases ---------------------------------------------------------------------------------------
@@ -101,9 +50,7 @@ def list_cases(services: Services, _caller: Reader, include_closed: bool = True)
 
 @router.post("/cases", response_model=Case, status_code=201, summary="Open a case")
 def create_case(spec: CaseSpec, services: Services, caller: Writer) -> Case:
-    case = CaseStore(services.engine).create_case(spec, _who(caller))
-    _audit(services, caller, "case_create", None, case)
-    return case
+    return service.open_case(services.engine, caller, spec)
 
 
 @router.get("/cases/{case_id}", response_model=Case, responses=NOT_FOUND, summary="One case")
@@ -117,17 +64,13 @@ def get_case(case_id: str, services: Services, _caller: Reader) -> Case:
 @router.put("/cases/{case_id}", response_model=Case, responses=CHANGES, summary="Change a case")
 def update_case(case_id: str, spec: CaseSpec, services: Services, caller: Writer) -> Case:
     with refused:
-        before, after = CaseStore(services.engine).update_case(case_id, spec)
-    _audit(services, caller, "case_update", before, after)
-    return after
+        return service.change_case(services.engine, caller, case_id, spec)
 
 
 @router.post("/cases/{case_id}/close", response_model=Case, responses=CHANGES, summary="Close a case")
 def close_case(case_id: str, services: Services, caller: Writer) -> Case:
     with refused:
-        before, after = CaseStore(services.engine).close_case(case_id)
-    _audit(services, caller, "case_close", before, after)
-    return after
+        return service.close_case(services.engine, caller, case_id)
 
 
 # --- saved searches and notes --------------------------------------------------------------------
@@ -145,18 +88,14 @@ def list_searches(case_id: str, services: Services, _caller: Reader) -> list[Sav
     "/cases/{case_id}/searches", response_model=SavedSearch, status_code=201, responses=CHANGES, summary="Save a search"
 )
 def add_search(case_id: str, spec: SavedSearchSpec, services: Services, caller: Writer) -> SavedSearch:
-    _valid_query(spec.query)
     with refused:
-        saved = CaseStore(services.engine).add_search(case_id, spec, _who(caller))
-    _audit(services, caller, "case_search_add", None, saved)
-    return saved
+        return service.add_search(services.engine, caller, case_id, spec)
 
 
 @router.delete("/cases/{case_id}/searches/{search_id}", status_code=204, responses=CHANGES, summary="Remove a search")
 def remove_search(case_id: str, search_id: str, services: Services, caller: Writer) -> Response:
     with refused:
-        before = CaseStore(services.engine).remove_search(case_id, search_id)
-    _audit(services, caller, "case_search_remove", before, None)
+        service.remove_search(services.engine, caller, case_id, search_id)
     return Response(status_code=204)
 
 
@@ -169,16 +108,13 @@ def list_notes(case_id: str, services: Services, _caller: Reader) -> list[Note]:
 @router.post("/cases/{case_id}/notes", response_model=Note, status_code=201, responses=CHANGES, summary="Add a note")
 def add_note(case_id: str, spec: NoteSpec, services: Services, caller: Writer) -> Note:
     with refused:
-        note = CaseStore(services.engine).add_note(case_id, spec, _who(caller))
-    _audit(services, caller, "case_note_add", None, note)
-    return note
+        return service.add_note(services.engine, caller, case_id, spec)
 
 
 @router.delete("/cases/{case_id}/notes/{note_id}", status_code=204, responses=CHANGES, summary="Remove a note")
 def remove_note(case_id: str, note_id: str, services: Services, caller: Writer) -> Response:
     with refused:
-        before = CaseStore(services.engine).remove_note(case_id, note_id)
-    _audit(services, caller, "case_note_remove", before, None)
+        service.remove_note(services.engine, caller, case_id, note_id)
     return Response(status_code=204)
 
 
@@ -193,12 +129,8 @@ def list_holds(case_id: str, services: Services, _caller: Reader) -> list[Hold]:
 
 @router.post("/cases/{case_id}/holds", response_model=Hold, status_code=201, responses=CHANGES, summary="Place a hold")
 def place_hold(case_id: str, spec: HoldSpec, services: Services, caller: Writer) -> Hold:
-    if spec.scope is not None and spec.scope.query is not None:
-        _valid_query(spec.scope.query)
     with refused:
-        hold = CaseStore(services.engine).place_hold(case_id, spec, _who(caller))
-    _audit(services, caller, "hold_place", None, hold)
-    return hold
+        return service.place_hold(services.engine, caller, case_id, spec)
 
 
 @router.post(
@@ -206,9 +138,7 @@ def place_hold(case_id: str, spec: HoldSpec, services: Services, caller: Writer)
 )
 def release_hold(case_id: str, hold_id: str, body: HoldRelease, services: Services, caller: Writer) -> Hold:
     with refused:
-        before, after = CaseStore(services.engine).release_hold(case_id, hold_id, body.reason, _who(caller))
-    _audit(services, caller, "hold_release", before, after)
-    return after
+        return service.release_hold(services.engine, caller, case_id, hold_id, body.reason)
 
 
 # --- retention -----------------------------------------------------------------------------------
@@ -227,11 +157,8 @@ def list_policies(services: Services, _caller: RetentionReader) -> list[Retentio
     summary="Create a retention policy",
 )
 def create_policy(spec: RetentionPolicySpec, services: Services, caller: RetentionWriter) -> RetentionPolicy:
-    _known_scope(services, spec)
     with refused:
-        policy = RetentionStore(services.engine).create_policy(spec, _who(caller))
-    _audit(services, caller, "retention_policy_create", None, policy)
-    return policy
+        return service.create_policy(services.engine, caller, spec)
 
 
 @router.get(
@@ -250,18 +177,14 @@ def get_policy(policy_id: str, services: Services, _caller: RetentionReader) -> 
 def update_policy(
     policy_id: str, spec: RetentionPolicySpec, services: Services, caller: RetentionWriter
 ) -> RetentionPolicy:
-    _known_scope(services, spec)
     with refused:
-        before, after = RetentionStore(services.engine).update_policy(policy_id, spec, _who(caller))
-    _audit(services, caller, "retention_policy_update", before, after)
-    return after
+        return service.change_policy(services.engine, caller, policy_id, spec)
 
 
 @router.delete("/retention/policies/{policy_id}", status_code=204, responses=NOT_FOUND, summary="Remove a policy")
 def delete_policy(policy_id: str, services: Services, caller: RetentionWriter) -> Response:
     with refused:
-        before = RetentionStore(services.engine).delete_policy(policy_id)
-    _audit(services, caller, "retention_policy_delete", before, None)
+        service.remove_policy(services.engine, caller, policy_id)
     return Response(status_code=204)
 
 

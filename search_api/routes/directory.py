@@ -1,4 +1,6 @@
-"""``/directory``: the users and groups that ethical walls and disclaimers are written against."""
+"""``/directory``: the users and groups that ethical walls and disclaimers are written against.
+
+Changes are made by :mod:`search_api.directory_services` (the groups pages call it too)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from archive.principals import Principal
 from policies.model import Group, User
-from policies.store import PolicyConflict
+from search_api import directory_services
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
-from search_api.policy_services import Policies, record_change
+from search_api.policy_services import Policies
+from search_api.refusals import refusal_error, refused
 from search_api.routes.policy import CONFLICT
 
 # Ids are the directory's own (an LDAP DN, ``corp/emea``): ``:path`` keeps one with ``/`` reachable.
@@ -30,10 +33,6 @@ def _same_id(path_id: str, body_id: str) -> None:
         )
 
 
-def _missing(kind: str, item_id: str) -> HTTPException:
-    return HTTPException(status_code=404, detail={"message": f"no {kind} {item_id!r} in the directory"})
-
-
 @router.get("/users", response_model=list[User], summary="Directory users, by id")
 def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: After = None) -> list[User]:
     return policies.store.users(limit=limit, after=after)
@@ -43,15 +42,14 @@ def list_users(policies: Policies, _caller: Reader, limit: Limit = 100, after: A
 def get_user(user_id: str, policies: Policies, _caller: Reader) -> User:
     user = policies.store.get_user(user_id)
     if user is None:
-        raise _missing("user", user_id)
+        raise refusal_error(directory_services.missing("user", user_id))
     return user
 
 
 @router.put("/users/{user_id:path}", response_model=User, summary="Create or replace a user")
 def put_user(user_id: str, user: User, services: Services, policies: Policies, caller: Writer) -> User:
     _same_id(user_id, user.id)
-    before = policies.store.put_user(user)
-    record_change(services, policies, caller, "directory_user_put", before, user)
+    directory_services.put_user(services, policies, caller, user)
     return user
 
 
@@ -59,10 +57,8 @@ def put_user(user_id: str, user: User, services: Services, policies: Policies, c
     "/users/{user_id:path}", status_code=204, responses=NOT_FOUND, summary="Remove a user (and their memberships)"
 )
 def delete_user(user_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
-    before = policies.store.delete_user(user_id)
-    if before is None:
-        raise _missing("user", user_id)
-    record_change(services, policies, caller, "directory_user_delete", before, None)
+    with refused:
+        directory_services.delete_user(services, policies, caller, user_id)
     return Response(status_code=204)
 
 
@@ -75,28 +71,20 @@ def list_groups(policies: Policies, _caller: Reader, limit: Limit = 100, after: 
 def get_group(group_id: str, policies: Policies, _caller: Reader) -> Group:
     group = policies.store.get_group(group_id)
     if group is None:
-        raise _missing("group", group_id)
+        raise refusal_error(directory_services.missing("group", group_id))
     return group
 
 
 @router.put("/groups/{group_id:path}", response_model=Group, responses=CONFLICT, summary="Create or replace a group")
 def put_group(group_id: str, group: Group, services: Services, policies: Policies, caller: Writer) -> Group:
     _same_id(group_id, group.id)
-    try:
-        before = policies.store.put_group(group)
-    except PolicyConflict as error:
-        raise HTTPException(status_code=409, detail={"message": str(error)}) from None
-    record_change(services, policies, caller, "directory_group_put", before, group)
+    with refused:
+        directory_services.put_group(services, policies, caller, group)
     return group
 
 
 @router.delete("/groups/{group_id:path}", status_code=204, responses=NOT_FOUND | CONFLICT, summary="Remove a group")
 def delete_group(group_id: str, services: Services, policies: Policies, caller: Writer) -> Response:
-    try:
-        before = policies.store.delete_group(group_id)
-    except PolicyConflict as error:
-        raise HTTPException(status_code=409, detail={"message": str(error)}) from None
-    if before is None:
-        raise _missing("group", group_id)
-    record_change(services, policies, caller, "directory_group_delete", before, None)
+    with refused:
+        directory_services.delete_group(services, policies, caller, group_id)
     return Response(status_code=204)

@@ -1,7 +1,8 @@
 """A case's own forms: change what it says (name, description, custodians, rooms, dates), close
 it, save a search to it (the query is checked by the search parser) or remove one, and add a
-note. Each runs the API's handler, so it is stored and audited (``case_update``,
-``case_close``, ``case_search_add``, ``case_search_remove``, ``case_note_add``) as over the API.
+note. Each runs :mod:`cases.service` as the API does, so it is stored and audited
+(``case_update``, ``case_close``, ``case_search_add``, ``case_search_remove``,
+``case_note_add``) as over the API.
 
 The store cannot reopen a closed case, so neither can the page."""
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cases import service
 from cases.model import NoteSpec, SavedSearchSpec
-from search_api.routes import cases as api_cases
 from search_api.web.case_forms import FormProblem
 from search_api.web.case_view import case_change
 from search_api.web.cases_page import CASE_FIELDS, case_spec
@@ -24,7 +25,7 @@ CLOSE_CONFIRMATION = "Tick the box to confirm: a closed case cannot be changed o
 @router.post("/cases/{case_id}/edit", include_in_schema=False)
 async def edit_case(request: Request, case_id: str) -> Response:
     def change(user: WebUser, form: dict[str, str]) -> object:
-        return api_cases.update_case(case_id, case_spec(form), services(request), user.principal)
+        return service.change_case(services(request).engine, user.principal, case_id, case_spec(form))
 
     return await case_change(request, case_id, "edit", CASE_FIELDS, change, "facts")
 
@@ -34,7 +35,7 @@ async def close_case(request: Request, case_id: str) -> Response:
     def change(user: WebUser, form: dict[str, str]) -> object:
         if form["confirm"] != "yes":
             raise FormProblem(CLOSE_CONFIRMATION)
-        return api_cases.close_case(case_id, services(request), user.principal)
+        return service.close_case(services(request).engine, user.principal, case_id)
 
     return await case_change(request, case_id, "close", ("confirm",), change, "facts")
 
@@ -43,7 +44,7 @@ async def close_case(request: Request, case_id: str) -> Response:
 async def add_search(request: Request, case_id: str) -> Response:
     def change(user: WebUser, form: dict[str, str]) -> object:
         spec = SavedSearchSpec(name=form["name"] or form["query"][:80], query=form["query"])
-        return api_cases.add_search(case_id, spec, services(request), user.principal)
+        return service.add_search(services(request).engine, user.principal, case_id, spec)
 
     return await case_change(request, case_id, "search", ("name", "query"), change, "searches")
 
@@ -51,7 +52,7 @@ async def add_search(request: Request, case_id: str) -> Response:
 @router.post("/cases/{case_id}/searches/{search_id}/remove", include_in_schema=False)
 async def remove_search(request: Request, case_id: str, search_id: str) -> Response:
     def change(user: WebUser, _form: dict[str, str]) -> object:
-        return api_cases.remove_search(case_id, search_id, services(request), user.principal)
+        return service.remove_search(services(request).engine, user.principal, case_id, search_id)
 
     return await case_change(request, case_id, "searches", (), change, "searches")
 
@@ -59,6 +60,6 @@ async def remove_search(request: Request, case_id: str, search_id: str) -> Respo
 @router.post("/cases/{case_id}/notes", include_in_schema=False)
 async def add_note(request: Request, case_id: str) -> Response:
     def change(user: WebUser, form: dict[str, str]) -> object:
-        return api_cases.add_note(case_id, NoteSpec(text=form["text"]), services(request), user.principal)
+        return service.add_note(services(request).engine, user.principal, case_id, NoteSpec(text=form["text"]))
 
     return await case_change(request, case_id, "note", ("text",), change, "notes")

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlencode
 
-from fastapi import HTTPException
 from pydantic import ValidationError
 
 from search.query_ast import UnsupportedQuery
-from search.query_parser import QuerySyntaxError
+from search_api import refusals
 
 
 def explain(error: ValidationError) -> str:
@@ -32,30 +31,19 @@ class Problem:
     query: str | None = None
 
 
-Refusal = ValidationError | FormProblem | HTTPException | QuerySyntaxError | UnsupportedQuery
-REFUSALS = (ValidationError, FormProblem, HTTPException, QuerySyntaxError, UnsupportedQuery)
+Refusal = ValidationError | FormProblem | UnsupportedQuery | refusals.Refusal
+REFUSALS = (ValidationError, FormProblem, UnsupportedQuery, *refusals.REFUSALS)
 
 
 def problem_of(error: Refusal) -> tuple[Problem, int]:
-    """The message to show for ``error`` and the status to answer with (422 unless the API said)."""
+    """The message to show for ``error`` and the status to answer with (the API's for a
+    service's refusal, else 422)."""
     if isinstance(error, ValidationError):
         return Problem(explain(error)), 422
-    if isinstance(error, QuerySyntaxError):
-        return Problem(error.message, error.position, error.query), 422
-    if isinstance(error, HTTPException):
-        return _refusal(error.detail), error.status_code
+    if isinstance(error, refusals.REFUSALS):
+        status, detail = refusals.refusal_answer(error)
+        return Problem(detail["message"], detail.get("position"), detail.get("query")), status
     return Problem(str(error)), 422
-
-
-def _refusal(detail: object) -> Problem:
-    if not isinstance(detail, dict):
-        return Problem(str(detail))
-    position, query = detail.get("position"), detail.get("query")
-    return Problem(
-        str(detail.get("message")),
-        position if isinstance(position, int) else None,
-        query if isinstance(query, str) else None,
-    )
 
 
 def day(text: str, label: str, *, end: bool = False) -> datetime | None:

@@ -1,16 +1,16 @@
 """A case's legal holds: place one (keeping the case's own custodians, rooms and dates, or a
-custom scope of custodians, rooms, a search query and dates) and release one. Each runs the
-API's handler: a custom scope's query is checked by the search parser first (a bad one is
-refused with the character it is at), and the change is audited ``hold_place`` or
-``hold_release`` as over the API."""
+custom scope of custodians, rooms, a search query and dates) and release one. Each runs
+:mod:`cases.service` as the API does: a custom scope's query is checked by the search parser
+first (a bad one is refused with the character it is at), and the change is audited
+``hold_place`` or ``hold_release`` as over the API."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cases import service
 from cases.model import HoldRelease, HoldScope, HoldSpec
-from search_api.routes import cases as api_cases
 from search_api.web.case_forms import FormProblem, day
 from search_api.web.case_view import case_change
 from search_api.web.core import WebUser, services
@@ -45,7 +45,7 @@ def hold_spec(form: dict[str, str]) -> HoldSpec:
 @router.post("/cases/{case_id}/holds", include_in_schema=False)
 async def place_hold(request: Request, case_id: str) -> Response:
     def change(user: WebUser, form: dict[str, str]) -> object:
-        return api_cases.place_hold(case_id, hold_spec(form), services(request), user.principal)
+        return service.place_hold(services(request).engine, user.principal, case_id, hold_spec(form))
 
     return await case_change(request, case_id, "hold", HOLD_FIELDS, change, "holds")
 
@@ -54,6 +54,6 @@ async def place_hold(request: Request, case_id: str) -> Response:
 async def release_hold(request: Request, case_id: str, hold_id: str) -> Response:
     def change(user: WebUser, form: dict[str, str]) -> object:
         body = HoldRelease(reason=form["reason"])
-        return api_cases.release_hold(case_id, hold_id, body, services(request), user.principal)
+        return service.release_hold(services(request).engine, user.principal, case_id, hold_id, body.reason)
 
     return await case_change(request, case_id, "release", ("reason",), change, "holds")

@@ -1,21 +1,21 @@
 """One case's page (its facts, saved searches, notes, holds and exports) and the way every form on
-it is answered: the API's own handler makes the change (stored and audited as over the API), then
-the browser goes back to the section it came from; a refusal shows the page again with the
-message next to that section's form and what was typed."""
+it is answered: :mod:`cases.service`, which the API calls too, makes the change (stored and
+audited as over the API), then the browser goes back to the section it came from; a refusal
+shows the page again with the message next to that section's form and what was typed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from cases.model import Case, HoldScope
+from cases.store import CaseStore
 from exports.registry import FORMAT_NAMES
-from search_api.routes import cases as api_cases
-from search_api.routes import exports as api_exports
+from search_api.export_jobs import jobs_of
 from search_api.web.auth import first, posted
 from search_api.web.case_forms import REFUSALS, Problem, day_text, problem_of, search_href
 from search_api.web.core import WebUser, render, services
@@ -24,7 +24,7 @@ OPEN_ONLY = frozenset({"edit", "close", "search", "note", "hold"})
 """Sections whose form a closed case does not show: their refusals show at the top instead."""
 
 Change = Callable[[WebUser, dict[str, str]], object]
-"""Builds the request body from the form and runs the API's handler (in a worker thread)."""
+"""Builds the change from the form and runs it through the service (in a worker thread)."""
 
 
 def scope_text(scope: HoldScope) -> str:
@@ -48,14 +48,14 @@ def problem_page(request: Request, user: WebUser, title: str, message: str, stat
 
 def _detail(request: Request, user: WebUser, case_id: str) -> dict[str, Any] | None:
     app = services(request)
-    try:
-        case: Case = api_cases.get_case(case_id, app, user.principal)
-    except HTTPException:
+    store = CaseStore(app.engine)
+    case = store.get_case(case_id)
+    if case is None:
         return None
-    holds = api_cases.list_holds(case_id, app, user.principal)
+    holds = store.holds(case_id)
     jobs: list[dict[str, Any]] = []
     if user.may("export"):
-        jobs = [job for job in api_exports.jobs_of(request, app).list() if job["case_id"] == case_id]
+        jobs = [job for job in jobs_of(request, app).list() if job["case_id"] == case_id]
     return {
         "case": case,
         "case_scope": HoldScope(
@@ -63,8 +63,8 @@ def _detail(request: Request, user: WebUser, case_id: str) -> dict[str, Any] | N
         ),
         "holds": holds,
         "active_holds": sum(1 for hold in holds if hold.active),
-        "searches": api_cases.list_searches(case_id, app, user.principal),
-        "notes": api_cases.list_notes(case_id, app, user.principal),
+        "searches": store.searches(case_id),
+        "notes": store.notes(case_id),
         "jobs": jobs,
     }
 

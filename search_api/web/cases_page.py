@@ -1,7 +1,8 @@
 """``/cases``: the cases, opening one, and a case's page with its exports (start, progress,
-download). Every change runs the API's own handler, so it is stored and audited as over the API;
-an export downloads through the API's download handler too (audited ``export_download``), and its
-progress is the API's ``GET /exports/{id}`` answer read through the session.
+download). Every change runs the service the API runs (:mod:`cases.service`,
+:mod:`exports.service`), so it is stored and audited as over the API; an export downloads as
+over the API too (audited ``export_download``), and its progress is the API's
+``GET /exports/{id}`` answer read through the session.
 
 Editing a case, closing it, saved searches and notes are in :mod:`case_changes`; legal holds in
 :mod:`case_holds`."""
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from cases import service
 from cases.model import CaseSpec
-from search_api.routes import cases as api_cases
-from search_api.routes import exports as api_exports
+from cases.store import CaseStore
+from exports import service as export_service
+from search_api import export_jobs, refusals
 from search_api.web.auth import first, posted
 from search_api.web.case_forms import REFUSALS, Problem, day, problem_of
 from search_api.web.case_view import case_view, problem_page
@@ -38,7 +41,7 @@ async def cases_page(request: Request) -> Response:
 async def _list(
     request: Request, user: WebUser, form: dict[str, str] | None = None, problem: Problem | None = None
 ) -> Response:
-    found = await run_in_threadpool(api_cases.list_cases, services(request), user.principal)
+    found = await run_in_threadpool(CaseStore(services(request).engine).cases)
     context = {
         "title": "Cases",
         "cases": found,
@@ -69,7 +72,7 @@ async def create_case(request: Request) -> Response:
     user, fields = found
     form = {name: first(fields, name) for name in CASE_FIELDS}
     try:
-        case = await run_in_threadpool(api_cases.create_case, case_spec(form), services(request), user.principal)
+        case = await run_in_threadpool(service.open_case, services(request).engine, user.principal, case_spec(form))
     except REFUSALS as error:
         return await _list(request, user, form, problem_of(error)[0])
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
@@ -92,8 +95,9 @@ async def start_export(request: Request, case_id: str) -> Response:
     form: dict[str, Any] = {"query": first(fields, "query"), "formats": fields.get("formats", [])}
     app = services(request)
     try:
-        order = api_exports.ExportOrder(query=form["query"], formats=form["formats"], case_id=case_id)
-        await run_in_threadpool(api_exports.start_export, order, app, api_exports.jobs_of(request, app), user.principal)
+        order = export_service.ExportOrder(query=form["query"], formats=form["formats"], case_id=case_id)
+        jobs = export_jobs.jobs_of(request, app)
+        await run_in_threadpool(export_service.start_export, app.engine, jobs, user.principal, order)
     except REFUSALS as error:
         problem, status_code = problem_of(error)
         return await case_view(request, user, case_id, "export", problem, form, status_code)
@@ -109,26 +113,26 @@ async def export_progress(request: Request, export_id: str) -> Response:
         return user
     app = services(request)
     try:
-        job = await run_in_threadpool(
-            api_exports.get_export, export_id, api_exports.jobs_of(request, app), user.principal
-        )
-    except HTTPException as error:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-    answer = api_exports.ExportJob.model_validate(job).model_dump(mode="json")
+        job = await run_in_threadpool(export_service.export_job, export_jobs.jobs_of(request, app), export_id)
+    except refusals.REFUSALS as error:
+        status_code, detail = refusals.refusal_answer(error)
+        return JSONResponse({"detail": detail}, status_code=status_code)
+    answer = export_service.ExportJob.model_validate(job).model_dump(mode="json")
     answer["download"] = f"/exports/{export_id}/download" if job["status"] == "done" else None
     return JSONResponse(answer)
 
 
 @router.get("/exports/{export_id}/download", include_in_schema=False)
 async def download_export(request: Request, export_id: str) -> Response:
-    """The API's download handler behind the session's sign-in (audited ``export_download``)."""
+    """The API's download behind the session's sign-in (audited ``export_download``)."""
     user = await gate(request, "export")
     if not isinstance(user, WebUser):
         return user
     app = services(request)
     try:
         return await run_in_threadpool(
-            api_exports.download_export, export_id, app, api_exports.jobs_of(request, app), user.principal
+            export_jobs.download, app, export_jobs.jobs_of(request, app), user.principal, export_id
         )
-    except HTTPException as error:
-        return problem_page(request, user, "Not available", problem_of(error)[0].message, error.status_code)
+    except refusals.REFUSALS as error:
+        problem, status_code = problem_of(error)
+        return problem_page(request, user, "Not available", problem.message, status_code)

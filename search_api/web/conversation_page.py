@@ -1,7 +1,7 @@
 """``/conversation``: the room's messages around a hit, with joins, leaves, files and
 disclaimers inline, every version of edited messages and deletions marked, who was in the
 room then, and who read the message. ``/timeline``: everything that happened in a room in time
-order (the queries are in :mod:`search_api.web.timeline`)."""
+order (its parameters, pages and descriptions are in :mod:`search_api.web.timeline`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from archive import queries as archive_queries
+from archive import timeline as archive_timeline
 from archive.principals import Principal
-from archive.schema import archive_events
-from ingest.db import read_only
 from search_api import read_audit
 from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, services
@@ -46,19 +45,7 @@ def inline_item(event_type: str, at: datetime, payload: dict[str, Any]) -> dict[
 
 def inline_events(engine: Engine, room_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Joins, leaves, files, disclaimers and room updates in ``room_id`` from ``start`` to ``end``."""
-    columns = archive_events.c
-    with read_only(engine) as connection:
-        rows = connection.execute(
-            select(columns.event_type, columns.occurred_at, columns.payload)
-            .where(
-                columns.room_id == room_id,
-                columns.event_type.in_(INLINE_TYPES),
-                columns.occurred_at >= start,
-                columns.occurred_at <= end,
-            )
-            .order_by(columns.occurred_at, columns.seq)
-            .limit(MAX_INLINE)
-        ).all()
+    rows = archive_timeline.events_until(engine, room_id, start, end, INLINE_TYPES, MAX_INLINE)
     return [inline_item(row.event_type, row.occurred_at, json.loads(row.payload)) for row in rows]
 
 

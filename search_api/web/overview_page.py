@@ -7,20 +7,18 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from archive import queries as archive_queries
 from archive.record import archived_count
-from archivist.settings import Settings, get_settings
-from ingest.staging import StagingStore, staged_deliveries
+from ingest.staging import StagingStore
 from search_api import health
+from search_api.probes import BrokerTarget
 from search_api.web.core import WebUser, gate, render, services
 from search_api.web.policies_page import recent_decisions
 
@@ -39,10 +37,9 @@ _broker_probe = ThreadPoolExecutor(max_workers=2, thread_name_prefix="archivist-
 
 @dataclass(frozen=True)
 class QueueFigures:
-    """``embedded``: no broker configured; ``ok``: read now; ``unreachable``: no answer in time;
-    ``invalid``: the settings do not validate."""
+    """``embedded``: no broker configured; ``ok``: read now; ``unreachable``: no answer in time."""
 
-    state: Literal["embedded", "ok", "unreachable", "invalid"]
+    state: Literal["embedded", "ok", "unreachable"]
     events: int | None = None
     dead_letters: int | None = None
 
@@ -50,52 +47,33 @@ class QueueFigures:
 def figures(engine: Engine) -> dict[str, Any]:
     """What ``archivist status`` reads from staging, plus each adapter's deliveries of staged rows
     and the last batch the archive took."""
-    counts = StagingStore(engine).counts()
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(staged_deliveries.c.adapter, func.count(), func.max(staged_deliveries.c.delivered_at)).group_by(
-                staged_deliveries.c.adapter
-            )
-        ).all()
-    adapters: list[dict[str, Any]] = []
-    for adapter, delivered, last in rows:
-        last_at: datetime | None = last
-        adapters.append({"name": adapter, "lag": max(counts.staged - int(delivered), 0), "last": last_at})
+    store = StagingStore(engine)
+    counts = store.counts()
+    adapters = [
+        {"name": found.adapter, "lag": max(counts.staged - found.delivered, 0), "last": found.last_at}
+        for found in store.deliveries()
+    ]
     return {
         "staged": counts.staged,
         "parked": counts.parked,
         "archived": archived_count(engine),
-        "adapters": sorted(adapters, key=lambda item: item["name"]),
+        "adapters": adapters,
         "last_batch": archive_queries.last_batch(engine),
     }
 
 
-def current_settings() -> Settings | None:
-    try:
-        return get_settings()
-    except ValidationError:
-        log.warning("overview: the settings do not validate", exc_info=True)
-        return None
-
-
-def queue_figures(settings: Settings | None, deadline: float = BROKER_DEADLINE) -> QueueFigures:
+def queue_figures(broker: BrokerTarget | None, deadline: float = BROKER_DEADLINE) -> QueueFigures:
     """The events and dead-letter queues' depths as ``/metrics`` reads them (passive declares),
     within ``deadline`` seconds."""
-    if settings is None:
-        return QueueFigures("invalid")
-    if not settings.broker_url:
+    if broker is None:
         return QueueFigures("embedded")
-    probe = _broker_probe.submit(health.broker_depths, settings.broker_url, settings)
+    probe = _broker_probe.submit(health.broker_depths, broker)
     try:
         events, dead = probe.result(timeout=deadline)
     except Exception as error:  # a timeout, a refused connection, an authentication failure
         log.warning("overview: cannot read the broker's queues: %r", error)
         return QueueFigures("unreachable")
     return QueueFigures("ok", events, dead)
-
-
-def broker_queue() -> QueueFigures:
-    return queue_figures(current_settings())
 
 
 def alerts(engine: Engine) -> list[dict[str, Any]]:
@@ -109,9 +87,12 @@ async def overview_page(request: Request) -> Response:
     user = await gate(request, None)
     if not isinstance(user, WebUser):
         return user
-    engine = services(request).engine
+    app = services(request)
+    engine = app.engine
     view, queue, recent = await asyncio.gather(
-        run_in_threadpool(figures, engine), run_in_threadpool(broker_queue), _alerts_for(user, engine)
+        run_in_threadpool(figures, engine),
+        run_in_threadpool(queue_figures, app.probes.broker),
+        _alerts_for(user, engine),
     )
     context = {
         "title": "Overview",

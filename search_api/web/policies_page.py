@@ -2,25 +2,25 @@
 form and the latest archived policy decisions; the other policies pages (a wall's page,
 disclaimers, groups, the what-if) are in the ``policy_*`` modules and included here.
 
-Adding a wall runs the API's own ``POST /api/v1/policy/walls`` handler and a check runs
-``POST /api/v1/policy/check``'s, so both are stored, recorded, audited and seen by the live
-snapshot exactly as over the API."""
+Adding a wall and a check run the service functions of ``POST /api/v1/policy/walls`` and
+``POST /api/v1/policy/check`` (:mod:`search_api.policy_services`), so both are stored, recorded,
+audited and seen by the live snapshot exactly as over the API."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from archive.schema import archive_events
+from archive import queries as archive_queries
 from policies.model import CheckRequest, CheckRoom
+from search_api import policy_services
 from search_api.policy_services import PolicyServices
-from search_api.routes import policy as api_policy
+from search_api.refusals import Refused
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.forms import id_list
@@ -30,7 +30,7 @@ from search_api.web.policy_forms import explain as explain
 from search_api.web.policy_forms import segments as segments
 from search_api.web.policy_groups import router as groups_router
 from search_api.web.policy_simulate import router as simulate_router
-from search_api.web.policy_views import message_of, policies_of, render_policy_page
+from search_api.web.policy_views import policies_of, render_policy_page
 from search_api.web.policy_walls import router as walls_router
 
 router = APIRouter()
@@ -39,23 +39,16 @@ MAX_GROUPS = 200
 
 
 def recent_decisions(engine: Engine, limit: int = RECENT) -> list[dict[str, Any]]:
-    """The latest archived ``policy_decision`` events (ones still in staging are not here yet)."""
-    columns = archive_events.c
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(columns.occurred_at, columns.actor_id, columns.room_id, columns.payload)
-            .where(columns.event_type == "policy_decision")
-            .order_by(columns.occurred_at.desc(), columns.seq.desc())
-            .limit(limit)
-        ).all()
+    """The latest archived ``policy_decision`` events (ones still in staging are not here yet),
+    each as the pages list it."""
     found = []
-    for row in rows:
-        decision = json.loads(row.payload).get("decision", {})
+    for row in archive_queries.policy_decisions(engine, limit):
+        decision = row["decision"]
         found.append(
             {
-                "at": row.occurred_at,
-                "actor": row.actor_id,
-                "room": row.room_id,
+                "at": row["at"],
+                "actor": row["actor"],
+                "room": row["room"],
                 "action": decision.get("action"),
                 "outcome": decision.get("outcome"),
                 "mode": decision.get("mode"),
@@ -114,13 +107,13 @@ async def add_wall(request: Request) -> Response:
     try:
         spec = form.spec()
         wall = await run_in_threadpool(
-            api_policy.create_wall, spec, services(request), policies_of(request), user.principal
+            policy_services.create_wall, services(request), policies_of(request), user.principal, spec
         )
     except FormProblems as error:
         return await _page(request, user, {"wall_form": form, "problems": error.problems}, status_code=422)
-    except HTTPException as error:
-        extra = {"wall_form": form, "problems": {"": message_of(error)}}
-        return await _page(request, user, extra, status_code=error.status_code)
+    except Refused as error:
+        extra = {"wall_form": form, "problems": {"": error.message}}
+        return await _page(request, user, extra, status_code=error.status)
     return RedirectResponse(f"/policies?added={wall.id}#walls", status_code=303)
 
 
@@ -141,10 +134,10 @@ async def try_check(request: Request) -> Response:
     except ValidationError as error:
         return await _page(request, user, {"check_form": form, "check_problem": explain(error)}, status_code=422)
     try:
-        answer = await api_policy.check(asked, services(request), policies_of(request), user.principal)
-    except HTTPException as error:
-        extra = {"check_form": form, "check_problem": message_of(error)}
-        return await _page(request, user, extra, status_code=error.status_code)
+        answer = await policy_services.check(services(request), policies_of(request), user.principal, asked)
+    except Refused as error:
+        extra = {"check_form": form, "check_problem": error.message}
+        return await _page(request, user, extra, status_code=error.status)
     return await _page(request, user, {"check_form": form, "check_result": answer})
 
 

@@ -1,7 +1,7 @@
 """``/policies/disclaimers``: the disclaimer rules, a new rule, and a rule's page with its
 version history, a new version and a preview of the rendered text for a locale.
 
-Creating and saving run the API's own ``POST`` and ``PUT /api/v1/policy/disclaimers`` handlers
+Creating and saving run the service functions of ``POST`` and ``PUT /api/v1/policy/disclaimers``
 (stored, audited with before and after, seen by the live snapshot); the texts are checked
 first with :func:`policies.disclaimers.validate_templates`, so a template error is shown next
 to its text. The preview renders a stored version exactly as a check would
@@ -9,24 +9,22 @@ to its text. The preview renders a stored version exactly as a check would
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from policies.disclaimers import CompiledRule, TextVariables, normalize_locale
 from policies.model import Disclaimer, DisclaimerRule
-from policies.schema import policy_disclaimer_versions
-from search_api.routes import policy as api_policy
+from search_api import policy_services
+from search_api.refusals import Refused
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.policy_forms import DisclaimerForm, FormProblems
-from search_api.web.policy_views import message_of, missing, policies_of, render_policy_page
+from search_api.web.policy_views import missing, policies_of, render_policy_page
 
 router = APIRouter()
 SECTION = "/policies/disclaimers"
@@ -35,32 +33,6 @@ MAX_VERSIONS = 100
 SAMPLE_PARTICIPANTS = "Alice Example, Bob Example"
 SAMPLE_ROOM = "Example room"
 """What the preview renders with until other names are typed in."""
-
-
-@dataclass(frozen=True)
-class Version:
-    rule: DisclaimerRule
-    saved_at: datetime
-
-
-def history(engine: Engine, rule_id: str, limit: int = MAX_VERSIONS) -> list[Version]:
-    """A rule's stored versions, newest first (also those from before it was last re-created)."""
-    columns = policy_disclaimer_versions.c
-    query = (
-        select(columns.version, columns.body, columns.created_at)
-        .where(columns.rule_id == rule_id)
-        .order_by(columns.version.desc())
-        .limit(limit)
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return [
-        Version(
-            DisclaimerRule.model_validate({**json.loads(row.body), "id": rule_id, "version": row.version}),
-            row.created_at,
-        )
-        for row in rows
-    ]
 
 
 @dataclass(frozen=True)
@@ -113,12 +85,12 @@ async def create_disclaimer(request: Request) -> Response:
     try:
         spec = form.spec()
         rule = await run_in_threadpool(
-            api_policy.create_disclaimer, spec, services(request), policies_of(request), user.principal
+            policy_services.create_disclaimer, services(request), policies_of(request), user.principal, spec
         )
     except FormProblems as error:
         return await _list_page(request, user, {"form": form, "problems": error.problems}, 422)
-    except HTTPException as error:
-        return await _list_page(request, user, {"form": form, "problems": {"": message_of(error)}}, error.status_code)
+    except Refused as error:
+        return await _list_page(request, user, {"form": form, "problems": {"": error.message}}, error.status)
     return RedirectResponse(f"/policies/disclaimers/{rule.id}?saved={rule.version}", status_code=303)
 
 
@@ -126,10 +98,11 @@ async def create_disclaimer(request: Request) -> Response:
 
 
 def _rule_view(request: Request, rule_id: str) -> dict[str, Any] | None:
-    rule = policies_of(request).store.get_disclaimer(rule_id)
+    store = policies_of(request).store
+    rule = store.get_disclaimer(rule_id)
     if rule is None:
         return None
-    versions = history(services(request).engine, rule_id)
+    versions = store.disclaimer_history(rule_id, MAX_VERSIONS)
     asked = request.query_params
     chosen = next((v.rule for v in versions if str(v.rule.version) == asked.get("version")), rule)
     participants = asked.get("participants", SAMPLE_PARTICIPANTS)
@@ -188,11 +161,11 @@ async def new_version(request: Request, rule_id: str) -> Response:
             )
             return await _rule_page(request, user, rule_id, {**extra, "problems": {"": conflict}}, 409)
         rule = await run_in_threadpool(
-            api_policy.update_disclaimer, rule_id, spec, services(request), policies, user.principal
+            policy_services.update_disclaimer, services(request), policies, user.principal, rule_id, spec
         )
     except FormProblems as error:
         return await _rule_page(request, user, rule_id, {**extra, "problems": error.problems}, 422)
-    except HTTPException as error:
-        problems = {"": message_of(error)}
-        return await _rule_page(request, user, rule_id, {**extra, "problems": problems}, error.status_code)
+    except Refused as error:
+        problems = {"": error.message}
+        return await _rule_page(request, user, rule_id, {**extra, "problems": problems}, error.status)
     return RedirectResponse(f"/policies/disclaimers/{rule_id}?saved={rule.version}", status_code=303)

@@ -1,11 +1,11 @@
 """``/policies/groups``: the directory's groups, a new group, and a group's page where its name,
 members and subgroups change and the group is removed.
 
-Every change runs the API's own ``PUT`` or ``DELETE /api/v1/directory/groups/{id}`` handler, so
-it is stored, audited with the group before and after, and seen by the live snapshot as over
-the API; what the store refuses (an unknown subgroup, a cycle, a group a wall still names) is
-shown with its message and the API's 409. Group ids are free text, so they travel in the path
-as one (percent-encoded) segment or more."""
+Every change runs the service function of ``PUT`` or ``DELETE /api/v1/directory/groups/{id}``
+(:mod:`search_api.directory_services`), so it is stored, audited with the group before and
+after, and seen by the live snapshot as over the API; what the store refuses (an unknown
+subgroup, a cycle, a group a wall still names) is shown with its message and the API's 409.
+Group ids are free text, so they travel in the path as one (percent-encoded) segment or more."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from policies.model import Group
 from policies.store import PolicyStore
-from search_api.routes import directory as api_directory
+from search_api import directory_services
+from search_api.refusals import Refused
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.policy_forms import GROUP_CHANGES, FormProblems, GroupForm, changed_group
-from search_api.web.policy_views import message_of, missing, policies_of, render_policy_page
+from search_api.web.policy_views import missing, policies_of, render_policy_page
 
 router = APIRouter()
 SECTION = "/policies/groups"
@@ -63,13 +64,11 @@ async def groups_page(request: Request) -> Response:
 
 
 def _create(request: Request, user: WebUser, group: Group) -> None:
-    """Create ``group`` through the API's handler, refusing an id that is taken (the handler
-    would replace that group)."""
+    """Create ``group`` as the API puts it, refusing an id that is taken (a put would replace
+    that group)."""
     if policies_of(request).store.get_group(group.id) is not None:
-        raise HTTPException(
-            status_code=409, detail={"message": f"a group with id {group.id} already exists: open it to change it"}
-        )
-    api_directory.put_group(group.id, group, services(request), policies_of(request), user.principal)
+        raise Refused(409, f"a group with id {group.id} already exists: open it to change it")
+    directory_services.put_group(services(request), policies_of(request), user.principal, group)
 
 
 @router.post("/policies/groups", include_in_schema=False)
@@ -84,8 +83,8 @@ async def create_group(request: Request) -> Response:
         await run_in_threadpool(_create, request, user, group)
     except FormProblems as error:
         return await _list_page(request, user, {"form": form, "problems": error.problems}, 422)
-    except HTTPException as error:
-        return await _list_page(request, user, {"form": form, "problems": {"": message_of(error)}}, error.status_code)
+    except Refused as error:
+        return await _list_page(request, user, {"form": form, "problems": {"": error.message}}, error.status)
     return RedirectResponse(group_path(group.id) + "?done=created", status_code=303)
 
 
@@ -154,15 +153,15 @@ async def group_page(request: Request, group_id: str) -> Response:
 
 
 def _apply(request: Request, user: WebUser, group_id: str, change: str, fields: dict[str, list[str]]) -> bool:
-    """Make one change through the API's handlers; False when the group is not there."""
+    """Make one change as the API makes it; False when the group is not there."""
     policies = policies_of(request)
     if change == "delete":
         if first(fields, "confirm") != "yes":
             raise FormProblems({"confirm": "Tick the box to confirm that the group is to be removed."})
         try:
-            api_directory.delete_group(group_id, services(request), policies, user.principal)
-        except HTTPException as error:
-            if error.status_code == 404:
+            directory_services.delete_group(services(request), policies, user.principal, group_id)
+        except Refused as error:
+            if error.status == 404:
                 return False
             raise
         return True
@@ -170,7 +169,7 @@ def _apply(request: Request, user: WebUser, group_id: str, change: str, fields: 
     if group is None:
         return False
     after = changed_group(group, change, fields)
-    api_directory.put_group(group_id, after, services(request), policies, user.principal)
+    directory_services.put_group(services(request), policies, user.principal, after)
     return True
 
 
@@ -187,9 +186,9 @@ async def change_group(request: Request, group_id: str) -> Response:
         present = await run_in_threadpool(_apply, request, user, group_id, change, fields)
     except FormProblems as error:
         return await _group_page(request, user, group_id, {**extra, "problems": error.problems}, 422)
-    except HTTPException as error:
-        problems = {"": message_of(error)}
-        return await _group_page(request, user, group_id, {**extra, "problems": problems}, error.status_code)
+    except Refused as error:
+        problems = {"": error.message}
+        return await _group_page(request, user, group_id, {**extra, "problems": problems}, error.status)
     if not present:
         return missing(request, user, f"group {group_id!r} in the directory")
     if change == "delete":

@@ -1,5 +1,5 @@
 """``/policies/simulate``: the what-if. A proposed wall (or an existing one, ``?wall=<id>``) is
-replayed over the archive by the API's own ``POST /api/v1/policy/simulate`` handler (audited
+replayed over the archive by the service function of ``POST /api/v1/policy/simulate`` (audited
 ``policy_simulate``), and the rooms and conversations where it would have blocked or flagged
 something are listed with who would have met whom."""
 
@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from policies.simulate import DEFAULT_WINDOW, SimulationResult
-from search_api.routes import policy as api_policy
+from search_api import policy_services
 from search_api.web.auth import posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.policy_forms import FormProblems, SimulationForm, WallForm
-from search_api.web.policy_views import message_of, policies_of, render_policy_page
+from search_api.web.policy_views import policies_of, render_policy_page
 
 router = APIRouter()
 SECTION = "/policies/simulate"
@@ -66,10 +66,8 @@ async def run_simulation(request: Request) -> Response:
     try:
         asked = form.request()
         result: SimulationResult = await run_in_threadpool(
-            api_policy.what_if, asked, services(request), policies_of(request), user.principal
+            policy_services.what_if, services(request), policies_of(request), user.principal, asked
         )
     except FormProblems as error:
         return _page(request, user, form, {"problems": error.problems}, 422)
-    except HTTPException as error:
-        return _page(request, user, form, {"problems": {"": message_of(error)}}, error.status_code)
     return _page(request, user, form, {"result": result})

@@ -1,11 +1,11 @@
-"""What the policies pages share: the policy services, the sections' navigation, the answer to
-an API handler's refusal, and rendering with the fields every policies page uses."""
+"""What the policies pages share: the policy services, the sections' navigation, and rendering
+with the fields every policies page uses."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from policies.model import ACTIONS
@@ -25,12 +25,6 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 def policies_of(request: Request) -> PolicyServices:
     app = services(request)
     return policy_services_of(request, app.engine, app.sink)
-
-
-def message_of(error: HTTPException) -> str:
-    """The message of an API handler's refusal."""
-    detail = error.detail
-    return str(detail.get("message")) if isinstance(detail, dict) else str(detail)
 
 
 def render_policy_page(

@@ -1,8 +1,8 @@
 """``/policies/walls/{id}``: one wall, its edit form (sides, mode, scopes, dates, state, named
 exceptions) and its removal.
 
-Saving runs the API's ``PUT /api/v1/policy/walls/{id}`` handler and removing its ``DELETE``,
-so each change is stored, audited with the wall before and after, and seen by the live
+Saving runs the service function of ``PUT /api/v1/policy/walls/{id}`` and removing that of its
+``DELETE``, so each change is stored, audited with the wall before and after, and seen by the live
 snapshot exactly as over the API. An edit of a wall changed since the form was opened is
 refused rather than silently undoing the other change."""
 
@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from policies.model import Wall
-from search_api.routes import policy as api_policy
+from search_api import policy_services
+from search_api.refusals import Refused
 from search_api.web.auth import first, posted
 from search_api.web.core import WebUser, gate, services
 from search_api.web.policy_forms import FormProblems, WallForm, unfaithful_segments
-from search_api.web.policy_views import message_of, missing, policies_of, render_policy_page
+from search_api.web.policy_views import missing, policies_of, render_policy_page
 
 router = APIRouter()
 
@@ -80,13 +81,13 @@ async def save_wall(request: Request, wall_id: str) -> Response:
         if conflict:
             return await _wall_page(request, user, wall_id, {"form": form, "problems": {"": conflict}}, 409)
         wall = await run_in_threadpool(
-            api_policy.update_wall, wall_id, spec, services(request), policies, user.principal
+            policy_services.update_wall, services(request), policies, user.principal, wall_id, spec
         )
     except FormProblems as error:
         return await _wall_page(request, user, wall_id, {"form": form, "problems": error.problems}, 422)
-    except HTTPException as error:
-        extra = {"form": form, "problems": {"": message_of(error)}}
-        return await _wall_page(request, user, wall_id, extra, error.status_code)
+    except Refused as error:
+        extra = {"form": form, "problems": {"": error.message}}
+        return await _wall_page(request, user, wall_id, extra, error.status)
     return RedirectResponse(f"/policies/walls/{wall_id}?saved={wall.version}", status_code=303)
 
 
@@ -101,9 +102,9 @@ async def delete_wall(request: Request, wall_id: str) -> Response:
         return await _wall_page(request, user, wall_id, {"delete_problem": problem}, 422)
     try:
         app, policies = services(request), policies_of(request)
-        await run_in_threadpool(api_policy.delete_wall, wall_id, app, policies, user.principal)
-    except HTTPException as error:
-        if error.status_code == 404:
+        await run_in_threadpool(policy_services.delete_wall, app, policies, user.principal, wall_id)
+    except Refused as error:
+        if error.status == 404:
             return missing(request, user, f"wall {wall_id!r}")
-        return await _wall_page(request, user, wall_id, {"delete_problem": message_of(error)}, error.status_code)
+        return await _wall_page(request, user, wall_id, {"delete_problem": error.message}, error.status)
     return RedirectResponse(f"/policies?removed={wall_id}#walls", status_code=303)

@@ -1,8 +1,8 @@
 """``/retention``: the retention policies (the default, and per room and per directory group: keep
 N days or forever), setting and removing them, and the latest disposition runs with their counts.
 
-Setting a policy changes the one of its scope or creates it, through the API's own handlers over
-the store ``archivist retention policy set`` uses, so it is audited
+Setting a policy changes the one of its scope or creates it, through :mod:`cases.service` (as
+the API does) over the store ``archivist retention policy set`` uses, so it is audited
 (``retention_policy_create``, ``retention_policy_update``, ``retention_policy_delete``) as over
 the API. Runs are what :func:`cases.retention.run_retention` records (dry runs record nothing)."""
 
@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from archive.schema import archive_rooms
+from archive import queries
+from cases import service
 from cases.model import RetentionPolicy, RetentionPolicySpec
+from cases.store import CaseNotFound, RetentionStore
 from policies.store import PolicyStore
-from search_api.routes import cases as api_cases
 from search_api.web.auth import first, posted
 from search_api.web.case_forms import REFUSALS, FormProblem, Problem, problem_of
 from search_api.web.case_view import problem_page
@@ -71,22 +72,19 @@ def _policy_form(policy: RetentionPolicy) -> dict[str, str]:
 
 def _suggestions(engine: Engine) -> dict[str, list[tuple[str, str]]]:
     """Room and group ids to offer in the id box (the first ones by id)."""
-    with engine.connect() as connection:
-        rooms = connection.execute(
-            select(archive_rooms.c.room_id, archive_rooms.c.name).order_by(archive_rooms.c.room_id).limit(SUGGESTIONS)
-        ).all()
     groups = PolicyStore(engine).groups(limit=SUGGESTIONS)
     return {
-        "rooms": [(row.room_id, row.name or "") for row in rooms],
+        "rooms": queries.room_names(engine, limit=SUGGESTIONS),
         "groups": [(group.id, group.name) for group in groups],
     }
 
 
-def _gather(request: Request, user: WebUser) -> dict[str, Any]:
+def _gather(request: Request) -> dict[str, Any]:
     app = services(request)
+    store = RetentionStore(app.engine)
     return {
-        "policies": api_cases.list_policies(app, user.principal),
-        "runs": api_cases.list_runs(app, user.principal, limit=RUNS),
+        "policies": store.policies(),
+        "runs": store.runs(limit=RUNS),
         **_suggestions(app.engine),
     }
 
@@ -98,7 +96,7 @@ async def _page(
     problem: Problem | None = None,
     status_code: int = 200,
 ) -> Response:
-    view = await run_in_threadpool(_gather, request, user)
+    view = await run_in_threadpool(_gather, request)
     changing = request.query_params.get("change")
     if form is None:
         chosen = [policy for policy in view["policies"] if policy.id == changing]
@@ -124,15 +122,6 @@ async def retention_page(request: Request) -> Response:
     return await _page(request, user)
 
 
-def _set_policy(request: Request, user: WebUser, spec: RetentionPolicySpec) -> RetentionPolicy:
-    """Change the policy of ``spec``'s scope, or create it (the API's handlers, audited)."""
-    app = services(request)
-    existing = [policy for policy in api_cases.list_policies(app, user.principal) if policy.label == spec.label]
-    if existing:
-        return api_cases.update_policy(existing[0].id, spec, app, user.principal)
-    return api_cases.create_policy(spec, app, user.principal)
-
-
 @router.post("/retention/policies", include_in_schema=False)
 async def set_policy(request: Request) -> Response:
     found = await posted(request, "retention_write")
@@ -141,18 +130,13 @@ async def set_policy(request: Request) -> Response:
     user, fields = found
     form = {name: first(fields, name) for name in POLICY_FIELDS}
     try:
-        policy = await run_in_threadpool(_set_policy, request, user, policy_spec(form))
+        policy = await run_in_threadpool(
+            service.set_policy, services(request).engine, user.principal, policy_spec(form)
+        )
     except REFUSALS as error:
         problem, status_code = problem_of(error)
         return await _page(request, user, form, problem, status_code)
     return RedirectResponse(f"/retention?saved={policy.id}#policies", status_code=303)
-
-
-def _remove_policy(request: Request, user: WebUser, policy_id: str) -> RetentionPolicy:
-    app = services(request)
-    policy = api_cases.get_policy(policy_id, app, user.principal)
-    api_cases.delete_policy(policy_id, app, user.principal)
-    return policy
 
 
 @router.post("/retention/policies/{policy_id}/remove", include_in_schema=False)
@@ -162,7 +146,8 @@ async def remove_policy(request: Request, policy_id: str) -> Response:
         return found
     user, _fields = found
     try:
-        policy = await run_in_threadpool(_remove_policy, request, user, policy_id)
-    except HTTPException as error:
-        return problem_page(request, user, "Not removed", problem_of(error)[0].message, error.status_code)
+        policy = await run_in_threadpool(service.remove_policy, services(request).engine, user.principal, policy_id)
+    except CaseNotFound as error:
+        problem, status_code = problem_of(error)
+        return problem_page(request, user, "Not removed", problem.message, status_code)
     return RedirectResponse(f"/retention?{urlencode({'removed': policy.label})}#policies", status_code=303)

@@ -1,9 +1,9 @@
 """The time line of one room: every archived event in a window of time, in order, paged.
 
 Parameters arrive as text and are checked here, so a malformed day or an unknown room is a
-:class:`BadTimeline` (a 400/422 page), never a framework error. The queries read
-``archive_events`` through its ``(room_id, occurred_at)`` index; the conversation view and the
-time line describe events with the same :func:`describe`.
+:class:`BadTimeline` (a 400/422 page), never a framework error. The archive is read through
+:mod:`archive.timeline`; the conversation view and the time line describe events with the same
+:func:`describe`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import Engine
 
+from archive import timeline as archive_timeline
 from archive.principals import Principal
-from archive.schema import archive_events, archive_messages, archive_rooms
-from ingest.db import read_only
 from ingest.events import EVENT_TYPES
 from search_api import read_audit
 
@@ -172,13 +171,13 @@ def gather(engine: Engine, caller: Principal, asked: Asked) -> dict[str, Any]:
     """Everything the time line page shows, audited like a conversation view."""
     if not asked.room:
         raise BadTimeline(422, "Say which room: add room=<room id>, like room=room:ubuntu.")
-    room = room_of(engine, asked.room)
+    room = archive_timeline.room(engine, asked.room)
     if room is None:
         raise BadTimeline(400, f"There is no room {asked.room!r} in the archive.")
     room_id: str = room["room_id"]
     window = window_of(asked, lambda: latest_day(engine, room))
     wanted = parse_page(asked.page)
-    total = count_events(engine, room_id, window, asked.types)
+    total = archive_timeline.count_events(engine, room_id, window.start, window.end, asked.types)
     pages = pages_for(total)
     hit_page = page_of(engine, room_id, window, asked.types, asked.hit) if asked.hit and not asked.page else None
     page = min(hit_page or wanted, pages)
@@ -220,90 +219,35 @@ def links(
     }
 
 
-# --- queries ------------------------------------------------------------------------------
-
-
-def room_of(engine: Engine, room_id: str) -> dict[str, Any] | None:
-    with read_only(engine) as connection:
-        row = connection.execute(select(archive_rooms).where(archive_rooms.c.room_id == room_id)).first()
-    return dict(row._mapping) if row is not None else None
+# --- reading the archive ------------------------------------------------------------------
 
 
 def latest_day(engine: Engine, room: dict[str, Any]) -> date:
     """The day of the room's newest archived event (the day it was first seen, if none)."""
-    columns = archive_events.c
-    with read_only(engine) as connection:
-        newest: datetime | None = connection.execute(
-            select(func.max(columns.occurred_at)).where(columns.room_id == room["room_id"])
-        ).scalar_one_or_none()
+    newest = archive_timeline.latest_activity(engine, room["room_id"])
     first_seen: datetime = room["first_seen_at"]
     return (newest or first_seen).date()
 
 
-def _in_window(room_id: str, window: Window, types: Sequence[str]) -> ColumnElement[bool]:
-    columns = archive_events.c
-    return and_(
-        columns.room_id == room_id,
-        columns.occurred_at >= window.start,
-        columns.occurred_at < window.end,
-        columns.event_type.in_(types),
-    )
-
-
-def count_events(engine: Engine, room_id: str, window: Window, types: Sequence[str]) -> int:
-    with read_only(engine) as connection:
-        found = connection.execute(
-            select(func.count()).select_from(archive_events).where(_in_window(room_id, window, types))
-        ).scalar_one()
-    return int(found)
-
-
 def page_of(engine: Engine, room_id: str, window: Window, types: Sequence[str], event_id: str) -> int | None:
     """The page (from 1) that shows ``event_id``, or None when it is not in this time line."""
-    columns = archive_events.c
-    with read_only(engine) as connection:
-        hit = connection.execute(
-            select(columns.occurred_at, columns.seq).where(
-                columns.event_id == event_id, _in_window(room_id, window, types)
-            )
-        ).first()
-        if hit is None:
-            return None
-        earlier = or_(
-            columns.occurred_at < hit.occurred_at, and_(columns.occurred_at == hit.occurred_at, columns.seq < hit.seq)
-        )
-        before = connection.execute(
-            select(func.count()).select_from(archive_events).where(_in_window(room_id, window, types), earlier)
-        ).scalar_one()
-    return int(before) // PAGE_SIZE + 1
+    before = archive_timeline.events_before(engine, room_id, window.start, window.end, types, event_id)
+    return None if before is None else before // PAGE_SIZE + 1
 
 
 def neighbour_days(engine: Engine, room_id: str, window: Window) -> tuple[date | None, date | None]:
     """The nearest days with activity in the room before the window and after it."""
-    columns = archive_events.c
-    with read_only(engine) as connection:
-        before: datetime | None = connection.execute(
-            select(func.max(columns.occurred_at)).where(columns.room_id == room_id, columns.occurred_at < window.start)
-        ).scalar_one_or_none()
-        after: datetime | None = connection.execute(
-            select(func.min(columns.occurred_at)).where(columns.room_id == room_id, columns.occurred_at >= window.end)
-        ).scalar_one_or_none()
+    before, after = archive_timeline.neighbour_activity(engine, room_id, window.start, window.end)
     return (before.date() if before else None, after.date() if after else None)
 
 
 def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[str], page: int) -> list[dict[str, Any]]:
     """One page of the room's events in the window, in time order, each described."""
-    columns = archive_events.c
-    with read_only(engine) as connection:
-        rows = connection.execute(
-            select(columns.event_id, columns.event_type, columns.occurred_at, columns.actor_id, columns.payload)
-            .where(_in_window(room_id, window, types))
-            .order_by(columns.occurred_at, columns.seq)
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        ).all()
+    rows = archive_timeline.events(
+        engine, room_id, window.start, window.end, types, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
     payloads = [_payload(row.payload) for row in rows]
-    deleted = deleted_texts(
+    deleted = archive_timeline.deleted_texts(
         engine, [message_id_of(p) or "" for row, p in zip(rows, payloads, strict=True) if row.event_type == "delete"]
     )
     return [
@@ -318,20 +262,6 @@ def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[st
         }
         for row, payload in zip(rows, payloads, strict=True)
     ]
-
-
-def deleted_texts(engine: Engine, message_ids: Sequence[str]) -> dict[str, str]:
-    """The text the archive kept for each deleted message (what a deletion removed from view)."""
-    wanted = sorted({message_id for message_id in message_ids if message_id})
-    if not wanted:
-        return {}
-    with read_only(engine) as connection:
-        rows = connection.execute(
-            select(archive_messages.c.message_id, archive_messages.c.text).where(
-                archive_messages.c.message_id.in_(wanted)
-            )
-        ).all()
-    return {row.message_id: row.text for row in rows if row.text is not None}
 
 
 def pages_for(total: int) -> int:

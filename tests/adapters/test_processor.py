@@ -13,12 +13,13 @@ from sqlalchemy import Connection, select
 from adapters import processor as processor_module
 from adapters.archive import ArchiveAdapter
 from adapters.base import AdapterContext, DeliveryResult
-from adapters.processor import BatchProcessor, ProcessorOptions, parked_events, retry_parked
+from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import UnknownAdapter, build_adapters, parse_adapter_names
 from adapters.xml_adapter import LyncXmlAdapter
 from archive.record import archived_count, verify_archive
 from ingest.events import Event, PostEvent
 from ingest.staging import StagingStore, staged_deliveries, staged_events, to_row
+from ingest.staging_claims import parked_events, retry_parked
 from tests.adapters.fakes import RecordingAdapter
 from tests.factories import posts
 

@@ -13,11 +13,12 @@ from sqlalchemy import Connection, select
 
 from adapters.archive import ArchiveAdapter
 from adapters.base import AdapterUnavailable, DeliveryResult, Failure
-from adapters.processor import BatchProcessor, ProcessorOptions, parked_events
+from adapters.processor import BatchProcessor, ProcessorOptions
 from archive.record import archived_count, verify_archive
 from archive.schema import archive_events
 from ingest.events import Event
 from ingest.staging import StagedRow, StagingStore, staged_events, to_row
+from ingest.staging_claims import parked_events
 from tests.adapters.fakes import RecordingAdapter
 from tests.factories import post_payload, posts
 

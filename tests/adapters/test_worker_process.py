@@ -17,12 +17,13 @@ from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
 from adapters.base import AdapterContext, BatchFailed, WritesStagedPayloads
-from adapters.processor import BatchProcessor, ProcessorOptions, parked_events
+from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import UnknownAdapter, build_adapters, factory_location
 from adapters.worker_process import AdapterProcess, WorkerSpec, WorkerStartFailed
 from adapters.xml_adapter import LyncXmlAdapter
 from archive.record import archived_count
 from ingest.staging import StagingStore, staged_events, to_row
+from ingest.staging_claims import parked_events
 from tests.adapters.worker_fakes import FACTORY, recorded
 from tests.factories import posts
 from tests.processes import wait_until

@@ -180,14 +180,16 @@ class SteadyPublisher:
 
     def _send(self, message: tuple[str, bytes]) -> None:
         event_id, body = message
+        # In doubt from before the write: a publish that raises half way (the broker killed) is
+        # sent again after the reconnect, never dropped (it was already taken from the queue).
+        self._pending[self._next_tag] = message
+        self._next_tag += 1
+        self.stats.sends += 1
         self._channel.basic_publish(
             amqp.Message(body, content_type="application/json", delivery_mode=2, message_id=event_id),
             exchange=self.topology.exchange,
             routing_key="post",
         )
-        self._pending[self._next_tag] = message
-        self._next_tag += 1
-        self.stats.sends += 1
 
     def _tags(self, delivery_tag: int, multiple: bool) -> list[int]:
         if multiple:

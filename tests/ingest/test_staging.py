@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from adapters.archive import ArchiveAdapter
 from archive.record import Disposal, dispose_events
-from ingest.staging import StageOutcome, StagingStore, staged_events, to_row
+from ingest.staging import AdapterDeliveries, StageOutcome, StagingStore, staged_deliveries, staged_events, to_row
 from tests.factories import post, posts
 
 
@@ -126,3 +126,28 @@ def test_a_disposed_event_sent_again_is_a_duplicate_and_another_version_of_it_a_
 def test_insert_still_counts_only_new_rows(store: StagingStore) -> None:
     assert store.insert([to_row(post(1, text="a"))]) == 1
     assert store.insert([to_row(post(1, text="b")), to_row(post(2))]) == 1
+
+
+def test_counts_without_a_transaction_are_the_counts(store: StagingStore) -> None:
+    rows = [to_row(e) for e in posts(5)]
+    store.insert(rows)
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(staged_events).where(staged_events.c.event_id == rows[0].event_id).values(parked=True)
+        )
+    assert store.counts_without_transaction() == store.counts()
+    assert (store.counts().staged, store.counts().parked) == (4, 1)
+
+
+def test_deliveries_count_each_adapters_deliveries_by_name(store: StagingStore) -> None:
+    rows = [to_row(e) for e in posts(3)]
+    store.insert(rows)
+    early, late = datetime(2009, 3, 3, 6, 30, tzinfo=UTC), datetime(2009, 3, 3, 6, 31, tzinfo=UTC)
+    delivered = [
+        {"event_id": rows[0].event_id, "adapter": "index", "delivered_at": early},
+        {"event_id": rows[0].event_id, "adapter": "archive", "delivered_at": early},
+        {"event_id": rows[1].event_id, "adapter": "archive", "delivered_at": late},
+    ]
+    with store.engine.begin() as connection:
+        connection.execute(insert(staged_deliveries), delivered)
+    assert store.deliveries() == [AdapterDeliveries("archive", 2, late), AdapterDeliveries("index", 1, early)]

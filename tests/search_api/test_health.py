@@ -9,14 +9,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from typer.testing import CliRunner
 
 from archive.principals import create_token
-from archivist.settings import get_settings
+from archivist import wiring
+from archivist.cli import app
+from archivist.settings import Settings, get_settings
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, to_row
 from search_api.app import create_app
 from search_api.deps import AppServices
 from search_api.health import run_checks
+from search_api.probes import BrokerTarget, ElasticsearchTarget, Probes
 from tests.factories import posts
 from tests.services import AMQP_URL, require_rabbitmq
 
@@ -25,7 +29,13 @@ UNREACHABLE_ES = "http://127.0.0.1:1"
 
 
 def _client(store: StagingStore, tmp_path: Path) -> TestClient:
-    services = AppServices(engine=store.engine, index_dir=tmp_path / "index", sink=StagingSink(store))
+    """The app over ``store``, probing what the settings of the environment configure now."""
+    services = AppServices(
+        engine=store.engine,
+        index_dir=tmp_path / "index",
+        sink=StagingSink(store),
+        probes=wiring.probes(get_settings()),
+    )
     return TestClient(create_app(services))
 
 
@@ -55,13 +65,14 @@ def test_readyz_is_ok_on_the_embedded_default(client: TestClient) -> None:
 
 
 def test_readyz_is_503_within_three_seconds_when_the_broker_is_unreachable(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: StagingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ARCHIVIST_BROKER_URL", UNREACHABLE_BROKER)
     get_settings.cache_clear()
-    started = time.monotonic()
-    response = client.get("/readyz")
-    elapsed = time.monotonic() - started
+    with _client(sqlite_store, tmp_path) as client:
+        started = time.monotonic()
+        response = client.get("/readyz")
+        elapsed = time.monotonic() - started
     assert elapsed < 3.0
     assert response.status_code == 503
     body = response.json()
@@ -72,24 +83,28 @@ def test_readyz_is_503_within_three_seconds_when_the_broker_is_unreachable(
     assert "127.0.0.1" not in response.text, "an unauthenticated probe does not echo hosts or URLs"
 
 
-def test_readyz_checks_elasticsearch_when_configured(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readyz_checks_elasticsearch_when_configured(
+    sqlite_store: StagingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ARCHIVIST_ELASTICSEARCH_URL", UNREACHABLE_ES)
     get_settings.cache_clear()
-    started = time.monotonic()
-    response = client.get("/readyz")
-    assert time.monotonic() - started < 3.0
+    with _client(sqlite_store, tmp_path) as client:
+        started = time.monotonic()
+        response = client.get("/readyz")
+        assert time.monotonic() - started < 3.0
     assert response.status_code == 503
     assert response.json()["checks"]["elasticsearch"]["status"] == "fail"
 
 
-def test_readyz_reports_invalid_settings_instead_of_a_traceback(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_settings_that_do_not_validate_stop_serve_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probes are built once from settings that validated: invalid ones never reach a
+    running app, ``archivist serve`` reports them (not a traceback) and does not start."""
     monkeypatch.setenv("ARCHIVIST_PREFETCH", "0")
     get_settings.cache_clear()
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["settings"] == {"status": "fail", "error": "InvalidSettings"}
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "invalid settings" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_hanging_check_is_a_timeout_at_the_deadline() -> None:
@@ -142,3 +157,22 @@ def test_readyz_is_ok_against_the_real_database_and_broker(
     }
     assert 'archivist_pipeline_figures_up{source="staging"} 1.0' in metrics
     assert 'archivist_pipeline_figures_up{source="broker"} 1.0' in metrics
+
+
+def test_the_probes_are_what_the_settings_configure_and_show_no_secret() -> None:
+    assert wiring.probes(Settings()) == Probes(), "the embedded default probes only the database"
+    settings = Settings(
+        broker_url="amqp://archivist:broker-secret@rabbit//",
+        queue="events",
+        dead_letter_queue="dead",
+        elasticsearch_url="http://elastic:es-secret@es:9200",
+        elasticsearch_api_key="api-key-secret",
+    )
+    broker_url, elasticsearch_url = settings.broker_url, settings.elasticsearch_url
+    assert broker_url is not None
+    assert elasticsearch_url is not None
+    probes = wiring.probes(settings)
+    assert probes.broker == BrokerTarget(broker_url, None, "events", "dead")
+    assert probes.elasticsearch == ElasticsearchTarget(elasticsearch_url, {"api_key": "api-key-secret"})
+    for secret in ("broker-secret", "es-secret", "api-key-secret"):
+        assert secret not in repr(probes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from archivist.cli import settings_problems
+from archivist.cli.common import settings_problems
 from archivist.settings import FILE_SUFFIX, Settings, env_name, redact_url, secret_settings
 from archivist.tls import broker_ssl_options, database_connect_args, elasticsearch_options
 from tests.processes import archivist_env, run_archivist

@@ -1,0 +1,134 @@
+"""An operator's checks and repairs: verify the chains, rebuild the index, retry parked events,
+the pipeline's status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from kombu.exceptions import OperationalError as BrokerUnreachable
+from rich.table import Table
+
+from adapters.index_adapter import IndexLocked, ReindexFailed
+from adapters.index_adapter import reindex as rebuild_index
+from archive.audit import verify_audit
+from archive.membership_check import verify_memberships
+from archive.record import archived_events, verify_archive
+from archivist import checkpoints, wiring
+from archivist.cli.common import err, fail, load_settings, out
+from archivist.settings import Settings, redact_url
+from archivist.tls import broker_ssl_options
+from cases.ledger import verify_ledger
+from ingest.staging_claims import retry_parked
+from ingest.topology import broker_depths
+
+app = typer.Typer()
+
+
+@app.command()
+def verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Also check the chains still hold the heads saved in this checkpoint file."),
+    ] = None,
+    write_checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="After a clean walk, save the chains' heads here (keep it outside the database)."),
+    ] = None,
+) -> None:
+    """Walk the archive's and the audit log's hash chains and the case ledger, and check the
+    membership intervals against the chain; name the first row (and column) that does not hold."""
+    engine = wiring.staging_store(load_settings()).engine
+    broken = False
+    if checkpoint is not None:
+        try:
+            problems = checkpoints.compare(engine, checkpoints.read_checkpoint(checkpoint))
+        except checkpoints.BadCheckpoint as error:
+            fail(str(error))
+        for problem in problems:
+            err.print(f"checkpoint {checkpoint}: {problem}", highlight=False, markup=False)
+        broken = bool(problems)
+        if not problems:
+            out.print(f"checkpoint {checkpoint}: every checkpointed head is still in place", highlight=False)
+    verifications = (
+        ("archive chain", verify_archive),
+        ("audit log chain", verify_audit),
+        ("case ledger chain", verify_ledger),
+        ("membership intervals", verify_memberships),
+    )
+    for name, verification in verifications:
+        report = verification(engine)
+        if report.ok:
+            out.print(f"{name} intact: {report.checked} entries verified", highlight=False)
+            continue
+        broken = True
+        bad = report.first_bad
+        assert bad is not None
+        where = f"row {bad.position} ({bad.label})" if bad.position else bad.label
+        err.print(
+            f"{name} BROKEN at {where}: {report.problem}; {report.checked} rows before it verified",
+            highlight=False,
+            markup=False,
+        )
+    if broken:
+        raise typer.Exit(1)
+    if write_checkpoint is not None:
+        for name, head in checkpoints.write_checkpoint(engine, write_checkpoint).items():
+            where = "empty" if head is None else f"row {head.seq} of {head.rows}, chain hash {head.chain_hash}"
+            out.print(f"checkpoint {write_checkpoint}: {name} head {where}", highlight=False)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the embedded search index from the archive (stop the processors first)."""
+    settings = load_settings()
+    engine = wiring.staging_store(settings).engine
+    try:
+        documents = rebuild_index(settings.data_dir / "index", archived_events(engine))
+    except (IndexLocked, ReindexFailed) as error:
+        fail(str(error))
+    out.print(f"index rebuilt from the archive: {documents} documents", highlight=False)
+
+
+@app.command("retry-parked")
+def retry_parked_command() -> None:
+    """Put parked events back in line for delivery (their attempt counts start again)."""
+    count = retry_parked(wiring.staging_store(load_settings()).engine)
+    out.print(f"{count} parked events will be retried", highlight=False)
+
+
+def _status_figures(settings: Settings) -> dict[str, int | None]:
+    counts = wiring.staging_store(settings).counts()
+    figures: dict[str, int | None] = {
+        "queue_depth": None,
+        "dead_letters": None,
+        "staged": counts.staged,
+        "parked": counts.parked,
+    }
+    if settings.broker_url:
+        depth, dead = broker_depths(
+            settings.broker_url.get_secret_value(), wiring.topology(settings), ssl=broker_ssl_options(settings)
+        )
+        figures.update(queue_depth=depth, dead_letters=dead)
+    return figures
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
+) -> None:
+    """Queue depth, dead letters, staged and parked events (queue figures are null without a broker)."""
+    settings = load_settings()
+    try:
+        figures = _status_figures(settings)
+    except (OSError, BrokerUnreachable) as error:
+        fail(f"cannot reach the broker at {redact_url(settings.broker_url)}: {error}")
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table("what", "count", title="Archivist pipeline")
+    for name, value in figures.items():
+        table.add_row(name.replace("_", " "), "n/a (no broker)" if value is None else str(value))
+    out.print(table)

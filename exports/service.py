@@ -1,0 +1,143 @@
+"""Export jobs as the API and the web pages start and watch them: the order (a query and
+formats, for a case or none), its checks, the job, and its audit entries (``export_start`` on
+behalf of the caller; ``export_done`` or ``export_failed`` on behalf of the export worker).
+
+A refusal is :class:`NotExportable`, :class:`~cases.store.CaseNotFound` (the order names no
+case there is), :class:`ExportNotFound`, :class:`ExportNotReady` or the query's
+:class:`~search.query_parser.QuerySyntaxError`; nothing is recorded then. Who may export (the
+role) is the caller's to check first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import Engine
+
+from archive import audit
+from archive.principals import Principal
+from cases.store import CaseNotFound, CaseStore
+from exports.jobs import ExportJobs, JobSpec
+from exports.package import ExportResult
+from exports.registry import FORMAT_NAMES
+from search.query_parser import parse_query
+from search.service import answered_by_archive
+
+WORKER = "export-worker"
+"""The token id the export worker's audit entries carry."""
+
+
+class NotExportable(ValueError):
+    """The query is valid but names what an export cannot take."""
+
+
+class ExportNotFound(LookupError):
+    """No such export, or its file is no longer on disk."""
+
+
+class ExportNotReady(ValueError):
+    """The export is not done (queued, running or failed)."""
+
+
+class ExportOrder(BaseModel):
+    query: str = Field(min_length=1, max_length=10_000, description="A search query: every hit is exported")
+    formats: list[str] = Field(
+        min_length=1, max_length=len(FORMAT_NAMES), description=f"Any of {', '.join(FORMAT_NAMES)}"
+    )
+    case_id: str | None = Field(default=None, max_length=36)
+
+    @field_validator("formats")
+    @classmethod
+    def _known(cls, formats: list[str]) -> list[str]:
+        unknown = [name for name in formats if name not in FORMAT_NAMES]
+        if unknown:
+            raise ValueError(f"unknown format {unknown[0]!r}; formats are {', '.join(FORMAT_NAMES)}")
+        return list(dict.fromkeys(formats))
+
+
+class ExportJob(BaseModel):
+    id: str
+    status: str = Field(description="queued, running, done or failed")
+    formats: list[str]
+    query: str
+    case_id: str | None
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    events_done: int = Field(description="Events written so far, over every format")
+    events_total: int | None = Field(description="Known when the export is done")
+    error: str | None
+    file_sha256: str | None = Field(description="SHA-256 of the zip (also in the audit log)")
+    file_size: int | None
+    manifest: dict[str, Any] | None
+
+
+def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: ExportOrder) -> dict[str, Any]:
+    """Record the job, audit it, and start it on the worker thread; the queued job row."""
+    node = parse_query(order.query)  # a bad query is refused naming the position, before any job
+    if answered_by_archive(node):
+        raise NotExportable("exports take message queries; type: other than post is not exportable")
+    if order.case_id is not None and CaseStore(engine).get_case(order.case_id) is None:
+        raise CaseNotFound(f"no case {order.case_id!r}: open the case first, or export without one")
+    spec = JobSpec(
+        query=order.query,
+        formats=tuple(order.formats),
+        requested_by=f"{caller.label} ({caller.token_id})",
+        role=caller.role,
+        case_id=order.case_id,
+    )
+    job = jobs.record(spec)
+    audit.record(
+        engine,
+        caller,
+        "export_start",
+        {"export_id": job["id"], "query": order.query, "formats": order.formats, "case_id": order.case_id},
+    )
+    jobs.start(job["id"], spec)
+    return job
+
+
+def export_job(jobs: ExportJobs, export_id: str) -> dict[str, Any]:
+    """The job row of ``export_id``: its progress, and its file's hash once done."""
+    job = jobs.get(export_id)
+    if job is None:
+        raise ExportNotFound(f"no export {export_id!r}")
+    return job
+
+
+def finished_export(jobs: ExportJobs, export_id: str) -> tuple[dict[str, Any], Path]:
+    """The job row of a done export and its zip."""
+    job = export_job(jobs, export_id)
+    if job["status"] != "done":
+        raise ExportNotReady(f"export {export_id} is {job['status']}, not done")
+    path = jobs.path_of(export_id)
+    if not path.is_file():
+        raise ExportNotFound(f"export {export_id}'s file is no longer on disk")
+    return job, path
+
+
+def audit_finished(
+    engine: Engine, job: dict[str, Any], result: ExportResult | None, error: BaseException | None
+) -> None:
+    """Audit the end of ``job``: ``export_done`` with its counts and hash, or ``export_failed``."""
+    # The worker finishes the job on behalf of whoever started it, in their role.
+    principal = Principal(token_id=WORKER, label=f"export worker for {job['requested_by']}", role=job["role"])
+    if result is None:
+        audit.record(engine, principal, "export_failed", {"export_id": job["id"], "error": job["error"]})
+        return
+    audit.record(
+        engine,
+        principal,
+        "export_done",
+        {
+            "export_id": job["id"],
+            "query": job["query"],
+            "formats": job["formats"],
+            "counts": result.manifest["counts"],
+            "sha256": result.sha256,
+            "size": result.size,
+        },
+    )

@@ -1,0 +1,55 @@
+"""The export job runner of one API process, made on first use, and an export's download as the
+API and the web pages answer it (audited ``export_download``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import FileResponse
+
+from archive.principals import Principal
+from exports.jobs import ExportJobs
+from exports.service import audit_finished, finished_export
+from search.memberships import intervals_of
+from search_api import read_audit
+from search_api.deps import AppServices, services_of
+
+_creating = threading.Lock()
+
+
+def jobs_of(request: Request, services: AppServices) -> ExportJobs:
+    """One job runner per application (its worker thread, its interrupted-job sweep)."""
+    state = request.app.state
+    found: ExportJobs | None = getattr(state, "export_jobs", None)
+    if found is None:
+        with _creating:
+            found = getattr(state, "export_jobs", None)
+            if found is None:
+                engine = services.engine
+                found = ExportJobs(
+                    engine,
+                    services.index_dir.parent / "exports",
+                    services.search_backend,
+                    memberships=lambda actor: intervals_of(engine, actor),
+                    on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
+                )
+                state.export_jobs = found
+    return found
+
+
+def _jobs(request: Request) -> ExportJobs:
+    return jobs_of(request, services_of(request))
+
+
+Jobs = Annotated[ExportJobs, Depends(_jobs)]
+
+
+def download(services: AppServices, jobs: ExportJobs, caller: Principal, export_id: str) -> FileResponse:
+    """A done export's zip, its download audited with the zip's hash."""
+    job, path = finished_export(jobs, export_id)
+    read_audit.record(
+        services.engine, caller, "export_download", {"export_id": export_id, "sha256": job["file_sha256"]}
+    )
+    return FileResponse(path, media_type="application/zip", filename=f"archivist-export-{export_id}.zip")
