@@ -25,6 +25,8 @@ from search_api.probes import BrokerTarget, ElasticsearchTarget, Probes
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
+    from search.backends import SearchBackend
+
 
 def topology(settings: Settings) -> Topology:
     return Topology(
@@ -66,6 +68,17 @@ def elasticsearch_client(settings: Settings) -> Elasticsearch:
     return Elasticsearch(
         settings.elasticsearch_url.get_secret_value(), request_timeout=30, **elasticsearch_options(settings)
     )
+
+
+def search_backend(settings: Settings) -> SearchBackend:
+    """Elasticsearch when configured, else the embedded Tantivy index in the data directory."""
+    # Imported here, not at the top: search.backends brings the Elasticsearch client (0.3 s of
+    # CPU), which every command would pay at start-up.
+    from search.backends import ElasticsearchSearchBackend, TantivySearchBackend
+
+    if settings.elasticsearch_url:
+        return ElasticsearchSearchBackend(elasticsearch_client(settings))
+    return TantivySearchBackend(settings.data_dir / "index")
 
 
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
@@ -135,16 +148,11 @@ def api_app(settings: Settings) -> FastAPI:
     from search_api.request_limits import EVENTS_PATH, BodyLimits
 
     store = staging_store(settings)
-    backend = None
-    if settings.elasticsearch_url:
-        from search.backends import ElasticsearchSearchBackend
-
-        backend = ElasticsearchSearchBackend(elasticsearch_client(settings))
     services = AppServices(
         engine=store.engine,
         index_dir=settings.data_dir / "index",
         sink=event_sink(settings),
-        backend=backend,
+        backend=search_backend(settings),
         probes=probes(settings),
     )
     limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})

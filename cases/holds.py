@@ -29,9 +29,9 @@ from sqlalchemy import Connection, Engine, select
 
 from archive.schema import archive_memberships
 from cases.model import Hold, HoldScope
-from search.backends import SearchBackend, every_hit
-from search.memberships import intervals_of
+from search.backends import SearchBackend
 from search.query_parser import parse_query
+from search.service import every_message_hit
 
 
 class HoldUnavailable(RuntimeError):
@@ -164,10 +164,10 @@ def hold_matcher(connection: Connection, holds: Sequence[Hold], resolve: Resolve
 
 
 def search_resolver(engine: Engine, backend: SearchBackend) -> Resolve:
-    """Resolve queries with ``every_hit`` over ``backend``."""
+    """Resolve queries with every hit over ``backend``."""
 
     def resolve(query: str) -> list[tuple[str, str]]:
-        hits = every_hit(backend, parse_query(query), memberships=lambda actor: intervals_of(engine, actor))
+        hits = every_message_hit(backend, engine, parse_query(query))
         return [(hit.event_id, hit.message_id) for hit in hits]
 
     return resolve

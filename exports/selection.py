@@ -17,10 +17,10 @@ from sqlalchemy import Engine, select
 from archive.schema import archive_dispositions, archive_events
 from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, event_to_json, parse_event_json
-from search.backends import SearchBackend, TantivySearchBackend, every_hit
+from search.backends import SearchBackend, WalksHitIds, every_hit
 from search.memberships import Memberships
 from search.query_ast import Node
-from search.tantivy_backend import Hit, LightHits
+from search.results import Hit, HitIds
 
 _MESSAGE_EVENTS = ("post", "edit", "delete", "read")
 _DAY_MICROS = 86_400_000_000
@@ -67,13 +67,13 @@ class Selection:
 
 def select_hits(backend: SearchBackend, node: Node, memberships: Memberships | None = None) -> Selection:
     """Every hit of ``node`` (never the top k): the messages and the room-days they fall on."""
-    if isinstance(backend, TantivySearchBackend):
-        return _light_selection(LightHits(backend.index_dir, node, memberships=memberships))
+    if isinstance(backend, WalksHitIds):
+        return _light_selection(backend.hit_ids(node, memberships=memberships))
     return _held_selection(every_hit(backend, node, memberships=memberships))
 
 
-def _light_selection(hits: LightHits) -> Selection:
-    """From the embedded index: ids and times from its fast fields, one room at a time."""
+def _light_selection(hits: HitIds) -> Selection:
+    """From a backend that walks ids and times (the embedded index: its fast fields), one room at a time."""
     span = hits.span()
     return Selection(
         rooms=hits.rooms(),

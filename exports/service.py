@@ -22,8 +22,8 @@ from cases.store import CaseNotFound, CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
-from search.archive_search import needs_archive
 from search.query_parser import parse_query
+from search.service import answered_by_archive
 
 WORKER = "export-worker"
 """The token id the export worker's audit entries carry."""
@@ -78,7 +78,7 @@ class ExportJob(BaseModel):
 def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: ExportOrder) -> dict[str, Any]:
     """Record the job, audit it, and start it on the worker thread; the queued job row."""
     node = parse_query(order.query)  # a bad query is refused naming the position, before any job
-    if needs_archive(node):
+    if answered_by_archive(node):
         raise NotExportable("exports take message queries; type: other than post is not exportable")
     if order.case_id is not None and CaseStore(engine).get_case(order.case_id) is None:
         raise CaseNotFound(f"no case {order.case_id!r}: open the case first, or export without one")

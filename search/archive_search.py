@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, sele
 from archive.schema import archive_events, archive_rooms
 from ingest.events import EVENT_TYPES
 from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search.results import ArchivePage, EventsAfter
 from search.tantivy_schema import filter_keys
 
 INDEXED_TYPES = frozenset({"post", "file_upload"})
@@ -76,17 +76,6 @@ def condition(node: Node) -> ColumnElement[bool]:
         case Filter(field, _):
             raise UnsupportedQuery(f"{field}: cannot be combined with type: of events that have no text")
     raise UnsupportedQuery(f"cannot search the archive for {node!r}")
-
-
-EventsAfter = tuple[datetime, int]
-"""Where a page of archived events ends: the last event's (occurred_at, seq), a total order."""
-
-
-@dataclass(frozen=True)
-class ArchivePage:
-    total: int
-    events: list[dict[str, Any]]
-    next_after: EventsAfter | None = None
 
 
 def search_archive(engine: Engine, node: Node, *, after: EventsAfter | None = None, size: int = 50) -> ArchivePage:

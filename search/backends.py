@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from elasticsearch import BadRequestError
 
@@ -19,26 +19,25 @@ from search.es_query import UnsupportedEsQuery, search_body
 from search.memberships import Memberships
 from search.query_ast import Node
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
-from search.tantivy_backend import After, Hit, Page, search_page
+from search.request import HitsCursor, SearchRequest
+from search.results import After, Hit, HitIds, Page
+from search.tantivy_backend import LightHits, search_page
 from search.tantivy_schema import micros_since_epoch
 
 
 class SearchBackend(Protocol):
-    def search(
-        self,
-        node: Node,
-        *,
-        size: int,
-        by_relevance: bool,
-        memberships: Memberships | None,
-        after: After | None = None,
-        offset: int = 0,
-        facets: bool = False,
-        highlights: bool = True,
-    ) -> Page:
-        """One page: oldest first in (sent, message_id) order continuing ``after``, or best
-        first ``by_relevance`` from ``offset``; with the exact total and, if asked, facets
-        (``highlights=False``: hits without highlighted text, for exports that need every hit)."""
+    def search(self, request: SearchRequest) -> Page:
+        """One page of hits (see :class:`~search.request.SearchRequest`)."""
+        ...
+
+
+@runtime_checkable
+class WalksHitIds(Protocol):
+    """A backend that walks every hit as ids and times only, a room at a time, without reading
+    a document (what an export selects; any backend can page whole hits instead)."""
+
+    def hit_ids(self, node: Node, *, memberships: Memberships | None = None) -> HitIds:
+        """Every hit of ``node``."""
         ...
 
 
@@ -46,29 +45,21 @@ class TantivySearchBackend:
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = index_dir
 
-    def search(
-        self,
-        node: Node,
-        *,
-        size: int,
-        by_relevance: bool,
-        memberships: Memberships | None,
-        after: After | None = None,
-        offset: int = 0,
-        facets: bool = False,
-        highlights: bool = True,
-    ) -> Page:
+    def search(self, request: SearchRequest) -> Page:
         return search_page(
             self.index_dir,
-            node,
-            offset=offset,
-            after=after,
-            size=size,
-            by_relevance=by_relevance,
-            memberships=memberships,
-            facets=facets,
-            highlights=highlights,
+            request.node,
+            offset=request.offset,
+            after=request.after,
+            size=request.size,
+            by_relevance=request.by_relevance,
+            memberships=request.memberships,
+            facets=request.facets,
+            highlights=request.highlights,
         )
+
+    def hit_ids(self, node: Node, *, memberships: Memberships | None = None) -> HitIds:
+        return LightHits(self.index_dir, node, memberships=memberships)
 
 
 def every_hit(
@@ -80,7 +71,13 @@ def every_hit(
     after: After | None = None
     while True:
         result = backend.search(
-            node, size=page, by_relevance=False, memberships=memberships, after=after, highlights=False
+            SearchRequest(
+                node,
+                size=page,
+                memberships=memberships,
+                cursor=None if after is None else HitsCursor(after),
+                highlights=False,
+            )
         )
         hits.extend(result.hits)
         if result.next_after is None:
@@ -174,32 +171,21 @@ class ElasticsearchSearchBackend:
         self.client = client
         self.prefix = prefix
 
-    def search(
-        self,
-        node: Node,
-        *,
-        size: int,
-        by_relevance: bool,
-        memberships: Memberships | None,
-        after: After | None = None,
-        offset: int = 0,
-        facets: bool = False,
-        highlights: bool = True,
-    ) -> Page:
+    def search(self, request: SearchRequest) -> Page:
         body = search_request(
-            node,
-            memberships=memberships,
-            size=size,
-            by_relevance=by_relevance,
-            after=after,
-            offset=offset,
-            facets=facets,
+            request.node,
+            memberships=request.memberships,
+            size=request.size,
+            by_relevance=request.by_relevance,
+            after=request.after,
+            offset=request.offset,
+            facets=request.facets,
         )
-        if not highlights:
+        if not request.highlights:
             body.pop("highlight", None)
         response = self._search(body)
-        page = page_from_response(response, size=None if by_relevance else size)
-        if not facets:
+        page = page_from_response(response, size=None if request.by_relevance else request.size)
+        if not request.facets:
             return page
         day: dict[str, int] = {}
         span = facet_span(response)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import tantivy
 
@@ -33,21 +32,9 @@ from search.query_ast import (
     Term,
     UnsupportedQuery,
 )
+from search.results import After, Hit, Page
 
 Occur = tantivy.Occur
-
-
-@dataclass(frozen=True)
-class Hit:
-    message_id: str
-    event_id: str
-    room_id: str
-    sender_id: str
-    sent: int
-    text: str
-    deleted: bool
-    highlight: str | None = None
-    """The text with matched words in <b>...</b> (HTML-escaped), for the hits of a page."""
 
 
 def _all() -> tantivy.Query:
@@ -258,9 +245,17 @@ def _open(index_dir: Path) -> _OpenIndex:
     return _OpenIndex(index_dir)
 
 
+@cache
+def _open_at(index_dir: Path) -> _OpenIndex:
+    """The open index of an absolute directory, resolved once (resolving the path on every
+    search cost a system call per path component)."""
+    return _open(index_dir.resolve())
+
+
 def _searcher(index_dir: Path) -> tuple[tantivy.Index, tantivy.Searcher]:
     """The index (opened once per process), seeing the latest commit, and a searcher."""
-    index = _open(index_dir.resolve()).current()
+    opened = _open_at(index_dir) if index_dir.is_absolute() else _open(index_dir.resolve())
+    index = opened.current()
     return index, index.searcher()
 
 
@@ -280,21 +275,6 @@ def all_hits(index_dir: Path, node: Node, *, memberships: Memberships | None = N
             hits.sort(key=lambda hit: (hit.sent, hit.message_id))
             return hits
         offset += page
-
-
-After = tuple[int, str]
-"""Where a time-ordered page ends: the last hit's (sent, message_id). Hits are ordered by
-(sent, message_id), a total order, so paging with it returns every hit exactly once even when
-many messages share a timestamp (IRC logs have minute resolution)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    total: int
-    hits: list[Hit]
-    facets: dict[str, dict[str, int]]
-    next_after: After | None = None
-    """Time order: pass as ``after`` for the next page; None when this page is the last."""
 
 
 DAY_MICROS = 86_400_000_000
@@ -406,13 +386,27 @@ def _facets(searcher: tantivy.Searcher, query: tantivy.Query, facet_size: int) -
         {
             "room": {"terms": {"field": fields.ROOM_ID, "size": facet_size}},
             "sender": {"terms": {"field": fields.SENDER_ID, "size": facet_size}},
+            "first": {"min": {"field": fields.SENT}},
+            "last": {"max": {"field": fields.SENT}},
         },
     )
     counts = {
         name: {str(b["key"]): int(b["doc_count"]) for b in aggregated[name]["buckets"] if b["doc_count"]}
         for name in ("room", "sender")
     }
-    return {**counts, "day": _date_facet(searcher, query)}
+    return {**counts, "day": _date_facet(searcher, query, _span(searcher, query, aggregated))}
+
+
+def _span(searcher: tantivy.Searcher, query: tantivy.Query, aggregated: dict[str, Any]) -> tuple[int, int] | None:
+    """The first and last ``sent`` of the hits from the ``first`` and ``last`` aggregations,
+    counted with the room and sender facets in one pass, when floating point holds them
+    exactly; else read from the ends of the hits in time order."""
+    first, last = aggregated["first"]["value"], aggregated["last"]["value"]
+    if first is None or last is None:
+        return None
+    # Rounding to floating point keeps the order, so only values within the exact range land in it.
+    span = (int(first), int(last))
+    return span if _exact_in_float(span) else _first_and_last(searcher, query)
 
 
 def _first_and_last(searcher: tantivy.Searcher, query: tantivy.Query) -> tuple[int, int] | None:
@@ -427,10 +421,10 @@ def _first_and_last(searcher: tantivy.Searcher, query: tantivy.Query) -> tuple[i
     return int(ends[0][0][0]), int(ends[1][0][0])
 
 
-def _date_facet(searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, int]:
-    """Hits per day, month or year (see :mod:`search.date_facets`): a histogram of the
-    non-empty days, or ranges of whole days, months or years."""
-    span = _first_and_last(searcher, query)
+def _date_facet(searcher: tantivy.Searcher, query: tantivy.Query, span: tuple[int, int] | None) -> dict[str, int]:
+    """Hits per day, month or year (see :mod:`search.date_facets`) from the first to the last
+    ``sent`` of the hits: a histogram of the non-empty days, or ranges of whole days, months or
+    years."""
     if span is None:
         return {}
     first, last = (fields.from_micros(moment).date() for moment in span)

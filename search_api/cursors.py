@@ -1,4 +1,4 @@
-"""Opaque page cursors for ``POST /search``.
+"""The page cursors of a search (:mod:`search.request`) as opaque text, for ``POST /search``.
 
 A cursor says where the previous page ended in a total order: (sent, message_id) for hits in
 time order, (occurred_at, seq) for archived events, an offset for relevance order (scores have
@@ -12,9 +12,10 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from search.request import Cursor, EventsCursor, HitsCursor, RankCursor
 
 MAX_OFFSET = 10**9
 
@@ -23,28 +24,6 @@ class BadCursor(ValueError):
     """A cursor this API did not hand out for this query and sort."""
 
 
-@dataclass(frozen=True)
-class HitsCursor:
-    """Time order: after the hit at (sent micros, message_id)."""
-
-    after: tuple[int, str]
-
-
-@dataclass(frozen=True)
-class RankCursor:
-    """Relevance order: from this offset."""
-
-    offset: int
-
-
-@dataclass(frozen=True)
-class EventsCursor:
-    """Archived events: after the event at (occurred_at, seq)."""
-
-    after: tuple[datetime, int]
-
-
-Cursor = HitsCursor | RankCursor | EventsCursor
 _KINDS: dict[type[Any], str] = {HitsCursor: "hits", RankCursor: "rank", EventsCursor: "events"}
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from archive.audit import ChainStatus
 from archive.principals import Principal, authenticate
@@ -28,14 +29,20 @@ class AppServices:
     index_dir: Path
     sink: EventSink
     backend: SearchBackend | None = None
-    """Elasticsearch when configured; None means the embedded Tantivy index at ``index_dir``."""
+    """The configured backend (``archivist.wiring.search_backend``); None, as tests that need no
+    other build it: the embedded Tantivy index at ``index_dir``."""
     audit_status: ChainStatus = field(default_factory=ChainStatus)
     """The audit chain's latest verification, shared by the requests of this process."""
     probes: Probes = field(default_factory=Probes)
     """The broker and Elasticsearch ``/readyz``, ``/metrics`` and the overview reach (none: embedded)."""
 
+    def __post_init__(self) -> None:
+        if self.backend is None:  # made once, not per request
+            object.__setattr__(self, "backend", TantivySearchBackend(self.index_dir))
+
     def search_backend(self) -> SearchBackend:
-        return self.backend or TantivySearchBackend(self.index_dir)
+        assert self.backend is not None  # set in __post_init__
+        return self.backend
 
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -70,11 +77,11 @@ def services_of(request: Request) -> AppServices:
 Services = Annotated[AppServices, Depends(services)]
 
 
-def principal(
+async def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller :class:`~search_api.api_auth.TokenFirstMiddleware` authenticated before the
-    body was read (looked up here only for an app without it)."""
+    body was read (looked up here, in the thread pool, only for an app without it)."""
     checked: Principal | None = getattr(request.state, PRINCIPAL_STATE, None)
     if checked is not None:
         return checked
@@ -84,7 +91,7 @@ def principal(
             detail={"message": "an API token is required: Authorization: Bearer <token>"},
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = authenticate(services_of(request).engine, credentials.credentials)
+    found = await run_in_threadpool(authenticate, services_of(request).engine, credentials.credentials)
     if found is None:
         raise HTTPException(
             status_code=401,

@@ -29,24 +29,19 @@ def retention_run(
 ) -> None:
     """Dispose of archived events past their retention period that no legal hold preserves: from
     the archive (tombstones that keep the chain verifiable) and every adapter that can delete."""
-    # Imported here, not at the top: search.backends brings the Elasticsearch client (0.3 s of
-    # CPU), which every other command would pay at start-up.
+    # Imported here, not at the top: cases.holds brings search.backends and with it the
+    # Elasticsearch client (0.3 s of CPU), which every other command would pay at start-up.
     from cases.holds import HoldUnavailable, search_resolver
     from cases.retention import RetentionFailed, run_retention
-    from search.backends import ElasticsearchSearchBackend, SearchBackend, TantivySearchBackend
 
     settings = load_settings()
     store = wiring.staging_store(settings)
-    backend: SearchBackend = TantivySearchBackend(settings.data_dir / "index")
-    resolve = search_resolver(store.engine, backend)
+    resolve = search_resolver(store.engine, wiring.search_backend(settings))
     if not settings.elasticsearch_url and not (settings.data_dir / "index" / "meta.json").is_file():
 
         def resolve(_query: str) -> list[tuple[str, str]]:
             raise FileNotFoundError(f"no search index at {settings.data_dir / 'index'}")
 
-    if settings.elasticsearch_url:
-        backend = ElasticsearchSearchBackend(wiring.elasticsearch_client(settings))
-        resolve = search_resolver(store.engine, backend)
     try:
         built = [] if dry_run else wiring.adapters(settings, store)
     except (UnknownAdapter, ValueError) as error:

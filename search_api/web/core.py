@@ -70,7 +70,7 @@ def render(
 
 def safe_highlight(fragment: str) -> Markup:
     """A search hit's highlight: the backends escape the text and add only ``<b>`` tags."""
-    return Markup(fragment)  # noqa: S704 - escaped by the backend, see search_api.routes.search
+    return Markup(fragment)  # noqa: S704 - escaped by the backend, see search_api.search_services
 
 
 async def signed_in(request: Request) -> WebUser | None:

@@ -1,7 +1,7 @@
 """``/search``: the query box, filters that write into the query, hits, facets and paging.
 
-Each search runs through the API's own ``POST /api/v1/search`` handler, so it is parsed,
-executed and audited exactly as the API does it."""
+Each search runs through the API's own search (:func:`search_api.search_services.audited_search`),
+so it is parsed, executed and audited exactly as the API does it."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from search.query_ast import UnsupportedQuery
 from search.query_parser import QuerySyntaxError
 from search_api import read_audit
-from search_api.routes import search as api_search
+from search_api.search_services import SearchRequest, audited_search
 from search_api.web.core import WebUser, gate, render, safe_highlight, services
 
 router = APIRouter()
@@ -83,15 +84,15 @@ async def _run(
 ) -> int:
     """Search and fill ``context``; the status to answer with (422 for a refused query)."""
     try:
-        asked = api_search.SearchRequest(query=q, sort=sort, size=PAGE_SIZE, cursor=cursor or None, facets=True)
+        asked = SearchRequest(query=q, sort=sort, size=PAGE_SIZE, cursor=cursor or None, facets=True)
     except ValidationError as error:
         problems = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         context["problem"] = {"message": "; ".join(problems)}
         return 422
     try:
-        results = await api_search.search(asked, services(request), user.principal)
+        results = await run_in_threadpool(audited_search, asked, services(request), user.principal)
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
-        read_audit.audited()  # the search handler audited the refused search
+        read_audit.audited()  # the search audited the refused search
         return _refused(error, context)
     read_audit.audited()  # and the search it answered
 
@@ -121,7 +122,7 @@ async def _run(
 
 
 def _refused(error: QuerySyntaxError | UnsupportedQuery | HTTPException, context: dict[str, Any]) -> int:
-    """Fill ``context`` with why the search handler refused the query; the status to answer."""
+    """Fill ``context`` with why the search refused the query; the status to answer."""
     if isinstance(error, QuerySyntaxError):
         context["problem"] = {"message": error.message, "position": error.position}
         return 422

@@ -19,6 +19,7 @@ from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
 from search.backends import ElasticsearchSearchBackend, TantivySearchBackend, every_hit
 from search.query_parser import parse_query
+from search.request import SearchRequest
 from tests.adapters.test_elasticsearch_logic import event
 from tests.factories import post_payload
 from tests.search_api.reference import Message, message_of
@@ -153,7 +154,7 @@ def test_both_backends_give_the_same_facets_even_for_dates_centuries_apart(
     elasticsearch, tantivy = facet_backends
     node = parse_query(query)
     pages = [
-        backend.search(node, size=10, by_relevance=False, memberships=None, facets=True)
+        backend.search(SearchRequest(node, size=10, by_relevance=False, memberships=None, facets=True))
         for backend in (elasticsearch, tantivy)
     ]
     assert pages[0].total == pages[1].total

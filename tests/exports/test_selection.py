@@ -16,10 +16,9 @@ from ingest.events import parse_event
 from ingest.irc import read_irc_file
 from ingest.staging import StagingStore
 from search.backends import TantivySearchBackend
-from search.memberships import Memberships
-from search.query_ast import Node
 from search.query_parser import parse_query
-from search.tantivy_backend import After, Page
+from search.request import SearchRequest
+from search.results import Page
 from search.tantivy_schema import build_schema
 from tests.exports.conftest import DAY_ONE, event_payload
 
@@ -54,28 +53,8 @@ class _PagedOnly:
     def __init__(self, inner: TantivySearchBackend) -> None:
         self.inner = inner
 
-    def search(
-        self,
-        node: Node,
-        *,
-        size: int,
-        by_relevance: bool,
-        memberships: Memberships | None,
-        after: After | None = None,
-        offset: int = 0,
-        facets: bool = False,
-        highlights: bool = True,
-    ) -> Page:
-        return self.inner.search(
-            node,
-            size=size,
-            by_relevance=by_relevance,
-            memberships=memberships,
-            after=after,
-            offset=offset,
-            facets=facets,
-            highlights=highlights,
-        )
+    def search(self, request: SearchRequest) -> Page:
+        return self.inner.search(request)
 
 
 @pytest.mark.parametrize("layout", ["current", "before fast message ids"])

@@ -10,6 +10,7 @@ import pytest
 from search.backends import ElasticsearchSearchBackend, page_from_response
 from search.query_ast import UnsupportedQuery
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
+from search.request import HitsCursor, RankCursor, SearchRequest
 
 RESPONSE: dict[str, Any] = {
     "hits": {
@@ -82,7 +83,11 @@ def test_a_response_becomes_a_page() -> None:
 def test_the_request_carries_the_translated_query_paging_sort_and_facets() -> None:
     client = FakeSearchClient()
     backend = ElasticsearchSearchBackend(client, prefix="arch")
-    page = backend.search(parse_query("cafe"), offset=50, size=25, by_relevance=True, memberships=None, facets=True)
+    page = backend.search(
+        SearchRequest(
+            parse_query("cafe"), cursor=RankCursor(50), size=25, by_relevance=True, memberships=None, facets=True
+        )
+    )
     request, dates = client.requests
     assert request["index"] == "arch-messages"
     assert (request["from"], request["size"]) == (50, 25)
@@ -101,7 +106,13 @@ def test_time_order_continues_after_the_last_hit_and_asks_one_more() -> None:
     client = FakeSearchClient()
     backend = ElasticsearchSearchBackend(client, prefix="arch")
     page = backend.search(
-        parse_query("cafe"), size=1, by_relevance=False, memberships=None, after=(1_700_000_000_123_456, "m0")
+        SearchRequest(
+            parse_query("cafe"),
+            size=1,
+            by_relevance=False,
+            memberships=None,
+            cursor=HitsCursor((1_700_000_000_123_456, "m0")),
+        )
     )
     (request,) = client.requests
     assert request["sort"] == [{"sent": "asc"}, {"message_id": "asc"}]
@@ -139,7 +150,7 @@ class RefusingClient:
 def test_a_query_the_cluster_refuses_is_an_unsupported_query_not_a_server_error() -> None:
     backend = ElasticsearchSearchBackend(RefusingClient())
     with pytest.raises(UnsupportedQuery, match="nested depth of the query exceeds"):
-        backend.search(parse_query("a (b OR (c -d))"), size=10, by_relevance=False, memberships=None)
+        backend.search(SearchRequest(parse_query("a (b OR (c -d))"), size=10, by_relevance=False, memberships=None))
 
 
 def _millis(day: str) -> float:
@@ -171,7 +182,7 @@ def test_hits_centuries_apart_are_counted_per_year_named_as_tantivy_names_them()
     }
     client = FakeSearchClient(spread, years)
     page = ElasticsearchSearchBackend(client).search(
-        parse_query("cafe"), size=10, by_relevance=False, memberships=None, facets=True
+        SearchRequest(parse_query("cafe"), size=10, by_relevance=False, memberships=None, facets=True)
     )
     assert client.requests[1]["aggs"]["day"]["date_histogram"]["calendar_interval"] == "year"
     assert page.facets["day"] == {
@@ -193,7 +204,7 @@ def test_no_hits_means_an_empty_date_facet_and_one_request() -> None:
     }
     client = FakeSearchClient(empty)
     page = ElasticsearchSearchBackend(client).search(
-        parse_query("cafe"), size=10, by_relevance=False, memberships=None, facets=True
+        SearchRequest(parse_query("cafe"), size=10, by_relevance=False, memberships=None, facets=True)
     )
     assert len(client.requests) == 1
     assert page.facets == {"room": {}, "sender": {}, "day": {}}
@@ -203,5 +214,5 @@ def test_a_search_past_its_time_budget_is_refused_not_answered_in_part() -> None
     client = FakeSearchClient({**RESPONSE, "timed_out": True})
     backend = ElasticsearchSearchBackend(client)
     with pytest.raises(UnsupportedQuery, match=f"time budget of {SEARCH_TIME_BUDGET_SECONDS} s"):
-        backend.search(parse_query("cafe"), size=10, by_relevance=False, memberships=None)
+        backend.search(SearchRequest(parse_query("cafe"), size=10, by_relevance=False, memberships=None))
     assert client.requests[0]["timeout"] == f"{SEARCH_TIME_BUDGET_SECONDS}s"

@@ -38,7 +38,8 @@ from search.query_parser import (
     MAX_QUERY_LENGTH,
     parse_query,
 )
-from search.tantivy_backend import LightHits, Page, search_page
+from search.results import Page
+from search.tantivy_backend import LightHits, search_page
 from search_api.app import create_app
 from search_api.deps import AppServices
 from tests.factories import post_payload

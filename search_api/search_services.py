@@ -1,0 +1,187 @@
+"""A search as the API and the search page answer it: parsed, run through
+:func:`search.service.search`, and audited (the search, or why it was refused or failed)."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime
+from typing import Literal
+
+from fastapi import HTTPException
+from pydantic import BaseModel, Field
+
+from archive import audit
+from archive.principals import Principal
+from search import service
+from search.highlight import highlight_html
+from search.query_ast import UnsupportedQuery
+from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
+from search.request import Cursor
+from search.request import SearchRequest as PageRequest
+from search.results import ArchivePage, Page
+from search.tantivy_schema import from_micros
+from search_api import cursors
+from search_api.deps import AppServices
+
+log = logging.getLogger("archivist.api")
+_MAX_REASON = 2000
+
+
+class SearchRequest(BaseModel):
+    # The length is checked by the parser (MAX_QUERY_LENGTH), not here, so that a query refused
+    # for its length is audited like every other refused query.
+    query: str = Field(
+        min_length=1,
+        examples=['"media player" from:crimsun sent>=2005-01-01'],
+        description=f"at most {MAX_QUERY_LENGTH} characters",
+        json_schema_extra={"maxLength": MAX_QUERY_LENGTH},
+    )
+    sort: Literal["time", "relevance"] = "time"
+    size: int = Field(default=50, ge=1, le=1000)
+    cursor: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="next_cursor of the previous page of the same query and sort",
+    )
+    facets: bool = Field(
+        default=True, description="count every hit per room, sender and day (false: skip it, for speed)"
+    )
+
+
+class SearchHit(BaseModel):
+    event_id: str
+    type: str = "post"
+    message_id: str | None
+    room: str
+    actor: str
+    occurred_at: datetime
+    text: str
+    deleted: bool
+    highlight: str
+
+
+class SearchResults(BaseModel):
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]] = Field(description="room, sender and day counts (when asked for)")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
+
+
+def audited_search(request: SearchRequest, services: AppServices, caller: Principal) -> SearchResults:
+    """The answer, returned only once its audit entry is committed (blocking: database, index)."""
+    try:
+        asked = PageRequest(
+            parse_query(request.query),
+            size=request.size,
+            by_relevance=request.sort == "relevance",
+            cursor=_cursor(request),
+            facets=request.facets,
+        )
+        try:
+            found = service.search(services.search_backend(), services.engine, asked)
+        except service.WrongCursor as error:
+            raise HTTPException(status_code=422, detail={"message": str(error)}) from error
+        results = _results(request, asked, found)
+    except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
+        # A refused search is still a search someone tried: it is audited with the reason.
+        reason = error.detail if isinstance(error, HTTPException) else str(error)
+        status = error.status_code if isinstance(error, HTTPException) else 422
+        _audit_failure(services, caller, request, "search_refused", status, reason)
+        raise
+    except Exception as error:
+        # A search the backend failed to answer (the caller gets a 500) is audited too.
+        _audit_failure(services, caller, request, "search_failed", 500, f"{type(error).__name__}: {error}")
+        raise
+    audit.record(
+        services.engine,
+        caller,
+        "search",
+        {"query": request.query, "sort": request.sort, "hits": results.total, "page_after": request.cursor},
+    )
+    return results
+
+
+def _audit_failure(
+    services: AppServices, caller: Principal, request: SearchRequest, action: str, status: int, reason: object
+) -> None:
+    """The audit entry of a search that was not answered: who, what query, which status and why."""
+    record_failure(
+        services, caller, action, request.query, status, reason, {"sort": request.sort, "page_after": request.cursor}
+    )
+
+
+def record_failure(
+    services: AppServices,
+    caller: Principal,
+    action: str,
+    query: str | None,
+    status: int,
+    reason: object,
+    extra: dict[str, object],
+) -> None:
+    """A query too long to search is recorded up to the limit, with its length."""
+    details: dict[str, object] = {
+        "query": None if query is None else query[:MAX_QUERY_LENGTH],
+        **extra,
+        "status": status,
+        "reason": reason if isinstance(reason, dict) else str(reason)[:_MAX_REASON],
+    }
+    if query is not None and len(query) > MAX_QUERY_LENGTH:
+        details["query_length"] = len(query)
+    try:
+        audit.record(services.engine, caller, action, details)
+    except Exception:  # the search's own error is what the caller must see; this one is logged
+        log.exception("could not audit a %s", action)
+
+
+def _cursor(request: SearchRequest) -> Cursor | None:
+    if request.cursor is None:
+        return None
+    try:
+        return cursors.decode(request.cursor, query=request.query, sort=request.sort)
+    except cursors.BadCursor as error:
+        raise HTTPException(status_code=422, detail={"message": str(error)}) from error
+
+
+def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:
+    following = service.next_cursor(asked, found)
+    next_cursor = None if following is None else cursors.encode(following, query=request.query, sort=request.sort)
+    if isinstance(found, ArchivePage):
+        return SearchResults(
+            total=found.total,
+            hits=[
+                SearchHit(
+                    event_id=event["event_id"],
+                    type=event["event_type"],
+                    message_id=event["message_id"],
+                    room=event["room_id"],
+                    actor=event["actor_id"],
+                    occurred_at=event["occurred_at"],
+                    text=event["text"],
+                    deleted=False,
+                    highlight=html.escape(event["text"]),
+                )
+                for event in found.events
+            ],
+            facets={},
+            next_cursor=next_cursor,
+        )
+    return SearchResults(
+        total=found.total,
+        hits=[
+            SearchHit(
+                event_id=hit.event_id,
+                message_id=hit.message_id,
+                room=hit.room_id,
+                actor=hit.sender_id,
+                occurred_at=from_micros(hit.sent),
+                text=hit.text,
+                deleted=hit.deleted,
+                highlight=highlight_html(hit.highlight, hit.text),
+            )
+            for hit in found.hits
+        ],
+        facets=found.facets,
+        next_cursor=next_cursor,
+    )
