@@ -5,12 +5,14 @@ instant."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Row, and_, func, or_, select
 
 from archive.schema import (
+    archive_dispositions,
     archive_events,
     archive_files,
     archive_memberships,
@@ -189,3 +191,36 @@ def policy_decisions(engine: Engine, limit: int) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def room_payloads_since(
+    connection: Connection, room_id: str, start: datetime, event_types: Sequence[str], chunk: int
+) -> Iterator[str]:
+    """The stored JSON of one room's events of ``event_types`` from ``start`` on, in time order
+    (event id breaking ties), streamed ``chunk`` rows at a time; disposed events (tombstones
+    now) are left out."""
+    columns = archive_events.c
+    result = connection.execution_options(yield_per=chunk).execute(
+        select(columns.payload)
+        .outerjoin(archive_dispositions, archive_dispositions.c.event_id == columns.event_id)
+        .where(
+            archive_dispositions.c.seq.is_(None),
+            columns.room_id == room_id,
+            columns.occurred_at >= start,
+            columns.event_type.in_(event_types),
+        )
+        .order_by(columns.occurred_at, columns.event_id)
+    )
+    for (payload,) in result:
+        yield payload
+
+
+def intervals_of_actors(connection: Connection, actor_ids: Sequence[str]) -> Iterator[Row[Any, Any, Any, Any]]:
+    """Every membership interval of ``actor_ids`` (exact ids): ``room_id``, ``actor_id``,
+    ``joined_at``, ``left_at``."""
+    interval = archive_memberships.c
+    yield from connection.execute(
+        select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
+            interval.actor_id.in_(actor_ids)
+        )
+    )

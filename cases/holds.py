@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from archive.schema import archive_memberships
+from archive.queries import intervals_of_actors
 from cases.model import Hold, HoldScope
 from search.backends import SearchBackend
 from search.query_parser import parse_query
@@ -151,13 +151,7 @@ def hold_matcher(connection: Connection, holds: Sequence[Hold], resolve: Resolve
     custodians = sorted({c for hold in holds for c in hold.scope.custodians})
     if custodians:
         presence: dict[tuple[str, str], list[_Interval]] = defaultdict(list)
-        interval = archive_memberships.c
-        rows = connection.execute(
-            select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
-                interval.actor_id.in_(custodians)
-            )
-        )
-        for row in rows:
+        for row in intervals_of_actors(connection, custodians):
             presence[(row.room_id, row.actor_id)].append((row.joined_at, row.left_at))
         matcher.presence = dict(presence)
     return matcher

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from adapters.base import SupportsDelete
 from archive.audit import record
@@ -53,7 +53,7 @@ from cases.holds import ArchivedEvent, HoldMatcher, HoldUnavailable, Resolve, ho
 from cases.ledger import verify_ledger
 from cases.model import RetentionPolicy, RetentionRun
 from cases.store import CaseStore, RetentionStore
-from ingest.staging import staged_events
+from ingest.staging import staged_before
 from policies.evaluate import transitive_members
 from policies.store import PolicyStore
 
@@ -261,9 +261,7 @@ def _refuse_undelivered(connection: Connection, book: PolicyBook, now: datetime)
     if not finite:
         return
     cutoff = now - timedelta(days=min(finite))
-    waiting = connection.execute(
-        select(func.count()).select_from(staged_events).where(staged_events.c.occurred_at < cutoff)
-    ).scalar_one()
+    waiting = staged_before(connection, cutoff)
     if waiting:
         raise HoldUnavailable(
             f"{waiting} events older than {cutoff:%Y-%m-%d} are still staged or parked, so the search index may "

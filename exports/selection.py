@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from archive.schema import archive_dispositions, archive_events
+from archive.queries import room_payloads_since
 from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, event_to_json, parse_event_json
 from search.backends import SearchBackend, WalksHitIds, every_hit
@@ -129,7 +129,6 @@ def selected_events(
     ``remember`` is told each event's stored JSON before the event is yielded."""
     if selection.first is None:
         return
-    columns = archive_events.c
     start = datetime.combine(selection.first.date(), datetime.min.time(), UTC)
     wanted_types = (*_MESSAGE_EVENTS, *_CONTEXT_EVENTS)
     # Read-only: on SQLite a plain connection would hold the write lock for the whole read,
@@ -139,18 +138,7 @@ def selected_events(
             hits = selection.room_hits(room)
             # Edits, deletions and reads may come days after the post: everything from the first
             # hit day on is read, and what belongs is decided per event below.
-            result = connection.execution_options(yield_per=chunk).execute(
-                select(columns.payload)
-                .outerjoin(archive_dispositions, archive_dispositions.c.event_id == columns.event_id)
-                .where(
-                    archive_dispositions.c.seq.is_(None),  # disposed by retention: a tombstone now
-                    columns.room_id == room,
-                    columns.occurred_at >= start,
-                    columns.event_type.in_(wanted_types),
-                )
-                .order_by(columns.occurred_at, columns.event_id)
-            )
-            for (payload,) in result:
+            for payload in room_payloads_since(connection, room, start, wanted_types, chunk):
                 event = parse_event_json(payload)
                 if belongs(event, hits):
                     remember(event, payload)

@@ -260,6 +260,15 @@ _Insert = Callable[[Connection, Sequence[StagedRow]], set[str]]
 """Inserts rows of distinct ids, skipping staged ids; returns the ids it inserted."""
 
 
+def staged_before(connection: Connection, cutoff: datetime) -> int:
+    """Events still staged (or parked) that occurred before ``cutoff``: not delivered yet."""
+    return int(
+        connection.execute(
+            select(func.count()).select_from(staged_events).where(staged_events.c.occurred_at < cutoff)
+        ).scalar_one()
+    )
+
+
 def _stage_in(connection: Connection, rows: Sequence[StagedRow], insert: _Insert) -> StageOutcome:
     by_id: dict[str, list[int]] = {}
     for position, row in enumerate(rows):

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from archive.principals import Principal
 from exports.jobs import ExportJobs
 from exports.service import audit_finished, finished_export
-from search.memberships import intervals_of
+from search.service import memberships_in
 from search_api import read_audit
 from search_api.deps import AppServices, services_of
 
@@ -32,7 +32,7 @@ def jobs_of(request: Request, services: AppServices) -> ExportJobs:
                     engine,
                     services.index_dir.parent / "exports",
                     services.search_backend,
-                    memberships=lambda actor: intervals_of(engine, actor),
+                    memberships=memberships_in(engine),
                     on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
                 )
                 state.export_jobs = found
