@@ -6,13 +6,13 @@ naming a factory ``(AdapterContext) -> Adapter``; nothing in this repository cha
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Sequence
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import cast
 
 from adapters.base import Adapter, AdapterContext, AdapterFactory
 from adapters.worker_process import AdapterProcess, WorkerSpec
+from plugins import did_you_mean, registered, registered_names
 
 GROUP = "archivist.adapters"
 SYSTEM_OF_RECORD = "archive"
@@ -20,20 +20,20 @@ SYSTEM_OF_RECORD = "archive"
 
 class UnknownAdapter(ValueError):
     def __init__(self, name: str, known: Sequence[str]) -> None:
-        hint = difflib.get_close_matches(name, known, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        super().__init__(f"unknown adapter {name!r}{suggestion}; known adapters: {', '.join(sorted(known))}")
+        super().__init__(
+            f"unknown adapter {name!r}{did_you_mean(name, known)}; known adapters: {', '.join(sorted(known))}"
+        )
 
 
 def known_adapter_names() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=GROUP))
+    return registered_names(GROUP)
 
 
 def _entry_point(name: str) -> EntryPoint:
-    matches = entry_points(group=GROUP, name=name)
-    if not matches:
+    found = registered(GROUP, name)
+    if found is None:
         raise UnknownAdapter(name, known_adapter_names())
-    return next(iter(matches))
+    return found
 
 
 def load_factory(name: str) -> AdapterFactory:

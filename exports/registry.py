@@ -9,12 +9,11 @@ cost nothing to an export that does not use it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from typing import cast
 
 from exports.base import ExportFormat
+from plugins import did_you_mean, registered, registered_names
 
 GROUP = "archivist.exports"
 
@@ -24,7 +23,7 @@ _LISTED_FIRST = ("jsonl", "csv", "edrm", "lync", "actiance", "rsmf", "pdf")
 
 
 def known_format_names() -> tuple[str, ...]:
-    names = {entry_point.name for entry_point in entry_points(group=GROUP)}
+    names = set(registered_names(GROUP))
     first = [name for name in _LISTED_FIRST if name in names]
     return (*first, *sorted(names - set(first)))
 
@@ -34,15 +33,13 @@ FORMAT_NAMES: tuple[str, ...] = known_format_names()
 
 class UnknownFormat(ValueError):
     def __init__(self, name: str, known: Sequence[str] = FORMAT_NAMES) -> None:
-        hint = difflib.get_close_matches(name, known, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        super().__init__(f"unknown export format {name!r}{suggestion}; formats are {', '.join(known)}")
+        super().__init__(f"unknown export format {name!r}{did_you_mean(name, known)}; formats are {', '.join(known)}")
 
 
 def export_format(name: str) -> ExportFormat:
     """A new writer of the format registered as ``name`` (only that plug-in is imported)."""
-    matches = entry_points(group=GROUP, name=name)
-    if not matches:
+    found = registered(GROUP, name)
+    if found is None:
         raise UnknownFormat(name)
-    factory = cast(Callable[[], ExportFormat], next(iter(matches)).load())
+    factory = cast(Callable[[], ExportFormat], found.load())
     return factory()

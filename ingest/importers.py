@@ -8,13 +8,13 @@ repository changes. :mod:`ingest.irc` is the first.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Protocol, cast
 
 from ingest.producer import Located, Rejected
+from plugins import did_you_mean, registered, registered_names
 
 GROUP = "archivist.importers"
 
@@ -51,20 +51,20 @@ ImporterFactory = Callable[[], Importer]
 
 class UnknownImporter(ValueError):
     def __init__(self, name: str, known: Sequence[str]) -> None:
-        hint = difflib.get_close_matches(name, known, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        super().__init__(f"unknown importer {name!r}{suggestion}; known importers: {', '.join(sorted(known))}")
+        super().__init__(
+            f"unknown importer {name!r}{did_you_mean(name, known)}; known importers: {', '.join(sorted(known))}"
+        )
 
 
 def known_importer_names() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=GROUP))
+    return registered_names(GROUP)
 
 
 def _entry_point(name: str) -> EntryPoint:
-    matches = entry_points(group=GROUP, name=name)
-    if not matches:
+    found = registered(GROUP, name)
+    if found is None:
         raise UnknownImporter(name, known_importer_names())
-    return next(iter(matches))
+    return found
 
 
 def load_importer(name: str) -> Importer:

@@ -23,19 +23,20 @@ from ingest.staging import StagingStore
 app = typer.Typer()
 
 
+MetricsPort = Annotated[
+    int | None, typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (off when not given).")
+]
+MetricsHost = Annotated[str, typer.Option(help="Address for the metrics port (0.0.0.0 for a scraper on another host).")]
+
+
 @app.command()
 def consume(
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Exit once the queue has stayed empty for a moment.")
     ] = False,
     idle_seconds: Annotated[float, typer.Option(min=0.1, help="What 'a moment' is, in seconds.")] = 2.0,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (off when not given)."),
-    ] = None,
-    metrics_host: Annotated[
-        str, typer.Option(help="Address for the metrics port (0.0.0.0 for a scraper on another host).")
-    ] = "127.0.0.1",
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Move events from RabbitMQ into staging (commit, then ack) until stopped by SIGTERM/SIGINT."""
     settings = load_settings()
@@ -75,13 +76,8 @@ def process(
         float | None, typer.Option(min=0.05, help="Seconds between polls when nothing is due (default: settings).")
     ] = None,
     until_empty: Annotated[bool, typer.Option("--until-empty", help="Exit once no staged event is due.")] = False,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (off when not given)."),
-    ] = None,
-    metrics_host: Annotated[
-        str, typer.Option(help="Address for the metrics port (0.0.0.0 for a scraper on another host).")
-    ] = "127.0.0.1",
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Deliver staged events to every configured adapter; delete each once all have it."""
     settings = load_settings()
