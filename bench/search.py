@@ -296,7 +296,9 @@ def main() -> None:
             api, raw, *rest = taking_turns(
                 [api_call, direct_call, *floor_call, *(e.query(name) for e in engines)], runs
             )
-            floor_samples, others = (rest[:1] or [[]])[0], rest[len(floor_call) :]
+            # The full hit set has no floor: its first remaining column is the first other engine.
+            floor_samples = rest[0] if floor_call else []
+            others = rest[len(floor_call) :]
             rows.append(Row(name, text, total, api, raw, floor_samples, others))
     for engine in engines:
         engine.close()
