@@ -344,6 +344,14 @@ def test_simulated_traffic_every_post_and_transfer_is_written() -> None:
         (p.message.id, p.message.text) for p in posts
     ]
     updated = Counter(m.findtext("UpdatedType") for c in found for m in c.iterfind("Message[UpdatedType]"))
+    for conversation in found:  # a deletion carries the text current when it was deleted, nothing else
+        current: dict[str, str] = {}
+        for message in conversation.iterfind("Message"):
+            message_id, content = message.findtext("MessageId") or "", message.findtext("Content") or ""
+            if message.findtext("UpdatedType") == "Deleted":
+                assert content == current.get(message_id, ""), (message_id, content)
+            else:
+                current[message_id] = content
     kinds = Counter(e.type for e in events)
     assert updated == {"EditedNewMsg": kinds["edit"], "Deleted": kinds["delete"]}
     transfers = sum(len(c.findall("FileTransferEnded")) for c in found)
