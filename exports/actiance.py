@@ -80,11 +80,13 @@ class _Totals:
     conversations: int = 0
     replaced_characters: int = 0
     without_element: Counter[str] = field(default_factory=Counter)
+    deletions_without_text: int = 0
 
     def add(self, rendered: Rendered) -> None:
         self.conversations += 1
         self.replaced_characters += rendered.replaced_characters
         self.without_element.update(rendered.without_element)
+        self.deletions_without_text += rendered.deletions_without_text
 
     def warnings(self) -> list[str]:
         found: list[str] = []
@@ -93,6 +95,12 @@ class _Totals:
         if self.without_element:
             kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(self.without_element.items()))
             found.append(f"events with no Actiance element (counted for presence only) -- {kinds}")
+        if self.deletions_without_text:
+            found.append(
+                f"Actiance XML: {self.deletions_without_text} deletions of messages posted before their conversation "
+                "have an empty Content (the format carries a deleted text only there; it is in the conversation "
+                "of the post when the export holds it)"
+            )
         return found
 
 

@@ -7,22 +7,28 @@ same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are nam
 
 The format has elements for joins, leaves, posts, reads and file transfers only: edits,
 deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
-many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). Characters XML
-1.0 cannot carry are escaped reversibly (:mod:`formats.xml_text`) and the report says in how
-many files. Memory: at most one file's events.
+many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). An edited or
+deleted message cannot be marked either (the schema's message types are JOIN, PART, CHAT,
+BACKCHAT, FILEUPLOAD and FILEDOWNLOAD, and a message has no attribute for a change): its ``CHAT``
+keeps the text as posted, never rewritten, and the report names every such message by its Lync
+id and archive id with what happened to it (edited n times, deleted), so a reviewer can find it
+in the transcript. Characters XML 1.0 cannot carry are escaped reversibly
+(:mod:`formats.xml_text`) and the report says in how many files. Memory: at most one file's
+events, and the ids of the messages edited or deleted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.edrm import conversation_days, room_slug
 from exports.jsonl import tracked_file
-from formats.lync_xml import in_format, render
+from formats.lync_xml import in_format, render, stable_number
 from formats.xml_text import ESCAPE_NOTE, escape_marks
-from ingest.events import Event
+from ingest.events import DeleteEvent, EditEvent, Event
 
 LYNC_DIR = "lync"
 MAX_EVENTS_PER_FILE = 5_000
@@ -48,6 +54,27 @@ def left_out_warning(left_out: dict[str, int]) -> str:
     )
 
 
+@dataclass
+class _Change:
+    edits: int = 0
+    deleted: bool = False
+
+    def __str__(self) -> str:
+        said = [f"edited {self.edits} time{'' if self.edits == 1 else 's'}"] if self.edits else []
+        return ", ".join([*said, "deleted"] if self.deleted else said)
+
+
+def changed_warning(changes: dict[str, _Change]) -> str:
+    """The report's line naming every message the transcript shows as first posted though it changed."""
+    listed = "; ".join(
+        f"{stable_number(message_id)} = {message_id}: {change}" for message_id, change in changes.items()
+    )
+    return (
+        f"Lync XML: the format cannot mark an edit or a deletion; {len(changes)} messages were changed after they "
+        f"were posted and read in the transcript as first posted (Lync id = archive message id: changes): {listed}"
+    )
+
+
 class LyncXmlFormat:
     """Lync Persistent Chat compliance XML, one file per conversation-day (or part of one)."""
 
@@ -63,6 +90,7 @@ class LyncXmlFormat:
         report = FormatReport(format=self.name)
         self._escaped_files = 0
         left_out: dict[str, int] = {}
+        changes: dict[str, _Change] = {}
         for _first, day_events in conversation_days(events):
             batch: list[Event] = []
             part = 1
@@ -70,6 +98,10 @@ class LyncXmlFormat:
                 report.events += 1
                 if not in_format(event):
                     left_out[event.type] = left_out.get(event.type, 0) + 1
+                    if isinstance(event, EditEvent):
+                        changes.setdefault(event.message.id, _Change()).edits += 1
+                    elif isinstance(event, DeleteEvent):
+                        changes.setdefault(event.message.id, _Change()).deleted = True
                     continue
                 batch.append(event)
                 if len(batch) == self.max_events_per_file:
@@ -79,6 +111,8 @@ class LyncXmlFormat:
                 self._write_file(batch, part, files, report)
         if left_out:
             report.warnings.append(left_out_warning(left_out))
+        if changes:
+            report.warnings.append(changed_warning(changes))
         if self._escaped_files:
             report.warnings.append(f"Lync XML: {self._escaped_files} files hold escapes: {ESCAPE_NOTE}")
         return report

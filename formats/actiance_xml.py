@@ -6,10 +6,13 @@ Proofpoint ingest).
 batch in the ``actiance`` adapter. Inside a conversation::
 
     RoomID, StartTimeUTC,
-    ParticipantEntered for everyone present at the start (at StartTimeUTC),
-    then in time order: ParticipantEntered / ParticipantLeft (joins and leaves), Message,
-    FileTransferStarted + FileTransferEnded,
+    ParticipantEntered for everyone present before the period (at StartTimeUTC),
+    then in time order: ParticipantEntered / ParticipantLeft (joins, leaves, first signs of
+    presence), Message, FileTransferStarted + FileTransferEnded,
     ParticipantLeft for everyone present at the end (at EndTimeUTC), EndTimeUTC
+
+``RoomID`` is Mattermost's ``<kind> - <name> - <id>`` (kind ``direct`` for an IM, ``room``
+otherwise); a room with no name of its own (most IMs) is ``<kind> - <id>``, never its id twice.
 
 Times are Unix milliseconds, as Mattermost writes them. Element names, nesting and the
 ``UpdatedType`` vocabulary follow Mattermost's ``actiance_export.go``; the participant
@@ -17,19 +20,26 @@ elements carry the fields of the Actiance schema (``LoginName``, ``DateTimeUTC``
 ``InternalFlag``, ``ConversationID``, ``CorporateEmailID``), as Microsoft's sample Lync-to-
 Actiance transform writes them.
 
-Presence: the archive has events, not membership lists. Whoever was present at the end of the
-previous part or day of the same room (within one export) is present at the start; so is
-anyone who posts, edits, deletes, reads, transfers a file, is shown a disclaimer, or leaves in
-the period without having joined in it. Someone who left and acts again without a join is taken
-to have re-entered at that moment.
+Presence: the archive has events, not membership lists. Only whoever was present at the end of
+the previous part or day of the same room (within one export) is entered at StartTimeUTC: their
+presence is evidenced before the period. Anyone else is entered at their first event in the
+period: a join, or the first post, edit, deletion, read, file transfer, disclaimer shown, or
+leave (entered and left at the same millisecond: the leave shows they were there, not since
+when). No entry is invented at the start of the period (for a day, 00:00 UTC) for someone the
+archive first sees later, such as the other party of an IM who never joined. Someone who left
+and acts again without a join is taken to have re-entered at that moment.
 
-Edits and deletions (Actiance has no element for them) follow Mattermost: an edit is a
-``Message`` with ``UpdatedType`` ``EditedNewMsg``, the new text as ``Content`` and the edit time
-as ``UpdatedDateTimeUTC``; a deletion is a ``Message`` with ``UpdatedType`` ``Deleted`` and
-``Content`` ``delete <text>``. Their ``DateTimeUTC`` is the original post's when the post is in
-the same conversation period, otherwise the edit's or deletion's own time (and a deletion whose
-text is not in the period reads ``delete``). Read receipts, disclaimers, policy decisions and
-room updates have no element: they count towards presence only and are listed in the report.
+Edits and deletions (Actiance has no element for them) use Mattermost's ``UpdatedType``
+vocabulary: an edit is a ``Message`` with ``UpdatedType`` ``EditedNewMsg``, the new text as
+``Content`` and the edit time as ``UpdatedDateTimeUTC``; a deletion is a ``Message`` with
+``UpdatedType`` ``Deleted`` and, as ``Content``, the deleted text exactly. Mattermost writes
+``delete <text>`` there; that adds a word the person never wrote to the evidence, and
+``UpdatedType`` already says it was a deletion, so the text stands alone. Their ``DateTimeUTC``
+is the original post's when the post is in the same conversation period, otherwise the edit's or
+deletion's own time; a deletion whose text is not in the period has an empty ``Content`` (the
+format has nowhere else for it) and the report counts these (the text is in the conversation of
+the post, when the export holds it). Read receipts, disclaimers, policy decisions and room
+updates have no element: they count towards presence only and are listed in the report.
 
 Text is written exactly, except characters XML 1.0 cannot carry (most C0 controls, lone
 surrogates, U+FFFE/U+FFFF), which are escaped reversibly (:mod:`formats.xml_text`: NUL as
@@ -112,6 +122,8 @@ class Rendered:
     present_at_end: dict[str, Actor]
     replaced_characters: int = 0
     without_element: Counter[str] = field(default_factory=Counter)
+    deletions_without_text: int = 0
+    """Deletions of a message not posted in the period: their ``Content`` is empty."""
 
 
 def millis(moment: datetime) -> int:
@@ -120,7 +132,11 @@ def millis(moment: datetime) -> int:
 
 
 def present_at_start(events: Iterable[Event], before: Mapping[str, Actor]) -> dict[str, Actor]:
-    """Who was in the room when the period began (see the module docstring for the rule)."""
+    """Who was in the room when the period began, for formats that list participants per period
+    (RSMF): whoever was present ``before``, and anyone whose first event in ``events`` shows them
+    in the room (a post, edit, deletion, read, file transfer, disclaimer or leave) rather than
+    joining it. The Actiance conversation does not use it: it enters such a person at that first
+    event (see the module docstring)."""
     present = dict(before)
     seen = set(before)
     for event in events:
@@ -163,17 +179,19 @@ class _ConversationWriter:
         self.conversation_id = self.escape.text(period.room.id)
         self.posts: dict[str, tuple[datetime, str]] = {}
         self.without_element: Counter[str] = Counter()
+        self.deletions_without_text = 0
 
     def render(self) -> Rendered:
         period = self.period
         room = period.room
         kind = "direct" if room.kind == "im" else "room"
         perspective = self.escape.attribute(room.name or room.id)
-        room_id = self.escape.text(f"{kind} - {room.name or room.id} - {room.id}")
+        named = f"{room.name} - " if room.name and room.name != room.id else ""
+        room_id = self.escape.text(f"{kind} - {named}{room.id}")
         start = millis(period.start)
         self.parts.append(f'  <Conversation Perspective="{perspective}">\n    <RoomID>{room_id}</RoomID>\n')
         self.parts.append(f"    <StartTimeUTC>{start}</StartTimeUTC>\n")
-        present = present_at_start(period.events, period.present_before)
+        present = dict(period.present_before)
         for actor in present.values():
             self._participant("ParticipantEntered", actor, start)
         for event in period.events:
@@ -182,7 +200,9 @@ class _ConversationWriter:
         for actor in present.values():
             self._participant("ParticipantLeft", actor, end)
         self.parts.append(f"    <EndTimeUTC>{end}</EndTimeUTC>\n  </Conversation>\n")
-        return Rendered("".join(self.parts), present, self.escape.replaced, self.without_element)
+        return Rendered(
+            "".join(self.parts), present, self.escape.replaced, self.without_element, self.deletions_without_text
+        )
 
     def _event(self, event: Event, present: dict[str, Actor]) -> None:
         actor = event.actor
@@ -192,8 +212,11 @@ class _ConversationWriter:
                 self._participant("ParticipantEntered", actor, millis(event.occurred_at))
             return
         if isinstance(event, LeaveEvent):
-            if present.pop(actor.id, None) is not None:
-                self._participant("ParticipantLeft", actor, millis(event.occurred_at))
+            moment = millis(event.occurred_at)
+            if actor.id not in present:  # first seen leaving: there until now, since when unknown
+                self._participant("ParticipantEntered", actor, moment)
+            present.pop(actor.id, None)
+            self._participant("ParticipantLeft", actor, moment)
             return
         if isinstance(event, PRESENCE_EVIDENCE):
             if actor.id not in present:
@@ -210,9 +233,10 @@ class _ConversationWriter:
             self.posts[event.message.id] = (created, event.message.text)
             self._message(event, event.message.id, created, event.message.text, "EditedNewMsg")
         elif isinstance(event, DeleteEvent):
+            if event.message.id not in self.posts:
+                self.deletions_without_text += 1
             created, text = self.posts.get(event.message.id, (event.occurred_at, ""))
-            content = f"delete {text}" if event.message.id in self.posts else "delete"
-            self._message(event, event.message.id, created, content, "Deleted")
+            self._message(event, event.message.id, created, text, "Deleted")
         elif isinstance(event, (FileUploadEvent, FileDownloadEvent)):
             self._file_transfer(event)
         else:

@@ -3,9 +3,12 @@
 One ``Conversation`` per room per batch, rooms in the order of their first event; membership
 appears only as JOIN/PART messages. Every time is written three ways: Unix milliseconds, an
 ISO 8601 UTC string with seven fractional digits, and .NET ticks. Edits, deletions,
-disclaimers, policy decisions and room updates have no element in this format: they are
-skipped here (the archive and the other exports carry them). Characters XML 1.0 cannot carry
-are escaped reversibly (:mod:`formats.xml_text`); times cover the years 0001 to 9999.
+disclaimers, policy decisions and room updates have no element in this format, and a message has
+no attribute to mark it edited or deleted: they are skipped here, and a post's ``content`` is its
+text as posted, never rewritten to say what happened later (the export's report names the
+messages changed, :mod:`exports.lync`; the archive and the other exports carry every version).
+Characters XML 1.0 cannot carry are escaped reversibly (:mod:`formats.xml_text`); times cover
+the years 0001 to 9999.
 """
 
 from __future__ import annotations

@@ -91,12 +91,12 @@ def test_one_valid_file_per_batch_with_every_element(tmp_path: Path) -> None:
     assert tags == [
         "RoomID",
         "StartTimeUTC",
-        "ParticipantEntered",  # bob, present from the start: he read
         "ParticipantEntered",  # kazuto's join
         "Message",
         "Message",
         "FileTransferStarted",
         "FileTransferEnded",
+        "ParticipantEntered",  # bob, at his read: the first sign of him (not at the start)
         "ParticipantLeft",  # kazuto's leave
         "ParticipantLeft",  # bob, still there at the end
         "EndTimeUTC",

@@ -125,10 +125,10 @@ def test_presence_messages_edits_deletes_and_files() -> None:
     assert conversation.get("Perspective") == "#ubuntu"
     assert conversation.findtext("RoomID") == "room - #ubuntu - room:ubuntu"
     assert (conversation.findtext("StartTimeUTC"), conversation.findtext("EndTimeUTC")) == (str(start), str(end))
+    # No one is entered at StartTimeUTC: the export knows of no one present before this day, so
+    # each party is entered at their first event of the day (dora at her leave), never at 00:00.
     assert timeline(conversation) == [
-        ("ParticipantEntered", "anna@example.com", start),
-        ("ParticipantEntered", "carl@example.com", start),
-        ("ParticipantEntered", "dora@example.com", start),
+        ("ParticipantEntered", "anna@example.com", at(1)),
         ("Message", "anna@example.com", at(1)),
         ("ParticipantEntered", "bob@example.com", at(2)),
         ("Message", "bob@example.com", at(3)),
@@ -136,6 +136,8 @@ def test_presence_messages_edits_deletes_and_files() -> None:
         ("Message", "anna@example.com", at(1)),  # the deletion
         ("FileTransferStarted", "bob@example.com", at(6)),
         ("FileTransferEnded", "bob@example.com", at(6)),
+        ("ParticipantEntered", "carl@example.com", at(7)),  # his read: the first sign of him
+        ("ParticipantEntered", "dora@example.com", at(8)),  # her leave: the first sign of her
         ("ParticipantLeft", "dora@example.com", at(8)),
         ("ParticipantLeft", "bob@example.com", at(9)),
         ("ParticipantEntered", "ext@example.com", at(10)),
@@ -151,7 +153,7 @@ def test_presence_messages_edits_deletes_and_files() -> None:
         ("a1", "hello", None, None),
         ("b1", "hi anna", None, None),
         ("b1", "hi Anna", "EditedNewMsg", str(at(4))),
-        ("a1", "delete hello", "Deleted", str(at(5))),
+        ("a1", "hello", "Deleted", str(at(5))),  # the deleted text exactly: nothing added
     ]
     ended = conversation.find("FileTransferEnded")
     assert ended is not None
@@ -174,7 +176,7 @@ def test_presence_messages_edits_deletes_and_files() -> None:
 
 
 def test_an_edit_or_deletion_of_an_earlier_post_stands_alone() -> None:
-    documents, _ = export(
+    documents, report = export(
         [
             event("edit", 4, message={"id": "old", "text": "fixed"}),
             event("delete", 5, message={"id": "older"}),
@@ -184,7 +186,13 @@ def test_an_edit_or_deletion_of_an_earlier_post_stands_alone() -> None:
         (m.findtext("MessageId"), m.findtext("Content"), m.findtext("DateTimeUTC"), m.findtext("UpdatedType"))
         for m in conversations(documents)[0].iterfind("Message")
     ]
-    assert messages == [("old", "fixed", str(at(4)), "EditedNewMsg"), ("older", "delete", str(at(5)), "Deleted")]
+    # The deleted text is not in this conversation: Content is empty (no invented text) and the
+    # report says so.
+    assert messages == [("old", "fixed", str(at(4)), "EditedNewMsg"), ("older", "", str(at(5)), "Deleted")]
+    assert any(
+        w.startswith("Actiance XML: 1 deletions of messages posted before their conversation have an empty Content")
+        for w in report.warnings
+    ), report.warnings
 
 
 def test_presence_carries_from_day_to_day_within_a_room() -> None:
@@ -202,10 +210,53 @@ def test_presence_carries_from_day_to_day_within_a_room() -> None:
     assert linux.findtext("RoomID") == "room - #linux - room:linux"
     entered_day_two = [(e.findtext("LoginName"), e.findtext("DateTimeUTC")) for e in day_two.iter("ParticipantEntered")]
     day_two_start = str(millis(DAY_START + timedelta(days=1)))
-    assert entered_day_two == [("anna@example.com", day_two_start), ("carl@example.com", day_two_start)]
+    # anna was present at the end of day one; carl is first seen at his post of day two.
+    assert entered_day_two == [("anna@example.com", day_two_start), ("carl@example.com", str(at(next_day + 5)))]
     for conversation in (linux, day_one, day_two):
         check_presence_rules(conversation)
     assert [e.findtext("LoginName") for e in linux.iter("ParticipantEntered")] == ["anna@example.com"]
+
+
+def im_event(kind: str, second: float, actor: str, **fields: Any) -> Event:
+    """An event in the direct conversation ``im:19:76``, which has no name."""
+    payload = event(kind, second, actor, **fields).model_dump(mode="json")
+    return parse_event(payload | {"room": {"id": "im:19:76", "kind": "im"}})
+
+
+def test_a_direct_conversation_names_its_room_once_and_invents_no_entry_at_midnight() -> None:
+    documents, report = export(
+        [
+            im_event("post", 1, "u19", message={"id": "im1", "text": "Edit 0: call me"}),
+            im_event("edit", 2, "u19", message={"id": "im1", "text": "Edit 2: let's talk by phone"}),
+            im_event("post", 3, "u76", message={"id": "im2", "text": "ok"}),
+            im_event("delete", 4, "u19", message={"id": "im1"}),
+        ]
+    )
+    (conversation,) = conversations(documents)
+    check_presence_rules(conversation)
+    assert conversation.findtext("RoomID") == "direct - im:19:76"
+    assert conversation.get("Perspective") == "im:19:76"
+    assert conversation.findtext("StartTimeUTC") == str(millis(DAY_START))
+    entered = [
+        (e.findtext("LoginName"), int(e.findtext("DateTimeUTC") or 0)) for e in conversation.iter("ParticipantEntered")
+    ]
+    assert entered == [("u19@example.com", at(1)), ("u76@example.com", at(3))]
+    contents = [(m.findtext("Content"), m.findtext("UpdatedType")) for m in conversation.iterfind("Message")]
+    assert contents == [
+        ("Edit 0: call me", None),
+        ("Edit 2: let's talk by phone", "EditedNewMsg"),
+        ("ok", None),
+        ("Edit 2: let's talk by phone", "Deleted"),
+    ]
+    assert not any("empty Content" in w for w in report.warnings)
+
+
+def test_a_named_direct_conversation_keeps_its_name_between_kind_and_id() -> None:
+    payload = post(1, "hi").model_dump(mode="json")
+    named = parse_event(payload | {"room": {"id": "im:1:2", "name": "anna, bob", "kind": "im"}})
+    same = parse_event(payload | {"room": {"id": "room:x", "name": "room:x"}})
+    documents, _ = export([named, same])
+    assert [c.findtext("RoomID") for c in conversations(documents)] == ["direct - anna, bob - im:1:2", "room - room:x"]
 
 
 def long_day(count: int) -> Iterator[Event]:
@@ -293,6 +344,14 @@ def test_simulated_traffic_every_post_and_transfer_is_written() -> None:
         (p.message.id, p.message.text) for p in posts
     ]
     updated = Counter(m.findtext("UpdatedType") for c in found for m in c.iterfind("Message[UpdatedType]"))
+    for conversation in found:  # a deletion carries the text current when it was deleted, nothing else
+        current: dict[str, str] = {}
+        for message in conversation.iterfind("Message"):
+            message_id, content = message.findtext("MessageId") or "", message.findtext("Content") or ""
+            if message.findtext("UpdatedType") == "Deleted":
+                assert content == current.get(message_id, ""), (message_id, content)
+            else:
+                current[message_id] = content
     kinds = Counter(e.type for e in events)
     assert updated == {"EditedNewMsg": kinds["edit"], "Deleted": kinds["delete"]}
     transfers = sum(len(c.findall("FileTransferEnded")) for c in found)

@@ -9,7 +9,7 @@ from lxml import etree
 
 from exports.base import ExportContext, MemoryExportFiles
 from exports.lync import LyncXmlFormat
-from formats.lync_xml import in_format, render
+from formats.lync_xml import in_format, render, stable_number
 from formats.xml_text import ESCAPE_NOTE
 from ingest.events import Event
 
@@ -50,8 +50,36 @@ def test_one_file_per_room_day_with_every_format_event(
     assert warnings == [
         "7 events have no element in the Lync compliance format and are not in it (delete 1, disclaimer 1, "
         "edit 3, policy_decision 1, room_update 1); the CSV, DAT, JSONL and EDRM exports carry them",
+        CHANGED_LOSS,
         f"Lync XML: 1 files hold escapes: {ESCAPE_NOTE}",  # the DC4 (U+0014) of one text
     ]
+
+
+# The Lync format has no element or attribute for an edit or a deletion (the message types of
+# adapters/schemas/lync_compliance.xsd are JOIN, PART, CHAT, BACKCHAT, FILEUPLOAD, FILEDOWNLOAD):
+# the transcript shows such a message as first posted, and the report names each one by its Lync
+# id and archive id, so a reviewer can find it.
+CHANGED_LOSS = (
+    "Lync XML: the format cannot mark an edit or a deletion; 2 messages were changed after they were posted "
+    "and read in the transcript as first posted (Lync id = archive message id: changes): "
+    f"{stable_number('msg:0')} = msg:0: edited 3 times; {stable_number('msg:1')} = msg:1: deleted"
+)
+
+
+def test_edited_and_deleted_messages_keep_their_text_and_are_named_in_the_report(
+    varied_events: list[Event], export_context: ExportContext
+) -> None:
+    files, warnings = export(varied_events, export_context)
+    chats = {
+        element.get("id"): element.get("content")
+        for data in files.contents.values()
+        for element in etree.fromstring(data).iter("Message")
+        if element.get("type") == "CHAT"
+    }
+    # Never a rewritten text: the post's words as posted, no "edited"/"deleted" added.
+    assert chats[str(stable_number("msg:0"))] == "שלום עולם, מה שלומך?"
+    assert chats[str(stable_number("msg:1"))] == "launch 🚀🔥 done 👍🏽"
+    assert CHANGED_LOSS in warnings
 
 
 def test_files_are_what_the_adapter_renders_and_sort_by_time(
