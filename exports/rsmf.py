@@ -22,7 +22,7 @@ How archived events become manifest events:
 
 Every standalone event names its archive event id in ``custom``. Conversation ``participants``
 are, for a channel, those present at the start of the file's period (the Actiance presence rule,
-:func:`exports.actiance.present_at_start`, carried from day to day within a room), and for a
+:func:`formats.actiance_xml.present_at_start`, carried from day to day within a room), and for a
 direct conversation everyone in it. ``X-RSMF-Participants`` is the comma-separated display names
 of every participant of the file, as Relativity's field reference describes it.
 
