@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
@@ -286,3 +286,22 @@ def test_progress_is_reported_in_events_and_never_passes_the_total(archived: Sta
     assert max(dones) == events
     assert {total for _done, total in reports} <= {None, events}
     assert any(total == events and done < events for done, total in reports), "the total is known before the end"
+
+
+def test_the_manifest_schema_refuses_a_case_without_its_details(client: TestClient, tokens: dict[str, str]) -> None:
+    """The schema is no blank cheque: a case id without its name or number, or a case missing
+    from the manifest, does not validate."""
+    legal = auth(tokens["legal"])
+    started = client.post("/api/v1/exports", json={"query": "ubuntu", "formats": ["jsonl"]}, headers=legal)
+    manifest = finished(client, started.json()["id"], tokens["legal"])["manifest"]
+    _valid_manifest(manifest)
+    bad_cases = [
+        {"id": "c1", "number": None, "name": None, "custodians": []},
+        {"id": None, "number": None, "name": None, "custodians": ["user:x"]},
+        {"id": "c1", "name": "Matter", "custodians": []},
+    ]
+    for case in bad_cases:
+        with pytest.raises(ValidationError):
+            _valid_manifest({**manifest, "case": case})
+    with pytest.raises(ValidationError):
+        _valid_manifest({key: value for key, value in manifest.items() if key != "case"})
