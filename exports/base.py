@@ -34,6 +34,8 @@ class ExportContext:
     requested_by: str
     query: str
     case_name: str | None = None
+    case_number: str | None = None
+    """The case's number as printed (the case id: cases have no separate matter number)."""
     custodians: tuple[str, ...] = ()
     archived_json: Callable[[Event], str] = event_to_json
     """An event's JSON as the archive holds it (what JSONL writes and CSV hashes): the export

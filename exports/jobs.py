@@ -1,7 +1,8 @@
 """Export jobs: recorded in ``export_jobs``, run in the background, watched through the API.
 
-A job runs on a worker thread of the API process; its progress (events written) is committed
-every few thousand events so ``GET /exports/{id}`` can show it. A job that was queued or
+A job runs on a worker thread of the API process; its progress (in events, each counted once
+however many formats it is written in: see :data:`exports.package.Progress`) is committed
+every thousand writes so ``GET /exports/{id}`` can show it. A job that was queued or
 running when its process stopped is marked failed when the next process starts (the zip is
 written under a temporary name, so nothing half-written is ever offered for download).
 """
@@ -39,6 +40,7 @@ class JobSpec:
     role: str
     case_id: str | None = None
     case_name: str | None = None
+    case_number: str | None = None
     custodians: tuple[str, ...] = ()
 
 
@@ -126,6 +128,7 @@ class ExportJobs:
             role=spec.role,
             case_id=spec.case_id,
             case_name=spec.case_name,
+            case_number=spec.case_number,
             custodians=spec.custodians,
         )
         result: ExportResult | None = None
@@ -137,7 +140,7 @@ class ExportJobs:
                 request,
                 self.path_of(job_id),
                 memberships=self.memberships,
-                progress=lambda done: self._set(job_id, events_done=done),
+                progress=lambda done, total: self._set(job_id, events_done=done, events_total=total),
             )
         except Exception as failure:  # reported on the job; the API never sees a traceback
             error = failure
@@ -149,12 +152,13 @@ class ExportJobs:
                 error=f"{failure.__class__.__name__}: {failure}"[:2000],
             )
         else:
-            counts = result.manifest["counts"]
+            events = result.manifest["counts"]["events"]  # each event once, however many formats
             self._set(
                 job_id,
                 status="done",
                 finished_at=datetime.now(UTC),
-                events_total=counts["events"] * len(spec.formats),
+                events_done=events,
+                events_total=events,
                 file_path=str(result.path),
                 file_sha256=result.sha256,
                 file_size=result.size,

@@ -34,8 +34,11 @@ from search.query_parser import parse_query
 
 MANIFEST = "manifest.json"
 CUSTODY = "chain_of_custody.json"
-Progress = Callable[[int], None]
-"""Called with the number of events written so far (over every format)."""
+Progress = Callable[[int, int | None], None]
+"""Called with the progress in events, each event counted once however many formats it is
+written in: the events written so far over every format divided by the number of formats (so
+it ends at the export's event count), and that count once the first format has read every
+event (None before)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class ExportRequest:
     role: str
     case_id: str | None = None
     case_name: str | None = None
+    case_number: str | None = None
     custodians: tuple[str, ...] = ()
 
 
@@ -66,7 +70,7 @@ def build_export(
     destination: Path,
     *,
     memberships: Memberships | None = None,
-    progress: Progress = lambda _done: None,
+    progress: Progress = lambda _done, _total: None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ExportResult:
     """Write the export to ``destination`` (a .zip); raises on any failure, leaving nothing there."""
@@ -81,32 +85,38 @@ def build_export(
         requested_by=request.requested_by,
         query=request.query,
         case_name=request.case_name,
+        case_number=request.case_number,
         custodians=request.custodians,
         archived_json=archived_json,
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
-    written = 0
+    written = 0  # over every format
+    total: int | None = None  # the events of the export, once the first format has read them all
     reports: list[FormatReport] = []
+
+    def counted(events: Iterable[Event]) -> Iterator[Event]:
+        nonlocal written
+        for event in events:
+            yield event
+            written += 1
+            if written % 1000 == 0:
+                progress(written // len(formats), total)
+
     try:
         with fewer_collections(), zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             files = ZipExportFiles(archive)
             for export in formats:
-
-                def counted(events: Iterable[Event]) -> Iterator[Event]:
-                    nonlocal written
-                    for event in events:
-                        yield event
-                        written += 1
-                        if written % 1000 == 0:
-                            progress(written)
-
                 reports.append(
                     export.write(
                         counted(selected_events(engine, selection, remember=archived_json.remember)), files, context
                     )
                 )
-            progress(written)
+                if total is None:
+                    total = reports[0].events
+                    progress(written // len(formats), total)
+            events = reports[0].events if reports else 0
+            progress(events, events)
             manifest = _manifest(request, selection, head, reports, files, started, now())
             manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
             with files.create(MANIFEST, "application/json") as out:
@@ -164,7 +174,12 @@ def _manifest(
     return {
         "export_id": request.export_id,
         "query": request.query,
-        "case": {"id": request.case_id, "name": request.case_name, "custodians": list(request.custodians)},
+        "case": {
+            "id": request.case_id,
+            "number": request.case_number,
+            "name": request.case_name,
+            "custodians": list(request.custodians),
+        },
         "requested_by": request.requested_by,
         "role": request.role,
         "started_at": started.isoformat(),

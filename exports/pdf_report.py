@@ -605,6 +605,8 @@ class Renderer:
             ("Created at", _stamp(ctx.created_at)),
             ("Export ID", ctx.export_id),
         ]
+        if ctx.case_number:
+            fields.insert(1, ("Case number", ctx.case_number))
         if ctx.custodians:
             fields.append(("Custodians", ", ".join(ctx.custodians)))
         y = self._fields(fields, y)

@@ -9,6 +9,7 @@ role) is the caller's to check first."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 
 from archive import audit
 from archive.principals import Principal
+from cases.model import Case, Hold
 from cases.store import CaseNotFound, CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
@@ -67,8 +69,14 @@ class ExportJob(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    events_done: int = Field(description="Events written so far, over every format")
-    events_total: int | None = Field(description="Known when the export is done")
+    events_done: int = Field(
+        description="Progress in events, each counted once however many formats it is written in "
+        "(the writes so far over every format divided by the number of formats); the export's "
+        "event count when it is done"
+    )
+    events_total: int | None = Field(
+        description="The export's events, each counted once: known once the first format has read them all"
+    )
     error: str | None
     file_sha256: str | None = Field(description="SHA-256 of the zip (also in the audit log)")
     file_size: int | None
@@ -80,14 +88,24 @@ def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: Exp
     node = parse_query(order.query)  # a bad query is refused naming the position, before any job
     if answered_by_archive(node):
         raise NotExportable("exports take message queries; type: other than post is not exportable")
-    if order.case_id is not None and CaseStore(engine).get_case(order.case_id) is None:
-        raise CaseNotFound(f"no case {order.case_id!r}: open the case first, or export without one")
+    case: Case | None = None
+    custodians: tuple[str, ...] = ()
+    if order.case_id is not None:
+        store = CaseStore(engine)
+        case = store.get_case(order.case_id)
+        if case is None:
+            raise CaseNotFound(f"no case {order.case_id!r}: open the case first, or export without one")
+        custodians = custodians_of(case, store.holds(case.id))
     spec = JobSpec(
         query=order.query,
         formats=tuple(order.formats),
         requested_by=f"{caller.label} ({caller.token_id})",
         role=caller.role,
         case_id=order.case_id,
+        # The case as it is when the export starts: the manifest and the PDF cover say it.
+        case_name=case.name if case is not None else None,
+        case_number=case.id if case is not None else None,  # cases have no separate matter number
+        custodians=custodians,
     )
     job = jobs.record(spec)
     audit.record(
@@ -98,6 +116,15 @@ def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: Exp
     )
     jobs.start(job["id"], spec)
     return job
+
+
+def custodians_of(case: Case, holds: Sequence[Hold]) -> tuple[str, ...]:
+    """The custodians of a case: its own, then those its legal holds name (released ones too:
+    a custodian stays one of the matter), each once, in that order."""
+    found = dict.fromkeys(case.custodians)
+    for hold in holds:
+        found.update(dict.fromkeys(hold.scope.custodians))
+    return tuple(found)
 
 
 def export_job(jobs: ExportJobs, export_id: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import time
 import zipfile
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator, ValidationError
+from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from adapters.archive import ArchiveAdapter
@@ -22,6 +25,7 @@ from archive.schema import archive_events
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportRequest, build_export
+from exports.registry import FORMAT_NAMES
 from exports.schema import export_jobs
 from ingest.events import Event, PostEvent, parse_event_json
 from ingest.irc import read_irc_file
@@ -195,3 +199,118 @@ def test_jsonl_lines_and_csv_hashes_are_the_archived_bytes(archived: StagingStor
         if event["message"]["text"]:
             assert texts[row["TEXTPATH"]] == event["message"]["text"].encode()
     assert all(listed[path] == hashlib.sha256(data).hexdigest() for path, data in texts.items())
+
+
+MANIFEST_SCHEMA = Path(__file__).resolve().parents[2] / "exports" / "schemas" / "manifest.schema.json"
+
+
+def _valid_manifest(manifest: dict[str, Any]) -> None:
+    schema = json.loads(MANIFEST_SCHEMA.read_text())
+    Draft202012Validator.check_schema(schema)
+    Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(manifest)
+
+
+def test_an_export_started_for_a_case_carries_its_name_number_and_custodians(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """Issue 17, finding 9: the manifest said ``"case": {"name": null, "custodians": []}`` and
+    the PDF cover "Case —" for an export started for a case."""
+    legal = auth(tokens["legal"])
+    opened = client.post(
+        "/api/v1/cases", json={"name": "Doe v. Example Bank", "custodians": ["user:ikonia"]}, headers=legal
+    )
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["id"]
+    hold = {"reason": "preserve", "scope": {"custodians": ["user:Seper", "user:ikonia"]}}
+    assert client.post(f"/api/v1/cases/{case_id}/holds", json=hold, headers=legal).status_code == 201
+    order = {"query": "ubuntu", "formats": ["jsonl", "pdf"], "case_id": case_id}
+    started = client.post("/api/v1/exports", json=order, headers=legal)
+    assert started.status_code == 202, started.text
+    job = finished(client, started.json()["id"], tokens["legal"])
+    assert job["status"] == "done", job["error"]
+    case = {
+        "id": case_id,
+        "number": case_id,
+        "name": "Doe v. Example Bank",
+        "custodians": ["user:ikonia", "user:Seper"],
+    }
+    assert job["manifest"]["case"] == case
+    download = client.get(f"/api/v1/exports/{job['id']}/download", headers=legal)
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        pdf_name = next(name for name in archive.namelist() if name.endswith(".pdf"))
+        cover = PdfReader(io.BytesIO(archive.read(pdf_name))).pages[0].extract_text()
+    assert manifest["case"] == case
+    _valid_manifest(manifest)
+    lines = [line.strip() for line in cover.splitlines()]
+    fields = dict(itertools.pairwise(lines))  # pypdf gives a label's value on the next line
+    assert fields["Case"] == "Doe v. Example Bank", cover
+    assert fields["Case number"] == case_id, cover
+    assert fields["Custodians"] == "user:ikonia, user:Seper", cover
+
+
+def test_an_export_without_a_case_says_so_in_its_manifest(client: TestClient, tokens: dict[str, str]) -> None:
+    legal = auth(tokens["legal"])
+    started = client.post("/api/v1/exports", json={"query": "ubuntu", "formats": ["jsonl"]}, headers=legal)
+    job = finished(client, started.json()["id"], tokens["legal"])
+    assert job["status"] == "done", job["error"]
+    assert job["manifest"]["case"] == {"id": None, "number": None, "name": None, "custodians": []}
+    _valid_manifest(job["manifest"])
+
+
+def test_progress_counts_each_event_once_however_many_formats(client: TestClient, tokens: dict[str, str]) -> None:
+    """Issue 17, finding 10: "819 of 819 events" for 117 events in 7 formats."""
+    legal = auth(tokens["legal"])
+    order = {"query": "ubuntu", "formats": list(FORMAT_NAMES)}
+    started = client.post("/api/v1/exports", json=order, headers=legal)
+    assert started.status_code == 202, started.text
+    job = finished(client, started.json()["id"], tokens["legal"])
+    assert job["status"] == "done", job["error"]
+    events = job["manifest"]["counts"]["events"]
+    assert events > 0
+    assert all(entry["events"] == events for entry in job["manifest"]["formats"])
+    assert (job["events_done"], job["events_total"]) == (events, events)
+
+
+def test_progress_is_reported_in_events_and_never_passes_the_total(archived: StagingStore, tmp_path: Path) -> None:
+    """Every report a build makes: done never goes back, never passes the event count, and the
+    event count is told as soon as the first format has read every event."""
+    backend = TantivySearchBackend(tmp_path / "data" / "index")
+    reports: list[tuple[int, int | None]] = []
+    request = ExportRequest(
+        export_id="p", query="sent>=2000-01-01", formats=("jsonl", "csv"), requested_by="t", role="legal"
+    )
+    result = build_export(
+        archived.engine,
+        backend,
+        request,
+        tmp_path / "p.zip",
+        progress=lambda done, total: reports.append((done, total)),
+    )
+    events = result.manifest["counts"]["events"]
+    assert events > 2000
+    assert reports[-1] == (events, events)
+    dones = [done for done, _total in reports]
+    assert dones == sorted(dones)
+    assert max(dones) == events
+    assert {total for _done, total in reports} <= {None, events}
+    assert any(total == events and done < events for done, total in reports), "the total is known before the end"
+
+
+def test_the_manifest_schema_refuses_a_case_without_its_details(client: TestClient, tokens: dict[str, str]) -> None:
+    """The schema is no blank cheque: a case id without its name or number, or a case missing
+    from the manifest, does not validate."""
+    legal = auth(tokens["legal"])
+    started = client.post("/api/v1/exports", json={"query": "ubuntu", "formats": ["jsonl"]}, headers=legal)
+    manifest = finished(client, started.json()["id"], tokens["legal"])["manifest"]
+    _valid_manifest(manifest)
+    bad_cases = [
+        {"id": "c1", "number": None, "name": None, "custodians": []},
+        {"id": None, "number": None, "name": None, "custodians": ["user:x"]},
+        {"id": "c1", "name": "Matter", "custodians": []},
+    ]
+    for case in bad_cases:
+        with pytest.raises(ValidationError):
+            _valid_manifest({**manifest, "case": case})
+    with pytest.raises(ValidationError):
+        _valid_manifest({key: value for key, value in manifest.items() if key != "case"})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
+from exports.jobs import ExportJobs
 from tests.web.browser import base_url as base_url
 from tests.web.browser import browser as browser
 from tests.web.browser import page as page
@@ -98,10 +99,15 @@ def test_export_progress_updates_without_a_reload(page: Page, base_url: str, sit
         expect(page.get_by_label(name, exact=True)).to_be_visible()
     page.get_by_label("Export query (every hit is exported)").fill("wine")
     page.get_by_label("jsonl").check()
+    page.get_by_label("csv").check()
     page.get_by_role("button", name="Start export").click()
     page.get_by_label("New note").fill("typed while the export runs")
     expect(page.get_by_role("link", name="Download")).to_be_visible(timeout=60_000)
     expect(page.locator("td.status-done")).to_be_visible()
+    jobs: ExportJobs = site.app.state.export_jobs
+    events = jobs.list(limit=1)[0]["manifest"]["counts"]["events"]
+    # each event once, not once per format (issue 17: "819 of 819 events" for 117 events)
+    expect(page.locator("td.export-progress")).to_have_text(f"{events} of {events} events")
     expect(page.get_by_label("New note")).to_have_value("typed while the export runs")  # no reload happened
     expect(page.locator("#export-live")).to_contain_text("is done")
     page.screenshot(path=screens / "c04-export-progress.png", full_page=True)

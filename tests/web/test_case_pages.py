@@ -399,3 +399,30 @@ def test_the_page_polls_while_an_export_runs(client: TestClient, site: WebSite) 
     assert nonce is not None
     assert f'<script nonce="{nonce.group(1)}">' in page, "the poll carries this response's CSP nonce"
     assert "The progress above updates by itself" in page
+
+
+def test_an_export_from_the_case_page_carries_the_case_and_counts_each_event_once(
+    client: TestClient, site: WebSite
+) -> None:
+    """Issue 17, findings 9 and 10: the case's name, number and custodians reach the manifest,
+    and the page's progress counts each event once, not once per format."""
+    _as(client, site, "legal")
+    case_id, csrf = _open_case(client, "Matter of the wine")
+    form = {"query": "wine", "formats": ["jsonl", "csv", "pdf"], "csrf": csrf}
+    assert client.post(f"/cases/{case_id}/exports", data=form).status_code == 303
+    found = re.search(r'data-export="([^"]+)"', client.get(f"/cases/{case_id}").text)
+    assert found is not None
+    deadline = time.monotonic() + 60
+    while (job := client.get(f"/exports/{found.group(1)}/progress").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the export never finished"
+        time.sleep(0.2)
+    assert job["status"] == "done", job
+    case = {"id": case_id, "number": case_id, "name": "Matter of the wine", "custodians": ["user:ikonia"]}
+    assert job["manifest"]["case"] == case
+    events = job["manifest"]["counts"]["events"]
+    assert events > 0
+    assert (job["events_done"], job["events_total"]) == (events, events)
+    assert (
+        f'<td data-label="Progress" class="export-progress">{events} of {events} events</td>'
+        in client.get(f"/cases/{case_id}").text
+    )
