@@ -126,6 +126,11 @@ class Font:
     """The regular face, which draws what this face lacks (None for the regular face)."""
     fallbacks: Fallbacks | None = field(default=None, repr=False)
     """The fonts that draw what the faces lack."""
+    chars: frozenset[str] = field(init=False, repr=False)
+    """``covered`` as characters, so a text's coverage is one set operation."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "chars", frozenset(map(chr, self.covered)))
 
     def font_for(self, code: int) -> Font | None:
         """The font that draws ``code``: this face, the regular face or a fallback."""
@@ -137,7 +142,7 @@ class Font:
 
     def covers(self, text: str) -> bool:
         """Whether this face itself has a glyph for every character of ``text``."""
-        return text.isascii() or all(ord(ch) in self.covered for ch in text)
+        return text.isascii() or self.chars.issuperset(text)
 
     def runs(self, text: str) -> list[tuple[Font, str]]:
         """``text`` split into runs, each with the font that draws it: this face where it has

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import marshal
 import math
+import re
 import sqlite3
 import tempfile
 from collections import Counter
@@ -98,8 +99,8 @@ _VISIBLE = {c: chr(0x2400 + c) for c in range(32) if c not in (9, 10)}
 _VISIBLE[9] = "    "
 _VISIBLE[0x7F] = "\u2421"
 _VISIBLE.update({c: f"[U+{c:04X}]" for c in range(0x80, 0xA0)})
-_RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
-_ARABIC_RANGES = ((0x0600, 0x08FF),)
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_ARABIC = re.compile("[\u0600-\u08ff]")
 
 
 @dataclass(frozen=True)
@@ -278,13 +279,13 @@ def _size(size: int) -> str:
 
 
 def _has_rtl(text: str) -> bool:
-    return not text.isascii() and any(lo <= ord(ch) <= hi for ch in text for lo, hi in _RTL_RANGES)
+    return not text.isascii() and _RTL.search(text) is not None
 
 
 def _shaped(text: str) -> str:
     """Arabic letters in the contextual forms they take (initial, medial, final, ligatures),
     still in logical order, so lines are measured and wrapped as they will be drawn."""
-    if text.isascii() or not any(lo <= ord(ch) <= hi for ch in text for lo, hi in _ARABIC_RANGES):
+    if text.isascii() or _ARABIC.search(text) is None:
         return text
     return str(arabic_reshaper.reshape(text))
 

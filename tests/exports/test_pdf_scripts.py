@@ -14,11 +14,13 @@ import shutil
 import subprocess
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from exports.base import ExportContext, MemoryExportFiles
-from exports.pdf_report import PdfReportFormat
+from exports.fonts import FONT_DIRS, Fallback, load_fonts
+from exports.pdf_report import PdfReportFormat, Totals
 from ingest.events import parse_event
 
 CONTEXT = ExportContext(
@@ -97,3 +99,13 @@ def test_control_characters_are_shown_as_control_pictures() -> None:
     extracted, _ = _render([("Carla", "first\rsecond\x07bell\x1b")])
     assert "first␍second␇bell␛" in extracted
     assert "\\x0d" not in extracted
+
+
+def test_without_the_fallback_fonts_cjk_is_written_out_and_the_package_named() -> None:
+    absent = Fallback("NotInstalled", (Path("/nonexistent/font.ttf"),), "fonts-not-installed")
+    fonts = load_fonts(FONT_DIRS, (absent,))
+    assert fonts.missing_packages == ("fonts-not-installed",)
+    assert fonts.drawable("a中") == ("a[U+4E2D CJK UNIFIED IDEOGRAPH-4E2D]", ["中"])
+    totals = Totals(missing_fonts=fonts.missing_packages)
+    totals.missing_glyphs.update(["中"])
+    assert any("fonts-not-installed" in warning for warning in totals.warnings())
