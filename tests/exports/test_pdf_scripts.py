@@ -3,10 +3,11 @@
 
 Right-to-left text is drawn in visual order with Arabic letters shaped (presentation forms), as
 a PDF must; pdftotext gives it back in logical order, inside directional embedding marks and
-with the shaped forms. The comparison is therefore in logical order after Unicode NFKC
-normalisation (which turns presentation forms back into the letters) and without the bidi
-control marks: exactly what a reader copying the text or a search tool gets after the usual
-normalisation."""
+with the shaped forms. The comparison is therefore exact, in logical order, after two steps only:
+NFKC on the Arabic presentation forms (which gives back the letters; no other character is
+normalised) and without the directional marks. Lines mixing directions are not compared
+exactly: pdftotext reconstructs their order and spaces from the drawing (its reading of a
+visual-order line is its own), so each script is checked on its own line."""
 
 from __future__ import annotations
 
@@ -73,7 +74,12 @@ def _render(texts: list[tuple[str, str]], room_name: str = "#scripts") -> tuple[
 
 
 def _normalised(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).translate(_BIDI_MARKS)
+    """Arabic presentation forms back to letters (NFKC on those characters only: every other
+    character must come back exactly), directional marks dropped."""
+    return "".join(
+        unicodedata.normalize("NFKC", ch) if "\ufb50" <= ch <= "\ufdff" or "\ufe70" <= ch <= "\ufefe" else ch
+        for ch in text.translate(_BIDI_MARKS)
+    )
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
@@ -82,8 +88,8 @@ def test_each_script_is_in_the_text_layer_as_written(script: str) -> None:
     extracted, warnings = _render([(name, text)], room_name=f"#{name}")
     normalised = _normalised(extracted)
     assert "[U+" not in extracted
-    assert _normalised(name) in normalised
-    assert _normalised(text) in normalised
+    assert name in normalised
+    assert text in normalised
     assert not any("no glyph" in warning for warning in warnings)
 
 
