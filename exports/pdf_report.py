@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import marshal
 import math
+import re
 import sqlite3
 import tempfile
 from collections import Counter
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
 
+import arabic_reshaper  # type: ignore[import-untyped]
+from bidi import get_display  # type: ignore[import-untyped]
 from reportlab.lib.colors import Color, HexColor  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
@@ -90,10 +93,14 @@ STYLE_COLORS: dict[str, Color] = {
     DELETION: DELETED,
 }
 
-# Control characters are made visible ("\x02") rather than drawn as boxes or dropped.
-_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(32), *range(0x7F, 0xA0)) if c != 10}
+# Control characters are made visible rather than drawn as boxes or dropped: C0 controls and
+# DEL as their control pictures (a CR as "␍"), C1 controls written out ("[U+0085]").
+_VISIBLE = {c: chr(0x2400 + c) for c in range(32) if c not in (9, 10)}
 _VISIBLE[9] = "    "
-_RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
+_VISIBLE[0x7F] = "\u2421"
+_VISIBLE.update({c: f"[U+{c:04X}]" for c in range(0x80, 0xA0)})
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_ARABIC = re.compile("[\u0600-\u08ff]")
 
 
 @dataclass(frozen=True)
@@ -192,8 +199,8 @@ class Totals:
     last: datetime | None = None
     participants: set[str] = field(default_factory=set)
     missing_glyphs: Counter[str] = field(default_factory=Counter)
-    rtl_events: int = 0
     deleted_unknown: int = 0
+    missing_fonts: tuple[str, ...] = ()
 
     def warnings(self) -> list[str]:
         found: list[str] = []
@@ -202,13 +209,13 @@ class Totals:
             sample = ", ".join(f"U+{ord(ch):04X} {ch}" for ch, _ in self.missing_glyphs.most_common(8))
             found.append(
                 f"{count} characters ({len(self.missing_glyphs)} distinct, most common: {sample}) have no glyph in "
-                "the DejaVu fonts (no CJK or emoji) and no other font is used: they are written out, like "
-                "[U+1F44D THUMBS UP SIGN], so the PDF's text layer keeps every character"
-            )
-        if self.rtl_events:
-            found.append(
-                f"{self.rtl_events} events contain right-to-left text (Hebrew, Arabic), drawn in logical order "
-                "without bidi reordering or Arabic letter shaping"
+                "the installed fonts: they are written out, like [U+1F44D THUMBS UP SIGN], so the PDF's text "
+                "layer keeps every character"
+                + (
+                    f" (not installed: {', '.join(self.missing_fonts)}; scripts/services.sh installs them)"
+                    if self.missing_fonts
+                    else ""
+                )
             )
         if self.deleted_unknown:
             found.append(
@@ -272,7 +279,20 @@ def _size(size: int) -> str:
 
 
 def _has_rtl(text: str) -> bool:
-    return not text.isascii() and any(lo <= ord(ch) <= hi for ch in text for lo, hi in _RTL_RANGES)
+    return not text.isascii() and _RTL.search(text) is not None
+
+
+def _shaped(text: str) -> str:
+    """Arabic letters in the contextual forms they take (initial, medial, final, ligatures),
+    still in logical order, so lines are measured and wrapped as they will be drawn."""
+    if text.isascii() or _ARABIC.search(text) is None:
+        return text
+    return str(arabic_reshaper.reshape(text))
+
+
+def _visual(line: str) -> str:
+    """One line in the order it is drawn, left to right (the Unicode bidi algorithm)."""
+    return str(get_display(line)) if _has_rtl(line) else line
 
 
 def wrap(text: str, font: Font, size: float, width: float) -> list[str]:
@@ -327,7 +347,7 @@ class Layout:
         self.geometry = geometry
         self.spool = spool
         self.messages = MessageStore()
-        self.totals = Totals()
+        self.totals = Totals(missing_fonts=fonts.missing_packages)
         self.rooms: list[RoomSummary] = []
         self.pages = 0
         self.lines_left = 0
@@ -419,15 +439,14 @@ class Layout:
         return (event.actor.name or event.actor.id).translate(_VISIBLE)
 
     def _text(self, text: str) -> str:
-        """Control characters made visible; glyph coverage and right-to-left text noted."""
+        """Control characters made visible, characters no font has written out (and counted),
+        Arabic shaped."""
         visible, missing = self.fonts.drawable(text.translate(_VISIBLE))
         if missing:
             self.totals.missing_glyphs.update(missing)
-        return visible
+        return _shaped(visible)
 
     def _lines(self, event: Event) -> list[Line]:
-        if _has_rtl(self._who(event)) or (isinstance(event, PostEvent | EditEvent) and _has_rtl(event.message.text)):
-            self.totals.rtl_events += 1
         if isinstance(event, PostEvent):
             self.messages.posted(event.message.id, event.message.text)
             return self._spoken(event, self._text(event.message.text), MESSAGE)
@@ -569,6 +588,16 @@ class Renderer:
         self._transcripts(rooms, spool)
         self._end_page()
 
+    def _draw(self, x: float, y: float, text: str, font: Font, size: float) -> None:
+        """Draw one line from ``x``: in visual order, each run in the font that has its glyphs."""
+        c = self.canvas
+        runs = font.runs(_visual(text))
+        for index, (face, run) in enumerate(runs):
+            c.setFont(face.name, size)
+            c.drawString(x, y, run)
+            if index < len(runs) - 1:
+                x += face.width(run, size)
+
     def toc_page_count(self, rooms: int) -> int:
         first = self.geometry.toc_rows(first_page=True)
         if rooms <= first:
@@ -641,22 +670,20 @@ class Renderer:
             c.setFillColor(BLACK)
             value_font = self.fonts.best(self.fonts.bold, value)
             lines = wrap(value, value_font, 10, g.width - g.margin - value_x)
-            c.setFont(value_font.name, 10)
             for line in lines[:6]:
-                c.drawString(value_x, y, line)
+                self._draw(value_x, y, line, value_font, 10)
                 y -= 14
         return y
 
     def _notes(self, notes: list[str], y: float) -> None:
         c, g = self.canvas, self.geometry
         c.setFillColor(GREY)
-        c.setFont(self.fonts.regular.name, 8.5)
         for note in notes:
             drawable, _ = self.fonts.drawable(note)
             for line in wrap(drawable, self.fonts.regular, 8.5, g.width - 2 * g.margin):
                 if y < g.bottom:
                     return
-                c.drawString(g.margin, y, line)
+                self._draw(g.margin, y, line, self.fonts.regular, 8.5)
                 y -= LEADING
 
     def _contents(self, rooms: list[RoomSummary], offset: int) -> None:
@@ -700,8 +727,7 @@ class Renderer:
         # Drawn left to right, so text extraction reads a row in order.
         title_font = self.fonts.best(self.fonts.bold, room.label)
         c.setFillColor(BLACK)
-        c.setFont(title_font.name, 10)
-        c.drawString(g.margin, y, _fit(room.label, title_font, 10, detail_x - g.margin - 8))
+        self._draw(g.margin, y, _fit(room.label, title_font, 10, detail_x - g.margin - 8), title_font, 10)
         c.setFillColor(GREY)
         c.setFont(self.fonts.regular.name, 8)
         c.drawString(detail_x, y, detail)
@@ -739,8 +765,7 @@ class Renderer:
         top = g.height - g.margin
         font = self.fonts.best(self.fonts.bold, self.room.label)
         c.setFillColor(BLACK)
-        c.setFont(font.name, HEADER_SIZE)
-        c.drawString(g.margin, top - HEADER_SIZE, self.titles[1] if continued else self.titles[0])
+        self._draw(g.margin, top - HEADER_SIZE, self.titles[1] if continued else self.titles[0], font, HEADER_SIZE)
         c.setFillColor(GREY)
         c.setFont(self.fonts.regular.name, FOOTER_SIZE)
         c.drawRightString(g.width - g.margin, top - HEADER_SIZE, "times UTC")
@@ -769,18 +794,16 @@ class Renderer:
             c.drawString(g.time_x, y, time)
         if who:
             c.setFillColor(BLACK)
-            c.setFont(who_font, BODY_SIZE)
-            c.drawString(g.name_x, y, who)
+            self._draw(g.name_x, y, who, self.fonts.named(who_font), BODY_SIZE)
         if text:
             x = g.body_x if style in (MESSAGE, CONTINUED, STRUCK, DELETION) or who else g.name_x
             c.setFillColor(STYLE_COLORS[style])
-            c.setFont(font, BODY_SIZE)
-            c.drawString(x, y, text)
+            face = self.fonts.named(font)
+            self._draw(x, y, text, face, BODY_SIZE)
             if style == STRUCK:
                 c.setStrokeColor(GREY)
                 c.setLineWidth(0.6)
-                width = c.stringWidth(text, font, BODY_SIZE)
-                c.line(x, y + BODY_SIZE * 0.3, x + width, y + BODY_SIZE * 0.3)
+                c.line(x, y + BODY_SIZE * 0.3, x + face.width(text, BODY_SIZE), y + BODY_SIZE * 0.3)
         self.y = y - LEADING
 
 

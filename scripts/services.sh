@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Brings up the services the test suite talks to, on a machine that may have none of them:
 # Debian's RabbitMQ and PostgreSQL (installed when missing, started when their ports are closed,
-# PostgreSQL opened to postgres@127.0.0.1 without a password with a `test` database) and Debian's
-# Chromium for the browser tests. Idempotent: quiet when everything is already up, one line per
+# PostgreSQL opened to postgres@127.0.0.1 without a password with a `test` database), Debian's
+# Chromium for the browser tests, and the PDF report's fonts and checker (PDF_PACKAGES: DejaVu,
+# WenQuanYi Zen Hei for CJK, Symbola for emoji and symbols, and poppler's pdftotext). Without the
+# two fallback fonts the PDF report still works: it writes CJK and emoji out as [U+XXXX NAME]
+# and says so on its cover. Idempotent: quiet when everything is already up, one line per
 # thing it did otherwise. Exit 0 when all is up, 1 when a service did not come up, 2 when
 # something must be installed and this is not root (the command to run is printed).
 #
@@ -23,6 +26,15 @@ wait_for() {  # name port seconds
 }
 
 as_root() { [ "$(id -u)" -eq 0 ]; }
+
+PDF_PACKAGES=(fonts-dejavu-core fonts-wqy-zenhei fonts-symbola poppler-utils)
+
+installed() {  # package...
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || return 1
+  done
+}
 
 # Installs Debian packages that are missing: one `apt-get update` only if the plain install fails.
 apt_install() {  # package...
@@ -92,14 +104,15 @@ main() {
   fi
   if ! as_root; then
     # A normal user cannot install or start the system's services; if all is up, fine.
-    if port_open 5672 && port_open 5432 && command -v chromium >/dev/null 2>&1; then
+    if port_open 5672 && port_open 5432 && command -v chromium >/dev/null 2>&1 \
+        && installed "${PDF_PACKAGES[@]}"; then
       return 0
     fi
-    fail "RabbitMQ, PostgreSQL or chromium is missing or down, and only root can fix that; run as root:"
+    fail "RabbitMQ, PostgreSQL, chromium or the PDF fonts are missing or down, and only root can fix that; run as root:"
     fail "  $(cd "$(dirname "$0")" && pwd)/services.sh"
     exit 2
   fi
-  apt_install rabbitmq-server postgresql chromium
+  apt_install rabbitmq-server postgresql chromium "${PDF_PACKAGES[@]}"
   local status=0
   start_postgresql || status=1
   start_rabbitmq || status=1

@@ -207,6 +207,17 @@ def test_dockerfile_builds_a_non_root_image_of_the_package() -> None:
     assert re.search(r'^ENTRYPOINT \["archivist"\]', text, flags=re.MULTILINE)
 
 
+def test_dockerfile_installs_the_pdf_reports_fonts() -> None:
+    """The image draws PDF reports with the fonts scripts/services.sh installs for the tests."""
+    services = (DEPLOY.parent / "scripts" / "services.sh").read_text(encoding="utf-8")
+    listed = re.search(r"^PDF_PACKAGES=\((.*)\)$", services, flags=re.MULTILINE)
+    assert listed
+    fonts = [package for package in listed.group(1).split() if package.startswith("fonts-")]
+    assert "fonts-dejavu-core" in fonts
+    installs = re.findall(r"apt-get install [^\n]*", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"))
+    assert any(all(font in line.split() for font in fonts) for line in installs)
+
+
 # --- Kubernetes ------------------------------------------------------------------------------
 
 

@@ -230,9 +230,10 @@ def test_hebrew_names_are_extractable(rendered: Rendered) -> None:
         assert word in everything
 
 
-def test_emoji_are_written_out_and_warned_about(rendered: Rendered) -> None:
-    assert any("U+1F44D" in warning for warning in rendered.warnings)
-    assert any("[U+1F44D THUMBS UP SIGN]" in page for page in rendered.pages)
+def test_emoji_are_drawn_and_kept_in_the_text_layer(rendered: Rendered) -> None:
+    assert not any("U+1F44D" in warning for warning in rendered.warnings)
+    assert any("👍" in page for page in rendered.pages)
+    assert not any("[U+1F44D" in page for page in rendered.pages)
 
 
 def test_wrap_breaks_long_words_and_keeps_every_character() -> None:
