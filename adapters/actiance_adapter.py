@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.base import AdapterContext, DeliveryResult
+from adapters.base import AdapterContext, DeliveryResult, all_succeeded
 from adapters.file_ledger import FileLedger
 from adapters.xml_adapter import batch_file_name, write_once
 from formats.actiance_xml import WITH_ELEMENT, render_batch
@@ -34,7 +34,7 @@ class ActianceAdapter:
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         if not any(isinstance(e, WITH_ELEMENT) for e in batch):
-            return [None] * len(batch)
+            return all_succeeded(batch)
         return write_once(self.ledger, batch, batch, _file_name, _render)
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.base import AdapterContext, DeliveryResult, Failure, all_succeeded
 from archive.record import append_events
 from ingest.events import Event
 
@@ -35,7 +35,7 @@ class ArchiveAdapter:
             log.warning("%s", reason)
             return [Failure(reason)] * len(batch)
         log.debug("archived %d new events of %d", appended, len(batch))
-        return [None] * len(batch)
+        return all_succeeded(batch)
 
     def write_in(
         self, connection: Connection, batch: Sequence[Event], payloads: Sequence[str]
@@ -44,7 +44,7 @@ class ArchiveAdapter:
         storing the staged JSON as it is."""
         appended = append_events(connection, batch, payloads)
         log.debug("archived %d new events of %d", appended, len(batch))
-        return [None] * len(batch)
+        return all_succeeded(batch)
 
     def close(self) -> None:
         """The engine belongs to the caller."""

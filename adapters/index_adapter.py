@@ -35,7 +35,7 @@ from pathlib import Path
 
 import tantivy
 
-from adapters.base import AdapterContext, BatchFailed, DeliveryResult, Failure
+from adapters.base import AdapterContext, BatchFailed, DeliveryResult, Failure, all_succeeded
 from ingest.events import (
     DeleteEvent,
     EditEvent,
@@ -322,11 +322,6 @@ def indexed_messages(index: tantivy.Index, message_ids: Sequence[str]) -> dict[s
     return {message.message_id: message for message in found}
 
 
-def changed_messages(index: tantivy.Index, batch: Sequence[Event]) -> list[IndexedMessage]:
-    """The messages ``batch`` changes, each in its final state, read against the index."""
-    return [message for message, _replaces in changes(index, batch)]
-
-
 def changes(index: tantivy.Index, batch: Sequence[Event]) -> list[tuple[IndexedMessage, bool]]:
     """The messages ``batch`` changes, each in its final state, and whether the index holds an
     earlier version of it (which the new document must replace)."""
@@ -398,7 +393,7 @@ class TantivyIndexAdapter:
             if not self.hold_writer:
                 self._release()
         log.debug("indexed %d documents for %d events", written, len(batch))
-        return [None] * len(batch)
+        return all_succeeded(batch)
 
     def delete(self, event_ids: Sequence[str]) -> None:
         """Dispose of events (retention): the documents they posted (messages, files), in one

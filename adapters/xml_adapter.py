@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.base import AdapterContext, DeliveryResult, Failure, all_succeeded
 from adapters.file_ledger import FileLedger
 from formats.lync_xml import in_format, render
 from ingest.events import Event
@@ -68,7 +68,7 @@ def write_once(
         reason = f"cannot write to {ledger.directory}: {detail}"
         log.warning("%s", reason)
         return [Failure(reason)] * len(batch)
-    return [None] * len(batch)
+    return all_succeeded(batch)
 
 
 def write_atomically(path: Path, content: bytes) -> None:
@@ -103,7 +103,7 @@ class LyncXmlAdapter:
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         chosen = [e for e in batch if in_format(e)]
         if not chosen:
-            return [None] * len(batch)
+            return all_succeeded(batch)
         return write_once(self.ledger, batch, chosen, batch_file_name, render)
 
     def close(self) -> None:

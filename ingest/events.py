@@ -527,7 +527,3 @@ def event_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"Archivist compliance event, schema_version {SCHEMA_VERSION}"
     return schema
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
