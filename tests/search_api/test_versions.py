@@ -1,0 +1,122 @@
+"""Issue 17, finding 1: every version of a message is evidence. The text a message was posted
+with, every edit and the text it had when deleted are searched; a hit says which version
+matched and when it was current; ``is:edited``, ``is:deleted`` and ``current:`` narrow it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.index_adapter import TantivyIndexAdapter
+from ingest.events import Event
+from search.query_parser import parse_query
+from search.tantivy_backend import all_hits, search_page
+from search.tantivy_schema import micros_since_epoch
+from tests.adapters.test_tantivy_index import T0, delete, edit, say
+
+ORIGINAL = "buy 10,000 shares of ACME before the announcement"
+FIRST_EDIT = "lunch at noon?"
+SECOND_EDIT = "never mind, see you tomorrow"
+
+
+def micros(seconds: float) -> int:
+    from datetime import timedelta
+
+    return micros_since_epoch(T0 + timedelta(seconds=seconds))
+
+
+def the_story() -> list[Event]:
+    return [
+        say("m1", ORIGINAL, 0),
+        edit("m1", FIRST_EDIT, 60),
+        edit("m1", SECOND_EDIT, 120),
+        delete("m1", 180),
+        say("m2", "the announcement is public now", 30, actor="bob"),
+    ]
+
+
+def build(index_dir: Path, *batches: list[Event]) -> Path:
+    adapter = TantivyIndexAdapter(index_dir)
+    try:
+        for batch in batches:
+            assert list(adapter.write(batch)) == [None] * len(batch)
+    finally:
+        adapter.close()
+    return index_dir
+
+
+def ids(index_dir: Path, query: str) -> list[str]:
+    return [hit.message_id for hit in all_hits(index_dir, parse_query(query))]
+
+
+@pytest.fixture
+def story(tmp_path: Path) -> Path:
+    return build(tmp_path / "index", the_story())
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("announcement", ["m2", "m1"]),
+        ('"buy 10,000 shares"', ["m1"]),
+        ("ACME", ["m1"]),
+        ("lunch", ["m1"]),
+        ("tomorrow", ["m1"]),
+        ("is:edited", ["m1"]),
+        ("is:deleted", ["m1"]),
+        ("announcement -is:edited", ["m2"]),
+        ("current:announcement", ["m2"]),
+        ("current:ACME", []),
+        ("current:tomorrow", ["m1"]),
+        ('current:"see you tomorrow"', ["m1"]),
+        ("current:(lunch OR tomorrow)", ["m1"]),
+        ("current:lunch", []),
+        ("acm*", ["m1"]),
+        ("current:acm*", []),
+        ("ACME NEAR/3 shares", ["m1"]),
+        ("current:(ACME NEAR/3 shares)", []),
+    ],
+)
+def test_every_version_is_searched(story: Path, query: str, expected: list[str]) -> None:
+    assert sorted(ids(story, query)) == sorted(expected)
+
+
+def test_a_hit_keeps_showing_the_current_text_and_says_which_version_matched(story: Path) -> None:
+    [hit] = search_page(story, parse_query('"buy 10,000 shares"')).hits
+    assert hit.text == SECOND_EDIT
+    assert hit.deleted
+    [version] = hit.matched_versions
+    assert (version.label, version.number, version.text) == ("original", 0, ORIGINAL)
+    assert (version.valid_from, version.valid_until) == (micros(0), micros(60))
+    assert not version.current
+
+    [hit] = search_page(story, parse_query("lunch")).hits
+    assert [(v.label, v.valid_from, v.valid_until) for v in hit.matched_versions] == [
+        ("edit 1", micros(60), micros(120))
+    ]
+
+    [hit] = search_page(story, parse_query("tomorrow")).hits
+    [version] = hit.matched_versions
+    assert (version.label, version.current, version.deleted) == ("edit 2", True, True)
+    assert (version.valid_from, version.valid_until) == (micros(120), micros(180))
+
+
+def test_a_phrase_or_near_never_spans_two_versions(tmp_path: Path) -> None:
+    index_dir = build(tmp_path / "index", [say("m1", "alpha beta", 0), edit("m1", "gamma delta", 10)])
+    assert ids(index_dir, '"beta gamma"') == []
+    assert ids(index_dir, "beta NEAR/50 gamma") == []
+    assert ids(index_dir, "alpha NEAR/1 beta") == ["m1"]
+
+
+def test_edits_out_of_order_and_redelivered_keep_one_history(tmp_path: Path) -> None:
+    story = the_story()
+    post, first, second, deleted, other = story
+    index_dir = build(tmp_path / "index", [second], [deleted, first], [post, second], [first, other], [post])
+    [hit] = search_page(index_dir, parse_query("m1 OR ACME")).hits
+    assert hit.text == SECOND_EDIT
+    [hit] = search_page(index_dir, parse_query("ACME OR lunch OR tomorrow")).hits
+    assert [v.label for v in hit.matched_versions] == ["original", "edit 1", "edit 2"]
+    assert [v.valid_from for v in hit.matched_versions] == [micros(0), micros(60), micros(120)]
+    assert ids(index_dir, "current:tomorrow") == ["m1"]
+    assert ids(index_dir, "current:lunch OR current:ACME") == []
