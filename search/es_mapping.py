@@ -43,6 +43,10 @@ MESSAGE_PROPERTIES: Json = {
     "room_keys": FOLDED_KEYWORD,
     "type": KEYWORD,
     "text": TEXT,
+    # Every earlier version of the text (the original, earlier edits), analysed as ``text``,
+    # with a position gap wider than any NEAR; ``version_log``: every version with its time.
+    "history": TEXT | {"position_increment_gap": 100},
+    "version_log": {"type": "object", "enabled": False},
     "urls": FOLDED_KEYWORD,
     "mentions": FOLDED_KEYWORD,
     "hashtags": FOLDED_KEYWORD,
