@@ -4,13 +4,23 @@ matched and when it was current; ``is:edited``, ``is:deleted`` and ``current:`` 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
+from adapters.es_actions import bulk_actions
 from adapters.index_adapter import TantivyIndexAdapter
+from exports.selection import select_hits
 from ingest.events import Event
+from ingest.simulate import simulate_events
+from search import service
+from search.backends import TantivySearchBackend, page_from_response
+from search.query_ast import UnsupportedQuery
 from search.query_parser import parse_query
+from search.request import SearchRequest
 from search.tantivy_backend import all_hits, search_page
 from search.tantivy_schema import micros_since_epoch
 from tests.adapters.test_tantivy_index import T0, delete, edit, say
@@ -21,8 +31,6 @@ SECOND_EDIT = "never mind, see you tomorrow"
 
 
 def micros(seconds: float) -> int:
-    from datetime import timedelta
-
     return micros_since_epoch(T0 + timedelta(seconds=seconds))
 
 
@@ -120,3 +128,62 @@ def test_edits_out_of_order_and_redelivered_keep_one_history(tmp_path: Path) -> 
     assert [v.valid_from for v in hit.matched_versions] == [micros(0), micros(60), micros(120)]
     assert ids(index_dir, "current:tomorrow") == ["m1"]
     assert ids(index_dir, "current:lunch OR current:ACME") == []
+
+
+def test_type_edit_with_words_points_to_is_edited_and_current(story: Path) -> None:
+    engine = create_engine("sqlite://")
+    request = SearchRequest(parse_query("type:edit ACME"))
+    with pytest.raises(UnsupportedQuery, match=r"is:edited ACME .* current:ACME"):
+        service.search(TantivySearchBackend(story), engine, request)
+    assert ids(story, "is:edited ACME") == ["m1"]
+
+
+def test_an_export_selects_a_message_found_only_in_an_old_version(story: Path) -> None:
+    selection = select_hits(TantivySearchBackend(story), parse_query('"buy 10,000 shares"'))
+    assert selection.messages == 1
+    assert selection.room_hits("room:desk").message_ids == {"m1"}
+
+
+def test_elasticsearch_hits_say_which_version_matched() -> None:
+    events = the_story()
+    documents: dict[str, Any] = {}
+    for action in bulk_actions(events[:1]):
+        if "update" in action.header:
+            documents = action.body["upsert"]
+    assert documents["version_log"] == [
+        {"kind": "post", "event_id": str(events[0].event_id), "at": micros(0), "text": ORIGINAL}
+    ]
+    assert documents["history"] == []
+    # What the scripts leave after the two edits and the delete (tests/elasticsearch runs them).
+    source = documents | {
+        "text": SECOND_EDIT,
+        "history": [ORIGINAL, FIRST_EDIT],
+        "version_log": [
+            documents["version_log"][0],
+            {"kind": "edit", "event_id": str(events[1].event_id), "at": micros(60), "text": FIRST_EDIT},
+            {"kind": "edit", "event_id": str(events[2].event_id), "at": micros(120), "text": SECOND_EDIT},
+        ],
+        "deleted": True,
+        "deleted_at": (T0 + timedelta(seconds=180)).isoformat(),
+    }
+    response = {"hits": {"total": {"value": 1}, "hits": [{"_source": source}]}}
+    [hit] = page_from_response(response, node=parse_query("announcement")).hits
+    assert hit.text == SECOND_EDIT
+    assert [(v.label, v.valid_from, v.valid_until) for v in hit.matched_versions] == [
+        ("original", micros(0), micros(60))
+    ]
+    [hit] = page_from_response(response, node=parse_query("tomorrow")).hits
+    assert [(v.label, v.current, v.deleted, v.valid_until) for v in hit.matched_versions] == [
+        ("edit 2", True, True, micros(180))
+    ]
+
+
+def test_the_demo_messages_first_words_find_it(tmp_path: Path) -> None:
+    events = list(simulate_events(events=3000, rooms=12, users=80, seed=2026))
+    index_dir = build(tmp_path / "index", events)
+    hits = search_page(index_dir, parse_query('"the KYC file is sorted"'), size=1000).hits
+    [hit] = [h for h in hits if h.message_id == "msg:sim:2026:1"]
+    assert hit.text == "correction: flagging the client call for review"
+    assert [v.label for v in hit.matched_versions] == ["original"]
+    assert "msg:sim:2026:1" not in ids(index_dir, 'current:"KYC file is sorted"')
+    assert "msg:sim:2026:1" in ids(index_dir, "is:edited KYC")
