@@ -20,7 +20,7 @@ from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search.request import Cursor
 from search.request import SearchRequest as PageRequest
 from search.results import ArchivePage, Page
-from search.tantivy_schema import from_micros
+from search.tantivy_schema import IndexSchemaMismatch, from_micros
 from search.versions import Version
 from search_api import cursors
 from search_api.deps import AppServices
@@ -103,6 +103,10 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
         except service.WrongCursor as error:
             raise HTTPException(status_code=422, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
+    except IndexSchemaMismatch as error:
+        # An index of an older layout (before every version was indexed): rebuilt, never half-read.
+        _audit_failure(services, caller, request, "search_failed", 503, str(error))
+        raise HTTPException(status_code=503, detail={"message": str(error)}) from error
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
         # A refused search is still a search someone tried: it is audited with the reason.
         reason = error.detail if isinstance(error, HTTPException) else str(error)

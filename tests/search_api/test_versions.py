@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tantivy
 from sqlalchemy import create_engine
 
 from adapters.es_actions import bulk_actions
-from adapters.index_adapter import TantivyIndexAdapter
+from adapters.index_adapter import TantivyIndexAdapter, reindex
 from exports.selection import select_hits
 from ingest.events import Event
 from ingest.simulate import simulate_events
 from search import service
+from search import tantivy_schema as fields
 from search.backends import TantivySearchBackend, page_from_response
 from search.query_ast import UnsupportedQuery
 from search.query_parser import parse_query
@@ -187,3 +189,46 @@ def test_the_demo_messages_first_words_find_it(tmp_path: Path) -> None:
     assert [v.label for v in hit.matched_versions] == ["original"]
     assert "msg:sim:2026:1" not in ids(index_dir, 'current:"KYC file is sorted"')
     assert "msg:sim:2026:1" in ids(index_dir, "is:edited KYC")
+
+
+def index_built_before_versions(index_dir: Path) -> None:
+    """An index with the layout ``search.tantivy_schema.build_schema`` had before this change
+    (no ``history``, no ``version_log``), holding the story as it was indexed then."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field(fields.MESSAGE_ID, stored=True, fast=True, tokenizer_name=fields.EXACT)
+    for name in (fields.EVENT_ID, fields.EDIT_EVENT_IDS):
+        builder.add_text_field(name, stored=True, tokenizer_name=fields.EXACT)
+    for name in (fields.TYPE, fields.SENDER_ID, fields.ROOM_ID):
+        builder.add_text_field(name, stored=True, fast=True, tokenizer_name=fields.EXACT)
+    for name in (fields.TEXT, fields.SENDER_NAME, fields.ROOM_NAME):
+        builder.add_text_field(name, stored=True, tokenizer_name=fields.TEXT_ANALYZER)
+    builder.add_bytes_field(fields.TEXT_ORIGINAL, stored=True)
+    for name in (fields.URLS, fields.MENTIONS, fields.HASHTAGS):
+        builder.add_text_field(name, stored=True, tokenizer_name=fields.KEYWORD_ANALYZER)
+    for name in (fields.SENDER_KEYS, fields.ROOM_KEYS):
+        builder.add_text_field(name, stored=False, tokenizer_name=fields.KEYWORD_ANALYZER)
+    for name in (fields.SENT, fields.EDITED, fields.VERSIONS, fields.DELETED, fields.HAS_FILE):
+        builder.add_integer_field(name, stored=True, indexed=True, fast=True)
+    builder.add_integer_field(fields.TEXT_UPDATED, stored=True)
+    index_dir.mkdir(parents=True)
+    index = tantivy.Index(builder.build(), path=str(index_dir))
+    index.register_tokenizer(fields.TEXT_ANALYZER, fields.text_analyzer())
+    index.register_tokenizer(fields.KEYWORD_ANALYZER, fields.keyword_analyzer())
+    writer = index.writer()
+    writer.add_document(tantivy.Document(message_id="m1", type="post", text=SECOND_EDIT, sent=micros(0), edited=1))
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def test_anindex_built_before_versions_asks_for_reindex_which_rebuilds_them(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    index_built_before_versions(index_dir)
+    with pytest.raises(fields.IndexSchemaMismatch, match="archivist reindex"):
+        fields.open_index(index_dir)
+    with pytest.raises(fields.IndexSchemaMismatch, match="archivist reindex"):
+        search_page(index_dir, parse_query("ACME"))
+
+    # archivist reindex replays the archive in occurrence order: every version comes back.
+    assert reindex(index_dir, sorted(the_story(), key=lambda e: e.occurred_at)) == 2
+    [hit] = search_page(index_dir, parse_query("ACME")).hits
+    assert (hit.text, [v.label for v in hit.matched_versions]) == (SECOND_EDIT, ["original"])

@@ -16,7 +16,7 @@ from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api.app import create_app
 from search_api.deps import AppServices
-from tests.search_api.test_versions import ORIGINAL, SECOND_EDIT, the_story
+from tests.search_api.test_versions import ORIGINAL, SECOND_EDIT, index_built_before_versions, the_story
 from tests.web.conftest import sign_in
 
 
@@ -69,3 +69,19 @@ def test_the_search_page_lists_the_matched_versions(tmp_path: Path) -> None:
     assert ORIGINAL in versions
     assert "<strong>edit 2, the deleted text</strong>" in versions
     assert "until 2026-11-22 09:03:00 UTC" in versions
+
+
+def test_anindex_built_before_versions_is_a_503_that_says_to_reindex(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    upgrade(engine)
+    index_built_before_versions(tmp_path / "index")
+    services = AppServices(engine=engine, index_dir=tmp_path / "index", sink=StagingSink(StagingStore(engine)))
+    token = create_token(engine, "legal", "old index")
+    with TestClient(create_app(services), follow_redirects=False) as client:
+        answer = client.post("/api/v1/search", json={"query": "ACME"}, headers={"Authorization": f"Bearer {token}"})
+        sign_in(client, token)
+        page = client.get("/search", params={"q": "ACME"})
+    assert answer.status_code == 503
+    assert "archivist reindex" in answer.json()["detail"]["message"]
+    assert page.status_code == 503
+    assert "archivist reindex" in page.text
