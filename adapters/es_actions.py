@@ -7,9 +7,10 @@ message id by painless scripts that apply the same rules as the archive and the 
 every version (the post's text, each edit's) is kept once in ``version_log`` in the order of
 :mod:`search.versions` (time, the post first at equal times, then event id), whatever order
 the events arrive in; the newest is the current ``text``, the others are searchable in
-``history``; a re-delivered post never undoes a later edit, an edit older than the current
-text counts as a version but does not replace it, a deletion is a flag, and an edit or
-deletion arriving before its post still creates the document.
+``history`` (a message indexed before versions were kept starts its log with the text it
+had); a re-delivered post never undoes a later edit, an edit older than the current text
+counts as a version but does not replace it, a deletion is a flag, and an edit or deletion
+arriving before its post still creates the document.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from search.tantivy_schema import extract_urls, micros_since_epoch, person_keys,
 Json = dict[str, Any]
 
 _APPLY_TEXT = """
-if (ctx._source.version_log == null) { ctx._source.version_log = []; }
+if (ctx._source.version_log == null) {
+  ctx._source.version_log = [];
+  if (ctx._source.text != null && ctx._source.text_updated != null) {
+    boolean edited = ctx._source.edit_event_ids != null && !ctx._source.edit_event_ids.isEmpty();
+    ctx._source.version_log.add(['kind': edited ? 'edit' : 'post',
+      'event_id': edited || ctx._source.event_id == null ? 'indexed-before-versions' : ctx._source.event_id,
+      'at': ctx._source.text_updated, 'text': ctx._source.text]);
+  }
+}
 boolean known = false;
 for (def v : ctx._source.version_log) { if (v.event_id == params.event_id) { known = true; } }
 if (!known) {

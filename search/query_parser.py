@@ -374,7 +374,7 @@ class _ToAst(Transformer[Token, "_Built"]):
             value = f"#{value}"
         if field == "in" and value == "#":
             raise _refuse(token, "in: needs a room name, as in in:#ubuntu")
-        if field in {"has", "type"}:
+        if field in {"has", "type", "is"}:
             value = value.lower()
         if field == "has" and value != "file":
             raise _refuse(token, "has: only knows has:file")

@@ -20,8 +20,8 @@ from ingest.simulate import simulate_events
 from search import service
 from search import tantivy_schema as fields
 from search.backends import TantivySearchBackend, page_from_response
-from search.query_ast import UnsupportedQuery
-from search.query_parser import parse_query
+from search.query_ast import And, Current, Filter, Or, Term, UnsupportedQuery, to_query
+from search.query_parser import QuerySyntaxError, parse_query
 from search.request import SearchRequest
 from search.tantivy_backend import all_hits, search_page
 from search.tantivy_schema import micros_since_epoch
@@ -232,3 +232,46 @@ def test_anindex_built_before_versions_asks_for_reindex_which_rebuilds_them(tmp_
     assert reindex(index_dir, sorted(the_story(), key=lambda e: e.occurred_at)) == 2
     [hit] = search_page(index_dir, parse_query("ACME")).hits
     assert (hit.text, [v.label for v in hit.matched_versions]) == (SECOND_EDIT, ["original"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "current:ACME",
+        'current:"buy now"',
+        "current:(buy OR sell) -current:acme*",
+        "current:a NEAR/3 b",
+        "NOT current:(NOT x)",
+        "is:edited is:deleted ACME",
+        '"current:x" current:"is:edited"',
+        "CURRENT:x IS:Deleted",
+    ],
+)
+def test_the_new_syntax_prints_back_to_the_same_tree(query: str) -> None:
+    node = parse_query(query)
+    assert parse_query(to_query(node)) == node
+
+
+def test_the_new_syntax_parses_as_documented() -> None:
+    assert parse_query("current:ACME") == Current(Term("ACME"))
+    assert parse_query("current:(a OR b) c") == And((Current(Or((Term("a"), Term("b")))), Term("c")))
+    assert parse_query("IS:Edited") == Filter("is", "edited")
+    assert parse_query('"current:x"') == Term("current:x")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("is:edit", "did you mean is:edited?"),
+        ("is:delete", "did you mean is:deleted?"),
+        ("is:current x", "current:word searches only the current text"),
+        ("is:bold", "is: knows is:edited and is:deleted"),
+        ("current: ACME", "right after it, as in current:ACME"),
+        ("current:", "right after it, as in current:ACME"),
+        ("current:-ACME", "right after it, as in current:ACME"),
+    ],
+)
+def test_the_new_syntax_explains_its_mistakes(query: str, message: str) -> None:
+    with pytest.raises(QuerySyntaxError) as refused:
+        parse_query(query)
+    assert message in refused.value.message
