@@ -35,7 +35,7 @@ from search.query_ast import (
     UnsupportedQuery,
 )
 from search.results import After, Hit, Page
-from search.versions import Entry, Version, matched_versions, timeline
+from search.versions import Entry, Version, matched_versions, only_version, timeline
 
 Occur = tantivy.Occur
 
@@ -227,33 +227,46 @@ def scoped(node: Node, schema: tantivy.Schema, memberships: Memberships | None =
     return _every([query, _term(schema, fields.TYPE, "post")])
 
 
+def _logged(stored: bytes) -> tuple[Version, ...]:
+    log = json.loads(stored)
+    entries = [Entry(kind, event_id, int(at), text) for kind, event_id, at, text in log["versions"]]
+    return timeline(entries, log["deleted_at"])
+
+
 def versions_of(document: tantivy.Document) -> tuple[Version, ...]:
     """The versions of an indexed message, each with when it was current."""
     stored = document.get_first(fields.VERSION_LOG)
     if isinstance(stored, bytes):
-        log = json.loads(stored)
-        entries = [Entry(kind, event_id, int(at), text) for kind, event_id, at, text in log["versions"]]
-        return timeline(entries, log["deleted_at"])
+        return _logged(stored)
     if str(document.get_first(fields.TYPE) or "") != "post":
         return ()
     event_id = str(document.get_first(fields.EVENT_ID) or "")
-    return timeline(
-        [Entry("post", event_id, int(document.get_first(fields.SENT) or 0), fields.exact_text(document))], None
-    )
+    return (only_version(event_id, int(document.get_first(fields.SENT) or 0), fields.exact_text(document)),)
 
 
 def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | None = None) -> Hit:
-    versions = versions_of(document)
+    """A hit; with ``node``, the versions of the message it matched (read from the stored log
+    only for the few messages edited or deleted: any other has one version, its post)."""
+    event_id = str(document.get_first(fields.EVENT_ID) or "")
+    sent = int(document.get_first(fields.SENT) or 0)
+    text = fields.exact_text(document)
+    matched: tuple[Version, ...] = ()
+    if node is not None:
+        stored = document.get_first(fields.VERSION_LOG)
+        if isinstance(stored, bytes):
+            matched = matched_versions(node, _logged(stored))
+        elif str(document.get_first(fields.TYPE) or "") == "post":
+            matched = (only_version(event_id, sent, text),)
     return Hit(
         message_id=str(document.get_first(fields.MESSAGE_ID)),
-        event_id=str(document.get_first(fields.EVENT_ID) or ""),
+        event_id=event_id,
         room_id=str(document.get_first(fields.ROOM_ID) or ""),
         sender_id=str(document.get_first(fields.SENDER_ID) or ""),
-        sent=int(document.get_first(fields.SENT) or 0),
-        text=fields.exact_text(document),
+        sent=sent,
+        text=text,
         deleted=bool(document.get_first(fields.DELETED)),
         highlight=highlight,
-        matched_versions=matched_versions(node, versions) if node is not None else (),
+        matched_versions=matched,
     )
 
 

@@ -90,6 +90,11 @@ def timeline(entries: Sequence[Entry], deleted_at: int | None) -> tuple[Version,
     return tuple(versions)
 
 
+def only_version(event_id: str, at: int, text: str) -> Version:
+    """The one version of a message never edited nor deleted: its post, current since ``at``."""
+    return Version(0, "original", event_id, text, at, None, current=True, deleted=False)
+
+
 def _contains(tokens: Sequence[str], words: Sequence[str]) -> bool:
     width = len(words)
     return bool(words) and any(list(tokens[i : i + width]) == list(words) for i in range(len(tokens) - width + 1))
