@@ -37,7 +37,7 @@ from search.tantivy_schema import extract_urls, micros_since_epoch, person_keys,
 
 Json = dict[str, Any]
 
-_APPLY_TEXT = """
+_START_LOG = """
 if (ctx._source.version_log == null) {
   ctx._source.version_log = [];
   if (ctx._source.text != null && ctx._source.text_updated != null) {
@@ -47,6 +47,9 @@ if (ctx._source.version_log == null) {
       'at': ctx._source.text_updated, 'text': ctx._source.text]);
   }
 }
+"""
+"""A message indexed before versions were kept: its log starts with the text it had."""
+_APPLY_TEXT = """
 boolean known = false;
 for (def v : ctx._source.version_log) { if (v.event_id == params.event_id) { known = true; } }
 if (!known) {
@@ -69,7 +72,8 @@ if (ctx._source.version_log[count - 1].event_id == params.event_id) {
 }
 """
 POST_SCRIPT = (
-    _APPLY_TEXT
+    _START_LOG
+    + _APPLY_TEXT
     + """
 ctx._source.event_id = params.event_id; ctx._source.sent = params.sent;
 ctx._source.sender_id = params.sender_id; ctx._source.sender_name = params.sender_name;
@@ -77,7 +81,8 @@ ctx._source.sender_keys = params.sender_keys;
 """
 )
 EDIT_SCRIPT = (
-    """
+    _START_LOG
+    + """
 if (ctx._source.edit_event_ids == null) { ctx._source.edit_event_ids = []; }
 if (!ctx._source.edit_event_ids.contains(params.event_id)) {
   ctx._source.edit_event_ids.add(params.event_id);
