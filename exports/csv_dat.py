@@ -15,8 +15,16 @@ line break inside a field written as ``®`` (U+00AE; ``\\r\\n``, ``\\r`` and ``\
 ``®``, so a reader gets ``\\n`` back). Concordance has no escape character, so the three
 characters that carry structure cannot appear literally in a field: a literal ``þ`` is written
 ``th`` (its usual transliteration), U+0014 is written U+FFFD, and a literal ``®`` is written
-``(R)``. The report warns how many rows had such a substitution; ``messages.csv`` and the JSONL
-export keep the exact text.
+``(R)``; and a CR or CRLF line break reads back as LF.
+
+So that nothing is lost, every row with text (a post, an edit, a disclaimer, a room description)
+has a ``TEXTPATH``: the path, relative to the load file's folder, of
+``messages_text/<BEGDOC>.txt``, which holds the row's ``TEXT`` exactly (UTF-8 without a
+byte-order mark, line breaks and every other character as archived); it is what a review
+platform loads as the document's extracted text. A row without text has an empty ``TEXTPATH``.
+The DAT never alters a field silently: the report (and so the export's manifest) names every
+column the DAT had to alter, how many rows, and where the exact value is (``TEXTPATH`` for the
+text; ``messages.csv`` and the archived event, ``EVENT_SHA256``, for every field).
 
 Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
 what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
@@ -31,8 +39,8 @@ a file event without a URL is reported. ``BEGDOC`` is a control number,
 (the line of ``events.jsonl``).
 
 Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
-The DAT is spooled to a temporary file while the CSV streams into the export (an export zip takes
-one file at a time), then copied in.
+The CSV and the DAT are spooled to temporary files while the text files stream into the export
+(an export zip takes one file at a time), then copied in.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 
-from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
 from exports.jsonl import (
     EditVersions,
     Utf8Writer,
@@ -68,6 +76,11 @@ from ingest.events import (
 
 CSV_FILE = "messages.csv"
 DAT_FILE = "messages.dat"
+TEXT_DIR = "messages_text"
+"""Where each row's exact text is (``TEXTPATH``), next to the load files."""
+TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
+_STORED_BELOW = 1024
+"""A text shorter than this is stored in the zip, not deflated: it would gain next to nothing."""
 
 COLUMNS: tuple[str, ...] = (
     "BEGDOC",
@@ -93,6 +106,7 @@ COLUMNS: tuple[str, ...] = (
     "FILE_URL",
     "DETAILS",
     "EVENT_SHA256",
+    "TEXTPATH",
 )
 
 BOM = "\ufeff"
@@ -124,8 +138,12 @@ def dat_field(value: str) -> tuple[str, bool]:
     return value, substituted
 
 
-def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
-    """One DAT line (CRLF included), and whether any field needed a literal substitution."""
+_NOTHING: tuple[int, ...] = ()
+
+
+def dat_record(fields: Sequence[str]) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """One DAT line (CRLF included); the indexes of the fields in which a literal þ, U+0014 or ®
+    had to be substituted; and of those whose CR or CRLF line break reads back as LF."""
     joined = _FIELD_JOIN.join(fields)
     separators = len(fields) - 1
     plain = (
@@ -136,10 +154,43 @@ def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
         and "\r" not in joined
     )
     if plain:
-        return QUALIFIER + joined + QUALIFIER + LINE_END, False
+        return QUALIFIER + joined + QUALIFIER + LINE_END, _NOTHING, _NOTHING
     cleaned = [dat_field(value) for value in fields]
     line = QUALIFIER + _FIELD_JOIN.join(value for value, _ in cleaned) + QUALIFIER + LINE_END
-    return line, any(substituted for _, substituted in cleaned)
+    substituted = tuple(index for index, (_, literal) in enumerate(cleaned) if literal)
+    carriage_returns = tuple(index for index, value in enumerate(fields) if "\r" in value)
+    return line, substituted, carriage_returns
+
+
+def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
+    """One DAT line (CRLF included), and whether any field needed a literal substitution."""
+    line, substituted, _ = dat_record(fields)
+    return line, bool(substituted)
+
+
+class FieldAlterations:
+    """The rows in which the DAT had to alter some fields: how many, which columns (and how many
+    rows each), a few example event ids; said once in the report."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.rows = WarningTally(what)
+        self.columns: dict[int, int] = {}
+
+    def add(self, event_id: str, columns: tuple[int, ...]) -> None:
+        self.rows.add(event_id)
+        for index in columns:
+            self.columns[index] = self.columns.get(index, 0) + 1
+
+    def report_to(self, report: FormatReport) -> None:
+        named = []
+        for index in sorted(self.columns):
+            rows = self.columns[index]
+            where = "; the file TEXTPATH names holds the exact text" if COLUMNS[index] == "TEXT" else ""
+            named.append(f"{COLUMNS[index]} ({rows} row{'' if rows == 1 else 's'}{where})")
+        exact = f"{CSV_FILE} (bar its spreadsheet guard) and the archived event (EVENT_SHA256, events.jsonl)"
+        self.rows.message = f"{self.what}, in {', '.join(named)}; {exact} keep every exact value"
+        self.rows.report_to(report)
 
 
 def read_dat(text: str) -> list[list[str]]:
@@ -202,7 +253,8 @@ def _content(event: Event, versions: EditVersions) -> _Content:
 
 
 def event_row(control_number: str, event: Event, versions: EditVersions, event_json: str) -> list[str]:
-    """The row of one event, in :data:`COLUMNS` order (``event_json``: its archived JSON)."""
+    """The row of one event, in :data:`COLUMNS` order up to ``EVENT_SHA256`` (``event_json``: its
+    archived JSON); the format adds ``TEXTPATH``."""
     room = event.room
     actor = event.actor
     return [
@@ -258,46 +310,74 @@ class CsvDatFormat:
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
-        substituted = WarningTally(
-            f"{DAT_FILE}: {{count}} rows had a literal þ, U+0014 or ® that Concordance cannot carry, "
-            f"written as 'th', U+FFFD and '(R)'; {CSV_FILE} keeps the exact text"
+        substituted = FieldAlterations(
+            f"{DAT_FILE}: {{count}} rows had a literal þ, U+0014 or ® that a Concordance load file cannot "
+            f"carry (it has no escape character): written there as 'th', U+FFFD and '(R)'"
+        )
+        carriage_returns = FieldAlterations(
+            f"{DAT_FILE}: {{count}} rows had a CR or CRLF line break, which the DAT writes as ® like every "
+            f"line break, so it reads back as LF"
         )
         formulas = WarningTally(
             f"{CSV_FILE}: {{count}} rows had cells starting with =, +, -, @, tab or CR, which a spreadsheet "
             f"would run as a formula: those cells are prefixed with an apostrophe ('), as OWASP advises "
-            f"against CSV injection; {DAT_FILE} and events.jsonl keep the exact text"
+            f"against CSV injection; the files TEXTPATH names, {DAT_FILE} (bar its own substitutions) and "
+            f"the archived event (EVENT_SHA256, events.jsonl) keep the exact text"
         )
-        with tempfile.TemporaryFile() as spool:
-            dat = Utf8Writer(spool, bom=True)
-            with tracked_file(files, CSV_FILE, "text/csv; charset=utf-8", report) as csv_binary:
-                csv_text = Utf8Writer(csv_binary, bom=True)
-                # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
-                # call per row) and are moved to the files every _ROWS_PER_WRITE rows.
-                pending = RowBuffer(csv_text, dat)
-                pending.add(COLUMNS, dat_line(COLUMNS)[0])
-                prefix = control_prefix(context.export_id)
-                versions = EditVersions()
-                archived_json = context.archived_json
-                for event in events:
-                    report.events += 1
-                    row = event_row(f"{prefix}-{report.events:06d}", event, versions, archived_json(event))
-                    line, literal = dat_line(row)
-                    cells, guarded = spreadsheet_row(row)
-                    pending.add(cells, line)
-                    if literal:
-                        substituted.add(str(event.event_id))
-                    if guarded:
-                        formulas.add(str(event.event_id))
-                    if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                        no_url.add(str(event.event_id))
-                pending.flush()
-                csv_text.flush()
+        text_column = COLUMNS.index("TEXT")
+        with tempfile.TemporaryFile() as csv_spool, tempfile.TemporaryFile() as dat_spool:
+            dat = Utf8Writer(dat_spool, bom=True)
+            csv_text = Utf8Writer(csv_spool, bom=True)
+            # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
+            # call per row) and are moved to the spools every _ROWS_PER_WRITE rows.
+            pending = RowBuffer(csv_text, dat)
+            pending.add(COLUMNS, dat_line(COLUMNS)[0])
+            prefix = control_prefix(context.export_id)
+            versions = EditVersions()
+            archived_json = context.archived_json
+            for event in events:
+                report.events += 1
+                control_number = f"{prefix}-{report.events:06d}"
+                row = event_row(control_number, event, versions, archived_json(event))
+                text = row[text_column]
+                if text:
+                    textpath = f"{TEXT_DIR}/{control_number}.txt"
+                    _write_text(files, textpath, text.encode(), report)
+                    row.append(textpath)
+                else:
+                    row.append("")
+                line, literal, breaks = dat_record(row)
+                cells, guarded = spreadsheet_row(row)
+                pending.add(cells, line)
+                if literal:
+                    substituted.add(str(event.event_id), literal)
+                if breaks:
+                    carriage_returns.add(str(event.event_id), breaks)
+                if guarded:
+                    formulas.add(str(event.event_id))
+                if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                    no_url.add(str(event.event_id))
+            pending.flush()
+            csv_text.flush()
             dat.flush()
-            spool.seek(0)
-            with tracked_file(files, DAT_FILE, "application/octet-stream", report) as dat_binary:
-                shutil.copyfileobj(spool, dat_binary, 1 << 20)
+            for spool, path, media_type in (
+                (csv_spool, CSV_FILE, "text/csv; charset=utf-8"),
+                (dat_spool, DAT_FILE, "application/octet-stream"),
+            ):
+                spool.seek(0)
+                with tracked_file(files, path, media_type, report) as binary:
+                    shutil.copyfileobj(spool, binary, 1 << 20)
         report.items = report.events
         no_url.report_to(report)
         substituted.report_to(report)
+        carriage_returns.report_to(report)
         formulas.report_to(report)
         return report
+
+
+def _write_text(files: ExportFiles, path: str, data: bytes, report: FormatReport) -> None:
+    """One row's exact text as a file of the export (a short one stored, not deflated)."""
+    with files.create(path, TEXT_MEDIA_TYPE, compressed=len(data) < _STORED_BELOW) as stream:
+        hashing = HashingWriter(stream)
+        hashing.write(data)
+    report.files.append(WrittenFile(path, hashing.size, hashing.digest.hexdigest(), TEXT_MEDIA_TYPE))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import posixpath
+import zipfile
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.base import ExportContext, MemoryExportFiles
+from exports.base import ExportContext, FormatReport, MemoryExportFiles, ZipExportFiles
 from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat, RowBuffer, dat_line, read_dat
 from exports.jsonl import Utf8Writer
 from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
@@ -140,11 +142,13 @@ def test_report_counts_and_warns(varied_events: list[Event], export_context: Exp
     report = CsvDatFormat().write(iter(varied_events), files, export_context)
     assert (report.format, report.events, report.items) == ("csv", len(varied_events), len(varied_events))
     assert [(f.path, f.sha256) for f in report.files] == [(f.path, f.sha256) for f in files.written]
-    assert len(report.warnings) == 2
-    no_url, substituted = report.warnings
+    assert len(report.warnings) == 3
+    no_url, substituted, carriage_returns = report.warnings
     assert no_url.startswith("1 file events have no URL")
     # The þ/U+0014/® post, and the two file events whose name has a ®.
     assert substituted.startswith(f"{DAT_FILE}: 3 rows had a literal")
+    # "line one\nline two\r\nline three\rline four" (issue 17: a CR read back as LF is reported too).
+    assert carriage_returns.startswith(f"{DAT_FILE}: 1 rows had a CR or CRLF line break")
 
 
 def test_real_irc_logs_and_simulated_traffic(
@@ -244,3 +248,93 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_in_the_csv_only()
     assert guard[0].startswith(f"{CSV_FILE}: 9 rows had cells starting with =, +, -, @, tab or CR")
     # A cell already starting with an apostrophe is left alone (it is not a formula).
     assert guarded("'=1") == "'=1"
+
+
+# Issue 17, finding 7: the DAT cannot carry þ, U+0014 or ® (nor CR) exactly; every row with text
+# points (TEXTPATH) at a file of its exact UTF-8 text, and the report names every altered field.
+
+EXACT_TEXTS = (
+    "þjóðin",
+    "Q3 ® report",
+    "DC4 \x14 inside",
+    "CRLF\r\nCR\rLF\nend",
+    "NUL \x00 byte",
+    "launch 🚀🔥 done 👍🏽",
+    "שלום עולם, מה שלומך?",
+    "مرحبا بالعالم ‏(RTL)‏",
+    "þ\x14þ®\r\n",
+    "=1+1",
+)
+
+
+def zipped_export(events: list[Event]) -> tuple[zipfile.ZipFile, FormatReport]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        report = CsvDatFormat().write(iter(events), ZipExportFiles(archive), ExportContext("x", DAY_ONE, "me", "q"))
+    return zipfile.ZipFile(io.BytesIO(buffer.getvalue())), report
+
+
+def resolve(archive: zipfile.ZipFile, load_file: str, textpath: str) -> bytes:
+    """What a review platform reads for a TEXTPATH: a path relative to the load file's folder,
+    which must name a file inside the export (no absolute path, no '..')."""
+    assert textpath
+    assert not textpath.startswith(("/", "\\"))
+    assert ".." not in textpath.replace("\\", "/").split("/")
+    folder = posixpath.dirname(load_file)
+    return archive.read(posixpath.join(folder, textpath.replace("\\", "/")))
+
+
+def test_textpath_files_hold_every_text_byte_exact_in_any_script() -> None:
+    events = [
+        parse_event(event_payload(i, "post", message={"id": f"m{i}", "text": text}))
+        for i, text in enumerate(EXACT_TEXTS)
+    ]
+    events.append(parse_event(event_payload(50, "edit", message={"id": "m0", "text": "þjóðin ®\r\nedited"})))
+    events.append(parse_event(event_payload(51, "join")))
+    archive, _ = zipped_export(events)
+    dat_rows = parse_dat(archive.read(DAT_FILE))
+    csv_rows = list(csv.reader(io.StringIO(archive.read(CSV_FILE).decode("utf-8-sig"), newline="")))
+    assert "TEXTPATH" in dat_rows[0]
+    assert dat_rows[0] == csv_rows[0]
+    column = dat_rows[0].index("TEXTPATH")
+    texts = [*EXACT_TEXTS, "þjóðin ®\r\nedited"]
+    for text, dat_row, csv_row in zip(texts, dat_rows[1:], csv_rows[1:], strict=False):
+        assert dat_row[column] == csv_row[column]
+        assert resolve(archive, DAT_FILE, dat_row[column]) == text.encode("utf-8")
+    # A row without text (a join) points at no file; every other row at a file of its own.
+    assert dat_rows[-1][column] == ""
+    paths = [row[column] for row in dat_rows[1:-1]]
+    assert len(set(paths)) == len(paths) == len(texts)
+
+
+def test_report_names_every_field_the_dat_altered(varied_events: list[Event]) -> None:
+    _, report = zipped_export(varied_events)
+    literal = next(w for w in report.warnings if w.startswith(f"{DAT_FILE}: 3 rows had a literal"))
+    # Which fields, how many rows each, and where the exact value is.
+    assert "TEXT (1 row" in literal
+    assert "FILE_NAME (2 rows" in literal
+    assert ", in TEXT (1 row; the file TEXTPATH names holds the exact text), FILE_NAME (2 rows); " in literal
+    assert "TEXTPATH" in literal
+    assert "'th', U+FFFD and '(R)'" in literal
+    breaks = next(w for w in report.warnings if "CR" in w and w.startswith(DAT_FILE))
+    # "line one\nline two\r\nline three\rline four", and the þ/U+0014/® post has none.
+    assert breaks.startswith(f"{DAT_FILE}: 1 rows had a CR or CRLF line break")
+    assert "TEXT (1 row" in breaks
+    assert "TEXTPATH" in breaks
+
+
+def test_the_formula_guard_is_reported_with_textpath_exact() -> None:
+    events = [parse_event(event_payload(0, "post", message={"id": "m", "text": "=1+1"}))]
+    archive, report = zipped_export(events)
+    guard = next(w for w in report.warnings if "formula" in w)
+    assert "TEXTPATH" in guard
+    csv_rows = list(csv.reader(io.StringIO(archive.read(CSV_FILE).decode("utf-8-sig"), newline="")))
+    record = dict(zip(csv_rows[0], csv_rows[1], strict=True))
+    assert record["TEXT"] == "'=1+1"
+    assert resolve(archive, CSV_FILE, record["TEXTPATH"]) == b"=1+1"
+
+
+def test_plain_text_is_reported_as_nothing_altered() -> None:
+    events = [parse_event(event_payload(0, "post", message={"id": "m", "text": "plain\nLF only"}))]
+    _, report = zipped_export(events)
+    assert report.warnings == []
