@@ -155,13 +155,16 @@ def test_real_irc_logs_and_simulated_traffic(
     irc_events: list[Event], simulated_events: list[Event], export_context: ExportContext
 ) -> None:
     for events in (irc_events, simulated_events):
-        _, csv_rows, dat_rows = export(events, export_context)
+        files, csv_rows, dat_rows = export(events, export_context)
         assert len(csv_rows) == len(dat_rows) == len(events) + 1
         text = COLUMNS.index("TEXT")
+        textpath = COLUMNS.index("TEXTPATH")
         for event, csv_row, dat_row in zip(events, csv_rows[1:], dat_rows[1:], strict=True):
             if isinstance(event, PostEvent | EditEvent):
                 assert csv_row[text] == guarded(event.message.text)
                 assert dat_row[text] == dat_text(event.message.text)
+                if event.message.text:
+                    assert files.contents[dat_row[textpath]] == event.message.text.encode()
 
 
 _ANY_TEXT = st.lists(
@@ -189,9 +192,14 @@ def test_csv_keeps_any_text_exactly_but_guards_formulas(text: str) -> None:
 
     event = parse_event(event_payload(1, "post", message={"id": "m", "text": text}))
     context = ExportContext("x", DAY_ONE, "me", "q")
-    _, csv_rows, dat_rows = export([event], context)
+    files, csv_rows, dat_rows = export([event], context)
     assert csv_rows[1][COLUMNS.index("TEXT")] == guarded(text)
     assert dat_rows[1][COLUMNS.index("TEXT")] == dat_text(text)
+    # The file TEXTPATH names holds the text byte-exact (no file, and no path, for no text).
+    textpath = dat_rows[1][COLUMNS.index("TEXTPATH")]
+    assert textpath == csv_rows[1][COLUMNS.index("TEXTPATH")]
+    assert (files.contents[textpath] if textpath else b"") == text.encode()
+    assert len(files.contents) == (3 if text else 2)
 
 
 def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> None:
