@@ -46,12 +46,13 @@ The CSV and the DAT are spooled to temporary files while the text files stream i
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from exports.base import ExportContext, ExportFiles, FormatReport, LossTally
 from exports.jsonl import (
     EditVersions,
     Utf8Writer,
@@ -79,8 +80,9 @@ DAT_FILE = "messages.dat"
 TEXT_DIR = "messages_text"
 """Where each row's exact text is (``TEXTPATH``), next to the load files."""
 TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
-_STORED_BELOW = 1024
-"""A text shorter than this is stored in the zip, not deflated: it would gain next to nothing."""
+TEXT_SUMS_FILE = "messages_text.sha256"
+"""The SHA-256 of every ``TEXTPATH`` file, one ``<hex>  <path>`` line each (``sha256sum -c``
+checks them); the manifest lists this file, not the text files one by one."""
 
 COLUMNS: tuple[str, ...] = (
     "BEGDOC",
@@ -166,31 +168,6 @@ def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
     """One DAT line (CRLF included), and whether any field needed a literal substitution."""
     line, substituted, _ = dat_record(fields)
     return line, bool(substituted)
-
-
-class FieldAlterations:
-    """The rows in which the DAT had to alter some fields: how many, which columns (and how many
-    rows each), a few example event ids; said once in the report."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.rows = WarningTally(what)
-        self.columns: dict[int, int] = {}
-
-    def add(self, event_id: str, columns: tuple[int, ...]) -> None:
-        self.rows.add(event_id)
-        for index in columns:
-            self.columns[index] = self.columns.get(index, 0) + 1
-
-    def report_to(self, report: FormatReport) -> None:
-        named = []
-        for index in sorted(self.columns):
-            rows = self.columns[index]
-            where = "; the file TEXTPATH names holds the exact text" if COLUMNS[index] == "TEXT" else ""
-            named.append(f"{COLUMNS[index]} ({rows} row{'' if rows == 1 else 's'}{where})")
-        exact = f"{CSV_FILE} (bar its spreadsheet guard) and the archived event (EVENT_SHA256, events.jsonl)"
-        self.rows.message = f"{self.what}, in {', '.join(named)}; {exact} keep every exact value"
-        self.rows.report_to(report)
 
 
 def read_dat(text: str) -> list[list[str]]:
@@ -310,23 +287,36 @@ class CsvDatFormat:
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
-        substituted = FieldAlterations(
-            f"{DAT_FILE}: {{count}} rows had a literal þ, U+0014 or ® that a Concordance load file cannot "
-            f"carry (it has no escape character): written there as 'th', U+FFFD and '(R)'"
+        exact = f"{CSV_FILE} and the archived event (its SHA-256 is EVENT_SHA256; events.jsonl holds it)"
+        text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<BEGDOC>.txt, exact UTF-8)"
+        substituted = LossTally(
+            self.name,
+            "a literal þ, U+0014 or ® is a delimiter of a Concordance load file, which has no escape character: "
+            "written as 'th', U+FFFD and '(R)'",
+            exact,
+            exact_by_field={f"{DAT_FILE}: TEXT": text_exact},
         )
-        carriage_returns = FieldAlterations(
-            f"{DAT_FILE}: {{count}} rows had a CR or CRLF line break, which the DAT writes as ® like every "
-            f"line break, so it reads back as LF"
+        carriage_returns = LossTally(
+            self.name,
+            "the DAT writes every line break as ®, so a CR or CRLF line break reads back as LF",
+            exact,
+            exact_by_field={f"{DAT_FILE}: TEXT": text_exact},
         )
-        formulas = WarningTally(
-            f"{CSV_FILE}: {{count}} rows had cells starting with =, +, -, @, tab or CR, which a spreadsheet "
-            f"would run as a formula: those cells are prefixed with an apostrophe ('), as OWASP advises "
-            f"against CSV injection; the files TEXTPATH names, {DAT_FILE} (bar its own substitutions) and "
-            f"the archived event (EVENT_SHA256, events.jsonl) keep the exact text"
+        formulas = LossTally(
+            self.name,
+            "a cell starting with =, +, -, @, tab or CR would run as a formula in a spreadsheet: prefixed with an "
+            "apostrophe ('), as OWASP advises against CSV injection",
+            f"{DAT_FILE} (bar its own alterations) and the archived event (EVENT_SHA256; events.jsonl holds it)",
+            exact_by_field={f"{CSV_FILE}: TEXT": text_exact},
         )
         text_column = COLUMNS.index("TEXT")
-        with tempfile.TemporaryFile() as csv_spool, tempfile.TemporaryFile() as dat_spool:
+        with (
+            tempfile.TemporaryFile() as csv_spool,
+            tempfile.TemporaryFile() as dat_spool,
+            tempfile.TemporaryFile() as sums_spool,
+        ):
             dat = Utf8Writer(dat_spool, bom=True)
+            sums = Utf8Writer(sums_spool)
             csv_text = Utf8Writer(csv_spool, bom=True)
             # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
             # call per row) and are moved to the spools every _ROWS_PER_WRITE rows.
@@ -342,7 +332,9 @@ class CsvDatFormat:
                 text = row[text_column]
                 if text:
                     textpath = f"{TEXT_DIR}/{control_number}.txt"
-                    _write_text(files, textpath, text.encode(), report)
+                    data = text.encode()
+                    files.write_unlisted(textpath, data)
+                    sums.write(f"{hashlib.sha256(data).hexdigest()}  {textpath}\n")
                     row.append(textpath)
                 else:
                     row.append("")
@@ -350,19 +342,25 @@ class CsvDatFormat:
                 cells, guarded = spreadsheet_row(row)
                 pending.add(cells, line)
                 if literal:
-                    substituted.add(str(event.event_id), literal)
+                    for index in literal:
+                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
                 if breaks:
-                    carriage_returns.add(str(event.event_id), breaks)
+                    for index in breaks:
+                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
                 if guarded:
-                    formulas.add(str(event.event_id))
+                    for index, value in enumerate(row):
+                        if value[:1] in FORMULA_STARTS:
+                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", str(event.event_id))
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
                     no_url.add(str(event.event_id))
             pending.flush()
             csv_text.flush()
             dat.flush()
+            sums.flush()
             for spool, path, media_type in (
                 (csv_spool, CSV_FILE, "text/csv; charset=utf-8"),
                 (dat_spool, DAT_FILE, "application/octet-stream"),
+                (sums_spool, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE),
             ):
                 spool.seek(0)
                 with tracked_file(files, path, media_type, report) as binary:
@@ -373,11 +371,3 @@ class CsvDatFormat:
         carriage_returns.report_to(report)
         formulas.report_to(report)
         return report
-
-
-def _write_text(files: ExportFiles, path: str, data: bytes, report: FormatReport) -> None:
-    """One row's exact text as a file of the export (a short one stored, not deflated)."""
-    with files.create(path, TEXT_MEDIA_TYPE, compressed=len(data) < _STORED_BELOW) as stream:
-        hashing = HashingWriter(stream)
-        hashing.write(data)
-    report.files.append(WrittenFile(path, hashing.size, hashing.digest.hexdigest(), TEXT_MEDIA_TYPE))

@@ -6,13 +6,24 @@ import csv
 import hashlib
 import io
 import posixpath
+import subprocess
 import zipfile
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, ZipExportFiles
-from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat, RowBuffer, dat_line, read_dat
+from exports.csv_dat import (
+    COLUMNS,
+    CSV_FILE,
+    DAT_FILE,
+    TEXT_SUMS_FILE,
+    CsvDatFormat,
+    RowBuffer,
+    dat_line,
+    read_dat,
+)
 from exports.jsonl import Utf8Writer
 from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
 from tests.exports.conftest import DAY_ONE, event_payload
@@ -142,13 +153,17 @@ def test_report_counts_and_warns(varied_events: list[Event], export_context: Exp
     report = CsvDatFormat().write(iter(varied_events), files, export_context)
     assert (report.format, report.events, report.items) == ("csv", len(varied_events), len(varied_events))
     assert [(f.path, f.sha256) for f in report.files] == [(f.path, f.sha256) for f in files.written]
-    assert len(report.warnings) == 3
-    no_url, substituted, carriage_returns = report.warnings
-    assert no_url.startswith("1 file events have no URL")
-    # The þ/U+0014/® post, and the two file events whose name has a ®.
-    assert substituted.startswith(f"{DAT_FILE}: 3 rows had a literal")
-    # "line one\nline two\r\nline three\rline four" (issue 17: a CR read back as LF is reported too).
-    assert carriage_returns.startswith(f"{DAT_FILE}: 1 rows had a CR or CRLF line break")
+    # Issue 17: what the DAT alters is a structured loss per column, no longer a warning.
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("1 file events have no URL")
+    losses = {(loss.field, loss.why[:20]): loss.count for loss in report.losses}
+    # The þ/U+0014/® post, and the two file events whose name has a ®; "line one\nline
+    # two\r\nline three\rline four" (a CR read back as LF is a loss too).
+    assert losses == {
+        (f"{DAT_FILE}: TEXT", "a literal þ, U+0014 "): 1,
+        (f"{DAT_FILE}: FILE_NAME", "a literal þ, U+0014 "): 2,
+        (f"{DAT_FILE}: TEXT", "the DAT writes every"): 1,
+    }
 
 
 def test_real_irc_logs_and_simulated_traffic(
@@ -199,7 +214,11 @@ def test_csv_keeps_any_text_exactly_but_guards_formulas(text: str) -> None:
     textpath = dat_rows[1][COLUMNS.index("TEXTPATH")]
     assert textpath == csv_rows[1][COLUMNS.index("TEXTPATH")]
     assert (files.contents[textpath] if textpath else b"") == text.encode()
-    assert len(files.contents) == (3 if text else 2)
+    assert len(files.contents) == (4 if text else 3)
+    # It is listed with its SHA-256 in the checksum list, not in the format's (the manifest's) files.
+    expected = f"{hashlib.sha256(text.encode()).hexdigest()}  {textpath}\n" if text else ""
+    assert files.contents[TEXT_SUMS_FILE] == expected.encode()
+    assert [f.path for f in files.written] == [CSV_FILE, DAT_FILE, TEXT_SUMS_FILE]
 
 
 def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> None:
@@ -251,9 +270,21 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_in_the_csv_only()
     # The DAT keeps the exact text (line breaks as the DAT writes them).
     assert [row[text] for row in dat_rows[1 : len(FORMULAS) + 1]] == [dat_text(f) for f in FORMULAS]
     assert dict(zip(COLUMNS, dat_rows[len(FORMULAS) + 1], strict=True))["SENDER_NAME"] == "=cmd|' /C calc'!A0"
-    guard = [w for w in report.warnings if "formula" in w]
-    assert len(guard) == 1
-    assert guard[0].startswith(f"{CSV_FILE}: 9 rows had cells starting with =, +, -, @, tab or CR")
+    guards = {loss.field: loss.count for loss in report.losses if "formula" in loss.why}
+    assert guards == {
+        f"{CSV_FILE}: {column}": count
+        for column, count in [
+            ("TEXT", len(FORMULAS)),
+            ("MESSAGE_ID", 1),
+            ("SENDER_ID", 1),
+            ("SENDER_NAME", 1),
+            ("ROOM_ID", 1),
+            ("ROOM_NAME", 1),
+            ("FILE_NAME", 1),
+            ("FILE_URL", 1),
+        ]
+    }
+    assert not [w for w in report.warnings if "formula" in w]
     # A cell already starting with an apostrophe is left alone (it is not a formula).
     assert guarded("'=1") == "'=1"
 
@@ -292,7 +323,7 @@ def resolve(archive: zipfile.ZipFile, load_file: str, textpath: str) -> bytes:
     return archive.read(posixpath.join(folder, textpath.replace("\\", "/")))
 
 
-def test_textpath_files_hold_every_text_byte_exact_in_any_script() -> None:
+def test_textpath_files_hold_every_text_byte_exact_in_any_script(tmp_path: Path) -> None:
     events = [
         parse_event(event_payload(i, "post", message={"id": f"m{i}", "text": text}))
         for i, text in enumerate(EXACT_TEXTS)
@@ -313,29 +344,37 @@ def test_textpath_files_hold_every_text_byte_exact_in_any_script() -> None:
     assert dat_rows[-1][column] == ""
     paths = [row[column] for row in dat_rows[1:-1]]
     assert len(set(paths)) == len(paths) == len(texts)
+    # The checksum list names each of them once, and sha256sum (coreutils) checks it.
+    assert sorted(line.split("  ")[1] for line in archive.read(TEXT_SUMS_FILE).decode().splitlines()) == sorted(paths)
+    archive.extractall(tmp_path)
+    checked = subprocess.run(["sha256sum", "--strict", "-c", TEXT_SUMS_FILE], cwd=tmp_path, capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.decode().count(": OK\n") == len(paths)
 
 
 def test_report_names_every_field_the_dat_altered(varied_events: list[Event]) -> None:
     _, report = zipped_export(varied_events)
-    literal = next(w for w in report.warnings if w.startswith(f"{DAT_FILE}: 3 rows had a literal"))
+    literal = {loss.field: loss for loss in report.losses if "'th', U+FFFD and '(R)'" in loss.why}
     # Which fields, how many rows each, and where the exact value is.
-    assert "TEXT (1 row" in literal
-    assert "FILE_NAME (2 rows" in literal
-    assert ", in TEXT (1 row; the file TEXTPATH names holds the exact text), FILE_NAME (2 rows); " in literal
-    assert "TEXTPATH" in literal
-    assert "'th', U+FFFD and '(R)'" in literal
-    breaks = next(w for w in report.warnings if "CR" in w and w.startswith(DAT_FILE))
+    assert {field: loss.count for field, loss in literal.items()} == {
+        f"{DAT_FILE}: TEXT": 1,
+        f"{DAT_FILE}: FILE_NAME": 2,
+    }
+    assert "TEXTPATH" in literal[f"{DAT_FILE}: TEXT"].exact_value_in
+    assert CSV_FILE in literal[f"{DAT_FILE}: FILE_NAME"].exact_value_in
+    breaks = [loss for loss in report.losses if "reads back as LF" in loss.why]
     # "line one\nline two\r\nline three\rline four", and the þ/U+0014/® post has none.
-    assert breaks.startswith(f"{DAT_FILE}: 1 rows had a CR or CRLF line break")
-    assert "TEXT (1 row" in breaks
-    assert "TEXTPATH" in breaks
+    assert [(loss.field, loss.count) for loss in breaks] == [(f"{DAT_FILE}: TEXT", 1)]
+    assert "TEXTPATH" in breaks[0].exact_value_in
+    assert all(loss.format == "csv" and loss.events for loss in report.losses)
 
 
 def test_the_formula_guard_is_reported_with_textpath_exact() -> None:
     events = [parse_event(event_payload(0, "post", message={"id": "m", "text": "=1+1"}))]
     archive, report = zipped_export(events)
-    guard = next(w for w in report.warnings if "formula" in w)
-    assert "TEXTPATH" in guard
+    guard = next(loss for loss in report.losses if "formula" in loss.why)
+    assert (guard.field, guard.count, guard.events) == (f"{CSV_FILE}: TEXT", 1, (str(events[0].event_id),))
+    assert "TEXTPATH" in guard.exact_value_in
     csv_rows = list(csv.reader(io.StringIO(archive.read(CSV_FILE).decode("utf-8-sig"), newline="")))
     record = dict(zip(csv_rows[0], csv_rows[1], strict=True))
     assert record["TEXT"] == "'=1+1"
@@ -346,3 +385,4 @@ def test_plain_text_is_reported_as_nothing_altered() -> None:
     events = [parse_event(event_payload(0, "post", message={"id": "m", "text": "plain\nLF only"}))]
     _, report = zipped_export(events)
     assert report.warnings == []
+    assert report.losses == []

@@ -188,17 +188,23 @@ def test_jsonl_lines_and_csv_hashes_are_the_archived_bytes(archived: StagingStor
         rows = list(csv.DictReader(io.StringIO(package.read("messages.csv").decode("utf-8-sig"))))
         listed = {entry["path"]: entry["sha256"] for entry in json.loads(package.read("manifest.json"))["files"]}
         texts = {row["TEXTPATH"]: package.read(row["TEXTPATH"]) for row in rows if row["TEXTPATH"]}
+        sums = package.read("messages_text.sha256")
     assert lines
     assert all(line == stored[json.loads(line)["event_id"]] for line in lines)
     assert len(rows) == len(lines)
     assert all(row["EVENT_SHA256"] == hashlib.sha256(stored[row["EVENT_ID"]].encode()).hexdigest() for row in rows)
-    # Issue 17: each message's exact text is a file of the package (TEXTPATH), listed in the manifest.
+    # Issue 17: each message's exact text is a file of the package (TEXTPATH), listed with its
+    # SHA-256 in messages_text.sha256, which the manifest lists (not each of 100,000 files).
     messages = [(row, json.loads(stored[row["EVENT_ID"]])) for row in rows if row["TYPE"] in ("post", "edit")]
     assert messages
     for row, event in messages:
         if event["message"]["text"]:
             assert texts[row["TEXTPATH"]] == event["message"]["text"].encode()
-    assert all(listed[path] == hashlib.sha256(data).hexdigest() for path, data in texts.items())
+    assert listed["messages_text.sha256"] == hashlib.sha256(sums).hexdigest()
+    summed = {line[66:]: line[:64] for line in sums.decode().splitlines()}  # "<sha256>  <path>"
+    assert summed == {path: hashlib.sha256(data).hexdigest() for path, data in texts.items()}
+    assert not [path for path in listed if path.startswith("messages_text/")]
+    _valid_manifest(result.manifest)
 
 
 MANIFEST_SCHEMA = Path(__file__).resolve().parents[2] / "exports" / "schemas" / "manifest.schema.json"
