@@ -83,18 +83,22 @@ class Loss:
     field: str
     """The column, element or attribute, with the file it is in (``messages.dat: TEXT``)."""
     count: int
-    """Events (or rows) affected."""
+    """How many ``unit`` are affected."""
     why: str
     exact_value_in: str
     """Where the exact value is: another file of this export, or the archived event."""
     events: tuple[str, ...] = ()
     """A few of the event ids affected (at most five)."""
+    unit: str = "events"
+    """What ``count`` counts: ``events`` (a row is an event), ``messages``, ``texts``, ``characters``,
+    ``files`` or ``documents``."""
 
     def as_json(self) -> dict[str, object]:
         return {
             "format": self.format,
             "field": self.field,
             "count": self.count,
+            "unit": self.unit,
             "why": self.why,
             "exact_value_in": self.exact_value_in,
             "events": list(self.events),
@@ -105,8 +109,17 @@ class LossTally:
     """One kind of loss counted over a whole export, per field: said once per field (as a
     :class:`Loss`, with a few example event ids), not once per event."""
 
-    def __init__(self, format: str, why: str, exact_value_in: str, *, exact_by_field: dict[str, str] | None = None):
+    def __init__(
+        self,
+        format: str,
+        why: str,
+        exact_value_in: str,
+        *,
+        exact_by_field: dict[str, str] | None = None,
+        unit: str = "events",
+    ) -> None:
         self.format = format
+        self.unit = unit
         self.why = why
         self.exact_value_in = exact_value_in
         self.exact_by_field = exact_by_field or {}
@@ -122,7 +135,7 @@ class LossTally:
     def report_to(self, report: FormatReport) -> None:
         for name, count in self.counts.items():
             exact = self.exact_by_field.get(name, self.exact_value_in)
-            report.losses.append(Loss(self.format, name, count, self.why, exact, tuple(self.samples[name])))
+            report.losses.append(Loss(self.format, name, count, self.why, exact, tuple(self.samples[name]), self.unit))
 
 
 _SAMPLE_EVENTS = 5
@@ -141,7 +154,8 @@ class FormatReport:
     warnings: list[str] = field(default_factory=list)
     """Things a reviewer must know (an attachment the archive never received, ...)."""
     losses: list[Loss] = field(default_factory=list)
-    """What this format could not carry exactly (:class:`Loss`); not repeated in ``warnings``."""
+    """What this format could not carry exactly (:class:`Loss`). Only the PDF says some of them in
+    ``warnings`` too, as its cover prints those."""
 
 
 @runtime_checkable
