@@ -5,9 +5,9 @@ byte-order mark, a header row; the text is kept exactly (a newline inside a fiel
 the quoted field), with one exception, because this file is meant to be opened in a spreadsheet:
 a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, which Excel and
 LibreOffice would evaluate as a formula (CSV injection), is written with a leading apostrophe
-(``'=1+1``), as OWASP recommends. The report (and so the export's manifest) says how many rows
-were guarded; ``messages.dat``, ``events.jsonl`` and the archive keep the exact text, and
-``EVENT_SHA256`` names the event's exact JSON.
+(``'=1+1``), as OWASP recommends. The report's losses (and so the export's manifest) say how
+many rows were guarded, per column; the ``TEXTPATH`` files, ``messages.dat``, ``events.jsonl``
+and the archive keep the exact text, and ``EVENT_SHA256`` names the event's exact JSON.
 
 ``messages.dat``: a Concordance DAT load file: UTF-8 with a byte-order mark, a header row, every
 field between text qualifiers ``þ`` (U+00FE), fields separated by U+0014, CRLF line ends, and a
@@ -22,7 +22,10 @@ has a ``TEXTPATH``: the path, relative to the load file's folder, of
 ``messages_text/<BEGDOC>.txt``, which holds the row's ``TEXT`` exactly (UTF-8 without a
 byte-order mark, line breaks and every other character as archived); it is what a review
 platform loads as the document's extracted text. A row without text has an empty ``TEXTPATH``.
-The DAT never alters a field silently: the report (and so the export's manifest) names every
+The text files are listed with their SHA-256 in ``messages_text.sha256`` (``<hex>  <path>`` lines,
+which ``sha256sum -c`` checks), and that file in the manifest: 100,000 entries in the manifest,
+each written to the zip through a streaming entry, tripled the export's time and memory. The DAT
+never alters a field silently: the report's losses (and so the export's manifest) name every
 column the DAT had to alter, how many rows, and where the exact value is (``TEXTPATH`` for the
 text; ``messages.csv`` and the archived event, ``EVENT_SHA256``, for every field).
 
@@ -39,8 +42,8 @@ a file event without a URL is reported. ``BEGDOC`` is a control number,
 (the line of ``events.jsonl``).
 
 Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
-The CSV and the DAT are spooled to temporary files while the text files stream into the export
-(an export zip takes one file at a time), then copied in.
+The CSV, the DAT and the checksum list are spooled to temporary files while the text files go
+into the export, each in one write (an export zip takes one file at a time), then copied in.
 """
 
 from __future__ import annotations
