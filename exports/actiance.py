@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import ClassVar
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from formats.actiance_xml import (
@@ -153,6 +154,13 @@ class ActianceFormat:
     """Actiance XML: ``actiance/actiance_<n>.xml``, each of at most 10,000 events."""
 
     name = FORMAT
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "an Actiance Message has no element for its text's format"
+        ": a text/html message is written as its source",
+        "source.server": "Actiance XML has no element for the chat server an event came from",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)

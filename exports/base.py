@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Protocol, runtime_checkable
 
-from ingest.events import Event, event_to_json
+from ingest.events import EditEvent, Event, PostEvent, event_to_json
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,45 @@ class ExportFormat(Protocol):
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         """Write ``events`` (in :func:`export_order`) as this format."""
         ...
+
+
+FIELD_SET: dict[str, Callable[[Event], bool]] = {
+    "message.format": lambda e: isinstance(e, PostEvent | EditEvent) and e.message.format != "text/plain",
+    "actor.email": lambda e: e.actor.email is not None,
+    "actor.internal": lambda e: not e.actor.internal,
+    "source.server": lambda e: e.source is not None and e.source.server is not None,
+}
+"""The event fields some formats cannot carry, and when an event has one worth saying: a message
+in a format other than plain text, an actor's e-mail address, an external actor, the server."""
+_FIELD_KEPT_IN = {
+    "message.format": "TEXT_FORMAT in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "actor.email": "SENDER_EMAIL in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "actor.internal": "SENDER_INTERNAL in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "source.server": "the archived event (events.jsonl)",
+}
+
+
+def write_format(
+    export: ExportFormat, events: Iterable[Event], files: ExportFiles, context: ExportContext
+) -> FormatReport:
+    """``export.write``, and a loss for each event field the format declares it cannot carry
+    (its ``not_carried``: field of :data:`FIELD_SET` -> why) that events of the export have.
+    A format without the attribute (one from another distribution) is written as it is."""
+    declared: dict[str, str] = getattr(export, "not_carried", {})
+    checks = [(name, FIELD_SET[name]) for name in declared]
+    tallies = {name: LossTally(export.name, why, _FIELD_KEPT_IN[name]) for name, why in declared.items()}
+
+    def seen(events: Iterable[Event]) -> Iterator[Event]:
+        for event in events:
+            for name, check in checks:
+                if check(event):
+                    tallies[name].add(f"event field {name}", str(event.event_id))
+            yield event
+
+    report = export.write(seen(events) if checks else events, files, context)
+    for tally in tallies.values():
+        tally.report_to(report)
+    return report
 
 
 def export_order(event: Event) -> tuple[str, datetime, str]:

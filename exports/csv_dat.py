@@ -54,6 +54,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from exports.base import ExportContext, ExportFiles, FormatReport, LossTally
 from exports.jsonl import (
@@ -286,6 +287,11 @@ class CsvDatFormat:
     """``messages.csv`` and the Concordance load file ``messages.dat``, one row per event."""
 
     name = "csv"
+    not_carried: ClassVar[dict[str, str]] = {
+        "source.server": "the load files have no column for the chat server an event came from",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)

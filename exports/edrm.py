@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain, groupby
-from typing import IO
+from typing import IO, ClassVar
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
@@ -312,6 +312,13 @@ class EdrmFormat:
     """``edrm.xml`` and one transcript per conversation-day under ``text/``."""
 
     name = "edrm"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "an EDRM transcript is plain text: a text/html message is written as its source, unmarked",
+        "actor.email": "the transcript and the load file name people by name and id, not e-mail address",
+        "actor.internal": "EDRM has no field for whether a participant is internal or external",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from exports.base import ExportContext, ExportFiles, FormatReport, Loss, LossTally
 from exports.edrm import conversation_days, room_slug
@@ -71,6 +72,12 @@ class LyncXmlFormat:
     """Lync Persistent Chat compliance XML, one file per conversation-day (or part of one)."""
 
     name = "lync"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "a Lync Message has no attribute for its text's format"
+        ": a text/html message is written as its source",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def __init__(self, max_events_per_file: int = MAX_EVENTS_PER_FILE) -> None:
         if max_events_per_file < 1:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from archive.record import chain_head
-from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles
+from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from ingest.events import Event
@@ -110,8 +110,11 @@ def build_export(
             files = ZipExportFiles(archive)
             for export in formats:
                 reports.append(
-                    export.write(
-                        counted(selected_events(engine, selection, remember=archived_json.remember)), files, context
+                    write_format(
+                        export,
+                        counted(selected_events(engine, selection, remember=archived_json.remember)),
+                        files,
+                        context,
                     )
                 )
                 if total is None:

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import arabic_reshaper  # type: ignore[import-untyped]
 from bidi import get_display  # type: ignore[import-untyped]
@@ -853,6 +853,14 @@ class PdfReportFormat:
     """A paginated PDF for reviewers: cover, contents, then every room's transcript."""
 
     name = "pdf"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "the report prints a text/html message as its source, unmarked",
+        "actor.email": "the report names people by name and id, not e-mail address",
+        "actor.internal": "the report does not say whether a participant is internal or external",
+        "source.server": "the report does not say which chat server an event came from",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def __init__(self, page_size: tuple[float, float] = A4) -> None:
         self.geometry = Geometry(*page_size)

@@ -5,8 +5,9 @@ hostile texts an export has to carry (control characters, CR and CRLF, the DAT's
 þ, U+0014 and ®, bidi marks, combining marks, characters above U+FFFF, noncharacters), and
 texts drawn from them with a seeded generator (the same corpus on every run). Each text is
 posted; every third message is edited twice (each edit a text of the corpus) and every fourth
-deleted, so a round trip covers posts, every edit and deleted text. The archive refuses NUL and
-lone surrogates at ingest, so they are not here.
+deleted, so a round trip covers posts, every edit and deleted text. Some posts are text/html,
+some people have no e-mail address, one is external: fields some formats cannot carry. The
+archive refuses NUL and lone surrogates at ingest, so they are not here.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def corpus() -> tuple[list[Event], list[Message]]:
         message_id = f"m{index}"
         versions = [text]
         at = index * 10
-        payloads.append(_payload(index, room, at, "post", message={"id": message_id, "text": text}))
+        posted = {"id": message_id, "text": text, "format": "text/html" if index % 11 == 5 else "text/plain"}
+        payloads.append(_payload(index, room, at, "post", message=posted))
         if index % 3 == 0:
             for edit in (1, 2):
                 new_text = texts[(index * 7 + edit * 13) % len(texts)]
@@ -122,7 +124,12 @@ def _payload(index: int, room: str, seconds: int, kind: str, **fields: Any) -> d
         "type": kind,
         "occurred_at": (EXPORT_CONTEXT_DAY + timedelta(seconds=seconds)).isoformat(),
         "room": {"id": room, "name": None, "kind": "im" if room.startswith("im:") else "room"},
-        "actor": {"id": f"user:{actor}", "name": NAMES[actor], "email": f"u{actor}@example.com", "internal": True},
+        "actor": {
+            "id": f"user:{actor}",
+            "name": NAMES[actor],
+            "email": f"u{actor}@example.com" if actor % 2 == 0 else None,
+            "internal": actor != 7,
+        },
         "source": {"server": "pchat01.example.com"},
         **fields,
     }

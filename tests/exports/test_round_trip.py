@@ -28,7 +28,7 @@ from lxml import etree
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
-from exports.base import ExportContext, FormatReport, Loss, MemoryExportFiles
+from exports.base import ExportContext, FormatReport, Loss, MemoryExportFiles, write_format
 from exports.package import ExportRequest, build_export
 from exports.registry import FORMAT_NAMES, export_format
 from formats.lync_xml import stable_number
@@ -57,13 +57,15 @@ def versions_of(message: Message) -> list[str]:
 
 def write(name: str) -> tuple[MemoryExportFiles, FormatReport]:
     files = MemoryExportFiles()
-    report = export_format(name).write(iter(EVENTS), files, CONTEXT)
+    report = write_format(export_format(name), iter(EVENTS), files, CONTEXT)
     assert report.events == len(EVENTS)
     return files, report
 
 
-def losses(report: FormatReport) -> dict[tuple[str, str], Loss]:
-    return {(loss.field, loss.why): loss for loss in report.losses}
+def text_losses(report: FormatReport) -> list[Loss]:
+    """The losses of text: every loss but the event fields a format declares it cannot carry
+    (test_event_fields_a_format_cannot_carry_are_losses checks those)."""
+    return [loss for loss in report.losses if not loss.field.startswith("event field ")]
 
 
 def test_the_corpus_covers_every_script_and_version_kind() -> None:
@@ -96,7 +98,7 @@ def test_jsonl_carries_every_version_exactly() -> None:
         if event["type"] in ("post", "edit"):
             got[event["message"]["id"]].append(event["message"]["text"])
     assert got == {message.id: versions_of(message) for message in MESSAGES}
-    assert report.losses == []
+    assert report.losses == []  # JSONL is the archived events themselves
 
 
 def test_csv_and_dat_carry_every_version_exactly_or_name_the_loss() -> None:
@@ -129,11 +131,11 @@ def test_csv_and_dat_carry_every_version_exactly_or_name_the_loss() -> None:
         if "\r" in text and not any(ch in text for ch in DAT_DELIMITERS):
             assert dat_row["TEXT"] == text.replace("\r\n", "\n").replace("\r", "\n")
     assert exact == {message.id: versions_of(message) for message in MESSAGES}
-    by_field = {(loss.field, loss.why.split(" ")[1]): loss for loss in report.losses}
+    by_field = {(loss.field, loss.why.split(" ")[1]): loss for loss in text_losses(report)}
     assert by_field[("messages.csv: TEXT", "cell")].count == guarded
     assert by_field[("messages.dat: TEXT", "literal")].count == substituted
     assert by_field[("messages.dat: TEXT", "DAT")].count == line_breaks
-    for loss in report.losses:
+    for loss in text_losses(report):
         if loss.field.endswith(": TEXT"):
             assert "TEXTPATH" in loss.exact_value_in
     assert guarded
@@ -167,7 +169,7 @@ def test_rsmf_carries_every_version_and_deleted_text_exactly() -> None:
                 deleted[entry["id"]] = entry["body"]
     assert got == {message.id: versions_of(message) for message in MESSAGES}
     assert deleted == {message.id: message.versions[-1] for message in MESSAGES if message.deleted}
-    assert report.losses == []
+    assert text_losses(report) == []
 
 
 def test_edrm_transcripts_carry_every_version_exactly() -> None:
@@ -197,7 +199,7 @@ def test_edrm_transcripts_carry_every_version_exactly() -> None:
                 deleted.add(gone.group(1))
     assert got == {message.id: versions_of(message) for message in MESSAGES}
     assert deleted == {message.id for message in MESSAGES if message.deleted}
-    assert report.losses == []  # the names and ids of the corpus need no escape in the load file
+    assert text_losses(report) == []  # the names and ids of the corpus need no escape in the load file
 
 
 def test_actiance_carries_every_version_and_deleted_text_exactly_once_unescaped() -> None:
@@ -222,7 +224,7 @@ def test_actiance_carries_every_version_and_deleted_text_exactly_once_unescaped(
     assert deleted == {message.id: message.versions[-1] for message in MESSAGES if message.deleted}
     # XML 1.0 cannot carry the corpus's control characters: escaped reversibly, and named.
     assert escaped
-    [loss] = report.losses
+    [loss] = text_losses(report)
     assert (loss.why, loss.exact_value_in, loss.unit) == (ESCAPE_LOSS, ESCAPE_EXACT, "characters")
     assert loss.count == sum(
         len(XML_ILLEGAL.findall(text)) + text.count("\u2426") + len(re.findall("[\u2400-\u241f]", text))
@@ -242,7 +244,7 @@ def test_lync_carries_every_post_exactly_and_names_what_it_cannot() -> None:
             if element.get("type") == "CHAT":
                 posts[int(element.get("id", ""))] = unescape_xml_text(element.get("content", ""))
     assert posts == {stable_number(message.id): message.versions[0] for message in MESSAGES}
-    found = {loss.field: loss for loss in report.losses}
+    found = {loss.field: loss for loss in text_losses(report)}
     assert found["Lync XML: edit events"].count == EDITS
     assert found["Lync XML: delete events"].count == DELETES
     changed = found["Lync XML: Message (CHAT) of a message edited or deleted later"]
@@ -309,15 +311,48 @@ def test_pdf_text_layer_carries_every_version_after_bidi_normalisation() -> None
                 if run not in _visible(layer) and not ("\u202e" in text and run[::-1] in _visible(layer)):
                     missing.append((message.id, run))
     assert missing == []
-    found = {loss.why.split(" ")[0]: loss for loss in report.losses}
+    found = {loss.why.split(" ")[0]: loss for loss in text_losses(report)}
     # Every version is drawn, and a deleted message's text once more, marked.
     drawn_texts = [t for m in MESSAGES for t in [*m.versions, *([m.versions[-1]] if m.deleted else [])]]
     controls = sum(1 for text in drawn_texts for ch in text if ord(ch) in _PICTURES or _C1.match(ch))
     assert found["control"].count == controls
     assert found["no"].count == sum(1 for ch in written_out if not _C1.match(ch))
     assert {ch for ch in written_out if not _C1.match(ch)} == {"\ufffe", "\uffff", "\U00020000"}
-    for loss in report.losses:
+    for loss in text_losses(report):
         assert "TEXTPATH" in loss.exact_value_in
+
+
+FIELD_COUNTS = {
+    "message.format": sum(1 for e in EVENTS if e.type == "post" and e.message.format == "text/html"),
+    "actor.email": sum(1 for e in EVENTS if e.actor.email is not None),
+    "actor.internal": sum(1 for e in EVENTS if not e.actor.internal),
+    "source.server": len(EVENTS),
+}
+NOT_CARRIED = {
+    "jsonl": set(),
+    "csv": {"source.server"},
+    "edrm": {"message.format", "actor.email", "actor.internal"},
+    "lync": {"message.format"},
+    "actiance": {"message.format", "source.server"},
+    "rsmf": {"message.format"},
+    "pdf": {"message.format", "actor.email", "actor.internal", "source.server"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_CARRIED))
+def test_event_fields_a_format_cannot_carry_are_losses(name: str) -> None:
+    """The corpus has text/html posts, people with and without an e-mail address, an external
+    one, and a server on every event: each format names the fields it has no place for, with how
+    many events had them, and where the value is."""
+    assert all(FIELD_COUNTS.values())
+    _, report = write(name)
+    fields = {loss.field.removeprefix("event field "): loss for loss in report.losses if loss.field.startswith("event")}
+    assert {field: loss.count for field, loss in fields.items()} == {f: FIELD_COUNTS[f] for f in NOT_CARRIED[name]}
+    for field, loss in fields.items():
+        assert loss.why
+        assert "events.jsonl" in loss.exact_value_in
+        if field != "source.server":
+            assert "messages.csv" in loss.exact_value_in
 
 
 def test_the_package_manifest_names_every_loss_and_the_dat_points_at_the_exact_texts(
@@ -336,10 +371,11 @@ def test_the_package_manifest_names_every_loss_and_the_dat_points_at_the_exact_t
     schema = json.loads((ROOT / "exports" / "schemas" / "manifest.schema.json").read_text())
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(result.manifest)
     reported = {entry["format"]: entry["losses"] for entry in result.manifest["formats"]}
-    assert reported["jsonl"] == reported["rsmf"] == []
+    assert reported["jsonl"] == []
+    assert [loss["field"] for loss in reported["rsmf"]] == ["event field message.format"]
     assert {loss["field"] for loss in reported["csv"]} >= {"messages.dat: TEXT", "messages.csv: TEXT"}
     assert {loss["field"] for loss in reported["lync"]} >= {"Lync XML: edit events", "Lync XML: delete events"}
-    assert [loss["why"] for loss in reported["actiance"]] == [ESCAPE_LOSS]
+    assert ESCAPE_LOSS in [loss["why"] for loss in reported["actiance"]]
     with zipfile.ZipFile(result.path) as package:
         rows = list(csv.DictReader(io.StringIO(package.read("messages.csv").decode("utf-8-sig"), newline="")))
         sums = dict(line.split("  ")[::-1] for line in package.read("messages_text.sha256").decode().splitlines())
