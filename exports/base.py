@@ -160,6 +160,9 @@ class FormatReport:
 
 @runtime_checkable
 class ExportFormat(Protocol):
+    """A format. It may also have ``not_carried``, a dict from a field of :data:`FIELD_SET` to why
+    the format has no place for it, which :func:`write_format` turns into losses."""
+
     name: str
     """The format's id in the API and the CLI (``csv``, ``pdf``, ``rsmf``, ...)."""
 
