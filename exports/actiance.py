@@ -8,8 +8,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import ClassVar
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from formats.actiance_xml import (
     DOCUMENT_END,
     DOCUMENT_START,
@@ -20,7 +21,7 @@ from formats.actiance_xml import (
     Rendered,
     render_conversation,
 )
-from formats.xml_text import ESCAPE_NOTE
+from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS
 from ingest.events import Actor, Event, Room
 
 # --- the export format ---------------------------------------------------------------------
@@ -75,6 +76,9 @@ class _ChunkedFiles:
         self._stream = self._stack = None
 
 
+FORMAT = "actiance"
+
+
 @dataclass
 class _Totals:
     conversations: int = 0
@@ -88,18 +92,41 @@ class _Totals:
         self.without_element.update(rendered.without_element)
         self.deletions_without_text += rendered.deletions_without_text
 
-    def warnings(self) -> list[str]:
-        found: list[str] = []
+    def losses(self) -> list[Loss]:
+        found: list[Loss] = []
         if self.replaced_characters:
-            found.append(f"Actiance XML: {self.replaced_characters} escapes: {ESCAPE_NOTE}")
-        if self.without_element:
-            kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(self.without_element.items()))
-            found.append(f"events with no Actiance element (counted for presence only) -- {kinds}")
+            found.append(
+                Loss(
+                    FORMAT,
+                    "Actiance XML: any element's text",
+                    self.replaced_characters,
+                    ESCAPE_LOSS,
+                    ESCAPE_EXACT,
+                    (),
+                    "characters",
+                )
+            )
+        for kind, count in sorted(self.without_element.items()):
+            found.append(
+                Loss(
+                    FORMAT,
+                    f"Actiance XML: {kind} events",
+                    count,
+                    "Actiance has no element for these events (they count for presence only)",
+                    "the archived event (events.jsonl); the CSV, DAT and EDRM exports carry them",
+                )
+            )
         if self.deletions_without_text:
             found.append(
-                f"Actiance XML: {self.deletions_without_text} deletions of messages posted before their conversation "
-                "have an empty Content (the format carries a deleted text only there; it is in the conversation "
-                "of the post when the export holds it)"
+                Loss(
+                    FORMAT,
+                    "Actiance XML: Content of a Deleted message",
+                    self.deletions_without_text,
+                    "the message was posted before its conversation, and the format carries a deleted text only "
+                    "in the Message of the deletion, which has nothing to take it from: Content is empty",
+                    "the post, in the conversation of its day when the export holds it; the archived post event "
+                    "(events.jsonl; the CSV and DAT row of the post, its TEXTPATH)",
+                )
             )
         return found
 
@@ -126,7 +153,14 @@ def _room_days(events: Iterable[Event]) -> Iterator[tuple[Room, date, list[Event
 class ActianceFormat:
     """Actiance XML: ``actiance/actiance_<n>.xml``, each of at most 10,000 events."""
 
-    name = "actiance"
+    name = FORMAT
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "an Actiance Message has no element for its text's format"
+        ": a text/html message is written as its source",
+        "source.server": "Actiance XML has no element for the chat server an event came from",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
@@ -151,5 +185,5 @@ class ActianceFormat:
             chunks.close()
         report.files = chunks.written
         report.items = totals.conversations
-        report.warnings.extend(totals.warnings())
+        report.losses.extend(totals.losses())
         return report

@@ -16,13 +16,15 @@ import queue
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Protocol, runtime_checkable
 
-from ingest.events import Event, event_to_json
+from ingest.events import EditEvent, Event, PostEvent, event_to_json
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,81 @@ class ExportFiles(Protocol):
         export stores it as it is instead of deflating it a second time for little gain."""
         ...
 
+    def write_unlisted(self, path: str, data: bytes) -> None:
+        """One small file of the export written whole, and *not* listed in :attr:`written`
+        (so not in ``manifest.json``): the format lists it, with its SHA-256, in a checksum file
+        of its own (the DAT's ``TEXTPATH`` files, one per message: listing 100,000 of them in the
+        manifest, each through a streaming zip entry, cost more than the rest of the export)."""
+        ...
+
+
+@dataclass
+class Loss:
+    """Something a format could not carry exactly: which field or element, in how many events,
+    why, and where the exact value is kept. The manifest lists every loss of every format
+    (``formats[].losses``), so nothing is altered or dropped silently."""
+
+    format: str
+    field: str
+    """The column, element or attribute, with the file it is in (``messages.dat: TEXT``)."""
+    count: int
+    """How many ``unit`` are affected."""
+    why: str
+    exact_value_in: str
+    """Where the exact value is: another file of this export, or the archived event."""
+    events: tuple[str, ...] = ()
+    """A few of the event ids affected (at most five)."""
+    unit: str = "events"
+    """What ``count`` counts: ``events`` (a row is an event), ``messages``, ``texts``, ``characters``,
+    ``files`` or ``documents``."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "format": self.format,
+            "field": self.field,
+            "count": self.count,
+            "unit": self.unit,
+            "why": self.why,
+            "exact_value_in": self.exact_value_in,
+            "events": list(self.events),
+        }
+
+
+class LossTally:
+    """One kind of loss counted over a whole export, per field: said once per field (as a
+    :class:`Loss`, with a few example event ids), not once per event."""
+
+    def __init__(
+        self,
+        format: str,
+        why: str,
+        exact_value_in: str,
+        *,
+        exact_by_field: dict[str, str] | None = None,
+        unit: str = "events",
+    ) -> None:
+        self.format = format
+        self.unit = unit
+        self.why = why
+        self.exact_value_in = exact_value_in
+        self.exact_by_field = exact_by_field or {}
+        self.counts: dict[str, int] = {}
+        self.samples: dict[str, list[str]] = {}
+
+    def add(self, field: str, event_id: str, count: int = 1) -> None:
+        self.counts[field] = self.counts.get(field, 0) + count
+        samples = self.samples.setdefault(field, [])
+        if len(samples) < _SAMPLE_EVENTS and event_id not in samples:
+            samples.append(event_id)
+
+    def report_to(self, report: FormatReport) -> None:
+        for name, count in self.counts.items():
+            exact = self.exact_by_field.get(name, self.exact_value_in)
+            report.losses.append(Loss(self.format, name, count, self.why, exact, tuple(self.samples[name]), self.unit))
+
+
+_SAMPLE_EVENTS = 5
+
 
 @dataclass
 class FormatReport:
@@ -76,16 +153,61 @@ class FormatReport:
     files: list[WrittenFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """Things a reviewer must know (an attachment the archive never received, ...)."""
+    losses: list[Loss] = field(default_factory=list)
+    """What this format could not carry exactly (:class:`Loss`). Only the PDF says some of them in
+    ``warnings`` too, as its cover prints those."""
 
 
 @runtime_checkable
 class ExportFormat(Protocol):
+    """A format. It may also have ``not_carried``, a dict from a field of :data:`FIELD_SET` to why
+    the format has no place for it, which :func:`write_format` turns into losses."""
+
     name: str
     """The format's id in the API and the CLI (``csv``, ``pdf``, ``rsmf``, ...)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         """Write ``events`` (in :func:`export_order`) as this format."""
         ...
+
+
+FIELD_SET: dict[str, Callable[[Event], bool]] = {
+    "message.format": lambda e: isinstance(e, PostEvent | EditEvent) and e.message.format != "text/plain",
+    "actor.email": lambda e: e.actor.email is not None,
+    "actor.internal": lambda e: not e.actor.internal,
+    "source.server": lambda e: e.source is not None and e.source.server is not None,
+}
+"""The event fields some formats cannot carry, and when an event has one worth saying: a message
+in a format other than plain text, an actor's e-mail address, an external actor, the server."""
+_FIELD_KEPT_IN = {
+    "message.format": "TEXT_FORMAT in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "actor.email": "SENDER_EMAIL in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "actor.internal": "SENDER_INTERNAL in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "source.server": "the archived event (events.jsonl)",
+}
+
+
+def write_format(
+    export: ExportFormat, events: Iterable[Event], files: ExportFiles, context: ExportContext
+) -> FormatReport:
+    """``export.write``, and a loss for each event field the format declares it cannot carry
+    (its ``not_carried``: field of :data:`FIELD_SET` -> why) that events of the export have.
+    A format without the attribute (one from another distribution) is written as it is."""
+    declared: dict[str, str] = getattr(export, "not_carried", {})
+    checks = [(name, FIELD_SET[name]) for name in declared]
+    tallies = {name: LossTally(export.name, why, _FIELD_KEPT_IN[name]) for name, why in declared.items()}
+
+    def seen(events: Iterable[Event]) -> Iterator[Event]:
+        for event in events:
+            for name, check in checks:
+                if check(event):
+                    tallies[name].add(f"event field {name}", str(event.event_id))
+            yield event
+
+    report = export.write(seen(events) if checks else events, files, context)
+    for tally in tallies.values():
+        tally.report_to(report)
+    return report
 
 
 def export_order(event: Event) -> tuple[str, datetime, str]:
@@ -190,6 +312,38 @@ class PipelinedWriter(io.RawIOBase):
                     self._error = error
 
 
+class ExportZip(zipfile.ZipFile):
+    """The export's zip file: a :class:`zipfile.ZipFile` that can also append a small stored
+    file in one write.
+
+    ``writestr`` writes an entry's header, its data, then seeks back to write the header again
+    with the size and CRC, and seeks forward: each seek flushes the file's buffer, so every
+    entry costs system calls. For the DAT's 100,000 text files that was most of the export's
+    time; here the size and CRC are known first, so the header is written once, after the
+    previous entry, and the buffer does its work. Uses ``ZipFile``'s own bookkeeping
+    (``start_dir``, ``filelist``, ``NameToInfo`` and its write checks), as ``writestr`` does."""
+
+    def write_stored(self, path: str, data: bytes, date_time: tuple[int, int, int, int, int, int]) -> None:
+        if self._writing:  # type: ignore[attr-defined]
+            raise ValueError("cannot write a stored file while another entry of the zip is open")
+        entry = zipfile.ZipInfo(path, date_time)
+        entry.compress_type = zipfile.ZIP_STORED
+        entry.file_size = entry.compress_size = len(data)
+        entry.CRC = zlib.crc32(data)
+        entry.external_attr = 0o600 << 16
+        with self._lock:  # type: ignore[attr-defined]
+            entry.header_offset = self.start_dir
+            self._writecheck(entry)  # type: ignore[attr-defined]
+            self._didModify = True
+            header = entry.FileHeader(False)
+            assert self.fp is not None
+            self.fp.write(header)
+            self.fp.write(data)
+            self.start_dir += len(header) + len(data)
+            self.filelist.append(entry)
+            self.NameToInfo[path] = entry
+
+
 class ZipExportFiles:
     """Streams each file into a zip archive (deflated, zip64 for big files), hashing it; the
     compression runs on a thread of its own (:class:`PipelinedWriter`)."""
@@ -198,6 +352,8 @@ class ZipExportFiles:
         self.archive = archive
         self.written: list[WrittenFile] = []
         self._paths: set[str] = set()
+        now = time.localtime()
+        self._now = (now.tm_year, now.tm_mon, now.tm_mday, now.tm_hour, now.tm_min, now.tm_sec)
 
     @contextmanager
     def create(self, path: str, media_type: str, *, compressed: bool = False) -> Iterator[IO[bytes]]:
@@ -217,6 +373,23 @@ class ZipExportFiles:
             stream.finish()
         self.written.append(WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type))
 
+    def write_unlisted(self, path: str, data: bytes) -> None:
+        # Written at once (writestr knows the size, so no streaming writer, thread or header
+        # rewrite); stored below _DEFLATE_FROM bytes, where deflating gains next to nothing and
+        # costs a compressor per file. Paths are checked like any other, the set of them kept.
+        _check_path(path, self._paths)
+        self._paths.add(path)
+        if len(data) >= _DEFLATE_FROM:
+            self.archive.writestr(zipfile.ZipInfo(path, self._now), data, zipfile.ZIP_DEFLATED, 1)
+        elif isinstance(self.archive, ExportZip):
+            self.archive.write_stored(path, data, self._now)
+        else:
+            self.archive.writestr(zipfile.ZipInfo(path, self._now), data, zipfile.ZIP_STORED)
+
+
+_DEFLATE_FROM = 4096
+"""Unlisted files this size or larger are deflated; smaller ones stored."""
+
 
 class MemoryExportFiles:
     """Keeps every file in memory (for tests and small previews)."""
@@ -234,8 +407,12 @@ class MemoryExportFiles:
         self.contents[path] = buffer.getvalue()
         self.written.append(WrittenFile(path, hashing.size, hashing.digest.hexdigest(), media_type))
 
+    def write_unlisted(self, path: str, data: bytes) -> None:
+        _check_path(path, self.contents.keys())
+        self.contents[path] = data
 
-def _check_path(path: str, taken: set[str]) -> None:
+
+def _check_path(path: str, taken: AbstractSet[str]) -> None:
     parts = path.split("/")
     if not path or path.startswith("/") or "\\" in path or any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"export file path {path!r} must be relative, with no empty, '.' or '..' parts")

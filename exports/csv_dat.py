@@ -5,9 +5,9 @@ byte-order mark, a header row; the text is kept exactly (a newline inside a fiel
 the quoted field), with one exception, because this file is meant to be opened in a spreadsheet:
 a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, which Excel and
 LibreOffice would evaluate as a formula (CSV injection), is written with a leading apostrophe
-(``'=1+1``), as OWASP recommends. The report (and so the export's manifest) says how many rows
-were guarded; ``messages.dat``, ``events.jsonl`` and the archive keep the exact text, and
-``EVENT_SHA256`` names the event's exact JSON.
+(``'=1+1``), as OWASP recommends. The report's losses (and so the export's manifest) say how
+many rows were guarded, per column; the ``TEXTPATH`` files, ``messages.dat``, ``events.jsonl``
+and the archive keep the exact text, and ``EVENT_SHA256`` names the event's exact JSON.
 
 ``messages.dat``: a Concordance DAT load file: UTF-8 with a byte-order mark, a header row, every
 field between text qualifiers ``þ`` (U+00FE), fields separated by U+0014, CRLF line ends, and a
@@ -15,8 +15,19 @@ line break inside a field written as ``®`` (U+00AE; ``\\r\\n``, ``\\r`` and ``\
 ``®``, so a reader gets ``\\n`` back). Concordance has no escape character, so the three
 characters that carry structure cannot appear literally in a field: a literal ``þ`` is written
 ``th`` (its usual transliteration), U+0014 is written U+FFFD, and a literal ``®`` is written
-``(R)``. The report warns how many rows had such a substitution; ``messages.csv`` and the JSONL
-export keep the exact text.
+``(R)``; and a CR or CRLF line break reads back as LF.
+
+So that nothing is lost, every row with text (a post, an edit, a disclaimer, a room description)
+has a ``TEXTPATH``: the path, relative to the load file's folder, of
+``messages_text/<BEGDOC>.txt``, which holds the row's ``TEXT`` exactly (UTF-8 without a
+byte-order mark, line breaks and every other character as archived); it is what a review
+platform loads as the document's extracted text. A row without text has an empty ``TEXTPATH``.
+The text files are listed with their SHA-256 in ``messages_text.sha256`` (``<hex>  <path>`` lines,
+which ``sha256sum -c`` checks), and that file in the manifest: 100,000 entries in the manifest,
+each written to the zip through a streaming entry, tripled the export's time and memory. The DAT
+never alters a field silently: the report's losses (and so the export's manifest) name every
+column the DAT had to alter, how many rows, and where the exact value is (``TEXTPATH`` for the
+text; ``messages.csv`` and the archived event, ``EVENT_SHA256``, for every field).
 
 Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
 what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
@@ -31,19 +42,21 @@ a file event without a URL is reported. ``BEGDOC`` is a control number,
 (the line of ``events.jsonl``).
 
 Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
-The DAT is spooled to a temporary file while the CSV streams into the export (an export zip takes
-one file at a time), then copied in.
+The CSV, the DAT and the checksum list are spooled to temporary files while the text files go
+into the export, each in one write (an export zip takes one file at a time), then copied in.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
-from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.base import ExportContext, ExportFiles, FormatReport, LossTally
 from exports.jsonl import (
     EditVersions,
     Utf8Writer,
@@ -68,6 +81,12 @@ from ingest.events import (
 
 CSV_FILE = "messages.csv"
 DAT_FILE = "messages.dat"
+TEXT_DIR = "messages_text"
+"""Where each row's exact text is (``TEXTPATH``), next to the load files."""
+TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
+TEXT_SUMS_FILE = "messages_text.sha256"
+"""The SHA-256 of every ``TEXTPATH`` file, one ``<hex>  <path>`` line each (``sha256sum -c``
+checks them); the manifest lists this file, not the text files one by one."""
 
 COLUMNS: tuple[str, ...] = (
     "BEGDOC",
@@ -93,6 +112,7 @@ COLUMNS: tuple[str, ...] = (
     "FILE_URL",
     "DETAILS",
     "EVENT_SHA256",
+    "TEXTPATH",
 )
 
 BOM = "\ufeff"
@@ -124,8 +144,12 @@ def dat_field(value: str) -> tuple[str, bool]:
     return value, substituted
 
 
-def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
-    """One DAT line (CRLF included), and whether any field needed a literal substitution."""
+_NOTHING: tuple[int, ...] = ()
+
+
+def dat_record(fields: Sequence[str]) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """One DAT line (CRLF included); the indexes of the fields in which a literal þ, U+0014 or ®
+    had to be substituted; and of those whose CR or CRLF line break reads back as LF."""
     joined = _FIELD_JOIN.join(fields)
     separators = len(fields) - 1
     plain = (
@@ -136,10 +160,18 @@ def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
         and "\r" not in joined
     )
     if plain:
-        return QUALIFIER + joined + QUALIFIER + LINE_END, False
+        return QUALIFIER + joined + QUALIFIER + LINE_END, _NOTHING, _NOTHING
     cleaned = [dat_field(value) for value in fields]
     line = QUALIFIER + _FIELD_JOIN.join(value for value, _ in cleaned) + QUALIFIER + LINE_END
-    return line, any(substituted for _, substituted in cleaned)
+    substituted = tuple(index for index, (_, literal) in enumerate(cleaned) if literal)
+    carriage_returns = tuple(index for index, value in enumerate(fields) if "\r" in value)
+    return line, substituted, carriage_returns
+
+
+def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
+    """One DAT line (CRLF included), and whether any field needed a literal substitution."""
+    line, substituted, _ = dat_record(fields)
+    return line, bool(substituted)
 
 
 def read_dat(text: str) -> list[list[str]]:
@@ -202,7 +234,8 @@ def _content(event: Event, versions: EditVersions) -> _Content:
 
 
 def event_row(control_number: str, event: Event, versions: EditVersions, event_json: str) -> list[str]:
-    """The row of one event, in :data:`COLUMNS` order (``event_json``: its archived JSON)."""
+    """The row of one event, in :data:`COLUMNS` order up to ``EVENT_SHA256`` (``event_json``: its
+    archived JSON); the format adds ``TEXTPATH``."""
     room = event.room
     actor = event.actor
     return [
@@ -254,50 +287,96 @@ class CsvDatFormat:
     """``messages.csv`` and the Concordance load file ``messages.dat``, one row per event."""
 
     name = "csv"
+    not_carried: ClassVar[dict[str, str]] = {
+        "source.server": "the load files have no column for the chat server an event came from",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
-        substituted = WarningTally(
-            f"{DAT_FILE}: {{count}} rows had a literal þ, U+0014 or ® that Concordance cannot carry, "
-            f"written as 'th', U+FFFD and '(R)'; {CSV_FILE} keeps the exact text"
+        exact = f"{CSV_FILE} and the archived event (its SHA-256 is EVENT_SHA256; events.jsonl holds it)"
+        text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<BEGDOC>.txt, exact UTF-8)"
+        substituted = LossTally(
+            self.name,
+            "a literal þ, U+0014 or ® is a delimiter of a Concordance load file, which has no escape character: "
+            "written as 'th', U+FFFD and '(R)'",
+            exact,
+            exact_by_field={f"{DAT_FILE}: TEXT": text_exact},
         )
-        formulas = WarningTally(
-            f"{CSV_FILE}: {{count}} rows had cells starting with =, +, -, @, tab or CR, which a spreadsheet "
-            f"would run as a formula: those cells are prefixed with an apostrophe ('), as OWASP advises "
-            f"against CSV injection; {DAT_FILE} and events.jsonl keep the exact text"
+        carriage_returns = LossTally(
+            self.name,
+            "the DAT writes every line break as ®, so a CR or CRLF line break reads back as LF",
+            exact,
+            exact_by_field={f"{DAT_FILE}: TEXT": text_exact},
         )
-        with tempfile.TemporaryFile() as spool:
-            dat = Utf8Writer(spool, bom=True)
-            with tracked_file(files, CSV_FILE, "text/csv; charset=utf-8", report) as csv_binary:
-                csv_text = Utf8Writer(csv_binary, bom=True)
-                # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
-                # call per row) and are moved to the files every _ROWS_PER_WRITE rows.
-                pending = RowBuffer(csv_text, dat)
-                pending.add(COLUMNS, dat_line(COLUMNS)[0])
-                prefix = control_prefix(context.export_id)
-                versions = EditVersions()
-                archived_json = context.archived_json
-                for event in events:
-                    report.events += 1
-                    row = event_row(f"{prefix}-{report.events:06d}", event, versions, archived_json(event))
-                    line, literal = dat_line(row)
-                    cells, guarded = spreadsheet_row(row)
-                    pending.add(cells, line)
-                    if literal:
-                        substituted.add(str(event.event_id))
-                    if guarded:
-                        formulas.add(str(event.event_id))
-                    if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                        no_url.add(str(event.event_id))
-                pending.flush()
-                csv_text.flush()
+        formulas = LossTally(
+            self.name,
+            "a cell starting with =, +, -, @, tab or CR would run as a formula in a spreadsheet: prefixed with an "
+            "apostrophe ('), as OWASP advises against CSV injection",
+            f"{DAT_FILE} (bar its own alterations) and the archived event (EVENT_SHA256; events.jsonl holds it)",
+            exact_by_field={f"{CSV_FILE}: TEXT": text_exact},
+        )
+        text_column = COLUMNS.index("TEXT")
+        with (
+            tempfile.TemporaryFile() as csv_spool,
+            tempfile.TemporaryFile() as dat_spool,
+            tempfile.TemporaryFile() as sums_spool,
+        ):
+            dat = Utf8Writer(dat_spool, bom=True)
+            sums = Utf8Writer(sums_spool)
+            csv_text = Utf8Writer(csv_spool, bom=True)
+            # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
+            # call per row) and are moved to the spools every _ROWS_PER_WRITE rows.
+            pending = RowBuffer(csv_text, dat)
+            pending.add(COLUMNS, dat_line(COLUMNS)[0])
+            prefix = control_prefix(context.export_id)
+            versions = EditVersions()
+            archived_json = context.archived_json
+            for event in events:
+                report.events += 1
+                control_number = f"{prefix}-{report.events:06d}"
+                row = event_row(control_number, event, versions, archived_json(event))
+                text = row[text_column]
+                if text:
+                    textpath = f"{TEXT_DIR}/{control_number}.txt"
+                    data = text.encode()
+                    files.write_unlisted(textpath, data)
+                    sums.write(f"{hashlib.sha256(data).hexdigest()}  {textpath}\n")
+                    row.append(textpath)
+                else:
+                    row.append("")
+                line, literal, breaks = dat_record(row)
+                cells, guarded = spreadsheet_row(row)
+                pending.add(cells, line)
+                if literal:
+                    for index in literal:
+                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
+                if breaks:
+                    for index in breaks:
+                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
+                if guarded:
+                    for index, value in enumerate(row):
+                        if value[:1] in FORMULA_STARTS:
+                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", str(event.event_id))
+                if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                    no_url.add(str(event.event_id))
+            pending.flush()
+            csv_text.flush()
             dat.flush()
-            spool.seek(0)
-            with tracked_file(files, DAT_FILE, "application/octet-stream", report) as dat_binary:
-                shutil.copyfileobj(spool, dat_binary, 1 << 20)
+            sums.flush()
+            for spool, path, media_type in (
+                (csv_spool, CSV_FILE, "text/csv; charset=utf-8"),
+                (dat_spool, DAT_FILE, "application/octet-stream"),
+                (sums_spool, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE),
+            ):
+                spool.seek(0)
+                with tracked_file(files, path, media_type, report) as binary:
+                    shutil.copyfileobj(spool, binary, 1 << 20)
         report.items = report.events
         no_url.report_to(report)
         substituted.report_to(report)
+        carriage_returns.report_to(report)
         formulas.report_to(report)
         return report

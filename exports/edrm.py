@@ -28,7 +28,8 @@ The transcript (UTF-8, ``\\n`` line ends) lists every event of the day with its 
 posts with their message id, every edit as its own line with its version, deletions, joins,
 leaves, reads, files (name, size, SHA-256, URL: file contents are not in the archive), the
 disclaimers shown, policy decisions and room updates. Continuation lines of a multi-line message
-are indented.
+are indented: each LF of a text is followed by 16 spaces, and nothing else of the text changes (a
+CR stays a CR), so a text comes back exactly when they are taken out.
 
 Memory stays flat: events are streamed into the open transcript (nothing of a day is held but
 its counters and participants), and each document's small XML entry is spooled to a temporary
@@ -47,15 +48,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain, groupby
-from typing import IO
+from typing import IO, ClassVar
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
 from formats.lync_xml import xml_safe
-from formats.xml_text import ESCAPE_NOTE, escape_marks
+from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
 from ingest.events import (
     DeleteEvent,
     DisclaimerEvent,
@@ -132,7 +133,9 @@ def _who(event: Event) -> str:
 
 
 def _indented(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", _CONTINUATION)
+    """``text`` with its continuation lines indented: every LF is followed by 16 spaces, and
+    nothing else changes (a CR stays a CR), so removing them gives the text back exactly."""
+    return text.replace("\n", _CONTINUATION)
 
 
 def _file_line(verb: str, event: FileUploadEvent | FileDownloadEvent) -> str:
@@ -309,6 +312,13 @@ class EdrmFormat:
     """``edrm.xml`` and one transcript per conversation-day under ``text/``."""
 
     name = "edrm"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "an EDRM transcript is plain text: a text/html message is written as its source, unmarked",
+        "actor.email": "the transcript and the load file name people by name and id, not e-mail address",
+        "actor.internal": "EDRM has no field for whether a participant is internal or external",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
@@ -335,7 +345,8 @@ class EdrmFormat:
                 _write_load_file(load_file, context, documents, relationships)
         no_url.report_to(report)
         if escaped:
-            report.warnings.append(f"{LOAD_FILE}: {escaped} documents hold escapes in their tags: {ESCAPE_NOTE}")
+            field = f"{LOAD_FILE}: Tag values"
+            report.losses.append(Loss(self.name, field, escaped, ESCAPE_LOSS, ESCAPE_EXACT, (), "documents"))
         return report
 
     @staticmethod

@@ -7,13 +7,13 @@ same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are nam
 
 The format has elements for joins, leaves, posts, reads and file transfers only: edits,
 deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
-many of each were left out (the CSV, DAT, JSONL and EDRM exports carry them). An edited or
+many of each were left out, as losses (the CSV, DAT, JSONL and EDRM exports carry them). An edited or
 deleted message cannot be marked either (the schema's message types are JOIN, PART, CHAT,
 BACKCHAT, FILEUPLOAD and FILEDOWNLOAD, and a message has no attribute for a change): its ``CHAT``
 keeps the text as posted, never rewritten, and the report names every such message by its Lync
 id and archive id with what happened to it (edited n times, deleted), so a reviewer can find it
-in the transcript. Characters XML 1.0 cannot carry are escaped reversibly
-(:mod:`formats.xml_text`) and the report says in how many files. Memory: at most one file's
+in the transcript (a loss of the report). Characters XML 1.0 cannot carry are escaped
+reversibly (:mod:`formats.xml_text`) and the report's losses say in how many files. Memory: at most one file's
 events, and the ids of the messages edited or deleted.
 """
 
@@ -22,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.base import ExportContext, ExportFiles, FormatReport, Loss, LossTally
 from exports.edrm import conversation_days, room_slug
 from exports.jsonl import tracked_file
 from formats.lync_xml import in_format, render, stable_number
-from formats.xml_text import ESCAPE_NOTE, escape_marks
+from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
 from ingest.events import DeleteEvent, EditEvent, Event
 
 LYNC_DIR = "lync"
@@ -46,14 +47,6 @@ def file_path(batch: Sequence[Event], part: int) -> str:
     return f"{LYNC_DIR}/pchat-{file_stamp(first.occurred_at)}-{room_slug(first.room.id)}-{part:03d}.xml"
 
 
-def left_out_warning(left_out: dict[str, int]) -> str:
-    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(left_out.items()))
-    return (
-        f"{sum(left_out.values())} events have no element in the Lync compliance format and are not in it "
-        f"({kinds}); the CSV, DAT, JSONL and EDRM exports carry them"
-    )
-
-
 @dataclass
 class _Change:
     edits: int = 0
@@ -70,7 +63,7 @@ def changed_warning(changes: dict[str, _Change]) -> str:
         f"{stable_number(message_id)} = {message_id}: {change}" for message_id, change in changes.items()
     )
     return (
-        f"Lync XML: the format cannot mark an edit or a deletion; {len(changes)} messages were changed after they "
+        f"the Lync format cannot mark an edit or a deletion; {len(changes)} messages were changed after they "
         f"were posted and read in the transcript as first posted (Lync id = archive message id: changes): {listed}"
     )
 
@@ -79,6 +72,12 @@ class LyncXmlFormat:
     """Lync Persistent Chat compliance XML, one file per conversation-day (or part of one)."""
 
     name = "lync"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "a Lync Message has no attribute for its text's format"
+        ": a text/html message is written as its source",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def __init__(self, max_events_per_file: int = MAX_EVENTS_PER_FILE) -> None:
         if max_events_per_file < 1:
@@ -89,19 +88,27 @@ class LyncXmlFormat:
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         self._escaped_files = 0
-        left_out: dict[str, int] = {}
+        left_out = LossTally(
+            self.name,
+            "the Lync compliance format has no element for these events (its message types are JOIN, PART, CHAT, "
+            "BACKCHAT, FILEUPLOAD and FILEDOWNLOAD)",
+            "the archived event (events.jsonl); the CSV, DAT and EDRM exports carry them",
+        )
         changes: dict[str, _Change] = {}
+        changing_events: list[str] = []
         for _first, day_events in conversation_days(events):
             batch: list[Event] = []
             part = 1
             for event in day_events:
                 report.events += 1
                 if not in_format(event):
-                    left_out[event.type] = left_out.get(event.type, 0) + 1
+                    left_out.add(f"Lync XML: {event.type} events", str(event.event_id))
                     if isinstance(event, EditEvent):
                         changes.setdefault(event.message.id, _Change()).edits += 1
                     elif isinstance(event, DeleteEvent):
                         changes.setdefault(event.message.id, _Change()).deleted = True
+                    if isinstance(event, EditEvent | DeleteEvent) and len(changing_events) < 5:
+                        changing_events.append(str(event.event_id))
                     continue
                 batch.append(event)
                 if len(batch) == self.max_events_per_file:
@@ -109,12 +116,26 @@ class LyncXmlFormat:
                     batch, part = [], part + 1
             if batch:
                 self._write_file(batch, part, files, report)
-        if left_out:
-            report.warnings.append(left_out_warning(left_out))
+        left_out.report_to(report)
         if changes:
-            report.warnings.append(changed_warning(changes))
+            report.losses.append(
+                Loss(
+                    self.name,
+                    "Lync XML: Message (CHAT) of a message edited or deleted later",
+                    len(changes),
+                    changed_warning(changes),
+                    "the edit and delete events (events.jsonl; the CSV and DAT rows with VERSION and DELETED, "
+                    "TEXTPATH for each version's text)",
+                    tuple(changing_events),
+                    unit="messages",
+                )
+            )
         if self._escaped_files:
-            report.warnings.append(f"Lync XML: {self._escaped_files} files hold escapes: {ESCAPE_NOTE}")
+            report.losses.append(
+                Loss(
+                    self.name, "Lync XML: Message content", self._escaped_files, ESCAPE_LOSS, ESCAPE_EXACT, unit="files"
+                )
+            )
         return report
 
     def _write_file(self, batch: Sequence[Event], part: int, files: ExportFiles, report: FormatReport) -> None:

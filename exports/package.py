@@ -1,5 +1,7 @@
 """One export: the hits of a query, written in each requested format into one zip with
-``manifest.json`` (every file with its SHA-256, the query, who, when, counts) and
+``manifest.json`` (every file with its SHA-256 -- but the DAT's one text file per message, which
+``messages_text.sha256`` lists --, the query, who, when, counts, each format's warnings and
+losses) and
 ``chain_of_custody.json`` (who asked, what archive state it was taken from, the manifest's
 hash). The zip is written to a temporary name, flushed to disk and renamed, so a reader never
 sees half an export; its own SHA-256 goes into the job record and the audit log.
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from archive.record import chain_head
-from exports.base import ExportContext, FormatReport, ZipExportFiles
+from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from ingest.events import Event
@@ -104,12 +106,15 @@ def build_export(
                 progress(written // len(formats), total)
 
     try:
-        with fewer_collections(), zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with fewer_collections(), ExportZip(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             files = ZipExportFiles(archive)
             for export in formats:
                 reports.append(
-                    export.write(
-                        counted(selected_events(engine, selection, remember=archived_json.remember)), files, context
+                    write_format(
+                        export,
+                        counted(selected_events(engine, selection, remember=archived_json.remember)),
+                        files,
+                        context,
                     )
                 )
                 if total is None:
@@ -193,7 +198,14 @@ def _manifest(
             "last_message_at": selection.last.isoformat() if selection.last else None,
         },
         "formats": [
-            {"format": r.format, "events": r.events, "items": r.items, "warnings": r.warnings} for r in reports
+            {
+                "format": r.format,
+                "events": r.events,
+                "items": r.items,
+                "warnings": r.warnings,
+                "losses": [loss.as_json() for loss in r.losses],
+            }
+            for r in reports
         ],
         "files": [
             {"path": f.path, "size": f.size, "sha256": f.sha256, "media_type": f.media_type} for f in files.written
@@ -208,8 +220,9 @@ def _custody(
         "export_id": request.export_id,
         "statement": (
             "Collected by Archivist from its hash-chained archive of record. Every file of this export is "
-            "listed in manifest.json with its SHA-256; the manifest's own SHA-256 is below; the SHA-256 of "
-            "the zip is recorded in Archivist's audit log."
+            "listed with its SHA-256 in manifest.json, or (the DAT's TEXTPATH files, one per message) in "
+            "messages_text.sha256, which manifest.json lists; the manifest's own SHA-256 is below; the "
+            "SHA-256 of the zip is recorded in Archivist's audit log."
         ),
         "requested_by": request.requested_by,
         "role": request.role,

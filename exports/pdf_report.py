@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import arabic_reshaper  # type: ignore[import-untyped]
 from bidi import get_display  # type: ignore[import-untyped]
@@ -36,7 +36,7 @@ from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from exports.fonts import Font, ReportFonts, load_fonts
 from ingest.events import (
     DeleteEvent,
@@ -201,6 +201,34 @@ class Totals:
     missing_glyphs: Counter[str] = field(default_factory=Counter)
     deleted_unknown: int = 0
     missing_fonts: tuple[str, ...] = ()
+    controls_shown: int = 0
+    """Control characters drawn visibly (control pictures, a tab as spaces, C1 written out)."""
+    shaped_texts: int = 0
+    """Texts with Arabic letters, drawn (and so in the text layer) in their shaped forms."""
+
+    def losses(self) -> list[Loss]:
+        """What the PDF's text layer does not give back exactly (issue 17: none is silent)."""
+        exact = "the archived event (events.jsonl), and the DAT's TEXTPATH files when the export has csv"
+        found: list[Loss] = []
+        if self.controls_shown:
+            why = (
+                "control characters are drawn visibly, as their control pictures (a CR as \u240d, NUL as "
+                "\u2400, DEL as \u2421), a tab as four spaces and a C1 control written out ([U+0085]): "
+                "the text layer holds what is drawn"
+            )
+            found.append(Loss("pdf", "report.pdf: text", self.controls_shown, why, exact, (), "characters"))
+        if self.missing_glyphs:
+            why = "no installed font has these characters: written out as [U+XXXX NAME] (the cover says which)"
+            count = sum(self.missing_glyphs.values())
+            found.append(Loss("pdf", "report.pdf: text", count, why, exact, (), "characters"))
+        if self.shaped_texts:
+            why = (
+                "Arabic letters are drawn in their contextual (presentation) forms and right-to-left lines in "
+                "visual order, as a PDF must; text extractors give back the presentation forms (NFKC gives the "
+                "letters) and their own reading of lines that mix directions"
+            )
+            found.append(Loss("pdf", "report.pdf: text", self.shaped_texts, why, exact, (), "texts"))
+        return found
 
     def warnings(self) -> list[str]:
         found: list[str] = []
@@ -441,10 +469,16 @@ class Layout:
     def _text(self, text: str) -> str:
         """Control characters made visible, characters no font has written out (and counted),
         Arabic shaped."""
-        visible, missing = self.fonts.drawable(text.translate(_VISIBLE))
+        shown = text.translate(_VISIBLE)
+        if shown != text:
+            self.totals.controls_shown += sum(1 for ch in text if ord(ch) in _VISIBLE)
+        visible, missing = self.fonts.drawable(shown)
         if missing:
             self.totals.missing_glyphs.update(missing)
-        return _shaped(visible)
+        shaped = _shaped(visible)
+        if shaped is not visible:
+            self.totals.shaped_texts += 1
+        return shaped
 
     def _lines(self, event: Event) -> list[Line]:
         if isinstance(event, PostEvent):
@@ -819,6 +853,14 @@ class PdfReportFormat:
     """A paginated PDF for reviewers: cover, contents, then every room's transcript."""
 
     name = "pdf"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "the report prints a text/html message as its source, unmarked",
+        "actor.email": "the report names people by name and id, not e-mail address",
+        "actor.internal": "the report does not say whether a participant is internal or external",
+        "source.server": "the report does not say which chat server an event came from",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def __init__(self, page_size: tuple[float, float] = A4) -> None:
         self.geometry = Geometry(*page_size)
@@ -837,6 +879,7 @@ class PdfReportFormat:
             report.events = layout.totals.events
             report.items = layout.totals.messages
             report.warnings.extend(layout.totals.warnings())
+            report.losses.extend(layout.totals.losses())
             report.files.append(self._draw(layout, spool, files, fonts, context, report.warnings))
         return report
 

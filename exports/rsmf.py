@@ -51,7 +51,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.policy import Compat32
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -577,6 +577,12 @@ class RsmfFormat:
     """RSMF 2.0: one ``.rsmf`` file per room and UTC day (split above 10,000 events)."""
 
     name = "rsmf"
+    not_carried: ClassVar[dict[str, str]] = {
+        "message.format": "an RSMF event body is plain text (RSMF 2.0 has no field for its format)"
+        ": a text/html message is written as its source",
+    }
+    """Event fields the format cannot carry, and why: each a loss of the report when events have
+    them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)

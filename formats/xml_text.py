@@ -79,3 +79,16 @@ ESCAPE_NOTE = (
     "events.jsonl keep the exact text"
 )
 """What a report says when an XML output escaped something."""
+
+ESCAPE_LOSS = (
+    "XML 1.0 cannot carry C0 control characters other than tab, LF and CR, nor U+FFFE, U+FFFF or a lone "
+    "surrogate: each is written as a reversible escape (a control character as its Unicode control picture, "
+    "U+2400 + code; any other as \u2426 and four hex digits; a literal control picture or \u2426 with \u2426 "
+    "before it)"
+)
+"""Why, for an export's losses (``Loss.why``), when an XML output escaped something."""
+ESCAPE_EXACT = (
+    "the same element or attribute, unescaped (formats.xml_text.unescape_xml_text gives the exact text back), "
+    "and the archived event (events.jsonl)"
+)
+"""Where the exact text is, for an export's losses (``Loss.exact_value_in``)."""

@@ -5,12 +5,25 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import posixpath
+import subprocess
+import zipfile
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.base import ExportContext, MemoryExportFiles
-from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat, RowBuffer, dat_line, read_dat
+from exports.base import ExportContext, FormatReport, MemoryExportFiles, ZipExportFiles
+from exports.csv_dat import (
+    COLUMNS,
+    CSV_FILE,
+    DAT_FILE,
+    TEXT_SUMS_FILE,
+    CsvDatFormat,
+    RowBuffer,
+    dat_line,
+    read_dat,
+)
 from exports.jsonl import Utf8Writer
 from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
 from tests.exports.conftest import DAY_ONE, event_payload
@@ -140,24 +153,33 @@ def test_report_counts_and_warns(varied_events: list[Event], export_context: Exp
     report = CsvDatFormat().write(iter(varied_events), files, export_context)
     assert (report.format, report.events, report.items) == ("csv", len(varied_events), len(varied_events))
     assert [(f.path, f.sha256) for f in report.files] == [(f.path, f.sha256) for f in files.written]
-    assert len(report.warnings) == 2
-    no_url, substituted = report.warnings
-    assert no_url.startswith("1 file events have no URL")
-    # The þ/U+0014/® post, and the two file events whose name has a ®.
-    assert substituted.startswith(f"{DAT_FILE}: 3 rows had a literal")
+    # Issue 17: what the DAT alters is a structured loss per column, no longer a warning.
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("1 file events have no URL")
+    losses = {(loss.field, loss.why[:20]): loss.count for loss in report.losses}
+    # The þ/U+0014/® post, and the two file events whose name has a ®; "line one\nline
+    # two\r\nline three\rline four" (a CR read back as LF is a loss too).
+    assert losses == {
+        (f"{DAT_FILE}: TEXT", "a literal þ, U+0014 "): 1,
+        (f"{DAT_FILE}: FILE_NAME", "a literal þ, U+0014 "): 2,
+        (f"{DAT_FILE}: TEXT", "the DAT writes every"): 1,
+    }
 
 
 def test_real_irc_logs_and_simulated_traffic(
     irc_events: list[Event], simulated_events: list[Event], export_context: ExportContext
 ) -> None:
     for events in (irc_events, simulated_events):
-        _, csv_rows, dat_rows = export(events, export_context)
+        files, csv_rows, dat_rows = export(events, export_context)
         assert len(csv_rows) == len(dat_rows) == len(events) + 1
         text = COLUMNS.index("TEXT")
+        textpath = COLUMNS.index("TEXTPATH")
         for event, csv_row, dat_row in zip(events, csv_rows[1:], dat_rows[1:], strict=True):
             if isinstance(event, PostEvent | EditEvent):
                 assert csv_row[text] == guarded(event.message.text)
                 assert dat_row[text] == dat_text(event.message.text)
+                if event.message.text:
+                    assert files.contents[dat_row[textpath]] == event.message.text.encode()
 
 
 _ANY_TEXT = st.lists(
@@ -185,9 +207,18 @@ def test_csv_keeps_any_text_exactly_but_guards_formulas(text: str) -> None:
 
     event = parse_event(event_payload(1, "post", message={"id": "m", "text": text}))
     context = ExportContext("x", DAY_ONE, "me", "q")
-    _, csv_rows, dat_rows = export([event], context)
+    files, csv_rows, dat_rows = export([event], context)
     assert csv_rows[1][COLUMNS.index("TEXT")] == guarded(text)
     assert dat_rows[1][COLUMNS.index("TEXT")] == dat_text(text)
+    # The file TEXTPATH names holds the text byte-exact (no file, and no path, for no text).
+    textpath = dat_rows[1][COLUMNS.index("TEXTPATH")]
+    assert textpath == csv_rows[1][COLUMNS.index("TEXTPATH")]
+    assert (files.contents[textpath] if textpath else b"") == text.encode()
+    assert len(files.contents) == (4 if text else 3)
+    # It is listed with its SHA-256 in the checksum list, not in the format's (the manifest's) files.
+    expected = f"{hashlib.sha256(text.encode()).hexdigest()}  {textpath}\n" if text else ""
+    assert files.contents[TEXT_SUMS_FILE] == expected.encode()
+    assert [f.path for f in files.written] == [CSV_FILE, DAT_FILE, TEXT_SUMS_FILE]
 
 
 def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> None:
@@ -239,8 +270,119 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_in_the_csv_only()
     # The DAT keeps the exact text (line breaks as the DAT writes them).
     assert [row[text] for row in dat_rows[1 : len(FORMULAS) + 1]] == [dat_text(f) for f in FORMULAS]
     assert dict(zip(COLUMNS, dat_rows[len(FORMULAS) + 1], strict=True))["SENDER_NAME"] == "=cmd|' /C calc'!A0"
-    guard = [w for w in report.warnings if "formula" in w]
-    assert len(guard) == 1
-    assert guard[0].startswith(f"{CSV_FILE}: 9 rows had cells starting with =, +, -, @, tab or CR")
+    guards = {loss.field: loss.count for loss in report.losses if "formula" in loss.why}
+    assert guards == {
+        f"{CSV_FILE}: {column}": count
+        for column, count in [
+            ("TEXT", len(FORMULAS)),
+            ("MESSAGE_ID", 1),
+            ("SENDER_ID", 1),
+            ("SENDER_NAME", 1),
+            ("ROOM_ID", 1),
+            ("ROOM_NAME", 1),
+            ("FILE_NAME", 1),
+            ("FILE_URL", 1),
+        ]
+    }
+    assert not [w for w in report.warnings if "formula" in w]
     # A cell already starting with an apostrophe is left alone (it is not a formula).
     assert guarded("'=1") == "'=1"
+
+
+# Issue 17, finding 7: the DAT cannot carry þ, U+0014 or ® (nor CR) exactly; every row with text
+# points (TEXTPATH) at a file of its exact UTF-8 text, and the report names every altered field.
+
+EXACT_TEXTS = (
+    "þjóðin",
+    "Q3 ® report",
+    "DC4 \x14 inside",
+    "CRLF\r\nCR\rLF\nend",
+    "NUL \x00 byte",
+    "launch 🚀🔥 done 👍🏽",
+    "שלום עולם, מה שלומך?",
+    "مرحبا بالعالم ‏(RTL)‏",
+    "þ\x14þ®\r\n",
+    "=1+1",
+)
+
+
+def zipped_export(events: list[Event]) -> tuple[zipfile.ZipFile, FormatReport]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        report = CsvDatFormat().write(iter(events), ZipExportFiles(archive), ExportContext("x", DAY_ONE, "me", "q"))
+    return zipfile.ZipFile(io.BytesIO(buffer.getvalue())), report
+
+
+def resolve(archive: zipfile.ZipFile, load_file: str, textpath: str) -> bytes:
+    """What a review platform reads for a TEXTPATH: a path relative to the load file's folder,
+    which must name a file inside the export (no absolute path, no '..')."""
+    assert textpath
+    assert not textpath.startswith(("/", "\\"))
+    assert ".." not in textpath.replace("\\", "/").split("/")
+    folder = posixpath.dirname(load_file)
+    return archive.read(posixpath.join(folder, textpath.replace("\\", "/")))
+
+
+def test_textpath_files_hold_every_text_byte_exact_in_any_script(tmp_path: Path) -> None:
+    events = [
+        parse_event(event_payload(i, "post", message={"id": f"m{i}", "text": text}))
+        for i, text in enumerate(EXACT_TEXTS)
+    ]
+    events.append(parse_event(event_payload(50, "edit", message={"id": "m0", "text": "þjóðin ®\r\nedited"})))
+    events.append(parse_event(event_payload(51, "join")))
+    archive, _ = zipped_export(events)
+    dat_rows = parse_dat(archive.read(DAT_FILE))
+    csv_rows = list(csv.reader(io.StringIO(archive.read(CSV_FILE).decode("utf-8-sig"), newline="")))
+    assert "TEXTPATH" in dat_rows[0]
+    assert dat_rows[0] == csv_rows[0]
+    column = dat_rows[0].index("TEXTPATH")
+    texts = [*EXACT_TEXTS, "þjóðin ®\r\nedited"]
+    for text, dat_row, csv_row in zip(texts, dat_rows[1:], csv_rows[1:], strict=False):
+        assert dat_row[column] == csv_row[column]
+        assert resolve(archive, DAT_FILE, dat_row[column]) == text.encode("utf-8")
+    # A row without text (a join) points at no file; every other row at a file of its own.
+    assert dat_rows[-1][column] == ""
+    paths = [row[column] for row in dat_rows[1:-1]]
+    assert len(set(paths)) == len(paths) == len(texts)
+    # The checksum list names each of them once, and sha256sum (coreutils) checks it.
+    assert sorted(line.split("  ")[1] for line in archive.read(TEXT_SUMS_FILE).decode().splitlines()) == sorted(paths)
+    archive.extractall(tmp_path)
+    checked = subprocess.run(["sha256sum", "--strict", "-c", TEXT_SUMS_FILE], cwd=tmp_path, capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.decode().count(": OK\n") == len(paths)
+
+
+def test_report_names_every_field_the_dat_altered(varied_events: list[Event]) -> None:
+    _, report = zipped_export(varied_events)
+    literal = {loss.field: loss for loss in report.losses if "'th', U+FFFD and '(R)'" in loss.why}
+    # Which fields, how many rows each, and where the exact value is.
+    assert {field: loss.count for field, loss in literal.items()} == {
+        f"{DAT_FILE}: TEXT": 1,
+        f"{DAT_FILE}: FILE_NAME": 2,
+    }
+    assert "TEXTPATH" in literal[f"{DAT_FILE}: TEXT"].exact_value_in
+    assert CSV_FILE in literal[f"{DAT_FILE}: FILE_NAME"].exact_value_in
+    breaks = [loss for loss in report.losses if "reads back as LF" in loss.why]
+    # "line one\nline two\r\nline three\rline four", and the þ/U+0014/® post has none.
+    assert [(loss.field, loss.count) for loss in breaks] == [(f"{DAT_FILE}: TEXT", 1)]
+    assert "TEXTPATH" in breaks[0].exact_value_in
+    assert all(loss.format == "csv" and loss.events for loss in report.losses)
+
+
+def test_the_formula_guard_is_reported_with_textpath_exact() -> None:
+    events = [parse_event(event_payload(0, "post", message={"id": "m", "text": "=1+1"}))]
+    archive, report = zipped_export(events)
+    guard = next(loss for loss in report.losses if "formula" in loss.why)
+    assert (guard.field, guard.count, guard.events) == (f"{CSV_FILE}: TEXT", 1, (str(events[0].event_id),))
+    assert "TEXTPATH" in guard.exact_value_in
+    csv_rows = list(csv.reader(io.StringIO(archive.read(CSV_FILE).decode("utf-8-sig"), newline="")))
+    record = dict(zip(csv_rows[0], csv_rows[1], strict=True))
+    assert record["TEXT"] == "'=1+1"
+    assert resolve(archive, CSV_FILE, record["TEXTPATH"]) == b"=1+1"
+
+
+def test_plain_text_is_reported_as_nothing_altered() -> None:
+    events = [parse_event(event_payload(0, "post", message={"id": "m", "text": "plain\nLF only"}))]
+    _, report = zipped_export(events)
+    assert report.warnings == []
+    assert report.losses == []

@@ -91,7 +91,8 @@ def test_transcripts_mark_edits_deletions_and_everything_else(
     for expected in (
         "09:00:10.123    Zoë Müller [msg:0]: שלום עולם, מה שלומך?",
         "user:2 [msg:1]: launch 🚀🔥 done 👍🏽",
-        "[msg:2]: line one\n                line two\n                line three\n                line four\n",
+        # Issue 17: the text exactly, continuation lines indented (a CR stays a CR).
+        "[msg:2]: line one\n                line two\r\n                line three\rline four\n",
         "EDITED [msg:0] (version 2): שלום! edited once",
         "EDITED [msg:0] (version 3): edited twice\n                with a newline",
         "DELETED [msg:1]",

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from archive.schema import archive_events
-from exports.base import ExportContext, ExportFiles, FormatReport
+from exports.base import ExportContext, ExportFiles, FormatReport, Loss
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportRequest, build_export
 from exports.registry import FORMAT_NAMES
@@ -186,10 +186,25 @@ def test_jsonl_lines_and_csv_hashes_are_the_archived_bytes(archived: StagingStor
     with zipfile.ZipFile(result.path) as package:
         lines = package.read("events.jsonl").decode().splitlines()
         rows = list(csv.DictReader(io.StringIO(package.read("messages.csv").decode("utf-8-sig"))))
+        listed = {entry["path"]: entry["sha256"] for entry in json.loads(package.read("manifest.json"))["files"]}
+        texts = {row["TEXTPATH"]: package.read(row["TEXTPATH"]) for row in rows if row["TEXTPATH"]}
+        sums = package.read("messages_text.sha256")
     assert lines
     assert all(line == stored[json.loads(line)["event_id"]] for line in lines)
     assert len(rows) == len(lines)
     assert all(row["EVENT_SHA256"] == hashlib.sha256(stored[row["EVENT_ID"]].encode()).hexdigest() for row in rows)
+    # Issue 17: each message's exact text is a file of the package (TEXTPATH), listed with its
+    # SHA-256 in messages_text.sha256, which the manifest lists (not each of 100,000 files).
+    messages = [(row, json.loads(stored[row["EVENT_ID"]])) for row in rows if row["TYPE"] in ("post", "edit")]
+    assert messages
+    for row, event in messages:
+        if event["message"]["text"]:
+            assert texts[row["TEXTPATH"]] == event["message"]["text"].encode()
+    assert listed["messages_text.sha256"] == hashlib.sha256(sums).hexdigest()
+    summed = {line[66:]: line[:64] for line in sums.decode().splitlines()}  # "<sha256>  <path>"
+    assert summed == {path: hashlib.sha256(data).hexdigest() for path, data in texts.items()}
+    assert not [path for path in listed if path.startswith("messages_text/")]
+    _valid_manifest(result.manifest)
 
 
 MANIFEST_SCHEMA = Path(__file__).resolve().parents[2] / "exports" / "schemas" / "manifest.schema.json"
@@ -305,3 +320,27 @@ def test_the_manifest_schema_refuses_a_case_without_its_details(client: TestClie
             _valid_manifest({**manifest, "case": case})
     with pytest.raises(ValidationError):
         _valid_manifest({key: value for key, value in manifest.items() if key != "case"})
+
+
+def test_the_manifest_lists_each_formats_losses_and_its_schema_describes_them(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """Issue 17: what a format cannot carry is a structured loss of ``formats[]`` (format,
+    field, count, unit, why, where the exact value is, sample events), held to the schema."""
+    legal = auth(tokens["legal"])
+    order = {"query": "sent>=2000-01-01", "formats": ["jsonl", "lync"]}
+    started = client.post("/api/v1/exports", json=order, headers=legal)
+    manifest = finished(client, started.json()["id"], tokens["legal"])["manifest"]
+    _valid_manifest(manifest)
+    jsonl, lync = manifest["formats"]
+    assert jsonl["losses"] == lync["losses"] == []  # these IRC logs hold nothing either cannot carry
+    # A loss as a format reports it (the round-trip tests, tests/exports/test_round_trip.py, make
+    # the formats report real ones) is what the schema describes.
+    loss = Loss("lync", "Lync XML: edit events", 3, "no element", "events.jsonl", ("e1", "e2"))
+    good = loss.as_json()
+    _valid_manifest({**manifest, "formats": [jsonl, {**lync, "losses": [good]}]})
+    for bad in ({**good, "count": 0}, {**good, "unit": "pages"}, {k: v for k, v in good.items() if k != "why"}):
+        with pytest.raises(ValidationError):
+            _valid_manifest({**manifest, "formats": [jsonl, {**lync, "losses": [bad]}]})
+    with pytest.raises(ValidationError):
+        _valid_manifest({**manifest, "formats": [{k: v for k, v in jsonl.items() if k != "losses"}, lync]})

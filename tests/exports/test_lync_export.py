@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from exports.base import ExportContext, MemoryExportFiles
+from exports.base import ExportContext, Loss, MemoryExportFiles
 from exports.lync import LyncXmlFormat
 from formats.lync_xml import in_format, render, stable_number
-from formats.xml_text import ESCAPE_NOTE
+from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS
 from ingest.events import Event
 
 XSD_PATH = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "lync_compliance.xsd"
 SCHEMA = etree.XMLSchema(etree.parse(str(XSD_PATH)))
 
 
-def export(events: list[Event], context: ExportContext, **options: int) -> tuple[MemoryExportFiles, list[str]]:
+def export(events: list[Event], context: ExportContext, **options: int) -> tuple[MemoryExportFiles, list[Loss]]:
     files = MemoryExportFiles()
     report = LyncXmlFormat(**options).write(iter(events), files, context)
     assert report.events == len(events)
@@ -26,7 +26,8 @@ def export(events: list[Event], context: ExportContext, **options: int) -> tuple
     for path, data in files.contents.items():
         assert path.startswith("lync/pchat-")
         SCHEMA.assertValid(etree.fromstring(data))
-    return files, report.warnings
+    assert report.warnings == []  # what Lync cannot carry is a loss (issue 17)
+    return files, report.losses
 
 
 def messages(files: MemoryExportFiles) -> list[tuple[str, str]]:
@@ -47,12 +48,15 @@ def test_one_file_per_room_day_with_every_format_event(
     assert len(messages(files)) == len(expected)
     assert ("CHAT", "שלום עולם, מה שלומך?") in messages(files)
     assert ("CHAT", "launch 🚀🔥 done 👍🏽") in messages(files)
-    assert warnings == [
-        "7 events have no element in the Lync compliance format and are not in it (delete 1, disclaimer 1, "
-        "edit 3, policy_decision 1, room_update 1); the CSV, DAT, JSONL and EDRM exports carry them",
-        CHANGED_LOSS,
-        f"Lync XML: 1 files hold escapes: {ESCAPE_NOTE}",  # the DC4 (U+0014) of one text
-    ]
+    left_out = {loss.field: loss.count for loss in warnings if "no element" in loss.why}
+    assert left_out == {
+        f"Lync XML: {kind} events": count
+        for kind, count in [("delete", 1), ("disclaimer", 1), ("edit", 3), ("policy_decision", 1), ("room_update", 1)]
+    }
+    assert all("CSV, DAT and EDRM" in loss.exact_value_in for loss in warnings if "no element" in loss.why)
+    assert CHANGED_LOSS in [loss.why for loss in warnings]
+    # The DC4 (U+0014) of one text.
+    assert [(loss.count, loss.unit) for loss in warnings if loss.why == ESCAPE_LOSS] == [(1, "files")]
 
 
 # The Lync format has no element or attribute for an edit or a deletion (the message types of
@@ -60,7 +64,7 @@ def test_one_file_per_room_day_with_every_format_event(
 # the transcript shows such a message as first posted, and the report names each one by its Lync
 # id and archive id, so a reviewer can find it.
 CHANGED_LOSS = (
-    "Lync XML: the format cannot mark an edit or a deletion; 2 messages were changed after they were posted "
+    "the Lync format cannot mark an edit or a deletion; 2 messages were changed after they were posted "
     "and read in the transcript as first posted (Lync id = archive message id: changes): "
     f"{stable_number('msg:0')} = msg:0: edited 3 times; {stable_number('msg:1')} = msg:1: deleted"
 )
@@ -79,7 +83,12 @@ def test_edited_and_deleted_messages_keep_their_text_and_are_named_in_the_report
     # Never a rewritten text: the post's words as posted, no "edited"/"deleted" added.
     assert chats[str(stable_number("msg:0"))] == "שלום עולם, מה שלומך?"
     assert chats[str(stable_number("msg:1"))] == "launch 🚀🔥 done 👍🏽"
-    assert CHANGED_LOSS in warnings
+    changed = next(loss for loss in warnings if loss.why == CHANGED_LOSS)
+    assert (changed.count, changed.unit) == (2, "messages")
+    assert "VERSION and DELETED" in changed.exact_value_in
+    edits_and_deletes = {str(e.event_id) for e in varied_events if e.type in ("edit", "delete")}
+    assert changed.events
+    assert set(changed.events) <= edits_and_deletes
 
 
 def test_files_are_what_the_adapter_renders_and_sort_by_time(
@@ -103,7 +112,7 @@ def test_files_are_what_the_adapter_renders_and_sort_by_time(
 def test_real_irc_logs(irc_events: list[Event], export_context: ExportContext) -> None:
     files, warnings = export(irc_events, export_context)
     # Real IRC text has control characters (a backspace, mIRC colours): escaped, and said so.
-    assert [w.split(":", 2)[-1] for w in warnings] == [f" {ESCAPE_NOTE}"]
+    assert [(loss.why, loss.exact_value_in) for loss in warnings] == [(ESCAPE_LOSS, ESCAPE_EXACT)]
     assert len(messages(files)) == len(irc_events)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
 import threading
 import zipfile
+from pathlib import Path
 from typing import IO, cast
 
 import pytest
 
-from exports.base import PipelinedWriter, ZipExportFiles
+from exports.base import ExportZip, PipelinedWriter, ZipExportFiles
 
 
 def zip_files() -> tuple[io.BytesIO, zipfile.ZipFile, ZipExportFiles]:
@@ -99,3 +101,32 @@ def test_an_exception_in_the_format_abandons_the_file_without_hanging() -> None:
     assert writer_threads() == 0
     assert files.written == []
     archive.close()
+
+
+def test_unlisted_files_between_streamed_ones_make_a_valid_zip(tmp_path: Path) -> None:
+    """The DAT's text files are appended in one write each (ExportZip.write_stored), between
+    files streamed and deflated: unzip tests every entry, each reads back exactly, and only the
+    streamed files are listed (the format lists the others in a checksum file of its own)."""
+    path = tmp_path / "export.zip"
+    big = "ü" * 5000
+    texts = {f"texts/{i}.txt": f"{i} þ® \x14 \r\n 🚀 {big if i % 50 == 0 else ''}".encode() for i in range(300)}
+    with ExportZip(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        files = ZipExportFiles(archive)
+        with files.create("first.csv", "text/csv") as out:
+            out.write(b"a,b\r\n" * 100_000)
+        for name, data in texts.items():
+            files.write_unlisted(name, data)
+        with files.create("last.json", "application/json") as out:
+            out.write(b"{}")
+        with pytest.raises(ValueError, match="written twice"):
+            files.write_unlisted("texts/1.txt", b"again")
+    tested = subprocess.run(["unzip", "-tq", str(path)], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert [f.path for f in files.written] == ["first.csv", "last.json"]
+    with zipfile.ZipFile(path) as reread:
+        assert reread.testzip() is None
+        assert {name: reread.read(name) for name in texts} == texts
+        assert reread.read("first.csv") == b"a,b\r\n" * 100_000
+        stored = {info.filename: info.compress_type for info in reread.infolist()}
+    assert stored["texts/1.txt"] == zipfile.ZIP_STORED
+    assert stored["texts/0.txt"] == zipfile.ZIP_DEFLATED  # 4 KiB or more is deflated
