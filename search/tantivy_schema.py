@@ -11,11 +11,12 @@ Analysis
 1. :func:`searchable` (Python, the one place): Unicode NFC, then the folding of scripts whose
    spelling varies: Arabic as Lucene's ``ArabicNormalizationFilter`` (tashkeel/harakat and
    tatweel removed; alef with hamza or madda to alef, alef maksura to yeh, teh marbuta to
-   heh), Hebrew without niqqud
-   and cantillation marks, half-width katakana as full-width (``ﾃｽﾄ`` is ``テスト``). A composed
-   (macOS sends ``e`` + U+0301) and a folded text are canonically what was said; when the
-   original differs from its searchable form, its exact characters are stored in
-   ``text_original`` (see :func:`exact_text`) and highlights are mapped back onto it.
+   heh), Hebrew without niqqud and cantillation marks, Greek without accents (tonos,
+   dialytika, polytonic marks) and final sigma as sigma, Russian io as ie (U+0451 as U+0435),
+   half-width katakana as full-width (``ﾃｽﾄ`` is ``テスト``). A composed (macOS sends ``e`` +
+   U+0301) and a folded text are canonically what was said; when the original differs from
+   its searchable form, its exact characters are stored in ``text_original`` (see
+   :func:`exact_text`) and highlights are mapped back onto it.
 2. The Tantivy analyzer (:data:`TOKEN_PATTERN`, a regex tokenizer, then lower-case and ASCII
    folding): letters and digits form words as Tantivy's simple tokenizer made them (``Café``,
    ``CAFÉ`` and ``cafe`` are one term, ``Straße`` is ``strasse``); every Chinese, Japanese
@@ -172,10 +173,10 @@ def token_pattern(dialect: str = "rust") -> str:
     )
     if dialect == "rust":
         pictures = f"[[{emoji}]--[\\p{{Alphabetic}}\\p{{N}}]]"
-        word = f"[[\\p{{Alphabetic}}\\p{{N}}]--[{cjk}{emoji}]]+"
+        word = f"[[\\p{{Alphabetic}}\\p{{N}}]--[{cjk}]]+"
     elif dialect == "java":
         pictures = f"[{emoji}&&[^\\p{{IsAlphabetic}}\\p{{N}}]]"
-        word = f"[\\p{{IsAlphabetic}}\\p{{N}}&&[^{cjk}{emoji}]]+"
+        word = f"[\\p{{IsAlphabetic}}\\p{{N}}&&[^{cjk}]]+"
     else:
         raise ValueError(f"unknown regex dialect {dialect!r}")
     return f"[{flags}]{{2}}|[{flags}{tones}]|{pictures}|[{cjk}]|{word}"
@@ -249,6 +250,13 @@ def _script_folding() -> dict[str, str]:
     folding |= {"\u0622": "\u0627", "\u0623": "\u0627", "\u0625": "\u0627"}  # alef forms to alef
     folding |= {"\u0649": "\u064a", "\u0629": "\u0647"}  # alef maksura to yeh, teh marbuta to heh
     folding |= {chr(c): "" for c in range(0x0591, 0x05C8) if unicodedata.category(chr(c)) == "Mn"}  # Hebrew marks
+    for code in (*range(0x0386, 0x03D0), *range(0x1F00, 0x2000)):  # Greek (and polytonic) without accents
+        letter = chr(code)
+        base = unicodedata.normalize("NFD", letter)[0]
+        if base != letter and unicodedata.name(base, "").startswith("GREEK"):
+            folding[letter] = base
+    folding["\u03c2"] = "\u03c3"  # final sigma as sigma (lower-casing makes every capital sigma σ)
+    folding |= {"\u0451": "\u0435", "\u0401": "\u0415"}  # Russian ё as е
     for code in range(0xFF61, 0xFFA0):  # half-width katakana (and their punctuation) to full width
         kana = chr(code)
         folding[kana] = unicodedata.normalize("NFKC", kana)
@@ -261,6 +269,7 @@ def _script_folding() -> dict[str, str]:
 
 SCRIPT_FOLDING: Final = _script_folding()
 _FOLDABLE: Final = re.compile("|".join(map(re.escape, sorted(SCRIPT_FOLDING, key=len, reverse=True))))
+_FOLDS_SOMETHING: Final = re.compile("[" + "".join(sorted({re.escape(key[0]) for key in SCRIPT_FOLDING})) + "]")
 
 
 def searchable(text: str) -> str:
@@ -268,7 +277,7 @@ def searchable(text: str) -> str:
     half-width katakana folded (see the module's documentation). Every analysed field's value
     and every query's words go through it."""
     composed = unicodedata.normalize("NFC", text)
-    if _FOLDABLE.search(composed) is None:
+    if _FOLDS_SOMETHING.search(composed) is None:
         return composed
     return unicodedata.normalize("NFC", _FOLDABLE.sub(lambda match: SCRIPT_FOLDING[match.group()], composed))
 
