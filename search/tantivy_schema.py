@@ -6,7 +6,10 @@ the *names* of custom analyzers in the index, so every process must register the
 
 Analysis
 --------
-``text``, ``sender_name`` and ``room_name`` use ``archivist_text_v2``, in two steps:
+``text`` (and any field declared with ``tokenizer_name=TEXT_ANALYZER`` whose value goes
+through :func:`searchable`) uses ``archivist_text_v2``, in two steps (``sender_name`` and
+``room_name`` use the analyzer on their composed form only: no query searches them, and the
+stored name must stay as given, see ``adapters.index_adapter``):
 
 1. :func:`searchable` (Python, the one place): Unicode NFC, then the folding of scripts whose
    spelling varies: Arabic as Lucene's ``ArabicNormalizationFilter`` (tashkeel/harakat and
@@ -53,7 +56,9 @@ from typing import Final
 import tantivy
 
 TEXT_ANALYZER: Final = "archivist_text_v2"
-"""Scripts-aware analysis (issue 17); ``archivist_text`` was the simple tokenizer of before."""
+"""Scripts-aware analysis (issue 17); ``archivist_text`` was the simple tokenizer of before. A
+field declared with it is given ``searchable(value)`` (Tantivy runs no Python at index time, so
+the script folding happens there) and is queried with ``text_terms(words)``."""
 OLD_TEXT_ANALYZERS: Final = ("archivist_text",)
 KEYWORD_ANALYZER: Final = "archivist_keyword"
 EXACT: Final = "raw"
@@ -272,6 +277,12 @@ _FOLDABLE: Final = re.compile("|".join(map(re.escape, sorted(SCRIPT_FOLDING, key
 _FOLDS_SOMETHING: Final = re.compile("[" + "".join(sorted({re.escape(key[0]) for key in SCRIPT_FOLDING})) + "]")
 
 
+def composed(text: str) -> str:
+    """``text`` canonically composed (NFC) and nothing more: the form URLs, mentions, hashtags
+    and keyword values are read in (their matching is unchanged by the script folding)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def searchable(text: str) -> str:
     """The form of ``text`` that is analysed: canonically composed (NFC), Arabic, Hebrew and
     half-width katakana folded (see the module's documentation). Every analysed field's value
@@ -322,7 +333,7 @@ def text_terms(text: str) -> list[str]:
 
 def fold_keyword(value: str) -> str:
     """The term a URL, mention or hashtag is indexed as (lower-cased, accent-folded)."""
-    terms = _KEYWORD.analyze(searchable(value))
+    terms = _KEYWORD.analyze(composed(value))
     return terms[0] if terms else ""
 
 

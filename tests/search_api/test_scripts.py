@@ -134,3 +134,20 @@ def test_highlights_show_the_text_as_said(index_dir: Path, query: str, number: i
     assert hit.highlight is not None
     assert marked in hit.highlight
     assert hit.highlight.replace("<b>", "").replace("</b>", "") == unicodedata.normalize("NFC", TEXTS[number])
+
+
+def test_names_hashtags_and_an_edit_keep_matching_as_given(tmp_path: Path) -> None:
+    """The script folding is for words: ``from:``, ``#hashtag`` and ``@mention`` still match
+    the value as given, also after an edit rewrote the message's document."""
+    payload = post_payload(0, run="names", text="συνάντηση #Αθήνα @Ἀλέξης")
+    payload["actor"] = {"id": "user:athina", "name": "Αθηνά Παπαδοπούλου"}
+    edit = post_payload(1, run="names")
+    edit |= {"type": "edit", "message": {"id": payload["message"]["id"], "text": "συνάντηση αύριο #Αθήνα @Ἀλέξης"}}
+    edit["actor"] = payload["actor"]
+    adapter = TantivyIndexAdapter(tmp_path / "index")
+    assert all(result is None for result in adapter.write([parse_event(payload)]))
+    assert all(result is None for result in adapter.write([parse_event(edit)]))
+    adapter.close()
+    backend = TantivySearchBackend(tmp_path / "index")
+    for query in ('from:"Αθηνά Παπαδοπούλου"', "#Αθήνα", "@Ἀλέξης", "ΑΥΡΙΟ", "αυριο"):
+        assert [h.message_id for h in every_hit(backend, parse_query(query))] == ["msg:names:0"], query
