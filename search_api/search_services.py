@@ -20,7 +20,7 @@ from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search.request import Cursor
 from search.request import SearchRequest as PageRequest
 from search.results import ArchivePage, Page
-from search.tantivy_schema import from_micros
+from search.tantivy_schema import IndexSchemaMismatch, from_micros
 from search_api import cursors
 from search_api.deps import AppServices
 
@@ -82,6 +82,8 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
             found = service.search(services.search_backend(), services.engine, asked)
         except service.WrongCursor as error:
             raise HTTPException(status_code=422, detail={"message": str(error)}) from error
+        except IndexSchemaMismatch as error:  # an index of an older layout: `archivist reindex`
+            raise HTTPException(status_code=503, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
         # A refused search is still a search someone tried: it is audited with the reason.

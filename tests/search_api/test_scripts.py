@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tantivy
 from fastapi.testclient import TestClient
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from ingest.events import Event, parse_event
 from ingest.staging import StagingStore
+from search import tantivy_schema as fields
 from search.backends import TantivySearchBackend, every_hit
 from search.query_parser import parse_query
 from search.request import SearchRequest
@@ -151,3 +153,16 @@ def test_names_hashtags_and_an_edit_keep_matching_as_given(tmp_path: Path) -> No
     backend = TantivySearchBackend(tmp_path / "index")
     for query in ('from:"Αθηνά Παπαδοπούλου"', "#Αθήνα", "@Ἀλέξης", "ΑΥΡΙΟ", "αυριο"):
         assert [h.message_id for h in every_hit(backend, parse_query(query))] == ["msg:names:0"], query
+
+
+def test_a_search_of_an_index_of_the_old_analyzer_says_to_reindex(
+    store: StagingStore, tmp_path: Path, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as old:
+        old.setattr(fields, "TEXT_ANALYZER", "archivist_text")
+        (tmp_path / "index").mkdir()
+        tantivy.Index(fields.build_schema(), path=str(tmp_path / "index"))
+    with api_client(store, tmp_path / "index") as client:
+        response = client.post("/api/v1/search", json={"query": "東京"}, headers=auth(tokens["legal"]))
+    assert response.status_code == 503
+    assert "archivist reindex" in response.json()["detail"]["message"]
