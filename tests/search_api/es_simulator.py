@@ -6,7 +6,8 @@ The analyzer is read from :data:`search.es_mapping.ANALYSIS` as Elasticsearch re
 ``mapping`` char filter (longest rule first), the ``pattern`` tokenizer with ``group: 0`` (the
 Java pattern run by the ``regex`` module), Lucene's ``lowercase`` (per code point, as Java's
 ``Character.toLowerCase``) and ``asciifolding``. Queries: ``match_phrase``, ``prefix``,
-``span_near``/``span_term``/``span_multi``, ``bool``, ``match_all``/``match_none`` on ``text``.
+``span_near``/``span_term``/``span_multi``, ``bool``, ``match_all``/``match_none`` on ``text``
+and ``history``.
 """
 
 from __future__ import annotations
@@ -75,24 +76,32 @@ def analyze(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Document:
+    """A message's analysed fields: ``text`` (the current text) and ``history`` (earlier
+    versions; none for the posts of the corpus)."""
+
     message_id: str
-    tokens: tuple[str, ...]
+    fields: dict[str, tuple[str, ...]]
 
 
 def document(message_id: str, text: str) -> Document:
-    return Document(message_id, tuple(analyze(text)))
+    return Document(message_id, {"text": tuple(analyze(text)), "history": ()})
 
 
-def _spans(clause: Json, tokens: tuple[str, ...]) -> list[tuple[int, int]]:
+def _only(body: Json) -> tuple[str, Any]:
+    ((field, value),) = body.items()
+    return field, value
+
+
+def _spans(clause: Json, fields: dict[str, tuple[str, ...]]) -> list[tuple[int, int]]:
     """Where a span clause matches: (start, end) token positions, end exclusive."""
     if "span_term" in clause:
-        word = clause["span_term"]["text"]
-        return [(i, i + 1) for i, token in enumerate(tokens) if token == word]
+        field, word = _only(clause["span_term"])
+        return [(i, i + 1) for i, token in enumerate(fields[field]) if token == word]
     if "span_multi" in clause:
-        prefix = clause["span_multi"]["match"]["prefix"]["text"]["value"]
-        return [(i, i + 1) for i, token in enumerate(tokens) if token.startswith(prefix)]
+        field, prefix = _only(clause["span_multi"]["match"]["prefix"])
+        return [(i, i + 1) for i, token in enumerate(fields[field]) if token.startswith(prefix["value"])]
     near = clause["span_near"]
-    parts = [_spans(part, tokens) for part in near["clauses"]]
+    parts = [_spans(part, fields) for part in near["clauses"]]
     slop, ordered = near["slop"], near["in_order"]
     found: list[tuple[int, int]] = []
     if ordered:
@@ -128,11 +137,13 @@ def matches(query: Json, doc: Document) -> bool:
         case "match_none":
             return False
         case "match_phrase":
-            return _phrase(analyze(body["text"]), doc.tokens)
+            field, text = _only(body)
+            return _phrase(analyze(text), doc.fields[field])
         case "prefix":
-            return any(token.startswith(body["text"]) for token in doc.tokens)
+            field, prefix = _only(body)
+            return any(token.startswith(prefix) for token in doc.fields[field])
         case "span_near" | "span_term" | "span_multi":
-            return bool(_spans(query, doc.tokens))
+            return bool(_spans(query, doc.fields))
         case "bool":
             must = all(matches(q, doc) for q in body.get("must", []) + body.get("filter", []))
             should = body.get("should")

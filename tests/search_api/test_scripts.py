@@ -166,3 +166,16 @@ def test_a_search_of_an_index_of_the_old_analyzer_says_to_reindex(
         response = client.post("/api/v1/search", json={"query": "東京"}, headers=auth(tokens["legal"]))
     assert response.status_code == 503
     assert "archivist reindex" in response.json()["detail"]["message"]
+
+
+def test_an_edited_away_japanese_word_is_found_in_the_earlier_version(tmp_path: Path) -> None:
+    """Every script in every version: the history field goes through the same analysis."""
+    post = post_payload(0, run="edited", text="東京の取引について確認してください")
+    edit = post_payload(1, run="edited")
+    edit |= {"type": "edit", "message": {"id": post["message"]["id"], "text": "大阪の会議は明日です"}}
+    adapter = TantivyIndexAdapter(tmp_path / "index")
+    assert all(result is None for result in adapter.write([parse_event(post), parse_event(edit)]))
+    adapter.close()
+    backend = TantivySearchBackend(tmp_path / "index")
+    for query, wanted in (("取引", ["msg:edited:0"]), ("current:取引", []), ("current:会議", ["msg:edited:0"])):
+        assert [h.message_id for h in every_hit(backend, parse_query(query))] == wanted, query
