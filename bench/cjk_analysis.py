@@ -122,7 +122,7 @@ def score(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--per-language", type=int, default=300)
+    parser.add_argument("--per-language", type=int, default=200)
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
     messages = [m for m in corpus.generate(args.per_language, seed=args.seed) if m.language in CJK_LANGUAGES]
