@@ -33,7 +33,7 @@ from ingest.events import (
     event_to_json,
 )
 from search.es_mapping import events_index, messages_index
-from search.tantivy_schema import extract_urls, micros_since_epoch, person_keys, room_keys, searchable
+from search.tantivy_schema import composed, extract_urls, micros_since_epoch, person_keys, room_keys
 
 Json = dict[str, Any]
 
@@ -133,7 +133,7 @@ def event_document(event: Event) -> Json:
     }
     match event:
         case PostEvent() | EditEvent():
-            document |= {"message_id": event.message.id, "text": searchable(event.message.text)}
+            document |= {"message_id": event.message.id, "text": composed(event.message.text)}
         case DeleteEvent():
             document["message_id"] = event.message.id
         case FileUploadEvent() | FileDownloadEvent():
@@ -160,7 +160,7 @@ def _message_base(event: Event, message_id: str) -> Json:
 
 
 def _text_params(event: Event, text: str) -> Json:
-    return {"text": searchable(text), "at": micros_since_epoch(event.occurred_at), **_entities(text)}
+    return {"text": composed(text), "at": micros_since_epoch(event.occurred_at), **_entities(text)}
 
 
 def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
@@ -214,7 +214,7 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
                 "sender_id": event.actor.id,
                 "sender_name": event.actor.name,
                 "sender_keys": list(person_keys(event.actor.id, event.actor.name)),
-                "text": searchable(event.file.name),
+                "text": composed(event.file.name),
                 "has_file": True,
                 "file_name": event.file.name,
             }

@@ -136,8 +136,8 @@ def with_text(message: IndexedMessage, text: str, written_at: int) -> IndexedMes
 
 
 def entities(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """The URLs, mentions and hashtags written in ``text`` (read in its searchable form)."""
-    composed = fields.searchable(text)
+    """The URLs, mentions and hashtags written in ``text`` (read in its composed form)."""
+    composed = fields.composed(text)
     # A mention needs an "@" and a hashtag a "#": most messages have neither, skip their scans.
     mentions = derive_mentions(composed) if "@" in composed else ()
     hashtags = derive_hashtags(composed) if "#" in composed else ()
@@ -326,8 +326,10 @@ def _history(document: tantivy.Document, message: IndexedMessage) -> IndexedMess
 
 @lru_cache(maxsize=4096)
 def _searchable_name(name: str) -> str:
-    """Sender and room names repeat on every message: normalise each once."""
-    return fields.searchable(name)
+    """Sender and room names repeat on every message: normalise each once. Composed only, not
+    script-folded: the stored name is read back when an edit rewrites the document, and the
+    ``from:``/``in:`` keys computed from it must stay those of the name as given."""
+    return fields.composed(name)
 
 
 def from_document(document: tantivy.Document) -> IndexedMessage:

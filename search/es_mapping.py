@@ -3,8 +3,12 @@
 Two indices: ``<prefix>-events`` holds every event (``_id`` = event id), ``<prefix>-messages``
 one searchable document per message (``_id`` = message id) whose text edits replace and whose
 deletion is a flag. The text analyzer mirrors the embedded Tantivy index so that both search
-backends give the same answers: NFC, split on anything that is not a letter or a digit,
-lowercase, ASCII folding. URLs, mentions and hashtags are extracted at write time into
+backends give the same answers (:mod:`search.tantivy_schema`, built from the same tables): a
+char filter folds Arabic, Hebrew and half-width katakana as ``searchable()`` does (documents
+and queries arrive in NFC), a pattern tokenizer whose matches are the words (runs of letters
+and digits, each CJK character, each emoji), then lowercase and ASCII folding. An index made
+with the template of before (analyzer ``archivist_text``) must be recreated and filled again.
+URLs, mentions and hashtags are extracted at write time into
 keyword fields with a lowercase + ASCII-folding normalizer, so they match exactly.
 """
 
@@ -12,23 +16,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from search import tantivy_schema
+
 Json = dict[str, Any]
+
+
+def _rule(source: str, target: str) -> str:
+    def escaped(text: str) -> str:
+        return "".join(f"\\u{ord(character):04x}" for character in text)
+
+    return f"{escaped(source)} => {escaped(target)}"
+
 
 TEXT_ANALYZER: Json = {
     "type": "custom",
-    "char_filter": [],
+    "char_filter": ["archivist_scripts"],
     "tokenizer": "archivist_words",
     "filter": ["lowercase", "asciifolding"],
 }
 ANALYSIS: Json = {
-    "analyzer": {"archivist_text": TEXT_ANALYZER},
-    "tokenizer": {"archivist_words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}},
+    "analyzer": {tantivy_schema.TEXT_ANALYZER: TEXT_ANALYZER},
+    "char_filter": {
+        "archivist_scripts": {
+            "type": "mapping",
+            "mappings": [_rule(source, target) for source, target in tantivy_schema.SCRIPT_FOLDING.items()],
+        }
+    },
+    # group 0: the matches are the tokens (the pattern describes words, not separators).
+    "tokenizer": {"archivist_words": {"type": "pattern", "pattern": tantivy_schema.token_pattern("java"), "group": 0}},
     "normalizer": {"archivist_keyword": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
 }
 
 KEYWORD: Json = {"type": "keyword"}
 FOLDED_KEYWORD: Json = {"type": "keyword", "normalizer": "archivist_keyword"}
-TEXT: Json = {"type": "text", "analyzer": "archivist_text"}
+TEXT: Json = {"type": "text", "analyzer": tantivy_schema.TEXT_ANALYZER}
 DATE: Json = {"type": "date", "format": "strict_date_optional_time"}
 
 VERSION_PROPERTIES: Json = {

@@ -5,7 +5,8 @@ asked for ``"encoder": "html"``), but the page renders the highlight as markup, 
 carries is rebuilt here whatever a backend answered: every piece of text between markers is
 unescaped and escaped again (escaped text stays as it was, raw markup becomes text), and only
 markers that open and close in turn are kept. Both backends' answers come out alike too
-(Elasticsearch writes ``&#x27;`` where Tantivy writes ``'``).
+(Elasticsearch writes ``&#x27;`` where Tantivy writes ``'``), and highlights that touch are
+joined.
 """
 
 from __future__ import annotations
@@ -32,4 +33,6 @@ def highlight_html(fragment: str | None, text: str) -> str:
             pieces.append(html.escape(html.unescape(piece)))
     if inside:
         pieces.append(CLOSE)
-    return "".join(pieces)
+    # Words highlighted one after the other with nothing between (the characters of a Chinese
+    # or Japanese word) are one highlight: only markers make "</b><b>", text is escaped.
+    return "".join(pieces).replace(CLOSE + OPEN, "")

@@ -7,6 +7,7 @@ cases need every hit, so :func:`all_hits` walks the whole result set, not the to
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -270,6 +271,31 @@ def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | 
     )
 
 
+def _highlight(snippets: tantivy.SnippetGenerator, document: tantivy.Document) -> str:
+    """The hit's highlight as HTML. The stored ``text`` is the searchable form; when that is not
+    what was said (Arabic or Hebrew marks, letter variants, half-width kana), the highlighted
+    words are mapped back onto the composed original, so the page shows the text as said."""
+    snippet = snippets.snippet_from_doc(document)
+    original = document.get_first(fields.TEXT_ORIGINAL)
+    mapped = fields.folded_offsets(original.decode("utf-8")) if isinstance(original, bytes) else None
+    if mapped is None:
+        return str(snippet.to_html())
+    composed, starts = mapped
+    encoded = str(document.get_first(fields.TEXT) or "").encode("utf-8")
+
+    def at(byte: int) -> int:  # a byte offset in the stored text as an offset in ``composed``
+        return starts[len(encoded[:byte].decode("utf-8", errors="ignore"))]
+
+    fragment = snippet.fragment_range()
+    pieces, position = [], at(fragment.start)
+    for marked in snippet.highlighted():
+        start, end = at(fragment.start + marked.start), at(fragment.start + marked.end)
+        pieces += [html.escape(composed[position:start]), "<b>", html.escape(composed[start:end]), "</b>"]
+        position = end
+    pieces.append(html.escape(composed[position : at(fragment.end)]))
+    return "".join(pieces)
+
+
 class _OpenIndex:
     """An index opened once per process, and the ``meta.json`` its reader last loaded."""
 
@@ -427,7 +453,7 @@ def search_page(
         next_after = _order(documents[-1]) if more else None
     if highlights:
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-        hits = [_hit(document, snippets.snippet_from_doc(document).to_html(), node) for document in documents]
+        hits = [_hit(document, _highlight(snippets, document), node) for document in documents]
     else:
         hits = [_hit(document, node=node) for document in documents]
     return Page(

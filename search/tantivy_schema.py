@@ -6,16 +6,33 @@ the *names* of custom analyzers in the index, so every process must register the
 
 Analysis
 --------
-``text``, ``sender_name`` and ``room_name`` use ``archivist_text``: Tantivy's simple tokenizer
-(splits on anything that is not a Unicode letter or digit, so Hebrew, Arabic and other
-scripts index as words; a run of CJK characters is one token), then lower-case, then ASCII
-folding (``Café``, ``CAFÉ`` and ``cafe`` are one term; ``Straße`` is ``strasse``). Tokens
-over 255 bytes are dropped (base64 blobs), which still keeps hashes and commit ids findable.
+``text`` (and any field declared with ``tokenizer_name=TEXT_ANALYZER`` whose value goes
+through :func:`searchable`) uses ``archivist_text_v2``, in two steps (``sender_name`` and
+``room_name`` use the analyzer on their composed form only: no query searches them, and the
+stored name must stay as given, see ``adapters.index_adapter``):
 
-Text is analysed in Unicode NFC: a client that sends decomposed accents (``e`` + U+0301,
-as macOS does) would otherwise see ``résumé`` split into ``re`` and ``sume``. NFC is
-canonically equivalent, so the stored ``text`` shows the same; when the original was not
-NFC, its exact characters are stored in ``text_original`` (see :func:`exact_text`).
+1. :func:`searchable` (Python, the one place): Unicode NFC, then the folding of scripts whose
+   spelling varies: Arabic as Lucene's ``ArabicNormalizationFilter`` (tashkeel/harakat and
+   tatweel removed; alef with hamza or madda to alef, alef maksura to yeh, teh marbuta to
+   heh), Hebrew without niqqud and cantillation marks, Greek without accents (tonos,
+   dialytika, polytonic marks) and final sigma as sigma, Russian io as ie (U+0451 as U+0435),
+   half-width katakana as full-width (``ﾃｽﾄ`` is ``テスト``). A composed (macOS sends ``e`` +
+   U+0301) and a folded text are canonically what was said; when the original differs from
+   its searchable form, its exact characters are stored in ``text_original`` (see
+   :func:`exact_text`) and highlights are mapped back onto it.
+2. The Tantivy analyzer (:data:`TOKEN_PATTERN`, a regex tokenizer, then lower-case and ASCII
+   folding): letters and digits form words as Tantivy's simple tokenizer made them (``Café``,
+   ``CAFÉ`` and ``cafe`` are one term, ``Straße`` is ``strasse``); every Chinese, Japanese
+   (kanji, kana) and Korean (hangul) character is a word of its own, so a CJK word is searched
+   as a phrase of its characters: ``東京`` finds ``東京の取引``, exactly where the characters
+   follow each other (see docs/search.md for why this, not Lucene's bigrams or a dictionary
+   segmenter: measured with ``bench/cjk_analysis.py``); every emoji is a word, a skin tone is
+   a word after its emoji (``👍`` finds every thumbs-up, ``👍🏽`` only that tone), a ZWJ sequence
+   is its emoji in a row (``👨‍👩‍👧`` finds the family, ``👩`` too), a flag is one word. Tokens
+   over 255 bytes are dropped (base64 blobs), which still keeps hashes and commit ids findable.
+
+An index built with the analyzer of before (``archivist_text``) does not open: it raises
+:class:`IndexSchemaMismatch` and ``archivist reindex`` rebuilds it.
 
 URLs, @mentions and #hashtags are also indexed whole, in the keyword fields ``urls``,
 ``mentions`` and ``hashtags`` with ``archivist_keyword`` (no splitting; lower-case and ASCII
@@ -38,7 +55,11 @@ from typing import Final
 
 import tantivy
 
-TEXT_ANALYZER: Final = "archivist_text"
+TEXT_ANALYZER: Final = "archivist_text_v2"
+"""Scripts-aware analysis (issue 17); ``archivist_text`` was the simple tokenizer of before. A
+field declared with it is given ``searchable(value)`` (Tantivy runs no Python at index time, so
+the script folding happens there) and is queried with ``text_terms(words)``."""
+OLD_TEXT_ANALYZERS: Final = ("archivist_text",)
 KEYWORD_ANALYZER: Final = "archivist_keyword"
 EXACT: Final = "raw"
 """Tantivy's built-in analyzer that indexes the whole value unchanged (ids)."""
@@ -122,9 +143,69 @@ def build_schema(*, fast_message_id: bool = True) -> tantivy.Schema:
     return builder.build()
 
 
+# Character ranges of the analysis, written once for Tantivy (Rust regex) and Elasticsearch (Java).
+CJK_RANGES: Final = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3041, 0x309F),  # Hiragana
+    (0x30A1, 0x30FA),  # Katakana (without ゠ and the middle dot)
+    (0x30FC, 0x30FF),  # ー and the katakana iteration marks
+    (0x3131, 0x318E),  # Hangul compatibility Jamo
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo Extended-A
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xD7B0, 0xD7FF),  # Hangul Jamo Extended-B
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3FFFF),  # CJK Extensions B to H
+)
+EMOJI_RANGES: Final = (
+    (0x2300, 0x23FF),  # Miscellaneous Technical (⌚ ⏰)
+    (0x2600, 0x27BF),  # Miscellaneous Symbols, Dingbats (☀ ✅ ❤)
+    (0x2B00, 0x2BFF),  # Miscellaneous Symbols and Arrows (⭐ ⬛)
+    (0x1F000, 0x1F1E5),  # Mahjong, dominoes, cards, enclosed alphanumerics
+    (0x1F200, 0x1F3FA),  # Enclosed ideographs, Miscellaneous Symbols and Pictographs
+    (0x1F400, 0x1FAFF),  # ... Emoticons, Transport, Supplemental Symbols, Symbols Extended-A
+)
+FLAG_RANGE: Final = (0x1F1E6, 0x1F1FF)
+"""Regional indicators: a pair is a flag (one word)."""
+SKIN_TONE_RANGE: Final = (0x1F3FB, 0x1F3FF)
+
+
+def _ranges(ranges: Iterable[tuple[int, int]]) -> str:
+    return "".join(f"\\x{{{start:X}}}-\\x{{{end:X}}}" for start, end in ranges)
+
+
+def token_pattern(dialect: str = "rust") -> str:
+    """The regular expression whose matches are the words of ``text`` (before lower-casing and
+    ASCII folding): a flag, a lone regional indicator or skin tone, an emoji, a CJK character,
+    or a run of letters and digits (Unicode Alphabetic or Number, as Tantivy's simple
+    tokenizer), in that order of preference. ``dialect``: ``rust`` (Tantivy) or ``java``
+    (Elasticsearch's pattern tokenizer); both mean the same."""
+    flags, tones, cjk, emoji = (
+        _ranges([FLAG_RANGE]),
+        _ranges([SKIN_TONE_RANGE]),
+        _ranges(CJK_RANGES),
+        _ranges(EMOJI_RANGES),
+    )
+    if dialect == "rust":
+        pictures = f"[[{emoji}]--[\\p{{Alphabetic}}\\p{{N}}]]"
+        word = f"[[\\p{{Alphabetic}}\\p{{N}}]--[{cjk}]]+"
+    elif dialect == "java":
+        pictures = f"[{emoji}&&[^\\p{{IsAlphabetic}}\\p{{N}}]]"
+        word = f"[\\p{{IsAlphabetic}}\\p{{N}}&&[^{cjk}]]+"
+    else:
+        raise ValueError(f"unknown regex dialect {dialect!r}")
+    return f"[{flags}]{{2}}|[{flags}{tones}]|{pictures}|[{cjk}]|{word}"
+
+
+TOKEN_PATTERN: Final = token_pattern()
+
+
 def text_analyzer() -> tantivy.TextAnalyzer:
     return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN))
         .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
@@ -160,15 +241,58 @@ def open_index(path: Path) -> tantivy.Index:
         try:
             index = tantivy.Index(build_schema(fast_message_id=False), path=str(path), reuse=True)
         except ValueError:
-            # An index built before every version of a message was indexed would silently miss
-            # edited-away text: it is rebuilt, not opened.
-            raise IndexSchemaMismatch(
-                f"the index at {path} was built with another schema (before every version of a message "
-                "was searchable, or by another release); rebuild it from the archive with `archivist reindex`"
-            ) from error
+            raise IndexSchemaMismatch(_mismatch(path)) from error
     index.register_tokenizer(TEXT_ANALYZER, text_analyzer())
     index.register_tokenizer(KEYWORD_ANALYZER, keyword_analyzer())
     return index
+
+
+def _mismatch(path: Path) -> str:
+    try:
+        meta = (path / "meta.json").read_text(encoding="utf-8")
+    except OSError:
+        meta = ""
+    if any(f'"tokenizer":"{name}"' in meta.replace(" ", "") for name in OLD_TEXT_ANALYZERS):
+        return (
+            f"the index at {path} was built with the text analyzer of before (CJK, emoji, Arabic and "
+            "Hebrew were not searchable word by word); rebuild it with `archivist reindex`"
+        )
+    # An index built before every version of a message was indexed would silently miss
+    # edited-away text: it is rebuilt, not opened.
+    return (
+        f"the index at {path} was built with another schema (before every version of a message "
+        "was searchable, or by another release); rebuild it from the archive with `archivist reindex`"
+    )
+
+
+def _script_folding() -> dict[str, str]:
+    """What :func:`searchable` replaces after NFC, character (or half-width kana and its sound
+    mark) to its folded form ("" removes it). Elasticsearch's char filter is built from it too."""
+    folding = {chr(c): "" for c in range(0x064B, 0x0653)}  # Arabic tashkeel: fathatan to sukun
+    folding["\u0640"] = ""  # tatweel
+    folding |= {"\u0622": "\u0627", "\u0623": "\u0627", "\u0625": "\u0627"}  # alef forms to alef
+    folding |= {"\u0649": "\u064a", "\u0629": "\u0647"}  # alef maksura to yeh, teh marbuta to heh
+    folding |= {chr(c): "" for c in range(0x0591, 0x05C8) if unicodedata.category(chr(c)) == "Mn"}  # Hebrew marks
+    for code in (*range(0x0386, 0x03D0), *range(0x1F00, 0x2000)):  # Greek (and polytonic) without accents
+        letter = chr(code)
+        base = unicodedata.normalize("NFD", letter)[0]
+        if base != letter and unicodedata.name(base, "").startswith("GREEK"):
+            folding[letter] = base
+    folding["\u03c2"] = "\u03c3"  # final sigma as sigma (lower-casing makes every capital sigma σ)
+    folding |= {"\u0451": "\u0435", "\u0401": "\u0415"}  # Russian ё as е
+    for code in range(0xFF61, 0xFFA0):  # half-width katakana (and their punctuation) to full width
+        kana = chr(code)
+        folding[kana] = unicodedata.normalize("NFKC", kana)
+        for mark in ("\uff9e", "\uff9f"):
+            voiced = unicodedata.normalize("NFKC", kana + mark)
+            if len(voiced) == 1:
+                folding[kana + mark] = voiced
+    return folding
+
+
+SCRIPT_FOLDING: Final = _script_folding()
+_FOLDABLE: Final = re.compile("|".join(map(re.escape, sorted(SCRIPT_FOLDING, key=len, reverse=True))))
+_FOLDS_SOMETHING: Final = re.compile("[" + "".join(sorted({re.escape(key[0]) for key in SCRIPT_FOLDING})) + "]")
 
 
 VERSION_GAP: Final = " ".join(["x" * (MAX_TOKEN_BYTES + 1)] * 51) + " "
@@ -182,9 +306,45 @@ def history_values(texts: Iterable[str]) -> list[str]:
     return [(VERSION_GAP if position else "") + searchable(text) for position, text in enumerate(texts)]
 
 
-def searchable(text: str) -> str:
-    """The form of ``text`` that is analysed: canonically composed (NFC)."""
+def composed(text: str) -> str:
+    """``text`` canonically composed (NFC) and nothing more: the form URLs, mentions, hashtags
+    and keyword values are read in (their matching is unchanged by the script folding)."""
     return unicodedata.normalize("NFC", text)
+
+
+def searchable(text: str) -> str:
+    """The form of ``text`` that is analysed: canonically composed (NFC), Arabic, Hebrew and
+    half-width katakana folded (see the module's documentation). Every analysed field's value
+    and every query's words go through it."""
+    composed = unicodedata.normalize("NFC", text)
+    if _FOLDS_SOMETHING.search(composed) is None:
+        return composed
+    return unicodedata.normalize("NFC", _FOLDABLE.sub(lambda match: SCRIPT_FOLDING[match.group()], composed))
+
+
+def folded_offsets(text: str) -> tuple[str, list[int]] | None:
+    """``text`` in NFC and, for each character of ``searchable(text)`` and its end, the offset in
+    it where that character starts (the end maps to its length); ``None`` when folding changes
+    nothing but the composition, or changes it in a way offsets cannot follow."""
+    composed = unicodedata.normalize("NFC", text)
+    starts: list[int] = []
+    pieces: list[str] = []
+    position = 0
+    for match in _FOLDABLE.finditer(composed):
+        pieces.append(composed[position : match.start()])
+        starts.extend(range(position, match.start()))
+        replacement = SCRIPT_FOLDING[match.group()]
+        pieces.append(replacement)
+        starts.extend([match.start()] * len(replacement))
+        position = match.end()
+    if not pieces:
+        return None
+    pieces.append(composed[position:])
+    starts.extend(range(position, len(composed)))
+    folded = "".join(pieces)
+    if unicodedata.normalize("NFC", folded) != folded:
+        return None
+    return composed, [*starts, len(composed)]
 
 
 def exact_text(document: tantivy.Document) -> str:
@@ -202,7 +362,7 @@ def text_terms(text: str) -> list[str]:
 
 def fold_keyword(value: str) -> str:
     """The term a URL, mention or hashtag is indexed as (lower-cased, accent-folded)."""
-    terms = _KEYWORD.analyze(searchable(value))
+    terms = _KEYWORD.analyze(composed(value))
     return terms[0] if terms else ""
 
 

@@ -102,6 +102,8 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
             found = service.search(services.search_backend(), services.engine, asked)
         except service.WrongCursor as error:
             raise HTTPException(status_code=422, detail={"message": str(error)}) from error
+        except IndexSchemaMismatch as error:  # an index of an older layout: `archivist reindex`
+            raise HTTPException(status_code=503, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
     except IndexSchemaMismatch as error:
         # An index of an older layout (before every version was indexed): rebuilt, never half-read.

@@ -46,7 +46,7 @@ def test_templates_map_every_field_strictly_with_the_folding_analyzer() -> None:
     assert messages["index_patterns"] == ["arch-messages*"]
     settings = messages["template"]["settings"]
     assert (settings["number_of_shards"], settings["number_of_replicas"]) == (3, 2)
-    assert settings["analysis"]["analyzer"]["archivist_text"]["filter"] == ["lowercase", "asciifolding"]
+    assert settings["analysis"]["analyzer"]["archivist_text_v2"]["filter"] == ["lowercase", "asciifolding"]
     assert messages["template"]["mappings"]["dynamic"] == "strict"
     assert json.loads(json.dumps(templates)) == templates
 

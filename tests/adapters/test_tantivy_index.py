@@ -420,6 +420,18 @@ def test_reindex_replaces_an_index_built_with_another_schema(index_dir: Path) ->
     assert len(hits(index_dir, "number")) == 4
 
 
+def test_an_index_of_the_old_text_analyzer_must_be_reindexed(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: CJK, emoji, Arabic and Hebrew need the new analyzer; an old index says so."""
+    with monkeypatch.context() as old:
+        old.setattr(fields, "TEXT_ANALYZER", "archivist_text")
+        index_dir.mkdir()
+        tantivy.Index(fields.build_schema(), path=str(index_dir))
+    with pytest.raises(fields.IndexSchemaMismatch, match=r"text analyzer of before.*archivist reindex"):
+        fields.open_index(index_dir)
+    assert reindex(index_dir, [post(1, text="東京の取引について確認してください")]) == 1
+    assert len(hits(index_dir, "取引")) == 1
+
+
 def test_reindex_does_not_replace_what_is_not_an_index(tmp_path: Path) -> None:
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "notes.txt").write_text("mine")

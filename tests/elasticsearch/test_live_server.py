@@ -23,6 +23,7 @@ from search.query_parser import parse_query
 from search.request import SearchRequest
 from tests.adapters.test_elasticsearch_logic import event
 from tests.factories import post_payload
+from tests.search_api import test_multilingual_conformance as multilingual
 from tests.search_api.reference import Message, message_of
 from tests.search_api.test_tantivy_conformance import DEMO_LOGS, LOGS, QUERIES, expected
 from tests.search_api.test_versions import FIRST_EDIT, ORIGINAL, SECOND_EDIT, the_story
@@ -165,6 +166,32 @@ def test_both_backends_give_the_same_facets_even_for_dates_centuries_apart(
     assert sum(pages[0].facets["day"].values()) == pages[0].total
     for name in ("room", "sender"):
         assert _clear_winners(pages[0].facets[name]) == _clear_winners(pages[1].facets[name])
+
+
+@pytest.fixture(scope="module")
+def multilingual_backend() -> Iterator[ElasticsearchSearchBackend]:
+    """The multilingual conformance corpus (issue 17) delivered into a live server."""
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(ES_URL)
+    prefix = f"archivist-scripts-{uuid.uuid4().hex[:8]}"
+    events = [parse_event(post_payload(m.number, run="ml", text=m.text)) for m in multilingual.CORPUS]
+    adapter = ElasticsearchAdapter(client, prefix=prefix)
+    assert all(result is None for result in adapter.write(events))
+    client.indices.refresh(index=f"{prefix}-*")
+    yield ElasticsearchSearchBackend(client, prefix=prefix)
+    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    for name in (f"{prefix}-messages", f"{prefix}-events"):
+        client.options(ignore_status=404).indices.delete_index_template(name=name)
+    client.close()
+
+
+@pytest.mark.parametrize("query", multilingual.QUERIES)
+def test_every_script_finds_exactly_the_oracle_hits(
+    multilingual_backend: ElasticsearchSearchBackend, query: str
+) -> None:
+    node = parse_query(query)
+    assert {h.message_id for h in every_hit(multilingual_backend, node, page=500)} == multilingual.oracle(node)
 
 
 def test_every_version_is_searched_and_reported_as_on_tantivy(adapter: ElasticsearchAdapter, tmp_path: Path) -> None:
