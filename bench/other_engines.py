@@ -11,7 +11,9 @@ What is indexed
 Posts only, one document per message, as the ``index`` adapter makes them: the post's text
 (NFC), its room and sender, and its mentions and hashtags (``adapters.index_adapter.posted_message``).
 Edits are applied (the newest text wins, with the mentions and hashtags found in it, as
-``apply_edit`` does); deleted messages stay findable, as in Tantivy, where a delete only sets a
+``apply_edit`` does), and every earlier version is kept in ``history`` and searched with
+``text``, as the ``index`` adapter keeps them (versions apart by :data:`VERSION_GAP`, so no
+phrase or NEAR spans two of them); deleted messages stay findable, as in Tantivy, where a delete only sets a
 flag. Not reproduced, because the simulator never produces them: an edit or delete that
 arrives before its post (Tantivy makes a placeholder), and file uploads (separate documents of
 type ``file_upload`` that the typical queries exclude anyway). The documents are staged once in
@@ -90,7 +92,7 @@ from bench.search import QUERIES
 from ingest.events import EditEvent, Event, PostEvent, parse_event
 from search import tantivy_schema as fields
 from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
-from search.query_parser import parse_query
+from search.query_parser import MAX_NEAR_DISTANCE, parse_query
 
 FACETS: Final = "facets"
 """The single-term query, plus counts per room, per sender and per day over every hit."""
@@ -222,6 +224,10 @@ def sphinx_near_distance(distance: int) -> int:
     return distance
 
 
+_SPHINX_TEXT: Final = "@(text,history)"
+"""Words, phrases, prefixes and NEAR search every version, as in Tantivy (``text`` or ``history``)."""
+
+
 def _sphinx_words(words: list[str]) -> str:
     return words[0] if len(words) == 1 else '"' + " ".join(words) + '"'
 
@@ -230,15 +236,16 @@ def sphinx_match(node: Node) -> str:
     """``node`` (without date ranges) in Sphinx's extended query syntax, over the fields of this index."""
     match node:
         case Term(text) | Phrase(text):
-            return f"(@text {_sphinx_words(_words_or_fail(text))})"
+            return f"({_SPHINX_TEXT} {_sphinx_words(_words_or_fail(text))})"
         case Prefix(text):
             words = _words_or_fail(text)
             if len(words) == 1:
-                return f"(@text {words[0]}*)"
-            return f'(@text "{" ".join(words)}*")'
+                return f"({_SPHINX_TEXT} {words[0]}*)"
+            return f'({_SPHINX_TEXT} "{" ".join(words)}*")'
         case Near(left, right, distance):
             near = f"NEAR/{sphinx_near_distance(distance)}"
-            return f"(@text {_sphinx_words(_words_or_fail(left))} {near} {_sphinx_words(_words_or_fail(right))})"
+            words = f"{_sphinx_words(_words_or_fail(left))} {near} {_sphinx_words(_words_or_fail(right))}"
+            return f"({_SPHINX_TEXT} {words})"
         case Filter("hashtag", value):
             return f"(@hashtags {_folded(value)})"
         case Filter("mentions", value):
@@ -279,6 +286,9 @@ def sphinx_where(split: Split) -> str:
 # --- FTS5 query syntax --------------------------------------------------------------------------------
 
 
+_FTS5_TEXT: Final = "{text history}"
+
+
 def fts5_near_distance(distance: int) -> int:
     """FTS5's ``NEAR(a b, N)`` allows N tokens *between* the phrases; Tantivy's NEAR/d allows d - 1."""
     return max(distance - 1, 0)
@@ -292,12 +302,12 @@ def fts5_match(node: Node) -> str:
     """``node`` (without date ranges) as an FTS5 MATCH expression over the columns of ``posts_fts``."""
     match node:
         case Term(text) | Phrase(text):
-            return f"(text : {_fts5_phrase(_words_or_fail(text))})"
+            return f"({_FTS5_TEXT} : {_fts5_phrase(_words_or_fail(text))})"
         case Prefix(text):
-            return f"(text : {_fts5_phrase(_words_or_fail(text), prefix=True)})"
+            return f"({_FTS5_TEXT} : {_fts5_phrase(_words_or_fail(text), prefix=True)})"
         case Near(left, right, distance):
             phrases = f"{_fts5_phrase(_words_or_fail(left))} {_fts5_phrase(_words_or_fail(right))}"
-            return f"(text : NEAR({phrases}, {fts5_near_distance(distance)}))"
+            return f"({_FTS5_TEXT} : NEAR({phrases}, {fts5_near_distance(distance)}))"
         case Filter("hashtag", value):
             return f'(hashtags : "{_folded(value)}")'
         case Filter("mentions", value):
@@ -337,6 +347,7 @@ CREATE TABLE posts (
     sender_id TEXT NOT NULL,
     sender_name TEXT NOT NULL,
     text TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '',
     room_kw TEXT NOT NULL,
     sender_kw TEXT NOT NULL,
     mentions TEXT NOT NULL,
@@ -347,6 +358,11 @@ _POST_COLUMNS: Final = (
     "message_id, sent, day, room_id, room_name, sender_id, sender_name, text, room_kw, sender_kw, mentions, hashtags"
 )
 _CHUNK: Final = 10_000
+
+
+VERSION_GAP: Final = " " + " ".join(["versiongap"] * (MAX_NEAR_DISTANCE + 1)) + " "
+"""Between two earlier versions in ``history``: more words than any NEAR reaches over (Tantivy
+puts words it drops there; these engines keep every word, so a word no query here uses)."""
 
 
 def _tokens(keys: Iterable[str]) -> str:
@@ -378,7 +394,13 @@ def _post_row(event: PostEvent) -> tuple[Any, ...]:
 
 def _edit_row(event: EditEvent) -> tuple[Any, ...]:
     _urls, mentions, hashtags = entities(event.message.text)
-    return (fields.searchable(event.message.text), _keywords(mentions), _keywords(hashtags), event.message.id)
+    return (
+        VERSION_GAP,
+        fields.searchable(event.message.text),
+        _keywords(mentions),
+        _keywords(hashtags),
+        event.message.id,
+    )
 
 
 def stage_posts(connection: sqlite3.Connection, events: Iterable[Event]) -> int:
@@ -392,7 +414,11 @@ def stage_posts(connection: sqlite3.Connection, events: Iterable[Event]) -> int:
         insert = f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({', '.join('?' * 12)})"  # noqa: S608 - constants
         connection.executemany(insert, posts)
         # An edit only ever follows its post here; the simulator edits recent posts of their authors.
-        connection.executemany("UPDATE posts SET text = ?, mentions = ?, hashtags = ? WHERE message_id = ?", edits)
+        connection.executemany(
+            "UPDATE posts SET history = CASE WHEN history = '' THEN text ELSE history || ? || text END,"
+            " text = ?, mentions = ?, hashtags = ? WHERE message_id = ?",
+            edits,
+        )
         posts.clear()
         edits.clear()
 
@@ -428,11 +454,17 @@ def _read_marker(directory: Path) -> dict[str, Any] | None:
     if not marker.exists():
         return None
     built: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+    if built.get("layout") != _LAYOUT:
+        return None  # built before earlier versions were indexed: build again
     return built
 
 
+_LAYOUT: Final = 2
+"""The staged documents' layout: 2 since ``history`` holds every earlier version."""
+
+
 def _write_marker(directory: Path, built: dict[str, Any]) -> None:
-    _marker(directory).write_text(json.dumps(built), encoding="utf-8")
+    _marker(directory).write_text(json.dumps({**built, "layout": _LAYOUT}), encoding="utf-8")
 
 
 def _day_key(day: int) -> str:
@@ -464,11 +496,13 @@ class Fts5Engine:
             connection.executescript(
                 """
                 CREATE VIRTUAL TABLE posts_fts USING fts5(
-                    text, room_name, sender_name, room_kw, sender_kw, mentions, hashtags,
+                    text, history, room_name, sender_name, room_kw, sender_kw, mentions, hashtags,
                     content='', tokenize="unicode61 remove_diacritics 2"
                 );
-                INSERT INTO posts_fts (rowid, text, room_name, sender_name, room_kw, sender_kw, mentions, hashtags)
-                    SELECT id, text, room_name, sender_name, room_kw, sender_kw, mentions, hashtags FROM posts;
+                INSERT INTO posts_fts (
+                    rowid, text, history, room_name, sender_name, room_kw, sender_kw, mentions, hashtags
+                )
+                    SELECT id, text, history, room_name, sender_name, room_kw, sender_kw, mentions, hashtags FROM posts;
                 INSERT INTO posts_fts (posts_fts) VALUES ('optimize');
                 CREATE INDEX posts_sent ON posts (sent);
                 """
@@ -552,7 +586,7 @@ class Fts5Engine:
 
 SPHINX_INDEX: Final = "posts"
 _SPHINX_TSV_COLUMNS: Final = (
-    "text, room_name, sender_name, room_kw, sender_kw, mentions, hashtags, sent, day, room_id, sender_id"
+    "text, history, room_name, sender_name, room_kw, sender_kw, mentions, hashtags, sent, day, room_id, sender_id"
 )
 
 
@@ -567,6 +601,7 @@ source posts
     tsvpipe_command = cat {directory / "posts.tsv"}
     # text is a full-text field and a string attribute (Sphinx 2.2 stores no documents).
     tsvpipe_field_string = text
+    tsvpipe_field = history
     tsvpipe_field = room_name
     tsvpipe_field = sender_name
     tsvpipe_field = room_kw

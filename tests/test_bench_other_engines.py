@@ -65,17 +65,18 @@ def test_typical_queries_in_sphinx_syntax() -> None:
     translated = {name: sphinx_match(_text_part(text)) for name, text in QUERIES.items()}
     hashed, bare = keyword_token("#compliance"), keyword_token("compliance")
     assert translated == {
-        "single term": "(@text deploy)",
-        "phrase": '(@text "risk report")',
+        "single term": "(@(text,history) deploy)",
+        "phrase": '(@(text,history) "risk report")',
         "boolean + date range + room": (
-            f"(((@text audit) | (@text kyc)) ((@room_kw {hashed}) | (@room_kw {bare})) -(@text urgent))"
+            "(((@(text,history) audit) | (@(text,history) kyc))"
+            f" ((@room_kw {hashed}) | (@room_kw {bare})) -(@(text,history) urgent))"
         ),
-        "proximity": "(@text margin NEAR/3 call)",
-        "prefix": "(@text settle*)",
+        "proximity": "(@(text,history) margin NEAR/3 call)",
+        "prefix": "(@(text,history) settle*)",
         "mention or hashtag": f"((@hashtags {keyword_token('urgent')}) | (@mentions {keyword_token('alice.smith')}))",
     }
     where = sphinx_where(split_query(parse_query(QUERIES["boolean + date range + room"])))
-    assert where.startswith(" WHERE MATCH('(((@text audit)")
+    assert where.startswith(" WHERE MATCH('(((@(text,history) audit)")
     assert where.endswith("AND sent >= 1767657600000000 AND sent < 1772323200000000")
     assert sphinx_where(Split(None, None, None)) == ""
 
@@ -84,14 +85,15 @@ def test_typical_queries_in_fts5_syntax() -> None:
     translated = {name: fts5_match(_text_part(text)) for name, text in QUERIES.items()}
     hashed, bare = keyword_token("#compliance"), keyword_token("compliance")
     assert translated == {
-        "single term": '(text : "deploy")',
-        "phrase": '(text : "risk report")',
+        "single term": '({text history} : "deploy")',
+        "phrase": '({text history} : "risk report")',
         "boolean + date range + room": (
-            f'((((text : "audit") OR (text : "kyc")) AND ((room_kw : "{hashed}") OR (room_kw : "{bare}")))'
-            ' NOT (text : "urgent"))'
+            '(((({text history} : "audit") OR ({text history} : "kyc"))'
+            f' AND ((room_kw : "{hashed}") OR (room_kw : "{bare}")))'
+            ' NOT ({text history} : "urgent"))'
         ),
-        "proximity": '(text : NEAR("margin" "call", 2))',
-        "prefix": '(text : "settle" *)',
+        "proximity": '({text history} : NEAR("margin" "call", 2))',
+        "prefix": '({text history} : "settle" *)',
         "mention or hashtag": (
             f'((hashtags : "{keyword_token("urgent")}") OR (mentions : "{keyword_token("alice.smith")}"))'
         ),
