@@ -12,6 +12,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 from archive import audit
+from archive.people import names_on_events
 from archive.principals import Principal
 from search import service
 from search.highlight import highlight_html
@@ -55,15 +56,33 @@ class SearchHit(BaseModel):
     message_id: str | None
     room: str
     actor: str
+    actor_name: str | None = Field(
+        default=None, description="the actor's display name of the moment (on the event), beside the id"
+    )
     occurred_at: datetime
     text: str
     deleted: bool
     highlight: str
 
 
+class PersonFound(BaseModel):
+    id: str
+    names: list[str] = Field(description="every display name the person was seen with, oldest first")
+
+
+class PeopleFound(BaseModel):
+    field: str
+    value: str
+    people: list[PersonFound] = Field(description="everyone the value names: more than one when a name was shared")
+
+
 class SearchResults(BaseModel):
     total: int
     hits: list[SearchHit]
+    people: list[PeopleFound] = Field(
+        default_factory=list,
+        description="who each from:/participant: value of the query matched (by id, e-mail or any name they had)",
+    )
     facets: dict[str, dict[str, int]] = Field(description="room, sender and day counts (when asked for)")
     next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
 
@@ -83,6 +102,7 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
         except service.WrongCursor as error:
             raise HTTPException(status_code=422, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
+        results = _with_people(services, asked, results)
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
         # A refused search is still a search someone tried: it is audited with the reason.
         reason = error.detail if isinstance(error, HTTPException) else str(error)
@@ -142,6 +162,21 @@ def _cursor(request: SearchRequest) -> Cursor | None:
         return cursors.decode(request.cursor, query=request.query, sort=request.sort)
     except cursors.BadCursor as error:
         raise HTTPException(status_code=422, detail={"message": str(error)}) from error
+
+
+def _with_people(services: AppServices, asked: PageRequest, results: SearchResults) -> SearchResults:
+    """The results with each hit's name of the moment and who the query's people filters named."""
+    names = names_on_events(services.engine, [hit.event_id for hit in results.hits])
+    hits = [hit.model_copy(update={"actor_name": names.get(hit.event_id)}) for hit in results.hits]
+    people = [
+        PeopleFound(
+            field=match.field,
+            value=match.value,
+            people=[PersonFound(id=person.id, names=list(person.names)) for person in match.people],
+        )
+        for match in service.people_in(services.engine, asked.node)
+    ]
+    return results.model_copy(update={"hits": hits, "people": people})
 
 
 def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:
