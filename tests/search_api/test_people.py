@@ -104,6 +104,7 @@ def test_an_im_recipient_is_a_member_from_the_first_message(client: TestClient, 
     response = client.get(f"/api/v1/rooms/{IM['id']}/members", params={"at": at}, headers=auth(tokens["legal"]))
     assert response.status_code == 200, response.text
     assert response.json()["members"] == ["user:ann", "user:bob"]
+    assert response.json()["names"] == {"user:ann": "Ann Archer", "user:bob": "Bob Brown"}
 
 
 def test_participant_finds_the_recipients_first_messages(client: TestClient, tokens: dict[str, str]) -> None:
@@ -132,6 +133,15 @@ def test_hits_show_the_name_of_the_moment_and_the_id(client: TestClient, tokens:
     hits = {hit["message_id"]: hit for hit in search(client, tokens["legal"], "from:user:ann")["hits"]}
     assert (hits["m1"]["actor"], hits["m1"]["actor_name"]) == ("user:ann", "Ann Archer")
     assert (hits["m7"]["actor"], hits["m7"]["actor_name"]) == ("user:ann", "Ann (NY)")
+
+
+def test_the_context_api_names_each_sender_as_they_were_called_then(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get("/api/v1/messages/m5/context", params={"n": 5}, headers=auth(tokens["legal"]))
+    assert response.status_code == 200, response.text
+    lines = {line["message_id"]: (line["actor_id"], line["actor_name"]) for line in response.json()}
+    assert lines["m4"] == ("user:sam.lee", "Sam")
+    assert lines["m5"] == ("user:sam.lee", "Sam Lee")
+    assert lines["m7"] == ("user:ann", "Ann (NY)")
 
 
 def test_an_ambiguous_name_matches_everyone_who_had_it_and_says_so(client: TestClient, tokens: dict[str, str]) -> None:
