@@ -109,7 +109,8 @@ archive_people = Table(
     Column("key_hash", String(64), nullable=False),
     Column("first_seen_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime(), nullable=False),
-    Index("ix_archive_people_person", "actor_id", "value_hash", unique=True),
+    Index("ix_archive_people_value", "value_hash", "actor_id", unique=True),
+    Index("ix_archive_people_actor", "actor_id", "first_seen_at"),
     Index("ix_archive_people_key", "key_hash"),
 )
 """Every display name and e-mail address each person (actor id) was seen with, and when first

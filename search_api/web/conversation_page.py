@@ -97,6 +97,7 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
     inline = inline_events(engine, room, min(times), max(times))
     items += inline
     items.sort(key=lambda item: (item["at"], item["kind"] in ("message", "hit")))
+    readers = archive_queries.readers(engine, message_id)
     read_audit.record(engine, caller, "view_context", {"message_id": message_id, "n": around})
     read_audit.record(engine, caller, "view_reads", {"message_id": message_id})
     return {
@@ -106,8 +107,8 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
         "disclaimers": [item for item in inline if item["kind"] == "disclaimer"],
         "members": labelled(engine, archive_queries.members_at(engine, room, at), at),
         "readers": [
-            reader | {"label": labelled(engine, [reader["actor_id"]], reader["read_at"])[0]}
-            for reader in archive_queries.readers(engine, message_id)
+            reader | {"label": label}
+            for reader, label in zip(readers, labelled(engine, [r["actor_id"] for r in readers], at), strict=True)
         ],
         "day": at.strftime("%Y-%m-%d"),
         "timeline_link": timeline_link(found),

@@ -28,7 +28,8 @@ def upgrade() -> None:
         sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_archive_people_person", "archive_people", ["actor_id", "value_hash"], unique=True)
+    op.create_index("ix_archive_people_value", "archive_people", ["value_hash", "actor_id"], unique=True)
+    op.create_index("ix_archive_people_actor", "archive_people", ["actor_id", "first_seen_at"])
     op.create_index("ix_archive_people_key", "archive_people", ["key_hash"])
     from archive.people import rebuild
 
@@ -39,5 +40,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_archive_people_key", table_name="archive_people")
-    op.drop_index("ix_archive_people_person", table_name="archive_people")
+    op.drop_index("ix_archive_people_actor", table_name="archive_people")
+    op.drop_index("ix_archive_people_value", table_name="archive_people")
     op.drop_table("archive_people")
