@@ -94,6 +94,8 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
     names = people.names_on_events(engine, [line["post_event_id"] for line in lines if line["post_event_id"]])
     for line in lines:
         line["actor_label"] = people.label(names.get(line["post_event_id"] or ""), line["actor_id"])
+        if line["is_hit"]:
+            found["actor_label"] = line["actor_label"]
     inline = inline_events(engine, room, min(times), max(times))
     items += inline
     items.sort(key=lambda item: (item["at"], item["kind"] in ("message", "hit")))
