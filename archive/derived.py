@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
+from archive.people import record_people
 from archive.schema import (
     archive_dispositions,
     archive_events,
@@ -21,11 +22,13 @@ from archive.schema import (
     archive_memberships,
     archive_message_versions,
     archive_messages,
+    archive_people,
     archive_reads,
     archive_rooms,
 )
 from ingest.db import among, insert_ignoring_conflicts
 from ingest.events import (
+    Actor,
     DeleteEvent,
     EditEvent,
     Event,
@@ -35,7 +38,9 @@ from ingest.events import (
     LeaveEvent,
     PostEvent,
     ReadEvent,
+    Room,
     RoomUpdateEvent,
+    present_by,
 )
 
 # One place declares what hangs off an archived event, so disposal cannot miss a table added
@@ -46,9 +51,10 @@ event deletes them (:func:`forget_disposed`)."""
 REBUILT_ON_DISPOSAL: tuple[Table, ...] = (archive_messages,)
 """Derived tables folded from several events: disposal deletes a row whose every version is
 gone and otherwise rewrites it from what is left."""
-KEPT_ON_DISPOSAL: tuple[Table, ...] = (archive_memberships, archive_rooms)
-"""Kept when events are disposed of: membership intervals carry no content, and custodian
-holds on later events depend on them; a room is not one event's."""
+KEPT_ON_DISPOSAL: tuple[Table, ...] = (archive_memberships, archive_rooms, archive_people)
+"""Kept when events are disposed of: membership intervals and the names people were seen with
+carry no content, and custodian holds and searches on later events depend on them; a room is
+not one event's."""
 RECORD_TABLES: tuple[Table, ...] = (archive_events, archive_dispositions)
 """The chained record itself: tombstoned and logged by :func:`archive.record.dispose_events`."""
 
@@ -96,6 +102,7 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
     (the caller holds the chain lock, so nobody else writes these tables meanwhile).
     """
     _record_rooms(connection, events)
+    record_people(connection, events)
     messages = _Messages.load(connection, events)
     memberships = _Memberships.load(connection, events)
     versions: list[dict[str, Any]] = []
@@ -105,7 +112,7 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
         match event:
             case PostEvent():
                 messages.post(event)
-                memberships.seen(event)
+                memberships.seen_all(event)
                 versions.append(_version(event, "post", event.message.id, event.message.text))
             case EditEvent():
                 messages.edit(event)
@@ -119,7 +126,7 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
             case ReadEvent():
                 reads.append(_read(event))
             case FileUploadEvent():
-                memberships.seen(event)
+                memberships.seen_all(event)
                 files.append(_file(event))
             case FileDownloadEvent():
                 files.append(_file(event))
@@ -213,6 +220,17 @@ class _Messages:
             connection.execute(_UPDATE_MESSAGE, changed)
 
 
+@dataclass(frozen=True)
+class Sighted:
+    """One party an event shows present (:func:`ingest.events.present_by`), read by the interval
+    bookkeeping as if it were that party's own event."""
+
+    event_id: UUID | str
+    occurred_at: datetime
+    room: Room | Any
+    actor: Actor | Any
+
+
 @dataclass
 class _Interval:
     joined_at: datetime | None
@@ -237,6 +255,7 @@ class _Memberships:
     @classmethod
     def load(cls, connection: Connection, events: Sequence[Event]) -> _Memberships:
         pairs = {(e.room.id, e.actor.id) for e in events if isinstance(e, _MEMBERSHIP_EVIDENCE)}
+        pairs |= {(e.room.id, party.id) for e in events for party in present_by(e)}
         open_intervals: dict[tuple[str, str], list[_Interval]] = {}
         if pairs:
             rooms = sorted({room for room, _actor in pairs})
@@ -288,6 +307,12 @@ class _Memberships:
             return
         row = self._row(event, joined_at=event.occurred_at, join_event_id=str(event.event_id))
         self.open.setdefault((event.room.id, event.actor.id), []).append(_Interval(event.occurred_at, fresh=row))
+
+    def seen_all(self, event: PostEvent | FileUploadEvent) -> None:
+        """Everyone ``event`` shows present: its actor, and in a direct conversation its recipients."""
+        self.seen(event)
+        for party in present_by(event)[1:]:
+            self.seen(cast(PostEvent, Sighted(event.event_id, event.occurred_at, event.room, party)))
 
     def seen(self, event: PostEvent | FileUploadEvent) -> None:
         """Someone who speaks in a room is in it, whether or not their join was recorded (IRC

@@ -11,6 +11,10 @@ matches, ``verify`` says so and retention refuses to run.
 ``actor_name`` comes from the payload of the event that opened the interval; when that event
 was disposed of, the name is no longer known and any stored name is accepted.
 
+The recipients of a direct message are present from it (:func:`ingest.events.present_by`); the
+replay reads them from the payload, and from the tombstone of a disposed event, which keeps the
+ids and names of those it showed present (``present``, see ``archive.record.tombstone``).
+
 Archives derived before the interval rules were last changed hold intervals the current rules
 would not write: migration 0006 rebuilds the table once from the chain (:func:`rebuild`).
 """
@@ -26,10 +30,10 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from archive.derived import _Memberships
+from archive.derived import Sighted, _Memberships
 from archive.hashchain import ChainReport, ChainRow
 from archive.schema import archive_events, archive_memberships
-from ingest.events import JoinEvent, LeaveEvent, PostEvent
+from ingest.events import JoinEvent, LeaveEvent, PostEvent, parse_event_json, present_by
 
 _Interval = tuple[str, str, datetime | None, datetime | None, str | None, str | None]
 _EVIDENCE = ("join", "leave", "post", "file_upload")
@@ -51,15 +55,31 @@ class _Evidence:
     actor: _Party
 
 
-def _name_in(payload: str) -> str | None:
-    """The actor's name an event's payload gives (None for a tombstone or no name)."""
+def _document(payload: str) -> dict[str, Any]:
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError:
         document = json.loads(payload)
-    actor = document.get("actor") if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
+def _name_in(document: dict[str, Any]) -> str | None:
+    """The actor's name an event's payload gives (None for a tombstone or no name)."""
+    actor = document.get("actor")
     name = actor.get("name") if isinstance(actor, dict) else None
     return name if isinstance(name, str) else None
+
+
+def others_present(document: dict[str, Any], payload: str) -> list[_Party]:
+    """Who besides its actor a post or file upload showed present: its recipients in a direct
+    conversation (by the rule of ``present_by``), or what a tombstone kept of them."""
+    if document.get("tombstone") is True:
+        kept = document.get("present")
+        return [_Party(str(p["id"]), p.get("name")) for p in kept or () if isinstance(p, dict) and "id" in p]
+    room = document.get("room")
+    if not document.get("recipients") or not isinstance(room, dict) or room.get("kind") != "im":
+        return []  # the usual case, decided without validating the event
+    return [_Party(party.id, party.name) for party in present_by(parse_event_json(payload))[1:]]
 
 
 def expected_intervals(connection: Connection) -> tuple[list[dict[str, Any]], int]:
@@ -76,13 +96,16 @@ def expected_intervals(connection: Connection) -> tuple[list[dict[str, Any]], in
     )
     replayed = 0
     for event_id, event_type, room_id, actor_id, occurred_at, payload in result:
-        evidence = _Evidence(event_id, occurred_at, _Party(room_id), _Party(actor_id, _name_in(payload)))
+        document = _document(payload)
+        evidence = _Evidence(event_id, occurred_at, _Party(room_id), _Party(actor_id, _name_in(document)))
         if event_type == "join":
             replay.join(cast(JoinEvent, evidence))
         elif event_type == "leave":
             replay.leave(cast(LeaveEvent, evidence))
         else:
             replay.seen(cast(PostEvent, evidence))
+            for party in others_present(document, payload):
+                replay.seen(cast(PostEvent, Sighted(event_id, occurred_at, _Party(room_id), party)))
         replayed += 1
     return replay.fresh, replayed
 

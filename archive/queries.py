@@ -53,6 +53,7 @@ def context(engine: Engine, message_id: str, around: int) -> list[dict[str, Any]
     columns = (
         archive_messages.c.message_id,
         archive_messages.c.actor_id,
+        archive_messages.c.post_event_id,
         archive_messages.c.posted_at,
         archive_messages.c.text,
         archive_messages.c.deleted,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     Row,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -52,7 +53,7 @@ from archive.hashchain import (
 )
 from archive.schema import archive_dispositions, archive_events
 from ingest.db import among, read_only
-from ingest.events import Event, event_to_json, parse_event_json
+from ingest.events import Event, event_to_json, parse_event_json, present_by
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,26 @@ class Disposal:
     """The retention policy that disposes of the event (its label, e.g. ``room:r1``)."""
 
 
+_PRESENCE_PAYLOAD = case(
+    (archive_events.c.event_type.in_(("post", "file_upload")), archive_events.c.payload), else_=None
+).label("payload")
+"""The payload of a disposed event that can show others present (read for its tombstone)."""
+
+
+def _others_present(payload: str) -> list[dict[str, str | None]]:
+    """Who besides its actor the event of ``payload`` showed present (``present_by``)."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    room = document.get("room")
+    if not document.get("recipients") or not isinstance(room, dict) or room.get("kind") != "im":
+        return []
+    return [{"id": party.id, "name": party.name} for party in present_by(parse_event_json(payload))[1:]]
+
+
 _TOMBSTONE = (
     update(archive_events).where(archive_events.c.event_id == bindparam("eid")).values(payload=bindparam("tombstone"))
 )
@@ -241,14 +262,19 @@ def dispose_events(connection: Connection, disposals: Sequence[Disposal], run_id
     _lock_chain(connection)
     dialect = connection.dialect.name
     found = connection.execute(
-        select(archive_events.c.event_id, archive_events.c.payload_hash)
+        select(archive_events.c.event_id, archive_events.c.payload_hash, _PRESENCE_PAYLOAD)
         .outerjoin(archive_dispositions, archive_dispositions.c.event_id == archive_events.c.event_id)
         .where(
             among(archive_events.c.event_id, [d.event_id for d in disposals], dialect),
             archive_dispositions.c.seq.is_(None),
         )
     )
-    hashes: dict[str, str] = {event_id: payload_hash for event_id, payload_hash in found}
+    hashes: dict[str, str] = {}
+    present: dict[str, list[dict[str, str | None]]] = {}
+    for event_id, payload_hash, payload in found:
+        hashes[event_id] = payload_hash
+        if payload is not None:
+            present[event_id] = _others_present(payload)
     previous = (
         connection.execute(
             select(archive_dispositions.c.chain_hash).order_by(archive_dispositions.c.seq.desc()).limit(1)
@@ -286,7 +312,12 @@ def dispose_events(connection: Connection, disposals: Sequence[Disposal], run_id
         connection.execute(
             _TOMBSTONE,
             [
-                {"eid": r["event_id"], "tombstone": tombstone(r["event_id"], run_id, r["policy"], disposed_at)}
+                {
+                    "eid": r["event_id"],
+                    "tombstone": tombstone(
+                        r["event_id"], run_id, r["policy"], disposed_at, present.get(str(r["event_id"]), [])
+                    ),
+                }
                 for r in records
             ],
         )
@@ -365,15 +396,26 @@ def _noting_disposals(rows: Iterable[ChainRow], disposed: dict[str, str]) -> Ite
         yield row
 
 
-def tombstone(event_id: str, run_id: str, policy: str, disposed_at: datetime) -> str:
-    """The payload a disposed event's archive row keeps (its hashes stay as they were)."""
-    document = {
+def tombstone(
+    event_id: str,
+    run_id: str,
+    policy: str,
+    disposed_at: datetime,
+    present: Sequence[dict[str, str | None]] = (),
+) -> str:
+    """The payload a disposed event's archive row keeps (its hashes stay as they were). A direct
+    message keeps who it showed present besides its actor (``present``: ids and names, no
+    content), so the membership intervals it opened still follow from the record
+    (``archive.membership_check``), as the intervals themselves are kept."""
+    document: dict[str, object] = {
         "tombstone": True,
         "event_id": event_id,
         "run_id": run_id,
         "policy": policy,
         "disposed_at": disposed_at.isoformat(),
     }
+    if present:
+        document["present"] = list(present)
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 

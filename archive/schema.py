@@ -98,6 +98,26 @@ archive_memberships = Table(
     Index("ix_archive_memberships_room", "room_id", "actor_id", "joined_at"),
 )
 
+archive_people = Table(
+    "archive_people",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("actor_id", Text, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("value_hash", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_people_value", "value_hash", "actor_id", unique=True),
+    Index("ix_archive_people_actor", "actor_id", "first_seen_at"),
+    Index("ix_archive_people_key", "key_hash"),
+)
+"""Every display name and e-mail address each person (actor id) was seen with, and when first
+and last (``archive.people``): ``kind`` is ``name`` or ``email``; ``value_hash`` is the SHA-256
+of ``kind`` and the value as recorded, ``key_hash`` of the folded value a search matches
+(hashes, so that a name of any length is an index key)."""
+
 archive_reads = Table(
     "archive_reads",
     metadata,

@@ -244,8 +244,8 @@ def sphinx_match(node: Node) -> str:
             return f'({_SPHINX_TEXT} "{" ".join(words)}*")'
         case Near(left, right, distance):
             near = f"NEAR/{sphinx_near_distance(distance)}"
-            words = f"{_sphinx_words(_words_or_fail(left))} {near} {_sphinx_words(_words_or_fail(right))}"
-            return f"({_SPHINX_TEXT} {words})"
+            operands = f"{_sphinx_words(_words_or_fail(left))} {near} {_sphinx_words(_words_or_fail(right))}"
+            return f"({_SPHINX_TEXT} {operands})"
         case Filter("hashtag", value):
             return f"(@hashtags {_folded(value)})"
         case Filter("mentions", value):

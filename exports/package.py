@@ -33,6 +33,7 @@ from ingest.events import Event
 from search.backends import SearchBackend
 from search.memberships import Memberships
 from search.query_parser import parse_query
+from search.service import resolve_people
 
 MANIFEST = "manifest.json"
 CUSTODY = "chain_of_custody.json"
@@ -78,7 +79,7 @@ def build_export(
     """Write the export to ``destination`` (a .zip); raises on any failure, leaving nothing there."""
     formats = [export_format(name) for name in request.formats]  # unknown names fail before any work
     started = now()
-    selection = select_hits(backend, parse_query(request.query), memberships)
+    selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships)
     head = chain_head(engine)
     archived_json = ArchivedJson()
     context = ExportContext(

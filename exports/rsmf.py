@@ -72,6 +72,7 @@ from ingest.events import (
     ReadEvent,
     Room,
     RoomUpdateEvent,
+    present_by,
 )
 
 RSMF_VERSION = "2.0.0"
@@ -294,6 +295,8 @@ def _track_presence(event: Event, present: dict[str, Actor]) -> None:
         present.pop(event.actor.id, None)
     elif isinstance(event, (JoinEvent, *PRESENCE_EVIDENCE)):
         present[event.actor.id] = event.actor
+    for recipient in present_by(event)[1:]:  # the recipients of a direct message, from it on
+        present.setdefault(recipient.id, recipient)
 
 
 def _platform(events: Sequence[Event]) -> str:

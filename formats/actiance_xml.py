@@ -68,6 +68,7 @@ from ingest.events import (
     PostEvent,
     ReadEvent,
     Room,
+    present_by,
 )
 
 MAX_EVENTS = 10_000
@@ -140,6 +141,10 @@ def present_at_start(events: Iterable[Event], before: Mapping[str, Actor]) -> di
     present = dict(before)
     seen = set(before)
     for event in events:
+        for recipient in present_by(event)[1:]:  # named by a direct message: there from it
+            if recipient.id not in seen:
+                seen.add(recipient.id)
+                present[recipient.id] = recipient
         actor = event.actor
         if actor.id in seen:
             continue
@@ -222,6 +227,10 @@ class _ConversationWriter:
             if actor.id not in present:
                 self._participant("ParticipantEntered", actor, millis(event.occurred_at))
             present[actor.id] = actor  # the latest name and address
+        for recipient in present_by(event)[1:]:  # the recipients of a direct message enter with it
+            if recipient.id not in present:
+                self._participant("ParticipantEntered", recipient, millis(event.occurred_at))
+                present[recipient.id] = recipient
         self._content(event)
 
     def _content(self, event: Event) -> None:

@@ -242,9 +242,15 @@ class LeaveEvent(EventBase):
     type: Literal["leave"]
 
 
+Recipients = tuple[Actor, ...] | None
+"""Who a direct message was sent to (optional; absent in events written before it existed, which
+hash as they always did: the stored JSON leaves out what is None). See :func:`present_by`."""
+
+
 class PostEvent(EventBase):
     type: Literal["post"]
     message: PostedMessage
+    recipients: Recipients = None
 
 
 class EditEvent(EventBase):
@@ -265,6 +271,7 @@ class ReadEvent(EventBase):
 class FileUploadEvent(EventBase):
     type: Literal["file_upload"]
     file: FileInfo
+    recipients: Recipients = None
 
 
 class FileDownloadEvent(EventBase):
@@ -303,6 +310,32 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+PRESENCE_EVENTS = (PostEvent, FileUploadEvent)
+"""Events that show their actor in the room whether or not a join was recorded."""
+
+
+def present_by(event: Event) -> tuple[Actor, ...]:
+    """Who ``event`` shows present in its room: the one rule, by room kind, that the archive's
+    membership intervals (``members_at``, ``participant:``, the conversation page, holds) follow.
+
+    - A post or file upload shows its actor present (a join opens presence, a leave ends it;
+      someone who speaks without a recorded join is present from then).
+    - In a direct conversation (``room.kind == "im"``) it also shows every one of its
+      ``recipients`` present, from the first message that names them until they leave: the
+      people written to are in the conversation before they reply.
+    - In a room (``kind == "room"``) recipients do not make anyone present: a channel's
+      audience is whoever joined it.
+
+    Joins and leaves are not answered here (they open and close presence); every other event
+    shows no one.
+    """
+    if not isinstance(event, PRESENCE_EVENTS):
+        return ()
+    if event.room.kind == "im" and event.recipients:
+        return (event.actor, *(r for r in event.recipients if r.id != event.actor.id))
+    return (event.actor,)
 
 
 MAX_REASON = 2000
@@ -383,6 +416,8 @@ def _unstorable(model: BaseModel, prefix: str = "") -> Iterator[str]:
             for index, item in enumerate(value):
                 if isinstance(item, str):
                     yield from _string_problem(item, f"{prefix}{name}.{index}")
+                elif isinstance(item, BaseModel):
+                    yield from _unstorable(item, f"{prefix}{name}.{index}.")
 
 
 def _string_problem(value: str, where: str) -> Iterator[str]:
@@ -413,6 +448,8 @@ def _long_ids(event: Event) -> Iterator[str]:
         holder = event.__dict__.get(part)  # no AttributeError raised and caught per missing part
         if holder is not None:
             ids.append((f"{part}.{name}", getattr(holder, name)))
+    for index, recipient in enumerate(event.__dict__.get("recipients") or ()):
+        ids.append((f"recipients.{index}.id", recipient.id))
     for where, value in ids:
         if value is not None and len(value) > MAX_ID_LENGTH:
             yield f"{event.type}.{where}: an id of {len(value):,} characters; the limit is {MAX_ID_LENGTH}"

@@ -271,11 +271,21 @@ class _Simulator:
         busy = 8 <= hour < 18 and self.now.weekday() < 5
         self.now += timedelta(milliseconds=self.rng.randint(200, 20_000 if busy else 240_000))
 
-    def _event(self, room: Conversation, person: int, kind: str, **fields: Any) -> dict[str, Any]:
-        self.serial += 1
+    def _actor(self, person: int) -> dict[str, Any]:
         actor = self.people[person].actor()
         if person in self.nicknames:
             actor["name"] = self.nicknames[person]
+        return actor
+
+    def _recipients(self, room: Conversation, author: int) -> dict[str, Any]:
+        """A direct message names who it is sent to (the other members); a room's posts do not."""
+        if room.kind != "im":
+            return {}
+        return {"recipients": [self._actor(m) for m in sorted(room.members) if m != author]}
+
+    def _event(self, room: Conversation, person: int, kind: str, **fields: Any) -> dict[str, Any]:
+        self.serial += 1
+        actor = self._actor(person)
         return {
             "schema_version": 1,
             "event_id": str(uuid.uuid5(_NAMESPACE, f"{self.seed}:{self.serial}")),
@@ -321,7 +331,8 @@ class _Simulator:
         self.messages += 1
         message_id = f"msg:sim:{self.seed}:{self.messages}"
         room.recent_messages.append((message_id, author))
-        return [self._event(room, author, "post", message={"id": message_id, "text": text})]
+        recipients = self._recipients(room, author)
+        return [self._event(room, author, "post", message={"id": message_id, "text": text}, **recipients)]
 
     def _read(self, room: Conversation) -> list[dict[str, Any]]:
         if not room.recent_messages:
@@ -364,7 +375,8 @@ class _Simulator:
             "url": f"https://files.example.com/{digest[:16]}/{name}",
         }
         room.recent_files.append(info)
-        return [self._event(room, self._member(room), "file_upload", file=info)]
+        uploader = self._member(room)
+        return [self._event(room, uploader, "file_upload", file=info, **self._recipients(room, uploader))]
 
     def _download(self, room: Conversation) -> list[dict[str, Any]]:
         if not room.recent_files:

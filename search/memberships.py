@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, or_, select
 
+from archive.people import people_matching
 from archive.schema import archive_memberships
 from search.tantivy_schema import filter_keys
 
@@ -27,14 +28,21 @@ Memberships = Callable[[str], list[Interval]]
 
 def intervals_of(engine: Engine, actor_id: str) -> list[Interval]:
     """Every membership interval of one person (for ``participant:``), found by id or name as
-    ``from:`` finds a sender: whole values, case ignored (``user:AFisch``, ``afisch``)."""
+    ``from:`` finds a sender: whole values, case ignored (``user:AFisch``, ``afisch``), or by any
+    name or e-mail address the person was ever seen with (``archive.people``; the backends pass
+    the value with ``user:`` before it)."""
     interval = archive_memberships.c
     keys = {*filter_keys("from", actor_id), *filter_keys("from", actor_id.removeprefix("user:"))}
     ids = sorted(keys | {f"user:{key}" for key in keys})
     with engine.connect() as connection:
+        people = {p.id for p in people_matching(connection, actor_id.removeprefix("user:"))}
         rows = connection.execute(
             select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
-                or_(func.lower(interval.actor_id).in_(ids), func.lower(interval.actor_name).in_(sorted(keys)))
+                or_(
+                    func.lower(interval.actor_id).in_(ids),
+                    func.lower(interval.actor_name).in_(sorted(keys)),
+                    interval.actor_id.in_(sorted(people)),
+                )
             )
         ).all()
     return [Interval(r.room_id, r.actor_id, r.joined_at, r.left_at) for r in rows]

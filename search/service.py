@@ -4,18 +4,26 @@ A query naming events the text index does not hold (``type:join``, ``type:read``
 answered from the archive itself; any other by the configured :class:`SearchBackend`. The
 ``participant:`` filter reads its membership intervals from the archive, given here to every
 backend.
+
+A person is their id: ``from:`` and ``participant:`` find them by id, e-mail address or any
+display name they ever had (``archive.people``). Names are resolved to ids here, at query time,
+from the archive (:func:`resolve_people`), so both backends match the ids the index holds; an
+index document's ``sender_keys`` are written when the message is indexed and only know the name
+of that moment, so indexing names would leave earlier messages unfound under a later name until
+every one of them were indexed again.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
+from archive.people import Person, find_people
 from search.archive_search import needs_archive, search_archive
 from search.backends import SearchBackend, every_hit
 from search.memberships import Memberships, intervals_of
-from search.query_ast import Node
+from search.query_ast import And, Filter, Node, Not, Or
 from search.request import Cursor, EventsCursor, HitsCursor, RankCursor, SearchRequest
 from search.results import ArchivePage, Hit, Page
 
@@ -32,6 +40,55 @@ def memberships_in(engine: Engine) -> Memberships:
     return lambda actor: intervals_of(engine, actor)
 
 
+@dataclass(frozen=True)
+class PeopleMatch:
+    """Who one ``from:``/``participant:`` value names: more than one person when a name was
+    shared ("Sam"), none when nobody was ever seen under it."""
+
+    field: str
+    value: str
+    people: tuple[Person, ...]
+
+
+def _person_filters(node: Node) -> list[Filter]:
+    match node:
+        case Filter("from" | "participant", _):
+            return [node]
+        case Not(item):
+            return _person_filters(item)
+        case And(items) | Or(items):
+            return [found for item in items for found in _person_filters(item)]
+    return []
+
+
+def people_in(engine: Engine, node: Node) -> list[PeopleMatch]:
+    """The people each ``from:``/``participant:`` value of ``node`` names, in query order."""
+    seen: dict[tuple[str, str], PeopleMatch] = {}
+    for found in _person_filters(node):
+        key = (found.field, found.value)
+        if key not in seen:
+            seen[key] = PeopleMatch(found.field, found.value, tuple(find_people(engine, found.value)))
+    return list(seen.values())
+
+
+def resolve_people(engine: Engine, node: Node) -> Node:
+    """``node`` with each ``from:`` value also matching the ids of everyone it names (by any
+    name, e-mail address or id they had): what both backends then match on ``sender_keys``.
+    ``participant:`` resolves names when it reads the membership intervals (:mod:`search.memberships`)."""
+    match node:
+        case Filter("from", value):
+            ids = [person.id for person in find_people(engine, value)]
+            extra = tuple(Filter("from", actor_id) for actor_id in ids if actor_id != value)
+            return Or((node, *extra)) if extra else node
+        case Not(item):
+            return Not(resolve_people(engine, item))
+        case And(items):
+            return And(tuple(resolve_people(engine, item) for item in items))
+        case Or(items):
+            return Or(tuple(resolve_people(engine, item) for item in items))
+    return node
+
+
 def search(backend: SearchBackend, engine: Engine, request: SearchRequest) -> Page | ArchivePage:
     """One page of ``request``: archived events (oldest first) when the query names events the
     index does not hold, else hits from ``backend``; raises ``WrongCursor`` for a cursor of
@@ -44,7 +101,7 @@ def search(backend: SearchBackend, engine: Engine, request: SearchRequest) -> Pa
                 pass
             case _:
                 raise WrongCursor()
-        return search_archive(engine, request.node, after=after, size=request.size)
+        return search_archive(engine, resolve_people(engine, request.node), after=after, size=request.size)
     match request.cursor:
         case None:
             pass
@@ -56,7 +113,7 @@ def search(backend: SearchBackend, engine: Engine, request: SearchRequest) -> Pa
             raise WrongCursor()
     if request.memberships is None:
         request = replace(request, memberships=memberships_in(engine))
-    return backend.search(request)
+    return backend.search(replace(request, node=resolve_people(engine, request.node)))
 
 
 def next_cursor(request: SearchRequest, found: Page | ArchivePage) -> Cursor | None:
@@ -78,4 +135,4 @@ def answered_by_archive(node: Node) -> bool:
 
 def every_message_hit(backend: SearchBackend, engine: Engine, node: Node) -> list[Hit]:
     """Every hit of ``node`` in (sent, message_id) order (the whole set: legal holds)."""
-    return every_hit(backend, node, memberships=memberships_in(engine))
+    return every_hit(backend, resolve_people(engine, node), memberships=memberships_in(engine))

@@ -12,6 +12,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 from archive import audit
+from archive.people import names_on_events
 from archive.principals import Principal
 from search import service
 from search.highlight import highlight_html
@@ -70,6 +71,9 @@ class SearchHit(BaseModel):
     message_id: str | None
     room: str
     actor: str
+    actor_name: str | None = Field(
+        default=None, description="the actor's display name of the moment (on the event), beside the id"
+    )
     occurred_at: datetime
     text: str
     deleted: bool
@@ -81,9 +85,24 @@ class SearchHit(BaseModel):
     )
 
 
+class PersonFound(BaseModel):
+    id: str
+    names: list[str] = Field(description="every display name the person was seen with, oldest first")
+
+
+class PeopleFound(BaseModel):
+    field: str
+    value: str
+    people: list[PersonFound] = Field(description="everyone the value names: more than one when a name was shared")
+
+
 class SearchResults(BaseModel):
     total: int
     hits: list[SearchHit]
+    people: list[PeopleFound] = Field(
+        default_factory=list,
+        description="who each from:/participant: value of the query matched (by id, e-mail or any name they had)",
+    )
     facets: dict[str, dict[str, int]] = Field(description="room, sender and day counts (when asked for)")
     next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
 
@@ -105,6 +124,7 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
         except IndexSchemaMismatch as error:  # an index of an older layout: `archivist reindex`
             raise HTTPException(status_code=503, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
+        results = _with_people(services, asked, results)
     except IndexSchemaMismatch as error:
         # An index of an older layout (before every version was indexed): rebuilt, never half-read.
         _audit_failure(services, caller, request, "search_failed", 503, str(error))
@@ -180,6 +200,21 @@ def _version(version: Version) -> HitVersion:
         current=version.current,
         deleted=version.deleted,
     )
+
+
+def _with_people(services: AppServices, asked: PageRequest, results: SearchResults) -> SearchResults:
+    """The results with each hit's name of the moment and who the query's people filters named."""
+    names = names_on_events(services.engine, [hit.event_id for hit in results.hits])
+    hits = [hit.model_copy(update={"actor_name": names.get(hit.event_id)}) for hit in results.hits]
+    people = [
+        PeopleFound(
+            field=match.field,
+            value=match.value,
+            people=[PersonFound(id=person.id, names=list(person.names)) for person in match.people],
+        )
+        for match in service.people_in(services.engine, asked.node)
+    ]
+    return results.model_copy(update={"hits": hits, "people": people})
 
 
 def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:

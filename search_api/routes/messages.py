@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from archive import queries as archive_queries
+from archive.people import names_on_events
 from archive.principals import Principal
 from search_api import read_audit
 from search_api.deps import Services, allowed
@@ -42,6 +43,7 @@ class MessageView(BaseModel):
 class ContextLine(BaseModel):
     message_id: str
     actor_id: str
+    actor_name: str | None = Field(default=None, description="the sender's display name on the post (of that moment)")
     posted_at: datetime | None
     text: str | None
     deleted: bool
@@ -81,8 +83,9 @@ def get_context(
     lines = archive_queries.context(services.engine, message_id, n)
     if lines is None:
         raise _not_found(message_id)
+    names = names_on_events(services.engine, [line["post_event_id"] for line in lines if line["post_event_id"]])
     read_audit.record(services.engine, caller, "view_context", {"message_id": message_id, "n": n})
-    return lines
+    return [line | {"actor_name": names.get(line["post_event_id"] or "")} for line in lines]
 
 
 @router.get("/{message_id}/reads", response_model=list[Reader], summary="Who read it, and when", responses=NOT_FOUND)

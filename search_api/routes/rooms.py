@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from archive import queries as archive_queries
+from archive.people import names_at
 from archive.principals import Principal
 from search_api import read_audit
 from search_api.deps import Services, allowed
@@ -31,6 +32,9 @@ class Members(BaseModel):
     room_id: str
     at: datetime
     members: list[str]
+    names: dict[str, str] = Field(
+        default_factory=dict, description="each member's display name at that instant (the newest seen by then)"
+    )
 
 
 @router.get("", response_model=list[RoomView], summary="Archived rooms and conversations")
@@ -57,4 +61,4 @@ def members(
         raise HTTPException(status_code=404, detail={"message": f"no archived room {room_id!r}"})
     present = archive_queries.members_at(services.engine, room_id, at)
     read_audit.record(services.engine, caller, "view_members", {"room_id": room_id, "at": at.isoformat()})
-    return Members(room_id=room_id, at=at, members=present)
+    return Members(room_id=room_id, at=at, members=present, names=names_at(services.engine, present, at))

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from archive import people
 from archive import queries as archive_queries
 from archive import timeline as archive_timeline
 from archive.principals import Principal
@@ -66,6 +67,12 @@ def timeline_link(found: dict[str, Any]) -> str:
     return timeline.link(query | {"hit": event_id}) + f"#event-{event_id}"
 
 
+def labelled(engine: Engine, actor_ids: list[str], at: datetime) -> list[str]:
+    """People as the page shows them: their name at ``at`` and their id."""
+    names = people.names_at(engine, actor_ids, at)
+    return [people.label(names.get(actor_id), actor_id) for actor_id in actor_ids]
+
+
 def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> dict[str, Any] | None:
     """Everything the page shows, audited like the API's context and reads views."""
     found = archive_queries.message(engine, message_id)
@@ -84,9 +91,15 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
         }
         for line in lines
     ]
+    names = people.names_on_events(engine, [line["post_event_id"] for line in lines if line["post_event_id"]])
+    for line in lines:
+        line["actor_label"] = people.label(names.get(line["post_event_id"] or ""), line["actor_id"])
+        if line["is_hit"]:
+            found["actor_label"] = line["actor_label"]
     inline = inline_events(engine, room, min(times), max(times))
     items += inline
     items.sort(key=lambda item: (item["at"], item["kind"] in ("message", "hit")))
+    readers = archive_queries.readers(engine, message_id)
     read_audit.record(engine, caller, "view_context", {"message_id": message_id, "n": around})
     read_audit.record(engine, caller, "view_reads", {"message_id": message_id})
     return {
@@ -94,8 +107,11 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
         "timeline": items,
         "files": [item for item in inline if item["kind"] == "file"],
         "disclaimers": [item for item in inline if item["kind"] == "disclaimer"],
-        "members": archive_queries.members_at(engine, room, at),
-        "readers": archive_queries.readers(engine, message_id),
+        "members": labelled(engine, archive_queries.members_at(engine, room, at), at),
+        "readers": [
+            reader | {"label": label}
+            for reader, label in zip(readers, labelled(engine, [r["actor_id"] for r in readers], at), strict=True)
+        ],
         "day": at.strftime("%Y-%m-%d"),
         "timeline_link": timeline_link(found),
     }

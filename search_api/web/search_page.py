@@ -103,6 +103,7 @@ async def _run(
         "first": first,
         "last": first + len(results.hits) - 1,
         "hits": [{"hit": hit, "highlight": safe_highlight(hit.highlight)} for hit in results.hits],
+        "people": results.people,
         "facets": [
             {
                 "name": name,

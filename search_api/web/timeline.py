@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine
 
 from archive import timeline as archive_timeline
+from archive.people import label
 from archive.principals import Principal
 from ingest.events import EVENT_TYPES
 from search_api import read_audit
@@ -285,8 +286,12 @@ def message_id_of(payload: dict[str, Any]) -> str | None:
 
 
 def who(payload: dict[str, Any]) -> str:
+    """The actor as pages show a person: the name of the moment and the id (``Ann (user:ann)``)."""
     actor = payload.get("actor", {})
-    return str(actor.get("name") or actor.get("id") or "someone")
+    actor_id = actor.get("id")
+    if not actor_id:
+        return str(actor.get("name") or "someone")
+    return label(actor.get("name"), str(actor_id))
 
 
 def describe(event_type: str, payload: dict[str, Any], deleted: dict[str, str] | None = None) -> str:

@@ -164,14 +164,15 @@ def test_the_time_line_lists_every_kind_of_event_in_order_with_the_hit_marked(
     order = [
         html.index(text)
         for text in (
-            "Titan8990: homecable, netcraft.com",
-            "disclaimer rule:mnpi v2 shown to Titan8990",
-            "Titan8990 shared the file notes.pdf (2048 bytes)",
-            "wall check alerted on room_post by Titan8990 (mode alert; walls wall:alerting; across user:nilson)",
-            "wall check blocked room_post by Titan8990 (mode block; walls wall:blocking",
+            "Titan8990 (user:Titan8990): homecable, netcraft.com",
+            "disclaimer rule:mnpi v2 shown to Titan8990 (user:Titan8990)",
+            "Titan8990 (user:Titan8990) shared the file notes.pdf (2048 bytes)",
+            "wall check alerted on room_post by Titan8990 (user:Titan8990) "
+            "(mode alert; walls wall:alerting; across user:nilson)",
+            "wall check blocked room_post by Titan8990 (user:Titan8990) (mode block; walls wall:blocking",
             "wall check logged room_post",
-            f"Titan8990 edited {MESSAGE} to: homecable, try netcraft.com",
-            f"Neverb deleted {DELETED} (the archive keeps its text: how is utility",
+            f"Titan8990 (user:Titan8990) edited {MESSAGE} to: homecable, try netcraft.com",
+            f"Neverb (user:Neverb) deleted {DELETED} (the archive keeps its text: how is utility",
         )
     ]
     assert order == sorted(order), "in time order"
@@ -185,7 +186,7 @@ def test_read_receipts_can_be_included(officer: TestClient) -> None:
         params={"room": "room:ubuntu", "from": f"{DAY}T06:30:00Z", "until": f"{DAY}T06:30:05Z", "reads": "1"},
     )
     assert page.status_code == 200
-    assert f"homecable read {MESSAGE}" in page.text
+    assert f"homecable (user:homecable) read {MESSAGE}" in page.text
     assert "Leave out read receipts" in page.text
     without = officer.get(
         "/timeline", params={"room": "room:ubuntu", "from": f"{DAY}T06:30:00Z", "until": f"{DAY}T06:30:05Z"}
