@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from ingest.events import Event, event_to_json
 
@@ -41,6 +42,9 @@ class ExportContext:
     """An event's JSON as the archive holds it (what JSONL writes and CSV hashes): the export
     reads it back with each event (:class:`exports.selection.ArchivedJson`), so it need not be
     serialised again."""
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    """The zone times are shown in and conversation-days are cut in (``formats.time_zones``);
+    a format whose standard fixes UTC keeps UTC there and says so in :attr:`FormatReport.times`."""
 
 
 @dataclass
@@ -76,6 +80,9 @@ class FormatReport:
     files: list[WrittenFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """Things a reviewer must know (an attachment the archive never received, ...)."""
+    times: str = ""
+    """How this format writes times (the manifest's ``time_zone.formats``): in the export's
+    zone, or in UTC because its standard says so, and where the sender's own offset is."""
 
 
 @runtime_checkable

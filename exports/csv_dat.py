@@ -18,6 +18,12 @@ characters that carry structure cannot appear literally in a field: a literal ``
 ``(R)``. The report warns how many rows had such a substitution; ``messages.csv`` and the JSONL
 export keep the exact text.
 
+Times: ``OCCURRED_AT`` is UTC (the archive's sort key), ``OCCURRED_LOCAL`` the same instant in
+the export's time zone with its offset (``2026-03-08T23:30:00.000000-05:00``), ``TIME_ZONE`` that
+zone's IANA name, and ``SENT_OFFSET`` the UTC offset the sender's clock had (``UTC+09:00``;
+``UTC+00:00`` when sent in UTC, or archived before offsets were kept; written after ``UTC`` so
+that no spreadsheet takes it for a formula).
+
 Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
 what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
 and room updates get rows next to the messages, told apart by ``TYPE``. An edit is its own row
@@ -42,6 +48,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from zoneinfo import ZoneInfo
 
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.jsonl import (
@@ -53,6 +60,7 @@ from exports.jsonl import (
     iso_utc,
     tracked_file,
 )
+from formats.time_zones import iso_local
 from ingest.events import (
     DeleteEvent,
     DisclaimerEvent,
@@ -67,6 +75,7 @@ from ingest.events import (
 )
 
 CSV_FILE = "messages.csv"
+_UTC = ZoneInfo("UTC")
 DAT_FILE = "messages.dat"
 
 COLUMNS: tuple[str, ...] = (
@@ -74,6 +83,9 @@ COLUMNS: tuple[str, ...] = (
     "EVENT_ID",
     "TYPE",
     "OCCURRED_AT",
+    "OCCURRED_LOCAL",
+    "TIME_ZONE",
+    "SENT_OFFSET",
     "ROOM_ID",
     "ROOM_NAME",
     "ROOM_KIND",
@@ -201,8 +213,11 @@ def _content(event: Event, versions: EditVersions) -> _Content:
             return _EMPTY_CONTENT
 
 
-def event_row(control_number: str, event: Event, versions: EditVersions, event_json: str) -> list[str]:
-    """The row of one event, in :data:`COLUMNS` order (``event_json``: its archived JSON)."""
+def event_row(
+    control_number: str, event: Event, versions: EditVersions, event_json: str, zone: ZoneInfo = _UTC
+) -> list[str]:
+    """The row of one event, in :data:`COLUMNS` order (``event_json``: its archived JSON;
+    ``zone``: the export's, for ``OCCURRED_LOCAL`` and ``TIME_ZONE``)."""
     room = event.room
     actor = event.actor
     return [
@@ -210,6 +225,9 @@ def event_row(control_number: str, event: Event, versions: EditVersions, event_j
         str(event.event_id),
         event.type,
         iso_utc(event.occurred_at),
+        iso_local(event.occurred_at, zone),
+        zone.key,
+        f"UTC{event.occurred_offset or '+00:00'}",  # "UTC" first: a cell starting with + or - is a formula
         room.id,
         room.name or "",
         room.kind,
@@ -278,9 +296,10 @@ class CsvDatFormat:
                 prefix = control_prefix(context.export_id)
                 versions = EditVersions()
                 archived_json = context.archived_json
+                zone = context.time_zone
                 for event in events:
                     report.events += 1
-                    row = event_row(f"{prefix}-{report.events:06d}", event, versions, archived_json(event))
+                    row = event_row(f"{prefix}-{report.events:06d}", event, versions, archived_json(event), zone)
                     line, literal = dat_line(row)
                     cells, guarded = spreadsheet_row(row)
                     pending.add(cells, line)
@@ -297,6 +316,10 @@ class CsvDatFormat:
             with tracked_file(files, DAT_FILE, "application/octet-stream", report) as dat_binary:
                 shutil.copyfileobj(spool, dat_binary, 1 << 20)
         report.items = report.events
+        report.times = (
+            f"OCCURRED_AT in UTC; OCCURRED_LOCAL in {zone.key} (named in TIME_ZONE); "
+            "SENT_OFFSET: the sender's UTC offset as sent"
+        )
         no_url.report_to(report)
         substituted.report_to(report)
         formulas.report_to(report)

@@ -1,9 +1,10 @@
 """The Lync / Skype for Business Persistent Chat compliance XML, as the ``xml`` adapter writes it.
 
-One file per conversation-day (room + UTC date), split after :data:`MAX_EVENTS_PER_FILE`
-events, rendered by :func:`formats.lync_xml.render` (so the export and the adapter write the
-same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are named
-``lync/pchat-<first event's UTC time>-<room-slug>-<part>.xml``, so they sort by time.
+One file per conversation-day (room + date in the export's time zone, cut at its midnight), split
+after :data:`MAX_EVENTS_PER_FILE` events, rendered by :func:`formats.lync_xml.render` (so the
+export and the adapter write the same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are named
+``lync/pchat-<first event's UTC time>-<room-slug>-<part>.xml``, so they sort by time. Times in
+the XML are UTC, as the schema's ``xs:dateTime`` values are written by Lync; the manifest says so.
 
 The format has elements for joins, leaves, posts, reads and file transfers only: edits,
 deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
@@ -91,7 +92,7 @@ class LyncXmlFormat:
         self._escaped_files = 0
         left_out: dict[str, int] = {}
         changes: dict[str, _Change] = {}
-        for _first, day_events in conversation_days(events):
+        for _first, day_events in conversation_days(events, context.time_zone):
             batch: list[Event] = []
             part = 1
             for event in day_events:
@@ -109,6 +110,10 @@ class LyncXmlFormat:
                     batch, part = [], part + 1
             if batch:
                 self._write_file(batch, part, files, report)
+        report.times = (
+            f"UTC, as Lync writes its times (the sender's UTC offset is not carried; see csv, jsonl or rsmf); "
+            f"files per conversation-day cut at midnight {context.time_zone.key}"
+        )
         if left_out:
             report.warnings.append(left_out_warning(left_out))
         if changes:
