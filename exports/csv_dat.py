@@ -220,14 +220,16 @@ def event_row(
     ``zone``: the export's, for ``OCCURRED_LOCAL`` and ``TIME_ZONE``)."""
     room = event.room
     actor = event.actor
+    utc = iso_utc(event.occurred_at)
+    offset = event.occurred_offset
     return [
         control_number,
         str(event.event_id),
         event.type,
-        iso_utc(event.occurred_at),
-        iso_local(event.occurred_at, zone),
+        utc,
+        utc if zone is _UTC else iso_local(event.occurred_at, zone),
         zone.key,
-        f"UTC{event.occurred_offset or '+00:00'}",  # "UTC" first: a cell starting with + or - is a formula
+        f"UTC{offset}" if offset else "UTC+00:00",  # "UTC" first: a cell starting with + or - is a formula
         room.id,
         room.name or "",
         room.kind,

@@ -172,6 +172,7 @@ def _event_id_custom(event: Event) -> list[Json]:
 class _ManifestBuilder:
     def __init__(self, piece: Slice) -> None:
         self.slice = piece
+        self.iso = piece.iso
         self.conversation = piece.room.id
         self.participants: dict[str, Json] = {}
         self.events: list[Json] = []
@@ -223,7 +224,7 @@ class _ManifestBuilder:
             "type": kind,
             "participant": self._participant(event.actor),
             "conversation": self.conversation,
-            "timestamp": self.slice.iso(event.occurred_at),
+            "timestamp": self.iso(event.occurred_at),
         }
         if body is not None:
             entry["body"] = body
@@ -263,7 +264,7 @@ class _ManifestBuilder:
         return entry
 
     def _edit(self, event: EditEvent) -> None:
-        edit: Json = {"participant": self._participant(event.actor), "timestamp": self.slice.iso(event.occurred_at)}
+        edit: Json = {"participant": self._participant(event.actor), "timestamp": self.iso(event.occurred_at)}
         original = self.posts.get(event.message.id)
         if original is None:
             edit["new"] = event.message.text
@@ -278,7 +279,7 @@ class _ManifestBuilder:
 
     def _delete(self, event: DeleteEvent) -> None:
         original = self.posts.get(event.message.id)
-        deleted = _custom(deleted_by=event.actor.id, deleted_at=self.slice.iso(event.occurred_at))
+        deleted = _custom(deleted_by=event.actor.id, deleted_at=self.iso(event.occurred_at))
         if original is None:
             entry = self._standalone(event, "message", "", _custom(deletes=event.message.id) + deleted)
         else:
@@ -295,7 +296,7 @@ class _ManifestBuilder:
             return
         receipt = {
             "participant": self._participant(event.actor),
-            "timestamp": self.slice.iso(event.occurred_at),
+            "timestamp": self.iso(event.occurred_at),
             "action": "read",
         }
         original.setdefault("read_receipts", []).append(receipt)
