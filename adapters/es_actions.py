@@ -4,9 +4,13 @@ result per event (pure functions; the client lives in ``es_adapter``).
 Every event is indexed into the events index with ``_id`` = event id, so re-delivery
 overwrites the same document. Messages are upserted into the messages index with ``_id`` =
 message id by painless scripts that apply the same rules as the archive and the Tantivy index:
-a re-delivered post never undoes a later edit, an edit older than the current text counts as
-a version but does not replace it, a deletion is a flag, and an edit or deletion arriving
-before its post still creates the document.
+every version (the post's text, each edit's) is kept once in ``version_log`` in the order of
+:mod:`search.versions` (time, the post first at equal times, then event id), whatever order
+the events arrive in; the newest is the current ``text``, the others are searchable in
+``history`` (a message indexed before versions were kept starts its log with the text it
+had); a re-delivered post never undoes a later edit, an edit older than the current text
+counts as a version but does not replace it, a deletion is a flag, and an edit or deletion
+arriving before its post still creates the document.
 """
 
 from __future__ import annotations
@@ -33,15 +37,43 @@ from search.tantivy_schema import extract_urls, micros_since_epoch, person_keys,
 
 Json = dict[str, Any]
 
+_START_LOG = """
+if (ctx._source.version_log == null) {
+  ctx._source.version_log = [];
+  if (ctx._source.text != null && ctx._source.text_updated != null) {
+    boolean edited = ctx._source.edit_event_ids != null && !ctx._source.edit_event_ids.isEmpty();
+    ctx._source.version_log.add(['kind': edited ? 'edit' : 'post',
+      'event_id': edited || ctx._source.event_id == null ? 'indexed-before-versions' : ctx._source.event_id,
+      'at': ctx._source.text_updated, 'text': ctx._source.text]);
+  }
+}
+"""
+"""A message indexed before versions were kept: its log starts with the text it had."""
 _APPLY_TEXT = """
-if (ctx._source.text_updated == null || ctx._source.text_updated <= params.at) {
+boolean known = false;
+for (def v : ctx._source.version_log) { if (v.event_id == params.event_id) { known = true; } }
+if (!known) {
+  ctx._source.version_log.add(['kind': params.kind, 'event_id': params.event_id, 'at': params.at, 'text': params.text]);
+  ctx._source.version_log.sort((a, b) -> {
+    int c = Long.compare(((Number) a.at).longValue(), ((Number) b.at).longValue());
+    if (c == 0) { c = (a.kind == 'post' ? 0 : 1) - (b.kind == 'post' ? 0 : 1); }
+    if (c == 0) { c = a.event_id.compareTo(b.event_id); }
+    return c;
+  });
+}
+int count = ctx._source.version_log.size();
+List older = new ArrayList();
+for (int i = 0; i < count - 1; i++) { older.add(ctx._source.version_log[i].text); }
+ctx._source.history = older;
+if (ctx._source.version_log[count - 1].event_id == params.event_id) {
   ctx._source.text = params.text; ctx._source.urls = params.urls;
   ctx._source.mentions = params.mentions; ctx._source.hashtags = params.hashtags;
   ctx._source.text_updated = params.at;
 }
 """
 POST_SCRIPT = (
-    _APPLY_TEXT
+    _START_LOG
+    + _APPLY_TEXT
     + """
 ctx._source.event_id = params.event_id; ctx._source.sent = params.sent;
 ctx._source.sender_id = params.sender_id; ctx._source.sender_name = params.sender_name;
@@ -49,7 +81,8 @@ ctx._source.sender_keys = params.sender_keys;
 """
 )
 EDIT_SCRIPT = (
-    """
+    _START_LOG
+    + """
 if (ctx._source.edit_event_ids == null) { ctx._source.edit_event_ids = []; }
 if (!ctx._source.edit_event_ids.contains(params.event_id)) {
   ctx._source.edit_event_ids.add(params.event_id);
@@ -121,6 +154,8 @@ def _message_base(event: Event, message_id: str) -> Json:
         "deleted": False,
         "has_file": False,
         "edit_event_ids": [],
+        "version_log": [],
+        "history": [],
     }
 
 
@@ -134,6 +169,7 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
     match event:
         case PostEvent():
             params = _text_params(event, event.message.text) | {
+                "kind": "post",
                 "event_id": str(event.event_id),
                 "sent": event.occurred_at.isoformat(),
                 "sender_id": event.actor.id,
@@ -145,9 +181,11 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
                 k: params[k] for k in ("event_id", "sent", "sender_id", "sender_name", "sender_keys", "text", "urls")
             }
             upsert |= {"mentions": params["mentions"], "hashtags": params["hashtags"], "text_updated": params["at"]}
+            upsert["version_log"] = [_version(params)]
             return _scripted(index, event.message.id, POST_SCRIPT, params, upsert)
         case EditEvent():
             params = _text_params(event, event.message.text) | {
+                "kind": "edit",
                 "event_id": str(event.event_id),
                 "edited_at": event.occurred_at.isoformat(),
             }
@@ -160,6 +198,7 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
                 "mentions": params["mentions"],
                 "hashtags": params["hashtags"],
                 "text_updated": params["at"],
+                "version_log": [_version(params)],
             }
             return _scripted(index, event.message.id, EDIT_SCRIPT, params, upsert)
         case DeleteEvent():
@@ -182,6 +221,11 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
             return {"index": {"_index": index, "_id": document_id}}, document
         case _:
             return None
+
+
+def _version(params: Json) -> Json:
+    """A ``version_log`` entry (see :mod:`search.versions`), as the scripts add them."""
+    return {key: params[key] for key in ("kind", "event_id", "at", "text")}
 
 
 def _scripted(index: str, document_id: str, source: str, params: Json, upsert: Json) -> tuple[Json, Json]:

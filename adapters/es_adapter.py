@@ -17,7 +17,7 @@ from adapters.es_actions import BulkAction, ItemOutcome, bulk_actions, bulk_body
 from adapters.es_actions import results_per_event as map_results
 from ingest.events import Event
 from ingest.retry import Backoff
-from search.es_mapping import events_index, index_templates
+from search.es_mapping import VERSION_PROPERTIES, events_index, index_templates, messages_index
 
 log = logging.getLogger(__name__)
 DEFAULT_BACKOFF = Backoff(initial=0.5, maximum=8.0)
@@ -81,6 +81,11 @@ class ElasticsearchAdapter:
             return
         for name, body in index_templates(self.prefix).items():
             self.client.indices.put_index_template(name=name, **body)
+        # A messages index created before versions were kept gets their fields (its mapping is
+        # strict); messages edited before then keep only the text they had (see es_actions).
+        self.client.indices.put_mapping(
+            index=f"{messages_index(self.prefix)}*", properties=VERSION_PROPERTIES, allow_no_indices=True
+        )
         self._templates_ready = True
 
     def delete(self, event_ids: Sequence[str]) -> None:

@@ -3,11 +3,15 @@
 One document per message, keyed on ``message_id``, always rewritten whole (delete by term,
 then add) so a re-delivered event replaces rather than duplicates:
 
+* every version of a message is kept (:mod:`search.versions`): the post's text and each
+  edit's, in time order whatever order they arrive in; the last is the current text (``text``),
+  the others are searchable in ``history``; the versions and the time of deletion are stored
+  (``version_log``) for messages that have more than their post;
 * a post writes the message; re-delivering it changes nothing, and a post that arrives after
   a newer edit or a delete of itself keeps that newer text and the deleted flag;
-* an edit replaces the searchable text and adds a version; an edit older than the indexed
-  text counts as a version but leaves the text alone; an edit already applied (same event
-  id) is ignored; an edit of a message not indexed yet creates the document from the edit;
+* an edit adds a version and, when it is the newest, becomes the current text; an edit
+  already applied (same event id) is ignored; an edit of a message not indexed yet creates the
+  document from the edit;
 * a delete keeps the document, flagged ``deleted=1``, still findable for compliance; a delete
   of a message not indexed yet leaves a flagged placeholder that the post later fills in;
 * a file upload writes a document ``file:<event_id>`` whose text is the file name;
@@ -24,6 +28,7 @@ a batch and hands it back.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -46,6 +51,7 @@ from ingest.events import (
     derive_mentions,
 )
 from search import tantivy_schema as fields
+from search.versions import Entry, with_entry
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,9 @@ class IndexedMessage:
     edit_event_ids: tuple[str, ...] = ()
     deleted: bool = False
     has_file: bool = False
+    history: tuple[Entry, ...] = ()
+    """Every version known, in order (:func:`search.versions.with_entry`); the last is ``text``."""
+    deleted_at: int | None = None
 
     @property
     def versions(self) -> int:
@@ -169,6 +178,7 @@ def posted_message(event: PostEvent) -> IndexedMessage:
         urls=urls,
         mentions=_merged(event.message.mentions, mentions),
         hashtags=_merged(event.message.hashtags, hashtags),
+        history=(Entry("post", str(event.event_id), posted_at, event.message.text),),
     )
 
 
@@ -176,21 +186,28 @@ def apply_post(current: IndexedMessage | None, event: PostEvent) -> IndexedMessa
     posted = posted_message(event)
     if current is None:
         return posted
-    history = replace(posted, edit_event_ids=current.edit_event_ids, deleted=current.deleted)
-    if current.text_updated > posted.text_updated:  # a newer edit is indexed already
-        return _with_text_of(current, history)
-    return history
-
-
-def _with_text_of(source: IndexedMessage, target: IndexedMessage) -> IndexedMessage:
-    return replace(
-        target,
-        text=source.text,
-        text_updated=source.text_updated,
-        urls=source.urls,
-        mentions=source.mentions,
-        hashtags=source.hashtags,
+    history = with_entry(current.history, posted.history[0])
+    merged = replace(
+        posted,
+        edit_event_ids=current.edit_event_ids,
+        deleted=current.deleted,
+        deleted_at=current.deleted_at,
+        history=history,
     )
+    newest = history[-1]
+    if newest.kind == "post":
+        return merged
+    # A newer edit is indexed already: it stays the current text.
+    if newest.at == current.text_updated and newest.text == current.text:
+        return replace(
+            merged,
+            text=current.text,
+            text_updated=current.text_updated,
+            urls=current.urls,
+            mentions=current.mentions,
+            hashtags=current.hashtags,
+        )
+    return with_text(merged, newest.text, newest.at)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -209,15 +226,21 @@ def apply_edit(current: IndexedMessage | None, event: EditEvent) -> IndexedMessa
     edit_id = str(event.event_id)
     if edit_id in message.edit_event_ids:
         return message
-    message = replace(message, edit_event_ids=(*message.edit_event_ids, edit_id))
     edited_at = fields.micros_since_epoch(event.occurred_at)
-    if edited_at <= message.text_updated:
+    version = Entry("edit", edit_id, edited_at, event.message.text)
+    history = with_entry(message.history, version)
+    message = replace(message, edit_event_ids=(*message.edit_event_ids, edit_id), history=history)
+    if history[-1] != version:  # an older edit delivered late: a version, not the current text
         return message
     return with_text(message, event.message.text, edited_at)
 
 
 def apply_delete(current: IndexedMessage | None, event: DeleteEvent) -> IndexedMessage:
-    return replace(current or placeholder(event, sender_known=False), deleted=True)
+    message = current or placeholder(event, sender_known=False)
+    deleted_at = fields.micros_since_epoch(event.occurred_at)
+    if message.deleted_at is not None:
+        deleted_at = min(deleted_at, message.deleted_at)
+    return replace(message, deleted=True, deleted_at=deleted_at)
 
 
 def file_document(event: FileUploadEvent) -> IndexedMessage:
@@ -270,10 +293,35 @@ def to_document(message: IndexedMessage) -> tantivy.Document:
         values[fields.HASHTAGS] = list(message.hashtags)
     if message.edit_event_ids:
         values[fields.EDIT_EVENT_IDS] = list(message.edit_event_ids)
+    if len(message.history) > 1:
+        values[fields.HISTORY] = fields.history_values(entry.text for entry in message.history[:-1])
     document = tantivy.Document(**values)
     if composed != message.text:
         document.add_bytes(fields.TEXT_ORIGINAL, message.text.encode("utf-8"))
+    if message.history != _posted_history(message) or message.deleted_at is not None:
+        document.add_bytes(fields.VERSION_LOG, _version_log(message))
     return document
+
+
+def _posted_history(message: IndexedMessage) -> tuple[Entry, ...]:
+    """The history of a message known only from its post (not stored: read from its fields)."""
+    if message.type != "post" or not message.event_id:
+        return ()
+    return (Entry("post", message.event_id, message.sent, message.text),)
+
+
+def _version_log(message: IndexedMessage) -> bytes:
+    log = {"versions": [list(entry) for entry in message.history], "deleted_at": message.deleted_at}
+    return json.dumps(log, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _history(document: tantivy.Document, message: IndexedMessage) -> IndexedMessage:
+    stored = document.get_first(fields.VERSION_LOG)
+    if not isinstance(stored, bytes):
+        return replace(message, history=_posted_history(message))
+    log = json.loads(stored)
+    history = tuple(Entry(kind, event_id, int(at), text) for kind, event_id, at, text in log["versions"])
+    return replace(message, history=history, deleted_at=log["deleted_at"])
 
 
 @lru_cache(maxsize=4096)
@@ -292,7 +340,7 @@ def from_document(document: tantivy.Document) -> IndexedMessage:
     def texts(name: str) -> tuple[str, ...]:
         return tuple(str(value) for value in document.get_all(name))
 
-    return IndexedMessage(
+    message = IndexedMessage(
         message_id=text(fields.MESSAGE_ID),
         type=text(fields.TYPE),
         event_id=text(fields.EVENT_ID),
@@ -310,6 +358,7 @@ def from_document(document: tantivy.Document) -> IndexedMessage:
         deleted=bool(number(fields.DELETED)),
         has_file=bool(number(fields.HAS_FILE)),
     )
+    return _history(document, message)
 
 
 def indexed_messages(index: tantivy.Index, message_ids: Sequence[str]) -> dict[str, IndexedMessage]:

@@ -12,7 +12,20 @@ from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, sele
 
 from archive.schema import archive_events, archive_rooms
 from ingest.events import EVENT_TYPES
-from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search.query_ast import (
+    And,
+    Current,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+    UnsupportedQuery,
+)
 from search.results import ArchivePage, EventsAfter
 from search.tantivy_schema import filter_keys
 
@@ -29,6 +42,36 @@ def needs_archive(node: Node) -> bool:
             return needs_archive(item)
         case And(items) | Or(items):
             return any(needs_archive(item) for item in items)
+    return False
+
+
+VERSIONS_ARE_SEARCHED = (
+    "type:edit and type:delete list edit and delete events and take no words; the words of every "
+    "version of a message (the original, each edit, the deleted text) are searched already: "
+    "is:edited ACME finds edited messages with ACME in any version, is:deleted ACME deleted ones, "
+    "current:ACME looks only at the current text"
+)
+
+
+def _types(node: Node) -> set[str]:
+    match node:
+        case Filter("type", value):
+            return {value}
+        case Not(item) | Current(item):
+            return _types(item)
+        case And(items) | Or(items):
+            return set().union(*(_types(item) for item in items))
+    return set()
+
+
+def _has_words(node: Node) -> bool:
+    match node:
+        case Term() | Phrase() | Prefix() | Near() | Current():
+            return True
+        case Not(item):
+            return _has_words(item)
+        case And(items) | Or(items):
+            return any(_has_words(item) for item in items)
     return False
 
 
@@ -68,7 +111,7 @@ def condition(node: Node) -> ColumnElement[bool]:
             return and_(*(condition(item) for item in items))
         case Or(items):
             return or_(*(condition(item) for item in items)) if items else false()
-        case Term() | Phrase() | Prefix() | Near():
+        case Term() | Phrase() | Prefix() | Near() | Current():
             raise UnsupportedQuery(
                 "words cannot be combined with type: of events that have no text; search those with "
                 "from:, in:, has:file and sent: only"
@@ -81,6 +124,8 @@ def condition(node: Node) -> ColumnElement[bool]:
 def search_archive(engine: Engine, node: Node, *, after: EventsAfter | None = None, size: int = 50) -> ArchivePage:
     """Archived events matching ``node``, oldest first, one page after ``after`` and the exact
     total; keyset paging, so events archived meanwhile never shift a page."""
+    if _has_words(node) and _types(node) & {"edit", "delete"}:
+        raise UnsupportedQuery(VERSIONS_ARE_SEARCHED)
     where = condition(node)
     page_where = where
     if after is not None:

@@ -23,6 +23,7 @@ from search.request import HitsCursor, SearchRequest
 from search.results import After, Hit, HitIds, Page
 from search.tantivy_backend import LightHits, search_page
 from search.tantivy_schema import micros_since_epoch
+from search.versions import Entry, Version, matched_versions, timeline
 
 
 class SearchBackend(Protocol):
@@ -126,9 +127,21 @@ def date_facet(response: dict[str, Any], unit: date_facets.Granularity) -> dict[
     }
 
 
-def page_from_response(response: dict[str, Any], size: int | None = None) -> Page:
+def versions_in(source: dict[str, Any]) -> tuple[Version, ...]:
+    """The versions of a message document of the messages index, each with when it was current."""
+    entries = [
+        Entry(entry["kind"], entry["event_id"], int(entry["at"]), entry["text"])
+        for entry in source.get("version_log") or ()
+    ]
+    deleted_at = source.get("deleted_at")
+    until = micros_since_epoch(datetime.fromisoformat(deleted_at)) if deleted_at and source.get("deleted") else None
+    return timeline(entries, until)
+
+
+def page_from_response(response: dict[str, Any], size: int | None = None, node: Node | None = None) -> Page:
     """An Elasticsearch search response as a ``Page`` (pure, so it is tested without a server).
-    ``size``: the page size of a time-ordered request that asked for one hit more."""
+    ``size``: the page size of a time-ordered request that asked for one hit more; ``node``:
+    the query, to say which versions of each hit it matched."""
     hits = []
     for hit in response["hits"]["hits"]:
         source = hit["_source"]
@@ -144,6 +157,7 @@ def page_from_response(response: dict[str, Any], size: int | None = None) -> Pag
                 text=source.get("text", ""),
                 deleted=bool(source.get("deleted")),
                 highlight=highlighted[0] if highlighted else None,
+                matched_versions=() if node is None else matched_versions(node, versions_in(source)),
             )
         )
     aggregations = response.get("aggregations")
@@ -184,7 +198,7 @@ class ElasticsearchSearchBackend:
         if not request.highlights:
             body.pop("highlight", None)
         response = self._search(body)
-        page = page_from_response(response, size=None if request.by_relevance else request.size)
+        page = page_from_response(response, size=None if request.by_relevance else request.size, node=request.node)
         if not request.facets:
             return page
         day: dict[str, int] = {}

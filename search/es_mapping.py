@@ -31,6 +31,13 @@ FOLDED_KEYWORD: Json = {"type": "keyword", "normalizer": "archivist_keyword"}
 TEXT: Json = {"type": "text", "analyzer": "archivist_text"}
 DATE: Json = {"type": "date", "format": "strict_date_optional_time"}
 
+VERSION_PROPERTIES: Json = {
+    # Every earlier version of the text (the original, earlier edits), analysed as ``text``,
+    # with a position gap wider than any NEAR; ``version_log``: every version with its time.
+    "history": TEXT | {"position_increment_gap": 100},
+    "version_log": {"type": "object", "enabled": False},
+}
+
 MESSAGE_PROPERTIES: Json = {
     "message_id": KEYWORD,
     "event_id": KEYWORD,
@@ -43,6 +50,7 @@ MESSAGE_PROPERTIES: Json = {
     "room_keys": FOLDED_KEYWORD,
     "type": KEYWORD,
     "text": TEXT,
+    **VERSION_PROPERTIES,
     "urls": FOLDED_KEYWORD,
     "mentions": FOLDED_KEYWORD,
     "hashtags": FOLDED_KEYWORD,

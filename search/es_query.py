@@ -4,6 +4,8 @@ The rules mirror :mod:`search.tantivy_backend` over the messages index that
 :mod:`search.es_mapping` defines, so both backends answer a query the same way: words and
 phrases are phrase matches on the folded ``text``, NEAR is an unordered span within the
 distance, mentions and hashtags are exact keyword terms, posts only unless a type is named.
+Words are searched in every version of a message (``text`` and ``history``), inside
+``current:`` in ``text`` only.
 """
 
 from __future__ import annotations
@@ -12,7 +14,20 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from search.memberships import Memberships
-from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, UnsupportedQuery
+from search.query_ast import (
+    And,
+    Current,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+    UnsupportedQuery,
+)
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
 
@@ -20,6 +35,9 @@ Json = dict[str, Any]
 
 MATCH_NOTHING: Json = {"match_none": {}}
 MATCH_ALL: Json = {"match_all": {}}
+EVERY_VERSION: tuple[str, ...] = ("text", "history")
+"""Where words are searched: the current text and every earlier version."""
+CURRENT_ONLY: tuple[str, ...] = ("text",)
 
 
 class UnsupportedEsQuery(UnsupportedQuery):
@@ -32,21 +50,22 @@ def _phrase(field: str, text: str) -> Json:
     return {"match_phrase": {field: searchable(text)}}
 
 
-def _span(words: list[str]) -> Json:
+def _span(words: list[str], field: str = "text") -> Json:
     if len(words) == 1:
-        return {"span_term": {"text": words[0]}}
-    return {"span_near": {"clauses": [{"span_term": {"text": w}} for w in words], "slop": 0, "in_order": True}}
+        return {"span_term": {field: words[0]}}
+    return {"span_near": {"clauses": [{"span_term": {field: w}} for w in words], "slop": 0, "in_order": True}}
 
 
-def _near(node: Near) -> Json:
+def _near(node: Near, field: str = "text") -> Json:
     left, right = text_terms(node.left), text_terms(node.right)
     if not left or not right:
         return MATCH_NOTHING
     # Unordered, at most distance-1 words between the two sides.
-    return {"span_near": {"clauses": [_span(left), _span(right)], "slop": node.distance - 1, "in_order": False}}
+    clauses = [_span(left, field), _span(right, field)]
+    return {"span_near": {"clauses": clauses, "slop": node.distance - 1, "in_order": False}}
 
 
-def _prefix(text: str) -> Json:
+def _prefix(text: str, field: str = "text") -> Json:
     terms = text_terms(text)
     if not terms:
         return MATCH_NOTHING
@@ -54,10 +73,17 @@ def _prefix(text: str) -> Json:
         # Span queries, not match_phrase_prefix: that one stops after 50 expansions of the last
         # word (max_expansions) and would silently miss hits. span_multi expands up to the
         # cluster's clause limit and fails loudly beyond it.
-        clauses: list[Json] = [{"span_term": {"text": term}} for term in terms[:-1]]
-        clauses.append({"span_multi": {"match": {"prefix": {"text": {"value": terms[-1]}}}}})
+        clauses: list[Json] = [{"span_term": {field: term}} for term in terms[:-1]]
+        clauses.append({"span_multi": {"match": {"prefix": {field: {"value": terms[-1]}}}}})
         return {"span_near": {"clauses": clauses, "slop": 0, "in_order": True}}
-    return {"prefix": {"text": terms[0]}}
+    return {"prefix": {field: terms[0]}}
+
+
+def _in_fields(text_fields: tuple[str, ...], queries: list[Json]) -> Json:
+    """One query per field of ``text_fields``: a hit in any of them."""
+    if len(text_fields) == 1 or all(query == MATCH_NOTHING for query in queries):
+        return queries[0]
+    return _any(queries)
 
 
 def _day(day: date) -> str:
@@ -108,6 +134,8 @@ def _filter(node: Filter, memberships: Memberships | None) -> Json:
             return {"term": {"hashtags": fold_keyword(value)}}
         case "has":
             return {"term": {"has_file": True}}
+        case "is":
+            return {"exists": {"field": "edit_event_ids"}} if value == "edited" else {"term": {"deleted": True}}
         case "type":
             if value not in {"post", "file_upload"}:
                 raise UnsupportedEsQuery(f"type:{value} is answered from the archive, not the text index")
@@ -117,24 +145,28 @@ def _filter(node: Filter, memberships: Memberships | None) -> Json:
     raise UnsupportedEsQuery(f"unknown field {node.field}:")
 
 
-def translate(node: Node, memberships: Memberships | None = None) -> Json:
+def translate(node: Node, memberships: Memberships | None = None, text_fields: tuple[str, ...] = EVERY_VERSION) -> Json:
+    """The query for ``node``: words in every version of a message, or only in its current text
+    inside ``current:``."""
     match node:
         case Term(text) | Phrase(text):
-            return _phrase("text", text)
+            return _in_fields(text_fields, [_phrase(field, text) for field in text_fields])
         case Prefix(text):
-            return _prefix(text)
+            return _in_fields(text_fields, [_prefix(text, field) for field in text_fields])
         case Near():
-            return _near(node)
+            return _in_fields(text_fields, [_near(node, field) for field in text_fields])
+        case Current(item):
+            return translate(item, memberships, CURRENT_ONLY)
         case Filter():
             return _filter(node, memberships)
         case SentRange():
             return _sent(node)
         case Not(item):
-            return {"bool": {"must": [MATCH_ALL], "must_not": [translate(item, memberships)]}}
+            return {"bool": {"must": [MATCH_ALL], "must_not": [translate(item, memberships, text_fields)]}}
         case And(items):
-            return {"bool": {"must": [translate(item, memberships) for item in items]}}
+            return {"bool": {"must": [translate(item, memberships, text_fields) for item in items]}}
         case Or(items):
-            return _any([translate(item, memberships) for item in items])
+            return _any([translate(item, memberships, text_fields) for item in items])
     raise UnsupportedEsQuery(f"cannot translate {node!r}")
 
 
@@ -142,7 +174,7 @@ def _names_type(node: Node) -> bool:
     match node:
         case Filter("type", _) | Filter("has", _):
             return True
-        case Not(item):
+        case Not(item) | Current(item):
             return _names_type(item)
         case And(items) | Or(items):
             return any(_names_type(item) for item in items)

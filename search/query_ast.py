@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-FilterField = Literal["from", "in", "participant", "mentions", "hashtag", "has", "type"]
-FILTER_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "hashtag", "has", "type")
+FilterField = Literal["from", "in", "participant", "mentions", "hashtag", "has", "type", "is"]
+FILTER_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "hashtag", "has", "type", "is")
+IS_VALUES: tuple[str, ...] = ("edited", "deleted")
+"""What ``is:`` knows: ``is:edited`` (messages with at least one edit), ``is:deleted``."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Near:
 @dataclass(frozen=True)
 class Filter:
     """A field condition: ``from:nick``, ``in:#room``, ``participant:``, ``mentions:``/``@nick``,
-    ``#hashtag``, ``has:file``, ``type:join``."""
+    ``#hashtag``, ``has:file``, ``type:join``, ``is:edited``, ``is:deleted``."""
 
     field: FilterField
     value: str
@@ -63,6 +65,15 @@ class SentRange:
 
     start: date | None
     end: date | None
+
+
+@dataclass(frozen=True)
+class Current:
+    """The words of ``item`` in the current text only (written ``current:x``,
+    ``current:"a b"``, ``current:(a OR b)``); without it every version of a message is searched.
+    Filters inside it are unchanged."""
+
+    item: Node
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,7 @@ class Or:
     items: tuple[Node, ...]
 
 
-Node = Term | Prefix | Phrase | Near | Filter | SentRange | Not | And | Or
+Node = Term | Prefix | Phrase | Near | Filter | SentRange | Current | Not | And | Or
 
 # The lexical rules, shared by the parser's grammar (search.query_parser) and the printer
 # below, so that the printer knows exactly which words would read back as something else.
@@ -93,7 +104,7 @@ def _caseless(word: str) -> str:
 BOUNDARY = r'(?![^\s()"\-])'
 """After a keyword or ``NEAR/n``: whitespace, a parenthesis, a quotation mark, a hyphen or the end."""
 KEYWORDS: tuple[str, ...] = ("AND", "OR", "NOT")
-QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type")
+QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type", "is")
 """The ``field:value`` filters (``hashtag`` is only written ``#tag``)."""
 _VALUE = r'(?:"[^"]*"|[^\s()"]*)'
 TOKEN_PATTERNS: dict[str, str] = {
@@ -102,6 +113,7 @@ TOKEN_PATTERNS: dict[str, str] = {
     "NEGATION": r"-(?=[^\s)\-])",
     "FIELD_FILTER": "(?:" + "|".join(_caseless(name) for name in QUERY_FIELDS) + "):" + _VALUE,
     "SENT": _caseless("sent") + r"(?:>=|<=|>|<|:)" + _VALUE,
+    "CURRENT": _caseless("current") + ":",
     "MENTION": r'@[^\s()"]*',
     "HASHTAG": r'#[^\s()"]*',
     "PHRASE": r'"[^"]*"',
@@ -181,8 +193,11 @@ def _grouped(node: Node, *, inside_or: bool = False) -> list[Node | str]:
     return ["(", node, ")"] if needs_parentheses else [node]
 
 
-def _pieces(node: Not | And | Or) -> list[Node | str]:
+def _pieces(node: Current | Not | And | Or) -> list[Node | str]:
     match node:
+        case Current(item):
+            wrapped = isinstance(item, And | Or | Not | Current)
+            return ["current:", "(", item, ")"] if wrapped else ["current:", item]
         case Not(item):
             return ["NOT ", *_grouped(item, inside_or=True)]
         case And(items):
@@ -207,7 +222,7 @@ def to_query(node: Node) -> str:
         item = pending.pop()
         if isinstance(item, str):
             printed.append(item)
-        elif isinstance(item, Not | And | Or):
+        elif isinstance(item, Current | Not | And | Or):
             pending.extend(reversed(_pieces(item)))
         else:
             printed.append(_leaf(item))

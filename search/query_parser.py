@@ -19,6 +19,12 @@ Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search.q
   ``in:"#release planning"``; surrounding spaces are dropped). A missing value is an error, so
   is a bare value ending in ``*`` (filters match whole values; quote it to mean a literal ``*``).
   ``@nick`` and ``#tag`` likewise need a bare value.
+- ``is:edited`` and ``is:deleted`` keep messages with an edit, or deleted ones (any other value
+  is refused, with a did-you-mean).
+- ``current:`` (any case) makes what follows it, touching it, search the current text only: a
+  word, a prefix, a phrase, a NEAR or a parenthesised search (``current:ACME``,
+  ``current:"buy now"``, ``current:(buy OR sell)``). Without it every version of a message (the
+  original, each edit, the deleted text) is searched.
 - ``sent>=D``, ``sent>D``, ``sent<D``, ``sent<=D``, ``sent:D``, ``sent:D1..D2`` take ISO dates
   up to 9999-12-31; a range through that day is open at its end, ``sent>9999-12-31`` is refused.
 - A lone ``-`` (``a - b``) is refused: ``-`` must touch what it excludes (``-windows``).
@@ -55,8 +61,10 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput
 from lark.exceptions import LexError
 
 from search.query_ast import (
+    IS_VALUES,
     TOKEN_PATTERNS,
     And,
+    Current,
     Filter,
     FilterField,
     Near,
@@ -104,6 +112,7 @@ _TERMINALS = "\n".join(
         ("NEGATION", 3),
         ("FIELD_FILTER", 3),
         ("SENT", 3),
+        ("CURRENT", 3),
         ("_AND", 2),
         ("_OR", 2),
         ("NOT", 2),
@@ -127,6 +136,7 @@ GRAMMAR = (
      | near
      | FIELD_FILTER        -> field_filter
      | SENT                -> sent
+     | CURRENT atom        -> current
      | MENTION             -> mention
      | HASHTAG             -> hashtag
      | PHRASE              -> phrase
@@ -285,6 +295,26 @@ def _near_operand(token: Token) -> str:
     return text
 
 
+_CURRENT_NEEDS = (
+    "current: searches only the current text of messages (every version is searched without it): "
+    'put a word, a phrase or a parenthesised search right after it, as in current:ACME, current:"buy now" '
+    "or current:(buy OR sell)"
+)
+
+
+def _unknown_is(value: str) -> str:
+    """The refusal of ``is:value``, with what was probably meant."""
+    known = " and ".join(f"is:{name}" for name in IS_VALUES)
+    if value in {"current", "latest", "original", "old", "version", "versions"}:
+        return (
+            f"is: knows {known}; every version of a message is searched, and current:word searches only "
+            "the current text"
+        )
+    guess = next((name for name in IS_VALUES if name.startswith(value[:4]) or value.startswith(name[:4])), None)
+    meant = f" (did you mean is:{guess}?)" if guess is not None else ""
+    return f"is: knows {known}{meant}"
+
+
 def _filter_value(token: Token, prefix: str, value: str, example: str) -> str:
     """The value of a filter token, bare or quoted; refused when missing or ending in ``*``."""
     quoted = value.startswith('"')
@@ -344,10 +374,12 @@ class _ToAst(Transformer[Token, "_Built"]):
             value = f"#{value}"
         if field == "in" and value == "#":
             raise _refuse(token, "in: needs a room name, as in in:#ubuntu")
-        if field in {"has", "type"}:
+        if field in {"has", "type", "is"}:
             value = value.lower()
         if field == "has" and value != "file":
             raise _refuse(token, "has: only knows has:file")
+        if field == "is" and value not in IS_VALUES:
+            raise _refuse(token, _unknown_is(value))
         return _Built(Filter(cast(FilterField, field), value), token.start_pos or 0, 0)
 
     def mention(self, token: Token) -> _Built:
@@ -357,6 +389,11 @@ class _ToAst(Transformer[Token, "_Built"]):
     def hashtag(self, token: Token) -> _Built:
         value = _filter_value(token, "#", str(token)[1:], "#release")
         return _Built(Filter("hashtag", value.lower()), token.start_pos or 0, 0)
+
+    def current(self, token: Token, item: _Built) -> _Built:
+        if item.start != token.end_pos:
+            raise _refuse(token, _CURRENT_NEEDS)
+        return _built(Current(item.node), token.start_pos or 0, item.depth, item.clauses, item.nears)
 
     def sent(self, token: Token) -> _Built:
         return _Built(_sent_range(token), token.start_pos or 0, 0)
@@ -435,6 +472,8 @@ def _explain(query: str, error: UnexpectedInput) -> tuple[str, int]:
         return "the query ends too early: " + _missing(previous, before), offset
     if previous is not None and previous.type == "NEAR_OP":
         return f"{previous} needs a word or a phrase after it, as in wine {previous} windows", offset
+    if previous is not None and previous.type == "CURRENT":
+        return _CURRENT_NEEDS, offset
     if token.type == "NEAR_OP":
         return f"{token} goes between two words or phrases, as in wine {token} windows", offset
     if token.type == "RPAR":
@@ -460,6 +499,8 @@ def _missing(previous: Token | None, before: list[Token]) -> str:
         return f"{previous} needs a search after it"
     if previous.type == "NEAR_OP":
         return f"{previous} needs a word or a phrase after it"
+    if previous.type == "CURRENT":
+        return _CURRENT_NEEDS
     if previous.type == "LPAR" or _open_parentheses(before) > 0:
         return "a parenthesis is not closed"
     return "an operator or a parenthesis is missing its other side"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from search.versions import Version
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -19,6 +21,9 @@ class Hit:
     deleted: bool
     highlight: str | None = None
     """The text with matched words in <b>...</b> (HTML-escaped), for the hits of a page."""
+    matched_versions: tuple[Version, ...] = ()
+    """The versions of the message the query matched (:func:`search.versions.matched_versions`),
+    each with when it was current; ``text`` stays the current (or deleted) text."""
 
 
 After = tuple[int, str]

@@ -7,6 +7,7 @@ cases need every hit, so :func:`all_hits` walks the whole result set, not the to
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import UTC, date, datetime, time
@@ -21,6 +22,7 @@ from search import tantivy_schema as fields
 from search.memberships import Memberships
 from search.query_ast import (
     And,
+    Current,
     Filter,
     Near,
     Node,
@@ -33,8 +35,13 @@ from search.query_ast import (
     UnsupportedQuery,
 )
 from search.results import After, Hit, Page
+from search.versions import Entry, Version, matched_versions, only_version, timeline
 
 Occur = tantivy.Occur
+
+EVERY_VERSION: tuple[str, ...] = (fields.TEXT, fields.HISTORY)
+"""Where words are searched: the current text and every earlier version."""
+CURRENT_ONLY: tuple[str, ...] = (fields.TEXT,)
 
 
 def _all() -> tantivy.Query:
@@ -66,15 +73,23 @@ def _every(queries: list[tantivy.Query]) -> tantivy.Query:
     return tantivy.Query.boolean_query([(Occur.Must, q) for q in queries])
 
 
-def _positioned(schema: tantivy.Schema, first: list[str], second: list[str], gap: int) -> tantivy.Query:
+def _positioned(
+    schema: tantivy.Schema, first: list[str], second: list[str], gap: int, field: str = fields.TEXT
+) -> tantivy.Query:
     """``first`` then ``second`` starting ``gap`` positions after ``first`` ends (exact offsets)."""
     words: list[str | tuple[int, str]] = [(i, w) for i, w in enumerate(first)]
     start = len(first) - 1 + gap
     words += [(start + i, w) for i, w in enumerate(second)]
-    return tantivy.Query.phrase_query(schema, fields.TEXT, words)
+    return tantivy.Query.phrase_query(schema, field, words)
 
 
-def _near(schema: tantivy.Schema, node: Near) -> tantivy.Query:
+def _in_fields(text_fields: tuple[str, ...], build: Any) -> tantivy.Query:
+    """``build(field)`` over each of ``text_fields``: a hit in any of them."""
+    queries = [build(field) for field in text_fields]
+    return queries[0] if len(queries) == 1 else _any(queries)
+
+
+def _near(schema: tantivy.Schema, node: Near, field: str = fields.TEXT) -> tantivy.Query:
     """Within ``distance`` words either way. Two different single words: an in-order and a
     reversed sloppy phrase (fast). Otherwise exact offsets (slower): a sloppy phrase would let
     both sides land on the same token (``i NEAR/2 i`` matching one "i") and would let the words
@@ -84,14 +99,18 @@ def _near(schema: tantivy.Schema, node: Near) -> tantivy.Query:
         return _nothing()
     if len(left) == len(right) == 1 and left != right:
         gap = node.distance - 1
-        return _any([_words(schema, fields.TEXT, left + right, gap), _words(schema, fields.TEXT, right + left, gap)])
+        return _any([_words(schema, field, left + right, gap), _words(schema, field, right + left, gap)])
     orders = ((left, right),) if left == right else ((left, right), (right, left))
     return _any(
-        [_positioned(schema, first, second, gap) for gap in range(1, node.distance + 1) for first, second in orders]
+        [
+            _positioned(schema, first, second, gap, field)
+            for gap in range(1, node.distance + 1)
+            for first, second in orders
+        ]
     )
 
 
-def _prefix(schema: tantivy.Schema, text: str) -> tantivy.Query:
+def _prefix(schema: tantivy.Schema, text: str, field: str = fields.TEXT) -> tantivy.Query:
     terms = fields.text_terms(text)
     if not terms:
         return _nothing()
@@ -101,8 +120,8 @@ def _prefix(schema: tantivy.Schema, text: str) -> tantivy.Query:
         # expansions of the last word and would silently miss hits.
         words: list[str | tuple[int, str]] = [re.escape(term) for term in terms[:-1]]
         words.append(re.escape(terms[-1]) + ".*")
-        return tantivy.Query.regex_phrase_query(schema, fields.TEXT, words)
-    return tantivy.Query.regex_query(schema, fields.TEXT, re.escape(terms[0]) + ".*")
+        return tantivy.Query.regex_phrase_query(schema, field, words)
+    return tantivy.Query.regex_query(schema, field, re.escape(terms[0]) + ".*")
 
 
 def _participant(schema: tantivy.Schema, value: str, memberships: Memberships | None) -> tantivy.Query:
@@ -134,6 +153,8 @@ def _filter(schema: tantivy.Schema, node: Filter, memberships: Memberships | Non
             return _term(schema, fields.HASHTAGS, fields.fold_keyword(value))
         case "has":
             return _term(schema, fields.HAS_FILE, 1)
+        case "is":
+            return _term(schema, fields.EDITED if value == "edited" else fields.DELETED, 1)
         case "type":
             if value not in {"post", "file_upload"}:
                 raise UnsupportedQuery(f"type:{value} is answered from the archive, not the text index")
@@ -155,28 +176,35 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def translate(node: Node, schema: tantivy.Schema, memberships: Memberships | None = None) -> tantivy.Query:
-    """The Tantivy query for ``node`` (without the implicit "posts only" restriction)."""
+def translate(
+    node: Node,
+    schema: tantivy.Schema,
+    memberships: Memberships | None = None,
+    text_fields: tuple[str, ...] = EVERY_VERSION,
+) -> tantivy.Query:
+    """The Tantivy query for ``node`` (without the implicit "posts only" restriction). Words are
+    searched in every version of a message, or only in its current text inside ``current:``."""
     match node:
-        case Term(text):
-            return _words(schema, fields.TEXT, fields.text_terms(text))
-        case Phrase(text):
-            return _words(schema, fields.TEXT, fields.text_terms(text))
+        case Term(text) | Phrase(text):
+            terms = fields.text_terms(text)
+            return _in_fields(text_fields, lambda field: _words(schema, field, terms))
         case Prefix(text):
-            return _prefix(schema, text)
+            return _in_fields(text_fields, lambda field: _prefix(schema, text, field))
         case Near():
-            return _near(schema, node)
+            return _in_fields(text_fields, lambda field: _near(schema, node, field))
+        case Current(item):
+            return translate(item, schema, memberships, CURRENT_ONLY)
         case Filter():
             return _filter(schema, node, memberships)
         case SentRange():
             return _sent(schema, node)
         case Not(item):
-            inner = translate(item, schema, memberships)
+            inner = translate(item, schema, memberships, text_fields)
             return tantivy.Query.boolean_query([(Occur.Must, _all()), (Occur.MustNot, inner)])
         case And(items):
-            return _every([translate(item, schema, memberships) for item in items])
+            return _every([translate(item, schema, memberships, text_fields) for item in items])
         case Or(items):
-            return _any([translate(item, schema, memberships) for item in items])
+            return _any([translate(item, schema, memberships, text_fields) for item in items])
     raise UnsupportedQuery(f"cannot translate {node!r}")
 
 
@@ -184,7 +212,7 @@ def _mentions_type(node: Node) -> bool:
     match node:
         case Filter("type", _) | Filter("has", _):
             return True
-        case Not(item):
+        case Not(item) | Current(item):
             return _mentions_type(item)
         case And(items) | Or(items):
             return any(_mentions_type(item) for item in items)
@@ -199,16 +227,46 @@ def scoped(node: Node, schema: tantivy.Schema, memberships: Memberships | None =
     return _every([query, _term(schema, fields.TYPE, "post")])
 
 
-def _hit(document: tantivy.Document, highlight: str | None = None) -> Hit:
+def _logged(stored: bytes) -> tuple[Version, ...]:
+    log = json.loads(stored)
+    entries = [Entry(kind, event_id, int(at), text) for kind, event_id, at, text in log["versions"]]
+    return timeline(entries, log["deleted_at"])
+
+
+def versions_of(document: tantivy.Document) -> tuple[Version, ...]:
+    """The versions of an indexed message, each with when it was current."""
+    stored = document.get_first(fields.VERSION_LOG)
+    if isinstance(stored, bytes):
+        return _logged(stored)
+    if str(document.get_first(fields.TYPE) or "") != "post":
+        return ()
+    event_id = str(document.get_first(fields.EVENT_ID) or "")
+    return (only_version(event_id, int(document.get_first(fields.SENT) or 0), fields.exact_text(document)),)
+
+
+def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | None = None) -> Hit:
+    """A hit; with ``node``, the versions of the message it matched (read from the stored log
+    only for the few messages edited or deleted: any other has one version, its post)."""
+    event_id = str(document.get_first(fields.EVENT_ID) or "")
+    sent = int(document.get_first(fields.SENT) or 0)
+    text = fields.exact_text(document)
+    matched: tuple[Version, ...] = ()
+    if node is not None:
+        stored = document.get_first(fields.VERSION_LOG)
+        if isinstance(stored, bytes):
+            matched = matched_versions(node, _logged(stored))
+        elif str(document.get_first(fields.TYPE) or "") == "post":
+            matched = (only_version(event_id, sent, text),)
     return Hit(
         message_id=str(document.get_first(fields.MESSAGE_ID)),
-        event_id=str(document.get_first(fields.EVENT_ID) or ""),
+        event_id=event_id,
         room_id=str(document.get_first(fields.ROOM_ID) or ""),
         sender_id=str(document.get_first(fields.SENDER_ID) or ""),
-        sent=int(document.get_first(fields.SENT) or 0),
-        text=fields.exact_text(document),
+        sent=sent,
+        text=text,
         deleted=bool(document.get_first(fields.DELETED)),
         highlight=highlight,
+        matched_versions=matched,
     )
 
 
@@ -270,7 +328,7 @@ def all_hits(index_dir: Path, node: Node, *, memberships: Memberships | None = N
         result = searcher.search(
             query, limit=page, offset=offset, count=False, order_by_field=fields.SENT, order=tantivy.Order.Asc
         )
-        hits.extend(_hit(searcher.doc(address)) for _sent_value, address in result.hits)
+        hits.extend(_hit(searcher.doc(address), node=node) for _sent_value, address in result.hits)
         if len(result.hits) < page:
             hits.sort(key=lambda hit: (hit.sent, hit.message_id))
             return hits
@@ -369,9 +427,9 @@ def search_page(
         next_after = _order(documents[-1]) if more else None
     if highlights:
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-        hits = [_hit(document, snippets.snippet_from_doc(document).to_html()) for document in documents]
+        hits = [_hit(document, snippets.snippet_from_doc(document).to_html(), node) for document in documents]
     else:
-        hits = [_hit(document) for document in documents]
+        hits = [_hit(document, node=node) for document in documents]
     return Page(
         total=total,
         hits=hits,

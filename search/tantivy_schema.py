@@ -55,7 +55,17 @@ TYPE: Final = "type"
 
 # Searchable content.
 TEXT: Final = "text"
+"""The current text of the message (the one a hit shows; a deleted message's deleted text)."""
 TEXT_ORIGINAL: Final = "text_original"
+HISTORY: Final = "history"
+"""Every earlier version of the message's text (the original and the edits before the current
+one), one value each, analysed as ``text``: words are searched in both, ``current:`` in
+``text`` only. Each value after the first starts with :data:`VERSION_GAP`, so a phrase or a
+NEAR never spans two versions."""
+VERSION_LOG: Final = "version_log"
+"""Stored only, for a message edited or deleted (or known only from an edit or a delete): its
+versions and when it was deleted, as JSON (see :mod:`adapters.index_adapter`). Any other
+message has one version, its post."""
 URLS: Final = "urls"
 MENTIONS: Final = "mentions"
 HASHTAGS: Final = "hashtags"
@@ -87,9 +97,10 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def build_schema(*, fast_message_id: bool = True) -> tantivy.Schema:
-    """The index's fields. ``fast_message_id=False`` is the layout of indexes built before
-    message ids became a fast field (2026-11-24): they still open and work, and an export reads
-    their message ids from the stored documents instead (`archivist reindex` upgrades them)."""
+    """The index's fields. ``fast_message_id=False`` is the layout with message ids that are not a
+    fast field, as before 2026-11-24: it still opens and works, and an export reads its message
+    ids from the stored documents instead. Indexes built before every version of a message was
+    indexed (``history``, 2026-12-06) do not open: :func:`open_index` asks for `archivist reindex`."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field(MESSAGE_ID, stored=True, fast=fast_message_id, tokenizer_name=EXACT)
     for name in (EVENT_ID, EDIT_EVENT_IDS):
@@ -98,7 +109,9 @@ def build_schema(*, fast_message_id: bool = True) -> tantivy.Schema:
         builder.add_text_field(name, stored=True, fast=True, tokenizer_name=EXACT)
     for name in (TEXT, SENDER_NAME, ROOM_NAME):
         builder.add_text_field(name, stored=True, tokenizer_name=TEXT_ANALYZER)
+    builder.add_text_field(HISTORY, stored=False, tokenizer_name=TEXT_ANALYZER)
     builder.add_bytes_field(TEXT_ORIGINAL, stored=True)  # UTF-8, stored only
+    builder.add_bytes_field(VERSION_LOG, stored=True)  # JSON, stored only
     for name in (URLS, MENTIONS, HASHTAGS):
         builder.add_text_field(name, stored=True, tokenizer_name=KEYWORD_ANALYZER)
     for name in (SENDER_KEYS, ROOM_KEYS):
@@ -147,12 +160,26 @@ def open_index(path: Path) -> tantivy.Index:
         try:
             index = tantivy.Index(build_schema(fast_message_id=False), path=str(path), reuse=True)
         except ValueError:
+            # An index built before every version of a message was indexed would silently miss
+            # edited-away text: it is rebuilt, not opened.
             raise IndexSchemaMismatch(
-                f"the index at {path} was built with another schema; rebuild it with `archivist reindex`"
+                f"the index at {path} was built with another schema (before every version of a message "
+                "was searchable, or by another release); rebuild it from the archive with `archivist reindex`"
             ) from error
     index.register_tokenizer(TEXT_ANALYZER, text_analyzer())
     index.register_tokenizer(KEYWORD_ANALYZER, keyword_analyzer())
     return index
+
+
+VERSION_GAP: Final = " ".join(["x" * (MAX_TOKEN_BYTES + 1)] * 51) + " "
+"""Put before every ``history`` value but the first: 51 words the analyzer drops (over
+``MAX_TOKEN_BYTES``) that still take their positions, so no phrase or NEAR (at most 50 words
+apart, ``search.query_parser.MAX_NEAR_DISTANCE``) reaches from one version into the next."""
+
+
+def history_values(texts: Iterable[str]) -> list[str]:
+    """The ``history`` values of a message's earlier versions (searchable form, gaps between)."""
+    return [(VERSION_GAP if position else "") + searchable(text) for position, text in enumerate(texts)]
 
 
 def searchable(text: str) -> str:

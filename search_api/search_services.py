@@ -20,7 +20,8 @@ from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search.request import Cursor
 from search.request import SearchRequest as PageRequest
 from search.results import ArchivePage, Page
-from search.tantivy_schema import from_micros
+from search.tantivy_schema import IndexSchemaMismatch, from_micros
+from search.versions import Version
 from search_api import cursors
 from search_api.deps import AppServices
 
@@ -49,6 +50,20 @@ class SearchRequest(BaseModel):
     )
 
 
+class HitVersion(BaseModel):
+    """One version of a message that the query matched, and when it was the message's text."""
+
+    number: int = Field(description="0 for the original, N for the N-th edit")
+    label: str = Field(examples=["original", "edit 2"])
+    text: str
+    valid_from: datetime = Field(description="when this version became the message's text")
+    valid_until: datetime | None = Field(
+        description="when the next version replaced it or the message was deleted; null while current"
+    )
+    current: bool
+    deleted: bool = Field(description="this is the text the message had when it was deleted")
+
+
 class SearchHit(BaseModel):
     event_id: str
     type: str = "post"
@@ -59,6 +74,11 @@ class SearchHit(BaseModel):
     text: str
     deleted: bool
     highlight: str
+    matched_versions: list[HitVersion] = Field(
+        default_factory=list,
+        description="the versions of the message the query matched (every version is searched; "
+        "text is the current or deleted text)",
+    )
 
 
 class SearchResults(BaseModel):
@@ -83,6 +103,10 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
         except service.WrongCursor as error:
             raise HTTPException(status_code=422, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
+    except IndexSchemaMismatch as error:
+        # An index of an older layout (before every version was indexed): rebuilt, never half-read.
+        _audit_failure(services, caller, request, "search_failed", 503, str(error))
+        raise HTTPException(status_code=503, detail={"message": str(error)}) from error
     except (QuerySyntaxError, UnsupportedQuery, HTTPException) as error:
         # A refused search is still a search someone tried: it is audited with the reason.
         reason = error.detail if isinstance(error, HTTPException) else str(error)
@@ -144,6 +168,18 @@ def _cursor(request: SearchRequest) -> Cursor | None:
         raise HTTPException(status_code=422, detail={"message": str(error)}) from error
 
 
+def _version(version: Version) -> HitVersion:
+    return HitVersion(
+        number=version.number,
+        label=version.label,
+        text=version.text,
+        valid_from=from_micros(version.valid_from),
+        valid_until=None if version.valid_until is None else from_micros(version.valid_until),
+        current=version.current,
+        deleted=version.deleted,
+    )
+
+
 def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:
     following = service.next_cursor(asked, found)
     next_cursor = None if following is None else cursors.encode(following, query=request.query, sort=request.sort)
@@ -179,6 +215,7 @@ def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePa
                 text=hit.text,
                 deleted=hit.deleted,
                 highlight=highlight_html(hit.highlight, hit.text),
+                matched_versions=[_version(version) for version in hit.matched_versions],
             )
             for hit in found.hits
         ],

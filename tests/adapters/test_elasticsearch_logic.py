@@ -134,9 +134,13 @@ def test_a_failed_action_fails_only_its_event() -> None:
 class FakeIndices:
     def __init__(self) -> None:
         self.templates: dict[str, Any] = {}
+        self.mappings: dict[str, Any] = {}
 
     def put_index_template(self, *, name: str, **body: Any) -> None:
         self.templates[name] = body
+
+    def put_mapping(self, *, index: str, **body: Any) -> None:
+        self.mappings[index] = body
 
 
 class FakeClient:

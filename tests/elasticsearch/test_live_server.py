@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from tests.adapters.test_elasticsearch_logic import event
 from tests.factories import post_payload
 from tests.search_api.reference import Message, message_of
 from tests.search_api.test_tantivy_conformance import DEMO_LOGS, LOGS, QUERIES, expected
+from tests.search_api.test_versions import FIRST_EDIT, ORIGINAL, SECOND_EDIT, the_story
+from tests.search_api.test_versions import build as build_story_index
 
 ES_URL = os.environ.get("ARCHIVIST_TEST_ES_URL")
 pytestmark = pytest.mark.skipif(not ES_URL, reason="set ARCHIVIST_TEST_ES_URL to test against a real Elasticsearch")
@@ -162,3 +165,22 @@ def test_both_backends_give_the_same_facets_even_for_dates_centuries_apart(
     assert sum(pages[0].facets["day"].values()) == pages[0].total
     for name in ("room", "sender"):
         assert _clear_winners(pages[0].facets[name]) == _clear_winners(pages[1].facets[name])
+
+
+def test_every_version_is_searched_and_reported_as_on_tantivy(adapter: ElasticsearchAdapter, tmp_path: Path) -> None:
+    """Issue 17, finding 1, with the painless scripts run for real: the story's events out of
+    order and re-delivered give the same hits and matched versions as the Tantivy index."""
+    post, first, second, deleted, other = the_story()
+    batches = [[second], [deleted, first], [post, second], [first, other], [post]]
+    for batch in batches:
+        assert adapter.write(batch) == [None] * len(batch)
+    adapter.client.indices.refresh(index=f"{adapter.prefix}-*")
+    tantivy_dir = build_story_index(tmp_path / "index", *batches)
+    backends = (ElasticsearchSearchBackend(adapter.client, prefix=adapter.prefix), TantivySearchBackend(tantivy_dir))
+    for query in ("announcement", '"buy 10,000 shares"', "current:tomorrow", "current:ACME", "is:edited", "lunch"):
+        pages = [backend.search(SearchRequest(parse_query(query))) for backend in backends]
+        found = [[(h.message_id, h.text, [v.label for v in h.matched_versions]) for h in page.hits] for page in pages]
+        assert found[0] == found[1], query
+    [source] = [d for d in search(adapter, {"term": {"message_id": "m1"}})]
+    assert [v["text"] for v in source["version_log"]] == [ORIGINAL, FIRST_EDIT, SECOND_EDIT]
+    assert source["text"] == SECOND_EDIT

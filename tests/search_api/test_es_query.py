@@ -18,20 +18,42 @@ def q(text: str) -> EsJson:
 
 
 def test_words_and_phrases_are_folded_phrase_matches() -> None:
-    assert q("Café") == {"match_phrase": {"text": "Café"}}
-    assert q('"media player"') == {"match_phrase": {"text": "media player"}}
-    assert q("a b") == {"bool": {"must": [{"match_phrase": {"text": "a"}}, {"match_phrase": {"text": "b"}}]}}
+    # current: searches the current text only, the shape every word had before issue 17.
+    assert q("current:Café") == {"match_phrase": {"text": "Café"}}
+    assert q('current:"media player"') == {"match_phrase": {"text": "media player"}}
+    assert q("current:(a b)") == {"bool": {"must": [{"match_phrase": {"text": "a"}}, {"match_phrase": {"text": "b"}}]}}
+
+
+def test_words_search_every_version_unless_current() -> None:
+    assert q("Café") == {
+        "bool": {
+            "should": [{"match_phrase": {"text": "Café"}}, {"match_phrase": {"history": "Café"}}],
+            "minimum_should_match": 1,
+        }
+    }
+    near = q("wine NEAR/5 windows")["bool"]["should"]
+    assert [clause["span_near"]["clauses"][0] for clause in near] == [
+        {"span_term": {"text": "wine"}},
+        {"span_term": {"history": "wine"}},
+    ]
+    assert q("xorg*")["bool"]["should"] == [{"prefix": {"text": "xorg"}}, {"prefix": {"history": "xorg"}}]
+    assert q("current:a current:b OR c")["bool"]["should"][0] == q("current:(a b)")
+
+
+def test_is_edited_and_is_deleted() -> None:
+    assert q("is:edited") == {"exists": {"field": "edit_event_ids"}}
+    assert q("is:deleted") == {"term": {"deleted": True}}
 
 
 def test_or_not_and_grouping() -> None:
     assert q("a OR b")["bool"]["minimum_should_match"] == 1
-    negated = q("-windows")
+    negated = q("-current:windows")
     assert negated["bool"]["must_not"] == [{"match_phrase": {"text": "windows"}}]
 
 
 def test_prefix_and_near() -> None:
-    assert q("xorg*") == {"prefix": {"text": "xorg"}}
-    assert q("don't*") == {
+    assert q("current:xorg*") == {"prefix": {"text": "xorg"}}
+    assert q("current:don't*") == {
         "span_near": {
             "clauses": [
                 {"span_term": {"text": "don"}},
@@ -41,7 +63,7 @@ def test_prefix_and_near() -> None:
             "in_order": True,
         }
     }
-    near = q("wine NEAR/5 windows")["span_near"]
+    near = q("current:wine NEAR/5 windows")["span_near"]
     assert (near["slop"], near["in_order"]) == (4, False)
     assert near["clauses"] == [{"span_term": {"text": "wine"}}, {"span_term": {"text": "windows"}}]
 

@@ -14,6 +14,7 @@ from search import es_query, tantivy_backend
 from search.archive_search import condition
 from search.query_ast import (
     And,
+    Current,
     Filter,
     Near,
     Node,
@@ -384,6 +385,10 @@ syntax = st.one_of(
             "sent:",
             "sent>=",
             "sent<=",
+            "current:",
+            "CURRENT:",
+            "is:",
+            "is:edited",
         ]
         + ["2024-01-01", "9999-12-31", "..", "@", "#", '"', "(", ")", "-", "*", "\x00", "\ud800", "\u00a0", "ı", "İ"]
     ),
@@ -407,6 +412,7 @@ tricky_words = st.sampled_from(
     + ["NEAR/5", "NEAR/5x", "NEAR/", "w/", "w/5", "w/50cal", "W/5", "-x", "x-", "-", "--", "*", "x*", "a*b", "**"]
     + ["don't", "c++", "e-mail", "C#", "https://example.com/a?b=c&d=1", "user@example.com", "a:b", "a/b", "..."]
     + ["from:bob", "FROM:x", "in:#x", "sent>=2024-01-01", "sent<3", "Sent:x", "@nick", "#tag", "ÉCOLE", "naïve"]
+    + ["current:x", "Current:", "is:edited", "IS:deleted", "is:"]
     + ["日本語", "١٢٣", "Straße", "ǅ", "İstanbul", "ıi", "0", "42", "3.14", "'", "`~!$%^&=+[]{}|\\;,<>?"]
 )
 plain_text = st.text(
@@ -431,6 +437,7 @@ leaves = st.one_of(
         lambda w: Filter("hashtag", w.lower())
     ),
     st.just(Filter("has", "file")),
+    st.sampled_from([Filter("is", "edited"), Filter("is", "deleted")]),
     days.map(lambda d: SentRange(d, None)),
     days.map(lambda d: SentRange(None, d)),
     st.builds(
@@ -459,6 +466,7 @@ def _trees(width: int, most_leaves: int) -> st.SearchStrategy[Node]:
             st.lists(children, min_size=2, max_size=width).map(_and),
             st.lists(children, min_size=2, max_size=width).map(_or),
             children.map(Not),
+            children.map(Current),
         ),
         max_leaves=most_leaves,
     )
@@ -491,7 +499,7 @@ def _leaves_and_nears(node: Node) -> tuple[int, int]:
         item = pending.pop()
         if isinstance(item, And | Or):
             pending += item.items
-        elif isinstance(item, Not):
+        elif isinstance(item, Not | Current):
             pending.append(item.item)
         else:
             leaves += 1
