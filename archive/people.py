@@ -243,7 +243,7 @@ def _actor_of(payload: str) -> dict[str, Any]:
 
 
 def rebuild(connection: Connection) -> int:
-    """Fill ``archive_people`` from every archived event (migration 0007); how many rows."""
+    """Fill ``archive_people`` from every archived event (migration 0008); how many rows."""
     seen = Seen()
     events = archive_events.c
     result = connection.execute(

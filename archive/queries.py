@@ -225,3 +225,25 @@ def intervals_of_actors(connection: Connection, actor_ids: Sequence[str]) -> Ite
             interval.actor_id.in_(actor_ids)
         )
     )
+
+
+def sent_offsets(engine: Engine, message_ids: Sequence[str]) -> dict[str, str]:
+    """message id -> the UTC offset its post was sent with, for the posts not sent in UTC (read
+    from the archived payload, where ``occurred_offset`` keeps it beside the UTC time)."""
+    wanted = sorted(set(message_ids))
+    if not wanted:
+        return {}
+    found: dict[str, str] = {}
+    with read_only(engine) as connection:
+        rows = connection.execute(
+            select(archive_messages.c.message_id, archive_events.c.payload)
+            .join(archive_events, archive_events.c.event_id == archive_messages.c.post_event_id)
+            .where(archive_messages.c.message_id.in_(wanted))
+        )
+        for message_id, payload in rows:
+            if '"occurred_offset"' not in payload:  # most posts were sent in UTC: no parse
+                continue
+            offset = json.loads(payload).get("occurred_offset")
+            if isinstance(offset, str):
+                found[message_id] = offset
+    return found

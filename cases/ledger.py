@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select, text
+from sqlalchemy import Connection, Engine, Table, insert, inspect, select, text
 
 from archive.hashchain import GENESIS, ChainReport, ChainRow, canonical_json, content_hash, link_hash, verify_rows
 from cases.schema import case_ledger, case_notes, case_searches, cases, legal_holds, retention_policies, retention_runs
@@ -40,6 +40,8 @@ def row_state(table: Table, values: Mapping[Any, Any]) -> dict[str, Any]:
     state compare equal exactly when every column is the same)."""
     state: dict[str, Any] = {}
     for column in table.c:
+        if column.name not in values:  # a column a later migration adds (see record_every_row)
+            continue
         value = values[column.name]
         state[column.name] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
     return dict(json.loads(canonical_json(state)))
@@ -64,10 +66,15 @@ def record_change(connection: Connection, table: Table, key: Mapping[Any, Any]) 
 
 def record_every_row(connection: Connection) -> int:
     """Record every row of every covered table as it is (the migration that adds the ledger
-    calls this once); returns how many were recorded."""
+    calls this once); returns how many were recorded. Only the columns the tables have at that
+    migration are read: a column added later (a case's ``time_zone``, 0007) is NULL in every
+    older row, which compares equal to its absence from a ledger state (``_disagreement``)."""
     recorded = 0
+    inspector = inspect(connection)
     for table in COVERED:
-        for values in connection.execute(select(table).order_by(*table.primary_key.columns)):
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        columns = [column for column in table.c if column.name in present]
+        for values in connection.execute(select(*columns).order_by(*table.primary_key.columns)):
             _append(connection, table, _key(table, values._mapping), row_state(table, values._mapping))
             recorded += 1
     return recorded

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from formats.time_zones import time_zone
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$")]
 """A user or room id (matched exactly)."""
@@ -37,6 +39,16 @@ class CaseSpec(_DateRange):
     custodians: tuple[Identifier, ...] = ()
     """User ids of the people whose communications the matter concerns."""
     rooms: tuple[Identifier, ...] = ()
+    time_zone: Annotated[str, Field(max_length=100)] | None = None
+    """The IANA zone the case's exports and pages show times in by default (None: UTC); an
+    export or a reader may choose another."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            time_zone(name)  # refused with the closest names
+        return name
 
 
 class Case(CaseSpec):

@@ -1,7 +1,7 @@
 """Tables of cases, legal holds, retention policies and runs, and export jobs (the migration
 ``0005`` in archivist/migrations creates them; the disposition log is
 ``adapters.archive.archive_dispositions``), and the case ledger that vouches for them
-(``0006``, see cases.ledger)."""
+(``0006``, see cases.ledger); ``0007`` adds a case's time zone."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ cases = Table(
     Column("created_by", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("closed_at", UtcDateTime(), nullable=True),
+    # An IANA zone name (migration 0007); None: UTC.
+    Column("time_zone", String(100), nullable=True),
 )
 
 case_searches = Table(

@@ -1,5 +1,7 @@
 """The ``actiance`` export format: Actiance XML (:mod:`formats.actiance_xml`), one conversation per
-room per UTC day, in files of at most :data:`~formats.actiance_xml.MAX_EVENTS` events."""
+room per day, in files of at most :data:`~formats.actiance_xml.MAX_EVENTS` events. Days are cut
+at midnight in the export's time zone; times are written in UTC (``DateTimeUTC``, as the format
+requires), and the manifest says so."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from formats.actiance_xml import (
@@ -21,15 +24,20 @@ from formats.actiance_xml import (
     Rendered,
     render_conversation,
 )
+from formats.time_zones import day_span, local_date
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS
 from ingest.events import Actor, Event, Room
 
 # --- the export format ---------------------------------------------------------------------
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The first and the last millisecond of ``day`` (no day after it is needed: 9999-12-31 works)."""
-    return datetime.combine(day, time(tzinfo=UTC)), datetime.combine(day, LAST_MILLISECOND)
+def _day_bounds(day: date, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """The first and the last millisecond of ``day`` in ``zone`` (UTC when None), in UTC (no day
+    after it is needed in UTC: 9999-12-31 works)."""
+    if zone is None or zone.key == "UTC":
+        return datetime.combine(day, time(tzinfo=UTC)), datetime.combine(day, LAST_MILLISECOND)
+    start, after = day_span(day, zone)
+    return start, after - timedelta(milliseconds=1)
 
 
 class _ChunkedFiles:
@@ -131,13 +139,18 @@ class _Totals:
         return found
 
 
-def _room_days(events: Iterable[Event]) -> Iterator[tuple[Room, date, list[Event], bool, bool]]:
-    """(room, day, part, first part of the day?, last part of the day?) in export order."""
+def _room_days(
+    events: Iterable[Event], zone: ZoneInfo | None = None
+) -> Iterator[tuple[Room, date, list[Event], bool, bool]]:
+    """(room, day, part, first part of the day?, last part of the day?) in export order, days
+    in ``zone`` (UTC when None)."""
     buffer: list[Event] = []
     key: tuple[str, date] | None = None
     first = True
+    utc = zone is None or zone.key == "UTC"
     for event in events:
-        event_key = (event.room.id, event.occurred_at.date())
+        day = event.occurred_at.date() if utc or zone is None else local_date(event.occurred_at, zone)
+        event_key = (event.room.id, day)
         if key is not None and event_key != key:
             yield buffer[0].room, key[1], buffer, first, True
             buffer, first = [], True
@@ -169,10 +182,11 @@ class ActianceFormat:
         try:
             room_id: str | None = None
             present: dict[str, Actor] = {}
-            for room, day, part, first, last in _room_days(events):
+            zone = context.time_zone
+            for room, day, part, first, last in _room_days(events, zone):
                 if room.id != room_id:
                     room_id, present = room.id, {}
-                day_start, day_end = _day_bounds(day)
+                day_start, day_end = _day_bounds(day, zone)
                 start = day_start if first else part[0].occurred_at
                 end = day_end if last else part[-1].occurred_at
                 rendered = render_conversation(Period(room, start, end, part, present))
@@ -186,4 +200,8 @@ class ActianceFormat:
         report.files = chunks.written
         report.items = totals.conversations
         report.losses.extend(totals.losses())
+        report.times = (
+            "UTC (Actiance's DateTimeUTC and StartTimeUTC/EndTimeUTC; the sender's UTC offset is not carried); "
+            f"one Conversation per room and day cut at midnight {context.time_zone.key}"
+        )
         return report

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from ingest.events import EditEvent, Event, PostEvent, event_to_json
 
@@ -43,6 +44,9 @@ class ExportContext:
     """An event's JSON as the archive holds it (what JSONL writes and CSV hashes): the export
     reads it back with each event (:class:`exports.selection.ArchivedJson`), so it need not be
     serialised again."""
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    """The zone times are shown in and conversation-days are cut in (``formats.time_zones``);
+    a format whose standard fixes UTC keeps UTC there and says so in :attr:`FormatReport.times`."""
 
 
 @dataclass
@@ -156,6 +160,9 @@ class FormatReport:
     losses: list[Loss] = field(default_factory=list)
     """What this format could not carry exactly (:class:`Loss`). Only the PDF says some of them in
     ``warnings`` too, as its cover prints those."""
+    times: str = ""
+    """How this format writes times (the manifest's ``time_zone.formats``): in the export's
+    zone, or in UTC because its standard says so, and where the sender's own offset is."""
 
 
 @runtime_checkable

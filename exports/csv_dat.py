@@ -29,6 +29,12 @@ never alters a field silently: the report's losses (and so the export's manifest
 column the DAT had to alter, how many rows, and where the exact value is (``TEXTPATH`` for the
 text; ``messages.csv`` and the archived event, ``EVENT_SHA256``, for every field).
 
+Times: ``OCCURRED_AT`` is UTC (the archive's sort key), ``OCCURRED_LOCAL`` the same instant in
+the export's time zone with its offset (``2026-03-08T23:30:00.000000-05:00``), ``TIME_ZONE`` that
+zone's IANA name, and ``SENT_OFFSET`` the UTC offset the sender's clock had (``UTC+09:00``;
+``UTC+00:00`` when sent in UTC, or archived before offsets were kept; written after ``UTC`` so
+that no spreadsheet takes it for a formula).
+
 Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
 what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
 and room updates get rows next to the messages, told apart by ``TYPE``. An edit is its own row
@@ -55,6 +61,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from exports.base import ExportContext, ExportFiles, FormatReport, LossTally
 from exports.jsonl import (
@@ -66,6 +73,7 @@ from exports.jsonl import (
     iso_utc,
     tracked_file,
 )
+from formats.time_zones import iso_local
 from ingest.events import (
     DeleteEvent,
     DisclaimerEvent,
@@ -80,6 +88,7 @@ from ingest.events import (
 )
 
 CSV_FILE = "messages.csv"
+_UTC = ZoneInfo("UTC")
 DAT_FILE = "messages.dat"
 TEXT_DIR = "messages_text"
 """Where each row's exact text is (``TEXTPATH``), next to the load files."""
@@ -93,6 +102,9 @@ COLUMNS: tuple[str, ...] = (
     "EVENT_ID",
     "TYPE",
     "OCCURRED_AT",
+    "OCCURRED_LOCAL",
+    "TIME_ZONE",
+    "SENT_OFFSET",
     "ROOM_ID",
     "ROOM_NAME",
     "ROOM_KIND",
@@ -233,16 +245,24 @@ def _content(event: Event, versions: EditVersions) -> _Content:
             return _EMPTY_CONTENT
 
 
-def event_row(control_number: str, event: Event, versions: EditVersions, event_json: str) -> list[str]:
+def event_row(
+    control_number: str, event: Event, versions: EditVersions, event_json: str, zone: ZoneInfo = _UTC
+) -> list[str]:
     """The row of one event, in :data:`COLUMNS` order up to ``EVENT_SHA256`` (``event_json``: its
-    archived JSON); the format adds ``TEXTPATH``."""
+    archived JSON; ``zone``: the export's, for ``OCCURRED_LOCAL`` and ``TIME_ZONE``); the format
+    adds ``TEXTPATH``."""
     room = event.room
     actor = event.actor
+    utc = iso_utc(event.occurred_at)
+    offset = event.occurred_offset
     return [
         control_number,
         str(event.event_id),
         event.type,
-        iso_utc(event.occurred_at),
+        utc,
+        utc if zone is _UTC else iso_local(event.occurred_at, zone),
+        zone.key,
+        f"UTC{offset}" if offset else "UTC+00:00",  # "UTC" first: a cell starting with + or - is a formula
         room.id,
         room.name or "",
         room.kind,
@@ -334,10 +354,11 @@ class CsvDatFormat:
             prefix = control_prefix(context.export_id)
             versions = EditVersions()
             archived_json = context.archived_json
+            zone = context.time_zone
             for event in events:
                 report.events += 1
                 control_number = f"{prefix}-{report.events:06d}"
-                row = event_row(control_number, event, versions, archived_json(event))
+                row = event_row(control_number, event, versions, archived_json(event), zone)
                 text = row[text_column]
                 if text:
                     textpath = f"{TEXT_DIR}/{control_number}.txt"
@@ -375,6 +396,10 @@ class CsvDatFormat:
                 with tracked_file(files, path, media_type, report) as binary:
                     shutil.copyfileobj(spool, binary, 1 << 20)
         report.items = report.events
+        report.times = (
+            f"OCCURRED_AT in UTC; OCCURRED_LOCAL in {zone.key} (named in TIME_ZONE); "
+            "SENT_OFFSET: the sender's UTC offset as sent"
+        )
         no_url.report_to(report)
         substituted.report_to(report)
         carriage_returns.report_to(report)

@@ -24,7 +24,9 @@ types) and ``Relationships``. Each document has:
 ``Relationships``: the days of one room form a thread: ``Relationship Type="Thread"`` from the
 room's first document (``ParentDocId``) to each later one (``ChildDocId``).
 
-The transcript (UTF-8, ``\\n`` line ends) lists every event of the day with its UTC time:
+Conversation-days are cut at midnight in the export's time zone. The transcript (UTF-8, ``\\n``
+line ends) lists every event of the day with its time in that zone (and the sender's own UTC
+offset when it differs, ``09:00:00.000 (+09:00 as sent)``):
 posts with their message id, every edit as its own line with its version, deletions, joins,
 leaves, reads, files (name, size, SHA-256, URL: file contents are not in the archive), the
 disclaimers shown, policy decisions and room updates. Continuation lines of a multi-line message
@@ -50,12 +52,14 @@ from datetime import date
 from itertools import chain, groupby
 from typing import IO, ClassVar
 from xml.sax.saxutils import quoteattr
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
 from formats.lync_xml import xml_safe
+from formats.time_zones import as_sent, local, local_date
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
 from ingest.events import (
     DeleteEvent,
@@ -93,8 +97,11 @@ def channel_uri(event: Event) -> str:
     return f"ma-chan://{server}/{event.room.id}"
 
 
-def day_key(event: Event) -> tuple[str, date]:
-    return event.room.id, event.occurred_at.date()
+def day_key(event: Event, zone: ZoneInfo | None = None) -> tuple[str, date]:
+    """The conversation-day of ``event``: its room and its date in ``zone`` (UTC when None)."""
+    if zone is None or zone.key == "UTC":
+        return event.room.id, event.occurred_at.date()
+    return event.room.id, local_date(event.occurred_at, zone)
 
 
 class ExportOrderCheck:
@@ -114,11 +121,12 @@ class ExportOrderCheck:
         self.current = key
 
 
-def conversation_days(events: Iterable[Event]) -> Iterator[tuple[Event, Iterator[Event]]]:
-    """Each conversation-day (room + UTC date) as its first event and an iterator over all of its
-    events (the first included), streamed: consume one day's iterator before asking for the next."""
+def conversation_days(events: Iterable[Event], zone: ZoneInfo | None = None) -> Iterator[tuple[Event, Iterator[Event]]]:
+    """Each conversation-day (room + date in ``zone``, cut at that zone's midnight; UTC when
+    None) as its first event and an iterator over all of its events (the first included),
+    streamed: consume one day's iterator before asking for the next."""
     order = ExportOrderCheck()
-    for key, day_events in groupby(events, key=day_key):
+    for key, day_events in groupby(events, key=lambda event: day_key(event, zone)):
         order.enter(key)
         stream = iter(day_events)
         first = next(stream)
@@ -183,9 +191,16 @@ def transcript_line(event: Event, versions: EditVersions) -> str:
     raise TypeError(f"no transcript line for {type(event).__name__}")  # pragma: no cover - every type is matched
 
 
-def _time_of_day(event: Event) -> str:
-    t = event.occurred_at
-    return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}"
+def _time_of_day(event: Event, zone: ZoneInfo) -> str:
+    """``09:00:10.123`` in UTC; in another zone with its abbreviation (``01:30:00.000 EDT``: the
+    hour repeated when clocks go back is told apart); then the sender's own offset when it
+    differs from the zone's (``(+09:00 as sent)``)."""
+    utc = zone.key == "UTC"
+    t = event.occurred_at if utc else local(event.occurred_at, zone)
+    shown = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}"
+    if not utc:
+        shown += f" {t.tzname()}"
+    return shown + as_sent(event.occurred_at, zone, event.occurred_offset)
 
 
 def _header(first: Event, day: date, context: ExportContext) -> str:
@@ -193,7 +208,7 @@ def _header(first: Event, day: date, context: ExportContext) -> str:
     case = f", case {context.case_name}" if context.case_name else ""
     return (
         f"{room.name or room.id} ({room.kind} {room.id})\n"
-        f"{day.isoformat()}, times in UTC\n"
+        f"{day.isoformat()}, times in {context.time_zone.key}\n"
         f"Export {context.export_id}{case}\n\n"
     )
 
@@ -329,7 +344,7 @@ class EdrmFormat:
         """The current room's id and its first document's DocID."""
         escaped = 0
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
-            for first, day_events in conversation_days(events):
+            for first, day_events in conversation_days(events, context.time_zone):
                 doc_id = f"{prefix}-D{report.items + 1:06d}"
                 summary, text = self._write_transcript(first, day_events, files, context, report, versions, no_url)
                 report.events += summary.events
@@ -343,6 +358,10 @@ class EdrmFormat:
                     thread = (first.room.id, doc_id)
             with tracked_file(files, LOAD_FILE, "application/xml", report) as load_file:
                 _write_load_file(load_file, context, documents, relationships)
+        report.times = (
+            f"transcripts in {context.time_zone.key}, one per day cut at its midnight, each time followed by the "
+            "sender's UTC offset when it differs ('(+09:00 as sent)'); BeginDate and EndDate tags in UTC"
+        )
         no_url.report_to(report)
         if escaped:
             field = f"{LOAD_FILE}: Tag values"
@@ -359,16 +378,17 @@ class EdrmFormat:
         versions: EditVersions,
         no_url: WarningTally,
     ) -> tuple[DaySummary, TextFile]:
-        day = first.occurred_at.date()
+        day = day_key(first, context.time_zone)[1]
         path = f"{TEXT_DIR}/{room_slug(first.room.id)}/{day.isoformat()}.txt"
         summary = DaySummary(first.room, day, channel_uri(first), first, first)
         with tracked_file(files, path, TEXT_MEDIA_TYPE, report) as stream:
             digests = _DigestingSink(stream)
             out = Utf8Writer(digests)
             out.write(_header(first, day, context))
+            zone = context.time_zone
             for event in day_events:
                 summary.add(event)
-                out.write(f"{_time_of_day(event)}    {transcript_line(event, versions)}\n")
+                out.write(f"{_time_of_day(event, zone)}    {transcript_line(event, versions)}\n")
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
                     no_url.add(str(event.event_id))
             out.flush()

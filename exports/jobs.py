@@ -23,6 +23,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from exports.package import ExportRequest, ExportResult, build_export
 from exports.schema import export_jobs
+from formats.time_zones import DEFAULT_ZONE
 from search.backends import SearchBackend
 from search.memberships import Memberships
 
@@ -42,6 +43,7 @@ class JobSpec:
     case_name: str | None = None
     case_number: str | None = None
     custodians: tuple[str, ...] = ()
+    time_zone: str = DEFAULT_ZONE
 
 
 class ExportJobs:
@@ -130,6 +132,7 @@ class ExportJobs:
             case_name=spec.case_name,
             case_number=spec.case_number,
             custodians=spec.custodians,
+            time_zone=spec.time_zone,
         )
         result: ExportResult | None = None
         error: BaseException | None = None

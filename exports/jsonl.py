@@ -128,6 +128,10 @@ class JsonlFormat:
         with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
             report.events = _write_lines(events, stream, context.archived_json)
         report.items = report.events
+        report.times = (
+            "UTC, as archived (each line is the archived JSON, whatever the export's zone); occurred_offset: "
+            "the sender's UTC offset, present when it was not UTC"
+        )
         return report
 
 

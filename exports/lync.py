@@ -1,9 +1,10 @@
 """The Lync / Skype for Business Persistent Chat compliance XML, as the ``xml`` adapter writes it.
 
-One file per conversation-day (room + UTC date), split after :data:`MAX_EVENTS_PER_FILE`
-events, rendered by :func:`formats.lync_xml.render` (so the export and the adapter write the
-same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are named
-``lync/pchat-<first event's UTC time>-<room-slug>-<part>.xml``, so they sort by time.
+One file per conversation-day (room + date in the export's time zone, cut at its midnight), split
+after :data:`MAX_EVENTS_PER_FILE` events, rendered by :func:`formats.lync_xml.render` (so the
+export and the adapter write the same XML, valid against ``adapters/schemas/lync_compliance.xsd``). Files are named
+``lync/pchat-<first event's UTC time>-<room-slug>-<part>.xml``, so they sort by time. Times in
+the XML are UTC, as the schema's ``xs:dateTime`` values are written by Lync; the manifest says so.
 
 The format has elements for joins, leaves, posts, reads and file transfers only: edits,
 deletions, disclaimers, policy decisions and room updates are not in it, and the report says how
@@ -96,7 +97,7 @@ class LyncXmlFormat:
         )
         changes: dict[str, _Change] = {}
         changing_events: list[str] = []
-        for _first, day_events in conversation_days(events):
+        for _first, day_events in conversation_days(events, context.time_zone):
             batch: list[Event] = []
             part = 1
             for event in day_events:
@@ -117,6 +118,10 @@ class LyncXmlFormat:
             if batch:
                 self._write_file(batch, part, files, report)
         left_out.report_to(report)
+        report.times = (
+            f"UTC, as Lync writes its times (the sender's UTC offset is not carried; see csv, jsonl or rsmf); "
+            f"files per conversation-day cut at midnight {context.time_zone.key}"
+        )
         if changes:
             report.losses.append(
                 Loss(

@@ -29,6 +29,7 @@ from archive.record import chain_head
 from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
+from formats.time_zones import DEFAULT_ZONE, time_zone
 from ingest.events import Event
 from search.backends import SearchBackend
 from search.memberships import Memberships
@@ -55,6 +56,9 @@ class ExportRequest:
     case_name: str | None = None
     case_number: str | None = None
     custodians: tuple[str, ...] = ()
+    time_zone: str = DEFAULT_ZONE
+    """The IANA zone times are shown and conversation-days cut in (an unknown name is refused
+    before any work, :class:`formats.time_zones.UnknownTimeZone`)."""
 
 
 @dataclass
@@ -78,6 +82,7 @@ def build_export(
 ) -> ExportResult:
     """Write the export to ``destination`` (a .zip); raises on any failure, leaving nothing there."""
     formats = [export_format(name) for name in request.formats]  # unknown names fail before any work
+    zone = time_zone(request.time_zone)  # so does an unknown zone
     started = now()
     selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships)
     head = chain_head(engine)
@@ -91,6 +96,7 @@ def build_export(
         case_number=request.case_number,
         custodians=request.custodians,
         archived_json=archived_json,
+        time_zone=zone,
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
@@ -113,7 +119,7 @@ def build_export(
                 reports.append(
                     write_format(
                         export,
-                        counted(selected_events(engine, selection, remember=archived_json.remember)),
+                        counted(selected_events(engine, selection, remember=archived_json.remember, zone=zone)),
                         files,
                         context,
                     )
@@ -197,6 +203,11 @@ def _manifest(
             "events": reports[0].events if reports else 0,
             "first_message_at": selection.first.isoformat() if selection.first else None,
             "last_message_at": selection.last.isoformat() if selection.last else None,
+        },
+        "time_zone": {
+            "name": request.time_zone,
+            "conversation_days": f"cut at midnight {request.time_zone}",
+            "formats": {r.format: r.times for r in reports},
         },
         "formats": [
             {

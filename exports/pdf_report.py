@@ -13,7 +13,10 @@ report is made in two passes with flat memory:
    of contents are drawn, then the spooled lines, with reportlab's low-level canvas.
 
 Page size is A4 (the international default; the constructor takes Letter for US reviewers).
-All times are UTC.
+Times are shown in the export's time zone (``ExportContext.time_zone``, named on the cover and
+on every transcript page) and days are cut at its midnight; a time whose sender's clock had
+another UTC offset is followed, on the line below it in the time column, by that offset in
+brackets (``(+09:00)``: "as sent"), as the cover explains.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import arabic_reshaper  # type: ignore[import-untyped]
 from bidi import get_display  # type: ignore[import-untyped]
@@ -38,6 +42,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from exports.fonts import Font, ReportFonts, load_fonts
+from formats.time_zones import as_sent, clock, local
 from ingest.events import (
     DeleteEvent,
     DisclaimerEvent,
@@ -63,6 +68,7 @@ HEADER_SIZE = 10.0
 FOOTER_SIZE = 7.5
 TOC_LEADING = 14.0
 
+_UTC = ZoneInfo("UTC")
 BLACK = HexColor("#000000")
 GREY = HexColor("#666666")
 RULE = HexColor("#bbbbbb")
@@ -291,10 +297,11 @@ def _hms(moment: datetime) -> str:
     return f"{moment.hour:02}:{moment.minute:02}:{moment.second:02}"
 
 
-def _stamp(moment: datetime | None) -> str:
+def _stamp(moment: datetime | None, zone: ZoneInfo = _UTC) -> str:
+    """``2026-11-22 09:15:02 UTC``, or in ``zone`` with its abbreviation (``... 23:30:00 EST``)."""
     if moment is None:
         return "—"
-    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment:%H:%M:%S} UTC"  # strftime: year 1 is "1"
+    return clock(moment, zone)
 
 
 def _size(size: int) -> str:
@@ -368,9 +375,12 @@ def _break_word(word: str, font: Font, size: float, width: float) -> list[str]:
 
 
 class Layout:
-    """Pass one: turns events into paginated lines on the spool, counting as it goes."""
+    """Pass one: turns events into paginated lines on the spool, counting as it goes; times
+    and days in ``zone``."""
 
-    def __init__(self, fonts: ReportFonts, geometry: Geometry, spool: IO[bytes]) -> None:
+    def __init__(self, fonts: ReportFonts, geometry: Geometry, spool: IO[bytes], zone: ZoneInfo = _UTC) -> None:
+        self.zone = zone
+        self._utc = zone.key == "UTC"
         self.fonts = fonts
         self.geometry = geometry
         self.spool = spool
@@ -384,11 +394,25 @@ class Layout:
     def add(self, event: Event) -> None:
         room = self._room_for(event)
         self._count(room, event)
-        moment = event.occurred_at
+        moment = event.occurred_at if self._utc else local(event.occurred_at, self.zone)
         if moment.date() != self.day:
             self.day = moment.date()
             self._day_heading(room, self.day)
-        self._place(self._lines(event))
+        self._place(self._sent_offset(event, self._lines(event)))
+
+    def _wall(self, moment: datetime) -> datetime:
+        return moment if self._utc else local(moment, self.zone)
+
+    def _sent_offset(self, event: Event, lines: list[Line]) -> list[Line]:
+        """The sender's UTC offset, ``(+09:00)``, under the time when it differs from the zone's."""
+        note = as_sent(event.occurred_at, self.zone, event.occurred_offset)
+        if not note:
+            return lines
+        shown = note.strip().removesuffix(" as sent)") + ")"
+        if len(lines) > 1 and not lines[1][2]:
+            second = lines[1]
+            return [lines[0], (second[0], second[1], shown, second[3], second[4], second[5]), *lines[2:]]
+        return [*lines, (META, self.fonts.regular.name, shown, "", "", "")]
 
     def finish(self) -> None:
         if self.rooms:
@@ -500,7 +524,8 @@ class Layout:
     def _delete(self, event: DeleteEvent) -> list[Line]:
         text = self.messages.text(event.message.id)
         who = self._text(self._who(event))
-        heading = self._spoken(event, f"✖ deleted by {who} at {_hms(event.occurred_at)} UTC", DELETION)
+        wall = self._wall(event.occurred_at)
+        heading = self._spoken(event, f"✖ deleted by {who} at {_hms(wall)} {wall.tzname()}", DELETION)
         if text is None:
             self.totals.deleted_unknown += 1
             return heading + self._body_lines("(the deleted message is not in this export)", META)
@@ -511,7 +536,7 @@ class Layout:
         style, text = self._describe(event, who)
         text = self._text(text)  # the parts not written out yet (a file's content type, ...)
         font = self.fonts.best(self.fonts.italic if style == META else self.fonts.regular, text)
-        time = _hms(event.occurred_at)
+        time = _hms(self._wall(event.occurred_at))
         wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
         return [(style, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
 
@@ -570,7 +595,7 @@ class Layout:
         for its column gets lines of its own, in full, wrapped across name and body columns)."""
         who = self._text(self._who(event))
         speaker = self.fonts.best(self.fonts.bold, who)
-        time = _hms(event.occurred_at)
+        time = _hms(self._wall(event.occurred_at))
         if speaker.width(who, BODY_SIZE) > self.geometry.name_width:
             names = wrap(who, speaker, BODY_SIZE, self.geometry.wide_width)
             heading = [
@@ -665,8 +690,9 @@ class Renderer:
             ("Case", ctx.case_name or "—"),
             ("Query", ctx.query or "(everything)"),
             ("Requested by", ctx.requested_by),
-            ("Created at", _stamp(ctx.created_at)),
+            ("Created at", _stamp(ctx.created_at, ctx.time_zone)),
             ("Export ID", ctx.export_id),
+            ("Time zone", ctx.time_zone.key),
         ]
         if ctx.case_number:
             fields.insert(1, ("Case number", ctx.case_number))
@@ -687,11 +713,17 @@ class Renderer:
             ("Policy decisions", f"{totals.policy_decisions:,}"),
             ("Rooms", f"{rooms:,}"),
             ("Participants", f"{len(totals.participants):,}"),
-            ("First event", _stamp(totals.first)),
-            ("Last event", _stamp(totals.last)),
+            ("First event", _stamp(totals.first, ctx.time_zone)),
+            ("Last event", _stamp(totals.last, ctx.time_zone)),
         ]
         y = self._fields(counts, y)
-        notes = ["All times are UTC. Edits show every version; deleted messages stay, marked.", *warnings]
+        zone = ctx.time_zone.key
+        notes = [
+            f"All times are in {zone}; days begin at midnight {zone}. A time followed by an offset in "
+            "brackets, e.g. (+09:00), was sent by a clock at that UTC offset. Edits show every version; "
+            "deleted messages stay, marked.",
+            *warnings,
+        ]
         self._notes(notes, y - 12)
 
     def _fields(self, fields: list[tuple[str, str]], y: float) -> float:
@@ -747,14 +779,15 @@ class Renderer:
             c.bookmarkPage("contents")
             c.setFont(self.fonts.regular.name, 8)
             c.setFillColor(GREY)
-            c.drawString(g.margin, top - 30, "Room — messages — first and last event (UTC)")
+            c.drawString(g.margin, top - 30, f"Room — messages — first and last event ({self.context.time_zone.key})")
             c.drawRightString(g.width - g.margin, top - 30, "Page")
             return top - 52
         return top - 20
 
     def _contents_row(self, room: RoomSummary, page: int, y: float) -> None:
         c, g = self.canvas, self.geometry
-        span = f"{_stamp(room.first)[:16]} – {_stamp(room.last)[:16]}"
+        zone = self.context.time_zone
+        span = f"{_stamp(room.first, zone)[:16]} – {_stamp(room.last, zone)[:16]}"
         detail = f"{room.messages:,} messages, {span}"
         right = g.width - g.margin
         detail_x = right - 40 - self.fonts.regular.width(detail, 8)
@@ -802,7 +835,7 @@ class Renderer:
         self._draw(g.margin, top - HEADER_SIZE, self.titles[1] if continued else self.titles[0], font, HEADER_SIZE)
         c.setFillColor(GREY)
         c.setFont(self.fonts.regular.name, FOOTER_SIZE)
-        c.drawRightString(g.width - g.margin, top - HEADER_SIZE, "times UTC")
+        c.drawRightString(g.width - g.margin, top - HEADER_SIZE, f"times {self.context.time_zone.key}")
         c.setStrokeColor(RULE)
         c.setLineWidth(0.5)
         c.line(g.margin, top - HEADER_SIZE - 5, g.width - g.margin, top - HEADER_SIZE - 5)
@@ -869,7 +902,7 @@ class PdfReportFormat:
         fonts = load_fonts()
         report = FormatReport(format=self.name)
         with tempfile.TemporaryFile() as spool:
-            layout = Layout(fonts, self.geometry, spool)
+            layout = Layout(fonts, self.geometry, spool, context.time_zone)
             try:
                 for event in events:
                     layout.add(event)
@@ -880,6 +913,10 @@ class PdfReportFormat:
             report.items = layout.totals.messages
             report.warnings.extend(layout.totals.warnings())
             report.losses.extend(layout.totals.losses())
+            report.times = (
+                f"in {context.time_zone.key} (named on the cover and every transcript page), days cut at its "
+                "midnight; the sender's UTC offset in brackets under a time when it differs"
+            )
             report.files.append(self._draw(layout, spool, files, fonts, context, report.warnings))
         return report
 

@@ -1,12 +1,15 @@
 """RSMF 2.0 (Relativity Short Message Format): what review platforms expect for chat.
 
-One file per room and UTC day, ``rsmf/<room-slug>/<YYYY-MM-DD>.rsmf`` (a day with more than
+One file per room and day, ``rsmf/<room-slug>/<YYYY-MM-DD>.rsmf`` (a day with more than
 :data:`MAX_EVENTS` events is split into ``<YYYY-MM-DD>-part<N>.rsmf``). Each file is an RFC 5322
 message (the ``email`` package, CRLF line ends) with the ``X-RSMF-*`` headers of Relativity's
 specification, a text/plain summary, and exactly one base64 attachment ``rsmf.zip`` holding
 ``rsmf_manifest.json`` (Relativity's 2.0.0 manifest schema) and one placeholder file per shared
 file. The extension is ``.rsmf`` because Relativity's specification requires it (the content is
-an ordinary ``.eml``).
+an ordinary ``.eml``). Days are cut at midnight in the export's time zone, and every timestamp
+(events, edits, read receipts, ``X-RSMF-BeginDate``/``EndDate``) is ISO 8601 with that zone's
+offset (``2026-03-08T23:30:00.000000-05:00``; ``Z`` in UTC), as the specification allows. An
+event whose sender's clock had another offset names it in ``custom`` as ``sent offset``.
 
 How archived events become manifest events:
 
@@ -52,11 +55,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.policy import Compat32
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import orjson
 
 from exports.base import ExportContext, ExportFiles, FormatReport, WrittenFile
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
+from formats.time_zones import iso_local, local_date
 from ingest.events import (
     Actor,
     DeleteEvent,
@@ -116,13 +121,18 @@ def header_safe(value: str) -> str:
 
 @dataclass(frozen=True)
 class Slice:
-    """One room's events of one UTC day (or one part of a long day)."""
+    """One room's events of one day in ``zone`` (or one part of a long day)."""
 
     room: Room
     day: date
     events: Sequence[Event]
     part: int | None = None
     present_before: Mapping[str, Actor] = field(default_factory=dict)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    def iso(self, moment: datetime) -> str:
+        """A timestamp of this slice: ISO 8601 with the offset of its zone."""
+        return iso(moment) if self.zone.key == "UTC" else iso_local(moment, self.zone)
 
     @property
     def path(self) -> str:
@@ -150,13 +160,20 @@ def _custom(**values: str) -> list[Json]:
 
 
 def _event_id_custom(event: Event) -> list[Json]:
-    """``_custom(archivist_event_id=...)``, for every event, without the keyword round trip."""
+    """``_custom(archivist_event_id=...)``, for every event, without the keyword round trip,
+    and the sender's UTC offset when it was not UTC (``sent offset``)."""
+    if event.occurred_offset:
+        return [
+            {"name": "archivist event id", "value": str(event.event_id)},
+            {"name": "sent offset", "value": event.occurred_offset},
+        ]
     return [{"name": "archivist event id", "value": str(event.event_id)}]
 
 
 class _ManifestBuilder:
     def __init__(self, piece: Slice) -> None:
         self.slice = piece
+        self.iso = piece.iso
         self.conversation = piece.room.id
         self.participants: dict[str, Json] = {}
         self.events: list[Json] = []
@@ -208,7 +225,7 @@ class _ManifestBuilder:
             "type": kind,
             "participant": self._participant(event.actor),
             "conversation": self.conversation,
-            "timestamp": iso(event.occurred_at),
+            "timestamp": self.iso(event.occurred_at),
         }
         if body is not None:
             entry["body"] = body
@@ -248,7 +265,7 @@ class _ManifestBuilder:
         return entry
 
     def _edit(self, event: EditEvent) -> None:
-        edit: Json = {"participant": self._participant(event.actor), "timestamp": iso(event.occurred_at)}
+        edit: Json = {"participant": self._participant(event.actor), "timestamp": self.iso(event.occurred_at)}
         original = self.posts.get(event.message.id)
         if original is None:
             edit["new"] = event.message.text
@@ -263,7 +280,7 @@ class _ManifestBuilder:
 
     def _delete(self, event: DeleteEvent) -> None:
         original = self.posts.get(event.message.id)
-        deleted = _custom(deleted_by=event.actor.id, deleted_at=iso(event.occurred_at))
+        deleted = _custom(deleted_by=event.actor.id, deleted_at=self.iso(event.occurred_at))
         if original is None:
             entry = self._standalone(event, "message", "", _custom(deletes=event.message.id) + deleted)
         else:
@@ -278,7 +295,11 @@ class _ManifestBuilder:
             body = f"read message {message_id}" if message_id else "read the conversation"
             self._standalone(event, "history", body, _custom(read=message_id or ""))
             return
-        receipt = {"participant": self._participant(event.actor), "timestamp": iso(event.occurred_at), "action": "read"}
+        receipt = {
+            "participant": self._participant(event.actor),
+            "timestamp": self.iso(event.occurred_at),
+            "action": "read",
+        }
         original.setdefault("read_receipts", []).append(receipt)
 
     def _upload(self, event: FileUploadEvent) -> None:
@@ -402,8 +423,8 @@ def _summary(piece: Slice, manifest: Manifest, context: ExportContext) -> str:
     names = ", ".join(p["display"] for p in data["participants"])
     lines = [
         f"Conversation: {piece.room.name or piece.room.id} ({piece.room.id})",
-        f"Day (UTC): {piece.day.isoformat()}" + (f", part {piece.part}" if piece.part is not None else ""),
-        f"From {iso(piece.events[0].occurred_at)} to {iso(piece.events[-1].occurred_at)}",
+        f"Day ({piece.zone.key}): {piece.day.isoformat()}" + (f", part {piece.part}" if piece.part is not None else ""),
+        f"From {piece.iso(piece.events[0].occurred_at)} to {piece.iso(piece.events[-1].occurred_at)}",
         f"Events: {len(data['events'])} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
         f"Participants ({len(data['participants'])}): {names}",
         f"Attachments: {len(manifest.attachments)} (placeholders: the archive keeps file metadata only)",
@@ -424,15 +445,15 @@ def _headers(piece: Slice, data: Json, context: ExportContext) -> dict[str, str]
         "X-RSMF-Version": RSMF_VERSION,
         "X-RSMF-Generator": GENERATOR,
         "X-RSMF-Application": data["conversations"][0]["platform"],
-        "X-RSMF-BeginDate": iso(piece.events[0].occurred_at),
-        "X-RSMF-EndDate": iso(piece.events[-1].occurred_at),
+        "X-RSMF-BeginDate": piece.iso(piece.events[0].occurred_at),
+        "X-RSMF-EndDate": piece.iso(piece.events[-1].occurred_at),
         "X-RSMF-EventCount": str(len(data["events"])),
         "X-RSMF-Participants": ", ".join(p["display"] for p in data["participants"]),
         "X-RSMF-AttachmentCount": str(attachment_count),
         "X-RSMF-EventCollectionID": collection,
         "X-RSMF-Custodian": ", ".join(context.custodians),
         "Subject": f"{piece.room.name or piece.room.id} {piece.day.isoformat()}",
-        "Date": email.utils.format_datetime(piece.events[0].occurred_at.astimezone(UTC)),
+        "Date": email.utils.format_datetime(_wall_clock(piece.events[0].occurred_at, piece.zone)),
         "Message-ID": f"<{collection}.{piece.day.isoformat()}.{piece.part or 1}@archivist>",
     }
 
@@ -556,13 +577,26 @@ def _base64_lines(data: bytes) -> bytes:
     return base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 
-def _slices(events: Iterable[Event]) -> Iterator[tuple[Room, date, list[Event], int | None]]:
-    """Each room-day (part number when split) in export order, at most MAX_EVENTS events each."""
+def _wall_clock(moment: datetime, zone: ZoneInfo) -> datetime:
+    """``moment`` in ``zone``, or in UTC where that would leave the representable range."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        return moment.astimezone(UTC)
+
+
+def _slices(
+    events: Iterable[Event], zone: ZoneInfo | None = None
+) -> Iterator[tuple[Room, date, list[Event], int | None]]:
+    """Each room-day (day in ``zone``, UTC when None; part number when split) in export order,
+    at most MAX_EVENTS events each."""
     buffer: list[Event] = []
     key: tuple[str, date] | None = None
     part: int | None = None
+    utc = zone is None or zone.key == "UTC"
     for event in events:
-        event_key = (event.room.id, event.occurred_at.date())
+        day = event.occurred_at.date() if utc or zone is None else local_date(event.occurred_at, zone)
+        event_key = (event.room.id, day)
         if key is not None and event_key != key:
             yield buffer[0].room, key[1], buffer, part
             buffer, part = [], None
@@ -577,7 +611,7 @@ def _slices(events: Iterable[Event]) -> Iterator[tuple[Room, date, list[Event], 
 
 
 class RsmfFormat:
-    """RSMF 2.0: one ``.rsmf`` file per room and UTC day (split above 10,000 events)."""
+    """RSMF 2.0: one ``.rsmf`` file per room and day (split above 10,000 events)."""
 
     name = "rsmf"
     not_carried: ClassVar[dict[str, str]] = {
@@ -592,10 +626,11 @@ class RsmfFormat:
         placeholders = 0
         room_id: str | None = None
         present: dict[str, Actor] = {}
-        for room, day, part_events, part in _slices(events):
+        zone = context.time_zone
+        for room, day, part_events, part in _slices(events, zone):
             if room.id != room_id:
                 room_id, present = room.id, {}
-            piece = Slice(room, day, part_events, part, present)
+            piece = Slice(room, day, part_events, part, present, zone)
             content, manifest = render_rsmf(piece, context)
             present = manifest.present_at_end
             with files.create(piece.path, MEDIA_TYPE, compressed=True) as stream:
@@ -605,6 +640,10 @@ class RsmfFormat:
             report.events += len(part_events)
             report.items += 1
             placeholders += len(manifest.attachments)
+        report.times = (
+            f"ISO 8601 with the offset of {zone.key}, files per day cut at its midnight; the sender's UTC offset, "
+            "when it differs from UTC, in each event's custom field 'sent offset'"
+        )
         if placeholders:
             report.warnings.append(
                 f"{placeholders} shared files are represented in rsmf.zip by text placeholders (name, size, "

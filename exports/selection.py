@@ -3,7 +3,10 @@
 A query names messages (the hits of the search, every one of them). The export holds, for
 each hit, its post, every edit and its deletion, and who read it; and, for the conversation
 around it, the joins, leaves, files, disclaimers and policy decisions of the same room on the
-same UTC day, so that a transcript shows who was there and what they were told.
+same day, so that a transcript shows who was there and what they were told. The day is the
+export's zone's (``formats.time_zones``): a context event comes along when its day in that zone
+overlaps the UTC day of a hit (the search backends tell hit days in UTC), so near midnight a
+little more context may come along, never less.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from archive.queries import room_payloads_since
+from formats.time_zones import day_span, local_date, utc_dates_of
 from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, PostEvent, ReadEvent, event_to_json, parse_event_json
 from search.backends import SearchBackend, WalksHitIds, every_hit
@@ -124,12 +129,16 @@ def selected_events(
     *,
     chunk: int = 5000,
     remember: Callable[[Event, str], None] = lambda _event, _payload: None,
+    zone: ZoneInfo | None = None,
 ) -> Iterator[Event]:
     """The archived events of ``selection`` in export order (room, time, event id), streamed;
-    ``remember`` is told each event's stored JSON before the event is yielded."""
+    ``remember`` is told each event's stored JSON before the event is yielded. ``zone``: the
+    zone whose days the context is taken from (UTC when None)."""
     if selection.first is None:
         return
     start = datetime.combine(selection.first.date(), datetime.min.time(), UTC)
+    if zone is not None:
+        start = min(start, day_span(local_date(selection.first, zone), zone)[0])
     wanted_types = (*_MESSAGE_EVENTS, *_CONTEXT_EVENTS)
     # Read-only: on SQLite a plain connection would hold the write lock for the whole read,
     # and the job's progress updates (another connection) would wait for it.
@@ -140,20 +149,23 @@ def selected_events(
             # hit day on is read, and what belongs is decided per event below.
             for payload in room_payloads_since(connection, room, start, wanted_types, chunk):
                 event = parse_event_json(payload)
-                if belongs(event, hits):
+                if belongs(event, hits, zone):
                     remember(event, payload)
                     yield event
 
 
-def belongs(event: Event, hits: RoomHits) -> bool:
-    """Whether an event of the hits' room is in the export."""
+def belongs(event: Event, hits: RoomHits, zone: ZoneInfo | None = None) -> bool:
+    """Whether an event of the hits' room is in the export (context by ``zone``'s day, see the
+    module doc; UTC when None)."""
     match event:
         case PostEvent() | EditEvent() | DeleteEvent():
             return event.message.id in hits.message_ids
         case ReadEvent():
             return event.read.message_id is not None and event.read.message_id in hits.message_ids
         case _:
-            return event.occurred_at.date() in hits.days
+            if zone is None or zone.key == "UTC":
+                return event.occurred_at.date() in hits.days
+            return not hits.days.isdisjoint(utc_dates_of(local_date(event.occurred_at, zone), zone))
 
 
 def _from_micros(micros: int) -> datetime:

@@ -24,6 +24,7 @@ from cases.store import CaseNotFound, CaseStore
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
+from formats.time_zones import DEFAULT_ZONE, time_zone
 from search.query_parser import parse_query
 from search.service import answered_by_archive
 
@@ -49,6 +50,19 @@ class ExportOrder(BaseModel):
         min_length=1, max_length=len(FORMAT_NAMES), description=f"Any of {', '.join(FORMAT_NAMES)}"
     )
     case_id: str | None = Field(default=None, max_length=36)
+    time_zone: str | None = Field(
+        default=None,
+        max_length=100,
+        description="IANA time zone the export shows times in and cuts conversation-days in (e.g. America/New_York); "
+        "default: the case's time zone, else UTC",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            time_zone(name)  # UnknownTimeZone is a ValueError: a 422 naming the closest zones
+        return name
 
     @field_validator("formats")
     @classmethod
@@ -106,13 +120,21 @@ def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: Exp
         case_name=case.name if case is not None else None,
         case_number=case.id if case is not None else None,  # cases have no separate matter number
         custodians=custodians,
+        # The order's zone, else the case's, else UTC.
+        time_zone=order.time_zone or (case.time_zone if case is not None else None) or DEFAULT_ZONE,
     )
     job = jobs.record(spec)
     audit.record(
         engine,
         caller,
         "export_start",
-        {"export_id": job["id"], "query": order.query, "formats": order.formats, "case_id": order.case_id},
+        {
+            "export_id": job["id"],
+            "query": order.query,
+            "formats": order.formats,
+            "case_id": order.case_id,
+            "time_zone": spec.time_zone,
+        },
     )
     jobs.start(job["id"], spec)
     return job

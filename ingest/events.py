@@ -26,7 +26,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
@@ -70,6 +70,7 @@ _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-|`^\[\]{}]*)")
 _HASHTAG = re.compile(r"(?<![\w&#/])#(\w[\w\-]*)")
 
 _RFC3339_START = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+_OFFSET_PATTERN = r"^[+-]\d\d:[0-5]\d(:[0-5]\d)?$"
 
 MAX_EVENT_BYTES = 1_048_576
 """The largest event, as JSON, that any path accepts (1 MiB): a chat message, file record or
@@ -197,6 +198,11 @@ class EventBase(_Frozen):
     schema_version: Literal[1]
     event_id: UUID
     occurred_at: AwareDatetime
+    occurred_offset: Annotated[str, Field(pattern=_OFFSET_PATTERN)] | None = None
+    """The UTC offset ``occurred_at`` was sent with (``+09:00``), when it was not UTC: the
+    stored time is UTC (the sort key), this keeps the sender's clock. Derived from
+    ``occurred_at`` when absent; an event that gives both must have them agree. A time sent in
+    UTC stores none, so events archived before this field keep their bytes."""
     room: Room
     actor: Actor
     source: Source | None = None
@@ -219,8 +225,37 @@ class EventBase(_Frozen):
 
     @field_validator("occurred_at")
     @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return _convert_to_utc(value)
+    def _in_range(cls, value: datetime) -> datetime:
+        _convert_to_utc(value)  # refuses, naming the field, a time outside the range in UTC
+        return value
+
+    @model_validator(mode="after")
+    def _to_utc(self) -> Self:
+        # Frozen model: the offset is read and the time converted once, at creation.
+        sent = self.occurred_at
+        if sent.tzinfo is UTC:
+            return self
+        offset = sent.utcoffset()
+        if offset:
+            said = offset_text(offset)
+            if self.occurred_offset is not None and self.occurred_offset != said:
+                raise PydanticCustomError(
+                    "offset_mismatch",
+                    "occurred_offset {given} contradicts occurred_at, which was sent at {said}",
+                    {"given": self.occurred_offset, "said": said},
+                )
+            object.__setattr__(self, "occurred_offset", said)
+        object.__setattr__(self, "occurred_at", sent.astimezone(UTC))
+        return self
+
+
+def offset_text(offset: timedelta) -> str:
+    """``+09:00``, ``-05:00``, ``+05:30`` (seconds only when the offset has them)."""
+    seconds = int(offset.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
 
 
 def _convert_to_utc(value: datetime) -> datetime:

@@ -18,7 +18,7 @@ from exports.registry import FORMAT_NAMES
 from search_api.export_jobs import jobs_of
 from search_api.web.auth import first, posted
 from search_api.web.case_forms import REFUSALS, Problem, day_text, problem_of, search_href
-from search_api.web.core import WebUser, render, services
+from search_api.web.core import WebUser, render, services, viewer_zone
 
 OPEN_ONLY = frozenset({"edit", "close", "search", "note", "hold"})
 """Sections whose form a closed case does not show: their refusals show at the top instead."""
@@ -78,6 +78,7 @@ def _case_form(case: Case) -> dict[str, str]:
         "rooms": ", ".join(case.rooms),
         "date_from": day_text(case.date_from),
         "date_to": day_text(case.date_to),
+        "time_zone": case.time_zone or "",
     }
 
 
@@ -111,6 +112,8 @@ async def case_view(
         "problems": {section: problem} if section is not None and problem is not None else {},
         "forms": forms,
         "running": any(job["status"] in ("queued", "running") for job in view["jobs"]),
+        # The reader's zone, else the case's (the gate checked a tz parameter already).
+        "zone": viewer_zone(request, view["case"].time_zone),
         **view,
     }
     return render(request, "case.html", context, user=user, status_code=status_code)

@@ -27,7 +27,7 @@ from search_api.web.core import WebUser, gate, render, services
 from search_api.web.forms import id_list
 
 router = APIRouter()
-CASE_FIELDS = ("name", "description", "custodians", "rooms", "date_from", "date_to")
+CASE_FIELDS = ("name", "description", "custodians", "rooms", "date_from", "date_to", "time_zone")
 
 
 @router.get("/cases", include_in_schema=False)
@@ -61,6 +61,7 @@ def case_spec(form: dict[str, str]) -> CaseSpec:
         rooms=tuple(id_list(form["rooms"])),
         date_from=day(form.get("date_from", ""), "From"),
         date_to=day(form.get("date_to", ""), "To", end=True),
+        time_zone=form.get("time_zone") or None,
     )
 
 
@@ -92,10 +93,16 @@ async def start_export(request: Request, case_id: str) -> Response:
     if isinstance(found, Response):
         return found
     user, fields = found
-    form: dict[str, Any] = {"query": first(fields, "query"), "formats": fields.get("formats", [])}
+    form: dict[str, Any] = {
+        "query": first(fields, "query"),
+        "formats": fields.get("formats", []),
+        "time_zone": first(fields, "time_zone"),
+    }
     app = services(request)
     try:
-        order = export_service.ExportOrder(query=form["query"], formats=form["formats"], case_id=case_id)
+        order = export_service.ExportOrder(
+            query=form["query"], formats=form["formats"], case_id=case_id, time_zone=form["time_zone"] or None
+        )
         jobs = export_jobs.jobs_of(request, app)
         await run_in_threadpool(export_service.start_export, app.engine, jobs, user.principal, order)
     except REFUSALS as error:

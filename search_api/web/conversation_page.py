@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -18,9 +19,10 @@ from archive import people
 from archive import queries as archive_queries
 from archive import timeline as archive_timeline
 from archive.principals import Principal
+from formats.time_zones import local_date
 from search_api import read_audit
 from search_api.web import timeline
-from search_api.web.core import WebUser, gate, render, services
+from search_api.web.core import WebUser, gate, render, services, viewer_zone
 
 router = APIRouter()
 INLINE_TYPES = ("join", "leave", "file_upload", "file_download", "disclaimer", "room_update")
@@ -36,6 +38,7 @@ def inline_item(event_type: str, at: datetime, payload: dict[str, Any]) -> dict[
         "at": at,
         "who": timeline.who(payload),
         "text": timeline.describe(event_type, payload),
+        "sent_offset": payload.get("occurred_offset"),
     }
     if kind == "file":
         item["file"] = payload.get("file", {})
@@ -58,10 +61,12 @@ def hit_event_id(found: dict[str, Any]) -> str | None:
     return str(history[0]["event_id"]) if history else None
 
 
-def timeline_link(found: dict[str, Any]) -> str:
-    """The time line of the message's room on its day, opened at the message."""
+def timeline_link(found: dict[str, Any], zone: ZoneInfo | None = None) -> str:
+    """The time line of the message's room on its day (in ``zone``), opened at the message."""
     event_id = hit_event_id(found)
-    query: dict[str, str] = {"room": found["room_id"], "day": found["posted_at"].date().isoformat()}
+    posted: datetime = found["posted_at"]
+    day = posted.date() if zone is None else local_date(posted, zone)
+    query: dict[str, str] = {"room": found["room_id"], "day": day.isoformat()}
     if event_id is None:
         return timeline.link(query)
     return timeline.link(query | {"hit": event_id}) + f"#event-{event_id}"
@@ -73,8 +78,11 @@ def labelled(engine: Engine, actor_ids: list[str], at: datetime) -> list[str]:
     return [people.label(names.get(actor_id), actor_id) for actor_id in actor_ids]
 
 
-def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> dict[str, Any] | None:
-    """Everything the page shows, audited like the API's context and reads views."""
+def gather(
+    engine: Engine, caller: Principal, message_id: str, around: int, zone: ZoneInfo | None = None
+) -> dict[str, Any] | None:
+    """Everything the page shows, audited like the API's context and reads views (``zone``: the
+    reader's, for the time line's day)."""
     found = archive_queries.message(engine, message_id)
     lines = archive_queries.context(engine, message_id, around)
     if found is None or lines is None:
@@ -82,12 +90,14 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
     room, at = found["room_id"], found["posted_at"]
     times = [line["posted_at"] for line in lines if line["posted_at"] is not None]
     changed = archive_queries.changes(engine, [line["message_id"] for line in lines])
+    offsets = archive_queries.sent_offsets(engine, [message_id, *(line["message_id"] for line in lines)])
     items: list[dict[str, Any]] = [
         {
             "kind": "hit" if line["is_hit"] else "message",
             "at": line["posted_at"],
             "line": line,
             "changes": changed.get(line["message_id"]),
+            "sent_offset": offsets.get(line["message_id"]),
         }
         for line in lines
     ]
@@ -104,6 +114,7 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
     read_audit.record(engine, caller, "view_reads", {"message_id": message_id})
     return {
         "message": found,
+        "sent_offset": offsets.get(message_id),
         "timeline": items,
         "files": [item for item in inline if item["kind"] == "file"],
         "disclaimers": [item for item in inline if item["kind"] == "disclaimer"],
@@ -113,7 +124,7 @@ def gather(engine: Engine, caller: Principal, message_id: str, around: int) -> d
             for reader, label in zip(readers, labelled(engine, [r["actor_id"] for r in readers], at), strict=True)
         ],
         "day": at.strftime("%Y-%m-%d"),
-        "timeline_link": timeline_link(found),
+        "timeline_link": timeline_link(found, zone),
     }
 
 
@@ -126,7 +137,8 @@ async def conversation_page(
     user = await gate(request, "search")
     if not isinstance(user, WebUser):
         return user
-    view = await run_in_threadpool(gather, services(request).engine, user.principal, message, n)
+    zone = viewer_zone(request)  # checked by the gate
+    view = await run_in_threadpool(gather, services(request).engine, user.principal, message, n, zone)
     if view is None:
         return render(
             request,
@@ -153,8 +165,9 @@ async def timeline_page(
     if not isinstance(user, WebUser):
         return user
     asked = timeline.Asked(room, day, since, until, page, hit, reads not in (None, "", "0"))
+    zone = viewer_zone(request)  # checked by the gate
     try:
-        view = await run_in_threadpool(timeline.gather, services(request).engine, user.principal, asked)
+        view = await run_in_threadpool(timeline.gather, services(request).engine, user.principal, asked, zone)
     except timeline.BadTimeline as problem:
         title = "Unknown room" if problem.status == 400 else "Cannot show that time line"
         context = {"title": title, "message": problem.message}

@@ -4,6 +4,10 @@ Parameters arrive as text and are checked here, so a malformed day or an unknown
 :class:`BadTimeline` (a 400/422 page), never a framework error. The archive is read through
 :mod:`archive.timeline`; the conversation view and the time line describe events with the same
 :func:`describe`.
+
+Days are the reader's time zone's (``search_api.web.core.viewer_zone``): ``day=2026-03-08`` in
+America/New_York is the 23 hours from 05:00Z that day, and the day links lead to the days
+with activity in that zone. ``from``/``until`` without an offset are UTC.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from archive import timeline as archive_timeline
 from archive.people import label
 from archive.principals import Principal
+from formats.time_zones import day_span, local_date
 from ingest.events import EVENT_TYPES
 from search_api import read_audit
 
@@ -64,7 +70,7 @@ class BadTimeline(Exception):
 
 @dataclass(frozen=True)
 class Window:
-    """The span shown: ``day`` when one whole UTC day was asked for."""
+    """The span shown: ``day`` when one whole day (of the reader's zone) was asked for."""
 
     start: datetime
     end: datetime
@@ -135,19 +141,23 @@ def parse_page(text: str | None) -> int:
     return int(text)
 
 
-def day_window(day: date) -> Window:
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    return Window(start, start + timedelta(days=1), day)
+def day_window(day: date, zone: ZoneInfo | None = None) -> Window:
+    """``day`` from its midnight to the next in ``zone`` (UTC when None)."""
+    if zone is None or zone.key == "UTC":
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        return Window(start, start + timedelta(days=1), day)
+    start, end = day_span(day, zone)
+    return Window(start, end, day)
 
 
-def window_of(asked: Asked, latest: Callable[[], date]) -> Window:
+def window_of(asked: Asked, latest: Callable[[], date], zone: ZoneInfo | None = None) -> Window:
     """The window ``asked`` names; without day or from/until, the room's latest day with activity."""
     if asked.day and (asked.since or asked.until):
         raise BadTimeline(422, "Ask for a day, or for from/until, not both.")
     if asked.day:
-        return day_window(parse_day(asked.day))
+        return day_window(parse_day(asked.day), zone)
     if not asked.since and not asked.until:
-        return day_window(latest())
+        return day_window(latest(), zone)
     start = parse_instant(asked.since, "from") if asked.since else None
     end = parse_instant(asked.until, "until") if asked.until else None
     if start is None:
@@ -168,15 +178,15 @@ def link(query: dict[str, str]) -> str:
 # --- the page -----------------------------------------------------------------------------
 
 
-def gather(engine: Engine, caller: Principal, asked: Asked) -> dict[str, Any]:
-    """Everything the time line page shows, audited like a conversation view."""
+def gather(engine: Engine, caller: Principal, asked: Asked, zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """Everything the time line page shows, audited like a conversation view; days in ``zone``."""
     if not asked.room:
         raise BadTimeline(422, "Say which room: add room=<room id>, like room=room:ubuntu.")
     room = archive_timeline.room(engine, asked.room)
     if room is None:
         raise BadTimeline(400, f"There is no room {asked.room!r} in the archive.")
     room_id: str = room["room_id"]
-    window = window_of(asked, lambda: latest_day(engine, room))
+    window = window_of(asked, lambda: latest_day(engine, room, zone), zone)
     wanted = parse_page(asked.page)
     total = archive_timeline.count_events(engine, room_id, window.start, window.end, asked.types)
     pages = pages_for(total)
@@ -198,7 +208,7 @@ def gather(engine: Engine, caller: Principal, asked: Asked) -> dict[str, Any]:
         "hit": asked.hit,
         "hit_found": any(event["hit"] for event in events),
         "reads": asked.reads,
-        "links": links(room_id, window, asked, page, pages, neighbour_days(engine, room_id, window)),
+        "links": links(room_id, window, asked, page, pages, neighbour_days(engine, room_id, window, zone)),
     }
 
 
@@ -223,11 +233,20 @@ def links(
 # --- reading the archive ------------------------------------------------------------------
 
 
-def latest_day(engine: Engine, room: dict[str, Any]) -> date:
-    """The day of the room's newest archived event (the day it was first seen, if none)."""
+def _day_of(moment: datetime, zone: ZoneInfo | None) -> date:
+    if zone is None or zone.key == "UTC":
+        return moment.date()
+    try:
+        return local_date(moment, zone)
+    except OverflowError:  # the first or last day of the range: its UTC day
+        return moment.date()
+
+
+def latest_day(engine: Engine, room: dict[str, Any], zone: ZoneInfo | None = None) -> date:
+    """The day (in ``zone``) of the room's newest archived event (the day it was first seen, if none)."""
     newest = archive_timeline.latest_activity(engine, room["room_id"])
     first_seen: datetime = room["first_seen_at"]
-    return (newest or first_seen).date()
+    return _day_of(newest or first_seen, zone)
 
 
 def page_of(engine: Engine, room_id: str, window: Window, types: Sequence[str], event_id: str) -> int | None:
@@ -236,10 +255,12 @@ def page_of(engine: Engine, room_id: str, window: Window, types: Sequence[str], 
     return None if before is None else before // PAGE_SIZE + 1
 
 
-def neighbour_days(engine: Engine, room_id: str, window: Window) -> tuple[date | None, date | None]:
-    """The nearest days with activity in the room before the window and after it."""
+def neighbour_days(
+    engine: Engine, room_id: str, window: Window, zone: ZoneInfo | None = None
+) -> tuple[date | None, date | None]:
+    """The nearest days (in ``zone``) with activity in the room before the window and after it."""
     before, after = archive_timeline.neighbour_activity(engine, room_id, window.start, window.end)
-    return (before.date() if before else None, after.date() if after else None)
+    return (_day_of(before, zone) if before else None, _day_of(after, zone) if after else None)
 
 
 def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[str], page: int) -> list[dict[str, Any]]:
@@ -259,6 +280,7 @@ def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[st
             "at": row.occurred_at,
             "actor": row.actor_id,
             "message_id": message_id_of(payload),
+            "sent_offset": _sent_offset(payload),
             "text": describe(row.event_type, payload, deleted),
         }
         for row, payload in zip(rows, payloads, strict=True)
@@ -278,6 +300,12 @@ def _payload(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def _sent_offset(payload: dict[str, Any]) -> str | None:
+    """The UTC offset the event's sender's clock had, when it was not UTC."""
+    found = payload.get("occurred_offset")
+    return found if isinstance(found, str) else None
 
 
 def message_id_of(payload: dict[str, Any]) -> str | None:

@@ -1,5 +1,5 @@
 """archive_people: every name and address a person was seen with, with its interval; rebuilt
-from the events exactly as the append transaction derives it (migration 0007 fills it so)."""
+from the events exactly as the append transaction derives it (migration 0008 fills it so)."""
 
 from __future__ import annotations
 

@@ -118,3 +118,28 @@ def test_retention_policies_and_runs(client: TestClient, auth: dict[str, dict[st
     assert client.delete(f"/api/v1/retention/policies/{policy_id}", headers=legal).status_code == 404
     update = next(e for e in entries(store.engine) if e["action"] == "retention_policy_update")
     assert (update["details"]["before"]["keep_days"], update["details"]["after"]["keep_days"]) == (2190, None)
+
+
+def test_a_case_has_a_time_zone_that_its_exports_default_to(
+    client: TestClient, auth: dict[str, dict[str, str]], store: StagingStore
+) -> None:
+    """Issue 17, finding 4: a case's default zone (None: UTC), changed with the case, refused
+    when it is not an IANA name; the ledger vouches for it like any other column."""
+    from cases.ledger import verify_ledger
+
+    legal = auth["legal"]
+    plain = client.post("/api/v1/cases", json={"name": "No zone"}, headers=legal)
+    assert plain.status_code == 201, plain.text
+    assert plain.json()["time_zone"] is None
+    created = client.post("/api/v1/cases", json={"name": "NY desk", "time_zone": "America/New_York"}, headers=legal)
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert case["time_zone"] == "America/New_York"
+    bad = client.post("/api/v1/cases", json={"name": "Bad", "time_zone": "New York"}, headers=legal)
+    assert bad.status_code == 422
+    assert "unknown time zone" in bad.text
+    spec = {"name": case["name"], "time_zone": "Asia/Tokyo"}
+    changed = client.put(f"/api/v1/cases/{case['id']}", json=spec, headers=legal)
+    assert changed.status_code == 200, changed.text
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=legal).json()["time_zone"] == "Asia/Tokyo"
+    assert verify_ledger(store.engine).ok

@@ -344,3 +344,50 @@ def test_the_manifest_lists_each_formats_losses_and_its_schema_describes_them(
             _valid_manifest({**manifest, "formats": [jsonl, {**lync, "losses": [bad]}]})
     with pytest.raises(ValidationError):
         _valid_manifest({**manifest, "formats": [{k: v for k, v in jsonl.items() if k != "losses"}, lync]})
+
+
+def test_an_export_says_its_time_zone_and_an_unknown_zone_is_refused(
+    client: TestClient, tokens: dict[str, str], archived: StagingStore, tmp_path: Path
+) -> None:
+    """Issue 17, finding 4: the manifest names the zone and how each format writes times."""
+    legal = auth(tokens["legal"])
+    order = {"query": "ubuntu", "formats": ["jsonl", "csv", "actiance"], "time_zone": "Asia/Tokyo"}
+    started = client.post("/api/v1/exports", json=order, headers=legal)
+    assert started.status_code == 202, started.text
+    job = finished(client, started.json()["id"], tokens["legal"])
+    assert job["status"] == "done", job["error"]
+    zone = job["manifest"]["time_zone"]
+    assert zone["name"] == "Asia/Tokyo"
+    assert zone["conversation_days"] == "cut at midnight Asia/Tokyo"
+    assert set(zone["formats"]) == {"jsonl", "csv", "actiance"}
+    assert zone["formats"]["actiance"].startswith("UTC")
+    _valid_manifest(job["manifest"])
+    bad = client.post("/api/v1/exports", json=order | {"time_zone": "Asia/Tokio"}, headers=legal)
+    assert bad.status_code == 422
+    assert "Asia/Tokyo" in bad.text  # the closest name is suggested
+    default = client.post("/api/v1/exports", json={"query": "ubuntu", "formats": ["jsonl"]}, headers=legal)
+    assert finished(client, default.json()["id"], tokens["legal"])["manifest"]["time_zone"]["name"] == "UTC"
+    request = ExportRequest(
+        export_id="z", query="ubuntu", formats=("jsonl",), requested_by="t", role="legal", time_zone="Mars/Olympus"
+    )
+    with pytest.raises(ValueError, match="unknown time zone"):
+        build_export(archived.engine, TantivySearchBackend(tmp_path / "data" / "index"), request, tmp_path / "z.zip")
+    assert not (tmp_path / "z.zip").exists()
+
+
+def test_an_export_for_a_case_takes_the_cases_time_zone_unless_the_order_names_one(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    legal = auth(tokens["legal"])
+    opened = client.post("/api/v1/cases", json={"name": "Desk", "time_zone": "America/New_York"}, headers=legal)
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["id"]
+    zones = []
+    for extra in ({}, {"time_zone": "Europe/London"}):
+        order = {"query": "ubuntu", "formats": ["csv"], "case_id": case_id, **extra}
+        started = client.post("/api/v1/exports", json=order, headers=legal)
+        assert started.status_code == 202, started.text
+        job = finished(client, started.json()["id"], tokens["legal"])
+        assert job["status"] == "done", job["error"]
+        zones.append(job["manifest"]["time_zone"]["name"])
+    assert zones == ["America/New_York", "Europe/London"]

@@ -85,3 +85,18 @@ def test_the_light_walk_selects_what_paging_every_hit_selects(
         assert light.messages > 1000
         assert light.first is not None
         assert light.first < datetime(2010, 1, 1, tzinfo=UTC)
+
+
+def test_context_is_taken_from_the_days_of_the_exports_time_zone() -> None:
+    """Issue 17, finding 4: a join at 10:00 New York time belongs to the conversation-day of a
+    message at 20:00 New York time the same day, though their UTC days differ."""
+    from formats.time_zones import time_zone
+
+    sent = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 20:00 EST on the 22nd
+    hits = room_hits_of([("msg:0", int(sent.timestamp() * 1_000_000))])
+    assert hits.days == frozenset({date(2026, 11, 23)})
+    morning = parse_event(event_payload(1, "join") | {"occurred_at": "2026-11-22T10:00:00-05:00"})
+    day_before = parse_event(event_payload(2, "join") | {"occurred_at": "2026-11-21T10:00:00-05:00"})
+    assert not belongs(morning, hits)  # UTC: the 22nd is not a hit day
+    assert belongs(morning, hits, time_zone("America/New_York"))
+    assert not belongs(day_before, hits, time_zone("America/New_York"))

@@ -402,7 +402,7 @@ def string_field_paths() -> set[tuple[str, str]]:
 
 def test_the_nul_tests_cover_every_string_field_of_the_contract() -> None:
     covered = {".".join(str(p) for p in path if not isinstance(p, int)) for _t, path in STRING_FIELDS}
-    pattern_only = {"file.sha256"}  # 64 hex digits: its pattern refuses NUL and surrogates first
+    pattern_only = {"file.sha256", "occurred_offset"}  # patterns refuse NUL and surrogates first
     assert {path for _t, path in string_field_paths()} == covered | pattern_only
 
 
@@ -441,3 +441,56 @@ def test_an_id_longer_than_the_limit_is_refused_naming_the_field(event_type: str
     assert caught.value.reason == caught_json.value.reason == expected
     # What an earlier version stored with a longer id still reads back.
     assert parse_event_json(json.dumps(too_long)).type == event_type
+
+
+# The sender's offset (issue 17, finding 4): UTC stays the stored time and the sort key; the
+# offset the time was sent with is kept beside it, in the stored JSON, for views and exports.
+
+
+def test_the_offset_an_event_was_sent_with_is_kept_beside_its_utc_time() -> None:
+    body = json.dumps(payload("post", occurred_at="2026-11-22T09:00:00+09:00"))
+    event = admit_event_json(body)
+    assert event.occurred_at == datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    assert event.occurred_at.tzinfo == UTC
+    assert event.occurred_offset == "+09:00"
+    stored = event_to_json(event)
+    assert '"occurred_at":"2026-11-22T00:00:00Z"' in stored
+    assert '"occurred_offset":"+09:00"' in stored
+    assert parse_event_json(stored) == event  # the stored form reads back to the same event
+    assert admit_event(json.loads(body)).occurred_offset == "+09:00"  # and from Python values
+
+
+@pytest.mark.parametrize(
+    ("sent", "offset"),
+    [
+        ("2026-03-08T23:30:00-05:00", "-05:00"),
+        ("2026-06-01T12:00:00+05:30", "+05:30"),
+        ("2026-06-01T12:00:00-00:30", "-00:30"),
+    ],
+)
+def test_negative_and_fractional_hour_offsets_are_kept(sent: str, offset: str) -> None:
+    assert parse_event(payload("join", occurred_at=sent)).occurred_offset == offset
+
+
+@pytest.mark.parametrize("sent", ["2026-11-22T09:15:02Z", "2026-11-22T09:15:02+00:00", "2026-11-22T09:15:02.5z"])
+def test_a_time_sent_in_utc_stores_no_offset_so_existing_payloads_keep_their_bytes(sent: str) -> None:
+    event = parse_event(payload("join", occurred_at=sent))
+    assert event.occurred_offset is None
+    assert "occurred_offset" not in event_to_json(event)
+
+
+def test_an_archived_payload_without_an_offset_reads_back_byte_for_byte() -> None:
+    stored = event_to_json(parse_event(payload("post", occurred_at="2026-11-22T09:15:02.120Z")))
+    assert event_to_json(parse_event_json(stored)) == stored
+
+
+def test_an_offset_that_contradicts_the_time_is_refused() -> None:
+    data = payload("join", occurred_at="2026-11-22T09:00:00+09:00", occurred_offset="+01:00")
+    with pytest.raises(InvalidEvent, match="occurred_offset"):
+        parse_event(data)
+    with pytest.raises(InvalidEvent, match="occurred_offset"):
+        parse_event(payload("join", occurred_offset="9 hours"))
+    # The stored form (UTC time, offset beside it) and the same offset twice are accepted.
+    assert parse_event(payload("join", occurred_offset="+09:00")).occurred_offset == "+09:00"
+    both = payload("join", occurred_at="2026-11-22T09:00:00+09:00", occurred_offset="+09:00")
+    assert parse_event(both).occurred_at == datetime(2026, 11, 22, 0, 0, tzinfo=UTC)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, update
 
 from adapters.archive import ArchiveAdapter
-from archive.record import Disposal, dispose_events
+from archive.record import Disposal, append_events, dispose_events
+from ingest.events import Event
 from ingest.staging import AdapterDeliveries, StageOutcome, StagingStore, staged_deliveries, staged_events, to_row
 from tests.factories import post, posts
 
@@ -151,3 +152,48 @@ def test_deliveries_count_each_adapters_deliveries_by_name(store: StagingStore) 
     with store.engine.begin() as connection:
         connection.execute(insert(staged_deliveries), delivered)
     assert store.deliveries() == [AdapterDeliveries("archive", 2, late), AdapterDeliveries("index", 1, early)]
+
+
+# --- issue 17, finding 4: the sender's offset, kept since; an event archived before it ---
+
+
+def test_an_event_archived_before_offsets_were_kept_sent_again_is_a_duplicate(store: StagingStore) -> None:
+    """An event sent at +09:00 was archived without ``occurred_offset`` by an earlier version;
+    sent again now (a replay), its payload has the offset: the same event, not a conflict. A
+    different text under its id is still a conflict."""
+    from ingest.events import event_to_json, parse_event
+
+    document = {
+        "schema_version": 1,
+        "event_id": "5b0f3c1e-0000-4000-8000-000000000017",
+        "type": "post",
+        "occurred_at": "2026-11-22T09:00:00+09:00",
+        "room": {"id": "room:tokyo"},
+        "actor": {"id": "user:yuki"},
+        "message": {"id": "m:17", "text": "おはよう"},
+    }
+    event = parse_event(document)
+    earlier = event.model_dump_json(exclude_none=True, exclude={"occurred_offset"})  # as stored before
+    assert '"occurred_offset"' in event_to_json(event)
+    _archive_as(store, event, earlier)
+    again = store.stage([to_row(event)])
+    assert (again.new, again.duplicates, again.conflicts) == (0, 1, ())
+    changed = parse_event(document | {"message": {"id": "m:17", "text": "こんばんは"}})
+    assert [c.event_id for c in store.stage([to_row(changed)]).conflicts] == [str(event.event_id)]
+    # Staged (not archived yet) the same way: the earlier payload staged, the new one sent.
+    staged = parse_event(document | {"event_id": "5b0f3c1e-0000-4000-8000-000000000018"})
+    row = to_row(staged)
+    old_row = type(row)(
+        row.event_id,
+        row.event_type,
+        row.occurred_at,
+        staged.model_dump_json(exclude_none=True, exclude={"occurred_offset"}),
+    )
+    assert store.stage([old_row]).new == 1
+    assert store.stage([row]) == StageOutcome(new=0, duplicates=1, conflicts=())
+
+
+def _archive_as(store: StagingStore, event: Event, payload: str) -> None:
+    """Archive ``event`` with ``payload`` as its stored JSON (what an earlier version wrote)."""
+    with store.engine.begin() as connection:
+        append_events(connection, [event], [payload])

@@ -160,6 +160,7 @@ TAMPERING: dict[str, tuple[str, str]] = {
     ),
     "rename a case": ("UPDATE cases SET name = 'nothing to see'", "name column"),
     "close a case": ("UPDATE cases SET closed_at = :now", "closed_at column"),
+    "move a case's time zone": ("UPDATE cases SET time_zone = 'Asia/Tokyo'", "time_zone column"),
     "edit a note": ("UPDATE case_notes SET text = 'rewritten'", "text column"),
     "edit a run": ("UPDATE retention_runs SET counts = :scope", "counts column"),
 }

@@ -1,8 +1,8 @@
 """people: every display name and e-mail address each actor id was seen with, and when
 (``archive_people``, filled from the archived events), for ``from:``/``participant:`` by any name
 
-Revision ID: 0007_people
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import logging
@@ -10,8 +10,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_people"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 
 BIGINT = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
