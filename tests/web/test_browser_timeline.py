@@ -54,7 +54,7 @@ def test_follow_a_conversation_to_its_time_line_and_see_the_hit(
     hit = page.locator("li.hit")
     expect(hit).to_have_count(1)
     expect(hit).to_have_attribute("aria-current", "true")
-    expect(hit).to_contain_text("Titan8990: homecable, netcraft.com")
+    expect(hit).to_contain_text("Titan8990 (user:Titan8990): homecable, netcraft.com")
     expect(hit).to_contain_text("the linked event")
     assert "#event-" in page.url
     assert in_view(page, "li.hit"), "the page opens scrolled to the hit"
