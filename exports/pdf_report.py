@@ -12,6 +12,10 @@ report is made in two passes with flat memory:
 2. **Drawing.** Knowing every room's first page and the page count, the cover and the table
    of contents are drawn, then the spooled lines, with reportlab's low-level canvas.
 
+Participants (the cover's count, a direct conversation's title) are whoever did anything and the
+recipients of direct messages (:func:`ingest.events.present_by`); a recipient is said present at
+the first message that names them (``→ Dora present: a recipient of this message``), as a join is.
+
 Page size is A4 (the international default; the constructor takes Letter for US reviewers).
 Times are shown in the export's time zone (``ExportContext.time_zone``, named on the cover and
 on every transcript page) and days are cut at its midnight; a time whose sender's clock had
@@ -42,6 +46,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from exports.fonts import Font, ReportFonts, load_fonts
+from exports.presence import Presence
 from formats.time_zones import as_sent, clock, local
 from ingest.events import (
     DeleteEvent,
@@ -56,6 +61,7 @@ from ingest.events import (
     PostEvent,
     ReadEvent,
     RoomUpdateEvent,
+    present_by,
 )
 
 REPORT_PATH = "report.pdf"
@@ -390,6 +396,7 @@ class Layout:
         self.pages = 0
         self.lines_left = 0
         self.day: date | None = None
+        self.presence = Presence()
 
     def add(self, event: Event) -> None:
         room = self._room_for(event)
@@ -399,6 +406,8 @@ class Layout:
             self.day = moment.date()
             self._day_heading(room, self.day)
         self._place(self._sent_offset(event, self._lines(event)))
+        for recipient in self.presence.newly_present(event):  # a direct message's recipients
+            self._place(self._became_present(event, recipient.name or recipient.id))
 
     def _wall(self, moment: datetime) -> datetime:
         return moment if self._utc else local(moment, self.zone)
@@ -449,6 +458,9 @@ class Layout:
         totals.last = moment if totals.last is None else max(totals.last, moment)
         totals.participants.add(event.actor.id)
         room.participants.setdefault(event.actor.id, self._who(event))
+        for recipient in present_by(event)[1:]:  # present from the first message that names them
+            totals.participants.add(recipient.id)
+            room.participants.setdefault(recipient.id, (recipient.name or recipient.id).translate(_VISIBLE))
         if isinstance(event, PostEvent):
             totals.messages += 1
             room.messages += 1
@@ -513,6 +525,15 @@ class Layout:
         if isinstance(event, DeleteEvent):
             return self._delete(event)
         return self._notice(event)
+
+    def _became_present(self, event: Event, name: str) -> list[Line]:
+        """``→ Dora present: a recipient of this message``, at the message's time."""
+        what = "file" if isinstance(event, FileUploadEvent) else "message"
+        text = self._text(f"→ {name.translate(_VISIBLE)} present: a recipient of this {what}")
+        font = self.fonts.best(self.fonts.italic, text)
+        time = _hms(self._wall(event.occurred_at))
+        wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
+        return [(META, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
 
     def _edit(self, event: EditEvent) -> list[Line]:
         version = self.messages.edited(event.message.id, event.message.text)
