@@ -4,7 +4,9 @@
    names them: ``members``, ``participant:`` and the conversation page count them before they
    reply.
 6. A person is their id: ``from:`` and ``participant:`` find them by id, e-mail or any name they
-   ever had; hits and pages show the name of the moment with the id.
+   ever had; hits and pages show the name of the moment with the id. The query's people are
+   found once per search (the answer's list of people reads the search's own resolution), and a
+   name that names more than ``service.MAX_PEOPLE`` people is refused (422: use an id).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from uuid import NAMESPACE_URL, uuid5
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive import people
+from archive.people import Person
 from archive.principals import create_token
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
@@ -254,3 +259,60 @@ def test_the_search_page_says_a_name_is_ambiguous(store: StagingStore, tmp_path:
     assert "2 people (the name is ambiguous)" in page.text
     assert "Sam, Sam Lee <code>user:sam.lee</code>" in page.text
     assert "Sam Lee (user:sam.lee)" in page.text  # the hit: the name of the moment and the id
+
+
+# --- one resolution per search, and a bound on how many people a name may be -------------------
+
+
+def test_the_query_s_people_are_found_once_per_search(
+    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    real_find, real_matching = people.find_people, people.people_matching  # what the search calls
+
+    def counting_find(engine: Engine, value: str, *bound: Any) -> list[Person]:
+        asked.append(value)
+        return real_find(engine, value, *bound)
+
+    def counting_matching(connection: Connection, value: str, *bound: Any) -> list[Person]:
+        asked.append(f"memberships {value}")
+        return real_matching(connection, value, *bound)
+
+    monkeypatch.setattr("search.service.find_people", counting_find)
+    monkeypatch.setattr("search.memberships.people_matching", counting_matching)
+    found = search(client, tokens["legal"], 'from:"Ann (NY)" participant:bob')
+    assert ids(found) == ["m1", "m2"]  # Ann's messages Bob was there for (the IM; not #desk)
+    assert [(p["field"], p["value"], [person["id"] for person in p["people"]]) for p in found["people"]] == [
+        ("from", "Ann (NY)", ["user:ann"]),
+        ("participant", "bob", ["user:bob"]),
+    ]
+    assert sorted(asked) == ["Ann (NY)", "bob"]  # the answer's people are the search's, not asked again
+
+
+def test_a_lookup_refuses_a_name_naming_more_people_than_its_bound(store: StagingStore) -> None:
+    ArchiveAdapter(store.engine).write(conversation())
+    assert [p.id for p in service.PeopleLookup(store.engine, at_most=2)("Sam")] == ["user:sam.lee", "user:sam.park"]
+    with pytest.raises(service.TooCommonName, match="names more than 1 people"):
+        service.PeopleLookup(store.engine, at_most=1)("Sam")
+
+
+def test_a_name_too_common_is_refused_with_a_422_saying_to_use_an_id(
+    client: TestClient, store: StagingStore, tokens: dict[str, str]
+) -> None:
+    many = [
+        event(100 + n, "join", ROOM, {"id": f"user:common{n}", "name": "Common Name"}, 50)
+        for n in range(service.MAX_PEOPLE + 1)
+    ]
+    ArchiveAdapter(store.engine).write(many)
+    for query in ('from:"Common Name"', 'participant:"Common Name"', 'merger OR from:"common name"'):
+        response = client.post("/api/v1/search", json={"query": query}, headers=auth(tokens["legal"]))
+        assert response.status_code == 422, (query, response.text)
+        message = str(response.json()["detail"])
+        assert f"names more than {service.MAX_PEOPLE:,} people" in message, message
+        assert "too common" in message, message
+        assert "by their id (user:...) or e-mail address" in message, message
+    # One of them by id is still found; a name fewer share is still resolved.
+    assert search(client, tokens["legal"], "participant:user:common7")["people"][0]["people"] == [
+        {"id": "user:common7", "names": ["Common Name"]}
+    ]
+    assert ids(search(client, tokens["legal"], "from:Sam")) == ["m4", "m5", "m6"]
