@@ -2,10 +2,12 @@
 finding 5): RSMF lists them in the conversation's participants, Actiance enters them with the
 first message that names them, though they never wrote; EDRM lists them among a day's
 participants and custodians, and EDRM's transcript and the PDF say they are present at the first
-message that names them (EDRM as the name of the moment and the id, issue 17 finding 6)."""
+message that names them (EDRM as the name of the moment and the id, issue 17 finding 6). The
+CSV and DAT carry each message's recipients (ids, and names) as sent."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from typing import Any
@@ -14,10 +16,11 @@ from lxml import etree
 from pypdf import PdfReader
 
 from exports.base import MemoryExportFiles
+from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat
 from exports.edrm import EdrmFormat
 from exports.pdf_report import PdfReportFormat
 from ingest.events import Event, parse_event
-from tests.exports import test_actiance, test_edrm, test_rsmf
+from tests.exports import test_actiance, test_csv_dat, test_edrm, test_rsmf
 
 DORA = {"id": "user:dora", "name": "Dora", "email": "dora@example.com"}
 
@@ -116,3 +119,22 @@ def test_pdf_does_not_make_recipients_of_a_room_present() -> None:
     cover, transcripts = _pdf_text([post])
     assert re.search(r"Participants\s*1\b", cover), cover
     assert "present" not in transcripts
+
+
+def test_csv_and_dat_carry_the_recipients_of_each_message() -> None:
+    eve = {"id": "user:eve", "name": "Eve þ Example"}  # þ: what the DAT substitutes, as in any column
+    events = [
+        direct("post", 1, "carl", message={"id": "c1", "text": "to two"}, recipients=[DORA, eve]),
+        direct("post", 2, "dora", message={"id": "c2", "text": "no recipients recorded"}),
+    ]
+    files = MemoryExportFiles()
+    CsvDatFormat().write(iter(events), files, test_rsmf.CONTEXT)
+    csv_rows = list(csv.reader(io.StringIO(files.contents[CSV_FILE].decode("utf-8-sig"), newline="")))
+    dat_rows = test_csv_dat.parse_dat(files.contents[DAT_FILE])  # the tests' own DAT reader
+    assert csv_rows[0] == dat_rows[0] == list(COLUMNS)
+    assert COLUMNS.index("RECIPIENT_IDS") == COLUMNS.index("SENDER_INTERNAL") + 1
+    wanted = [("user:dora; user:eve", "Dora; Eve þ Example"), ("", "")]
+    for rows, names in ((csv_rows, [n for _, n in wanted]), (dat_rows, ["Dora; Eve th Example", ""])):
+        records = [dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]]
+        assert [r["RECIPIENT_IDS"] for r in records] == [ids for ids, _ in wanted]
+        assert [r["RECIPIENT_NAMES"] for r in records] == names
