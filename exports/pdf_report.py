@@ -15,6 +15,8 @@ report is made in two passes with flat memory:
 Participants (the cover's count, a direct conversation's title) are whoever did anything and the
 recipients of direct messages (:func:`ingest.events.present_by`); a recipient is said present at
 the first message that names them (``→ Dora present: a recipient of this message``), as a join is.
+Lines name people as they were called then; after each room's transcript its people are listed
+with every name they had there and their id (``People (...): Ann Archer, Ann (NY) (user:ann)``).
 
 Page size is A4 (the international default; the constructor takes Letter for US reviewers).
 Times are shown in the export's time zone (``ExportContext.time_zone``, named on the cover and
@@ -179,6 +181,8 @@ class RoomSummary:
     last: datetime | None = None
     participants: dict[str, str] = field(default_factory=dict)
     """Actor id to the name first seen, for naming direct messages."""
+    people: dict[str, dict[str, None]] = field(default_factory=dict)
+    """Person id to every name seen in the room (in order), for the room's list of people."""
     label: str = ""
 
     @property
@@ -429,6 +433,7 @@ class Layout:
         self.messages.close()
 
     def _finish_room(self, room: RoomSummary) -> None:
+        self._people_key(room)
         room.finish()
         room.label = self._text(room.label)
 
@@ -458,9 +463,12 @@ class Layout:
         totals.last = moment if totals.last is None else max(totals.last, moment)
         totals.participants.add(event.actor.id)
         room.participants.setdefault(event.actor.id, self._who(event))
+        room.people.setdefault(event.actor.id, {})[self._who(event)] = None
         for recipient in present_by(event)[1:]:  # present from the first message that names them
             totals.participants.add(recipient.id)
-            room.participants.setdefault(recipient.id, (recipient.name or recipient.id).translate(_VISIBLE))
+            name = (recipient.name or recipient.id).translate(_VISIBLE)
+            room.participants.setdefault(recipient.id, name)
+            room.people.setdefault(recipient.id, {})[name] = None
         if isinstance(event, PostEvent):
             totals.messages += 1
             room.messages += 1
@@ -525,6 +533,22 @@ class Layout:
         if isinstance(event, DeleteEvent):
             return self._delete(event)
         return self._notice(event)
+
+    def _people_key(self, room: RoomSummary) -> None:
+        """After a room's transcript, who its names are: ``People (names as shown above, and
+        ids): Ann Archer, Ann (NY) (user:ann); Bob Brown (user:bob)``: the transcript names
+        people as they were called at the time, and this ties each name to the person (their id)."""
+        if not room.people:
+            return
+        entries = []
+        for person_id, names in sorted(room.people.items()):
+            shown = ", ".join(_cut(name) for name in names if name != person_id)
+            entries.append(f"{shown} ({_cut(person_id)})" if shown else _cut(person_id))
+        text = self._text("People (names as shown above, and ids): " + "; ".join(entries))
+        font = self.fonts.best(self.fonts.italic, text)
+        wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
+        self._place([(META, font.name, "", "", "", piece) for piece in wrapped])
+        room.people = {}
 
     def _became_present(self, event: Event, name: str) -> list[Line]:
         """``→ Dora present: a recipient of this message``, at the message's time."""
@@ -893,6 +917,14 @@ class Renderer:
                 c.setLineWidth(0.6)
                 c.line(x, y + BODY_SIZE * 0.3, x + face.width(text, BODY_SIZE), y + BODY_SIZE * 0.3)
         self.y = y - LEADING
+
+
+_KEY_NAME = 200
+"""A name or id longer than this is cut in a room's list of people (the transcript has it whole)."""
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= _KEY_NAME else name[: _KEY_NAME - 1] + "…"
 
 
 def _fit(text: str, font: Font, size: float, width: float) -> str:

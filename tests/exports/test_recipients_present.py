@@ -138,3 +138,25 @@ def test_csv_and_dat_carry_the_recipients_of_each_message() -> None:
         records = [dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]]
         assert [r["RECIPIENT_IDS"] for r in records] == [ids for ids, _ in wanted]
         assert [r["RECIPIENT_NAMES"] for r in records] == names
+
+
+def as_actor(event: Event, actor: dict[str, Any]) -> Event:
+    return parse_event(event.model_dump(mode="json") | {"actor": actor})
+
+
+def test_pdf_ties_each_name_shown_to_the_person_s_id() -> None:
+    events = [
+        direct("post", 1, "carl", message={"id": "c1", "text": "are you there?"}, recipients=[DORA]),
+        as_actor(
+            direct("post", 2, "carl", message={"id": "c2", "text": "renamed"}), {"id": "user:carl", "name": "C (NY)"}
+        ),
+        test_rsmf.event("join", 3, "erin"),
+        as_actor(test_rsmf.event("post", 4, "erin", message={"id": "e1", "text": "hi"}), {"id": "user:erin"}),
+    ]
+    _cover, transcripts = _pdf_text(events)
+    squeezed = re.sub(r"\s+", "", transcripts)
+    # Lines name people as they were called; after each room, every name with its person's id.
+    assert re.sub(r"\s+", "", "People (names as shown above, and ids): Carl, C (NY) (user:carl); Dora (user:dora)") in (
+        squeezed
+    )
+    assert re.sub(r"\s+", "", "People (names as shown above, and ids): Erin (user:erin)") in squeezed
