@@ -311,6 +311,11 @@ def test_a_name_too_common_is_refused_with_a_422_saying_to_use_an_id(
         assert f"names more than {service.MAX_PEOPLE:,} people" in message, message
         assert "too common" in message, message
         assert "by their id (user:...) or e-mail address" in message, message
+    # An export of such a query is refused when asked for, not failed by its job later.
+    order = {"query": 'participant:"Common Name"', "formats": ["jsonl"]}
+    response = client.post("/api/v1/exports", json=order, headers=auth(tokens["legal"]))
+    assert response.status_code == 422, response.text
+    assert "too common" in str(response.json()["detail"]), response.text
     # One of them by id is still found; a name fewer share is still resolved.
     assert search(client, tokens["legal"], "participant:user:common7")["people"][0]["people"] == [
         {"id": "user:common7", "names": ["Common Name"]}
