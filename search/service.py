@@ -48,9 +48,10 @@ class PeopleLookup:
     """Who each ``from:``/``participant:`` value names (``archive.people.find_people``), asked of
     the archive once per value and search: the backends' ``from:`` ids, the ``participant:``
     intervals and the answer's list of people found all read the same resolution. Raises
-    :class:`TooCommonName` for a value naming more than ``at_most`` people."""
+    :class:`TooCommonName` for a value naming more than ``at_most`` people (None: no bound, for
+    legal holds, which must keep every message of everyone a name ever named)."""
 
-    def __init__(self, engine: Engine, at_most: int = MAX_PEOPLE) -> None:
+    def __init__(self, engine: Engine, at_most: int | None = MAX_PEOPLE) -> None:
         self.engine = engine
         self.at_most = at_most
         self.found: dict[str, tuple[Person, ...]] = {}
@@ -174,6 +175,8 @@ def answered_by_archive(node: Node) -> bool:
 
 
 def every_message_hit(backend: SearchBackend, engine: Engine, node: Node) -> list[Hit]:
-    """Every hit of ``node`` in (sent, message_id) order (the whole set: legal holds)."""
-    people = PeopleLookup(engine)
+    """Every hit of ``node`` in (sent, message_id) order (the whole set: legal holds). A name is
+    never refused here for naming too many people: a hold keeps everything it names (the bound is
+    checked when the hold is placed, :func:`people_in`)."""
+    people = PeopleLookup(engine, at_most=None)
     return every_hit(backend, resolve_people(engine, node, people), memberships=memberships_in(engine, people))

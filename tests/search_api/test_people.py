@@ -33,7 +33,9 @@ from ingest.simulate import simulate_events
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search import es_query, service
+from search.backends import TantivySearchBackend
 from search.query_parser import parse_query
+from search.request import SearchRequest
 from search_api.app import create_app
 from search_api.deps import AppServices
 from tests.api_client import api_client, auth
@@ -316,8 +318,34 @@ def test_a_name_too_common_is_refused_with_a_422_saying_to_use_an_id(
     response = client.post("/api/v1/exports", json=order, headers=auth(tokens["legal"]))
     assert response.status_code == 422, response.text
     assert "too common" in str(response.json()["detail"]), response.text
+    # So is a legal hold on it, when placed; a hold's own resolution is never bounded (a hold
+    # keeps everything a name names: see the test below).
+    case_id = client.post("/api/v1/cases", json={"name": "Common"}, headers=auth(tokens["legal"])).json()["id"]
+    hold = {"reason": "preserve", "scope": {"query": 'from:"Common Name"'}}
+    response = client.post(f"/api/v1/cases/{case_id}/holds", json=hold, headers=auth(tokens["legal"]))
+    assert response.status_code == 422, response.text
+    assert "too common" in str(response.json()["detail"]), response.text
     # One of them by id is still found; a name fewer share is still resolved.
     assert search(client, tokens["legal"], "participant:user:common7")["people"][0]["people"] == [
         {"id": "user:common7", "names": ["Common Name"]}
     ]
     assert ids(search(client, tokens["legal"], "from:Sam")) == ["m4", "m5", "m6"]
+
+
+def test_a_hold_resolves_a_name_whatever_how_many_people_it_names(store: StagingStore, tmp_path: Path) -> None:
+    sams = [
+        event(
+            200 + n, "post", ROOM, {"id": f"user:sam{n}", "name": "Sam"}, 60 + n, message={"id": f"s{n}", "text": "x"}
+        )
+        for n in range(service.MAX_PEOPLE + 1)
+    ]
+    events = conversation() + sams
+    ArchiveAdapter(store.engine).write(events)
+    index = TantivyIndexAdapter(tmp_path / "index")
+    index.write(events)
+    index.close()
+    backend = TantivySearchBackend(tmp_path / "index")
+    with pytest.raises(service.TooCommonName):
+        service.search(backend, store.engine, SearchRequest(parse_query("from:Sam")))
+    hits = service.every_message_hit(backend, store.engine, parse_query("from:Sam"))
+    assert sorted(hit.message_id for hit in hits) == sorted(["m4", "m5", "m6", *(f"s{n}" for n in range(len(sams)))])
