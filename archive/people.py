@@ -151,19 +151,35 @@ def _candidates(value: str) -> list[str]:
     return list(dict.fromkeys(v for v in (stripped, stripped.removeprefix("@"), stripped.removeprefix("user:")) if v))
 
 
-def people_matching(connection: Connection, value: str) -> list[Person]:
+class TooManyPeople(ValueError):
+    """A value that names more people than a search may expand it to (a name too common)."""
+
+    def __init__(self, value: str, at_most: int) -> None:
+        super().__init__(
+            f"{value!r} names more than {at_most:,} people: the name is too common to search by; "
+            "name the person by their id (user:...) or e-mail address"
+        )
+        self.value = value
+        self.at_most = at_most
+
+
+def people_matching(connection: Connection, value: str, at_most: int | None = None) -> list[Person]:
     """Everyone ``value`` names: by id (``user:bob`` or ``bob``, case ignored), or by any name or
-    address they were ever seen with (folded, see :func:`match_key`); sorted by id."""
+    address they were ever seen with (folded, see :func:`match_key`); sorted by id. Raises
+    :class:`TooManyPeople` when they are more than ``at_most`` (never more are read)."""
     candidates = _candidates(value)
     keys = sorted({_digest(match_key(v)) for v in candidates})
     lowered = sorted({v.lower() for v in candidates} | {f"user:{v.lower()}" for v in candidates})
-    ids = set(
-        connection.execute(
-            select(_people.actor_id)
-            .where(or_(_people.key_hash.in_(keys), func.lower(_people.actor_id).in_(lowered)))
-            .distinct()
-        ).scalars()
+    query = (
+        select(_people.actor_id)
+        .where(or_(_people.key_hash.in_(keys), func.lower(_people.actor_id).in_(lowered)))
+        .distinct()
     )
+    if at_most is not None:
+        query = query.limit(at_most + 1)
+    ids = set(connection.execute(query).scalars())
+    if at_most is not None and len(ids) > at_most:
+        raise TooManyPeople(value, at_most)
     return people_by_id(connection, sorted(ids))
 
 
@@ -183,9 +199,9 @@ def people_by_id(connection: Connection, actor_ids: Sequence[str]) -> list[Perso
     return [Person(actor_id, tuple(names[actor_id]), tuple(emails[actor_id])) for actor_id in actor_ids]
 
 
-def find_people(engine: Engine, value: str) -> list[Person]:
+def find_people(engine: Engine, value: str, at_most: int | None = None) -> list[Person]:
     with read_only(engine) as connection:
-        return people_matching(connection, value)
+        return people_matching(connection, value, at_most)
 
 
 def names_at(engine: Engine, actor_ids: Sequence[str], at: datetime) -> dict[str, str]:
@@ -263,6 +279,7 @@ def rebuild(connection: Connection) -> int:
 
 __all__ = [
     "Person",
+    "TooManyPeople",
     "find_people",
     "label",
     "match_key",

@@ -30,6 +30,7 @@ from cases.model import (
 from cases.scopes import unknown_scope
 from cases.store import CaseConflict, CaseStore, RetentionStore
 from search.query_parser import parse_query
+from search.service import people_in
 
 
 def _who(caller: Principal) -> str:
@@ -108,7 +109,7 @@ def remove_note(engine: Engine, caller: Principal, case_id: str, note_id: str) -
 
 def place_hold(engine: Engine, caller: Principal, case_id: str, spec: HoldSpec) -> Hold:
     if spec.scope is not None and spec.scope.query is not None:
-        parse_query(spec.scope.query)
+        people_in(engine, parse_query(spec.scope.query))  # a name too common is refused (422): use an id
     hold = CaseStore(engine).place_hold(case_id, spec, _who(caller))
     _audit(engine, caller, "hold_place", None, hold)
     return hold

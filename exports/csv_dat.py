@@ -35,6 +35,12 @@ zone's IANA name, and ``SENT_OFFSET`` the UTC offset the sender's clock had (``U
 ``UTC+00:00`` when sent in UTC, or archived before offsets were kept; written after ``UTC`` so
 that no spreadsheet takes it for a formula).
 
+Recipients: ``RECIPIENT_IDS`` and ``RECIPIENT_NAMES`` (after the sender's columns) list whom a
+post or file upload was sent to, as the event recorded them (``; ``-separated, in the same order;
+a recipient without a name is named by their id); empty when the event names none. In a direct
+conversation they are participants from the first message that names them
+(:func:`ingest.events.present_by`); the archived event (``events.jsonl``) has them exactly.
+
 Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
 what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
 and room updates get rows next to the messages, told apart by ``TYPE``. An edit is its own row
@@ -112,6 +118,8 @@ COLUMNS: tuple[str, ...] = (
     "SENDER_NAME",
     "SENDER_EMAIL",
     "SENDER_INTERNAL",
+    "RECIPIENT_IDS",
+    "RECIPIENT_NAMES",
     "MESSAGE_ID",
     "VERSION",
     "DELETED",
@@ -245,6 +253,14 @@ def _content(event: Event, versions: EditVersions) -> _Content:
             return _EMPTY_CONTENT
 
 
+def _recipients(event: Event) -> tuple[str, str]:
+    """``RECIPIENT_IDS`` and ``RECIPIENT_NAMES``: whom a post or upload was sent to, as sent."""
+    recipients = event.recipients if isinstance(event, PostEvent | FileUploadEvent) else None
+    if not recipients:
+        return "", ""
+    return "; ".join(r.id for r in recipients), "; ".join(r.name or r.id for r in recipients)
+
+
 def event_row(
     control_number: str, event: Event, versions: EditVersions, event_json: str, zone: ZoneInfo = _UTC
 ) -> list[str]:
@@ -270,6 +286,7 @@ def event_row(
         actor.name or "",
         actor.email or "",
         "Y" if actor.internal else "N",
+        *_recipients(event),
         *_content(event, versions),
         event_sha256(event_json),
     ]

@@ -11,9 +11,10 @@ types) and ``Relationships``. Each document has:
   export's manifest uses; EDRM tools that expect MD5 or SHA-1 find them as the tags ``MD5Hash``
   and ``SHA1Hash``, next to ``SHA256Hash``.
 - ``Locations``: one ``Location`` per participant of the day (whoever did anything in the room
-  that day), with ``LocationURI`` the room's channel URI (as in the Lync format) and
-  ``Custodian`` the person's name (their id when they have none): chat is held by everyone in
-  the conversation, so each participant is a custodian of it.
+  that day, and the recipients its direct messages named: :func:`ingest.events.present_by`),
+  with ``LocationURI`` the room's channel URI (as in the Lync format) and ``Custodian`` the
+  person's name (their id when they have none): chat is held by everyone in the conversation,
+  so each participant is a custodian of it.
 - Characters XML 1.0 cannot carry are escaped reversibly in the load file
   (:mod:`formats.xml_text`); the transcripts keep the exact text.
 - ``Tags``: ``RoomName``, ``RoomId``, ``RoomKind``, ``BeginDate``/``EndDate`` (DateTime, ISO
@@ -29,7 +30,10 @@ line ends) lists every event of the day with its time in that zone (and the send
 offset when it differs, ``09:00:00.000 (+09:00 as sent)``):
 posts with their message id, every edit as its own line with its version, deletions, joins,
 leaves, reads, files (name, size, SHA-256, URL: file contents are not in the archive), the
-disclaimers shown, policy decisions and room updates. Continuation lines of a multi-line message
+disclaimers shown, policy decisions and room updates. People are named as the name of the moment
+and the id (``Ann (user:ann) [m1]: ...``, ``* Ann (user:ann) joined``); a direct message's
+recipient is said present at the first message that names them (``* Dora (user:dora) present: a
+recipient of [m1]``), as a join would. Continuation lines of a multi-line message
 are indented: each LF of a text is followed by 16 spaces, and nothing else of the text changes (a
 CR stays a CR), so a text comes back exactly when they are taken out.
 
@@ -58,6 +62,7 @@ from lxml import etree
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
+from exports.presence import Presence, person
 from formats.lync_xml import xml_safe
 from formats.time_zones import as_sent, local, local_date
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
@@ -75,6 +80,7 @@ from ingest.events import (
     ReadEvent,
     Room,
     RoomUpdateEvent,
+    present_by,
 )
 
 LOAD_FILE = "edrm.xml"
@@ -137,7 +143,7 @@ def conversation_days(events: Iterable[Event], zone: ZoneInfo | None = None) -> 
 
 
 def _who(event: Event) -> str:
-    return event.actor.name or event.actor.id
+    return person(event.actor)
 
 
 def _indented(text: str) -> str:
@@ -191,6 +197,14 @@ def transcript_line(event: Event, versions: EditVersions) -> str:
     raise TypeError(f"no transcript line for {type(event).__name__}")  # pragma: no cover - every type is matched
 
 
+def _recipient_of(event: Event) -> str:
+    if isinstance(event, PostEvent):
+        return f"a recipient of [{event.message.id}]"
+    if isinstance(event, FileUploadEvent):
+        return f"a recipient of file {event.file.name!r}"
+    return "a recipient"  # pragma: no cover - only posts and uploads have recipients
+
+
 def _time_of_day(event: Event, zone: ZoneInfo) -> str:
     """``09:00:10.123`` in UTC; in another zone with its abbreviation (``01:30:00.000 EDT``: the
     hour repeated when clocks go back is told apart); then the sender's own offset when it
@@ -223,7 +237,8 @@ class DaySummary:
     first: Event
     last: Event
     participants: dict[str, str] = field(default_factory=dict)
-    """Actor id -> name (the first name seen that day)."""
+    """Person id -> name (the first name seen that day): whoever did anything that day, and the
+    recipients of its direct messages (:func:`ingest.events.present_by`)."""
     counts: dict[str, int] = field(default_factory=dict)
     """Events by type."""
     events: int = 0
@@ -233,6 +248,8 @@ class DaySummary:
         self.events += 1
         self.counts[event.type] = self.counts.get(event.type, 0) + 1
         self.participants.setdefault(event.actor.id, event.actor.name or event.actor.id)
+        for recipient in present_by(event)[1:]:
+            self.participants.setdefault(recipient.id, recipient.name or recipient.id)
 
 
 class _DigestingSink:
@@ -340,13 +357,16 @@ class EdrmFormat:
         no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
         prefix = control_prefix(context.export_id)
         versions = EditVersions()
+        presence = Presence()
         thread: tuple[str, str] = ("", "")
         """The current room's id and its first document's DocID."""
         escaped = 0
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
             for first, day_events in conversation_days(events, context.time_zone):
                 doc_id = f"{prefix}-D{report.items + 1:06d}"
-                summary, text = self._write_transcript(first, day_events, files, context, report, versions, no_url)
+                summary, text = self._write_transcript(
+                    first, day_events, files, context, report, versions, no_url, presence
+                )
                 report.events += summary.events
                 report.items += 1
                 entry = document_entry(doc_id, summary, text, context)
@@ -377,6 +397,7 @@ class EdrmFormat:
         report: FormatReport,
         versions: EditVersions,
         no_url: WarningTally,
+        presence: Presence,
     ) -> tuple[DaySummary, TextFile]:
         day = day_key(first, context.time_zone)[1]
         path = f"{TEXT_DIR}/{room_slug(first.room.id)}/{day.isoformat()}.txt"
@@ -388,7 +409,10 @@ class EdrmFormat:
             zone = context.time_zone
             for event in day_events:
                 summary.add(event)
-                out.write(f"{_time_of_day(event, zone)}    {transcript_line(event, versions)}\n")
+                time = _time_of_day(event, zone)
+                out.write(f"{time}    {transcript_line(event, versions)}\n")
+                for recipient in presence.newly_present(event):  # only posts and uploads name any
+                    out.write(f"{time}    * {person(recipient)} present: {_recipient_of(event)}\n")
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
                     no_url.add(str(event.event_id))
             out.flush()

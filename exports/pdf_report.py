@@ -12,6 +12,12 @@ report is made in two passes with flat memory:
 2. **Drawing.** Knowing every room's first page and the page count, the cover and the table
    of contents are drawn, then the spooled lines, with reportlab's low-level canvas.
 
+Participants (the cover's count, a direct conversation's title) are whoever did anything and the
+recipients of direct messages (:func:`ingest.events.present_by`); a recipient is said present at
+the first message that names them (``→ Dora present: a recipient of this message``), as a join is.
+Lines name people as they were called then; after each room's transcript its people are listed
+with every name they had there and their id (``People (...): Ann Archer, Ann (NY) (user:ann)``).
+
 Page size is A4 (the international default; the constructor takes Letter for US reviewers).
 Times are shown in the export's time zone (``ExportContext.time_zone``, named on the cover and
 on every transcript page) and days are cut at its midnight; a time whose sender's clock had
@@ -42,6 +48,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from exports.fonts import Font, ReportFonts, load_fonts
+from exports.presence import Presence
 from formats.time_zones import as_sent, clock, local
 from ingest.events import (
     DeleteEvent,
@@ -56,6 +63,7 @@ from ingest.events import (
     PostEvent,
     ReadEvent,
     RoomUpdateEvent,
+    present_by,
 )
 
 REPORT_PATH = "report.pdf"
@@ -173,6 +181,8 @@ class RoomSummary:
     last: datetime | None = None
     participants: dict[str, str] = field(default_factory=dict)
     """Actor id to the name first seen, for naming direct messages."""
+    people: dict[str, dict[str, None]] = field(default_factory=dict)
+    """Person id to every name seen in the room (in order), for the room's list of people."""
     label: str = ""
 
     @property
@@ -390,6 +400,7 @@ class Layout:
         self.pages = 0
         self.lines_left = 0
         self.day: date | None = None
+        self.presence = Presence()
 
     def add(self, event: Event) -> None:
         room = self._room_for(event)
@@ -399,6 +410,8 @@ class Layout:
             self.day = moment.date()
             self._day_heading(room, self.day)
         self._place(self._sent_offset(event, self._lines(event)))
+        for recipient in self.presence.newly_present(event):  # a direct message's recipients
+            self._place(self._became_present(event, recipient.name or recipient.id))
 
     def _wall(self, moment: datetime) -> datetime:
         return moment if self._utc else local(moment, self.zone)
@@ -420,6 +433,7 @@ class Layout:
         self.messages.close()
 
     def _finish_room(self, room: RoomSummary) -> None:
+        self._people_key(room)
         room.finish()
         room.label = self._text(room.label)
 
@@ -449,6 +463,12 @@ class Layout:
         totals.last = moment if totals.last is None else max(totals.last, moment)
         totals.participants.add(event.actor.id)
         room.participants.setdefault(event.actor.id, self._who(event))
+        room.people.setdefault(event.actor.id, {})[self._who(event)] = None
+        for recipient in present_by(event)[1:]:  # present from the first message that names them
+            totals.participants.add(recipient.id)
+            name = (recipient.name or recipient.id).translate(_VISIBLE)
+            room.participants.setdefault(recipient.id, name)
+            room.people.setdefault(recipient.id, {})[name] = None
         if isinstance(event, PostEvent):
             totals.messages += 1
             room.messages += 1
@@ -513,6 +533,31 @@ class Layout:
         if isinstance(event, DeleteEvent):
             return self._delete(event)
         return self._notice(event)
+
+    def _people_key(self, room: RoomSummary) -> None:
+        """After a room's transcript, who its names are: ``People (names as shown above, and
+        ids): Ann Archer, Ann (NY) (user:ann); Bob Brown (user:bob)``: the transcript names
+        people as they were called at the time, and this ties each name to the person (their id)."""
+        if not room.people:
+            return
+        entries = []
+        for person_id, names in sorted(room.people.items()):
+            shown = ", ".join(_cut(name) for name in names if name != person_id)
+            entries.append(f"{shown} ({_cut(person_id)})" if shown else _cut(person_id))
+        text = self._text("People (names as shown above, and ids): " + "; ".join(entries))
+        font = self.fonts.best(self.fonts.italic, text)
+        wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
+        self._place([(META, font.name, "", "", "", piece) for piece in wrapped])
+        room.people = {}
+
+    def _became_present(self, event: Event, name: str) -> list[Line]:
+        """``→ Dora present: a recipient of this message``, at the message's time."""
+        what = "file" if isinstance(event, FileUploadEvent) else "message"
+        text = self._text(f"→ {name.translate(_VISIBLE)} present: a recipient of this {what}")
+        font = self.fonts.best(self.fonts.italic, text)
+        time = _hms(self._wall(event.occurred_at))
+        wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
+        return [(META, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
 
     def _edit(self, event: EditEvent) -> list[Line]:
         version = self.messages.edited(event.message.id, event.message.text)
@@ -872,6 +917,14 @@ class Renderer:
                 c.setLineWidth(0.6)
                 c.line(x, y + BODY_SIZE * 0.3, x + face.width(text, BODY_SIZE), y + BODY_SIZE * 0.3)
         self.y = y - LEADING
+
+
+_KEY_NAME = 200
+"""A name or id longer than this is cut in a room's list of people (the transcript has it whole)."""
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= _KEY_NAME else name[: _KEY_NAME - 1] + "…"
 
 
 def _fit(text: str, font: Font, size: float, width: float) -> str:

@@ -26,7 +26,7 @@ from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from search.query_parser import parse_query
-from search.service import answered_by_archive
+from search.service import answered_by_archive, people_in
 
 WORKER = "export-worker"
 """The token id the export worker's audit entries carry."""
@@ -102,6 +102,7 @@ def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: Exp
     node = parse_query(order.query)  # a bad query is refused naming the position, before any job
     if answered_by_archive(node):
         raise NotExportable("exports take message queries; type: other than post is not exportable")
+    people_in(engine, node)  # a name naming too many people is refused now (422), not by the job later
     case: Case | None = None
     custodians: tuple[str, ...] = ()
     if order.case_id is not None:

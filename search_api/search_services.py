@@ -117,14 +117,15 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
             cursor=_cursor(request),
             facets=request.facets,
         )
+        people = service.PeopleLookup(services.engine)
         try:
-            found = service.search(services.search_backend(), services.engine, asked)
+            found = service.search(services.search_backend(), services.engine, asked, people)
         except service.WrongCursor as error:
             raise HTTPException(status_code=422, detail={"message": str(error)}) from error
         except IndexSchemaMismatch as error:  # an index of an older layout: `archivist reindex`
             raise HTTPException(status_code=503, detail={"message": str(error)}) from error
         results = _results(request, asked, found)
-        results = _with_people(services, asked, results)
+        results = _with_people(services, asked, results, people)
     except IndexSchemaMismatch as error:
         # An index of an older layout (before every version was indexed): rebuilt, never half-read.
         _audit_failure(services, caller, request, "search_failed", 503, str(error))
@@ -202,8 +203,11 @@ def _version(version: Version) -> HitVersion:
     )
 
 
-def _with_people(services: AppServices, asked: PageRequest, results: SearchResults) -> SearchResults:
-    """The results with each hit's name of the moment and who the query's people filters named."""
+def _with_people(
+    services: AppServices, asked: PageRequest, results: SearchResults, lookup: service.PeopleLookup | None = None
+) -> SearchResults:
+    """The results with each hit's name of the moment and who the query's people filters named
+    (read from ``lookup``, the search's own, so the archive is not asked again)."""
     names = names_on_events(services.engine, [hit.event_id for hit in results.hits])
     hits = [hit.model_copy(update={"actor_name": names.get(hit.event_id)}) for hit in results.hits]
     people = [
@@ -212,7 +216,7 @@ def _with_people(services: AppServices, asked: PageRequest, results: SearchResul
             value=match.value,
             people=[PersonFound(id=person.id, names=list(person.names)) for person in match.people],
         )
-        for match in service.people_in(services.engine, asked.node)
+        for match in service.people_in(services.engine, asked.node, lookup)
     ]
     return results.model_copy(update={"hits": hits, "people": people})
 

@@ -88,15 +88,17 @@ def test_transcripts_mark_edits_deletions_and_everything_else(
     day_one = transcript(files, documents[1])
     assert f"text/{room_slug('room:trading')}/2026-11-22.txt" in files.contents
     assert day_one.startswith("#trading-desk (room room:trading)\n2026-11-22, times in UTC\n")
+    # Issue 17 finding 6: people as the name of the moment and the id (an id alone when the event
+    # has no name), on every line alike.
     for expected in (
-        "09:00:10.123    Zoë Müller [msg:0]: שלום עולם, מה שלומך?",
+        "09:00:10.123    Zoë Müller (user:1) [msg:0]: שלום עולם, מה שלומך?",
         "user:2 [msg:1]: launch 🚀🔥 done 👍🏽",
         # Issue 17: the text exactly, continuation lines indented (a CR stays a CR).
         "[msg:2]: line one\n                line two\r\n                line three\rline four\n",
         "EDITED [msg:0] (version 2): שלום! edited once",
         "EDITED [msg:0] (version 3): edited twice\n                with a newline",
         "DELETED [msg:1]",
-        "* Zoë Müller joined",
+        "* Zoë Müller (user:1) joined",
         "* user:2 left",
         "read [msg:2]",
         "read the room's history",
@@ -105,7 +107,7 @@ def test_transcripts_mark_edits_deletions_and_everything_else(
         "downloaded file 'Q3 forecast ®.xlsx'",
         "no URL recorded",
         "disclaimer shown to user:2 (rec v2, he-IL): השיחה מוקלטת",
-        "policy decision for Zoë Müller: deny room_post (mode block; walls w1; targets user:9)",
+        "policy decision for Zoë Müller (user:1): deny room_post (mode block; walls w1; targets user:9)",
         "created the room: name '#trading-desk'",
         "þorn þ, DC4 \x14 here, Registered®",
     ):

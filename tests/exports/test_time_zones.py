@@ -134,12 +134,12 @@ def test_edrm_documents_are_new_york_days_with_new_york_times(events: list[Event
     }
     day = transcripts["2026-11-22.txt"]
     assert "2026-11-22, times in America/New_York\n" in day
-    assert "23:30:00.000 EST    Nora York [late]: message late" in day
-    assert "19:00:00.000 EST (+09:00 as sent)    Nora York [tokyo]" in transcripts["2026-11-21.txt"]
+    assert "23:30:00.000 EST    Nora York (user:ny) [late]: message late" in day
+    assert "19:00:00.000 EST (+09:00 as sent)    Nora York (user:ny) [tokyo]" in transcripts["2026-11-21.txt"]
     fall = transcripts["2026-11-01.txt"]
-    assert "01:30:00.000 EDT    Nora York [fall-first]" in fall
-    assert "01:30:00.000 EST    Nora York [fall-second]" in fall
-    assert "23:30:00.000 EST    Nora York [fall-late]" in fall
+    assert "01:30:00.000 EDT    Nora York (user:ny) [fall-first]" in fall
+    assert "01:30:00.000 EST    Nora York (user:ny) [fall-second]" in fall
+    assert "23:30:00.000 EST    Nora York (user:ny) [fall-late]" in fall
     assert "America/New_York" in report.times
 
 

@@ -4,7 +4,9 @@
    names them: ``members``, ``participant:`` and the conversation page count them before they
    reply.
 6. A person is their id: ``from:`` and ``participant:`` find them by id, e-mail or any name they
-   ever had; hits and pages show the name of the moment with the id.
+   ever had; hits and pages show the name of the moment with the id. The query's people are
+   found once per search (the answer's list of people reads the search's own resolution), and a
+   name that names more than ``service.MAX_PEOPLE`` people is refused (422: use an id).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from uuid import NAMESPACE_URL, uuid5
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive import people
+from archive.people import Person
 from archive.principals import create_token
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
@@ -28,7 +33,9 @@ from ingest.simulate import simulate_events
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search import es_query, service
+from search.backends import TantivySearchBackend
 from search.query_parser import parse_query
+from search.request import SearchRequest
 from search_api.app import create_app
 from search_api.deps import AppServices
 from tests.api_client import api_client, auth
@@ -254,3 +261,91 @@ def test_the_search_page_says_a_name_is_ambiguous(store: StagingStore, tmp_path:
     assert "2 people (the name is ambiguous)" in page.text
     assert "Sam, Sam Lee <code>user:sam.lee</code>" in page.text
     assert "Sam Lee (user:sam.lee)" in page.text  # the hit: the name of the moment and the id
+
+
+# --- one resolution per search, and a bound on how many people a name may be -------------------
+
+
+def test_the_query_s_people_are_found_once_per_search(
+    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    real_find, real_matching = people.find_people, people.people_matching  # what the search calls
+
+    def counting_find(engine: Engine, value: str, *bound: Any) -> list[Person]:
+        asked.append(value)
+        return real_find(engine, value, *bound)
+
+    def counting_matching(connection: Connection, value: str, *bound: Any) -> list[Person]:
+        asked.append(f"memberships {value}")
+        return real_matching(connection, value, *bound)
+
+    monkeypatch.setattr("search.service.find_people", counting_find)
+    monkeypatch.setattr("search.memberships.people_matching", counting_matching)
+    found = search(client, tokens["legal"], 'from:"Ann (NY)" participant:bob')
+    assert ids(found) == ["m1", "m2"]  # Ann's messages Bob was there for (the IM; not #desk)
+    assert [(p["field"], p["value"], [person["id"] for person in p["people"]]) for p in found["people"]] == [
+        ("from", "Ann (NY)", ["user:ann"]),
+        ("participant", "bob", ["user:bob"]),
+    ]
+    assert sorted(asked) == ["Ann (NY)", "bob"]  # the answer's people are the search's, not asked again
+
+
+def test_a_lookup_refuses_a_name_naming_more_people_than_its_bound(store: StagingStore) -> None:
+    ArchiveAdapter(store.engine).write(conversation())
+    assert [p.id for p in service.PeopleLookup(store.engine, at_most=2)("Sam")] == ["user:sam.lee", "user:sam.park"]
+    with pytest.raises(service.TooCommonName, match="names more than 1 people"):
+        service.PeopleLookup(store.engine, at_most=1)("Sam")
+
+
+def test_a_name_too_common_is_refused_with_a_422_saying_to_use_an_id(
+    client: TestClient, store: StagingStore, tokens: dict[str, str]
+) -> None:
+    many = [
+        event(100 + n, "join", ROOM, {"id": f"user:common{n}", "name": "Common Name"}, 50)
+        for n in range(service.MAX_PEOPLE + 1)
+    ]
+    ArchiveAdapter(store.engine).write(many)
+    for query in ('from:"Common Name"', 'participant:"Common Name"', 'merger OR from:"common name"'):
+        response = client.post("/api/v1/search", json={"query": query}, headers=auth(tokens["legal"]))
+        assert response.status_code == 422, (query, response.text)
+        message = str(response.json()["detail"])
+        assert f"names more than {service.MAX_PEOPLE:,} people" in message, message
+        assert "too common" in message, message
+        assert "by their id (user:...) or e-mail address" in message, message
+    # An export of such a query is refused when asked for, not failed by its job later.
+    order = {"query": 'participant:"Common Name"', "formats": ["jsonl"]}
+    response = client.post("/api/v1/exports", json=order, headers=auth(tokens["legal"]))
+    assert response.status_code == 422, response.text
+    assert "too common" in str(response.json()["detail"]), response.text
+    # So is a legal hold on it, when placed; a hold's own resolution is never bounded (a hold
+    # keeps everything a name names: see the test below).
+    case_id = client.post("/api/v1/cases", json={"name": "Common"}, headers=auth(tokens["legal"])).json()["id"]
+    hold = {"reason": "preserve", "scope": {"query": 'from:"Common Name"'}}
+    response = client.post(f"/api/v1/cases/{case_id}/holds", json=hold, headers=auth(tokens["legal"]))
+    assert response.status_code == 422, response.text
+    assert "too common" in str(response.json()["detail"]), response.text
+    # One of them by id is still found; a name fewer share is still resolved.
+    assert search(client, tokens["legal"], "participant:user:common7")["people"][0]["people"] == [
+        {"id": "user:common7", "names": ["Common Name"]}
+    ]
+    assert ids(search(client, tokens["legal"], "from:Sam")) == ["m4", "m5", "m6"]
+
+
+def test_a_hold_resolves_a_name_whatever_how_many_people_it_names(store: StagingStore, tmp_path: Path) -> None:
+    sams = [
+        event(
+            200 + n, "post", ROOM, {"id": f"user:sam{n}", "name": "Sam"}, 60 + n, message={"id": f"s{n}", "text": "x"}
+        )
+        for n in range(service.MAX_PEOPLE + 1)
+    ]
+    events = conversation() + sams
+    ArchiveAdapter(store.engine).write(events)
+    index = TantivyIndexAdapter(tmp_path / "index")
+    index.write(events)
+    index.close()
+    backend = TantivySearchBackend(tmp_path / "index")
+    with pytest.raises(service.TooCommonName):
+        service.search(backend, store.engine, SearchRequest(parse_query("from:Sam")))
+    hits = service.every_message_hit(backend, store.engine, parse_query("from:Sam"))
+    assert sorted(hit.message_id for hit in hits) == sorted(["m4", "m5", "m6", *(f"s{n}" for n in range(len(sams)))])
