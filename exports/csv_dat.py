@@ -57,6 +57,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import operator
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -198,11 +199,16 @@ def read_dat(text: str) -> list[list[str]]:
     return rows
 
 
-def spreadsheet_row(row: Sequence[str]) -> tuple[list[str], bool]:
+_first_character = operator.itemgetter(slice(0, 1))
+
+
+def spreadsheet_row(row: Sequence[str]) -> tuple[Sequence[str], bool]:
     """``row`` as ``messages.csv`` writes it: every cell a spreadsheet would evaluate as a formula
-    gets a leading apostrophe; and whether any cell did."""
-    cells = [FORMULA_GUARD + value if value[:1] in FORMULA_STARTS else value for value in row]
-    return cells, any(value[:1] in FORMULA_STARTS for value in row)
+    gets a leading apostrophe; and whether any cell did (when none did, ``row`` itself)."""
+    # The first characters are looked at in C (map, itemgetter, isdisjoint): most rows need no guard.
+    if FORMULA_STARTS.isdisjoint(map(_first_character, row)):
+        return row, False
+    return [FORMULA_GUARD + value if value[:1] in FORMULA_STARTS else value for value in row], True
 
 
 def _details(*pairs: tuple[str, str]) -> str:
@@ -371,18 +377,19 @@ class CsvDatFormat:
                 line, literal, breaks = dat_record(row)
                 cells, guarded = spreadsheet_row(row)
                 pending.add(cells, line)
+                event_id = row[1]  # str(event.event_id), made once by event_row
                 if literal:
                     for index in literal:
-                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
+                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", event_id)
                 if breaks:
                     for index in breaks:
-                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
+                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", event_id)
                 if guarded:
                     for index, value in enumerate(row):
                         if value[:1] in FORMULA_STARTS:
-                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", str(event.event_id))
+                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", event_id)
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                    no_url.add(str(event.event_id))
+                    no_url.add(event_id)
             pending.flush()
             csv_text.flush()
             dat.flush()
