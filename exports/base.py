@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import io
 import queue
+import shutil
+import tempfile
 import threading
 import time
 import zipfile
@@ -350,6 +352,112 @@ class ExportZip(zipfile.ZipFile):
             self.filelist.append(entry)
             self.NameToInfo[path] = entry
 
+    def write_deflated(self, path: str, spool: DeflatedSpool, date_time: tuple[int, int, int, int, int, int]) -> None:
+        """Append a file deflated already (a :class:`DeflatedSpool`): its header, written once with
+        the size and CRC known, then the deflated bytes copied as they are."""
+        if self._writing:  # type: ignore[attr-defined]
+            raise ValueError("cannot write a deflated file while another entry of the zip is open")
+        entry = zipfile.ZipInfo(path, date_time)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.file_size = spool.size
+        entry.compress_size = spool.compressed_size
+        entry.CRC = spool.crc
+        entry.external_attr = 0o600 << 16
+        zip64 = entry.file_size > zipfile.ZIP64_LIMIT or entry.compress_size > zipfile.ZIP64_LIMIT
+        with self._lock:  # type: ignore[attr-defined]
+            entry.header_offset = self.start_dir
+            self._writecheck(entry)  # type: ignore[attr-defined]
+            self._didModify = True
+            header = entry.FileHeader(zip64)
+            assert self.fp is not None
+            self.fp.write(header)
+            spool.file.seek(0)
+            shutil.copyfileobj(spool.file, self.fp, 1 << 20)
+            self.start_dir += len(header) + entry.compress_size
+            self.filelist.append(entry)
+            self.NameToInfo[path] = entry
+
+
+class DeflatedSpool:
+    """Raw bytes in, deflated into a temporary file as a zip entry holds them (raw deflate at
+    ``level``), with the CRC-32 and size of the raw bytes: a file deflated while other entries
+    of the zip are written, appended with :meth:`ExportZip.write_deflated`."""
+
+    def __init__(self, level: int) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by whoever commits or discards it)
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self.crc = 0
+        self.size = 0
+        self.compressed_size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self._put(self._compressor.compress(data))
+        return len(data)
+
+    def finish(self) -> None:
+        self._put(self._compressor.flush())
+
+    def _put(self, deflated: bytes) -> None:
+        if deflated:
+            self.file.write(deflated)
+            self.compressed_size += len(deflated)
+
+
+class SpooledFile:
+    """One file of the export written while the format writes others (see :func:`spool`);
+    :meth:`commit` puts it into the export and says what was written, :meth:`discard` drops it."""
+
+    def __init__(self, stream: IO[bytes], commit: Callable[[], WrittenFile], discard: Callable[[], None]) -> None:
+        self.stream = stream
+        self._commit = commit
+        self._discard = discard
+        self._open = True
+
+    def write(self, data: bytes, /) -> int:
+        return self.stream.write(data)
+
+    def commit(self) -> WrittenFile:
+        self._open = False
+        return self._commit()
+
+    def discard(self) -> None:
+        if self._open:
+            self._open = False
+            self._discard()
+
+    def __enter__(self) -> SpooledFile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()  # not committed: dropped
+
+
+def spool(files: ExportFiles, path: str, media_type: str) -> SpooledFile:
+    """A file of the export that can be written while ``files`` takes others (``write_unlisted``),
+    committed later. Into a zip (:class:`ZipExportFiles` over an :class:`ExportZip`) it is deflated
+    as it is written, on a thread of its own (:class:`PipelinedWriter`), so the deflating runs
+    on the other core while the format works; elsewhere it is kept in a temporary file and
+    copied in through ``files.create`` when committed."""
+    if isinstance(files, ZipExportFiles):
+        return files.spool(path, media_type)
+    return _raw_spool(files, path, media_type)
+
+
+def _raw_spool(files: ExportFiles, path: str, media_type: str) -> SpooledFile:
+    raw = tempfile.TemporaryFile()  # noqa: SIM115 (closed on commit or discard)
+
+    def commit() -> WrittenFile:
+        raw.seek(0)
+        with files.create(path, media_type) as out:
+            hashing = HashingWriter(out)
+            shutil.copyfileobj(raw, hashing, 1 << 20)
+        raw.close()
+        return WrittenFile(path, hashing.size, hashing.digest.hexdigest(), media_type)
+
+    return SpooledFile(raw, commit, raw.close)
+
 
 class ZipExportFiles:
     """Streams each file into a zip archive (deflated, zip64 for big files), hashing it; the
@@ -379,6 +487,33 @@ class ZipExportFiles:
                 raise
             stream.finish()
         self.written.append(WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type))
+
+    def spool(self, path: str, media_type: str) -> SpooledFile:
+        """See :func:`spool`: deflated on a thread of its own as it is written (when the zip is an
+        :class:`ExportZip` that deflates), appended to the zip on commit."""
+        archive = self.archive
+        if not (isinstance(archive, ExportZip) and archive.compression == zipfile.ZIP_DEFLATED):
+            return _raw_spool(self, path, media_type)
+        _check_path(path, self._paths)
+        self._paths.add(path)
+        deflated = DeflatedSpool(-1 if archive.compresslevel is None else archive.compresslevel)
+        stream = PipelinedWriter(deflated)  # type: ignore[arg-type]
+
+        def commit() -> WrittenFile:
+            stream.finish()
+            deflated.finish()
+            now = time.localtime(time.time())[:6]
+            archive.write_deflated(path, deflated, (now[0], now[1], now[2], now[3], now[4], now[5]))
+            deflated.file.close()
+            written = WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type)
+            self.written.append(written)
+            return written
+
+        def discard() -> None:
+            stream.abandon()
+            deflated.file.close()
+
+        return SpooledFile(stream, commit, discard)  # type: ignore[arg-type]
 
     def write_unlisted(self, path: str, data: bytes) -> None:
         # Written at once (writestr knows the size, so no streaming writer, thread or header

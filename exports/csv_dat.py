@@ -48,8 +48,9 @@ a file event without a URL is reported. ``BEGDOC`` is a control number,
 (the line of ``events.jsonl``).
 
 Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
-The CSV, the DAT and the checksum list are spooled to temporary files while the text files go
-into the export, each in one write (an export zip takes one file at a time), then copied in.
+The CSV, the DAT and the checksum list are spooled (``exports.base.spool``: deflated on the
+other core as they are written) while the text files go into the export, each in one write (an
+export zip takes one file at a time), then appended.
 """
 
 from __future__ import annotations
@@ -58,13 +59,11 @@ import csv
 import hashlib
 import io
 import operator
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from exports.base import ExportContext, ExportFiles, FormatReport, LossTally
+from exports.base import ExportContext, ExportFiles, FormatReport, LossTally, spool
 from exports.jsonl import (
     EditVersions,
     Utf8Writer,
@@ -72,7 +71,6 @@ from exports.jsonl import (
     control_prefix,
     event_sha256,
     iso_utc,
-    tracked_file,
 )
 from formats.time_zones import iso_local
 from ingest.events import (
@@ -345,10 +343,12 @@ class CsvDatFormat:
             exact_by_field={f"{CSV_FILE}: TEXT": text_exact},
         )
         text_column = COLUMNS.index("TEXT")
+        # Spooled: the text files go into the export while these are written (deflated as they
+        # are written, on the other core, when the export is a zip).
         with (
-            tempfile.TemporaryFile() as csv_spool,
-            tempfile.TemporaryFile() as dat_spool,
-            tempfile.TemporaryFile() as sums_spool,
+            spool(files, CSV_FILE, "text/csv; charset=utf-8") as csv_spool,
+            spool(files, DAT_FILE, "application/octet-stream") as dat_spool,
+            spool(files, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE) as sums_spool,
         ):
             dat = Utf8Writer(dat_spool, bom=True)
             sums = Utf8Writer(sums_spool)
@@ -394,14 +394,8 @@ class CsvDatFormat:
             csv_text.flush()
             dat.flush()
             sums.flush()
-            for spool, path, media_type in (
-                (csv_spool, CSV_FILE, "text/csv; charset=utf-8"),
-                (dat_spool, DAT_FILE, "application/octet-stream"),
-                (sums_spool, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE),
-            ):
-                spool.seek(0)
-                with tracked_file(files, path, media_type, report) as binary:
-                    shutil.copyfileobj(spool, binary, 1 << 20)
+            for spooled in (csv_spool, dat_spool, sums_spool):
+                report.files.append(spooled.commit())
         report.items = report.events
         report.times = (
             f"OCCURRED_AT in UTC; OCCURRED_LOCAL in {zone.key} (named in TIME_ZONE); "
