@@ -352,6 +352,31 @@ class ExportZip(zipfile.ZipFile):
             self.filelist.append(entry)
             self.NameToInfo[path] = entry
 
+    def write_deflated_bytes(self, path: str, data: bytes, date_time: tuple[int, int, int, int, int, int]) -> None:
+        """A small file deflated in one go at the zip's compression level (the bytes ``writestr``
+        would deflate), its header written once with the sizes and CRC known."""
+        compressor = zlib.compressobj(-1 if self.compresslevel is None else self.compresslevel, zlib.DEFLATED, -15)
+        deflated = compressor.compress(data) + compressor.flush()
+        if self._writing:  # type: ignore[attr-defined]
+            raise ValueError("cannot write a deflated file while another entry of the zip is open")
+        entry = zipfile.ZipInfo(path, date_time)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.file_size = len(data)
+        entry.compress_size = len(deflated)
+        entry.CRC = zlib.crc32(data)
+        entry.external_attr = 0o600 << 16
+        with self._lock:  # type: ignore[attr-defined]
+            entry.header_offset = self.start_dir
+            self._writecheck(entry)  # type: ignore[attr-defined]
+            self._didModify = True
+            header = entry.FileHeader(False)
+            assert self.fp is not None
+            self.fp.write(header)
+            self.fp.write(deflated)
+            self.start_dir += len(header) + len(deflated)
+            self.filelist.append(entry)
+            self.NameToInfo[path] = entry
+
     def write_deflated(self, path: str, spool: DeflatedSpool, date_time: tuple[int, int, int, int, int, int]) -> None:
         """Append a file deflated already (a :class:`DeflatedSpool`): its header, written once with
         the size and CRC known, then the deflated bytes copied as they are."""

@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from exports.base import ExportContext, ExportFiles, FormatReport, WrittenFile
+from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, WrittenFile
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from formats.time_zones import iso_local, local_date
 from ingest.events import (
@@ -406,14 +406,14 @@ def _zip(manifest: Manifest) -> bytes:
     """``rsmf.zip``: the manifest deflated; the placeholder files, a few hundred bytes each,
     stored (deflating each cost a compressor for nothing: a third of the zip's time)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr(MANIFEST_NAME, ascii_json(manifest.data))
+    # Each entry's header written once, sizes and CRC known (ExportZip): what writestr writes,
+    # without its header rewritten after the data.
+    with ExportZip(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         stamp = time.localtime(time.time())[:6]
+        date_time = (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5])
+        archive.write_deflated_bytes(MANIFEST_NAME, ascii_json(manifest.data).encode(), date_time)
         for attachment in manifest.attachments:
-            entry = zipfile.ZipInfo(attachment.zip_name, date_time=stamp)
-            entry.compress_type = zipfile.ZIP_STORED
-            entry.external_attr = 0o600 << 16  # what writestr gives a file named by a string
-            archive.writestr(entry, attachment.content)
+            archive.write_stored(attachment.zip_name, attachment.content, date_time)
     return buffer.getvalue()
 
 
