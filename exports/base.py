@@ -10,10 +10,12 @@ custody around what the formats wrote.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import queue
 import shutil
+import struct
 import tempfile
 import threading
 import time
@@ -321,6 +323,42 @@ class PipelinedWriter(io.RawIOBase):
                     self._error = error
 
 
+_UTF8_NAME = 0x800
+"""The general purpose flag of a zip entry whose name is UTF-8 (``zipfile`` sets it likewise)."""
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+"""A zip local file header (``zipfile.structFileHeader``), after its signature ``PK\\3\\4``."""
+_LOCAL_SIGNATURE = b"PK\003\004"
+
+
+@functools.lru_cache(maxsize=8)
+def _dos_stamp(date_time: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
+    """An entry's MS-DOS time and date, as ``ZipInfo.FileHeader`` computes them."""
+    dosdate = (date_time[0] - 1980) << 9 | date_time[1] << 5 | date_time[2]
+    dostime = date_time[3] << 11 | date_time[4] << 5 | (date_time[5] // 2)
+    return dostime, dosdate
+
+
+def _stored_header(version: int, flags: int, stamp: tuple[int, int], crc: int, size: int, name: bytes) -> bytes:
+    """The local header of a stored entry without extra field: ``ZipInfo.FileHeader(False)``."""
+    return (
+        _LOCAL_HEADER.pack(
+            _LOCAL_SIGNATURE,
+            version,
+            0,
+            flags,
+            zipfile.ZIP_STORED,
+            stamp[0],
+            stamp[1],
+            crc,
+            size,
+            size,
+            len(name),
+            0,
+        )
+        + name
+    )
+
+
 class ExportZip(zipfile.ZipFile):
     """The export's zip file: a :class:`zipfile.ZipFile` that can also append a small stored
     file in one write.
@@ -337,18 +375,24 @@ class ExportZip(zipfile.ZipFile):
             raise ValueError("cannot write a stored file while another entry of the zip is open")
         entry = zipfile.ZipInfo(path, date_time)
         entry.compress_type = zipfile.ZIP_STORED
-        entry.file_size = entry.compress_size = len(data)
-        entry.CRC = zlib.crc32(data)
+        size = entry.file_size = entry.compress_size = len(data)
+        crc = entry.CRC = zlib.crc32(data)
         entry.external_attr = 0o600 << 16
         with self._lock:  # type: ignore[attr-defined]
             entry.header_offset = self.start_dir
             self._writecheck(entry)  # type: ignore[attr-defined]
             self._didModify = True
-            header = entry.FileHeader(False)
+            if size <= zipfile.ZIP64_LIMIT:
+                # ZipInfo.FileHeader(False) of this entry (no extra field), packed directly:
+                # one call per file instead of FileHeader's checks (the DAT writes one per message).
+                name = path.encode("ascii") if path.isascii() else path.encode()
+                flags = 0 if path.isascii() else _UTF8_NAME
+                header = _stored_header(entry.extract_version, flags, _dos_stamp(date_time), crc, size, name)
+            else:
+                header = entry.FileHeader(False)
             assert self.fp is not None
-            self.fp.write(header)
-            self.fp.write(data)
-            self.start_dir += len(header) + len(data)
+            self.fp.write(header + data)
+            self.start_dir += len(header) + size
             self.filelist.append(entry)
             self.NameToInfo[path] = entry
 

@@ -207,17 +207,19 @@ def test_spooled_files_elsewhere_are_copied_in_on_commit() -> None:
 def test_a_small_file_deflated_in_one_go_is_the_zip_writestr_writes(data: bytes) -> None:
     """RSMF's inner zip appends its manifest with ExportZip.write_deflated_bytes and its
     placeholders with write_stored: the same bytes as zipfile's writestr (header rewritten after
-    the data), so the .rsmf files are unchanged."""
+    the data), so the .rsmf files are unchanged; the DAT's text files are stored the same way."""
     plain = io.BytesIO()
     with zipfile.ZipFile(plain, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("rsmf_manifest.json", data)
         stamp = archive.getinfo("rsmf_manifest.json").date_time
-        entry = zipfile.ZipInfo("attachments/a.placeholder.txt", date_time=stamp)
-        entry.compress_type = zipfile.ZIP_STORED
-        entry.external_attr = 0o600 << 16
-        archive.writestr(entry, data[:500])
+        for name in ("attachments/a.placeholder.txt", "texts/ünï 🚀.txt"):
+            entry = zipfile.ZipInfo(name, date_time=stamp)
+            entry.compress_type = zipfile.ZIP_STORED
+            entry.external_attr = 0o600 << 16
+            archive.writestr(entry, data[:500])
     direct = io.BytesIO()
     with ExportZip(direct, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.write_deflated_bytes("rsmf_manifest.json", data, stamp)
         archive.write_stored("attachments/a.placeholder.txt", data[:500], stamp)
+        archive.write_stored("texts/ünï 🚀.txt", data[:500], stamp)
     assert direct.getvalue() == plain.getvalue()
