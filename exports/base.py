@@ -140,6 +140,14 @@ class LossTally:
         if len(samples) < _SAMPLE_EVENTS and event_id not in samples:
             samples.append(event_id)
 
+    def add_event(self, field: str, event: Event) -> None:
+        """:meth:`add` for ``event``, whose id is made a string only while examples are wanted."""
+        samples = self.samples.get(field)
+        if samples is not None and len(samples) >= _SAMPLE_EVENTS:
+            self.counts[field] += 1
+        else:
+            self.add(field, str(event.event_id))
+
     def report_to(self, report: FormatReport) -> None:
         for name, count in self.counts.items():
             exact = self.exact_by_field.get(name, self.exact_value_in)
@@ -205,14 +213,14 @@ def write_format(
     (its ``not_carried``: field of :data:`FIELD_SET` -> why) that events of the export have.
     A format without the attribute (one from another distribution) is written as it is."""
     declared: dict[str, str] = getattr(export, "not_carried", {})
-    checks = [(name, FIELD_SET[name]) for name in declared]
     tallies = {name: LossTally(export.name, why, _FIELD_KEPT_IN[name]) for name, why in declared.items()}
+    checks = [(FIELD_SET[name], f"event field {name}", tallies[name]) for name in declared]
 
     def seen(events: Iterable[Event]) -> Iterator[Event]:
         for event in events:
-            for name, check in checks:
+            for check, field_name, tally in checks:
                 if check(event):
-                    tallies[name].add(f"event field {name}", str(event.event_id))
+                    tally.add_event(field_name, event)
             yield event
 
     report = export.write(seen(events) if checks else events, files, context)
