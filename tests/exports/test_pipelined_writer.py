@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import IO, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from exports.base import ExportZip, MemoryExportFiles, PipelinedWriter, ZipExportFiles, spool
+from exports.base import ExportZip, MemoryExportFiles, PipelinedWriter, ZipExportFiles, _plain_path, spool
 
 
 def zip_files() -> tuple[io.BytesIO, zipfile.ZipFile, ZipExportFiles]:
@@ -223,3 +225,12 @@ def test_a_small_file_deflated_in_one_go_is_the_zip_writestr_writes(data: bytes)
         archive.write_stored("attachments/a.placeholder.txt", data[:500], stamp)
         archive.write_stored("texts/ünï 🚀.txt", data[:500], stamp)
     assert direct.getvalue() == plain.getvalue()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="/.\\a", max_size=8))
+def test_a_path_is_plain_exactly_when_every_part_is(path: str) -> None:
+    """The C-scanned path check (one per DAT text file) is the rule written part by part."""
+    parts = path.split("/")
+    rule = bool(path) and not path.startswith("/") and "\\" not in path and not any(p in ("", ".", "..") for p in parts)
+    assert _plain_path(path) == rule
