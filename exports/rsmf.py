@@ -173,7 +173,7 @@ def _event_id_custom(event: Event) -> list[Json]:
 class _ManifestBuilder:
     def __init__(self, piece: Slice) -> None:
         self.slice = piece
-        self.iso = piece.iso
+        self.iso = iso if piece.zone.key == "UTC" else piece.iso  # Slice.iso, without its test per event
         self.conversation = piece.room.id
         self.participants: dict[str, Json] = {}
         self.events: list[Json] = []
@@ -540,24 +540,11 @@ def mime_message(headers: Sequence[tuple[str, str]], summary: bytes, archive: by
                 [("Content-Type", f'multipart/mixed; boundary="{boundary}"'), ("MIME-Version", "1.0"), *headers]
             ),
             part,
-            _header_block(
-                [
-                    ("Content-Type", 'text/plain; charset="utf-8"'),
-                    ("MIME-Version", "1.0"),
-                    ("Content-Transfer-Encoding", "base64"),
-                ]
-            ),
+            _TEXT_PART_HEADERS,
             _base64_lines(summary),
             b"\r\n",
             part,
-            _header_block(
-                [
-                    ("Content-Type", "application/zip"),
-                    ("MIME-Version", "1.0"),
-                    ("Content-Transfer-Encoding", "base64"),
-                    ("Content-Disposition", 'attachment; filename="rsmf.zip"'),
-                ]
-            ),
+            _ZIP_PART_HEADERS,
             _base64_lines(archive),
             f"\r\n--{boundary}--\r\n".encode(),
         )
@@ -570,6 +557,24 @@ _CRLF_FOLD = _QUICK_FOLD.clone(linesep="\r\n", max_line_length=_MAX_HEADER_LINE)
 def _header_block(headers: Iterable[tuple[str, str]]) -> bytes:
     """Headers folded as ``compat32`` folds them, and the empty line that ends them."""
     return b"".join(_CRLF_FOLD.fold_binary(name, value) for name, value in headers) + b"\r\n"
+
+
+_TEXT_PART_HEADERS = _header_block(
+    [
+        ("Content-Type", 'text/plain; charset="utf-8"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "base64"),
+    ]
+)
+_ZIP_PART_HEADERS = _header_block(
+    [
+        ("Content-Type", "application/zip"),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "base64"),
+        ("Content-Disposition", 'attachment; filename="rsmf.zip"'),
+    ]
+)
+"""The headers of the two parts, the same in every file: folded once."""
 
 
 def _base64_lines(data: bytes) -> bytes:
