@@ -10,9 +10,13 @@ custody around what the formats wrote.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import queue
+import shutil
+import struct
+import tempfile
 import threading
 import time
 import zipfile
@@ -136,6 +140,14 @@ class LossTally:
         if len(samples) < _SAMPLE_EVENTS and event_id not in samples:
             samples.append(event_id)
 
+    def add_event(self, field: str, event: Event) -> None:
+        """:meth:`add` for ``event``, whose id is made a string only while examples are wanted."""
+        samples = self.samples.get(field)
+        if samples is not None and len(samples) >= _SAMPLE_EVENTS:
+            self.counts[field] += 1
+        else:
+            self.add(field, str(event.event_id))
+
     def report_to(self, report: FormatReport) -> None:
         for name, count in self.counts.items():
             exact = self.exact_by_field.get(name, self.exact_value_in)
@@ -201,14 +213,14 @@ def write_format(
     (its ``not_carried``: field of :data:`FIELD_SET` -> why) that events of the export have.
     A format without the attribute (one from another distribution) is written as it is."""
     declared: dict[str, str] = getattr(export, "not_carried", {})
-    checks = [(name, FIELD_SET[name]) for name in declared]
     tallies = {name: LossTally(export.name, why, _FIELD_KEPT_IN[name]) for name, why in declared.items()}
+    checks = [(FIELD_SET[name], f"event field {name}", tallies[name]) for name in declared]
 
     def seen(events: Iterable[Event]) -> Iterator[Event]:
         for event in events:
-            for name, check in checks:
+            for check, field_name, tally in checks:
                 if check(event):
-                    tallies[name].add(f"event field {name}", str(event.event_id))
+                    tally.add_event(field_name, event)
             yield event
 
     report = export.write(seen(events) if checks else events, files, context)
@@ -319,6 +331,42 @@ class PipelinedWriter(io.RawIOBase):
                     self._error = error
 
 
+_UTF8_NAME = 0x800
+"""The general purpose flag of a zip entry whose name is UTF-8 (``zipfile`` sets it likewise)."""
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+"""A zip local file header (``zipfile.structFileHeader``), after its signature ``PK\\3\\4``."""
+_LOCAL_SIGNATURE = b"PK\003\004"
+
+
+@functools.lru_cache(maxsize=8)
+def _dos_stamp(date_time: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
+    """An entry's MS-DOS time and date, as ``ZipInfo.FileHeader`` computes them."""
+    dosdate = (date_time[0] - 1980) << 9 | date_time[1] << 5 | date_time[2]
+    dostime = date_time[3] << 11 | date_time[4] << 5 | (date_time[5] // 2)
+    return dostime, dosdate
+
+
+def _stored_header(version: int, flags: int, stamp: tuple[int, int], crc: int, size: int, name: bytes) -> bytes:
+    """The local header of a stored entry without extra field: ``ZipInfo.FileHeader(False)``."""
+    return (
+        _LOCAL_HEADER.pack(
+            _LOCAL_SIGNATURE,
+            version,
+            0,
+            flags,
+            zipfile.ZIP_STORED,
+            stamp[0],
+            stamp[1],
+            crc,
+            size,
+            size,
+            len(name),
+            0,
+        )
+        + name
+    )
+
+
 class ExportZip(zipfile.ZipFile):
     """The export's zip file: a :class:`zipfile.ZipFile` that can also append a small stored
     file in one write.
@@ -335,7 +383,38 @@ class ExportZip(zipfile.ZipFile):
             raise ValueError("cannot write a stored file while another entry of the zip is open")
         entry = zipfile.ZipInfo(path, date_time)
         entry.compress_type = zipfile.ZIP_STORED
-        entry.file_size = entry.compress_size = len(data)
+        size = entry.file_size = entry.compress_size = len(data)
+        crc = entry.CRC = zlib.crc32(data)
+        entry.external_attr = 0o600 << 16
+        with self._lock:  # type: ignore[attr-defined]
+            entry.header_offset = self.start_dir
+            self._writecheck(entry)  # type: ignore[attr-defined]
+            self._didModify = True
+            if size <= zipfile.ZIP64_LIMIT:
+                # ZipInfo.FileHeader(False) of this entry (no extra field), packed directly:
+                # one call per file instead of FileHeader's checks (the DAT writes one per message).
+                name = path.encode("ascii") if path.isascii() else path.encode()
+                flags = 0 if path.isascii() else _UTF8_NAME
+                header = _stored_header(entry.extract_version, flags, _dos_stamp(date_time), crc, size, name)
+            else:
+                header = entry.FileHeader(False)
+            assert self.fp is not None
+            self.fp.write(header + data)
+            self.start_dir += len(header) + size
+            self.filelist.append(entry)
+            self.NameToInfo[path] = entry
+
+    def write_deflated_bytes(self, path: str, data: bytes, date_time: tuple[int, int, int, int, int, int]) -> None:
+        """A small file deflated in one go at the zip's compression level (the bytes ``writestr``
+        would deflate), its header written once with the sizes and CRC known."""
+        compressor = zlib.compressobj(-1 if self.compresslevel is None else self.compresslevel, zlib.DEFLATED, -15)
+        deflated = compressor.compress(data) + compressor.flush()
+        if self._writing:  # type: ignore[attr-defined]
+            raise ValueError("cannot write a deflated file while another entry of the zip is open")
+        entry = zipfile.ZipInfo(path, date_time)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.file_size = len(data)
+        entry.compress_size = len(deflated)
         entry.CRC = zlib.crc32(data)
         entry.external_attr = 0o600 << 16
         with self._lock:  # type: ignore[attr-defined]
@@ -345,10 +424,116 @@ class ExportZip(zipfile.ZipFile):
             header = entry.FileHeader(False)
             assert self.fp is not None
             self.fp.write(header)
-            self.fp.write(data)
-            self.start_dir += len(header) + len(data)
+            self.fp.write(deflated)
+            self.start_dir += len(header) + len(deflated)
             self.filelist.append(entry)
             self.NameToInfo[path] = entry
+
+    def write_deflated(self, path: str, spool: DeflatedSpool, date_time: tuple[int, int, int, int, int, int]) -> None:
+        """Append a file deflated already (a :class:`DeflatedSpool`): its header, written once with
+        the size and CRC known, then the deflated bytes copied as they are."""
+        if self._writing:  # type: ignore[attr-defined]
+            raise ValueError("cannot write a deflated file while another entry of the zip is open")
+        entry = zipfile.ZipInfo(path, date_time)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.file_size = spool.size
+        entry.compress_size = spool.compressed_size
+        entry.CRC = spool.crc
+        entry.external_attr = 0o600 << 16
+        zip64 = entry.file_size > zipfile.ZIP64_LIMIT or entry.compress_size > zipfile.ZIP64_LIMIT
+        with self._lock:  # type: ignore[attr-defined]
+            entry.header_offset = self.start_dir
+            self._writecheck(entry)  # type: ignore[attr-defined]
+            self._didModify = True
+            header = entry.FileHeader(zip64)
+            assert self.fp is not None
+            self.fp.write(header)
+            spool.file.seek(0)
+            shutil.copyfileobj(spool.file, self.fp, 1 << 20)
+            self.start_dir += len(header) + entry.compress_size
+            self.filelist.append(entry)
+            self.NameToInfo[path] = entry
+
+
+class DeflatedSpool:
+    """Raw bytes in, deflated into a temporary file as a zip entry holds them (raw deflate at
+    ``level``), with the CRC-32 and size of the raw bytes: a file deflated while other entries
+    of the zip are written, appended with :meth:`ExportZip.write_deflated`."""
+
+    def __init__(self, level: int) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by whoever commits or discards it)
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self.crc = 0
+        self.size = 0
+        self.compressed_size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self._put(self._compressor.compress(data))
+        return len(data)
+
+    def finish(self) -> None:
+        self._put(self._compressor.flush())
+
+    def _put(self, deflated: bytes) -> None:
+        if deflated:
+            self.file.write(deflated)
+            self.compressed_size += len(deflated)
+
+
+class SpooledFile:
+    """One file of the export written while the format writes others (see :func:`spool`);
+    :meth:`commit` puts it into the export and says what was written, :meth:`discard` drops it."""
+
+    def __init__(self, stream: IO[bytes], commit: Callable[[], WrittenFile], discard: Callable[[], None]) -> None:
+        self.stream = stream
+        self._commit = commit
+        self._discard = discard
+        self._open = True
+
+    def write(self, data: bytes, /) -> int:
+        return self.stream.write(data)
+
+    def commit(self) -> WrittenFile:
+        self._open = False
+        return self._commit()
+
+    def discard(self) -> None:
+        if self._open:
+            self._open = False
+            self._discard()
+
+    def __enter__(self) -> SpooledFile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()  # not committed: dropped
+
+
+def spool(files: ExportFiles, path: str, media_type: str) -> SpooledFile:
+    """A file of the export that can be written while ``files`` takes others (``write_unlisted``),
+    committed later. Into a zip (:class:`ZipExportFiles` over an :class:`ExportZip`) it is deflated
+    as it is written, on a thread of its own (:class:`PipelinedWriter`), so the deflating runs
+    on the other core while the format works; elsewhere it is kept in a temporary file and
+    copied in through ``files.create`` when committed."""
+    if isinstance(files, ZipExportFiles):
+        return files.spool(path, media_type)
+    return _raw_spool(files, path, media_type)
+
+
+def _raw_spool(files: ExportFiles, path: str, media_type: str) -> SpooledFile:
+    raw = tempfile.TemporaryFile()  # noqa: SIM115 (closed on commit or discard)
+
+    def commit() -> WrittenFile:
+        raw.seek(0)
+        with files.create(path, media_type) as out:
+            hashing = HashingWriter(out)
+            shutil.copyfileobj(raw, hashing, 1 << 20)
+        raw.close()
+        return WrittenFile(path, hashing.size, hashing.digest.hexdigest(), media_type)
+
+    return SpooledFile(raw, commit, raw.close)
 
 
 class ZipExportFiles:
@@ -379,6 +564,33 @@ class ZipExportFiles:
                 raise
             stream.finish()
         self.written.append(WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type))
+
+    def spool(self, path: str, media_type: str) -> SpooledFile:
+        """See :func:`spool`: deflated on a thread of its own as it is written (when the zip is an
+        :class:`ExportZip` that deflates), appended to the zip on commit."""
+        archive = self.archive
+        if not (isinstance(archive, ExportZip) and archive.compression == zipfile.ZIP_DEFLATED):
+            return _raw_spool(self, path, media_type)
+        _check_path(path, self._paths)
+        self._paths.add(path)
+        deflated = DeflatedSpool(-1 if archive.compresslevel is None else archive.compresslevel)
+        stream = PipelinedWriter(deflated)  # type: ignore[arg-type]
+
+        def commit() -> WrittenFile:
+            stream.finish()
+            deflated.finish()
+            now = time.localtime(time.time())[:6]
+            archive.write_deflated(path, deflated, (now[0], now[1], now[2], now[3], now[4], now[5]))
+            deflated.file.close()
+            written = WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type)
+            self.written.append(written)
+            return written
+
+        def discard() -> None:
+            stream.abandon()
+            deflated.file.close()
+
+        return SpooledFile(stream, commit, discard)  # type: ignore[arg-type]
 
     def write_unlisted(self, path: str, data: bytes) -> None:
         # Written at once (writestr knows the size, so no streaming writer, thread or header
@@ -419,9 +631,23 @@ class MemoryExportFiles:
         self.contents[path] = data
 
 
-def _check_path(path: str, taken: AbstractSet[str]) -> None:
+def _plain_path(path: str) -> bool:
+    """Relative, no backslash, no empty, ``.`` or ``..`` part. Scanned in C first (a part is
+    empty only at a leading or trailing ``/`` or in ``//``; ``.`` and ``..`` only after ``/.``):
+    the DAT's text files check one path per message."""
+    if path and "\\" not in path and "//" not in path and path[0] != "/" and path[-1] != "/" and "/." not in "/" + path:
+        return True
     parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or any(part in ("", ".", "..") for part in parts):
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and "\\" not in path
+        and all(part not in ("", ".", "..") for part in parts)
+    )
+
+
+def _check_path(path: str, taken: AbstractSet[str]) -> None:
+    if not _plain_path(path):
         raise ValueError(f"export file path {path!r} must be relative, with no empty, '.' or '..' parts")
     if path in taken:
         raise ValueError(f"export file {path!r} was written twice")

@@ -54,8 +54,9 @@ a file event without a URL is reported. ``BEGDOC`` is a control number,
 (the line of ``events.jsonl``).
 
 Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
-The CSV, the DAT and the checksum list are spooled to temporary files while the text files go
-into the export, each in one write (an export zip takes one file at a time), then copied in.
+The CSV, the DAT and the checksum list are spooled (``exports.base.spool``: deflated on the
+other core as they are written) while the text files go into the export, each in one write (an
+export zip takes one file at a time), then appended.
 """
 
 from __future__ import annotations
@@ -63,13 +64,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import shutil
-import tempfile
+import operator
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from exports.base import ExportContext, ExportFiles, FormatReport, LossTally
+from exports.base import ExportContext, ExportFiles, FormatReport, LossTally, spool
 from exports.jsonl import (
     EditVersions,
     Utf8Writer,
@@ -77,7 +77,6 @@ from exports.jsonl import (
     control_prefix,
     event_sha256,
     iso_utc,
-    tracked_file,
 )
 from formats.time_zones import iso_local
 from ingest.events import (
@@ -206,11 +205,16 @@ def read_dat(text: str) -> list[list[str]]:
     return rows
 
 
-def spreadsheet_row(row: Sequence[str]) -> tuple[list[str], bool]:
+_first_character = operator.itemgetter(slice(0, 1))
+
+
+def spreadsheet_row(row: Sequence[str]) -> tuple[Sequence[str], bool]:
     """``row`` as ``messages.csv`` writes it: every cell a spreadsheet would evaluate as a formula
-    gets a leading apostrophe; and whether any cell did."""
-    cells = [FORMULA_GUARD + value if value[:1] in FORMULA_STARTS else value for value in row]
-    return cells, any(value[:1] in FORMULA_STARTS for value in row)
+    gets a leading apostrophe; and whether any cell did (when none did, ``row`` itself)."""
+    # The first characters are looked at in C (map, itemgetter, isdisjoint): most rows need no guard.
+    if FORMULA_STARTS.isdisjoint(map(_first_character, row)):
+        return row, False
+    return [FORMULA_GUARD + value if value[:1] in FORMULA_STARTS else value for value in row], True
 
 
 def _details(*pairs: tuple[str, str]) -> str:
@@ -356,10 +360,12 @@ class CsvDatFormat:
             exact_by_field={f"{CSV_FILE}: TEXT": text_exact},
         )
         text_column = COLUMNS.index("TEXT")
+        # Spooled: the text files go into the export while these are written (deflated as they
+        # are written, on the other core, when the export is a zip).
         with (
-            tempfile.TemporaryFile() as csv_spool,
-            tempfile.TemporaryFile() as dat_spool,
-            tempfile.TemporaryFile() as sums_spool,
+            spool(files, CSV_FILE, "text/csv; charset=utf-8") as csv_spool,
+            spool(files, DAT_FILE, "application/octet-stream") as dat_spool,
+            spool(files, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE) as sums_spool,
         ):
             dat = Utf8Writer(dat_spool, bom=True)
             sums = Utf8Writer(sums_spool)
@@ -388,30 +394,25 @@ class CsvDatFormat:
                 line, literal, breaks = dat_record(row)
                 cells, guarded = spreadsheet_row(row)
                 pending.add(cells, line)
+                event_id = row[1]  # str(event.event_id), made once by event_row
                 if literal:
                     for index in literal:
-                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
+                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", event_id)
                 if breaks:
                     for index in breaks:
-                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", str(event.event_id))
+                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", event_id)
                 if guarded:
                     for index, value in enumerate(row):
                         if value[:1] in FORMULA_STARTS:
-                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", str(event.event_id))
+                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", event_id)
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                    no_url.add(str(event.event_id))
+                    no_url.add(event_id)
             pending.flush()
             csv_text.flush()
             dat.flush()
             sums.flush()
-            for spool, path, media_type in (
-                (csv_spool, CSV_FILE, "text/csv; charset=utf-8"),
-                (dat_spool, DAT_FILE, "application/octet-stream"),
-                (sums_spool, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE),
-            ):
-                spool.seek(0)
-                with tracked_file(files, path, media_type, report) as binary:
-                    shutil.copyfileobj(spool, binary, 1 << 20)
+            for spooled in (csv_spool, dat_spool, sums_spool):
+                report.files.append(spooled.commit())
         report.items = report.events
         report.times = (
             f"OCCURRED_AT in UTC; OCCURRED_LOCAL in {zone.key} (named in TIME_ZONE); "

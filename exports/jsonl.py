@@ -37,8 +37,8 @@ def tracked_file(files: ExportFiles, path: str, media_type: str, report: FormatR
 
 def iso_utc(moment: datetime) -> str:
     """``2026-11-22T09:15:02.120000Z``: ISO 8601, UTC, microseconds, four-digit year."""
-    u = moment.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" written as "Z"; the year has 4 digits
 
 
 def control_prefix(export_id: str) -> str:

@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from exports.base import ExportContext, ExportFiles, FormatReport, WrittenFile
+from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, WrittenFile
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from formats.time_zones import iso_local, local_date
 from ingest.events import (
@@ -173,7 +173,7 @@ def _event_id_custom(event: Event) -> list[Json]:
 class _ManifestBuilder:
     def __init__(self, piece: Slice) -> None:
         self.slice = piece
-        self.iso = piece.iso
+        self.iso = iso if piece.zone.key == "UTC" else piece.iso  # Slice.iso, without its test per event
         self.conversation = piece.room.id
         self.participants: dict[str, Json] = {}
         self.events: list[Json] = []
@@ -406,14 +406,14 @@ def _zip(manifest: Manifest) -> bytes:
     """``rsmf.zip``: the manifest deflated; the placeholder files, a few hundred bytes each,
     stored (deflating each cost a compressor for nothing: a third of the zip's time)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr(MANIFEST_NAME, ascii_json(manifest.data))
+    # Each entry's header written once, sizes and CRC known (ExportZip): what writestr writes,
+    # without its header rewritten after the data.
+    with ExportZip(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         stamp = time.localtime(time.time())[:6]
+        date_time = (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5])
+        archive.write_deflated_bytes(MANIFEST_NAME, ascii_json(manifest.data).encode(), date_time)
         for attachment in manifest.attachments:
-            entry = zipfile.ZipInfo(attachment.zip_name, date_time=stamp)
-            entry.compress_type = zipfile.ZIP_STORED
-            entry.external_attr = 0o600 << 16  # what writestr gives a file named by a string
-            archive.writestr(entry, attachment.content)
+            archive.write_stored(attachment.zip_name, attachment.content, date_time)
     return buffer.getvalue()
 
 
@@ -540,24 +540,11 @@ def mime_message(headers: Sequence[tuple[str, str]], summary: bytes, archive: by
                 [("Content-Type", f'multipart/mixed; boundary="{boundary}"'), ("MIME-Version", "1.0"), *headers]
             ),
             part,
-            _header_block(
-                [
-                    ("Content-Type", 'text/plain; charset="utf-8"'),
-                    ("MIME-Version", "1.0"),
-                    ("Content-Transfer-Encoding", "base64"),
-                ]
-            ),
+            _TEXT_PART_HEADERS,
             _base64_lines(summary),
             b"\r\n",
             part,
-            _header_block(
-                [
-                    ("Content-Type", "application/zip"),
-                    ("MIME-Version", "1.0"),
-                    ("Content-Transfer-Encoding", "base64"),
-                    ("Content-Disposition", 'attachment; filename="rsmf.zip"'),
-                ]
-            ),
+            _ZIP_PART_HEADERS,
             _base64_lines(archive),
             f"\r\n--{boundary}--\r\n".encode(),
         )
@@ -570,6 +557,24 @@ _CRLF_FOLD = _QUICK_FOLD.clone(linesep="\r\n", max_line_length=_MAX_HEADER_LINE)
 def _header_block(headers: Iterable[tuple[str, str]]) -> bytes:
     """Headers folded as ``compat32`` folds them, and the empty line that ends them."""
     return b"".join(_CRLF_FOLD.fold_binary(name, value) for name, value in headers) + b"\r\n"
+
+
+_TEXT_PART_HEADERS = _header_block(
+    [
+        ("Content-Type", 'text/plain; charset="utf-8"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "base64"),
+    ]
+)
+_ZIP_PART_HEADERS = _header_block(
+    [
+        ("Content-Type", "application/zip"),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "base64"),
+        ("Content-Disposition", 'attachment; filename="rsmf.zip"'),
+    ]
+)
+"""The headers of the two parts, the same in every file: folded once."""
 
 
 def _base64_lines(data: bytes) -> bytes:

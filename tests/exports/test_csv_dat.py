@@ -18,11 +18,14 @@ from exports.csv_dat import (
     COLUMNS,
     CSV_FILE,
     DAT_FILE,
+    FORMULA_GUARD,
+    FORMULA_STARTS,
     TEXT_SUMS_FILE,
     CsvDatFormat,
     RowBuffer,
     dat_line,
     read_dat,
+    spreadsheet_row,
 )
 from exports.jsonl import Utf8Writer
 from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
@@ -236,6 +239,16 @@ def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> 
         csv.writer(expected, lineterminator="\r\n").writerows(rows)
         assert csv_bytes.getvalue() == ("\ufeff" + expected.getvalue()).encode()
         assert dat_bytes.getvalue() == "".join(dat_line(row)[0] for row in rows).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_ANY_TEXT, st.sampled_from(["=1", "+", "-x", "@a", "\t", "\r\n", ""])), max_size=30))
+def test_the_formula_guard_is_the_per_cell_rule(row: list[str]) -> None:
+    """spreadsheet_row looks at first characters in C and hands back the row itself when no cell
+    needs a guard: the cells are the per-cell rule's either way."""
+    cells, guarded = spreadsheet_row(row)
+    assert list(cells) == [FORMULA_GUARD + value if value[:1] in FORMULA_STARTS else value for value in row]
+    assert guarded == any(value[:1] in FORMULA_STARTS for value in row)
 
 
 FORMULAS = ('=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", "=1\n=2")
