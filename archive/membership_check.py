@@ -21,17 +21,16 @@ would not write: migration 0006 rebuilds the table once from the chain (:func:`r
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from archive.derived import Sighted, _Memberships
 from archive.hashchain import ChainReport, ChainRow
+from archive.payloads import payload_document
 from archive.schema import archive_events, archive_memberships
 from ingest.events import JoinEvent, LeaveEvent, PostEvent, parse_event_json, present_by
 
@@ -53,14 +52,6 @@ class _Evidence:
     occurred_at: datetime
     room: _Party
     actor: _Party
-
-
-def _document(payload: str) -> dict[str, Any]:
-    try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        document = json.loads(payload)
-    return document if isinstance(document, dict) else {}
 
 
 def _name_in(document: dict[str, Any]) -> str | None:
@@ -96,7 +87,7 @@ def expected_intervals(connection: Connection) -> tuple[list[dict[str, Any]], in
     )
     replayed = 0
     for event_id, event_type, room_id, actor_id, occurred_at, payload in result:
-        document = _document(payload)
+        document = payload_document(payload)
         evidence = _Evidence(event_id, occurred_at, _Party(room_id), _Party(actor_id, _name_in(document)))
         if event_type == "join":
             replay.join(cast(JoinEvent, evidence))

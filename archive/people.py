@@ -18,16 +18,15 @@ later events still need to find the person by it.
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, update
 
+from archive.payloads import payload_document
 from archive.schema import archive_events, archive_people
 from ingest.db import among, read_only
 from ingest.events import Actor, Event
@@ -245,16 +244,8 @@ def label(name: str | None, actor_id: str) -> str:
     return f"{name} ({actor_id})" if name and name != actor_id else actor_id
 
 
-def _document(payload: str) -> dict[str, Any]:
-    try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        document = json.loads(payload)
-    return document if isinstance(document, dict) else {}
-
-
 def _actor_of(payload: str) -> dict[str, Any]:
-    actor = _document(payload).get("actor")
+    actor = payload_document(payload).get("actor")
     return actor if isinstance(actor, dict) else {}
 
 
@@ -266,7 +257,7 @@ def rebuild(connection: Connection) -> int:
         select(events.occurred_at, events.payload).order_by(events.seq).execution_options(yield_per=2000)
     )
     for occurred_at, payload in result:
-        document = _document(payload)
+        document = payload_document(payload)
         recipients = document.get("recipients")
         for actor in (document.get("actor"), *(recipients if isinstance(recipients, list) else ())):
             if isinstance(actor, dict):
