@@ -101,7 +101,9 @@ def search(backend: SearchBackend, engine: Engine, request: SearchRequest) -> Pa
                 pass
             case _:
                 raise WrongCursor()
-        return search_archive(engine, resolve_people(engine, request.node), after=after, size=request.size)
+        return search_archive(
+            engine, resolve_people(engine, request.node), after=after, size=request.size, zone=request.time_zone
+        )
     match request.cursor:
         case None:
             pass
