@@ -84,7 +84,8 @@ def build_export(
     formats = [export_format(name) for name in request.formats]  # unknown names fail before any work
     zone = time_zone(request.time_zone)  # so does an unknown zone
     started = now()
-    selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships)
+    # The query's sent: dates are days of the export's zone, like its conversation-days.
+    selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships, zone)
     head = chain_head(engine)
     archived_json = ArchivedJson()
     context = ExportContext(

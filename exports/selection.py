@@ -26,6 +26,7 @@ from search.backends import SearchBackend, WalksHitIds, every_hit
 from search.memberships import Memberships
 from search.query_ast import Node
 from search.results import Hit, HitIds
+from search.sent_days import UTC_ZONE
 
 _MESSAGE_EVENTS = ("post", "edit", "delete", "read")
 _DAY_MICROS = 86_400_000_000
@@ -70,11 +71,15 @@ class Selection:
     room_hits: Callable[[str], RoomHits]
 
 
-def select_hits(backend: SearchBackend, node: Node, memberships: Memberships | None = None) -> Selection:
-    """Every hit of ``node`` (never the top k): the messages and the room-days they fall on."""
+def select_hits(
+    backend: SearchBackend, node: Node, memberships: Memberships | None = None, zone: ZoneInfo | None = None
+) -> Selection:
+    """Every hit of ``node`` (never the top k): the messages and the room-days they fall on.
+    ``zone``: the export's, whose days the query's ``sent:`` dates are (UTC when None)."""
+    searched_in = zone or UTC_ZONE
     if isinstance(backend, WalksHitIds):
-        return _light_selection(backend.hit_ids(node, memberships=memberships))
-    return _held_selection(every_hit(backend, node, memberships=memberships))
+        return _light_selection(backend.hit_ids(node, memberships=memberships, zone=searched_in))
+    return _held_selection(every_hit(backend, node, memberships=memberships, zone=searched_in))
 
 
 def _light_selection(hits: HitIds) -> Selection:

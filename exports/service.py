@@ -53,8 +53,8 @@ class ExportOrder(BaseModel):
     time_zone: str | None = Field(
         default=None,
         max_length=100,
-        description="IANA time zone the export shows times in and cuts conversation-days in (e.g. America/New_York); "
-        "default: the case's time zone, else UTC",
+        description="IANA time zone the export shows times in, cuts conversation-days in and reads the query's "
+        "sent: dates in (e.g. America/New_York); default: the case's time zone, else UTC",
     )
 
     @field_validator("time_zone")

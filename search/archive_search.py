@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, and_, false, func, not_, or_, select, true
 
@@ -27,6 +27,7 @@ from search.query_ast import (
     UnsupportedQuery,
 )
 from search.results import ArchivePage, EventsAfter
+from search.sent_days import UTC_ZONE, sent_bounds
 from search.tantivy_schema import filter_keys
 
 INDEXED_TYPES = frozenset({"post", "file_upload"})
@@ -75,11 +76,8 @@ def _has_words(node: Node) -> bool:
     return False
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def condition(node: Node) -> ColumnElement[bool]:
+def condition(node: Node, zone: ZoneInfo = UTC_ZONE) -> ColumnElement[bool]:
+    """``node`` as SQL over ``archive_events``; ``sent:`` dates are days of ``zone``."""
     match node:
         case Filter("type", value):
             if value not in EVENT_TYPES:
@@ -98,19 +96,20 @@ def condition(node: Node) -> ColumnElement[bool]:
             )
         case Filter("has", _):
             return _events.event_type.in_(("file_upload", "file_download"))
-        case SentRange(start, end):
+        case SentRange():
+            start, end = sent_bounds(node, zone)
             bounds: list[ColumnElement[bool]] = [true()]
             if start is not None:
-                bounds.append(_events.occurred_at >= _midnight(start))
+                bounds.append(_events.occurred_at >= start)
             if end is not None:
-                bounds.append(_events.occurred_at < _midnight(end))
+                bounds.append(_events.occurred_at < end)
             return and_(*bounds)
         case Not(item):
-            return not_(condition(item))
+            return not_(condition(item, zone))
         case And(items):
-            return and_(*(condition(item) for item in items))
+            return and_(*(condition(item, zone) for item in items))
         case Or(items):
-            return or_(*(condition(item) for item in items)) if items else false()
+            return or_(*(condition(item, zone) for item in items)) if items else false()
         case Term() | Phrase() | Prefix() | Near() | Current():
             raise UnsupportedQuery(
                 "words cannot be combined with type: of events that have no text; search those with "
@@ -121,12 +120,15 @@ def condition(node: Node) -> ColumnElement[bool]:
     raise UnsupportedQuery(f"cannot search the archive for {node!r}")
 
 
-def search_archive(engine: Engine, node: Node, *, after: EventsAfter | None = None, size: int = 50) -> ArchivePage:
+def search_archive(
+    engine: Engine, node: Node, *, after: EventsAfter | None = None, size: int = 50, zone: ZoneInfo = UTC_ZONE
+) -> ArchivePage:
     """Archived events matching ``node``, oldest first, one page after ``after`` and the exact
-    total; keyset paging, so events archived meanwhile never shift a page."""
+    total; keyset paging, so events archived meanwhile never shift a page. ``sent:`` dates are
+    days of ``zone``."""
     if _has_words(node) and _types(node) & {"edit", "delete"}:
         raise UnsupportedQuery(VERSIONS_ARE_SEARCHED)
-    where = condition(node)
+    where = condition(node, zone)
     page_where = where
     if after is not None:
         moment, seq = after

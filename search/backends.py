@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from elasticsearch import BadRequestError
 
@@ -21,6 +22,7 @@ from search.query_ast import Node
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.request import HitsCursor, SearchRequest
 from search.results import After, Hit, HitIds, Page
+from search.sent_days import UTC_ZONE, is_utc, local_day
 from search.tantivy_backend import LightHits, search_page
 from search.tantivy_schema import micros_since_epoch
 from search.versions import Entry, Version, matched_versions, timeline
@@ -37,8 +39,8 @@ class WalksHitIds(Protocol):
     """A backend that walks every hit as ids and times only, a room at a time, without reading
     a document (what an export selects; any backend can page whole hits instead)."""
 
-    def hit_ids(self, node: Node, *, memberships: Memberships | None = None) -> HitIds:
-        """Every hit of ``node``."""
+    def hit_ids(self, node: Node, *, memberships: Memberships | None = None, zone: ZoneInfo = UTC_ZONE) -> HitIds:
+        """Every hit of ``node`` (its ``sent:`` dates days of ``zone``)."""
         ...
 
 
@@ -57,17 +59,23 @@ class TantivySearchBackend:
             memberships=request.memberships,
             facets=request.facets,
             highlights=request.highlights,
+            zone=request.time_zone,
         )
 
-    def hit_ids(self, node: Node, *, memberships: Memberships | None = None) -> HitIds:
-        return LightHits(self.index_dir, node, memberships=memberships)
+    def hit_ids(self, node: Node, *, memberships: Memberships | None = None, zone: ZoneInfo = UTC_ZONE) -> HitIds:
+        return LightHits(self.index_dir, node, memberships=memberships, zone=zone)
 
 
 def every_hit(
-    backend: SearchBackend, node: Node, *, memberships: Memberships | None = None, page: int = 1000
+    backend: SearchBackend,
+    node: Node,
+    *,
+    memberships: Memberships | None = None,
+    page: int = 1000,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> list[Hit]:
     """Every hit of ``node`` in (sent, message_id) order, whatever the backend (exports and
-    cases need the whole set, not the top k)."""
+    cases need the whole set, not the top k); ``sent:`` dates are days of ``zone``."""
     hits: list[Hit] = []
     after: After | None = None
     while True:
@@ -78,6 +86,7 @@ def every_hit(
                 memberships=memberships,
                 cursor=None if after is None else HitsCursor(after),
                 highlights=False,
+                time_zone=zone,
             )
         )
         hits.extend(result.hits)
@@ -96,32 +105,37 @@ FACET_AGGREGATIONS: dict[str, Any] = {
 }
 
 
-def date_aggregation(unit: date_facets.Granularity) -> dict[str, Any]:
-    """The date facet at ``unit``: non-empty buckets only, as Tantivy counts them."""
-    return {"day": {"date_histogram": {"field": "sent", "calendar_interval": unit, "min_doc_count": 1}}}
+def date_aggregation(unit: date_facets.Granularity, zone: ZoneInfo = UTC_ZONE) -> dict[str, Any]:
+    """The date facet at ``unit``: non-empty buckets only, as Tantivy counts them; days (months,
+    years) of ``zone``, which Elasticsearch cuts at that zone's midnights (daylight saving time
+    included) and keys by the instant each bucket starts."""
+    histogram: dict[str, Any] = {"field": "sent", "calendar_interval": unit, "min_doc_count": 1}
+    if not is_utc(zone):
+        histogram["time_zone"] = zone.key
+    return {"day": {"date_histogram": histogram}}
 
 
-def _day_of(millis: float) -> date:
-    return (_EPOCH + timedelta(milliseconds=int(millis))).date()
+def _day_of(millis: float, zone: ZoneInfo = UTC_ZONE) -> date:
+    return local_day(_EPOCH + timedelta(milliseconds=int(millis)), zone)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def facet_span(response: dict[str, Any]) -> tuple[date, date] | None:
-    """The first and last day of the hits, from the ``first`` and ``last`` aggregations."""
+def facet_span(response: dict[str, Any], zone: ZoneInfo = UTC_ZONE) -> tuple[date, date] | None:
+    """The first and last day (of ``zone``) of the hits, from the ``first`` and ``last`` aggregations."""
     aggregations = response.get("aggregations") or {}
     first, last = (aggregations.get(name, {}).get("value") for name in ("first", "last"))
     if first is None or last is None:
         return None
-    return _day_of(first), _day_of(last)
+    return _day_of(first, zone), _day_of(last, zone)
 
 
-def date_facet(response: dict[str, Any], unit: date_facets.Granularity) -> dict[str, int]:
-    """The date facet of a ``date_aggregation(unit)`` response, named as Tantivy names it."""
+def date_facet(response: dict[str, Any], unit: date_facets.Granularity, zone: ZoneInfo = UTC_ZONE) -> dict[str, int]:
+    """The date facet of a ``date_aggregation(unit, zone)`` response, named as Tantivy names it."""
     buckets = (response.get("aggregations") or {}).get("day", {}).get("buckets", [])
     return {
-        date_facets.bucket_name(_day_of(bucket["key"]), unit): int(bucket["doc_count"])
+        date_facets.bucket_name(_day_of(bucket["key"], zone), unit): int(bucket["doc_count"])
         for bucket in buckets
         if bucket["doc_count"]
     }
@@ -194,6 +208,7 @@ class ElasticsearchSearchBackend:
             after=request.after,
             offset=request.offset,
             facets=request.facets,
+            zone=request.time_zone,
         )
         if not request.highlights:
             body.pop("highlight", None)
@@ -202,11 +217,12 @@ class ElasticsearchSearchBackend:
         if not request.facets:
             return page
         day: dict[str, int] = {}
-        span = facet_span(response)
+        span = facet_span(response, request.time_zone)
         if span is not None:
             unit = date_facets.granularity(*span)
-            counted = {"query": body["query"], "size": 0, "track_total_hits": False, "aggs": date_aggregation(unit)}
-            day = date_facet(self._search({**counted, "timeout": body["timeout"]}), unit)
+            aggregation = date_aggregation(unit, request.time_zone)
+            counted = {"query": body["query"], "size": 0, "track_total_hits": False, "aggs": aggregation}
+            day = date_facet(self._search({**counted, "timeout": body["timeout"]}), unit, request.time_zone)
         return replace(page, facets={**page.facets, "day": day})
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -237,15 +253,16 @@ def search_request(
     after: After | None,
     offset: int,
     facets: bool,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> dict[str, Any]:
     """The search body for one page (pure). Time order asks for one hit more than the page to
     know whether another page follows; Elasticsearch keeps ``sent`` in milliseconds, so its
     order is (milliseconds, message_id), which ``search_after`` continues exactly."""
     if by_relevance:
-        body = search_body(node, memberships=memberships, size=size, offset=offset)
+        body = search_body(node, memberships=memberships, size=size, offset=offset, zone=zone)
         body["sort"] = ["_score", {"sent": "asc"}, {"message_id": "asc"}]
     else:
-        body = search_body(node, memberships=memberships, size=size + 1, offset=0)
+        body = search_body(node, memberships=memberships, size=size + 1, offset=0, zone=zone)
         if after is not None:
             body["search_after"] = [after[0] // 1000, after[1]]
     if facets:

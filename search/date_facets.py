@@ -1,7 +1,8 @@
 """The date facet's buckets: days, or months or years when the hits spread too far for days.
 
 Both backends count hits per bucket with the same rule, so they give the same facet answer:
-the bucket size follows from the first and last hit's UTC day alone, and a bucket is named by
+the bucket size follows from the first and last hit's day alone (days of the search's time zone,
+:mod:`search.sent_days`; UTC unless asked), and a bucket is named by
 the query text that finds exactly its hits (``2024-03-05`` for a day, ``2024-03-01..2024-03-31``
 for a month, ``1800-01-01..1800-12-31`` for a year: ``sent:`` plus the name is that bucket).
 

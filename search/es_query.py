@@ -10,8 +10,8 @@ Words are searched in every version of a message (``text`` and ``history``), ins
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from search.memberships import Memberships
 from search.query_ast import (
@@ -29,6 +29,7 @@ from search.query_ast import (
     UnsupportedQuery,
 )
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
+from search.sent_days import UTC_ZONE, sent_bounds
 from search.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
 
 Json = dict[str, Any]
@@ -86,16 +87,15 @@ def _in_fields(text_fields: tuple[str, ...], queries: list[Json]) -> Json:
     return _any(queries)
 
 
-def _day(day: date) -> str:
-    return datetime.combine(day, time(), tzinfo=UTC).isoformat()
-
-
-def _sent(node: SentRange) -> Json:
+def _sent(node: SentRange, zone: ZoneInfo = UTC_ZONE) -> Json:
+    """The instants of ``node``'s days in ``zone`` (:mod:`search.sent_days`), as absolute UTC
+    times, so Elasticsearch compares exactly what Tantivy compares."""
+    start, end = sent_bounds(node, zone)
     bounds: Json = {}
-    if node.start is not None:
-        bounds["gte"] = _day(node.start)
-    if node.end is not None:
-        bounds["lt"] = _day(node.end)
+    if start is not None:
+        bounds["gte"] = start.isoformat()
+    if end is not None:
+        bounds["lt"] = end.isoformat()
     return {"range": {"sent": bounds}} if bounds else MATCH_ALL
 
 
@@ -145,9 +145,14 @@ def _filter(node: Filter, memberships: Memberships | None) -> Json:
     raise UnsupportedEsQuery(f"unknown field {node.field}:")
 
 
-def translate(node: Node, memberships: Memberships | None = None, text_fields: tuple[str, ...] = EVERY_VERSION) -> Json:
+def translate(
+    node: Node,
+    memberships: Memberships | None = None,
+    text_fields: tuple[str, ...] = EVERY_VERSION,
+    zone: ZoneInfo = UTC_ZONE,
+) -> Json:
     """The query for ``node``: words in every version of a message, or only in its current text
-    inside ``current:``."""
+    inside ``current:``; ``sent:`` dates are days of ``zone``."""
     match node:
         case Term(text) | Phrase(text):
             return _in_fields(text_fields, [_phrase(field, text) for field in text_fields])
@@ -156,17 +161,17 @@ def translate(node: Node, memberships: Memberships | None = None, text_fields: t
         case Near():
             return _in_fields(text_fields, [_near(node, field) for field in text_fields])
         case Current(item):
-            return translate(item, memberships, CURRENT_ONLY)
+            return translate(item, memberships, CURRENT_ONLY, zone)
         case Filter():
             return _filter(node, memberships)
         case SentRange():
-            return _sent(node)
+            return _sent(node, zone)
         case Not(item):
-            return {"bool": {"must": [MATCH_ALL], "must_not": [translate(item, memberships, text_fields)]}}
+            return {"bool": {"must": [MATCH_ALL], "must_not": [translate(item, memberships, text_fields, zone)]}}
         case And(items):
-            return {"bool": {"must": [translate(item, memberships, text_fields) for item in items]}}
+            return {"bool": {"must": [translate(item, memberships, text_fields, zone) for item in items]}}
         case Or(items):
-            return _any([translate(item, memberships, text_fields) for item in items])
+            return _any([translate(item, memberships, text_fields, zone) for item in items])
     raise UnsupportedEsQuery(f"cannot translate {node!r}")
 
 
@@ -181,9 +186,12 @@ def _names_type(node: Node) -> bool:
     return False
 
 
-def search_body(node: Node, *, memberships: Memberships | None = None, size: int = 50, offset: int = 0) -> Json:
-    """The body of a search over the messages index, oldest first, posts only unless typed."""
-    query = translate(node, memberships)
+def search_body(
+    node: Node, *, memberships: Memberships | None = None, size: int = 50, offset: int = 0, zone: ZoneInfo = UTC_ZONE
+) -> Json:
+    """The body of a search over the messages index, oldest first, posts only unless typed
+    (``sent:`` dates: days of ``zone``)."""
+    query = translate(node, memberships, zone=zone)
     if not _names_type(node):
         query = {"bool": {"must": [query], "filter": [{"term": {"type": "post"}}]}}
     return {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from search.memberships import Memberships
 from search.query_ast import Node
 from search.results import After, EventsAfter
+from search.sent_days import UTC_ZONE
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class SearchRequest:
     """One page: oldest first in (sent, message_id) order continuing a ``HitsCursor``, or best
     first ``by_relevance`` from a ``RankCursor``; with the exact total and, if asked, facets
     (``highlights=False``: hits without highlighted text, for exports that need every hit).
-    Archived events (:mod:`search.service`) continue an ``EventsCursor``."""
+    Archived events (:mod:`search.service`) continue an ``EventsCursor``. ``time_zone``: the
+    zone whose days ``sent:`` dates and the day facet are (:mod:`search.sent_days`)."""
 
     node: Node
     size: int = 50
@@ -48,6 +51,7 @@ class SearchRequest:
     memberships: Memberships | None = None
     facets: bool = False
     highlights: bool = True
+    time_zone: ZoneInfo = UTC_ZONE
 
     @property
     def after(self) -> After | None:

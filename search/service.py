@@ -142,7 +142,13 @@ def search(
                 pass
             case _:
                 raise WrongCursor()
-        return search_archive(engine, resolve_people(engine, request.node, people), after=after, size=request.size)
+        return search_archive(
+            engine,
+            resolve_people(engine, request.node, people),
+            after=after,
+            size=request.size,
+            zone=request.time_zone,
+        )
     match request.cursor:
         case None:
             pass

@@ -2,8 +2,9 @@
 
 A cursor says where the previous page ended in a total order: (sent, message_id) for hits in
 time order, (occurred_at, seq) for archived events, an offset for relevance order (scores have
-no stable key). It is bound to the query and sort it came from, so a cursor pasted into another
-search is refused instead of silently paging something else.
+no stable key). It is bound to the query, sort and time zone it came from (the zone says which
+days ``sent:`` dates are), so a cursor pasted into another search is refused instead of silently
+paging something else.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ class BadCursor(ValueError):
 _KINDS: dict[type[Any], str] = {HitsCursor: "hits", RankCursor: "rank", EventsCursor: "events"}
 
 
-def _binding(query: str, sort: str) -> str:
-    return hashlib.sha256(f"{sort}\n{query}".encode()).hexdigest()[:16]
+def _binding(query: str, sort: str, time_zone: str) -> str:
+    # UTC binds as before time zones were asked, so cursors handed out then still continue.
+    bound = f"{sort}\n{query}" if time_zone == "UTC" else f"{sort}\n{time_zone}\n{query}"
+    return hashlib.sha256(bound.encode()).hexdigest()[:16]
 
 
-def encode(cursor: Cursor, *, query: str, sort: str) -> str:
+def encode(cursor: Cursor, *, query: str, sort: str, time_zone: str = "UTC") -> str:
     position: list[Any]
     match cursor:
         case HitsCursor((sent, message_id)):
@@ -40,19 +43,21 @@ def encode(cursor: Cursor, *, query: str, sort: str) -> str:
             position = [offset]
         case EventsCursor((moment, seq)):
             position = [moment.isoformat(), seq]
-    document = json.dumps({"k": _KINDS[type(cursor)], "p": position, "b": _binding(query, sort)}, separators=(",", ":"))
+    document = json.dumps(
+        {"k": _KINDS[type(cursor)], "p": position, "b": _binding(query, sort, time_zone)}, separators=(",", ":")
+    )
     return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
 
-def decode(text: str, *, query: str, sort: str) -> Cursor:
+def decode(text: str, *, query: str, sort: str, time_zone: str = "UTC") -> Cursor:
     """The cursor in ``text``; raises ``BadCursor`` with a reason a person understands."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         document = json.loads(raw)
     except (ValueError, binascii.Error) as error:
         raise BadCursor("cursor: not a cursor this API returned") from error
-    if not isinstance(document, dict) or document.get("b") != _binding(query, sort):
-        raise BadCursor("cursor: it belongs to another query or sort; start again without a cursor")
+    if not isinstance(document, dict) or document.get("b") != _binding(query, sort, time_zone):
+        raise BadCursor("cursor: it belongs to another query or sort (or time zone); start again without a cursor")
     kind, position = document.get("k"), document.get("p")
     if not isinstance(position, list):
         raise BadCursor("cursor: not a cursor this API returned")

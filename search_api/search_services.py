@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from archive import audit
 from archive.people import names_on_events
 from archive.principals import Principal
+from formats.time_zones import DEFAULT_ZONE, time_zone
 from search import service
 from search.highlight import highlight_html
 from search.query_ast import UnsupportedQuery
@@ -49,6 +50,19 @@ class SearchRequest(BaseModel):
     facets: bool = Field(
         default=True, description="count every hit per room, sender and day (false: skip it, for speed)"
     )
+    time_zone: str = Field(
+        default=DEFAULT_ZONE,
+        max_length=100,
+        examples=["America/New_York"],
+        description="IANA time zone whose days sent: dates and the day facet are (midnight to midnight there, "
+        "daylight saving time included); default UTC",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        time_zone(name)  # UnknownTimeZone is a ValueError: a 422 naming the closest zones
+        return name
 
 
 class HitVersion(BaseModel):
@@ -104,6 +118,9 @@ class SearchResults(BaseModel):
         description="who each from:/participant: value of the query matched (by id, e-mail or any name they had)",
     )
     facets: dict[str, dict[str, int]] = Field(description="room, sender and day counts (when asked for)")
+    time_zone: str = Field(
+        default=DEFAULT_ZONE, description="the IANA time zone whose days the sent: dates and the day facet are"
+    )
     next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
 
 
@@ -116,6 +133,7 @@ def audited_search(request: SearchRequest, services: AppServices, caller: Princi
             by_relevance=request.sort == "relevance",
             cursor=_cursor(request),
             facets=request.facets,
+            time_zone=time_zone(request.time_zone),
         )
         people = service.PeopleLookup(services.engine)
         try:
@@ -186,7 +204,7 @@ def _cursor(request: SearchRequest) -> Cursor | None:
     if request.cursor is None:
         return None
     try:
-        return cursors.decode(request.cursor, query=request.query, sort=request.sort)
+        return cursors.decode(request.cursor, query=request.query, sort=request.sort, time_zone=request.time_zone)
     except cursors.BadCursor as error:
         raise HTTPException(status_code=422, detail={"message": str(error)}) from error
 
@@ -223,7 +241,11 @@ def _with_people(
 
 def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:
     following = service.next_cursor(asked, found)
-    next_cursor = None if following is None else cursors.encode(following, query=request.query, sort=request.sort)
+    next_cursor = (
+        None
+        if following is None
+        else cursors.encode(following, query=request.query, sort=request.sort, time_zone=request.time_zone)
+    )
     if isinstance(found, ArchivePage):
         return SearchResults(
             total=found.total,
@@ -243,6 +265,7 @@ def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePa
             ],
             facets={},
             next_cursor=next_cursor,
+            time_zone=request.time_zone,
         )
     return SearchResults(
         total=found.total,
@@ -262,4 +285,5 @@ def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePa
         ],
         facets=found.facets,
         next_cursor=next_cursor,
+        time_zone=request.time_zone,
     )

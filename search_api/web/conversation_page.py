@@ -123,7 +123,8 @@ def gather(
             reader | {"label": label}
             for reader, label in zip(readers, labelled(engine, [r["actor_id"] for r in readers], at), strict=True)
         ],
-        "day": at.strftime("%Y-%m-%d"),
+        # Its day in the reader's zone: the search link reads sent: in the same zone.
+        "day": (at.date() if zone is None else local_date(at, zone)).isoformat(),
         "timeline_link": timeline_link(found, zone),
     }
 

@@ -17,7 +17,7 @@ from search.query_ast import UnsupportedQuery
 from search.query_parser import QuerySyntaxError
 from search_api import read_audit
 from search_api.search_services import SearchRequest, audited_search
-from search_api.web.core import WebUser, gate, render, safe_highlight, services
+from search_api.web.core import WebUser, gate, render, safe_highlight, services, viewer_zone
 
 router = APIRouter()
 PAGE_SIZE = 20
@@ -84,7 +84,9 @@ async def _run(
 ) -> int:
     """Search and fill ``context``; the status to answer with (422 for a refused query)."""
     try:
-        asked = SearchRequest(query=q, sort=sort, size=PAGE_SIZE, cursor=cursor or None, facets=True)
+        # The reader's zone (checked by the gate): sent: dates and the day facet are its days.
+        zone = viewer_zone(request).key
+        asked = SearchRequest(query=q, sort=sort, size=PAGE_SIZE, cursor=cursor or None, facets=True, time_zone=zone)
     except ValidationError as error:
         problems = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         context["problem"] = {"message": "; ".join(problems)}
@@ -104,6 +106,7 @@ async def _run(
         "last": first + len(results.hits) - 1,
         "hits": [{"hit": hit, "highlight": safe_highlight(hit.highlight)} for hit in results.hits],
         "people": results.people,
+        "time_zone": results.time_zone,
         "facets": [
             {
                 "name": name,
