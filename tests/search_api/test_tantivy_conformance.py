@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -106,6 +107,7 @@ def test_mentions_come_from_irc_addressing(corpus: tuple[Path, list[Message]]) -
 def test_participant_follows_the_membership_intervals(archived: tuple[Path, list[Message], Engine]) -> None:
     index_dir, messages, engine = archived
 
+    @functools.cache  # the reference asks once per message; the archive's answer does not change
     def memberships(actor: str) -> list[Interval]:
         return intervals_of(engine, actor)
 
