@@ -227,7 +227,8 @@ def _with_people(
     """The results with each hit's name of the moment and who the query's people filters named
     (read from ``lookup``, the search's own, so the archive is not asked again)."""
     names = names_on_events(services.engine, [hit.event_id for hit in results.hits])
-    hits = [hit.model_copy(update={"actor_name": names.get(hit.event_id)}) for hit in results.hits]
+    for hit in results.hits:  # hits made for this answer alone: set in place (a copy each cost ~10 us)
+        hit.actor_name = names.get(hit.event_id)
     people = [
         PeopleFound(
             field=match.field,
@@ -236,7 +237,7 @@ def _with_people(
         )
         for match in service.people_in(services.engine, asked.node, lookup)
     ]
-    return results.model_copy(update={"hits": hits, "people": people})
+    return results.model_copy(update={"people": people})
 
 
 def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:
