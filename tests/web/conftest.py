@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from archive.app_schema import audit_log
 from archive.principals import ROLES, create_token
 from archivist.migrate import upgrade
 from ingest.db import create_db_engine
+from ingest.events import Event
 from ingest.irc import read_irc_file
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
@@ -40,12 +41,10 @@ class WebSite:
     tokens: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> WebSite:
-    root = tmp_path_factory.mktemp("web")
+def build_site(root: Path, events: Sequence[Event]) -> WebSite:
+    """The pages over a SQLite archive under ``root`` holding ``events``, indexed, a token per role."""
     engine = create_db_engine(f"sqlite:///{root / 'archive.sqlite3'}")
     upgrade(engine)
-    events = [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
     ArchiveAdapter(engine).write(events)
     index = TantivyIndexAdapter(root / "index")
     index.write(events)
@@ -53,6 +52,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> WebSite:
     services = AppServices(engine=engine, index_dir=root / "index", sink=StagingSink(StagingStore(engine)))
     tokens = {role: create_token(engine, role, f"web {role}") for role in ROLES}
     return WebSite(create_app(services), services, tokens)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> WebSite:
+    return build_site(
+        tmp_path_factory.mktemp("web"), [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
+    )
 
 
 @pytest.fixture

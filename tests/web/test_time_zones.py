@@ -9,22 +9,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.archive import ArchiveAdapter
-from adapters.index_adapter import TantivyIndexAdapter
-from archive.principals import ROLES, create_token
-from archivist.migrate import upgrade
-from ingest.db import create_db_engine
 from ingest.events import Event, parse_event
-from ingest.sink import StagingSink
-from ingest.staging import StagingStore
-from search_api.app import create_app
-from search_api.deps import AppServices
-from tests.web.conftest import WebSite, csrf_of, sign_in
+from tests.web.conftest import WebSite, build_site, csrf_of, sign_in
 
 ROOM = "room:ny"
 SENT = (
@@ -54,17 +44,7 @@ def _post(message_id: str, sent: str) -> Event:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> WebSite:
-    root: Path = tmp_path_factory.mktemp("web-tz")
-    engine = create_db_engine(f"sqlite:///{root / 'archive.sqlite3'}")
-    upgrade(engine)
-    events = [_post(message_id, sent) for message_id, sent in SENT]
-    ArchiveAdapter(engine).write(events)
-    index = TantivyIndexAdapter(root / "index")
-    index.write(events)
-    index.close()
-    services = AppServices(engine=engine, index_dir=root / "index", sink=StagingSink(StagingStore(engine)))
-    tokens = {role: create_token(engine, role, f"web {role}") for role in ROLES}
-    return WebSite(create_app(services), services, tokens)
+    return build_site(tmp_path_factory.mktemp("web-tz"), [_post(message_id, sent) for message_id, sent in SENT])
 
 
 @pytest.fixture
