@@ -409,36 +409,38 @@ class ExportZip(zipfile.ZipFile):
         would deflate), its header written once with the sizes and CRC known."""
         compressor = zlib.compressobj(-1 if self.compresslevel is None else self.compresslevel, zlib.DEFLATED, -15)
         deflated = compressor.compress(data) + compressor.flush()
-        if self._writing:  # type: ignore[attr-defined]
-            raise ValueError("cannot write a deflated file while another entry of the zip is open")
-        entry = zipfile.ZipInfo(path, date_time)
-        entry.compress_type = zipfile.ZIP_DEFLATED
-        entry.file_size = len(data)
-        entry.compress_size = len(deflated)
-        entry.CRC = zlib.crc32(data)
-        entry.external_attr = 0o600 << 16
-        with self._lock:  # type: ignore[attr-defined]
-            entry.header_offset = self.start_dir
-            self._writecheck(entry)  # type: ignore[attr-defined]
-            self._didModify = True
-            header = entry.FileHeader(False)
-            assert self.fp is not None
-            self.fp.write(header)
-            self.fp.write(deflated)
-            self.start_dir += len(header) + len(deflated)
-            self.filelist.append(entry)
-            self.NameToInfo[path] = entry
+        self._append_deflated(
+            path, date_time, len(data), len(deflated), zlib.crc32(data), lambda out: out.write(deflated)
+        )
 
     def write_deflated(self, path: str, spool: DeflatedSpool, date_time: tuple[int, int, int, int, int, int]) -> None:
         """Append a file deflated already (a :class:`DeflatedSpool`): its header, written once with
         the size and CRC known, then the deflated bytes copied as they are."""
+
+        def copy(out: IO[bytes]) -> None:
+            spool.file.seek(0)
+            shutil.copyfileobj(spool.file, out, 1 << 20)
+
+        self._append_deflated(path, date_time, spool.size, spool.compressed_size, spool.crc, copy)
+
+    def _append_deflated(
+        self,
+        path: str,
+        date_time: tuple[int, int, int, int, int, int],
+        size: int,
+        compressed_size: int,
+        crc: int,
+        write_body: Callable[[IO[bytes]], object],
+    ) -> None:
+        """One deflated entry: its header with sizes and CRC known, then ``write_body`` writes the
+        ``compressed_size`` deflated bytes (zip internals, as :meth:`write_stored`)."""
         if self._writing:  # type: ignore[attr-defined]
             raise ValueError("cannot write a deflated file while another entry of the zip is open")
         entry = zipfile.ZipInfo(path, date_time)
         entry.compress_type = zipfile.ZIP_DEFLATED
-        entry.file_size = spool.size
-        entry.compress_size = spool.compressed_size
-        entry.CRC = spool.crc
+        entry.file_size = size
+        entry.compress_size = compressed_size
+        entry.CRC = crc
         entry.external_attr = 0o600 << 16
         zip64 = entry.file_size > zipfile.ZIP64_LIMIT or entry.compress_size > zipfile.ZIP64_LIMIT
         with self._lock:  # type: ignore[attr-defined]
@@ -448,9 +450,8 @@ class ExportZip(zipfile.ZipFile):
             header = entry.FileHeader(zip64)
             assert self.fp is not None
             self.fp.write(header)
-            spool.file.seek(0)
-            shutil.copyfileobj(spool.file, self.fp, 1 << 20)
-            self.start_dir += len(header) + entry.compress_size
+            write_body(self.fp)
+            self.start_dir += len(header) + compressed_size
             self.filelist.append(entry)
             self.NameToInfo[path] = entry
 
