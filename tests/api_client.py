@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
 from archive.principals import ROLES, create_token
+from ingest.events import Event
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search_api.app import create_app
@@ -22,6 +25,17 @@ def api_client(store: StagingStore, index_dir: Path) -> Iterator[TestClient]:
     services = AppServices(engine=store.engine, index_dir=index_dir, sink=StagingSink(store))
     with TestClient(create_app(services)) as test_client:
         yield test_client
+
+
+@contextmanager
+def archived_api_client(store: StagingStore, index_dir: Path, events: Sequence[Event]) -> Iterator[TestClient]:
+    """The API over ``events``, archived in ``store`` and indexed at ``index_dir``."""
+    ArchiveAdapter(store.engine).write(events)
+    index = TantivyIndexAdapter(index_dir)
+    index.write(events)
+    index.close()
+    with api_client(store, index_dir) as client:
+        yield client
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.archive import ArchiveAdapter
-from adapters.index_adapter import TantivyIndexAdapter
 from ingest.irc import read_irc_file
 from ingest.staging import StagingStore
 from search_api.deps import PERMISSIONS
-from tests.api_client import api_client, auth
+from tests.api_client import archived_api_client, auth
 from tests.api_client import tokens as tokens  # a token per role
 from tests.factories import post_payload
 
@@ -38,12 +36,9 @@ BODIES = {"/api/v1/search": {"query": "ubuntu"}, "/api/v1/events": []}
 @pytest.fixture
 def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
     """The API over the archive on SQLite and on PostgreSQL (archive queries are SQL on both)."""
-    events = [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
-    ArchiveAdapter(store.engine).write(events)
-    index = TantivyIndexAdapter(tmp_path / "index")
-    index.write(events)
-    index.close()
-    with api_client(store, tmp_path / "index") as test_client:
+    with archived_api_client(
+        store, tmp_path / "index", [event for name in LOGS for event in read_irc_file(DEMO_LOGS / name)]
+    ) as test_client:
         yield test_client
 
 

@@ -38,7 +38,7 @@ from search.query_parser import parse_query
 from search.request import SearchRequest
 from search_api.app import create_app
 from search_api.deps import AppServices
-from tests.api_client import api_client, auth
+from tests.api_client import api_client, archived_api_client, auth
 from tests.api_client import tokens as tokens  # a token per role
 from tests.web.conftest import sign_in
 
@@ -83,12 +83,7 @@ def conversation() -> list[Event]:
 
 @pytest.fixture
 def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
-    events = conversation()
-    ArchiveAdapter(store.engine).write(events)
-    index = TantivyIndexAdapter(tmp_path / "index")
-    index.write(events)
-    index.close()
-    with api_client(store, tmp_path / "index") as test_client:
+    with archived_api_client(store, tmp_path / "index", conversation()) as test_client:
         yield test_client
 
 

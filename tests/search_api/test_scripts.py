@@ -17,7 +17,6 @@ import pytest
 import tantivy
 from fastapi.testclient import TestClient
 
-from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from ingest.events import Event, parse_event
 from ingest.staging import StagingStore
@@ -25,7 +24,7 @@ from search import tantivy_schema as fields
 from search.backends import TantivySearchBackend, every_hit
 from search.query_parser import parse_query
 from search.request import SearchRequest
-from tests.api_client import api_client, auth
+from tests.api_client import api_client, archived_api_client, auth
 from tests.api_client import tokens as tokens  # a token per role
 from tests.factories import post_payload
 
@@ -104,12 +103,7 @@ def test_hits_keep_the_text_exactly_as_said(index_dir: Path, query: str, number:
 
 @pytest.fixture
 def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
-    batch = events()
-    ArchiveAdapter(store.engine).write(batch)
-    index = TantivyIndexAdapter(tmp_path / "index")
-    index.write(batch)
-    index.close()
-    with api_client(store, tmp_path / "index") as test_client:
+    with archived_api_client(store, tmp_path / "index", events()) as test_client:
         yield test_client
 
 
