@@ -18,10 +18,13 @@ from archive.people import record_people
 from archive.schema import (
     archive_dispositions,
     archive_events,
+    archive_extraction_jobs,
+    archive_file_texts,
     archive_files,
     archive_memberships,
     archive_message_versions,
     archive_messages,
+    archive_natives,
     archive_people,
     archive_reads,
     archive_rooms,
@@ -45,7 +48,7 @@ from ingest.events import (
 
 # One place declares what hangs off an archived event, so disposal cannot miss a table added
 # later (tests/archive/test_event_tables.py holds every table of the schema against this list).
-EVENT_ROWS: tuple[Table, ...] = (archive_message_versions, archive_reads, archive_files)
+EVENT_ROWS: tuple[Table, ...] = (archive_message_versions, archive_reads, archive_files, archive_file_texts)
 """Derived tables whose rows each belong to one event (their ``event_id``): disposing of the
 event deletes them (:func:`forget_disposed`)."""
 REBUILT_ON_DISPOSAL: tuple[Table, ...] = (archive_messages,)
@@ -55,6 +58,10 @@ KEPT_ON_DISPOSAL: tuple[Table, ...] = (archive_memberships, archive_rooms, archi
 """Kept when events are disposed of: membership intervals and the names people were seen with
 carry no content, and custodian holds and searches on later events depend on them; a room is
 not one event's."""
+NATIVE_TABLES: tuple[Table, ...] = (archive_natives, archive_extraction_jobs)
+"""The bytes of uploaded files and their extraction's progress, by content: disposal deletes a
+native (and its bytes from the file store) only when no remaining event refers to it
+(:func:`archive.attachments.references`), since the same bytes may belong to many uploads."""
 RECORD_TABLES: tuple[Table, ...] = (archive_events, archive_dispositions)
 """The chained record itself: tombstoned and logged by :func:`archive.record.dispose_events`."""
 

@@ -143,7 +143,58 @@ archive_files = Table(
     Column("url", Text, nullable=True),
     Column("occurred_at", UtcDateTime(), nullable=False),
     Index("ix_archive_files_room_time", "room_id", "occurred_at"),
+    Index("ix_archive_files_sha256", "sha256"),
 )
+
+archive_natives = Table(
+    "archive_natives",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("stored_at", UtcDateTime(), nullable=False),
+    Column("received_via", String(16), nullable=False),
+)
+"""The files whose bytes the file store holds (``archive.file_store``), one row per content: the
+same bytes uploaded twice are stored once. Not derived from the chain: the bytes arrive beside
+their events (``POST /api/v1/files``, ``archivist publish --files``, a fetch of the event's url),
+and are checked against the SHA-256 the event sealed. A ``file_upload`` whose ``sha256`` has no
+row here is pending."""
+
+archive_file_texts = Table(
+    "archive_file_texts",
+    metadata,
+    Column("file_event_id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("sha256", String(64), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("extractor", Text, nullable=False),
+    Column("extractor_version", Text, nullable=False),
+    Column("text_sha256", String(64), nullable=True),
+    Column("text_chars", BigInteger, nullable=False),
+    Column("truncated", Boolean, nullable=False),
+    Column("extracted_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_file_texts_text", "text_sha256"),
+)
+"""Derived from the ``file_text`` events: the text extracted from each uploaded file (the text
+itself is in the file store under ``text_sha256``). ``event_id`` is the ``file_text`` event's."""
+
+archive_extraction_jobs = Table(
+    "archive_extraction_jobs",
+    metadata,
+    Column("file_event_id", String(36), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_archive_extraction_jobs_state", "state", "updated_at"),
+    Index("ix_archive_extraction_jobs_sha256", "sha256"),
+)
+"""The extraction adapter's own progress, one row per uploaded file: ``waiting`` (its bytes have
+not arrived), ``queued``, ``running`` (leased), ``done`` (its ``file_text`` event is staged, in
+the same transaction that set this). It lags the archive and never holds up archiving."""
 
 archive_dispositions = Table(
     "archive_dispositions",

@@ -13,7 +13,8 @@ through :func:`admit_event_json` or :func:`admit_event`) and both databases alik
 - a string anywhere in the event containing U+0000 (PostgreSQL text cannot hold it) or a lone
   surrogate (it has no UTF-8 encoding): refused naming the field, never altered;
 - an event whose JSON is larger than :data:`MAX_EVENT_BYTES`;
-- an id (room, actor, message, disclaimer rule) longer than :data:`MAX_ID_LENGTH` characters.
+- an id (room, actor, message, disclaimer rule) longer than :data:`MAX_ID_LENGTH` characters;
+- an event of a type only Archivist makes (:data:`SYSTEM_EVENT_TYPES`: ``file_text``).
 
 Every other character, control characters included, is accepted and kept exactly. Whatever a
 validator raises, these functions raise only :class:`~ingest.errors.InvalidEvent`, whose
@@ -58,6 +59,7 @@ EventType = Literal[
     "read",
     "file_upload",
     "file_download",
+    "file_text",
     "disclaimer",
     "policy_decision",
     "room_update",
@@ -171,6 +173,29 @@ class FileInfo(_Frozen):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     content_type: str = "application/octet-stream"
     url: str | None = None
+
+
+class ExtractedText(_Frozen):
+    """What text extraction found in the bytes of one uploaded file (a ``file_text`` event).
+
+    The text itself is not in the event: it is stored in the file store as UTF-8, addressed by
+    ``text_sha256`` (an extracted text can be far larger than an event may be), so the chain
+    seals its hash and every reader gets exactly the bytes that were sealed."""
+
+    file_event_id: UUID
+    """The ``file_upload`` event whose file this is."""
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    """The file's bytes (as in the upload event)."""
+    state: Literal["extracted", "empty", "unsupported", "failed"]
+    reason: str | None = None
+    """Why there is no (or only part of the) text: unsupported type, encrypted, corrupt, a limit."""
+    extractor: NonEmpty
+    extractor_version: NonEmpty
+    text_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """The extracted text (UTF-8) in the file store; None when there is none."""
+    text_chars: Annotated[int, Field(ge=0, le=MAX_INTEGER)] = 0
+    truncated: bool = False
+    """The text was cut at the extraction limit (``reason`` says which)."""
 
 
 class DisclaimerShown(_Frozen):
@@ -314,6 +339,14 @@ class FileDownloadEvent(EventBase):
     file: FileInfo
 
 
+class FileTextEvent(EventBase):
+    """Made by Archivist's extraction, never by a producer (:data:`SYSTEM_EVENT_TYPES`): the
+    text found in an uploaded file, with the room and uploader of its ``file_upload`` event."""
+
+    type: Literal["file_text"]
+    extracted: ExtractedText
+
+
 class DisclaimerEvent(EventBase):
     type: Literal["disclaimer"]
     disclaimer: DisclaimerShown
@@ -338,6 +371,7 @@ Event = Annotated[
     | ReadEvent
     | FileUploadEvent
     | FileDownloadEvent
+    | FileTextEvent
     | DisclaimerEvent
     | PolicyDecisionEvent
     | RoomUpdateEvent,
@@ -346,6 +380,9 @@ Event = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
+
+SYSTEM_EVENT_TYPES: frozenset[str] = frozenset({"file_text"})
+"""Event types only Archivist makes (staged by its own workers); every producer path refuses them."""
 
 PRESENCE_EVENTS = (PostEvent, FileUploadEvent)
 """Events that show their actor in the room whether or not a join was recorded."""
@@ -493,6 +530,11 @@ def _long_ids(event: Event) -> Iterator[str]:
 def _refuse_long_ids(event: Event) -> Event:
     for problem in _long_ids(event):
         raise InvalidEvent(problem)
+    if event.type in SYSTEM_EVENT_TYPES:
+        raise InvalidEvent(
+            f"{event.type} events are recorded by Archivist itself (text extraction), not sent by producers; "
+            "hand over a file's bytes with POST /api/v1/files instead"
+        )
     return event
 
 

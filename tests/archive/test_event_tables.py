@@ -12,6 +12,7 @@ def test_every_archive_table_is_declared_once() -> None:
         *derived.EVENT_ROWS,
         *derived.REBUILT_ON_DISPOSAL,
         *derived.KEPT_ON_DISPOSAL,
+        *derived.NATIVE_TABLES,
         *derived.RECORD_TABLES,
     ]
     names = [table.name for table in declared]

@@ -17,6 +17,7 @@ from ingest.events import (
     EVENT_TYPES,
     MAX_EVENT_BYTES,
     MAX_ID_LENGTH,
+    SYSTEM_EVENT_TYPES,
     Event,
     PostEvent,
     admit_event,
@@ -39,6 +40,17 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "read": {"read": {"message_id": "m1"}},
     "file_upload": {"file": FILE},
     "file_download": {"file": FILE},
+    "file_text": {
+        "extracted": {
+            "file_event_id": "5b0e5d0c-2f4a-4a53-9d6e-0c1f8f3f2a10",
+            "sha256": "a" * 64,
+            "state": "extracted",
+            "extractor": "openpyxl",
+            "extractor_version": "3.1.5",
+            "text_sha256": "b" * 64,
+            "text_chars": 120,
+        }
+    },
     "disclaimer": {"disclaimer": {"rule_id": "r1", "version": 2, "locale": "de-DE", "text": "Achtung"}},
     "policy_decision": {
         "decision": {"action": "room_join", "outcome": "deny", "mode": "block", "wall_ids": ["w1"], "targets": ["u"]}
@@ -80,6 +92,13 @@ def test_each_type_requires_its_own_fields(event_type: str) -> None:
         del data[field]
     with pytest.raises(InvalidEvent, match="Field required"):
         parse_event(data)
+
+
+@pytest.mark.parametrize("admit", [admit_event, lambda data: admit_event_json(json.dumps(data))])
+def test_producers_cannot_send_the_events_archivist_makes(admit: Any) -> None:
+    with pytest.raises(InvalidEvent, match="file_text events are recorded by Archivist itself"):
+        admit(payload("file_text"))
+    assert parse_event(payload("file_text")).type == "file_text"  # what Archivist stages itself parses
 
 
 def test_timestamps_without_a_zone_are_rejected() -> None:
@@ -403,7 +422,9 @@ def string_field_paths() -> set[tuple[str, str]]:
 def test_the_nul_tests_cover_every_string_field_of_the_contract() -> None:
     covered = {".".join(str(p) for p in path if not isinstance(p, int)) for _t, path in STRING_FIELDS}
     pattern_only = {"file.sha256", "occurred_offset"}  # patterns refuse NUL and surrogates first
-    assert {path for _t, path in string_field_paths()} == covered | pattern_only
+    # system events are refused at admission whatever they hold (Archivist writes their strings printable)
+    producers = {path for event_type, path in string_field_paths() if event_type not in SYSTEM_EVENT_TYPES}
+    assert producers == covered | pattern_only
 
 
 @pytest.mark.parametrize("char", ["\x01", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\ufeff", "\ufffe", "\U0010ffff"])

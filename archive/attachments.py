@@ -1,0 +1,100 @@
+"""The attachments of the archive: which natives are stored, which uploads still wait for their
+bytes, and the text extracted from each uploaded file (tables in :mod:`archive.schema`).
+
+Every reader and writer of ``archive_natives`` and ``archive_file_texts`` goes through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import Connection, exists, func, select
+
+from archive.schema import archive_file_texts, archive_files, archive_natives
+from ingest.db import insert_ignoring_conflicts
+
+ReceivedVia = Literal["api", "publish", "fetch", "import"]
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class FileText:
+    """The text extracted from one uploaded file (a row of ``archive_file_texts``)."""
+
+    file_event_id: str
+    event_id: str
+    sha256: str
+    state: str
+    reason: str | None
+    extractor: str
+    extractor_version: str
+    text_sha256: str | None
+    text_chars: int
+    truncated: bool
+    extracted_at: datetime
+
+
+def record_native(connection: Connection, sha256: str, size: int, received_via: ReceivedVia) -> bool:
+    """Note that the store now holds ``sha256`` (after :meth:`FileStore.put` returned): True
+    when this is news, False when it was already recorded."""
+    row = {"sha256": sha256, "size": size, "stored_at": datetime.now(UTC), "received_via": received_via}
+    statement = insert_ignoring_conflicts(connection.dialect.name, archive_natives)
+    return connection.execute(statement, [row]).rowcount > 0
+
+
+def forget_native(connection: Connection, sha256: str) -> None:
+    connection.execute(archive_natives.delete().where(archive_natives.c.sha256 == sha256))
+
+
+def stored_natives(connection: Connection, sha256s: Iterable[str]) -> set[str]:
+    """Which of ``sha256s`` the store holds."""
+    wanted = sorted(set(sha256s))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        found.update(connection.scalars(select(archive_natives.c.sha256).where(archive_natives.c.sha256.in_(chunk))))
+    return found
+
+
+def pending_count(connection: Connection) -> int:
+    """Uploaded files whose bytes have not arrived (``archivist status``)."""
+    stored = exists().where(archive_natives.c.sha256 == archive_files.c.sha256)
+    query = select(func.count()).select_from(archive_files).where(archive_files.c.direction == "upload", ~stored)
+    return int(connection.scalar(query) or 0)
+
+
+def references(connection: Connection, sha256: str) -> int:
+    """How many archived file events (and extracted texts) still refer to these bytes: content
+    is shared, so bytes may be deleted only when this is 0."""
+    files = connection.scalar(select(func.count()).select_from(archive_files).where(archive_files.c.sha256 == sha256))
+    texts = connection.scalar(
+        select(func.count()).select_from(archive_file_texts).where(archive_file_texts.c.text_sha256 == sha256)
+    )
+    return int(files or 0) + int(texts or 0)
+
+
+def texts_for(connection: Connection, file_event_ids: Sequence[str]) -> dict[str, FileText]:
+    """The extracted text of each of ``file_event_ids`` that has one, by file event id."""
+    found: dict[str, FileText] = {}
+    wanted = sorted(set(file_event_ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = connection.execute(select(archive_file_texts).where(archive_file_texts.c.file_event_id.in_(chunk)))
+        for row in rows:
+            found[row.file_event_id] = FileText(
+                file_event_id=row.file_event_id,
+                event_id=row.event_id,
+                sha256=row.sha256,
+                state=row.state,
+                reason=row.reason,
+                extractor=row.extractor,
+                extractor_version=row.extractor_version,
+                text_sha256=row.text_sha256,
+                text_chars=int(row.text_chars),
+                truncated=bool(row.truncated),
+                extracted_at=row.extracted_at,
+            )
+    return found
