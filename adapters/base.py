@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine
 
+from archive.file_store import FileStore
 from ingest.events import Event
 
 
@@ -61,6 +62,8 @@ class AdapterContext:
     options: Mapping[str, str] = field(default_factory=dict)
     database_connect_args: Mapping[str, str] = field(default_factory=dict)
     """How ``engine`` connects (PostgreSQL's TLS parameters), for a worker process that makes its own."""
+    file_store: FileStore | None = None
+    """Where natives and extracted texts are kept (:mod:`archive.file_store`); None: no attachments."""
     configure_worker_logging: Callable[[], object] | None = None
     """Sets up a worker process's logging as the parent's is set up (picklable: a module-level
     function or a ``functools.partial`` of one). The composition root hands it in, so the

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     elasticsearch_url: SecretStr | None = None
     elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (encoded form).")
     elasticsearch_tls_ca_file: Path | None = Field(default=None, description="CA bundle for an https:// Elasticsearch.")
+    file_store: Literal["filesystem"] = Field(
+        default="filesystem",
+        description="Where the bytes of uploaded files and their extracted texts are kept (content-addressed).",
+    )
+    files_dir: Path | None = Field(
+        default=None, description="The filesystem file store's folder; unset: files/ under data_dir."
+    )
     adapters: str = "archive,index,xml"
     adapter_processes: str = Field(
         default="index,xml,actiance",
@@ -222,6 +229,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'archivist.sqlite3').resolve()}"
+
+    @property
+    def resolved_files_dir(self) -> Path:
+        return self.files_dir if self.files_dir is not None else self.data_dir / "files"
 
 
 def secret_settings() -> tuple[str, ...]:

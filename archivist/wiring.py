@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from adapters.base import Adapter, AdapterContext
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters
+from archive.file_store import FileStore
+from archive.fs_file_store import FsFileStore
 from archivist.logs import configure_logging, current_log_format
 from archivist.migrate import upgrade
 from archivist.settings import Settings
@@ -81,6 +83,11 @@ def search_backend(settings: Settings) -> SearchBackend:
     return TantivySearchBackend(settings.data_dir / "index")
 
 
+def file_store(settings: Settings) -> FileStore:
+    """The configured store of natives and extracted texts (``ARCHIVIST_FILE_STORE``)."""
+    return FsFileStore(settings.resolved_files_dir)
+
+
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
     options = {"index_hold_writer": str(settings.index_hold_writer).lower()}
     # The Elasticsearch adapter's TLS and credential options (adapters.es_adapter.create).
@@ -95,6 +102,7 @@ def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
         elasticsearch_url=settings.elasticsearch_url.get_secret_value() if settings.elasticsearch_url else None,
         options=options,
         database_connect_args=database_connect_args(settings),
+        file_store=file_store(settings),
         configure_worker_logging=partial(
             configure_logging, logging.getLogger().getEffectiveLevel(), current_log_format()
         ),
