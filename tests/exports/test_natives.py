@@ -38,6 +38,7 @@ from archive.attachments import record_file_text, record_native
 from archive.fs_file_store import FsFileStore
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order, write_format
 from exports.csv_dat import COLUMNS
+from exports.jobs import ExportJobs, JobSpec
 from exports.natives import ExportAttachments
 from exports.package import ExportRequest, build_export
 from exports.registry import export_format
@@ -127,19 +128,19 @@ def upload_event(upload: Upload) -> FileUploadEvent:
 
 
 @pytest.fixture
-def file_store(tmp_path: Path, sqlite_store: StagingStore) -> FsFileStore:
+def file_store(tmp_path: Path, store: StagingStore) -> FsFileStore:
     """The uploads' bytes and texts stored (but the pending one), then one file altered in place."""
-    store = FsFileStore(tmp_path / "files")
-    with sqlite_store.engine.begin() as connection:
+    files = FsFileStore(tmp_path / "files")
+    with store.engine.begin() as connection:
         for upload in UPLOADS:
             if not upload.stored:
                 continue
-            store.put([upload.data], expected_sha256=upload.sha256)
+            files.put([upload.data], expected_sha256=upload.sha256)
             record_native(connection, upload.sha256, len(upload.data), "api")
             event = upload_event(upload)
             text_sha = None
             if upload.text is not None:
-                text_sha = store.put([upload.text.encode()]).sha256
+                text_sha = files.put([upload.text.encode()]).sha256
             extracted = ExtractedText(
                 file_event_id=event.event_id,
                 sha256=upload.sha256,
@@ -150,20 +151,20 @@ def file_store(tmp_path: Path, sqlite_store: StagingStore) -> FsFileStore:
                 text_chars=len(upload.text or ""),
             )
             record_file_text(connection, str(uuid.uuid5(_NAMESPACE, f"text:{event.event_id}")), extracted, DAY)
-    altered = store.path_of(ALTERED.sha256)
+    altered = files.path_of(ALTERED.sha256)
     os.chmod(altered, stat.S_IRUSR | stat.S_IWUSR)
     altered.write_bytes(b"date,amount\n2026-11-23,999\n")  # same size, other bytes
-    return store
+    return files
 
 
 @pytest.fixture
-def context(sqlite_store: StagingStore, file_store: FsFileStore) -> ExportContext:
+def context(store: StagingStore, file_store: FsFileStore) -> ExportContext:
     return ExportContext(
         export_id="7d2c0a11-0000-4000-8000-000000000018",
         created_at=DAY + timedelta(days=1),
         requested_by="legal@example.com",
         query="forecast",
-        attachments=ExportAttachments(sqlite_store.engine, file_store),
+        attachments=ExportAttachments(store.engine, file_store),
     )
 
 
@@ -398,8 +399,8 @@ def test_without_a_file_store_every_native_is_a_loss() -> None:
 
 
 @pytest.fixture
-def indexed(sqlite_store: StagingStore, tmp_path: Path) -> Path:
-    ArchiveAdapter(sqlite_store.engine).write(EVENTS)
+def indexed(store: StagingStore, tmp_path: Path) -> Path:
+    ArchiveAdapter(store.engine).write(EVENTS)
     index = TantivyIndexAdapter(tmp_path / "index")
     index.write(EVENTS)
     index.close()
@@ -407,7 +408,7 @@ def indexed(sqlite_store: StagingStore, tmp_path: Path) -> Path:
 
 
 def test_the_manifest_hashes_every_native_and_text(
-    sqlite_store: StagingStore, file_store: FsFileStore, indexed: Path, tmp_path: Path
+    store: StagingStore, file_store: FsFileStore, indexed: Path, tmp_path: Path
 ) -> None:
     request = ExportRequest(
         export_id="7d2c0a11-0000-4000-8000-000000000020",
@@ -417,7 +418,7 @@ def test_the_manifest_hashes_every_native_and_text(
         role="legal",
     )
     result = build_export(
-        sqlite_store.engine, TantivySearchBackend(indexed), request, tmp_path / "out.zip", file_store=file_store
+        store.engine, TantivySearchBackend(indexed), request, tmp_path / "out.zip", file_store=file_store
     )
     Draft202012Validator(MANIFEST_SCHEMA).validate(result.manifest)
     listed = {f["path"]: f for f in result.manifest["files"]}
@@ -440,14 +441,12 @@ def test_the_manifest_hashes_every_native_and_text(
         assert sorted(loss["count"] for loss in losses[name] if loss["unit"] == "files") == [1, 1], name
 
 
-def test_bytes_recorded_as_stored_but_gone_from_the_store_are_missing(
-    sqlite_store: StagingStore, tmp_path: Path
-) -> None:
-    store = FsFileStore(tmp_path / "empty-store")
+def test_bytes_recorded_as_stored_but_gone_from_the_store_are_missing(store: StagingStore, tmp_path: Path) -> None:
+    empty = FsFileStore(tmp_path / "empty-store")
     upload = UPLOADS[0]
-    with sqlite_store.engine.begin() as connection:
+    with store.engine.begin() as connection:
         record_native(connection, upload.sha256, len(upload.data), "api")
-    attachments = ExportAttachments(sqlite_store.engine, store)
+    attachments = ExportAttachments(store.engine, empty)
     files = MemoryExportFiles()
     placed = attachments.native(files, upload_event(upload))
     assert (placed.state, placed.path) == ("missing", None)
@@ -461,3 +460,16 @@ def test_bytes_recorded_as_stored_but_gone_from_the_store_are_missing(
     )
     _, report = written("csv", context)
     assert native_losses(report) == {"missing": 1, "pending": len(UPLOADS) - 1}
+
+
+def test_an_export_job_reads_natives_from_its_file_store(
+    store: StagingStore, file_store: FsFileStore, indexed: Path, tmp_path: Path
+) -> None:
+    jobs = ExportJobs(store.engine, tmp_path / "exports", lambda: TantivySearchBackend(indexed), file_store=file_store)
+    try:
+        job = jobs.run_now(JobSpec(query="forecast", formats=("csv",), requested_by="legal", role="legal"))
+    finally:
+        jobs.shutdown(wait=True)
+    assert job["status"] == "done", job["error"]
+    listed = {f["sha256"] for f in job["manifest"]["files"] if f["path"].startswith("NATIVES/")}
+    assert listed == {upload.sha256 for upload in INCLUDED}
