@@ -15,6 +15,7 @@ from sqlalchemy import Connection, exists, func, select
 
 from archive.schema import archive_file_texts, archive_files, archive_natives
 from ingest.db import insert_ignoring_conflicts
+from ingest.events import ExtractedText
 
 ReceivedVia = Literal["api", "publish", "fetch", "import"]
 _CHUNK = 500
@@ -42,6 +43,26 @@ def record_native(connection: Connection, sha256: str, size: int, received_via: 
     when this is news, False when it was already recorded."""
     row = {"sha256": sha256, "size": size, "stored_at": datetime.now(UTC), "received_via": received_via}
     statement = insert_ignoring_conflicts(connection.dialect.name, archive_natives)
+    return connection.execute(statement, [row]).rowcount > 0
+
+
+def record_file_text(connection: Connection, event_id: str, extracted: ExtractedText, extracted_at: datetime) -> bool:
+    """Keep the text extracted from one upload (a ``file_text`` event, ``event_id``, deriving
+    ``archive_file_texts``): True when new, False when that upload's text was already kept."""
+    row = {
+        "file_event_id": str(extracted.file_event_id),
+        "event_id": event_id,
+        "sha256": extracted.sha256,
+        "state": extracted.state,
+        "reason": extracted.reason,
+        "extractor": extracted.extractor,
+        "extractor_version": extracted.extractor_version,
+        "text_sha256": extracted.text_sha256,
+        "text_chars": extracted.text_chars,
+        "truncated": extracted.truncated,
+        "extracted_at": extracted_at,
+    }
+    statement = insert_ignoring_conflicts(connection.dialect.name, archive_file_texts)
     return connection.execute(statement, [row]).rowcount > 0
 
 

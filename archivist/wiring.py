@@ -162,6 +162,7 @@ def api_app(settings: Settings) -> FastAPI:
         sink=event_sink(settings),
         backend=search_backend(settings),
         probes=probes(settings),
+        file_store=file_store(settings),
     )
     limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
     return create_app(services, limits)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from archive.audit import ChainStatus
+from archive.file_store import FileStore
 from archive.principals import Principal, authenticate
 from ingest.sink import EventSink
 from search.backends import SearchBackend, TantivySearchBackend
@@ -35,6 +36,8 @@ class AppServices:
     """The audit chain's latest verification, shared by the requests of this process."""
     probes: Probes = field(default_factory=Probes)
     """The broker and Elasticsearch ``/readyz``, ``/metrics`` and the overview reach (none: embedded)."""
+    file_store: FileStore | None = None
+    """The natives and extracted texts (``archivist.wiring.file_store``); None: exports carry none."""
 
     def __post_init__(self) -> None:
         if self.backend is None:  # made once, not per request
