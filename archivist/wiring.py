@@ -153,7 +153,7 @@ def api_app(settings: Settings) -> FastAPI:
     """The search API over the configured database, index and event sink."""
     from search_api.app import create_app
     from search_api.deps import AppServices
-    from search_api.request_limits import EVENTS_PATH, BodyLimits
+    from search_api.request_limits import EVENTS_PATH, FILES_PATH, BodyLimits
 
     store = staging_store(settings)
     services = AppServices(
@@ -162,6 +162,11 @@ def api_app(settings: Settings) -> FastAPI:
         sink=event_sink(settings),
         backend=search_backend(settings),
         probes=probes(settings),
+        file_store=file_store(settings),
+        max_file_bytes=settings.max_file_bytes,
     )
-    limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
+    limits = BodyLimits(
+        settings.max_request_bytes,
+        {EVENTS_PATH: settings.max_event_batch_bytes, FILES_PATH: settings.max_file_bytes},
+    )
     return create_app(services, limits)
