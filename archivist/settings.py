@@ -114,7 +114,10 @@ class Settings(BaseSettings):
         "for the subdomains of example.com); empty: none.",
     )
     fetch_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="The URL fetcher's limit on one fetch, connecting and reading included."
+        default=300.0,
+        gt=0,
+        description="The URL fetcher's limit on one whole fetch (redirects and reading included); it also waits "
+        "at most 10 s to connect and 30 s for the next bytes.",
     )
     adapters: str = "archive,index,xml"
     adapter_processes: str = Field(

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from adapters.base import Adapter, AdapterContext
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters
+from archive.fetch import FetchPolicy
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
 from archivist.logs import configure_logging, current_log_format
@@ -86,6 +87,21 @@ def search_backend(settings: Settings) -> SearchBackend:
 def file_store(settings: Settings) -> FileStore:
     """The configured store of natives and extracted texts (``ARCHIVIST_FILE_STORE``)."""
     return FsFileStore(settings.resolved_files_dir)
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy | None:
+    """How the bytes of pending uploads may be fetched from their event's url (``archive.fetch``);
+    None when ``ARCHIVIST_FETCH_URLS`` is off (the default)."""
+    if not settings.fetch_urls:
+        return None
+    timeout = settings.fetch_timeout_seconds
+    return FetchPolicy(
+        allowed_hosts=tuple(host.strip() for host in settings.fetch_allowed_hosts.split(",") if host.strip()),
+        connect_timeout=min(10.0, timeout),
+        read_timeout=min(30.0, timeout),
+        total_timeout=timeout,
+        max_bytes=settings.max_file_bytes,
+    )
 
 
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
