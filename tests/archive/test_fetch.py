@@ -5,6 +5,7 @@ the bytes checked and bounded, and timeouts."""
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from archive.file_store import DigestMismatch, FileTooLarge
 from archive.fs_file_store import FsFileStore
 from archivist.settings import Settings
 from archivist.wiring import fetch_policy
+from tests.security.pki import Pki, make_pki, server_context, tls_server
 
 CONTENT = b"the native bytes " * 1000
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -219,3 +221,44 @@ def test_the_settings_make_the_policy_and_fetching_is_off_by_default() -> None:
     assert policy.allows("a.cdn.example.com")
     assert not policy.allows("cdn.example.com")
     assert not policy.allows("evil-files.example.com")
+
+
+def answer_http(connection: ssl.SSLSocket) -> None:
+    """The TLS test server's HTTP: one request, answered with CONTENT."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        received = connection.recv(4096)
+        if not received:
+            return
+        request += received
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(CONTENT)}\r\nConnection: close\r\n\r\n"
+    connection.sendall(head.encode() + CONTENT)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_https_connects_to_the_checked_address_with_the_name_in_sni_and_the_certificate_check(
+    store: FsFileStore, pki: Pki, lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))  # the system's trust store, for this test
+    policy = FetchPolicy(allowed_hosts=("elsewhere.example",), read_timeout=5)
+    context = server_context(pki, wrong_name=True, require_client_cert=False)  # a certificate for elsewhere.example
+    with tls_server(context, after_tls=answer_http) as server:
+        stored = fetch_native(store, f"https://elsewhere.example:{server.port}/f", expected_sha256=SHA, policy=policy)
+    assert stored.sha256 == SHA
+    assert lookups == ["elsewhere.example"]
+    assert server.first_handshake().sni == "elsewhere.example"
+
+
+def test_https_refuses_a_certificate_for_another_name(
+    store: FsFileStore, pki: Pki, lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    policy = FetchPolicy(allowed_hosts=("elsewhere.example",), read_timeout=5)
+    context = server_context(pki, require_client_cert=False)  # a certificate for localhost and 127.0.0.1 only
+    with tls_server(context, after_tls=answer_http) as server, pytest.raises(FetchRefused, match=r"SSL|certificate"):
+        fetch_native(store, f"https://elsewhere.example:{server.port}/f", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
