@@ -64,7 +64,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except BrokenPipeError:  # the client gave up (the slow answer, the refused large file)
+            self.close_connection = True
 
     def _redirect(self, location: str) -> None:
         self.send_response(302)
