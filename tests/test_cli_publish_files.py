@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.events import Event, parse_event
-from ingest.producer import write_jsonl
+from ingest.producer import Located, Rejected, write_jsonl
 from tests.factories import posts
 
 runner = CliRunner()
@@ -134,3 +135,53 @@ def test_files_must_name_a_folder(events: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is not a folder" in result.output
     assert staged() == 0
+
+
+class UploadsImporter:
+    """An importer that can supply files: each line of its list names a file beside it,
+    imported as a ``file_upload`` of those bytes."""
+
+    name = "uploads"
+    reads = "Lists of file names."
+    description = "Import uploads: a file name a line."
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def check(self, path: Path) -> None:
+        if path.suffix != ".list":
+            raise ValueError(f"{path.name}: not a .list file")
+
+    def items(self, paths: Iterable[Path]) -> Iterator[Located | Rejected]:
+        for path in paths:
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                self.read += 1
+                yield Located(upload((path.parent / "natives" / line).read_bytes(), line), f"{path.name}:{number}")
+
+    def notes(self) -> list[str]:
+        return [f"read {self.read} lines"]
+
+
+@pytest.fixture
+def uploads_importer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    metadata = site / "archivist_uploads_importer-1.0.dist-info"
+    metadata.mkdir(parents=True)
+    (metadata / "METADATA").write_text("Metadata-Version: 2.1\nName: archivist-uploads-importer\nVersion: 1.0\n")
+    (metadata / "entry_points.txt").write_text(f"[archivist.importers]\nuploads = {__name__}:UploadsImporter\n")
+    monkeypatch.syspath_prepend(str(site))
+
+
+def test_an_import_hands_over_the_files_too(uploads_importer: None, tmp_path: Path) -> None:
+    folder = tmp_path / "natives"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"first file")
+    (folder / "b.txt").write_bytes(b"second file")
+    listing = tmp_path / "two.list"
+    listing.write_text("a.txt\nb.txt\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "uploads", str(listing), "--files", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert natives() == {hashlib.sha256(content).hexdigest(): "import" for content in (b"first file", b"second file")}
+    assert "files: 2 stored (2 new), 0 uploads pending" in result.output
+    assert "import uploads: 2 events accepted, 0 rejected" in result.output
+    assert "read 2 lines" in result.output  # the notes of the import itself, not of the pass over the files

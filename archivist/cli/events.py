@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from archive import attachments
+from archive.attachments import ReceivedVia
 from archive.file_folder import hash_folder, store_from_folder
 from archive.file_store import FileRefused, FileStoreError
 from archivist import wiring
@@ -86,11 +87,11 @@ def publish(
             yield from read_jsonl(path)
 
     if natives is not None:
-        hand_over_natives(items(), natives)
+        hand_over_natives(items(), natives, "publish")
     run_producer(items(), "publish")
 
 
-def hand_over_natives(items: Iterable[Located | Rejected], folder_path: Path) -> None:
+def hand_over_natives(items: Iterable[Located | Rejected], folder_path: Path, received_via: ReceivedVia) -> None:
     """Store the bytes of the uploads among ``items`` found in ``folder_path`` (see ``publish``);
     exit 1, having published nothing, on a problem with the folder or a file in it."""
     if not folder_path.is_dir():
@@ -116,7 +117,7 @@ def hand_over_natives(items: Iterable[Located | Rejected], folder_path: Path) ->
             wiring.file_store(settings),
             folder,
             wanted,
-            received_via="publish",
+            received_via=received_via,
             max_bytes=settings.max_file_bytes,
         )
     except (FileRefused, OSError, FileStoreError) as error:
