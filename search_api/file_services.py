@@ -12,6 +12,7 @@ whole in memory and the store hashes it as it arrives. The bytes are recorded
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from search_api import read_audit
 from search_api.refusals import Refused
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_CONCURRENT_UPLOADS = 8
+"""Files received at once by one process: each holds a worker thread while its body arrives, so
+slow uploads may never take the whole thread pool the other routes run in; one more is a 503."""
+_uploads = threading.BoundedSemaphore(MAX_CONCURRENT_UPLOADS)
 READ_CHUNK = 1 << 20
 FILE_DOWNLOAD = "file_download"
 FILE_TEXT = "file_text"
@@ -113,6 +118,8 @@ async def receive(
             completed = attachments.uploads_of(connection, stored.sha256) if news else 0
         return Received(stored.sha256, stored.size, stored.created, completed)
 
+    if not _uploads.acquire(blocking=False):
+        raise Refused(503, f"{MAX_CONCURRENT_UPLOADS} files are being received already: try again shortly")
     try:
         return await anyio.to_thread.run_sync(store_and_record)
     except FileTooLarge:
@@ -121,6 +128,8 @@ async def receive(
         raise ContentMismatch(error) from None
     except FileStoreError as error:
         raise Refused(503, f"the file store is unavailable: {error}") from None
+    finally:
+        _uploads.release()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -182,6 +183,19 @@ def test_an_unavailable_store_is_a_503(store: StagingStore, tmp_path: Path, toke
         response = client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
     assert response.status_code == 503, response.text
     assert "file store" in response.json()["detail"]["message"]
+
+
+def test_uploads_beyond_the_concurrent_bound_are_a_503_and_never_take_the_thread_pool(
+    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_services, "_uploads", threading.BoundedSemaphore(1))
+    assert file_services._uploads.acquire(blocking=False)  # one upload in progress, the bound
+    busy = client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
+    assert busy.status_code == 503, busy.text
+    assert "try again" in busy.json()["detail"]["message"]
+    file_services._uploads.release()
+    done = client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
+    assert done.status_code == 201, done.text
 
 
 def test_a_download_streams_the_native_as_an_attachment_and_is_audited(
