@@ -75,6 +75,13 @@ def stored_natives(connection: Connection, sha256s: Iterable[str]) -> set[str]:
     return found
 
 
+def native_size(connection: Connection, sha256: str) -> int | None:
+    """The size of the stored bytes ``sha256`` (None when they have not arrived): what a
+    download sends, whatever size the event declared."""
+    size = connection.scalar(select(archive_natives.c.size).where(archive_natives.c.sha256 == sha256))
+    return None if size is None else int(size)
+
+
 def pending_count(connection: Connection) -> int:
     """Uploaded files whose bytes have not arrived (``archivist status``)."""
     stored = exists().where(archive_natives.c.sha256 == archive_files.c.sha256)

@@ -138,6 +138,8 @@ class Download:
 
     event: attachments.FileEvent
     stream: BinaryIO
+    size: int
+    """The stored bytes' (the event's own ``size`` is only what its producer declared)."""
 
     def chunks(self) -> Iterator[bytes]:
         with self.stream:
@@ -147,7 +149,7 @@ class Download:
     def headers(self) -> dict[str, str]:
         return {
             "Content-Disposition": content_disposition(self.event.name),
-            "Content-Length": str(self.event.size),
+            "Content-Length": str(self.size),
             "ETag": f'"{self.event.sha256}"',
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
@@ -168,8 +170,8 @@ def download(engine: Engine, store: FileStore, caller: Principal, file_event_id:
     cannot give them."""
     event = _file_event(engine, file_event_id)
     with engine.connect() as connection:
-        stored = bool(attachments.stored_natives(connection, [event.sha256]))
-    if not stored:
+        size = attachments.native_size(connection, event.sha256)
+    if size is None:
         raise NotReady(
             f"the bytes of {event.name!r} (SHA-256 {event.sha256}) have not arrived yet: the file is pending",
             "pending",
@@ -185,7 +187,7 @@ def download(engine: Engine, store: FileStore, caller: Principal, file_event_id:
     except BaseException:
         stream.close()
         raise
-    return Download(event, stream)
+    return Download(event, stream, size)
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,20 @@ def test_a_download_streams_the_native_as_an_attachment_and_is_audited(
     assert entry["actor"].startswith("test legal")
 
 
+def test_a_download_sends_the_stored_size_whatever_the_event_declared(
+    client: TestClient, tokens: dict[str, str], store: StagingStore
+) -> None:
+    payload = json.loads(upload(str(uuid.uuid4()), CONTENT).model_dump_json())
+    payload["file"]["size"] = 7  # what its producer declared
+    declared = parse_event(payload)
+    ArchiveAdapter(store.engine).write([declared])
+    client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
+    response = client.get(f"/api/v1/files/{declared.event_id}", headers=auth(tokens["legal"]))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-length"] == str(len(CONTENT))
+    assert response.content == CONTENT
+
+
 def test_downloads_refused_unknown_pending_or_to_roles_that_may_not_read(
     client: TestClient, tokens: dict[str, str], store: StagingStore
 ) -> None:
