@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
 from archive.file_store import FileStore, StoredFile
 
@@ -181,22 +181,7 @@ def fetch_native(store: FileStore, url: str, *, expected_sha256: str, policy: Fe
     origin = _target(url, policy)
     target = origin
     for _hop in range(policy.max_redirects + 1):
-        address = _checked_addresses(target)[0]
-        _deadline_passed(deadline, policy)
-        pool = _pool(target, address, policy)
-        try:
-            response = pool.urlopen(
-                "GET",
-                target.path,
-                headers={"Host": target.host_header, "Accept-Encoding": "identity", "User-Agent": "Archivist"},
-                redirect=False,
-                preload_content=False,
-                decode_content=False,
-                assert_same_host=False,
-            )
-        except HTTPError as error:
-            pool.close()
-            raise FetchRefused(f"{target.host_header}: {_reason(error)}") from None
+        pool, response = _request(target, _checked_addresses(target), deadline, policy)
         try:
             if response.status in REDIRECTS:
                 location = response.headers.get("Location")
@@ -216,6 +201,35 @@ def fetch_native(store: FileStore, url: str, *, expected_sha256: str, policy: Fe
             response.release_conn()
             pool.close()
     raise FetchRefused(f"more than {policy.max_redirects} redirects")
+
+
+def _request(
+    target: _Target, addresses: list[IPAddress], deadline: float, policy: FetchPolicy
+) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
+    """``GET`` the target from the first of its checked addresses that takes the connection."""
+    failure = "no address"
+    for address in addresses:
+        _deadline_passed(deadline, policy)
+        pool = _pool(target, address, policy)
+        try:
+            response = pool.urlopen(
+                "GET",
+                target.path,
+                headers={"Host": target.host_header, "Accept-Encoding": "identity", "User-Agent": "Archivist"},
+                redirect=False,
+                preload_content=False,
+                decode_content=False,
+                assert_same_host=False,
+            )
+        except (NewConnectionError, ConnectTimeoutError) as error:  # not connected: the next address
+            pool.close()
+            failure = _reason(error)
+            continue
+        except HTTPError as error:
+            pool.close()
+            raise FetchRefused(f"{target.host_header}: {_reason(error)}") from None
+        return pool, response
+    raise FetchRefused(f"{target.host_header}: could not connect ({failure})")
 
 
 def _redirected(origin: _Target, current: _Target, location: str, policy: FetchPolicy) -> _Target:

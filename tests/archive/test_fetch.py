@@ -119,6 +119,16 @@ def test_an_allowed_host_is_fetched_into_the_store_through_the_checked_address(
     assert Handler.hosts_seen == [f"{HOST}:{port}"]  # with the name in Host
 
 
+def test_the_next_checked_address_is_tried_when_one_refuses_the_connection(
+    store: FsFileStore, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["127.0.0.2", "127.0.0.1"])  # nothing listens on .2
+    assert fetch_native(store, f"http://{HOST}:{port}/file", expected_sha256=SHA, policy=POLICY).sha256 == SHA
+    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["127.0.0.2"])
+    with pytest.raises(FetchRefused, match="could not connect"):
+        fetch_native(store, f"http://{HOST}:{port}/file", expected_sha256=SHA, policy=POLICY)
+
+
 def test_a_redirect_on_the_same_host_is_followed_and_checked_again(
     store: FsFileStore, port: int, lookups: list[str]
 ) -> None:
