@@ -5,6 +5,7 @@ each download audited."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import tracemalloc
@@ -312,24 +313,13 @@ def generated_chunks() -> Iterator[bytes]:
         yield hashlib.sha256(str(index).encode()).digest() * (CHUNK // 32)
 
 
-def test_a_large_file_is_streamed_to_the_store_without_being_held_whole(
-    sqlite_store: StagingStore, files: FsFileStore, tmp_path: Path
-) -> None:
-    """The app is driven over ASGI directly (the test client reads a body whole before sending
-    it): 50 MB arrive in 1 MB messages, and the peak of memory allocated meanwhile stays far
-    below the file's size."""
-    digest = hashlib.sha256()
-    for chunk in generated_chunks():
-        digest.update(chunk)
-    sha = digest.hexdigest()
-    token = create_token(sqlite_store.engine, "ingest", "streamer")
-    app = create_app(services_over(sqlite_store, files, tmp_path, 64 * 1024 * 1024), BodyLimits())
+def over_asgi(app: FastAPI, token: str, sha: str, messages: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST ``messages`` (ASGI receive messages) to ``/api/v1/files``, driving the app directly
+    (the test client reads a body whole before sending it): what the app sent back."""
     sent: list[dict[str, Any]] = []
-    body = generated_chunks()
 
     async def receive() -> dict[str, Any]:
-        chunk = next(body, None)
-        return {"type": "http.request", "body": chunk or b"", "more_body": chunk is not None}
+        return next(messages, {"type": "http.disconnect"})
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -349,9 +339,26 @@ def test_a_large_file_is_streamed_to_the_store_without_being_held_whole(
         "root_path": "",
         "app": app,
     }
+    anyio.run(app, scope, receive, send)  # type: ignore[arg-type]  # an ASGI app, typed by Starlette
+    return sent
+
+
+def test_a_large_file_is_streamed_to_the_store_without_being_held_whole(
+    sqlite_store: StagingStore, files: FsFileStore, tmp_path: Path
+) -> None:
+    """50 MB arrive in 1 MB messages, and the peak of memory allocated meanwhile stays far
+    below the file's size."""
+    digest = hashlib.sha256()
+    for chunk in generated_chunks():
+        digest.update(chunk)
+    sha = digest.hexdigest()
+    token = create_token(sqlite_store.engine, "ingest", "streamer")
+    app = create_app(services_over(sqlite_store, files, tmp_path, 64 * 1024 * 1024), BodyLimits())
+    body = ({"type": "http.request", "body": chunk, "more_body": True} for chunk in generated_chunks())
+    ending = iter([{"type": "http.request", "body": b"", "more_body": False}])
     tracemalloc.start()
     try:
-        anyio.run(app, scope, receive, send)  # type: ignore[arg-type]  # an ASGI app, typed by Starlette
+        sent = over_asgi(app, token, sha, itertools.chain(body, ending))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -359,6 +366,20 @@ def test_a_large_file_is_streamed_to_the_store_without_being_held_whole(
     assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["size"] == FIFTY_MB
     assert files.check(sha).state == "ok"
     assert peak < 12 * CHUNK, f"peak {peak:,} bytes allocated while receiving {FIFTY_MB:,}"
+
+
+def test_a_client_that_goes_away_mid_file_leaves_nothing_behind(
+    sqlite_store: StagingStore, files: FsFileStore, tmp_path: Path
+) -> None:
+    token = create_token(sqlite_store.engine, "ingest", "leaver")
+    app = create_app(services_over(sqlite_store, files, tmp_path, 64 * 1024 * 1024))
+    half = iter([{"type": "http.request", "body": CONTENT[:1000], "more_body": True}])  # then http.disconnect
+    sent = over_asgi(app, token, CONTENT_SHA, half)
+    assert sent[0]["status"] == 400, sent
+    assert list(files.iter_sha256()) == []
+    assert list((files.root / ".incoming").iterdir()) == []
+    with sqlite_store.engine.connect() as connection:
+        assert attachments.stored_natives(connection, [CONTENT_SHA]) == set()
 
 
 @pytest.mark.parametrize(
