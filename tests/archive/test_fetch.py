@@ -54,6 +54,17 @@ class Handler(BaseHTTPRequestHandler):
             self._redirect(f"https://{HOST}:{port}/file")
         elif self.path == "/loop":
             self._redirect("/loop")
+        elif self.path == "/trickle":  # each byte in time, the whole far too slowly
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"t")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except BrokenPipeError:
+                self.close_connection = True
         elif self.path == "/slow":
             time.sleep(2)
             self._send(200, CONTENT)
@@ -168,6 +179,15 @@ def test_a_file_over_the_limit_is_refused_declared_or_not(store: FsFileStore, po
 def test_a_slow_server_times_out(store: FsFileStore, port: int, lookups: list[str]) -> None:
     with pytest.raises(FetchRefused, match="timed out"):
         fetch_native(store, f"http://{HOST}:{port}/slow", expected_sha256=SHA, policy=POLICY)
+
+
+def test_a_fetch_is_bounded_in_total_even_when_every_read_is_in_time(
+    store: FsFileStore, port: int, lookups: list[str]
+) -> None:
+    policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
+    with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
+        fetch_native(store, f"http://{HOST}:{port}/trickle", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
 
 
 @pytest.mark.parametrize(
