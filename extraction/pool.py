@@ -68,10 +68,21 @@ def _worker_main(connection: Connection, limits: ExtractionLimits, extract: Extr
 
 
 def _peak_rss_bytes() -> int:
-    """This worker's peak resident set, or its largest child's (tesseract) if larger (Linux: KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) * 1024
+    """This worker's peak resident set, or that of its largest child (tesseract) if larger.
+
+    The worker's own is ``VmHWM``: ``ru_maxrss`` would start from what the process that spawned
+    it held (Linux keeps it across fork and exec). A child's ``ru_maxrss`` starts from the
+    worker's own peak at the fork, which this counts anyway.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return max(int(line.split()[1]) * 1024, children)
+    except OSError:
+        pass
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, children)
 
 
 def _failed(reason: str) -> Extraction:
