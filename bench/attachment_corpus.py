@@ -222,6 +222,16 @@ def image_bytes(lines: list[str], font: Path, *, size: int = 56, fmt: str = "PNG
     return buffer.getvalue()
 
 
+def tiff_pages_bytes(pages: list[list[str]], font: Path) -> bytes:
+    """A multi-page TIFF, one Pillow-rendered page per item of ``pages``."""
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(image_bytes(lines, font))) for lines in pages]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="TIFF", save_all=True, append_images=images[1:], compression="tiff_deflate")
+    return buffer.getvalue()
+
+
 def bomb_png_bytes(side: int = 12_000) -> bytes:
     """A one-colour PNG of ``side`` x ``side`` pixels: a few kilobytes that decode to ``side²`` bytes."""
     from PIL import Image
@@ -374,6 +384,11 @@ def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True, scale
             "scan.jpg",
             image_bytes(["Settlement Kilimanjaro"], LATIN_FONT, fmt="JPEG"),
             Expected("extracted", ("Settlement", "Kilimanjaro"), file_type="image"),
+        )
+        corpus.add(
+            "scan.tiff",
+            tiff_pages_bytes([["Page one Casablanca"], ["Page two Reykjavik"]], LATIN_FONT),
+            Expected("extracted", ("Casablanca", "Reykjavik"), file_type="image"),
         )
         corpus.add(
             "scan_ja.png",

@@ -6,9 +6,10 @@ with ``spawn`` (nothing of the caller's state, threads or locks is inherited). T
 it starts, inherits it), so an allocation beyond it fails with ``MemoryError`` and the worker
 answers ``failed``; a worker that dies instead (a crash in a C library, a signal) is replaced
 and its file is ``failed`` with how it died. A worker that has not answered after
-``limits.seconds`` is killed and replaced; its file is ``failed`` with the time limit as
-reason. :meth:`ExtractionPool.extract` is safe to call from several threads at once: each call
-holds one worker, and at most ``workers`` run at a time.
+``limits.seconds`` is killed with its process group (the tesseract it started dies with it) and
+replaced; its file is ``failed`` with the time limit as reason. :meth:`ExtractionPool.extract`
+is safe to call from several threads at once: each call holds one worker, and at most
+``workers`` run at a time.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ POOL_EXTRACTOR = "extraction.pool"
 def _worker_main(connection: Connection, limits: ExtractionLimits, extract: ExtractFunction) -> None:
     """A worker's loop: one request in, one answer out, until it is told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    os.setpgid(0, 0)  # a group of its own: killing it kills the tesseract it may be running
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     warm_up()
@@ -116,6 +118,11 @@ class _Worker:
                 kill = True
             else:
                 self.process.join(5)
+        if kill and self.process.pid is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass  # the group is gone already
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)

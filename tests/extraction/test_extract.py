@@ -19,7 +19,7 @@ from tests.extraction.conftest import LIMITS
 CORPUS_NAMES = [
     "report.pdf", "memo.docx", "trades.xlsx", "deck.pptx", "minutes.odt", "letter.rtf", "newsletter.html",
     "mail.eml", "shift_jis.txt", "cp1252.txt", "utf16.txt", "utf8.txt", "cp1251.txt", "gb18030.txt",
-    "scan.png", "scan.jpg", "scan_ja.png", "bundle.zip", "encrypted.pdf", "corrupt.pdf", "corrupt.docx",
+    "scan.png", "scan.jpg", "scan.tiff", "scan_ja.png", "bundle.zip", "encrypted.pdf", "corrupt.pdf", "corrupt.docx",
     "truncated.zip", "random.bin", "bomb.zip", "lying.zip", "bomb.png", "empty.txt",
 ]  # fmt: skip
 
@@ -132,6 +132,16 @@ def test_an_image_over_the_pixel_bound_is_refused_before_decoding(corpus: Corpus
     assert result.state == "failed"
     assert "decompression bomb" in (result.reason or "")
     assert "over the bound of 1,000" in (result.reason or "")
+
+
+def test_a_multi_page_image_is_read_up_to_max_ocr_pages(corpus: Corpus) -> None:
+    result = extract_file(corpus.root / "scan.tiff", name="", content_type="", limits=replace(LIMITS, max_ocr_pages=1))
+
+    assert result.state == "extracted"
+    assert "Casablanca" in result.text
+    assert "Reykjavik" not in result.text
+    assert result.truncated
+    assert "OCR stopped after 1 pages (max_ocr_pages)" in (result.reason or "")
 
 
 def test_encrypted_office_files_and_legacy_ones_are_told_apart() -> None:

@@ -52,6 +52,28 @@ def test_a_file_past_the_time_limit_fails_and_its_worker_is_replaced(hooked: Ext
     assert (after.state, after.extractor) == ("extracted", "charset-normalizer")
 
 
+def test_a_timed_out_worker_is_killed_with_the_programs_it_started(
+    hooked: ExtractionPool, corpus: Corpus, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+
+    result = hooked.extract(corpus.root / "utf8.txt", name=f"child:{pid_file}", content_type="")
+
+    assert result.state == "failed"
+    assert "time limit" in (result.reason or "")
+    child = int(pid_file.read_text())
+    assert _gone(child)
+
+
+def _gone(pid: int) -> bool:
+    """The process no longer runs (or is a zombie awaiting its reaper: it runs nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 def test_a_file_past_the_memory_limit_fails_with_out_of_memory(hooked: ExtractionPool, corpus: Corpus) -> None:
     result = hooked.extract(corpus.root / "utf8.txt", name="allocate", content_type="")
 
