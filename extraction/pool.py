@@ -14,6 +14,7 @@ is safe to call from several threads at once: each call holds one worker, and at
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -23,6 +24,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -88,7 +90,17 @@ def _peak_rss_bytes() -> int:
 
 
 def _failed(reason: str) -> Extraction:
-    return Extraction(state="failed", text="", extractor=POOL_EXTRACTOR, extractor_version="", reason=reason)
+    return Extraction(
+        state="failed", text="", extractor=POOL_EXTRACTOR, extractor_version=_archivist_version(), reason=reason
+    )
+
+
+@functools.cache
+def _archivist_version() -> str:
+    try:
+        return metadata.version("archivist")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _how_it_ended(code: int | None) -> str:

@@ -161,3 +161,25 @@ def test_an_unreadable_path_is_a_failure_not_an_exception(tmp_path: Path) -> Non
 
     assert result.state == "failed"
     assert "cannot read the file" in (result.reason or "")
+
+
+def test_text_that_starts_like_a_magic_number_is_still_text(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"BMW fleet renewal: quotes from three dealers attached.\n")
+
+    result = extract_file(path, name="notes.txt", content_type="text/plain", limits=LIMITS)
+
+    assert (result.state, result.file_type) == ("extracted", "text")
+    assert "BMW fleet renewal" in result.text
+
+
+def test_a_mail_with_one_header_is_read_as_mail_when_its_type_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "note.eml"
+    path.write_bytes(b"Subject: Lisbon closing\n\nThe Lisbon closing moved to Friday.\n")
+
+    as_mail = extract_file(path, name="note.eml", content_type="message/rfc822", limits=LIMITS)
+    as_text = extract_file(path, name="note", content_type="", limits=LIMITS)
+
+    assert (as_mail.file_type, as_text.file_type) == ("eml", "text")
+    assert "Subject: Lisbon closing" in as_mail.text
+    assert "moved to Friday" in as_mail.text
