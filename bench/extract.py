@@ -25,6 +25,7 @@ import argparse
 import email
 import email.policy
 import json
+import math
 import os
 import platform
 import subprocess
@@ -45,6 +46,8 @@ from extraction.result import ExtractionLimits
 
 BEGIN, END = "<!-- bench/extract.py begin -->", "<!-- bench/extract.py end -->"
 TARGET = 0.8
+MIN_PASS_SECONDS = 0.5
+MAX_REPEAT = 500
 LIMITS = ExtractionLimits()
 TYPES: dict[str, list[str]] = {
     "pdf": ["report.pdf"],
@@ -208,10 +211,16 @@ class Figure:
 def measure(kind: str, paths: list[Path], repeat: int, rounds: int) -> Figure:
     """The best of ``rounds`` alternating passes each way (the host is shared and noisy)."""
     direct = DIRECT[kind]
-    work = [path for _ in range(repeat) for path in paths]
-    size = sum(path.stat().st_size for path in work) / 1e6
     for path in paths:
         direct(path)  # imports and caches, untimed (the pool's worker warms up before it is ready)
+    started = time.perf_counter()
+    for path in paths:
+        direct(path)
+    once = time.perf_counter() - started
+    # Fast types get more files: a pass of a few milliseconds would measure the scheduler.
+    repeat = max(repeat, min(MAX_REPEAT, math.ceil(MIN_PASS_SECONDS / max(once, 1e-6))))
+    work = [path for _ in range(repeat) for path in paths]
+    size = sum(path.stat().st_size for path in work) / 1e6
     states: dict[str, int] = {}
     direct_seconds = pool_seconds = float("inf")
     with ExtractionPool(1, LIMITS) as pool:
@@ -277,7 +286,8 @@ def report(figures: list[Figure], bad: dict[str, Any], trip: tuple[float, float]
         "## Extraction (`bench/extract.py`)",
         "",
         f"{when}, {setup}, {os.cpu_count()} cores, Python {platform.python_version()}; the seeded corpus of "
-        "`bench/attachment_corpus.py`, each type's files extracted in turn by the same library called directly in "
+        "`bench/attachment_corpus.py`, each type's files (repeated to make a pass of 0.5 s or more) extracted "
+        "in turn by the same library called directly in "
         "the bench's process, then through an `ExtractionPool` of **one** worker (spawned, under the time and "
         f"memory limits: {LIMITS.seconds:g} s, {limit_mb:,.0f} MB `RLIMIT_AS`); images: the `tesseract` command "
         f"(`-l {LIMITS.ocr_languages}`, one thread) against the pool's pytesseract. Ratio = direct time / pool "

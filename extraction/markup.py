@@ -76,7 +76,6 @@ _HIDDEN = etree.XPath(
     + " | //*[@hidden] | //comment() | //processing-instruction()"
     + " | //*[@style][contains(translate(@style, ' ', ''), 'display:none')]"
 )
-_BLOCK_TAG = re.compile(rb"</?(?:" + "|".join(BLOCK_TAGS).encode("ascii") + rb")\b", re.IGNORECASE)
 _STRING = etree.XPath("string()")
 
 
@@ -98,17 +97,16 @@ def _visible_text(text: str) -> str:
     """What a browser shows: no script, style, head (but the title), hidden elements or comments."""
     if not text.strip():
         return ""
-    # A line break before every block tag, in the source: lines survive into the text without
-    # touching each element (the parser keeps whitespace in text). Parsed as UTF-8 bytes: lxml
-    # reads a str of wide characters several times slower.
-    source = _BLOCK_TAG.sub(rb"\n\g<0>", text.encode("utf-8", "replace"))
-    document = etree.fromstring(source, etree.HTMLParser(encoding="utf-8", no_network=True))
+    # Parsed as UTF-8 bytes: lxml reads a str of wide characters several times slower.
+    document = etree.fromstring(text.encode("utf-8", "replace"), etree.HTMLParser(encoding="utf-8", no_network=True))
     if document is None:
         return ""
     title = document.findtext(".//title") or ""
     for element in _HIDDEN(document):
         assert isinstance(element, etree._Element)
         _drop(element)
+    for element in document.iter(*BLOCK_TAGS):  # a line break after each block
+        element.tail = "\n" + (element.tail or "")
     lines = (" ".join(line.split()) for line in f"{title}\n{_STRING(document)}".splitlines())
     return "\n".join(line for line in lines if line) + "\n"
 
