@@ -75,6 +75,27 @@ def test_text_beyond_max_text_chars_is_cut_and_says_so(corpus: Corpus) -> None:
     assert "cut at 40 characters" in (result.reason or "")
 
 
+def test_reading_stops_at_the_soft_time_limit_with_the_text_so_far(corpus: Corpus) -> None:
+    # No time at all: the first page is read, then reading stops (a deterministic stand-in for a
+    # long PDF whose later pages would pass the pool's hard limit).
+    result = extract_file(corpus.root / "report.pdf", name="", content_type="", limits=replace(LIMITS, seconds=0))
+
+    assert result.state == "extracted"
+    assert "Page 1" in result.text
+    assert "Page 2" not in result.text
+    assert result.truncated
+    assert "reading stopped at the soft time limit (80% of 0 s)" in (result.reason or "")
+
+
+def test_a_member_cut_short_marks_the_archive_truncated_and_says_which(corpus: Corpus) -> None:
+    limits = replace(LIMITS, max_text_chars=30)
+
+    result = extract_file(corpus.root / "bundle.zip", name="", content_type="", limits=limits)
+
+    assert result.truncated
+    assert "docs/memo.docx: text cut at 30 characters" in (result.reason or "")
+
+
 def test_a_plain_text_file_beyond_the_bound_is_read_only_in_part(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_bytes(b"Ledger entry Tashkent\n" * 1000)
