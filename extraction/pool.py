@@ -66,9 +66,12 @@ def _worker_main(connection: Connection, limits: ExtractionLimits, extract: Extr
         except BaseException as exc:  # the extract function's own bug: the answer says which
             result = _failed(f"extraction raised {type(exc).__name__}: {exc}"[:500])
         try:
-            connection.send((result, _peak_rss_bytes()))
-        except MemoryError:
-            connection.send((_failed(f"out of memory (limit {limits.memory_bytes:,} bytes)"), _peak_rss_bytes()))
+            try:
+                connection.send((result, _peak_rss_bytes()))
+            except MemoryError:  # pickling a text near max_text_chars
+                connection.send((_failed(f"out of memory (limit {limits.memory_bytes:,} bytes)"), _peak_rss_bytes()))
+        except (OSError, ValueError):
+            return  # the pool is gone (closed, or its process died): nobody waits for the answer
 
 
 def _peak_rss_bytes() -> int:
@@ -80,7 +83,7 @@ def _peak_rss_bytes() -> int:
     """
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return max(int(line.split()[1]) * 1024, children)
@@ -199,13 +202,24 @@ class ExtractionPool:
             raise RuntimeError("the extraction pool is closed")
         with self._slots:
             try:
+                worker = self._idle_worker() or self._start_worker()
+            except WorkerLost as exc:
+                return _failed(str(exc))
+            return self._run(worker, path, name, content_type)
+
+    def _idle_worker(self) -> _Worker | None:
+        """A waiting worker that is still alive (one killed while idle is replaced, not blamed)."""
+        while True:
+            try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                try:
-                    worker = self._start_worker()
-                except WorkerLost as exc:
-                    return _failed(str(exc))
-            return self._run(worker, path, name, content_type)
+                return None
+            if worker.process.is_alive():
+                return worker
+            log.warning(
+                "extraction worker %s died while idle (%s)", worker.process.pid, _how_it_ended(worker.process.exitcode)
+            )
+            self._discard(worker)
 
     def _run(self, worker: _Worker, path: Path, name: str, content_type: str) -> Extraction:
         seconds = self.limits.seconds

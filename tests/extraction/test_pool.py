@@ -3,6 +3,8 @@ workers that are recorded as reasons while the pool goes on."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -102,6 +104,19 @@ def test_a_worker_that_dies_is_recorded_and_replaced(hooked: ExtractionPool, cor
     assert "the extraction worker died (killed by SIGKILL" in (result.reason or "")
     assert hooked.replaced == 1
     assert hooked.extract(corpus.root / "memo.docx", name="memo.docx", content_type="").state == "extracted"
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_file(corpus: Corpus) -> None:
+    with ExtractionPool(1, LIMITS) as pool:
+        pool.extract(corpus.root / "utf8.txt", name="utf8.txt", content_type="")
+        (worker,) = pool._all
+        os.kill(worker.process.pid or 0, signal.SIGKILL)
+        worker.process.join(10)
+
+        result = pool.extract(corpus.root / "memo.docx", name="memo.docx", content_type="")
+
+        assert (result.state, result.extractor) == ("extracted", "python-docx")
+        assert pool.replaced == 1
 
 
 def test_a_bug_in_the_extract_function_is_a_reason_not_an_exception(hooked: ExtractionPool, corpus: Corpus) -> None:
