@@ -204,3 +204,29 @@ def test_a_mail_with_one_header_is_read_as_mail_when_its_type_says_so(tmp_path: 
     assert (as_mail.file_type, as_text.file_type) == ("eml", "text")
     assert "Subject: Lisbon closing" in as_mail.text
     assert "moved to Friday" in as_mail.text
+
+
+def test_an_html_only_mail_with_an_attached_message_gives_both_texts() -> None:
+    from email.message import EmailMessage
+
+    inner = EmailMessage()
+    inner["From"] = "Ops <ops@example.com>"
+    inner["Subject"] = "Forwarded Nairobi"
+    inner.set_content("The Nairobi audit is closed.")
+    outer = EmailMessage()
+    outer["From"] = "Desk <desk@example.com>"
+    outer["To"] = "Legal <legal@example.com>"
+    outer["Subject"] = "See below"
+    outer.set_content(
+        "<html><body><p>Only <b>HTML</b> here, Montevideo</p><script>nope()</script></body></html>", subtype="html"
+    )
+    outer.add_attachment(inner)
+
+    result = extract_stream(io.BytesIO(outer.as_bytes()), name="", content_type="", limits=LIMITS)
+
+    assert (result.state, result.file_type) == ("extracted", "eml")
+    assert "Only HTML here, Montevideo" in result.text
+    assert "nope()" not in result.text
+    assert "--- attachment: attachment-1 ---" in result.text
+    assert "Subject: Forwarded Nairobi" in result.text
+    assert "The Nairobi audit is closed." in result.text
