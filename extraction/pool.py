@@ -20,7 +20,9 @@ import multiprocessing
 import os
 import queue
 import resource
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,11 +45,17 @@ STARTUP_SECONDS = 120.0
 POOL_EXTRACTOR = "extraction.pool"
 
 
-def _worker_main(connection: Connection, limits: ExtractionLimits, extract: ExtractFunction) -> None:
-    """A worker's loop: one request in, one answer out, until it is told to stop (None)."""
+def _worker_main(connection: Connection, limits: ExtractionLimits, extract: ExtractFunction, scratch: str) -> None:
+    """A worker's loop: one request in, one answer out, until it is told to stop (None).
+
+    Temporary files go to ``scratch``, which the pool removes with the worker: a worker killed
+    in the middle of OCR leaves nothing behind.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     os.setpgid(0, 0)  # a group of its own: killing it kills the tesseract it may be running
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     warm_up()
     connection.send("ready")
@@ -123,6 +131,8 @@ class WorkerLost(Exception):
 class _Worker:
     process: BaseProcess
     connection: Connection
+    scratch: str
+    """The worker's temporary directory (pytesseract's images): removed with the worker."""
     peak_rss_bytes: int = 0
 
     def stop(self, *, kill: bool) -> None:
@@ -142,6 +152,7 @@ class _Worker:
             self.process.kill()
         self.process.join(5)
         self.connection.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class ExtractionPool:
@@ -174,12 +185,16 @@ class ExtractionPool:
 
     def _start_worker(self) -> _Worker:
         ours, theirs = self._context.Pipe(duplex=True)
+        scratch = tempfile.mkdtemp(prefix="archivist-extract-")
         process = self._context.Process(
-            target=_worker_main, args=(theirs, self.limits, self._extract), name="archivist-extract", daemon=True
+            target=_worker_main,
+            args=(theirs, self.limits, self._extract, scratch),
+            name="archivist-extract",
+            daemon=True,
         )
         process.start()
         theirs.close()
-        worker = _Worker(process, ours)
+        worker = _Worker(process, ours, scratch)
         try:
             if not ours.poll(STARTUP_SECONDS) or ours.recv() != "ready":
                 raise WorkerLost("the worker did not start")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +27,11 @@ def misbehaving_extract(path: Path, *, name: str, content_type: str, limits: Ext
     if name.startswith("child:"):  # starts a program that outlives nothing, writes its pid, waits
         child = subprocess.Popen(["sleep", "3600"])
         Path(name.removeprefix("child:")).write_text(str(child.pid))
+        time.sleep(3600)
+    if name.startswith("scratch:"):  # leaves a temporary file, writes where, waits
+        handle, scratch_file = tempfile.mkstemp(prefix="tess_")
+        os.close(handle)
+        Path(name.removeprefix("scratch:")).write_text(scratch_file)
         time.sleep(3600)
     if name == "die":
         os.kill(os.getpid(), signal.SIGKILL)

@@ -67,6 +67,18 @@ def test_a_timed_out_worker_is_killed_with_the_programs_it_started(
     assert _gone(child)
 
 
+def test_a_killed_worker_leaves_no_temporary_files(hooked: ExtractionPool, corpus: Corpus, tmp_path: Path) -> None:
+    where = tmp_path / "scratch.txt"
+
+    result = hooked.extract(corpus.root / "utf8.txt", name=f"scratch:{where}", content_type="")
+
+    assert "time limit" in (result.reason or "")
+    left = Path(where.read_text())
+    assert left.name.startswith("tess_")
+    assert not left.exists()
+    assert not left.parent.exists()
+
+
 def _gone(pid: int) -> bool:
     """The process no longer runs (or is a zombie awaiting its reaper: it runs nothing)."""
     try:
