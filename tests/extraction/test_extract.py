@@ -230,3 +230,17 @@ def test_an_html_only_mail_with_an_attached_message_gives_both_texts() -> None:
     assert "--- attachment: attachment-1 ---" in result.text
     assert "Subject: Forwarded Nairobi" in result.text
     assert "The Nairobi audit is closed." in result.text
+
+
+def test_an_encrypted_member_is_marked_and_the_others_are_read() -> None:
+    data = bytearray(zip_bytes({"secret.txt": b"Hidden Antananarivo", "open.txt": b"Visible Ulaanbaatar"}))
+    # Flag the first member encrypted (general purpose bit 0) in its local and central headers.
+    data[data.find(b"PK\x03\x04") + 6] |= 0x1
+    data[data.find(b"PK\x01\x02") + 8] |= 0x1
+
+    result = extract_stream(io.BytesIO(bytes(data)), name="", content_type="", limits=LIMITS)
+
+    assert result.state == "extracted"
+    assert "--- secret.txt ---\n[failed: encrypted member]" in result.text
+    assert "Visible Ulaanbaatar" in result.text
+    assert "Antananarivo" not in result.text
