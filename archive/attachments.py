@@ -171,3 +171,9 @@ def referring_events(connection: Connection, sha256s: Iterable[str]) -> dict[str
         ):
             found[text.text_sha256].append(FileReference(text.event_id, "text", text.name or "?"))
     return found
+
+
+def text_blobs(connection: Connection) -> set[str]:
+    """The extracted texts the file store should hold (``archive_file_texts.text_sha256``)."""
+    column = archive_file_texts.c.text_sha256
+    return set(connection.scalars(select(column).where(column.is_not(None)).distinct()))
