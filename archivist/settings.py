@@ -225,7 +225,6 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _file_store_settings_fit(self) -> Settings:
         problems: list[str] = []
-        s3_set = [name for name in Settings.model_fields if name.startswith("s3_") and getattr(self, name)]
         if self.file_store == "s3":
             if not self.s3_bucket:
                 problems.append("ARCHIVIST_FILE_STORE=s3 needs ARCHIVIST_S3_BUCKET")
@@ -234,8 +233,6 @@ class Settings(BaseSettings):
                     "set both ARCHIVIST_S3_ACCESS_KEY_ID and ARCHIVIST_S3_SECRET_ACCESS_KEY, or neither "
                     "(boto3's own credentials)"
                 )
-        elif s3_set:
-            problems.append(f"{', '.join(map(env_name, s3_set))} apply only with ARCHIVIST_FILE_STORE=s3")
         if problems:
             raise PydanticCustomError("file_store_settings", "{problems}", {"problems": "; ".join(problems)})
         return self

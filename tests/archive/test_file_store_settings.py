@@ -63,8 +63,3 @@ def test_half_a_key_pair_or_a_bad_lock_period_fails_at_start_up(monkeypatch: pyt
     with pytest.raises(ValidationError, match="s3_retain_days"):
         Settings()
 
-
-def test_s3_settings_without_the_s3_store_are_a_mistake(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARCHIVIST_S3_BUCKET", "b")
-    with pytest.raises(ValidationError, match="ARCHIVIST_FILE_STORE=s3"):
-        Settings()
