@@ -62,4 +62,3 @@ def test_half_a_key_pair_or_a_bad_lock_period_fails_at_start_up(monkeypatch: pyt
     monkeypatch.setenv("ARCHIVIST_S3_RETAIN_DAYS", "0")
     with pytest.raises(ValidationError, match="s3_retain_days"):
         Settings()
-
