@@ -119,6 +119,8 @@ start_s3() {
     mkdir -p "$(dirname "$S3_BIN")"
     local build
     build="$(mktemp -d)"
+    # go needs a module cache; a root shell without HOME (some CI runners) has none by default.
+    [ -n "${HOME:-}" ] || export HOME=/root
     if ! GOBIN="$build" GOFLAGS=-buildvcs=false go install "github.com/versity/versitygw/cmd/versitygw@$S3_VERSION" \
         >"$build/log" 2>&1; then
       fail "could not build versitygw $S3_VERSION: $(tail -n 3 "$build/log")"

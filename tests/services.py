@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,9 +106,44 @@ def require_s3() -> None:
 
 
 def fresh_s3_bucket(*, object_lock: bool) -> str:
-    """A new bucket of this test's own (with Object Lock when asked). Not deleted afterwards:
-    objects under a compliance lock cannot be, which is the point."""
+    """A new bucket of this test's own (with Object Lock when asked); :func:`drop_s3_bucket`
+    removes what it can of it afterwards."""
     require_s3()
     name = f"archivist-test-{uuid.uuid4().hex[:16]}"
     s3_client().create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
     return name
+
+
+def drop_s3_bucket(name: str) -> None:
+    """Delete every version in a test bucket, then the bucket; versions under a compliance lock
+    cannot be deleted (which is the point), so a bucket holding one stays, small, until its
+    lock expires."""
+    client = s3_client()
+    try:
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                try:
+                    client.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
+                except Exception:  # noqa: S112 (locked: stays until its date)
+                    continue
+        for upload in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+        client.delete_bucket(Bucket=name)
+    except Exception:  # noqa: S110 (a bucket still holding a locked version)
+        pass
+
+
+@contextmanager
+def s3_buckets() -> Iterator[Callable[[bool], str]]:
+    """Make test buckets (``make(object_lock)``), dropped when the block ends."""
+    made: list[str] = []
+
+    def make(object_lock: bool) -> str:
+        made.append(fresh_s3_bucket(object_lock=object_lock))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            drop_s3_bucket(name)

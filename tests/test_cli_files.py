@@ -8,7 +8,7 @@ import hashlib
 import json
 import stat
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +23,7 @@ from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.events import Event, parse_event
-from tests.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3_URL, fresh_s3_bucket, s3_client
+from tests.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3_URL, s3_buckets, s3_client
 
 runner = CliRunner()
 
@@ -62,17 +62,19 @@ def _alter_object(store: FileStore, sha256: str, data: bytes) -> None:
 
 
 @pytest.fixture(params=["filesystem", "s3"])
-def alter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Alter:
-    if request.param == "s3":
+def alter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alter]:
+    if request.param != "s3":
+        yield _alter_file
+        return
+    with s3_buckets() as make:
         monkeypatch.setenv("ARCHIVIST_FILE_STORE", "s3")
-        monkeypatch.setenv("ARCHIVIST_S3_BUCKET", fresh_s3_bucket(object_lock=True))
+        monkeypatch.setenv("ARCHIVIST_S3_BUCKET", make(True))
         monkeypatch.setenv("ARCHIVIST_S3_ENDPOINT_URL", S3_URL)
         monkeypatch.setenv("ARCHIVIST_S3_REGION", S3_REGION)
         monkeypatch.setenv("ARCHIVIST_S3_ACCESS_KEY_ID", S3_ACCESS_KEY)
         monkeypatch.setenv("ARCHIVIST_S3_SECRET_ACCESS_KEY", S3_SECRET_KEY)
         get_settings.cache_clear()
-        return _alter_object
-    return _alter_file
+        yield _alter_object
 
 
 def archive_with_bytes(events: list[Event], stored: list[bytes]) -> FileStore:

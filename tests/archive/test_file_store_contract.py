@@ -27,7 +27,7 @@ from archive.file_store import (
 )
 from archive.fs_file_store import FsFileStore
 from archive.s3_file_store import S3FileStore
-from tests.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3_URL, fresh_s3_bucket, s3_client
+from tests.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3_URL, s3_buckets, s3_client
 
 MIB = 1024 * 1024
 
@@ -67,7 +67,18 @@ def _filesystem(tmp_path: Path) -> Subject:
     return Subject(store, alter)
 
 
-def _s3(object_lock: bool) -> Subject:
+Bucket = Callable[..., str]
+"""Makes a bucket of the test's own: ``fresh_s3_bucket(object_lock=True)``."""
+
+
+@pytest.fixture
+def fresh_s3_bucket() -> Iterator[Bucket]:
+    """Buckets of the test's own, emptied and dropped afterwards (what no lock keeps)."""
+    with s3_buckets() as make:
+        yield lambda *, object_lock: make(object_lock)
+
+
+def _s3(fresh_s3_bucket: Bucket, object_lock: bool) -> Subject:
     bucket = fresh_s3_bucket(object_lock=object_lock)
     store = s3_store(bucket)
 
@@ -83,7 +94,7 @@ def _s3(object_lock: bool) -> Subject:
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
     if request.param == "filesystem":
         return _filesystem(tmp_path)
-    return _s3(object_lock=request.param == "s3-object-lock-bucket")
+    return _s3(request.getfixturevalue("fresh_s3_bucket"), object_lock=request.param == "s3-object-lock-bucket")
 
 
 def test_bytes_are_stored_under_their_hash_and_once(subject: Subject) -> None:
@@ -236,7 +247,7 @@ def test_a_malformed_hash_is_refused(subject: Subject) -> None:
 # --- the S3 store's own: Object Lock, and a store that cannot be reached -----------------------
 
 
-def test_object_lock_in_compliance_mode_refuses_deletion_before_the_date() -> None:
+def test_object_lock_in_compliance_mode_refuses_deletion_before_the_date(fresh_s3_bucket: Bucket) -> None:
     bucket = fresh_s3_bucket(object_lock=True)
     store = s3_store(bucket)
     until = datetime.now(UTC) + timedelta(days=1)
@@ -250,10 +261,10 @@ def test_object_lock_in_compliance_mode_refuses_deletion_before_the_date() -> No
     assert store.check(sha(b"locked evidence")).state == "ok"
 
 
-def test_a_large_upload_is_locked_too() -> None:
+def test_a_large_upload_is_locked_too(fresh_s3_bucket: Bucket) -> None:
     bucket = fresh_s3_bucket(object_lock=True)
     store = s3_store(bucket)
-    data = b"L" * (11 * MIB)
+    data = b"L" * (6 * MIB)  # two parts
     store.put([data[i : i + MIB] for i in range(0, len(data), MIB)], retain_until=datetime.now(UTC) + timedelta(days=1))
     retention = s3_client().get_object_retention(Bucket=bucket, Key=store.key_of(sha(data)))["Retention"]
     assert retention["Mode"] == "COMPLIANCE"
@@ -261,7 +272,7 @@ def test_a_large_upload_is_locked_too() -> None:
         store.delete(sha(data))
 
 
-def test_the_default_lock_period_applies_when_the_caller_gives_none_and_is_extended_never_shortened() -> None:
+def test_the_default_lock_period_applies_and_a_lock_is_extended_never_shortened(fresh_s3_bucket: Bucket) -> None:
     bucket = fresh_s3_bucket(object_lock=True)
     store = s3_store(bucket, retain_days=2)
     store.put([b"default lock"])
@@ -277,7 +288,7 @@ def test_the_default_lock_period_applies_when_the_caller_gives_none_and_is_exten
     assert kept == extended
 
 
-def test_a_bucket_without_object_lock_stores_unlocked_and_can_delete() -> None:
+def test_a_bucket_without_object_lock_stores_unlocked_and_can_delete(fresh_s3_bucket: Bucket) -> None:
     store = s3_store(fresh_s3_bucket(object_lock=False), retain_days=30)
     assert store.object_lock is False
     store.put([b"unlockable"], retain_until=datetime.now(UTC) + timedelta(days=1))
@@ -285,7 +296,7 @@ def test_a_bucket_without_object_lock_stores_unlocked_and_can_delete() -> None:
     assert not store.exists(sha(b"unlockable"))
 
 
-def test_a_locked_object_overwritten_out_of_band_keeps_its_original_and_check_sees_the_change() -> None:
+def test_a_locked_object_overwritten_out_of_band_keeps_its_original_check_sees_it(fresh_s3_bucket: Bucket) -> None:
     bucket = fresh_s3_bucket(object_lock=True)
     store = s3_store(bucket)
     store.put([b"original"], retain_until=datetime.now(UTC) + timedelta(days=1))
@@ -298,7 +309,7 @@ def test_a_locked_object_overwritten_out_of_band_keeps_its_original_and_check_se
         store.delete(sha(b"original"))
 
 
-def test_unreachable_or_misconfigured_stores_say_what_is_wrong() -> None:
+def test_unreachable_or_misconfigured_stores_say_what_is_wrong(fresh_s3_bucket: Bucket) -> None:
     unreachable = S3FileStore("bucket", endpoint_url="http://127.0.0.1:9", access_key_id="a", secret_access_key="b")
     with pytest.raises(FileStoreError, match=r"127\.0\.0\.1:9"):
         unreachable.exists(sha(b"x"))
