@@ -182,18 +182,20 @@ class S3FileStore:
             try:
                 self._call(self.client.delete_object, Bucket=self.bucket, Key=key)
             except _ClientProblem as problem:
-                self._raise_delete_problem(sha256, problem)
+                self._raise_delete_problem(sha256, problem, None)
             return
-        for version_id in versions:
+        refused: tuple[str, _ClientProblem] | None = None
+        for version_id in versions:  # every version: a locked one does not stop the others going
             arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
             if version_id != "null":
                 arguments["VersionId"] = version_id
             try:
                 self._call(self.client.delete_object, **arguments)
             except _ClientProblem as problem:
-                if problem.code in _MISSING_CODES:
-                    continue
-                self._raise_delete_problem(sha256, problem)
+                if problem.code not in _MISSING_CODES and refused is None:
+                    refused = (version_id, problem)
+        if refused is not None:
+            self._raise_delete_problem(sha256, refused[1], refused[0])
 
     def check(self, sha256: str) -> FileCheck:
         try:
@@ -286,13 +288,28 @@ class S3FileStore:
             raise self._store_error(f"cannot list the versions of {key}", problem) from None
         return found
 
-    def _raise_delete_problem(self, sha256: str, problem: _ClientProblem) -> None:
-        if problem.code in _LOCKED_CODES and self.object_lock:
+    def _raise_delete_problem(self, sha256: str, problem: _ClientProblem, version_id: str | None) -> None:
+        until = self._retained_until(self.key_of(sha256), version_id) if problem.code in _LOCKED_CODES else None
+        if until is not None:
             raise FileRetained(
-                f"{sha256} is under an S3 Object Lock in compliance mode in {self.where}; "
-                f"the bucket refuses to delete it before its retention date ({problem.message})"
+                f"{sha256} is under an S3 Object Lock in compliance mode until {until.isoformat()} in "
+                f"{self.where}: the bucket refuses to delete it before then ({problem.message})"
             )
         raise self._store_error(f"cannot delete {sha256}", problem)
+
+    def _retained_until(self, key: str, version_id: str | None) -> datetime | None:
+        """The retention date of a version still under its lock (None: no lock, or it expired)."""
+        if not self.object_lock:
+            return None
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id not in (None, "null"):
+            arguments["VersionId"] = version_id
+        try:
+            retention = self._call(self.client.get_object_retention, **arguments).get("Retention", {})
+        except _ClientProblem:
+            return None
+        until = retention.get("RetainUntilDate")
+        return until if isinstance(until, datetime) and until > datetime.now(UTC) else None
 
     def _upload(
         self, chunks: Iterable[bytes], key: str, expected: str, max_bytes: int | None, lock: dict[str, Any]

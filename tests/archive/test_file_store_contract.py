@@ -305,8 +305,10 @@ def test_a_locked_object_overwritten_out_of_band_keeps_its_original_check_sees_i
     assert store.check(sha(b"original")).state == "altered"
     versions = s3_client().list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
     assert len(versions) == 2  # the locked original is still there, under its version
-    with pytest.raises(FileRetained):
+    with pytest.raises(FileRetained, match="until"):
         store.delete(sha(b"original"))
+    # the forgery (not locked) went; the locked original is what a reader gets again
+    assert store.check(sha(b"original")).state == "ok"
 
 
 def test_unreachable_or_misconfigured_stores_say_what_is_wrong(fresh_s3_bucket: Bucket) -> None:
