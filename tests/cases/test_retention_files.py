@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from adapters.archive import ArchiveAdapter
 from archive.attachments import record_native
 from archive.file_store import FileCheck, FileStoreError, StoredFile
 from archive.fs_file_store import FsFileStore
+from archive.s3_file_store import S3FileStore
 from archive.schema import archive_dispositions, archive_extraction_jobs, archive_natives
 from cases.model import CaseSpec, HoldScope, HoldSpec, RetentionPolicySpec
 from cases.retention import run_retention
@@ -24,6 +25,7 @@ from cases.store import CaseStore, RetentionStore
 from ingest.events import Event
 from ingest.staging import StagingStore
 from tests.cases.helpers import NOW, OPERATOR, at, event
+from tests.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3_URL, s3_buckets
 
 ROOM = "room:deals"
 SHARED = b"%PDF-1.7 the term sheet\n"
@@ -271,3 +273,27 @@ def test_a_run_that_stops_after_disposing_leaves_its_deletions_for_the_next(
     run(engine, files)
     assert not files.exists(sha(SHARED))
     assert natives(engine) == set()
+
+
+def test_bytes_under_an_s3_compliance_lock_stay_pending_until_it_expires(store: StagingStore) -> None:
+    engine = store.engine
+    archive(engine, [upload("user:bob", 100, SHARED)])
+    with s3_buckets() as make:
+        s3 = S3FileStore(
+            make(True),
+            endpoint_url=S3_URL,
+            region=S3_REGION,
+            access_key_id=S3_ACCESS_KEY,
+            secret_access_key=S3_SECRET_KEY,
+        )
+        s3.put([SHARED], retain_until=datetime.now(UTC) + timedelta(days=1))
+        with engine.begin() as connection:
+            record_native(connection, sha(SHARED), len(SHARED), "api")
+        keep_30_days(engine)
+
+        counts = run(engine, s3).counts()  # type: ignore[attr-defined]
+
+        assert counts["files_pending"] == [sha(SHARED)]
+        assert "FileRetained" in counts["file_errors"][sha(SHARED)]
+        assert s3.check(sha(SHARED)).state == "ok"
+        assert natives(engine) == {sha(SHARED)}
