@@ -206,6 +206,11 @@ class S3FileStore:
                 digest = hasher.hexdigest()
         except FileMissing:
             return FileCheck(sha256, "missing", f"not in {self.where}")
+        except Exception as error:  # the connection broke while reading
+            problem = _ClientProblem.of(error)
+            if problem is None:
+                raise
+            raise self._store_error(f"cannot read {sha256}", problem) from None
         if digest != sha256:
             return FileCheck(sha256, "altered", f"the stored bytes now hash to {digest}")
         return FileCheck(sha256, "ok")

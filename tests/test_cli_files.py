@@ -157,3 +157,15 @@ def test_status_counts_stored_and_pending_files() -> None:
     assert (figures["stored_files"], figures["pending_files"], figures["file_store"]) == (1, 1, "filesystem")
     table = runner.invoke(app, ["status"])
     assert "pending files" in table.output
+
+
+def test_a_store_that_cannot_be_read_is_a_clear_error_not_a_traceback() -> None:
+    store = archive_with_bytes([upload("a.txt", b"a")], [b"a"])
+    assert isinstance(store, FsFileStore)
+    path = store.path_of(sha(b"a"))
+    path.unlink()
+    path.mkdir()  # something that is not a file where the file was
+    result = runner.invoke(app, ["verify", "--files"])
+    assert result.exit_code == 1
+    assert "stored files NOT verified" in result.output
+    assert "Traceback" not in result.output

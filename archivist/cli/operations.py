@@ -101,7 +101,7 @@ def _verify_files(settings: Settings, engine: Engine, sample: int | None) -> boo
     store = wiring.file_store(settings)
     try:
         report = verify_files(engine, store, sample)
-    except FileStoreError as error:
+    except (FileStoreError, OSError) as error:
         err.print(f"stored files NOT verified: {error}", highlight=False, markup=False)
         return True
     for check in report.bad:
