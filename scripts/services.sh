@@ -10,7 +10,8 @@
 # thing it did otherwise. Exit 0 when all is up, 1 when a service did not come up, 2 when
 # something must be installed and this is not root (the command to run is printed).
 #
-# Services elsewhere: set ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL and export
+# Services elsewhere: set ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL (and
+# ARCHIVIST_TEST_S3_URL, _ACCESS_KEY, _SECRET_KEY) and export
 # ARCHIVIST_SERVICES=none to skip all of this (the tests then use those URLs).
 set -uo pipefail
 
