@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, exists, func, select
 
 from archive.schema import archive_extraction_jobs, archive_file_texts, archive_files, archive_natives
 from ingest.db import among, insert_ignoring_conflicts
+from ingest.events import ExtractedText
 
 ReceivedVia = Literal["api", "publish", "fetch", "import"]
 _CHUNK = 500
@@ -37,11 +38,47 @@ class FileText:
     extracted_at: datetime
 
 
+@dataclass(frozen=True)
+class FileEvent:
+    """An archived file event (a row of ``archive_files``): what a download names and checks."""
+
+    event_id: str
+    direction: str
+    room_id: str
+    actor_id: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    occurred_at: datetime
+
+
 def record_native(connection: Connection, sha256: str, size: int, received_via: ReceivedVia) -> bool:
     """Note that the store now holds ``sha256`` (after :meth:`FileStore.put` returned): True
     when this is news, False when it was already recorded."""
     row = {"sha256": sha256, "size": size, "stored_at": datetime.now(UTC), "received_via": received_via}
     statement = insert_ignoring_conflicts(connection.dialect.name, archive_natives)
+    # RETURNING, not rowcount: the PostgreSQL driver reports no rowcount here (-1).
+    return connection.execute(statement.returning(archive_natives.c.sha256), row).first() is not None
+
+
+def record_file_text(connection: Connection, event_id: str, extracted: ExtractedText, extracted_at: datetime) -> bool:
+    """Keep the text extracted from one upload (a ``file_text`` event, ``event_id``, deriving
+    ``archive_file_texts``): True when new, False when that upload's text was already kept."""
+    row = {
+        "file_event_id": str(extracted.file_event_id),
+        "event_id": event_id,
+        "sha256": extracted.sha256,
+        "state": extracted.state,
+        "reason": extracted.reason,
+        "extractor": extracted.extractor,
+        "extractor_version": extracted.extractor_version,
+        "text_sha256": extracted.text_sha256,
+        "text_chars": extracted.text_chars,
+        "truncated": extracted.truncated,
+        "extracted_at": extracted_at,
+    }
+    statement = insert_ignoring_conflicts(connection.dialect.name, archive_file_texts)
     return connection.execute(statement, [row]).rowcount > 0
 
 
@@ -57,6 +94,13 @@ def stored_natives(connection: Connection, sha256s: Iterable[str]) -> set[str]:
         chunk = wanted[start : start + _CHUNK]
         found.update(connection.scalars(select(archive_natives.c.sha256).where(archive_natives.c.sha256.in_(chunk))))
     return found
+
+
+def native_size(connection: Connection, sha256: str) -> int | None:
+    """The size of the stored bytes ``sha256`` (None when they have not arrived): what a
+    download sends, whatever size the event declared."""
+    size = connection.scalar(select(archive_natives.c.size).where(archive_natives.c.sha256 == sha256))
+    return None if size is None else int(size)
 
 
 def pending_count(connection: Connection) -> int:
@@ -98,6 +142,46 @@ def texts_for(connection: Connection, file_event_ids: Sequence[str]) -> dict[str
                 extracted_at=row.extracted_at,
             )
     return found
+
+
+def file_event(connection: Connection, event_id: str) -> FileEvent | None:
+    """The archived ``file_upload`` or ``file_download`` event ``event_id`` (None when there is
+    none, or it was disposed of)."""
+    columns = archive_files.c
+    row = connection.execute(
+        select(
+            columns.event_id,
+            columns.direction,
+            columns.room_id,
+            columns.actor_id,
+            columns.name,
+            columns.size,
+            columns.sha256,
+            columns.content_type,
+            columns.occurred_at,
+        ).where(columns.event_id == event_id)
+    ).first()
+    if row is None:
+        return None
+    return FileEvent(**row._mapping)
+
+
+def uploads_of(connection: Connection, sha256: str) -> int:
+    """How many archived ``file_upload`` events name these bytes (those they complete)."""
+    query = (
+        select(func.count())
+        .select_from(archive_files)
+        .where(archive_files.c.sha256 == sha256, archive_files.c.direction == "upload")
+    )
+    return int(connection.scalar(query) or 0)
+
+
+def extraction_state(connection: Connection, file_event_id: str) -> str | None:
+    """The extraction adapter's progress on one upload (``waiting``, ``queued``, ``running``,
+    ``done``), None when it has not seen it."""
+    query = select(archive_extraction_jobs.c.state).where(archive_extraction_jobs.c.file_event_id == file_event_id)
+    state: str | None = connection.scalar(query)
+    return state
 
 
 def file_sha256s(connection: Connection, event_ids: Sequence[str]) -> set[str]:

@@ -97,6 +97,28 @@ class Settings(BaseSettings):
     files_dir: Path | None = Field(
         default=None, description="The filesystem file store's folder; unset: files/ under data_dir."
     )
+    max_file_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest file POST /api/v1/files, `publish --files` and the URL fetcher accept (bytes); "
+        "larger ones get 413.",
+    )
+    fetch_urls: bool = Field(
+        default=False,
+        description="Fetch the bytes of an uploaded file from its event's url when they have not arrived "
+        "(only from fetch_allowed_hosts, never from link-local or cloud metadata addresses).",
+    )
+    fetch_allowed_hosts: str = Field(
+        default="",
+        description="Hosts the URL fetcher may fetch from (comma-separated: exact names, or *.example.com "
+        "for the subdomains of example.com); empty: none.",
+    )
+    fetch_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="The URL fetcher's limit on one whole fetch (redirects and reading included); it also waits "
+        "at most 10 s to connect and 30 s for the next bytes.",
+    )
     s3_bucket: str | None = Field(default=None, description="The S3 file store's bucket (needed with file_store s3).")
     s3_endpoint_url: str | None = Field(
         default=None, description="An S3-compatible server's URL; unset: AWS S3 (the region's endpoint)."

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from adapters.base import Adapter, AdapterContext
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters
+from archive.fetch import FetchPolicy
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
 from archive.s3_file_store import S3FileStore
@@ -101,6 +102,21 @@ def file_store(settings: Settings) -> FileStore:
     return FsFileStore(settings.resolved_files_dir)
 
 
+def fetch_policy(settings: Settings) -> FetchPolicy | None:
+    """How the bytes of pending uploads may be fetched from their event's url (``archive.fetch``);
+    None when ``ARCHIVIST_FETCH_URLS`` is off (the default)."""
+    if not settings.fetch_urls:
+        return None
+    timeout = settings.fetch_timeout_seconds
+    return FetchPolicy(
+        allowed_hosts=tuple(host.strip() for host in settings.fetch_allowed_hosts.split(",") if host.strip()),
+        connect_timeout=min(10.0, timeout),
+        read_timeout=min(30.0, timeout),
+        total_timeout=timeout,
+        max_bytes=settings.max_file_bytes,
+    )
+
+
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
     options = {"index_hold_writer": str(settings.index_hold_writer).lower()}
     # The Elasticsearch adapter's TLS and credential options (adapters.es_adapter.create).
@@ -166,7 +182,7 @@ def api_app(settings: Settings) -> FastAPI:
     """The search API over the configured database, index and event sink."""
     from search_api.app import create_app
     from search_api.deps import AppServices
-    from search_api.request_limits import EVENTS_PATH, BodyLimits
+    from search_api.request_limits import EVENTS_PATH, FILES_PATH, BodyLimits
 
     store = staging_store(settings)
     services = AppServices(
@@ -175,6 +191,11 @@ def api_app(settings: Settings) -> FastAPI:
         sink=event_sink(settings),
         backend=search_backend(settings),
         probes=probes(settings),
+        file_store=file_store(settings),
+        max_file_bytes=settings.max_file_bytes,
     )
-    limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
+    limits = BodyLimits(
+        settings.max_request_bytes,
+        {EVENTS_PATH: settings.max_event_batch_bytes, FILES_PATH: settings.max_file_bytes},
+    )
     return create_app(services, limits)

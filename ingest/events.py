@@ -383,6 +383,8 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 SYSTEM_EVENT_TYPES: frozenset[str] = frozenset({"file_text"})
 """Event types only Archivist makes (staged by its own workers); every producer path refuses them."""
+PRODUCER_EVENT_TYPES: tuple[str, ...] = tuple(kind for kind in EVENT_TYPES if kind not in SYSTEM_EVENT_TYPES)
+"""The event types a chat server may send."""
 
 PRESENCE_EVENTS = (PostEvent, FileUploadEvent)
 """Events that show their actor in the room whether or not a join was recorded."""
