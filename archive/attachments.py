@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, delete, exists, func, select
 
 from archive.schema import archive_extraction_jobs, archive_file_texts, archive_files, archive_natives
-from ingest.db import insert_ignoring_conflicts
+from ingest.db import among, insert_ignoring_conflicts
 from ingest.events import ExtractedText
 
 ReceivedVia = Literal["api", "publish", "fetch", "import"]
@@ -182,3 +182,82 @@ def extraction_state(connection: Connection, file_event_id: str) -> str | None:
     query = select(archive_extraction_jobs.c.state).where(archive_extraction_jobs.c.file_event_id == file_event_id)
     state: str | None = connection.scalar(query)
     return state
+
+
+def file_sha256s(connection: Connection, event_ids: Sequence[str]) -> set[str]:
+    """The bytes the file events among ``event_ids`` refer to (read before they are disposed)."""
+    found: set[str] = set()
+    wanted = sorted(set(event_ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        query = select(archive_files.c.sha256).where(among(archive_files.c.event_id, chunk, connection.dialect.name))
+        found.update(connection.scalars(query))
+    return found
+
+
+def forget_extraction_jobs(connection: Connection, file_event_ids: Sequence[str]) -> None:
+    """Drop the extraction progress of disposed uploads."""
+    wanted = sorted(set(file_event_ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        jobs = archive_extraction_jobs.c
+        connection.execute(
+            delete(archive_extraction_jobs).where(among(jobs.file_event_id, chunk, connection.dialect.name))
+        )
+
+
+@dataclass(frozen=True)
+class NativeRow:
+    sha256: str
+    size: int
+    stored_at: datetime
+    received_via: str
+
+
+def all_natives(connection: Connection) -> list[NativeRow]:
+    """Every row of ``archive_natives`` (``archivist verify --files``)."""
+    rows = connection.execute(select(archive_natives).order_by(archive_natives.c.sha256))
+    return [NativeRow(row.sha256, int(row.size), row.stored_at, row.received_via) for row in rows]
+
+
+def native_count(connection: Connection) -> int:
+    return int(connection.scalar(select(func.count()).select_from(archive_natives)) or 0)
+
+
+@dataclass(frozen=True)
+class FileReference:
+    """An archived event that refers to some bytes: a file event, or the extracted text of one."""
+
+    event_id: str
+    kind: str
+    """``upload``, ``download`` or ``text`` (the bytes are the text extracted from ``name``)."""
+    name: str
+
+
+def referring_events(connection: Connection, sha256s: Iterable[str]) -> dict[str, list[FileReference]]:
+    """Which archived events refer to each of ``sha256s`` (as their file, or as extracted text)."""
+    wanted = sorted(set(sha256s))
+    found: dict[str, list[FileReference]] = {sha256: [] for sha256 in wanted}
+    files = archive_files.c
+    texts = archive_file_texts.c
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for row in connection.execute(
+            select(files.sha256, files.event_id, files.direction, files.name)
+            .where(files.sha256.in_(chunk))
+            .order_by(files.occurred_at, files.event_id)
+        ):
+            found[row.sha256].append(FileReference(row.event_id, row.direction, row.name))
+        for text in connection.execute(
+            select(texts.text_sha256, texts.event_id, files.name)
+            .join(archive_files, files.event_id == texts.file_event_id, isouter=True)
+            .where(texts.text_sha256.in_(chunk))
+        ):
+            found[text.text_sha256].append(FileReference(text.event_id, "text", text.name or "?"))
+    return found
+
+
+def text_blobs(connection: Connection) -> set[str]:
+    """The extracted texts the file store should hold (``archive_file_texts.text_sha256``)."""
+    column = archive_file_texts.c.text_sha256
+    return set(connection.scalars(select(column).where(column.is_not(None)).distinct()))

@@ -14,6 +14,7 @@ from adapters.registry import build_adapters
 from archive.fetch import FetchPolicy
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
+from archive.s3_file_store import S3FileStore
 from archivist.logs import configure_logging, current_log_format
 from archivist.migrate import upgrade
 from archivist.settings import Settings
@@ -86,6 +87,18 @@ def search_backend(settings: Settings) -> SearchBackend:
 
 def file_store(settings: Settings) -> FileStore:
     """The configured store of natives and extracted texts (``ARCHIVIST_FILE_STORE``)."""
+    if settings.file_store == "s3":
+        assert settings.s3_bucket is not None  # the settings refuse s3 without a bucket
+        secret = settings.s3_secret_access_key
+        return S3FileStore(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret is not None else None,
+            retain_days=settings.s3_retain_days,
+        )
     return FsFileStore(settings.resolved_files_dir)
 
 

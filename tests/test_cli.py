@@ -62,7 +62,15 @@ def test_status_json_on_the_embedded_default(tmp_path: Path) -> None:
     runner.invoke(app, ["publish", str(path)])
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"queue_depth": None, "dead_letters": None, "staged": 7, "parked": 0}
+    assert json.loads(result.stdout) == {
+        "queue_depth": None,
+        "dead_letters": None,
+        "staged": 7,
+        "parked": 0,
+        "stored_files": 0,
+        "pending_files": 0,
+        "file_store": "filesystem",
+    }
 
 
 def test_consume_without_a_broker_explains_why_not() -> None:
