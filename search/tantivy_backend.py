@@ -35,16 +35,22 @@ from search.query_ast import (
     SentRange,
     Term,
     UnsupportedQuery,
+    Within,
 )
-from search.results import After, Hit, Page
+from search.results import After, AttachmentHit, Hit, Page
 from search.sent_days import UTC_ZONE, day_start, is_utc, local_day, sent_bounds
 from search.versions import Entry, Version, matched_versions, only_version, timeline
 
 Occur = tantivy.Occur
 
-EVERY_VERSION: tuple[str, ...] = (fields.TEXT, fields.HISTORY)
-"""Where words are searched: the current text and every earlier version."""
+EVERY_VERSION: tuple[str, ...] = (fields.TEXT, fields.HISTORY, fields.ATTACHMENT)
+"""Where words are searched: the current text, every earlier version and attachment text."""
 CURRENT_ONLY: tuple[str, ...] = (fields.TEXT,)
+WITHIN: dict[str, tuple[str, ...]] = {"attachment": (fields.ATTACHMENT,), "file": (fields.FILE_NAME,)}
+"""Where the words of ``attachment:`` and ``file:`` are searched."""
+SEARCHED_TYPES: list[str] = ["post", "file_upload"]
+"""What a query that names no type finds: messages and uploaded files."""
+EXCERPT_CHARS = 150
 
 
 def _all() -> tantivy.Query:
@@ -156,6 +162,8 @@ def _filter(schema: tantivy.Schema, node: Filter, memberships: Memberships | Non
             return _term(schema, fields.HASHTAGS, fields.fold_keyword(value))
         case "has":
             return _term(schema, fields.HAS_FILE, 1)
+        case "filetype":
+            return _term(schema, fields.FILE_TYPE, fields.filetype_key(value))
         case "is":
             return _term(schema, fields.EDITED if value == "edited" else fields.DELETED, 1)
         case "type":
@@ -197,6 +205,8 @@ def translate(
             return _in_fields(text_fields, lambda field: _near(schema, node, field))
         case Current(item):
             return translate(item, schema, memberships, CURRENT_ONLY, zone)
+        case Within(field, item):
+            return translate(item, schema, memberships, WITHIN[field], zone)
         case Filter():
             return _filter(schema, node, memberships)
         case SentRange():
@@ -215,7 +225,7 @@ def _mentions_type(node: Node) -> bool:
     match node:
         case Filter("type", _) | Filter("has", _):
             return True
-        case Not(item) | Current(item):
+        case Not(item) | Current(item) | Within(_, item):
             return _mentions_type(item)
         case And(items) | Or(items):
             return any(_mentions_type(item) for item in items)
@@ -225,11 +235,12 @@ def _mentions_type(node: Node) -> bool:
 def scoped(
     node: Node, schema: tantivy.Schema, memberships: Memberships | None = None, zone: ZoneInfo = UTC_ZONE
 ) -> tantivy.Query:
-    """``node`` translated, limited to posts unless the query names a type (the product rule)."""
+    """``node`` translated, limited to posts and uploaded files unless the query names a type
+    (the product rule; a file known only from its text, before its upload, is never found)."""
     query = translate(node, schema, memberships, zone=zone)
     if _mentions_type(node):
         return query
-    return _every([query, _term(schema, fields.TYPE, "post")])
+    return _every([query, tantivy.Query.term_set_query(schema, fields.TYPE, SEARCHED_TYPES)])
 
 
 def _logged(stored: bytes) -> tuple[Version, ...]:
@@ -249,7 +260,44 @@ def versions_of(document: tantivy.Document) -> tuple[Version, ...]:
     return (only_version(event_id, int(document.get_first(fields.SENT) or 0), fields.exact_text(document)),)
 
 
-def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | None = None) -> Hit:
+def attachment_of(document: tantivy.Document, excerpt: str | None = None) -> AttachmentHit | None:
+    """The file a file document is (None for a message)."""
+    if str(document.get_first(fields.TYPE) or "") != "file_upload":
+        return None
+    stored = document.get_first(fields.FILE_INFO)
+    info = json.loads(stored) if isinstance(stored, bytes) else {}
+    extraction = info.get("extraction") or {}
+    return AttachmentHit(
+        file_event_id=str(document.get_first(fields.EVENT_ID) or ""),
+        name=str(info.get("name") or document.get_first(fields.TEXT) or ""),
+        size=int(info.get("size") or 0),
+        sha256=str(info.get("sha256") or ""),
+        content_type=str(info.get("content_type") or ""),
+        file_type=str(document.get_first(fields.FILE_TYPE) or ""),
+        extraction=str(extraction.get("state") or "pending"),
+        reason=extraction.get("reason"),
+        extractor=extraction.get("extractor"),
+        extractor_version=extraction.get("extractor_version"),
+        truncated=bool(extraction.get("truncated")),
+        excerpt=excerpt,
+    )
+
+
+def _excerpt(snippets: tantivy.SnippetGenerator, document: tantivy.Document) -> str | None:
+    """A piece of a file document's attachment text with the matched words highlighted (its
+    beginning when none matched there); None for a message or a file without text."""
+    text = str(document.get_first(fields.ATTACHMENT) or "")
+    if not text or str(document.get_first(fields.TYPE) or "") != "file_upload":
+        return None
+    snippet = snippets.snippet_from_doc(document)
+    if snippet.highlighted():
+        return str(snippet.to_html())
+    return html.escape(text[:EXCERPT_CHARS])
+
+
+def _hit(
+    document: tantivy.Document, highlight: str | None = None, node: Node | None = None, excerpt: str | None = None
+) -> Hit:
     """A hit; with ``node``, the versions of the message it matched (read from the stored log
     only for the few messages edited or deleted: any other has one version, its post)."""
     event_id = str(document.get_first(fields.EVENT_ID) or "")
@@ -272,6 +320,7 @@ def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | 
         deleted=bool(document.get_first(fields.DELETED)),
         highlight=highlight,
         matched_versions=matched,
+        attachment=attachment_of(document, excerpt),
     )
 
 
@@ -466,7 +515,11 @@ def search_page(
         next_after = _order(documents[-1]) if more else None
     if highlights:
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-        hits = [_hit(document, _highlight(snippets, document), node) for document in documents]
+        excerpts = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.ATTACHMENT)
+        excerpts.set_max_num_chars(EXCERPT_CHARS)
+        hits = [
+            _hit(document, _highlight(snippets, document), node, _excerpt(excerpts, document)) for document in documents
+        ]
     else:
         hits = [_hit(document, node=node) for document in documents]
     return Page(
