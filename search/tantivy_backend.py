@@ -48,8 +48,9 @@ EVERY_VERSION: tuple[str, ...] = (fields.TEXT, fields.HISTORY, fields.ATTACHMENT
 CURRENT_ONLY: tuple[str, ...] = (fields.TEXT,)
 WITHIN: dict[str, tuple[str, ...]] = {"attachment": (fields.ATTACHMENT,), "file": (fields.FILE_NAME,)}
 """Where the words of ``attachment:`` and ``file:`` are searched."""
-SEARCHED_TYPES: list[str] = ["post", "file_upload"]
-"""What a query that names no type finds: messages and uploaded files."""
+UNSEARCHED_TYPE = "file_text"
+"""The type of a file document known only from its text (``adapters.index_adapter.PENDING_FILE``):
+the one type a query that names none leaves out, so it finds messages and uploaded files."""
 EXCERPT_CHARS = 150
 
 
@@ -240,7 +241,9 @@ def scoped(
     query = translate(node, schema, memberships, zone=zone)
     if _mentions_type(node):
         return query
-    return _every([query, tantivy.Query.term_set_query(schema, fields.TYPE, SEARCHED_TYPES)])
+    # Leaving out the (rare) placeholders costs less than intersecting with every post.
+    unsearched = _term(schema, fields.TYPE, UNSEARCHED_TYPE)
+    return tantivy.Query.boolean_query([(Occur.Must, query), (Occur.MustNot, unsearched)])
 
 
 def _logged(stored: bytes) -> tuple[Version, ...]:
@@ -281,6 +284,17 @@ def attachment_of(document: tantivy.Document, excerpt: str | None = None) -> Att
         truncated=bool(extraction.get("truncated")),
         excerpt=excerpt,
     )
+
+
+def _excerpts(
+    searcher: tantivy.Searcher, query: tantivy.Query, schema: tantivy.Schema, documents: list[tantivy.Document]
+) -> tantivy.SnippetGenerator | None:
+    """The excerpt maker of a page's files (None when the page holds no file: no cost for messages)."""
+    if not any(document.get_first(fields.TYPE) == "file_upload" for document in documents):
+        return None
+    excerpts = tantivy.SnippetGenerator.create(searcher, query, schema, fields.ATTACHMENT)
+    excerpts.set_max_num_chars(EXCERPT_CHARS)
+    return excerpts
 
 
 def _excerpt(snippets: tantivy.SnippetGenerator, document: tantivy.Document) -> str | None:
@@ -515,10 +529,10 @@ def search_page(
         next_after = _order(documents[-1]) if more else None
     if highlights:
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-        excerpts = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.ATTACHMENT)
-        excerpts.set_max_num_chars(EXCERPT_CHARS)
+        excerpts = _excerpts(searcher, query, index.schema, documents)
         hits = [
-            _hit(document, _highlight(snippets, document), node, _excerpt(excerpts, document)) for document in documents
+            _hit(document, _highlight(snippets, document), node, _excerpt(excerpts, document) if excerpts else None)
+            for document in documents
         ]
     else:
         hits = [_hit(document, node=node) for document in documents]
