@@ -29,6 +29,7 @@ from search.query_ast import (
     Term,
     UnsupportedQuery,
     Within,
+    searches_words,
 )
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.sent_days import UTC_ZONE, sent_bounds
@@ -43,7 +44,7 @@ EVERY_VERSION: tuple[str, ...] = ("text", "history", "attachment")
 CURRENT_ONLY: tuple[str, ...] = ("text",)
 WITHIN: dict[str, tuple[str, ...]] = {"attachment": ("attachment",), "file": ("file_name",)}
 SEARCHED_TYPES: list[str] = ["post", "file_upload"]
-"""What a query that names no type finds: messages and uploaded files."""
+"""What a query with words that names no type finds: messages and uploaded files."""
 EXCERPT_CHARS = 150
 
 
@@ -199,12 +200,14 @@ def _names_type(node: Node) -> bool:
 def search_body(
     node: Node, *, memberships: Memberships | None = None, size: int = 50, offset: int = 0, zone: ZoneInfo = UTC_ZONE
 ) -> Json:
-    """The body of a search over the messages index, oldest first, posts and uploaded files
-    only unless typed (``sent:`` dates: days of ``zone``). The hits' attachment text is left out
-    of ``_source`` (it may be a million characters): the highlight of ``attachment`` is its excerpt."""
+    """The body of a search over the messages index, oldest first, posts only unless typed,
+    and uploaded files too for a query with words (``sent:`` dates: days of ``zone``). The hits'
+    attachment text is left out of ``_source`` (it may be a million characters): the highlight
+    of ``attachment`` is its excerpt."""
     query = translate(node, memberships, zone=zone)
     if not _names_type(node):
-        query = {"bool": {"must": [query], "filter": [{"terms": {"type": SEARCHED_TYPES}}]}}
+        types = {"terms": {"type": SEARCHED_TYPES}} if searches_words(node) else {"term": {"type": "post"}}
+        query = {"bool": {"must": [query], "filter": [types]}}
     return {
         "query": query,
         "sort": [{"sent": "asc"}, {"message_id": "asc"}],

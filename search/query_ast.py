@@ -162,6 +162,22 @@ def is_bare_value(text: str) -> bool:
     return bool(_VALUE_TEXT.fullmatch(text)) and not text.endswith("*")
 
 
+def searches_words(node: Node) -> bool:
+    """Whether ``node`` holds a word condition (a word, phrase, prefix, NEAR, ``attachment:``,
+    ``file:``) or ``filetype:``: such a query finds uploaded files by what they say, a query of
+    filters alone finds messages only (unless it names a type or ``has:file``)."""
+    pending: list[Node] = [node]
+    while pending:
+        match pending.pop():
+            case Term() | Phrase() | Prefix() | Near() | Within() | Filter("filetype", _):
+                return True
+            case Current(item) | Not(item):
+                pending.append(item)
+            case And(items) | Or(items):
+                pending.extend(items)
+    return False
+
+
 def _quoted(text: str) -> str:
     return '"' + text.replace('"', "") + '"'
 

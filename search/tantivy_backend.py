@@ -36,6 +36,7 @@ from search.query_ast import (
     Term,
     UnsupportedQuery,
     Within,
+    searches_words,
 )
 from search.results import After, AttachmentHit, Hit, Page
 from search.sent_days import UTC_ZONE, day_start, is_utc, local_day, sent_bounds
@@ -50,7 +51,7 @@ WITHIN: dict[str, tuple[str, ...]] = {"attachment": (fields.ATTACHMENT,), "file"
 """Where the words of ``attachment:`` and ``file:`` are searched."""
 UNSEARCHED_TYPE = "file_text"
 """The type of a file document known only from its text (``adapters.index_adapter.PENDING_FILE``):
-the one type a query that names none leaves out, so it finds messages and uploaded files."""
+the one type a query with words that names none leaves out: it finds messages and uploaded files."""
 EXCERPT_CHARS = 150
 
 
@@ -236,11 +237,14 @@ def _mentions_type(node: Node) -> bool:
 def scoped(
     node: Node, schema: tantivy.Schema, memberships: Memberships | None = None, zone: ZoneInfo = UTC_ZONE
 ) -> tantivy.Query:
-    """``node`` translated, limited to posts and uploaded files unless the query names a type
-    (the product rule; a file known only from its text, before its upload, is never found)."""
+    """``node`` translated, limited to posts unless the query names a type (the product rule);
+    a query with words also finds uploaded files (by their names and text), never a file known
+    only from its text (before its upload)."""
     query = translate(node, schema, memberships, zone=zone)
     if _mentions_type(node):
         return query
+    if not searches_words(node):
+        return _every([query, _term(schema, fields.TYPE, "post")])
     # Leaving out the (rare) placeholders costs less than intersecting with every post.
     unsearched = _term(schema, fields.TYPE, UNSEARCHED_TYPE)
     return tantivy.Query.boolean_query([(Occur.Must, query), (Occur.MustNot, unsearched)])

@@ -9,6 +9,7 @@ from pathlib import Path
 from adapters.es_actions import FILE_TEXT_SCRIPT, UPLOAD_SCRIPT, bulk_actions
 from adapters.es_adapter import ElasticsearchAdapter
 from archive.fs_file_store import FsFileStore
+from search.backends import page_from_response
 from search.es_mapping import ATTACHMENT_PROPERTIES, MESSAGE_PROPERTIES, VERSION_PROPERTIES
 from tests.adapters.test_elasticsearch_logic import FakeClient
 from tests.attachment_events import file_text, upload
@@ -73,3 +74,36 @@ def test_the_adapter_reads_the_text_from_the_store_and_a_missing_text_fails_alon
     assert texts == [CONTRACT]
     # An existing messages index gets the new fields (its mapping is strict).
     assert client.indices.mappings["arch-messages*"]["properties"] == VERSION_PROPERTIES | ATTACHMENT_PROPERTIES
+
+
+def test_a_file_hit_from_elasticsearch_carries_its_attachment_and_excerpt() -> None:
+    uploaded = upload("Contract Q3.PDF")
+    source = {
+        "message_id": f"file:{uploaded.event_id}",
+        "event_id": str(uploaded.event_id),
+        "type": "file_upload",
+        "room_id": "room:desk",
+        "sender_id": "user:alice",
+        "sent": uploaded.occurred_at.isoformat(),
+        "text": "Contract Q3.PDF",
+        "file_name": "Contract Q3.PDF",
+        "file_type": "pdf",
+        "file_size": 12,
+        "file_sha256": uploaded.file.sha256,
+        "file_content_type": "application/pdf",
+        "extraction": {"state": "extracted", "extractor": "pdf", "extractor_version": "1.0", "truncated": False},
+    }
+    highlight = {"attachment": ["the supplier <b>ACME</b> agrees"]}
+    response = {"hits": {"total": {"value": 1}, "hits": [{"_source": source, "highlight": highlight}]}}
+    [hit] = page_from_response(response).hits
+    assert hit.attachment is not None
+    assert (hit.attachment.file_event_id, hit.attachment.name, hit.attachment.size) == (
+        str(uploaded.event_id),
+        "Contract Q3.PDF",
+        12,
+    )
+    assert (hit.attachment.extraction, hit.attachment.extractor_version) == ("extracted", "1.0")
+    assert hit.attachment.excerpt == "the supplier <b>ACME</b> agrees"
+    message = {**source, "type": "post", "message_id": "m1"}
+    [post] = page_from_response({"hits": {"total": {"value": 1}, "hits": [{"_source": message}]}}).hits
+    assert post.attachment is None

@@ -12,11 +12,12 @@ import tantivy
 from adapters.base import Failure
 from adapters.index_adapter import TantivyIndexAdapter, from_document, reindex
 from archive.fs_file_store import FsFileStore
-from ingest.events import Event
+from ingest.events import Event, PostEvent
 from search import tantivy_schema as fields
 from search.query_parser import parse_query
 from search.tantivy_backend import all_hits, search_page
 from tests.attachment_events import file_text, upload
+from tests.factories import post
 
 CONTRACT = "The supplier ACME Corporation agrees to deliver 400 units by March."
 
@@ -205,3 +206,16 @@ def test_reindex_rebuilds_attachment_text_from_the_events_and_the_store(
     assert found(index_dir, "attachment:ACME") == [f"file:{uploaded.event_id}"]
     with pytest.raises(Exception, match="no file store is configured"):
         reindex(index_dir, [uploaded, text])
+
+
+def test_filters_alone_find_messages_and_words_find_files_too(
+    adapter: TantivyIndexAdapter, index_dir: Path, store: FsFileStore
+) -> None:
+    message = post(1, text="the contract is attached")
+    assert isinstance(message, PostEvent)
+    uploaded = upload("contract.pdf", actor="alice")
+    write_ok(adapter, message, uploaded, file_text(uploaded, CONTRACT, store))
+    assert found(index_dir, f"from:{message.actor.id}") == [message.message.id]
+    assert found(index_dir, "from:alice") == []  # her upload is found by its words or has:file
+    assert found(index_dir, "from:alice contract") == [f"file:{uploaded.event_id}"]
+    assert found(index_dir, "from:alice has:file") == [f"file:{uploaded.event_id}"]
