@@ -33,7 +33,7 @@ from search.query_ast import (
 )
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.sent_days import UTC_ZONE, sent_bounds
-from search.tantivy_schema import filetype_key, filter_keys, fold_keyword, searchable, text_terms
+from search.tantivy_schema import MAX_ATTACHMENT_CHARS, filetype_key, filter_keys, fold_keyword, searchable, text_terms
 
 Json = dict[str, Any]
 
@@ -226,6 +226,9 @@ def search_body(
                     "no_match_size": EXCERPT_CHARS,
                 },
             },
+            # An attachment holds up to MAX_ATTACHMENT_CHARS characters, Elasticsearch's default
+            # highlight limit: highlight what fits rather than fail the search.
+            "max_analyzed_offset": MAX_ATTACHMENT_CHARS,
             "pre_tags": ["<b>"],
             "post_tags": ["</b>"],
             "encoder": "html",

@@ -219,3 +219,21 @@ def test_filters_alone_find_messages_and_words_find_files_too(
     assert found(index_dir, "from:alice") == []  # her upload is found by its words or has:file
     assert found(index_dir, "from:alice contract") == [f"file:{uploaded.event_id}"]
     assert found(index_dir, "from:alice has:file") == [f"file:{uploaded.event_id}"]
+
+
+def test_a_long_text_is_excerpted_around_the_match(
+    adapter: TantivyIndexAdapter, index_dir: Path, store: FsFileStore
+) -> None:
+    uploaded = upload("minutes.txt", content_type="text/plain")
+    filler = "nothing to see here " * 5_000
+    write_ok(adapter, uploaded, file_text(uploaded, filler + "the Café Räte agreed " + filler, store))
+    for query in ("café", 'attachment:"café räte"', "agreed NEAR/3 räte"):
+        [hit] = search_page(index_dir, parse_query(query)).hits
+        assert hit.attachment is not None
+        assert hit.attachment.excerpt is not None
+        assert "<b>" in hit.attachment.excerpt, query
+        assert len(hit.attachment.excerpt) < 400
+    [hit] = search_page(index_dir, parse_query("file:minutes")).hits  # matched by name: the beginning
+    assert hit.attachment is not None
+    assert hit.attachment.excerpt == filler[: len(hit.attachment.excerpt)]
+    assert "<b>" not in hit.attachment.excerpt
