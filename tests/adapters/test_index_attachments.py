@@ -235,5 +235,7 @@ def test_a_long_text_is_excerpted_around_the_match(
         assert len(hit.attachment.excerpt) < 400
     [hit] = search_page(index_dir, parse_query("file:minutes")).hits  # matched by name: the beginning
     assert hit.attachment is not None
-    assert hit.attachment.excerpt == filler[: len(hit.attachment.excerpt)]
-    assert "<b>" not in hit.attachment.excerpt
+    excerpt = hit.attachment.excerpt
+    assert excerpt is not None
+    assert excerpt == filler[: len(excerpt)]
+    assert "<b>" not in excerpt
