@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.es_actions import bulk_actions
 from adapters.index_adapter import TantivyIndexAdapter
 from archive.fs_file_store import FsFileStore
 from bench.multilingual_corpus import generate, query_words
@@ -56,6 +57,8 @@ class Doc:
     attachment: str = ""
     file_name: str | None = None
     file_type: str = ""
+    events: tuple[Event, ...] = ()
+    """A file's upload and ``file_text`` events (what Elasticsearch's documents are written from)."""
 
     def words(self, field: str) -> tuple[str, ...]:
         value = {"text": self.text, "attachment": self.attachment, "file_name": self.file_name or ""}[field]
@@ -93,8 +96,10 @@ def corpus(store: FsFileStore) -> tuple[list[Event], list[Doc]]:
             lines = [chance.choice([p for p in posts if topical in p.message.text.lower()])]
             lines += [chance.choice(posts) for _ in range(chance.randint(1, 5))]
             text = "\n".join(post.message.text for post in lines)
+        described: tuple[Event, ...] = (uploaded,)
         if text:
             texts.append(file_text(uploaded, text, store))
+            described = (uploaded, texts[-1])
         person = replace(message_of_file(uploaded), tokens=())
         docs.append(
             Doc(
@@ -104,6 +109,7 @@ def corpus(store: FsFileStore) -> tuple[list[Event], list[Doc]]:
                 attachment=text,
                 file_name=name,
                 file_type=fields.file_type(name, content_type),
+                events=described,
             )
         )
     mixed = uploads + texts
@@ -248,7 +254,9 @@ def test_the_corpus_exercises_every_field(built: tuple[Path, list[Doc]]) -> None
 
 
 def es_documents(docs: list[Doc]) -> list[es_simulator.Document]:
-    """The documents of the messages index (the fields queries read), from the oracle's docs."""
+    """The documents of the messages index (the fields queries read): a file's from the bulk
+    actions ``adapters.es_actions`` writes for its upload and its ``file_text`` (the upload's
+    fields, then the text the file_text script sets)."""
     out = []
     for doc in docs:
         person = doc.person
@@ -258,9 +266,14 @@ def es_documents(docs: list[Doc]) -> list[es_simulator.Document]:
         }
         if doc.file_name is None:
             out.append(es_simulator.document(doc.message_id, doc.text, keywords))
-        else:
-            keywords["file_type"] = (doc.file_type,)
-            out.append(es_simulator.file_document(doc.message_id, doc.file_name, doc.attachment, keywords))
+            continue
+        texts = {1: fields.searchable(doc.attachment)} if len(doc.events) > 1 else {}
+        updates = [a.body for a in bulk_actions(doc.events, "t", texts) if "update" in a.header]
+        upload_fields = updates[0]["script"]["params"]["upload"]
+        attachment = updates[1]["script"]["params"]["attachment"] if len(updates) > 1 else ""
+        assert upload_fields["text"] == upload_fields["file_name"]
+        keywords["file_type"] = (upload_fields["file_type"],)
+        out.append(es_simulator.file_document(doc.message_id, upload_fields["file_name"], attachment, keywords))
     return out
 
 
