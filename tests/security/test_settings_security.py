@@ -136,7 +136,13 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
 
 
 def test_every_credential_is_a_secret() -> None:
-    assert set(secret_settings()) == {"database_url", "broker_url", "elasticsearch_url", "elasticsearch_api_key"}
+    assert set(secret_settings()) == {
+        "database_url",
+        "broker_url",
+        "elasticsearch_url",
+        "elasticsearch_api_key",
+        "s3_secret_access_key",
+    }
     settings = Settings(database_url="postgresql://archivist:hunter2@db/a", elasticsearch_api_key="hunter3")
     assert isinstance(settings.database_url, SecretStr)
     assert "hunter2" not in repr(settings)
