@@ -26,6 +26,10 @@ class ExtractionLimits:
     max_archive_members: int = 1_000
     max_image_pixels: int = 50_000_000
     """Larger images are refused before decoding (decompression bombs)."""
+    ocr_languages: str = "eng+deu+fra+spa+ita+por+jpn+chi_sim"
+    """Tesseract's ``-l``: the language packs scripts/services.sh installs."""
+    max_ocr_pages: int = 100
+    """Frames of a multi-page image (TIFF) that are read; the rest is cut (``truncated``)."""
 
 
 @dataclass(frozen=True)
@@ -37,3 +41,5 @@ class Extraction:
     extractor_version: str
     reason: str | None = None
     truncated: bool = False
+    file_type: str = ""
+    """What the bytes are (``pdf``, ``docx``, ``zip``, ``image``...), found from the content."""

@@ -383,6 +383,8 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 SYSTEM_EVENT_TYPES: frozenset[str] = frozenset({"file_text"})
 """Event types only Archivist makes (staged by its own workers); every producer path refuses them."""
+PRODUCER_EVENT_TYPES: tuple[str, ...] = tuple(kind for kind in EVENT_TYPES if kind not in SYSTEM_EVENT_TYPES)
+"""The event types a chat server may send."""
 
 FILE_TEXT_NAMESPACE = UUID("5d0e3f9a-7c1b-4e6a-9f2d-8b4a1c6e0f18")
 """The namespace of :func:`file_text_event_id` (fixed: changing it would give a re-extraction a

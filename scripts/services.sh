@@ -29,6 +29,13 @@ as_root() { [ "$(id -u)" -eq 0 ]; }
 
 PDF_PACKAGES=(fonts-dejavu-core fonts-wqy-zenhei fonts-symbola poppler-utils)
 
+# OCR of attachment images (extraction/ocr.py): Debian's tesseract with the language packs of
+# ExtractionLimits.ocr_languages: English, German, French, Spanish, Italian, Portuguese,
+# Japanese and Simplified Chinese. Installed by main() below, root or not (apt_install says what
+# to run when this is not root).
+OCR_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
+  tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-jpn tesseract-ocr-chi-sim)
+
 installed() {  # package...
   local pkg
   for pkg in "$@"; do
@@ -102,6 +109,7 @@ main() {
   if [ "${ARCHIVIST_SERVICES:-local}" = "none" ]; then
     return 0
   fi
+  apt_install "${OCR_PACKAGES[@]}"  # OCR for extraction/ (before the early return below)
   if ! as_root; then
     # A normal user cannot install or start the system's services; if all is up, fine.
     if port_open 5672 && port_open 5432 && command -v chromium >/dev/null 2>&1 \

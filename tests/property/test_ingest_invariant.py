@@ -49,9 +49,9 @@ from ingest.consumer import ConsumerOptions, StagingConsumer
 from ingest.errors import InvalidEvent
 from ingest.events import (
     EARLIEST,
-    EVENT_TYPES,
     LATEST,
     MAX_EVENT_BYTES,
+    PRODUCER_EVENT_TYPES,
     Event,
     admit_event_json,
     event_to_json,
@@ -192,7 +192,7 @@ class Draft:
 
 @st.composite
 def drafts(draw: st.DrawFn, *, raw: bool) -> Draft:
-    event_type = draw(st.sampled_from(EVENT_TYPES))
+    event_type = draw(st.sampled_from(PRODUCER_EVENT_TYPES))
     body = json.loads(json.dumps({"schema_version": 1, "type": event_type, **COMMON, **TYPE_FIELDS[event_type]}))
     body["occurred_at"] = draw(occurred_ats)
     slot = draw(st.integers(0, 4))

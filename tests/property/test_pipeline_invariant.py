@@ -56,7 +56,7 @@ from exports.package import ExportRequest, build_export
 from exports.registry import FORMAT_NAMES
 from ingest.db import create_db_engine
 from ingest.errors import InvalidEvent
-from ingest.events import EVENT_TYPES, MAX_INTEGER, Event, admit_event_json, event_to_json
+from ingest.events import MAX_INTEGER, PRODUCER_EVENT_TYPES, Event, admit_event_json, event_to_json
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore, staged_events
 from search.backends import TantivySearchBackend
@@ -137,7 +137,7 @@ _integer = st.one_of(st.integers(0, MAX_INTEGER), st.sampled_from([0, 1, MAX_INT
 def event_body(draw: st.DrawFn, message_ids: list[str]) -> dict[str, Any]:
     """The type and type-specific part of an event (message ids drawn from a small pool, so
     that edits and deletes meet the posts they refer to)."""
-    kind = draw(st.sampled_from(EVENT_TYPES))
+    kind = draw(st.sampled_from(PRODUCER_EVENT_TYPES))
     message_id = draw(st.sampled_from(message_ids) | non_empty)
     body: dict[str, Any] = {"type": kind}
     if kind in ("post", "edit"):
