@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from adapters.base import Adapter, AdapterContext
+from adapters.extraction_worker import ExtractionWorker, Extractor, Fetch, WorkerOptions
 from adapters.processor import BatchProcessor, ProcessorOptions
-from adapters.registry import build_adapters
+from adapters.registry import build_adapters, parse_adapter_names
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
 from archivist.logs import configure_logging, current_log_format
 from archivist.migrate import upgrade
 from archivist.settings import Settings
 from archivist.tls import broker_ssl_options, database_connect_args, elasticsearch_options
+from extraction.pool import STARTUP_SECONDS, ExtractionPool
+from extraction.result import ExtractionLimits
 from ingest.db import create_db_engine
 from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
@@ -134,6 +137,43 @@ def processor(settings: Settings, store: StagingStore, built: list[Adapter]) -> 
             backoff_maximum=settings.backoff_maximum,
         ),
     )
+
+
+EXTRACT_ADAPTER = "extract"
+
+
+def extracts(settings: Settings) -> bool:
+    """Whether the ``extract`` adapter is configured: a processor then runs the extraction worker."""
+    return EXTRACT_ADAPTER in parse_adapter_names(settings.adapters)
+
+
+def extraction_limits(settings: Settings) -> ExtractionLimits:
+    return ExtractionLimits(
+        seconds=settings.extract_seconds,
+        memory_bytes=settings.extract_memory_mb * 1024 * 1024,
+        max_text_chars=settings.extract_max_text_chars,
+    )
+
+
+def extraction_pool(settings: Settings) -> ExtractionPool:
+    """The worker processes that extract text under the configured limits (started on first use)."""
+    return ExtractionPool(settings.extract_workers, extraction_limits(settings))
+
+
+def extraction_worker(
+    settings: Settings, store: StagingStore, extractor: Extractor, fetch: Fetch | None = None
+) -> ExtractionWorker:
+    """The loop that extracts the queued uploads' text with ``extractor`` (the pool's ``extract``)."""
+    # A call may wait for a worker process to start, then for the time limit; the lease outlasts both.
+    call_seconds = settings.extract_seconds + STARTUP_SECONDS + 30
+    options = WorkerOptions(
+        workers=settings.extract_workers,
+        lease_seconds=call_seconds + 60,
+        call_seconds=call_seconds,
+        max_attempts=settings.extract_max_attempts,
+        interval=settings.process_interval,
+    )
+    return ExtractionWorker(store.engine, file_store(settings), extractor, options, fetch=fetch)
 
 
 def probes(settings: Settings) -> Probes:

@@ -62,7 +62,20 @@ def test_status_json_on_the_embedded_default(tmp_path: Path) -> None:
     runner.invoke(app, ["publish", str(path)])
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"queue_depth": None, "dead_letters": None, "staged": 7, "parked": 0}
+    assert json.loads(result.stdout) == {
+        "queue_depth": None,
+        "dead_letters": None,
+        "staged": 7,
+        "parked": 0,
+        "extraction_waiting": 0,
+        "extraction_queued": 0,
+        "extraction_running": 0,
+        "extraction_done": 0,
+        "texts_extracted": 0,
+        "texts_empty": 0,
+        "texts_unsupported": 0,
+        "texts_failed": 0,
+    }
 
 
 def test_consume_without_a_broker_explains_why_not() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from adapters.index_adapter import IndexLocked, ReindexFailed
 from adapters.index_adapter import reindex as rebuild_index
+from archive.attachments import extraction_job_counts, file_text_counts
 from archive.audit import verify_audit
 from archive.membership_check import verify_memberships
 from archive.record import archived_events, verify_archive
@@ -115,6 +116,17 @@ def _status_figures(settings: Settings) -> dict[str, int | None]:
     return figures
 
 
+def _extraction_figures(settings: Settings) -> dict[str, int]:
+    """The extraction jobs by state and the extracted texts by state."""
+    with wiring.staging_store(settings).engine.connect() as connection:
+        jobs = extraction_job_counts(connection)
+        texts = file_text_counts(connection)
+    return {
+        **{f"extraction_{state}": count for state, count in jobs.items()},
+        **{f"texts_{state}": count for state, count in texts.items()},
+    }
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
@@ -125,10 +137,15 @@ def status(
         figures = _status_figures(settings)
     except (OSError, BrokerUnreachable) as error:
         fail(f"cannot reach the broker at {redact_url(settings.broker_url)}: {error}")
+    extraction = _extraction_figures(settings)
     if as_json:
-        print(json.dumps(figures))
+        print(json.dumps({**figures, **extraction}))
         return
     table = Table("what", "count", title="Archivist pipeline")
     for name, value in figures.items():
         table.add_row(name.replace("_", " "), "n/a (no broker)" if value is None else str(value))
     out.print(table)
+    block = Table("what", "count", title="Text extraction")
+    for name, count in extraction.items():
+        block.add_row(name.replace("_", " "), str(count))
+    out.print(block)
