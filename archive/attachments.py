@@ -288,10 +288,19 @@ def extraction_job_counts(connection: Connection) -> dict[str, int]:
 
 
 def extraction_pending(connection: Connection) -> int:
-    """Jobs not done whose bytes are stored (``archivist extract --until-empty`` waits for 0)."""
-    return int(
-        connection.scalar(
-            select(func.count()).select_from(archive_extraction_jobs).where(_jobs.state.in_(("queued", "running")))
-        )
-        or 0
+    """Jobs a worker can take or has taken (``queued``, ``running``) whose upload is archived:
+    what ``archivist extract --until-empty`` waits for."""
+    archived = exists().where(archive_files.c.event_id == _jobs.file_event_id)
+    query = (
+        select(func.count())
+        .select_from(archive_extraction_jobs)
+        .where(_jobs.state.in_(("queued", "running")), archived)
+    )
+    return int(connection.scalar(query) or 0)
+
+
+def forget_extraction_jobs(connection: Connection, file_event_ids: Sequence[str]) -> None:
+    """The jobs of disposed uploads (their text, if any, goes with its own event)."""
+    connection.execute(
+        archive_extraction_jobs.delete().where(among(_jobs.file_event_id, file_event_ids, connection.dialect.name))
     )
