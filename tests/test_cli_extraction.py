@@ -5,6 +5,7 @@ and texts; the real extraction pool reads the files."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from archivist.cli import app
 from archivist.settings import get_settings
 from ingest.events import Event, event_to_json
 from tests.adapters.test_extraction_pipeline import upload
+from tests.processes import archivist_env, start_archivist, wait_until
 
 runner = CliRunner()
 
@@ -75,3 +77,32 @@ def test_extract_alone_does_the_work_process_left_waiting(tmp_path: Path) -> Non
     human = runner.invoke(app, ["status"])
     assert "Text extraction" in human.output
     assert "extraction done" in human.output
+
+
+def test_a_running_processor_extracts_beside_its_batches_and_stops_on_sigterm(tmp_path: Path) -> None:
+    data = "Trade confirmation, ref 4471: 300 × EUR/USD".encode()
+    event = upload(3, data, name="confirmation.txt")
+    keep_bytes(data)
+    settings = get_settings()
+    engine = wiring.staging_store(settings).engine
+    env = archivist_env(
+        database_url=settings.resolved_database_url, data_dir=str(settings.data_dir), process_interval="0.1"
+    )
+    processor = start_archivist(["process"], env)
+    try:
+        publish(tmp_path, event)  # while it runs: archived, extracted, its text archived
+
+        def text_archived() -> bool:
+            with engine.connect() as connection:
+                return str(event.event_id) in texts_for(connection, [str(event.event_id)])
+
+        wait_until(text_archived, timeout=120, what="the upload's text to be archived")
+        processor.send_signal(signal.SIGTERM)
+        stdout, stderr = processor.communicate(timeout=60)
+    finally:
+        if processor.poll() is None:
+            processor.kill()
+            processor.wait()
+    assert processor.returncode == 0, stderr
+    assert "with archive, index, xml, extract: 2 delivered everywhere" in stdout
+    assert "Traceback" not in stderr
