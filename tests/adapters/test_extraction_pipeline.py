@@ -437,3 +437,26 @@ def test_a_job_whose_upload_is_not_archived_is_not_waited_for(store: StagingStor
     assert worker(store, files, extractor).run(until_empty=True).done == 0
     process(store, [event])
     assert worker(store, files, extractor).run(until_empty=True).done == 1
+
+
+def test_workers_side_by_side_extract_each_upload_once(store: StagingStore, files: FsFileStore) -> None:
+    contents = [f"file {index} of the batch".encode() for index in range(12)]
+    events = [upload(index, data) for index, data in enumerate(contents)]
+    for data in contents:
+        keep_bytes(store, files, data)
+    process(store, events)
+    extractor = TextExtractor()  # shared: counts every call of both workers
+    outcomes = []
+
+    def run() -> None:
+        outcomes.append(worker(store, files, extractor, workers=3).run(until_empty=True))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(outcome.done for outcome in outcomes) == len(events)
+    assert extractor.calls == Counter({event.file.name: 1 for event in events})
+    process(store)
+    assert Counter(t.extracted.file_event_id for t in archived_texts(store)) == Counter(e.event_id for e in events)
