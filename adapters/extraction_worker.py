@@ -184,6 +184,8 @@ class ExtractionWorker:
             except Exception as error:  # a lost database, a store that fails: wait, go on
                 log.warning("extraction worker: %s: %s; retrying", error.__class__.__name__, error)
                 self._stopping.wait(self.options.interval)
+        for job, token, _ in in_flight.values():
+            self._give_back(job, token)  # now, rather than when the lease runs out
         return outcome
 
     def prepare(self) -> int:
@@ -248,7 +250,22 @@ class ExtractionWorker:
             return self._finish(job, token, _failed_extraction(reason))
         with self._bytes_of(job) as path:
             extraction = self.extractor(path, name=job.name, content_type=job.content_type)
+        if self._stopping.is_set():
+            # Stopped meanwhile: the pool may have killed the worker under this file (its
+            # answer then says so), which says nothing about the file. Another run does it.
+            self._give_back(job, token)
+            return _Settled(done=False)
         return self._finish(job, token, extraction)
+
+    def _give_back(self, job: ExtractionJob, token: str) -> None:
+        """Return a job this worker will not finish to the queue, its attempt uncounted."""
+        try:
+            with self.engine.begin() as connection:
+                release_extraction_job(
+                    connection, job.file_event_id, owner=token, now=self.clock(), count_attempt=False
+                )
+        except Exception as error:  # its lease runs out instead
+            log.warning("could not give back the extraction of %s: %s", job.file_event_id, error)
 
     @contextmanager
     def _bytes_of(self, job: ExtractionJob) -> Iterator[Path]:

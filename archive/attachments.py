@@ -270,12 +270,16 @@ def finish_extraction_job(connection: Connection, file_event_id: str, *, owner: 
     return bool(result.rowcount)
 
 
-def release_extraction_job(connection: Connection, file_event_id: str, *, owner: str, now: datetime) -> None:
-    """Put a job ``owner`` leased back in the queue (its attempt stays counted)."""
+def release_extraction_job(
+    connection: Connection, file_event_id: str, *, owner: str, now: datetime, count_attempt: bool = True
+) -> None:
+    """Put a job ``owner`` leased back in the queue: after a failed attempt (counted), or
+    untried because its worker is stopping (``count_attempt=False``)."""
+    attempts = _jobs.attempts if count_attempt else _jobs.attempts - 1
     connection.execute(
         update(archive_extraction_jobs)
         .where(_jobs.file_event_id == file_event_id, _jobs.state == "running", _jobs.lease_owner == owner)
-        .values(state="queued", lease_owner=None, lease_until=None, updated_at=now)
+        .values(state="queued", lease_owner=None, lease_until=None, attempts=attempts, updated_at=now)
     )
 
 

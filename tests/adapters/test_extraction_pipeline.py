@@ -460,3 +460,37 @@ def test_workers_side_by_side_extract_each_upload_once(store: StagingStore, file
     assert extractor.calls == Counter({event.file.name: 1 for event in events})
     process(store)
     assert Counter(t.extracted.file_event_id for t in archived_texts(store)) == Counter(e.event_id for e in events)
+
+
+def test_a_worker_stopped_mid_file_gives_the_job_back_without_recording_a_failure(
+    store: StagingStore, files: FsFileStore
+) -> None:
+    event = upload(1, b"interrupted")
+    keep_bytes(store, files, b"interrupted")
+    process(store, [event])
+    started, finish = threading.Event(), threading.Event()
+
+    class ClosedUnderIt(TextExtractor):
+        """What the pool answers for a file whose worker process it killed while closing."""
+
+        def __call__(self, path: Path, *, name: str, content_type: str) -> Extraction:
+            started.set()
+            finish.wait()
+            return Extraction(state="failed", text="", extractor="pool", extractor_version="1", reason="worker died")
+
+    stopping = worker(store, files, ClosedUnderIt())
+    runner = threading.Thread(target=stopping.run)
+    runner.start()
+    assert started.wait(timeout=60)
+    stopping.stop()
+    runner.join()
+    finish.set()  # the interrupted call answers after the loop ended
+    for thread in threading.enumerate():
+        if thread.name.startswith("extract-"):
+            thread.join(timeout=60)
+    jobs = archive_extraction_jobs.c
+    with store.engine.connect() as connection:
+        row = connection.execute(select(jobs.state, jobs.attempts, jobs.lease_owner)).one()
+    assert tuple(row) == ("queued", 0, None)
+    assert staged_types(store) == Counter()
+    assert worker(store, files, TextExtractor()).run(until_empty=True).done == 1
