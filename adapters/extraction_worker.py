@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -115,6 +116,7 @@ class _Settled:
 
 
 REASON_CHARS = 2000
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,16}")
 
 
 class ExtractionWorker:
@@ -277,8 +279,10 @@ class ExtractionWorker:
             return
         directory = Path(tempfile.mkdtemp(prefix="archivist-extract-"))
         try:
-            # The upload's own name (its extension helps find the type), never a path.
-            path = directory / (PurePath(job.name.replace("\\", "/")).name or "file")
+            # Named by the upload's extension alone (it helps find the type): never by a name
+            # that could be a path, too long, or "..".
+            suffix = PurePath(job.name.replace("\\", "/")).suffix
+            path = directory / f"file{suffix if _SUFFIX.fullmatch(suffix) else ''}"
             with self.store.open(job.sha256) as source, path.open("wb") as target:
                 shutil.copyfileobj(source, target, 1024 * 1024)
             yield path

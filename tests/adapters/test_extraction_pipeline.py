@@ -5,6 +5,7 @@ queued when its bytes are stored, extracted off the batch cycle, the text record
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 import uuid
 from collections import Counter
@@ -378,7 +379,7 @@ def test_a_store_without_local_files_is_read_through_a_temporary_copy(store: Sta
     extractor = TextExtractor()
     assert worker(store, StreamOnly(files), extractor).run(until_empty=True).done == 1
     [path] = extractor.paths
-    assert path.name == "report.txt"
+    assert (path.name, path.parent.parent) == ("file.txt", Path(tempfile.gettempdir()))
     assert not path.exists()  # the copy is gone
     process(store)
     assert [t.extracted.text_chars for t in archived_texts(store)] == [len(data)]
@@ -494,3 +495,16 @@ def test_a_worker_stopped_mid_file_gives_the_job_back_without_recording_a_failur
     assert tuple(row) == ("queued", 0, None)
     assert staged_types(store) == Counter()
     assert worker(store, files, TextExtractor()).run(until_empty=True).done == 1
+
+
+@pytest.mark.parametrize("name", ["..", ".", "x" * 300 + ".pdf", "a/b/../../c.tar.gz", "évian.ДОКУМЕНТ"])
+def test_any_upload_name_makes_a_safe_temporary_copy(store: StagingStore, files: FsFileStore, name: str) -> None:
+    event = upload(1, b"named oddly", name=name)
+    keep_bytes(store, files, b"named oddly")
+    process(store, [event])
+    extractor = TextExtractor()
+    assert worker(store, StreamOnly(files), extractor).run(until_empty=True).done == 1
+    [path] = extractor.paths
+    assert path.parent.parent == Path(tempfile.gettempdir())
+    assert path.name.startswith("file")
+    assert extractor.calls == Counter({name: 1})
