@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, exists, func, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, or_, select, update
 
 from archive.schema import archive_extraction_jobs, archive_file_texts, archive_files, archive_natives
 from ingest.db import among, insert_ignoring_conflicts
-from ingest.events import FileTextEvent
+from ingest.events import ExtractedText, FileTextEvent
 
 ReceivedVia = Literal["api", "publish", "fetch", "import", "extract"]
 """How the bytes came: ``extract`` is an extracted text the extraction worker stored."""
@@ -40,12 +40,59 @@ class FileText:
     extracted_at: datetime
 
 
+@dataclass(frozen=True)
+class FileEvent:
+    """An archived file event (a row of ``archive_files``): what a download names and checks."""
+
+    event_id: str
+    direction: str
+    room_id: str
+    actor_id: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    occurred_at: datetime
+
+
 def record_native(connection: Connection, sha256: str, size: int, received_via: ReceivedVia) -> bool:
     """Note that the store now holds ``sha256`` (after :meth:`FileStore.put` returned): True
     when this is news, False when it was already recorded."""
     row = {"sha256": sha256, "size": size, "stored_at": datetime.now(UTC), "received_via": received_via}
     statement = insert_ignoring_conflicts(connection.dialect.name, archive_natives)
-    return connection.execute(statement, [row]).rowcount > 0
+    # RETURNING, not rowcount: the PostgreSQL driver reports no rowcount here (-1).
+    return connection.execute(statement.returning(archive_natives.c.sha256), row).first() is not None
+
+
+def record_file_text(connection: Connection, event_id: str, extracted: ExtractedText, extracted_at: datetime) -> bool:
+    """Keep the text extracted from one upload (a ``file_text`` event, ``event_id``, deriving
+    ``archive_file_texts``): True when new, False when that upload's text was already kept."""
+    statement = insert_ignoring_conflicts(connection.dialect.name, archive_file_texts)
+    return connection.execute(statement, [_text_row(event_id, extracted, extracted_at)]).rowcount > 0
+
+
+def record_file_texts(connection: Connection, events: Sequence[FileTextEvent]) -> None:
+    """One ``archive_file_texts`` row per ``file_text`` event (derived in the append
+    transaction); a re-delivered event, or a second text for the same upload, keeps the first."""
+    rows = [_text_row(str(event.event_id), event.extracted, event.occurred_at) for event in events]
+    if rows:
+        connection.execute(insert_ignoring_conflicts(connection.dialect.name, archive_file_texts), rows)
+
+
+def _text_row(event_id: str, extracted: ExtractedText, extracted_at: datetime) -> dict[str, object]:
+    return {
+        "file_event_id": str(extracted.file_event_id),
+        "event_id": event_id,
+        "sha256": extracted.sha256,
+        "state": extracted.state,
+        "reason": extracted.reason,
+        "extractor": extracted.extractor,
+        "extractor_version": extracted.extractor_version,
+        "text_sha256": extracted.text_sha256,
+        "text_chars": extracted.text_chars,
+        "truncated": extracted.truncated,
+        "extracted_at": extracted_at,
+    }
 
 
 def forget_native(connection: Connection, sha256: str) -> None:
@@ -60,6 +107,13 @@ def stored_natives(connection: Connection, sha256s: Iterable[str]) -> set[str]:
         chunk = wanted[start : start + _CHUNK]
         found.update(connection.scalars(select(archive_natives.c.sha256).where(archive_natives.c.sha256.in_(chunk))))
     return found
+
+
+def native_size(connection: Connection, sha256: str) -> int | None:
+    """The size of the stored bytes ``sha256`` (None when they have not arrived): what a
+    download sends, whatever size the event declared."""
+    size = connection.scalar(select(archive_natives.c.size).where(archive_natives.c.sha256 == sha256))
+    return None if size is None else int(size)
 
 
 def pending_count(connection: Connection) -> int:
@@ -103,27 +157,123 @@ def texts_for(connection: Connection, file_event_ids: Sequence[str]) -> dict[str
     return found
 
 
-def record_file_texts(connection: Connection, events: Sequence[FileTextEvent]) -> None:
-    """One ``archive_file_texts`` row per ``file_text`` event (derived in the append
-    transaction); a re-delivered event, or a second text for the same upload, keeps the first."""
-    rows = [
-        {
-            "file_event_id": str(event.extracted.file_event_id),
-            "event_id": str(event.event_id),
-            "sha256": event.extracted.sha256,
-            "state": event.extracted.state,
-            "reason": event.extracted.reason,
-            "extractor": event.extracted.extractor,
-            "extractor_version": event.extracted.extractor_version,
-            "text_sha256": event.extracted.text_sha256,
-            "text_chars": event.extracted.text_chars,
-            "truncated": event.extracted.truncated,
-            "extracted_at": event.occurred_at,
-        }
-        for event in events
-    ]
-    if rows:
-        connection.execute(insert_ignoring_conflicts(connection.dialect.name, archive_file_texts), rows)
+def file_event(connection: Connection, event_id: str) -> FileEvent | None:
+    """The archived ``file_upload`` or ``file_download`` event ``event_id`` (None when there is
+    none, or it was disposed of)."""
+    columns = archive_files.c
+    row = connection.execute(
+        select(
+            columns.event_id,
+            columns.direction,
+            columns.room_id,
+            columns.actor_id,
+            columns.name,
+            columns.size,
+            columns.sha256,
+            columns.content_type,
+            columns.occurred_at,
+        ).where(columns.event_id == event_id)
+    ).first()
+    if row is None:
+        return None
+    return FileEvent(**row._mapping)
+
+
+def uploads_of(connection: Connection, sha256: str) -> int:
+    """How many archived ``file_upload`` events name these bytes (those they complete)."""
+    query = (
+        select(func.count())
+        .select_from(archive_files)
+        .where(archive_files.c.sha256 == sha256, archive_files.c.direction == "upload")
+    )
+    return int(connection.scalar(query) or 0)
+
+
+def extraction_state(connection: Connection, file_event_id: str) -> str | None:
+    """The extraction adapter's progress on one upload (``waiting``, ``queued``, ``running``,
+    ``done``), None when it has not seen it."""
+    query = select(archive_extraction_jobs.c.state).where(archive_extraction_jobs.c.file_event_id == file_event_id)
+    state: str | None = connection.scalar(query)
+    return state
+
+
+def file_sha256s(connection: Connection, event_ids: Sequence[str]) -> set[str]:
+    """The bytes the file events among ``event_ids`` refer to (read before they are disposed)."""
+    found: set[str] = set()
+    wanted = sorted(set(event_ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        query = select(archive_files.c.sha256).where(among(archive_files.c.event_id, chunk, connection.dialect.name))
+        found.update(connection.scalars(query))
+    return found
+
+
+def forget_extraction_jobs(connection: Connection, file_event_ids: Sequence[str]) -> None:
+    """Drop the extraction progress of disposed uploads."""
+    wanted = sorted(set(file_event_ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        jobs = archive_extraction_jobs.c
+        connection.execute(
+            delete(archive_extraction_jobs).where(among(jobs.file_event_id, chunk, connection.dialect.name))
+        )
+
+
+@dataclass(frozen=True)
+class NativeRow:
+    sha256: str
+    size: int
+    stored_at: datetime
+    received_via: str
+
+
+def all_natives(connection: Connection) -> list[NativeRow]:
+    """Every row of ``archive_natives`` (``archivist verify --files``)."""
+    rows = connection.execute(select(archive_natives).order_by(archive_natives.c.sha256))
+    return [NativeRow(row.sha256, int(row.size), row.stored_at, row.received_via) for row in rows]
+
+
+def native_count(connection: Connection) -> int:
+    return int(connection.scalar(select(func.count()).select_from(archive_natives)) or 0)
+
+
+@dataclass(frozen=True)
+class FileReference:
+    """An archived event that refers to some bytes: a file event, or the extracted text of one."""
+
+    event_id: str
+    kind: str
+    """``upload``, ``download`` or ``text`` (the bytes are the text extracted from ``name``)."""
+    name: str
+
+
+def referring_events(connection: Connection, sha256s: Iterable[str]) -> dict[str, list[FileReference]]:
+    """Which archived events refer to each of ``sha256s`` (as their file, or as extracted text)."""
+    wanted = sorted(set(sha256s))
+    found: dict[str, list[FileReference]] = {sha256: [] for sha256 in wanted}
+    files = archive_files.c
+    texts = archive_file_texts.c
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for row in connection.execute(
+            select(files.sha256, files.event_id, files.direction, files.name)
+            .where(files.sha256.in_(chunk))
+            .order_by(files.occurred_at, files.event_id)
+        ):
+            found[row.sha256].append(FileReference(row.event_id, row.direction, row.name))
+        for text in connection.execute(
+            select(texts.text_sha256, texts.event_id, files.name)
+            .join(archive_files, files.event_id == texts.file_event_id, isouter=True)
+            .where(texts.text_sha256.in_(chunk))
+        ):
+            found[text.text_sha256].append(FileReference(text.event_id, "text", text.name or "?"))
+    return found
+
+
+def text_blobs(connection: Connection) -> set[str]:
+    """The extracted texts the file store should hold (``archive_file_texts.text_sha256``)."""
+    column = archive_file_texts.c.text_sha256
+    return set(connection.scalars(select(column).where(column.is_not(None)).distinct()))
 
 
 def file_text_counts(connection: Connection) -> dict[str, int]:
@@ -301,10 +451,3 @@ def extraction_pending(connection: Connection) -> int:
         .where(_jobs.state.in_(("queued", "running")), archived)
     )
     return int(connection.scalar(query) or 0)
-
-
-def forget_extraction_jobs(connection: Connection, file_event_ids: Sequence[str]) -> None:
-    """The jobs of disposed uploads (their text, if any, goes with its own event)."""
-    connection.execute(
-        archive_extraction_jobs.delete().where(among(_jobs.file_event_id, file_event_ids, connection.dialect.name))
-    )

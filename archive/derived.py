@@ -14,7 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
-from archive.attachments import forget_extraction_jobs, record_file_texts
+from archive.attachments import record_file_texts
 from archive.people import record_people
 from archive.schema import (
     archive_dispositions,
@@ -485,8 +485,7 @@ def _file(event: FileUploadEvent | FileDownloadEvent) -> dict[str, Any]:
 
 def forget_disposed(connection: Connection, event_ids: Sequence[str]) -> None:
     """Delete what the derived tables keep of disposed events: message versions, read receipts,
-    files, extracted texts, extraction jobs; a message with no version left is deleted, one with
-    versions left shows the newest."""
+    files; a message with no version left is deleted, one with versions left shows the newest."""
     dialect = connection.dialect.name
     versions = archive_message_versions.c
     touched = sorted(
@@ -503,7 +502,6 @@ def forget_disposed(connection: Connection, event_ids: Sequence[str]) -> None:
     )
     for table in EVENT_ROWS:
         connection.execute(delete(table).where(among(table.c.event_id, event_ids, dialect)))
-    forget_extraction_jobs(connection, event_ids)
     for message_id in touched:
         remaining = connection.execute(
             select(versions.text, versions.occurred_at, func.count().over().label("n"))

@@ -42,7 +42,7 @@ _FILE_SETTINGS = (
     "broker_tls_key_file",
     "elasticsearch_tls_ca_file",
 )
-_SECRET_SETTINGS = ("database_url", "broker_url", "elasticsearch_url", "elasticsearch_api_key")
+_SECRET_SETTINGS = ("database_url", "broker_url", "elasticsearch_url", "elasticsearch_api_key", "s3_secret_access_key")
 _OPTIONAL_SETTINGS = (*_SECRET_SETTINGS, *_FILE_SETTINGS, "database_tls_mode")
 
 
@@ -90,12 +90,50 @@ class Settings(BaseSettings):
     elasticsearch_url: SecretStr | None = None
     elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (encoded form).")
     elasticsearch_tls_ca_file: Path | None = Field(default=None, description="CA bundle for an https:// Elasticsearch.")
-    file_store: Literal["filesystem"] = Field(
+    file_store: Literal["filesystem", "s3"] = Field(
         default="filesystem",
         description="Where the bytes of uploaded files and their extracted texts are kept (content-addressed).",
     )
     files_dir: Path | None = Field(
         default=None, description="The filesystem file store's folder; unset: files/ under data_dir."
+    )
+    max_file_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest file POST /api/v1/files, `publish --files` and the URL fetcher accept (bytes); "
+        "larger ones get 413.",
+    )
+    fetch_urls: bool = Field(
+        default=False,
+        description="Fetch the bytes of an uploaded file from its event's url when they have not arrived "
+        "(only from fetch_allowed_hosts, never from link-local or cloud metadata addresses).",
+    )
+    fetch_allowed_hosts: str = Field(
+        default="",
+        description="Hosts the URL fetcher may fetch from (comma-separated: exact names, or *.example.com "
+        "for the subdomains of example.com); empty: none.",
+    )
+    fetch_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="The URL fetcher's limit on one whole fetch (redirects and reading included); it also waits "
+        "at most 10 s to connect and 30 s for the next bytes.",
+    )
+    s3_bucket: str | None = Field(default=None, description="The S3 file store's bucket (needed with file_store s3).")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible server's URL; unset: AWS S3 (the region's endpoint)."
+    )
+    s3_region: str | None = Field(default=None, description="The bucket's region; unset: boto3's default.")
+    s3_prefix: str = Field(default="", description="Keys of the S3 file store start with this (a folder).")
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id; unset: boto3's own chain (environment, instance role)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
+    s3_retain_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Object Lock (compliance) period of stored files when the caller gives no date, on a bucket "
+        "with Object Lock; unset: no lock unless the caller gives a date.",
     )
     adapters: str = "archive,index,xml,extract"
     adapter_processes: str = Field(
@@ -218,6 +256,21 @@ class Settings(BaseSettings):
             problems.append("ARCHIVIST_ELASTICSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_ELASTICSEARCH_URL")
         if problems:
             raise PydanticCustomError("tls_settings", "{problems}", {"problems": "; ".join(problems)})
+        return self
+
+    @model_validator(mode="after")
+    def _file_store_settings_fit(self) -> Settings:
+        problems: list[str] = []
+        if self.file_store == "s3":
+            if not self.s3_bucket:
+                problems.append("ARCHIVIST_FILE_STORE=s3 needs ARCHIVIST_S3_BUCKET")
+            if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+                problems.append(
+                    "set both ARCHIVIST_S3_ACCESS_KEY_ID and ARCHIVIST_S3_SECRET_ACCESS_KEY, or neither "
+                    "(boto3's own credentials)"
+                )
+        if problems:
+            raise PydanticCustomError("file_store_settings", "{problems}", {"problems": "; ".join(problems)})
         return self
 
     @classmethod

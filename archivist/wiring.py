@@ -12,8 +12,10 @@ from adapters.base import Adapter, AdapterContext
 from adapters.extraction_worker import ExtractionWorker, Extractor, Fetch, WorkerOptions
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters, parse_adapter_names
+from archive.fetch import FetchPolicy
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
+from archive.s3_file_store import S3FileStore
 from archivist.logs import configure_logging, current_log_format
 from archivist.migrate import upgrade
 from archivist.settings import Settings
@@ -88,7 +90,34 @@ def search_backend(settings: Settings) -> SearchBackend:
 
 def file_store(settings: Settings) -> FileStore:
     """The configured store of natives and extracted texts (``ARCHIVIST_FILE_STORE``)."""
+    if settings.file_store == "s3":
+        assert settings.s3_bucket is not None  # the settings refuse s3 without a bucket
+        secret = settings.s3_secret_access_key
+        return S3FileStore(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret is not None else None,
+            retain_days=settings.s3_retain_days,
+        )
     return FsFileStore(settings.resolved_files_dir)
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy | None:
+    """How the bytes of pending uploads may be fetched from their event's url (``archive.fetch``);
+    None when ``ARCHIVIST_FETCH_URLS`` is off (the default)."""
+    if not settings.fetch_urls:
+        return None
+    timeout = settings.fetch_timeout_seconds
+    return FetchPolicy(
+        allowed_hosts=tuple(host.strip() for host in settings.fetch_allowed_hosts.split(",") if host.strip()),
+        connect_timeout=min(10.0, timeout),
+        read_timeout=min(30.0, timeout),
+        total_timeout=timeout,
+        max_bytes=settings.max_file_bytes,
+    )
 
 
 def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
@@ -193,7 +222,7 @@ def api_app(settings: Settings) -> FastAPI:
     """The search API over the configured database, index and event sink."""
     from search_api.app import create_app
     from search_api.deps import AppServices
-    from search_api.request_limits import EVENTS_PATH, BodyLimits
+    from search_api.request_limits import EVENTS_PATH, FILES_PATH, BodyLimits
 
     store = staging_store(settings)
     services = AppServices(
@@ -202,6 +231,11 @@ def api_app(settings: Settings) -> FastAPI:
         sink=event_sink(settings),
         backend=search_backend(settings),
         probes=probes(settings),
+        file_store=file_store(settings),
+        max_file_bytes=settings.max_file_bytes,
     )
-    limits = BodyLimits(settings.max_request_bytes, {EVENTS_PATH: settings.max_event_batch_bytes})
+    limits = BodyLimits(
+        settings.max_request_bytes,
+        {EVENTS_PATH: settings.max_event_batch_bytes, FILES_PATH: settings.max_file_bytes},
+    )
     return create_app(services, limits)

@@ -1,6 +1,6 @@
 """Real attachments made with the libraries that write them, for the extraction tests and bench.
 
-    python -m bench.attachment_corpus DIR
+    python -m bench.attachment_corpus DIR [--scale N] [--bomb-megabytes N]
 
 Writes one file per type (reportlab PDF, python-docx, openpyxl, python-pptx, odfpy, RTF, HTML,
 e-mail, texts in several charsets, Pillow-rendered images for OCR) and the hostile ones (an
@@ -11,10 +11,10 @@ HTML words it must not). Seeded: the same files every run, nothing committed but
 
 from __future__ import annotations
 
+import argparse
 import io
 import random
 import struct
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -57,6 +57,13 @@ class Corpus:
         return path
 
 
+def filler(scale: int, seed: int = 7) -> list[str]:
+    """``20 * (scale - 1)`` more paragraphs (none at scale 1): the bench's files of realistic size."""
+    rng = random.Random(seed)
+    sentences = list(PARAGRAPHS.values())
+    return [f"{rng.choice(sentences)} Ref {rng.randrange(10**6)}." for _ in range(20 * (scale - 1))]
+
+
 def pdf_bytes(lines: list[str], *, pages: int = 2) -> bytes:
     from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
     from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
@@ -89,13 +96,13 @@ def encrypted_pdf_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def docx_bytes() -> bytes:
+def docx_bytes(extra: list[str] | None = None) -> bytes:
     import docx
 
     document = docx.Document()
     document.sections[0].header.paragraphs[0].text = "Confidential header Halvorsen"
     document.add_heading("Board minutes", level=1)
-    for text in PARAGRAPHS.values():
+    for text in [*PARAGRAPHS.values(), *(extra or [])]:
         document.add_paragraph(text)
     table = document.add_table(rows=2, cols=2)
     table.cell(0, 0).text = "Counterparty"
@@ -107,7 +114,7 @@ def docx_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def xlsx_bytes() -> bytes:
+def xlsx_bytes(extra: list[str] | None = None) -> bytes:
     import openpyxl
 
     workbook = openpyxl.Workbook()
@@ -119,12 +126,14 @@ def xlsx_bytes() -> bytes:
     sheet.append(["Müller", "東京 equity", 730])
     other = workbook.create_sheet("Notes")
     other.append([PARAGRAPHS["ru"]])
+    for index, text in enumerate(extra or []):
+        sheet.append([text, f"Instrument {index}", index * 1000])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def pptx_bytes() -> bytes:
+def pptx_bytes(extra: list[str] | None = None) -> bytes:
     import pptx
 
     presentation = pptx.Presentation()
@@ -133,25 +142,29 @@ def pptx_bytes() -> bytes:
     slide.shapes.title.text = "Roadmap Kilimanjaro"
     slide.placeholders[1].text_frame.text = PARAGRAPHS["fr"] + "\n" + PARAGRAPHS["zh"]
     slide.notes_slide.notes_text_frame.text = "Speaker notes mention Quetzalcoatl"
+    more = extra or []
+    for start in range(0, len(more), 5):
+        page = presentation.slides.add_slide(presentation.slide_layouts[1])
+        page.placeholders[1].text_frame.text = "\n".join(more[start : start + 5])
     buffer = io.BytesIO()
     presentation.save(buffer)
     return buffer.getvalue()
 
 
-def odt_bytes() -> bytes:
+def odt_bytes(extra: list[str] | None = None) -> bytes:
     from odf.opendocument import OpenDocumentText  # type: ignore[import-untyped]
     from odf.text import H, P  # type: ignore[import-untyped]
 
     document = OpenDocumentText()
     document.text.addElement(H(outlinelevel=1, text="Protokoll Brandenburg"))
-    for text in (PARAGRAPHS["de"], PARAGRAPHS["es"], PARAGRAPHS["ja"]):
+    for text in (PARAGRAPHS["de"], PARAGRAPHS["es"], PARAGRAPHS["ja"], *(extra or [])):
         document.text.addElement(P(text=text))
     buffer = io.BytesIO()
     document.write(buffer)
     return buffer.getvalue()
 
 
-def rtf_bytes() -> bytes:
+def rtf_bytes(extra: list[str] | None = None) -> bytes:
     """RTF with non-ASCII as ``\\uN?`` escapes, as word processors write it."""
 
     def escape(text: str) -> str:
@@ -166,27 +179,30 @@ def rtf_bytes() -> bytes:
                 out.append(f"\\u{code if code < 32768 else code - 65536}?")
         return "".join(out)
 
-    body = "\\par\n".join(escape(text) for text in ("Memorandum Ouagadougou", PARAGRAPHS["de"], PARAGRAPHS["ja"]))
+    texts = ("Memorandum Ouagadougou", PARAGRAPHS["de"], PARAGRAPHS["ja"], *(extra or []))
+    body = "\\par\n".join(escape(text) for text in texts)
     return ("{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Arial;}}\\f0\\fs24 " + body + "\\par\n}").encode("ascii")
 
 
-def html_bytes() -> bytes:
+def html_bytes(extra: list[str] | None = None) -> bytes:
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Newsletter Valparaíso</title>"
         "<style>body { font-family: Hiddenstyleword; }</style>"
         "<script>var secret = 'Hiddenscriptword';</script></head><body>"
         f"<h1>Update</h1><p>{PARAGRAPHS['es']}</p><div hidden>Hiddenattrword</div>"
-        f"<!-- Hiddencommentword --><ul><li>{PARAGRAPHS['ja']}</li><li>Timbuktu</li></ul></body></html>"
+        f"<!-- Hiddencommentword --><ul><li>{PARAGRAPHS['ja']}</li><li>Timbuktu</li></ul>"
+        + "".join(f"<p>{text}</p>" for text in extra or [])
+        + "</body></html>"
     ).encode()
 
 
-def eml_bytes(attachment: bytes, inner_zip: bytes) -> bytes:
+def eml_bytes(attachment: bytes, inner_zip: bytes, extra: list[str] | None = None) -> bytes:
     message = EmailMessage()
     message["From"] = "Ana Núñez <ana@example.com>"
     message["To"] = "Desk <desk@example.com>"
     message["Subject"] = "Contrat signé Marrakech"
     message["Date"] = "Mon, 02 Mar 2026 09:15:00 +0100"
-    message.set_content(PARAGRAPHS["fr"] + "\n" + PARAGRAPHS["zh"] + "\n")
+    message.set_content("\n".join([PARAGRAPHS["fr"], PARAGRAPHS["zh"], *(extra or [])]) + "\n")
     message.add_alternative("<p>HTML alternative Hiddenalternative</p>", subtype="html")
     message.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="memo.docx")
     message.add_attachment(inner_zip, maintype="application", subtype="zip", filename="bundle.zip")
@@ -203,6 +219,16 @@ def image_bytes(lines: list[str], font: Path, *, size: int = 56, fmt: str = "PNG
         draw.text((60, 60 + 110 * index), line, font=typeface, fill=0)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def tiff_pages_bytes(pages: list[list[str]], font: Path) -> bytes:
+    """A multi-page TIFF, one Pillow-rendered page per item of ``pages``."""
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(image_bytes(lines, font))) for lines in pages]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="TIFF", save_all=True, append_images=images[1:], compression="tiff_deflate")
     return buffer.getvalue()
 
 
@@ -282,36 +308,40 @@ def corrupt_member(data: bytes, member: str) -> bytes:
     return zip_bytes(members)
 
 
-def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True) -> Corpus:
-    """Writes the corpus into ``root``; ``bomb_megabytes`` sizes the zip bombs' inflated member."""
+def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True, scale: int = 1) -> Corpus:
+    """Writes the corpus into ``root``; ``bomb_megabytes`` sizes the zip bombs' inflated member,
+    ``scale`` the documents (1: a few paragraphs each; n: about 20 * n more, n times the text)."""
     root.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(root)
+    extra = filler(scale)
     latin = [PARAGRAPHS[key] for key in ("en", "de", "fr", "es")]
-    docx_data = docx_bytes()
-    pdf_data = pdf_bytes(latin)
+    docx_data = docx_bytes(extra)
+    pdf_data = pdf_bytes(latin, pages=2 * scale)
     corpus.add(
         "report.pdf", pdf_data, Expected("extracted", ("Meridian", "überfällig", "façade", "Page 2"), file_type="pdf")
     )
     corpus.add("memo.docx", docx_data, Expected("extracted", ("Halvorsen", "Zanzibar", *ALL_WORDS), file_type="docx"))
     corpus.add(
         "trades.xlsx",
-        xlsx_bytes(),
+        xlsx_bytes(extra),
         Expected("extracted", ("Okonkwo", "Trades", "東京", "2500000", "Квартальный"), file_type="xlsx"),
     )
     corpus.add(
         "deck.pptx",
-        pptx_bytes(),
+        pptx_bytes(extra),
         Expected("extracted", ("Kilimanjaro", "façade", "北京", "Quetzalcoatl"), file_type="pptx"),
     )
     corpus.add(
         "minutes.odt",
-        odt_bytes(),
+        odt_bytes(extra),
         Expected("extracted", ("Brandenburg", "überfällig", "Núñez", "東京"), file_type="odf"),
     )
-    corpus.add("letter.rtf", rtf_bytes(), Expected("extracted", ("Ouagadougou", "überfällig", "東京"), file_type="rtf"))
+    corpus.add(
+        "letter.rtf", rtf_bytes(extra), Expected("extracted", ("Ouagadougou", "überfällig", "東京"), file_type="rtf")
+    )
     corpus.add(
         "newsletter.html",
-        html_bytes(),
+        html_bytes(extra),
         Expected(
             "extracted",
             ("Valparaíso", "Núñez", "東京", "Timbuktu"),
@@ -322,7 +352,7 @@ def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True) -> Co
     inner_zip = zip_bytes({"inner/notes.txt": b"Inner note Vladivostok"})
     corpus.add(
         "mail.eml",
-        eml_bytes(docx_data, inner_zip),
+        eml_bytes(docx_bytes(), inner_zip, extra),
         Expected(
             "extracted",
             ("Marrakech", "Núñez", "façade", "北京", "memo.docx", "Zanzibar", "bundle.zip"),
@@ -343,7 +373,7 @@ def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True) -> Co
         "gb18030.txt": ("gb18030", (PARAGRAPHS["zh"] + "上海的会议在周三举行。\n") * 3, ("北京", "上海")),
     }
     for name, (codec, text, words) in texts.items():
-        corpus.add(name, text.encode(codec), Expected("extracted", words, file_type="text"))
+        corpus.add(name, (text * scale).encode(codec), Expected("extracted", words, file_type="text"))
     if with_ocr:
         corpus.add(
             "scan.png",
@@ -354,6 +384,11 @@ def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True) -> Co
             "scan.jpg",
             image_bytes(["Settlement Kilimanjaro"], LATIN_FONT, fmt="JPEG"),
             Expected("extracted", ("Settlement", "Kilimanjaro"), file_type="image"),
+        )
+        corpus.add(
+            "scan.tiff",
+            tiff_pages_bytes([["Page one Casablanca"], ["Page two Reykjavik"]], LATIN_FONT),
+            Expected("extracted", ("Casablanca", "Reykjavik"), file_type="image"),
         )
         corpus.add(
             "scan_ja.png",
@@ -398,11 +433,12 @@ def build(root: Path, *, bomb_megabytes: int = 300, with_ocr: bool = True) -> Co
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print(__doc__)
-        return 2
-    corpus = build(Path(args[0]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--bomb-megabytes", type=int, default=300)
+    args = parser.parse_args(argv)
+    corpus = build(args.root, scale=args.scale, bomb_megabytes=args.bomb_megabytes)
     for name in sorted(corpus.expected):
         print(name, (corpus.root / name).stat().st_size)
     return 0

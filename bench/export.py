@@ -9,32 +9,43 @@ process's maximum resident set) is its own. Time is the whole export: finding ev
 reading the events back from the archive, writing the format, the manifest and the zip.
 Targets: PDF at 2,000 messages/s or more, the other formats at 20,000/s or more, peak memory
 under 300 MB.
+
+``natives`` (not a format): the csv export of a small corpus of its own whose uploads' bytes
+and extracted texts are in a file store (:data:`NATIVE_FILES` files, half compressible text,
+half random bytes), so the natives are copied, re-hashed and zipped: its last column is the
+natives' MB/s. The other rows' corpus has no stored bytes (its uploads are pending), as before.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.attachments import record_file_text, record_native
+from archive.fs_file_store import FsFileStore
 from archivist.migrate import upgrade
 from bench.common import write_section
 from exports.package import ExportRequest, build_export
 from exports.registry import FORMAT_NAMES
 from exports.selection import select_hits, selected_events
 from ingest.db import create_db_engine
+from ingest.events import Event, ExtractedText, parse_event
 from ingest.simulate import simulate_events
 from search.backends import TantivySearchBackend
 from search.query_parser import parse_query
@@ -46,6 +57,11 @@ DEFAULT_TARGET = 20_000
 MEMORY_TARGET_MB = 300
 READ_ONLY = "read"
 """Not a format: finding every hit and reading the events back, with nothing written."""
+NATIVES = "natives"
+"""Not a format: csv over a corpus whose uploads' bytes are stored (see the module doc)."""
+NATIVE_FILES = 300
+NATIVE_SIZE = 100_000
+_NAMESPACE = uuid.UUID("0b7c9a4e-5d1f-4e62-8a3b-9c0d1e2f3a4b")
 BATCH = 5_000
 CORPUS_LAYOUT = "fast-message-id"
 """Changes when the index layout does: a corpus built before is built again."""
@@ -85,6 +101,67 @@ def build_corpus(workdir: Path, messages: int) -> tuple[str, Path]:
     return url, index_dir
 
 
+def build_natives_corpus(workdir: Path) -> tuple[str, Path, Path]:
+    """A post and an upload per file, the uploads' bytes (and the texts' extracted text) stored."""
+    root = workdir / "natives"
+    url = f"sqlite:///{root / 'archive.sqlite3'}"
+    marker = root / f"built-{NATIVE_FILES}-{NATIVE_SIZE}-{CORPUS_LAYOUT}"
+    if marker.exists():
+        return url, root / "index", root / "files"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    engine = create_db_engine(url)
+    upgrade(engine)
+    store = FsFileStore(root / "files")
+    rng = random.Random(18)
+    start = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    events: list[Event] = []
+    with engine.begin() as connection:
+        for index in range(NATIVE_FILES):
+            text = index % 2 == 0
+            if text:
+                line = f"line {index}: quarterly figures for desk {rng.randrange(1000)}\n".encode()
+                data = (line * (NATIVE_SIZE // len(line) + 1))[:NATIVE_SIZE]
+            else:
+                data = rng.randbytes(NATIVE_SIZE)
+            sha = hashlib.sha256(data).hexdigest()
+            store.put([data], expected_sha256=sha)
+            record_native(connection, sha, len(data), "import")
+            base = {
+                "schema_version": 1,
+                "occurred_at": (start + timedelta(seconds=index)).isoformat(),
+                "room": {"id": f"room:{index % 4}", "kind": "room"},
+                "actor": {"id": f"user:{index % 7}"},
+            }
+            post = {"message": {"id": f"m{index}", "text": f"file {index} for review"}}
+            upload_id = str(uuid.uuid5(_NAMESPACE, f"upload:{index}"))
+            name, kind = (
+                (f"figures-{index}.txt", "text/plain") if text else (f"scan-{index}.bin", "application/octet-stream")
+            )
+            info = {"name": name, "size": len(data), "sha256": sha, "content_type": kind}
+            events.append(
+                parse_event({**base, "event_id": str(uuid.uuid5(_NAMESPACE, f"post:{index}")), "type": "post", **post})
+            )
+            events.append(parse_event({**base, "event_id": upload_id, "type": "file_upload", "file": info}))
+            extracted = ExtractedText(
+                file_event_id=uuid.UUID(upload_id),
+                sha256=sha,
+                state="extracted" if text else "unsupported",
+                extractor="bench",
+                extractor_version="1",
+                text_sha256=sha if text else None,  # a text file's text is its own bytes
+                text_chars=len(data) if text else 0,
+            )
+            record_file_text(connection, str(uuid.uuid5(_NAMESPACE, f"text:{index}")), extracted, start)
+    ArchiveAdapter(engine).write(events)
+    index_adapter = TantivyIndexAdapter(root / "index")
+    index_adapter.write(events)
+    index_adapter.close()
+    engine.dispose()
+    marker.write_text(str(NATIVE_FILES))
+    return url, root / "index", root / "files"
+
+
 def read_once(url: str, index_dir: Path) -> dict[str, Any]:
     """What every format pays before writing a byte: every hit found, every event read back."""
     engine = create_db_engine(url)
@@ -106,10 +183,16 @@ def export_once(url: str, index_dir: Path, name: str, out_dir: Path) -> dict[str
     """One export in this process (run in a child by :func:`measure`)."""
     if name == READ_ONLY:
         return read_once(url, index_dir)
+    store = None
+    if name == NATIVES:
+        url, index_dir, files_dir = build_natives_corpus(out_dir.parent)
+        store = FsFileStore(files_dir)
     engine = create_db_engine(url)
-    request = ExportRequest(export_id=f"bench-{name}", query=QUERY, formats=(name,), requested_by="bench", role="legal")
+    formats = ("csv",) if name == NATIVES else (name,)
+    request = ExportRequest(export_id=f"bench-{name}", query=QUERY, formats=formats, requested_by="bench", role="legal")
     started = time.perf_counter()
-    result = build_export(engine, TantivySearchBackend(index_dir), request, out_dir / f"{name}.zip")
+    backend = TantivySearchBackend(index_dir)
+    result = build_export(engine, backend, request, out_dir / f"{name}.zip", file_store=store)
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     counts = result.manifest["counts"]
@@ -121,6 +204,7 @@ def export_once(url: str, index_dir: Path, name: str, out_dir: Path) -> dict[str
         "peak_mb": peak_kb / 1024,
         "zip_mb": result.size / 1e6,
         "warnings": sum(len(f["warnings"]) for f in result.manifest["formats"]),
+        "native_mb": sum(f["size"] for f in result.manifest["files"] if f["path"].startswith("NATIVES/")) / 1e6,
     }
 
 
@@ -165,6 +249,13 @@ def report(figures: list[dict[str, Any]]) -> str:
     baseline = next((f["seconds"] for f in figures if f["format"] == READ_ONLY), None)
     for f in figures:
         rate = f["messages"] / f["seconds"]
+        if f["format"] == NATIVES:
+            lines.append(
+                f"| csv with natives ({NATIVE_FILES} files, {f['native_mb']:.0f} MB, and their texts) | "
+                f"{f['messages']:,} | {f['events']:,} | {f['seconds']:.1f} | {rate:,.0f} | | {f['peak_mb']:.0f} | "
+                f"{f['zip_mb']:.1f} | natives: {f['native_mb'] / f['seconds']:.0f} MB/s |"
+            )
+            continue
         if f["format"] == READ_ONLY:
             lines.append(
                 f"| selection + read-back only (no format) | {f['messages']:,} | {f['events']:,} | "
@@ -196,7 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "archivist-bench-export")
-    parser.add_argument("--formats", default=",".join((READ_ONLY, *FORMAT_NAMES)))
+    parser.add_argument("--formats", default=",".join((READ_ONLY, *FORMAT_NAMES, NATIVES)))
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -209,6 +300,7 @@ def main() -> None:
         return
     if args.build_only:
         build_corpus(args.workdir, args.messages)
+        build_natives_corpus(args.workdir)  # here too: the export's process measures only the export
         return
     # Built in a child too: a process's peak resident memory (ru_maxrss) starts, on Linux, from
     # what its parent held when it forked, so a parent grown by building the corpus inflated

@@ -26,23 +26,34 @@ changes while the run goes on.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from adapters.base import SupportsDelete
+from archive.attachments import (
+    file_sha256s,
+    forget_extraction_jobs,
+    forget_native,
+    references,
+    stored_natives,
+    texts_for,
+)
 from archive.audit import record
 from archive.derived import forget_disposed
+from archive.file_store import FileStore
 from archive.membership_check import verify_memberships
 from archive.principals import Principal
 from archive.record import (
     Disposal,
+    archive_dispositions,
     check_before_disposal,
     dispose_events,
     payloads_of,
@@ -102,6 +113,13 @@ class RetentionReport:
     """Per policy label (``default``, ``room:<id>``, ``group:<id>``, or ``none``)."""
     held_by: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     """Per hold id: how many due events it preserved."""
+    files_deleted: set[str] = field(default_factory=set)
+    """Bytes (natives and extracted texts) deleted from the file store: no event refers to them."""
+    files_pending: set[str] = field(default_factory=set)
+    """Bytes whose last reference was disposed of and that are not deleted yet (the store failed,
+    or the run stopped first): recorded in the run, retried by the next one."""
+    file_errors: dict[str, str] = field(default_factory=dict)
+    """Why the store did not delete each of :attr:`files_pending` that it was asked to."""
 
     @property
     def disposed(self) -> int:
@@ -126,6 +144,7 @@ class RetentionReport:
                     mine.due(at)
         for hold_id, count in other.held_by.items():
             self.held_by[hold_id] += count
+        self.files_pending |= other.files_pending
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -134,6 +153,9 @@ class RetentionReport:
             "kept": self.kept,
             "by_policy": {label: tally.as_dict() for label, tally in sorted(self.by_policy.items())},
             "held_by": dict(sorted(self.held_by.items())),
+            "files_deleted": len(self.files_deleted),
+            "files_pending": sorted(self.files_pending),
+            "file_errors": dict(sorted(self.file_errors.items())),
         }
 
 
@@ -178,9 +200,18 @@ def run_retention(
     resolve: Resolve | None = None,
     now: datetime | None = None,
     chunk: int = CHUNK,
+    file_store: FileStore | None = None,
 ) -> RetentionReport:
     """One retention run. ``resolve``: how hold queries are resolved (None: no search backend;
     a hold with a query then stops the run). ``--dry-run`` writes nothing at all.
+
+    Files: the ``file_text`` event of a disposed upload is disposed with it (a text never
+    outlives its file, and a hold on the text holds the upload). After each chunk commits, the
+    bytes (natives and extracted texts) no remaining event refers to are deleted from
+    ``file_store`` and then their ``archive_natives`` row; a deletion that fails is recorded in
+    the run (``files_pending``, ``file_errors``) and retried by the next run, and the row of
+    bytes that still exist is kept. Without ``file_store`` no bytes are deleted (they stay
+    pending for a run that has one).
 
     Raises :class:`cases.holds.HoldUnavailable` before anything is disposed when a hold cannot
     be evaluated, and :class:`RetentionFailed` when a chunk fails (the run is recorded and
@@ -211,7 +242,17 @@ def run_retention(
             else:
                 with engine.begin() as connection:
                     after = _chunk(connection, book, matcher, judged, now, after, chunk, adapters)
+                    if judged.files_pending:
+                        retention.note_files_pending(connection, run_id, judged.files_pending)
             report.add(judged)  # counted once the chunk is committed
+            if file_store is not None and judged.files_pending:
+                _delete_unreferenced(engine, file_store, report, judged.files_pending)
+        if not dry_run:
+            earlier = retention.files_pending() - report.files_deleted - report.files_pending
+            if file_store is not None:
+                _delete_unreferenced(engine, file_store, report, earlier, earlier=True)
+            else:
+                report.files_pending |= earlier
     except Exception as failure:
         error = f"{failure.__class__.__name__}: {failure}"
         raise RetentionFailed(
@@ -286,8 +327,12 @@ def _chunk(
     if not rows:
         return -1
     due: list[tuple[ArchivedEvent, str]] = []
+    texts: list[tuple[str, str]] = []  # file_text events: (event id, policy label); they follow their upload
     for row in rows:
         policy = book.governing(row.room_id, row.actor_id)
+        if row.event_type == "file_text":
+            texts.append((row.event_id, policy.label if policy is not None else "none"))
+            continue
         label = policy.label if policy is not None else "none"
         event = ArchivedEvent(row.event_id, row.event_type, row.occurred_at, row.room_id, row.actor_id)
         if policy is None or policy.keep_days is None or row.occurred_at >= now - timedelta(days=policy.keep_days):
@@ -297,10 +342,13 @@ def _chunk(
     if due and matcher.needs_message_ids:
         due = _with_message_ids(connection, due)
     disposals: list[Disposal] = []
+    text_events = _text_events_of(connection, [event for event, _label in due if event.event_type == "file_upload"])
     for event, label in due:
         tally = report.by_policy[label]
         tally.due(event.occurred_at)
         holding = matcher.holding(event)
+        if event.event_id in text_events:  # a hold on the text of a file holds the file
+            holding = sorted({*holding, *matcher.holding(text_events[event.event_id])})
         if holding:
             tally.held += 1
             for hold_id in holding:
@@ -308,13 +356,18 @@ def _chunk(
             continue
         tally.disposed += 1
         disposals.append(Disposal(event.event_id, label))
+    for event_id, label in _texts_of_disposed(connection, texts, {d.event_id for d in disposals}):
+        report.by_policy[label].disposed += 1
+        disposals.append(Disposal(event_id, label))
     if adapters is not None and disposals:
         _refuse_disagreeing(connection, [d.event_id for d in disposals], report.run_id)
+        ids = [d.event_id for d in disposals]
+        report.files_pending |= file_sha256s(connection, ids) | _text_sha256s(connection, ids)
         disposed = dispose_events(connection, disposals, report.run_id, now)
         if disposed != len(disposals):  # another run disposed some meanwhile: they are not ours to count
             raise RetentionFailed(f"{len(disposals) - disposed} events were disposed concurrently; run again")
-        ids = [d.event_id for d in disposals]
         forget_disposed(connection, ids)
+        forget_extraction_jobs(connection, ids)
         for adapter in adapters:
             adapter.delete(ids)
     return int(rows[-1].seq)
@@ -340,3 +393,87 @@ def _with_message_ids(connection: Connection, due: list[tuple[ArchivedEvent, str
         (ArchivedEvent(**{**event.__dict__, "message_id": message_id_of(payloads[event.event_id])}), label)
         for event, label in due
     ]
+
+
+def _text_events_of(connection: Connection, uploads: Sequence[ArchivedEvent]) -> dict[str, ArchivedEvent]:
+    """The ``file_text`` event of each upload that has one (as hold matching reads it)."""
+    found = texts_for(connection, [upload.event_id for upload in uploads])
+    return {
+        upload.event_id: ArchivedEvent(
+            found[upload.event_id].event_id, "file_text", upload.occurred_at, upload.room_id, upload.actor_id
+        )
+        for upload in uploads
+        if upload.event_id in found
+    }
+
+
+def _texts_of_disposed(
+    connection: Connection, texts: Sequence[tuple[str, str]], disposing: set[str]
+) -> list[tuple[str, str]]:
+    """The ``file_text`` events among ``texts`` whose upload is being disposed of now or was
+    before (an upload is archived before its text, so it is judged first)."""
+    if not texts:
+        return []
+    payloads = payloads_of(connection, [event_id for event_id, _label in texts])
+    uploads = {event_id: _upload_of(payloads.get(event_id)) for event_id, _label in texts}
+    earlier = set(
+        connection.scalars(
+            select(archive_dispositions.c.event_id).where(
+                archive_dispositions.c.event_id.in_(sorted({u for u in uploads.values() if u}))
+            )
+        )
+    )
+    return [(event_id, label) for event_id, label in texts if uploads[event_id] in disposing | earlier]
+
+
+def _upload_of(payload: str | None) -> str | None:
+    try:
+        document = json.loads(payload or "null")
+        return str(document["extracted"]["file_event_id"])
+    except (ValueError, KeyError, TypeError):
+        return None  # a tombstone, or not a file_text event
+
+
+def _text_sha256s(connection: Connection, event_ids: Sequence[str]) -> set[str]:
+    """The extracted texts the ``file_text`` events among ``event_ids`` sealed (from their payloads)."""
+    found: set[str] = set()
+    for payload in payloads_of(connection, event_ids).values():
+        try:
+            text_sha256 = json.loads(payload)["extracted"]["text_sha256"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(text_sha256, str):
+            found.add(text_sha256)
+    return found
+
+
+def _delete_unreferenced(
+    engine: Engine, store: FileStore, report: RetentionReport, sha256s: Iterable[str], *, earlier: bool = False
+) -> None:
+    """Delete from the store the bytes among ``sha256s`` no archived event refers to any more,
+    then their ``archive_natives`` row (in that order: a row is never dropped while its bytes
+    exist). Bytes an event still refers to (another upload of the same content, held or
+    retained) stay. ``earlier``: left pending by earlier runs; those already gone are dropped
+    from the list without counting them again."""
+    for sha256 in sorted(set(sha256s)):
+        report.files_pending.add(sha256)
+        try:
+            with engine.connect() as connection:
+                if references(connection, sha256):
+                    report.files_pending.discard(sha256)
+                    continue
+                recorded = bool(stored_natives(connection, [sha256]))
+            if earlier and not recorded and not store.exists(sha256):
+                report.files_pending.discard(sha256)
+                continue
+            store.delete(sha256)
+        except Exception as error:  # any store failure: recorded, retried by the next run
+            report.file_errors[sha256] = f"{error.__class__.__name__}: {error}"
+            log.warning("retention run %s could not delete %s from the file store: %s", report.run_id, sha256, error)
+            continue
+        with engine.begin() as connection:
+            if not references(connection, sha256):
+                forget_native(connection, sha256)
+        report.files_pending.discard(sha256)
+        report.file_errors.pop(sha256, None)
+        report.files_deleted.add(sha256)

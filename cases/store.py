@@ -11,7 +11,7 @@ change made any other way is tamper, and ``verify`` and retention say so.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -277,6 +277,25 @@ class RetentionStore:
         with self.engine.begin() as connection:
             connection.execute(insert(retention_runs).values(run.model_dump()))
             record_change(connection, retention_runs, {"id": run.id})
+
+    def note_files_pending(self, connection: Connection, run_id: str, sha256s: Iterable[str]) -> None:
+        """In the caller's (disposal) transaction: the bytes this run is to delete from the file
+        store once it commits, kept in the run's counts so a run killed before deleting them
+        leaves them to the next (:meth:`files_pending`)."""
+        row = connection.execute(select(retention_runs.c.counts).where(retention_runs.c.id == run_id)).first()
+        if row is None:
+            return
+        counts = dict(row.counts or {})
+        counts["files_pending"] = sorted(set(counts.get("files_pending", [])) | set(sha256s))
+        connection.execute(update(retention_runs).where(retention_runs.c.id == run_id).values(counts=counts))
+        record_change(connection, retention_runs, {"id": run_id})
+
+    def files_pending(self) -> set[str]:
+        """Bytes earlier runs disposed of the last reference to and did not delete from the file
+        store (it failed, or the run stopped first): each run retries them."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(retention_runs.c.counts).where(retention_runs.c.dry_run.is_(False)))
+            return {sha256 for (counts,) in rows for sha256 in (counts or {}).get("files_pending", [])}
 
     def finish_run(self, run_id: str, counts: dict[str, Any], error: str | None = None) -> None:
         with self.engine.begin() as connection:

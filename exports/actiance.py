@@ -14,6 +14,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
+from exports.natives import NativeLosses, natives_not_carried
 from formats.actiance_xml import (
     DOCUMENT_END,
     DOCUMENT_START,
@@ -179,6 +180,8 @@ class ActianceFormat:
         report = FormatReport(format=self.name)
         totals = _Totals()
         chunks = _ChunkedFiles(files)
+        natives = NativeLosses(self.name)
+        events = natives_not_carried(events, natives, "Actiance XML: FileTransfer (the file's content)")
         try:
             room_id: str | None = None
             present: dict[str, Actor] = {}
@@ -200,6 +203,7 @@ class ActianceFormat:
         report.files = chunks.written
         report.items = totals.conversations
         report.losses.extend(totals.losses())
+        natives.report_to(report)
         report.times = (
             "UTC (Actiance's DateTimeUTC and StartTimeUTC/EndTimeUTC; the sender's UTC offset is not carried); "
             f"one Conversation per room and day cut at midnight {context.time_zone.key}"

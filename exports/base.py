@@ -26,10 +26,19 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from ingest.events import EditEvent, Event, PostEvent, event_to_json
+
+if TYPE_CHECKING:
+    from exports.natives import ExportAttachments
+
+
+def _no_attachments() -> ExportAttachments:
+    from exports.natives import ExportAttachments  # here: exports.natives imports this module
+
+    return ExportAttachments()
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,9 @@ class ExportContext:
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     """The zone times are shown in and conversation-days are cut in (``formats.time_zones``);
     a format whose standard fixes UTC keeps UTC there and says so in :attr:`FormatReport.times`."""
+    attachments: ExportAttachments = field(default_factory=_no_attachments)
+    """The uploaded files' natives and extracted texts (:mod:`exports.natives`); by default none
+    (no file store): each format then names every upload's native as a loss."""
 
 
 @dataclass

@@ -47,9 +47,24 @@ and room updates get rows next to the messages, told apart by ``TYPE``. An edit 
 with the edited ``MESSAGE_ID`` and ``VERSION`` n (the post is version 1; n counts the edits seen
 in this export, so an edit whose earlier versions fall outside it still gets n >= 2). A deletion
 is its own row with ``DELETED`` = ``Y``; the earlier rows of that message stay as they were
-written (streaming cannot go back to mark them). File contents are not in the archive, only their
-metadata: the row carries name, size, SHA-256, content type and the URL the file was shared at;
-a file event without a URL is reported. ``BEGDOC`` is a control number,
+written (streaming cannot go back to mark them). A file event's row carries the file's name,
+size, SHA-256, content type and the URL it was shared at; a file event without a URL is reported.
+
+Uploaded files are families (``PARENT_BATES``, ``BEGATTACH``, ``ENDATTACH``, the Concordance
+convention). The rule: **the parent of a chat attachment is the message that shared it**, which
+in the archive is the ``file_upload`` event itself (a chat upload is a message whose content is
+the file). So an upload gives two rows: its own (``TYPE`` ``file_upload``, the parent document),
+then the attachment's (``TYPE`` ``attachment``, the next control number, the same ``EVENT_ID``
+and file columns, ``PARENT_BATES`` the parent's ``BEGDOC``); both have ``BEGATTACH`` = the
+parent's ``BEGDOC`` and ``ENDATTACH`` = the attachment's. The attachment's ``NATIVEPATH`` names
+its native in ``NATIVES/`` and its ``TEXTPATH`` its extracted text in ``TEXT/`` (both
+:mod:`exports.natives`, listed with their SHA-256 in the manifest); ``NATIVE_STATE`` says
+``included`` or why not (``pending``, ``missing``, ``altered``, ``not_exported``: then
+``NATIVEPATH`` is empty and the report's losses count it), ``EXTRACTION_STATE`` the text's
+(``extracted``, ``empty``, ``unsupported``, ``failed``, or ``pending`` before extraction). Other
+rows leave these six columns empty. An export made without a file store (``store=None``: tests,
+benchmarks) has no attachment rows, and the report's losses count every upload's native.
+``BEGDOC`` is a control number,
 ``<export prefix>-000001`` upward; ``EVENT_SHA256`` is the SHA-256 of the event's archived JSON
 (the line of ``events.jsonl``).
 
@@ -78,6 +93,7 @@ from exports.jsonl import (
     event_sha256,
     iso_utc,
 )
+from exports.natives import NATIVES_DIR, NativeLosses
 from formats.time_zones import iso_local
 from ingest.events import (
     DeleteEvent,
@@ -132,6 +148,12 @@ COLUMNS: tuple[str, ...] = (
     "DETAILS",
     "EVENT_SHA256",
     "TEXTPATH",
+    "NATIVEPATH",
+    "NATIVE_STATE",
+    "EXTRACTION_STATE",
+    "PARENT_BATES",
+    "BEGATTACH",
+    "ENDATTACH",
 )
 
 BOM = "\ufeff"
@@ -296,6 +318,10 @@ def event_row(
     ]
 
 
+_NO_FAMILY = ("", "", "", "", "", "")
+"""``NATIVEPATH`` .. ``ENDATTACH`` of a row that is not part of a family."""
+_TYPE = COLUMNS.index("TYPE")
+_MESSAGE_ID = COLUMNS.index("MESSAGE_ID")
 _ROWS_PER_WRITE = 512
 
 
@@ -378,19 +404,10 @@ class CsvDatFormat:
             versions = EditVersions()
             archived_json = context.archived_json
             zone = context.time_zone
-            for event in events:
-                report.events += 1
-                control_number = f"{prefix}-{report.events:06d}"
-                row = event_row(control_number, event, versions, archived_json(event), zone)
-                text = row[text_column]
-                if text:
-                    textpath = f"{TEXT_DIR}/{control_number}.txt"
-                    data = text.encode()
-                    files.write_unlisted(textpath, data)
-                    sums.write(f"{hashlib.sha256(data).hexdigest()}  {textpath}\n")
-                    row.append(textpath)
-                else:
-                    row.append("")
+            rows = 0
+            natives = NativeLosses(self.name)
+
+            def add_row(row: list[str]) -> None:
                 line, literal, breaks = dat_record(row)
                 cells, guarded = spreadsheet_row(row)
                 pending.add(cells, line)
@@ -405,15 +422,44 @@ class CsvDatFormat:
                     for index, value in enumerate(row):
                         if value[:1] in FORMULA_STARTS:
                             formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", event_id)
+
+            for event in events:
+                report.events += 1
+                rows += 1
+                control_number = f"{prefix}-{rows:06d}"
+                row = event_row(control_number, event, versions, archived_json(event), zone)
+                text = row[text_column]
+                if text:
+                    textpath = f"{TEXT_DIR}/{control_number}.txt"
+                    data = text.encode()
+                    files.write_unlisted(textpath, data)
+                    sums.write(f"{hashlib.sha256(data).hexdigest()}  {textpath}\n")
+                    row.append(textpath)
+                else:
+                    row.append("")
+                if isinstance(event, FileUploadEvent) and not context.attachments.enabled:
+                    natives.add(f"{NATIVES_DIR}/: NATIVEPATH", context.attachments.native(files, event), event)
+                    row.extend(_NO_FAMILY)
+                    add_row(row)
+                elif isinstance(event, FileUploadEvent):
+                    rows += 1
+                    child_number = f"{prefix}-{rows:06d}"
+                    row.extend(("", "", "", "", control_number, child_number))
+                    add_row(row)
+                    add_row(self._attachment_row(row, child_number, event, files, context, natives))
+                else:
+                    row.extend(_NO_FAMILY)
+                    add_row(row)
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                    no_url.add(event_id)
+                    no_url.add(row[1])
             pending.flush()
             csv_text.flush()
             dat.flush()
             sums.flush()
             for spooled in (csv_spool, dat_spool, sums_spool):
                 report.files.append(spooled.commit())
-        report.items = report.events
+        report.items = rows
+        natives.report_to(report)
         report.times = (
             f"OCCURRED_AT in UTC; OCCURRED_LOCAL in {zone.key} (named in TIME_ZONE); "
             "SENT_OFFSET: the sender's UTC offset as sent"
@@ -423,3 +469,33 @@ class CsvDatFormat:
         carriage_returns.report_to(report)
         formulas.report_to(report)
         return report
+
+    @staticmethod
+    def _attachment_row(
+        parent: list[str],
+        control_number: str,
+        event: FileUploadEvent,
+        files: ExportFiles,
+        context: ExportContext,
+        losses: NativeLosses,
+    ) -> list[str]:
+        """The row of an uploaded file, the child of its upload's row (see the module doc): the
+        upload's columns, ``TYPE`` ``attachment``, its native and extracted text."""
+        native = context.attachments.native(files, event)
+        text = context.attachments.text(files, event)
+        losses.add(f"{NATIVES_DIR}/: NATIVEPATH", native, event)
+        losses.add_text("TEXT/: TEXTPATH", text, event)
+        row = parent[: COLUMNS.index("TEXTPATH")]
+        row[0] = control_number
+        row[_TYPE] = "attachment"
+        row[_MESSAGE_ID] = ""
+        return [
+            *row,
+            text.path or "",
+            native.path or "",
+            native.state,
+            text.state,
+            parent[0],
+            parent[0],
+            control_number,
+        ]

@@ -25,11 +25,22 @@ types) and ``Relationships``. Each document has:
 ``Relationships``: the days of one room form a thread: ``Relationship Type="Thread"`` from the
 room's first document (``ParentDocId``) to each later one (``ChildDocId``).
 
+Each file uploaded that day is a document of its own (``DocType="File"``, the DocIDs right after
+its day's), the child of its conversation-day (``Relationship Type="Attachment"``). Its ``Files``
+are its native (``FileType="Native"``, ``NATIVES/<sha256><.ext>``, ``Hash`` the SHA-256 the
+upload sealed) and its extracted text (``FileType="Text"``, ``TEXT/<sha256>.txt``), each only
+when the export has it (:mod:`exports.natives`); its tags name the file (``FileName``,
+``FileSize``, ``ContentType``, ``SHA256Hash``, ``UploadedBy``, ``UploadedAt``, ``EventId``,
+``ParentDocId``) and say ``NativeState`` (``included``, or ``pending``, ``missing``, ``altered``,
+``not_exported``: then no Native file, and a loss of the report) and ``ExtractionState``. An
+export made without a file store (tests, benchmarks) has no such documents; its losses count
+every upload's native.
+
 Conversation-days are cut at midnight in the export's time zone. The transcript (UTF-8, ``\\n``
 line ends) lists every event of the day with its time in that zone (and the sender's own UTC
 offset when it differs, ``09:00:00.000 (+09:00 as sent)``):
 posts with their message id, every edit as its own line with its version, deletions, joins,
-leaves, reads, files (name, size, SHA-256, URL: file contents are not in the archive), the
+leaves, reads, files (name, size, SHA-256, URL; the file itself is its own document), the
 disclaimers shown, policy decisions and room updates. People are named as the name of the moment
 and the id (``Ann (user:ann) [m1]: ...``, ``* Ann (user:ann) joined``); a direct message's
 recipient is said present at the first message that names them (``* Dora (user:dora) present: a
@@ -62,6 +73,7 @@ from lxml import etree
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
+from exports.natives import NativeLosses, Placed
 from exports.presence import Presence, person
 from formats.lync_xml import xml_safe
 from formats.time_zones import as_sent, local, local_date
@@ -322,8 +334,46 @@ def document_entry(doc_id: str, summary: DaySummary, text: TextFile, context: Ex
     return bytes(etree.tostring(document, encoding="utf-8")) + b"\n"
 
 
-def relationship_entry(parent: str, child: str) -> bytes:
-    element = etree.Element("Relationship", Type="Thread", ParentDocId=parent, ChildDocId=child)
+def attachment_entry(
+    doc_id: str, parent_id: str, summary: DaySummary, event: FileUploadEvent, native: Placed, text: Placed
+) -> bytes:
+    """The ``Document`` of one shared file (``DocType="File"``): its native and extracted text
+    as ``Native`` and ``Text`` files when the export has them, and tags saying what it is and,
+    when a file is not there, why (``NativeState``, ``ExtractionState``)."""
+    document = etree.Element("Document", DocID=doc_id, DocType="File")
+    files = etree.SubElement(document, "Files")
+    for file_type, placed in (("Native", native), ("Text", text)):
+        if placed.path is not None and placed.sha256 is not None:
+            folder, _, name = placed.path.rpartition("/")
+            file = etree.SubElement(files, "File", FileType=file_type)
+            etree.SubElement(
+                file, "ExternalFile", FilePath=folder, FileName=name, FileSize=str(placed.size), Hash=placed.sha256
+            )
+    locations = etree.SubElement(document, "Locations")
+    location = etree.SubElement(locations, "Location")
+    etree.SubElement(location, "LocationURI").text = xml_safe(summary.location_uri)
+    etree.SubElement(location, "Custodian").text = xml_safe(event.actor.name or event.actor.id)
+    tags = etree.SubElement(document, "Tags")
+    info = event.file
+    _tag(tags, "FileName", info.name)
+    _tag(tags, "FileSize", str(info.size), "Integer")
+    _tag(tags, "ContentType", info.content_type)
+    _tag(tags, "SHA256Hash", info.sha256)
+    _tag(tags, "UploadedBy", f"{event.actor.name or event.actor.id} <{event.actor.id}>")
+    _tag(tags, "UploadedAt", iso_utc(event.occurred_at), "DateTime")
+    _tag(tags, "EventId", str(event.event_id))
+    _tag(tags, "ParentDocId", parent_id)
+    _tag(tags, "NativeState", native.state)
+    if native.detail and not native.included:
+        _tag(tags, "NativeStateDetail", native.detail)
+    _tag(tags, "ExtractionState", text.state)
+    if info.url:
+        _tag(tags, "URL", info.url)
+    return bytes(etree.tostring(document, encoding="utf-8")) + b"\n"
+
+
+def relationship_entry(parent: str, child: str, kind: str = "Thread") -> bytes:
+    element = etree.Element("Relationship", Type=kind, ParentDocId=parent, ChildDocId=child)
     return bytes(etree.tostring(element, encoding="utf-8")) + b"\n"
 
 
@@ -361,17 +411,33 @@ class EdrmFormat:
         thread: tuple[str, str] = ("", "")
         """The current room's id and its first document's DocID."""
         escaped = 0
+        natives = NativeLosses(self.name)
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
             for first, day_events in conversation_days(events, context.time_zone):
                 doc_id = f"{prefix}-D{report.items + 1:06d}"
+                uploads: list[FileUploadEvent] = []
                 summary, text = self._write_transcript(
-                    first, day_events, files, context, report, versions, no_url, presence
+                    first, day_events, files, context, report, versions, no_url, presence, uploads
                 )
                 report.events += summary.events
                 report.items += 1
                 entry = document_entry(doc_id, summary, text, context)
                 documents.write(entry)
                 escaped += escape_marks(entry) > 0
+                for upload in uploads if not context.attachments.enabled else ():
+                    natives.add(f"{LOAD_FILE}: File FileType=Native", context.attachments.native(files, upload), upload)
+                for upload in uploads if context.attachments.enabled else ():
+                    # After the transcript: an export zip takes one file at a time.
+                    report.items += 1
+                    child_id = f"{prefix}-D{report.items:06d}"
+                    native = context.attachments.native(files, upload)
+                    extracted = context.attachments.text(files, upload)
+                    natives.add(f"{LOAD_FILE}: File FileType=Native", native, upload)
+                    natives.add_text(f"{LOAD_FILE}: File FileType=Text", extracted, upload)
+                    child = attachment_entry(child_id, doc_id, summary, upload, native, extracted)
+                    documents.write(child)
+                    escaped += escape_marks(child) > 0
+                    relationships.write(relationship_entry(doc_id, child_id, "Attachment"))
                 if thread[0] == first.room.id:
                     relationships.write(relationship_entry(thread[1], doc_id))
                 else:
@@ -383,6 +449,7 @@ class EdrmFormat:
             "sender's UTC offset when it differs ('(+09:00 as sent)'); BeginDate and EndDate tags in UTC"
         )
         no_url.report_to(report)
+        natives.report_to(report)
         if escaped:
             field = f"{LOAD_FILE}: Tag values"
             report.losses.append(Loss(self.name, field, escaped, ESCAPE_LOSS, ESCAPE_EXACT, (), "documents"))
@@ -398,7 +465,10 @@ class EdrmFormat:
         versions: EditVersions,
         no_url: WarningTally,
         presence: Presence,
+        uploads: list[FileUploadEvent],
     ) -> tuple[DaySummary, TextFile]:
+        """The day's transcript; its uploads are added to ``uploads`` (their natives go into the
+        export once the transcript is closed)."""
         day = day_key(first, context.time_zone)[1]
         path = f"{TEXT_DIR}/{room_slug(first.room.id)}/{day.isoformat()}.txt"
         summary = DaySummary(first.room, day, channel_uri(first), first, first)
@@ -413,6 +483,8 @@ class EdrmFormat:
                 out.write(f"{time}    {transcript_line(event, versions)}\n")
                 for recipient in presence.newly_present(event):  # only posts and uploads name any
                     out.write(f"{time}    * {person(recipient)} present: {_recipient_of(event)}\n")
+                if isinstance(event, FileUploadEvent):
+                    uploads.append(event)
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
                     no_url.add(str(event.event_id))
             out.flush()

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from archive.file_store import FileStore
 from exports.package import ExportRequest, ExportResult, build_export
 from exports.schema import export_jobs
 from formats.time_zones import DEFAULT_ZONE
@@ -56,12 +57,15 @@ class ExportJobs:
         memberships: Memberships | None = None,
         on_finished: Finished = lambda _job, _result, _error: None,
         workers: int = 1,
+        file_store: FileStore | None = None,
     ) -> None:
         self.engine = engine
         self.exports_dir = exports_dir
         self.backend = backend
         self.memberships = memberships
         self.on_finished = on_finished
+        self.file_store = file_store
+        """Where exports read natives and extracted texts from (None: they carry none)."""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
         self._interrupted()
 
@@ -144,6 +148,7 @@ class ExportJobs:
                 self.path_of(job_id),
                 memberships=self.memberships,
                 progress=lambda done, total: self._set(job_id, events_done=done, events_total=total),
+                file_store=self.file_store,
             )
         except Exception as failure:  # reported on the job; the API never sees a traceback
             error = failure

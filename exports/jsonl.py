@@ -5,6 +5,15 @@ mentions and hashtags filled in), so :func:`ingest.events.parse_event_json` read
 back to the same event. UTF-8 without a byte-order mark, ``\\n`` line ends (JSON escapes every
 newline inside a string, so a line is always one event).
 
+The archived events are not changed to point at files: beside them, ``attachments.jsonl`` (when
+the export has uploads and a file store) has one line per ``file_upload`` event, in the same order: ``event_id``,
+the file's ``name``, ``size``, ``sha256`` and ``content_type``; ``native``: ``state``
+(``included``, or why not: ``pending``, ``missing``, ``altered``, ``not_exported``), ``path`` in
+the export (``NATIVES/<sha256><.ext>``, null when not included), ``sha256`` and ``size``; and
+``text``: the extraction's ``state`` (``pending`` before extraction), ``path``
+(``TEXT/<sha256>.txt``), ``sha256``, ``size``, ``chars``, ``truncated``, ``extractor`` and
+``reason`` (:mod:`exports.natives`).
+
 This module also holds the few helpers the other formats of this package share: a file that
 reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregation of warnings.
 """
@@ -12,6 +21,7 @@ reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregatio
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,9 +29,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
-from ingest.events import Event
+from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
+from ingest.events import Event, FileUploadEvent
 
 EVENTS_FILE = "events.jsonl"
+ATTACHMENTS_FILE = "attachments.jsonl"
 _SAMPLE_IDS = 5
 
 
@@ -125,14 +137,68 @@ class JsonlFormat:
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
+        uploads: list[FileUploadEvent] = []
+
+        def noting_uploads(events: Iterable[Event]) -> Iterator[Event]:
+            for event in events:
+                if isinstance(event, FileUploadEvent):
+                    uploads.append(event)
+                yield event
+
         with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
-            report.events = _write_lines(events, stream, context.archived_json)
+            report.events = _write_lines(noting_uploads(events), stream, context.archived_json)
         report.items = report.events
+        if uploads and context.attachments.enabled:
+            _write_attachments(uploads, files, context, report)
+        elif uploads:  # no file store: nothing to refer to
+            losses = NativeLosses(self.name)
+            for upload in uploads:
+                losses.add(f"{NATIVES_DIR}/: native", context.attachments.native(files, upload), upload)
+            losses.report_to(report)
         report.times = (
             "UTC, as archived (each line is the archived JSON, whatever the export's zone); occurred_offset: "
             "the sender's UTC offset, present when it was not UTC"
         )
         return report
+
+
+def _write_attachments(
+    uploads: list[FileUploadEvent], files: ExportFiles, context: ExportContext, report: FormatReport
+) -> None:
+    """``attachments.jsonl``: one line per uploaded file (in ``events.jsonl`` order) naming its
+    native and its extracted text in the export (:mod:`exports.natives`), or why not."""
+    losses = NativeLosses("jsonl")
+    lines: list[str] = []
+    for upload in uploads:  # every native first: an export zip takes one file at a time
+        native = context.attachments.native(files, upload)
+        text = context.attachments.text(files, upload)
+        losses.add(f"{NATIVES_DIR}/: native", native, upload)
+        losses.add_text(f"{TEXT_DIR}/: extracted text", text, upload)
+        extracted = context.attachments.extraction(upload)
+        info = upload.file
+        entry = {
+            "event_id": str(upload.event_id),
+            "name": info.name,
+            "size": info.size,
+            "sha256": info.sha256,
+            "content_type": info.content_type,
+            "native": {"state": native.state, "path": native.path, "sha256": info.sha256, "size": info.size}
+            | ({"detail": native.detail} if native.detail and not native.included else {}),
+            "text": {
+                "state": text.state,
+                "path": text.path,
+                "sha256": text.sha256,
+                "size": text.size if text.included else None,
+                "chars": extracted.text_chars if extracted is not None else None,
+                "truncated": extracted.truncated if extracted is not None else None,
+                "extractor": f"{extracted.extractor} {extracted.extractor_version}" if extracted is not None else None,
+                "reason": extracted.reason if extracted is not None else None,
+            },
+        }
+        lines.append(json.dumps(entry))  # ASCII: a lone surrogate in a name stays valid UTF-8
+    with tracked_file(files, ATTACHMENTS_FILE, "application/x-ndjson", report) as stream:
+        stream.write(("\n".join(lines) + "\n").encode())
+    losses.report_to(report)
 
 
 def _write_lines(

@@ -28,6 +28,7 @@ from typing import ClassVar
 from exports.base import ExportContext, ExportFiles, FormatReport, Loss, LossTally
 from exports.edrm import conversation_days, room_slug
 from exports.jsonl import tracked_file
+from exports.natives import NativeLosses, natives_not_carried
 from formats.lync_xml import in_format, render, stable_number
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
 from ingest.events import DeleteEvent, EditEvent, Event
@@ -97,6 +98,8 @@ class LyncXmlFormat:
         )
         changes: dict[str, _Change] = {}
         changing_events: list[str] = []
+        natives = NativeLosses(self.name)
+        events = natives_not_carried(events, natives, "Lync XML: FILEUPLOAD (the file's content)")
         for _first, day_events in conversation_days(events, context.time_zone):
             batch: list[Event] = []
             part = 1
@@ -118,6 +121,7 @@ class LyncXmlFormat:
             if batch:
                 self._write_file(batch, part, files, report)
         left_out.report_to(report)
+        natives.report_to(report)
         report.times = (
             f"UTC, as Lync writes its times (the sender's UTC offset is not carried; see csv, jsonl or rsmf); "
             f"files per conversation-day cut at midnight {context.time_zone.key}"

@@ -25,8 +25,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from archive.file_store import FileStore
 from archive.record import chain_head
 from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
+from exports.natives import ExportAttachments
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from formats.time_zones import DEFAULT_ZONE, time_zone
@@ -79,8 +81,11 @@ def build_export(
     memberships: Memberships | None = None,
     progress: Progress = lambda _done, _total: None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    file_store: FileStore | None = None,
 ) -> ExportResult:
-    """Write the export to ``destination`` (a .zip); raises on any failure, leaving nothing there."""
+    """Write the export to ``destination`` (a .zip); raises on any failure, leaving nothing there.
+    ``file_store``: where the uploaded files' natives and extracted texts are read from
+    (:mod:`exports.natives`); None exports none, each format naming them as losses."""
     formats = [export_format(name) for name in request.formats]  # unknown names fail before any work
     zone = time_zone(request.time_zone)  # so does an unknown zone
     started = now()
@@ -98,6 +103,7 @@ def build_export(
         custodians=request.custodians,
         archived_json=archived_json,
         time_zone=zone,
+        attachments=ExportAttachments(engine, file_store),
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")

@@ -48,6 +48,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
 from exports.fonts import Font, ReportFonts, load_fonts
+from exports.natives import ExportAttachments
 from exports.presence import Presence
 from formats.time_zones import as_sent, clock, local
 from ingest.events import (
@@ -303,6 +304,10 @@ class MessageStore:
         self.db.close()
 
 
+_EXCERPT_CHARACTERS = 300
+"""How much of an attachment's extracted text the report shows."""
+
+
 def _hms(moment: datetime) -> str:
     return f"{moment.hour:02}:{moment.minute:02}:{moment.second:02}"
 
@@ -388,8 +393,16 @@ class Layout:
     """Pass one: turns events into paginated lines on the spool, counting as it goes; times
     and days in ``zone``."""
 
-    def __init__(self, fonts: ReportFonts, geometry: Geometry, spool: IO[bytes], zone: ZoneInfo = _UTC) -> None:
+    def __init__(
+        self,
+        fonts: ReportFonts,
+        geometry: Geometry,
+        spool: IO[bytes],
+        zone: ZoneInfo = _UTC,
+        attachments: ExportAttachments | None = None,
+    ) -> None:
         self.zone = zone
+        self.attachments = attachments
         self._utc = zone.key == "UTC"
         self.fonts = fonts
         self.geometry = geometry
@@ -583,7 +596,31 @@ class Layout:
         font = self.fonts.best(self.fonts.italic if style == META else self.fonts.regular, text)
         time = _hms(self._wall(event.occurred_at))
         wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
-        return [(style, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
+        lines = [(style, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
+        if isinstance(event, FileUploadEvent):
+            details = self._text(self._attachment(event))
+            font = self.fonts.best(self.fonts.italic, details)
+            wrapped = wrap(details, font, BODY_SIZE, self.geometry.wide_width)
+            lines += [(META, font.name, "", "", "", piece) for piece in wrapped]
+        return lines
+
+    def _attachment(self, event: FileUploadEvent) -> str:
+        """An attachment's size in bytes, full SHA-256, extraction state and the start of its text."""
+        info = event.file
+        shown = f"{info.size:,} bytes · SHA-256 {info.sha256} · text "
+        files = self.attachments
+        if files is None or not files.enabled:
+            return shown + "not exported (no file store)"
+        extracted = files.extraction(event)
+        if extracted is None:
+            return shown + "pending (not extracted yet)"
+        shown += extracted.state + (f" ({extracted.reason})" if extracted.reason else "")
+        excerpt = files.excerpt(event, _EXCERPT_CHARACTERS)
+        if excerpt:
+            excerpt = " ".join(excerpt.split())
+            cut = "…" if extracted.text_chars > _EXCERPT_CHARACTERS else ""
+            shown += f", {extracted.text_chars:,} characters: “{excerpt}{cut}”"
+        return shown
 
     def _describe(self, event: Event, who: str) -> tuple[str, str]:
         if isinstance(event, JoinEvent):
@@ -955,7 +992,7 @@ class PdfReportFormat:
         fonts = load_fonts()
         report = FormatReport(format=self.name)
         with tempfile.TemporaryFile() as spool:
-            layout = Layout(fonts, self.geometry, spool, context.time_zone)
+            layout = Layout(fonts, self.geometry, spool, context.time_zone, context.attachments)
             try:
                 for event in events:
                     layout.add(event)

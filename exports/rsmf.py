@@ -4,9 +4,9 @@ One file per room and day, ``rsmf/<room-slug>/<YYYY-MM-DD>.rsmf`` (a day with mo
 :data:`MAX_EVENTS` events is split into ``<YYYY-MM-DD>-part<N>.rsmf``). Each file is an RFC 5322
 message (the ``email`` package, CRLF line ends) with the ``X-RSMF-*`` headers of Relativity's
 specification, a text/plain summary, and exactly one base64 attachment ``rsmf.zip`` holding
-``rsmf_manifest.json`` (Relativity's 2.0.0 manifest schema) and one placeholder file per shared
-file. The extension is ``.rsmf`` because Relativity's specification requires it (the content is
-an ordinary ``.eml``). Days are cut at midnight in the export's time zone, and every timestamp
+``rsmf_manifest.json`` (Relativity's 2.0.0 manifest schema) and the shared files. The
+extension is ``.rsmf`` because Relativity's specification requires it (the content is an
+ordinary ``.eml``). Days are cut at midnight in the export's time zone, and every timestamp
 (events, edits, read receipts, ``X-RSMF-BeginDate``/``EndDate``) is ISO 8601 with that zone's
 offset (``2026-03-08T23:30:00.000000-05:00``; ``Z`` in UTC), as the specification allows. An
 event whose sender's clock had another offset names it in ``custom`` as ``sent offset``.
@@ -19,8 +19,14 @@ How archived events become manifest events:
 * an edit, deletion or read whose message is not in the file: its own event (``message`` with
   ``edits`` / ``deleted``, or ``history``), naming the message in ``custom``;
 * join, leave, disclaimer: ``join``, ``leave``, ``disclaimer``;
-* file upload: ``message`` with one attachment (the archive keeps the file's metadata, not its
-  bytes, so ``rsmf.zip`` carries a small text placeholder with the name, size, SHA-256 and URL);
+* file upload: ``message`` with one attachment, whose ``id`` is the file's name in ``rsmf.zip``:
+  the native itself, at the root of the zip (``<sha256 first 16>-<name>``; stored when
+  compressed already, else deflated), copied from the file store and checked against the
+  upload's SHA-256 (:mod:`exports.natives`). When the bytes are not there (``pending``,
+  ``missing``, ``altered``, or no file store) the attachment is a small text note instead
+  (``attachments/<...>.placeholder.txt``: name, size, SHA-256, URL and why), and the report's
+  losses count it. The event's ``custom`` says ``native`` (``included`` or why not) and
+  ``extraction`` (the extracted text's state; RSMF has no place for the text itself);
 * file download, policy decision, room update: ``history``.
 
 Every standalone event names its archive event id in ``custom``. Conversation ``participants``
@@ -44,7 +50,9 @@ import io
 import json
 import random
 import re
+import shutil
 import sys
+import tempfile
 import time
 import unicodedata
 import uuid
@@ -54,12 +62,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.policy import Compat32
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, WrittenFile
+from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, HashingWriter, WrittenFile
+from exports.jsonl import BinarySink
+from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from formats.time_zones import iso_local, local_date
 from ingest.events import (
@@ -144,15 +154,24 @@ class Slice:
 class Attachment:
     zip_name: str
     content: bytes
+    """A text note's bytes (a file not in the export); empty for a native."""
+    native: FileUploadEvent | None = None
+    """The upload whose stored bytes are this file (checked against its SHA-256 when copied)."""
+    entries: list[Json] = field(default_factory=list)
+    """The manifest events that refer to it (a native that cannot be placed turns them to a note)."""
+    uploads: list[FileUploadEvent] = field(default_factory=list)
+    """The upload events of those entries, in the same order."""
 
 
 @dataclass
 class Manifest:
-    """The manifest of one slice and the placeholder files it references."""
+    """The manifest of one slice, and the files of ``rsmf.zip`` it references."""
 
     data: Json
     attachments: list[Attachment]
     present_at_end: dict[str, Actor]
+    natives: list[tuple[FileUploadEvent, str]] = field(default_factory=list)
+    """Each upload of the slice and what became of its native (``included``, or why not)."""
 
 
 def _custom(**values: str) -> list[Json]:
@@ -171,14 +190,16 @@ def _event_id_custom(event: Event) -> list[Json]:
 
 
 class _ManifestBuilder:
-    def __init__(self, piece: Slice) -> None:
+    def __init__(self, piece: Slice, files: ExportAttachments | None = None) -> None:
         self.slice = piece
+        self.files = files if files is not None else ExportAttachments()
         self.iso = iso if piece.zone.key == "UTC" else piece.iso  # Slice.iso, without its test per event
         self.conversation = piece.room.id
         self.participants: dict[str, Json] = {}
         self.events: list[Json] = []
         self.posts: dict[str, Json] = {}
         self.attachments: list[Attachment] = []
+        self.natives: list[tuple[FileUploadEvent, str]] = []
 
     def build(self) -> Manifest:
         piece = self.slice
@@ -187,7 +208,9 @@ class _ManifestBuilder:
         for event in piece.events:
             self._event(event)
             _track_presence(event, present)
-        return Manifest(self._document(at_start), self.attachments, present)
+        manifest = Manifest(self._document(at_start), self.attachments, present)
+        manifest.natives = self.natives
+        return manifest
 
     def _document(self, at_start: list[str]) -> Json:
         room = self.slice.room
@@ -304,11 +327,29 @@ class _ManifestBuilder:
 
     def _upload(self, event: FileUploadEvent) -> None:
         file = event.file
-        zip_name = f"attachments/{file.sha256[:16]}-{_file_slug(file.name)}.placeholder.txt"
         entry = self._standalone(event, "message", "", _file_custom(event))
+        if self.files.enabled:
+            extracted = self.files.extraction(event)
+            entry["custom"] += _custom(extraction=extracted.state if extracted is not None else "pending")
+        if self.files.enabled and self.files.is_stored(file.sha256):
+            # The native, at the root of rsmf.zip; checked when copied (see _write_zip).
+            zip_name = native_name(event)
+            entry["attachments"] = [{"id": zip_name, "display": file.name, "size": file.size}]
+            entry["custom"] += _custom(native="included")
+            found = next((a for a in self.attachments if a.zip_name == zip_name), None)
+            if found is None:
+                self.attachments.append(Attachment(zip_name, b"", event, [entry], [event]))
+            else:
+                found.entries.append(entry)
+                found.uploads.append(event)
+            return
+        state = "pending" if self.files.enabled else "not_exported"
+        entry["custom"] += _custom(native=state)
+        self.natives.append((event, state))
+        zip_name = placeholder_name(event)
         entry["attachments"] = [{"id": zip_name, "display": file.name, "size": file.size}]
         if all(a.zip_name != zip_name for a in self.attachments):
-            self.attachments.append(Attachment(zip_name, _placeholder(event)))
+            self.attachments.append(Attachment(zip_name, _placeholder(event, Placed(state))))
 
 
 def _track_presence(event: Event, present: dict[str, Actor]) -> None:
@@ -330,15 +371,35 @@ def _file_slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name)[:60] or "file"
 
 
+def native_name(event: FileUploadEvent) -> str:
+    """A native's name in ``rsmf.zip`` (its manifest ``id``): at the root, as Relativity's
+    attachments are, unique by content and readable by name."""
+    return f"{event.file.sha256[:16]}-{_file_slug(event.file.name)}"
+
+
+def placeholder_name(event: FileUploadEvent) -> str:
+    """The text note standing for a file whose bytes are not in the export."""
+    return f"attachments/{event.file.sha256[:16]}-{_file_slug(event.file.name)}.placeholder.txt"
+
+
 def _file_custom(event: FileUploadEvent | FileDownloadEvent) -> list[Json]:
     file = event.file
     return _custom(file_name=file.name, sha256=file.sha256, content_type=file.content_type, url=file.url or "")
 
 
-def _placeholder(event: FileUploadEvent) -> bytes:
+_NOT_PLACED = {
+    "not_exported": "This export was made without the archive's file store: the file's content is not part of it.",
+    "pending": "The file's bytes have not reached the archive yet (pending): the content is not part of this export.",
+    "missing": "The archive's file store does not hold this file's bytes: the content is not part of this export.",
+    "altered": "The stored bytes of this file do not match the SHA-256 the archive sealed: they were not placed.",
+}
+
+
+def _placeholder(event: FileUploadEvent, why: Placed) -> bytes:
     file = event.file
     lines = [
-        "The archive keeps this file's metadata, not its content; the content is not part of this export.",
+        _NOT_PLACED.get(why.state, _NOT_PLACED["missing"]),
+        *([f"detail: {why.detail}"] if why.detail else []),
         f"name: {file.name}",
         f"size: {file.size}",
         f"sha256: {file.sha256}",
@@ -374,8 +435,8 @@ def event_collection_id(room_id: str) -> str:
     return str(uuid.uuid5(_COLLECTION_NAMESPACE, room_id))
 
 
-def build_manifest(piece: Slice) -> Manifest:
-    return _ManifestBuilder(piece).build()
+def build_manifest(piece: Slice, files: ExportAttachments | None = None) -> Manifest:
+    return _ManifestBuilder(piece, files).build()
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7e]")
@@ -427,10 +488,18 @@ def _summary(piece: Slice, manifest: Manifest, context: ExportContext) -> str:
         f"From {piece.iso(piece.events[0].occurred_at)} to {piece.iso(piece.events[-1].occurred_at)}",
         f"Events: {len(data['events'])} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
         f"Participants ({len(data['participants'])}): {names}",
-        f"Attachments: {len(manifest.attachments)} (placeholders: the archive keeps file metadata only)",
+        _attachments_line(manifest),
         f"Export {context.export_id} for {context.requested_by}, query: {context.query}",
     ]
     return _encodable("\n".join(lines)) + "\n"
+
+
+def _attachments_line(manifest: Manifest) -> str:
+    notes = sum(1 for a in manifest.attachments if a.native is None)
+    return (
+        f"Attachments: {len(manifest.attachments)} ({len(manifest.attachments) - notes} files; {notes} text notes "
+        "standing for files whose content is not in this export)"
+    )
 
 
 def _encodable(text: str) -> str:
@@ -516,18 +585,92 @@ def mime_boundary() -> str:
 
 
 def render_rsmf(piece: Slice, context: ExportContext) -> tuple[bytes, Manifest]:
-    """The ``.rsmf`` file of one slice, and its manifest.
+    """The ``.rsmf`` file of one slice, and its manifest (in memory: see :func:`write_rsmf`)."""
+    buffer = io.BytesIO()
+    manifest = write_rsmf(piece, context, buffer)
+    return buffer.getvalue(), manifest
+
+
+def write_rsmf(piece: Slice, context: ExportContext, out: BinarySink) -> Manifest:
+    """Write the ``.rsmf`` file of one slice to ``out``; its manifest.
 
     The bytes the ``email`` package's MIME classes and ``BytesGenerator`` write (the
     ``compat32`` policy, CRLF line ends, two base64 parts), written directly: building and
-    flattening the message objects cost more than the manifest itself.
+    flattening the message objects cost more than the manifest itself. A slice with natives
+    builds its ``rsmf.zip`` in a temporary file, the natives streamed from the file store and
+    checked (:mod:`exports.natives`), and streams it out in base64: never whole in memory.
     """
-    manifest = build_manifest(piece)
-    headers = [
+    manifest = build_manifest(piece, context.attachments)
+    if not any(a.native is not None for a in manifest.attachments):
+        out.write(mime_message(_mime_headers(piece, manifest, context), _summary_bytes(piece, manifest, context),
+                               _zip(manifest), mime_boundary()))  # fmt: skip
+        return manifest
+    with tempfile.TemporaryFile() as archive:
+        _write_zip(manifest, archive, context.attachments)
+        boundary = mime_boundary()
+        part = f"--{boundary}\r\n".encode()
+        out.write(_message_head(_mime_headers(piece, manifest, context), boundary))
+        out.write(part + _TEXT_PART_HEADERS + _base64_lines(_summary_bytes(piece, manifest, context)) + b"\r\n")
+        out.write(part + _ZIP_PART_HEADERS)
+        archive.seek(0)
+        while chunk := archive.read(_BASE64_CHUNK):
+            out.write(_base64_lines(chunk))
+        out.write(f"\r\n--{boundary}--\r\n".encode())
+    return manifest
+
+
+_BASE64_CHUNK = 57 * 1150
+"""Bytes encoded at a time: a multiple of 57, so every line but the last has 76 characters."""
+
+
+def _mime_headers(piece: Slice, manifest: Manifest, context: ExportContext) -> list[tuple[str, str]]:
+    return [
         (name, _header_value(name, value)) for name, value in _headers(piece, manifest.data, context).items() if value
     ]
-    summary = _summary(piece, manifest, context).encode("utf-8")
-    return mime_message(headers, summary, _zip(manifest), mime_boundary()), manifest
+
+
+def _summary_bytes(piece: Slice, manifest: Manifest, context: ExportContext) -> bytes:
+    return _summary(piece, manifest, context).encode("utf-8")
+
+
+def _write_zip(manifest: Manifest, out: IO[bytes], files: ExportAttachments) -> None:
+    """``rsmf.zip`` with natives: each copied from the file store when its bytes are the sealed
+    ones (stored when compressed already, else deflated), otherwise a text note in its place and
+    the manifest's events pointed at it; the manifest last, once it says what is where."""
+    stamp = time.localtime(time.time())[:6]
+    date_time = (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5])
+    with ExportZip(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for attachment in list(manifest.attachments):
+            upload = attachment.native
+            if upload is None:
+                if attachment.zip_name not in archive.NameToInfo:
+                    archive.write_stored(attachment.zip_name, attachment.content, date_time)
+                continue
+            with files.verified(upload.file.sha256, upload.file.size) as found:
+                if isinstance(found, Verified):
+                    entry = zipfile.ZipInfo(attachment.zip_name, date_time)
+                    stored = is_compressed(upload.file.name)
+                    entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                    with archive.open(entry, "w", force_zip64=found.size > 1 << 30) as target:
+                        shutil.copyfileobj(found.file, target, 1 << 20)
+                    manifest.natives.extend((event, "included") for event in attachment.uploads)
+                    continue
+            note = placeholder_name(upload)
+            attachment.zip_name, attachment.content, attachment.native = note, _placeholder(upload, found), None
+            for event_entry in attachment.entries:
+                event_entry["attachments"][0]["id"] = note
+                for custom in event_entry["custom"]:
+                    if custom["name"] == "native":
+                        custom["value"] = found.state
+            manifest.natives.extend((event, found.state) for event in attachment.uploads)
+            if note not in archive.NameToInfo:
+                archive.write_stored(note, attachment.content, date_time)
+        archive.write_deflated_bytes(MANIFEST_NAME, ascii_json(manifest.data).encode(), date_time)
+
+
+def _message_head(headers: Sequence[tuple[str, str]], boundary: str) -> bytes:
+    content_type = ("Content-Type", f'multipart/mixed; boundary="{boundary}"')
+    return _header_block([content_type, ("MIME-Version", "1.0"), *headers])
 
 
 def mime_message(headers: Sequence[tuple[str, str]], summary: bytes, archive: bytes, boundary: str) -> bytes:
@@ -536,9 +679,7 @@ def mime_message(headers: Sequence[tuple[str, str]], summary: bytes, archive: by
     part = f"--{boundary}\r\n".encode()
     return b"".join(
         (
-            _header_block(
-                [("Content-Type", f'multipart/mixed; boundary="{boundary}"'), ("MIME-Version", "1.0"), *headers]
-            ),
+            _message_head(headers, boundary),
             part,
             _TEXT_PART_HEADERS,
             _base64_lines(summary),
@@ -629,6 +770,7 @@ class RsmfFormat:
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         placeholders = 0
+        losses = NativeLosses(self.name)
         room_id: str | None = None
         present: dict[str, Actor] = {}
         zone = context.time_zone
@@ -636,15 +778,16 @@ class RsmfFormat:
             if room.id != room_id:
                 room_id, present = room.id, {}
             piece = Slice(room, day, part_events, part, present, zone)
-            content, manifest = render_rsmf(piece, context)
-            present = manifest.present_at_end
             with files.create(piece.path, MEDIA_TYPE, compressed=True) as stream:
-                stream.write(content)
-            digest = hashlib.sha256(content).hexdigest()
-            report.files.append(WrittenFile(piece.path, len(content), digest, MEDIA_TYPE))
+                hashing = HashingWriter(stream)
+                manifest = write_rsmf(piece, context, hashing)
+            present = manifest.present_at_end
+            report.files.append(WrittenFile(piece.path, hashing.size, hashing.digest.hexdigest(), MEDIA_TYPE))
             report.events += len(part_events)
             report.items += 1
-            placeholders += len(manifest.attachments)
+            placeholders += sum(1 for a in manifest.attachments if a.native is None)
+            for upload, state in manifest.natives:
+                losses.add("rsmf.zip: attachments", Placed(state), upload)
         report.times = (
             f"ISO 8601 with the offset of {zone.key}, files per day cut at its midnight; the sender's UTC offset, "
             "when it differs from UTC, in each event's custom field 'sent offset'"
@@ -652,6 +795,7 @@ class RsmfFormat:
         if placeholders:
             report.warnings.append(
                 f"{placeholders} shared files are represented in rsmf.zip by text placeholders (name, size, "
-                "SHA-256, URL): the archive keeps file metadata, not file content"
+                "SHA-256, URL, and why): their content is not in this export (the losses say why)"
             )
+        losses.report_to(report)
         return report

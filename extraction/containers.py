@@ -35,6 +35,7 @@ def _member_body(data: bytes, path: str, context: Context) -> str:
     if result.state == "extracted":
         if result.truncated:
             context.truncated = True
+            context.notes.append(f"{path}: {result.reason}")
         return result.text.rstrip("\n") + "\n"
     return f"[{result.state}: {result.reason or 'no text'}]\n"
 

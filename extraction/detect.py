@@ -24,7 +24,6 @@ IMAGE_MAGIC = (
     b"GIF89a",
     b"II*\x00",
     b"MM\x00*",
-    b"BM",
 )
 MAIL_HEADERS = {
     "from",
@@ -100,7 +99,7 @@ def detect(stream: BinaryIO, *, name: str = "", content_type: str = "") -> FileK
         return "ole2"
     if head.startswith(b"{\\rtf"):
         return "rtf"
-    if head.startswith(IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+    if head.startswith(IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or _is_bmp(head):
         return "image"
     stripped = head
     for bom in _BOMS:
@@ -113,12 +112,20 @@ def detect(stream: BinaryIO, *, name: str = "", content_type: str = "") -> FileK
         return "html"
     if _looks_like_mail(stripped):
         return "eml"
+    hinted_mail = lowered_type == "message/rfc822" or lowered_name.endswith(".eml")
+    if hinted_mail and _HEADER_LINE.match(stripped):
+        return "eml"
     hinted_html = lowered_type.startswith(("text/html", "application/xhtml")) or lowered_name.endswith(
         (".html", ".htm", ".xhtml")
     )
     if hinted_html and _HTML_ANYWHERE.search(stripped):
         return "html"
     return "text"
+
+
+def _is_bmp(head: bytes) -> bool:
+    """``BM``, then the file size, then four reserved zero bytes: text starting with "BM" is not one."""
+    return head[:2] == b"BM" and len(head) >= 26 and head[6:10] == b"\0\0\0\0"
 
 
 def _utf16_without_bom(head: bytes) -> bool:

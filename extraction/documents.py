@@ -35,14 +35,15 @@ def pdf_text(stream: BinaryIO, context: Context) -> Iterator[str]:
 
 def _paragraphs_text(paragraphs: Iterable[Any]) -> Iterator[str]:
     for paragraph in paragraphs:
-        if paragraph.text:
-            yield paragraph.text + "\n"
+        text = paragraph.text  # computed by python-docx on each access: read once
+        if text:
+            yield text + "\n"
 
 
 def _tables_text(tables: Iterable[Any]) -> Iterator[str]:
     for table in tables:
         for row in table.rows:
-            cells = [cell.text for cell in row.cells if cell.text]
+            cells = [text for text in (cell.text for cell in row.cells) if text]
             if cells:
                 yield "\t".join(cells) + "\n"
 
@@ -75,14 +76,19 @@ def xlsx_text(stream: BinaryIO, context: Context) -> Iterator[str]:
 
 
 def _shapes_text(shapes: Iterable[Any]) -> Iterator[str]:
+    from pptx.shapes.group import GroupShape
+
     for shape in shapes:
-        if getattr(shape, "shape_type", None) == 6:  # MSO_SHAPE_TYPE.GROUP
+        if isinstance(shape, GroupShape):
             yield from _shapes_text(shape.shapes)
-        if getattr(shape, "has_text_frame", False) and shape.text_frame.text:
-            yield shape.text_frame.text + "\n"
+            continue
+        if getattr(shape, "has_text_frame", False):
+            text = shape.text_frame.text  # computed on each access: read once
+            if text:
+                yield text + "\n"
         if getattr(shape, "has_table", False):
             for row in shape.table.rows:
-                cells = [cell.text for cell in row.cells if cell.text]
+                cells = [text for text in (cell.text for cell in row.cells) if text]
                 if cells:
                     yield "\t".join(cells) + "\n"
 

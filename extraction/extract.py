@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import platform
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +26,9 @@ from extraction.documents import docx_text, odf_text, ole2_text, pdf_text, pptx_
 from extraction.markup import html_text, plain_text
 from extraction.ocr import image_text, tesseract_version
 from extraction.result import Extraction, ExtractionLimits
+
+SOFT_TIME_SHARE = 0.8
+"""Of ``limits.seconds``: when reading stops with what it has, before the pool kills the worker."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,22 @@ def _clean(text: str) -> str:
 
 
 def extract_stream(
-    stream: BinaryIO, *, name: str, content_type: str, limits: ExtractionLimits, depth: int = 0
+    stream: BinaryIO,
+    *,
+    name: str,
+    content_type: str,
+    limits: ExtractionLimits,
+    depth: int = 0,
+    deadline: float | None = None,
 ) -> Extraction:
-    """The text of the file in ``stream`` (seekable); ``depth`` 1 inside a container."""
+    """The text of the file in ``stream`` (seekable); ``depth`` 1 inside a container.
+
+    Reading stops at ``deadline`` (``time.monotonic()``; by default ``SOFT_TIME_SHARE`` of
+    ``limits.seconds`` from now) with the text read so far, cut: a long PDF gives its first
+    pages rather than nothing when the pool's hard limit would kill the worker.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + limits.seconds * SOFT_TIME_SHARE
     try:
         kind = detect(stream, name=name, content_type=content_type)
     except (OSError, ValueError) as exc:
@@ -94,7 +111,9 @@ def extract_stream(
         return _result(spec, kind, state="unsupported", text="", reason="archive inside an archive: not opened")
 
     def member(data: bytes, member_name: str) -> Extraction:
-        return extract_stream(io.BytesIO(data), name=member_name, content_type="", limits=limits, depth=depth + 1)
+        return extract_stream(
+            io.BytesIO(data), name=member_name, content_type="", limits=limits, depth=depth + 1, deadline=deadline
+        )
 
     context = Context(limits=limits, depth=depth, extract_member=member)
     pieces: list[str] = []
@@ -110,6 +129,12 @@ def extract_stream(
                     break
                 pieces.append(piece)
                 room -= len(piece)
+                if time.monotonic() > deadline:
+                    context.truncated = True
+                    context.notes.append(
+                        f"reading stopped at the soft time limit ({SOFT_TIME_SHARE:.0%} of {limits.seconds:g} s)"
+                    )
+                    break
         finally:
             close = getattr(pieces_of, "close", None)
             if close is not None:

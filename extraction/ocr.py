@@ -57,7 +57,7 @@ def image_text(stream: BinaryIO, context: Context) -> Iterator[str]:
         for pages, frame in enumerate(ImageSequence.Iterator(image)):
             if pages == limits.max_ocr_pages:
                 context.truncated = True
-                context.notes.append(f"only the first {pages} pages of the image were read")
+                context.notes.append(f"OCR stopped after {pages} pages (max_ocr_pages)")
                 break
             _check_pixels(frame.width, frame.height, limits.max_image_pixels)
             page = frame.convert("RGB") if frame.mode not in ("1", "L", "RGB") else frame

@@ -6,22 +6,27 @@ with ``spawn`` (nothing of the caller's state, threads or locks is inherited). T
 it starts, inherits it), so an allocation beyond it fails with ``MemoryError`` and the worker
 answers ``failed``; a worker that dies instead (a crash in a C library, a signal) is replaced
 and its file is ``failed`` with how it died. A worker that has not answered after
-``limits.seconds`` is killed and replaced; its file is ``failed`` with the time limit as
-reason. :meth:`ExtractionPool.extract` is safe to call from several threads at once: each call
-holds one worker, and at most ``workers`` run at a time.
+``limits.seconds`` is killed with its process group (the tesseract it started dies with it) and
+replaced; its file is ``failed`` with the time limit as reason. :meth:`ExtractionPool.extract`
+is safe to call from several threads at once: each call holds one worker, and at most
+``workers`` run at a time.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
 import queue
 import resource
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -40,10 +45,17 @@ STARTUP_SECONDS = 120.0
 POOL_EXTRACTOR = "extraction.pool"
 
 
-def _worker_main(connection: Connection, limits: ExtractionLimits, extract: ExtractFunction) -> None:
-    """A worker's loop: one request in, one answer out, until it is told to stop (None)."""
+def _worker_main(connection: Connection, limits: ExtractionLimits, extract: ExtractFunction, scratch: str) -> None:
+    """A worker's loop: one request in, one answer out, until it is told to stop (None).
+
+    Temporary files go to ``scratch``, which the pool removes with the worker: a worker killed
+    in the middle of OCR leaves nothing behind.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    os.setpgid(0, 0)  # a group of its own: killing it kills the tesseract it may be running
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     warm_up()
     connection.send("ready")
@@ -62,20 +74,44 @@ def _worker_main(connection: Connection, limits: ExtractionLimits, extract: Extr
         except BaseException as exc:  # the extract function's own bug: the answer says which
             result = _failed(f"extraction raised {type(exc).__name__}: {exc}"[:500])
         try:
-            connection.send((result, _peak_rss_bytes()))
-        except MemoryError:
-            connection.send((_failed(f"out of memory (limit {limits.memory_bytes:,} bytes)"), _peak_rss_bytes()))
+            try:
+                connection.send((result, _peak_rss_bytes()))
+            except MemoryError:  # pickling a text near max_text_chars
+                connection.send((_failed(f"out of memory (limit {limits.memory_bytes:,} bytes)"), _peak_rss_bytes()))
+        except (OSError, ValueError):
+            return  # the pool is gone (closed, or its process died): nobody waits for the answer
 
 
 def _peak_rss_bytes() -> int:
-    """This worker's peak resident set, or its largest child's (tesseract) if larger (Linux: KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) * 1024
+    """This worker's peak resident set, or that of its largest child (tesseract) if larger.
+
+    The worker's own is ``VmHWM``: ``ru_maxrss`` would start from what the process that spawned
+    it held (Linux keeps it across fork and exec). A child's ``ru_maxrss`` starts from the
+    worker's own peak at the fork, which this counts anyway.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    try:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return max(int(line.split()[1]) * 1024, children)
+    except OSError:
+        pass
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, children)
 
 
 def _failed(reason: str) -> Extraction:
-    return Extraction(state="failed", text="", extractor=POOL_EXTRACTOR, extractor_version="", reason=reason)
+    return Extraction(
+        state="failed", text="", extractor=POOL_EXTRACTOR, extractor_version=_archivist_version(), reason=reason
+    )
+
+
+@functools.cache
+def _archivist_version() -> str:
+    try:
+        return metadata.version("archivist")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _how_it_ended(code: int | None) -> str:
@@ -95,6 +131,8 @@ class WorkerLost(Exception):
 class _Worker:
     process: BaseProcess
     connection: Connection
+    scratch: str
+    """The worker's temporary directory (pytesseract's images): removed with the worker."""
     peak_rss_bytes: int = 0
 
     def stop(self, *, kill: bool) -> None:
@@ -105,10 +143,16 @@ class _Worker:
                 kill = True
             else:
                 self.process.join(5)
+        if kill and self.process.pid is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass  # the group is gone already
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
         self.connection.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class ExtractionPool:
@@ -141,12 +185,16 @@ class ExtractionPool:
 
     def _start_worker(self) -> _Worker:
         ours, theirs = self._context.Pipe(duplex=True)
+        scratch = tempfile.mkdtemp(prefix="archivist-extract-")
         process = self._context.Process(
-            target=_worker_main, args=(theirs, self.limits, self._extract), name="archivist-extract", daemon=True
+            target=_worker_main,
+            args=(theirs, self.limits, self._extract, scratch),
+            name="archivist-extract",
+            daemon=True,
         )
         process.start()
         theirs.close()
-        worker = _Worker(process, ours)
+        worker = _Worker(process, ours, scratch)
         try:
             if not ours.poll(STARTUP_SECONDS) or ours.recv() != "ready":
                 raise WorkerLost("the worker did not start")
@@ -169,13 +217,24 @@ class ExtractionPool:
             raise RuntimeError("the extraction pool is closed")
         with self._slots:
             try:
+                worker = self._idle_worker() or self._start_worker()
+            except WorkerLost as exc:
+                return _failed(str(exc))
+            return self._run(worker, path, name, content_type)
+
+    def _idle_worker(self) -> _Worker | None:
+        """A waiting worker that is still alive (one killed while idle is replaced, not blamed)."""
+        while True:
+            try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                try:
-                    worker = self._start_worker()
-                except WorkerLost as exc:
-                    return _failed(str(exc))
-            return self._run(worker, path, name, content_type)
+                return None
+            if worker.process.is_alive():
+                return worker
+            log.warning(
+                "extraction worker %s died while idle (%s)", worker.process.pid, _how_it_ended(worker.process.exitcode)
+            )
+            self._discard(worker)
 
     def _run(self, worker: _Worker, path: Path, name: str, content_type: str) -> Extraction:
         seconds = self.limits.seconds

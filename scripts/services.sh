@@ -5,11 +5,13 @@
 # Chromium for the browser tests, and the PDF report's fonts and checker (PDF_PACKAGES: DejaVu,
 # WenQuanYi Zen Hei for CJK, Symbola for emoji and symbols, and poppler's pdftotext). Without the
 # two fallback fonts the PDF report still works: it writes CJK and emoji out as [U+XXXX NAME]
-# and says so on its cover. Idempotent: quiet when everything is already up, one line per
+# and says so on its cover. Also an S3-compatible server (versitygw, built with Go) for the S3
+# file store's tests; `services.sh stop` stops it. Idempotent: quiet when everything is already up, one line per
 # thing it did otherwise. Exit 0 when all is up, 1 when a service did not come up, 2 when
 # something must be installed and this is not root (the command to run is printed).
 #
-# Services elsewhere: set ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL and export
+# Services elsewhere: set ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL (and
+# ARCHIVIST_TEST_S3_URL, _ACCESS_KEY, _SECRET_KEY) and export
 # ARCHIVIST_SERVICES=none to skip all of this (the tests then use those URLs).
 set -uo pipefail
 
@@ -105,18 +107,68 @@ start_opensearch() {
   return 1
 }
 
+# --- S3-compatible server for the S3 file store's tests (archive/s3_file_store.py) -----------
+# versitygw (Versity S3 Gateway, Apache-2.0), built from the Go module proxy with the machine's
+# Go (`go install`, about 2 minutes on a fresh machine), posix backend with versioning, so
+# buckets can have Object Lock in compliance mode. Listens on 127.0.0.1:$S3_PORT only, with the
+# test credentials below (ARCHIVIST_TEST_S3_* in tests/services.py). `services.sh stop` stops it.
+S3_VERSION=v1.8.0
+S3_PORT="${ARCHIVIST_TEST_S3_PORT:-7070}"
+S3_HOME=/var/lib/archivist-test-s3
+S3_BIN="/usr/local/lib/archivist/versitygw-$S3_VERSION"
+S3_ACCESS_KEY=archivist-test
+S3_SECRET_KEY=archivist-test-secret
+
+start_s3() {
+  port_open "$S3_PORT" && return 0
+  if [ ! -x "$S3_BIN" ]; then
+    command -v go >/dev/null 2>&1 || { fail "Go is needed to build the test S3 server (versitygw)"; return 1; }
+    say "building versitygw $S3_VERSION (go install)"
+    mkdir -p "$(dirname "$S3_BIN")"
+    local build
+    build="$(mktemp -d)"
+    # go needs a module cache; a root shell without HOME (some CI runners) has none by default.
+    [ -n "${HOME:-}" ] || export HOME=/root
+    if ! GOBIN="$build" GOFLAGS=-buildvcs=false go install "github.com/versity/versitygw/cmd/versitygw@$S3_VERSION" \
+        >"$build/log" 2>&1; then
+      fail "could not build versitygw $S3_VERSION: $(tail -n 3 "$build/log")"
+      return 1
+    fi
+    mv "$build/versitygw" "$S3_BIN" && rm -rf "$build"
+  fi
+  mkdir -p "$S3_HOME/buckets" "$S3_HOME/versions"
+  say "starting versitygw on 127.0.0.1:$S3_PORT"
+  ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" setsid "$S3_BIN" \
+    --port "127.0.0.1:$S3_PORT" --quiet posix --versioning-dir "$S3_HOME/versions" "$S3_HOME/buckets" \
+    >"$S3_HOME/versitygw.log" 2>&1 </dev/null &
+  echo $! >"$S3_HOME/versitygw.pid"
+  wait_for versitygw "$S3_PORT" 30
+}
+
+stop_s3() {
+  local pid
+  pid="$(cat "$S3_HOME/versitygw.pid" 2>/dev/null)" || return 0
+  kill "$pid" 2>/dev/null && say "stopped versitygw ($pid)"
+  rm -f "$S3_HOME/versitygw.pid"
+}
+# --- end of the S3 server ----------------------------------------------------------------------
+
 main() {
   if [ "${ARCHIVIST_SERVICES:-local}" = "none" ]; then
+    return 0
+  fi
+  if [ "${1:-}" = "stop" ]; then
+    stop_s3
     return 0
   fi
   apt_install "${OCR_PACKAGES[@]}"  # OCR for extraction/ (before the early return below)
   if ! as_root; then
     # A normal user cannot install or start the system's services; if all is up, fine.
-    if port_open 5672 && port_open 5432 && command -v chromium >/dev/null 2>&1 \
+    if port_open 5672 && port_open 5432 && port_open "$S3_PORT" && command -v chromium >/dev/null 2>&1 \
         && installed "${PDF_PACKAGES[@]}"; then
       return 0
     fi
-    fail "RabbitMQ, PostgreSQL, chromium or the PDF fonts are missing or down, and only root can fix that; run as root:"
+    fail "RabbitMQ, PostgreSQL, the test S3 server, chromium or the PDF fonts are missing or down, and only root can fix that; run as root:"
     fail "  $(cd "$(dirname "$0")" && pwd)/services.sh"
     exit 2
   fi
@@ -125,6 +177,7 @@ main() {
   start_postgresql || status=1
   start_rabbitmq || status=1
   start_opensearch || status=1
+  start_s3 || status=1
   return "$status"
 }
 

@@ -3,7 +3,8 @@
 # (scripts/services.sh: installs and starts what is missing), creates .venv, installs Archivist
 # with its test and dev tools, then runs ruff, mypy, the layers contract (lint-imports) and the whole pytest suite. Integration tests
 # fail, never skip, when a service is missing. Services elsewhere: ARCHIVIST_SERVICES=none plus
-# ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL.
+# ARCHIVIST_TEST_AMQP_URL / ARCHIVIST_TEST_POSTGRES_URL / ARCHIVIST_TEST_S3_URL (with
+# ARCHIVIST_TEST_S3_ACCESS_KEY and _SECRET_KEY) for the S3-compatible server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS

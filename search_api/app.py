@@ -9,7 +9,7 @@ from search_api.api_auth import TokenFirstMiddleware
 from search_api.deps import AppServices
 from search_api.read_audit import ReadAuditMiddleware
 from search_api.request_limits import BodyLimitMiddleware, BodyLimits
-from search_api.routes import audit, cases, directory, events, exports, messages, policy, rooms, search
+from search_api.routes import audit, cases, directory, events, exports, files, messages, policy, rooms, search
 
 
 def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastAPI:
@@ -38,7 +38,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
     app.add_middleware(ReadAuditMiddleware)
     health.install(app)  # /healthz, /readyz, /metrics and the request-latency middleware
     security_headers.install(app)  # CSP, no framing, nosniff, no referrer, HSTS over TLS: every response
-    routers = (search, messages, rooms, audit, events, policy, directory, cases, exports)
+    routers = (search, messages, rooms, audit, events, files, policy, directory, cases, exports)
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
     from search_api import web  # the server-rendered pages (sign-in, search, audit, ...)

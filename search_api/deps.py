@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from archive.audit import ChainStatus
+from archive.file_store import FileStore
+from archive.fs_file_store import FsFileStore
 from archive.principals import Principal, authenticate
 from ingest.sink import EventSink
 from search.backends import SearchBackend, TantivySearchBackend
@@ -35,14 +37,25 @@ class AppServices:
     """The audit chain's latest verification, shared by the requests of this process."""
     probes: Probes = field(default_factory=Probes)
     """The broker and Elasticsearch ``/readyz``, ``/metrics`` and the overview reach (none: embedded)."""
+    file_store: FileStore | None = None
+    """Where natives and extracted texts are kept (``archivist.wiring.file_store``); None, as
+    tests that need no other build it: the filesystem store in ``files/`` beside ``index_dir``."""
+    max_file_bytes: int = 1024 * 1024 * 1024
+    """The largest file ``POST /api/v1/files`` accepts (``ARCHIVIST_MAX_FILE_BYTES``)."""
 
     def __post_init__(self) -> None:
         if self.backend is None:  # made once, not per request
             object.__setattr__(self, "backend", TantivySearchBackend(self.index_dir))
+        if self.file_store is None:
+            object.__setattr__(self, "file_store", FsFileStore(self.index_dir.parent / "files"))
 
     def search_backend(self) -> SearchBackend:
         assert self.backend is not None  # set in __post_init__
         return self.backend
+
+    def files(self) -> FileStore:
+        assert self.file_store is not None  # set in __post_init__
+        return self.file_store
 
 
 PERMISSIONS: dict[str, frozenset[str]] = {

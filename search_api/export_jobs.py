@@ -34,6 +34,7 @@ def jobs_of(request: Request, services: AppServices) -> ExportJobs:
                     services.search_backend,
                     memberships=memberships_in(engine),
                     on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
+                    file_store=services.file_store,
                 )
                 state.export_jobs = found
     return found

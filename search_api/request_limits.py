@@ -4,7 +4,9 @@ A request whose ``Content-Length`` is over its route's limit is answered 413 wit
 byte of it; a body streamed without one (chunked) is cut off as soon as it passes the limit,
 with the same 413. The limit is ``ARCHIVIST_MAX_REQUEST_BYTES`` (10 MiB) everywhere, and
 ``ARCHIVIST_MAX_EVENT_BATCH_BYTES`` (64 MiB) for ``POST /api/v1/events``, whose batches of up
-to 10,000 events need more. The 413 is the API's JSON error or the web's error page, by path.
+to 10,000 events need more, and ``ARCHIVIST_MAX_FILE_BYTES`` (1 GiB) for ``POST /api/v1/files``,
+the bytes of one uploaded file (streamed to the file store, never held whole). The 413 is the
+API's JSON error or the web's error page, by path.
 """
 
 from __future__ import annotations
@@ -20,14 +22,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MIB = 1024 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 10 * MIB
 DEFAULT_MAX_EVENT_BATCH_BYTES = 64 * MIB
+DEFAULT_MAX_FILE_BYTES = 1024 * MIB
 EVENTS_PATH = "/api/v1/events"
+FILES_PATH = "/api/v1/files"
 
 
 @dataclass(frozen=True)
 class BodyLimits:
     default: int = DEFAULT_MAX_REQUEST_BYTES
     larger: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType({EVENTS_PATH: DEFAULT_MAX_EVENT_BATCH_BYTES})
+        default_factory=lambda: MappingProxyType(
+            {EVENTS_PATH: DEFAULT_MAX_EVENT_BATCH_BYTES, FILES_PATH: DEFAULT_MAX_FILE_BYTES}
+        )
     )
     """Exact paths with a limit of their own."""
 

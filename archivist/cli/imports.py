@@ -11,7 +11,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from archivist.cli.common import err, fail, require_files
-from archivist.cli.events import run_producer
+from archivist.cli.events import hand_over_natives, run_producer
 from ingest.importers import Importer, UnknownImporter, known_importer_names, load_importer
 
 
@@ -39,24 +39,36 @@ def _importer_app(importer: Importer) -> typer.Typer:
     """A typer app of one command, ``importer``'s, with its help."""
     single = typer.Typer(add_completion=False)
 
-    def run(files: list[Path]) -> None:
-        import_files(importer, files)
+    def run(files: list[Path], natives: Path | None = None) -> None:
+        import_files(importer, files, natives)
 
     # The argument's help is the importer's, known only now: typer reads it from the annotation.
     run.__annotations__["files"] = Annotated[list[Path], typer.Argument(help=importer.reads)]
+    run.__annotations__["natives"] = Annotated[
+        Path | None,
+        typer.Option(
+            "--files",
+            help="A folder holding the uploaded files' bytes, stored (by SHA-256) before the events are published, "
+            "as with `archivist publish --files`.",
+        ),
+    ]
     single.command(importer.name, help=importer.description)(run)
     return single
 
 
-def import_files(importer: Importer, files: list[Path]) -> None:
+def import_files(importer: Importer, files: list[Path], natives: Path | None = None) -> None:
     """Check every file, then publish their events like ``archivist publish`` (exit 1 if any
-    item is rejected); ``importer``'s notes are shown however that ends."""
+    item is rejected); ``importer``'s notes are shown however that ends. With ``natives``, the
+    bytes of the uploads found in that folder are stored first (``publish --files``), read
+    through an importer of their own (one instance serves one pass)."""
     require_files(files)
     for path in files:
         try:
             importer.check(path)
         except ValueError as error:
             fail(escape(str(error)))
+    if natives is not None:
+        hand_over_natives(load_importer(importer.name).items(files), natives, "import")
     try:
         run_producer(importer.items(files), f"import {importer.name}")
     finally:

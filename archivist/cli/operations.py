@@ -10,13 +10,16 @@ from typing import Annotated
 import typer
 from kombu.exceptions import OperationalError as BrokerUnreachable
 from rich.table import Table
+from sqlalchemy import Engine
 
 from adapters.index_adapter import IndexLocked, ReindexFailed
 from adapters.index_adapter import reindex as rebuild_index
-from archive.attachments import extraction_job_counts, file_text_counts
+from archive.attachments import extraction_job_counts, file_text_counts, native_count, pending_count
 from archive.audit import verify_audit
+from archive.file_store import FileStoreError
 from archive.membership_check import verify_memberships
 from archive.record import archived_events, verify_archive
+from archive.verify_files import verify_files
 from archivist import checkpoints, wiring
 from archivist.cli.common import err, fail, load_settings, out
 from archivist.settings import Settings, redact_url
@@ -38,10 +41,20 @@ def verify(
         Path | None,
         typer.Option(help="After a clean walk, save the chains' heads here (keep it outside the database)."),
     ] = None,
+    files: Annotated[
+        bool,
+        typer.Option("--files", help="Also re-hash the stored files (natives and extracted texts) in the file store."),
+    ] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --files: re-hash this many stored files picked at random instead of all."),
+    ] = None,
 ) -> None:
     """Walk the archive's and the audit log's hash chains and the case ledger, and check the
-    membership intervals against the chain; name the first row (and column) that does not hold."""
-    engine = wiring.staging_store(load_settings()).engine
+    membership intervals against the chain; name the first row (and column) that does not hold.
+    With --files, re-hash the stored files and name each missing or altered one."""
+    settings = load_settings()
+    engine = wiring.staging_store(settings).engine
     broken = False
     if checkpoint is not None:
         try:
@@ -73,12 +86,46 @@ def verify(
             highlight=False,
             markup=False,
         )
+    if files or sample is not None:
+        broken = _verify_files(settings, engine, sample) or broken
     if broken:
         raise typer.Exit(1)
     if write_checkpoint is not None:
         for name, head in checkpoints.write_checkpoint(engine, write_checkpoint).items():
             where = "empty" if head is None else f"row {head.seq} of {head.rows}, chain hash {head.chain_hash}"
             out.print(f"checkpoint {write_checkpoint}: {name} head {where}", highlight=False)
+
+
+def _verify_files(settings: Settings, engine: Engine, sample: int | None) -> bool:
+    """Re-hash the stored files; True when any is missing or altered."""
+    store = wiring.file_store(settings)
+    try:
+        report = verify_files(engine, store, sample)
+    except (FileStoreError, OSError) as error:
+        err.print(f"stored files NOT verified: {error}", highlight=False, markup=False)
+        return True
+    for check in report.bad:
+        referring = report.references.get(check.sha256, [])
+        named = "; ".join(f"{r.kind} event {r.event_id} ({r.name!r})" for r in referring) or "no archived event"
+        err.print(
+            f"file {check.sha256} {check.state.upper()}: {check.detail}; referred to by {named}",
+            highlight=False,
+            markup=False,
+        )
+    checked = len(report.checked)
+    scope = f"{checked} of {report.listed}" if checked < report.listed else f"{checked}"
+    counts = [f"{report.count('ok')} intact"]
+    counts += [f"{report.count(state)} {state}" for state in ("missing", "altered") if report.count(state)]
+    how = " (a random sample)" if checked < report.listed else ""
+    out.print(f"{scope} stored files re-hashed{how}: {', '.join(counts)} ({store.name} store)", highlight=False)
+    if report.unlisted:
+        shown = ", ".join(report.unlisted[:10]) + (", ..." if len(report.unlisted) > 10 else "")
+        noun = "object" if len(report.unlisted) == 1 else "objects"
+        out.print(
+            f"{len(report.unlisted)} {noun} in the store that no row refers to: {shown} (information only)",
+            highlight=False,
+        )
+    return bool(report.bad)
 
 
 @app.command()
@@ -100,9 +147,10 @@ def retry_parked_command() -> None:
     out.print(f"{count} parked events will be retried", highlight=False)
 
 
-def _status_figures(settings: Settings) -> dict[str, int | None]:
-    counts = wiring.staging_store(settings).counts()
-    figures: dict[str, int | None] = {
+def _status_figures(settings: Settings) -> dict[str, int | str | None]:
+    store = wiring.staging_store(settings)
+    counts = store.counts()
+    figures: dict[str, int | str | None] = {
         "queue_depth": None,
         "dead_letters": None,
         "staged": counts.staged,
@@ -113,7 +161,19 @@ def _status_figures(settings: Settings) -> dict[str, int | None]:
             settings.broker_url.get_secret_value(), wiring.topology(settings), ssl=broker_ssl_options(settings)
         )
         figures.update(queue_depth=depth, dead_letters=dead)
+    figures.update(_file_figures(settings, store.engine))
     return figures
+
+
+def _file_figures(settings: Settings, engine: Engine) -> dict[str, int | str | None]:
+    """The stored natives (and extracted texts), the uploads still waiting for their bytes, and
+    which store keeps them (counted from the database: the store itself is not asked)."""
+    with engine.connect() as connection:
+        return {
+            "stored_files": native_count(connection),
+            "pending_files": pending_count(connection),
+            "file_store": wiring.file_store(settings).name,
+        }
 
 
 def _extraction_figures(settings: Settings) -> dict[str, int]:
@@ -131,7 +191,9 @@ def _extraction_figures(settings: Settings) -> dict[str, int]:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
 ) -> None:
-    """Queue depth, dead letters, staged and parked events (queue figures are null without a broker)."""
+    """Queue depth, dead letters, staged and parked events (queue figures are null without a broker),
+    stored files, files still waiting for their bytes, the file store's kind; extraction jobs and
+    extracted texts by state."""
     settings = load_settings()
     try:
         figures = _status_figures(settings)

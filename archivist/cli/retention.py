@@ -11,7 +11,7 @@ from rich.table import Table
 from adapters.base import SupportsDelete
 from adapters.registry import UnknownAdapter
 from archivist import wiring
-from archivist.cli.common import audit_cli, cli_operator, fail, load_settings, out
+from archivist.cli.common import audit_cli, cli_operator, err, fail, load_settings, out
 from cases.model import RetentionPolicySpec
 from cases.scopes import unknown_scope
 from cases.store import RetentionStore
@@ -54,6 +54,7 @@ def retention_run(
             dry_run=dry_run,
             adapters=deleting,
             resolve=resolve,
+            file_store=None if dry_run else wiring.file_store(settings),
         )
     except (HoldUnavailable, RetentionFailed) as error:
         fail(str(error), code=1)
@@ -72,6 +73,14 @@ def retention_run(
         f"{report.kept} kept by policy" + ("; dry run: nothing was changed" if dry_run else ""),
         highlight=False,
     )
+    if not dry_run and (report.files_deleted or report.files_pending):
+        out.print(
+            f"files: {len(report.files_deleted)} deleted from the {wiring.file_store(settings).name} store "
+            "(no remaining event refers to them)",
+            highlight=False,
+        )
+    for sha256, problem in sorted(report.file_errors.items()):
+        err.print(f"file {sha256} NOT deleted (retried by the next run): {problem}", highlight=False, markup=False)
 
 
 @policy_app.command("set")

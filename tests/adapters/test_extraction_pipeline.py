@@ -30,7 +30,6 @@ from archive.attachments import (
     record_native,
     texts_for,
 )
-from archive.derived import forget_disposed
 from archive.file_store import FileCheck, StoredFile
 from archive.fs_file_store import FsFileStore
 from archive.record import append_events
@@ -419,14 +418,6 @@ def test_the_archive_derives_one_text_row_per_file_text_event(store: StagingStor
         None,
         T0 + timedelta(minutes=5),
     )
-
-
-def test_a_disposed_upload_leaves_no_job_behind(store: StagingStore, files: FsFileStore) -> None:
-    kept, disposed = upload(1, b"kept"), upload(2, b"disposed of")
-    process(store, [kept, disposed])
-    with store.engine.begin() as connection:
-        forget_disposed(connection, [str(disposed.event_id)])
-    assert job_states(store) == {str(kept.event_id): "waiting"}
 
 
 def test_a_job_whose_upload_is_not_archived_is_not_waited_for(store: StagingStore, files: FsFileStore) -> None:

@@ -443,7 +443,7 @@ def test_systemd_units_parse_run_a_real_command_and_are_hardened(unit: Path) -> 
 
 # --- the sample configuration ----------------------------------------------------------------
 
-ASSIGNMENT = re.compile(r"^#?\s?([a-z_]+) = (.+)$")
+ASSIGNMENT = re.compile(r"^#?\s?([a-z][a-z0-9_]*) = (.+)$")  # names may hold digits (s3_bucket)
 
 
 def _sample_assignments() -> dict[str, str]:

@@ -166,6 +166,8 @@ def test_report_counts_and_warns(varied_events: list[Event], export_context: Exp
         (f"{DAT_FILE}: TEXT", "a literal þ, U+0014 "): 1,
         (f"{DAT_FILE}: FILE_NAME", "a literal þ, U+0014 "): 2,
         (f"{DAT_FILE}: TEXT", "the DAT writes every"): 1,
+        # Issue 18: the upload's native, which an export without a file store cannot carry.
+        ("NATIVES/: NATIVEPATH", "no file store: the e"): 1,
     }
 
 

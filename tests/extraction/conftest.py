@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench.attachment_corpus import Corpus, build
@@ -14,13 +12,5 @@ LIMITS = ExtractionLimits(seconds=60, memory_bytes=1 << 30, max_archive_bytes=16
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The attachment corpus, written once per test session (OCR images included)."""
     return build(tmp_path_factory.mktemp("attachments"), bomb_megabytes=BOMB_MEGABYTES)
-
-
-@pytest.fixture
-def limits() -> ExtractionLimits:
-    return LIMITS
-
-
-def corpus_path(corpus: Corpus, name: str) -> Path:
-    return corpus.root / name

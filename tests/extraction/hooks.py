@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +24,15 @@ def misbehaving_extract(path: Path, *, name: str, content_type: str, limits: Ext
         for _ in range(4 * limits.memory_bytes // (16 << 20)):
             hoard.append(bytearray(16 << 20))  # four times the limit, 16 MiB at a time
         raise AssertionError(f"allocated {len(hoard) * 16} MiB past the memory limit")
+    if name.startswith("child:"):  # starts a program that outlives nothing, writes its pid, waits
+        child = subprocess.Popen(["sleep", "3600"])
+        Path(name.removeprefix("child:")).write_text(str(child.pid))
+        time.sleep(3600)
+    if name.startswith("scratch:"):  # leaves a temporary file, writes where, waits
+        handle, scratch_file = tempfile.mkstemp(prefix="tess_")
+        os.close(handle)
+        Path(name.removeprefix("scratch:")).write_text(scratch_file)
+        time.sleep(3600)
     if name == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     if name == "raise":

@@ -19,7 +19,7 @@ from tests.extraction.conftest import LIMITS
 CORPUS_NAMES = [
     "report.pdf", "memo.docx", "trades.xlsx", "deck.pptx", "minutes.odt", "letter.rtf", "newsletter.html",
     "mail.eml", "shift_jis.txt", "cp1252.txt", "utf16.txt", "utf8.txt", "cp1251.txt", "gb18030.txt",
-    "scan.png", "scan.jpg", "scan_ja.png", "bundle.zip", "encrypted.pdf", "corrupt.pdf", "corrupt.docx",
+    "scan.png", "scan.jpg", "scan.tiff", "scan_ja.png", "bundle.zip", "encrypted.pdf", "corrupt.pdf", "corrupt.docx",
     "truncated.zip", "random.bin", "bomb.zip", "lying.zip", "bomb.png", "empty.txt",
 ]  # fmt: skip
 
@@ -73,6 +73,27 @@ def test_text_beyond_max_text_chars_is_cut_and_says_so(corpus: Corpus) -> None:
     assert result.truncated
     assert len(result.text) <= 40
     assert "cut at 40 characters" in (result.reason or "")
+
+
+def test_reading_stops_at_the_soft_time_limit_with_the_text_so_far(corpus: Corpus) -> None:
+    # No time at all: the first page is read, then reading stops (a deterministic stand-in for a
+    # long PDF whose later pages would pass the pool's hard limit).
+    result = extract_file(corpus.root / "report.pdf", name="", content_type="", limits=replace(LIMITS, seconds=0))
+
+    assert result.state == "extracted"
+    assert "Page 1" in result.text
+    assert "Page 2" not in result.text
+    assert result.truncated
+    assert "reading stopped at the soft time limit (80% of 0 s)" in (result.reason or "")
+
+
+def test_a_member_cut_short_marks_the_archive_truncated_and_says_which(corpus: Corpus) -> None:
+    limits = replace(LIMITS, max_text_chars=30)
+
+    result = extract_file(corpus.root / "bundle.zip", name="", content_type="", limits=limits)
+
+    assert result.truncated
+    assert "docs/memo.docx: text cut at 30 characters" in (result.reason or "")
 
 
 def test_a_plain_text_file_beyond_the_bound_is_read_only_in_part(tmp_path: Path) -> None:
@@ -134,6 +155,16 @@ def test_an_image_over_the_pixel_bound_is_refused_before_decoding(corpus: Corpus
     assert "over the bound of 1,000" in (result.reason or "")
 
 
+def test_a_multi_page_image_is_read_up_to_max_ocr_pages(corpus: Corpus) -> None:
+    result = extract_file(corpus.root / "scan.tiff", name="", content_type="", limits=replace(LIMITS, max_ocr_pages=1))
+
+    assert result.state == "extracted"
+    assert "Casablanca" in result.text
+    assert "Reykjavik" not in result.text
+    assert result.truncated
+    assert "OCR stopped after 1 pages (max_ocr_pages)" in (result.reason or "")
+
+
 def test_encrypted_office_files_and_legacy_ones_are_told_apart() -> None:
     ole2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 200
     encrypted = ole2 + "EncryptionInfo".encode("utf-16-le") + b"\0" * 100
@@ -151,3 +182,65 @@ def test_an_unreadable_path_is_a_failure_not_an_exception(tmp_path: Path) -> Non
 
     assert result.state == "failed"
     assert "cannot read the file" in (result.reason or "")
+
+
+def test_text_that_starts_like_a_magic_number_is_still_text(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"BMW fleet renewal: quotes from three dealers attached.\n")
+
+    result = extract_file(path, name="notes.txt", content_type="text/plain", limits=LIMITS)
+
+    assert (result.state, result.file_type) == ("extracted", "text")
+    assert "BMW fleet renewal" in result.text
+
+
+def test_a_mail_with_one_header_is_read_as_mail_when_its_type_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "note.eml"
+    path.write_bytes(b"Subject: Lisbon closing\n\nThe Lisbon closing moved to Friday.\n")
+
+    as_mail = extract_file(path, name="note.eml", content_type="message/rfc822", limits=LIMITS)
+    as_text = extract_file(path, name="note", content_type="", limits=LIMITS)
+
+    assert (as_mail.file_type, as_text.file_type) == ("eml", "text")
+    assert "Subject: Lisbon closing" in as_mail.text
+    assert "moved to Friday" in as_mail.text
+
+
+def test_an_html_only_mail_with_an_attached_message_gives_both_texts() -> None:
+    from email.message import EmailMessage
+
+    inner = EmailMessage()
+    inner["From"] = "Ops <ops@example.com>"
+    inner["Subject"] = "Forwarded Nairobi"
+    inner.set_content("The Nairobi audit is closed.")
+    outer = EmailMessage()
+    outer["From"] = "Desk <desk@example.com>"
+    outer["To"] = "Legal <legal@example.com>"
+    outer["Subject"] = "See below"
+    outer.set_content(
+        "<html><body><p>Only <b>HTML</b> here, Montevideo</p><script>nope()</script></body></html>", subtype="html"
+    )
+    outer.add_attachment(inner)
+
+    result = extract_stream(io.BytesIO(outer.as_bytes()), name="", content_type="", limits=LIMITS)
+
+    assert (result.state, result.file_type) == ("extracted", "eml")
+    assert "Only HTML here, Montevideo" in result.text
+    assert "nope()" not in result.text
+    assert "--- attachment: attachment-1 ---" in result.text
+    assert "Subject: Forwarded Nairobi" in result.text
+    assert "The Nairobi audit is closed." in result.text
+
+
+def test_an_encrypted_member_is_marked_and_the_others_are_read() -> None:
+    data = bytearray(zip_bytes({"secret.txt": b"Hidden Antananarivo", "open.txt": b"Visible Ulaanbaatar"}))
+    # Flag the first member encrypted (general purpose bit 0) in its local and central headers.
+    data[data.find(b"PK\x03\x04") + 6] |= 0x1
+    data[data.find(b"PK\x01\x02") + 8] |= 0x1
+
+    result = extract_stream(io.BytesIO(bytes(data)), name="", content_type="", limits=LIMITS)
+
+    assert result.state == "extracted"
+    assert "--- secret.txt ---\n[failed: encrypted member]" in result.text
+    assert "Visible Ulaanbaatar" in result.text
+    assert "Antananarivo" not in result.text

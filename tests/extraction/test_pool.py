@@ -3,6 +3,8 @@ workers that are recorded as reasons while the pool goes on."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -52,6 +54,40 @@ def test_a_file_past_the_time_limit_fails_and_its_worker_is_replaced(hooked: Ext
     assert (after.state, after.extractor) == ("extracted", "charset-normalizer")
 
 
+def test_a_timed_out_worker_is_killed_with_the_programs_it_started(
+    hooked: ExtractionPool, corpus: Corpus, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+
+    result = hooked.extract(corpus.root / "utf8.txt", name=f"child:{pid_file}", content_type="")
+
+    assert result.state == "failed"
+    assert "time limit" in (result.reason or "")
+    child = int(pid_file.read_text())
+    assert _gone(child)
+
+
+def test_a_killed_worker_leaves_no_temporary_files(hooked: ExtractionPool, corpus: Corpus, tmp_path: Path) -> None:
+    where = tmp_path / "scratch.txt"
+
+    result = hooked.extract(corpus.root / "utf8.txt", name=f"scratch:{where}", content_type="")
+
+    assert "time limit" in (result.reason or "")
+    left = Path(where.read_text())
+    assert left.name.startswith("tess_")
+    assert not left.exists()
+    assert not left.parent.exists()
+
+
+def _gone(pid: int) -> bool:
+    """The process no longer runs (or is a zombie awaiting its reaper: it runs nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 def test_a_file_past_the_memory_limit_fails_with_out_of_memory(hooked: ExtractionPool, corpus: Corpus) -> None:
     result = hooked.extract(corpus.root / "utf8.txt", name="allocate", content_type="")
 
@@ -80,6 +116,19 @@ def test_a_worker_that_dies_is_recorded_and_replaced(hooked: ExtractionPool, cor
     assert "the extraction worker died (killed by SIGKILL" in (result.reason or "")
     assert hooked.replaced == 1
     assert hooked.extract(corpus.root / "memo.docx", name="memo.docx", content_type="").state == "extracted"
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_file(corpus: Corpus) -> None:
+    with ExtractionPool(1, LIMITS) as pool:
+        pool.extract(corpus.root / "utf8.txt", name="utf8.txt", content_type="")
+        (worker,) = pool._all
+        os.kill(worker.process.pid or 0, signal.SIGKILL)
+        worker.process.join(10)
+
+        result = pool.extract(corpus.root / "memo.docx", name="memo.docx", content_type="")
+
+        assert (result.state, result.extractor) == ("extracted", "python-docx")
+        assert pool.replaced == 1
 
 
 def test_a_bug_in_the_extract_function_is_a_reason_not_an_exception(hooked: ExtractionPool, corpus: Corpus) -> None:

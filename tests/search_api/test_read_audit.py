@@ -5,6 +5,7 @@ credentials (health, docs, sign-in, the icon) write none."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -14,10 +15,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from adapters.archive import ArchiveAdapter
+from archive import attachments
 from archive.app_schema import audit_log
 from archive.principals import ROLES
 from cases.model import CaseSpec, HoldScope, HoldSpec, NoteSpec, RetentionPolicySpec, SavedSearchSpec
 from cases.store import CaseStore, RetentionStore
+from ingest.events import parse_event
 from policies.model import DisclaimerSpec, Group, Segment, User, WallSpec
 from policies.store import PolicyStore
 from search_api.app import create_app
@@ -84,6 +88,7 @@ def samples(site: WebSite) -> dict[str, str]:
     cases.add_search(case.id, SavedSearchSpec(name="s", query="ubuntu"), "test")
     cases.place_hold(case.id, HoldSpec(reason="dispute", scope=HoldScope(rooms=("room:ubuntu",))), "test")
     policy = RetentionStore(engine).create_policy(RetentionPolicySpec(scope_kind="default", keep_days=3650), "test")
+    file_event = file_upload_with_bytes(site)
     with TestClient(site.app) as client:
         admin = {"Authorization": f"Bearer {site.tokens['admin']}"}
         order = {"query": "ubuntu", "formats": ["jsonl"], "case_id": case.id}
@@ -104,7 +109,29 @@ def samples(site: WebSite) -> dict[str, str]:
         "case_id": case.id,
         "policy_id": policy.id,
         "export_id": job["id"],
+        "file_event_id": file_event,
     }
+
+
+def file_upload_with_bytes(site: WebSite) -> str:
+    """An archived ``file_upload`` whose bytes are in the file store: its id."""
+    content = b"minutes of the meeting"
+    event = parse_event(
+        {
+            "schema_version": 1,
+            "event_id": "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+            "type": "file_upload",
+            "occurred_at": "2009-03-03T10:31:00+00:00",
+            "room": {"id": "room:ubuntu", "name": "#ubuntu", "kind": "room"},
+            "actor": {"id": "irc:someone", "name": "someone"},
+            "file": {"name": "minutes.txt", "size": len(content), "sha256": hashlib.sha256(content).hexdigest()},
+        }
+    )
+    ArchiveAdapter(site.services.engine).write([event])
+    stored = site.services.files().put([content])
+    with site.services.engine.begin() as connection:
+        attachments.record_native(connection, stored.sha256, stored.size, "api")
+    return str(event.event_id)
 
 
 def url_of(template: str, samples: dict[str, str]) -> str:

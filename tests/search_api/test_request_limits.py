@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,26 @@ def test_the_served_app_takes_its_limits_from_the_settings() -> None:
         assert "larger than 4096 bytes" in answer.json()["detail"]["message"]
         events = client.post("/api/v1/events", content=b" " * 9_000, headers=auth(token))
         assert "larger than 8192 bytes" in events.json()["detail"]["message"]
+
+
+def test_the_files_route_reads_up_to_max_file_bytes_not_max_request_bytes() -> None:
+    """POST /api/v1/files takes bodies larger than any other route (ARCHIVIST_MAX_FILE_BYTES),
+    and only up to that."""
+    settings = Settings(max_request_bytes=4_096, max_file_bytes=16_384)
+    assert BodyLimits().limit_of("/api/v1/files") == Settings().max_file_bytes
+    app = wiring.api_app(settings)
+    token = create_token(wiring.staging_store(settings).engine, "admin", "test admin")
+    fits = b"f" * 10_000
+    over = b"o" * 20_000
+    with TestClient(app) as client:
+        stored = client.post(
+            "/api/v1/files", params={"sha256": sha256(fits).hexdigest()}, content=fits, headers=auth(token)
+        )
+        assert stored.status_code == 201, stored.text
+        refused = client.post(
+            "/api/v1/files", params={"sha256": sha256(over).hexdigest()}, content=over, headers=auth(token)
+        )
+        assert refused.status_code == 413
+    with wiring.file_store(settings).open(sha256(fits).hexdigest()) as kept:
+        assert kept.read() == fits
+    assert not wiring.file_store(settings).exists(sha256(over).hexdigest())

@@ -201,3 +201,15 @@ def test_disposition_runs_show_their_counts_and_a_stopped_run_its_error(client: 
     assert "Held by 1 legal hold." in runs
     assert "stopped:</span> OSError: disk full" in runs
     assert runs.index("test operator") < runs.index("disk full"), "newest first"
+
+
+def test_a_run_shows_the_files_it_deleted_and_those_left_for_the_next(client: TestClient, site: WebSite) -> None:
+    retention = RetentionStore(site.services.engine)
+    run = RetentionRun(id="files-run", started_at=datetime(2021, 1, 1, tzinfo=UTC), dry_run=False, by="cron", counts={})
+    retention.start_run(run)
+    counts = {"disposed": 2, "held": 0, "kept": 0, "files_deleted": 3, "files_pending": ["a" * 64]}
+    retention.finish_run(run.id, counts)
+    _as(client, site, "auditor")
+    runs = client.get("/retention").text.split("Disposition runs", 1)[1]
+    assert "Files: 3 deleted from the file store;" in runs
+    assert "1 not deleted yet</span> (retried by the next run)" in runs

@@ -1,0 +1,259 @@
+"""Fetching the bytes of an uploaded file from its event's ``url`` (optional, off by default:
+``ARCHIVIST_FETCH_URLS``).
+
+A URL in an event is data from a chat server, so fetching it must not let that server make
+Archivist reach what it should not (SSRF). The rules, each checked before a byte is sent:
+
+- ``http`` and ``https`` only, to a host on the allow-list (exact names, or ``*.example.com``
+  for the names under example.com);
+- the name is resolved once, and refused if ANY of its addresses is link-local
+  (169.254.0.0/16, fe80::/10), a cloud metadata address (169.254.169.254, fd00:ec2::254,
+  100.100.100.200), unspecified or multicast;
+- the connection goes to an address that was checked, never to a second lookup of the name
+  (which DNS rebinding could answer differently), with the name in ``Host`` and in TLS's SNI
+  and certificate check;
+- a redirect is followed only to the same scheme, host and port (checked again), at most
+  :attr:`FetchPolicy.max_redirects` times;
+- the bytes are streamed into :meth:`FileStore.put` with the SHA-256 the event sealed and the
+  size limit, within the connect, read and total timeouts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+
+from archive.file_store import FileStore, StoredFile
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address) for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 1 << 16
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class FetchRefused(Exception):
+    """The URL was not fetched (or not completely): ``reason`` says why. Nothing was stored."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allowed_hosts: tuple[str, ...] = ()
+    """Exact host names (or addresses), or ``*.example.com`` for every name under example.com."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    """The longest wait for the next bytes."""
+    total_timeout: float = 300.0
+    """The longest a whole fetch (redirects included) may take."""
+    max_bytes: int = 1024 * 1024 * 1024
+    max_redirects: int = 3
+
+    def allows(self, host: str) -> bool:
+        name = host.lower().rstrip(".")
+        for allowed in (entry.strip().lower().rstrip(".") for entry in self.allowed_hosts):
+            if allowed.startswith("*."):
+                if name.endswith(allowed[1:]) and len(name) > len(allowed) - 1:
+                    return True
+            elif allowed and name == allowed:
+                return True
+        return False
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (tests replace this to play DNS)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def refused_address(address: IPAddress) -> str | None:
+    """Why an address may not be fetched from, or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return refused_address(address.ipv4_mapped)
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_multicast:
+        return "multicast"
+    return None
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def host_header(self) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return shown if self.port == _DEFAULT_PORTS[self.scheme] else f"{shown}:{self.port}"
+
+
+def _target(url: str, policy: FetchPolicy) -> _Target:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise FetchRefused(f"not a URL: {error}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise FetchRefused(f"only http and https URLs are fetched, not {scheme or 'this'!r}")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise FetchRefused("the URL names no host")
+    if parts.username is not None or parts.password is not None:
+        raise FetchRefused("a URL with credentials is not fetched")
+    if not policy.allows(host):
+        raise FetchRefused(f"the host {host!r} is not on the allow-list (ARCHIVIST_FETCH_ALLOWED_HOSTS)")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return _Target(scheme, host, port or _DEFAULT_PORTS[scheme], path)
+
+
+def _checked_addresses(target: _Target) -> list[IPAddress]:
+    """The host's addresses, resolved once; refused if any of them may not be reached."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(target.host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        found = [literal]
+    else:
+        try:
+            found = [ipaddress.ip_address(address.split("%", 1)[0]) for address in resolve(target.host, target.port)]
+        except (OSError, UnicodeError, ValueError) as error:
+            raise FetchRefused(f"the host {target.host!r} could not be resolved: {error}") from None
+    if not found:
+        raise FetchRefused(f"the host {target.host!r} has no address")
+    for address in found:
+        why = refused_address(address)
+        if why is not None:
+            raise FetchRefused(f"the host {target.host!r} resolves to {address}, {why}: not fetched")
+    return found
+
+
+def _pool(target: _Target, address: IPAddress, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
+    timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            str(address),
+            target.port,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+        )
+    return urllib3.HTTPConnectionPool(str(address), target.port, timeout=timeout, retries=False, maxsize=1)
+
+
+def _deadline_passed(deadline: float, policy: FetchPolicy) -> None:
+    if time.monotonic() > deadline:
+        raise FetchRefused(f"the fetch took longer than {policy.total_timeout:g} s")
+
+
+def fetch_native(store: FileStore, url: str, *, expected_sha256: str, policy: FetchPolicy) -> StoredFile:
+    """Fetch ``url`` into ``store`` as the bytes ``expected_sha256`` (see the module's rules).
+
+    Raises :class:`FetchRefused` when a rule forbids the fetch or it fails (status, timeout,
+    connection), or the store's :class:`~archive.file_store.FileRefused` when the bytes are not
+    the ones expected or are over ``policy.max_bytes``; nothing is stored then."""
+    deadline = time.monotonic() + policy.total_timeout
+    origin = _target(url, policy)
+    target = origin
+    for _hop in range(policy.max_redirects + 1):
+        pool, response = _request(target, _checked_addresses(target), deadline, policy)
+        try:
+            if response.status in REDIRECTS:
+                location = response.headers.get("Location")
+                if not location:
+                    raise FetchRefused(f"a redirect ({response.status}) without a Location")
+                target = _redirected(origin, target, location, policy)
+                continue
+            if response.status != 200:
+                raise FetchRefused(f"the server answered {response.status}, not 200")
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > policy.max_bytes:
+                raise FetchRefused(f"the file is larger ({int(declared):,} bytes) than the limit, {policy.max_bytes:,}")
+            return store.put(
+                _body(response, deadline, policy), expected_sha256=expected_sha256, max_bytes=policy.max_bytes
+            )
+        finally:
+            response.release_conn()
+            pool.close()
+    raise FetchRefused(f"more than {policy.max_redirects} redirects")
+
+
+def _request(
+    target: _Target, addresses: list[IPAddress], deadline: float, policy: FetchPolicy
+) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
+    """``GET`` the target from the first of its checked addresses that takes the connection."""
+    failure = "no address"
+    for address in addresses:
+        _deadline_passed(deadline, policy)
+        pool = _pool(target, address, policy)
+        try:
+            response = pool.urlopen(
+                "GET",
+                target.path,
+                headers={"Host": target.host_header, "Accept-Encoding": "identity", "User-Agent": "Archivist"},
+                redirect=False,
+                preload_content=False,
+                decode_content=False,
+                assert_same_host=False,
+            )
+        except (NewConnectionError, ConnectTimeoutError) as error:  # not connected: the next address
+            pool.close()
+            failure = _reason(error)
+            continue
+        except HTTPError as error:
+            pool.close()
+            raise FetchRefused(f"{target.host_header}: {_reason(error)}") from None
+        return pool, response
+    raise FetchRefused(f"{target.host_header}: could not connect ({failure})")
+
+
+def _redirected(origin: _Target, current: _Target, location: str, policy: FetchPolicy) -> _Target:
+    base = f"{current.scheme}://{current.host_header}{current.path}"
+    following = _target(urljoin(base, location), policy)
+    if (following.scheme, following.host.lower(), following.port) != (origin.scheme, origin.host.lower(), origin.port):
+        raise FetchRefused(
+            f"a redirect to another scheme or host ({following.scheme}://{following.host_header}) is not followed"
+        )
+    return following
+
+
+def _body(response: urllib3.BaseHTTPResponse, deadline: float, policy: FetchPolicy) -> Iterator[bytes]:
+    try:
+        for chunk in response.stream(_CHUNK, decode_content=False):
+            _deadline_passed(deadline, policy)
+            yield chunk
+    except HTTPError as error:
+        raise FetchRefused(_reason(error)) from None
+    _deadline_passed(deadline, policy)
+
+
+def _reason(error: HTTPError) -> str:
+    text = str(error)
+    if "timed out" in text.lower() or "timeout" in type(error).__name__.lower():
+        return f"timed out ({type(error).__name__})"
+    return f"{type(error).__name__}: {text}"
