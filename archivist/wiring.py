@@ -7,12 +7,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from adapters.base import Adapter, AdapterContext
 from adapters.extraction_worker import ExtractionWorker, Extractor, Fetch, WorkerOptions
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters, parse_adapter_names
-from archive.fetch import FetchPolicy
+from archive.attachments import WaitingUpload, record_native
+from archive.fetch import FetchPolicy, fetch_native
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
 from archive.s3_file_store import S3FileStore
@@ -189,10 +191,27 @@ def extraction_pool(settings: Settings) -> ExtractionPool:
     return ExtractionPool(settings.extract_workers, extraction_limits(settings))
 
 
+def url_fetcher(settings: Settings, files: FileStore, engine: Engine) -> Fetch | None:
+    """Fetches a waiting upload's bytes from its event's url into ``files`` and records them
+    (the extraction worker calls it); None when ``ARCHIVIST_FETCH_URLS`` is off."""
+    policy = fetch_policy(settings)
+    if policy is None:
+        return None
+
+    def fetch(upload: WaitingUpload) -> bool:
+        stored = fetch_native(files, upload.url, expected_sha256=upload.sha256, policy=policy)
+        with engine.begin() as connection:
+            record_native(connection, stored.sha256, stored.size, "fetch")
+        return True
+
+    return fetch
+
+
 def extraction_worker(
     settings: Settings, store: StagingStore, extractor: Extractor, fetch: Fetch | None = None
 ) -> ExtractionWorker:
-    """The loop that extracts the queued uploads' text with ``extractor`` (the pool's ``extract``)."""
+    """The loop that extracts the queued uploads' text with ``extractor`` (the pool's ``extract``),
+    fetching waiting uploads from their url when ``ARCHIVIST_FETCH_URLS`` is on."""
     # A call may wait for a worker process to start, then for the time limit; the lease outlasts both.
     call_seconds = settings.extract_seconds + STARTUP_SECONDS + 30
     options = WorkerOptions(
@@ -202,7 +221,10 @@ def extraction_worker(
         max_attempts=settings.extract_max_attempts,
         interval=settings.process_interval,
     )
-    return ExtractionWorker(store.engine, file_store(settings), extractor, options, fetch=fetch)
+    files = file_store(settings)
+    if fetch is None:
+        fetch = url_fetcher(settings, files, store.engine)
+    return ExtractionWorker(store.engine, files, extractor, options, fetch=fetch)
 
 
 def probes(settings: Settings) -> Probes:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from archive.attachments import record_native, texts_for
@@ -106,3 +109,38 @@ def test_a_running_processor_extracts_beside_its_batches_and_stops_on_sigterm(tm
     assert processor.returncode == 0, stderr
     assert "with archive, index, xml, extract: 2 delivered everywhere" in stdout
     assert "Traceback" not in stderr
+
+
+def test_process_fetches_a_waiting_upload_from_its_url_when_fetching_is_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = b"served by the chat server's file endpoint"
+
+    class Files(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ARCHIVIST_FETCH_URLS", "true")
+        monkeypatch.setenv("ARCHIVIST_FETCH_ALLOWED_HOSTS", "127.0.0.1")
+        get_settings.cache_clear()
+        event = upload(4, data, name="fetched.txt", url=f"http://127.0.0.1:{server.server_port}/files/4")
+        publish(tmp_path, event)
+        result = runner.invoke(app, ["process", "--until-empty"])
+        assert result.exit_code == 0, result.output
+    finally:
+        server.shutdown()
+        server.server_close()
+    figures = status()
+    assert (figures["pending_files"], figures["extraction_done"], figures["texts_extracted"]) == (0, 1, 1)
+    with wiring.staging_store(get_settings()).engine.connect() as connection:
+        text = texts_for(connection, [str(event.event_id)])[str(event.event_id)]
+    assert text.text_chars == len(data)
