@@ -60,6 +60,7 @@ from archive.attachments import (
 from archive.file_store import FileStore
 from archive.record import payloads_of
 from extraction.result import Extraction
+from ingest.db import read_only
 from ingest.errors import InvalidEvent
 from ingest.events import (
     SCHEMA_VERSION,
@@ -304,19 +305,21 @@ class ExtractionWorker:
 
     def _finish(self, job: ExtractionJob, token: str, extraction: Extraction) -> _Settled:
         """Store the text, then stage the ``file_text`` event and mark the job done together."""
+        with read_only(self.engine) as connection:
+            upload = _upload_event(payloads_of(connection, [job.file_event_id]).get(job.file_event_id))
         text = extraction.text.encode("utf-8", errors="replace")
-        stored = self.store.put([text]) if text else None
+        # No text kept for an upload disposed of meanwhile: nothing would refer to it.
+        stored = self.store.put([text]) if text and upload is not None else None
         with self.engine.begin() as connection:
             now = self.clock()
             if not finish_extraction_job(connection, job.file_event_id, owner=token, now=now):
                 log.warning("lost the lease on %s before its text was recorded; its new owner records it", job.name)
                 return _Settled(done=False)
-            if stored is not None:
-                record_native(connection, stored.sha256, stored.size, "extract")
-            upload = _upload_event(payloads_of(connection, [job.file_event_id]).get(job.file_event_id))
             if upload is None:
                 log.warning("upload %s is no longer in the archive (disposed): no text recorded", job.file_event_id)
                 return _Settled(done=True)
+            if stored is not None:
+                record_native(connection, stored.sha256, stored.size, "extract")
             event = _file_text_event(upload, job, extraction, stored.sha256 if stored else None, now)
             outcome = self._staging.stage_in(connection, [to_row(event)])
             if outcome.conflicts:

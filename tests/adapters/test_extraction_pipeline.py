@@ -32,7 +32,7 @@ from archive.attachments import (
 )
 from archive.file_store import FileCheck, StoredFile
 from archive.fs_file_store import FsFileStore
-from archive.record import append_events
+from archive.record import Disposal, append_events, dispose_events
 from archive.schema import archive_events, archive_extraction_jobs, archive_file_texts
 from extraction.result import Extraction
 from ingest.events import Event, FileTextEvent, FileUploadEvent, file_text_event_id, parse_event, parse_event_json
@@ -499,3 +499,19 @@ def test_any_upload_name_makes_a_safe_temporary_copy(store: StagingStore, files:
     assert path.parent.parent == Path(tempfile.gettempdir())
     assert path.name.startswith("file")
     assert extractor.calls == Counter({name: 1})
+
+
+def test_an_upload_disposed_of_during_its_extraction_gets_no_text(store: StagingStore, files: FsFileStore) -> None:
+    event = upload(1, b"disposed of meanwhile")
+    keep_bytes(store, files, b"disposed of meanwhile")
+    process(store, [event])
+    now = datetime.now(UTC)
+    with store.engine.begin() as connection:
+        [job] = claim_extraction_jobs(connection, owner="w", now=now, lease_until=now + timedelta(600), limit=1)
+        dispose_events(connection, [Disposal(str(event.event_id), "room:desk")], str(uuid.uuid4()), now)
+    before = set(files.iter_sha256())
+    extraction = Extraction(state="extracted", text="a text nobody refers to", extractor="t", extractor_version="1")
+    assert worker(store, files, TextExtractor())._finish(job, "w", extraction).done
+    assert staged_types(store) == Counter()
+    assert set(files.iter_sha256()) == before
+    assert job_states(store) == {str(event.event_id): "done"}
