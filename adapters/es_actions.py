@@ -11,12 +11,18 @@ the events arrive in; the newest is the current ``text``, the others are searcha
 had); a re-delivered post never undoes a later edit, an edit older than the current text
 counts as a version but does not replace it, a deletion is a flag, and an edit or deletion
 arriving before its post still creates the document.
+
+An uploaded file is the document ``file:<event_id>``: its upload writes the file's fields and
+its ``file_text`` event (the text extracted from it, read from the file store by the adapter)
+adds ``attachment`` and ``extraction``, each by a script that keeps what the other wrote, so
+either may come first (a text before its upload leaves a placeholder of type ``file_text``,
+found by no search) and re-delivery changes nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,7 @@ from ingest.events import (
     EditEvent,
     Event,
     FileDownloadEvent,
+    FileTextEvent,
     FileUploadEvent,
     PostEvent,
     derive_hashtags,
@@ -33,7 +40,7 @@ from ingest.events import (
     event_to_json,
 )
 from search.es_mapping import events_index, messages_index
-from search.tantivy_schema import composed, extract_urls, micros_since_epoch, person_keys, room_keys
+from search.tantivy_schema import composed, extract_urls, file_type, micros_since_epoch, person_keys, room_keys
 
 Json = dict[str, Any]
 
@@ -95,6 +102,9 @@ if (!ctx._source.edit_event_ids.contains(params.event_id)) {
     + _APPLY_TEXT
 )
 DELETE_SCRIPT = "ctx._source.deleted = true; ctx._source.deleted_at = params.deleted_at;"
+UPLOAD_SCRIPT = "for (def field : params.upload.entrySet()) { ctx._source[field.getKey()] = field.getValue(); }"
+"""The upload's fields over whatever is there (a placeholder's text stays)."""
+FILE_TEXT_SCRIPT = "ctx._source.attachment = params.attachment; ctx._source.extraction = params.extraction;"
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -163,8 +173,9 @@ def _text_params(event: Event, text: str) -> Json:
     return {"text": composed(text), "at": micros_since_epoch(event.occurred_at), **_entities(text)}
 
 
-def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
-    """The messages-index operation for ``event``, or None when it changes no message."""
+def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Json, Json] | None:
+    """The messages-index operation for ``event``, or None when it changes no message;
+    ``attachment``: the text of a ``file_text`` event (searchable form, from the file store)."""
     index = messages_index(prefix)
     match event:
         case PostEvent():
@@ -216,11 +227,41 @@ def message_update(event: Event, prefix: str) -> tuple[Json, Json] | None:
                 "sender_keys": list(person_keys(event.actor.id, event.actor.name)),
                 "text": composed(event.file.name),
                 "has_file": True,
-                "file_name": event.file.name,
+                "file_name": composed(event.file.name),
+                "file_type": file_type(event.file.name, event.file.content_type),
+                "file_size": event.file.size,
+                "file_sha256": event.file.sha256,
+                "file_content_type": event.file.content_type,
             }
-            return {"index": {"_index": index, "_id": document_id}}, document
+            return _scripted(index, document_id, UPLOAD_SCRIPT, {"upload": document}, document)
+        case FileTextEvent():
+            extracted = event.extracted
+            document_id = f"file:{extracted.file_event_id}"
+            params = {"attachment": attachment, "extraction": extraction_state(event)}
+            placeholder = _message_base(event, document_id) | {
+                "type": "file_text",
+                "sent": event.occurred_at.isoformat(),
+                "file_sha256": extracted.sha256,
+                **params,
+            }
+            return _scripted(index, document_id, FILE_TEXT_SCRIPT, params, placeholder)
         case _:
             return None
+
+
+def extraction_state(event: FileTextEvent) -> Json:
+    """The ``extraction`` of a file document: the ``file_text`` event's state (as Tantivy stores it)."""
+    extracted = event.extracted
+    return {
+        "event_id": str(event.event_id),
+        "state": extracted.state,
+        "reason": extracted.reason,
+        "extractor": extracted.extractor,
+        "extractor_version": extracted.extractor_version,
+        "text_sha256": extracted.text_sha256,
+        "text_chars": extracted.text_chars,
+        "truncated": extracted.truncated,
+    }
 
 
 def _version(params: Json) -> Json:
@@ -233,12 +274,22 @@ def _scripted(index: str, document_id: str, source: str, params: Json, upsert: J
     return header, {"script": {"source": source, "lang": "painless", "params": params}, "upsert": upsert}
 
 
-def bulk_actions(batch: Sequence[Event], prefix: str = "archivist") -> list[BulkAction]:
+def bulk_actions(
+    batch: Sequence[Event],
+    prefix: str = "archivist",
+    texts: Mapping[int, str] | None = None,
+    skip: Collection[int] = (),
+) -> list[BulkAction]:
+    """The actions of ``batch``; ``texts``: the text of each ``file_text`` event by position;
+    the events at ``skip`` get none (their text could not be read: they fail on their own)."""
+    texts = texts or {}
     actions: list[BulkAction] = []
     for position, event in enumerate(batch):
+        if position in skip:
+            continue
         header = {"index": {"_index": events_index(prefix), "_id": str(event.event_id)}}
         actions.append(BulkAction(position, header, event_document(event)))
-        update = message_update(event, prefix)
+        update = message_update(event, prefix, texts.get(position, ""))
         if update is not None:
             actions.append(BulkAction(position, *update))
     return actions

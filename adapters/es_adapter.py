@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from adapters.attachment_text import attachment_texts
 from adapters.base import AdapterContext, DeliveryResult, Failure
 from adapters.es_actions import BulkAction, ItemOutcome, bulk_actions, bulk_body, chunk_actions, item_outcome
 from adapters.es_actions import results_per_event as map_results
-from ingest.events import Event
+from archive.file_store import FileStore
+from ingest.events import Event, FileTextEvent
 from ingest.retry import Backoff
-from search.es_mapping import VERSION_PROPERTIES, events_index, index_templates, messages_index
+from search.es_mapping import ATTACHMENT_PROPERTIES, VERSION_PROPERTIES, events_index, index_templates, messages_index
 
 log = logging.getLogger(__name__)
 DEFAULT_BACKOFF = Backoff(initial=0.5, maximum=8.0)
@@ -34,8 +36,10 @@ class ElasticsearchAdapter:
         attempts: int = 5,
         backoff: Backoff = DEFAULT_BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
+        file_store: FileStore | None = None,
     ) -> None:
         self.client = client
+        self.file_store = file_store
         self.prefix = prefix
         self.attempts = attempts
         self.backoff = backoff
@@ -43,9 +47,13 @@ class ElasticsearchAdapter:
         self._templates_ready = False
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        """Deliver ``batch``; a ``file_text`` whose text the file store cannot give fails alone."""
+        texts = attachment_texts(self.file_store, batch) if any(isinstance(e, FileTextEvent) for e in batch) else {}
+        unread = {position: text for position, text in texts.items() if isinstance(text, Failure)}
+        readable = {position: text for position, text in texts.items() if isinstance(text, str)}
         try:
             self._ensure_templates()
-            actions = bulk_actions(batch, self.prefix)
+            actions = bulk_actions(batch, self.prefix, readable, skip=unread)
             positions = {id(action): i for i, action in enumerate(actions)}
             outcomes: dict[int, ItemOutcome] = {}
             for chunk in chunk_actions(actions):
@@ -54,7 +62,8 @@ class ElasticsearchAdapter:
             reason = f"elasticsearch unavailable: {error.__class__.__name__}: {error}"
             log.warning("%s", reason)
             return [Failure(reason)] * len(batch)
-        return map_results(actions, [outcomes[i] for i in range(len(actions))], len(batch))
+        results = map_results(actions, [outcomes[i] for i in range(len(actions))], len(batch))
+        return [unread.get(position, result) for position, result in enumerate(results)]
 
     def _send_with_retries(self, chunk: list[BulkAction], positions: dict[int, int]) -> dict[int, ItemOutcome]:
         outcomes: dict[int, ItemOutcome] = {}
@@ -84,7 +93,9 @@ class ElasticsearchAdapter:
         # A messages index created before versions were kept gets their fields (its mapping is
         # strict); messages edited before then keep only the text they had (see es_actions).
         self.client.indices.put_mapping(
-            index=f"{messages_index(self.prefix)}*", properties=VERSION_PROPERTIES, allow_no_indices=True
+            index=f"{messages_index(self.prefix)}*",
+            properties=VERSION_PROPERTIES | ATTACHMENT_PROPERTIES,
+            allow_no_indices=True,
         )
         self._templates_ready = True
 
@@ -117,4 +128,6 @@ def create(context: AdapterContext) -> ElasticsearchAdapter:
     if ca_certs := context.options.get("es_ca_certs"):
         options["ca_certs"] = ca_certs
     client = Elasticsearch(context.elasticsearch_url, request_timeout=30, **options)
-    return ElasticsearchAdapter(client, prefix=context.options.get("es_prefix", "archivist"))
+    return ElasticsearchAdapter(
+        client, prefix=context.options.get("es_prefix", "archivist"), file_store=context.file_store
+    )

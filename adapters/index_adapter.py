@@ -14,7 +14,14 @@ then add) so a re-delivered event replaces rather than duplicates:
   document from the edit;
 * a delete keeps the document, flagged ``deleted=1``, still findable for compliance; a delete
   of a message not indexed yet leaves a flagged placeholder that the post later fills in;
-* a file upload writes a document ``file:<event_id>`` whose text is the file name;
+* a file upload writes a document ``file:<event_id>`` whose text is the file name, with the
+  name (``file_name``), its type (``file_type``), size, SHA-256 and content type;
+* a ``file_text`` event (the text extracted from an upload's bytes) rewrites that document
+  whole with the text (``attachment``, read from the file store by its SHA-256, at most
+  :data:`~search.tantivy_schema.MAX_ATTACHMENT_CHARS` characters) and the extraction state,
+  keeping the upload's fields; a ``file_text`` delivered before its upload leaves a
+  placeholder (type ``file_text``, found by no search) that the upload later fills in, and a
+  text the store does not hold is a :class:`~adapters.base.Failure` the processor retries;
 * every other event type is not indexed and reported as written.
 
 A batch is one commit: all of it is searchable, or (after a rollback) none of it, and the
@@ -32,19 +39,24 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
+from typing import cast
 
 import tantivy
 
+from adapters.attachment_text import attachment_texts
 from adapters.base import AdapterContext, BatchFailed, DeliveryResult, Failure, all_succeeded
+from archive.file_store import FileStore
 from ingest.events import (
     DeleteEvent,
     EditEvent,
     Event,
+    ExtractedText,
+    FileTextEvent,
     FileUploadEvent,
     PostEvent,
     derive_hashtags,
@@ -71,6 +83,49 @@ class ReindexFailed(RuntimeError):
     pass
 
 
+PENDING_FILE = "file_text"
+"""The type of a file document known only from its ``file_text`` (no search finds it)."""
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The extraction state of a file document (its ``file_text`` event's)."""
+
+    event_id: str
+    state: str
+    reason: str | None
+    extractor: str
+    extractor_version: str
+    text_sha256: str | None
+    text_chars: int
+    truncated: bool
+
+    @classmethod
+    def of(cls, event: FileTextEvent) -> Extraction:
+        extracted: ExtractedText = event.extracted
+        return cls(
+            event_id=str(event.event_id),
+            state=extracted.state,
+            reason=extracted.reason,
+            extractor=extracted.extractor,
+            extractor_version=extracted.extractor_version,
+            text_sha256=extracted.text_sha256,
+            text_chars=extracted.text_chars,
+            truncated=extracted.truncated,
+        )
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a file document knows of its file besides the name: from the upload, and from the
+    ``file_text`` once extracted."""
+
+    size: int = 0
+    sha256: str = ""
+    content_type: str = ""
+    extraction: Extraction | None = None
+
+
 @dataclass(frozen=True)
 class IndexedMessage:
     """Everything one index document holds, as plain values."""
@@ -94,6 +149,11 @@ class IndexedMessage:
     history: tuple[Entry, ...] = ()
     """Every version known, in order (:func:`search.versions.with_entry`); the last is ``text``."""
     deleted_at: int | None = None
+    file_name: str = ""
+    file_type: str = ""
+    attachment: str = ""
+    """The extracted text in searchable form (at most ``MAX_ATTACHMENT_CHARS`` characters)."""
+    file: FileFacts | None = None
 
     @property
     def versions(self) -> int:
@@ -113,11 +173,14 @@ def target_message_id(event: Event) -> str | None:
         return event.message.id
     if isinstance(event, FileUploadEvent):
         return f"file:{event.event_id}"
+    if isinstance(event, FileTextEvent):
+        return f"file:{event.extracted.file_event_id}"
     return None
 
 
-def apply_event(current: IndexedMessage | None, event: Event) -> IndexedMessage | None:
-    """The message after ``event``; ``current`` is what is indexed (None if nothing)."""
+def apply_event(current: IndexedMessage | None, event: Event, attachment: str = "") -> IndexedMessage | None:
+    """The message after ``event``; ``current`` is what is indexed (None if nothing);
+    ``attachment``: the text of a ``file_text`` event (searchable form, read from the store)."""
     if isinstance(event, PostEvent):
         return apply_post(current, event)
     if isinstance(event, EditEvent):
@@ -125,7 +188,9 @@ def apply_event(current: IndexedMessage | None, event: Event) -> IndexedMessage 
     if isinstance(event, DeleteEvent):
         return apply_delete(current, event)
     if isinstance(event, FileUploadEvent):
-        return file_document(event)
+        return with_attachment(file_document(event), current)
+    if isinstance(event, FileTextEvent):
+        return apply_file_text(current, event, attachment)
     return current
 
 
@@ -258,7 +323,44 @@ def file_document(event: FileUploadEvent) -> IndexedMessage:
         text_updated=uploaded_at,
         has_file=True,
     )
-    return with_text(message, event.file.name, uploaded_at)
+    facts = FileFacts(size=event.file.size, sha256=event.file.sha256, content_type=event.file.content_type)
+    named = replace(
+        message,
+        file_name=event.file.name,
+        file_type=fields.file_type(event.file.name, event.file.content_type),
+        file=facts,
+    )
+    return with_text(named, event.file.name, uploaded_at)
+
+
+def with_attachment(uploaded: IndexedMessage, current: IndexedMessage | None) -> IndexedMessage:
+    """The upload's document with the extracted text ``current`` holds (a placeholder left by a
+    ``file_text`` delivered first, or the document itself when the upload is re-delivered)."""
+    if current is None or current.file is None or current.file.extraction is None:
+        return uploaded
+    facts = replace(uploaded.file or FileFacts(), extraction=current.file.extraction)
+    return replace(uploaded, attachment=current.attachment, file=facts)
+
+
+def apply_file_text(current: IndexedMessage | None, event: FileTextEvent, attachment: str) -> IndexedMessage:
+    """The file document with the extracted text: the upload's, or a placeholder until it comes."""
+    message = current
+    if message is None:
+        message = IndexedMessage(
+            message_id=f"file:{event.extracted.file_event_id}",
+            type=PENDING_FILE,
+            event_id="",
+            sender_id=event.actor.id,
+            sender_name=event.actor.name or "",
+            room_id=event.room.id,
+            room_name=event.room.name or "",
+            sent=fields.micros_since_epoch(event.occurred_at),
+            text="",
+            text_updated=NO_TEXT_YET,
+            file=FileFacts(sha256=event.extracted.sha256),
+        )
+    facts = replace(message.file or FileFacts(sha256=event.extracted.sha256), extraction=Extraction.of(event))
+    return replace(message, attachment=attachment, file=facts)
 
 
 # --- messages and Tantivy documents ----------------------------------------------------------
@@ -291,6 +393,12 @@ def to_document(message: IndexedMessage) -> tantivy.Document:
         values[fields.MENTIONS] = list(message.mentions)
     if message.hashtags:
         values[fields.HASHTAGS] = list(message.hashtags)
+    if message.file_name:
+        values[fields.FILE_NAME] = fields.searchable(message.file_name)
+    if message.file_type:
+        values[fields.FILE_TYPE] = message.file_type
+    if message.attachment:
+        values[fields.ATTACHMENT] = message.attachment
     if message.edit_event_ids:
         values[fields.EDIT_EVENT_IDS] = list(message.edit_event_ids)
     if len(message.history) > 1:
@@ -300,7 +408,42 @@ def to_document(message: IndexedMessage) -> tantivy.Document:
         document.add_bytes(fields.TEXT_ORIGINAL, message.text.encode("utf-8"))
     if message.history != _posted_history(message) or message.deleted_at is not None:
         document.add_bytes(fields.VERSION_LOG, _version_log(message))
+    if message.file is not None:
+        document.add_bytes(fields.FILE_INFO, _file_info(message))
     return document
+
+
+def _file_info(message: IndexedMessage) -> bytes:
+    facts = message.file or FileFacts()
+    info = {
+        "name": message.file_name,
+        "size": facts.size,
+        "sha256": facts.sha256,
+        "content_type": facts.content_type,
+        "extraction": None if facts.extraction is None else asdict(facts.extraction),
+    }
+    return json.dumps(info, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _with_file(document: tantivy.Document, message: IndexedMessage) -> IndexedMessage:
+    stored = document.get_first(fields.FILE_INFO)
+    if not isinstance(stored, bytes):
+        return message
+    info = json.loads(stored)
+    extraction = info.get("extraction")
+    facts = FileFacts(
+        size=int(info.get("size") or 0),
+        sha256=str(info.get("sha256") or ""),
+        content_type=str(info.get("content_type") or ""),
+        extraction=None if extraction is None else Extraction(**extraction),
+    )
+    return replace(
+        message,
+        file_name=str(info.get("name") or ""),
+        file_type=str(document.get_first(fields.FILE_TYPE) or ""),
+        attachment=str(document.get_first(fields.ATTACHMENT) or ""),
+        file=facts,
+    )
 
 
 def _posted_history(message: IndexedMessage) -> tuple[Entry, ...]:
@@ -360,7 +503,7 @@ def from_document(document: tantivy.Document) -> IndexedMessage:
         deleted=bool(number(fields.DELETED)),
         has_file=bool(number(fields.HAS_FILE)),
     )
-    return _history(document, message)
+    return _with_file(document, _history(document, message))
 
 
 def indexed_messages(index: tantivy.Index, message_ids: Sequence[str]) -> dict[str, IndexedMessage]:
@@ -373,14 +516,18 @@ def indexed_messages(index: tantivy.Index, message_ids: Sequence[str]) -> dict[s
     return {message.message_id: message for message in found}
 
 
-def changes(index: tantivy.Index, batch: Sequence[Event]) -> list[tuple[IndexedMessage, bool]]:
+def changes(
+    index: tantivy.Index, batch: Sequence[Event], texts: Mapping[int, str] | None = None
+) -> list[tuple[IndexedMessage, bool]]:
     """The messages ``batch`` changes, each in its final state, and whether the index holds an
-    earlier version of it (which the new document must replace)."""
-    targets = [(key, event) for event in batch if (key := target_message_id(event)) is not None]
-    indexed = indexed_messages(index, list(dict.fromkeys(key for key, _event in targets)))
+    earlier version of it (which the new document must replace). ``texts``: the text of each
+    ``file_text`` event of the batch, by position."""
+    texts = texts or {}
+    targets = [(key, position, event) for position, event in enumerate(batch) if (key := target_message_id(event))]
+    indexed = indexed_messages(index, list(dict.fromkeys(key for key, _position, _event in targets)))
     latest: dict[str, IndexedMessage | None] = dict(indexed)
-    for key, event in targets:
-        latest[key] = apply_event(latest.get(key), event)
+    for key, position, event in targets:
+        latest[key] = apply_event(latest.get(key), event, texts.get(position, ""))
     return [
         (message, key in indexed)
         for key, message in latest.items()
@@ -411,19 +558,35 @@ def release_writer(writer: tantivy.IndexWriter) -> None:
 class TantivyIndexAdapter:
     name = "index"
 
-    def __init__(self, index_dir: Path, *, hold_writer: bool = True) -> None:
+    def __init__(self, index_dir: Path, *, hold_writer: bool = True, file_store: FileStore | None = None) -> None:
         self.index_dir = index_dir
         self.hold_writer = hold_writer
+        self.file_store = file_store
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
         self._closed = False
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
-        """Index the batch in one commit; on any error nothing of it is committed."""
+        """Index the batch in one commit; on any error nothing of it is committed. A ``file_text``
+        whose text cannot be read from the file store fails alone (the rest is indexed)."""
         if not batch:
             return []
         if self._closed:
             return [Failure("index adapter is closed")] * len(batch)
+        texts = attachment_texts(self.file_store, batch) if any(isinstance(e, FileTextEvent) for e in batch) else {}
+        unread = {position: text for position, text in texts.items() if isinstance(text, Failure)}
+        if not unread:
+            return self._write(batch, {position: text for position, text in texts.items() if isinstance(text, str)})
+        for failure in unread.values():
+            log.warning("%s", failure.reason)
+        positions = [position for position in range(len(batch)) if position not in unread]
+        readable = {new: texts[old] for new, old in enumerate(positions) if isinstance(texts.get(old), str)}
+        written = iter(self._write([batch[position] for position in positions], cast(dict[int, str], readable)))
+        return [unread[position] if position in unread else next(written) for position in range(len(batch))]
+
+    def _write(self, batch: Sequence[Event], texts: Mapping[int, str]) -> Sequence[DeliveryResult]:
+        if not batch:
+            return []
         try:
             index, writer = self._writable()
         except IndexLocked:
@@ -431,7 +594,7 @@ class TantivyIndexAdapter:
         except (OSError, ValueError) as error:
             return self._fail(batch, f"index at {self.index_dir} cannot be opened: {_describe(error)}")
         try:
-            written = self._commit(index, writer, batch)
+            written = self._commit(index, writer, batch, texts)
         except OSError as error:
             self._discard_changes(writer)
             return self._fail(batch, f"index write failed: {_describe(error)}")
@@ -477,8 +640,10 @@ class TantivyIndexAdapter:
             self._index.reload()  # see what the previous holder of the writer committed
         return self._index, self._writer
 
-    def _commit(self, index: tantivy.Index, writer: tantivy.IndexWriter, batch: Sequence[Event]) -> int:
-        changed = changes(index, batch)
+    def _commit(
+        self, index: tantivy.Index, writer: tantivy.IndexWriter, batch: Sequence[Event], texts: Mapping[int, str]
+    ) -> int:
+        changed = changes(index, batch, texts)
         for message, replaces in changed:
             # We hold the writer and read the last commit: a message not found there is not
             # in the index, and there is nothing to delete (deletes cost every later commit).
@@ -513,14 +678,17 @@ def _describe(error: BaseException) -> str:
 
 def create(context: AdapterContext) -> TantivyIndexAdapter:
     hold = context.options.get("index_hold_writer", "true").strip().lower() not in {"false", "0", "no", "off"}
-    return TantivyIndexAdapter(context.data_dir / "index", hold_writer=hold)
+    return TantivyIndexAdapter(context.data_dir / "index", hold_writer=hold, file_store=context.file_store)
 
 
 # --- rebuilding ---------------------------------------------------------------------------------
 
 
-def reindex(index_dir: Path, events: Iterable[Event], *, batch_size: int = 10_000) -> int:
+def reindex(
+    index_dir: Path, events: Iterable[Event], *, batch_size: int = 10_000, file_store: FileStore | None = None
+) -> int:
     """Rebuild the index at ``index_dir`` from ``events`` (in occurrence order); returns its documents.
+    The text of attachments (``file_text`` events) is read from ``file_store``.
 
     The new index is built beside the old one and swapped in at the end, so a failed rebuild
     leaves the old index as it was and a schema change is picked up. Refuses while another
@@ -530,7 +698,7 @@ def reindex(index_dir: Path, events: Iterable[Event], *, batch_size: int = 10_00
     building = index_dir.with_name(f"{index_dir.name}.rebuild-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
     try:
-        _build(building, events, batch_size)
+        _build(building, events, batch_size, file_store)
         documents = fields.open_index(building).searcher().num_docs
         _swap(building, index_dir)
     finally:
@@ -554,8 +722,8 @@ def _ensure_unlocked(index_dir: Path) -> None:
     release_writer(acquire_writer(index, index_dir))
 
 
-def _build(path: Path, events: Iterable[Event], batch_size: int) -> None:
-    adapter = TantivyIndexAdapter(path)
+def _build(path: Path, events: Iterable[Event], batch_size: int, file_store: FileStore | None = None) -> None:
+    adapter = TantivyIndexAdapter(path, file_store=file_store)
     try:
         fields.open_index(path)
         for batch in _batches(events, batch_size):

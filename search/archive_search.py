@@ -25,6 +25,7 @@ from search.query_ast import (
     SentRange,
     Term,
     UnsupportedQuery,
+    Within,
 )
 from search.results import ArchivePage, EventsAfter
 from search.sent_days import UTC_ZONE, sent_bounds
@@ -58,7 +59,7 @@ def _types(node: Node) -> set[str]:
     match node:
         case Filter("type", value):
             return {value}
-        case Not(item) | Current(item):
+        case Not(item) | Current(item) | Within(_, item):
             return _types(item)
         case And(items) | Or(items):
             return set().union(*(_types(item) for item in items))
@@ -67,7 +68,7 @@ def _types(node: Node) -> set[str]:
 
 def _has_words(node: Node) -> bool:
     match node:
-        case Term() | Phrase() | Prefix() | Near() | Current():
+        case Term() | Phrase() | Prefix() | Near() | Current() | Within():
             return True
         case Not(item):
             return _has_words(item)
@@ -110,7 +111,7 @@ def condition(node: Node, zone: ZoneInfo = UTC_ZONE) -> ColumnElement[bool]:
             return and_(*(condition(item, zone) for item in items))
         case Or(items):
             return or_(*(condition(item, zone) for item in items)) if items else false()
-        case Term() | Phrase() | Prefix() | Near() | Current():
+        case Term() | Phrase() | Prefix() | Near() | Current() | Within():
             raise UnsupportedQuery(
                 "words cannot be combined with type: of events that have no text; search those with "
                 "from:, in:, has:file and sent: only"

@@ -21,7 +21,7 @@ from search.memberships import Memberships
 from search.query_ast import Node
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.request import HitsCursor, SearchRequest
-from search.results import After, Hit, HitIds, Page
+from search.results import After, AttachmentHit, Hit, HitIds, Page
 from search.sent_days import UTC_ZONE, is_utc, local_day
 from search.tantivy_backend import LightHits, search_page
 from search.tantivy_schema import micros_since_epoch
@@ -152,6 +152,28 @@ def versions_in(source: dict[str, Any]) -> tuple[Version, ...]:
     return timeline(entries, until)
 
 
+def attachment_in(source: dict[str, Any], highlight: dict[str, Any]) -> AttachmentHit | None:
+    """The file of a hit on a file document of the messages index (None for a message)."""
+    if source.get("type") != "file_upload":
+        return None
+    extraction = source.get("extraction") or {}
+    excerpt = highlight.get("attachment")
+    return AttachmentHit(
+        file_event_id=str(source.get("event_id") or ""),
+        name=str(source.get("file_name") or source.get("text") or ""),
+        size=int(source.get("file_size") or 0),
+        sha256=str(source.get("file_sha256") or ""),
+        content_type=str(source.get("file_content_type") or ""),
+        file_type=str(source.get("file_type") or ""),
+        extraction=str(extraction.get("state") or "pending"),
+        reason=extraction.get("reason"),
+        extractor=extraction.get("extractor"),
+        extractor_version=extraction.get("extractor_version"),
+        truncated=bool(extraction.get("truncated")),
+        excerpt=str(excerpt[0]) if excerpt else None,
+    )
+
+
 def page_from_response(response: dict[str, Any], size: int | None = None, node: Node | None = None) -> Page:
     """An Elasticsearch search response as a ``Page`` (pure, so it is tested without a server).
     ``size``: the page size of a time-ordered request that asked for one hit more; ``node``:
@@ -159,7 +181,8 @@ def page_from_response(response: dict[str, Any], size: int | None = None, node: 
     hits = []
     for hit in response["hits"]["hits"]:
         source = hit["_source"]
-        highlighted = hit.get("highlight", {}).get("text")
+        highlight = hit.get("highlight", {})
+        highlighted = highlight.get("text")
         sent = datetime.fromisoformat(source["sent"])
         hits.append(
             Hit(
@@ -172,6 +195,7 @@ def page_from_response(response: dict[str, Any], size: int | None = None, node: 
                 deleted=bool(source.get("deleted")),
                 highlight=highlighted[0] if highlighted else None,
                 matched_versions=() if node is None else matched_versions(node, versions_in(source)),
+                attachment=attachment_in(source, highlight),
             )
         )
     aggregations = response.get("aggregations")

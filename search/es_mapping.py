@@ -52,6 +52,19 @@ FOLDED_KEYWORD: Json = {"type": "keyword", "normalizer": "archivist_keyword"}
 TEXT: Json = {"type": "text", "analyzer": tantivy_schema.TEXT_ANALYZER}
 DATE: Json = {"type": "date", "format": "strict_date_optional_time"}
 
+ATTACHMENT_PROPERTIES: Json = {
+    # An uploaded file's document (``file:<event_id>``): its type (``filetype:``), what the upload
+    # says of it, the text extracted from it (the first MAX_ATTACHMENT_CHARS characters,
+    # analysed as ``text``) and the extraction's state (a ``file_text`` event).
+    "file_type": KEYWORD,
+    "file_size": {"type": "long"},
+    "file_sha256": KEYWORD,
+    "file_content_type": KEYWORD,
+    "attachment": TEXT,
+    "extraction": {"type": "object", "enabled": False},
+}
+"""Fields added by issue 18, put into an existing messages index too (``es_adapter``)."""
+
 VERSION_PROPERTIES: Json = {
     # Every earlier version of the text (the original, earlier edits), analysed as ``text``,
     # with a position gap wider than any NEAR; ``version_log``: every version with its time.
@@ -82,7 +95,10 @@ MESSAGE_PROPERTIES: Json = {
     "deleted": {"type": "boolean"},
     "deleted_at": DATE,
     "has_file": {"type": "boolean"},
-    "file_name": FOLDED_KEYWORD,
+    # Analysed as text (``file:``); an index made before issue 18 keeps it a keyword (recreate
+    # the index to search file names word by word).
+    "file_name": TEXT | {"fields": {"raw": FOLDED_KEYWORD}},
+    **ATTACHMENT_PROPERTIES,
 }
 
 EVENT_PROPERTIES: Json = {

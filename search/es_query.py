@@ -3,9 +3,10 @@
 The rules mirror :mod:`search.tantivy_backend` over the messages index that
 :mod:`search.es_mapping` defines, so both backends answer a query the same way: words and
 phrases are phrase matches on the folded ``text``, NEAR is an unordered span within the
-distance, mentions and hashtags are exact keyword terms, posts only unless a type is named.
-Words are searched in every version of a message (``text`` and ``history``), inside
-``current:`` in ``text`` only.
+distance, mentions and hashtags are exact keyword terms, posts and uploaded files only unless a
+type is named. Words are searched in every version of a message (``text`` and ``history``) and
+in the text of attachments (``attachment``); inside ``current:`` in ``text`` only, inside
+``attachment:`` in ``attachment`` only, inside ``file:`` in the file name (``file_name``).
 """
 
 from __future__ import annotations
@@ -27,18 +28,24 @@ from search.query_ast import (
     SentRange,
     Term,
     UnsupportedQuery,
+    Within,
+    searches_words,
 )
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.sent_days import UTC_ZONE, sent_bounds
-from search.tantivy_schema import filter_keys, fold_keyword, searchable, text_terms
+from search.tantivy_schema import MAX_ATTACHMENT_CHARS, filetype_key, filter_keys, fold_keyword, searchable, text_terms
 
 Json = dict[str, Any]
 
 MATCH_NOTHING: Json = {"match_none": {}}
 MATCH_ALL: Json = {"match_all": {}}
-EVERY_VERSION: tuple[str, ...] = ("text", "history")
-"""Where words are searched: the current text and every earlier version."""
+EVERY_VERSION: tuple[str, ...] = ("text", "history", "attachment")
+"""Where words are searched: the current text, every earlier version and attachment text."""
 CURRENT_ONLY: tuple[str, ...] = ("text",)
+WITHIN: dict[str, tuple[str, ...]] = {"attachment": ("attachment",), "file": ("file_name",)}
+SEARCHED_TYPES: list[str] = ["post", "file_upload"]
+"""What a query with words that names no type finds: messages and uploaded files."""
+EXCERPT_CHARS = 150
 
 
 class UnsupportedEsQuery(UnsupportedQuery):
@@ -134,6 +141,8 @@ def _filter(node: Filter, memberships: Memberships | None) -> Json:
             return {"term": {"hashtags": fold_keyword(value)}}
         case "has":
             return {"term": {"has_file": True}}
+        case "filetype":
+            return {"term": {"file_type": filetype_key(value)}}
         case "is":
             return {"exists": {"field": "edit_event_ids"}} if value == "edited" else {"term": {"deleted": True}}
         case "type":
@@ -162,6 +171,8 @@ def translate(
             return _in_fields(text_fields, [_near(node, field) for field in text_fields])
         case Current(item):
             return translate(item, memberships, CURRENT_ONLY, zone)
+        case Within(field, item):
+            return translate(item, memberships, WITHIN[field], zone)
         case Filter():
             return _filter(node, memberships)
         case SentRange():
@@ -179,7 +190,7 @@ def _names_type(node: Node) -> bool:
     match node:
         case Filter("type", _) | Filter("has", _):
             return True
-        case Not(item) | Current(item):
+        case Not(item) | Current(item) | Within(_, item):
             return _names_type(item)
         case And(items) | Or(items):
             return any(_names_type(item) for item in items)
@@ -189,11 +200,14 @@ def _names_type(node: Node) -> bool:
 def search_body(
     node: Node, *, memberships: Memberships | None = None, size: int = 50, offset: int = 0, zone: ZoneInfo = UTC_ZONE
 ) -> Json:
-    """The body of a search over the messages index, oldest first, posts only unless typed
-    (``sent:`` dates: days of ``zone``)."""
+    """The body of a search over the messages index, oldest first, posts only unless typed,
+    and uploaded files too for a query with words (``sent:`` dates: days of ``zone``). The hits'
+    attachment text is left out of ``_source`` (it may be a million characters): the highlight
+    of ``attachment`` is its excerpt."""
     query = translate(node, memberships, zone=zone)
     if not _names_type(node):
-        query = {"bool": {"must": [query], "filter": [{"term": {"type": "post"}}]}}
+        types = {"terms": {"type": SEARCHED_TYPES}} if searches_words(node) else {"term": {"type": "post"}}
+        query = {"bool": {"must": [query], "filter": [types]}}
     return {
         "query": query,
         "sort": [{"sent": "asc"}, {"message_id": "asc"}],
@@ -201,8 +215,20 @@ def search_body(
         "from": offset,
         "track_total_hits": True,
         # encoder html: the text between the tags is escaped, so stored markup stays text.
+        "_source": {"excludes": ["attachment"]},
         "highlight": {
-            "fields": {"text": {"number_of_fragments": 0}},
+            "fields": {
+                "text": {"number_of_fragments": 0},
+                # One excerpt of a file's text: where the words matched, else its beginning.
+                "attachment": {
+                    "fragment_size": EXCERPT_CHARS,
+                    "number_of_fragments": 1,
+                    "no_match_size": EXCERPT_CHARS,
+                },
+            },
+            # An attachment holds up to MAX_ATTACHMENT_CHARS characters, Elasticsearch's default
+            # highlight limit: highlight what fits rather than fail the search.
+            "max_analyzed_offset": MAX_ATTACHMENT_CHARS,
             "pre_tags": ["<b>"],
             "post_tags": ["</b>"],
             "encoder": "html",

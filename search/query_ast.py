@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-FilterField = Literal["from", "in", "participant", "mentions", "hashtag", "has", "type", "is"]
-FILTER_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "hashtag", "has", "type", "is")
+FilterField = Literal["from", "in", "participant", "mentions", "hashtag", "has", "type", "is", "filetype"]
+FILTER_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "hashtag", "has", "type", "is", "filetype")
 IS_VALUES: tuple[str, ...] = ("edited", "deleted")
 """What ``is:`` knows: ``is:edited`` (messages with at least one edit), ``is:deleted``."""
 
@@ -53,7 +53,8 @@ class Near:
 @dataclass(frozen=True)
 class Filter:
     """A field condition: ``from:nick``, ``in:#room``, ``participant:``, ``mentions:``/``@nick``,
-    ``#hashtag``, ``has:file``, ``type:join``, ``is:edited``, ``is:deleted``."""
+    ``#hashtag``, ``has:file``, ``type:join``, ``is:edited``, ``is:deleted``, ``filetype:pdf``
+    (the value lower-case, without a leading dot)."""
 
     field: FilterField
     value: str
@@ -76,6 +77,22 @@ class Current:
     item: Node
 
 
+WithinField = Literal["attachment", "file"]
+WITHIN_FIELDS: tuple[str, ...] = ("attachment", "file")
+
+
+@dataclass(frozen=True)
+class Within:
+    """The words of ``item`` in one field of uploaded files only: ``attachment:`` the text
+    extracted from them (``attachment:ACME``, ``attachment:"a b"``, ``attachment:(a OR b)``),
+    ``file:`` their names (``file:report``, ``file:rep*``, ``file:"q3 report"``). Without it,
+    words are searched in messages, file names and attachment text alike. Filters inside it are
+    unchanged."""
+
+    field: WithinField
+    item: Node
+
+
 @dataclass(frozen=True)
 class Not:
     item: Node
@@ -91,7 +108,7 @@ class Or:
     items: tuple[Node, ...]
 
 
-Node = Term | Prefix | Phrase | Near | Filter | SentRange | Current | Not | And | Or
+Node = Term | Prefix | Phrase | Near | Filter | SentRange | Current | Within | Not | And | Or
 
 # The lexical rules, shared by the parser's grammar (search.query_parser) and the printer
 # below, so that the printer knows exactly which words would read back as something else.
@@ -104,7 +121,7 @@ def _caseless(word: str) -> str:
 BOUNDARY = r'(?![^\s()"\-])'
 """After a keyword or ``NEAR/n``: whitespace, a parenthesis, a quotation mark, a hyphen or the end."""
 KEYWORDS: tuple[str, ...] = ("AND", "OR", "NOT")
-QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type", "is")
+QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type", "is", "filetype")
 """The ``field:value`` filters (``hashtag`` is only written ``#tag``)."""
 _VALUE = r'(?:"[^"]*"|[^\s()"]*)'
 TOKEN_PATTERNS: dict[str, str] = {
@@ -114,6 +131,8 @@ TOKEN_PATTERNS: dict[str, str] = {
     "FIELD_FILTER": "(?:" + "|".join(_caseless(name) for name in QUERY_FIELDS) + "):" + _VALUE,
     "SENT": _caseless("sent") + r"(?:>=|<=|>|<|:)" + _VALUE,
     "CURRENT": _caseless("current") + ":",
+    "ATTACHMENT": _caseless("attachment") + ":",
+    "FILE_NAME": _caseless("file") + ":",
     "MENTION": r'@[^\s()"]*',
     "HASHTAG": r'#[^\s()"]*',
     "PHRASE": r'"[^"]*"',
@@ -141,6 +160,22 @@ def is_bare_word(text: str) -> bool:
 def is_bare_value(text: str) -> bool:
     """Whether a filter value prints without quotes (``from:bob`` but ``from:"bob smith"``)."""
     return bool(_VALUE_TEXT.fullmatch(text)) and not text.endswith("*")
+
+
+def searches_words(node: Node) -> bool:
+    """Whether ``node`` holds a word condition (a word, phrase, prefix, NEAR, ``attachment:``,
+    ``file:``) or ``filetype:``: such a query finds uploaded files by what they say, a query of
+    filters alone finds messages only (unless it names a type or ``has:file``)."""
+    pending: list[Node] = [node]
+    while pending:
+        match pending.pop():
+            case Term() | Phrase() | Prefix() | Near() | Within() | Filter("filetype", _):
+                return True
+            case Current(item) | Not(item):
+                pending.append(item)
+            case And(items) | Or(items):
+                pending.extend(items)
+    return False
 
 
 def _quoted(text: str) -> str:
@@ -193,11 +228,14 @@ def _grouped(node: Node, *, inside_or: bool = False) -> list[Node | str]:
     return ["(", node, ")"] if needs_parentheses else [node]
 
 
-def _pieces(node: Current | Not | And | Or) -> list[Node | str]:
+def _pieces(node: Current | Within | Not | And | Or) -> list[Node | str]:
     match node:
         case Current(item):
-            wrapped = isinstance(item, And | Or | Not | Current)
+            wrapped = isinstance(item, And | Or | Not | Current | Within)
             return ["current:", "(", item, ")"] if wrapped else ["current:", item]
+        case Within(field, item):
+            wrapped = isinstance(item, And | Or | Not | Current | Within)
+            return [f"{field}:", "(", item, ")"] if wrapped else [f"{field}:", item]
         case Not(item):
             return ["NOT ", *_grouped(item, inside_or=True)]
         case And(items):
@@ -222,7 +260,7 @@ def to_query(node: Node) -> str:
         item = pending.pop()
         if isinstance(item, str):
             printed.append(item)
-        elif isinstance(item, Current | Not | And | Or):
+        elif isinstance(item, Current | Within | Not | And | Or):
             pending.extend(reversed(_pieces(item)))
         else:
             printed.append(_leaf(item))

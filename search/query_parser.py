@@ -25,6 +25,12 @@ Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search.q
   word, a prefix, a phrase, a NEAR or a parenthesised search (``current:ACME``,
   ``current:"buy now"``, ``current:(buy OR sell)``). Without it every version of a message (the
   original, each edit, the deleted text) is searched.
+- ``attachment:`` and ``file:`` (any case) work as ``current:`` does, for the text extracted from
+  uploaded files (``attachment:ACME``, ``attachment:"buy now"``, ``attachment:(buy OR sell)``)
+  and for their names (``file:report``, ``file:rep*``, ``file:"q3 report"``). Without them words
+  are searched in messages, file names and attachment text alike.
+- ``filetype:pdf`` (any case; ``.pdf`` and ``PDF`` alike) keeps uploaded files of that type (the
+  name's extension, else the content type's); ``has:file`` keeps every uploaded file.
 - ``sent>=D``, ``sent>D``, ``sent<D``, ``sent<=D``, ``sent:D``, ``sent:D1..D2`` take ISO dates
   up to 9999-12-31; a range through that day is open at its end, ``sent>9999-12-31`` is refused.
 - A lone ``-`` (``a - b``) is refused: ``-`` must touch what it excludes (``-windows``).
@@ -75,6 +81,8 @@ from search.query_ast import (
     Prefix,
     SentRange,
     Term,
+    Within,
+    WithinField,
 )
 
 MAX_DEPTH = 32
@@ -113,6 +121,8 @@ _TERMINALS = "\n".join(
         ("FIELD_FILTER", 3),
         ("SENT", 3),
         ("CURRENT", 3),
+        ("ATTACHMENT", 3),
+        ("FILE_NAME", 3),
         ("_AND", 2),
         ("_OR", 2),
         ("NOT", 2),
@@ -137,6 +147,8 @@ GRAMMAR = (
      | FIELD_FILTER        -> field_filter
      | SENT                -> sent
      | CURRENT atom        -> current
+     | ATTACHMENT atom     -> within
+     | FILE_NAME atom      -> within
      | MENTION             -> mention
      | HASHTAG             -> hashtag
      | PHRASE              -> phrase
@@ -302,6 +314,19 @@ _CURRENT_NEEDS = (
 )
 
 
+_WITHIN_NEEDS = {
+    "ATTACHMENT": (
+        "attachment: searches only the text of uploaded files: put a word, a phrase or a parenthesised "
+        'search right after it, as in attachment:ACME, attachment:"buy now" or attachment:(buy OR sell)'
+    ),
+    "FILE_NAME": (
+        "file: searches the names of uploaded files: put a word, a prefix or a phrase right after it, "
+        'as in file:report, file:rep* or file:"q3 report"'
+    ),
+}
+_NEEDS_AFTER = {"CURRENT": _CURRENT_NEEDS, **_WITHIN_NEEDS}
+
+
 def _unknown_is(value: str) -> str:
     """The refusal of ``is:value``, with what was probably meant."""
     known = " and ".join(f"is:{name}" for name in IS_VALUES)
@@ -376,6 +401,10 @@ class _ToAst(Transformer[Token, "_Built"]):
             raise _refuse(token, "in: needs a room name, as in in:#ubuntu")
         if field in {"has", "type", "is"}:
             value = value.lower()
+        if field == "filetype":
+            value = value.lower().lstrip(".")
+            if not value:
+                raise _refuse(token, "filetype: needs a type, as in filetype:pdf")
         if field == "has" and value != "file":
             raise _refuse(token, "has: only knows has:file")
         if field == "is" and value not in IS_VALUES:
@@ -394,6 +423,12 @@ class _ToAst(Transformer[Token, "_Built"]):
         if item.start != token.end_pos:
             raise _refuse(token, _CURRENT_NEEDS)
         return _built(Current(item.node), token.start_pos or 0, item.depth, item.clauses, item.nears)
+
+    def within(self, token: Token, item: _Built) -> _Built:
+        if item.start != token.end_pos:
+            raise _refuse(token, _WITHIN_NEEDS[token.type])
+        field: WithinField = "attachment" if token.type == "ATTACHMENT" else "file"
+        return _built(Within(field, item.node), token.start_pos or 0, item.depth, item.clauses, item.nears)
 
     def sent(self, token: Token) -> _Built:
         return _Built(_sent_range(token), token.start_pos or 0, 0)
@@ -472,8 +507,8 @@ def _explain(query: str, error: UnexpectedInput) -> tuple[str, int]:
         return "the query ends too early: " + _missing(previous, before), offset
     if previous is not None and previous.type == "NEAR_OP":
         return f"{previous} needs a word or a phrase after it, as in wine {previous} windows", offset
-    if previous is not None and previous.type == "CURRENT":
-        return _CURRENT_NEEDS, offset
+    if previous is not None and previous.type in _NEEDS_AFTER:
+        return _NEEDS_AFTER[previous.type], offset
     if token.type == "NEAR_OP":
         return f"{token} goes between two words or phrases, as in wine {token} windows", offset
     if token.type == "RPAR":
@@ -499,8 +534,8 @@ def _missing(previous: Token | None, before: list[Token]) -> str:
         return f"{previous} needs a search after it"
     if previous.type == "NEAR_OP":
         return f"{previous} needs a word or a phrase after it"
-    if previous.type == "CURRENT":
-        return _CURRENT_NEEDS
+    if previous.type in _NEEDS_AFTER:
+        return _NEEDS_AFTER[previous.type]
     if previous.type == "LPAR" or _open_parentheses(before) > 0:
         return "a parenthesis is not closed"
     return "an operator or a parenthesis is missing its other side"

@@ -11,6 +11,28 @@ from search.versions import Version
 
 
 @dataclass(frozen=True)
+class AttachmentHit:
+    """The uploaded file a hit is (a hit on a file document): what the search page shows under
+    its message, with an excerpt of the text extracted from it."""
+
+    file_event_id: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    file_type: str
+    extraction: str
+    """``pending`` (no text yet), or the extraction's state: extracted, empty, unsupported, failed."""
+    reason: str | None = None
+    extractor: str | None = None
+    extractor_version: str | None = None
+    truncated: bool = False
+    excerpt: str | None = None
+    """A piece of the extracted text with the matched words in <b>...</b> (HTML-escaped); its
+    beginning when the words matched elsewhere (the name); None without text or highlights."""
+
+
+@dataclass(frozen=True)
 class Hit:
     message_id: str
     event_id: str
@@ -24,6 +46,8 @@ class Hit:
     matched_versions: tuple[Version, ...] = ()
     """The versions of the message the query matched (:func:`search.versions.matched_versions`),
     each with when it was current; ``text`` stays the current (or deleted) text."""
+    attachment: AttachmentHit | None = None
+    """The file, for a hit on an uploaded file (``message_id`` ``file:<event_id>``)."""
 
 
 After = tuple[int, str]

@@ -35,16 +35,24 @@ from search.query_ast import (
     SentRange,
     Term,
     UnsupportedQuery,
+    Within,
+    searches_words,
 )
-from search.results import After, Hit, Page
+from search.results import After, AttachmentHit, Hit, Page
 from search.sent_days import UTC_ZONE, day_start, is_utc, local_day, sent_bounds
 from search.versions import Entry, Version, matched_versions, only_version, timeline
 
 Occur = tantivy.Occur
 
-EVERY_VERSION: tuple[str, ...] = (fields.TEXT, fields.HISTORY)
-"""Where words are searched: the current text and every earlier version."""
+EVERY_VERSION: tuple[str, ...] = (fields.TEXT, fields.HISTORY, fields.ATTACHMENT)
+"""Where words are searched: the current text, every earlier version and attachment text."""
 CURRENT_ONLY: tuple[str, ...] = (fields.TEXT,)
+WITHIN: dict[str, tuple[str, ...]] = {"attachment": (fields.ATTACHMENT,), "file": (fields.FILE_NAME,)}
+"""Where the words of ``attachment:`` and ``file:`` are searched."""
+UNSEARCHED_TYPE = "file_text"
+"""The type of a file document known only from its text (``adapters.index_adapter.PENDING_FILE``):
+the one type a query with words that names none leaves out: it finds messages and uploaded files."""
+EXCERPT_CHARS = 150
 
 
 def _all() -> tantivy.Query:
@@ -156,6 +164,8 @@ def _filter(schema: tantivy.Schema, node: Filter, memberships: Memberships | Non
             return _term(schema, fields.HASHTAGS, fields.fold_keyword(value))
         case "has":
             return _term(schema, fields.HAS_FILE, 1)
+        case "filetype":
+            return _term(schema, fields.FILE_TYPE, fields.filetype_key(value))
         case "is":
             return _term(schema, fields.EDITED if value == "edited" else fields.DELETED, 1)
         case "type":
@@ -197,6 +207,8 @@ def translate(
             return _in_fields(text_fields, lambda field: _near(schema, node, field))
         case Current(item):
             return translate(item, schema, memberships, CURRENT_ONLY, zone)
+        case Within(field, item):
+            return translate(item, schema, memberships, WITHIN[field], zone)
         case Filter():
             return _filter(schema, node, memberships)
         case SentRange():
@@ -215,7 +227,7 @@ def _mentions_type(node: Node) -> bool:
     match node:
         case Filter("type", _) | Filter("has", _):
             return True
-        case Not(item) | Current(item):
+        case Not(item) | Current(item) | Within(_, item):
             return _mentions_type(item)
         case And(items) | Or(items):
             return any(_mentions_type(item) for item in items)
@@ -225,11 +237,17 @@ def _mentions_type(node: Node) -> bool:
 def scoped(
     node: Node, schema: tantivy.Schema, memberships: Memberships | None = None, zone: ZoneInfo = UTC_ZONE
 ) -> tantivy.Query:
-    """``node`` translated, limited to posts unless the query names a type (the product rule)."""
+    """``node`` translated, limited to posts unless the query names a type (the product rule);
+    a query with words also finds uploaded files (by their names and text), never a file known
+    only from its text (before its upload)."""
     query = translate(node, schema, memberships, zone=zone)
     if _mentions_type(node):
         return query
-    return _every([query, _term(schema, fields.TYPE, "post")])
+    if not searches_words(node):
+        return _every([query, _term(schema, fields.TYPE, "post")])
+    # Leaving out the (rare) placeholders costs less than intersecting with every post.
+    unsearched = _term(schema, fields.TYPE, UNSEARCHED_TYPE)
+    return tantivy.Query.boolean_query([(Occur.Must, query), (Occur.MustNot, unsearched)])
 
 
 def _logged(stored: bytes) -> tuple[Version, ...]:
@@ -249,7 +267,100 @@ def versions_of(document: tantivy.Document) -> tuple[Version, ...]:
     return (only_version(event_id, int(document.get_first(fields.SENT) or 0), fields.exact_text(document)),)
 
 
-def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | None = None) -> Hit:
+def attachment_of(document: tantivy.Document, excerpt: str | None = None) -> AttachmentHit | None:
+    """The file a file document is (None for a message)."""
+    if str(document.get_first(fields.TYPE) or "") != "file_upload":
+        return None
+    stored = document.get_first(fields.FILE_INFO)
+    info = json.loads(stored) if isinstance(stored, bytes) else {}
+    extraction = info.get("extraction") or {}
+    return AttachmentHit(
+        file_event_id=str(document.get_first(fields.EVENT_ID) or ""),
+        name=str(info.get("name") or document.get_first(fields.TEXT) or ""),
+        size=int(info.get("size") or 0),
+        sha256=str(info.get("sha256") or ""),
+        content_type=str(info.get("content_type") or ""),
+        file_type=str(document.get_first(fields.FILE_TYPE) or ""),
+        extraction=str(extraction.get("state") or "pending"),
+        reason=extraction.get("reason"),
+        extractor=extraction.get("extractor"),
+        extractor_version=extraction.get("extractor_version"),
+        truncated=bool(extraction.get("truncated")),
+        excerpt=excerpt,
+    )
+
+
+def _excerpts(
+    searcher: tantivy.Searcher, query: tantivy.Query, schema: tantivy.Schema, documents: list[tantivy.Document]
+) -> tantivy.SnippetGenerator | None:
+    """The excerpt maker of a page's files (None when the page holds no file: no cost for messages)."""
+    if not any(document.get_first(fields.TYPE) == "file_upload" for document in documents):
+        return None
+    excerpts = tantivy.SnippetGenerator.create(searcher, query, schema, fields.ATTACHMENT)
+    excerpts.set_max_num_chars(EXCERPT_CHARS)
+    return excerpts
+
+
+WHOLE_TEXT_EXCERPT = 20_000
+"""Attachment texts up to this many characters are excerpted whole; in a longer one (up to a
+million) the excerpt is looked for around the query's words (Tantivy's snippets analyse the
+whole text: 0.2 s for 900,000 characters, per hit)."""
+_AROUND = 2_000
+_TRIES = 8
+
+
+def attachment_words(node: Node, inside: bool = True) -> list[str]:
+    """The words (of words, phrases, prefixes, NEARs) ``node`` looks for in attachment text,
+    outside any NOT: where an excerpt is looked for."""
+    match node:
+        case Term(text) | Phrase(text) | Prefix(text):
+            return [text] if inside else []
+        case Near(left, right, _):
+            return [left, right] if inside else []
+        case Within(field, item):
+            return attachment_words(item, field == "attachment")
+        case Current(_) | Not(_):
+            return []
+        case And(items) | Or(items):
+            return [word for item in items for word in attachment_words(item, inside)]
+    return []
+
+
+def _excerpt(snippets: tantivy.SnippetGenerator, document: tantivy.Document, words: list[str]) -> str | None:
+    """A piece of a file document's attachment text with the matched words highlighted (its
+    beginning when none matched there); None for a message or a file without text. A long text
+    is excerpted around the first places its words appear (case-insensitively, as written in
+    the query): a match only accent folding finds there is shown from the text's beginning."""
+    text = str(document.get_first(fields.ATTACHMENT) or "")
+    if not text or str(document.get_first(fields.TYPE) or "") != "file_upload":
+        return None
+    if len(text) <= WHOLE_TEXT_EXCERPT:
+        pieces = [document]
+    else:
+        pieces = [tantivy.Document(**{fields.ATTACHMENT: window}) for window in _windows(text, words)]
+    for piece in pieces:
+        snippet = snippets.snippet_from_doc(piece)
+        if snippet.highlighted():
+            return str(snippet.to_html())
+    return html.escape(text[:EXCERPT_CHARS])
+
+
+def _windows(text: str, words: list[str]) -> list[str]:
+    """Pieces of ``text`` around the first places (at most ``_TRIES``) where the first word of
+    each of ``words`` appears."""
+    starts: set[int] = set()
+    for word in words:
+        written = fields.searchable(word).split()
+        if not written or not fields.text_terms(word):
+            continue
+        pattern = re.compile(re.escape(written[0]), re.IGNORECASE)
+        starts.update(found.start() for _, found in zip(range(_TRIES), pattern.finditer(text), strict=False))
+    return [text[max(0, start - _AROUND) : start + _AROUND] for start in sorted(starts)[:_TRIES]]
+
+
+def _hit(
+    document: tantivy.Document, highlight: str | None = None, node: Node | None = None, excerpt: str | None = None
+) -> Hit:
     """A hit; with ``node``, the versions of the message it matched (read from the stored log
     only for the few messages edited or deleted: any other has one version, its post)."""
     event_id = str(document.get_first(fields.EVENT_ID) or "")
@@ -272,6 +383,7 @@ def _hit(document: tantivy.Document, highlight: str | None = None, node: Node | 
         deleted=bool(document.get_first(fields.DELETED)),
         highlight=highlight,
         matched_versions=matched,
+        attachment=attachment_of(document, excerpt),
     )
 
 
@@ -466,7 +578,17 @@ def search_page(
         next_after = _order(documents[-1]) if more else None
     if highlights:
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
-        hits = [_hit(document, _highlight(snippets, document), node) for document in documents]
+        excerpts = _excerpts(searcher, query, index.schema, documents)
+        words = attachment_words(node) if excerpts else []
+        hits = [
+            _hit(
+                document,
+                _highlight(snippets, document),
+                node,
+                _excerpt(excerpts, document, words) if excerpts else None,
+            )
+            for document in documents
+        ]
     else:
         hits = [_hit(document, node=node) for document in documents]
     return Page(

@@ -45,6 +45,7 @@ Their words are in ``text`` too, so a plain ``kleedrac`` or ``tigris`` also find
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -113,6 +114,22 @@ VERSIONS: Final = "versions"
 DELETED: Final = "deleted"
 HAS_FILE: Final = "has_file"
 
+# Uploaded files (documents ``file:<event_id>``; see ``adapters.index_adapter``).
+FILE_NAME: Final = "file_name"
+"""The file's name, analysed as ``text`` (``file:``)."""
+FILE_TYPE: Final = "file_type"
+"""The file's type, one raw lower-case word: its name's extension, else from its content type
+(``pdf``, ``docx``, ``png``; ``filetype:``)."""
+ATTACHMENT: Final = "attachment"
+"""The text extracted from the file (a ``file_text`` event), analysed and stored as ``text`` (in
+its searchable form), at most its first :data:`MAX_ATTACHMENT_CHARS` characters. Plain words
+search it with the message text; ``attachment:`` searches it alone."""
+FILE_INFO: Final = "file_info"
+"""Stored only: the file's size, SHA-256, content type and extraction state, as JSON."""
+MAX_ATTACHMENT_CHARS: Final = 1_000_000
+"""How much of an extracted text is indexed (and stored for excerpts): its first million
+characters. The whole text stays in the file store; a word past this point is not found."""
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 
@@ -121,15 +138,18 @@ def build_schema(*, fast_message_id: bool = True) -> tantivy.Schema:
     """The index's fields. ``fast_message_id=False`` is the layout with message ids that are not a
     fast field, as before 2026-11-24: it still opens and works, and an export reads its message
     ids from the stored documents instead. Indexes built before every version of a message was
-    indexed (``history``, 2026-12-06) do not open: :func:`open_index` asks for `archivist reindex`."""
+    indexed (``history``, 2026-12-06) or before attachment text was (``attachment``, issue 18)
+    do not open: :func:`open_index` asks for `archivist reindex`."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field(MESSAGE_ID, stored=True, fast=fast_message_id, tokenizer_name=EXACT)
     for name in (EVENT_ID, EDIT_EVENT_IDS):
         builder.add_text_field(name, stored=True, tokenizer_name=EXACT)
     for name in (TYPE, SENDER_ID, ROOM_ID):
         builder.add_text_field(name, stored=True, fast=True, tokenizer_name=EXACT)
-    for name in (TEXT, SENDER_NAME, ROOM_NAME):
+    for name in (TEXT, SENDER_NAME, ROOM_NAME, FILE_NAME, ATTACHMENT):
         builder.add_text_field(name, stored=True, tokenizer_name=TEXT_ANALYZER)
+    builder.add_text_field(FILE_TYPE, stored=True, tokenizer_name=EXACT)
+    builder.add_bytes_field(FILE_INFO, stored=True)  # JSON, stored only
     builder.add_text_field(HISTORY, stored=False, tokenizer_name=TEXT_ANALYZER)
     builder.add_bytes_field(TEXT_ORIGINAL, stored=True)  # UTF-8, stored only
     builder.add_bytes_field(VERSION_LOG, stored=True)  # JSON, stored only
@@ -261,7 +281,8 @@ def _mismatch(path: Path) -> str:
     # edited-away text: it is rebuilt, not opened.
     return (
         f"the index at {path} was built with another schema (before every version of a message "
-        "was searchable, or by another release); rebuild it from the archive with `archivist reindex`"
+        "or the text of attachments was searchable, or by another release); rebuild it from the "
+        "archive with `archivist reindex`"
     )
 
 
@@ -388,6 +409,29 @@ def filter_keys(field: str, value: str) -> tuple[str, ...]:
     if field == "in":
         return _folded_unique([value, value.removeprefix("#")])
     return _folded_unique([value, value.removeprefix("@")])
+
+
+_EXTENSION: Final = re.compile(r"\.([0-9a-z]{1,10})$")
+_NO_TYPE: Final = frozenset({"application/octet-stream", "binary/octet-stream", ""})
+
+
+@lru_cache(maxsize=4096)
+def file_type(name: str, content_type: str | None) -> str:
+    """What ``filetype:`` matches a file on: its name's extension in lower case (``pdf``,
+    ``docx``), else the usual extension of its content type, else ""."""
+    found = _EXTENSION.search(composed(name).strip().lower())
+    if found is not None:
+        return found.group(1)
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in _NO_TYPE:
+        return ""
+    guessed = mimetypes.guess_extension(media, strict=False)
+    return guessed.lstrip(".") if guessed else ""
+
+
+def filetype_key(value: str) -> str:
+    """The ``file_type`` a ``filetype:`` value names (``PDF`` and ``.pdf`` are ``pdf``)."""
+    return composed(value).strip().lower().lstrip(".")
 
 
 def micros_since_epoch(moment: datetime) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, Within
 from search.tantivy_schema import text_terms
 
 VersionKind = Literal["post", "edit"]
@@ -142,8 +142,8 @@ def _holds(node: Node, tokens: Sequence[str], current: bool, *, only_current: bo
             return _near(tokens, node)
         case Current(item):
             return _holds(item, tokens, current, only_current=True)
-        case Filter() | SentRange() | Not():
-            return None
+        case Filter() | SentRange() | Not() | Within():
+            return None  # Within: words of files, not of a message's versions
         case And(items):
             results = [_holds(item, tokens, current, only_current=only_current) for item in items]
             if False in results:

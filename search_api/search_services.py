@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import logging
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import HTTPException
 from pydantic import BaseModel, Field, field_validator
@@ -21,7 +21,7 @@ from search.query_ast import UnsupportedQuery
 from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search.request import Cursor
 from search.request import SearchRequest as PageRequest
-from search.results import ArchivePage, Page
+from search.results import ArchivePage, AttachmentHit, Page
 from search.tantivy_schema import IndexSchemaMismatch, from_micros
 from search.versions import Version
 from search_api import cursors
@@ -79,6 +79,30 @@ class HitVersion(BaseModel):
     deleted: bool = Field(description="this is the text the message had when it was deleted")
 
 
+class HitAttachment(BaseModel):
+    """The uploaded file a hit is, with an excerpt of the text extracted from it."""
+
+    file_event_id: str = Field(description="the file_upload event")
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    file_type: str = Field(description="what filetype: matches: the name's extension, else from the content type")
+    extraction: str = Field(
+        description="pending (no text yet), extracted, empty, unsupported or failed", examples=["extracted"]
+    )
+    reason: str | None = Field(default=None, description="why there is no (or only part of the) text")
+    extractor: str | None = None
+    extractor_version: str | None = None
+    truncated: bool = False
+    excerpt: str | None = Field(
+        default=None,
+        description="a piece of the extracted text, the matched words in <b>...</b> (HTML-escaped); "
+        "its beginning when the words matched the name; null without text",
+    )
+    link: str = Field(description="where the file is downloaded (through the session, audited)")
+
+
 class SearchHit(BaseModel):
     event_id: str
     type: str = "post"
@@ -96,6 +120,9 @@ class SearchHit(BaseModel):
         default_factory=list,
         description="the versions of the message the query matched (every version is searched; "
         "text is the current or deleted text)",
+    )
+    attachment: HitAttachment | None = Field(
+        default=None, description="for a hit on an uploaded file (type file_upload): the file and an excerpt"
     )
 
 
@@ -240,6 +267,28 @@ def _with_people(
     return results.model_copy(update={"people": people})
 
 
+def _file_fields(attachment: AttachmentHit | None) -> dict[str, Any]:
+    """A file hit's type and attachment (nothing for a message)."""
+    if attachment is None:
+        return {}
+    file = HitAttachment(
+        file_event_id=attachment.file_event_id,
+        name=attachment.name,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        content_type=attachment.content_type,
+        file_type=attachment.file_type,
+        extraction=attachment.extraction,
+        reason=attachment.reason,
+        extractor=attachment.extractor,
+        extractor_version=attachment.extractor_version,
+        truncated=attachment.truncated,
+        excerpt=None if attachment.excerpt is None else highlight_html(attachment.excerpt, ""),
+        link=f"/files/{attachment.file_event_id}",
+    )
+    return {"type": "file_upload", "attachment": file}
+
+
 def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePage) -> SearchResults:
     following = service.next_cursor(asked, found)
     next_cursor = (
@@ -281,6 +330,7 @@ def _results(request: SearchRequest, asked: PageRequest, found: Page | ArchivePa
                 deleted=hit.deleted,
                 highlight=highlight_html(hit.highlight, hit.text),
                 matched_versions=[_version(version) for version in hit.matched_versions],
+                **_file_fields(hit.attachment),
             )
             for hit in found.hits
         ],

@@ -130,11 +130,14 @@ def _verify_files(settings: Settings, engine: Engine, sample: int | None) -> boo
 
 @app.command()
 def reindex() -> None:
-    """Rebuild the embedded search index from the archive (stop the processors first)."""
+    """Rebuild the embedded search index from the archive (stop the processors first), with the
+    text of attachments read from the file store."""
     settings = load_settings()
     engine = wiring.staging_store(settings).engine
     try:
-        documents = rebuild_index(settings.data_dir / "index", archived_events(engine))
+        documents = rebuild_index(
+            settings.data_dir / "index", archived_events(engine), file_store=wiring.file_store(settings)
+        )
     except (IndexLocked, ReindexFailed) as error:
         fail(str(error))
     out.print(f"index rebuilt from the archive: {documents} documents", highlight=False)

@@ -1,5 +1,6 @@
-"""``/conversation``: the room's messages around a hit, with joins, leaves, files and
-disclaimers inline, every version of edited messages and deletions marked, who was in the
+"""``/conversation``: the room's messages around a hit, with joins, leaves, files (each linked
+to its download and with the state of its text) and disclaimers inline, every version of
+edited messages and deletions marked, who was in the
 room then, and who read the message. ``/timeline``: everything that happened in a room in time
 order (its parameters, pages and descriptions are in :mod:`search_api.web.timeline`)."""
 
@@ -23,6 +24,7 @@ from formats.time_zones import local_date
 from search_api import read_audit
 from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, services, viewer_zone
+from search_api.web.file_states import with_file_states
 
 router = APIRouter()
 INLINE_TYPES = ("join", "leave", "file_upload", "file_download", "disclaimer", "room_update")
@@ -39,6 +41,7 @@ def inline_item(event_type: str, at: datetime, payload: dict[str, Any]) -> dict[
         "who": timeline.who(payload),
         "text": timeline.describe(event_type, payload),
         "sent_offset": payload.get("occurred_offset"),
+        "event_id": payload.get("event_id"),
     }
     if kind == "file":
         item["file"] = payload.get("file", {})
@@ -50,7 +53,8 @@ def inline_item(event_type: str, at: datetime, payload: dict[str, Any]) -> dict[
 def inline_events(engine: Engine, room_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Joins, leaves, files, disclaimers and room updates in ``room_id`` from ``start`` to ``end``."""
     rows = archive_timeline.events_until(engine, room_id, start, end, INLINE_TYPES, MAX_INLINE)
-    return [inline_item(row.event_type, row.occurred_at, json.loads(row.payload)) for row in rows]
+    items = [inline_item(row.event_type, row.occurred_at, json.loads(row.payload)) for row in rows]
+    return with_file_states(engine, items)
 
 
 def hit_event_id(found: dict[str, Any]) -> str | None:

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from formats.time_zones import local_date
 from search.query_ast import UnsupportedQuery
 from search.query_parser import QuerySyntaxError
 from search_api import read_audit
-from search_api.search_services import SearchRequest, audited_search
+from search_api.search_services import HitAttachment, SearchHit, SearchRequest, audited_search
+from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, safe_highlight, services, viewer_zone
 
 router = APIRouter()
@@ -104,7 +107,7 @@ async def _run(
         "total": results.total,
         "first": first,
         "last": first + len(results.hits) - 1,
-        "hits": [{"hit": hit, "highlight": safe_highlight(hit.highlight)} for hit in results.hits],
+        "hits": [_item(hit, viewer_zone(request)) for hit in results.hits],
         "people": results.people,
         "time_zone": results.time_zone,
         "facets": [
@@ -123,6 +126,35 @@ async def _run(
         "other_sort": _link(q, "relevance" if sort == "time" else "time"),
     }
     return 200
+
+
+def attachment_state(file: HitAttachment) -> str:
+    """How far the file's text got, as the index knows it."""
+    if file.extraction == "pending":
+        return "text pending"
+    if file.extraction == "extracted":
+        cut = ", truncated" if file.truncated else ""
+        return f"text extracted ({file.extractor} {file.extractor_version}{cut})"
+    return f"no text: {file.reason or file.extraction}"
+
+
+def _item(hit: SearchHit, zone: ZoneInfo) -> dict[str, Any]:
+    """A hit as the page lists it; a file hit with its attachment, excerpt and time line link."""
+    item: dict[str, Any] = {"hit": hit, "highlight": safe_highlight(hit.highlight)}
+    file = hit.attachment
+    if file is not None:
+        day = local_date(hit.occurred_at, zone).isoformat()
+        item["file"] = {
+            "name": file.name,
+            "link": file.link,
+            "size": file.size,
+            "type": file.file_type or file.content_type,
+            "sha256": file.sha256,
+            "state": attachment_state(file),
+            "excerpt": safe_highlight(file.excerpt) if file.excerpt else None,
+            "timeline": timeline.link({"room": hit.room, "day": day, "hit": hit.event_id}) + f"#event-{hit.event_id}",
+        }
+    return item
 
 
 def _refused(error: QuerySyntaxError | UnsupportedQuery | HTTPException, context: dict[str, Any]) -> int:

@@ -30,6 +30,7 @@ from archive.principals import Principal
 from formats.time_zones import day_span, local_date
 from ingest.events import EVENT_TYPES
 from search_api import read_audit
+from search_api.web.file_states import with_file_states
 
 PAGE_SIZE = 100
 MAX_SPAN = timedelta(days=31)
@@ -43,6 +44,7 @@ LABELS = {
     "read": "Read",
     "file_upload": "File shared",
     "file_download": "File downloaded",
+    "file_text": "Text extracted",
     "disclaimer": "Disclaimer",
     "policy_decision": "Policy decision",
     "room_update": "Room update",
@@ -272,7 +274,7 @@ def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[st
     deleted = archive_timeline.deleted_texts(
         engine, [message_id_of(p) or "" for row, p in zip(rows, payloads, strict=True) if row.event_type == "delete"]
     )
-    return [
+    listed = [
         {
             "event_id": row.event_id,
             "type": row.event_type,
@@ -282,9 +284,11 @@ def events_page(engine: Engine, room_id: str, window: Window, types: Sequence[st
             "message_id": message_id_of(payload),
             "sent_offset": _sent_offset(payload),
             "text": describe(row.event_type, payload, deleted),
+            "file": payload.get("file", {}),
         }
         for row, payload in zip(rows, payloads, strict=True)
     ]
+    return with_file_states(engine, listed)
 
 
 def pages_for(total: int) -> int:
@@ -365,6 +369,13 @@ def describe_presence(event_type: str, name: str, payload: dict[str, Any]) -> st
             info = payload.get("file", {})
             verb = "shared" if event_type == "file_upload" else "downloaded"
             return f"{name} {verb} the file {info.get('name', '?')} ({info.get('size', '?')} bytes)"
+        case "file_text":
+            extracted = payload.get("extracted", {})
+            state = extracted.get("state", "?")
+            found = f"{extracted.get('text_chars', 0)} characters" if state == "extracted" else state
+            why = f": {extracted['reason']}" if extracted.get("reason") else ""
+            file_event_id, extractor = extracted.get("file_event_id", "?"), extracted.get("extractor", "?")
+            return f"text of file {file_event_id} read by {extractor}: {found}{why}"
         case "disclaimer":
             shown = payload.get("disclaimer", {})
             rule = f"{shown.get('rule_id', '?')} v{shown.get('version', '?')}"

@@ -211,3 +211,36 @@ def test_every_version_is_searched_and_reported_as_on_tantivy(adapter: Elasticse
     [source] = [d for d in search(adapter, {"term": {"message_id": "m1"}})]
     assert [v["text"] for v in source["version_log"]] == [ORIGINAL, FIRST_EDIT, SECOND_EDIT]
     assert source["text"] == SECOND_EDIT
+
+
+@pytest.mark.parametrize("text_first", [False, True])
+def test_attachment_text_is_searched_whatever_order_upload_and_text_arrive_in(
+    adapter: ElasticsearchAdapter, tmp_path: Path, text_first: bool
+) -> None:
+    """Issue 18, the painless scripts run for real: the file document keeps the upload's fields
+    and the text, in either order, and re-delivery changes nothing."""
+    from archive.fs_file_store import FsFileStore
+    from tests.attachment_events import file_text, upload
+
+    store = FsFileStore(tmp_path / "files")
+    adapter.file_store = store
+    uploaded = upload("Contract.pdf")
+    text = file_text(uploaded, "The supplier ACME agrees", store)
+    for batch in ([text], [uploaded]) if text_first else ([uploaded], [text]):
+        assert adapter.write(batch) == [None]
+    assert adapter.write([uploaded, text]) == [None, None]
+    adapter.client.indices.refresh(index=f"{adapter.prefix}-*")
+    backend = ElasticsearchSearchBackend(adapter.client, prefix=adapter.prefix)
+    [hit] = backend.search(SearchRequest(parse_query("attachment:acme"), memberships=None)).hits
+    assert hit.message_id == f"file:{uploaded.event_id}"
+    assert hit.attachment is not None
+    assert (hit.attachment.name, hit.attachment.file_type, hit.attachment.extraction) == (
+        "Contract.pdf",
+        "pdf",
+        "extracted",
+    )
+    assert hit.attachment.excerpt is not None
+    assert "<b>ACME</b>" in hit.attachment.excerpt
+    assert [
+        h.message_id for h in backend.search(SearchRequest(parse_query("filetype:pdf"), memberships=None)).hits
+    ] == [hit.message_id]

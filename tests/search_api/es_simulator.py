@@ -6,12 +6,14 @@ The analyzer is read from :data:`search.es_mapping.ANALYSIS` as Elasticsearch re
 ``mapping`` char filter (longest rule first), the ``pattern`` tokenizer with ``group: 0`` (the
 Java pattern run by the ``regex`` module), Lucene's ``lowercase`` (per code point, as Java's
 ``Character.toLowerCase``) and ``asciifolding``. Queries: ``match_phrase``, ``prefix``,
-``span_near``/``span_term``/``span_multi``, ``bool``, ``match_all``/``match_none`` on ``text``
-and ``history``.
+``span_near``/``span_term``/``span_multi``, ``bool``, ``match_all``/``match_none`` on the text
+fields (``text``, ``history``, ``attachment``, ``file_name``), ``term``/``terms``/``exists`` on
+keyword and boolean fields (an uploaded file's document: :func:`file_document`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass
@@ -74,17 +76,40 @@ def analyze(text: str) -> list[str]:
     return [folded for token in tokens for folded in _FOLD.analyze(token)]
 
 
+TEXT_FIELDS = ("text", "history", "attachment", "file_name")
+
+
 @dataclass(frozen=True)
 class Document:
-    """A message's analysed fields: ``text`` (the current text) and ``history`` (earlier
-    versions; none for the posts of the corpus)."""
+    """A document's analysed fields: ``text`` (the current text), ``history`` (earlier versions;
+    none for the posts of the corpus), ``attachment`` and ``file_name`` (an uploaded file's);
+    ``keywords``: the values of its keyword and boolean fields, as Elasticsearch compares them."""
 
     message_id: str
     fields: dict[str, tuple[str, ...]]
+    keywords: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
-def document(message_id: str, text: str) -> Document:
-    return Document(message_id, {"text": tuple(analyze(text)), "history": ()})
+def document(message_id: str, text: str, keywords: dict[str, tuple[str, ...]] | None = None) -> Document:
+    analysed = {name: () for name in TEXT_FIELDS} | {"text": tuple(analyze(text))}
+    return Document(message_id, analysed, {"type": ("post",), "has_file": ("false",)} | (keywords or {}))
+
+
+def file_document(
+    message_id: str, name: str, attachment: str, keywords: dict[str, tuple[str, ...]] | None = None
+) -> Document:
+    """An uploaded file's document as ``adapters.es_actions`` writes it: its name is its ``text``
+    and its ``file_name``, the extracted text its ``attachment``."""
+    analysed = {name: () for name in TEXT_FIELDS} | {
+        "text": tuple(analyze(name)),
+        "file_name": tuple(analyze(name)),
+        "attachment": tuple(analyze(attachment)),
+    }
+    return Document(message_id, analysed, {"type": ("file_upload",), "has_file": ("true",)} | (keywords or {}))
+
+
+def _keyword(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _only(body: Json) -> tuple[str, Any]:
@@ -144,6 +169,14 @@ def matches(query: Json, doc: Document) -> bool:
             return any(token.startswith(prefix) for token in doc.fields[field])
         case "span_near" | "span_term" | "span_multi":
             return bool(_spans(query, doc.fields))
+        case "term":
+            field, value = _only(body)
+            return _keyword(value) in doc.keywords.get(field, ())
+        case "terms":
+            field, values = _only(body)
+            return bool({_keyword(value) for value in values} & set(doc.keywords.get(field, ())))
+        case "exists":
+            return bool(doc.keywords.get(body["field"]))
         case "bool":
             must = all(matches(q, doc) for q in body.get("must", []) + body.get("filter", []))
             should = body.get("should")

@@ -93,7 +93,7 @@ def test_the_request_carries_the_translated_query_paging_sort_and_facets() -> No
     assert (request["from"], request["size"]) == (50, 25)
     assert request["sort"][0] == "_score"
     assert set(request["aggs"]) == {"room", "sender", "first", "last"}
-    assert request["query"]["bool"]["filter"] == [{"term": {"type": "post"}}]
+    assert request["query"]["bool"]["filter"] == [{"terms": {"type": ["post", "file_upload"]}}]
     # The date facet: the same query, hits within one day, so counted per day.
     assert dates["query"] == request["query"]
     assert dates["size"] == 0

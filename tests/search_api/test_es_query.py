@@ -24,10 +24,15 @@ def test_words_and_phrases_are_folded_phrase_matches() -> None:
     assert q("current:(a b)") == {"bool": {"must": [{"match_phrase": {"text": "a"}}, {"match_phrase": {"text": "b"}}]}}
 
 
-def test_words_search_every_version_unless_current() -> None:
+def test_words_search_every_version_and_attachment_text_unless_current() -> None:
+    # Issue 18: words also search the text of attachments ("attachment"), as message text.
     assert q("Café") == {
         "bool": {
-            "should": [{"match_phrase": {"text": "Café"}}, {"match_phrase": {"history": "Café"}}],
+            "should": [
+                {"match_phrase": {"text": "Café"}},
+                {"match_phrase": {"history": "Café"}},
+                {"match_phrase": {"attachment": "Café"}},
+            ],
             "minimum_should_match": 1,
         }
     }
@@ -35,8 +40,13 @@ def test_words_search_every_version_unless_current() -> None:
     assert [clause["span_near"]["clauses"][0] for clause in near] == [
         {"span_term": {"text": "wine"}},
         {"span_term": {"history": "wine"}},
+        {"span_term": {"attachment": "wine"}},
     ]
-    assert q("xorg*")["bool"]["should"] == [{"prefix": {"text": "xorg"}}, {"prefix": {"history": "xorg"}}]
+    assert q("xorg*")["bool"]["should"] == [
+        {"prefix": {"text": "xorg"}},
+        {"prefix": {"history": "xorg"}},
+        {"prefix": {"attachment": "xorg"}},
+    ]
     assert q("current:a current:b OR c")["bool"]["should"][0] == q("current:(a b)")
 
 
@@ -107,9 +117,10 @@ def test_what_the_index_cannot_answer_is_refused(query: str) -> None:
         q(query)
 
 
-def test_the_search_body_keeps_posts_unless_a_type_is_named() -> None:
+def test_the_search_body_keeps_posts_and_files_unless_a_type_is_named() -> None:
     body: dict[str, Any] = search_body(parse_query("ubuntu"), size=10, offset=20)
-    assert body["query"]["bool"]["filter"] == [{"term": {"type": "post"}}]
+    # Issue 18: uploaded files too (their names and attachment text are searched).
+    assert body["query"]["bool"]["filter"] == [{"terms": {"type": ["post", "file_upload"]}}]
     assert (body["size"], body["from"], body["track_total_hits"]) == (10, 20, True)
     assert body["sort"][0] == {"sent": "asc"}
     typed = search_body(parse_query("has:file report"))
@@ -123,8 +134,25 @@ def test_highlights_are_asked_html_encoded_so_stored_markup_stays_text() -> None
     body = search_body(parse_query(hostile.replace('"', "")))
     assert body["highlight"]["encoder"] == "html"
     assert (body["highlight"]["pre_tags"], body["highlight"]["post_tags"]) == (["<b>"], ["</b>"])
-    assert body["highlight"]["fields"] == {"text": {"number_of_fragments": 0}}
+    assert body["highlight"]["fields"]["text"] == {"number_of_fragments": 0}
+    assert body["highlight"]["fields"]["attachment"]["number_of_fragments"] == 1  # an excerpt (issue 18)
 
 
 def test_a_search_has_a_time_budget() -> None:
     assert search_body(parse_query("ubuntu"))["timeout"] == f"{SEARCH_TIME_BUDGET_SECONDS}s"
+
+
+def test_attachment_file_and_filetype() -> None:
+    """Issue 18: attachment: searches attachment text only, file: file names, filetype: the type."""
+    assert q("attachment:ACME") == {"match_phrase": {"attachment": "ACME"}}
+    assert q('attachment:"buy now"') == {"match_phrase": {"attachment": "buy now"}}
+    assert q("attachment:(buy OR sell)") == {
+        "bool": {
+            "should": [{"match_phrase": {"attachment": "buy"}}, {"match_phrase": {"attachment": "sell"}}],
+            "minimum_should_match": 1,
+        }
+    }
+    assert q("file:rep*") == {"prefix": {"file_name": "rep"}}
+    assert q('file:"Q3 report"') == {"match_phrase": {"file_name": "Q3 report"}}
+    assert q("filetype:.PDF") == {"term": {"file_type": "pdf"}}
+    assert search_body(parse_query("attachment:x"))["_source"] == {"excludes": ["attachment"]}

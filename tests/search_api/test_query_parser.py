@@ -24,6 +24,7 @@ from search.query_ast import (
     Prefix,
     SentRange,
     Term,
+    Within,
     is_bare_value,
     is_bare_word,
     reads_as_one_word,
@@ -122,6 +123,20 @@ API_QUERY_LIMIT = MAX_QUERY_LENGTH
         ("sent<9999-12-31", SentRange(None, date(9999, 12, 31))),
         ("sent:9999-12-30", SentRange(date(9999, 12, 30), date(9999, 12, 31))),
         ("sent<0001-01-01", SentRange(None, date(1, 1, 1))),
+        # Attachments (issue 18).
+        ("attachment:ACME", Within("attachment", Term("ACME"))),
+        ('Attachment:"buy now"', Within("attachment", Phrase("buy now"))),
+        ("attachment:(buy OR sell)", Within("attachment", Or((Term("buy"), Term("sell"))))),
+        ("attachment:acme*", Within("attachment", Prefix("acme"))),
+        ("attachment:(a NEAR/3 b)", Within("attachment", Near("a", "b", 3))),
+        ("-attachment:x y", And((Not(Within("attachment", Term("x"))), Term("y")))),
+        ("file:report", Within("file", Term("report"))),
+        ("FILE:rep*", Within("file", Prefix("rep"))),
+        ('file:"q3 report"', Within("file", Phrase("q3 report"))),
+        ("filetype:PDF", Filter("filetype", "pdf")),
+        ("filetype:.docx has:file", And((Filter("filetype", "docx"), Filter("has", "file")))),
+        ("profile:x files:y", And((Term("profile:x"), Term("files:y")))),
+        ("current:attachment:x", Current(Within("attachment", Term("x")))),
     ],
 )
 def test_the_query_language(query: str, expected: Node) -> None:
@@ -201,6 +216,12 @@ def test_the_query_language(query: str, expected: Node) -> None:
         ("ok \udfff", "cannot be searched (U+DFFF)", 4),
         ("a\x1bb", "cannot be searched (U+001B)", 2),
         ("a\x7f", "cannot be searched (U+007F)", 2),
+        ("attachment: x", "attachment: searches only the text of uploaded files", 1),
+        ("a attachment:", "attachment: searches only the text of uploaded files", 14),
+        ("file: x", "file: searches the names of uploaded files", 1),
+        ("filetype:", "filetype: needs a value", 1),
+        ("filetype:.", "filetype: needs a type", 1),
+        ("filetype:pd*", "matches whole values, not prefixes", 1),
     ],
 )
 def test_errors_say_what_and_where(query: str, message: str, position: int) -> None:
@@ -413,6 +434,7 @@ tricky_words = st.sampled_from(
     + ["don't", "c++", "e-mail", "C#", "https://example.com/a?b=c&d=1", "user@example.com", "a:b", "a/b", "..."]
     + ["from:bob", "FROM:x", "in:#x", "sent>=2024-01-01", "sent<3", "Sent:x", "@nick", "#tag", "ÉCOLE", "naïve"]
     + ["current:x", "Current:", "is:edited", "IS:deleted", "is:"]
+    + ["attachment:x", "Attachment:", "file:x", "FILE:", "filetype:pdf", "FileType:", "profile:x", "files:x"]
     + ["日本語", "١٢٣", "Straße", "ǅ", "İstanbul", "ıi", "0", "42", "3.14", "'", "`~!$%^&=+[]{}|\\;,<>?"]
 )
 plain_text = st.text(
@@ -437,6 +459,9 @@ leaves = st.one_of(
         lambda w: Filter("hashtag", w.lower())
     ),
     st.just(Filter("has", "file")),
+    words.filter(lambda w: is_bare_value(w.lower().lstrip(".")) and w.lower() == w.lower().lower()).map(
+        lambda w: Filter("filetype", w.lower().lstrip("."))
+    ),
     st.sampled_from([Filter("is", "edited"), Filter("is", "deleted")]),
     days.map(lambda d: SentRange(d, None)),
     days.map(lambda d: SentRange(None, d)),
@@ -467,6 +492,8 @@ def _trees(width: int, most_leaves: int) -> st.SearchStrategy[Node]:
             st.lists(children, min_size=2, max_size=width).map(_or),
             children.map(Not),
             children.map(Current),
+            children.map(lambda child: Within("attachment", child)),
+            children.map(lambda child: Within("file", child)),
         ),
         max_leaves=most_leaves,
     )
@@ -499,7 +526,7 @@ def _leaves_and_nears(node: Node) -> tuple[int, int]:
         item = pending.pop()
         if isinstance(item, And | Or):
             pending += item.items
-        elif isinstance(item, Not | Current):
+        elif isinstance(item, Not | Current | Within):
             pending.append(item.item)
         else:
             leaves += 1

@@ -174,6 +174,7 @@ def _es_document(message: IndexedMessage) -> dict[str, Any]:
         "type": message.type,
         "text": [fields.text_terms(message.text)],
         "history": [fields.text_terms(entry.text) for entry in message.history[:-1]],
+        "attachment": [fields.text_terms(message.attachment)] if message.attachment else [],
         "edit_event_ids": list(message.edit_event_ids),
         "deleted": message.deleted,
         "sender_keys": list(fields.person_keys(message.sender_id, message.sender_name)),
@@ -255,7 +256,8 @@ def es_matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
             return value in held if isinstance(held, list) else held == value
         case "terms":
             ((field, values),) = body.items()
-            return bool(set(values) & set(document[field]))
+            held = document[field]
+            return bool(set(values) & (set(held) if isinstance(held, list) else {held}))
         case "exists":
             return bool(document[body["field"]])
         case "range":
