@@ -1,8 +1,8 @@
 """Issue 18's proof: a real ``archivist process`` (archive and extract adapters, the extraction
 pool's worker processes) is SIGKILLed while it extracts, then started again. Nothing is lost and
-nothing is extracted twice: every upload ends with exactly one ``file_text`` event in the archive
-and one ``archive_file_texts`` row, and a file whose text was recorded before the kill is not
-extracted again.
+nothing is extracted twice: every upload ends with exactly one ``file_text`` event in the archive,
+one ``archive_file_texts`` row and its text once in the index, and a file whose text was
+recorded before the kill is not extracted again.
 
 The extraction is made slow in a controlled way: the pool runs :func:`gated_extract`, which waits
 at a gate per file (the real extractor reads the file once the gate opens); the test kills the
@@ -26,6 +26,7 @@ from archive.fs_file_store import FsFileStore
 from archive.schema import archive_events, archive_extraction_jobs, archive_file_texts
 from ingest.events import FileTextEvent, file_text_event_id, parse_event_json
 from ingest.staging import StagingStore, to_row
+from search.tantivy_schema import ATTACHMENT, open_index
 from tests.adapters.test_extraction_pipeline import upload
 from tests.factories import post
 from tests.faults.gated_extraction import GATE_DIR, markers
@@ -86,7 +87,8 @@ def test_a_processor_killed_while_extracting_loses_nothing_and_extracts_nothing_
     gates = tmp_path / "gates"
     gates.mkdir()
     files = FsFileStore(tmp_path / "data" / "files")
-    contents = {name: f"the text of {name}: {'ä€😀' * 3}".encode() for name in ("fast.txt", "slow-1.txt", "slow-2.txt")}
+    words = {"fast.txt": "alpha", "slow-1.txt": "bravo", "slow-2.txt": "charlie"}
+    contents = {name: f"the text of {name}, {word}: {'ä€😀' * 3}".encode() for name, word in words.items()}
     uploads = {name: upload(index, data, name=name) for index, (name, data) in enumerate(contents.items())}
     for data in contents.values():
         stored = files.put([data])
@@ -96,7 +98,7 @@ def test_a_processor_killed_while_extracting_loses_nothing_and_extracts_nothing_
     (gates / "open-fast.txt").touch()
     env = archivist_env(
         database_url=store.engine.url.render_as_string(hide_password=False),
-        adapters="archive,extract",
+        adapters="archive,index,extract",
         data_dir=str(tmp_path / "data"),
         process_interval="0.1",
         lease_seconds="3",  # a batch the killed processor had claimed is claimed again soon
@@ -166,6 +168,12 @@ def test_a_processor_killed_while_extracting_loses_nothing_and_extracts_nothing_
         assert extraction_job_counts(connection)["done"] == 3
         assert len(connection.execute(select(archive_file_texts.c.file_event_id)).all()) == 3
         texts = texts_for(connection, [str(event.event_id) for event in uploads.values()])
+    # The index (in its own worker process) holds each text once, in its upload's document.
+    index = open_index(tmp_path / "data" / "index")
+    index.reload()
+    searcher = index.searcher()
+    for word in words.values():
+        assert len(searcher.search(index.parse_query(word, [ATTACHMENT]), 10).hits) == 1, word
     for name, event in uploads.items():
         text = texts[str(event.event_id)]
         assert text.event_id == str(file_text_event_id(event.event_id))
