@@ -41,6 +41,7 @@ from adapters.base import (
     Failure,
 )
 from adapters.processor import failure_of, tune_gc_for_batches
+from archive.file_store import FileStore
 from ingest.db import create_db_engine
 from ingest.events import Event, event_to_json, parse_event_json
 
@@ -68,6 +69,8 @@ class WorkerSpec:
     elasticsearch_url: str | None
     options: Mapping[str, str]
     configure_logging: Callable[[], object] | None
+    file_store: FileStore | None = None
+    """The store of natives and extracted texts (stores are picklable)."""
 
     @classmethod
     def of(cls, adapter_name: str, factory: str, context: AdapterContext) -> WorkerSpec:
@@ -80,6 +83,7 @@ class WorkerSpec:
             elasticsearch_url=context.elasticsearch_url,
             options=dict(context.options),
             configure_logging=context.configure_worker_logging,
+            file_store=context.file_store,
         )
 
 
@@ -196,6 +200,7 @@ def serve_adapter(connection: Connection, spec: WorkerSpec) -> None:
             elasticsearch_url=spec.elasticsearch_url,
             options=spec.options,
             database_connect_args=spec.database_connect_args,
+            file_store=spec.file_store,
         )
         adapter = factory(context)
     except Exception as error:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
+from archive.attachments import record_file_texts
 from archive.people import record_people
 from archive.schema import (
     archive_dispositions,
@@ -36,6 +37,7 @@ from ingest.events import (
     EditEvent,
     Event,
     FileDownloadEvent,
+    FileTextEvent,
     FileUploadEvent,
     JoinEvent,
     LeaveEvent,
@@ -102,7 +104,8 @@ _MEMBERSHIP_EVIDENCE = (JoinEvent, LeaveEvent, PostEvent, FileUploadEvent)
 
 
 def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
-    """Update rooms, messages, versions, memberships, reads and files for ``events`` (in order).
+    """Update rooms, messages, versions, memberships, reads, files and extracted texts for
+    ``events`` (in order).
 
     The rows a batch touches are read once, changed in memory event by event exactly as a
     batch of one event would change them, and written back with one statement per table
@@ -115,6 +118,7 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
     versions: list[dict[str, Any]] = []
     reads: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
+    texts: list[FileTextEvent] = []
     for event in events:
         match event:
             case PostEvent():
@@ -137,6 +141,8 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
                 files.append(_file(event))
             case FileDownloadEvent():
                 files.append(_file(event))
+            case FileTextEvent():
+                texts.append(event)
             case RoomUpdateEvent():
                 _record_room_update(connection, event)
             case _:
@@ -146,6 +152,7 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
     for table, rows in ((archive_message_versions, versions), (archive_reads, reads), (archive_files, files)):
         if rows:
             connection.execute(insert_ignoring_conflicts(connection.dialect.name, table), rows)
+    record_file_texts(connection, texts)
 
 
 class _Messages:

@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         description="Object Lock (compliance) period of stored files when the caller gives no date, on a bucket "
         "with Object Lock; unset: no lock unless the caller gives a date.",
     )
-    adapters: str = "archive,index,xml"
+    adapters: str = "archive,index,xml,extract"
     adapter_processes: str = Field(
         default="index,xml,actiance",
         description="Adapters that `process` runs each in a worker process of its own (comma-separated, empty "
@@ -163,6 +163,20 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=8, ge=1, description="Failed deliveries before an event is parked.")
     backoff_initial: float = Field(default=1.0, gt=0, description="First retry delay in seconds (doubles).")
     backoff_maximum: float = Field(default=300.0, gt=0, description="Longest retry delay in seconds.")
+
+    extract_workers: int = Field(
+        default=2, ge=1, le=64, description="Files whose text is extracted at once (worker processes)."
+    )
+    extract_seconds: float = Field(
+        default=60.0, gt=0, description="Time limit for extracting one file; the worker is killed after it."
+    )
+    extract_memory_mb: int = Field(default=1024, ge=64, description="Memory limit of an extraction worker (MiB).")
+    extract_max_text_chars: int = Field(
+        default=10_000_000, ge=1, description="Extracted text beyond this many characters is cut (truncated)."
+    )
+    extract_max_attempts: int = Field(
+        default=3, ge=1, description="Extractions that crash or hang before a file's text is recorded as failed."
+    )
 
     max_request_bytes: int = Field(
         default=10 * 1024 * 1024,

@@ -7,11 +7,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from adapters.base import Adapter, AdapterContext
+from adapters.extraction_worker import ExtractionWorker, Extractor, Fetch, WorkerOptions
 from adapters.processor import BatchProcessor, ProcessorOptions
-from adapters.registry import build_adapters
-from archive.fetch import FetchPolicy
+from adapters.registry import build_adapters, parse_adapter_names
+from archive.attachments import WaitingUpload, record_native
+from archive.fetch import FetchPolicy, fetch_native
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
 from archive.s3_file_store import S3FileStore
@@ -19,6 +22,8 @@ from archivist.logs import configure_logging, current_log_format
 from archivist.migrate import upgrade
 from archivist.settings import Settings
 from archivist.tls import broker_ssl_options, database_connect_args, elasticsearch_options
+from extraction.pool import STARTUP_SECONDS, ExtractionPool
+from extraction.result import ExtractionLimits
 from ingest.db import create_db_engine
 from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
@@ -163,6 +168,63 @@ def processor(settings: Settings, store: StagingStore, built: list[Adapter]) -> 
             backoff_maximum=settings.backoff_maximum,
         ),
     )
+
+
+EXTRACT_ADAPTER = "extract"
+
+
+def extracts(settings: Settings) -> bool:
+    """Whether the ``extract`` adapter is configured: a processor then runs the extraction worker."""
+    return EXTRACT_ADAPTER in parse_adapter_names(settings.adapters)
+
+
+def extraction_limits(settings: Settings) -> ExtractionLimits:
+    return ExtractionLimits(
+        seconds=settings.extract_seconds,
+        memory_bytes=settings.extract_memory_mb * 1024 * 1024,
+        max_text_chars=settings.extract_max_text_chars,
+    )
+
+
+def extraction_pool(settings: Settings) -> ExtractionPool:
+    """The worker processes that extract text under the configured limits (started on first use)."""
+    return ExtractionPool(settings.extract_workers, extraction_limits(settings))
+
+
+def url_fetcher(settings: Settings, files: FileStore, engine: Engine) -> Fetch | None:
+    """Fetches a waiting upload's bytes from its event's url into ``files`` and records them
+    (the extraction worker calls it); None when ``ARCHIVIST_FETCH_URLS`` is off."""
+    policy = fetch_policy(settings)
+    if policy is None:
+        return None
+
+    def fetch(upload: WaitingUpload) -> bool:
+        stored = fetch_native(files, upload.url, expected_sha256=upload.sha256, policy=policy)
+        with engine.begin() as connection:
+            record_native(connection, stored.sha256, stored.size, "fetch")
+        return True
+
+    return fetch
+
+
+def extraction_worker(
+    settings: Settings, store: StagingStore, extractor: Extractor, fetch: Fetch | None = None
+) -> ExtractionWorker:
+    """The loop that extracts the queued uploads' text with ``extractor`` (the pool's ``extract``),
+    fetching waiting uploads from their url when ``ARCHIVIST_FETCH_URLS`` is on."""
+    # A call may wait for a worker process to start, then for the time limit; the lease outlasts both.
+    call_seconds = settings.extract_seconds + STARTUP_SECONDS + 30
+    options = WorkerOptions(
+        workers=settings.extract_workers,
+        lease_seconds=call_seconds + 60,
+        call_seconds=call_seconds,
+        max_attempts=settings.extract_max_attempts,
+        interval=settings.process_interval,
+    )
+    files = file_store(settings)
+    if fetch is None:
+        fetch = url_fetcher(settings, files, store.engine)
+    return ExtractionWorker(store.engine, files, extractor, options, fetch=fetch)
 
 
 def probes(settings: Settings) -> Probes:

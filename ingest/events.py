@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import (
     AwareDatetime,
@@ -385,6 +385,18 @@ SYSTEM_EVENT_TYPES: frozenset[str] = frozenset({"file_text"})
 """Event types only Archivist makes (staged by its own workers); every producer path refuses them."""
 PRODUCER_EVENT_TYPES: tuple[str, ...] = tuple(kind for kind in EVENT_TYPES if kind not in SYSTEM_EVENT_TYPES)
 """The event types a chat server may send."""
+
+FILE_TEXT_NAMESPACE = UUID("5d0e3f9a-7c1b-4e6a-9f2d-8b4a1c6e0f18")
+"""The namespace of :func:`file_text_event_id` (fixed: changing it would give a re-extraction a
+new event id, and an upload two texts)."""
+
+
+def file_text_event_id(file_event_id: UUID) -> UUID:
+    """The id of the ``file_text`` event describing the upload ``file_event_id``: one text per
+    upload, so an extraction repeated after a crash stages the same event and the idempotent
+    pipeline keeps one."""
+    return uuid5(FILE_TEXT_NAMESPACE, str(file_event_id))
+
 
 PRESENCE_EVENTS = (PostEvent, FileUploadEvent)
 """Events that show their actor in the room whether or not a join was recorded."""

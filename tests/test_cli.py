@@ -70,6 +70,14 @@ def test_status_json_on_the_embedded_default(tmp_path: Path) -> None:
         "stored_files": 0,
         "pending_files": 0,
         "file_store": "filesystem",
+        "extraction_waiting": 0,
+        "extraction_queued": 0,
+        "extraction_running": 0,
+        "extraction_done": 0,
+        "texts_extracted": 0,
+        "texts_empty": 0,
+        "texts_unsupported": 0,
+        "texts_failed": 0,
     }
 
 

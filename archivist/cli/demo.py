@@ -15,7 +15,7 @@ from archive.record import archived_count
 from archivist import wiring
 from archivist.cli.common import fail, load_settings, out
 from archivist.cli.events import run_producer
-from archivist.cli.workers import process, processor_adapters, proxy_options
+from archivist.cli.workers import Extraction, process, processor_adapters, proxy_options
 from archivist.settings import Settings
 from ingest.events import Event
 from ingest.irc import read_irc_file
@@ -74,13 +74,17 @@ def _irc_events(files: Iterable[Path]) -> Iterator[Event]:
 
 
 def _serve_with_processor(settings: Settings, store: StagingStore, host: str, port: int) -> None:
-    """uvicorn in this thread (it owns the signals), the processor in another, stopped after."""
+    """uvicorn in this thread (it owns the signals), the processor (and the extraction worker)
+    in others, stopped after."""
     built = processor_adapters(settings, store)
     processor = wiring.processor(settings, store, built)
     worker = threading.Thread(
         target=processor.run, kwargs={"interval": settings.process_interval}, name="processor", daemon=True
     )
     worker.start()
+    extraction = Extraction(settings, store, until_empty=False) if wiring.extracts(settings) else None
+    if extraction is not None:
+        extraction.start()  # the text of files uploaded meanwhile
     try:
         uvicorn.run(
             wiring.api_app(settings),
@@ -91,6 +95,8 @@ def _serve_with_processor(settings: Settings, store: StagingStore, host: str, po
             **proxy_options(settings),
         )
     finally:
+        if extraction is not None:
+            extraction.close()
         processor.stop()
         worker.join(timeout=60)
         for adapter in built:

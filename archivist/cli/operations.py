@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from adapters.index_adapter import IndexLocked, ReindexFailed
 from adapters.index_adapter import reindex as rebuild_index
-from archive.attachments import native_count, pending_count
+from archive.attachments import extraction_job_counts, file_text_counts, native_count, pending_count
 from archive.audit import verify_audit
 from archive.file_store import FileStoreError
 from archive.membership_check import verify_memberships
@@ -179,21 +179,38 @@ def _file_figures(settings: Settings, engine: Engine) -> dict[str, int | str | N
         }
 
 
+def _extraction_figures(settings: Settings) -> dict[str, int]:
+    """The extraction jobs by state and the extracted texts by state."""
+    with wiring.staging_store(settings).engine.connect() as connection:
+        jobs = extraction_job_counts(connection)
+        texts = file_text_counts(connection)
+    return {
+        **{f"extraction_{state}": count for state, count in jobs.items()},
+        **{f"texts_{state}": count for state, count in texts.items()},
+    }
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
 ) -> None:
     """Queue depth, dead letters, staged and parked events (queue figures are null without a broker),
-    stored files, files still waiting for their bytes, and the file store's kind."""
+    stored files, files still waiting for their bytes, the file store's kind; extraction jobs and
+    extracted texts by state."""
     settings = load_settings()
     try:
         figures = _status_figures(settings)
     except (OSError, BrokerUnreachable) as error:
         fail(f"cannot reach the broker at {redact_url(settings.broker_url)}: {error}")
+    extraction = _extraction_figures(settings)
     if as_json:
-        print(json.dumps(figures))
+        print(json.dumps({**figures, **extraction}))
         return
     table = Table("what", "count", title="Archivist pipeline")
     for name, value in figures.items():
         table.add_row(name.replace("_", " "), "n/a (no broker)" if value is None else str(value))
     out.print(table)
+    block = Table("what", "count", title="Text extraction")
+    for name, count in extraction.items():
+        block.add_row(name.replace("_", " "), str(count))
+    out.print(block)

@@ -1,8 +1,9 @@
-"""The long-running roles: the consumer, the processor and the search API."""
+"""The long-running roles: the consumer, the processor, the extraction worker and the search API."""
 
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 from typing import Annotated, Any
 
@@ -11,12 +12,14 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from adapters.base import Adapter
+from adapters.extraction_worker import ExtractionWorker, WorkerOutcome
 from adapters.processor import BatchOutcome, tune_gc_for_batches
 from adapters.worker_process import WorkerStartFailed
 from archivist import wiring
 from archivist.cli.common import fail, load_settings, log, out
 from archivist.settings import Settings
 from archivist.tls import broker_ssl_options
+from extraction.pool import ExtractionPool
 from ingest.consumer import ConsumerOptions, ConsumeStats, StagingConsumer
 from ingest.staging import StagingStore
 
@@ -79,23 +82,43 @@ def process(
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
-    """Deliver staged events to every configured adapter; delete each once all have it."""
+    """Deliver staged events to every configured adapter; delete each once all have it. With the
+    ``extract`` adapter, the extraction worker runs beside the batches (a thread and its pool's
+    worker processes): it extracts the uploads' text at its own pace and stages their
+    ``file_text`` events, which the batches then deliver."""
     settings = load_settings()
     serve_metrics(metrics_port, metrics_host)
     store = wiring.staging_store(settings)
     built = processor_adapters(settings, store)
     processor = wiring.processor(settings, store, built)
+    extraction = Extraction(settings, store, until_empty=until_empty) if wiring.extracts(settings) else None
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing the current batch", signal.Signals(signum).name)
         processor.stop()
+        if extraction is not None:
+            extraction.worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     tune_gc_for_batches()
+    every = interval or settings.process_interval
     try:
-        total: BatchOutcome = processor.run(interval=interval or settings.process_interval, until_empty=until_empty)
+        if extraction is not None and not until_empty:
+            extraction.start()
+        total: BatchOutcome = processor.run(interval=every, until_empty=until_empty)
+        if extraction is not None and until_empty:
+            # The uploads just archived are extracted, their texts staged, then delivered.
+            extraction.start()
+            extraction.join()
+            more = processor.run(interval=every, until_empty=True)
+            total.claimed += more.claimed
+            total.completed += more.completed
+            total.failed += more.failed
+            total.parked += more.parked
     finally:
+        if extraction is not None:
+            extraction.close()
         for adapter in built:
             adapter.close()
     counts = store.counts()
@@ -105,6 +128,61 @@ def process(
         f"staging now holds {counts.staged} (+{counts.parked} parked)",
         highlight=False,
     )
+
+
+class Extraction:
+    """The extraction worker on a thread of its own, with its pool of worker processes."""
+
+    def __init__(self, settings: Settings, store: StagingStore, *, until_empty: bool) -> None:
+        self.pool: ExtractionPool = wiring.extraction_pool(settings)
+        self.worker: ExtractionWorker = wiring.extraction_worker(settings, store, self.pool.extract)
+        self.outcome = WorkerOutcome()
+        self._until_empty = until_empty
+        self._thread = threading.Thread(target=self._run, name="extraction", daemon=True)
+
+    def _run(self) -> None:
+        self.outcome = self.worker.run(until_empty=self._until_empty)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def close(self) -> None:
+        """Stop the loop (an extraction in progress is abandoned: its job's lease expires and it
+        is extracted again) and the pool's processes."""
+        self.worker.stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self.pool.close()
+
+
+@app.command()
+def extract(
+    until_empty: Annotated[
+        bool, typer.Option("--until-empty", help="Exit once every upload whose bytes are stored has its text.")
+    ] = False,
+) -> None:
+    """Extract the text of uploaded files (the ``extract`` adapter's jobs), alone: what ``process``
+    runs beside its batches. The texts are staged as ``file_text`` events for ``process``."""
+    settings = load_settings()
+    store = wiring.staging_store(settings)
+    extraction = Extraction(settings, store, until_empty=until_empty)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping the extraction", signal.Signals(signum).name)
+        extraction.worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        extraction.start()
+        extraction.join()
+    finally:
+        extraction.close()
+    outcome = extraction.outcome
+    out.print(f"extracted {outcome.done} files ({outcome.retried} attempts failed and were put back)", highlight=False)
 
 
 def processor_adapters(settings: Settings, store: StagingStore) -> list[Adapter]:

@@ -21,9 +21,12 @@ from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import UnknownAdapter, build_adapters, factory_location
 from adapters.worker_process import AdapterProcess, WorkerSpec, WorkerStartFailed
 from adapters.xml_adapter import LyncXmlAdapter
+from archive.fs_file_store import FsFileStore
 from archive.record import archived_count
 from ingest.staging import StagingStore, staged_events, to_row
 from ingest.staging_claims import parked_events
+from search.tantivy_schema import ATTACHMENT, open_index
+from tests import attachment_events
 from tests.adapters.worker_fakes import FACTORY, recorded
 from tests.factories import posts
 from tests.processes import wait_until
@@ -255,3 +258,20 @@ def test_a_worker_ignores_ctrl_c_and_exits_when_its_processor_dies(sqlite_store:
     finally:
         parent.kill()
         parent.wait(10)
+
+
+def test_an_adapter_in_a_worker_process_gets_the_file_store(sqlite_store: StagingStore, tmp_path: Path) -> None:
+    """The index adapter reads attachment texts from the file store: in a worker process too."""
+    files = FsFileStore(tmp_path / "files")
+    upload = attachment_events.upload("plan.pdf")
+    text = attachment_events.file_text(upload, "the quarterly hedge plan", files)
+    context = AdapterContext(engine=sqlite_store.engine, data_dir=tmp_path, file_store=files)
+    _archive, index = build_adapters("index", context, worker_processes=["index"])
+    assert isinstance(index, AdapterProcess)
+    try:
+        assert list(index.write([upload, text])) == [None, None]
+    finally:
+        index.close()
+    found = open_index(tmp_path / "index")
+    found.reload()
+    assert len(found.searcher().search(found.parse_query("hedge", [ATTACHMENT]), 10).hits) == 1
