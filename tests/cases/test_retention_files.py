@@ -14,16 +14,19 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
 from archive.attachments import record_native
 from archive.file_store import FileCheck, FileStoreError, StoredFile
 from archive.fs_file_store import FsFileStore
 from archive.s3_file_store import S3FileStore
 from archive.schema import archive_dispositions, archive_extraction_jobs, archive_natives
+from cases.holds import search_resolver
 from cases.model import CaseSpec, HoldScope, HoldSpec, RetentionPolicySpec
 from cases.retention import run_retention
 from cases.store import CaseStore, RetentionStore
 from ingest.events import Event
 from ingest.staging import StagingStore
+from search.backends import TantivySearchBackend
 from tests.cases.helpers import NOW, OPERATOR, at, event
 from tests.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3_URL, s3_buckets
 
@@ -297,3 +300,34 @@ def test_bytes_under_an_s3_compliance_lock_stay_pending_until_it_expires(store: 
         assert "FileRetained" in counts["file_errors"][sha(SHARED)]
         assert s3.check(sha(SHARED)).state == "ok"
         assert natives(engine) == {sha(SHARED)}
+
+
+def test_a_query_hold_on_words_inside_an_attachment_keeps_the_upload_its_text_and_their_bytes(
+    store: StagingStore, files: FsFileStore, tmp_path: Path
+) -> None:
+    """The hold's query finds the words in the attachment's extracted text (the index holds it
+    on the upload's document), so the upload is held, its text follows it, and neither's bytes
+    leave the store; an unrelated upload of the same age is disposed of with its text."""
+    engine = store.engine
+    contract = b"%PDF-1.7 the Meridian indemnity clause"
+    other = b"%PDF-1.7 lunch menu"
+    contract_text, other_text = b"the Meridian indemnity clause", b"lunch menu"
+    kept = upload("user:alice", 100, contract, name="contract.pdf")
+    gone = upload("user:alice", 100, other, name="menu.pdf")
+    texts = [file_text(kept, 99, contract_text), file_text(gone, 99, other_text)]
+    for data in (contract, other, contract_text, other_text):
+        stored(engine, files, data)
+    archive(engine, [kept, gone, *texts])
+    index = TantivyIndexAdapter(tmp_path / "index", file_store=files)
+    assert all(result is None for result in index.write([kept, gone, *texts]))
+    index.close()
+    keep_30_days(engine)
+    cases = CaseStore(engine)
+    case = cases.create_case(CaseSpec(name="Meridian"), "legal")
+    cases.place_hold(case.id, HoldSpec(reason="indemnity dispute", scope=HoldScope(query="indemnity")), "legal")
+    run(engine, files, resolve=search_resolver(engine, TantivySearchBackend(tmp_path / "index")))
+    assert disposed(engine) == {str(gone.event_id), str(texts[1].event_id)}
+    assert files.exists(sha(contract))
+    assert files.exists(sha(contract_text))
+    assert not files.exists(sha(other))
+    assert not files.exists(sha(other_text))
