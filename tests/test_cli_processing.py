@@ -11,15 +11,18 @@ import pytest
 from sqlalchemy import delete, func, update
 from typer.testing import CliRunner
 
+from archive.attachments import texts_for
 from archive.record import archived_count
 from archive.schema import archive_events
 from archivist import wiring
 from archivist.cli import app
+from archivist.demo_attachments import demo_files
 from archivist.settings import get_settings
 from ingest.producer import write_jsonl
 from ingest.staging import staged_events
 from search.backends import TantivySearchBackend, every_hit
 from search.query_parser import parse_query
+from search.request import SearchRequest
 from tests.factories import post_payload, posts
 from tests.processes import archivist_env, start_archivist, wait_until
 
@@ -185,6 +188,17 @@ def test_demo_loads_real_logs_and_synthetic_traffic_through_the_pipeline() -> No
     archived = archived_count(engine)
     assert archived > 9_000, "the 7 demo IRC logs hold about 9,000 events"
     assert wiring.staging_store(get_settings()).counts().staged == 0
+    # the demo's attachments: stored, their text extracted (OCR too) and searchable
+    files = demo_files()
+    with engine.connect() as connection:
+        texts = texts_for(connection, [str(file.event_id) for file in files])
+    assert sorted(text.state for text in texts.values()) == ["extracted"] * len(files)
+    store = wiring.file_store(get_settings())
+    words = b"".join(store.open(text.text_sha256).read() for text in texts.values() if text.text_sha256)
+    assert b"firmware-b43-installer" in words
+    assert b"modprobe" in words, "the screenshot's words come from OCR"
+    found = wiring.search_backend(get_settings()).search(SearchRequest(parse_query("attachment:firmware")))
+    assert [hit.event_id for hit in found.hits] == [str(files[0].event_id)]
     again = runner.invoke(app, ["demo", "--synthetic-events", "500", "--no-serve"])
     assert again.exit_code == 0
     assert archived_count(engine) == archived, "running the demo again duplicates nothing"

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from archive.attachments import record_native
 from archive.principals import create_token
 from archive.record import archived_count
 from archivist import wiring
 from archivist.cli.common import fail, load_settings, out
 from archivist.cli.events import run_producer
 from archivist.cli.workers import Extraction, process, processor_adapters, proxy_options
+from archivist.demo_attachments import demo_files, demo_uploads
 from archivist.settings import Settings
 from ingest.events import Event
 from ingest.irc import read_irc_file
@@ -43,7 +46,9 @@ def demo(
         fail("demo runs on the embedded default: unset ARCHIVIST_BROKER_URL and ARCHIVIST_DATABASE_URL")
     logs = sorted((DEMO_DATA / "ubuntu-irc").glob("*.raw.txt"))
     out.print(f"Loading {len(logs)} real #ubuntu IRC logs (CC BY 4.0, see {DEMO_DATA / 'ubuntu-irc'})")
-    run_producer(_irc_events(logs), "demo IRC logs", progress_lines=False)
+    irc = list(_irc_events(logs))
+    run_producer(irc, "demo IRC logs", progress_lines=False)
+    _share_demo_attachments(settings, irc)
     traffic = simulate_events(events=synthetic_events, rooms=12, users=80, seed=2026)
     run_producer(traffic, "demo synthetic traffic", progress_lines=False)
     out.print(f"Delivering to {settings.adapters} ...")
@@ -61,11 +66,31 @@ def demo(
         f"Demo token (role admin, shown once):\n  {token}\n"
         f"Try:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         f"""-d '{{"query": "wireless NEAR/5 driver"}}' {base}/api/v1/search\n"""
+        f"""  (attachments too: '{{"query": "attachment:firmware"}}', '{{"query": "filetype:png modprobe"}}')\n"""
         "Ctrl-C stops.",
         highlight=False,
         markup=False,
     )
     _serve_with_processor(settings, store, host, port)
+
+
+def _share_demo_attachments(settings: Settings, irc: list[Event]) -> None:
+    """The demo's attachments (:mod:`archivist.demo_attachments`), stored, then shared in the
+    IRC room by people of its log, an hour after its first line."""
+    posts = [event for event in irc if event.type == "post"]
+    if not posts:
+        return
+    files = demo_files()
+    speakers = list({post.actor.id: post.actor for post in posts}.values())[:4]
+    uploads = demo_uploads(files, posts[0].room, speakers, posts[0].occurred_at + timedelta(hours=1))
+    store = wiring.file_store(settings)
+    engine = wiring.staging_store(settings).engine
+    for file in files:
+        put = store.put([file.data], expected_sha256=file.sha256)
+        with engine.begin() as connection:
+            record_native(connection, put.sha256, put.size, "import")
+    out.print(f"Sharing {len(files)} demo attachments in {posts[0].room.name} (documents made for the demo)")
+    run_producer(uploads, "demo attachments", progress_lines=False)
 
 
 def _irc_events(files: Iterable[Path]) -> Iterator[Event]:
