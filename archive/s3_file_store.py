@@ -13,7 +13,9 @@ not known before the end), then uploaded the same way. Small files (under one pa
 Object Lock: when the bucket has Object Lock enabled (``GetObjectLockConfiguration``, asked once
 per process), each object is written in COMPLIANCE mode until ``retain_until`` (or the store's
 default, ``ARCHIVIST_S3_RETAIN_DAYS``); the same bytes put again with a later date extend the
-lock. Nobody, not even the bucket's owner, can delete or shorten a compliance lock, so
+lock. Bytes already stored are re-read and re-hashed before a put of the same bytes skips them:
+an object that no longer hashes to its key is written again (a new current version), so handing
+over the right bytes repairs it. Nobody, not even the bucket's owner, can delete or shorten a compliance lock, so
 :meth:`S3FileStore.delete` of a locked object raises :class:`FileRetained`. On a bucket without
 Object Lock the objects are written without a lock: the archive's retention and legal holds
 still decide when bytes are deleted, but the bucket does not enforce write-once itself.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -50,6 +53,7 @@ PART_SIZE = 8 * 1024 * 1024
 _READ_CHUNK = 1 << 20
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 _LOCKED_CODES = {"AccessDenied", "ObjectLocked", "InvalidRequest"}
+log = logging.getLogger(__name__)
 
 
 class S3FileStore:
@@ -158,9 +162,13 @@ class S3FileStore:
         key = self.key_of(expected_sha256)  # refuses a malformed hash before reading a byte
         lock = self._lock_arguments(retain_until)
         if self._head(key) is not None:
-            size = _drain_checked(chunks, expected_sha256, max_bytes)
-            self._extend_lock(key, lock)
-            return StoredFile(expected_sha256, size, created=False)
+            state = self.check(expected_sha256).state
+            if state == "ok":
+                size = _drain_checked(chunks, expected_sha256, max_bytes)
+                self._extend_lock(key, lock)
+                return StoredFile(expected_sha256, size, created=False)
+            if state == "altered":  # the right bytes again repair it (a new, current version)
+                log.warning("the stored bytes of %s in %s no longer hash to their name: stored again", key, self.where)
         return self._upload(chunks, key, expected_sha256, max_bytes, lock)
 
     def open(self, sha256: str) -> BinaryIO:

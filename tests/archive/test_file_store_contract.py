@@ -328,3 +328,23 @@ def test_unreachable_or_misconfigured_stores_say_what_is_wrong(fresh_s3_bucket: 
     with pytest.raises(FileStoreError, match=r"SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId|403"):
         wrong_key.exists(sha(b"x"))
     assert "not the secret" not in repr(wrong_key)
+
+
+def test_altered_bytes_are_repaired_by_storing_the_right_bytes_again(subject: Subject) -> None:
+    """Stored bytes that no longer hash to their name are not "already stored": handing over
+    the right bytes again replaces them (as a new version on S3), whether or not the caller
+    names the SHA-256, and whether the alteration kept the size or not."""
+    store = subject.store
+    for original, forgery, expected in (
+        (b"the signed contract", b"the forged contract", True),  # same size
+        (b"the board minutes", b"shorter", False),
+    ):
+        store.put([original])
+        subject.alter(sha(original), forgery)
+        assert store.check(sha(original)).state == "altered"
+        again = store.put([original], expected_sha256=sha(original) if expected else None)
+        assert (again.sha256, again.size, again.created) == (sha(original), len(original), True)
+        assert store.check(sha(original)).state == "ok"
+        with store.open(sha(original)) as read:
+            assert read.read() == original
+        assert store.put([original]).created is False  # intact now: nothing written

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from archive.file_store import DigestMismatch, FileMissing, FileTooLarge
+from archive.file_store import DigestMismatch, FileMissing, FileStoreError, FileTooLarge
 from archive.fs_file_store import FsFileStore
 
 
@@ -86,3 +88,58 @@ def test_delete_is_idempotent_and_the_store_pickles(tmp_path: Path) -> None:
     copy.delete(stored)
     copy.delete(stored)
     assert not store.exists(stored)
+
+
+def _failing(error: int) -> Any:
+    def fail(*_args: Any, **_options: Any) -> None:
+        raise OSError(error, os.strerror(error))
+
+    return fail
+
+
+@pytest.mark.parametrize("call", ["fsync", "replace", "chmod"])
+def test_a_full_disk_or_an_io_error_while_storing_is_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """ENOSPC or EIO from the disk is the store's problem (FileStoreError: a 503 to a producer),
+    not a bare OSError; nothing is left under the hash."""
+    store = FsFileStore(tmp_path)
+    monkeypatch.setattr(os, call, _failing(errno.ENOSPC))
+    with pytest.raises(FileStoreError, match="No space left on device"):
+        store.put([b"a file"], expected_sha256=sha(b"a file"))
+    monkeypatch.undo()
+    assert not store.exists(sha(b"a file"))
+    assert list((tmp_path / ".incoming").iterdir()) == []
+
+
+def test_a_source_that_cannot_be_read_is_not_the_store_failing(tmp_path: Path) -> None:
+    def unreadable() -> Iterator[bytes]:
+        yield b"the first part"
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with pytest.raises(PermissionError):
+        FsFileStore(tmp_path).put(unreadable())
+
+
+def test_an_io_error_while_reading_is_a_store_error_and_missing_stays_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FsFileStore(tmp_path)
+    kept = store.put([b"kept"]).sha256
+    monkeypatch.setattr(Path, "open", _failing(errno.EIO))
+    with pytest.raises(FileStoreError, match="Input/output error"):
+        store.open(kept)
+    with pytest.raises(FileStoreError, match="Input/output error"):
+        store.check(kept)
+    monkeypatch.setattr(Path, "open", _failing(errno.ENOENT))
+    with pytest.raises(FileMissing):
+        store.open(kept)
+    assert store.check(kept).state == "missing"
+
+
+def test_a_deletion_the_disk_refuses_is_a_store_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = FsFileStore(tmp_path)
+    kept = store.put([b"kept"]).sha256
+    monkeypatch.setattr(Path, "unlink", _failing(errno.EROFS))
+    with pytest.raises(FileStoreError, match="Read-only file system"):
+        store.delete(kept)

@@ -4,9 +4,11 @@ each download audited."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
+import os
 import threading
 import tracemalloc
 import uuid
@@ -184,6 +186,20 @@ def test_an_unavailable_store_is_a_503(store: StagingStore, tmp_path: Path, toke
         response = client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
     assert response.status_code == 503, response.text
     assert "file store" in response.json()["detail"]["message"]
+
+
+def test_a_full_disk_is_a_503_not_a_500(
+    client: TestClient, tokens: dict[str, str], files: FsFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*_args: Any, **_options: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    response = client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
+    assert response.status_code == 503, response.text
+    assert "No space left on device" in response.json()["detail"]["message"]
+    monkeypatch.undo()
+    assert not files.exists(CONTENT_SHA)
 
 
 def test_uploads_beyond_the_concurrent_bound_are_a_503_and_never_take_the_thread_pool(
