@@ -57,11 +57,66 @@ class FileEvent:
 
 def record_native(connection: Connection, sha256: str, size: int, received_via: ReceivedVia) -> bool:
     """Note that the store now holds ``sha256`` (after :meth:`FileStore.put` returned): True
-    when this is news, False when it was already recorded."""
-    row = {"sha256": sha256, "size": size, "stored_at": datetime.now(UTC), "received_via": received_via}
+    when this is news, False when it was already recorded (its ``stored_at`` is then refreshed
+    and a deletion retention had marked is called off: the bytes are wanted again)."""
+    now = datetime.now(UTC)
+    row = {"sha256": sha256, "size": size, "stored_at": now, "received_via": received_via}
     statement = insert_ignoring_conflicts(connection.dialect.name, archive_natives)
     # RETURNING, not rowcount: the PostgreSQL driver reports no rowcount here (-1).
-    return connection.execute(statement.returning(archive_natives.c.sha256), row).first() is not None
+    if connection.execute(statement.returning(archive_natives.c.sha256), row).first() is not None:
+        return True
+    connection.execute(
+        update(archive_natives).where(archive_natives.c.sha256 == sha256).values(stored_at=now, deleting=False)
+    )
+    return False
+
+
+def receiving_native(connection: Connection, sha256: str) -> None:
+    """Before the bytes ``sha256`` are put in the store: call off a deletion retention marked
+    (and refresh ``stored_at``), waiting for a deletion in progress to finish (retention holds
+    the row, or SQLite's write lock, while it deletes), so the put that follows writes the bytes
+    again if they went. Commit it before the put; :func:`record_native` after it."""
+    connection.execute(
+        update(archive_natives)
+        .where(archive_natives.c.sha256 == sha256)
+        .values(stored_at=datetime.now(UTC), deleting=False)
+    )
+
+
+def mark_natives_deleting(connection: Connection, sha256s: Iterable[str], *, stored_before: datetime) -> set[str]:
+    """Retention, in the transaction that disposed of references: mark for deletion those of
+    ``sha256s`` no archived event refers to any more and that were handed over before
+    ``stored_before`` (the run's start: bytes received since may be waiting for their event);
+    returns the ones marked."""
+    marked: set[str] = set()
+    for sha256 in sorted(set(sha256s)):
+        if references(connection, sha256):
+            continue
+        result = connection.execute(
+            update(archive_natives)
+            .where(archive_natives.c.sha256 == sha256, archive_natives.c.stored_at < stored_before)
+            .values(deleting=True)
+        )
+        if result.rowcount:
+            marked.add(sha256)
+    return marked
+
+
+def lock_native(connection: Connection, sha256: str) -> NativeRow | None:
+    """The row of ``sha256``, locked until the caller's transaction ends (``FOR UPDATE`` on
+    PostgreSQL; SQLite's transactions hold the write lock): :func:`receiving_native` waits."""
+    query = select(archive_natives).where(archive_natives.c.sha256 == sha256)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        return None
+    return NativeRow(row.sha256, int(row.size), row.stored_at, row.received_via, bool(row.deleting))
+
+
+def keep_native(connection: Connection, sha256: str) -> None:
+    """Call off the deletion of ``sha256`` (an event refers to the bytes again)."""
+    connection.execute(update(archive_natives).where(archive_natives.c.sha256 == sha256).values(deleting=False))
 
 
 def record_file_text(connection: Connection, event_id: str, extracted: ExtractedText, extracted_at: datetime) -> bool:
@@ -225,6 +280,8 @@ class NativeRow:
     size: int
     stored_at: datetime
     received_via: str
+    deleting: bool = False
+    """A retention run is to delete the bytes (until it has, they are still stored)."""
 
 
 def all_natives(connection: Connection) -> list[NativeRow]:

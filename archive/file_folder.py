@@ -102,6 +102,8 @@ def store_from_folder(
     ``max_bytes``) or ``OSError`` (it can no longer be read), having stored the ones before."""
     stored: list[StoredFile] = []
     for sha256 in sorted(set(wanted) & folder.by_sha256.keys()):
+        with engine.begin() as connection:  # calls off (or waits out) a retention deleting these bytes
+            attachments.receiving_native(connection, sha256)
         put = store.put(read_chunks(folder.by_sha256[sha256]), expected_sha256=sha256, max_bytes=max_bytes)
         with engine.begin() as connection:
             attachments.record_native(connection, put.sha256, put.size, received_via)

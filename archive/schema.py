@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from ingest.db import UtcDateTime
@@ -153,12 +154,16 @@ archive_natives = Table(
     Column("size", BigInteger, nullable=False),
     Column("stored_at", UtcDateTime(), nullable=False),
     Column("received_via", String(16), nullable=False),
+    Column("deleting", Boolean, nullable=False, server_default=false()),
 )
 """The files whose bytes the file store holds (``archive.file_store``), one row per content: the
 same bytes uploaded twice are stored once. Not derived from the chain: the bytes arrive beside
 their events (``POST /api/v1/files``, ``archivist publish --files``, a fetch of the event's url),
 and are checked against the SHA-256 the event sealed. A ``file_upload`` whose ``sha256`` has no
-row here is pending."""
+row here is pending. ``stored_at``: when the bytes were last handed over (each receipt refreshes
+it). ``deleting``: a retention run disposed of their last reference and is to delete them
+(until it has, the bytes are still stored); handing them over again clears it, and retention
+deletes only bytes it marked, received before the run began, and not handed over since."""
 
 archive_file_texts = Table(
     "archive_file_texts",

@@ -42,8 +42,10 @@ from archive.attachments import (
     file_sha256s,
     forget_extraction_jobs,
     forget_native,
+    keep_native,
+    lock_native,
+    mark_natives_deleting,
     references,
-    stored_natives,
     texts_for,
 )
 from archive.audit import record
@@ -206,17 +208,22 @@ def run_retention(
     a hold with a query then stops the run). ``--dry-run`` writes nothing at all.
 
     Files: the ``file_text`` event of a disposed upload is disposed with it (a text never
-    outlives its file, and a hold on the text holds the upload). After each chunk commits, the
-    bytes (natives and extracted texts) no remaining event refers to are deleted from
-    ``file_store`` and then their ``archive_natives`` row; a deletion that fails is recorded in
-    the run (``files_pending``, ``file_errors``) and retried by the next run, and the row of
-    bytes that still exist is kept. Without ``file_store`` no bytes are deleted (they stay
-    pending for a run that has one).
+    outlives its file, and a hold on the text holds the upload). The chunk's transaction marks
+    the bytes (natives and extracted texts) no remaining event refers to, and that were handed
+    over before the run began, as ``deleting``; after it commits, each is deleted from
+    ``file_store`` and its ``archive_natives`` row dropped, in one transaction that holds the
+    row (so bytes handed over meanwhile wait, then are stored again) and checks again that
+    they are still marked (handing the bytes over again calls the deletion off: they may come
+    before their event) and unreferenced. A deletion that fails is recorded in the run
+    (``files_pending``, ``file_errors``) and retried by the next run, and the row of bytes that
+    still exist is kept. Without ``file_store`` no bytes are deleted (they stay pending for a
+    run that has one).
 
     Raises :class:`cases.holds.HoldUnavailable` before anything is disposed when a hold cannot
     be evaluated, and :class:`RetentionFailed` when a chunk fails (the run is recorded and
     audited with what it did until then)."""
-    now = now or datetime.now(UTC)
+    started = datetime.now(UTC)  # the clock, not ``now``: it is compared with when bytes were received
+    now = now or started
     run_id = str(uuid.uuid4())
     report = RetentionReport(run_id, dry_run)
     retention = RetentionStore(engine)
@@ -244,13 +251,14 @@ def run_retention(
                     after = _chunk(connection, book, matcher, judged, now, after, chunk, adapters)
                     if judged.files_pending:
                         retention.note_files_pending(connection, run_id, judged.files_pending)
+                        mark_natives_deleting(connection, judged.files_pending, stored_before=started)
             report.add(judged)  # counted once the chunk is committed
             if file_store is not None and judged.files_pending:
                 _delete_unreferenced(engine, file_store, report, judged.files_pending)
         if not dry_run:
             earlier = retention.files_pending() - report.files_deleted - report.files_pending
             if file_store is not None:
-                _delete_unreferenced(engine, file_store, report, earlier, earlier=True)
+                _delete_unreferenced(engine, file_store, report, earlier)
             else:
                 report.files_pending |= earlier
     except Exception as failure:
@@ -447,33 +455,39 @@ def _text_sha256s(connection: Connection, event_ids: Sequence[str]) -> set[str]:
     return found
 
 
-def _delete_unreferenced(
-    engine: Engine, store: FileStore, report: RetentionReport, sha256s: Iterable[str], *, earlier: bool = False
-) -> None:
-    """Delete from the store the bytes among ``sha256s`` no archived event refers to any more,
-    then their ``archive_natives`` row (in that order: a row is never dropped while its bytes
-    exist). Bytes an event still refers to (another upload of the same content, held or
-    retained) stay. ``earlier``: left pending by earlier runs; those already gone are dropped
-    from the list without counting them again."""
+def _delete_unreferenced(engine: Engine, store: FileStore, report: RetentionReport, sha256s: Iterable[str]) -> None:
+    """Delete from the store the bytes among ``sha256s`` that a disposal marked ``deleting``
+    and no archived event refers to any more, then their ``archive_natives`` row, in one
+    transaction holding that row: bytes handed over meanwhile (:func:`receiving_native`) wait
+    for it, then are written again. Bytes no longer marked (handed over again since: they may
+    come before their event; or referenced again), or not recorded (the bytes of an upload
+    stopped before its record, which no run decided to delete), are not deleted and leave the
+    list; a failed deletion keeps the row (the bytes exist) and stays pending."""
     for sha256 in sorted(set(sha256s)):
         report.files_pending.add(sha256)
         try:
-            with engine.connect() as connection:
-                if references(connection, sha256):
+            with engine.begin() as connection:
+                native = lock_native(connection, sha256)
+                if native is None or not native.deleting:
                     report.files_pending.discard(sha256)
                     continue
-                recorded = bool(stored_natives(connection, [sha256]))
-            if earlier and not recorded and not store.exists(sha256):
-                report.files_pending.discard(sha256)
-                continue
-            store.delete(sha256)
+                if references(connection, sha256):  # an upload of the same bytes came since
+                    keep_native(connection, sha256)
+                    report.files_pending.discard(sha256)
+                    continue
+                store.delete(sha256)
+                if references(connection, sha256):
+                    log.warning(
+                        "retention run %s: an upload of %s was archived while its bytes were being deleted; "
+                        "it waits for them to be handed over again",
+                        report.run_id,
+                        sha256,
+                    )
+                forget_native(connection, sha256)  # a row is never kept for bytes that are gone
         except Exception as error:  # any store failure: recorded, retried by the next run
             report.file_errors[sha256] = f"{error.__class__.__name__}: {error}"
             log.warning("retention run %s could not delete %s from the file store: %s", report.run_id, sha256, error)
             continue
-        with engine.begin() as connection:
-            if not references(connection, sha256):
-                forget_native(connection, sha256)
         report.files_pending.discard(sha256)
         report.file_errors.pop(sha256, None)
         report.files_deleted.add(sha256)

@@ -112,6 +112,8 @@ async def receive(
                 yield chunk
 
     def store_and_record() -> Received:
+        with engine.begin() as connection:  # calls off (or waits out) a retention deleting these bytes
+            attachments.receiving_native(connection, sha256)
         stored = store.put(pulled(), expected_sha256=sha256, max_bytes=max_bytes)
         with engine.begin() as connection:
             news = attachments.record_native(connection, stored.sha256, stored.size, "api")

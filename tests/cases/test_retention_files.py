@@ -6,7 +6,8 @@ delete is reported and retried by the next run, never forgotten."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sqlalchemy import Engine, insert, select
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
-from archive.attachments import record_native
+from archive.attachments import pending_count, record_native
+from archive.file_folder import hash_folder, store_from_folder
 from archive.file_store import FileCheck, FileStoreError, StoredFile
 from archive.fs_file_store import FsFileStore
 from archive.s3_file_store import S3FileStore
@@ -276,6 +278,105 @@ def test_a_run_that_stops_after_disposing_leaves_its_deletions_for_the_next(
     run(engine, files)
     assert not files.exists(sha(SHARED))
     assert natives(engine) == set()
+
+
+def test_bytes_sent_again_after_a_failed_deletion_are_not_deleted_by_a_later_run(
+    store: StagingStore, files: FsFileStore
+) -> None:
+    """Bytes may come before their event. A run that failed to delete some bytes leaves them
+    pending for the next; when the same bytes are handed over again meanwhile (a 201 or 200),
+    they are wanted again: no later run deletes them, and their upload finds them."""
+    engine = store.engine
+    archive(engine, [upload("user:bob", 100, SHARED)])
+    stored(engine, files, SHARED)
+    keep_30_days(engine)
+    failing = FailingStore(files)
+    assert run(engine, failing).counts()["files_pending"] == [sha(SHARED)]  # type: ignore[attr-defined]
+    failing.down = False
+    stored(engine, files, SHARED)  # the same bytes again, ahead of a new event
+
+    counts = run(engine, failing).counts()  # type: ignore[attr-defined]
+    archive(engine, [upload("user:bob", 0, SHARED)])
+
+    assert (counts["files_deleted"], counts["files_pending"]) == (0, [])
+    assert files.exists(sha(SHARED))
+    assert natives(engine) == {sha(SHARED)}
+    with engine.connect() as connection:
+        assert pending_count(connection) == 0
+    assert run(engine, failing).counts()["files_deleted"] == 0  # type: ignore[attr-defined]
+    assert files.exists(sha(SHARED))
+
+
+def _meanwhile(engine: Engine, action: Callable[[], None]) -> threading.Thread | None:
+    """Do ``action`` while retention deletes bytes: at once on PostgreSQL (it does not touch the
+    row retention holds); on SQLite in a thread, which waits for retention's write lock."""
+    if engine.dialect.name == "postgresql":
+        action()
+        return None
+    thread = threading.Thread(target=action)
+    thread.start()
+    return thread
+
+
+def test_an_upload_archived_while_its_bytes_are_deleted_waits_for_them_again(
+    store: StagingStore, files: FsFileStore
+) -> None:
+    """An upload of the same bytes archived between retention's last look at their references
+    and their deletion: the bytes go, and so does their record, so the upload is pending (its
+    bytes are asked for again) instead of the archive saying it holds bytes it lost."""
+    engine = store.engine
+    archive(engine, [upload("user:bob", 100, SHARED)])
+    stored(engine, files, SHARED)
+    keep_30_days(engine)
+    racing: list[threading.Thread | None] = []
+
+    class Racing(FsFileStore):
+        def delete(self, sha256: str) -> None:
+            racing.append(_meanwhile(engine, lambda: archive(engine, [upload("user:carol", 0, SHARED)])))
+            super().delete(sha256)
+
+    run(engine, Racing(files.root))
+    for thread in racing:
+        if thread is not None:
+            thread.join()
+
+    assert racing, "the bytes were not deleted"
+    assert natives(engine) == set()
+    assert not files.exists(sha(SHARED))
+    with engine.connect() as connection:
+        assert pending_count(connection) == 1
+
+
+def test_bytes_handed_over_while_retention_deletes_them_are_stored_again(
+    store: StagingStore, files: FsFileStore, tmp_path: Path
+) -> None:
+    """``publish --files`` of the bytes retention is deleting waits for the deletion, then
+    stores them again: they end up both stored and recorded."""
+    engine = store.engine
+    archive(engine, [upload("user:bob", 100, SHARED)])
+    stored(engine, files, SHARED)
+    keep_30_days(engine)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "terms.pdf").write_bytes(SHARED)
+    threads: list[threading.Thread] = []
+
+    def publish() -> None:
+        store_from_folder(engine, files, hash_folder(folder), [sha(SHARED)], received_via="publish", max_bytes=1 << 20)
+
+    class Racing(FsFileStore):
+        def delete(self, sha256: str) -> None:
+            threads.append(threading.Thread(target=publish))
+            threads[-1].start()
+            super().delete(sha256)
+
+    run(engine, Racing(files.root))
+    for thread in threads:
+        thread.join()
+
+    assert len(threads) == 1
+    assert files.exists(sha(SHARED))
+    assert natives(engine) == {sha(SHARED)}
 
 
 def test_bytes_under_an_s3_compliance_lock_stay_pending_until_it_expires(store: StagingStore) -> None:
