@@ -135,6 +135,25 @@ def test_bytes_may_come_before_their_event(
         assert attachments.pending_count(connection) == 2  # the fixture's two: the new upload is complete
 
 
+def test_bytes_handed_over_again_call_off_a_deletion_retention_marked(
+    client: TestClient, tokens: dict[str, str], store: StagingStore, files: FsFileStore
+) -> None:
+    """Retention marked these bytes for deletion (their last reference was disposed of) and has
+    not deleted them yet; they are sent again ahead of a new event: wanted again, not deleted."""
+    early = b"sent again before the new event"
+    sha = hashlib.sha256(early).hexdigest()
+    assert client.post(f"/api/v1/files?sha256={sha}", content=early, headers=auth(tokens["ingest"])).status_code == 201
+    with store.engine.begin() as connection:
+        assert attachments.mark_natives_deleting(connection, [sha], stored_before=datetime.now(UTC)) == {sha}
+    again = client.post(f"/api/v1/files?sha256={sha}", content=early, headers=auth(tokens["ingest"]))
+    assert again.status_code == 200, again.text
+    with store.engine.begin() as connection:
+        native = attachments.lock_native(connection, sha)
+    assert native is not None
+    assert native.deleting is False
+    assert files.exists(sha)
+
+
 def test_bytes_other_than_the_named_ones_are_refused_with_both_hashes(
     client: TestClient, tokens: dict[str, str], files: FsFileStore
 ) -> None:
