@@ -116,7 +116,16 @@ def lock_native(connection: Connection, sha256: str) -> NativeRow | None:
 
 def keep_native(connection: Connection, sha256: str) -> None:
     """Call off the deletion of ``sha256`` (an event refers to the bytes again)."""
-    connection.execute(update(archive_natives).where(archive_natives.c.sha256 == sha256).values(deleting=False))
+    keep_natives(connection, [sha256])
+
+
+def keep_natives(connection: Connection, sha256s: Iterable[str]) -> None:
+    """Call off the deletion of each of ``sha256s`` (events refer to the bytes again), locking
+    their rows until the caller's transaction ends (see :func:`lock_native`)."""
+    wanted = sorted(set(sha256s))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        connection.execute(update(archive_natives).where(archive_natives.c.sha256.in_(chunk)).values(deleting=False))
 
 
 def record_file_text(connection: Connection, event_id: str, extracted: ExtractedText, extracted_at: datetime) -> bool:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
-from archive.attachments import record_file_texts
+from archive.attachments import keep_natives, record_file_texts
 from archive.people import record_people
 from archive.schema import (
     archive_dispositions,
@@ -152,6 +152,10 @@ def apply_derived(connection: Connection, events: Sequence[Event]) -> None:
     for table, rows in ((archive_message_versions, versions), (archive_reads, reads), (archive_files, files)):
         if rows:
             connection.execute(insert_ignoring_conflicts(connection.dialect.name, table), rows)
+    # An upload refers to its bytes again: call off a deletion retention marked. Updating the
+    # row also locks it until this transaction commits, so a retention run deleting those bytes
+    # either finishes first (the upload is then pending) or waits and sees this reference.
+    keep_natives(connection, [row["sha256"] for row in files if row["direction"] == "upload"])
     record_file_texts(connection, texts)
 
 

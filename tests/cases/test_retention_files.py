@@ -308,11 +308,8 @@ def test_bytes_sent_again_after_a_failed_deletion_are_not_deleted_by_a_later_run
 
 
 def _meanwhile(engine: Engine, action: Callable[[], None]) -> threading.Thread | None:
-    """Do ``action`` while retention deletes bytes: at once on PostgreSQL (it does not touch the
-    row retention holds); on SQLite in a thread, which waits for retention's write lock."""
-    if engine.dialect.name == "postgresql":
-        action()
-        return None
+    """Do ``action`` while retention deletes bytes, in a thread: archiving an upload updates the
+    row retention holds (PostgreSQL's row lock; SQLite's write lock), so it waits for the deletion."""
     thread = threading.Thread(target=action)
     thread.start()
     return thread
