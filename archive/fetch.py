@@ -15,7 +15,9 @@ Archivist reach what it should not (SSRF). The rules, each checked before a byte
 - a redirect is followed only to the same scheme, host and port (checked again), at most
   :attr:`FetchPolicy.max_redirects` times;
 - the bytes are streamed into :meth:`FileStore.put` with the SHA-256 the event sealed and the
-  size limit, within the connect, read and total timeouts.
+  size limit, within the connect, read and total timeouts: the body is read as it comes (no
+  read waits to fill a buffer), each read waiting at most for the time the fetch has left, so a
+  server that sends a byte now and then cannot hold a fetch past its total timeout.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
 
 from archive.file_store import FileStore, StoredFile
 
@@ -150,8 +152,9 @@ def _checked_addresses(target: _Target) -> list[IPAddress]:
     return found
 
 
-def _pool(target: _Target, address: IPAddress, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
-    timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
+def _pool(target: _Target, address: IPAddress, policy: FetchPolicy, deadline: float) -> urllib3.HTTPConnectionPool:
+    remaining = max(0.001, deadline - time.monotonic())
+    timeout = urllib3.Timeout(connect=min(policy.connect_timeout, remaining), read=min(policy.read_timeout, remaining))
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
             str(address),
@@ -210,7 +213,7 @@ def _request(
     failure = "no address"
     for address in addresses:
         _deadline_passed(deadline, policy)
-        pool = _pool(target, address, policy)
+        pool = _pool(target, address, policy, deadline)
         try:
             response = pool.urlopen(
                 "GET",
@@ -243,11 +246,24 @@ def _redirected(origin: _Target, current: _Target, location: str, policy: FetchP
 
 
 def _body(response: urllib3.BaseHTTPResponse, deadline: float, policy: FetchPolicy) -> Iterator[bytes]:
+    """The body as it arrives (``read1``: what the socket has, never waiting to fill a chunk),
+    each read waiting at most for the read timeout or the time left, whichever is shorter."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    cut_by_total = False
     try:
-        for chunk in response.stream(_CHUNK, decode_content=False):
+        while True:
             _deadline_passed(deadline, policy)
+            remaining = deadline - time.monotonic()
+            cut_by_total = remaining < policy.read_timeout
+            if sock is not None:
+                sock.settimeout(max(0.001, min(policy.read_timeout, remaining)))
+            chunk = response.read1(_CHUNK, decode_content=False)
+            if not chunk:
+                break
             yield chunk
     except HTTPError as error:
+        if cut_by_total and isinstance(error, ReadTimeoutError):
+            raise FetchRefused(f"the fetch took longer than {policy.total_timeout:g} s") from None
         raise FetchRefused(_reason(error)) from None
     _deadline_passed(deadline, policy)
 

@@ -65,6 +65,19 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(0.05)
             except BrokenPipeError:
                 self.close_connection = True
+        elif self.path == "/drip":  # a byte in time for 2 s, never a whole read, then silence
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                time.sleep(3)  # past the read timeout: a fetch still reading then fails on it
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
         elif self.path == "/slow":
             time.sleep(2)
             self._send(200, CONTENT)
@@ -187,6 +200,15 @@ def test_a_fetch_is_bounded_in_total_even_when_every_read_is_in_time(
     policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
     with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
         fetch_native(store, f"http://{HOST}:{port}/trickle", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
+
+
+def test_a_fetch_that_never_fills_a_read_still_ends_at_its_total_timeout(
+    store: FsFileStore, port: int, lookups: list[str]
+) -> None:
+    policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
+    with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
+        fetch_native(store, f"http://{HOST}:{port}/drip", expected_sha256=SHA, policy=policy)
     assert list(store.iter_sha256()) == []
 
 
