@@ -78,6 +78,17 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             self.close_connection = True
+        elif self.path == "/drip-headers":  # the headers a byte at a time for 2 s, then silence
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                for _ in range(40):
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                time.sleep(3)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
         elif self.path == "/slow":
             time.sleep(2)
             self._send(200, CONTENT)
@@ -209,6 +220,15 @@ def test_a_fetch_that_never_fills_a_read_still_ends_at_its_total_timeout(
     policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
     with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
         fetch_native(store, f"http://{HOST}:{port}/drip", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
+
+
+def test_a_server_that_drips_its_headers_is_cut_at_the_total_timeout(
+    store: FsFileStore, port: int, lookups: list[str]
+) -> None:
+    policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
+    with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
+        fetch_native(store, f"http://{HOST}:{port}/drip-headers", expected_sha256=SHA, policy=policy)
     assert list(store.iter_sha256()) == []
 
 
