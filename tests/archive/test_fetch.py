@@ -310,6 +310,24 @@ def answer_http(connection: ssl.SSLSocket) -> None:
     connection.sendall(head.encode() + CONTENT)
 
 
+def drip_http(connection: ssl.SSLSocket) -> None:
+    """The TLS test server's HTTP: one request, answered a byte at a time for 2 s, then silence."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        received = connection.recv(4096)
+        if not received:
+            return
+        request += received
+    try:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+        for _ in range(40):
+            connection.sendall(b"d")
+            time.sleep(0.05)
+        time.sleep(3)
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
@@ -335,5 +353,19 @@ def test_https_refuses_a_certificate_for_another_name(
     policy = FetchPolicy(allowed_hosts=("elsewhere.example",), read_timeout=5)
     context = server_context(pki, require_client_cert=False)  # a certificate for localhost and 127.0.0.1 only
     with tls_server(context, after_tls=answer_http) as server, pytest.raises(FetchRefused, match=r"SSL|certificate"):
+        fetch_native(store, f"https://elsewhere.example:{server.port}/f", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
+
+
+def test_https_that_never_fills_a_read_still_ends_at_its_total_timeout(
+    store: FsFileStore, pki: Pki, lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    policy = FetchPolicy(allowed_hosts=("elsewhere.example",), read_timeout=2, total_timeout=0.5)
+    context = server_context(pki, wrong_name=True, require_client_cert=False)
+    with (
+        tls_server(context, after_tls=drip_http) as server,
+        pytest.raises(FetchRefused, match=r"took longer than 0\.5 s"),
+    ):
         fetch_native(store, f"https://elsewhere.example:{server.port}/f", expected_sha256=SHA, policy=policy)
     assert list(store.iter_sha256()) == []
