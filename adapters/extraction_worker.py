@@ -6,7 +6,8 @@ per upload, so a slow OCR never delays archiving:
 
 1. ``waiting`` jobs whose bytes have arrived since become ``queued``; with a ``fetch``
    callable, a waiting upload that names a url is fetched (at most once per
-   ``fetch_retry_seconds``).
+   ``fetch_retry_seconds``), on a thread of its own (at most ``fetches`` at once): a slow
+   server never holds up extraction.
 2. ``queued`` jobs, and ``running`` ones whose lease expired (their worker died), are claimed
    under a lease, the attempt counted (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write
    lock), up to ``workers`` at a time, each on a thread of its own.
@@ -19,9 +20,15 @@ per upload, so a slow OCR never delays archiving:
    archives the event like any other; a crash before that commit leaves the job leased, and
    it is extracted again once the lease expires, staging the same event id.
 
-A job whose extraction raised, hung past ``call_seconds`` or whose worker died is tried again;
-after ``max_attempts`` it is finished with a ``failed`` text and the reason: the queue never
-sticks, and nothing a file does stops the loop.
+A job whose extraction raised, hung past ``call_seconds`` or whose worker died is tried again
+(put off: ``backoff_initial`` seconds, doubling up to ``backoff_maximum``); after
+``max_attempts`` it is finished with a ``failed`` text and the reason: the queue never sticks,
+and nothing a file does stops the loop. A pool answer that its worker was killed at the time
+limit or died (``Extraction.cause == "worker"``: the file, or the machine's load) is tried at
+least twice. A failure that says nothing about the file (the store cannot be read or written,
+the database fails, the pool could not start a worker) uses up no attempt: the job is put off
+the same way and tried again, however long the outage lasts, so an outage never records a
+``failed`` text (which would be final: the first text of an upload is kept).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Protocol
@@ -99,6 +106,11 @@ class WorkerOptions:
     interval: float = 2.0
     """Seconds between polls when there is nothing to do."""
     fetch_retry_seconds: float = 300.0
+    fetches: int = 4
+    """Url fetches at once, each on a thread of its own, off the extraction loop."""
+    backoff_initial: float = 1.0
+    """How long a job whose attempt failed, or that an outage stopped, is put off (doubling)."""
+    backoff_maximum: float = 300.0
 
 
 @dataclass
@@ -107,6 +119,9 @@ class WorkerOutcome:
     """Jobs finished with a ``file_text`` event staged (``failed`` texts included)."""
     retried: int = 0
     """Attempts that raised or hung, their job put back in the queue."""
+    put_off: int = 0
+    """Jobs put off, their attempt uncounted, because the store, the database or the extraction
+    pool failed (``until_empty`` leaves them for a later run)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,7 @@ class _Settled:
     """What became of one claimed job."""
 
     done: bool
+    put_off: bool = False
 
 
 REASON_CHARS = 2000
@@ -141,6 +157,11 @@ class ExtractionWorker:
         self.clock = clock
         self._staging = StagingStore(engine)
         self._stopping = threading.Event()
+        self._run_marker = f"{self.owner}:put-off"
+        """Who put jobs off during this run (in their ``lease_owner``): ``until_empty`` does not
+        wait out an outage it ran into."""
+        self._fetch_lock = threading.Lock()
+        self._fetching: set[str] = set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -148,7 +169,9 @@ class ExtractionWorker:
     def run(self, *, until_empty: bool = False) -> WorkerOutcome:
         """Extract until stopped; with ``until_empty``, until no job whose bytes are stored is
         left (waiting ones are left waiting). A database that cannot be reached, a store that
-        fails, an extractor that raises or hangs: logged, retried, never the end of the loop."""
+        fails, an extractor that raises or hangs: logged, retried, never the end of the loop.
+        With ``until_empty``, jobs this run put off after an outage are left for a later run."""
+        self._run_marker = f"{self.owner}:put-off:{uuid.uuid4().hex[:12]}"
         outcome = WorkerOutcome()
         in_flight: dict[Future[_Settled], tuple[ExtractionJob, str, float]] = {}
         next_prepare = 0.0
@@ -175,7 +198,8 @@ class ExtractionWorker:
                     in_flight.pop(future)
                     settled = future.result()
                     outcome.done += int(settled.done)
-                    outcome.retried += int(not settled.done)
+                    outcome.retried += int(not settled.done and not settled.put_off)
+                    outcome.put_off += int(settled.put_off)
                 for future, (job, token, deadline) in list(in_flight.items()):
                     if time.monotonic() >= deadline:
                         in_flight.pop(future)
@@ -199,23 +223,40 @@ class ExtractionWorker:
             return queue_arrived(connection, self.clock())
 
     def _fetch_waiting(self, fetch: Fetch) -> None:
+        """Start fetching waiting uploads, each on a thread of its own (daemon: one that hangs
+        is left behind, not waited for), at most ``fetches`` at once."""
+        with self._fetch_lock:
+            busy = set(self._fetching)
+        free = self.options.fetches - len(busy)
+        if free <= 0 or self._stopping.is_set():
+            return
         now = self.clock()
         with self.engine.begin() as connection:
-            uploads = waiting_with_url(
+            found = waiting_with_url(
                 connection,
                 not_tried_since=now - timedelta(seconds=self.options.fetch_retry_seconds),
-                limit=self.options.workers * 4,
+                limit=free + len(busy),
             )
+            uploads = [upload for upload in found if upload.file_event_id not in busy][:free]
             for upload in uploads:
                 note_fetch_tried(connection, upload.file_event_id, now)
         for upload in uploads:
-            if self._stopping.is_set():
-                return
-            try:
-                if fetch(upload):
-                    log.info("fetched %s (%s) from its url", upload.name, upload.file_event_id)
-            except Exception as error:
-                log.warning("fetching %s (%s) failed: %s", upload.name, upload.file_event_id, error)
+            with self._fetch_lock:
+                self._fetching.add(upload.file_event_id)
+            name = f"fetch-{upload.file_event_id[:8]}"
+            threading.Thread(target=self._fetch_one, args=(fetch, upload), name=name, daemon=True).start()
+
+    def _fetch_one(self, fetch: Fetch, upload: WaitingUpload) -> None:
+        try:
+            if fetch(upload):
+                log.info("fetched %s (%s) from its url", upload.name, upload.file_event_id)
+                with self.engine.begin() as connection:  # queued now, before the fetch counts as over
+                    queue_arrived(connection, self.clock())
+        except Exception as error:
+            log.warning("fetching %s (%s) failed: %s", upload.name, upload.file_event_id, error)
+        finally:
+            with self._fetch_lock:
+                self._fetching.discard(upload.file_event_id)
 
     def _claim(self, token: str, limit: int) -> list[ExtractionJob]:
         now = self.clock()
@@ -229,8 +270,13 @@ class ExtractionWorker:
             )
 
     def _nothing_left(self) -> bool:
+        """No job to wait for (but those this run put off after an outage) and no fetch running
+        (its bytes may queue a job)."""
+        with self._fetch_lock:
+            if self._fetching:
+                return False
         with self.engine.connect() as connection:
-            return extraction_pending(connection) == 0
+            return extraction_pending(connection, not_put_off_by=self._run_marker) == 0
 
     def _start(self, job: ExtractionJob, token: str) -> Future[_Settled]:
         future: Future[_Settled] = Future()
@@ -246,19 +292,86 @@ class ExtractionWorker:
         threading.Thread(target=work, name=f"extract-{job.file_event_id[:8]}", daemon=True).start()
         return future
 
+    @property
+    def _worker_attempts(self) -> int:
+        """Attempts before a worker killed at the time limit, or dead, is final: at least two
+        (the machine's load, not the file, may have caused it)."""
+        return max(2, self.options.max_attempts)
+
     def _work(self, job: ExtractionJob, token: str) -> _Settled:
-        if job.attempts > self.options.max_attempts:
+        if job.attempts > self._worker_attempts:
             # Claimed again after its worker died or hung on every attempt: give up on it.
-            reason = f"extraction did not finish in {self.options.max_attempts} attempts (the worker died or hung)"
-            return self._finish(job, token, _failed_extraction(reason))
-        with self._bytes_of(job) as path:
-            extraction = self.extractor(path, name=job.name, content_type=job.content_type)
+            reason = f"extraction did not finish in {self._worker_attempts} attempts (the worker died or hung)"
+            return self._record(job, token, _failed_extraction(reason))
+        try:
+            with self._bytes_of(job) as path:
+                try:
+                    extraction = self.extractor(path, name=job.name, content_type=job.content_type)
+                except Exception as error:  # the extractor's own: counted against the file
+                    return self._attempt_failed(job, token, f"{error.__class__.__name__}: {error}")
+        except Exception as error:  # the store could not give the bytes: not the file's doing
+            return self._put_off(job, token, f"reading its bytes: {error.__class__.__name__}: {error}")
         if self._stopping.is_set():
             # Stopped meanwhile: the pool may have killed the worker under this file (its
             # answer then says so), which says nothing about the file. Another run does it.
             self._give_back(job, token)
             return _Settled(done=False)
-        return self._finish(job, token, extraction)
+        if extraction.state == "failed" and extraction.cause == "infrastructure":
+            return self._put_off(job, token, extraction.reason or "the extraction pool failed")
+        if extraction.state == "failed" and extraction.cause == "worker":
+            reason = extraction.reason or "the extraction worker failed"
+            if job.attempts < self._worker_attempts:
+                return self._retry(job, token, reason)
+            if job.attempts > 1:
+                extraction = replace(extraction, reason=f"{reason} (after {job.attempts} attempts)")
+        return self._record(job, token, extraction)
+
+    def _delay(self, job: ExtractionJob) -> timedelta:
+        """``backoff_initial``, then twice as long as the job was last put off, at most
+        ``backoff_maximum``."""
+        seconds = max(self.options.backoff_initial, 2 * job.put_off_seconds)
+        return timedelta(seconds=min(self.options.backoff_maximum, seconds))
+
+    def _retry(self, job: ExtractionJob, token: str, reason: str) -> _Settled:
+        """Back in the queue after a failed attempt (counted), put off."""
+        log.warning("extracting %s failed (attempt %d): %s", job.file_event_id, job.attempts, reason)
+        try:
+            with self.engine.begin() as connection:
+                now = self.clock()
+                release_extraction_job(
+                    connection, job.file_event_id, owner=token, now=now, not_before=now + self._delay(job)
+                )
+        except Exception as error:  # the lease expires and the job is claimed again
+            log.warning("could not record the failed extraction of %s: %s", job.file_event_id, error)
+        return _Settled(done=False)
+
+    def _put_off(self, job: ExtractionJob, token: str, reason: str) -> _Settled:
+        """Back in the queue, the attempt uncounted, put off: the store, the database or the
+        extraction pool failed, which says nothing about the file."""
+        delay = self._delay(job)
+        log.warning("extraction of %s put off for %g s: %s", job.file_event_id, delay.total_seconds(), reason)
+        try:
+            with self.engine.begin() as connection:
+                now = self.clock()
+                release_extraction_job(
+                    connection,
+                    job.file_event_id,
+                    owner=token,
+                    now=now,
+                    count_attempt=False,
+                    not_before=now + delay,
+                    put_off_by=self._run_marker,
+                )
+        except Exception as error:  # its lease expires instead
+            log.warning("could not put off the extraction of %s: %s", job.file_event_id, error)
+        return _Settled(done=False, put_off=True)
+
+    def _record(self, job: ExtractionJob, token: str, extraction: Extraction) -> _Settled:
+        """:meth:`_finish`; a store or database that fails meanwhile puts the job off."""
+        try:
+            return self._finish(job, token, extraction)
+        except Exception as error:
+            return self._put_off(job, token, f"recording its text: {error.__class__.__name__}: {error}")
 
     def _give_back(self, job: ExtractionJob, token: str) -> None:
         """Return a job this worker will not finish to the queue, its attempt uncounted."""
@@ -291,17 +404,11 @@ class ExtractionWorker:
             shutil.rmtree(directory, ignore_errors=True)
 
     def _attempt_failed(self, job: ExtractionJob, token: str, reason: str) -> _Settled:
-        """An attempt that raised or hung: tried again, or finished ``failed`` after the last."""
-        try:
-            if job.attempts >= self.options.max_attempts:
-                log.error("extracting %s failed %d times: %s", job.file_event_id, job.attempts, reason)
-                return self._finish(job, token, _failed_extraction(f"{reason} (after {job.attempts} attempts)"))
-            log.warning("extracting %s failed (attempt %d): %s", job.file_event_id, job.attempts, reason)
-            with self.engine.begin() as connection:
-                release_extraction_job(connection, job.file_event_id, owner=token, now=self.clock())
-        except Exception as error:  # the lease expires and the job is claimed again
-            log.warning("could not record the failed extraction of %s: %s", job.file_event_id, error)
-        return _Settled(done=False)
+        """An attempt that raised or hung: tried again (put off), or finished ``failed`` after the last."""
+        if job.attempts >= self.options.max_attempts:
+            log.error("extracting %s failed %d times: %s", job.file_event_id, job.attempts, reason)
+            return self._record(job, token, _failed_extraction(f"{reason} (after {job.attempts} attempts)"))
+        return self._retry(job, token, reason)
 
     def _finish(self, job: ExtractionJob, token: str, extraction: Extraction) -> _Settled:
         """Store the text, then stage the ``file_text`` event and mark the job done together."""

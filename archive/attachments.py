@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
 
 from archive.schema import archive_extraction_jobs, archive_file_texts, archive_files, archive_natives
 from ingest.db import among, insert_ignoring_conflicts
@@ -368,6 +368,9 @@ class ExtractionJob:
     """Claims so far, this one included."""
     name: str
     content_type: str
+    put_off_seconds: float = 0.0
+    """How long the job was last put off for (:func:`release_extraction_job`'s ``not_before``),
+    0 when it was not: the next put-off doubles it."""
 
 
 @dataclass(frozen=True)
@@ -445,13 +448,24 @@ def note_fetch_tried(connection: Connection, file_event_id: str, now: datetime) 
 def claim_extraction_jobs(
     connection: Connection, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[ExtractionJob]:
-    """Lease up to ``limit`` jobs (``queued``, or ``running`` under a lease that expired: its
-    worker died) whose upload is archived, counting the attempt. ``FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL, so workers never wait for each other; SQLite's write lock serialises claims."""
+    """Lease up to ``limit`` jobs (``queued`` and not put off past ``now``, or ``running`` under a
+    lease that expired: its worker died) whose upload is archived, counting the attempt. ``FOR
+    UPDATE SKIP LOCKED`` on PostgreSQL, so workers never wait for each other; SQLite's write lock
+    serialises claims. A ``queued`` job's ``lease_until`` is the time it was put off to."""
     files = archive_files.c
-    claimable = or_(_jobs.state == "queued", (_jobs.state == "running") & (_jobs.lease_until < now))
+    ready = or_(_jobs.lease_until.is_(None), _jobs.lease_until <= now)
+    claimable = or_((_jobs.state == "queued") & ready, (_jobs.state == "running") & (_jobs.lease_until < now))
     query = (
-        select(_jobs.file_event_id, _jobs.sha256, _jobs.attempts, files.name, files.content_type)
+        select(
+            _jobs.file_event_id,
+            _jobs.sha256,
+            _jobs.attempts,
+            _jobs.state,
+            _jobs.lease_until,
+            _jobs.updated_at,
+            files.name,
+            files.content_type,
+        )
         .join(archive_files, files.event_id == _jobs.file_event_id)
         .where(claimable)
         .order_by(_jobs.updated_at, _jobs.file_event_id)
@@ -471,8 +485,22 @@ def claim_extraction_jobs(
         )
     )
     return [
-        ExtractionJob(row.file_event_id, row.sha256, int(row.attempts) + 1, row.name, row.content_type) for row in found
+        ExtractionJob(
+            row.file_event_id,
+            row.sha256,
+            int(row.attempts) + 1,
+            row.name,
+            row.content_type,
+            put_off_seconds=_put_off_seconds(row.state, row.lease_until, row.updated_at),
+        )
+        for row in found
     ]
+
+
+def _put_off_seconds(state: str, not_before: datetime | None, put_off_at: datetime) -> float:
+    if state != "queued" or not_before is None:
+        return 0.0
+    return max(0.0, (not_before - put_off_at).total_seconds())
 
 
 def finish_extraction_job(connection: Connection, file_event_id: str, *, owner: str, now: datetime) -> bool:
@@ -487,15 +515,25 @@ def finish_extraction_job(connection: Connection, file_event_id: str, *, owner: 
 
 
 def release_extraction_job(
-    connection: Connection, file_event_id: str, *, owner: str, now: datetime, count_attempt: bool = True
+    connection: Connection,
+    file_event_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    count_attempt: bool = True,
+    not_before: datetime | None = None,
+    put_off_by: str | None = None,
 ) -> None:
     """Put a job ``owner`` leased back in the queue: after a failed attempt (counted), or
-    untried because its worker is stopping (``count_attempt=False``)."""
+    untried (``count_attempt=False``: its worker is stopping, or the store, the database or the
+    extraction pool failed, which says nothing about the file). With ``not_before``, no worker
+    claims it before then (kept in ``lease_until``); ``put_off_by`` names who put it off
+    (:func:`extraction_pending` can leave those out)."""
     attempts = _jobs.attempts if count_attempt else _jobs.attempts - 1
     connection.execute(
         update(archive_extraction_jobs)
         .where(_jobs.file_event_id == file_event_id, _jobs.state == "running", _jobs.lease_owner == owner)
-        .values(state="queued", lease_owner=None, lease_until=None, attempts=attempts, updated_at=now)
+        .values(state="queued", lease_owner=put_off_by, lease_until=not_before, attempts=attempts, updated_at=now)
     )
 
 
@@ -507,13 +545,18 @@ def extraction_job_counts(connection: Connection) -> dict[str, int]:
     return counts
 
 
-def extraction_pending(connection: Connection) -> int:
+def extraction_pending(connection: Connection, *, not_put_off_by: str | None = None) -> int:
     """Jobs a worker can take or has taken (``queued``, ``running``) whose upload is archived:
-    what ``archivist extract --until-empty`` waits for."""
+    what ``archivist extract --until-empty`` waits for; with ``not_put_off_by``, without the
+    jobs it put off (:func:`release_extraction_job`'s ``put_off_by``)."""
     archived = exists().where(archive_files.c.event_id == _jobs.file_event_id)
     query = (
         select(func.count())
         .select_from(archive_extraction_jobs)
         .where(_jobs.state.in_(("queued", "running")), archived)
     )
+    if not_put_off_by is not None:
+        query = query.where(
+            ~and_(_jobs.state == "queued", _jobs.lease_owner.is_not(None), _jobs.lease_owner == not_put_off_by)
+        )
     return int(connection.scalar(query) or 0)

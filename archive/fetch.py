@@ -15,20 +15,26 @@ Archivist reach what it should not (SSRF). The rules, each checked before a byte
 - a redirect is followed only to the same scheme, host and port (checked again), at most
   :attr:`FetchPolicy.max_redirects` times;
 - the bytes are streamed into :meth:`FileStore.put` with the SHA-256 the event sealed and the
-  size limit, within the connect, read and total timeouts.
+  size limit, within the connect, read and total timeouts: the body is read as it comes (no
+  read waits to fill a buffer), each read waiting at most for the time the fetch has left, and
+  at the deadline the fetch's connections are shut down (the TLS handshake and the headers
+  too), so a server that sends a byte now and then cannot hold a fetch past its total timeout.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
 
 from archive.file_store import FileStore, StoredFile
 
@@ -150,10 +156,78 @@ def _checked_addresses(target: _Target) -> list[IPAddress]:
     return found
 
 
-def _pool(target: _Target, address: IPAddress, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
-    timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
+class _Watchdog:
+    """Shuts the fetch's sockets down at its deadline: a read blocked on a server that sends a
+    byte now and then (in its headers, its TLS handshake) ends then."""
+
+    def __init__(self, deadline: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.fired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                _shut_down(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut_down(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the socket's own, under TLS too
+    except OSError:
+        pass  # closed already
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchdog = watchdog
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        self._watchdog.watch(sock)
+        return sock
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchdog = watchdog
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        self._watchdog.watch(sock)
+        return sock
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _pool(
+    target: _Target, address: IPAddress, policy: FetchPolicy, deadline: float, watchdog: _Watchdog
+) -> urllib3.HTTPConnectionPool:
+    remaining = max(0.001, deadline - time.monotonic())
+    timeout = urllib3.Timeout(connect=min(policy.connect_timeout, remaining), read=min(policy.read_timeout, remaining))
     if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        return _HTTPSPool(
             str(address),
             target.port,
             timeout=timeout,
@@ -162,8 +236,9 @@ def _pool(target: _Target, address: IPAddress, policy: FetchPolicy) -> urllib3.H
             server_hostname=target.host,
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
+            watchdog=watchdog,
         )
-    return urllib3.HTTPConnectionPool(str(address), target.port, timeout=timeout, retries=False, maxsize=1)
+    return _HTTPPool(str(address), target.port, timeout=timeout, retries=False, maxsize=1, watchdog=watchdog)
 
 
 def _deadline_passed(deadline: float, policy: FetchPolicy) -> None:
@@ -179,9 +254,23 @@ def fetch_native(store: FileStore, url: str, *, expected_sha256: str, policy: Fe
     the ones expected or are over ``policy.max_bytes``; nothing is stored then."""
     deadline = time.monotonic() + policy.total_timeout
     origin = _target(url, policy)
+    watchdog = _Watchdog(deadline)
+    try:
+        return _fetch(store, origin, expected_sha256, policy, deadline, watchdog)
+    except FetchRefused:
+        if watchdog.fired:  # whatever the shut-down connection then raised
+            raise FetchRefused(f"the fetch took longer than {policy.total_timeout:g} s") from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _fetch(
+    store: FileStore, origin: _Target, expected_sha256: str, policy: FetchPolicy, deadline: float, watchdog: _Watchdog
+) -> StoredFile:
     target = origin
     for _hop in range(policy.max_redirects + 1):
-        pool, response = _request(target, _checked_addresses(target), deadline, policy)
+        pool, response = _request(target, _checked_addresses(target), deadline, policy, watchdog)
         try:
             if response.status in REDIRECTS:
                 location = response.headers.get("Location")
@@ -204,13 +293,13 @@ def fetch_native(store: FileStore, url: str, *, expected_sha256: str, policy: Fe
 
 
 def _request(
-    target: _Target, addresses: list[IPAddress], deadline: float, policy: FetchPolicy
+    target: _Target, addresses: list[IPAddress], deadline: float, policy: FetchPolicy, watchdog: _Watchdog
 ) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
     """``GET`` the target from the first of its checked addresses that takes the connection."""
     failure = "no address"
     for address in addresses:
         _deadline_passed(deadline, policy)
-        pool = _pool(target, address, policy)
+        pool = _pool(target, address, policy, deadline, watchdog)
         try:
             response = pool.urlopen(
                 "GET",
@@ -243,11 +332,24 @@ def _redirected(origin: _Target, current: _Target, location: str, policy: FetchP
 
 
 def _body(response: urllib3.BaseHTTPResponse, deadline: float, policy: FetchPolicy) -> Iterator[bytes]:
+    """The body as it arrives (``read1``: what the socket has, never waiting to fill a chunk),
+    each read waiting at most for the read timeout or the time left, whichever is shorter."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    cut_by_total = False
     try:
-        for chunk in response.stream(_CHUNK, decode_content=False):
+        while True:
             _deadline_passed(deadline, policy)
+            remaining = deadline - time.monotonic()
+            cut_by_total = remaining < policy.read_timeout
+            if sock is not None:
+                sock.settimeout(max(0.001, min(policy.read_timeout, remaining)))
+            chunk = response.read1(_CHUNK, decode_content=False)
+            if not chunk:
+                break
             yield chunk
     except HTTPError as error:
+        if cut_by_total and isinstance(error, ReadTimeoutError):
+            raise FetchRefused(f"the fetch took longer than {policy.total_timeout:g} s") from None
         raise FetchRefused(_reason(error)) from None
     _deadline_passed(deadline, policy)
 

@@ -220,6 +220,8 @@ def extraction_worker(
         call_seconds=call_seconds,
         max_attempts=settings.extract_max_attempts,
         interval=settings.process_interval,
+        backoff_initial=settings.backoff_initial,
+        backoff_maximum=settings.backoff_maximum,
     )
     files = file_store(settings)
     if fetch is None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 from extraction.extract import extract_file, warm_up
-from extraction.result import Extraction, ExtractionLimits
+from extraction.result import Extraction, ExtractionLimits, FailureCause
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,14 @@ def _peak_rss_bytes() -> int:
     return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, children)
 
 
-def _failed(reason: str) -> Extraction:
+def _failed(reason: str, cause: FailureCause = "file") -> Extraction:
     return Extraction(
-        state="failed", text="", extractor=POOL_EXTRACTOR, extractor_version=_archivist_version(), reason=reason
+        state="failed",
+        text="",
+        extractor=POOL_EXTRACTOR,
+        extractor_version=_archivist_version(),
+        reason=reason,
+        cause=cause,
     )
 
 
@@ -192,7 +197,13 @@ class ExtractionPool:
             name="archivist-extract",
             daemon=True,
         )
-        process.start()
+        try:
+            process.start()
+        except OSError as exc:  # no process could be made (out of pids, of memory)
+            ours.close()
+            theirs.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise WorkerLost(f"an extraction worker did not start: {exc}") from exc
         theirs.close()
         worker = _Worker(process, ours, scratch)
         try:
@@ -219,7 +230,7 @@ class ExtractionPool:
             try:
                 worker = self._idle_worker() or self._start_worker()
             except WorkerLost as exc:
-                return _failed(str(exc))
+                return _failed(str(exc), "infrastructure")
             return self._run(worker, path, name, content_type)
 
     def _idle_worker(self) -> _Worker | None:
@@ -245,7 +256,7 @@ class ExtractionPool:
                     "extraction of %s passed its %s s limit: worker %s killed", name, seconds, worker.process.pid
                 )
                 self._discard(worker)
-                return _failed(f"time limit: no answer within {seconds:g} s (the worker was killed)")
+                return _failed(f"time limit: no answer within {seconds:g} s (the worker was killed)", "worker")
             result, peak = worker.connection.recv()
         except (EOFError, OSError, ValueError):
             worker.process.join(5)
@@ -253,7 +264,7 @@ class ExtractionPool:
             self._discard(worker)
             how = _how_it_ended(code)
             log.warning("extraction worker died on %s (%s)", name, how)
-            return _failed(f"the extraction worker died ({how}; out of memory or a crash in a library)")
+            return _failed(f"the extraction worker died ({how}; out of memory or a crash in a library)", "worker")
         worker.peak_rss_bytes = max(worker.peak_rss_bytes, peak)
         self.peak_rss_bytes = max(self.peak_rss_bytes, peak)
         if self._closed:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ExtractionState = Literal["extracted", "empty", "unsupported", "failed"]
+FailureCause = Literal["file", "worker", "infrastructure"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,8 @@ class Extraction:
     truncated: bool = False
     file_type: str = ""
     """What the bytes are (``pdf``, ``docx``, ``zip``, ``image``...), found from the content."""
+    cause: FailureCause = "file"
+    """What a ``failed`` state is due to: ``file``, the file itself (corrupt, encrypted, over a
+    limit that is its own, such as memory); ``worker``, its worker process was killed at the time
+    limit or died (the file, or the machine's load: worth another try); ``infrastructure``, no
+    worker could be started (nothing to do with the file)."""

@@ -183,6 +183,12 @@ def extract(
         extraction.close()
     outcome = extraction.outcome
     out.print(f"extracted {outcome.done} files ({outcome.retried} attempts failed and were put back)", highlight=False)
+    if outcome.put_off:
+        out.print(
+            f"{outcome.put_off} files put off: the file store, the database or the extraction pool failed"
+            " (their attempts do not count; a later run extracts them)",
+            highlight=False,
+        )
 
 
 def processor_adapters(settings: Settings, store: StagingStore) -> list[Adapter]:

@@ -28,9 +28,10 @@ from archive.attachments import (
     extraction_job_counts,
     file_text_counts,
     record_native,
+    release_extraction_job,
     texts_for,
 )
-from archive.file_store import FileCheck, StoredFile
+from archive.file_store import FileCheck, FileStoreError, StoredFile
 from archive.fs_file_store import FsFileStore
 from archive.record import Disposal, append_events, dispose_events
 from archive.schema import archive_events, archive_extraction_jobs, archive_file_texts
@@ -91,8 +92,19 @@ def process(store: StagingStore, events: Sequence[Event] = ()) -> None:
     BatchProcessor(store.engine, adapters, ProcessorOptions(backoff_initial=0.05)).run(interval=0.05, until_empty=True)
 
 
-def worker(store: StagingStore, files: Any, extractor: Any, **options: Any) -> ExtractionWorker:
-    return ExtractionWorker(store.engine, files, extractor, WorkerOptions(interval=0.05, **options))
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def worker(store: StagingStore, files: Any, extractor: Any, *, clock: Any = None, **options: Any) -> ExtractionWorker:
+    options = {"interval": 0.05, "backoff_initial": 0.05, **options}
+    if clock is None:
+        return ExtractionWorker(store.engine, files, extractor, WorkerOptions(**options))
+    return ExtractionWorker(store.engine, files, extractor, WorkerOptions(**options), clock=clock)
 
 
 def job_states(store: StagingStore) -> dict[str, str]:
@@ -515,3 +527,211 @@ def test_an_upload_disposed_of_during_its_extraction_gets_no_text(store: Staging
     assert staged_types(store) == Counter()
     assert set(files.iter_sha256()) == before
     assert job_states(store) == {str(event.event_id): "done"}
+
+
+class Down(StreamOnly):
+    """A store that is unreachable (reads and writes) until ``down`` is cleared."""
+
+    down = True
+
+    def put(self, chunks: Any, **options: Any) -> StoredFile:
+        if self.down:
+            raise FileStoreError("the S3 file store: endpoint unreachable")
+        return self.inner.put(chunks, **options)
+
+    def open(self, sha256: str) -> BinaryIO:
+        if self.down:
+            raise FileStoreError("the S3 file store: endpoint unreachable")
+        return self.inner.open(sha256)
+
+
+def job_row(store: StagingStore) -> tuple[str, int, datetime | None]:
+    jobs = archive_extraction_jobs.c
+    with store.engine.connect() as connection:
+        row = connection.execute(select(jobs.state, jobs.attempts, jobs.lease_until)).one()
+    return row.state, int(row.attempts), row.lease_until
+
+
+def test_a_short_store_outage_does_not_fail_texts_for_good(store: StagingStore, files: FsFileStore) -> None:
+    data = b"quarterly numbers"
+    event = upload(1, data)
+    keep_bytes(store, files, data)
+    process(store, [event])
+    outage = Down(files)
+    # The store is down: the run puts the job off (not a try of the file) and ends, it does not
+    # wait out the outage.
+    outcome = worker(store, outage, TextExtractor(), max_attempts=1).run(until_empty=True)
+    assert (outcome.done, outcome.retried, outcome.put_off) == (0, 0, 1)
+    state, attempts, not_before = job_row(store)
+    assert (state, attempts) == ("queued", 0)
+    assert not_before is not None
+    outage.down = False
+    assert worker(store, outage, TextExtractor(), max_attempts=1).run(until_empty=True).done == 1
+    process(store)
+    assert [(t.extracted.state, t.extracted.reason) for t in archived_texts(store)] == [("extracted", None)]
+
+
+def test_a_store_that_cannot_keep_the_text_does_not_fail_it_for_good(store: StagingStore, files: FsFileStore) -> None:
+    data = b"the text cannot be written"
+    event = upload(1, data)
+    keep_bytes(store, files, data)
+    process(store, [event])
+
+    class ReadOnly(Down):
+        def open(self, sha256: str) -> BinaryIO:
+            return self.inner.open(sha256)
+
+    readonly = ReadOnly(files)
+    for _ in range(3):  # more runs than attempts: none of them counts
+        assert worker(store, readonly, TextExtractor(), max_attempts=1).run(until_empty=True).done == 0
+    assert job_row(store)[:2] == ("queued", 0)
+    readonly.down = False
+    assert worker(store, readonly, TextExtractor(), max_attempts=1).run(until_empty=True).done == 1
+    process(store)
+    assert [t.extracted.state for t in archived_texts(store)] == ["extracted"]
+
+
+class Answering(TextExtractor):
+    """Gives the pool's answers in turn (then reads the file)."""
+
+    def __init__(self, *answers: Extraction) -> None:
+        super().__init__()
+        self.answers = list(answers)
+
+    def __call__(self, path: Path, *, name: str, content_type: str) -> Extraction:
+        if self.answers:
+            self.calls[name] += 1
+            return self.answers.pop(0)
+        return super().__call__(path, name=name, content_type=content_type)
+
+
+def pool_failed(reason: str, cause: Any) -> Extraction:
+    return Extraction(
+        state="failed", text="", extractor="extraction.pool", extractor_version="1", reason=reason, cause=cause
+    )
+
+
+def test_a_pool_that_cannot_start_a_worker_does_not_use_up_the_files_attempts(
+    store: StagingStore, files: FsFileStore
+) -> None:
+    data = b"the machine is out of processes"
+    event = upload(1, data)
+    keep_bytes(store, files, data)
+    process(store, [event])
+    not_started = pool_failed("an extraction worker did not start: the worker did not start", "infrastructure")
+    extractor = Answering(*[not_started] * 3)
+    clock = Clock(datetime.now(UTC))
+    for _ in range(3):
+        assert worker(store, files, extractor, max_attempts=1, clock=clock).run(until_empty=True).done == 0
+        state, attempts, not_before = job_row(store)
+        assert (state, attempts) == ("queued", 0)
+        assert not_before is not None
+        assert not_before > clock.now
+        clock.now = not_before
+    assert worker(store, files, extractor, max_attempts=1, clock=clock).run(until_empty=True).done == 1
+    assert extractor.calls == Counter({"note-1.txt": 4})
+    process(store)
+    assert [t.extracted.state for t in archived_texts(store)] == ["extracted"]
+
+
+def test_put_offs_double_up_to_the_maximum(store: StagingStore, files: FsFileStore) -> None:
+    data = b"put off again and again"
+    event = upload(1, data)
+    keep_bytes(store, files, data)
+    process(store, [event])
+    outage = Down(files)
+    clock = Clock(datetime.now(UTC))
+    delays = []
+    for _ in range(5):
+        options = {"backoff_initial": 10.0, "backoff_maximum": 60.0}
+        worker(store, outage, TextExtractor(), clock=clock, **options).run(until_empty=True)
+        not_before = job_row(store)[2]
+        assert not_before is not None
+        delays.append((not_before - clock.now).total_seconds())
+        clock.now = not_before
+    assert delays == [10.0, 20.0, 40.0, 60.0, 60.0]
+
+
+def test_a_job_put_off_is_not_claimed_before_its_time(store: StagingStore, files: FsFileStore) -> None:
+    event = upload(1, b"later")
+    keep_bytes(store, files, b"later")
+    process(store, [event])
+    now = datetime.now(UTC)
+    lease = now + timedelta(seconds=600)
+    with store.engine.begin() as connection:
+        [job] = claim_extraction_jobs(connection, owner="w", now=now, lease_until=lease, limit=1)
+        release_extraction_job(
+            connection,
+            job.file_event_id,
+            owner="w",
+            now=now,
+            count_attempt=False,
+            not_before=now + timedelta(seconds=30),
+        )
+    with store.engine.begin() as connection:
+        soon = now + timedelta(seconds=29)
+        assert claim_extraction_jobs(connection, owner="x", now=soon, lease_until=lease, limit=1) == []
+        [again] = claim_extraction_jobs(
+            connection, owner="x", now=now + timedelta(seconds=30), lease_until=lease, limit=1
+        )
+    assert (again.attempts, again.put_off_seconds) == (1, 30.0)
+
+
+def test_a_time_limit_is_tried_once_more_before_it_is_final(store: StagingStore, files: FsFileStore) -> None:
+    data = b"slow under load"
+    event = upload(1, data)
+    keep_bytes(store, files, data)
+    process(store, [event])
+    timed_out = pool_failed("time limit: no answer within 60 s (the worker was killed)", "worker")
+    extractor = Answering(timed_out, timed_out)
+    outcome = worker(store, files, extractor, max_attempts=1).run(until_empty=True)
+    assert (outcome.done, outcome.retried) == (1, 1)
+    assert extractor.calls == Counter({"note-1.txt": 2})
+    process(store)
+    [text] = archived_texts(store)
+    assert (text.extracted.state, text.extracted.reason) == (
+        "failed",
+        "time limit: no answer within 60 s (the worker was killed) (after 2 attempts)",
+    )
+
+
+def test_a_file_the_extractor_failed_on_is_final_at_once(store: StagingStore, files: FsFileStore) -> None:
+    event = upload(1, b"encrypted")
+    keep_bytes(store, files, b"encrypted")
+    process(store, [event])
+    extractor = Answering(pool_failed("encrypted PDF", "file"))
+    assert worker(store, files, extractor).run(until_empty=True).done == 1
+    process(store)
+    assert [(t.extracted.state, t.extracted.reason) for t in archived_texts(store)] == [("failed", "encrypted PDF")]
+
+
+def test_a_slow_fetch_does_not_hold_up_extraction(store: StagingStore, files: FsFileStore) -> None:
+    fetched, other = upload(1, b"behind a slow server", url="https://chat.example/files/1"), upload(2, b"here")
+    keep_bytes(store, files, b"here")
+    process(store, [fetched, other])
+    started, release, returned, extracted = (threading.Event() for _ in range(4))
+
+    def fetch(waiting: WaitingUpload) -> bool:
+        started.set()
+        release.wait(timeout=60)  # a fetch that drips for as long as the test runs
+        returned.set()
+        return False
+
+    class Noting(TextExtractor):
+        def __call__(self, path: Path, *, name: str, content_type: str) -> Extraction:
+            assert started.is_set()
+            assert not returned.is_set()
+            extracted.set()
+            return super().__call__(path, name=name, content_type=content_type)
+
+    extraction = ExtractionWorker(store.engine, files, Noting(), WorkerOptions(interval=0.05), fetch=fetch)
+    runner = threading.Thread(target=extraction.run)
+    runner.start()
+    try:
+        assert started.wait(timeout=60)
+        assert extracted.wait(timeout=60)
+    finally:
+        release.set()
+        extraction.stop()
+        runner.join()
+    assert returned.wait(timeout=60)

@@ -65,6 +65,30 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(0.05)
             except BrokenPipeError:
                 self.close_connection = True
+        elif self.path == "/drip":  # a byte in time for 2 s, never a whole read, then silence
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                time.sleep(3)  # past the read timeout: a fetch still reading then fails on it
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+        elif self.path == "/drip-headers":  # the headers a byte at a time for 2 s, then silence
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                for _ in range(40):
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                time.sleep(3)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
         elif self.path == "/slow":
             time.sleep(2)
             self._send(200, CONTENT)
@@ -190,6 +214,24 @@ def test_a_fetch_is_bounded_in_total_even_when_every_read_is_in_time(
     assert list(store.iter_sha256()) == []
 
 
+def test_a_fetch_that_never_fills_a_read_still_ends_at_its_total_timeout(
+    store: FsFileStore, port: int, lookups: list[str]
+) -> None:
+    policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
+    with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
+        fetch_native(store, f"http://{HOST}:{port}/drip", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
+
+
+def test_a_server_that_drips_its_headers_is_cut_at_the_total_timeout(
+    store: FsFileStore, port: int, lookups: list[str]
+) -> None:
+    policy = FetchPolicy(allowed_hosts=(HOST,), read_timeout=2, total_timeout=0.3)
+    with pytest.raises(FetchRefused, match=r"took longer than 0\.3 s"):
+        fetch_native(store, f"http://{HOST}:{port}/drip-headers", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -268,6 +310,24 @@ def answer_http(connection: ssl.SSLSocket) -> None:
     connection.sendall(head.encode() + CONTENT)
 
 
+def drip_http(connection: ssl.SSLSocket) -> None:
+    """The TLS test server's HTTP: one request, answered a byte at a time for 2 s, then silence."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        received = connection.recv(4096)
+        if not received:
+            return
+        request += received
+    try:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+        for _ in range(40):
+            connection.sendall(b"d")
+            time.sleep(0.05)
+        time.sleep(3)
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
@@ -293,5 +353,19 @@ def test_https_refuses_a_certificate_for_another_name(
     policy = FetchPolicy(allowed_hosts=("elsewhere.example",), read_timeout=5)
     context = server_context(pki, require_client_cert=False)  # a certificate for localhost and 127.0.0.1 only
     with tls_server(context, after_tls=answer_http) as server, pytest.raises(FetchRefused, match=r"SSL|certificate"):
+        fetch_native(store, f"https://elsewhere.example:{server.port}/f", expected_sha256=SHA, policy=policy)
+    assert list(store.iter_sha256()) == []
+
+
+def test_https_that_never_fills_a_read_still_ends_at_its_total_timeout(
+    store: FsFileStore, pki: Pki, lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    policy = FetchPolicy(allowed_hosts=("elsewhere.example",), read_timeout=2, total_timeout=0.5)
+    context = server_context(pki, wrong_name=True, require_client_cert=False)
+    with (
+        tls_server(context, after_tls=drip_http) as server,
+        pytest.raises(FetchRefused, match=r"took longer than 0\.5 s"),
+    ):
         fetch_native(store, f"https://elsewhere.example:{server.port}/f", expected_sha256=SHA, policy=policy)
     assert list(store.iter_sha256()) == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.attachment_corpus import Corpus
+from extraction import pool as pool_module
 from extraction.extract import extract_file
 from extraction.pool import ExtractionPool
 from extraction.result import Extraction
@@ -49,6 +50,7 @@ def test_a_file_past_the_time_limit_fails_and_its_worker_is_replaced(hooked: Ext
 
     assert result.state == "failed"
     assert result.reason == "time limit: no answer within 1 s (the worker was killed)"
+    assert result.cause == "worker"  # the file, or the machine's load: the caller may try again
     assert hooked.replaced == 1
     after = hooked.extract(corpus.root / "utf8.txt", name="utf8.txt", content_type="")
     assert (after.state, after.extractor) == ("extracted", "charset-normalizer")
@@ -114,8 +116,38 @@ def test_a_worker_that_dies_is_recorded_and_replaced(hooked: ExtractionPool, cor
 
     assert result.state == "failed"
     assert "the extraction worker died (killed by SIGKILL" in (result.reason or "")
+    assert result.cause == "worker"
     assert hooked.replaced == 1
     assert hooked.extract(corpus.root / "memo.docx", name="memo.docx", content_type="").state == "extracted"
+
+
+def test_a_worker_that_does_not_start_is_not_the_files_failure(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_module, "STARTUP_SECONDS", 0.0)  # not ready at once: not started
+    with ExtractionPool(1, FAST) as starved:
+        result = starved.extract(corpus.root / "utf8.txt", name="utf8.txt", content_type="")
+
+    assert (result.state, result.cause) == ("failed", "infrastructure")
+    assert "did not start" in (result.reason or "")
+
+
+def test_a_process_that_cannot_be_made_is_not_the_files_failure(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(self: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    with ExtractionPool(1, FAST) as starved:
+        monkeypatch.setattr(starved._context.Process, "start", no_process)
+        result = starved.extract(corpus.root / "utf8.txt", name="utf8.txt", content_type="")
+
+    assert (result.state, result.cause) == ("failed", "infrastructure")
+    assert "did not start: [Errno 11]" in (result.reason or "")
+
+
+def test_a_file_the_extractor_fails_on_is_the_files_failure(hooked: ExtractionPool, corpus: Corpus) -> None:
+    result = hooked.extract(corpus.root / "utf8.txt", name="raise", content_type="")
+
+    assert (result.state, result.cause) == ("failed", "file")
 
 
 def test_a_worker_killed_while_idle_is_replaced_before_the_next_file(corpus: Corpus) -> None:
