@@ -364,7 +364,7 @@ def attachment_entry(
     _tag(tags, "EventId", str(event.event_id))
     _tag(tags, "ParentDocId", parent_id)
     _tag(tags, "NativeState", native.state)
-    if native.detail and not native.included:
+    if native.detail:  # why not included, or a declared size that differs (exports.natives.size_note)
         _tag(tags, "NativeStateDetail", native.detail)
     _tag(tags, "ExtractionState", text.state)
     if info.url:

@@ -182,8 +182,13 @@ def _write_attachments(
             "size": info.size,
             "sha256": info.sha256,
             "content_type": info.content_type,
-            "native": {"state": native.state, "path": native.path, "sha256": info.sha256, "size": info.size}
-            | ({"detail": native.detail} if native.detail and not native.included else {}),
+            "native": {
+                "state": native.state,
+                "path": native.path,
+                "sha256": info.sha256,
+                "size": native.size if native.included else info.size,
+            }
+            | ({"detail": native.detail} if native.detail else {}),
             "text": {
                 "state": text.state,
                 "path": text.path,

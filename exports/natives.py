@@ -86,6 +86,9 @@ class Verified:
 
     file: IO[bytes]
     size: int
+    note: str = ""
+    """When the upload declared another size than the stored bytes have (they are the sealed
+    bytes all the same: the SHA-256 decides), the difference, for the file's entry."""
 
 
 def native_extension(name: str) -> str:
@@ -140,7 +143,8 @@ class ExportAttachments:
     def verified(self, sha256: str, size: int | None = None) -> Iterator[Verified | Placed]:
         """The stored bytes of ``sha256`` in a temporary file when they are the sealed ones
         (hashed while copied), else a :class:`Placed` saying why not (``missing``, ``altered``);
-        the temporary file is removed when the block ends."""
+        the temporary file is removed when the block ends. Only the SHA-256 decides: ``size``,
+        what the upload declared, is compared only to note a difference (:attr:`Verified.note`)."""
         if self.store is None:
             yield Placed("not_exported", sha256=sha256)
             return
@@ -165,12 +169,12 @@ class ExportAttachments:
                 yield Placed("missing", sha256=sha256, detail=f"reading the stored bytes failed: {error}")
                 return
             actual = digest.hexdigest()
-            if actual != sha256 or (size is not None and copied != size):
+            if actual != sha256:
                 detail = f"the stored bytes ({copied:,}) have SHA-256 {actual}, not the {sha256} sealed"
                 yield Placed("altered", sha256=sha256, size=copied, detail=detail)
                 return
             copy.seek(0)
-            yield Verified(copy, copied)
+            yield Verified(copy, copied, size_note(size, copied))
 
     def native(self, files: ExportFiles, event: FileUploadEvent) -> Placed:
         """``event``'s native in the export (``NATIVES/<sha256><.ext>``, written on first use),
@@ -228,7 +232,18 @@ class ExportAttachments:
                 return found
             with files.create(path, media_type, compressed=compressed) as out:
                 shutil.copyfileobj(found.file, out, _CHUNK)
-            return Placed("included", path, sha256, found.size)
+            return Placed("included", path, sha256, found.size, found.note)
+
+
+def size_note(declared: int | None, stored: int) -> str:
+    """The note of a native whose upload declared another size than its stored bytes have, or
+    ``""`` (the bytes are the sealed ones: only their SHA-256 decides)."""
+    if declared is None or declared == stored:
+        return ""
+    return (
+        f"the upload declared {declared:,} bytes; the stored bytes ({stored:,}) have the sealed SHA-256, "
+        "so they are the file (the declared size was wrong)"
+    )
 
 
 _WHY: dict[str, str] = {
@@ -255,10 +270,16 @@ class NativeLosses:
     def __init__(self, format: str) -> None:
         self.format = format
         self._tallies: dict[str, LossTally] = {}
+        self._resized: list[str] = []
 
     def add(self, field: str, placed: Placed, event: FileUploadEvent) -> None:
         """Count ``placed`` when it is not in the export for a reason the export must name
-        (a text's own extraction state is in its entry, not a loss)."""
+        (a text's own extraction state is in its entry, not a loss); note a native placed whose
+        upload declared another size (:func:`size_note`)."""
+        if placed.state == "included" and placed.detail and placed.size != event.file.size:
+            if str(event.event_id) not in self._resized:
+                self._resized.append(str(event.event_id))
+            return
         if placed.state not in _WHY:
             return
         tally = self._tallies.get(placed.state)
@@ -277,6 +298,13 @@ class NativeLosses:
     def report_to(self, report: FormatReport) -> None:
         for tally in self._tallies.values():
             tally.report_to(report)
+        if self._resized:
+            examples = ", ".join(self._resized[:3])
+            report.warnings.append(
+                f"{len(self._resized):,} natives are placed although their upload declared another size than the "
+                f"stored bytes have: their SHA-256 is the sealed one, so they are the files (each entry gives both "
+                f"sizes; e.g. events {examples})"
+            )
 
 
 def natives_not_carried(events: Iterable[Event], losses: NativeLosses, field: str) -> Iterator[Event]:

@@ -20,7 +20,7 @@ How archived events become manifest events:
   ``edits`` / ``deleted``, or ``history``), naming the message in ``custom``;
 * join, leave, disclaimer: ``join``, ``leave``, ``disclaimer``;
 * file upload: ``message`` with one attachment, whose ``id`` is the file's name in ``rsmf.zip``:
-  the native itself, at the root of the zip (``<sha256 first 16>-<name>``; stored when
+  the native itself, at the root of the zip (``<sha256>-<name>``; stored when
   compressed already, else deflated), copied from the file store and checked against the
   upload's SHA-256 (:mod:`exports.natives`). When the bytes are not there (``pending``,
   ``missing``, ``altered``, or no file store) the attachment is a small text note instead
@@ -69,7 +69,7 @@ import orjson
 
 from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, HashingWriter, WrittenFile
 from exports.jsonl import BinarySink
-from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed
+from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed, size_note
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from formats.time_zones import iso_local, local_date
 from ingest.events import (
@@ -170,7 +170,7 @@ class Manifest:
     data: Json
     attachments: list[Attachment]
     present_at_end: dict[str, Actor]
-    natives: list[tuple[FileUploadEvent, str]] = field(default_factory=list)
+    natives: list[tuple[FileUploadEvent, Placed]] = field(default_factory=list)
     """Each upload of the slice and what became of its native (``included``, or why not)."""
 
 
@@ -199,7 +199,7 @@ class _ManifestBuilder:
         self.events: list[Json] = []
         self.posts: dict[str, Json] = {}
         self.attachments: list[Attachment] = []
-        self.natives: list[tuple[FileUploadEvent, str]] = []
+        self.natives: list[tuple[FileUploadEvent, Placed]] = []
 
     def build(self) -> Manifest:
         piece = self.slice
@@ -345,7 +345,7 @@ class _ManifestBuilder:
             return
         state = "pending" if self.files.enabled else "not_exported"
         entry["custom"] += _custom(native=state)
-        self.natives.append((event, state))
+        self.natives.append((event, Placed(state)))
         zip_name = placeholder_name(event)
         entry["attachments"] = [{"id": zip_name, "display": file.name, "size": file.size}]
         if all(a.zip_name != zip_name for a in self.attachments):
@@ -374,12 +374,12 @@ def _file_slug(name: str) -> str:
 def native_name(event: FileUploadEvent) -> str:
     """A native's name in ``rsmf.zip`` (its manifest ``id``): at the root, as Relativity's
     attachments are, unique by content and readable by name."""
-    return f"{event.file.sha256[:16]}-{_file_slug(event.file.name)}"
+    return f"{event.file.sha256}-{_file_slug(event.file.name)}"
 
 
 def placeholder_name(event: FileUploadEvent) -> str:
     """The text note standing for a file whose bytes are not in the export."""
-    return f"attachments/{event.file.sha256[:16]}-{_file_slug(event.file.name)}.placeholder.txt"
+    return f"attachments/{event.file.sha256}-{_file_slug(event.file.name)}.placeholder.txt"
 
 
 def _file_custom(event: FileUploadEvent | FileDownloadEvent) -> list[Json]:
@@ -653,7 +653,13 @@ def _write_zip(manifest: Manifest, out: IO[bytes], files: ExportAttachments) -> 
                     entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
                     with archive.open(entry, "w", force_zip64=found.size > 1 << 30) as target:
                         shutil.copyfileobj(found.file, target, 1 << 20)
-                    manifest.natives.extend((event, "included") for event in attachment.uploads)
+                    for event, event_entry in zip(attachment.uploads, attachment.entries, strict=True):
+                        # The size of the file in rsmf.zip; a declared size that differs is noted.
+                        event_entry["attachments"][0]["size"] = found.size
+                        note = size_note(event.file.size, found.size)
+                        event_entry["custom"] += _custom(native_detail=note)
+                        placed = Placed("included", attachment.zip_name, upload.file.sha256, found.size, note)
+                        manifest.natives.append((event, placed))
                     continue
             note = placeholder_name(upload)
             attachment.zip_name, attachment.content, attachment.native = note, _placeholder(upload, found), None
@@ -662,7 +668,7 @@ def _write_zip(manifest: Manifest, out: IO[bytes], files: ExportAttachments) -> 
                 for custom in event_entry["custom"]:
                     if custom["name"] == "native":
                         custom["value"] = found.state
-            manifest.natives.extend((event, found.state) for event in attachment.uploads)
+            manifest.natives.extend((event, found) for event in attachment.uploads)
             if note not in archive.NameToInfo:
                 archive.write_stored(note, attachment.content, date_time)
         archive.write_deflated_bytes(MANIFEST_NAME, ascii_json(manifest.data).encode(), date_time)
@@ -786,8 +792,8 @@ class RsmfFormat:
             report.events += len(part_events)
             report.items += 1
             placeholders += sum(1 for a in manifest.attachments if a.native is None)
-            for upload, state in manifest.natives:
-                losses.add("rsmf.zip: attachments", Placed(state), upload)
+            for upload, placed in manifest.natives:
+                losses.add("rsmf.zip: attachments", placed, upload)
         report.times = (
             f"ISO 8601 with the offset of {zone.key}, files per day cut at its midnight; the sender's UTC offset, "
             "when it differs from UTC, in each event's custom field 'sent offset'"

@@ -11,9 +11,13 @@ whole in memory and the store hashes it as it arrives. The bytes are recorded
 
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
 import re
 import threading
 import unicodedata
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -36,8 +40,16 @@ MAX_CONCURRENT_UPLOADS = 8
 slow uploads may never take the whole thread pool the other routes run in; one more is a 503."""
 _uploads = threading.BoundedSemaphore(MAX_CONCURRENT_UPLOADS)
 READ_CHUNK = 1 << 20
+VERIFIED_BEFORE_SENDING = 8 << 20
+"""Natives up to this size are read and hashed whole before a byte is sent, so altered bytes are
+a clear refusal (409); larger ones are hashed while they stream (:meth:`Download.chunks`)."""
 FILE_DOWNLOAD = "file_download"
 FILE_TEXT = "file_text"
+REFUSED = "_refused"
+"""Suffix of the audit action of a download refused because the stored bytes are not the sealed
+ones (``file_download_refused``, ``file_text_refused``)."""
+VERIFY_HINT = "run archivist verify --files"
+log = logging.getLogger("archivist.api")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,11 @@ class ContentMismatch(Refused):
 
     def detail(self) -> dict[str, Any]:
         return {"message": self.message, "expected_sha256": self.expected, "actual_sha256": self.actual}
+
+
+class StoredBytesAltered(RuntimeError):
+    """The stored bytes of a native being streamed turned out not to be the sealed ones: raised
+    before its last chunk is sent, so the connection ends without a complete answer."""
 
 
 class NotReady(Refused):
@@ -134,19 +151,64 @@ async def receive(
         _uploads.release()
 
 
+def altered(event: attachments.FileEvent, what: str, actual: str) -> NotReady:
+    """409: the stored bytes are not the ones the archive sealed (state ``altered``)."""
+    return NotReady(
+        f"the stored bytes of {what} no longer match the archived SHA-256 (they have {actual}): they are not "
+        f"served as the archived file; {VERIFY_HINT}",
+        "altered",
+    )
+
+
 @dataclass(frozen=True)
 class Download:
-    """A native ready to stream: the open file (closed by :meth:`chunks`) and its headers."""
+    """A native ready to stream: the open file (closed by :meth:`chunks`) and its headers.
+
+    Bytes not checked yet (a large native) are hashed as they are sent, the last chunk held back
+    until the hash is known: when it is not the sealed one the refusal is audited and
+    :class:`StoredBytesAltered` raised, so the answer never completes."""
 
     event: attachments.FileEvent
     stream: BinaryIO
     size: int
     """The stored bytes' (the event's own ``size`` is only what its producer declared)."""
+    verified: bool = False
+    """The bytes were hashed before (a small native): sent as they are."""
+    engine: Engine | None = None
+    caller: Principal | None = None
 
     def chunks(self) -> Iterator[bytes]:
         with self.stream:
+            if self.verified:
+                while chunk := self.stream.read(READ_CHUNK):
+                    yield chunk
+                return
+            digest = hashlib.sha256()
+            sent = 0
+            held = b""
             while chunk := self.stream.read(READ_CHUNK):
-                yield chunk
+                digest.update(chunk)
+                sent += len(chunk)
+                if sent > self.size:
+                    break
+                if held:
+                    yield held
+                held = chunk
+            actual = digest.hexdigest()
+            if actual != self.event.sha256 or sent != self.size:
+                self._refuse(actual)
+            if held:
+                yield held
+
+    def _refuse(self, actual: str) -> None:
+        details = _audited(self.event) | {"actual_sha256": actual, "sent": "incomplete"}
+        log.error(
+            "download of %s ended: the stored bytes of %s have SHA-256 %s, not the archived %s (%s)",
+            self.event.event_id, self.event.name, actual, self.event.sha256, VERIFY_HINT,
+        )  # fmt: skip
+        if self.engine is not None and self.caller is not None:
+            read_audit.record(self.engine, self.caller, FILE_DOWNLOAD + REFUSED, details)
+        raise StoredBytesAltered(f"the stored bytes of {self.event.sha256} are not the archived ones")
 
     def headers(self) -> dict[str, str]:
         return {
@@ -159,17 +221,47 @@ class Download:
 
 
 def _file_event(engine: Engine, file_event_id: str) -> attachments.FileEvent:
+    try:
+        key = str(uuid.UUID(file_event_id))  # event ids are UUIDs: anything else names none
+    except ValueError:
+        key = None
     with engine.connect() as connection:
-        found = attachments.file_event(connection, file_event_id)
+        found = attachments.file_event(connection, key) if key is not None else None
     if found is None:
         raise Refused(404, f"no archived file event {file_event_id[:200]!r}")
     return found
 
 
+def _read_checked(
+    engine: Engine,
+    caller: Principal,
+    action: str,
+    event: attachments.FileEvent,
+    stream: BinaryIO,
+    sha256: str,
+    size: int | None = None,
+) -> bytes:
+    """``stream`` read whole and closed, when its SHA-256 is ``sha256``; else the refusal is
+    audited (``<action>_refused``) and answered 409 (:func:`altered`). With the ``size`` the
+    archive recorded, no more than one byte past it is read (a longer file is not the one)."""
+    with stream:
+        data = stream.read() if size is None else stream.read(size + 1)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        what = f"{event.name!r}" if action == FILE_DOWNLOAD else f"the text of {event.name!r}"
+        details = _audited(event) | {"checked_sha256": sha256, "actual_sha256": actual, "read_bytes": len(data)}
+        log.error("%s of %s refused: the stored bytes have SHA-256 %s, not %s", action, event.event_id, actual, sha256)
+        read_audit.record(engine, caller, action + REFUSED, details)
+        raise altered(event, what, actual)
+    return data
+
+
 def download(engine: Engine, store: FileStore, caller: Principal, file_event_id: str) -> Download:
     """The native of ``file_event_id``, opened, its download audited (``file_download``) before
-    it is answered: 404 no such file event, 409 its bytes have not arrived, 503 the store
-    cannot give them."""
+    it is answered: 404 no such file event, 409 its bytes have not arrived (``pending``) or are
+    not the sealed ones (``altered``, audited as ``file_download_refused``; checked here up to
+    :data:`VERIFIED_BEFORE_SENDING`, larger ones while they stream), 503 the store cannot give
+    them."""
     event = _file_event(engine, file_event_id)
     with engine.connect() as connection:
         size = attachments.native_size(connection, event.sha256)
@@ -180,6 +272,8 @@ def download(engine: Engine, store: FileStore, caller: Principal, file_event_id:
         )
     try:
         stream = store.open(event.sha256)
+        if size <= VERIFIED_BEFORE_SENDING:
+            stream = io.BytesIO(_read_checked(engine, caller, FILE_DOWNLOAD, event, stream, event.sha256, size))
     except FileMissing:
         raise Refused(503, f"the file store does not hold {event.sha256} (run archivist verify --files)") from None
     except FileStoreError as error:
@@ -189,7 +283,7 @@ def download(engine: Engine, store: FileStore, caller: Principal, file_event_id:
     except BaseException:
         stream.close()
         raise
-    return Download(event, stream, size)
+    return Download(event, stream, size, size <= VERIFIED_BEFORE_SENDING, engine, caller)
 
 
 @dataclass(frozen=True)
@@ -212,14 +306,16 @@ def extracted_text(engine: Engine, store: FileStore, caller: Principal, file_eve
     when the bytes have not arrived)."""
     event = _file_event(engine, file_event_id)
     with engine.connect() as connection:
-        found = attachments.texts_for(connection, [file_event_id]).get(file_event_id)
+        if event.direction == "download":
+            raise Refused(404, _no_text_of_a_download(connection, event))
+        found = attachments.texts_for(connection, [event.event_id]).get(event.event_id)
         if found is None:
             raise NotReady(f"the text of {event.name!r} has not been extracted yet", _progress(connection, event))
     text = ""
     if found.text_sha256 is not None:
         try:
-            with store.open(found.text_sha256) as stream:
-                text = stream.read().decode("utf-8")
+            stream = store.open(found.text_sha256)
+            text = _read_checked(engine, caller, FILE_TEXT, event, stream, found.text_sha256).decode("utf-8")
         except FileMissing:
             raise Refused(503, f"the file store does not hold the text {found.text_sha256}") from None
         except FileStoreError as error:
@@ -228,7 +324,7 @@ def extracted_text(engine: Engine, store: FileStore, caller: Principal, file_eve
         engine, caller, FILE_TEXT, _audited(event) | {"text_sha256": found.text_sha256, "state": found.state}
     )
     return ExtractedText(
-        file_event_id=file_event_id,
+        file_event_id=event.event_id,
         name=event.name,
         sha256=event.sha256,
         state=found.state,
@@ -238,6 +334,22 @@ def extracted_text(engine: Engine, store: FileStore, caller: Principal, file_eve
         text=text,
         text_chars=found.text_chars,
         truncated=found.truncated,
+    )
+
+
+def _no_text_of_a_download(connection: Connection, event: attachments.FileEvent) -> str:
+    """Why a ``file_download`` event has no text: texts are extracted from uploads; the uploads
+    of the same bytes, when the archive has them."""
+    references = attachments.referring_events(connection, [event.sha256]).get(event.sha256, [])
+    uploads = [reference.event_id for reference in references if reference.kind == "upload"][:5]
+    if not uploads:
+        return (
+            f"{event.name!r} is a file_download event: downloads have no extracted text, and no archived upload "
+            f"has its bytes (SHA-256 {event.sha256})"
+        )
+    return (
+        f"{event.name!r} is a file_download event: downloads have no extracted text; see the upload "
+        f"{', '.join(uploads)} (GET /api/v1/files/{uploads[0]}/text)"
     )
 
 

@@ -107,7 +107,10 @@ async def put_file(
     responses={
         **NOT_FOUND,
         200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes, as archived"},
-        409: described("The file's bytes have not arrived yet (pending)"),
+        409: described(
+            "The file's bytes have not arrived yet (pending), or the stored bytes no longer match the archived "
+            "SHA-256 (altered: run archivist verify --files)"
+        ),
         503: described("The file store cannot give the bytes"),
     },
 )
@@ -115,7 +118,10 @@ async def get_file(
     file_event_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
 ) -> StreamingResponse:
     """The native of a ``file_upload`` (or ``file_download``) event, as an attachment; the
-    download is in the audit log (``file_download``) before a byte is sent."""
+    download is in the audit log (``file_download``) before a byte is sent. The bytes are checked
+    against the archived SHA-256: a small file that does not match is refused (409, ``altered``);
+    a large one is hashed as it streams and its answer is cut off before its end (never complete)
+    when it does not match. Either is audited as ``file_download_refused``."""
     try:
         found = await run_in_threadpool(
             file_services.download, services.engine, services.files(), caller, file_event_id
@@ -129,13 +135,17 @@ async def get_file(
     "/{file_event_id}/text",
     response_model=FileText,
     summary="The text extracted from an uploaded file (audited)",
-    responses={**NOT_FOUND, 409: described("Not extracted yet: detail.state says where it is")},
+    responses={
+        **NOT_FOUND,
+        409: described("Not extracted yet (detail.state says where it is), or the stored text was altered"),
+    },
 )
 def get_file_text(
     file_event_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
 ) -> FileText:
     """The extracted text with how it was extracted (``state``: extracted, empty, unsupported or
-    failed, with the ``reason``); audited as ``file_text``."""
+    failed, with the ``reason``); audited as ``file_text``. A ``file_download`` event has no text
+    of its own (404 naming the upload of the same bytes)."""
     try:
         found = file_services.extracted_text(services.engine, services.files(), caller, file_event_id)
     except Refused as error:

@@ -18,7 +18,10 @@ _TITLES = {404: "Not found", 409: "Not available yet", 503: "File store unavaila
 
 
 def _refused(request: Request, user: WebUser, error: Refused) -> Response:
-    context = {"title": _TITLES.get(error.status, "Cannot show that file"), "message": error.message}
+    title = _TITLES.get(error.status, "Cannot show that file")
+    if isinstance(error, file_services.NotReady) and error.state == "altered":
+        title = "File does not match the archive"
+    context = {"title": title, "message": error.message}
     return render(request, "error.html", context, user=user, status_code=error.status)
 
 

@@ -473,3 +473,111 @@ def test_an_export_job_reads_natives_from_its_file_store(
     assert job["status"] == "done", job["error"]
     listed = {f["sha256"] for f in job["manifest"]["files"] if f["path"].startswith("NATIVES/")}
     assert listed == {upload.sha256 for upload in INCLUDED}
+
+
+# --- the sealed SHA-256 decides, not the declared size (review finding 3) --------------------------
+
+SIGNED = b"%PDF-1.4 the signed contract\n"
+
+
+def _misdeclared(store: StagingStore, tmp_path: Path) -> tuple[FsFileStore, FileUploadEvent]:
+    """Bytes the store holds whose upload declared another size (a server that rounds sizes)."""
+    files = FsFileStore(tmp_path / "files")
+    sha = hashlib.sha256(SIGNED).hexdigest()
+    event = parse_event(
+        _payload(
+            1,
+            "file_upload",
+            file={"name": "contract.pdf", "size": 1024, "sha256": sha, "content_type": "application/pdf"},
+        )
+    )
+    assert isinstance(event, FileUploadEvent)
+    stored = files.put([SIGNED], expected_sha256=sha)
+    with store.engine.begin() as connection:
+        record_native(connection, stored.sha256, stored.size, "api")
+    return files, event
+
+
+def test_a_native_with_a_misdeclared_size_is_still_produced(store: StagingStore, tmp_path: Path) -> None:
+    files, event = _misdeclared(store, tmp_path)
+    out = MemoryExportFiles()
+    placed = ExportAttachments(store.engine, files).native(out, event)
+    assert (placed.state, placed.size) == ("included", len(SIGNED))
+    assert out.contents[placed.path or ""] == SIGNED
+    assert "1,024" in placed.detail
+    assert f"{len(SIGNED)}" in placed.detail
+    for name in ("rsmf", "jsonl", "edrm", "csv"):
+        context = ExportContext(
+            export_id="7d2c0a11-0000-4000-8000-000000000022",
+            created_at=DAY,
+            requested_by="legal",
+            query="contract",
+            attachments=ExportAttachments(store.engine, files),  # one export per format
+        )
+        out = MemoryExportFiles()
+        report = write_format(export_format(name), iter([event]), out, context)
+        assert native_losses(report) == {}, name
+        assert any("declared" in warning and str(event.event_id) in warning for warning in report.warnings), name
+        if name == "rsmf":
+            (path,) = [p for p in out.contents if p.endswith(".rsmf")]
+            archive = _rsmf_zip(out.contents[path])
+            manifest = json.loads(archive.read("rsmf_manifest.json"))
+            Draft7Validator(RSMF_SCHEMA).validate(manifest)
+            (entry,) = [e for e in manifest["events"] if e.get("attachments")]
+            custom = {c["name"]: c["value"] for c in entry["custom"]}
+            assert custom["native"] == "included"
+            assert archive.read(entry["attachments"][0]["id"]) == SIGNED
+            assert entry["attachments"][0]["size"] == len(SIGNED)  # the size of the file in rsmf.zip
+            assert "1,024" in custom["native detail"]
+        else:
+            assert SIGNED in out.contents.values(), name
+        if name == "jsonl":
+            (line,) = out.contents["attachments.jsonl"].decode().splitlines()
+            native = json.loads(line)["native"]
+            assert (native["state"], native["size"]) == ("included", len(SIGNED))
+            assert "1,024" in native["detail"]
+
+
+# --- RSMF names natives by their whole SHA-256 (review finding 8) -----------------------------------
+
+
+def test_rsmf_keeps_apart_files_whose_sha256_share_a_prefix(store: StagingStore, tmp_path: Path) -> None:
+    """Same name, SHA-256s alike in their first 16 digits: each upload keeps its own attachment
+    (the one whose bytes the store holds is placed; the other, lost from the store, is missing)."""
+    files = FsFileStore(tmp_path / "files")
+    data = b"the first version of the contract\n"
+    sha = hashlib.sha256(data).hexdigest()
+    twin = sha[:16] + ("0" if sha[16] != "0" else "1") + sha[17:]
+    events = []
+    for index, digest in enumerate((sha, twin), start=1):
+        info = {"name": "contract.txt", "size": len(data), "sha256": digest, "content_type": "text/plain"}
+        events.append(parse_event(_payload(index, "file_upload", file=info)))
+    files.put([data], expected_sha256=sha)
+    with store.engine.begin() as connection:
+        record_native(connection, sha, len(data), "api")
+        record_native(connection, twin, len(data), "api")  # recorded, but the store lost it
+    context = ExportContext(
+        export_id="7d2c0a11-0000-4000-8000-000000000023",
+        created_at=DAY,
+        requested_by="legal",
+        query="contract",
+        attachments=ExportAttachments(store.engine, files),
+    )
+    out = MemoryExportFiles()
+    report = write_format(export_format("rsmf"), iter(events), out, context)
+    (path,) = [p for p in out.contents if p.endswith(".rsmf")]
+    archive = _rsmf_zip(out.contents[path])
+    manifest = json.loads(archive.read("rsmf_manifest.json"))
+    Draft7Validator(RSMF_SCHEMA).validate(manifest)
+    by_sha = {}
+    for entry in manifest["events"]:
+        if entry.get("attachments"):
+            custom = {c["name"]: c["value"] for c in entry["custom"]}
+            by_sha[custom["sha256"]] = (custom["native"], entry["attachments"][0]["id"])
+    assert by_sha[sha][0] == "included"
+    assert sha in by_sha[sha][1]
+    assert archive.read(by_sha[sha][1]) == data
+    assert by_sha[twin][0] == "missing"
+    assert twin in by_sha[twin][1]
+    assert data not in archive.read(by_sha[twin][1])
+    assert native_losses(report) == {"missing": 1}

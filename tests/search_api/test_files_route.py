@@ -431,3 +431,136 @@ def test_a_download_names_its_file_safely(name: str, fallback: str, encoded: str
     header = file_services.content_disposition(name)
     assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
     assert not {"\r", "\n"} & set(header)
+
+
+# --- review findings: altered bytes are never served as the archived file; ids that are no UUID;
+# --- the text of a download event.
+
+
+def _alter(files: FsFileStore, sha: str, data: bytes) -> None:
+    path = files.path_of(sha)
+    path.chmod(0o644)
+    path.write_bytes(data)
+
+
+def test_an_altered_native_is_refused_not_served_as_the_archived_one(
+    client: TestClient, tokens: dict[str, str], store: StagingStore, files: FsFileStore
+) -> None:
+    assert client.post(
+        f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"])
+    ).is_success
+    altered = b"X" * len(CONTENT)  # same length, other bytes
+    _alter(files, CONTENT_SHA, altered)
+    answer = client.get(f"/api/v1/files/{UPLOAD_ID}", headers=auth(tokens["legal"]))
+    assert answer.status_code == 409, (answer.status_code, answer.headers.get("etag"), answer.content[:40])
+    detail = answer.json()["detail"]
+    assert detail["state"] == "altered"
+    assert "archivist verify --files" in detail["message"]
+    assert audited(store, "file_download") == []
+    [refusal] = audited(store, "file_download_refused")
+    assert refusal["details"]["file_event_id"] == UPLOAD_ID
+    assert refusal["details"]["actual_sha256"] == hashlib.sha256(altered).hexdigest()
+    assert refusal["role"] == "legal"
+
+
+def asgi_get(app: FastAPI, token: str, path: str) -> tuple[list[dict[str, Any]], BaseException | None]:
+    """GET ``path`` driving the app directly: what it sent, and what it raised (a streamed answer
+    that cannot complete ends with an error, so the server drops the connection)."""
+    sent: list[dict[str, Any]] = []
+    requests = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+    async def receive() -> dict[str, Any]:
+        request = next(requests, None)
+        if request is None:  # the client stays: a streamed answer waits on this until it ends
+            await anyio.sleep_forever()
+        return request or {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", b"test")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("test", 80),
+        "root_path": "",
+        "app": app,
+    }
+    try:
+        anyio.run(app, scope, receive, send)  # type: ignore[arg-type]  # an ASGI app, typed by Starlette
+    except Exception as error:
+        return sent, error
+    return sent, None
+
+
+def test_a_large_altered_native_ends_its_stream_abnormally_and_is_audited(
+    app: FastAPI, client: TestClient, tokens: dict[str, str], store: StagingStore, files: FsFileStore, monkeypatch: Any
+) -> None:
+    """Too large to be checked before it is sent: hashed as it streams, the last chunk held back
+    until the hash is known, so a client never receives the whole of altered bytes."""
+    monkeypatch.setattr(file_services, "VERIFIED_BEFORE_SENDING", 1000)
+    monkeypatch.setattr(file_services, "READ_CHUNK", 512)
+    assert client.post(
+        f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"])
+    ).is_success
+    sound, error = asgi_get(app, tokens["legal"], f"/api/v1/files/{UPLOAD_ID}")
+    assert error is None
+    assert sound[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sound[1:]) == CONTENT
+    assert sound[-1].get("more_body", False) is False
+    altered = CONTENT[:-1] + b"X"
+    _alter(files, CONTENT_SHA, altered)
+    sent, error = asgi_get(app, tokens["legal"], f"/api/v1/files/{UPLOAD_ID}")
+    assert isinstance(error, file_services.StoredBytesAltered), error
+    assert sent[0]["status"] == 200  # its headers were sent: only the end can be refused
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    assert len(body) < len(CONTENT)
+    assert all(m.get("more_body", True) for m in sent[1:])  # never a clean end
+    [refusal] = audited(store, "file_download_refused")
+    assert refusal["details"]["actual_sha256"] == hashlib.sha256(altered).hexdigest()
+    assert len(audited(store, "file_download")) == 2  # both downloads began
+
+
+def test_an_altered_text_is_refused(
+    client: TestClient, tokens: dict[str, str], store: StagingStore, files: FsFileStore
+) -> None:
+    client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
+    text = "Quarterly numbers: 17 millions"
+    _extracted(store, files, text)
+    _alter(files, hashlib.sha256(text.encode()).hexdigest(), b"Quarterly numbers: 99 millions")
+    answer = client.get(f"/api/v1/files/{UPLOAD_ID}/text", headers=auth(tokens["legal"]))
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"]["state"] == "altered"
+    assert "archivist verify --files" in answer.json()["detail"]["message"]
+    assert audited(store, "file_text") == []
+    assert len(audited(store, "file_text_refused")) == 1
+
+
+@pytest.mark.parametrize("file_id", ["%00", "abc", "%00/text", "abc/text", "0b6f1a52-7f55-4c1b-9d0e-6c5a1f0e9a0%00"])
+def test_a_file_id_that_is_no_uuid_is_a_404(client: TestClient, tokens: dict[str, str], file_id: str) -> None:
+    answer = client.get(f"/api/v1/files/{file_id}", headers=auth(tokens["legal"]))
+    assert answer.status_code == 404, (answer.status_code, answer.text[:300])
+    assert "no archived file event" in answer.json()["detail"]["message"]
+
+
+def test_a_download_event_has_no_text_of_its_own_and_names_its_upload(
+    client: TestClient, tokens: dict[str, str], store: StagingStore
+) -> None:
+    payload = json.loads(upload(str(uuid.uuid4()), CONTENT).model_dump_json())
+    payload["type"] = "file_download"
+    payload.pop("recipients", None)
+    downloaded = parse_event(payload)
+    ArchiveAdapter(store.engine).write([downloaded])
+    client.post(f"/api/v1/files?sha256={CONTENT_SHA}", content=CONTENT, headers=auth(tokens["ingest"]))
+    answer = client.get(f"/api/v1/files/{downloaded.event_id}/text", headers=auth(tokens["legal"]))
+    assert answer.status_code == 404, answer.text
+    message = answer.json()["detail"]["message"]
+    assert "download" in message
+    assert UPLOAD_ID in message

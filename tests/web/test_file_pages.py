@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 
 from archive import attachments
 from archive.app_schema import audit_log
+from archive.fs_file_store import FsFileStore
 from archive.schema import archive_file_texts
 from ingest.events import parse_event
 from tests.web.conftest import WebSite, build_site, sign_in
@@ -25,6 +26,8 @@ SHA = hashlib.sha256(CONTENT).hexdigest()
 STORED = "3d7c1f20-8a4b-4c5d-9e6f-0a1b2c3d4e5f"
 PENDING = "3d7c1f20-8a4b-4c5d-9e6f-0a1b2c3d4e60"
 TEXT = "Minutes: <b>not markup</b> & Grüße"
+ALTERED = "3d7c1f20-8a4b-4c5d-9e6f-0a1b2c3d4e61"
+SEALED = b"the sealed budget"
 
 
 def upload(event_id: str, name: str, content: bytes) -> Any:
@@ -45,13 +48,23 @@ def upload(event_id: str, name: str, content: bytes) -> Any:
 def site(tmp_path_factory: pytest.TempPathFactory) -> WebSite:
     built = build_site(
         tmp_path_factory.mktemp("files"),
-        [upload(STORED, "minutes.html", CONTENT), upload(PENDING, "later.pdf", b"not yet")],
+        [
+            upload(STORED, "minutes.html", CONTENT),
+            upload(PENDING, "later.pdf", b"not yet"),
+            upload(ALTERED, "budget.txt", SEALED),
+        ],
     )
     store = built.services.files()
+    sealed = store.put([SEALED])
+    assert isinstance(store, FsFileStore)
+    path = store.path_of(sealed.sha256)  # altered after it was stored
+    path.chmod(0o644)
+    path.write_bytes(b"the forged budget")
     stored = store.put([CONTENT])
     text = store.put([TEXT.encode()])
     with built.services.engine.begin() as connection:
         attachments.record_native(connection, stored.sha256, stored.size, "api")
+        attachments.record_native(connection, sealed.sha256, sealed.size, "api")
         connection.execute(
             insert(archive_file_texts).values(
                 file_event_id=STORED,
@@ -125,3 +138,15 @@ def test_without_a_session_the_pages_lead_to_sign_in(client: TestClient) -> None
     answer = client.get(f"/files/{STORED}")
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/login?next=")
+
+
+def test_an_altered_file_is_refused_with_what_to_run(site: WebSite, client: TestClient) -> None:
+    sign_in(client, site.tokens["legal"])
+    before = len(audited(site, "file_download_refused"))
+    page = client.get(f"/files/{ALTERED}")
+    assert page.status_code == 409
+    assert "File does not match the archive" in page.text
+    assert b"the forged budget" not in page.content
+    assert "no longer match the archived SHA-256" in page.text
+    assert "archivist verify --files" in page.text
+    assert len(audited(site, "file_download_refused")) == before + 1
