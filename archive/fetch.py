@@ -86,8 +86,11 @@ def resolve(host: str, port: int) -> list[str]:
 
 def refused_address(address: IPAddress) -> str | None:
     """Why an address may not be fetched from, or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return refused_address(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        for embedded in _embedded_ipv4(address):
+            problem = refused_address(embedded)
+            if problem is not None:
+                return f"{problem} (inside the IPv6 address {address})"
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if address.is_link_local:
@@ -132,6 +135,22 @@ def _target(url: str, policy: FetchPolicy) -> _Target:
     if parts.query:
         path = f"{path}?{parts.query}"
     return _Target(scheme, host, port or _DEFAULT_PORTS[scheme], path)
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64, the old
+    IPv4-compatible form): a network that routes them reaches the IPv4 host behind."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    last_32_bits = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if any(address in network for network in _NAT64) or (address in _IPV4_COMPATIBLE and int(last_32_bits) > 1):
+        found.append(last_32_bits)
+    return found
 
 
 def _checked_addresses(target: _Target) -> list[IPAddress]:

@@ -5,6 +5,7 @@ the bytes checked and bounded, and timeouts."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import ssl
 import threading
 import time
@@ -262,6 +263,12 @@ def test_urls_outside_the_rules_are_refused_before_any_lookup(store: FsFileStore
         ["::"],
         ["224.0.0.1"],
         ["::ffff:169.254.169.254"],
+        # IPv6 forms that lead to an IPv4 host: NAT64, 6to4, Teredo, the old IPv4-compatible form
+        ["64:ff9b::a9fe:a9fe"],
+        ["64:ff9b:1::a9fe:a9fe"],
+        ["2002:a9fe:a9fe::1"],
+        ["2001:0:4136:e378:8000:63bf:5601:5601"],
+        ["::169.254.169.254"],
     ],
 )
 def test_a_name_resolving_to_a_forbidden_address_is_refused(
@@ -283,6 +290,11 @@ def test_an_address_literal_must_be_allowed_and_is_checked(store: FsFileStore, p
         fetch_native(store, "http://169.254.169.254/latest/meta-data/", expected_sha256=SHA, policy=metadata)
     loopback = FetchPolicy(allowed_hosts=("127.0.0.1",))
     assert fetch_native(store, f"http://127.0.0.1:{port}/file", expected_sha256=SHA, policy=loopback).sha256 == SHA
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "2001:db8::1", "::1", "8.8.8.8"])
+def test_ipv6_forms_of_allowed_hosts_are_not_refused(address: str) -> None:
+    assert fetch.refused_address(ipaddress.ip_address(address)) is None
 
 
 def test_the_settings_make_the_policy_and_fetching_is_off_by_default() -> None:
