@@ -33,6 +33,7 @@ the same way and tried again, however long the outage lasts, so an outage never 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -60,6 +61,7 @@ from archive.attachments import (
     finish_extraction_job,
     note_fetch_tried,
     queue_arrived,
+    receiving_native,
     record_native,
     release_extraction_job,
     waiting_with_url,
@@ -416,7 +418,11 @@ class ExtractionWorker:
             upload = _upload_event(payloads_of(connection, [job.file_event_id]).get(job.file_event_id))
         text = extraction.text.encode("utf-8", errors="replace")
         # No text kept for an upload disposed of meanwhile: nothing would refer to it.
-        stored = self.store.put([text]) if text and upload is not None else None
+        stored = None
+        if text and upload is not None:
+            with self.engine.begin() as connection:  # calls off a deletion of the same bytes (retention)
+                receiving_native(connection, hashlib.sha256(text).hexdigest())
+            stored = self.store.put([text])
         with self.engine.begin() as connection:
             now = self.clock()
             if not finish_extraction_job(connection, job.file_event_id, owner=token, now=now):

@@ -13,7 +13,7 @@ from adapters.base import Adapter, AdapterContext
 from adapters.extraction_worker import ExtractionWorker, Extractor, Fetch, WorkerOptions
 from adapters.processor import BatchProcessor, ProcessorOptions
 from adapters.registry import build_adapters, parse_adapter_names
-from archive.attachments import WaitingUpload, record_native
+from archive.attachments import WaitingUpload, receiving_native, record_native
 from archive.fetch import FetchPolicy, fetch_native
 from archive.file_store import FileStore
 from archive.fs_file_store import FsFileStore
@@ -199,6 +199,8 @@ def url_fetcher(settings: Settings, files: FileStore, engine: Engine) -> Fetch |
         return None
 
     def fetch(upload: WaitingUpload) -> bool:
+        with engine.begin() as connection:  # calls off a deletion of the same bytes (retention)
+            receiving_native(connection, upload.sha256)
         stored = fetch_native(files, upload.url, expected_sha256=upload.sha256, policy=policy)
         with engine.begin() as connection:
             record_native(connection, stored.sha256, stored.size, "fetch")
