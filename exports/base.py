@@ -29,6 +29,14 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+from exports.documents import (
+    Document,
+    DocumentCount,
+    DocumentUnit,
+    Numbering,
+    default_numbering,
+    documents,
+)
 from ingest.events import EditEvent, Event, PostEvent, event_to_json
 
 if TYPE_CHECKING:
@@ -63,6 +71,28 @@ class ExportContext:
     attachments: ExportAttachments = field(default_factory=_no_attachments)
     """The uploaded files' natives and extracted texts (:mod:`exports.natives`); by default none
     (no file store): each format then names every upload's native as a loss."""
+    unit: DocumentUnit = "conversation"
+    """What one document of the production is (:mod:`exports.documents`)."""
+    numbering: Numbering | None = None
+    """The production's control numbers; None: the export id's (:func:`default_numbering`)."""
+    recipients: tuple[str, ...] = ()
+    """Whom the production is for (the production log and the cover say it)."""
+
+    @property
+    def control_numbers(self) -> Numbering:
+        return self.numbering or default_numbering(self.export_id)
+
+    def documents(self, events: Iterable[Event], report: FormatReport) -> Iterator[Document]:
+        """The production's documents of ``events`` (parents, each with its attachments), the
+        same numbers in every format; ``report.documents`` counts them as they are yielded."""
+        return documents(
+            events,
+            unit=self.unit,
+            numbering=self.control_numbers,
+            zone=self.time_zone,
+            custodians=self.custodians,
+            count=report.documents,
+        )
 
 
 @dataclass
@@ -184,6 +214,9 @@ class FormatReport:
     losses: list[Loss] = field(default_factory=list)
     """What this format could not carry exactly (:class:`Loss`). Only the PDF says some of them in
     ``warnings`` too, as its cover prints those."""
+    documents: DocumentCount = field(default_factory=DocumentCount)
+    """The documents the format numbered (:meth:`ExportContext.documents`): every format of a
+    production numbers the same ones; the manifest and the production log take the range."""
     times: str = ""
     """How this format writes times (the manifest's ``time_zone.formats``): in the export's
     zone, or in UTC because its standard says so, and where the sender's own offset is."""

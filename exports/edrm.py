@@ -75,23 +75,16 @@ from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter
 from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
 from exports.natives import NativeLosses, Placed
 from exports.presence import Presence, person
+from exports.transcript import recipient_of, time_of_day, transcript_line
 from formats.lync_xml import xml_safe
-from formats.time_zones import as_sent, local, local_date
+from formats.time_zones import local_date
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
 from ingest.events import (
-    DeleteEvent,
-    DisclaimerEvent,
     EditEvent,
     Event,
     FileDownloadEvent,
     FileUploadEvent,
-    JoinEvent,
-    LeaveEvent,
-    PolicyDecisionEvent,
-    PostEvent,
-    ReadEvent,
     Room,
-    RoomUpdateEvent,
     present_by,
 )
 
@@ -99,7 +92,6 @@ LOAD_FILE = "edrm.xml"
 TEXT_DIR = "text"
 TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9]+")
-_CONTINUATION = "\n" + " " * 16
 
 
 def room_slug(room_id: str) -> str:
@@ -149,84 +141,6 @@ def conversation_days(events: Iterable[Event], zone: ZoneInfo | None = None) -> 
         stream = iter(day_events)
         first = next(stream)
         yield first, chain((first,), stream)
-
-
-# --- the transcript -----------------------------------------------------------------------------
-
-
-def _who(event: Event) -> str:
-    return person(event.actor)
-
-
-def _indented(text: str) -> str:
-    """``text`` with its continuation lines indented: every LF is followed by 16 spaces, and
-    nothing else changes (a CR stays a CR), so removing them gives the text back exactly."""
-    return text.replace("\n", _CONTINUATION)
-
-
-def _file_line(verb: str, event: FileUploadEvent | FileDownloadEvent) -> str:
-    info = event.file
-    url = info.url or "no URL recorded"
-    return (
-        f"{_who(event)} {verb} file {info.name!r} ({info.size} bytes, {info.content_type}, sha256 {info.sha256}, {url})"
-    )
-
-
-def transcript_line(event: Event, versions: EditVersions) -> str:
-    """What one event says in the transcript, without its time."""
-    match event:
-        case PostEvent(message=message):
-            return f"{_who(event)} [{message.id}]: {_indented(message.text)}"
-        case EditEvent(message=message):
-            version = versions.of_edit(event.room.id, message.id)
-            return f"{_who(event)} EDITED [{message.id}] (version {version}): {_indented(message.text)}"
-        case DeleteEvent(message=message):
-            return f"{_who(event)} DELETED [{message.id}]"
-        case JoinEvent():
-            return f"* {_who(event)} joined"
-        case LeaveEvent():
-            return f"* {_who(event)} left"
-        case ReadEvent(read=read):
-            seen = f"[{read.message_id}]" if read.message_id else "the room's history"
-            return f"{_who(event)} read {seen}"
-        case FileUploadEvent():
-            return _file_line("uploaded", event)
-        case FileDownloadEvent():
-            return _file_line("downloaded", event)
-        case DisclaimerEvent(disclaimer=shown):
-            rule = f"{shown.rule_id} v{shown.version}, {shown.locale}"
-            return f"disclaimer shown to {_who(event)} ({rule}): {_indented(shown.text)}"
-        case PolicyDecisionEvent(decision=d):
-            walls = ", ".join(d.wall_ids) or "none"
-            targets = ", ".join(d.targets) or "none"
-            detail = f"mode {d.mode}; walls {walls}; targets {targets}"
-            return f"policy decision for {_who(event)}: {d.outcome} {d.action} ({detail})"
-        case RoomUpdateEvent(room_update=update):
-            changes = [f"name {update.name!r}"] if update.name is not None else []
-            changes += [f"description {_indented(update.description)!r}"] if update.description is not None else []
-            verb = "created the room" if update.created else "updated the room"
-            return f"{_who(event)} {verb}: {', '.join(changes) or 'no changes recorded'}"
-    raise TypeError(f"no transcript line for {type(event).__name__}")  # pragma: no cover - every type is matched
-
-
-def _recipient_of(event: Event) -> str:
-    if isinstance(event, PostEvent):
-        return f"a recipient of [{event.message.id}]"
-    if isinstance(event, FileUploadEvent):
-        return f"a recipient of file {event.file.name!r}"
-    return "a recipient"  # pragma: no cover - only posts and uploads have recipients
-
-
-def _time_of_day(event: Event, zone: ZoneInfo) -> str:
-    """``09:00:10.123`` in UTC; in another zone with its abbreviation (``01:30:00.000 EDT``: the
-    hour repeated when clocks go back is told apart); then the sender's own offset when it
-    differs from the zone's (``(+09:00 as sent)``)."""
-    utc = zone.key == "UTC"
-    t = event.occurred_at if utc else local(event.occurred_at, zone)
-    shown = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}"
-    if not utc:
-        shown += f" {t.tzname()}"
-    return shown + as_sent(event.occurred_at, zone, event.occurred_offset)
 
 
 def _header(first: Event, day: date, context: ExportContext) -> str:
@@ -479,10 +393,11 @@ class EdrmFormat:
             zone = context.time_zone
             for event in day_events:
                 summary.add(event)
-                time = _time_of_day(event, zone)
-                out.write(f"{time}    {transcript_line(event, versions)}\n")
+                time = time_of_day(event, zone)
+                version = versions.of_edit(event.room.id, event.message.id) if isinstance(event, EditEvent) else None
+                out.write(f"{time}    {transcript_line(event, version)}\n")
                 for recipient in presence.newly_present(event):  # only posts and uploads name any
-                    out.write(f"{time}    * {person(recipient)} present: {_recipient_of(event)}\n")
+                    out.write(f"{time}    * {person(recipient)} present: {recipient_of(event)}\n")
                 if isinstance(event, FileUploadEvent):
                     uploads.append(event)
                 if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:

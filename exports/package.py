@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from archive.file_store import FileStore
 from archive.record import chain_head
 from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
+from exports.documents import DocumentUnit, Numbering
 from exports.natives import ExportAttachments
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
@@ -61,6 +62,12 @@ class ExportRequest:
     time_zone: str = DEFAULT_ZONE
     """The IANA zone times are shown and conversation-days cut in (an unknown name is refused
     before any work, :class:`formats.time_zones.UnknownTimeZone`)."""
+    unit: DocumentUnit = "conversation"
+    """What one document is (:mod:`exports.documents`)."""
+    numbering: Numbering | None = None
+    """The production's control numbers (a case's production log reserves them); None: the
+    export id's, from 1."""
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass
@@ -104,6 +111,9 @@ def build_export(
         archived_json=archived_json,
         time_zone=zone,
         attachments=ExportAttachments(engine, file_store),
+        unit=request.unit,
+        numbering=request.numbering,
+        recipients=request.recipients,
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
@@ -137,6 +147,7 @@ def build_export(
             events = reports[0].events if reports else 0
             progress(events, events)
             manifest = _manifest(request, selection, head, reports, files, started, now())
+            manifest["production"] = production_range(context, reports)
             manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
             with files.create(MANIFEST, "application/json") as out:
                 out.write(manifest_bytes)
@@ -229,6 +240,31 @@ def _manifest(
         "files": [
             {"path": f.path, "size": f.size, "sha256": f.sha256, "media_type": f.media_type} for f in files.written
         ],
+    }
+
+
+def production_range(context: ExportContext, reports: list[FormatReport]) -> dict[str, Any]:
+    """The manifest's ``production``: the unit, the control numbers' prefix and the range the
+    formats numbered (every format that numbers documents numbers the same ones: a format that
+    disagrees is a fault, and the export fails rather than ship two numberings)."""
+    numbering = context.control_numbers
+    numbered = {(r.documents.documents, r.documents.first, r.documents.last) for r in reports if r.documents.documents}
+    if len(numbered) > 1:
+        raise RuntimeError(f"the formats numbered different documents: {sorted(numbered, key=str)}")
+    count, first, last = numbered.pop() if numbered else (0, None, None)
+    families = max((r.documents.families for r in reports), default=0)
+    return {
+        "unit": context.unit,
+        "prefix": numbering.prefix,
+        "width": numbering.width,
+        "start": numbering.start,
+        "documents": count,
+        "families": families,
+        "first_number": first,
+        "last_number": last,
+        "first_control": numbering.control(first) if first is not None else None,
+        "last_control": numbering.control(last) if last is not None else None,
+        "recipients": list(context.recipients),
     }
 
 

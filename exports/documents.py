@@ -1,0 +1,438 @@
+"""The documents of a production: how archived events become numbered documents, the one home of
+the document unit, of control (Bates) numbers and of families.
+
+A production chooses its **unit** (:data:`DocumentUnit`), as Relativity's short-message guidance
+and the RSMF specification describe for chat:
+
+- ``conversation`` (the default): a conversation slice, one room on one day of the production's
+  time zone (cut at its midnight). It holds every event of the room-day, in time order.
+- ``message``: one message: its post, every edit, its deletion and the read receipts naming it;
+  and, as context, the joins, leaves, downloads, disclaimers, policy decisions and room updates of
+  its room from it until the room's next message (those before the room's first message go with
+  that first message). A file upload is a message whose content is a file: a document of its own.
+
+Joins, leaves and reads are context inside a document, never documents of their own: a
+conversation slice that holds nothing but context (a read receipt days after the message, a
+leave) is not a document; its events are appended to the room's previous document as late
+context (or, when the room has none yet, put before its next one).
+
+**Families.** Every uploaded file is an ``attachment`` document, a child of the document holding
+its upload; the children are numbered right after their parent, so a family is a contiguous
+range: ``BEGATTACH`` is the parent's control number, ``ENDATTACH`` the last child's (the parent's
+own when it has none), the Concordance and Relativity convention.
+
+**Numbering.** Every document (parent or attachment) takes the next control number of the
+production's :class:`Numbering`: ``<prefix><number zero-padded to width>`` (``ACME-0000001``).
+Numbering is document level (Relativity's "document level numbering"): a document has one
+number, and the pages of its image carry that number and a page suffix
+(:func:`page_label`). Numbers follow the events' export order (room, then time), so every
+format of a production that walks :func:`documents` gives every document the same number.
+
+**People.** ``participants``: who was present at the document's start (joined and not left, or
+seen acting: :func:`ingest.events.present_by`'s rule, carried through the room), and everyone
+who did anything in it or was named as a recipient. ``senders``: who wrote (posts, edits,
+uploads). ``custodians``: the production's custodians (the case's) who took part; when the
+production names no custodians, the senders (else the participants).
+
+Memory: a conversation slice is held until the next one is known (one slice of look-ahead, to
+append context-only slices); the message unit holds one room's events at a time, since an edit or
+a read receipt can come any time after its message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import groupby
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from formats.time_zones import local_date
+from ingest.events import (
+    Actor,
+    DeleteEvent,
+    EditEvent,
+    Event,
+    FileUploadEvent,
+    LeaveEvent,
+    PostEvent,
+    ReadEvent,
+    Room,
+    present_by,
+)
+
+DocumentUnit = Literal["conversation", "message"]
+DOCUMENT_UNITS: tuple[DocumentUnit, ...] = ("conversation", "message")
+DocumentKind = Literal["conversation", "message", "attachment"]
+
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,19}$")
+MAX_NUMBER = 10**12 - 1
+"""The largest control number (12 digits); a production past it is refused."""
+
+_CONTENT = (PostEvent, EditEvent, DeleteEvent, FileUploadEvent)
+"""What makes a conversation slice a document: something said (or unsaid), or a file shared."""
+
+
+class BadNumbering(ValueError):
+    """A prefix, start or width a control number cannot be made of."""
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How a production numbers its documents: ``prefix`` + the number, zero-padded to ``width``."""
+
+    prefix: str
+    start: int = 1
+    width: int = 7
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.match(self.prefix):
+            raise BadNumbering(
+                f"control number prefix {self.prefix!r} must be 1 to 20 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit"
+            )
+        if not 1 <= self.start <= MAX_NUMBER:
+            raise BadNumbering(f"the first control number must be between 1 and {MAX_NUMBER}, not {self.start}")
+        if not 4 <= self.width <= 12:
+            raise BadNumbering(f"control numbers have 4 to 12 digits, not {self.width}")
+
+    def control(self, number: int) -> str:
+        if number > MAX_NUMBER:
+            raise BadNumbering(f"control number {number} is past the last one ({MAX_NUMBER})")
+        return f"{self.prefix}{number:0{self.width}d}"
+
+
+def default_numbering(export_id: str) -> Numbering:
+    """The numbering of an export that is not a numbered production of a case: the export id's
+    first 8 letters and digits, upper-cased, then ``-`` (``5F0C6F3E-0000001``)."""
+    kept = "".join(ch for ch in export_id if ch.isascii() and ch.isalnum())[:8].upper()
+    return Numbering(f"{kept or 'ARCHIVIST'}-")
+
+
+def page_label(control: str, page: int) -> str:
+    """What page ``page`` (from 1) of a document's image is stamped with: the document's control
+    number, then ``.`` and the page number in four digits from the second page on
+    (``ACME-0000001``, ``ACME-0000001.0002``): document-level numbering with page suffixes."""
+    return control if page == 1 else f"{control}.{page:04d}"
+
+
+@dataclass
+class Document:
+    """One document of a production (see the module doc)."""
+
+    number: int
+    control: str
+    kind: DocumentKind
+    room: Room
+    day: date
+    """The day (in the production's zone) of its first event: a conversation slice's day."""
+    events: list[Event]
+    """Every event of the document, context included, in time order; an attachment's: its upload."""
+    versions: dict[str, int] = field(default_factory=dict)
+    """Event id (as a string) of each edit -> the version it makes (the post is version 1; the
+    edits of a message seen in the production so far count, so it is the same in every unit)."""
+    message_id: str | None = None
+    """A message document's message; None for the others."""
+    upload: FileUploadEvent | None = None
+    """An attachment's upload event (the file is its ``file``)."""
+    parent: Document | None = None
+    children: list[Document] = field(default_factory=list)
+    participants: tuple[Actor, ...] = ()
+    senders: tuple[Actor, ...] = ()
+    custodians: tuple[str, ...] = ()
+    """Person ids (see the module doc)."""
+
+    @property
+    def family_begin(self) -> str:
+        """``BEGATTACH``: the family's first control number (its parent's)."""
+        return (self.parent or self).control
+
+    @property
+    def family_end(self) -> str:
+        """``ENDATTACH``: the family's last control number."""
+        head = self.parent or self
+        return head.children[-1].control if head.children else head.control
+
+    @property
+    def last(self) -> Document:
+        """The last document of this one's family (itself when it has no children)."""
+        return self.children[-1] if self.children else self
+
+    def family(self) -> Iterator[Document]:
+        """This document, then its attachments, in number order."""
+        yield self
+        yield from self.children
+
+    @property
+    def deleted(self) -> bool:
+        return any(isinstance(event, DeleteEvent) for event in self.events)
+
+
+@dataclass
+class DocumentCount:
+    """What :func:`documents` numbered: how many documents (attachments included) and the first
+    and last number, for the format's report and the production log."""
+
+    documents: int = 0
+    families: int = 0
+    first: int | None = None
+    last: int | None = None
+
+
+@dataclass
+class _Room:
+    """One room's state while its documents are made: who is present, each edited message's
+    edit count."""
+
+    present: dict[str, Actor] = field(default_factory=dict)
+    edits: dict[str, int] = field(default_factory=dict)
+
+    def version_of(self, event: EditEvent) -> int:
+        count = self.edits.get(event.message.id, 0) + 1
+        self.edits[event.message.id] = count
+        return count + 1
+
+    def see(self, event: Event, participants: dict[str, Actor]) -> None:
+        """Take ``event`` into the room's presence and into a document's ``participants``."""
+        actor = event.actor
+        participants.setdefault(actor.id, actor)
+        for recipient in present_by(event)[1:]:
+            participants.setdefault(recipient.id, recipient)
+            self.present.setdefault(recipient.id, recipient)
+        if isinstance(event, LeaveEvent):
+            self.present.pop(actor.id, None)
+        else:
+            self.present[actor.id] = actor
+
+
+class _Numberer:
+    def __init__(self, numbering: Numbering, count: DocumentCount) -> None:
+        self.numbering = numbering
+        self.count = count
+        self.next = numbering.start
+
+    def take(self) -> tuple[int, str]:
+        number = self.next
+        control = self.numbering.control(number)
+        self.next += 1
+        self.count.documents += 1
+        if self.count.first is None:
+            self.count.first = number
+        self.count.last = number
+        return number, control
+
+
+def documents(
+    events: Iterable[Event],
+    *,
+    unit: DocumentUnit,
+    numbering: Numbering,
+    zone: ZoneInfo,
+    custodians: Sequence[str] = (),
+    count: DocumentCount | None = None,
+) -> Iterator[Document]:
+    """The documents of ``events`` (in export order: room, then time), each parent with its
+    attachments as ``children``, numbered from ``numbering.start`` (see the module doc).
+    ``count`` is kept up to date as documents are yielded."""
+    tally = count if count is not None else DocumentCount()
+    numberer = _Numberer(numbering, tally)
+    make = _Maker(numberer, zone, tuple(custodians), tally)
+    seen_rooms: set[str] = set()
+    for room_id, room_events in groupby(events, key=lambda event: event.room.id):
+        if room_id in seen_rooms:
+            raise ValueError(f"events are not in export order: room {room_id!r} came again")
+        seen_rooms.add(room_id)
+        state = _Room()
+        if unit == "conversation":
+            yield from make.slices(room_events, state)
+        else:
+            yield from make.messages(room_events, state)
+
+
+class _Maker:
+    def __init__(self, numberer: _Numberer, zone: ZoneInfo, custodians: tuple[str, ...], count: DocumentCount) -> None:
+        self.numberer = numberer
+        self.zone = zone
+        self.custodians = custodians
+        self.count = count
+
+    def _day(self, event: Event) -> date:
+        if self.zone.key == "UTC":
+            return event.occurred_at.date()
+        return local_date(event.occurred_at, self.zone)
+
+    # --- conversation slices ----------------------------------------------------------------
+
+    def slices(self, events: Iterable[Event], state: _Room) -> Iterator[Document]:
+        held: tuple[list[Event], dict[str, Actor]] | None = None  # the previous slice, not yet numbered
+        early: list[Event] = []  # context before the room's first document
+        last_day: date | None = None
+        for day, day_events in groupby(events, key=self._day):
+            if last_day is not None and day <= last_day:
+                raise ValueError(f"events are not in export order: {day} of a room came again")
+            last_day = day
+            slice_events = list(day_events)
+            if not any(isinstance(event, _CONTENT) for event in slice_events):
+                # Context only: late context of the previous document, or early context of the next.
+                if held is None:
+                    early.extend(slice_events)
+                    continue
+                held[0].extend(slice_events)
+                for event in slice_events:
+                    state.see(event, held[1])
+                continue
+            if held is not None:
+                yield self._slice(*held, state)
+            slice_events = early + slice_events
+            early = []
+            participants = dict(state.present)
+            for event in slice_events:
+                state.see(event, participants)
+            held = (slice_events, participants)
+        if held is None and early:  # never drop events: a room of nothing but context is one document
+            held = (early, {})
+            for event in early:
+                state.see(event, held[1])
+        if held is not None:
+            yield self._slice(*held, state)
+
+    def _slice(self, events: list[Event], participants: dict[str, Actor], state: _Room) -> Document:
+        number, control = self.numberer.take()
+        document = Document(
+            number=number,
+            control=control,
+            kind="conversation",
+            room=events[0].room,
+            day=self._day(events[0]),
+            events=events,
+        )
+        return self._finish(document, participants, state)
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def messages(self, events: Iterable[Event], state: _Room) -> Iterator[Document]:
+        # The whole room is read first: an edit, a deletion or a read receipt may come any time
+        # after its message, and belongs to the message's document.
+        groups: dict[str, list[Event]] = {}
+        present_at: dict[str, dict[str, Actor]] = {}
+        versions: dict[str, int] = {}
+        early: list[Event] = []
+        current: str | None = None  # the group of the room's latest message
+        for event in events:
+            key: str | None
+            match event:
+                case PostEvent() | EditEvent() | DeleteEvent():
+                    key = f"m:{event.message.id}"
+                case FileUploadEvent():
+                    key = f"u:{event.event_id}"
+                case ReadEvent(read=read) if read.message_id is not None and f"m:{read.message_id}" in groups:
+                    key = f"m:{read.message_id}"
+                case _:
+                    key = current  # context goes with the room's latest message
+            if isinstance(event, EditEvent):
+                versions[str(event.event_id)] = state.version_of(event)
+            if key is None:
+                early.append(event)  # before the room's first message: it goes with that message
+                continue
+            if key not in groups:
+                groups[key] = []
+                present_at[key] = dict(state.present)
+                for earlier in early:
+                    groups[key].append(earlier)
+                    state.see(earlier, present_at[key])
+                early = []
+            groups[key].append(event)
+            state.see(event, present_at[key])
+            if current is None or isinstance(event, PostEvent | FileUploadEvent):
+                current = key
+        if early:  # a room of nothing but context: one document still, never dropped
+            groups["context"] = early
+            present_at["context"] = {}
+            for event in early:
+                state.see(event, present_at["context"])
+        for key, group in groups.items():
+            number, control = self.numberer.take()
+            content = next((e for e in group if isinstance(e, _CONTENT)), group[0])
+            message_id = content.message.id if isinstance(content, PostEvent | EditEvent | DeleteEvent) else None
+            document = Document(
+                number=number,
+                control=control,
+                kind="message",
+                room=group[0].room,
+                day=self._day(group[0]),
+                events=group,
+                message_id=message_id,
+                versions={str(e.event_id): versions[str(e.event_id)] for e in group if isinstance(e, EditEvent)},
+            )
+            yield self._finish(document, present_at[key], None)
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def _finish(self, document: Document, participants: dict[str, Actor], state: _Room | None) -> Document:
+        if state is not None:  # a slice: edit versions in its time order
+            for event in document.events:
+                if isinstance(event, EditEvent):
+                    document.versions[str(event.event_id)] = state.version_of(event)
+        senders: dict[str, Actor] = {}
+        for event in document.events:
+            if isinstance(event, PostEvent | EditEvent | FileUploadEvent):
+                senders.setdefault(event.actor.id, event.actor)
+        document.participants = tuple(participants.values())
+        document.senders = tuple(senders.values())
+        document.custodians = self._custodians_of(document)
+        for event in document.events:
+            if isinstance(event, FileUploadEvent):
+                number, control = self.numberer.take()
+                document.children.append(
+                    Document(
+                        number=number,
+                        control=control,
+                        kind="attachment",
+                        room=document.room,
+                        day=self._day(event),
+                        events=[event],
+                        upload=event,
+                        parent=document,
+                        participants=document.participants,
+                        senders=(event.actor,),
+                        custodians=document.custodians,
+                    )
+                )
+        self.count.families += 1
+        return document
+
+    def _custodians_of(self, document: Document) -> tuple[str, ...]:
+        if self.custodians:
+            present = {actor.id for actor in document.participants}
+            return tuple(c for c in self.custodians if c in present)
+        people = document.senders or document.participants
+        return tuple(actor.id for actor in people)
+
+
+def every_document(parents: Iterable[Document]) -> Iterator[Document]:
+    """Each parent, then its attachments: every document in number order."""
+    for parent in parents:
+        yield from parent.family()
+
+
+def people(actors: Iterable[Actor], name: Callable[[Actor], str]) -> str:
+    """``; ``-joined names of ``actors`` (load files' participant fields)."""
+    return "; ".join(name(actor) for actor in actors)
+
+
+__all__ = [
+    "DOCUMENT_UNITS",
+    "BadNumbering",
+    "Document",
+    "DocumentCount",
+    "DocumentKind",
+    "DocumentUnit",
+    "Numbering",
+    "default_numbering",
+    "documents",
+    "every_document",
+    "page_label",
+    "people",
+]
