@@ -18,14 +18,13 @@ import shutil
 import struct
 import tempfile
 import threading
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -586,21 +585,27 @@ class ZipExportFiles:
     """Streams each file into a zip archive (deflated, zip64 for big files), hashing it; the
     compression runs on a thread of its own (:class:`PipelinedWriter`)."""
 
-    def __init__(self, archive: zipfile.ZipFile) -> None:
+    def __init__(self, archive: zipfile.ZipFile, created_at: datetime | None = None) -> None:
         self.archive = archive
         self.written: list[WrittenFile] = []
         self._paths: set[str] = set()
-        now = time.localtime()
-        self._now = (now.tm_year, now.tm_mon, now.tm_mday, now.tm_hour, now.tm_min, now.tm_sec)
+        # Every entry is dated with the export's start, in UTC (a zip date has no zone): without a
+        # date, zipfile dates streamed entries 1980-01-01.
+        moment = (created_at or datetime.now(UTC)).astimezone(UTC)
+        self._now = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+        if self._now[0] < 1980:
+            self._now = (1980, 1, 1, 0, 0, 0)
 
     @contextmanager
     def create(self, path: str, media_type: str, *, compressed: bool = False) -> Iterator[IO[bytes]]:
         _check_path(path, self._paths)
         self._paths.add(path)
-        entry: str | zipfile.ZipInfo = path
+        entry = zipfile.ZipInfo(path, date_time=self._now)
         if compressed:
-            entry = zipfile.ZipInfo(path, date_time=time.localtime(time.time())[:6])
             entry.compress_type = zipfile.ZIP_STORED
+        else:
+            entry.compress_type = self.archive.compression
+            entry._compresslevel = self.archive.compresslevel  # type: ignore[attr-defined]  # as ZipFile.open sets it
         with self.archive.open(entry, "w", force_zip64=True) as inner:
             stream = PipelinedWriter(inner)
             try:
@@ -625,8 +630,7 @@ class ZipExportFiles:
         def commit() -> WrittenFile:
             stream.finish()
             deflated.finish()
-            now = time.localtime(time.time())[:6]
-            archive.write_deflated(path, deflated, (now[0], now[1], now[2], now[3], now[4], now[5]))
+            archive.write_deflated(path, deflated, self._now)
             deflated.file.close()
             written = WrittenFile(path, stream.size, stream.hashing.digest.hexdigest(), media_type)
             self.written.append(written)

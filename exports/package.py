@@ -131,7 +131,7 @@ def build_export(
 
     try:
         with fewer_collections(), ExportZip(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            files = ZipExportFiles(archive)
+            files = ZipExportFiles(archive, started)
             for export in formats:
                 reports.append(
                     write_format(
