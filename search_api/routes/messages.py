@@ -60,9 +60,20 @@ def _not_found(message_id: str) -> HTTPException:
     return HTTPException(status_code=404, detail={"message": f"no archived message {message_id!r}"})
 
 
+def _archivable_id(message_id: str) -> str:
+    """The path's message id, or 404: an id with a NUL character names no archived message (no
+    event carries one, and PostgreSQL refuses it as a parameter: a 500 before this check)."""
+    if "\x00" in message_id:
+        raise _not_found(message_id)
+    return message_id
+
+
+MessageId = Annotated[str, Depends(_archivable_id)]
+
+
 @router.get("/{message_id}", response_model=MessageView, summary="A message with every version", responses=NOT_FOUND)
 def get_message(
-    message_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
+    message_id: MessageId, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
 ) -> dict[str, Any]:
     found = archive_queries.message(services.engine, message_id)
     if found is None:
@@ -75,7 +86,7 @@ def get_message(
     "/{message_id}/context", response_model=list[ContextLine], summary="The conversation around it", responses=NOT_FOUND
 )
 def get_context(
-    message_id: str,
+    message_id: MessageId,
     services: Services,
     caller: Annotated[Principal, Depends(allowed("search"))],
     n: Annotated[int, Query(ge=0, le=200, description="messages before and after")] = 10,
@@ -90,7 +101,7 @@ def get_context(
 
 @router.get("/{message_id}/reads", response_model=list[Reader], summary="Who read it, and when", responses=NOT_FOUND)
 def get_reads(
-    message_id: str, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
+    message_id: MessageId, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
 ) -> list[dict[str, Any]]:
     if archive_queries.message(services.engine, message_id) is None:
         raise _not_found(message_id)
