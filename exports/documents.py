@@ -118,7 +118,7 @@ def page_label(control: str, page: int) -> str:
     return control if page == 1 else f"{control}.{page:04d}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
     """One document of a production (see the module doc)."""
 
@@ -181,6 +181,22 @@ class DocumentCount:
     last: int | None = None
 
 
+class _People:
+    """A document's participants: who was present at its start (a snapshot the room shares
+    between documents while nobody comes or goes) and who else took part."""
+
+    def __init__(self, start: dict[str, Actor]) -> None:
+        self.start = start
+        self.extra: dict[str, Actor] = {}
+
+    def add(self, actor: Actor) -> None:
+        if actor.id not in self.start:
+            self.extra.setdefault(actor.id, actor)
+
+    def actors(self) -> tuple[Actor, ...]:
+        return (*self.start.values(), *self.extra.values())
+
+
 @dataclass
 class _Room:
     """One room's state while its documents are made: who is present, each edited message's
@@ -188,23 +204,36 @@ class _Room:
 
     present: dict[str, Actor] = field(default_factory=dict)
     edits: dict[str, int] = field(default_factory=dict)
+    _snapshot: dict[str, Actor] | None = None
 
     def version_of(self, event: EditEvent) -> int:
         count = self.edits.get(event.message.id, 0) + 1
         self.edits[event.message.id] = count
         return count + 1
 
-    def see(self, event: Event, participants: dict[str, Actor]) -> None:
+    def people(self) -> _People:
+        """Participants of a document starting now: those present, then whoever takes part."""
+        if self._snapshot is None:
+            self._snapshot = dict(self.present)  # shared, never changed: a new one when presence changes
+        return _People(self._snapshot)
+
+    def see(self, event: Event, participants: _People) -> None:
         """Take ``event`` into the room's presence and into a document's ``participants``."""
         actor = event.actor
-        participants.setdefault(actor.id, actor)
+        participants.add(actor)
         for recipient in present_by(event)[1:]:
-            participants.setdefault(recipient.id, recipient)
-            self.present.setdefault(recipient.id, recipient)
+            participants.add(recipient)
+            self._enter(recipient)
         if isinstance(event, LeaveEvent):
-            self.present.pop(actor.id, None)
+            if self.present.pop(actor.id, None) is not None:
+                self._snapshot = None
         else:
+            self._enter(actor)
+
+    def _enter(self, actor: Actor) -> None:
+        if actor.id not in self.present:
             self.present[actor.id] = actor
+            self._snapshot = None
 
 
 class _Numberer:
@@ -266,7 +295,7 @@ class _Maker:
     # --- conversation slices ----------------------------------------------------------------
 
     def slices(self, events: Iterable[Event], state: _Room) -> Iterator[Document]:
-        held: tuple[list[Event], dict[str, Actor]] | None = None  # the previous slice, not yet numbered
+        held: tuple[list[Event], _People] | None = None  # the previous slice, not yet numbered
         early: list[Event] = []  # context before the room's first document
         last_day: date | None = None
         for day, day_events in groupby(events, key=self._day):
@@ -287,18 +316,18 @@ class _Maker:
                 yield self._slice(*held, state)
             slice_events = early + slice_events
             early = []
-            participants = dict(state.present)
+            participants = state.people()
             for event in slice_events:
                 state.see(event, participants)
             held = (slice_events, participants)
         if held is None and early:  # never drop events: a room of nothing but context is one document
-            held = (early, {})
+            held = (early, _People({}))
             for event in early:
                 state.see(event, held[1])
         if held is not None:
             yield self._slice(*held, state)
 
-    def _slice(self, events: list[Event], participants: dict[str, Actor], state: _Room) -> Document:
+    def _slice(self, events: list[Event], participants: _People, state: _Room) -> Document:
         number, control = self.numberer.take()
         document = Document(
             number=number,
@@ -316,7 +345,7 @@ class _Maker:
         # The whole room is read first: an edit, a deletion or a read receipt may come any time
         # after its message, and belongs to the message's document.
         groups: dict[str, list[Event]] = {}
-        present_at: dict[str, dict[str, Actor]] = {}
+        present_at: dict[str, _People] = {}
         versions: dict[str, int] = {}
         early: list[Event] = []
         current: str | None = None  # the group of the room's latest message
@@ -338,7 +367,7 @@ class _Maker:
                 continue
             if key not in groups:
                 groups[key] = []
-                present_at[key] = dict(state.present)
+                present_at[key] = state.people()
                 for earlier in early:
                     groups[key].append(earlier)
                     state.see(earlier, present_at[key])
@@ -349,7 +378,7 @@ class _Maker:
                 current = key
         if early:  # a room of nothing but context: one document still, never dropped
             groups["context"] = early
-            present_at["context"] = {}
+            present_at["context"] = _People({})
             for event in early:
                 state.see(event, present_at["context"])
         for key, group in groups.items():
@@ -370,7 +399,7 @@ class _Maker:
 
     # --- shared -----------------------------------------------------------------------------
 
-    def _finish(self, document: Document, participants: dict[str, Actor], state: _Room | None) -> Document:
+    def _finish(self, document: Document, participants: _People, state: _Room | None) -> Document:
         if state is not None:  # a slice: edit versions in its time order
             for event in document.events:
                 if isinstance(event, EditEvent):
@@ -379,9 +408,9 @@ class _Maker:
         for event in document.events:
             if isinstance(event, PostEvent | EditEvent | FileUploadEvent):
                 senders.setdefault(event.actor.id, event.actor)
-        document.participants = tuple(participants.values())
+        document.participants = participants.actors()
         document.senders = tuple(senders.values())
-        document.custodians = self._custodians_of(document)
+        document.custodians = self._custodians_of(document, participants)
         for event in document.events:
             if isinstance(event, FileUploadEvent):
                 number, control = self.numberer.take()
@@ -403,10 +432,9 @@ class _Maker:
         self.count.families += 1
         return document
 
-    def _custodians_of(self, document: Document) -> tuple[str, ...]:
+    def _custodians_of(self, document: Document, participants: _People) -> tuple[str, ...]:
         if self.custodians:
-            present = {actor.id for actor in document.participants}
-            return tuple(c for c in self.custodians if c in present)
+            return tuple(c for c in self.custodians if c in participants.start or c in participants.extra)
         people = document.senders or document.participants
         return tuple(actor.id for actor in people)
 
