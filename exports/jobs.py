@@ -96,8 +96,12 @@ class ExportJobs:
     def run_now(self, spec: JobSpec) -> dict[str, Any]:
         """Run a job on the calling thread (the CLI, the bench); the finished job row."""
         job = self.record(spec)
-        self._run(job["id"], spec)
-        finished = self.get(job["id"])
+        return self.run_recorded(job["id"], spec)
+
+    def run_recorded(self, job_id: str, spec: JobSpec) -> dict[str, Any]:
+        """Run a recorded job on the calling thread; the finished job row."""
+        self._run(job_id, spec)
+        finished = self.get(job_id)
         assert finished is not None
         return finished
 

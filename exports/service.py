@@ -152,11 +152,18 @@ class ExportJob(BaseModel):
 
 
 def start_export(
-    engine: Engine, jobs: ExportJobs, caller: Principal, order: ExportOrder, *, source: str = "order"
+    engine: Engine,
+    jobs: ExportJobs,
+    caller: Principal,
+    order: ExportOrder,
+    *,
+    source: str = "order",
+    wait: bool = False,
 ) -> dict[str, Any]:
     """Record the job (for a case: reserve its numbers in the case's production log), audit it,
-    and start it on the worker thread; the queued job row. ``source``: where the order came
-    from (``search``: a search's whole hit set), as the audit entry says."""
+    and start it on the worker thread; the queued job row (``wait``: run it on the calling
+    thread, the command line's way, and return the finished row). ``source``: where the order
+    came from (``search``: a search's whole hit set), as the audit entry says."""
     node = parse_query(order.query)  # a bad query is refused naming the position, before any job
     if answered_by_archive(node):
         raise NotExportable("exports take message queries; type: other than post is not exportable")
@@ -228,6 +235,8 @@ def start_export(
             "recipients": order.recipients,
         }
     audit.record(engine, caller, "export_start", details)
+    if wait:
+        return jobs.run_recorded(job["id"], spec)
     jobs.start(job["id"], spec)
     return job
 
