@@ -72,7 +72,11 @@ class ExportJobs:
         on_finished: Finished = lambda _job, _result, _error: None,
         workers: int = 1,
         file_store: FileStore | None = None,
+        sweep: bool = True,
     ) -> None:
+        """``sweep``: mark the jobs left queued or running failed (and release their productions'
+        numbers): what the API process does when it starts; the command line, which runs one
+        export beside a server that may be running others, does not."""
         self.engine = engine
         self.exports_dir = exports_dir
         self.backend = backend
@@ -81,7 +85,8 @@ class ExportJobs:
         self.file_store = file_store
         """Where exports read natives and extracted texts from (None: they carry none)."""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
-        self._interrupted()
+        if sweep:
+            self._interrupted()
 
     def submit(self, spec: JobSpec) -> dict[str, Any]:
         """Record the job and start it on the worker thread; the queued job row."""

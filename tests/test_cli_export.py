@@ -101,3 +101,26 @@ def test_a_query_the_parser_refuses_is_one_line(case_id: str) -> None:
     assert result.exit_code == 2
     assert "error:" in result.output
     assert ProductionLog(wiring.staging_store(get_settings()).engine).productions(case_id) == []
+
+
+def test_the_command_line_leaves_a_servers_running_production_alone(case_id: str) -> None:
+    engine = wiring.staging_store(get_settings()).engine
+    running = ProductionLog(engine).reserve(
+        export_id="00000000-0000-0000-0000-000000000001",
+        case_id=case_id,
+        prefix="ACME-",
+        start=None,
+        unit="conversation",
+        time_zone="UTC",
+        recipients=[],
+        query="ubuntu",
+        formats=["numbered"],
+        requested_by="a server's user",
+    )
+    other = CaseStore(engine).create_case(CaseSpec(name="Other"), "legal").id
+    result = runner.invoke(app, ["export", "ubuntu", "-f", "numbered", "--case", other])
+    assert result.exit_code == 0, result.output
+    assert ProductionLog(engine).get(running.export_id) == running, "still running, its numbers still reserved"
+    refused = runner.invoke(app, ["export", "ubuntu", "-f", "numbered", "--case", case_id])
+    assert refused.exit_code == 1
+    assert f"a production of case {case_id} is running" in refused.output

@@ -79,6 +79,7 @@ def export(
         memberships=memberships_in(engine),
         on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
         file_store=wiring.file_store(settings),
+        sweep=False,  # a server's running exports are its own
     )
     try:
         job = start_export(engine, jobs, cli_operator(), order, wait=True)
