@@ -97,7 +97,7 @@ def test_produce_a_search_into_a_case_twice_and_read_the_log(
     expect(second_row).to_contain_text(f"ACME-{first.last_number + 1:07d} to ACME-")
     page.screenshot(path=screens / "p02-case-production-log.png", full_page=True)
     with page.expect_download() as waiting:
-        second_row.get_by_role("link", name="Download").click()
+        second_row.get_by_role("link", name="Zip file").click()
     assert waiting.value.suggested_filename.endswith(".zip")
 
 
