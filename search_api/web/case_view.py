@@ -70,6 +70,8 @@ def _detail(request: Request, user: WebUser, case_id: str) -> dict[str, Any] | N
         "notes": store.notes(case_id),
         "jobs": jobs,
         "productions": productions,
+        # What the next production's prefix will be when none is typed.
+        "next_prefix": productions[-1].prefix if productions else "the case's own",
     }
 
 

@@ -29,6 +29,7 @@ from search_api.web import timeline
 from search_api.web.auth import first, posted
 from search_api.web.case_forms import REFUSALS, Problem, problem_of
 from search_api.web.core import WebUser, gate, render, safe_highlight, services, viewer_zone
+from search_api.web.forms import recipient_list
 
 router = APIRouter()
 PAGE_SIZE = 20
@@ -149,9 +150,7 @@ async def produce(request: Request) -> Response:
                 "case_id": form["case_id"],
                 "unit": form["unit"],
                 "formats": form["formats"],
-                "recipients": [
-                    name.strip() for name in form["recipients"].replace("\n", ",").split(",") if name.strip()
-                ],
+                "recipients": recipient_list(form["recipients"]),
                 "bates_prefix": form["bates_prefix"] or None,
                 "bates_start": form["bates_start"] or None,
             }

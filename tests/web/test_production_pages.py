@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 from cases.model import CaseSpec
 from cases.store import CaseStore
 from exports.jobs import ExportJobs
+from exports.registry import FORMAT_NAMES, export_format
 from search.backends import every_hit
 from search.query_parser import parse_query
+from tests.exports.test_productions import Numbered
 from tests.web.conftest import WebSite, csrf_of, latest_change_audited, sign_in
 
 
@@ -120,3 +122,38 @@ def test_produce_needs_the_export_role_and_a_csrf_token(client: TestClient, site
     sign_in(client, site.tokens["legal"])
     refused = client.post("/search/produce", data={"q": "ubuntu", "case_id": "x", "csrf": "forged"})
     assert refused.status_code == 403
+
+
+def test_the_case_pages_export_form_starts_a_numbered_production(
+    client: TestClient, site: WebSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("exports.service.FORMAT_NAMES", (*FORMAT_NAMES, "numbered"))
+    monkeypatch.setattr(
+        "exports.package.export_format", lambda name: Numbered() if name == "numbered" else export_format(name)
+    )
+    case = CaseStore(site.services.engine).create_case(CaseSpec(name="Produce from the case page"), "legal")
+    sign_in(client, site.tokens["compliance_officer"])
+    page = client.get(f"/cases/{case.id}")
+    fields = {
+        "csrf": csrf_of(page.text),
+        "query": "wine",
+        "formats": ["numbered"],
+        "time_zone": "UTC",
+        "unit": "message",
+        "recipients": "Regulator",
+        "bates_prefix": "WINE-",
+        "bates_start": "40",
+    }
+    answer = client.post(f"/cases/{case.id}/exports", data=fields)
+    assert answer.status_code == 303, answer.text
+    job = _wait_done(site)
+    assert job["status"] == "done", job["error"]
+    numbered = job["manifest"]["production"]
+    assert (numbered["unit"], numbered["prefix"], numbered["start"]) == ("message", "WINE-", 40)
+    assert numbered["recipients"] == ["Regulator"]
+    assert numbered["first_number"] == 40
+    reused = client.post(f"/cases/{case.id}/exports", data={**fields, "bates_start": str(numbered["last_number"])})
+    assert reused.status_code == 409
+    assert "numbers are never reused" in unescape(reused.text)
+    log = client.get(f"/cases/{case.id}").text.split('id="productions"', 1)[1].split("</section>", 1)[0]
+    assert f"WINE-{40:07d}" in log
