@@ -145,9 +145,15 @@ class ExportJobs:
     def path_of(self, job_id: str) -> Path:
         return self.exports_dir / f"{job_id}.zip"
 
-    def release(self, job_id: str, error: str) -> None:
-        """Give back the numbers a production that will not run reserved."""
+    def abandon(self, job_id: str, error: str) -> None:
+        """A job that will not run (it could not be recorded or audited): marked failed if it
+        was recorded, and its production's reserved numbers given back."""
         with self.engine.begin() as connection:
+            connection.execute(
+                update(export_jobs)
+                .where(export_jobs.c.id == job_id)
+                .values(status="failed", finished_at=datetime.now(UTC), error=error)
+            )
             release(connection, job_id, error)
 
     def shutdown(self, wait: bool = False) -> None:

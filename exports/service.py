@@ -215,26 +215,26 @@ def start_export(
     )
     try:
         job = jobs.record(spec, job_id=export_id)
-    except BaseException:
-        if numbering is not None:
-            jobs.release(export_id, "the export job could not be recorded")
-        raise
-    details: dict[str, Any] = {
-        "export_id": job["id"],
-        "query": order.query,
-        "formats": order.formats,
-        "case_id": order.case_id,
-        "time_zone": spec.time_zone,
-        "unit": order.unit,
-        "source": source,
-    }
-    if numbering is not None:
-        details["production"] = {
-            "prefix": numbering.prefix,
-            "reserved_from": numbering.control(numbering.start),
-            "recipients": order.recipients,
+        details: dict[str, Any] = {
+            "export_id": job["id"],
+            "query": order.query,
+            "formats": order.formats,
+            "case_id": order.case_id,
+            "time_zone": spec.time_zone,
+            "unit": order.unit,
+            "source": source,
         }
-    audit.record(engine, caller, "export_start", details)
+        if numbering is not None:
+            details["production"] = {
+                "prefix": numbering.prefix,
+                "reserved_from": numbering.control(numbering.start),
+                "recipients": order.recipients,
+            }
+        audit.record(engine, caller, "export_start", details)
+    except BaseException as failure:
+        # Not recorded or not audited: it will not run, and its numbers are free again.
+        jobs.abandon(export_id, f"the export could not be started: {failure.__class__.__name__}")
+        raise
     if wait:
         return jobs.run_recorded(job["id"], spec)
     jobs.start(job["id"], spec)

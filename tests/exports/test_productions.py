@@ -25,8 +25,13 @@ from fastapi.testclient import TestClient
 
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.principals import Principal
+from cases.productions import ProductionLog
+from exports import service
 from exports.base import ExportContext, ExportFiles, ExportFormat, FormatReport
+from exports.jobs import ExportJobs
 from exports.registry import FORMAT_NAMES, export_format
+from exports.service import ExportOrder
 from ingest.events import Event
 from ingest.irc import read_irc_file
 from ingest.staging import StagingStore
@@ -327,3 +332,36 @@ def test_production_routes_need_the_export_role(client: TestClient, tokens: dict
     assert client.get(f"/api/v1/cases/{case}/productions").status_code == 401
     assert client.post("/api/v1/search/export", json=order).status_code == 401
     assert client.get("/api/v1/cases/nope/productions", headers=auth(tokens["legal"])).status_code == 404
+
+
+def test_a_production_that_cannot_be_audited_never_runs_and_gives_its_numbers_back(
+    client: TestClient, tokens: dict[str, str], store: StagingStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = open_case(client, tokens["legal"])
+    jobs = ExportJobs(store.engine, tmp_path / "exports", lambda: TantivySearchBackend(tmp_path / "data" / "index"))
+
+    def unrecordable(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("the audit log is unreachable")
+
+    monkeypatch.setattr("exports.service.audit.record", unrecordable)
+    order = ExportOrder(query="ubuntu", formats=["numbered"], case_id=case, bates_prefix="ACME-")
+    with pytest.raises(OSError, match="unreachable"):
+        service.start_export(store.engine, jobs, Principal("t", "test", "legal"), order)
+    (abandoned,) = ProductionLog(store.engine).productions(case)
+    assert (abandoned.state, abandoned.first_number) == ("failed", None)
+    job = jobs.get(abandoned.export_id)
+    assert job is not None
+    assert job["status"] == "failed"
+    monkeypatch.undo()
+    _test_formats_again(monkeypatch)
+    again = produce(client, tokens["legal"], case_id=case)
+    assert again["manifest"]["production"]["first_control"] == "ACME-0000001"
+    jobs.shutdown()
+
+
+def _test_formats_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("exports.service.FORMAT_NAMES", (*FORMAT_NAMES, *_TEST_FORMATS))
+    monkeypatch.setattr(
+        "exports.package.export_format",
+        lambda name: _TEST_FORMATS[name]() if name in _TEST_FORMATS else export_format(name),
+    )
