@@ -111,6 +111,9 @@ def test_a_refused_production_shows_why_next_to_the_form(client: TestClient, sit
     )
     assert bad_prefix.status_code == 422
     assert "must be 1 to 20 letters" in unescape(bad_prefix.text)
+    empty = client.post("/search/produce", data={**form, "q": "", "case_id": "nope", "formats": ["jsonl"]})
+    assert empty.status_code == 422
+    assert "query: String should have at least 1 character" in empty.text.split('id="produce-problem"', 1)[1]
     after = len(site.app.state.export_jobs.list()) if hasattr(site.app.state, "export_jobs") else 0
     assert after == before, "no job was started"
 
