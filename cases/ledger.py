@@ -1,5 +1,5 @@
 """The case ledger: tamper evidence for cases, saved searches, notes, legal holds, retention
-policies and retention runs.
+policies, retention runs and the production log (``case_productions``, 0011).
 
 These tables are changed in place (a hold is released, a policy's period changes), so they
 cannot carry a chain themselves. Instead every change the stores make appends, in the same
@@ -24,9 +24,26 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, insert, inspect, select, text
 
 from archive.hashchain import GENESIS, ChainReport, ChainRow, canonical_json, content_hash, link_hash, verify_rows
-from cases.schema import case_ledger, case_notes, case_searches, cases, legal_holds, retention_policies, retention_runs
+from cases.schema import (
+    case_ledger,
+    case_notes,
+    case_productions,
+    case_searches,
+    cases,
+    legal_holds,
+    retention_policies,
+    retention_runs,
+)
 
-COVERED: tuple[Table, ...] = (cases, case_searches, case_notes, legal_holds, retention_policies, retention_runs)
+COVERED: tuple[Table, ...] = (
+    cases,
+    case_searches,
+    case_notes,
+    legal_holds,
+    retention_policies,
+    retention_runs,
+    case_productions,
+)
 """The tables the ledger vouches for, by name in its records."""
 _BY_NAME = {table.name: table for table in COVERED}
 _LEDGER_LOCK = 7_246_000_401
@@ -68,10 +85,13 @@ def record_every_row(connection: Connection) -> int:
     """Record every row of every covered table as it is (the migration that adds the ledger
     calls this once); returns how many were recorded. Only the columns the tables have at that
     migration are read: a column added later (a case's ``time_zone``, 0007) is NULL in every
-    older row, which compares equal to its absence from a ledger state (``_disagreement``)."""
+    older row, which compares equal to its absence from a ledger state (``_disagreement``); a
+    table added later has no rows then."""
     recorded = 0
     inspector = inspect(connection)
     for table in COVERED:
+        if not inspector.has_table(table.name):  # a table a later migration makes (the production log)
+            continue
         present = {column["name"] for column in inspector.get_columns(table.name)}
         columns = [column for column in table.c if column.name in present]
         for values in connection.execute(select(*columns).order_by(*table.primary_key.columns)):

@@ -1,11 +1,26 @@
 """Tables of cases, legal holds, retention policies and runs, and export jobs (the migration
 ``0005`` in archivist/migrations creates them; the disposition log is
 ``adapters.archive.archive_dispositions``), and the case ledger that vouches for them
-(``0006``, see cases.ledger); ``0007`` adds a case's time zone."""
+(``0006``, see cases.ledger); ``0007`` adds a case's time zone; ``0011`` the production log
+(``case_productions``, see cases.productions)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from ingest.db import UtcDateTime
 
@@ -105,4 +120,42 @@ case_ledger = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("chain_hash", String(64), nullable=False),
     Index("ix_case_ledger_entity", "entity", "entity_key"),
+)
+
+case_productions = Table(
+    "case_productions",
+    metadata,
+    # One production is one export: its job's id.
+    Column("export_id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("prefix", String(20), nullable=False),
+    Column("width", Integer, nullable=False),
+    # The first number reserved; first_number/last_number: the range the production used
+    # (NULL while it runs, when it failed, or when it numbered no document).
+    Column("start_number", BigInteger, nullable=False),
+    Column("first_number", BigInteger, nullable=True),
+    Column("last_number", BigInteger, nullable=True),
+    Column("documents", Integer, nullable=True),
+    Column("unit", String(16), nullable=False),
+    Column("time_zone", String(100), nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("formats", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("zip_sha256", String(64), nullable=True),
+    Column("manifest_sha256", String(64), nullable=True),
+    Column("error", Text, nullable=True),
+    CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_case_productions_state"),
+    Index("ix_case_productions_case", "case_id", "prefix", "started_at"),
+    # At most one running production per case: the guard behind the case row lock.
+    Index(
+        "uq_case_productions_running",
+        "case_id",
+        unique=True,
+        postgresql_where=text("state = 'running'"),
+        sqlite_where=text("state = 'running'"),
+    ),
 )

@@ -5,6 +5,11 @@ however many formats it is written in: see :data:`exports.package.Progress`) is 
 every thousand writes so ``GET /exports/{id}`` can show it. A job that was queued or
 running when its process stopped is marked failed when the next process starts (the zip is
 written under a temporary name, so nothing half-written is ever offered for download).
+
+A job that is a production of a case (:attr:`JobSpec.production`) ends in the case's production
+log (:mod:`cases.productions`): done, the range its formats numbered (``manifest.json``'s
+``production``) and its hashes are recorded in the transaction that marks the job done; failed
+(or interrupted), its reserved numbers are released in the one that marks it failed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from archive.file_store import FileStore
+from cases.productions import complete, release, release_running
+from exports.documents import DocumentUnit, Numbering
 from exports.package import ExportRequest, ExportResult, build_export
 from exports.schema import export_jobs
 from formats.time_zones import DEFAULT_ZONE
@@ -45,6 +52,13 @@ class JobSpec:
     case_number: str | None = None
     custodians: tuple[str, ...] = ()
     time_zone: str = DEFAULT_ZONE
+    unit: DocumentUnit = "conversation"
+    numbering: Numbering | None = None
+    """The production's control numbers (reserved in the case's log); None: the export id's."""
+    recipients: tuple[str, ...] = ()
+    production: bool = False
+    """The job is a production of ``case_id`` whose numbers the production log reserved under
+    the job's id: its end is recorded there."""
 
 
 class ExportJobs:
@@ -58,7 +72,11 @@ class ExportJobs:
         on_finished: Finished = lambda _job, _result, _error: None,
         workers: int = 1,
         file_store: FileStore | None = None,
+        sweep: bool = True,
     ) -> None:
+        """``sweep``: mark the jobs left queued or running failed (and release their productions'
+        numbers): what the API process does when it starts; the command line, which runs one
+        export beside a server that may be running others, does not."""
         self.engine = engine
         self.exports_dir = exports_dir
         self.backend = backend
@@ -67,7 +85,8 @@ class ExportJobs:
         self.file_store = file_store
         """Where exports read natives and extracted texts from (None: they carry none)."""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
-        self._interrupted()
+        if sweep:
+            self._interrupted()
 
     def submit(self, spec: JobSpec) -> dict[str, Any]:
         """Record the job and start it on the worker thread; the queued job row."""
@@ -82,13 +101,18 @@ class ExportJobs:
     def run_now(self, spec: JobSpec) -> dict[str, Any]:
         """Run a job on the calling thread (the CLI, the bench); the finished job row."""
         job = self.record(spec)
-        self._run(job["id"], spec)
-        finished = self.get(job["id"])
+        return self.run_recorded(job["id"], spec)
+
+    def run_recorded(self, job_id: str, spec: JobSpec) -> dict[str, Any]:
+        """Run a recorded job on the calling thread; the finished job row."""
+        self._run(job_id, spec)
+        finished = self.get(job_id)
         assert finished is not None
         return finished
 
-    def record(self, spec: JobSpec) -> dict[str, Any]:
-        job_id = str(uuid.uuid4())
+    def record(self, spec: JobSpec, *, job_id: str | None = None) -> dict[str, Any]:
+        """Record a queued job (``job_id``: the id its production's numbers were reserved under)."""
+        job_id = job_id or str(uuid.uuid4())
         with self.engine.begin() as connection:
             connection.execute(
                 insert(export_jobs),
@@ -121,6 +145,17 @@ class ExportJobs:
     def path_of(self, job_id: str) -> Path:
         return self.exports_dir / f"{job_id}.zip"
 
+    def abandon(self, job_id: str, error: str) -> None:
+        """A job that will not run (it could not be recorded or audited): marked failed if it
+        was recorded, and its production's reserved numbers given back."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(export_jobs)
+                .where(export_jobs.c.id == job_id)
+                .values(status="failed", finished_at=datetime.now(UTC), error=error)
+            )
+            release(connection, job_id, error)
+
     def shutdown(self, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
@@ -137,6 +172,9 @@ class ExportJobs:
             case_number=spec.case_number,
             custodians=spec.custodians,
             time_zone=spec.time_zone,
+            unit=spec.unit,
+            numbering=spec.numbering,
+            recipients=spec.recipients,
         )
         result: ExportResult | None = None
         error: BaseException | None = None
@@ -153,25 +191,23 @@ class ExportJobs:
         except Exception as failure:  # reported on the job; the API never sees a traceback
             error = failure
             log.exception("export %s failed", job_id)
-            self._set(
-                job_id,
-                status="failed",
-                finished_at=datetime.now(UTC),
-                error=f"{failure.__class__.__name__}: {failure}"[:2000],
-            )
         else:
-            events = result.manifest["counts"]["events"]  # each event once, however many formats
-            self._set(
-                job_id,
-                status="done",
-                finished_at=datetime.now(UTC),
-                events_done=events,
-                events_total=events,
-                file_path=str(result.path),
-                file_sha256=result.sha256,
-                file_size=result.size,
-                manifest=json.dumps(result.manifest, ensure_ascii=False),
-            )
+            try:
+                self._done(job_id, spec, result)
+            except Exception as failure:  # the production could not be recorded: not delivered
+                error, result = failure, None
+                log.exception("export %s: its production could not be recorded", job_id)
+                self.path_of(job_id).unlink(missing_ok=True)
+        if error is not None:
+            message = f"{error.__class__.__name__}: {error}"[:2000]
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(export_jobs)
+                    .where(export_jobs.c.id == job_id)
+                    .values(status="failed", finished_at=datetime.now(UTC), error=message)
+                )
+                if spec.production:
+                    release(connection, job_id, message)
         job = self.get(job_id)
         if job is not None:
             try:
@@ -179,21 +215,55 @@ class ExportJobs:
             except Exception:
                 log.exception("export %s: the finish hook failed", job_id)
 
+    def _done(self, job_id: str, spec: JobSpec, result: ExportResult) -> None:
+        """Mark the job done and, for a production, record the range it numbered and its hashes
+        in the case's log, in one transaction: a done job is always a recorded production."""
+        events = result.manifest["counts"]["events"]  # each event once, however many formats
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(export_jobs)
+                .where(export_jobs.c.id == job_id)
+                .values(
+                    status="done",
+                    finished_at=datetime.now(UTC),
+                    events_done=events,
+                    events_total=events,
+                    file_path=str(result.path),
+                    file_sha256=result.sha256,
+                    file_size=result.size,
+                    manifest=json.dumps(result.manifest, ensure_ascii=False),
+                )
+            )
+            if spec.production:
+                numbered = result.manifest["production"]
+                complete(
+                    connection,
+                    job_id,
+                    first_number=numbered["first_number"],
+                    last_number=numbered["last_number"],
+                    documents=numbered["documents"],
+                    zip_sha256=result.sha256,
+                    manifest_sha256=result.manifest_sha256,
+                )
+
     def _set(self, job_id: str, **values: Any) -> None:
         with self.engine.begin() as connection:
             connection.execute(update(export_jobs).where(export_jobs.c.id == job_id).values(**values))
 
     def _interrupted(self) -> None:
         with self.engine.begin() as connection:
+            interrupted = "interrupted: the server stopped before the export finished; start it again"
             connection.execute(
                 update(export_jobs)
                 .where(export_jobs.c.status.in_(["queued", "running"]))
                 .values(
                     status="failed",
                     finished_at=datetime.now(UTC),
-                    error="interrupted: the server stopped before the export finished; start it again",
+                    error=interrupted,
                 )
             )
+            # Their productions delivered nothing: their numbers are free again.
+            release_running(connection, live=(), error=interrupted)
 
 
 def _as_dict(row: Any) -> dict[str, Any]:

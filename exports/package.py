@@ -77,6 +77,8 @@ class ExportResult:
     size: int
     manifest: dict[str, Any]
     reports: list[FormatReport] = field(default_factory=list)
+    manifest_sha256: str = ""
+    """SHA-256 of ``manifest.json`` as written (the production log and the custody record keep it)."""
 
 
 def build_export(
@@ -151,7 +153,8 @@ def build_export(
             manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
             with files.create(MANIFEST, "application/json") as out:
                 out.write(manifest_bytes)
-            custody = _custody(request, head, hashlib.sha256(manifest_bytes).hexdigest(), started, now())
+            manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+            custody = _custody(request, head, manifest_sha256, started, now())
             with files.create(CUSTODY, "application/json") as out:
                 out.write(json.dumps(custody, indent=2, ensure_ascii=False).encode())
         _flush_to_disk(partial)
@@ -160,7 +163,7 @@ def build_export(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return ExportResult(destination, digest, size, manifest, reports)
+    return ExportResult(destination, digest, size, manifest, reports, manifest_sha256)
 
 
 _collections_lock = threading.Lock()

@@ -2,25 +2,38 @@
 formats, for a case or none), its checks, the job, and its audit entries (``export_start`` on
 behalf of the caller; ``export_done`` or ``export_failed`` on behalf of the export worker).
 
+An export of a case is a **production** of it: it takes control numbers from the case's
+production log (:mod:`cases.productions`), which reserves them when the export starts and
+records the range its formats used when it ends (``export_done`` names that range); an export
+without a case keeps the export id's numbers (:func:`exports.documents.default_numbering`). The
+prefix is the order's ``bates_prefix``, else the one the case's latest production used, else
+one made of the case id (its first 8 letters and digits, upper-cased, then ``-``: the same rule
+as an export id's, unique per case).
+
 A refusal is :class:`NotExportable`, :class:`~cases.store.CaseNotFound` (the order names no
-case there is), :class:`ExportNotFound`, :class:`ExportNotReady` or the query's
+case there is), :class:`~cases.productions.ProductionRunning` (a production of the case is
+running), :class:`~cases.productions.NumbersUsed` (``bates_start`` names numbers the case has
+produced), :class:`ExportNotFound`, :class:`ExportNotReady` or the query's
 :class:`~search.query_parser.QuerySyntaxError`; nothing is recorded then. Who may export (the
 role) is the caller's to check first."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 from sqlalchemy import Engine
 
 from archive import audit
 from archive.principals import Principal
 from cases.model import Case, Hold
+from cases.productions import ProductionLog
 from cases.store import CaseNotFound, CaseStore
+from exports.documents import MAX_NUMBER, DocumentUnit, Numbering, default_numbering
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
 from exports.registry import FORMAT_NAMES
@@ -44,6 +57,9 @@ class ExportNotReady(ValueError):
     """The export is not done (queued, running or failed)."""
 
 
+Recipient = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class ExportOrder(BaseModel):
     query: str = Field(min_length=1, max_length=10_000, description="A search query: every hit is exported")
     formats: list[str] = Field(
@@ -57,12 +73,50 @@ class ExportOrder(BaseModel):
         "sent: dates in (e.g. America/New_York); default: the case's time zone, else UTC",
     )
 
+    unit: DocumentUnit = Field(
+        default="conversation",
+        description="What one document is: conversation (a room on one day of the export's time zone) or "
+        "message (a message with its edits, reads and context; attachments are family members either way)",
+    )
+    bates_prefix: str | None = Field(
+        default=None,
+        max_length=20,
+        description="A production of a case: the control (Bates) numbers' prefix, e.g. ACME- (default: the "
+        "prefix of the case's latest production, else one made of the case id)",
+    )
+    bates_start: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_NUMBER,
+        description="A production of a case: its first control number (default: the case's next free number "
+        "for the prefix; a number the case has produced already is refused)",
+    )
+    recipients: list[Recipient] = Field(
+        default_factory=list, max_length=50, description="Whom the production is for (the production log keeps it)"
+    )
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, name: str | None) -> str | None:
         if name is not None:
             time_zone(name)  # UnknownTimeZone is a ValueError: a 422 naming the closest zones
         return name
+
+    @field_validator("bates_prefix")
+    @classmethod
+    def _usable_prefix(cls, prefix: str | None) -> str | None:
+        if prefix is not None:
+            Numbering(prefix)  # BadNumbering is a ValueError: a 422 saying what a prefix may hold
+        return prefix
+
+    @model_validator(mode="after")
+    def _numbers_need_a_case(self) -> Self:
+        if self.case_id is None and (self.bates_prefix is not None or self.bates_start is not None):
+            raise ValueError(
+                "bates_prefix and bates_start number a production of a case: give case_id (an export without a "
+                "case is numbered from its export id)"
+            )
+        return self
 
     @field_validator("formats")
     @classmethod
@@ -97,8 +151,19 @@ class ExportJob(BaseModel):
     manifest: dict[str, Any] | None
 
 
-def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: ExportOrder) -> dict[str, Any]:
-    """Record the job, audit it, and start it on the worker thread; the queued job row."""
+def start_export(
+    engine: Engine,
+    jobs: ExportJobs,
+    caller: Principal,
+    order: ExportOrder,
+    *,
+    source: str = "order",
+    wait: bool = False,
+) -> dict[str, Any]:
+    """Record the job (for a case: reserve its numbers in the case's production log), audit it,
+    and start it on the worker thread; the queued job row (``wait``: run it on the calling
+    thread, the command line's way, and return the finished row). ``source``: where the order
+    came from (``search``: a search's whole hit set), as the audit entry says."""
     node = parse_query(order.query)  # a bad query is refused naming the position, before any job
     if answered_by_archive(node):
         raise NotExportable("exports take message queries; type: other than post is not exportable")
@@ -111,32 +176,67 @@ def start_export(engine: Engine, jobs: ExportJobs, caller: Principal, order: Exp
         if case is None:
             raise CaseNotFound(f"no case {order.case_id!r}: open the case first, or export without one")
         custodians = custodians_of(case, store.holds(case.id))
+    export_id = str(uuid.uuid4())
+    requested_by = f"{caller.label} ({caller.token_id})"
+    # The order's zone, else the case's, else UTC.
+    zone = order.time_zone or (case.time_zone if case is not None else None) or DEFAULT_ZONE
+    numbering: Numbering | None = None
+    if case is not None:
+        log = ProductionLog(engine)
+        prefix = order.bates_prefix or log.last_prefix(case.id) or default_numbering(case.id).prefix
+        reserved = log.reserve(
+            export_id=export_id,
+            case_id=case.id,
+            prefix=prefix,
+            start=order.bates_start,
+            unit=order.unit,
+            time_zone=zone,
+            recipients=order.recipients,
+            query=order.query,
+            formats=order.formats,
+            requested_by=requested_by,
+        )
+        numbering = Numbering(reserved.prefix, reserved.start_number, reserved.width)
     spec = JobSpec(
         query=order.query,
         formats=tuple(order.formats),
-        requested_by=f"{caller.label} ({caller.token_id})",
+        requested_by=requested_by,
         role=caller.role,
         case_id=order.case_id,
         # The case as it is when the export starts: the manifest and the PDF cover say it.
         case_name=case.name if case is not None else None,
         case_number=case.id if case is not None else None,  # cases have no separate matter number
         custodians=custodians,
-        # The order's zone, else the case's, else UTC.
-        time_zone=order.time_zone or (case.time_zone if case is not None else None) or DEFAULT_ZONE,
+        time_zone=zone,
+        unit=order.unit,
+        numbering=numbering,
+        recipients=tuple(order.recipients),
+        production=numbering is not None,
     )
-    job = jobs.record(spec)
-    audit.record(
-        engine,
-        caller,
-        "export_start",
-        {
+    try:
+        job = jobs.record(spec, job_id=export_id)
+        details: dict[str, Any] = {
             "export_id": job["id"],
             "query": order.query,
             "formats": order.formats,
             "case_id": order.case_id,
             "time_zone": spec.time_zone,
-        },
-    )
+            "unit": order.unit,
+            "source": source,
+        }
+        if numbering is not None:
+            details["production"] = {
+                "prefix": numbering.prefix,
+                "reserved_from": numbering.control(numbering.start),
+                "recipients": order.recipients,
+            }
+        audit.record(engine, caller, "export_start", details)
+    except BaseException as failure:
+        # Not recorded or not audited: it will not run, and its numbers are free again.
+        jobs.abandon(export_id, f"the export could not be started: {failure.__class__.__name__}")
+        raise
+    if wait:
+        return jobs.run_recorded(job["id"], spec)
     jobs.start(job["id"], spec)
     return job
 
@@ -175,19 +275,33 @@ def audit_finished(
     """Audit the end of ``job``: ``export_done`` with its counts and hash, or ``export_failed``."""
     # The worker finishes the job on behalf of whoever started it, in their role.
     principal = Principal(token_id=WORKER, label=f"export worker for {job['requested_by']}", role=job["role"])
-    if result is None:
-        audit.record(engine, principal, "export_failed", {"export_id": job["id"], "error": job["error"]})
+    production = ProductionLog(engine).get(job["id"]) if job.get("case_id") else None
+    if result is None or job["status"] != "done":
+        failed: dict[str, Any] = {"export_id": job["id"], "error": job["error"]}
+        if production is not None:
+            failed["production"] = {
+                "case_id": production.case_id,
+                "released_from": production.control(production.start_number),
+                "why": "a failed production delivered no numbers: the next one of the case starts here",
+            }
+        audit.record(engine, principal, "export_failed", failed)
         return
-    audit.record(
-        engine,
-        principal,
-        "export_done",
-        {
-            "export_id": job["id"],
-            "query": job["query"],
-            "formats": job["formats"],
-            "counts": result.manifest["counts"],
-            "sha256": result.sha256,
-            "size": result.size,
-        },
-    )
+    done: dict[str, Any] = {
+        "export_id": job["id"],
+        "query": job["query"],
+        "formats": job["formats"],
+        "counts": result.manifest["counts"],
+        "sha256": result.sha256,
+        "size": result.size,
+    }
+    if production is not None:
+        done["production"] = {
+            "case_id": production.case_id,
+            "unit": production.unit,
+            "documents": production.documents,
+            "first_control": production.first_control,
+            "last_control": production.last_control,
+            "recipients": list(production.recipients),
+            "manifest_sha256": production.manifest_sha256,
+        }
+    audit.record(engine, principal, "export_done", done)

@@ -41,6 +41,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
     routers = (search, messages, rooms, audit, events, files, policy, directory, cases, exports)
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(exports.productions, prefix="/api/v1")  # a case's production log, a search's export
     from search_api import web  # the server-rendered pages (sign-in, search, audit, ...)
 
     web.install(app)

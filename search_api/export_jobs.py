@@ -1,5 +1,6 @@
-"""The export job runner of one API process, made on first use, and an export's download as the
-API and the web pages answer it (audited ``export_download``)."""
+"""The export job runner of one API process, made on first use, an export's download as the
+API and the web pages answer it (audited ``export_download``), and the export of a search as
+the search route takes it."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from archive.principals import Principal
+from exports.documents import DocumentUnit
 from exports.jobs import ExportJobs
-from exports.service import audit_finished, finished_export
+from exports.service import ExportOrder, audit_finished, finished_export
 from search.service import memberships_in
 from search_api import read_audit
 from search_api.deps import AppServices, services_of
+from search_api.search_services import SearchRequest
 
 _creating = threading.Lock()
 
@@ -54,3 +58,28 @@ def download(services: AppServices, jobs: ExportJobs, caller: Principal, export_
         services.engine, caller, "export_download", {"export_id": export_id, "sha256": job["file_sha256"]}
     )
     return FileResponse(path, media_type="application/zip", filename=f"archivist-export-{export_id}.zip")
+
+
+class SearchExport(BaseModel):
+    """A search's whole hit set to export: the search as ``POST /search`` takes it, and the
+    export's formats and, for a production of a case, its numbering and recipients (as
+    ``POST /exports`` takes them)."""
+
+    search: SearchRequest = Field(
+        description="The search (query and time_zone: its sent: days; sort, size, cursor and facets do not "
+        "matter, every hit is exported)"
+    )
+    formats: list[str] = Field(min_length=1, max_length=20)
+    case_id: str | None = Field(default=None, max_length=36)
+    unit: DocumentUnit = "conversation"
+    bates_prefix: str | None = Field(default=None, max_length=20)
+    bates_start: int | None = None
+    recipients: list[str] = Field(default_factory=list, max_length=50)
+
+    def order(self) -> ExportOrder:
+        """The export order (checked as ``POST /exports`` checks it: a ValidationError is a 422)."""
+        return ExportOrder(
+            query=self.search.query,
+            time_zone=self.search.time_zone,
+            **self.model_dump(exclude={"search"}),
+        )

@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from archivist.cli import demo, directory, events, imports, operations, retention, tokens, workers
+from archivist.cli import demo, directory, events, exports, imports, operations, retention, tokens, workers
 from archivist.cli.common import err
 from archivist.logs import configure_logging
 from archivist.settings import get_settings
@@ -31,6 +31,7 @@ app.add_typer(events.app)
 app.add_typer(workers.app)
 app.add_typer(operations.app)
 app.add_typer(demo.app)
+app.add_typer(exports.app)
 app.add_typer(imports.app, name="import")
 app.add_typer(tokens.app, name="token")
 app.add_typer(directory.app, name="directory")

@@ -1,4 +1,4 @@
-"""One case's page (its facts, saved searches, notes, holds and exports) and the way every form on
+"""One case's page (its facts, saved searches, notes, holds, production log and exports) and the way every form on
 it is answered: :mod:`cases.service`, which the API calls too, makes the change (stored and
 audited as over the API), then the browser goes back to the section it came from; a refusal
 shows the page again with the message next to that section's form and what was typed."""
@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from cases.model import Case, HoldScope
+from cases.productions import Production, ProductionLog
 from cases.store import CaseStore
 from exports.registry import FORMAT_NAMES
 from search_api.export_jobs import jobs_of
@@ -54,8 +55,10 @@ def _detail(request: Request, user: WebUser, case_id: str) -> dict[str, Any] | N
         return None
     holds = store.holds(case_id)
     jobs: list[dict[str, Any]] = []
+    productions: list[Production] = []
     if user.may("export"):
         jobs = [job for job in jobs_of(request, app).list() if job["case_id"] == case_id]
+        productions = ProductionLog(app.engine).productions(case_id)
     return {
         "case": case,
         "case_scope": HoldScope(
@@ -66,6 +69,9 @@ def _detail(request: Request, user: WebUser, case_id: str) -> dict[str, Any] | N
         "searches": store.searches(case_id),
         "notes": store.notes(case_id),
         "jobs": jobs,
+        "productions": productions,
+        # What the next production's prefix will be when none is typed.
+        "next_prefix": productions[-1].prefix if productions else "the case's own",
     }
 
 

@@ -24,7 +24,7 @@ from search_api.web.auth import first, posted
 from search_api.web.case_forms import REFUSALS, Problem, day, problem_of
 from search_api.web.case_view import case_view, problem_page
 from search_api.web.core import WebUser, gate, render, services
-from search_api.web.forms import id_list
+from search_api.web.forms import id_list, recipient_list
 
 router = APIRouter()
 CASE_FIELDS = ("name", "description", "custodians", "rooms", "date_from", "date_to", "time_zone")
@@ -97,11 +97,24 @@ async def start_export(request: Request, case_id: str) -> Response:
         "query": first(fields, "query"),
         "formats": fields.get("formats", []),
         "time_zone": first(fields, "time_zone"),
+        "unit": first(fields, "unit") or "conversation",
+        "recipients": first(fields, "recipients"),
+        "bates_prefix": first(fields, "bates_prefix").strip(),
+        "bates_start": first(fields, "bates_start").strip(),
     }
     app = services(request)
     try:
-        order = export_service.ExportOrder(
-            query=form["query"], formats=form["formats"], case_id=case_id, time_zone=form["time_zone"] or None
+        order = export_service.ExportOrder.model_validate(
+            {
+                "query": form["query"],
+                "formats": form["formats"],
+                "case_id": case_id,
+                "time_zone": form["time_zone"] or None,
+                "unit": form["unit"],
+                "recipients": recipient_list(form["recipients"]),
+                "bates_prefix": form["bates_prefix"] or None,
+                "bates_start": form["bates_start"] or None,
+            }
         )
         jobs = export_jobs.jobs_of(request, app)
         await run_in_threadpool(export_service.start_export, app.engine, jobs, user.principal, order)

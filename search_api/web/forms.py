@@ -31,3 +31,9 @@ async def read_fields(request: Request) -> dict[str, list[str]]:
 def id_list(text: str) -> list[str]:
     """Ids typed into one box, separated by commas, spaces or new lines, without repeats."""
     return list(dict.fromkeys(part for part in text.replace(",", " ").split() if part))
+
+
+def recipient_list(text: str) -> list[str]:
+    """Whom a production is for, typed into one box: names separated by commas or new lines
+    (a name may hold spaces), without repeats."""
+    return list(dict.fromkeys(part.strip() for part in text.replace("\n", ",").split(",") if part.strip()))

@@ -1,7 +1,10 @@
-"""``/search``: the query box, filters that write into the query, hits, facets and paging.
+"""``/search``: the query box, filters that write into the query, hits, facets and paging (20,
+50, 100 or 500 hits a page, kept across pages), and "Produce these results": the whole hit set
+of the search (not the page) exported into a case, as ``POST /api/v1/search/export`` does.
 
 Each search runs through the API's own search (:func:`search_api.search_services.audited_search`),
-so it is parsed, executed and audited exactly as the API does it."""
+so it is parsed, executed and audited exactly as the API does it; a production runs through
+:func:`exports.service.start_export`, checked and audited as over the API."""
 
 from __future__ import annotations
 
@@ -14,16 +17,24 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from cases.store import CaseStore
+from exports import service as export_service
+from exports.registry import FORMAT_NAMES
 from formats.time_zones import local_date
 from search.query_ast import UnsupportedQuery
 from search.query_parser import QuerySyntaxError
-from search_api import read_audit
+from search_api import export_jobs, read_audit
 from search_api.search_services import HitAttachment, SearchHit, SearchRequest, audited_search
 from search_api.web import timeline
+from search_api.web.auth import first, posted
+from search_api.web.case_forms import REFUSALS, Problem, problem_of
 from search_api.web.core import WebUser, gate, render, safe_highlight, services, viewer_zone
+from search_api.web.forms import recipient_list
 
 router = APIRouter()
 PAGE_SIZE = 20
+PAGE_SIZES = (20, 50, 100, 500)
+"""The page sizes a reader may choose (``size``)."""
 MAX_BACK = 30
 """Cursors of earlier pages carried in the links (past that, 'Previous' returns to page one)."""
 FACET_FILTERS = {"room": "in", "sender": "from", "day": "sent"}
@@ -50,8 +61,10 @@ def compose(q: str, room: str, person: str, since: str, until: str) -> str:
     return " ".join(part for part in parts if part)
 
 
-def _link(q: str, sort: str, cursor: str | None = None, back: list[str] | None = None) -> str:
+def _link(q: str, sort: str, cursor: str | None = None, back: list[str] | None = None, size: int = PAGE_SIZE) -> str:
     params: list[tuple[str, str]] = [("q", q), ("sort", sort)]
+    if size != PAGE_SIZE:
+        params.append(("size", str(size)))
     if cursor:
         params.append(("cursor", cursor))
     params += [("back", item) for item in back or []]
@@ -69,27 +82,108 @@ async def search_page(
     person: str = "",
     since: str = "",
     until: str = "",
+    size: str = "",
 ) -> Response:
     user = await gate(request, "search")
     if not isinstance(user, WebUser):
         return user
-    if room or person or since or until:
-        return RedirectResponse(_link(compose(q, room, person, since, until), sort), status_code=303)
     context: dict[str, Any] = {"title": "Search", "q": q, "sort": sort, "results": None, "problem": None}
+    page_size = _page_size(size)
+    if page_size is None:
+        context.update(size=PAGE_SIZE, problem={"message": f"The page size must be 20, 50, 100 or 500, not {size!r}."})
+        return await _page(request, user, context, 422)
+    context["size"] = page_size
+    if room or person or since or until:
+        return RedirectResponse(_link(compose(q, room, person, since, until), sort, size=page_size), status_code=303)
+    status = 200
     if q.strip():
         status = await _run(request, user, q, sort, cursor, back or [], context)
-        return render(request, "search.html", context, user=user, status_code=status)
-    return render(request, "search.html", context, user=user)
+    return await _page(request, user, context, status)
+
+
+def _page_size(size: str) -> int | None:
+    """The page size asked for (20 when none), or None when it is not one of :data:`PAGE_SIZES`."""
+    if not size:
+        return PAGE_SIZE
+    return int(size) if size.isascii() and size.isdigit() and int(size) in PAGE_SIZES else None
+
+
+async def _page(request: Request, user: WebUser, context: dict[str, Any], status: int) -> Response:
+    """The search page; with the production form's cases when the reader may export."""
+    context.setdefault("size", PAGE_SIZE)
+    context["page_sizes"] = PAGE_SIZES
+    context["may_export"] = user.may("export")
+    if context["may_export"] and context.get("results"):
+        found = await run_in_threadpool(CaseStore(services(request).engine).cases, include_closed=False)
+        context["cases"] = found
+        context["formats"] = FORMAT_NAMES
+        context.setdefault("produce", {})
+    return render(request, "search.html", context, user=user, status_code=status)
+
+
+@router.post("/search/produce", include_in_schema=False)
+async def produce(request: Request) -> Response:
+    """Export the whole hit set of the search (the query in the reader's zone) into a case."""
+    found = await posted(request, "export")
+    if isinstance(found, Response):
+        return found
+    user, fields = found
+    form: dict[str, Any] = {
+        "q": first(fields, "q"),
+        "sort": first(fields, "sort") or "time",
+        "time_zone": first(fields, "time_zone"),
+        "case_id": first(fields, "case_id"),
+        "unit": first(fields, "unit") or "conversation",
+        "formats": fields.get("formats", []),
+        "recipients": first(fields, "recipients"),
+        "bates_prefix": first(fields, "bates_prefix").strip(),
+        "bates_start": first(fields, "bates_start").strip(),
+    }
+    app = services(request)
+    try:
+        if not form["case_id"]:
+            raise export_service.NotExportable("choose the case the results are produced into")
+        order = export_service.ExportOrder.model_validate(
+            {
+                "query": form["q"],
+                "time_zone": form["time_zone"] or viewer_zone(request).key,
+                "case_id": form["case_id"],
+                "unit": form["unit"],
+                "formats": form["formats"],
+                "recipients": recipient_list(form["recipients"]),
+                "bates_prefix": form["bates_prefix"] or None,
+                "bates_start": form["bates_start"] or None,
+            }
+        )
+        jobs = export_jobs.jobs_of(request, app)
+        await run_in_threadpool(export_service.start_export, app.engine, jobs, user.principal, order, source="search")
+    except REFUSALS as error:
+        problem, status_code = problem_of(error)
+        return await _refused_production(request, user, form, problem, status_code)
+    return RedirectResponse(f"/cases/{form['case_id']}#productions", status_code=303)
+
+
+async def _refused_production(
+    request: Request, user: WebUser, form: dict[str, Any], problem: Problem, status_code: int
+) -> Response:
+    """The search again, with why the production was refused next to its form and what was typed."""
+    sort = form["sort"] if form["sort"] in ("time", "relevance") else "time"
+    context: dict[str, Any] = {"title": "Search", "q": form["q"], "sort": sort, "results": None, "problem": None}
+    context.update(size=PAGE_SIZE, produce=form, produce_problem=problem)
+    if form["q"].strip():
+        await _run(request, user, form["q"], sort, None, [], context)
+    return await _page(request, user, context, status_code)
 
 
 async def _run(
     request: Request, user: WebUser, q: str, sort: str, cursor: str | None, back: list[str], context: dict[str, Any]
 ) -> int:
     """Search and fill ``context``; the status to answer with (422 for a refused query)."""
+    size: int = context.get("size", PAGE_SIZE)
     try:
         # The reader's zone (checked by the gate): sent: dates and the day facet are its days.
         zone = viewer_zone(request).key
-        asked = SearchRequest(query=q, sort=sort, size=PAGE_SIZE, cursor=cursor or None, facets=True, time_zone=zone)
+        asked = SearchRequest(query=q, sort=sort, size=size, cursor=cursor or None, facets=True, time_zone=zone)
     except ValidationError as error:
         problems = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         context["problem"] = {"message": "; ".join(problems)}
@@ -102,11 +196,11 @@ async def _run(
     read_audit.audited()  # and the search it answered
 
     back = back[-MAX_BACK:]
-    first = len(back) * PAGE_SIZE + 1 if cursor else 1
+    shown_from = len(back) * size + 1 if cursor else 1
     context["results"] = {
         "total": results.total,
-        "first": first,
-        "last": first + len(results.hits) - 1,
+        "first": shown_from,
+        "last": shown_from + len(results.hits) - 1,
         "hits": [_item(hit, viewer_zone(request)) for hit in results.hits],
         "people": results.people,
         "time_zone": results.time_zone,
@@ -114,16 +208,20 @@ async def _run(
             {
                 "name": name,
                 "values": [
-                    {"value": value, "count": count, "href": _link(f"{q} {FACET_FILTERS[name]}:{quoted(value)}", sort)}
+                    {
+                        "value": value,
+                        "count": count,
+                        "href": _link(f"{q} {FACET_FILTERS[name]}:{quoted(value)}", sort, size=size),
+                    }
                     for value, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:10]
                 ],
             }
             for name, counts in results.facets.items()
             if name in FACET_FILTERS and counts
         ],
-        "next": _link(q, sort, results.next_cursor, [*back, cursor or ""]) if results.next_cursor else None,
-        "previous": _link(q, sort, back[-1] or None, back[:-1]) if cursor else None,
-        "other_sort": _link(q, "relevance" if sort == "time" else "time"),
+        "next": _link(q, sort, results.next_cursor, [*back, cursor or ""], size) if results.next_cursor else None,
+        "previous": _link(q, sort, back[-1] or None, back[:-1], size) if cursor else None,
+        "other_sort": _link(q, "relevance" if sort == "time" else "time", size=size),
     }
     return 200
 
