@@ -14,6 +14,20 @@ the export (``NATIVES/<sha256><.ext>``, null when not included), ``sha256`` and 
 (``TEXT/<sha256>.txt``), ``sha256``, ``size``, ``chars``, ``truncated``, ``extractor`` and
 ``reason`` (:mod:`exports.natives`).
 
+``documents.jsonl`` maps the events to the production's documents (:mod:`exports.documents`),
+so that a JSON reader finds each event's control (Bates) number: one line per document, in
+control-number order (each parent, then its attachments): ``control``, ``number``, ``kind``
+(``conversation``, ``message``, ``attachment``), ``unit``, ``parent`` (an attachment's parent's
+control, else null), ``family_begin`` and ``family_end`` (BEGATTACH/ENDATTACH), ``room`` (id,
+name, kind), ``day`` (in the production's zone), ``message_id`` (a message document's),
+``custodians`` (person ids), ``participants`` and ``senders`` (id and name each), ``event_ids``
+(the ``event_id`` of every line of ``events.jsonl`` the document holds, in time order); a
+parent's ``text``: the SHA-256 and size of its text (:func:`exports.transcript.document_text`,
+the bytes the DAT's ``TEXTPATH``, EDRM and the PDF use) and ``path``, where the ``csv`` format
+puts it (``documents_text/<control>.txt``: in the export when it has that format); an
+attachment's ``file``: its upload's event id, name, size, SHA-256 and content type (its native
+and extracted text: ``attachments.jsonl``, by that event id).
+
 This module also holds the few helpers the other formats of this package share: a file that
 reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregation of warnings.
 """
@@ -27,12 +41,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile, spool
+from exports.dat import DOCUMENT_TEXT_DIR
+from exports.documents import Document
 from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
-from ingest.events import Event, FileUploadEvent
+from exports.transcript import document_text
+from ingest.events import Actor, Event, FileUploadEvent
 
 EVENTS_FILE = "events.jsonl"
+DOCUMENTS_FILE = "documents.jsonl"
 ATTACHMENTS_FILE = "attachments.jsonl"
 _SAMPLE_IDS = 5
 
@@ -131,22 +150,38 @@ class Utf8Writer:
 
 
 class JsonlFormat:
-    """``events.jsonl``: the raw events, one per line, exactly as archived."""
+    """``events.jsonl``: the raw events, one per line, exactly as archived; ``documents.jsonl``:
+    the production's documents, one per line, naming the events each holds."""
 
     name = "jsonl"
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         uploads: list[FileUploadEvent] = []
+        zone = context.time_zone
 
-        def noting_uploads(events: Iterable[Event]) -> Iterator[Event]:
-            for event in events:
-                if isinstance(event, FileUploadEvent):
-                    uploads.append(event)
-                yield event
+        with spool(files, DOCUMENTS_FILE, "application/x-ndjson") as documents_spool:
+            documents_out = Utf8Writer(documents_spool)
+            with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
+                lines = _Lines(stream, context.archived_json)
 
-        with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
-            report.events = _write_lines(noting_uploads(events), stream, context.archived_json)
+                def passing(events: Iterable[Event]) -> Iterator[Event]:
+                    # Each event's line is written as the documents take it: events.jsonl keeps
+                    # the export's order whatever the unit groups.
+                    for event in events:
+                        if isinstance(event, FileUploadEvent):
+                            uploads.append(event)
+                        lines.add(event)
+                        yield event
+
+                for parent in context.documents(passing(events), report):
+                    for document in parent.family():
+                        entry = document_entry(document, context.unit, zone, context.case_name)
+                        documents_out.write(json.dumps(entry) + "\n")  # ASCII: a lone surrogate stays valid
+                lines.finish()
+                report.events = lines.count
+            documents_out.flush()
+            report.files.append(documents_spool.commit())
         report.items = report.events
         if uploads and context.attachments.enabled:
             _write_attachments(uploads, files, context, report)
@@ -157,9 +192,51 @@ class JsonlFormat:
             losses.report_to(report)
         report.times = (
             "UTC, as archived (each line is the archived JSON, whatever the export's zone); occurred_offset: "
-            "the sender's UTC offset, present when it was not UTC"
+            f"the sender's UTC offset, present when it was not UTC; documents.jsonl: day in {zone.key}"
         )
         return report
+
+
+def _people(actors: Iterable[Actor]) -> list[dict[str, str | None]]:
+    return [{"id": actor.id, "name": actor.name} for actor in actors]
+
+
+def document_entry(document: Document, unit: str, zone: ZoneInfo, case_name: str | None) -> dict[str, object]:
+    """One line of ``documents.jsonl`` (see the module doc)."""
+    room = document.room
+    entry: dict[str, object] = {
+        "control": document.control,
+        "number": document.number,
+        "kind": document.kind,
+        "unit": unit,
+        "parent": document.parent.control if document.parent is not None else None,
+        "family_begin": document.family_begin,
+        "family_end": document.family_end,
+        "room": {"id": room.id, "name": room.name, "kind": room.kind},
+        "day": document.day.isoformat(),
+        "message_id": document.message_id,
+        "custodians": list(document.custodians),
+        "participants": _people(document.participants),
+        "senders": _people(document.senders),
+        "event_ids": [str(event.event_id) for event in document.events],
+    }
+    if document.upload is not None:
+        info = document.upload.file
+        entry["file"] = {
+            "upload_event_id": str(document.upload.event_id),
+            "name": info.name,
+            "size": info.size,
+            "sha256": info.sha256,
+            "content_type": info.content_type,
+        }
+    else:
+        data = document_text(document, zone, case_name).encode()
+        entry["text"] = {
+            "path": f"{DOCUMENT_TEXT_DIR}/{document.control}.txt",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+        }
+    return entry
 
 
 def _write_attachments(
@@ -206,18 +283,23 @@ def _write_attachments(
     losses.report_to(report)
 
 
-def _write_lines(
-    events: Iterable[Event], stream: BinarySink, archived_json: Callable[[Event], str], batch: int = 256
-) -> int:
-    """Write one line per event, ``batch`` lines per write; returns the number written."""
-    count = 0
-    pending: list[str] = []
-    for event in events:
-        pending.append(archived_json(event))
-        count += 1
-        if len(pending) == batch:
-            stream.write(("\n".join(pending) + "\n").encode())
-            pending.clear()
-    if pending:
-        stream.write(("\n".join(pending) + "\n").encode())
-    return count
+class _Lines:
+    """``events.jsonl`` written one event at a time, ``batch`` lines per write."""
+
+    def __init__(self, stream: BinarySink, archived_json: Callable[[Event], str], batch: int = 256) -> None:
+        self.stream = stream
+        self.archived_json = archived_json
+        self.batch = batch
+        self.pending: list[str] = []
+        self.count = 0
+
+    def add(self, event: Event) -> None:
+        self.pending.append(self.archived_json(event))
+        self.count += 1
+        if len(self.pending) == self.batch:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.pending:
+            self.stream.write(("\n".join(self.pending) + "\n").encode())
+            self.pending.clear()
