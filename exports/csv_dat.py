@@ -434,14 +434,14 @@ class _Writer:
         self.document_sums.write(f"{sha256}  {textpath}\n")
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         messages: set[str] = set()
-        for event in parent.events:
-            if isinstance(event, PostEvent | EditEvent):
-                messages.add(event.message.id)
-            elif isinstance(event, DeleteEvent):
-                self.deleted.add(event.message.id)
-        sample = str(parent.events[0].event_id)
-        self.held.append(_HeldRow(parent_row(parent, zone, textpath, md5, sha256, False), frozenset(messages), sample))
+        if self.hold:  # a conversation slice: a message it holds may be deleted in a later one
+            for event in parent.events:
+                if isinstance(event, PostEvent | EditEvent):
+                    messages.add(event.message.id)
+                elif isinstance(event, DeleteEvent):
+                    self.deleted.add(event.message.id)
         placed: dict[str, tuple[Document, Placed, Placed]] = {}
+        attachments: list[_HeldRow] = []
         for child in parent.children:
             upload = child.upload
             assert upload is not None
@@ -450,10 +450,15 @@ class _Writer:
             self.natives.add(f"{NATIVES_DIR}/: NATIVEPATH", native, upload)
             self.natives.add_text("TEXT/: TEXTPATH", text, upload)
             placed[str(upload.event_id)] = (child, native, text)
-            self.held.append(_HeldRow(attachment_row(child, zone, native, text), frozenset(), str(upload.event_id)))
-        self._event_rows(parent, placed)
+            attachments.append(_HeldRow(attachment_row(child, zone, native, text), frozenset(), str(upload.event_id)))
+        event_ids = self._event_rows(parent, placed)
+        row = parent_row(parent, zone, textpath, md5, sha256, "; ".join(event_ids))
+        self.held.append(_HeldRow(row, frozenset(messages), event_ids[0]))
+        self.held.extend(attachments)
 
-    def _event_rows(self, parent: Document, placed: dict[str, tuple[Document, Placed, Placed]]) -> None:
+    def _event_rows(self, parent: Document, placed: dict[str, tuple[Document, Placed, Placed]]) -> list[str]:
+        """Write the CSV rows of ``parent``'s events; their ids (as strings), in order."""
+        event_ids: list[str] = []
         archived_json = self.context.archived_json
         zone = self.zone
         control = parent.control
@@ -464,6 +469,7 @@ class _Writer:
             row_id = f"{self.prefix}-{self.rows:06d}"
             version = versions.get(str(event.event_id)) if isinstance(event, EditEvent) else None
             row = event_row(row_id, control, event, version, archived_json(event), zone)
+            event_ids.append(row[2])  # str(event.event_id), made once by event_row
             text = row[_TEXT]
             if text:
                 textpath = f"{TEXT_DIR}/{row_id}.txt"
@@ -486,6 +492,7 @@ class _Writer:
                 for index, value in enumerate(row):
                     if value[:1] in FORMULA_STARTS:
                         self.formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", row[2])
+        return event_ids
 
     def _release(self) -> None:
         """Write the held DAT rows: a row holding a version of a message deleted in its room is

@@ -350,9 +350,11 @@ def _common(document: Document, zone: ZoneInfo) -> list[str]:
     ]
 
 
-def parent_row(document: Document, zone: ZoneInfo, textpath: str, md5: str, sha256: str, deleted: bool) -> list[str]:
+def parent_row(document: Document, zone: ZoneInfo, textpath: str, md5: str, sha256: str, event_ids: str) -> list[str]:
     """The row of a parent document (conversation or message) whose text is at ``textpath``
-    with those hashes; ``deleted``: whether it holds a version of a message deleted later."""
+    with those hashes; ``event_ids``: its events' ids, ``; ``-separated. ``DELETED`` says
+    whether it holds a deletion; the format makes it ``Y`` too when a message it holds is deleted
+    in a later document."""
     versions = edited = 0
     deletion = False
     for event in document.events:
@@ -368,7 +370,7 @@ def parent_row(document: Document, zone: ZoneInfo, textpath: str, md5: str, sha2
         document.message_id or "",
         str(versions),
         "Y" if edited else "N",
-        "Y" if deletion or deleted else "N",
+        "Y" if deletion else "N",
         "",
         "",
         "",
@@ -379,7 +381,7 @@ def parent_row(document: Document, zone: ZoneInfo, textpath: str, md5: str, sha2
         "",
         md5,
         sha256,
-        "; ".join(str(e.event_id) for e in document.events),
+        event_ids,
         str(len(document.events)),
     ]
 

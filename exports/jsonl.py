@@ -22,11 +22,12 @@ control, else null), ``family_begin`` and ``family_end`` (BEGATTACH/ENDATTACH), 
 name, kind), ``day`` (in the production's zone), ``message_id`` (a message document's),
 ``custodians`` (person ids), ``participants`` and ``senders`` (id and name each), ``event_ids``
 (the ``event_id`` of every line of ``events.jsonl`` the document holds, in time order); a
-parent's ``text``: the SHA-256 and size of its text (:func:`exports.transcript.document_text`,
-the bytes the DAT's ``TEXTPATH``, EDRM and the PDF use) and ``path``, where the ``csv`` format
-puts it (``documents_text/<control>.txt``: in the export when it has that format); an
-attachment's ``file``: its upload's event id, name, size, SHA-256 and content type (its native
-and extracted text: ``attachments.jsonl``, by that event id).
+parent's ``textpath``: where the ``csv`` format puts its text (``documents_text/<control>.txt``,
+the DAT's ``TEXTPATH``: in the export when it has that format; the text's SHA-256 is in
+``documents_text.sha256`` and the DAT's ``SHA256HASH``; it is not computed here, which would
+make this format build every document's transcript); an attachment's ``file``: its upload's
+event id, name, size, SHA-256 and content type (its native and extracted text:
+``attachments.jsonl``, by that event id).
 
 This module also holds the few helpers the other formats of this package share: a file that
 reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregation of warnings.
@@ -41,13 +42,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile, spool
 from exports.dat import DOCUMENT_TEXT_DIR
 from exports.documents import Document
 from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
-from exports.transcript import document_text
 from ingest.events import Actor, Event, FileUploadEvent
 
 EVENTS_FILE = "events.jsonl"
@@ -176,7 +175,7 @@ class JsonlFormat:
 
                 for parent in context.documents(passing(events), report):
                     for document in parent.family():
-                        entry = document_entry(document, context.unit, zone, context.case_name)
+                        entry = document_entry(document, context.unit)
                         documents_out.write(json.dumps(entry) + "\n")  # ASCII: a lone surrogate stays valid
                 lines.finish()
                 report.events = lines.count
@@ -201,7 +200,7 @@ def _people(actors: Iterable[Actor]) -> list[dict[str, str | None]]:
     return [{"id": actor.id, "name": actor.name} for actor in actors]
 
 
-def document_entry(document: Document, unit: str, zone: ZoneInfo, case_name: str | None) -> dict[str, object]:
+def document_entry(document: Document, unit: str) -> dict[str, object]:
     """One line of ``documents.jsonl`` (see the module doc)."""
     room = document.room
     entry: dict[str, object] = {
@@ -230,12 +229,7 @@ def document_entry(document: Document, unit: str, zone: ZoneInfo, case_name: str
             "content_type": info.content_type,
         }
     else:
-        data = document_text(document, zone, case_name).encode()
-        entry["text"] = {
-            "path": f"{DOCUMENT_TEXT_DIR}/{document.control}.txt",
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "size": len(data),
-        }
+        entry["textpath"] = f"{DOCUMENT_TEXT_DIR}/{document.control}.txt"
     return entry
 
 

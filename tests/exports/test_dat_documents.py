@@ -8,19 +8,22 @@ import hashlib
 import io
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
 from exports.csv_dat import CSV_FILE, DAT_FILE, CsvDatFormat
 from exports.dat import DAT_COLUMNS, DAT_FIELDS, DOCUMENT_SUMS_FILE, FIELDS_FILE
 from exports.documents import Document, DocumentUnit, Numbering, documents, every_document
 from exports.jsonl import DOCUMENTS_FILE, JsonlFormat
-from exports.transcript import document_text
+from exports.transcript import document_text, time_of_day
+from formats.time_zones import as_sent
 from ingest.events import Event, parse_event
-from tests.exports.conftest import event_payload
+from tests.exports.conftest import DAY_ONE, event_payload
 from tests.exports.test_csv_dat import parse_dat
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -282,8 +285,45 @@ def test_documents_jsonl_maps_every_event_to_its_control_number(
                 assert document.upload is not None
                 assert line["file"]["sha256"] == document.upload.file.sha256
             else:
-                text = document_text(document, context.time_zone, context.case_name).encode()
-                assert line["text"]["sha256"] == hashlib.sha256(text).hexdigest()
-                assert line["text"]["path"] == f"documents_text/{document.control}.txt"
+                # Where the csv format puts the document's text (its DAT's TEXTPATH).
+                assert line["textpath"] == f"documents_text/{document.control}.txt"
+        # With the csv format in the same export, textpath is the DAT's TEXTPATH of the document.
+        CsvDatFormat().write(iter(varied_events), files, context)
+        table = parse_dat(files.contents[DAT_FILE])
+        dat = {row[0]: dict(zip(table[0], row, strict=True)) for row in table[1:]}
+        for line in lines:
+            if "textpath" in line:
+                assert line["textpath"] == dat[line["control"]]["TEXTPATH"]
+                data = files.contents[line["textpath"]]
+                assert hashlib.sha256(data).hexdigest() == dat[line["control"]]["SHA256HASH"]
         # events.jsonl is still every archived event, unchanged.
         assert len(files.contents["events.jsonl"].splitlines()) == len(varied_events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([None, "+00:00", "+09:00", "-05:00", "+05:30", "-00:30"]),
+    st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]),
+    st.integers(0, 86_400 * 400),
+)
+def test_the_time_of_a_transcript_line_says_the_senders_own_offset_when_it_differs(
+    offset: str | None, zone_name: str, second: int
+) -> None:
+    """time_of_day's UTC path (no conversion) says what formats.time_zones.as_sent says."""
+    payload = event_payload(0, "post", message={"id": "m", "text": "x"})
+    moment = DAY_ONE + timedelta(seconds=second)
+    payload["occurred_at"] = moment.astimezone(timezone(_delta(offset))).isoformat()
+    event = parse_event(payload)
+    zone = ZoneInfo(zone_name)
+    shown = time_of_day(event, zone)
+    assert shown.endswith(as_sent(event.occurred_at, zone, event.occurred_offset))
+    wall = event.occurred_at.astimezone(zone)
+    assert shown.startswith(f"{wall.hour:02d}:{wall.minute:02d}:{wall.second:02d}.")
+
+
+def _delta(offset: str | None) -> timedelta:
+    if not offset:
+        return timedelta(0)
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = (int(part) for part in offset[1:].split(":"))
+    return sign * timedelta(hours=hours, minutes=minutes)
