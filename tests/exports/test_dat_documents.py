@@ -109,6 +109,10 @@ def test_one_row_per_document_with_families_texts_and_hashes(
     files, report, rows, _ = write_dat(varied_events, context)
     check_rows(files, rows, varied_events, context)
     assert len(rows) < len(varied_events)  # joins, leaves and reads are not documents
+    types = {str(e.event_id): e.type for e in varied_events}
+    for row in rows:
+        held = {types[event_id] for event_id in row["EVENT_IDS"].split("; ")}
+        assert held & {"post", "edit", "delete", "file_upload"}, row["BEGDOC"]
     assert report.items == len(rows) == report.documents.documents
     assert {r["DOC_TYPE"] for r in rows} == {unit, "attachment"}
     (attachment,) = [r for r in rows if r["DOC_TYPE"] == "attachment"]
