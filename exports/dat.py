@@ -309,6 +309,8 @@ def _people(actors: Iterable[Actor]) -> str:
 
 
 def _custodians(document: Document) -> list[str]:
+    if not document.custodians:
+        return []
     known = {actor.id: actor for actor in (*document.participants, *document.senders)}
     return [person(known[c]) if c in known else c for c in document.custodians]
 
@@ -324,6 +326,7 @@ def _common(document: Document, zone: ZoneInfo) -> list[str]:
     """BEGDOC .. ROOM_ID of any document."""
     custodians = _custodians(document)
     senders = {actor.id for actor in document.senders}
+    present = [(actor.id, person(actor)) for actor in document.participants]
     events = document.events
     sent = next((e for e in events if isinstance(e, _CONTENT)), events[0])
     room = document.room
@@ -339,8 +342,8 @@ def _common(document: Document, zone: ZoneInfo) -> list[str]:
         custodians[0] if custodians else "",
         "; ".join(custodians),
         _people(document.senders),
-        _people(actor for actor in document.participants if actor.id not in senders),
-        _people(document.participants),
+        "; ".join(name for actor_id, name in present if actor_id not in senders),
+        "; ".join(name for _, name in present),
         _when(sent, zone),
         _when(events[0], zone),
         _when(events[-1], zone),
