@@ -26,15 +26,14 @@ native (``NATIVES/...``, :mod:`exports.natives`); its hashes are of the native.
 
 Sources of the conventions (each field's ``convention`` names one):
 
-- Relativity, "Load file specifications" (help.relativity.com, Relativity Desktop Client /
-  Import/Export): document-level rows, header row, UTF-8 BOM, extracted text and natives given
-  as file paths relative to the load file ("Cell contains file location").
+- Relativity, "Load file specifications" (help.relativity.com, Import/Export): document-level
+  rows, a header row, the UTF-8 byte-order mark, extracted text and natives given as file paths.
 - Concordance DAT defaults: qualifier þ (254), separator U+0014 (20), newline ® (174).
 - U.S. DOJ Antitrust Division, "Metadata fields & family record specifications": BEGDOC#,
   ENDDOC#, PARENTID (the parent's start Bates, only in child records), the family range, FROM,
   TO, CUSTDIAN (custodians, multi-entry).
-- FTC Bureau of Competition, "Production Guide": BEGBATES/ENDBATES, CUSTODIAN, FILENAME,
-  FILESIZE, MD5 hash and text/native links as load file fields.
+- FTC Bureau of Competition, "Production Guide" (preparing native files): BEGBATES/ENDBATES,
+  CUSTODIAN, FILENAME and FILESIZE as load file fields (Concordance field names).
 - Relativity's RSMF 2.0 fields (X-RSMF-Custodian, X-RSMF-Participants, X-RSMF-BeginDate,
   X-RSMF-EndDate, X-RSMF-AttachmentCount, X-RSMF-EventCount): the short-message ones.
 """
@@ -274,7 +273,7 @@ DAT_FIELDS: tuple[Field, ...] = (
         "MD5 of the native for an attachment (empty when its bytes are not in the export); of the TEXTPATH "
         "file's bytes for a parent",
         "32 hex digits",
-        f"{FTC} (MD5 hash)",
+        "the usual production field name (no published specification consulted names it)",
     ),
     Field(
         "SHA256HASH",
