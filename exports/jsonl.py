@@ -20,7 +20,7 @@ control-number order (each parent, then its attachments): ``control``, ``number`
 (``conversation``, ``message``, ``attachment``), ``unit``, ``parent`` (an attachment's parent's
 control, else null), ``family_begin`` and ``family_end`` (BEGATTACH/ENDATTACH), ``room`` (id,
 name, kind), ``day`` (in the production's zone), ``message_id`` (a message document's),
-``custodians`` (person ids), ``participants`` and ``senders`` (id and name each), ``event_ids``
+``custodians``, ``participants`` and ``senders`` (person ids: the names are in ``events.jsonl``), ``event_ids``
 (the ``event_id`` of every line of ``events.jsonl`` the document holds, in time order); a
 parent's ``textpath``: where the ``csv`` format puts its text (``documents_text/<control>.txt``,
 the DAT's ``TEXTPATH``: in the export when it has that format; the text's SHA-256 is in
@@ -47,7 +47,7 @@ from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter
 from exports.dat import DOCUMENT_TEXT_DIR
 from exports.documents import Document
 from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
-from ingest.events import Actor, Event, FileUploadEvent
+from ingest.events import Event, FileUploadEvent
 
 EVENTS_FILE = "events.jsonl"
 DOCUMENTS_FILE = "documents.jsonl"
@@ -196,10 +196,6 @@ class JsonlFormat:
         return report
 
 
-def _people(actors: Iterable[Actor]) -> list[dict[str, str | None]]:
-    return [{"id": actor.id, "name": actor.name} for actor in actors]
-
-
 def document_entry(document: Document, unit: str) -> dict[str, object]:
     """One line of ``documents.jsonl`` (see the module doc)."""
     room = document.room
@@ -215,8 +211,8 @@ def document_entry(document: Document, unit: str) -> dict[str, object]:
         "day": document.day.isoformat(),
         "message_id": document.message_id,
         "custodians": list(document.custodians),
-        "participants": _people(document.participants),
-        "senders": _people(document.senders),
+        "participants": [actor.id for actor in document.participants],
+        "senders": [actor.id for actor in document.senders],
         "event_ids": [str(event.event_id) for event in document.events],
     }
     if document.upload is not None:

@@ -283,8 +283,8 @@ def test_documents_jsonl_maps_every_event_to_its_control_number(
             assert line["room"]["id"] == document.room.id
             assert line["day"] == document.day.isoformat()
             assert line["custodians"] == list(document.custodians)
-            assert [p["id"] for p in line["participants"]] == [a.id for a in document.participants]
-            assert [p["id"] for p in line["senders"]] == [a.id for a in document.senders]
+            assert line["participants"] == [a.id for a in document.participants]
+            assert line["senders"] == [a.id for a in document.senders]
             if document.kind == "attachment":
                 assert document.upload is not None
                 assert line["file"]["sha256"] == document.upload.file.sha256
