@@ -243,9 +243,9 @@ FIELD_SET: dict[str, Callable[[Event], bool]] = {
 """The event fields some formats cannot carry, and when an event has one worth saying: a message
 in a format other than plain text, an actor's e-mail address, an external actor, the server."""
 _FIELD_KEPT_IN = {
-    "message.format": "TEXT_FORMAT in messages.csv and messages.dat, and the archived event (events.jsonl)",
-    "actor.email": "SENDER_EMAIL in messages.csv and messages.dat, and the archived event (events.jsonl)",
-    "actor.internal": "SENDER_INTERNAL in messages.csv and messages.dat, and the archived event (events.jsonl)",
+    "message.format": "TEXT_FORMAT in messages.csv, and the archived event (events.jsonl)",
+    "actor.email": "SENDER_EMAIL (READER_* for a read) in messages.csv, and the archived event (events.jsonl)",
+    "actor.internal": "SENDER_INTERNAL (READER_* for a read) in messages.csv, and the archived event (events.jsonl)",
     "source.server": "the archived event (events.jsonl)",
 }
 

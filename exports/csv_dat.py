@@ -1,4 +1,6 @@
-"""CSV and Concordance DAT load files: one row per event, the same columns in both.
+"""The ``csv`` format: ``messages.csv``, a spreadsheet with one row per event, and the production's
+Concordance load file ``messages.dat``, one row per document (:mod:`exports.dat`), with its
+field list ``messages_fields.csv``.
 
 ``messages.csv``: RFC 4180 (comma, double quotes where needed, CRLF line ends), UTF-8 with a
 byte-order mark, a header row; the text is kept exactly (a newline inside a field stays inside
@@ -6,72 +8,50 @@ the quoted field), with one exception, because this file is meant to be opened i
 a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, which Excel and
 LibreOffice would evaluate as a formula (CSV injection), is written with a leading apostrophe
 (``'=1+1``), as OWASP recommends. The report's losses (and so the export's manifest) say how
-many rows were guarded, per column; the ``TEXTPATH`` files, ``messages.dat``, ``events.jsonl``
-and the archive keep the exact text, and ``EVENT_SHA256`` names the event's exact JSON.
+many rows were guarded, per column; the ``TEXTPATH`` files, ``events.jsonl`` and the archive
+keep the exact text, and ``EVENT_SHA256`` names the event's exact JSON.
 
-``messages.dat``: a Concordance DAT load file: UTF-8 with a byte-order mark, a header row, every
-field between text qualifiers ``þ`` (U+00FE), fields separated by U+0014, CRLF line ends, and a
-line break inside a field written as ``®`` (U+00AE; ``\\r\\n``, ``\\r`` and ``\\n`` each become one
-``®``, so a reader gets ``\\n`` back). Concordance has no escape character, so the three
-characters that carry structure cannot appear literally in a field: a literal ``þ`` is written
-``th`` (its usual transliteration), U+0014 is written U+FFFD, and a literal ``®`` is written
-``(R)``; and a CR or CRLF line break reads back as LF.
+Which events get a row: every one, joins, leaves, reads, files, disclaimers, policy decisions and
+room updates next to the messages, told apart by ``TYPE``; rows come document by document (the
+production's documents, :mod:`exports.documents`), each document's events in time order (in the
+conversation unit that is the export's order: room, then time). ``ROW_ID`` is the row's own
+number (``<export prefix>-000001`` upward, it names the row's text file; it is not a Bates
+number), ``DOCUMENT`` the control (Bates) number of the document the event is in: the
+``BEGDOC`` of its row in ``messages.dat``. ``SENDER_*`` is who did it (posted, edited,
+deleted, uploaded, joined, left...); a read receipt's reader is in ``READER_ID``,
+``READER_NAME``, ``READER_EMAIL`` and ``READER_INTERNAL``, and its ``SENDER_*`` are empty (a
+reader sent nothing). An edit is its own row with the edited ``MESSAGE_ID`` and ``VERSION`` n
+(the post is version 1; n counts the edits seen in this export, as the document's text does). A
+deletion is its own row with ``DELETED`` = ``Y``; the other rows leave ``DELETED`` empty (whether
+a message was deleted is its document's ``DELETED`` in the DAT, which never says N for a
+deleted message's post). A file event's row carries the file's name, size, SHA-256, content type
+and the URL it was shared at; a file event without a URL is reported. An upload's row also names
+the attachment document its file became (``ATTACHMENT``), the file's native (``NATIVEPATH``,
+``NATIVE_STATE``) and the state of its extracted text (``EXTRACTION_STATE``); ``BEGATTACH`` and
+``ENDATTACH`` are the family range of the row's document.
 
-So that nothing is lost, every row with text (a post, an edit, a disclaimer, a room description)
-has a ``TEXTPATH``: the path, relative to the load file's folder, of
-``messages_text/<BEGDOC>.txt``, which holds the row's ``TEXT`` exactly (UTF-8 without a
-byte-order mark, line breaks and every other character as archived); it is what a review
-platform loads as the document's extracted text. A row without text has an empty ``TEXTPATH``.
-The text files are listed with their SHA-256 in ``messages_text.sha256`` (``<hex>  <path>`` lines,
-which ``sha256sum -c`` checks), and that file in the manifest: 100,000 entries in the manifest,
-each written to the zip through a streaming entry, tripled the export's time and memory. The DAT
-never alters a field silently: the report's losses (and so the export's manifest) name every
-column the DAT had to alter, how many rows, and where the exact value is (``TEXTPATH`` for the
-text; ``messages.csv`` and the archived event, ``EVENT_SHA256``, for every field).
+Every row with text (a post, an edit, a disclaimer, a room description) has a ``TEXTPATH``:
+``messages_text/<ROW_ID>.txt``, which holds the row's ``TEXT`` exactly (UTF-8 without a
+byte-order mark). The text files are listed with their SHA-256 in ``messages_text.sha256``
+(``<hex>  <path>`` lines, which ``sha256sum -c`` checks), and that file in the manifest: 100,000
+entries in the manifest, each written to the zip through a streaming entry, tripled the export's
+time and memory. The DAT's document texts are listed likewise in ``documents_text.sha256``.
 
 Times: ``OCCURRED_AT`` is UTC (the archive's sort key), ``OCCURRED_LOCAL`` the same instant in
 the export's time zone with its offset (``2026-03-08T23:30:00.000000-05:00``), ``TIME_ZONE`` that
 zone's IANA name, and ``SENT_OFFSET`` the UTC offset the sender's clock had (``UTC+09:00``;
 ``UTC+00:00`` when sent in UTC, or archived before offsets were kept; written after ``UTC`` so
-that no spreadsheet takes it for a formula).
+that no spreadsheet takes it for a formula). Recipients: ``RECIPIENT_IDS`` and
+``RECIPIENT_NAMES`` list whom a post or file upload was sent to, as the event recorded them.
 
-Recipients: ``RECIPIENT_IDS`` and ``RECIPIENT_NAMES`` (after the sender's columns) list whom a
-post or file upload was sent to, as the event recorded them (``; ``-separated, in the same order;
-a recipient without a name is named by their id); empty when the event names none. In a direct
-conversation they are participants from the first message that names them
-(:func:`ingest.events.present_by`); the archived event (``events.jsonl``) has them exactly.
+The DAT never alters a field silently: the report's losses name every column it had to alter
+(a literal þ, U+0014 or ®; a CR line break), how many documents, and where the exact value is.
 
-Which events get a row: every one. A reviewer wants the whole conversation (who joined, who read
-what, which disclaimer was shown), so joins, leaves, reads, files, disclaimers, policy decisions
-and room updates get rows next to the messages, told apart by ``TYPE``. An edit is its own row
-with the edited ``MESSAGE_ID`` and ``VERSION`` n (the post is version 1; n counts the edits seen
-in this export, so an edit whose earlier versions fall outside it still gets n >= 2). A deletion
-is its own row with ``DELETED`` = ``Y``; the earlier rows of that message stay as they were
-written (streaming cannot go back to mark them). A file event's row carries the file's name,
-size, SHA-256, content type and the URL it was shared at; a file event without a URL is reported.
-
-Uploaded files are families (``PARENT_BATES``, ``BEGATTACH``, ``ENDATTACH``, the Concordance
-convention). The rule: **the parent of a chat attachment is the message that shared it**, which
-in the archive is the ``file_upload`` event itself (a chat upload is a message whose content is
-the file). So an upload gives two rows: its own (``TYPE`` ``file_upload``, the parent document),
-then the attachment's (``TYPE`` ``attachment``, the next control number, the same ``EVENT_ID``
-and file columns, ``PARENT_BATES`` the parent's ``BEGDOC``); both have ``BEGATTACH`` = the
-parent's ``BEGDOC`` and ``ENDATTACH`` = the attachment's. The attachment's ``NATIVEPATH`` names
-its native in ``NATIVES/`` and its ``TEXTPATH`` its extracted text in ``TEXT/`` (both
-:mod:`exports.natives`, listed with their SHA-256 in the manifest); ``NATIVE_STATE`` says
-``included`` or why not (``pending``, ``missing``, ``altered``, ``not_exported``: then
-``NATIVEPATH`` is empty and the report's losses count it), ``EXTRACTION_STATE`` the text's
-(``extracted``, ``empty``, ``unsupported``, ``failed``, or ``pending`` before extraction). Other
-rows leave these six columns empty. An export made without a file store (``store=None``: tests,
-benchmarks) has no attachment rows, and the report's losses count every upload's native.
-``BEGDOC`` is a control number,
-``<export prefix>-000001`` upward; ``EVENT_SHA256`` is the SHA-256 of the event's archived JSON
-(the line of ``events.jsonl``).
-
-Memory: one row at a time (plus, per room, the ids of messages edited so far, for ``VERSION``).
-The CSV, the DAT and the checksum list are spooled (``exports.base.spool``: deflated on the
-other core as they are written) while the text files go into the export, each in one write (an
-export zip takes one file at a time), then appended.
+Memory: one document at a time (the message unit: one room's events, held by
+:func:`exports.documents.documents`); the DAT rows of a room's conversation slices are held until
+the room ends, so that a slice whose message is deleted on a later day says ``DELETED`` = ``Y``.
+The CSV, the DAT and the checksum lists are spooled (``exports.base.spool``: deflated on the
+other core as they are written) while the text files go into the export, each in one write.
 """
 
 from __future__ import annotations
@@ -85,15 +65,30 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from exports.base import ExportContext, ExportFiles, FormatReport, LossTally, spool
-from exports.jsonl import (
-    EditVersions,
-    Utf8Writer,
-    WarningTally,
-    control_prefix,
-    event_sha256,
-    iso_utc,
+from exports.dat import (
+    BOM,
+    DAT_COLUMNS,
+    DAT_FILE,
+    DELETED_COLUMN,
+    DOCUMENT_SUMS_FILE,
+    DOCUMENT_TEXT_DIR,
+    FIELDS_FILE,
+    LINE_END,
+    NEWLINE_MARK,
+    QUALIFIER,
+    SEPARATOR,
+    attachment_row,
+    dat_field,
+    dat_line,
+    dat_record,
+    field_list,
+    parent_row,
+    read_dat,
 )
-from exports.natives import NATIVES_DIR, NativeLosses
+from exports.documents import Document
+from exports.jsonl import Utf8Writer, WarningTally, control_prefix, event_sha256, iso_utc, tracked_file
+from exports.natives import NATIVES_DIR, NativeLosses, Placed
+from exports.transcript import document_text
 from formats.time_zones import iso_local
 from ingest.events import (
     DeleteEvent,
@@ -110,16 +105,16 @@ from ingest.events import (
 
 CSV_FILE = "messages.csv"
 _UTC = ZoneInfo("UTC")
-DAT_FILE = "messages.dat"
 TEXT_DIR = "messages_text"
-"""Where each row's exact text is (``TEXTPATH``), next to the load files."""
+"""Where each CSV row's exact text is (``TEXTPATH``), next to the load files."""
 TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
 TEXT_SUMS_FILE = "messages_text.sha256"
-"""The SHA-256 of every ``TEXTPATH`` file, one ``<hex>  <path>`` line each (``sha256sum -c``
+"""The SHA-256 of every CSV ``TEXTPATH`` file, one ``<hex>  <path>`` line each (``sha256sum -c``
 checks them); the manifest lists this file, not the text files one by one."""
 
 COLUMNS: tuple[str, ...] = (
-    "BEGDOC",
+    "ROW_ID",
+    "DOCUMENT",
     "EVENT_ID",
     "TYPE",
     "OCCURRED_AT",
@@ -135,6 +130,10 @@ COLUMNS: tuple[str, ...] = (
     "SENDER_INTERNAL",
     "RECIPIENT_IDS",
     "RECIPIENT_NAMES",
+    "READER_ID",
+    "READER_NAME",
+    "READER_EMAIL",
+    "READER_INTERNAL",
     "MESSAGE_ID",
     "VERSION",
     "DELETED",
@@ -151,81 +150,20 @@ COLUMNS: tuple[str, ...] = (
     "NATIVEPATH",
     "NATIVE_STATE",
     "EXTRACTION_STATE",
-    "PARENT_BATES",
+    "ATTACHMENT",
     "BEGATTACH",
     "ENDATTACH",
 )
+"""The columns of ``messages.csv`` (one row per event); the DAT's are :data:`exports.dat.DAT_COLUMNS`."""
 
-BOM = "\ufeff"
-QUALIFIER = "\u00fe"
-SEPARATOR = "\u0014"
-NEWLINE_MARK = "\u00ae"
-LINE_END = "\r\n"
-_FIELD_JOIN = QUALIFIER + SEPARATOR + QUALIFIER
-_STRUCTURAL = (QUALIFIER, SEPARATOR, NEWLINE_MARK)
-_LITERAL_SUBSTITUTES = str.maketrans({QUALIFIER: "th", SEPARATOR: "\ufffd", NEWLINE_MARK: "(R)"})
-_NEWLINES_TO_MARK = str.maketrans({"\n": NEWLINE_MARK, "\r": NEWLINE_MARK})
 FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 """First characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
 FORMULA_GUARD = "'"
 
-# One event's columns after BEGDOC .. SENDER_INTERNAL: MESSAGE_ID .. DETAILS.
+# One event's columns MESSAGE_ID .. DETAILS.
 _Content = tuple[str, str, str, str, str, str, str, str, str, str, str]
 _EMPTY_CONTENT: _Content = ("", "", "", "", "", "", "", "", "", "", "")
-
-
-def dat_field(value: str) -> tuple[str, bool]:
-    """``value`` as a DAT field (without qualifiers), and whether a literal þ, U+0014 or ® in it
-    had to be substituted."""
-    substituted = any(ch in value for ch in _STRUCTURAL)
-    if substituted:
-        value = value.translate(_LITERAL_SUBSTITUTES)
-    if "\r" in value or "\n" in value:
-        value = value.replace("\r\n", "\n").translate(_NEWLINES_TO_MARK)
-    return value, substituted
-
-
-_NOTHING: tuple[int, ...] = ()
-
-
-def dat_record(fields: Sequence[str]) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
-    """One DAT line (CRLF included); the indexes of the fields in which a literal þ, U+0014 or ®
-    had to be substituted; and of those whose CR or CRLF line break reads back as LF."""
-    joined = _FIELD_JOIN.join(fields)
-    separators = len(fields) - 1
-    plain = (
-        joined.count(SEPARATOR) == separators
-        and joined.count(QUALIFIER) == 2 * separators
-        and NEWLINE_MARK not in joined
-        and "\n" not in joined
-        and "\r" not in joined
-    )
-    if plain:
-        return QUALIFIER + joined + QUALIFIER + LINE_END, _NOTHING, _NOTHING
-    cleaned = [dat_field(value) for value in fields]
-    line = QUALIFIER + _FIELD_JOIN.join(value for value, _ in cleaned) + QUALIFIER + LINE_END
-    substituted = tuple(index for index, (_, literal) in enumerate(cleaned) if literal)
-    carriage_returns = tuple(index for index, value in enumerate(fields) if "\r" in value)
-    return line, substituted, carriage_returns
-
-
-def dat_line(fields: Sequence[str]) -> tuple[str, bool]:
-    """One DAT line (CRLF included), and whether any field needed a literal substitution."""
-    line, substituted, _ = dat_record(fields)
-    return line, bool(substituted)
-
-
-def read_dat(text: str) -> list[list[str]]:
-    """Rows of a DAT load file as this module writes it (BOM optional; ``®`` read as ``\\n``)."""
-    rows = []
-    for line in text.removeprefix(BOM).split(LINE_END):
-        if not line:
-            continue
-        if not (line.startswith(QUALIFIER) and line.endswith(QUALIFIER)):
-            raise ValueError(f"a DAT line must begin and end with the qualifier: {line[:80]!r}")
-        rows.append([value.replace(NEWLINE_MARK, "\n") for value in line[1:-1].split(_FIELD_JOIN)])
-    return rows
-
+_NO_READER = ("", "", "", "")
 
 _first_character = operator.itemgetter(slice(0, 1))
 
@@ -243,15 +181,14 @@ def _details(*pairs: tuple[str, str]) -> str:
     return "; ".join(f"{key}={value}" for key, value in pairs)
 
 
-def _content(event: Event, versions: EditVersions) -> _Content:
+def _content(event: Event, version: int | None) -> _Content:
     """MESSAGE_ID, VERSION, DELETED, TEXT, TEXT_FORMAT, FILE_NAME, FILE_SIZE, FILE_SHA256,
-    FILE_CONTENT_TYPE, FILE_URL, DETAILS for one event."""
+    FILE_CONTENT_TYPE, FILE_URL, DETAILS for one event (``version``: an edit's)."""
     match event:
         case PostEvent(message=message):
-            return (message.id, "1", "N", message.text, message.format, "", "", "", "", "", "")
+            return (message.id, "1", "", message.text, message.format, "", "", "", "", "", "")
         case EditEvent(message=message):
-            version = str(versions.of_edit(event.room.id, message.id))
-            return (message.id, version, "N", message.text, message.format, "", "", "", "", "", "")
+            return (message.id, str(version or ""), "", message.text, message.format, "", "", "", "", "", "")
         case DeleteEvent(message=message):
             return (message.id, "", "Y", "", "", "", "", "", "", "", "")
         case ReadEvent(read=read):
@@ -288,17 +225,25 @@ def _recipients(event: Event) -> tuple[str, str]:
 
 
 def event_row(
-    control_number: str, event: Event, versions: EditVersions, event_json: str, zone: ZoneInfo = _UTC
+    row_id: str,
+    document: str,
+    event: Event,
+    version: int | None,
+    event_json: str,
+    zone: ZoneInfo = _UTC,
 ) -> list[str]:
-    """The row of one event, in :data:`COLUMNS` order up to ``EVENT_SHA256`` (``event_json``: its
-    archived JSON; ``zone``: the export's, for ``OCCURRED_LOCAL`` and ``TIME_ZONE``); the format
-    adds ``TEXTPATH``."""
+    """The row of one event, in :data:`COLUMNS` order up to ``EVENT_SHA256`` (``document``: the
+    control number of its document; ``version``: an edit's; ``event_json``: its archived JSON;
+    ``zone``: the export's, for ``OCCURRED_LOCAL`` and ``TIME_ZONE``); the format adds the rest."""
     room = event.room
     actor = event.actor
     utc = iso_utc(event.occurred_at)
     offset = event.occurred_offset
+    person = (actor.id, actor.name or "", actor.email or "", "Y" if actor.internal else "N")
+    reader = isinstance(event, ReadEvent)
     return [
-        control_number,
+        row_id,
+        document,
         str(event.event_id),
         event.type,
         utc,
@@ -308,20 +253,15 @@ def event_row(
         room.id,
         room.name or "",
         room.kind,
-        actor.id,
-        actor.name or "",
-        actor.email or "",
-        "Y" if actor.internal else "N",
+        *(_NO_READER if reader else person),
         *_recipients(event),
-        *_content(event, versions),
+        *(person if reader else _NO_READER),
+        *_content(event, version),
         event_sha256(event_json),
     ]
 
 
-_NO_FAMILY = ("", "", "", "", "", "")
-"""``NATIVEPATH`` .. ``ENDATTACH`` of a row that is not part of a family."""
-_TYPE = COLUMNS.index("TYPE")
-_MESSAGE_ID = COLUMNS.index("MESSAGE_ID")
+_TEXT = COLUMNS.index("TEXT")
 _ROWS_PER_WRITE = 512
 
 
@@ -335,11 +275,27 @@ class RowBuffer:
         self.text = io.StringIO()
         self.rows = csv.writer(self.text, lineterminator=LINE_END)
         self.lines: list[str] = []
+        self.pending = 0
 
     def add(self, row: Sequence[str], dat: str) -> None:
         self.rows.writerow(row)
         self.lines.append(dat)
-        if len(self.lines) >= self.batch:
+        self.pending += 1
+        if self.pending >= self.batch:
+            self.flush()
+
+    def add_row(self, row: Sequence[str]) -> None:
+        """A CSV row only."""
+        self.rows.writerow(row)
+        self.pending += 1
+        if self.pending >= self.batch:
+            self.flush()
+
+    def add_line(self, dat: str) -> None:
+        """A DAT line only."""
+        self.lines.append(dat)
+        self.pending += 1
+        if self.pending >= self.batch:
             self.flush()
 
     def flush(self) -> None:
@@ -348,10 +304,23 @@ class RowBuffer:
         self.text.truncate()
         self.dat_out.write("".join(self.lines))
         self.lines.clear()
+        self.pending = 0
+
+
+class _HeldRow:
+    """A DAT row waiting for its room to end (see the module doc)."""
+
+    __slots__ = ("messages", "row", "sample")
+
+    def __init__(self, row: list[str], messages: frozenset[str], sample: str) -> None:
+        self.row = row
+        self.messages = messages
+        self.sample = sample
 
 
 class CsvDatFormat:
-    """``messages.csv`` and the Concordance load file ``messages.dat``, one row per event."""
+    """``messages.csv`` (one row per event) and the production's load file ``messages.dat`` (one
+    row per document), with the DAT's field list."""
 
     name = "csv"
     not_carried: ClassVar[dict[str, str]] = {
@@ -361,141 +330,209 @@ class CsvDatFormat:
     them (:func:`exports.base.write_format`)."""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
-        report = FormatReport(format=self.name)
-        no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
-        exact = f"{CSV_FILE} and the archived event (its SHA-256 is EVENT_SHA256; events.jsonl holds it)"
-        text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<BEGDOC>.txt, exact UTF-8)"
-        substituted = LossTally(
-            self.name,
+        return _Writer(self.name, files, context).write(events)
+
+
+class _Writer:
+    def __init__(self, name: str, files: ExportFiles, context: ExportContext) -> None:
+        self.files = files
+        self.context = context
+        self.zone = context.time_zone
+        self.report = FormatReport(format=name)
+        self.no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
+        exact = f"{CSV_FILE} and the archived events (EVENT_IDS; events.jsonl holds them)"
+        self.substituted = LossTally(
+            name,
             "a literal þ, U+0014 or ® is a delimiter of a Concordance load file, which has no escape character: "
             "written as 'th', U+FFFD and '(R)'",
             exact,
-            exact_by_field={f"{DAT_FILE}: TEXT": text_exact},
+            unit="documents",
         )
-        carriage_returns = LossTally(
-            self.name,
+        self.carriage_returns = LossTally(
+            name,
             "the DAT writes every line break as ®, so a CR or CRLF line break reads back as LF",
             exact,
-            exact_by_field={f"{DAT_FILE}: TEXT": text_exact},
+            unit="documents",
         )
-        formulas = LossTally(
-            self.name,
+        text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<ROW_ID>.txt, exact UTF-8)"
+        self.formulas = LossTally(
+            name,
             "a cell starting with =, +, -, @, tab or CR would run as a formula in a spreadsheet: prefixed with an "
             "apostrophe ('), as OWASP advises against CSV injection",
-            f"{DAT_FILE} (bar its own alterations) and the archived event (EVENT_SHA256; events.jsonl holds it)",
+            f"{DAT_FILE} for the document's fields, and the archived event (EVENT_SHA256; events.jsonl holds it)",
             exact_by_field={f"{CSV_FILE}: TEXT": text_exact},
         )
-        text_column = COLUMNS.index("TEXT")
-        # Spooled: the text files go into the export while these are written (deflated as they
-        # are written, on the other core, when the export is a zip).
+        self.natives = NativeLosses(name)
+        self.prefix = control_prefix(context.export_id)
+        self.rows = 0
+        self.held: list[_HeldRow] = []
+        self.held_room: str | None = None
+        self.deleted: set[str] = set()
+        """The messages deleted in the held room."""
+        self.hold = context.unit == "conversation"
+
+    def write(self, events: Iterable[Event]) -> FormatReport:
+        files, report = self.files, self.report
+        # Spooled: the text files and natives go into the export while these are written
+        # (deflated as they are written, on the other core, when the export is a zip).
         with (
             spool(files, CSV_FILE, "text/csv; charset=utf-8") as csv_spool,
             spool(files, DAT_FILE, "application/octet-stream") as dat_spool,
             spool(files, TEXT_SUMS_FILE, TEXT_MEDIA_TYPE) as sums_spool,
+            spool(files, DOCUMENT_SUMS_FILE, TEXT_MEDIA_TYPE) as document_sums_spool,
         ):
-            dat = Utf8Writer(dat_spool, bom=True)
-            sums = Utf8Writer(sums_spool)
+            self.dat = Utf8Writer(dat_spool, bom=True)
+            self.sums = Utf8Writer(sums_spool)
+            self.document_sums = Utf8Writer(document_sums_spool)
             csv_text = Utf8Writer(csv_spool, bom=True)
-            # Rows go to an in-memory text buffer (csv's C writer writes to it without a Python
-            # call per row) and are moved to the spools every _ROWS_PER_WRITE rows.
-            pending = RowBuffer(csv_text, dat)
-            pending.add(COLUMNS, dat_line(COLUMNS)[0])
-            prefix = control_prefix(context.export_id)
-            versions = EditVersions()
-            archived_json = context.archived_json
-            zone = context.time_zone
-            rows = 0
-            natives = NativeLosses(self.name)
-
-            def add_row(row: list[str]) -> None:
-                line, literal, breaks = dat_record(row)
-                cells, guarded = spreadsheet_row(row)
-                pending.add(cells, line)
-                event_id = row[1]  # str(event.event_id), made once by event_row
-                if literal:
-                    for index in literal:
-                        substituted.add(f"{DAT_FILE}: {COLUMNS[index]}", event_id)
-                if breaks:
-                    for index in breaks:
-                        carriage_returns.add(f"{DAT_FILE}: {COLUMNS[index]}", event_id)
-                if guarded:
-                    for index, value in enumerate(row):
-                        if value[:1] in FORMULA_STARTS:
-                            formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", event_id)
-
-            for event in events:
-                report.events += 1
-                rows += 1
-                control_number = f"{prefix}-{rows:06d}"
-                row = event_row(control_number, event, versions, archived_json(event), zone)
-                text = row[text_column]
-                if text:
-                    textpath = f"{TEXT_DIR}/{control_number}.txt"
-                    data = text.encode()
-                    files.write_unlisted(textpath, data)
-                    sums.write(f"{hashlib.sha256(data).hexdigest()}  {textpath}\n")
-                    row.append(textpath)
-                else:
-                    row.append("")
-                if isinstance(event, FileUploadEvent) and not context.attachments.enabled:
-                    natives.add(f"{NATIVES_DIR}/: NATIVEPATH", context.attachments.native(files, event), event)
-                    row.extend(_NO_FAMILY)
-                    add_row(row)
-                elif isinstance(event, FileUploadEvent):
-                    rows += 1
-                    child_number = f"{prefix}-{rows:06d}"
-                    row.extend(("", "", "", "", control_number, child_number))
-                    add_row(row)
-                    add_row(self._attachment_row(row, child_number, event, files, context, natives))
-                else:
-                    row.extend(_NO_FAMILY)
-                    add_row(row)
-                if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                    no_url.add(row[1])
-            pending.flush()
-            csv_text.flush()
-            dat.flush()
-            sums.flush()
-            for spooled in (csv_spool, dat_spool, sums_spool):
+            # CSV rows go to an in-memory text buffer (csv's C writer writes to it without a
+            # Python call per row) and are moved to the spools every _ROWS_PER_WRITE rows.
+            self.pending = RowBuffer(csv_text, self.dat)
+            self.pending.add(COLUMNS, dat_line(DAT_COLUMNS)[0])
+            for parent in self.context.documents(self._counted(events), report):
+                if parent.room.id != self.held_room:
+                    self._release()
+                    self.held_room = parent.room.id
+                self._document(parent)
+                if not self.hold:
+                    self._release()
+            self._release()
+            self.pending.flush()
+            for writer in (csv_text, self.dat, self.sums, self.document_sums):
+                writer.flush()
+            for spooled in (csv_spool, dat_spool, sums_spool, document_sums_spool):
                 report.files.append(spooled.commit())
-        report.items = rows
-        natives.report_to(report)
+        with tracked_file(files, FIELDS_FILE, "text/csv; charset=utf-8", report) as out:
+            out.write(field_list())
+        report.items = report.documents.documents
+        self.natives.report_to(report)
         report.times = (
-            f"OCCURRED_AT in UTC; OCCURRED_LOCAL in {zone.key} (named in TIME_ZONE); "
+            f"messages.dat: DATE_SENT, DATE_BEGIN and DATE_END in {self.zone.key} with the offset (TIME_ZONE names "
+            f"the zone); messages.csv: OCCURRED_AT in UTC, OCCURRED_LOCAL in {self.zone.key} (named in TIME_ZONE), "
             "SENT_OFFSET: the sender's UTC offset as sent"
         )
-        no_url.report_to(report)
-        substituted.report_to(report)
-        carriage_returns.report_to(report)
-        formulas.report_to(report)
+        self.no_url.report_to(report)
+        self.substituted.report_to(report)
+        self.carriage_returns.report_to(report)
+        self.formulas.report_to(report)
         return report
 
-    @staticmethod
-    def _attachment_row(
-        parent: list[str],
-        control_number: str,
-        event: FileUploadEvent,
-        files: ExportFiles,
-        context: ExportContext,
-        losses: NativeLosses,
-    ) -> list[str]:
-        """The row of an uploaded file, the child of its upload's row (see the module doc): the
-        upload's columns, ``TYPE`` ``attachment``, its native and extracted text."""
-        native = context.attachments.native(files, event)
-        text = context.attachments.text(files, event)
-        losses.add(f"{NATIVES_DIR}/: NATIVEPATH", native, event)
-        losses.add_text("TEXT/: TEXTPATH", text, event)
-        row = parent[: COLUMNS.index("TEXTPATH")]
-        row[0] = control_number
-        row[_TYPE] = "attachment"
-        row[_MESSAGE_ID] = ""
-        return [
-            *row,
-            text.path or "",
-            native.path or "",
-            native.state,
-            text.state,
-            parent[0],
-            parent[0],
-            control_number,
-        ]
+    def _counted(self, events: Iterable[Event]) -> Iterable[Event]:
+        report = self.report
+        for event in events:
+            report.events += 1
+            yield event
+
+    def _document(self, parent: Document) -> None:
+        """The DAT rows of ``parent`` and its attachments (held or written), its text file, and
+        the CSV rows of its events."""
+        context, zone = self.context, self.zone
+        data = document_text(parent, zone, context.case_name).encode()
+        textpath = f"{DOCUMENT_TEXT_DIR}/{parent.control}.txt"
+        self.files.write_unlisted(textpath, data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.document_sums.write(f"{sha256}  {textpath}\n")
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        messages: set[str] = set()
+        if self.hold:  # a conversation slice: a message it holds may be deleted in a later one
+            for event in parent.events:
+                if isinstance(event, PostEvent | EditEvent):
+                    messages.add(event.message.id)
+                elif isinstance(event, DeleteEvent):
+                    self.deleted.add(event.message.id)
+        placed: dict[str, tuple[Document, Placed, Placed]] = {}
+        attachments: list[_HeldRow] = []
+        for child in parent.children:
+            upload = child.upload
+            assert upload is not None
+            native = context.attachments.native(self.files, upload)
+            text = context.attachments.text(self.files, upload)
+            self.natives.add(f"{NATIVES_DIR}/: NATIVEPATH", native, upload)
+            self.natives.add_text("TEXT/: TEXTPATH", text, upload)
+            placed[str(upload.event_id)] = (child, native, text)
+            attachments.append(_HeldRow(attachment_row(child, zone, native, text), frozenset(), str(upload.event_id)))
+        event_ids = self._event_rows(parent, placed)
+        row = parent_row(parent, zone, textpath, md5, sha256, "; ".join(event_ids))
+        self.held.append(_HeldRow(row, frozenset(messages), event_ids[0]))
+        self.held.extend(attachments)
+
+    def _event_rows(self, parent: Document, placed: dict[str, tuple[Document, Placed, Placed]]) -> list[str]:
+        """Write the CSV rows of ``parent``'s events; their ids (as strings), in order."""
+        event_ids: list[str] = []
+        archived_json = self.context.archived_json
+        zone = self.zone
+        control = parent.control
+        family = (parent.family_begin, parent.family_end)
+        versions = parent.versions
+        for event in parent.events:
+            self.rows += 1
+            row_id = f"{self.prefix}-{self.rows:06d}"
+            version = versions.get(str(event.event_id)) if isinstance(event, EditEvent) else None
+            row = event_row(row_id, control, event, version, archived_json(event), zone)
+            event_ids.append(row[2])  # str(event.event_id), made once by event_row
+            text = row[_TEXT]
+            if text:
+                textpath = f"{TEXT_DIR}/{row_id}.txt"
+                data = text.encode()
+                self.files.write_unlisted(textpath, data)
+                self.sums.write(f"{hashlib.sha256(data).hexdigest()}  {textpath}\n")
+                row.append(textpath)
+            else:
+                row.append("")
+            if isinstance(event, FileUploadEvent):
+                child, native, extracted = placed[row[2]]  # row[2]: str(event.event_id)
+                row.extend((native.path or "", native.state, extracted.state, child.control, *family))
+            else:
+                row.extend(("", "", "", "", *family))
+            if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                self.no_url.add(row[2])
+            cells, guarded = spreadsheet_row(row)
+            self.pending.add_row(cells)
+            if guarded:
+                for index, value in enumerate(row):
+                    if value[:1] in FORMULA_STARTS:
+                        self.formulas.add(f"{CSV_FILE}: {COLUMNS[index]}", row[2])
+        return event_ids
+
+    def _release(self) -> None:
+        """Write the held DAT rows: a row holding a version of a message deleted in its room is
+        ``DELETED`` = ``Y``, whichever document holds the deletion."""
+        deleted = self.deleted
+        for held in self.held:
+            row = held.row
+            if row[DELETED_COLUMN] == "N" and deleted and not deleted.isdisjoint(held.messages):
+                row[DELETED_COLUMN] = "Y"
+            line, literal, breaks = dat_record(row)
+            self.pending.add_line(line)
+            for index in literal:
+                self.substituted.add(f"{DAT_FILE}: {DAT_COLUMNS[index]}", held.sample)
+            for index in breaks:
+                self.carriage_returns.add(f"{DAT_FILE}: {DAT_COLUMNS[index]}", held.sample)
+        self.held.clear()
+        self.deleted.clear()  # the room ended (the message unit: a message's deletion is in its own document)
+
+
+__all__ = [
+    "BOM",
+    "COLUMNS",
+    "CSV_FILE",
+    "DAT_COLUMNS",
+    "DAT_FILE",
+    "DOCUMENT_SUMS_FILE",
+    "FIELDS_FILE",
+    "FORMULA_GUARD",
+    "FORMULA_STARTS",
+    "NEWLINE_MARK",
+    "QUALIFIER",
+    "SEPARATOR",
+    "TEXT_DIR",
+    "TEXT_SUMS_FILE",
+    "CsvDatFormat",
+    "RowBuffer",
+    "dat_field",
+    "dat_line",
+    "dat_record",
+    "event_row",
+    "read_dat",
+    "spreadsheet_row",
+]

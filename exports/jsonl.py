@@ -14,6 +14,21 @@ the export (``NATIVES/<sha256><.ext>``, null when not included), ``sha256`` and 
 (``TEXT/<sha256>.txt``), ``sha256``, ``size``, ``chars``, ``truncated``, ``extractor`` and
 ``reason`` (:mod:`exports.natives`).
 
+``documents.jsonl`` maps the events to the production's documents (:mod:`exports.documents`),
+so that a JSON reader finds each event's control (Bates) number: one line per document, in
+control-number order (each parent, then its attachments): ``control``, ``number``, ``kind``
+(``conversation``, ``message``, ``attachment``), ``unit``, ``parent`` (an attachment's parent's
+control, else null), ``family_begin`` and ``family_end`` (BEGATTACH/ENDATTACH), ``room`` (id,
+name, kind), ``day`` (in the production's zone), ``message_id`` (a message document's),
+``custodians``, ``participants`` and ``senders`` (person ids: the names are in ``events.jsonl``), ``event_ids``
+(the ``event_id`` of every line of ``events.jsonl`` the document holds, in time order); a
+parent's ``textpath``: where the ``csv`` format puts its text (``documents_text/<control>.txt``,
+the DAT's ``TEXTPATH``: in the export when it has that format; the text's SHA-256 is in
+``documents_text.sha256`` and the DAT's ``SHA256HASH``; it is not computed here, which would
+make this format build every document's transcript); an attachment's ``file``: its upload's
+event id, name, size, SHA-256 and content type (its native and extracted text:
+``attachments.jsonl``, by that event id).
+
 This module also holds the few helpers the other formats of this package share: a file that
 reports its own size and SHA-256, UTC timestamps in ISO 8601, and the aggregation of warnings.
 """
@@ -28,11 +43,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile, spool
+from exports.dat import DOCUMENT_TEXT_DIR
+from exports.documents import Document
 from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
 from ingest.events import Event, FileUploadEvent
 
 EVENTS_FILE = "events.jsonl"
+DOCUMENTS_FILE = "documents.jsonl"
 ATTACHMENTS_FILE = "attachments.jsonl"
 _SAMPLE_IDS = 5
 
@@ -131,22 +149,38 @@ class Utf8Writer:
 
 
 class JsonlFormat:
-    """``events.jsonl``: the raw events, one per line, exactly as archived."""
+    """``events.jsonl``: the raw events, one per line, exactly as archived; ``documents.jsonl``:
+    the production's documents, one per line, naming the events each holds."""
 
     name = "jsonl"
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         uploads: list[FileUploadEvent] = []
+        zone = context.time_zone
 
-        def noting_uploads(events: Iterable[Event]) -> Iterator[Event]:
-            for event in events:
-                if isinstance(event, FileUploadEvent):
-                    uploads.append(event)
-                yield event
+        with spool(files, DOCUMENTS_FILE, "application/x-ndjson") as documents_spool:
+            documents_out = Utf8Writer(documents_spool)
+            with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
+                lines = _Lines(stream, context.archived_json)
 
-        with tracked_file(files, EVENTS_FILE, "application/x-ndjson", report) as stream:
-            report.events = _write_lines(noting_uploads(events), stream, context.archived_json)
+                def passing(events: Iterable[Event]) -> Iterator[Event]:
+                    # Each event's line is written as the documents take it: events.jsonl keeps
+                    # the export's order whatever the unit groups.
+                    for event in events:
+                        if isinstance(event, FileUploadEvent):
+                            uploads.append(event)
+                        lines.add(event)
+                        yield event
+
+                for parent in context.documents(passing(events), report):
+                    for document in parent.family():
+                        entry = document_entry(document, context.unit)
+                        documents_out.write(json.dumps(entry) + "\n")  # ASCII: a lone surrogate stays valid
+                lines.finish()
+                report.events = lines.count
+            documents_out.flush()
+            report.files.append(documents_spool.commit())
         report.items = report.events
         if uploads and context.attachments.enabled:
             _write_attachments(uploads, files, context, report)
@@ -157,9 +191,42 @@ class JsonlFormat:
             losses.report_to(report)
         report.times = (
             "UTC, as archived (each line is the archived JSON, whatever the export's zone); occurred_offset: "
-            "the sender's UTC offset, present when it was not UTC"
+            f"the sender's UTC offset, present when it was not UTC; documents.jsonl: day in {zone.key}"
         )
         return report
+
+
+def document_entry(document: Document, unit: str) -> dict[str, object]:
+    """One line of ``documents.jsonl`` (see the module doc)."""
+    room = document.room
+    entry: dict[str, object] = {
+        "control": document.control,
+        "number": document.number,
+        "kind": document.kind,
+        "unit": unit,
+        "parent": document.parent.control if document.parent is not None else None,
+        "family_begin": document.family_begin,
+        "family_end": document.family_end,
+        "room": {"id": room.id, "name": room.name, "kind": room.kind},
+        "day": document.day.isoformat(),
+        "message_id": document.message_id,
+        "custodians": list(document.custodians),
+        "participants": [actor.id for actor in document.participants],
+        "senders": [actor.id for actor in document.senders],
+        "event_ids": [str(event.event_id) for event in document.events],
+    }
+    if document.upload is not None:
+        info = document.upload.file
+        entry["file"] = {
+            "upload_event_id": str(document.upload.event_id),
+            "name": info.name,
+            "size": info.size,
+            "sha256": info.sha256,
+            "content_type": info.content_type,
+        }
+    else:
+        entry["textpath"] = f"{DOCUMENT_TEXT_DIR}/{document.control}.txt"
+    return entry
 
 
 def _write_attachments(
@@ -206,18 +273,23 @@ def _write_attachments(
     losses.report_to(report)
 
 
-def _write_lines(
-    events: Iterable[Event], stream: BinarySink, archived_json: Callable[[Event], str], batch: int = 256
-) -> int:
-    """Write one line per event, ``batch`` lines per write; returns the number written."""
-    count = 0
-    pending: list[str] = []
-    for event in events:
-        pending.append(archived_json(event))
-        count += 1
-        if len(pending) == batch:
-            stream.write(("\n".join(pending) + "\n").encode())
-            pending.clear()
-    if pending:
-        stream.write(("\n".join(pending) + "\n").encode())
-    return count
+class _Lines:
+    """``events.jsonl`` written one event at a time, ``batch`` lines per write."""
+
+    def __init__(self, stream: BinarySink, archived_json: Callable[[Event], str], batch: int = 256) -> None:
+        self.stream = stream
+        self.archived_json = archived_json
+        self.batch = batch
+        self.pending: list[str] = []
+        self.count = 0
+
+    def add(self, event: Event) -> None:
+        self.pending.append(self.archived_json(event))
+        self.count += 1
+        if len(self.pending) == self.batch:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.pending:
+            self.stream.write(("\n".join(self.pending) + "\n").encode())
+            self.pending.clear()

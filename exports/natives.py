@@ -74,6 +74,8 @@ class Placed:
     size: int = 0
     detail: str = ""
     """Why not included, for the file's entry (``altered``: the hash the stored bytes have)."""
+    md5: str | None = None
+    """The MD5 of the bytes placed (load files carry it beside the SHA-256); None when not read."""
 
     @property
     def included(self) -> bool:
@@ -89,6 +91,8 @@ class Verified:
     note: str = ""
     """When the upload declared another size than the stored bytes have (they are the sealed
     bytes all the same: the SHA-256 decides), the difference, for the file's entry."""
+    md5: str = ""
+    """The MD5 of the bytes, computed while they were copied (load files carry it)."""
 
 
 def native_extension(name: str) -> str:
@@ -158,11 +162,13 @@ class ExportAttachments:
             return
         with tempfile.TemporaryFile() as copy:
             digest = hashlib.sha256()
+            md5 = hashlib.md5(usedforsecurity=False)
             copied = 0
             try:
                 with source:
                     while chunk := source.read(_CHUNK):
                         digest.update(chunk)
+                        md5.update(chunk)
                         copy.write(chunk)
                         copied += len(chunk)
             except (FileStoreError, OSError) as error:
@@ -174,7 +180,7 @@ class ExportAttachments:
                 yield Placed("altered", sha256=sha256, size=copied, detail=detail)
                 return
             copy.seek(0)
-            yield Verified(copy, copied, size_note(size, copied))
+            yield Verified(copy, copied, size_note(size, copied), md5.hexdigest())
 
     def native(self, files: ExportFiles, event: FileUploadEvent) -> Placed:
         """``event``'s native in the export (``NATIVES/<sha256><.ext>``, written on first use),
@@ -232,7 +238,7 @@ class ExportAttachments:
                 return found
             with files.create(path, media_type, compressed=compressed) as out:
                 shutil.copyfileobj(found.file, out, _CHUNK)
-            return Placed("included", path, sha256, found.size, found.note)
+            return Placed("included", path, sha256, found.size, found.note, found.md5)
 
 
 def size_note(declared: int | None, stored: int) -> str:

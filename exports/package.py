@@ -1,7 +1,7 @@
 """One export: the hits of a query, written in each requested format into one zip with
-``manifest.json`` (every file with its SHA-256 -- but the DAT's one text file per message, which
-``messages_text.sha256`` lists --, the query, who, when, counts, each format's warnings and
-losses) and
+``manifest.json`` (every file with its SHA-256 -- but the load files' text files, one per
+message and one per document, which ``messages_text.sha256`` and ``documents_text.sha256``
+list --, the query, who, when, counts, each format's warnings and losses) and
 ``chain_of_custody.json`` (who asked, what archive state it was taken from, the manifest's
 hash). The zip is written to a temporary name, flushed to disk and renamed, so a reader never
 sees half an export; its own SHA-256 goes into the job record and the audit log.
@@ -278,8 +278,9 @@ def _custody(
         "export_id": request.export_id,
         "statement": (
             "Collected by Archivist from its hash-chained archive of record. Every file of this export is "
-            "listed with its SHA-256 in manifest.json, or (the DAT's TEXTPATH files, one per message) in "
-            "messages_text.sha256, which manifest.json lists; the manifest's own SHA-256 is below; the "
+            "listed with its SHA-256 in manifest.json, or (the load files' TEXTPATH files: one per message in "
+            "messages_text.sha256, one per document in documents_text.sha256) in a checksum list that "
+            "manifest.json lists; the manifest's own SHA-256 is below; the "
             "SHA-256 of the zip is recorded in Archivist's audit log."
         ),
         "requested_by": request.requested_by,

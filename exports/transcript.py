@@ -112,8 +112,10 @@ def time_of_day(event: Event, zone: ZoneInfo) -> str:
     utc = zone.key == "UTC"
     t = event.occurred_at if utc else local(event.occurred_at, zone)
     shown = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}"
-    if not utc:
-        shown += f" {t.tzname()}"
+    if utc:  # as_sent in UTC, without converting: the zone's offset is +00:00
+        sent = event.occurred_offset
+        return shown if not sent or sent == "+00:00" else f"{shown} ({sent} as sent)"
+    shown += f" {t.tzname()}"
     return shown + as_sent(event.occurred_at, zone, event.occurred_offset)
 
 

@@ -13,11 +13,14 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.base import ExportContext, FormatReport, MemoryExportFiles, ZipExportFiles
+from exports.base import ExportContext, FormatReport, MemoryExportFiles, ZipExportFiles, export_order
 from exports.csv_dat import (
     COLUMNS,
     CSV_FILE,
+    DAT_COLUMNS,
     DAT_FILE,
+    DOCUMENT_SUMS_FILE,
+    FIELDS_FILE,
     FORMULA_GUARD,
     FORMULA_STARTS,
     TEXT_SUMS_FILE,
@@ -27,8 +30,9 @@ from exports.csv_dat import (
     read_dat,
     spreadsheet_row,
 )
+from exports.documents import Document, every_document
 from exports.jsonl import Utf8Writer
-from ingest.events import EditEvent, Event, PostEvent, event_to_json, parse_event
+from ingest.events import EditEvent, Event, PostEvent, ReadEvent, event_to_json, parse_event
 from tests.exports.conftest import DAY_ONE, event_payload
 
 BOM = b"\xef\xbb\xbf"
@@ -89,34 +93,51 @@ def export(events: list[Event], context: ExportContext) -> tuple[MemoryExportFil
     return files, csv_rows, parse_dat(files.contents[DAT_FILE])
 
 
-def test_every_event_is_a_row_in_both_files(varied_events: list[Event], export_context: ExportContext) -> None:
-    _, csv_rows, dat_rows = export(varied_events, export_context)
-    assert csv_rows[0] == list(COLUMNS) == dat_rows[0]
-    assert len(csv_rows) == len(dat_rows) == len(varied_events) + 1
-    for event, csv_row, dat_row in zip(varied_events, csv_rows[1:], dat_rows[1:], strict=True):
-        record = dict(zip(COLUMNS, csv_row, strict=True))
-        assert record["EVENT_ID"] == str(event.event_id)
-        assert record["TYPE"] == event.type
-        assert record["ROOM_ID"] == event.room.id
-        assert record["SENDER_ID"] == event.actor.id
-        assert record["EVENT_SHA256"] == hashlib.sha256(event_to_json(event).encode()).hexdigest()
-        assert [guarded(dat_text(value)) for value in dat_row] == [guarded(dat_text(value)) for value in csv_row]
+def documents_of(events: list[Event], context: ExportContext) -> list[Document]:
+    return list(every_document(context.documents(iter(events), FormatReport("csv"))))
 
 
-def test_text_is_exact_in_the_csv_and_readable_in_the_dat(
+def test_every_event_is_a_row_of_the_csv_naming_its_document(
     varied_events: list[Event], export_context: ExportContext
 ) -> None:
+    """Issue 19: messages.csv stays a row per event (attachments are no rows of their own); the
+    DAT is a row per document (tests/exports/test_dat_documents.py reads it)."""
     _, csv_rows, dat_rows = export(varied_events, export_context)
+    assert csv_rows[0] == list(COLUMNS)
+    assert dat_rows[0] == list(DAT_COLUMNS)
+    assert len(csv_rows) == len(varied_events) + 1  # the conversation unit keeps the export's order
+    assert len(dat_rows) == len(documents_of(varied_events, export_context)) + 1
+    event_ids = {row[0]: row[DAT_COLUMNS.index("EVENT_IDS")].split("; ") for row in dat_rows[1:]}
+    for event, csv_row in zip(varied_events, csv_rows[1:], strict=True):
+        record = dict(zip(COLUMNS, csv_row, strict=True))
+        assert record["EVENT_ID"] == str(event.event_id)
+        assert record["EVENT_ID"] in event_ids[record["DOCUMENT"]]
+        assert record["TYPE"] == event.type
+        assert record["ROOM_ID"] == event.room.id
+        # A read receipt names its reader as the reader, never as a sender (issue 19).
+        actor = "READER_ID" if isinstance(event, ReadEvent) else "SENDER_ID"
+        other = "SENDER_ID" if isinstance(event, ReadEvent) else "READER_ID"
+        assert (record[actor], record[other]) == (event.actor.id, "")
+        assert record["EVENT_SHA256"] == hashlib.sha256(event_to_json(event).encode()).hexdigest()
+
+
+def test_text_is_exact_in_the_csv_and_in_the_document_text(
+    varied_events: list[Event], export_context: ExportContext
+) -> None:
+    files, csv_rows, dat_rows = export(varied_events, export_context)
     text = COLUMNS.index("TEXT")
-    posts = [
-        (e, c, d) for e, c, d in zip(varied_events, csv_rows[1:], dat_rows[1:], strict=True) if isinstance(e, PostEvent)
-    ]
-    assert {e.message.text for e, _, _ in posts} >= {"שלום עולם, מה שלומך?", "launch 🚀🔥 done 👍🏽"}
-    for event, csv_row, dat_row in posts:
+    posts = [(e, c) for e, c in zip(varied_events, csv_rows[1:], strict=True) if isinstance(e, PostEvent)]
+    assert {e.message.text for e, _ in posts} >= {"שלום עולם, מה שלומך?", "launch 🚀🔥 done 👍🏽"}
+    documents = {
+        row[0]: files.contents[row[DAT_COLUMNS.index("TEXTPATH")]].decode()
+        for row in dat_rows[1:]
+        if row[DAT_COLUMNS.index("DOC_TYPE")] != "attachment"
+    }
+    for event, csv_row in posts:
         assert csv_row[text] == guarded(event.message.text)
-        assert dat_row[text] == dat_text(event.message.text)
-    multiline = next(d for e, _, d in posts if e.message.text.startswith("line one"))
-    assert multiline[text] == "line one\nline two\nline three\nline four"
+        # The document's text holds it exactly, its continuation lines indented by 16 spaces.
+        indented = event.message.text.replace("\n", "\n" + " " * 16)
+        assert f"[{event.message.id}]: {indented}\n" in documents[csv_row[COLUMNS.index("DOCUMENT")]]
 
 
 def test_bom_and_crlf(varied_events: list[Event], export_context: ExportContext) -> None:
@@ -124,9 +145,11 @@ def test_bom_and_crlf(varied_events: list[Event], export_context: ExportContext)
     dat = files.contents[DAT_FILE]
     assert dat.startswith(BOM)
     assert dat.endswith(b"\r\n")
-    assert dat.count(b"\n") == dat.count(b"\r\n") == dat.count(b"\r") == len(varied_events) + 1
+    rows = len(documents_of(varied_events, export_context)) + 1
+    assert dat.count(b"\n") == dat.count(b"\r\n") == dat.count(b"\r") == rows
+    assert dat.startswith(BOM + "þBEGDOCþ\x14þENDDOCþ".encode())
     csv_bytes = files.contents[CSV_FILE]
-    assert csv_bytes.startswith(BOM + b"BEGDOC,EVENT_ID,")
+    assert csv_bytes.startswith(BOM + b"ROW_ID,DOCUMENT,EVENT_ID,")
     assert csv_bytes.endswith(b"\r\n")
     assert csv_bytes.split(b"\r\n", 1)[0] == BOM + ",".join(COLUMNS).encode()
 
@@ -134,11 +157,16 @@ def test_bom_and_crlf(varied_events: list[Event], export_context: ExportContext)
 def test_control_numbers_versions_and_deletions(varied_events: list[Event], export_context: ExportContext) -> None:
     _, csv_rows, _ = export(varied_events, export_context)
     records = [dict(zip(COLUMNS, row, strict=True)) for row in csv_rows[1:]]
-    assert [r["BEGDOC"] for r in records] == [f"5F0C6F3E-{n:06d}" for n in range(1, len(records) + 1)]
+    # ROW_ID: the row's own number (it names its text file); DOCUMENT: the control number.
+    assert [r["ROW_ID"] for r in records] == [f"5F0C6F3E-{n:06d}" for n in range(1, len(records) + 1)]
+    assert {r["DOCUMENT"] for r in records} <= {d.control for d in documents_of(varied_events, export_context)}
+    assert records[0]["DOCUMENT"] == "5F0C6F3E-0000001"
     versions = [(r["MESSAGE_ID"], r["VERSION"], r["TYPE"]) for r in records if r["MESSAGE_ID"] == "msg:0"]
     assert versions == [("msg:0", "1", "post"), ("msg:0", "2", "edit"), ("msg:0", "3", "edit"), ("msg:0", "4", "edit")]
     deletion = next(r for r in records if r["TYPE"] == "delete")
     assert (deletion["MESSAGE_ID"], deletion["DELETED"]) == ("msg:1", "Y")
+    # Only a deletion's row says DELETED (the message's document says whether it was deleted).
+    assert {r["DELETED"] for r in records if r["TYPE"] != "delete"} == {""}
     upload = next(r for r in records if r["TYPE"] == "file_upload")
     assert (upload["FILE_NAME"], upload["FILE_SIZE"], upload["FILE_URL"]) == (
         "Q3 forecast ®.xlsx",
@@ -154,18 +182,17 @@ def test_control_numbers_versions_and_deletions(varied_events: list[Event], expo
 def test_report_counts_and_warns(varied_events: list[Event], export_context: ExportContext) -> None:
     files = MemoryExportFiles()
     report = CsvDatFormat().write(iter(varied_events), files, export_context)
-    assert (report.format, report.events, report.items) == ("csv", len(varied_events), len(varied_events))
+    documents = len(documents_of(varied_events, export_context))
+    assert (report.format, report.events, report.items) == ("csv", len(varied_events), documents)
     assert [(f.path, f.sha256) for f in report.files] == [(f.path, f.sha256) for f in files.written]
     # Issue 17: what the DAT alters is a structured loss per column, no longer a warning.
     assert len(report.warnings) == 1
     assert report.warnings[0].startswith("1 file events have no URL")
     losses = {(loss.field, loss.why[:20]): loss.count for loss in report.losses}
-    # The þ/U+0014/® post, and the two file events whose name has a ®; "line one\nline
-    # two\r\nline three\rline four" (a CR read back as LF is a loss too).
+    # Issue 19: the DAT's rows are documents; the texts are files (TEXTPATH), so only the
+    # attachment's file name (a ®) is altered, in one document.
     assert losses == {
-        (f"{DAT_FILE}: TEXT", "a literal þ, U+0014 "): 1,
-        (f"{DAT_FILE}: FILE_NAME", "a literal þ, U+0014 "): 2,
-        (f"{DAT_FILE}: TEXT", "the DAT writes every"): 1,
+        (f"{DAT_FILE}: FILE_NAME", "a literal þ, U+0014 "): 1,
         # Issue 18: the upload's native, which an export without a file store cannot carry.
         ("NATIVES/: NATIVEPATH", "no file store: the e"): 1,
     }
@@ -176,15 +203,15 @@ def test_real_irc_logs_and_simulated_traffic(
 ) -> None:
     for events in (irc_events, simulated_events):
         files, csv_rows, dat_rows = export(events, export_context)
-        assert len(csv_rows) == len(dat_rows) == len(events) + 1
+        assert len(csv_rows) == len(events) + 1
+        assert [row[0] for row in dat_rows[1:]] == [d.control for d in documents_of(events, export_context)]
         text = COLUMNS.index("TEXT")
         textpath = COLUMNS.index("TEXTPATH")
-        for event, csv_row, dat_row in zip(events, csv_rows[1:], dat_rows[1:], strict=True):
+        for event, csv_row in zip(events, csv_rows[1:], strict=True):
             if isinstance(event, PostEvent | EditEvent):
                 assert csv_row[text] == guarded(event.message.text)
-                assert dat_row[text] == dat_text(event.message.text)
                 if event.message.text:
-                    assert files.contents[dat_row[textpath]] == event.message.text.encode()
+                    assert files.contents[csv_row[textpath]] == event.message.text.encode()
 
 
 _ANY_TEXT = st.lists(
@@ -214,16 +241,18 @@ def test_csv_keeps_any_text_exactly_but_guards_formulas(text: str) -> None:
     context = ExportContext("x", DAY_ONE, "me", "q")
     files, csv_rows, dat_rows = export([event], context)
     assert csv_rows[1][COLUMNS.index("TEXT")] == guarded(text)
-    assert dat_rows[1][COLUMNS.index("TEXT")] == dat_text(text)
     # The file TEXTPATH names holds the text byte-exact (no file, and no path, for no text).
-    textpath = dat_rows[1][COLUMNS.index("TEXTPATH")]
-    assert textpath == csv_rows[1][COLUMNS.index("TEXTPATH")]
+    textpath = csv_rows[1][COLUMNS.index("TEXTPATH")]
     assert (files.contents[textpath] if textpath else b"") == text.encode()
-    assert len(files.contents) == (4 if text else 3)
+    # The DAT's document text holds it too, its continuation lines indented.
+    document = files.contents[dat_rows[1][DAT_COLUMNS.index("TEXTPATH")]].decode()
+    assert document.endswith(f"[m]: {text.replace(chr(10), chr(10) + ' ' * 16)}\n")
+    # The load files, the field list, two checksum lists, the document's text and the row's.
+    assert len(files.contents) == (7 if text else 6)
     # It is listed with its SHA-256 in the checksum list, not in the format's (the manifest's) files.
     expected = f"{hashlib.sha256(text.encode()).hexdigest()}  {textpath}\n" if text else ""
     assert files.contents[TEXT_SUMS_FILE] == expected.encode()
-    assert [f.path for f in files.written] == [CSV_FILE, DAT_FILE, TEXT_SUMS_FILE]
+    assert [f.path for f in files.written] == [CSV_FILE, DAT_FILE, TEXT_SUMS_FILE, DOCUMENT_SUMS_FILE, FIELDS_FILE]
 
 
 def test_rows_buffered_in_batches_are_the_bytes_of_rows_written_one_by_one() -> None:
@@ -265,26 +294,31 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_guarded_in_the_csv_only()
     named["actor"] = {"id": "@evil", "name": "=cmd|' /C calc'!A0", "email": None, "internal": False}
     named["room"] = {"id": "-room", "name": "+room", "kind": "room"}
     upload = {"name": "=file.xlsx", "size": 1, "sha256": "a" * 64, "content_type": "text/csv", "url": "-u"}
-    events = [parse_event(p) for p in [*payloads, named, event_payload(21, "file_upload", file=upload)]]
+    events = sorted(
+        (parse_event(p) for p in [*payloads, named, event_payload(21, "file_upload", file=upload)]), key=export_order
+    )
     files = MemoryExportFiles()
     report = CsvDatFormat().write(iter(events), files, ExportContext("x", DAY_ONE, "me", "q"))
     csv_rows = list(csv.reader(io.StringIO(files.contents[CSV_FILE].decode("utf-8-sig"), newline="")))
     dat_rows = parse_dat(files.contents[DAT_FILE])
-    text = COLUMNS.index("TEXT")
-    for row, formula in zip(csv_rows[1:], FORMULAS, strict=False):
-        assert row[text] == "'" + formula
+    records = {row[COLUMNS.index("EVENT_ID")]: dict(zip(COLUMNS, row, strict=True)) for row in csv_rows[1:]}
+    for event in events[: len(FORMULAS) + 1]:
+        if isinstance(event, PostEvent) and event.message.text in FORMULAS:
+            assert records[str(event.event_id)]["TEXT"] == "'" + event.message.text
     for row in csv_rows[1:]:
         for cell in row:
             assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), cell
-    record = dict(zip(COLUMNS, csv_rows[len(FORMULAS) + 1], strict=True))
+    record = next(r for r in records.values() if r["ROOM_ID"] == "'-room")
     sender = (record["MESSAGE_ID"], record["SENDER_ID"], record["SENDER_NAME"])
     assert sender == ("'=m", "'@evil", "'=cmd|' /C calc'!A0")
     assert (record["ROOM_ID"], record["ROOM_NAME"]) == ("'-room", "'+room")
-    upload_row = dict(zip(COLUMNS, csv_rows[-1], strict=True))
+    upload_row = next(r for r in records.values() if r["TYPE"] == "file_upload")
     assert (upload_row["FILE_NAME"], upload_row["FILE_URL"]) == ("'=file.xlsx", "'-u")
-    # The DAT keeps the exact text (line breaks as the DAT writes them).
-    assert [row[text] for row in dat_rows[1 : len(FORMULAS) + 1]] == [dat_text(f) for f in FORMULAS]
-    assert dict(zip(COLUMNS, dat_rows[len(FORMULAS) + 1], strict=True))["SENDER_NAME"] == "=cmd|' /C calc'!A0"
+    # The DAT (a review platform's load file, not a spreadsheet) keeps the values exact.
+    documents = [dict(zip(DAT_COLUMNS, row, strict=True)) for row in dat_rows[1:]]
+    evil = next(d for d in documents if d["ROOM_ID"] == "-room")
+    assert (evil["FROM"], evil["CONVERSATION"]) == ("=cmd|' /C calc'!A0 (@evil)", "+room (-room)")
+    assert next(d for d in documents if d["DOC_TYPE"] == "attachment")["FILE_NAME"] == "=file.xlsx"
     guards = {loss.field: loss.count for loss in report.losses if "formula" in loss.why}
     assert guards == {
         f"{CSV_FILE}: {column}": count
@@ -348,40 +382,49 @@ def test_textpath_files_hold_every_text_byte_exact_in_any_script(tmp_path: Path)
     archive, _ = zipped_export(events)
     dat_rows = parse_dat(archive.read(DAT_FILE))
     csv_rows = list(csv.reader(io.StringIO(archive.read(CSV_FILE).decode("utf-8-sig"), newline="")))
-    assert "TEXTPATH" in dat_rows[0]
-    assert dat_rows[0] == csv_rows[0]
-    column = dat_rows[0].index("TEXTPATH")
+    column = csv_rows[0].index("TEXTPATH")
     texts = [*EXACT_TEXTS, "þjóðin ®\r\nedited"]
-    for text, dat_row, csv_row in zip(texts, dat_rows[1:], csv_rows[1:], strict=False):
-        assert dat_row[column] == csv_row[column]
-        assert resolve(archive, DAT_FILE, dat_row[column]) == text.encode("utf-8")
+    for text, csv_row in zip(texts, csv_rows[1:], strict=False):
+        assert resolve(archive, CSV_FILE, csv_row[column]) == text.encode("utf-8")
     # A row without text (a join) points at no file; every other row at a file of its own.
-    assert dat_rows[-1][column] == ""
-    paths = [row[column] for row in dat_rows[1:-1]]
+    assert csv_rows[-1][column] == ""
+    paths = [row[column] for row in csv_rows[1:-1]]
     assert len(set(paths)) == len(paths) == len(texts)
-    # The checksum list names each of them once, and sha256sum (coreutils) checks it.
+    # The DAT's one document (a conversation slice) points at its text, which holds every text.
+    (document,) = [dict(zip(dat_rows[0], row, strict=True)) for row in dat_rows[1:]]
+    transcript = resolve(archive, DAT_FILE, document["TEXTPATH"]).decode()
+    for text in texts:
+        assert text.replace("\n", "\n" + " " * 16) in transcript
+    # The checksum lists name each of them once, and sha256sum (coreutils) checks them.
     assert sorted(line.split("  ")[1] for line in archive.read(TEXT_SUMS_FILE).decode().splitlines()) == sorted(paths)
+    assert archive.read(DOCUMENT_SUMS_FILE).decode().split("  ")[1] == document["TEXTPATH"] + "\n"
     archive.extractall(tmp_path)
-    checked = subprocess.run(["sha256sum", "--strict", "-c", TEXT_SUMS_FILE], cwd=tmp_path, capture_output=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.decode().count(": OK\n") == len(paths)
+    for sums, count in ((TEXT_SUMS_FILE, len(paths)), (DOCUMENT_SUMS_FILE, 1)):
+        checked = subprocess.run(["sha256sum", "--strict", "-c", sums], cwd=tmp_path, capture_output=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.decode().count(": OK\n") == count
 
 
 def test_report_names_every_field_the_dat_altered(varied_events: list[Event]) -> None:
     _, report = zipped_export(varied_events)
     literal = {loss.field: loss for loss in report.losses if "'th', U+FFFD and '(R)'" in loss.why}
-    # Which fields, how many rows each, and where the exact value is.
-    assert {field: loss.count for field, loss in literal.items()} == {
-        f"{DAT_FILE}: TEXT": 1,
-        f"{DAT_FILE}: FILE_NAME": 2,
+    # Which fields, how many documents each, and where the exact value is: the DAT's texts are
+    # files (TEXTPATH), so only the attachment's file name (a ®) is altered.
+    assert {field: (loss.count, loss.unit) for field, loss in literal.items()} == {
+        f"{DAT_FILE}: FILE_NAME": (1, "documents")
     }
-    assert "TEXTPATH" in literal[f"{DAT_FILE}: TEXT"].exact_value_in
     assert CSV_FILE in literal[f"{DAT_FILE}: FILE_NAME"].exact_value_in
-    breaks = [loss for loss in report.losses if "reads back as LF" in loss.why]
-    # "line one\nline two\r\nline three\rline four", and the þ/U+0014/® post has none.
-    assert [(loss.field, loss.count) for loss in breaks] == [(f"{DAT_FILE}: TEXT", 1)]
-    assert "TEXTPATH" in breaks[0].exact_value_in
+    assert not [loss for loss in report.losses if "reads back as LF" in loss.why]
     assert all(loss.format == "csv" and loss.events for loss in report.losses)
+    # A person's name with a þ and a room's name with a CRLF: every column that names them.
+    post = event_payload(0, "post", message={"id": "m", "text": "plain"})
+    post["actor"] = {"id": "user:eve", "name": "Eve þ", "email": None, "internal": True}
+    post["room"] = {"id": "room:x", "name": "desk\r\nB", "kind": "room"}
+    _, report = zipped_export([parse_event(post)])
+    altered = {(loss.field, loss.count) for loss in report.losses if loss.field.startswith(DAT_FILE)}
+    assert altered == {
+        (f"{DAT_FILE}: {column}", 1) for column in ("CUSTODIAN", "ALL_CUSTODIANS", "FROM", "PARTICIPANTS")
+    } | {(f"{DAT_FILE}: CONVERSATION", 1)}
 
 
 def test_the_formula_guard_is_reported_with_textpath_exact() -> None:

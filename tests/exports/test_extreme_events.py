@@ -33,8 +33,9 @@ from lxml import etree
 
 from adapters.actiance_adapter import ActianceAdapter
 from adapters.xml_adapter import LyncXmlAdapter
-from exports.base import ExportContext, MemoryExportFiles, export_order
+from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
 from exports.csv_dat import CSV_FILE, DAT_FILE, read_dat
+from exports.documents import every_document
 from exports.registry import FORMAT_NAMES, export_format
 from formats.xml_text import escape_xml_text, unescape_xml_text
 from ingest.errors import InvalidEvent
@@ -157,7 +158,16 @@ def check_jsonl(contents: dict[str, bytes], events: list[Event]) -> None:
 def check_csv(contents: dict[str, bytes], events: list[Event]) -> None:
     rows = list(csv.reader(io.StringIO(contents[CSV_FILE].decode("utf-8-sig"), newline="")))
     assert len(rows) == len(events) + 1
-    assert len(read_dat(contents[DAT_FILE].decode("utf-8"))) == len(events) + 1
+    # Issue 19: the DAT has one row per document (each parent, then its attachments), and the
+    # parents' EVENT_IDS hold every event once.
+    table = read_dat(contents[DAT_FILE].decode("utf-8"))
+    expected = list(every_document(CONTEXT.documents(iter(events), FormatReport("csv"))))
+    assert [row[0] for row in table[1:]] == [document.control for document in expected]
+    ids = table[0].index("EVENT_IDS")
+    held = [
+        i for row, d in zip(table[1:], expected, strict=True) if d.kind != "attachment" for i in row[ids].split("; ")
+    ]
+    assert sorted(held) == sorted(str(event.event_id) for event in events)
 
 
 def check_edrm(contents: dict[str, bytes], events: list[Event]) -> None:

@@ -37,7 +37,7 @@ from adapters.index_adapter import TantivyIndexAdapter
 from archive.attachments import record_file_text, record_native
 from archive.fs_file_store import FsFileStore
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order, write_format
-from exports.csv_dat import COLUMNS
+from exports.csv_dat import DAT_COLUMNS
 from exports.jobs import ExportJobs, JobSpec
 from exports.natives import ExportAttachments
 from exports.package import ExportRequest, build_export
@@ -204,36 +204,40 @@ def test_dat_names_natives_and_texts_with_their_family(context: ExportContext) -
     files, report = written("csv", context)
     assert_natives_in(files)
     table = parse_dat(files.contents["messages.dat"])
-    assert table[0] == list(COLUMNS)
-    rows = [dict(zip(COLUMNS, row, strict=True)) for row in table[1:]]
+    assert table[0] == list(DAT_COLUMNS)
+    rows = [dict(zip(DAT_COLUMNS, row, strict=True)) for row in table[1:]]
     csv_rows = list(csv.DictReader(io.StringIO(files.contents["messages.csv"].decode("utf-8-sig"), newline="")))
-    assert [r["BEGDOC"] for r in csv_rows] == [r["BEGDOC"] for r in rows]
-    attachments = [r for r in rows if r["TYPE"] == "attachment"]
+    # Issue 19: the DAT is a row per document; every upload is an attachment document, a child of
+    # the document (here a conversation slice) holding its upload, numbered right after it.
+    attachments = [r for r in rows if r["DOC_TYPE"] == "attachment"]
     assert len(attachments) == len(UPLOADS)
     by_begdoc = {r["BEGDOC"]: r for r in rows}
+    uploads_in_csv = {r["FILE_SHA256"]: r for r in csv_rows if r["TYPE"] == "file_upload"}
     for upload in UPLOADS:
         child = next(r for r in attachments if r["FILE_SHA256"] == upload.sha256)
-        parent = by_begdoc[child["PARENT_BATES"]]
-        # The parent of an attachment is the message that shared it: the upload's own row.
-        assert parent["TYPE"] == "file_upload"
-        assert parent["EVENT_ID"] == child["EVENT_ID"]
-        assert (parent["BEGATTACH"], parent["ENDATTACH"]) == (parent["BEGDOC"], child["BEGDOC"])
-        assert (child["BEGATTACH"], child["ENDATTACH"]) == (parent["BEGDOC"], child["BEGDOC"])
+        parent = by_begdoc[child["PARENT_DOCID"]]
+        assert parent["DOC_TYPE"] == "conversation"
+        assert uploads_in_csv[upload.sha256]["EVENT_ID"] in parent["EVENT_IDS"].split("; ")
+        assert child["EVENT_IDS"] == uploads_in_csv[upload.sha256]["EVENT_ID"]
+        assert parent["BEGATTACH"] == parent["BEGDOC"] <= child["BEGDOC"] <= parent["ENDATTACH"]
+        assert (child["BEGATTACH"], child["ENDATTACH"]) == (parent["BEGATTACH"], parent["ENDATTACH"])
         assert parent["NATIVEPATH"] == ""
+        # The CSV's upload row names the attachment document and the native's state.
+        assert uploads_in_csv[upload.sha256]["ATTACHMENT"] == child["BEGDOC"]
+        assert uploads_in_csv[upload.sha256]["NATIVE_STATE"] == child["NATIVE_STATE"]
+        assert child["SHA256HASH"] == upload.sha256
         if upload in INCLUDED:
             assert child["NATIVE_STATE"] == "included"
             assert files.contents[child["NATIVEPATH"]] == upload.data
+            assert child["MD5HASH"] == hashlib.md5(upload.data, usedforsecurity=False).hexdigest()
         else:
-            assert child["NATIVEPATH"] == ""
+            assert (child["NATIVEPATH"], child["MD5HASH"]) == ("", "")
             assert child["NATIVE_STATE"] == ("pending" if upload is PENDING else "altered")
         if upload.text is not None:
             assert child["EXTRACTION_STATE"] == "extracted"
             assert files.contents[child["TEXTPATH"]].decode() == upload.text
         elif upload is PENDING:
             assert (child["EXTRACTION_STATE"], child["TEXTPATH"]) == ("pending", "")
-    # A message row has no family.
-    post = next(r for r in rows if r["TYPE"] == "post")
-    assert (post["BEGATTACH"], post["ENDATTACH"], post["PARENT_BATES"], post["NATIVEPATH"]) == ("", "", "", "")
     assert native_losses(report) == {"pending": 1, "altered": 1}
     assert report.items == len(rows)
 

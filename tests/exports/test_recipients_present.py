@@ -16,7 +16,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from exports.base import MemoryExportFiles
-from exports.csv_dat import COLUMNS, CSV_FILE, DAT_FILE, CsvDatFormat
+from exports.csv_dat import COLUMNS, CSV_FILE, DAT_COLUMNS, DAT_FILE, CsvDatFormat
 from exports.edrm import EdrmFormat
 from exports.pdf_report import PdfReportFormat
 from ingest.events import Event, parse_event
@@ -131,13 +131,19 @@ def test_csv_and_dat_carry_the_recipients_of_each_message() -> None:
     CsvDatFormat().write(iter(events), files, test_rsmf.CONTEXT)
     csv_rows = list(csv.reader(io.StringIO(files.contents[CSV_FILE].decode("utf-8-sig"), newline="")))
     dat_rows = test_csv_dat.parse_dat(files.contents[DAT_FILE])  # the tests' own DAT reader
-    assert csv_rows[0] == dat_rows[0] == list(COLUMNS)
+    assert csv_rows[0] == list(COLUMNS)
     assert COLUMNS.index("RECIPIENT_IDS") == COLUMNS.index("SENDER_INTERNAL") + 1
     wanted = [("user:dora; user:eve", "Dora; Eve þ Example"), ("", "")]
-    for rows, names in ((csv_rows, [n for _, n in wanted]), (dat_rows, ["Dora; Eve th Example", ""])):
-        records = [dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]]
-        assert [r["RECIPIENT_IDS"] for r in records] == [ids for ids, _ in wanted]
-        assert [r["RECIPIENT_NAMES"] for r in records] == names
+    records = [dict(zip(COLUMNS, row, strict=True)) for row in csv_rows[1:]]
+    assert [(r["RECIPIENT_IDS"], r["RECIPIENT_NAMES"]) for r in records] == wanted
+    # Issue 19: the DAT is a row per document (here one conversation slice): the recipients are
+    # among its participants; TO is who was present and did not write (Eve: Carl and Dora wrote),
+    # her þ substituted as in any column.
+    (document,) = [dict(zip(DAT_COLUMNS, row, strict=True)) for row in dat_rows[1:]]
+    participants = document["PARTICIPANTS"].split("; ")
+    assert "Dora (user:dora)" in participants
+    assert "Eve th Example (user:eve)" in participants
+    assert document["TO"].split("; ") == ["Eve th Example (user:eve)"]
 
 
 def as_actor(event: Event, actor: dict[str, Any]) -> Event:
