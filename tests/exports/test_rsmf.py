@@ -331,6 +331,8 @@ def test_unicode_round_trips_in_the_manifest_and_the_headers() -> None:
     assert item["body"] == text
     assert document.manifest["participants"][0]["display"] == "דוד כהן 🎉"
     assert document.message["X-RSMF-Participants"] == "דוד כהן 🎉"
+    (sender,) = document.message["From"].addresses  # RFC 2047 encoded words, read back by the email package
+    assert (sender.display_name, sender.addr_spec) == ("דוד כהן 🎉 (user:david)", "david@example.co.il")
     assert document.message["Subject"] == "חדשות 📰 2026-11-22"
     assert document.manifest["conversations"][0]["display"] == "חדשות 📰"
 
@@ -344,6 +346,10 @@ def test_a_long_participant_list_folds_and_reads_back() -> None:
         events.append(parse_event(payload))
     (document,), _ = export(events)
     assert document.message["X-RSMF-Participants"] == ", ".join(names)
+    to = document.message["To"].addresses  # one mailbox per line, each name in encoded words
+    assert [(a.display_name, a.addr_spec) for a in to] == [
+        (f"{name} (user:{i})", f"user-{i}@archivist.invalid") for i, name in enumerate(names) if i
+    ]
 
 
 def test_rooms_with_the_same_name_get_different_folders() -> None:
