@@ -17,8 +17,10 @@ from lxml import etree
 from exports.base import ExportContext, FormatReport, MemoryExportFiles
 from exports.documents import DocumentUnit, Numbering
 from exports.edrm import LOAD_FILE, EdrmFormat, room_slug
+from exports.jsonl import iso_utc
 from exports.transcript import document_text
-from ingest.events import Event, PostEvent, ReadEvent, event_to_json
+from ingest.events import Event, PostEvent, ReadEvent, event_to_json, parse_event
+from tests.exports.conftest import event_payload
 
 XSD_PATH = Path(__file__).resolve().parents[2] / "exports" / "schemas" / "edrm-1.2-subset.xsd"
 SCHEMA = etree.XMLSchema(etree.parse(str(XSD_PATH)))
@@ -341,3 +343,17 @@ def test_native_lines_are_json_of_the_documents_events(
         if document.get("DocType") == "Message":
             for line in native_lines(files, document):
                 assert json.loads(line)["room"]["id"] == tags(document)["RoomId"][0]
+
+
+def test_a_late_read_receipt_is_context_of_its_room_not_a_document(
+    varied_events: list[Event], export_context: ExportContext
+) -> None:
+    # Issue 19 found a document holding only a read receipt: a read days later joins the room's
+    # last document as late context.
+    im = [e for e in varied_events if e.room.id == "im:1:2"]
+    late = parse_event(event_payload(1, "read", room="im:1:2", day=5, read={"message_id": "msg:im"}))
+    files, root, _ = export([*im, late], export_context)
+    (document,) = root.findall("Batch/Documents/Document")
+    assert native_lines(files, document) == [event_to_json(e) for e in (*im, late)]
+    assert "read [msg:im]" in transcript(files, document)
+    assert tags(document)["EndDate"] == (iso_utc(late.occurred_at), "DateTime")
