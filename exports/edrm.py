@@ -214,8 +214,11 @@ _SENT = (PostEvent, EditEvent, DeleteEvent, FileUploadEvent)
 """What a document's DateSent is the time of: its first message (or file)."""
 
 
-def document_entry(doc: Document, native: WrittenFile, text: WrittenText, context: ExportContext) -> bytes:
-    """The ``Document`` element of one (non-attachment) document, serialised."""
+def document_entry(
+    doc: Document, native: WrittenFile, text: WrittenText, context: ExportContext, counts: Counter[str] | None = None
+) -> bytes:
+    """The ``Document`` element of one (non-attachment) document, serialised; ``counts``: its
+    events by type, when the caller has them."""
     document = etree.Element("Document", DocID=doc.control, DocType="Message", MimeType=NATIVE_MEDIA_TYPE)
     tags = etree.SubElement(document, "Tags")
     files = etree.SubElement(document, "Files")
@@ -231,7 +234,7 @@ def document_entry(doc: Document, native: WrittenFile, text: WrittenText, contex
     _tag(tags, "EndDate", iso_utc(doc.events[-1].occurred_at), "DateTime")
     _tag(tags, "Participants", "; ".join(_named(actor) for actor in doc.participants))
     _tag(tags, "ParticipantCount", str(len(doc.participants)), "Integer")
-    counts = Counter(event.type for event in doc.events)
+    counts = counts if counts is not None else Counter(event.type for event in doc.events)
     _tag(tags, "MessageCount", str(counts.get("post", 0)), "Integer")
     _tag(tags, "EditCount", str(counts.get("edit", 0)), "Integer")
     _tag(tags, "DeletionCount", str(counts.get("delete", 0)), "Integer")
@@ -324,10 +327,12 @@ class EdrmFormat:
                 report.items += 1
                 native = _write_native(doc, files, context, report)
                 text = _write_text(doc, files, context, report)
-                for event in doc.events:
-                    if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                        no_url.add(str(event.event_id))
-                entry = document_entry(doc, native, text, context)
+                counts: Counter[str] = Counter(event.type for event in doc.events)
+                if counts["file_upload"] or counts["file_download"]:
+                    for event in doc.events:
+                        if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                            no_url.add(str(event.event_id))
+                entry = document_entry(doc, native, text, context, counts)
                 documents.write(entry)
                 escaped += escape_marks(entry) > 0
                 for child in doc.children:
