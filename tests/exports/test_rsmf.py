@@ -1,6 +1,7 @@
 """RSMF 2.0: every file parsed back with the email package, its headers checked, rsmf.zip opened,
-the manifest validated against exports/schemas/rsmf_manifest-2.0.schema.json, every archived
-event found again; the 10,000-event split, Unicode, real IRC logs."""
+the manifest validated by jsonschema against Relativity's 2.0.0 schema, every archived
+event found again; one file per document in both units, named by control number, From, To and
+custodians; Unicode, real IRC logs."""
 
 from __future__ import annotations
 
