@@ -1,58 +1,59 @@
-"""EDRM XML 1.2: one document per conversation-day, its transcript a text file of the export.
+"""EDRM XML 1.2: one ``Document`` per document of the production (:mod:`exports.documents`: a
+conversation slice, one room on one day, or with the ``message`` unit one message with its
+versions, reads and context), each attachment a child ``Document`` of its message's.
 
 ``edrm.xml`` is the load file: ``Root`` (``MajorVersion="1" MinorVersion="2"``, ``Locale``,
-``DataInterchangeType="Update"``) > ``Batch`` > ``Documents`` > ``Document`` (``DocID``,
-``DocType="Message"``: a conversation is a set of messages, the nearest of EDRM's document
-types) and ``Relationships``. Each document has:
+``DataInterchangeType="Update"``) > ``Batch`` > ``Documents`` > ``Document`` and
+``Relationships``, laid out as Nuix's published EDRM 1.2 example (``canonical_edrm.xml`` of the
+public repository Nuix/ProServ-NLI-Builder: element paths and attribute names, ``Files`` before
+``Locations``, a ``Location``'s ``Custodian``, ``Description``, ``LocationURI`` in that order),
+with EDRM 1.2's ``Tags`` for the fields. Each document:
 
-- ``Files``: the transcript ``text/<room-slug>/<yyyy-mm-dd>.txt`` as an ``ExternalFile``, twice:
-  ``FileType="Native"`` (a chat day has no other native form) and ``FileType="Text"`` (the
-  searchable text review platforms load). ``Hash`` is the file's **SHA-256** (hex), the hash the
-  export's manifest uses; EDRM tools that expect MD5 or SHA-1 find them as the tags ``MD5Hash``
-  and ``SHA1Hash``, next to ``SHA256Hash``.
-- ``Locations``: one ``Location`` per participant of the day (whoever did anything in the room
-  that day, and the recipients its direct messages named: :func:`ingest.events.present_by`),
-  with ``LocationURI`` the room's channel URI (as in the Lync format) and ``Custodian`` the
-  person's name (their id when they have none): chat is held by everyone in the conversation,
-  so each participant is a custodian of it.
+- ``DocID`` is its control number (``ACME-0000001``: the Bates number every format of the
+  production gives it); ``DocType="Message"`` (a chat document: the nearest of EDRM's types) or
+  ``"File"`` for an attachment; ``MimeType`` the type of its native.
+- ``Files``: two separate files. ``FileType="Native"`` is ``native/<control>.jsonl``: the
+  document's events as the archive holds them, one archived JSON per line
+  (``ExportContext.archived_json``: the sealed record itself, exact, read back rather than
+  serialised again), ``application/x-ndjson``. Chat has no native file of its own; the archived
+  events are the nearest to one (what was collected, lossless, every field), where an HTML or
+  RSMF rendering would be a second rendering next to the RSMF format's. ``FileType="Text"`` is
+  ``text/<control>.txt``: the document's text (:func:`exports.transcript.document_text`, the
+  same bytes as the DAT's TEXTPATH and the PDF's custody hash). ``ExternalFile`` has
+  ``FilePath``, ``FileName``, ``FileSize``, ``Hash`` (the **SHA-256**, hex, the hash of the
+  export's manifest) and ``HashType="SHA256"``; the text's MD5 and SHA-1 are the tags
+  ``MD5Hash`` and ``SHA1Hash``, next to ``SHA256Hash``.
+- ``Locations``: one ``Location`` per custodian of the document, the case's custodians who took
+  part (the senders when the production names none): ``Custodian`` the person as ``Name (id)``,
+  ``Description`` the room, ``LocationURI`` the room's channel URI (as in the Lync format). A
+  document no custodian of the case took part in has one ``Location`` with an empty
+  ``Custodian``. Every participant is in the ``Participants`` tag instead.
+- ``Tags``: ``BegAttach``/``EndAttach`` (the family's first and last control number),
+  ``From`` (the first sender), ``To`` (every other participant), ``Participants`` (``name <id>``,
+  ``; ``-separated), ``DateSent`` (the first message's time, ISO 8601 with the offset of the
+  production's zone, named in ``TimeZone``), ``RoomName``, ``RoomId``, ``RoomKind``,
+  ``BeginDate``/``EndDate`` (ISO 8601 UTC), ``ParticipantCount``, ``MessageCount`` (posts),
+  ``EditCount``, ``DeletionCount``, ``FileCount``, ``EventCount``, the three hashes,
+  ``ExportId`` and, for a case, ``CaseName``.
 - Characters XML 1.0 cannot carry are escaped reversibly in the load file
-  (:mod:`formats.xml_text`); the transcripts keep the exact text.
-- ``Tags``: ``RoomName``, ``RoomId``, ``RoomKind``, ``BeginDate``/``EndDate`` (DateTime, ISO
-  8601 UTC), ``Participants`` (``name <id>``, ``; ``-separated), ``ParticipantCount``,
-  ``MessageCount`` (posts), ``EditCount``, ``DeletionCount``, ``FileCount``, ``EventCount``,
-  the three hashes, ``ExportId`` and, for a case, ``CaseName``.
+  (:mod:`formats.xml_text`); the text and native files keep the exact text.
 
-``Relationships``: the days of one room form a thread: ``Relationship Type="Thread"`` from the
-room's first document (``ParentDocId``) to each later one (``ChildDocId``).
+``Relationships``: each attachment is the child of its message's document (``Relationship
+Type="Attachment"``: the family); the documents of one room form a thread (``Type="Thread"``
+from the room's first document to each later one).
 
-Each file uploaded that day is a document of its own (``DocType="File"``, the DocIDs right after
-its day's), the child of its conversation-day (``Relationship Type="Attachment"``). Its ``Files``
-are its native (``FileType="Native"``, ``NATIVES/<sha256><.ext>``, ``Hash`` the SHA-256 the
-upload sealed) and its extracted text (``FileType="Text"``, ``TEXT/<sha256>.txt``), each only
-when the export has it (:mod:`exports.natives`); its tags name the file (``FileName``,
-``FileSize``, ``ContentType``, ``SHA256Hash``, ``UploadedBy``, ``UploadedAt``, ``EventId``,
-``ParentDocId``) and say ``NativeState`` (``included``, or ``pending``, ``missing``, ``altered``,
-``not_exported``: then no Native file, and a loss of the report) and ``ExtractionState``. An
-export made without a file store (tests, benchmarks) has no such documents; its losses count
-every upload's native.
+An attachment document (``DocType="File"``, numbered right after its parent) has as ``Files``
+its native (``NATIVES/<sha256><.ext>``, ``Hash`` the SHA-256 the upload sealed) and its
+extracted text (``TEXT/<sha256>.txt``), each only when the export has it
+(:mod:`exports.natives`); its tags name the file (``FileName``, ``FileSize``, ``ContentType``,
+``SHA256Hash``, ``UploadedBy``, ``UploadedAt``, ``EventId``, ``ParentDocId``) and say
+``NativeState`` (``included``, or ``pending``, ``missing``, ``altered``, ``not_exported``: then
+no Native file, and a loss of the report) and ``ExtractionState``.
 
-Conversation-days are cut at midnight in the export's time zone. The transcript (UTF-8, ``\\n``
-line ends) lists every event of the day with its time in that zone (and the sender's own UTC
-offset when it differs, ``09:00:00.000 (+09:00 as sent)``):
-posts with their message id, every edit as its own line with its version, deletions, joins,
-leaves, reads, files (name, size, SHA-256, URL; the file itself is its own document), the
-disclaimers shown, policy decisions and room updates. People are named as the name of the moment
-and the id (``Ann (user:ann) [m1]: ...``, ``* Ann (user:ann) joined``); a direct message's
-recipient is said present at the first message that names them (``* Dora (user:dora) present: a
-recipient of [m1]``), as a join would. Continuation lines of a multi-line message
-are indented: each LF of a text is followed by 16 spaces, and nothing else of the text changes (a
-CR stays a CR), so a text comes back exactly when they are taken out.
-
-Memory stays flat: events are streamed into the open transcript (nothing of a day is held but
-its counters and participants), and each document's small XML entry is spooled to a temporary
-file, as are the relationships, until ``edrm.xml`` is written at the end (an export zip takes one
-file at a time, and the transcripts come first). Events must arrive in export order; a room or
-day seen again after another has started is an error.
+Memory: a document at a time (:mod:`exports.documents`); each document's small XML entry is
+spooled to a temporary file, as are the relationships, until ``edrm.xml`` is written at the end
+(an export zip takes one file at a time, and the text and native files come first). Events must
+arrive in export order; a room or day seen again after another has started is an error.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ import hashlib
 import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from itertools import chain, groupby
 from typing import IO, ClassVar
 from xml.sax.saxutils import quoteattr
@@ -71,25 +73,29 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss
-from exports.jsonl import BinarySink, EditVersions, Utf8Writer, WarningTally, control_prefix, iso_utc, tracked_file
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
+from exports.documents import Document
+from exports.jsonl import WarningTally, iso_utc, tracked_file
 from exports.natives import NativeLosses, Placed
-from exports.presence import Presence, person
-from exports.transcript import recipient_of, time_of_day, transcript_line
+from exports.presence import person
+from exports.transcript import document_text
 from formats.lync_xml import xml_safe
-from formats.time_zones import local_date
+from formats.time_zones import iso_local, local_date
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, escape_marks
 from ingest.events import (
+    Actor,
+    DeleteEvent,
     EditEvent,
     Event,
     FileDownloadEvent,
     FileUploadEvent,
-    Room,
-    present_by,
+    PostEvent,
 )
 
 LOAD_FILE = "edrm.xml"
 TEXT_DIR = "text"
+NATIVE_DIR = "native"
+NATIVE_MEDIA_TYPE = "application/x-ndjson"
 TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9]+")
 
@@ -143,61 +149,10 @@ def conversation_days(events: Iterable[Event], zone: ZoneInfo | None = None) -> 
         yield first, chain((first,), stream)
 
 
-def _header(first: Event, day: date, context: ExportContext) -> str:
-    room = first.room
-    case = f", case {context.case_name}" if context.case_name else ""
-    return (
-        f"{room.name or room.id} ({room.kind} {room.id})\n"
-        f"{day.isoformat()}, times in {context.time_zone.key}\n"
-        f"Export {context.export_id}{case}\n\n"
-    )
-
-
-@dataclass
-class DaySummary:
-    """What the EDRM entry of one conversation-day says about it."""
-
-    room: Room
-    day: date
-    location_uri: str
-    first: Event
-    last: Event
-    participants: dict[str, str] = field(default_factory=dict)
-    """Person id -> name (the first name seen that day): whoever did anything that day, and the
-    recipients of its direct messages (:func:`ingest.events.present_by`)."""
-    counts: dict[str, int] = field(default_factory=dict)
-    """Events by type."""
-    events: int = 0
-
-    def add(self, event: Event) -> None:
-        self.last = event
-        self.events += 1
-        self.counts[event.type] = self.counts.get(event.type, 0) + 1
-        self.participants.setdefault(event.actor.id, event.actor.name or event.actor.id)
-        for recipient in present_by(event)[1:]:
-            self.participants.setdefault(recipient.id, recipient.name or recipient.id)
-
-
-class _DigestingSink:
-    """Passes bytes on while taking their MD5 and SHA-1 (for tools that expect those)."""
-
-    def __init__(self, inner: BinarySink) -> None:
-        self.inner = inner
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha1 = hashlib.sha1(usedforsecurity=False)
-
-    def write(self, data: bytes) -> int:
-        self.md5.update(data)
-        self.sha1.update(data)
-        self.inner.write(data)
-        return len(data)
-
-
-# --- the load file ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
-class TextFile:
+class WrittenText:
+    """A document's text file, with the MD5 and SHA-1 tools that expect those find as tags."""
+
     path: str
     size: int
     sha256: str
@@ -205,40 +160,86 @@ class TextFile:
     sha1: str
 
 
+# --- the load file ------------------------------------------------------------------------------
+
+
 def _tag(tags: etree._Element, name: str, value: str, data_type: str = "Text") -> None:
     etree.SubElement(tags, "Tag", TagName=name, TagValue=xml_safe(value), TagDataType=data_type)
 
 
-def document_entry(doc_id: str, summary: DaySummary, text: TextFile, context: ExportContext) -> bytes:
-    """The ``Document`` element of one conversation-day, serialised."""
-    document = etree.Element("Document", DocID=doc_id, DocType="Message")
-    files = etree.SubElement(document, "Files")
-    folder, _, name = text.path.rpartition("/")
-    for file_type in ("Native", "Text"):
-        file = etree.SubElement(files, "File", FileType=file_type)
-        etree.SubElement(
-            file, "ExternalFile", FilePath=folder, FileName=name, FileSize=str(text.size), Hash=text.sha256
-        )
+def _file(files: etree._Element, file_type: str, path: str, size: int, sha256: str) -> None:
+    folder, _, name = path.rpartition("/")
+    file = etree.SubElement(files, "File", FileType=file_type)
+    etree.SubElement(
+        file, "ExternalFile", FilePath=folder, FileName=name, FileSize=str(size), Hash=sha256, HashType="SHA256"
+    )
+
+
+def _named(actor: Actor) -> str:
+    return f"{actor.name or actor.id} <{actor.id}>"
+
+
+def _locations(document: etree._Element, doc: Document) -> None:
     locations = etree.SubElement(document, "Locations")
-    for custodian in summary.participants.values():
+    people = {actor.id: actor for actor in doc.participants}
+    room = doc.room
+    where = xml_safe(f"chat {room.kind} {room.name or room.id} ({room.id})")
+    uri = xml_safe(channel_uri(doc.events[0]))
+    for custodian in doc.custodians or ("",):
         location = etree.SubElement(locations, "Location")
-        etree.SubElement(location, "LocationURI").text = xml_safe(summary.location_uri)
-        etree.SubElement(location, "Custodian").text = xml_safe(custodian)
+        actor = people.get(custodian)
+        etree.SubElement(location, "Custodian").text = xml_safe(person(actor) if actor else custodian)
+        etree.SubElement(location, "Description").text = where
+        etree.SubElement(location, "LocationURI").text = uri
+
+
+def _when(moment: datetime, zone: ZoneInfo) -> str:
+    return iso_utc(moment) if zone.key == "UTC" else iso_local(moment, zone)
+
+
+def _people_tags(tags: etree._Element, doc: Document, context: ExportContext) -> None:
+    """BegAttach, EndAttach, From, To, DateSent and TimeZone: what a review platform's family,
+    e-mail-like and date fields take."""
+    _tag(tags, "BegAttach", doc.family_begin)
+    _tag(tags, "EndAttach", doc.family_end)
+    sender = doc.senders[0] if doc.senders else doc.events[0].actor
+    _tag(tags, "From", _named(sender))
+    _tag(tags, "To", "; ".join(_named(actor) for actor in doc.participants if actor.id != sender.id))
+    sent = next((e for e in doc.events if isinstance(e, _SENT)), doc.events[0])
+    _tag(tags, "DateSent", _when(sent.occurred_at, context.time_zone), "DateTime")
+    _tag(tags, "TimeZone", context.time_zone.key)
+
+
+_SENT = (PostEvent, EditEvent, DeleteEvent, FileUploadEvent)
+"""What a document's DateSent is the time of: its first message (or file)."""
+
+
+def document_entry(
+    doc: Document, native: WrittenFile, text: WrittenText, context: ExportContext, counts: Counter[str] | None = None
+) -> bytes:
+    """The ``Document`` element of one (non-attachment) document, serialised; ``counts``: its
+    events by type, when the caller has them."""
+    document = etree.Element("Document", DocID=doc.control, DocType="Message", MimeType=NATIVE_MEDIA_TYPE)
     tags = etree.SubElement(document, "Tags")
-    room = summary.room
+    files = etree.SubElement(document, "Files")
+    _file(files, "Native", native.path, native.size, native.sha256)
+    _file(files, "Text", text.path, text.size, text.sha256)
+    _locations(document, doc)
+    room = doc.room
+    _people_tags(tags, doc, context)
     _tag(tags, "RoomName", room.name or room.id)
     _tag(tags, "RoomId", room.id)
     _tag(tags, "RoomKind", room.kind)
-    _tag(tags, "BeginDate", iso_utc(summary.first.occurred_at), "DateTime")
-    _tag(tags, "EndDate", iso_utc(summary.last.occurred_at), "DateTime")
-    _tag(tags, "Participants", "; ".join(f"{name} <{pid}>" for pid, name in summary.participants.items()))
-    _tag(tags, "ParticipantCount", str(len(summary.participants)), "Integer")
-    counts = summary.counts
+    _tag(tags, "BeginDate", iso_utc(doc.events[0].occurred_at), "DateTime")
+    _tag(tags, "EndDate", iso_utc(doc.events[-1].occurred_at), "DateTime")
+    _tag(tags, "Participants", "; ".join(_named(actor) for actor in doc.participants))
+    _tag(tags, "ParticipantCount", str(len(doc.participants)), "Integer")
+    counts = counts if counts is not None else Counter(event.type for event in doc.events)
     _tag(tags, "MessageCount", str(counts.get("post", 0)), "Integer")
     _tag(tags, "EditCount", str(counts.get("edit", 0)), "Integer")
     _tag(tags, "DeletionCount", str(counts.get("delete", 0)), "Integer")
     _tag(tags, "FileCount", str(counts.get("file_upload", 0) + counts.get("file_download", 0)), "Integer")
-    _tag(tags, "EventCount", str(summary.events), "Integer")
+    _tag(tags, "EventCount", str(len(doc.events)), "Integer")
     _tag(tags, "MD5Hash", text.md5)
     _tag(tags, "SHA1Hash", text.sha1)
     _tag(tags, "SHA256Hash", text.sha256)
@@ -248,35 +249,30 @@ def document_entry(doc_id: str, summary: DaySummary, text: TextFile, context: Ex
     return bytes(etree.tostring(document, encoding="utf-8")) + b"\n"
 
 
-def attachment_entry(
-    doc_id: str, parent_id: str, summary: DaySummary, event: FileUploadEvent, native: Placed, text: Placed
-) -> bytes:
+def attachment_entry(child: Document, native: Placed, text: Placed, context: ExportContext) -> bytes:
     """The ``Document`` of one shared file (``DocType="File"``): its native and extracted text
     as ``Native`` and ``Text`` files when the export has them, and tags saying what it is and,
     when a file is not there, why (``NativeState``, ``ExtractionState``)."""
-    document = etree.Element("Document", DocID=doc_id, DocType="File")
+    event = child.upload
+    assert event is not None
+    assert child.parent is not None
+    info = event.file
+    document = etree.Element("Document", DocID=child.control, DocType="File", MimeType=xml_safe(info.content_type))
+    tags = etree.SubElement(document, "Tags")
     files = etree.SubElement(document, "Files")
     for file_type, placed in (("Native", native), ("Text", text)):
         if placed.path is not None and placed.sha256 is not None:
-            folder, _, name = placed.path.rpartition("/")
-            file = etree.SubElement(files, "File", FileType=file_type)
-            etree.SubElement(
-                file, "ExternalFile", FilePath=folder, FileName=name, FileSize=str(placed.size), Hash=placed.sha256
-            )
-    locations = etree.SubElement(document, "Locations")
-    location = etree.SubElement(locations, "Location")
-    etree.SubElement(location, "LocationURI").text = xml_safe(summary.location_uri)
-    etree.SubElement(location, "Custodian").text = xml_safe(event.actor.name or event.actor.id)
-    tags = etree.SubElement(document, "Tags")
-    info = event.file
+            _file(files, file_type, placed.path, placed.size, placed.sha256)
+    _locations(document, child)
+    _people_tags(tags, child, context)
     _tag(tags, "FileName", info.name)
     _tag(tags, "FileSize", str(info.size), "Integer")
     _tag(tags, "ContentType", info.content_type)
     _tag(tags, "SHA256Hash", info.sha256)
-    _tag(tags, "UploadedBy", f"{event.actor.name or event.actor.id} <{event.actor.id}>")
+    _tag(tags, "UploadedBy", _named(event.actor))
     _tag(tags, "UploadedAt", iso_utc(event.occurred_at), "DateTime")
     _tag(tags, "EventId", str(event.event_id))
-    _tag(tags, "ParentDocId", parent_id)
+    _tag(tags, "ParentDocId", child.parent.control)
     _tag(tags, "NativeState", native.state)
     if native.detail:  # why not included, or a declared size that differs (exports.natives.size_note)
         _tag(tags, "NativeStateDetail", native.detail)
@@ -293,7 +289,8 @@ def relationship_entry(parent: str, child: str, kind: str = "Thread") -> bytes:
 
 def load_file_opening(context: ExportContext) -> bytes:
     case = f", case {context.case_name}" if context.case_name else ""
-    description = xml_safe(f"Archivist export {context.export_id}{case}: chat, one document per conversation-day")
+    unit = "conversation slice" if context.unit == "conversation" else "message"
+    description = xml_safe(f"Archivist export {context.export_id}{case}: chat, one document per {unit}")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<Root MajorVersion="1" MinorVersion="2" Description={quoteattr(description)} '
@@ -305,7 +302,7 @@ def load_file_opening(context: ExportContext) -> bytes:
 
 
 class EdrmFormat:
-    """``edrm.xml`` and one transcript per conversation-day under ``text/``."""
+    """``edrm.xml``, and per document its native (``native/``) and its text (``text/``)."""
 
     name = "edrm"
     not_carried: ClassVar[dict[str, str]] = {
@@ -314,53 +311,54 @@ class EdrmFormat:
         "actor.internal": "EDRM has no field for whether a participant is internal or external",
     }
     """Event fields the format cannot carry, and why: each a loss of the report when events have
-    them (:func:`exports.base.write_format`)."""
+    them (:func:`exports.base.write_format`). (The archived events of the Native files carry
+    them all; the losses are the load file's and the text's.)"""
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         report = FormatReport(format=self.name)
         no_url = WarningTally("{count} file events have no URL: the archive holds only the file's metadata")
-        prefix = control_prefix(context.export_id)
-        versions = EditVersions()
-        presence = Presence()
         thread: tuple[str, str] = ("", "")
         """The current room's id and its first document's DocID."""
         escaped = 0
         natives = NativeLosses(self.name)
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
-            for first, day_events in conversation_days(events, context.time_zone):
-                doc_id = f"{prefix}-D{report.items + 1:06d}"
-                uploads: list[FileUploadEvent] = []
-                summary, text = self._write_transcript(
-                    first, day_events, files, context, report, versions, no_url, presence, uploads
-                )
-                report.events += summary.events
+            for doc in context.documents(events, report):
+                report.events += len(doc.events)
                 report.items += 1
-                entry = document_entry(doc_id, summary, text, context)
+                native = _write_native(doc, files, context, report)
+                text = _write_text(doc, files, context, report)
+                counts: Counter[str] = Counter(event.type for event in doc.events)
+                if counts["file_upload"] or counts["file_download"]:
+                    for event in doc.events:
+                        if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
+                            no_url.add(str(event.event_id))
+                entry = document_entry(doc, native, text, context, counts)
                 documents.write(entry)
                 escaped += escape_marks(entry) > 0
-                for upload in uploads if not context.attachments.enabled else ():
-                    natives.add(f"{LOAD_FILE}: File FileType=Native", context.attachments.native(files, upload), upload)
-                for upload in uploads if context.attachments.enabled else ():
-                    # After the transcript: an export zip takes one file at a time.
+                for child in doc.children:
+                    # After the document's files: an export zip takes one file at a time.
+                    upload = child.upload
+                    assert upload is not None
                     report.items += 1
-                    child_id = f"{prefix}-D{report.items:06d}"
-                    native = context.attachments.native(files, upload)
+                    placed = context.attachments.native(files, upload)
                     extracted = context.attachments.text(files, upload)
-                    natives.add(f"{LOAD_FILE}: File FileType=Native", native, upload)
-                    natives.add_text(f"{LOAD_FILE}: File FileType=Text", extracted, upload)
-                    child = attachment_entry(child_id, doc_id, summary, upload, native, extracted)
-                    documents.write(child)
-                    escaped += escape_marks(child) > 0
-                    relationships.write(relationship_entry(doc_id, child_id, "Attachment"))
-                if thread[0] == first.room.id:
-                    relationships.write(relationship_entry(thread[1], doc_id))
+                    natives.add(f"{LOAD_FILE}: File FileType=Native", placed, upload)
+                    if context.attachments.enabled:
+                        natives.add_text(f"{LOAD_FILE}: File FileType=Text", extracted, upload)
+                    child_entry = attachment_entry(child, placed, extracted, context)
+                    documents.write(child_entry)
+                    escaped += escape_marks(child_entry) > 0
+                    relationships.write(relationship_entry(doc.control, child.control, "Attachment"))
+                if thread[0] == doc.room.id:
+                    relationships.write(relationship_entry(thread[1], doc.control))
                 else:
-                    thread = (first.room.id, doc_id)
+                    thread = (doc.room.id, doc.control)
             with tracked_file(files, LOAD_FILE, "application/xml", report) as load_file:
                 _write_load_file(load_file, context, documents, relationships)
         report.times = (
-            f"transcripts in {context.time_zone.key}, one per day cut at its midnight, each time followed by the "
-            "sender's UTC offset when it differs ('(+09:00 as sent)'); BeginDate and EndDate tags in UTC"
+            f"texts in {context.time_zone.key} (a conversation slice is one day cut at its midnight), each time "
+            "followed by the sender's UTC offset when it differs ('(+09:00 as sent)'); DateSent tags with the offset "
+            f"of {context.time_zone.key}, BeginDate and EndDate tags in UTC; the Native files are the archived events"
         )
         no_url.report_to(report)
         natives.report_to(report)
@@ -369,42 +367,26 @@ class EdrmFormat:
             report.losses.append(Loss(self.name, field, escaped, ESCAPE_LOSS, ESCAPE_EXACT, (), "documents"))
         return report
 
-    @staticmethod
-    def _write_transcript(
-        first: Event,
-        day_events: Iterator[Event],
-        files: ExportFiles,
-        context: ExportContext,
-        report: FormatReport,
-        versions: EditVersions,
-        no_url: WarningTally,
-        presence: Presence,
-        uploads: list[FileUploadEvent],
-    ) -> tuple[DaySummary, TextFile]:
-        """The day's transcript; its uploads are added to ``uploads`` (their natives go into the
-        export once the transcript is closed)."""
-        day = day_key(first, context.time_zone)[1]
-        path = f"{TEXT_DIR}/{room_slug(first.room.id)}/{day.isoformat()}.txt"
-        summary = DaySummary(first.room, day, channel_uri(first), first, first)
-        with tracked_file(files, path, TEXT_MEDIA_TYPE, report) as stream:
-            digests = _DigestingSink(stream)
-            out = Utf8Writer(digests)
-            out.write(_header(first, day, context))
-            zone = context.time_zone
-            for event in day_events:
-                summary.add(event)
-                time = time_of_day(event, zone)
-                version = versions.of_edit(event.room.id, event.message.id) if isinstance(event, EditEvent) else None
-                out.write(f"{time}    {transcript_line(event, version)}\n")
-                for recipient in presence.newly_present(event):  # only posts and uploads name any
-                    out.write(f"{time}    * {person(recipient)} present: {recipient_of(event)}\n")
-                if isinstance(event, FileUploadEvent):
-                    uploads.append(event)
-                if isinstance(event, FileUploadEvent | FileDownloadEvent) and not event.file.url:
-                    no_url.add(str(event.event_id))
-            out.flush()
-        written = report.files[-1]
-        return summary, TextFile(path, written.size, written.sha256, digests.md5.hexdigest(), digests.sha1.hexdigest())
+
+def _write_native(doc: Document, files: ExportFiles, context: ExportContext, report: FormatReport) -> WrittenFile:
+    """``native/<control>.jsonl``: the document's events as archived, one per line."""
+    archived = context.archived_json
+    data = "".join([f"{archived(event)}\n" for event in doc.events]).encode()
+    with tracked_file(files, f"{NATIVE_DIR}/{doc.control}.jsonl", NATIVE_MEDIA_TYPE, report) as out:
+        out.write(data)
+    return report.files[-1]
+
+
+def _write_text(doc: Document, files: ExportFiles, context: ExportContext, report: FormatReport) -> WrittenText:
+    """``text/<control>.txt``: the document's text, the same bytes wherever it is produced."""
+    data = document_text(doc, context.time_zone, context.case_name).encode()
+    path = f"{TEXT_DIR}/{doc.control}.txt"
+    with tracked_file(files, path, TEXT_MEDIA_TYPE, report) as out:
+        out.write(data)
+    written = report.files[-1]
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    return WrittenText(path, written.size, written.sha256, md5, sha1)
 
 
 def _write_load_file(

@@ -1,7 +1,13 @@
 """RSMF 2.0 (Relativity Short Message Format): what review platforms expect for chat.
 
-One file per room and day, ``rsmf/<room-slug>/<YYYY-MM-DD>.rsmf`` (a day with more than
-:data:`MAX_EVENTS` events is split into ``<YYYY-MM-DD>-part<N>.rsmf``). Each file is an RFC 5322
+One file per document of the production (:mod:`exports.documents`: a conversation slice, one
+room on one day, or with the ``message`` unit one message with its edits, deletion, reads and
+context), named by the document's control number: ``rsmf/<control number>.rsmf`` (the
+production convention of natives named by their control number; the header
+``X-Archivist-Control-Number`` says it too). A document's attachments (its uploads' child
+documents) are not files of their own here: their natives are in its ``rsmf.zip``, and the
+upload's event names the attachment's control number in ``custom`` (``attachment control
+number``). Each file is an RFC 5322
 message (the ``email`` package, CRLF line ends) with the ``X-RSMF-*`` headers of Relativity's
 specification, a text/plain summary, and exactly one base64 attachment ``rsmf.zip`` holding
 ``rsmf_manifest.json`` (Relativity's 2.0.0 manifest schema) and the shared files. The
@@ -29,6 +35,18 @@ How archived events become manifest events:
   ``extraction`` (the extracted text's state; RSMF has no place for the text itself);
 * file download, policy decision, room update: ``history``.
 
+The people of a document, as e-mail headers (Relativity's processing reads an RSMF's ``From``
+and ``To`` as it reads an e-mail's): ``From`` is its first sender (who first posted, edited or
+shared a file; the first actor of a document without any), ``To`` every other participant of
+the document (:attr:`exports.documents.Document.participants`), each as ``Name (id)
+<address>``: the actor's address when it is a plain one, else ``<id's letters>@archivist.invalid``
+(RFC 2606's reserved ``.invalid``: plainly not an address; the id is in the display name). One
+mailbox per line. ``X-RSMF-Custodian`` (RSMF 2.0: who the data was collected from) is the
+document's custodians, the case's custodians who took part (ids, ``, ``-separated); the
+manifest's conversation names the first of them as its ``custodian`` (RSMF 2.0 schema:
+one participant id, a participant of the conversation, so a custodian who was not present at
+the start of a channel's document is added to its ``participants``).
+
 Every standalone event names its archive event id in ``custom``. Conversation ``participants``
 are, for a channel, those present at the start of the file's period (the Actiance presence rule,
 :func:`formats.actiance_xml.present_at_start`, carried from day to day within a room), and for a
@@ -45,6 +63,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import functools
 import hashlib
 import io
 import json
@@ -58,7 +77,7 @@ import unicodedata
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.policy import Compat32
@@ -68,10 +87,12 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, HashingWriter, WrittenFile
+from exports.documents import Document
 from exports.jsonl import BinarySink
 from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed, size_note
+from exports.presence import person
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
-from formats.time_zones import iso_local, local_date
+from formats.time_zones import iso_local
 from ingest.events import (
     Actor,
     DeleteEvent,
@@ -92,8 +113,6 @@ from ingest.events import (
 
 RSMF_VERSION = "2.0.0"
 GENERATOR = "Archivist"
-MAX_EVENTS = 10_000
-"""Archived events per RSMF file."""
 MANIFEST_NAME = "rsmf_manifest.json"
 MEDIA_TYPE = "message/rfc822"
 _COLLECTION_NAMESPACE = uuid.UUID("1f0c6a52-3e1b-4c7e-9d52-8f1d2b7e6a40")
@@ -131,14 +150,23 @@ def header_safe(value: str) -> str:
 
 @dataclass(frozen=True)
 class Slice:
-    """One room's events of one day in ``zone`` (or one part of a long day)."""
+    """One document's events (a room's events of one day in ``zone``, or one message's)."""
 
-    room: Room
-    day: date
-    events: Sequence[Event]
-    part: int | None = None
+    document: Document
     present_before: Mapping[str, Actor] = field(default_factory=dict)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @property
+    def room(self) -> Room:
+        return self.document.room
+
+    @property
+    def day(self) -> date:
+        return self.document.day
+
+    @property
+    def events(self) -> Sequence[Event]:
+        return self.document.events
 
     def iso(self, moment: datetime) -> str:
         """A timestamp of this slice: ISO 8601 with the offset of its zone."""
@@ -146,8 +174,7 @@ class Slice:
 
     @property
     def path(self) -> str:
-        suffix = f"-part{self.part}" if self.part is not None else ""
-        return f"rsmf/{room_slug(self.room)}/{self.day.isoformat()}{suffix}.rsmf"
+        return f"rsmf/{self.document.control}.rsmf"
 
 
 @dataclass
@@ -200,6 +227,7 @@ class _ManifestBuilder:
         self.posts: dict[str, Json] = {}
         self.attachments: list[Attachment] = []
         self.natives: list[tuple[FileUploadEvent, Placed]] = []
+        self.children = {str(child.upload.event_id): child.control for child in piece.document.children if child.upload}
 
     def build(self) -> Manifest:
         piece = self.slice
@@ -223,6 +251,15 @@ class _ManifestBuilder:
             "type": "direct" if room.kind == "im" else "channel",
             "participants": members,
         }
+        custodians = self.slice.document.custodians
+        if custodians:
+            custodian = custodians[0]  # a participant of the document, maybe present without acting
+            actor = next((a for a in self.slice.document.participants if a.id == custodian), None)
+            if actor is not None:
+                self._participant(actor)
+            if custodian not in members:
+                members.append(custodian)
+            conversation["custodian"] = custodian
         return {
             "version": RSMF_VERSION,
             "eventcollectionid": event_collection_id(room.id),
@@ -328,6 +365,9 @@ class _ManifestBuilder:
     def _upload(self, event: FileUploadEvent) -> None:
         file = event.file
         entry = self._standalone(event, "message", "", _file_custom(event))
+        child = self.children.get(str(event.event_id))
+        if child is not None:
+            entry["custom"] += _custom(attachment_control_number=child)
         if self.files.enabled:
             extracted = self.files.extraction(event)
             entry["custom"] += _custom(extraction=extracted.state if extracted is not None else "pending")
@@ -484,7 +524,8 @@ def _summary(piece: Slice, manifest: Manifest, context: ExportContext) -> str:
     names = ", ".join(p["display"] for p in data["participants"])
     lines = [
         f"Conversation: {piece.room.name or piece.room.id} ({piece.room.id})",
-        f"Day ({piece.zone.key}): {piece.day.isoformat()}" + (f", part {piece.part}" if piece.part is not None else ""),
+        f"Document: {piece.document.control} ({piece.document.kind})",
+        f"Day ({piece.zone.key}): {piece.day.isoformat()}",
         f"From {piece.iso(piece.events[0].occurred_at)} to {piece.iso(piece.events[-1].occurred_at)}",
         f"Events: {len(data['events'])} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
         f"Participants ({len(data['participants'])}): {names}",
@@ -510,6 +551,9 @@ def _encodable(text: str) -> str:
 def _headers(piece: Slice, data: Json, context: ExportContext) -> dict[str, str]:
     attachment_count = sum(len(e.get("attachments", ())) for e in data["events"])
     collection = data["eventcollectionid"]
+    document = piece.document
+    sender = document.senders[0] if document.senders else document.events[0].actor
+    to = [mailbox(a.id, a.name, a.email) for a in document.participants if a.id != sender.id]
     return {
         "X-RSMF-Version": RSMF_VERSION,
         "X-RSMF-Generator": GENERATOR,
@@ -520,11 +564,45 @@ def _headers(piece: Slice, data: Json, context: ExportContext) -> dict[str, str]
         "X-RSMF-Participants": ", ".join(p["display"] for p in data["participants"]),
         "X-RSMF-AttachmentCount": str(attachment_count),
         "X-RSMF-EventCollectionID": collection,
-        "X-RSMF-Custodian": ", ".join(context.custodians),
-        "Subject": f"{piece.room.name or piece.room.id} {piece.day.isoformat()}",
+        "X-RSMF-Custodian": ", ".join(document.custodians),
+        "X-Archivist-Control-Number": document.control,
+        "From": mailbox(sender.id, sender.name, sender.email),
+        "To": _ADDRESS_SEPARATOR.join(to),
+        "Subject": _subject(document),
         "Date": email.utils.format_datetime(_wall_clock(piece.events[0].occurred_at, piece.zone)),
-        "Message-ID": f"<{collection}.{piece.day.isoformat()}.{piece.part or 1}@archivist>",
+        "Message-ID": f"<{collection}.{document.control}@archivist>",
     }
+
+
+_ADDRESS_SEPARATOR = ",\r\n "
+"""Between two mailboxes of ``To``: one per line (folded after the comma), so no folding is needed."""
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_MAILBOX_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+"""An address written in a header as it is (RFC 5322 dot-atom, ASCII)."""
+_NOT_LOCAL = re.compile(r"[^A-Za-z0-9_+=-]+")
+_MAX_DISPLAY = 120
+"""Characters of a display name in a header (the manifest has the whole name)."""
+
+
+@functools.lru_cache(maxsize=8192)
+def mailbox(actor_id: str, name: str | None, address: str | None) -> str:
+    """``Name (id) <address>`` as an RFC 5322 mailbox (RFC 2047 encoded words for a name that
+    is not ASCII): the actor's address when it is a plain one, else one made of the id's letters
+    at ``archivist.invalid`` (RFC 2606: reserved, never an address), the id being in the name."""
+    if not (address and _MAILBOX_ADDRESS.fullmatch(address)):
+        address = f"{_NOT_LOCAL.sub('-', actor_id).strip('-') or 'unknown'}@archivist.invalid"
+    display = header_safe(person(Actor(id=actor_id, name=name)))[:_MAX_DISPLAY]
+    return email.utils.formataddr((display, address), charset="utf-8")
+
+
+def _subject(document: Document) -> str:
+    room = document.room.name or document.room.id
+    subject = f"{room} {document.day.isoformat()}"
+    if document.message_id is not None:
+        return f"{subject} message {document.message_id}"
+    if document.kind == "message" and document.children and document.children[0].upload is not None:
+        return f"{subject} file {document.children[0].upload.file.name}"
+    return subject
 
 
 def _header_value(name: str, value: str) -> str:
@@ -625,8 +703,14 @@ _BASE64_CHUNK = 57 * 1150
 
 def _mime_headers(piece: Slice, manifest: Manifest, context: ExportContext) -> list[tuple[str, str]]:
     return [
-        (name, _header_value(name, value)) for name, value in _headers(piece, manifest.data, context).items() if value
+        (name, value if name in _ADDRESS_HEADERS else _header_value(name, value))
+        for name, value in _headers(piece, manifest.data, context).items()
+        if value
     ]
+
+
+_ADDRESS_HEADERS = frozenset({"From", "To"})
+"""Written as :func:`mailbox` makes them (ASCII, one mailbox per line), not encoded or folded again."""
 
 
 def _summary_bytes(piece: Slice, manifest: Manifest, context: ExportContext) -> bytes:
@@ -702,8 +786,15 @@ _CRLF_FOLD = _QUICK_FOLD.clone(linesep="\r\n", max_line_length=_MAX_HEADER_LINE)
 
 
 def _header_block(headers: Iterable[tuple[str, str]]) -> bytes:
-    """Headers folded as ``compat32`` folds them, and the empty line that ends them."""
-    return b"".join(_CRLF_FOLD.fold_binary(name, value) for name, value in headers) + b"\r\n"
+    """Headers folded as ``compat32`` folds them (an address header as it is, already folded one
+    mailbox per line), and the empty line that ends them."""
+    return (
+        b"".join(
+            f"{name}: {value}\r\n".encode("ascii") if name in _ADDRESS_HEADERS else _CRLF_FOLD.fold_binary(name, value)
+            for name, value in headers
+        )
+        + b"\r\n"
+    )
 
 
 _TEXT_PART_HEADERS = _header_block(
@@ -737,33 +828,8 @@ def _wall_clock(moment: datetime, zone: ZoneInfo) -> datetime:
         return moment.astimezone(UTC)
 
 
-def _slices(
-    events: Iterable[Event], zone: ZoneInfo | None = None
-) -> Iterator[tuple[Room, date, list[Event], int | None]]:
-    """Each room-day (day in ``zone``, UTC when None; part number when split) in export order,
-    at most MAX_EVENTS events each."""
-    buffer: list[Event] = []
-    key: tuple[str, date] | None = None
-    part: int | None = None
-    utc = zone is None or zone.key == "UTC"
-    for event in events:
-        day = event.occurred_at.date() if utc or zone is None else local_date(event.occurred_at, zone)
-        event_key = (event.room.id, day)
-        if key is not None and event_key != key:
-            yield buffer[0].room, key[1], buffer, part
-            buffer, part = [], None
-        elif len(buffer) == MAX_EVENTS:
-            part = part or 1
-            yield buffer[0].room, event_key[1], buffer, part
-            buffer, part = [], part + 1
-        key = event_key
-        buffer.append(event)
-    if key is not None:
-        yield buffer[0].room, key[1], buffer, part
-
-
 class RsmfFormat:
-    """RSMF 2.0: one ``.rsmf`` file per room and day (split above 10,000 events)."""
+    """RSMF 2.0: one ``.rsmf`` file per document (its attachments in its ``rsmf.zip``)."""
 
     name = "rsmf"
     not_carried: ClassVar[dict[str, str]] = {
@@ -780,16 +846,16 @@ class RsmfFormat:
         room_id: str | None = None
         present: dict[str, Actor] = {}
         zone = context.time_zone
-        for room, day, part_events, part in _slices(events, zone):
-            if room.id != room_id:
-                room_id, present = room.id, {}
-            piece = Slice(room, day, part_events, part, present, zone)
+        for document in context.documents(events, report):
+            if document.room.id != room_id:
+                room_id, present = document.room.id, {}
+            piece = Slice(document, present, zone)
             with files.create(piece.path, MEDIA_TYPE, compressed=True) as stream:
                 hashing = HashingWriter(stream)
                 manifest = write_rsmf(piece, context, hashing)
             present = manifest.present_at_end
             report.files.append(WrittenFile(piece.path, hashing.size, hashing.digest.hexdigest(), MEDIA_TYPE))
-            report.events += len(part_events)
+            report.events += len(document.events)
             report.items += 1
             placeholders += sum(1 for a in manifest.attachments if a.native is None)
             for upload, placed in manifest.natives:

@@ -49,7 +49,8 @@ from tests.exports.test_csv_dat import parse_dat
 
 ROOT = Path(__file__).resolve().parents[2]
 EDRM_XSD = etree.XMLSchema(etree.parse(str(ROOT / "exports" / "schemas" / "edrm-1.2-subset.xsd")))
-RSMF_SCHEMA = json.loads((ROOT / "exports" / "schemas" / "rsmf_manifest-2.0.schema.json").read_text())
+RSMF_SCHEMA = json.loads((ROOT / "tests" / "exports" / "schemas" / "rsmf_schema_2_0_0.json").read_text())
+"""Relativity's published RSMF 2.0.0 manifest schema (issue 19: every manifest checked against it)."""
 MANIFEST_SCHEMA = json.loads((ROOT / "exports" / "schemas" / "manifest.schema.json").read_text())
 DAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 _NAMESPACE = uuid.UUID("6a1f4c2e-1b0d-4e8f-9a3c-2d7e5f6a8b90")
@@ -306,7 +307,7 @@ def test_rsmf_carries_the_natives_as_its_attachments(context: ExportContext) -> 
     (path,) = [p for p in files.contents if p.endswith(".rsmf")]
     archive = _rsmf_zip(files.contents[path])
     manifest = json.loads(archive.read("rsmf_manifest.json"))
-    Draft7Validator(RSMF_SCHEMA).validate(manifest)
+    Draft7Validator(RSMF_SCHEMA, format_checker=Draft7Validator.FORMAT_CHECKER).validate(manifest)
     referenced = {a["id"]: (event, a) for event in manifest["events"] for a in event.get("attachments", ())}
     assert len(referenced) == len(UPLOADS)
     for upload in UPLOADS:
@@ -526,7 +527,7 @@ def test_a_native_with_a_misdeclared_size_is_still_produced(store: StagingStore,
             (path,) = [p for p in out.contents if p.endswith(".rsmf")]
             archive = _rsmf_zip(out.contents[path])
             manifest = json.loads(archive.read("rsmf_manifest.json"))
-            Draft7Validator(RSMF_SCHEMA).validate(manifest)
+            Draft7Validator(RSMF_SCHEMA, format_checker=Draft7Validator.FORMAT_CHECKER).validate(manifest)
             (entry,) = [e for e in manifest["events"] if e.get("attachments")]
             custom = {c["name"]: c["value"] for c in entry["custom"]}
             assert custom["native"] == "included"
@@ -572,7 +573,7 @@ def test_rsmf_keeps_apart_files_whose_sha256_share_a_prefix(store: StagingStore,
     (path,) = [p for p in out.contents if p.endswith(".rsmf")]
     archive = _rsmf_zip(out.contents[path])
     manifest = json.loads(archive.read("rsmf_manifest.json"))
-    Draft7Validator(RSMF_SCHEMA).validate(manifest)
+    Draft7Validator(RSMF_SCHEMA, format_checker=Draft7Validator.FORMAT_CHECKER).validate(manifest)
     by_sha = {}
     for entry in manifest["events"]:
         if entry.get("attachments"):

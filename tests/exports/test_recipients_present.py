@@ -73,8 +73,9 @@ def test_edrm_lists_a_recipient_who_never_wrote_from_the_first_message_that_name
     tags = test_edrm.tags(document)
     assert tags["Participants"] == ("Carl <user:carl>; Dora <user:dora>", "Text")
     assert tags["ParticipantCount"] == ("2", "Integer")
-    assert [c.text for c in document.iter("Custodian")] == ["Carl", "Dora"]
-    external = document.find("Files/File/ExternalFile")
+    # Issue 19: the custodians are the case's (user:anna, who took no part), not the participants.
+    assert [c.text for c in document.iter("Custodian")] == [None]
+    external = document.find("Files/File[@FileType='Text']/ExternalFile")
     assert external is not None
     lines = contents[f"{external.get('FilePath')}/{external.get('FileName')}"].decode().splitlines()
     # Each person as the name of the moment and the id; the recipient present from the first

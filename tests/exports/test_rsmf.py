@@ -1,6 +1,7 @@
 """RSMF 2.0: every file parsed back with the email package, its headers checked, rsmf.zip opened,
-the manifest validated against exports/schemas/rsmf_manifest-2.0.schema.json, every archived
-event found again; the 10,000-event split, Unicode, real IRC logs."""
+the manifest validated by jsonschema against Relativity's 2.0.0 schema, every archived
+event found again; one file per document in both units, named by control number, From, To and
+custodians; Unicode, real IRC logs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import uuid
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email import base64mime
 from email.message import EmailMessage
@@ -24,11 +25,12 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft7Validator
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_order
+from exports.documents import DocumentUnit, Numbering
 from exports.rsmf import (
     _QUICK_FOLD,
-    MAX_EVENTS,
     RsmfFormat,
     ascii_json,
     encoded_words,
@@ -42,7 +44,9 @@ from ingest.irc import read_irc_file
 from ingest.simulate import simulate_events
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "exports" / "schemas" / "rsmf_manifest-2.0.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "tests" / "exports" / "schemas" / "rsmf_schema_2_0_0.json").read_text())
+VALIDATOR = Draft7Validator(SCHEMA, format_checker=Draft7Validator.FORMAT_CHECKER)
+"""Relativity's published RSMF 2.0.0 manifest schema (see its LICENSE beside it), with formats checked."""
 IRC_LOGS = sorted((ROOT / "archivist" / "demo_data" / "ubuntu-irc").glob("*.raw.txt"))
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 CONTEXT = ExportContext("exp-7", T0, "auditor@example.com", "room:ubuntu", custodians=("user:anna",))
@@ -52,59 +56,26 @@ FILE: dict[str, Any] = {
     "sha256": "e" * 64,
     "url": "https://files.example.com/p.pdf",
 }
-JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "integer": int,
-    "boolean": bool,
-}
 
 
-# --- a small JSON Schema checker (the subset the schema uses: jsonschema is not installed) ----
+# --- Relativity's own schema, checked by jsonschema ---------------------------------------------
 
 
-def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
-    if "$ref" in schema:
-        schema = SCHEMA["definitions"][schema["$ref"].rsplit("/", 1)[1]]
-    errors: list[str] = []
-    expected = schema.get("type")
-    if expected and (not isinstance(value, JSON_TYPES[expected]) or (expected == "integer" and value is True)):
-        return [f"{where}: expected {expected}, got {value!r}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r} not in {schema['enum']}")
-    if isinstance(value, str):
-        errors += string_errors(value, schema, where)
-    if isinstance(value, dict):
-        errors += [f"{where}: missing {name}" for name in schema.get("required", ()) if name not in value]
-        for name, sub in schema.get("properties", {}).items():
-            if name in value:
-                errors += schema_errors(value[name], sub, f"{where}.{name}")
-    if isinstance(value, list) and "items" in schema:
-        for index, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], f"{where}[{index}]")
-    return errors
-
-
-def string_errors(value: str, schema: dict[str, Any], where: str) -> list[str]:
-    if len(value) < schema.get("minLength", 0):
-        return [f"{where}: shorter than {schema['minLength']}"]
-    if schema.get("format") == "date-time" and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value):
-        return [f"{where}: not an ISO 8601 UTC date-time: {value!r}"]
-    if schema.get("format") == "idn-email" and "@" not in value:
-        return [f"{where}: not an e-mail address: {value!r}"]
-    return []
-
-
-def test_the_schema_checker_rejects_what_relativity_rejects() -> None:
+def test_the_schema_rejects_what_relativity_rejects() -> None:
     bad = {
         "version": "1.0",
         "participants": [{"display": "no id"}],
         "conversations": [{"id": "c", "platform": "", "participants": []}],
         "events": [{"type": "message", "timestamp": "yesterday", "deleted": "yes"}],
     }
-    errors = schema_errors(bad, SCHEMA)
-    assert len(errors) == 5, errors
+    failed = {"/".join(str(p) for p in error.absolute_path) or error.validator for error in VALIDATOR.iter_errors(bad)}
+    assert failed == {
+        "version",
+        "participants/0",
+        "conversations/0/platform",
+        "events/0/timestamp",
+        "events/0/deleted",
+    }
 
 
 # --- reading an export back ------------------------------------------------------------------
@@ -144,7 +115,7 @@ def export(events: list[Event], context: ExportContext = CONTEXT) -> tuple[list[
 
 
 def read_back(path: str, content: bytes) -> ReadBack:
-    assert re.fullmatch(r"rsmf/[a-z0-9-]+-[0-9a-f]{8}/\d{4}-\d\d-\d\d(-part\d+)?\.rsmf", path), path
+    assert re.fullmatch(r"rsmf/[A-Za-z0-9_.-]+\.rsmf", path), path
     assert b"\r\n" in content
     assert all(len(line) <= 998 for line in content.split(b"\r\n")), "RFC 5322 line length"
     message = email.message_from_bytes(content, policy=email.policy.default)
@@ -158,9 +129,10 @@ def read_back(path: str, content: bytes) -> ReadBack:
     assert attachment.get_content_disposition() == "attachment"
     archive = zipfile.ZipFile(io.BytesIO(attachment.get_content()))
     manifest = json.loads(archive.read("rsmf_manifest.json"))
-    assert schema_errors(manifest, SCHEMA) == []
+    VALIDATOR.validate(manifest)
     check_references(manifest, archive)
     check_headers(message, manifest)
+    assert message["X-Archivist-Control-Number"] == path.removeprefix("rsmf/").removesuffix(".rsmf")
     return ReadBack(path, message, manifest, archive)
 
 
@@ -190,9 +162,31 @@ def check_headers(message: EmailMessage, manifest: dict[str, Any]) -> None:
     attachments = sum(len(e.get("attachments", [])) for e in events)
     assert message["X-RSMF-AttachmentCount"] == str(attachments)
     assert message["X-RSMF-EventCollectionID"] == manifest["eventcollectionid"]
+    (conversation,) = manifest["conversations"]
+    custodians = str(message["X-RSMF-Custodian"] or "").split(", ")
+    if message["X-RSMF-Custodian"]:
+        assert conversation["custodian"] == custodians[0]
+        assert conversation["custodian"] in conversation["participants"], "maps back to a conversation participant"
+    else:
+        assert "custodian" not in conversation
+    (sender,) = message["From"].addresses
+    assert sender_id(sender.display_name) in {p["id"] for p in manifest["participants"]}
+    to = message["To"].addresses if message["To"] else ()
+    assert sender.display_name not in {a.display_name for a in to}
     body = message.get_body(("plain",))
     assert body is not None
     assert f"Events: {len(events)}" in body.get_content()
+
+
+def sender_id(display_name: str) -> str:
+    """The person id of a ``From``/``To`` display name, ``Name (id)``."""
+    return display_name.rsplit(" (", 1)[-1].removesuffix(")") if display_name.endswith(")") else display_name
+
+
+def conversation_custodian(manifest: dict[str, Any]) -> str | None:
+    (conversation,) = manifest["conversations"]
+    value = conversation.get("custodian")
+    return str(value) if value is not None else None
 
 
 def custom(item: dict[str, Any], name: str) -> str | None:
@@ -267,14 +261,26 @@ def test_every_kind_of_event_in_one_day() -> None:
         "platform": "chat.example.com",
         "type": "channel",
         "participants": ["user:anna", "user:carl"],  # posted / acted without joining: there from the start
+        "custodian": "user:anna",  # the case's custodian who took part
     }
     assert manifest["eventcollectionid"] == event_collection_id("room:ubuntu")
     message = document.message
     assert message["X-RSMF-Custodian"] == "user:anna"
+    assert conversation_custodian(manifest) == "user:anna"
+    assert [(a.display_name, a.addr_spec) for a in message["From"].addresses] == [
+        ("Anna (user:anna)", "anna@example.com")
+    ]
+    assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [
+        ("Bob (user:bob)", "bob@example.com"),
+        ("Carl (user:carl)", "carl@example.com"),
+    ]
     assert message["X-RSMF-Application"] == "chat.example.com"
     assert message["X-RSMF-Participants"] == "Anna, Carl, Bob"
-    assert document.path == f"rsmf/{room_slug(events[0].room)}/2026-11-22.rsmf"
+    assert document.path == "rsmf/EXP7-0000001.rsmf"  # the document's control number
+    upload_custom = custom(upload, "attachment control number")
+    assert upload_custom == "EXP7-0000002", "the file is the document's attachment, numbered after it"
     assert (report.events, report.items) == (len(events), 1)
+    assert (report.documents.documents, report.documents.families) == (2, 1)
     assert any("placeholders" in w for w in report.warnings)
 
 
@@ -286,7 +292,12 @@ def test_one_file_per_room_and_day_and_direct_conversations_list_everyone() -> N
         event("post", 3, "dora", room="im:carl:dora", room_kind="im", message={"id": "d", "text": "w"}),
     ]
     documents, report = export(events)
-    assert [d.path.rsplit("/", 1)[1] for d in documents] == ["2026-11-22.rsmf", "2026-11-22.rsmf", "2026-11-23.rsmf"]
+    assert [d.path for d in documents] == ["rsmf/EXP7-0000001.rsmf", "rsmf/EXP7-0000002.rsmf", "rsmf/EXP7-0000003.rsmf"]
+    assert [d.message["Subject"] for d in documents] == [
+        "#carl 2026-11-22",
+        "#ubuntu 2026-11-22",
+        "#ubuntu 2026-11-23",
+    ]
     direct = documents[0].manifest["conversations"][0]
     assert (direct["type"], direct["participants"]) == ("direct", ["user:carl", "user:dora"])
     second_day = documents[2].manifest["conversations"][0]
@@ -294,24 +305,20 @@ def test_one_file_per_room_and_day_and_direct_conversations_list_everyone() -> N
     assert report.items == 3
 
 
-def test_a_day_over_10000_events_is_split_into_parts() -> None:
-    count = 2 * MAX_EVENTS + 10
+def test_a_document_of_over_10000_events_is_one_file() -> None:
+    # Issue 19: one RSMF per document, named by its control number (a long day is no longer
+    # split into parts: the parts had no control number of their own).
+    count = 2 * 10_000 + 10
 
     def long_day() -> Iterator[Event]:
         for i in range(count):
             yield event("post", i * 0.5, f"u{i % 9}", message={"id": f"m{i}", "text": f"message {i}"})
 
-    documents, report = export(list(long_day()))
-    assert [d.path.rsplit("/", 1)[1] for d in documents] == [
-        "2026-11-22-part1.rsmf",
-        "2026-11-22-part2.rsmf",
-        "2026-11-22-part3.rsmf",
-    ]
-    assert [len(d.manifest["events"]) for d in documents] == [MAX_EVENTS, MAX_EVENTS, 10]
-    bodies = [e["body"] for d in documents for e in d.manifest["events"]]
+    (document,), report = export(list(long_day()))
+    assert document.path == "rsmf/EXP7-0000001.rsmf"
+    bodies = [e["body"] for e in document.manifest["events"]]
     assert bodies == [f"message {i}" for i in range(count)]
-    assert len(documents[1].manifest["conversations"][0]["participants"]) == 9
-    assert len({d.message["Message-ID"] for d in documents}) == 3
+    assert len(document.manifest["conversations"][0]["participants"]) == 9
     assert report.events == count
 
 
@@ -325,6 +332,8 @@ def test_unicode_round_trips_in_the_manifest_and_the_headers() -> None:
     assert item["body"] == text
     assert document.manifest["participants"][0]["display"] == "דוד כהן 🎉"
     assert document.message["X-RSMF-Participants"] == "דוד כהן 🎉"
+    (sender,) = document.message["From"].addresses  # RFC 2047 encoded words, read back by the email package
+    assert (sender.display_name, sender.addr_spec) == ("דוד כהן 🎉 (user:david)", "david@example.co.il")
     assert document.message["Subject"] == "חדשות 📰 2026-11-22"
     assert document.manifest["conversations"][0]["display"] == "חדשות 📰"
 
@@ -338,6 +347,10 @@ def test_a_long_participant_list_folds_and_reads_back() -> None:
         events.append(parse_event(payload))
     (document,), _ = export(events)
     assert document.message["X-RSMF-Participants"] == ", ".join(names)
+    to = document.message["To"].addresses  # one mailbox per line, each name in encoded words
+    assert [(a.display_name, a.addr_spec) for a in to] == [
+        (f"{name} (user:{i})", f"user-{i}@archivist.invalid") for i, name in enumerate(names) if i
+    ]
 
 
 def test_rooms_with_the_same_name_get_different_folders() -> None:
@@ -376,6 +389,64 @@ def test_real_irc_logs(log: Path) -> None:
     joins = sum(1 for d in documents for e in d.manifest["events"] if e["type"] == "join")
     assert joins == sum(1 for e in events if e.type == "join")
     assert report.events == len(events)
+
+
+@pytest.mark.parametrize("unit", ["conversation", "message"])
+def test_real_irc_logs_in_both_units_with_case_custodians_and_numbering_from_n(
+    irc_events: list[Event], unit: DocumentUnit
+) -> None:
+    # The message unit over the first 400 events: IRC rooms keep everyone who ever joined present
+    # (hundreds of participants in every message's document), which makes each one heavy.
+    irc_events = irc_events if unit == "conversation" else irc_events[:400]
+    first = next(e.actor for e in irc_events if isinstance(e, PostEvent))
+    context = replace(CONTEXT, unit=unit, custodians=(first.id, "user:nobody"), numbering=Numbering("ACME-", start=500))
+    documents, report = export(irc_events, context)
+    parents = list(context.documents(irc_events, FormatReport("rsmf")))
+    assert [d.path for d in documents] == [f"rsmf/{p.control}.rsmf" for p in parents]
+    assert [d.path for d in documents] == [f"rsmf/ACME-{n:07d}.rsmf" for n in range(500, 500 + len(parents))]
+    assert (report.documents.first, report.documents.documents) == (500, len(parents))
+    for document, parent in zip(documents, parents, strict=True):
+        assert (document.message["X-RSMF-Custodian"] or "") == ", ".join(parent.custodians)
+        if parent.custodians:
+            assert conversation_custodian(document.manifest) == parent.custodians[0]
+        first_sender = parent.senders[0] if parent.senders else parent.events[0].actor
+        (sender,) = document.message["From"].addresses
+        assert sender.display_name == f"{first_sender.name} ({first_sender.id})"
+        assert sender.addr_spec.endswith("@archivist.invalid"), "IRC people have no e-mail address"
+        to = {sender_id(a.display_name) for a in document.message["To"].addresses} if document.message["To"] else set()
+        assert to == {p.id for p in parent.participants} - {first_sender.id}
+    assert any(d.message["X-RSMF-Custodian"] == first.id for d in documents)
+    bodies = sorted(e["body"] for d in documents for e in d.manifest["events"] if e["type"] == "message")
+    assert bodies == sorted(e.message.text for e in irc_events if isinstance(e, PostEvent))
+    if unit == "message":
+        assert len(documents) == sum(1 for e in irc_events if isinstance(e, PostEvent))
+    assert report.events == len(irc_events)
+
+
+def test_message_unit_one_file_per_message_with_its_edits_and_reads_and_no_read_alone() -> None:
+    events = [
+        event("join", 0, "bob"),
+        event("post", 1, "anna", message={"id": "m1", "text": "draft"}),
+        event("post", 2, "bob", message={"id": "m2", "text": "reply"}),
+        event("edit", 3, "anna", message={"id": "m1", "text": "final"}),
+        event("read", 4, "bob", read={"message_id": "m1"}),
+        event("file_upload", 5, "bob", file=FILE),
+        event("read", 86_400 * 3, "carl", read={"message_id": "m2"}),
+    ]
+    context = replace(CONTEXT, unit="message", numbering=Numbering("ACME-", start=7))
+    documents, report = export(events, context)
+    assert [d.path for d in documents] == ["rsmf/ACME-0000007.rsmf", "rsmf/ACME-0000008.rsmf", "rsmf/ACME-0000009.rsmf"]
+    m1, m2, upload = (d.manifest for d in documents)
+    (post,) = [e for e in m1["events"] if e["type"] == "message"]
+    assert (post["id"], post["body"], len(post["edits"]), len(post["read_receipts"])) == ("m1", "final", 1, 1)
+    assert [e["type"] for e in m1["events"]] == ["join", "message"], "context before the first message goes with it"
+    (reply,) = m2["events"]
+    assert reply["read_receipts"][0]["participant"] == "user:carl", "a late read is in its message's document"
+    (shared,) = upload["events"]
+    assert custom(shared, "attachment control number") == "ACME-0000010"
+    assert (report.documents.first, report.documents.last, report.documents.documents) == (7, 10, 4)
+    assert [d.message["X-RSMF-Custodian"] for d in documents] == ["user:anna"] * 3, "present in the room"
+    assert [a.addr_spec for a in documents[1].message["From"].addresses] == ["bob@example.com"]
 
 
 def test_a_boundary_is_shaped_as_the_email_generator_shapes_it_and_differs_each_time() -> None:

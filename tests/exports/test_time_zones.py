@@ -127,11 +127,11 @@ def test_edrm_documents_are_new_york_days_with_new_york_times(events: list[Event
     files = MemoryExportFiles()
     report = EdrmFormat().write(iter(events), files, context())
     EDRM_XSD.assertValid(etree.fromstring(files.contents["edrm.xml"]))
-    days = sorted(path.rsplit("/", 1)[1].removesuffix(".txt") for path in files.contents if path.startswith("text/"))
+    # Issue 19: the text files are named by control number; each says its day in its header.
+    texts = [data.decode() for path, data in files.contents.items() if path.startswith("text/")]
+    transcripts = {f"{text.splitlines()[2].split(',')[0]}.txt": text for text in texts}
+    days = sorted(name.removesuffix(".txt") for name in transcripts)
     assert days == sorted(set(NEW_YORK_DAYS.values()))
-    transcripts = {
-        path.rsplit("/", 1)[1]: data.decode() for path, data in files.contents.items() if path.endswith(".txt")
-    }
     day = transcripts["2026-11-22.txt"]
     assert "2026-11-22, times in America/New_York\n" in day
     assert "23:30:00.000 EST    Nora York (user:ny) [late]: message late" in day
@@ -148,7 +148,7 @@ def test_rsmf_files_are_new_york_days_with_offsets_and_valid_against_rsmf_2(even
     RsmfFormat().write(iter(events), files, context())
     validator = Draft7Validator(RSMF_SCHEMA, format_checker=Draft7Validator.FORMAT_CHECKER)
     found: dict[str, tuple[str, list[dict[str, Any]]]] = {}
-    for path, data in files.contents.items():
+    for data in files.contents.values():
         message = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         attachment = next(part for part in message.iter_attachments() if part.get_filename() == "rsmf.zip")
@@ -159,7 +159,9 @@ def test_rsmf_files_are_new_york_days_with_offsets_and_valid_against_rsmf_2(even
         assert sorted(error.message for error in validator.iter_errors(manifest)) == []
         summary = next(part for part in message.walk() if part.get_content_type() == "text/plain")
         assert "Day (America/New_York): " in summary.get_content()
-        found[path.rsplit("/", 1)[1].removesuffix(".rsmf")] = (str(message["X-RSMF-BeginDate"]), manifest["events"])
+        # Issue 19: the files are named by control number; the summary says the day.
+        day = summary.get_content().split("Day (America/New_York): ", 1)[1][:10]
+        found[day] = (str(message["X-RSMF-BeginDate"]), manifest["events"])
     assert sorted(found) == sorted(set(NEW_YORK_DAYS.values()))
     by_id = {entry["id"]: (day, entry) for day, (_begin, entries) in found.items() for entry in entries}
     for message_id, day in NEW_YORK_DAYS.items():
@@ -175,7 +177,7 @@ def test_rsmf_files_are_new_york_days_with_offsets_and_valid_against_rsmf_2(even
 def test_rsmf_in_utc_is_unchanged_and_says_utc(events: list[Event]) -> None:
     files = MemoryExportFiles()
     RsmfFormat().write(iter(events), files, context("UTC"))
-    days = sorted(path.rsplit("/", 1)[1].removesuffix(".rsmf") for path in files.contents)
+    days = sorted(str(email.message_from_bytes(data)["Subject"]).rsplit(" ", 1)[1] for data in files.contents.values())
     assert "2026-11-23" in days
     assert "2026-11-21" not in days
 
