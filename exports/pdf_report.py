@@ -770,16 +770,25 @@ class Drawer:
 
 class DocumentDrawer(Drawer):
     """One document's PDF: its laid-out lines, every page headed with the document and the
-    zone, and stamped with its Bates label (:func:`exports.documents.page_label`)."""
+    zone, and stamped with its Bates label (:func:`exports.documents.page_label`). ``plain``:
+    in the regular face only (a slip sheet: one font subset the less in each file)."""
 
     def __init__(
-        self, canvas: Canvas, fonts: ReportFonts, geometry: Geometry, context: ExportContext, title: str, control: str
+        self,
+        canvas: Canvas,
+        fonts: ReportFonts,
+        geometry: Geometry,
+        context: ExportContext,
+        title: str,
+        control: str,
+        plain: bool = False,
     ) -> None:
         super().__init__(canvas, fonts, geometry)
         self.context = context
         self.control = control
         width = geometry.width - 2 * geometry.margin - 120
-        font = fonts.best(fonts.bold, title)
+        self.strong = fonts.regular if plain else fonts.bold
+        font = fonts.best(self.strong, title)
         self.title = _fit(title, font, HEADER_SIZE, width)
         self.title_font = font
 
@@ -829,7 +838,7 @@ class DocumentDrawer(Drawer):
             FOOTER_SIZE,
         )
         c.setFillColor(BLACK)
-        c.setFont(self.fonts.bold.name, 9)
+        c.setFont(self.strong.name, 9)
         c.drawRightString(g.width - g.margin, g.margin, page_label(self.control, self.page))
         c.showPage()
 
@@ -963,16 +972,23 @@ class DocumentPdfs:
                 hashing, self.geometry, ctx, path, f"{document.control} · {info.name}", "Slip sheet"
             )
             drawer = DocumentDrawer(
-                canvas, self.fonts, self.geometry, ctx, f"{document.control} · attachment slip sheet", document.control
+                canvas,
+                self.fonts,
+                self.geometry,
+                ctx,
+                f"{document.control} · attachment slip sheet",
+                document.control,
+                plain=True,
             )
             drawer._new_page()
             c, g = canvas, self.geometry
             c.setFillColor(BLACK)
-            c.setFont(self.fonts.bold.name, TITLE_SIZE)
+            c.setFont(self.fonts.regular.name, TITLE_SIZE)
             y = g.top - TITLE_SIZE
             c.drawString(g.margin, y, "Attachment produced natively")
             y -= 28
-            _fields(drawer, [(label, layout.shown(value)) for label, value in fields], y)
+            # One face only (each face is a font subset embedded in every PDF): slip sheets are many.
+            _fields(drawer, [(label, layout.shown(value)) for label, value in fields], y, bold=False)
             drawer._end_page()
             canvas.save()
         return (
@@ -1001,7 +1017,7 @@ class DocumentPdfs:
         self.opt.close()
 
 
-def _fields(drawer: Drawer, fields: list[tuple[str, str]], y: float, max_lines: int = 6) -> float:
+def _fields(drawer: Drawer, fields: list[tuple[str, str]], y: float, max_lines: int = 6, bold: bool = True) -> float:
     c, g = drawer.canvas, drawer.geometry
     value_x = g.margin + 110
     for label, value in fields:
@@ -1009,7 +1025,7 @@ def _fields(drawer: Drawer, fields: list[tuple[str, str]], y: float, max_lines: 
         c.setFont(drawer.fonts.regular.name, 10)
         c.drawString(g.margin, y, label)
         c.setFillColor(BLACK)
-        value_font = drawer.fonts.best(drawer.fonts.bold, value)
+        value_font = drawer.fonts.best(drawer.fonts.bold, value) if bold else drawer.fonts.regular
         lines = wrap(value, value_font, 10, g.width - g.margin - value_x)
         if len(lines) > max_lines:
             lines = [*lines[: max_lines - 1], _fit(lines[max_lines - 1] + " …", value_font, 10, 1e9) + "…"]
