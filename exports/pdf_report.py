@@ -1237,6 +1237,12 @@ class PdfReportFormat:
             "manifest.json is recorded in chain_of_custody.json (written after every format, so it cannot be printed "
             "here), and the SHA-256 of the zip in Archivist's audit log."
         )
+        head = ctx.archive_head
+        if head is not None:
+            statement += (
+                f" Archive head when the export began: link {head.get('seq')}, chain hash "
+                f"{head.get('chain_hash') or '(empty archive)'}, archived at {head.get('archived_at') or '—'}."
+            )
         drawable, _ = fonts.drawable(statement)
         for line in wrap(drawable, fonts.regular, 8.5, g_width):
             yield (fonts.regular.name, 8.5, line, BLACK)

@@ -51,6 +51,7 @@ CONTEXT = ExportContext(
     case_number="case-42",
     custodians=("user:0", "user:1"),
     numbering=Numbering("ACME-", 1),
+    archive_head={"seq": 4711, "chain_hash": "c" * 64, "archived_at": "2026-12-06T14:05:08+00:00"},
 )
 
 
@@ -248,7 +249,16 @@ def test_cover_names_case_custodians_query_dates_zone_unit_and_bates_range(produ
 def test_custody_pages_hold_every_document_s_hashes(production: Production) -> None:
     pages = production.pages(REPORT_PATH)
     custody = _squeezed("\n".join(pages[1:]))
-    for needle in ("prod-0001", "counsel@example.com", "chain_of_custody.json", "manifest.json"):
+    for needle in (
+        "prod-0001",
+        "counsel@example.com",
+        _squeezed("2026-12-06 14:05:09 UTC"),
+        _squeezed('room:trading OR "margin call"'),
+        "chain_of_custody.json",
+        "manifest.json",
+        "link4711",
+        "c" * 64,
+    ):
         assert needle in custody, needle
     for doc in production.all:
         pdf = hashlib.sha256(production.files.contents[document_pdf_path(doc.control)]).hexdigest()
@@ -411,3 +421,18 @@ def test_memory_stays_flat_as_the_production_grows() -> None:
     small, large = _peak(500), _peak(2_000)
     # Four times the documents: the peak is the largest document's, not the export's.
     assert large - small < 1_500_000, (small, large)
+
+
+def test_message_unit_makes_one_pdf_per_message_with_its_versions() -> None:
+    context = replace(CONTEXT, unit="message")
+    made = produce(production_events(), context)
+    rows = read_opt(made.files.contents[OPT_PATH])
+    assert [row[0] for row in rows] == [d.control for d in made.all]
+    posts = sum(1 for e in production_events() if e.type == "post")
+    uploads = sum(1 for e in production_events() if e.type == "file_upload")
+    assert len(rows) == posts + 2 * uploads  # an upload is a message, and its file an attachment of it
+    edited = next(d for d in made.parents if d.message_id == "m1")
+    text = "\n".join(made.pages(document_pdf_path(edited.control)))
+    assert "message 1 about the margin call" in text
+    assert "edited (version 2): message 1, edited the next day" in text
+    assert "Message in #trading-desk" in text
