@@ -894,6 +894,7 @@ class DocumentPdfs:
             marshal.dump(entry, self.spool)
             self.opt.write(opt_line(member.control, document_pdf_path(member.control), entry[5]))
             self.count += 1
+            self.attachments += member.kind == "attachment"
             self.documents_first = self.documents_first or member.control
             self.documents_last = member.control
 
@@ -961,7 +962,11 @@ class DocumentPdfs:
             ("SHA-256", info.sha256),
             ("Uploaded", f"by {person(upload.actor)} at {clock(upload.occurred_at, ctx.time_zone)}"),
             ("Room", f"{_room_label(document)} ({document.room.id})"),
-            ("Native path", f"{NATIVES_DIR}/{info.sha256}{native_extension(info.name)}"),
+            (
+                "Native path",
+                f"{NATIVES_DIR}/{info.sha256}{native_extension(info.name)} (in the export when it also has csv, "
+                "edrm or jsonl, which copy the natives)",
+            ),
             ("Text path", text_path or "none"),
             ("Extracted text", text_state),
         ]
@@ -1150,7 +1155,7 @@ class PdfReportFormat:
         custody = list(self._custody_statement(context, fonts))
         per_page = int((g.height - g.margin - 14 - g.bottom) // LEADING) + 1
         custody_lines = len(custody) + 2 * max(pdfs.count, 1)
-        index_lines = 2 + max(pdfs.count, 1)
+        index_lines = 3 + max(pdfs.count, 1)
         with files.create(REPORT_PATH, MEDIA_TYPE) as stream:
             hashing = HashingWriter(stream)
             title = f"Production {context.export_id}" + (f" — {context.case_name}" if context.case_name else "")
@@ -1191,7 +1196,7 @@ class PdfReportFormat:
             ("Time zone", f"{zone.key} (every time is shown with its abbreviation)"),
             ("Document unit", unit),
             ("Bates range", bates),
-            ("Documents", f"{pdfs.count:,} ({totals.files:,} file events), one PDF each under {PDF_DIR}/"),
+            ("Documents", f"{pdfs.count:,} ({pdfs.attachments:,} attachments), one PDF each under {PDF_DIR}/"),
             ("Requested by", ctx.requested_by),
             ("Created at", _stamp(ctx.created_at, zone)),
             ("Export ID", ctx.export_id),
@@ -1226,6 +1231,7 @@ class PdfReportFormat:
     def _custody_statement(ctx: ExportContext, fonts: ReportFonts) -> Iterator[ReportLine]:
         g_width = A4[0] - 2 * 16 * mm
         yield (fonts.bold.name, 14.0, "Chain of custody", BLACK)
+        yield (fonts.regular.name, 8.5, "", BLACK)
         statement = (
             f"Export {ctx.export_id}, requested by {ctx.requested_by}, "
             f"created at {_stamp(ctx.created_at, ctx.time_zone)}"
@@ -1253,13 +1259,14 @@ class PdfReportFormat:
             yield (fonts.regular.name, 8.5, "No documents.", GREY)
             yield (fonts.regular.name, 8.5, "", GREY)
         for control, _last, kind, _title, _day, pages, pdf_sha, text_sha, _family in pdfs.entries():
-            yield (fonts.bold.name, 7.5, f"{control}  ({kind}, {pages} p.)  PDF SHA-256 {pdf_sha}", BLACK)
+            yield (fonts.regular.name, 7.5, f"{control}  ({kind}, {pages} p.)  PDF SHA-256 {pdf_sha}", BLACK)
             shown = f"text SHA-256 {text_sha}" if text_sha else "no extracted text"
             yield (fonts.regular.name, 7.5, f"        {shown}", GREY)
 
     def _index(self, pdfs: DocumentPdfs, fonts: ReportFonts, ctx: ExportContext) -> Iterator[ReportLine]:
         width = self.geometry.width - 2 * self.geometry.margin
         yield (fonts.bold.name, 14.0, "Index of documents", BLACK)
+        yield (fonts.regular.name, 8.5, "", BLACK)
         yield (
             fonts.regular.name,
             8.0,

@@ -242,6 +242,7 @@ def test_cover_names_case_custodians_query_dates_zone_unit_and_bates_range(produ
         "conversation",
         f"{docs[0].control} – {docs[-1].control}",
         "2026-12-06 14:05:09 UTC",
+        f"{len(docs)} (1 attachments)",
     ):
         assert needle in cover, needle
 
