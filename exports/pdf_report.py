@@ -82,7 +82,6 @@ LEADING = 11.0
 TITLE_SIZE = 18.0
 HEADER_SIZE = 10.0
 FOOTER_SIZE = 7.5
-TOC_LEADING = 14.0
 
 _UTC = ZoneInfo("UTC")
 BLACK = HexColor("#000000")
@@ -170,44 +169,19 @@ class Geometry:
     def lines_per_page(self) -> int:
         return int((self.top - self.bottom) // LEADING) + 1
 
-    def toc_rows(self, first_page: bool) -> int:
-        top = self.height - self.margin - (52.0 if first_page else 20.0)
-        return int((top - self.bottom) // TOC_LEADING) + 1
-
 
 @dataclass
 class RoomSummary:
+    """The room the layout is in (its messages are in the :class:`MessageStore`)."""
+
     index: int
     id: str
     name: str | None
     kind: str
-    first_page: int = 0
-    """Page within the transcripts (1 = the first transcript page)."""
     events: int = 0
     messages: int = 0
     first: datetime | None = None
     last: datetime | None = None
-    participants: dict[str, str] = field(default_factory=dict)
-    """Actor id to the name first seen, for naming direct messages."""
-    people: dict[str, dict[str, None]] = field(default_factory=dict)
-    """Person id to every name seen in the room (in order), for the room's list of people."""
-    label: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"room-{self.index}"
-
-    def finish(self) -> None:
-        """Fix the title (a direct message is named after its people) and drop the name set."""
-        if self.name:
-            self.label = self.name
-        elif self.kind == "im":
-            people = sorted(self.participants.values())
-            shown = ", ".join(people[:4]) + (f" and {len(people) - 4} more" if len(people) > 4 else "")
-            self.label = f"Direct messages: {shown}" if shown else f"Direct messages {self.id}"
-        else:
-            self.label = self.id
-        self.participants = {}
 
 
 @dataclass
