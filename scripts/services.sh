@@ -196,7 +196,7 @@ main() {
         && installed "${PDF_PACKAGES[@]}" && [ -f "$VERAPDF_JAR" ]; then
       return 0
     fi
-    fail "RabbitMQ, PostgreSQL, the test S3 server, chromium or the PDF fonts are missing or down, and only root can fix that; run as root:"
+    fail "RabbitMQ, PostgreSQL, the test S3 server, chromium, the PDF fonts or veraPDF are missing or down, and only root can fix that; run as root:"
     fail "  $(cd "$(dirname "$0")" && pwd)/services.sh"
     exit 2
   fi

@@ -32,6 +32,7 @@ from pypdf.generic import DictionaryObject
 from exports.base import ExportContext, HashingWriter, MemoryExportFiles, WrittenFile, export_order
 from exports.documents import Document, Numbering, documents, every_document, page_label
 from exports.fonts import load_fonts
+from exports.pdf_archival import ProfileMissing, srgb_profile
 from exports.pdf_opt import OPT_PATH
 from exports.pdf_report import REPORT_PATH, PdfReportFormat, document_pdf_path
 from exports.transcript import document_text
@@ -437,3 +438,8 @@ def test_message_unit_makes_one_pdf_per_message_with_its_versions() -> None:
     assert "message 1 about the margin call" in text
     assert "edited (version 2): message 1, edited the next day" in text
     assert "Message in #trading-desk" in text
+
+
+def test_without_an_srgb_profile_the_pdf_says_which_package_to_install() -> None:
+    with pytest.raises(ProfileMissing, match="icc-profiles-free"):
+        srgb_profile((Path("/nonexistent/sRGB.icc"),))
