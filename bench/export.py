@@ -1,6 +1,7 @@
 """Export speed and memory: a 100,000-message export in each format.
 
     python -m bench.export [--messages 100000] [--workdir DIR] [--write]
+    python -m bench.export --pdf-peaks 100000,1000000 [--workdir DIR]
 
 Builds (or reuses, in --workdir) an embedded archive and Tantivy index of seeded synthetic
 traffic holding at least --messages posts, then exports every message (the query
@@ -14,6 +15,11 @@ under 300 MB.
 and extracted texts are in a file store (:data:`NATIVE_FILES` files, half compressible text,
 half random bytes), so the natives are copied, re-hashed and zipped: its last column is the
 natives' MB/s. The other rows' corpus has no stored bytes (its uploads are pending), as before.
+
+``--pdf-peaks A,B``: the PDF export alone at each size (a corpus of its own per size, in
+``--workdir``/``pdf-<size>``), its time and peak memory, and the ratio of the last peak to the
+first: the PDF is written in parts (one PDF per document), so its peak should not grow with the
+export (issue 19: 1M messages within 20% of 100k).
 """
 
 from __future__ import annotations
@@ -283,12 +289,35 @@ def report(figures: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pdf_peaks(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
+    """The PDF export at each size, each in a fresh process (see the module doc)."""
+    figures = []
+    for size in sizes:
+        corpus = workdir / f"pdf-{size}"
+        build = [sys.executable, "-m", "bench.export", "--build-only", "--workdir", str(corpus)]
+        subprocess.run([*build, "--messages", str(size)], check=True)
+        url, index_dir = build_corpus(corpus, size)
+        out_dir = corpus / "out"
+        out_dir.mkdir(exist_ok=True)
+        figure = measure(url, index_dir, "pdf", out_dir)
+        print(json.dumps(figure), flush=True)
+        figures.append(figure)
+    first, last = figures[0], figures[-1]
+    print(
+        f"PDF peak: {first['peak_mb']:.0f} MB at {first['messages']:,} messages, {last['peak_mb']:.0f} MB at "
+        f"{last['messages']:,} ({last['peak_mb'] / first['peak_mb'] - 1:+.0%}); "
+        + ", ".join(f"{f['messages']:,}: {f['messages'] / f['seconds']:,.0f} messages/s" for f in figures)
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "archivist-bench-export")
     parser.add_argument("--formats", default=",".join((READ_ONLY, *FORMAT_NAMES, NATIVES)))
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--pdf-peaks", help="sizes (messages), comma-separated: the PDF's peak memory at each")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
@@ -297,6 +326,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         print(json.dumps(export_once(args.url, args.index, args.child, args.out)))
+        return
+    if args.pdf_peaks:
+        pdf_peaks(args.workdir, [int(size) for size in args.pdf_peaks.split(",")])
         return
     if args.build_only:
         build_corpus(args.workdir, args.messages)

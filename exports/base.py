@@ -25,7 +25,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from exports.documents import (
@@ -76,6 +76,10 @@ class ExportContext:
     """The production's control numbers; None: the export id's (:func:`default_numbering`)."""
     recipients: tuple[str, ...] = ()
     """Whom the production is for (the production log and the cover say it)."""
+    archive_head: dict[str, Any] | None = None
+    """The archive's newest chain link when the export began (``seq``, ``chain_hash``,
+    ``archived_at``: :func:`archive.record.chain_head`), for the PDF's custody page; None when
+    not known (a format written outside :func:`exports.package.build_export`)."""
 
     @property
     def control_numbers(self) -> Numbering:

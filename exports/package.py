@@ -116,6 +116,7 @@ def build_export(
         unit=request.unit,
         numbering=request.numbering,
         recipients=request.recipients,
+        archive_head=head,
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")

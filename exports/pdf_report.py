@@ -1,35 +1,38 @@
-"""The PDF report: a cover page, a table of contents, then one transcript per room.
+"""The PDF of a production: one PDF per document, an OPT cross-reference, and the report.
 
-Events arrive once, as a stream, in export order (room, then time), but the cover's counts and
-the table of contents' page numbers are needed before the first transcript page. So the
-report is made in two passes with flat memory:
+Every document of the production (:meth:`exports.base.ExportContext.documents`: the same
+documents and control numbers as every other format) becomes its own PDF/A-2b file,
+``PDF/<control number>.pdf``, each page stamped with its Bates label
+(:func:`exports.documents.page_label`: ``ACME-0000001``, ``ACME-0000001.0002``); an attachment
+is a one-page slip sheet naming its file, hash and native and text paths. ``production.opt``
+(:mod:`exports.pdf_opt`) lists each document's PDF with its page count. ``report.pdf`` is the
+cover (case, custodians, query, date range, time zone, unit, Bates range), the custody pages
+(every document's PDF and text SHA-256, who, when, what) and the index of documents.
 
-1. **Layout.** Each event is turned into the lines it will be drawn as (text wrapped with the
-   fonts' metrics, which is deterministic) and the lines are paginated; the laid-out lines go
-   to a temporary spool file, so only counts and one summary per room stay in memory. The
-   texts of the current room's messages go to a temporary SQLite database, for the version
-   numbers of edits and the text of deleted messages.
-2. **Drawing.** Knowing every room's first page and the page count, the cover and the table
-   of contents are drawn, then the spooled lines, with reportlab's low-level canvas.
+Memory is flat: a document is laid out (:class:`Layout`: each event turned into the lines it
+will be drawn as, text wrapped with the fonts' metrics, paginated) and drawn into its own PDF as
+soon as it is complete, so what is held is one document; what the report needs of each document
+goes to a spool on disk. The texts of the current room's messages are kept in a temporary SQLite
+database, for the text of deleted messages and of messages read.
 
-Participants (the cover's count, a direct conversation's title) are whoever did anything and the
-recipients of direct messages (:func:`ingest.events.present_by`); a recipient is said present at
-the first message that names them (``→ Dora present: a recipient of this message``), as a join is.
-Lines name people as they were called then; after each room's transcript its people are listed
-with every name they had there and their id (``People (...): Ann Archer, Ann (NY) (user:ann)``).
+People are named as they were called then, with their id (``Ann (user:ann)``,
+:func:`exports.presence.person`); a direct message's recipient is said present at the first
+message that names them (``→ Dora (user:dora) present: a recipient of this message``), as a join
+is. Every time carries the zone's abbreviation or offset (``09:15:02 UTC``, ``23:30:00 EST``)
+and every page names the zone; a time whose sender's clock had another UTC offset is followed,
+on the line below it, by that offset in brackets (``(+09:00)``: "as sent").
 
 Page size is A4 (the international default; the constructor takes Letter for US reviewers).
-Times are shown in the export's time zone (``ExportContext.time_zone``, named on the cover and
-on every transcript page) and days are cut at its midnight; a time whose sender's clock had
-another UTC offset is followed, on the line below it in the time column, by that offset in
-brackets (``(+09:00)``: "as sent"), as the cover explains.
+PDF/A-2b: :mod:`exports.pdf_archival` (untagged: reportlab writes no structure tree).
 """
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import math
 import re
+import shutil
 import sqlite3
 import tempfile
 from collections import Counter
@@ -47,9 +50,13 @@ from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
+from exports.documents import Document, page_label
 from exports.fonts import Font, ReportFonts, load_fonts
-from exports.natives import ExportAttachments
-from exports.presence import Presence
+from exports.natives import NATIVES_DIR, TEXT_DIR, ExportAttachments, native_extension
+from exports.pdf_archival import archival, document_id, srgb_profile
+from exports.pdf_opt import OPT_MEDIA_TYPE, OPT_PATH, opt_line
+from exports.presence import Presence, person
+from exports.transcript import document_text
 from formats.time_zones import as_sent, clock, local
 from ingest.events import (
     DeleteEvent,
@@ -75,7 +82,6 @@ LEADING = 11.0
 TITLE_SIZE = 18.0
 HEADER_SIZE = 10.0
 FOOTER_SIZE = 7.5
-TOC_LEADING = 14.0
 
 _UTC = ZoneInfo("UTC")
 BLACK = HexColor("#000000")
@@ -125,8 +131,8 @@ class Geometry:
     width: float
     height: float
     margin: float = 16 * mm
-    time_width: float = 44.0
-    name_width: float = 104.0
+    time_width: float = 66.0
+    name_width: float = 116.0
     gutter: float = 6.0
 
     @property
@@ -163,44 +169,19 @@ class Geometry:
     def lines_per_page(self) -> int:
         return int((self.top - self.bottom) // LEADING) + 1
 
-    def toc_rows(self, first_page: bool) -> int:
-        top = self.height - self.margin - (52.0 if first_page else 20.0)
-        return int((top - self.bottom) // TOC_LEADING) + 1
-
 
 @dataclass
 class RoomSummary:
+    """The room the layout is in (its messages are in the :class:`MessageStore`)."""
+
     index: int
     id: str
     name: str | None
     kind: str
-    first_page: int = 0
-    """Page within the transcripts (1 = the first transcript page)."""
     events: int = 0
     messages: int = 0
     first: datetime | None = None
     last: datetime | None = None
-    participants: dict[str, str] = field(default_factory=dict)
-    """Actor id to the name first seen, for naming direct messages."""
-    people: dict[str, dict[str, None]] = field(default_factory=dict)
-    """Person id to every name seen in the room (in order), for the room's list of people."""
-    label: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"room-{self.index}"
-
-    def finish(self) -> None:
-        """Fix the title (a direct message is named after its people) and drop the name set."""
-        if self.name:
-            self.label = self.name
-        elif self.kind == "im":
-            people = sorted(self.participants.values())
-            shown = ", ".join(people[:4]) + (f" and {len(people) - 4} more" if len(people) > 4 else "")
-            self.label = f"Direct messages: {shown}" if shown else f"Direct messages {self.id}"
-        else:
-            self.label = self.id
-        self.participants = {}
 
 
 @dataclass
@@ -390,14 +371,14 @@ def _break_word(word: str, font: Font, size: float, width: float) -> list[str]:
 
 
 class Layout:
-    """Pass one: turns events into paginated lines on the spool, counting as it goes; times
-    and days in ``zone``."""
+    """Pass one, per document: turns a document's events into paginated lines (``records``),
+    counting as it goes; times and days in ``zone``. One layout serves the whole export (the
+    current room's messages are kept for deletions and reads); :meth:`begin` starts a document."""
 
     def __init__(
         self,
         fonts: ReportFonts,
         geometry: Geometry,
-        spool: IO[bytes],
         zone: ZoneInfo = _UTC,
         attachments: ExportAttachments | None = None,
     ) -> None:
@@ -406,14 +387,34 @@ class Layout:
         self._utc = zone.key == "UTC"
         self.fonts = fonts
         self.geometry = geometry
-        self.spool = spool
+        self.records: list[tuple[Any, ...]] = []
         self.messages = MessageStore()
         self.totals = Totals(missing_fonts=fonts.missing_packages)
-        self.rooms: list[RoomSummary] = []
+        self.room: RoomSummary | None = None
+        self.rooms = 0
         self.pages = 0
         self.lines_left = 0
         self.day: date | None = None
+        self.versions: dict[str, int] = {}
         self.presence = Presence()
+
+    def begin(self, versions: dict[str, int], heading: list[str]) -> None:
+        """Start a document on a new first page: ``heading`` (its header lines), then its events
+        (:meth:`add`); ``versions``: the document's edit versions."""
+        self.records = []
+        self.pages = 1
+        self.lines_left = self.geometry.lines_per_page
+        self.day = None
+        self.versions = versions
+        for text in heading:
+            shown = self._text(text)
+            font = self.fonts.regular
+            self._place([(META, font.name, "", "", "", piece) for piece in wrap(shown, font, BODY_SIZE, self._full)])
+        self._place([(META, self.fonts.regular.name, "", "", "", "")])
+
+    @property
+    def _full(self) -> float:
+        return self.geometry.width - 2 * self.geometry.margin
 
     def add(self, event: Event) -> None:
         room = self._room_for(event)
@@ -421,10 +422,15 @@ class Layout:
         moment = event.occurred_at if self._utc else local(event.occurred_at, self.zone)
         if moment.date() != self.day:
             self.day = moment.date()
-            self._day_heading(room, self.day)
+            self._day_heading(self.day)
         self._place(self._sent_offset(event, self._lines(event)))
         for recipient in self.presence.newly_present(event):  # a direct message's recipients
-            self._place(self._became_present(event, recipient.name or recipient.id))
+            self._place(self._became_present(event, person(recipient)))
+
+    def _time(self, event: Event) -> str:
+        """``09:15:02 UTC``, ``23:30:00 EST``: every time with its zone's abbreviation (or offset)."""
+        wall = self._wall(event.occurred_at)
+        return f"{_hms(wall)} {wall.tzname()}"
 
     def _wall(self, moment: datetime) -> datetime:
         return moment if self._utc else local(moment, self.zone)
@@ -441,29 +447,15 @@ class Layout:
         return [*lines, (META, self.fonts.regular.name, shown, "", "", "")]
 
     def finish(self) -> None:
-        if self.rooms:
-            self._finish_room(self.rooms[-1])
         self.messages.close()
 
-    def _finish_room(self, room: RoomSummary) -> None:
-        self._people_key(room)
-        room.finish()
-        room.label = self._text(room.label)
-
     def _room_for(self, event: Event) -> RoomSummary:
-        if self.rooms and self.rooms[-1].id == event.room.id:
-            return self.rooms[-1]
-        if self.rooms:
-            self._finish_room(self.rooms[-1])
-        room = RoomSummary(len(self.rooms), event.room.id, event.room.name, event.room.kind)
-        self.rooms.append(room)
+        if self.room is not None and self.room.id == event.room.id:
+            return self.room
+        self.room = RoomSummary(self.rooms, event.room.id, event.room.name, event.room.kind)
+        self.rooms += 1
         self.messages.clear()
-        self.day = None
-        self.pages += 1
-        self.lines_left = self.geometry.lines_per_page
-        room.first_page = self.pages
-        self._emit(("R", room.index))
-        return room
+        return self.room
 
     def _count(self, room: RoomSummary, event: Event) -> None:
         totals = self.totals
@@ -475,13 +467,8 @@ class Layout:
         totals.first = moment if totals.first is None else min(totals.first, moment)
         totals.last = moment if totals.last is None else max(totals.last, moment)
         totals.participants.add(event.actor.id)
-        room.participants.setdefault(event.actor.id, self._who(event))
-        room.people.setdefault(event.actor.id, {})[self._who(event)] = None
         for recipient in present_by(event)[1:]:  # present from the first message that names them
             totals.participants.add(recipient.id)
-            name = (recipient.name or recipient.id).translate(_VISIBLE)
-            room.participants.setdefault(recipient.id, name)
-            room.people.setdefault(recipient.id, {})[name] = None
         if isinstance(event, PostEvent):
             totals.messages += 1
             room.messages += 1
@@ -496,10 +483,10 @@ class Layout:
         elif isinstance(event, PolicyDecisionEvent):
             totals.policy_decisions += 1
 
-    def _day_heading(self, room: RoomSummary, day: date) -> None:
+    def _day_heading(self, day: date) -> None:
         if self.lines_left < 3:  # keep a heading with at least one line of its day
             self._page_break()
-        self._emit(("D", f"{room.key}-{day.isoformat()}", day.strftime("%A %d %B %Y")))
+        self._emit(("D", day.strftime("%A %d %B %Y") + f" ({self.zone.key})"))
         self.lines_left -= 1
 
     def _place(self, lines: list[Line]) -> None:
@@ -517,11 +504,17 @@ class Layout:
         self._emit(("B",))
 
     def _emit(self, record: tuple[Any, ...]) -> None:
-        marshal.dump(record, self.spool)
+        self.records.append(record)
 
     @staticmethod
     def _who(event: Event) -> str:
-        return (event.actor.name or event.actor.id).translate(_VISIBLE)
+        """``Ann (user:ann)``: the name of the moment and the person's id (:func:`person`)."""
+        return person(event.actor).translate(_VISIBLE)
+
+    def shown(self, text: str) -> str:
+        """:meth:`_text` without counting: a title drawn again (page headers, the report's rows)."""
+        visible, _ = self.fonts.drawable(text.translate(_VISIBLE))
+        return _shaped(visible)
 
     def _text(self, text: str) -> str:
         """Control characters made visible, characters no font has written out (and counted),
@@ -547,43 +540,29 @@ class Layout:
             return self._delete(event)
         return self._notice(event)
 
-    def _people_key(self, room: RoomSummary) -> None:
-        """After a room's transcript, who its names are: ``People (names as shown above, and
-        ids): Ann Archer, Ann (NY) (user:ann); Bob Brown (user:bob)``: the transcript names
-        people as they were called at the time, and this ties each name to the person (their id)."""
-        if not room.people:
-            return
-        entries = []
-        for person_id, names in sorted(room.people.items()):
-            shown = ", ".join(_cut(name) for name in names if name != person_id)
-            entries.append(f"{shown} ({_cut(person_id)})" if shown else _cut(person_id))
-        text = self._text("People (names as shown above, and ids): " + "; ".join(entries))
-        font = self.fonts.best(self.fonts.italic, text)
-        wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
-        self._place([(META, font.name, "", "", "", piece) for piece in wrapped])
-        room.people = {}
-
     def _became_present(self, event: Event, name: str) -> list[Line]:
         """``→ Dora present: a recipient of this message``, at the message's time."""
         what = "file" if isinstance(event, FileUploadEvent) else "message"
         text = self._text(f"→ {name.translate(_VISIBLE)} present: a recipient of this {what}")
-        font = self.fonts.best(self.fonts.italic, text)
-        time = _hms(self._wall(event.occurred_at))
+        font = self.fonts.regular
+        time = self._time(event)
         wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
         return [(META, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
 
     def _edit(self, event: EditEvent) -> list[Line]:
-        version = self.messages.edited(event.message.id, event.message.text)
-        if version is None:
+        known = self.messages.edited(event.message.id, event.message.text)
+        version = self.versions.get(str(event.event_id))
+        if known is None:
             self.totals.deleted_unknown += 1
-        label = f"✎ edited (version {version})" if version else "✎ edited (earlier versions not in this export)"
+        label = f"✎ edited (version {version})" if version else "✎ edited"
+        if known is None:
+            label += " (earlier versions not in this export)"
         return self._spoken(event, f"{label}: {self._text(event.message.text)}", MESSAGE)
 
     def _delete(self, event: DeleteEvent) -> list[Line]:
         text = self.messages.text(event.message.id)
         who = self._text(self._who(event))
-        wall = self._wall(event.occurred_at)
-        heading = self._spoken(event, f"✖ deleted by {who} at {_hms(wall)} {wall.tzname()}", DELETION)
+        heading = self._spoken(event, f"✖ deleted by {who} at {self._time(event)}", DELETION)
         if text is None:
             self.totals.deleted_unknown += 1
             return heading + self._body_lines("(the deleted message is not in this export)", META)
@@ -593,13 +572,13 @@ class Layout:
         who = self._text(self._who(event))
         style, text = self._describe(event, who)
         text = self._text(text)  # the parts not written out yet (a file's content type, ...)
-        font = self.fonts.best(self.fonts.italic if style == META else self.fonts.regular, text)
-        time = _hms(self._wall(event.occurred_at))
+        font = self.fonts.regular
+        time = self._time(event)
         wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
         lines = [(style, font.name, time if i == 0 else "", "", "", piece) for i, piece in enumerate(wrapped)]
         if isinstance(event, FileUploadEvent):
             details = self._text(self._attachment(event))
-            font = self.fonts.best(self.fonts.italic, details)
+            font = self.fonts.regular
             wrapped = wrap(details, font, BODY_SIZE, self.geometry.wide_width)
             lines += [(META, font.name, "", "", "", piece) for piece in wrapped]
         return lines
@@ -677,7 +656,7 @@ class Layout:
         for its column gets lines of its own, in full, wrapped across name and body columns)."""
         who = self._text(self._who(event))
         speaker = self.fonts.best(self.fonts.bold, who)
-        time = _hms(self._wall(event.occurred_at))
+        time = self._time(event)
         if speaker.width(who, BODY_SIZE) > self.geometry.name_width:
             names = wrap(who, speaker, BODY_SIZE, self.geometry.wide_width)
             heading = [
@@ -695,39 +674,28 @@ class Layout:
         return [(style if i == 0 else continued, font.name, "", "", "", piece) for i, piece in enumerate(wrapped)]
 
 
-def read_spool(spool: IO[bytes]) -> Iterator[tuple[Any, ...]]:
-    spool.seek(0)
-    while True:
-        try:
-            yield marshal.load(spool)  # noqa: S302 - our own temporary file, written just before
-        except EOFError:
-            return
+PDF_DIR = "PDF"
 
 
-class Renderer:
-    """Pass two: draws the cover, the table of contents and the spooled transcripts."""
+def document_pdf_path(control: str) -> str:
+    """Where a document's PDF is in the export: ``PDF/<control number>.pdf``."""
+    return f"{PDF_DIR}/{control}.pdf"
 
-    def __init__(self, canvas: Canvas, fonts: ReportFonts, geometry: Geometry, context: ExportContext) -> None:
+
+Entry = tuple[str, str, str, str, str, int, str, str, str]
+"""One document in the report: (control, last page's label, kind, title, day, pages, SHA-256 of
+its PDF, SHA-256 of its text (or a note), its family range)."""
+
+
+class Drawer:
+    """Pass two: draws laid-out lines and the page furniture (the document PDFs and the report)."""
+
+    def __init__(self, canvas: Canvas, fonts: ReportFonts, geometry: Geometry) -> None:
         self.canvas = canvas
         self.fonts = fonts
         self.geometry = geometry
-        self.context = context
         self.page = 0
-        self.total_pages = 0
-        self.room: RoomSummary | None = None
-        self.titles: tuple[str, str] = ("", "")
-        """The current room's header, cut to fit, for its first and its continued pages."""
         self.y = 0.0
-
-    def render(self, layout: Layout, spool: IO[bytes], warnings: list[str]) -> None:
-        rooms = layout.rooms
-        toc_pages = self.toc_page_count(len(rooms))
-        offset = 1 + toc_pages
-        self.total_pages = offset + layout.pages
-        self._cover(layout.totals, len(rooms), warnings)
-        self._contents(rooms, offset)
-        self._transcripts(rooms, spool)
-        self._end_page()
 
     def _draw(self, x: float, y: float, text: str, font: Font, size: float) -> None:
         """Draw one line from ``x``: in visual order, each run in the font that has its glyphs."""
@@ -739,197 +707,11 @@ class Renderer:
             if index < len(runs) - 1:
                 x += face.width(run, size)
 
-    def toc_page_count(self, rooms: int) -> int:
-        first = self.geometry.toc_rows(first_page=True)
-        if rooms <= first:
-            return 1
-        return 1 + math.ceil((rooms - first) / self.geometry.toc_rows(first_page=False))
-
-    def _new_page(self) -> None:
-        if self.page:
-            self._end_page()
-        self.page += 1
-
-    def _end_page(self) -> None:
-        if not self.page:
-            return
-        c = self.canvas
-        g = self.geometry
-        c.setFillColor(GREY)
-        c.setFont(self.fonts.regular.name, FOOTER_SIZE)
-        footer = f"Export {self.context.export_id} — page {self.page} of {self.total_pages}"
-        c.drawCentredString(g.width / 2, g.margin, footer)
-        c.showPage()
-
-    def _cover(self, totals: Totals, rooms: int, warnings: list[str]) -> None:
-        self._new_page()
-        c, g, ctx = self.canvas, self.geometry, self.context
-        y = g.height - g.margin - TITLE_SIZE
-        c.setFont(self.fonts.bold.name, TITLE_SIZE)
-        c.drawString(g.margin, y, "Archivist export report")
-        y -= 30
-        fields = [
-            ("Case", ctx.case_name or "—"),
-            ("Query", ctx.query or "(everything)"),
-            ("Requested by", ctx.requested_by),
-            ("Created at", _stamp(ctx.created_at, ctx.time_zone)),
-            ("Export ID", ctx.export_id),
-            ("Time zone", ctx.time_zone.key),
-        ]
-        if ctx.case_number:
-            fields.insert(1, ("Case number", ctx.case_number))
-        if ctx.custodians:
-            fields.append(("Custodians", ", ".join(ctx.custodians)))
-        y = self._fields(fields, y)
-        y -= 12
-        c.setFont(self.fonts.bold.name, 12)
-        c.drawString(g.margin, y, "Contents of this export")
-        y -= 20
-        counts = [
-            ("Events", f"{totals.events:,}"),
-            ("Messages", f"{totals.messages:,}"),
-            ("Edits", f"{totals.edits:,}"),
-            ("Deletions", f"{totals.deletions:,}"),
-            ("Files", f"{totals.files:,}"),
-            ("Disclaimers", f"{totals.disclaimers:,}"),
-            ("Policy decisions", f"{totals.policy_decisions:,}"),
-            ("Rooms", f"{rooms:,}"),
-            ("Participants", f"{len(totals.participants):,}"),
-            ("First event", _stamp(totals.first, ctx.time_zone)),
-            ("Last event", _stamp(totals.last, ctx.time_zone)),
-        ]
-        y = self._fields(counts, y)
-        zone = ctx.time_zone.key
-        notes = [
-            f"All times are in {zone}; days begin at midnight {zone}. A time followed by an offset in "
-            "brackets, e.g. (+09:00), was sent by a clock at that UTC offset. Edits show every version; "
-            "deleted messages stay, marked.",
-            *warnings,
-        ]
-        self._notes(notes, y - 12)
-
-    def _fields(self, fields: list[tuple[str, str]], y: float) -> float:
-        c, g = self.canvas, self.geometry
-        value_x = g.margin + 110
-        for label, value in fields:
-            c.setFillColor(GREY)
-            c.setFont(self.fonts.regular.name, 10)
-            c.drawString(g.margin, y, label)
-            c.setFillColor(BLACK)
-            value_font = self.fonts.best(self.fonts.bold, value)
-            lines = wrap(value, value_font, 10, g.width - g.margin - value_x)
-            for line in lines[:6]:
-                self._draw(value_x, y, line, value_font, 10)
-                y -= 14
-        return y
-
-    def _notes(self, notes: list[str], y: float) -> None:
-        c, g = self.canvas, self.geometry
-        c.setFillColor(GREY)
-        for note in notes:
-            drawable, _ = self.fonts.drawable(note)
-            for line in wrap(drawable, self.fonts.regular, 8.5, g.width - 2 * g.margin):
-                if y < g.bottom:
-                    return
-                self._draw(g.margin, y, line, self.fonts.regular, 8.5)
-                y -= LEADING
-
-    def _contents(self, rooms: list[RoomSummary], offset: int) -> None:
-        g = self.geometry
-        index = 0
-        first = True
-        while first or index < len(rooms):
-            self._new_page()
-            y = self._contents_title(first)
-            for _ in range(g.toc_rows(first)):
-                if index == len(rooms):
-                    break
-                self._contents_row(rooms[index], rooms[index].first_page + offset, y)
-                index += 1
-                y -= TOC_LEADING
-            if first and not rooms:
-                self.canvas.drawString(g.margin, y, "No events matched.")
-            first = False
-
-    def _contents_title(self, first: bool) -> float:
-        c, g = self.canvas, self.geometry
-        c.setFillColor(BLACK)
-        top = g.height - g.margin
-        if first:
-            c.setFont(self.fonts.bold.name, 14)
-            c.drawString(g.margin, top - 14, "Contents")
-            c.bookmarkPage("contents")
-            c.setFont(self.fonts.regular.name, 8)
-            c.setFillColor(GREY)
-            c.drawString(g.margin, top - 30, f"Room — messages — first and last event ({self.context.time_zone.key})")
-            c.drawRightString(g.width - g.margin, top - 30, "Page")
-            return top - 52
-        return top - 20
-
-    def _contents_row(self, room: RoomSummary, page: int, y: float) -> None:
-        c, g = self.canvas, self.geometry
-        zone = self.context.time_zone
-        span = f"{_stamp(room.first, zone)[:16]} – {_stamp(room.last, zone)[:16]}"
-        detail = f"{room.messages:,} messages, {span}"
-        right = g.width - g.margin
-        detail_x = right - 40 - self.fonts.regular.width(detail, 8)
-        # Drawn left to right, so text extraction reads a row in order.
-        title_font = self.fonts.best(self.fonts.bold, room.label)
-        c.setFillColor(BLACK)
-        self._draw(g.margin, y, _fit(room.label, title_font, 10, detail_x - g.margin - 8), title_font, 10)
-        c.setFillColor(GREY)
-        c.setFont(self.fonts.regular.name, 8)
-        c.drawString(detail_x, y, detail)
-        c.setFillColor(BLACK)
-        c.setFont(self.fonts.regular.name, 10)
-        c.drawRightString(right, y, str(page))
-        c.linkRect("", room.key, (g.margin, y - 3, right, y + 10), relative=0)
-
-    def _transcripts(self, rooms: list[RoomSummary], spool: IO[bytes]) -> None:
-        for record in read_spool(spool):
-            kind = record[0]
-            if kind == "L":
-                self._line(*record[1:])
-            elif kind == "R":
-                self.room = rooms[record[1]]
-                font = self.fonts.best(self.fonts.bold, self.room.label)
-                width = self.geometry.width - 2 * self.geometry.margin - 80
-                label = self.room.label
-                self.titles = (
-                    _fit(label, font, HEADER_SIZE, width),
-                    _fit(f"{label} (continued)", font, HEADER_SIZE, width),
-                )
-                self._transcript_page(continued=False)
-                self.canvas.bookmarkPage(self.room.key)
-                self.canvas.addOutlineEntry(self.room.label, self.room.key, level=0, closed=True)
-            elif kind == "B":
-                self._transcript_page(continued=True)
-            elif kind == "D":
-                self._day(record[1], record[2])
-
-    def _transcript_page(self, continued: bool) -> None:
-        assert self.room is not None
-        self._new_page()
-        c, g = self.canvas, self.geometry
-        top = g.height - g.margin
-        font = self.fonts.best(self.fonts.bold, self.room.label)
-        c.setFillColor(BLACK)
-        self._draw(g.margin, top - HEADER_SIZE, self.titles[1] if continued else self.titles[0], font, HEADER_SIZE)
-        c.setFillColor(GREY)
-        c.setFont(self.fonts.regular.name, FOOTER_SIZE)
-        c.drawRightString(g.width - g.margin, top - HEADER_SIZE, f"times {self.context.time_zone.key}")
-        c.setStrokeColor(RULE)
-        c.setLineWidth(0.5)
-        c.line(g.margin, top - HEADER_SIZE - 5, g.width - g.margin, top - HEADER_SIZE - 5)
-        self.y = g.top
-
-    def _day(self, key: str, title: str) -> None:
+    def _day(self, title: str) -> None:
         c, g = self.canvas, self.geometry
         c.setFillColor(BLACK)
         c.setFont(self.fonts.bold.name, BODY_SIZE)
         c.drawString(g.time_x, self.y, title)
-        c.bookmarkHorizontal(key, 0, self.y + LEADING)
-        c.addOutlineEntry(title, key, level=1)
         self.y -= LEADING
 
     def _line(self, style: str, font: str, time: str, who: str, who_font: str, text: str) -> None:
@@ -939,13 +721,15 @@ class Renderer:
             c.rect(g.name_x - 2, y - 3, g.wide_width + 2, LEADING, stroke=0, fill=1)
         if time:
             c.setFillColor(GREY)
-            c.setFont(self.fonts.mono.name, BODY_SIZE - 0.5)
+            c.setFont(self.fonts.regular.name, BODY_SIZE - 0.5)
             c.drawString(g.time_x, y, time)
         if who:
             c.setFillColor(BLACK)
             self._draw(g.name_x, y, who, self.fonts.named(who_font), BODY_SIZE)
         if text:
             x = g.body_x if style in (MESSAGE, CONTINUED, STRUCK, DELETION) or who else g.name_x
+            if style == META and not time and not who:
+                x = g.margin if self.page == 1 and self._heading else g.name_x
             c.setFillColor(STYLE_COLORS[style])
             face = self.fonts.named(font)
             self._draw(x, y, text, face, BODY_SIZE)
@@ -955,13 +739,330 @@ class Renderer:
                 c.line(x, y + BODY_SIZE * 0.3, x + face.width(text, BODY_SIZE), y + BODY_SIZE * 0.3)
         self.y = y - LEADING
 
-
-_KEY_NAME = 200
-"""A name or id longer than this is cut in a room's list of people (the transcript has it whole)."""
+    _heading = False
 
 
-def _cut(name: str) -> str:
-    return name if len(name) <= _KEY_NAME else name[: _KEY_NAME - 1] + "…"
+class DocumentDrawer(Drawer):
+    """One document's PDF: its laid-out lines, every page headed with the document and the
+    zone, and stamped with its Bates label (:func:`exports.documents.page_label`). ``plain``:
+    in the regular face only (a slip sheet: one font subset the less in each file)."""
+
+    def __init__(
+        self,
+        canvas: Canvas,
+        fonts: ReportFonts,
+        geometry: Geometry,
+        context: ExportContext,
+        title: str,
+        control: str,
+        plain: bool = False,
+    ) -> None:
+        super().__init__(canvas, fonts, geometry)
+        self.context = context
+        self.control = control
+        width = geometry.width - 2 * geometry.margin - 120
+        self.strong = fonts.regular if plain else fonts.bold
+        font = fonts.best(self.strong, title)
+        self.title = _fit(title, font, HEADER_SIZE, width)
+        self.title_font = font
+
+    def draw(self, records: list[tuple[Any, ...]]) -> int:
+        """Draw ``records`` (a :class:`Layout`'s, for this document); the number of pages."""
+        self._new_page()
+        self._heading = True
+        for record in records:
+            kind = record[0]
+            if kind == "L":
+                self._line(*record[1:])
+            elif kind == "B":
+                self._new_page()
+            elif kind == "D":
+                self._heading = False
+                self._day(record[1])
+        self._end_page()
+        return self.page
+
+    def _new_page(self) -> None:
+        if self.page:
+            self._end_page()
+            self._heading = False
+        self.page += 1
+        c, g = self.canvas, self.geometry
+        top = g.height - g.margin
+        c.setFillColor(BLACK)
+        self._draw(g.margin, top - HEADER_SIZE, self.title, self.title_font, HEADER_SIZE)
+        c.setFillColor(GREY)
+        c.setFont(self.fonts.regular.name, FOOTER_SIZE)
+        c.drawRightString(g.width - g.margin, top - HEADER_SIZE, f"times in {self.context.time_zone.key}")
+        c.setStrokeColor(RULE)
+        c.setLineWidth(0.5)
+        c.line(g.margin, top - HEADER_SIZE - 5, g.width - g.margin, top - HEADER_SIZE - 5)
+        self.y = g.top
+
+    def _end_page(self) -> None:
+        c, g, ctx = self.canvas, self.geometry, self.context
+        c.setFillColor(GREY)
+        c.setFont(self.fonts.regular.name, FOOTER_SIZE)
+        left = f"Production {ctx.export_id}" + (f" · {ctx.case_name}" if ctx.case_name else "")
+        self._draw(
+            g.margin,
+            g.margin,
+            _fit(left, self.fonts.regular, FOOTER_SIZE, g.width / 2),
+            self.fonts.regular,
+            FOOTER_SIZE,
+        )
+        c.setFillColor(BLACK)
+        c.setFont(self.strong.name, 9)
+        c.drawRightString(g.width - g.margin, g.margin, page_label(self.control, self.page))
+        c.showPage()
+
+
+def _archival_canvas(
+    out: IO[bytes] | HashingWriter, geometry: Geometry, context: ExportContext, path: str, title: str, subject: str
+) -> Canvas:
+    # invariant: no timestamp of the moment inside (the same export gives the same bytes); the
+    # creation date is the export's own (archival()).
+    canvas = Canvas(out, pagesize=(geometry.width, geometry.height), invariant=1)
+    archival(
+        canvas,
+        title=title,
+        author=context.requested_by,
+        subject=subject,
+        created=context.created_at,
+        doc_id=document_id(context.export_id, path),
+    )
+    return canvas
+
+
+def _room_label(document: Document) -> str:
+    room = document.room
+    return room.name or (f"Direct messages {room.id}" if room.kind == "im" else room.id)
+
+
+class DocumentPdfs:
+    """Writes each document's PDF as the documents come (so memory holds one document), and
+    keeps what the report needs of each on a spool on disk."""
+
+    def __init__(self, files: ExportFiles, fonts: ReportFonts, geometry: Geometry, context: ExportContext) -> None:
+        self.files = files
+        self.fonts = fonts
+        self.geometry = geometry
+        self.context = context
+        self.layout = Layout(fonts, geometry, context.time_zone, context.attachments)
+        self.spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.opt = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.count = 0
+        self.custodians: dict[str, str] = {}
+        self.documents_first: str | None = None
+        self.documents_last: str | None = None
+        self.attachments = 0
+
+    def add(self, document: Document) -> None:
+        """``document`` (a parent) and its attachments."""
+        for custodian in document.custodians:
+            if custodian not in self.custodians:
+                actor = next((a for a in document.participants if a.id == custodian), None)
+                self.custodians[custodian] = person(actor) if actor is not None else custodian
+        for member in document.family():
+            entry = self._attachment(member) if member.kind == "attachment" else self._transcript(member)
+            marshal.dump(entry, self.spool)
+            self.opt.write(opt_line(member.control, document_pdf_path(member.control), entry[5]))
+            self.count += 1
+            self.attachments += member.kind == "attachment"
+            self.documents_first = self.documents_first or member.control
+            self.documents_last = member.control
+
+    def _transcript(self, document: Document) -> Entry:
+        ctx, layout = self.context, self.layout
+        names = {actor.id: person(actor) for actor in document.participants}
+        custodians = "; ".join(names.get(c, c) for c in document.custodians) or "none"
+        what = "Message" if document.kind == "message" else "Conversation"
+        room = document.room
+        heading = [
+            f"{document.control} — {what} in {_room_label(document)} ({room.kind} {room.id}), "
+            f"{document.day.isoformat()}, times in {ctx.time_zone.key}",
+            f"Custodians: {custodians}",
+            "Participants: " + ("; ".join(names.values()) or "none"),
+        ]
+        if document.children:
+            heading.append(f"Family: {document.family_begin} – {document.family_end} (attachments follow)")
+        layout.begin(document.versions, heading)
+        for event in document.events:
+            layout.add(event)
+        path = document_pdf_path(document.control)
+        title = f"{document.control} · {_room_label(document)} · {document.day.isoformat()}"
+        with self.files.create(path, MEDIA_TYPE) as stream:
+            hashing = HashingWriter(stream)
+            canvas = _archival_canvas(hashing, self.geometry, ctx, path, title, f"{what} {document.control}")
+            pages = DocumentDrawer(canvas, self.fonts, self.geometry, ctx, layout.shown(title), document.control).draw(
+                layout.records
+            )
+            canvas.save()
+        layout.records = []
+        text = document_text(document, ctx.time_zone, ctx.case_name).encode("utf-8")
+        return (
+            document.control,
+            page_label(document.control, pages),
+            document.kind,
+            layout.shown(_room_label(document)),
+            document.day.isoformat(),
+            pages,
+            hashing.digest.hexdigest(),
+            hashlib.sha256(text).hexdigest(),
+            f"{document.family_begin} – {document.family_end}",
+        )
+
+    def _attachment(self, document: Document) -> Entry:
+        """A one-page slip sheet: the file, its hash, where its native and text are."""
+        ctx, layout = self.context, self.layout
+        upload = document.upload
+        assert upload is not None
+        info = upload.file
+        extracted = ctx.attachments.extraction(upload) if ctx.attachments.enabled else None
+        text_path = f"{TEXT_DIR}/{extracted.text_sha256}.txt" if extracted and extracted.text_sha256 else None
+        text_state = (
+            "not exported (no file store)"
+            if not ctx.attachments.enabled
+            else "pending (not extracted yet)"
+            if extracted is None
+            else extracted.state + (f" ({extracted.reason})" if extracted.reason else "")
+        )
+        fields = [
+            ("Control number", document.control),
+            ("Family", f"{document.family_begin} – {document.family_end} (attachment of {document.family_begin})"),
+            ("File name", info.name),
+            ("Size", f"{info.size:,} bytes"),
+            ("Content type", info.content_type),
+            ("SHA-256", info.sha256),
+            ("Uploaded", f"by {person(upload.actor)} at {clock(upload.occurred_at, ctx.time_zone)}"),
+            ("Room", f"{_room_label(document)} ({document.room.id})"),
+            (
+                "Native path",
+                f"{NATIVES_DIR}/{info.sha256}{native_extension(info.name)} (in the export when it also has csv, "
+                "edrm or jsonl, which copy the natives)",
+            ),
+            ("Text path", text_path or "none"),
+            ("Extracted text", text_state),
+        ]
+        path = document_pdf_path(document.control)
+        with self.files.create(path, MEDIA_TYPE) as stream:
+            hashing = HashingWriter(stream)
+            canvas = _archival_canvas(
+                hashing, self.geometry, ctx, path, f"{document.control} · {info.name}", "Slip sheet"
+            )
+            drawer = DocumentDrawer(
+                canvas,
+                self.fonts,
+                self.geometry,
+                ctx,
+                f"{document.control} · attachment slip sheet",
+                document.control,
+                plain=True,
+            )
+            drawer._new_page()
+            c, g = canvas, self.geometry
+            c.setFillColor(BLACK)
+            c.setFont(self.fonts.regular.name, TITLE_SIZE)
+            y = g.top - TITLE_SIZE
+            c.drawString(g.margin, y, "Attachment produced natively")
+            y -= 28
+            # One face only (each face is a font subset embedded in every PDF): slip sheets are many.
+            _fields(drawer, [(label, layout.shown(value)) for label, value in fields], y, bold=False)
+            drawer._end_page()
+            canvas.save()
+        return (
+            document.control,
+            document.control,
+            document.kind,
+            layout.shown(info.name),
+            document.day.isoformat(),
+            1,
+            hashing.digest.hexdigest(),
+            extracted.text_sha256 if extracted and extracted.text_sha256 else "",
+            f"{document.family_begin} – {document.family_end}",
+        )
+
+    def entries(self) -> Iterator[Entry]:
+        self.spool.seek(0)
+        while True:
+            try:
+                yield marshal.load(self.spool)  # noqa: S302 - our own temporary file, written just before
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self.layout.finish()
+        self.spool.close()
+        self.opt.close()
+
+
+def _fields(drawer: Drawer, fields: list[tuple[str, str]], y: float, max_lines: int = 6, bold: bool = True) -> float:
+    c, g = drawer.canvas, drawer.geometry
+    value_x = g.margin + 110
+    for label, value in fields:
+        c.setFillColor(GREY)
+        c.setFont(drawer.fonts.regular.name, 10)
+        c.drawString(g.margin, y, label)
+        c.setFillColor(BLACK)
+        value_font = drawer.fonts.best(drawer.fonts.bold, value) if bold else drawer.fonts.regular
+        lines = wrap(value, value_font, 10, g.width - g.margin - value_x)
+        if len(lines) > max_lines:
+            lines = [*lines[: max_lines - 1], _fit(lines[max_lines - 1] + " …", value_font, 10, 1e9) + "…"]
+        for line in lines:
+            drawer._draw(value_x, y, line, value_font, 10)
+            y -= 14
+    return y
+
+
+ReportLine = tuple[str, float, str, Color]
+"""A line of the report's custody and index pages: (font name, size, text, colour)."""
+
+
+class ReportDrawer(Drawer):
+    """The report: cover, custody pages (every document's hashes), index of documents; each
+    page stamped with the report's label, the production's range and its page of the total."""
+
+    def __init__(
+        self, canvas: Canvas, fonts: ReportFonts, geometry: Geometry, context: ExportContext, label: str
+    ) -> None:
+        super().__init__(canvas, fonts, geometry)
+        self.context = context
+        self.label = label
+        self.total = 0
+
+    def _end_page(self) -> None:
+        c, g = self.canvas, self.geometry
+        c.setFillColor(GREY)
+        c.setFont(self.fonts.regular.name, FOOTER_SIZE)
+        footer = f"{self.label} — page {self.page} of {self.total}"
+        self._draw(
+            g.margin,
+            g.margin,
+            _fit(footer, self.fonts.regular, FOOTER_SIZE, g.width - 2 * g.margin),
+            self.fonts.regular,
+            FOOTER_SIZE,
+        )
+        c.showPage()
+
+    def _new_page(self) -> None:
+        if self.page:
+            self._end_page()
+        self.page += 1
+        self.y = self.geometry.height - self.geometry.margin - 14
+
+    def flow(self, first: bool, lines: Iterable[ReportLine]) -> None:
+        """Lines one below the other, a new page when one is full."""
+        g = self.geometry
+        for font, size, text, color in lines:
+            if first or self.y < g.bottom:
+                self._new_page()
+                first = False
+            self.canvas.setFillColor(color)
+            self._draw(g.margin, self.y, text, self.fonts.named(font), size)
+            self.y -= LEADING
+
+    def finish(self) -> None:
+        self._end_page()
 
 
 def _fit(text: str, font: Font, size: float, width: float) -> str:
@@ -973,7 +1074,9 @@ def _fit(text: str, font: Font, size: float, width: float) -> str:
 
 
 class PdfReportFormat:
-    """A paginated PDF for reviewers: cover, contents, then every room's transcript."""
+    """The PDF of a production: one PDF/A-2b file per document (``PDF/<control>.pdf``, Bates on
+    every page; an attachment a slip sheet), the OPT image cross-reference, and ``report.pdf``:
+    cover, custody pages and the index of documents."""
 
     name = "pdf"
     not_carried: ClassVar[dict[str, str]] = {
@@ -990,44 +1093,170 @@ class PdfReportFormat:
 
     def write(self, events: Iterable[Event], files: ExportFiles, context: ExportContext) -> FormatReport:
         fonts = load_fonts()
+        srgb_profile()  # a missing profile fails before any work
         report = FormatReport(format=self.name)
-        with tempfile.TemporaryFile() as spool:
-            layout = Layout(fonts, self.geometry, spool, context.time_zone, context.attachments)
-            try:
-                for event in events:
-                    layout.add(event)
-            finally:
-                layout.finish()
-            spool.flush()
-            report.events = layout.totals.events
-            report.items = layout.totals.messages
-            report.warnings.extend(layout.totals.warnings())
-            report.losses.extend(layout.totals.losses())
+        pdfs = DocumentPdfs(files, fonts, self.geometry, context)
+        try:
+            for document in context.documents(events, report):
+                pdfs.add(document)
+            totals = pdfs.layout.totals
+            report.events = totals.events
+            report.items = totals.messages
+            report.warnings.extend(totals.warnings())
+            report.losses.extend(totals.losses())
             report.times = (
-                f"in {context.time_zone.key} (named on the cover and every transcript page), days cut at its "
-                "midnight; the sender's UTC offset in brackets under a time when it differs"
+                f"in {context.time_zone.key}: every time carries the zone's abbreviation (or offset) and every page "
+                "names the zone; days cut at its midnight; the sender's UTC offset in brackets under a time when it "
+                "differs"
             )
-            report.files.append(self._draw(layout, spool, files, fonts, context, report.warnings))
+            report.files.append(self._report(pdfs, files, fonts, context, report.warnings))
+            pdfs.opt.seek(0)
+            with files.create(OPT_PATH, OPT_MEDIA_TYPE) as out:
+                hashing = HashingWriter(out)
+                shutil.copyfileobj(pdfs.opt, hashing)
+            report.files.append(WrittenFile(OPT_PATH, hashing.size, hashing.digest.hexdigest(), OPT_MEDIA_TYPE))
+        finally:
+            pdfs.close()
         return report
 
-    def _draw(
-        self,
-        layout: Layout,
-        spool: IO[bytes],
-        files: ExportFiles,
-        fonts: ReportFonts,
-        context: ExportContext,
-        warnings: list[str],
+    def _report(
+        self, pdfs: DocumentPdfs, files: ExportFiles, fonts: ReportFonts, context: ExportContext, warnings: list[str]
     ) -> WrittenFile:
+        g = self.geometry
+        first, last = pdfs.documents_first, pdfs.documents_last
+        bates = f"{first} – {last}" if first else "no documents"
+        label = f"Production report {context.export_id} — {bates}"
+        custody = list(self._custody_statement(context, fonts))
+        per_page = int((g.height - g.margin - 14 - g.bottom) // LEADING) + 1
+        custody_lines = len(custody) + 2 * max(pdfs.count, 1)
+        index_lines = 3 + max(pdfs.count, 1)
         with files.create(REPORT_PATH, MEDIA_TYPE) as stream:
             hashing = HashingWriter(stream)
-            # invariant: no creation timestamp inside, so the same export gives the same bytes.
-            canvas = Canvas(hashing, pagesize=(self.geometry.width, self.geometry.height), invariant=1)
-            canvas.setTitle(f"Export {context.export_id}" + (f" — {context.case_name}" if context.case_name else ""))
-            canvas.setAuthor(context.requested_by)
-            canvas.setCreator("Archivist")
-            canvas.setSubject(context.query)
-            canvas.showOutline()
-            Renderer(canvas, fonts, self.geometry, context).render(layout, spool, warnings)
+            title = f"Production {context.export_id}" + (f" — {context.case_name}" if context.case_name else "")
+            canvas = _archival_canvas(hashing, g, context, REPORT_PATH, title, context.query)
+            drawer = ReportDrawer(canvas, fonts, g, context, label)
+            drawer.total = 1 + math.ceil(custody_lines / per_page) + math.ceil(index_lines / per_page)
+            drawer._new_page()
+            self._cover(drawer, pdfs, context, bates, warnings)
+            drawer.flow(True, [*custody, *self._custody_rows(pdfs, fonts)])
+            drawer.flow(True, self._index(pdfs, fonts, context))
+            drawer.finish()
             canvas.save()
         return WrittenFile(REPORT_PATH, hashing.size, hashing.digest.hexdigest(), MEDIA_TYPE)
+
+    def _cover(
+        self, drawer: ReportDrawer, pdfs: DocumentPdfs, ctx: ExportContext, bates: str, warnings: list[str]
+    ) -> None:
+        c, g, fonts = drawer.canvas, drawer.geometry, drawer.fonts
+        totals = pdfs.layout.totals
+        zone = ctx.time_zone
+        y = g.height - g.margin - TITLE_SIZE
+        c.setFillColor(BLACK)
+        c.setFont(fonts.bold.name, TITLE_SIZE)
+        c.drawString(g.margin, y, "Production report")
+        y -= 30
+        unit = (
+            f"conversation (one room on one day of {zone.key})"
+            if ctx.unit == "conversation"
+            else "message (with its edits, deletion, reads and context)"
+        )
+        dates = f"{_stamp(totals.first, zone)} – {_stamp(totals.last, zone)}" if totals.first else "—"
+        fields = [
+            ("Case", ctx.case_name or "—"),
+            ("Case number", ctx.case_number or "—"),
+            ("Custodians", "; ".join(pdfs.custodians.get(c, c) for c in ctx.custodians) or "none named"),
+            ("Query", ctx.query or "(everything)"),
+            ("Date range", dates),
+            ("Time zone", f"{zone.key} (every time is shown with its abbreviation)"),
+            ("Document unit", unit),
+            ("Bates range", bates),
+            ("Documents", f"{pdfs.count:,} ({pdfs.attachments:,} attachments), one PDF each under {PDF_DIR}/"),
+            ("Requested by", ctx.requested_by),
+            ("Created at", _stamp(ctx.created_at, zone)),
+            ("Export ID", ctx.export_id),
+        ]
+        if ctx.recipients:
+            fields.append(("Produced to", "; ".join(ctx.recipients)))
+        y = _fields(drawer, [(label, drawer_text(pdfs, value)) for label, value in fields], y, max_lines=3)
+        counts = (
+            f"{totals.events:,} events: {totals.messages:,} messages, {totals.edits:,} edits, {totals.deletions:,} "
+            f"deletions, {totals.files:,} files, {totals.disclaimers:,} disclaimers, {totals.policy_decisions:,} "
+            f"policy decisions, in {pdfs.layout.rooms:,} rooms, {len(totals.participants):,} participants."
+        )
+        notes = [
+            counts,
+            f"All times are in {zone.key}, each with its abbreviation; days begin at midnight {zone.key}. A time "
+            "followed by an offset in brackets, e.g. (+09:00), was sent by a clock at that UTC offset. Edits show "
+            "every version; deleted messages stay, marked. People are named as they were called then, with their "
+            "id: Ann (user:ann).",
+            *warnings,
+        ]
+        c.setFillColor(GREY)
+        y -= 8
+        for note in notes:
+            drawable, _ = fonts.drawable(note)
+            for line in wrap(drawable, fonts.regular, 8.5, g.width - 2 * g.margin):
+                if y < g.bottom:
+                    return
+                drawer._draw(g.margin, y, line, fonts.regular, 8.5)
+                y -= LEADING
+
+    @staticmethod
+    def _custody_statement(ctx: ExportContext, fonts: ReportFonts) -> Iterator[ReportLine]:
+        g_width = A4[0] - 2 * 16 * mm
+        yield (fonts.bold.name, 14.0, "Chain of custody", BLACK)
+        yield (fonts.regular.name, 8.5, "", BLACK)
+        statement = (
+            f"Export {ctx.export_id}, requested by {ctx.requested_by}, "
+            f"created at {_stamp(ctx.created_at, ctx.time_zone)}"
+            f" ({ctx.created_at.astimezone(_UTC).isoformat()}), from Archivist's hash-chained archive of record; "
+            f"query: {ctx.query or '(everything)'}. Each document below is listed with the SHA-256 of its PDF "
+            f"({PDF_DIR}/<control number>.pdf) and of its text (UTF-8: the text the load files' TEXTPATH and EDRM's "
+            "Text carry; for an attachment, its extracted text). manifest.json lists every file of the export with "
+            "its SHA-256, this report included, and the archive head the export was taken from; the SHA-256 of "
+            "manifest.json is recorded in chain_of_custody.json (written after every format, so it cannot be printed "
+            "here), and the SHA-256 of the zip in Archivist's audit log."
+        )
+        head = ctx.archive_head
+        if head is not None:
+            statement += (
+                f" Archive head when the export began: link {head.get('seq')}, chain hash "
+                f"{head.get('chain_hash') or '(empty archive)'}, archived at {head.get('archived_at') or '—'}."
+            )
+        drawable, _ = fonts.drawable(statement)
+        for line in wrap(drawable, fonts.regular, 8.5, g_width):
+            yield (fonts.regular.name, 8.5, line, BLACK)
+
+    @staticmethod
+    def _custody_rows(pdfs: DocumentPdfs, fonts: ReportFonts) -> Iterator[ReportLine]:
+        if not pdfs.count:
+            yield (fonts.regular.name, 8.5, "No documents.", GREY)
+            yield (fonts.regular.name, 8.5, "", GREY)
+        for control, _last, kind, _title, _day, pages, pdf_sha, text_sha, _family in pdfs.entries():
+            yield (fonts.regular.name, 7.5, f"{control}  ({kind}, {pages} p.)  PDF SHA-256 {pdf_sha}", BLACK)
+            shown = f"text SHA-256 {text_sha}" if text_sha else "no extracted text"
+            yield (fonts.regular.name, 7.5, f"        {shown}", GREY)
+
+    def _index(self, pdfs: DocumentPdfs, fonts: ReportFonts, ctx: ExportContext) -> Iterator[ReportLine]:
+        width = self.geometry.width - 2 * self.geometry.margin
+        yield (fonts.bold.name, 14.0, "Index of documents", BLACK)
+        yield (fonts.regular.name, 8.5, "", BLACK)
+        yield (
+            fonts.regular.name,
+            8.0,
+            f"Bates range — kind, pages — day ({ctx.time_zone.key}) — room or file — family when it has attachments",
+            GREY,
+        )
+        if not pdfs.count:
+            yield (fonts.regular.name, 8.5, "No documents.", GREY)
+        for control, last, kind, title, day, pages, _pdf, _text, family in pdfs.entries():
+            bates = control if last == control else f"{control} – {last}"
+            begin, _, end = family.partition(" – ")
+            row = f"{bates} — {kind}, {pages} p. — {day} — {title}" + (f" — family {family}" if begin != end else "")
+            font = fonts.best(fonts.regular, row)
+            yield (font.name, 7.5, _fit(row, font, 7.5, width), BLACK)
+
+
+def drawer_text(pdfs: DocumentPdfs, value: str) -> str:
+    """A cover value as drawn: control characters visible, characters no font has written out."""
+    return pdfs.layout.shown(value)

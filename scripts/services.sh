@@ -2,7 +2,7 @@
 # Brings up the services the test suite talks to, on a machine that may have none of them:
 # Debian's RabbitMQ and PostgreSQL (installed when missing, started when their ports are closed,
 # PostgreSQL opened to postgres@127.0.0.1 without a password with a `test` database), Debian's
-# Chromium for the browser tests, and the PDF report's fonts and checker (PDF_PACKAGES: DejaVu,
+# Chromium for the browser tests, the PDF report's fonts and checker (PDF_PACKAGES: DejaVu,
 # WenQuanYi Zen Hei for CJK, Symbola for emoji and symbols, and poppler's pdftotext). Without the
 # two fallback fonts the PDF report still works: it writes CJK and emoji out as [U+XXXX NAME]
 # and says so on its cover. Also an S3-compatible server (versitygw, built with Go) for the S3
@@ -29,7 +29,7 @@ wait_for() {  # name port seconds
 
 as_root() { [ "$(id -u)" -eq 0 ]; }
 
-PDF_PACKAGES=(fonts-dejavu-core fonts-wqy-zenhei fonts-symbola poppler-utils)
+PDF_PACKAGES=(fonts-dejavu-core fonts-wqy-zenhei fonts-symbola poppler-utils icc-profiles-free)
 
 # OCR of attachment images (extraction/ocr.py): Debian's tesseract with the language packs of
 # ExtractionLimits.ocr_languages: English, German, French, Spanish, Italian, Portuguese,
@@ -153,6 +153,34 @@ stop_s3() {
 }
 # --- end of the S3 server ----------------------------------------------------------------------
 
+# --- veraPDF, the PDF/A validator the PDF export's tests run (tests/exports/test_pdf_production.py)
+# The greenfield command line of veraPDF (GPLv3+/MPLv2+), org.verapdf.apps:greenfield-apps from
+# Maven Central: one jar with its dependencies, run as
+#   java -cp "$VERAPDF_JAR" org.verapdf.apps.GreenfieldCliWrapper --flavour 2b FILE.pdf
+# Needs Java and Maven (Debian's default-jre-headless and maven, installed when missing). The
+# sRGB ICC profile the PDFs embed as their PDF/A output intent is Debian's icc-profiles-free.
+VERAPDF_VERSION=1.28.2
+VERAPDF_JAR="/usr/local/lib/archivist/verapdf-greenfield-$VERAPDF_VERSION.jar"
+
+install_verapdf() {
+  [ -f "$VERAPDF_JAR" ] && return 0
+  command -v java >/dev/null 2>&1 || apt_install default-jre-headless
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  say "fetching veraPDF $VERAPDF_VERSION (org.verapdf.apps:greenfield-apps, Maven Central)"
+  local build
+  build="$(mktemp -d)"
+  [ -n "${HOME:-}" ] || export HOME=/root
+  if ! mvn -B -q dependency:copy "-Dartifact=org.verapdf.apps:greenfield-apps:$VERAPDF_VERSION" \
+      "-DoutputDirectory=$build" >"$build/log" 2>&1; then
+    fail "could not fetch veraPDF $VERAPDF_VERSION: $(tail -n 3 "$build/log")"
+    rm -rf "$build"
+    return 1
+  fi
+  mkdir -p "$(dirname "$VERAPDF_JAR")"
+  mv "$build/greenfield-apps-$VERAPDF_VERSION.jar" "$VERAPDF_JAR" && rm -rf "$build"
+}
+# --- end of veraPDF --------------------------------------------------------------------------------
+
 main() {
   if [ "${ARCHIVIST_SERVICES:-local}" = "none" ]; then
     return 0
@@ -165,10 +193,10 @@ main() {
   if ! as_root; then
     # A normal user cannot install or start the system's services; if all is up, fine.
     if port_open 5672 && port_open 5432 && port_open "$S3_PORT" && command -v chromium >/dev/null 2>&1 \
-        && installed "${PDF_PACKAGES[@]}"; then
+        && installed "${PDF_PACKAGES[@]}" && [ -f "$VERAPDF_JAR" ]; then
       return 0
     fi
-    fail "RabbitMQ, PostgreSQL, the test S3 server, chromium or the PDF fonts are missing or down, and only root can fix that; run as root:"
+    fail "RabbitMQ, PostgreSQL, the test S3 server, chromium, the PDF fonts or veraPDF are missing or down, and only root can fix that; run as root:"
     fail "  $(cd "$(dirname "$0")" && pwd)/services.sh"
     exit 2
   fi
@@ -178,6 +206,7 @@ main() {
   start_rabbitmq || status=1
   start_opensearch || status=1
   start_s3 || status=1
+  install_verapdf || status=1
   return "$status"
 }
 

@@ -29,7 +29,6 @@ import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 from lxml import etree
 from PIL import Image
-from pypdf import PdfReader
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from adapters.archive import ArchiveAdapter
@@ -45,6 +44,7 @@ from exports.registry import export_format
 from ingest.events import Event, ExtractedText, FileUploadEvent, parse_event
 from ingest.staging import StagingStore
 from search.backends import TantivySearchBackend
+from tests.exports.pdf_documents_text import documents_text
 from tests.exports.test_csv_dat import parse_dat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -368,7 +368,7 @@ def test_jsonl_references_each_native_and_text(context: ExportContext) -> None:
 
 def test_pdf_lists_each_attachment_with_hash_state_and_excerpt(context: ExportContext) -> None:
     files, report = written("pdf", context)
-    text = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(files.contents["report.pdf"])).pages)
+    text = documents_text(files.contents)  # the transcripts, and each attachment's slip sheet
     squeezed = "".join(text.split())
     for upload in UPLOADS:
         assert "".join(upload.name.split()) in squeezed

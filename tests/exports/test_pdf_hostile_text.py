@@ -15,6 +15,7 @@ from exports.base import ExportContext, MemoryExportFiles
 from exports.fonts import load_fonts
 from exports.pdf_report import PdfReportFormat, _fit, wrap
 from ingest.events import parse_event
+from tests.exports.pdf_documents_text import document_pdfs
 
 CONTEXT = ExportContext(
     export_id="exp-hostile",
@@ -47,7 +48,8 @@ def _render(text: str, room_name: str, actor_name: str) -> tuple[PdfReader, list
     )
     files = MemoryExportFiles()
     report = PdfReportFormat().write([event], files, CONTEXT)
-    return PdfReader(io.BytesIO(files.contents["report.pdf"])), report.warnings
+    (pdf,) = document_pdfs(files.contents)
+    return PdfReader(io.BytesIO(pdf)), report.warnings
 
 
 def _squeezed(text: str) -> str:
@@ -55,10 +57,15 @@ def _squeezed(text: str) -> str:
 
 
 def _transcript_text(reader: PdfReader) -> str:
-    """The transcript pages' text without page furniture (the header's two lines, the footer)
-    and without white space, where line breaks fall."""
-    pages = [page.extract_text().splitlines() for page in reader.pages[2:]]  # after cover and contents
-    return _squeezed("".join("".join(lines[2:-1]) for lines in pages))
+    """The document PDF's text without page furniture (the header's two lines, the footer's
+    two) and without white space, where line breaks fall."""
+    found = []
+    for page in reader.pages:
+        text = _squeezed(page.extract_text())
+        # The header (title, then the zone) is drawn first, the footer (production, Bates) last.
+        text = text.partition("timesinUTC")[2]
+        found.append(text[: text.rindex("Productionexp-hostile")])
+    return "".join(found)
 
 
 @pytest.mark.timeout(120)
@@ -76,12 +83,14 @@ def test_a_huge_unbreakable_message_is_laid_out_and_kept_whole(run: str) -> None
 def test_a_huge_room_name_and_speaker_name_are_laid_out(run: str) -> None:
     char, shown = RUNS[run]
     reader, _ = _render("hello", char * HUGE, "M" + char * HUGE)
-    # The speaker is wrapped, whole, on the transcript; the room's full name is its bookmark.
-    assert _squeezed("M" + shown * HUGE + "hello") in _transcript_text(reader)
-    titles = [str(item.title) for item in reader.outline if not isinstance(item, list)]
-    assert titles == [shown * HUGE]
-    # Headers and contents rows cut the name to their width, visibly, with an ellipsis.
-    assert "…" in reader.pages[1].extract_text()
+    # The speaker is wrapped, whole, on the transcript; the room's full name is in the document's
+    # heading (was: its bookmark, when the report held every room).
+    text = _transcript_text(reader)
+    assert _squeezed("M" + shown * HUGE + "(user:hostile)hello") in text  # speakers: name (id)
+    assert _squeezed("in" + shown * HUGE + "(roomroom:hostile)") in text
+    # Page headers cut the name to their width, visibly, with an ellipsis.
+    header = _squeezed(reader.pages[0].extract_text()).partition("timesinUTC")[0]
+    assert header.endswith("…")
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))

@@ -12,7 +12,6 @@ visual-order line is its own), so each script is checked on its own line."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from exports.base import ExportContext, MemoryExportFiles
 from exports.fonts import FONT_DIRS, Fallback, load_fonts
 from exports.pdf_report import PdfReportFormat, Totals
 from ingest.events import parse_event
+from tests.exports.pdf_documents_text import documents_pdftotext
 
 CONTEXT = ExportContext(
     export_id="exp-scripts",
@@ -64,13 +64,7 @@ def _render(texts: list[tuple[str, str]], room_name: str = "#scripts") -> tuple[
     ]
     files = MemoryExportFiles()
     report = PdfReportFormat().write(events, files, CONTEXT)
-    extracted = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-", "-"],
-        input=files.contents["report.pdf"],
-        capture_output=True,
-        check=True,
-    ).stdout.decode("utf-8")
-    return extracted, report.warnings
+    return documents_pdftotext(files.contents), report.warnings
 
 
 def _normalised(text: str) -> str:

@@ -15,7 +15,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
 import unicodedata
 import zipfile
 from collections import defaultdict
@@ -35,6 +34,7 @@ from formats.lync_xml import stable_number
 from formats.xml_text import ESCAPE_EXACT, ESCAPE_LOSS, unescape_xml_text
 from ingest.staging import StagingStore
 from search.backends import TantivySearchBackend
+from tests.exports.pdf_documents_text import documents_pdftotext
 from tests.exports.round_trip_corpus import EXPORT_CONTEXT_DAY, Message, corpus
 from tests.exports.test_csv_dat import parse_dat
 
@@ -285,10 +285,8 @@ def _visible(text: str) -> str:
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils): run scripts/services.sh")
 def test_pdf_text_layer_carries_every_version_after_bidi_normalisation() -> None:
     files, report = write("pdf")
-    extracted = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=files.contents["report.pdf"], capture_output=True, check=True
-    ).stdout.decode("utf-8")
-    _cover, _, pages = extracted.partition("\f")  # the cover (page 1) quotes the characters it names
+    # The document PDFs (the report's cover quotes the characters it names, so it is left out).
+    extracted = pages = documents_pdftotext(files.contents)
     written_out = [chr(int(code, 16)) for code in _WRITTEN_OUT.findall(pages)]
     layer = _normalised(_WRITTEN_OUT.sub(lambda found: chr(int(found.group(1), 16)), extracted))
     missing = []

@@ -33,6 +33,7 @@ from exports.pdf_report import PdfReportFormat
 from exports.rsmf import RsmfFormat
 from formats.time_zones import time_zone
 from ingest.events import Event, parse_event, parse_event_json
+from tests.exports.pdf_documents_text import documents_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RSMF_SCHEMA = json.loads((ROOT / "tests" / "exports" / "schemas" / "rsmf_schema_2_0_0.json").read_text())
@@ -219,19 +220,18 @@ def test_lync_files_follow_new_york_days_with_utc_times(events: list[Event]) -> 
 def test_pdf_shows_new_york_times_days_and_says_so(events: list[Event]) -> None:
     files = MemoryExportFiles()
     report = PdfReportFormat().write(iter(events), files, context())
-    (pdf,) = files.contents.values()
-    reader = PdfReader(io.BytesIO(pdf))
+    reader = PdfReader(io.BytesIO(files.contents["report.pdf"]))
     cover = reader.pages[0].extract_text()
     assert "Time zone" in cover
     assert NEW_YORK in cover
     assert "All times are in America/New_York" in cover
-    text = "\n".join(page.extract_text() for page in reader.pages[1:])
-    assert "times America/New_York" in text
+    text = documents_text(files.contents)  # one PDF per conversation-day, in number order
+    assert "times in America/New_York" in text
     # The 23:30 message is under Sunday 22 November, not Monday 23.
     sunday = text.index("Sunday 22 November 2026")
     monday = text.index("Monday 23 November 2026")
     assert sunday < text.index("message late") < monday
-    assert "23:30:00" in text[sunday:monday]
+    assert "23:30:00 EST" in text[sunday:monday]
     assert "(+09:00)" in text  # the Tokyo sender's offset, under the time
     fall = text.index("Sunday 01 November 2026")
     assert fall < text.index("message fall-late") < text.index("Saturday 21 November 2026")
