@@ -155,3 +155,33 @@ def test_numbers_are_contiguous_and_every_event_is_kept(
     assert sorted(str(e.event_id) for d in parents for e in d.events) == sorted(str(e.event_id) for e in events)
     uploads = sum(1 for e in events if e.type == "file_upload")
     assert sum(len(d.children) for d in parents) == uploads
+
+
+def test_a_message_names_who_took_part_not_the_whole_audience_but_a_present_custodian_is_its_custodian() -> None:
+    payloads = [
+        event_payload(0, "join"),  # user:0, present and silent
+        event_payload(1, "post", message={"id": "m1", "text": "hello"}),  # user:1
+        event_payload(5, "read", read={"message_id": "m1"}),  # user:2 reads it
+    ]
+    events = sorted((parse_event(p) for p in payloads), key=export_order)
+    (message,) = _docs(events, "message", custodians=("user:0",))
+    assert {a.id for a in message.participants} == {"user:0", "user:1", "user:2"}  # the join is its context
+    (message,) = _docs(events[1:], "message", custodians=("user:0",))
+    assert {a.id for a in message.participants} == {"user:1", "user:2"}
+    assert message.custodians == ()
+    joined_earlier = [parse_event(event_payload(0, "join")), *events[1:]]
+    slices = _docs(sorted(joined_earlier, key=export_order), "conversation", custodians=("user:0",))
+    assert slices[0].custodians == ("user:0",)
+
+
+def test_a_custodian_present_in_the_room_is_a_custodian_of_a_message_they_took_no_part_in() -> None:
+    payloads = [
+        event_payload(0, "join"),  # user:0, the custodian, stays silent
+        event_payload(1, "post", message={"id": "m0", "text": "first"}),  # user:1
+        event_payload(4, "post", message={"id": "m1", "text": "second"}),  # user:1
+    ]
+    events = sorted((parse_event(p) for p in payloads), key=export_order)
+    first, second = _docs(events, "message", custodians=("user:0",))
+    assert {a.id for a in second.participants} == {"user:1"}
+    assert second.custodians == ("user:0",)
+    assert first.custodians == ("user:0",)
