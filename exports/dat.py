@@ -308,10 +308,7 @@ def _people(actors: Iterable[Actor]) -> str:
 
 
 def _custodians(document: Document) -> list[str]:
-    if not document.custodians:
-        return []
-    known = {actor.id: actor for actor in (*document.participants, *document.senders)}
-    return [person(known[c]) if c in known else c for c in document.custodians]
+    return [person(actor) for actor in document.custodian_people]
 
 
 def _when(event: Event, zone: ZoneInfo) -> str:

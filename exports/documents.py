@@ -149,6 +149,9 @@ class Document:
     senders: tuple[Actor, ...] = ()
     custodians: tuple[str, ...] = ()
     """Person ids (see the module doc)."""
+    custodian_people: tuple[Actor, ...] = ()
+    """The custodians as people (their names of the moment), in the same order: a custodian may
+    have been present without taking part, so not every one is among ``participants``."""
 
     @property
     def family_begin(self) -> str:
@@ -426,7 +429,8 @@ class _Maker:
                 senders.setdefault(event.actor.id, event.actor)
         document.participants = participants.actors()
         document.senders = tuple(senders.values())
-        document.custodians = self._custodians_of(document, participants)
+        document.custodian_people = self._custodians_of(document, participants)
+        document.custodians = tuple(actor.id for actor in document.custodian_people)
         for event in document.events:
             if isinstance(event, FileUploadEvent):
                 number, control = self.numberer.take()
@@ -443,16 +447,21 @@ class _Maker:
                         participants=document.participants,
                         senders=(event.actor,),
                         custodians=document.custodians,
+                        custodian_people=document.custodian_people,
                     )
                 )
         self.count.families += 1
         return document
 
-    def _custodians_of(self, document: Document, participants: _People) -> tuple[str, ...]:
+    def _custodians_of(self, document: Document, participants: _People) -> tuple[Actor, ...]:
         if self.custodians:
-            return tuple(c for c in self.custodians if c in participants.present or c in participants.extra)
-        people = document.senders or document.participants
-        return tuple(actor.id for actor in people)
+            found = []
+            for custodian in self.custodians:
+                actor = participants.extra.get(custodian) or participants.present.get(custodian)
+                if actor is not None:
+                    found.append(actor)
+            return tuple(found)
+        return document.senders or document.participants
 
 
 def every_document(parents: Iterable[Document]) -> Iterator[Document]:

@@ -181,14 +181,12 @@ def _named(actor: Actor) -> str:
 
 def _locations(document: etree._Element, doc: Document) -> None:
     locations = etree.SubElement(document, "Locations")
-    people = {actor.id: actor for actor in doc.participants}
     room = doc.room
     where = xml_safe(f"chat {room.kind} {room.name or room.id} ({room.id})")
     uri = xml_safe(channel_uri(doc.events[0]))
-    for custodian in doc.custodians or ("",):
+    for custodian in doc.custodian_people or (None,):
         location = etree.SubElement(locations, "Location")
-        actor = people.get(custodian)
-        etree.SubElement(location, "Custodian").text = xml_safe(person(actor) if actor else custodian)
+        etree.SubElement(location, "Custodian").text = xml_safe(person(custodian) if custodian else "")
         etree.SubElement(location, "Description").text = where
         etree.SubElement(location, "LocationURI").text = uri
 

@@ -859,10 +859,8 @@ class DocumentPdfs:
 
     def add(self, document: Document) -> None:
         """``document`` (a parent) and its attachments."""
-        for custodian in document.custodians:
-            if custodian not in self.custodians:
-                actor = next((a for a in document.participants if a.id == custodian), None)
-                self.custodians[custodian] = person(actor) if actor is not None else custodian
+        for custodian in document.custodian_people:
+            self.custodians.setdefault(custodian.id, person(custodian))
         for member in document.family():
             entry = self._attachment(member) if member.kind == "attachment" else self._transcript(member)
             marshal.dump(entry, self.spool)
@@ -875,7 +873,7 @@ class DocumentPdfs:
     def _transcript(self, document: Document) -> Entry:
         ctx, layout = self.context, self.layout
         names = {actor.id: person(actor) for actor in document.participants}
-        custodians = "; ".join(names.get(c, c) for c in document.custodians) or "none"
+        custodians = "; ".join(person(actor) for actor in document.custodian_people) or "none"
         what = "Message" if document.kind == "message" else "Conversation"
         room = document.room
         heading = [
@@ -891,7 +889,7 @@ class DocumentPdfs:
             layout.add(event)
         path = document_pdf_path(document.control)
         title = f"{document.control} · {_room_label(document)} · {document.day.isoformat()}"
-        with self.files.create(path, MEDIA_TYPE) as stream:
+        with self.files.create(path, MEDIA_TYPE, compressed=True) as stream:  # its streams are deflated already
             hashing = HashingWriter(stream)
             canvas = _archival_canvas(hashing, self.geometry, ctx, path, title, f"{what} {document.control}")
             pages = DocumentDrawer(canvas, self.fonts, self.geometry, ctx, layout.shown(title), document.control).draw(
@@ -945,7 +943,7 @@ class DocumentPdfs:
             ("Extracted text", text_state),
         ]
         path = document_pdf_path(document.control)
-        with self.files.create(path, MEDIA_TYPE) as stream:
+        with self.files.create(path, MEDIA_TYPE, compressed=True) as stream:  # its streams are deflated already
             hashing = HashingWriter(stream)
             canvas = _archival_canvas(
                 hashing, self.geometry, ctx, path, f"{document.control} · {info.name}", "Slip sheet"

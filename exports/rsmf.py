@@ -251,12 +251,10 @@ class _ManifestBuilder:
             "type": "direct" if room.kind == "im" else "channel",
             "participants": members,
         }
-        custodians = self.slice.document.custodians
+        custodians = self.slice.document.custodian_people
         if custodians:
-            custodian = custodians[0]  # a participant of the document, maybe present without acting
-            actor = next((a for a in self.slice.document.participants if a.id == custodian), None)
-            if actor is not None:
-                self._participant(actor)
+            actor = custodians[0]  # maybe present without taking part: a participant all the same
+            custodian = self._participant(actor)
             if custodian not in members:
                 members.append(custodian)
             conversation["custodian"] = custodian

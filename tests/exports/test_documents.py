@@ -185,3 +185,16 @@ def test_a_custodian_present_in_the_room_is_a_custodian_of_a_message_they_took_n
     assert {a.id for a in second.participants} == {"user:1"}
     assert second.custodians == ("user:0",)
     assert first.custodians == ("user:0",)
+
+
+def test_custodians_come_with_their_names_even_when_only_present() -> None:
+    payloads = [
+        event_payload(0, "join"),  # user:0 "Dana Levi דנה", present only
+        event_payload(1, "post", message={"id": "m0", "text": "first"}),
+    ]
+    events = sorted((parse_event(p) for p in payloads), key=export_order)
+    (second,) = _docs(events[1:], "message", custodians=("user:0",))
+    assert second.custodian_people == ()
+    first_join, *_ = _docs(events, "message", custodians=("user:0", "user:1"))
+    assert [a.name for a in first_join.custodian_people] == ["Dana Levi דנה", "Zoë Müller"]
+    assert first_join.custodians == ("user:0", "user:1")
