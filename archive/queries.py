@@ -194,22 +194,37 @@ def policy_decisions(engine: Engine, limit: int) -> list[dict[str, Any]]:
     ]
 
 
+def last_disposition_seq(connection: Connection) -> int:
+    """The newest disposition's sequence number (0 before any): an export compares it before and
+    after it reads, since a disposition turns an archived payload into a tombstone."""
+    return int(connection.execute(select(func.max(archive_dispositions.c.seq))).scalar_one_or_none() or 0)
+
+
 def room_payloads_since(
-    connection: Connection, room_id: str, start: datetime, event_types: Sequence[str], chunk: int
+    connection: Connection,
+    room_id: str,
+    start: datetime,
+    event_types: Sequence[str],
+    chunk: int,
+    up_to_seq: int | None = None,
 ) -> Iterator[str]:
     """The stored JSON of one room's events of ``event_types`` from ``start`` on, in time order
     (event id breaking ties), streamed ``chunk`` rows at a time; disposed events (tombstones
-    now) are left out."""
+    now) are left out. ``up_to_seq``: only events archived at or before that chain link (the
+    archive as it was then, however many events arrived since)."""
     columns = archive_events.c
+    conditions = [
+        archive_dispositions.c.seq.is_(None),
+        columns.room_id == room_id,
+        columns.occurred_at >= start,
+        columns.event_type.in_(event_types),
+    ]
+    if up_to_seq is not None:
+        conditions.append(columns.seq <= up_to_seq)
     result = connection.execution_options(yield_per=chunk).execute(
         select(columns.payload)
         .outerjoin(archive_dispositions, archive_dispositions.c.event_id == columns.event_id)
-        .where(
-            archive_dispositions.c.seq.is_(None),
-            columns.room_id == room_id,
-            columns.occurred_at >= start,
-            columns.event_type.in_(event_types),
-        )
+        .where(*conditions)
         .order_by(columns.occurred_at, columns.event_id)
     )
     for (payload,) in result:

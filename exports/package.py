@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from archive.file_store import FileStore
+from archive.queries import last_disposition_seq
 from archive.record import chain_head
 from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
 from exports.documents import DocumentUnit, Numbering
@@ -33,6 +34,7 @@ from exports.natives import ExportAttachments
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from formats.time_zones import DEFAULT_ZONE, time_zone
+from ingest.db import read_only
 from ingest.events import Event
 from search.backends import SearchBackend
 from search.memberships import Memberships
@@ -101,6 +103,10 @@ def build_export(
     # The query's sent: dates are days of the export's zone, like its conversation-days.
     selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships, zone)
     head = chain_head(engine)
+    # Each format reads the events anew: all of them read the archive as it was at ``head``
+    # (events archived since are left out), and a disposition meanwhile fails the export (it
+    # turns a payload into a tombstone, so formats read before and after it would differ).
+    disposed_before = _dispositions(engine)
     archived_json = ArchivedJson()
     context = ExportContext(
         export_id=request.export_id,
@@ -139,7 +145,11 @@ def build_export(
                 reports.append(
                     write_format(
                         export,
-                        counted(selected_events(engine, selection, remember=archived_json.remember, zone=zone)),
+                        counted(
+                            selected_events(
+                                engine, selection, remember=archived_json.remember, zone=zone, up_to_seq=head["seq"]
+                            )
+                        ),
                         files,
                         context,
                     )
@@ -147,6 +157,11 @@ def build_export(
                 if total is None:
                     total = reports[0].events
                     progress(written // len(formats), total)
+            if _dispositions(engine) != disposed_before:
+                raise ExportInterrupted(
+                    "events were disposed of by retention while the export ran, so its formats would hold "
+                    "different events: start it again"
+                )
             events = reports[0].events if reports else 0
             progress(events, events)
             manifest = _manifest(request, selection, head, reports, files, started, now())
@@ -245,6 +260,15 @@ def _manifest(
             {"path": f.path, "size": f.size, "sha256": f.sha256, "media_type": f.media_type} for f in files.written
         ],
     }
+
+
+class ExportInterrupted(RuntimeError):
+    """The archive changed under the export in a way its formats cannot agree on."""
+
+
+def _dispositions(engine: Engine) -> int:
+    with read_only(engine) as connection:
+        return last_disposition_seq(connection)
 
 
 def production_range(context: ExportContext, reports: list[FormatReport]) -> dict[str, Any]:

@@ -135,10 +135,13 @@ def selected_events(
     chunk: int = 5000,
     remember: Callable[[Event, str], None] = lambda _event, _payload: None,
     zone: ZoneInfo | None = None,
+    up_to_seq: int | None = None,
 ) -> Iterator[Event]:
     """The archived events of ``selection`` in export order (room, time, event id), streamed;
     ``remember`` is told each event's stored JSON before the event is yielded. ``zone``: the
-    zone whose days the context is taken from (UTC when None)."""
+    zone whose days the context is taken from (UTC when None). ``up_to_seq``: the archive as it
+    was at that chain link (an export reads its events once per format: every format must read
+    the same ones, while a live archive keeps growing)."""
     if selection.first is None:
         return
     start = datetime.combine(selection.first.date(), datetime.min.time(), UTC)
@@ -152,7 +155,7 @@ def selected_events(
             hits = selection.room_hits(room)
             # Edits, deletions and reads may come days after the post: everything from the first
             # hit day on is read, and what belongs is decided per event below.
-            for payload in room_payloads_since(connection, room, start, wanted_types, chunk):
+            for payload in room_payloads_since(connection, room, start, wanted_types, chunk, up_to_seq):
                 event = parse_event_json(payload)
                 if belongs(event, hits, zone):
                     remember(event, payload)
