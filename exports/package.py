@@ -303,9 +303,9 @@ def _custody(
         "export_id": request.export_id,
         "statement": (
             "Collected by Archivist from its hash-chained archive of record. Every file of this export is "
-            "listed with its SHA-256 in manifest.json, or (the load files' TEXTPATH files: one per message in "
-            "messages_text.sha256, one per document in documents_text.sha256) in a checksum list that "
-            "manifest.json lists; the manifest's own SHA-256 is below; the "
+            "listed with its SHA-256 in manifest.json, or (the files written one per message or per document: "
+            "the load files' TEXTPATH files, each document's PDF, EDRM files and RSMF file) in a checksum list "
+            "(*.sha256, which sha256sum -c checks) that manifest.json lists; the manifest's own SHA-256 is below; the "
             "SHA-256 of the zip is recorded in Archivist's audit log."
         ),
         "requested_by": request.requested_by,

@@ -29,6 +29,7 @@ PDF/A-2b: :mod:`exports.pdf_archival` (untagged: reportlab writes no structure t
 from __future__ import annotations
 
 import hashlib
+import io
 import marshal
 import math
 import re
@@ -49,7 +50,15 @@ from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
+from exports.base import (
+    ChecksumListed,
+    ExportContext,
+    ExportFiles,
+    FormatReport,
+    HashingWriter,
+    Loss,
+    WrittenFile,
+)
 from exports.documents import Document, page_label
 from exports.fonts import Font, ReportFonts, load_fonts
 from exports.natives import NATIVES_DIR, TEXT_DIR, ExportAttachments, native_extension
@@ -75,6 +84,8 @@ from ingest.events import (
 )
 
 REPORT_PATH = "report.pdf"
+PDF_SUMS_FILE = "PDF.sha256"
+"""Each document's PDF with its SHA-256 (``sha256sum -c`` checks them); the manifest lists this file."""
 MEDIA_TYPE = "application/pdf"
 
 BODY_SIZE = 8.5
@@ -851,6 +862,8 @@ class DocumentPdfs:
         self.layout = Layout(fonts, geometry, context.time_zone, context.attachments)
         self.spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self.opt = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.listed = ChecksumListed(files, PDF_SUMS_FILE)
+        """Each document's PDF, listed with its SHA-256 here rather than in the manifest."""
         self.count = 0
         self.custodians: dict[str, str] = {}
         self.documents_first: str | None = None
@@ -889,13 +902,14 @@ class DocumentPdfs:
             layout.add(event)
         path = document_pdf_path(document.control)
         title = f"{document.control} · {_room_label(document)} · {document.day.isoformat()}"
-        with self.files.create(path, MEDIA_TYPE, compressed=True) as stream:  # its streams are deflated already
-            hashing = HashingWriter(stream)
-            canvas = _archival_canvas(hashing, self.geometry, ctx, path, title, f"{what} {document.control}")
-            pages = DocumentDrawer(canvas, self.fonts, self.geometry, ctx, layout.shown(title), document.control).draw(
-                layout.records
-            )
-            canvas.save()
+        buffer = io.BytesIO()
+        hashing = HashingWriter(buffer)
+        canvas = _archival_canvas(hashing, self.geometry, ctx, path, title, f"{what} {document.control}")
+        pages = DocumentDrawer(canvas, self.fonts, self.geometry, ctx, layout.shown(title), document.control).draw(
+            layout.records
+        )
+        canvas.save()
+        self.listed.add(path, buffer.getvalue())
         layout.records = []
         text = document_text(document, ctx.time_zone, ctx.case_name).encode("utf-8")
         return (
@@ -943,31 +957,30 @@ class DocumentPdfs:
             ("Extracted text", text_state),
         ]
         path = document_pdf_path(document.control)
-        with self.files.create(path, MEDIA_TYPE, compressed=True) as stream:  # its streams are deflated already
-            hashing = HashingWriter(stream)
-            canvas = _archival_canvas(
-                hashing, self.geometry, ctx, path, f"{document.control} · {info.name}", "Slip sheet"
-            )
-            drawer = DocumentDrawer(
-                canvas,
-                self.fonts,
-                self.geometry,
-                ctx,
-                f"{document.control} · attachment slip sheet",
-                document.control,
-                plain=True,
-            )
-            drawer._new_page()
-            c, g = canvas, self.geometry
-            c.setFillColor(BLACK)
-            c.setFont(self.fonts.regular.name, TITLE_SIZE)
-            y = g.top - TITLE_SIZE
-            c.drawString(g.margin, y, "Attachment produced natively")
-            y -= 28
-            # One face only (each face is a font subset embedded in every PDF): slip sheets are many.
-            _fields(drawer, [(label, layout.shown(value)) for label, value in fields], y, bold=False)
-            drawer._end_page()
-            canvas.save()
+        buffer = io.BytesIO()
+        hashing = HashingWriter(buffer)
+        canvas = _archival_canvas(hashing, self.geometry, ctx, path, f"{document.control} · {info.name}", "Slip sheet")
+        drawer = DocumentDrawer(
+            canvas,
+            self.fonts,
+            self.geometry,
+            ctx,
+            f"{document.control} · attachment slip sheet",
+            document.control,
+            plain=True,
+        )
+        drawer._new_page()
+        c, g = canvas, self.geometry
+        c.setFillColor(BLACK)
+        c.setFont(self.fonts.regular.name, TITLE_SIZE)
+        y = g.top - TITLE_SIZE
+        c.drawString(g.margin, y, "Attachment produced natively")
+        y -= 28
+        # One face only (each face is a font subset embedded in every PDF): slip sheets are many.
+        _fields(drawer, [(label, layout.shown(value)) for label, value in fields], y, bold=False)
+        drawer._end_page()
+        canvas.save()
+        self.listed.add(path, buffer.getvalue())
         return (
             document.control,
             document.control,
@@ -989,6 +1002,7 @@ class DocumentPdfs:
                 return
 
     def close(self) -> None:
+        self.listed.discard()  # nothing once committed
         self.layout.finish()
         self.spool.close()
         self.opt.close()
@@ -1113,6 +1127,7 @@ class PdfReportFormat:
                 hashing = HashingWriter(out)
                 shutil.copyfileobj(pdfs.opt, hashing)
             report.files.append(WrittenFile(OPT_PATH, hashing.size, hashing.digest.hexdigest(), OPT_MEDIA_TYPE))
+            report.files.append(pdfs.listed.commit())
         finally:
             pdfs.close()
         return report

@@ -417,6 +417,9 @@ class _Discarding(MemoryExportFiles):
         hashing.inner.seek(0)
         hashing.inner.truncate()
 
+    def write_unlisted(self, path: str, data: bytes) -> None:
+        pass  # each document's PDF: dropped too
+
 
 def test_memory_stays_flat_as_the_production_grows() -> None:
     load_fonts()
@@ -443,3 +446,19 @@ def test_message_unit_makes_one_pdf_per_message_with_its_versions() -> None:
 def test_without_an_srgb_profile_the_pdf_says_which_package_to_install() -> None:
     with pytest.raises(ProfileMissing, match="icc-profiles-free"):
         srgb_profile((Path("/nonexistent/sRGB.icc"),))
+
+
+def test_every_document_pdf_is_listed_with_its_sha256_in_pdf_sha256_and_not_in_the_manifest(
+    production: Production, tmp_path: Path
+) -> None:
+    listed = production.files.contents["PDF.sha256"].decode()
+    pdfs = sorted(path for path in production.files.contents if path.startswith("PDF/"))
+    assert sorted(line.split("  ")[1] for line in listed.splitlines()) == pdfs
+    assert len(pdfs) == len(production.all)
+    for path, data in production.files.contents.items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    checked = subprocess.run(["sha256sum", "-c", "PDF.sha256"], cwd=tmp_path, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert {f.path for f in production.files.written}.isdisjoint(pdfs)

@@ -82,7 +82,7 @@ def rendered() -> Rendered:
     events = _sample_events()
     files = MemoryExportFiles()
     report = PdfReportFormat().write(iter(events), files, CONTEXT)
-    assert [f.path for f in report.files] == ["report.pdf", "production.opt"]
+    assert [f.path for f in report.files] == ["report.pdf", "production.opt", "PDF.sha256"]
     written = {f.path: f for f in files.written}
     assert report.files[0].sha256 == written["report.pdf"].sha256
     assert {f.media_type for f in files.written if f.path.endswith(".pdf")} == {"application/pdf"}
