@@ -188,7 +188,10 @@ class ExportJobs:
                 progress=lambda done, total: self._set(job_id, events_done=done, events_total=total),
                 file_store=self.file_store,
             )
-        except Exception as failure:  # reported on the job; the API never sees a traceback
+        except BaseException as failure:  # reported on the job; the API never sees a traceback
+            # BaseException too: an export run on the spot (``archivist export --case``) stopped
+            # by Ctrl-C (KeyboardInterrupt) or SystemExit still fails its job and gives its
+            # production's numbers back, then the interruption goes on (re-raised below).
             error = failure
             log.exception("export %s failed", job_id)
         else:
@@ -199,7 +202,7 @@ class ExportJobs:
                 log.exception("export %s: its production could not be recorded", job_id)
                 self.path_of(job_id).unlink(missing_ok=True)
         if error is not None:
-            message = f"{error.__class__.__name__}: {error}"[:2000]
+            message = f"{error.__class__.__name__}: {error or 'interrupted'}"[:2000]
             with self.engine.begin() as connection:
                 connection.execute(
                     update(export_jobs)
@@ -214,6 +217,8 @@ class ExportJobs:
                 self.on_finished(job, result, error)
             except Exception:
                 log.exception("export %s: the finish hook failed", job_id)
+        if error is not None and not isinstance(error, Exception):
+            raise error
 
     def _done(self, job_id: str, spec: JobSpec, result: ExportResult) -> None:
         """Mark the job done and, for a production, record the range it numbered and its hashes
