@@ -29,7 +29,12 @@ unusable, so the rule is kept by the database, not by care):
   a range edited behind the log's back (to reuse numbers) is tamper ``verify`` reports.
 
 Numbers are kept per prefix: ``ACME-0000007`` and ``ACME2-0000007`` are different control
-numbers. A prefix keeps the width it was first used with in the case.
+numbers. A prefix keeps the width it was first used with in the case, and a number always fits
+it (:class:`NumbersPastWidth`; a production that would run past it fails and gives its numbers
+back). A prefix new to the case is refused when its control numbers could read as another's
+(:class:`PrefixClash`): one that differs from the case's only in letter case (review platforms
+compare control numbers case-insensitively: use the case's spelling) or by trailing digits
+(``ACME-`` and ``ACME-1``).
 """
 
 from __future__ import annotations
@@ -56,6 +61,15 @@ class ProductionRunning(CaseConflict):
 
 class NumbersUsed(CaseConflict):
     """The control numbers asked for were delivered already by an earlier production."""
+
+
+class PrefixClash(CaseConflict):
+    """A new prefix whose control numbers could read as another prefix's of the case: the same
+    letters in another case, or the other prefix plus digits (``ACME-`` and ``ACME-1``)."""
+
+
+class NumbersPastWidth(CaseConflict):
+    """A start whose numbers do not fit the prefix's width (``ACME-10000001`` is ``ACME-1`` 1)."""
 
 
 class Production(BaseModel):
@@ -140,6 +154,38 @@ def _used(connection: Connection, case_id: str, prefix: str, *, besides: str | N
     return int(last or 0), int(width)
 
 
+def _check_prefix(connection: Connection, case_id: str, prefix: str) -> None:
+    """Refuse (:class:`PrefixClash`) a prefix new to the case whose control numbers a review
+    platform could take for another prefix's: review platforms and file systems compare control
+    numbers case-insensitively (``acme-0000001`` overlays ``ACME-0000001``), so a prefix that
+    differs from one of the case's only in letter case is refused (use the case's spelling), and
+    so is one that is another plus digits, or the other way round (``ACME-1`` + ``0000001`` is
+    ``ACME-`` + ``10000001``'s text). Prefixes of failed productions delivered nothing: ignored."""
+    known = connection.execute(
+        select(case_productions.c.prefix)
+        .distinct()
+        .where(case_productions.c.case_id == case_id, case_productions.c.state != "failed")
+    ).scalars()
+    wanted = prefix.casefold()
+    for other in known:
+        if other == prefix:
+            continue
+        folded = other.casefold()
+        if folded == wanted:
+            raise PrefixClash(
+                f"case {case_id} numbers with {other!r}; {prefix!r} differs only in letter case, which review "
+                f"platforms do not tell apart: use {other} as before"
+            )
+        longer, shorter = (wanted, folded) if len(wanted) > len(folded) else (folded, wanted)
+        rest = longer[len(shorter) :]
+        if longer.startswith(shorter) and rest.isascii() and rest.isdigit():
+            raise PrefixClash(
+                f"case {case_id} numbers with {other!r}; {prefix!r} differs from it only by digits, so the "
+                f"control numbers of one could read as the other's: choose a prefix that is not {other!r} "
+                "plus or minus digits"
+            )
+
+
 def _running(connection: Connection, case_id: str) -> str | None:
     return connection.execute(
         select(case_productions.c.export_id).where(
@@ -214,12 +260,20 @@ class ProductionLog:
                         "start the next one when it has finished"
                     )
                 used = _used(connection, case_id, prefix)
+                if used is None:
+                    _check_prefix(connection, case_id, prefix)
                 free, width = (1, DEFAULT_WIDTH) if used is None else (used[0] + 1, used[1])
                 if start is not None and start < free:
                     last = f"{prefix}{free - 1:0{width}d}"
                     raise NumbersUsed(
                         f"case {case_id} has produced {prefix} numbers up to {last}; numbers are never reused: "
                         f"start at {free} or later"
+                    )
+                first = free if start is None else start
+                if first >= 10**width:
+                    raise NumbersPastWidth(
+                        f"{prefix} control numbers have {width} digits in case {case_id}; {first} does not fit "
+                        f"(the last is {prefix}{10**width - 1}): start lower or choose another prefix"
                     )
                 connection.execute(
                     insert(case_productions).values(
@@ -228,7 +282,7 @@ class ProductionLog:
                         state="running",
                         prefix=prefix,
                         width=width,
-                        start_number=free if start is None else start,
+                        start_number=first,
                         unit=unit,
                         time_zone=time_zone,
                         recipients=list(recipients),
@@ -331,7 +385,9 @@ def release_running(connection: Connection, live: Collection[str], error: str) -
 
 
 __all__: Sequence[str] = (
+    "NumbersPastWidth",
     "NumbersUsed",
+    "PrefixClash",
     "Production",
     "ProductionLog",
     "ProductionRunning",
