@@ -23,8 +23,13 @@ unusable, so the rule is kept by the database, not by care):
   its numbers were never delivered to anyone: they are free again, and the next production
   starts where the failed one did (:meth:`ProductionLog.release`). The row stays in the log,
   ``failed``, with its error and no range: the log shows the attempt. An export that was
-  running when its process stopped is released when the next process starts
-  (:func:`release_running`).
+  running when its process stopped is released when the next server process starts
+  (:func:`release_running`): each production records its process (``owner``: host, pid and a
+  token drawn when the process starts, :func:`process_owner`), and only those of no owner, or
+  of this host whose process is gone (no such pid, or this pid with another token), are
+  released, so ``archivist export --case`` running beside a server starting keeps its numbers.
+  One of another host (a server sharing the database) is left running; a pid taken again by
+  an unrelated process keeps its production until that process ends.
 - Every change is recorded in the case ledger (:mod:`cases.ledger`) in the same transaction, so
   a range edited behind the log's back (to reuse numbers) is tamper ``verify`` reports.
 
@@ -39,6 +44,9 @@ compare control numbers case-insensitively: use the case's spelling) or by trail
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -53,6 +61,39 @@ from cases.store import CaseConflict, CaseNotFound
 
 ProductionState = Literal["running", "done", "failed"]
 DEFAULT_WIDTH = 7
+_PROCESS_TOKEN = uuid.uuid4().hex
+"""Tells this process from an earlier one with the same pid (a container's pid 1 restarted)."""
+
+
+def process_owner() -> str:
+    """The process running a production or an export job, as its rows record it:
+    ``host:pid:token`` (the token is drawn when the process starts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """Whether the process recorded as running a job is known to have stopped: no owner (rows
+    written before owners were), or this host and either this pid with another token (an
+    earlier process of the same pid) or a pid no process has. A process of another host is
+    never known to be gone (its rows are left running; see the module doc)."""
+    if owner is None:
+        return True
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3:
+        return False
+    host, pid, token = parts
+    if host != socket.gethostname() or not pid.isascii() or not pid.isdigit():
+        return False
+    number = int(pid)
+    if number == os.getpid():
+        return token != _PROCESS_TOKEN
+    try:
+        os.kill(number, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False  # a process of another user, or a pid no kill can name: not known gone
+    return False
 
 
 class ProductionRunning(CaseConflict):
@@ -97,6 +138,8 @@ class Production(BaseModel):
     zip_sha256: str | None
     manifest_sha256: str | None
     error: str | None
+    owner: str | None = None
+    """The process that runs or ran it (:func:`process_owner`)."""
 
     def control(self, number: int) -> str:
         return f"{self.prefix}{number:0{self.width}d}"
@@ -290,6 +333,7 @@ class ProductionLog:
                         formats=",".join(formats),
                         requested_by=requested_by,
                         started_at=_now(),
+                        owner=process_owner(),
                     )
                 )
                 record_change(connection, case_productions, {"export_id": export_id})
@@ -373,12 +417,13 @@ def release(connection: Connection, export_id: str, error: str) -> Production | 
 
 
 def release_running(connection: Connection, live: Collection[str], error: str) -> list[str]:
-    """Release every running production whose export is not in ``live`` (its process stopped
-    before it finished); the export ids released."""
+    """Release every running production whose export is not in ``live`` and whose process is
+    known to have stopped before it finished (:func:`owner_gone`: a production the command
+    line runs beside a server starting is left alone); the export ids released."""
     running = connection.execute(
-        select(case_productions.c.export_id).where(case_productions.c.state == "running")
-    ).scalars()
-    released = [export_id for export_id in running if export_id not in live]
+        select(case_productions.c.export_id, case_productions.c.owner).where(case_productions.c.state == "running")
+    ).all()
+    released = [row.export_id for row in running if row.export_id not in live and owner_gone(row.owner)]
     for export_id in released:
         release(connection, export_id, error)
     return released
@@ -392,6 +437,8 @@ __all__: Sequence[str] = (
     "ProductionLog",
     "ProductionRunning",
     "complete",
+    "owner_gone",
+    "process_owner",
     "release",
     "release_running",
 )

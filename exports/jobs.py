@@ -4,7 +4,9 @@ A job runs on a worker thread of the API process; its progress (in events, each 
 however many formats it is written in: see :data:`exports.package.Progress`) is committed
 every thousand writes so ``GET /exports/{id}`` can show it. A job that was queued or
 running when its process stopped is marked failed when the next process starts (the zip is
-written under a temporary name, so nothing half-written is ever offered for download).
+written under a temporary name, so nothing half-written is ever offered for download): only
+those whose process is gone (each row records its process, ``owner``: see
+:func:`cases.productions.owner_gone`), so a server starting leaves ``archivist export`` alone.
 
 A job that is a production of a case (:attr:`JobSpec.production`) ends in the case's production
 log (:mod:`cases.productions`): done, the range its formats numbered (``manifest.json``'s
@@ -27,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from archive.file_store import FileStore
-from cases.productions import complete, release, release_running
+from cases.productions import complete, owner_gone, process_owner, release, release_running
 from exports.documents import DocumentUnit, Numbering
 from exports.package import ExportRequest, ExportResult, build_export
 from exports.schema import export_jobs
@@ -126,6 +128,7 @@ class ExportJobs:
                     "status": "queued",
                     "events_done": 0,
                     "created_at": datetime.now(UTC),
+                    "owner": process_owner(),
                 },
             )
         found = self.get(job_id)
@@ -258,9 +261,14 @@ class ExportJobs:
     def _interrupted(self) -> None:
         with self.engine.begin() as connection:
             interrupted = "interrupted: the server stopped before the export finished; start it again"
+            # Only the jobs whose process is gone: not the command line's running beside us.
+            unfinished = connection.execute(
+                select(export_jobs.c.id, export_jobs.c.owner).where(export_jobs.c.status.in_(["queued", "running"]))
+            ).all()
+            gone = [row.id for row in unfinished if owner_gone(row.owner)]
             connection.execute(
                 update(export_jobs)
-                .where(export_jobs.c.status.in_(["queued", "running"]))
+                .where(export_jobs.c.id.in_(gone))
                 .values(
                     status="failed",
                     finished_at=datetime.now(UTC),
