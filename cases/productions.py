@@ -23,17 +23,30 @@ unusable, so the rule is kept by the database, not by care):
   its numbers were never delivered to anyone: they are free again, and the next production
   starts where the failed one did (:meth:`ProductionLog.release`). The row stays in the log,
   ``failed``, with its error and no range: the log shows the attempt. An export that was
-  running when its process stopped is released when the next process starts
-  (:func:`release_running`).
+  running when its process stopped is released when the next server process starts
+  (:func:`release_running`): each production records its process (``owner``: host, pid and a
+  token drawn when the process starts, :func:`process_owner`), and only those of no owner, or
+  of this host whose process is gone (no such pid, or this pid with another token), are
+  released, so ``archivist export --case`` running beside a server starting keeps its numbers.
+  One of another host (a server sharing the database) is left running; a pid taken again by
+  an unrelated process keeps its production until that process ends.
 - Every change is recorded in the case ledger (:mod:`cases.ledger`) in the same transaction, so
   a range edited behind the log's back (to reuse numbers) is tamper ``verify`` reports.
 
 Numbers are kept per prefix: ``ACME-0000007`` and ``ACME2-0000007`` are different control
-numbers. A prefix keeps the width it was first used with in the case.
+numbers. A prefix keeps the width it was first used with in the case, and a number always fits
+it (:class:`NumbersPastWidth`; a production that would run past it fails and gives its numbers
+back). A prefix new to the case is refused when its control numbers could read as another's
+(:class:`PrefixClash`): one that differs from the case's only in letter case (review platforms
+compare control numbers case-insensitively: use the case's spelling) or by trailing digits
+(``ACME-`` and ``ACME-1``).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -48,6 +61,39 @@ from cases.store import CaseConflict, CaseNotFound
 
 ProductionState = Literal["running", "done", "failed"]
 DEFAULT_WIDTH = 7
+_PROCESS_TOKEN = uuid.uuid4().hex
+"""Tells this process from an earlier one with the same pid (a container's pid 1 restarted)."""
+
+
+def process_owner() -> str:
+    """The process running a production or an export job, as its rows record it:
+    ``host:pid:token`` (the token is drawn when the process starts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """Whether the process recorded as running a job is known to have stopped: no owner (rows
+    written before owners were), or this host and either this pid with another token (an
+    earlier process of the same pid) or a pid no process has. A process of another host is
+    never known to be gone (its rows are left running; see the module doc)."""
+    if owner is None:
+        return True
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3:
+        return False
+    host, pid, token = parts
+    if host != socket.gethostname() or not pid.isascii() or not pid.isdigit():
+        return False
+    number = int(pid)
+    if number == os.getpid():
+        return token != _PROCESS_TOKEN
+    try:
+        os.kill(number, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False  # a process of another user, or a pid no kill can name: not known gone
+    return False
 
 
 class ProductionRunning(CaseConflict):
@@ -56,6 +102,15 @@ class ProductionRunning(CaseConflict):
 
 class NumbersUsed(CaseConflict):
     """The control numbers asked for were delivered already by an earlier production."""
+
+
+class PrefixClash(CaseConflict):
+    """A new prefix whose control numbers could read as another prefix's of the case: the same
+    letters in another case, or the other prefix plus digits (``ACME-`` and ``ACME-1``)."""
+
+
+class NumbersPastWidth(CaseConflict):
+    """A start whose numbers do not fit the prefix's width (``ACME-10000001`` is ``ACME-1`` 1)."""
 
 
 class Production(BaseModel):
@@ -83,6 +138,8 @@ class Production(BaseModel):
     zip_sha256: str | None
     manifest_sha256: str | None
     error: str | None
+    owner: str | None = None
+    """The process that runs or ran it (:func:`process_owner`)."""
 
     def control(self, number: int) -> str:
         return f"{self.prefix}{number:0{self.width}d}"
@@ -138,6 +195,38 @@ def _used(connection: Connection, case_id: str, prefix: str, *, besides: str | N
     if width is None:
         return None
     return int(last or 0), int(width)
+
+
+def _check_prefix(connection: Connection, case_id: str, prefix: str) -> None:
+    """Refuse (:class:`PrefixClash`) a prefix new to the case whose control numbers a review
+    platform could take for another prefix's: review platforms and file systems compare control
+    numbers case-insensitively (``acme-0000001`` overlays ``ACME-0000001``), so a prefix that
+    differs from one of the case's only in letter case is refused (use the case's spelling), and
+    so is one that is another plus digits, or the other way round (``ACME-1`` + ``0000001`` is
+    ``ACME-`` + ``10000001``'s text). Prefixes of failed productions delivered nothing: ignored."""
+    known = connection.execute(
+        select(case_productions.c.prefix)
+        .distinct()
+        .where(case_productions.c.case_id == case_id, case_productions.c.state != "failed")
+    ).scalars()
+    wanted = prefix.casefold()
+    for other in known:
+        if other == prefix:
+            continue
+        folded = other.casefold()
+        if folded == wanted:
+            raise PrefixClash(
+                f"case {case_id} numbers with {other!r}; {prefix!r} differs only in letter case, which review "
+                f"platforms do not tell apart: use {other} as before"
+            )
+        longer, shorter = (wanted, folded) if len(wanted) > len(folded) else (folded, wanted)
+        rest = longer[len(shorter) :]
+        if longer.startswith(shorter) and rest.isascii() and rest.isdigit():
+            raise PrefixClash(
+                f"case {case_id} numbers with {other!r}; {prefix!r} differs from it only by digits, so the "
+                f"control numbers of one could read as the other's: choose a prefix that is not {other!r} "
+                "plus or minus digits"
+            )
 
 
 def _running(connection: Connection, case_id: str) -> str | None:
@@ -214,12 +303,20 @@ class ProductionLog:
                         "start the next one when it has finished"
                     )
                 used = _used(connection, case_id, prefix)
+                if used is None:
+                    _check_prefix(connection, case_id, prefix)
                 free, width = (1, DEFAULT_WIDTH) if used is None else (used[0] + 1, used[1])
                 if start is not None and start < free:
                     last = f"{prefix}{free - 1:0{width}d}"
                     raise NumbersUsed(
                         f"case {case_id} has produced {prefix} numbers up to {last}; numbers are never reused: "
                         f"start at {free} or later"
+                    )
+                first = free if start is None else start
+                if first >= 10**width:
+                    raise NumbersPastWidth(
+                        f"{prefix} control numbers have {width} digits in case {case_id}; {first} does not fit "
+                        f"(the last is {prefix}{10**width - 1}): start lower or choose another prefix"
                     )
                 connection.execute(
                     insert(case_productions).values(
@@ -228,7 +325,7 @@ class ProductionLog:
                         state="running",
                         prefix=prefix,
                         width=width,
-                        start_number=free if start is None else start,
+                        start_number=first,
                         unit=unit,
                         time_zone=time_zone,
                         recipients=list(recipients),
@@ -236,6 +333,7 @@ class ProductionLog:
                         formats=",".join(formats),
                         requested_by=requested_by,
                         started_at=_now(),
+                        owner=process_owner(),
                     )
                 )
                 record_change(connection, case_productions, {"export_id": export_id})
@@ -319,23 +417,28 @@ def release(connection: Connection, export_id: str, error: str) -> Production | 
 
 
 def release_running(connection: Connection, live: Collection[str], error: str) -> list[str]:
-    """Release every running production whose export is not in ``live`` (its process stopped
-    before it finished); the export ids released."""
+    """Release every running production whose export is not in ``live`` and whose process is
+    known to have stopped before it finished (:func:`owner_gone`: a production the command
+    line runs beside a server starting is left alone); the export ids released."""
     running = connection.execute(
-        select(case_productions.c.export_id).where(case_productions.c.state == "running")
-    ).scalars()
-    released = [export_id for export_id in running if export_id not in live]
+        select(case_productions.c.export_id, case_productions.c.owner).where(case_productions.c.state == "running")
+    ).all()
+    released = [row.export_id for row in running if row.export_id not in live and owner_gone(row.owner)]
     for export_id in released:
         release(connection, export_id, error)
     return released
 
 
 __all__: Sequence[str] = (
+    "NumbersPastWidth",
     "NumbersUsed",
+    "PrefixClash",
     "Production",
     "ProductionLog",
     "ProductionRunning",
     "complete",
+    "owner_gone",
+    "process_owner",
     "release",
     "release_running",
 )

@@ -148,6 +148,8 @@ case_productions = Table(
     Column("zip_sha256", String(64), nullable=True),
     Column("manifest_sha256", String(64), nullable=True),
     Column("error", Text, nullable=True),
+    # The process running it (``host:pid:token``, :func:`cases.productions.process_owner`).
+    Column("owner", Text, nullable=True),
     CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_case_productions_state"),
     Index("ix_case_productions_case", "case_id", "prefix", "started_at"),
     # At most one running production per case: the guard behind the case row lock.

@@ -67,6 +67,8 @@ class CaseStore:
         return case
 
     def get_case(self, case_id: str) -> Case | None:
+        if "\x00" in case_id:  # no case id holds a NUL (PostgreSQL cannot even compare one)
+            return None
         with self.engine.connect() as connection:
             return _load_case(connection, case_id)
 

@@ -103,11 +103,22 @@ class Numbering:
             raise BadNumbering(f"the first control number must be between 1 and {MAX_NUMBER}, not {self.start}")
         if not 4 <= self.width <= 12:
             raise BadNumbering(f"control numbers have 4 to 12 digits, not {self.width}")
+        if self.start >= 10**self.width:
+            raise BadNumbering(self._past(self.start))
 
     def control(self, number: int) -> str:
-        if number > MAX_NUMBER:
-            raise BadNumbering(f"control number {number} is past the last one ({MAX_NUMBER})")
+        # A number always fits its width: ACME- with 8 digits (ACME-10000001) would read as
+        # ACME-1 number 1, another prefix's control number.
+        if number > MAX_NUMBER or number >= 10**self.width:
+            raise BadNumbering(self._past(number))
         return f"{self.prefix}{number:0{self.width}d}"
+
+    def _past(self, number: int) -> str:
+        last = 10**self.width - 1
+        return (
+            f"control number {number} does not fit {self.prefix}'s {self.width} digits: the last is "
+            f"{self.prefix}{last}; choose another prefix"
+        )
 
 
 def default_numbering(export_id: str) -> Numbering:

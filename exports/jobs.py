@@ -4,7 +4,9 @@ A job runs on a worker thread of the API process; its progress (in events, each 
 however many formats it is written in: see :data:`exports.package.Progress`) is committed
 every thousand writes so ``GET /exports/{id}`` can show it. A job that was queued or
 running when its process stopped is marked failed when the next process starts (the zip is
-written under a temporary name, so nothing half-written is ever offered for download).
+written under a temporary name, so nothing half-written is ever offered for download): only
+those whose process is gone (each row records its process, ``owner``: see
+:func:`cases.productions.owner_gone`), so a server starting leaves ``archivist export`` alone.
 
 A job that is a production of a case (:attr:`JobSpec.production`) ends in the case's production
 log (:mod:`cases.productions`): done, the range its formats numbered (``manifest.json``'s
@@ -27,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from archive.file_store import FileStore
-from cases.productions import complete, release, release_running
+from cases.productions import complete, owner_gone, process_owner, release, release_running
 from exports.documents import DocumentUnit, Numbering
 from exports.package import ExportRequest, ExportResult, build_export
 from exports.schema import export_jobs
@@ -126,6 +128,7 @@ class ExportJobs:
                     "status": "queued",
                     "events_done": 0,
                     "created_at": datetime.now(UTC),
+                    "owner": process_owner(),
                 },
             )
         found = self.get(job_id)
@@ -188,7 +191,10 @@ class ExportJobs:
                 progress=lambda done, total: self._set(job_id, events_done=done, events_total=total),
                 file_store=self.file_store,
             )
-        except Exception as failure:  # reported on the job; the API never sees a traceback
+        except BaseException as failure:  # reported on the job; the API never sees a traceback
+            # BaseException too: an export run on the spot (``archivist export --case``) stopped
+            # by Ctrl-C (KeyboardInterrupt) or SystemExit still fails its job and gives its
+            # production's numbers back, then the interruption goes on (re-raised below).
             error = failure
             log.exception("export %s failed", job_id)
         else:
@@ -199,7 +205,7 @@ class ExportJobs:
                 log.exception("export %s: its production could not be recorded", job_id)
                 self.path_of(job_id).unlink(missing_ok=True)
         if error is not None:
-            message = f"{error.__class__.__name__}: {error}"[:2000]
+            message = f"{error.__class__.__name__}: {error or 'interrupted'}"[:2000]
             with self.engine.begin() as connection:
                 connection.execute(
                     update(export_jobs)
@@ -214,6 +220,8 @@ class ExportJobs:
                 self.on_finished(job, result, error)
             except Exception:
                 log.exception("export %s: the finish hook failed", job_id)
+        if error is not None and not isinstance(error, Exception):
+            raise error
 
     def _done(self, job_id: str, spec: JobSpec, result: ExportResult) -> None:
         """Mark the job done and, for a production, record the range it numbered and its hashes
@@ -253,9 +261,14 @@ class ExportJobs:
     def _interrupted(self) -> None:
         with self.engine.begin() as connection:
             interrupted = "interrupted: the server stopped before the export finished; start it again"
+            # Only the jobs whose process is gone: not the command line's running beside us.
+            unfinished = connection.execute(
+                select(export_jobs.c.id, export_jobs.c.owner).where(export_jobs.c.status.in_(["queued", "running"]))
+            ).all()
+            gone = [row.id for row in unfinished if owner_gone(row.owner)]
             connection.execute(
                 update(export_jobs)
-                .where(export_jobs.c.status.in_(["queued", "running"]))
+                .where(export_jobs.c.id.in_(gone))
                 .values(
                     status="failed",
                     finished_at=datetime.now(UTC),

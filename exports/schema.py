@@ -28,4 +28,6 @@ export_jobs = Table(
     Column("file_sha256", String(64), nullable=True),
     Column("file_size", BigInteger, nullable=True),
     Column("manifest", Text, nullable=True),
+    # The process running it (``host:pid:token``, :func:`cases.productions.process_owner`; 0011).
+    Column("owner", Text, nullable=True),
 )

@@ -117,6 +117,16 @@ def install(app: FastAPI) -> None:
         """A value the database layer cannot bind: out of range when it overflowed converting."""
         if isinstance(error.orig, OverflowError):
             return await _out_of_range(request, error.orig)
+        if "NUL" in str(error.orig) or "\\u0000" in str(error.orig):
+            # PostgreSQL refuses NUL characters in text and JSON (SQLite stores them). No
+            # record is named with one: a NUL in the path (``/cases/a%00b``) names nothing (404);
+            # one in a value sent cannot be kept (422).
+            log.info("NUL refused by the database: %s %s", request.method, request.url.path)
+            if "\x00" in request.url.path:
+                return await answer(
+                    request, 404, {"message": "not found: an identifier never contains a NUL character"}
+                )
+            return await answer(request, 422, {"message": "text cannot contain a NUL character (U+0000)"})
         return await _unexpected(request, error)
 
     @app.exception_handler(Exception)

@@ -66,8 +66,8 @@ class SearchExport(BaseModel):
     ``POST /exports`` takes them)."""
 
     search: SearchRequest = Field(
-        description="The search (query and time_zone: its sent: days; sort, size, cursor and facets do not "
-        "matter, every hit is exported)"
+        description="The search (query and time_zone: its sent: days and the export's zone; without a "
+        "time_zone the case's zone; sort, size, cursor and facets do not matter, every hit is exported)"
     )
     formats: list[str] = Field(min_length=1, max_length=20)
     case_id: str | None = Field(default=None, max_length=36)
@@ -77,9 +77,8 @@ class SearchExport(BaseModel):
     recipients: list[str] = Field(default_factory=list, max_length=50)
 
     def order(self) -> ExportOrder:
-        """The export order (checked as ``POST /exports`` checks it: a ValidationError is a 422)."""
-        return ExportOrder(
-            query=self.search.query,
-            time_zone=self.search.time_zone,
-            **self.model_dump(exclude={"search"}),
-        )
+        """The export order (checked as ``POST /exports`` checks it: a ValidationError is a 422).
+        The search's ``time_zone`` only when the caller gave one: SearchRequest defaults it to
+        UTC, and a production of a case without a zone asked for is in the case's zone."""
+        chosen = self.search.time_zone if "time_zone" in self.search.model_fields_set else None
+        return ExportOrder(query=self.search.query, time_zone=chosen, **self.model_dump(exclude={"search"}))

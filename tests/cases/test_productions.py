@@ -19,6 +19,7 @@ from cases.productions import (
     ProductionLog,
     ProductionRunning,
     complete,
+    process_owner,
     release,
     release_running,
 )
@@ -117,6 +118,11 @@ def test_a_production_whose_process_stopped_is_released(store: StagingStore, cas
     log = ProductionLog(store.engine)
     stopped = _reserve(log, case_id)
     with store.engine.begin() as connection:
+        assert release_running(connection, live=set(), error="interrupted") == [], "its process runs: this one"
+        earlier = process_owner().rsplit(":", 1)[0] + ":" + "0" * 32  # an earlier process of this pid
+        connection.execute(
+            case_productions.update().where(case_productions.c.export_id == stopped.export_id).values(owner=earlier)
+        )
         assert release_running(connection, live=set(), error="interrupted") == [stopped.export_id]
     assert _reserve(log, case_id).start_number == 1
 

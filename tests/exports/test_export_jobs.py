@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from archive.schema import archive_events
+from cases.productions import process_owner
 from exports.base import ExportContext, ExportFiles, FormatReport, Loss
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportRequest, build_export
@@ -149,7 +150,11 @@ def test_jobs_left_running_by_a_stopped_server_are_marked_failed(archived: Stagi
     jobs = ExportJobs(archived.engine, tmp_path / "exports", lambda: backend)
     job = jobs.record(JobSpec(query="ubuntu", formats=("jsonl",), requested_by="t", role="legal"))
     with archived.engine.begin() as connection:
-        connection.execute(update(export_jobs).where(export_jobs.c.id == job["id"]).values(status="running"))
+        # Running in a process that has stopped: an earlier process of this host and pid.
+        earlier = process_owner().rsplit(":", 1)[0] + ":" + "0" * 32
+        connection.execute(
+            update(export_jobs).where(export_jobs.c.id == job["id"]).values(status="running", owner=earlier)
+        )
     jobs.shutdown()
     restarted = ExportJobs(archived.engine, tmp_path / "exports", lambda: backend)
     after = restarted.get(job["id"])

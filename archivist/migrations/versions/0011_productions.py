@@ -1,6 +1,8 @@
 """the production log: every production of a case (``case_productions``), its control-number
 prefix and the range it used, so that a case never numbers two documents the same; at most one
-running production per case (a partial unique index)
+running production per case (a partial unique index); the process running a production or an
+export job (``owner``: host, pid and a token of the process) so a server starting fails only the
+ones whose process is gone
 
 Revision ID: 0011
 Revises: 0010
@@ -36,6 +38,7 @@ def upgrade() -> None:
         sa.Column("zip_sha256", sa.String(64), nullable=True),
         sa.Column("manifest_sha256", sa.String(64), nullable=True),
         sa.Column("error", sa.Text, nullable=True),
+        sa.Column("owner", sa.Text, nullable=True),
         sa.CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_case_productions_state"),
     )
     op.create_index("ix_case_productions_case", "case_productions", ["case_id", "prefix", "started_at"])
@@ -47,9 +50,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'running'"),
         sqlite_where=sa.text("state = 'running'"),
     )
+    with op.batch_alter_table("export_jobs") as batch:
+        batch.add_column(sa.Column("owner", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("export_jobs") as batch:
+        batch.drop_column("owner")
     op.drop_index("uq_case_productions_running", table_name="case_productions")
     op.drop_index("ix_case_productions_case", table_name="case_productions")
     op.drop_table("case_productions")
