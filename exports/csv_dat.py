@@ -45,7 +45,8 @@ that no spreadsheet takes it for a formula). Recipients: ``RECIPIENT_IDS`` and
 ``RECIPIENT_NAMES`` list whom a post or file upload was sent to, as the event recorded them.
 
 The DAT never alters a field silently: the report's losses name every column it had to alter
-(a literal þ, U+0014 or ®; a CR line break), how many documents, and where the exact value is.
+(a literal þ, U+0014 or ®; a CR line break; a ";" in a person's name, written U+FF1B), how many
+documents, and where the exact value is.
 
 Memory: one document at a time (the message unit: one room's events, held by
 :func:`exports.documents.documents`); the DAT rows of a room's conversation slices are held until
@@ -84,6 +85,7 @@ from exports.dat import (
     field_list,
     parent_row,
     read_dat,
+    semicolons_substituted,
 )
 from exports.documents import Document
 from exports.jsonl import Utf8Writer, WarningTally, control_prefix, event_sha256, iso_utc, tracked_file
@@ -354,6 +356,13 @@ class _Writer:
             exact,
             unit="documents",
         )
+        self.semicolons = LossTally(
+            name,
+            "a ';' inside a person's name or id would split the '; '-separated people fields: written as U+FF1B "
+            "(fullwidth semicolon)",
+            "events.jsonl (the archived events, EVENT_IDS) and the document's text (TEXTPATH)",
+            unit="documents",
+        )
         text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<ROW_ID>.txt, exact UTF-8)"
         self.formulas = LossTally(
             name,
@@ -414,6 +423,7 @@ class _Writer:
         self.no_url.report_to(report)
         self.substituted.report_to(report)
         self.carriage_returns.report_to(report)
+        self.semicolons.report_to(report)
         self.formulas.report_to(report)
         return report
 
@@ -451,7 +461,11 @@ class _Writer:
             self.natives.add_text("TEXT/: TEXTPATH", text, upload)
             placed[str(upload.event_id)] = (child, native, text)
             attachments.append(_HeldRow(attachment_row(child, zone, native, text), frozenset(), str(upload.event_id)))
+            for column in semicolons_substituted(child):
+                self.semicolons.add(f"{DAT_FILE}: {column}", str(upload.event_id))
         event_ids = self._event_rows(parent, placed)
+        for column in semicolons_substituted(parent):
+            self.semicolons.add(f"{DAT_FILE}: {column}", event_ids[0])
         row = parent_row(parent, zone, textpath, md5, sha256, "; ".join(event_ids))
         self.held.append(_HeldRow(row, frozenset(messages), event_ids[0]))
         self.held.extend(attachments)
