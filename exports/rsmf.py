@@ -40,8 +40,10 @@ and ``To`` as it reads an e-mail's): ``From`` is its first sender (who first pos
 shared a file; the first actor of a document without any), ``To`` every other participant of
 the document (:attr:`exports.documents.Document.participants`), each as ``Name (id)
 <address>``: the actor's address when it is a plain one, else ``<id's letters>@archivist.invalid``
-(RFC 2606's reserved ``.invalid``: plainly not an address; the id is in the display name). One
-mailbox per line. ``X-RSMF-Custodian`` (RSMF 2.0: who the data was collected from) is the
+(RFC 2606's reserved ``.invalid``: plainly not an address; the id is in the display name). A
+local part is at most 64 characters (RFC 5321): a longer id's letters are cut, ending in a hash
+of the whole id, and a longer address is not used (the manifest has it). One mailbox per line.
+``X-RSMF-Custodian`` (RSMF 2.0: who the data was collected from) is the
 document's custodians, the case's custodians who took part (ids, ``, ``-separated); the
 manifest's conversation names the first of them as its ``custodian`` (RSMF 2.0 schema:
 one participant id, a participant of the conversation, so a custodian who was not present at
@@ -580,15 +582,39 @@ _MAILBOX_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z
 _NOT_LOCAL = re.compile(r"[^A-Za-z0-9_+=-]+")
 _MAX_DISPLAY = 120
 """Characters of a display name in a header (the manifest has the whole name)."""
+_MAX_LOCAL_PART = 64
+_MAX_ADDRESS = 254
+"""RFC 5321 4.5.3.1: a local part of at most 64 octets, a path of at most 256 (an address of 254
+between its angle brackets): a longer address is not used in a header (the manifest has it)."""
+_ID_HASH = 12
+"""Hex digits of the id's SHA-256 that end a local part made from a longer id."""
+
+
+def _local_part(actor_id: str) -> str:
+    """The id's letters (``user:ann`` -> ``user-ann``); for an id whose letters are more than 64,
+    a readable prefix, ``-`` and the first 12 hex digits of the id's SHA-256 (two ids sharing the
+    prefix keep two addresses)."""
+    local = _NOT_LOCAL.sub("-", actor_id).strip("-") or "unknown"
+    if len(local) <= _MAX_LOCAL_PART:
+        return local
+    digest = hashlib.sha256(actor_id.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_HASH]
+    return f"{local[: _MAX_LOCAL_PART - _ID_HASH - 1].rstrip('-')}-{digest}"
 
 
 @functools.lru_cache(maxsize=8192)
 def mailbox(actor_id: str, name: str | None, address: str | None) -> str:
     """``Name (id) <address>`` as an RFC 5322 mailbox (RFC 2047 encoded words for a name that
     is not ASCII): the actor's address when it is a plain one, else one made of the id's letters
-    at ``archivist.invalid`` (RFC 2606: reserved, never an address), the id being in the name."""
-    if not (address and _MAILBOX_ADDRESS.fullmatch(address)):
-        address = f"{_NOT_LOCAL.sub('-', actor_id).strip('-') or 'unknown'}@archivist.invalid"
+    at ``archivist.invalid`` (RFC 2606: reserved, never an address), the id being in the name
+    (:func:`_local_part`: at most 64 characters); an address longer than RFC 5321 allows (a local
+    part over 64 characters, or over 254 in all) is not a plain one."""
+    if not (
+        address
+        and len(address) <= _MAX_ADDRESS
+        and address.find("@") <= _MAX_LOCAL_PART
+        and _MAILBOX_ADDRESS.fullmatch(address)
+    ):
+        address = f"{_local_part(actor_id)}@archivist.invalid"
     display = header_safe(person(Actor(id=actor_id, name=name)))[:_MAX_DISPLAY]
     return email.utils.formataddr((display, address), charset="utf-8")
 
