@@ -629,13 +629,20 @@ def _subject(document: Document) -> str:
     return subject
 
 
+_MAX_WORD = 900
+"""The longest run without a space an ASCII header value is written with as it is: folding
+happens at spaces, so a longer one (an id of thousands of characters) is written as encoded
+words, and every line stays within RFC 5322's 998 characters."""
+
+
 def _header_value(name: str, value: str) -> str:
-    """ASCII as is; anything else as RFC 2047 encoded words (UTF-8, base64), separated by spaces
+    """ASCII as is (unless it has a run of over :data:`_MAX_WORD` characters without a space);
+    anything else as RFC 2047 encoded words (UTF-8, base64), separated by spaces
     for the generator to fold at, the first sized to fit on the header's own line. Each word holds
     whole characters; decoders join adjacent words without the space. (``email.header.Header``
     does the same, at a cost that dominated the time of a file.)"""
     safe = header_safe(value)
-    if safe.isascii():
+    if safe.isascii() and (len(safe) <= _MAX_WORD or all(len(word) <= _MAX_WORD for word in safe.split(" "))):
         return safe
     first_line = _MAX_HEADER_LINE - len(name) - len(": ") - len("=?utf-8?b??=")
     return " ".join(encoded_words(safe.encode(), min(_ENCODED_WORD_BYTES, first_line // 4 * 3)))

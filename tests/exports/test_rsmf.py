@@ -594,3 +594,14 @@ def test_two_long_ids_with_one_prefix_have_two_addresses() -> None:
     first, second = "user:" + "a" * 100 + "1", "user:" + "a" * 100 + "2"
     assert mailbox(first, None, None) != mailbox(second, None, None)
     assert mailbox(first, None, None) == mailbox(first, None, None)
+
+
+def test_a_custodian_with_a_long_id_is_a_header_within_rfc5322() -> None:
+    """X-RSMF-Custodian names the id whole: a run of over 900 characters without a space is
+    written as RFC 2047 encoded words (folded), which the email package decodes to the id."""
+    long_id = "user:" + "a" * 2000
+    (document,), _ = export(
+        [_post_by({"id": long_id, "name": "Anna"}, 1, "m1")], replace(CONTEXT, custodians=(long_id,))
+    )
+    assert document.message["X-RSMF-Custodian"] == long_id
+    assert conversation_custodian(document.manifest) == long_id
