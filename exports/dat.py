@@ -197,8 +197,8 @@ DAT_FIELDS: tuple[Field, ...] = (
     ),
     Field(
         "CUSTODIAN",
-        "The first of the document's custodians: the case's custodians who took part (in the case's order), "
-        "else the senders",
+        "The first of the document's custodians: the case's custodians who took part in it or were present in the "
+        "room at its start (in the case's order), else the senders",
         "'Name (id)'",
         f"{FTC} (CUSTODIAN); {RSMF} (X-RSMF-Custodian)",
     ),
@@ -206,13 +206,16 @@ DAT_FIELDS: tuple[Field, ...] = (
     Field("FROM", "Who wrote: the senders of the posts, edits and uploads", _PEOPLE, f"{DOJ} (FROM)"),
     Field(
         "TO",
-        "Everyone present who is not a sender (for a message: everyone present except its sender)",
+        "The participants who are not senders (for a message: who read, edited or deleted it, its named "
+        "recipients and the actors of its context; not the room's whole audience)",
         _PEOPLE,
         f"{DOJ} (TO)",
     ),
     Field(
         "PARTICIPANTS",
-        "Everyone present at the document's start, who acted in it, or was named a recipient",
+        "A conversation: everyone present at its start, who acted in it, or was named a recipient. A message: who "
+        "took part (wrote, edited, deleted or read it, or was named a recipient) and its context's actors, not the "
+        "room's whole audience (a custodian present without taking part is in CUSTODIAN, not here)",
         _PEOPLE,
         f"{RSMF} (X-RSMF-Participants)",
     ),

@@ -234,6 +234,12 @@ def test_the_field_list_documents_every_column(varied_events: list[Event], expor
     by_name = {f.name: f for f in DAT_FIELDS}
     assert "TEXTPATH" in by_name["SHA256HASH"].meaning  # parents: the hash of the text file
     assert "native" in by_name["MD5HASH"].meaning
+    # A message's people are who took part (exports/documents.py, "People"), not everyone present.
+    for column in ("TO", "PARTICIPANTS"):
+        assert "everyone present except" not in by_name[column].meaning
+        assert "not the room's whole audience" in by_name[column].meaning
+    assert "present in the room at its start" in by_name["CUSTODIAN"].meaning
+    assert "U+FF1B" in by_name["FROM"].format
 
 
 def test_every_event_row_of_the_csv_names_its_document(
