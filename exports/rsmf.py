@@ -93,6 +93,7 @@ from exports.documents import Document
 from exports.jsonl import BinarySink
 from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed, size_note
 from exports.presence import person
+from exports.transcript import single_line
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from formats.time_zones import iso_local
 from ingest.events import (
@@ -521,16 +522,17 @@ def _zip(manifest: Manifest) -> bytes:
 def _summary(piece: Slice, manifest: Manifest, context: ExportContext) -> str:
     data = manifest.data
     counts = Counter(e["type"] for e in data["events"])
-    names = ", ".join(p["display"] for p in data["participants"])
-    lines = [
-        f"Conversation: {piece.room.name or piece.room.id} ({piece.room.id})",
+    names = ", ".join(single_line(p["display"]) for p in data["participants"])
+    room = piece.room
+    lines = [  # one line each: a name, id or query with a line break is escaped (single_line)
+        f"Conversation: {single_line(room.name or room.id)} ({single_line(room.id)})",
         f"Document: {piece.document.control} ({piece.document.kind})",
         f"Day ({piece.zone.key}): {piece.day.isoformat()}",
         f"From {piece.iso(piece.events[0].occurred_at)} to {piece.iso(piece.events[-1].occurred_at)}",
         f"Events: {len(data['events'])} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
         f"Participants ({len(data['participants'])}): {names}",
         _attachments_line(manifest),
-        f"Export {context.export_id} for {context.requested_by}, query: {context.query}",
+        f"Export {context.export_id} for {single_line(context.requested_by)}, query: {single_line(context.query)}",
     ]
     return _encodable("\n".join(lines)) + "\n"
 

@@ -159,7 +159,9 @@ def check_headers(message: EmailMessage, manifest: dict[str, Any]) -> None:
     assert message["X-RSMF-Generator"] == "Archivist"
     assert message["X-RSMF-EventCount"] == str(len(events))
     assert (message["X-RSMF-BeginDate"], message["X-RSMF-EndDate"]) == (stamps[0], stamps[-1])
-    assert message["X-RSMF-Participants"] == ", ".join(p["display"] for p in manifest["participants"])
+    displays = ", ".join(p["display"] for p in manifest["participants"])
+    # A header has no line breaks: a tab, CR or LF of a name is a space there (the manifest has it).
+    assert message["X-RSMF-Participants"] == re.sub("[\t\r\n]", " ", displays)
     attachments = sum(len(e.get("attachments", [])) for e in events)
     assert message["X-RSMF-AttachmentCount"] == str(attachments)
     assert message["X-RSMF-EventCollectionID"] == manifest["eventcollectionid"]
@@ -605,3 +607,19 @@ def test_a_custodian_with_a_long_id_is_a_header_within_rfc5322() -> None:
     )
     assert document.message["X-RSMF-Custodian"] == long_id
     assert conversation_custodian(document.manifest) == long_id
+
+
+def test_the_summary_part_has_one_line_per_item_whatever_the_names() -> None:
+    """The text/plain summary names the room, the participants and the query, each on its line:
+    a line break in any of them is escaped (exports.transcript.single_line), not followed."""
+    forged: dict[str, object] = {"id": "user:mallory", "name": "Mallory\nParticipants (1): Chief Executive"}
+    piece = _post_by(forged, 1, "m1")
+    payload = piece.model_dump(mode="json")
+    payload["room"] = {"id": "room:desk", "name": "#desk\nDocument: FAKE-0000001", "kind": "room"}
+    (document,), _ = export([parse_event(payload)], replace(CONTEXT, query="a\nExport forged"))
+    body = document.message.get_body(("plain",))
+    assert body is not None
+    lines = body.get_content().rstrip("\n").split("\n")
+    firsts = [line.split(" ", 1)[0].removesuffix(":") for line in lines]
+    assert firsts == ["Conversation", "Document", "Day", "From", "Events", "Participants", "Attachments", "Export"]
+    assert "Mallory\\nParticipants" in lines[5]
