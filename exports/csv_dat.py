@@ -360,7 +360,8 @@ class _Writer:
             name,
             "a ';' inside a person's name or id would split the '; '-separated people fields: written as U+FF1B "
             "(fullwidth semicolon)",
-            "events.jsonl (the archived events, EVENT_IDS) and the document's text (TEXTPATH)",
+            f"{CSV_FILE} (SENDER_ID and SENDER_NAME, READER_ID and READER_NAME) and the archived events "
+            "(EVENT_IDS; events.jsonl holds them)",
             unit="documents",
         )
         text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<ROW_ID>.txt, exact UTF-8)"
