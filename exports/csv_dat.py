@@ -42,7 +42,8 @@ the export's time zone with its offset (``2026-03-08T23:30:00.000000-05:00``), `
 zone's IANA name, and ``SENT_OFFSET`` the UTC offset the sender's clock had (``UTC+09:00``;
 ``UTC+00:00`` when sent in UTC, or archived before offsets were kept; written after ``UTC`` so
 that no spreadsheet takes it for a formula). Recipients: ``RECIPIENT_IDS`` and
-``RECIPIENT_NAMES`` list whom a post or file upload was sent to, as the event recorded them.
+``RECIPIENT_NAMES`` list whom a post or file upload was sent to, as the event recorded them
+(``; ``-separated: a ``;`` inside an id or name is written U+FF1B, a loss of the report).
 
 The DAT never alters a field silently: the report's losses name every column it had to alter
 (a literal þ, U+0014 or ®; a CR line break; a ";" in a person's name, written U+FF1B), how many
@@ -77,6 +78,7 @@ from exports.dat import (
     LINE_END,
     NEWLINE_MARK,
     QUALIFIER,
+    SEMICOLON_SUBSTITUTE,
     SEPARATOR,
     attachment_row,
     dat_field,
@@ -223,7 +225,23 @@ def _recipients(event: Event) -> tuple[str, str]:
     recipients = event.recipients if isinstance(event, PostEvent | FileUploadEvent) else None
     if not recipients:
         return "", ""
+    if recipient_semicolons(event):  # a ';' inside an id or name: U+FF1B, so '; ' splits them
+        return (
+            "; ".join(r.id.replace(";", SEMICOLON_SUBSTITUTE) for r in recipients),
+            "; ".join((r.name or r.id).replace(";", SEMICOLON_SUBSTITUTE) for r in recipients),
+        )
     return "; ".join(r.id for r in recipients), "; ".join(r.name or r.id for r in recipients)
+
+
+def recipient_semicolons(event: Event) -> tuple[str, ...]:
+    """The recipient columns of ``event``'s row in which a ``;`` of an id or name was written
+    U+FF1B (``; `` separates the recipients)."""
+    recipients = event.recipients if isinstance(event, PostEvent | FileUploadEvent) else None
+    if not recipients:
+        return ()
+    ids = any(";" in r.id for r in recipients)
+    names = any(";" in (r.name or r.id) for r in recipients)
+    return ("RECIPIENT_IDS",) * ids + ("RECIPIENT_NAMES",) * names
 
 
 def event_row(
@@ -364,6 +382,12 @@ class _Writer:
             "(EVENT_IDS; events.jsonl holds them)",
             unit="documents",
         )
+        self.recipient_semicolons = LossTally(
+            name,
+            "a ';' inside a recipient's id or name would split the '; '-separated recipients: written as U+FF1B "
+            "(fullwidth semicolon)",
+            "the archived event (EVENT_SHA256; events.jsonl holds it)",
+        )
         text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<ROW_ID>.txt, exact UTF-8)"
         self.formulas = LossTally(
             name,
@@ -425,6 +449,7 @@ class _Writer:
         self.substituted.report_to(report)
         self.carriage_returns.report_to(report)
         self.semicolons.report_to(report)
+        self.recipient_semicolons.report_to(report)
         self.formulas.report_to(report)
         return report
 
@@ -484,6 +509,8 @@ class _Writer:
             row_id = f"{self.prefix}-{self.rows:06d}"
             version = versions.get(str(event.event_id)) if isinstance(event, EditEvent) else None
             row = event_row(row_id, control, event, version, archived_json(event), zone)
+            for column in recipient_semicolons(event):
+                self.recipient_semicolons.add(f"{CSV_FILE}: {column}", row[2])
             event_ids.append(row[2])  # str(event.event_id), made once by event_row
             text = row[_TEXT]
             if text:
