@@ -42,10 +42,12 @@ the export's time zone with its offset (``2026-03-08T23:30:00.000000-05:00``), `
 zone's IANA name, and ``SENT_OFFSET`` the UTC offset the sender's clock had (``UTC+09:00``;
 ``UTC+00:00`` when sent in UTC, or archived before offsets were kept; written after ``UTC`` so
 that no spreadsheet takes it for a formula). Recipients: ``RECIPIENT_IDS`` and
-``RECIPIENT_NAMES`` list whom a post or file upload was sent to, as the event recorded them.
+``RECIPIENT_NAMES`` list whom a post or file upload was sent to, as the event recorded them
+(``; ``-separated: a ``;`` inside an id or name is written U+FF1B, a loss of the report).
 
 The DAT never alters a field silently: the report's losses name every column it had to alter
-(a literal þ, U+0014 or ®; a CR line break), how many documents, and where the exact value is.
+(a literal þ, U+0014 or ®; a CR line break; a ";" in a person's name, written U+FF1B), how many
+documents, and where the exact value is.
 
 Memory: one document at a time (the message unit: one room's events, held by
 :func:`exports.documents.documents`); the DAT rows of a room's conversation slices are held until
@@ -76,6 +78,7 @@ from exports.dat import (
     LINE_END,
     NEWLINE_MARK,
     QUALIFIER,
+    SEMICOLON_SUBSTITUTE,
     SEPARATOR,
     attachment_row,
     dat_field,
@@ -84,6 +87,7 @@ from exports.dat import (
     field_list,
     parent_row,
     read_dat,
+    semicolons_substituted,
 )
 from exports.documents import Document
 from exports.jsonl import Utf8Writer, WarningTally, control_prefix, event_sha256, iso_utc, tracked_file
@@ -221,7 +225,23 @@ def _recipients(event: Event) -> tuple[str, str]:
     recipients = event.recipients if isinstance(event, PostEvent | FileUploadEvent) else None
     if not recipients:
         return "", ""
+    if recipient_semicolons(event):  # a ';' inside an id or name: U+FF1B, so '; ' splits them
+        return (
+            "; ".join(r.id.replace(";", SEMICOLON_SUBSTITUTE) for r in recipients),
+            "; ".join((r.name or r.id).replace(";", SEMICOLON_SUBSTITUTE) for r in recipients),
+        )
     return "; ".join(r.id for r in recipients), "; ".join(r.name or r.id for r in recipients)
+
+
+def recipient_semicolons(event: Event) -> tuple[str, ...]:
+    """The recipient columns of ``event``'s row in which a ``;`` of an id or name was written
+    U+FF1B (``; `` separates the recipients)."""
+    recipients = event.recipients if isinstance(event, PostEvent | FileUploadEvent) else None
+    if not recipients:
+        return ()
+    ids = any(";" in r.id for r in recipients)
+    names = any(";" in (r.name or r.id) for r in recipients)
+    return ("RECIPIENT_IDS",) * ids + ("RECIPIENT_NAMES",) * names
 
 
 def event_row(
@@ -354,6 +374,20 @@ class _Writer:
             exact,
             unit="documents",
         )
+        self.semicolons = LossTally(
+            name,
+            "a ';' inside a person's name or id would split the '; '-separated people fields: written as U+FF1B "
+            "(fullwidth semicolon)",
+            f"{CSV_FILE} (SENDER_ID and SENDER_NAME, READER_ID and READER_NAME) and the archived events "
+            "(EVENT_IDS; events.jsonl holds them)",
+            unit="documents",
+        )
+        self.recipient_semicolons = LossTally(
+            name,
+            "a ';' inside a recipient's id or name would split the '; '-separated recipients: written as U+FF1B "
+            "(fullwidth semicolon)",
+            "the archived event (EVENT_SHA256; events.jsonl holds it)",
+        )
         text_exact = f"the file TEXTPATH names ({TEXT_DIR}/<ROW_ID>.txt, exact UTF-8)"
         self.formulas = LossTally(
             name,
@@ -414,6 +448,8 @@ class _Writer:
         self.no_url.report_to(report)
         self.substituted.report_to(report)
         self.carriage_returns.report_to(report)
+        self.semicolons.report_to(report)
+        self.recipient_semicolons.report_to(report)
         self.formulas.report_to(report)
         return report
 
@@ -451,7 +487,11 @@ class _Writer:
             self.natives.add_text("TEXT/: TEXTPATH", text, upload)
             placed[str(upload.event_id)] = (child, native, text)
             attachments.append(_HeldRow(attachment_row(child, zone, native, text), frozenset(), str(upload.event_id)))
+            for column in semicolons_substituted(child):
+                self.semicolons.add(f"{DAT_FILE}: {column}", str(upload.event_id))
         event_ids = self._event_rows(parent, placed)
+        for column in semicolons_substituted(parent):
+            self.semicolons.add(f"{DAT_FILE}: {column}", event_ids[0])
         row = parent_row(parent, zone, textpath, md5, sha256, "; ".join(event_ids))
         self.held.append(_HeldRow(row, frozenset(messages), event_ids[0]))
         self.held.extend(attachments)
@@ -469,6 +509,8 @@ class _Writer:
             row_id = f"{self.prefix}-{self.rows:06d}"
             version = versions.get(str(event.event_id)) if isinstance(event, EditEvent) else None
             row = event_row(row_id, control, event, version, archived_json(event), zone)
+            for column in recipient_semicolons(event):
+                self.recipient_semicolons.add(f"{CSV_FILE}: {column}", row[2])
             event_ids.append(row[2])  # str(event.event_id), made once by event_row
             text = row[_TEXT]
             if text:

@@ -138,7 +138,10 @@ DOJ = "DOJ Antitrust Division metadata specification"
 FTC = "FTC Bureau of Competition production guide"
 RSMF = "Relativity short message (RSMF 2.0) field"
 ARCHIVIST = "Archivist (no common convention)"
-_PEOPLE = "'; '-separated, each person 'Name (id)' (the id alone when no name was recorded)"
+_PEOPLE = (
+    "'; '-separated, each person 'Name (id)' (the id alone when no name was recorded); a ';' inside a name or id "
+    "is written U+FF1B (fullwidth semicolon), a loss the report names"
+)
 _DATE = "ISO 8601 with microseconds and the UTC offset of the production's zone (Z in UTC)"
 
 
@@ -194,8 +197,8 @@ DAT_FIELDS: tuple[Field, ...] = (
     ),
     Field(
         "CUSTODIAN",
-        "The first of the document's custodians: the case's custodians who took part (in the case's order), "
-        "else the senders",
+        "The first of the document's custodians: the case's custodians who took part in it or were present in the "
+        "room at its start (in the case's order), else the senders",
         "'Name (id)'",
         f"{FTC} (CUSTODIAN); {RSMF} (X-RSMF-Custodian)",
     ),
@@ -203,13 +206,16 @@ DAT_FIELDS: tuple[Field, ...] = (
     Field("FROM", "Who wrote: the senders of the posts, edits and uploads", _PEOPLE, f"{DOJ} (FROM)"),
     Field(
         "TO",
-        "Everyone present who is not a sender (for a message: everyone present except its sender)",
+        "The participants who are not senders (for a message: who read, edited or deleted it, its named "
+        "recipients and the actors of its context; not the room's whole audience)",
         _PEOPLE,
         f"{DOJ} (TO)",
     ),
     Field(
         "PARTICIPANTS",
-        "Everyone present at the document's start, who acted in it, or was named a recipient",
+        "A conversation: everyone present at its start, who acted in it, or was named a recipient. A message: who "
+        "took part (wrote, edited, deleted or read it, or was named a recipient) and its context's actors, not the "
+        "room's whole audience (a custodian present without taking part is in CUSTODIAN, not here)",
         _PEOPLE,
         f"{RSMF} (X-RSMF-Participants)",
     ),
@@ -303,12 +309,51 @@ def field_list() -> bytes:
     return (BOM + out.getvalue()).encode()
 
 
+LIST_SEPARATOR = "; "
+"""What separates the people of a multi-entry field (``ALL_CUSTODIANS``, ``FROM``, ``TO``,
+``PARTICIPANTS``) and the ids of ``EVENT_IDS``."""
+SEMICOLON_SUBSTITUTE = "\uff1b"
+"""What a ``;`` inside a person's name or id is written as in the people fields (U+FF1B FULLWIDTH
+SEMICOLON), so that splitting a field on ``; `` finds each person once."""
+PEOPLE_COLUMNS = ("CUSTODIAN", "ALL_CUSTODIANS", "FROM", "TO", "PARTICIPANTS")
+
+
+def listed(actor: Actor) -> str:
+    """``Name (id)`` as a people field lists it: a ``;`` in it written as U+FF1B."""
+    name = person(actor)
+    return name.replace(";", SEMICOLON_SUBSTITUTE) if ";" in name else name
+
+
 def _people(actors: Iterable[Actor]) -> str:
-    return "; ".join(person(actor) for actor in actors)
+    return LIST_SEPARATOR.join(listed(actor) for actor in actors)
 
 
 def _custodians(document: Document) -> list[str]:
-    return [person(actor) for actor in document.custodian_people]
+    return [listed(actor) for actor in document.custodian_people]
+
+
+def _has_semicolon(actors: Iterable[Actor]) -> bool:
+    return any(";" in person(actor) for actor in actors)
+
+
+def semicolons_substituted(document: Document) -> list[str]:
+    """The people columns of ``document``'s row in which a ``;`` of a name or id was written as
+    U+FF1B (:func:`listed`): each a loss of the format."""
+    custodians, senders = document.custodian_people, document.senders
+    if not (_has_semicolon(custodians) or _has_semicolon(senders) or _has_semicolon(document.participants)):
+        return []
+    sender_ids = {actor.id for actor in senders}
+    return [
+        column
+        for column, actors in (
+            ("CUSTODIAN", custodians[:1]),
+            ("ALL_CUSTODIANS", custodians),
+            ("FROM", senders),
+            ("TO", [actor for actor in document.participants if actor.id not in sender_ids]),
+            ("PARTICIPANTS", document.participants),
+        )
+        if _has_semicolon(actors)
+    ]
 
 
 def _when(event: Event, zone: ZoneInfo) -> str:
@@ -322,7 +367,7 @@ def _common(document: Document, zone: ZoneInfo) -> list[str]:
     """BEGDOC .. ROOM_ID of any document."""
     custodians = _custodians(document)
     senders = {actor.id for actor in document.senders}
-    present = [(actor.id, person(actor)) for actor in document.participants]
+    present = [(actor.id, listed(actor)) for actor in document.participants]
     events = document.events
     sent = next((e for e in events if isinstance(e, _CONTENT)), events[0])
     room = document.room
@@ -336,10 +381,10 @@ def _common(document: Document, zone: ZoneInfo) -> list[str]:
         str(len(document.children)),
         document.kind,
         custodians[0] if custodians else "",
-        "; ".join(custodians),
+        LIST_SEPARATOR.join(custodians),
         _people(document.senders),
-        "; ".join(name for actor_id, name in present if actor_id not in senders),
-        "; ".join(name for _, name in present),
+        LIST_SEPARATOR.join(name for actor_id, name in present if actor_id not in senders),
+        LIST_SEPARATOR.join(name for _, name in present),
         _when(sent, zone),
         _when(events[0], zone),
         _when(events[-1], zone),
@@ -421,8 +466,11 @@ __all__ = [
     "DOCUMENT_TEXT_DIR",
     "FIELDS_FILE",
     "LINE_END",
+    "LIST_SEPARATOR",
     "NEWLINE_MARK",
+    "PEOPLE_COLUMNS",
     "QUALIFIER",
+    "SEMICOLON_SUBSTITUTE",
     "SEPARATOR",
     "Field",
     "attachment_row",
@@ -430,6 +478,8 @@ __all__ = [
     "dat_line",
     "dat_record",
     "field_list",
+    "listed",
     "parent_row",
     "read_dat",
+    "semicolons_substituted",
 ]

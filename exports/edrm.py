@@ -30,7 +30,8 @@ with EDRM 1.2's ``Tags`` for the fields. Each document:
   ``Custodian``. Every participant is in the ``Participants`` tag instead.
 - ``Tags``: ``BegAttach``/``EndAttach`` (the family's first and last control number),
   ``From`` (the first sender), ``To`` (every other participant), ``Participants`` (``name <id>``,
-  ``; ``-separated), ``DateSent`` (the first message's time, ISO 8601 with the offset of the
+  ``; ``-separated; a ``;`` inside a name or id is written U+FF1B, a loss of the report),
+  ``DateSent`` (the first message's time, ISO 8601 with the offset of the
   production's zone, named in ``TimeZone``), ``RoomName``, ``RoomId``, ``RoomKind``,
   ``BeginDate``/``EndDate`` (ISO 8601 UTC), ``ParticipantCount``, ``MessageCount`` (posts),
   ``EditCount``, ``DeletionCount``, ``FileCount``, ``EventCount``, the three hashes,
@@ -73,7 +74,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, WrittenFile
+from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, LossTally, WrittenFile
 from exports.documents import Document
 from exports.jsonl import WarningTally, iso_utc, tracked_file
 from exports.natives import NativeLosses, Placed
@@ -179,6 +180,29 @@ def _named(actor: Actor) -> str:
     return f"{actor.name or actor.id} <{actor.id}>"
 
 
+_SEMICOLON_SUBSTITUTE = "\uff1b"
+"""A ``;`` inside a name or id in the ``; ``-separated To and Participants tags (U+FF1B
+FULLWIDTH SEMICOLON), so that splitting them on ``; `` finds each person once."""
+
+
+def _listed(actor: Actor) -> str:
+    named = _named(actor)
+    return named.replace(";", _SEMICOLON_SUBSTITUTE) if ";" in named else named
+
+
+def _list_sender(doc: Document) -> Actor:
+    return doc.senders[0] if doc.senders else doc.events[0].actor
+
+
+def semicolon_tags(doc: Document) -> list[str]:
+    """The ``; ``-separated tags of ``doc`` in which a ``;`` of a name or id was written U+FF1B."""
+    if not any(";" in _named(actor) for actor in doc.participants):
+        return []
+    sender = _list_sender(doc)
+    to = any(";" in _named(actor) for actor in doc.participants if actor.id != sender.id)
+    return ["To", "Participants"] if to else ["Participants"]
+
+
 def _locations(document: etree._Element, doc: Document) -> None:
     locations = etree.SubElement(document, "Locations")
     room = doc.room
@@ -200,9 +224,9 @@ def _people_tags(tags: etree._Element, doc: Document, context: ExportContext) ->
     e-mail-like and date fields take."""
     _tag(tags, "BegAttach", doc.family_begin)
     _tag(tags, "EndAttach", doc.family_end)
-    sender = doc.senders[0] if doc.senders else doc.events[0].actor
+    sender = _list_sender(doc)
     _tag(tags, "From", _named(sender))
-    _tag(tags, "To", "; ".join(_named(actor) for actor in doc.participants if actor.id != sender.id))
+    _tag(tags, "To", "; ".join(_listed(actor) for actor in doc.participants if actor.id != sender.id))
     sent = next((e for e in doc.events if isinstance(e, _SENT)), doc.events[0])
     _tag(tags, "DateSent", _when(sent.occurred_at, context.time_zone), "DateTime")
     _tag(tags, "TimeZone", context.time_zone.key)
@@ -230,7 +254,7 @@ def document_entry(
     _tag(tags, "RoomKind", room.kind)
     _tag(tags, "BeginDate", iso_utc(doc.events[0].occurred_at), "DateTime")
     _tag(tags, "EndDate", iso_utc(doc.events[-1].occurred_at), "DateTime")
-    _tag(tags, "Participants", "; ".join(_named(actor) for actor in doc.participants))
+    _tag(tags, "Participants", "; ".join(_listed(actor) for actor in doc.participants))
     _tag(tags, "ParticipantCount", str(len(doc.participants)), "Integer")
     counts = counts if counts is not None else Counter(event.type for event in doc.events)
     _tag(tags, "MessageCount", str(counts.get("post", 0)), "Integer")
@@ -319,6 +343,13 @@ class EdrmFormat:
         """The current room's id and its first document's DocID."""
         escaped = 0
         natives = NativeLosses(self.name)
+        semicolons = LossTally(
+            self.name,
+            "a ';' inside a person's name or id would split the '; '-separated tag: written as U+FF1B "
+            "(fullwidth semicolon)",
+            "the document's Native file (its archived events) and its Text",
+            unit="documents",
+        )
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
             for doc in context.documents(events, report):
                 report.events += len(doc.events)
@@ -332,6 +363,8 @@ class EdrmFormat:
                             no_url.add(str(event.event_id))
                 entry = document_entry(doc, native, text, context, counts)
                 documents.write(entry)
+                for tag in semicolon_tags(doc):
+                    semicolons.add(f"{LOAD_FILE}: Tag {tag}", str(doc.events[0].event_id))
                 escaped += escape_marks(entry) > 0
                 for child in doc.children:
                     # After the document's files: an export zip takes one file at a time.
@@ -345,6 +378,8 @@ class EdrmFormat:
                         natives.add_text(f"{LOAD_FILE}: File FileType=Text", extracted, upload)
                     child_entry = attachment_entry(child, placed, extracted, context)
                     documents.write(child_entry)
+                    if "To" in semicolon_tags(child):  # an attachment has no Participants tag
+                        semicolons.add(f"{LOAD_FILE}: Tag To", str(upload.event_id))
                     escaped += escape_marks(child_entry) > 0
                     relationships.write(relationship_entry(doc.control, child.control, "Attachment"))
                 if thread[0] == doc.room.id:
@@ -360,6 +395,7 @@ class EdrmFormat:
         )
         no_url.report_to(report)
         natives.report_to(report)
+        semicolons.report_to(report)
         if escaped:
             field = f"{LOAD_FILE}: Tag values"
             report.losses.append(Loss(self.name, field, escaped, ESCAPE_LOSS, ESCAPE_EXACT, (), "documents"))

@@ -68,6 +68,7 @@ from exports.presence import Presence, person
 from exports.transcript import document_text
 from formats.time_zones import as_sent, clock, local
 from ingest.events import (
+    Actor,
     DeleteEvent,
     DisclaimerEvent,
     EditEvent,
@@ -131,6 +132,9 @@ _VISIBLE = {c: chr(0x2400 + c) for c in range(32) if c not in (9, 10)}
 _VISIBLE[9] = "    "
 _VISIBLE[0x7F] = "\u2421"
 _VISIBLE.update({c: f"[U+{c:04X}]" for c in range(0x80, 0xA0)})
+_ONE_LINE = {**_VISIBLE, 10: "\u240a"}
+"""Names, ids and room names: as :data:`_VISIBLE`, and a line feed drawn as U+240A too, so a
+name is never broken into lines that read as other events (a message's text keeps its LFs)."""
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _ARABIC = re.compile("[\u0600-\u08ff]")
 
@@ -520,7 +524,7 @@ class Layout:
     @staticmethod
     def _who(event: Event) -> str:
         """``Ann (user:ann)``: the name of the moment and the person's id (:func:`person`)."""
-        return person(event.actor).translate(_VISIBLE)
+        return person(event.actor).translate(_ONE_LINE)
 
     def shown(self, text: str) -> str:
         """:meth:`_text` without counting: a title drawn again (page headers, the report's rows)."""
@@ -554,7 +558,7 @@ class Layout:
     def _became_present(self, event: Event, name: str) -> list[Line]:
         """``→ Dora present: a recipient of this message``, at the message's time."""
         what = "file" if isinstance(event, FileUploadEvent) else "message"
-        text = self._text(f"→ {name.translate(_VISIBLE)} present: a recipient of this {what}")
+        text = self._text(f"→ {name.translate(_ONE_LINE)} present: a recipient of this {what}")
         font = self.fonts.regular
         time = self._time(event)
         wrapped = wrap(text, font, BODY_SIZE, self.geometry.wide_width)
@@ -622,7 +626,7 @@ class Layout:
         if isinstance(event, FileUploadEvent | FileDownloadEvent):
             verb = "⇧ uploaded" if isinstance(event, FileUploadEvent) else "⇩ downloaded"
             info = event.file
-            name = self._text(info.name)
+            name = self._text(info.name.translate(_ONE_LINE))
             return FILE_LINE, (
                 f"{verb} by {who}: {name} ({_size(info.size)}, {info.content_type}, sha256 {info.sha256[:16]}…)"
             )
@@ -847,7 +851,12 @@ def _archival_canvas(
 
 def _room_label(document: Document) -> str:
     room = document.room
-    return room.name or (f"Direct messages {room.id}" if room.kind == "im" else room.id)
+    return (room.name or (f"Direct messages {room.id}" if room.kind == "im" else room.id)).translate(_ONE_LINE)
+
+
+def _named(actor: Actor) -> str:
+    """``Ann (user:ann)`` on one line (:data:`_ONE_LINE`)."""
+    return person(actor).translate(_ONE_LINE)
 
 
 class DocumentPdfs:
@@ -873,7 +882,7 @@ class DocumentPdfs:
     def add(self, document: Document) -> None:
         """``document`` (a parent) and its attachments."""
         for custodian in document.custodian_people:
-            self.custodians.setdefault(custodian.id, person(custodian))
+            self.custodians.setdefault(custodian.id, _named(custodian))
         for member in document.family():
             entry = self._attachment(member) if member.kind == "attachment" else self._transcript(member)
             marshal.dump(entry, self.spool)
@@ -885,12 +894,12 @@ class DocumentPdfs:
 
     def _transcript(self, document: Document) -> Entry:
         ctx, layout = self.context, self.layout
-        names = {actor.id: person(actor) for actor in document.participants}
-        custodians = "; ".join(person(actor) for actor in document.custodian_people) or "none"
+        names = {actor.id: _named(actor) for actor in document.participants}
+        custodians = "; ".join(_named(actor) for actor in document.custodian_people) or "none"
         what = "Message" if document.kind == "message" else "Conversation"
         room = document.room
         heading = [
-            f"{document.control} — {what} in {_room_label(document)} ({room.kind} {room.id}), "
+            f"{document.control} — {what} in {_room_label(document)} ({room.kind} {room.id.translate(_ONE_LINE)}), "
             f"{document.day.isoformat()}, times in {ctx.time_zone.key}",
             f"Custodians: {custodians}",
             "Participants: " + ("; ".join(names.values()) or "none"),
@@ -942,12 +951,12 @@ class DocumentPdfs:
         fields = [
             ("Control number", document.control),
             ("Family", f"{document.family_begin} – {document.family_end} (attachment of {document.family_begin})"),
-            ("File name", info.name),
+            ("File name", info.name.translate(_ONE_LINE)),
             ("Size", f"{info.size:,} bytes"),
             ("Content type", info.content_type),
             ("SHA-256", info.sha256),
-            ("Uploaded", f"by {person(upload.actor)} at {clock(upload.occurred_at, ctx.time_zone)}"),
-            ("Room", f"{_room_label(document)} ({document.room.id})"),
+            ("Uploaded", f"by {_named(upload.actor)} at {clock(upload.occurred_at, ctx.time_zone)}"),
+            ("Room", f"{_room_label(document)} ({document.room.id.translate(_ONE_LINE)})"),
             (
                 "Native path",
                 f"{NATIVES_DIR}/{info.sha256}{native_extension(info.name)} (in the export when it also has csv, "
@@ -985,7 +994,7 @@ class DocumentPdfs:
             document.control,
             document.control,
             document.kind,
-            layout.shown(info.name),
+            layout.shown(info.name.translate(_ONE_LINE)),
             document.day.isoformat(),
             1,
             hashing.digest.hexdigest(),

@@ -40,8 +40,10 @@ and ``To`` as it reads an e-mail's): ``From`` is its first sender (who first pos
 shared a file; the first actor of a document without any), ``To`` every other participant of
 the document (:attr:`exports.documents.Document.participants`), each as ``Name (id)
 <address>``: the actor's address when it is a plain one, else ``<id's letters>@archivist.invalid``
-(RFC 2606's reserved ``.invalid``: plainly not an address; the id is in the display name). One
-mailbox per line. ``X-RSMF-Custodian`` (RSMF 2.0: who the data was collected from) is the
+(RFC 2606's reserved ``.invalid``: plainly not an address; the id is in the display name). A
+local part is at most 64 characters (RFC 5321): a longer id's letters are cut, ending in a hash
+of the whole id, and a longer address is not used (the manifest has it). One mailbox per line.
+``X-RSMF-Custodian`` (RSMF 2.0: who the data was collected from) is the
 document's custodians, the case's custodians who took part (ids, ``, ``-separated); the
 manifest's conversation names the first of them as its ``custodian`` (RSMF 2.0 schema:
 one participant id, a participant of the conversation, so a custodian who was not present at
@@ -91,6 +93,7 @@ from exports.documents import Document
 from exports.jsonl import BinarySink
 from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed, size_note
 from exports.presence import person
+from exports.transcript import single_line
 from formats.actiance_xml import PRESENCE_EVIDENCE, present_at_start
 from formats.time_zones import iso_local
 from ingest.events import (
@@ -519,16 +522,17 @@ def _zip(manifest: Manifest) -> bytes:
 def _summary(piece: Slice, manifest: Manifest, context: ExportContext) -> str:
     data = manifest.data
     counts = Counter(e["type"] for e in data["events"])
-    names = ", ".join(p["display"] for p in data["participants"])
-    lines = [
-        f"Conversation: {piece.room.name or piece.room.id} ({piece.room.id})",
+    names = ", ".join(single_line(p["display"]) for p in data["participants"])
+    room = piece.room
+    lines = [  # one line each: a name, id or query with a line break is escaped (single_line)
+        f"Conversation: {single_line(room.name or room.id)} ({single_line(room.id)})",
         f"Document: {piece.document.control} ({piece.document.kind})",
         f"Day ({piece.zone.key}): {piece.day.isoformat()}",
         f"From {piece.iso(piece.events[0].occurred_at)} to {piece.iso(piece.events[-1].occurred_at)}",
         f"Events: {len(data['events'])} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})",
         f"Participants ({len(data['participants'])}): {names}",
         _attachments_line(manifest),
-        f"Export {context.export_id} for {context.requested_by}, query: {context.query}",
+        f"Export {context.export_id} for {single_line(context.requested_by)}, query: {single_line(context.query)}",
     ]
     return _encodable("\n".join(lines)) + "\n"
 
@@ -580,15 +584,39 @@ _MAILBOX_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z
 _NOT_LOCAL = re.compile(r"[^A-Za-z0-9_+=-]+")
 _MAX_DISPLAY = 120
 """Characters of a display name in a header (the manifest has the whole name)."""
+_MAX_LOCAL_PART = 64
+_MAX_ADDRESS = 254
+"""RFC 5321 4.5.3.1: a local part of at most 64 octets, a path of at most 256 (an address of 254
+between its angle brackets): a longer address is not used in a header (the manifest has it)."""
+_ID_HASH = 12
+"""Hex digits of the id's SHA-256 that end a local part made from a longer id."""
+
+
+def _local_part(actor_id: str) -> str:
+    """The id's letters (``user:ann`` -> ``user-ann``); for an id whose letters are more than 64,
+    a readable prefix, ``-`` and the first 12 hex digits of the id's SHA-256 (two ids sharing the
+    prefix keep two addresses)."""
+    local = _NOT_LOCAL.sub("-", actor_id).strip("-") or "unknown"
+    if len(local) <= _MAX_LOCAL_PART:
+        return local
+    digest = hashlib.sha256(actor_id.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_HASH]
+    return f"{local[: _MAX_LOCAL_PART - _ID_HASH - 1].rstrip('-')}-{digest}"
 
 
 @functools.lru_cache(maxsize=8192)
 def mailbox(actor_id: str, name: str | None, address: str | None) -> str:
     """``Name (id) <address>`` as an RFC 5322 mailbox (RFC 2047 encoded words for a name that
     is not ASCII): the actor's address when it is a plain one, else one made of the id's letters
-    at ``archivist.invalid`` (RFC 2606: reserved, never an address), the id being in the name."""
-    if not (address and _MAILBOX_ADDRESS.fullmatch(address)):
-        address = f"{_NOT_LOCAL.sub('-', actor_id).strip('-') or 'unknown'}@archivist.invalid"
+    at ``archivist.invalid`` (RFC 2606: reserved, never an address), the id being in the name
+    (:func:`_local_part`: at most 64 characters); an address longer than RFC 5321 allows (a local
+    part over 64 characters, or over 254 in all) is not a plain one."""
+    if not (
+        address
+        and len(address) <= _MAX_ADDRESS
+        and address.find("@") <= _MAX_LOCAL_PART
+        and _MAILBOX_ADDRESS.fullmatch(address)
+    ):
+        address = f"{_local_part(actor_id)}@archivist.invalid"
     display = header_safe(person(Actor(id=actor_id, name=name)))[:_MAX_DISPLAY]
     return email.utils.formataddr((display, address), charset="utf-8")
 
@@ -603,13 +631,20 @@ def _subject(document: Document) -> str:
     return subject
 
 
+_MAX_WORD = 900
+"""The longest run without a space an ASCII header value is written with as it is: folding
+happens at spaces, so a longer one (an id of thousands of characters) is written as encoded
+words, and every line stays within RFC 5322's 998 characters."""
+
+
 def _header_value(name: str, value: str) -> str:
-    """ASCII as is; anything else as RFC 2047 encoded words (UTF-8, base64), separated by spaces
+    """ASCII as is (unless it has a run of over :data:`_MAX_WORD` characters without a space);
+    anything else as RFC 2047 encoded words (UTF-8, base64), separated by spaces
     for the generator to fold at, the first sized to fit on the header's own line. Each word holds
     whole characters; decoders join adjacent words without the space. (``email.header.Header``
     does the same, at a cost that dominated the time of a file.)"""
     safe = header_safe(value)
-    if safe.isascii():
+    if safe.isascii() and (len(safe) <= _MAX_WORD or all(len(word) <= _MAX_WORD for word in safe.split(" "))):
         return safe
     first_line = _MAX_HEADER_LINE - len(name) - len(": ") - len("=?utf-8?b??=")
     return " ".join(encoded_words(safe.encode(), min(_ENCODED_WORD_BYTES, first_line // 4 * 3)))

@@ -13,11 +13,19 @@ message's recipient is said present at the first message of the document that na
 multi-line text are indented: each LF of a text is followed by 16 spaces, and nothing else of
 the text changes (a CR stays a CR), so a text comes back exactly when they are taken out.
 
+Everything else written into a line (names, ids, room names, message ids, the case name) is made
+single-line by :func:`single_line`, so one event is exactly one line (plus the indented
+continuation lines of its text) and a name cannot forge an event line: a backslash is doubled,
+``\\n``, ``\\r`` and ``\\t`` stand for LF, CR and tab, and every other C0 or C1 control, DEL,
+U+2028 and U+2029 is written ``\\xHH`` or ``\\uHHHH``; undoing these escapes gives the value back
+exactly. File names and room-update values are written as Python ``repr`` literals, as before.
+
 An attachment document's text is its file's extracted text (:mod:`exports.natives`), not this.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -40,10 +48,30 @@ from ingest.events import (
 )
 
 _CONTINUATION = "\n" + " " * 16
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""What :func:`single_line` escapes: the backslash (its escape character), C0 and C1 controls
+(CR, LF and U+0085 among them), DEL, and the Unicode line and paragraph separators."""
+_SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    short = _SHORT.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def single_line(value: str) -> str:
+    """``value`` on one line, reversibly: a backslash doubled, LF, CR and tab as ``\\n``,
+    ``\\r``, ``\\t``, other C0/C1 controls, DEL, U+2028 and U+2029 as ``\\xHH``/``\\uHHHH``.
+    Unchanged (and not copied) when it has none of these."""
+    return _UNSAFE.sub(_escape, value) if _UNSAFE.search(value) else value
 
 
 def _who(event: Event) -> str:
-    return person(event.actor)
+    return single_line(person(event.actor))
 
 
 def _indented(text: str) -> str:
@@ -65,28 +93,28 @@ def transcript_line(event: Event, version: int | None = None) -> str:
     is version 1)."""
     match event:
         case PostEvent(message=message):
-            return f"{_who(event)} [{message.id}]: {_indented(message.text)}"
+            return f"{_who(event)} [{single_line(message.id)}]: {_indented(message.text)}"
         case EditEvent(message=message):
-            return f"{_who(event)} EDITED [{message.id}] (version {version}): {_indented(message.text)}"
+            return f"{_who(event)} EDITED [{single_line(message.id)}] (version {version}): {_indented(message.text)}"
         case DeleteEvent(message=message):
-            return f"{_who(event)} DELETED [{message.id}]"
+            return f"{_who(event)} DELETED [{single_line(message.id)}]"
         case JoinEvent():
             return f"* {_who(event)} joined"
         case LeaveEvent():
             return f"* {_who(event)} left"
         case ReadEvent(read=read):
-            seen = f"[{read.message_id}]" if read.message_id else "the room's history"
+            seen = f"[{single_line(read.message_id)}]" if read.message_id else "the room's history"
             return f"{_who(event)} read {seen}"
         case FileUploadEvent():
             return _file_line("uploaded", event)
         case FileDownloadEvent():
             return _file_line("downloaded", event)
         case DisclaimerEvent(disclaimer=shown):
-            rule = f"{shown.rule_id} v{shown.version}, {shown.locale}"
+            rule = f"{single_line(shown.rule_id)} v{shown.version}, {single_line(shown.locale)}"
             return f"disclaimer shown to {_who(event)} ({rule}): {_indented(shown.text)}"
         case PolicyDecisionEvent(decision=d):
-            walls = ", ".join(d.wall_ids) or "none"
-            targets = ", ".join(d.targets) or "none"
+            walls = ", ".join(single_line(w) for w in d.wall_ids) or "none"
+            targets = ", ".join(single_line(t) for t in d.targets) or "none"
             detail = f"mode {d.mode}; walls {walls}; targets {targets}"
             return f"policy decision for {_who(event)}: {d.outcome} {d.action} ({detail})"
         case RoomUpdateEvent(room_update=update):
@@ -99,7 +127,7 @@ def transcript_line(event: Event, version: int | None = None) -> str:
 
 def recipient_of(event: Event) -> str:
     if isinstance(event, PostEvent):
-        return f"a recipient of [{event.message.id}]"
+        return f"a recipient of [{single_line(event.message.id)}]"
     if isinstance(event, FileUploadEvent):
         return f"a recipient of file {event.file.name!r}"
     return "a recipient"  # pragma: no cover - only posts and uploads have recipients
@@ -121,11 +149,11 @@ def time_of_day(event: Event, zone: ZoneInfo) -> str:
 
 def document_header(document: Document, zone: ZoneInfo, case_name: str | None = None) -> str:
     room = document.room
-    case = f", case {case_name}" if case_name else ""
+    case = f", case {single_line(case_name)}" if case_name else ""
     what = "message" if document.kind == "message" else "conversation"
     return (
-        f"{document.control} ({what}{case})\n"
-        f"{room.name or room.id} ({room.kind} {room.id})\n"
+        f"{single_line(document.control)} ({what}{case})\n"
+        f"{single_line(room.name or room.id)} ({room.kind} {single_line(room.id)})\n"
         f"{document.day.isoformat()}, times in {zone.key}\n\n"
     )
 
@@ -138,7 +166,7 @@ def document_lines(document: Document, zone: ZoneInfo) -> Iterator[str]:
         version = document.versions.get(str(event.event_id)) if isinstance(event, EditEvent) else None
         yield f"{time}    {transcript_line(event, version)}\n"
         for recipient in presence.newly_present(event):  # only posts and uploads name any
-            yield f"{time}    * {person(recipient)} present: {recipient_of(event)}\n"
+            yield f"{time}    * {single_line(person(recipient))} present: {recipient_of(event)}\n"
 
 
 def document_text(document: Document, zone: ZoneInfo, case_name: str | None = None) -> str:

@@ -234,6 +234,12 @@ def test_the_field_list_documents_every_column(varied_events: list[Event], expor
     by_name = {f.name: f for f in DAT_FIELDS}
     assert "TEXTPATH" in by_name["SHA256HASH"].meaning  # parents: the hash of the text file
     assert "native" in by_name["MD5HASH"].meaning
+    # A message's people are who took part (exports/documents.py, "People"), not everyone present.
+    for column in ("TO", "PARTICIPANTS"):
+        assert "everyone present except" not in by_name[column].meaning
+        assert "not the room's whole audience" in by_name[column].meaning
+    assert "present in the room at its start" in by_name["CUSTODIAN"].meaning
+    assert "U+FF1B" in by_name["FROM"].format
 
 
 def test_every_event_row_of_the_csv_names_its_document(
@@ -331,3 +337,27 @@ def _delta(offset: str | None) -> timedelta:
     sign = -1 if offset[0] == "-" else 1
     hours, minutes = (int(part) for part in offset[1:].split(":"))
     return sign * timedelta(hours=hours, minutes=minutes)
+
+
+def test_a_semicolon_in_a_name_does_not_make_more_people() -> None:
+    """'; ' separates the people of a field: a ';' inside a name or id is written U+FF1B, and the
+    report names each column so altered (a loss, with where the exact value is)."""
+    hostile = event_payload(1, "post", message={"id": "m1", "text": "hello"})
+    hostile["actor"] = {"id": "user:anna;x", "name": "Smith; John (user:ceo); Mallory"}
+    other = event_payload(2, "post", message={"id": "m2", "text": "hi"})
+    other["actor"] = {"id": "user:bob", "name": "Bob"}
+    events = sorted((parse_event(p) for p in (hostile, other)), key=export_order)
+    context = ExportContext("x", datetime(2026, 12, 1), "me", "q")
+    _, report, rows, _ = write_dat(events, production(context, unit="conversation"))
+    (row,) = rows
+    anna = "Smith\uff1b John (user:ceo)\uff1b Mallory (user:anna\uff1bx)"
+    assert row["CUSTODIAN"] == anna
+    assert row["ALL_CUSTODIANS"].split("; ") == [anna, "Bob (user:bob)"]
+    assert row["FROM"].split("; ") == [anna, "Bob (user:bob)"]
+    assert row["PARTICIPANTS"].split("; ") == [anna, "Bob (user:bob)"]
+    losses = {loss.field: loss for loss in report.losses}
+    for column in ("CUSTODIAN", "ALL_CUSTODIANS", "FROM", "PARTICIPANTS"):
+        loss = losses[f"{DAT_FILE}: {column}"]
+        assert (loss.count, loss.unit) == (1, "documents")
+        assert "events.jsonl" in loss.exact_value_in
+    assert f"{DAT_FILE}: TO" not in losses

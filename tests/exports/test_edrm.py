@@ -357,3 +357,19 @@ def test_a_late_read_receipt_is_context_of_its_room_not_a_document(
     assert native_lines(files, document) == [event_to_json(e) for e in (*im, late)]
     assert "read [msg:im]" in transcript(files, document)
     assert tags(document)["EndDate"] == (iso_utc(late.occurred_at), "DateTime")
+
+
+def test_a_semicolon_in_a_name_does_not_make_more_people(export_context: ExportContext) -> None:
+    """To and Participants are '; '-separated: a ';' inside a name or id is written U+FF1B, a loss."""
+    hostile = event_payload(1, "post", message={"id": "m1", "text": "hello"})
+    hostile["actor"] = {"id": "user:anna;x", "name": "Smith; John"}
+    other = event_payload(2, "post", message={"id": "m2", "text": "hi"})
+    other["actor"] = {"id": "user:bob", "name": "Bob"}
+    _, root, report = export([parse_event(hostile), parse_event(other)], export_context)
+    (document,) = root.findall("Batch/Documents/Document")
+    anna = "Smith\uff1b John <user:anna\uff1bx>"
+    assert tags(document)["Participants"][0].split("; ") == [anna, "Bob <user:bob>"]
+    assert tags(document)["To"][0].split("; ") == ["Bob <user:bob>"]
+    losses = {loss.field: loss for loss in report.losses}
+    assert losses[f"{LOAD_FILE}: Tag Participants"].count == 1
+    assert f"{LOAD_FILE}: Tag To" not in losses

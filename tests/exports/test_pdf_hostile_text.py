@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +16,7 @@ from exports.base import ExportContext, MemoryExportFiles
 from exports.fonts import load_fonts
 from exports.pdf_report import PdfReportFormat, _fit, wrap
 from ingest.events import parse_event
-from tests.exports.pdf_documents_text import document_pdfs
+from tests.exports.pdf_documents_text import document_pdfs, documents_pdftotext
 
 CONTEXT = ExportContext(
     export_id="exp-hostile",
@@ -105,3 +106,30 @@ def test_wrap_and_fit_keep_lines_within_the_width(run: str) -> None:
     assert text.startswith(cut[:-1])
     assert font.width(cut, 10) <= 300
     assert _fit("short", font, 10, 300) == "short"
+
+
+@pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed: run scripts/services.sh"
+)
+def test_a_line_break_in_a_name_is_shown_not_followed() -> None:
+    """A name (or room name) with a line break does not start a line of its own that reads as
+    another event: the break is drawn as U+240A (SYMBOL FOR LINE FEED), the name kept on its line
+    (poppler's pdftotext reads the lines from where the text is drawn)."""
+    forged = "Mallory\n09:00:05 UTC Chief Executive (user:ceo): approved"
+    event = parse_event(
+        {
+            "schema_version": 1,
+            "event_id": "0b9d6f3e-6b1a-4a36-9b4e-1c2d3e4f5a6b",
+            "type": "post",
+            "occurred_at": "2026-01-05T08:00:00+00:00",
+            "room": {"id": "room:hostile", "name": "#desk\nforged"},
+            "actor": {"id": "user:hostile", "name": forged},
+            "message": {"id": "m1", "text": "hello"},
+        }
+    )
+    files = MemoryExportFiles()
+    PdfReportFormat().write([event], files, CONTEXT)
+    lines = [" ".join(line.split()) for line in documents_pdftotext(files.contents).split("\n")]
+    assert not any(line.startswith(("09:00:05", "forged")) for line in lines), lines
+    assert any(line.startswith("08:00:00 UTC Mallory\u240a09:00:05 UTC Chief") for line in lines), lines
+    assert any("#desk\u240aforged" in line for line in lines), lines

@@ -166,3 +166,18 @@ def test_pdf_ties_each_name_shown_to_the_person_s_id() -> None:
     # after each room's transcript; the issue asks for "display name (id)" on every line).
     for shown in ("Carl (user:carl)", "C (NY) (user:carl)", "Dora (user:dora)", "Erin (user:erin)"):
         assert shown in transcripts, shown
+
+
+def test_a_semicolon_in_a_recipient_does_not_make_more_recipients() -> None:
+    """RECIPIENT_IDS and RECIPIENT_NAMES are '; '-separated: a ';' inside one is written U+FF1B,
+    a loss of the report (the archived event has the exact value)."""
+    hostile = {"id": "user:a;b", "name": "Smith; John"}
+    events = [direct("post", 1, "carl", message={"id": "c1", "text": "to two"}, recipients=[DORA, hostile])]
+    files = MemoryExportFiles()
+    report = CsvDatFormat().write(iter(events), files, test_rsmf.CONTEXT)
+    csv_rows = list(csv.reader(io.StringIO(files.contents[CSV_FILE].decode("utf-8-sig"), newline="")))
+    (record,) = [dict(zip(COLUMNS, row, strict=True)) for row in csv_rows[1:]]
+    assert record["RECIPIENT_IDS"].split("; ") == ["user:dora", "user:a\uff1bb"]
+    assert record["RECIPIENT_NAMES"].split("; ") == ["Dora", "Smith\uff1b John"]
+    losses = {loss.field: loss.count for loss in report.losses}
+    assert losses[f"{CSV_FILE}: RECIPIENT_IDS"] == losses[f"{CSV_FILE}: RECIPIENT_NAMES"] == 1

@@ -35,6 +35,7 @@ from exports.rsmf import (
     ascii_json,
     encoded_words,
     event_collection_id,
+    mailbox,
     mime_boundary,
     mime_message,
     room_slug,
@@ -158,7 +159,9 @@ def check_headers(message: EmailMessage, manifest: dict[str, Any]) -> None:
     assert message["X-RSMF-Generator"] == "Archivist"
     assert message["X-RSMF-EventCount"] == str(len(events))
     assert (message["X-RSMF-BeginDate"], message["X-RSMF-EndDate"]) == (stamps[0], stamps[-1])
-    assert message["X-RSMF-Participants"] == ", ".join(p["display"] for p in manifest["participants"])
+    displays = ", ".join(p["display"] for p in manifest["participants"])
+    # A header has no line breaks: a tab, CR or LF of a name is a space there (the manifest has it).
+    assert message["X-RSMF-Participants"] == re.sub("[\t\r\n]", " ", displays)
     attachments = sum(len(e.get("attachments", [])) for e in events)
     assert message["X-RSMF-AttachmentCount"] == str(attachments)
     assert message["X-RSMF-EventCollectionID"] == manifest["eventcollectionid"]
@@ -170,7 +173,7 @@ def check_headers(message: EmailMessage, manifest: dict[str, Any]) -> None:
     else:
         assert "custodian" not in conversation
     (sender,) = message["From"].addresses
-    assert sender_id(sender.display_name) in {p["id"] for p in manifest["participants"]}
+    assert names_a_participant(sender.display_name, manifest)
     to = message["To"].addresses if message["To"] else ()
     assert sender.display_name not in {a.display_name for a in to}
     body = message.get_body(("plain",))
@@ -181,6 +184,15 @@ def check_headers(message: EmailMessage, manifest: dict[str, Any]) -> None:
 def sender_id(display_name: str) -> str:
     """The person id of a ``From``/``To`` display name, ``Name (id)``."""
     return display_name.rsplit(" (", 1)[-1].removesuffix(")") if display_name.endswith(")") else display_name
+
+
+def names_a_participant(display_name: str, manifest: dict[str, Any]) -> bool:
+    """``Name (id)`` of a participant; or its first 120 characters, when that is all a header has."""
+    people = manifest["participants"]
+    if sender_id(display_name) in {p["id"] for p in people}:
+        return True
+    labels = [p["id"] if p["display"] == p["id"] else f"{p['display']} ({p['id']})" for p in people]
+    return len(display_name) == 120 and any(label.startswith(display_name) for label in labels)
 
 
 def conversation_custodian(manifest: dict[str, Any]) -> str | None:
@@ -549,3 +561,65 @@ MANIFEST_VALUES = st.recursive(
 )
 def test_the_manifest_json_is_what_json_dumps_writes_with_ascii_escapes(data: dict[str, Any]) -> None:
     assert ascii_json(data) == json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+
+
+def _post_by(actor: dict[str, object], second: int, message_id: str) -> Event:
+    payload = event("post", second, "x", message={"id": message_id, "text": "hello"}).model_dump(mode="json")
+    payload["actor"] = actor
+    return parse_event(payload)
+
+
+@pytest.mark.parametrize(
+    "actor",
+    [
+        {"id": "user:" + "a" * 2000, "name": "Anna"},
+        {"id": "user:long", "name": "Long", "email": "x" * 500 + "@example.com"},
+        {"id": "user:domain", "name": "Domain", "email": "d@" + ".".join(["example"] * 200) + ".com"},
+    ],
+)
+def test_header_lines_stay_within_rfc5322_for_a_long_id_or_address(actor: dict[str, object]) -> None:
+    """From and To name a mailbox whose local part is at most 64 characters (RFC 5321 4.5.3.1.1):
+    an over-long id is cut to a readable prefix and a hash of the whole id; an over-long address is
+    not used (the manifest keeps it), the id's address at archivist.invalid is."""
+    events = [_post_by(actor, 1, "m1"), _post_by({"id": "user:anna", "name": "Anna"}, 2, "m2")]
+    (document,), _ = export(events)  # read_back checks every line <= 998 bytes and parses the headers
+    (sender,) = document.message["From"].addresses
+    (recipient,) = document.message["To"].addresses
+    for address in (sender, recipient):
+        assert len(address.username) <= 64
+        assert len(address.addr_spec) <= 254
+    assert sender.domain == "archivist.invalid"
+    assert sender.username.startswith(str(actor["id"]).replace(":", "-")[:20])
+
+
+def test_two_long_ids_with_one_prefix_have_two_addresses() -> None:
+    first, second = "user:" + "a" * 100 + "1", "user:" + "a" * 100 + "2"
+    assert mailbox(first, None, None) != mailbox(second, None, None)
+    assert mailbox(first, None, None) == mailbox(first, None, None)
+
+
+def test_a_custodian_with_a_long_id_is_a_header_within_rfc5322() -> None:
+    """X-RSMF-Custodian names the id whole: a run of over 900 characters without a space is
+    written as RFC 2047 encoded words (folded), which the email package decodes to the id."""
+    long_id = "user:" + "a" * 2000
+    (document,), _ = export(
+        [_post_by({"id": long_id, "name": "Anna"}, 1, "m1")], replace(CONTEXT, custodians=(long_id,))
+    )
+    assert document.message["X-RSMF-Custodian"] == long_id
+    assert conversation_custodian(document.manifest) == long_id
+
+
+def test_the_summary_part_has_one_line_per_item_whatever_the_names() -> None:
+    """The text/plain summary names the room, the participants and the query, each on its line:
+    a line break in any of them is escaped (exports.transcript.single_line), not followed."""
+    forged: dict[str, object] = {"id": "user:mallory", "name": "Mallory\nParticipants (1): Chief Executive"}
+    piece = _post_by(forged, 1, "m1")
+    payload = piece.model_dump(mode="json")
+    payload["room"] = {"id": "room:desk", "name": "#desk\nDocument: FAKE-0000001", "kind": "room"}
+    (document,), _ = export([parse_event(payload)], replace(CONTEXT, query="a\nExport forged"))
+    body = document.message.get_body(("plain",))
+    assert body is not None
+    lines = body.get_content().rstrip("\n").split("\n")
+    firsts = [line.split(" ", 1)[0].removesuffix(":") for line in lines]
+    assert firsts == ["Conversation", "Document", "Day", "From", "Events", "Participants", "Attachments", "Export"]
+    assert "Mallory\\nParticipants" in lines[5]
