@@ -304,7 +304,7 @@ def _custody(
         "statement": (
             "Collected by Archivist from its hash-chained archive of record. Every file of this export is "
             "listed with its SHA-256 in manifest.json, or (the files written one per message or per document: "
-            "the load files' TEXTPATH files, each document's PDF, EDRM files and RSMF file) in a checksum list "
+            "the load files' TEXTPATH files and each document's PDF) in a checksum list "
             "(*.sha256, which sha256sum -c checks) that manifest.json lists; the manifest's own SHA-256 is below; the "
             "SHA-256 of the zip is recorded in Archivist's audit log."
         ),
