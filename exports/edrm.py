@@ -74,7 +74,16 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, Loss, LossTally, WrittenFile
+from exports.base import (
+    ChecksumListed,
+    ExportContext,
+    ExportFiles,
+    FormatReport,
+    HashingWriter,
+    Loss,
+    LossTally,
+    WrittenFile,
+)
 from exports.documents import Document
 from exports.jsonl import WarningTally, iso_utc, tracked_file
 from exports.natives import NativeLosses, Placed
@@ -94,6 +103,9 @@ from ingest.events import (
 )
 
 LOAD_FILE = "edrm.xml"
+SUMS_FILE = "edrm_files.sha256"
+"""Every document's Native and Text file with its SHA-256 (``sha256sum -c`` checks them; each is
+also in ``edrm.xml`` with its hashes): the manifest lists this file, not them one by one."""
 TEXT_DIR = "text"
 NATIVE_DIR = "native"
 NATIVE_MEDIA_TYPE = "application/x-ndjson"
@@ -350,12 +362,15 @@ class EdrmFormat:
             "the document's Native file (its archived events) and its Text",
             unit="documents",
         )
+        listed = ChecksumListed(files, SUMS_FILE)
         with tempfile.TemporaryFile() as documents, tempfile.TemporaryFile() as relationships:
             for doc in context.documents(events, report):
                 report.events += len(doc.events)
                 report.items += 1
-                native = _write_native(doc, files, context, report)
-                text = _write_text(doc, files, context, report)
+                native = _write_native(doc, listed, context)
+                text = _write_text(doc, listed, context)
+                report.files.append(native)
+                report.files.append(WrittenFile(text.path, text.size, text.sha256, TEXT_MEDIA_TYPE))
                 counts: Counter[str] = Counter(event.type for event in doc.events)
                 if counts["file_upload"] or counts["file_download"]:
                     for event in doc.events:
@@ -388,6 +403,7 @@ class EdrmFormat:
                     thread = (doc.room.id, doc.control)
             with tracked_file(files, LOAD_FILE, "application/xml", report) as load_file:
                 _write_load_file(load_file, context, documents, relationships)
+            listed.commit()  # the export's manifest lists it; the report lists every file
         report.times = (
             f"texts in {context.time_zone.key} (a conversation slice is one day cut at its midnight), each time "
             "followed by the sender's UTC offset when it differs ('(+09:00 as sent)'); DateSent tags with the offset "
@@ -402,25 +418,22 @@ class EdrmFormat:
         return report
 
 
-def _write_native(doc: Document, files: ExportFiles, context: ExportContext, report: FormatReport) -> WrittenFile:
+def _write_native(doc: Document, listed: ChecksumListed, context: ExportContext) -> WrittenFile:
     """``native/<control>.jsonl``: the document's events as archived, one per line."""
     archived = context.archived_json
     data = "".join([f"{archived(event)}\n" for event in doc.events]).encode()
-    with tracked_file(files, f"{NATIVE_DIR}/{doc.control}.jsonl", NATIVE_MEDIA_TYPE, report) as out:
-        out.write(data)
-    return report.files[-1]
+    path = f"{NATIVE_DIR}/{doc.control}.jsonl"
+    return WrittenFile(path, len(data), listed.add(path, data), NATIVE_MEDIA_TYPE)
 
 
-def _write_text(doc: Document, files: ExportFiles, context: ExportContext, report: FormatReport) -> WrittenText:
+def _write_text(doc: Document, listed: ChecksumListed, context: ExportContext) -> WrittenText:
     """``text/<control>.txt``: the document's text, the same bytes wherever it is produced."""
     data = document_text(doc, context.time_zone, context.case_name).encode()
     path = f"{TEXT_DIR}/{doc.control}.txt"
-    with tracked_file(files, path, TEXT_MEDIA_TYPE, report) as out:
-        out.write(data)
-    written = report.files[-1]
+    sha256 = listed.add(path, data)
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-    return WrittenText(path, written.size, written.sha256, md5, sha1)
+    return WrittenText(path, len(data), sha256, md5, sha1)
 
 
 def _write_load_file(

@@ -88,7 +88,15 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from exports.base import ExportContext, ExportFiles, ExportZip, FormatReport, HashingWriter, WrittenFile
+from exports.base import (
+    ChecksumListed,
+    ExportContext,
+    ExportFiles,
+    ExportZip,
+    FormatReport,
+    HashingWriter,
+    WrittenFile,
+)
 from exports.documents import Document
 from exports.jsonl import BinarySink
 from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed, size_note
@@ -118,6 +126,9 @@ RSMF_VERSION = "2.0.0"
 GENERATOR = "Archivist"
 MANIFEST_NAME = "rsmf_manifest.json"
 MEDIA_TYPE = "message/rfc822"
+SUMS_FILE = "rsmf.sha256"
+"""Each RSMF file with its SHA-256 (``sha256sum -c`` checks them): the manifest lists this file rather
+than every document's; an RSMF file that carries natives is streamed and listed in the manifest itself."""
 _COLLECTION_NAMESPACE = uuid.UUID("1f0c6a52-3e1b-4c7e-9d52-8f1d2b7e6a40")
 _UNSAFE_HEADER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _MAX_HEADER_LINE = 78
@@ -879,15 +890,24 @@ class RsmfFormat:
         room_id: str | None = None
         present: dict[str, Actor] = {}
         zone = context.time_zone
+        listed = ChecksumListed(files, SUMS_FILE)
         for document in context.documents(events, report):
             if document.room.id != room_id:
                 room_id, present = document.room.id, {}
             piece = Slice(document, present, zone)
-            with files.create(piece.path, MEDIA_TYPE, compressed=True) as stream:
-                hashing = HashingWriter(stream)
-                manifest = write_rsmf(piece, context, hashing)
+            if document.children:
+                # Its natives are inside: streamed into the export (never whole in memory), so
+                # listed in the manifest itself.
+                with files.create(piece.path, MEDIA_TYPE, compressed=True) as stream:
+                    hashing = HashingWriter(stream)
+                    manifest = write_rsmf(piece, context, hashing)
+                report.files.append(WrittenFile(piece.path, hashing.size, hashing.digest.hexdigest(), MEDIA_TYPE))
+            else:
+                buffer = io.BytesIO()
+                manifest = write_rsmf(piece, context, buffer)
+                data = buffer.getvalue()
+                report.files.append(WrittenFile(piece.path, len(data), listed.add(piece.path, data), MEDIA_TYPE))
             present = manifest.present_at_end
-            report.files.append(WrittenFile(piece.path, hashing.size, hashing.digest.hexdigest(), MEDIA_TYPE))
             report.events += len(document.events)
             report.items += 1
             placeholders += sum(1 for a in manifest.attachments if a.native is None)
@@ -902,5 +922,6 @@ class RsmfFormat:
                 f"{placeholders} shared files are represented in rsmf.zip by text placeholders (name, size, "
                 "SHA-256, URL, and why): their content is not in this export (the losses say why)"
             )
+        listed.commit()  # the export's manifest lists it; the report lists every RSMF file
         losses.report_to(report)
         return report

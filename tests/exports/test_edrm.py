@@ -16,7 +16,7 @@ from lxml import etree
 
 from exports.base import ExportContext, FormatReport, MemoryExportFiles
 from exports.documents import DocumentUnit, Numbering
-from exports.edrm import LOAD_FILE, EdrmFormat, room_slug
+from exports.edrm import LOAD_FILE, SUMS_FILE, EdrmFormat, room_slug
 from exports.jsonl import iso_utc
 from exports.transcript import document_text
 from ingest.events import Event, PostEvent, ReadEvent, event_to_json, parse_event
@@ -85,8 +85,12 @@ def export(events: list[Event], context: ExportContext) -> tuple[MemoryExportFil
     files = MemoryExportFiles()
     report = EdrmFormat().write(iter(events), files, context)
     assert report.events == len(events)
-    assert [(f.path, f.sha256) for f in report.files] == [(f.path, f.sha256) for f in files.written]
-    assert files.written[-1].path == LOAD_FILE
+    written = {path: hashlib.sha256(data).hexdigest() for path, data in files.contents.items() if path != SUMS_FILE}
+    assert [(f.path, f.sha256) for f in report.files] == list(written.items())
+    # The manifest lists edrm.xml and edrm_files.sha256, which lists every Native and Text file.
+    assert [f.path for f in files.written] == [LOAD_FILE, SUMS_FILE]
+    listed = dict(line.split("  ")[::-1] for line in files.contents[SUMS_FILE].decode().splitlines())
+    assert listed == {path: sha for path, sha in written.items() if path != LOAD_FILE}
     root = etree.fromstring(files.contents[LOAD_FILE])
     SCHEMA.assertValid(root)
     check_layout(root)
@@ -301,7 +305,7 @@ def test_real_irc_logs_in_both_units(
         assert transcript(files, document).count("\n") >= int(tags(document)["EventCount"][0])
         assert set(custodians(document)) <= {f"{first.name} ({first.id})", None}  # None: no custodian took part
     assert any(custodians(d) == [f"{first.name} ({first.id})"] for d in documents)
-    assert len(files.contents) == 2 * len(documents) + 1
+    assert len(files.contents) == 2 * len(documents) + 2  # Native and Text each, edrm.xml, edrm_files.sha256
     assert report.documents.documents == len(documents)
 
 
@@ -319,7 +323,8 @@ def test_bates_numbers_continue_across_two_productions(
 
 def test_no_events_is_a_valid_empty_load_file(export_context: ExportContext) -> None:
     files, root, _ = export([], export_context)
-    assert list(files.contents) == [LOAD_FILE]
+    assert list(files.contents) == [LOAD_FILE, SUMS_FILE]
+    assert files.contents[SUMS_FILE] == b""
     assert root.findall("Batch/Documents/Document") == []
 
 

@@ -197,7 +197,9 @@ def check_actiance(contents: dict[str, bytes], events: list[Event]) -> None:
 
 
 def check_rsmf(contents: dict[str, bytes], events: list[Event]) -> None:
-    for content in contents.values():
+    for path, content in contents.items():
+        if not path.endswith(".rsmf"):
+            continue  # rsmf.sha256
         message = email.message_from_bytes(content, policy=email.policy.default)
         (attachment,) = list(message.iter_attachments())
         manifest = json.loads(zipfile.ZipFile(io.BytesIO(attachment.get_content())).read("rsmf_manifest.json"))

@@ -142,6 +142,7 @@ def test_rsmf_carries_every_version_and_deleted_text_exactly() -> None:
     files, report = write("rsmf")
     got: dict[str, list[str]] = {}
     deleted: dict[str, str] = {}
+    assert files.contents.pop("rsmf.sha256")  # lists them
     for path, data in files.contents.items():
         assert path.endswith(".rsmf")
         mail = email.message_from_bytes(data, policy=email.policy.default)

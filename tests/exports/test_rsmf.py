@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import hashlib
 import io
 import json
 import re
@@ -31,6 +32,7 @@ from exports.base import ExportContext, FormatReport, MemoryExportFiles, export_
 from exports.documents import DocumentUnit, Numbering
 from exports.rsmf import (
     _QUICK_FOLD,
+    SUMS_FILE,
     RsmfFormat,
     ascii_json,
     encoded_words,
@@ -110,9 +112,18 @@ def event(
 def export(events: list[Event], context: ExportContext = CONTEXT) -> tuple[list[ReadBack], FormatReport]:
     files = MemoryExportFiles()
     report = RsmfFormat().write((e for e in sorted(events, key=export_order)), files, context)
-    assert [f.path for f in report.files] == list(files.contents)
-    assert [(f.size, f.sha256) for f in report.files] == [(w.size, w.sha256) for w in files.written]
-    return [read_back(path, content) for path, content in files.contents.items()], report
+    rsmf_files = {path: content for path, content in files.contents.items() if path != SUMS_FILE}
+    assert [f.path for f in report.files] == list(rsmf_files)
+    assert [(f.size, f.sha256) for f in report.files] == [
+        (len(content), hashlib.sha256(content).hexdigest()) for content in rsmf_files.values()
+    ]
+    # Each file is listed with its SHA-256 in rsmf.sha256 (the manifest lists that file), or, when it
+    # carries natives, in the manifest itself.
+    listed = dict(line.split("  ")[::-1] for line in files.contents[SUMS_FILE].decode().splitlines())
+    in_manifest = {w.path: w.sha256 for w in files.written}
+    for f in report.files:
+        assert listed.get(f.path, in_manifest.get(f.path)) == f.sha256
+    return [read_back(path, content) for path, content in rsmf_files.items()], report
 
 
 def read_back(path: str, content: bytes) -> ReadBack:

@@ -149,7 +149,9 @@ def test_rsmf_files_are_new_york_days_with_offsets_and_valid_against_rsmf_2(even
     RsmfFormat().write(iter(events), files, context())
     validator = Draft7Validator(RSMF_SCHEMA, format_checker=Draft7Validator.FORMAT_CHECKER)
     found: dict[str, tuple[str, list[dict[str, Any]]]] = {}
-    for data in files.contents.values():
+    for path, data in files.contents.items():
+        if not path.endswith(".rsmf"):
+            continue  # rsmf.sha256
         message = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         attachment = next(part for part in message.iter_attachments() if part.get_filename() == "rsmf.zip")
@@ -178,7 +180,11 @@ def test_rsmf_files_are_new_york_days_with_offsets_and_valid_against_rsmf_2(even
 def test_rsmf_in_utc_is_unchanged_and_says_utc(events: list[Event]) -> None:
     files = MemoryExportFiles()
     RsmfFormat().write(iter(events), files, context("UTC"))
-    days = sorted(str(email.message_from_bytes(data)["Subject"]).rsplit(" ", 1)[1] for data in files.contents.values())
+    days = sorted(
+        str(email.message_from_bytes(data)["Subject"]).rsplit(" ", 1)[1]
+        for path, data in files.contents.items()
+        if path.endswith(".rsmf")
+    )
     assert "2026-11-23" in days
     assert "2026-11-21" not in days
 
