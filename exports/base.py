@@ -118,7 +118,7 @@ class ExportFiles(Protocol):
         export stores it as it is instead of deflating it a second time for little gain."""
         ...
 
-    def write_unlisted(self, path: str, data: bytes) -> None:
+    def write_unlisted(self, path: str, data: bytes, *, compressed: bool = False) -> None:
         """One small file of the export written whole, and *not* listed in :attr:`written`
         (so not in ``manifest.json``): the format lists it, with its SHA-256, in a checksum file
         of its own (the DAT's ``TEXTPATH`` files, one per message: listing 100,000 of them in the
@@ -596,9 +596,9 @@ class ChecksumListed:
         self.files = files
         self._list = spool(files, path, "text/plain; charset=utf-8")
 
-    def add(self, path: str, data: bytes) -> str:
-        """Write ``data`` as ``path``; its SHA-256."""
-        self.files.write_unlisted(path, data)
+    def add(self, path: str, data: bytes, *, compressed: bool = False) -> str:
+        """Write ``data`` as ``path`` (``compressed``: stored as it is); its SHA-256."""
+        self.files.write_unlisted(path, data, compressed=compressed)
         digest = hashlib.sha256(data).hexdigest()
         self._list.write(f"{digest}  {path}\n".encode())
         return digest
@@ -671,13 +671,14 @@ class ZipExportFiles:
 
         return SpooledFile(stream, commit, discard)  # type: ignore[arg-type]
 
-    def write_unlisted(self, path: str, data: bytes) -> None:
+    def write_unlisted(self, path: str, data: bytes, *, compressed: bool = False) -> None:
         # Written at once (writestr knows the size, so no streaming writer, thread or header
         # rewrite); stored below _DEFLATE_FROM bytes, where deflating gains next to nothing and
-        # costs a compressor per file. Paths are checked like any other, the set of them kept.
+        # costs a compressor per file, and when compressed already (a PDF's streams). Paths are
+        # checked like any other, the set of them kept.
         _check_path(path, self._paths)
         self._paths.add(path)
-        if len(data) >= _DEFLATE_FROM:
+        if len(data) >= _DEFLATE_FROM and not compressed:
             self.archive.writestr(zipfile.ZipInfo(path, self._now), data, zipfile.ZIP_DEFLATED, 1)
         elif isinstance(self.archive, ExportZip):
             self.archive.write_stored(path, data, self._now)
@@ -705,7 +706,7 @@ class MemoryExportFiles:
         self.contents[path] = buffer.getvalue()
         self.written.append(WrittenFile(path, hashing.size, hashing.digest.hexdigest(), media_type))
 
-    def write_unlisted(self, path: str, data: bytes) -> None:
+    def write_unlisted(self, path: str, data: bytes, *, compressed: bool = False) -> None:
         _check_path(path, self.contents.keys())
         self.contents[path] = data
 

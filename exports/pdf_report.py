@@ -918,7 +918,7 @@ class DocumentPdfs:
             layout.records
         )
         canvas.save()
-        self.listed.add(path, buffer.getvalue())
+        self.listed.add(path, buffer.getvalue(), compressed=True)  # its streams are deflated
         layout.records = []
         text = document_text(document, ctx.time_zone, ctx.case_name).encode("utf-8")
         return (
@@ -989,7 +989,7 @@ class DocumentPdfs:
         _fields(drawer, [(label, layout.shown(value)) for label, value in fields], y, bold=False)
         drawer._end_page()
         canvas.save()
-        self.listed.add(path, buffer.getvalue())
+        self.listed.add(path, buffer.getvalue(), compressed=True)  # its streams are deflated
         return (
             document.control,
             document.control,

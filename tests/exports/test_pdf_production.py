@@ -417,7 +417,7 @@ class _Discarding(MemoryExportFiles):
         hashing.inner.seek(0)
         hashing.inner.truncate()
 
-    def write_unlisted(self, path: str, data: bytes) -> None:
+    def write_unlisted(self, path: str, data: bytes, *, compressed: bool = False) -> None:
         pass  # each document's PDF: dropped too
 
 
