@@ -121,11 +121,17 @@ class Numbering:
         )
 
 
-def default_numbering(export_id: str) -> Numbering:
-    """The numbering of an export that is not a numbered production of a case: the export id's
-    first 8 letters and digits, upper-cased, then ``-`` (``5F0C6F3E-0000001``)."""
+def export_prefix(export_id: str) -> str:
+    """The export id's first 8 letters and digits, upper-cased (``5f0c6f3e-8a55-...`` gives
+    ``5F0C6F3E``), or ``ARCHIVIST`` when it has none."""
     kept = "".join(ch for ch in export_id if ch.isascii() and ch.isalnum())[:8].upper()
-    return Numbering(f"{kept or 'ARCHIVIST'}-")
+    return kept or "ARCHIVIST"
+
+
+def default_numbering(export_id: str) -> Numbering:
+    """The numbering of an export that is not a numbered production of a case: the export's
+    prefix (:func:`export_prefix`), then ``-`` (``5F0C6F3E-0000001``)."""
+    return Numbering(f"{export_prefix(export_id)}-")
 
 
 def page_label(control: str, page: int) -> str:

@@ -45,7 +45,7 @@ from typing import Protocol
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile, spool
 from exports.dat import DOCUMENT_TEXT_DIR
-from exports.documents import Document
+from exports.documents import Document, export_prefix
 from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
 from ingest.events import Event, FileUploadEvent
 
@@ -72,10 +72,8 @@ def iso_utc(moment: datetime) -> str:
 
 
 def control_prefix(export_id: str) -> str:
-    """The prefix of control numbers and document ids: the export id's first 8 letters and digits,
-    upper-cased (``5f0c6f3e-8a55-...`` gives ``5F0C6F3E``), or ``ARCHIVIST`` when it has none."""
-    kept = "".join(ch for ch in export_id if ch.isascii() and ch.isalnum())[:8].upper()
-    return kept or "ARCHIVIST"
+    """The prefix of the CSV's row ids: :func:`exports.documents.export_prefix`."""
+    return export_prefix(export_id)
 
 
 @dataclass

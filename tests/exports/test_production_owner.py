@@ -22,24 +22,11 @@ def test_a_server_starting_leaves_a_running_cli_production_alone(store: StagingS
     """``archivist export --case`` runs beside a server; the server (re)starting while it runs
     sweeps every running production of every case, the CLI's too: its numbers are given to the
     next production while the CLI is still writing them, and the CLI's export then fails."""
-    case = CaseStore(store.engine).create_case(CaseSpec(name="Beside a server"), "legal")
-    log = ProductionLog(store.engine)
-    cli = log.reserve(
-        export_id="cli-export",
-        case_id=case.id,
-        prefix="ACME-",
-        start=None,
-        unit="conversation",
-        time_zone="UTC",
-        recipients=[],
-        query="ubuntu",
-        formats=["csv"],
-        requested_by="operator",
-    )
+    log, export_id = _running_production(store, "Beside a server")
     (tmp_path / "index").mkdir()
     server = ExportJobs(store.engine, tmp_path / "exports", lambda: TantivySearchBackend(tmp_path / "index"))
     server.shutdown()
-    found = log.get(cli.export_id)
+    found = log.get(export_id)
     assert found is not None
     assert found.state == "running", "the server released a production it does not run"
 

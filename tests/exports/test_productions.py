@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import threading
-import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -40,6 +39,7 @@ from search.query_parser import parse_query
 from search_api.deps import PERMISSIONS
 from tests.api_client import api_client, auth
 from tests.api_client import tokens as tokens  # a token per role
+from tests.exports.test_export_jobs import finished
 
 DEMO_LOGS = Path(__file__).resolve().parents[2] / "archivist" / "demo_data" / "ubuntu-irc"
 LOGS = ("2009-03-03_10.raw.txt", "2007-09-07.train-a.raw.txt")
@@ -107,16 +107,6 @@ def client(store: StagingStore, tmp_path: Path) -> Iterator[TestClient]:
     index.close()
     with api_client(store, tmp_path / "data" / "index") as test_client:
         yield test_client
-
-
-def finished(client: TestClient, export_id: str, token: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/api/v1/exports/{export_id}", headers=auth(token)).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"export {export_id} did not finish")
 
 
 def open_case(client: TestClient, token: str, name: str = "Acme v. Widget") -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.api_client import auth
-from tests.exports.test_productions import _test_formats, client, finished, tokens  # noqa: F401
+from tests.exports.test_export_jobs import finished
+from tests.exports.test_productions import _test_formats, client, tokens  # noqa: F401
 
 
 def test_a_search_export_into_a_case_keeps_the_cases_zone(client: TestClient, tokens: dict[str, str]) -> None:  # noqa: F811
