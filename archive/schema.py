@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -70,7 +71,28 @@ archive_messages = Table(
     Column("deleted", Boolean, nullable=False),
     Column("deleted_at", UtcDateTime(), nullable=True),
     Column("deleted_by", Text, nullable=True),
+    # The message this one answers, as the platform gave it (the contract's ``reply_to``, 0012).
+    Column("reply_to", Text, nullable=True),
     Index("ix_archive_messages_room_time", "room_id", "posted_at"),
+)
+
+archive_thread_links = Table(
+    # Derived (0012): the thread of every message, rebuildable from the archive. ``parent_id`` is
+    # the message it answers (None: it starts a thread); ``thread_id`` the thread's first
+    # message. ``source``: 'explicit' (the platform's reply_to) or 'model' (reconstructed by
+    # ``disentangle`` for rooms without replies), with the model's name and its score.
+    "archive_thread_links",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("room_id", Text, nullable=False),
+    Column("posted_at", UtcDateTime(), nullable=True),
+    Column("parent_id", Text, nullable=True),
+    Column("thread_id", Text, nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("model", String(64), nullable=True),
+    Column("score", Float, nullable=True),
+    Index("ix_archive_thread_links_room_time", "room_id", "posted_at"),
+    Index("ix_archive_thread_links_thread", "thread_id"),
 )
 
 archive_message_versions = Table(

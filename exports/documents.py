@@ -192,8 +192,51 @@ class Document:
         yield from self.children
 
     @property
+    def key(self) -> str:
+        """The document's name outside any production (review sets, coding, the privilege log): the
+        same in every production of the same unit and zone, unlike its control number.
+        ``message:<message id>``, ``attachment:<upload event id>``, or
+        ``conversation:<room id>:<YYYY-MM-DD>`` (its day in the production's zone)."""
+        if self.kind == "attachment":
+            assert self.upload is not None
+            return document_key("attachment", str(self.upload.event_id))
+        if self.kind == "message":
+            assert self.message_id is not None
+            return document_key("message", self.message_id)
+        return document_key("conversation", self.room.id, self.day)
+
+    @property
     def deleted(self) -> bool:
         return any(isinstance(event, DeleteEvent) for event in self.events)
+
+
+def document_key(kind: DocumentKind, name: str, day: date | None = None) -> str:
+    """A document's key (see :attr:`Document.key`): a conversation slice's names its room and day."""
+    if kind == "conversation":
+        if day is None:
+            raise ValueError("a conversation slice's key names its day")
+        return f"conversation:{name}:{day.isoformat()}"
+    return f"{kind}:{name}"
+
+
+def parse_document_key(key: str) -> tuple[DocumentKind, str, date | None]:
+    """``(kind, name, day)`` of a document key; ValueError for anything else."""
+    kind, sep, rest = key.partition(":")
+    if not sep or not rest:
+        raise ValueError(f"not a document key: {key!r}")
+    if kind == "conversation":
+        room, sep, day = rest.rpartition(":")
+        if not sep or not room:
+            raise ValueError(f"a conversation key is conversation:<room>:<YYYY-MM-DD>, not {key!r}")
+        try:
+            return "conversation", room, date.fromisoformat(day)
+        except ValueError:
+            raise ValueError(f"a conversation key ends with its day (YYYY-MM-DD), not {key!r}") from None
+    if kind == "message":
+        return "message", rest, None
+    if kind == "attachment":
+        return "attachment", rest, None
+    raise ValueError(f"not a document key: {key!r} (message:, attachment: or conversation:)")
 
 
 @dataclass

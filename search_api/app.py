@@ -9,7 +9,21 @@ from search_api.api_auth import TokenFirstMiddleware
 from search_api.deps import AppServices
 from search_api.read_audit import ReadAuditMiddleware
 from search_api.request_limits import BodyLimitMiddleware, BodyLimits
-from search_api.routes import audit, cases, directory, events, exports, files, messages, policy, rooms, search
+from search_api.routes import (
+    audit,
+    cases,
+    directory,
+    events,
+    exports,
+    files,
+    messages,
+    near_duplicates,
+    policy,
+    redactions,
+    review,
+    rooms,
+    search,
+)
 
 
 def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastAPI:
@@ -24,6 +38,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
             {"name": "ingest", "description": "Events from chat servers that cannot speak AMQP."},
             {"name": "cases", "description": "Cases, legal holds and retention."},
             {"name": "exports", "description": "Export jobs: every hit of a query as a sealed zip."},
+            {"name": "review", "description": "Review sets, coding, batches, redactions, privilege logs."},
             {
                 "name": "policies",
                 "description": "Ethical walls, disclaimers and the directory; the real-time check for chat servers.",
@@ -38,7 +53,21 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
     app.add_middleware(ReadAuditMiddleware)
     health.install(app)  # /healthz, /readyz, /metrics and the request-latency middleware
     security_headers.install(app)  # CSP, no framing, nosniff, no referrer, HSTS over TLS: every response
-    routers = (search, messages, rooms, audit, events, files, policy, directory, cases, exports)
+    routers = (
+        search,
+        messages,
+        rooms,
+        audit,
+        events,
+        files,
+        policy,
+        directory,
+        cases,
+        exports,
+        review,
+        redactions,
+        near_duplicates,
+    )
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
     app.include_router(exports.productions, prefix="/api/v1")  # a case's production log, a search's export

@@ -1,0 +1,9 @@
+"""Near-duplicate groups of a review set (issue 20)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from search_api.errors import ERROR_RESPONSES
+
+router = APIRouter(tags=["review"], responses=ERROR_RESPONSES)
