@@ -195,14 +195,20 @@ class Document:
     def key(self) -> str:
         """The document's name outside any production (review sets, coding, the privilege log): the
         same in every production of the same unit and zone, unlike its control number.
-        ``message:<message id>``, ``attachment:<upload event id>``, or
-        ``conversation:<room id>:<YYYY-MM-DD>`` (its day in the production's zone)."""
+        ``message:<message id>``, ``attachment:<upload event id>``,
+        ``conversation:<room id>:<YYYY-MM-DD>`` (its day in the production's zone); in the message
+        unit an upload is a message document of its own, ``upload:<upload event id>`` (the parent
+        of ``attachment:<the same id>``), and a room of nothing but context is ``context:<room id>``."""
         if self.kind == "attachment":
             assert self.upload is not None
             return document_key("attachment", str(self.upload.event_id))
         if self.kind == "message":
-            assert self.message_id is not None
-            return document_key("message", self.message_id)
+            if self.message_id is not None:
+                return document_key("message", self.message_id)
+            upload = next((e for e in self.events if isinstance(e, FileUploadEvent)), None)
+            if upload is not None:
+                return document_key("upload", str(upload.event_id))
+            return document_key("context", self.room.id)
         return document_key("conversation", self.room.id, self.day)
 
     @property
@@ -210,7 +216,11 @@ class Document:
         return any(isinstance(event, DeleteEvent) for event in self.events)
 
 
-def document_key(kind: DocumentKind, name: str, day: date | None = None) -> str:
+KeyKind = Literal["conversation", "message", "attachment", "upload", "context"]
+_KEY_KINDS: tuple[KeyKind, ...] = ("message", "attachment", "upload", "context")
+
+
+def document_key(kind: KeyKind, name: str, day: date | None = None) -> str:
     """A document's key (see :attr:`Document.key`): a conversation slice's names its room and day."""
     if kind == "conversation":
         if day is None:
@@ -219,7 +229,7 @@ def document_key(kind: DocumentKind, name: str, day: date | None = None) -> str:
     return f"{kind}:{name}"
 
 
-def parse_document_key(key: str) -> tuple[DocumentKind, str, date | None]:
+def parse_document_key(key: str) -> tuple[KeyKind, str, date | None]:
     """``(kind, name, day)`` of a document key; ValueError for anything else."""
     kind, sep, rest = key.partition(":")
     if not sep or not rest:
@@ -232,11 +242,10 @@ def parse_document_key(key: str) -> tuple[DocumentKind, str, date | None]:
             return "conversation", room, date.fromisoformat(day)
         except ValueError:
             raise ValueError(f"a conversation key ends with its day (YYYY-MM-DD), not {key!r}") from None
-    if kind == "message":
-        return "message", rest, None
-    if kind == "attachment":
-        return "attachment", rest, None
-    raise ValueError(f"not a document key: {key!r} (message:, attachment: or conversation:)")
+    for known in _KEY_KINDS:
+        if kind == known:
+            return known, rest, None
+    raise ValueError(f"not a document key: {key!r} (message:, attachment:, upload:, context: or conversation:)")
 
 
 @dataclass
