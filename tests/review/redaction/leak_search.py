@@ -1,0 +1,66 @@
+"""Every byte a production zip holds, unpacked as deep as it goes, for a search of leaked text.
+
+Zip entries are decompressed (Python's zipfile); an entry that is itself a zip is opened in
+turn; an RSMF file (a MIME message) is parsed with the standard library's email package and its
+parts decoded (base64), its rsmf.zip opened; every PDF is read twice, independently: pypdf's text
+extraction of every page, and every stream object inflated with zlib (the raw content streams,
+whatever pypdf makes of them). A string is searched as UTF-8, UTF-16 (BE and LE) and, for the
+PDFs' text, after whitespace is collapsed.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+
+from pypdf import PdfReader
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+
+
+def blobs(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
+    """``(where, bytes)`` of ``data`` and of everything inside it."""
+    yield name, data
+    if depth > 4:
+        return
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            for info in inner.infolist():
+                yield from blobs(f"{name}!{info.filename}", inner.read(info), depth + 1)
+    if name.endswith(".rsmf") or b"MIME-Version" in data[:2000]:
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        for index, part in enumerate(message.walk()):
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes) and payload:
+                yield from blobs(f"{name}#part{index}:{part.get_filename() or ''}", payload, depth + 1)
+    if data[:5] == b"%PDF-":
+        reader = PdfReader(io.BytesIO(data))
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        yield f"{name}(pypdf text)", text.encode("utf-8")
+        yield f"{name}(pypdf text, spaces collapsed)", re.sub(r"\s+", "", text).encode("utf-8")
+        for number, raw in enumerate(_STREAM.findall(data)):
+            try:
+                inflated = zlib.decompress(raw)
+            except zlib.error:
+                inflated = raw
+            yield f"{name}(stream {number})", inflated
+
+
+def zip_blobs(path: str) -> list[tuple[str, bytes]]:
+    with open(path, "rb") as handle:
+        return list(blobs("zip", handle.read()))
+
+
+def encodings(text: str) -> list[bytes]:
+    return [text.encode("utf-8"), text.encode("utf-16-be"), text.encode("utf-16-le")]
+
+
+def found_in(all_blobs: list[tuple[str, bytes]], text: str) -> list[str]:
+    """Where ``text`` is, in any of its encodings, case-insensitively for ASCII."""
+    wanted = [e.lower() for e in encodings(text)]
+    return [name for name, data in all_blobs if any(w in data.lower() for w in wanted)]
