@@ -33,7 +33,7 @@ from exports.documents import DocumentUnit, Numbering
 from exports.natives import ExportAttachments
 from exports.redaction import ProductionReview, Redactor
 from exports.registry import export_format
-from exports.review_pass import ReviewPass, review_selection, write_privilege_log
+from exports.review_pass import ReviewPass, only_set_uploads, review_selection, write_privilege_log
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from ingest.db import read_only
@@ -141,13 +141,16 @@ def build_export(
     reports: list[FormatReport] = []
 
     def events_read() -> Iterator[Event]:
-        return selected_events(engine, selection, remember=archived_json.remember, zone=zone, up_to_seq=head["seq"])
+        read = selected_events(engine, selection, remember=archived_json.remember, zone=zone, up_to_seq=head["seq"])
+        return only_set_uploads(read, review, request.unit)
 
     reviewed: ReviewPass | None = None
     if review is not None and (review.active or review.review_set_id is not None):
         # Before any format: which documents are withheld, and each one's redactions.
         reviewed = ReviewPass(review, context)
-        reviewed.read(selected_events(engine, selection, zone=zone, up_to_seq=head["seq"]))
+        reviewed.read(
+            only_set_uploads(selected_events(engine, selection, zone=zone, up_to_seq=head["seq"]), review, request.unit)
+        )
         context.attachments.review = reviewed.attachments
 
     def reviewed_events() -> Iterator[Event]:

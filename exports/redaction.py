@@ -164,6 +164,10 @@ class ProductionReview:
     redactions: Redactions = field(default_factory=Redactions)
     review_set_id: str | None = None
     review_set_name: str | None = None
+    unit: str | None = None
+    """A review set's document unit (its production's); None for a production of a query."""
+    time_zone: str | None = None
+    """A review set's time zone (its production's)."""
     tag_filter: tuple[str, ...] = ()
     documents: Mapping[str, LoggedDocument] = field(default_factory=dict)
     """Document key -> privilege type, description and whether it is withheld (every document of

@@ -12,7 +12,7 @@ that pass names the events to withhold, counts each document's redactions (the m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,19 @@ def key_of(document: Document) -> str:
         upload = next((e for e in document.events if isinstance(e, FileUploadEvent)), None)
         return f"upload-message:{upload.event_id}" if upload is not None else f"context:{document.control}"
     return document.key
+
+
+def only_set_uploads(events: Iterable[Event], review: ProductionReview | None, unit: str) -> Iterator[Event]:
+    """A review set's production in the message unit: an upload is a document of its own, so one
+    that is not among the set's documents (it came along as context of a message's day) is left
+    out; in the conversation unit it belongs to its room-day and stays."""
+    if review is None or review.review_set_id is None or unit != "message":
+        yield from events
+        return
+    for event in events:
+        if isinstance(event, FileUploadEvent) and f"attachment:{event.event_id}" not in review.documents:
+            continue
+        yield event
 
 
 class ReviewPass:

@@ -46,6 +46,13 @@ def export(
     recipients: Annotated[
         list[str] | None, typer.Option("--recipient", help="Whom the production is for (repeat for more).")
     ] = None,
+    review_set: Annotated[
+        str | None,
+        typer.Option("--review-set", help="Produce this review set of the case (its documents, unit and zone)."),
+    ] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only the review set's documents with this tag (repeat).")
+    ] = None,
 ) -> None:
     """Export every hit of QUERY; prints the zip, its SHA-256 and the control numbers it used."""
     # Imported here: the export stack (search backends, formats) costs every other command nothing.
@@ -53,6 +60,7 @@ def export(
     from exports.jobs import ExportJobs
     from exports.service import ExportOrder, audit_finished, start_export
     from search.service import memberships_in
+    from search_api.export_jobs import review_loader
     from search_api.refusals import REFUSALS
 
     try:
@@ -66,6 +74,8 @@ def export(
                 "bates_prefix": bates_prefix,
                 "bates_start": bates_start,
                 "recipients": recipients or [],
+                "review_set_id": review_set,
+                "tags": tags or [],
             }
         )
     except ValidationError as error:
@@ -80,6 +90,7 @@ def export(
         on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
         file_store=wiring.file_store(settings),
         sweep=False,  # a server's running exports are its own
+        review=review_loader(engine),
     )
     try:
         job = start_export(engine, jobs, cli_operator(), order, wait=True)
