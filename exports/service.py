@@ -62,8 +62,9 @@ Recipient = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class ExportOrder(BaseModel):
-    query: str = Field(
-        default="",
+    query: str | None = Field(
+        default=None,
+        min_length=1,
         max_length=10_000,
         description="A search query: every hit is exported (not given for a review set's production)",
     )
@@ -128,9 +129,9 @@ class ExportOrder(BaseModel):
 
     @model_validator(mode="after")
     def _a_query_or_a_review_set(self) -> Self:
-        if not self.query and self.review_set_id is None:
+        if self.query is None and self.review_set_id is None:
             raise ValueError("query: give a search query (every hit is exported), or a review_set_id to produce")
-        if self.query and self.review_set_id is not None:
+        if self.query is not None and self.review_set_id is not None:
             raise ValueError("a review set's production takes the set's documents: give no query with review_set_id")
         return self
 
@@ -198,7 +199,7 @@ def start_export(
     thread, the command line's way, and return the finished row). ``source``: where the order
     came from (``search``: a search's whole hit set), as the audit entry says."""
     if order.review_set_id is None:
-        node = parse_query(order.query)  # a bad query is refused naming the position, before any job
+        node = parse_query(order.query or "")  # a bad query is refused naming the position, before any job
         if answered_by_archive(node):
             raise NotExportable("exports take message queries; type: other than post is not exportable")
         people_in(engine, node)  # a name naming too many people is refused now (422), not by the job later
@@ -253,9 +254,6 @@ def start_export(
             requested_by=requested_by,
         )
         numbering = Numbering(reserved.prefix, reserved.start_number, reserved.width)
-    query = order.query or f"review set {order.review_set_id}" + (
-        f" tag:{' tag:'.join(order.tags)}" if order.tags else ""
-    )
     spec = JobSpec(
         query=query,
         formats=tuple(order.formats),
