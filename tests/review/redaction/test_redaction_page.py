@@ -7,13 +7,13 @@ scrolling. Screenshots go to the directory printed at the start."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from adapters.archive import ArchiveAdapter
 from archive.attachments import record_file_text, record_native
@@ -133,6 +133,14 @@ def test_a_span_added_from_the_form_then_removed(client: TestClient, site: WebSi
     assert "no message" in missing.text
 
 
+def _errors_into(errors: list[str]) -> Callable[[ConsoleMessage], None]:
+    def seen(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    return seen
+
+
 def _select(page: Page, version: int, piece: str) -> None:
     """Select ``piece`` in a version's text the way a mouse would, then release the button."""
     page.evaluate(
@@ -166,7 +174,7 @@ def test_select_words_redact_them_on_a_phone_and_at_200_percent(
         context = browser.new_context(viewport={"width": width, "height": 800})
         page = context.new_page()
         errors: list[str] = []
-        page.on("console", lambda message, seen=errors: seen.append(message.text) if message.type == "error" else None)
+        page.on("console", _errors_into(errors))
         sign_in(page, base_url, site.tokens["legal"])
         page.goto(f"{base_url}/cases/{case_id}/redact?message_id=m0")
         expect(page.get_by_role("heading", name="Version 1 · post", exact=False)).to_be_visible()
