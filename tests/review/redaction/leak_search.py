@@ -10,6 +10,7 @@ PDFs' text, after whitespace is collapsed.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import io
@@ -20,7 +21,29 @@ from collections.abc import Iterator
 
 from pypdf import PdfReader
 
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
+
+
+def inflated(raw: bytes) -> bytes | None:
+    """A raw PDF stream inflated with zlib (after ASCII85 when it is so encoded), or None."""
+    for data in (raw, _a85(raw)):
+        if data is None:
+            continue
+        try:
+            return zlib.decompressobj().decompress(data)
+        except zlib.error:
+            continue
+    return None
+
+
+def _a85(raw: bytes) -> bytes | None:
+    text = raw.strip()
+    if not text.endswith(b"~>"):
+        return None
+    try:
+        return base64.a85decode(text.removeprefix(b"<~").removesuffix(b"~>"))
+    except ValueError:
+        return None
 
 
 def blobs(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
@@ -44,11 +67,15 @@ def blobs(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]
         yield f"{name}(pypdf text)", text.encode("utf-8")
         yield f"{name}(pypdf text, spaces collapsed)", re.sub(r"\s+", "", text).encode("utf-8")
         for number, raw in enumerate(_STREAM.findall(data)):
-            try:
-                inflated = zlib.decompress(raw)
-            except zlib.error:
-                inflated = raw
-            yield f"{name}(stream {number})", inflated
+            yield f"{name}(raw stream {number})", raw
+            found = inflated(raw)
+            if found is not None:
+                yield f"{name}(inflated stream {number})", found
+        for number, page in enumerate(reader.pages):
+            contents = page["/Contents"].get_object()
+            parts = contents if isinstance(contents, list) else [contents]
+            decoded = b"".join(part.get_object().get_data() for part in parts)
+            yield f"{name}(pypdf page {number} content)", decoded
 
 
 def zip_blobs(path: str) -> list[tuple[str, bytes]]:

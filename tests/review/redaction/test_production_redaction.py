@@ -164,6 +164,10 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
     # The text around every span is produced, and the markers say why.
     for kept in KEPT:
         assert found_in(blobs, kept), kept
+    # The PDFs' content streams were inflated and searched (not only their text): the boxes are
+    # there, black fill, a rectangle, the reason drawn in white.
+    boxes = [data for name, data in blobs if "(inflated stream" in name and b"re f" in data and b"1 1 1 rg" in data]
+    assert boxes
     with zipfile.ZipFile(result.path) as archive:
         events = [json.loads(line) for line in archive.read("events.jsonl").decode().splitlines()]
         posts = {e["message"]["id"]: e for e in events if e["type"] == "post"}
