@@ -18,8 +18,10 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 from pypdf import PdfReader
+from pypdf.generic import StreamObject
 
 _STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
 
@@ -74,8 +76,15 @@ def blobs(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]
         for number, page in enumerate(reader.pages):
             contents = page["/Contents"].get_object()
             parts = contents if isinstance(contents, list) else [contents]
-            decoded = b"".join(part.get_object().get_data() for part in parts)
+            decoded = b"".join(_stream_data(part) for part in parts)
             yield f"{name}(pypdf page {number} content)", decoded
+
+
+def _stream_data(part: Any) -> bytes:
+    """A content stream's decoded bytes (pypdf applies its filters)."""
+    stream = part.get_object()
+    assert isinstance(stream, StreamObject)
+    return stream.get_data()
 
 
 def zip_blobs(path: str) -> list[tuple[str, bytes]]:
