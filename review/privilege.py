@@ -48,6 +48,8 @@ class ReviewSet:
 
 
 def review_set(engine: Engine, review_set_id: str, case_id: str | None = None) -> ReviewSet:
+    if "\x00" in review_set_id:
+        raise ReviewSetNotFound(f"no review set {review_set_id!r}")
     with engine.connect() as connection:
         row = connection.execute(select(review_sets).where(review_sets.c.id == review_set_id)).first()
     if row is None or (case_id is not None and row.case_id != case_id):
@@ -143,6 +145,8 @@ def set_privilege_description(
     document's history (before and after) and audited."""
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise BadProductionOrder(f"a privilege description has at most {MAX_DESCRIPTION} characters")
+    if "\x00" in doc_key + review_set_id:
+        raise ReviewSetNotFound(f"no document {doc_key!r} in review set {review_set_id!r}")
     actor = f"{caller.label} ({caller.token_id})"
     now = datetime.now(UTC)
     action = str(uuid.uuid4())

@@ -107,7 +107,7 @@ class TextVersion(BaseModel):
 
 def message_versions(engine: Engine, message_id: str) -> list[TextVersion]:
     """The message's texts in version order (post, then each edit), or RedactionNotFound."""
-    found = archived_message(engine, message_id)
+    found = archived_message(engine, message_id) if "\x00" not in message_id else None
     if found is None:
         raise RedactionNotFound(f"no message {message_id!r} in the archive")
     history = sorted(
@@ -130,6 +130,8 @@ def message_versions(engine: Engine, message_id: str) -> list[TextVersion]:
 
 def file_text(engine: Engine, store: FileStore | None, file_event_id: str) -> str:
     """An upload's extracted text, read from the file store and checked against its sealed hash."""
+    if "\x00" in file_event_id:  # no id holds a NUL (PostgreSQL cannot even compare one)
+        raise RedactionNotFound(f"upload {file_event_id!r} has no extracted text to redact")
     with engine.connect() as connection:
         found = texts_for(connection, [file_event_id]).get(file_event_id)
     if found is None or found.text_sha256 is None:
@@ -232,6 +234,8 @@ def _audited(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_redaction(engine: Engine, case_id: str, redaction_id: str) -> Redaction:
+    if "\x00" in redaction_id + case_id:
+        raise RedactionNotFound(f"no redaction {redaction_id!r} in case {case_id!r}")
     with engine.connect() as connection:
         row = connection.execute(
             select(review_redactions).where(
@@ -253,6 +257,8 @@ def list_redactions(
 ) -> list[Redaction]:
     """The case's redactions (of one message or upload when named), oldest first."""
     _case(engine, case_id)
+    if "\x00" in (message_id or "") + (file_event_id or ""):
+        return []  # no id holds a NUL
     table = review_redactions.c
     query = select(review_redactions).where(table.case_id == case_id)
     if message_id is not None:

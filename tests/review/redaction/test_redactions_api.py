@@ -359,3 +359,20 @@ def test_a_case_production_of_a_query_applies_the_case_redactions(
     path.write_bytes(client.get(f"/api/v1/exports/{job['id']}/download", headers=legal).content)
     assert found_in(zip_blobs(str(path)), "SECRETALPHA123")
     assert EVENTS  # the archived events of test_production_redaction
+
+
+def test_ids_holding_a_nul_are_404_not_500(client: TestClient, auth: dict[str, dict[str, str]]) -> None:
+    legal = auth["legal"]
+    case_id = _case(client, auth)
+    body = {"target": "message", "message_id": "m\x00", "version": 1, "start": 0, "end": 1, "reason": "PII"}
+    assert client.post(f"/api/v1/cases/{case_id}/redactions", json=body, headers=legal).status_code == 404
+    file_body = {"target": "file", "file_event_id": "f\x00", "start": 0, "end": 1, "reason": "PII"}
+    assert client.post(f"/api/v1/cases/{case_id}/redactions", json=file_body, headers=legal).status_code == 404
+    assert client.delete(f"/api/v1/cases/{case_id}/redactions/a%00b", headers=legal).status_code == 404
+    assert client.get(f"/api/v1/cases/{case_id}/redaction-texts?message_id=a%00", headers=legal).status_code == 404
+    assert client.get("/api/v1/review-sets/a%00/privilege-log.csv", headers=legal).status_code == 404
+    assert client.get(f"/api/v1/cases/{case_id}/redactions?message_id=a%00", headers=legal).json() == []
+    described = {"doc_key": "message:\x00", "description": "x"}
+    assert (
+        client.put("/api/v1/review-sets/a%00/privilege-description", json=described, headers=legal).status_code == 404
+    )
