@@ -24,17 +24,20 @@ def _problems(error: ValidationError) -> str:
 
 @app.command("export")
 def export(
-    query: Annotated[str, typer.Argument(help="A search query: every hit is exported.")],
     formats: Annotated[
         list[str], typer.Option("--format", "-f", help="A format (repeat for more): jsonl, csv, edrm, pdf, ...")
     ],
+    query: Annotated[
+        str | None, typer.Argument(help="A search query: every hit is exported (none with --review-set).")
+    ] = None,
     case: Annotated[str | None, typer.Option("--case", help="The case id: the export is a production of it.")] = None,
     time_zone: Annotated[
         str | None, typer.Option("--time-zone", help="IANA zone (default: the case's, else UTC).")
     ] = None,
     unit: Annotated[
-        str, typer.Option("--unit", help="One document: conversation (a room-day) or message.")
-    ] = "conversation",
+        str | None,
+        typer.Option("--unit", help="One document: conversation (a room-day, the default) or message."),
+    ] = None,
     bates_prefix: Annotated[
         str | None,
         typer.Option("--bates-prefix", help="Control number prefix (default: the case's last, else from its id)."),
@@ -70,7 +73,7 @@ def export(
                 "formats": formats,
                 "case_id": case,
                 "time_zone": time_zone,
-                "unit": unit,
+                **({"unit": unit} if unit is not None else {}),  # a review set's production: the set's
                 "bates_prefix": bates_prefix,
                 "bates_start": bates_start,
                 "recipients": recipients or [],
