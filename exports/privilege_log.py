@@ -78,7 +78,7 @@ def log_csv(rows: Sequence[LogRow]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-_WIDTHS = (78, 92, 100, 110, 90, 140, 58, 40)
+_WIDTHS = (110, 92, 100, 110, 90, 140, 58, 40)
 """Points per column of the PDF (the document key is left out: the CSV has it)."""
 _SIZE = 7.5
 _LEADING = 9.5

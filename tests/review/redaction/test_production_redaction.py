@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
+from lxml import etree
 from pypdf import PdfReader
 
 from adapters.archive import ArchiveAdapter
@@ -38,6 +39,7 @@ from tests.review.redaction.leak_search import found_in, zip_blobs
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST_SCHEMA = json.loads((ROOT / "exports" / "schemas" / "manifest.schema.json").read_text())
+EDRM_XSD = etree.XMLSchema(etree.parse(str(ROOT / "exports" / "schemas" / "edrm-1.2-subset.xsd")))
 RSMF_SCHEMA = json.loads((ROOT / "tests" / "exports" / "schemas" / "rsmf_schema_2_0_0.json").read_text())
 DAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 _NAMESPACE = uuid.UUID("3b0a9c1e-5d2f-4a6b-8c7d-9e0f1a2b3c4d")
@@ -201,7 +203,10 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
         )
         assert "REDACTED: PII" in texts_of_pdfs.replace("\u00a0", " ")
         log = archive.read("privilege_log.csv").decode("utf-8-sig")
-        assert archive.read("privilege_log.pdf").startswith(b"%PDF-")
+        log_pdf = PdfReader(io.BytesIO(archive.read("privilege_log.pdf")))
+        log_pdf_text = " ".join(page.extract_text() for page in log_pdf.pages)
+        # Every format still meets its standard: EDRM's XSD (lxml), RSMF's schema (below).
+        EDRM_XSD.assertValid(etree.fromstring(archive.read("edrm.xml")))
     manifest = result.manifest
     Draft202012Validator(MANIFEST_SCHEMA).validate(manifest)
     counts = manifest["review"]["redactions"]
@@ -218,6 +223,10 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
     assert withheld_row["DESCRIPTION"] == "advice of outside counsel on exposure"
     assert withheld_row["AUTHOR"] == "Bob Brown (user:bob)"
     assert withheld_row["CONTROL_NUMBER"] in manifest["review"]["withheld"]
+    for row in log_rows:
+        assert row["CONTROL_NUMBER"] in log_pdf_text
+    assert "Attorney-Client" in log_pdf_text
+    assert "Withheld" in log_pdf_text
 
 
 def test_without_redactions_the_secrets_are_there(
