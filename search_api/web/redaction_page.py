@@ -68,11 +68,8 @@ def _page_data(request: Request, case_id: str, message_id: str, file_event_id: s
                 occurred_at=case.created_at, event_id=file_event_id,
             )
         ]  # fmt: skip
-    found = (
-        list_redactions(engine, case_id, message_id=message_id or None, file_event_id=file_event_id or None)
-        if (message_id or file_event_id)
-        else []
-    )
+    # One text's redactions, or (no text chosen yet) every redaction of the case.
+    found = list_redactions(engine, case_id, message_id=message_id or None, file_event_id=file_event_id or None)
     shown = [
         {
             "version": v,

@@ -208,3 +208,6 @@ def test_an_uploads_text_is_redacted_from_the_page(client: TestClient, site: Web
     assert added.status_code == 303
     (redaction,) = list_redactions(site.services.engine, case_id)
     assert (redaction.target, redaction.reason) == ("file", "Settlement (Rule 408)")
+    overview = client.get(f"/cases/{case_id}/redact")
+    assert f'href="/cases/{case_id}/redact?file_event_id={upload}"' in overview.text
+    assert "Settlement (Rule 408)" in overview.text
