@@ -226,6 +226,11 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
     for row in log_rows:
         assert row["CONTROL_NUMBER"] in log_pdf_text
     assert "Attorney-Client" in log_pdf_text
+    # The withheld native is a loss of every format that places natives, saying why.
+    for entry in manifest["formats"]:
+        if entry["format"] in ("csv", "edrm", "jsonl", "rsmf"):
+            withheld = [loss for loss in entry["losses"] if loss["why"].startswith("withheld")]
+            assert [loss["count"] for loss in withheld] == [1], entry["format"]
     assert "Withheld" in log_pdf_text
 
 
