@@ -23,6 +23,7 @@ from sqlalchemy import insert
 from archive.audit import entries
 from archive.fs_file_store import FsFileStore
 from archive.principals import ROLES, create_token
+from archive.record import verify_archive
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from review.schema import review_codings, review_documents, review_sets, review_tag_groups, review_tags
@@ -205,6 +206,11 @@ def _review_set(store: StagingStore, case_id: str, unit: str = "message") -> str
         ("message:m1", "room:legal", ["m1"], 3),
         ("message:m2", "room:deals", ["m2"], 4),
     ]
+    if unit == "conversation":
+        documents = [
+            ("conversation:room:deals:2026-11-23", "room:deals", ["m0", "m2"], 0),
+            ("conversation:room:legal:2026-11-23", "room:legal", ["m1"], 3),
+        ]
     with store.engine.begin() as connection:
         connection.execute(
             insert(review_sets),
@@ -232,7 +238,8 @@ def _review_set(store: StagingStore, case_id: str, unit: str = "message") -> str
                 {"id": tag_id, "case_id": case_id, "group_id": group, "name": name, "label": name.title(),
                  "shortcut": None, "position": 0, "privilege_type": kind, "withhold": withhold},
             )  # fmt: skip
-        for key, tag_id in (("message:m0", responsive), ("message:m1", responsive), ("message:m1", privileged)):
+        first, second = documents[0][0], documents[1][0]
+        for key, tag_id in ((first, responsive), (second, responsive), (second, privileged)):
             connection.execute(
                 insert(review_codings),
                 {"review_set_id": set_id, "doc_key": key, "tag_id": tag_id, "coded_by": "legal", "coded_at": now},
@@ -336,7 +343,7 @@ def test_bad_production_orders_are_refused(
 
 
 def test_a_case_production_of_a_query_applies_the_case_redactions(
-    client: TestClient, auth: dict[str, dict[str, str]], tmp_path: Path
+    client: TestClient, auth: dict[str, dict[str, str]], tmp_path: Path, store: StagingStore
 ) -> None:
     legal = auth["legal"]
     case_id = _case(client, auth)
@@ -353,6 +360,10 @@ def test_a_case_production_of_a_query_applies_the_case_redactions(
     blobs = zip_blobs(str(path))
     assert found_in(blobs, "SECRETALPHA123") == []
     assert found_in(blobs, "SECRETBRAVO456")  # the edit is not redacted here
+    # The archive itself is never altered: the message reads as archived, its chain verifies.
+    as_archived = client.get("/api/v1/messages/m0", headers=legal).json()
+    assert [v["text"] for v in as_archived["history"]] == [POST, EDIT]
+    assert verify_archive(store.engine).ok
     # An export without a case applies no case's redactions.
     plain = client.post("/api/v1/exports", json={"query": "deal", "formats": ["jsonl"]}, headers=legal)
     job = finished(client, plain.json()["id"], legal)
@@ -376,3 +387,28 @@ def test_ids_holding_a_nul_are_404_not_500(client: TestClient, auth: dict[str, d
     assert (
         client.put("/api/v1/review-sets/a%00/privilege-description", json=described, headers=legal).status_code == 404
     )
+
+
+def test_a_conversation_review_set_withholds_whole_room_days(
+    client: TestClient, auth: dict[str, dict[str, str]], store: StagingStore, tmp_path: Path
+) -> None:
+    legal = auth["legal"]
+    case_id = _case(client, auth)
+    set_id = _review_set(store, case_id, unit="conversation")
+    order = {"formats": ["jsonl", "csv"], "case_id": case_id, "review_set_id": set_id, "tags": ["responsive"]}
+    started = client.post("/api/v1/exports", json=order, headers=legal)
+    assert started.status_code == 202, started.text
+    job = finished(client, started.json()["id"], legal)
+    assert job["status"] == "done", job["error"]
+    path = tmp_path / "conversation.zip"
+    path.write_bytes(client.get(f"/api/v1/exports/{job['id']}/download", headers=legal).content)
+    blobs = zip_blobs(str(path))
+    assert found_in(blobs, "PRIVSECRET42") == []
+    assert found_in(blobs, "visible-tail")  # m2 is in the responsive room-day
+    with zipfile.ZipFile(path) as archive:
+        documents = [json.loads(line) for line in archive.read("documents.jsonl").decode().splitlines()]
+    parents = [(d["kind"], d["room"]["id"]) for d in documents if d["kind"] == "conversation"]
+    assert parents == [("conversation", "room:deals"), ("conversation", "room:legal")]
+    assert job["manifest"]["production"]["unit"] == "conversation"
+    withheld = job["manifest"]["review"]["withheld"]
+    assert withheld == [next(d["control"] for d in documents if d["room"]["id"] == "room:legal")]
