@@ -238,8 +238,8 @@ def _review_set(store: StagingStore, case_id: str, unit: str = "message") -> str
                 {"id": tag_id, "case_id": case_id, "group_id": group, "name": name, "label": name.title(),
                  "shortcut": None, "position": 0, "privilege_type": kind, "withhold": withhold},
             )  # fmt: skip
-        first, second = documents[0][0], documents[1][0]
-        for key, tag_id in ((first, responsive), (second, responsive), (second, privileged)):
+        first_key, second_key = documents[0][0], documents[1][0]
+        for key, tag_id in ((first_key, responsive), (second_key, responsive), (second_key, privileged)):
             connection.execute(
                 insert(review_codings),
                 {"review_set_id": set_id, "doc_key": key, "tag_id": tag_id, "coded_by": "legal", "coded_at": now},
