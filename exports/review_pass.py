@@ -78,9 +78,18 @@ class ReviewPass:
         self.withheld_controls: list[str] = []
         self.redacted_events: list[str] = []
         self.documents = 0
+        self._native_spans: dict[str, tuple[Span, ...]] = {}
+        """File SHA-256 -> the spans of an upload of those bytes (its copies take them too)."""
+        self._native_withheld: dict[str, str] = {}
+        """File SHA-256 -> the privilege type an upload of those bytes is withheld for."""
 
     def read(self, events: Iterable[Event]) -> None:
+        """Read the production's documents. An attachment is decided last: a file uploaded twice
+        is the same bytes, so a copy of a withheld or redacted upload is withheld or redacted
+        alike (its text would otherwise show what the other's hides)."""
         withheld = self.review.withheld
+        files = self.review.redactions.files
+        uploads: list[Document] = []
         for parent in self.context.documents(events, FormatReport(format="review")):
             parent_withheld = withheld.get(key_of(parent))
             for document in parent.family():
@@ -88,8 +97,22 @@ class ReviewPass:
                 kind = withheld.get(key_of(document)) or parent_withheld
                 if kind is not None:
                     self._withhold(document, kind)
+                elif document.upload is not None:
+                    uploads.append(document)
+                    spans = files.get(str(document.upload.event_id))
+                    if spans:
+                        self._native_spans.setdefault(document.upload.file.sha256, spans)
                 else:
                     self._count(document)
+        for document in uploads:
+            assert document.upload is not None
+            kind = self._native_withheld.get(document.upload.file.sha256)
+            if kind is not None:
+                self._withhold(document, kind)
+            else:
+                self._count(document)
+        self.rows.sort(key=lambda row: row.control)
+        self.withheld_controls.sort()
 
     def _withhold(self, document: Document, kind: str) -> None:
         for event in document.events:
@@ -105,15 +128,18 @@ class ReviewPass:
     def _withhold_upload(self, upload: FileUploadEvent, kind: str) -> None:
         self.attachments.withheld[str(upload.event_id)] = kind
         self.attachments.withheld_natives.add(upload.file.sha256)
+        self._native_withheld.setdefault(upload.file.sha256, kind)
 
     def _count(self, document: Document) -> None:
         redactions = self.review.redactions
         spans: list[Span] = []
         count = 0
         if document.upload is not None:
-            file_spans = redactions.files.get(str(document.upload.event_id), ())
+            upload_id, native = str(document.upload.event_id), document.upload.file.sha256
+            file_spans = redactions.files.get(upload_id) or self._native_spans.get(native, ())
             if file_spans:
-                self.attachments.withheld_natives.add(document.upload.file.sha256)
+                self.attachments.spans[upload_id] = file_spans
+                self.attachments.withheld_natives.add(native)
                 count += len(merge_spans(file_spans))
                 spans.extend(file_spans)
         else:

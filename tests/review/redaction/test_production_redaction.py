@@ -83,6 +83,8 @@ def _events() -> list[Event]:
         _payload(2, "file_upload", file={"name": "notes.txt", "size": len(NOTE_BYTES), "sha256": NOTE_SHA}),
         _payload(3, "post", room="room:legal", message={"id": "m1", "text": PRIVILEGED}),
         _payload(4, "post", message={"id": "m2", "text": OTHER}),
+        # The same file uploaded again: its copy must not show what the first upload's redaction hides.
+        _payload(5, "file_upload", file={"name": "notes copy.txt", "size": len(NOTE_BYTES), "sha256": NOTE_SHA}),
     ]
     return [parse_event(p) for p in payloads]
 
@@ -132,6 +134,8 @@ def archived(store: StagingStore, tmp_path: Path) -> tuple[Path, FsFileStore]:
             text_chars=len(NOTE),
         )
         record_file_text(connection, str(uuid.uuid5(_NAMESPACE, "text")), extracted, DAY)
+        copy = extracted.model_copy(update={"file_event_id": EVENTS[5].event_id})
+        record_file_text(connection, str(uuid.uuid5(_NAMESPACE, "text copy")), copy, DAY)
     return tmp_path / "index", files
 
 
@@ -191,6 +195,7 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
             assert row["EVENT_SHA256"] == hashlib.sha256(by_id[row["EVENT_ID"]].encode()).hexdigest()
         # The attachment's text is produced redacted, its native withheld.
         texts = [n for n in archive.namelist() if n.startswith("TEXT/")]
+        # (one file: the copy's text is the same redacted text)
         assert [archive.read(n).decode() for n in texts] == [
             "Meeting notes: keep [REDACTED: Trade Secret] quiet until Friday\n"
         ]
@@ -210,14 +215,14 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
     manifest = result.manifest
     Draft202012Validator(MANIFEST_SCHEMA).validate(manifest)
     counts = manifest["review"]["redactions"]
-    # Post: 3 merged spans, edit: 1, attachment text: 1.
-    assert counts["total"] == 5
-    # The post and its edit are one document in either unit; the attachment is another.
-    assert sorted(counts["documents"].values()) == [1, 4]
+    # Post: 3 merged spans, edit: 1, attachment text: 1, and 1 again for its copy.
+    assert counts["total"] == 6
+    # The post and its edit are one document in either unit; each attachment another.
+    assert sorted(counts["documents"].values()) == [1, 1, 4]
     assert len(manifest["review"]["withheld"]) == 1
     log_rows = list(csv.DictReader(io.StringIO(log, newline="")))
     treatments = sorted(row["TREATMENT"] for row in log_rows)
-    assert treatments == ["Redacted", "Redacted", "Withheld"]
+    assert treatments == ["Redacted", "Redacted", "Redacted", "Withheld"]
     withheld_row = next(row for row in log_rows if row["TREATMENT"] == "Withheld")
     assert withheld_row["PRIVILEGE_TYPE"] == "Attorney-Client"
     assert withheld_row["DESCRIPTION"] == "advice of outside counsel on exposure"
@@ -230,7 +235,7 @@ def test_no_redacted_string_survives_in_any_file_of_any_format(
     for entry in manifest["formats"]:
         if entry["format"] in ("csv", "edrm", "jsonl", "rsmf"):
             withheld = [loss for loss in entry["losses"] if loss["why"].startswith("withheld")]
-            assert [loss["count"] for loss in withheld] == [1], entry["format"]
+            assert [loss["count"] for loss in withheld] == [2], entry["format"]  # the upload and its copy
     assert "Withheld" in log_pdf_text
 
 
