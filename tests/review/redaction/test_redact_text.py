@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exports.redaction import (
     BadRedaction,
@@ -85,3 +90,22 @@ def test_a_withheld_message_says_why_and_nothing_else() -> None:
     (out,) = Redactor(Redactions(), {str(post.event_id): "Attorney-Client"}).apply([post])
     assert isinstance(out, PostEvent)
     assert (out.message.text, out.message.mentions, out.message.hashtags) == ("Withheld: Attorney-Client", (), ())
+
+
+@given(
+    text=st.text(max_size=60),
+    raw=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20), st.sampled_from(["PII", "PHI"])), max_size=6),
+)
+def test_outside_the_markers_only_the_unredacted_characters_remain(text: str, raw: list[tuple[int, int, str]]) -> None:
+    spans = [Span(start, start + length, reason) for start, length, reason in raw if start + length <= len(text)]
+    redacted = redact_text(text, spans)
+    covered = {i for span in spans for i in range(span.start, span.end)}
+    kept = "".join(ch for i, ch in enumerate(text) if i not in covered)
+    # Markers removed (the reasons' characters are not the text's), what is left is exactly
+    # the characters no span covers, in order.
+    if "[REDACTED" not in text:
+        assert re.sub(r"\[REDACTED: (PII|PHI)(; (PII|PHI))*\]", "", redacted) == kept
+    merged = merge_spans(spans)
+    assert redacted.count("[REDACTED: ") >= len(merged)
+    for a, b in itertools.pairwise(merged):
+        assert a.end <= b.start
