@@ -32,7 +32,15 @@
     document.getElementById("redact-end").value = String(to);
     var said = document.getElementById("redact-selected");
     if (said) {
-      said.textContent = "Selected characters " + from + " to " + to + " of version " + pre.getAttribute("data-version") + ".";
+      var picked = range.toString();
+      var others = [];
+      document.querySelectorAll("pre.redact-text").forEach(function (other) {
+        if (other !== pre && other.textContent.indexOf(picked) >= 0) {
+          others.push(other.getAttribute("data-version"));
+        }
+      });
+      said.textContent = "Selected characters " + from + " to " + to + " of version " + pre.getAttribute("data-version") + "." +
+        (others.length ? " The same text is also in version " + others.join(", ") + ": a span redacts one version, redact it there too." : "");
     }
   }
   document.addEventListener("mouseup", fill);

@@ -183,6 +183,10 @@ def test_select_words_redact_them_on_a_phone_and_at_200_percent(
         expect(page.get_by_label("Start")).to_have_value(str(start))
         expect(page.get_by_label("End")).to_have_value(str(start + 14))
         expect(page.get_by_role("status").filter(has_text="Selected characters")).to_be_visible()
+        expect(page.locator("#redact-selected")).not_to_contain_text("also in version")
+        _select(page, 1, "kickoff")  # the edit says it too: the page says so
+        expect(page.locator("#redact-selected")).to_contain_text("also in version 2")
+        _select(page, 1, "SECRETALPHA123")
         page.get_by_label("Reason", exact=True).select_option("Confidential")
         page.get_by_role("button", name="Redact", exact=True).click()
         expect(page.get_by_text("Redaction added.")).to_be_visible()
