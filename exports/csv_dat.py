@@ -9,7 +9,8 @@ a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, 
 LibreOffice would evaluate as a formula (CSV injection), is written with a leading apostrophe
 (``'=1+1``), as OWASP recommends. The report's losses (and so the export's manifest) say how
 many rows were guarded, per column; the ``TEXTPATH`` files, ``events.jsonl`` and the archive
-keep the exact text, and ``EVENT_SHA256`` names the event's exact JSON.
+keep the exact text, and ``EVENT_SHA256`` names the event's exact JSON (in a production with
+redactions, a redacted event's JSON as produced: its ``events.jsonl`` line; ``docs/redaction.md``).
 
 Which events get a row: every one, joins, leaves, reads, files, disclaimers, policy decisions and
 room updates next to the messages, told apart by ``TYPE``; rows come document by document (the

@@ -32,6 +32,7 @@ from archive.file_store import FileStore
 from cases.productions import complete, owner_gone, process_owner, release, release_running
 from exports.documents import DocumentUnit, Numbering
 from exports.package import ExportRequest, ExportResult, build_export
+from exports.redaction import ProductionReview
 from exports.schema import export_jobs
 from formats.time_zones import DEFAULT_ZONE
 from search.backends import SearchBackend
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 
 Finished = Callable[[dict[str, Any], ExportResult | None, BaseException | None], None]
 """Told when a job ends (the API audits it): the job row, the result or the error."""
+
+ReviewLoader = Callable[[str, str | None, tuple[str, ...]], ProductionReview]
+"""What review hands a production of a case (``review.privilege.production_review``, which the
+composition root hands in: exports sit below review): called with the case id, the review set id
+(None: a production of a query) and the tag filter; raises to refuse the order."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class JobSpec:
     production: bool = False
     """The job is a production of ``case_id`` whose numbers the production log reserved under
     the job's id: its end is recorded there."""
+    review: ProductionReview | None = None
+    """The case's redactions, and a review set's documents and withholding (read when the order
+    was started)."""
 
 
 class ExportJobs:
@@ -75,6 +84,7 @@ class ExportJobs:
         workers: int = 1,
         file_store: FileStore | None = None,
         sweep: bool = True,
+        review: ReviewLoader | None = None,
     ) -> None:
         """``sweep``: mark the jobs left queued or running failed (and release their productions'
         numbers): what the API process does when it starts; the command line, which runs one
@@ -86,6 +96,9 @@ class ExportJobs:
         self.on_finished = on_finished
         self.file_store = file_store
         """Where exports read natives and extracted texts from (None: they carry none)."""
+        self.review = review
+        """Reads what a production of a case applies (redactions, a review set): the API and the
+        command line hand it in; None: productions apply none (and review sets cannot be produced)."""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
         if sweep:
             self._interrupted()
@@ -178,6 +191,7 @@ class ExportJobs:
             unit=spec.unit,
             numbering=spec.numbering,
             recipients=spec.recipients,
+            review=spec.review,
         )
         result: ExportResult | None = None
         error: BaseException | None = None

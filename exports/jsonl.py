@@ -5,6 +5,10 @@ mentions and hashtags filled in), so :func:`ingest.events.parse_event_json` read
 back to the same event. UTF-8 without a byte-order mark, ``\\n`` line ends (JSON escapes every
 newline inside a string, so a line is always one event).
 
+In a production with redactions (:mod:`exports.redaction`), a redacted post or edit is written
+as the redacted event (its text with ``[REDACTED: <reason>]`` markers): the manifest's
+``review.redactions.events`` names those lines, which are not the archived bytes.
+
 The archived events are not changed to point at files: beside them, ``attachments.jsonl`` (when
 the export has uploads and a file store) has one line per ``file_upload`` event, in the same order: ``event_id``,
 the file's ``name``, ``size``, ``sha256`` and ``content_type``; ``native``: ``state``

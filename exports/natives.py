@@ -31,7 +31,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import IO, Literal
 
@@ -40,6 +40,7 @@ from sqlalchemy import Engine
 from archive.attachments import FileText, stored_natives, texts_for
 from archive.file_store import FileMissing, FileStore, FileStoreError
 from exports.base import ExportFiles, FormatReport, LossTally
+from exports.redaction import AttachmentReview, redact_text, withheld_text
 from ingest.events import Event, FileUploadEvent
 
 NATIVES_DIR = "NATIVES"
@@ -48,7 +49,7 @@ TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
 _CHUNK = 1 << 20
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 
-NativeState = Literal["included", "pending", "missing", "altered", "not_exported"]
+NativeState = Literal["included", "pending", "missing", "altered", "not_exported", "withheld"]
 """What became of a native: in the export, or why not."""
 
 COMPRESSED_EXTENSIONS = frozenset(
@@ -116,6 +117,10 @@ class ExportAttachments:
         self._texts: dict[str, FileText | None] = {}
         self._natives: dict[str, Placed] = {}
         self._text_files: dict[str, Placed] = {}
+        self.review = AttachmentReview()
+        """The production's redactions and withholding of uploads (:mod:`exports.redaction`):
+        a withheld native is never read, a redacted or withheld text is produced redacted."""
+        self._reviewed: dict[str, tuple[FileText | None, bytes | None]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -138,10 +143,63 @@ class ExportAttachments:
         if self.engine is None:
             return None
         key = str(event.event_id)
+        if self.review.touches(key):
+            return self._redacted(event)[0]
+        return self._archived_extraction(key)
+
+    def _archived_extraction(self, key: str) -> FileText | None:
+        if self.engine is None:
+            return None
         if key not in self._texts:
             with self.engine.connect() as connection:
                 self._texts[key] = texts_for(connection, [key]).get(key)
         return self._texts[key]
+
+    def _redacted(self, event: FileUploadEvent) -> tuple[FileText | None, bytes | None]:
+        """The extraction of a redacted or withheld upload as produced, and the produced text's
+        bytes (None when there is no text to produce). The original text is read from the store
+        and checked against its sealed hash; when it cannot be read, no text is produced."""
+        key = str(event.event_id)
+        found = self._reviewed.get(key)
+        if found is not None:
+            return found
+        archived = self._archived_extraction(key)
+        withheld = self.review.withheld.get(key)
+        produced: str | None = None
+        if withheld is not None:
+            produced = withheld_text(withheld)
+        elif archived is not None and archived.text_sha256 is not None:
+            original = self._stored_text(archived.text_sha256)
+            if original is not None:
+                produced = redact_text(original, self.review.spans.get(key, ()))
+        if archived is None and produced is None:
+            found = (None, None)
+        elif produced is None:
+            assert archived is not None
+            reason = "redacted: the extracted text could not be read to redact it, so none is produced"
+            found = (replace(archived, text_sha256=None, text_chars=0, reason=reason), None)
+        else:
+            data = produced.encode("utf-8", "surrogatepass")
+            digest = hashlib.sha256(data).hexdigest()
+            base = archived or FileText(
+                key, key, event.file.sha256, "withheld", None, "review", "1", None, 0, False, event.occurred_at
+            )
+            state = "withheld" if withheld is not None else base.state
+            found = (replace(base, state=state, text_sha256=digest, text_chars=len(produced), truncated=False), data)
+        self._reviewed[key] = found
+        return found
+
+    def _stored_text(self, sha256: str) -> str | None:
+        if self.store is None:
+            return None
+        try:
+            with self.store.open(sha256) as source:
+                data = source.read()
+        except (FileMissing, FileStoreError, OSError):
+            return None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        return data.decode("utf-8", "surrogatepass")
 
     @contextmanager
     def verified(self, sha256: str, size: int | None = None) -> Iterator[Verified | Placed]:
@@ -151,6 +209,9 @@ class ExportAttachments:
         what the upload declared, is compared only to note a difference (:attr:`Verified.note`)."""
         if self.store is None:
             yield Placed("not_exported", sha256=sha256)
+            return
+        if sha256 in self.review.withheld_natives:
+            yield Placed("withheld", sha256=sha256, detail=_WITHHELD_DETAIL)
             return
         try:
             source = self.store.open(sha256)
@@ -189,7 +250,9 @@ class ExportAttachments:
         placed = self._natives.get(info.sha256)
         if placed is not None:
             return placed
-        if not self.enabled:
+        if info.sha256 in self.review.withheld_natives:
+            placed = Placed("withheld", sha256=info.sha256, size=info.size, detail=_WITHHELD_DETAIL)
+        elif not self.enabled:
             placed = Placed("not_exported", sha256=info.sha256, size=info.size, detail="the export has no file store")
         elif not self.is_stored(info.sha256):
             placed = Placed("pending", sha256=info.sha256, size=info.size, detail="the bytes have not arrived")
@@ -209,6 +272,13 @@ class ExportAttachments:
         if extracted.text_sha256 is None:
             return Placed(extracted.state, detail=extracted.reason or "")
         placed = self._text_files.get(extracted.text_sha256)
+        produced = self._redacted(event)[1] if self.review.touches(str(event.event_id)) else None
+        if placed is None and produced is not None:
+            path = f"{TEXT_DIR}/{extracted.text_sha256}.txt"
+            with files.create(path, TEXT_MEDIA_TYPE) as out:
+                out.write(produced)
+            placed = Placed("included", path, extracted.text_sha256, len(produced))
+            self._text_files[extracted.text_sha256] = placed
         if placed is None:
             path = f"{TEXT_DIR}/{extracted.text_sha256}.txt"
             placed = self._copy(files, extracted.text_sha256, None, path, TEXT_MEDIA_TYPE, False)
@@ -223,6 +293,9 @@ class ExportAttachments:
         extracted = self.extraction(event)
         if self.store is None or extracted is None or extracted.text_sha256 is None:
             return None
+        if self.review.touches(str(event.event_id)):
+            produced = self._redacted(event)[1]
+            return None if produced is None else produced.decode("utf-8", "surrogatepass")[:characters]
         try:
             with self.store.open(extracted.text_sha256) as source:
                 head = source.read(characters * 4)
@@ -252,7 +325,13 @@ def size_note(declared: int | None, stored: int) -> str:
     )
 
 
+_WITHHELD_DETAIL = (
+    "withheld: the file's document is withheld, or its text redacted (a binary cannot be redacted safely)"
+)
+
 _WHY: dict[str, str] = {
+    "withheld": "withheld: privileged, or its extracted text is redacted; a native cannot be redacted safely, "
+    "so it is not produced (the privilege log names its document)",
     "pending": "pending: the file's bytes have not reached the archive yet, so there was nothing to place",
     "missing": "missing: the archive recorded the bytes as stored, but the file store does not hold them "
     "(archivist verify --files names them)",
@@ -261,6 +340,7 @@ _WHY: dict[str, str] = {
     "not_carried": "no place: the format cannot hold a file's content; it names the file and its SHA-256",
 }
 _EXACT: dict[str, str] = {
+    "withheld": "the archive's file store (withheld from this production)",
     "pending": "nowhere yet; the archived file_upload event holds the file's name, size and SHA-256",
     "missing": "the archived file_upload event (name, size, SHA-256); the bytes are lost from the file store",
     "altered": "the archived file_upload event (name, size, SHA-256); the stored bytes are not the sealed ones",

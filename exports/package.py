@@ -31,7 +31,9 @@ from archive.record import chain_head
 from exports.base import ExportContext, ExportZip, FormatReport, ZipExportFiles, write_format
 from exports.documents import DocumentUnit, Numbering
 from exports.natives import ExportAttachments
+from exports.redaction import ProductionReview, Redactor
 from exports.registry import export_format
+from exports.review_pass import ReviewPass, only_set_uploads, review_selection, write_privilege_log
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from ingest.db import read_only
@@ -70,6 +72,9 @@ class ExportRequest:
     """The production's control numbers (a case's production log reserves them); None: the
     export id's, from 1."""
     recipients: tuple[str, ...] = ()
+    review: ProductionReview | None = None
+    """A production of a case: the case's redactions, and for a review set's production its
+    documents (instead of the query's hits) and what it withholds (:mod:`exports.redaction`)."""
 
 
 @dataclass
@@ -100,8 +105,13 @@ def build_export(
     formats = [export_format(name) for name in request.formats]  # unknown names fail before any work
     zone = time_zone(request.time_zone)  # so does an unknown zone
     started = now()
-    # The query's sent: dates are days of the export's zone, like its conversation-days.
-    selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships, zone)
+    review = request.review
+    if review is not None and review.review_set_id is not None:
+        # A review set's production: its documents' messages, not a query's hits.
+        selection = review_selection(review.message_hits)
+    else:
+        # The query's sent: dates are days of the export's zone, like its conversation-days.
+        selection = select_hits(backend, resolve_people(engine, parse_query(request.query)), memberships, zone)
     head = chain_head(engine)
     # Each format reads the events anew: all of them read the archive as it was at ``head``
     # (events archived since are left out), and a disposition meanwhile fails the export (it
@@ -130,6 +140,25 @@ def build_export(
     total: int | None = None  # the events of the export, once the first format has read them all
     reports: list[FormatReport] = []
 
+    def events_read() -> Iterator[Event]:
+        read = selected_events(engine, selection, remember=archived_json.remember, zone=zone, up_to_seq=head["seq"])
+        return only_set_uploads(read, review, request.unit)
+
+    reviewed: ReviewPass | None = None
+    if review is not None and (review.active or review.review_set_id is not None):
+        # Before any format: which documents are withheld, and each one's redactions.
+        reviewed = ReviewPass(review, context)
+        reviewed.read(
+            only_set_uploads(selected_events(engine, selection, zone=zone, up_to_seq=head["seq"]), review, request.unit)
+        )
+        context.attachments.review = reviewed.attachments
+
+    def reviewed_events() -> Iterator[Event]:
+        if reviewed is None:
+            return events_read()
+        # Each format's own redactor: it counts versions as the events come.
+        return Redactor(reviewed.review.redactions, reviewed.withheld_events).apply(events_read())
+
     def counted(events: Iterable[Event]) -> Iterator[Event]:
         nonlocal written
         for event in events:
@@ -142,18 +171,7 @@ def build_export(
         with fewer_collections(), ExportZip(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             files = ZipExportFiles(archive, started)
             for export in formats:
-                reports.append(
-                    write_format(
-                        export,
-                        counted(
-                            selected_events(
-                                engine, selection, remember=archived_json.remember, zone=zone, up_to_seq=head["seq"]
-                            )
-                        ),
-                        files,
-                        context,
-                    )
-                )
+                reports.append(write_format(export, counted(reviewed_events()), files, context))
                 if total is None:
                     total = reports[0].events
                     progress(written // len(formats), total)
@@ -164,8 +182,12 @@ def build_export(
                 )
             events = reports[0].events if reports else 0
             progress(events, events)
+            if reviewed is not None:
+                write_privilege_log(files, reviewed, request)
             manifest = _manifest(request, selection, head, reports, files, started, now())
             manifest["production"] = production_range(context, reports)
+            if reviewed is not None:
+                manifest["review"] = reviewed.manifest()
             manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
             with files.create(MANIFEST, "application/json") as out:
                 out.write(manifest_bytes)

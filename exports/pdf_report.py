@@ -65,6 +65,7 @@ from exports.natives import NATIVES_DIR, TEXT_DIR, ExportAttachments, native_ext
 from exports.pdf_archival import archival, document_id, srgb_profile
 from exports.pdf_opt import OPT_MEDIA_TYPE, OPT_PATH, opt_line
 from exports.presence import Presence, person
+from exports.redaction import MARKER, MARKER_START
 from exports.transcript import document_text
 from formats.time_zones import as_sent, clock, local
 from ingest.events import (
@@ -97,6 +98,7 @@ FOOTER_SIZE = 7.5
 
 _UTC = ZoneInfo("UTC")
 BLACK = HexColor("#000000")
+WHITE = HexColor("#FFFFFF")
 GREY = HexColor("#666666")
 RULE = HexColor("#bbbbbb")
 DISCLAIMER_FILL = HexColor("#fff4cc")
@@ -342,7 +344,10 @@ def _visual(line: str) -> str:
 
 
 def wrap(text: str, font: Font, size: float, width: float) -> list[str]:
-    """Greedy word wrap to ``width``; words wider than a line are broken between characters."""
+    """Greedy word wrap to ``width``; words wider than a line are broken between characters. A
+    redaction marker is kept on one line (its spaces are no-break ones: :func:`_boxed_runs`)."""
+    if MARKER_START in text:
+        text = MARKER.sub(lambda found: found.group(0).replace(" ", "\u00a0"), text)
     lines: list[str] = []
     for paragraph in text.split("\n"):
         if font.width(paragraph, size) <= width:
@@ -365,6 +370,18 @@ def wrap(text: str, font: Font, size: float, width: float) -> list[str]:
                 line, line_width = pieces[-1], font.width(pieces[-1], size)
         lines.append(line)
     return lines
+
+
+def _boxed_runs(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into plain pieces and redaction markers (a marker's piece is its reason)."""
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for found in MARKER.finditer(text):
+        pieces.append((text[at : found.start()], False))
+        pieces.append((found.group(1).replace("\u00a0", " "), True))
+        at = found.end()
+    pieces.append((text[at:], False))
+    return pieces
 
 
 def _break_word(word: str, font: Font, size: float, width: float) -> list[str]:
@@ -713,7 +730,16 @@ class Drawer:
         self.y = 0.0
 
     def _draw(self, x: float, y: float, text: str, font: Font, size: float) -> None:
-        """Draw one line from ``x``: in visual order, each run in the font that has its glyphs."""
+        """Draw one line from ``x``: in visual order, each run in the font that has its glyphs;
+        a redaction marker as a black box with its reason in white (:mod:`exports.redaction`)."""
+        if "[REDACTED:" in text:
+            for piece, boxed in _boxed_runs(text):
+                if boxed:
+                    x = self._box(x, y, piece, font, size)
+                elif piece:
+                    self._draw(x, y, piece, font, size)
+                    x += sum(face.width(run, size) for face, run in font.runs(_visual(piece)))
+            return
         c = self.canvas
         runs = font.runs(_visual(text))
         for index, (face, run) in enumerate(runs):
@@ -721,6 +747,24 @@ class Drawer:
             c.drawString(x, y, run)
             if index < len(runs) - 1:
                 x += face.width(run, size)
+
+    def _box(self, x: float, y: float, reason: str, font: Font, size: float) -> float:
+        """A black box holding ``REDACTED: <reason>`` in white; the x after it."""
+        c = self.canvas
+        label = f"REDACTED: {reason}"
+        runs = font.runs(label)
+        width = sum(face.width(run, size) for face, run in runs) + 4
+        c.saveState()
+        c.setFillColor(BLACK)
+        c.rect(x, y - size * 0.25, width, size * 1.15, stroke=0, fill=1)
+        c.setFillColor(WHITE)
+        at = x + 2
+        for face, run in runs:
+            c.setFont(face.name, size)
+            c.drawString(at, y, run)
+            at += face.width(run, size)
+        c.restoreState()
+        return x + width
 
     def _day(self, title: str) -> None:
         c, g = self.canvas, self.geometry

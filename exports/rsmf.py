@@ -444,6 +444,7 @@ _NOT_PLACED = {
     "pending": "The file's bytes have not reached the archive yet (pending): the content is not part of this export.",
     "missing": "The archive's file store does not hold this file's bytes: the content is not part of this export.",
     "altered": "The stored bytes of this file do not match the SHA-256 the archive sealed: they were not placed.",
+    "withheld": "This file is withheld from this production (privileged, or its text redacted): see the privilege log.",
 }
 
 

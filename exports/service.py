@@ -36,6 +36,7 @@ from cases.store import CaseNotFound, CaseStore
 from exports.documents import MAX_NUMBER, DocumentUnit, Numbering, default_numbering
 from exports.jobs import ExportJobs, JobSpec
 from exports.package import ExportResult
+from exports.redaction import ProductionReview
 from exports.registry import FORMAT_NAMES
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from search.query_parser import parse_query
@@ -61,7 +62,12 @@ Recipient = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class ExportOrder(BaseModel):
-    query: str = Field(min_length=1, max_length=10_000, description="A search query: every hit is exported")
+    query: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10_000,
+        description="A search query: every hit is exported (not given for a review set's production)",
+    )
     formats: list[str] = Field(
         min_length=1, max_length=len(FORMAT_NAMES), description=f"Any of {', '.join(FORMAT_NAMES)}"
     )
@@ -94,6 +100,18 @@ class ExportOrder(BaseModel):
     recipients: list[Recipient] = Field(
         default_factory=list, max_length=50, description="Whom the production is for (the production log keeps it)"
     )
+    review_set_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="A production of a review set of the case: its documents (not the query's hits), in its unit "
+        "and time zone; documents coded with a withhold tag are produced as placeholders and logged",
+    )
+    tags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="A review set's production: only its documents carrying every one of these tags (names, as "
+        "tag: searches them)",
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -108,6 +126,22 @@ class ExportOrder(BaseModel):
         if prefix is not None:
             Numbering(prefix)  # BadNumbering is a ValueError: a 422 saying what a prefix may hold
         return prefix
+
+    @model_validator(mode="after")
+    def _a_query_or_a_review_set(self) -> Self:
+        if self.query is None and self.review_set_id is None:
+            raise ValueError("query: give a search query (every hit is exported), or a review_set_id to produce")
+        if self.query is not None and self.review_set_id is not None:
+            raise ValueError("a review set's production takes the set's documents: give no query with review_set_id")
+        return self
+
+    @model_validator(mode="after")
+    def _review_sets_need_a_case(self) -> Self:
+        if self.case_id is None and self.review_set_id is not None:
+            raise ValueError("review_set_id names a review set of a case: give case_id")
+        if self.review_set_id is None and self.tags:
+            raise ValueError("tags filter the documents of a review set: give review_set_id")
+        return self
 
     @model_validator(mode="after")
     def _numbers_need_a_case(self) -> Self:
@@ -164,10 +198,11 @@ def start_export(
     and start it on the worker thread; the queued job row (``wait``: run it on the calling
     thread, the command line's way, and return the finished row). ``source``: where the order
     came from (``search``: a search's whole hit set), as the audit entry says."""
-    node = parse_query(order.query)  # a bad query is refused naming the position, before any job
-    if answered_by_archive(node):
-        raise NotExportable("exports take message queries; type: other than post is not exportable")
-    people_in(engine, node)  # a name naming too many people is refused now (422), not by the job later
+    if order.review_set_id is None:
+        node = parse_query(order.query or "")  # a bad query is refused naming the position, before any job
+        if answered_by_archive(node):
+            raise NotExportable("exports take message queries; type: other than post is not exportable")
+        people_in(engine, node)  # a name naming too many people is refused now (422), not by the job later
     case: Case | None = None
     custodians: tuple[str, ...] = ()
     if order.case_id is not None:
@@ -176,10 +211,32 @@ def start_export(
         if case is None:
             raise CaseNotFound(f"no case {order.case_id!r}: open the case first, or export without one")
         custodians = custodians_of(case, store.holds(case.id))
+    review: ProductionReview | None = None
+    unit = order.unit
+    if case is not None and jobs.review is not None:
+        # Read now (the redactions as they are when the production is ordered); it refuses a
+        # review set or tag that is not the case's.
+        review = jobs.review(case.id, order.review_set_id, tuple(order.tags))
+    elif order.review_set_id is not None:
+        raise NotExportable("this server cannot produce review sets (no review is wired into its export jobs)")
+    if review is not None and review.review_set_id is not None:
+        if "unit" in order.model_fields_set and order.unit != review.unit:
+            raise NotExportable(
+                f"review set {review.review_set_id} holds {review.unit} documents: its production is in that unit, "
+                f"not {order.unit}"
+            )
+        unit = review.unit or unit  # type: ignore[assignment]
+    # What the job, the production log and the manifest say was produced.
+    query = order.query or f"review set {order.review_set_id}" + "".join(f" tag:{tag}" for tag in order.tags)
     export_id = str(uuid.uuid4())
     requested_by = f"{caller.label} ({caller.token_id})"
-    # The order's zone, else the case's, else UTC.
-    zone = order.time_zone or (case.time_zone if case is not None else None) or DEFAULT_ZONE
+    # The review set's zone, else the order's, else the case's, else UTC.
+    set_zone = review.time_zone if review is not None and review.review_set_id is not None else None
+    if set_zone is not None and order.time_zone is not None and order.time_zone != set_zone:
+        raise NotExportable(
+            f"review set {order.review_set_id} is in {set_zone}: its production is in that zone, not {order.time_zone}"
+        )
+    zone = set_zone or order.time_zone or (case.time_zone if case is not None else None) or DEFAULT_ZONE
     numbering: Numbering | None = None
     if case is not None:
         log = ProductionLog(engine)
@@ -189,16 +246,16 @@ def start_export(
             case_id=case.id,
             prefix=prefix,
             start=order.bates_start,
-            unit=order.unit,
+            unit=unit,
             time_zone=zone,
             recipients=order.recipients,
-            query=order.query,
+            query=query,
             formats=order.formats,
             requested_by=requested_by,
         )
         numbering = Numbering(reserved.prefix, reserved.start_number, reserved.width)
     spec = JobSpec(
-        query=order.query,
+        query=query,
         formats=tuple(order.formats),
         requested_by=requested_by,
         role=caller.role,
@@ -208,22 +265,30 @@ def start_export(
         case_number=case.id if case is not None else None,  # cases have no separate matter number
         custodians=custodians,
         time_zone=zone,
-        unit=order.unit,
+        unit=unit,
         numbering=numbering,
         recipients=tuple(order.recipients),
         production=numbering is not None,
+        review=review,
     )
     try:
         job = jobs.record(spec, job_id=export_id)
         details: dict[str, Any] = {
             "export_id": job["id"],
-            "query": order.query,
+            "query": query,
             "formats": order.formats,
             "case_id": order.case_id,
             "time_zone": spec.time_zone,
-            "unit": order.unit,
+            "unit": unit,
             "source": source,
         }
+        if review is not None:
+            details["review"] = {
+                "review_set_id": review.review_set_id,
+                "tags": list(review.tag_filter),
+                "redactions": review.redactions.count,
+                "withheld": len(review.withheld),
+            }
         if numbering is not None:
             details["production"] = {
                 "prefix": numbering.prefix,

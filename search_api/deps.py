@@ -70,6 +70,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cases_write": frozenset({"legal", "compliance_officer", "admin"}),
     "retention_read": frozenset({"legal", "compliance_officer", "auditor", "admin"}),
     "retention_write": frozenset({"legal", "admin"}),
+    "redact": frozenset({"legal", "admin"}),
 }
 """Which roles may use which part of the API (the README's permission table)."""
 

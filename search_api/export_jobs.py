@@ -10,17 +10,37 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
 from archive.principals import Principal
+from cases.store import CaseNotFound
 from exports.documents import DocumentUnit
-from exports.jobs import ExportJobs
+from exports.jobs import ExportJobs, ReviewLoader
+from exports.redaction import ProductionReview
 from exports.service import ExportOrder, audit_finished, finished_export
+from review.privilege import BadProductionOrder, ReviewSetNotFound, production_review
 from search.service import memberships_in
 from search_api import read_audit
 from search_api.deps import AppServices, services_of
+from search_api.refusals import Refused
 from search_api.search_services import SearchRequest
 
 _creating = threading.Lock()
+
+
+def review_loader(engine: Engine) -> ReviewLoader:
+    """What a production of a case applies (:func:`review.privilege.production_review`), its
+    refusals as the API's (404: no such review set in the case; 422: an unknown tag)."""
+
+    def load(case_id: str, review_set_id: str | None, tags: tuple[str, ...]) -> ProductionReview:
+        try:
+            return production_review(engine, case_id, review_set_id, tags)
+        except (ReviewSetNotFound, CaseNotFound) as missing:
+            raise Refused(404, str(missing)) from None
+        except BadProductionOrder as bad:
+            raise Refused(422, str(bad)) from None
+
+    return load
 
 
 def jobs_of(request: Request, services: AppServices) -> ExportJobs:
@@ -39,6 +59,7 @@ def jobs_of(request: Request, services: AppServices) -> ExportJobs:
                     memberships=memberships_in(engine),
                     on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
                     file_store=services.file_store,
+                    review=review_loader(engine),
                 )
                 state.export_jobs = found
     return found
@@ -75,6 +96,8 @@ class SearchExport(BaseModel):
     bates_prefix: str | None = Field(default=None, max_length=20)
     bates_start: int | None = None
     recipients: list[str] = Field(default_factory=list, max_length=50)
+    review_set_id: str | None = Field(default=None, max_length=36)
+    tags: list[str] = Field(default_factory=list, max_length=20)
 
     def order(self) -> ExportOrder:
         """The export order (checked as ``POST /exports`` checks it: a ValidationError is a 422).

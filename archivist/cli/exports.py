@@ -24,17 +24,20 @@ def _problems(error: ValidationError) -> str:
 
 @app.command("export")
 def export(
-    query: Annotated[str, typer.Argument(help="A search query: every hit is exported.")],
     formats: Annotated[
         list[str], typer.Option("--format", "-f", help="A format (repeat for more): jsonl, csv, edrm, pdf, ...")
     ],
+    query: Annotated[
+        str | None, typer.Argument(help="A search query: every hit is exported (none with --review-set).")
+    ] = None,
     case: Annotated[str | None, typer.Option("--case", help="The case id: the export is a production of it.")] = None,
     time_zone: Annotated[
         str | None, typer.Option("--time-zone", help="IANA zone (default: the case's, else UTC).")
     ] = None,
     unit: Annotated[
-        str, typer.Option("--unit", help="One document: conversation (a room-day) or message.")
-    ] = "conversation",
+        str | None,
+        typer.Option("--unit", help="One document: conversation (a room-day, the default) or message."),
+    ] = None,
     bates_prefix: Annotated[
         str | None,
         typer.Option("--bates-prefix", help="Control number prefix (default: the case's last, else from its id)."),
@@ -46,6 +49,13 @@ def export(
     recipients: Annotated[
         list[str] | None, typer.Option("--recipient", help="Whom the production is for (repeat for more).")
     ] = None,
+    review_set: Annotated[
+        str | None,
+        typer.Option("--review-set", help="Produce this review set of the case (its documents, unit and zone)."),
+    ] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only the review set's documents with this tag (repeat).")
+    ] = None,
 ) -> None:
     """Export every hit of QUERY; prints the zip, its SHA-256 and the control numbers it used."""
     # Imported here: the export stack (search backends, formats) costs every other command nothing.
@@ -53,6 +63,7 @@ def export(
     from exports.jobs import ExportJobs
     from exports.service import ExportOrder, audit_finished, start_export
     from search.service import memberships_in
+    from search_api.export_jobs import review_loader
     from search_api.refusals import REFUSALS
 
     try:
@@ -62,10 +73,12 @@ def export(
                 "formats": formats,
                 "case_id": case,
                 "time_zone": time_zone,
-                "unit": unit,
+                **({"unit": unit} if unit is not None else {}),  # a review set's production: the set's
                 "bates_prefix": bates_prefix,
                 "bates_start": bates_start,
                 "recipients": recipients or [],
+                "review_set_id": review_set,
+                "tags": tags or [],
             }
         )
     except ValidationError as error:
@@ -80,6 +93,7 @@ def export(
         on_finished=lambda job, result, error: audit_finished(engine, job, result, error),
         file_store=wiring.file_store(settings),
         sweep=False,  # a server's running exports are its own
+        review=review_loader(engine),
     )
     try:
         job = start_export(engine, jobs, cli_operator(), order, wait=True)

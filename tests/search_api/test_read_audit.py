@@ -110,6 +110,7 @@ def samples(site: WebSite) -> dict[str, str]:
         "policy_id": policy.id,
         "export_id": job["id"],
         "file_event_id": file_event,
+        "review_set_id": "no-such-review-set",  # a 404 is audited like any read (issue 20's privilege log)
     }
 
 
