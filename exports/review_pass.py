@@ -43,15 +43,6 @@ def review_selection(message_hits: Mapping[str, tuple[tuple[str, int], ...]]) ->
     )
 
 
-def key_of(document: Document) -> str:
-    """The document's key; in the message unit an upload is a message document of its own with
-    no message id (:attr:`Document.key` cannot name it): its upload's attachment key then."""
-    if document.kind == "message" and document.message_id is None:
-        upload = next((e for e in document.events if isinstance(e, FileUploadEvent)), None)
-        return f"upload-message:{upload.event_id}" if upload is not None else f"context:{document.control}"
-    return document.key
-
-
 def only_set_uploads(events: Iterable[Event], review: ProductionReview | None, unit: str) -> Iterator[Event]:
     """A review set's production in the message unit: an upload is a document of its own, so one
     that is not among the set's documents (it came along as context of a message's day) is left
@@ -91,10 +82,10 @@ class ReviewPass:
         files = self.review.redactions.files
         uploads: list[Document] = []
         for parent in self.context.documents(events, FormatReport(format="review")):
-            parent_withheld = withheld.get(key_of(parent))
+            parent_withheld = withheld.get(parent.key)
             for document in parent.family():
                 self.documents += 1
-                kind = withheld.get(key_of(document)) or parent_withheld
+                kind = withheld.get(document.key) or parent_withheld
                 if kind is not None:
                     self._withhold(document, kind)
                 elif document.upload is not None:
@@ -156,7 +147,7 @@ class ReviewPass:
             self._log(document, "Redacted", count, "", spans)
 
     def _log(self, document: Document, treatment: str, count: int, kind: str, spans: list[Span]) -> None:
-        logged = self.review.documents.get(key_of(document))
+        logged = self.review.documents.get(document.key)
         reasons = list(dict.fromkeys(span.reason for span in spans))
         privilege_type = (logged.privilege_type if logged else "") or kind or "; ".join(reasons)
         description = logged.description if logged and logged.description else ""
@@ -177,7 +168,7 @@ class ReviewPass:
                 description=description,
                 treatment=treatment,
                 redactions=count,
-                key=key_of(document),
+                key=document.key,
             )
         )
 
