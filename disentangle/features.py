@@ -86,6 +86,10 @@ FEATURES: tuple[str, ...] = (
     "overlap_2_plus",
     "overlap_5_plus",
     "c_authors_first",
+    "c_followed_by_own",
+    "c_after_own",
+    "q_busy",
+    "q_own_gap_log",
 )
 _INDEX = {name: index for index, name in enumerate(FEATURES)}
 
@@ -229,6 +233,10 @@ def _recent(positions: list[int], low: int) -> list[int]:
 def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """The features of every post from ``start`` on against its candidates.
 
+    A post's features depend on the ``2 * window`` posts before it and on nothing older (a
+    candidate's own features look at the window before the candidate), so a caller that hands
+    in that much history gets the same features whatever the batch.
+
     Returns ``(x, candidates)``: ``x`` is ``(n, window + 1, len(FEATURES))`` float32 and
     ``candidates`` ``(n, window + 1)`` int64, the index in ``posts`` of candidate ``d`` of each
     post (``d`` = distance: 0 is the post itself, -1 past the start of ``posts``).
@@ -261,7 +269,7 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
         if not post.system:
             # Who of the people who spoke in the window this post names.
             found = {name for name in text.names if name in spoken and spoken[name][-1] >= low}
-            if text.prefix in spoken:
+            if text.prefix in spoken and spoken[text.prefix][-1] >= low:
                 found.add(text.prefix)
             found.discard(nick)
             targets.append(frozenset(found))
@@ -405,6 +413,20 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     put("overlap_1", not_self & (overlap_count == 1))
     put("overlap_2_plus", not_self & (overlap_count >= 2))
     put("overlap_5_plus", not_self & (overlap_count >= 5))
+    following = np.minimum(gather + 1, count - 1)
+    put(
+        "c_followed_by_own",
+        not_self & (gather + 1 < queries[:, None]) & (author[following] == author[gather]),
+    )
+    preceding = np.maximum(gather - 1, 0)
+    put("c_after_own", not_self & (gather >= 1) & (author[preceding] == author[gather]))
+    busy = (not_self & (gap < 5.0)).sum(axis=1) / max(window, 1)
+    put("q_busy", np.broadcast_to(busy[:, None], gather.shape))
+    own_index = previous_own[queries]
+    recent_own = (own_index >= 0) & (own_index >= queries - window)
+    own_gap = np.where(recent_own, (at[queries] - at[np.maximum(own_index, 0)]) / 60.0, 600.0)
+    own_gap_log = np.log1p(np.clip(own_gap, 0.0, 600.0)) / np.log1p(600.0)
+    put("q_own_gap_log", np.broadcast_to(own_gap_log[:, None], gather.shape))
     first_own = previous_own[gather] < np.maximum(gather - window, 0)
     put("c_authors_first", not_self & ~system[gather] & first_own)
     return x, candidates

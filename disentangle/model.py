@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from disentangle.features import Post, featurize
+from disentangle.features import FEATURES, Post, featurize
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,7 @@ class Weights:
     def from_json(cls, text: str) -> Weights:
         body = json.loads(text)
         if body.get("format") != 1:
-            raise ValueError("unknown weights format")
+            raise ValueError("unknown weights format (expected format 1)")
         features = tuple(str(name) for name in body["features"])
         hidden = int(body["hidden"])
         width = len(features)
@@ -190,7 +190,12 @@ class ReplyModel:
 
     def __init__(self, weights: Weights | None = None) -> None:
         self.weights = weights if weights is not None else load_weights()
-        self.window = self.weights.window
+        if self.weights.features != FEATURES:
+            raise ValueError("weights: trained on other features than disentangle.features has")
+        # Candidates are the weights' window of posts before a message, but a candidate's own
+        # features look at the window before it: twice that much history keeps every link the
+        # same whatever the batches the caller cuts a room into.
+        self.window = 2 * self.weights.window
 
     def links(self, history: Sequence[Utterance], new: Sequence[Utterance]) -> list[Link]:
         if not new:
