@@ -266,7 +266,9 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
         nick = nicks[index]
         text = texts[index]
         low = index - window
-        if not post.system:
+        # Posts older than the first candidate only tell who spoke when.
+        needed = index >= start - window
+        if needed and not post.system:
             # Who of the people who spoke in the window this post names.
             found = {name for name in text.names if name in spoken and spoken[name][-1] >= low}
             if text.prefix in spoken and spoken[text.prefix][-1] >= low:
@@ -301,6 +303,8 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
                 next_own[last_at[nick]] = index
             last_at[nick] = index
             spoken.setdefault(nick, []).append(index)
+            if not needed:
+                continue
             for name in text.names:
                 positions = named.setdefault(name, [])
                 positions.append(index)
