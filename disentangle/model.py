@@ -8,6 +8,7 @@ messages of the same room, which the caller hands in as ``history``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -201,7 +202,7 @@ class ReplyModel:
         if not new:
             return []
         seen = list(history[-self.window :]) if self.window else []
-        posts = [Post(u.author, u.text, u.at, u.action) for u in (*seen, *new)]
+        posts = [Post(u.author, u.text, u.at if math.isfinite(u.at) else 0.0, u.action) for u in (*seen, *new)]
         ids = [u.id for u in (*seen, *new)]
         out: list[Link] = []
         for offset, (parent, score) in enumerate(predict(self.weights, posts, len(seen))):

@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=20)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=["messages", "full"])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["messages"])
     parser.add_argument("--holdout", type=int, default=0)
     args = parser.parse_args(argv)
     try:

@@ -121,3 +121,32 @@ def test_malformed_weights_are_refused(change: dict[str, object]) -> None:
     body.update(change)
     with pytest.raises(ValueError, match="weights"):
         Weights.from_json(json.dumps(body))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ann", "ben", "", "Ünïcode", "x" * 40]),
+            st.text(max_size=40),
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.floats(min_value=0, max_value=1e9),
+            ),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.integers(min_value=0, max_value=25),
+)
+def test_any_messages_get_valid_links(rows: list[tuple[str, str, float, bool]], cut: int) -> None:
+    messages = [Utterance(f"m{i}", author, text, at, action) for i, (author, text, at, action) in enumerate(rows)]
+    cut = min(cut, len(messages) - 1)
+    links = ReplyModel().links(messages[:cut], messages[cut:])
+    assert [link.id for link in links] == [m.id for m in messages[cut:]]
+    earlier = {m.id for m in messages[:cut]}
+    for link in links:
+        assert link.parent is None or link.parent in earlier
+        assert 0.0 <= link.score <= 1.0
+        earlier.add(link.id)
