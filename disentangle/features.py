@@ -15,6 +15,7 @@ the whole batch: no pair of messages is compared string by string.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -222,12 +223,9 @@ def _nick(author: str) -> str:
 
 def _recent(positions: list[int], low: int) -> list[int]:
     """The positions of ``positions`` (increasing) at or after ``low``."""
-    out: list[int] = []
-    for position in reversed(positions):
-        if position < low:
-            break
-        out.append(position)
-    return out
+    if not positions or positions[-1] < low:
+        return []
+    return positions[bisect_left(positions, low) :]
 
 
 def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,12 +242,14 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     count = len(posts)
     n = max(0, count - start)
     width = window + 1
-    x = np.zeros((n, width, len(FEATURES)), dtype=np.float32)
+    # Feature-major: each feature is one contiguous (n, width) block, written in one pass; the
+    # (n, width, features) array returned is a view of it.
+    x = np.zeros((len(FEATURES), n, width), dtype=np.float32)
     distance = np.arange(width, dtype=np.int64)
     candidates = np.arange(start, start + n, dtype=np.int64)[:, None] - distance[None, :]
     candidates[candidates < 0] = -1
     if n == 0:
-        return x, candidates
+        return x.transpose(1, 2, 0), candidates
 
     # One sweep: what each post says, who said what where.
     nicks = [_nick(post.author) for post in posts]
@@ -332,7 +332,7 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     not_self = valid & (distance[None, :] > 0)
 
     def put(name: str, values: np.ndarray) -> None:
-        x[:, :, _INDEX[name]] = np.where(valid, values, 0)
+        x[_INDEX[name]] = np.where(valid, values, 0)
 
     put("q_system", np.broadcast_to(system[queries][:, None], gather.shape))
     put("q_action", np.broadcast_to(action[queries][:, None], gather.shape))
@@ -388,20 +388,31 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
         )
     }
     overlap_count = np.zeros((n, width), dtype=np.float32)
-    for row, entry in enumerate(rows):
-        index = entry[0]
-        for name, positions in (
-            ("q_names_c_author", entry[1]),
-            ("q_addresses_c_author", entry[2]),
-            ("c_names_q_author", entry[3]),
-            ("same_target", entry[4]),
-            ("q_author_named_c_author_before", entry[5]),
-            ("c_author_named_q_author_before", entry[6]),
-        ):
+    columns = (
+        ("q_names_c_author", 1),
+        ("q_addresses_c_author", 2),
+        ("c_names_q_author", 3),
+        ("same_target", 4),
+        ("q_author_named_c_author_before", 5),
+        ("c_author_named_q_author_before", 6),
+        ("", 7),
+    )
+    for name, column in columns:
+        hit_rows: list[int] = []
+        hit_distances: list[int] = []
+        for row, entry in enumerate(rows):
+            positions = entry[column]
             if positions:
-                flags[name][row, index - np.array(positions, dtype=np.int64)] = True
-        if entry[7]:
-            np.add.at(overlap_count[row], index - np.array(entry[7], dtype=np.int64), 1.0)
+                index = entry[0]
+                hit_rows.extend([row] * len(positions))
+                hit_distances.extend([index - position for position in positions])
+        if not hit_rows:
+            continue
+        where = (np.array(hit_rows, dtype=np.int64), np.array(hit_distances, dtype=np.int64))
+        if name:
+            flags[name][where] = True
+        else:
+            np.add.at(overlap_count, where, 1.0)
     for name, values in flags.items():
         put(name, not_self & values)
     put("c_addresses_other", not_self & addressing[gather] & ~flags["c_names_q_author"])
@@ -433,4 +444,4 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     put("q_own_gap_log", np.broadcast_to(own_gap_log[:, None], gather.shape))
     first_own = previous_own[gather] < np.maximum(gather - window, 0)
     put("c_authors_first", not_self & ~system[gather] & first_own)
-    return x, candidates
+    return x.transpose(1, 2, 0), candidates

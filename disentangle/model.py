@@ -151,9 +151,13 @@ def load_weights() -> Weights:
 def candidate_scores(weights: Weights, x: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Softmax probabilities over each post's candidates (padding gets 0)."""
     n, width, count = x.shape
-    flat = x.reshape(n * width, count)
-    hidden = np.tanh(((flat - weights.mean) / weights.scale) @ weights.hidden_weights + weights.hidden_bias)
-    logits = (hidden @ weights.output_weights + weights.output_bias).reshape(n, width)
+    # The standardisation folded into the first layer; the features feature-major (free when
+    # ``x`` comes from :func:`featurize`, a view of a feature-major array).
+    hidden_weights = weights.hidden_weights / weights.scale[:, None]
+    hidden_bias = weights.hidden_bias - (weights.mean / weights.scale) @ weights.hidden_weights
+    columns = np.ascontiguousarray(x.transpose(2, 0, 1)).reshape(count, n * width)
+    hidden = np.tanh(hidden_weights.T @ columns + hidden_bias[:, None])
+    logits = (weights.output_weights @ hidden + weights.output_bias).reshape(n, width)
     logits = np.where(candidates >= 0, logits, -np.inf)
     logits -= logits.max(axis=1, keepdims=True)
     probabilities = np.exp(logits)
