@@ -261,7 +261,7 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     previous_own = np.full(count, -1, dtype=np.int64)
     next_own = np.full(count, count, dtype=np.int64)
     last_at: dict[str, int] = {}
-    rows: list[tuple[int, list[int], list[int], list[int], list[int], list[int], list[int], list[int]]] = []
+    rows: list[tuple[int, tuple[list[int], ...]]] = []
     for index, post in enumerate(posts):
         nick = nicks[index]
         text = texts[index]
@@ -296,7 +296,8 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
             overlap: list[int] = []
             for word in text.words:
                 overlap.extend(_recent(seen_words.get(word, []), low))
-            rows.append((index, names_c, prefix_c, name_q, same_target, q_named_before, c_named_before, overlap))
+            found_at = (names_c, prefix_c, name_q, same_target, q_named_before, c_named_before, overlap)
+            rows.append((index, found_at))
         if not post.system:
             if nick in last_at:
                 previous_own[index] = last_at[nick]
@@ -389,21 +390,20 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     }
     overlap_count = np.zeros((n, width), dtype=np.float32)
     columns = (
-        ("q_names_c_author", 1),
-        ("q_addresses_c_author", 2),
-        ("c_names_q_author", 3),
-        ("same_target", 4),
-        ("q_author_named_c_author_before", 5),
-        ("c_author_named_q_author_before", 6),
-        ("", 7),
+        ("q_names_c_author", 0),
+        ("q_addresses_c_author", 1),
+        ("c_names_q_author", 2),
+        ("same_target", 3),
+        ("q_author_named_c_author_before", 4),
+        ("c_author_named_q_author_before", 5),
+        ("", 6),
     )
     for name, column in columns:
         hit_rows: list[int] = []
         hit_distances: list[int] = []
-        for row, entry in enumerate(rows):
-            positions = entry[column]
+        for row, (index, hits) in enumerate(rows):
+            positions = hits[column]
             if positions:
-                index = entry[0]
                 hit_rows.extend([row] * len(positions))
                 hit_distances.extend([index - position for position in positions])
         if not hit_rows:
