@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -116,9 +116,15 @@ class Weights:
 
     @classmethod
     def from_json(cls, text: str) -> Weights:
-        body = json.loads(text)
+        try:
+            return cls._from_body(json.loads(text))
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
+            raise ValueError(f"weights: malformed ({type(error).__name__}: {error})") from None
+
+    @classmethod
+    def _from_body(cls, body: dict[str, Any]) -> Weights:
         if body.get("format") != 1:
-            raise ValueError("unknown weights format (expected format 1)")
+            raise ValueError("weights: unknown format (expected format 1)")
         features = tuple(str(name) for name in body["features"])
         hidden = int(body["hidden"])
         width = len(features)

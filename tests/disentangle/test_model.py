@@ -123,6 +123,12 @@ def test_malformed_weights_are_refused(change: dict[str, object]) -> None:
         Weights.from_json(json.dumps(body))
 
 
+@pytest.mark.parametrize("text", ["not json", "[]", '{"format": 1}'])
+def test_weights_that_are_not_weights_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="weights: "):
+        Weights.from_json(text)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(
