@@ -3,7 +3,7 @@ ACL 2019, CC BY 4.0, https://jkk.name/irc-disentanglement/) and write the weight
 ships (``disentangle/weights.json``).
 
     OPENBLAS_NUM_THREADS=1 python -m disentangle.train [--train DIR] [--out FILE]
-        [--hidden 32] [--epochs 8] [--seed 20] [--holdout 0]
+        [--hidden 32] [--epochs 8] [--seed 20] [--rate 0.003] [--batch 256] [--holdout 0]
 
 Each annotated message of a log is one example: its features against its candidates (the
 ``window`` messages before it and itself), the annotated parents marking the right ones. The
@@ -159,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=0.003)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["messages"])
     parser.add_argument("--holdout", type=int, default=0)
     args = parser.parse_args(argv)
@@ -167,13 +169,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         sys.stderr.write(f"error: {error}" + "\n")
         return 2
-    if args.holdout < 0 or args.hidden < 1 or args.epochs < 1 or args.window < 1:
-        sys.stderr.write("error: --holdout must be >= 0, --hidden, --epochs, --window >= 1" + "\n")
+    if args.holdout < 0 or min(args.hidden, args.epochs, args.window, args.batch) < 1 or args.rate <= 0:
+        sys.stderr.write("error: --holdout must be >= 0, --hidden, --epochs, --window, --batch >= 1, --rate > 0\n")
         return 2
     held = [log for i, log in enumerate(logs) if args.holdout and i % args.holdout == 0]
     training = [log for log in logs if log not in held]
     x, valid, gold = _stack(training, args.window, args.modes)
-    weights = fit(x, valid, gold, window=args.window, hidden=args.hidden, epochs=args.epochs, seed=args.seed)
+    weights = fit(
+        x,
+        valid,
+        gold,
+        window=args.window,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch=args.batch,
+        rate=args.rate,
+    )
     if held:
         report = {mode: score_logs(weights, held, mode).as_dict() for mode in MODES}
         sys.stdout.write(json.dumps({"held_out_logs": len(held), "scores": report}, indent=2) + "\n")
