@@ -29,7 +29,7 @@ from disentangle.evaluation import DEFAULT_DATA, MODES, gold_links, log_posts, s
 from disentangle.features import FEATURES, featurize
 from disentangle.model import Weights
 
-__all__ = ["examples", "fit", "main"]
+__all__ = ["ensemble", "examples", "fit", "main"]
 
 ATTRIBUTION = (
     "Trained on the train split of the Ubuntu IRC disentanglement corpus, Kummerfeld et al., "
@@ -146,6 +146,30 @@ def fit(
     )
 
 
+def ensemble(members: Sequence[Weights]) -> Weights:
+    """One network that scores a candidate by the mean of the members' scores: their hidden
+    layers side by side, their output weights divided by their number (the members share the
+    standardisation, computed from the same examples)."""
+    first = members[0]
+    for member in members[1:]:
+        if member.features != first.features or member.window != first.window:
+            raise ValueError("ensemble members differ in features or window")
+        if not (np.array_equal(member.mean, first.mean) and np.array_equal(member.scale, first.scale)):
+            raise ValueError("ensemble members differ in their standardisation")
+    count = len(members)
+    return Weights(
+        features=first.features,
+        window=first.window,
+        mean=first.mean,
+        scale=first.scale,
+        hidden_weights=np.concatenate([m.hidden_weights for m in members], axis=1),
+        hidden_bias=np.concatenate([m.hidden_bias for m in members]),
+        output_weights=np.concatenate([m.output_weights for m in members]) / count,
+        output_bias=float(sum(m.output_bias for m in members) / count),
+        meta={**first.meta, "members": count, "seeds": [m.meta.get("seed") for m in members]},
+    )
+
+
 def _stack(logs: Sequence[Log], window: int, modes: Sequence[str]) -> tuple[np.ndarray, ...]:
     parts = [examples(log, window, mode) for log in logs for mode in modes]
     return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
@@ -161,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--rate", type=float, default=0.003)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["messages"])
     parser.add_argument("--holdout", type=int, default=0)
     args = parser.parse_args(argv)
@@ -169,23 +194,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         sys.stderr.write(f"error: {error}" + "\n")
         return 2
-    if args.holdout < 0 or min(args.hidden, args.epochs, args.window, args.batch) < 1 or args.rate <= 0:
-        sys.stderr.write("error: --holdout must be >= 0, --hidden, --epochs, --window, --batch >= 1, --rate > 0\n")
+    if args.holdout < 0 or min(args.hidden, args.epochs, args.window, args.batch, args.members) < 1 or args.rate <= 0:
+        sys.stderr.write(
+            "error: --holdout must be >= 0, --hidden, --epochs, --window, --batch, --members >= 1, --rate > 0\n"
+        )
         return 2
     held = [log for i, log in enumerate(logs) if args.holdout and i % args.holdout == 0]
     training = [log for log in logs if log not in held]
     x, valid, gold = _stack(training, args.window, args.modes)
-    weights = fit(
-        x,
-        valid,
-        gold,
-        window=args.window,
-        hidden=args.hidden,
-        epochs=args.epochs,
-        seed=args.seed,
-        batch=args.batch,
-        rate=args.rate,
-    )
+    members = [
+        fit(
+            x,
+            valid,
+            gold,
+            window=args.window,
+            hidden=args.hidden,
+            epochs=args.epochs,
+            seed=args.seed + member,
+            batch=args.batch,
+            rate=args.rate,
+        )
+        for member in range(args.members)
+    ]
+    weights = members[0] if len(members) == 1 else ensemble(members)
     if held:
         report = {mode: score_logs(weights, held, mode).as_dict() for mode in MODES}
         sys.stdout.write(json.dumps({"held_out_logs": len(held), "scores": report}, indent=2) + "\n")

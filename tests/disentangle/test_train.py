@@ -14,7 +14,8 @@ from disentangle.corpus import read_split
 from disentangle.evaluation import DEFAULT_DATA
 from disentangle.evaluation import main as evaluation_main
 from disentangle.features import FEATURES
-from disentangle.train import examples, fit
+from disentangle.model import Weights
+from disentangle.train import ensemble, examples, fit
 from disentangle.train import main as train_main
 
 LOG = [
@@ -100,3 +101,21 @@ def test_the_bench_measures_every_mode(tmp_path: Path) -> None:
     scores = figures["dev_scores"]
     assert isinstance(scores, dict)
     assert set(scores) == {"full", "messages"}
+
+
+def test_an_ensemble_scores_by_the_mean_of_its_members() -> None:
+    logs = read_split(DEFAULT_DATA / "train")[:1]
+    x, valid, gold = examples(logs[0], 100, "messages")
+    members = [fit(x, valid, gold, window=100, hidden=4, epochs=1, seed=seed) for seed in (1, 2)]
+    joined = ensemble(members)
+    assert joined.hidden_weights.shape == (len(FEATURES), 8)
+    assert joined.meta["members"] == 2
+    sample = x[:5]
+
+    def logits(weights: Weights) -> np.ndarray:
+        flat = (sample.reshape(-1, len(FEATURES)) - weights.mean) / weights.scale
+        hidden = np.tanh(flat @ weights.hidden_weights + weights.hidden_bias)
+        return np.asarray(hidden @ weights.output_weights + weights.output_bias)
+
+    expected = (logits(members[0]) + logits(members[1])) / 2
+    np.testing.assert_allclose(logits(joined), expected, rtol=1e-5, atol=1e-5)
