@@ -312,19 +312,18 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
             for word in text.words:
                 seen_words.setdefault(word, []).append(index)
 
-    system = np.fromiter((post.system for post in posts), dtype=bool, count=count)
-    action = np.fromiter((post.action for post in posts), dtype=bool, count=count)
-    question = np.fromiter((text.question for text in texts), dtype=bool, count=count)
-    url = np.fromiter((text.url for text in texts), dtype=bool, count=count)
-    short = np.fromiter((text.short for text in texts), dtype=bool, count=count)
-    addressing = np.fromiter((bool(t) for t in targets), dtype=bool, count=count)
-    at = np.fromiter((post.at for post in posts), dtype=np.float64, count=count)
-    word_count = np.fromiter((len(text.words) for text in texts), dtype=np.float32, count=count)
+    system = np.array([post.system for post in posts], dtype=bool)
+    action = np.array([post.action for post in posts], dtype=bool)
+    question = np.array([text.question for text in texts], dtype=bool)
+    url = np.array([text.url for text in texts], dtype=bool)
+    short = np.array([text.short for text in texts], dtype=bool)
+    addressing = np.array([bool(t) for t in targets], dtype=bool)
+    at = np.array([post.at for post in posts], dtype=np.float64)
+    word_count = np.array([len(text.words) for text in texts], dtype=np.float32)
     interned: dict[str, int] = {}
-    author = np.fromiter(
-        (interned.setdefault(post.author.casefold(), len(interned)) for post in posts),
+    author = np.array(
+        [interned.setdefault(post.author.casefold(), len(interned)) for post in posts],
         dtype=np.int64,
-        count=count,
     )
 
     valid = candidates >= 0
@@ -335,22 +334,22 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     def put(name: str, values: np.ndarray) -> None:
         x[_INDEX[name]] = np.where(valid, values, 0)
 
-    put("q_system", np.broadcast_to(system[queries][:, None], gather.shape))
-    put("q_action", np.broadcast_to(action[queries][:, None], gather.shape))
-    put("q_question", np.broadcast_to(question[queries][:, None], gather.shape))
-    put("q_url", np.broadcast_to(url[queries][:, None], gather.shape))
-    put("q_addresses_someone", np.broadcast_to(addressing[queries][:, None], gather.shape))
+    put("q_system", system[queries][:, None])
+    put("q_action", action[queries][:, None])
+    put("q_question", question[queries][:, None])
+    put("q_url", url[queries][:, None])
+    put("q_addresses_someone", addressing[queries][:, None])
     has_own = previous_own[queries] >= np.maximum(queries - window, 0)
-    put("q_has_earlier_own", np.broadcast_to(has_own[:, None], gather.shape))
-    put("q_short", np.broadcast_to(short[queries][:, None], gather.shape))
-    put("self", np.broadcast_to(distance[None, :] == 0, gather.shape))
+    put("q_has_earlier_own", has_own[:, None])
+    put("q_short", short[queries][:, None])
+    put("self", distance[None, :] == 0)
     put("c_system", not_self & system[gather])
     put("c_action", not_self & action[gather])
     put("c_question", not_self & question[gather])
     put("c_url", not_self & url[gather])
     put("c_addresses_someone", not_self & addressing[gather])
     put("c_short", not_self & short[gather])
-    put("distance", np.broadcast_to(distance[None, :] / max(window, 1), gather.shape))
+    put("distance", distance[None, :] / max(window, 1))
     for name, low, high in (
         ("distance_1", 1, 2),
         ("distance_2", 2, 3),
@@ -359,7 +358,7 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
         ("distance_10_19", 10, 20),
         ("distance_20_plus", 20, window + 2),
     ):
-        put(name, np.broadcast_to((distance >= low) & (distance < high), gather.shape))
+        put(name, (distance >= low) & (distance < high))
     gap = np.maximum(at[queries][:, None] - at[gather], 0.0) / 60.0
     put("gap_log", not_self * np.log1p(np.minimum(gap, 600.0)) / np.log1p(600.0))
     for name, low_m, high_m in (
@@ -436,12 +435,12 @@ def featurize(posts: Sequence[Post], start: int, window: int) -> tuple[np.ndarra
     preceding = np.maximum(gather - 1, 0)
     put("c_after_own", not_self & (gather >= 1) & (author[preceding] == author[gather]))
     busy = (not_self & (gap < 5.0)).sum(axis=1) / max(window, 1)
-    put("q_busy", np.broadcast_to(busy[:, None], gather.shape))
+    put("q_busy", busy[:, None])
     own_index = previous_own[queries]
     recent_own = (own_index >= 0) & (own_index >= queries - window)
     own_gap = np.where(recent_own, (at[queries] - at[np.maximum(own_index, 0)]) / 60.0, 600.0)
     own_gap_log = np.log1p(np.clip(own_gap, 0.0, 600.0)) / np.log1p(600.0)
-    put("q_own_gap_log", np.broadcast_to(own_gap_log[:, None], gather.shape))
+    put("q_own_gap_log", own_gap_log[:, None])
     first_own = previous_own[gather] < np.maximum(gather - window, 0)
     put("c_authors_first", not_self & ~system[gather] & first_own)
     return x.transpose(1, 2, 0), candidates
