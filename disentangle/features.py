@@ -95,80 +95,13 @@ FEATURES: tuple[str, ...] = (
 _INDEX = {name: index for index, name in enumerate(FEATURES)}
 
 _PUNCTUATION = ".,:;!?()[]{}<>\"'`@*~=+|\\/-_#&%$^"
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "i'm",
-        "it's",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "so",
-        "that",
-        "the",
-        "then",
-        "there",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "yes",
-        "ok",
-        "okay",
-        "just",
-        "get",
-        "got",
-        "use",
-        "using",
-        "now",
-        "need",
-        "know",
-        "like",
-        "there's",
-        "don't",
-        "can't",
-        "thanks",
-        "thank",
-        "any",
-        "all",
-        "one",
-        "some",
-    ]
-)
+_STOPWORD_TEXT = """
+a an and are as at be but by can do does for from have how i if in is it its i'm it's me my
+no not of on or so that the then there this to was what when where which who why will with
+you your yes ok okay just get got use using now need know like there's don't can't thanks
+thank any all one some
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True, slots=True)
