@@ -1,0 +1,277 @@
+"""Coding documents of a review set: tags (a single-choice group keeps one: choosing a tag
+replaces the group's other), a note, the reviewed mark; one document or a selection of many.
+
+Every coding **action** (a click on the review screen, a bulk coding of 100,000 documents) has
+an id; each document it changes gets a row of ``review_coding_history`` with its coding before
+and after (``{"tags": [names], "note": latest note, "reviewed": bool}``), who and when, and the
+action gets ONE audit entry (``review_code``: who, the set, the change, how many documents were
+selected and changed, the action id). A document the action leaves as it was gets no history row.
+
+The work is set-based: the set's codings are read in one query, the new state is worked out in
+memory and written with ``executemany`` in batches (deletes, inserts, updates, history), in one
+transaction; the audit entry is committed after it (the audit log is its own chain)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
+
+from archive import audit
+from archive.principals import Principal
+from review.errors import ReviewConflict, ReviewNotFound
+from review.schema import review_coding_history, review_codings, review_documents, review_notes, review_tags
+from review.sets import ReviewSet
+from review.tags import Tag, tag_set
+
+BATCH = 5000
+
+
+def who(caller: Principal) -> str:
+    """How a caller is named in review rows (``reviewed_by``, ``coded_by``, history's actor)."""
+    return caller.label
+
+
+class CodingChange(BaseModel):
+    """What to do to each selected document; tags by name (any case)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    add: list[str] = Field(default_factory=list, max_length=100)
+    remove: list[str] = Field(default_factory=list, max_length=100)
+    note: str | None = Field(default=None, max_length=20_000, description="a note added to each document")
+    reviewed: bool | None = Field(default=None, description="mark reviewed (true) or not reviewed (false)")
+
+
+@dataclass(frozen=True)
+class Coded:
+    action_id: str
+    selected: int
+    changed: int
+
+
+Coding = dict[str, Any]
+
+
+def _tags_named(tags: Sequence[Tag], names: Sequence[str]) -> list[Tag]:
+    by_name = {tag.name.lower(): tag for tag in tags}
+    found = []
+    for name in names:
+        tag = by_name.get(name.lower())
+        if tag is None:
+            raise ReviewNotFound(f"no tag {name!r} in this case; the tags are {', '.join(sorted(by_name))}")
+        found.append(tag)
+    return found
+
+
+def codings(connection: Connection, set_id: str, keys: Sequence[str] | None = None) -> dict[str, Coding]:
+    """The coding of the set's documents (of ``keys`` only when given), by key."""
+    documents = select(review_documents.c.doc_key, review_documents.c.reviewed_by).where(
+        review_documents.c.review_set_id == set_id
+    )
+    tagged = (
+        select(review_codings.c.doc_key, review_tags.c.name)
+        .join(review_tags, review_tags.c.id == review_codings.c.tag_id)
+        .where(review_codings.c.review_set_id == set_id)
+    )
+    notes = (
+        select(review_notes.c.doc_key, review_notes.c.text)
+        .where(review_notes.c.review_set_id == set_id)
+        .order_by(review_notes.c.created_at, review_notes.c.id)
+    )
+    if keys is not None and len(keys) <= 500:  # a few: by key; many: the whole set, filtered here
+        documents = documents.where(review_documents.c.doc_key.in_(keys))
+        tagged = tagged.where(review_codings.c.doc_key.in_(keys))
+        notes = notes.where(review_notes.c.doc_key.in_(keys))
+    wanted = None if keys is None else set(keys)
+    found: dict[str, Coding] = {}
+    for key, reviewed_by in connection.execute(documents):
+        if wanted is None or key in wanted:
+            found[key] = {"tags": [], "note": None, "reviewed": reviewed_by is not None}
+    for key, name in connection.execute(tagged):
+        if key in found:
+            found[key]["tags"].append(name)
+    for key, text in connection.execute(notes):
+        if key in found:
+            found[key]["note"] = text
+    for coding in found.values():
+        coding["tags"].sort()
+    return found
+
+
+def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
+
+
+def code(
+    engine: Engine,
+    caller: Principal,
+    review_set: ReviewSet,
+    keys: Sequence[str],
+    change: CodingChange,
+    selection: dict[str, Any],
+) -> Coded:
+    """Apply ``change`` to the documents ``keys`` of the set (see the module doc);
+    ``selection`` says how they were chosen, for the audit entry. ReviewNotFound: a key the set
+    does not hold, a tag the case does not have; ReviewConflict: two tags of one single-choice
+    group, or a tag both added and removed."""
+    if not (change.add or change.remove or change.note or change.reviewed is not None):
+        raise ReviewConflict("the change does nothing: add or remove a tag, add a note or set reviewed")
+    tagging = tag_set(engine, review_set.case_id)
+    choice = {group.id: group.choice for group in tagging.groups}
+    adding = _tags_named(tagging.tags, change.add)
+    removing = _tags_named(tagging.tags, change.remove)
+    if {t.id for t in adding} & {t.id for t in removing}:
+        raise ReviewConflict("a tag cannot be both added and removed")
+    single_groups: dict[str, Tag] = {}
+    for tag in adding:
+        if choice[tag.group_id] == "single":
+            if tag.group_id in single_groups and single_groups[tag.group_id].id != tag.id:
+                raise ReviewConflict(
+                    f"{single_groups[tag.group_id].name!r} and {tag.name!r} are of one single-choice group: choose one"
+                )
+            single_groups[tag.group_id] = tag
+    # Choosing a tag of a single-choice group drops the group's other tags.
+    dropped = [t for t in tagging.tags if t.group_id in single_groups and t.id != single_groups[t.group_id].id]
+    names_to_remove = {t.name for t in removing} | {t.name for t in dropped}
+    names_to_add = {t.name for t in adding}
+    by_name = {t.name: t for t in tagging.tags}
+    action_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    actor = who(caller)
+    unique_keys = list(dict.fromkeys(keys))
+    with engine.begin() as connection:
+        before = codings(connection, review_set.id, unique_keys)
+        missing = [key for key in unique_keys if key not in before]
+        if missing:
+            raise ReviewNotFound(f"the review set holds no document {missing[0]!r}")
+        removals: list[dict[str, Any]] = []
+        additions: list[dict[str, Any]] = []
+        marks: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
+        for key in unique_keys:
+            old = before[key]
+            tags = set(old["tags"])
+            for name in sorted(tags & names_to_remove):
+                removals.append({"k": key, "t": by_name[name].id})
+            for name in sorted(names_to_add - tags):
+                additions.append(
+                    {
+                        "review_set_id": review_set.id,
+                        "doc_key": key,
+                        "tag_id": by_name[name].id,
+                        "coded_by": actor,
+                        "coded_at": now,
+                    }
+                )
+            new = {
+                "tags": sorted((tags - names_to_remove) | names_to_add),
+                "note": change.note if change.note else old["note"],
+                "reviewed": old["reviewed"] if change.reviewed is None else change.reviewed,
+            }
+            if change.reviewed is not None and change.reviewed != old["reviewed"]:
+                marks.append(
+                    {"k": key, "by": actor if change.reviewed else None, "at": now if change.reviewed else None}
+                )
+            if change.note:
+                notes.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "review_set_id": review_set.id,
+                        "doc_key": key,
+                        "text": change.note,
+                        "author": actor,
+                        "created_at": now,
+                    }
+                )
+            if new != old or change.note:
+                history.append(
+                    {
+                        "review_set_id": review_set.id,
+                        "doc_key": key,
+                        "action_id": action_id,
+                        "before": old,
+                        "after": new,
+                        "actor": actor,
+                        "at": now,
+                    }
+                )
+        _write(connection, review_set.id, removals, additions, marks, notes, history)
+    audit.record(
+        engine,
+        caller,
+        "review_code",
+        {
+            "review_set_id": review_set.id,
+            "case_id": review_set.case_id,
+            "action_id": action_id,
+            "selection": selection,
+            "change": change.model_dump(mode="json"),
+            "selected": len(unique_keys),
+            "changed": len(history),
+            "documents": [row["doc_key"] for row in history[:20]],
+        },
+    )
+    return Coded(action_id, len(unique_keys), len(history))
+
+
+def _write(
+    connection: Connection,
+    set_id: str,
+    removals: list[dict[str, Any]],
+    additions: list[dict[str, Any]],
+    marks: list[dict[str, Any]],
+    notes: list[dict[str, Any]],
+    history: list[dict[str, Any]],
+) -> None:
+    codings_table = review_codings.c
+    remove = delete(review_codings).where(
+        and_(
+            codings_table.review_set_id == set_id,
+            codings_table.doc_key == bindparam("k"),
+            codings_table.tag_id == bindparam("t"),
+        )
+    )
+    mark = (
+        update(review_documents)
+        .where(review_documents.c.review_set_id == set_id, review_documents.c.doc_key == bindparam("k"))
+        .values(reviewed_by=bindparam("by"), reviewed_at=bindparam("at"))
+    )
+    for statement, rows in (
+        (remove, removals),
+        (insert(review_codings), additions),
+        (mark, marks),
+        (insert(review_notes), notes),
+        (insert(review_coding_history), history),
+    ):
+        for chunk in _chunks(rows):
+            connection.execute(statement, chunk)
+
+
+def history_of(
+    engine: Engine, set_id: str, doc_key: str | None = None, action_id: str | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The set's coding history, newest first (of one document, or of one action)."""
+    query = select(review_coding_history).where(review_coding_history.c.review_set_id == set_id)
+    if doc_key is not None:
+        query = query.where(review_coding_history.c.doc_key == doc_key)
+    if action_id is not None:
+        query = query.where(review_coding_history.c.action_id == action_id)
+    query = query.order_by(review_coding_history.c.seq.desc()).limit(limit)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def notes_of(engine: Engine, set_id: str, doc_key: str) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(review_notes)
+            .where(review_notes.c.review_set_id == set_id, review_notes.c.doc_key == doc_key)
+            .order_by(review_notes.c.created_at, review_notes.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
