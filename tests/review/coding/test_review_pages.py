@@ -42,7 +42,7 @@ def _new_set(client: TestClient, name: str) -> str:
     page = client.get(set_path)
     added = client.post(f"{set_path}/add", data={"query": "acme", "csrf": csrf_of(page.text)})
     assert added.status_code == 303, added.text
-    return set_path
+    return str(set_path)
 
 
 def test_a_set_page_filters_codes_in_bulk_and_assigns_batches(legal: TestClient, review_site: WebSite) -> None:
