@@ -160,9 +160,12 @@ def test_a_near_duplicate_group_is_coded_as_one(
     assert set(_keys(client, legal, set_id, query="tag:work-product")) == set(group)
 
 
+@pytest.mark.parametrize("few", [500, 5])
 def test_the_whole_set_can_be_coded_in_one_go_on_either_database(
-    client: TestClient, tokens: dict[str, str], set_id: str
+    client: TestClient, tokens: dict[str, str], set_id: str, monkeypatch: pytest.MonkeyPatch, few: int
 ) -> None:
+    # Above ``few`` keys, removals and marks name their documents through a temporary table.
+    monkeypatch.setattr("review.coding._FEW", few)
     legal = tokens["legal"]
     everything = _keys(client, legal, set_id)
     done = _code(client, legal, set_id, {"filter": {}}, add=["attorney-client"])
@@ -173,3 +176,11 @@ def test_the_whole_set_can_be_coded_in_one_go_on_either_database(
     assert swapped["changed"] == len(everything)
     assert _keys(client, legal, set_id, query="tag:attorney-client") == []
     assert _keys(client, legal, set_id, query="tag:not-privileged") == everything
+    marked = _code(client, legal, set_id, {"filter": {}}, reviewed=True)
+    assert marked["changed"] == len(everything)
+    assert _keys(client, legal, set_id, reviewed=True) == everything
+    some = everything[: len(everything) // 2]
+    unmarked = _code(client, legal, set_id, {"keys": some}, reviewed=False, remove=["not-privileged"])
+    assert unmarked["changed"] == len(some)
+    assert _keys(client, legal, set_id, reviewed=False) == some
+    assert _keys(client, legal, set_id, query="tag:not-privileged") == everything[len(some) :]
