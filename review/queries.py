@@ -84,17 +84,18 @@ def _tagged(engine: Engine, review_set: ReviewSet) -> Callable[[str], set[str]]:
 
 
 def _hits(
-    engine: Engine,
-    backend: SearchBackend,
-    review_set: ReviewSet,
-    universe: dict[str, tuple[str, list[str]]],
-    memberships: Memberships | None,
+    engine: Engine, backend: SearchBackend, review_set: ReviewSet, memberships: Memberships | None
 ) -> Callable[[Node], set[str]]:
     by_room: dict[str, list[tuple[str, list[str]]]] = {}
-    for key, (room, ids) in universe.items():
-        by_room.setdefault(room, []).append((key, ids))
 
     def keys(node: Node) -> set[str]:
+        if not by_room:  # read once, and only for a query with more than tag: in it
+            docs = review_documents.c
+            with engine.connect() as connection:
+                for key, room, ids in connection.execute(
+                    select(docs.doc_key, docs.room_id, docs.message_ids).where(docs.review_set_id == review_set.id)
+                ):
+                    by_room.setdefault(room, []).append((key, ids))
         selection = select_hits(backend, resolve_people(engine, node), memberships, time_zone(review_set.time_zone))
         found: set[str] = set()
         for room in set(selection.rooms) & by_room.keys():
@@ -142,7 +143,7 @@ def selected_keys(
     :class:`~search.query_parser.QuerySyntaxError` or :class:`~search.query_ast.UnsupportedQuery`."""
     node = parse_query(wanted.query) if wanted.query and wanted.query.strip() else None
     docs = review_documents.c
-    query = select(docs.doc_key, docs.room_id, docs.message_ids).where(docs.review_set_id == review_set.id)
+    query = select(docs.doc_key).where(docs.review_set_id == review_set.id)
     if wanted.reviewed is not None:
         query = query.where(docs.reviewed_by.is_not(None) if wanted.reviewed else docs.reviewed_by.is_(None))
     if wanted.dup_group is not None:
@@ -162,10 +163,8 @@ def selected_keys(
         rows = connection.execute(query.order_by(docs.position)).all()
     if node is None:
         return [row.doc_key for row in rows]
-    universe = {row.doc_key: (row.room_id, row.message_ids) for row in rows}
-    matched = evaluate(
-        node, set(universe), _tagged(engine, review_set), _hits(engine, backend, review_set, universe, memberships)
-    )
+    universe = {row.doc_key for row in rows}
+    matched = evaluate(node, universe, _tagged(engine, review_set), _hits(engine, backend, review_set, memberships))
     return [row.doc_key for row in rows if row.doc_key in matched]
 
 
