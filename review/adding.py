@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -137,7 +137,7 @@ def hit_documents(
     with its row. A message-unit document of an upload alone (no message id, so no key of its
     own) is left out; its attachment stands for it."""
     zone = time_zone(review_set.time_zone)
-    unit: DocumentUnit = "message" if review_set.unit == "message" else "conversation"
+    unit = cast(DocumentUnit, review_set.unit)  # one of DOCUMENT_UNITS (checked when the set was made)
     wanted: dict[str, frozenset[str]] = {}
     for parent in documents(events, unit=unit, numbering=_NUMBERING, zone=zone, custodians=custodians):
         room = parent.room.id

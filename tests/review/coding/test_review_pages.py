@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from archive.audit import entries
+from review.schema import review_documents
 from tests.review.coding.corpus import review_events
 from tests.web.conftest import WebSite, build_site, csrf_of, sign_in
 
@@ -126,3 +128,28 @@ def test_roles_on_the_review_pages(review_site: WebSite, legal: TestClient) -> N
         assert auditor.get(set_path).status_code == 403
     with TestClient(review_site.app, follow_redirects=False) as nobody:
         assert nobody.get(set_path).status_code in (302, 303)
+
+
+def test_the_review_screen_applies_coding_to_the_near_duplicate_group(legal: TestClient, review_site: WebSite) -> None:
+    set_path = _new_set(legal, "Pages four")
+    set_id = set_path.rsplit("/", 1)[1]
+    group = ["message:msg:acme10", "message:msg:acme14"]
+    with review_site.services.engine.begin() as connection:
+        connection.execute(
+            update(review_documents)
+            .where(review_documents.c.review_set_id == set_id, review_documents.c.doc_key.in_(group))
+            .values(dup_group="near-1", dup_similarity=0.93)
+        )
+    screen = legal.get(f"{set_path}/doc", params={"key": group[0]}).text
+    assert "Apply to the near-duplicate group (1 more)" in screen
+    assert "similarity 0.93" in screen
+    saved = legal.post(
+        f"{set_path}/doc",
+        data={"csrf": csrf_of(screen), "key": group[0], "tag": ["hot"], "duplicates": "yes", "group": "near-1"},
+    )
+    assert saved.status_code == 303, saved.text
+    other = legal.get(f"{set_path}/doc", params={"key": group[1]}).text
+    assert 'name="tag" value="hot" checked' in other
+    coded = next(e for e in entries(review_site.services.engine) if e["action"] == "review_code")  # newest first
+    assert coded["details"]["selection"]["dup_group"] == "near-1"
+    assert coded["details"]["changed"] == 2
