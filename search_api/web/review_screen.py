@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from archive import queries as archive_queries
 from archive.schema import archive_events, archive_messages
 from formats.time_zones import time_zone
 from review import coding, queries, tags
@@ -67,6 +68,10 @@ def _contents(app: AppServices, document: queries.ReviewDocument) -> list[dict[s
                         "actor": data.get("actor", {}),
                     }
                 )
+    changed = archive_queries.changes(app.engine, message_ids)
+    for item in items:
+        if item["kind"] == "message":
+            item["changes"] = changed.get(item["row"]["message_id"])
     items.sort(key=lambda item: (item["at"] is None, item["at"]))
     return items
 

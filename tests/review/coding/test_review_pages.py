@@ -85,6 +85,7 @@ def test_the_review_screen_codes_a_document_and_moves_on(legal: TestClient) -> N
     assert screen.status_code == 200, screen.text
     assert "acme revised" in screen.text  # its current text (edited)
     assert "2 versions" in screen.text
+    assert "acme offer number 2" in screen.text  # the original, in the versions
     assert "acme offer number 4" in screen.text  # the conversation around it
     assert "/static/web/review.js" in screen.text
     assert "<script>" not in screen.text  # no inline script: the CSP allows none
