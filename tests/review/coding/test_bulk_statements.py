@@ -25,7 +25,7 @@ def counted(engine: Engine) -> Iterator[dict[str, int]]:
 
     def seen(_connection: Any, clause: Any, *_args: Any) -> None:
         if isinstance(clause, Insert | Update | Delete):
-            name = f"{type(clause).__name__.lower()} {clause.table.name}"
+            name = f"{type(clause).__name__.lower()} {getattr(clause.table, 'name', '?')}"
             counts[name] = counts.get(name, 0) + 1
 
     event.listen(engine, "before_execute", seen)
