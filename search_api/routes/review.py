@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from archive import audit
 from archive.principals import Principal
+from cases.store import CaseStore
 from review import adding, coding, queries, tags
 from review import batches as review_batches
 from review.sets import ReviewSet, ReviewSetSpec, create_set, get_set, sets_of
@@ -342,7 +343,6 @@ def history(
 
 
 def _known_case(services: AppServices, case_id: str) -> None:
-    from cases.store import CaseStore
 
     if CaseStore(services.engine).get_case(case_id) is None:
         raise HTTPException(status_code=404, detail={"message": f"no case {case_id!r}"})

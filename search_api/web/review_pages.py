@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from archive import audit
 from cases.store import CaseStore
 from exports.documents import DOCUMENT_UNITS
+from formats.time_zones import time_zone
 from review import adding, batches, coding, queries, tags
 from review.errors import ReviewConflict, ReviewNotFound
 from review.sets import ReviewSet, ReviewSetSpec, create_set, get_set, sets_of
@@ -163,7 +164,6 @@ async def set_page(request: Request, set_id: str, offset: int = 0) -> Response:
         view = await run_in_threadpool(_set_view, services(request), user, set_id, values, max(0, offset))
     except REFUSED as error:
         return problem(request, user, error)
-    from formats.time_zones import time_zone
 
     return render(request, "review_set.html", {**view, "zone": time_zone(view["set"].time_zone)}, user=user)
 

@@ -154,3 +154,9 @@ def test_the_review_screen_applies_coding_to_the_near_duplicate_group(legal: Tes
     coded = next(e for e in entries(review_site.services.engine) if e["action"] == "review_code")  # newest first
     assert coded["details"]["selection"]["dup_group"] == "near-1"
     assert coded["details"]["changed"] == 2
+
+
+def test_the_search_page_says_tag_searches_a_review_set(legal: TestClient) -> None:
+    page = legal.get("/search", params={"q": "acme tag:hot"})
+    assert page.status_code == 400
+    assert "tag: searches a review set" in page.text
