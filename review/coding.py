@@ -17,13 +17,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text, delete, insert, select, update
+from sqlalchemy import JSON, Column, Connection, Engine, MetaData, Table, Text, delete, insert, select, update
+from sqlalchemy.types import NullType
 
 from archive import audit
 from archive.principals import Principal
+from ingest.db import UtcDateTime
 from review.errors import ReviewConflict, ReviewNotFound
 from review.schema import review_coding_history, review_codings, review_documents, review_notes, review_tags
 from review.sets import ReviewSet
@@ -274,8 +276,52 @@ def _write(
     finally:
         _SELECTED.drop(connection, checkfirst=True)
     for table, rows in ((review_codings, additions), (review_notes, notes), (review_coding_history, history)):
+        prepared = _Prepared(connection.dialect, table)
         for chunk in _chunks(rows):
-            connection.execute(insert(table), chunk)
+            connection.execute(insert(prepared.table), [prepared.row(row) for row in chunk])
+
+
+class _Prepared:
+    """Rows of ``table`` with their JSON and time values made ready once per distinct value, not
+    once per row: a bulk action's rows share their time and mostly their before and after, and
+    SQLAlchemy's per-row processing of those columns was half the cost of coding 100,000
+    documents. The rows go to a copy of the table whose JSON and time columns are untyped."""
+
+    _tables: ClassVar[dict[str, Table]] = {}
+
+    def __init__(self, dialect: Any, table: Table) -> None:
+        self.times = {c.name for c in table.columns if isinstance(c.type, UtcDateTime)}
+        self.documents = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        self.time_bind = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+        self.json_bind = JSON().dialect_impl(dialect).bind_processor(dialect)
+        self.done: dict[tuple[str, object], object] = {}
+        untyped = self._tables.get(f"{dialect.name}:{table.name}")
+        if untyped is None:
+            prepared = self.times | self.documents
+            columns = [
+                Column(c.name, NullType() if c.name in prepared else c.type, primary_key=c.primary_key)
+                for c in table.columns
+                if c.autoincrement is not True
+            ]
+            untyped = self._tables[f"{dialect.name}:{table.name}"] = Table(table.name, MetaData(), *columns)
+        self.table = untyped
+
+    def row(self, row: dict[str, Any]) -> dict[str, Any]:
+        ready = dict(row)
+        for name in self.times:
+            if name in ready and ready[name] is not None:
+                ready[name] = self._once("t", ready[name], self.time_bind)
+        for name in self.documents:
+            if name in ready:
+                ready[name] = self._once("j", ready[name], self.json_bind)
+        return ready
+
+    def _once(self, kind: str, value: Any, bind: Any) -> object:
+        key = (kind, repr(value)) if kind == "j" else (kind, value)
+        found = self.done.get(key)
+        if found is None:
+            found = self.done[key] = bind(value) if bind is not None else value
+        return found
 
 
 def history_of(
