@@ -36,7 +36,7 @@ from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, FileUploadEvent, PostEvent
 from review.errors import ReviewConflict, ReviewNotFound
 from review.schema import review_documents
-from review.sets import ReviewSet, get_set
+from review.sets import ReviewSet, get_set, lock_set
 from search.backends import SearchBackend
 from search.memberships import Memberships
 from search.query_ast import Node
@@ -159,6 +159,7 @@ def store_documents(
     now = datetime.now(UTC)
     added = already = 0
     with engine.begin() as connection:
+        lock_set(connection, set_id)
         known = set(
             connection.execute(
                 select(review_documents.c.doc_key).where(review_documents.c.review_set_id == set_id)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, case, func, insert, select
 
 from review.errors import ReviewConflict
 from review.schema import review_batch_documents, review_batches, review_documents
+from review.sets import lock_set
 
 MAX_BATCH = 100_000
 
@@ -43,6 +44,7 @@ def assign(engine: Engine, set_id: str, spec: BatchSpec, actor: str) -> Batch:
     """A batch of the next ``spec.size`` unassigned documents (fewer when fewer are left;
     ReviewConflict when none is)."""
     with engine.begin() as connection:
+        lock_set(connection, set_id)
         assigned = select(review_batch_documents.c.doc_key).where(review_batch_documents.c.review_set_id == set_id)
         rows = connection.execute(
             select(review_documents.c.doc_key, review_documents.c.position)

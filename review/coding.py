@@ -28,7 +28,7 @@ from archive.principals import Principal
 from ingest.db import UtcDateTime
 from review.errors import ReviewConflict, ReviewNotFound
 from review.schema import review_coding_history, review_codings, review_documents, review_notes, review_tags
-from review.sets import ReviewSet
+from review.sets import ReviewSet, lock_set
 from review.tags import Tag, tag_set
 
 BATCH = 5000
@@ -147,6 +147,7 @@ def code(
     actor = who(caller)
     unique_keys = list(dict.fromkeys(keys))
     with engine.begin() as connection:
+        lock_set(connection, review_set.id)
         before = codings(connection, review_set.id, unique_keys)
         missing = [key for key in unique_keys if key not in before]
         if missing:

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine, Subquery, func, insert, select
+from sqlalchemy import Connection, Engine, Subquery, func, insert, select
 
 from cases.store import CaseStore
 from exports.documents import DOCUMENT_UNITS
@@ -105,3 +105,10 @@ def get_set(engine: Engine, set_id: str) -> ReviewSet:
             select(func.count()).select_from(review_documents).where(review_documents.c.review_set_id == set_id)
         ).scalar_one()
     return ReviewSet(**row._mapping, documents=count)
+
+
+def lock_set(connection: Connection, set_id: str) -> None:
+    """Hold the set's row until the transaction ends (PostgreSQL ``FOR UPDATE``; a SQLite write
+    transaction is alone already): additions, codings and batches of one set run one at a time,
+    so two of them never insert the same document, coding or batch member twice."""
+    connection.execute(select(review_sets.c.id).where(review_sets.c.id == set_id).with_for_update())

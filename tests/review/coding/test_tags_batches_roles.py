@@ -11,6 +11,8 @@ from ingest.staging import StagingStore
 from search.es_query import translate
 from search.query_ast import TAG_OUTSIDE_REVIEW, Filter, UnsupportedQuery
 from search.query_parser import parse_query
+from search.tantivy_backend import scoped
+from search.tantivy_schema import build_schema
 from search_api.deps import PERMISSIONS
 from tests.api_client import auth
 from tests.review.coding.conftest import new_set
@@ -147,6 +149,8 @@ def test_tag_outside_a_review_set_is_a_clear_400(
     assert parse_query("tag:Hot") == Filter("tag", "Hot")
     with pytest.raises(UnsupportedQuery, match="review set"):
         translate(parse_query("acme OR tag:hot"))
+    with pytest.raises(UnsupportedQuery, match="review set"):
+        scoped(parse_query("acme -tag:hot"), build_schema())
 
 
 def _routes(set_id: str, case_id: str) -> list[tuple[str, str, str, object]]:
