@@ -76,6 +76,19 @@ def _contents(app: AppServices, document: queries.ReviewDocument) -> list[dict[s
     return items
 
 
+def _path(tag_set: tags.TagSet, group: tags.TagGroup) -> str:
+    """A group's name under its parents' (``Issues > Pricing``): the hierarchy."""
+    by_id = {g.id: g for g in tag_set.groups}
+    names = [group.name]
+    seen = {group.id}
+    parent = by_id.get(group.parent_id or "")
+    while parent is not None and parent.id not in seen:
+        names.append(parent.name)
+        seen.add(parent.id)
+        parent = by_id.get(parent.parent_id or "")
+    return " › ".join(reversed(names))
+
+
 def _view(app: AppServices, user: WebUser, set_id: str, key: str, values: dict[str, str]) -> dict[str, Any]:
     review_set: ReviewSet = get_set(app.engine, set_id)
     found = queries.documents_of(app.engine, set_id, [key])
@@ -107,7 +120,8 @@ def _view(app: AppServices, user: WebUser, set_id: str, key: str, values: dict[s
         "coding": state,
         "notes": coding.notes_of(app.engine, set_id, key),
         "groups": [
-            {"group": group, "tags": [t for t in tag_set.tags if t.group_id == group.id]} for group in tag_set.groups
+            {"group": group, "path": _path(tag_set, group), "tags": [t for t in tag_set.tags if t.group_id == group.id]}
+            for group in tag_set.groups
         ],
         "shortcuts": [t for t in tag_set.tags if t.shortcut],
         "contents": contents,

@@ -86,6 +86,7 @@ def test_the_review_screen_codes_a_document_and_moves_on(legal: TestClient) -> N
     assert "acme revised" in screen.text  # its current text (edited)
     assert "2 versions" in screen.text
     assert "acme offer number 2" in screen.text  # the original, in the versions
+    assert "<legend>Privilege</legend>" in screen.text
     assert "acme offer number 4" in screen.text  # the conversation around it
     assert "/static/web/review.js" in screen.text
     assert "<script>" not in screen.text  # no inline script: the CSP allows none
@@ -160,3 +161,20 @@ def test_the_search_page_says_tag_searches_a_review_set(legal: TestClient) -> No
     page = legal.get("/search", params={"q": "acme tag:hot"})
     assert page.status_code == 400
     assert "tag: searches a review set" in page.text
+
+
+def test_a_nested_tag_group_shows_under_its_parent(legal: TestClient, review_site: WebSite) -> None:
+    set_path = _new_set(legal, "Pages five")
+    set_id = set_path.rsplit("/", 1)[1]
+    token = {"Authorization": f"Bearer {review_site.tokens['legal']}"}
+    found = legal.get(f"/api/v1/review-sets/{set_id}", headers=token).json()
+    base = f"/api/v1/cases/{found['case_id']}"
+    hot = next(g for g in legal.get(f"{base}/tags", headers=token).json()["groups"] if g["name"] == "Hot")
+    issues = legal.post(f"{base}/tag-groups", json={"name": "Issues", "parent_id": hot["id"]}, headers=token).json()
+    made = legal.post(
+        f"{base}/tags", json={"group_id": issues["id"], "name": "pricing", "shortcut": "q"}, headers=token
+    )
+    assert made.status_code == 201, made.text
+    screen = legal.get(f"{set_path}/doc", params={"key": "message:msg:acme2"}).text
+    assert "<legend>Hot › Issues</legend>" in screen
+    assert 'data-shortcut="q"' in screen
