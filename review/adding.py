@@ -239,10 +239,14 @@ def add_from_search(
 
     def rows() -> Iterator[dict[str, Any]]:
         events = selected_events(engine, selection, zone=zone)
+        family: tuple[Document | None, bool] = (None, False)  # a family is kept or left whole
         for document, row in hit_documents(events, review_set, selection, case.custodians):
-            ids = selection.room_hits(document.room.id).message_ids
-            hit_times = [event.occurred_at for event in document.events if any(hit in ids for hit in _hit_ids(event))]
-            if in_scope(case, document.parent or document, hit_times):
+            head = document.parent or document
+            if family[0] is not head:
+                ids = selection.room_hits(head.room.id).message_ids
+                hit_times = [e.occurred_at for e in head.events if any(hit in ids for hit in _hit_ids(e))]
+                family = (head, in_scope(case, head, hit_times))
+            if family[1]:
                 yield row
 
     return store_documents(engine, set_id, rows(), {"how": "search", "query": query}, actor)

@@ -122,3 +122,17 @@ def test_a_search_keeps_to_the_cases_rooms_and_dates(client: TestClient, tokens:
     # room:legal holds the odd messages; those with index % 3 == 0 are on day two.
     expected = {f"message:msg:acme{i}" for i in range(ACME_MESSAGES) if i % 2 == 1 and i % 3 != 0}
     assert set(_keys(client, legal, set_id)) == expected | {f"attachment:{UPLOAD_ID}"}
+
+
+def test_a_family_is_kept_or_left_whole(client: TestClient, tokens: dict[str, str]) -> None:
+    legal = tokens["legal"]
+    # The file (a hit itself) is shared at 15:40, after the case's end; the messages of its
+    # conversation slice are hits before it: the slice and its attachment go together.
+    scope = {"name": "Morning", "rooms": ["room:legal"], "date_to": (DAY + timedelta(hours=5)).isoformat()}
+    case_id = client.post("/api/v1/cases", json=scope, headers=auth(legal)).json()["id"]
+    set_id = new_set(client, legal, case_id, unit="conversation")
+    client.post(f"/api/v1/review-sets/{set_id}/documents/search", json={"query": "acme"}, headers=auth(legal))
+    assert set(_keys(client, legal, set_id)) == {
+        f"conversation:room:legal:{DAY.date().isoformat()}",
+        f"attachment:{UPLOAD_ID}",
+    }
