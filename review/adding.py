@@ -13,8 +13,8 @@ batch, not a round trip each.
 
 **The case's scope.** A document found by a search is kept when it is in the case's scope: in
 one of the case's rooms, or with one of its custodians taking part or present (the case names
-neither: everything), and with a hit inside the case's dates (when it has them). Slices and
-documents named by hand are taken as asked.
+neither: everything), and with a hit inside the case's dates (when it has them); a family is
+kept or left out whole. Slices and documents named by hand are taken as asked.
 """
 
 from __future__ import annotations
