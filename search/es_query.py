@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from search.memberships import Memberships
 from search.query_ast import (
+    TAG_OUTSIDE_REVIEW,
     And,
     Current,
     Filter,
@@ -149,6 +150,8 @@ def _filter(node: Filter, memberships: Memberships | None) -> Json:
             if value not in {"post", "file_upload"}:
                 raise UnsupportedEsQuery(f"type:{value} is answered from the archive, not the text index")
             return {"term": {"type": value}}
+        case "tag":
+            raise UnsupportedEsQuery(TAG_OUTSIDE_REVIEW)
         case "participant":
             return _participant(value, memberships)
     raise UnsupportedEsQuery(f"unknown field {node.field}:")

@@ -14,8 +14,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-FilterField = Literal["from", "in", "participant", "mentions", "hashtag", "has", "type", "is", "filetype"]
-FILTER_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "hashtag", "has", "type", "is", "filetype")
+FilterField = Literal["from", "in", "participant", "mentions", "hashtag", "has", "type", "is", "filetype", "tag"]
+FILTER_FIELDS: tuple[str, ...] = (
+    "from",
+    "in",
+    "participant",
+    "mentions",
+    "hashtag",
+    "has",
+    "type",
+    "is",
+    "filetype",
+    "tag",
+)
 IS_VALUES: tuple[str, ...] = ("edited", "deleted")
 """What ``is:`` knows: ``is:edited`` (messages with at least one edit), ``is:deleted``."""
 
@@ -54,7 +65,8 @@ class Near:
 class Filter:
     """A field condition: ``from:nick``, ``in:#room``, ``participant:``, ``mentions:``/``@nick``,
     ``#hashtag``, ``has:file``, ``type:join``, ``is:edited``, ``is:deleted``, ``filetype:pdf``
-    (the value lower-case, without a leading dot)."""
+    (the value lower-case, without a leading dot), ``tag:hot`` (a review set's coding: meaningful
+    only in a review set, see :func:`uses_tags`)."""
 
     field: FilterField
     value: str
@@ -121,7 +133,7 @@ def _caseless(word: str) -> str:
 BOUNDARY = r'(?![^\s()"\-])'
 """After a keyword or ``NEAR/n``: whitespace, a parenthesis, a quotation mark, a hyphen or the end."""
 KEYWORDS: tuple[str, ...] = ("AND", "OR", "NOT")
-QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type", "is", "filetype")
+QUERY_FIELDS: tuple[str, ...] = ("from", "in", "participant", "mentions", "has", "type", "is", "filetype", "tag")
 """The ``field:value`` filters (``hashtag`` is only written ``#tag``)."""
 _VALUE = r'(?:"[^"]*"|[^\s()"]*)'
 TOKEN_PATTERNS: dict[str, str] = {
@@ -160,6 +172,24 @@ def is_bare_word(text: str) -> bool:
 def is_bare_value(text: str) -> bool:
     """Whether a filter value prints without quotes (``from:bob`` but ``from:"bob smith"``)."""
     return bool(_VALUE_TEXT.fullmatch(text)) and not text.endswith("*")
+
+
+TAG_OUTSIDE_REVIEW = "tag: searches a review set's coding: search within a review set to use it"
+
+
+def uses_tags(node: Node) -> bool:
+    """Whether ``node`` holds a ``tag:`` filter (a review set's coding, which the archive's
+    search backends know nothing of: only a review set's search answers it)."""
+    pending: list[Node] = [node]
+    while pending:
+        match pending.pop():
+            case Filter("tag", _):
+                return True
+            case Current(item) | Within(_, item) | Not(item):
+                pending.append(item)
+            case And(items) | Or(items):
+                pending.extend(items)
+    return False
 
 
 def searches_words(node: Node) -> bool:

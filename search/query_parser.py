@@ -19,6 +19,8 @@ Lexical rules (shared with the printer, see ``TOKEN_PATTERNS`` in :mod:`search.q
   ``in:"#release planning"``; surrounding spaces are dropped). A missing value is an error, so
   is a bare value ending in ``*`` (filters match whole values; quote it to mean a literal ``*``).
   ``@nick`` and ``#tag`` likewise need a bare value.
+- ``tag:<name>`` keeps the documents of a review set coded with that tag (``-tag:hot``: not
+  coded Hot); only a review set's search answers it, the archive's search refuses it (400).
 - ``is:edited`` and ``is:deleted`` keep messages with an edit, or deleted ones (any other value
   is refused, with a did-you-mean).
 - ``current:`` (any case) makes what follows it, touching it, search the current text only: a

@@ -23,6 +23,7 @@ from search import date_facets
 from search import tantivy_schema as fields
 from search.memberships import Memberships
 from search.query_ast import (
+    TAG_OUTSIDE_REVIEW,
     And,
     Current,
     Filter,
@@ -172,6 +173,8 @@ def _filter(schema: tantivy.Schema, node: Filter, memberships: Memberships | Non
             if value not in {"post", "file_upload"}:
                 raise UnsupportedQuery(f"type:{value} is answered from the archive, not the text index")
             return _term(schema, fields.TYPE, value)
+        case "tag":
+            raise UnsupportedQuery(TAG_OUTSIDE_REVIEW)
         case "participant":
             return _participant(schema, value, memberships)
     raise UnsupportedQuery(f"unknown field {node.field}:")

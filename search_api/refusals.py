@@ -11,6 +11,7 @@ from fastapi import HTTPException
 
 from cases.store import CaseConflict, CaseNotFound
 from exports.service import ExportNotFound, ExportNotReady, NotExportable
+from review.errors import ReviewConflict, ReviewNotFound
 from search.query_parser import QuerySyntaxError
 
 
@@ -24,13 +25,35 @@ class Refused(Exception):
         self.message = message
 
 
-Refusal = Refused | CaseNotFound | CaseConflict | ExportNotFound | ExportNotReady | NotExportable | QuerySyntaxError
-REFUSALS = (Refused, CaseNotFound, CaseConflict, ExportNotFound, ExportNotReady, NotExportable, QuerySyntaxError)
+Refusal = (
+    Refused
+    | CaseNotFound
+    | CaseConflict
+    | ExportNotFound
+    | ExportNotReady
+    | NotExportable
+    | QuerySyntaxError
+    | ReviewNotFound
+    | ReviewConflict
+)
+REFUSALS = (
+    Refused,
+    CaseNotFound,
+    CaseConflict,
+    ExportNotFound,
+    ExportNotReady,
+    NotExportable,
+    QuerySyntaxError,
+    ReviewNotFound,
+    ReviewConflict,
+)
 
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CaseNotFound, 404),
     (ExportNotFound, 404),
     (CaseConflict, 409),
+    (ReviewNotFound, 404),
+    (ReviewConflict, 409),
     (ExportNotReady, 409),
     (NotExportable, 422),
     (QuerySyntaxError, 422),

@@ -17,7 +17,7 @@ from archive.principals import Principal
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from search import service
 from search.highlight import highlight_html
-from search.query_ast import UnsupportedQuery
+from search.query_ast import TAG_OUTSIDE_REVIEW, UnsupportedQuery, uses_tags
 from search.query_parser import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from search.request import Cursor
 from search.request import SearchRequest as PageRequest
@@ -154,8 +154,11 @@ class SearchResults(BaseModel):
 def audited_search(request: SearchRequest, services: AppServices, caller: Principal) -> SearchResults:
     """The answer, returned only once its audit entry is committed (blocking: database, index)."""
     try:
+        node = parse_query(request.query)
+        if uses_tags(node):  # a review set's coding: the archive's search knows nothing of it
+            raise HTTPException(status_code=400, detail={"message": TAG_OUTSIDE_REVIEW})
         asked = PageRequest(
-            parse_query(request.query),
+            node,
             size=request.size,
             by_relevance=request.sort == "relevance",
             cursor=_cursor(request),

@@ -19,6 +19,8 @@ from search_api.web import (
     policies_page,
     redaction_page,
     retention_page,
+    review_pages,
+    review_screen,
     search_page,
 )
 from search_api.web.core import HERE
@@ -29,7 +31,16 @@ def install(app: FastAPI, session_secret: bytes | None = None) -> None:
     """Add the pages and their static files to ``app`` (sessions live in this process)."""
     app.state.web_sessions = SessionStore(session_secret)
     pages = (auth, overview_page, search_page, conversation_page, cases_page, case_changes, case_holds)
-    for module in (*pages, retention_page, policies_page, audit_page, files_page, redaction_page):
+    for module in (
+        *pages,
+        retention_page,
+        policies_page,
+        audit_page,
+        files_page,
+        redaction_page,
+        review_pages,
+        review_screen,
+    ):
         app.include_router(module.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
