@@ -55,10 +55,11 @@ import numpy.typing as npt
 from datasketch import MinHash
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Update, and_, bindparam, func, select, update
 
-from archive import attachments, queries
+from archive import attachments, audit, queries
 from archive.file_store import FileMissing, FileStore, FileStoreError
+from archive.principals import Principal
 from exports.documents import parse_document_key
 from review.schema import review_documents, review_sets
 
@@ -429,7 +430,11 @@ def _store(engine: Engine, review_set_id: str, values: list[dict[str, Any]]) -> 
     with engine.begin() as connection:
         connection.execute(clear)
         for start in range(0, len(values), 1000):
-            connection.execute(assign, values[start : start + 1000])
+            _assign(connection, assign, values[start : start + 1000])
+
+
+def _assign(connection: Connection, statement: Update, batch: list[dict[str, Any]]) -> None:
+    connection.execute(statement, batch)
 
 
 # --- reading the groups --------------------------------------------------------------------------
@@ -521,3 +526,46 @@ def group_of(engine: Engine, review_set_id: str, doc_key: str, *, members: int =
         )
         listed = _members(connection, review_set_id, [row.dup_group], members)
     return DuplicateGroup(row.dup_group, int(size or 0), listed[row.dup_group])
+
+
+def summary(engine: Engine, review_set_id: str) -> dict[str, int]:
+    """How many groups the set has and how many documents are in one."""
+    columns = review_documents.c
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(func.count(func.distinct(columns.dup_group)), func.count(columns.dup_group)).where(
+                columns.review_set_id == review_set_id
+            )
+        ).one()
+    return {"groups": int(found[0]), "grouped": int(found[1])}
+
+
+def compute_audited(
+    engine: Engine,
+    caller: Principal,
+    review_set_id: str,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    files: FileStore | None = None,
+) -> DuplicateRun:
+    """:func:`compute`, then one audit entry ``review_near_duplicates`` with the set's grouping
+    before and after (counts) and the run's threshold and figures."""
+    case_id = review_set_case(engine, review_set_id)
+    before = summary(engine, review_set_id)
+    run = compute(engine, review_set_id, threshold=threshold, files=files)
+    audit.record(
+        engine,
+        caller,
+        "review_near_duplicates",
+        {
+            "case_id": case_id,
+            "review_set_id": review_set_id,
+            "threshold": threshold,
+            "before": before,
+            "after": {"groups": run.groups, "grouped": run.grouped},
+            "documents": run.documents,
+            "compared": run.compared,
+            "seconds": round(run.seconds, 3),
+        },
+    )
+    return run

@@ -70,6 +70,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cases_write": frozenset({"legal", "compliance_officer", "admin"}),
     "retention_read": frozenset({"legal", "compliance_officer", "auditor", "admin"}),
     "retention_write": frozenset({"legal", "admin"}),
+    # Review is legal's work; a compliance officer may read a review (sets, documents, coding,
+    # history, batches) but not code; an auditor reads its audit entries in the audit log.
+    "review_read": frozenset({"legal", "compliance_officer", "admin"}),
+    "review_write": frozenset({"legal", "admin"}),
 }
 """Which roles may use which part of the API (the README's permission table)."""
 
