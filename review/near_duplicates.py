@@ -77,8 +77,9 @@ SEED = 1
 MAX_TEXT_CHARS = 200_000
 """Of a long text (a busy day's conversation, an attachment) only the start is compared."""
 PAGE = 2000
-_CHUNK = 1 << 15
-"""Shingles hashed through the permutations at once (a 16 MB matrix)."""
+SIGN_BATCH = 1000
+_CHUNK = 1 << 13
+"""Shingles hashed through the permutations at once (a 4 MB matrix)."""
 _PAIRS_CHUNK = 1 << 15
 _NOT_WORD = re.compile(r"[\W_]+")
 _MAX32 = np.uint32(0xFFFFFFFF)
@@ -140,7 +141,15 @@ class Signer:
         self.num_perm = num_perm
 
     def sign(self, normalised_texts: Sequence[str]) -> Signatures:
-        """One row of ``num_perm`` values per text (texts already normalised, none empty)."""
+        """One row of ``num_perm`` values per text (texts already normalised, none empty),
+        :data:`SIGN_BATCH` texts at a time (the hashes of one batch are held, not of all)."""
+        if len(normalised_texts) <= SIGN_BATCH:
+            return self._sign(normalised_texts)
+        return np.concatenate(
+            [self._sign(normalised_texts[i : i + SIGN_BATCH]) for i in range(0, len(normalised_texts), SIGN_BATCH)]
+        )
+
+    def _sign(self, normalised_texts: Sequence[str]) -> Signatures:
         hashes: list[int] = []
         counts = np.empty(len(normalised_texts), dtype=np.int64)
         for index, text in enumerate(normalised_texts):
