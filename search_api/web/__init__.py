@@ -15,6 +15,7 @@ from search_api.web import (
     cases_page,
     conversation_page,
     files_page,
+    near_duplicates_page,
     overview_page,
     policies_page,
     retention_page,
@@ -30,6 +31,7 @@ def install(app: FastAPI, session_secret: bytes | None = None) -> None:
     pages = (auth, overview_page, search_page, conversation_page, cases_page, case_changes, case_holds)
     for module in (*pages, retention_page, policies_page, audit_page, files_page):
         app.include_router(module.router)
+    app.include_router(near_duplicates_page.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
 
