@@ -12,9 +12,9 @@ lines are the same everywhere, and grouping them says nothing.
 **Similarity.** The Jaccard similarity of two texts' sets of character 5-grams (shingles),
 estimated by MinHash with :data:`NUM_PERM` permutations: the fraction of equal signature
 values. The signatures are datasketch's (``MinHash(num_perm, seed, scheme="affine32")`` with a
-CRC-32 of each shingle's UTF-8 bytes; its permutations are taken from datasketch), computed in
-batches with numpy instead of one object per document (the tests check them value for value
-against datasketch's).
+polynomial hash of each shingle's code points (:func:`shingle_hash`); the permutations are
+taken from datasketch), computed for a batch of texts at once with numpy instead of one object and
+one Python call per shingle (the tests check them value for value against datasketch's).
 
 **Grouping.** Candidate pairs come from LSH banding: :data:`BANDS` bands of :data:`ROWS`
 values; two documents whose values agree on a whole band share a bucket. In each bucket every
@@ -44,7 +44,6 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,14 +76,17 @@ SEED = 1
 MAX_TEXT_CHARS = 200_000
 """Of a long text (a busy day's conversation, an attachment) only the start is compared."""
 PAGE = 2000
-SIGN_BATCH = 1000
+SIGN_CHARS = 1 << 20
+"""Characters signed at once (their code points and window hashes: about 20 MB)."""
 _CHUNK = 1 << 13
 """Shingles hashed through the permutations at once (a 4 MB matrix)."""
 _PAIRS_CHUNK = 1 << 15
+_MULTIPLIER = 0x01000193  # FNV's 32-bit prime: odd, so no window's last character is lost
 _NOT_WORD = re.compile(r"[\W_]+")
 _MAX32 = np.uint32(0xFFFFFFFF)
 
 Signatures = npt.NDArray[np.uint32]
+Indexes = npt.NDArray[np.int64]
 
 
 class DuplicatesRefused(ValueError):
@@ -111,8 +113,13 @@ def shingles(normalised: str) -> set[str]:
 
 
 def shingle_hash(shingle: str) -> int:
-    """The 32-bit hash of a shingle (CRC-32 of its UTF-8 bytes): what datasketch's ``hashfunc`` is given."""
-    return zlib.crc32(shingle.encode("utf-8"))
+    """The 32-bit hash of a shingle: the polynomial of its code points modulo 2**32
+    (``h = h * M + ord(c)`` for each character), what datasketch's ``hashfunc`` is given in the
+    tests. :meth:`Signer.sign` computes the same values for every window of a text at once."""
+    value = 0
+    for character in shingle:
+        value = (value * _MULTIPLIER + ord(character)) & 0xFFFFFFFF
+    return value
 
 
 def eligible(normalised: str, min_chars: int = MIN_CHARS) -> bool:
@@ -141,26 +148,26 @@ class Signer:
         self.num_perm = num_perm
 
     def sign(self, normalised_texts: Sequence[str]) -> Signatures:
-        """One row of ``num_perm`` values per text (texts already normalised, none empty),
-        :data:`SIGN_BATCH` texts at a time (the hashes of one batch are held, not of all)."""
-        if len(normalised_texts) <= SIGN_BATCH:
-            return self._sign(normalised_texts)
-        return np.concatenate(
-            [self._sign(normalised_texts[i : i + SIGN_BATCH]) for i in range(0, len(normalised_texts), SIGN_BATCH)]
-        )
+        """One row of ``num_perm`` values per text (texts already normalised, none empty), in
+        batches of at most :data:`SIGN_CHARS` characters (the batch's hashes are held, not all)."""
+        blocks: list[Signatures] = []
+        batch: list[str] = []
+        size = 0
+        for text in normalised_texts:
+            if batch and size + len(text) > SIGN_CHARS:
+                blocks.append(self._sign(batch))
+                batch, size = [], 0
+            batch.append(text)
+            size += len(text)
+        blocks.append(self._sign(batch))
+        return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
 
-    def _sign(self, normalised_texts: Sequence[str]) -> Signatures:
-        hashes: list[int] = []
-        counts = np.empty(len(normalised_texts), dtype=np.int64)
-        for index, text in enumerate(normalised_texts):
-            found = [shingle_hash(s) for s in shingles(text)]
-            hashes.extend(found)
-            counts[index] = len(found)
-        out = np.full((len(normalised_texts), self.num_perm), _MAX32, dtype=np.uint32)
-        if not hashes:
+    def _sign(self, texts: Sequence[str]) -> Signatures:
+        out = np.full((len(texts), self.num_perm), _MAX32, dtype=np.uint32)
+        if not texts:
             return out
-        values = _fmix32(np.asarray(hashes, dtype=np.uint32))
-        owner = np.repeat(np.arange(len(normalised_texts), dtype=np.int64), counts)
+        values, owner = window_hashes(texts)
+        values = _fmix32(values)
         a = self.a[:, None]
         b = self.b[:, None]
         with np.errstate(over="ignore"):
@@ -173,6 +180,31 @@ class Signer:
                 rows = own[firsts]
                 out[rows] = np.minimum(out[rows], smallest)
         return out
+
+
+def window_hashes(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint32], Indexes]:
+    """:func:`shingle_hash` of every :data:`SHINGLE`-character window of each text (a shorter
+    text: of the whole text), with the index of the text it belongs to. A window repeated in a
+    text is hashed again: the minimum of a multiset is the minimum of its set."""
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    starts = np.cumsum(lengths) - lengths
+    windows = np.maximum(lengths - SHINGLE + 1, 0)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), windows)
+    first = np.cumsum(windows) - windows
+    at = np.arange(int(windows.sum()), dtype=np.int64) - np.repeat(first - starts, windows)
+    values = np.zeros(len(at), dtype=np.uint32)
+    multiplier = np.uint32(_MULTIPLIER)
+    with np.errstate(over="ignore"):
+        for offset in range(SHINGLE):
+            values = values * multiplier + points[at + offset]
+    short = np.flatnonzero(windows == 0)
+    if len(short):
+        values = np.concatenate([values, np.asarray([shingle_hash(texts[i]) for i in short.tolist()], dtype=np.uint32)])
+        owner = np.concatenate([owner, short.astype(np.int64)])
+        order = np.argsort(owner, kind="stable")
+        values, owner = values[order], owner[order]
+    return values, owner
 
 
 # --- grouping ------------------------------------------------------------------------------------

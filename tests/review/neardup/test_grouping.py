@@ -34,7 +34,10 @@ def test_normalise_folds_case_punctuation_and_whitespace() -> None:
 
 
 def test_signatures_are_datasketchs_minhash_value_for_value() -> None:
-    texts = [normalise(t) for t in (BASE, "ein ganz anderer Satz über Lizenzen und Preise", "短い日本語の文です")]
+    texts = [
+        normalise(t)
+        for t in (BASE, "ein ganz anderer Satz über Lizenzen und Preise", "短い日本語の文です", "ab", "😀 x")
+    ]
     ours = Signer(seed=7).sign(texts)
     for text, row in zip(texts, ours, strict=True):
         theirs = MinHash(num_perm=NUM_PERM, seed=7, scheme="affine32", hashfunc=shingle_hash)
@@ -48,6 +51,14 @@ def test_a_long_text_spanning_several_chunks_is_signed_like_datasketch() -> None
     theirs = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", hashfunc=shingle_hash)
     theirs.update_batch(list(shingles(text)))
     assert row.tolist() == theirs.hashvalues.tolist()
+
+
+def test_signing_in_small_batches_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [normalise(t) for t in generate(300, seed=2).texts] + ["ab", "xyz"]
+    whole = Signer().sign(texts)
+    monkeypatch.setattr("review.near_duplicates.SIGN_CHARS", 500)
+    monkeypatch.setattr("review.near_duplicates._CHUNK", 64)
+    assert np.array_equal(Signer().sign(texts), whole)
 
 
 def test_near_duplicates_are_grouped_with_similarity_to_the_pivot() -> None:
