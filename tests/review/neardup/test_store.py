@@ -74,7 +74,7 @@ def test_a_rerun_replaces_the_grouping(store: StagingStore) -> None:
     with store.engine.begin() as connection:  # a stale grouping of an earlier run
         connection.execute(
             update(review_documents)
-            .where(columns.review_set_id == set_id, columns.doc_key == keys[2])
+            .where(columns.review_set_id == set_id, columns.doc_key == keys[0])
             .values(dup_group="message:gone", dup_similarity=0.5)
         )
     compute(store.engine, set_id, threshold=0.99)
@@ -84,7 +84,8 @@ def test_a_rerun_replaces_the_grouping(store: StagingStore) -> None:
     compute(store.engine, set_id, threshold=0.6)
     stored = _stored(store, set_id)
     assert stored[keys[0]][0] == stored[keys[1]][0] is not None
-    assert "message:gone" not in {g for g, _ in stored.values()}
+    compute(store.engine, set_id, threshold=0.99)
+    assert _stored(store, set_id)[keys[0]] == (None, None)
 
 
 def test_a_failing_write_leaves_the_previous_grouping(store: StagingStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,3 +120,16 @@ def test_an_unknown_set_or_document_is_refused(store: StagingStore) -> None:
     with pytest.raises(ReviewSetMissing, match="no document"):
         group_of(store.engine, set_id, "message:nope")
     assert groups(store.engine, set_id).groups == []
+
+
+def test_another_sets_grouping_is_left_alone(store: StagingStore) -> None:
+    _, first = make_set(store.engine)
+    _, second = make_set(store.engine)
+    add_messages(store.engine, first, [CONTRACT, CONTRACT + " Thanks."])
+    add_messages(store.engine, second, [LUNCH, LUNCH + " ok"], start=10)
+    compute(store.engine, second)
+    before = _stored(store, second)
+    assert {g for g, _ in before.values()} != {None}
+    compute(store.engine, first)
+    compute(store.engine, first, threshold=1.0)
+    assert _stored(store, second) == before
