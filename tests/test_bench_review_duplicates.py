@@ -7,7 +7,7 @@ from bench.review_duplicates import THRESHOLDS, parser, run
 
 
 def test_the_benchmark_reports_quality_per_threshold_time_and_memory() -> None:
-    args = parser().parse_args(["--documents", "600", "--sample", "200", "--stored", "300", "--seed", "5"])
+    args = parser().parse_args(["--documents", "600", "--sample", "200", "--stored", "300", "--seed", "5", "--repeat", "2"])
     figures = run(args)
     quality = figures["quality"]
     assert isinstance(quality, list)
