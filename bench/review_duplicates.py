@@ -42,6 +42,7 @@ from review import near_duplicates
 from review.near_duplicates import (
     DEFAULT_THRESHOLD,
     Signer,
+    candidate_pairs,
     eligible,
     group,
     group_texts,
@@ -65,17 +66,48 @@ def parser() -> argparse.ArgumentParser:
     return parsed
 
 
+BAND_CHOICES = ((32, 4), (25, 5), (21, 6))
+
+
+def _labels(corpus: Corpus, kept: list[int], grouping: Any) -> list[int]:
+    labels = [-1] * len(corpus.texts)
+    for inner, index in enumerate(kept):
+        labels[index] = int(grouping.pivot[inner])
+    return labels
+
+
+def _bands(corpus: Corpus) -> list[dict[str, Any]]:
+    """The LSH bands compared at the default threshold: candidates, time, precision, recall."""
+    normalised = [normalise(t) for t in corpus.texts]
+    kept = [i for i, text in enumerate(normalised) if eligible(text)]
+    signatures = Signer().sign([normalised[i] for i in kept])
+    rows = []
+    for bands, width in BAND_CHOICES:
+        began = time.perf_counter()
+        candidates = len(candidate_pairs(signatures, bands, width))
+        grouping = group(signatures, DEFAULT_THRESHOLD, bands=bands, rows=width)
+        seconds = time.perf_counter() - began
+        found = score(corpus, _labels(corpus, kept, grouping))
+        rows.append(
+            {
+                "bands": bands,
+                "rows": width,
+                "candidates": candidates,
+                "seconds": round(seconds, 2),
+                "precision": round(found.precision, 4),
+                "recall": round(found.recall, 4),
+            }
+        )
+    return rows
+
+
 def _quality(corpus: Corpus) -> list[dict[str, Any]]:
     normalised = [normalise(t) for t in corpus.texts]
     kept = [i for i, text in enumerate(normalised) if eligible(text)]
     signatures = Signer().sign([normalised[i] for i in kept])
     rows = []
     for threshold in THRESHOLDS:
-        grouping = group(signatures, threshold)
-        labels = [-1] * len(corpus.texts)
-        for inner, index in enumerate(kept):
-            labels[index] = int(grouping.pivot[inner])
-        found = score(corpus, labels)
+        found = score(corpus, _labels(corpus, kept, group(signatures, threshold)))
         rows.append(
             {
                 "threshold": threshold,
@@ -307,6 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "corpus": {"documents": len(corpus.texts), "true_pairs": corpus.true_pairs(), "seed": args.seed},
         "default_threshold": DEFAULT_THRESHOLD,
         "quality": _quality(corpus),
+        "bands": _bands(corpus),
         "timing": _timing(corpus, args.sample, args.repeat),
     }
     if args.stored:

@@ -22,9 +22,10 @@ member is paired with the bucket's first member and with the member before it (n
 pair: a bucket of 10,000 copies of one text makes 20,000 pairs, not 50 million). A pair is kept
 when its estimated similarity is at least the threshold; groups are the connected components of
 the kept pairs (union of verified candidates). The bands do not depend on the threshold, so a
-higher threshold keeps a subset of the pairs and its groups split those of a lower one. With 32
-bands of 4 a pair of similarity 0.5 is a candidate with probability 0.87, 0.6: 0.99, 0.7:
-0.9997; thresholds below :data:`MIN_THRESHOLD` are refused.
+higher threshold keeps a subset of the pairs and its groups split those of a lower one. With 25
+bands of 5 a pair of similarity 0.3 is a candidate with probability 0.06, 0.5: 0.55, 0.6: 0.87,
+0.7: 0.990, 0.8: 0.99995 (``1 - (1 - s**5)**25``); thresholds below :data:`MIN_THRESHOLD` are
+refused, and below 0.7 a group chains unrelated documents on a large set (measured).
 
 **Pivot.** The member with the most kept pairs (ties: the first in the set's order); each
 member's ``dup_similarity`` is its estimated similarity to the pivot (the pivot's is 1.0; a member
@@ -63,8 +64,10 @@ from exports.documents import parse_document_key
 from review.schema import review_documents, review_sets
 
 NUM_PERM = 128
-BANDS = 32
-ROWS = 4
+BANDS = 25
+ROWS = 5
+"""25 bands of 5 values (125 of the 128; the verification compares all 128): measured against
+32 of 4 and 21 of 6 in docs/near-duplicates.md."""
 SHINGLE = 5
 """Characters per shingle."""
 MIN_CHARS = 25
@@ -232,17 +235,17 @@ def check_threshold(threshold: float) -> float:
     return threshold
 
 
-def candidate_pairs(signatures: Signatures) -> npt.NDArray[np.int64]:
+def candidate_pairs(signatures: Signatures, bands: int = BANDS, rows: int = ROWS) -> npt.NDArray[np.int64]:
     """Unique ``(low, high)`` index pairs sharing a band bucket (see the module doc), shape (n, 2)."""
     count = len(signatures)
     found: list[npt.NDArray[np.int64]] = []
     positions = np.arange(count, dtype=np.int64)
     with np.errstate(over="ignore"):
-        for band in range(BANDS):
-            rows = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
-            key = rows[:, 0]
-            for column in range(1, ROWS):
-                key = (key * np.uint64(0x9E3779B97F4A7C15)) ^ rows[:, column]  # collisions are verified anyway
+        for band in range(bands):
+            values = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64)
+            key = values[:, 0]
+            for column in range(1, rows):
+                key = (key * np.uint64(0x9E3779B97F4A7C15)) ^ values[:, column]  # collisions are verified anyway
             order = np.argsort(key, kind="stable")
             ordered = key[order]
             starts = np.r_[True, ordered[1:] != ordered[:-1]]
@@ -273,14 +276,15 @@ def _agreement(
     return out
 
 
-def group(signatures: Signatures, threshold: float) -> Grouping:
-    """Group documents whose signatures are near-duplicates at ``threshold`` (see the module doc)."""
+def group(signatures: Signatures, threshold: float, *, bands: int = BANDS, rows: int = ROWS) -> Grouping:
+    """Group documents whose signatures are near-duplicates at ``threshold`` (see the module doc;
+    ``bands`` of ``rows`` values: other LSH bands, for the benchmark)."""
     check_threshold(threshold)
     count = len(signatures)
     num_perm = signatures.shape[1] if signatures.ndim == 2 else NUM_PERM
     pivot = np.full(count, -1, dtype=np.int64)
     similarity = np.zeros(count, dtype=np.float64)
-    pairs = candidate_pairs(signatures)
+    pairs = candidate_pairs(signatures, bands, rows)
     if len(pairs):
         agree = _agreement(signatures, pairs[:, 0], pairs[:, 1])
         needed = int(np.ceil(threshold * num_perm - 1e-9))

@@ -7,7 +7,9 @@ from bench.review_duplicates import THRESHOLDS, parser, run
 
 
 def test_the_benchmark_reports_quality_per_threshold_time_and_memory() -> None:
-    args = parser().parse_args(["--documents", "600", "--sample", "200", "--stored", "300", "--seed", "5", "--repeat", "2"])
+    args = parser().parse_args(
+        ["--documents", "600", "--sample", "200", "--stored", "300", "--seed", "5", "--repeat", "2"]
+    )
     figures = run(args)
     quality = figures["quality"]
     assert isinstance(quality, list)
@@ -23,6 +25,9 @@ def test_the_benchmark_reports_quality_per_threshold_time_and_memory() -> None:
     assert timing["documents"] == 600
     assert set(timing["seconds_per_100k"]) >= {"sign", "group", "total", "floor_normalise_shingle_hash"}
     assert timing["peak_traced_mb"] > 0
+    bands = figures["bands"]
+    assert isinstance(bands, list)
+    assert [(row["bands"], row["rows"]) for row in bands] == [(32, 4), (25, 5), (21, 6)]
     stored = figures["stored"]
     assert isinstance(stored, dict)
     assert stored["documents"] == 300
