@@ -320,6 +320,10 @@ def _stored(texts: list[str], repeat: int) -> dict[str, Any]:
             floors.append(time.perf_counter() - began)
         floor = min(floors)
         run = min((near_duplicates.compute(engine, set_id) for _ in range(repeat)), key=lambda r: r.seconds)
+        tracemalloc.start()
+        near_duplicates.compute(engine, set_id)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         engine.dispose()
     scale = PER / len(texts)
     return {
@@ -330,6 +334,7 @@ def _stored(texts: list[str], repeat: int) -> dict[str, Any]:
             "compute": round(run.seconds * scale, 2),
             "floor_read_texts": round(floor * scale, 2),
         },
+        "peak_traced_mb": round(peak / 1e6, 1),
     }
 
 
