@@ -97,10 +97,11 @@ def test_grouping_the_generated_corpus_clears_the_regression_floor() -> None:
     corpus = generate(4000, seed=3)
     grouping = group_texts(corpus.texts)
     measured = score(corpus, grouping.pivot.tolist())
-    # docs/near-duplicates.md: 0.998 precision and 0.92 recall at 0.7 on 100,000 documents.
-    assert measured.precision >= 0.97
-    assert measured.recall >= 0.85
-    assert min(measured.recall_by_edit.values()) >= 0.7
+    # docs/near-duplicates.md: 0.993 precision and 0.929 recall at 0.7 on 100,000 documents; on these
+    # 4,000 measured 1.0 and 0.958 (by edit at least 0.94). Floors a little under what is measured.
+    assert measured.precision >= 0.98
+    assert measured.recall >= 0.92
+    assert min(measured.recall_by_edit.values()) >= 0.9
 
 
 # --- properties ----------------------------------------------------------------------------------
