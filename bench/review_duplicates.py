@@ -37,7 +37,9 @@ from sqlalchemy import Engine, create_engine, insert
 
 from archive.schema import archive_messages
 from archivist.migrate import upgrade
+from bench.common import drop_postgres, fresh_postgres
 from bench.duplicate_corpus import Corpus, generate, score
+from ingest.db import create_db_engine
 from review import near_duplicates
 from review.near_duplicates import (
     DEFAULT_THRESHOLD,
@@ -61,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     parsed.add_argument("--documents", type=int, default=100_000, help="documents of the generated corpus")
     parsed.add_argument("--seed", type=int, default=20)
     parsed.add_argument("--sample", type=int, default=5_000, help="documents datasketch signs one by one")
+    parsed.add_argument("--postgres", help="also measure the stored set on this PostgreSQL server (a scratch database)")
     parsed.add_argument("--repeat", type=int, default=3, help="timings: the best of this many runs")
     parsed.add_argument("--stored", type=int, default=20_000, help="documents of the stored set (0: skip)")
     return parsed
@@ -307,24 +310,40 @@ def _stored_set(engine: Engine, texts: list[str]) -> str:
     return set_id
 
 
-def _stored(texts: list[str], repeat: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
-        upgrade(engine)
-        set_id = _stored_set(engine, texts)
-        floors = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            for connection, rows in near_duplicates._pages(engine, set_id):
-                near_duplicates._texts(connection, rows, None)
-            floors.append(time.perf_counter() - began)
-        floor = min(floors)
-        run = min((near_duplicates.compute(engine, set_id) for _ in range(repeat)), key=lambda r: r.seconds)
-        tracemalloc.start()
-        near_duplicates.compute(engine, set_id)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+def _stored(texts: list[str], repeat: int, postgres: str | None = None) -> dict[str, Any]:
+    """``compute()`` over a stored set: SQLite in a scratch folder, or a scratch database on
+    the PostgreSQL server of ``postgres`` (dropped afterwards)."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory() as folder:
+            engine = create_engine(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
+            upgrade(engine)
+            try:
+                return _measure_stored(engine, texts, repeat)
+            finally:
+                engine.dispose()
+    url = fresh_postgres(postgres)
+    engine = create_db_engine(url)
+    try:
+        return _measure_stored(engine, texts, repeat)
+    finally:
         engine.dispose()
+        drop_postgres(url, postgres)
+
+
+def _measure_stored(engine: Engine, texts: list[str], repeat: int) -> dict[str, Any]:
+    set_id = _stored_set(engine, texts)
+    floors = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        for connection, rows in near_duplicates._pages(engine, set_id):
+            near_duplicates._texts(connection, rows, None)
+        floors.append(time.perf_counter() - began)
+    floor = min(floors)
+    run = min((near_duplicates.compute(engine, set_id) for _ in range(repeat)), key=lambda r: r.seconds)
+    tracemalloc.start()
+    near_duplicates.compute(engine, set_id)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     scale = PER / len(texts)
     return {
         "documents": run.documents,
@@ -348,7 +367,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "timing": _timing(corpus, args.sample, args.repeat),
     }
     if args.stored:
-        figures["stored"] = _stored(generate(args.stored, seed=args.seed + 1).texts, args.repeat)
+        stored = generate(args.stored, seed=args.seed + 1).texts
+        figures["stored"] = _stored(stored, args.repeat)
+        if args.postgres:
+            figures["stored_postgres"] = _stored(stored, args.repeat, args.postgres)
     return figures
 
 

@@ -378,6 +378,14 @@ def _pages(engine: Engine, review_set_id: str) -> Iterator[tuple[Connection, lis
             yield connection, [_Row(r.doc_key, r.kind, list(r.message_ids or [])) for r in rows]
 
 
+def _size(engine: Engine, review_set_id: str) -> int:
+    with engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count()).select_from(review_documents).where(review_documents.c.review_set_id == review_set_id)
+        )
+    return int(count or 0)
+
+
 def _texts(connection: Connection, rows: Sequence[_Row], files: FileStore | None) -> list[str]:
     """The compared text of each row (see the module doc), "" when it has none."""
     messages = queries.message_texts(
@@ -426,16 +434,18 @@ def compute(
     began = time.perf_counter()
     signer = Signer(seed=seed)
     keys: list[str] = []
-    blocks: list[Signatures] = []
+    # Filled page by page (never a list of pages joined at the end: that held them twice).
+    signatures = np.empty((_size(engine, review_set_id), NUM_PERM), dtype=np.uint32)
     documents = 0
     for connection, rows in _pages(engine, review_set_id):
         documents += len(rows)
         normalised = [normalise(text) for text in _texts(connection, rows, files)]
         kept = [i for i, text in enumerate(normalised) if eligible(text, min_chars)]
+        if len(keys) + len(kept) > len(signatures):  # documents added while it ran
+            signatures = np.concatenate([signatures, np.empty((len(kept), NUM_PERM), dtype=np.uint32)])
+        signatures[len(keys) : len(keys) + len(kept)] = signer.sign([normalised[i] for i in kept])
         keys.extend(rows[i].doc_key for i in kept)
-        blocks.append(signer.sign([normalised[i] for i in kept]))
-    signatures = np.concatenate(blocks) if blocks else np.empty((0, NUM_PERM), dtype=np.uint32)
-    grouping = group(signatures, threshold)
+    grouping = group(signatures[: len(keys)], threshold)
     members = np.flatnonzero(grouping.pivot >= 0).tolist()
     values = [
         {

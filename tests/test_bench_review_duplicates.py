@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from bench.duplicate_corpus import generate
 from bench.review_duplicates import THRESHOLDS, parser, run
+from tests.services import POSTGRES_URL, require_postgresql
 
 
 def test_the_benchmark_reports_quality_per_threshold_time_and_memory() -> None:
-    args = parser().parse_args(
-        ["--documents", "600", "--sample", "200", "--stored", "300", "--seed", "5", "--repeat", "2"]
-    )
+    require_postgresql()
+    options = ["--documents", "600", "--sample", "200", "--stored", "300", "--seed", "5", "--repeat", "2"]
+    args = parser().parse_args([*options, "--postgres", POSTGRES_URL])
     figures = run(args)
     quality = figures["quality"]
     assert isinstance(quality, list)
@@ -32,3 +33,8 @@ def test_the_benchmark_reports_quality_per_threshold_time_and_memory() -> None:
     assert isinstance(stored, dict)
     assert stored["documents"] == 300
     assert stored["grouped"] >= 2 * stored["groups"] > 0
+    on_postgres = figures["stored_postgres"]
+    assert isinstance(on_postgres, dict)
+    assert {k: on_postgres[k] for k in ("documents", "groups", "grouped")} == {
+        k: stored[k] for k in ("documents", "groups", "grouped")
+    }

@@ -133,3 +133,16 @@ def test_another_sets_grouping_is_left_alone(store: StagingStore) -> None:
     compute(store.engine, first)
     compute(store.engine, first, threshold=1.0)
     assert _stored(store, second) == before
+
+
+def test_documents_added_while_it_runs_are_grouped_too(store: StagingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, set_id = make_set(store.engine)
+    keys = add_messages(store.engine, set_id, [f"{CONTRACT} Item {i % 2}." for i in range(7)] + [LUNCH, LUNCH + "!"])
+    expected = compute(store.engine, set_id)
+    before = _stored(store, set_id)
+    monkeypatch.setattr(near_duplicates, "PAGE", 2)
+    monkeypatch.setattr(near_duplicates, "_size", lambda *_: 1)  # counted before most of them came
+    again = compute(store.engine, set_id)
+    assert (again.compared, again.groups, again.grouped) == (expected.compared, expected.groups, expected.grouped)
+    assert _stored(store, set_id) == before
+    assert before[keys[7]][0] == before[keys[8]][0] is not None
