@@ -1,11 +1,12 @@
 """``/cases/{case_id}/review/{set_id}/near-duplicates``: a review set's near-duplicate groups,
-largest first, each member linked to the review screen, and (for ``review_write``) the form
-that computes them again at a chosen threshold (:func:`review.near_duplicates.compute_audited`,
-the API's own, stored and audited as over the API). Reading needs ``review_read``."""
+largest first, each member linked to the review screen (``/review/{set_id}/doc?key=...``),
+and (for ``review_write``) the form that computes them again at a chosen threshold
+(:func:`review.near_duplicates.compute_audited`, the API's own, stored and audited as over the
+API). Reading needs ``review_read``."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,9 +22,9 @@ PER_PAGE = 25
 MEMBERS = 50
 
 
-def review_href(case_id: str, set_id: str, doc_key: str) -> str:
-    """The review screen at one document of the set."""
-    return f"/cases/{quote(case_id, safe='')}/review/{quote(set_id, safe='')}?doc={quote(doc_key, safe='')}"
+def review_href(set_id: str, doc_key: str) -> str:
+    """The review screen at one document of the set (the review pages' ``/review/{set_id}/doc``)."""
+    return f"/review/{quote(set_id, safe='')}/doc?{urlencode({'key': doc_key})}"
 
 
 def _page_number(request: Request) -> int:
@@ -69,7 +70,7 @@ async def _show(
         "page": found,
         "number": number,
         "pages": max(1, -(-found.total_groups // PER_PAGE)),
-        "href": lambda key: review_href(case_id, set_id, key),
+        "href": lambda key: review_href(set_id, key),
         "may_compute": user.may("review_write"),
         "threshold": shown or str(near_duplicates.DEFAULT_THRESHOLD),
         "minimum": near_duplicates.MIN_THRESHOLD,

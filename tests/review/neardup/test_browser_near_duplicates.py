@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -72,7 +72,7 @@ def test_group_regroup_and_open_a_member(page: Page, base_url: str, site: WebSit
     member = page.get_by_role("link", name=keys[1])
     expect(member).to_be_visible()
     href = member.get_attribute("href")
-    assert href == f"/cases/{case_id}/review/{set_id}?doc={quote(keys[1], safe='')}"
+    assert href == f"/review/{set_id}/doc?{urlencode({'key': keys[1]})}"
 
 
 def test_a_phone_sized_screen_and_200_percent_zoom_need_no_sideways_scrolling(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,7 +57,7 @@ def test_group_and_list_with_links_to_the_review_screen(client: TestClient, site
     assert "2 groups of near-duplicates, 4 documents in them." in shown.text
     text = html.unescape(shown.text)
     for key in keys[:4]:
-        assert f'href="/cases/{case_id}/review/{set_id}?doc={quote(key, safe="")}"' in text
+        assert f'href="/review/{set_id}/doc?{urlencode({"key": key})}"' in text
     assert keys[4] not in text
     assert text.count("(pivot)") == 2
     audited = [e for e in entries(engine) if e["action"] == "review_near_duplicates"]
