@@ -146,3 +146,14 @@ def test_documents_added_while_it_runs_are_grouped_too(store: StagingStore, monk
     assert (again.compared, again.groups, again.grouped) == (expected.compared, expected.groups, expected.grouped)
     assert _stored(store, set_id) == before
     assert before[keys[7]][0] == before[keys[8]][0] is not None
+
+
+def test_an_empty_set_and_a_set_of_short_lines_have_no_groups(store: StagingStore) -> None:
+    _, empty = make_set(store.engine)
+    run = compute(store.engine, empty)
+    assert (run.documents, run.compared, run.groups, run.grouped) == (0, 0, 0, 0)
+    _, short = make_set(store.engine)
+    add_messages(store.engine, short, ["ok", "ok", "thanks!", "thanks!"])
+    run = compute(store.engine, short)
+    assert (run.documents, run.compared, run.groups) == (4, 0, 0)
+    assert set(_stored(store, short).values()) == {(None, None)}
