@@ -151,6 +151,20 @@ def changes(engine: Engine, message_ids: list[str]) -> dict[str, dict[str, Any]]
     return found
 
 
+def message_texts(connection: Connection, message_ids: Sequence[str]) -> dict[str, str]:
+    """The text of each of ``message_ids`` as archived now (after its edits), by message id; a
+    message with no text (a deletion before its post arrived) is left out. Read in chunks of 1,000."""
+    wanted = sorted(set(message_ids))
+    kept = archive_messages.c
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 1000):
+        rows = connection.execute(
+            select(kept.message_id, kept.text).where(kept.message_id.in_(wanted[start : start + 1000]))
+        )
+        found.update((message_id, text) for message_id, text in rows if text is not None)
+    return found
+
+
 LAST_BATCH_LOOK_BACK = 10_000
 
 

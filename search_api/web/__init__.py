@@ -15,6 +15,7 @@ from search_api.web import (
     cases_page,
     conversation_page,
     files_page,
+    near_duplicates_page,
     overview_page,
     policies_page,
     redaction_page,
@@ -42,6 +43,7 @@ def install(app: FastAPI, session_secret: bytes | None = None) -> None:
         review_screen,
     ):
         app.include_router(module.router)
+    app.include_router(near_duplicates_page.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
 

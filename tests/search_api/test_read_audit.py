@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from adapters.archive import ArchiveAdapter
 from archive import attachments
@@ -24,6 +26,7 @@ from cases.store import CaseStore, RetentionStore
 from ingest.events import parse_event
 from policies.model import DisclaimerSpec, Group, Segment, User, WallSpec
 from policies.store import PolicyStore
+from review.schema import review_sets
 from search_api.app import create_app
 from tests.processes import wait_until
 from tests.web.conftest import MESSAGE, WebSite, sign_in
@@ -47,6 +50,7 @@ QUERIES = {
     "/conversation": f"message={MESSAGE}",
     "/timeline": "room=room:ubuntu",
     "/search": "q=ubuntu",
+    "/api/v1/review-sets/{set_id}/near-duplicates/document": "doc_key=message:none",
 }
 
 
@@ -89,6 +93,19 @@ def samples(site: WebSite) -> dict[str, str]:
     cases.place_hold(case.id, HoldSpec(reason="dispute", scope=HoldScope(rooms=("room:ubuntu",))), "test")
     policy = RetentionStore(engine).create_policy(RetentionPolicySpec(scope_kind="default", keep_days=3650), "test")
     file_event = file_upload_with_bytes(site)
+    review_set = str(uuid.uuid4())
+    with engine.begin() as connection:
+        connection.execute(
+            insert(review_sets).values(
+                id=review_set,
+                case_id=case.id,
+                name="first pass",
+                unit="message",
+                time_zone="UTC",
+                created_by="test",
+                created_at=datetime.now(UTC),
+            )
+        )
     with TestClient(site.app) as client:
         admin = {"Authorization": f"Bearer {site.tokens['admin']}"}
         order = {"query": "ubuntu", "formats": ["jsonl"], "case_id": case.id}
@@ -111,6 +128,7 @@ def samples(site: WebSite) -> dict[str, str]:
         "export_id": job["id"],
         "file_event_id": file_event,
         "review_set_id": "no-such-review-set",  # a 404 is audited like any read (issue 20's privilege log)
+        "set_id": review_set,
     }
 
 
