@@ -37,7 +37,7 @@ class DocumentFilter(BaseModel):
     reviewed: bool | None = None
     batch_id: str | None = Field(default=None, max_length=36)
     reviewer: str | None = Field(default=None, max_length=200, description="documents of this reviewer's batches")
-    dup_group: str | None = Field(default=None, max_length=200)
+    dup_group: str | None = Field(default=None, max_length=1000)  # a document key, like the keys
 
     def describe(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

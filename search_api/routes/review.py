@@ -194,6 +194,7 @@ def selected(services: AppServices, review_set: ReviewSet, wanted: queries.Docum
 
 Text = Annotated[str | None, Query(max_length=4000)]
 Name = Annotated[str | None, Query(max_length=200)]
+Key = Annotated[str | None, Query(max_length=1000)]
 
 
 @router.get("/review-sets/{set_id}/documents", response_model=DocumentList, responses=NOT_FOUND, summary="Documents")
@@ -205,7 +206,7 @@ def list_documents(
     reviewed: bool | None = None,
     batch_id: Name = None,
     reviewer: Name = None,
-    dup_group: Name = None,
+    dup_group: Key = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DocumentList:
@@ -255,7 +256,7 @@ def one_document(
     reviewed: bool | None = None,
     batch_id: Name = None,
     reviewer: Name = None,
-    dup_group: Name = None,
+    dup_group: Key = None,
 ) -> DocumentView:
     """A document, its coding and notes, and its previous and next within the same filter."""
     with answered():

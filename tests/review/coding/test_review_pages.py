@@ -3,6 +3,7 @@ the review screen (coding panel, previous/next), roles, and bad input answered w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -51,6 +52,10 @@ def test_a_set_page_filters_codes_in_bulk_and_assigns_batches(legal: TestClient,
     set_path = _new_set(legal, "Pages one")
     page = legal.get(set_path)
     assert "62</span> documents" in page.text  # 60 messages, the upload and its attachment
+    set_id = set_path.rsplit("/", 1)[-1]
+    groups = re.search(rf'href="(/cases/[^"/]+/review/{re.escape(set_id)}/near-duplicates)"', page.text)
+    assert groups is not None  # the set's near-duplicate groups are one click away
+    assert legal.get(groups.group(1)).status_code == 200
     coded = legal.post(
         f"{set_path}/code",
         data={"csrf": csrf_of(page.text), "scope": "all", "q": "from:bob", "add": "hot", "mark": "yes"},
