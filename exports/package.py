@@ -33,6 +33,7 @@ from exports.documents import DocumentUnit, Numbering
 from exports.natives import ExportAttachments
 from exports.registry import export_format
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
+from exports.thread_links import SelectionThreads
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from ingest.db import read_only
 from ingest.events import Event
@@ -123,6 +124,7 @@ def build_export(
         numbering=request.numbering,
         recipients=request.recipients,
         archive_head=head,
+        threads=SelectionThreads(engine, selection),
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")

@@ -33,7 +33,7 @@ def export(
         str | None, typer.Option("--time-zone", help="IANA zone (default: the case's, else UTC).")
     ] = None,
     unit: Annotated[
-        str, typer.Option("--unit", help="One document: conversation (a room-day) or message.")
+        str, typer.Option("--unit", help="One document: conversation (a room-day), message or thread.")
     ] = "conversation",
     bates_prefix: Annotated[
         str | None,
