@@ -113,6 +113,41 @@ def thread_of(connection: Connection, message_id: str) -> list[ThreadLink] | Non
     return [_link(row) for row in rows]
 
 
+def thread_messages(connection: Connection, message_id: str) -> list[dict[str, Any]] | None:
+    """The messages of ``message_id``'s thread in time order, each its link beside the message's
+    sender, current text and deletion (a message disposed of since keeps only its link: its
+    text is None); None when the message has no link."""
+    thread = thread_of(connection, message_id)
+    if thread is None:
+        return None
+    ids = [link.message_id for link in thread]
+    rows = connection.execute(
+        select(
+            _messages.message_id,
+            _messages.actor_id,
+            _messages.text,
+            _messages.deleted,
+            _messages.versions,
+            _messages.post_event_id,
+        ).where(among(_messages.message_id, ids, connection.dialect.name))
+    )
+    found = {row.message_id: row for row in rows}
+    out: list[dict[str, Any]] = []
+    for link in thread:
+        row = found.get(link.message_id)
+        out.append(
+            link.row()
+            | {
+                "actor_id": row.actor_id if row is not None else None,
+                "text": row.text if row is not None else None,
+                "deleted": bool(row.deleted) if row is not None else False,
+                "versions": row.versions if row is not None else 0,
+                "post_event_id": row.post_event_id if row is not None else None,
+            }
+        )
+    return out
+
+
 def room_links(connection: Connection, room_id: str, start: datetime, end: datetime) -> list[ThreadLink]:
     """The links of a room's messages posted in ``[start, end)``, in time order (their threads:
     group by ``thread_id``)."""
