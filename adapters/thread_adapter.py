@@ -13,10 +13,11 @@ For each batch, room by room in time order (docs/threads.md):
   the person had when posting (the event's ``actor.name``, the nick the IRC importer records).
 
 It writes inside the processor's transaction, after the archive (so the history is the
-archive's), and is idempotent: the history of a message is what came before the batch's first
-message of its room, so the same batch gives the same links again. A message archived late
-(before messages already linked) does not relink those: :func:`rebuild` recomputes a room from
-the archive, as ``archivist threads rebuild`` does.
+archive's), and is idempotent: the model reads the room as the archive has it (the ``window``
+messages before the batch's first of the room, and any archived message that falls among the
+batch's), so the same batch gives the same links again, however the messages were batched. A
+message archived late (before messages already linked) does not relink those: :func:`rebuild`
+recomputes a room from the archive, as ``archivist threads rebuild`` does.
 
 Disposal needs nothing of the adapter: a disposed message's link is deleted with its message row
 in the retention run's own transaction (:func:`archive.derived.forget_disposed`).
@@ -39,6 +40,9 @@ from archive.threads import (
     ThreadLink,
     delete_room_links,
     links_of,
+    posted_between,
+    posted_ids_from_to,
+    posted_messages,
     room_has_explicit_links,
     room_history,
     room_messages,
@@ -90,13 +94,7 @@ def link_room(
     if not explicit:
         if history is None:
             first = new[0]
-            before = room_history(
-                connection,
-                first.room_id,
-                (first.posted_at, first.message_id),
-                model.window,
-                [m.message_id for m in new],
-            )
+            before = room_history(connection, first.room_id, (first.posted_at, first.message_id), model.window)
         else:
             before = list(history[-model.window :]) if model.window > 0 else []
         for found in model.links([_utterance(m) for m in before], [_utterance(m) for m in new]):
@@ -143,6 +141,10 @@ class ThreadAdapter:
         self._explicit_rooms: dict[str, bool] = {}
         """Whether a room's platform gives replies, as first read (a room that has replies keeps
         them; a room that gains them is marked so by the batch that brings them)."""
+        self._recent: dict[str, list[RoomMessage]] = {}
+        """Each flat room's last ``window`` messages as of the last batch: the next batch's
+        history when nothing was archived in the room between them (one index probe instead of
+        reading and parsing ``window`` archived posts)."""
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         try:
@@ -163,9 +165,44 @@ class ThreadAdapter:
         links: list[ThreadLink] = []
         for room_id, by_id in rooms.items():
             new = sorted(by_id.values(), key=lambda m: (m.posted_at, m.message_id))
-            links.extend(link_room(connection, self.model, new, explicit=self._explicit(connection, room_id, new)))
+            if self._explicit(connection, room_id, new):
+                self._recent.pop(room_id, None)
+                links.extend(link_room(connection, self.model, new, explicit=True))
+                continue
+            history = self._history(connection, room_id, new[0])
+            sequence = self._with_interleaved(connection, room_id, new)
+            room_links = link_room(connection, self.model, sequence, explicit=False, history=history)
+            links.extend(link for link in room_links if link.message_id in by_id)
+            if self.model.window > 0:
+                self._recent[room_id] = [*history, *sequence][-self.model.window :]
         write_links(connection, links)
         return all_succeeded(batch)
+
+    @staticmethod
+    def _with_interleaved(connection: Connection, room_id: str, new: list[RoomMessage]) -> list[RoomMessage]:
+        """``new`` with the room's archived messages that fall among them but are not in the batch
+        (delivered by an earlier batch out of order, or by another processor): the model reads
+        the room as it is, so a batch's links do not depend on how the messages were batched."""
+        first, last = new[0], new[-1]
+        ids = posted_ids_from_to(
+            connection, room_id, (first.posted_at, first.message_id), (last.posted_at, last.message_id)
+        )
+        batch = {m.message_id for m in new}
+        others = posted_messages(connection, [i for i in ids if i not in batch])
+        if not others:
+            return new
+        return sorted([*new, *others], key=lambda m: (m.posted_at, m.message_id))
+
+    def _history(self, connection: Connection, room_id: str, first: RoomMessage) -> list[RoomMessage]:
+        """The room's last ``window`` messages before ``first``: the cached ones when they end
+        before it and the archive has nothing between, else read from the archive."""
+        start = (first.posted_at, first.message_id)
+        cached = self._recent.get(room_id)
+        if cached:
+            last = (cached[-1].posted_at, cached[-1].message_id)
+            if last < start and not posted_between(connection, room_id, last, start):
+                return cached
+        return room_history(connection, room_id, start, self.model.window)
 
     def _explicit(self, connection: Connection, room_id: str, new: Sequence[RoomMessage]) -> bool:
         if any(m.reply_to for m in new):

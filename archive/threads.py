@@ -66,6 +66,7 @@ class RoomMessage:
     author: str
     """The display name the person had when posting (an IRC nick), else their actor id."""
     text: str
+    """What was posted (the post's own text: an edit later does not change what was answered)."""
     reply_to: str | None
 
 
@@ -196,14 +197,16 @@ def delete_room_links(connection: Connection, room_id: str | None = None) -> int
 
 
 def _room_message(row: Any) -> RoomMessage:
-    actor = payload_document(row.payload).get("actor") if row.payload is not None else None
+    posted = payload_document(row.payload) if row.payload is not None else {}
+    actor, message = posted.get("actor"), posted.get("message")
     name = actor.get("name") if isinstance(actor, dict) else None
+    text = message.get("text") if isinstance(message, dict) else None
     return RoomMessage(
         row.message_id,
         row.room_id,
         row.posted_at,
         name if isinstance(name, str) and name else row.actor_id,
-        row.text or "",
+        text if isinstance(text, str) else row.text or "",
         row.reply_to,
     )
 
@@ -224,22 +227,54 @@ def _posted_messages() -> Any:
     )
 
 
-def room_history(
-    connection: Connection, room_id: str, before: tuple[datetime, str], limit: int, exclude: Sequence[str] = ()
-) -> list[RoomMessage]:
+def room_history(connection: Connection, room_id: str, before: tuple[datetime, str], limit: int) -> list[RoomMessage]:
     """The room's last ``limit`` posted messages before ``before`` (a ``(posted_at, message_id)``
-    position), oldest first, without those in ``exclude``."""
+    position), oldest first."""
     if limit <= 0:
         return []
     statement = (
         _posted_messages()
         .where(_messages.room_id == room_id, tuple_(_messages.posted_at, _messages.message_id) < tuple_(*before))
         .order_by(_messages.posted_at.desc(), _messages.message_id.desc())
-        .limit(limit + len(exclude))
+        .limit(limit)
     )
-    skip = set(exclude)
-    rows = [_room_message(row) for row in connection.execute(statement) if row.message_id not in skip]
-    return rows[:limit][::-1]
+    return [_room_message(row) for row in connection.execute(statement)][::-1]
+
+
+def posted_ids_from_to(
+    connection: Connection, room_id: str, first: tuple[datetime, str], last: tuple[datetime, str]
+) -> list[str]:
+    """The ids of the room's posted messages from ``first`` to ``last`` (positions, inclusive),
+    in time order: what lies among a batch's messages."""
+    position = tuple_(_messages.posted_at, _messages.message_id)
+    return list(
+        connection.execute(
+            select(_messages.message_id)
+            .where(_messages.room_id == room_id, position >= tuple_(*first), position <= tuple_(*last))
+            .order_by(_messages.posted_at, _messages.message_id)
+        ).scalars()
+    )
+
+
+def posted_messages(connection: Connection, message_ids: Sequence[str]) -> list[RoomMessage]:
+    """The posted messages named (those archived), as a disentangler sees them."""
+    if not message_ids:
+        return []
+    statement = _posted_messages().where(among(_messages.message_id, message_ids, connection.dialect.name))
+    return [_room_message(row) for row in connection.execute(statement)]
+
+
+def posted_between(
+    connection: Connection, room_id: str, after: tuple[datetime, str], before: tuple[datetime, str]
+) -> bool:
+    """Whether the room has a posted message strictly between two positions (one index probe)."""
+    position = tuple_(_messages.posted_at, _messages.message_id)
+    found = connection.execute(
+        select(_messages.message_id)
+        .where(_messages.room_id == room_id, position > tuple_(*after), position < tuple_(*before))
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def room_messages(

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from adapters.archive import ArchiveAdapter
 from adapters.base import AdapterContext
 from adapters.registry import known_adapter_names, load_factory
 from adapters.thread_adapter import ThreadAdapter, rebuild
@@ -16,6 +17,7 @@ from archive.derived import forget_disposed
 from archive.schema import archive_thread_links
 from archive.threads import links_of, room_links, thread_of
 from disentangle.model import default_disentangler
+from ingest.events import Event, event_to_json
 from ingest.staging import StagingStore
 from tests.threads.chat import NamedParent, all_rows, deliver, links, say
 
@@ -190,3 +192,35 @@ def test_rebuild_in_chunks_keeps_the_window_across_chunks(sqlite_store: StagingS
     rebuild(sqlite_store.engine, NamedParent(window=3), chunk=chunk)
     assert all_rows(sqlite_store.engine) == before
     assert links(sqlite_store.engine)["m4"] == ("m3", "m1", "model")
+
+
+def deliver_with(adapter: ThreadAdapter, engine: Engine, batch: list[Event]) -> None:
+    with engine.begin() as connection:
+        ArchiveAdapter(engine).write_in(connection, batch, [event_to_json(e) for e in batch])
+        adapter.write_in(connection, batch, ())
+
+
+def test_one_adapter_keeps_a_rooms_recent_messages_and_sees_what_others_archived_meanwhile(
+    store: StagingStore,
+) -> None:
+    model = NamedParent(window=2)
+    adapter = ThreadAdapter(store.engine, model)
+    deliver_with(adapter, store.engine, [say(1, "a"), say(2, "b")])
+    deliver_with(adapter, store.engine, [say(3, "re m2 c")])
+    assert [u.id for u in model.calls[-1][0]] == ["m1", "m2"]
+    ArchiveAdapter(store.engine).write([say(4, "archived by another processor")])
+    deliver_with(adapter, store.engine, [say(5, "re m4 e")])
+    assert [u.id for u in model.calls[-1][0]] == ["m3", "m4"]  # the cache is not used: m4 came between
+    assert links(store.engine)["m5"] == ("m4", "m4", "model")
+    rows = all_rows(store.engine)
+    deliver_with(adapter, store.engine, [say(3, "re m2 c"), say(5, "re m4 e")])  # re-delivered, same adapter
+    assert all_rows(store.engine) == rows
+    assert [u.text for u in model.calls[-1][0]] == ["a", "b"]
+
+
+def test_the_history_is_what_was_posted_not_a_later_edit(sqlite_store: StagingStore) -> None:
+    model = NamedParent(window=3)
+    deliver(sqlite_store.engine, [say(1, "original words")], model)
+    ArchiveAdapter(sqlite_store.engine).write([say(2, "edited words", message_id="m1", kind="edit")])
+    deliver(sqlite_store.engine, [say(3, "next")], model)
+    assert [u.text for u in model.calls[-1][0]] == ["original words"]
