@@ -42,3 +42,20 @@ def test_rebuild_of_one_room_and_of_an_unknown_room() -> None:
     assert result.exit_code == 2
     assert "no messages in room 'room:nope'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_demo_links_every_posted_message_with_the_default_adapters() -> None:
+    """The threads adapter is among the default adapters (issue 20): the demo's conversations show threads."""
+    result = runner.invoke(app, ["demo", "--synthetic-events", "200", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    engine = wiring.staging_store(get_settings()).engine
+    with engine.connect() as connection:
+        posted = connection.exec_driver_sql(
+            "SELECT count(*) FROM archive_messages WHERE posted_at IS NOT NULL"
+        ).scalar()
+        linked = connection.exec_driver_sql("SELECT count(*) FROM archive_thread_links").scalar()
+        replies = connection.exec_driver_sql(
+            "SELECT count(*) FROM archive_thread_links WHERE parent_id IS NOT NULL AND source = 'model'"
+        ).scalar()
+    assert posted and linked == posted
+    assert replies, "the IRC logs' addressed lines are linked by the model"
