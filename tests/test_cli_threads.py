@@ -57,5 +57,6 @@ def test_the_demo_links_every_posted_message_with_the_default_adapters() -> None
         replies = connection.exec_driver_sql(
             "SELECT count(*) FROM archive_thread_links WHERE parent_id IS NOT NULL AND source = 'model'"
         ).scalar()
-    assert posted and linked == posted
+    assert posted
+    assert linked == posted
     assert replies, "the IRC logs' addressed lines are linked by the model"
