@@ -3,6 +3,7 @@ formats through the export context, loaded once per room for the selection."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -11,9 +12,12 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 from adapters.index_adapter import TantivyIndexAdapter
+from archive.principals import create_token
 from exports.package import ExportRequest, build_export
 from ingest.staging import StagingStore
 from search.backends import TantivySearchBackend
+from tests.api_client import api_client, auth
+from tests.exports.test_export_jobs import finished
 from tests.exports.test_rsmf import SCHEMA, read_back
 from tests.threads.chat import NamedParent, deliver, say
 
@@ -57,3 +61,28 @@ def test_a_thread_production_reads_the_archived_links(sqlite_store: StagingStore
         validator.validate(manifest)
         parents |= {e["id"]: e.get("parent") for e in manifest["events"] if e["type"] == "message"}
     assert parents == {"i1": None, "i2": "i1", "s1": None, "s3": "s1", "s2": None}
+
+
+def test_the_api_takes_the_thread_unit_and_refuses_an_unknown_one(store: StagingStore, tmp_path: Path) -> None:
+    events = [
+        say(1, "deploy tonight?", room="room:slack", message_id="s1"),
+        say(2, "yes", room="room:slack", message_id="s2", reply_to="s1"),
+    ]
+    deliver(store.engine, events)
+    index = TantivyIndexAdapter(tmp_path / "index")
+    index.write(events)
+    index.close()
+    token = create_token(store.engine, "legal", "t")
+    with api_client(store, tmp_path / "index") as client:
+        order = {"query": "sent>=2000-01-01", "formats": ["jsonl"], "unit": "thread"}
+        started = client.post("/api/v1/exports", json=order, headers=auth(token))
+        assert started.status_code == 202, started.text
+        job = finished(client, started.json()["id"], token)
+        assert job["status"] == "done", job
+        download = client.get(f"/api/v1/exports/{job['id']}/download", headers=auth(token))
+        with zipfile.ZipFile(io.BytesIO(download.content)) as package:
+            (document,) = [json.loads(line) for line in package.read("documents.jsonl").decode().splitlines()]
+        assert (document["kind"], document["thread_id"]) == ("thread", "s1")
+        refused = client.post("/api/v1/exports", json=order | {"unit": "page"}, headers=auth(token))
+        assert refused.status_code == 422
+        assert "thread" in refused.text

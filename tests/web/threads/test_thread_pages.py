@@ -75,3 +75,14 @@ def test_unknown_message_is_a_404_page_and_other_roles_are_refused(
         sign_in(auditor, thread_site.tokens["auditor"])
         refused = auditor.get("/conversation/thread", params={"message": "s1"})
     assert refused.status_code == 403
+
+
+def test_the_production_forms_offer_the_thread_unit(thread_client: TestClient, thread_site: WebSite) -> None:
+    legal = {"Authorization": f"Bearer {thread_site.tokens['legal']}"}
+    created = thread_client.post("/api/v1/cases", json={"name": "Threads", "custodians": ["user:anna"]}, headers=legal)
+    assert created.status_code == 201, created.text
+    sign_in(thread_client, thread_site.tokens["legal"])
+    search = thread_client.get("/search", params={"q": "deploy"}).text
+    case = thread_client.get(f"/cases/{created.json()['id']}").text
+    for html in (search, case):
+        assert '<option value="thread">a thread</option>' in html
