@@ -242,10 +242,10 @@ def rebuild(
     chunk: int = REBUILD_CHUNK,
     progress: Callable[[str, int], None] | None = None,
 ) -> RebuildReport:
-    """Rewrite the links of every room (or of one) from the archive, one transaction per room:
-    the links are derived, so this is always safe; run it after changing the model, or after
-    messages arrived late. A room is one whose platform gives replies when any of its messages
-    carries ``reply_to``."""
+    """Rewrite the links of every room (or of one) from the archive, one transaction per room
+    (the links are derived: nothing is lost); run it after changing the model, or after
+    messages arrived late, with the processors stopped. A room is one whose platform gives
+    replies when any of its messages carries ``reply_to``."""
     chosen = model if model is not None else default_disentangler()
     report = RebuildReport()
     with engine.connect() as connection:

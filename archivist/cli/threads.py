@@ -19,8 +19,10 @@ def rebuild(
     room: Annotated[str | None, typer.Option(help="Rebuild one room (its id) instead of every room.")] = None,
 ) -> None:
     """Rewrite the thread links from the archive (they are derived): the platform's replies where
-    the room has them, the disentangler's links in flat rooms. Safe to run at any time; run it
-    after changing the model or after messages arrived out of order."""
+    the room has them, the disentangler's links in flat rooms. Run it after changing the model,
+    after enabling the threads adapter on an existing archive, or after messages arrived out of
+    order; stop the processors first (a batch linking the same room meanwhile would wait for, or
+    collide with, the rebuild's transaction)."""
     engine = wiring.staging_store(load_settings()).engine
     if room is not None:
         with engine.connect() as connection:
