@@ -14,6 +14,7 @@ from jsonschema import Draft7Validator
 from adapters.index_adapter import TantivyIndexAdapter
 from archive.principals import create_token
 from exports.package import ExportRequest, build_export
+from exports.registry import FORMAT_NAMES
 from ingest.staging import StagingStore
 from search.backends import TantivySearchBackend
 from tests.api_client import api_client, auth
@@ -86,3 +87,25 @@ def test_the_api_takes_the_thread_unit_and_refuses_an_unknown_one(store: Staging
         refused = client.post("/api/v1/exports", json=order | {"unit": "page"}, headers=auth(token))
         assert refused.status_code == 422
         assert "thread" in refused.text
+
+
+def test_every_format_writes_a_thread_production(sqlite_store: StagingStore, tmp_path: Path) -> None:
+    events = [
+        say(1, "deploy tonight?", room="room:slack", message_id="s1"),
+        say(2, "lunch?", room="room:slack", message_id="s2"),
+        say(3, "yes", room="room:slack", message_id="s3", reply_to="s1"),
+        say(4, "yes (edited)", room="room:slack", message_id="s3", kind="edit"),
+    ]
+    deliver(sqlite_store.engine, events)
+    index = TantivyIndexAdapter(tmp_path / "index")
+    index.write(events)
+    index.close()
+    request = ExportRequest(
+        export_id="all", query="sent>=2000-01-01", formats=FORMAT_NAMES, requested_by="t", role="legal", unit="thread"
+    )
+    result = build_export(sqlite_store.engine, TantivySearchBackend(tmp_path / "index"), request, tmp_path / "a.zip")
+    production = result.manifest["production"]
+    assert (production["unit"], production["documents"]) == ("thread", 2)
+    with zipfile.ZipFile(tmp_path / "a.zip") as package:
+        load_file = package.read("edrm.xml").decode() if "edrm.xml" in package.namelist() else ""
+    assert "one document per thread" in load_file
