@@ -29,7 +29,9 @@ from archive.schema import (
     archive_people,
     archive_reads,
     archive_rooms,
+    archive_thread_links,
 )
+from archive.threads import forget_messages
 from ingest.db import among, insert_ignoring_conflicts
 from ingest.events import (
     Actor,
@@ -53,9 +55,9 @@ from ingest.events import (
 EVENT_ROWS: tuple[Table, ...] = (archive_message_versions, archive_reads, archive_files, archive_file_texts)
 """Derived tables whose rows each belong to one event (their ``event_id``): disposing of the
 event deletes them (:func:`forget_disposed`)."""
-REBUILT_ON_DISPOSAL: tuple[Table, ...] = (archive_messages,)
+REBUILT_ON_DISPOSAL: tuple[Table, ...] = (archive_messages, archive_thread_links)
 """Derived tables folded from several events: disposal deletes a row whose every version is
-gone and otherwise rewrites it from what is left."""
+gone and otherwise rewrites it from what is left (a message's thread link goes with its row)."""
 KEPT_ON_DISPOSAL: tuple[Table, ...] = (archive_memberships, archive_rooms, archive_people)
 """Kept when events are disposed of: membership intervals and the names people were seen with
 carry no content, and custodian holds and searches on later events depend on them; a room is
@@ -84,10 +86,11 @@ _UPDATE_MESSAGE = (
         deleted=bindparam("u_deleted"),
         deleted_at=bindparam("u_deleted_at"),
         deleted_by=bindparam("u_deleted_by"),
+        reply_to=bindparam("u_reply_to"),
     )
 )
 _MUTABLE = ("actor_id", "posted_at", "post_event_id", "text", "format", "versions", "edited_at", "deleted")
-_MUTABLE_ALL = (*_MUTABLE, "deleted_at", "deleted_by")
+_MUTABLE_ALL = (*_MUTABLE, "deleted_at", "deleted_by", "reply_to")
 _CLOSE_INTERVAL = (
     update(archive_memberships)
     .where(_intervals.id == bindparam("interval"))
@@ -201,6 +204,7 @@ class _Messages:
             post_event_id=str(event.event_id),
             format=event.message.format,
             actor_id=event.actor.id,
+            reply_to=event.message.reply_to,
         )
         if row["text"] is None:
             row["text"] = event.message.text
@@ -446,6 +450,7 @@ def _new_message(event: Event, message_id: str, **values: Any) -> dict[str, Any]
         "deleted": False,
         "deleted_at": None,
         "deleted_by": None,
+        "reply_to": None,
     } | values
 
 
@@ -458,6 +463,7 @@ def post_row(event: PostEvent) -> dict[str, Any]:
         posted_at=event.occurred_at,
         post_event_id=str(event.event_id),
         format=event.message.format,
+        reply_to=event.message.reply_to,
     )
 
 
@@ -506,6 +512,7 @@ def forget_disposed(connection: Connection, event_ids: Sequence[str]) -> None:
     )
     for table in EVENT_ROWS:
         connection.execute(delete(table).where(among(table.c.event_id, event_ids, dialect)))
+    gone: list[str] = []
     for message_id in touched:
         remaining = connection.execute(
             select(versions.text, versions.occurred_at, func.count().over().label("n"))
@@ -515,9 +522,11 @@ def forget_disposed(connection: Connection, event_ids: Sequence[str]) -> None:
         ).first()
         if remaining is None:
             connection.execute(delete(archive_messages).where(archive_messages.c.message_id == message_id))
+            gone.append(message_id)
         else:
             connection.execute(
                 update(archive_messages)
                 .where(archive_messages.c.message_id == message_id)
                 .values(text=remaining.text, versions=remaining.n)
             )
+    forget_messages(connection, gone)

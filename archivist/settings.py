@@ -135,7 +135,12 @@ class Settings(BaseSettings):
         description="Object Lock (compliance) period of stored files when the caller gives no date, on a bucket "
         "with Object Lock; unset: no lock unless the caller gives a date.",
     )
-    adapters: str = "archive,index,xml,extract"
+    adapters: str = Field(
+        default="archive,index,xml,extract,threads",
+        description="Adapters the processors deliver every event to (comma-separated; the archive always first). "
+        "threads: the reply links of every message (docs/threads.md); leave it out to save its cost and link "
+        "later with `archivist threads rebuild`.",
+    )
     adapter_processes: str = Field(
         default="index,xml,actiance",
         description="Adapters that `process` runs each in a worker process of its own (comma-separated, empty "

@@ -33,8 +33,10 @@ from exports.documents import (
     DocumentCount,
     DocumentUnit,
     Numbering,
+    RoomThreads,
     default_numbering,
     documents,
+    no_threads,
 )
 from ingest.events import EditEvent, Event, PostEvent, event_to_json
 
@@ -76,6 +78,10 @@ class ExportContext:
     """The production's control numbers; None: the export id's (:func:`default_numbering`)."""
     recipients: tuple[str, ...] = ()
     """Whom the production is for (the production log and the cover say it)."""
+    threads: RoomThreads = no_threads
+    """The thread of each message of a room (:mod:`archive.threads`, loaded once per room for the
+    selection: :class:`exports.thread_links.SelectionThreads`): the thread unit's documents,
+    RSMF's ``parent``, JSONL's thread fields."""
     archive_head: dict[str, Any] | None = None
     """The archive's newest chain link when the export began (``seq``, ``chain_hash``,
     ``archived_at``: :func:`archive.record.chain_head`), for the PDF's custody page; None when
@@ -95,6 +101,7 @@ class ExportContext:
             zone=self.time_zone,
             custodians=self.custodians,
             count=report.documents,
+            threads=self.threads,
         )
 
 

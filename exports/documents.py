@@ -10,6 +10,13 @@ and the RSMF specification describe for chat:
   and, as context, the joins, leaves, downloads, disclaimers, policy decisions and room updates of
   its room from it until the room's next message (those before the room's first message go with
   that first message). A file upload is a message whose content is a file: a document of its own.
+- ``thread``: one thread (docs/threads.md): the messages of the export that belong to it, each
+  with its edits, deletion and read receipts, and the context as the message unit takes it (from
+  each of its messages until the room's next message). A file upload goes with the thread of the
+  room's latest message, as its attachment. A message's thread is its link
+  (``archive_thread_links``, handed in as ``threads``); a message without one is in the thread
+  of the message it replies to (``reply_to``: that message's thread when the export holds it,
+  else the thread named by that id, as the threads adapter does), else in a thread of its own.
 
 Joins, leaves and reads are context inside a document, never documents of their own: a
 conversation slice that holds nothing but context (a read receipt days after the message, a
@@ -48,7 +55,7 @@ a read receipt can come any time after its message.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -69,9 +76,31 @@ from ingest.events import (
     present_by,
 )
 
-DocumentUnit = Literal["conversation", "message"]
-DOCUMENT_UNITS: tuple[DocumentUnit, ...] = ("conversation", "message")
-DocumentKind = Literal["conversation", "message", "attachment"]
+DocumentUnit = Literal["conversation", "message", "thread"]
+DOCUMENT_UNITS: tuple[DocumentUnit, ...] = ("conversation", "message", "thread")
+DocumentKind = Literal["conversation", "message", "thread", "attachment"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageThread:
+    """Where a message sits in its thread: the thread (its first message's id) and the message it
+    answers (None: it starts the thread)."""
+
+    thread_id: str
+    parent_id: str | None
+    source: str = "explicit"
+    """``explicit``: the platform's reply; ``model``: reconstructed (docs/threads.md)."""
+
+
+RoomThreads = Callable[[str], Mapping[str, MessageThread]]
+"""The thread of each message of a room the export holds, by message id (a room id in; the
+export's :class:`~exports.base.ExportContext` loads them from ``archive.threads``)."""
+
+
+def no_threads(_room_id: str) -> Mapping[str, MessageThread]:
+    """No thread links known: messages thread by their own ``reply_to`` only."""
+    return {}
+
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,19}$")
 MAX_NUMBER = 10**12 - 1
@@ -158,6 +187,8 @@ class Document:
     edits of a message seen in the production so far count, so it is the same in every unit)."""
     message_id: str | None = None
     """A message document's message; None for the others."""
+    thread_id: str | None = None
+    """A thread document's thread (its first message's id); None for the others."""
     upload: FileUploadEvent | None = None
     """An attachment's upload event (the file is its ``file``)."""
     parent: Document | None = None
@@ -195,10 +226,13 @@ class Document:
     def key(self) -> str:
         """The document's name outside any production (review sets, coding, the privilege log): the
         same in every production of the same unit and zone, unlike its control number.
-        ``message:<message id>``, ``attachment:<upload event id>``,
+        ``message:<message id>``, ``thread:<thread id>``, ``attachment:<upload event id>``,
         ``conversation:<room id>:<YYYY-MM-DD>`` (its day in the production's zone); in the message
         unit an upload is a message document of its own, ``upload:<upload event id>`` (the parent
         of ``attachment:<the same id>``), and a room of nothing but context is ``context:<room id>``."""
+        if self.kind == "thread":
+            assert self.thread_id is not None
+            return document_key("thread", self.thread_id)
         if self.kind == "attachment":
             assert self.upload is not None
             return document_key("attachment", str(self.upload.event_id))
@@ -216,8 +250,8 @@ class Document:
         return any(isinstance(event, DeleteEvent) for event in self.events)
 
 
-KeyKind = Literal["conversation", "message", "attachment", "upload", "context"]
-_KEY_KINDS: tuple[KeyKind, ...] = ("message", "attachment", "upload", "context")
+KeyKind = Literal["conversation", "message", "thread", "attachment", "upload", "context"]
+_KEY_KINDS: tuple[KeyKind, ...] = ("message", "thread", "attachment", "upload", "context")
 
 
 def document_key(kind: KeyKind, name: str, day: date | None = None) -> str:
@@ -245,7 +279,9 @@ def parse_document_key(key: str) -> tuple[KeyKind, str, date | None]:
     for known in _KEY_KINDS:
         if kind == known:
             return known, rest, None
-    raise ValueError(f"not a document key: {key!r} (message:, attachment:, upload:, context: or conversation:)")
+    raise ValueError(
+        f"not a document key: {key!r} (message:, thread:, attachment:, upload:, context: or conversation:)"
+    )
 
 
 @dataclass
@@ -349,10 +385,12 @@ def documents(
     zone: ZoneInfo,
     custodians: Sequence[str] = (),
     count: DocumentCount | None = None,
+    threads: RoomThreads = no_threads,
 ) -> Iterator[Document]:
     """The documents of ``events`` (in export order: room, then time), each parent with its
     attachments as ``children``, numbered from ``numbering.start`` (see the module doc).
-    ``count`` is kept up to date as documents are yielded."""
+    ``count`` is kept up to date as documents are yielded. ``threads``: the thread links of a
+    room's messages (the thread unit reads them, once per room)."""
     tally = count if count is not None else DocumentCount()
     numberer = _Numberer(numbering, tally)
     make = _Maker(numberer, zone, tuple(custodians), tally)
@@ -364,6 +402,8 @@ def documents(
         state = _Room()
         if unit == "conversation":
             yield from make.slices(room_events, state)
+        elif unit == "thread":
+            yield from make.messages(room_events, state, _ThreadOf(threads(room_id)))
         else:
             yield from make.messages(room_events, state)
 
@@ -429,9 +469,11 @@ class _Maker:
 
     # --- messages ---------------------------------------------------------------------------
 
-    def messages(self, events: Iterable[Event], state: _Room) -> Iterator[Document]:
+    def messages(self, events: Iterable[Event], state: _Room, thread_of: _ThreadOf | None = None) -> Iterator[Document]:
         # The whole room is read first: an edit, a deletion or a read receipt may come any time
-        # after its message, and belongs to the message's document.
+        # after its message, and belongs to the message's document. ``thread_of``: the thread
+        # unit, whose documents group the messages of a thread (and the uploads go with the
+        # thread of the room's latest message).
         groups: dict[str, list[Event]] = {}
         present_at: dict[str, _People] = {}
         versions: dict[str, int] = {}
@@ -440,14 +482,19 @@ class _Maker:
         for event in events:
             key: str | None
             match event:
+                case PostEvent() | EditEvent() | DeleteEvent() if thread_of is not None:
+                    key = f"t:{thread_of.see(event)}"
                 case PostEvent() | EditEvent() | DeleteEvent():
                     key = f"m:{event.message.id}"
-                case FileUploadEvent():
+                case FileUploadEvent() if thread_of is None:
                     key = f"u:{event.event_id}"
+                case ReadEvent(read=read) if read.message_id is not None and thread_of is not None:
+                    thread = thread_of.known(read.message_id)
+                    key = f"t:{thread}" if thread is not None and f"t:{thread}" in groups else current
                 case ReadEvent(read=read) if read.message_id is not None and f"m:{read.message_id}" in groups:
                     key = f"m:{read.message_id}"
                 case _:
-                    key = current  # context goes with the room's latest message
+                    key = current  # context goes with the room's latest message (an upload, in the thread unit)
             if isinstance(event, EditEvent):
                 versions[str(event.event_id)] = state.version_of(event)
             if key is None:
@@ -462,7 +509,11 @@ class _Maker:
                 early = []
             groups[key].append(event)
             state.see(event, present_at[key])
-            if current is None or isinstance(event, PostEvent | FileUploadEvent):
+            if (
+                current is None
+                or isinstance(event, PostEvent)
+                or (thread_of is None and isinstance(event, FileUploadEvent))
+            ):
                 current = key
         if early:  # a room of nothing but context: one document still, never dropped
             groups["context"] = early
@@ -473,14 +524,16 @@ class _Maker:
             number, control = self.numberer.take()
             content = next((e for e in group if isinstance(e, _CONTENT)), group[0])
             message_id = content.message.id if isinstance(content, PostEvent | EditEvent | DeleteEvent) else None
+            thread_id = key[2:] if thread_of is not None and key.startswith("t:") else None
             document = Document(
                 number=number,
                 control=control,
-                kind="message",
+                kind="thread" if thread_id is not None else "message",
                 room=group[0].room,
                 day=self._day(group[0]),
                 events=group,
-                message_id=message_id,
+                message_id=None if thread_id is not None else message_id,
+                thread_id=thread_id,
                 versions={str(e.event_id): versions[str(e.event_id)] for e in group if isinstance(e, EditEvent)},
             )
             yield self._finish(document, present_at[key], None)
@@ -533,6 +586,31 @@ class _Maker:
         return document.senders or document.participants
 
 
+class _ThreadOf:
+    """The thread of each message of one room, for the thread unit (see the module doc)."""
+
+    def __init__(self, links: Mapping[str, MessageThread]) -> None:
+        self.links = links
+        self.seen: dict[str, str] = {}
+
+    def known(self, message_id: str) -> str | None:
+        found = self.seen.get(message_id)
+        if found is None:
+            link = self.links.get(message_id)
+            found = link.thread_id if link is not None else None
+        return found
+
+    def see(self, event: PostEvent | EditEvent | DeleteEvent) -> str:
+        message_id = event.message.id
+        thread = self.known(message_id)
+        if thread is None:
+            reply_to = event.message.reply_to if isinstance(event, PostEvent) else None
+            # A reply to a message the export does not hold: the thread its platform named.
+            thread = (self.known(reply_to) or reply_to) if reply_to is not None else message_id
+        self.seen[message_id] = thread
+        return thread
+
+
 def every_document(parents: Iterable[Document]) -> Iterator[Document]:
     """Each parent, then its attachments: every document in number order."""
     for parent in parents:
@@ -551,10 +629,13 @@ __all__ = [
     "DocumentCount",
     "DocumentKind",
     "DocumentUnit",
+    "MessageThread",
     "Numbering",
+    "RoomThreads",
     "default_numbering",
     "documents",
     "every_document",
+    "no_threads",
     "page_label",
     "people",
 ]

@@ -323,7 +323,7 @@ def relationship_entry(parent: str, child: str, kind: str = "Thread") -> bytes:
 
 def load_file_opening(context: ExportContext) -> bytes:
     case = f", case {context.case_name}" if context.case_name else ""
-    unit = "conversation slice" if context.unit == "conversation" else "message"
+    unit = "conversation slice" if context.unit == "conversation" else context.unit
     description = xml_safe(f"Archivist export {context.export_id}{case}: chat, one document per {unit}")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -21,9 +21,15 @@ the export (``NATIVES/<sha256><.ext>``, null when not included), ``sha256`` and 
 ``documents.jsonl`` maps the events to the production's documents (:mod:`exports.documents`),
 so that a JSON reader finds each event's control (Bates) number: one line per document, in
 control-number order (each parent, then its attachments): ``control``, ``number``, ``kind``
-(``conversation``, ``message``, ``attachment``), ``unit``, ``parent`` (an attachment's parent's
+(``conversation``, ``message``, ``thread``, ``attachment``), ``unit``, ``parent`` (an attachment's parent's
 control, else null), ``family_begin`` and ``family_end`` (BEGATTACH/ENDATTACH), ``room`` (id,
 name, kind), ``day`` (in the production's zone), ``message_id`` (a message document's),
+``thread_id`` (a thread document's), ``threads`` (a parent's: for each message posted in it whose
+thread is known, in time order, ``message_id``, ``thread_id``, ``parent_id`` (the message it
+answers, null when it starts the thread) and ``source``: ``explicit`` (the platform's reply),
+``model`` (reconstructed in a flat room) or ``reply_to`` (the event's own ``reply_to``, no link
+archived; its ``thread_id`` is then null); docs/threads.md; the lines of ``events.jsonl`` stay
+the archived events, unchanged),
 ``custodians``, ``participants`` and ``senders`` (person ids: the names are in ``events.jsonl``), ``event_ids``
 (the ``event_id`` of every line of ``events.jsonl`` the document holds, in time order); a
 parent's ``textpath``: where the ``csv`` format puts its text (``documents_text/<control>.txt``,
@@ -41,7 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,9 +55,9 @@ from typing import Protocol
 
 from exports.base import ExportContext, ExportFiles, FormatReport, HashingWriter, WrittenFile, spool
 from exports.dat import DOCUMENT_TEXT_DIR
-from exports.documents import Document, export_prefix
+from exports.documents import Document, MessageThread, export_prefix
 from exports.natives import NATIVES_DIR, TEXT_DIR, NativeLosses
-from ingest.events import Event, FileUploadEvent
+from ingest.events import Event, FileUploadEvent, PostEvent
 
 EVENTS_FILE = "events.jsonl"
 DOCUMENTS_FILE = "documents.jsonl"
@@ -176,8 +182,9 @@ class JsonlFormat:
                         yield event
 
                 for parent in context.documents(passing(events), report):
+                    threads = context.threads(parent.room.id)
                     for document in parent.family():
-                        entry = document_entry(document, context.unit)
+                        entry = document_entry(document, context.unit, threads)
                         documents_out.write(json.dumps(entry) + "\n")  # ASCII: a lone surrogate stays valid
                 lines.finish()
                 report.events = lines.count
@@ -198,8 +205,11 @@ class JsonlFormat:
         return report
 
 
-def document_entry(document: Document, unit: str) -> dict[str, object]:
-    """One line of ``documents.jsonl`` (see the module doc)."""
+def document_entry(
+    document: Document, unit: str, threads: Mapping[str, MessageThread] | None = None
+) -> dict[str, object]:
+    """One line of ``documents.jsonl`` (see the module doc); ``threads``: the links of the
+    document's room."""
     room = document.room
     entry: dict[str, object] = {
         "control": document.control,
@@ -212,6 +222,7 @@ def document_entry(document: Document, unit: str) -> dict[str, object]:
         "room": {"id": room.id, "name": room.name, "kind": room.kind},
         "day": document.day.isoformat(),
         "message_id": document.message_id,
+        "thread_id": document.thread_id,
         "custodians": list(document.custodians),
         "participants": [actor.id for actor in document.participants],
         "senders": [actor.id for actor in document.senders],
@@ -228,7 +239,31 @@ def document_entry(document: Document, unit: str) -> dict[str, object]:
         }
     else:
         entry["textpath"] = f"{DOCUMENT_TEXT_DIR}/{document.control}.txt"
+        entry["threads"] = _threads(document, threads or {})
     return entry
+
+
+def _threads(document: Document, threads: Mapping[str, MessageThread]) -> list[dict[str, str | None]]:
+    found: list[dict[str, str | None]] = []
+    for event in document.events:
+        if not isinstance(event, PostEvent):
+            continue
+        message_id = event.message.id
+        link = threads.get(message_id)
+        if link is not None:
+            found.append(
+                {
+                    "message_id": message_id,
+                    "thread_id": link.thread_id,
+                    "parent_id": link.parent_id,
+                    "source": link.source,
+                }
+            )
+        elif event.message.reply_to is not None:
+            found.append(
+                {"message_id": message_id, "thread_id": None, "parent_id": event.message.reply_to, "source": "reply_to"}
+            )
+    return found
 
 
 def _write_attachments(

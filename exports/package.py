@@ -35,6 +35,7 @@ from exports.redaction import ProductionReview, Redactor
 from exports.registry import export_format
 from exports.review_pass import ReviewPass, only_set_uploads, review_selection, write_privilege_log
 from exports.selection import ArchivedJson, Selection, select_hits, selected_events
+from exports.thread_links import SelectionThreads
 from formats.time_zones import DEFAULT_ZONE, time_zone
 from ingest.db import read_only
 from ingest.events import Event
@@ -133,6 +134,7 @@ def build_export(
         numbering=request.numbering,
         recipients=request.recipients,
         archive_head=head,
+        threads=SelectionThreads(engine, selection),
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")

@@ -940,7 +940,7 @@ class DocumentPdfs:
         ctx, layout = self.context, self.layout
         names = {actor.id: _named(actor) for actor in document.participants}
         custodians = "; ".join(_named(actor) for actor in document.custodian_people) or "none"
-        what = "Message" if document.kind == "message" else "Conversation"
+        what = document.kind.capitalize() if document.kind in ("message", "thread") else "Conversation"
         room = document.room
         heading = [
             f"{document.control} — {what} in {_room_label(document)} ({room.kind} {room.id.translate(_ONE_LINE)}), "
@@ -1224,6 +1224,8 @@ class PdfReportFormat:
         unit = (
             f"conversation (one room on one day of {zone.key})"
             if ctx.unit == "conversation"
+            else "thread (its messages with their edits, deletions, reads and context)"
+            if ctx.unit == "thread"
             else "message (with its edits, deletion, reads and context)"
         )
         dates = f"{_stamp(totals.first, zone)} – {_stamp(totals.last, zone)}" if totals.first else "—"

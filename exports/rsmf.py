@@ -21,7 +21,10 @@ How archived events become manifest events:
 
 * post: ``message`` (id = the message id); a later edit in the same file adds to its ``edits``
   (``previous`` / ``new``) and its ``body`` becomes the latest text; a deletion in the same file
-  sets ``deleted``; a read receipt naming it adds to its ``read_receipts``;
+  sets ``deleted``; a read receipt naming it adds to its ``read_receipts``; a reply names the
+  message it answers in ``parent`` (RSMF 2.0) when that message is in the same file, else in
+  ``custom`` (``reply to``); ``custom`` also names its ``thread id`` and whether the link is the
+  platform's or the model's (``thread link``: ``explicit`` or ``model``; docs/threads.md);
 * an edit, deletion or read whose message is not in the file: its own event (``message`` with
   ``edits`` / ``deleted``, or ``history``), naming the message in ``custom``;
 * join, leave, disclaimer: ``join``, ``leave``, ``disclaimer``;
@@ -97,7 +100,7 @@ from exports.base import (
     HashingWriter,
     WrittenFile,
 )
-from exports.documents import Document
+from exports.documents import Document, MessageThread
 from exports.jsonl import BinarySink
 from exports.natives import ExportAttachments, NativeLosses, Placed, Verified, is_compressed, size_note
 from exports.presence import person
@@ -169,6 +172,8 @@ class Slice:
     document: Document
     present_before: Mapping[str, Actor] = field(default_factory=dict)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    threads: Mapping[str, MessageThread] = field(default_factory=dict)
+    """The thread links of the room's messages (:attr:`exports.base.ExportContext.threads`)."""
 
     @property
     def room(self) -> Room:
@@ -308,7 +313,7 @@ class _ManifestBuilder:
         match event:
             case PostEvent():
                 entry = self._base(event, "message", event.message.text, event.message.id)
-                entry["custom"] = _event_id_custom(event)
+                entry["custom"] = _event_id_custom(event) + self._thread(event, entry)
                 self.posts[event.message.id] = entry
             case EditEvent():
                 self._edit(event)
@@ -330,6 +335,23 @@ class _ManifestBuilder:
                 self._standalone(event, "history", _describe_decision(event), _decision_custom(event))
             case RoomUpdateEvent():
                 self._standalone(event, "history", _describe_room_update(event))
+
+    def _thread(self, event: PostEvent, entry: Json) -> list[Json]:
+        """RSMF's ``parent``: the message this one answers, when that message is an event of
+        this file (the specification: it maps to another event of the same conversation);
+        otherwise, and for a parent reconstructed by the model, ``custom`` says which."""
+        link = self.slice.threads.get(event.message.id)
+        parent = link.parent_id if link is not None else event.message.reply_to
+        if parent is None:
+            return _custom(thread_id=link.thread_id) if link is not None and link.thread_id != event.message.id else []
+        custom: list[Json] = []
+        if parent in self.posts:
+            entry["parent"] = parent
+        else:
+            custom += _custom(reply_to=parent)
+        if link is not None:
+            custom += _custom(thread_id=link.thread_id, thread_link=link.source)
+        return custom
 
     def _standalone(self, event: Event, kind: str, body: str | None = None, custom: list[Json] | None = None) -> Json:
         entry = self._base(event, kind, body)
@@ -638,6 +660,8 @@ def _subject(document: Document) -> str:
     subject = f"{room} {document.day.isoformat()}"
     if document.message_id is not None:
         return f"{subject} message {document.message_id}"
+    if document.thread_id is not None:
+        return f"{subject} thread {document.thread_id}"
     if document.kind == "message" and document.children and document.children[0].upload is not None:
         return f"{subject} file {document.children[0].upload.file.name}"
     return subject
@@ -895,7 +919,7 @@ class RsmfFormat:
         for document in context.documents(events, report):
             if document.room.id != room_id:
                 room_id, present = document.room.id, {}
-            piece = Slice(document, present, zone)
+            piece = Slice(document, present, zone, context.threads(document.room.id))
             if document.children:
                 # Its natives are inside: streamed into the export (never whole in memory), so
                 # listed in the manifest itself.

@@ -82,7 +82,8 @@ class ExportOrder(BaseModel):
     unit: DocumentUnit = Field(
         default="conversation",
         description="What one document is: conversation (a room on one day of the export's time zone) or "
-        "message (a message with its edits, reads and context; attachments are family members either way)",
+        "message (a message with its edits, reads and context) or thread (the messages of one thread, each with "
+        "its edits, reads and context: docs/threads.md); attachments are family members either way",
     )
     bates_prefix: str | None = Field(
         default=None,

@@ -150,7 +150,7 @@ def time_of_day(event: Event, zone: ZoneInfo) -> str:
 def document_header(document: Document, zone: ZoneInfo, case_name: str | None = None) -> str:
     room = document.room
     case = f", case {single_line(case_name)}" if case_name else ""
-    what = "message" if document.kind == "message" else "conversation"
+    what = document.kind if document.kind in ("message", "thread") else "conversation"
     return (
         f"{single_line(document.control)} ({what}{case})\n"
         f"{single_line(room.name or room.id)} ({room.kind} {single_line(room.id)})\n"

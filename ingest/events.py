@@ -13,7 +13,7 @@ through :func:`admit_event_json` or :func:`admit_event`) and both databases alik
 - a string anywhere in the event containing U+0000 (PostgreSQL text cannot hold it) or a lone
   surrogate (it has no UTF-8 encoding): refused naming the field, never altered;
 - an event whose JSON is larger than :data:`MAX_EVENT_BYTES`;
-- an id (room, actor, message, disclaimer rule) longer than :data:`MAX_ID_LENGTH` characters;
+- an id (room, actor, message, the message replied to, disclaimer rule) longer than :data:`MAX_ID_LENGTH` characters;
 - an event of a type only Archivist makes (:data:`SYSTEM_EVENT_TYPES`: ``file_text``).
 
 Every other character, control characters included, is accepted and kept exactly. Whatever a
@@ -135,9 +135,19 @@ class PostedMessage(_Frozen):
     format: Literal["text/plain", "text/html"] = "text/plain"
     mentions: tuple[str, ...] | None = None
     hashtags: tuple[str, ...] | None = None
+    reply_to: NonEmpty | None = None
+    """The id of the message this one answers, for platforms that say (Slack's ``thread_ts``,
+    Mattermost's ``root_id``, Teams' ``replyToId``: docs/threads.md); absent when the platform
+    does not. Bounded like every id; a message cannot reply to itself."""
 
     @model_validator(mode="after")
     def _derive_entities(self) -> Self:
+        if self.reply_to is not None and self.reply_to == self.id:
+            raise PydanticCustomError(
+                "reply_to_self",
+                "message {id} cannot reply to itself: reply_to names the message it answers",
+                {"id": printable(self.id, 100)},
+            )
         # Frozen model: fill the derived fields through object.__setattr__ once, at creation.
         if self.mentions is None:
             object.__setattr__(self, "mentions", derive_mentions(self.text))
@@ -521,7 +531,7 @@ def _string_problem(value: str, where: str) -> Iterator[str]:
         yield f"{where}: contains a lone surrogate U+{code:04X} at character {at}, which has no UTF-8 encoding"
 
 
-_ID_PARTS = (("message", "id"), ("read", "message_id"), ("disclaimer", "rule_id"))
+_ID_PARTS = (("message", "id"), ("message", "reply_to"), ("read", "message_id"), ("disclaimer", "rule_id"))
 """The ids an event carries besides its room's and actor's (``tests/ingest/test_events.py``
 checks that this names every id field of the contract)."""
 
@@ -529,11 +539,11 @@ checks that this names every id field of the contract)."""
 def _long_ids(event: Event) -> Iterator[str]:
     """Why an id of ``event`` is too long to be a key, naming its field. Attribute by attribute,
     not a walk of the model: this runs for every event a producer sends."""
-    ids = [("room.id", event.room.id), ("actor.id", event.actor.id)]
+    ids: list[tuple[str, str | None]] = [("room.id", event.room.id), ("actor.id", event.actor.id)]
     for part, name in _ID_PARTS:
         holder = event.__dict__.get(part)  # no AttributeError raised and caught per missing part
         if holder is not None:
-            ids.append((f"{part}.{name}", getattr(holder, name)))
+            ids.append((f"{part}.{name}", getattr(holder, name, None)))  # only a post's message has reply_to
     for index, recipient in enumerate(event.__dict__.get("recipients") or ()):
         ids.append((f"recipients.{index}.id", recipient.id))
     for where, value in ids:

@@ -27,10 +27,12 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, func, select
 
 from archive.schema import archive_events, archive_messages
+from archive.threads import thread_of
 from cases.model import Case
 from cases.store import CaseStore
-from exports.documents import Document, DocumentUnit, Numbering, documents, parse_document_key
+from exports.documents import Document, DocumentUnit, Numbering, documents, no_threads, parse_document_key
 from exports.selection import RoomHits, Selection, select_hits, selected_events
+from exports.thread_links import SelectionThreads
 from formats.time_zones import day_span, time_zone
 from ingest.db import read_only
 from ingest.events import DeleteEvent, EditEvent, Event, FileUploadEvent, PostEvent
@@ -131,7 +133,11 @@ def document_row(document: Document) -> dict[str, Any]:
 
 
 def hit_documents(
-    events: Iterable[Event], review_set: ReviewSet, hits: Selection, custodians: Sequence[str] = ()
+    events: Iterable[Event],
+    review_set: ReviewSet,
+    hits: Selection,
+    custodians: Sequence[str] = (),
+    threads: SelectionThreads | None = None,
 ) -> Iterator[tuple[Document, dict[str, Any]]]:
     """The documents of ``events`` in the set's unit and zone whose family holds a hit, each
     with its row (in the message unit an upload is a document of its own, ``upload:``, the
@@ -139,7 +145,15 @@ def hit_documents(
     zone = time_zone(review_set.time_zone)
     unit = cast(DocumentUnit, review_set.unit)  # one of DOCUMENT_UNITS (checked when the set was made)
     wanted: dict[str, frozenset[str]] = {}
-    for parent in documents(events, unit=unit, numbering=_NUMBERING, zone=zone, custodians=custodians):
+    made = documents(
+        events,
+        unit=unit,
+        numbering=_NUMBERING,
+        zone=zone,
+        custodians=custodians,
+        threads=threads if threads is not None else no_threads,
+    )
+    for parent in made:
         room = parent.room.id
         if room not in wanted:
             wanted = {room: hits.room_hits(room).message_ids}
@@ -238,7 +252,8 @@ def add_from_search(
     def rows() -> Iterator[dict[str, Any]]:
         events = selected_events(engine, selection, zone=zone)
         family: tuple[Document | None, bool] = (None, False)  # a family is kept or left whole
-        for document, row in hit_documents(events, review_set, selection, case.custodians):
+        threads = SelectionThreads(engine, selection)
+        for document, row in hit_documents(events, review_set, selection, case.custodians, threads):
             head = document.parent or document
             if family[0] is not head:
                 ids = selection.room_hits(head.room.id).message_ids
@@ -303,6 +318,12 @@ def _named(connection: Connection, hits: dict[str, tuple[set[str], set[int]]], n
             return False
         _hit(hits, row.room_id, value, row.posted_at)
         return True
+    if kind == "thread":  # every message of the thread, as linked so far
+        links = thread_of(connection, value)
+        for link in links or ():
+            if link.posted_at is not None:
+                _hit(hits, link.room_id, link.message_id, link.posted_at)
+        return bool(links)
     if kind in ("attachment", "upload"):
         return _uploads(connection, hits, archive_events.c.event_id == value, None, None) > 0
     if day is None:  # context:<room>: a room of nothing but context holds nothing to review
@@ -356,5 +377,6 @@ def _add_hits(
     selection = _selection(hits)
     zone = time_zone(review_set.time_zone)
     events = selected_events(engine, selection, zone=zone)
-    rows = (row for _document, row in hit_documents(events, review_set, selection))
+    threads = SelectionThreads(engine, selection)
+    rows = (row for _document, row in hit_documents(events, review_set, selection, threads=threads))
     return store_documents(engine, review_set.id, rows, source, actor)

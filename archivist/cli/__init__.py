@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from archivist.cli import demo, directory, events, exports, imports, operations, retention, tokens, workers
+from archivist.cli import demo, directory, events, exports, imports, operations, retention, threads, tokens, workers
 from archivist.cli.common import err
 from archivist.logs import configure_logging
 from archivist.settings import get_settings
@@ -36,6 +36,7 @@ app.add_typer(imports.app, name="import")
 app.add_typer(tokens.app, name="token")
 app.add_typer(directory.app, name="directory")
 app.add_typer(retention.app, name="retention")
+app.add_typer(threads.app, name="threads")
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -36,7 +36,7 @@ def export(
     ] = None,
     unit: Annotated[
         str | None,
-        typer.Option("--unit", help="One document: conversation (a room-day, the default) or message."),
+        typer.Option("--unit", help="One document: conversation (a room-day, the default), message or thread."),
     ] = None,
     bates_prefix: Annotated[
         str | None,

@@ -1,4 +1,5 @@
-"""``/messages/{id}``: a message with every version, its conversation context and its readers."""
+"""``/messages/{id}``: a message with every version, its conversation context, its readers and
+its thread."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from archive import queries as archive_queries
+from archive import threads as archive_threads
 from archive.people import names_on_events
 from archive.principals import Principal
+from ingest.db import read_only
 from search_api import read_audit
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND
@@ -49,6 +52,27 @@ class ContextLine(BaseModel):
     deleted: bool
     versions: int
     is_hit: bool
+
+
+class ThreadMessage(BaseModel):
+    message_id: str
+    parent_id: str | None = Field(description="the message it answers; null: it starts the thread")
+    posted_at: datetime | None
+    source: str = Field(description="explicit (the platform's reply_to) or model (reconstructed in a flat room)")
+    model: str | None = Field(description="the disentangler that made a model link")
+    score: float | None
+    actor_id: str | None
+    actor_name: str | None = Field(default=None, description="the sender's display name on the post (of that moment)")
+    text: str | None = Field(description="the current text; null when the message was disposed of")
+    deleted: bool
+    versions: int
+
+
+class ThreadView(BaseModel):
+    message_id: str
+    thread_id: str = Field(description="the thread's first message")
+    room_id: str
+    messages: list[ThreadMessage] = Field(description="the thread's messages in time order")
 
 
 class Reader(BaseModel):
@@ -107,3 +131,34 @@ def get_reads(
         raise _not_found(message_id)
     read_audit.record(services.engine, caller, "view_reads", {"message_id": message_id})
     return archive_queries.readers(services.engine, message_id)
+
+
+@router.get("/{message_id}/thread", response_model=ThreadView, summary="The thread it belongs to", responses=NOT_FOUND)
+def get_thread(
+    message_id: MessageId, services: Services, caller: Annotated[Principal, Depends(allowed("search"))]
+) -> dict[str, Any]:
+    """The messages of the message's thread (docs/threads.md), with how each was linked. 404 when
+    the message is not archived, or has no thread link yet (the ``threads`` adapter is not among
+    the configured adapters, or has not reached it: ``archivist threads rebuild`` links every
+    archived message)."""
+    with read_only(services.engine) as connection:
+        messages = archive_threads.thread_messages(connection, message_id)
+    if messages is None:
+        if archive_queries.message(services.engine, message_id) is None:
+            raise _not_found(message_id)
+        raise HTTPException(
+            status_code=404,
+            detail={
+                "message": f"message {message_id!r} is not linked into a thread yet: the threads adapter has not "
+                "reached it (run archivist threads rebuild)"
+            },
+        )
+    names = names_on_events(services.engine, [m["post_event_id"] for m in messages if m["post_event_id"]])
+    read_audit.record(services.engine, caller, "view_thread", {"message_id": message_id})
+    own = next(m for m in messages if m["message_id"] == message_id)
+    return {
+        "message_id": message_id,
+        "thread_id": own["thread_id"],
+        "room_id": own["room_id"],
+        "messages": [m | {"actor_name": names.get(m["post_event_id"] or "")} for m in messages],
+    }

@@ -1,8 +1,10 @@
 """``/conversation``: the room's messages around a hit, with joins, leaves, files (each linked
 to its download and with the state of its text) and disclaimers inline, every version of
 edited messages and deletions marked, who was in the
-room then, and who read the message. ``/timeline``: everything that happened in a room in time
-order (its parameters, pages and descriptions are in :mod:`search_api.web.timeline`)."""
+room then, and who read the message; each message's thread shown by a colour and an indent (a
+switch turns them off; ``static/threads.js``, docs/threads.md). ``/conversation/thread``: the
+whole thread of a message. ``/timeline``: everything that happened in a room in time order (its
+parameters, pages and descriptions are in :mod:`search_api.web.timeline`)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from archive import people
 from archive import queries as archive_queries
+from archive import threads as archive_threads
 from archive import timeline as archive_timeline
 from archive.principals import Principal
 from formats.time_zones import local_date
+from ingest.db import read_only
 from search_api import read_audit
 from search_api.web import timeline
 from search_api.web.core import WebUser, gate, render, services, viewer_zone
@@ -29,6 +33,36 @@ from search_api.web.file_states import with_file_states
 router = APIRouter()
 INLINE_TYPES = ("join", "leave", "file_upload", "file_download", "disclaimer", "room_update")
 MAX_INLINE = 500
+THREAD_COLOURS = 8
+"""Thread colours the stylesheet has (``thread-c0`` .. ``thread-c7``), given in order of first
+appearance on the page; a colour comes back after eight threads, the indent and the thread's
+name tell them apart."""
+MAX_DEPTH = 4
+"""The deepest indent (a reply to a reply to ...: deeper replies stay at this one)."""
+
+
+def thread_marks(engine: Engine, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """How the page shows each message's thread: its id, parent, link source, colour and indent
+    (a reply whose parent is on the page one step deeper than the parent, one not on it at 1)."""
+    with read_only(engine) as connection:
+        links = archive_threads.links_of(connection, message_ids)
+    colours: dict[str, int] = {}
+    marks: dict[str, dict[str, Any]] = {}
+    for message_id in message_ids:
+        link = links.get(message_id)
+        if link is None:
+            continue
+        colour = colours.setdefault(link.thread_id, len(colours) % THREAD_COLOURS)
+        parent = marks.get(link.parent_id) if link.parent_id is not None else None
+        depth = 0 if link.parent_id is None else min(parent["depth"] + 1 if parent else 1, MAX_DEPTH)
+        marks[message_id] = {
+            "thread_id": link.thread_id,
+            "parent_id": link.parent_id,
+            "source": link.source,
+            "colour": colour,
+            "depth": depth,
+        }
+    return marks
 
 
 def inline_item(event_type: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +140,9 @@ def gather(
         for line in lines
     ]
     names = people.names_on_events(engine, [line["post_event_id"] for line in lines if line["post_event_id"]])
+    threads = thread_marks(engine, [line["message_id"] for line in lines])
+    for item in items:
+        item["thread"] = threads.get(item["line"]["message_id"])
     for line in lines:
         line["actor_label"] = people.label(names.get(line["post_event_id"] or ""), line["actor_id"])
         if line["is_hit"]:
@@ -130,7 +167,28 @@ def gather(
         # Its day in the reader's zone: the search link reads sent: in the same zone.
         "day": (at.date() if zone is None else local_date(at, zone)).isoformat(),
         "timeline_link": timeline_link(found, zone),
+        "threaded": bool(threads),
     }
+
+
+def gather_thread(engine: Engine, caller: Principal, message_id: str) -> dict[str, Any] | None:
+    """The whole thread of ``message_id`` for its page (audited like the API's thread view);
+    None when the message is not archived; ``messages`` is None when it has no link yet."""
+    found = archive_queries.message(engine, message_id)
+    if found is None:
+        return None
+    with read_only(engine) as connection:
+        messages = archive_threads.thread_messages(connection, message_id)
+    read_audit.record(engine, caller, "view_thread", {"message_id": message_id})
+    if messages is None:
+        return {"message": found, "messages": None, "thread_id": None}
+    names = people.names_on_events(engine, [m["post_event_id"] for m in messages if m["post_event_id"]])
+    marks = thread_marks(engine, [m["message_id"] for m in messages])
+    for m in messages:
+        m["actor_label"] = people.label(names.get(m["post_event_id"] or ""), m["actor_id"] or "?")
+        m["depth"] = marks[m["message_id"]]["depth"]
+    own = next(m for m in messages if m["message_id"] == message_id)
+    return {"message": found, "messages": messages, "thread_id": own["thread_id"]}
 
 
 @router.get("/conversation", include_in_schema=False)
@@ -153,6 +211,27 @@ async def conversation_page(
             status_code=404,
         )
     return render(request, "conversation.html", {"title": "Conversation", "n": n, **view}, user=user)
+
+
+@router.get("/conversation/thread", include_in_schema=False)
+async def thread_page(request: Request, message: str) -> Response:
+    user = await gate(request, "search")
+    if not isinstance(user, WebUser):
+        return user
+    view = (
+        None
+        if "\x00" in message
+        else await run_in_threadpool(gather_thread, services(request).engine, user.principal, message)
+    )
+    if view is None:
+        return render(
+            request,
+            "error.html",
+            {"title": "Not found", "message": f"No archived message {message!r}."},
+            user=user,
+            status_code=404,
+        )
+    return render(request, "thread.html", {"title": "Thread", **view}, user=user)
 
 
 @router.get("/timeline", include_in_schema=False)

@@ -12,11 +12,12 @@ from lxml import etree
 from sqlalchemy import select
 
 from adapters.archive import ArchiveAdapter
-from adapters.base import Adapter
+from adapters.base import Adapter, DeliveryResult
 from adapters.es_adapter import ElasticsearchAdapter
 from adapters.index_adapter import TantivyIndexAdapter
+from adapters.thread_adapter import ThreadAdapter
 from adapters.xml_adapter import LyncXmlAdapter
-from archive.schema import archive_messages
+from archive.schema import archive_messages, archive_thread_links
 from ingest.events import Event
 from ingest.staging import StagingStore
 from search.tantivy_schema import exact_text, open_index
@@ -52,6 +53,47 @@ class ArchiveHarness:
         from ingest.db import create_db_engine
 
         return ArchiveAdapter(create_db_engine("sqlite:////nonexistent-dir/x.sqlite3"))
+
+
+class ThreadsHarness:
+    """The ``threads`` adapter, delivered after the archive as the processor delivers it (it
+    reads a room's history from the archive); what it stores is a link per message, read back
+    as the linked messages' texts."""
+
+    def __init__(self, store: StagingStore, tmp_path: Path) -> None:
+        self.store = store
+
+    def adapter(self) -> Adapter:
+        return _AfterTheArchive(ArchiveAdapter(self.store.engine), ThreadAdapter(self.store.engine))
+
+    def stored_texts(self) -> list[str]:
+        links, messages = archive_thread_links.c, archive_messages.c
+        with self.store.engine.connect() as connection:
+            joined = links.message_id == messages.message_id
+            return list(
+                connection.execute(
+                    select(messages.text).select_from(archive_thread_links.join(archive_messages, joined))
+                ).scalars()
+            )
+
+    def broken_adapter(self) -> Adapter:
+        from ingest.db import create_db_engine
+
+        return ThreadAdapter(create_db_engine("sqlite:////nonexistent-dir/x.sqlite3"))
+
+
+class _AfterTheArchive:
+    name = "threads"
+
+    def __init__(self, archive: ArchiveAdapter, threads: ThreadAdapter) -> None:
+        self.archive, self.threads = archive, threads
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        assert self.archive.write(batch) == [None] * len(batch)
+        return self.threads.write(batch)
+
+    def close(self) -> None:
+        self.threads.close()
 
 
 class IndexHarness:
@@ -132,6 +174,7 @@ HARNESSES: dict[str, Any] = {
     "xml": XmlHarness,
     "elasticsearch": ElasticsearchHarness,
     "actiance": ActianceHarness,
+    "threads": ThreadsHarness,
 }
 
 

@@ -248,7 +248,7 @@ def test_the_default_prefix_is_made_of_the_case_id(client: TestClient, tokens: d
         ({"bates_prefix": "ACME 1"}, "prefix 'ACME 1' must be 1 to 20 letters"),
         ({"bates_prefix": "ACME-"}, "give case_id"),
         ({"bates_start": 0}, "greater than or equal to 1"),
-        ({"unit": "page"}, "'conversation' or 'message'"),
+        ({"unit": "page"}, "'conversation', 'message' or 'thread'"),
         ({"recipients": [""]}, "at least 1 character"),
     ],
 )

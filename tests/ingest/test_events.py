@@ -339,6 +339,7 @@ STRING_FIELDS: list[tuple[str, tuple[str | int, ...]]] = [
     ("post", ("message", "text")),
     ("post", ("message", "mentions", 0)),
     ("post", ("message", "hashtags", 0)),
+    ("post", ("message", "reply_to")),
     ("edit", ("message", "text")),
     ("delete", ("message", "id")),
     ("read", ("read", "message_id")),

@@ -48,6 +48,7 @@ PUBLIC = {
 QUERIES = {
     "/api/v1/rooms/{room_id}/members": "at=2009-03-03T10:30:00Z",
     "/conversation": f"message={MESSAGE}",
+    "/conversation/thread": f"message={MESSAGE}",
     "/timeline": "room=room:ubuntu",
     "/search": "q=ubuntu",
     "/api/v1/review-sets/{set_id}/near-duplicates/document": "doc_key=message:none",
