@@ -1,0 +1,113 @@
+"""Reviewer's findings on what a redacted or withheld production still gives away (issue 20).
+
+Every entry of the zip is unpacked as deep as it goes (the redaction part's own leak search:
+zips in zips, the RSMF MIME message, PDFs' text and inflated streams) and searched byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.archive import ArchiveAdapter
+from adapters.index_adapter import TantivyIndexAdapter
+from archive.fs_file_store import FsFileStore
+from exports.package import ExportRequest, build_export
+from exports.redaction import LoggedDocument, ProductionReview
+from exports.registry import FORMAT_NAMES
+from ingest.events import Event, parse_event
+from ingest.staging import StagingStore
+from search.backends import TantivySearchBackend
+from tests.review.redaction.leak_search import found_in, zip_blobs
+from tests.review.redaction.test_production_redaction import NOTE_SHA, produce, review
+from tests.review.redaction.test_production_redaction import archived as archived
+
+DAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+FILE_SECRET = "PRIVFILE77"
+FILE_NAME = f"{FILE_SECRET} counsel memo on exposure.docx"
+FILE_BYTES = b"a privileged memo"
+FILE_SHA = hashlib.sha256(FILE_BYTES).hexdigest()
+
+
+def _payload(index: int, kind: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"reviewer:{kind}:{index}")),
+        "type": kind,
+        "occurred_at": (DAY + timedelta(seconds=index)).isoformat(),
+        "room": {"id": "room:counsel", "name": "#counsel", "kind": "room"},
+        "actor": {"id": "user:ann", "name": "Ann Archer", "internal": True},
+        **fields,
+    }
+
+
+def _events() -> list[Event]:
+    return [
+        parse_event(p)
+        for p in (
+            _payload(0, "post", message={"id": "c0", "text": "deal advice attached"}),
+            _payload(1, "file_upload", file={"name": FILE_NAME, "size": len(FILE_BYTES), "sha256": FILE_SHA}),
+        )
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a withheld document's upload keeps its file name (and the native's SHA-256) in the production: "
+    "Redactor only rewrites posts and edits, the upload event goes out as archived",
+)
+@pytest.mark.parametrize("unit", ["conversation", "message"])
+def test_a_withheld_uploads_file_name_is_not_produced(store: StagingStore, tmp_path: Path, unit: str) -> None:
+    events = _events()
+    ArchiveAdapter(store.engine).write(events)
+    index = TantivyIndexAdapter(tmp_path / "index")
+    index.write(events)
+    index.close()
+    files = FsFileStore(tmp_path / "files")
+    files.put([FILE_BYTES], expected_sha256=FILE_SHA)
+    withheld = (
+        {"conversation:room:counsel:2026-11-23": LoggedDocument("Attorney-Client", "advice", withhold=True)}
+        if unit == "conversation"
+        else {
+            "message:c0": LoggedDocument("Attorney-Client", "advice", withhold=True),
+            f"attachment:{events[1].event_id}": LoggedDocument("Attorney-Client", "advice", withhold=True),
+        }
+    )
+    request = ExportRequest(
+        export_id="9a1b2c3d-0000-4000-8000-0000000000a1",
+        query="deal",
+        formats=FORMAT_NAMES,
+        requested_by="legal",
+        role="legal",
+        case_id="case-1",
+        case_name="Acme v. Widget",
+        case_number="case-1",
+        unit=unit,  # type: ignore[arg-type]
+        review=ProductionReview(documents=withheld),
+    )
+    result = build_export(
+        store.engine, TantivySearchBackend(tmp_path / "index"), request, tmp_path / "w.zip", file_store=files
+    )
+    blobs = zip_blobs(str(result.path))
+    assert found_in(blobs, "Withheld: Attorney-Client")  # the document was withheld
+    assert found_in(blobs, "deal advice attached") == []
+    assert found_in(blobs, FILE_SECRET) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a redacted upload's native SHA-256 (here also its text's) is produced (upload JSON, EDRM/DAT "
+    "hashes): a reader can confirm a guess of the redacted text, which the manifest says is never given",
+)
+def test_a_redacted_uploads_hash_is_not_produced(
+    store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path
+) -> None:
+    result = produce(store, archived, tmp_path, "conversation", review("conversation"))
+    blobs = zip_blobs(str(result.path))
+    assert found_in(blobs, "SECRETCHARLIE789") == []  # the text is redacted
+    assert found_in(blobs, NOTE_SHA) == []
