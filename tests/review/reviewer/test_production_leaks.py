@@ -98,7 +98,8 @@ def test_a_withheld_uploads_file_name_is_not_produced(store: StagingStore, tmp_p
     blobs = zip_blobs(str(result.path))
     assert found_in(blobs, "Withheld: Attorney-Client")  # the document was withheld
     assert found_in(blobs, "deal advice attached") == []
-    assert found_in(blobs, FILE_SECRET) == []
+    assert found_in(blobs, FILE_SECRET) == [], "file name"
+    assert found_in(blobs, FILE_SHA) == []
 
 
 @pytest.mark.xfail(
