@@ -43,7 +43,9 @@ MODES = ("full", "messages")
 
 
 def _default_data() -> Path:
-    """``$UBUNTU_IRC`` or the first ``shared/data/ubuntu-irc`` beside the checkout or above it."""
+    """``$UBUNTU_IRC``, else the first ``shared/data/ubuntu-irc`` beside the checkout or above it,
+    else the checkout's own slice (``tests/data/ubuntu-irc``: the dev split and two train logs,
+    so a clean clone still scores dev; training needs the whole corpus)."""
     named = os.environ.get("UBUNTU_IRC")
     if named:
         return Path(named)
@@ -52,7 +54,7 @@ def _default_data() -> Path:
         candidate = folder / "shared" / "data" / "ubuntu-irc"
         if candidate.is_dir():
             return candidate
-    return here.parents[2] / "shared" / "data" / "ubuntu-irc"
+    return here.parents[1] / "tests" / "data" / "ubuntu-irc"
 
 
 DEFAULT_DATA = _default_data()
