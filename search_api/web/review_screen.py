@@ -205,6 +205,17 @@ def group_change(
     return keys, only, {"keys": len(keys), "dup_group": group, "from": "review screen"}
 
 
+def next_key(before: list[str], after: list[str], key: str) -> str | None:
+    """Where "save and next" goes: the first document after ``key`` in the filter as it was
+    before the save (``before``) that the filter still holds (``after``); the save may have taken
+    ``key`` and its group out of it. A document opened from outside the filter: its next in
+    ``after``."""
+    if key not in before:
+        return queries.neighbours(after, key)[1]
+    still = set(after)
+    return next((candidate for candidate in before[before.index(key) + 1 :] if candidate in still), None)
+
+
 @router.post("/review/{set_id}/doc", include_in_schema=False)
 async def save_coding(request: Request, set_id: str) -> Response:
     answer = await posted(request, "review_write")
@@ -224,11 +235,13 @@ async def save_coding(request: Request, set_id: str) -> Response:
         how: dict[str, Any] = {"keys": 1, "from": "review screen"}
         if first(fields, "duplicates") == "yes":
             keys, change, how = group_change(app, review_set, key, first(fields, "group"), change)
+        moving_on = first(fields, "then") == "next"
+        # The filter as it was: the save may take the document (or its group) out of it (reviewed=no).
+        listed = keys_of(app, review_set, document_filter(values)) if moving_on else []
         coding.code(app.engine, user.principal, review_set, keys, change, how)
-        if first(fields, "then") != "next":
+        if not moving_on:
             return key
-        _before, following = queries.neighbours(keys_of(app, review_set, document_filter(values)), key)
-        return following or key
+        return next_key(listed, keys_of(app, review_set, document_filter(values)), key) or key
 
     try:
         target = await run_in_threadpool(save)
