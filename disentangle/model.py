@@ -71,7 +71,7 @@ class AddressedNick:
             if match:
                 nick = match.group(1).casefold()
                 for earlier in reversed(seen[-self.window :]):
-                    if earlier.author.casefold() == nick:
+                    if earlier.author.casefold() == nick and earlier.id != utterance.id:
                         parent = earlier.id
                         break
             out.append(Link(utterance.id, parent, 1.0 if parent else 0.0))
@@ -171,12 +171,22 @@ def candidate_scores(weights: Weights, x: np.ndarray, candidates: np.ndarray) ->
     return probabilities
 
 
-def predict(weights: Weights, posts: Sequence[Post], start: int) -> list[tuple[int, float]]:
+def predict(
+    weights: Weights, posts: Sequence[Post], start: int, ids: Sequence[str] | None = None
+) -> list[tuple[int, float]]:
     """For each post from ``start`` on: the index of the post it answers (itself: it starts a
-    conversation) and the model's probability. A system line always starts its own."""
+    conversation) and the model's probability. A system line always starts its own. With
+    ``ids`` (one per post), a post never answers an earlier post of its own id (the archive
+    keeps a re-delivered message twice): that would link a message to itself."""
     if start >= len(posts):
         return []
     x, candidates = featurize(posts, start, weights.window)
+    if ids is not None:
+        own = np.asarray(ids, dtype=object)
+        rows = np.arange(start, start + len(candidates))
+        earlier = candidates[:, 1:]
+        same = (earlier >= 0) & (own[np.maximum(earlier, 0)] == own[rows][:, None])
+        earlier[same] = -1  # a view: the candidate is dropped
     probabilities = candidate_scores(weights, x, candidates)
     best = probabilities.argmax(axis=1)
     rows = np.arange(len(best))
@@ -215,7 +225,7 @@ class ReplyModel:
         posts = [Post(u.author, u.text, u.at if math.isfinite(u.at) else 0.0, u.action) for u in (*seen, *new)]
         ids = [u.id for u in (*seen, *new)]
         out: list[Link] = []
-        for offset, (parent, score) in enumerate(predict(self.weights, posts, len(seen))):
+        for offset, (parent, score) in enumerate(predict(self.weights, posts, len(seen), ids)):
             index = len(seen) + offset
             out.append(Link(ids[index], None if parent == index else ids[parent], score))
         return out

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -40,7 +41,16 @@ router = APIRouter()
 PERMISSION = "redact"
 
 
-def _segments(text: str, spans: list[Redaction]) -> list[tuple[str, str | None]]:
+def _shown(piece: str) -> Markup:
+    """``piece`` as HTML whose parsed text is ``piece`` itself, so the page's offsets are the archive's.
+
+    The HTML parser turns CR LF and lone CRs into LF and drops U+0000 in text: CRs go out as
+    ``&#13;`` (parsed back to CR) and NULs as ``&#0;`` (parsed to U+FFFD, still one character).
+    The newline the parser drops right after ``<pre>`` is in the template."""
+    return escape(piece).replace("\r", Markup("&#13;")).replace("\x00", Markup("&#0;"))
+
+
+def _segments(text: str, spans: list[Redaction]) -> list[tuple[Markup, str | None]]:
     """The text cut into plain pieces and redacted ones (with their reasons), for marking."""
     pieces: list[tuple[str, str | None]] = []
     at = 0
@@ -49,7 +59,7 @@ def _segments(text: str, spans: list[Redaction]) -> list[tuple[str, str | None]]
         pieces.append((text[span.start : span.end], span.reason))
         at = span.end
     pieces.append((text[at:], None))
-    return [piece for piece in pieces if piece[0]]
+    return [(_shown(piece), reason) for piece, reason in pieces if piece]
 
 
 def _page_data(request: Request, case_id: str, message_id: str, file_event_id: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ each tag's key, ``r`` reviewed, ``n``/``p`` next/previous, ``?`` help; never whi
 
 Saving the panel is one coding action (:func:`review.coding.code`): the document's coding
 becomes what the panel shows, audited with before and after; with "apply to the
-near-duplicate group" ticked, the group's members get the same change in the same action."""
+near-duplicate group" ticked, the members of the saved document's group get what the panel
+changed on it (not its whole state) in the same action (:func:`group_change`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from archive import queries as archive_queries
 from archive.schema import archive_events, archive_messages
 from formats.time_zones import time_zone
 from review import coding, queries, tags
-from review.errors import ReviewNotFound
+from review.errors import ReviewConflict, ReviewNotFound
 from review.sets import ReviewSet, get_set
 from search_api.deps import AppServices
 from search_api.web import conversation_page
@@ -167,6 +168,54 @@ def panel_change(tag_set: tags.TagSet, fields: dict[str, list[str]]) -> coding.C
     )
 
 
+def group_change(
+    app: AppServices, review_set: ReviewSet, key: str, named_group: str, change: coding.CodingChange
+) -> tuple[list[str], coding.CodingChange, dict[str, Any]]:
+    """The documents and the change of "apply to the near-duplicate group": the saved document's
+    own group (never another one a form names), and only what the panel changes on the saved
+    document (tags it adds or removes, reviewed if it changes that, the note), so the members keep
+    their other tags and other reviewers' marks. ReviewConflict: the page named a group the
+    document is no longer in (the groups were computed again since): reload and save again."""
+    found = queries.documents_of(app.engine, review_set.id, [key])
+    if not found:
+        raise ReviewNotFound(f"The review set holds no document {key!r}.")
+    group = found[0].dup_group
+    if group is None or (named_group and named_group != group):
+        now = f"it is now in group {group}" if group else "it is now in no group"
+        raise ReviewConflict(
+            f"The near-duplicate groups changed since this page was opened ({now}): "
+            "nothing was saved; open the document again and save."
+        )
+    members = queries.selected_keys(
+        app.engine, app.search_backend(), review_set, queries.DocumentFilter(dup_group=group)
+    )
+    with app.engine.connect() as connection:
+        before = coding.codings(connection, review_set.id, [key])[key]
+    had = set(before["tags"])
+    only = coding.CodingChange(
+        add=[name for name in change.add if name not in had],
+        remove=[name for name in change.remove if name in had],
+        note=change.note,
+        reviewed=change.reviewed if change.reviewed != before["reviewed"] else None,
+    )
+    if not (only.add or only.remove or only.note or only.reviewed is not None):
+        # Nothing changes on the saved document, so nothing to apply to its group.
+        return [key], change, {"keys": 1, "from": "review screen"}
+    keys = [key, *(k for k in members if k != key)]
+    return keys, only, {"keys": len(keys), "dup_group": group, "from": "review screen"}
+
+
+def next_key(before: list[str], after: list[str], key: str) -> str | None:
+    """Where "save and next" goes: the first document after ``key`` in the filter as it was
+    before the save (``before``) that the filter still holds (``after``); the save may have taken
+    ``key`` and its group out of it. A document opened from outside the filter: its next in
+    ``after``."""
+    if key not in before:
+        return queries.neighbours(after, key)[1]
+    still = set(after)
+    return next((candidate for candidate in before[before.index(key) + 1 :] if candidate in still), None)
+
+
 @router.post("/review/{set_id}/doc", include_in_schema=False)
 async def save_coding(request: Request, set_id: str) -> Response:
     answer = await posted(request, "review_write")
@@ -184,18 +233,15 @@ async def save_coding(request: Request, set_id: str) -> Response:
         change = panel_change(tag_set, fields)
         keys = [key]
         how: dict[str, Any] = {"keys": 1, "from": "review screen"}
-        group = first(fields, "group")
-        if first(fields, "duplicates") == "yes" and group:
-            members = queries.selected_keys(
-                app.engine, app.search_backend(), review_set, queries.DocumentFilter(dup_group=group)
-            )
-            keys = [key, *(k for k in members if k != key)]
-            how = {"keys": len(keys), "dup_group": group, "from": "review screen"}
+        if first(fields, "duplicates") == "yes":
+            keys, change, how = group_change(app, review_set, key, first(fields, "group"), change)
+        moving_on = first(fields, "then") == "next"
+        # The filter as it was: the save may take the document (or its group) out of it (reviewed=no).
+        listed = keys_of(app, review_set, document_filter(values)) if moving_on else []
         coding.code(app.engine, user.principal, review_set, keys, change, how)
-        if first(fields, "then") != "next":
+        if not moving_on:
             return key
-        _before, following = queries.neighbours(keys_of(app, review_set, document_filter(values)), key)
-        return following or key
+        return next_key(listed, keys_of(app, review_set, document_filter(values)), key) or key
 
     try:
         target = await run_in_threadpool(save)

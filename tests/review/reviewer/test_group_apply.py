@@ -5,12 +5,14 @@ not near-duplicates of the one reviewed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from review.coding import codings
 from review.schema import review_documents
 from tests.review.coding.corpus import review_events
 from tests.review.coding.test_review_pages import _new_set
@@ -29,11 +31,6 @@ def legal(review_site: WebSite) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search_api.web.review_screen.save_coding takes the group from the form (fields['group']) instead "
-    "of the saved document's dup_group",
-)
 def test_apply_to_the_group_codes_only_the_saved_documents_group(legal: TestClient, review_site: WebSite) -> None:
     set_path = _new_set(legal, "Group pass")
     set_id = set_path.rsplit("/", 1)[1]
@@ -54,3 +51,35 @@ def test_apply_to_the_group_codes_only_the_saved_documents_group(legal: TestClie
     for member in group:
         other = legal.get(f"{set_path}/doc", params={"key": member}).text
         assert 'name="tag" value="hot" checked' not in other, member
+
+
+def test_apply_to_the_group_applies_the_change_not_the_whole_panel(legal: TestClient, review_site: WebSite) -> None:
+    """The members keep the tags the saved document does not have and their reviewed marks: the
+    group gets what the panel changed on the saved document, not the saved document's state."""
+    set_path = _new_set(legal, "Group change")
+    set_id = set_path.rsplit("/", 1)[1]
+    saved_key, member = "message:msg:acme10", "message:msg:acme14"
+    with review_site.services.engine.begin() as connection:
+        connection.execute(
+            update(review_documents)
+            .where(review_documents.c.review_set_id == set_id, review_documents.c.doc_key.in_([saved_key, member]))
+            .values(dup_group="near-1", dup_similarity=0.93)
+        )
+    screen = legal.get(f"{set_path}/doc", params={"key": member}).text
+    privilege = re.search(r'name="(group-[^"]+)" value="attorney-client"', screen)
+    assert privilege is not None
+    coded = legal.post(
+        f"{set_path}/doc",
+        data={"csrf": csrf_of(screen), "key": member, privilege.group(1): "attorney-client", "done": "yes"},
+    )
+    assert coded.status_code == 303, coded.text
+    screen = legal.get(f"{set_path}/doc", params={"key": saved_key}).text
+    saved = legal.post(
+        f"{set_path}/doc",
+        data={"csrf": csrf_of(screen), "key": saved_key, "tag": ["hot"], "duplicates": "yes", "group": "near-1"},
+    )
+    assert saved.status_code == 303, saved.text
+    with review_site.services.engine.connect() as connection:
+        after = codings(connection, set_id, [saved_key, member])
+    assert after[saved_key] == {"tags": ["hot"], "note": None, "reviewed": False}
+    assert after[member] == {"tags": ["attorney-client", "hot"], "note": None, "reviewed": True}
