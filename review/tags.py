@@ -180,6 +180,31 @@ def _check_parent(connection: Connection, case_id: str, group_id: str | None, pa
         parent_id = _group(connection, case_id, parent_id).parent_id
 
 
+def _check_single_choice(connection: Connection, group: TagGroup, tag_ids: set[str]) -> None:
+    """Refuse (409, naming some of them) when documents hold two or more of ``tag_ids``: the
+    tags of the single-choice ``group`` after the change. Nothing is uncoded for the user."""
+    codings = review_codings.c
+    clashes = connection.execute(
+        select(codings.review_set_id, codings.doc_key)
+        .where(codings.tag_id.in_(sorted(tag_ids)))
+        .group_by(codings.review_set_id, codings.doc_key)
+        .having(func.count() > 1)
+        .order_by(codings.review_set_id, codings.doc_key)
+        .limit(6)
+    ).all()
+    if clashes:
+        named = ", ".join(f"{row.doc_key} (set {row.review_set_id})" for row in clashes[:5])
+        more = " and more" if len(clashes) > 5 else ""
+        raise ReviewConflict(
+            f"tag group {group.name!r} is single-choice, and documents would hold several of its tags: "
+            f"{named}{more}; uncode them first"
+        )
+
+
+def _group_tag_ids(connection: Connection, group_id: str) -> set[str]:
+    return set(connection.execute(select(review_tags.c.id).where(review_tags.c.group_id == group_id)).scalars())
+
+
 def create_group(engine: Engine, case_id: str, spec: TagGroupSpec) -> TagGroup:
     ensure_defaults(engine, case_id)
     with engine.begin() as connection:
@@ -199,6 +224,8 @@ def change_group(engine: Engine, case_id: str, group_id: str, spec: TagGroupSpec
         before = _group(connection, case_id, group_id)
         _check_parent(connection, case_id, group_id, spec.parent_id)
         after = before.model_copy(update=spec.model_dump())
+        if after.choice == "single" and before.choice != "single":
+            _check_single_choice(connection, after, _group_tag_ids(connection, group_id))
         connection.execute(
             update(review_tag_groups).where(review_tag_groups.c.id == group_id).values(**spec.model_dump())
         )
@@ -258,8 +285,10 @@ def create_tag(engine: Engine, case_id: str, spec: TagSpec) -> Tag:
 def change_tag(engine: Engine, case_id: str, tag_id: str, spec: TagSpec) -> tuple[Tag, Tag]:
     with engine.begin() as connection:
         before = _tag(connection, case_id, tag_id)
-        _group(connection, case_id, spec.group_id)
+        group = _group(connection, case_id, spec.group_id)
         _check_unique(connection, case_id, spec, tag_id)
+        if group.choice == "single" and spec.group_id != before.group_id:
+            _check_single_choice(connection, group, _group_tag_ids(connection, group.id) | {tag_id})
         values = {**spec.model_dump(), "label": spec.label or spec.name}
         connection.execute(update(review_tags).where(review_tags.c.id == tag_id).values(**values))
     return before, before.model_copy(update=values)
