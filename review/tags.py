@@ -295,8 +295,11 @@ def change_tag(engine: Engine, case_id: str, tag_id: str, spec: TagSpec) -> tupl
 
 
 def remove_tag(engine: Engine, case_id: str, tag_id: str) -> Tag:
-    """Remove a tag no document is coded with."""
+    """Remove a tag no document is coded with. Its row is locked first (PostgreSQL ``FOR
+    UPDATE``), so a coding holding it (``FOR SHARE``, see :mod:`review.coding`) commits before
+    the check for codings runs."""
     with engine.begin() as connection:
+        connection.execute(select(review_tags.c.id).where(review_tags.c.id == tag_id).with_for_update())
         tag = _tag(connection, case_id, tag_id)
         if connection.execute(
             select(review_codings.c.doc_key).where(review_codings.c.tag_id == tag_id).limit(1)
