@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from review.errors import ReviewConflict, ReviewNotFound
 from review.schema import review_codings, review_tag_groups, review_tags
@@ -85,7 +86,26 @@ _DEFAULTS: tuple[tuple[str, str, tuple[tuple[str, str, str, str | None, bool], .
 
 
 def ensure_defaults(engine: Engine, case_id: str) -> None:
-    """Create the default tag set of a case that has no tag group yet."""
+    """Create the default tag set of a case that has no tag group yet. Two first uses at once:
+    the second meets the first's names in the unique index (migration 0013) and leaves them."""
+    try:
+        _create_defaults(engine, case_id)
+    except IntegrityError:
+        with engine.connect() as connection:
+            made = connection.execute(
+                select(func.count()).select_from(review_tag_groups).where(review_tag_groups.c.case_id == case_id)
+            ).scalar_one()
+        if not made:  # not a race: something else is wrong
+            raise
+
+
+def _taken(error: IntegrityError, spec: TagSpec) -> ReviewConflict:
+    """A name or shortcut another tag took after our check (the unique indexes of migration 0013)."""
+    what = f"name {spec.name!r}" + (f" or shortcut {spec.shortcut!r}" if spec.shortcut else "")
+    return ReviewConflict(f"another tag of the case took the {what} meanwhile (names ignore case)")
+
+
+def _create_defaults(engine: Engine, case_id: str) -> None:
     with engine.begin() as connection:
         if connection.execute(
             select(func.count()).select_from(review_tag_groups).where(review_tag_groups.c.case_id == case_id)
@@ -278,7 +298,10 @@ def create_tag(engine: Engine, case_id: str, spec: TagSpec) -> Tag:
             position=position,
             **{**spec.model_dump(), "label": spec.label or spec.name},
         )
-        connection.execute(insert(review_tags), tag.model_dump())
+        try:
+            connection.execute(insert(review_tags), tag.model_dump())
+        except IntegrityError as error:
+            raise _taken(error, spec) from error
     return tag
 
 
@@ -290,7 +313,10 @@ def change_tag(engine: Engine, case_id: str, tag_id: str, spec: TagSpec) -> tupl
         if group.choice == "single" and spec.group_id != before.group_id:
             _check_single_choice(connection, group, _group_tag_ids(connection, group.id) | {tag_id})
         values = {**spec.model_dump(), "label": spec.label or spec.name}
-        connection.execute(update(review_tags).where(review_tags.c.id == tag_id).values(**values))
+        try:
+            connection.execute(update(review_tags).where(review_tags.c.id == tag_id).values(**values))
+        except IntegrityError as error:
+            raise _taken(error, spec) from error
     return before, before.model_copy(update=values)
 
 
