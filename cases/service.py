@@ -10,6 +10,8 @@ change (the role) is the caller's to check first."""
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -29,7 +31,8 @@ from cases.model import (
 )
 from cases.scopes import unknown_scope
 from cases.store import CaseConflict, CaseStore, RetentionStore
-from search.query_parser import parse_query
+from search.query_ast import TAG_OUTSIDE_REVIEW, Node, uses_tags
+from search.query_parser import QuerySyntaxError, parse_query
 from search.service import people_in
 
 
@@ -79,8 +82,22 @@ def close_case(engine: Engine, caller: Principal, case_id: str) -> Case:
 # --- saved searches and notes --------------------------------------------------------------------
 
 
+_TAG_FILTER = re.compile(r"(?<![^\s(\-])tag:", re.IGNORECASE)
+
+
+def archive_query(query: str) -> Node:
+    """``query`` parsed, for a search of the archive (a saved search, a hold's scope): a ``tag:``
+    (a review set's coding, which only a review set's search answers) is refused now, as a
+    QuerySyntaxError (422) naming where it is, not stored to fail when it runs."""
+    node = parse_query(query)
+    if uses_tags(node):
+        found = _TAG_FILTER.search(query)
+        raise QuerySyntaxError(TAG_OUTSIDE_REVIEW, found.start() + 1 if found else 1, query)
+    return node
+
+
 def add_search(engine: Engine, caller: Principal, case_id: str, spec: SavedSearchSpec) -> SavedSearch:
-    parse_query(spec.query)
+    archive_query(spec.query)
     saved = CaseStore(engine).add_search(case_id, spec, _who(caller))
     _audit(engine, caller, "case_search_add", None, saved)
     return saved
@@ -109,7 +126,7 @@ def remove_note(engine: Engine, caller: Principal, case_id: str, note_id: str) -
 
 def place_hold(engine: Engine, caller: Principal, case_id: str, spec: HoldSpec) -> Hold:
     if spec.scope is not None and spec.scope.query is not None:
-        people_in(engine, parse_query(spec.scope.query))  # a name too common is refused (422): use an id
+        people_in(engine, archive_query(spec.scope.query))  # a name too common is refused (422): use an id
     hold = CaseStore(engine).place_hold(case_id, spec, _who(caller))
     _audit(engine, caller, "hold_place", None, hold)
     return hold

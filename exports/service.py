@@ -39,6 +39,7 @@ from exports.package import ExportResult
 from exports.redaction import ProductionReview
 from exports.registry import FORMAT_NAMES
 from formats.time_zones import DEFAULT_ZONE, time_zone
+from search.query_ast import TAG_OUTSIDE_REVIEW, uses_tags
 from search.query_parser import parse_query
 from search.service import answered_by_archive, people_in
 
@@ -203,6 +204,10 @@ def start_export(
         node = parse_query(order.query or "")  # a bad query is refused naming the position, before any job
         if answered_by_archive(node):
             raise NotExportable("exports take message queries; type: other than post is not exportable")
+        if uses_tags(node):  # refused now, not queued for the job to fail with numbers reserved
+            raise NotExportable(
+                f"{TAG_OUTSIDE_REVIEW}; to produce coded documents, order a review set's production with its tags"
+            )
         people_in(engine, node)  # a name naming too many people is refused now (422), not by the job later
     case: Case | None = None
     custodians: tuple[str, ...] = ()

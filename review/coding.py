@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Column, Connection, Engine, MetaData, Table, Text, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import NullType
 
 from archive import audit
@@ -105,6 +106,23 @@ def codings(connection: Connection, set_id: str, keys: Sequence[str] | None = No
     return found
 
 
+def _check_still_there(connection: Connection, adding: Sequence[Tag]) -> None:
+    """Refuse (409) a tag read before the transaction and removed since. Its row is then held
+    (PostgreSQL ``FOR SHARE``) until the coding commits, so :func:`review.tags.remove_tag`
+    waits and then sees the new codings."""
+    wanted = sorted({tag.id for tag in adding})
+    if not wanted:
+        return
+    there = set(
+        connection.execute(
+            select(review_tags.c.id).where(review_tags.c.id.in_(wanted)).with_for_update(read=True)
+        ).scalars()
+    )
+    gone = [tag.name for tag in adding if tag.id not in there]
+    if gone:
+        raise ReviewConflict(f"tag {gone[0]!r} was removed meanwhile: reload the tags and try again")
+
+
 def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
 
@@ -148,6 +166,7 @@ def code(
     unique_keys = list(dict.fromkeys(keys))
     with engine.begin() as connection:
         lock_set(connection, review_set.id)
+        _check_still_there(connection, adding)
         before = codings(connection, review_set.id, unique_keys)
         missing = [key for key in unique_keys if key not in before]
         if missing:
@@ -204,7 +223,10 @@ def code(
                         "at": now,
                     }
                 )
-        _write(connection, review_set.id, removals, additions, marks, notes, history)
+        try:
+            _write(connection, review_set.id, removals, additions, marks, notes, history)
+        except IntegrityError as error:  # a tag removed after the check: the lock should prevent it
+            raise ReviewConflict("a tag of the change was removed meanwhile: reload the tags, try again") from error
     audit.record(
         engine,
         caller,

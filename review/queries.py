@@ -3,10 +3,13 @@ reviewer's batches, a near-duplicate group) and a query in the search language w
 
 **``tag:<name>`` and ``-tag:<name>``** filter by coding: a document is ``tag:hot`` when it is
 coded Hot (names ignore case; a name the case has no tag of is refused). The rest of the query
-runs through the search service over the archive, restricted to the set: a document matches it
-when one of its messages (or its uploaded file) is a hit. Conditions combine as the language
-says (``tag:hot OR acme``, ``-tag:responsive from:bob``), so a reviewer can narrow what a
-search found by how it was coded. We chose the archive's hits over the set's short summaries:
+runs through the search service over the archive, restricted to the set: a document matches a
+condition (a word, a phrase, ``from:bob``, ...) when one of its messages (or its uploaded file) is
+a hit. NOT, AND and OR combine conditions **per document** (``tag:hot OR acme``,
+``-tag:responsive from:bob``): a room-day where one message says "offer" and another does not
+matches ``offer`` and not ``-offer``, and ``acme offer`` matches a room-day saying each in a
+different message. So a document matches a query or its negation, never both, and a reviewer
+can narrow what a search found by how it was coded. We chose the archive's hits over the set's short summaries:
 a summary is a few hundred characters, and a reviewer who searches ``acme`` in a set expects
 the documents that say it, as the search page would find them.
 """
@@ -109,9 +112,10 @@ def _hits(
 def evaluate(
     node: Node, universe: set[str], tagged: Callable[[str], set[str]], hits: Callable[[Node], set[str]]
 ) -> set[str]:
-    """The documents of ``universe`` matching ``node`` (see the module doc)."""
-    if not uses_tags(node):
-        return hits(node) & universe
+    """The documents of ``universe`` matching ``node`` (see the module doc): NOT, AND and OR are
+    taken per document, every other condition is the archive's hits (``hits``) or the coding
+    (``tagged``). A document therefore matches a query or its negation, never both, with or
+    without a ``tag:`` in the query."""
     match node:
         case Filter("tag", name):
             return tagged(name) & universe
@@ -127,9 +131,9 @@ def evaluate(
             for item in items:
                 matched |= evaluate(item, universe, tagged, hits)
             return matched
-        case Current() | Within():
+        case Current() | Within() if uses_tags(node):
             raise UnsupportedQuery("tag: cannot stand inside current:, attachment: or file:")
-    raise UnsupportedQuery(f"cannot search a review set for {node!r}")
+    return hits(node) & universe
 
 
 def selected_keys(

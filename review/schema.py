@@ -91,7 +91,8 @@ review_tags = Table(
     Column("id", String(36), primary_key=True),
     Column("case_id", String(36), ForeignKey(cases.c.id), nullable=False),
     Column("group_id", String(36), ForeignKey("review_tag_groups.id"), nullable=False),
-    # The name searched with tag:<name> (unique in a case, case-insensitive).
+    # The name searched with tag:<name> (unique in a case, case-insensitive: migration 0013's
+    # unique indexes on (case_id, lower(name)) and (case_id, lower(shortcut))).
     Column("name", Text, nullable=False),
     Column("label", Text, nullable=False),
     Column("shortcut", String(8), nullable=True),

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, Engine, Subquery, func, insert, select
 
+from cases.schema import cases
 from cases.store import CaseStore
 from exports.documents import DOCUMENT_UNITS
 from formats.time_zones import DEFAULT_ZONE, time_zone
-from review.errors import ReviewNotFound
+from review.errors import ReviewConflict, ReviewNotFound
 from review.schema import review_documents, review_sets
 
 
@@ -70,8 +71,21 @@ def create_set(engine: Engine, case_id: str, spec: ReviewSetSpec, actor: str) ->
         "created_at": datetime.now(UTC),
     }
     with engine.begin() as connection:
+        open_case(connection, case_id)
         connection.execute(insert(review_sets), row)
     return ReviewSet(**row)
+
+
+def open_case(connection: Connection, case_id: str) -> None:
+    """Refuse (ReviewConflict, 409) a change to the review of a closed case: a closed case cannot
+    change (``cases.store``'s rule), nor its review sets, documents, coding and batches. The
+    case's row is held (PostgreSQL ``FOR SHARE``) until the transaction ends, so closing the
+    case waits for a change under way. ReviewNotFound: no such case."""
+    row = connection.execute(select(cases.c.closed_at).where(cases.c.id == case_id).with_for_update(read=True)).first()
+    if row is None:
+        raise ReviewNotFound(f"no case {case_id!r}")
+    if row.closed_at is not None:
+        raise ReviewConflict(f"case {case_id} was closed at {row.closed_at}; its review cannot change")
 
 
 def _counted() -> Subquery:
@@ -110,5 +124,10 @@ def get_set(engine: Engine, set_id: str) -> ReviewSet:
 def lock_set(connection: Connection, set_id: str) -> None:
     """Hold the set's row until the transaction ends (PostgreSQL ``FOR UPDATE``; a SQLite write
     transaction is alone already): additions, codings and batches of one set run one at a time,
-    so two of them never insert the same document, coding or batch member twice."""
-    connection.execute(select(review_sets.c.id).where(review_sets.c.id == set_id).with_for_update())
+    so two of them never insert the same document, coding or batch member twice. A set of a
+    closed case is refused (:func:`open_case`)."""
+    case_id = connection.execute(
+        select(review_sets.c.case_id).where(review_sets.c.id == set_id).with_for_update()
+    ).scalar()
+    if case_id is not None:
+        open_case(connection, case_id)

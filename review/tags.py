@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from review.errors import ReviewConflict, ReviewNotFound
 from review.schema import review_codings, review_tag_groups, review_tags
@@ -85,7 +86,26 @@ _DEFAULTS: tuple[tuple[str, str, tuple[tuple[str, str, str, str | None, bool], .
 
 
 def ensure_defaults(engine: Engine, case_id: str) -> None:
-    """Create the default tag set of a case that has no tag group yet."""
+    """Create the default tag set of a case that has no tag group yet. Two first uses at once:
+    the second meets the first's names in the unique index (migration 0013) and leaves them."""
+    try:
+        _create_defaults(engine, case_id)
+    except IntegrityError:
+        with engine.connect() as connection:
+            made = connection.execute(
+                select(func.count()).select_from(review_tag_groups).where(review_tag_groups.c.case_id == case_id)
+            ).scalar_one()
+        if not made:  # not a race: something else is wrong
+            raise
+
+
+def _taken(error: IntegrityError, spec: TagSpec) -> ReviewConflict:
+    """A name or shortcut another tag took after our check (the unique indexes of migration 0013)."""
+    what = f"name {spec.name!r}" + (f" or shortcut {spec.shortcut!r}" if spec.shortcut else "")
+    return ReviewConflict(f"another tag of the case took the {what} meanwhile (names ignore case)")
+
+
+def _create_defaults(engine: Engine, case_id: str) -> None:
     with engine.begin() as connection:
         if connection.execute(
             select(func.count()).select_from(review_tag_groups).where(review_tag_groups.c.case_id == case_id)
@@ -180,6 +200,31 @@ def _check_parent(connection: Connection, case_id: str, group_id: str | None, pa
         parent_id = _group(connection, case_id, parent_id).parent_id
 
 
+def _check_single_choice(connection: Connection, group: TagGroup, tag_ids: set[str]) -> None:
+    """Refuse (409, naming some of them) when documents hold two or more of ``tag_ids``: the
+    tags of the single-choice ``group`` after the change. Nothing is uncoded for the user."""
+    codings = review_codings.c
+    clashes = connection.execute(
+        select(codings.review_set_id, codings.doc_key)
+        .where(codings.tag_id.in_(sorted(tag_ids)))
+        .group_by(codings.review_set_id, codings.doc_key)
+        .having(func.count() > 1)
+        .order_by(codings.review_set_id, codings.doc_key)
+        .limit(6)
+    ).all()
+    if clashes:
+        named = ", ".join(f"{row.doc_key} (set {row.review_set_id})" for row in clashes[:5])
+        more = " and more" if len(clashes) > 5 else ""
+        raise ReviewConflict(
+            f"tag group {group.name!r} is single-choice, and documents would hold several of its tags: "
+            f"{named}{more}; uncode them first"
+        )
+
+
+def _group_tag_ids(connection: Connection, group_id: str) -> set[str]:
+    return set(connection.execute(select(review_tags.c.id).where(review_tags.c.group_id == group_id)).scalars())
+
+
 def create_group(engine: Engine, case_id: str, spec: TagGroupSpec) -> TagGroup:
     ensure_defaults(engine, case_id)
     with engine.begin() as connection:
@@ -199,6 +244,8 @@ def change_group(engine: Engine, case_id: str, group_id: str, spec: TagGroupSpec
         before = _group(connection, case_id, group_id)
         _check_parent(connection, case_id, group_id, spec.parent_id)
         after = before.model_copy(update=spec.model_dump())
+        if after.choice == "single" and before.choice != "single":
+            _check_single_choice(connection, after, _group_tag_ids(connection, group_id))
         connection.execute(
             update(review_tag_groups).where(review_tag_groups.c.id == group_id).values(**spec.model_dump())
         )
@@ -251,23 +298,34 @@ def create_tag(engine: Engine, case_id: str, spec: TagSpec) -> Tag:
             position=position,
             **{**spec.model_dump(), "label": spec.label or spec.name},
         )
-        connection.execute(insert(review_tags), tag.model_dump())
+        try:
+            connection.execute(insert(review_tags), tag.model_dump())
+        except IntegrityError as error:
+            raise _taken(error, spec) from error
     return tag
 
 
 def change_tag(engine: Engine, case_id: str, tag_id: str, spec: TagSpec) -> tuple[Tag, Tag]:
     with engine.begin() as connection:
         before = _tag(connection, case_id, tag_id)
-        _group(connection, case_id, spec.group_id)
+        group = _group(connection, case_id, spec.group_id)
         _check_unique(connection, case_id, spec, tag_id)
+        if group.choice == "single" and spec.group_id != before.group_id:
+            _check_single_choice(connection, group, _group_tag_ids(connection, group.id) | {tag_id})
         values = {**spec.model_dump(), "label": spec.label or spec.name}
-        connection.execute(update(review_tags).where(review_tags.c.id == tag_id).values(**values))
+        try:
+            connection.execute(update(review_tags).where(review_tags.c.id == tag_id).values(**values))
+        except IntegrityError as error:
+            raise _taken(error, spec) from error
     return before, before.model_copy(update=values)
 
 
 def remove_tag(engine: Engine, case_id: str, tag_id: str) -> Tag:
-    """Remove a tag no document is coded with."""
+    """Remove a tag no document is coded with. Its row is locked first (PostgreSQL ``FOR
+    UPDATE``), so a coding holding it (``FOR SHARE``, see :mod:`review.coding`) commits before
+    the check for codings runs."""
     with engine.begin() as connection:
+        connection.execute(select(review_tags.c.id).where(review_tags.c.id == tag_id).with_for_update())
         tag = _tag(connection, case_id, tag_id)
         if connection.execute(
             select(review_codings.c.doc_key).where(review_codings.c.tag_id == tag_id).limit(1)

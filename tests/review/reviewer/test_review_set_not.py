@@ -8,7 +8,6 @@ documents that say it."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_client import auth
@@ -23,11 +22,6 @@ def _keys(client: TestClient, token: str, set_id: str, query: str) -> set[str]:
     return {document["key"] for document in answer.json()["documents"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.queries.selected_keys: NOT of words is answered per message (a conversation document "
-    "holding one non-matching message matches it), but per document once a tag: is in the query",
-)
 def test_a_conversation_document_matches_a_query_or_its_negation_not_both(
     client: TestClient, tokens: dict[str, str], case_id: str
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_client import auth
@@ -37,11 +36,6 @@ def _code(client: TestClient, token: str, set_id: str, **change: Any) -> None:
     assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.tags.change_group turns a multi-choice group single-choice while documents hold several "
-    "of its tags: the group then holds two tags of one document",
-)
 def test_a_group_made_single_choice_never_holds_two_tags_of_a_document(
     client: TestClient, tokens: dict[str, str], case_id: str
 ) -> None:
@@ -67,11 +61,6 @@ def test_a_group_made_single_choice_never_holds_two_tags_of_a_document(
     assert changed.status_code == 409 or len({"pricing", "antitrust"} & set(_tags_of(client, legal, set_id))) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.tags.change_tag moves a tag into a single-choice group whose other tag a document holds: "
-    "the document then has both Responsive and Not responsive",
-)
 def test_a_tag_moved_into_a_single_choice_group_never_gives_a_document_two(
     client: TestClient, tokens: dict[str, str], case_id: str
 ) -> None:

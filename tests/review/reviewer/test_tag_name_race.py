@@ -22,11 +22,6 @@ from review.schema import review_tags
 from tests.cases.helpers import OPERATOR
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.tags.create_tag: check-then-insert without a lock or a unique index on (case_id, "
-    "lower(name)): two concurrent creations of one name both succeed",
-)
 def test_two_tags_of_one_name_cannot_be_created_at_once(
     postgres_store: StagingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,17 +4,11 @@ an order whose query holds ``tag:`` should be refused as early, not queued to fa
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_client import auth
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exports.service.start_export does not check search.query_ast.uses_tags: an order with tag: is "
-    "queued (202, numbers reserved) and its job fails later with UnsupportedQuery",
-)
 def test_an_export_order_with_tag_is_refused_before_any_job(
     client: TestClient, tokens: dict[str, str], case_id: str
 ) -> None:

@@ -17,11 +17,6 @@ from tests.review.coding.conftest import new_set
 KEY = "message:msg:acme3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.coding.code resolves tag names outside its transaction: a tag removed meanwhile is coded "
-    "by a dangling id, a foreign key violation answered 500 (SQLite and PostgreSQL)",
-)
 def test_coding_a_tag_removed_meanwhile_is_refused(
     client: TestClient, tokens: dict[str, str], case_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
