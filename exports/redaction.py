@@ -210,11 +210,19 @@ class Redactor:
     ``withheld_events``: event id (string) -> privilege type, for every post, edit and upload of
     a withheld document (the production's documents are known before the formats run). Each
     post and edit's version is counted as the archive counts it (a message's events come in
-    time order within its room)."""
+    time order within its room). ``withheld_messages``: message id -> privilege type, for every
+    message of a withheld document: each of its posts and edits is withheld wherever it falls (an
+    edit made on a later day lies in a later conversation-day, which may be produced)."""
 
-    def __init__(self, redactions: Redactions, withheld_events: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        redactions: Redactions,
+        withheld_events: Mapping[str, str] | None = None,
+        withheld_messages: Mapping[str, str] | None = None,
+    ) -> None:
         self.redactions = redactions
         self.withheld_events = withheld_events or {}
+        self.withheld_messages = withheld_messages or {}
         self._room = ""
         self._versions: dict[str, int] = {}
         self.redacted_events: dict[str, int] = {}
@@ -243,7 +251,7 @@ class Redactor:
     def one(self, event: PostEvent | EditEvent) -> Event:
         version = self.version(event)
         event_id = str(event.event_id)
-        withheld = self.withheld_events.get(event_id)
+        withheld = self.withheld_events.get(event_id) or self.withheld_messages.get(event.message.id)
         if withheld is not None:
             return _with_text(event, withheld_text(withheld), event.message.text)
         spans = self.redactions.messages.get((event.message.id, version))

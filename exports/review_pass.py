@@ -63,6 +63,9 @@ class ReviewPass:
         self.review = review
         self.context = context
         self.withheld_events: dict[str, str] = {}
+        self.withheld_messages: dict[str, str] = {}
+        """Message id -> privilege type, for every message of a withheld document (its posts and
+        edits are withheld in whichever document they fall)."""
         self.attachments = AttachmentReview(spans=dict(review.redactions.files))
         self.rows: list[LogRow] = []
         self.per_document: dict[str, int] = {}
@@ -109,6 +112,8 @@ class ReviewPass:
         for event in document.events:
             if isinstance(event, PostEvent | EditEvent | FileUploadEvent):
                 self.withheld_events[str(event.event_id)] = kind
+            if isinstance(event, PostEvent | EditEvent):
+                self.withheld_messages.setdefault(event.message.id, kind)
             if isinstance(event, FileUploadEvent):
                 self._withhold_upload(event, kind)
         if document.upload is not None:
@@ -135,7 +140,7 @@ class ReviewPass:
                 spans.extend(file_spans)
         else:
             for event in document.events:
-                if isinstance(event, PostEvent | EditEvent):
+                if isinstance(event, PostEvent | EditEvent) and event.message.id not in self.withheld_messages:
                     version = 1 if isinstance(event, PostEvent) else document.versions.get(str(event.event_id), 0)
                     found = redactions.messages.get((event.message.id, version), ())
                     if found:

@@ -119,11 +119,6 @@ def test_a_redacted_uploads_hash_is_not_produced(
 EDIT_SECRET = "PRIVEDIT31"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a withheld conversation-day's message edited on a later day: the edit falls in the later day's "
-    "document (exports.documents cuts by the event's day), which is not withheld, so its text is produced",
-)
 def test_a_withheld_messages_later_edit_is_withheld_too(store: StagingStore, tmp_path: Path) -> None:
     events = [
         parse_event(p)
