@@ -176,14 +176,30 @@ class ProductionReview:
     """A review set's production: room -> (message id, sent in microseconds) of every message of
     the documents it takes (its selection, instead of a query's hits)."""
 
+    set_withheld: Mapping[str, LoggedDocument] = field(default_factory=dict)
+    """The review set's withheld documents that the tag filter does not take: withholding is
+    decided on the whole set, so one of them coming along as context or as a family's parent
+    (a kept attachment's withheld conversation) is still withheld, and so is its family."""
+
     @property
     def withheld(self) -> dict[str, str]:
-        """Document key -> the privilege type it is withheld for."""
+        """Document key -> the privilege type it is withheld for (of the documents taken)."""
         return {key: doc.privilege_type or "Privileged" for key, doc in self.documents.items() if doc.withhold}
 
     @property
+    def withholding(self) -> dict[str, str]:
+        """Document key -> privilege type, for every withheld document of the set, taken by the
+        tag filter or not (what a production withholds wherever the document appears)."""
+        others = {key: doc.privilege_type or "Privileged" for key, doc in self.set_withheld.items() if doc.withhold}
+        return {**others, **self.withheld}
+
+    def logged(self, key: str) -> LoggedDocument | None:
+        """What the review says of the document for the privilege log (taken or not)."""
+        return self.documents.get(key) or self.set_withheld.get(key)
+
+    @property
     def active(self) -> bool:
-        return bool(self.redactions) or bool(self.withheld)
+        return bool(self.redactions) or bool(self.withholding)
 
 
 @dataclass

@@ -81,7 +81,7 @@ class ReviewPass:
         """Read the production's documents. An attachment is decided last: a file uploaded twice
         is the same bytes, so a copy of a withheld or redacted upload is withheld or redacted
         alike (its text would otherwise show what the other's hides)."""
-        withheld = self.review.withheld
+        withheld = self.review.withholding
         files = self.review.redactions.files
         uploads: list[Document] = []
         for parent in self.context.documents(events, FormatReport(format="review")):
@@ -152,7 +152,7 @@ class ReviewPass:
             self._log(document, "Redacted", count, "", spans)
 
     def _log(self, document: Document, treatment: str, count: int, kind: str, spans: list[Span]) -> None:
-        logged = self.review.documents.get(document.key)
+        logged = self.review.logged(document.key)
         reasons = list(dict.fromkeys(span.reason for span in spans))
         privilege_type = (logged.privilege_type if logged else "") or kind or "; ".join(reasons)
         description = logged.description if logged and logged.description else ""
