@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from archive.attachments import texts_for
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.documents import Document
 from exports.presence import person
@@ -83,6 +84,7 @@ class ReviewPass:
         alike (its text would otherwise show what the other's hides)."""
         withheld = self.review.withholding
         files = self.review.redactions.files
+        self._natives_of_redacted_uploads()
         uploads: list[Document] = []
         for parent in self.context.documents(events, FormatReport(format="review")):
             parent_withheld = withheld.get(parent.key)
@@ -107,6 +109,19 @@ class ReviewPass:
                 self._count(document)
         self.rows.sort(key=lambda row: row.control)
         self.withheld_controls.sort()
+
+    def _natives_of_redacted_uploads(self) -> None:
+        """The case's redacted uploads' natives (by SHA-256, from the archive): a copy of a
+        redacted upload takes its spans even when the redacted upload itself is not produced."""
+        engine = self.context.attachments.engine
+        wanted = sorted(self.review.redactions.files)
+        if engine is None or not wanted:
+            return
+        with engine.connect() as connection:
+            found = texts_for(connection, wanted)
+        for upload_id in wanted:
+            if upload_id in found:
+                self._native_spans.setdefault(found[upload_id].sha256, self.review.redactions.files[upload_id])
 
     def _withhold(self, document: Document, kind: str) -> None:
         for event in document.events:

@@ -212,12 +212,6 @@ COPY_BYTES = COPY_TEXT.encode()
 COPY_SHA = hashlib.sha256(COPY_BYTES).hexdigest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a redacted upload's copy (same bytes) produced without the redacted upload: exports.review_pass."
-    "ReviewPass only learns a native's spans from uploads in the same production, so the copy's text and "
-    "native go out unredacted",
-)
 def test_a_copy_of_a_redacted_upload_is_redacted_in_a_production_without_the_original(
     store: StagingStore, tmp_path: Path
 ) -> None:
