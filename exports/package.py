@@ -159,9 +159,9 @@ def build_export(
         if reviewed is None:
             return events_read()
         # Each format's own redactor: it counts versions as the events come.
-        return Redactor(reviewed.review.redactions, reviewed.withheld_events, reviewed.withheld_messages).apply(
-            events_read()
-        )
+        return Redactor(
+            reviewed.review.redactions, reviewed.withheld_events, reviewed.withheld_messages, reviewed.hidden_natives
+        ).apply(events_read())
 
     def counted(events: Iterable[Event]) -> Iterator[Event]:
         nonlocal written

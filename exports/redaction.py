@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ingest.events import EditEvent, Event, PostEvent
+from ingest.events import EditEvent, Event, FileDownloadEvent, FileUploadEvent, PostEvent
 
 REASON_CODES: tuple[str, ...] = (
     "Privileged - Attorney-Client",
@@ -235,10 +235,13 @@ class Redactor:
         redactions: Redactions,
         withheld_events: Mapping[str, str] | None = None,
         withheld_messages: Mapping[str, str] | None = None,
+        hidden_natives: Mapping[str, HiddenNative] | None = None,
     ) -> None:
         self.redactions = redactions
         self.withheld_events = withheld_events or {}
         self.withheld_messages = withheld_messages or {}
+        self.hidden_natives = hidden_natives or {}
+        """Native SHA-256 -> what its uploads and downloads say of the file instead."""
         self._room = ""
         self._versions: dict[str, int] = {}
         self.redacted_events: dict[str, int] = {}
@@ -261,8 +264,24 @@ class Redactor:
         for event in events:
             if isinstance(event, PostEvent | EditEvent):
                 yield self.one(event)
+            elif isinstance(event, FileUploadEvent | FileDownloadEvent):
+                yield self.file(event)
             else:
                 yield event
+
+    def file(self, event: FileUploadEvent | FileDownloadEvent) -> Event:
+        """An upload or download of a native that is not produced, with what identifies the
+        file replaced: its SHA-256 by a stand-in (:class:`HiddenNative`) and its size by 0; a
+        withheld one's name also by ``Withheld: <privilege type>`` (and no URL or type)."""
+        hidden = self.hidden_natives.get(event.file.sha256)
+        withheld = self.withheld_events.get(str(event.event_id))
+        if hidden is None:
+            return event
+        withheld = withheld or hidden.withheld
+        update: dict[str, object] = {"sha256": hidden.stand_in, "size": 0}
+        if withheld is not None:
+            update |= {"name": withheld_text(withheld), "content_type": "application/octet-stream", "url": None}
+        return event.model_copy(update={"file": event.file.model_copy(update=update)})
 
     def one(self, event: PostEvent | EditEvent) -> Event:
         version = self.version(event)
@@ -308,6 +327,23 @@ def _names_any(entity: str, gone: set[str]) -> bool:
     return any(word in gone for word in re.findall(r"\w+", entity.lower()))
 
 
+@dataclass(frozen=True)
+class HiddenNative:
+    """What a production says of a native it does not produce (withheld, or its text redacted):
+    ``stand_in`` replaces its SHA-256 everywhere (the SHA-256 of ``not produced: upload <the
+    first such upload's event id>``, which tells nothing of the bytes: a real hash would let a
+    reader confirm a guess of the withheld or redacted content), and, when its upload is
+    withheld, the privilege type its name becomes ``Withheld: <type>`` for."""
+
+    stand_in: str
+    withheld: str | None = None
+
+    @staticmethod
+    def for_upload(upload_event_id: str, withheld: str | None = None) -> HiddenNative:
+        digest = hashlib.sha256(f"not produced: upload {upload_event_id}".encode()).hexdigest()
+        return HiddenNative(digest, withheld)
+
+
 @dataclass
 class AttachmentReview:
     """What a production's redactions and withholding do to its uploads' extracted texts and
@@ -319,7 +355,10 @@ class AttachmentReview:
     """Upload event id -> the privilege type its document is withheld for."""
     withheld_natives: set[str] = field(default_factory=set)
     """SHA-256 of every native not produced: an upload withheld or whose text is redacted (a
-    binary cannot be redacted safely; the same bytes uploaded again are the same file)."""
+    binary cannot be redacted safely; the same bytes uploaded again are the same file), and the
+    stand-in SHA-256 the production's events give it instead (:class:`HiddenNative`)."""
+    stand_ins: dict[str, str] = field(default_factory=dict)
+    """Stand-in SHA-256 -> the native's (whether its bytes are stored is the native's)."""
 
     def touches(self, upload_event_id: str) -> bool:
         return upload_event_id in self.spans or upload_event_id in self.withheld

@@ -21,7 +21,7 @@ from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.documents import Document
 from exports.presence import person
 from exports.privilege_log import CSV_FILE, PDF_FILE, LogRow, log_csv, log_pdf
-from exports.redaction import AttachmentReview, ProductionReview, Span, merge_spans
+from exports.redaction import AttachmentReview, HiddenNative, ProductionReview, Span, merge_spans
 from exports.selection import Selection, room_hits_of
 from ingest.events import EditEvent, Event, FileUploadEvent, PostEvent
 
@@ -76,6 +76,9 @@ class ReviewPass:
         self._native_spans: dict[str, tuple[Span, ...]] = {}
         """File SHA-256 -> the spans of an upload of those bytes (its copies take them too)."""
         self._native_withheld: dict[str, str] = {}
+        self.hidden_natives: dict[str, HiddenNative] = {}
+        """Native SHA-256 -> its stand-in, for every native not produced (withheld or redacted):
+        the Redactor rewrites their uploads and downloads (:meth:`exports.redaction.Redactor.file`)."""
         """File SHA-256 -> the privilege type an upload of those bytes is withheld for."""
 
     def read(self, events: Iterable[Event]) -> None:
@@ -107,6 +110,10 @@ class ReviewPass:
                 self._withhold(document, kind)
             else:
                 self._count(document)
+        # The uploads now name their natives by the stand-in: it is not produced either.
+        for native, hidden in self.hidden_natives.items():
+            self.attachments.withheld_natives.add(hidden.stand_in)
+            self.attachments.stand_ins[hidden.stand_in] = native
         self.rows.sort(key=lambda row: row.control)
         self.withheld_controls.sort()
 
@@ -140,6 +147,11 @@ class ReviewPass:
         self.attachments.withheld[str(upload.event_id)] = kind
         self.attachments.withheld_natives.add(upload.file.sha256)
         self._native_withheld.setdefault(upload.file.sha256, kind)
+        hidden = self.hidden_natives.get(upload.file.sha256)
+        if hidden is None:
+            self.hidden_natives[upload.file.sha256] = HiddenNative.for_upload(str(upload.event_id), kind)
+        elif hidden.withheld is None:
+            self.hidden_natives[upload.file.sha256] = HiddenNative(hidden.stand_in, kind)
 
     def _count(self, document: Document) -> None:
         redactions = self.review.redactions
@@ -151,6 +163,7 @@ class ReviewPass:
             if file_spans:
                 self.attachments.spans[upload_id] = file_spans
                 self.attachments.withheld_natives.add(native)
+                self.hidden_natives.setdefault(native, HiddenNative.for_upload(upload_id))
                 count += len(merge_spans(file_spans))
                 spans.extend(file_spans)
         else:

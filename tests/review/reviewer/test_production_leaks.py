@@ -58,11 +58,6 @@ def _events() -> list[Event]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a withheld document's upload keeps its file name (and the native's SHA-256) in the production: "
-    "Redactor only rewrites posts and edits, the upload event goes out as archived",
-)
 @pytest.mark.parametrize("unit", ["conversation", "message"])
 def test_a_withheld_uploads_file_name_is_not_produced(store: StagingStore, tmp_path: Path, unit: str) -> None:
     events = _events()
@@ -102,11 +97,6 @@ def test_a_withheld_uploads_file_name_is_not_produced(store: StagingStore, tmp_p
     assert found_in(blobs, FILE_SHA) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a redacted upload's native SHA-256 (here also its text's) is produced (upload JSON, EDRM/DAT "
-    "hashes): a reader can confirm a guess of the redacted text, which the manifest says is never given",
-)
 def test_a_redacted_uploads_hash_is_not_produced(
     store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path
 ) -> None:
