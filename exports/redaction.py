@@ -80,6 +80,26 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class MessageVersions:
+    """The version numbers of messages' texts, the one rule both the redaction API
+    (:func:`review.redactions.message_versions`) and productions (:class:`Redactor`,
+    :class:`exports.review_pass.ReviewPass`) number by: fed a message's posts and edits in the
+    archive's order (time, then event id), each one is the next version, starting at 1. Every
+    post counts: the archive accepts a post of the same message id twice (a re-delivery), which
+    is then version 2 and the edit after it version 3."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def next(self, message_id: str) -> int:
+        version = self._last.get(message_id, 0) + 1
+        self._last[message_id] = version
+        return version
+
+    def clear(self) -> None:
+        self._last.clear()
+
+
 @dataclass(frozen=True)
 class Span:
     start: int
@@ -243,7 +263,7 @@ class Redactor:
         self.hidden_natives = hidden_natives or {}
         """Native SHA-256 -> what its uploads and downloads say of the file instead."""
         self._room = ""
-        self._versions: dict[str, int] = {}
+        self._versions = MessageVersions()
         self.redacted_events: dict[str, int] = {}
         """Event id -> merged spans applied (for the manifest)."""
         self.mismatched: list[str] = []
@@ -253,12 +273,7 @@ class Redactor:
         if event.room.id != self._room:
             self._room = event.room.id
             self._versions.clear()
-        if isinstance(event, PostEvent):
-            self._versions.setdefault(event.message.id, 1)
-            return 1
-        version = self._versions.get(event.message.id, 1) + 1
-        self._versions[event.message.id] = version
-        return version
+        return self._versions.next(event.message.id)
 
     def apply(self, events: Iterable[Event]) -> Iterator[Event]:
         for event in events:

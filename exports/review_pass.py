@@ -21,7 +21,7 @@ from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.documents import Document
 from exports.presence import person
 from exports.privilege_log import CSV_FILE, PDF_FILE, LogRow, log_csv, log_pdf
-from exports.redaction import AttachmentReview, HiddenNative, ProductionReview, Span, merge_spans
+from exports.redaction import AttachmentReview, HiddenNative, MessageVersions, ProductionReview, Span, merge_spans
 from exports.selection import Selection, room_hits_of
 from ingest.events import EditEvent, Event, FileUploadEvent, PostEvent
 
@@ -76,6 +76,11 @@ class ReviewPass:
         self._native_spans: dict[str, tuple[Span, ...]] = {}
         """File SHA-256 -> the spans of an upload of those bytes (its copies take them too)."""
         self._native_withheld: dict[str, str] = {}
+        self._counter = MessageVersions()
+        self._redacted_messages = {message for message, _version in review.redactions.messages}
+        self._versions: dict[str, int] = {}
+        """Event id -> version, of each post and edit of a redacted message (numbered as the
+        Redactor and the redaction API number them: :class:`exports.redaction.MessageVersions`)."""
         self.hidden_natives: dict[str, HiddenNative] = {}
         """Native SHA-256 -> its stand-in, for every native not produced (withheld or redacted):
         the Redactor rewrites their uploads and downloads (:meth:`exports.redaction.Redactor.file`)."""
@@ -93,6 +98,7 @@ class ReviewPass:
             parent_withheld = withheld.get(parent.key)
             for document in parent.family():
                 self.documents += 1
+                self._number(document)
                 kind = withheld.get(document.key) or parent_withheld
                 if kind is not None:
                     self._withhold(document, kind)
@@ -116,6 +122,13 @@ class ReviewPass:
             self.attachments.stand_ins[hidden.stand_in] = native
         self.rows.sort(key=lambda row: row.control)
         self.withheld_controls.sort()
+
+    def _number(self, document: Document) -> None:
+        """Number the posts and edits of redacted messages, every document's (withheld too), in
+        export order: a message's events come in time order, across its documents."""
+        for event in document.events:
+            if isinstance(event, PostEvent | EditEvent) and event.message.id in self._redacted_messages:
+                self._versions[str(event.event_id)] = self._counter.next(event.message.id)
 
     def _natives_of_redacted_uploads(self) -> None:
         """The case's redacted uploads' natives (by SHA-256, from the archive): a copy of a
@@ -169,7 +182,7 @@ class ReviewPass:
         else:
             for event in document.events:
                 if isinstance(event, PostEvent | EditEvent) and event.message.id not in self.withheld_messages:
-                    version = 1 if isinstance(event, PostEvent) else document.versions.get(str(event.event_id), 0)
+                    version = self._versions.get(str(event.event_id), 0)
                     found = redactions.messages.get((event.message.id, version), ())
                     if found:
                         count += len(merge_spans(found))

@@ -28,7 +28,15 @@ from archive.file_store import FileMissing, FileStore, FileStoreError
 from archive.principals import Principal
 from archive.queries import message as archived_message
 from cases.store import CaseNotFound, CaseStore
-from exports.redaction import REASON_CODES, BadRedaction, Redactions, Span, check_reason, text_sha256
+from exports.redaction import (
+    REASON_CODES,
+    BadRedaction,
+    MessageVersions,
+    Redactions,
+    Span,
+    check_reason,
+    text_sha256,
+)
 from review.schema import review_redactions
 
 Target = Literal["message", "file"]
@@ -114,9 +122,10 @@ def message_versions(engine: Engine, message_id: str) -> list[TextVersion]:
         (v for v in found["history"] if v["kind"] in ("post", "edit")),
         key=lambda v: (v["occurred_at"], str(v["event_id"])),
     )
+    versions = MessageVersions()  # the productions' numbering
     return [
         TextVersion(
-            version=index,
+            version=versions.next(message_id),
             kind=v["kind"],
             text=v["text"],
             text_sha256=text_sha256(v["text"]),
@@ -124,7 +133,7 @@ def message_versions(engine: Engine, message_id: str) -> list[TextVersion]:
             occurred_at=v["occurred_at"],
             event_id=str(v["event_id"]),
         )
-        for index, v in enumerate(history, start=1)
+        for v in history
     ]
 
 

@@ -151,12 +151,6 @@ def test_a_withheld_messages_later_edit_is_withheld_too(store: StagingStore, tmp
 DUP_SECRET = "SECRETDUP64"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a message posted twice (same message id, two post events: a re-delivery) then edited: the "
-    "redaction API numbers the edit version 3 (review.redactions.message_versions), exports.redaction."
-    "Redactor.version numbers it 2, so the edit's span is never applied and its text is produced",
-)
 def test_an_edit_after_a_repeated_post_is_redacted(store: StagingStore, tmp_path: Path) -> None:
     events = [
         parse_event(p)
