@@ -201,6 +201,13 @@ class ExportAttachments:
         self._reviewed[key] = found
         return found
 
+    def original_text(self, event: FileUploadEvent) -> str | None:
+        """The upload's archived extracted text (checked against its sealed hash), or None."""
+        archived = self._archived_extraction(str(event.event_id))
+        if archived is None or archived.text_sha256 is None:
+            return None
+        return self._stored_text(archived.text_sha256)
+
     def _stored_text(self, sha256: str) -> str | None:
         if self.store is None:
             return None

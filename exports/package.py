@@ -9,6 +9,7 @@ sees half an export; its own SHA-256 goes into the job record and the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -154,6 +155,9 @@ def build_export(
             only_set_uploads(selected_events(engine, selection, zone=zone, up_to_seq=head["seq"]), review, request.unit)
         )
         context.attachments.review = reviewed.attachments
+        # The query as the production's files give it: no word a redaction removed.
+        request = dataclasses.replace(request, query=reviewed.redact_query(request.query))
+        context = dataclasses.replace(context, query=request.query)
 
     def reviewed_events() -> Iterator[Event]:
         if reviewed is None:

@@ -12,6 +12,7 @@ that pass names the events to withhold, counts each document's redactions (the m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,9 +22,21 @@ from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.documents import Document
 from exports.presence import person
 from exports.privilege_log import CSV_FILE, PDF_FILE, LogRow, log_csv, log_pdf
-from exports.redaction import AttachmentReview, HiddenNative, MessageVersions, ProductionReview, Span, merge_spans
+from exports.redaction import (
+    AttachmentReview,
+    HiddenNative,
+    MessageVersions,
+    ProductionReview,
+    Span,
+    marker,
+    merge_spans,
+    redact_text,
+    removed_words,
+)
 from exports.selection import Selection, room_hits_of
 from ingest.events import EditEvent, Event, FileUploadEvent, PostEvent
+
+QUERY_MARKER = marker("query term")
 
 if TYPE_CHECKING:
     from exports.package import ExportRequest
@@ -77,6 +90,8 @@ class ReviewPass:
         """File SHA-256 -> the spans of an upload of those bytes (its copies take them too)."""
         self._native_withheld: dict[str, str] = {}
         self._counter = MessageVersions()
+        self._gone: set[str] = set()
+        """The words (lower-cased) a redaction removed from a text of the production."""
         self._redacted_messages = {message for message, _version in review.redactions.messages}
         self._versions: dict[str, int] = {}
         """Event id -> version, of each post and edit of a redacted message (numbered as the
@@ -179,18 +194,30 @@ class ReviewPass:
                 self.hidden_natives.setdefault(native, HiddenNative.for_upload(upload_id))
                 count += len(merge_spans(file_spans))
                 spans.extend(file_spans)
+                original = self.context.attachments.original_text(document.upload)
+                if original is not None:
+                    self._gone |= removed_words(original, redact_text(original, file_spans))
         else:
             for event in document.events:
                 if isinstance(event, PostEvent | EditEvent) and event.message.id not in self.withheld_messages:
                     version = self._versions.get(str(event.event_id), 0)
                     found = redactions.messages.get((event.message.id, version), ())
                     if found:
+                        self._gone |= removed_words(event.message.text, redact_text(event.message.text, found))
                         count += len(merge_spans(found))
                         spans.extend(found)
                         self.redacted_events.append(str(event.event_id))
         if count:
             self.per_document[document.control] = count
             self._log(document, "Redacted", count, "", spans)
+
+    def redact_query(self, query: str) -> str:
+        """The production's query as its files give it: each word of it that a redaction removed
+        from a text of the production becomes ``[REDACTED: query term]`` (a production ordered
+        by searching for the very text it redacts would otherwise carry that text)."""
+        if not self._gone:
+            return query
+        return re.sub(r"\w+", lambda word: QUERY_MARKER if word.group().lower() in self._gone else word.group(), query)
 
     def _log(self, document: Document, treatment: str, count: int, kind: str, spans: list[Span]) -> None:
         logged = self.review.logged(document.key)

@@ -252,11 +252,6 @@ def test_a_copy_of_a_redacted_upload_is_redacted_in_a_production_without_the_ori
     assert found_in(blobs, COPY_SECRET) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the production's query is written verbatim into the RSMF headers, report.pdf, manifest.json and "
-    "chain_of_custody.json: a production ordered by searching for the very text it redacts carries that text",
-)
 def test_the_query_does_not_carry_a_redacted_string(
     store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path
 ) -> None:
