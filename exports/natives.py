@@ -131,6 +131,7 @@ class ExportAttachments:
         """Whether the archive recorded the bytes as stored (else they are pending)."""
         if self.engine is None:
             return False
+        sha256 = self.review.stand_ins.get(sha256, sha256)  # a native not produced: its own bytes
         found = self._stored.get(sha256)
         if found is None:
             with self.engine.connect() as connection:
@@ -177,7 +178,7 @@ class ExportAttachments:
         elif produced is None:
             assert archived is not None
             reason = "redacted: the extracted text could not be read to redact it, so none is produced"
-            found = (replace(archived, text_sha256=None, text_chars=0, reason=reason), None)
+            found = (replace(archived, sha256=event.file.sha256, text_sha256=None, text_chars=0, reason=reason), None)
         else:
             data = produced.encode("utf-8", "surrogatepass")
             digest = hashlib.sha256(data).hexdigest()
@@ -185,9 +186,27 @@ class ExportAttachments:
                 key, key, event.file.sha256, "withheld", None, "review", "1", None, 0, False, event.occurred_at
             )
             state = "withheld" if withheld is not None else base.state
-            found = (replace(base, state=state, text_sha256=digest, text_chars=len(produced), truncated=False), data)
+            # The native's SHA-256 as the (rewritten) upload gives it: the archived one is not produced.
+            found = (
+                replace(
+                    base,
+                    sha256=event.file.sha256,
+                    state=state,
+                    text_sha256=digest,
+                    text_chars=len(produced),
+                    truncated=False,
+                ),
+                data,
+            )
         self._reviewed[key] = found
         return found
+
+    def original_text(self, event: FileUploadEvent) -> str | None:
+        """The upload's archived extracted text (checked against its sealed hash), or None."""
+        archived = self._archived_extraction(str(event.event_id))
+        if archived is None or archived.text_sha256 is None:
+            return None
+        return self._stored_text(archived.text_sha256)
 
     def _stored_text(self, sha256: str) -> str | None:
         if self.store is None:

@@ -9,6 +9,7 @@ sees half an export; its own SHA-256 goes into the job record and the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -154,12 +155,17 @@ def build_export(
             only_set_uploads(selected_events(engine, selection, zone=zone, up_to_seq=head["seq"]), review, request.unit)
         )
         context.attachments.review = reviewed.attachments
+        # The query as the production's files give it: no word a redaction removed.
+        request = dataclasses.replace(request, query=reviewed.redact_query(request.query))
+        context = dataclasses.replace(context, query=request.query)
 
     def reviewed_events() -> Iterator[Event]:
         if reviewed is None:
             return events_read()
         # Each format's own redactor: it counts versions as the events come.
-        return Redactor(reviewed.review.redactions, reviewed.withheld_events).apply(events_read())
+        return Redactor(
+            reviewed.review.redactions, reviewed.withheld_events, reviewed.withheld_messages, reviewed.hidden_natives
+        ).apply(events_read())
 
     def counted(events: Iterable[Event]) -> Iterator[Event]:
         nonlocal written

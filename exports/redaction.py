@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ingest.events import EditEvent, Event, PostEvent
+from ingest.events import EditEvent, Event, FileDownloadEvent, FileUploadEvent, PostEvent
 
 REASON_CODES: tuple[str, ...] = (
     "Privileged - Attorney-Client",
@@ -78,6 +78,26 @@ def withheld_text(privilege_type: str) -> str:
 def text_sha256(text: str) -> str:
     """The SHA-256 of a text as UTF-8 (what a span records of the text it was drawn on)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class MessageVersions:
+    """The version numbers of messages' texts, the one rule both the redaction API
+    (:func:`review.redactions.message_versions`) and productions (:class:`Redactor`,
+    :class:`exports.review_pass.ReviewPass`) number by: fed a message's posts and edits in the
+    archive's order (time, then event id), each one is the next version, starting at 1. Every
+    post counts: the archive accepts a post of the same message id twice (a re-delivery), which
+    is then version 2 and the edit after it version 3."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def next(self, message_id: str) -> int:
+        version = self._last.get(message_id, 0) + 1
+        self._last[message_id] = version
+        return version
+
+    def clear(self) -> None:
+        self._last.clear()
 
 
 @dataclass(frozen=True)
@@ -176,14 +196,30 @@ class ProductionReview:
     """A review set's production: room -> (message id, sent in microseconds) of every message of
     the documents it takes (its selection, instead of a query's hits)."""
 
+    set_withheld: Mapping[str, LoggedDocument] = field(default_factory=dict)
+    """The review set's withheld documents that the tag filter does not take: withholding is
+    decided on the whole set, so one of them coming along as context or as a family's parent
+    (a kept attachment's withheld conversation) is still withheld, and so is its family."""
+
     @property
     def withheld(self) -> dict[str, str]:
-        """Document key -> the privilege type it is withheld for."""
+        """Document key -> the privilege type it is withheld for (of the documents taken)."""
         return {key: doc.privilege_type or "Privileged" for key, doc in self.documents.items() if doc.withhold}
 
     @property
+    def withholding(self) -> dict[str, str]:
+        """Document key -> privilege type, for every withheld document of the set, taken by the
+        tag filter or not (what a production withholds wherever the document appears)."""
+        others = {key: doc.privilege_type or "Privileged" for key, doc in self.set_withheld.items() if doc.withhold}
+        return {**others, **self.withheld}
+
+    def logged(self, key: str) -> LoggedDocument | None:
+        """What the review says of the document for the privilege log (taken or not)."""
+        return self.documents.get(key) or self.set_withheld.get(key)
+
+    @property
     def active(self) -> bool:
-        return bool(self.redactions) or bool(self.withheld)
+        return bool(self.redactions) or bool(self.withholding)
 
 
 @dataclass
@@ -210,13 +246,24 @@ class Redactor:
     ``withheld_events``: event id (string) -> privilege type, for every post, edit and upload of
     a withheld document (the production's documents are known before the formats run). Each
     post and edit's version is counted as the archive counts it (a message's events come in
-    time order within its room)."""
+    time order within its room). ``withheld_messages``: message id -> privilege type, for every
+    message of a withheld document: each of its posts and edits is withheld wherever it falls (an
+    edit made on a later day lies in a later conversation-day, which may be produced)."""
 
-    def __init__(self, redactions: Redactions, withheld_events: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        redactions: Redactions,
+        withheld_events: Mapping[str, str] | None = None,
+        withheld_messages: Mapping[str, str] | None = None,
+        hidden_natives: Mapping[str, HiddenNative] | None = None,
+    ) -> None:
         self.redactions = redactions
         self.withheld_events = withheld_events or {}
+        self.withheld_messages = withheld_messages or {}
+        self.hidden_natives = hidden_natives or {}
+        """Native SHA-256 -> what its uploads and downloads say of the file instead."""
         self._room = ""
-        self._versions: dict[str, int] = {}
+        self._versions = MessageVersions()
         self.redacted_events: dict[str, int] = {}
         """Event id -> merged spans applied (for the manifest)."""
         self.mismatched: list[str] = []
@@ -226,24 +273,35 @@ class Redactor:
         if event.room.id != self._room:
             self._room = event.room.id
             self._versions.clear()
-        if isinstance(event, PostEvent):
-            self._versions.setdefault(event.message.id, 1)
-            return 1
-        version = self._versions.get(event.message.id, 1) + 1
-        self._versions[event.message.id] = version
-        return version
+        return self._versions.next(event.message.id)
 
     def apply(self, events: Iterable[Event]) -> Iterator[Event]:
         for event in events:
             if isinstance(event, PostEvent | EditEvent):
                 yield self.one(event)
+            elif isinstance(event, FileUploadEvent | FileDownloadEvent):
+                yield self.file(event)
             else:
                 yield event
+
+    def file(self, event: FileUploadEvent | FileDownloadEvent) -> Event:
+        """An upload or download of a native that is not produced, with what identifies the
+        file replaced: its SHA-256 by a stand-in (:class:`HiddenNative`) and its size by 0; a
+        withheld one's name also by ``Withheld: <privilege type>`` (and no URL or type)."""
+        hidden = self.hidden_natives.get(event.file.sha256)
+        withheld = self.withheld_events.get(str(event.event_id))
+        if hidden is None:
+            return event
+        withheld = withheld or hidden.withheld
+        update: dict[str, object] = {"sha256": hidden.stand_in, "size": 0}
+        if withheld is not None:
+            update |= {"name": withheld_text(withheld), "content_type": "application/octet-stream", "url": None}
+        return event.model_copy(update={"file": event.file.model_copy(update=update)})
 
     def one(self, event: PostEvent | EditEvent) -> Event:
         version = self.version(event)
         event_id = str(event.event_id)
-        withheld = self.withheld_events.get(event_id)
+        withheld = self.withheld_events.get(event_id) or self.withheld_messages.get(event.message.id)
         if withheld is not None:
             return _with_text(event, withheld_text(withheld), event.message.text)
         spans = self.redactions.messages.get((event.message.id, version))
@@ -284,6 +342,23 @@ def _names_any(entity: str, gone: set[str]) -> bool:
     return any(word in gone for word in re.findall(r"\w+", entity.lower()))
 
 
+@dataclass(frozen=True)
+class HiddenNative:
+    """What a production says of a native it does not produce (withheld, or its text redacted):
+    ``stand_in`` replaces its SHA-256 everywhere (the SHA-256 of ``not produced: upload <the
+    first such upload's event id>``, which tells nothing of the bytes: a real hash would let a
+    reader confirm a guess of the withheld or redacted content), and, when its upload is
+    withheld, the privilege type its name becomes ``Withheld: <type>`` for."""
+
+    stand_in: str
+    withheld: str | None = None
+
+    @staticmethod
+    def for_upload(upload_event_id: str, withheld: str | None = None) -> HiddenNative:
+        digest = hashlib.sha256(f"not produced: upload {upload_event_id}".encode()).hexdigest()
+        return HiddenNative(digest, withheld)
+
+
 @dataclass
 class AttachmentReview:
     """What a production's redactions and withholding do to its uploads' extracted texts and
@@ -295,7 +370,10 @@ class AttachmentReview:
     """Upload event id -> the privilege type its document is withheld for."""
     withheld_natives: set[str] = field(default_factory=set)
     """SHA-256 of every native not produced: an upload withheld or whose text is redacted (a
-    binary cannot be redacted safely; the same bytes uploaded again are the same file)."""
+    binary cannot be redacted safely; the same bytes uploaded again are the same file), and the
+    stand-in SHA-256 the production's events give it instead (:class:`HiddenNative`)."""
+    stand_ins: dict[str, str] = field(default_factory=dict)
+    """Stand-in SHA-256 -> the native's (whether its bytes are stored is the native's)."""
 
     def touches(self, upload_event_id: str) -> bool:
         return upload_event_id in self.spans or upload_event_id in self.withheld

@@ -12,17 +12,31 @@ that pass names the events to withhold, counts each document's redactions (the m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from archive.attachments import texts_for
 from exports.base import ExportContext, ExportFiles, FormatReport
 from exports.documents import Document
 from exports.presence import person
 from exports.privilege_log import CSV_FILE, PDF_FILE, LogRow, log_csv, log_pdf
-from exports.redaction import AttachmentReview, ProductionReview, Span, merge_spans
+from exports.redaction import (
+    AttachmentReview,
+    HiddenNative,
+    MessageVersions,
+    ProductionReview,
+    Span,
+    marker,
+    merge_spans,
+    redact_text,
+    removed_words,
+)
 from exports.selection import Selection, room_hits_of
 from ingest.events import EditEvent, Event, FileUploadEvent, PostEvent
+
+QUERY_MARKER = marker("query term")
 
 if TYPE_CHECKING:
     from exports.package import ExportRequest
@@ -63,6 +77,9 @@ class ReviewPass:
         self.review = review
         self.context = context
         self.withheld_events: dict[str, str] = {}
+        self.withheld_messages: dict[str, str] = {}
+        """Message id -> privilege type, for every message of a withheld document (its posts and
+        edits are withheld in whichever document they fall)."""
         self.attachments = AttachmentReview(spans=dict(review.redactions.files))
         self.rows: list[LogRow] = []
         self.per_document: dict[str, int] = {}
@@ -72,19 +89,31 @@ class ReviewPass:
         self._native_spans: dict[str, tuple[Span, ...]] = {}
         """File SHA-256 -> the spans of an upload of those bytes (its copies take them too)."""
         self._native_withheld: dict[str, str] = {}
+        self._counter = MessageVersions()
+        self._gone: set[str] = set()
+        """The words (lower-cased) a redaction removed from a text of the production."""
+        self._redacted_messages = {message for message, _version in review.redactions.messages}
+        self._versions: dict[str, int] = {}
+        """Event id -> version, of each post and edit of a redacted message (numbered as the
+        Redactor and the redaction API number them: :class:`exports.redaction.MessageVersions`)."""
+        self.hidden_natives: dict[str, HiddenNative] = {}
+        """Native SHA-256 -> its stand-in, for every native not produced (withheld or redacted):
+        the Redactor rewrites their uploads and downloads (:meth:`exports.redaction.Redactor.file`)."""
         """File SHA-256 -> the privilege type an upload of those bytes is withheld for."""
 
     def read(self, events: Iterable[Event]) -> None:
         """Read the production's documents. An attachment is decided last: a file uploaded twice
         is the same bytes, so a copy of a withheld or redacted upload is withheld or redacted
         alike (its text would otherwise show what the other's hides)."""
-        withheld = self.review.withheld
+        withheld = self.review.withholding
         files = self.review.redactions.files
+        self._natives_of_redacted_uploads()
         uploads: list[Document] = []
         for parent in self.context.documents(events, FormatReport(format="review")):
             parent_withheld = withheld.get(parent.key)
             for document in parent.family():
                 self.documents += 1
+                self._number(document)
                 kind = withheld.get(document.key) or parent_withheld
                 if kind is not None:
                     self._withhold(document, kind)
@@ -102,13 +131,39 @@ class ReviewPass:
                 self._withhold(document, kind)
             else:
                 self._count(document)
+        # The uploads now name their natives by the stand-in: it is not produced either.
+        for native, hidden in self.hidden_natives.items():
+            self.attachments.withheld_natives.add(hidden.stand_in)
+            self.attachments.stand_ins[hidden.stand_in] = native
         self.rows.sort(key=lambda row: row.control)
         self.withheld_controls.sort()
+
+    def _number(self, document: Document) -> None:
+        """Number the posts and edits of redacted messages, every document's (withheld too), in
+        export order: a message's events come in time order, across its documents."""
+        for event in document.events:
+            if isinstance(event, PostEvent | EditEvent) and event.message.id in self._redacted_messages:
+                self._versions[str(event.event_id)] = self._counter.next(event.message.id)
+
+    def _natives_of_redacted_uploads(self) -> None:
+        """The case's redacted uploads' natives (by SHA-256, from the archive): a copy of a
+        redacted upload takes its spans even when the redacted upload itself is not produced."""
+        engine = self.context.attachments.engine
+        wanted = sorted(self.review.redactions.files)
+        if engine is None or not wanted:
+            return
+        with engine.connect() as connection:
+            found = texts_for(connection, wanted)
+        for upload_id in wanted:
+            if upload_id in found:
+                self._native_spans.setdefault(found[upload_id].sha256, self.review.redactions.files[upload_id])
 
     def _withhold(self, document: Document, kind: str) -> None:
         for event in document.events:
             if isinstance(event, PostEvent | EditEvent | FileUploadEvent):
                 self.withheld_events[str(event.event_id)] = kind
+            if isinstance(event, PostEvent | EditEvent):
+                self.withheld_messages.setdefault(event.message.id, kind)
             if isinstance(event, FileUploadEvent):
                 self._withhold_upload(event, kind)
         if document.upload is not None:
@@ -120,6 +175,11 @@ class ReviewPass:
         self.attachments.withheld[str(upload.event_id)] = kind
         self.attachments.withheld_natives.add(upload.file.sha256)
         self._native_withheld.setdefault(upload.file.sha256, kind)
+        hidden = self.hidden_natives.get(upload.file.sha256)
+        if hidden is None:
+            self.hidden_natives[upload.file.sha256] = HiddenNative.for_upload(str(upload.event_id), kind)
+        elif hidden.withheld is None:
+            self.hidden_natives[upload.file.sha256] = HiddenNative(hidden.stand_in, kind)
 
     def _count(self, document: Document) -> None:
         redactions = self.review.redactions
@@ -131,14 +191,19 @@ class ReviewPass:
             if file_spans:
                 self.attachments.spans[upload_id] = file_spans
                 self.attachments.withheld_natives.add(native)
+                self.hidden_natives.setdefault(native, HiddenNative.for_upload(upload_id))
                 count += len(merge_spans(file_spans))
                 spans.extend(file_spans)
+                original = self.context.attachments.original_text(document.upload)
+                if original is not None:
+                    self._gone |= removed_words(original, redact_text(original, file_spans))
         else:
             for event in document.events:
-                if isinstance(event, PostEvent | EditEvent):
-                    version = 1 if isinstance(event, PostEvent) else document.versions.get(str(event.event_id), 0)
+                if isinstance(event, PostEvent | EditEvent) and event.message.id not in self.withheld_messages:
+                    version = self._versions.get(str(event.event_id), 0)
                     found = redactions.messages.get((event.message.id, version), ())
                     if found:
+                        self._gone |= removed_words(event.message.text, redact_text(event.message.text, found))
                         count += len(merge_spans(found))
                         spans.extend(found)
                         self.redacted_events.append(str(event.event_id))
@@ -146,8 +211,16 @@ class ReviewPass:
             self.per_document[document.control] = count
             self._log(document, "Redacted", count, "", spans)
 
+    def redact_query(self, query: str) -> str:
+        """The production's query as its files give it: each word of it that a redaction removed
+        from a text of the production becomes ``[REDACTED: query term]`` (a production ordered
+        by searching for the very text it redacts would otherwise carry that text)."""
+        if not self._gone:
+            return query
+        return re.sub(r"\w+", lambda word: QUERY_MARKER if word.group().lower() in self._gone else word.group(), query)
+
     def _log(self, document: Document, treatment: str, count: int, kind: str, spans: list[Span]) -> None:
-        logged = self.review.documents.get(document.key)
+        logged = self.review.logged(document.key)
         reasons = list(dict.fromkeys(span.reason for span in spans))
         privilege_type = (logged.privilege_type if logged else "") or kind or "; ".join(reasons)
         description = logged.description if logged and logged.description else ""

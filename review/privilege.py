@@ -100,19 +100,24 @@ def production_review(
         ).all()
     coded = _tags_by_document(engine, review_set_id)
     documents: dict[str, LoggedDocument] = {}
+    set_withheld: dict[str, LoggedDocument] = {}
     hits: dict[str, list[tuple[str, int]]] = {}
     for row in rows:
         tagged = coded.get(row.doc_key, [])
         names = {tag.name.lower() for tag in tagged}
-        if any(tag not in names for tag in wanted):
-            continue
         withholding = [tag for tag in tagged if tag.withhold]
         privilege = [tag.privilege_type for tag in tagged if tag.privilege_type]
-        documents[row.doc_key] = LoggedDocument(
+        logged = LoggedDocument(
             privilege_type="; ".join(dict.fromkeys(privilege)),
             description=row.privilege_description or "",
             withhold=bool(withholding),
         )
+        if any(tag not in names for tag in wanted):
+            # Not produced, but still withheld should it come along (a kept attachment's parent).
+            if logged.withhold:
+                set_withheld[row.doc_key] = logged
+            continue
+        documents[row.doc_key] = logged
         message_ids = row.message_ids if isinstance(row.message_ids, list) else json.loads(row.message_ids)
         first, last = _micros(row.first_at), _micros(row.last_at)
         room = hits.setdefault(row.room_id, [])
@@ -128,6 +133,7 @@ def production_review(
         review_set_name=found.name,
         tag_filter=tuple(wanted),
         documents=documents,
+        set_withheld=set_withheld,
         message_hits={room: tuple(pairs) for room, pairs in hits.items()},
     )
 

@@ -20,15 +20,24 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from archive import audit
 from archive.attachments import texts_for
 from archive.file_store import FileMissing, FileStore, FileStoreError
 from archive.principals import Principal
 from archive.queries import message as archived_message
+from cases.schema import cases
 from cases.store import CaseNotFound, CaseStore
-from exports.redaction import REASON_CODES, BadRedaction, Redactions, Span, check_reason, text_sha256
+from exports.redaction import (
+    REASON_CODES,
+    BadRedaction,
+    MessageVersions,
+    Redactions,
+    Span,
+    check_reason,
+    text_sha256,
+)
 from review.schema import review_redactions
 
 Target = Literal["message", "file"]
@@ -39,7 +48,7 @@ class RedactionNotFound(LookupError):
 
 
 class RedactionConflict(ValueError):
-    """The redaction was removed already."""
+    """The redaction was removed already, or its case is closed (a closed case cannot change)."""
 
 
 class RedactionCreate(BaseModel):
@@ -114,9 +123,10 @@ def message_versions(engine: Engine, message_id: str) -> list[TextVersion]:
         (v for v in found["history"] if v["kind"] in ("post", "edit")),
         key=lambda v: (v["occurred_at"], str(v["event_id"])),
     )
+    versions = MessageVersions()  # the productions' numbering
     return [
         TextVersion(
-            version=index,
+            version=versions.next(message_id),
             kind=v["kind"],
             text=v["text"],
             text_sha256=text_sha256(v["text"]),
@@ -124,7 +134,7 @@ def message_versions(engine: Engine, message_id: str) -> list[TextVersion]:
             occurred_at=v["occurred_at"],
             event_id=str(v["event_id"]),
         )
-        for index, v in enumerate(history, start=1)
+        for v in history
     ]
 
 
@@ -169,10 +179,21 @@ def _case(engine: Engine, case_id: str) -> None:
         raise CaseNotFound(f"no case {case_id!r}")
 
 
+def _refuse_closed(connection: Connection, case_id: str) -> None:
+    """RedactionConflict when the case is closed (``cases.store``'s rule: a closed case cannot
+    change). The case's row is locked until the change commits, so a close waits for it."""
+    closed_at = connection.execute(
+        select(cases.c.closed_at).where(cases.c.id == case_id).with_for_update()
+    ).scalar_one_or_none()
+    if closed_at is not None:
+        raise RedactionConflict(f"case {case_id} was closed at {closed_at}; its redactions cannot change")
+
+
 def add_redaction(
     engine: Engine, store: FileStore | None, caller: Principal, case_id: str, spec: RedactionCreate
 ) -> Redaction:
-    """Record the span (checked against its text) and audit it; the redaction."""
+    """Record the span (checked against its text) and audit it; the redaction. A closed case's
+    redactions cannot change (RedactionConflict)."""
     _case(engine, case_id)
     text = _text_of(engine, store, spec)
     if spec.end > len(text):
@@ -194,18 +215,20 @@ def add_redaction(
         "removed_at": None,
     }
     with engine.begin() as connection:
+        _refuse_closed(connection, case_id)
         connection.execute(insert(review_redactions), row)
     audit.record(engine, caller, "redaction_add", _audited(row))
     return Redaction(**row)
 
 
 def remove_redaction(engine: Engine, caller: Principal, case_id: str, redaction_id: str) -> Redaction:
-    """Mark the redaction removed (kept, with who and when) and audit it."""
+    """Mark the redaction removed (kept, with who and when) and audit it; not in a closed case."""
     found = get_redaction(engine, case_id, redaction_id)
     if found.removed_at is not None:
         raise RedactionConflict(f"redaction {redaction_id} was removed already, by {found.removed_by}")
     by, at = f"{caller.label} ({caller.token_id})", datetime.now(UTC)
     with engine.begin() as connection:
+        _refuse_closed(connection, case_id)
         connection.execute(
             update(review_redactions)
             .where(review_redactions.c.id == redaction_id, review_redactions.c.removed_at.is_(None))

@@ -43,7 +43,7 @@ from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
 
 router = APIRouter(tags=["review"], responses=ERROR_RESPONSES)
 Redactor = Annotated[Principal, Depends(allowed("redact"))]
-CONFLICT: dict[int | str, dict[str, Any]] = {409: described("The redaction was removed already")}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: described("The redaction was removed already, or the case is closed")}
 
 
 @contextmanager

@@ -154,6 +154,35 @@ def test_add_list_and_remove_redactions_audited(
         assert "SECRET" not in json.dumps(entry)
 
 
+def test_a_closed_cases_redactions_cannot_change(
+    client: TestClient, auth: dict[str, dict[str, str]], store: StagingStore
+) -> None:
+    """A closed case cannot change (cases.store's rule): adding or removing a span is a 409
+    saying so, nothing is recorded or audited, and the span added before the close stays."""
+    legal = auth["legal"]
+    case_id = _case(client, auth)
+    base = f"/api/v1/cases/{case_id}/redactions"
+    start, end = _span(POST, "SECRETALPHA123")
+    body = {"target": "message", "message_id": "m0", "version": 1, "start": start, "end": end, "reason": "PII"}
+    made = client.post(base, json=body, headers=legal)
+    assert made.status_code == 201, made.text
+    assert client.post(f"/api/v1/cases/{case_id}/close", headers=legal).status_code == 200
+    audited_before = len([e for e in entries(store.engine) if e["action"].startswith("redaction_")])
+
+    added = client.post(base, json={**body, "reason": "Confidential"}, headers=legal)
+    assert added.status_code == 409, added.text
+    assert "closed" in added.json()["detail"]["message"]
+    removed = client.delete(f"{base}/{made.json()['id']}", headers=legal)
+    assert removed.status_code == 409, removed.text
+    assert "closed" in removed.json()["detail"]["message"]
+
+    kept = client.get(f"{base}?include_removed=true", headers=legal).json()
+    assert [(r["id"], r["removed_at"]) for r in kept] == [(made.json()["id"], None)]
+    audited_after = [e for e in entries(store.engine) if e["action"] in ("redaction_add", "redaction_remove")]
+    assert len(audited_after) == 1  # the add before the close, nothing since
+    assert audited_before >= 1
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

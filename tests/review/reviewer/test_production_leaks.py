@@ -58,11 +58,6 @@ def _events() -> list[Event]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a withheld document's upload keeps its file name (and the native's SHA-256) in the production: "
-    "Redactor only rewrites posts and edits, the upload event goes out as archived",
-)
 @pytest.mark.parametrize("unit", ["conversation", "message"])
 def test_a_withheld_uploads_file_name_is_not_produced(store: StagingStore, tmp_path: Path, unit: str) -> None:
     events = _events()
@@ -102,11 +97,6 @@ def test_a_withheld_uploads_file_name_is_not_produced(store: StagingStore, tmp_p
     assert found_in(blobs, FILE_SHA) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a redacted upload's native SHA-256 (here also its text's) is produced (upload JSON, EDRM/DAT "
-    "hashes): a reader can confirm a guess of the redacted text, which the manifest says is never given",
-)
 def test_a_redacted_uploads_hash_is_not_produced(
     store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path
 ) -> None:
@@ -119,11 +109,6 @@ def test_a_redacted_uploads_hash_is_not_produced(
 EDIT_SECRET = "PRIVEDIT31"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a withheld conversation-day's message edited on a later day: the edit falls in the later day's "
-    "document (exports.documents cuts by the event's day), which is not withheld, so its text is produced",
-)
 def test_a_withheld_messages_later_edit_is_withheld_too(store: StagingStore, tmp_path: Path) -> None:
     events = [
         parse_event(p)
@@ -166,12 +151,6 @@ def test_a_withheld_messages_later_edit_is_withheld_too(store: StagingStore, tmp
 DUP_SECRET = "SECRETDUP64"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a message posted twice (same message id, two post events: a re-delivery) then edited: the "
-    "redaction API numbers the edit version 3 (review.redactions.message_versions), exports.redaction."
-    "Redactor.version numbers it 2, so the edit's span is never applied and its text is produced",
-)
 def test_an_edit_after_a_repeated_post_is_redacted(store: StagingStore, tmp_path: Path) -> None:
     events = [
         parse_event(p)
@@ -217,12 +196,6 @@ COPY_BYTES = COPY_TEXT.encode()
 COPY_SHA = hashlib.sha256(COPY_BYTES).hexdigest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a redacted upload's copy (same bytes) produced without the redacted upload: exports.review_pass."
-    "ReviewPass only learns a native's spans from uploads in the same production, so the copy's text and "
-    "native go out unredacted",
-)
 def test_a_copy_of_a_redacted_upload_is_redacted_in_a_production_without_the_original(
     store: StagingStore, tmp_path: Path
 ) -> None:
@@ -279,11 +252,6 @@ def test_a_copy_of_a_redacted_upload_is_redacted_in_a_production_without_the_ori
     assert found_in(blobs, COPY_SECRET) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the production's query is written verbatim into the RSMF headers, report.pdf, manifest.json and "
-    "chain_of_custody.json: a production ordered by searching for the very text it redacts carries that text",
-)
 def test_the_query_does_not_carry_a_redacted_string(
     store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path
 ) -> None:
