@@ -4,18 +4,12 @@ coding, no redaction once the case is closed."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_client import auth
 from tests.review.coding.conftest import new_set
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.sets.create_set, review.coding.code and review.redactions.add_redaction do not refuse a "
-    "closed case (cases.store._open_case's rule)",
-)
 def test_a_closed_cases_review_cannot_change(client: TestClient, tokens: dict[str, str], case_id: str) -> None:
     legal = auth(tokens["legal"])
     set_id = new_set(client, tokens["legal"], case_id)
