@@ -111,9 +111,19 @@ class WritesStagedPayloads(Protocol):
     def write_payloads(self, payloads: Sequence[str]) -> Sequence[DeliveryResult]: ...
 
 
+class DeletionFailed(RuntimeError):
+    """An adapter could not confirm that every event it was asked to dispose of is gone from
+    its store (refused, partly done, or unanswered): the caller must not record them as
+    disposed (retention rolls the chunk back and the next run asks again)."""
+
+
 @runtime_checkable
 class SupportsDelete(Protocol):
-    """Adapters that can dispose of events (retention): Elasticsearch, the archive."""
+    """Adapters that can dispose of events (retention): Elasticsearch, the archive.
+
+    :meth:`delete` returns only once every event is gone from the store (an event it never
+    held counts as gone), and raises (:class:`DeletionFailed`, or any exception) otherwise.
+    It must be idempotent: a deletion that failed half way is asked for again, whole."""
 
     def delete(self, event_ids: Sequence[str]) -> None: ...
 

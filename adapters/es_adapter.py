@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.attachment_text import attachment_texts
-from adapters.base import AdapterContext, DeliveryResult, Failure
+from adapters.base import AdapterContext, DeletionFailed, DeliveryResult, Failure
 from adapters.es_actions import BulkAction, ItemOutcome, bulk_actions, bulk_body, chunk_actions, item_outcome
 from adapters.es_actions import results_per_event as map_results
 from archive.file_store import FileStore
@@ -100,21 +100,95 @@ class ElasticsearchAdapter:
         self._templates_ready = True
 
     def delete(self, event_ids: Sequence[str]) -> None:
-        """Dispose of events (retention): their event documents, and messages they posted."""
+        """Dispose of events (retention): their event documents, and messages they posted.
+
+        Returns only when Elasticsearch confirmed every deletion; raises :class:`DeletionFailed`
+        otherwise (retention then records nothing as disposed and the next run asks again:
+        both requests are idempotent)."""
         if not event_ids:
             return
+        try:
+            self._delete_event_documents(event_ids)
+            self._delete_messages(event_ids)
+        except DeletionFailed:
+            raise
+        except Exception as error:  # the client raises many transport and API errors
+            raise DeletionFailed(
+                f"elasticsearch could not delete {len(event_ids)} disposed events: {error.__class__.__name__}: {error}"
+            ) from error
+
+    def _delete_event_documents(self, event_ids: Sequence[str]) -> None:
         operations = [{"delete": {"_index": events_index(self.prefix), "_id": event_id}} for event_id in event_ids]
-        self.client.bulk(operations=operations, refresh=False)
-        self.client.delete_by_query(
-            index=f"{self.prefix}-messages",
+        response = self.client.bulk(operations=operations, refresh="wait_for")
+        items = list(response.get("items", []))
+        if len(items) != len(operations):
+            raise DeletionFailed(
+                f"elasticsearch answered {len(items)} items to {len(operations)} event deletions; none is trusted"
+            )
+        refused: list[str] = []
+        for event_id, item in zip(event_ids, items, strict=True):
+            status = int(next(iter(item.values())).get("status", 500))
+            # 404: the document is not there (never delivered, or deleted by an earlier run that
+            # stopped before its commit): it is disposed of already, which is what was asked.
+            if 200 <= status < 300 or status == 404:
+                continue
+            refused.append(f"{event_id} ({item_outcome(item).reason})")
+        if refused:
+            raise DeletionFailed(
+                f"elasticsearch refused to delete {len(refused)} of {len(event_ids)} event documents: "
+                + "; ".join(refused[:5])
+            )
+
+    def _delete_messages(self, event_ids: Sequence[str]) -> None:
+        index = messages_index(self.prefix)
+        # delete_by_query searches: without a refresh it would not see messages delivered in the
+        # last second (written with refresh=False) and leave them behind.
+        self.client.indices.refresh(index=index)
+        # conflicts="proceed": a message the processor is updating at the same moment (an edit,
+        # a reaction) is a version conflict; "abort" would stop at the first one and leave the
+        # rest undeleted, "proceed" deletes all it can and counts the others, which are NOT
+        # deleted, so any conflict fails the deletion and the next run deletes them.
+        # wait_for_completion: the answer counts what was done; refresh: searches no longer see them.
+        response = self.client.delete_by_query(
+            index=index,
             query={"terms": {"event_id": list(event_ids)}},
             conflicts="proceed",
+            refresh=True,
+            wait_for_completion=True,
         )
+        problems: list[str] = []
+        if response.get("timed_out"):
+            problems.append("it timed out")
+        failures = list(response.get("failures") or [])
+        if failures:
+            causes = [_failure_reason(failure) for failure in failures[:3]]
+            problems.append(f"{len(failures)} failures ({'; '.join(causes)})")
+        conflicts = int(response.get("version_conflicts") or 0)
+        if conflicts:
+            problems.append(f"{conflicts} version conflicts (documents updated meanwhile were not deleted)")
+        total, deleted = int(response.get("total") or 0), int(response.get("deleted") or 0)
+        if deleted < total:
+            problems.append(f"it deleted {deleted} of {total} matching messages")
+        if problems:
+            raise DeletionFailed(
+                f"elasticsearch did not delete every message of {len(event_ids)} disposed events from {index}: "
+                + ", ".join(problems)
+            )
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)
         if callable(close):
             close()
+
+
+def _failure_reason(failure: Any) -> str:
+    """A delete-by-query failure: a bulk one (``cause``) or a search one (``reason``)."""
+    if not isinstance(failure, dict):
+        return str(failure)
+    cause = failure.get("cause") or failure.get("reason") or failure
+    if isinstance(cause, dict):
+        return f"{cause.get('type', 'error')}: {cause.get('reason', '')}"
+    return str(cause)
 
 
 def create(context: AdapterContext) -> ElasticsearchAdapter:
