@@ -244,3 +244,16 @@ def test_attachment_text_is_searched_whatever_order_upload_and_text_arrive_in(
     assert [
         h.message_id for h in backend.search(SearchRequest(parse_query("filetype:pdf"), memberships=None)).hits
     ] == [hit.message_id]
+
+
+def test_disposal_deletes_the_event_and_its_message_and_can_be_asked_again(adapter: ElasticsearchAdapter) -> None:
+    kept = event("post", 0, message={"id": "m-kept", "text": "kept"})
+    disposed = event("post", 1, message={"id": "m-disposed", "text": "disposed"})
+    assert adapter.write([kept, disposed]) == [None, None]
+
+    adapter.delete([str(disposed.event_id)])  # no refresh between: delete() sees the fresh message
+    adapter.delete([str(disposed.event_id)])  # a run retried after a rollback: 404s, not a failure
+
+    assert [d["message_id"] for d in search(adapter, {"match_all": {}})] == ["m-kept"]
+    client = adapter.client
+    assert client.count(index=f"{adapter.prefix}-events")["count"] == 1
