@@ -140,12 +140,17 @@ def archived(store: StagingStore, tmp_path: Path) -> tuple[Path, FsFileStore]:
 
 
 def produce(
-    store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path, unit: str, review_: ProductionReview | None
+    store: StagingStore,
+    archived: tuple[Path, FsFileStore],
+    tmp_path: Path,
+    unit: str,
+    review_: ProductionReview | None,
+    query: str = "deal",
 ) -> ExportResult:
     index, files = archived
     request = ExportRequest(
         export_id="9a1b2c3d-0000-4000-8000-000000000020",
-        query="deal",
+        query=query,
         formats=FORMAT_NAMES,
         requested_by="legal",
         role="legal",

@@ -255,20 +255,7 @@ def test_a_copy_of_a_redacted_upload_is_redacted_in_a_production_without_the_ori
 def test_the_query_does_not_carry_a_redacted_string(
     store: StagingStore, archived: tuple[Path, FsFileStore], tmp_path: Path
 ) -> None:
-    index, files = archived
-    request = ExportRequest(
-        export_id="9a1b2c3d-0000-4000-8000-0000000000a5",
-        query="deal OR SECRETALPHA123",
-        formats=FORMAT_NAMES,
-        requested_by="legal",
-        role="legal",
-        case_id="case-1",
-        case_name="Acme v. Widget",
-        case_number="case-1",
-        unit="conversation",
-        review=review("conversation"),
-    )
-    result = build_export(store.engine, TantivySearchBackend(index), request, tmp_path / "q.zip", file_store=files)
+    result = produce(store, archived, tmp_path, "conversation", review("conversation"), query="deal OR SECRETALPHA123")
     blobs = zip_blobs(str(result.path))
     assert found_in(blobs, "kickoff")  # the redacted message was produced
     assert found_in(blobs, "SECRETALPHA123") == [], found_in(blobs, "SECRETALPHA123")
