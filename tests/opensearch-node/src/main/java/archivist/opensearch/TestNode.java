@@ -44,7 +44,9 @@ import org.opensearch.transport.TransportService;
  * --node-name NAME, --seed-hosts host:port,... and --initial-managers name,... (both given:
  * a multi-node cluster; neither: discovery.type=single-node), --ready-file FILE (written
  * atomically once the node has started: "http=PORT\ntransport=PORT\n"), --setting key=value
- * (repeatable, any other node setting). Stops cleanly on SIGTERM/SIGINT.
+ * (repeatable, any other node setting), --stop-on-stdin-eof true (stop when standard input
+ * closes: a test runner that dies, even by SIGKILL, takes its node with it). Stops cleanly on
+ * SIGTERM/SIGINT.
  */
 public final class TestNode {
 
@@ -68,7 +70,7 @@ public final class TestNode {
     private static Map<String, List<String>> parse(String[] args) {
         Map<String, List<String>> options = new HashMap<>();
         List<String> known = Arrays.asList("--home", "--http-port", "--transport-port", "--cluster-name",
-            "--node-name", "--seed-hosts", "--initial-managers", "--ready-file", "--setting");
+            "--node-name", "--seed-hosts", "--initial-managers", "--ready-file", "--setting", "--stop-on-stdin-eof");
         for (int i = 0; i < args.length; i++) {
             String name = args[i];
             if (!known.contains(name) || i + 1 >= args.length) {
@@ -156,6 +158,22 @@ public final class TestNode {
                 stopped.countDown();
             }
         }, "archivist-opensearch-stop"));
+
+        if (Boolean.parseBoolean(one(options, "--stop-on-stdin-eof", "false"))) {
+            Thread watchdog = new Thread(() -> {
+                try {
+                    while (System.in.read() != -1) {
+                        // the parent writes nothing: wait for end of file
+                    }
+                } catch (IOException e) {
+                    // a broken pipe means the parent is gone too
+                }
+                System.out.println("archivist-opensearch-node: standard input closed, stopping");
+                System.exit(0);
+            }, "archivist-opensearch-stdin-watchdog");
+            watchdog.setDaemon(true);
+            watchdog.start();
+        }
 
         node.start();
 
