@@ -29,6 +29,9 @@ from typing import IO, Any
 NODE_PROJECT = Path(__file__).resolve().parent.parent / "opensearch-node"
 JAR = NODE_PROJECT / "target" / "opensearch-node.jar"
 CLASSPATH_FILE = NODE_PROJECT / "target" / "classpath.txt"
+# Touched after each successful build: Maven leaves classpath.txt alone when its content is unchanged, so the
+# files it writes cannot tell whether the build is newer than the sources.
+BUILT_STAMP = NODE_PROJECT / "target" / ".built"
 MAIN_CLASS = "archivist.opensearch.TestNode"
 DEBIAN_JAVA_17 = Path("/usr/lib/jvm/java-17-openjdk-amd64/bin/java")
 DEFAULT_HEAP_MB = 512
@@ -58,9 +61,9 @@ def _sources() -> list[Path]:
 
 
 def _up_to_date() -> bool:
-    if not (JAR.exists() and CLASSPATH_FILE.exists()):
+    if not (JAR.exists() and CLASSPATH_FILE.exists() and BUILT_STAMP.exists()):
         return False
-    built = min(JAR.stat().st_mtime, CLASSPATH_FILE.stat().st_mtime)
+    built = BUILT_STAMP.stat().st_mtime
     return all(source.stat().st_mtime <= built for source in _sources() if source.is_file())
 
 
@@ -85,6 +88,7 @@ def build(timeout: float = 900.0) -> list[str]:
                 )
                 output = done.stdout + done.stderr
                 if done.returncode == 0:
+                    BUILT_STAMP.touch()
                     break
             else:
                 raise OpenSearchNodeError(f"building {NODE_PROJECT} failed:\n{output[-4000:]}")
