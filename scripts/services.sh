@@ -99,11 +99,31 @@ start_postgresql() {
   fi
 }
 
-# The OpenSearch test node (issue 21) is started here once it exists; until then there is no
-# node to start and the tests that need one are not written, so this says so and changes nothing.
-start_opensearch() {
-  [ -z "${ARCHIVIST_TEST_OPENSEARCH:-}" ] && return 0
-  fail "ARCHIVIST_TEST_OPENSEARCH is set, but the project has no OpenSearch test node yet"
+# The OpenSearch test node (issue 21): tests/opensearch-node/, a Maven project that starts an
+# embedded OpenSearch 2.19 node. This builds it (Debian's Java 17 JDK and Maven, installed when
+# missing; the first build downloads its jars from Maven Central into ~/.m2, later ones run
+# offline) so the test session does not have to; the tests start their own nodes on free ports
+# (tests/opensearch/node.py). Quiet when the build is newer than its sources.
+OPENSEARCH_NODE_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/opensearch-node"
+
+build_opensearch_node() {
+  local stamp="$OPENSEARCH_NODE_DIR/target/.built" log
+  if [ -f "$stamp" ] && [ -f "$OPENSEARCH_NODE_DIR/target/classpath.txt" ] \
+      && [ -z "$(find "$OPENSEARCH_NODE_DIR/pom.xml" "$OPENSEARCH_NODE_DIR/src" -newer "$stamp" -print -quit)" ]; then
+    return 0
+  fi
+  command -v javac >/dev/null 2>&1 || apt_install openjdk-17-jdk-headless
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  [ -n "${HOME:-}" ] || export HOME=/root
+  say "building the OpenSearch test node (tests/opensearch-node)"
+  mkdir -p "$OPENSEARCH_NODE_DIR/target"
+  log="$OPENSEARCH_NODE_DIR/target/build.log"
+  if (cd "$OPENSEARCH_NODE_DIR" && { mvn -q -B -o -Dstyle.color=never package >"$log" 2>&1 \
+      || mvn -q -B -Dstyle.color=never package >"$log" 2>&1; }); then
+    touch "$stamp"
+    return 0
+  fi
+  fail "could not build the OpenSearch test node: $(tail -n 5 "$log")"
   return 1
 }
 
@@ -204,7 +224,7 @@ main() {
   local status=0
   start_postgresql || status=1
   start_rabbitmq || status=1
-  start_opensearch || status=1
+  build_opensearch_node || status=1
   start_s3 || status=1
   install_verapdf || status=1
   return "$status"

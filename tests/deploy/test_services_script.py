@@ -41,10 +41,14 @@ def test_none_means_services_elsewhere_and_changes_nothing() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
-def test_asking_for_an_opensearch_node_fails_until_one_exists() -> None:
-    done = _run(env={"ARCHIVIST_TEST_OPENSEARCH": "1"})
-    assert done.returncode == 1
-    assert "no OpenSearch test node yet" in done.stderr
+def test_the_opensearch_test_node_is_built_newer_than_its_sources() -> None:
+    node = SCRIPT.parents[1] / "tests" / "opensearch-node"
+    done = _run()
+    assert done.returncode == 0, done.stderr
+    built = node / "target" / ".built"
+    assert (node / "target" / "opensearch-node.jar").is_file()
+    assert all(Path(jar).is_file() for jar in (node / "target" / "classpath.txt").read_text().strip().split(":"))
+    assert all(source.stat().st_mtime <= built.stat().st_mtime for source in (node / "src").rglob("*.java"))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to a normal user")
