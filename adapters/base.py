@@ -59,6 +59,7 @@ class AdapterContext:
     """The archive database (the same database as staging)."""
     data_dir: Path
     elasticsearch_url: str | None = None
+    opensearch_url: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
     database_connect_args: Mapping[str, str] = field(default_factory=dict)
     """How ``engine`` connects (PostgreSQL's TLS parameters), for a worker process that makes its own."""

@@ -1,31 +1,20 @@
-"""The ``elasticsearch`` adapter: bulk delivery with per-item results and targeted retries.
-
-Chunks go out with ``client.bulk``; items refused with 429 or 5xx are sent again (only those)
-with capped exponential backoff, the others are reported per event. A connection failure
-fails the batch's events (the processor retries them later) instead of raising.
-"""
+"""The ``elasticsearch`` adapter: :class:`~adapters.engine_adapter.SearchEngineAdapter` over the
+``elasticsearch`` Python client."""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from adapters.attachment_text import attachment_texts
-from adapters.base import AdapterContext, DeletionFailed, DeliveryResult, Failure
-from adapters.es_actions import BulkAction, ItemOutcome, bulk_actions, bulk_body, chunk_actions, item_outcome
-from adapters.es_actions import results_per_event as map_results
+from adapters.base import AdapterContext
+from adapters.engine_adapter import DEFAULT_BACKOFF, SearchEngineAdapter
 from archive.file_store import FileStore
-from ingest.events import Event, FileTextEvent
 from ingest.retry import Backoff
-from search.es_mapping import ATTACHMENT_PROPERTIES, VERSION_PROPERTIES, events_index, index_templates, messages_index
-
-log = logging.getLogger(__name__)
-DEFAULT_BACKOFF = Backoff(initial=0.5, maximum=8.0)
+from search.es_client import ElasticsearchEngine
 
 
-class ElasticsearchAdapter:
+class ElasticsearchAdapter(SearchEngineAdapter):
     name = "elasticsearch"
 
     def __init__(
@@ -38,157 +27,15 @@ class ElasticsearchAdapter:
         sleep: Callable[[float], None] = time.sleep,
         file_store: FileStore | None = None,
     ) -> None:
+        super().__init__(
+            ElasticsearchEngine(client),
+            prefix=prefix,
+            attempts=attempts,
+            backoff=backoff,
+            sleep=sleep,
+            file_store=file_store,
+        )
         self.client = client
-        self.file_store = file_store
-        self.prefix = prefix
-        self.attempts = attempts
-        self.backoff = backoff
-        self.sleep = sleep
-        self._templates_ready = False
-
-    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
-        """Deliver ``batch``; a ``file_text`` whose text the file store cannot give fails alone."""
-        texts = attachment_texts(self.file_store, batch) if any(isinstance(e, FileTextEvent) for e in batch) else {}
-        unread = {position: text for position, text in texts.items() if isinstance(text, Failure)}
-        readable = {position: text for position, text in texts.items() if isinstance(text, str)}
-        try:
-            self._ensure_templates()
-            actions = bulk_actions(batch, self.prefix, readable, skip=unread)
-            positions = {id(action): i for i, action in enumerate(actions)}
-            outcomes: dict[int, ItemOutcome] = {}
-            for chunk in chunk_actions(actions):
-                outcomes.update(self._send_with_retries(chunk, positions))
-        except Exception as error:  # the client raises many transport errors; all mean "not now"
-            reason = f"elasticsearch unavailable: {error.__class__.__name__}: {error}"
-            log.warning("%s", reason)
-            return [Failure(reason)] * len(batch)
-        results = map_results(actions, [outcomes[i] for i in range(len(actions))], len(batch))
-        return [unread.get(position, result) for position, result in enumerate(results)]
-
-    def _send_with_retries(self, chunk: list[BulkAction], positions: dict[int, int]) -> dict[int, ItemOutcome]:
-        outcomes: dict[int, ItemOutcome] = {}
-        pending = chunk
-        delays = self.backoff.delays()
-        for attempt in range(1, self.attempts + 1):
-            response = self.client.bulk(operations=bulk_body(pending), refresh=False)
-            items = list(response["items"])
-            retry: list[BulkAction] = []
-            for action, item in zip(pending, items, strict=True):
-                outcome = item_outcome(item)
-                outcomes[positions[id(action)]] = outcome
-                if outcome.retryable and attempt < self.attempts:
-                    retry.append(action)
-            if not retry:
-                break
-            log.info("elasticsearch refused %d of %d items; retrying them", len(retry), len(pending))
-            self.sleep(next(delays))
-            pending = retry
-        return outcomes
-
-    def _ensure_templates(self) -> None:
-        if self._templates_ready:
-            return
-        for name, body in index_templates(self.prefix).items():
-            self.client.indices.put_index_template(name=name, **body)
-        # A messages index created before versions were kept gets their fields (its mapping is
-        # strict); messages edited before then keep only the text they had (see es_actions).
-        self.client.indices.put_mapping(
-            index=f"{messages_index(self.prefix)}*",
-            properties=VERSION_PROPERTIES | ATTACHMENT_PROPERTIES,
-            allow_no_indices=True,
-        )
-        self._templates_ready = True
-
-    def delete(self, event_ids: Sequence[str]) -> None:
-        """Dispose of events (retention): their event documents, and messages they posted.
-
-        Returns only when Elasticsearch confirmed every deletion; raises :class:`DeletionFailed`
-        otherwise (retention then records nothing as disposed and the next run asks again:
-        both requests are idempotent)."""
-        if not event_ids:
-            return
-        try:
-            self._delete_event_documents(event_ids)
-            self._delete_messages(event_ids)
-        except DeletionFailed:
-            raise
-        except Exception as error:  # the client raises many transport and API errors
-            raise DeletionFailed(
-                f"elasticsearch could not delete {len(event_ids)} disposed events: {error.__class__.__name__}: {error}"
-            ) from error
-
-    def _delete_event_documents(self, event_ids: Sequence[str]) -> None:
-        operations = [{"delete": {"_index": events_index(self.prefix), "_id": event_id}} for event_id in event_ids]
-        response = self.client.bulk(operations=operations, refresh="wait_for")
-        items = list(response.get("items", []))
-        if len(items) != len(operations):
-            raise DeletionFailed(
-                f"elasticsearch answered {len(items)} items to {len(operations)} event deletions; none is trusted"
-            )
-        refused: list[str] = []
-        for event_id, item in zip(event_ids, items, strict=True):
-            status = int(next(iter(item.values())).get("status", 500))
-            # 404: the document is not there (never delivered, or deleted by an earlier run that
-            # stopped before its commit): it is disposed of already, which is what was asked.
-            if 200 <= status < 300 or status == 404:
-                continue
-            refused.append(f"{event_id} ({item_outcome(item).reason})")
-        if refused:
-            raise DeletionFailed(
-                f"elasticsearch refused to delete {len(refused)} of {len(event_ids)} event documents: "
-                + "; ".join(refused[:5])
-            )
-
-    def _delete_messages(self, event_ids: Sequence[str]) -> None:
-        index = messages_index(self.prefix)
-        # delete_by_query searches: without a refresh it would not see messages delivered in the
-        # last second (written with refresh=False) and leave them behind.
-        self.client.indices.refresh(index=index)
-        # conflicts="proceed": a message the processor is updating at the same moment (an edit,
-        # a reaction) is a version conflict; "abort" would stop at the first one and leave the
-        # rest undeleted, "proceed" deletes all it can and counts the others, which are NOT
-        # deleted, so any conflict fails the deletion and the next run deletes them.
-        # wait_for_completion: the answer counts what was done; refresh: searches no longer see them.
-        response = self.client.delete_by_query(
-            index=index,
-            query={"terms": {"event_id": list(event_ids)}},
-            conflicts="proceed",
-            refresh=True,
-            wait_for_completion=True,
-        )
-        problems: list[str] = []
-        if response.get("timed_out"):
-            problems.append("it timed out")
-        failures = list(response.get("failures") or [])
-        if failures:
-            causes = [_failure_reason(failure) for failure in failures[:3]]
-            problems.append(f"{len(failures)} failures ({'; '.join(causes)})")
-        conflicts = int(response.get("version_conflicts") or 0)
-        if conflicts:
-            problems.append(f"{conflicts} version conflicts (documents updated meanwhile were not deleted)")
-        total, deleted = int(response.get("total") or 0), int(response.get("deleted") or 0)
-        if deleted < total:
-            problems.append(f"it deleted {deleted} of {total} matching messages")
-        if problems:
-            raise DeletionFailed(
-                f"elasticsearch did not delete every message of {len(event_ids)} disposed events from {index}: "
-                + ", ".join(problems)
-            )
-
-    def close(self) -> None:
-        close = getattr(self.client, "close", None)
-        if callable(close):
-            close()
-
-
-def _failure_reason(failure: Any) -> str:
-    """A delete-by-query failure: a bulk one (``cause``) or a search one (``reason``)."""
-    if not isinstance(failure, dict):
-        return str(failure)
-    cause = failure.get("cause") or failure.get("reason") or failure
-    if isinstance(cause, dict):
-        return f"{cause.get('type', 'error')}: {cause.get('reason', '')}"
-    return str(cause)
 
 
 def create(context: AdapterContext) -> ElasticsearchAdapter:

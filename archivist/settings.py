@@ -41,8 +41,16 @@ _FILE_SETTINGS = (
     "broker_tls_cert_file",
     "broker_tls_key_file",
     "elasticsearch_tls_ca_file",
+    "opensearch_tls_ca_file",
 )
-_SECRET_SETTINGS = ("database_url", "broker_url", "elasticsearch_url", "elasticsearch_api_key", "s3_secret_access_key")
+_SECRET_SETTINGS = (
+    "database_url",
+    "broker_url",
+    "elasticsearch_url",
+    "elasticsearch_api_key",
+    "opensearch_url",
+    "s3_secret_access_key",
+)
 _OPTIONAL_SETTINGS = (*_SECRET_SETTINGS, *_FILE_SETTINGS, "database_tls_mode")
 
 
@@ -90,6 +98,12 @@ class Settings(BaseSettings):
     elasticsearch_url: SecretStr | None = None
     elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (encoded form).")
     elasticsearch_tls_ca_file: Path | None = Field(default=None, description="CA bundle for an https:// Elasticsearch.")
+    opensearch_url: SecretStr | None = Field(
+        default=None,
+        description="OpenSearch 2.x URL (credentials may be in it); set: searches go to OpenSearch, "
+        "which the opensearch adapter fills.",
+    )
+    opensearch_tls_ca_file: Path | None = Field(default=None, description="CA bundle for an https:// OpenSearch.")
     file_store: Literal["filesystem", "s3"] = Field(
         default="filesystem",
         description="Where the bytes of uploaded files and their extracted texts are kept (content-addressed).",
@@ -259,6 +273,16 @@ class Settings(BaseSettings):
             and url_scheme(self.elasticsearch_url) != "https"
         ):
             problems.append("ARCHIVIST_ELASTICSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_ELASTICSEARCH_URL")
+        if (
+            self.opensearch_tls_ca_file is not None
+            and self.opensearch_url is not None
+            and url_scheme(self.opensearch_url) != "https"
+        ):
+            problems.append("ARCHIVIST_OPENSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_OPENSEARCH_URL")
+        if self.elasticsearch_url is not None and self.opensearch_url is not None:
+            problems.append(
+                "set ARCHIVIST_ELASTICSEARCH_URL or ARCHIVIST_OPENSEARCH_URL, not both: searches go to one engine"
+            )
         if problems:
             raise PydanticCustomError("tls_settings", "{problems}", {"problems": "; ".join(problems)})
         return self

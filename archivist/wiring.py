@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -29,7 +29,7 @@ from ingest.publisher import Publisher
 from ingest.sink import BrokerSink, EventSink, StagingSink
 from ingest.staging import StagingStore
 from ingest.topology import Topology
-from search_api.probes import BrokerTarget, ElasticsearchTarget, Probes
+from search_api.probes import BrokerTarget, ElasticsearchTarget, OpenSearchTarget, Probes
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -79,14 +79,26 @@ def elasticsearch_client(settings: Settings) -> Elasticsearch:
     )
 
 
+def opensearch_client(settings: Settings) -> Any:
+    """A client for the configured OpenSearch, with its CA bundle when set."""
+    from search.opensearch_client import opensearch_client as client_for
+
+    if settings.opensearch_url is None:
+        raise ValueError("no OpenSearch is configured (ARCHIVIST_OPENSEARCH_URL)")
+    ca_file = settings.opensearch_tls_ca_file
+    return client_for(settings.opensearch_url.get_secret_value(), ca_certs=str(ca_file) if ca_file else None)
+
+
 def search_backend(settings: Settings) -> SearchBackend:
-    """Elasticsearch when configured, else the embedded Tantivy index in the data directory."""
-    # Imported here, not at the top: search.backends brings the Elasticsearch client (0.3 s of
-    # CPU), which every command would pay at start-up.
-    from search.backends import ElasticsearchSearchBackend, TantivySearchBackend
+    """Elasticsearch or OpenSearch when configured, else the embedded Tantivy index in the data directory."""
+    # Imported here, not at the top: the search engines' clients cost CPU at start-up, which
+    # every command would pay.
+    from search.backends import ElasticsearchSearchBackend, OpenSearchSearchBackend, TantivySearchBackend
 
     if settings.elasticsearch_url:
         return ElasticsearchSearchBackend(elasticsearch_client(settings))
+    if settings.opensearch_url:
+        return OpenSearchSearchBackend(opensearch_client(settings))
     return TantivySearchBackend(settings.data_dir / "index")
 
 
@@ -130,10 +142,13 @@ def adapter_context(settings: Settings, store: StagingStore) -> AdapterContext:
         options["es_ca_certs"] = es["ca_certs"]
     if "api_key" in es:
         options["es_api_key"] = es["api_key"]
+    if settings.opensearch_tls_ca_file is not None:
+        options["os_ca_certs"] = str(settings.opensearch_tls_ca_file)
     return AdapterContext(
         engine=store.engine,
         data_dir=settings.data_dir,
         elasticsearch_url=settings.elasticsearch_url.get_secret_value() if settings.elasticsearch_url else None,
+        opensearch_url=settings.opensearch_url.get_secret_value() if settings.opensearch_url else None,
         options=options,
         database_connect_args=database_connect_args(settings),
         file_store=file_store(settings),
@@ -232,7 +247,7 @@ def extraction_worker(
 
 
 def probes(settings: Settings) -> Probes:
-    """The broker and Elasticsearch the API's readiness probes, metrics and overview reach."""
+    """The broker and search engine the API's readiness probes, metrics and overview reach."""
     broker = None
     if settings.broker_url:
         broker = BrokerTarget(
@@ -241,7 +256,11 @@ def probes(settings: Settings) -> Probes:
     elasticsearch = None
     if settings.elasticsearch_url:
         elasticsearch = ElasticsearchTarget(settings.elasticsearch_url, elasticsearch_options(settings))
-    return Probes(broker, elasticsearch)
+    opensearch = None
+    if settings.opensearch_url:
+        ca_file = settings.opensearch_tls_ca_file
+        opensearch = OpenSearchTarget(settings.opensearch_url, str(ca_file) if ca_file else None)
+    return Probes(broker, elasticsearch, opensearch)
 
 
 def api_app(settings: Settings) -> FastAPI:

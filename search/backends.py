@@ -1,4 +1,4 @@
-"""One ``SearchBackend`` interface over the embedded Tantivy index and Elasticsearch.
+"""One ``SearchBackend`` interface over the embedded Tantivy index, Elasticsearch and OpenSearch.
 
 Both take the same query tree and answer with the same ``Page``; the archive answers what
 the text indexes do not hold (``type:`` of events without text, membership intervals).
@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from elasticsearch import BadRequestError
-
 from search import date_facets
+from search.engine_client import ELASTICSEARCH, Dialect, EngineClient, EngineRefused
+from search.es_client import ElasticsearchEngine
 from search.es_mapping import messages_index
 from search.es_query import UnsupportedEsQuery, search_body
 from search.memberships import Memberships
+from search.opensearch_client import OpenSearchEngine
 from search.query_ast import Node
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS
 from search.request import HitsCursor, SearchRequest
@@ -66,6 +67,17 @@ class TantivySearchBackend:
         return LightHits(self.index_dir, node, memberships=memberships, zone=zone)
 
 
+@runtime_checkable
+class WalksEveryHit(Protocol):
+    """A backend that walks every hit in one consistent view of its index (a point in time)."""
+
+    def every_hit(
+        self, node: Node, *, memberships: Memberships | None = None, page: int = 1000, zone: ZoneInfo = UTC_ZONE
+    ) -> list[Hit]:
+        """Every hit of ``node`` in (sent, message_id) order."""
+        ...
+
+
 def every_hit(
     backend: SearchBackend,
     node: Node,
@@ -76,6 +88,8 @@ def every_hit(
 ) -> list[Hit]:
     """Every hit of ``node`` in (sent, message_id) order, whatever the backend (exports and
     cases need the whole set, not the top k); ``sent:`` dates are days of ``zone``."""
+    if isinstance(backend, WalksEveryHit):
+        return backend.every_hit(node, memberships=memberships, page=page, zone=zone)
     hits: list[Hit] = []
     after: After | None = None
     while True:
@@ -216,11 +230,14 @@ def page_from_response(response: dict[str, Any], size: int | None = None, node: 
     return Page(total=int(response["hits"]["total"]["value"]), hits=hits, facets=facets, next_after=next_after)
 
 
-class ElasticsearchSearchBackend:
-    """Searches the messages index the ``elasticsearch`` adapter writes."""
+class EngineSearchBackend:
+    """Searches the messages index the ``elasticsearch`` or ``opensearch`` adapter writes."""
 
-    def __init__(self, client: Any, prefix: str = "archivist") -> None:
-        self.client = client
+    POINT_IN_TIME_KEEP_ALIVE = "2m"
+    """How long the engine keeps a walk's view between two of its pages."""
+
+    def __init__(self, engine: EngineClient, prefix: str = "archivist") -> None:
+        self.engine = engine
         self.prefix = prefix
 
     def search(self, request: SearchRequest) -> Page:
@@ -233,6 +250,7 @@ class ElasticsearchSearchBackend:
             offset=request.offset,
             facets=request.facets,
             zone=request.time_zone,
+            dialect=self.engine.dialect,
         )
         if not request.highlights:
             body.pop("highlight", None)
@@ -249,11 +267,49 @@ class ElasticsearchSearchBackend:
             day = date_facet(self._search({**counted, "timeout": body["timeout"]}), unit, request.time_zone)
         return replace(page, facets={**page.facets, "day": day})
 
-    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+    def every_hit(
+        self, node: Node, *, memberships: Memberships | None = None, page: int = 1000, zone: ZoneInfo = UTC_ZONE
+    ) -> list[Hit]:
+        """Every hit, paged with ``search_after`` in one point in time: messages indexed or
+        deleted while the walk runs neither shift its pages nor appear half-way. The sort ends
+        on ``message_id`` (unique), not the engine's own tiebreaker (OpenSearch before 3.3 has none)."""
+        pit_id = self.engine.open_point_in_time(messages_index(self.prefix), self.POINT_IN_TIME_KEEP_ALIVE)
+        hits: list[Hit] = []
+        after: After | None = None
         try:
-            response: dict[str, Any] = dict(self.client.search(index=messages_index(self.prefix), **body))
-        except BadRequestError as error:  # e.g. a query nested deeper than the cluster allows
-            raise UnsupportedEsQuery(f"Elasticsearch refused the query: {_reason(error)}") from error
+            while True:
+                body = search_request(
+                    node,
+                    memberships=memberships,
+                    size=page,
+                    by_relevance=False,
+                    after=after,
+                    offset=0,
+                    facets=False,
+                    zone=zone,
+                    dialect=self.engine.dialect,
+                )
+                body.pop("highlight", None)
+                # Counting every hit on every page costs a full count; the walk counts them itself.
+                body["track_total_hits"] = False
+                body["pit"] = {"id": pit_id, "keep_alive": self.POINT_IN_TIME_KEEP_ALIVE}
+                response = self._search(body)
+                # An engine may hand a newer id for the same view on any page.
+                pit_id = str(response.get("pit_id") or pit_id)
+                found = page_from_response(_with_total(response), size=page, node=node)
+                hits.extend(found.hits)
+                if found.next_after is None:
+                    return hits
+                after = found.next_after
+        finally:
+            self.engine.close_point_in_time(pit_id)
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = self.engine.dialect.name
+        try:
+            response = self.engine.search(messages_index(self.prefix), body)
+        except EngineRefused as error:  # e.g. a query nested deeper than the cluster allows
+            raise UnsupportedEsQuery(f"{name} refused the query: {error}") from error
         if response.get("timed_out"):
             raise UnsupportedEsQuery(
                 f"the search ran past its time budget of {SEARCH_TIME_BUDGET_SECONDS} s: narrow it with "
@@ -262,10 +318,20 @@ class ElasticsearchSearchBackend:
         return response
 
 
-def _reason(error: BadRequestError) -> str:
-    info = error.info if isinstance(error.info, dict) else {}
-    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
-    return str(causes[0].get("reason") or error.message) if causes and isinstance(causes[0], dict) else error.message
+def _with_total(response: dict[str, Any]) -> dict[str, Any]:
+    """``response`` with a hit count where ``track_total_hits: false`` left none."""
+    hits = response["hits"]
+    if "total" in hits:
+        return response
+    return {**response, "hits": {**hits, "total": {"value": len(hits["hits"])}}}
+
+
+class ElasticsearchSearchBackend(EngineSearchBackend):
+    """Searches Elasticsearch through ``client`` (an ``elasticsearch.Elasticsearch``)."""
+
+    def __init__(self, client: Any, prefix: str = "archivist") -> None:
+        super().__init__(ElasticsearchEngine(client), prefix)
+        self.client = client
 
 
 def search_request(
@@ -278,17 +344,26 @@ def search_request(
     offset: int,
     facets: bool,
     zone: ZoneInfo = UTC_ZONE,
+    dialect: Dialect = ELASTICSEARCH,
 ) -> dict[str, Any]:
     """The search body for one page (pure). Time order asks for one hit more than the page to
     know whether another page follows; Elasticsearch keeps ``sent`` in milliseconds, so its
     order is (milliseconds, message_id), which ``search_after`` continues exactly."""
     if by_relevance:
-        body = search_body(node, memberships=memberships, size=size, offset=offset, zone=zone)
+        body = search_body(node, memberships=memberships, size=size, offset=offset, zone=zone, dialect=dialect)
         body["sort"] = ["_score", {"sent": "asc"}, {"message_id": "asc"}]
     else:
-        body = search_body(node, memberships=memberships, size=size + 1, offset=0, zone=zone)
+        body = search_body(node, memberships=memberships, size=size + 1, offset=0, zone=zone, dialect=dialect)
         if after is not None:
             body["search_after"] = [after[0] // 1000, after[1]]
     if facets:
         body["aggs"] = FACET_AGGREGATIONS
     return body
+
+
+class OpenSearchSearchBackend(EngineSearchBackend):
+    """Searches OpenSearch through ``client`` (an ``opensearchpy.OpenSearch``)."""
+
+    def __init__(self, client: Any, prefix: str = "archivist") -> None:
+        super().__init__(OpenSearchEngine(client), prefix)
+        self.client = client

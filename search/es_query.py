@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from search.engine_client import ELASTICSEARCH, Dialect
 from search.memberships import Memberships
 from search.query_ast import (
     TAG_OUTSIDE_REVIEW,
@@ -201,7 +202,13 @@ def _names_type(node: Node) -> bool:
 
 
 def search_body(
-    node: Node, *, memberships: Memberships | None = None, size: int = 50, offset: int = 0, zone: ZoneInfo = UTC_ZONE
+    node: Node,
+    *,
+    memberships: Memberships | None = None,
+    size: int = 50,
+    offset: int = 0,
+    zone: ZoneInfo = UTC_ZONE,
+    dialect: Dialect = ELASTICSEARCH,
 ) -> Json:
     """The body of a search over the messages index, oldest first, posts only unless typed,
     and uploaded files too for a query with words (``sent:`` dates: days of ``zone``). The hits'
@@ -229,9 +236,9 @@ def search_body(
                     "no_match_size": EXCERPT_CHARS,
                 },
             },
-            # An attachment holds up to MAX_ATTACHMENT_CHARS characters, Elasticsearch's default
+            # An attachment holds up to MAX_ATTACHMENT_CHARS characters, the engines' default
             # highlight limit: highlight what fits rather than fail the search.
-            "max_analyzed_offset": MAX_ATTACHMENT_CHARS,
+            dialect.highlight_limit: MAX_ATTACHMENT_CHARS,
             "pre_tags": ["<b>"],
             "post_tags": ["</b>"],
             "encoder": "html",

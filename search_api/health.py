@@ -120,6 +120,8 @@ def readiness_checks(engine: Engine, probes: Probes) -> dict[str, Callable[[], o
         checks["broker"] = lambda: check_broker(broker.url, broker.ssl)
     if elasticsearch is not None:
         checks["elasticsearch"] = lambda: check_elasticsearch(elasticsearch.url, elasticsearch.options)
+    if (opensearch := probes.opensearch) is not None:
+        checks["opensearch"] = lambda: check_opensearch(opensearch.url, opensearch.ca_certs)
     return checks
 
 
@@ -155,6 +157,16 @@ def check_elasticsearch(url: str | SecretStr, options: Mapping[str, Any] | None 
     client = Elasticsearch(
         _clear(url), request_timeout=CHECK_TIMEOUT, max_retries=0, retry_on_timeout=False, **(options or {})
     )
+    try:
+        client.info()
+    finally:
+        client.close()
+
+
+def check_opensearch(url: str | SecretStr, ca_certs: str | None = None) -> None:
+    from search.opensearch_client import opensearch_client
+
+    client = opensearch_client(_clear(url), ca_certs=ca_certs, timeout=CHECK_TIMEOUT)
     try:
         client.info()
     finally:

@@ -1,4 +1,4 @@
-"""What the operational probes reach besides the database: the broker and Elasticsearch as the
+"""What the operational probes reach besides the database: the broker and the search engine as the
 composition root configured them (``archivist.wiring.probes``), handed to the app once with its
 services. ``/readyz`` checks them, ``/metrics`` and the overview read the broker's queues."""
 
@@ -28,8 +28,15 @@ class ElasticsearchTarget:
 
 
 @dataclass(frozen=True)
+class OpenSearchTarget:
+    url: SecretStr
+    ca_certs: str | None = None
+
+
+@dataclass(frozen=True)
 class Probes:
-    """None for what is not configured: the embedded default has neither."""
+    """None for what is not configured: the embedded default has none."""
 
     broker: BrokerTarget | None = None
     elasticsearch: ElasticsearchTarget | None = None
+    opensearch: OpenSearchTarget | None = None

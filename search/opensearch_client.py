@@ -1,0 +1,76 @@
+"""An :class:`~search.engine_client.EngineClient` over ``opensearch-py`` (the ``elasticsearch``
+client refuses OpenSearch: it sends Elasticsearch's compatibility media types and checks the
+``X-Elastic-Product`` header)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search.engine_client import OPENSEARCH, Dialect, EngineRefused, Json, Refresh
+from search.es_client import _reason
+
+
+class OpenSearchEngine:
+    """OpenSearch 2.x through ``client`` (an ``opensearchpy.OpenSearch``)."""
+
+    dialect: Dialect = OPENSEARCH
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def bulk(self, operations: list[Json], *, refresh: Refresh = False) -> Json:
+        return dict(self.client.bulk(body=operations, refresh=_flag(refresh)))
+
+    def search(self, index: str, body: Json) -> Json:
+        from opensearchpy import RequestError
+
+        where = {} if "pit" in body else {"index": index}
+        try:
+            return dict(self.client.search(body=body, **where))
+        except RequestError as error:
+            raise EngineRefused(_reason(error.info, str(error.error))) from error
+
+    def put_index_template(self, name: str, body: Json) -> None:
+        self.client.indices.put_index_template(name=name, body=body)
+
+    def put_mapping(self, index: str, properties: Json) -> None:
+        self.client.indices.put_mapping(index=index, body={"properties": properties}, allow_no_indices=True)
+
+    def refresh(self, index: str) -> None:
+        self.client.indices.refresh(index=index)
+
+    def delete_by_query(self, index: str, query: Json) -> Json:
+        return dict(
+            self.client.delete_by_query(
+                index=index,
+                body={"query": query},
+                conflicts="proceed",
+                refresh=True,
+                wait_for_completion=True,
+            )
+        )
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> str:
+        # OpenSearch 2.x answers ``pit_id`` (Elasticsearch: ``id``).
+        return str(self.client.create_pit(index=index, params={"keep_alive": keep_alive})["pit_id"])
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        self.client.delete_pit(body={"pit_id": [pit_id]})
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _flag(refresh: Refresh) -> str:
+    return refresh if isinstance(refresh, str) else str(refresh).lower()
+
+
+def opensearch_client(url: str, *, ca_certs: str | None = None, timeout: float = 30.0) -> Any:
+    """An ``opensearchpy.OpenSearch`` for ``url`` (credentials may be in it:
+    ``https://user:password@host:9200``), verifying TLS with ``ca_certs`` when given."""
+    from opensearchpy import OpenSearch
+
+    options: dict[str, Any] = {"timeout": timeout}
+    if ca_certs:
+        options |= {"ca_certs": ca_certs, "verify_certs": True}
+    return OpenSearch([url], **options)
