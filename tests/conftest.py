@@ -12,11 +12,19 @@ from ingest.staging import StagingStore
 from ingest.topology import Topology
 from tests.services import fresh_postgres_database, private_topology
 
+# The session's OpenSearch node (``opensearch_url``), for any test folder that needs one.
+pytest_plugins = ["tests.opensearch.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test starts from the embedded default under its own data directory."""
-    for name in ("ARCHIVIST_BROKER_URL", "ARCHIVIST_DATABASE_URL", "ARCHIVIST_ELASTICSEARCH_URL"):
+    for name in (
+        "ARCHIVIST_BROKER_URL",
+        "ARCHIVIST_DATABASE_URL",
+        "ARCHIVIST_ELASTICSEARCH_URL",
+        "ARCHIVIST_OPENSEARCH_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ARCHIVIST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ARCHIVIST_CONFIG", str(tmp_path / "no-config.toml"))

@@ -1,4 +1,6 @@
-"""Fixtures for the live OpenSearch tests: a real node (tests/opensearch/node.py), failing, never skipping."""
+"""Fixtures for the live OpenSearch tests: a real node (tests/opensearch/node.py), failing, never skipping.
+
+A plugin of tests/conftest.py, so every test folder can use them."""
 
 from __future__ import annotations
 
