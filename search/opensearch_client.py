@@ -65,12 +65,12 @@ def _flag(refresh: Refresh) -> str:
     return refresh if isinstance(refresh, str) else str(refresh).lower()
 
 
-def opensearch_client(url: str, *, ca_certs: str | None = None, timeout: float = 30.0) -> Any:
+def opensearch_client(url: str, *, ca_certs: str | None = None, timeout: float = 30.0, max_retries: int = 3) -> Any:
     """An ``opensearchpy.OpenSearch`` for ``url`` (credentials may be in it:
     ``https://user:password@host:9200``), verifying TLS with ``ca_certs`` when given."""
     from opensearchpy import OpenSearch
 
-    options: dict[str, Any] = {"timeout": timeout}
+    options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
     if ca_certs:
         options |= {"ca_certs": ca_certs, "verify_certs": True}
     return OpenSearch([url], **options)

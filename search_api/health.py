@@ -166,7 +166,7 @@ def check_elasticsearch(url: str | SecretStr, options: Mapping[str, Any] | None 
 def check_opensearch(url: str | SecretStr, ca_certs: str | None = None) -> None:
     from search.opensearch_client import opensearch_client
 
-    client = opensearch_client(_clear(url), ca_certs=ca_certs, timeout=CHECK_TIMEOUT)
+    client = opensearch_client(_clear(url), ca_certs=ca_certs, timeout=CHECK_TIMEOUT, max_retries=0)
     try:
         client.info()
     finally:
