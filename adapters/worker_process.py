@@ -67,6 +67,7 @@ class WorkerSpec:
     database_connect_args: Mapping[str, str]
     data_dir: Path
     elasticsearch_url: str | None
+    opensearch_url: str | None
     options: Mapping[str, str]
     configure_logging: Callable[[], object] | None
     file_store: FileStore | None = None
@@ -81,6 +82,7 @@ class WorkerSpec:
             database_connect_args=dict(context.database_connect_args),
             data_dir=context.data_dir,
             elasticsearch_url=context.elasticsearch_url,
+            opensearch_url=context.opensearch_url,
             options=dict(context.options),
             configure_logging=context.configure_worker_logging,
             file_store=context.file_store,
@@ -198,6 +200,7 @@ def serve_adapter(connection: Connection, spec: WorkerSpec) -> None:
             engine=create_db_engine(spec.database_url, spec.database_connect_args),
             data_dir=spec.data_dir,
             elasticsearch_url=spec.elasticsearch_url,
+            opensearch_url=spec.opensearch_url,
             options=spec.options,
             database_connect_args=spec.database_connect_args,
             file_store=spec.file_store,

@@ -327,6 +327,15 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'archivist.sqlite3').resolve()}"
 
     @property
+    def search_engine(self) -> Literal["elasticsearch", "opensearch"] | None:
+        """The search engine the API searches and the engines' adapters fill (None: the Tantivy index)."""
+        if self.elasticsearch_url is not None:
+            return "elasticsearch"
+        if self.opensearch_url is not None:
+            return "opensearch"
+        return None
+
+    @property
     def resolved_files_dir(self) -> Path:
         return self.files_dir if self.files_dir is not None else self.data_dir / "files"
 

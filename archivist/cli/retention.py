@@ -30,14 +30,14 @@ def retention_run(
     """Dispose of archived events past their retention period that no legal hold preserves: from
     the archive (tombstones that keep the chain verifiable) and every adapter that can delete."""
     # Imported here, not at the top: cases.holds brings search.backends and with it the
-    # Elasticsearch client (0.3 s of CPU), which every other command would pay at start-up.
+    # search engines' clients (0.3 s of CPU), which every other command would pay at start-up.
     from cases.holds import HoldUnavailable, search_resolver
     from cases.retention import RetentionFailed, run_retention
 
     settings = load_settings()
     store = wiring.staging_store(settings)
     resolve = search_resolver(store.engine, wiring.search_backend(settings))
-    if not settings.elasticsearch_url and not (settings.data_dir / "index" / "meta.json").is_file():
+    if settings.search_engine is None and not (settings.data_dir / "index" / "meta.json").is_file():
 
         def resolve(_query: str) -> list[tuple[str, str]]:
             raise FileNotFoundError(f"no search index at {settings.data_dir / 'index'}")
