@@ -12,6 +12,8 @@ import re
 import shutil
 import subprocess
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -608,6 +610,35 @@ def test_base_runs_a_three_node_opensearch_cluster(base_objects: list[dict[str, 
     (rule,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]
     assert rule["topologyKey"] == "kubernetes.io/hostname", "a replica never beside its primary"
     assert _selects(rule["labelSelector"], _pod_labels(stateful_set))
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (a test node on loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_health_checks_are_real_requests_of_the_real_node(
+    opensearch_url: str, base_objects: list[dict[str, Any]], compose: dict[str, Any]
+) -> None:
+    """On the real OpenSearch 2.19 test node, compose's healthcheck URL and the StatefulSet's readiness path answer
+    200. The readiness path waits for a cluster manager: on a node that has none (a cluster that never formed) it
+    answered 503 after 2 s, where `_cluster/health?local=true` still said 200 (tried by hand on the test node: a
+    node that cannot elect takes 30 s more to start, discovery.initial_state_timeout, too slow for every run)."""
+    (container,) = _containers(_opensearch(base_objects))
+    readiness = container["readinessProbe"]
+    assert readiness["httpGet"]["port"] == "http"
+    path = readiness["httpGet"]["path"]
+    waits = re.search(r"cluster_manager_timeout=(\d+)s", path)
+    assert waits, "without a cluster manager the call must fail, not answer from the node's own state"
+    assert int(waits.group(1)) < readiness["timeoutSeconds"], "the probe gives the call time to fail"
+    healthcheck = " ".join(compose["services"]["opensearch"]["healthcheck"]["test"])
+    health = re.search(rf'"http://localhost:{OPENSEARCH_HTTP_PORT}(/[^"]+)"', healthcheck)
+    assert health
+    assert _status(opensearch_url + health.group(1)) == 200
+    assert _status(opensearch_url + path) == 200
 
 
 def test_processors_and_the_api_use_opensearch(base_objects: list[dict[str, Any]]) -> None:
