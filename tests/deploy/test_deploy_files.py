@@ -55,8 +55,25 @@ def _yaml_files() -> list[Path]:
     return sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"})
 
 
+class ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """The safe loader, plus the two tags Docker Compose adds to YAML for override files: `!override` (replace
+    the value instead of merging it) and `!reset` (remove it). Both hold a plain YAML value."""
+
+
+def _plain(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+for _tag in ("!override", "!reset"):
+    ComposeLoader.add_constructor(_tag, _plain)
+
+
 def _documents(path: Path) -> list[Any]:
-    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+    return [doc for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=ComposeLoader) if doc is not None]
 
 
 def _cli_commands() -> set[str]:
@@ -124,6 +141,16 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+ELASTICSEARCH_OVERRIDE = DEPLOY / "compose.elasticsearch.yaml"
+
+
+@pytest.fixture(scope="module")
+def elasticsearch_override() -> dict[str, Any]:
+    (loaded,) = _documents(ELASTICSEARCH_OVERRIDE)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
 def test_compose_runs_every_role_on_the_production_backends(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert {
@@ -131,7 +158,6 @@ def test_compose_runs_every_role_on_the_production_backends(compose: dict[str, A
         "rabbitmq-topology",
         "postgres",
         "opensearch",
-        "elasticsearch",
         "api",
         "consumer",
         "processor",
@@ -140,7 +166,6 @@ def test_compose_runs_every_role_on_the_production_backends(compose: dict[str, A
     assert "management" in services["rabbitmq"]["image"]
     assert services["postgres"]["image"] == "postgres:16"
     assert services["opensearch"]["image"].startswith(OPENSEARCH_IMAGE)
-    assert "elasticsearch" in services["elasticsearch"]["image"]
     assert services["api"]["command"][:3] == ["serve", "--host", "0.0.0.0"]  # noqa: S104 (inside its container)
     for role in ("consumer", "processor"):
         assert services[role]["deploy"]["replicas"] == 2
@@ -229,12 +254,37 @@ def test_compose_opensearch_is_secured_or_unreachable(compose: dict[str, Any]) -
         assert url.startswith("https://")
 
 
-def test_elasticsearch_stays_a_documented_alternative(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    assert services["elasticsearch"]["profiles"] == ["elasticsearch"], "started only when asked for"
-    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
-    assert "--profile elasticsearch" in text
-    assert "# ARCHIVIST_ELASTICSEARCH_URL:" in text, "how to point Archivist at it"
+def test_elasticsearch_is_an_override_that_swaps_the_engine(
+    compose: dict[str, Any], elasticsearch_override: dict[str, Any]
+) -> None:
+    """compose.elasticsearch.yaml starts Elasticsearch instead of OpenSearch and points every Archivist
+    container at it (its environment entries replace compose.yaml's, key by key)."""
+    assert "compose.elasticsearch.yaml" in (DEPLOY / "compose.yaml").read_text(encoding="utf-8"), "documented"
+    services = elasticsearch_override["services"]
+    assert "elasticsearch" in services["elasticsearch"]["image"]
+    assert services["opensearch"] == {"profiles": ["opensearch"]}, "left off, not deleted from compose.yaml"
+    assert services["elasticsearch"]["networks"] == ["search"]
+    assert "ports" not in services["elasticsearch"]
+    assert set(services["elasticsearch"]["networks"]) <= set(compose["networks"])
+    (volume,) = services["elasticsearch"]["volumes"]
+    assert volume.split(":")[0] in elasticsearch_override["volumes"]
+    text = ELASTICSEARCH_OVERRIDE.read_text(encoding="utf-8")
+    for role in ("api", "processor", "consumer"):
+        env = compose["services"][role]["environment"] | services[role]["environment"]
+        settings = _compose_settings(env)
+        assert settings.opensearch_url is None, "emptied: one engine"
+        assert settings.elasticsearch_url is not None
+        _, host, port = _url_parts(settings.elasticsearch_url.get_secret_value())
+        assert (host, port) == ("elasticsearch", 9200)
+        adapters = settings.adapters.split(",")
+        assert "elasticsearch" in adapters
+        assert "opensearch" not in adapters
+    for role in ("api", "processor"):
+        dependencies = services[role]["depends_on"]
+        assert dependencies["elasticsearch"]["condition"] == "service_healthy"
+        assert "opensearch" not in dependencies
+        assert set(dependencies) >= set(compose["services"][role]["depends_on"]) - {"opensearch"}
+    assert "depends_on: !override" in text, "replaces compose.yaml's dependencies (with opensearch)"
 
 
 def test_compose_workers_serve_metrics_inside_the_network(compose: dict[str, Any]) -> None:
@@ -248,14 +298,19 @@ def test_compose_workers_serve_metrics_inside_the_network(compose: dict[str, Any
         assert "ports" not in service, "metrics are not published on the host"
 
 
-def test_compose_images_are_pinned(compose: dict[str, Any]) -> None:
+def test_compose_images_are_pinned(compose: dict[str, Any], elasticsearch_override: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         assert _pinned(service["image"]), f"{name}: {service['image']} is not pinned to a tag"
+    for name, service in elasticsearch_override["services"].items():
+        if "image" in service:
+            assert _pinned(service["image"]), f"{name}: {service['image']} is not pinned to a tag"
 
 
-def test_compose_passwords_come_from_the_environment_only(compose: dict[str, Any]) -> None:
+def test_compose_passwords_come_from_the_environment_only(
+    compose: dict[str, Any], elasticsearch_override: dict[str, Any]
+) -> None:
     interpolated = re.compile(r"^\$\{[A-Z_]+(:\?[^}]*)?\}$")
-    for name, service in compose["services"].items():
+    for name, service in [*compose["services"].items(), *elasticsearch_override["services"].items()]:
         env = service.get("environment", {})
         assert isinstance(env, dict), f"{name}: use the mapping form of environment"
         for key, value in env.items():
