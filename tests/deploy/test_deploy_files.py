@@ -1,6 +1,7 @@
 """deploy/: every file parses, has what operators rely on, and names only real settings and commands.
 
-Nothing here needs Docker or a cluster; `kubectl kustomize` is run too when kubectl is installed.
+Nothing here needs Docker or a cluster; `kubectl kustomize` renders the base and every overlay too when
+kubectl is installed (it is on this project's machines).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 import shutil
 import subprocess
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from ingest.topology import Topology
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S_BASE = DEPLOY / "k8s" / "base"
 K8S_OVERLAY = DEPLOY / "k8s" / "overlays" / "example"
+K8S_DEV = DEPLOY / "k8s" / "overlays" / "dev"
+OVERLAYS = [K8S_OVERLAY, K8S_DEV]
 SYSTEMD = DEPLOY / "systemd"
 SAMPLE_TOML = DEPLOY / "archivist.example.toml"
 
@@ -35,7 +40,13 @@ SETTING_ENV_NAMES = {f"{PREFIX}{name}".upper() for name in Settings.model_fields
 SECRET_FILE_ENV_NAMES = {env_name(name) + FILE_SUFFIX for name in secret_settings()}
 """``ARCHIVIST_DATABASE_URL_FILE`` and the like: a secret read from a file."""
 ENV_NAMES = SETTING_ENV_NAMES | SECRET_FILE_ENV_NAMES | {CONFIG_FILE_ENV}
-CREDENTIAL_URLS = {f"{PREFIX}{name}".upper() for name in ("database_url", "broker_url", "elasticsearch_url")}
+ENGINE_URLS = {f"{PREFIX}{name}".upper() for name in ("elasticsearch_url", "opensearch_url")}
+"""The search engines' URLs: credentials may be in them (never a literal password), or none at all when the
+engine takes none (OpenSearch without its security plugin, reachable only on an internal network)."""
+CREDENTIAL_URLS = {f"{PREFIX}{name}".upper() for name in ("database_url", "broker_url")} | ENGINE_URLS
+OPENSEARCH_IMAGE = "opensearchproject/opensearch:2.19."
+OPENSEARCH_HTTP_PORT = 9200
+OPENSEARCH_DATA = "/usr/share/opensearch/data"
 SECRET_WORDS = ("PASSWORD", "PASS", "SECRET", "TOKEN", "KEY")
 WORKER_COMMANDS = {"api": "serve", "consumer": "consume", "processor": "process"}
 
@@ -44,8 +55,25 @@ def _yaml_files() -> list[Path]:
     return sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"})
 
 
+class ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """The safe loader, plus the two tags Docker Compose adds to YAML for override files: `!override` (replace
+    the value instead of merging it) and `!reset` (remove it). Both hold a plain YAML value."""
+
+
+def _plain(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+for _tag in ("!override", "!reset"):
+    ComposeLoader.add_constructor(_tag, _plain)
+
+
 def _documents(path: Path) -> list[Any]:
-    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+    return [doc for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=ComposeLoader) if doc is not None]
 
 
 def _cli_commands() -> set[str]:
@@ -113,15 +141,31 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+ELASTICSEARCH_OVERRIDE = DEPLOY / "compose.elasticsearch.yaml"
+
+
+@pytest.fixture(scope="module")
+def elasticsearch_override() -> dict[str, Any]:
+    (loaded,) = _documents(ELASTICSEARCH_OVERRIDE)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
 def test_compose_runs_every_role_on_the_production_backends(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"rabbitmq", "rabbitmq-topology", "postgres", "elasticsearch", "api", "consumer", "processor"} <= set(
-        services
-    )
+    assert {
+        "rabbitmq",
+        "rabbitmq-topology",
+        "postgres",
+        "opensearch",
+        "api",
+        "consumer",
+        "processor",
+    } <= set(services)
     assert services["rabbitmq"]["image"].startswith("rabbitmq:3.13")
     assert "management" in services["rabbitmq"]["image"]
     assert services["postgres"]["image"] == "postgres:16"
-    assert "elasticsearch" in services["elasticsearch"]["image"]
+    assert services["opensearch"]["image"].startswith(OPENSEARCH_IMAGE)
     assert services["api"]["command"][:3] == ["serve", "--host", "0.0.0.0"]  # noqa: S104 (inside its container)
     for role in ("consumer", "processor"):
         assert services[role]["deploy"]["replicas"] == 2
@@ -137,6 +181,112 @@ def test_compose_runs_every_role_on_the_production_backends(compose: dict[str, A
         assert set(env) <= ENV_NAMES
 
 
+def _url_parts(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL whose ${VARIABLE}s are not interpolated."""
+    match = re.match(r"^([a-z]+)://(?:[^@/]+@)?([a-z0-9.-]+):(\d+)/?$", url)
+    assert match, f"{url}: not scheme://[user:password@]host:port"
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+def _compose_settings(env: dict[str, str]) -> Settings:
+    """The settings a container of compose gets, its ${VARIABLE}s replaced by a password."""
+    interpolated = {key: re.sub(r"\$\{[^}]*\}", "password", str(value)) for key, value in env.items()}
+    return Settings.model_validate({key.removeprefix(PREFIX).lower(): value for key, value in interpolated.items()})
+
+
+def test_compose_indexes_into_opensearch_from_every_processor(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for role in ("api", "processor"):
+        service = services[role]
+        settings = _compose_settings(service["environment"])
+        assert settings.opensearch_url is not None
+        assert settings.elasticsearch_url is None, "one search engine: OpenSearch"
+        adapters = settings.adapters.split(",")
+        assert "opensearch" in adapters
+        assert not {"index", "elasticsearch"} & set(adapters), "no single-writer Tantivy index, no second engine"
+        _, host, port = _url_parts(settings.opensearch_url.get_secret_value())
+        assert (host, port) == ("opensearch", OPENSEARCH_HTTP_PORT), "the URL names the opensearch service"
+        assert service["depends_on"]["opensearch"]["condition"] == "service_healthy"
+        assert set(service["networks"]) & set(services["opensearch"]["networks"]), f"{role} cannot reach it"
+    assert services["processor"]["deploy"]["replicas"] > 1, "processors index side by side"
+    consumer = services["consumer"]
+    assert "opensearch" not in consumer.get("depends_on", {})
+    assert not set(consumer["networks"]) & set(services["opensearch"]["networks"]), "consumers never search"
+
+
+def test_compose_opensearch_is_one_healthy_node_with_its_own_volume(compose: dict[str, Any]) -> None:
+    service = compose["services"]["opensearch"]
+    env = service["environment"]
+    assert env["discovery.type"] == "single-node"
+    heap = re.findall(r"-Xm([sx])(\S+)", env["OPENSEARCH_JAVA_OPTS"])
+    assert {kind for kind, _ in heap} == {"s", "x"}
+    assert len({size for _, size in heap}) == 1, "the same minimum and maximum heap"
+    (volume,) = service["volumes"]
+    name, path = volume.split(":")
+    assert path == OPENSEARCH_DATA
+    assert name in compose["volumes"], "a named volume, not a folder of the host"
+    test = " ".join(service["healthcheck"]["test"])
+    assert "_cluster/health" in test
+    assert f"localhost:{OPENSEARCH_HTTP_PORT}" in test
+    assert service["restart"] == "unless-stopped"
+
+
+def test_compose_opensearch_is_secured_or_unreachable(compose: dict[str, Any]) -> None:
+    """The security plugin is on with the admin password from deploy/.env (and an https:// URL), or off
+    with OpenSearch only on internal networks, no port published, and no demo certificates either way."""
+    services = compose["services"]
+    service = services["opensearch"]
+    env = service["environment"]
+    assert env.get("DISABLE_INSTALL_DEMO_CONFIG") == "true", "the demo certificates are not for production"
+    url = services["api"]["environment"]["ARCHIVIST_OPENSEARCH_URL"]
+    if env.get("DISABLE_SECURITY_PLUGIN") == "true":
+        assert "ports" not in service, "nothing published on the host"
+        assert "OPENSEARCH_INITIAL_ADMIN_PASSWORD" not in env
+        assert "@" not in url, "no credentials for a server that checks none"
+        networks = service["networks"]
+        assert networks
+        for network in networks:
+            assert compose["networks"][network]["internal"] is True, f"{network}: a route out of the host"
+            members = {name for name, other in services.items() if network in other.get("networks", ["default"])}
+            assert members <= {"opensearch", "elasticsearch", "api", "processor"}, members
+    else:
+        assert re.match(r"^\$\{[A-Z_]+:\?[^}]*\}$", env["OPENSEARCH_INITIAL_ADMIN_PASSWORD"])
+        assert url.startswith("https://")
+
+
+def test_elasticsearch_is_an_override_that_swaps_the_engine(
+    compose: dict[str, Any], elasticsearch_override: dict[str, Any]
+) -> None:
+    """compose.elasticsearch.yaml starts Elasticsearch instead of OpenSearch and points every Archivist
+    container at it (its environment entries replace compose.yaml's, key by key)."""
+    assert "compose.elasticsearch.yaml" in (DEPLOY / "compose.yaml").read_text(encoding="utf-8"), "documented"
+    services = elasticsearch_override["services"]
+    assert "elasticsearch" in services["elasticsearch"]["image"]
+    assert services["opensearch"] == {"profiles": ["opensearch"]}, "left off, not deleted from compose.yaml"
+    assert services["elasticsearch"]["networks"] == ["search"]
+    assert "ports" not in services["elasticsearch"]
+    assert set(services["elasticsearch"]["networks"]) <= set(compose["networks"])
+    (volume,) = services["elasticsearch"]["volumes"]
+    assert volume.split(":")[0] in elasticsearch_override["volumes"]
+    text = ELASTICSEARCH_OVERRIDE.read_text(encoding="utf-8")
+    for role in ("api", "processor", "consumer"):
+        env = compose["services"][role]["environment"] | services[role]["environment"]
+        settings = _compose_settings(env)
+        assert settings.opensearch_url is None, "emptied: one engine"
+        assert settings.elasticsearch_url is not None
+        _, host, port = _url_parts(settings.elasticsearch_url.get_secret_value())
+        assert (host, port) == ("elasticsearch", 9200)
+        adapters = settings.adapters.split(",")
+        assert "elasticsearch" in adapters
+        assert "opensearch" not in adapters
+    for role in ("api", "processor"):
+        dependencies = services[role]["depends_on"]
+        assert dependencies["elasticsearch"]["condition"] == "service_healthy"
+        assert "opensearch" not in dependencies
+        assert set(dependencies) >= set(compose["services"][role]["depends_on"]) - {"opensearch"}
+    assert "depends_on: !override" in text, "replaces compose.yaml's dependencies (with opensearch)"
+
+
 def test_compose_workers_serve_metrics_inside_the_network(compose: dict[str, Any]) -> None:
     for role in ("consumer", "processor"):
         service = compose["services"][role]
@@ -148,19 +298,26 @@ def test_compose_workers_serve_metrics_inside_the_network(compose: dict[str, Any
         assert "ports" not in service, "metrics are not published on the host"
 
 
-def test_compose_images_are_pinned(compose: dict[str, Any]) -> None:
+def test_compose_images_are_pinned(compose: dict[str, Any], elasticsearch_override: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         assert _pinned(service["image"]), f"{name}: {service['image']} is not pinned to a tag"
+    for name, service in elasticsearch_override["services"].items():
+        if "image" in service:
+            assert _pinned(service["image"]), f"{name}: {service['image']} is not pinned to a tag"
 
 
-def test_compose_passwords_come_from_the_environment_only(compose: dict[str, Any]) -> None:
+def test_compose_passwords_come_from_the_environment_only(
+    compose: dict[str, Any], elasticsearch_override: dict[str, Any]
+) -> None:
     interpolated = re.compile(r"^\$\{[A-Z_]+(:\?[^}]*)?\}$")
-    for name, service in compose["services"].items():
+    for name, service in [*compose["services"].items(), *elasticsearch_override["services"].items()]:
         env = service.get("environment", {})
         assert isinstance(env, dict), f"{name}: use the mapping form of environment"
         for key, value in env.items():
             if _is_secret_name(key):
                 assert interpolated.match(str(value)), f"{name}: {key} must be ${{VARIABLE}}, not a literal"
+            if key in ENGINE_URLS and "@" not in str(value):
+                continue  # no credentials at all (see test_compose_opensearch_is_secured_or_unreachable)
             if key in CREDENTIAL_URLS:
                 with_password = re.match(r"^[a-z]+://[^:/@]+:(\$\{[^}]*\})@", str(value))
                 assert with_password, f"{name}: {key} must take its password from ${{VARIABLE}}"
@@ -251,7 +408,12 @@ def test_secrets_are_referenced_never_part_of_the_build(base_objects: list[dict[
     example = _documents(K8S_BASE / "secret.example.yaml")[0]
     assert example["kind"] == "Secret"
     assert set(example["stringData"]) <= SETTING_ENV_NAMES
-    assert all("REPLACE-ME" in value for value in example["stringData"].values())
+    for name, value in example["stringData"].items():
+        # A password is always a placeholder; OpenSearch without its security plugin takes none.
+        password = re.match(r"^[a-z]+://[^:/@]+:([^@]*)@", value)
+        if name not in ENGINE_URLS or password:
+            assert password, f"{name}: no password"
+            assert password.group(1) == "REPLACE-ME", f"{name}: a real-looking password"
     secret_name = example["metadata"]["name"]
     for deployment in _of_kind(base_objects, "Deployment"):
         for container in _containers(deployment):
@@ -346,7 +508,7 @@ def test_every_deployment_has_a_disruption_budget_that_selects_its_pods(base_obj
 
 
 def test_the_service_selects_the_api_pods(base_objects: list[dict[str, Any]]) -> None:
-    (service,) = _of_kind(base_objects, "Service")
+    (service,) = (s for s in _of_kind(base_objects, "Service") if s["metadata"]["name"] == "archivist-api")
     (api,) = (d for d in _of_kind(base_objects, "Deployment") if d["metadata"]["name"] == "archivist-api")
     assert service["spec"]["selector"].items() <= api["spec"]["template"]["metadata"]["labels"].items()
 
@@ -359,35 +521,226 @@ def test_persistent_volume_claims_exist_for_every_mount(base_objects: list[dict[
                 assert volume["persistentVolumeClaim"]["claimName"] in claims
 
 
-def test_kustomizations_pin_images_and_the_overlay_refers_to_real_things(base_objects: list[dict[str, Any]]) -> None:
-    for folder in (K8S_BASE, K8S_OVERLAY):
+@pytest.mark.parametrize("overlay_folder", OVERLAYS, ids=lambda p: p.name)
+def test_kustomizations_pin_images_and_the_overlay_refers_to_real_things(
+    base_objects: list[dict[str, Any]], overlay_folder: Path
+) -> None:
+    for folder in (K8S_BASE, overlay_folder):
         for image in _kustomization(folder).get("images", []):
             assert image["newTag"] not in {"", "latest"}, f"{folder}: {image}"
-    overlay = _kustomization(K8S_OVERLAY)
+    overlay = _kustomization(overlay_folder)
     assert overlay["resources"] == ["../../base"]
     assert overlay["namePrefix"]
-    deployments = {d["metadata"]["name"] for d in _of_kind(base_objects, "Deployment")}
-    assert {r["name"] for r in overlay["replicas"]} <= deployments
+    scalable = {d["metadata"]["name"] for kind in ("Deployment", "StatefulSet") for d in _of_kind(base_objects, kind)}
+    assert {r["name"] for r in overlay["replicas"]} <= scalable
     base_names = {(o["kind"], o["metadata"]["name"]) for o in base_objects}
     for patch in overlay["patches"]:
-        target = yaml.safe_load((K8S_OVERLAY / patch["path"]).read_text(encoding="utf-8"))
+        target = yaml.safe_load((overlay_folder / patch["path"]).read_text(encoding="utf-8"))
         assert (target["kind"], target["metadata"]["name"]) in base_names, patch
         if target["kind"] == "ConfigMap":
             assert set(target["data"]) <= SETTING_ENV_NAMES
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-@pytest.mark.parametrize("folder", [K8S_BASE, K8S_OVERLAY], ids=["base", "overlay"])
-def test_kubectl_kustomize_builds(folder: Path) -> None:
+# --- OpenSearch on Kubernetes ----------------------------------------------------------------
+
+QUANTITY = re.compile(r"^(\d+)([KMGT]i|[kmgt])?$")
+KIB = 1024
+FACTORS: dict[str | None, int] = {None: 1, "k": KIB, "m": KIB * KIB, "g": KIB * KIB * KIB, "t": KIB * KIB * KIB * KIB}
+FACTORS |= {f"{unit.upper()}i": FACTORS[unit] for unit in "kmgt"}
+
+
+def _bytes(quantity: str) -> int:
+    """Bytes of a Kubernetes memory quantity (4Gi) or a JVM size (2g, 512m)."""
+    match = QUANTITY.match(quantity)
+    assert match, f"{quantity}: not a size these tests read"
+    return int(match.group(1)) * FACTORS[match.group(2)]
+
+
+def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector of matchLabels and `In` expressions (the only forms deploy/ uses) against labels."""
+    expressions = selector.get("matchExpressions", [])
+    assert all(e["operator"] == "In" for e in expressions), expressions
+    return selector.get("matchLabels", {}).items() <= labels.items() and all(
+        labels.get(e["key"]) in e["values"] for e in expressions
+    )
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {variable["name"]: variable.get("value", variable.get("valueFrom")) for variable in container["env"]}
+
+
+def _opensearch(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (stateful_set,) = _of_kind(objects, "StatefulSet")
+    (container,) = _containers(stateful_set)
+    assert container["image"].startswith(OPENSEARCH_IMAGE)
+    return stateful_set
+
+
+def _check_opensearch_cluster(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every build (base or overlay) must keep: the nodes find each other under the names they get,
+    their Services, budget and network policy select them, the heap fits the memory. Returns the set."""
+    stateful_set = _opensearch(objects)
+    name, replicas = stateful_set["metadata"]["name"], stateful_set["spec"]["replicas"]
+    labels = _pod_labels(stateful_set)
+    assert stateful_set["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (container,) = _containers(stateful_set)
+    env = _env(container)
+    assert env["node.name"] == {"fieldRef": {"fieldPath": "metadata.name"}}, "node names are the pod names"
+    services = {s["metadata"]["name"]: s for s in _of_kind(objects, "Service")}
+    headless = services[stateful_set["spec"]["serviceName"]]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True, "peers are found before they are ready"
+    if env.get("discovery.type") == "single-node":
+        assert replicas == 1
+        assert not {"discovery.seed_hosts", "cluster.initial_cluster_manager_nodes"} & set(env), "refused then"
+    else:
+        assert replicas >= 3, "a majority of cluster managers survives the loss of one node"
+        assert env["discovery.seed_hosts"] == headless["metadata"]["name"]
+        managers = env["cluster.initial_cluster_manager_nodes"].split(",")
+        assert managers == [f"{name}-{index}" for index in range(replicas)], "the pods' own names"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": OPENSEARCH_HTTP_PORT, "transport": 9300}
+    for service in (s for s in services.values() if s["spec"]["selector"].items() <= labels.items()):
+        for port in service["spec"]["ports"]:
+            assert ports[port["targetPort"]] == port["port"], f"{service['metadata']['name']}: {port}"
+    (budget,) = (b for b in _of_kind(objects, "PodDisruptionBudget") if _selects(b["spec"]["selector"], labels))
+    assert budget["spec"]["maxUnavailable"] == 1
+    heap = re.findall(r"-Xm([sx])(\S+)", env["OPENSEARCH_JAVA_OPTS"])
+    assert {kind for kind, _ in heap} == {"s", "x"}
+    ((size,),) = {(size,) for _, size in heap}
+    memory = container["resources"]["limits"]["memory"]
+    assert container["resources"]["requests"]["memory"] == memory, "no memory overcommitted under the heap"
+    assert 2 * _bytes(size) <= _bytes(memory), "the heap is at most half the memory"
+    assert _bytes(size) < 32 * 1024**3, "compressed object pointers end near 32 GB"
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    (claim,) = stateful_set["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], "each node its own volume"
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == OPENSEARCH_DATA
+    if env.get("DISABLE_SECURITY_PLUGIN") == "true":
+        _check_only_archivist_reaches(objects, stateful_set)
+    assert env["DISABLE_INSTALL_DEMO_CONFIG"] == "true", "the demo certificates are not for production"
+    pod = stateful_set["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert not [c for c in pod.get("initContainers", []) if c.get("securityContext", {}).get("privileged")]
+    return stateful_set
+
+
+def _check_only_archivist_reaches(objects: list[dict[str, Any]], stateful_set: dict[str, Any]) -> None:
+    """Without the security plugin, a NetworkPolicy lets only the API and processor pods reach HTTP, and only
+    the OpenSearch pods reach the transport port."""
+    labels = _pod_labels(stateful_set)
+    (policy,) = (p for p in _of_kind(objects, "NetworkPolicy") if _selects(p["spec"]["podSelector"], labels))
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    deployments = {d["metadata"]["name"]: _pod_labels(d) for d in _of_kind(objects, "Deployment")}
+    allowed: dict[str, set[str]] = {}
+    for rule in policy["spec"]["ingress"]:
+        sources = rule["from"]
+        assert all(set(source) == {"podSelector"} for source in sources), "no address ranges, no namespaces"
+        reached = {
+            name
+            for name, pod_labels in {**deployments, "opensearch": labels}.items()
+            if any(_selects(source["podSelector"], pod_labels) for source in sources)
+        }
+        for port in rule["ports"]:
+            allowed.setdefault(port["port"], set()).update(reached)
+    api, processor = (n for n in deployments if n.endswith(("archivist-api", "archivist-processor")))
+    assert allowed["http"] == {api, processor, "opensearch"}
+    assert allowed["transport"] == {"opensearch"}
+
+
+def test_base_runs_a_three_node_opensearch_cluster(base_objects: list[dict[str, Any]]) -> None:
+    stateful_set = _check_opensearch_cluster(base_objects)
+    assert stateful_set["spec"]["replicas"] == 3
+    assert stateful_set["spec"]["podManagementPolicy"] == "Parallel", "the first election needs every node"
+    affinity = stateful_set["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (rule,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert rule["topologyKey"] == "kubernetes.io/hostname", "a replica never beside its primary"
+    assert _selects(rule["labelSelector"], _pod_labels(stateful_set))
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (a test node on loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_health_checks_are_real_requests_of_the_real_node(
+    opensearch_url: str, base_objects: list[dict[str, Any]], compose: dict[str, Any]
+) -> None:
+    """On the real OpenSearch 2.19 test node, compose's healthcheck URL and the StatefulSet's readiness path answer
+    200. The readiness path waits for a cluster manager: on a node that has none (a cluster that never formed) it
+    answered 503 after 2 s, where `_cluster/health?local=true` still said 200 (tried by hand on the test node: a
+    node that cannot elect takes 30 s more to start, discovery.initial_state_timeout, too slow for every run)."""
+    (container,) = _containers(_opensearch(base_objects))
+    readiness = container["readinessProbe"]
+    assert readiness["httpGet"]["port"] == "http"
+    path = readiness["httpGet"]["path"]
+    waits = re.search(r"cluster_manager_timeout=(\d+)s", path)
+    assert waits, "without a cluster manager the call must fail, not answer from the node's own state"
+    assert int(waits.group(1)) < readiness["timeoutSeconds"], "the probe gives the call time to fail"
+    healthcheck = " ".join(compose["services"]["opensearch"]["healthcheck"]["test"])
+    health = re.search(rf'"http://localhost:{OPENSEARCH_HTTP_PORT}(/[^"]+)"', healthcheck)
+    assert health
+    assert _status(opensearch_url + health.group(1)) == 200
+    assert _status(opensearch_url + path) == 200
+
+
+def test_processors_and_the_api_use_opensearch(base_objects: list[dict[str, Any]]) -> None:
+    (config,) = _of_kind(base_objects, "ConfigMap")
+    adapters = config["data"]["ARCHIVIST_ADAPTERS"].split(",")
+    assert "opensearch" in adapters
+    assert not {"index", "elasticsearch"} & set(adapters)
+    deployments = {d["metadata"]["name"]: d for d in _of_kind(base_objects, "Deployment")}
+    assert deployments["archivist-processor"]["spec"]["replicas"] > 1
+    (client,) = (s for s in _of_kind(base_objects, "Service") if s["metadata"]["name"] == "opensearch")
+    example = _documents(K8S_BASE / "secret.example.yaml")[0]
+    _, host, port = _url_parts(example["stringData"]["ARCHIVIST_OPENSEARCH_URL"])
+    assert (host, port) == ("opensearch", client["spec"]["ports"][0]["port"]), "the example names the Service"
+    for role in ("api", "processor", "consumer"):
+        env = _env(_containers(deployments[f"archivist-{role}"])[0])
+        assert "ARCHIVIST_ELASTICSEARCH_URL" not in env
+        if role == "consumer":
+            assert "ARCHIVIST_OPENSEARCH_URL" not in env
+        else:
+            assert env["ARCHIVIST_OPENSEARCH_URL"]["secretKeyRef"]["key"] == "ARCHIVIST_OPENSEARCH_URL"
+
+
+def _kustomize(folder: Path) -> list[dict[str, Any]]:
     built = subprocess.run(
         ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60, check=False
     )
     assert built.returncode == 0, built.stderr
-    objects = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
-    images = {c["image"] for o in objects if o["kind"] == "Deployment" for c in _containers(o)}
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+KUSTOMIZE_BUILDS = [(K8S_BASE, 3), (K8S_OVERLAY, 3), (K8S_DEV, 1)]
+"""Each build and its number of OpenSearch nodes: 3 in production, 1 for development."""
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize(("folder", "nodes"), KUSTOMIZE_BUILDS, ids=["base", "overlay", "dev"])
+def test_kubectl_kustomize_builds(folder: Path, nodes: int) -> None:
+    objects = _kustomize(folder)
+    workloads = [o for o in objects if o["kind"] in {"Deployment", "StatefulSet"}]
+    images = {c["image"] for o in workloads for c in _containers(o)}
     assert images
     assert all(_pinned(image) for image in images), images
     assert not [o for o in objects if o["kind"] == "Secret"]
+    stateful_set = _check_opensearch_cluster(objects)
+    assert stateful_set["spec"]["replicas"] == nodes
+    (processor,) = (d for d in workloads if d["metadata"]["name"].endswith("archivist-processor"))
+    assert processor["spec"]["replicas"] > 1, "processors index side by side"
 
 
 # --- systemd ---------------------------------------------------------------------------------
@@ -441,6 +794,13 @@ def test_systemd_units_parse_run_a_real_command_and_are_hardened(unit: Path) -> 
     assert ours <= ENV_NAMES
 
 
+def test_the_environment_file_shows_the_opensearch_settings() -> None:
+    text = (SYSTEMD / "archivist.env.example").read_text(encoding="utf-8")
+    shown = set(re.findall(r"^# (ARCHIVIST_[A-Z_]+)=", text, flags=re.MULTILINE))
+    assert {"ARCHIVIST_OPENSEARCH_URL", "ARCHIVIST_OPENSEARCH_TLS_CA_FILE", "ARCHIVIST_ELASTICSEARCH_URL"} <= shown
+    assert shown <= ENV_NAMES
+
+
 # --- the sample configuration ----------------------------------------------------------------
 
 ASSIGNMENT = re.compile(r"^#?\s?([a-z][a-z0-9_]*) = (.+)$")  # names may hold digits (s3_bucket)
@@ -484,12 +844,18 @@ def test_the_sample_configuration_shows_the_real_defaults(tmp_path: Path, monkey
     for name, field in Settings.model_fields.items():
         if field.default is not None:
             assert Settings.model_validate({name: values[name]}).model_dump()[name] == field.default, name
-    config = tmp_path / "archivist.toml"
-    config.write_text(uncommented, encoding="utf-8")
-    monkeypatch.setenv(CONFIG_FILE_ENV, str(config))
     monkeypatch.delenv("ARCHIVIST_DATA_DIR")
-    loaded = Settings()  # through the real TOML source, as archivist reads it
-    assert loaded.broker_url is not None
-    assert loaded.broker_url.get_secret_value().startswith("amqps://")
-    assert loaded.elasticsearch_url is not None
-    assert loaded.database_url is not None
+    # One search engine at a time (both URLs are refused): the file as it is with the other one's lines out.
+    for engine, other in (("elasticsearch", "opensearch"), ("opensearch", "elasticsearch")):
+        config = tmp_path / f"archivist-{engine}.toml"
+        config.write_text(
+            "\n".join(f"{key} = {value}" for key, value in assignments.items() if not key.startswith(f"{other}_")),
+            encoding="utf-8",
+        )
+        monkeypatch.setenv(CONFIG_FILE_ENV, str(config))
+        loaded = Settings()  # through the real TOML source, as archivist reads it
+        assert loaded.broker_url is not None
+        assert loaded.broker_url.get_secret_value().startswith("amqps://")
+        assert getattr(loaded, f"{engine}_url") is not None
+        assert getattr(loaded, f"{engine}_tls_ca_file") is not None
+        assert loaded.database_url is not None
