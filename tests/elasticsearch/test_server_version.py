@@ -11,6 +11,7 @@ The tests are written for whichever client major is installed (9.x in the projec
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,6 +148,22 @@ def test_an_opensearch_server_at_the_elasticsearch_url_says_to_use_the_opensearc
         "the server at ARCHIVIST_ELASTICSEARCH_URL is OpenSearch 2.19.1, not Elasticsearch: "
         "set ARCHIVIST_OPENSEARCH_URL instead"
     )
+
+
+def test_the_real_opensearch_node_at_the_elasticsearch_url_is_named_at_start(
+    tmp_path: Path, opensearch_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OpenSearch 2.19 test node's own ``GET /``: the adapter and the API refuse it by name."""
+    with pytest.raises(NotElasticsearch) as wrong:
+        create(context(tmp_path, opensearch_url))
+    assert re.fullmatch(
+        r"the server at ARCHIVIST_ELASTICSEARCH_URL is OpenSearch 2\.19\.\d+, not Elasticsearch: "
+        r"set ARCHIVIST_OPENSEARCH_URL instead",
+        str(wrong.value),
+    )
+    monkeypatch.setenv("ARCHIVIST_ELASTICSEARCH_URL", opensearch_url)
+    with pytest.raises(NotElasticsearch):
+        wiring.search_backend(Settings())
 
 
 def test_a_server_without_the_elastic_product_header_is_not_elasticsearch() -> None:
