@@ -185,8 +185,9 @@ def test_the_check_sends_the_api_key(matching: StubNode) -> None:
 
 def test_at_start_an_unreachable_server_is_a_warning_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="search.es_version"):
-        assert check_at_start(client_for("http://127.0.0.1:1")) is None
+        assert check_at_start(client_for("http://elastic:url-secret@127.0.0.1:1")) is None
     assert "cannot learn the Elasticsearch server's version" in caplog.text
+    assert "url-secret" not in caplog.text
 
 
 def test_at_start_a_root_refused_to_the_api_key_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -263,7 +264,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *ar
     return int(exited.value.code or 0), capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [["serve"], ["process", "--until-empty"]])
+@pytest.mark.parametrize("command", [["serve"], ["process", "--until-empty"], ["retention", "run", "--dry-run"]])
 def test_the_api_and_the_processor_stop_at_start_with_the_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], other: StubNode, command: list[str]
 ) -> None:
