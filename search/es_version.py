@@ -167,12 +167,13 @@ def check_at_start(client: Any, timeout: float = CHECK_TIMEOUT) -> ServerVersion
 
 def explain(client: Any, error: Exception) -> UnsupportedServer | None:
     """Why ``client``'s call failed with ``error``, when it is because the server cannot be used
-    with this client (the refusals a mismatched server answers with); None otherwise."""
+    with this client (the refusals a mismatched server or OpenSearch answers with: the server is
+    then asked its version); None otherwise."""
     from elasticsearch import ApiError, UnsupportedProductError
 
     if isinstance(error, UnsupportedProductError):
         pass
-    elif not (isinstance(error, ApiError) and error.status_code == 400 and _media_type_refusal(error.body)):
+    elif not (isinstance(error, ApiError) and _media_type_refusal(error.status_code, error.body)):
         return None
     try:
         require_matching_client(client)
@@ -183,6 +184,11 @@ def explain(client: Any, error: Exception) -> UnsupportedServer | None:
     return None
 
 
-def _media_type_refusal(body: object) -> bool:
+def _media_type_refusal(status: int, body: object) -> bool:
+    """Elasticsearch's 400 ``media_type_header_exception`` for a ``compatible-with`` of another
+    major, or OpenSearch's 406 "Content-Type header [application/vnd.elasticsearch+json;
+    compatible-with=9] is not supported" (seen on the OpenSearch 2.19 test node)."""
     error = body.get("error") if isinstance(body, dict) else None
-    return isinstance(error, dict) and error.get("type") == "media_type_header_exception"
+    if status == 400:
+        return isinstance(error, dict) and error.get("type") == "media_type_header_exception"
+    return status == 406 and "compatible-with" in str(error)

@@ -5,7 +5,9 @@ What it copies from the real servers (sources in docs/elasticsearch-versions.md)
 
 - ``GET /`` answers the node's root document (``version.number``, ``build_flavor``,
   ``tagline``; OpenSearch adds ``version.distribution: opensearch``).
-- Elasticsearch sends ``X-Elastic-Product: Elasticsearch`` on every answer; OpenSearch does not.
+- Elasticsearch sends ``X-Elastic-Product: Elasticsearch`` on every answer; OpenSearch does not,
+  and answers a body sent as ``application/vnd.elasticsearch+json; compatible-with=N`` with HTTP
+  406 "Content-Type header [...] is not supported" (seen on the OpenSearch 2.19 test node).
 - REST API compatibility: an ``Accept`` or ``Content-Type`` of
   ``application/vnd.elasticsearch+json; compatible-with=N`` is accepted when N is the server's
   major or the one before it; otherwise Elasticsearch answers HTTP 400
@@ -162,6 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         node = self.node
+        if node.distribution == "opensearch" and "compatible-with" in headers.get("content-type", ""):
+            # OpenSearch 2.19 (the test node, seen): 406 for a body sent as Elasticsearch's media type.
+            unsupported = f"Content-Type header [{headers['content-type']}] is not supported"
+            return 406, {"error": unsupported, "status": 406}
         if node.distribution == "elasticsearch":
             for name in ("accept", "content-type"):
                 found = _COMPATIBLE.search(headers.get(name, ""))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,6 +230,23 @@ def test_an_adapter_built_before_the_server_answered_names_the_mismatch_when_it_
     assert failure.reason == (
         f"elasticsearch unavailable: ClientVersionMismatch: Elasticsearch server {OTHER} needs the 8.x Python "
         f"client; this installation has elasticsearch-py {CLIENT}: pip install 'archivist[es8]'"
+    )
+
+
+@pytest.mark.parametrize("where", ["stub", "real node"])
+def test_an_adapter_built_before_an_opensearch_server_answered_names_it_when_refused(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    """An 8.x or 9.x client's bulk is refused by OpenSearch (406, its compatibility media type)."""
+    with serve(StubNode("2.19.1", distribution="opensearch")) as node:
+        url = node.url if where == "stub" else request.getfixturevalue("opensearch_url")
+        adapter = ElasticsearchAdapter(client_for(url), prefix=f"archivist-esver-{uuid.uuid4().hex[:8]}")
+        (failure,) = adapter.write([event("post", 0, message={"id": "m1", "text": "hello"})])
+    assert failure is not None
+    assert re.fullmatch(
+        r"elasticsearch unavailable: NotElasticsearch: the server at ARCHIVIST_ELASTICSEARCH_URL is "
+        r"OpenSearch 2\.19\.\d+, not Elasticsearch: set ARCHIVIST_OPENSEARCH_URL instead",
+        failure.reason,
     )
 
 
