@@ -12,6 +12,7 @@ from adapters.engine_adapter import DEFAULT_BACKOFF, SearchEngineAdapter
 from archive.file_store import FileStore
 from ingest.retry import Backoff
 from search.es_client import ElasticsearchEngine
+from search.es_version import check_at_start
 
 
 class ElasticsearchAdapter(SearchEngineAdapter):
@@ -49,6 +50,9 @@ def create(context: AdapterContext) -> ElasticsearchAdapter:
     if ca_certs := context.options.get("es_ca_certs"):
         options["ca_certs"] = ca_certs
     client = Elasticsearch(context.elasticsearch_url, request_timeout=30, **options)
+    # A server this client cannot use (the other major, OpenSearch) stops the processor here,
+    # with the versions and the extra to install, instead of failing every batch.
+    check_at_start(client)
     return ElasticsearchAdapter(
         client, prefix=context.options.get("es_prefix", "archivist"), file_store=context.file_store
     )

@@ -96,7 +96,11 @@ def search_backend(settings: Settings) -> SearchBackend:
     from search.backends import ElasticsearchSearchBackend, OpenSearchSearchBackend, TantivySearchBackend
 
     if settings.elasticsearch_url:
-        return ElasticsearchSearchBackend(elasticsearch_client(settings))
+        from search.es_version import check_at_start
+
+        client = elasticsearch_client(settings)
+        check_at_start(client)  # the other major or OpenSearch: a clear error before serving
+        return ElasticsearchSearchBackend(client)
     if settings.opensearch_url:
         return OpenSearchSearchBackend(opensearch_client(settings))
     return TantivySearchBackend(settings.data_dir / "index")

@@ -152,13 +152,17 @@ def check_broker(url: str | SecretStr, ssl: Mapping[str, Any] | None = None) -> 
 
 
 def check_elasticsearch(url: str | SecretStr, options: Mapping[str, Any] | None = None) -> None:
+    """The server answers, as Elasticsearch of the installed client's major (else the check's
+    error is e.g. ``ClientVersionMismatch``; the versions are in the server log)."""
     from elasticsearch import Elasticsearch
+
+    from search.es_version import require_matching_client
 
     client = Elasticsearch(
         _clear(url), request_timeout=CHECK_TIMEOUT, max_retries=0, retry_on_timeout=False, **(options or {})
     )
     try:
-        client.info()
+        require_matching_client(client, CHECK_TIMEOUT)
     finally:
         client.close()
 

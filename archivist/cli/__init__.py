@@ -2,7 +2,8 @@
 
 Each area's commands live in a module of their own; this module puts them together, in the
 order ``archivist --help`` lists them, and turns the errors every command can meet (a database
-that cannot be used, a file that cannot be read) into a message and exit code 2.
+that cannot be used, a file that cannot be read, a search server this client cannot use) into a
+message and exit code 2.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from archivist.cli import demo, directory, events, exports, imports, operations,
 from archivist.cli.common import err
 from archivist.logs import configure_logging
 from archivist.settings import get_settings
+from search.es_version import UnsupportedServer
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -61,5 +63,8 @@ def main() -> None:
         err.print(f"error: cannot use the database: {error.orig}", highlight=False, markup=False)
         sys.exit(2)
     except OSError as error:
+        err.print(f"error: {error}", highlight=False, markup=False)
+        sys.exit(2)
+    except UnsupportedServer as error:  # e.g. an Elasticsearch 8 server and the 9.x client
         err.print(f"error: {error}", highlight=False, markup=False)
         sys.exit(2)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from prometheus_client import start_http_server
+from rich.markup import escape
 
 from adapters.base import Adapter
 from adapters.extraction_worker import ExtractionWorker, WorkerOutcome
@@ -197,7 +198,7 @@ def processor_adapters(settings: Settings, store: StagingStore) -> list[Adapter]
     try:
         return wiring.processor_adapters(settings, store)
     except (ValueError, WorkerStartFailed) as error:  # UnknownAdapter is a ValueError
-        fail(str(error))
+        fail(escape(str(error)))  # a message may hold brackets: pip install 'archivist[es8]'
 
 
 def serve_metrics(port: int | None, host: str) -> None:
