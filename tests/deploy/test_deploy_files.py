@@ -357,7 +357,10 @@ def test_dockerfile_builds_a_non_root_image_of_the_package() -> None:
     stages = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
     assert stages
     assert all(image == "python:3.11-slim" for image in stages)
-    assert "pip install ." in text
+    assert 'pip install ".[${PACKAGE_EXTRAS}]"' in text, (
+        "the package itself, with the Elasticsearch client extra (es8 or es9)"
+    )
+    assert "ARG PACKAGE_EXTRAS=es9" in text
     users = re.findall(r"^USER (\S+)", text, flags=re.MULTILINE)
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
