@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch, helpers
 
-from tests.opensearch.node import OpenSearchNode, build, start_node, wait_for_health
+from tests.opensearch.node import OpenSearchNode, OpenSearchNodeError, start_cluster, wait_for_health
 
 NAMES = ("n1", "n2", "n3")
 
 
-def free_ports(count: int) -> list[int]:
-    """Fixed transport ports are needed for seed hosts: ask the kernel for free ones (released before use)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[OpenSearchNode]]:
-    classpath = build()
-    seeds = [f"127.0.0.1:{port}" for port in free_ports(len(NAMES))]
-    nodes: list[OpenSearchNode] = []
     try:
-        for name, seed in zip(NAMES, seeds, strict=True):
-            nodes.append(
-                start_node(
-                    tmp_path / name,
-                    classpath=classpath,
-                    cluster_name="archivist-trio",
-                    node_name=name,
-                    transport_port=int(seed.rsplit(":", 1)[1]),
-                    seed_hosts=seeds,
-                    initial_managers=NAMES,
-                )
-            )
+        nodes = start_cluster(tmp_path, NAMES, cluster_name="archivist-trio")
+    except OpenSearchNodeError as error:
+        pytest.fail(f"the 3-node OpenSearch cluster did not start: {error}")
+    try:
         wait_for_health(nodes[0].url, status="green", nodes=len(NAMES))
         yield nodes
     finally:
@@ -58,20 +34,18 @@ def test_three_nodes_survive_losing_one(cluster: list[OpenSearchNode]) -> None:
     wait_for_health(cluster[0].url, status="green", nodes=3)
 
     victim = cluster[1]
+    with pytest.raises(OpenSearchNodeError, match="still running"):
+        victim.restart()
+    http_port, transport_port = victim.http_port, victim.transport_port
     victim.kill()
     survivor = OpenSearch(cluster[0].url, timeout=60)
     assert survivor.count(index="trio")["count"] == 500
     assert wait_for_health(cluster[2].url, status="yellow", nodes=2)["number_of_nodes"] == 2
 
-    restarted = start_node(
-        victim.home,
-        classpath=build(),
-        cluster_name=victim.cluster_name,
-        node_name=victim.node_name,
-        transport_port=victim.transport_port,
-        seed_hosts=[node.transport_address for node in cluster],
-        initial_managers=NAMES,
-    )
-    cluster[1] = restarted
+    victim.restart()
+    # The same ports: a client configured with the node's URL finds it again.
+    assert (victim.http_port, victim.transport_port) == (http_port, transport_port)
     wait_for_health(cluster[0].url, status="green", nodes=3)
-    assert OpenSearch(restarted.url, timeout=60).count(index="trio")["count"] == 500
+    assert OpenSearch(victim.url, timeout=60).count(index="trio")["count"] == 500
+    names = {node["name"] for node in OpenSearch(victim.url, timeout=60).cat.nodes(format="json")}
+    assert names == set(NAMES)
