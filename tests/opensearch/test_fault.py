@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -239,6 +240,24 @@ def every_document_field(client: OpenSearch, index: str, name: str) -> Counter[s
     )
 
 
+BATCH_LINE = re.compile(r"batch of (\d+): (\d+) completed, (\d+) failed, (\d+) parked")
+
+
+def delivery_counts(log: Path) -> dict[str, int]:
+    """What a processor's log says it did: batches, events completed, failed and parked, batches
+    the engine refused as unavailable, bulk items it sent again (429/5xx)."""
+    text = log.read_text(errors="replace")
+    batches = [tuple(int(n) for n in match.groups()) for match in BATCH_LINE.finditer(text)]
+    return {
+        "batches": len(batches),
+        "completed": sum(b[1] for b in batches),
+        "failed": sum(b[2] for b in batches),
+        "parked": sum(b[3] for b in batches),
+        "refused_as_unavailable": text.count("opensearch unavailable"),
+        "bulk_item_retries": text.count("items; retrying them"),
+    }
+
+
 def outage_summary(searcher: Searcher, killed: float, green: float) -> dict[str, Any]:
     failed = [r for r in searcher.records if r.problem is not None]
     during = [r for r in searcher.records if killed <= r.started <= green]
@@ -380,7 +399,8 @@ def test_a_node_killed_under_indexing_load(
     # are delivered now (archived and indexed, checked above).
     retried = set(seen.attempts)
     assert retried <= archived_events
-    unavailable = sum(log.read_text().count("opensearch unavailable") for log in (c.log for c in processors))
+    delivered = {child.name: delivery_counts(child.log) for child in processors}
+    unavailable = sum(counts["refused_as_unavailable"] for counts in delivered.values())
 
     # Searches: failures only between the kill and green; answering again afterwards; with every
     # node given to the client, most searches during the outage answered.
@@ -401,6 +421,7 @@ def test_a_node_killed_under_indexing_load(
         "most_attempts": max(seen.attempts.values(), default=0),
         "retry_reasons": sorted({reason[:120] for reason in seen.errors.values()}),
         "batches_refused_as_unavailable": unavailable,
+        "processors": delivered,
         "searches": summaries,
         "test_seconds": round(time.monotonic() - began, 1),
     }
@@ -420,7 +441,8 @@ def test_a_node_killed_under_indexing_load(
         f"kill, {staged_while_down} events staged meanwhile; "
         f"{len(archived_events)} events archived and indexed exactly once, staging empty; "
         f"{len(retried)} events retried (at most {summary['most_attempts']} attempts), "
-        f"{unavailable} batch deliveries refused as unavailable; {searched}; summary in {artefact}"
+        f"{unavailable} batch deliveries refused as unavailable; processors: {delivered}; {searched}; "
+        f"summary in {artefact}"
     )
     with capsys.disabled():
         print(f"\n{line}")  # noqa: T201
