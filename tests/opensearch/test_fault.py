@@ -1,5 +1,8 @@
 """A 3-node OpenSearch cluster loses a data node to SIGKILL while processors index into it.
 
+One cluster serves the module: first a quick check of the ground (a node killed and restarted on
+its data directory and ports, the data still all there), then the fault under load.
+
 Staging (PostgreSQL) is fed a few thousand events (posts, and edits of them) at a steady pace
 while two real ``archivist process`` workers (``archive,opensearch``) drain it: one configured
 with a node that survives, one with the node that is killed (``ARCHIVIST_OPENSEARCH_URL`` names
@@ -67,6 +70,7 @@ CHUNK_PAUSE = 0.2
 KILL_AFTER_CHUNKS = 25
 DOWN_SECONDS = 5.0
 PAGE = 10
+NAMES = ("n1", "n2", "n3")
 
 
 @dataclass
@@ -189,18 +193,55 @@ def stage(store: StagingStore, payloads: list[dict[str, Any]]) -> None:
     assert not outcome.conflicts, outcome.conflicts
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[OpenSearchNode]]:
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[OpenSearchNode]]:
+    """One 3-node cluster for this module's tests (starting one costs 20 to 40 s here)."""
     try:
-        nodes = start_cluster(tmp_path / "cluster", ("n1", "n2", "n3"), cluster_name="archivist-fault")
+        nodes = start_cluster(tmp_path_factory.mktemp("cluster"), NAMES, cluster_name="archivist-fault")
     except OpenSearchNodeError as error:
         pytest.fail(f"the 3-node OpenSearch cluster did not start: {error}")
     try:
-        wait_for_health(nodes[0].url, status="green", nodes=3)
         yield nodes
     finally:
         for node in nodes:
             node.stop()
+
+
+@pytest.fixture
+def cluster(trio: list[OpenSearchNode]) -> list[OpenSearchNode]:
+    """The module's cluster, whole and green (a test that left a node down fails the next one here)."""
+    down = [node.node_name for node in trio if node.process.poll() is not None]
+    assert down == [], f"nodes {down} are down: an earlier test did not restart them"
+    wait_for_health(trio[0].url, status="green", nodes=len(NAMES))
+    return trio
+
+
+def test_three_nodes_survive_losing_one(cluster: list[OpenSearchNode]) -> None:
+    """The ground of the fault test: a node killed and restarted on its data and ports."""
+    client = OpenSearch([node.url for node in cluster], timeout=60)
+    client.indices.create(index="trio", body={"settings": {"number_of_shards": 3, "number_of_replicas": 1}})
+    try:
+        helpers.bulk(client, ({"_index": "trio", "_id": str(i), "n": i} for i in range(500)), refresh=True)
+        wait_for_health(cluster[0].url, status="green", nodes=3)
+
+        victim = cluster[1]
+        with pytest.raises(OpenSearchNodeError, match="still running"):
+            victim.restart()
+        http_port, transport_port = victim.http_port, victim.transport_port
+        victim.kill()
+        survivor = OpenSearch(cluster[0].url, timeout=60)
+        assert survivor.count(index="trio")["count"] == 500
+        assert wait_for_health(cluster[2].url, status="yellow", nodes=2)["number_of_nodes"] == 2
+
+        victim.restart()
+        # The same ports: a client configured with the node's URL finds it again.
+        assert (victim.http_port, victim.transport_port) == (http_port, transport_port)
+        wait_for_health(cluster[0].url, status="green", nodes=3)
+        assert OpenSearch(victim.url, timeout=60).count(index="trio")["count"] == 500
+        names = {node["name"] for node in OpenSearch(victim.url, timeout=60).cat.nodes(format="json")}
+        assert names == set(NAMES)
+    finally:
+        client.indices.delete(index="trio", ignore_unavailable=True)
 
 
 def shard_copies(client: OpenSearch) -> dict[str, list[dict[str, str]]]:
