@@ -52,6 +52,7 @@ from tests.faults.pipeline import Child, Database, archivist, tail, wait_for
 from tests.opensearch.node import (
     OpenSearchNode,
     OpenSearchNodeError,
+    free_loopback_ports,
     http_json,
     start_cluster,
     wait_for_health,
@@ -499,3 +500,19 @@ def test_a_node_killed_under_indexing_load(
     # The processor configured with the victim had its deliveries refused, and staging retried them.
     assert unavailable > 0, logs["processor-victim"]
     assert retried, "deliveries failed during the outage but staging never counted an attempt"
+
+
+def test_a_searcher_records_the_searches_that_fail() -> None:
+    """The searchers' record is what the fault test's search figures rest on: a search that cannot
+    reach any node is recorded as failed, with the client's error."""
+    [port] = free_loopback_ports(1)
+    searcher = Searcher("nowhere", OpenSearchSearchBackend(OpenSearch(f"http://127.0.0.1:{port}", timeout=2), PREFIX))
+    stop = threading.Event()
+    thread = threading.Thread(target=searcher.run, args=(stop,), daemon=True)
+    thread.start()
+    stop.wait(0.5)
+    stop.set()
+    thread.join(timeout=30)
+    assert searcher.records
+    assert {record.query for record in searcher.records} <= {"time order", "relevance", "facets"}
+    assert all((record.problem or "").startswith("ConnectionError") for record in searcher.records), searcher.records
