@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -133,11 +134,63 @@ class OpenSearchNode:
     node_name: str
     cluster_name: str
     command: list[str]
-    process: subprocess.Popen[bytes]
+    _process: subprocess.Popen[bytes] | None
     http_port: int
     transport_port: int
     log: Path
     _log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise OpenSearchNodeError(f"node {self.node_name} was never launched")
+        return self._process
+
+    def launch(self) -> None:
+        """Starts the node's process with its command (the ready file of an earlier run removed first)."""
+        if self._process is not None and self._process.poll() is None:
+            raise OpenSearchNodeError(f"node {self.node_name} is already running (pid {self._process.pid})")
+        (self.home / "ready").unlink(missing_ok=True)
+        self._log_file = open(self.log, "ab")  # noqa: SIM115 (closed by stop/kill)
+        self._process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Waits until the node has started (its ready file names its bound ports) and records the ports; a node
+        that exits or does not start in time is stopped and OpenSearchNodeError says why, with its log's end."""
+        ready = self.home / "ready"
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.stop()
+                raise OpenSearchNodeError(
+                    f"OpenSearch node {self.node_name} exited with {code} before starting; log {self.log}:\n"
+                    + self.log_tail()
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise OpenSearchNodeError(
+                    f"OpenSearch node {self.node_name} did not start in {timeout:.0f} s; log {self.log}:\n"
+                    + self.log_tail()
+                )
+            time.sleep(0.2)
+        ports = dict(line.split("=", 1) for line in ready.read_text().split())
+        self.http_port = int(ports["http"])
+        self.transport_port = int(ports["transport"])
+
+    def restart(self, timeout: float = 120.0) -> None:
+        """Starts the node again after stop or kill: the same data directory, the same HTTP and transport ports
+        (clients and the other nodes find it where it was), the same cluster; waits until it has started."""
+        if self.process.poll() is None:
+            raise OpenSearchNodeError(f"node {self.node_name} is still running: stop or kill it first")
+        pinned = {"--http-port": str(self.http_port), "--transport-port": str(self.transport_port)}
+        self.command = [
+            pinned.get(self.command[i - 1], value) if i > 0 else value for i, value in enumerate(self.command)
+        ]
+        self.launch()
+        self.wait_ready(timeout)
 
     @property
     def url(self) -> str:
@@ -162,6 +215,8 @@ class OpenSearchNode:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (the node closes cleanly), then SIGKILL if it has not exited within `timeout`."""
+        if self._process is None:
+            return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -173,6 +228,8 @@ class OpenSearchNode:
 
     def kill(self) -> None:
         """SIGKILL, as in a crash (the fault test): the data directory stays for a restart."""
+        if self._process is None:
+            return
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -186,7 +243,20 @@ class OpenSearchNode:
             self._log_file = None
 
 
-def start_node(
+def free_loopback_ports(count: int) -> list[int]:
+    """Free loopback ports from the kernel (released before use). A cluster's transport ports must be known
+    before its nodes start (they are each other's seed hosts)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def launch_node(
     home: Path,
     *,
     classpath: Sequence[str] | None = None,
@@ -197,17 +267,10 @@ def start_node(
     seed_hosts: Sequence[str] = (),
     initial_managers: Sequence[str] = (),
     heap_mb: int = DEFAULT_HEAP_MB,
-    timeout: float = 120.0,
 ) -> OpenSearchNode:
-    """Starts one node with its data and logs under `home` and waits until it has bound its ports.
-
-    Port 0 lets the node take any free loopback port (no race with other processes); the bound ports are read
-    from its ready file. Without seed hosts the node is a single-node cluster. Health is not awaited here: see
-    wait_for_health. Starting again on the same `home` (after stop or kill) keeps the data.
-    """
+    """Starts the node's process and returns at once: OpenSearchNode.wait_ready waits until it has bound its
+    ports. The nodes of a new cluster are launched together: each one's start waits for the cluster to form."""
     home.mkdir(parents=True, exist_ok=True)
-    ready = home / "ready"
-    ready.unlink(missing_ok=True)
     classpath = list(classpath) if classpath is not None else build()
     command = [
         java_binary(),
@@ -228,7 +291,7 @@ def start_node(
         "--transport-port",
         str(transport_port),
         "--ready-file",
-        str(ready),
+        str(home / "ready"),
         "--stop-on-stdin-eof",
         "true",
     ]
@@ -236,25 +299,79 @@ def start_node(
         command += ["--seed-hosts", ",".join(seed_hosts)]
     if initial_managers:
         command += ["--initial-managers", ",".join(initial_managers)]
-    log = home / "node.log"
-    log_file = open(log, "ab")  # noqa: SIM115 (closed by OpenSearchNode.stop/kill)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT)
-    node = OpenSearchNode(home, node_name, cluster_name, command, process, 0, 0, log, log_file)
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        if process.poll() is not None:
-            node.stop()
-            raise OpenSearchNodeError(
-                f"OpenSearch node {node_name} exited with {process.returncode} before starting; log {log}:\n"
-                + node.log_tail()
-            )
-        if time.monotonic() > deadline:
-            node.stop()
-            raise OpenSearchNodeError(
-                f"OpenSearch node {node_name} did not start in {timeout:.0f} s; log {log}:\n" + node.log_tail()
-            )
-        time.sleep(0.2)
-    ports = dict(line.split("=", 1) for line in ready.read_text().split())
-    node.http_port = int(ports["http"])
-    node.transport_port = int(ports["transport"])
+    node = OpenSearchNode(home, node_name, cluster_name, command, None, http_port, transport_port, home / "node.log")
+    node.launch()
     return node
+
+
+def start_node(
+    home: Path,
+    *,
+    classpath: Sequence[str] | None = None,
+    cluster_name: str = "archivist-test",
+    node_name: str = "archivist-test-node",
+    http_port: int = 0,
+    transport_port: int = 0,
+    seed_hosts: Sequence[str] = (),
+    initial_managers: Sequence[str] = (),
+    heap_mb: int = DEFAULT_HEAP_MB,
+    timeout: float = 120.0,
+) -> OpenSearchNode:
+    """Starts one node with its data and logs under `home` and waits until it has bound its ports.
+
+    Port 0 lets the node take any free loopback port (no race with other processes); the bound ports are read
+    from its ready file. Without seed hosts the node is a single-node cluster. Health is not awaited here: see
+    wait_for_health. Starting again on the same `home` (after stop or kill) keeps the data: see
+    OpenSearchNode.restart.
+    """
+    node = launch_node(
+        home,
+        classpath=classpath,
+        cluster_name=cluster_name,
+        node_name=node_name,
+        http_port=http_port,
+        transport_port=transport_port,
+        seed_hosts=seed_hosts,
+        initial_managers=initial_managers,
+        heap_mb=heap_mb,
+    )
+    node.wait_ready(timeout)
+    return node
+
+
+def start_cluster(
+    root: Path,
+    names: Sequence[str] = ("n1", "n2", "n3"),
+    *,
+    classpath: Sequence[str] | None = None,
+    cluster_name: str = "archivist-cluster",
+    heap_mb: int = DEFAULT_HEAP_MB,
+    timeout: float = 120.0,
+) -> list[OpenSearchNode]:
+    """Starts one node per name (data under root/name), all cluster-manager-eligible data nodes seeding each
+    other, launched together; returns them once every one has started (health: see wait_for_health). A node
+    that cannot start stops them all and raises OpenSearchNodeError."""
+    classpath = list(classpath) if classpath is not None else build()
+    seeds = [f"127.0.0.1:{port}" for port in free_loopback_ports(len(names))]
+    nodes: list[OpenSearchNode] = []
+    try:
+        for name, seed in zip(names, seeds, strict=True):
+            nodes.append(
+                launch_node(
+                    root / name,
+                    classpath=classpath,
+                    cluster_name=cluster_name,
+                    node_name=name,
+                    transport_port=int(seed.rsplit(":", 1)[1]),
+                    seed_hosts=seeds,
+                    initial_managers=names,
+                    heap_mb=heap_mb,
+                )
+            )
+        for node in nodes:
+            node.wait_ready(timeout)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
