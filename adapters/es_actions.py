@@ -173,6 +173,12 @@ def _text_params(event: Event, text: str) -> Json:
     return {"text": composed(text), "at": micros_since_epoch(event.occurred_at), **_entities(text)}
 
 
+def _declared(values: tuple[str, ...] | None, found: list[str]) -> list[str]:
+    """What a post declares (an IRC line addressed to ``nick:`` mentions nick) before what its
+    text shows, each once, as the Tantivy index keeps them."""
+    return list(dict.fromkeys((*(values or ()), *found)))
+
+
 def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Json, Json] | None:
     """The messages-index operation for ``event``, or None when it changes no message;
     ``attachment``: the text of a ``file_text`` event (searchable form, from the file store)."""
@@ -187,6 +193,8 @@ def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Jso
                 "sender_name": event.actor.name,
                 "sender_keys": list(person_keys(event.actor.id, event.actor.name)),
             }
+            params["mentions"] = _declared(event.message.mentions, params["mentions"])
+            params["hashtags"] = _declared(event.message.hashtags, params["hashtags"])
             upsert = _message_base(event, event.message.id) | {"versions": 1}
             upsert |= {
                 k: params[k] for k in ("event_id", "sent", "sender_id", "sender_name", "sender_keys", "text", "urls")

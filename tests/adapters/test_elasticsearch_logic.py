@@ -1,5 +1,5 @@
 """The Elasticsearch adapter's logic (templates, bulk actions, response mapping, retries),
-checked without a server; tests/integration/test_elasticsearch_live.py uses a real one."""
+checked without a server; tests/search_engines/test_live_engines.py uses real ones."""
 
 from __future__ import annotations
 
@@ -87,6 +87,17 @@ def test_every_event_is_indexed_by_event_id_and_messages_by_message_id() -> None
     assert actions[3].body["upsert"]["edit_event_ids"] == [str(batch[1].event_id)]
     assert actions[5].body["script"]["source"] == DELETE_SCRIPT
     assert actions[5].body["upsert"]["deleted"] is True
+
+
+def test_a_posts_declared_mentions_and_hashtags_are_kept_beside_those_in_its_text() -> None:
+    """As the Tantivy index keeps them: an IRC line addressed to ``bob:`` declares that mention."""
+    declared = {"id": "m1", "text": "bob: see #q3 and @carol", "mentions": ["bob"], "hashtags": ["Deal"]}
+    post_update = bulk_actions([event("post", 0, message=declared)], "arch")[1]
+    for fields in (post_update.body["upsert"], post_update.body["script"]["params"]):
+        assert fields["mentions"] == ["bob", "carol"]
+        assert fields["hashtags"] == ["Deal", "q3"]
+    edit = bulk_actions([event("edit", 1, message={"id": "m1", "text": "now @dave"})], "arch")[1]
+    assert edit.body["script"]["params"]["mentions"] == ["dave"], "an edit's text says who it mentions"
 
 
 def test_bulk_body_alternates_headers_and_bodies() -> None:

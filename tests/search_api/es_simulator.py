@@ -1,6 +1,6 @@
 """Elasticsearch's analysis and query evaluation, simulated from the index template and the query
-DSL that :mod:`search.es_query` writes (no server here: ARCHIVIST_TEST_ES_URL is normally
-unset; tests/elasticsearch runs the same corpus against a real one when it is set).
+DSL that :mod:`search.es_query` writes (no server here; tests/search_engines runs the same corpora
+against the OpenSearch test node, and a real Elasticsearch when ARCHIVIST_TEST_ES_URL is set).
 
 The analyzer is read from :data:`search.es_mapping.ANALYSIS` as Elasticsearch reads it: the
 ``mapping`` char filter (longest rule first), the ``pattern`` tokenizer with ``group: 0`` (the

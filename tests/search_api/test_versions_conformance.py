@@ -5,8 +5,8 @@ between versions) and some deleted, the edits delivered out of order. The oracle
 reference evaluator applied version by version: a word condition holds when some version of the
 message holds it (only the current version inside ``current:``). Tantivy answers for real;
 Elasticsearch through its translation (:func:`search.es_query.search_body`), evaluated here over
-the documents the messages index holds for the same messages (no server runs here; with
-``ARCHIVIST_TEST_ES_URL`` tests/elasticsearch runs the painless scripts for real).
+the documents the messages index holds for the same messages (no server runs here;
+tests/search_engines runs the painless scripts for real on the OpenSearch test node).
 """
 
 from __future__ import annotations
