@@ -49,6 +49,7 @@ from search.memberships import Interval, intervals_of
 from search.query_parser import parse_query
 from search.request import HitsCursor, RankCursor, SearchRequest
 from search.results import Hit
+from search.tantivy_schema import MAX_ATTACHMENT_CHARS
 from tests.adapters.test_elasticsearch_logic import event
 from tests.cases.test_retention import (
     AFTER,
@@ -587,6 +588,29 @@ def test_attachment_text_is_searched_whatever_order_upload_and_text_arrive_in(
     assert hit.attachment.excerpt is not None
     assert "<b>ACME</b>" in hit.attachment.excerpt
     assert ids(backend.search(SearchRequest(parse_query("filetype:pdf"))).hits) == [hit.message_id]
+
+
+def test_a_file_longer_than_the_highlight_limit_is_found_and_excerpted(
+    live: LiveEngine, fresh: SearchEngineAdapter, tmp_path: Path
+) -> None:
+    """The first MAX_ATTACHMENT_CHARS characters of a file are indexed; past the engines' default
+    highlight limit (a million UTF-16 units, and an emoji takes two) the search names the limit in
+    its own dialect (``max_analyzer_offset`` on OpenSearch) instead of failing."""
+    from tests.attachment_events import file_text, upload
+
+    store = FsFileStore(tmp_path / "files")
+    fresh.file_store = store
+    uploaded = upload("huge.txt", content_type="text/plain")
+    filler = "filler 😀 " * (MAX_ATTACHMENT_CHARS // 9 + 1000)
+    text = file_text(uploaded, "beginning of the contract " + filler + " farbeyond", store)
+    assert fresh.write([uploaded, text]) == [None, None]
+    fresh.engine.refresh(f"{fresh.prefix}-*")
+    backend = live.backend(fresh)
+    [hit] = backend.search(SearchRequest(parse_query("attachment:beginning"))).hits
+    assert hit.attachment is not None
+    assert hit.attachment.excerpt is not None
+    assert "<b>beginning</b> of the contract" in hit.attachment.excerpt
+    assert backend.search(SearchRequest(parse_query("attachment:farbeyond"))).hits == []
 
 
 # --- Disposal -------------------------------------------------------------------------------
