@@ -46,7 +46,7 @@ from ingest.staging import StagingStore
 from search.backends import EngineSearchBackend, TantivySearchBackend, every_hit
 from search.es_mapping import events_index, messages_index
 from search.memberships import Interval, intervals_of
-from search.query_parser import parse_query
+from search.query_parser import MAX_CLAUSES, QuerySyntaxError, parse_query
 from search.request import HitsCursor, RankCursor, SearchRequest
 from search.results import Hit
 from search.tantivy_schema import MAX_ATTACHMENT_CHARS
@@ -245,6 +245,35 @@ def test_every_query_form_finds_exactly_the_reference_hits(
     wanted = expected(node, corpus.messages)
     assert wanted, "the corpus exercises the form"
     assert set(ids(every_hit(searched, node, page=500))) == wanted
+
+
+LIMIT_WORDS = ["ubuntu", "install", "grub", "sudo", "apt", "the", "linux", "help"]
+
+
+def _nested(levels: int) -> str:
+    """A query of ``levels`` steps, each wrapping the last in NOT (... OR word) or (... word)."""
+    query = LIMIT_WORDS[0]
+    for step in range(1, levels):
+        word = LIMIT_WORDS[step % len(LIMIT_WORDS)]
+        query = f"NOT ({query} OR {word})" if step % 2 else f"({query} {word})"
+    return query
+
+
+def _wide(conditions: int) -> str:
+    """``conditions`` phrases and prefixes joined by OR."""
+    words = (LIMIT_WORDS * 10)[:conditions]
+    return " OR ".join(f"{word[:3]}*" if i % 3 == 0 else f'"{word} the"' for i, word in enumerate(words))
+
+
+@pytest.mark.parametrize("query", [_nested(22), _wide(MAX_CLAUSES)], ids=["deepest", "widest"])
+def test_the_deepest_and_widest_queries_the_parser_accepts_find_exactly_the_reference_hits(
+    corpus: Corpus, searched: EngineSearchBackend, query: str
+) -> None:
+    node = parse_query(query)
+    for beyond in (_nested(23), _wide(MAX_CLAUSES + 1)):
+        with pytest.raises(QuerySyntaxError):
+            parse_query(beyond)
+    assert set(ids(every_hit(searched, node, page=500))) == expected(node, corpus.messages)
 
 
 def test_mentions_come_from_irc_addressing(corpus: Corpus, searched: EngineSearchBackend) -> None:
