@@ -95,6 +95,17 @@ class LiveEngine:
         finally:
             client.close()
 
+    def create_index(self, index: str, body: dict[str, Any]) -> None:
+        """Create ``index`` with ``body`` (its ``settings`` and ``mappings``), templates aside."""
+        client = self.client()
+        try:
+            if self.kind == "opensearch":
+                client.indices.create(index=index, body=body)
+            else:
+                client.indices.create(index=index, **body)
+        finally:
+            client.close()
+
     def set_open(self, index: str, is_open: bool) -> None:
         """Close ``index`` (it answers no request until opened again) or open it."""
         client = self.client()

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -44,7 +45,15 @@ from ingest.events import Event, PostEvent, parse_event
 from ingest.irc import read_irc_file
 from ingest.staging import StagingStore
 from search.backends import EngineSearchBackend, TantivySearchBackend, every_hit
-from search.es_mapping import events_index, messages_index
+from search.es_mapping import (
+    ATTACHMENT_PROPERTIES,
+    FOLDED_KEYWORD,
+    MESSAGE_PROPERTIES,
+    VERSION_PROPERTIES,
+    events_index,
+    index_templates,
+    messages_index,
+)
 from search.memberships import Interval, intervals_of
 from search.query_parser import MAX_CLAUSES, QuerySyntaxError, parse_query
 from search.request import HitsCursor, RankCursor, SearchRequest
@@ -405,6 +414,35 @@ def test_pages_end_inside_one_millisecond(corpus: Corpus, searched: EngineSearch
     assert ids(hits) == [hit.message_id for hit in sorted(hits, key=lambda hit: (hit.sent // 1000, hit.message_id))]
 
 
+def test_a_walk_keeps_its_point_in_time_while_messages_come_and_go(
+    live: LiveEngine, fresh: SearchEngineAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posts delivered (earlier in time: they would shift every page) and disposed of between two
+    pages of the walk neither appear nor vanish half-way; the next walk sees them."""
+    first = [_post("walk", i, f"walking {i}", sent=BASE_TIME + timedelta(minutes=i)) for i in range(30)]
+    later = [_post("walk-late", i, f"walking late {i}", sent=BASE_TIME - timedelta(minutes=i)) for i in range(10)]
+    deliver(fresh, first)
+    backend = live.backend(fresh)
+    search = backend.engine.search
+    pages: list[int] = []
+
+    def interfering(index: str, body: dict[str, Any]) -> dict[str, Any]:
+        pages.append(len(pages))
+        if len(pages) == 2:
+            deliver(fresh, later)
+            fresh.delete([str(event.event_id) for event in first[10:20]])
+        return search(index, body)
+
+    monkeypatch.setattr(backend.engine, "search", interfering)
+    walked = every_hit(backend, parse_query("walking"), page=4)
+    assert ids(walked) == [event.message.id for event in first if isinstance(event, PostEvent)]
+    assert len(pages) == 8
+    monkeypatch.undo()
+    again = every_hit(backend, parse_query("walking"), page=4)
+    kept = first[:10] + first[20:]
+    assert set(ids(again)) == {event.message.id for event in later + kept if isinstance(event, PostEvent)}
+
+
 def test_relevance_pages_by_offset(searched: EngineSearchBackend) -> None:
     node = parse_query("install OR grub")
     whole = searched.search(SearchRequest(node, size=1000, by_relevance=True))
@@ -515,6 +553,44 @@ def test_delivery_search_edit_delete_and_redelivery(fresh: SearchEngineAdapter) 
     (deleted,) = sources(fresh, {"term": {"deleted": True}})
     assert deleted["message_id"] == "m1"
     assert count(fresh, events_index(fresh.prefix)) == 3
+
+
+def test_a_write_the_engine_refuses_fails_each_of_its_events_and_redelivery_succeeds(
+    live: LiveEngine, fresh: SearchEngineAdapter
+) -> None:
+    batch = [event("post", i, message={"id": f"m{i}", "text": f"refused {i}"}) for i in range(3)]
+    deliver(fresh, batch[:1])
+    live.block_writes(messages_index(fresh.prefix), True)
+    try:
+        results = list(fresh.write(batch))
+    finally:
+        live.block_writes(messages_index(fresh.prefix), False)
+    assert all(result is not None and "cluster_block_exception" in result.reason for result in results)
+    assert fresh.write(batch) == [None, None, None]
+    assert sorted(d["message_id"] for d in sources(fresh, {"match": {"text": "refused"}})) == ["m0", "m1", "m2"]
+
+
+def test_a_messages_index_from_before_versions_and_attachments_gets_their_fields(
+    live: LiveEngine, fresh: SearchEngineAdapter, tmp_path: Path
+) -> None:
+    """The adapter adds the fields of issues 17 and 18 to a messages index made without them."""
+    from tests.attachment_events import file_text, upload
+
+    added = set(VERSION_PROPERTIES) | set(ATTACHMENT_PROPERTIES)
+    properties = {name: value for name, value in MESSAGE_PROPERTIES.items() if name not in added}
+    template = index_templates(fresh.prefix)[messages_index(fresh.prefix)]["template"]
+    mappings = {"dynamic": "strict", "properties": properties | {"file_name": FOLDED_KEYWORD}}
+    live.create_index(messages_index(fresh.prefix), {"settings": template["settings"], "mappings": mappings})
+
+    store = FsFileStore(tmp_path / "files")
+    fresh.file_store = store
+    uploaded = upload("minutes.pdf")
+    post = event("post", 0, message={"id": "m1", "text": "the original wording"})
+    edit = event("edit", 5, message={"id": "m1", "text": "the edited wording"})
+    deliver(fresh, [post, edit, uploaded, file_text(uploaded, "minutes of the board", store)])
+    backend = live.backend(fresh)
+    assert ids(every_hit(backend, parse_query("original -current:original"))) == ["m1"]
+    assert ids(every_hit(backend, parse_query("attachment:board"))) == [f"file:{uploaded.event_id}"]
 
 
 # --- Every script ---------------------------------------------------------------------------
