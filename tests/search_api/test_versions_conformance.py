@@ -208,8 +208,8 @@ def _spans(query: dict[str, Any], tokens: list[str]) -> Spans:
         return partial
     left, right = clauses
     for s1, e1 in left:
-        for s2, e2 in right:
-            if e1 <= s2 <= e1 + slop or e2 <= s1 <= e2 + slop:
+        for s2, e2 in right:  # unordered: the sides may overlap, as in Lucene (tests/search_api/es_simulator.py)
+            if max(e1, e2) - min(s1, s2) - (e1 - s1) - (e2 - s2) <= slop:
                 found.add((min(s1, s2), max(e1, e2)))
     return found
 

@@ -31,6 +31,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from adapters.archive import ArchiveAdapter
@@ -55,6 +57,7 @@ from search.es_mapping import (
     messages_index,
 )
 from search.memberships import Interval, intervals_of
+from search.query_ast import And, Filter, Near, Node, Not, Or, Prefix, SentRange, Term, to_query
 from search.query_parser import MAX_CLAUSES, QuerySyntaxError, parse_query
 from search.request import HitsCursor, RankCursor, SearchRequest
 from search.results import Hit
@@ -78,7 +81,7 @@ from tests.search_api import test_attachments_conformance as attachments
 from tests.search_api import test_multilingual_conformance as multilingual
 from tests.search_api import test_versions_conformance as versions
 from tests.search_api.reference import Message, matches, message_of
-from tests.search_api.test_tantivy_conformance import DEMO_LOGS, LOGS, QUERIES, expected
+from tests.search_api.test_tantivy_conformance import DEMO_LOGS, LOGS, QUERIES, expected, vocabulary
 from tests.search_api.test_versions import FIRST_EDIT, ORIGINAL, SECOND_EDIT, the_story
 from tests.search_api.test_versions import build as build_story_index
 from tests.search_engines.live import (
@@ -238,6 +241,9 @@ FORMS = [
     "ubuntu AND NOT (grub OR lilo)",
     "(install* OR sudo) -from:ubotu",
     '"apt-get install" NEAR/4 sudo',
+    "i NEAR/3 i",  # two occurrences: an unordered span_near lets its sides overlap
+    "the NEAR/2 the",
+    '"apt-get" NEAR/2 apt',
     "in:#live-ties tied",
     "in:live-submilli OR in:#live-ties",
     "sent<1900-01-01",
@@ -283,6 +289,39 @@ def test_the_deepest_and_widest_queries_the_parser_accepts_find_exactly_the_refe
         with pytest.raises(QuerySyntaxError):
             parse_query(beyond)
     assert set(ids(every_hit(searched, node, page=500))) == expected(node, corpus.messages)
+
+
+def _random_trees(messages: list[Message]) -> st.SearchStrategy[Node]:
+    """Query trees over the corpus's commonest words, as the Tantivy conformance draws them."""
+    words = st.sampled_from(vocabulary(messages))
+    leaves = st.one_of(
+        words.map(Term),
+        words.map(lambda w: Prefix(w[:3])),
+        st.builds(Near, words, words, st.integers(1, 6)),
+        st.builds(lambda a, b, c, n: Near(f"{a} {b}", c, n), words, words, words, st.integers(1, 6)),
+        st.sampled_from(sorted({m.sender_id.removeprefix("user:") for m in messages})[:30]).map(
+            lambda n: Filter("from", n)
+        ),
+        st.sampled_from([SentRange(start=None, end=m.sent.date()) for m in messages[::400]]),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, min_size=2, max_size=3).map(lambda items: And(tuple(items))),
+            st.lists(children, min_size=2, max_size=3).map(lambda items: Or(tuple(items))),
+            children.map(Not),
+        ),
+        max_leaves=5,
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_random_queries_find_exactly_the_reference_hits(
+    corpus: Corpus, searched: EngineSearchBackend, data: st.DataObject
+) -> None:
+    tree = data.draw(_random_trees(corpus.messages))
+    assert set(ids(every_hit(searched, tree, page=1000))) == expected(tree, corpus.messages), to_query(tree)
 
 
 def test_mentions_come_from_irc_addressing(corpus: Corpus, searched: EngineSearchBackend) -> None:
