@@ -57,7 +57,7 @@ from search.es_mapping import (
     messages_index,
 )
 from search.memberships import Interval, intervals_of
-from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, to_query
+from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, to_query
 from search.query_parser import MAX_CLAUSES, QuerySyntaxError, parse_query
 from search.request import HitsCursor, RankCursor, SearchRequest
 from search.results import Hit
@@ -562,6 +562,35 @@ def test_every_version_is_searched_as_the_oracle_says_and_reported_as_on_tantivy
     assert set(ids(found)) == versions.expected(versions_corpus.built, query)
     tantivy = every_hit(TantivySearchBackend(versions_corpus.built[0]), node)
     assert _versions_seen(found) == _versions_seen(tantivy)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_random_queries_over_versions_find_and_report_what_tantivy_does(
+    versions_corpus: VersionsCorpus, versions_searched: EngineSearchBackend, data: st.DataObject
+) -> None:
+    messages = versions_corpus.built[1]
+    words = st.sampled_from(vocabulary(messages)[:40])
+    leaves = st.one_of(
+        words.map(Term),
+        words.map(lambda w: Prefix(w[:3])),
+        st.builds(Near, words, words, st.integers(1, 4)),
+        st.sampled_from([Filter("is", "edited"), Filter("is", "deleted")]),
+    )
+    tree = data.draw(
+        st.recursive(
+            leaves,
+            lambda children: st.one_of(
+                st.lists(children, min_size=2, max_size=3).map(lambda items: And(tuple(items))),
+                st.lists(children, min_size=2, max_size=3).map(lambda items: Or(tuple(items))),
+                children.map(Not),
+                children.map(Current),
+            ),
+            max_leaves=4,
+        )
+    )
+    found = every_hit(versions_searched, tree, page=1000)
+    assert _versions_seen(found) == _versions_seen(every_hit(TantivySearchBackend(versions_corpus.built[0]), tree))
 
 
 def test_the_story_out_of_order_and_redelivered_is_searched_as_on_tantivy(
