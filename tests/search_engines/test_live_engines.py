@@ -57,7 +57,21 @@ from search.es_mapping import (
     messages_index,
 )
 from search.memberships import Interval, intervals_of
-from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, to_query
+from search.query_ast import (
+    And,
+    Current,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+    Within,
+    to_query,
+)
 from search.query_parser import MAX_CLAUSES, QuerySyntaxError, parse_query
 from search.request import HitsCursor, RankCursor, SearchRequest
 from search.results import Hit
@@ -732,6 +746,39 @@ def test_attachments_and_files_are_found_as_the_oracle_says(
 ) -> None:
     backend, docs = attachments_searched
     assert set(ids(every_hit(backend, parse_query(query), page=500))) == attachments.expected(docs, query)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_random_queries_over_messages_and_files_find_exactly_the_oracle_hits(
+    attachments_searched: tuple[EngineSearchBackend, list[attachments.Doc]], data: st.DataObject
+) -> None:
+    backend, docs = attachments_searched
+    words = st.sampled_from([*attachments.TOPICS, "the", "guide", "notes", "ubu", "東京", "資料"])
+    leaves = st.one_of(
+        words.map(Term),
+        words.map(lambda w: Prefix(w[:3])),
+        st.builds(Near, words, words, st.integers(1, 4)),
+        st.sampled_from(["pdf", "png", "docx", "txt", "xlsx"]).map(lambda kind: Filter("filetype", kind)),
+        st.just(Filter("has", "file")),
+        st.sampled_from(["Agrajag", "crimsun"]).map(lambda nick: Filter("from", nick)),
+    )
+    tree = data.draw(
+        st.recursive(
+            leaves,
+            lambda children: st.one_of(
+                st.lists(children, min_size=2, max_size=3).map(lambda items: And(tuple(items))),
+                st.lists(children, min_size=2, max_size=3).map(lambda items: Or(tuple(items))),
+                children.map(Not),
+                children.map(Current),
+                children.map(lambda item: Within("attachment", item)),
+                children.map(lambda item: Within("file", item)),
+            ),
+            max_leaves=4,
+        )
+    )
+    query = to_query(tree)
+    assert set(ids(every_hit(backend, parse_query(query), page=1000))) == attachments.expected(docs, query), query
 
 
 def test_type_finds_posts_or_files(attachments_searched: tuple[EngineSearchBackend, list[attachments.Doc]]) -> None:
