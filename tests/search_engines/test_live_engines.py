@@ -56,6 +56,7 @@ from search.es_mapping import (
     index_templates,
     messages_index,
 )
+from search.es_query import UnsupportedEsQuery
 from search.memberships import Interval, intervals_of
 from search.query_ast import (
     And,
@@ -513,6 +514,14 @@ def test_relevance_pages_by_offset(searched: EngineSearchBackend) -> None:
     assert second.next_after is None
     assert whole.total == len(whole.hits) == second.total
     assert set(ids(whole.hits)) == set(ids(every_hit(searched, node)))
+
+
+def test_relevance_pages_past_the_engines_result_window_are_refused_clearly(searched: EngineSearchBackend) -> None:
+    """The engines answer relevance pages up to their ``index.max_result_window`` (10,000 hits):
+    past it the query is refused with the engine's reason, not answered in part."""
+    request = SearchRequest(parse_query("ubuntu"), size=10, by_relevance=True, cursor=RankCursor(10_000))
+    with pytest.raises(UnsupportedEsQuery, match=r"refused the query: .*[Rr]esult window is too large"):
+        searched.search(request)
 
 
 def test_markup_in_a_message_comes_back_escaped_in_its_highlight(searched: EngineSearchBackend) -> None:
