@@ -6,13 +6,16 @@ names one (skipped without it: Elasticsearch cannot be installed on these machin
 adapter writes, the painless scripts run, the engine analyses and searches; the answers are
 checked against the reference evaluators (tests/search_api) and the Tantivy backend:
 
-- exact hit sets on real IRC logs, every query form, participant: from the archive's
-  membership intervals, ``sent:`` days of a zone that is not UTC;
+- exact hit sets on real IRC logs, every query form, random query trees, participant: from the
+  archive's membership intervals, ``sent:`` days of a zone that is not UTC;
 - cursors: time-ordered pages continuing a ``HitsCursor`` are the point-in-time walk
-  ``every_hit``, also where a page ends inside one millisecond; relevance pages by offset;
-- highlights escaped as HTML (markup in a message stays text), facets as Tantivy counts them;
+  ``every_hit``, also where a page ends inside one millisecond or messages come and go during
+  the walk; relevance pages by offset, refused clearly past the engine's result window;
+- highlights escaped as HTML (markup in a message stays text), a file past the highlight limit,
+  facets as Tantivy counts them;
 - every version of edited and deleted messages, edits out of order and re-delivered;
 - every script; attachment text in either order of upload and text;
+- delivery: a refused write fails its events; an index from before versions gets their fields;
 - disposal: idempotent, and a refusal of the engine fails it with nothing recorded as disposed.
 
 Indices are shared by the tests of a module-scoped fixture (one delivery per corpus and engine).
