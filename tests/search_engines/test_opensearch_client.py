@@ -1,10 +1,13 @@
 """``OpenSearchEngine`` without a server: the exact calls it makes of an ``opensearch-py`` client
 (a double answering the same keyword calls), the point in time in OpenSearch 2's form, a
 refused request as ``EngineRefused`` with its root cause, and the highlight limit in each
-engine's dialect. tests/search_engines/test_live_engines.py makes the same calls of a real node."""
+engine's dialect, the client built from a URL with credentials and a CA file.
+tests/search_engines/test_live_engines.py makes the same calls of a real node."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from opensearchpy import RequestError
 from search.backends import ElasticsearchSearchBackend, OpenSearchSearchBackend
 from search.engine_client import OPENSEARCH, EngineRefused
 from search.es_query import UnsupportedEsQuery
-from search.opensearch_client import OpenSearchEngine
+from search.opensearch_client import OpenSearchEngine, opensearch_client
 from search.query_parser import parse_query
 from search.request import SearchRequest
 from search.tantivy_schema import MAX_ATTACHMENT_CHARS
@@ -213,3 +216,14 @@ def test_the_highlight_limit_is_named_in_each_engines_dialect() -> None:
     [asked] = elasticsearch.requests
     assert asked["highlight"]["max_analyzed_offset"] == MAX_ATTACHMENT_CHARS
     assert "max_analyzer_offset" not in asked["highlight"]
+
+
+def test_the_client_takes_credentials_from_the_url_and_verifies_tls_with_the_ca_file(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not read until a connection is made")
+    client = opensearch_client("https://ana:s%40cret@search.example:9200", ca_certs=str(ca_file))
+    connection = client.transport.get_connection()
+    assert connection.host == "https://search.example:9200"
+    assert connection.headers["authorization"] == "Basic " + base64.b64encode(b"ana:s@cret").decode()
+    assert (connection.pool.ca_certs, connection.pool.cert_reqs) == (str(ca_file), "CERT_REQUIRED")
+    assert connection.timeout == 30.0
