@@ -885,6 +885,14 @@ def test_disposal_deletes_the_event_and_its_message_and_can_be_asked_again(fresh
     assert count(fresh, events_index(fresh.prefix)) == 1
 
 
+def test_disposal_before_anything_was_delivered_succeeds(live: LiveEngine, fresh: SearchEngineAdapter) -> None:
+    """No messages index yet: it holds no message of the disposed events, which is what was asked."""
+    fresh.delete(["never-delivered-1", "never-delivered-2"])
+    fresh.delete(["never-delivered-1"])
+    assert fresh.write([event("post", 0, message={"id": "m1", "text": "after the disposal"})]) == [None]
+    assert [d["message_id"] for d in sources(fresh, {"match_all": {}})] == ["m1"]
+
+
 REFUSALS = {
     # index -> (how it refuses, what the engine says)
     "read-only events": ("events", "read-only", "cluster_block_exception"),
