@@ -21,6 +21,7 @@ found by no search) and re-delivery changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Jso
             }
             upsert |= {"mentions": params["mentions"], "hashtags": params["hashtags"], "text_updated": params["at"]}
             upsert["version_log"] = [_version(params)]
-            return _scripted(index, event.message.id, POST_SCRIPT, params, upsert)
+            return _scripted(index, message_document_id(event.message.id), POST_SCRIPT, params, upsert)
         case EditEvent():
             params = _text_params(event, event.message.text) | {
                 "kind": "edit",
@@ -219,11 +220,11 @@ def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Jso
                 "text_updated": params["at"],
                 "version_log": [_version(params)],
             }
-            return _scripted(index, event.message.id, EDIT_SCRIPT, params, upsert)
+            return _scripted(index, message_document_id(event.message.id), EDIT_SCRIPT, params, upsert)
         case DeleteEvent():
             params = {"deleted_at": event.occurred_at.isoformat()}
             upsert = _message_base(event, event.message.id) | {"deleted": True, "deleted_at": params["deleted_at"]}
-            return _scripted(index, event.message.id, DELETE_SCRIPT, params, upsert)
+            return _scripted(index, message_document_id(event.message.id), DELETE_SCRIPT, params, upsert)
         case FileUploadEvent():
             document_id = f"file:{event.event_id}"
             document = _message_base(event, document_id) | {
@@ -275,6 +276,19 @@ def extraction_state(event: FileTextEvent) -> Json:
 def _version(params: Json) -> Json:
     """A ``version_log`` entry (see :mod:`search.versions`), as the scripts add them."""
     return {key: params[key] for key in ("kind", "event_id", "at", "text")}
+
+
+LONGEST_ID_BYTES = 512
+"""The engines refuse a document ``_id`` longer than this (in UTF-8), and with it the whole bulk request."""
+
+
+def message_document_id(message_id: str) -> str:
+    """The ``_id`` of ``message_id``'s document in the messages index: the id itself, or past
+    :data:`LONGEST_ID_BYTES` a digest of it (the document's ``message_id`` field keeps the id)."""
+    encoded = message_id.encode("utf-8", "surrogatepass")
+    if len(encoded) <= LONGEST_ID_BYTES:
+        return message_id
+    return "#sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 def _scripted(index: str, document_id: str, source: str, params: Json, upsert: Json) -> tuple[Json, Json]:

@@ -35,7 +35,7 @@ def _unescape(rule: str) -> str:
 
 
 @cache
-def _analyzer() -> tuple[dict[str, str], regex.Pattern[str]]:
+def _analyzer() -> tuple[dict[str, str], regex.Pattern[str], int]:
     (analyzer,) = ANALYSIS["analyzer"].values()
     (char_filter_name,) = analyzer["char_filter"]
     mapping: dict[str, str] = {}
@@ -45,10 +45,13 @@ def _analyzer() -> tuple[dict[str, str], regex.Pattern[str]]:
     tokenizer = ANALYSIS["tokenizer"][analyzer["tokenizer"]]
     assert tokenizer["type"] == "pattern"
     assert tokenizer["group"] == 0
-    assert analyzer["filter"] == ["lowercase", "asciifolding"]
+    long_words, *folding = analyzer["filter"]
+    assert folding == ["lowercase", "asciifolding"]
+    length = ANALYSIS["filter"][long_words]
+    assert (length["type"], length["min"]) == ("length", 0)
     pattern = tokenizer["pattern"].replace(r"\p{IsAlphabetic}", r"\p{Alphabetic}")
     pattern = re.sub(r"\\x\{([0-9A-Fa-f]+)\}", lambda match: f"\\U{int(match.group(1), 16):08X}", pattern)
-    return mapping, regex.compile(pattern, regex.V1)
+    return mapping, regex.compile(pattern, regex.V1), int(length["max"])
 
 
 def _char_filter(text: str, mapping: dict[str, str]) -> str:
@@ -70,9 +73,16 @@ def _lowercase(token: str) -> str:
     return "".join(lower if len(lower := c.lower()) == 1 else c for c in token)
 
 
+def _utf16_units(token: str) -> int:
+    return len(token.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def analyze(text: str) -> list[str]:
-    mapping, pattern = _analyzer()
-    tokens = [_lowercase(match.group()) for match in pattern.finditer(_char_filter(text, mapping))]
+    """The terms of ``text`` (a word dropped by the ``length`` filter leaves no gap here: phrases
+    across one are not modelled)."""
+    mapping, pattern, longest = _analyzer()
+    words = (match.group() for match in pattern.finditer(_char_filter(text, mapping)))
+    tokens = [_lowercase(word) for word in words if _utf16_units(word) <= longest]
     return [folded for token in tokens for folded in _FOLD.analyze(token)]
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
@@ -81,6 +81,7 @@ from search.request import HitsCursor, RankCursor, SearchRequest
 from search.results import Hit
 from search.tantivy_schema import MAX_ATTACHMENT_CHARS
 from tests.adapters.test_elasticsearch_logic import event
+from tests.attachment_events import upload
 from tests.cases.test_retention import (
     AFTER,
     BEFORE,
@@ -94,6 +95,7 @@ from tests.cases.test_retention import (
     texts,
     with_alices_hold,
 )
+from tests.exports import test_extreme_events as extreme
 from tests.factories import BASE_TIME, post_payload
 from tests.search_api import test_attachments_conformance as attachments
 from tests.search_api import test_multilingual_conformance as multilingual
@@ -671,6 +673,53 @@ def test_a_write_the_engine_refuses_fails_each_of_its_events_and_redelivery_succ
     assert all(result is not None and "cluster_block_exception" in result.reason for result in results)
     assert fresh.write(batch) == [None, None, None]
     assert sorted(d["message_id"] for d in sources(fresh, {"match": {"text": "refused"}})) == ["m0", "m1", "m2"]
+
+
+LONG = 40_000
+"""Characters of the longest names and ids below: past Lucene's longest term (32,766 UTF-8 bytes)."""
+
+
+def test_events_with_names_and_ids_longer_than_the_engines_longest_term_are_delivered_and_found(
+    live: LiveEngine, fresh: SearchEngineAdapter
+) -> None:
+    """As the Tantivy index takes them (tests/exports/test_extreme_events.py feeds such events to
+    every format): a keyword too long to index is kept, not refused with the whole event."""
+    huge_id = "m" * LONG
+    payload = post_payload(0, run="long", text=f"immense names @{'x' * LONG} #{'y' * LONG} http://x.org/{'z' * LONG}")
+    payload["actor"] = {"id": "user:" + "a" * LONG, "name": "中" * LONG}
+    payload["room"] = {"id": "room:" + "r" * LONG, "name": "ש" * LONG, "kind": "room"}
+    post = parse_event(payload)
+    payload = post_payload(1, run="long", text="the second message")
+    payload["message"]["id"] = huge_id
+    second = parse_event(payload)
+    uploaded = upload("f" * LONG + ".pdf", content_type="application/" + "p" * LONG)
+    batch = [post, second, uploaded]
+    results = list(fresh.write(batch))
+    assert results == [None, None, None], [result.reason[:300] for result in results if result is not None]
+    assert fresh.write(batch) == [None, None, None]
+    fresh.engine.refresh(f"{fresh.prefix}-*")
+    backend = live.backend(fresh)
+    assert isinstance(post, PostEvent)
+    assert ids(every_hit(backend, parse_query("immense"))) == [post.message.id]
+    assert ids(every_hit(backend, parse_query('"second message"'))) == [huge_id]
+    assert ids(every_hit(backend, parse_query("filetype:pdf"))) == [f"file:{uploaded.event_id}"]
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+@given(raw=st.lists(extreme.payloads(), min_size=1, max_size=6))
+def test_extreme_events_of_every_kind_are_delivered_and_redelivered(
+    fresh: SearchEngineAdapter, raw: list[dict[str, Any]]
+) -> None:
+    """The events tests/exports/test_extreme_events.py feeds every format (the first and last
+    instants, control characters, 40,000-character strings in every field) reach the engine."""
+    events = extreme.archived(raw)
+    results = list(fresh.write(events))
+    assert results == [None] * len(events), [result.reason[:300] for result in results if result is not None]
+    assert list(fresh.write(events)) == [None] * len(events)
 
 
 def test_a_messages_index_from_before_versions_and_attachments_gets_their_fields(
