@@ -80,7 +80,7 @@ class SearchEngineAdapter:
             items = list(response["items"])
             retry: list[BulkAction] = []
             for action, item in zip(pending, items, strict=True):
-                outcome = item_outcome(item)
+                outcome = item_outcome(item, self.name)
                 outcomes[positions[id(action)]] = outcome
                 if outcome.retryable and attempt < self.attempts:
                     retry.append(action)
@@ -134,7 +134,7 @@ class SearchEngineAdapter:
             # stopped before its commit): it is disposed of already, which is what was asked.
             if 200 <= status < 300 or status == 404:
                 continue
-            refused.append(f"{event_id} ({item_outcome(item).reason})")
+            refused.append(f"{event_id} ({item_outcome(item, self.name).reason})")
         if refused:
             raise DeletionFailed(
                 f"{self.name} refused to delete {len(refused)} of {len(event_ids)} event documents: "

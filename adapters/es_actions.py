@@ -349,8 +349,9 @@ class ItemOutcome:
     reason: str | None
 
 
-def item_outcome(item: Json) -> ItemOutcome:
-    """The outcome of one bulk response item (``{"index": {...}}`` or ``{"update": {...}}``)."""
+def item_outcome(item: Json, engine: str = "elasticsearch") -> ItemOutcome:
+    """The outcome of one bulk response item (``{"index": {...}}`` or ``{"update": {...}}``);
+    ``engine``: who answered, as its reason says (the adapter's name)."""
     (result,) = item.values()
     status = int(result.get("status", 500))
     if 200 <= status < 300:
@@ -360,7 +361,7 @@ def item_outcome(item: Json) -> ItemOutcome:
         reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
     else:
         reason = str(error or f"status {status}")
-    return ItemOutcome(False, status in RETRYABLE_STATUSES, f"elasticsearch {status} {reason}".strip())
+    return ItemOutcome(False, status in RETRYABLE_STATUSES, f"{engine} {status} {reason}".strip())
 
 
 def results_per_event(

@@ -671,6 +671,7 @@ def test_a_write_the_engine_refuses_fails_each_of_its_events_and_redelivery_succ
     finally:
         live.block_writes(messages_index(fresh.prefix), False)
     assert all(result is not None and "cluster_block_exception" in result.reason for result in results)
+    assert all(result is not None and result.reason.startswith(f"{live.kind} 403 ") for result in results)
     assert fresh.write(batch) == [None, None, None]
     assert sorted(d["message_id"] for d in sources(fresh, {"match": {"text": "refused"}})) == ["m0", "m1", "m2"]
 
