@@ -80,7 +80,7 @@ class SearchEngineAdapter:
             items = list(response["items"])
             retry: list[BulkAction] = []
             for action, item in zip(pending, items, strict=True):
-                outcome = item_outcome(item)
+                outcome = item_outcome(item, self.name)
                 outcomes[positions[id(action)]] = outcome
                 if outcome.retryable and attempt < self.attempts:
                     retry.append(action)
@@ -134,7 +134,7 @@ class SearchEngineAdapter:
             # stopped before its commit): it is disposed of already, which is what was asked.
             if 200 <= status < 300 or status == 404:
                 continue
-            refused.append(f"{event_id} ({item_outcome(item).reason})")
+            refused.append(f"{event_id} ({item_outcome(item, self.name).reason})")
         if refused:
             raise DeletionFailed(
                 f"{self.name} refused to delete {len(refused)} of {len(event_ids)} event documents: "
@@ -143,15 +143,21 @@ class SearchEngineAdapter:
 
     def _delete_messages(self, event_ids: Sequence[str]) -> None:
         index = messages_index(self.prefix)
-        # delete_by_query searches: without a refresh it would not see messages delivered in the
-        # last second (written with refresh=False) and leave them behind.
-        self.engine.refresh(index)
-        # conflicts="proceed": a message the processor is updating at the same moment (an edit,
-        # a reaction) is a version conflict; "abort" would stop at the first one and leave the
-        # rest undeleted, "proceed" deletes all it can and counts the others, which are NOT
-        # deleted, so any conflict fails the deletion and the next run deletes them.
-        # wait_for_completion: the answer counts what was done; refresh: searches no longer see them.
-        response = self.engine.delete_by_query(index, {"terms": {"event_id": list(event_ids)}})
+        try:
+            # delete_by_query searches: without a refresh it would not see messages delivered in
+            # the last second (written with refresh=False) and leave them behind.
+            self.engine.refresh(index)
+            # conflicts="proceed": a message the processor is updating at the same moment (an
+            # edit, a reaction) is a version conflict; "abort" would stop at the first one and
+            # leave the rest undeleted, "proceed" deletes all it can and counts the others, which
+            # are NOT deleted, so any conflict fails the deletion and the next run deletes them.
+            # wait_for_completion: the answer counts what was done; refresh: searches no longer see them.
+            response = self.engine.delete_by_query(index, {"terms": {"event_id": list(event_ids)}})
+        except Exception as error:
+            if _index_missing(error):  # nothing was ever delivered to it: no message is left
+                log.info("%s has no index %s: no message to dispose of", self.name, index)
+                return
+            raise
         problems: list[str] = []
         if response.get("timed_out"):
             problems.append("it timed out")
@@ -173,6 +179,12 @@ class SearchEngineAdapter:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def _index_missing(error: Exception) -> bool:
+    """Whether ``error`` is the engine saying that an index does not exist (HTTP 404,
+    ``index_not_found_exception``), as either client raises it (``status_code``, ``error``)."""
+    return getattr(error, "status_code", None) == 404 and getattr(error, "error", None) == "index_not_found_exception"
 
 
 def _failure_reason(failure: Any) -> str:

@@ -21,6 +21,7 @@ found by no search) and re-delivery changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -173,6 +174,12 @@ def _text_params(event: Event, text: str) -> Json:
     return {"text": composed(text), "at": micros_since_epoch(event.occurred_at), **_entities(text)}
 
 
+def _declared(values: tuple[str, ...] | None, found: list[str]) -> list[str]:
+    """What a post declares (an IRC line addressed to ``nick:`` mentions nick) before what its
+    text shows, each once, as the Tantivy index keeps them."""
+    return list(dict.fromkeys((*(values or ()), *found)))
+
+
 def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Json, Json] | None:
     """The messages-index operation for ``event``, or None when it changes no message;
     ``attachment``: the text of a ``file_text`` event (searchable form, from the file store)."""
@@ -187,13 +194,15 @@ def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Jso
                 "sender_name": event.actor.name,
                 "sender_keys": list(person_keys(event.actor.id, event.actor.name)),
             }
+            params["mentions"] = _declared(event.message.mentions, params["mentions"])
+            params["hashtags"] = _declared(event.message.hashtags, params["hashtags"])
             upsert = _message_base(event, event.message.id) | {"versions": 1}
             upsert |= {
                 k: params[k] for k in ("event_id", "sent", "sender_id", "sender_name", "sender_keys", "text", "urls")
             }
             upsert |= {"mentions": params["mentions"], "hashtags": params["hashtags"], "text_updated": params["at"]}
             upsert["version_log"] = [_version(params)]
-            return _scripted(index, event.message.id, POST_SCRIPT, params, upsert)
+            return _scripted(index, message_document_id(event.message.id), POST_SCRIPT, params, upsert)
         case EditEvent():
             params = _text_params(event, event.message.text) | {
                 "kind": "edit",
@@ -211,11 +220,11 @@ def message_update(event: Event, prefix: str, attachment: str = "") -> tuple[Jso
                 "text_updated": params["at"],
                 "version_log": [_version(params)],
             }
-            return _scripted(index, event.message.id, EDIT_SCRIPT, params, upsert)
+            return _scripted(index, message_document_id(event.message.id), EDIT_SCRIPT, params, upsert)
         case DeleteEvent():
             params = {"deleted_at": event.occurred_at.isoformat()}
             upsert = _message_base(event, event.message.id) | {"deleted": True, "deleted_at": params["deleted_at"]}
-            return _scripted(index, event.message.id, DELETE_SCRIPT, params, upsert)
+            return _scripted(index, message_document_id(event.message.id), DELETE_SCRIPT, params, upsert)
         case FileUploadEvent():
             document_id = f"file:{event.event_id}"
             document = _message_base(event, document_id) | {
@@ -267,6 +276,19 @@ def extraction_state(event: FileTextEvent) -> Json:
 def _version(params: Json) -> Json:
     """A ``version_log`` entry (see :mod:`search.versions`), as the scripts add them."""
     return {key: params[key] for key in ("kind", "event_id", "at", "text")}
+
+
+LONGEST_ID_BYTES = 512
+"""The engines refuse a document ``_id`` longer than this (in UTF-8), and with it the whole bulk request."""
+
+
+def message_document_id(message_id: str) -> str:
+    """The ``_id`` of ``message_id``'s document in the messages index: the id itself, or past
+    :data:`LONGEST_ID_BYTES` a digest of it (the document's ``message_id`` field keeps the id)."""
+    encoded = message_id.encode("utf-8", "surrogatepass")
+    if len(encoded) <= LONGEST_ID_BYTES:
+        return message_id
+    return "#sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 def _scripted(index: str, document_id: str, source: str, params: Json, upsert: Json) -> tuple[Json, Json]:
@@ -327,8 +349,9 @@ class ItemOutcome:
     reason: str | None
 
 
-def item_outcome(item: Json) -> ItemOutcome:
-    """The outcome of one bulk response item (``{"index": {...}}`` or ``{"update": {...}}``)."""
+def item_outcome(item: Json, engine: str = "elasticsearch") -> ItemOutcome:
+    """The outcome of one bulk response item (``{"index": {...}}`` or ``{"update": {...}}``);
+    ``engine``: who answered, as its reason says (the adapter's name)."""
     (result,) = item.values()
     status = int(result.get("status", 500))
     if 200 <= status < 300:
@@ -338,7 +361,7 @@ def item_outcome(item: Json) -> ItemOutcome:
         reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
     else:
         reason = str(error or f"status {status}")
-    return ItemOutcome(False, status in RETRYABLE_STATUSES, f"elasticsearch {status} {reason}".strip())
+    return ItemOutcome(False, status in RETRYABLE_STATUSES, f"{engine} {status} {reason}".strip())
 
 
 def results_per_event(

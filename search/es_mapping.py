@@ -32,7 +32,7 @@ TEXT_ANALYZER: Json = {
     "type": "custom",
     "char_filter": ["archivist_scripts"],
     "tokenizer": "archivist_words",
-    "filter": ["lowercase", "asciifolding"],
+    "filter": ["archivist_long_words", "lowercase", "asciifolding"],
 }
 ANALYSIS: Json = {
     "analyzer": {tantivy_schema.TEXT_ANALYZER: TEXT_ANALYZER},
@@ -44,11 +44,19 @@ ANALYSIS: Json = {
     },
     # group 0: the matches are the tokens (the pattern describes words, not separators).
     "tokenizer": {"archivist_words": {"type": "pattern", "pattern": tantivy_schema.token_pattern("java"), "group": 0}},
+    # Words of MAX_TOKEN_BYTES or more are dropped (their positions kept), as Tantivy's remove_long
+    # drops them; a word past Lucene's longest term (32,766 bytes) would refuse the whole document.
+    # Lucene counts UTF-16 units, Tantivy UTF-8 bytes: alike for ASCII words.
+    "filter": {"archivist_long_words": {"type": "length", "min": 0, "max": tantivy_schema.MAX_TOKEN_BYTES - 1}},
     "normalizer": {"archivist_keyword": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
 }
 
-KEYWORD: Json = {"type": "keyword"}
-FOLDED_KEYWORD: Json = {"type": "keyword", "normalizer": "archivist_keyword"}
+LONGEST_KEYWORD = 8191
+"""Characters of the longest keyword value indexed (``ignore_above``): Lucene refuses a term over
+32,766 UTF-8 bytes, and with it the whole document; 8,191 characters of up to four bytes fit. A
+longer value (a hostile name, a 40,000-character id) stays in the document, unindexed."""
+KEYWORD: Json = {"type": "keyword", "ignore_above": LONGEST_KEYWORD}
+FOLDED_KEYWORD: Json = {"type": "keyword", "normalizer": "archivist_keyword", "ignore_above": LONGEST_KEYWORD}
 TEXT: Json = {"type": "text", "analyzer": tantivy_schema.TEXT_ANALYZER}
 DATE: Json = {"type": "date", "format": "strict_date_optional_time"}
 

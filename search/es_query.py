@@ -70,9 +70,15 @@ def _near(node: Near, field: str = "text") -> Json:
     left, right = text_terms(node.left), text_terms(node.right)
     if not left or not right:
         return MATCH_NOTHING
-    # Unordered, at most distance-1 words between the two sides.
-    clauses = [_span(left, field), _span(right, field)]
-    return {"span_near": {"clauses": clauses, "slop": node.distance - 1, "in_order": False}}
+    # Either side first, at most distance-1 words between the two. Two ordered span_near, not one
+    # unordered: an unordered one lets its sides overlap (Lucene's NearSpansUnordered: one "i" is
+    # both sides of "i NEAR/1 i"), an ordered one needs two occurrences, as Tantivy does.
+    sides = [_span(left, field), _span(right, field)]
+    ordered = [
+        {"span_near": {"clauses": clauses, "slop": node.distance - 1, "in_order": True}}
+        for clauses in (sides, sides[::-1])
+    ]
+    return ordered[0] if left == right else _any(ordered)
 
 
 def _prefix(text: str, field: str = "text") -> Json:

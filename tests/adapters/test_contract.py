@@ -3,7 +3,8 @@ Unicode kept exactly, and a failure reported per event instead of raised."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from search.tantivy_schema import exact_text, open_index
 from tests.adapters.test_actiance_adapter import ActianceHarness
 from tests.adapters.test_elasticsearch_logic import FakeClient
 from tests.factories import post, posts
+from tests.search_engines.live import LiveEngine, elasticsearch_url, new_prefix, sources
 
 UNICODE_TEXTS = ["שלום עולם", "مرحبا", "emoji 😀👍🏽 ZWJ 👨‍👩‍👧", "naïve café", "tab\tand line\nbreak"]
 
@@ -138,8 +140,8 @@ class XmlHarness:
 
 
 class ElasticsearchHarness:
-    """The Elasticsearch adapter over an in-memory fake of the bulk API (a real server is in
-    tests/elasticsearch when ARCHIVIST_TEST_ES_URL is set)."""
+    """The Elasticsearch adapter over an in-memory fake of the bulk API (the real engines are in
+    tests/search_engines, and in LIVE_HARNESSES below)."""
 
     def __init__(self, store: StagingStore, tmp_path: Path) -> None:
         self.client = InMemoryBulk()
@@ -168,6 +170,33 @@ class InMemoryBulk(FakeClient):
         return super().bulk(operations=operations, refresh=refresh)
 
 
+class LiveEngineHarness:
+    """The ``opensearch`` (or ``elasticsearch``) adapter on a real engine (tests/search_engines/live.py),
+    over indices of its own, read back with a search of its messages index."""
+
+    def __init__(self, live: LiveEngine) -> None:
+        self.live = live
+        self.prefix = new_prefix("contract")
+        self.reader = live.adapter(self.prefix)
+
+    def adapter(self) -> Adapter:
+        return self.live.adapter(self.prefix)
+
+    def stored_texts(self) -> list[str]:
+        return [document["text"] for document in sources(self.reader, {"match_all": {}})]
+
+    def broken_adapter(self) -> Adapter:
+        """The adapter of an engine that is not there (a port nothing listens on)."""
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        return LiveEngine(self.live.kind, f"http://127.0.0.1:{port}").adapter(self.prefix)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.live.drop(self.prefix)
+
+
 HARNESSES: dict[str, Any] = {
     "archive": ArchiveHarness,
     "index": IndexHarness,
@@ -176,12 +205,25 @@ HARNESSES: dict[str, Any] = {
     "actiance": ActianceHarness,
     "threads": ThreadsHarness,
 }
+LIVE_HARNESSES = ["opensearch-node"] + (["elasticsearch-server"] if elasticsearch_url() else [])
+"""The real engines: the OpenSearch test node always, an Elasticsearch when ARCHIVIST_TEST_ES_URL names one."""
 
 
-@pytest.fixture(params=sorted(HARNESSES))
-def harness(request: pytest.FixtureRequest, sqlite_store: StagingStore, tmp_path: Path) -> Harness:
-    built: Harness = HARNESSES[request.param](sqlite_store, tmp_path)
-    return built
+@pytest.fixture(params=sorted(HARNESSES) + LIVE_HARNESSES)
+def harness(request: pytest.FixtureRequest, sqlite_store: StagingStore, tmp_path: Path) -> Iterator[Harness]:
+    if request.param == "opensearch-node":
+        live = LiveEngine("opensearch", str(request.getfixturevalue("opensearch_url")))
+    elif request.param == "elasticsearch-server":
+        live = LiveEngine("elasticsearch", str(elasticsearch_url()))
+    else:
+        built: Harness = HARNESSES[request.param](sqlite_store, tmp_path)
+        yield built
+        return
+    engine = LiveEngineHarness(live)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def write(adapter: Adapter, batch: Sequence[Event]) -> list[Any]:

@@ -1,6 +1,6 @@
 """The Elasticsearch adapter and attachment text (issue 18), without a server: the file document's
 actions for an upload and its ``file_text``, the text read from the file store, and a text the
-store does not hold failing its event alone (tests/elasticsearch runs the scripts for real)."""
+store does not hold failing its event alone (tests/search_engines runs the scripts for real)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The Elasticsearch adapter's logic (templates, bulk actions, response mapping, retries),
-checked without a server; tests/integration/test_elasticsearch_live.py uses a real one."""
+checked without a server; tests/search_engines/test_live_engines.py uses real ones."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -46,7 +47,11 @@ def test_templates_map_every_field_strictly_with_the_folding_analyzer() -> None:
     assert messages["index_patterns"] == ["arch-messages*"]
     settings = messages["template"]["settings"]
     assert (settings["number_of_shards"], settings["number_of_replicas"]) == (3, 2)
-    assert settings["analysis"]["analyzer"]["archivist_text_v2"]["filter"] == ["lowercase", "asciifolding"]
+    assert settings["analysis"]["analyzer"]["archivist_text_v2"]["filter"] == [
+        "archivist_long_words",
+        "lowercase",
+        "asciifolding",
+    ]
     assert messages["template"]["mappings"]["dynamic"] == "strict"
     assert json.loads(json.dumps(templates)) == templates
 
@@ -87,6 +92,51 @@ def test_every_event_is_indexed_by_event_id_and_messages_by_message_id() -> None
     assert actions[3].body["upsert"]["edit_event_ids"] == [str(batch[1].event_id)]
     assert actions[5].body["script"]["source"] == DELETE_SCRIPT
     assert actions[5].body["upsert"]["deleted"] is True
+
+
+def test_a_posts_declared_mentions_and_hashtags_are_kept_beside_those_in_its_text() -> None:
+    """As the Tantivy index keeps them: an IRC line addressed to ``bob:`` declares that mention."""
+    declared = {"id": "m1", "text": "bob: see #q3 and @carol", "mentions": ["bob"], "hashtags": ["Deal"]}
+    post_update = bulk_actions([event("post", 0, message=declared)], "arch")[1]
+    for fields in (post_update.body["upsert"], post_update.body["script"]["params"]):
+        assert fields["mentions"] == ["bob", "carol"]
+        assert fields["hashtags"] == ["Deal", "q3"]
+    edit = bulk_actions([event("edit", 1, message={"id": "m1", "text": "now @dave"})], "arch")[1]
+    assert edit.body["script"]["params"]["mentions"] == ["dave"], "an edit's text says who it mentions"
+
+
+def _keyword_fields(properties: dict[str, Any]) -> dict[str, Any]:
+    found = {name: field for name, field in properties.items() if field.get("type") == "keyword"}
+    for name, field in properties.items():
+        found |= {f"{name}.{sub}": value for sub, value in _keyword_fields(field.get("fields", {})).items()}
+    return found
+
+
+def test_no_keyword_is_longer_than_lucenes_longest_term() -> None:
+    """A term longer than 32,766 UTF-8 bytes refuses the whole document: every keyword field
+    leaves longer values out of its index (8,191 characters of up to 4 bytes each fit)."""
+    for template in index_templates("arch").values():
+        keywords = _keyword_fields(template["template"]["mappings"]["properties"])
+        assert keywords
+        assert {name: field.get("ignore_above") for name, field in keywords.items()} == dict.fromkeys(keywords, 8191)
+
+
+def test_a_message_id_longer_than_the_engines_longest_id_gets_a_digest_as_its_document_id() -> None:
+    """The engines refuse an ``_id`` over 512 UTF-8 bytes (and with it the whole bulk request)."""
+    long_id = "中" * 171  # 513 bytes
+    for message_id, document_id in (
+        ("m1", "m1"),
+        ("中" * 170, "中" * 170),
+        (long_id, "#sha256:" + hashlib.sha256(long_id.encode()).hexdigest()),
+    ):
+        post = event("post", 0, message={"id": message_id, "text": "hello"})
+        update = bulk_actions([post], "arch")[1]
+        assert update.header["update"]["_id"] == document_id
+        assert update.body["upsert"]["message_id"] == message_id
+    edit, delete = bulk_actions(
+        [event("edit", 1, message={"id": long_id, "text": "hi"}), event("delete", 2, message={"id": long_id})], "arch"
+    )[1::2]
+    assert edit.header["update"]["_id"] == delete.header["update"]["_id"] == update.header["update"]["_id"]
 
 
 def test_bulk_body_alternates_headers_and_bodies() -> None:

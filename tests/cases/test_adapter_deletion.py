@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectApiResponse
+from elasticsearch import NotFoundError
 
 from adapters.base import DeletionFailed, SupportsDelete
 from adapters.es_adapter import ElasticsearchAdapter
@@ -168,6 +169,37 @@ def test_a_connection_failure_fails_the_deletion() -> None:
 
     with pytest.raises(DeletionFailed, match="connection refused"):
         disposing(Down(events={"e1"})).delete(["e1"])
+
+
+def _not_found(error: str) -> NotFoundError:
+    meta = ApiResponseMeta(404, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "localhost", 9200))
+    cause = {"type": error, "reason": "no such index [arch-messages]"}
+    return NotFoundError(error, meta, {"error": {"root_cause": [cause], **cause}, "status": 404})
+
+
+class NoMessagesIndex(RefusingClient):
+    """A cluster whose messages index does not exist (nothing was ever delivered to it)."""
+
+    missing = "index_not_found_exception"
+
+    def refresh(self, **request: Any) -> dict[str, Any]:
+        raise _not_found(self.missing)
+
+    def delete_by_query(self, **request: Any) -> ObjectApiResponse[Any]:
+        raise _not_found(self.missing)
+
+
+def test_a_messages_index_that_does_not_exist_has_no_message_left_to_dispose_of() -> None:
+    client = NoMessagesIndex(events={"e1"})
+    disposing(client).delete(["e1", "e2"])
+    assert client.events == set()
+
+
+def test_any_other_answer_of_not_found_fails_the_deletion() -> None:
+    client = NoMessagesIndex(events={"e1"})
+    client.missing = "resource_not_found_exception"
+    with pytest.raises(DeletionFailed, match="resource_not_found_exception"):
+        disposing(client).delete(["e1"])
 
 
 def _indexed() -> RefusingClient:

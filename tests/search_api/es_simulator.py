@@ -1,6 +1,6 @@
 """Elasticsearch's analysis and query evaluation, simulated from the index template and the query
-DSL that :mod:`search.es_query` writes (no server here: ARCHIVIST_TEST_ES_URL is normally
-unset; tests/elasticsearch runs the same corpus against a real one when it is set).
+DSL that :mod:`search.es_query` writes (no server here; tests/search_engines runs the same corpora
+against the OpenSearch test node, and a real Elasticsearch when ARCHIVIST_TEST_ES_URL is set).
 
 The analyzer is read from :data:`search.es_mapping.ANALYSIS` as Elasticsearch reads it: the
 ``mapping`` char filter (longest rule first), the ``pattern`` tokenizer with ``group: 0`` (the
@@ -35,7 +35,7 @@ def _unescape(rule: str) -> str:
 
 
 @cache
-def _analyzer() -> tuple[dict[str, str], regex.Pattern[str]]:
+def _analyzer() -> tuple[dict[str, str], regex.Pattern[str], int]:
     (analyzer,) = ANALYSIS["analyzer"].values()
     (char_filter_name,) = analyzer["char_filter"]
     mapping: dict[str, str] = {}
@@ -45,10 +45,13 @@ def _analyzer() -> tuple[dict[str, str], regex.Pattern[str]]:
     tokenizer = ANALYSIS["tokenizer"][analyzer["tokenizer"]]
     assert tokenizer["type"] == "pattern"
     assert tokenizer["group"] == 0
-    assert analyzer["filter"] == ["lowercase", "asciifolding"]
+    long_words, *folding = analyzer["filter"]
+    assert folding == ["lowercase", "asciifolding"]
+    length = ANALYSIS["filter"][long_words]
+    assert (length["type"], length["min"]) == ("length", 0)
     pattern = tokenizer["pattern"].replace(r"\p{IsAlphabetic}", r"\p{Alphabetic}")
     pattern = re.sub(r"\\x\{([0-9A-Fa-f]+)\}", lambda match: f"\\U{int(match.group(1), 16):08X}", pattern)
-    return mapping, regex.compile(pattern, regex.V1)
+    return mapping, regex.compile(pattern, regex.V1), int(length["max"])
 
 
 def _char_filter(text: str, mapping: dict[str, str]) -> str:
@@ -70,9 +73,16 @@ def _lowercase(token: str) -> str:
     return "".join(lower if len(lower := c.lower()) == 1 else c for c in token)
 
 
+def _utf16_units(token: str) -> int:
+    return len(token.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def analyze(text: str) -> list[str]:
-    mapping, pattern = _analyzer()
-    tokens = [_lowercase(match.group()) for match in pattern.finditer(_char_filter(text, mapping))]
+    """The terms of ``text`` (a word dropped by the ``length`` filter leaves no gap here: phrases
+    across one are not modelled)."""
+    mapping, pattern, longest = _analyzer()
+    words = (match.group() for match in pattern.finditer(_char_filter(text, mapping)))
+    tokens = [_lowercase(word) for word in words if _utf16_units(word) <= longest]
     return [folded for token in tokens for folded in _FOLD.analyze(token)]
 
 
@@ -138,13 +148,14 @@ def _spans(clause: Json, fields: dict[str, tuple[str, ...]]) -> list[tuple[int, 
             if gaps <= slop:
                 found.append((run[0][0], run[-1][1]))
         return found
+    # Unordered, as Lucene's NearSpansUnordered: the two sides may overlap (one "i" is both sides
+    # of "i NEAR/1 i"; tests/search_engines/test_live_engines.py saw it on a real node).
     (first, second) = parts
     for a in first:
         for b in second:
-            if a[1] <= b[0] or b[1] <= a[0]:
-                start, end = min(a[0], b[0]), max(a[1], b[1])
-                if end - start - (a[1] - a[0]) - (b[1] - b[0]) <= slop:
-                    found.append((start, end))
+            start, end = min(a[0], b[0]), max(a[1], b[1])
+            if end - start - (a[1] - a[0]) - (b[1] - b[0]) <= slop:
+                found.append((start, end))
     return found
 
 

@@ -11,6 +11,7 @@ from search.es_query import MATCH_NOTHING, UnsupportedEsQuery, search_body, tran
 from search.es_query import Json as EsJson
 from search.memberships import Interval
 from search.query_parser import SEARCH_TIME_BUDGET_SECONDS, parse_query
+from tests.search_api import es_simulator
 
 
 def q(text: str) -> EsJson:
@@ -37,7 +38,7 @@ def test_words_search_every_version_and_attachment_text_unless_current() -> None
         }
     }
     near = q("wine NEAR/5 windows")["bool"]["should"]
-    assert [clause["span_near"]["clauses"][0] for clause in near] == [
+    assert [clause["bool"]["should"][0]["span_near"]["clauses"][0] for clause in near] == [
         {"span_term": {"text": "wine"}},
         {"span_term": {"history": "wine"}},
         {"span_term": {"attachment": "wine"}},
@@ -73,9 +74,31 @@ def test_prefix_and_near() -> None:
             "in_order": True,
         }
     }
-    near = q("current:wine NEAR/5 windows")["span_near"]
-    assert (near["slop"], near["in_order"]) == (4, False)
-    assert near["clauses"] == [{"span_term": {"text": "wine"}}, {"span_term": {"text": "windows"}}]
+    wine, windows = {"span_term": {"text": "wine"}}, {"span_term": {"text": "windows"}}
+    either_way = q("current:wine NEAR/5 windows")["bool"]["should"]
+    assert [near["span_near"] for near in either_way] == [
+        {"clauses": [wine, windows], "slop": 4, "in_order": True},
+        {"clauses": [windows, wine], "slop": 4, "in_order": True},
+    ]
+    assert q("current:wine NEAR/5 wine") == {"span_near": {"clauses": [wine, wine], "slop": 4, "in_order": True}}
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "found"),
+    [
+        ("i NEAR/1 i", "i am here", False),
+        ("i NEAR/2 i", "i think i am", True),
+        ("i NEAR/1 i", "i think i am", False),
+        ('"sudo apt" NEAR/1 "apt get"', "sudo apt get install", False),
+        ('"sudo apt" NEAR/2 "apt get"', "sudo apt or apt get", True),
+        ("get NEAR/1 apt", "sudo apt get install", True),
+    ],
+)
+def test_near_needs_two_occurrences_that_do_not_overlap(query: str, text: str, found: bool) -> None:
+    """As Tantivy and the reference: Elasticsearch's unordered span_near lets its sides overlap
+    (one "i" would be both sides of "i NEAR/1 i"), so NEAR is two ordered ones, either way round."""
+    translated = q(f"current:({query})")
+    assert es_simulator.matches(translated, es_simulator.document("m1", text)) is found
 
 
 def test_filters() -> None:

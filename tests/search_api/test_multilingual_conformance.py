@@ -99,6 +99,16 @@ def test_the_elasticsearch_analysis_gives_the_tantivy_terms() -> None:
         assert es_simulator.analyze(message.text) == text_terms(message.text), message.text
 
 
+@pytest.mark.parametrize("length", [254, 255, 40_000])
+def test_the_elasticsearch_analysis_drops_the_words_tantivy_drops(length: int) -> None:
+    """Words of MAX_TOKEN_BYTES or more are not indexed (and a word past Lucene's longest term,
+    32,766 bytes, would refuse the whole document)."""
+    from search.tantivy_schema import searchable, text_terms
+
+    text = f"before {'x' * length} after"
+    assert es_simulator.analyze(searchable(text)) == text_terms(text)
+
+
 WORDS = st.sampled_from(query_words())
 
 

@@ -156,7 +156,7 @@ def test_elasticsearch_hits_say_which_version_matched() -> None:
         {"kind": "post", "event_id": str(events[0].event_id), "at": micros(0), "text": ORIGINAL}
     ]
     assert documents["history"] == []
-    # What the scripts leave after the two edits and the delete (tests/elasticsearch runs them).
+    # What the scripts leave after the two edits and the delete (tests/search_engines runs them on the real engines).
     source = documents | {
         "text": SECOND_EDIT,
         "history": [ORIGINAL, FIRST_EDIT],

@@ -5,8 +5,8 @@ between versions) and some deleted, the edits delivered out of order. The oracle
 reference evaluator applied version by version: a word condition holds when some version of the
 message holds it (only the current version inside ``current:``). Tantivy answers for real;
 Elasticsearch through its translation (:func:`search.es_query.search_body`), evaluated here over
-the documents the messages index holds for the same messages (no server runs here; with
-``ARCHIVIST_TEST_ES_URL`` tests/elasticsearch runs the painless scripts for real).
+the documents the messages index holds for the same messages (no server runs here;
+tests/search_engines runs the painless scripts for real on the OpenSearch test node).
 """
 
 from __future__ import annotations
@@ -208,8 +208,8 @@ def _spans(query: dict[str, Any], tokens: list[str]) -> Spans:
         return partial
     left, right = clauses
     for s1, e1 in left:
-        for s2, e2 in right:
-            if e1 <= s2 <= e1 + slop or e2 <= s1 <= e2 + slop:
+        for s2, e2 in right:  # unordered: the sides may overlap, as in Lucene (tests/search_api/es_simulator.py)
+            if max(e1, e2) - min(s1, s2) - (e1 - s1) - (e2 - s2) <= slop:
                 found.add((min(s1, s2), max(e1, e2)))
     return found
 
