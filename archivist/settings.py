@@ -26,6 +26,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from search.opensearch_client import node_urls
+
 CONFIG_FILE_ENV = "ARCHIVIST_CONFIG"
 ENV_PREFIX = "ARCHIVIST_"
 FILE_SUFFIX = "_FILE"
@@ -273,12 +275,15 @@ class Settings(BaseSettings):
             and url_scheme(self.elasticsearch_url) != "https"
         ):
             problems.append("ARCHIVIST_ELASTICSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_ELASTICSEARCH_URL")
-        if (
-            self.opensearch_tls_ca_file is not None
-            and self.opensearch_url is not None
-            and url_scheme(self.opensearch_url) != "https"
-        ):
-            problems.append("ARCHIVIST_OPENSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_OPENSEARCH_URL")
+        if self.opensearch_url is not None:
+            schemes = {urlsplit(node).scheme.lower() for node in node_urls(self.opensearch_url.get_secret_value())}
+            if not schemes or not schemes <= {"http", "https"} or len(schemes) > 1:
+                problems.append(
+                    "ARCHIVIST_OPENSEARCH_URL: one or more http:// or https:// URLs of one cluster, "
+                    "separated by commas, all with the same scheme"
+                )
+            elif self.opensearch_tls_ca_file is not None and schemes != {"https"}:
+                problems.append("ARCHIVIST_OPENSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_OPENSEARCH_URL")
         if self.elasticsearch_url is not None and self.opensearch_url is not None:
             problems.append(
                 "set ARCHIVIST_ELASTICSEARCH_URL or ARCHIVIST_OPENSEARCH_URL, not both: searches go to one engine"

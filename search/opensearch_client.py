@@ -67,10 +67,19 @@ def _flag(refresh: Refresh) -> str:
 
 def opensearch_client(url: str, *, ca_certs: str | None = None, timeout: float = 30.0, max_retries: int = 3) -> Any:
     """An ``opensearchpy.OpenSearch`` for ``url`` (credentials may be in it:
-    ``https://user:password@host:9200``), verifying TLS with ``ca_certs`` when given."""
+    ``https://user:password@host:9200``), verifying TLS with ``ca_certs`` when given.
+
+    ``url`` may list several nodes of one cluster, separated by commas: the client sends each
+    request to one of them and, when a node does not answer, to the next, so a processor or the
+    API keeps working while a node is down (with one URL it fails until that node is back)."""
     from opensearchpy import OpenSearch
 
     options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
     if ca_certs:
         options |= {"ca_certs": ca_certs, "verify_certs": True}
-    return OpenSearch([url], **options)
+    return OpenSearch(node_urls(url), **options)
+
+
+def node_urls(url: str) -> list[str]:
+    """The nodes of a comma-separated ``ARCHIVIST_OPENSEARCH_URL``."""
+    return [node.strip() for node in url.split(",") if node.strip()]

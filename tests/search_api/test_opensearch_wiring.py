@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from opensearchpy import ConnectionError
 from pydantic import ValidationError
 
 from adapters.opensearch_adapter import OpenSearchAdapter
@@ -16,6 +17,7 @@ from archivist.settings import Settings, get_settings
 from ingest.sink import StagingSink
 from ingest.staging import StagingStore
 from search.backends import OpenSearchSearchBackend
+from search.opensearch_client import opensearch_client
 from search_api.app import create_app
 from search_api.deps import AppServices
 
@@ -95,3 +97,24 @@ def test_readyz_is_503_without_echoing_the_url_when_opensearch_is_down(
     assert checks["opensearch"]["status"] == "fail"
     assert "hunter2" not in str(body)
     assert "127.0.0.1" not in str(body)
+
+
+def test_a_url_that_is_not_http_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVIST_OPENSEARCH_URL", "http://node-1:9200,ftp://node-2:9200")
+    with pytest.raises(ValidationError, match="one or more http:// or https:// URLs of one cluster"):
+        Settings()
+
+
+def test_several_nodes_keep_answering_when_one_is_down(opensearch_url: str) -> None:
+    """The fault test's finding: a client of one node fails while that node is down; given every
+    node of the cluster (comma-separated) it sends each request to one that answers."""
+    down_first = opensearch_client(f"{UNREACHABLE}, {opensearch_url}", max_retries=2)
+    try:
+        for _ in range(4):  # the client rotates over its nodes: some requests go to the dead one first
+            assert down_first.cluster.health()["status"] in {"green", "yellow"}
+    finally:
+        down_first.close()
+    alone = opensearch_client(UNREACHABLE, max_retries=0)
+    with pytest.raises(ConnectionError):
+        alone.cluster.health()
+    alone.close()
