@@ -390,28 +390,39 @@ def _hit(
     )
 
 
+WHOLE_MESSAGE_CHARS = 1_000_000
+"""Longer than any message the API accepts (its request body limit is 10 MiB of JSON, so a
+message's text can be longer; the words past this many characters are shown unmarked)."""
+
+
 def _highlight(snippets: tantivy.SnippetGenerator, document: tantivy.Document) -> str:
-    """The hit's highlight as HTML. The stored ``text`` is the searchable form; when that is not
-    what was said (Arabic or Hebrew marks, letter variants, half-width kana), the highlighted
-    words are mapped back onto the composed original, so the page shows the text as said."""
+    """The hit's highlight as HTML: the whole message with its matched words marked, as the
+    search engines give it (``number_of_fragments: 0``). Tantivy's snippet is one fragment cut
+    at its first and last word, so the text around the fragment is put back. The stored
+    ``text`` is the searchable form; when that is not what was said (Arabic or Hebrew marks,
+    letter variants, half-width kana), the highlighted words are mapped back onto the composed
+    original, so the page shows the text as said."""
     snippet = snippets.snippet_from_doc(document)
+    marks = snippet.highlighted()
+    if not marks:
+        return str(snippet.to_html())
+    stored = str(document.get_first(fields.TEXT) or "")
+    encoded = stored.encode("utf-8")
     original = document.get_first(fields.TEXT_ORIGINAL)
     mapped = fields.folded_offsets(original.decode("utf-8")) if isinstance(original, bytes) else None
-    if mapped is None:
-        return str(snippet.to_html())
-    composed, starts = mapped
-    encoded = str(document.get_first(fields.TEXT) or "").encode("utf-8")
+    composed = stored if mapped is None else mapped[0]
 
     def at(byte: int) -> int:  # a byte offset in the stored text as an offset in ``composed``
-        return starts[len(encoded[:byte].decode("utf-8", errors="ignore"))]
+        characters = len(encoded[:byte].decode("utf-8", errors="ignore"))
+        return characters if mapped is None else mapped[1][characters]
 
     fragment = snippet.fragment_range()
-    pieces, position = [], at(fragment.start)
-    for marked in snippet.highlighted():
+    pieces, position = [], 0
+    for marked in marks:
         start, end = at(fragment.start + marked.start), at(fragment.start + marked.end)
         pieces += [html.escape(composed[position:start]), "<b>", html.escape(composed[start:end]), "</b>"]
         position = end
-    pieces.append(html.escape(composed[position : at(fragment.end)]))
+    pieces.append(html.escape(composed[position:]))
     return "".join(pieces)
 
 
@@ -581,6 +592,8 @@ def search_page(
         next_after = _order(documents[-1]) if more else None
     if highlights:
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, fields.TEXT)
+        # One fragment as long as any message: every match is marked, not only a first 150 characters'.
+        snippets.set_max_num_chars(WHOLE_MESSAGE_CHARS)
         excerpts = _excerpts(searcher, query, index.schema, documents)
         words = attachment_words(node) if excerpts else []
         hits = [
