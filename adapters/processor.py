@@ -41,11 +41,13 @@ in parallel; what they still do one at a time, and why:
   and every later statement on staging touches only the claimant's own leased rows;
 - the archive chain: one append at a time, because the chain has one head (an advisory lock
   on PostgreSQL, see :func:`archive.record.append_events`; SQLite's write lock). Held from
-  the archive's write to the commit, so that transaction holds only database work: the
-  adapters outside the staging database (a search engine, worker processes) have answered
-  before it begins, and the deliveries of the next batch to them, claimed at its start, run
-  while it writes and commits. A processor waiting for a slow search engine holds no lock
-  another processor needs;
+  the archive's write to the commit, with the adapters that write in the same transaction
+  after it (``extract``; ``threads``, which must read the archive as the batches before left
+  it, and costs about as much as the archive's write). That transaction holds only database
+  work: the adapters outside the staging database (a search engine, worker processes) have
+  answered before it begins, and the deliveries of the next batch to them, claimed at its
+  start, run while it writes and commits. A processor waiting for a slow search engine holds
+  no lock another processor needs;
 - the ``xml`` and ``actiance`` files of one directory: their ledger's lock
   (:mod:`adapters.file_ledger`), off the database transaction;
 - the search engines (``opensearch``, ``elasticsearch``): nothing on our side (concurrent
