@@ -45,9 +45,10 @@ in parallel; what they still do one at a time, and why:
   after it (``extract``; ``threads``, which must read the archive as the batches before left
   it, and costs about as much as the archive's write). That transaction holds only database
   work: the adapters outside the staging database (a search engine, worker processes) have
-  answered before it begins, and the deliveries of the next batch to them, claimed at its
-  start, run while it writes and commits. A processor waiting for a slow search engine holds
-  no lock another processor needs;
+  answered before it begins, and the deliveries of the next batch to them, claimed just
+  before it, run while it writes and commits. A processor waiting for a slow search engine
+  holds no lock another processor needs, and no transaction holds a staging row while it
+  waits for the chain's lock (the claim commits first), so the two cannot deadlock;
 - the ``xml`` and ``actiance`` files of one directory: their ledger's lock
   (:mod:`adapters.file_ledger`), off the database transaction;
 - the search engines (``opensearch``, ``elasticsearch``): nothing on our side (concurrent
@@ -161,9 +162,9 @@ class BatchProcessor:
         self.clock = clock
         self._stopping = False
         self._next: _Ahead | None = None
-        """A batch claimed ahead by the transaction that recorded the previous one, parsed on
-        the parsing thread and delivered to the adapters outside the staging database while
-        that transaction writes and commits."""
+        """A batch claimed ahead, just before the transaction that records the previous one,
+        parsed on the parsing thread and delivered to the adapters outside the staging
+        database while that transaction writes and commits."""
         self._outside = [a for a in self.adapters if not isinstance(a, WritesInStagingTransaction)]
         self._inside = [a for a in self.adapters if isinstance(a, WritesInStagingTransaction)]
         self._pool: ThreadPoolExecutor | None = None
@@ -227,15 +228,14 @@ class BatchProcessor:
         begins: it never holds the archive chain's lock (or SQLite's write lock) while a
         network round trip or a Tantivy commit is under way.
 
-        With ``claim_next`` (what :meth:`run` does), the transaction that records the outcome
-        also claims the next batch, at its start, and hands it to the adapters outside the
-        staging database at once: their waits (a network round trip, a Tantivy commit, an
-        fsync) release the GIL and overlap with the archive's write and the commit, and the
-        claim costs no commit of its own (a commit, an fsync, costs as much as a thousand
-        rows). A processor that stops with a batch claimed ahead gives it back
-        (:meth:`_release_next`); one that dies leaves its lease to expire, as it would
-        mid-batch. A batch delivered ahead whose claim is rolled back (the transaction
-        failed) is delivered again later: adapters absorb a repeat.
+        With ``claim_next`` (what :meth:`run` does), the next batch is claimed just before the
+        transaction that records the outcome (in one of its own, which holds no lock once
+        committed) and handed to the adapters outside the staging database at once: their
+        waits (a network round trip, a Tantivy commit, an fsync) release the GIL and overlap
+        with the archive's write and the commit. A processor that stops with a batch claimed
+        ahead gives it back once its deliveries have answered (:meth:`_release_next`); one
+        that dies leaves its lease to expire, as it would mid-batch. A batch claimed ahead
+        stays claimed when recording the one before fails: :meth:`run` records it next.
         """
         batch_started = time.perf_counter()
         ahead, self._next = self._next, None
@@ -257,7 +257,7 @@ class BatchProcessor:
                 )
         if running is None:
             running = [(adapter, self._start_delivery(adapter, claimed)) for adapter in self._outside]
-        outcome, self._next = self._record(claimed, successes, failures, running, claim_next=claim_next)
+        outcome = self._record(claimed, successes, failures, running, claim_next=claim_next)
         metrics.COMPLETED.inc(outcome.completed)
         metrics.PARKED.inc(outcome.parked)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - batch_started)
@@ -310,13 +310,14 @@ class BatchProcessor:
             with self.engine.begin() as connection:
                 self._claims.release(connection, ids)
 
-    def _claim_ahead_in(self, connection: Connection) -> _Ahead:
-        """Claim the next batch in ``connection``'s transaction, parse it on the parsing thread
-        and deliver it to the adapters outside the staging database on their threads: the
-        transaction's writes and commit (round trips, an fsync) release the GIL, so the
-        parsing and the deliveries overlap them instead of following them. A stopping
+    def _claim_ahead(self) -> _Ahead:
+        """Claim the next batch (a transaction of its own), parse it on the parsing thread and
+        deliver it to the adapters outside the staging database on their threads: the
+        recording transaction's writes and commit (round trips, an fsync) release the GIL, so
+        the parsing and the deliveries overlap them instead of following them. A stopping
         processor delivers nothing ahead (:meth:`_release_next` gives the batch back)."""
-        rows = self._claimed_rows_in(connection)
+        with self.engine.begin() as connection:
+            rows = self._claimed_rows_in(connection)
         if self._parser is None:
             self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
         parsed = self._parser.submit(_parsed, rows)
@@ -337,13 +338,12 @@ class BatchProcessor:
         running: Sequence[tuple[Adapter, Future[Delivery]]],
         *,
         claim_next: bool = False,
-    ) -> tuple[BatchOutcome, _Ahead | None]:
-        """Once the ``running`` deliveries have answered, one transaction: (with
-        ``claim_next``) the claim of the next batch, which it returns on its way to the
-        adapters outside the staging database; delivery to the adapters that write in the
-        staging database (the archive); deletion of completed events, progress and backoff
-        for the rest."""
-        ahead: _Ahead | None = None
+    ) -> BatchOutcome:
+        """Once the ``running`` deliveries have answered: (with ``claim_next``) the claim of
+        the next batch in a transaction of its own, left in ``self._next`` on its way to the
+        adapters outside the staging database; then one transaction: delivery to the adapters
+        that write in the staging database (the archive), deletion of completed events,
+        progress and backoff for the rest."""
         try:
             # Before the transaction begins: the archive's write takes the chain's lock (the
             # write lock on SQLite) until the commit, and another processor's archive write
@@ -351,21 +351,19 @@ class BatchProcessor:
             # wait for this one's search engine (turn-taking); outside, the lock is held for
             # database work alone.
             wait([future for _adapter, future in running])
+            if claim_next:
+                # Committed before the transaction that takes the chain's lock: a transaction
+                # that held claimed staging rows while it waited for that lock deadlocked
+                # with the lock's holder deleting its own batch (seen in bench/process.py with
+                # two processors). No transaction holds a staging row while it waits for it.
+                self._next = self._claim_ahead()
             with self.engine.begin() as connection:
-                if claim_next:
-                    ahead = self._claim_ahead_in(connection)
                 for adapter in self._inside:
                     delivery = self._deliver_in_transaction(connection, adapter, claimed)
                     _note(adapter.name, delivery, successes, failures)
                 for other, future in running:
                     _note(other.name, future.result(), successes, failures)
-                outcome = self._record_in(connection, claimed, successes, failures)
-            return outcome, ahead
-        except BaseException:
-            if ahead is not None:
-                # Its claim went with the transaction: let its deliveries answer, and drop it.
-                wait([future for _adapter, future in ahead.running or []])
-            raise
+                return self._record_in(connection, claimed, successes, failures)
         finally:
             # Even when recording failed: an adapter is never given a batch while it still
             # works on the one before.

@@ -490,7 +490,7 @@ def _os_processor(url: str, node_url: str, prefix: str, adapters: str, ready: An
         for adapter in built:
             adapter.close()
     engine.dispose()
-    done.put((outcome.completed, outcome.failed))
+    done.put((outcome.completed, outcome.failed, outcome.claimed))
 
 
 def _prepared_indices(node_url: str) -> tuple[str, Any]:
@@ -547,9 +547,11 @@ def os_processors(
             if worker.is_alive():
                 worker.kill()
         _dropped(client, prefix)
-    completed, failed = sum(r[0] for r in results), sum(r[1] for r in results)
+    completed, failed, claimed = (sum(r[i] for r in results) for i in range(3))
     if completed != len(events):
         raise RuntimeError(f"{adapters} x{processors}: delivered {completed} of {len(events)} ({failed} failed)")
+    if failed or claimed != len(events):
+        print(f"warning: {adapters} x{processors}: {failed} failed, {claimed} claims of {len(events)} events")
     plural = "processor" if processors == 1 else "processors"
     name = f"{processors} {plural} -> {adapters.replace(',', ' + ')}"
     return OsFigure(name, len(events), elapsed, cpu)

@@ -117,6 +117,7 @@ def test_two_processors_drain_staging_into_archive_and_opensearch_in_parallel(
                 f"processor {number} had failed deliveries (a lock, a conflict?): {results}"
             )
         assert sum(result["completed"] for result in results.values()) == EVENTS
+        assert sum(result["claimed"] for result in results.values()) == EVENTS, "no event claimed twice"
 
         assert postgres_store.counts().staged == 0
         assert postgres_store.counts().parked == 0
