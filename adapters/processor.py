@@ -352,10 +352,13 @@ class BatchProcessor:
             # database work alone.
             wait([future for _adapter, future in running])
             if claim_next:
-                # Committed before the transaction that takes the chain's lock: a transaction
-                # that held claimed staging rows while it waited for that lock deadlocked
-                # with the lock's holder deleting its own batch (seen in bench/process.py with
-                # two processors). No transaction holds a staging row while it waits for it.
+                # Committed before the transaction that takes the chain's lock. A claim can
+                # leave a row of another processor's batch locked until its transaction ends
+                # (PostgreSQL keeps the row lock of a row whose lease it re-checked and found
+                # taken, as it does after any SELECT ... FOR UPDATE); inside a transaction
+                # that then waited for the chain's lock, the lock's holder deleting its batch
+                # waited for that row: a deadlock (seen twice in one bench/process.py run).
+                # So no transaction holds a staging row while it waits for the chain's lock.
                 self._next = self._claim_ahead()
             with self.engine.begin() as connection:
                 for adapter in self._inside:
