@@ -33,6 +33,27 @@ savepoint of its own: a failed write (which on PostgreSQL aborts everything sinc
 savepoint) rolls back alone. Every write reads the chain's head in that transaction and
 appends after it, in the batch's occurrence order, so the events that succeed are chained one
 after the other with no gap and no fork, as if the failing ones had never been in the batch.
+
+Several processors (``archivist process`` on several hosts or cores, one PostgreSQL) deliver
+in parallel; what they still do one at a time, and why:
+
+- claiming: never. ``FOR UPDATE SKIP LOCKED`` skips the rows another processor is claiming,
+  and every later statement on staging touches only the claimant's own leased rows;
+- the archive chain: one append at a time, because the chain has one head (an advisory lock
+  on PostgreSQL, see :func:`archive.record.append_events`; SQLite's write lock). Held from
+  the archive's write to the commit, with the adapters that write in the same transaction
+  after it (``extract``; ``threads``, which must read the archive as the batches before left
+  it, and costs about as much as the archive's write). That transaction holds only database
+  work: the adapters outside the staging database (a search engine, worker processes) have
+  answered before it begins, and the deliveries of the next batch to them, claimed just
+  before it, run while it writes and commits. A processor waiting for a slow search engine
+  holds no lock another processor needs, and no transaction holds a staging row while it
+  waits for the chain's lock (the claim commits first), so the two cannot deadlock;
+- the ``xml`` and ``actiance`` files of one directory: their ledger's lock
+  (:mod:`adapters.file_ledger`), off the database transaction;
+- the search engines (``opensearch``, ``elasticsearch``): nothing on our side (concurrent
+  updates of one message document are retried by the engine, ``retry_on_conflict``). Only the
+  Tantivy ``index`` has one writer: processors sharing it take turns on its lock.
 """
 
 from __future__ import annotations
@@ -140,9 +161,10 @@ class BatchProcessor:
         self._claims = StagingClaims(self.owner)
         self.clock = clock
         self._stopping = False
-        self._next: Future[list[ClaimedEvent]] | None = None
-        """A batch claimed ahead by the transaction that recorded the previous one, parsed on
-        the parsing thread while that transaction commits."""
+        self._next: _Ahead | None = None
+        """A batch claimed ahead, just before the transaction that records the previous one,
+        parsed on the parsing thread and delivered to the adapters outside the staging
+        database while that transaction writes and commits."""
         self._outside = [a for a in self.adapters if not isinstance(a, WritesInStagingTransaction)]
         self._inside = [a for a in self.adapters if isinstance(a, WritesInStagingTransaction)]
         self._pool: ThreadPoolExecutor | None = None
@@ -201,21 +223,29 @@ class BatchProcessor:
 
         Adapters that write to the staging database itself (the archive) are delivered inside
         the transaction that records the outcome: the archive and staging then change
-        together, in one commit. The other adapters (index, files, Elasticsearch) are
-        delivered at the same time, each on a thread of its own: their waits (a Tantivy
-        commit, an fsync, a network round trip) release the GIL and overlap with the
-        archive's, and the outcome is recorded once every adapter has answered.
+        together, in one commit. The other adapters (index, files, search engines) are
+        delivered each on a thread of its own, and have answered before that transaction
+        begins: it never holds the archive chain's lock (or SQLite's write lock) while a
+        network round trip or a Tantivy commit is under way.
 
-        With ``claim_next`` (what :meth:`run` does), the transaction that records the outcome
-        also claims the next batch, which the next call delivers: one commit per batch fewer,
-        and a commit (an fsync) costs as much as a thousand rows. A processor that stops with
-        a batch claimed ahead gives it back (:meth:`_release_next`); one that dies leaves its
-        lease to expire, as it would mid-batch.
+        With ``claim_next`` (what :meth:`run` does), the next batch is claimed just before the
+        transaction that records the outcome (in one of its own, which holds no lock once
+        committed) and handed to the adapters outside the staging database at once: their
+        waits (a network round trip, a Tantivy commit, an fsync) release the GIL and overlap
+        with the archive's write and the commit. A processor that stops with a batch claimed
+        ahead gives it back once its deliveries have answered (:meth:`_release_next`); one
+        that dies leaves its lease to expire, as it would mid-batch. A batch claimed ahead
+        stays claimed when recording the one before fails: :meth:`run` records it next.
         """
         batch_started = time.perf_counter()
         ahead, self._next = self._next, None
-        claimed = ahead.result() if ahead is not None else self._claim()
+        running: list[tuple[Adapter, Future[Delivery]]] | None = None
+        if ahead is not None:
+            claimed, running = ahead.claimed.result(), ahead.running
+        else:
+            claimed = self._claim()
         if not claimed:
+            wait([future for _adapter, future in running or []])
             return BatchOutcome()
         failures: dict[str, dict[str, Failure]] = {c.event_id: {} for c in claimed}
         successes: dict[str, set[str]] = {c.event_id: set() for c in claimed}
@@ -225,8 +255,9 @@ class BatchProcessor:
                 failures[item.event_id]["staging"] = Failure(
                     f"the staged payload is not a valid event: {_parse_problem(item.payload)}", permanent=True
                 )
-        running = [(adapter, self._start_delivery(adapter, claimed)) for adapter in self._outside]
-        outcome, self._next = self._record(claimed, successes, failures, running, claim_next=claim_next)
+        if running is None:
+            running = [(adapter, self._start_delivery(adapter, claimed)) for adapter in self._outside]
+        outcome = self._record(claimed, successes, failures, running, claim_next=claim_next)
         metrics.COMPLETED.inc(outcome.completed)
         metrics.PARKED.inc(outcome.parked)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - batch_started)
@@ -241,9 +272,16 @@ class BatchProcessor:
 
     def _start_delivery(self, adapter: Adapter, claimed: Sequence[ClaimedEvent]) -> Future[Delivery]:
         """Deliver to ``adapter`` on a delivery thread; the future holds what it answered."""
+        return self._delivery_pool().submit(_timed_delivery, adapter, _pending_for(adapter.name, claimed))
+
+    def _start_delivery_when_parsed(self, adapter: Adapter, parsed: Future[list[ClaimedEvent]]) -> Future[Delivery]:
+        """Deliver to ``adapter`` the batch ``parsed`` will hold, once it is parsed."""
+        return self._delivery_pool().submit(_delivery_when_parsed, adapter, parsed)
+
+    def _delivery_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._outside)), thread_name_prefix="deliver")
-        return self._pool.submit(_timed_delivery, adapter, _pending_for(adapter.name, claimed))
+        return self._pool
 
     def _deliver_in_transaction(
         self, connection: Connection, adapter: WritesInStagingTransaction, claimed: Sequence[ClaimedEvent]
@@ -261,21 +299,31 @@ class BatchProcessor:
             return _parsed(self._claimed_rows_in(connection))
 
     def _release_next(self) -> None:
-        """Give back a batch claimed ahead and not delivered (the processor is stopping)."""
+        """Give back a batch claimed ahead and not recorded (the processor is stopping), once
+        its deliveries under way have answered."""
         ahead, self._next = self._next, None
-        ids = [c.event_id for c in ahead.result()] if ahead is not None else []
+        if ahead is None:
+            return
+        wait([future for _adapter, future in ahead.running or []])
+        ids = [c.event_id for c in ahead.claimed.result()]
         if ids:
             with self.engine.begin() as connection:
                 self._claims.release(connection, ids)
 
-    def _claim_ahead_in(self, connection: Connection) -> Future[list[ClaimedEvent]]:
-        """Claim the next batch in ``connection``'s transaction and parse it on the parsing
-        thread: the transaction's commit (an fsync, a round trip) releases the GIL, so the
-        parsing overlaps it instead of following it."""
-        rows = self._claimed_rows_in(connection)
+    def _claim_ahead(self) -> _Ahead:
+        """Claim the next batch (a transaction of its own), parse it on the parsing thread and
+        deliver it to the adapters outside the staging database on their threads: the
+        recording transaction's writes and commit (round trips, an fsync) release the GIL, so
+        the parsing and the deliveries overlap them instead of following them. A stopping
+        processor delivers nothing ahead (:meth:`_release_next` gives the batch back)."""
+        with self.engine.begin() as connection:
+            rows = self._claimed_rows_in(connection)
         if self._parser is None:
             self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
-        return self._parser.submit(_parsed, rows)
+        parsed = self._parser.submit(_parsed, rows)
+        if self._stopping or not rows:
+            return _Ahead(parsed, None)
+        return _Ahead(parsed, [(a, self._start_delivery_when_parsed(a, parsed)) for a in self._outside])
 
     def _claimed_rows_in(self, connection: Connection) -> list[ClaimedRow]:
         """Lease the next batch of due events to us, in ``connection``'s transaction."""
@@ -290,24 +338,35 @@ class BatchProcessor:
         running: Sequence[tuple[Adapter, Future[Delivery]]],
         *,
         claim_next: bool = False,
-    ) -> tuple[BatchOutcome, Future[list[ClaimedEvent]] | None]:
-        """One transaction: delivery to the adapters that write in the staging database (the
-        archive), then, once the ``running`` deliveries have answered, deletion of completed
-        events, progress and backoff for the rest (and, with ``claim_next``, the claim of the
-        next batch, which it returns)."""
+    ) -> BatchOutcome:
+        """Once the ``running`` deliveries have answered: (with ``claim_next``) the claim of
+        the next batch in a transaction of its own, left in ``self._next`` on its way to the
+        adapters outside the staging database; then one transaction: delivery to the adapters
+        that write in the staging database (the archive), deletion of completed events,
+        progress and backoff for the rest."""
         try:
-            if not self._inside:
-                # Nothing to overlap with: the transaction (on SQLite, the write lock) waits
-                # for no adapter.
-                wait([future for _adapter, future in running])
+            # Before the transaction begins: the archive's write takes the chain's lock (the
+            # write lock on SQLite) until the commit, and another processor's archive write
+            # waits for it. Waiting for a search engine inside would make every processor
+            # wait for this one's search engine (turn-taking); outside, the lock is held for
+            # database work alone.
+            wait([future for _adapter, future in running])
+            if claim_next:
+                # Committed before the transaction that takes the chain's lock. A claim can
+                # leave a row of another processor's batch locked until its transaction ends
+                # (PostgreSQL keeps the row lock of a row whose lease it re-checked and found
+                # taken, as it does after any SELECT ... FOR UPDATE); inside a transaction
+                # that then waited for the chain's lock, the lock's holder deleting its batch
+                # waited for that row: a deadlock (seen twice in one bench/process.py run).
+                # So no transaction holds a staging row while it waits for the chain's lock.
+                self._next = self._claim_ahead()
             with self.engine.begin() as connection:
                 for adapter in self._inside:
                     delivery = self._deliver_in_transaction(connection, adapter, claimed)
                     _note(adapter.name, delivery, successes, failures)
                 for other, future in running:
                     _note(other.name, future.result(), successes, failures)
-                outcome = self._record_in(connection, claimed, successes, failures)
-                return outcome, (self._claim_ahead_in(connection) if claim_next else None)
+                return self._record_in(connection, claimed, successes, failures)
         finally:
             # Even when recording failed: an adapter is never given a batch while it still
             # works on the one before.
@@ -476,6 +535,15 @@ def failure_of(error: BaseException) -> Failure:
 
 
 @dataclass(frozen=True)
+class _Ahead:
+    """A batch claimed ahead (parsed on the parsing thread) and its deliveries to the adapters
+    outside the staging database, under way (None: not started, the processor was stopping)."""
+
+    claimed: Future[list[ClaimedEvent]]
+    running: list[tuple[Adapter, Future[Delivery]]] | None
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What one adapter answered for the claimed events it still missed."""
 
@@ -493,6 +561,10 @@ def _timed_delivery(adapter: Adapter, pending: Sequence[ClaimedEvent]) -> Delive
     started = time.perf_counter()
     results = _deliver(adapter, pending) if pending else []
     return Delivery(pending, results, time.perf_counter() - started)
+
+
+def _delivery_when_parsed(adapter: Adapter, parsed: Future[list[ClaimedEvent]]) -> Delivery:
+    return _timed_delivery(adapter, _pending_for(adapter.name, parsed.result()))
 
 
 def _note(

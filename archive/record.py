@@ -61,6 +61,20 @@ _CHAIN_LOCK = 7_246_000_201
 
 
 def _lock_chain(connection: Connection) -> None:
+    """Take the chain's lock until the caller's transaction ends (SQLite: its write lock does).
+
+    Design: the one lock several processors take turns on, and it has to be. Each row links
+    the chain hash of the row before it, so an append reads the head and inserts after it, and
+    the head it read must still be the head when it commits: two appends reading one head
+    would both link to it (a fork, which ``verify`` rejects as a row linking to the wrong
+    one). PostgreSQL would not show one transaction the other's uncommitted rows, so only a
+    lock held until the commit prevents it; the derived tables written in the same
+    transaction (a message's versions, open membership intervals, thread links) are read,
+    changed and written back on the same grounds. A transaction-scoped advisory lock is
+    released by the commit or rollback, even when the process dies. Keep it short: the
+    processor takes it only after the adapters outside the database (a search engine) have
+    answered, and after it comes only database work and the commit
+    (:meth:`adapters.processor.BatchProcessor._record`)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
 

@@ -1,6 +1,7 @@
 """Processor throughput per adapter and all together, beside the raw limit of the same stores.
 
     python -m bench.process [--events 50000] [--write]
+    python -m bench.process --opensearch [--events 50000] [--rounds 3] [--write]
 
 For each backend (embedded SQLite, PostgreSQL) the same simulated events are staged, then one
 processor delivers them to one adapter (archive, index, xml) or to all three. The raw limit is
@@ -18,16 +19,27 @@ Earlier versions inserted only the event and message rows and committed Tantivy 
 50,000 events: neither is the work the processor has to do, and both made the limit higher
 than the stores allow (see the notes under the table). The single commit is still reported, as
 a reference line outside the limit.
+
+``--opensearch`` measures scale-out instead: a local OpenSearch node (tests/opensearch/node.py,
+1 GB heap) and PostgreSQL, 1 and 2 processor processes draining one staging table into the
+``opensearch`` adapter (alone, and with the archive), beside opensearch-py's own
+``helpers.bulk`` (and ``parallel_bulk`` with 2 threads) sending the adapter's very operations,
+built before the clock. Each run reports where the cores went (CPU seconds of the processors,
+the node, the run's PostgreSQL backends and the rest of the machine, from /proc), since the
+node, PostgreSQL and the processors share the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -37,9 +49,11 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
+from opensearchpy import helpers
 from sqlalchemy import Engine, insert, select
 
 from adapters.base import AdapterContext
+from adapters.es_actions import bulk_actions
 from adapters.index_adapter import (
     WRITER_HEAP_BYTES,
     WRITER_THREADS,
@@ -48,6 +62,7 @@ from adapters.index_adapter import (
     target_message_id,
     to_document,
 )
+from adapters.opensearch_adapter import OpenSearchAdapter
 from adapters.processor import BatchProcessor, ProcessorOptions, tune_gc_for_batches
 from adapters.registry import build_adapters
 from archive.record import append_events
@@ -67,7 +82,10 @@ from ingest.db import create_db_engine
 from ingest.events import Event
 from ingest.simulate import simulate_events
 from ingest.staging import StagingStore, to_row
+from search.es_mapping import events_index, index_templates, messages_index
+from search.opensearch_client import opensearch_client
 from search.tantivy_schema import MESSAGE_ID, open_index
+from tests.opensearch.node import OpenSearchNode, build, start_node, wait_for_health
 
 POSTGRES_URL = os.environ.get("ARCHIVIST_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 1000
@@ -317,8 +335,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument(
+        "--opensearch",
+        action="store_true",
+        help="instead: 1 and 2 processors into a local OpenSearch node, beside opensearch-py's helpers.bulk",
+    )
     args = parser.parse_args()
     events = list(simulate_events(events=args.events, rooms=20, users=200, seed=11))
+    if args.opensearch:
+        load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+        with tempfile.TemporaryDirectory() as scratch:
+            section = opensearch_report(
+                measure_opensearch(events, args.rounds, Path(scratch)), args.events, args.rounds, load
+            )
+        print(section)
+        if args.write:
+            write_section(section, OS_BEGIN, OS_END)
+        return
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("sqlite", "postgresql"):
@@ -331,6 +364,328 @@ def main() -> None:
     print(section)
     if args.write:
         write_section(section, BEGIN, END)
+
+
+# --- OpenSearch: N processors in parallel, beside opensearch-py's own helpers.bulk ---------------
+
+OS_BEGIN, OS_END = "<!-- bench/process.py opensearch begin -->", "<!-- bench/process.py opensearch end -->"
+OS_HEAP_MB = 1024
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def helpers_actions(events: Sequence[Event], prefix: str) -> list[dict[str, Any]]:
+    """The adapter's bulk operations for ``events`` (batches of 1,000, as the processor sends
+    them: each event's document, and its message's scripted upsert), in ``helpers.bulk``'s form."""
+    actions: list[dict[str, Any]] = []
+    for start in range(0, len(events), BATCH):
+        for action in bulk_actions(events[start : start + BATCH], prefix):
+            ((op_type, meta),) = action.header.items()
+            actions.append(
+                {"_op_type": op_type, **meta, **({"_source": action.body} if op_type == "index" else action.body)}
+            )
+    return actions
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/<pid>/stat``, Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far, all cores (``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / TICKS, idle / TICKS
+
+
+class CpuSampler:
+    """Where the cores went during a run: CPU seconds of the processor processes, the node's
+    JVM, the PostgreSQL backends serving ``database`` (their title names it), and the rest of
+    this shared machine. Backends come and go, so /proc is sampled every 0.2 s and the last
+    figure each process showed is kept."""
+
+    def __init__(self, node_pid: int, database: str | None) -> None:
+        self.node_pid = node_pid
+        self.database = database
+        self.processors: list[int] = []
+        self.seen: dict[tuple[str, int], float] = {}
+        self.baseline: dict[tuple[str, int], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._node_start = process_cpu_seconds(self.node_pid)
+        self._machine_start = machine_cpu_seconds()
+        self.sample()
+        self.baseline = dict(self.seen)  # what the processes had spent before the clock started
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid in self.processors:
+            self._note("processors", pid)
+        if self.database is None:
+            return
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                if self.database and title.startswith("postgres: ") and f" {self.database} " in title:
+                    self._note("postgresql", int(entry.name))
+
+    def _note(self, kind: str, pid: int) -> None:
+        try:
+            self.seen[(kind, pid)] = process_cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            pass  # gone: its last sample stands
+
+    def stop(self) -> dict[str, float]:
+        self.sample()
+        self._stop.set()
+        self._thread.join()
+        busy_start, idle_start = self._machine_start
+        busy, idle = machine_cpu_seconds()
+        split = {
+            kind: sum(
+                seconds - self.baseline.get((k, pid), 0.0) for (k, pid), seconds in self.seen.items() if k == kind
+            )
+            for kind in ("processors", "postgresql")
+        }
+        split["opensearch"] = process_cpu_seconds(self.node_pid) - self._node_start
+        split["rest of the machine"] = max(0.0, busy - busy_start - sum(split.values()))
+        split["idle"] = idle - idle_start
+        return split
+
+
+@dataclass
+class OsFigure:
+    name: str
+    events: int
+    seconds: float
+    cpu: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def _os_processor(url: str, node_url: str, prefix: str, adapters: str, ready: Any, go: Any, done: Any) -> None:
+    tune_gc_for_batches()
+    engine = create_db_engine(url)
+    with tempfile.TemporaryDirectory() as data:
+        context = AdapterContext(
+            engine=engine, data_dir=Path(data), opensearch_url=node_url, options={"es_prefix": prefix}
+        )
+        built = [a for a in build_adapters(adapters, context) if a.name in adapters.split(",")]
+        processor = BatchProcessor(engine, built, ProcessorOptions(batch_size=BATCH))
+        ready.put(os.getpid())
+        go.wait()
+        outcome = processor.run(interval=0.1, until_empty=True)
+        for adapter in built:
+            adapter.close()
+    engine.dispose()
+    done.put((outcome.completed, outcome.failed, outcome.claimed))
+
+
+def _prepared_indices(node_url: str) -> tuple[str, Any]:
+    """A fresh index prefix with its templates and both indices created (before the clock)."""
+    prefix = f"archivist-bench-{uuid.uuid4().hex[:8]}"
+    client = opensearch_client(node_url, timeout=120)
+    OpenSearchAdapter(client, prefix=prefix)._ensure_templates()
+    for index in (messages_index(prefix), events_index(prefix)):
+        client.indices.create(index=index)
+    client.cluster.health(index=f"{prefix}-*", wait_for_status="yellow")
+    return prefix, client
+
+
+def _dropped(client: Any, prefix: str) -> None:
+    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    for name in index_templates(prefix):
+        client.indices.delete_index_template(name=name, ignore=[404])
+    client.close()
+
+
+def os_processors(
+    backend: Backend, node: OpenSearchNode, events: list[Event], adapters: str, processors: int
+) -> OsFigure:
+    """``processors`` processes (as ``archivist process``) draining one staging table of
+    ``events`` into ``adapters`` on a fresh PostgreSQL database and fresh indices."""
+    engine, _directory = backend.fresh()
+    StagingStore(engine).insert([to_row(e) for e in events])
+    database = str(engine.url.database)
+    engine.dispose()
+    prefix, client = _prepared_indices(node.url)
+    context = multiprocessing.get_context("fork")
+    ready: Any = context.Queue()
+    done: Any = context.Queue()
+    go = context.Event()
+    workers = [
+        context.Process(target=_os_processor, args=(backend.created[-1], node.url, prefix, adapters, ready, go, done))
+        for _ in range(processors)
+    ]
+    try:
+        for worker in workers:
+            worker.start()
+        sampler = CpuSampler(node.process.pid, database)
+        sampler.processors = [ready.get(timeout=120) for _ in workers]
+        sampler.start()
+        started = time.perf_counter()
+        go.set()
+        results = [done.get(timeout=3600) for _ in workers]
+        elapsed = time.perf_counter() - started
+        cpu = sampler.stop()
+        for worker in workers:
+            worker.join(60)
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+        _dropped(client, prefix)
+    completed, failed, claimed = (sum(r[i] for r in results) for i in range(3))
+    if completed != len(events):
+        raise RuntimeError(f"{adapters} x{processors}: delivered {completed} of {len(events)} ({failed} failed)")
+    if failed or claimed != len(events):
+        print(f"warning: {adapters} x{processors}: {failed} failed, {claimed} claims of {len(events)} events")
+    plural = "processor" if processors == 1 else "processors"
+    name = f"{processors} {plural} -> {adapters.replace(',', ' + ')}"
+    return OsFigure(name, len(events), elapsed, cpu)
+
+
+def raw_helpers_bulk(node: OpenSearchNode, events: list[Event], threads: int = 1) -> OsFigure:
+    """opensearch-py's ``helpers.bulk`` (``parallel_bulk`` with ``threads``) sending the adapter's
+    operations for ``events``, built before the clock, 500 per request as the adapter does."""
+    prefix, client = _prepared_indices(node.url)
+    actions = helpers_actions(events, prefix)
+    sampler = CpuSampler(node.process.pid, None)
+    sampler.processors = [os.getpid()]
+    try:
+        sampler.start()
+        started = time.perf_counter()
+        if threads == 1:
+            _ok, errors = helpers.bulk(client, actions, chunk_size=500, max_chunk_bytes=5_000_000, raise_on_error=False)
+            failed = len(errors)
+        else:
+            failed = sum(
+                not ok
+                for ok, _item in helpers.parallel_bulk(
+                    client,
+                    actions,
+                    thread_count=threads,
+                    chunk_size=500,
+                    max_chunk_bytes=5_000_000,
+                    raise_on_error=False,
+                )
+            )
+        elapsed = time.perf_counter() - started
+        cpu = sampler.stop()
+    finally:
+        _dropped(client, prefix)
+    if failed:
+        raise RuntimeError(f"helpers.bulk: {failed} of {len(actions)} operations failed")
+    how = "helpers.bulk" if threads == 1 else f"helpers.parallel_bulk, {threads} threads"
+    return OsFigure(f"raw: opensearch-py {how}, the adapter's {len(actions):,} operations", len(events), elapsed, cpu)
+
+
+def start_bench_node(scratch: Path) -> OpenSearchNode:
+    node = start_node(scratch / "opensearch", classpath=build(), heap_mb=OS_HEAP_MB)
+    try:
+        wait_for_health(node.url, timeout=180)
+    except BaseException:
+        node.stop()
+        raise
+    return node
+
+
+def measure_opensearch(events: list[Event], rounds: int, scratch: Path) -> list[OsFigure]:
+    """Every OpenSearch figure, the median of ``rounds`` rounds (CPU split of the median run)."""
+    node = start_bench_node(scratch)
+    backend = Backend("postgresql", scratch)
+    taken: list[list[OsFigure]] = []
+    try:
+        raw_helpers_bulk(node, events)  # untimed: the node's JIT and the scripts' compilation warm up
+        for _round in range(rounds):
+            taken.append(
+                [
+                    os_processors(backend, node, events, "opensearch", 1),
+                    os_processors(backend, node, events, "opensearch", 2),
+                    os_processors(backend, node, events, "archive,opensearch", 1),
+                    os_processors(backend, node, events, "archive,opensearch", 2),
+                    os_processors(backend, node, events, "archive", 1),
+                    os_processors(backend, node, events, "archive", 2),
+                    raw_helpers_bulk(node, events),
+                    raw_helpers_bulk(node, events, threads=2),
+                ]
+            )
+            backend.drop_all()
+            backend.created.clear()
+    finally:
+        backend.drop_all()
+        node.stop()
+    medians = []
+    for i in range(len(taken[0])):
+        runs = sorted((r[i] for r in taken), key=lambda f: f.seconds)
+        medians.append(runs[len(runs) // 2])
+    return medians
+
+
+def opensearch_report(figures: list[OsFigure], count: int, rounds: int, load: str) -> str:
+    def named(start: str) -> OsFigure:
+        return next(f for f in figures if f.name.startswith(start))
+
+    def split(figure: OsFigure) -> str:
+        return ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in figure.cpu.items())
+
+    def ours(figure: OsFigure) -> float:
+        return sum(figure.cpu[kind] for kind in ("processors", "opensearch", "postgresql"))
+
+    cores = os.cpu_count() or 1
+
+    one, two = named("1 processor -> opensearch"), named("2 processors -> opensearch")
+    one_a, two_a = named("1 processor -> archive + "), named("2 processors -> archive + ")
+    one_c, two_c = (
+        next(f for f in figures if f.name == "1 processor -> archive"),
+        next(f for f in figures if f.name == "2 processors -> archive"),
+    )
+    raw, raw_two = named("raw: opensearch-py helpers.bulk"), named("raw: opensearch-py helpers.parallel_bulk")
+    lines = [
+        OS_BEGIN,
+        "### Processing into OpenSearch (`bench/process.py --opensearch`)",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {count:,} simulated events, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; one OpenSearch 2.19 node (tests/opensearch/node.py, "
+        f"{OS_HEAP_MB} MB heap) and PostgreSQL on the same machine; batches of 1,000; processors are "
+        f"separate processes on one staging table; fresh database and indices per run; each figure "
+        f"the median of {rounds} round(s); load average before the run: {load}.",
+        "",
+        "| path | events/s | seconds | CPU seconds | ours: share of the cores | events per CPU second (ours) |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
+        *[
+            f"| {f.name} | {f.rate:,.0f} | {f.seconds:.2f} | {split(f)} | {ours(f) / f.seconds / cores:.0%} "
+            f"| {f.events / ours(f):,.0f} |"
+            for f in figures
+        ],
+        "",
+        "CPU seconds during each run, from /proc: the processor processes (for the raw lines, the bench "
+        "process sending), the OpenSearch node's JVM, the PostgreSQL backends serving the run's database, "
+        "the rest of this shared machine (other jobs, PostgreSQL's own background writers) and idle; "
+        "ours = processors + OpenSearch + PostgreSQL.",
+        "",
+        f"- 2 processors vs 1: **{two.rate / one.rate:.2f}x** with the opensearch adapter alone, "
+        f"**{two_a.rate / one_a.rate:.2f}x** with the archive too (target: 1.6x); the archive alone "
+        f"{two_c.rate / one_c.rate:.2f}x (its chain takes one append at a time).",
+        f"- The adapter vs opensearch-py's own helpers.bulk of the same operations: 1 processor at "
+        f"**{one.rate / raw.rate:.0%}** of it, 2 processors at {two.rate / raw.rate:.0%} (target: 70%); "
+        f"helpers.parallel_bulk with 2 threads: {raw_two.rate / raw.rate:.2f}x helpers.bulk, the node's "
+        f"own limit here.",
+        OS_END,
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

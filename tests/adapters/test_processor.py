@@ -412,3 +412,60 @@ def test_a_delivery_thread_that_fails_is_recorded_like_any_failure(store: Stagin
     assert (outcome.completed, outcome.failed) == (0, 50)
     assert outcome.per_adapter_failures == {"lonely": 50}
     assert archived_count(store.engine) == 50, "the archive's part is kept"
+
+
+class _HeldAdapter:
+    """An adapter outside the archive whose first write waits until the test lets it answer
+    (a slow search engine); later writes answer at once."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            assert self.release.wait(60), "the test never released the held delivery"
+        return [None] * len(batch)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_processor_waiting_for_a_slow_adapter_holds_no_lock_another_processor_needs(store: StagingStore) -> None:
+    """Two processors: while the first waits for an adapter outside the archive (a network
+    round trip), the second archives its batch, records it and commits: the first holds
+    neither the archive chain's lock (PostgreSQL) nor the write lock (SQLite) meanwhile."""
+    events = posts(20)
+    stage(store, events)
+    held = _HeldAdapter()
+    first = BatchProcessor(store.engine, [ArchiveAdapter(store.engine), held], ProcessorOptions(batch_size=10))
+    second = BatchProcessor(store.engine, [ArchiveAdapter(store.engine)], ProcessorOptions(batch_size=10))
+    outcomes: dict[str, int] = {}
+
+    def process(name: str, processor: BatchProcessor) -> None:
+        outcomes[name] = processor.process_batch().completed
+
+    waiting = threading.Thread(target=process, args=("first", first))
+    waiting.start()
+    try:
+        assert held.entered.wait(30), "the first processor never delivered to the held adapter"
+        other = threading.Thread(target=process, args=("second", second))
+        other.start()
+        other.join(20)
+        finished_while_held = not other.is_alive()
+    finally:
+        held.release.set()
+        waiting.join(60)
+    other.join(60)
+    first.close()
+    second.close()
+    assert finished_while_held, "the second processor waited for the first one's slow adapter"
+    assert outcomes == {"first": 10, "second": 10}
+    assert archived_count(store.engine) == 20
+    assert verify_archive(store.engine).ok
+    assert store.counts().staged == 0
