@@ -93,6 +93,8 @@ class NodeStats:
     messages_mb: float
     events_mb: float
     messages: int
+    rss_mb: float | None
+    """The node's resident memory, when the bench started it."""
 
 
 class Writer(Protocol):
@@ -233,6 +235,7 @@ class OpenSearchEngine:
             messages_mb=messages.get("store", {}).get("size_in_bytes", 0) / mb,
             events_mb=events.get("store", {}).get("size_in_bytes", 0) / mb,
             messages=int(messages.get("docs", {}).get("count", 0)),
+            rss_mb=None if self._node is None else self._node.rss_kib() / 1024,
         )
 
     def describe(self) -> str:
@@ -240,13 +243,11 @@ class OpenSearchEngine:
         if self.indexed is None:
             raise RuntimeError("prepare() first")
         stats, indexed = self.stats(), self.indexed
-        node = (
-            f"one node started by the bench (heap {stats.heap_max_mb:,.0f} MB"
-            if self.url is None
-            else (f"the server given (heap {stats.heap_max_mb:,.0f} MB")
-        )
+        node = "one node started by the bench" if self.url is None else "the server given"
+        resident = "" if stats.rss_mb is None else f", resident {stats.rss_mb:,.0f} MB"
         return (
-            f"{self.name}: {node}, {stats.heap_used_mb:,.0f} MB in use after the run); the corpus written "
+            f"{self.name}: {node} (heap {stats.heap_max_mb:,.0f} MB, {stats.heap_used_mb:,.0f} MB in use after "
+            f"the run{resident}); the corpus written "
             f"through the `opensearch` adapter, {BATCH:,} events per write, one writer (as one processor "
             f"delivers them): {indexed.events:,} events in {indexed.seconds:,.0f} s (**{indexed.rate:,.0f} "
             f"events/s**), then a force merge to one segment ({indexed.merge_seconds:,.0f} s); messages index "

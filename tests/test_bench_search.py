@@ -157,3 +157,24 @@ def test_the_quick_bench_puts_opensearch_beside_tantivy(opensearch_url: str, tmp
     rows = [line for line in lines if line.startswith("| ") and "`" in line]
     assert len(rows) == len(QUERY_NAMES) + len(QUERIES)
     assert all(line.count("|") == header.count("|") for line in rows[: len(QUERY_NAMES)])
+
+
+def test_the_node_the_bench_starts_keeps_its_index_between_runs(tmp_path: Path) -> None:
+    """Two node starts, the second on the first's data directory (about a minute on a busy machine)."""
+
+    def prepared(events: list[Event]) -> tuple[int, int, float, float | None]:
+        engine = OpenSearchEngine(heap_mb=512)
+        try:
+            engine.prepare(tmp_path, events)
+            assert engine.indexed is not None
+            stats = engine.stats()
+            return engine.indexed.events, engine.documents, engine.indexed.seconds, stats.rss_mb
+        finally:
+            engine.close()
+
+    events = list(corpus(200))
+    first = prepared(events)
+    assert (tmp_path / "opensearch" / "built.json").exists()
+    assert first[3] is not None  # the node's resident memory, read from /proc
+    again = prepared([])  # nothing to index: the kept index answers
+    assert again[:3] == first[:3]
