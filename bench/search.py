@@ -502,7 +502,7 @@ def _report(
         f"Full hit set: every hit, {FULL_PAGE:,} per request with the cursor. Floor = `bench/search_floor.py`, "
         "served beside the API the same way (same settings, database and uvicorn options): a bare FastAPI route "
         "that checks the same token and appends the same durable audit entry, and nothing else, sent the same "
-        "request.",
+        "request. Hits: Tantivy's total, against which every other engine's is checked.",
         "",
         header,
         rule,
