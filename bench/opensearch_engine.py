@@ -146,7 +146,11 @@ class OpenSearchEngine:
         directory = workdir / "opensearch"
         url = self.url or self._start_node(directory / "node")
         self._client = opensearch_client(url, timeout=_CLIENT_TIMEOUT)
-        version = self._client.info()["version"]["number"]
+        try:
+            version = self._client.info()["version"]["number"]
+        except Exception as error:  # the client raises many transport errors; its URL may hold a password
+            which = "server given" if self.url else "node"
+            raise OpenSearchBenchError(f"the OpenSearch {which} does not answer: {error.__class__.__name__}") from error
         self.name = f"OpenSearch {version}"
         marker = directory / "built.json"
         built = _read_marker(marker) if self.url is None and not self.reindex else None
@@ -259,7 +263,10 @@ class OpenSearchEngine:
         client, self._client, self._backend = self._client, None, None
         if client is not None:
             if self.url is not None:  # indices of our own on someone else's cluster
-                client.indices.delete(index=f"{self.prefix}-*", ignore_unavailable=True)
+                try:
+                    client.indices.delete(index=f"{self.prefix}-*", ignore_unavailable=True)
+                except Exception as error:  # the client raises many transport errors
+                    print(f"could not delete the bench's indices {self.prefix}-*: {error.__class__.__name__}")
             client.close()
         node, self._node = self._node, None
         if node is not None:

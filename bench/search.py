@@ -294,9 +294,11 @@ def _other_engines(workdir: Path, messages: int, args: argparse.Namespace) -> li
                 for engine in available_engines()
                 if ("sphinx" if isinstance(engine, SphinxEngine) else "fts5") in chosen
             ]
+    setup_errors: tuple[type[Exception], ...] = ()
     if "opensearch" in chosen:
-        from bench.opensearch_engine import OpenSearchEngine
+        from bench.opensearch_engine import OpenSearchBenchError, OpenSearchEngine
 
+        setup_errors = (OpenSearchBenchError,)
         engines.append(
             OpenSearchEngine(args.opensearch_url, heap_mb=args.opensearch_heap_mb, reindex=args.reindex_opensearch)
         )
@@ -307,11 +309,18 @@ def _other_engines(workdir: Path, messages: int, args: argparse.Namespace) -> li
             prepared.append(engine)
             engine.prepare(workdir / f"other-engines-{messages}", corpus(messages))
             print(f"{engine.name}: ready in {time.perf_counter() - started:.0f}s", flush=True)
+    except setup_errors as error:  # a node that does not start, a server that does not answer
+        _close(prepared)
+        raise SystemExit(f"bench/search.py: {error}") from error
     except BaseException:
-        for engine in prepared:
-            engine.close()
+        _close(prepared)
         raise
     return engines
+
+
+def _close(engines: list[Any]) -> None:
+    for engine in engines:
+        engine.close()
 
 
 def _ms(samples: list[float]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -178,3 +179,15 @@ def test_the_node_the_bench_starts_keeps_its_index_between_runs(tmp_path: Path) 
     assert first[3] is not None  # the node's resident memory, read from /proc
     again = prepared([])  # nothing to index: the kept index answers
     assert again[:3] == first[:3]
+
+
+def test_an_unreachable_opensearch_server_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = ["--quick", "--engines", "opensearch", "--messages", "50", "--workdir", str(tmp_path)]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--opensearch-url", f"http://user:secret@127.0.0.1:{port}"])
+    message = str(exited.value.code)
+    assert message.startswith("bench/search.py: the OpenSearch server given does not answer: ConnectionError")
+    assert "secret" not in message
