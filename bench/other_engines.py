@@ -8,15 +8,17 @@ times and per-query latencies.
 
 What is indexed
 ---------------
-Posts only, one document per message, as the ``index`` adapter makes them: the post's text
+One document per message, as the ``index`` adapter makes them: the post's text
 (NFC), its room and sender, and its mentions and hashtags (``adapters.index_adapter.posted_message``).
 Edits are applied (the newest text wins, with the mentions and hashtags found in it, as
 ``apply_edit`` does), and every earlier version is kept in ``history`` and searched with
 ``text``, as the ``index`` adapter keeps them (versions apart by :data:`VERSION_GAP`, so no
 phrase or NEAR spans two of them); deleted messages stay findable, as in Tantivy, where a delete only sets a
-flag. Not reproduced, because the simulator never produces them: an edit or delete that
-arrives before its post (Tantivy makes a placeholder), and file uploads (separate documents of
-type ``file_upload`` that the typical queries exclude anyway). The documents are staged once in
+flag. An uploaded file is a document too (``kind`` = :data:`FILE`), its name its text
+(``adapters.index_adapter.file_document``): a query with words finds it, as in Tantivy, a query
+of filters alone finds posts only (``searches_words``). Not reproduced, because the simulator
+never produces them: an edit or delete that arrives before its post (Tantivy makes a
+placeholder), and text extracted from files. The documents are staged once in
 a plain SQLite table (``posts``), which the FTS5 engine queries directly and the Sphinx engine
 dumps as its ``tsvpipe`` source.
 
@@ -87,11 +89,11 @@ from typing import Any, Final, Protocol
 
 import pymysql
 
-from adapters.index_adapter import entities, posted_message
+from adapters.index_adapter import IndexedMessage, entities, file_document, posted_message
 from bench.search import QUERIES
-from ingest.events import EditEvent, Event, PostEvent, parse_event
+from ingest.events import EditEvent, Event, FileUploadEvent, PostEvent, parse_event
 from search import tantivy_schema as fields
-from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term
+from search.query_ast import And, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, searches_words
 from search.query_parser import MAX_NEAR_DISTANCE, parse_query
 
 FACETS: Final = "facets"
@@ -178,6 +180,8 @@ class Split:
     text: Node | None
     sent_from: int | None
     sent_before: int | None
+    posts_only: bool = False
+    """A query of filters alone finds posts only; one with words finds uploaded files too (by name)."""
 
 
 def split_query(node: Node) -> Split:
@@ -196,7 +200,8 @@ def split_query(node: Node) -> Split:
         text = rest[0]
     elif rest:
         text = And(tuple(rest))
-    return Split(text, max(starts) if starts else None, min(ends) if ends else None)
+    sent_from, sent_before = max(starts) if starts else None, min(ends) if ends else None
+    return Split(text, sent_from, sent_before, posts_only=not searches_words(node))
 
 
 def _words_or_fail(text: str) -> list[str]:
@@ -280,6 +285,8 @@ def sphinx_where(split: Split) -> str:
         conditions.append(f"sent >= {split.sent_from}")
     if split.sent_before is not None:
         conditions.append(f"sent < {split.sent_before}")
+    if split.posts_only:
+        conditions.append(f"kind = {POST}")
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
@@ -351,12 +358,17 @@ CREATE TABLE posts (
     room_kw TEXT NOT NULL,
     sender_kw TEXT NOT NULL,
     mentions TEXT NOT NULL,
-    hashtags TEXT NOT NULL
+    hashtags TEXT NOT NULL,
+    kind INTEGER NOT NULL
 )
 """
 _POST_COLUMNS: Final = (
-    "message_id, sent, day, room_id, room_name, sender_id, sender_name, text, room_kw, sender_kw, mentions, hashtags"
+    "message_id, sent, day, room_id, room_name, sender_id, sender_name, text, room_kw, sender_kw, mentions, hashtags, "
+    "kind"
 )
+POST: Final = 0
+FILE: Final = 1
+"""``kind`` of a document: a post, or an uploaded file (found by its name, as Tantivy finds it)."""
 _CHUNK: Final = 10_000
 
 
@@ -375,7 +387,15 @@ def _keywords(values: Iterable[str]) -> str:
 
 
 def _post_row(event: PostEvent) -> tuple[Any, ...]:
-    message = posted_message(event)
+    return _row(posted_message(event), POST)
+
+
+def _file_row(event: FileUploadEvent) -> tuple[Any, ...]:
+    """The uploaded file's document: its name is its text (with the mentions and hashtags in it)."""
+    return _row(file_document(event), FILE)
+
+
+def _row(message: IndexedMessage, kind: int) -> tuple[Any, ...]:
     return (
         message.message_id,
         message.sent,
@@ -389,6 +409,7 @@ def _post_row(event: PostEvent) -> tuple[Any, ...]:
         _tokens(fields.person_keys(message.sender_id, message.sender_name)),
         _keywords(message.mentions),
         _keywords(message.hashtags),
+        kind,
     )
 
 
@@ -411,7 +432,7 @@ def stage_posts(connection: sqlite3.Connection, events: Iterable[Event]) -> int:
     edits: list[tuple[Any, ...]] = []
 
     def flush() -> None:
-        insert = f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({', '.join('?' * 12)})"  # noqa: S608 - constants
+        insert = f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 - constants
         connection.executemany(insert, posts)
         # An edit only ever follows its post here; the simulator edits recent posts of their authors.
         connection.executemany(
@@ -425,6 +446,8 @@ def stage_posts(connection: sqlite3.Connection, events: Iterable[Event]) -> int:
     for event in events:
         if isinstance(event, PostEvent):
             posts.append(_post_row(event))
+        elif isinstance(event, FileUploadEvent):
+            posts.append(_file_row(event))
         elif isinstance(event, EditEvent):
             if posts:  # the edit may be of a post still in this chunk
                 flush()
@@ -459,8 +482,9 @@ def _read_marker(directory: Path) -> dict[str, Any] | None:
     return built
 
 
-_LAYOUT: Final = 2
-"""The staged documents' layout: 2 since ``history`` holds every earlier version."""
+_LAYOUT: Final = 3
+"""The staged documents' layout: 2 since ``history`` holds every earlier version, 3 since uploaded
+files are documents too (``kind``)."""
 
 
 def _write_marker(directory: Path, built: dict[str, Any]) -> None:
@@ -541,6 +565,8 @@ class Fts5Engine:
         if split.sent_before is not None:
             conditions.append("p.sent < ?")
             parameters.append(split.sent_before)
+        if split.posts_only:
+            conditions.append(f"p.kind = {POST}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return f" FROM posts p{where}", parameters
 
@@ -586,7 +612,7 @@ class Fts5Engine:
 
 SPHINX_INDEX: Final = "posts"
 _SPHINX_TSV_COLUMNS: Final = (
-    "text, history, room_name, sender_name, room_kw, sender_kw, mentions, hashtags, sent, day, room_id, sender_id"
+    "text, history, room_name, sender_name, room_kw, sender_kw, mentions, hashtags, sent, day, room_id, sender_id, kind"
 )
 
 
@@ -612,6 +638,7 @@ source posts
     tsvpipe_attr_uint = day
     tsvpipe_attr_string = room_id
     tsvpipe_attr_string = sender_id
+    tsvpipe_attr_uint = kind
 }}
 
 index {SPHINX_INDEX}
@@ -935,6 +962,10 @@ def edge_events() -> list[Event]:
     # the edit replaces the text (and its hashtags): "deploy #deploy" becomes a risk report
     events.append(_edge_event(60, "edit", {"message": {"id": "m16", "text": "correction: the risk report #risk"}}))
     events.append(_edge_event(61, "delete", {"message": {"id": "m0"}}))  # still findable, as in Tantivy
+    # uploaded files: a query with words finds them by name, a query of filters alone does not
+    for index, name in ((70, "deploy_plan.pdf"), (71, "Margin-Call #urgent.xlsx")):
+        file = {"name": name, "size": 1000 + index, "sha256": f"{index:064x}", "content_type": "application/pdf"}
+        events.append(_edge_event(index, "file_upload", {"file": file}, room="compliance-2"))
     return events
 
 
@@ -961,6 +992,8 @@ EDGE_QUERIES: Final = (
     "(risk OR margin) -report sent>=2026-01-06",
     "sent<2026-01-07 call",
     "中文字",
+    "plan",
+    "in:#compliance-2",
     *QUERIES.values(),
 )
 
@@ -1049,7 +1082,8 @@ def main() -> None:
             documents = getattr(engine, "documents", 0)
             build = getattr(engine, "build_seconds", {})
             print(
-                f"\n{engine.name}: {documents:,} posts; build " + ", ".join(f"{k} {v:.1f}s" for k, v in build.items())
+                f"\n{engine.name}: {documents:,} documents (posts and files); build "
+                + ", ".join(f"{k} {v:.1f}s" for k, v in build.items())
             )
             print(f"{'query':<30} {'total':>8} {'tantivy':>8}  {'p50 / p95 ms':>14}  {'tantivy ms':>14}  notes")
             for name in QUERY_NAMES:

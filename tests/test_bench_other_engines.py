@@ -126,7 +126,7 @@ def test_charset_table_folds_like_tantivy() -> None:
 
 def test_staging_applies_edits_and_keeps_deleted_posts() -> None:
     connection = sqlite3.connect(":memory:")
-    assert stage_posts(connection, edge_events()) == len(EDGE_TEXTS)
+    assert stage_posts(connection, edge_events()) == len(EDGE_TEXTS) + 2  # and two uploaded files
     text, hashtags = connection.execute("SELECT text, hashtags FROM posts WHERE message_id = 'm16'").fetchone()
     assert text == "correction: the risk report #risk"
     assert hashtags == keyword_token("risk")
