@@ -32,6 +32,9 @@ class Failure:
     permanent: bool = False
     """The event itself cannot be written, whenever it is tried (a value the store refuses):
     it is parked at once with the reason instead of retried ``max_attempts`` times."""
+    unreachable: bool = False
+    """The store could not be reached (no event is at fault): the event backs off as any
+    failure does but is never parked for it, however long the outage lasts."""
 
 
 class AdapterUnavailable(RuntimeError):

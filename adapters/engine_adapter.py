@@ -67,7 +67,9 @@ class SearchEngineAdapter:
         except Exception as error:  # the client raises many transport errors; all mean "not now"
             reason = f"{self.name} unavailable: {error.__class__.__name__}: {error}"
             log.warning("%s", reason)
-            return [Failure(reason)] * len(batch)
+            # Unreachable (a connection error, a timeout, 502-504): waited out, never parked.
+            # Anything else (a template the engine refuses) parks after max_attempts: a person must look.
+            return [Failure(reason, unreachable=self.engine.unreachable(error))] * len(batch)
         results = map_results(actions, [outcomes[i] for i in range(len(actions))], len(batch))
         return [unread.get(position, result) for position, result in enumerate(results)]
 

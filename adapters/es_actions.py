@@ -367,9 +367,16 @@ def item_outcome(item: Json, engine: str = "elasticsearch") -> ItemOutcome:
 def results_per_event(
     actions: Sequence[BulkAction], outcomes: Sequence[ItemOutcome], batch_size: int
 ) -> list[DeliveryResult]:
-    """One result per event: an event fails when any of its actions failed."""
+    """One result per event: an event fails when any of its actions failed. Refusals the engine
+    gives for its own state (429: too busy, 5xx: a shard unavailable) after every retry say nothing
+    of the event: such a failure is ``unreachable`` (never parks it), unless another of its
+    actions was refused for itself."""
     results: list[DeliveryResult] = [None] * batch_size
     for action, outcome in zip(actions, outcomes, strict=True):
-        if not outcome.ok and results[action.event_index] is None:
-            results[action.event_index] = Failure(outcome.reason or "elasticsearch rejected the document")
+        if outcome.ok:
+            continue
+        earlier = results[action.event_index]
+        if earlier is None or (earlier.unreachable and not outcome.retryable):
+            reason = outcome.reason or "the search engine rejected the document"
+            results[action.event_index] = Failure(reason, unreachable=outcome.retryable)
     return results

@@ -7,7 +7,8 @@ outcome per event and adapter. An event is deleted from staging in the same tran
 records its last missing success, so a crash at any point leaves it staged with the successes
 it already had: the next claim re-delivers only to the adapters still missing, and adapters
 absorb a repeat because they are idempotent. Failing events back off exponentially and are
-parked (kept, flagged, counted) after ``max_attempts``. The statements on staging (claim,
+parked (kept, flagged, counted) after ``max_attempts``, unless every failure said the store was
+unreachable (``Failure.unreachable``): an outage is waited out, never parked. The statements on staging (claim,
 lease, progress, backoff, deletion) are :mod:`ingest.staging_claims`'s; this module decides
 which to run, and when.
 
@@ -430,7 +431,12 @@ class BatchProcessor:
 
     def _back_off(self, connection: Connection, item: ClaimedEvent, errors: dict[str, Failure], now: datetime) -> bool:
         attempts = item.attempts + 1
-        parked = attempts >= self.options.max_attempts or any(f.permanent for f in errors.values())
+        # An outage is waited out, never parked: parking asks an operator to look at an event,
+        # and an unreachable store says nothing about the event (the fault test saw a search node
+        # down for two minutes park everything its processor claimed). The delay still grows to
+        # backoff_maximum, so a long outage costs one attempt per event that often.
+        at_fault = not all(failure.unreachable for failure in errors.values())
+        parked = any(f.permanent for f in errors.values()) or (attempts >= self.options.max_attempts and at_fault)
         reason = "; ".join(f"{name}: {failure.reason}" for name, failure in sorted(errors.items()))
         self._claims.back_off(
             connection,
@@ -485,7 +491,7 @@ def _isolating(
         raise
     except BaseException as error:  # a Rust panic (pyo3's PanicException) is a BaseException
         failure = failure_of(error)
-        if len(batch) == 1 or _not_the_events(error):
+        if len(batch) == 1 or failure.unreachable:
             log.warning("adapter %s failed a batch of %d: %s", adapter_name, len(batch), failure.reason)
             return [failure] * len(batch)
         log.info("adapter %s failed a batch of %d (%s); writing it in halves", adapter_name, len(batch), error)
@@ -528,10 +534,12 @@ def failure_of(error: BaseException) -> Failure:
     and its parameters, which for a batch insert would run to megabytes)."""
     if isinstance(error, BatchFailed):
         return error.failure
+    unreachable = _not_the_events(error)
     if isinstance(error, DBAPIError):
-        return Failure(f"{error.__class__.__name__}: {error.orig}"[:4000], permanent=_about_a_value(error))
+        reason = f"{error.__class__.__name__}: {error.orig}"[:4000]
+        return Failure(reason, permanent=_about_a_value(error), unreachable=unreachable)
     cause = error.orig if isinstance(error, StatementError) and error.orig is not None else error
-    return Failure(f"{error.__class__.__name__}: {cause}"[:4000])
+    return Failure(f"{error.__class__.__name__}: {cause}"[:4000], unreachable=unreachable)
 
 
 @dataclass(frozen=True)

@@ -120,8 +120,11 @@ class AdapterProcess:
             raise RuntimeError(f"{self.name} worker process is gone: {error}") from error
         answer = self._answer(process, connection)
         if answer[0] == "raised":
-            raise BatchFailed(Failure(answer[1], permanent=answer[2]))
-        return [None if reason is None else Failure(reason, permanent) for reason, permanent in answer[1]]
+            raise BatchFailed(Failure(answer[1], permanent=answer[2], unreachable=answer[3]))
+        return [
+            None if reason is None else Failure(reason, permanent, unreachable)
+            for reason, permanent, unreachable in answer[1]
+        ]
 
     def close(self) -> None:
         process, connection = self._process, self._connection
@@ -234,6 +237,7 @@ def _answer_writes(connection: Connection, adapter: Adapter) -> None:
             raise
         except BaseException as error:  # a Rust panic (pyo3's PanicException) is a BaseException
             failure = failure_of(error)
-            connection.send(("raised", failure.reason, failure.permanent))
+            connection.send(("raised", failure.reason, failure.permanent, failure.unreachable))
             continue
-        connection.send(("results", [(None, False) if r is None else (r.reason, r.permanent) for r in results]))
+        answers = [(None, False, False) if r is None else (r.reason, r.permanent, r.unreachable) for r in results]
+        connection.send(("results", answers))

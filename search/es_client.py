@@ -66,6 +66,14 @@ class ElasticsearchEngine:
         with self._refusals():
             self.client.close_point_in_time(id=pit_id)
 
+    def unreachable(self, error: BaseException) -> bool:
+        from elastic_transport import ConnectionError, ConnectionTimeout
+        from elasticsearch import ApiError
+
+        if isinstance(error, ConnectionError | ConnectionTimeout | OSError):
+            return True
+        return isinstance(error, ApiError) and error.meta.status in UNAVAILABLE_STATUSES
+
     def close(self) -> None:
         close = getattr(self.client, "close", None)
         if callable(close):
@@ -82,6 +90,9 @@ class ElasticsearchEngine:
             if unusable is not None:
                 raise unusable from error
             raise
+
+
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
 
 def _reason(info: object, fallback: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from search.engine_client import OPENSEARCH, Dialect, EngineRefused, Json, Refresh
-from search.es_client import _reason
+from search.es_client import UNAVAILABLE_STATUSES, _reason
 
 
 class OpenSearchEngine:
@@ -56,6 +56,13 @@ class OpenSearchEngine:
 
     def close_point_in_time(self, pit_id: str) -> None:
         self.client.delete_pit(body={"pit_id": [pit_id]})
+
+    def unreachable(self, error: BaseException) -> bool:
+        from opensearchpy import ConnectionError, TransportError
+
+        if isinstance(error, ConnectionError | OSError):  # ConnectionTimeout is a ConnectionError
+            return True
+        return isinstance(error, TransportError) and error.status_code in UNAVAILABLE_STATUSES
 
     def close(self) -> None:
         self.client.close()
