@@ -71,7 +71,7 @@ def test_stub_node_alone_is_ready(live_node: str) -> None:
 def test_readiness_with_one_node_of_two_down(live_node: str) -> None:
     url = f"{_dead_node()},{live_node}"
     failures = []
-    for _ in range(12):  # the client shuffles its nodes: the dead one comes first about half the time
+    for _ in range(30):  # the client shuffles its nodes: the dead one comes first about half the time
         try:
             check_opensearch(url)
         except Exception as error:
