@@ -506,10 +506,14 @@ _NOT_OURS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 """What a write may raise that is not a failure to write (the process is told to stop)."""
 
 _SQLITE_TOOBIG = 18
+QUERY_CANCELED = "57014"
+"""PostgreSQL's SQLSTATE for a statement cancelled (``statement_timeout``, a user's cancel)."""
 
 
 def _not_the_events(error: BaseException) -> bool:
     """Whether ``error`` says the store is unreachable rather than that an event is at fault."""
+    if isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == QUERY_CANCELED:
+        return False  # a statement timeout: one huge event can cause it, so halve and park as usual
     if isinstance(error, OperationalError):
         # Also raised for a value the database cannot hold (PostgreSQL's program limits):
         # only an error about no value in particular means the database is out of reach.

@@ -276,8 +276,15 @@ class Settings(BaseSettings):
         ):
             problems.append("ARCHIVIST_ELASTICSEARCH_TLS_CA_FILE needs an https:// ARCHIVIST_ELASTICSEARCH_URL")
         if self.opensearch_url is not None:
-            schemes = {urlsplit(node).scheme.lower() for node in node_urls(self.opensearch_url.get_secret_value())}
-            if not schemes or not schemes <= {"http", "https"} or len(schemes) > 1:
+            nodes = node_urls(self.opensearch_url.get_secret_value())
+            schemes = {urlsplit(node).scheme.lower() for node in nodes}
+            if not all(_host_and_port_parse(node) for node in nodes):
+                # Never the URL itself in the message: it may hold a password.
+                problems.append(
+                    "ARCHIVIST_OPENSEARCH_URL: a node's host or port does not parse "
+                    "(percent-encode '/', '@', ':' and '#' in a user name or password)"
+                )
+            elif not schemes or not schemes <= {"http", "https"} or len(schemes) > 1:
                 problems.append(
                     "ARCHIVIST_OPENSEARCH_URL: one or more http:// or https:// URLs of one cluster, "
                     "separated by commas, all with the same scheme"
@@ -398,6 +405,16 @@ def _read_secret_file(variable: str, path: Path) -> str | SecretFileProblem:
     if not value.strip():
         return SecretFileProblem(f"{variable}: {path} is empty")
     return value
+
+
+def _host_and_port_parse(url: str) -> bool:
+    """Whether ``url`` has a host name and, if it names one, a numeric port."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def url_scheme(url: SecretStr | str) -> str:

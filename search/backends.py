@@ -6,6 +6,7 @@ the text indexes do not hold (``type:`` of events without text, membership inter
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from search import date_facets
-from search.engine_client import ELASTICSEARCH, Dialect, EngineClient, EngineRefused
+from search.engine_client import ELASTICSEARCH, Dialect, EngineClient, EngineIndexMissing, EngineRefused
 from search.es_client import ElasticsearchEngine
 from search.es_mapping import messages_index
 from search.es_query import UnsupportedEsQuery, search_body
@@ -27,6 +28,8 @@ from search.sent_days import UTC_ZONE, is_utc, local_day
 from search.tantivy_backend import LightHits, search_page
 from search.tantivy_schema import micros_since_epoch
 from search.versions import Entry, Version, matched_versions, timeline
+
+log = logging.getLogger(__name__)
 
 
 class SearchBackend(Protocol):
@@ -254,7 +257,11 @@ class EngineSearchBackend:
         )
         if not request.highlights:
             body.pop("highlight", None)
-        response = self._search(body)
+        try:
+            response = self._search(body)
+        except EngineIndexMissing:  # nothing delivered yet: no hit
+            empty: dict[str, dict[str, int]] = {"room": {}, "sender": {}, "day": {}} if request.facets else {}
+            return Page(total=0, hits=[], facets=empty, next_after=None)
         page = page_from_response(response, size=None if request.by_relevance else request.size, node=request.node)
         if not request.facets:
             return page
@@ -273,7 +280,10 @@ class EngineSearchBackend:
         """Every hit, paged with ``search_after`` in one point in time: messages indexed or
         deleted while the walk runs neither shift its pages nor appear half-way. The sort ends
         on ``message_id`` (unique), not the engine's own tiebreaker (OpenSearch before 3.3 has none)."""
-        pit_id = self.engine.open_point_in_time(messages_index(self.prefix), self.POINT_IN_TIME_KEEP_ALIVE)
+        try:
+            pit_id = self.engine.open_point_in_time(messages_index(self.prefix), self.POINT_IN_TIME_KEEP_ALIVE)
+        except EngineIndexMissing:
+            return []  # nothing delivered yet
         hits: list[Hit] = []
         after: After | None = None
         try:
@@ -302,7 +312,11 @@ class EngineSearchBackend:
                     return hits
                 after = found.next_after
         finally:
-            self.engine.close_point_in_time(pit_id)
+            try:
+                self.engine.close_point_in_time(pit_id)
+            except Exception as error:  # the client raises many transport errors
+                # The walk is complete; the engine frees the view itself after its keep-alive.
+                log.warning("could not close the point in time of a finished walk: %s", error)
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         name = self.engine.dialect.name

@@ -21,6 +21,10 @@ class EngineRefused(Exception):
     """The engine refused a request as malformed (HTTP 400): the query, not the engine, is at fault."""
 
 
+class EngineIndexMissing(Exception):
+    """The index searched does not exist: nothing was delivered to it yet (no hit, not an error)."""
+
+
 @dataclass(frozen=True)
 class Dialect:
     """What differs in the request bodies of one engine."""
@@ -46,7 +50,8 @@ class EngineClient(Protocol):
         ...
 
     def search(self, index: str, body: Json) -> Json:
-        """One search; raises :class:`EngineRefused` when the engine calls the request malformed."""
+        """One search; raises :class:`EngineRefused` when the engine calls the request malformed,
+        :class:`EngineIndexMissing` when ``index`` does not exist."""
         ...
 
     def put_index_template(self, name: str, body: Json) -> None: ...
@@ -63,7 +68,8 @@ class EngineClient(Protocol):
         ...
 
     def open_point_in_time(self, index: str, keep_alive: str) -> str:
-        """A point in time of ``index`` (a consistent view for walking every hit)."""
+        """A point in time of ``index`` (a consistent view for walking every hit); raises
+        :class:`EngineIndexMissing` when ``index`` does not exist."""
         ...
 
     def close_point_in_time(self, pit_id: str) -> None: ...
@@ -72,5 +78,5 @@ class EngineClient(Protocol):
 
     def unreachable(self, error: BaseException) -> bool:
         """Whether ``error`` (raised by a request above) says the engine could not be reached or
-        could not answer (no connection, a timeout, HTTP 502/503/504), not that a request was wrong."""
+        could not answer (no connection, a timeout, HTTP 429 or 502-504), not that a request was wrong."""
         ...

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from search.engine_client import ELASTICSEARCH, Dialect, EngineRefused, Json, Refresh
+from search.engine_client import ELASTICSEARCH, Dialect, EngineIndexMissing, EngineRefused, Json, Refresh
 from search.es_version import explain
 
 
@@ -26,7 +26,7 @@ class ElasticsearchEngine:
             return dict(self.client.bulk(operations=operations, refresh=refresh))
 
     def search(self, index: str, body: Json) -> Json:
-        from elasticsearch import BadRequestError
+        from elasticsearch import BadRequestError, NotFoundError
 
         # A search in a point in time names no index: the point in time does.
         where = {} if "pit" in body else {"index": index}
@@ -37,6 +37,8 @@ class ElasticsearchEngine:
                 if (unusable := explain(self.client, error)) is not None:
                     raise unusable from error  # the server refuses this client, not the query
                 raise EngineRefused(_reason(error.info, error.message)) from error
+            except NotFoundError as error:
+                raise _missing_or(error, error.info) from error
 
     def put_index_template(self, name: str, body: Json) -> None:
         with self._refusals():
@@ -59,8 +61,13 @@ class ElasticsearchEngine:
             )
 
     def open_point_in_time(self, index: str, keep_alive: str) -> str:
+        from elasticsearch import NotFoundError
+
         with self._refusals():
-            return str(self.client.open_point_in_time(index=index, keep_alive=keep_alive)["id"])
+            try:
+                return str(self.client.open_point_in_time(index=index, keep_alive=keep_alive)["id"])
+            except NotFoundError as error:
+                raise _missing_or(error, error.info) from error
 
     def close_point_in_time(self, pit_id: str) -> None:
         with self._refusals():
@@ -92,7 +99,17 @@ class ElasticsearchEngine:
             raise
 
 
-UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+"""A whole request refused for the engine's state: too busy (429: indexing pressure, a circuit
+breaker) or unavailable (502-504). Waited out like a lost connection, never the event's fault."""
+
+
+def _missing_or(error: Exception, info: object) -> Exception:
+    """:class:`EngineIndexMissing` for a 404 that says the index does not exist, else ``error``."""
+    body = info if isinstance(info, dict) else {}
+    cause = body.get("error")
+    kind = cause.get("type") if isinstance(cause, dict) else None
+    return EngineIndexMissing(_reason(info, str(error))) if kind == "index_not_found_exception" else error
 
 
 def _reason(info: object, fallback: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from search.engine_client import OPENSEARCH, Dialect, EngineRefused, Json, Refresh
-from search.es_client import UNAVAILABLE_STATUSES, _reason
+from search.es_client import UNAVAILABLE_STATUSES, _missing_or, _reason
 
 
 class OpenSearchEngine:
@@ -22,13 +22,15 @@ class OpenSearchEngine:
         return dict(self.client.bulk(body=operations, refresh=_flag(refresh)))
 
     def search(self, index: str, body: Json) -> Json:
-        from opensearchpy import RequestError
+        from opensearchpy import NotFoundError, RequestError
 
         where = {} if "pit" in body else {"index": index}
         try:
             return dict(self.client.search(body=body, **where))
         except RequestError as error:
             raise EngineRefused(_reason(error.info, str(error.error))) from error
+        except NotFoundError as error:
+            raise _missing_or(error, error.info) from error
 
     def put_index_template(self, name: str, body: Json) -> None:
         self.client.indices.put_index_template(name=name, body=body)
@@ -52,7 +54,12 @@ class OpenSearchEngine:
 
     def open_point_in_time(self, index: str, keep_alive: str) -> str:
         # OpenSearch 2.x answers ``pit_id`` (Elasticsearch: ``id``).
-        return str(self.client.create_pit(index=index, params={"keep_alive": keep_alive})["pit_id"])
+        from opensearchpy import NotFoundError
+
+        try:
+            return str(self.client.create_pit(index=index, params={"keep_alive": keep_alive})["pit_id"])
+        except NotFoundError as error:
+            raise _missing_or(error, error.info) from error
 
     def close_point_in_time(self, pit_id: str) -> None:
         self.client.delete_pit(body={"pit_id": [pit_id]})

@@ -168,9 +168,12 @@ def check_elasticsearch(url: str | SecretStr, options: Mapping[str, Any] | None 
 
 
 def check_opensearch(url: str | SecretStr, ca_certs: str | None = None) -> None:
-    from search.opensearch_client import opensearch_client
+    from search.opensearch_client import node_urls, opensearch_client
 
-    client = opensearch_client(_clear(url), ca_certs=ca_certs, timeout=CHECK_TIMEOUT, max_retries=0)
+    # Each listed node once: with one node of several down the cluster still serves, so the
+    # request moves on to the next node instead of failing readiness.
+    nodes = node_urls(_clear(url))
+    client = opensearch_client(_clear(url), ca_certs=ca_certs, timeout=CHECK_TIMEOUT, max_retries=len(nodes) - 1)
     try:
         client.info()
     finally:

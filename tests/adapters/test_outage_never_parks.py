@@ -78,3 +78,26 @@ def test_an_event_at_fault_still_parks_even_during_an_outage_of_another_adapter(
         processor.process_batch()
         clock.advance(3600)
     assert store.counts().parked == 2
+
+
+class _Canceled(Exception):
+    sqlstate = "57014"
+
+
+class _Lost(Exception):
+    sqlstate = "08006"  # connection failure
+
+
+def test_a_statement_timeout_is_the_events_fault_and_parks_but_a_lost_connection_does_not(
+    store: StagingStore,
+) -> None:
+    """One huge event can make a statement run past ``statement_timeout``: that failure is halved
+    and parks like any other; a lost connection is an outage."""
+    from sqlalchemy.exc import OperationalError
+
+    from adapters.processor import failure_of
+
+    timeout = failure_of(OperationalError("INSERT ...", {}, _Canceled("canceling statement due to statement timeout")))
+    lost = failure_of(OperationalError("INSERT ...", {}, _Lost("server closed the connection unexpectedly")))
+    assert not timeout.unreachable
+    assert lost.unreachable

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from adapters.opensearch_adapter import OpenSearchAdapter
 from tests.factories import posts
 
@@ -52,13 +50,6 @@ class BusyOpenSearch:
         pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OpenSearchEngine.unreachable (and ElasticsearchEngine's) counts only connection errors and "
-    "502-504: a whole bulk request refused with 429 (indexing pressure, a circuit breaker) is a "
-    "failure 'at fault', so an event is parked after max_attempts during an overload, while the same "
-    "refusal per bulk item is waited out (results_per_event: unreachable)",
-)
 def test_a_bulk_request_refused_as_busy_is_waited_out_not_parked() -> None:
     client = BusyOpenSearch()
     results = OpenSearchAdapter(client).write(posts(2))

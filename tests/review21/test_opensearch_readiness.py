@@ -61,13 +61,6 @@ def test_stub_node_alone_is_ready(live_node: str) -> None:
     check_opensearch(live_node)  # the stub answers as a node does
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_opensearch builds the client with max_retries=0, so with ARCHIVIST_OPENSEARCH_URL "
-    "listing every node (f5c1c0f) a request the pool sends to the one node that is down is not "
-    "tried on the next: /readyz fails (at random) while the cluster answers, and every API pod "
-    "is taken out of service during a single-node outage",
-)
 def test_readiness_with_one_node_of_two_down(live_node: str) -> None:
     url = f"{_dead_node()},{live_node}"
     failures = []

@@ -25,13 +25,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *ar
     return int(exited.value.code or 0), captured.err + captured.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settings checks only each node's scheme (settings.py: urlsplit(node).scheme), so a password "
-    "with an unescaped '/' passes; opensearch_client then fails parsing its port, and Python's message "
-    "('Port could not be cast to integer value as ...') quotes the password up to the '/', which "
-    "`archivist process` prints",
-)
 def test_a_bad_opensearch_url_is_refused_without_its_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

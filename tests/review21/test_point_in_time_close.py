@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from search.backends import EngineSearchBackend, every_hit
 from search.engine_client import OPENSEARCH, Json, Refresh
 from search.query_parser import parse_query
@@ -46,12 +44,6 @@ class Engine:
         return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EngineSearchBackend.every_hit closes its point in time in a finally: a close that fails "
-    "(the engine frees it after keep_alive anyway) replaces the complete answer with the close's "
-    "ConnectionError, so an export or a hold's resolution fails after the whole walk succeeded",
-)
 def test_a_point_in_time_that_cannot_be_closed_does_not_lose_the_walk() -> None:
     engine: Any = Engine()
     backend = EngineSearchBackend(engine, prefix="review21")
