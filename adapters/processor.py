@@ -7,8 +7,9 @@ outcome per event and adapter. An event is deleted from staging in the same tran
 records its last missing success, so a crash at any point leaves it staged with the successes
 it already had: the next claim re-delivers only to the adapters still missing, and adapters
 absorb a repeat because they are idempotent. Failing events back off exponentially and are
-parked (kept, flagged, counted) after ``max_attempts``, unless every failure said the store was
-unreachable (``Failure.unreachable``): an outage is waited out, never parked. The statements on staging (claim,
+parked (kept, flagged, counted) after ``max_attempts`` attempts it may be at fault for: an
+attempt on which every failure said the store was unreachable (``Failure.unreachable``) is
+counted apart (``outages``), so an outage is waited out, never parked. The statements on staging (claim,
 lease, progress, backoff, deletion) are :mod:`ingest.staging_claims`'s; this module decides
 which to run, and when.
 
@@ -136,6 +137,8 @@ class ClaimedEvent:
     delivered: set[str]
     payload: str
     """The staged JSON, for adapters that parse it themselves (:class:`WritesStagedPayloads`)."""
+    outages: int = 0
+    """Of ``attempts``, those that found a store unreachable (they do not count toward parking)."""
 
 
 def default_owner() -> str:
@@ -434,14 +437,19 @@ class BatchProcessor:
         # An outage is waited out, never parked: parking asks an operator to look at an event,
         # and an unreachable store says nothing about the event (the fault test saw a search node
         # down for two minutes park everything its processor claimed). The delay still grows to
-        # backoff_maximum, so a long outage costs one attempt per event that often.
+        # backoff_maximum, so a long outage costs one attempt per event that often. Those attempts
+        # are counted apart (``outages``): an event gets its max_attempts tries at fault after an
+        # outage too, instead of parking on its first ordinary failure.
         at_fault = not all(failure.unreachable for failure in errors.values())
-        parked = any(f.permanent for f in errors.values()) or (attempts >= self.options.max_attempts and at_fault)
+        outages = item.outages + (0 if at_fault else 1)
+        tries_at_fault = attempts - outages
+        parked = any(f.permanent for f in errors.values()) or (at_fault and tries_at_fault >= self.options.max_attempts)
         reason = "; ".join(f"{name}: {failure.reason}" for name, failure in sorted(errors.items()))
         self._claims.back_off(
             connection,
             item.event_id,
             attempts=attempts,
+            outages=outages,
             last_error=reason[:4000],
             next_attempt_at=now + self.options.backoff(attempts),
             parked=parked,
@@ -612,7 +620,7 @@ def _deliver_in(
 
 
 def _parsed(rows: Sequence[ClaimedRow]) -> list[ClaimedEvent]:
-    claimed = [ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), r.delivered, r.payload) for r in rows]
+    claimed = [ClaimedEvent(r.event_id, r.attempts, _parse(r.payload), r.delivered, r.payload, r.outages) for r in rows]
     # Occurrence order, as staged (``occurred_at`` is the event's own time); a payload that
     # no longer parses is not delivered anywhere, so where it sorts does not matter.
     return sorted(claimed, key=lambda c: (_NEVER if c.event is None else c.event.occurred_at, c.event_id))

@@ -55,6 +55,9 @@ staged_events = Table(
     Column("payload", Text, nullable=False),
     Column("staged_at", UtcDateTime(), nullable=False, server_default=func.current_timestamp()),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # Of ``attempts``, those that found a store unreachable (Failure.unreachable): they set the
+    # delay but not parking, which counts only the attempts the event itself may be at fault for.
+    Column("outages", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime(), nullable=True),
     Column("lease_until", UtcDateTime(), nullable=True),
     Column("parked", Boolean, nullable=False, server_default="0"),

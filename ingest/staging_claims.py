@@ -32,6 +32,8 @@ class ClaimedRow:
     payload: str
     delivered: set[str]
     """The adapters that have the event already (from an earlier, partly failed attempt)."""
+    outages: int = 0
+    """Of ``attempts``, those that found a store unreachable."""
 
 
 class StagingClaims:
@@ -72,7 +74,7 @@ class StagingClaims:
             update(staged_events)
             .where(chosen)
             .values(lease_until=now + lease, lease_owner=self.owner)
-            .returning(staged.event_id, staged.payload, staged.attempts)
+            .returning(staged.event_id, staged.payload, staged.attempts, staged.outages)
         ).all()
         if not rows:
             return []
@@ -87,7 +89,9 @@ class StagingClaims:
                 )
             ):
                 delivered.setdefault(event_id, set()).add(adapter)
-        return [ClaimedRow(r.event_id, r.attempts, r.payload, delivered.get(r.event_id, set())) for r in rows]
+        return [
+            ClaimedRow(r.event_id, r.attempts, r.payload, delivered.get(r.event_id, set()), r.outages) for r in rows
+        ]
 
     def release(self, connection: Connection, event_ids: Sequence[str]) -> None:
         """Give up our lease on ``event_ids`` (those still ours): they are due again at once."""
@@ -125,12 +129,19 @@ class StagingClaims:
         last_error: str,
         next_attempt_at: datetime,
         parked: bool,
+        outages: int = 0,
     ) -> None:
         """Record a failed attempt at ``event_id``: when it is due again, or that it is parked."""
         connection.execute(
             update(staged_events)
             .where(staged_events.c.event_id == event_id)
-            .values(attempts=attempts, last_error=last_error, next_attempt_at=next_attempt_at, parked=parked)
+            .values(
+                attempts=attempts,
+                outages=outages,
+                last_error=last_error,
+                next_attempt_at=next_attempt_at,
+                parked=parked,
+            )
         )
 
     def delete_leased(self, connection: Connection, event_ids: Sequence[str], *, with_progress: bool) -> list[str]:
@@ -178,7 +189,7 @@ def retry_parked(engine: Engine) -> int:
         result = connection.execute(
             update(staged_events)
             .where(staged_events.c.parked.is_(True))
-            .values(parked=False, attempts=0, next_attempt_at=None, lease_until=None, lease_owner=None)
+            .values(parked=False, attempts=0, outages=0, next_attempt_at=None, lease_until=None, lease_owner=None)
         )
         return int(result.rowcount)
 

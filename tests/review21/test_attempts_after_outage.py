@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
-
 from adapters.base import DeliveryResult, Failure
 from adapters.processor import BatchProcessor, ProcessorOptions
 from ingest.events import Event
@@ -35,13 +33,6 @@ class Engine(RecordingAdapter):
         return super().write(batch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the attempts an outage costs (Failure.unreachable) still count toward max_attempts "
-    "(processor._back_off: attempts >= max_attempts and at_fault): after an outage longer than "
-    "max_attempts tries, the first ordinary failure parks every event that waited, at once, instead "
-    "of the max_attempts tries an event without the outage gets",
-)
 def test_an_outage_does_not_use_up_the_attempts_of_the_failures_after_it(store: StagingStore) -> None:
     stage(store, posts(4))
     clock = FakeClock()
