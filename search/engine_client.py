@@ -80,3 +80,26 @@ class EngineClient(Protocol):
         """Whether ``error`` (raised by a request above) says the engine could not be reached or
         could not answer (no connection, a timeout, HTTP 429 or 502-504), not that a request was wrong."""
         ...
+
+
+UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+"""A whole request refused for the engine's state: too busy (429: indexing pressure, a circuit
+breaker) or unavailable (502-504). Waited out like a lost connection, never the event's fault."""
+
+
+def index_missing_or(error: Exception, info: object) -> Exception:
+    """:class:`EngineIndexMissing` for a 404 that says the index does not exist, else ``error``."""
+    body = info if isinstance(info, dict) else {}
+    cause = body.get("error")
+    kind = cause.get("type") if isinstance(cause, dict) else None
+    return EngineIndexMissing(error_reason(info, str(error))) if kind == "index_not_found_exception" else error
+
+
+def error_reason(info: object, fallback: str) -> str:
+    """The root cause of an error answer (``{"error": {"root_cause": [{"reason": ...}]}}``)."""
+    body = info if isinstance(info, dict) else {}
+    error = body.get("error", {})
+    if not isinstance(error, dict):
+        return str(error or fallback)
+    causes = error.get("root_cause") or [error]
+    return str(causes[0].get("reason") or fallback) if causes and isinstance(causes[0], dict) else fallback

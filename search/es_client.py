@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from search.engine_client import ELASTICSEARCH, Dialect, EngineIndexMissing, EngineRefused, Json, Refresh
+from search.engine_client import (
+    ELASTICSEARCH,
+    UNAVAILABLE_STATUSES,
+    Dialect,
+    EngineRefused,
+    Json,
+    Refresh,
+    error_reason,
+    index_missing_or,
+)
 from search.es_version import explain
 
 
@@ -36,9 +45,9 @@ class ElasticsearchEngine:
             except BadRequestError as error:  # e.g. a query nested deeper than the cluster allows
                 if (unusable := explain(self.client, error)) is not None:
                     raise unusable from error  # the server refuses this client, not the query
-                raise EngineRefused(_reason(error.info, error.message)) from error
+                raise EngineRefused(error_reason(error.info, error.message)) from error
             except NotFoundError as error:
-                raise _missing_or(error, error.info) from error
+                raise index_missing_or(error, error.info) from error
 
     def put_index_template(self, name: str, body: Json) -> None:
         with self._refusals():
@@ -67,7 +76,7 @@ class ElasticsearchEngine:
             try:
                 return str(self.client.open_point_in_time(index=index, keep_alive=keep_alive)["id"])
             except NotFoundError as error:
-                raise _missing_or(error, error.info) from error
+                raise index_missing_or(error, error.info) from error
 
     def close_point_in_time(self, pit_id: str) -> None:
         with self._refusals():
@@ -97,26 +106,3 @@ class ElasticsearchEngine:
             if unusable is not None:
                 raise unusable from error
             raise
-
-
-UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
-"""A whole request refused for the engine's state: too busy (429: indexing pressure, a circuit
-breaker) or unavailable (502-504). Waited out like a lost connection, never the event's fault."""
-
-
-def _missing_or(error: Exception, info: object) -> Exception:
-    """:class:`EngineIndexMissing` for a 404 that says the index does not exist, else ``error``."""
-    body = info if isinstance(info, dict) else {}
-    cause = body.get("error")
-    kind = cause.get("type") if isinstance(cause, dict) else None
-    return EngineIndexMissing(_reason(info, str(error))) if kind == "index_not_found_exception" else error
-
-
-def _reason(info: object, fallback: str) -> str:
-    """The root cause of an error answer (``{"error": {"root_cause": [{"reason": ...}]}}``)."""
-    body = info if isinstance(info, dict) else {}
-    error = body.get("error", {})
-    if not isinstance(error, dict):
-        return str(error or fallback)
-    causes = error.get("root_cause") or [error]
-    return str(causes[0].get("reason") or fallback) if causes and isinstance(causes[0], dict) else fallback

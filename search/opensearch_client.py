@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from search.engine_client import OPENSEARCH, Dialect, EngineRefused, Json, Refresh
-from search.es_client import UNAVAILABLE_STATUSES, _missing_or, _reason
+from search.engine_client import (
+    OPENSEARCH,
+    UNAVAILABLE_STATUSES,
+    Dialect,
+    EngineRefused,
+    Json,
+    Refresh,
+    error_reason,
+    index_missing_or,
+)
 
 
 class OpenSearchEngine:
@@ -28,9 +36,9 @@ class OpenSearchEngine:
         try:
             return dict(self.client.search(body=body, **where))
         except RequestError as error:
-            raise EngineRefused(_reason(error.info, str(error.error))) from error
+            raise EngineRefused(error_reason(error.info, str(error.error))) from error
         except NotFoundError as error:
-            raise _missing_or(error, error.info) from error
+            raise index_missing_or(error, error.info) from error
 
     def put_index_template(self, name: str, body: Json) -> None:
         self.client.indices.put_index_template(name=name, body=body)
@@ -59,7 +67,7 @@ class OpenSearchEngine:
         try:
             return str(self.client.create_pit(index=index, params={"keep_alive": keep_alive})["pit_id"])
         except NotFoundError as error:
-            raise _missing_or(error, error.info) from error
+            raise index_missing_or(error, error.info) from error
 
     def close_point_in_time(self, pit_id: str) -> None:
         self.client.delete_pit(body={"pit_id": [pit_id]})
