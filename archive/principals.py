@@ -14,7 +14,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from archive.app_schema import api_tokens
 from ingest.db import read_only
 
-Role = Literal["compliance_officer", "legal", "security_admin", "auditor", "ingest", "admin"]
+Role = Literal["compliance_officer", "legal", "security_admin", "auditor", "ingest", "supervisor", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
 PREFIX = "arch"
 

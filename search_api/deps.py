@@ -75,6 +75,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # history, batches) but not code; an auditor reads its audit entries in the audit log.
     "review_read": frozenset({"legal", "compliance_officer", "admin"}),
     "review_write": frozenset({"legal", "admin"}),
+    # Supervision (issue 22, docs/supervision.md): a supervisor reviews the items of the queues;
+    # a compliance officer also writes the policies (the written procedures) and backtests them;
+    # an auditor reads the report and every item's history (the evidence of review), never the
+    # messages themselves.
+    "supervision_read": frozenset({"supervisor", "compliance_officer", "admin"}),
+    "supervision_review": frozenset({"supervisor", "compliance_officer", "admin"}),
+    "supervision_policy": frozenset({"compliance_officer", "admin"}),
+    "supervision_report": frozenset({"supervisor", "compliance_officer", "auditor", "admin"}),
 }
 """Which roles may use which part of the API (the README's permission table)."""
 

@@ -17,7 +17,9 @@ app = typer.Typer(no_args_is_help=True, help="API tokens.")
 
 @app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="compliance_officer, legal, security_admin, auditor, ingest or admin.")],
+    role: Annotated[
+        str, typer.Option(help="compliance_officer, legal, security_admin, auditor, ingest, supervisor or admin.")
+    ],
     label: Annotated[str, typer.Option(help="Who or what the token is for (shown in the audit log).")] = "",
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
