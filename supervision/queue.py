@@ -180,7 +180,7 @@ class QueuePage(BaseModel):
     items: list[QueueRow]
     next_cursor: str | None
     counts: dict[str, int]
-    """Items per state, of the whole queue (every policy, every reviewer)."""
+    """Open items per state, of the whole queue (every policy, every reviewer)."""
 
 
 def _now(now: datetime | None) -> datetime:
@@ -220,7 +220,18 @@ def _overdue_condition(facts: dict[tuple[str, int], PolicyVersionFacts], now: da
             for sla, keys in sorted(by_sla.items())
         )
     )
-    return and_(items.state.in_(OPEN_STATES), late)
+    # The bounds every SLA shares, so the index's range starts (or ends) there.
+    oldest_due = now - timedelta(hours=min(by_sla))
+    return and_(items.state.in_(OPEN_STATES), items.created_at < oldest_due, late)
+
+
+def _on_time_condition(facts: dict[tuple[str, int], PolicyVersionFacts], now: datetime) -> ColumnElement[bool]:
+    """Not overdue: closed, or open within its policy version's SLA."""
+    condition = not_(_overdue_condition(facts, now))
+    if facts:
+        newest_due = now - timedelta(hours=max(fact.sla_hours for fact in facts.values()))
+        condition = and_(condition, or_(items.state == "closed", items.created_at >= newest_due))
+    return condition
 
 
 def _row(row: Any, facts: dict[tuple[str, int], PolicyVersionFacts], names: dict[str, str], now: datetime) -> QueueRow:
@@ -300,8 +311,9 @@ def queue(
         if wanted.reason is not None:
             conditions.append(items.reason == wanted.reason)
         if wanted.overdue is not None:
-            late = _overdue_condition(facts, moment)
-            conditions.append(late if wanted.overdue else not_(late))
+            conditions.append(
+                _overdue_condition(facts, moment) if wanted.overdue else _on_time_condition(facts, moment)
+            )
         if after is not None:
             conditions.append(or_(items.created_at > after[0], and_(items.created_at == after[0], items.id > after[1])))
         found: list[Any] = []
@@ -332,9 +344,14 @@ def _policy_names(connection: Connection, ids: set[str]) -> dict[str, str]:
 
 
 def counts_by_state(connection: Connection) -> dict[str, int]:
-    """Items per state (every state named, 0 when none)."""
-    counted: dict[str, int] = dict(connection.execute(select(items.state, func.count()).group_by(items.state)).all())
-    return {state: int(counted.get(state, 0)) for state in ITEM_STATES}
+    """Open items per state (each open state named, 0 when none). Closed items are not counted:
+    most of a worked queue is closed, and counting them would cost every page a scan of them."""
+    counted: dict[str, int] = dict(
+        connection.execute(
+            select(items.state, func.count()).where(items.state.in_(OPEN_STATES)).group_by(items.state)
+        ).all()
+    )
+    return {state: int(counted.get(state, 0)) for state in OPEN_STATES}
 
 
 def neighbours(engine: Engine, item_id: str, wanted: QueueFilter) -> tuple[str | None, str | None]:
@@ -356,8 +373,10 @@ def neighbours(engine: Engine, item_id: str, wanted: QueueFilter) -> tuple[str |
         if wanted.reason is not None:
             conditions.append(items.reason == wanted.reason)
         if wanted.overdue is not None:
-            late = _overdue_condition(facts, datetime.now(UTC))
-            conditions.append(late if wanted.overdue else not_(late))
+            moment = datetime.now(UTC)
+            conditions.append(
+                _overdue_condition(facts, moment) if wanted.overdue else _on_time_condition(facts, moment)
+            )
         at, own = row.created_at, row.id
         earlier = or_(items.created_at < at, and_(items.created_at == at, items.id < own))
         later = or_(items.created_at > at, and_(items.created_at == at, items.id > own))

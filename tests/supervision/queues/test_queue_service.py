@@ -65,7 +65,6 @@ def test_the_queue_is_oldest_first_paged_by_cursor_with_sla_age(store: StagingSt
         "pending": 7,
         "in_review": 0,
         "escalated": 0,
-        "closed": 0,
     }
 
 
