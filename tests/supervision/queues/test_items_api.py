@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from adapters.archive import ArchiveAdapter
 from archive.app_schema import audit_log
+from archive.fs_file_store import FsFileStore
 from archive.principals import ROLES, Principal
 from ingest.staging import StagingStore
 from search_api.deps import PERMISSIONS
 from supervision import queue
-from supervision.model import Policy
+from supervision.items import NewItem, add_items
+from supervision.model import Policy, TermMatch
 from tests.api_client import auth
+from tests.attachment_events import file_text, upload
 from tests.supervision.queues.items import NOW, make_items
 
 BASE = "/api/v1/supervision/items"
@@ -235,3 +240,46 @@ def test_comments_required_too_long_and_conflicts_are_refused_without_a_change(
         if e["action"].startswith("supervision_item_") and "before" in e["details"]
     ]
     assert len(changes) == 1
+
+
+def test_an_attachment_match_is_shown_on_the_attachment_text(
+    client: TestClient, store: StagingStore, policy: Policy, tmp_path: Path, tokens: dict[str, str]
+) -> None:
+    said = "Term sheet.\nWe guarantee a 9% return."
+    shared = upload("terms.pdf", room="desk")
+    extracted = file_text(shared, said, FsFileStore(tmp_path / "files"))  # the API's file store
+    ArchiveAdapter(store.engine).write([shared, extracted])
+    start = said.index("guarantee")
+    with store.engine.begin() as connection:
+        [item_id] = add_items(
+            connection,
+            [
+                NewItem(
+                    policy_id=policy.id,
+                    policy_version=1,
+                    event_id=str(extracted.event_id),
+                    message_id=f"file:{shared.event_id}",
+                    room_id="room:desk",
+                    sender="user:alice",
+                    sent_at=extracted.occurred_at,
+                    reason="lexicon",
+                    matches=(
+                        TermMatch(term_id="g1", field="attachment", start=start, end=start + 9, matched="guarantee"),
+                    ),
+                )
+            ],
+            NOW,
+        )
+    found = client.get(f"{BASE}/{item_id}", headers=auth(tokens["compliance_officer"])).json()
+    evaluated = found["evaluated"]
+    assert (evaluated["field"], evaluated["name"], evaluated["file_event_id"]) == (
+        "attachment",
+        "terms.pdf",
+        str(shared.event_id),
+    )
+    assert evaluated["pieces"] == [
+        {"text": "Term sheet.\nWe ", "terms": []},
+        {"text": "guarantee", "terms": ["g1"]},
+        {"text": " a 9% return.", "terms": []},
+    ]
+    assert found["context"] == []  # not a message: no conversation lines

@@ -43,9 +43,15 @@ def policy_items(queue_site: WebSite) -> tuple[str, list[str]]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A page whose console errors and script errors fail the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    yield opened
     context.close()
+    assert not problems, problems
 
 
 def _item(base_url: str, item_id: str, policy_id: str) -> str:
