@@ -14,10 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from adapters.archive import ArchiveAdapter
 from archive.app_schema import audit_log
+from archive.fs_file_store import FsFileStore
 from archive.principals import ROLES
 from search_api.deps import PERMISSIONS
 from supervision import queue
+from supervision.items import NewItem, add_items
+from supervision.model import TermMatch
+from tests.attachment_events import file_text, upload
 from tests.supervision.queues.items import desk_events, items_of, make_policy
 from tests.web.conftest import WebSite, build_site, csrf_of, sign_in
 
@@ -142,3 +147,48 @@ def test_bulk_close_as_false_positive(web: TestClient, site: WebSite, item_ids: 
     assert web.get("/supervision").text.count("data-queue-row") == 1
     again = web.post("/supervision/bulk-close", data={"csrf": csrf, "id": item_ids[:1]})
     assert again.status_code == 409
+
+
+def test_an_attachment_match_is_marked_on_the_attachment_text_and_a_sample_shows_its_message(
+    web: TestClient, site: WebSite, tmp_path: Path
+) -> None:
+    engine = site.services.engine
+    policy = make_policy(engine)
+    said = "Minutes <draft>\nWe guarantee the fund."
+    shared = upload("minutes.docx", room="desk")
+    extracted = file_text(shared, said, FsFileStore(tmp_path / "files"))  # the site's file store
+    ArchiveAdapter(engine).write([shared, extracted])
+    start = said.index("guarantee")
+    sample = desk_events()[2]
+    common = {"policy_id": policy.id, "policy_version": 1, "room_id": "room:desk", "sender": "user:alice"}
+    with engine.begin() as connection:
+        attachment_item, sampled_item = add_items(
+            connection,
+            [
+                NewItem(
+                    **common,
+                    event_id=str(extracted.event_id),
+                    message_id=f"file:{shared.event_id}",
+                    sent_at=extracted.occurred_at,
+                    reason="lexicon",
+                    matches=(TermMatch(term_id="g1", field="attachment", start=start, end=start + 9, matched="x"),),
+                ),
+                NewItem(
+                    **common,
+                    event_id=str(sample.event_id),
+                    message_id=sample.message.id,
+                    sent_at=sample.occurred_at,
+                    reason="sample",
+                ),
+            ],
+            datetime.now(UTC),
+        )
+    page = web.get(f"/supervision/items/{attachment_item}")
+    assert page.status_code == 200
+    assert "Attachment text: minutes.docx" in page.text
+    assert 'Minutes &lt;draft&gt;\nWe <mark title="g1">guarantee</mark> the fund.' in page.text
+    assert "The archive holds no conversation for this message." in page.text
+    page = web.get(f"/supervision/items/{sampled_item}")
+    assert "drawn by the sampling rate" in page.text
+    assert "lunch at noon?</blockquote>" in page.text
+    assert "<mark" not in page.text
