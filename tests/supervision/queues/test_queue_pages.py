@@ -160,7 +160,12 @@ def test_an_attachment_match_is_marked_on_the_attachment_text_and_a_sample_shows
     ArchiveAdapter(engine).write([shared, extracted])
     start = said.index("guarantee")
     sample = desk_events()[2]
-    common = {"policy_id": policy.id, "policy_version": 1, "room_id": "room:desk", "sender": "user:alice"}
+    common: dict[str, Any] = {
+        "policy_id": policy.id,
+        "policy_version": 1,
+        "room_id": "room:desk",
+        "sender": "user:alice",
+    }
     with engine.begin() as connection:
         attachment_item, sampled_item = add_items(
             connection,
