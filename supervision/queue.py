@@ -317,7 +317,7 @@ def queue(
         if after is not None:
             conditions.append(or_(items.created_at > after[0], and_(items.created_at == after[0], items.id > after[1])))
         found: list[Any] = []
-        for state in wanted.states or ITEM_STATES:
+        for state in dict.fromkeys(wanted.states or ITEM_STATES):
             query = (
                 select(*_LISTED)
                 .where(items.state == state, *conditions)

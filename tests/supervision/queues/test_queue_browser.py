@@ -159,6 +159,11 @@ def test_bulk_close_and_the_queue_keys(
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     expect(page).to_have_url(_item(base_url, ids[2], policy_id))
+    page.get_by_label("Reviewer (their name").fill("web supervisor")
+    page.get_by_label("Reviewer (their name").press("Enter")  # assigns; never a disposition
+    expect(page.locator("dl.facts")).to_contain_text("web supervisor")
+    _heading(page, "Pending")
+    assert queue.get_item(engine, ids[2]).item.assignee == "web supervisor"
 
 
 @pytest.mark.parametrize(("width", "height"), [(375, 800), (640, 450)])
