@@ -88,6 +88,7 @@ class ItemInvalid(ValueError):
 class PolicyVersionFacts:
     name: str
     sla_hours: int
+    reviewers: tuple[str, ...]
     escalation_reviewers: tuple[str, ...]
 
 
@@ -126,6 +127,7 @@ class _VersionCache:
                 (policy_id, version): PolicyVersionFacts(
                     name=str(spec.get("name", "")),
                     sla_hours=int(spec.get("sla_hours", 72)),
+                    reviewers=tuple(spec.get("reviewers", ())),
                     escalation_reviewers=tuple(spec.get("escalation_reviewers", ())),
                 )
                 for policy_id, version, spec in rows
@@ -411,6 +413,8 @@ class ItemView(BaseModel):
     event_id: str
     hit_event_id: str
     matches: list[dict[str, Any]]
+    reviewers: list[str]
+    """The reviewers of the policy version that made the item."""
     escalation_reviewers: list[str]
 
 
@@ -430,6 +434,7 @@ def get_item(engine: Engine, item_id: str, now: datetime | None = None) -> ItemV
         event_id=row.event_id,
         hit_event_id=row.hit_event_id,
         matches=list(row.matches or []),
+        reviewers=list(fact.reviewers) if fact else [],
         escalation_reviewers=list(fact.escalation_reviewers) if fact else [],
     )
 

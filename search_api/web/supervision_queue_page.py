@@ -19,6 +19,8 @@ Reading needs ``supervision_read`` (the item's history ``supervision_report``), 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,25 +62,52 @@ KEYS = {"start": "s", "no_issue": "n", "false_positive": "f", "breach": "b", "re
 REFUSED = (queue.ItemNotFound, queue.ItemConflict, queue.ItemInvalid)
 
 
-def view_filter(view: str, user: WebUser, policy_id: str | None) -> queue.QueueFilter:
-    """The queue a view shows (an unknown view: all open)."""
-    wanted: dict[str, Any] = {"states": queue.OPEN_STATES, "policy_id": policy_id or None}
-    if view == "mine":
-        wanted["assignee"] = user.principal.label
-    elif view == "unassigned":
-        wanted["unassigned"] = True
-    elif view == "escalated":
-        wanted["states"] = ("escalated",)
-    elif view == "overdue":
-        wanted["overdue"] = True
-    elif view == "closed":
-        wanted["states"] = ("closed",)
-    return queue.QueueFilter(**wanted)
+@dataclass(frozen=True)
+class Shown:
+    """Which queue a page shows: a view (an unknown one: all open), and optionally one policy
+    and one reviewer ("mine" is the user's own queue, "unassigned" nobody's: no reviewer
+    then). Links and forms carry it, so j/k and "save and next" stay in it."""
 
+    view: str = "open"
+    policy_id: str = ""
+    reviewer: str = ""
 
-def _view_of(values: Any) -> str:
-    view = str(values.get("view") or "open")
-    return view if view in VIEWS else "open"
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Shown:
+        """From a page's query or a form's fields (each value a string or a list of them)."""
+
+        def value(name: str, longest: int) -> str:
+            found = values.get(name) or ""
+            return str(found[0] if isinstance(found, list) and found else found or "").strip()[:longest]
+
+        view = value("view", 20)
+        return cls(view if view in VIEWS else "open", value("policy", 36), value("reviewer", 200))
+
+    def query(self, **more: str) -> str:
+        chosen = {"view": self.view, "policy": self.policy_id, "reviewer": self.reviewer, **more}
+        return urlencode({name: value for name, value in chosen.items() if value})
+
+    def filter(self, user: WebUser) -> queue.QueueFilter:
+        wanted: dict[str, Any] = {"states": queue.OPEN_STATES, "policy_id": self.policy_id or None}
+        if self.view == "mine":
+            wanted["assignee"] = user.principal.label
+        elif self.view == "unassigned":
+            wanted["unassigned"] = True
+        elif self.reviewer:
+            wanted["assignee"] = self.reviewer
+        if self.view == "escalated":
+            wanted["states"] = ("escalated",)
+        elif self.view == "overdue":
+            wanted["overdue"] = True
+        elif self.view == "closed":
+            wanted["states"] = ("closed",)
+        return queue.QueueFilter(**wanted)
+
+    def queue_link(self, **more: str) -> str:
+        return f"/supervision?{self.query(**more)}"
+
+    def item_link(self, item_id: str) -> str:
+        return f"/supervision/items/{item_id}?{self.query()}"
 
 
 def age(hours: float) -> str:
@@ -91,33 +120,21 @@ def age(hours: float) -> str:
     return f"{days} d {rest} h" if rest else f"{days} d"
 
 
-def item_link(item_id: str, view: str, policy_id: str | None = None) -> str:
-    query = {"view": view, **({"policy": policy_id} if policy_id else {})}
-    return f"/supervision/items/{item_id}?{urlencode(query)}"
-
-
-def _queue_view(
-    app: AppServices, user: WebUser, view: str, policy_id: str | None, cursor: str | None
-) -> dict[str, Any]:
-    page = queue.queue(app.engine, view_filter(view, user, policy_id), limit=PAGE, cursor=cursor)
+def _queue_view(app: AppServices, user: WebUser, shown: Shown, cursor: str | None) -> dict[str, Any]:
+    page = queue.queue(app.engine, shown.filter(user), limit=PAGE, cursor=cursor)
     with app.engine.connect() as connection:
         policies = [(policy.id, policy.spec.name) for policy in list_policies(connection)]
-    base = {"view": view, **({"policy": policy_id} if policy_id else {})}
     return {
         "title": "Supervision review queue",
         "rows": page.items,
         "counts": page.counts,
         "open_total": sum(page.counts.values()),
-        "view": view,
+        "shown": shown,
         "views": VIEWS,
-        "policy_id": policy_id or "",
         "policies": policies,
-        "next_link": "/supervision?" + urlencode({**base, "cursor": page.next_cursor}) if page.next_cursor else None,
-        "first_link": "/supervision?" + urlencode(base) if cursor else None,
-        "view_link": lambda name: (
-            "/supervision?" + urlencode({"view": name, **({"policy": policy_id} if policy_id else {})})
-        ),
-        "item_link": lambda item_id: item_link(item_id, view, policy_id),
+        "next_link": shown.queue_link(cursor=page.next_cursor) if page.next_cursor else None,
+        "first_link": shown.queue_link() if cursor else None,
+        "view_link": lambda name: replace(shown, view=name).queue_link(),
         "age": age,
         "states": STATE_LABELS,
         "dispositions": DISPOSITION_LABELS,
@@ -131,12 +148,10 @@ async def queue_page(request: Request) -> Response:
     user = await gate(request, "supervision_read")
     if not isinstance(user, WebUser):
         return user
-    params = request.query_params
-    view = _view_of(params)
-    policy_id = (params.get("policy") or "").strip()[:36] or None
-    cursor = (params.get("cursor") or "").strip()[:1000] or None
+    shown = Shown.of(request.query_params)
+    cursor = (request.query_params.get("cursor") or "").strip()[:1000] or None
     try:
-        context = await run_in_threadpool(_queue_view, services(request), user, view, policy_id, cursor)
+        context = await run_in_threadpool(_queue_view, services(request), user, shown, cursor)
     except REFUSED as error:
         return problem(request, user, error)
     return render(request, "supervision_queue.html", context, user=user)
@@ -157,8 +172,7 @@ async def bulk_close(request: Request) -> Response:
     if isinstance(answer, Response):
         return answer
     user, fields = answer
-    view = _view_of({"view": first(fields, "view")})
-    policy_id = first(fields, "policy")[:36] or None
+    shown = Shown.of(fields)
     ids = [value.strip() for value in fields.get("id", []) if value.strip()]
     if not ids:
         return problem(request, user, queue.ItemInvalid("Tick at least one item to close as a false positive."))
@@ -169,16 +183,14 @@ async def bulk_close(request: Request) -> Response:
         )
     except REFUSED as error:
         return problem(request, user, error)
-    return RedirectResponse(
-        "/supervision?" + urlencode({"view": view, **({"policy": policy_id} if policy_id else {})}), status_code=303
-    )
+    return RedirectResponse(shown.queue_link(), status_code=303)
 
 
-def _item_view(app: AppServices, user: WebUser, item_id: str, view: str, policy_id: str | None) -> dict[str, Any]:
+def _item_view(app: AppServices, user: WebUser, item_id: str, shown: Shown) -> dict[str, Any]:
     found = queue.get_item(app.engine, item_id)
     item = found.item
     text = evaluated_text(app.engine, app.files(), found.event_id, item.message_id, found.matches)
-    previous, following = queue.neighbours(app.engine, item_id, view_filter(view, user, policy_id))
+    previous, following = queue.neighbours(app.engine, item_id, shown.filter(user))
     around = conversation_page.gather(app.engine, user.principal, item.message_id, AROUND)
     history = queue.history(app.engine, item_id) if user.may("supervision_report") else None
     read_audit.record(
@@ -191,12 +203,11 @@ def _item_view(app: AppServices, user: WebUser, item_id: str, view: str, policy_
         "text": text,
         "around": around,
         "history": history,
-        "view": view,
-        "view_label": VIEWS[view],
-        "policy_id": policy_id or "",
-        "queue_link": "/supervision?" + urlencode({"view": view, **({"policy": policy_id} if policy_id else {})}),
-        "previous_link": item_link(previous, view, policy_id) if previous else None,
-        "next_link": item_link(following, view, policy_id) if following else None,
+        "shown": shown,
+        "view_label": VIEWS[shown.view],
+        "queue_link": shown.queue_link(),
+        "previous_link": shown.item_link(previous) if previous else None,
+        "next_link": shown.item_link(following) if following else None,
         "age": age,
         "states": STATE_LABELS,
         "dispositions": DISPOSITION_LABELS,
@@ -216,10 +227,9 @@ async def item_page(request: Request, item_id: str) -> Response:
     user = await gate(request, "supervision_read")
     if not isinstance(user, WebUser):
         return user
-    view = _view_of(request.query_params)
-    policy_id = (request.query_params.get("policy") or "").strip()[:36] or None
+    shown = Shown.of(request.query_params)
     try:
-        context = await run_in_threadpool(_item_view, services(request), user, item_id, view, policy_id)
+        context = await run_in_threadpool(_item_view, services(request), user, item_id, shown)
     except REFUSED as error:
         return problem(request, user, error)
     return render(request, "supervision_item.html", context, user=user)
@@ -233,9 +243,8 @@ def said(error: Exception) -> str:
     return message
 
 
-def _act(app: AppServices, user: WebUser, item_id: str, action: str, fields: dict[str, list[str]]) -> str:
-    """Do ``action`` (``start``, ``escalate``, ``reopen``, ``assign`` or ``close:<disposition>``);
-    returns what was done, for the redirect."""
+def _act(app: AppServices, user: WebUser, item_id: str, action: str, fields: dict[str, list[str]]) -> None:
+    """Do ``action``: ``start``, ``escalate``, ``reopen``, ``assign`` or ``close:<disposition>``."""
     comment = first(fields, "comment") or None
     principal = user.principal
     if action == "start":
@@ -250,7 +259,6 @@ def _act(app: AppServices, user: WebUser, item_id: str, action: str, fields: dic
         queue.close(app.engine, principal, item_id, action.removeprefix("close:"), comment)
     else:
         raise queue.ItemInvalid(f"unknown action {action[:50]!r}")
-    return action
 
 
 @router.post("/supervision/items/{item_id}", include_in_schema=False)
@@ -260,13 +268,12 @@ async def item_action(request: Request, item_id: str) -> Response:
         return answer
     user, fields = answer
     app = services(request)
-    view = _view_of({"view": first(fields, "view")})
-    policy_id = first(fields, "policy")[:36] or None
+    shown = Shown.of(fields)
     action = first(fields, "do")
 
     def act() -> str | None:
         # Where a disposition leads: the next item of the view as it was before the change.
-        following = queue.neighbours(app.engine, item_id, view_filter(view, user, policy_id))[1]
+        following = queue.neighbours(app.engine, item_id, shown.filter(user))[1]
         _act(app, user, item_id, action, fields)
         return following if action.startswith("close:") else None
 
@@ -276,10 +283,9 @@ async def item_action(request: Request, item_id: str) -> Response:
         return problem(request, user, error)
     except (queue.ItemConflict, queue.ItemInvalid) as error:
         status = 409 if isinstance(error, queue.ItemConflict) else 422
-        context = await run_in_threadpool(_item_view, app, user, item_id, view, policy_id)
+        context = await run_in_threadpool(_item_view, app, user, item_id, shown)
         context |= {"error": said(error), "comment": first(fields, "comment")[: queue.MAX_COMMENT]}
         if action == "assign":
             context["assignee_value"] = first(fields, "assignee")[:200]
         return render(request, "supervision_item.html", context, user=user, status_code=status)
-    target = item_link(following or item_id, view, policy_id)
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(shown.item_link(following or item_id), status_code=303)

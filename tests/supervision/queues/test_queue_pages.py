@@ -80,6 +80,12 @@ def test_the_queue_shows_views_sla_ages_and_overdue(web: TestClient, item_ids: l
     assert web.get("/supervision?view=mine").text.count("data-queue-row") == 1
     assert web.get("/supervision?view=unassigned").text.count("data-queue-row") == 2
     assert web.get("/supervision?view=closed").text.count("data-queue-row") == 0
+    # One reviewer's queue, and the links and forms keep it.
+    theirs = web.get("/supervision?view=open&reviewer=web+supervisor")
+    assert theirs.text.count("data-queue-row") == 1
+    assert f"/supervision/items/{item_ids[0]}?view=open&amp;reviewer=web+supervisor" in theirs.text
+    assert '<input type="hidden" name="reviewer" value="web supervisor">' in theirs.text
+    assert web.get("/supervision?view=open&reviewer=nobody").text.count("data-queue-row") == 0
     assert web.get("/supervision?cursor=junk").status_code == 422
 
 
