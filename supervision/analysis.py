@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import tantivy
 
@@ -79,10 +79,6 @@ def _term(token: str) -> str | None:
     return found
 
 
-def _ascii_term(token: str) -> str | None:
-    return token if len(token) <= MAX_TOKEN_BYTES else None
-
-
 class Analysed:
     """One text's words: ``terms[i]`` is the word at position ``i`` (``None``: a token too long
     to index, which still takes its position). ``starts``/``ends`` (computed on first use) are
@@ -136,8 +132,10 @@ class Analysed:
 def analyse(text: str) -> Analysed:
     """The words of ``text`` as the index's ``text`` field holds them, with their positions."""
     if text.isascii():
-        lowered = text.lower()
-        return Analysed(text, text, [_ascii_term(token) for token in _ASCII_TOKEN.findall(lowered)])
+        tokens: list[str] = _ASCII_TOKEN.findall(text.lower())
+        if len(text) > MAX_TOKEN_BYTES and max(map(len, tokens), default=0) > MAX_TOKEN_BYTES:
+            return Analysed(text, text, [None if len(token) > MAX_TOKEN_BYTES else token for token in tokens])
+        return Analysed(text, text, cast("list[str | None]", tokens))
     folded = searchable(text)
     return Analysed(text, folded, [_term(token) for token in _TOKEN.findall(folded)])
 

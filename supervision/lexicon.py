@@ -29,13 +29,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Final, Literal, cast
 
 import re2
 
+from adapters.index_adapter import entities
+from ingest.events import EditEvent, PostEvent
 from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, Within
 from search.query_parser import QuerySyntaxError, parse_query
-from search.tantivy_schema import filetype_key, filter_keys, fold_keyword, text_terms
+from search.tantivy_schema import filetype_key, filter_keys, fold_keyword, person_keys, room_keys, text_terms
 from supervision.analysis import Analysed, analyse
 from supervision.model import MAX_EXPRESSION_LENGTH, LexiconTerm, PolicySpec, TermMatch
 
@@ -88,6 +91,23 @@ class Message:
     def has_file(self) -> bool:
         """What ``has:file`` matches: an uploaded file, or a message carrying one."""
         return bool(self.event_type in FILE_EVENT_TYPES or self.file_types or self.attachment or self.file_name)
+
+
+def message_of(event: PostEvent | EditEvent, attachment: str = "") -> Message:
+    """The :class:`Message` of a post (or of an edit's new text), with the sender's and room's
+    keys, mentions and hashtags as the index derives them (declared ones and those written)."""
+    _, mentions, hashtags = entities(event.message.text)
+    if isinstance(event, PostEvent):
+        mentions = (*(event.message.mentions or ()), *mentions)
+        hashtags = (*(event.message.hashtags or ()), *hashtags)
+    return Message(
+        text=event.message.text,
+        attachment=attachment,
+        sender_keys=frozenset(person_keys(event.actor.id, event.actor.name)),
+        room_keys=frozenset(room_keys(event.room.id, event.room.name)),
+        mentions=frozenset(map(fold_keyword, mentions)),
+        hashtags=frozenset(map(fold_keyword, hashtags)),
+    )
 
 
 @dataclass(frozen=True)
@@ -421,7 +441,8 @@ class LexiconSet:
         self._index = index
         self._regex_set = regex_set
         self._regexes = regexes
-        self._by_word: dict[str, tuple[int, ...]] = {}
+        self._by_word: dict[str | None, tuple[int, ...]] = {None: ()}
+        """The terms each word of the traffic may match (``None``: a token too long to index)."""
 
     @classmethod
     def compile(cls, lexicons: Mapping[str, PolicyLexicon]) -> LexiconSet:
@@ -447,9 +468,12 @@ class LexiconSet:
                     index.prefix_steps.update(word[:length] for length in range(1, len(word) + 1))
         return cls(compiled, index, _regex_set([compiled[n] for n in regexes]), regexes)
 
-    def _candidates_of(self, word: str) -> tuple[int, ...]:
+    def _candidates_of(self, word: str | None) -> tuple[int, ...]:
+        if word is None:
+            return ()
         if len(self._by_word) >= self._WORD_CACHE_LIMIT:
             self._by_word.clear()
+            self._by_word[None] = ()
         found = list(self._index.words.get(word, ()))
         steps, prefixes = self._index.prefix_steps, self._index.prefixes
         for length in range(1, len(word) + 1):
@@ -473,14 +497,13 @@ class LexiconSet:
         candidates: set[int] = set(self._index.always)
         by_word = self._by_word
         for fields in analysed.values():
-            for word in fields.terms:
-                if word is None:
-                    continue
-                found = by_word.get(word)
-                if found is None:
-                    found = self._candidates_of(word)
-                if found:
-                    candidates.update(found)
+            found: list[tuple[int, ...] | None] = list(map(by_word.get, fields.terms))
+            if None in found:  # words not seen before
+                found = [
+                    known if known is not None else self._candidates_of(word)
+                    for word, known in zip(fields.terms, found, strict=True)
+                ]
+            candidates.update(chain.from_iterable(cast("list[tuple[int, ...]]", found)))
         if self._regexes:
             candidates.update(self._screened(message))
         if not candidates:

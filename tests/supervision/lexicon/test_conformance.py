@@ -15,8 +15,8 @@ from ingest.events import PostEvent, parse_event
 from ingest.irc import read_irc_file
 from search.query_parser import parse_query
 from search.tantivy_backend import all_hits
-from search.tantivy_schema import MAX_TOKEN_BYTES, person_keys, room_keys
-from supervision.lexicon import LexiconSet, Message, PolicyLexicon
+from search.tantivy_schema import MAX_TOKEN_BYTES
+from supervision.lexicon import LexiconSet, PolicyLexicon, message_of
 from supervision.model import LexiconTerm
 from tests.factories import post_payload
 
@@ -49,17 +49,6 @@ def other_posts() -> list[PostEvent]:
 
 
 POSTS = irc_posts() + other_posts()
-
-
-def message_of(post: PostEvent) -> Message:
-    indexed = posted_message(post)
-    return Message(
-        text=post.message.text,
-        sender_keys=frozenset(person_keys(post.actor.id, post.actor.name)),
-        room_keys=frozenset(room_keys(post.room.id, post.room.name)),
-        mentions=frozenset(indexed.mentions),
-        hashtags=frozenset(indexed.hashtags),
-    )
 
 
 def frequent_sender() -> str:
