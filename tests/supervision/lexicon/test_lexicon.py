@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from search.tantivy_schema import MAX_TOKEN_BYTES, person_keys, room_keys
+from search.tantivy_schema import MAX_TOKEN_BYTES, person_keys, room_keys, text_terms
 from supervision.lexicon import LexiconError, LexiconSet, Message, PolicyLexicon, Verdict, check_lexicon
 from supervision.model import LexiconTerm, TermMatch
 
@@ -201,3 +203,52 @@ def test_check_lexicon_checks_terms_of_every_language() -> None:
     terms = (LexiconTerm(id="fr", expression="(oops", language="fr"),)
     with pytest.raises(LexiconError, match="term 'fr'"):
         check_lexicon(PolicyLexicon(terms=terms, languages=("en",)))
+
+
+def test_a_regex_longer_than_the_limit_is_refused() -> None:
+    term = LexiconTerm.model_construct(id="long", kind="regex", expression="a" * 1_001, label=None, language=None)
+    with pytest.raises(LexiconError, match="term 'long': the regular expression is too long"):
+        check_lexicon(PolicyLexicon(terms=(term,)))
+
+
+def test_a_regex_over_the_memory_bound_is_refused() -> None:
+    term = LexiconTerm(id="big", kind="regex", expression=r"[\p{L}\p{N}]{1000}")
+    with pytest.raises(LexiconError, match="term 'big': RE2 refuses"):
+        check_lexicon(PolicyLexicon(terms=(term,)))
+
+
+WORDS = [
+    "Garantie",
+    "garantiert",
+    "rendement",
+    "sûr",
+    "Straße",
+    "東京",
+    "取引",
+    "ضَمان",
+    "👍🏽",
+    "call",
+    "me",
+    "x" * 256,
+]
+SEPARATORS = [" ", ", ", "\n", "-", "! ", "\u3000", ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=12),
+    separators=st.lists(st.sampled_from(SEPARATORS), min_size=12, max_size=12),
+    picked=st.lists(st.sampled_from(WORDS[:-1]), min_size=1, max_size=2),
+)
+def test_every_match_is_the_words_of_the_term(words: list[str], separators: list[str], picked: list[str]) -> None:
+    text = "".join(word + separator for word, separator in zip(words, separators, strict=False))
+    expression = '"' + " ".join(picked) + '"' if len(picked) > 1 else picked[0]
+    verdicts = LexiconSet.compile({"p": lexicon(expression)}).verdicts(Message(text=text))
+    wanted = text_terms(" ".join(picked))
+    for match in verdicts["p"].matches if "p" in verdicts else ():
+        assert match.matched == text[match.start : match.end]
+        assert [t for t in text_terms(text[match.start : match.end])] == wanted
+    found = len(verdicts["p"].matches) if "p" in verdicts else 0
+    terms = text_terms(text)
+    occurrences = sum(1 for i in range(len(terms)) if terms[i : i + len(wanted)] == wanted)
+    assert found == occurrences or "x" * 256 in text
