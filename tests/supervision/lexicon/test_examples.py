@@ -57,7 +57,7 @@ def test_a_file_without_the_header_or_with_a_bad_term_is_refused() -> None:
     with pytest.raises(ExampleError, match="must start with"):
         parse_example("x", 'name = "x"\n')
     bad = f'{EXAMPLE_HEADER}\nname = "x"\n[[terms]]\nid = "t"\nexpression = "(oops"\n'
-    with pytest.raises(ExampleError, match="x.toml.*term 't'"):
+    with pytest.raises(ExampleError, match=r"x\.toml.*term 't'"):
         parse_example("x", bad)
-    with pytest.raises(ExampleError, match="x.toml"):
+    with pytest.raises(ExampleError, match=r"x\.toml"):
         parse_example("x", f"{EXAMPLE_HEADER}\nname = \n")
