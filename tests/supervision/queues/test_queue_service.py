@@ -242,3 +242,22 @@ def test_bad_cursor_and_limit_are_refused(store: StagingStore) -> None:
         queue.queue(store.engine, queue.QueueFilter(), cursor="not-a-cursor")
     with pytest.raises(queue.ItemInvalid, match="limit"):
         queue.queue(store.engine, queue.QueueFilter(), limit=0)
+
+
+def test_an_escalation_whose_notice_fails_changes_nothing(store: StagingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = store.engine
+    policy = make_policy(engine)
+    [item_id] = make_items(engine, policy, 1, created=NOW - timedelta(hours=1))
+    audited = len(_audited(engine))
+
+    def broken(*_args: object) -> str:
+        raise RuntimeError("the outbox is full")
+
+    monkeypatch.setattr(queue, "record_escalation", broken)
+    with pytest.raises(RuntimeError, match="outbox"):
+        queue.escalate(engine, ALICE, item_id, "promise of returns", now=NOW)
+    item = queue.get_item(engine, item_id, now=NOW).item
+    assert (item.state, item.assignee) == ("pending", None)
+    assert queue.history(engine, item_id) == []
+    assert _count(engine, supervision_webhook_deliveries) == 0
+    assert len(_audited(engine)) == audited
