@@ -261,3 +261,16 @@ def test_an_escalation_whose_notice_fails_changes_nothing(store: StagingStore, m
     assert queue.history(engine, item_id) == []
     assert _count(engine, supervision_webhook_deliveries) == 0
     assert len(_audited(engine)) == audited
+
+
+def test_a_bulk_close_of_the_most_items_allowed(store: StagingStore) -> None:
+    engine = store.engine
+    policy = make_policy(engine)
+    ids = make_items(engine, policy, queue.MAX_BULK, created=NOW - timedelta(days=2), step=timedelta(seconds=1))
+    changes = queue.bulk_close_false_positives(engine, BOB, ids, now=NOW)
+    assert len(changes) == queue.MAX_BULK
+    assert len({change.seq for change in changes}) == queue.MAX_BULK
+    assert queue.queue(engine, queue.QueueFilter(states=queue.OPEN_STATES), now=NOW).items == []
+    closes = [entry for entry in _audited(engine) if entry["action"] == "supervision_item_close"]
+    assert sorted(entry["details"]["item_id"] for entry in closes) == sorted(ids)
+    assert {entry["details"]["history_seq"] for entry in closes} == {change.seq for change in changes}
