@@ -566,7 +566,7 @@ class WebhookDeliverer:
     def follow(
         self,
         interval: float,
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], object],
         should_stop: Callable[[], bool],
         limit: int = 100,
     ) -> NotifyReport:

@@ -1,0 +1,68 @@
+"""``archivist supervision``: communication supervision (issue 22; docs/supervision.md)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from archivist import wiring
+from archivist.cli.common import fail, load_settings, log, out
+from supervision.webhooks import NotifyReport, WebhookConfigError, WebhookDeliverer
+
+app = typer.Typer(no_args_is_help=True, help="Supervision: lexicon policies, review queues and their notices.")
+
+
+@app.command()
+def notify(
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep delivering as escalations come, until SIGTERM or SIGINT.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.05, help="With --follow: seconds between looks when nothing is due.")
+    ] = 5.0,
+    limit: Annotated[int, typer.Option(min=1, help="Deliveries attempted per round.")] = 100,
+) -> None:
+    """Send the due escalation notices to ARCHIVIST_SUPERVISION_WEBHOOK_URL, signed, and record
+    each attempt's outcome (docs/supervision.md, "Escalation webhooks"). Several notifiers may
+    run at once: each notice is claimed by one. Exit code 1 when a notice was given up."""
+    settings = load_settings()
+    try:
+        config = wiring.supervision_webhook(settings)
+    except WebhookConfigError as error:
+        fail(str(error))
+    if config is None:
+        fail("no webhook configured: set ARCHIVIST_SUPERVISION_WEBHOOK_URL and ARCHIVIST_SUPERVISION_WEBHOOK_SECRET")
+    deliverer = WebhookDeliverer(wiring.staging_store(settings).engine, config)
+    if follow:
+        stopping = threading.Event()
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: stopping after the current delivery", signal.Signals(signum).name)
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        report = deliverer.follow(interval, sleep=stopping.wait, should_stop=stopping.is_set, limit=limit)
+    else:
+        report = deliverer.deliver_due(limit)
+    _print(report)
+    if report.count("gave_up"):
+        raise typer.Exit(1)
+
+
+def _print(report: NotifyReport) -> None:
+    if not report.attempts:
+        out.print("escalation webhooks: nothing due", highlight=False)
+        return
+    out.print(
+        f"escalation webhooks: {report.count('delivered')} delivered, {report.count('retry')} to retry, "
+        f"{report.count('gave_up')} given up",
+        highlight=False,
+    )
+    for attempt in report.attempts:
+        if attempt.outcome != "delivered":
+            out.print(f"  {attempt.delivery_id} (attempt {attempt.attempt}): {attempt.error}", highlight=False)
