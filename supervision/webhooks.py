@@ -545,6 +545,26 @@ class WebhookDeliverer:
         )
         return attempt
 
+    def requeue_given_up(self) -> list[str]:
+        """Give every notice that was given up a new series of attempts (``attempts`` back to 0,
+        due now, ``last_error`` cleared; ``last_status`` kept until the next attempt): for after
+        the receiver or the URL was fixed. Returns their ids."""
+        engine = self._require_engine()
+        given_up = and_(deliveries.c.delivered_at.is_(None), deliveries.c.last_error.startswith(GAVE_UP))
+        with engine.begin() as connection:
+            ids = list(
+                connection.execute(
+                    select(deliveries.c.id).where(given_up).order_by(deliveries.c.created_at, deliveries.c.id)
+                ).scalars()
+            )
+            if ids:
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(ids), given_up)
+                    .values(attempts=0, next_attempt_at=self._clock(), last_error=None)
+                )
+        return ids
+
     def deliver_due(self, limit: int = 100, should_stop: Callable[[], bool] = lambda: False) -> NotifyReport:
         """Claim, send and record due deliveries one at a time, up to ``limit``, until none is due."""
         report = NotifyReport()

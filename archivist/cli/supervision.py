@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from archivist import wiring
-from archivist.cli.common import fail, load_settings, log, out
+from archivist.cli.common import audit_cli, fail, load_settings, log, out
 from supervision.webhooks import NotifyReport, WebhookConfigError, WebhookDeliverer
 
 app = typer.Typer(no_args_is_help=True, help="Supervision: lexicon policies, review queues and their notices.")
@@ -25,6 +25,12 @@ def notify(
         float, typer.Option(min=0.05, help="With --follow: seconds between looks when nothing is due.")
     ] = 5.0,
     limit: Annotated[int, typer.Option(min=1, help="Deliveries attempted per round.")] = 100,
+    requeue_given_up: Annotated[
+        bool,
+        typer.Option(
+            "--requeue-given-up", help="First give the notices given up new attempts (once the receiver is fixed)."
+        ),
+    ] = False,
 ) -> None:
     """Send the due escalation notices to ARCHIVIST_SUPERVISION_WEBHOOK_URL, signed, and record
     each attempt's outcome (docs/supervision.md, "Escalation webhooks"). Several notifiers may
@@ -36,7 +42,12 @@ def notify(
         fail(str(error))
     if config is None:
         fail("no webhook configured: set ARCHIVIST_SUPERVISION_WEBHOOK_URL and ARCHIVIST_SUPERVISION_WEBHOOK_SECRET")
-    deliverer = WebhookDeliverer(wiring.staging_store(settings).engine, config)
+    engine = wiring.staging_store(settings).engine
+    deliverer = WebhookDeliverer(engine, config)
+    if requeue_given_up:
+        requeued = deliverer.requeue_given_up()
+        audit_cli(engine, "supervision_webhook_requeue", {"deliveries": requeued})
+        out.print(f"{len(requeued)} given-up notice{'s' if len(requeued) != 1 else ''} requeued", highlight=False)
     if follow:
         stopping = threading.Event()
 

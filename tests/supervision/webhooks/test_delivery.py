@@ -272,3 +272,18 @@ def test_follow_polls_with_the_injected_sleep_until_stopped(sqlite_engine: Engin
         (first, "delivered"),
     ]
     assert all(one.verified for one in receiver.received)
+
+
+def test_given_up_notices_can_be_requeued_once_the_receiver_is_fixed(engine: Engine) -> None:
+    clock = Clock()
+    refused, delivered = escalate(engine, clock()), escalate(engine, clock() + timedelta(seconds=1))
+    clock.advance(2)
+    with running(Receiver(SECRET, clock, statuses=[404, 200, 200])) as receiver:
+        deliverer = WebhookDeliverer(engine, config_for(receiver.url), clock=clock)
+        assert [one.outcome for one in deliverer.deliver_due().attempts] == ["gave_up", "delivered"]
+        assert deliverer.requeue_given_up() == [refused]
+        assert delivery_state(delivery(engine, refused)) == "pending"
+        assert deliverer.requeue_given_up() == []
+        [attempt] = deliverer.deliver_due().attempts
+    assert (attempt.delivery_id, attempt.attempt, attempt.outcome) == (refused, 1, "delivered")
+    assert delivery(engine, delivered)["attempts"] == 1

@@ -82,3 +82,21 @@ def test_notify_follow_delivers_as_escalations_come_until_sigterm(monkeypatch: p
     assert "2 delivered, 0 to retry, 0 given up" in stdout
     assert [one.delivery_id for one in receiver.received] == [first, second]
     assert delivery(engine, second)["delivered_at"] is not None
+
+
+def test_notify_can_requeue_given_up_notices_and_audits_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.app_schema import audit_log
+
+    engine = wiring.staging_store(get_settings()).engine
+    notice = escalate(engine, now())
+    with running(Receiver(SECRET, now, statuses=[410, 200])) as receiver:
+        configure(monkeypatch, receiver.url)
+        assert runner.invoke(app, ["supervision", "notify"]).exit_code == 1
+        result = runner.invoke(app, ["supervision", "notify", "--requeue-given-up"])
+    assert result.exit_code == 0, result.output
+    assert "1 given-up notice requeued" in result.output
+    assert "1 delivered, 0 to retry, 0 given up" in result.output
+    assert delivery(engine, notice)["last_status"] == 200
+    with engine.connect() as connection:
+        actions = [row.action for row in connection.execute(audit_log.select())]
+    assert "supervision_webhook_requeue" in actions
