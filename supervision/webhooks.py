@@ -321,7 +321,9 @@ def _post(
             continue
         deadline.watch(sock)
         try:
-            return _exchange(sock, target, body, headers, deadline)
+            result = _exchange(sock, target, body, headers, deadline)
+            # A socket shut at the deadline reads as the end of the answer: not an answer.
+            return timed_out if deadline.fired else result
         except (OSError, http.client.HTTPException) as error:
             if deadline.fired or isinstance(error, TimeoutError) or deadline.left() <= 0:
                 return timed_out
