@@ -304,10 +304,10 @@ def _post(
     timed_out = PostResult(None, f"timed out after {timeout:g} s")
     try:
         addresses = _addresses(target)
-    except OSError as error:
-        return PostResult(None, f"cannot resolve {target.host}: {error}")
     except WebhookConfigError as error:
         return PostResult(None, str(error))
+    except (OSError, UnicodeError, ValueError) as error:
+        return PostResult(None, f"cannot resolve {target.host}: {error}")
     failure = "no address"
     for address in addresses:
         if deadline.left() <= 0:

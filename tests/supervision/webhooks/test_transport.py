@@ -148,3 +148,13 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_path, key_path
+
+
+def test_a_name_that_does_not_resolve_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_such_name(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(webhooks, "resolve", no_such_name)
+    result = http_post(parse_webhook_url("https://nowhere.invalid/x"), BODY, {}, 2.0)
+    assert result.status is None
+    assert result.error == "cannot resolve nowhere.invalid: [Errno -2] Name or service not known"
