@@ -44,6 +44,7 @@ _FILE_SETTINGS = (
     "broker_tls_key_file",
     "elasticsearch_tls_ca_file",
     "opensearch_tls_ca_file",
+    "supervision_webhook_tls_ca_file",
 )
 _SECRET_SETTINGS = (
     "database_url",
@@ -222,6 +223,9 @@ class Settings(BaseSettings):
         description="The key of the webhooks' HMAC-SHA256 signature (at least 32 characters), "
         "shared with the receiver; needed with the URL.",
     )
+    supervision_webhook_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle an https:// webhook receiver's certificate must chain to."
+    )
     supervision_webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="The longest one webhook POST may take, connecting included."
     )
@@ -356,9 +360,14 @@ class Settings(BaseSettings):
             from supervision.webhooks import WebhookConfig, WebhookConfigError
 
             try:  # the messages name what is wrong, never the URL or the secret
+                # (The CA file is read when the notifier starts, like the other CA bundles.)
                 WebhookConfig(url=url.get_secret_value(), secret=secret.get_secret_value())
             except WebhookConfigError as error:
                 problems.append(f"supervision webhook: {error}")
+        if self.supervision_webhook_tls_ca_file is not None and url is not None and url_scheme(url) != "https":
+            problems.append(
+                "ARCHIVIST_SUPERVISION_WEBHOOK_TLS_CA_FILE needs an https:// ARCHIVIST_SUPERVISION_WEBHOOK_URL"
+            )
         if self.supervision_webhook_backoff_initial > self.supervision_webhook_backoff_maximum:
             problems.append(
                 "ARCHIVIST_SUPERVISION_WEBHOOK_BACKOFF_INITIAL may not exceed "

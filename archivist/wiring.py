@@ -304,4 +304,5 @@ def supervision_webhook(settings: Settings) -> WebhookConfig | None:
         backoff_initial=settings.supervision_webhook_backoff_initial,
         backoff_maximum=settings.supervision_webhook_backoff_maximum,
         max_age=timedelta(hours=settings.supervision_webhook_max_age_hours),
+        tls_ca_file=settings.supervision_webhook_tls_ca_file,
     )

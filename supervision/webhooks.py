@@ -57,6 +57,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -215,7 +216,10 @@ class WebhookConfig:
     backoff_initial: float = 30.0
     backoff_maximum: float = 3600.0
     max_age: timedelta = timedelta(hours=72)
+    tls_ca_file: Path | None = None
+    """The CA bundle an https:// receiver's certificate must chain to; None: the system's CAs."""
     target: WebhookTarget = field(init=False, repr=False)
+    tls: ssl.SSLContext = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.secret:
@@ -228,6 +232,14 @@ class WebhookConfig:
         if self.timeout <= 0 or self.max_attempts < 1 or self.backoff_initial <= 0 or self.backoff_maximum <= 0:
             raise WebhookConfigError("the timeout, attempts and backoff delays must be positive")
         object.__setattr__(self, "target", parse_webhook_url(self.url))
+        object.__setattr__(self, "tls", _tls_context(self.tls_ca_file))
+
+
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+    except (OSError, ssl.SSLError) as error:
+        raise WebhookConfigError(f"the webhook's CA file {ca_file} cannot be used: {error}") from None
 
 
 # --- one POST -----------------------------------------------------------------------------------
@@ -244,7 +256,7 @@ class PostResult:
     location: str | None = None
 
 
-Post = Callable[[WebhookTarget, bytes, Mapping[str, str], float], PostResult]
+Post = Callable[[WebhookTarget, bytes, Mapping[str, str], float, ssl.SSLContext], PostResult]
 
 
 class _Deadline:
@@ -285,21 +297,29 @@ def _shut_down(sock: socket.socket) -> None:
         pass  # closed already
 
 
-def http_post(target: WebhookTarget, body: bytes, headers: Mapping[str, str], timeout: float) -> PostResult:
+def http_post(
+    target: WebhookTarget, body: bytes, headers: Mapping[str, str], timeout: float, tls: ssl.SSLContext | None = None
+) -> PostResult:
     """POST ``body`` to ``target`` within ``timeout`` seconds in all; redirects are not followed.
+    ``tls``: how an https:// receiver is checked (default: against the system's CAs).
 
     The host is resolved once; every address is checked (:func:`archive.fetch.refused_address`)
     and the connection goes to a checked address, with the name in ``Host`` and TLS's SNI and
     certificate check."""
     deadline = _Deadline(timeout)
     try:
-        return _post(target, body, headers, timeout, deadline)
+        return _post(target, body, headers, timeout, deadline, tls or ssl.create_default_context())
     finally:
         deadline.cancel()
 
 
 def _post(
-    target: WebhookTarget, body: bytes, headers: Mapping[str, str], timeout: float, deadline: _Deadline
+    target: WebhookTarget,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    deadline: _Deadline,
+    tls: ssl.SSLContext,
 ) -> PostResult:
     timed_out = PostResult(None, f"timed out after {timeout:g} s")
     try:
@@ -321,7 +341,7 @@ def _post(
             continue
         deadline.watch(sock)
         try:
-            result = _exchange(sock, target, body, headers, deadline)
+            result = _exchange(sock, target, body, headers, deadline, tls)
             # A socket shut at the deadline reads as the end of the answer: not an answer.
             return timed_out if deadline.fired else result
         except (OSError, http.client.HTTPException) as error:
@@ -352,10 +372,15 @@ def _connect_failure(error: OSError) -> str:
 
 
 def _exchange(
-    sock: socket.socket, target: WebhookTarget, body: bytes, headers: Mapping[str, str], deadline: _Deadline
+    sock: socket.socket,
+    target: WebhookTarget,
+    body: bytes,
+    headers: Mapping[str, str],
+    deadline: _Deadline,
+    tls: ssl.SSLContext,
 ) -> PostResult:
     if target.scheme == "https":
-        sock = ssl.create_default_context().wrap_socket(sock, server_hostname=target.host)
+        sock = tls.wrap_socket(sock, server_hostname=target.host)
         deadline.watch(sock)
     connection = http.client.HTTPConnection(target.host, target.port, timeout=max(0.001, deadline.left()))
     connection.sock = sock
@@ -488,7 +513,7 @@ class WebhookDeliverer:
         """POST the claimed notice, signed now, within the timeout."""
         body = claim.body.encode("utf-8")
         headers = signed_headers(self.config.secret, claim.delivery_id, claim.kind, body, self._clock())
-        return self._post(self.config.target, body, headers, self.config.timeout)
+        return self._post(self.config.target, body, headers, self.config.timeout, self.config.tls)
 
     def record(
         self, claim: Claim, *, status: int | None, error: str | None, retry_after: float | None

@@ -4,6 +4,7 @@ with the statuses a test scripts."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,7 +61,9 @@ class Receiver:
 
 
 @contextmanager
-def running(receiver: Receiver) -> Iterator[Receiver]:
+def running(receiver: Receiver, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """The receiver on 127.0.0.1 (``tls``: over HTTPS, as ``https://localhost:<port>``)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -103,9 +106,12 @@ def running(receiver: Receiver) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/archivist"
+    origin = f"https://localhost:{server.server_address[1]}" if tls else f"http://127.0.0.1:{server.server_address[1]}"
+    receiver.url = f"{origin}/hooks/archivist"
     try:
         yield receiver
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -100,3 +101,17 @@ def test_notify_can_requeue_given_up_notices_and_audits_it(monkeypatch: pytest.M
     with engine.connect() as connection:
         actions = [row.action for row in connection.execute(audit_log.select())]
     assert "supervision_webhook_requeue" in actions
+
+
+def test_notify_with_a_ca_file_that_is_not_a_certificate_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate", encoding="utf-8")
+    configure(monkeypatch, "https://hooks.example.com/x")
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_TLS_CA_FILE", str(not_pem))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["supervision", "notify"])
+    assert result.exit_code == 2
+    assert "CA file" in result.output
+    assert "Traceback" not in result.output

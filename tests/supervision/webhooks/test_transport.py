@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import ssl
 import threading
@@ -11,13 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from sqlalchemy import Engine
 
 from supervision import webhooks
-from supervision.webhooks import http_post, parse_webhook_url
+from supervision.webhooks import WebhookConfig, WebhookConfigError, WebhookDeliverer, http_post, parse_webhook_url
+from tests.supervision.webhooks.helpers import SECRET, Clock, delivery, escalate, self_signed_certificate
+from tests.supervision.webhooks.receiver import Receiver, running
 
 BODY = b'{"kind": "escalation"}'
 
@@ -71,14 +69,54 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_deadline() -> None:
     assert result.error == "timed out after 0.5 s"
 
 
+def test_an_https_receiver_is_trusted_through_the_ca_file(tmp_path: Path, sqlite_engine: Engine) -> None:
+    certificate, key = self_signed_certificate(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(certificate, key)
+    clock = Clock()
+    notice = escalate(sqlite_engine, clock())
+    with running(Receiver(SECRET, clock), tls=server_tls) as receiver:
+        assert receiver.url.startswith("https://localhost:")
+        untrusting = WebhookDeliverer(sqlite_engine, WebhookConfig(url=receiver.url, secret=SECRET), clock=clock)
+        [refused] = untrusting.deliver_due().attempts
+        assert refused.outcome == "retry"
+        assert refused.error is not None
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.error
+        clock.now = delivery(sqlite_engine, notice)["next_attempt_at"]
+        config = WebhookConfig(url=receiver.url, secret=SECRET, tls_ca_file=certificate)
+        [attempt] = WebhookDeliverer(sqlite_engine, config, clock=clock).deliver_due().attempts
+    assert (attempt.outcome, attempt.status) == ("delivered", 200)
+    [received] = receiver.received
+    assert received.verified
+
+
+def test_a_ca_file_that_cannot_be_read_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(WebhookConfigError, match="CA file"):
+        WebhookConfig(url="https://hooks.example.com/x", secret=SECRET, tls_ca_file=tmp_path / "missing.pem")
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("not a certificate", encoding="utf-8")
+    with pytest.raises(WebhookConfigError, match="CA file"):
+        WebhookConfig(url="https://hooks.example.com/x", secret=SECRET, tls_ca_file=not_pem)
+
+
 def test_an_untrusted_certificate_is_an_error_that_is_retried(tmp_path: Path) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*_self_signed(tmp_path))
+    context.load_cert_chain(*self_signed_certificate(tmp_path))
     with _raw_server(lambda connection: None, b"", wrap=context) as port:
         result = http_post(parse_webhook_url(f"https://localhost:{port}/x"), BODY, {}, 5.0)
     assert result.status is None
     assert result.error is not None
     assert "CERTIFICATE_VERIFY_FAILED" in result.error
+
+
+def test_a_name_that_does_not_resolve_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_such_name(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(webhooks, "resolve", no_such_name)
+    result = http_post(parse_webhook_url("https://nowhere.invalid/x"), BODY, {}, 2.0)
+    assert result.status is None
+    assert result.error == "cannot resolve nowhere.invalid: [Errno -2] Name or service not known"
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -125,36 +163,3 @@ def _raw_server(handle: object, answer: bytes, wrap: ssl.SSLContext | None = Non
     finally:
         listener.close()
         thread.join(10)
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
-def test_a_name_that_does_not_resolve_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_such_name(host: str, port: int) -> list[str]:
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-
-    monkeypatch.setattr(webhooks, "resolve", no_such_name)
-    result = http_post(parse_webhook_url("https://nowhere.invalid/x"), BODY, {}, 2.0)
-    assert result.status is None
-    assert result.error == "cannot resolve nowhere.invalid: [Errno -2] Name or service not known"

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from archivist.settings import Settings, secret_settings
 from archivist.wiring import supervision_webhook
-from tests.supervision.webhooks.helpers import SECRET
+from tests.supervision.webhooks.helpers import SECRET, self_signed_certificate
 
 URL = "https://hooks.example.com/archivist?token=url-token"
 
@@ -123,4 +123,27 @@ def test_the_initial_backoff_may_not_exceed_the_maximum(monkeypatch: pytest.Monk
     monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_BACKOFF_INITIAL", "600")
     monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_BACKOFF_MAXIMUM", "60")
     with pytest.raises(ValidationError, match="BACKOFF_INITIAL"):
+        Settings()
+
+
+def test_a_ca_file_for_an_https_receiver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    certificate, _key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_URL", URL)
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_TLS_CA_FILE", str(certificate))
+    config = supervision_webhook(Settings())
+    assert config is not None
+    assert config.tls_ca_file == certificate
+
+
+def test_a_ca_file_needs_an_https_url_and_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_URL", "http://hooks.internal/x")
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_TLS_CA_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ValidationError, match="no such file"):
+        Settings()
+    ca = tmp_path / "ca.pem"
+    ca.write_text("PEM", encoding="utf-8")
+    monkeypatch.setenv("ARCHIVIST_SUPERVISION_WEBHOOK_TLS_CA_FILE", str(ca))
+    with pytest.raises(ValidationError, match="needs an https:// ARCHIVIST_SUPERVISION_WEBHOOK_URL"):
         Settings()
