@@ -166,6 +166,11 @@ class WebhookTarget:
     port: int
     path: str
 
+    @property
+    def host_header(self) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return shown if self.port == _DEFAULT_PORTS[self.scheme] else f"{shown}:{self.port}"
+
 
 def parse_webhook_url(url: str) -> WebhookTarget:
     """The URL's parts, or :class:`WebhookConfigError` (the message never shows the URL's query)."""
@@ -384,9 +389,12 @@ def _exchange(
         deadline.watch(sock)
     connection = http.client.HTTPConnection(target.host, target.port, timeout=max(0.001, deadline.left()))
     connection.sock = sock
-    connection.request("POST", target.path, body=body, headers=dict(headers))
-    response = connection.getresponse()
-    answer = response.read(_ANSWER_BYTES).decode("utf-8", errors="replace")
+    try:
+        connection.request("POST", target.path, body=body, headers={"Host": target.host_header, **headers})
+        response = connection.getresponse()
+        answer = response.read(_ANSWER_BYTES).decode("utf-8", errors="replace")
+    finally:
+        connection.close()  # the TLS socket too
     return PostResult(
         response.status,
         answer=" ".join(answer.split())[:_SHOWN_ANSWER_CHARS],

@@ -122,3 +122,16 @@ def test_a_config_never_shows_its_secret_or_url() -> None:
     config = WebhookConfig(url="https://hooks.example.com/archivist?token=abc", secret=SECRET)
     assert SECRET not in repr(config)
     assert "token=abc" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://hooks.example.com/x", "hooks.example.com"),
+        ("https://hooks.example.com:8443/x", "hooks.example.com:8443"),
+        ("http://hooks.example.com:80/x", "hooks.example.com"),
+        ("http://[2001:db8::1]:8080/x", "[2001:db8::1]:8080"),
+    ],
+)
+def test_the_host_header_names_the_port_only_when_it_is_not_the_schemes(url: str, host: str) -> None:
+    assert WebhookConfig(url=url, secret=SECRET).target.host_header == host
