@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervision.webhooks import (
     MIN_SECRET_LENGTH,
@@ -135,3 +137,24 @@ def test_a_config_never_shows_its_secret_or_url() -> None:
 )
 def test_the_host_header_names_the_port_only_when_it_is_not_the_schemes(url: str, host: str) -> None:
     assert WebhookConfig(url=url, secret=SECRET).target.host_header == host
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=2048),
+    secret=st.text(min_size=MIN_SECRET_LENGTH, max_size=80),
+    timestamp=st.integers(min_value=0, max_value=4_102_444_800),
+    skew=st.integers(min_value=-300, max_value=300),
+    flip=st.integers(min_value=0),
+)
+def test_any_body_verifies_as_sent_and_no_changed_byte_does(
+    body: bytes, secret: str, timestamp: int, skew: int, flip: int
+) -> None:
+    now = datetime.fromtimestamp(timestamp + skew, UTC)
+    header = sign(secret, timestamp, body)
+    verify_signature(secret, str(timestamp), body, header, now)
+    if body:
+        position = flip % len(body)
+        changed = body[:position] + bytes([body[position] ^ 0x01]) + body[position + 1 :]
+        with pytest.raises(SignatureError, match="no signature matches"):
+            verify_signature(secret, str(timestamp), changed, header, now)
