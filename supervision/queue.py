@@ -582,28 +582,30 @@ def _change(
         )
         for item_id, body in notices.items():
             record_escalation(connection, item_id, body, moment)
-    changes = [
-        Change(row["item_id"], action, int(seq), row["before"], row["after"], comment)
-        for row, seq in zip(history_rows, seqs, strict=True)
-    ]
-    audit.record_entries(
-        engine,
-        [
-            audit.new_entry(
-                caller,
-                f"supervision_item_{action}",
-                {
-                    "item_id": change.item_id,
-                    "history_seq": change.seq,
-                    "before": change.before,
-                    "after": change.after,
-                    "comment": change.comment,
-                    **(audit_extra or {}),
-                },
-            )
-            for change in changes
-        ],
-    )
+        changes = [
+            Change(row["item_id"], action, int(seq), row["before"], row["after"], comment)
+            for row, seq in zip(history_rows, seqs, strict=True)
+        ]
+        # The audit entries commit with the change they record: evidence of review never misses
+        # a change that happened, nor records one that rolled back.
+        audit.append_entries(
+            connection,
+            [
+                audit.new_entry(
+                    caller,
+                    f"supervision_item_{action}",
+                    {
+                        "item_id": change.item_id,
+                        "history_seq": change.seq,
+                        "before": change.before,
+                        "after": change.after,
+                        "comment": change.comment,
+                        **(audit_extra or {}),
+                    },
+                )
+                for change in changes
+            ],
+        )
     return changes
 
 

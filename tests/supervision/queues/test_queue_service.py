@@ -263,6 +263,26 @@ def test_an_escalation_whose_notice_fails_changes_nothing(store: StagingStore, m
     assert len(_audited(engine)) == audited
 
 
+def test_a_change_whose_audit_entry_fails_changes_nothing(store: StagingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The change, its history row and its audit entry commit together: an audit log that
+    cannot be written leaves the item as it was (evidence of review is never missing a change)."""
+    engine = store.engine
+    policy = make_policy(engine)
+    [item_id] = make_items(engine, policy, 1, created=NOW - timedelta(hours=1))
+    audited = len(_audited(engine))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(queue.audit, "append_entries", broken)
+    with pytest.raises(RuntimeError, match="audit log"):
+        queue.close(engine, ALICE, item_id, "breach", "promise of returns", now=NOW)
+    item = queue.get_item(engine, item_id, now=NOW).item
+    assert (item.state, item.disposition) == ("pending", None)
+    assert queue.history(engine, item_id) == []
+    assert len(_audited(engine)) == audited
+
+
 def test_a_bulk_close_of_the_most_items_allowed(store: StagingStore) -> None:
     engine = store.engine
     policy = make_policy(engine)
