@@ -292,13 +292,15 @@ def _anchors(node: _Node) -> frozenset[Anchor] | None:
 
 
 class _Context:
-    """One message being judged: its fields analysed once, on first use."""
+    """One message being judged: its fields analysed once, and every word they hold (so that a
+    word condition whose first word is absent is rejected without looking at positions)."""
 
-    __slots__ = ("analysed", "message")
+    __slots__ = ("analysed", "message", "words")
 
     def __init__(self, message: Message, analysed: dict[FieldName, Analysed]) -> None:
         self.message = message
         self.analysed = analysed
+        self.words: set[str | None] = set().union(*(fields.terms for fields in analysed.values()))
 
 
 def _occurrences(analysed: Analysed, words: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -376,7 +378,15 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
     """The hits of ``node`` in the message, or ``None`` when it does not match (a match without
     hits, such as a filter's, is an empty list)."""
     match node:
-        case _Words(_, fields) | _Prefix(_, _, fields) | _Near(_, _, _, fields):
+        case _Words(words, fields):
+            return _in_fields(context, fields, node) or None if words[0] in context.words else None
+        case _Near(left, right, _, fields):
+            if left[0] not in context.words or right[0] not in context.words:
+                return None
+            return _in_fields(context, fields, node) or None
+        case _Prefix(exact, _, fields):
+            if exact and exact[0] not in context.words:
+                return None
             return _in_fields(context, fields, node) or None
         case _Check():
             return [] if _check(context.message, node) else None
