@@ -91,6 +91,8 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/cases", "Cases", "cases_read"),
     ("/retention", "Retention", "retention_read"),
     ("/policies", "Policies", "policy_read"),
+    ("/supervision", "Supervision", "supervision_read"),
+    ("/supervision/report", "Supervision report", "supervision_report"),
     ("/audit", "Audit log", "audit"),
 )
 """Path, label, and the permission a role needs to see the page (None: anyone signed in)."""
