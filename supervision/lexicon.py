@@ -27,6 +27,8 @@ on every message, the regular expressions are screened by one RE2 set first.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -326,16 +328,31 @@ def _prefixed(analysed: Analysed, exact: tuple[str, ...], last: str) -> list[tup
 
 
 def _near(analysed: Analysed, node: _Near) -> list[tuple[int, int]]:
+    """Each pair of a left and a right occurrence at most ``distance`` positions apart, either
+    order (the first :data:`MAX_MATCHES_PER_TERM`): for each left occurrence, the right ones in
+    reach are found by bisection, so a long attachment full of both words costs no more than
+    the listed matches."""
     lefts = _occurrences(analysed, node.left)
     rights = _occurrences(analysed, node.right) if lefts else []
-    found = []
+    if not rights:
+        return []
+    right_firsts = [first for first, _ in rights]
+    right_lasts = [last for _, last in rights]  # ascending too: occurrences have one width
+    found: list[tuple[int, int]] = []
     for left_first, left_last in lefts:
-        for right_first, right_last in rights:
-            if left_last < right_first and right_first - left_last <= node.distance:
-                found.append((left_first, right_last))
-            elif right_last < left_first and left_first - right_last <= node.distance:
-                found.append((right_first, left_last))
-    return found
+        if len(found) >= MAX_MATCHES_PER_TERM:
+            break
+        # Right after left: right_first in (left_last, left_last + distance].
+        begin = bisect_right(right_firsts, left_last)
+        end = bisect_right(right_firsts, left_last + node.distance)
+        found += [(left_first, right_lasts[index]) for index in range(begin, end)]
+        if node.left == node.right:
+            continue  # the same words on both sides: "before" is "after" seen from the other one
+        # Right before left: right_last in [left_first - distance, left_first).
+        begin = bisect_left(right_lasts, left_first - node.distance)
+        end = bisect_left(right_lasts, left_first)
+        found += [(right_firsts[index], left_last) for index in range(begin, end)]
+    return sorted(set(found))[:MAX_MATCHES_PER_TERM]
 
 
 def _in_fields(context: _Context, fields: tuple[FieldName, ...], node: _Words | _Prefix | _Near) -> list[Hit]:
@@ -414,7 +431,7 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
             for name in ("text", "attachment"):
                 said = context.message.text if name == "text" else context.message.attachment
                 if said:
-                    for index, match in enumerate(pattern.finditer(said)):
+                    for index, match in enumerate(pattern.finditer(_encodable(said))):
                         if index >= MAX_MATCHES_PER_TERM:
                             break
                         if match.end() > match.start():
@@ -542,8 +559,17 @@ class LexiconSet:
         for said in (message.text, message.attachment):
             if said:
                 # The stubs say bool; RE2 gives the indices of the expressions found, or None.
-                found.update(cast("list[int] | None", self._regex_set.Match(said)) or ())
+                found.update(cast("list[int] | None", self._regex_set.Match(_encodable(said))) or ())
         return [self._regexes[index] for index in found]
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (which the event contract lets through and UTF-8 cannot
+    encode) as U+FFFD, for RE2; the same length, so offsets are unchanged."""
+    return text if text.isascii() or _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
 
 
 def _term_matches(entry: _Compiled, hits: list[Hit], context: _Context) -> list[TermMatch]:
