@@ -38,7 +38,21 @@ import re2
 
 from adapters.index_adapter import entities
 from ingest.events import EditEvent, PostEvent
-from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, Within
+from search.query_ast import (
+    And,
+    Current,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+    Within,
+    searches_words,
+)
 from search.query_parser import QuerySyntaxError, parse_query
 from search.tantivy_schema import filetype_key, filter_keys, fold_keyword, person_keys, room_keys, text_terms
 from supervision.analysis import Analysed, analyse
@@ -447,6 +461,25 @@ class _Compiled:
     """``None``: an exclusion."""
     node: _Node
     regex: bool = False
+    posts_only: bool = False
+    """Filters alone (no word, no ``type:``/``has:``): as in search, they find posts only."""
+
+
+def _query(policy: str, term_id: str | None, expression: str) -> _Compiled:
+    tree = parse_query(expression)
+    posts_only = not searches_words(tree) and not _names_a_type(tree)
+    return _Compiled(policy, term_id, _compile_node(tree), posts_only=posts_only)
+
+
+def _names_a_type(node: Node) -> bool:
+    match node:
+        case Filter("type", _) | Filter("has", _):
+            return True
+        case Not(item) | Current(item) | Within(_, item):
+            return _names_a_type(item)
+        case And(items) | Or(items):
+            return any(_names_a_type(item) for item in items)
+    return False
 
 
 @dataclass
@@ -540,6 +573,8 @@ class LexiconSet:
         excluded: set[str] = set()
         for number in sorted(candidates):
             entry = self._compiled[number]
+            if entry.posts_only and message.event_type != "post":
+                continue
             hits = _evaluate(entry.node, context)
             if hits is None:
                 continue
@@ -624,12 +659,12 @@ def _compile_policy(lexicon: PolicyLexicon, policy: str | None) -> list[_Compile
             if term.kind == "regex":
                 compiled.append(_Compiled(key, term.id, _Regex(_regex(term.expression)), regex=True))
             else:
-                compiled.append(_Compiled(key, term.id, _compile_node(parse_query(term.expression))))
+                compiled.append(_query(key, term.id, term.expression))
         except (QuerySyntaxError, _Refusal) as error:
             raise LexiconError(_where(policy, f"term {term.id!r}: {error}")) from None
     for number, exclusion in enumerate(lexicon.exclusions, start=1):
         try:
-            compiled.append(_Compiled(key, None, _compile_node(parse_query(exclusion))))
+            compiled.append(_query(key, None, exclusion))
         except (QuerySyntaxError, _Refusal) as error:
             raise LexiconError(_where(policy, f"exclusion {number} ({exclusion!r}): {error}")) from None
     return compiled

@@ -298,3 +298,17 @@ def test_near_agrees_with_the_brute_force_reference(words: list[str], left: str,
     expected = reference_matches(query, reference_message(text))
     found = LexiconSet.compile({"p": lexicon(f"{left} NEAR/{distance} {right}")}).verdicts(Message(text=text))
     assert ("p" in found) == expected
+
+
+def test_filters_alone_judge_posts_only_unless_they_name_a_type_as_search_does() -> None:
+    policies = LexiconSet.compile(
+        {
+            "filters": lexicon("from:bob"),
+            "typed": lexicon("from:bob has:file"),
+            "words": lexicon("from:bob report"),
+        }
+    )
+    bob = frozenset(person_keys("user:bob", "Bob"))
+    upload = Message(text="", file_name="report.pdf", sender_keys=bob, event_type="file_upload")
+    assert sorted(policies.verdicts(upload)) == ["typed", "words"]
+    assert sorted(policies.verdicts(Message(text="the report", sender_keys=bob))) == ["filters", "words"]
