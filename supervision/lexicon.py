@@ -37,7 +37,7 @@ from typing import Final, Literal, cast
 import re2
 
 from adapters.index_adapter import entities
-from ingest.events import EditEvent, PostEvent
+from ingest.events import EditEvent, FileUploadEvent, PostEvent
 from search.query_ast import (
     And,
     Current,
@@ -54,7 +54,15 @@ from search.query_ast import (
     searches_words,
 )
 from search.query_parser import QuerySyntaxError, parse_query
-from search.tantivy_schema import filetype_key, filter_keys, fold_keyword, person_keys, room_keys, text_terms
+from search.tantivy_schema import (
+    file_type,
+    filetype_key,
+    filter_keys,
+    fold_keyword,
+    person_keys,
+    room_keys,
+    text_terms,
+)
 from supervision.analysis import Analysed, analyse
 from supervision.model import MAX_EXPRESSION_LENGTH, LexiconTerm, PolicySpec, TermMatch
 
@@ -123,6 +131,20 @@ def message_of(event: PostEvent | EditEvent, attachment: str = "") -> Message:
         room_keys=frozenset(room_keys(event.room.id, event.room.name)),
         mentions=frozenset(map(fold_keyword, mentions)),
         hashtags=frozenset(map(fold_keyword, hashtags)),
+    )
+
+
+def message_of_file(upload: FileUploadEvent, attachment: str = "") -> Message:
+    """The :class:`Message` of an uploaded file: no text, its name, its type, and the text
+    extracted from it (a ``file_text`` event's) when known."""
+    return Message(
+        text="",
+        attachment=attachment,
+        file_name=upload.file.name,
+        file_types=frozenset({file_type(upload.file.name, upload.file.content_type)} - {""}),
+        sender_keys=frozenset(person_keys(upload.actor.id, upload.actor.name)),
+        room_keys=frozenset(room_keys(upload.room.id, upload.room.name)),
+        event_type="file_upload",
     )
 
 

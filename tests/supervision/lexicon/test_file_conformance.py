@@ -12,8 +12,7 @@ from archive.fs_file_store import FsFileStore
 from ingest.events import FileUploadEvent
 from search.query_parser import parse_query
 from search.tantivy_backend import all_hits
-from search.tantivy_schema import file_type, person_keys, room_keys
-from supervision.lexicon import LexiconSet, Message, PolicyLexicon
+from supervision.lexicon import LexiconSet, PolicyLexicon, message_of_file
 from supervision.model import LexiconTerm
 from tests.attachment_events import file_text, upload
 from tests.supervision.lexicon.test_conformance import EUROPEAN, irc_posts
@@ -61,18 +60,6 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert all(result is None for result in adapter.write(events))
     adapter.close()
     return folder / "index"
-
-
-def message_of_file(uploaded: FileUploadEvent, text: str) -> Message:
-    return Message(
-        text="",
-        attachment=text,
-        file_name=uploaded.file.name,
-        file_types=frozenset({file_type(uploaded.file.name, uploaded.file.content_type)}),
-        sender_keys=frozenset(person_keys(uploaded.actor.id, uploaded.actor.name)),
-        room_keys=frozenset(room_keys(uploaded.room.id, uploaded.room.name)),
-        event_type="file_upload",
-    )
 
 
 def test_every_query_matches_the_files_the_index_finds(index_dir: Path) -> None:
