@@ -307,7 +307,7 @@ def _regex_options(max_mem: int) -> re2.Options:
 
 def _anchors(node: _Node) -> frozenset[Anchor] | None:
     """Words one of which a message must hold for ``node`` to match it (``None``: no such words;
-    evaluate it on every message). An empty set: it never matches."""
+    evaluate it on every message)."""
     match node:
         case _Words(words, _) | _Near(words, _, _, _):
             return frozenset({("word", max(words, key=len))})
