@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from archive import audit
 from archive.app_schema import audit_log
 from archive.principals import Principal
 from ingest.staging import StagingStore
@@ -274,7 +275,7 @@ def test_a_change_whose_audit_entry_fails_changes_nothing(store: StagingStore, m
     def broken(*_args: object) -> None:
         raise RuntimeError("the audit log is unavailable")
 
-    monkeypatch.setattr(queue.audit, "append_entries", broken)
+    monkeypatch.setattr(audit, "append_entries", broken)
     with pytest.raises(RuntimeError, match="audit log"):
         queue.close(engine, ALICE, item_id, "breach", "promise of returns", now=NOW)
     item = queue.get_item(engine, item_id, now=NOW).item
