@@ -15,6 +15,8 @@ from archive.app_schema import audit_log
 from archive.fs_file_store import FsFileStore
 from ingest.staging import StagingStore
 from supervision.item_text import MAX_SHOWN, evaluated_text
+from supervision.lexicon import LexiconSet, PolicyLexicon, message_of_file
+from supervision.model import LexiconTerm
 from tests.api_client import auth
 from tests.attachment_events import file_text, upload
 
@@ -64,3 +66,25 @@ def test_reading_an_item_through_the_api_audits_the_conversation_it_returns(
     audited = {action for action, details in _actions(store) if details.get("message_id") == message_id}
     assert "supervision_item_view" in audited
     assert "view_context" in audited
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item_text._field shows the attachment only when every match is in it: a term found only in "
+    "the file's name gives a position-less 'text' match [0, 0), so the page looks for a message text, "
+    "says 'the archive no longer holds this message' and hides the attachment's marked match",
+)
+def test_a_file_name_match_does_not_hide_the_attachment_match(store: StagingStore, tmp_path: Path) -> None:
+    files = FsFileStore(tmp_path / "files")
+    said = "returns of 12% a year, every year"
+    shared = upload("guaranteed-returns.pdf", room="desk")
+    extracted = file_text(shared, said, files)
+    ArchiveAdapter(store.engine).write([shared, extracted])
+    terms = (LexiconTerm(id="g1", expression="guarantee*"), LexiconTerm(id="r1", expression="returns"))
+    verdict = LexiconSet.compile({"p": PolicyLexicon(terms=terms)}).verdicts(message_of_file(shared, said))["p"]
+    matches = [match.model_dump() for match in verdict.matches]  # as the item keeps them
+    assert {(m["term_id"], m["field"]) for m in matches} == {("g1", "text"), ("r1", "attachment")}
+    shown = evaluated_text(store.engine, files, str(extracted.event_id), f"file:{shared.event_id}", matches)
+    assert shown.problem is None
+    assert shown.text == said
+    assert [(piece.text, piece.terms) for piece in shown.pieces if piece.terms] == [("returns", ("r1",))]
