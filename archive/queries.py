@@ -5,7 +5,7 @@ instant."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -275,4 +275,26 @@ def sent_offsets(engine: Engine, message_ids: Sequence[str]) -> dict[str, str]:
             offset = json.loads(payload).get("occurred_offset")
             if isinstance(offset, str):
                 found[message_id] = offset
+    return found
+
+
+def room_membership_intervals(
+    connection: Connection, room_ids: Iterable[str], start: datetime | None = None, end: datetime | None = None
+) -> dict[str, list[tuple[str, datetime | None, datetime | None]]]:
+    """The membership intervals (actor id, joined, left; None: unknown join, still in) of each of
+    ``room_ids`` that overlap ``[start, end]`` (all of them when a bound is None), in one query
+    per 500 rooms: what supervision reads to know who took part in a conversation."""
+    interval = archive_memberships.c
+    found: dict[str, list[tuple[str, datetime | None, datetime | None]]] = {}
+    wanted = sorted(set(room_ids))
+    for at in range(0, len(wanted), 500):
+        query = select(interval.room_id, interval.actor_id, interval.joined_at, interval.left_at).where(
+            interval.room_id.in_(wanted[at : at + 500])
+        )
+        if end is not None:
+            query = query.where(or_(interval.joined_at.is_(None), interval.joined_at <= end))
+        if start is not None:
+            query = query.where(or_(interval.left_at.is_(None), interval.left_at > start))
+        for row in connection.execute(query):
+            found.setdefault(row.room_id, []).append((row.actor_id, row.joined_at, row.left_at))
     return found
