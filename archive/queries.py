@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -298,3 +299,66 @@ def room_membership_intervals(
         for row in connection.execute(query):
             found.setdefault(row.room_id, []).append((row.actor_id, row.joined_at, row.left_at))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedVersion:
+    """One version of a message as archived (its post or an edit), with its room."""
+
+    event_id: str
+    kind: str
+    message_id: str
+    text: str
+    actor_id: str
+    occurred_at: datetime
+    room_id: str
+    room_name: str | None
+    room_kind: str
+
+
+def message_versions_between(
+    connection: Connection, start: datetime, end: datetime, chunk: int = 5_000
+) -> Iterator[list[ArchivedVersion]]:
+    """Every post and edit archived with a time in ``[start, end)``, in chunks of ``chunk``,
+    streamed (one query, read as it goes: no query per row), in no particular order."""
+    versions, messages, rooms = archive_message_versions.c, archive_messages.c, archive_rooms.c
+    query = (
+        select(
+            versions.event_id,
+            versions.kind,
+            versions.message_id,
+            versions.text,
+            versions.actor_id,
+            versions.occurred_at,
+            messages.room_id,
+            rooms.name,
+            rooms.kind.label("room_kind"),
+        )
+        .select_from(
+            archive_message_versions.join(archive_messages, messages.message_id == versions.message_id).outerjoin(
+                archive_rooms, rooms.room_id == messages.room_id
+            )
+        )
+        .where(versions.occurred_at >= start, versions.occurred_at < end, versions.kind.in_(("post", "edit")))
+    )
+    result = connection.execution_options(stream_results=True, yield_per=chunk).execute(query)
+    for part in result.partitions(chunk):
+        yield [
+            ArchivedVersion(
+                row.event_id,
+                row.kind,
+                row.message_id,
+                row.text,
+                row.actor_id,
+                row.occurred_at,
+                row.room_id,
+                row.name,
+                row.room_kind or "room",
+            )
+            for row in part
+        ]
+
+
+def all_room_ids(connection: Connection) -> list[str]:
+    """Every room the archive knows."""
+    return list(connection.execute(select(archive_rooms.c.room_id)).scalars())

@@ -144,6 +144,18 @@ class Participants:
         intervals = room_membership_intervals(connection, {m.room_id for m in messages}, start, end)
         return cls(intervals, is_external)
 
+    @classmethod
+    def for_rooms(
+        cls,
+        connection: Connection,
+        room_ids: Iterable[str],
+        start: datetime,
+        end: datetime,
+        is_external: Callable[[str], bool],
+    ) -> Participants:
+        """Participants of ``room_ids`` over ``[start, end]`` (a backtest's period: one query)."""
+        return cls(room_membership_intervals(connection, room_ids, start, end), is_external)
+
     def room_has_external(self, room_id: str, day: date) -> bool:
         key = (room_id, day)
         known = self._external_days.get(key)
