@@ -120,7 +120,7 @@ def backtest(
     end: datetime,
     *,
     policy_id: str = DRAFT_ID,
-    compiler: Compiler = lexicon_compiler,
+    compiler: Compiler | None = None,
     samples: int = 10,
     top_terms: int = 20,
     chunk: int = 5_000,
@@ -133,7 +133,7 @@ def backtest(
     began = time.perf_counter()
     policy = Policy(id=policy_id, version=0, spec=spec, changed_by="backtest", changed_at=datetime.now(UTC))
     directory = directory_snapshot(engine) if needs_directory([spec]) else None
-    detector = Detector.compile([policy], directory, compiler)
+    detector = Detector.compile([policy], directory, compiler or lexicon_compiler)
     report = BacktestReport(
         policy_name=spec.name,
         start=start,
