@@ -135,13 +135,19 @@ class SupervisionAdapter:
             participants = Participants({}, is_external)
         evaluation = detector.evaluate(candidates, participants.directions)
         now = self.clock()
-        new_ids = set(add_items(connection, [d.new_item() for d in evaluation.decisions], now))
-        new = [d for d in evaluation.decisions if d.new_item().item_id in new_ids]
-        add_to_ledger(connection, ledger_rows(evaluation, new))
+        made = [decision.new_item() for decision in evaluation.decisions]
+        ids = [item.item_id for item in made]
+        new_ids = set(add_items(connection, made, now))
+        new = [
+            (d, item_id, item)
+            for d, item_id, item in zip(evaluation.decisions, ids, made, strict=True)
+            if item_id in new_ids
+        ]
+        add_to_ledger(connection, ledger_rows(evaluation, [d for d, _id, _item in new]))
         if new:
-            hits = [hit_event(d, d.new_item().item_id, d.new_item().hit_event_id, now) for d in new]
+            hits = [hit_event(d, item_id, item.hit_event_id, now) for d, item_id, item in new]
             self._staging.stage_in(connection, [to_row(hit) for hit in hits])
-            log.info("supervision: %d new items from %d messages", len(new), len(candidates))
+            log.debug("supervision: %d new items from %d messages", len(new), len(candidates))
         return results
 
     def _current(self, connection: Connection) -> Detector | PolicyCompileError:

@@ -47,10 +47,10 @@ from ingest.events import (
     derive_mentions,
 )
 from policies.evaluate import PolicySnapshot
-from search.tantivy_schema import person_keys, room_keys
+from search.tantivy_schema import fold_keyword, person_keys, room_keys
 from supervision.items import NewItem
 from supervision.model import Direction, ItemReason, Policy, PolicySpec, TermMatch
-from supervision.sampling import drawn
+from supervision.sampling import Sampler
 from supervision.schema import supervision_scope_days
 from supervision.scope import CompiledScope, ScopedMessage, in_scope
 
@@ -114,11 +114,11 @@ class _LexiconSetEngine:
             self._message(
                 text=message.text,
                 attachment=message.attachment,
-                sender_keys=message.sender_keys,
-                room_keys=message.room_keys,
-                mentions=message.mentions,
-                hashtags=message.hashtags,
-                file_types=message.file_types,
+                sender_keys=frozenset(message.sender_keys),
+                room_keys=frozenset(message.room_keys),
+                mentions=frozenset(map(fold_keyword, message.mentions)),
+                hashtags=frozenset(map(fold_keyword, message.hashtags)),
+                file_types=frozenset(message.file_types),
                 event_type=message.event_type,
             )
         )
@@ -233,6 +233,28 @@ def ledger_key(policy: Policy, at: datetime) -> LedgerKey:
 class CompiledPolicy:
     policy: Policy
     scope: CompiledScope
+    sampler: Sampler | None = None
+    """The policy's draw (None: it samples nothing)."""
+
+    @property
+    def plain(self) -> bool:
+        """In force whenever and in every direction: who it covers is all there is to check."""
+        scope = self.scope
+        return scope.effective_from is None and scope.effective_until is None and scope.every_direction
+
+
+_WHO_LIMIT = 200_000
+"""Room and sender pairs remembered before the memory starts again."""
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """A set of policies that cover one message, with what the loop needs of them, computed once
+    per distinct set (messages of a room and sender share one)."""
+
+    policies: tuple[CompiledPolicy, ...]
+    by_id: Mapping[str, CompiledPolicy]
+    samplers: tuple[CompiledPolicy, ...]
 
 
 class Detector:
@@ -242,6 +264,11 @@ class Detector:
         self.policies = tuple(policies)
         self.lexicon = lexicon
         self.needs_participants = any(p.scope.needs_participants for p in self.policies)
+        self._chosen: dict[tuple[int, ...], _Chosen] = {}
+        self._who: dict[tuple[str, str], tuple[tuple[int, ...], bool]] = {}
+        """(room, sender) -> the policies whose people, groups or rooms cover them, and whether
+        all of those are plain: kept across batches (the policies are compiled), bounded."""
+        self._plain = tuple(p.plain for p in self.policies)
 
     @classmethod
     def compile(
@@ -254,44 +281,99 @@ class Detector:
             lexicon = compiler(specs)
         except Exception as error:
             raise PolicyCompileError(_culprits(specs, compiler, error)) from error
-        return cls([CompiledPolicy(p, CompiledScope.of(p.spec, directory)) for p in chosen], lexicon)
+        return cls(
+            [
+                CompiledPolicy(
+                    p,
+                    CompiledScope.of(p.spec, directory),
+                    Sampler(p.spec.sampling_seed, p.id, p.spec.sampling_percent)
+                    if p.spec.sampling_percent > 0
+                    else None,
+                )
+                for p in chosen
+            ],
+            lexicon,
+        )
+
+    def _set_of(self, numbers: tuple[int, ...]) -> _Chosen:
+        found = self._chosen.get(numbers)
+        if found is None:
+            policies = tuple(self.policies[n] for n in numbers)
+            found = self._chosen[numbers] = _Chosen(
+                policies,
+                {p.policy.id: p for p in policies},
+                tuple(p for p in policies if p.sampler is not None),
+            )
+        return found
 
     def evaluate(
         self, candidates: Iterable[Candidate], directions: Callable[[ScopedMessage], frozenset[Direction]]
     ) -> Evaluation:
+        """The items ``candidates`` make, and the ledger of the posts that make none. Per
+        message: the covering policies (cached per room and sender), one lexicon pass, the
+        verdicts of the policies it names (matched or excluded), and the draws of the policies
+        that sample; the posts in scope are counted per set of policies and day, not per policy."""
         found = Evaluation()
-        who: dict[tuple[str, str], tuple[CompiledPolicy, ...]] = {}
+        who = self._who
+        if len(who) > _WHO_LIMIT:
+            who.clear()
+        plain_policies = self._plain
+        in_scope_counts: dict[tuple[tuple[int, ...], date], int] = {}
+        flagged_counts: dict[LedgerKey, int] = {}
         for candidate in candidates:
             scoped = candidate.scoped
             key = (scoped.room_id, scoped.sender)
             covering = who.get(key)
             if covering is None:
-                covering = who[key] = tuple(
-                    p for p in self.policies if p.scope.covers_who(scoped.sender, scoped.room_id)
+                numbers = tuple(
+                    n for n, p in enumerate(self.policies) if p.scope.covers_who(scoped.sender, scoped.room_id)
                 )
-            chosen = [p for p in covering if in_scope(p.scope, scoped, directions)]
-            if not chosen:
+                covering = who[key] = (numbers, all(plain_policies[n] for n in numbers))
+            numbers, plain = covering
+            if not plain:
+                numbers = tuple(n for n in numbers if in_scope(self.policies[n].scope, scoped, directions))
+            if not numbers:
                 continue
+            chosen = self._set_of(numbers)
             verdicts = self.lexicon.verdicts(candidate.text)
-            for compiled in chosen:
-                self._decide(compiled.policy, candidate, verdicts.get(compiled.policy.id), found)
+            day = scoped.sent_at.astimezone(UTC).date()
+            flagged: set[str] = set()
+            for policy_id, verdict in verdicts.items():
+                compiled = chosen.by_id.get(policy_id)
+                if compiled is None:
+                    continue
+                if verdict.excluded:
+                    flagged.add(policy_id)
+                elif verdict.matches:
+                    flagged.add(policy_id)
+                    found.decisions.append(Decision(compiled.policy, candidate, "lexicon", tuple(verdict.matches)))
+            if not candidate.counted:
+                continue
+            for compiled in chosen.samplers:
+                policy = compiled.policy
+                if (
+                    policy.id not in flagged
+                    and compiled.sampler is not None
+                    and compiled.sampler.draws(candidate.event_id)
+                ):
+                    flagged.add(policy.id)
+                    found.decisions.append(Decision(policy, candidate, "sample", ()))
+            group = (numbers, day)
+            in_scope_counts[group] = in_scope_counts.get(group, 0) + 1
+            for policy_id in flagged:
+                policy = chosen.by_id[policy_id].policy
+                ledger = (policy.id, policy.version, day)
+                flagged_counts[ledger] = flagged_counts.get(ledger, 0) + 1
+        unflagged: dict[LedgerKey, int] = {}
+        for (numbers, day), count in in_scope_counts.items():
+            for n in numbers:
+                policy = self.policies[n].policy
+                ledger = (policy.id, policy.version, day)
+                unflagged[ledger] = unflagged.get(ledger, 0) + count
+        for ledger, count in flagged_counts.items():
+            unflagged[ledger] -= count
+        found.unflagged = {ledger: count for ledger, count in unflagged.items() if count}
         return found
-
-    @staticmethod
-    def _decide(policy: Policy, candidate: Candidate, verdict: Verdict | None, found: Evaluation) -> None:
-        if verdict is not None and verdict.excluded:
-            return
-        if verdict is not None and verdict.matches:
-            found.decisions.append(Decision(policy, candidate, "lexicon", tuple(verdict.matches)))
-            return
-        if not candidate.counted:
-            return
-        spec = policy.spec
-        if drawn(spec.sampling_seed, policy.id, candidate.event_id, spec.sampling_percent):
-            found.decisions.append(Decision(policy, candidate, "sample", ()))
-            return
-        key = ledger_key(policy, candidate.scoped.sent_at)
-        found.unflagged[key] = found.unflagged.get(key, 0) + 1
 
 
 def _culprits(specs: Mapping[str, PolicySpec], compiler: Compiler, error: Exception) -> dict[str, str]:

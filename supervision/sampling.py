@@ -33,6 +33,24 @@ def drawn(seed: str, policy_id: str, event_id: str, percent: float) -> bool:
     return draw_value(seed, policy_id, event_id) < percent / 100
 
 
+class Sampler:
+    """One policy's draw, its seed and id hashed once: :func:`drawn` for many events."""
+
+    __slots__ = ("_prefix", "_threshold")
+
+    def __init__(self, seed: str, policy_id: str, percent: float) -> None:
+        self._prefix = hashlib.sha256(f"{seed}\0{policy_id}\0".encode())
+        self._threshold = percent / 100
+
+    def draws(self, event_id: str | bytes) -> bool:
+        """``event_id`` as text, or already UTF-8 encoded (a caller drawing it for many policies)."""
+        if self._threshold <= 0:
+            return False
+        digest = self._prefix.copy()
+        digest.update(event_id if isinstance(event_id, bytes) else event_id.encode())
+        return int.from_bytes(digest.digest()[:8], "big") / _SCALE < self._threshold
+
+
 def confidence_interval(drawn: int, total: int, level: float = 0.95) -> tuple[float, float]:
     """The Clopper-Pearson interval of the rate behind ``drawn`` draws out of ``total`` at the
     confidence ``level``; (0, 1) when nothing was seen."""

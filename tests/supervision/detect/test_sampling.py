@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervision.sampling import confidence_interval, draw_value, drawn
+from supervision.sampling import Sampler, confidence_interval, draw_value, drawn
 
 IDS = [str(uuid.UUID(int=n)) for n in range(100_000)]
 
@@ -35,6 +35,7 @@ def test_a_draw_is_reproducible_from_seed_policy_and_event_alone(
     value = int.from_bytes(digest[:8], "big") / 2**64
     assert draw_value(seed, policy_id, str(event_id)) == value
     assert drawn(seed, policy_id, str(event_id), percent) == (value < percent / 100)
+    assert Sampler(seed, policy_id, percent).draws(str(event_id)) == drawn(seed, policy_id, str(event_id), percent)
 
 
 def test_seed_and_policy_change_the_draw() -> None:
