@@ -138,11 +138,11 @@ class SupervisionAdapter:
         made = [decision.new_item() for decision in evaluation.decisions]
         ids = [item.item_id for item in made]
         new_ids = set(add_items(connection, made, now))
-        new = [
-            (d, item_id, item)
-            for d, item_id, item in zip(evaluation.decisions, ids, made, strict=True)
-            if item_id in new_ids
-        ]
+        new = []
+        for d, item_id, item in zip(evaluation.decisions, ids, made, strict=True):
+            if item_id in new_ids:
+                new_ids.discard(item_id)  # an event twice in one batch is one item, counted once
+                new.append((d, item_id, item))
         add_to_ledger(connection, ledger_rows(evaluation, [d for d, _id, _item in new]))
         if new:
             hits = [hit_event(d, item_id, item.hit_event_id, now) for d, item_id, item in new]

@@ -288,3 +288,13 @@ def test_the_entry_point_builds_the_adapter(sqlite_store: StagingStore, tmp_path
     assert isinstance(built, SupervisionAdapter)
     assert isinstance(built, WritesInStagingTransaction)
     assert create.__module__ == "supervision.adapter"
+
+
+def test_an_event_twice_in_one_batch_is_one_item_counted_once(sqlite_store: StagingStore) -> None:
+    engine = sqlite_store.engine
+    new_policy(engine, promises())
+    twice = post(0, "we guarantee")
+    assert adapter(engine).write([twice, twice]) == [None, None]
+    assert len(items(engine)) == 1
+    assert len(staged_hits(engine)) == 1
+    assert ledger(engine) == [(1, SENT.date(), 1, 1, 0)]
