@@ -62,7 +62,7 @@ def candidates(draw: st.DrawFn) -> list[Candidate]:
                 event_id=str(uuid.UUID(int=n + 1)),
                 event_type=draw(st.sampled_from(["post", "post", "edit"])),
                 message_id=f"m{n}",
-                room=Room(id=room, kind=kind),  # type: ignore[arg-type]
+                room=Room(id=room, kind=kind),
                 scoped=ScopedMessage(room, kind, sender, at, sender_internal=sender != "user:c"),
                 text=MessageText(text=text),
                 counted=False,
