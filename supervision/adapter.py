@@ -154,12 +154,12 @@ class SupervisionAdapter:
         """The compiled enabled policies, compiled again when a policy (or, for scopes that read
         it, the directory) changed since."""
         revision = policies_revision(connection)
-        directory = directory_revision(self.engine) if self._needs_directory else None
+        directory = directory_revision(connection) if self._needs_directory else None
         if self._detector is not None and (revision, directory) == self._key:
             return self._detector
         policies = enabled_policies(connection)
         self._needs_directory = needs_directory(policy.spec for policy in policies)
-        self._directory = directory_snapshot(self.engine) if self._needs_directory else None
+        self._directory = directory_snapshot(connection) if self._needs_directory else None
         try:
             compiled: Detector | PolicyCompileError = Detector.compile(policies, self._directory, self.compiler)
         except PolicyCompileError as error:

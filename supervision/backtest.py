@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from archive.queries import ArchivedVersion, all_room_ids, message_versions_between
 from ingest.db import read_only
 from ingest.events import Room
+from policies.evaluate import PolicySnapshot
 from search.tantivy_schema import person_keys, room_keys
 from supervision.detect import Candidate, Compiler, Detector, MessageText, lexicon_compiler
 from supervision.model import Policy, PolicySpec, TermMatch
@@ -132,7 +133,11 @@ def backtest(
         raise ValueError(f"the period must end after it starts: {start.isoformat()} to {end.isoformat()}")
     began = time.perf_counter()
     policy = Policy(id=policy_id, version=0, spec=spec, changed_by="backtest", changed_at=datetime.now(UTC))
-    directory = directory_snapshot(engine) if needs_directory([spec]) else None
+    if needs_directory([spec]):
+        with read_only(engine) as connection:
+            directory: PolicySnapshot | None = directory_snapshot(connection)
+    else:
+        directory = None
     detector = Detector.compile([policy], directory, compiler or lexicon_compiler)
     report = BacktestReport(
         policy_name=spec.name,

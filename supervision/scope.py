@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from archive.queries import room_membership_intervals
 from policies.evaluate import PolicySnapshot
-from policies.store import PolicyStore
+from policies.store import directory_in, revision_in
 from supervision.model import DIRECTIONS, Direction, PolicySpec
 
 Intervals = Mapping[str, Sequence[tuple[str, datetime | None, datetime | None]]]
@@ -50,15 +50,15 @@ class ScopedMessage:
     recipients: tuple[str, ...] = ()
 
 
-def directory_snapshot(engine: Engine) -> PolicySnapshot:
-    """The directory (users, groups through subgroups, who is external) as it is now."""
-    directory, _walls, _rules, revision = PolicyStore(engine).snapshot_inputs()
-    return PolicySnapshot.build(directory, (), (), revision)
+def directory_snapshot(connection: Connection) -> PolicySnapshot:
+    """The directory (users, groups through subgroups, who is external) as it is now, read in
+    the caller's transaction."""
+    return PolicySnapshot.build(directory_in(connection), (), (), revision_in(connection))
 
 
-def directory_revision(engine: Engine) -> int:
+def directory_revision(connection: Connection) -> int:
     """Changes whenever the directory (or a wall or disclaimer) does: one small query."""
-    return PolicyStore(engine).revision()
+    return revision_in(connection)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from adapters.processor import BatchProcessor, ProcessorOptions
 from archive.fs_file_store import FsFileStore
 from ingest.events import SupervisionHitEvent, parse_event, parse_event_json
 from ingest.staging import StagingStore, staged_events, to_row
+from policies.model import Group, User
+from policies.store import PolicyStore
 from search.query_parser import parse_query
 from search.request import SearchRequest
 from search.results import ArchivePage
@@ -298,3 +300,28 @@ def test_an_event_twice_in_one_batch_is_one_item_counted_once(sqlite_store: Stag
     assert len(items(engine)) == 1
     assert len(staged_hits(engine)) == 1
     assert ledger(engine) == [(1, SENT.date(), 1, 1, 0)]
+
+
+def test_groups_and_directions_read_the_directory_in_the_batchs_transaction(sqlite_store: StagingStore) -> None:
+    """On SQLite a second connection would wait for the write lock the batch holds."""
+    engine = sqlite_store.engine
+    directory = PolicyStore(engine)
+    directory.put_user(User(id="user:ann"))
+    directory.put_user(User(id="user:ext", external=True))
+    directory.put_group(Group(id="desk", name="Desk", members=("user:ann",)))
+    new_policy(engine, promises(scope=Scope(groups=("desk",), directions=("external",))))
+    join = parse_event(
+        {
+            "schema_version": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": "join",
+            "occurred_at": (SENT - timedelta(hours=1)).isoformat(),
+            "room": {"id": "room:client"},
+            "actor": {"id": "user:ext"},
+        }
+    )
+    batch = [join, post(0, "we guarantee", room="room:client"), post(1, "we guarantee", room="room:desk")]
+    processor = BatchProcessor(engine, [ArchiveAdapter(engine), adapter(engine)], ProcessorOptions())
+    sqlite_store.insert([to_row(e) for e in batch])
+    processor.run(interval=0.01, until_empty=True)
+    assert [i["message_id"] for i in items(engine)] == ["m0"]  # with an outsider in the room

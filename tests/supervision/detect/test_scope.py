@@ -58,7 +58,8 @@ def setup_directory(store: StagingStore) -> None:
 
 def test_people_groups_with_subgroups_and_rooms(sqlite_store: StagingStore) -> None:
     setup_directory(sqlite_store)
-    directory = directory_snapshot(sqlite_store.engine)
+    with sqlite_store.engine.connect() as connection:
+        directory = directory_snapshot(connection)
     traders = CompiledScope.of(spec(groups=["traders"]), directory)
     never = Participants({}, directory.is_external).directions
     assert in_scope(traders, message("user:ann"), never)
@@ -85,7 +86,8 @@ def test_directions_from_the_rooms_members_on_the_day(sqlite_store: StagingStore
         leave("room:gone", "user:ext", DAY - timedelta(days=4)),
     ]
     assert ArchiveAdapter(engine).write([parse_event(e) for e in events]) == [None] * len(events)
-    directory = directory_snapshot(engine)
+    with engine.connect() as connection:
+        directory = directory_snapshot(connection)
     batch = [
         message(room="room:mixed"),
         message(room="room:inside"),
