@@ -77,26 +77,36 @@ def record_entries(engine: Engine, batch: list[AuditEntry]) -> None:
     """Append ``batch`` in order, in one transaction (one commit for all), chained after the head."""
     if not batch:
         return
-    documents = [_document(entry) for entry in batch]
     with engine.begin() as connection:
-        _lock(connection)
-        previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
-        rows = []
-        for entry, document in zip(batch, documents, strict=True):
-            row: dict[str, Any] = {
-                "entry_id": entry.entry_id,
-                "occurred_at": entry.occurred_at,
-                "actor": entry.actor,
-                "role": entry.role,
-                "action": entry.action,
-                "document": document,
-                "content_hash": content_hash(document),
-                "prev_hash": previous,
-                "chain_version": CHAIN_VERSION,
-            }
-            row["chain_hash"] = previous = link_hash(previous, record_hash(entry_record(row)))
-            rows.append(row)
-        connection.execute(_APPEND, rows)
+        append_entries(connection, batch)
+
+
+def append_entries(connection: Connection, batch: list[AuditEntry]) -> None:
+    """Append ``batch`` in order, chained after the head, in the caller's transaction: the change
+    being audited and its entries then commit (or roll back) together. Call it last, just
+    before the commit: on PostgreSQL it holds the audit log's lock until the transaction ends,
+    so every other auditor waits for the rest of this transaction."""
+    if not batch:
+        return
+    documents = [_document(entry) for entry in batch]
+    _lock(connection)
+    previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
+    rows = []
+    for entry, document in zip(batch, documents, strict=True):
+        row: dict[str, Any] = {
+            "entry_id": entry.entry_id,
+            "occurred_at": entry.occurred_at,
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "document": document,
+            "content_hash": content_hash(document),
+            "prev_hash": previous,
+            "chain_version": CHAIN_VERSION,
+        }
+        row["chain_hash"] = previous = link_hash(previous, record_hash(entry_record(row)))
+        rows.append(row)
+    connection.execute(_APPEND, rows)
 
 
 _RECORD_COLUMNS = ("entry_id", "actor", "role", "action", "content_hash", "chain_version")

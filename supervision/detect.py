@@ -20,7 +20,6 @@ post is drawn once; its edits and attachment texts are matched against the lexic
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from ingest.events import (
 from policies.evaluate import PolicySnapshot
 from search.tantivy_schema import fold_keyword, person_keys, room_keys
 from supervision.items import NewItem
+from supervision.lexicon import LexiconSet, Message, PolicyLexicon
 from supervision.model import Direction, ItemReason, Policy, PolicySpec, TermMatch
 from supervision.sampling import Sampler
 from supervision.schema import supervision_scope_days
@@ -103,15 +103,14 @@ class PolicyCompileError(ValueError):
 
 
 class _LexiconSetEngine:
-    """:class:`LexiconEngine` over ``supervision.lexicon.LexiconSet``."""
+    """:class:`LexiconEngine` over :class:`supervision.lexicon.LexiconSet`."""
 
-    def __init__(self, compiled: Any, message_type: Any) -> None:
+    def __init__(self, compiled: LexiconSet) -> None:
         self._compiled = compiled
-        self._message = message_type
 
     def verdicts(self, message: MessageText) -> Mapping[str, Verdict]:
-        found: Mapping[str, Verdict] = self._compiled.verdicts(
-            self._message(
+        return self._compiled.verdicts(
+            Message(
                 text=message.text,
                 attachment=message.attachment,
                 sender_keys=frozenset(message.sender_keys),
@@ -122,19 +121,12 @@ class _LexiconSetEngine:
                 event_type=message.event_type,
             )
         )
-        return found
 
 
 def lexicon_compiler(specs: Mapping[str, PolicySpec]) -> LexiconEngine:
-    """The lexicon engine of :mod:`supervision.lexicon` (query terms and RE2 regexes)."""
-    lexicon = importlib.import_module("supervision.lexicon")
-    compiled = lexicon.LexiconSet.compile(
-        {
-            policy_id: lexicon.PolicyLexicon(spec.lexicon, spec.exclusions, spec.languages)
-            for policy_id, spec in specs.items()
-        }
-    )
-    return _LexiconSetEngine(compiled, lexicon.Message)
+    """The lexicon engine of :mod:`supervision.lexicon` (query terms and RE2 regexes); raises
+    :class:`~supervision.lexicon.LexiconError` naming the policy and term it cannot compile."""
+    return _LexiconSetEngine(LexiconSet.compile({pid: PolicyLexicon.of(spec) for pid, spec in specs.items()}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -325,3 +325,54 @@ def test_groups_and_directions_read_the_directory_in_the_batchs_transaction(sqli
     sqlite_store.insert([to_row(e) for e in batch])
     processor.run(interval=0.01, until_empty=True)
     assert [i["message_id"] for i in items(engine)] == ["m0"]  # with an outsider in the room
+
+
+def test_with_the_real_lexicon_engine(sqlite_store: StagingStore, tmp_path: Path) -> None:
+    """Phrases, prefixes, regular expressions and exclusions of supervision.lexicon, one pass for
+    two policies, the offsets as the engine gives them; an uncompilable regex holds the batch."""
+    engine = sqlite_store.engine
+    store = FsFileStore(tmp_path / "files")
+    returns = new_policy(
+        engine,
+        PolicySpec(
+            name="Returns",
+            lexicon=(
+                LexiconTerm(id="phrase", expression='"guaranteed return"'),
+                LexiconTerm(id="prefix", expression="risk*"),
+                LexiconTerm(id="pct", kind="regex", expression=r"\d+\s?%"),
+            ),
+            exclusions=('"this is not investment advice"',),
+        ),
+    )
+    offchannel = new_policy(
+        engine, PolicySpec(name="Off channel", lexicon=(LexiconTerm(id="wa", expression="whatsapp"),))
+    )
+    shared = upload("deck.pdf", actor="ann")
+    text = file_text(shared, "A guaranteed return of 12% a year", store)
+    batch = [
+        post(0, "This is a Guaranteed Return, riskless, 12 % a year; ping me on WhatsApp"),
+        post(1, "guaranteed return. This is not investment advice."),
+        shared,
+        text,
+    ]
+    assert SupervisionAdapter(engine, store, clock=lambda: NOW).write(batch) == [None] * 4
+    found = {(i["policy_id"], i["message_id"]): i for i in items(engine)}
+    assert set(found) == {(returns, "m0"), (offchannel, "m0"), (returns, str(shared.event_id))}
+    said = batch[0].message.text
+    assert [(m["term_id"], said[m["start"] : m["end"]]) for m in found[(returns, "m0")]["matches"]] == [
+        ("phrase", "Guaranteed Return"),
+        ("prefix", "riskless"),
+        ("pct", "12 %"),
+    ]
+    attached = found[(returns, str(shared.event_id))]["matches"]
+    assert {(m["term_id"], m["field"], m["matched"]) for m in attached} == {
+        ("phrase", "attachment", "guaranteed return"),
+        ("pct", "attachment", "12%"),
+    }
+    with engine.begin() as connection:
+        broken = PolicySpec(name="Broken", lexicon=(LexiconTerm(id="bad", kind="regex", expression="(unclosed"),))
+        broken_id = create_policy(connection, broken, "officer", "", NOW).id
+    results = SupervisionAdapter(engine, store).write([post(5, "guaranteed return")])
+    assert results[0] is not None
+    assert results[0].unreachable
+    assert broken_id in results[0].reason

@@ -1,5 +1,5 @@
 """``archivist supervision backtest``: a draft from a file or a saved policy, text or JSON; bad
-input is a clear message and a non-zero exit, never a traceback."""
+input is a clear message and a non-zero exit, never a traceback. With the real lexicon engine."""
 
 from __future__ import annotations
 
@@ -17,15 +17,9 @@ from archivist import wiring
 from archivist.cli import app
 from archivist.settings import get_settings
 from supervision.policy_store import create_policy
-from tests.supervision.detect.fake_lexicon import fake_compiler
 from tests.supervision.detect.test_backtest import DAY1, SPEC, event
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _lexicon(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("supervision.backtest.lexicon_compiler", fake_compiler)
 
 
 def archived() -> None:
@@ -111,7 +105,9 @@ def test_bad_input_is_a_clear_message(tmp_path: Path, arguments: list[str], mess
     }
     files["bad_json"].write_text("{not json")
     files["bad_spec"].write_text(json.dumps({"name": "x", "sampling_percent": 150}))
-    files["broken"].write_text(json.dumps({"name": "x", "lexicon": [{"id": "b", "expression": "BROKEN("}]}))
+    files["broken"].write_text(
+        json.dumps({"name": "x", "lexicon": [{"id": "b", "kind": "regex", "expression": "(unclosed"}]})
+    )
     shown = [a.format(**{k: str(v) for k, v in files.items()}) for a in arguments]
     result = runner.invoke(app, ["supervision", "backtest", *shown, "--from", "2026-11-02", "--to", "2026-11-03"])
     assert result.exit_code == 2, result.output
