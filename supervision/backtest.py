@@ -95,9 +95,11 @@ class BacktestReport(BaseModel):
     seconds: float = 0.0
 
 
-def _candidate(version: ArchivedVersion) -> Candidate:
+def _candidate(version: ArchivedVersion, rooms: dict[str, Room]) -> Candidate:
     kind = version.room_kind if version.room_kind in ("room", "im") else "room"
-    room = Room(id=version.room_id, name=version.room_name, kind=kind)
+    room = rooms.get(version.room_id)
+    if room is None:
+        room = rooms[version.room_id] = Room(id=version.room_id, name=version.room_name, kind=kind)
     return Candidate(
         event_id=version.event_id,
         event_type=version.kind,
@@ -149,6 +151,7 @@ def backtest(
     days: dict[date, list[int]] = {}
     term_items: Counter[str] = Counter()
     term_hits: Counter[str] = Counter()
+    rooms: dict[str, Room] = {}
     with read_only(engine) as connection:
         is_external = directory.is_external if directory is not None else _nobody
         if detector.needs_participants:
@@ -156,7 +159,7 @@ def backtest(
         else:
             participants = Participants({}, is_external)
         for versions in message_versions_between(connection, start, end, chunk):
-            candidates = [_candidate(v) for v in versions]
+            candidates = [_candidate(v, rooms) for v in versions]
             report.messages += len(candidates)
             evaluation = detector.evaluate(candidates, participants.directions)
             for count in evaluation.unflagged.values():
