@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pypdf
 from lxml import etree
+from sqlalchemy import select
 
 from adapters.actiance_adapter import ActianceAdapter
 from adapters.archive import ArchiveAdapter
 from adapters.index_adapter import TantivyIndexAdapter
 from adapters.xml_adapter import LyncXmlAdapter
+from archive.schema import archive_people
 from exports.base import ExportContext, MemoryExportFiles
 from exports.registry import FORMAT_NAMES, export_format
 from exports.selection import _CONTEXT_EVENTS, _MESSAGE_EVENTS
@@ -96,3 +98,11 @@ def test_the_file_adapters_and_the_index_take_a_hit(tmp_path: Path) -> None:
     index = TantivyIndexAdapter(tmp_path / "index")
     assert list(index.write(events)) == [None, None]
     index.close()
+
+
+def test_the_supervision_actor_is_not_recorded_as_a_person(sqlite_store: StagingStore) -> None:
+    engine = sqlite_store.engine
+    assert ArchiveAdapter(engine).write([post_event("m1", "we guarantee returns"), hit_event("m1")]) == [None, None]
+    with engine.connect() as connection:
+        actors = set(connection.execute(select(archive_people.c.actor_id)).scalars())
+    assert actors == {"user:ann"}
