@@ -302,8 +302,10 @@ def test_an_event_twice_in_one_batch_is_one_item_counted_once(sqlite_store: Stag
     assert ledger(engine) == [(1, SENT.date(), 1, 1, 0)]
 
 
-def test_groups_and_directions_read_the_directory_in_the_batchs_transaction(sqlite_store: StagingStore) -> None:
-    """On SQLite a second connection would wait for the write lock the batch holds."""
+def test_groups_and_directions_read_the_directory_in_the_batchs_transaction(store: StagingStore) -> None:
+    """On SQLite a second connection would wait for the write lock the batch holds (and on
+    PostgreSQL the same, through the processor)."""
+    sqlite_store = store
     engine = sqlite_store.engine
     directory = PolicyStore(engine)
     directory.put_user(User(id="user:ann"))

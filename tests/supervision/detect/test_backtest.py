@@ -62,7 +62,9 @@ def archive(store: StagingStore) -> list[Event]:
     return events
 
 
-def test_a_draft_over_archived_messages_creates_nothing(sqlite_store: StagingStore) -> None:
+def test_a_draft_over_archived_messages_creates_nothing(store: StagingStore) -> None:
+    """On SQLite and PostgreSQL (the messages are read with a streamed cursor)."""
+    sqlite_store = store
     archive(sqlite_store)
     report = backtest(sqlite_store.engine, SPEC, DAY1, DAY1 + timedelta(days=2), compiler=fake_compiler)
     assert report.messages == 7  # six posts and an edit in the period
