@@ -9,15 +9,15 @@ directions is among the policy's ``directions``:
 - ``im``: the conversation is a direct one (the event's room ``kind`` is ``im``);
 - ``external``: someone outside the firm took part: the sender (a directory user marked
   ``external``, or an event whose actor says ``internal: false``), a recipient of a direct
-  message, or a member of the room on the message's UTC day (the archive's membership intervals
-  overlapping that day, :func:`archive.queries.room_membership_intervals`) who is an external
-  directory user;
+  message, or a member of the room when the message was sent (the archive's membership
+  intervals, :func:`archive.queries.room_membership_intervals`: joined <= time < left) who is an
+  external directory user;
 - ``internal``: otherwise.
 
 A direct conversation has two directions (``im`` and ``internal`` or ``external``): a policy on
 ``im`` supervises every direct conversation, one on ``external`` every conversation with an
-outsider, direct or not. Participants are read once per room and day of a batch (a
-:class:`Participants` per batch or per backtest), never per message.
+outsider, direct or not. Memberships are read once per batch, for the batch's rooms and span
+(a :class:`Participants` per batch or per backtest), never per message.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Participants:
 
     intervals: Intervals
     is_external: Callable[[str], bool]
-    _external_days: dict[tuple[str, date], bool] = field(default_factory=dict)
+    _outsiders: dict[str, list[tuple[datetime | None, datetime | None]]] = field(default_factory=dict)
 
     @classmethod
     def for_messages(
@@ -156,24 +156,23 @@ class Participants:
         """Participants of ``room_ids`` over ``[start, end]`` (a backtest's period: one query)."""
         return cls(room_membership_intervals(connection, room_ids, start, end), is_external)
 
-    def room_has_external(self, room_id: str, day: date) -> bool:
-        key = (room_id, day)
-        known = self._external_days.get(key)
-        if known is None:
-            start, end = _day_bounds(day)
-            known = any(
-                self.is_external(actor) and (joined is None or joined < end) and (left is None or left > start)
-                for actor, joined, left in self.intervals.get(room_id, ())
-            )
-            self._external_days[key] = known
-        return known
+    def room_has_external(self, room_id: str, at: datetime) -> bool:
+        """Whether an external directory user was a member of the room at ``at`` (an interval
+        open then: ``joined`` <= at < ``left``, an unknown end open). Only the room's intervals
+        of external people are kept (once per room), so a message costs a look at those."""
+        outsiders = self._outsiders.get(room_id)
+        if outsiders is None:
+            outsiders = self._outsiders[room_id] = [
+                (joined, left) for actor, joined, left in self.intervals.get(room_id, ()) if self.is_external(actor)
+            ]
+        return any((joined is None or joined <= at) and (left is None or left > at) for joined, left in outsiders)
 
     def directions(self, message: ScopedMessage) -> frozenset[Direction]:
         outside = (
             not message.sender_internal
             or self.is_external(message.sender)
             or any(self.is_external(r) for r in message.recipients)
-            or self.room_has_external(message.room_id, message.sent_at.astimezone(UTC).date())
+            or self.room_has_external(message.room_id, message.sent_at)
         )
         side: Direction = "external" if outside else "internal"
         return frozenset((side, "im")) if message.room_kind == "im" else frozenset((side,))

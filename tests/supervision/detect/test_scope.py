@@ -84,6 +84,7 @@ def test_directions_from_the_rooms_members_on_the_day(sqlite_store: StagingStore
         join("room:inside", "user:ann", DAY - timedelta(days=3)),
         join("room:gone", "user:ext", DAY - timedelta(days=5)),
         leave("room:gone", "user:ext", DAY - timedelta(days=4)),
+        join("room:later", "user:ext", DAY + timedelta(hours=1)),
     ]
     assert ArchiveAdapter(engine).write([parse_event(e) for e in events]) == [None] * len(events)
     with engine.connect() as connection:
@@ -95,6 +96,8 @@ def test_directions_from_the_rooms_members_on_the_day(sqlite_store: StagingStore
         message(room="im:ann:bob", kind="im"),
         message(room="im:ann:x", kind="im", recipients=("user:ext",)),
         message(room="room:inside", sender_internal=False),
+        message(room="room:later"),
+        message(room="room:later", at=DAY + timedelta(hours=2)),
     ]
     with engine.connect() as connection:
         participants = Participants.for_messages(connection, batch, directory.is_external)
@@ -106,13 +109,42 @@ def test_directions_from_the_rooms_members_on_the_day(sqlite_store: StagingStore
         {"internal", "im"},
         {"external", "im"},
         {"external"},  # the event itself says its sender is outside the firm
+        {"internal"},  # the outsider joins an hour after it
+        {"external"},
     ]
     external = CompiledScope.of(spec(directions=["external"]), directory)
     internal = CompiledScope.of(spec(directions=["internal"]), directory)
     ims = CompiledScope.of(spec(directions=["im"]), directory)
-    assert [in_scope(external, m, participants.directions) for m in batch] == [True, False, False, False, True, True]
-    assert [in_scope(internal, m, participants.directions) for m in batch] == [False, True, True, True, False, False]
-    assert [in_scope(ims, m, participants.directions) for m in batch] == [False, False, False, True, True, False]
+    assert [in_scope(external, m, participants.directions) for m in batch] == [
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+    assert [in_scope(internal, m, participants.directions) for m in batch] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+    assert [in_scope(ims, m, participants.directions) for m in batch] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_effective_dates_against_the_messages_time() -> None:
