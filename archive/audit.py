@@ -77,26 +77,35 @@ def record_entries(engine: Engine, batch: list[AuditEntry]) -> None:
     """Append ``batch`` in order, in one transaction (one commit for all), chained after the head."""
     if not batch:
         return
-    documents = [_document(entry) for entry in batch]
     with engine.begin() as connection:
-        _lock(connection)
-        previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
-        rows = []
-        for entry, document in zip(batch, documents, strict=True):
-            row: dict[str, Any] = {
-                "entry_id": entry.entry_id,
-                "occurred_at": entry.occurred_at,
-                "actor": entry.actor,
-                "role": entry.role,
-                "action": entry.action,
-                "document": document,
-                "content_hash": content_hash(document),
-                "prev_hash": previous,
-                "chain_version": CHAIN_VERSION,
-            }
-            row["chain_hash"] = previous = link_hash(previous, record_hash(entry_record(row)))
-            rows.append(row)
-        connection.execute(_APPEND, rows)
+        append_entries(connection, batch)
+
+
+def append_entries(connection: Connection, batch: list[AuditEntry]) -> None:
+    """Append ``batch`` in order in the caller's transaction, chained after the head: a change
+    and its audit entries then commit together, or neither does. On PostgreSQL the chain's lock
+    is held until that transaction ends, so keep it short."""
+    if not batch:
+        return
+    documents = [_document(entry) for entry in batch]
+    _lock(connection)
+    previous = connection.execute(_HEAD).scalar_one_or_none() or GENESIS
+    rows = []
+    for entry, document in zip(batch, documents, strict=True):
+        row: dict[str, Any] = {
+            "entry_id": entry.entry_id,
+            "occurred_at": entry.occurred_at,
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "document": document,
+            "content_hash": content_hash(document),
+            "prev_hash": previous,
+            "chain_version": CHAIN_VERSION,
+        }
+        row["chain_hash"] = previous = link_hash(previous, record_hash(entry_record(row)))
+        rows.append(row)
+    connection.execute(_APPEND, rows)
 
 
 _RECORD_COLUMNS = ("entry_id", "actor", "role", "action", "content_hash", "chain_version")
