@@ -23,6 +23,7 @@ from search_api.routes import (
     review,
     rooms,
     search,
+    supervision_policies,
 )
 
 
@@ -67,6 +68,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
         review,
         redactions,
         near_duplicates,
+        supervision_policies,
     )
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")
