@@ -212,7 +212,7 @@ def supervision_report(
     ).all()
     by_term = connection.execute(
         select(
-            terms.c.policy_id,
+            items.c.policy_id,
             terms.c.term_id,
             items.c.reason,
             items.c.state,
@@ -221,9 +221,12 @@ def supervision_report(
             func.coalesce(func.sum(terms.c.hits), 0),
             func.coalesce(func.sum(overdue), 0),
         )
-        .join(items, items.c.id == terms.c.item_id)
+        # From the items of the period to their terms (the terms' key starts with the item id):
+        # SQLite otherwise walks every term row and looks its item up.
+        .select_from(items)
+        .join(terms, terms.c.item_id == items.c.id)
         .where(*where)
-        .group_by(terms.c.policy_id, terms.c.term_id, items.c.reason, items.c.state, items.c.disposition)
+        .group_by(items.c.policy_id, terms.c.term_id, items.c.reason, items.c.state, items.c.disposition)
     ).all()
     ledger_rows = _ledger(connection, start, end, policy_id)
     specs = _current_specs(
