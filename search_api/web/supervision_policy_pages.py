@@ -16,8 +16,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from archive.principals import list_tokens
+from search_api.deps import PERMISSIONS
 from search_api.web.auth import posted
 from search_api.web.core import WebUser, gate, render, services
 from search_api.web.policy_forms import FormProblems, parse_moment
@@ -74,6 +77,21 @@ def _history(request: Request, policy_id: str) -> list[Policy]:
         return policy_versions(connection, policy_id)
 
 
+def unknown_reviewers(engine: Engine, form: PolicyForm) -> dict[str, list[str]]:
+    """Per reviewers field, the labels no active token of a reviewing role has (a warning: the
+    token may be issued later)."""
+    reviewing = PERMISSIONS["supervision_review"]
+    known = {token.label for token in list_tokens(engine) if token.revoked_at is None and token.role in reviewing}
+    found: dict[str, list[str]] = {}
+    for key, text in (("reviewers", form.reviewers), ("escalation_reviewers", form.escalation_reviewers)):
+        missing = [
+            label for label in dict.fromkeys(line.strip() for line in text.splitlines()) if label and label not in known
+        ]
+        if missing:
+            found[key] = missing
+    return found
+
+
 def _changed_fields(history: list[Policy]) -> dict[int, list[str]]:
     """Per version, the fields that changed from the one before (the first: none listed)."""
     return {later.version: sorted(spec_changes(earlier.spec, later.spec)) for earlier, later in pairwise(history)}
@@ -89,7 +107,14 @@ async def _editor(
 ) -> Response:
     context: dict[str, Any] = {"problems": problems or {}, "saved": request.query_params.get("saved")}
     if policy_id is None:
-        context |= {"title": "New supervision policy", "policy": None, "history": [], "form": form or PolicyForm()}
+        shown_form = form or PolicyForm()
+        context |= {
+            "title": "New supervision policy",
+            "policy": None,
+            "history": [],
+            "form": shown_form,
+            "unknown_reviewers": await run_in_threadpool(unknown_reviewers, services(request).engine, shown_form),
+        }
         return _render(request, user, "supervision_policy.html", context, status_code)
     try:
         history = await run_in_threadpool(_history, request, policy_id)
@@ -100,14 +125,16 @@ async def _editor(
     asked = request.query_params.get("version", "")
     if form is None and asked.isdigit():
         shown = next((policy for policy in history if policy.version == int(asked)), current)
+    shown_form = form or PolicyForm.of_spec(shown.spec, current.version)
     context |= {
         "title": f"Supervision policy: {current.spec.name}",
         "policy": current,
         "shown": shown,
         "history": list(reversed(history)),
         "changed": _changed_fields(history),
-        "form": form or PolicyForm.of_spec(shown.spec, current.version),
+        "form": shown_form,
         "unfaithful": unfaithful_terms(shown.spec.lexicon),
+        "unknown_reviewers": await run_in_threadpool(unknown_reviewers, services(request).engine, shown_form),
     }
     return _render(request, user, "supervision_policy.html", context, status_code)
 

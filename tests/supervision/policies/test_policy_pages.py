@@ -202,3 +202,20 @@ def test_the_report_page_and_its_csv(client: TestClient, site: WebSite) -> None:
         assert "must not be before" in bad.text
         assert auditor.get("/supervision/report", params={"start": "soon"}).status_code == 422
         assert auditor.get("/supervision/report", params={"policy": "nope"}).status_code == 404
+
+
+def test_reviewers_no_active_reviewing_token_has_are_pointed_out(client: TestClient, site: WebSite) -> None:
+    sign_in(client, site.tokens["admin"])
+    made = _post(
+        client,
+        "/supervision/policies/new",
+        {**FORM, "name": "Who reviews", "reviewers": "web supervisor\r\nweb legal\r\nnobody yet"},
+    )
+    assert made.status_code == 303, "a warning, not a refusal"
+    page = client.get(made.headers["location"])
+    warning = re.search(r'id="policy-reviewers-unknown">([^<]+)<', page.text)
+    assert warning is not None
+    assert warning.group(1) == (
+        "No active token of a reviewing role has the label web legal, nobody yet: issue one, or check the spelling."
+    )
+    assert 'id="policy-escalation_reviewers-unknown"' not in page.text, "web compliance_officer reviews"
