@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from archive import audit
 from archive.principals import Principal
+from supervision.lexicon import LexiconError, PolicyLexicon, check_lexicon
 from supervision.model import LexiconTerm, Policy, PolicySpec
 from supervision.policy_store import create_policy, get_policy, update_policy
 
@@ -32,12 +33,13 @@ MAX_COMMENT = 2_000
 
 
 class PolicyRefused(ValueError):
-    """The policy cannot be saved as written (``term_id``: the lexicon term at fault, if one is)."""
+    """The policy cannot be saved as written; ``field``: the spec's field at fault (``lexicon``
+    for a term, ``exclusions`` for an exclusion), None for the request as a whole."""
 
-    def __init__(self, message: str, term_id: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.term_id = term_id
+        self.field = field
 
 
 def who(caller: Principal) -> str:
@@ -46,7 +48,14 @@ def who(caller: Principal) -> str:
 
 
 def check_spec(spec: PolicySpec) -> None:
-    """Refuse (:class:`PolicyRefused`) a policy whose lexicon or exclusions would not run."""
+    """Refuse (:class:`PolicyRefused`) a policy whose lexicon or exclusions would not run: a
+    query that does not parse, a regular expression RE2 refuses or that exceeds its bound. The
+    message names the term (``term 'g2': ...``) or the exclusion (``exclusion 1 (...): ...``)."""
+    try:
+        check_lexicon(PolicyLexicon.of(spec))
+    except LexiconError as error:
+        message = str(error)
+        raise PolicyRefused(message, "exclusions" if message.startswith("exclusion") else "lexicon") from None
 
 
 def _comment(comment: str) -> str:

@@ -26,6 +26,7 @@ from search_api.web.core import WebUser, gate, render, services
 from search_api.web.policy_forms import FormProblems, parse_moment
 from search_api.web.supervision_policy_forms import LEXICON_FORMAT, PolicyForm, unfaithful_terms
 from supervision import policy_service
+from supervision.examples import example_policies
 from supervision.model import DIRECTIONS, DISPOSITIONS, Policy
 from supervision.policy_service import PolicyRefused, spec_changes
 from supervision.policy_store import PolicyConflict, PolicyNotFound, get_policy, list_policies, policy_versions
@@ -104,9 +105,12 @@ async def _editor(
     form: PolicyForm | None = None,
     problems: dict[str, str] | None = None,
     status_code: int = 200,
+    *,
+    example: str | None = None,
 ) -> Response:
     context: dict[str, Any] = {"problems": problems or {}, "saved": request.query_params.get("saved")}
     if policy_id is None:
+        context |= {"examples": {topic: spec.name for topic, spec in example_policies().items()}, "example": example}
         shown_form = form or PolicyForm()
         context |= {
             "title": "New supervision policy",
@@ -144,7 +148,14 @@ async def new_policy_page(request: Request) -> Response:
     user = await gate(request, "supervision_policy")
     if not isinstance(user, WebUser):
         return user
-    return await _editor(request, user, None)
+    topic = request.query_params.get("example")
+    if topic is None:
+        return await _editor(request, user, None)
+    example = example_policies().get(topic)
+    if example is None:
+        message = f"There is no example lexicon {topic!r}: the examples are {', '.join(example_policies())}."
+        return render(request, "error.html", {"title": "Not found", "message": message}, user=user, status_code=404)
+    return await _editor(request, user, None, PolicyForm.of_spec(example), example=topic)
 
 
 @router.get("/supervision/policies/{policy_id}", include_in_schema=False)
@@ -157,7 +168,7 @@ async def policy_page(request: Request, policy_id: str) -> Response:
 
 def _refusal(error: Exception) -> tuple[int, dict[str, str]]:
     if isinstance(error, PolicyRefused):
-        return 422, {"lexicon" if error.term_id else "": error.message}
+        return 422, {error.field or "": error.message}
     if isinstance(error, PolicyConflict):
         key = "name" if "named" in str(error) else ""
         if key == "":

@@ -200,3 +200,24 @@ def test_the_report_over_the_api_and_as_csv(client: TestClient, tokens: dict[str
     assert naive.status_code == 422
     unknown = client.get("/api/v1/supervision/report", params={"policy_id": "nope"}, headers=auditor)
     assert unknown.status_code == 404
+
+
+def test_a_term_that_does_not_parse_or_a_regex_re2_refuses_is_422_naming_it(
+    client: TestClient,
+    store: StagingStore,
+    tokens: dict[str, str],  # noqa: F811
+) -> None:
+    admin = auth(tokens["admin"])
+    made = _create(client, tokens["admin"])
+    audited = len(_actions(store))
+    broken = {**SPEC, "lexicon": [*SPEC["lexicon"], {"id": "g9", "kind": "regex", "expression": "(?<=a)b"}]}
+    created = client.post("/api/v1/supervision/policies", json={"spec": {**broken, "name": "X"}}, headers=admin)
+    assert created.status_code == 422
+    assert created.json()["detail"]["message"].startswith("term 'g9': RE2 refuses the regular expression")
+    unparsed = {**SPEC, "lexicon": [{"id": "q1", "expression": 'guarantee NEAR/3 "open'}]}
+    changed = client.put(
+        f"/api/v1/supervision/policies/{made['id']}", json={"spec": unparsed, "expected_version": 1}, headers=admin
+    )
+    assert changed.status_code == 422
+    assert changed.json()["detail"]["message"].startswith("term 'q1': a quotation mark is not closed")
+    assert len(_actions(store)) == audited

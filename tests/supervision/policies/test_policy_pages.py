@@ -5,6 +5,7 @@ with the typed form kept, problems next to their fields, the report's tables and
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -19,6 +20,8 @@ from sqlalchemy import select
 from archive.app_schema import audit_log
 from archive.principals import ROLES
 from search_api.deps import PERMISSIONS
+from search_api.web.supervision_policy_forms import lexicon_text
+from supervision.examples import example_policies
 from supervision.items import NewItem, add_items
 from supervision.model import TermMatch
 from supervision.policy_store import policy_versions
@@ -32,7 +35,7 @@ FORM: dict[str, Any] = {
     "groups": "traders",
     "rooms": "",
     "directions": ["internal", "external"],
-    "lexicon": "g1 | query | en | guarantee | guarantee* NEAR/3 return*\r\ng2 | regex |  |  | 100 ?%",
+    "lexicon": "g1 | query | en | guarantee | guarantee NEAR/3 returns\r\ng2 | regex |  |  | 100 ?%",
     "exclusions": '"confidential notice"',
     "languages": "en",
     "sampling_percent": "2.5",
@@ -88,7 +91,7 @@ def test_create_change_and_a_stale_save_through_the_editor(client: TestClient, s
     policy_id = _policy_id(made.headers["location"])
     page = client.get(made.headers["location"])
     assert "Saved as version 1." in page.text
-    assert "g1 | query | en | guarantee | guarantee* NEAR/3 return*\ng2 | regex |  |  | 100 ?%" in page.text
+    assert "g1 | query | en | guarantee | guarantee NEAR/3 returns\ng2 | regex |  |  | 100 ?%" in page.text
     with site.services.engine.connect() as connection:
         first = policy_versions(connection, policy_id)[0]
     assert first.spec.scope.groups == ("traders",)
@@ -190,7 +193,7 @@ def test_the_report_page_and_its_csv(client: TestClient, site: WebSite) -> None:
         assert page.status_code == 200, page.text
         assert 'aria-current="page">Report</a>' in page.text
         assert re.search(r'<strong class="bad overdue">3</strong>', page.text), "3 items past the 1 h SLA"
-        assert "guarantee* NEAR/3 return*" in page.text
+        assert "guarantee NEAR/3 returns" in page.text
         link = re.search(r'href="(/supervision/report\.csv\?[^"]+)"', page.text)
         assert link is not None
         download = auditor.get(link.group(1).replace("&amp;", "&"))
@@ -219,3 +222,34 @@ def test_reviewers_no_active_reviewing_token_has_are_pointed_out(client: TestCli
         "No active token of a reviewing role has the label web legal, nobody yet: issue one, or check the spelling."
     )
     assert 'id="policy-escalation_reviewers-unknown"' not in page.text, "web compliance_officer reviews"
+
+
+def test_a_term_the_lexicon_refuses_is_shown_next_to_the_terms(client: TestClient, site: WebSite) -> None:
+    sign_in(client, site.tokens["admin"])
+    refused = _post(
+        client,
+        "/supervision/policies/new",
+        {**FORM, "name": "Refused", "lexicon": "g1 | query | | | fine\r\ng2 | regex | | | (a)\\1"},
+    )
+    assert refused.status_code == 422
+    error = re.search(r'id="policy-lexicon-error">([^<]+)<', refused.text)
+    assert error is not None
+    assert error.group(1).startswith("term &#39;g2&#39;: RE2 refuses the regular expression")
+    excluded = _post(client, "/supervision/policies/new", {**FORM, "name": "Refused", "exclusions": '"open'})
+    assert excluded.status_code == 422
+    assert 'id="policy-exclusions-error"' in excluded.text
+
+
+def test_a_new_policy_can_start_from_an_example(client: TestClient, site: WebSite) -> None:
+    sign_in(client, site.tokens["compliance_officer"])
+    page = client.get("/supervision/policies/new")
+    topics = re.findall(r'href="/supervision/policies/new\?example=([a-z_]+)#editor"', page.text)
+    assert set(topics) == set(example_policies())
+    chosen = client.get("/supervision/policies/new?example=guarantees")
+    spec = example_policies()["guarantees"]
+    assert f'value="{spec.name}"' in chosen.text
+    assert "EXAMPLE" in chosen.text
+    lexicon = re.search(r'<textarea id="policy-lexicon"[^>]*>([^<]*)</textarea>', chosen.text)
+    assert lexicon is not None
+    assert html.unescape(lexicon.group(1)) == lexicon_text(spec.lexicon)
+    assert client.get("/supervision/policies/new?example=nope").status_code == 404

@@ -147,3 +147,31 @@ def test_a_stale_edit_a_taken_name_or_an_unknown_policy_stores_and_audits_nothin
         policy_service.change(store.engine, ADMIN, made.id, _spec(), 2, "x" * 2001, now=NOW)
     assert _counts(store) == counted
     assert verify_audit(store.engine).ok
+
+
+@pytest.mark.parametrize(
+    ("lexicon", "exclusions", "field", "said"),
+    [
+        (
+            (LexiconTerm(id="ok", expression="guarantee*"), LexiconTerm(id="bad", expression="(a OR")),
+            (),
+            "lexicon",
+            "term 'bad': the query ends too early",
+        ),
+        ((LexiconTerm(id="back", kind="regex", expression=r"(a)\1"),), (), "lexicon", "term 'back': RE2 refuses"),
+        ((LexiconTerm(id="look", kind="regex", expression=r"(?=x)y"),), (), "lexicon", "term 'look': RE2 refuses"),
+        ((), ('"open',), "exclusions", "exclusion 1 ('\"open'): a quotation mark is not closed"),
+    ],
+)
+def test_a_lexicon_that_would_not_run_is_refused_naming_the_term(
+    store: StagingStore, lexicon: tuple[LexiconTerm, ...], exclusions: tuple[str, ...], field: str, said: str
+) -> None:
+    made = policy_service.create(store.engine, OFFICER, _spec(), now=NOW)
+    counted = _counts(store)
+    broken = _spec(lexicon=lexicon, exclusions=exclusions)
+    with pytest.raises(PolicyRefused) as refused:
+        policy_service.create(store.engine, OFFICER, _spec("Other", lexicon=lexicon, exclusions=exclusions), now=NOW)
+    assert (refused.value.field, refused.value.message[: len(said)]) == (field, said)
+    with pytest.raises(PolicyRefused, match=r"RE2|query|quotation"):
+        policy_service.change(store.engine, OFFICER, made.id, broken, 1, now=NOW)
+    assert _counts(store) == counted
