@@ -82,9 +82,10 @@ def record_entries(engine: Engine, batch: list[AuditEntry]) -> None:
 
 
 def append_entries(connection: Connection, batch: list[AuditEntry]) -> None:
-    """Append ``batch`` in order in the caller's transaction, chained after the head: a change
-    and its audit entries then commit together, or neither does. On PostgreSQL the chain's lock
-    is held until that transaction ends, so keep it short."""
+    """Append ``batch`` in order, chained after the head, in the caller's transaction: the change
+    being audited and its entries then commit (or roll back) together. Call it last, just
+    before the commit: on PostgreSQL it holds the audit log's lock until the transaction ends,
+    so every other auditor waits for the rest of this transaction."""
     if not batch:
         return
     documents = [_document(entry) for entry in batch]

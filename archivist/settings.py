@@ -44,6 +44,7 @@ _FILE_SETTINGS = (
     "broker_tls_key_file",
     "elasticsearch_tls_ca_file",
     "opensearch_tls_ca_file",
+    "supervision_webhook_tls_ca_file",
 )
 _SECRET_SETTINGS = (
     "database_url",
@@ -52,6 +53,8 @@ _SECRET_SETTINGS = (
     "elasticsearch_api_key",
     "opensearch_url",
     "s3_secret_access_key",
+    "supervision_webhook_url",
+    "supervision_webhook_secret",
 )
 _OPTIONAL_SETTINGS = (*_SECRET_SETTINGS, *_FILE_SETTINGS, "database_tls_mode")
 
@@ -210,6 +213,35 @@ class Settings(BaseSettings):
         description="Largest body of POST /api/v1/events (bytes): a batch of up to 10,000 events.",
     )
 
+    supervision_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Where `archivist supervision notify` POSTs each new escalation (http:// or https://; a "
+        "token in it stays secret); unset: notices wait in the outbox.",
+    )
+    supervision_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The key of the webhooks' HMAC-SHA256 signature (at least 32 characters), "
+        "shared with the receiver; needed with the URL.",
+    )
+    supervision_webhook_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle an https:// webhook receiver's certificate must chain to."
+    )
+    supervision_webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="The longest one webhook POST may take, connecting included."
+    )
+    supervision_webhook_max_attempts: int = Field(
+        default=12, ge=1, le=100, description="Attempts before a webhook delivery is given up."
+    )
+    supervision_webhook_backoff_initial: float = Field(
+        default=30.0, gt=0, description="Seconds before the first retry of a webhook (doubling, with jitter)."
+    )
+    supervision_webhook_backoff_maximum: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two attempts of a webhook, in seconds."
+    )
+    supervision_webhook_max_age_hours: float = Field(
+        default=72.0, gt=0, description="A webhook delivery is not retried later than this after its escalation."
+    )
+
     log_format: Literal["text", "json"] = Field(
         default="text", description="Log lines on stderr: text, or one JSON object per line."
     )
@@ -312,6 +344,37 @@ class Settings(BaseSettings):
                 )
         if problems:
             raise PydanticCustomError("file_store_settings", "{problems}", {"problems": "; ".join(problems)})
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_settings_fit(self) -> Settings:
+        url, secret = self.supervision_webhook_url, self.supervision_webhook_secret
+        problems: list[str] = []
+        if (url is None) != (secret is None):
+            problems.append(
+                "set both ARCHIVIST_SUPERVISION_WEBHOOK_URL and ARCHIVIST_SUPERVISION_WEBHOOK_SECRET, or neither"
+            )
+        elif url is not None and secret is not None:
+            # Imported here: only a configured webhook pays for its module (SQLAlchemy and the
+            # HTTP client) when the settings are read, which every command does at start-up.
+            from supervision.webhooks import WebhookConfig, WebhookConfigError
+
+            try:  # the messages name what is wrong, never the URL or the secret
+                # (The CA file is read when the notifier starts, like the other CA bundles.)
+                WebhookConfig(url=url.get_secret_value(), secret=secret.get_secret_value())
+            except WebhookConfigError as error:
+                problems.append(f"supervision webhook: {error}")
+        if self.supervision_webhook_tls_ca_file is not None and url is not None and url_scheme(url) != "https":
+            problems.append(
+                "ARCHIVIST_SUPERVISION_WEBHOOK_TLS_CA_FILE needs an https:// ARCHIVIST_SUPERVISION_WEBHOOK_URL"
+            )
+        if self.supervision_webhook_backoff_initial > self.supervision_webhook_backoff_maximum:
+            problems.append(
+                "ARCHIVIST_SUPERVISION_WEBHOOK_BACKOFF_INITIAL may not exceed "
+                "ARCHIVIST_SUPERVISION_WEBHOOK_BACKOFF_MAXIMUM"
+            )
+        if problems:
+            raise PydanticCustomError("webhook_settings", "{problems}", {"problems": "; ".join(problems)})
         return self
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from ingest.sink import BrokerSink, EventSink, StagingSink
 from ingest.staging import StagingStore
 from ingest.topology import Topology
 from search_api.probes import BrokerTarget, ElasticsearchTarget, OpenSearchTarget, Probes
+from supervision.webhooks import WebhookConfig
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -288,3 +290,19 @@ def api_app(settings: Settings) -> FastAPI:
         {EVENTS_PATH: settings.max_event_batch_bytes, FILES_PATH: settings.max_file_bytes},
     )
     return create_app(services, limits)
+
+
+def supervision_webhook(settings: Settings) -> WebhookConfig | None:
+    """Where and how escalation notices are delivered; None when no webhook is configured."""
+    if settings.supervision_webhook_url is None or settings.supervision_webhook_secret is None:
+        return None
+    return WebhookConfig(
+        url=settings.supervision_webhook_url.get_secret_value(),
+        secret=settings.supervision_webhook_secret.get_secret_value(),
+        timeout=settings.supervision_webhook_timeout_seconds,
+        max_attempts=settings.supervision_webhook_max_attempts,
+        backoff_initial=settings.supervision_webhook_backoff_initial,
+        backoff_maximum=settings.supervision_webhook_backoff_maximum,
+        max_age=timedelta(hours=settings.supervision_webhook_max_age_hours),
+        tls_ca_file=settings.supervision_webhook_tls_ca_file,
+    )

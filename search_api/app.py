@@ -23,6 +23,7 @@ from search_api.routes import (
     review,
     rooms,
     search,
+    supervision_items,
     supervision_policies,
 )
 
@@ -69,6 +70,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
         redactions,
         near_duplicates,
         supervision_policies,
+        supervision_items,
     )
     for router in (module.router for module in routers):
         app.include_router(router, prefix="/api/v1")

@@ -13,6 +13,7 @@ from cases.store import CaseConflict, CaseNotFound
 from exports.service import ExportNotFound, ExportNotReady, NotExportable
 from review.errors import ReviewConflict, ReviewNotFound
 from search.query_parser import QuerySyntaxError
+from supervision.queue import ItemConflict, ItemInvalid, ItemNotFound
 
 
 class Refused(Exception):
@@ -35,6 +36,9 @@ Refusal = (
     | QuerySyntaxError
     | ReviewNotFound
     | ReviewConflict
+    | ItemNotFound
+    | ItemConflict
+    | ItemInvalid
 )
 REFUSALS = (
     Refused,
@@ -46,6 +50,9 @@ REFUSALS = (
     QuerySyntaxError,
     ReviewNotFound,
     ReviewConflict,
+    ItemNotFound,
+    ItemConflict,
+    ItemInvalid,
 )
 
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -57,6 +64,9 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ExportNotReady, 409),
     (NotExportable, 422),
     (QuerySyntaxError, 422),
+    (ItemNotFound, 404),
+    (ItemConflict, 409),
+    (ItemInvalid, 422),
 )
 
 

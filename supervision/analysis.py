@@ -26,7 +26,14 @@ from typing import Final, cast
 
 import tantivy
 
-from search.tantivy_schema import FLAG_RANGE, MAX_TOKEN_BYTES, SCRIPT_FOLDING, TOKEN_PATTERN, searchable, text_terms
+from search.tantivy_schema import (
+    FLAG_RANGE,
+    MAX_TOKEN_BYTES,
+    SCRIPT_FOLDING,
+    TOKEN_PATTERN,
+    searchable,
+    text_analyzer,
+)
 from supervision.token_table import SINGLE_RANGES, WORD_RANGES
 
 Ranges = tuple[tuple[int, int], ...]
@@ -63,6 +70,7 @@ _ASCII_TOKEN: Final = re.compile(r"[a-z0-9]+")
 ASCII is Alphabetic or a Number, and no ASCII character is a CJK character or an emoji."""
 _FOLDABLE: Final = re.compile("|".join(map(re.escape, sorted(SCRIPT_FOLDING, key=len, reverse=True))))
 _FOLDED_CACHE_LIMIT: Final = 500_000
+_ANALYZER: Final = text_analyzer()
 _folded: dict[str, str | None] = {}
 
 
@@ -73,8 +81,8 @@ def _term(token: str) -> str | None:
         return term
     if len(_folded) >= _FOLDED_CACHE_LIMIT:
         _folded.clear()
-    terms = text_terms(token)
-    found = terms[0] if terms else None
+    terms = _ANALYZER.analyze(token)  # not text_terms: the token is searchable already, and
+    found = terms[0] if terms else None  # folding twice is not folding once ("Е" + U+0308 is "Ё")
     _folded[token] = found
     return found
 

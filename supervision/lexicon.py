@@ -27,6 +27,8 @@ on every message, the regular expressions are screened by one RE2 set first.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -35,10 +37,32 @@ from typing import Final, Literal, cast
 import re2
 
 from adapters.index_adapter import entities
-from ingest.events import EditEvent, PostEvent
-from search.query_ast import And, Current, Filter, Near, Node, Not, Or, Phrase, Prefix, SentRange, Term, Within
+from ingest.events import EditEvent, FileUploadEvent, PostEvent
+from search.query_ast import (
+    And,
+    Current,
+    Filter,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    SentRange,
+    Term,
+    Within,
+    searches_words,
+)
 from search.query_parser import QuerySyntaxError, parse_query
-from search.tantivy_schema import filetype_key, filter_keys, fold_keyword, person_keys, room_keys, text_terms
+from search.tantivy_schema import (
+    file_type,
+    filetype_key,
+    filter_keys,
+    fold_keyword,
+    person_keys,
+    room_keys,
+    text_terms,
+)
 from supervision.analysis import Analysed, analyse
 from supervision.model import MAX_EXPRESSION_LENGTH, LexiconTerm, PolicySpec, TermMatch
 
@@ -107,6 +131,20 @@ def message_of(event: PostEvent | EditEvent, attachment: str = "") -> Message:
         room_keys=frozenset(room_keys(event.room.id, event.room.name)),
         mentions=frozenset(map(fold_keyword, mentions)),
         hashtags=frozenset(map(fold_keyword, hashtags)),
+    )
+
+
+def message_of_file(upload: FileUploadEvent, attachment: str = "") -> Message:
+    """The :class:`Message` of an uploaded file: no text, its name, its type, and the text
+    extracted from it (a ``file_text`` event's) when known."""
+    return Message(
+        text="",
+        attachment=attachment,
+        file_name=upload.file.name,
+        file_types=frozenset({file_type(upload.file.name, upload.file.content_type)} - {""}),
+        sender_keys=frozenset(person_keys(upload.actor.id, upload.actor.name)),
+        room_keys=frozenset(room_keys(upload.room.id, upload.room.name)),
+        event_type="file_upload",
     )
 
 
@@ -269,7 +307,7 @@ def _regex_options(max_mem: int) -> re2.Options:
 
 def _anchors(node: _Node) -> frozenset[Anchor] | None:
     """Words one of which a message must hold for ``node`` to match it (``None``: no such words;
-    evaluate it on every message). An empty set: it never matches."""
+    evaluate it on every message)."""
     match node:
         case _Words(words, _) | _Near(words, _, _, _):
             return frozenset({("word", max(words, key=len))})
@@ -292,13 +330,15 @@ def _anchors(node: _Node) -> frozenset[Anchor] | None:
 
 
 class _Context:
-    """One message being judged: its fields analysed once, on first use."""
+    """One message being judged: its fields analysed once, and every word they hold (so that a
+    word condition whose first word is absent is rejected without looking at positions)."""
 
-    __slots__ = ("analysed", "message")
+    __slots__ = ("analysed", "message", "words")
 
     def __init__(self, message: Message, analysed: dict[FieldName, Analysed]) -> None:
         self.message = message
         self.analysed = analysed
+        self.words: set[str | None] = set().union(*(fields.terms for fields in analysed.values()))
 
 
 def _occurrences(analysed: Analysed, words: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -324,16 +364,31 @@ def _prefixed(analysed: Analysed, exact: tuple[str, ...], last: str) -> list[tup
 
 
 def _near(analysed: Analysed, node: _Near) -> list[tuple[int, int]]:
+    """Each pair of a left and a right occurrence at most ``distance`` positions apart, either
+    order (the first :data:`MAX_MATCHES_PER_TERM`): for each left occurrence, the right ones in
+    reach are found by bisection, so a long attachment full of both words costs no more than
+    the listed matches."""
     lefts = _occurrences(analysed, node.left)
     rights = _occurrences(analysed, node.right) if lefts else []
-    found = []
+    if not rights:
+        return []
+    right_firsts = [first for first, _ in rights]
+    right_lasts = [last for _, last in rights]  # ascending too: occurrences have one width
+    found: list[tuple[int, int]] = []
     for left_first, left_last in lefts:
-        for right_first, right_last in rights:
-            if left_last < right_first and right_first - left_last <= node.distance:
-                found.append((left_first, right_last))
-            elif right_last < left_first and left_first - right_last <= node.distance:
-                found.append((right_first, left_last))
-    return found
+        if len(found) >= MAX_MATCHES_PER_TERM:
+            break
+        # Right after left: right_first in (left_last, left_last + distance].
+        begin = bisect_right(right_firsts, left_last)
+        end = bisect_right(right_firsts, left_last + node.distance)
+        found += [(left_first, right_lasts[index]) for index in range(begin, end)]
+        if node.left == node.right:
+            continue  # the same words on both sides: "before" is "after" seen from the other one
+        # Right before left: right_last in [left_first - distance, left_first).
+        begin = bisect_left(right_lasts, left_first - node.distance)
+        end = bisect_left(right_lasts, left_first)
+        found += [(right_firsts[index], left_last) for index in range(begin, end)]
+    return sorted(set(found))[:MAX_MATCHES_PER_TERM]
 
 
 def _in_fields(context: _Context, fields: tuple[FieldName, ...], node: _Words | _Prefix | _Near) -> list[Hit]:
@@ -376,7 +431,15 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
     """The hits of ``node`` in the message, or ``None`` when it does not match (a match without
     hits, such as a filter's, is an empty list)."""
     match node:
-        case _Words(_, fields) | _Prefix(_, _, fields) | _Near(_, _, _, fields):
+        case _Words(words, fields):
+            return _in_fields(context, fields, node) or None if words[0] in context.words else None
+        case _Near(left, right, _, fields):
+            if left[0] not in context.words or right[0] not in context.words:
+                return None
+            return _in_fields(context, fields, node) or None
+        case _Prefix(exact, _, fields):
+            if exact and exact[0] not in context.words:
+                return None
             return _in_fields(context, fields, node) or None
         case _Check():
             return [] if _check(context.message, node) else None
@@ -404,7 +467,7 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
             for name in ("text", "attachment"):
                 said = context.message.text if name == "text" else context.message.attachment
                 if said:
-                    for index, match in enumerate(pattern.finditer(said)):
+                    for index, match in enumerate(pattern.finditer(_encodable(said))):
                         if index >= MAX_MATCHES_PER_TERM:
                             break
                         if match.end() > match.start():
@@ -420,6 +483,25 @@ class _Compiled:
     """``None``: an exclusion."""
     node: _Node
     regex: bool = False
+    posts_only: bool = False
+    """Filters alone (no word, no ``type:``/``has:``): as in search, they find posts only."""
+
+
+def _query(policy: str, term_id: str | None, expression: str) -> _Compiled:
+    tree = parse_query(expression)
+    posts_only = not searches_words(tree) and not _names_a_type(tree)
+    return _Compiled(policy, term_id, _compile_node(tree), posts_only=posts_only)
+
+
+def _names_a_type(node: Node) -> bool:
+    match node:
+        case Filter("type", _) | Filter("has", _):
+            return True
+        case Not(item) | Current(item) | Within(_, item):
+            return _names_a_type(item)
+        case And(items) | Or(items):
+            return any(_names_a_type(item) for item in items)
+    return False
 
 
 @dataclass
@@ -513,6 +595,8 @@ class LexiconSet:
         excluded: set[str] = set()
         for number in sorted(candidates):
             entry = self._compiled[number]
+            if entry.posts_only and message.event_type != "post":
+                continue
             hits = _evaluate(entry.node, context)
             if hits is None:
                 continue
@@ -532,8 +616,17 @@ class LexiconSet:
         for said in (message.text, message.attachment):
             if said:
                 # The stubs say bool; RE2 gives the indices of the expressions found, or None.
-                found.update(cast("list[int] | None", self._regex_set.Match(said)) or ())
+                found.update(cast("list[int] | None", self._regex_set.Match(_encodable(said))) or ())
         return [self._regexes[index] for index in found]
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (which the event contract lets through and UTF-8 cannot
+    encode) as U+FFFD, for RE2; the same length, so offsets are unchanged."""
+    return text if text.isascii() or _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
 
 
 def _term_matches(entry: _Compiled, hits: list[Hit], context: _Context) -> list[TermMatch]:
@@ -588,12 +681,12 @@ def _compile_policy(lexicon: PolicyLexicon, policy: str | None) -> list[_Compile
             if term.kind == "regex":
                 compiled.append(_Compiled(key, term.id, _Regex(_regex(term.expression)), regex=True))
             else:
-                compiled.append(_Compiled(key, term.id, _compile_node(parse_query(term.expression))))
+                compiled.append(_query(key, term.id, term.expression))
         except (QuerySyntaxError, _Refusal) as error:
             raise LexiconError(_where(policy, f"term {term.id!r}: {error}")) from None
     for number, exclusion in enumerate(lexicon.exclusions, start=1):
         try:
-            compiled.append(_Compiled(key, None, _compile_node(parse_query(exclusion))))
+            compiled.append(_query(key, None, exclusion))
         except (QuerySyntaxError, _Refusal) as error:
             raise LexiconError(_where(policy, f"exclusion {number} ({exclusion!r}): {error}")) from None
     return compiled

@@ -16,7 +16,19 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from archivist.cli import demo, directory, events, exports, imports, operations, retention, threads, tokens, workers
+from archivist.cli import (
+    demo,
+    directory,
+    events,
+    exports,
+    imports,
+    operations,
+    retention,
+    supervision,
+    threads,
+    tokens,
+    workers,
+)
 from archivist.cli.common import err
 from archivist.logs import configure_logging
 from archivist.settings import get_settings
@@ -39,6 +51,7 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(directory.app, name="directory")
 app.add_typer(retention.app, name="retention")
 app.add_typer(threads.app, name="threads")
+app.add_typer(supervision.app, name="supervision")
 
 
 def _configure_logging(verbose: bool) -> None:

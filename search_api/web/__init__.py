@@ -24,6 +24,7 @@ from search_api.web import (
     review_screen,
     search_page,
     supervision_policy_pages,
+    supervision_queue_page,
 )
 from search_api.web.core import HERE
 from search_api.web.session import SessionStore
@@ -42,6 +43,7 @@ def install(app: FastAPI, session_secret: bytes | None = None) -> None:
         redaction_page,
         review_pages,
         review_screen,
+        supervision_queue_page,
     ):
         app.include_router(module.router)
     app.include_router(near_duplicates_page.router)

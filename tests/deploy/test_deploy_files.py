@@ -49,6 +49,11 @@ OPENSEARCH_HTTP_PORT = 9200
 OPENSEARCH_DATA = "/usr/share/opensearch/data"
 SECRET_WORDS = ("PASSWORD", "PASS", "SECRET", "TOKEN", "KEY")
 WORKER_COMMANDS = {"api": "serve", "consumer": "consume", "processor": "process"}
+NOTIFIER = "supervision"
+"""The escalation webhooks' notifier (`archivist supervision notify --follow`): checked in
+tests/supervision/webhooks/test_deploy_notifier.py; here it meets what every role meets."""
+WEBHOOK_SECRETS = {f"{PREFIX}{name}".upper() for name in ("supervision_webhook_url", "supervision_webhook_secret")}
+"""No password in them (a receiver's URL, the signature's key): a placeholder instead."""
 
 
 def _yaml_files() -> list[Path]:
@@ -414,6 +419,10 @@ def test_secrets_are_referenced_never_part_of_the_build(base_objects: list[dict[
     for name, value in example["stringData"].items():
         # A password is always a placeholder; OpenSearch without its security plugin takes none.
         password = re.match(r"^[a-z]+://[^:/@]+:([^@]*)@", value)
+        if name in WEBHOOK_SECRETS:
+            assert not password, f"{name}: no credentials in the webhook's URL"
+            assert name.endswith("_URL") or value.startswith("REPLACE-ME"), f"{name}: a real-looking secret"
+            continue
         if name not in ENGINE_URLS or password:
             assert password, f"{name}: no password"
             assert password.group(1) == "REPLACE-ME", f"{name}: a real-looking password"
@@ -447,7 +456,7 @@ def test_the_configmap_holds_only_non_secret_settings(base_objects: list[dict[st
 def test_deployments_have_probes_resources_and_real_commands(base_objects: list[dict[str, Any]]) -> None:
     commands = _cli_commands()
     deployments = {d["metadata"]["name"]: d for d in _of_kind(base_objects, "Deployment")}
-    assert set(deployments) == {f"archivist-{role}" for role in WORKER_COMMANDS}
+    assert set(deployments) == {f"archivist-{role}" for role in WORKER_COMMANDS} | {"archivist-notifier"}
     for role, command in WORKER_COMMANDS.items():
         deployment = deployments[f"archivist-{role}"]
         spec = deployment["spec"]
@@ -758,6 +767,7 @@ def test_there_is_a_unit_per_role() -> None:
         "archivist-api.service",
         "archivist-consume@.service",
         "archivist-process@.service",
+        "archivist-notify.service",
     }
 
 
@@ -773,7 +783,7 @@ def test_systemd_units_parse_run_a_real_command_and_are_hardened(unit: Path) -> 
     command = next(arg for arg in argv[1:] if not arg.startswith("-"))
     commands = _cli_commands()
     assert command in commands, f"{unit.name}: `archivist {command}` does not exist"
-    assert command in WORKER_COMMANDS.values()
+    assert command in {*WORKER_COMMANDS.values(), NOTIFIER}
     if command in {"consume", "process"}:
         # Template units: the instance name (%i) is the metrics port, so instances never collide.
         assert "--metrics-port" in _cli_options(command)

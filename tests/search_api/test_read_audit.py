@@ -130,6 +130,7 @@ def samples(site: WebSite) -> dict[str, str]:
         "file_event_id": file_event,
         "review_set_id": "no-such-review-set",  # a 404 is audited like any read (issue 20's privilege log)
         "set_id": review_set,
+        "item_id": "no-such-item",  # a supervision item: a 404 is audited like any read
     }
 
 

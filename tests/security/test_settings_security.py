@@ -143,6 +143,8 @@ def test_every_credential_is_a_secret() -> None:
         "elasticsearch_api_key",
         "opensearch_url",
         "s3_secret_access_key",
+        "supervision_webhook_url",
+        "supervision_webhook_secret",
     }
     settings = Settings(database_url="postgresql://archivist:hunter2@db/a", elasticsearch_api_key="hunter3")
     assert isinstance(settings.database_url, SecretStr)
@@ -159,8 +161,15 @@ def test_secrets_come_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         path.write_text(f"{name}-from-file\n", encoding="utf-8")  # one trailing newline, as `echo` writes
         monkeypatch.setenv(env_name(name) + FILE_SUFFIX, str(path))
     (tmp_path / "database_url").write_text("postgresql://archivist:from-file@db/archivist\n", encoding="utf-8")
+    # The webhook's URL and secret are checked (an http(s) URL, a secret of 32 characters or more).
+    (tmp_path / "supervision_webhook_url").write_text("https://hooks.example.com/from-file\n", encoding="utf-8")
+    (tmp_path / "supervision_webhook_secret").write_text("webhook-secret-from-file-0123456789\n", encoding="utf-8")
     settings = Settings()
     assert settings.resolved_database_url == "postgresql://archivist:from-file@db/archivist"
+    assert settings.supervision_webhook_url is not None
+    assert settings.supervision_webhook_url.get_secret_value() == "https://hooks.example.com/from-file"
+    assert settings.supervision_webhook_secret is not None
+    assert settings.supervision_webhook_secret.get_secret_value() == "webhook-secret-from-file-0123456789"
     assert settings.broker_url is not None
     assert settings.broker_url.get_secret_value() == "broker_url-from-file"
     assert settings.elasticsearch_api_key is not None

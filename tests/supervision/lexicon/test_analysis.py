@@ -88,3 +88,10 @@ def test_each_word_is_found_again_at_its_offsets(text: str) -> None:
         previous = (start, end)
         if term is not None:
             assert term in text_terms(text[start:end])
+
+
+def test_a_token_is_folded_once_as_the_index_folds_it() -> None:
+    # "Ё" + U+0308: the folding makes "Е" + U+0308, which composes back to "Ё"; folding that
+    # again (text_terms of the token) would give "е", the index holds "ё".
+    text = "\u0401\u0308"
+    assert list(analyse(text).terms) == text_terms(text) == ["ё"]

@@ -6,9 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from search.query_ast import Near
+from search.query_parser import parse_query
 from search.tantivy_schema import MAX_TOKEN_BYTES, person_keys, room_keys, text_terms
 from supervision.lexicon import LexiconError, LexiconSet, Message, PolicyLexicon, Verdict, check_lexicon
 from supervision.model import LexiconTerm, TermMatch
+from tests.factories import BASE_TIME
+from tests.search_api.reference import Message as ReferenceMessage
+from tests.search_api.reference import matches as reference_matches
+
+
+def reference_message(text: str) -> ReferenceMessage:
+    return ReferenceMessage("m", tuple(text_terms(text)), frozenset(), frozenset(), "u", "", "r", "", BASE_TIME)
 
 
 def lexicon(*expressions: str, exclusions: tuple[str, ...] = (), regex: bool = False) -> PolicyLexicon:
@@ -252,3 +261,54 @@ def test_every_match_is_the_words_of_the_term(words: list[str], separators: list
     terms = text_terms(text)
     occurrences = sum(1 for i in range(len(terms)) if terms[i : i + len(wanted)] == wanted)
     assert found == occurrences or "x" * 256 in text
+
+
+@pytest.mark.timeout(60)
+def test_near_over_a_long_attachment_lists_the_first_matches_without_pairing_every_word() -> None:
+    attachment = "the deal " * 60_000
+    verdict = LexiconSet.compile({"p": lexicon("the NEAR/5 the", "deal NEAR/3 the")}).verdicts(
+        Message(text="", attachment=attachment)
+    )["p"]
+    per_term = {term: [m for m in verdict.matches if m.term_id == term] for term in ("t0", "t1")}
+    assert len(per_term["t0"]) == len(per_term["t1"]) == 100
+    assert per_term["t0"][0].matched == "the deal the"
+
+
+def test_lone_surrogates_in_a_message_do_not_break_matching() -> None:
+    policies = LexiconSet.compile({"p": lexicon("whatsapp"), "r": lexicon("whats?app", regex=True)})
+    verdicts = policies.verdicts(Message(text="a\ud800 WhatsApp \udfff", attachment="\ud83d whatsapp"))
+    assert [m.matched for m in verdicts["p"].matches] == ["WhatsApp", "whatsapp"]
+    assert [(m.field, m.start, m.matched) for m in verdicts["r"].matches] == [
+        ("text", 3, "WhatsApp"),
+        ("attachment", 2, "whatsapp"),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["a", "b", "c", "a b"]), max_size=30),
+    left=st.sampled_from(["a", "b", '"a b"', '"b a"']),
+    right=st.sampled_from(["a", "b", "c", '"a b"']),
+    distance=st.integers(1, 6),
+)
+def test_near_agrees_with_the_brute_force_reference(words: list[str], left: str, right: str, distance: int) -> None:
+    text = " ".join(words)
+    query = parse_query(f"{left} NEAR/{distance} {right}")
+    assert isinstance(query, Near)
+    expected = reference_matches(query, reference_message(text))
+    found = LexiconSet.compile({"p": lexicon(f"{left} NEAR/{distance} {right}")}).verdicts(Message(text=text))
+    assert ("p" in found) == expected
+
+
+def test_filters_alone_judge_posts_only_unless_they_name_a_type_as_search_does() -> None:
+    policies = LexiconSet.compile(
+        {
+            "filters": lexicon("from:bob"),
+            "typed": lexicon("from:bob has:file"),
+            "words": lexicon("from:bob report"),
+        }
+    )
+    bob = frozenset(person_keys("user:bob", "Bob"))
+    upload = Message(text="", file_name="report.pdf", sender_keys=bob, event_type="file_upload")
+    assert sorted(policies.verdicts(upload)) == ["typed", "words"]
+    assert sorted(policies.verdicts(Message(text="the report", sender_keys=bob))) == ["filters", "words"]
