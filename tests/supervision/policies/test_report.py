@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, update
 
 from archive.principals import Principal
 from ingest.staging import StagingStore
-from supervision import policy_service
+from supervision import policy_service, queue
 from supervision.items import NewItem, add_items, item_id_for
 from supervision.model import LexiconTerm, PolicySpec, TermMatch
 from supervision.report import report_csv, supervision_report
@@ -231,3 +231,29 @@ def test_the_csv_has_every_row_with_exact_numbers(store: StagingStore) -> None:
         ("Guarantees", "501", "4", "5"),
         ("gifts", "50", "1", "0"),
     ]
+
+
+def test_the_report_reads_what_the_review_queue_did(store: StagingStore) -> None:
+    """The queue's own changes (close, bulk close, escalate, reopen) are what the report counts."""
+    policy = policy_service.create(
+        store.engine, OFFICER, PolicySpec(name="Queue", lexicon=(LexiconTerm(id="q1", expression="w"),)), now=T0
+    )
+    with store.engine.begin() as connection:
+        made = add_items(connection, [_item(policy.id, 1, f"q{n}", (_match("q1"),)) for n in range(5)], T0)
+    sam = Principal(token_id="t5", label="Sam", role="supervisor")
+    rita = Principal(token_id="t6", label="Rita", role="compliance_officer")
+    moment = T0 + timedelta(hours=1)
+    queue.close(store.engine, sam, made[0], "breach", "guaranteed 20%", now=moment)
+    queue.bulk_close_false_positives(store.engine, sam, made[1:3], now=moment)
+    queue.escalate(store.engine, rita, made[3], "needs a second look", now=moment)
+    queue.reopen(store.engine, rita, made[2], "not a false positive", now=moment)
+    with store.engine.connect() as connection:
+        report = supervision_report(connection, T0, NOW, NOW)
+    (row,) = report.policies
+    assert row.dispositions == {"no_issue": 0, "false_positive": 1, "breach": 1, "reported": 0}
+    assert (row.items, row.closed, row.open, row.false_positive_rate) == (5, 2, 3, 0.5)
+    assert row.overdue == 3, "open for more than the default 72 hours at NOW"
+    assert {(r.actor.split(" (")[0], tuple(sorted(r.actions.items()))) for r in report.reviewers} == {
+        ("Sam", (("close", 3),)),
+        ("Rita", (("escalate", 1), ("reopen", 1))),
+    }
