@@ -16,25 +16,31 @@ itself is kept by the store (``GET /supervision/policies/{id}/versions``). Who m
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from archive import audit
 from archive.principals import Principal
+from ingest.db import read_only
+from supervision.backtest import DRAFT_ID, BacktestReport, backtest
+from supervision.detect import PolicyCompileError
 from supervision.lexicon import LexiconError, PolicyLexicon, check_lexicon
 from supervision.model import LexiconTerm, Policy, PolicySpec
 from supervision.policy_store import create_policy, get_policy, update_policy
 
 CREATE = "supervision_policy_create"
 UPDATE = "supervision_policy_update"
+BACKTEST = "supervision_backtest"
 MAX_COMMENT = 2_000
+MAX_BACKTEST_DAYS = 366
+"""The longest period one backtest reads (a request holds a worker while it runs)."""
 
 
 class PolicyRefused(ValueError):
-    """The policy cannot be saved as written; ``field``: the spec's field at fault (``lexicon``
-    for a term, ``exclusions`` for an exclusion), None for the request as a whole."""
+    """The policy cannot be saved or backtested as written; ``field``: the spec's field at fault
+    (``lexicon`` for a term, ``exclusions`` for an exclusion), None for the request as a whole."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -138,3 +144,41 @@ def spec_changes(before: PolicySpec, after: PolicySpec) -> dict[str, Any]:
     if added or removed or changed or reordered:
         changes["lexicon"] = {"added": added, "removed": removed, "changed": changed, "reordered": reordered}
     return changes
+
+
+def run_backtest(
+    engine: Engine,
+    caller: Principal,
+    spec: PolicySpec,
+    start: datetime,
+    end: datetime,
+    *,
+    policy_id: str | None = None,
+    samples: int = 10,
+) -> BacktestReport:
+    """What ``spec`` would have made of ``[start, end)``, nothing created; under ``policy_id``
+    (a saved policy's: :class:`PolicyNotFound` if there is none) the sampling draw is the one
+    the adapter makes for it. Audited (who, which policy, the period and what it found) as the
+    read of the archive it is."""
+    check_spec(spec)
+    if end <= start:
+        raise PolicyRefused("the period must end after it starts")
+    if end - start > timedelta(days=MAX_BACKTEST_DAYS):
+        raise PolicyRefused(f"a backtest covers at most {MAX_BACKTEST_DAYS} days; split the period")
+    if policy_id is not None:
+        with read_only(engine) as connection:
+            get_policy(connection, policy_id)
+    try:
+        report = backtest(engine, spec, start, end, policy_id=policy_id or DRAFT_ID, samples=samples)
+    except PolicyCompileError as error:
+        raise PolicyRefused("; ".join(error.policies.values()), "lexicon") from None
+    details = {
+        "policy_id": policy_id,
+        "name": spec.name,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "messages": report.messages,
+        "items": report.items,
+    }
+    audit.record(engine, caller, BACKTEST, details)
+    return report

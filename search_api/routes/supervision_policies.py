@@ -21,6 +21,7 @@ from archive.principals import Principal
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
 from supervision import policy_service
+from supervision.backtest import BacktestReport
 from supervision.model import Policy, PolicySpec
 from supervision.policy_service import MAX_COMMENT, PolicyRefused
 from supervision.policy_store import PolicyConflict, PolicyNotFound, get_policy, list_policies, policy_versions
@@ -158,3 +159,35 @@ def report_as_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+# --- the backtest --------------------------------------------------------------------------------
+
+
+class BacktestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    spec: PolicySpec = Field(description="The draft policy (not saved)")
+    start: AwareDatetime
+    end: AwareDatetime = Field(description="Excluded")
+    policy_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A saved policy's id: the sampling draw is then the one the adapter makes for it",
+    )
+    samples: int = Field(default=10, ge=0, le=100, description="Sample items returned, with their text")
+
+
+@router.post(
+    "/backtest",
+    response_model=BacktestReport,
+    responses=NOT_FOUND,
+    summary="What a draft policy would have made of a past period (nothing is created)",
+)
+def run_backtest(body: BacktestRequest, services: Services, caller: Writer) -> BacktestReport:
+    """Items per day and per reviewer per day, in scope, matched, drawn (with the sampling
+    rate's interval), the top terms and samples. A lexicon that does not compile is a 422 naming
+    the term; a period longer than a year is refused. Audited as ``supervision_backtest``."""
+    with answered():
+        return policy_service.run_backtest(
+            services.engine, caller, body.spec, body.start, body.end, policy_id=body.policy_id, samples=body.samples
+        )

@@ -17,6 +17,7 @@ Exclusions are one query per line, reviewers one token label per line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -138,6 +139,9 @@ class PolicyForm:
     comment: str = ""
     version: int | None = None
     """The version the editor was opened at (a save over a later one is refused)."""
+    backtest_start: str = ""
+    backtest_end: str = ""
+    """The backtest's period: UTC days (the end included) or times."""
 
     @classmethod
     def of_spec(cls, spec: PolicySpec, version: int | None = None) -> PolicyForm:
@@ -188,7 +192,32 @@ class PolicyForm:
             enabled=first(fields, "state") != "disabled",
             comment=first(fields, "comment"),
             version=int(version) if version.isdigit() else None,
+            backtest_start=first(fields, "backtest_start"),
+            backtest_end=first(fields, "backtest_end"),
         )
+
+    def backtest_period(self) -> tuple[datetime, datetime]:
+        """``[start, end)`` of the backtest: a day given as the end is included; raises
+        :class:`FormProblems`."""
+        problems: dict[str, str] = {}
+        moments: dict[str, datetime] = {}
+        for key, label in (("backtest_start", "From"), ("backtest_end", "Until")):
+            text = getattr(self, key)
+            if not text:
+                problems[key] = f"Give the backtest's “{label}” day."
+                continue
+            try:
+                moments[key] = parse_moment(text)
+            except ValueError:
+                problems[key] = f"“{label}” is not a date: write it as YYYY-MM-DD."
+        if problems:
+            raise FormProblems(problems)
+        start, end = moments["backtest_start"], moments["backtest_end"]
+        if len(self.backtest_end) == 10:
+            end += timedelta(days=1)
+        if end <= start:
+            raise FormProblems({"backtest_end": "“Until” must not be before “From”."})
+        return start, end
 
     def spec(self) -> PolicySpec:
         """The policy as typed; raises :class:`FormProblems` keyed by field."""

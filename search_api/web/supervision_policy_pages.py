@@ -10,6 +10,7 @@ of a policy changed since the editor was opened is refused (409) with the typed 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import pairwise
 from typing import Any
 from urllib.parse import urlencode
@@ -26,8 +27,9 @@ from search_api.web.core import WebUser, gate, render, services
 from search_api.web.policy_forms import FormProblems, parse_moment
 from search_api.web.supervision_policy_forms import LEXICON_FORMAT, PolicyForm, unfaithful_terms
 from supervision import policy_service
+from supervision.backtest import BacktestReport
 from supervision.examples import example_policies
-from supervision.model import DIRECTIONS, DISPOSITIONS, Policy
+from supervision.model import DIRECTIONS, DISPOSITIONS, Policy, TermMatch
 from supervision.policy_service import PolicyRefused, spec_changes
 from supervision.policy_store import PolicyConflict, PolicyNotFound, get_policy, list_policies, policy_versions
 from supervision.report import Report, report_csv, supervision_report
@@ -107,8 +109,14 @@ async def _editor(
     status_code: int = 200,
     *,
     example: str | None = None,
+    backtest: tuple[BacktestReport, list[list[tuple[str, str | None]]]] | None = None,
 ) -> Response:
-    context: dict[str, Any] = {"problems": problems or {}, "saved": request.query_params.get("saved")}
+    context: dict[str, Any] = {
+        "problems": problems or {},
+        "saved": request.query_params.get("saved"),
+        "backtest": backtest[0] if backtest else None,
+        "samples": backtest[1] if backtest else [],
+    }
     if policy_id is None:
         context |= {"examples": {topic: spec.name for topic, spec in example_policies().items()}, "example": example}
         shown_form = form or PolicyForm()
@@ -225,6 +233,60 @@ async def save_policy(request: Request, policy_id: str) -> Response:
         status, problems = _refusal(error)
         return await _editor(request, user, policy_id, form, problems, status)
     return RedirectResponse(f"/supervision/policies/{policy_id}?saved={saved.version}", status_code=303)
+
+
+# --- the backtest ----------------------------------------------------------------------------------
+
+
+def highlighted(text: str, matches: list[TermMatch]) -> list[tuple[str, str | None]]:
+    """``text`` cut at the matches in it: (piece, term id or None), for the page to mark."""
+    pieces: list[tuple[str, str | None]] = []
+    at = 0
+    for match in sorted((m for m in matches if m.field == "text"), key=lambda m: (m.start, m.end)):
+        if match.start < at or match.end > len(text):
+            continue  # overlapping or beyond the text: the first match wins
+        pieces += [(text[at : match.start], None), (text[match.start : match.end], match.term_id)]
+        at = match.end
+    pieces.append((text[at:], None))
+    return [piece for piece in pieces if piece[0]]
+
+
+async def _backtest(request: Request, policy_id: str | None) -> Response:
+    found = await posted(request, "supervision_policy")
+    if isinstance(found, Response):
+        return found
+    user, fields = found
+    form = PolicyForm.of_fields(fields)
+    try:
+        spec = form.spec()
+        start, end = form.backtest_period()
+        report = await run_in_threadpool(
+            partial(policy_service.run_backtest, policy_id=policy_id, samples=10),
+            services(request).engine,
+            user.principal,
+            spec,
+            start,
+            end,
+        )
+    except FormProblems as error:
+        return await _editor(request, user, policy_id, form, error.problems, 422)
+    except PolicyNotFound:
+        return _missing(request, user, policy_id or "")
+    except PolicyRefused as error:
+        status, problems = _refusal(error)
+        return await _editor(request, user, policy_id, form, problems, status)
+    samples = [highlighted(sample.text, sample.matches) for sample in report.samples]
+    return await _editor(request, user, policy_id, form, backtest=(report, samples))
+
+
+@router.post("/supervision/policies/new/backtest", include_in_schema=False)
+async def backtest_draft(request: Request) -> Response:
+    return await _backtest(request, None)
+
+
+@router.post("/supervision/policies/{policy_id}/backtest", include_in_schema=False)
+async def backtest_policy(request: Request, policy_id: str) -> Response:
+    return await _backtest(request, policy_id)
 
 
 # --- the report ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ sideways scrolling and with every control on screen. Without Chromium these test
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,3 +147,30 @@ def test_the_pages_fit_a_phone_and_200_percent_zoom(
             page.screenshot(path=screens / f"{name}{path.replace('/', '-')}.png", full_page=True)
         expect(page.locator("strong.overdue").first).to_be_visible()
         context.close()
+
+
+def test_backtest_a_draft_in_the_editor_on_a_phone(
+    browser: Browser, base_url: str, site: WebSite, screens: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    sign_in(page, base_url, site.tokens["compliance_officer"])
+    page.goto(f"{base_url}/supervision/policies/new")
+    page.get_by_label("Name", exact=True).fill("Backtested draft")
+    page.get_by_label("Terms").fill("u1 | query | | Ubuntu | ubuntu\nk1 | regex | | | [Kk]ernel")
+    page.get_by_label("Reviewers", exact=True).fill("web supervisor")
+    page.get_by_label("Backtest from (UTC day)").fill("2009-03-03")
+    page.get_by_label("Backtest until (UTC day, included)").fill("2009-03-03")
+    page.get_by_role("button", name="Run backtest").click()
+    results = page.get_by_role("region", name=re.compile("^Backtest: 2009-03-03"))
+    expect(results).to_be_visible()
+    items = int(page.locator("#backtest-items").inner_text())
+    assert items > 0
+    expect(results.get_by_role("table").first).to_contain_text("2009-03-03")
+    expect(results.locator("mark").first).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Backtested draft")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=screens / "s04-backtest-375px.png", full_page=True)
+    context.close()
+    with site.services.engine.connect() as connection:
+        assert all(p.spec.name != "Backtested draft" for p in list_policies(connection)), "nothing saved"
