@@ -82,6 +82,10 @@ class TermRow(Counts):
 class ReviewerRow(BaseModel):
     actor: str
     actions: dict[str, int]
+    """Actions taken in the period, per action (``start``, ``assign``, ``escalate``, ``close``,
+    ``reopen``: the queue's names)."""
+    closed: dict[str, int] = Field(default_factory=dict)
+    """The closing actions, per disposition given."""
     total: int
 
 
@@ -286,18 +290,27 @@ def supervision_report(
 
 def _reviewers(connection: Connection, start: datetime, end: datetime, policy_id: str | None) -> list[ReviewerRow]:
     actions = supervision_item_actions
+    disposition = actions.c.after["disposition"].as_string()
     query = (
-        select(actions.c.actor, actions.c.action, func.count())
+        select(actions.c.actor, actions.c.action, disposition, func.count())
         .where(actions.c.at >= start, actions.c.at < end)
-        .group_by(actions.c.actor, actions.c.action)
+        .group_by(actions.c.actor, actions.c.action, disposition)
     )
     if policy_id is not None:
         query = query.join(items, items.c.id == actions.c.item_id).where(items.c.policy_id == policy_id)
     per_actor: dict[str, dict[str, int]] = defaultdict(dict)
-    for actor, action, n in connection.execute(query):
-        per_actor[actor][action] = int(n)
+    closed: dict[str, dict[str, int]] = defaultdict(dict)
+    for actor, action, given, n in connection.execute(query):
+        per_actor[actor][action] = per_actor[actor].get(action, 0) + int(n)
+        if action == "close" and given:
+            closed[actor][given] = closed[actor].get(given, 0) + int(n)
     return [
-        ReviewerRow(actor=actor, actions=dict(sorted(done.items())), total=sum(done.values()))
+        ReviewerRow(
+            actor=actor,
+            actions=dict(sorted(done.items())),
+            closed=dict(sorted(closed[actor].items())),
+            total=sum(done.values()),
+        )
         for actor, done in sorted(per_actor.items(), key=lambda pair: (-sum(pair[1].values()), pair[0]))
     ]
 
@@ -365,6 +378,8 @@ def report_csv(report: Report) -> str:
     for reviewer in report.reviewers:
         for action, n in reviewer.actions.items():
             writer.writerow(["reviewer", reviewer.actor, action, n])
+        for given, n in reviewer.closed.items():
+            writer.writerow(["reviewer", reviewer.actor, f"close as {given}", n])
     writer.writerow(
         ["table", "policy_id", "policy", "in_scope", "matched", "sampled", "drawn_percent", "sampling_percent"]
     )

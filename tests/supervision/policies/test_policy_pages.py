@@ -18,9 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive.app_schema import audit_log
-from archive.principals import ROLES
+from archive.principals import ROLES, Principal
 from search_api.deps import PERMISSIONS
 from search_api.web.supervision_policy_forms import lexicon_text
+from supervision import queue
 from supervision.examples import example_policies
 from supervision.items import NewItem, add_items
 from supervision.model import TermMatch
@@ -253,3 +254,37 @@ def test_a_new_policy_can_start_from_an_example(client: TestClient, site: WebSit
     assert lexicon is not None
     assert html.unescape(lexicon.group(1)) == lexicon_text(spec.lexicon)
     assert client.get("/supervision/policies/new?example=nope").status_code == 404
+
+
+def test_the_report_page_shows_who_closed_what(client: TestClient, site: WebSite) -> None:
+    sign_in(client, site.tokens["admin"])
+    made = _post(client, "/supervision/policies/new", {**FORM, "name": "Evidence"})
+    policy_id = _policy_id(made.headers["location"])
+    now = datetime.now(UTC)
+    with site.services.engine.begin() as connection:
+        ids = add_items(
+            connection,
+            [
+                NewItem(
+                    policy_id=policy_id,
+                    policy_version=1,
+                    event_id=f"evidence-e{n}",
+                    message_id=f"em{n}",
+                    room_id="r",
+                    sender="s",
+                    sent_at=now,
+                    reason="lexicon",
+                    matches=(TermMatch(term_id="g1", start=0, end=3, matched="abc"),),
+                )
+                for n in range(3)
+            ],
+            now - timedelta(hours=2),
+        )
+    reviewer = Principal(token_id="t9", label="Vera Reviewer", role="supervisor")
+    queue.close(site.services.engine, reviewer, ids[0], "breach", "a promise of 20%")
+    queue.bulk_close_false_positives(site.services.engine, reviewer, ids[1:])
+    page = client.get("/supervision/report", params={"policy": policy_id})
+    row = re.search(r"<tr><td data-label=\"Reviewer\">Vera Reviewer</td>(.*?)</tr>", page.text)
+    assert row is not None, page.text
+    assert '<td data-label="Actions">close: 3</td>' in row.group(1)
+    assert '<td data-label="Closed as">breach: 1, false positive: 2</td>' in row.group(1)

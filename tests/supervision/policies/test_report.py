@@ -182,9 +182,9 @@ def test_per_policy_and_term_counts_rates_and_overdue_items(store: StagingStore)
     assert g2.false_positive_rate == 0.5
     assert g2.expression is None, "g2 is not in the current version's lexicon"
 
-    assert [(r.actor, r.actions, r.total) for r in report.reviewers] == [
-        ("Rita (t6)", {"close": 2}, 2),
-        ("Sam (t5)", {"close": 2}, 2),
+    assert [(r.actor, r.actions, r.closed, r.total) for r in report.reviewers] == [
+        ("Rita (t6)", {"close": 2}, {"false_positive": 1, "no_issue": 1}, 2),
+        ("Sam (t5)", {"close": 2}, {"breach": 1, "false_positive": 1}, 2),
     ]
     ledger = {line.name: line for line in report.ledger}
     assert (ledger["Guarantees"].in_scope, ledger["Guarantees"].matched, ledger["Guarantees"].sampled) == (501, 4, 5)
@@ -224,7 +224,11 @@ def test_the_csv_has_every_row_with_exact_numbers(store: StagingStore) -> None:
     assert [(r[2], r[3]) for r in terms] == [("gifts", "x1"), ("Guarantees", "g1"), ("Guarantees", "g2")]
     assert sorted((r[1], r[2], r[3]) for r in rows if r[0] == "reviewer") == [
         ("Rita (t6)", "close", "2"),
+        ("Rita (t6)", "close as false_positive", "1"),
+        ("Rita (t6)", "close as no_issue", "1"),
         ("Sam (t5)", "close", "2"),
+        ("Sam (t5)", "close as breach", "1"),
+        ("Sam (t5)", "close as false_positive", "1"),
     ]
     ledger = [r for r in rows if r[0] == "ledger"]
     assert sorted((r[2], r[3], r[4], r[5]) for r in ledger) == [
@@ -253,7 +257,7 @@ def test_the_report_reads_what_the_review_queue_did(store: StagingStore) -> None
     assert row.dispositions == {"no_issue": 0, "false_positive": 1, "breach": 1, "reported": 0}
     assert (row.items, row.closed, row.open, row.false_positive_rate) == (5, 2, 3, 0.5)
     assert row.overdue == 3, "open for more than the default 72 hours at NOW"
-    assert {(r.actor.split(" (")[0], tuple(sorted(r.actions.items()))) for r in report.reviewers} == {
-        ("Sam", (("close", 3),)),
-        ("Rita", (("escalate", 1), ("reopen", 1))),
+    assert {(r.actor.split(" (")[0], tuple(r.actions.items()), tuple(r.closed.items())) for r in report.reviewers} == {
+        ("Sam", (("close", 3),), (("breach", 1), ("false_positive", 2))),
+        ("Rita", (("escalate", 1), ("reopen", 1)), ()),
     }
