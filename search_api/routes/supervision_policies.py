@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from archive.principals import Principal
+from ingest.db import read_only
 from search_api.deps import Services, allowed
 from search_api.errors import ERROR_RESPONSES, NOT_FOUND, described
 from supervision import policy_service
@@ -66,7 +67,7 @@ def answered() -> Iterator[None]:
 
 @router.get("/policies", response_model=list[Policy], summary="Supervision policies at their current versions")
 def list_all(services: Services, _caller: Reader) -> list[Policy]:
-    with services.engine.connect() as connection:
+    with read_only(services.engine) as connection:
         return list_policies(connection)
 
 
@@ -82,7 +83,7 @@ def create(body: PolicyCreate, services: Services, caller: Writer) -> Policy:
 
 @router.get("/policies/{policy_id}", response_model=Policy, responses=NOT_FOUND, summary="One policy")
 def one(policy_id: str, services: Services, _caller: Reader) -> Policy:
-    with answered(), services.engine.connect() as connection:
+    with answered(), read_only(services.engine) as connection:
         return get_policy(connection, policy_id)
 
 
@@ -104,7 +105,7 @@ def change(policy_id: str, body: PolicyUpdate, services: Services, caller: Write
     summary="Every version of a policy, oldest first, with who saved it, when and why",
 )
 def versions(policy_id: str, services: Services, _caller: Reader) -> list[Policy]:
-    with answered(), services.engine.connect() as connection:
+    with answered(), read_only(services.engine) as connection:
         return policy_versions(connection, policy_id)
 
 
@@ -127,7 +128,7 @@ PolicyFilter = Annotated[str | None, Query(max_length=200, description="One poli
 
 def _report(services: Services, start: datetime | None, end: datetime | None, policy_id: str | None) -> Report:
     since, until = report_period(start, end)
-    with answered(), services.engine.connect() as connection:
+    with answered(), read_only(services.engine) as connection:
         if policy_id:
             get_policy(connection, policy_id)  # an unknown policy is a 404, not an empty report
         return supervision_report(connection, since, until, datetime.now(UTC), policy_id or None)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from archive.principals import list_tokens
+from ingest.db import read_only
 from search_api.deps import PERMISSIONS
 from search_api.web.auth import posted
 from search_api.web.core import WebUser, gate, render, services
@@ -59,7 +60,7 @@ def _missing(request: Request, user: WebUser, policy_id: str) -> Response:
 
 
 def _all(request: Request) -> list[Policy]:
-    with services(request).engine.connect() as connection:
+    with read_only(services(request).engine) as connection:
         return list_policies(connection)
 
 
@@ -76,7 +77,7 @@ async def policies_page(request: Request) -> Response:
 
 
 def _history(request: Request, policy_id: str) -> list[Policy]:
-    with services(request).engine.connect() as connection:
+    with read_only(services(request).engine) as connection:
         return policy_versions(connection, policy_id)
 
 
@@ -297,7 +298,7 @@ def _day(text: str) -> datetime:
 
 
 def _report(request: Request, start: datetime, end: datetime, policy_id: str | None) -> tuple[Report, list[Policy]]:
-    with services(request).engine.connect() as connection:
+    with read_only(services(request).engine) as connection:
         known = list_policies(connection)
         if policy_id is not None:
             get_policy(connection, policy_id)
