@@ -149,7 +149,7 @@ def test_unknown_adapter_fails_at_start_up_with_the_known_ones(monkeypatch: pyte
     result = runner.invoke(app, ["process", "--until-empty"])
     assert result.exit_code == 2
     assert "did you mean 'elasticsearch'" in result.output
-    assert "known adapters: actiance, archive, elasticsearch, extract, index, opensearch, threads, xml" in result.output
+    assert "known adapters: actiance, archive, elasticsearch, extract, index, opensearch, supervision, threads, xml" in result.output
 
 
 def test_retry_parked_puts_parked_events_back(published: int) -> None:
