@@ -174,3 +174,25 @@ def test_backtest_a_draft_in_the_editor_on_a_phone(
     context.close()
     with site.services.engine.connect() as connection:
         assert all(p.spec.name != "Backtested draft" for p in list_policies(connection)), "nothing saved"
+
+
+def test_no_policy_or_report_page_logs_a_console_error(page: Page, base_url: str, site: WebSite) -> None:
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text) if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: found.append(str(error)))
+    sign_in(page, base_url, site.tokens["admin"])
+    page.goto(f"{base_url}/supervision/policies/new?example=gifts")
+    page.get_by_role("button", name="Create policy").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved as version 1.")
+    editor = page.url.split("?")[0]
+    for url in (
+        f"{base_url}/supervision/policies",
+        editor,
+        f"{editor}?version=1",
+        f"{base_url}/supervision/policies/new",
+        f"{base_url}/supervision/report",
+    ):
+        response = page.goto(url)
+        assert response is not None
+        assert response.status == 200, url
+    assert found == []
