@@ -24,6 +24,7 @@ from search_api.routes import (
     rooms,
     search,
     supervision_items,
+    supervision_policies,
 )
 
 
@@ -68,6 +69,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
         review,
         redactions,
         near_duplicates,
+        supervision_policies,
         supervision_items,
     )
     for router in (module.router for module in routers):
