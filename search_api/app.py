@@ -45,6 +45,10 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
                 "name": "policies",
                 "description": "Ethical walls, disclaimers and the directory; the real-time check for chat servers.",
             },
+            {
+                "name": "supervision",
+                "description": "Supervision policies and their backtest, the review queues, the report.",
+            },
         ],
     )
     app.state.services = services
