@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -65,11 +66,12 @@ class MessageText:
 
     text: str
     attachment: str = ""
-    sender_keys: tuple[str, ...] = ()
-    room_keys: tuple[str, ...] = ()
-    mentions: tuple[str, ...] = ()
-    hashtags: tuple[str, ...] = ()
-    file_types: tuple[str, ...] = ()
+    sender_keys: frozenset[str] = frozenset()
+    room_keys: frozenset[str] = frozenset()
+    mentions: frozenset[str] = frozenset()
+    """Folded (:func:`search.tantivy_schema.fold_keyword`), as the lexicon compares them."""
+    hashtags: frozenset[str] = frozenset()
+    file_types: frozenset[str] = frozenset()
     event_type: str = "post"
 
 
@@ -113,11 +115,11 @@ class _LexiconSetEngine:
             Message(
                 text=message.text,
                 attachment=message.attachment,
-                sender_keys=frozenset(message.sender_keys),
-                room_keys=frozenset(message.room_keys),
-                mentions=frozenset(map(fold_keyword, message.mentions)),
-                hashtags=frozenset(map(fold_keyword, message.hashtags)),
-                file_types=frozenset(message.file_types),
+                sender_keys=message.sender_keys,
+                room_keys=message.room_keys,
+                mentions=message.mentions,
+                hashtags=message.hashtags,
+                file_types=message.file_types,
                 event_type=message.event_type,
             )
         )
@@ -141,6 +143,25 @@ class Candidate:
     text: MessageText
     counted: bool
     """A post: counted in the sampling ledger, and drawn by sampling when nothing matched."""
+
+
+@lru_cache(maxsize=8192)
+def sender_keys(actor_id: str, name: str | None) -> frozenset[str]:
+    """What ``from:`` matches a sender on (:func:`search.tantivy_schema.person_keys`), as a set."""
+    return frozenset(person_keys(actor_id, name))
+
+
+@lru_cache(maxsize=8192)
+def room_key_set(room_id: str, name: str | None) -> frozenset[str]:
+    """What ``in:`` matches a room on (:func:`search.tantivy_schema.room_keys`), as a set."""
+    return frozenset(room_keys(room_id, name))
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _folded(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(map(fold_keyword, values)) if values else _NONE
 
 
 def candidate_of(event: Event, attachment: str = "") -> Candidate | None:
@@ -170,10 +191,10 @@ def candidate_of(event: Event, attachment: str = "") -> Candidate | None:
         text=MessageText(
             text=text,
             attachment=attachment,
-            sender_keys=person_keys(actor.id, actor.name),
-            room_keys=room_keys(room.id, room.name),
-            mentions=tuple(mentions),
-            hashtags=tuple(hashtags),
+            sender_keys=sender_keys(actor.id, actor.name),
+            room_keys=room_key_set(room.id, room.name),
+            mentions=_folded(mentions),
+            hashtags=_folded(hashtags),
             event_type=event.type,
         ),
         counted=isinstance(event, PostEvent),
