@@ -1,0 +1,25 @@
+"""Defects of the escalation webhooks found in the issue 22 review."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from supervision.webhooks import SignatureError, sign, verify_signature
+
+SECRET = "s" * 40
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="verify_signature subtracts int(timestamp) from a float: a timestamp header of 400 digits "
+    "raises OverflowError (a receiver's 500) instead of SignatureError (its 401)",
+)
+def test_a_huge_timestamp_is_refused_as_a_bad_signature() -> None:
+    body = b'{"item_id": "x"}'
+    timestamp = "9" * 400
+    header = sign(SECRET, int(timestamp), body)
+    with pytest.raises(SignatureError):
+        verify_signature(SECRET, timestamp, body, header, NOW)
