@@ -362,3 +362,17 @@ def message_versions_between(
 def all_room_ids(connection: Connection) -> list[str]:
     """Every room the archive knows."""
     return list(connection.execute(select(archive_rooms.c.room_id)).scalars())
+
+
+def senders_of(connection: Connection, message_ids: Iterable[str]) -> dict[str, str]:
+    """The sender (actor id) of each archived message among ``message_ids`` (the poster, whoever
+    edited it since), in one query per 500 ids."""
+    messages = archive_messages.c
+    wanted = sorted(set(message_ids))
+    found: dict[str, str] = {}
+    for at in range(0, len(wanted), 500):
+        rows = connection.execute(
+            select(messages.message_id, messages.actor_id).where(messages.message_id.in_(wanted[at : at + 500]))
+        )
+        found.update({row.message_id: row.actor_id for row in rows})
+    return found

@@ -164,9 +164,11 @@ def _folded(values: Iterable[str]) -> frozenset[str]:
     return frozenset(map(fold_keyword, values)) if values else _NONE
 
 
-def candidate_of(event: Event, attachment: str = "") -> Candidate | None:
+def candidate_of(event: Event, attachment: str = "", sender: str | None = None) -> Candidate | None:
     """The candidate an event is (None for events that are not evaluated); ``attachment``: the
-    text of a ``file_text`` event, read from the file store by the caller."""
+    text of a ``file_text`` event, read from the file store by the caller; ``sender``: an edit's
+    message's sender as archived (an edit is the sender's message, whoever edited it, as search
+    has it: scope and ``from:`` read the sender), None: the event's actor."""
     match event:
         case PostEvent(message=message):
             text, message_id = message.text, message.id
@@ -182,16 +184,19 @@ def candidate_of(event: Event, attachment: str = "") -> Candidate | None:
         case _:
             return None
     actor, room = event.actor, event.room
+    author, name, internal = actor.id, actor.name, actor.internal
+    if sender is not None and sender != actor.id:
+        author, name, internal = sender, None, True  # the directory says whether the sender is outside
     return Candidate(
         event_id=str(event.event_id),
         event_type=event.type,
         message_id=message_id,
         room=room,
-        scoped=ScopedMessage(room.id, room.kind, actor.id, event.occurred_at, actor.internal, recipients),
+        scoped=ScopedMessage(room.id, room.kind, author, event.occurred_at, internal, recipients),
         text=MessageText(
             text=text,
             attachment=attachment,
-            sender_keys=sender_keys(actor.id, actor.name),
+            sender_keys=sender_keys(author, name),
             room_keys=room_key_set(room.id, room.name),
             mentions=_folded(mentions),
             hashtags=_folded(hashtags),
