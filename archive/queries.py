@@ -314,6 +314,8 @@ class ArchivedVersion:
     room_id: str
     room_name: str | None
     room_kind: str
+    sender: str
+    """The message's sender (its poster), whoever wrote this version."""
 
 
 def message_versions_between(
@@ -333,6 +335,7 @@ def message_versions_between(
             messages.room_id,
             rooms.name,
             rooms.kind.label("room_kind"),
+            messages.actor_id.label("sender"),
         )
         .select_from(
             archive_message_versions.join(archive_messages, messages.message_id == versions.message_id).outerjoin(
@@ -354,6 +357,7 @@ def message_versions_between(
                 row.room_id,
                 row.name,
                 row.room_kind or "room",
+                row.sender,
             )
             for row in part
         ]

@@ -112,10 +112,10 @@ def _candidate(version: ArchivedVersion, rooms: dict[str, Room]) -> Candidate:
         event_type=version.kind,
         message_id=version.message_id,
         room=room,
-        scoped=ScopedMessage(version.room_id, kind, version.actor_id, version.occurred_at),
+        scoped=ScopedMessage(version.room_id, kind, version.sender, version.occurred_at),
         text=MessageText(
             text=version.text,
-            sender_keys=sender_keys(version.actor_id, None),
+            sender_keys=sender_keys(version.sender, None),
             room_keys=room_key_set(version.room_id, version.room_name),
             event_type=version.kind,
         ),
