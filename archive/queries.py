@@ -314,6 +314,8 @@ class ArchivedVersion:
     room_id: str
     room_name: str | None
     room_kind: str
+    sender: str
+    """The message's sender (its poster), whoever wrote this version."""
 
 
 def message_versions_between(
@@ -333,6 +335,7 @@ def message_versions_between(
             messages.room_id,
             rooms.name,
             rooms.kind.label("room_kind"),
+            messages.actor_id.label("sender"),
         )
         .select_from(
             archive_message_versions.join(archive_messages, messages.message_id == versions.message_id).outerjoin(
@@ -354,6 +357,7 @@ def message_versions_between(
                 row.room_id,
                 row.name,
                 row.room_kind or "room",
+                row.sender,
             )
             for row in part
         ]
@@ -362,3 +366,17 @@ def message_versions_between(
 def all_room_ids(connection: Connection) -> list[str]:
     """Every room the archive knows."""
     return list(connection.execute(select(archive_rooms.c.room_id)).scalars())
+
+
+def senders_of(connection: Connection, message_ids: Iterable[str]) -> dict[str, str]:
+    """The sender (actor id) of each archived message among ``message_ids`` (the poster, whoever
+    edited it since), in one query per 500 ids."""
+    messages = archive_messages.c
+    wanted = sorted(set(message_ids))
+    found: dict[str, str] = {}
+    for at in range(0, len(wanted), 500):
+        rows = connection.execute(
+            select(messages.message_id, messages.actor_id).where(messages.message_id.in_(wanted[at : at + 500]))
+        )
+        found.update({row.message_id: row.actor_id for row in rows})
+    return found

@@ -44,6 +44,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from adapters.attachment_text import read_text
 from adapters.base import AdapterContext, DeliveryResult, Failure, all_succeeded
 from archive.file_store import FileStore
+from archive.queries import senders_of
 from ingest.events import EditEvent, Event, FileTextEvent, PostEvent
 from ingest.staging import StagingStore, to_row
 from policies.evaluate import PolicySnapshot
@@ -112,6 +113,8 @@ class SupervisionAdapter:
             return results
         if not detector.policies:
             return results
+        edited = [e.message.id for e in batch if isinstance(e, EditEvent)]
+        senders = senders_of(connection, edited) if edited else {}
         candidates: list[Candidate] = []
         for position in evaluated:
             event = batch[position]
@@ -122,7 +125,8 @@ class SupervisionAdapter:
                     results[position] = text
                     continue
                 attachment = text
-            candidate = candidate_of(event, attachment)
+            sender = senders.get(event.message.id) if isinstance(event, EditEvent) else None
+            candidate = candidate_of(event, attachment, sender)
             if candidate is not None:
                 candidates.append(candidate)
         if not candidates:

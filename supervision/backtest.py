@@ -27,8 +27,15 @@ from archive.queries import ArchivedVersion, all_room_ids, message_versions_betw
 from ingest.db import read_only
 from ingest.events import Room
 from policies.evaluate import PolicySnapshot
-from search.tantivy_schema import person_keys, room_keys
-from supervision.detect import Candidate, Compiler, Detector, MessageText, lexicon_compiler
+from supervision.detect import (
+    Candidate,
+    Compiler,
+    Detector,
+    MessageText,
+    lexicon_compiler,
+    room_key_set,
+    sender_keys,
+)
 from supervision.model import Policy, PolicySpec, TermMatch
 from supervision.sampling import confidence_interval
 from supervision.scope import Participants, ScopedMessage, directory_snapshot, needs_directory
@@ -105,11 +112,11 @@ def _candidate(version: ArchivedVersion, rooms: dict[str, Room]) -> Candidate:
         event_type=version.kind,
         message_id=version.message_id,
         room=room,
-        scoped=ScopedMessage(version.room_id, kind, version.actor_id, version.occurred_at),
+        scoped=ScopedMessage(version.room_id, kind, version.sender, version.occurred_at),
         text=MessageText(
             text=version.text,
-            sender_keys=person_keys(version.actor_id, None),
-            room_keys=room_keys(version.room_id, version.room_name),
+            sender_keys=sender_keys(version.sender, None),
+            room_keys=room_key_set(version.room_id, version.room_name),
             event_type=version.kind,
         ),
         counted=version.kind == "post",

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -65,11 +66,12 @@ class MessageText:
 
     text: str
     attachment: str = ""
-    sender_keys: tuple[str, ...] = ()
-    room_keys: tuple[str, ...] = ()
-    mentions: tuple[str, ...] = ()
-    hashtags: tuple[str, ...] = ()
-    file_types: tuple[str, ...] = ()
+    sender_keys: frozenset[str] = frozenset()
+    room_keys: frozenset[str] = frozenset()
+    mentions: frozenset[str] = frozenset()
+    """Folded (:func:`search.tantivy_schema.fold_keyword`), as the lexicon compares them."""
+    hashtags: frozenset[str] = frozenset()
+    file_types: frozenset[str] = frozenset()
     event_type: str = "post"
 
 
@@ -113,11 +115,11 @@ class _LexiconSetEngine:
             Message(
                 text=message.text,
                 attachment=message.attachment,
-                sender_keys=frozenset(message.sender_keys),
-                room_keys=frozenset(message.room_keys),
-                mentions=frozenset(map(fold_keyword, message.mentions)),
-                hashtags=frozenset(map(fold_keyword, message.hashtags)),
-                file_types=frozenset(message.file_types),
+                sender_keys=message.sender_keys,
+                room_keys=message.room_keys,
+                mentions=message.mentions,
+                hashtags=message.hashtags,
+                file_types=message.file_types,
                 event_type=message.event_type,
             )
         )
@@ -143,9 +145,30 @@ class Candidate:
     """A post: counted in the sampling ledger, and drawn by sampling when nothing matched."""
 
 
-def candidate_of(event: Event, attachment: str = "") -> Candidate | None:
+@lru_cache(maxsize=8192)
+def sender_keys(actor_id: str, name: str | None) -> frozenset[str]:
+    """What ``from:`` matches a sender on (:func:`search.tantivy_schema.person_keys`), as a set."""
+    return frozenset(person_keys(actor_id, name))
+
+
+@lru_cache(maxsize=8192)
+def room_key_set(room_id: str, name: str | None) -> frozenset[str]:
+    """What ``in:`` matches a room on (:func:`search.tantivy_schema.room_keys`), as a set."""
+    return frozenset(room_keys(room_id, name))
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _folded(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(map(fold_keyword, values)) if values else _NONE
+
+
+def candidate_of(event: Event, attachment: str = "", sender: str | None = None) -> Candidate | None:
     """The candidate an event is (None for events that are not evaluated); ``attachment``: the
-    text of a ``file_text`` event, read from the file store by the caller."""
+    text of a ``file_text`` event, read from the file store by the caller; ``sender``: an edit's
+    message's sender as archived (an edit is the sender's message, whoever edited it, as search
+    has it: scope and ``from:`` read the sender), None: the event's actor."""
     match event:
         case PostEvent(message=message):
             text, message_id = message.text, message.id
@@ -161,19 +184,22 @@ def candidate_of(event: Event, attachment: str = "") -> Candidate | None:
         case _:
             return None
     actor, room = event.actor, event.room
+    author, name, internal = actor.id, actor.name, actor.internal
+    if sender is not None and sender != actor.id:
+        author, name, internal = sender, None, True  # the directory says whether the sender is outside
     return Candidate(
         event_id=str(event.event_id),
         event_type=event.type,
         message_id=message_id,
         room=room,
-        scoped=ScopedMessage(room.id, room.kind, actor.id, event.occurred_at, actor.internal, recipients),
+        scoped=ScopedMessage(room.id, room.kind, author, event.occurred_at, internal, recipients),
         text=MessageText(
             text=text,
             attachment=attachment,
-            sender_keys=person_keys(actor.id, actor.name),
-            room_keys=room_keys(room.id, room.name),
-            mentions=tuple(mentions),
-            hashtags=tuple(hashtags),
+            sender_keys=sender_keys(author, name),
+            room_keys=room_key_set(room.id, room.name),
+            mentions=_folded(mentions),
+            hashtags=_folded(hashtags),
             event_type=event.type,
         ),
         counted=isinstance(event, PostEvent),

@@ -378,3 +378,25 @@ def test_with_the_real_lexicon_engine(sqlite_store: StagingStore, tmp_path: Path
     assert results[0] is not None
     assert results[0].unreachable
     assert broken_id in results[0].reason
+
+
+def test_an_edit_by_another_person_is_the_senders_message(sqlite_store: StagingStore) -> None:
+    """Scope reads the message's sender as archived, not the editor (as search has it)."""
+    engine = sqlite_store.engine
+    new_policy(engine, promises())  # supervises user:ann
+    original = post(0, "hello", actor="user:ann")
+    edit = parse_event(
+        {
+            "schema_version": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": "edit",
+            "occurred_at": (SENT + timedelta(minutes=5)).isoformat(),
+            "room": {"id": "room:desk", "kind": "room"},
+            "actor": {"id": "user:admin"},
+            "message": {"id": "m0", "text": "hello, we guarantee it"},
+        }
+    )
+    assert ArchiveAdapter(engine).write([original, edit]) == [None, None]
+    assert adapter(engine).write([original, edit]) == [None, None]
+    (item,) = items(engine)
+    assert (item["event_id"], item["sender"]) == (str(edit.event_id), "user:ann")

@@ -112,3 +112,14 @@ def test_bad_input(sqlite_store: StagingStore) -> None:
     broken = SPEC.model_copy(update={"lexicon": (LexiconTerm(id="b", expression="BROKEN("),)})
     with pytest.raises(PolicyCompileError, match="draft"):
         backtest(sqlite_store.engine, broken, DAY1, DAY1 + timedelta(days=1), compiler=fake_compiler)
+
+
+def test_an_edit_by_another_person_is_the_senders_message(sqlite_store: StagingStore) -> None:
+    events = [
+        event(0, "post", "hello", DAY1),
+        event(100, "edit", "hello, guarantee", DAY1 + timedelta(minutes=5), actor="user:admin"),
+    ]
+    assert ArchiveAdapter(sqlite_store.engine).write(events) == [None, None]
+    report = backtest(sqlite_store.engine, SPEC, DAY1, DAY1 + timedelta(days=1), compiler=fake_compiler)
+    assert report.items == 1
+    assert report.samples[0].sender == "user:ann"
