@@ -179,6 +179,15 @@ def _composition(source: str) -> tuple[list[int], list[int]]:
     return first, last
 
 
+def nfc_spans(text: str) -> tuple[str, list[int], list[int]] | None:
+    """``NFC(text)`` and, for each of its characters, the offsets in ``text`` of the characters
+    it was composed from (start, end); ``None`` when ``text`` is in NFC already."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return None
+    first, last = _composition(text)
+    return unicodedata.normalize("NFC", text), first, last
+
+
 def _folding(composed: str) -> tuple[str, list[int], list[int]]:
     """``composed`` with the script folding of :func:`searchable` (before its final NFC), and for
     each folded character the offsets of the characters it replaces."""

@@ -14,7 +14,9 @@ policy has effective dates), ``participant:`` (the policy's scope says who is su
 review set's coding).
 
 A term of kind ``regex`` is a regular expression run by RE2 (linear time, memory bounded by
-:data:`REGEX_MAX_MEM`) over the text as said and the attachment text, **case-insensitive**
+:data:`REGEX_MAX_MEM`) over the text and the attachment text composed (NFC: an accent typed as a
+combining character is found as the accented letter, as the query terms find it; offsets are
+those of the text as said), **case-insensitive**
 (write ``(?-i)`` at its start to make it case-sensitive); a pattern that matches empty text is
 refused, since it would match every message.
 
@@ -63,7 +65,7 @@ from search.tantivy_schema import (
     room_keys,
     text_terms,
 )
-from supervision.analysis import Analysed, analyse
+from supervision.analysis import Analysed, analyse, nfc_spans
 from supervision.model import MAX_EXPRESSION_LENGTH, LexiconTerm, PolicySpec, TermMatch
 
 REGEX_MAX_MEM: Final = 8 << 20
@@ -329,15 +331,52 @@ def _anchors(node: _Node) -> frozenset[Anchor] | None:
 # --- evaluation -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """A text as the regular expressions read it: composed (NFC, as the query terms' words are),
+    lone surrogates replaced; ``first``/``last`` map each of its characters back onto the text
+    as said (``None``: the same offsets)."""
+
+    text: str
+    first: list[int] | None = None
+    last: list[int] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        if self.first is None or self.last is None:
+            return start, end
+        return self.first[start], self.last[end - 1]
+
+
+def _subject(said: str) -> _Subject:
+    encodable = _encodable(said)
+    mapped = nfc_spans(encodable)
+    return _Subject(encodable) if mapped is None else _Subject(*mapped)
+
+
+def _subjects(message: Message) -> dict[Literal["text", "attachment"], _Subject]:
+    found: dict[Literal["text", "attachment"], _Subject] = {}
+    if message.text:
+        found["text"] = _subject(message.text)
+    if message.attachment:
+        found["attachment"] = _subject(message.attachment)
+    return found
+
+
 class _Context:
     """One message being judged: its fields analysed once, and every word they hold (so that a
     word condition whose first word is absent is rejected without looking at positions)."""
 
-    __slots__ = ("analysed", "message", "words")
+    __slots__ = ("analysed", "message", "subjects", "words")
 
-    def __init__(self, message: Message, analysed: dict[FieldName, Analysed]) -> None:
+    def __init__(
+        self,
+        message: Message,
+        analysed: dict[FieldName, Analysed],
+        subjects: dict[Literal["text", "attachment"], _Subject],
+    ) -> None:
         self.message = message
         self.analysed = analysed
+        self.subjects = subjects
         self.words: set[str | None] = set().union(*(fields.terms for fields in analysed.values()))
 
 
@@ -464,14 +503,12 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
             return hits if matched else None
         case _Regex(pattern):
             hits = []
-            for name in ("text", "attachment"):
-                said = context.message.text if name == "text" else context.message.attachment
-                if said:
-                    for index, match in enumerate(pattern.finditer(_encodable(said))):
-                        if index >= MAX_MATCHES_PER_TERM:
-                            break
-                        if match.end() > match.start():
-                            hits.append((name, match.start(), match.end()))
+            for name, subject in context.subjects.items():
+                for index, match in enumerate(pattern.finditer(subject.text)):
+                    if index >= MAX_MATCHES_PER_TERM:
+                        break
+                    if match.end() > match.start():
+                        hits.append((name, *subject.span(match.start(), match.end())))
             return hits or None
     return None
 
@@ -586,11 +623,12 @@ class LexiconSet:
                     for word, known in zip(fields.terms, found, strict=True)
                 ]
             candidates.update(chain.from_iterable(cast("list[tuple[int, ...]]", found)))
+        subjects = _subjects(message) if self._regexes else {}
         if self._regexes:
-            candidates.update(self._screened(message))
+            candidates.update(self._screened(subjects))
         if not candidates:
             return {}
-        context = _Context(message, analysed)
+        context = _Context(message, analysed, subjects)
         matches: dict[str, list[TermMatch]] = {}
         excluded: set[str] = set()
         for number in sorted(candidates):
@@ -609,14 +647,13 @@ class LexiconSet:
             for policy in dict.fromkeys([*matches, *excluded])
         }
 
-    def _screened(self, message: Message) -> Iterable[int]:
+    def _screened(self, subjects: Mapping[Literal["text", "attachment"], _Subject]) -> Iterable[int]:
         if self._regex_set is None:
             return self._regexes
         found: set[int] = set()
-        for said in (message.text, message.attachment):
-            if said:
-                # The stubs say bool; RE2 gives the indices of the expressions found, or None.
-                found.update(cast("list[int] | None", self._regex_set.Match(_encodable(said))) or ())
+        for subject in subjects.values():
+            # The stubs say bool; RE2 gives the indices of the expressions found, or None.
+            found.update(cast("list[int] | None", self._regex_set.Match(subject.text)) or ())
         return [self._regexes[index] for index in found]
 
 
