@@ -105,12 +105,6 @@ def _example_terms_matching(text: str) -> set[str]:
     return {match.term_id for match in verdict.matches} if verdict is not None else set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped 'guarantee ... N% (any language)' regex counts words with \\w+\\W+, which RE2 "
-    "reads as ASCII: für, jährlich, über, económico, rápido are two words each, so German and Spanish "
-    "sentences with five words between are missed while the same English sentence is found",
-)
 def test_the_example_guarantee_percent_regex_counts_accented_words_as_one() -> None:
     assert "guarantee-percent" in _example_terms_matching("We guarantee for your account yearly over 8 percent")
     # The German sentence spelt without umlauts is found; with them it is not.
