@@ -504,11 +504,13 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
         case _Regex(pattern):
             hits = []
             for name, subject in context.subjects.items():
-                for index, match in enumerate(pattern.finditer(subject.text)):
-                    if index >= MAX_MATCHES_PER_TERM:
-                        break
-                    if match.end() > match.start():
+                listed = 0
+                for match in pattern.finditer(subject.text):
+                    if match.end() > match.start():  # empty matches are not listed, nor counted
                         hits.append((name, *subject.span(match.start(), match.end())))
+                        listed += 1
+                        if listed >= MAX_MATCHES_PER_TERM:
+                            break
             return hits or None
     return None
 
