@@ -18,7 +18,9 @@ A term of kind ``regex`` is a regular expression run by RE2 (linear time, memory
 combining character is found as the accented letter, as the query terms find it; offsets are
 those of the text as said), **case-insensitive**
 (write ``(?-i)`` at its start to make it case-sensitive); a pattern that matches empty text is
-refused, since it would match every message.
+refused, since it would match every message. The expressions of one lexicon may take at most
+:data:`LEXICON_MAX_PROGRAM` RE2 instructions together, those of every lexicon compiled together
+:data:`SET_MAX_PROGRAM` (memory grows with them).
 
 Speed: :meth:`LexiconSet.verdicts` analyses a message once for every policy. All the words of
 all the terms are indexed in one dictionary (and prefixes by their characters), each distinct
@@ -72,6 +74,13 @@ REGEX_MAX_MEM: Final = 8 << 20
 """Bytes RE2 may use for one compiled expression (a pattern needing more is refused)."""
 REGEX_SET_MAX_MEM: Final = 256 << 20
 """Bytes for the set of every expression that screens messages (past it, each runs alone)."""
+LEXICON_MAX_PROGRAM: Final = 2_000_000
+"""RE2 instructions (``programsize``) all the regular expressions of one lexicon may take
+together: memory grows with them (a program of about 480,000 instructions, the most
+:data:`REGEX_MAX_MEM` lets one expression have, takes about 5.5 MB with its caches), so a
+lexicon is refused past this, however many terms it spreads them over."""
+SET_MAX_PROGRAM: Final = 8_000_000
+"""RE2 instructions all the lexicons compiled together (:meth:`LexiconSet.compile`) may take."""
 MAX_MATCHES_PER_TERM: Final = 100
 """Matches reported per term and field (a term found more often than that in a long attachment
 still matches; only its first positions are listed)."""
@@ -572,6 +581,13 @@ class LexiconSet:
         compiled: list[_Compiled] = []
         for policy, lexicon in lexicons.items():
             compiled += _compile_policy(lexicon, policy)
+        program = sum(entry.node.pattern.programsize for entry in compiled if isinstance(entry.node, _Regex))
+        if program > SET_MAX_PROGRAM:
+            raise LexiconError(
+                f"the regular expressions of all {len(lexicons)} lexicons take {program:,} RE2 instructions "
+                f"together, more than the {SET_MAX_PROGRAM:,} they may: disable a policy or simplify its "
+                "regular expressions"
+            )
         index = _Index()
         regexes: list[int] = []
         for number, entry in enumerate(compiled):
@@ -710,6 +726,7 @@ def _compile_policy(lexicon: PolicyLexicon, policy: str | None) -> list[_Compile
     compiled: list[_Compiled] = []
     seen: set[str] = set()
     key = policy or ""
+    program = 0
     for term in lexicon.terms:
         if term.id in seen:
             raise LexiconError(_where(policy, f"term {term.id!r}: the id is used by another term of the lexicon"))
@@ -718,7 +735,16 @@ def _compile_policy(lexicon: PolicyLexicon, policy: str | None) -> list[_Compile
             continue
         try:
             if term.kind == "regex":
-                compiled.append(_Compiled(key, term.id, _Regex(_regex(term.expression)), regex=True))
+                pattern = _regex(term.expression)
+                program += pattern.programsize
+                if program > LEXICON_MAX_PROGRAM:
+                    raise _Refusal(
+                        f"the lexicon's regular expressions take {program:,} RE2 instructions with this one "
+                        f"({pattern.programsize:,} for it), more than the {LEXICON_MAX_PROGRAM:,} one lexicon "
+                        "may take together: remove some, or make them simpler (fewer or shorter repetitions "
+                        "such as {400}, fewer character classes)"
+                    )
+                compiled.append(_Compiled(key, term.id, _Regex(pattern), regex=True))
             else:
                 compiled.append(_query(key, term.id, term.expression))
         except (QuerySyntaxError, _Refusal) as error:

@@ -81,12 +81,6 @@ def test_an_exclusion_by_room_or_sender_also_excludes_their_attachments() -> Non
     assert attached["bot"].excluded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the RE2 memory bound is per expression (REGEX_MAX_MEM, 8 MiB) and nothing bounds a "
-    "lexicon's sum: one policy may hold 2,000 regex terms, i.e. up to 16 GiB (programs and DFA caches) "
-    "in every processor and in the policy editor's check",
-)
 def test_the_regexes_of_one_lexicon_are_bounded_in_memory_together() -> None:
     # Each term is accepted alone (about 5.5 MB of process memory measured, under the 8 MiB
     # bound); 60 of them take more than REGEX_SET_MAX_MEM, the most the module lets all its
