@@ -532,12 +532,13 @@ class _Compiled:
     node: _Node
     regex: bool = False
     posts_only: bool = False
-    """Filters alone (no word, no ``type:``/``has:``): as in search, they find posts only."""
+    """A term of filters alone (no word, no ``type:``/``has:``): as in search, it finds posts
+    only. Never an exclusion: ``in:newsletters`` excludes the files posted there too."""
 
 
 def _query(policy: str, term_id: str | None, expression: str) -> _Compiled:
     tree = parse_query(expression)
-    posts_only = not searches_words(tree) and not _names_a_type(tree)
+    posts_only = term_id is not None and not searches_words(tree) and not _names_a_type(tree)
     return _Compiled(policy, term_id, _compile_node(tree), posts_only=posts_only)
 
 

@@ -56,12 +56,6 @@ def test_a_match_after_a_non_starter_decomposition_keeps_its_own_offsets() -> No
     assert [(m.start, m.end, m.matched) for m in found] == [(4, 13, "guarantee")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LexiconSet.verdicts skips every filters-only query (posts_only) for a non-post, exclusions "
-    "included: a policy excluding in:newsletters / from:newsbot still flags the newsletter PDF posted "
-    "there by that bot, though 'a message matching an exclusion is never an item'",
-)
 def test_an_exclusion_by_room_or_sender_also_excludes_their_attachments() -> None:
     lexicons = LexiconSet.compile(
         {
