@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -43,12 +42,6 @@ def test_an_attachment_match_past_the_shown_length_is_still_marked(store: Stagin
     assert [piece.text for piece in shown.pieces if piece.terms] == ["guarantee"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/v1/supervision/items/{id} returns up to 50 messages around the item's message "
-    "(archive_queries.context) but audits only supervision_item_view: no view_context entry, which "
-    "the API's own context view, the item page (conversation_page.gather) and docs/supervision.md write",
-)
 def test_reading_an_item_through_the_api_audits_the_conversation_it_returns(
     client: TestClient, store: StagingStore, tokens: dict[str, str], item_ids: list[str]
 ) -> None:
