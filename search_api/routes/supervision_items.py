@@ -225,7 +225,9 @@ def assign(item_id: str, body: AssignBody, services: Services, caller: Reviewer)
 def escalate(item_id: str, body: CommentBody, services: Services, caller: Reviewer) -> ChangeOut:
     """To the policy's escalation reviewers, with a webhook notice."""
     with refused:
-        return _out(queue.escalate(services.engine, caller, item_id, body.comment))
+        return _out(
+            queue.escalate(services.engine, caller, item_id, body.comment, public_base_url=services.public_base_url)
+        )
 
 
 @router.post("/{item_id}/close", response_model=ChangeOut, responses=CHANGES, summary="Close with a disposition")

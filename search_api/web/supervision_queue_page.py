@@ -263,7 +263,7 @@ def _act(app: AppServices, user: WebUser, item_id: str, action: str, fields: dic
     if action == "start":
         queue.start(app.engine, principal, item_id)
     elif action == "escalate":
-        queue.escalate(app.engine, principal, item_id, comment)
+        queue.escalate(app.engine, principal, item_id, comment, public_base_url=app.public_base_url)
     elif action == "reopen":
         queue.reopen(app.engine, principal, item_id, comment)
     elif action == "assign":
