@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select,
 from archive.payloads import payload_document
 from archive.schema import archive_events, archive_people
 from ingest.db import among, read_only
-from ingest.events import Actor, Event
+from ingest.events import Actor, Event, SupervisionHitEvent
 
 _people = archive_people.c
 _UPDATE_SEEN = (
@@ -91,6 +91,8 @@ class Seen:
         self.spans[sighting] = (at, at) if span is None else (min(span[0], at), max(span[1], at))
 
     def add_event(self, event: Event) -> None:
+        if isinstance(event, SupervisionHitEvent):
+            return  # its actor is Archivist's supervision, not a person of the firm
         for actor in (event.actor, *(event.__dict__.get("recipients") or ())):
             for sighting in sightings(actor):
                 self.add(sighting, event.occurred_at)

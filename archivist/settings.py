@@ -155,10 +155,11 @@ class Settings(BaseSettings):
         "with Object Lock; unset: no lock unless the caller gives a date.",
     )
     adapters: str = Field(
-        default="archive,index,xml,extract,threads",
+        default="archive,index,xml,extract,threads,supervision",
         description="Adapters the processors deliver every event to (comma-separated; the archive always first). "
         "threads: the reply links of every message (docs/threads.md); leave it out to save its cost and link "
-        "later with `archivist threads rebuild`.",
+        "later with `archivist threads rebuild`. supervision: every message against the enabled supervision "
+        "policies (docs/supervision.md); without a policy it costs one small query per batch.",
     )
     adapter_processes: str = Field(
         default="index,xml,actiance",

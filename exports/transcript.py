@@ -45,6 +45,7 @@ from ingest.events import (
     PostEvent,
     ReadEvent,
     RoomUpdateEvent,
+    SupervisionHitEvent,
 )
 
 _CONTINUATION = "\n" + " " * 16
@@ -122,6 +123,13 @@ def transcript_line(event: Event, version: int | None = None) -> str:
             changes += [f"description {_indented(update.description)!r}"] if update.description is not None else []
             verb = "created the room" if update.created else "updated the room"
             return f"{_who(event)} {verb}: {', '.join(changes) or 'no changes recorded'}"
+        case SupervisionHitEvent(hit=hit):
+            # Not a chat line: a review artefact, never selected for a production (it is shown
+            # only if a caller hands one in), said as what it is.
+            terms = ", ".join(dict.fromkeys(single_line(m.term_id) for m in hit.matches)) or "none"
+            why = "drawn by sampling" if hit.reason == "sample" else f"lexicon terms {terms}"
+            policy = f"{single_line(hit.policy_name)!r} v{hit.policy_version}"
+            return f"* supervision policy {policy} made a review item of [{single_line(hit.evaluated_message)}] ({why})"
     raise TypeError(f"no transcript line for {type(event).__name__}")  # pragma: no cover - every type is matched
 
 

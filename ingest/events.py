@@ -14,7 +14,8 @@ through :func:`admit_event_json` or :func:`admit_event`) and both databases alik
   surrogate (it has no UTF-8 encoding): refused naming the field, never altered;
 - an event whose JSON is larger than :data:`MAX_EVENT_BYTES`;
 - an id (room, actor, message, the message replied to, disclaimer rule) longer than :data:`MAX_ID_LENGTH` characters;
-- an event of a type only Archivist makes (:data:`SYSTEM_EVENT_TYPES`: ``file_text``).
+- an event of a type only Archivist makes (:data:`SYSTEM_EVENT_TYPES`: ``file_text``,
+  ``supervision_hit``).
 
 Every other character, control characters included, is accepted and kept exactly. Whatever a
 validator raises, these functions raise only :class:`~ingest.errors.InvalidEvent`, whose
@@ -63,6 +64,7 @@ EventType = Literal[
     "disclaimer",
     "policy_decision",
     "room_update",
+    "supervision_hit",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -229,6 +231,37 @@ class RoomUpdate(_Frozen):
     created: bool = False
 
 
+class SupervisionMatch(_Frozen):
+    """Where a lexicon term matched (``supervision.model.TermMatch``, restated here: the event
+    contract is the bottom layer): ``field`` ``text`` (the message as said) or ``attachment``
+    (an attached file's extracted text), the character offsets ``[start, end)`` in it."""
+
+    term_id: NonEmpty
+    field: Literal["text", "attachment"] = "text"
+    start: Annotated[int, Field(ge=0, le=MAX_INTEGER)]
+    end: Annotated[int, Field(ge=0, le=MAX_INTEGER)]
+    matched: Annotated[str, Field(max_length=1_000)]
+
+
+class SupervisionHit(_Frozen):
+    """A review item a supervision policy made of one message (a ``supervision_hit`` event):
+    which policy (at which version), which event it evaluated (a ``post``, an ``edit`` or a
+    ``file_text``) of which message, why (a lexicon match, or the sampling draw) and the
+    matches with their positions."""
+
+    item_id: NonEmpty
+    policy_id: NonEmpty
+    policy_version: Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+    policy_name: str
+    evaluated_event_id: UUID
+    evaluated_type: Literal["post", "edit", "file_text"]
+    evaluated_message: NonEmpty
+    """The id of the message the evaluated event belongs to (an upload's event id for a
+    ``file_text``: the upload is the message its text belongs to)."""
+    reason: Literal["lexicon", "sample"]
+    matches: tuple[SupervisionMatch, ...] = ()
+
+
 class EventBase(_Frozen):
     schema_version: Literal[1]
     event_id: UUID
@@ -372,6 +405,15 @@ class RoomUpdateEvent(EventBase):
     room_update: RoomUpdate
 
 
+class SupervisionHitEvent(EventBase):
+    """Made by the ``supervision`` adapter, never by a producer (:data:`SYSTEM_EVENT_TYPES`):
+    a review item was made of a message. Its actor is :data:`SUPERVISION_ACTOR`, its room the
+    message's, its time when the item was made."""
+
+    type: Literal["supervision_hit"]
+    hit: SupervisionHit
+
+
 Event = Annotated[
     JoinEvent
     | LeaveEvent
@@ -384,14 +426,15 @@ Event = Annotated[
     | FileTextEvent
     | DisclaimerEvent
     | PolicyDecisionEvent
-    | RoomUpdateEvent,
+    | RoomUpdateEvent
+    | SupervisionHitEvent,
     Field(discriminator="type"),
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-SYSTEM_EVENT_TYPES: frozenset[str] = frozenset({"file_text"})
+SYSTEM_EVENT_TYPES: frozenset[str] = frozenset({"file_text", "supervision_hit"})
 """Event types only Archivist makes (staged by its own workers); every producer path refuses them."""
 PRODUCER_EVENT_TYPES: tuple[str, ...] = tuple(kind for kind in EVENT_TYPES if kind not in SYSTEM_EVENT_TYPES)
 """The event types a chat server may send."""
@@ -406,6 +449,10 @@ def file_text_event_id(file_event_id: UUID) -> UUID:
     upload, so an extraction repeated after a crash stages the same event and the idempotent
     pipeline keeps one."""
     return uuid5(FILE_TEXT_NAMESPACE, str(file_event_id))
+
+
+SUPERVISION_ACTOR = Actor(id="system:supervision", name="Supervision")
+"""The actor of every ``supervision_hit`` event."""
 
 
 PRESENCE_EVENTS = (PostEvent, FileUploadEvent)
@@ -555,11 +602,20 @@ def _refuse_long_ids(event: Event) -> Event:
     for problem in _long_ids(event):
         raise InvalidEvent(problem)
     if event.type in SYSTEM_EVENT_TYPES:
-        raise InvalidEvent(
-            f"{event.type} events are recorded by Archivist itself (text extraction), not sent by producers; "
-            "hand over a file's bytes with POST /api/v1/files instead"
-        )
+        raise InvalidEvent(_SYSTEM_REFUSALS[event.type])
     return event
+
+
+_SYSTEM_REFUSALS = {
+    "file_text": (
+        "file_text events are recorded by Archivist itself (text extraction), not sent by producers; "
+        "hand over a file's bytes with POST /api/v1/files instead"
+    ),
+    "supervision_hit": (
+        "supervision_hit events are recorded by Archivist itself (supervision), not sent by producers; "
+        "a supervision policy makes them"
+    ),
+}
 
 
 def _refuse_unstorable(event: Event) -> Event:

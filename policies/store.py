@@ -475,6 +475,18 @@ class PolicyStore:
         return _Reading(self.engine)
 
 
+def revision_in(connection: Connection) -> int:
+    """:meth:`PolicyStore.revision` read in the caller's transaction (a reader already inside a
+    write transaction, whose second connection would wait for its own write lock on SQLite)."""
+    return _read_revision(connection)
+
+
+def directory_in(connection: Connection) -> Directory:
+    """The directory (users and groups) read in the caller's transaction."""
+    users = [_user(row) for row in connection.execute(select(directory_users).order_by(directory_users.c.id))]
+    return Directory(users=tuple(users), groups=tuple(_load_groups(connection, None)))
+
+
 class _Writing:
     """A write transaction that holds the revision row from its start."""
 

@@ -24,6 +24,7 @@ from search_api.routes import (
     rooms,
     search,
     supervision_items,
+    supervision_policies,
 )
 
 
@@ -43,6 +44,10 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
             {
                 "name": "policies",
                 "description": "Ethical walls, disclaimers and the directory; the real-time check for chat servers.",
+            },
+            {
+                "name": "supervision",
+                "description": "Supervision policies and their backtest, the review queues, the report.",
             },
         ],
     )
@@ -68,6 +73,7 @@ def create_app(services: AppServices, limits: BodyLimits | None = None) -> FastA
         review,
         redactions,
         near_duplicates,
+        supervision_policies,
         supervision_items,
     )
     for router in (module.router for module in routers):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
 from archive.attachments import texts_for
@@ -23,6 +23,9 @@ from ingest.staging import staged_events
 from search.backends import TantivySearchBackend, every_hit
 from search.query_parser import parse_query
 from search.request import SearchRequest
+from search.service import search
+from supervision.policy_store import list_policies
+from supervision.schema import supervision_items
 from tests.factories import post_payload, posts
 from tests.processes import archivist_env, start_archivist, wait_until
 
@@ -149,7 +152,10 @@ def test_unknown_adapter_fails_at_start_up_with_the_known_ones(monkeypatch: pyte
     result = runner.invoke(app, ["process", "--until-empty"])
     assert result.exit_code == 2
     assert "did you mean 'elasticsearch'" in result.output
-    assert "known adapters: actiance, archive, elasticsearch, extract, index, opensearch, threads, xml" in result.output
+    assert (
+        "known adapters: actiance, archive, elasticsearch, extract, index, opensearch, supervision, threads, xml"
+        in result.output
+    )
 
 
 def test_retry_parked_puts_parked_events_back(published: int) -> None:
@@ -199,6 +205,20 @@ def test_demo_loads_real_logs_and_synthetic_traffic_through_the_pipeline() -> No
     assert b"modprobe" in words, "the screenshot's words come from OCR"
     found = wiring.search_backend(get_settings()).search(SearchRequest(parse_query("attachment:firmware")))
     assert [hit.event_id for hit in found.hits] == [str(files[0].event_id)]
+    # supervision: the example lexicons as enabled policies found the misconduct corpus, each
+    # item archived as a searchable supervision_hit event
+    with engine.connect() as connection:
+        policies = list_policies(connection)
+        reasons: dict[str, int] = dict(
+            connection.execute(
+                select(supervision_items.c.reason, func.count()).group_by(supervision_items.c.reason)
+            ).all()
+        )
+    assert len(policies) == 4
+    assert all(policy.spec.enabled for policy in policies)
+    assert reasons["lexicon"] > 100, reasons
+    hits = search(wiring.search_backend(get_settings()), engine, SearchRequest(parse_query("type:supervision_hit")))
+    assert hits.total == sum(reasons.values())
     again = runner.invoke(app, ["demo", "--synthetic-events", "500", "--no-serve"])
     assert again.exit_code == 0
     assert archived_count(engine) == archived, "running the demo again duplicates nothing"

@@ -13,7 +13,7 @@ def test_defaults_are_the_embedded_pipeline(tmp_path: Path) -> None:
     assert settings.broker_url is None
     assert settings.database_url is None
     assert settings.resolved_database_url == f"sqlite:///{(tmp_path / 'data' / 'archivist.sqlite3').resolve()}"
-    assert settings.adapters == "archive,index,xml,extract,threads"  # threads since issue 20
+    assert settings.adapters == "archive,index,xml,extract,threads,supervision"  # supervision since issue 22
 
 
 def test_toml_file_supplies_what_the_environment_does_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

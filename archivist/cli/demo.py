@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy import Engine
 
 from archive.attachments import record_native
 from archive.principals import create_token
@@ -24,15 +25,23 @@ from ingest.events import Event
 from ingest.irc import read_irc_file
 from ingest.simulate import simulate_events
 from ingest.staging import StagingStore
+from supervision.corpus import generate
+from supervision.examples import example_policies
+from supervision.policy_store import create_policy, list_policies
 
 app = typer.Typer()
 
 DEMO_DATA = Path(__file__).parent.with_name("demo_data")
+DEMO_LABEL = "demo"
+"""The demo token's label: the reviewer of the demo's supervision policies."""
 
 
 @app.command()
 def demo(
     synthetic_events: Annotated[int, typer.Option(min=0, help="Synthetic events beside the IRC logs.")] = 20_000,
+    supervised_messages: Annotated[
+        int, typer.Option(min=0, help="Messages of the seeded misconduct corpus (supervision's example lexicons).")
+    ] = 2_000,
     serve_api: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Keep running: the search API plus the processor.")
     ] = True,
@@ -51,6 +60,7 @@ def demo(
     _share_demo_attachments(settings, irc)
     traffic = simulate_events(events=synthetic_events, rooms=12, users=80, seed=2026)
     run_producer(traffic, "demo synthetic traffic", progress_lines=False)
+    _supervise_demo(wiring.staging_store(settings).engine, supervised_messages)
     out.print(f"Delivering to {settings.adapters} ...")
     process(interval=0.2, until_empty=True)
     store = wiring.staging_store(settings)
@@ -59,7 +69,7 @@ def demo(
     out.print(f"Search index: {data / 'index'}; XML files: {data / 'xml'}", highlight=False)
     if not serve_api:
         return
-    token = create_token(store.engine, "admin", "demo")
+    token = create_token(store.engine, "admin", DEMO_LABEL)
     base = f"http://{host}:{port}"
     out.print(
         f"\nWeb pages: {base}/ (sign in with the token below). Search API: {base}/docs (OpenAPI).\n"
@@ -67,11 +77,36 @@ def demo(
         f"Try:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         f"""-d '{{"query": "wireless NEAR/5 driver"}}' {base}/api/v1/search\n"""
         f"""  (attachments too: '{{"query": "attachment:firmware"}}', '{{"query": "filetype:png modprobe"}}')\n"""
+        f"Supervision: the review queue at {base}/supervision, the policies at {base}/supervision/policies\n"
         "Ctrl-C stops.",
         highlight=False,
         markup=False,
     )
     _serve_with_processor(settings, store, host, port)
+
+
+def _supervise_demo(engine: Engine, messages: int) -> None:
+    """The shipped example lexicons as enabled supervision policies (1% of the rest sampled, the
+    demo token's label as reviewer), and the seeded misconduct corpus to find with them."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        taken = {policy.spec.name for policy in list_policies(connection)}
+        for spec in example_policies().values():
+            if spec.name in taken:
+                continue
+            demo_spec = spec.model_copy(
+                update={
+                    "enabled": True,
+                    "sampling_percent": 1.0,
+                    "sampling_seed": "demo",
+                    "reviewers": (DEMO_LABEL,),
+                    "escalation_reviewers": (DEMO_LABEL,),
+                }
+            )
+            create_policy(connection, demo_spec, "demo", "the shipped example, enabled for the demo", now)
+    out.print("Supervision: the example lexicons enabled as policies (examples to adapt, not advice)")
+    corpus = (labelled.event for labelled in generate(messages, seed=2026))
+    run_producer(corpus, "demo misconduct corpus (synthetic, seeded)", progress_lines=False)
 
 
 def _share_demo_attachments(settings: Settings, irc: list[Event]) -> None:

@@ -23,6 +23,7 @@ from search_api.web import (
     review_pages,
     review_screen,
     search_page,
+    supervision_policy_pages,
     supervision_queue_page,
 )
 from search_api.web.core import HERE
@@ -46,6 +47,7 @@ def install(app: FastAPI, session_secret: bytes | None = None) -> None:
     ):
         app.include_router(module.router)
     app.include_router(near_duplicates_page.router)
+    app.include_router(supervision_policy_pages.router)
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web-static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET", "HEAD"], include_in_schema=False)
 

@@ -48,6 +48,7 @@ LABELS = {
     "disclaimer": "Disclaimer",
     "policy_decision": "Policy decision",
     "room_update": "Room update",
+    "supervision_hit": "Supervision hit",
 }
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FIRST_DAY = date(1, 1, 2)
@@ -346,6 +347,8 @@ def describe(event_type: str, payload: dict[str, Any], deleted: dict[str, str] |
             return f"{name} read {seen}" if seen else f"{name} viewed the room's history"
         case "policy_decision":
             return describe_decision(name, payload.get("decision", {}))
+        case "supervision_hit":
+            return describe_hit(payload.get("hit", {}))
         case _:
             return describe_presence(event_type, name, payload)
 
@@ -356,6 +359,18 @@ def describe_decision(name: str, decision: dict[str, Any]) -> str:
     walls = ", ".join(decision.get("wall_ids", [])) or "none"
     targets = ", ".join(decision.get("targets", [])) or "none"
     return f"wall check {verb} {decision.get('action', '?')} by {name} (mode {mode}; walls {walls}; across {targets})"
+
+
+def describe_hit(hit: dict[str, Any]) -> str:
+    """A ``supervision_hit``: which policy made an item of which message, and why (the term ids,
+    not the words: the message itself is the line the item points at)."""
+    policy = f"{hit.get('policy_name', '?')} (v{hit.get('policy_version', '?')})"
+    message = hit.get("evaluated_message", "?")
+    if hit.get("reason") == "sample":
+        return f"supervision policy {policy} drew message {message} for review (sampling)"
+    terms = ", ".join(dict.fromkeys(str(m.get("term_id", "?")) for m in hit.get("matches", []))) or "none"
+    where = " in its attachment" if hit.get("evaluated_type") == "file_text" else ""
+    return f"supervision policy {policy} matched message {message}{where}: terms {terms}"
 
 
 def describe_presence(event_type: str, name: str, payload: dict[str, Any]) -> str:

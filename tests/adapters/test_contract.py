@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,10 +23,15 @@ from archive.schema import archive_messages, archive_thread_links
 from ingest.events import Event
 from ingest.staging import StagingStore
 from search.tantivy_schema import exact_text, open_index
+from supervision.adapter import SupervisionAdapter
+from supervision.model import PolicySpec
+from supervision.policy_store import create_policy
+from supervision.schema import supervision_items
 from tests.adapters.test_actiance_adapter import ActianceHarness
 from tests.adapters.test_elasticsearch_logic import FakeClient
 from tests.factories import post, posts
 from tests.search_engines.live import LiveEngine, elasticsearch_url, new_prefix, sources
+from tests.supervision.detect.fake_lexicon import fake_compiler
 
 UNICODE_TEXTS = ["שלום עולם", "مرحبا", "emoji 😀👍🏽 ZWJ 👨‍👩‍👧", "naïve café", "tab\tand line\nbreak"]
 
@@ -85,10 +91,9 @@ class ThreadsHarness:
 
 
 class _AfterTheArchive:
-    name = "threads"
-
-    def __init__(self, archive: ArchiveAdapter, threads: ThreadAdapter) -> None:
+    def __init__(self, archive: ArchiveAdapter, threads: Adapter) -> None:
         self.archive, self.threads = archive, threads
+        self.name = threads.name
 
     def write(self, batch: Sequence[Event]) -> Sequence[DeliveryResult]:
         assert self.archive.write(batch) == [None] * len(batch)
@@ -96,6 +101,37 @@ class _AfterTheArchive:
 
     def close(self) -> None:
         self.threads.close()
+
+
+class SupervisionHarness:
+    """The ``supervision`` adapter, delivered after the archive, with a policy that draws every
+    message (sampling at 100%, the lexicon a stand-in: tests/supervision/detect/fake_lexicon.py);
+    what it stores is an item per message, read back as the messages' texts."""
+
+    def __init__(self, store: StagingStore, tmp_path: Path) -> None:
+        self.store = store
+        with store.engine.begin() as connection:
+            spec = PolicySpec(name="everything", sampling_percent=100.0, sampling_seed="contract")
+            create_policy(connection, spec, "officer", "contract suite", datetime.now(UTC))
+
+    def adapter(self) -> Adapter:
+        supervision = SupervisionAdapter(self.store.engine, compiler=fake_compiler)
+        return _AfterTheArchive(ArchiveAdapter(self.store.engine), supervision)
+
+    def stored_texts(self) -> list[str]:
+        items, messages = supervision_items.c, archive_messages.c
+        with self.store.engine.connect() as connection:
+            joined = items.message_id == messages.message_id
+            return list(
+                connection.execute(
+                    select(messages.text).select_from(supervision_items.join(archive_messages, joined))
+                ).scalars()
+            )
+
+    def broken_adapter(self) -> Adapter:
+        from ingest.db import create_db_engine
+
+        return SupervisionAdapter(create_db_engine("sqlite:////nonexistent-dir/x.sqlite3"), compiler=fake_compiler)
 
 
 class IndexHarness:
@@ -204,6 +240,7 @@ HARNESSES: dict[str, Any] = {
     "elasticsearch": ElasticsearchHarness,
     "actiance": ActianceHarness,
     "threads": ThreadsHarness,
+    "supervision": SupervisionHarness,
 }
 LIVE_HARNESSES = ["opensearch-node"] + (["elasticsearch-server"] if elasticsearch_url() else [])
 """The real engines: the OpenSearch test node always, an Elasticsearch when ARCHIVIST_TEST_ES_URL names one."""

@@ -115,6 +115,19 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
             }
         },
         "room_update": {"room_update": {"name": draw(st.none() | TEXT), "description": draw(st.none() | TEXT)}},
+        "supervision_hit": {
+            "hit": {
+                "item_id": draw(NON_EMPTY),
+                "policy_id": draw(NON_EMPTY),
+                "policy_version": 1,
+                "policy_name": draw(TEXT),
+                "evaluated_event_id": str(draw(st.uuids())),
+                "evaluated_type": "post",
+                "evaluated_message": message_id,
+                "reason": draw(st.sampled_from(["lexicon", "sample"])),
+                "matches": [{"term_id": draw(NON_EMPTY), "start": 0, "end": 1, "matched": draw(TEXT)[:1000]}],
+            }
+        },
     }
     fields = by_kind.get(kind, {})
     return {

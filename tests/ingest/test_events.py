@@ -56,6 +56,19 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
         "decision": {"action": "room_join", "outcome": "deny", "mode": "block", "wall_ids": ["w1"], "targets": ["u"]}
     },
     "room_update": {"room_update": {"name": "#desk", "created": True}},
+    "supervision_hit": {
+        "hit": {
+            "item_id": "0b6f6c39-5c0e-4a8e-9f53-3f3f4b7d2a11",
+            "policy_id": "p1",
+            "policy_version": 2,
+            "policy_name": "Promises of returns",
+            "evaluated_event_id": "5b0e5d0c-2f4a-4a53-9d6e-0c1f8f3f2a10",
+            "evaluated_type": "post",
+            "evaluated_message": "m1",
+            "reason": "lexicon",
+            "matches": [{"term_id": "t1", "field": "text", "start": 0, "end": 5, "matched": "hello"}],
+        }
+    },
 }
 
 
@@ -99,6 +112,9 @@ def test_producers_cannot_send_the_events_archivist_makes(admit: Any) -> None:
     with pytest.raises(InvalidEvent, match="file_text events are recorded by Archivist itself"):
         admit(payload("file_text"))
     assert parse_event(payload("file_text")).type == "file_text"  # what Archivist stages itself parses
+    with pytest.raises(InvalidEvent, match="supervision_hit events are recorded by Archivist itself"):
+        admit(payload("supervision_hit"))
+    assert parse_event(payload("supervision_hit")).type == "supervision_hit"
 
 
 def test_timestamps_without_a_zone_are_rejected() -> None:
