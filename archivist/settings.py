@@ -214,6 +214,11 @@ class Settings(BaseSettings):
         description="Largest body of POST /api/v1/events (bytes): a batch of up to 10,000 events.",
     )
 
+    public_base_url: str | None = Field(
+        default=None,
+        description="The address readers open Archivist at (https://archive.example.com, a path allowed): "
+        "escalation notices then carry the item's absolute address (`url`); unset: only its path (`link`).",
+    )
     supervision_webhook_url: SecretStr | None = Field(
         default=None,
         description="Where `archivist supervision notify` POSTs each new escalation (http:// or https://; a "
@@ -270,6 +275,20 @@ class Settings(BaseSettings):
         if not os.access(value, os.R_OK):
             raise PydanticCustomError("file_unreadable", "cannot read {path}: permission denied", {"path": str(value)})
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise PydanticCustomError(
+                "not_a_base_url",
+                "'{value}' is not an http:// or https:// address without a query (https://archive.example.com)",
+                {"value": value},
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("trusted_proxies")
     @classmethod

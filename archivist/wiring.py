@@ -284,6 +284,7 @@ def api_app(settings: Settings) -> FastAPI:
         probes=probes(settings),
         file_store=file_store(settings),
         max_file_bytes=settings.max_file_bytes,
+        public_base_url=settings.public_base_url,
     )
     limits = BodyLimits(
         settings.max_request_bytes,

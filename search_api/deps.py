@@ -42,12 +42,17 @@ class AppServices:
     tests that need no other build it: the filesystem store in ``files/`` beside ``index_dir``."""
     max_file_bytes: int = 1024 * 1024 * 1024
     """The largest file ``POST /api/v1/files`` accepts (``ARCHIVIST_MAX_FILE_BYTES``)."""
+    public_base_url: str | None = None
+    """Where readers open Archivist (``ARCHIVIST_PUBLIC_BASE_URL``): escalation notices carry the
+    item's absolute address; None: only its path."""
 
     def __post_init__(self) -> None:
         if self.backend is None:  # made once, not per request
             object.__setattr__(self, "backend", TantivySearchBackend(self.index_dir))
         if self.file_store is None:
             object.__setattr__(self, "file_store", FsFileStore(self.index_dir.parent / "files"))
+        if self.public_base_url is not None:
+            object.__setattr__(self, "public_base_url", self.public_base_url.rstrip("/") or None)
 
     def search_backend(self) -> SearchBackend:
         assert self.backend is not None  # set in __post_init__

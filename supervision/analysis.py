@@ -19,6 +19,7 @@ a line for ``pre_tokenize``), so:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -148,11 +149,20 @@ def analyse(text: str) -> Analysed:
     return Analysed(text, folded, [_term(token) for token in _TOKEN.findall(folded)])
 
 
+@functools.lru_cache(maxsize=4096)
+def _starter(character: str) -> bool:
+    """Whether ``character`` decomposes (NFD) to a starter first: U+0F73 has combining class 0
+    but decomposes to two non-starters, which canonical ordering moves past the accents after
+    it (``a`` U+0F73 U+0301 is ``á`` U+0F71 U+0F72), so it is no place to cut."""
+    return unicodedata.combining(unicodedata.normalize("NFD", character)[0]) == 0
+
+
 def _composition(source: str) -> tuple[list[int], list[int]]:
     """For each character of ``NFC(source)``: the offsets in ``source`` of the characters it was
     composed from (start, end). Normalization works between starters, so ``source`` is cut
-    before every starter that does not compose with what precedes it; when the pieces do not
-    give the whole text back (it never happened in the tests), everything maps to the whole."""
+    before every starter (decomposing to a starter first) that does not compose with what
+    precedes it; when the pieces do not give the whole text back (it never happened in the
+    tests), everything maps to the whole."""
     target = unicodedata.normalize("NFC", source)
     first: list[int] = []
     last: list[int] = []
@@ -162,7 +172,7 @@ def _composition(source: str) -> tuple[list[int], list[int]]:
         end = start + 1
         while end < len(source):
             character = source[end]
-            if unicodedata.combining(character) == 0:
+            if _starter(character):
                 before = unicodedata.normalize("NFC", source[start:end])
                 if unicodedata.normalize("NFC", source[start : end + 1]) == before + unicodedata.normalize(
                     "NFC", character
@@ -177,6 +187,15 @@ def _composition(source: str) -> tuple[list[int], list[int]]:
     if "".join(pieces) != target:
         return [0] * len(target), [len(source)] * len(target)
     return first, last
+
+
+def nfc_spans(text: str) -> tuple[str, list[int], list[int]] | None:
+    """``NFC(text)`` and, for each of its characters, the offsets in ``text`` of the characters
+    it was composed from (start, end); ``None`` when ``text`` is in NFC already."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return None
+    first, last = _composition(text)
+    return unicodedata.normalize("NFC", text), first, last
 
 
 def _folding(composed: str) -> tuple[str, list[int], list[int]]:

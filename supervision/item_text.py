@@ -21,7 +21,12 @@ from archive.file_store import FileMissing, FileStore, FileStoreError
 from archive.schema import archive_file_texts, archive_files, archive_message_versions, archive_messages
 
 MAX_SHOWN = 200_000
-"""Characters of an attachment's text shown (its matches are shown wherever they are)."""
+"""Characters of an attachment's text shown (its matches are shown wherever they are: past
+these, each with :data:`CONTEXT` characters either side, the rest elided)."""
+CONTEXT = 300
+"""Characters shown either side of an attachment's match past :data:`MAX_SHOWN`."""
+ELIDED = "\n[…]\n"
+"""The plain piece standing for text left out."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,8 @@ class Piece:
 class EvaluatedText:
     field: Literal["text", "attachment"]
     text: str | None
-    """None when the archive no longer holds it (disposed of, or the file store lacks it)."""
+    """None when the archive no longer holds it (disposed of, or the file store lacks it). An
+    attachment's is what is shown of it: the text of ``pieces``."""
     pieces: list[Piece] = dataclasses.field(default_factory=list)
     name: str | None = None
     """The attachment's file name."""
@@ -71,7 +77,35 @@ def pieces(text: str, matches: Sequence[dict[str, Any]], wanted: str = "text") -
 
 
 def _field(matches: Sequence[dict[str, Any]]) -> Literal["text", "attachment"]:
-    return "attachment" if matches and all(m.get("field") == "attachment" for m in matches) else "text"
+    """The attachment when every match with a position is in it (a match without one, such as
+    a word found in the file's name, has no say)."""
+    placed = [m for m in matches if int(m.get("end", 0)) > int(m.get("start", 0))]
+    return "attachment" if placed and all(m.get("field") == "attachment" for m in placed) else "text"
+
+
+def _last_end(matches: Sequence[dict[str, Any]]) -> int:
+    return max((int(m["end"]) for m in matches if m.get("field") == "attachment"), default=0)
+
+
+def _elided(cut: list[Piece]) -> list[Piece]:
+    """``cut`` with the plain text past :data:`MAX_SHOWN` characters shortened to
+    :data:`CONTEXT` characters either side of each match (the matches all kept)."""
+    shown: list[Piece] = []
+    position = 0
+    for index, piece in enumerate(cut):
+        start, position = position, position + len(piece.text)
+        if piece.terms or position <= MAX_SHOWN:
+            shown.append(piece)
+            continue
+        head = piece.text[: max(MAX_SHOWN - start, 0)]
+        if index > 0 and cut[index - 1].terms:
+            head = piece.text[: max(len(head), CONTEXT)]
+        tail = piece.text[-CONTEXT:] if index + 1 < len(cut) else ""
+        if len(head) + len(tail) >= len(piece.text):
+            shown.append(piece)
+        else:
+            shown.append(Piece(head + ELIDED + tail))
+    return shown
 
 
 def evaluated_text(
@@ -90,15 +124,16 @@ def evaluated_text(
             if row is None or row.text_sha256 is None:
                 return EvaluatedText(wanted, None, problem="the archive holds no text extracted for this attachment")
             try:
-                with store.open(row.text_sha256) as stream:
-                    text = stream.read(4 * MAX_SHOWN).decode("utf-8", errors="replace")[:MAX_SHOWN]
+                wanted_characters = max(MAX_SHOWN, _last_end(matches) + CONTEXT)
+                with store.open(row.text_sha256) as stream:  # at most 4 bytes a character
+                    whole = stream.read(4 * wanted_characters).decode("utf-8", errors="replace")[:wanted_characters]
             except (FileMissing, FileStoreError) as error:
                 return EvaluatedText(
                     wanted, None, name=row.name, file_event_id=row.file_event_id, problem=f"the file store: {error}"
                 )
-            return EvaluatedText(
-                wanted, text, pieces(text, matches, wanted), name=row.name, file_event_id=row.file_event_id
-            )
+            cut = _elided(pieces(whole, matches, wanted))
+            text = "".join(piece.text for piece in cut)
+            return EvaluatedText(wanted, text, cut, name=row.name, file_event_id=row.file_event_id)
         version = connection.execute(
             select(archive_message_versions.c.text).where(archive_message_versions.c.event_id == event_id)
         ).scalar()

@@ -14,9 +14,13 @@ policy has effective dates), ``participant:`` (the policy's scope says who is su
 review set's coding).
 
 A term of kind ``regex`` is a regular expression run by RE2 (linear time, memory bounded by
-:data:`REGEX_MAX_MEM`) over the text as said and the attachment text, **case-insensitive**
+:data:`REGEX_MAX_MEM`) over the text and the attachment text composed (NFC: an accent typed as a
+combining character is found as the accented letter, as the query terms find it; offsets are
+those of the text as said), **case-insensitive**
 (write ``(?-i)`` at its start to make it case-sensitive); a pattern that matches empty text is
-refused, since it would match every message.
+refused, since it would match every message. The expressions of one lexicon may take at most
+:data:`LEXICON_MAX_PROGRAM` RE2 instructions together, those of every lexicon compiled together
+:data:`SET_MAX_PROGRAM` (memory grows with them).
 
 Speed: :meth:`LexiconSet.verdicts` analyses a message once for every policy. All the words of
 all the terms are indexed in one dictionary (and prefixes by their characters), each distinct
@@ -63,13 +67,20 @@ from search.tantivy_schema import (
     room_keys,
     text_terms,
 )
-from supervision.analysis import Analysed, analyse
+from supervision.analysis import Analysed, analyse, nfc_spans
 from supervision.model import MAX_EXPRESSION_LENGTH, LexiconTerm, PolicySpec, TermMatch
 
 REGEX_MAX_MEM: Final = 8 << 20
 """Bytes RE2 may use for one compiled expression (a pattern needing more is refused)."""
 REGEX_SET_MAX_MEM: Final = 256 << 20
 """Bytes for the set of every expression that screens messages (past it, each runs alone)."""
+LEXICON_MAX_PROGRAM: Final = 2_000_000
+"""RE2 instructions (``programsize``) all the regular expressions of one lexicon may take
+together: memory grows with them (a program of about 480,000 instructions, the most
+:data:`REGEX_MAX_MEM` lets one expression have, takes about 5.5 MB with its caches), so a
+lexicon is refused past this, however many terms it spreads them over."""
+SET_MAX_PROGRAM: Final = 8_000_000
+"""RE2 instructions all the lexicons compiled together (:meth:`LexiconSet.compile`) may take."""
 MAX_MATCHES_PER_TERM: Final = 100
 """Matches reported per term and field (a term found more often than that in a long attachment
 still matches; only its first positions are listed)."""
@@ -329,15 +340,52 @@ def _anchors(node: _Node) -> frozenset[Anchor] | None:
 # --- evaluation -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """A text as the regular expressions read it: composed (NFC, as the query terms' words are),
+    lone surrogates replaced; ``first``/``last`` map each of its characters back onto the text
+    as said (``None``: the same offsets)."""
+
+    text: str
+    first: list[int] | None = None
+    last: list[int] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        if self.first is None or self.last is None:
+            return start, end
+        return self.first[start], self.last[end - 1]
+
+
+def _subject(said: str) -> _Subject:
+    encodable = _encodable(said)
+    mapped = nfc_spans(encodable)
+    return _Subject(encodable) if mapped is None else _Subject(*mapped)
+
+
+def _subjects(message: Message) -> dict[Literal["text", "attachment"], _Subject]:
+    found: dict[Literal["text", "attachment"], _Subject] = {}
+    if message.text:
+        found["text"] = _subject(message.text)
+    if message.attachment:
+        found["attachment"] = _subject(message.attachment)
+    return found
+
+
 class _Context:
     """One message being judged: its fields analysed once, and every word they hold (so that a
     word condition whose first word is absent is rejected without looking at positions)."""
 
-    __slots__ = ("analysed", "message", "words")
+    __slots__ = ("analysed", "message", "subjects", "words")
 
-    def __init__(self, message: Message, analysed: dict[FieldName, Analysed]) -> None:
+    def __init__(
+        self,
+        message: Message,
+        analysed: dict[FieldName, Analysed],
+        subjects: dict[Literal["text", "attachment"], _Subject],
+    ) -> None:
         self.message = message
         self.analysed = analysed
+        self.subjects = subjects
         self.words: set[str | None] = set().union(*(fields.terms for fields in analysed.values()))
 
 
@@ -464,14 +512,14 @@ def _evaluate(node: _Node, context: _Context) -> list[Hit] | None:
             return hits if matched else None
         case _Regex(pattern):
             hits = []
-            for name in ("text", "attachment"):
-                said = context.message.text if name == "text" else context.message.attachment
-                if said:
-                    for index, match in enumerate(pattern.finditer(_encodable(said))):
-                        if index >= MAX_MATCHES_PER_TERM:
+            for name, subject in context.subjects.items():
+                listed = 0
+                for match in pattern.finditer(subject.text):
+                    if match.end() > match.start():  # empty matches are not listed, nor counted
+                        hits.append((name, *subject.span(match.start(), match.end())))
+                        listed += 1
+                        if listed >= MAX_MATCHES_PER_TERM:
                             break
-                        if match.end() > match.start():
-                            hits.append((name, match.start(), match.end()))
             return hits or None
     return None
 
@@ -484,12 +532,13 @@ class _Compiled:
     node: _Node
     regex: bool = False
     posts_only: bool = False
-    """Filters alone (no word, no ``type:``/``has:``): as in search, they find posts only."""
+    """A term of filters alone (no word, no ``type:``/``has:``): as in search, it finds posts
+    only. Never an exclusion: ``in:newsletters`` excludes the files posted there too."""
 
 
 def _query(policy: str, term_id: str | None, expression: str) -> _Compiled:
     tree = parse_query(expression)
-    posts_only = not searches_words(tree) and not _names_a_type(tree)
+    posts_only = term_id is not None and not searches_words(tree) and not _names_a_type(tree)
     return _Compiled(policy, term_id, _compile_node(tree), posts_only=posts_only)
 
 
@@ -533,6 +582,13 @@ class LexiconSet:
         compiled: list[_Compiled] = []
         for policy, lexicon in lexicons.items():
             compiled += _compile_policy(lexicon, policy)
+        program = sum(entry.node.pattern.programsize for entry in compiled if isinstance(entry.node, _Regex))
+        if program > SET_MAX_PROGRAM:
+            raise LexiconError(
+                f"the regular expressions of all {len(lexicons)} lexicons take {program:,} RE2 instructions "
+                f"together, more than the {SET_MAX_PROGRAM:,} they may: disable a policy or simplify its "
+                "regular expressions"
+            )
         index = _Index()
         regexes: list[int] = []
         for number, entry in enumerate(compiled):
@@ -586,11 +642,12 @@ class LexiconSet:
                     for word, known in zip(fields.terms, found, strict=True)
                 ]
             candidates.update(chain.from_iterable(cast("list[tuple[int, ...]]", found)))
+        subjects = _subjects(message) if self._regexes else {}
         if self._regexes:
-            candidates.update(self._screened(message))
+            candidates.update(self._screened(subjects))
         if not candidates:
             return {}
-        context = _Context(message, analysed)
+        context = _Context(message, analysed, subjects)
         matches: dict[str, list[TermMatch]] = {}
         excluded: set[str] = set()
         for number in sorted(candidates):
@@ -609,14 +666,13 @@ class LexiconSet:
             for policy in dict.fromkeys([*matches, *excluded])
         }
 
-    def _screened(self, message: Message) -> Iterable[int]:
+    def _screened(self, subjects: Mapping[Literal["text", "attachment"], _Subject]) -> Iterable[int]:
         if self._regex_set is None:
             return self._regexes
         found: set[int] = set()
-        for said in (message.text, message.attachment):
-            if said:
-                # The stubs say bool; RE2 gives the indices of the expressions found, or None.
-                found.update(cast("list[int] | None", self._regex_set.Match(_encodable(said))) or ())
+        for subject in subjects.values():
+            # The stubs say bool; RE2 gives the indices of the expressions found, or None.
+            found.update(cast("list[int] | None", self._regex_set.Match(subject.text)) or ())
         return [self._regexes[index] for index in found]
 
 
@@ -671,6 +727,7 @@ def _compile_policy(lexicon: PolicyLexicon, policy: str | None) -> list[_Compile
     compiled: list[_Compiled] = []
     seen: set[str] = set()
     key = policy or ""
+    program = 0
     for term in lexicon.terms:
         if term.id in seen:
             raise LexiconError(_where(policy, f"term {term.id!r}: the id is used by another term of the lexicon"))
@@ -679,7 +736,16 @@ def _compile_policy(lexicon: PolicyLexicon, policy: str | None) -> list[_Compile
             continue
         try:
             if term.kind == "regex":
-                compiled.append(_Compiled(key, term.id, _Regex(_regex(term.expression)), regex=True))
+                pattern = _regex(term.expression)
+                program += pattern.programsize
+                if program > LEXICON_MAX_PROGRAM:
+                    raise _Refusal(
+                        f"the lexicon's regular expressions take {program:,} RE2 instructions with this one "
+                        f"({pattern.programsize:,} for it), more than the {LEXICON_MAX_PROGRAM:,} one lexicon "
+                        "may take together: remove some, or make them simpler (fewer or shorter repetitions "
+                        "such as {400}, fewer character classes)"
+                    )
+                compiled.append(_Compiled(key, term.id, _Regex(pattern), regex=True))
             else:
                 compiled.append(_query(key, term.id, term.expression))
         except (QuerySyntaxError, _Refusal) as error:

@@ -652,11 +652,17 @@ def assign(
 
 
 def escalate(
-    engine: Engine, caller: Principal, item_id: str, comment: str | None, now: datetime | None = None
+    engine: Engine,
+    caller: Principal,
+    item_id: str,
+    comment: str | None,
+    now: datetime | None = None,
+    public_base_url: str | None = None,
 ) -> Change:
     """Pending or in review to escalated, given to the policy version's first escalation
     reviewer (left to the previous assignee when it names none), with a webhook notice queued in
-    the same transaction. A comment is required."""
+    the same transaction (``link``: the item page's path; ``url``: its address under
+    ``public_base_url``, None without one). A comment is required."""
     note = _comment(comment, "escalated" in COMMENT_REQUIRED, "escalate")
     moment = _now(now)
     with engine.connect() as connection:
@@ -689,6 +695,7 @@ def escalate(
             "comment": note,
             "escalated_at": moment.isoformat(),
             "link": f"/supervision/items/{row.id}",
+            "url": f"{public_base_url.rstrip('/')}/supervision/items/{row.id}" if public_base_url else None,
         }
 
     return _change(engine, caller, [item_id], "escalate", decide, note, moment, escalation=notice)[0]

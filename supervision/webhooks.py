@@ -123,6 +123,11 @@ def signed_headers(secret: str, delivery_id: str, kind: str, body: bytes, now: d
     }
 
 
+MAX_TIMESTAMP_DIGITS = 12
+"""Digits a received timestamp may have (Unix times have 10 until the year 2286): more is no
+time, and too many for float arithmetic (or for ``int()`` past 4,300)."""
+
+
 def verify_signature(
     secret: str, timestamp: str, body: bytes, header: str, now: datetime, tolerance: timedelta = DEFAULT_TOLERANCE
 ) -> None:
@@ -135,7 +140,7 @@ def verify_signature(
     refused, so a receiver needs a clock within ``tolerance`` of ours. Receivers should also
     drop a ``X-Archivist-Delivery`` they have already processed (delivery is at least once).
     """
-    if not timestamp.isascii() or not timestamp.isdigit():
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > MAX_TIMESTAMP_DIGITS:
         raise SignatureError("the timestamp is not a Unix time in whole seconds")
     signatures = [
         part.removeprefix(f"{SIGNATURE_VERSION}=")

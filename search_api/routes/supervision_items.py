@@ -5,7 +5,8 @@ Roles: reading the queue and the items with their messages needs ``supervision_r
 change (start, assign, escalate, close, bulk close, reopen) ``supervision_review``; an item's
 history (the evidence of review, no message text) ``supervision_report``. Every change is a
 history row and an audit entry (``supervision_item_<action>``, with before and after); opening
-an item is audited (``supervision_item_view``) as reading a message is, and so is reading a
+an item is audited (``supervision_item_view``, and ``view_context`` for the conversation it
+returns) as reading a message is, and so is reading a
 history (``supervision_item_history``). A state that does not allow the change is a 409, a
 comment missing (escalation, breach, reopening) or too long a 422."""
 
@@ -122,9 +123,12 @@ def get_item(
     n: Annotated[int, Query(ge=0, le=50, description="messages before and after")] = 5,
 ) -> ItemDetail:
     """The item, its policy (name, version), matches, the evaluated text cut at the matches, and
-    the conversation around its message; audited (``supervision_item_view``)."""
+    the conversation around its message; audited (``supervision_item_view``, and ``view_context``
+    for the conversation)."""
     with refused:
         found = detail(services, item_id, n)
+    if found.context:  # the conversation around it was read, as GET /messages/{id}/context records
+        read_audit.record(services.engine, caller, "view_context", {"message_id": found.item.message_id, "n": n})
     read_audit.record(
         services.engine,
         caller,
@@ -221,7 +225,9 @@ def assign(item_id: str, body: AssignBody, services: Services, caller: Reviewer)
 def escalate(item_id: str, body: CommentBody, services: Services, caller: Reviewer) -> ChangeOut:
     """To the policy's escalation reviewers, with a webhook notice."""
     with refused:
-        return _out(queue.escalate(services.engine, caller, item_id, body.comment))
+        return _out(
+            queue.escalate(services.engine, caller, item_id, body.comment, public_base_url=services.public_base_url)
+        )
 
 
 @router.post("/{item_id}/close", response_model=ChangeOut, responses=CHANGES, summary="Close with a disposition")

@@ -23,16 +23,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from formats.time_zones import UnknownTimeZone
 from search_api import read_audit
 from search_api.deps import AppServices
 from search_api.web import conversation_page
 from search_api.web.auth import first, posted
-from search_api.web.core import WebUser, gate, render, services
+from search_api.web.core import WebUser, gate, render, services, viewer_zone
 from supervision import queue
 from supervision.item_text import evaluated_text
 from supervision.model import COMMENT_REQUIRED, DISPOSITIONS
@@ -186,12 +188,22 @@ async def bulk_close(request: Request) -> Response:
     return RedirectResponse(shown.queue_link(), status_code=303)
 
 
-def _item_view(app: AppServices, user: WebUser, item_id: str, shown: Shown) -> dict[str, Any]:
+def reader_zone(request: Request) -> ZoneInfo | None:
+    """The reader's zone (for the time line's day); ``None`` (the default) for an unknown one."""
+    try:
+        return viewer_zone(request)
+    except UnknownTimeZone:
+        return None
+
+
+def _item_view(
+    app: AppServices, user: WebUser, item_id: str, shown: Shown, zone: ZoneInfo | None = None
+) -> dict[str, Any]:
     found = queue.get_item(app.engine, item_id)
     item = found.item
     text = evaluated_text(app.engine, app.files(), found.event_id, item.message_id, found.matches)
     previous, following = queue.neighbours(app.engine, item_id, shown.filter(user))
-    around = conversation_page.gather(app.engine, user.principal, item.message_id, AROUND)
+    around = conversation_page.gather(app.engine, user.principal, item.message_id, AROUND, zone)
     history = queue.history(app.engine, item_id) if user.may("supervision_report") else None
     read_audit.record(
         app.engine, user.principal, "supervision_item_view", {"item_id": item_id, "message_id": item.message_id}
@@ -215,6 +227,7 @@ def _item_view(app: AppServices, user: WebUser, item_id: str, shown: Shown) -> d
         "keys": KEYS,
         "needs_comment": COMMENT_REQUIRED,
         "may_review": user.may("supervision_review"),
+        "may_search": user.may("search"),  # the time line is a search page
         "max_comment": queue.MAX_COMMENT,
         "comment": "",
         "error": None,
@@ -229,7 +242,7 @@ async def item_page(request: Request, item_id: str) -> Response:
         return user
     shown = Shown.of(request.query_params)
     try:
-        context = await run_in_threadpool(_item_view, services(request), user, item_id, shown)
+        context = await run_in_threadpool(_item_view, services(request), user, item_id, shown, reader_zone(request))
     except REFUSED as error:
         return problem(request, user, error)
     return render(request, "supervision_item.html", context, user=user)
@@ -250,7 +263,7 @@ def _act(app: AppServices, user: WebUser, item_id: str, action: str, fields: dic
     if action == "start":
         queue.start(app.engine, principal, item_id)
     elif action == "escalate":
-        queue.escalate(app.engine, principal, item_id, comment)
+        queue.escalate(app.engine, principal, item_id, comment, public_base_url=app.public_base_url)
     elif action == "reopen":
         queue.reopen(app.engine, principal, item_id, comment)
     elif action == "assign":
@@ -283,7 +296,7 @@ async def item_action(request: Request, item_id: str) -> Response:
         return problem(request, user, error)
     except (queue.ItemConflict, queue.ItemInvalid) as error:
         status = 409 if isinstance(error, queue.ItemConflict) else 422
-        context = await run_in_threadpool(_item_view, app, user, item_id, shown)
+        context = await run_in_threadpool(_item_view, app, user, item_id, shown, reader_zone(request))
         context |= {"error": said(error), "comment": first(fields, "comment")[: queue.MAX_COMMENT]}
         if action == "assign":
             context["assignee_value"] = first(fields, "assignee")[:200]

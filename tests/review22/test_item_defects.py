@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -29,12 +28,6 @@ def _actions(store: StagingStore) -> list[tuple[str, dict[str, object]]]:
     return [(row.action, json.loads(row.document)["details"]) for row in rows]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the attachment text is cut at MAX_SHOWN characters before pieces() cuts it at the matches, "
-    "so a match past 200,000 characters is not marked (item_text.MAX_SHOWN promises matches are shown "
-    "wherever they are): the reviewer sees no hit at all",
-)
 def test_an_attachment_match_past_the_shown_length_is_still_marked(store: StagingStore, tmp_path: Path) -> None:
     files = FsFileStore(tmp_path / "files")
     said = "ordinary terms and conditions. " * (MAX_SHOWN // 31 + 10) + "we guarantee returns"
@@ -49,12 +42,6 @@ def test_an_attachment_match_past_the_shown_length_is_still_marked(store: Stagin
     assert [piece.text for piece in shown.pieces if piece.terms] == ["guarantee"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/v1/supervision/items/{id} returns up to 50 messages around the item's message "
-    "(archive_queries.context) but audits only supervision_item_view: no view_context entry, which "
-    "the API's own context view, the item page (conversation_page.gather) and docs/supervision.md write",
-)
 def test_reading_an_item_through_the_api_audits_the_conversation_it_returns(
     client: TestClient, store: StagingStore, tokens: dict[str, str], item_ids: list[str]
 ) -> None:
@@ -68,12 +55,6 @@ def test_reading_an_item_through_the_api_audits_the_conversation_it_returns(
     assert "view_context" in audited
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item_text._field shows the attachment only when every match is in it: a term found only in "
-    "the file's name gives a position-less 'text' match [0, 0), so the page looks for a message text, "
-    "says 'the archive no longer holds this message' and hides the attachment's marked match",
-)
 def test_a_file_name_match_does_not_hide_the_attachment_match(store: StagingStore, tmp_path: Path) -> None:
     files = FsFileStore(tmp_path / "files")
     said = "returns of 12% a year, every year"

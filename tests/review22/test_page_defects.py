@@ -34,12 +34,6 @@ def _timeline_days(page: str) -> list[str]:
     return re.findall(r"/timeline\?[^\"]*?day=(\d{4}-\d{2}-\d{2})", html.unescape(page))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the item page calls conversation_page.gather without the reader's zone, so 'See the whole "
-    "day in the time line' names the message's UTC day, while the page (and the time line) show days "
-    "in the reader's zone: a Honolulu reader is sent to the day after the message",
-)
 def test_the_item_page_links_to_the_time_line_of_the_messages_day_in_the_readers_zone(
     site: WebSite, web: TestClient
 ) -> None:
