@@ -59,7 +59,7 @@ from supervision.detect import (
     ledger_rows,
     lexicon_compiler,
 )
-from supervision.items import add_items
+from supervision.items import add_items, forget_matched_words
 from supervision.policy_store import enabled_policies, policies_revision
 from supervision.scope import Participants, directory_revision, directory_snapshot, needs_directory
 
@@ -172,6 +172,14 @@ class SupervisionAdapter:
         self._key = (revision, self._directory.revision if self._directory is not None else None)
         self._detector = compiled
         return compiled
+
+    def delete(self, event_ids: Sequence[str]) -> None:
+        """Retention disposed of ``event_ids``: the items they made keep their state, disposition
+        and history (the evidence that the review happened), but no longer the words matched in
+        a message the archive has forgotten (each match's ``matched`` emptied; its offsets only
+        locate text that is gone). Idempotent: an event that made no item, or whose item was
+        forgotten already, is left as it is."""
+        forget_matched_words(self.engine, event_ids)
 
     def close(self) -> None:
         """The engine belongs to the caller."""

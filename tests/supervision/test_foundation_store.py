@@ -115,3 +115,36 @@ def test_adding_an_item_twice_adds_it_once(store: StagingStore) -> None:
         terms = dict(connection.execute(select(supervision_item_terms.c.term_id, supervision_item_terms.c.hits)).all())
         assert terms == {"g1": 2, "g2": 1}
         assert connection.execute(select(func.count()).select_from(supervision_item_terms)).scalar_one() == 2
+
+
+def test_retention_forgets_the_matched_words_of_disposed_events_but_keeps_the_items(store: StagingStore) -> None:
+    from adapters.base import SupportsDelete
+    from supervision.adapter import SupervisionAdapter
+
+    with store.engine.begin() as connection:
+        policy = create_policy(connection, _spec(), "alice (t1)", "", NOW)
+    kept, disposed = (
+        NewItem(
+            policy_id=policy.id,
+            policy_version=1,
+            event_id=event_id,
+            message_id=message_id,
+            room_id="#desk",
+            sender="user:ann",
+            sent_at=NOW,
+            reason="lexicon",
+            matches=(TermMatch(term_id="g1", start=3, end=12, matched="guarantee"),),
+        )
+        for event_id, message_id in (("e-kept", "m-kept"), ("e-gone", "m-gone"))
+    )
+    with store.engine.begin() as connection:
+        add_items(connection, [kept, disposed], NOW)
+    adapter = SupervisionAdapter(store.engine)
+    assert isinstance(adapter, SupportsDelete)
+    adapter.delete(["e-gone", "e-never-evaluated"])
+    adapter.delete(["e-gone"])  # idempotent
+    with store.engine.connect() as connection:
+        rows = {row.event_id: row for row in connection.execute(select(supervision_items))}
+    assert rows["e-gone"].matches == [{"term_id": "g1", "field": "text", "start": 3, "end": 12, "matched": ""}]
+    assert rows["e-gone"].state == "pending"
+    assert rows["e-kept"].matches[0]["matched"] == "guarantee"
