@@ -31,11 +31,11 @@ from supervision.detect import (
     Candidate,
     Compiler,
     Detector,
-    MessageText,
     lexicon_compiler,
     room_key_set,
     sender_keys,
 )
+from supervision.lexicon import Message
 from supervision.model import Policy, PolicySpec, TermMatch
 from supervision.sampling import confidence_interval
 from supervision.scope import Participants, ScopedMessage, directory_snapshot, needs_directory
@@ -113,7 +113,7 @@ def _candidate(version: ArchivedVersion, rooms: dict[str, Room]) -> Candidate:
         message_id=version.message_id,
         room=room,
         scoped=ScopedMessage(version.room_id, kind, version.sender, version.occurred_at),
-        text=MessageText(
+        text=Message(
             text=version.text,
             sender_keys=sender_keys(version.sender, None),
             room_keys=room_key_set(version.room_id, version.room_name),

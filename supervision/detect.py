@@ -60,21 +60,6 @@ log = logging.getLogger(__name__)
 EVALUATED_TYPES = ("post", "edit", "file_text")
 
 
-@dataclass(frozen=True, slots=True)
-class MessageText:
-    """What the lexicon engine reads of one message (``supervision.lexicon.Message``'s fields)."""
-
-    text: str
-    attachment: str = ""
-    sender_keys: frozenset[str] = frozenset()
-    room_keys: frozenset[str] = frozenset()
-    mentions: frozenset[str] = frozenset()
-    """Folded (:func:`search.tantivy_schema.fold_keyword`), as the lexicon compares them."""
-    hashtags: frozenset[str] = frozenset()
-    file_types: frozenset[str] = frozenset()
-    event_type: str = "post"
-
-
 class Verdict(Protocol):
     """One policy's verdict on one message."""
 
@@ -88,7 +73,7 @@ class Verdict(Protocol):
 class LexiconEngine(Protocol):
     """Every policy's lexicon compiled together: one pass per message."""
 
-    def verdicts(self, message: MessageText) -> Mapping[str, Verdict]: ...
+    def verdicts(self, message: Message) -> Mapping[str, Verdict]: ...
 
 
 Compiler = Callable[[Mapping[str, PolicySpec]], LexiconEngine]
@@ -104,31 +89,10 @@ class PolicyCompileError(ValueError):
         super().__init__(f"supervision policies that cannot be compiled: {shown}")
 
 
-class _LexiconSetEngine:
-    """:class:`LexiconEngine` over :class:`supervision.lexicon.LexiconSet`."""
-
-    def __init__(self, compiled: LexiconSet) -> None:
-        self._compiled = compiled
-
-    def verdicts(self, message: MessageText) -> Mapping[str, Verdict]:
-        return self._compiled.verdicts(
-            Message(
-                text=message.text,
-                attachment=message.attachment,
-                sender_keys=message.sender_keys,
-                room_keys=message.room_keys,
-                mentions=message.mentions,
-                hashtags=message.hashtags,
-                file_types=message.file_types,
-                event_type=message.event_type,
-            )
-        )
-
-
 def lexicon_compiler(specs: Mapping[str, PolicySpec]) -> LexiconEngine:
     """The lexicon engine of :mod:`supervision.lexicon` (query terms and RE2 regexes); raises
     :class:`~supervision.lexicon.LexiconError` naming the policy and term it cannot compile."""
-    return _LexiconSetEngine(LexiconSet.compile({pid: PolicyLexicon.of(spec) for pid, spec in specs.items()}))
+    return LexiconSet.compile({pid: PolicyLexicon.of(spec) for pid, spec in specs.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +104,7 @@ class Candidate:
     message_id: str
     room: Room
     scoped: ScopedMessage
-    text: MessageText
+    text: Message
     counted: bool
     """A post: counted in the sampling ledger, and drawn by sampling when nothing matched."""
 
@@ -193,7 +157,7 @@ def candidate_of(event: Event, attachment: str = "", sender: str | None = None) 
         message_id=message_id,
         room=room,
         scoped=ScopedMessage(room.id, room.kind, author, event.occurred_at, internal, recipients),
-        text=MessageText(
+        text=Message(
             text=text,
             attachment=attachment,
             sender_keys=sender_keys(author, name),

@@ -8,7 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from supervision.detect import LexiconEngine, MessageText
+from supervision.detect import LexiconEngine
+from supervision.lexicon import Message
 from supervision.model import PolicySpec, TermMatch
 
 
@@ -29,7 +30,7 @@ class FakeEngine:
             for policy_id, spec in specs.items()
         }
 
-    def verdicts(self, message: MessageText) -> Mapping[str, FakeVerdict]:
+    def verdicts(self, message: Message) -> Mapping[str, FakeVerdict]:
         self.calls += 1
         found: dict[str, FakeVerdict] = {}
         for policy_id, (terms, exclusions) in self.policies.items():

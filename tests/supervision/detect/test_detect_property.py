@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.events import Room
-from supervision.detect import Candidate, Detector, MessageText, ledger_key, ledger_rows
+from supervision.detect import Candidate, Detector, ledger_key, ledger_rows
+from supervision.lexicon import Message
 from supervision.model import LexiconTerm, Policy, PolicySpec, Scope
 from supervision.sampling import drawn
 from supervision.scope import Participants, ScopedMessage, in_scope
@@ -64,7 +65,7 @@ def candidates(draw: st.DrawFn) -> list[Candidate]:
                 message_id=f"m{n}",
                 room=Room(id=room, kind=kind),
                 scoped=ScopedMessage(room, kind, sender, at, sender_internal=sender != "user:c"),
-                text=MessageText(text=text),
+                text=Message(text=text),
                 counted=False,
             )
         )
