@@ -132,6 +132,16 @@ class SupportsDelete(Protocol):
     def delete(self, event_ids: Sequence[str]) -> None: ...
 
 
+@runtime_checkable
+class DeletesInTransaction(Protocol):
+    """Deleting adapters whose store is the archive's database itself (supervision): retention
+    calls :meth:`delete_in` in its chunk's transaction instead of :meth:`SupportsDelete.delete`,
+    so the deletion commits with the disposal (on SQLite a second connection would wait for the
+    write lock the chunk holds)."""
+
+    def delete_in(self, connection: Connection, event_ids: Sequence[str]) -> None: ...
+
+
 class AdapterFactory(Protocol):
     def __call__(self, context: AdapterContext) -> Adapter: ...
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from adapters.base import SupportsDelete
+from adapters.base import DeletesInTransaction, SupportsDelete
 from archive.attachments import (
     file_sha256s,
     forget_extraction_jobs,
@@ -377,7 +377,10 @@ def _chunk(
         forget_disposed(connection, ids)
         forget_extraction_jobs(connection, ids)
         for adapter in adapters:
-            adapter.delete(ids)
+            if isinstance(adapter, DeletesInTransaction):
+                adapter.delete_in(connection, ids)
+            else:
+                adapter.delete(ids)
     return int(rows[-1].seq)
 
 

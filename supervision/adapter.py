@@ -179,7 +179,12 @@ class SupervisionAdapter:
         a message the archive has forgotten (each match's ``matched`` emptied; its offsets only
         locate text that is gone). Idempotent: an event that made no item, or whose item was
         forgotten already, is left as it is."""
-        forget_matched_words(self.engine, event_ids)
+        with self.engine.begin() as connection:
+            forget_matched_words(connection, event_ids)
+
+    def delete_in(self, connection: Connection, event_ids: Sequence[str]) -> None:
+        """:meth:`delete` in the caller's transaction (retention's chunk)."""
+        forget_matched_words(connection, event_ids)
 
     def close(self) -> None:
         """The engine belongs to the caller."""

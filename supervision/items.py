@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from ingest.db import among, insert_ignoring_conflicts
 from supervision.model import ItemReason, TermMatch
@@ -114,30 +114,30 @@ def add_items(connection: Connection, items: Sequence[NewItem], now: datetime) -
 _FORGET_CHUNK = 500
 
 
-def forget_matched_words(engine: Engine, event_ids: Sequence[str]) -> int:
+def forget_matched_words(connection: Connection, event_ids: Sequence[str]) -> int:
     """Empty the matched words of the items made of ``event_ids`` (their evaluated events were
-    disposed of); returns how many items changed. The items, their terms and their history stay."""
+    disposed of), in the caller's transaction; returns how many items changed. The items,
+    their terms and their history stay."""
     changed = 0
+    dialect = connection.dialect.name
     for start in range(0, len(event_ids), _FORGET_CHUNK):
         chunk = list(event_ids[start : start + _FORGET_CHUNK])
-        with engine.begin() as connection:
-            dialect = connection.dialect.name
-            rows = connection.execute(
-                select(supervision_items.c.id, supervision_items.c.matches).where(
-                    among(supervision_items.c.event_id, chunk, dialect)
-                )
-            ).all()
-            values = [
-                {"b_id": row.id, "b_matches": [{**match, "matched": ""} for match in row.matches]}
-                for row in rows
-                if any(match.get("matched") for match in row.matches)
-            ]
-            if values:
-                connection.execute(
-                    update(supervision_items)
-                    .where(supervision_items.c.id == bindparam("b_id"))
-                    .values(matches=bindparam("b_matches")),
-                    values,
-                )
-            changed += len(values)
+        rows = connection.execute(
+            select(supervision_items.c.id, supervision_items.c.matches).where(
+                among(supervision_items.c.event_id, chunk, dialect)
+            )
+        ).all()
+        values = [
+            {"b_id": row.id, "b_matches": [{**match, "matched": ""} for match in row.matches]}
+            for row in rows
+            if any(match.get("matched") for match in row.matches)
+        ]
+        if values:
+            connection.execute(
+                update(supervision_items)
+                .where(supervision_items.c.id == bindparam("b_id"))
+                .values(matches=bindparam("b_matches")),
+                values,
+            )
+        changed += len(values)
     return changed

@@ -52,7 +52,8 @@ def test_process_extracts_the_uploads_text_with_the_default_adapters(tmp_path: P
     publish(tmp_path, event)
     result = runner.invoke(app, ["process", "--until-empty"])
     assert result.exit_code == 0, result.output
-    assert "with archive, index, xml, extract, threads: 2 delivered everywhere" in result.output  # the upload, its text
+    # the upload and its text
+    assert "with archive, index, xml, extract, threads, supervision: 2 delivered everywhere" in result.output
     with wiring.staging_store(get_settings()).engine.connect() as connection:
         text = texts_for(connection, [str(event.event_id)])[str(event.event_id)]
     assert (text.state, text.text_chars) == ("extracted", len(data.decode()))
@@ -107,7 +108,7 @@ def test_a_running_processor_extracts_beside_its_batches_and_stops_on_sigterm(tm
             processor.kill()
             processor.wait()
     assert processor.returncode == 0, stderr
-    assert "with archive, index, xml, extract, threads: 2 delivered everywhere" in stdout
+    assert "with archive, index, xml, extract, threads, supervision: 2 delivered everywhere" in stdout
     assert "Traceback" not in stderr
 
 
