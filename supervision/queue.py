@@ -284,6 +284,24 @@ _LISTED = (
 )
 
 
+def _filter_conditions(
+    wanted: QueueFilter, facts: dict[tuple[str, int], PolicyVersionFacts], moment: datetime
+) -> list[ColumnElement[bool]]:
+    """What a view asks of its items beyond their states (the queue and its neighbours share it)."""
+    conditions: list[ColumnElement[bool]] = []
+    if wanted.unassigned:
+        conditions.append(items.assignee.is_(None))
+    elif wanted.assignee is not None:
+        conditions.append(items.assignee == wanted.assignee)
+    if wanted.policy_id is not None:
+        conditions.append(items.policy_id == wanted.policy_id)
+    if wanted.reason is not None:
+        conditions.append(items.reason == wanted.reason)
+    if wanted.overdue is not None:
+        conditions.append(_overdue_condition(facts, moment) if wanted.overdue else _on_time_condition(facts, moment))
+    return conditions
+
+
 def queue(
     engine: Engine,
     wanted: QueueFilter,
@@ -303,19 +321,7 @@ def queue(
     after = _decode_cursor(cursor) if cursor else None
     with engine.connect() as connection:
         facts = _versions.all(connection)
-        conditions: list[ColumnElement[bool]] = []
-        if wanted.unassigned:
-            conditions.append(items.assignee.is_(None))
-        elif wanted.assignee is not None:
-            conditions.append(items.assignee == wanted.assignee)
-        if wanted.policy_id is not None:
-            conditions.append(items.policy_id == wanted.policy_id)
-        if wanted.reason is not None:
-            conditions.append(items.reason == wanted.reason)
-        if wanted.overdue is not None:
-            conditions.append(
-                _overdue_condition(facts, moment) if wanted.overdue else _on_time_condition(facts, moment)
-            )
+        conditions = _filter_conditions(wanted, facts, moment)
         if after is not None:
             conditions.append(or_(items.created_at > after[0], and_(items.created_at == after[0], items.id > after[1])))
         found: list[Any] = []
@@ -366,19 +372,7 @@ def neighbours(engine: Engine, item_id: str, wanted: QueueFilter) -> tuple[str |
         conditions: list[ColumnElement[bool]] = [true()]
         if wanted.states:
             conditions.append(items.state.in_(wanted.states))
-        if wanted.unassigned:
-            conditions.append(items.assignee.is_(None))
-        elif wanted.assignee is not None:
-            conditions.append(items.assignee == wanted.assignee)
-        if wanted.policy_id is not None:
-            conditions.append(items.policy_id == wanted.policy_id)
-        if wanted.reason is not None:
-            conditions.append(items.reason == wanted.reason)
-        if wanted.overdue is not None:
-            moment = datetime.now(UTC)
-            conditions.append(
-                _overdue_condition(facts, moment) if wanted.overdue else _on_time_condition(facts, moment)
-            )
+        conditions += _filter_conditions(wanted, facts, datetime.now(UTC))
         at, own = row.created_at, row.id
         earlier = or_(items.created_at < at, and_(items.created_at == at, items.id < own))
         later = or_(items.created_at > at, and_(items.created_at == at, items.id > own))
